@@ -1,0 +1,193 @@
+# leadhub - build, test and run.
+#
+#   make              build build/leadhubd and build/plugins/*.so
+#   make test         install missing packages, build, run every test suite (Check) against a
+#                     throwaway PostgreSQL (or $LEADHUB_TEST_DATABASE_URL)
+#   make asan         the same suites under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make run          install missing packages, build, start a throwaway PostgreSQL unless
+#                     $DATABASE_URL is set, migrate, run the daemon with config/leadhub.yaml
+#   make install      PREFIX=/usr/local (DESTDIR supported)
+#   make lint | format | format-check | bench | clean
+#
+# Variables: CC=clang, BUILD=dir, SANITIZE=1, PREFIX, DESTDIR.
+
+.DEFAULT_GOAL := all
+.SUFFIXES:
+.DELETE_ON_ERROR:
+
+CC      ?= cc
+BUILD   ?= build
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+SANITIZE ?=
+
+VERSION := 0.1.0
+PKGS := libcurl jansson libpq libmicrohttpd libcrypto yaml-0.1
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+JANSSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null)
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wformat=2 -Wpointer-arith -Wundef -Wvla -Wno-format-nonliteral
+ifeq ($(SANITIZE),1)
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+OPT := -O1 -g
+PLUGIN_LDFLAGS :=
+else
+SAN_FLAGS :=
+OPT := -O2 -g
+# A plugin may not depend on daemon symbols: every undefined reference fails the link.
+PLUGIN_LDFLAGS := -Wl,--no-undefined
+endif
+
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DLEADHUB_VERSION='"$(VERSION)"' $(OPT) $(WARNINGS) \
+              $(SAN_FLAGS) -pthread -MMD -MP -Isdk -Icore $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS := $(SAN_FLAGS) -pthread $(LDFLAGS)
+PLUGIN_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARNINGS) $(SAN_FLAGS) -fPIC \
+                 -fvisibility=hidden -MMD -MP -Isdk $(shell pkg-config --cflags jansson 2>/dev/null) $(CFLAGS)
+
+# --- sources -------------------------------------------------------------------------
+CORE_SRC := $(filter-out core/main.c,$(wildcard core/*.c))
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
+CORE_LIB := $(BUILD)/libleadhub-core.a
+DAEMON   := $(BUILD)/leadhubd
+MIGRATIONS := $(sort $(wildcard core/migrations/*.sql))
+
+PLUGIN_NAMES := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/*.c)))))
+PLUGIN_SOS   := $(PLUGIN_NAMES:%=$(BUILD)/plugins/%.so)
+
+TESTLIB_SRC := $(wildcard tests/lib/*.c)
+TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/obj/%.o)
+TESTLIB     := $(BUILD)/libleadhub-testlib.a
+UNIT_TESTS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+E2E_TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/e2e/test_*.c))
+PLUGIN_TESTS := $(patsubst plugins/%.c,$(BUILD)/tests/plugins/%,$(wildcard plugins/*/tests/test_*.c))
+FIXTURE_SOS := $(patsubst tests/fixtures/plugins/%.c,$(BUILD)/tests/fixtures/%.so,$(wildcard tests/fixtures/plugins/*.c))
+TEST_BINS   := $(UNIT_TESTS) $(E2E_TESTS) $(PLUGIN_TESTS)
+
+# --- top-level targets -----------------------------------------------------------------
+.PHONY: all build tests test asan run deps install uninstall lint format format-check bench clean
+
+all: $(DAEMON) $(PLUGIN_SOS)
+
+build: all
+
+tests: all $(TEST_BINS) $(FIXTURE_SOS)
+
+# `make test` and `make run` first make sure the packages are there (the pkg-config
+# lookups above need them), then build in a sub-make that sees them.
+test: deps
+	@$(MAKE) --no-print-directory tests
+	@BUILD=$(BUILD) scripts/run-tests.sh
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 CC=$(CC) tests
+	@BUILD=build/asan SANITIZE=1 scripts/run-tests.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) scripts/run-daemon.sh
+
+deps:
+	@scripts/deps.sh
+
+# --- daemon and core ---------------------------------------------------------------------
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed-migrations.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-migrations.sh $(MIGRATIONS) > $@
+
+$(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(CORE_LIB): $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(DAEMON): $(BUILD)/obj/core/main.o $(CORE_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -ldl
+
+# --- plugins: plugins/<name>/*.c -> build/plugins/<name>.so --------------------------------
+define plugin_rules
+$(BUILD)/plugins/$(1).so: $(patsubst %.c,$(BUILD)/pobj/%.o,$(wildcard plugins/$(1)/*.c))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(SAN_FLAGS) -shared $$(PLUGIN_LDFLAGS) -o $$@ $$^ $$(JANSSON_LIBS)
+endef
+$(foreach p,$(PLUGIN_NAMES),$(eval $(call plugin_rules,$(p))))
+
+$(BUILD)/pobj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -c $< -o $@
+
+# --- tests -------------------------------------------------------------------------------
+$(TESTLIB): $(TESTLIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests/lib -c $< -o $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -ldl
+
+$(BUILD)/obj/plugins/%.o: plugins/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests/lib -c $< -o $@
+
+$(BUILD)/tests/plugins/%: $(BUILD)/obj/plugins/%.o $(TESTLIB) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -ldl
+
+# Fixture plugins for the loader tests, deliberately broken in one way each. They are
+# built without --no-undefined: some are broken on purpose in ways a linker would catch.
+$(BUILD)/tests/fixtures/%.so: tests/fixtures/plugins/%.c sdk/leadhub.h
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) $(SAN_FLAGS) -shared -o $@ $< $(JANSSON_LIBS)
+
+# --- install -----------------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/leadhub/plugins \
+	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/bin/leadhubd
+	install -m 0755 $(PLUGIN_SOS) $(DESTDIR)$(LIBDIR)/leadhub/plugins/
+	install -m 0644 sdk/leadhub.h $(DESTDIR)$(PREFIX)/include/leadhub.h
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    sdk/leadhub-sdk.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-sdk.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/leadhubd $(DESTDIR)$(PREFIX)/include/leadhub.h \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-sdk.pc
+	rm -rf $(DESTDIR)$(LIBDIR)/leadhub
+
+# --- quality -----------------------------------------------------------------------------
+FORMAT_FILES := $(wildcard core/*.c core/*.h sdk/*.h plugins/*/*.c plugins/*/*.h \
+                  plugins/*/tests/*.c tests/*/*.c tests/*/*.h tests/fixtures/plugins/*.c bench/*.c)
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+lint: $(BUILD)/gen/migrations.c
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	    --inline-suppr --suppress=missingIncludeSystem -Isdk -Icore core sdk plugins
+	clang-tidy --quiet $(CORE_SRC) core/main.c $(wildcard plugins/*/*.c) -- \
+	    -std=c11 -D_GNU_SOURCE -DLEADHUB_VERSION='"$(VERSION)"' -Isdk -Icore $(PKG_CFLAGS)
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) bench/run.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

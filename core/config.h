@@ -1,0 +1,126 @@
+/*
+ * config.h - the main config file and the connector instance files.
+ *
+ * A main file (YAML via libyaml, or JSON when it ends in .json) plus one file per connector
+ * instance in `connectors_dir`. String values may contain references, resolved at load:
+ *   ${NAME}            the environment variable NAME (an error when unset)
+ *   ${NAME:-fallback}  NAME, or fallback when unset or empty
+ *   ${file:/path}      the file's contents, one trailing newline removed (mounted secrets)
+ *   $${                a literal "${"
+ * Every mistake becomes a diagnostic naming the file, line, key path and a hint.
+ *
+ * Instance settings are kept as written (references unresolved) until they are checked
+ * against the plugin's schema by config_settings_validate(), which knows which fields are
+ * secrets: a secret must come from a reference and is never printed.
+ */
+#ifndef LEADHUB_CONFIG_H
+#define LEADHUB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "diag.h"
+#include "leadhub.h"
+#include "log.h"
+
+/* API token scopes (bits). */
+#define CONFIG_SCOPE_READ  (1U << 0)
+#define CONFIG_SCOPE_WRITE (1U << 1)
+#define CONFIG_SCOPE_ADMIN (1U << 2)
+
+struct config_token {
+    char *name;      /* for logs and metrics */
+    char *token;     /* resolved secret: never print */
+    unsigned scopes; /* CONFIG_SCOPE_* */
+};
+
+/* One connector instance file. */
+struct config_instance {
+    char *name;               /* [a-z0-9_-]+, unique across files */
+    char *plugin;             /* plugin name as the descriptor declares it */
+    bool enabled;             /* default true */
+    int64_t poll_interval_ms; /* default 300000 (5m) */
+    json_t *settings;         /* the `settings` object as written: references unresolved;
+                                 owned; {} when absent */
+    char *file;               /* path of the file that defined it */
+    json_t *lines;            /* key path ("settings.secret") -> line number; owned */
+};
+
+struct config {
+    char *file;                /* the main file, as given */
+    char *dir;                 /* its directory: relative paths in it resolve from here */
+    char *database_url;        /* resolved; holds credentials: never print */
+    char *listen_host;         /* from `listen` "host:port"; "0.0.0.0" for ":port" */
+    int listen_port;           /* 0 picks a free port (tests) */
+    char **plugin_path;        /* directories, made absolute against `dir` */
+    size_t plugin_path_count;
+    char *connectors_dir;      /* made absolute against `dir` */
+    enum log_level log_level;  /* log.level, default info */
+    int64_t shutdown_grace_ms; /* shutdown_grace, default 10s */
+    size_t http_body_limit;    /* http.body_limit bytes, default 1 MiB */
+    unsigned http_threads;     /* http.threads, default 0 = one per CPU */
+    unsigned http_connection_limit; /* http.connection_limit, default 4096 */
+    int64_t http_timeout_ms;   /* http.timeout: idle connection timeout, default 30s */
+    unsigned ingest_writers;   /* ingest.writers: database connections committing, default 2 */
+    unsigned ingest_batch_max; /* ingest.batch_max: events per transaction, default 1000 */
+    unsigned ingest_queue_max; /* ingest.queue_max: events waiting; past it, 503; default 50000 */
+    struct config_token *tokens; /* api.tokens */
+    size_t token_count;
+    json_t *routes;   /* `routes` as written (a list; [] when absent); owned */
+    json_t *scoring;  /* `scoring` as written (a list; [] when absent); owned */
+    json_t *delivery; /* `delivery` as written (an object; {} when absent); owned */
+    struct config_instance *instances; /* sorted by file name */
+    size_t instance_count;
+    json_t *lines; /* main file key path -> line number; owned */
+};
+
+/*
+ * config_load - read and check the main file and every instance file.
+ *   path:  the main file.
+ *   out:   on success (no errors in diags) a new config, freed with config_free();
+ *          NULL otherwise.
+ *   diags: errors and warnings are appended.
+ *   Returns 0 when there are no errors, -1 otherwise.
+ *   Notes: does not look at plugins; config_settings_validate() does that per instance.
+ */
+int config_load(const char *path, struct config **out, struct diag_list *diags);
+
+void config_free(struct config *config);
+
+/* config_instance_find - the instance named `name`, or NULL. */
+const struct config_instance *config_instance_find(const struct config *config, const char *name);
+
+/*
+ * config_settings_validate - check an instance's settings against a plugin's schema.
+ * Unknown keys (the allowed ones listed in the hint), types, ranges, enums, required
+ * fields; fills defaults; resolves references; secrets must come from references.
+ *   Returns a NEW reference to the normalized settings (see leadhub.h for the form each
+ *   type takes), or NULL when diags got errors.
+ */
+json_t *config_settings_validate(const struct config_instance *instance,
+                                 const lh_config_field_t *schema, struct diag_list *diags);
+
+/*
+ * config_settings_redacted - a copy of normalized settings fit for printing: every
+ * SECRET field's value replaced by "[redacted]". NEW reference.
+ */
+json_t *config_settings_redacted(const json_t *settings, const lh_config_field_t *schema);
+
+/*
+ * config_schema_check - is a plugin's declared schema well formed? (names, types, enum
+ * values, defaults that parse, min <= max, no default on required or secret fields,
+ * descriptions present).
+ *   Returns 0, or -1 with *error_out set to a malloc'd explanation naming the field.
+ */
+int config_schema_check(const lh_config_field_t *schema, char **error_out);
+
+/* config_schema_describe - the schema as documentation, for `leadhubd plugins info`. */
+void config_schema_describe(const lh_config_field_t *schema, FILE *out);
+
+/* config_type_name - "string", "int", "duration", ... */
+const char *config_type_name(lh_config_type_t type);
+
+#endif

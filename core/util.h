@@ -1,0 +1,75 @@
+/*
+ * util.h - small helpers shared by the core: a growable string, durations, RFC 3339
+ * times, names, files.
+ */
+#ifndef LEADHUB_UTIL_H
+#define LEADHUB_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define UTIL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A growable NUL-terminated string. Zero-initialize ({0}); free with strbuf_free(). On
+ * allocation failure `failed` is set and later appends do nothing. */
+struct strbuf {
+    char *data;
+    size_t len;
+    size_t cap;
+    bool failed;
+};
+
+void strbuf_append(struct strbuf *sb, const char *text);
+void strbuf_append_len(struct strbuf *sb, const char *text, size_t len);
+void strbuf_appendf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void strbuf_appendv(struct strbuf *sb, const char *fmt, va_list args)
+    __attribute__((format(printf, 2, 0)));
+/* The string ("" when empty); owned by sb. */
+const char *strbuf_value(const struct strbuf *sb);
+/* Hands the buffer to the caller (free() it) and resets sb; NULL after a failure. */
+char *strbuf_take(struct strbuf *sb);
+void strbuf_free(struct strbuf *sb);
+
+/* A malloc'd formatted string, or NULL when out of memory. */
+char *util_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * util_parse_duration_ms - "250ms", "30s", "5m", "1h30m", "2d" -> milliseconds.
+ * A bare integer is refused (the unit is mandatory). Returns 0, or -1 when malformed or
+ * out of range.
+ */
+int util_parse_duration_ms(const char *text, int64_t *ms_out);
+
+/* util_format_duration - ms -> "1h30m", "250ms", "0s" into out (at least 32 bytes). */
+void util_format_duration(int64_t ms, char *out, size_t out_size);
+
+/*
+ * util_parse_rfc3339 - "2026-11-27T19:02:26Z", "...26.123456+01:00" -> ms since epoch (UTC).
+ * Returns 0, or -1 when not a valid RFC 3339 date-time.
+ */
+int util_parse_rfc3339(const char *text, int64_t *ms_out);
+
+/* util_format_rfc3339 - ms since epoch -> "2026-11-27T19:02:26.123Z" (out >= 32 bytes). */
+void util_format_rfc3339(int64_t ms, char *out);
+
+/* Wall clock and monotonic clock, in milliseconds. */
+int64_t util_now_ms(void);
+int64_t util_monotonic_ms(void);
+
+/* Instance names: [a-z0-9_-]{1,63}. Plugin names and schema keys: [a-z][a-z0-9_]{0,62}. */
+bool util_instance_name_valid(const char *name);
+bool util_identifier_valid(const char *name);
+
+/* Replaces bytes that do not form valid UTF-8 with '?', in place. */
+void util_utf8_sanitize(char *text);
+
+/*
+ * util_read_file - the whole file as a malloc'd NUL-terminated buffer.
+ *   len_out: may be NULL. limit: refuse files larger than this.
+ *   Returns NULL with errno set on failure (EFBIG past limit).
+ */
+char *util_read_file(const char *path, size_t limit, size_t *len_out);
+
+#endif
