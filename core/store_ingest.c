@@ -1,0 +1,799 @@
+/*
+ * store_ingest.c - writes one ingest batch in one transaction.
+ *
+ * Each step is one set-based statement whose rows arrive as a single jsonb parameter
+ * (jsonb_to_recordset), so a batch of a thousand events costs a handful of round trips,
+ * and nothing is ever spliced into SQL text.
+ *
+ * Order of the steps: find events already stored -> upsert the leads of the new ones ->
+ * identities -> insert events with their lead -> meetings and attendees -> checkpoints.
+ * Leads come before events so that an event row is written once, with its lead_id, rather
+ * than inserted and then updated. Every statement takes its rows in key order, so two
+ * writers locking overlapping rows always lock them in the same order (no deadlocks).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_pg.h"
+#include "util.h"
+
+static const char sql_existing[] =
+    "SELECT k.i FROM jsonb_to_recordset($1::jsonb) AS k(i int, source text, source_id text, "
+    "type text) JOIN events e ON e.source = k.source AND e.source_id = k.source_id AND "
+    "e.type = k.type";
+
+static const char sql_lead_upsert[] =
+    "INSERT INTO leads AS l (email, first_name, last_name, company, title, phone, "
+    "linkedin_url, attributes) "
+    "SELECT r.email, r.first_name, r.last_name, r.company, r.title, r.phone, r.linkedin_url, "
+    "coalesce(r.attributes, '{}'::jsonb) "
+    "FROM jsonb_to_recordset($1::jsonb) AS r(email text, first_name text, last_name text, "
+    "company text, title text, phone text, linkedin_url text, attributes jsonb) "
+    "ORDER BY r.email "
+    "ON CONFLICT (email) DO UPDATE SET "
+    "first_name = coalesce(EXCLUDED.first_name, l.first_name), "
+    "last_name = coalesce(EXCLUDED.last_name, l.last_name), "
+    "company = coalesce(EXCLUDED.company, l.company), "
+    "title = coalesce(EXCLUDED.title, l.title), "
+    "phone = coalesce(EXCLUDED.phone, l.phone), "
+    "linkedin_url = coalesce(EXCLUDED.linkedin_url, l.linkedin_url), "
+    "attributes = l.attributes || EXCLUDED.attributes, "
+    "updated_at = now() "
+    "RETURNING l.id, l.email";
+
+static const char sql_identity_lookup[] =
+    "SELECT lead_id FROM lead_identities WHERE source = $1 AND external_id = $2";
+
+static const char sql_lead_update_by_id[] =
+    "UPDATE leads SET first_name = coalesce($2, first_name), last_name = coalesce($3, last_name), "
+    "company = coalesce($4, company), title = coalesce($5, title), phone = coalesce($6, phone), "
+    "linkedin_url = coalesce($7, linkedin_url), "
+    "attributes = attributes || coalesce($8::jsonb, '{}'::jsonb), updated_at = now() "
+    "WHERE id = $1";
+
+static const char sql_lead_insert[] =
+    "INSERT INTO leads (first_name, last_name, company, title, phone, linkedin_url, attributes) "
+    "VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::jsonb, '{}'::jsonb)) RETURNING id";
+
+static const char sql_identity_claim[] =
+    "INSERT INTO lead_identities (source, external_id, lead_id) VALUES ($1, $2, $3) "
+    "ON CONFLICT (source, external_id) DO NOTHING RETURNING lead_id";
+
+static const char sql_lead_delete[] = "DELETE FROM leads WHERE id = $1";
+
+static const char sql_identities_insert[] =
+    "INSERT INTO lead_identities (source, external_id, lead_id) "
+    "SELECT r.source, r.external_id, r.lead_id FROM jsonb_to_recordset($1::jsonb) AS "
+    "r(source text, external_id text, lead_id bigint) ORDER BY r.source, r.external_id "
+    "ON CONFLICT (source, external_id) DO NOTHING";
+
+static const char sql_events_insert[] =
+    "INSERT INTO events (source, source_id, type, occurred_at, lead_id, payload) "
+    "SELECT r.source, r.source_id, r.type, r.occurred_at, r.lead_id, r.payload "
+    "FROM jsonb_to_recordset($1::jsonb) AS r(source text, source_id text, type text, "
+    "occurred_at timestamptz, lead_id bigint, payload jsonb) "
+    "ORDER BY r.source, r.source_id, r.type "
+    "ON CONFLICT ON CONSTRAINT events_idempotency_key DO NOTHING "
+    "RETURNING id, source, source_id, type";
+
+static const char sql_meetings_upsert[] =
+    "INSERT INTO meetings AS m (source, external_id, title, starts_at, ends_at, timezone, "
+    "organizer_email, organizer_name, location, online_url, status, lead_id, last_event_at) "
+    "SELECT r.source, r.external_id, r.title, r.starts_at, r.ends_at, r.timezone, "
+    "r.organizer_email, r.organizer_name, r.location, r.online_url, r.status, r.lead_id, "
+    "r.last_event_at FROM jsonb_to_recordset($1::jsonb) AS r(source text, external_id text, "
+    "title text, starts_at timestamptz, ends_at timestamptz, timezone text, "
+    "organizer_email text, organizer_name text, location text, online_url text, status text, "
+    "lead_id bigint, last_event_at timestamptz) "
+    "ORDER BY r.source, r.external_id "
+    "ON CONFLICT (source, external_id) DO UPDATE SET "
+    "title = coalesce(EXCLUDED.title, m.title), "
+    "starts_at = coalesce(EXCLUDED.starts_at, m.starts_at), "
+    "ends_at = coalesce(EXCLUDED.ends_at, m.ends_at), "
+    "timezone = coalesce(EXCLUDED.timezone, m.timezone), "
+    "organizer_email = coalesce(EXCLUDED.organizer_email, m.organizer_email), "
+    "organizer_name = coalesce(EXCLUDED.organizer_name, m.organizer_name), "
+    "location = coalesce(EXCLUDED.location, m.location), "
+    "online_url = coalesce(EXCLUDED.online_url, m.online_url), "
+    "status = EXCLUDED.status, lead_id = coalesce(EXCLUDED.lead_id, m.lead_id), "
+    "last_event_at = EXCLUDED.last_event_at, updated_at = now() "
+    /* an older event arriving late does not undo a newer one */
+    "WHERE m.last_event_at <= EXCLUDED.last_event_at "
+    "RETURNING m.id, m.source, m.external_id";
+
+static const char sql_attendees_delete[] =
+    "DELETE FROM meeting_attendees WHERE meeting_id IN "
+    "(SELECT x::bigint FROM jsonb_array_elements_text($1::jsonb) AS x)";
+
+static const char sql_attendees_insert[] =
+    "INSERT INTO meeting_attendees (meeting_id, email, name, response, lead_id) "
+    "SELECT r.meeting_id, r.email, r.name, r.response, l.id "
+    "FROM jsonb_to_recordset($1::jsonb) AS r(meeting_id bigint, email text, name text, "
+    "response text) LEFT JOIN leads l ON l.email = r.email "
+    "ORDER BY r.meeting_id, r.email "
+    "ON CONFLICT (meeting_id, email) DO NOTHING";
+
+static const char sql_checkpoints_upsert[] =
+    "INSERT INTO connector_state AS c (instance, key, value) "
+    "SELECT r.instance, r.key, coalesce(r.value, 'null'::jsonb) "
+    "FROM jsonb_to_recordset($1::jsonb) AS r(instance text, key text, value jsonb) "
+    "ORDER BY r.instance, r.key "
+    "ON CONFLICT (instance, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()";
+
+static const char *const lead_fields[] = {"first_name", "last_name", "company",
+                                          "title",      "phone",     "linkedin_url"};
+
+/* Everything one batch write allocates, released in one place. */
+struct batch {
+    struct store *store;
+    struct event_record *events;
+    size_t count;
+    bool *skip;         /* already stored before this batch */
+    json_t *email_ids;  /* normalized email -> lead id (integer) */
+    char *error;
+};
+
+/* The events key "source\x1fsource_id\x1ftype", malloc'd. \x1f cannot appear in a type
+ * or instance name, so keys cannot collide. */
+static char *event_key(const char *source, const char *source_id, const char *type)
+{
+    return util_printf("%s\x1f%s\x1f%s", source, source_id, type);
+}
+
+/* Runs `sql` with the JSON text of `rows` (borrowed) as $1. */
+static enum store_result exec_rows(struct batch *b, const char *name, const char *sql,
+                                   const json_t *rows, PGresult **result_out)
+{
+    char *text = json_dumps(rows, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (text == NULL) {
+        b->error = strdup("out of memory");
+        return STORE_UNAVAILABLE;
+    }
+    const char *params[] = {text};
+    enum store_result rc = store_exec(b->store, name, sql, 1, params, result_out, &b->error);
+    free(text);
+    return rc;
+}
+
+static int64_t parse_id(const char *text)
+{
+    return strtoll(text, NULL, 10);
+}
+
+static enum store_result find_existing(struct batch *b)
+{
+    json_t *rows = json_array();
+    if (rows == NULL) {
+        return STORE_UNAVAILABLE;
+    }
+    for (size_t i = 0; i < b->count; i++) {
+        json_array_append_new(rows, json_pack("{s:I,s:s,s:s,s:s}", "i", (json_int_t)i, "source",
+                                              b->events[i].source, "source_id",
+                                              b->events[i].source_id, "type", b->events[i].type));
+    }
+    PGresult *result = NULL;
+    enum store_result rc = exec_rows(b, "ingest_existing", sql_existing, rows, &result);
+    json_decref(rows);
+    if (rc != STORE_OK) {
+        return rc;
+    }
+    for (int row = 0; row < PQntuples(result); row++) {
+        long i = strtol(PQgetvalue(result, row, 0), NULL, 10);
+        if (i >= 0 && (size_t)i < b->count) {
+            b->skip[i] = true;
+        }
+    }
+    PQclear(result);
+    return STORE_OK;
+}
+
+/* Later events' fields win; attributes merge. */
+static void merge_lead(json_t *record, const json_t *lead)
+{
+    for (size_t f = 0; f < UTIL_ARRAY_LEN(lead_fields); f++) {
+        json_t *value = json_object_get(lead, lead_fields[f]);
+        if (value != NULL) {
+            json_object_set(record, lead_fields[f], value);
+        }
+    }
+    json_t *attributes = json_object_get(lead, "attributes");
+    if (attributes != NULL) {
+        json_t *merged = json_object_get(record, "attributes");
+        if (merged == NULL) {
+            json_object_set_new(record, "attributes", json_deep_copy(attributes));
+        } else {
+            json_object_update(merged, attributes);
+        }
+    }
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static enum store_result upsert_email_leads(struct batch *b)
+{
+    json_t *by_email = json_object();
+    json_t *rows = json_array();
+    const char **emails = NULL;
+    enum store_result rc = STORE_UNAVAILABLE;
+    PGresult *result = NULL;
+
+    if (by_email == NULL || rows == NULL) {
+        goto out;
+    }
+    for (size_t i = 0; i < b->count; i++) {
+        const json_t *lead = json_object_get(b->events[i].event, "lead");
+        const char *email = b->events[i].lead_email;
+        if (b->skip[i] || email == NULL) {
+            continue;
+        }
+        json_t *record = json_object_get(by_email, email);
+        if (record == NULL) {
+            record = json_pack("{s:s}", "email", email);
+            if (record == NULL || json_object_set_new(by_email, email, record) != 0) {
+                goto out;
+            }
+        }
+        merge_lead(record, lead);
+    }
+    size_t count = json_object_size(by_email);
+    if (count == 0) {
+        rc = STORE_OK;
+        goto out;
+    }
+    emails = calloc(count, sizeof(*emails));
+    if (emails == NULL) {
+        goto out;
+    }
+    size_t n = 0;
+    const char *key;
+    json_t *value;
+    json_object_foreach(by_email, key, value) {
+        emails[n++] = key;
+    }
+    qsort(emails, n, sizeof(*emails), compare_strings);
+    for (size_t i = 0; i < n; i++) {
+        json_array_append(rows, json_object_get(by_email, emails[i]));
+    }
+    rc = exec_rows(b, "ingest_lead_upsert", sql_lead_upsert, rows, &result);
+    if (rc != STORE_OK) {
+        goto out;
+    }
+    for (int row = 0; row < PQntuples(result); row++) {
+        json_object_set_new(b->email_ids, PQgetvalue(result, row, 1),
+                            json_integer(parse_id(PQgetvalue(result, row, 0))));
+    }
+    rc = STORE_OK;
+out:
+    if (result != NULL) {
+        PQclear(result);
+    }
+    free(emails);
+    json_decref(rows);
+    json_decref(by_email);
+    return rc;
+}
+
+/* Text of a lead field, or NULL (SQL NULL) when absent. */
+static const char *lead_text(const json_t *lead, const char *field)
+{
+    return json_string_value(json_object_get(lead, field));
+}
+
+/*
+ * A lead known only by its id at the source: found through lead_identities, else created.
+ * One statement or three per event; such leads are rare (most carry an email).
+ */
+static enum store_result resolve_identity_lead(struct batch *b, struct event_record *e)
+{
+    const json_t *lead = json_object_get(e->event, "lead");
+    const char *external_id = lead_text(lead, "external_id");
+    char *attributes = NULL;
+    const json_t *attributes_json = json_object_get(lead, "attributes");
+    if (attributes_json != NULL &&
+        (attributes = json_dumps(attributes_json, JSON_COMPACT)) == NULL) {
+        b->error = strdup("out of memory");
+        return STORE_UNAVAILABLE;
+    }
+    PGresult *result = NULL;
+    const char *lookup[] = {e->source, external_id};
+    enum store_result rc = store_exec(b->store, "ingest_identity_lookup", sql_identity_lookup, 2,
+                                      lookup, &result, &b->error);
+    if (rc != STORE_OK) {
+        goto out;
+    }
+    if (PQntuples(result) == 1) {
+        e->lead_id = parse_id(PQgetvalue(result, 0, 0));
+        const char *update[] = {PQgetvalue(result, 0, 0),      lead_text(lead, "first_name"),
+                                lead_text(lead, "last_name"),  lead_text(lead, "company"),
+                                lead_text(lead, "title"),      lead_text(lead, "phone"),
+                                lead_text(lead, "linkedin_url"), attributes};
+        rc = store_exec(b->store, "ingest_lead_update_by_id", sql_lead_update_by_id, 8, update,
+                        NULL, &b->error);
+        goto out;
+    }
+    PQclear(result);
+    result = NULL;
+    const char *insert[] = {lead_text(lead, "first_name"), lead_text(lead, "last_name"),
+                            lead_text(lead, "company"),    lead_text(lead, "title"),
+                            lead_text(lead, "phone"),      lead_text(lead, "linkedin_url"),
+                            attributes};
+    rc = store_exec(b->store, "ingest_lead_insert", sql_lead_insert, 7, insert, &result,
+                    &b->error);
+    if (rc != STORE_OK) {
+        goto out;
+    }
+    char lead_id[24];
+    snprintf(lead_id, sizeof(lead_id), "%s", PQgetvalue(result, 0, 0));
+    PQclear(result);
+    result = NULL;
+    const char *claim[] = {e->source, external_id, lead_id};
+    rc = store_exec(b->store, "ingest_identity_claim", sql_identity_claim, 3, claim, &result,
+                    &b->error);
+    if (rc != STORE_OK) {
+        goto out;
+    }
+    if (PQntuples(result) == 1) {
+        e->lead_id = parse_id(lead_id);
+        goto out;
+    }
+    /* Another writer created this identity's lead meanwhile: use theirs, drop ours. */
+    PQclear(result);
+    result = NULL;
+    const char *drop[] = {lead_id};
+    rc = store_exec(b->store, "ingest_lead_delete", sql_lead_delete, 1, drop, NULL, &b->error);
+    if (rc != STORE_OK) {
+        goto out;
+    }
+    rc = store_exec(b->store, "ingest_identity_lookup", sql_identity_lookup, 2, lookup, &result,
+                    &b->error);
+    if (rc == STORE_OK && PQntuples(result) == 1) {
+        e->lead_id = parse_id(PQgetvalue(result, 0, 0));
+    }
+out:
+    if (result != NULL) {
+        PQclear(result);
+    }
+    free(attributes);
+    return rc;
+}
+
+static int compare_identities(const void *a, const void *b)
+{
+    const json_t *x = *(const json_t *const *)a;
+    const json_t *y = *(const json_t *const *)b;
+    int c = strcmp(json_string_value(json_object_get(x, "source")),
+                   json_string_value(json_object_get(y, "source")));
+    return c != 0 ? c
+                  : strcmp(json_string_value(json_object_get(x, "external_id")),
+                           json_string_value(json_object_get(y, "external_id")));
+}
+
+static int add_identity(json_t *rows, json_t *seen, const char *source, const char *external_id,
+                        int64_t lead_id)
+{
+    char *key = util_printf("%s\x1f%s", source, external_id);
+    if (key == NULL) {
+        return -1;
+    }
+    int rc = 0;
+    if (json_object_get(seen, key) == NULL) {
+        json_object_set_new(seen, key, json_true());
+        rc = json_array_append_new(rows, json_pack("{s:s,s:s,s:I}", "source", source,
+                                                   "external_id", external_id, "lead_id",
+                                                   (json_int_t)lead_id));
+    }
+    free(key);
+    return rc;
+}
+
+static enum store_result resolve_leads(struct batch *b)
+{
+    enum store_result rc = upsert_email_leads(b);
+    if (rc != STORE_OK) {
+        return rc;
+    }
+    json_t *rows = json_array();
+    json_t *seen = json_object();
+    json_t **sorted = NULL;
+    if (rows == NULL || seen == NULL) {
+        rc = STORE_UNAVAILABLE;
+        goto out;
+    }
+    for (size_t i = 0; i < b->count; i++) {
+        struct event_record *e = &b->events[i];
+        const json_t *lead = json_object_get(e->event, "lead");
+        if (b->skip[i] || lead == NULL) {
+            continue;
+        }
+        if (e->lead_email != NULL) {
+            e->lead_id = json_integer_value(json_object_get(b->email_ids, e->lead_email));
+        } else if ((rc = resolve_identity_lead(b, e)) != STORE_OK) {
+            goto out;
+        }
+        if (e->lead_id == 0) {
+            continue;
+        }
+        const char *external_id = lead_text(lead, "external_id");
+        if (external_id != NULL && e->lead_email != NULL &&
+            add_identity(rows, seen, e->source, external_id, e->lead_id) != 0) {
+            rc = STORE_UNAVAILABLE;
+            goto out;
+        }
+        const char *instance;
+        json_t *id;
+        json_object_foreach(json_object_get(lead, "external_ids"), instance, id) {
+            if (add_identity(rows, seen, instance, json_string_value(id), e->lead_id) != 0) {
+                rc = STORE_UNAVAILABLE;
+                goto out;
+            }
+        }
+    }
+    size_t n = json_array_size(rows);
+    if (n == 0) {
+        rc = STORE_OK;
+        goto out;
+    }
+    sorted = calloc(n, sizeof(*sorted));
+    if (sorted == NULL) {
+        rc = STORE_UNAVAILABLE;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sorted[i] = json_array_get(rows, i);
+    }
+    qsort(sorted, n, sizeof(*sorted), compare_identities);
+    json_t *ordered = json_array();
+    for (size_t i = 0; ordered != NULL && i < n; i++) {
+        json_array_append(ordered, sorted[i]);
+    }
+    rc = ordered != NULL ? exec_rows(b, "ingest_identities", sql_identities_insert, ordered, NULL)
+                         : STORE_UNAVAILABLE;
+    json_decref(ordered);
+out:
+    free(sorted);
+    json_decref(seen);
+    json_decref(rows);
+    return rc;
+}
+
+static enum store_result insert_events(struct batch *b)
+{
+    json_t *rows = json_array();
+    json_t *pending = json_object(); /* key -> array of batch indexes, in batch order */
+    enum store_result rc = STORE_UNAVAILABLE;
+    PGresult *result = NULL;
+    if (rows == NULL || pending == NULL) {
+        goto out;
+    }
+    for (size_t i = 0; i < b->count; i++) {
+        struct event_record *e = &b->events[i];
+        e->duplicate = b->skip[i];
+        if (b->skip[i]) {
+            continue;
+        }
+        char occurred_at[32];
+        util_format_rfc3339(e->occurred_at_ms, occurred_at);
+        json_t *row = json_pack("{s:s,s:s,s:s,s:s,s:O}", "source", e->source, "source_id",
+                                e->source_id, "type", e->type, "occurred_at", occurred_at,
+                                "payload", e->event);
+        if (row == NULL) {
+            goto out;
+        }
+        if (e->lead_id != 0) {
+            json_object_set_new(row, "lead_id", json_integer(e->lead_id));
+        }
+        json_array_append_new(rows, row);
+        char *key = event_key(e->source, e->source_id, e->type);
+        if (key == NULL) {
+            goto out;
+        }
+        json_t *indexes = json_object_get(pending, key);
+        if (indexes == NULL) {
+            indexes = json_array();
+            json_object_set_new(pending, key, indexes);
+        }
+        json_array_append_new(indexes, json_integer((json_int_t)i));
+        free(key);
+        /* until the insert says otherwise, it is a duplicate */
+        e->duplicate = true;
+    }
+    if (json_array_size(rows) == 0) {
+        rc = STORE_OK;
+        goto out;
+    }
+    rc = exec_rows(b, "ingest_events", sql_events_insert, rows, &result);
+    if (rc != STORE_OK) {
+        goto out;
+    }
+    for (int row = 0; row < PQntuples(result); row++) {
+        char *key = event_key(PQgetvalue(result, row, 1), PQgetvalue(result, row, 2),
+                              PQgetvalue(result, row, 3));
+        if (key == NULL) {
+            rc = STORE_UNAVAILABLE;
+            goto out;
+        }
+        /* Two events with one key in a batch: the first in batch order is the stored one. */
+        json_t *indexes = json_object_get(pending, key);
+        free(key);
+        if (indexes != NULL && json_array_size(indexes) > 0) {
+            size_t i = (size_t)json_integer_value(json_array_get(indexes, 0));
+            b->events[i].id = parse_id(PQgetvalue(result, row, 0));
+            b->events[i].duplicate = false;
+        }
+    }
+out:
+    if (result != NULL) {
+        PQclear(result);
+    }
+    json_decref(pending);
+    json_decref(rows);
+    return rc;
+}
+
+static json_t *meeting_row(const struct event_record *e, const json_t *meeting)
+{
+    char last_event_at[32];
+    util_format_rfc3339(e->occurred_at_ms, last_event_at);
+    json_t *row = json_pack("{s:s,s:O,s:s,s:s}", "source", e->source, "external_id",
+                            json_object_get(meeting, "external_id"), "status",
+                            json_string_value(json_object_get(meeting, "status")),
+                            "last_event_at", last_event_at);
+    if (row == NULL) {
+        return NULL;
+    }
+    static const char *const copied[] = {"title",    "starts_at",  "ends_at",
+                                         "timezone", "location",   "online_url"};
+    for (size_t f = 0; f < UTIL_ARRAY_LEN(copied); f++) {
+        json_t *value = json_object_get(meeting, copied[f]);
+        if (value != NULL) {
+            json_object_set(row, copied[f], value);
+        }
+    }
+    const json_t *organizer = json_object_get(meeting, "organizer");
+    if (organizer != NULL) {
+        json_t *email = json_object_get(organizer, "email");
+        json_t *name = json_object_get(organizer, "name");
+        if (email != NULL) {
+            json_object_set(row, "organizer_email", email);
+        }
+        if (name != NULL) {
+            json_object_set(row, "organizer_name", name);
+        }
+    }
+    if (e->lead_id != 0) {
+        json_object_set_new(row, "lead_id", json_integer(e->lead_id));
+    }
+    return row;
+}
+
+static enum store_result upsert_meetings(struct batch *b)
+{
+    /* key -> {row, attendees, at}; the newest event per meeting wins within the batch */
+    json_t *by_key = json_object();
+    json_t *rows = json_array();
+    json_t *replaced = json_array();
+    json_t *attendee_rows = json_array();
+    const char **keys = NULL;
+    PGresult *result = NULL;
+    enum store_result rc = STORE_UNAVAILABLE;
+    if (by_key == NULL || rows == NULL || replaced == NULL || attendee_rows == NULL) {
+        goto out;
+    }
+    for (size_t i = 0; i < b->count; i++) {
+        struct event_record *e = &b->events[i];
+        const json_t *meeting = json_object_get(e->event, "meeting");
+        if (e->duplicate || meeting == NULL) {
+            continue;
+        }
+        char *key = util_printf("%s\x1f%s", e->source,
+                                json_string_value(json_object_get(meeting, "external_id")));
+        if (key == NULL) {
+            goto out;
+        }
+        json_t *entry = json_object_get(by_key, key);
+        if (entry == NULL || json_integer_value(json_object_get(entry, "at")) <= e->occurred_at_ms) {
+            json_t *row = meeting_row(e, meeting);
+            json_t *fresh = row ? json_pack("{s:o,s:I}", "row", row, "at",
+                                            (json_int_t)e->occurred_at_ms)
+                                : NULL;
+            if (fresh == NULL) {
+                free(key);
+                goto out;
+            }
+            json_t *attendees = json_object_get(meeting, "attendees");
+            if (attendees != NULL) {
+                json_object_set(fresh, "attendees", attendees);
+            }
+            json_object_set_new(by_key, key, fresh);
+        }
+        free(key);
+    }
+    size_t n = json_object_size(by_key);
+    if (n == 0) {
+        rc = STORE_OK;
+        goto out;
+    }
+    keys = calloc(n, sizeof(*keys));
+    if (keys == NULL) {
+        goto out;
+    }
+    size_t k = 0;
+    const char *key;
+    json_t *entry;
+    json_object_foreach(by_key, key, entry) {
+        keys[k++] = key;
+    }
+    qsort(keys, n, sizeof(*keys), compare_strings);
+    for (size_t i = 0; i < n; i++) {
+        json_array_append(rows, json_object_get(json_object_get(by_key, keys[i]), "row"));
+    }
+    rc = exec_rows(b, "ingest_meetings", sql_meetings_upsert, rows, &result);
+    if (rc != STORE_OK) {
+        goto out;
+    }
+    for (int row = 0; row < PQntuples(result); row++) {
+        char *row_key = util_printf("%s\x1f%s", PQgetvalue(result, row, 1),
+                                    PQgetvalue(result, row, 2));
+        json_t *matched = row_key ? json_object_get(by_key, row_key) : NULL;
+        free(row_key);
+        json_t *attendees = json_object_get(matched, "attendees");
+        if (attendees == NULL) {
+            continue; /* the event said nothing about attendees: keep them */
+        }
+        json_int_t meeting_id = parse_id(PQgetvalue(result, row, 0));
+        json_array_append_new(replaced, json_integer(meeting_id));
+        size_t a;
+        json_t *attendee;
+        json_array_foreach(attendees, a, attendee) {
+            json_t *attendee_row = json_pack("{s:I,s:O}", "meeting_id", meeting_id, "email",
+                                             json_object_get(attendee, "email"));
+            if (attendee_row == NULL) {
+                rc = STORE_UNAVAILABLE;
+                goto out;
+            }
+            json_t *name = json_object_get(attendee, "name");
+            json_t *response = json_object_get(attendee, "response");
+            if (name != NULL) {
+                json_object_set(attendee_row, "name", name);
+            }
+            if (response != NULL) {
+                json_object_set(attendee_row, "response", response);
+            }
+            json_array_append_new(attendee_rows, attendee_row);
+        }
+    }
+    if (json_array_size(replaced) > 0) {
+        rc = exec_rows(b, "ingest_attendees_delete", sql_attendees_delete, replaced, NULL);
+        if (rc == STORE_OK && json_array_size(attendee_rows) > 0) {
+            rc = exec_rows(b, "ingest_attendees_insert", sql_attendees_insert, attendee_rows,
+                           NULL);
+        }
+    }
+out:
+    if (result != NULL) {
+        PQclear(result);
+    }
+    free(keys);
+    json_decref(attendee_rows);
+    json_decref(replaced);
+    json_decref(rows);
+    json_decref(by_key);
+    return rc;
+}
+
+static enum store_result upsert_checkpoints(struct batch *b, struct store_checkpoint *checkpoints,
+                                            size_t count)
+{
+    if (count == 0) {
+        return STORE_OK;
+    }
+    /* The last put of a key wins; rows go in key order. */
+    json_t *by_key = json_object();
+    json_t *rows = json_array();
+    const char **keys = NULL;
+    enum store_result rc = STORE_UNAVAILABLE;
+    if (by_key == NULL || rows == NULL) {
+        goto out;
+    }
+    for (size_t i = 0; i < count; i++) {
+        char *key = util_printf("%s\x1f%s", checkpoints[i].instance, checkpoints[i].key);
+        json_t *row = json_pack("{s:s,s:s,s:O}", "instance", checkpoints[i].instance, "key",
+                                checkpoints[i].key, "value", checkpoints[i].value);
+        if (key == NULL || row == NULL) {
+            free(key);
+            json_decref(row);
+            goto out;
+        }
+        json_object_set_new(by_key, key, row);
+        free(key);
+    }
+    size_t n = json_object_size(by_key);
+    keys = calloc(n, sizeof(*keys));
+    if (keys == NULL) {
+        goto out;
+    }
+    size_t k = 0;
+    const char *key;
+    json_t *row;
+    json_object_foreach(by_key, key, row) {
+        keys[k++] = key;
+    }
+    qsort(keys, n, sizeof(*keys), compare_strings);
+    for (size_t i = 0; i < n; i++) {
+        json_array_append(rows, json_object_get(by_key, keys[i]));
+    }
+    rc = exec_rows(b, "ingest_checkpoints", sql_checkpoints_upsert, rows, NULL);
+out:
+    free(keys);
+    json_decref(rows);
+    json_decref(by_key);
+    return rc;
+}
+
+static void reset_results(struct event_record *events, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        events[i].id = 0;
+        events[i].lead_id = 0;
+        events[i].duplicate = false;
+    }
+}
+
+enum store_result store_write_batch(struct store *store, struct event_record *events,
+                                    size_t event_count, struct store_checkpoint *checkpoints,
+                                    size_t checkpoint_count, char **error_out)
+{
+    struct batch b = {.store = store, .events = events, .count = event_count};
+    enum store_result rc = STORE_UNAVAILABLE;
+    bool in_transaction = false;
+
+    if (error_out != NULL) {
+        *error_out = NULL;
+    }
+    reset_results(events, event_count);
+    if (event_count == 0 && checkpoint_count == 0) {
+        return STORE_OK;
+    }
+    b.skip = calloc(event_count + 1, sizeof(*b.skip));
+    b.email_ids = json_object();
+    if (b.skip == NULL || b.email_ids == NULL) {
+        b.error = strdup("out of memory");
+        goto out;
+    }
+    if ((rc = store_begin(store, &b.error)) != STORE_OK) {
+        goto out;
+    }
+    in_transaction = true;
+    if (event_count > 0) {
+        if ((rc = find_existing(&b)) != STORE_OK || (rc = resolve_leads(&b)) != STORE_OK ||
+            (rc = insert_events(&b)) != STORE_OK || (rc = upsert_meetings(&b)) != STORE_OK) {
+            goto out;
+        }
+    }
+    if ((rc = upsert_checkpoints(&b, checkpoints, checkpoint_count)) != STORE_OK) {
+        goto out;
+    }
+    rc = store_commit(store, &b.error);
+    in_transaction = false;
+out:
+    if (rc != STORE_OK) {
+        if (in_transaction) {
+            store_rollback(store);
+        }
+        reset_results(events, event_count);
+        if (b.error == NULL) {
+            b.error = strdup("out of memory");
+        }
+    }
+    if (error_out != NULL) {
+        *error_out = b.error;
+    } else {
+        free(b.error);
+    }
+    json_decref(b.email_ids);
+    free(b.skip);
+    return rc;
+}

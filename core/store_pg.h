@@ -1,0 +1,104 @@
+/*
+ * store_pg.h - the PostgreSQL side: one `struct store` is one libpq connection, used by
+ * one thread at a time. Every statement is parameterized; nothing from outside is ever
+ * spliced into SQL text.
+ */
+#ifndef LEADHUB_STORE_PG_H
+#define LEADHUB_STORE_PG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "event.h"
+
+/* What a failed store call means for the caller. */
+enum store_result {
+    STORE_OK = 0,
+    STORE_UNAVAILABLE = -1, /* connection lost or refused: retry later, answer 503 */
+    STORE_CONFLICT = -2,    /* deadlock or serialization failure: retry the transaction */
+    STORE_REJECTED = -3     /* the statement failed on its data: retrying will not help */
+};
+
+struct store;
+
+/*
+ * store_open - connect (connect_timeout 5 s, application_name "leadhubd").
+ *   url:       libpq connection string or URI; holds credentials, never logged.
+ *   error_out: on failure, a malloc'd reason with any password removed.
+ *   Returns a new store (close with store_close()), or NULL.
+ */
+struct store *store_open(const char *url, char **error_out);
+
+/* store_close - accepts NULL. */
+void store_close(struct store *store);
+
+/* store_connection - the libpq connection, for modules that run their own statements. */
+PGconn *store_connection(struct store *store);
+
+/*
+ * store_ensure - make sure the connection is usable, reconnecting once if it was lost.
+ * Returns STORE_OK or STORE_UNAVAILABLE (with *error_out, malloc'd, when non-NULL).
+ */
+enum store_result store_ensure(struct store *store, char **error_out);
+
+/*
+ * store_exec - run one parameterized statement (prepared on first use under `name`, so
+ * the statement text must be a constant).
+ *   params: text-format values, NULL for SQL NULL; borrowed.
+ *   result_out: on STORE_OK the PGresult (PQclear it); may be NULL to discard.
+ *   error_out:  on failure a malloc'd message (the server's primary message and detail).
+ */
+enum store_result store_exec(struct store *store, const char *name, const char *sql,
+                             int nparams, const char *const *params, PGresult **result_out,
+                             char **error_out);
+
+/* store_begin / store_commit / store_rollback - transaction control. */
+enum store_result store_begin(struct store *store, char **error_out);
+enum store_result store_commit(struct store *store, char **error_out);
+void store_rollback(struct store *store);
+
+/* store_classify - what a failed PGresult (or a NULL one) means. */
+enum store_result store_classify(PGconn *conn, const PGresult *result);
+
+/*
+ * store_error_message - "message (detail)" of a failed result, or the connection's
+ * error; malloc'd, trailing newline removed.
+ */
+char *store_error_message(PGconn *conn, const PGresult *result);
+
+/*
+ * store_redact_url - the URL with its password replaced by "****", for messages.
+ * malloc'd.
+ */
+char *store_redact_url(const char *url);
+
+/*
+ * store_checkpoint_get - the value saved for (instance, key).
+ *   value_out: NEW reference, or NULL when none.
+ */
+enum store_result store_checkpoint_get(struct store *store, const char *instance,
+                                       const char *key, json_t **value_out, char **error_out);
+
+/* A checkpoint put during a call, committed with the call's events. */
+struct store_checkpoint {
+    char *instance; /* owned */
+    char *key;      /* owned */
+    json_t *value;  /* owned reference */
+};
+
+/*
+ * store_write_batch - in one transaction: events (idempotent on source, source_id and
+ * type), the leads they name (resolved by normalized email, else by identity), lead
+ * identities, meetings and attendees, and checkpoints.
+ *   events: their id, lead_id and duplicate fields are set on STORE_OK.
+ *   Returns STORE_OK once committed; otherwise nothing was stored.
+ */
+enum store_result store_write_batch(struct store *store, struct event_record *events,
+                                    size_t event_count, struct store_checkpoint *checkpoints,
+                                    size_t checkpoint_count, char **error_out);
+
+#endif

@@ -1,0 +1,415 @@
+/* test_store.c - migrations and batch writes against a real PostgreSQL. */
+#include <check.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+#include "migrate.h"
+#include "store_pg.h"
+#include "testdb.h"
+#include "util.h"
+
+static char *db_url;
+static struct store *store;
+static PGconn *check_conn;
+
+static void setup_migrated(void)
+{
+    db_url = testdb_create_migrated();
+    char *error = NULL;
+    store = store_open(db_url, &error);
+    ck_assert_msg(store != NULL, "store_open: %s", error);
+    check_conn = testdb_connect(db_url);
+}
+
+static void teardown_migrated(void)
+{
+    PQfinish(check_conn);
+    store_close(store);
+    testdb_drop(db_url);
+}
+
+/* A validated record of `text` emitted by `instance`. */
+static struct event_record record_of(const char *instance, const char *text)
+{
+    json_error_t jerr;
+    json_t *event = json_loads(text, 0, &jerr);
+    ck_assert_msg(event != NULL, "bad test JSON: %s", jerr.text);
+    struct event_record r;
+    char *error = NULL;
+    ck_assert_msg(event_validate(event, instance, &r, &error) == 0, "invalid: %s", error);
+    return r;
+}
+
+static void clear_records(struct event_record *records, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        event_record_clear(&records[i]);
+    }
+}
+
+static void write_ok(struct event_record *records, size_t n)
+{
+    char *error = NULL;
+    ck_assert_msg(store_write_batch(store, records, n, NULL, 0, &error) == STORE_OK, "write: %s",
+                  error);
+}
+
+#define LEAD(id, email, extra)                                                                  \
+    "{\"type\":\"lead.created\",\"source_id\":\"" id "\",\"occurred_at\":\"2026-11-27T10:00:00Z\"," \
+    "\"lead\":{\"email\":\"" email "\"" extra "}}"
+
+START_TEST(test_migrate_applies_once_and_is_idempotent)
+{
+    char *url = testdb_create();
+    PGconn *conn = testdb_connect(url);
+    int applied = -1, current = -1, latest = -1;
+    char *error = NULL;
+    ck_assert_int_eq(migrate_status(conn, &current, &latest), 0);
+    ck_assert_int_eq(current, 0);
+    ck_assert_int_eq(migrate_apply(conn, &applied, &error), 0);
+    ck_assert_int_eq(applied, (int)migration_count);
+    ck_assert_int_eq(migrate_apply(conn, &applied, &error), 0);
+    ck_assert_int_eq(applied, 0);
+    ck_assert_int_eq(migrate_status(conn, &current, &latest), 0);
+    ck_assert_int_eq(current, latest);
+    ck_assert_int_eq(testdb_scalar(conn, "SELECT count(*) FROM schema_migrations"),
+                     (long)migration_count);
+    PQfinish(conn);
+    testdb_drop(url);
+}
+END_TEST
+
+struct migrate_thread {
+    const char *url;
+    int rc;
+    int applied;
+};
+
+static void *migrate_in_thread(void *arg)
+{
+    struct migrate_thread *t = arg;
+    PGconn *conn = testdb_connect(t->url);
+    char *error = NULL;
+    t->rc = PQstatus(conn) == CONNECTION_OK ? migrate_apply(conn, &t->applied, &error) : -1;
+    free(error);
+    PQfinish(conn);
+    return NULL;
+}
+
+START_TEST(test_migrate_from_several_replicas_at_once_applies_each_migration_once)
+{
+    char *url = testdb_create();
+    struct migrate_thread threads[6];
+    pthread_t ids[6];
+    for (int i = 0; i < 6; i++) {
+        threads[i] = (struct migrate_thread){.url = url, .rc = -1};
+        pthread_create(&ids[i], NULL, migrate_in_thread, &threads[i]);
+    }
+    int total = 0;
+    for (int i = 0; i < 6; i++) {
+        pthread_join(ids[i], NULL);
+        ck_assert_int_eq(threads[i].rc, 0);
+        total += threads[i].applied;
+    }
+    ck_assert_int_eq(total, (int)migration_count);
+    PGconn *conn = testdb_connect(url);
+    ck_assert_int_eq(testdb_scalar(conn, "SELECT count(*) FROM schema_migrations"),
+                     (long)migration_count);
+    PQfinish(conn);
+    testdb_drop(url);
+}
+END_TEST
+
+START_TEST(test_migrate_failure_rolls_back_and_names_the_migration)
+{
+    char *url = testdb_create();
+    PGconn *conn = testdb_connect(url);
+    const struct migration list[] = {
+        {1, "good", "CREATE TABLE t_good (id int);"},
+        {2, "bad", "CREATE TABLE t_half (id int); SELECT * FROM no_such_table;"},
+    };
+    int applied = 0;
+    char *error = NULL;
+    ck_assert_int_eq(migrate_apply_list(conn, list, 2, &applied, &error), -1);
+    ck_assert_int_eq(applied, 1);
+    ck_assert_ptr_nonnull(strstr(error, "migration 0002_bad failed"));
+    ck_assert_ptr_nonnull(strstr(error, "no_such_table"));
+    free(error);
+    /* the failed migration left nothing behind; the good one stays */
+    ck_assert_int_eq(testdb_scalar(conn, "SELECT count(*) FROM pg_tables WHERE "
+                                         "tablename = 't_half'"),
+                     0);
+    ck_assert_int_eq(testdb_scalar(conn, "SELECT max(version) FROM schema_migrations"), 1);
+    PQfinish(conn);
+    testdb_drop(url);
+}
+END_TEST
+
+START_TEST(test_migrate_refuses_database_newer_than_daemon)
+{
+    char *url = testdb_create();
+    PGconn *conn = testdb_connect(url);
+    const struct migration list[] = {{1, "a", "SELECT 1;"}, {2, "b", "SELECT 1;"}};
+    char *error = NULL;
+    ck_assert_int_eq(migrate_apply_list(conn, list, 2, NULL, &error), 0);
+    ck_assert_int_eq(migrate_apply_list(conn, list, 1, NULL, &error), -1);
+    ck_assert_ptr_nonnull(strstr(error, "newer than this leadhubd knows"));
+    free(error);
+    PQfinish(conn);
+    testdb_drop(url);
+}
+END_TEST
+
+START_TEST(test_store_batch_stores_events_and_resolves_leads_by_email)
+{
+    struct event_record r[] = {
+        record_of("inbound", LEAD("a1", "Ada@Example.com", ",\"first_name\":\"Ada\"")),
+        record_of("inbound", LEAD("a2", "ada@example.com", ",\"company\":\"Analytical\"")),
+        record_of("inbound", LEAD("b1", "bob@example.com", "")),
+    };
+    write_ok(r, 3);
+    ck_assert(!r[0].duplicate && !r[1].duplicate && !r[2].duplicate);
+    ck_assert(r[0].id > 0 && r[1].id > 0 && r[2].id > 0);
+    ck_assert_int_eq(r[0].lead_id, r[1].lead_id);
+    ck_assert_int_ne(r[0].lead_id, r[2].lead_id);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events"), 3);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads"), 2);
+    char *merged = testdb_text(check_conn, "SELECT first_name || '/' || company FROM leads "
+                                           "WHERE email = 'ada@example.com'");
+    ck_assert_str_eq(merged, "Ada/Analytical");
+    free(merged);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events WHERE lead_id IS NULL"),
+                     0);
+    clear_records(r, 3);
+}
+END_TEST
+
+START_TEST(test_store_batch_resent_events_are_duplicates_and_store_nothing)
+{
+    struct event_record first[] = {record_of("inbound", LEAD("x1", "x@example.com", ""))};
+    write_ok(first, 1);
+    struct event_record again[] = {
+        record_of("inbound", LEAD("x1", "x@example.com", ",\"company\":\"Changed\"")),
+        record_of("inbound", LEAD("x2", "y@example.com", "")),
+        record_of("inbound", LEAD("x2", "y@example.com", "")),
+        /* same source_id from another instance is another event */
+        record_of("other", LEAD("x1", "x@example.com", "")),
+    };
+    write_ok(again, 4);
+    ck_assert(again[0].duplicate);
+    ck_assert_int_eq(again[0].id, 0);
+    ck_assert(!again[1].duplicate);
+    ck_assert(again[2].duplicate);
+    ck_assert(!again[3].duplicate);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events"), 3);
+    /* a redelivered event does not re-apply its lead fields */
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads WHERE company = 'Changed'"),
+                     0);
+    clear_records(first, 1);
+    clear_records(again, 4);
+}
+END_TEST
+
+START_TEST(test_store_batch_identity_only_lead_is_found_again_by_identity)
+{
+    struct event_record r1[] = {record_of(
+        "crm", "{\"type\":\"lead.updated\",\"source_id\":\"c1\",\"occurred_at\":"
+               "\"2026-11-27T10:00:00Z\",\"lead\":{\"external_id\":\"501\",\"title\":\"CTO\"}}")};
+    write_ok(r1, 1);
+    struct event_record r2[] = {record_of(
+        "crm", "{\"type\":\"lead.updated\",\"source_id\":\"c2\",\"occurred_at\":"
+               "\"2026-11-27T11:00:00Z\",\"lead\":{\"external_id\":\"501\",\"phone\":\"+1 555\"}}")};
+    write_ok(r2, 1);
+    ck_assert(r1[0].lead_id > 0);
+    ck_assert_int_eq(r1[0].lead_id, r2[0].lead_id);
+    char *fields = testdb_text(check_conn, "SELECT title || '|' || phone FROM leads");
+    ck_assert_str_eq(fields, "CTO|+1 555");
+    free(fields);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM lead_identities WHERE "
+                                               "source = 'crm' AND external_id = '501'"),
+                     1);
+    clear_records(r1, 1);
+    clear_records(r2, 1);
+}
+END_TEST
+
+START_TEST(test_store_batch_records_identities_of_email_leads)
+{
+    struct event_record r[] = {record_of(
+        "billing", LEAD("e1", "pay@example.com",
+                        ",\"external_id\":\"cus_1\",\"external_ids\":{\"crm\":\"77\"}"))};
+    write_ok(r, 1);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM lead_identities i JOIN leads "
+                                               "l ON l.id = i.lead_id WHERE l.email = "
+                                               "'pay@example.com'"),
+                     2);
+    clear_records(r, 1);
+}
+END_TEST
+
+#define MEETING(id, at, status, extra)                                                         \
+    "{\"type\":\"meeting." status "\",\"source_id\":\"" id "\",\"occurred_at\":\"" at "\","    \
+    "\"meeting\":{\"external_id\":\"evt-1\",\"title\":\"Intro\"" extra "}}"
+
+START_TEST(test_store_batch_meetings_upsert_in_event_time_order)
+{
+    struct event_record leads[] = {record_of("inbound", LEAD("l1", "guest@example.com", ""))};
+    write_ok(leads, 1);
+    struct event_record r1[] = {record_of(
+        "cal", MEETING("m1", "2026-11-27T10:00:00Z", "scheduled",
+                       ",\"attendees\":[{\"email\":\"guest@example.com\",\"response\":\"accepted\"},"
+                       "{\"email\":\"rep@us.example\"}]"))};
+    write_ok(r1, 1);
+    struct event_record r2[] = {
+        record_of("cal", MEETING("m3", "2026-11-27T12:00:00Z", "canceled", "")),
+    };
+    write_ok(r2, 1);
+    /* an older update arriving after the cancellation must not revive the meeting */
+    struct event_record r3[] = {
+        record_of("cal", MEETING("m2", "2026-11-27T11:00:00Z", "updated",
+                                 ",\"title\":\"Renamed\",\"attendees\":[]")),
+    };
+    write_ok(r3, 1);
+    char *state = testdb_text(check_conn, "SELECT status || '|' || title FROM meetings");
+    ck_assert_str_eq(state, "canceled|Intro");
+    free(state);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM meeting_attendees"), 2);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM meeting_attendees a JOIN "
+                                               "leads l ON l.id = a.lead_id"),
+                     1);
+    clear_records(leads, 1);
+    clear_records(r1, 1);
+    clear_records(r2, 1);
+    clear_records(r3, 1);
+}
+END_TEST
+
+START_TEST(test_store_batch_commits_checkpoints_with_events_last_put_wins)
+{
+    struct event_record r[] = {record_of("inbound", LEAD("k1", "k@example.com", ""))};
+    struct store_checkpoint cps[] = {
+        {"inbound", "cursor", json_integer(1)},
+        {"inbound", "cursor", json_integer(2)},
+        {"inbound", "page", json_string("abc")},
+    };
+    char *error = NULL;
+    ck_assert_int_eq(store_write_batch(store, r, 1, cps, 3, &error), STORE_OK);
+    json_t *value = NULL;
+    ck_assert_int_eq(store_checkpoint_get(store, "inbound", "cursor", &value, &error), STORE_OK);
+    ck_assert_int_eq(json_integer_value(value), 2);
+    json_decref(value);
+    ck_assert_int_eq(store_checkpoint_get(store, "inbound", "missing", &value, &error), STORE_OK);
+    ck_assert_ptr_null(value);
+    for (size_t i = 0; i < 3; i++) {
+        json_decref(cps[i].value);
+    }
+    clear_records(r, 1);
+}
+END_TEST
+
+START_TEST(test_store_batch_failure_stores_nothing_at_all)
+{
+    /* A trigger that fails the events insert for one event: the leads upserted before it
+     * in the same transaction must vanish too. */
+    PGresult *res = PQexec(check_conn,
+                           "CREATE FUNCTION fail_poison() RETURNS trigger LANGUAGE plpgsql AS "
+                           "$$BEGIN IF NEW.source_id = 'poison' THEN RAISE EXCEPTION 'poisoned'; "
+                           "END IF; RETURN NEW; END$$;"
+                           "CREATE TRIGGER poison BEFORE INSERT ON events FOR EACH ROW "
+                           "EXECUTE FUNCTION fail_poison();");
+    ck_assert_int_eq(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    struct event_record r[] = {
+        record_of("inbound", LEAD("ok", "fine@example.com", "")),
+        record_of("inbound", LEAD("poison", "bad@example.com", "")),
+    };
+    struct store_checkpoint cps[] = {{"inbound", "cursor", json_integer(9)}};
+    char *error = NULL;
+    ck_assert_int_eq(store_write_batch(store, r, 2, cps, 1, &error), STORE_REJECTED);
+    ck_assert_ptr_nonnull(strstr(error, "poisoned"));
+    free(error);
+    ck_assert_int_eq(r[0].id, 0);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events"), 0);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads"), 0);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM connector_state"), 0);
+    /* and the connection is usable for the next batch */
+    struct event_record next[] = {record_of("inbound", LEAD("ok", "fine@example.com", ""))};
+    write_ok(next, 1);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events"), 1);
+    json_decref(cps[0].value);
+    clear_records(r, 2);
+    clear_records(next, 1);
+}
+END_TEST
+
+START_TEST(test_store_unreachable_database_is_unavailable)
+{
+    char *error = NULL;
+    struct store *s = store_open("postgresql://postgres:hunter2@127.0.0.1:1/none", &error);
+    ck_assert_ptr_null(s);
+    ck_assert_ptr_nonnull(error);
+    ck_assert_ptr_null(strstr(error, "hunter2"));
+    free(error);
+    char *redacted = store_redact_url("postgresql://u:hunter2@h:5/db");
+    ck_assert_str_eq(redacted, "postgresql://u:****@h:5/db");
+    free(redacted);
+    redacted = store_redact_url("host=h password=hunter2 dbname=x");
+    ck_assert_str_eq(redacted, "host=h password=**** dbname=x");
+    free(redacted);
+}
+END_TEST
+
+START_TEST(test_store_reconnects_after_the_connection_is_killed)
+{
+    long pid = testdb_scalar(check_conn, "SELECT pid FROM pg_stat_activity WHERE "
+                                         "application_name = 'leadhubd' LIMIT 1");
+    char *sql = util_printf("SELECT pg_terminate_backend(%ld)", pid);
+    testdb_scalar(check_conn, "SELECT 1");
+    PQclear(PQexec(check_conn, sql));
+    free(sql);
+    struct event_record r[] = {record_of("inbound", LEAD("r1", "r@example.com", ""))};
+    char *error = NULL;
+    ck_assert_int_eq(store_write_batch(store, r, 1, NULL, 0, &error), STORE_UNAVAILABLE);
+    free(error);
+    ck_assert_int_eq(store_ensure(store, NULL), STORE_OK);
+    write_ok(r, 1);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events"), 1);
+    clear_records(r, 1);
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+    Suite *s = suite_create("store");
+    TCase *migrate = tcase_create("migrate");
+    tcase_add_test(migrate, test_migrate_applies_once_and_is_idempotent);
+    tcase_add_test(migrate, test_migrate_from_several_replicas_at_once_applies_each_migration_once);
+    tcase_add_test(migrate, test_migrate_failure_rolls_back_and_names_the_migration);
+    tcase_add_test(migrate, test_migrate_refuses_database_newer_than_daemon);
+    suite_add_tcase(s, migrate);
+
+    TCase *batch = tcase_create("batch");
+    tcase_add_checked_fixture(batch, setup_migrated, teardown_migrated);
+    tcase_add_test(batch, test_store_batch_stores_events_and_resolves_leads_by_email);
+    tcase_add_test(batch, test_store_batch_resent_events_are_duplicates_and_store_nothing);
+    tcase_add_test(batch, test_store_batch_identity_only_lead_is_found_again_by_identity);
+    tcase_add_test(batch, test_store_batch_records_identities_of_email_leads);
+    tcase_add_test(batch, test_store_batch_meetings_upsert_in_event_time_order);
+    tcase_add_test(batch, test_store_batch_commits_checkpoints_with_events_last_put_wins);
+    tcase_add_test(batch, test_store_batch_failure_stores_nothing_at_all);
+    tcase_add_test(batch, test_store_unreachable_database_is_unavailable);
+    tcase_add_test(batch, test_store_reconnects_after_the_connection_is_killed);
+    suite_add_tcase(s, batch);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *runner = srunner_create(store_suite());
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? 0 : 1;
+}
