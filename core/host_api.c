@@ -1,0 +1,339 @@
+/*
+ * host_api.c - the lh_host_t function table every plugin receives at init(). Each
+ * function checks what the plugin hands it: a plugin's mistake becomes a status and a
+ * reason, never a crash of the host.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "event.h"
+#include "host_http.h"
+#include "instance.h"
+#include "log.h"
+#include "util.h"
+
+/* The most a plugin may ask the host to wait before retrying. */
+#define HOST_RETRY_AFTER_MAX_MS (60LL * 60 * 1000)
+#define HOST_CHECKPOINT_KEY_MAX 128
+
+static const char *plugin_name(const struct lh_ctx *ctx)
+{
+    return ctx != NULL && ctx->instance != NULL ? ctx->instance->plugin->name : NULL;
+}
+
+static const char *instance_name_of(const struct lh_ctx *ctx)
+{
+    return ctx != NULL && ctx->instance != NULL ? ctx->instance->name : NULL;
+}
+
+static void host_log(lh_ctx_t *ctx, lh_log_level_t level, const char *fmt, ...)
+{
+    static const enum log_level levels[] = {LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN,
+                                            LOG_LEVEL_ERROR};
+    enum log_level mapped = (unsigned)level < UTIL_ARRAY_LEN(levels) ? levels[level]
+                                                                      : LOG_LEVEL_ERROR;
+    va_list args;
+    va_start(args, fmt);
+    log_writev(mapped, plugin_name(ctx), instance_name_of(ctx), NULL, fmt, args);
+    va_end(args);
+}
+
+static const char *host_instance_name(lh_ctx_t *ctx)
+{
+    return instance_name_of(ctx);
+}
+
+static void set_error_v(struct lh_ctx *ctx, const char *fmt, va_list args)
+{
+    struct strbuf sb = {0};
+    strbuf_appendv(&sb, fmt, args);
+    char *text = strbuf_take(&sb);
+    if (text != NULL) {
+        util_utf8_sanitize(text);
+        free(ctx->error);
+        ctx->error = text;
+    }
+}
+
+static void host_set_error(lh_ctx_t *ctx, const char *fmt, ...)
+{
+    if (ctx == NULL) {
+        return;
+    }
+    va_list args;
+    va_start(args, fmt);
+    set_error_v(ctx, fmt, args);
+    va_end(args);
+}
+
+/* For the host's own reasons (same as set_error, but callable with a constant). */
+static void ctx_fail(struct lh_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void ctx_fail(struct lh_ctx *ctx, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    set_error_v(ctx, fmt, args);
+    va_end(args);
+}
+
+static void host_set_retry_after(lh_ctx_t *ctx, int64_t delay_ms)
+{
+    if (ctx == NULL) {
+        return;
+    }
+    if (delay_ms < 0) {
+        delay_ms = 0;
+    }
+    ctx->retry_after_ms = delay_ms > HOST_RETRY_AFTER_MAX_MS ? HOST_RETRY_AFTER_MAX_MS : delay_ms;
+}
+
+static lh_status_t host_emit(lh_ctx_t *ctx, json_t *event)
+{
+    if (ctx == NULL || ctx->batch == NULL) {
+        json_decref(event);
+        if (ctx != NULL) {
+            ctx_fail(ctx, "emit is only allowed during poll and webhook callbacks");
+        }
+        return LH_PERMANENT;
+    }
+    struct event_record record;
+    char *error = NULL;
+    /* the type, for the rejection metric, before the event is handed over */
+    const char *type = json_string_value(json_object_get(event, "type"));
+    const char *type_label = type != NULL && event_type_known(type) ? type : "invalid";
+    char type_copy[EVENT_TYPE_MAX + 1];
+    snprintf(type_copy, sizeof(type_copy), "%s", type_label);
+
+    if (event_validate(event, ctx->instance->name, &record, &error) != 0) {
+        ctx->rejected++;
+        metrics_counter_add(ctx->instance->services->metrics, "leadhub_events_rejected_total",
+                            "Events refused at the plugin boundary as malformed.", 1, "instance",
+                            ctx->instance->name, "type", type_copy, NULL);
+        ctx_fail(ctx, "event %u: %s", ctx->emitted + ctx->rejected, error ? error : "invalid");
+        free(error);
+        return LH_PERMANENT;
+    }
+    if (ingest_batch_add_event(ctx->batch, &record) != 0) {
+        event_record_clear(&record);
+        ctx_fail(ctx, "out of memory");
+        return LH_RETRY;
+    }
+    ctx->emitted++;
+    return LH_OK;
+}
+
+static bool checkpoint_key_valid(const char *key)
+{
+    size_t len = key != NULL ? strlen(key) : 0;
+    if (len == 0 || len > HOST_CHECKPOINT_KEY_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)key[i];
+        if (!(isalnum(c) || c == '_' || c == '.' || c == ':' || c == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static lh_status_t host_checkpoint_get(lh_ctx_t *ctx, const char *key, json_t **value_out)
+{
+    if (value_out == NULL) {
+        return LH_PERMANENT;
+    }
+    *value_out = NULL;
+    if (ctx == NULL || !checkpoint_key_valid(key)) {
+        if (ctx != NULL) {
+            ctx_fail(ctx, "checkpoint key must be 1-%d characters of [A-Za-z0-9_.:-]",
+                     HOST_CHECKPOINT_KEY_MAX);
+        }
+        return LH_PERMANENT;
+    }
+    if (ctx->batch != NULL) {
+        json_t *pending = ingest_batch_find_checkpoint(ctx->batch, key);
+        if (pending != NULL) {
+            *value_out = json_incref(pending);
+            return LH_OK;
+        }
+    }
+    struct host_services *services = ctx->instance->services;
+    lh_status_t status = LH_OK;
+    char *error = NULL;
+    pthread_mutex_lock(&services->store_mutex);
+    if (services->store == NULL) {
+        services->store = store_open(services->database_url, &error);
+    } else if (store_ensure(services->store, &error) != STORE_OK) {
+        store_close(services->store);
+        services->store = NULL;
+    }
+    if (services->store == NULL) {
+        status = LH_RETRY;
+    } else {
+        enum store_result rc =
+            store_checkpoint_get(services->store, ctx->instance->name, key, value_out, &error);
+        status = rc == STORE_OK ? LH_OK : rc == STORE_REJECTED ? LH_PERMANENT : LH_RETRY;
+    }
+    pthread_mutex_unlock(&services->store_mutex);
+    if (status != LH_OK) {
+        ctx_fail(ctx, "checkpoint %s could not be read: %s", key, error ? error : "?");
+    }
+    free(error);
+    return status;
+}
+
+static lh_status_t host_checkpoint_put(lh_ctx_t *ctx, const char *key, json_t *value)
+{
+    if (ctx == NULL || ctx->batch == NULL || value == NULL || !checkpoint_key_valid(key)) {
+        json_decref(value);
+        if (ctx != NULL) {
+            ctx_fail(ctx, ctx->batch == NULL
+                              ? "checkpoint_put is only allowed during poll and webhook callbacks"
+                              : "checkpoint_put needs a value and a key of [A-Za-z0-9_.:-]");
+        }
+        return LH_PERMANENT;
+    }
+    if (ingest_batch_put_checkpoint(ctx->batch, ctx->instance->name, key, value) != 0) {
+        ctx_fail(ctx, "out of memory");
+        return LH_RETRY;
+    }
+    return LH_OK;
+}
+
+static void host_respond(lh_ctx_t *ctx, int http_status, const char *content_type,
+                         const char *body, size_t body_len)
+{
+    if (ctx == NULL || http_status < 100 || http_status > 599) {
+        return;
+    }
+    char *type_copy = strdup(content_type != NULL ? content_type : "text/plain");
+    char *body_copy = malloc(body_len + 1);
+    if (type_copy == NULL || body_copy == NULL) {
+        free(type_copy);
+        free(body_copy);
+        return;
+    }
+    if (body_len > 0) {
+        memcpy(body_copy, body, body_len);
+    }
+    body_copy[body_len] = '\0';
+    free(ctx->response_content_type);
+    free(ctx->response_body);
+    ctx->response_status = http_status;
+    ctx->response_content_type = type_copy;
+    ctx->response_body = body_copy;
+    ctx->response_body_len = body_len;
+}
+
+static bool metric_name_valid(const char *name)
+{
+    if (name == NULL || name[0] == '\0' || strlen(name) > 64) {
+        return false;
+    }
+    for (const char *p = name; *p != '\0'; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || *p == '_')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The series name for a plugin metric, or false (with a warning) for a bad name. */
+static bool plugin_metric_name(struct lh_ctx *ctx, const char *name, const char *label_name,
+                               char *out, size_t out_size)
+{
+    if (!metric_name_valid(name) ||
+        (label_name != NULL && (!metric_name_valid(label_name) ||
+                                strcmp(label_name, "instance") == 0))) {
+        log_write(LOG_LEVEL_WARN, plugin_name(ctx), instance_name_of(ctx), NULL,
+                  "metric ignored: names and labels must be [a-z_]+ (and not \"instance\")");
+        return false;
+    }
+    snprintf(out, out_size, "leadhub_plugin_%s", name);
+    return true;
+}
+
+static void host_counter_add(lh_ctx_t *ctx, const char *name, const char *label_name,
+                             const char *label_value, double delta)
+{
+    char series[96];
+    if (ctx == NULL || !plugin_metric_name(ctx, name, label_name, series, sizeof(series))) {
+        return;
+    }
+    struct metrics *m = ctx->instance->services->metrics;
+    if (label_name != NULL) {
+        metrics_counter_add(m, series, "Plugin counter.", delta, "instance", ctx->instance->name,
+                            label_name, label_value != NULL ? label_value : "", NULL);
+    } else {
+        metrics_counter_add(m, series, "Plugin counter.", delta, "instance", ctx->instance->name,
+                            NULL);
+    }
+}
+
+static void host_gauge_set(lh_ctx_t *ctx, const char *name, const char *label_name,
+                           const char *label_value, double value)
+{
+    char series[96];
+    if (ctx == NULL || !plugin_metric_name(ctx, name, label_name, series, sizeof(series))) {
+        return;
+    }
+    struct metrics *m = ctx->instance->services->metrics;
+    if (label_name != NULL) {
+        metrics_gauge_set(m, series, "Plugin gauge.", value, "instance", ctx->instance->name,
+                          label_name, label_value != NULL ? label_value : "", NULL);
+    } else {
+        metrics_gauge_set(m, series, "Plugin gauge.", value, "instance", ctx->instance->name,
+                          NULL);
+    }
+}
+
+static int64_t host_now_ms(lh_ctx_t *ctx)
+{
+    (void)ctx;
+    return util_now_ms();
+}
+
+static int host_should_stop(lh_ctx_t *ctx)
+{
+    if (ctx == NULL) {
+        return 0;
+    }
+    if (ctx->deadline_ms > 0 && util_monotonic_ms() >= ctx->deadline_ms) {
+        return 1;
+    }
+    atomic_bool *stopping = ctx->instance->services->stopping;
+    return stopping != NULL && atomic_load(stopping);
+}
+
+static const lh_host_t host_table = {
+    .size = sizeof(lh_host_t),
+    .abi_major = LH_ABI_MAJOR,
+    .abi_minor = LH_ABI_MINOR,
+    .log = host_log,
+    .instance_name = host_instance_name,
+    .set_error = host_set_error,
+    .set_retry_after = host_set_retry_after,
+    .emit = host_emit,
+    .checkpoint_get = host_checkpoint_get,
+    .checkpoint_put = host_checkpoint_put,
+    .respond = host_respond,
+    .http = host_http_request,
+    .http_response_free = host_http_response_free,
+    .counter_add = host_counter_add,
+    .gauge_set = host_gauge_set,
+    .now_ms = host_now_ms,
+    .should_stop = host_should_stop,
+    .hmac_sha256 = crypto_hmac_sha256,
+    .digest_equal = crypto_digest_equal,
+    .base64_encode = crypto_base64_encode,
+};
+
+const lh_host_t *host_api_table(void)
+{
+    return &host_table;
+}

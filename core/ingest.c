@@ -1,0 +1,422 @@
+/*
+ * ingest.c - the group-commit queue and its writer threads.
+ *
+ * Batching is what makes durable ingest fast: while one transaction waits for its commit
+ * to reach the disk, the next requests queue up, and the next transaction takes them all.
+ * No timer is involved, so a lone request is committed at once.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ingest.h"
+#include "log.h"
+#include "util.h"
+
+/* While the database is down, a writer tries to reconnect at most this often; batches
+ * arriving in between fail at once instead of each waiting for a connect attempt. */
+#define INGEST_RECONNECT_INTERVAL_MS 250
+#define INGEST_CONFLICT_RETRIES 3
+
+struct ingest {
+    char *database_url;
+    unsigned batch_max;
+    unsigned queue_max;
+    struct metrics *metrics;
+
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+    struct ingest_batch *head;
+    struct ingest_batch *tail;
+    size_t queued_events;
+    bool stopping;
+
+    atomic_bool database_up;
+    atomic_llong next_connect_ms; /* monotonic; no connect attempt before it */
+
+    pthread_t *threads;
+    unsigned thread_count;
+};
+
+int ingest_batch_add_event(struct ingest_batch *batch, struct event_record *record)
+{
+    if (batch->event_count == batch->event_capacity) {
+        size_t capacity = batch->event_capacity ? batch->event_capacity * 2 : 4;
+        struct event_record *events = realloc(batch->events, capacity * sizeof(*events));
+        if (events == NULL) {
+            return -1;
+        }
+        batch->events = events;
+        batch->event_capacity = capacity;
+    }
+    batch->events[batch->event_count++] = *record;
+    memset(record, 0, sizeof(*record));
+    return 0;
+}
+
+int ingest_batch_put_checkpoint(struct ingest_batch *batch, const char *instance,
+                                const char *key, json_t *value)
+{
+    if (batch->checkpoint_count == batch->checkpoint_capacity) {
+        size_t capacity = batch->checkpoint_capacity ? batch->checkpoint_capacity * 2 : 2;
+        struct store_checkpoint *checkpoints =
+            realloc(batch->checkpoints, capacity * sizeof(*checkpoints));
+        if (checkpoints == NULL) {
+            json_decref(value);
+            return -1;
+        }
+        batch->checkpoints = checkpoints;
+        batch->checkpoint_capacity = capacity;
+    }
+    struct store_checkpoint cp = {strdup(instance), strdup(key), value};
+    if (cp.instance == NULL || cp.key == NULL) {
+        free(cp.instance);
+        free(cp.key);
+        json_decref(value);
+        return -1;
+    }
+    batch->checkpoints[batch->checkpoint_count++] = cp;
+    return 0;
+}
+
+json_t *ingest_batch_find_checkpoint(const struct ingest_batch *batch, const char *key)
+{
+    for (size_t i = batch->checkpoint_count; i > 0; i--) {
+        if (strcmp(batch->checkpoints[i - 1].key, key) == 0) {
+            return batch->checkpoints[i - 1].value;
+        }
+    }
+    return NULL;
+}
+
+void ingest_batch_clear(struct ingest_batch *batch)
+{
+    for (size_t i = 0; i < batch->event_count; i++) {
+        event_record_clear(&batch->events[i]);
+    }
+    free(batch->events);
+    for (size_t i = 0; i < batch->checkpoint_count; i++) {
+        free(batch->checkpoints[i].instance);
+        free(batch->checkpoints[i].key);
+        json_decref(batch->checkpoints[i].value);
+    }
+    free(batch->checkpoints);
+    free(batch->error);
+    memset(batch, 0, sizeof(*batch));
+}
+
+static void complete(struct ingest *ingest, struct ingest_batch *batch, enum store_result result,
+                     const char *error)
+{
+    (void)ingest;
+    batch->result = result;
+    free(batch->error);
+    batch->error = result != STORE_OK && error != NULL ? strdup(error) : NULL;
+    batch->done(batch, batch->done_arg);
+}
+
+static void count_outcomes(struct ingest *ingest, struct ingest_batch *list)
+{
+    for (struct ingest_batch *b = list; b != NULL; b = b->next) {
+        for (size_t i = 0; i < b->event_count; i++) {
+            const struct event_record *e = &b->events[i];
+            metrics_counter_add(ingest->metrics, "leadhub_events_ingested_total",
+                                "Events committed, by instance, type and outcome (stored, or "
+                                "duplicate of one stored before).",
+                                1, "instance", e->source, "type", e->type, "outcome",
+                                e->duplicate ? "duplicate" : "stored", NULL);
+        }
+    }
+}
+
+/*
+ * Writes the batches of `list` in one transaction. The records are copied side by side
+ * (shallow: the JSON is shared) so the store sees one array, and the results copied back.
+ */
+static enum store_result write_together(struct store *store, struct ingest_batch *list,
+                                        char **error_out)
+{
+    size_t events = 0, checkpoints = 0;
+    for (struct ingest_batch *b = list; b != NULL; b = b->next) {
+        events += b->event_count;
+        checkpoints += b->checkpoint_count;
+    }
+    struct event_record *all_events = calloc(events + 1, sizeof(*all_events));
+    struct store_checkpoint *all_checkpoints = calloc(checkpoints + 1, sizeof(*all_checkpoints));
+    if (all_events == NULL || all_checkpoints == NULL) {
+        free(all_events);
+        free(all_checkpoints);
+        *error_out = strdup("out of memory");
+        return STORE_UNAVAILABLE;
+    }
+    size_t e = 0, c = 0;
+    for (struct ingest_batch *b = list; b != NULL; b = b->next) {
+        memcpy(all_events + e, b->events, b->event_count * sizeof(*all_events));
+        e += b->event_count;
+        memcpy(all_checkpoints + c, b->checkpoints, b->checkpoint_count * sizeof(*all_checkpoints));
+        c += b->checkpoint_count;
+    }
+    enum store_result rc = STORE_CONFLICT;
+    for (int attempt = 0; rc == STORE_CONFLICT && attempt < INGEST_CONFLICT_RETRIES; attempt++) {
+        free(*error_out);
+        *error_out = NULL;
+        rc = store_write_batch(store, all_events, events, all_checkpoints, checkpoints, error_out);
+    }
+    e = 0;
+    for (struct ingest_batch *b = list; b != NULL; b = b->next) {
+        for (size_t i = 0; i < b->event_count; i++, e++) {
+            b->events[i].id = all_events[e].id;
+            b->events[i].lead_id = all_events[e].lead_id;
+            b->events[i].duplicate = all_events[e].duplicate;
+        }
+    }
+    free(all_events);
+    free(all_checkpoints);
+    return rc;
+}
+
+/* Connects (or reconnects) unless a recent attempt failed; returns the store or NULL. */
+static struct store *writer_connection(struct ingest *ingest, struct store **store,
+                                       char **error_out)
+{
+    if (*store != NULL && store_ensure(*store, NULL) == STORE_OK) {
+        return *store;
+    }
+    int64_t now = util_monotonic_ms();
+    if (!atomic_load(&ingest->database_up) && now < atomic_load(&ingest->next_connect_ms)) {
+        *error_out = strdup("database unavailable");
+        return NULL;
+    }
+    atomic_store(&ingest->next_connect_ms, now + INGEST_RECONNECT_INTERVAL_MS);
+    if (*store == NULL) {
+        *store = store_open(ingest->database_url, error_out);
+    } else if (store_ensure(*store, error_out) != STORE_OK) {
+        store_close(*store);
+        *store = NULL;
+    }
+    if (*store == NULL) {
+        if (atomic_exchange(&ingest->database_up, false)) {
+            log_error("database unreachable, answering 503 until it is back: %s",
+                      *error_out != NULL ? *error_out : "?");
+        }
+        return NULL;
+    }
+    if (!atomic_exchange(&ingest->database_up, true)) {
+        log_info("database connection established");
+    }
+    return *store;
+}
+
+static void process(struct ingest *ingest, struct store **store, struct ingest_batch *list)
+{
+    char *error = NULL;
+    size_t events = 0;
+    for (struct ingest_batch *b = list; b != NULL; b = b->next) {
+        events += b->event_count;
+    }
+    enum store_result rc = STORE_UNAVAILABLE;
+    int64_t started = util_monotonic_ms();
+    if (writer_connection(ingest, store, &error) != NULL) {
+        rc = write_together(*store, list, &error);
+    }
+    if (rc == STORE_OK) {
+        metrics_observe(ingest->metrics, "leadhub_ingest_batch_events",
+                        "Events per committed transaction.", metrics_size_buckets,
+                        metrics_size_bucket_count, (double)events, NULL);
+        metrics_observe(ingest->metrics, "leadhub_ingest_commit_seconds",
+                        "Time to write and commit one ingest transaction.",
+                        metrics_latency_buckets, metrics_latency_bucket_count,
+                        (double)(util_monotonic_ms() - started) / 1000.0, NULL);
+        count_outcomes(ingest, list);
+    } else if (rc == STORE_UNAVAILABLE) {
+        atomic_store(&ingest->database_up, false);
+    }
+
+    if (rc == STORE_REJECTED && list->next != NULL) {
+        /* One batch's data failed the transaction; find it by writing each alone, so that
+         * the others still commit. */
+        free(error);
+        while (list != NULL) {
+            struct ingest_batch *next = list->next;
+            list->next = NULL;
+            process(ingest, store, list);
+            list = next;
+        }
+        return;
+    }
+    if (rc != STORE_OK) {
+        metrics_counter_add(ingest->metrics, "leadhub_ingest_failures_total",
+                            "Batches that could not be committed, by reason.", 1, "reason",
+                            rc == STORE_REJECTED ? "rejected" : "unavailable", NULL);
+        if (rc == STORE_REJECTED) {
+            log_error("ingest batch rejected by the database: %s", error ? error : "?");
+        }
+    }
+    while (list != NULL) {
+        struct ingest_batch *next = list->next;
+        list->next = NULL;
+        complete(ingest, list, rc, error);
+        list = next;
+    }
+    free(error);
+}
+
+static void *writer_main(void *arg)
+{
+    struct ingest *ingest = arg;
+    struct store *store = NULL;
+    for (;;) {
+        pthread_mutex_lock(&ingest->mutex);
+        while (ingest->head == NULL && !ingest->stopping) {
+            pthread_cond_wait(&ingest->cond, &ingest->mutex);
+        }
+        if (ingest->head == NULL) {
+            pthread_mutex_unlock(&ingest->mutex);
+            break;
+        }
+        /* Take the first batch whatever its size, then more while they fit. */
+        struct ingest_batch *list = ingest->head;
+        struct ingest_batch *last = list;
+        size_t taken = list->event_count;
+        while (last->next != NULL && taken + last->next->event_count <= ingest->batch_max) {
+            last = last->next;
+            taken += last->event_count;
+        }
+        ingest->head = last->next;
+        if (ingest->head == NULL) {
+            ingest->tail = NULL;
+        }
+        last->next = NULL;
+        ingest->queued_events -= taken;
+        pthread_mutex_unlock(&ingest->mutex);
+
+        process(ingest, &store, list);
+    }
+    store_close(store);
+    return NULL;
+}
+
+struct ingest *ingest_start(const struct ingest_options *options)
+{
+    struct ingest *ingest = calloc(1, sizeof(*ingest));
+    if (ingest == NULL) {
+        return NULL;
+    }
+    ingest->database_url = strdup(options->database_url);
+    ingest->batch_max = options->batch_max ? options->batch_max : 1000;
+    ingest->queue_max = options->queue_max ? options->queue_max : 50000;
+    ingest->metrics = options->metrics;
+    unsigned writers = options->writers ? options->writers : 1;
+    ingest->threads = calloc(writers, sizeof(*ingest->threads));
+    if (ingest->database_url == NULL || ingest->threads == NULL) {
+        free(ingest->database_url);
+        free(ingest->threads);
+        free(ingest);
+        return NULL;
+    }
+    /* Assume the database is up until a writer finds otherwise: readiness is checked
+     * separately, and the first batch tries to connect in any case. */
+    atomic_init(&ingest->database_up, true);
+    atomic_init(&ingest->next_connect_ms, 0);
+    pthread_mutex_init(&ingest->mutex, NULL);
+    pthread_cond_init(&ingest->cond, NULL);
+    for (unsigned i = 0; i < writers; i++) {
+        if (pthread_create(&ingest->threads[i], NULL, writer_main, ingest) != 0) {
+            break;
+        }
+        ingest->thread_count++;
+    }
+    if (ingest->thread_count == 0) {
+        ingest_stop(ingest);
+        return NULL;
+    }
+    return ingest;
+}
+
+int ingest_submit(struct ingest *ingest, struct ingest_batch *batch)
+{
+    int rc = -1;
+    batch->next = NULL;
+    batch->result = STORE_UNAVAILABLE;
+    pthread_mutex_lock(&ingest->mutex);
+    bool full = ingest->head != NULL &&
+                ingest->queued_events + batch->event_count > ingest->queue_max;
+    if (!ingest->stopping && !full) {
+        if (ingest->tail != NULL) {
+            ingest->tail->next = batch;
+        } else {
+            ingest->head = batch;
+        }
+        ingest->tail = batch;
+        ingest->queued_events += batch->event_count;
+        pthread_cond_signal(&ingest->cond);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&ingest->mutex);
+    if (rc != 0) {
+        metrics_counter_add(ingest->metrics, "leadhub_ingest_failures_total",
+                            "Batches that could not be committed, by reason.", 1, "reason",
+                            full ? "queue_full" : "stopping", NULL);
+    }
+    return rc;
+}
+
+struct waiter {
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+    bool done;
+};
+
+static void waiter_done(struct ingest_batch *batch, void *arg)
+{
+    (void)batch;
+    struct waiter *w = arg;
+    pthread_mutex_lock(&w->mutex);
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->mutex);
+}
+
+enum store_result ingest_submit_wait(struct ingest *ingest, struct ingest_batch *batch)
+{
+    struct waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+    batch->done = waiter_done;
+    batch->done_arg = &w;
+    if (ingest_submit(ingest, batch) != 0) {
+        return STORE_UNAVAILABLE;
+    }
+    pthread_mutex_lock(&w.mutex);
+    while (!w.done) {
+        pthread_cond_wait(&w.cond, &w.mutex);
+    }
+    pthread_mutex_unlock(&w.mutex);
+    pthread_cond_destroy(&w.cond);
+    pthread_mutex_destroy(&w.mutex);
+    return batch->result;
+}
+
+bool ingest_database_up(const struct ingest *ingest)
+{
+    return atomic_load(&ingest->database_up);
+}
+
+void ingest_stop(struct ingest *ingest)
+{
+    if (ingest == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&ingest->mutex);
+    ingest->stopping = true;
+    pthread_cond_broadcast(&ingest->cond);
+    pthread_mutex_unlock(&ingest->mutex);
+    for (unsigned i = 0; i < ingest->thread_count; i++) {
+        pthread_join(ingest->threads[i], NULL);
+    }
+    pthread_cond_destroy(&ingest->cond);
+    pthread_mutex_destroy(&ingest->mutex);
+    free(ingest->threads);
+    free(ingest->database_url);
+    free(ingest);
+}

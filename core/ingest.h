@@ -1,0 +1,91 @@
+/*
+ * ingest.h - group commit. Webhook requests and polls each hand over a batch (the events
+ * and checkpoints of one callback); writer threads take whatever batches are waiting, up
+ * to ingest.batch_max events, and commit them in one transaction. Each batch learns its
+ * outcome through its completion callback, only after the commit: that is when a webhook
+ * may answer 2xx.
+ */
+#ifndef LEADHUB_INGEST_H
+#define LEADHUB_INGEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "event.h"
+#include "metrics.h"
+#include "store_pg.h"
+
+struct ingest_batch;
+
+/* Called on a writer thread once the batch is committed or has failed; it must not
+ * block. The batch stays owned by the submitter. */
+typedef void (*ingest_done_fn)(struct ingest_batch *batch, void *arg);
+
+struct ingest_batch {
+    struct event_record *events; /* owned; results filled in on STORE_OK */
+    size_t event_count;
+    size_t event_capacity;
+    struct store_checkpoint *checkpoints; /* owned */
+    size_t checkpoint_count;
+    size_t checkpoint_capacity;
+    ingest_done_fn done;
+    void *done_arg;
+    enum store_result result; /* set before done() */
+    char *error;              /* set with a failure; owned */
+    struct ingest_batch *next; /* queue link, owned by the ingest while queued */
+};
+
+/* ingest_batch_add_event - takes the record (its event reference moves into the batch). */
+int ingest_batch_add_event(struct ingest_batch *batch, struct event_record *record);
+
+/* ingest_batch_put_checkpoint - value STOLEN; instance and key copied. */
+int ingest_batch_put_checkpoint(struct ingest_batch *batch, const char *instance,
+                                const char *key, json_t *value);
+
+/* ingest_batch_find_checkpoint - the last value put for key in this batch (borrowed) or
+ * NULL. */
+json_t *ingest_batch_find_checkpoint(const struct ingest_batch *batch, const char *key);
+
+/* ingest_batch_clear - frees everything the batch holds and zeroes it. */
+void ingest_batch_clear(struct ingest_batch *batch);
+
+struct ingest_options {
+    const char *database_url;
+    unsigned writers;    /* connections committing in parallel */
+    unsigned batch_max;  /* events per transaction */
+    unsigned queue_max;  /* events waiting; past it submits are refused (503) */
+    struct metrics *metrics; /* borrowed, may be NULL */
+};
+
+struct ingest;
+
+/*
+ * ingest_start - start the writer threads. They connect lazily and reconnect by
+ * themselves; while the database is down, batches fail quickly with STORE_UNAVAILABLE.
+ * Returns NULL when out of memory or threads cannot start.
+ */
+struct ingest *ingest_start(const struct ingest_options *options);
+
+/*
+ * ingest_submit - queue a batch; done() runs later on a writer thread.
+ *   Returns 0 when queued; -1 when the queue is full or the ingest is stopping (the
+ *   caller answers 503 and done() is NOT called).
+ */
+int ingest_submit(struct ingest *ingest, struct ingest_batch *batch);
+
+/*
+ * ingest_submit_wait - queue a batch and wait for its outcome (pollers, CLI).
+ * Returns batch->result, or STORE_UNAVAILABLE when it could not be queued.
+ */
+enum store_result ingest_submit_wait(struct ingest *ingest, struct ingest_batch *batch);
+
+/* ingest_database_up - false while the writers cannot reach the database. */
+bool ingest_database_up(const struct ingest *ingest);
+
+/*
+ * ingest_stop - refuse new batches, commit every queued one, then stop the writers and
+ * free everything. Accepts NULL.
+ */
+void ingest_stop(struct ingest *ingest);
+
+#endif

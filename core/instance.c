@@ -1,0 +1,139 @@
+/* instance.c - connector instances at run time and their call contexts. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "instance.h"
+#include "log.h"
+#include "util.h"
+
+void ctx_init(struct lh_ctx *ctx, struct instance *instance, struct ingest_batch *batch)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->instance = instance;
+    ctx->batch = batch;
+    ctx->retry_after_ms = -1;
+}
+
+void ctx_clear(struct lh_ctx *ctx)
+{
+    free(ctx->error);
+    free(ctx->response_content_type);
+    free(ctx->response_body);
+    ctx->error = ctx->response_content_type = ctx->response_body = NULL;
+}
+
+const char *instance_status_name(lh_status_t status)
+{
+    switch (status) {
+    case LH_OK:
+        return "ok";
+    case LH_RETRY:
+        return "retry";
+    case LH_RETRY_AFTER:
+        return "retry_after";
+    case LH_AUTH:
+        return "auth";
+    case LH_PERMANENT:
+        return "permanent";
+    case LH_CONFIG:
+        return "config";
+    }
+    return "unknown";
+}
+
+int instance_setup(struct instance *instance, const struct config_instance *config,
+                   const struct plugin *plugin, json_t *settings,
+                   struct host_services *services)
+{
+    memset(instance, 0, sizeof(*instance));
+    instance->name = config->name;
+    instance->config = config;
+    instance->plugin = plugin;
+    instance->settings = settings;
+    instance->services = services;
+    atomic_init(&instance->initialized, false);
+    return pthread_mutex_init(&instance->call_mutex, NULL) == 0 ? 0 : -1;
+}
+
+/* Serializes callbacks of instances whose plugin did not declare itself reentrant. */
+static bool lock_for_call(struct instance *instance)
+{
+    if (instance->plugin->desc->flags & LH_PLUGIN_REENTRANT) {
+        return false;
+    }
+    pthread_mutex_lock(&instance->call_mutex);
+    return true;
+}
+
+static void observe_callback(struct instance *instance, const char *callback, int64_t started,
+                             lh_status_t status)
+{
+    double seconds = (double)(util_monotonic_ms() - started) / 1000.0;
+    metrics_observe(instance->services->metrics, "leadhub_plugin_callback_seconds",
+                    "Time spent in plugin callbacks.", metrics_latency_buckets,
+                    metrics_latency_bucket_count, seconds, "instance", instance->name,
+                    "callback", callback, NULL);
+    metrics_counter_add(instance->services->metrics, "leadhub_plugin_callbacks_total",
+                        "Plugin callbacks, by outcome.", 1, "instance", instance->name,
+                        "callback", callback, "status", instance_status_name(status), NULL);
+}
+
+lh_status_t instance_init(struct instance *instance)
+{
+    struct lh_ctx ctx;
+    ctx_init(&ctx, instance, NULL);
+    void *state = NULL;
+    int64_t started = util_monotonic_ms();
+    lh_status_t status =
+        instance->plugin->desc->init(&ctx, host_api_table(), instance->settings, &state);
+    observe_callback(instance, "init", started, status);
+    free(instance->last_error);
+    instance->last_error = NULL;
+    if (status == LH_OK) {
+        instance->state = state;
+        atomic_store(&instance->initialized, true);
+        log_write(LOG_LEVEL_INFO, instance->plugin->name, instance->name, NULL,
+                  "instance initialized");
+    } else {
+        /* A failing init may still have built state; its destroy() accepts anything
+         * init() left behind, NULL included. */
+        instance->plugin->desc->destroy(state);
+        instance->last_error = util_printf("init failed (%s): %s", instance_status_name(status),
+                                           ctx.error ? ctx.error : "no reason given");
+        log_write(LOG_LEVEL_ERROR, instance->plugin->name, instance->name, NULL, "%s",
+                  instance->last_error);
+    }
+    ctx_clear(&ctx);
+    return status;
+}
+
+lh_status_t instance_webhook(struct instance *instance, struct lh_ctx *ctx,
+                             const lh_webhook_request_t *request)
+{
+    bool locked = lock_for_call(instance);
+    int64_t started = util_monotonic_ms();
+    lh_status_t status = instance->plugin->desc->webhook(instance->state, ctx, request);
+    observe_callback(instance, "webhook", started, status);
+    if (locked) {
+        pthread_mutex_unlock(&instance->call_mutex);
+    }
+    return status;
+}
+
+void instance_teardown(struct instance *instance)
+{
+    if (instance->plugin == NULL) {
+        return;
+    }
+    if (atomic_load(&instance->initialized)) {
+        instance->plugin->desc->destroy(instance->state);
+        atomic_store(&instance->initialized, false);
+    }
+    instance->state = NULL;
+    json_decref(instance->settings);
+    instance->settings = NULL;
+    free(instance->last_error);
+    instance->last_error = NULL;
+    pthread_mutex_destroy(&instance->call_mutex);
+    instance->plugin = NULL;
+}

@@ -1,0 +1,95 @@
+/*
+ * instance.h - a configured connector instance at run time: its plugin, validated
+ * settings and state, and the per-call context (struct lh_ctx) handed to its callbacks.
+ * The host function table plugins receive is in host_api.c.
+ */
+#ifndef LEADHUB_INSTANCE_H
+#define LEADHUB_INSTANCE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "ingest.h"
+#include "loader.h"
+#include "metrics.h"
+#include "store_pg.h"
+
+/* What the host lends every instance: shared by all of them, owned by the daemon. */
+struct host_services {
+    struct metrics *metrics;
+    struct ingest *ingest;
+    atomic_bool *stopping;
+    /* checkpoint_get reads through one shared connection */
+    pthread_mutex_t store_mutex;
+    struct store *store;       /* opened lazily */
+    const char *database_url;  /* borrowed from the config */
+};
+
+struct instance {
+    const char *name;                  /* borrowed from config */
+    const struct config_instance *config;
+    const struct plugin *plugin;
+    json_t *settings;                  /* normalized settings; owned */
+    void *state;                       /* what init() returned */
+    atomic_bool initialized;
+    char *last_error;                  /* last init failure, for readiness; owned */
+    pthread_mutex_t call_mutex;        /* one callback at a time unless REENTRANT */
+    struct host_services *services;
+};
+
+/* The per-call context. Lives on the caller's stack or in a request; valid only during
+ * the callback. */
+struct lh_ctx {
+    struct instance *instance;
+    struct ingest_batch *batch; /* where emit/checkpoint_put go; NULL for init/deliver */
+    char *error;                /* set_error; owned */
+    int64_t retry_after_ms;     /* -1 when not set */
+    int64_t deadline_ms;        /* monotonic; 0 for none */
+    unsigned emitted;           /* events accepted by emit during this call */
+    unsigned rejected;          /* events refused by emit */
+    /* respond() */
+    int response_status;        /* 0 when the plugin did not choose */
+    char *response_content_type;
+    char *response_body;
+    size_t response_body_len;
+};
+
+void ctx_init(struct lh_ctx *ctx, struct instance *instance, struct ingest_batch *batch);
+void ctx_clear(struct lh_ctx *ctx);
+
+/* The table handed to every plugin's init(). Static; never NULL. */
+const lh_host_t *host_api_table(void);
+
+/*
+ * instance_setup - bind an instance to its plugin and validated settings.
+ *   settings: STOLEN.
+ */
+int instance_setup(struct instance *instance, const struct config_instance *config,
+                   const struct plugin *plugin, json_t *settings,
+                   struct host_services *services);
+
+/*
+ * instance_init - run the plugin's init(). On failure the reason is kept in
+ * instance->last_error and returned (LH_CONFIG, LH_RETRY, ...).
+ */
+lh_status_t instance_init(struct instance *instance);
+
+/*
+ * instance_webhook - run the webhook callback under the instance's call rules, timing it.
+ * ctx: initialized by the caller with the batch the events go to.
+ */
+lh_status_t instance_webhook(struct instance *instance, struct lh_ctx *ctx,
+                             const lh_webhook_request_t *request);
+
+/* instance_teardown - destroy() the state and free what setup took. */
+void instance_teardown(struct instance *instance);
+
+/* "ok", "retry", "retry_after", "auth", "permanent", "config" */
+const char *instance_status_name(lh_status_t status);
+
+#endif

@@ -1,0 +1,340 @@
+/*
+ * metrics.c - the registry behind /metrics.
+ *
+ * Series live in an open-addressing hash table keyed by "name{labels}" under one mutex:
+ * an increment is a hash lookup and an add, cheap next to the work it counts.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "util.h"
+
+const double metrics_latency_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                          0.05,   0.1,   0.25,   0.5,   1,    2.5,
+                                          5,      10};
+const size_t metrics_latency_bucket_count = UTIL_ARRAY_LEN(metrics_latency_buckets);
+const double metrics_size_buckets[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000,
+                                       10000};
+const size_t metrics_size_bucket_count = UTIL_ARRAY_LEN(metrics_size_buckets);
+
+enum series_type { SERIES_COUNTER, SERIES_GAUGE, SERIES_HISTOGRAM };
+
+struct series {
+    char *key;          /* "name{labels}" or "name"; NULL for an empty slot */
+    char *name;         /* owned copy */
+    char *help;         /* owned copy, may be NULL */
+    char *labels;       /* 'a="x",b="y"' or "" */
+    enum series_type type;
+    double value;       /* counter/gauge; histogram sum */
+    uint64_t count;     /* histogram observations */
+    const double *buckets;
+    size_t bucket_count;
+    uint64_t *bucket_hits; /* cumulative counts per bucket */
+};
+
+struct metrics {
+    pthread_mutex_t mutex;
+    struct series *slots;
+    size_t capacity; /* power of two */
+    size_t used;
+};
+
+static uint64_t hash_string(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s != '\0'; s++) {
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    }
+    return h;
+}
+
+struct metrics *metrics_create(void)
+{
+    struct metrics *m = calloc(1, sizeof(*m));
+    if (m == NULL) {
+        return NULL;
+    }
+    m->capacity = 256;
+    m->slots = calloc(m->capacity, sizeof(*m->slots));
+    if (m->slots == NULL) {
+        free(m);
+        return NULL;
+    }
+    pthread_mutex_init(&m->mutex, NULL);
+    return m;
+}
+
+void metrics_free(struct metrics *m)
+{
+    if (m == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < m->capacity; i++) {
+        free(m->slots[i].key);
+        free(m->slots[i].name);
+        free(m->slots[i].help);
+        free(m->slots[i].labels);
+        free(m->slots[i].bucket_hits);
+    }
+    free(m->slots);
+    pthread_mutex_destroy(&m->mutex);
+    free(m);
+}
+
+static void append_escaped(struct strbuf *sb, const char *value)
+{
+    for (const char *p = value; *p != '\0'; p++) {
+        if (*p == '\\') {
+            strbuf_append(sb, "\\\\");
+        } else if (*p == '"') {
+            strbuf_append(sb, "\\\"");
+        } else if (*p == '\n') {
+            strbuf_append(sb, "\\n");
+        } else {
+            strbuf_append_len(sb, p, 1);
+        }
+    }
+}
+
+/* 'a="x",b="y"' from the variadic key/value list; malloc'd. */
+static char *format_labels(va_list args)
+{
+    struct strbuf sb = {0};
+    const char *key;
+    while ((key = va_arg(args, const char *)) != NULL) {
+        const char *value = va_arg(args, const char *);
+        strbuf_appendf(&sb, "%s%s=\"", sb.len ? "," : "", key);
+        append_escaped(&sb, value != NULL ? value : "");
+        strbuf_append(&sb, "\"");
+    }
+    return strbuf_take(&sb);
+}
+
+static int grow(struct metrics *m)
+{
+    size_t capacity = m->capacity * 2;
+    struct series *slots = calloc(capacity, sizeof(*slots));
+    if (slots == NULL) {
+        return -1;
+    }
+    for (size_t i = 0; i < m->capacity; i++) {
+        if (m->slots[i].key == NULL) {
+            continue;
+        }
+        size_t j = hash_string(m->slots[i].key) & (capacity - 1);
+        while (slots[j].key != NULL) {
+            j = (j + 1) & (capacity - 1);
+        }
+        slots[j] = m->slots[i];
+    }
+    free(m->slots);
+    m->slots = slots;
+    m->capacity = capacity;
+    return 0;
+}
+
+/* The series for name+labels, created when absent; NULL when out of memory. Takes
+ * ownership of labels. Called with the mutex held. */
+static struct series *lookup(struct metrics *m, const char *name, const char *help,
+                             char *labels, enum series_type type, bool create)
+{
+    if (labels == NULL) {
+        return NULL;
+    }
+    char *key = labels[0] ? util_printf("%s{%s}", name, labels) : strdup(name);
+    if (key == NULL) {
+        free(labels);
+        return NULL;
+    }
+    size_t i = hash_string(key) & (m->capacity - 1);
+    while (m->slots[i].key != NULL) {
+        if (strcmp(m->slots[i].key, key) == 0) {
+            free(key);
+            free(labels);
+            return &m->slots[i];
+        }
+        i = (i + 1) & (m->capacity - 1);
+    }
+    if (!create || ((m->used + 1) * 2 > m->capacity && grow(m) != 0)) {
+        free(key);
+        free(labels);
+        return NULL;
+    }
+    i = hash_string(key) & (m->capacity - 1);
+    while (m->slots[i].key != NULL) {
+        i = (i + 1) & (m->capacity - 1);
+    }
+    char *name_copy = strdup(name);
+    char *help_copy = help != NULL ? strdup(help) : NULL;
+    if (name_copy == NULL || (help != NULL && help_copy == NULL)) {
+        free(name_copy);
+        free(help_copy);
+        free(key);
+        free(labels);
+        return NULL;
+    }
+    m->slots[i] = (struct series){
+        .key = key, .name = name_copy, .help = help_copy, .labels = labels, .type = type};
+    m->used++;
+    return &m->slots[i];
+}
+
+void metrics_counter_add(struct metrics *m, const char *name, const char *help, double delta, ...)
+{
+    if (m == NULL) {
+        return;
+    }
+    va_list args;
+    va_start(args, delta);
+    char *labels = format_labels(args);
+    va_end(args);
+    pthread_mutex_lock(&m->mutex);
+    struct series *s = lookup(m, name, help, labels, SERIES_COUNTER, true);
+    if (s != NULL) {
+        s->value += delta;
+    }
+    pthread_mutex_unlock(&m->mutex);
+}
+
+void metrics_gauge_set(struct metrics *m, const char *name, const char *help, double value, ...)
+{
+    if (m == NULL) {
+        return;
+    }
+    va_list args;
+    va_start(args, value);
+    char *labels = format_labels(args);
+    va_end(args);
+    pthread_mutex_lock(&m->mutex);
+    struct series *s = lookup(m, name, help, labels, SERIES_GAUGE, true);
+    if (s != NULL) {
+        s->value = value;
+    }
+    pthread_mutex_unlock(&m->mutex);
+}
+
+void metrics_observe(struct metrics *m, const char *name, const char *help,
+                     const double *buckets, size_t bucket_count, double value, ...)
+{
+    if (m == NULL) {
+        return;
+    }
+    va_list args;
+    va_start(args, value);
+    char *labels = format_labels(args);
+    va_end(args);
+    pthread_mutex_lock(&m->mutex);
+    struct series *s = lookup(m, name, help, labels, SERIES_HISTOGRAM, true);
+    if (s != NULL && s->bucket_hits == NULL) {
+        s->bucket_hits = calloc(bucket_count, sizeof(*s->bucket_hits));
+        s->buckets = buckets;
+        s->bucket_count = bucket_count;
+    }
+    if (s != NULL && s->bucket_hits != NULL) {
+        for (size_t b = 0; b < s->bucket_count; b++) {
+            if (value <= s->buckets[b]) {
+                s->bucket_hits[b]++;
+            }
+        }
+        s->count++;
+        s->value += value;
+    }
+    pthread_mutex_unlock(&m->mutex);
+}
+
+double metrics_get(struct metrics *m, const char *name, ...)
+{
+    va_list args;
+    va_start(args, name);
+    char *labels = format_labels(args);
+    va_end(args);
+    pthread_mutex_lock(&m->mutex);
+    struct series *s = lookup(m, name, NULL, labels, SERIES_COUNTER, false);
+    double value = s != NULL ? (s->type == SERIES_HISTOGRAM ? (double)s->count : s->value) : 0;
+    pthread_mutex_unlock(&m->mutex);
+    return value;
+}
+
+static int compare_series(const void *a, const void *b)
+{
+    const struct series *x = *(const struct series *const *)a;
+    const struct series *y = *(const struct series *const *)b;
+    int c = strcmp(x->name, y->name);
+    return c != 0 ? c : strcmp(x->labels, y->labels);
+}
+
+static void append_number(struct strbuf *sb, double value)
+{
+    if (isinf(value)) {
+        strbuf_append(sb, value > 0 ? "+Inf" : "-Inf");
+    } else if (value == (double)(int64_t)value && fabs(value) < 1e15) {
+        strbuf_appendf(sb, "%lld", (long long)value);
+    } else {
+        strbuf_appendf(sb, "%.9g", value);
+    }
+}
+
+static void render_histogram(struct strbuf *sb, const struct series *s)
+{
+    const char *sep = s->labels[0] ? "," : "";
+    for (size_t b = 0; b < s->bucket_count; b++) {
+        strbuf_appendf(sb, "%s_bucket{%s%sle=\"", s->name, s->labels, sep);
+        append_number(sb, s->buckets[b]);
+        strbuf_appendf(sb, "\"} %llu\n", (unsigned long long)s->bucket_hits[b]);
+    }
+    strbuf_appendf(sb, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", s->name, s->labels, sep,
+                   (unsigned long long)s->count);
+    const char *open = s->labels[0] ? "{" : "";
+    const char *close = s->labels[0] ? "}" : "";
+    strbuf_appendf(sb, "%s_sum%s%s%s ", s->name, open, s->labels, close);
+    append_number(sb, s->value);
+    strbuf_appendf(sb, "\n%s_count%s%s%s %llu\n", s->name, open, s->labels, close,
+                   (unsigned long long)s->count);
+}
+
+char *metrics_render(struct metrics *m)
+{
+    static const char *const type_names[] = {"counter", "gauge", "histogram"};
+    struct strbuf sb = {0};
+    pthread_mutex_lock(&m->mutex);
+    const struct series **sorted = calloc(m->used + 1, sizeof(*sorted));
+    if (sorted == NULL) {
+        pthread_mutex_unlock(&m->mutex);
+        return NULL;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < m->capacity; i++) {
+        if (m->slots[i].key != NULL) {
+            sorted[n++] = &m->slots[i];
+        }
+    }
+    qsort(sorted, n, sizeof(*sorted), compare_series);
+    const char *previous = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const struct series *s = sorted[i];
+        if (previous == NULL || strcmp(previous, s->name) != 0) {
+            strbuf_appendf(&sb, "# HELP %s %s\n# TYPE %s %s\n", s->name, s->help ? s->help : "",
+                           s->name, type_names[s->type]);
+            previous = s->name;
+        }
+        if (s->type == SERIES_HISTOGRAM) {
+            render_histogram(&sb, s);
+            continue;
+        }
+        strbuf_append(&sb, s->name);
+        if (s->labels[0]) {
+            strbuf_appendf(&sb, "{%s}", s->labels);
+        }
+        strbuf_append(&sb, " ");
+        append_number(&sb, s->value);
+        strbuf_append(&sb, "\n");
+    }
+    pthread_mutex_unlock(&m->mutex);
+    free(sorted);
+    return strbuf_take(&sb);
+}

@@ -1,0 +1,61 @@
+/*
+ * daemon_harness.h - the real leadhubd for end-to-end tests: a config directory in a
+ * temporary folder, a fresh migrated database, the daemon started as a child process on a
+ * free port, its log kept in a file, stopped with SIGTERM (its exit code checked) or
+ * killed.
+ */
+#ifndef LEADHUB_DAEMON_HARNESS_H
+#define LEADHUB_DAEMON_HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct test_daemon {
+    char *dir;         /* temporary config dir: leadhub.yaml, conf.d/ */
+    char *db_url;      /* the database it uses */
+    bool own_db;       /* created (and dropped) by the harness */
+    int port;
+    char base_url[64]; /* http://127.0.0.1:PORT */
+    pid_t pid;         /* 0 when not running */
+    char *log_path;    /* stdout and stderr of the daemon */
+    char *extra_main;  /* YAML appended to the main file */
+};
+
+/* Sets up a config dir and, when db_url is NULL, a fresh database. */
+void td_init(struct test_daemon *td, const char *db_url);
+
+/* Writes conf.d/<name>.yaml with `yaml` as its content. */
+void td_connector(struct test_daemon *td, const char *name, const char *yaml);
+
+/* Adds a `webhook` instance `name` whose secret comes from ${LHTEST_SECRET_<NAME>}. */
+void td_webhook_instance(struct test_daemon *td, const char *name, const char *secret);
+
+/* Starts the daemon; waits for /readyz 200 (or exit). Returns 0 when ready, else the exit
+ * status of the daemon (or -1 on timeout). */
+int td_start(struct test_daemon *td);
+
+/* Starts without waiting for readiness. */
+void td_spawn(struct test_daemon *td);
+
+/* Waits for the daemon to exit; returns its exit status (128 + signal when killed). */
+int td_wait(struct test_daemon *td);
+
+/* SIGTERM and wait: returns the exit status. */
+int td_stop(struct test_daemon *td);
+
+/* SIGKILL and wait. */
+void td_kill(struct test_daemon *td);
+
+/* The daemon's log so far, malloc'd. */
+char *td_log(const struct test_daemon *td);
+
+/* "http://127.0.0.1:PORT" + path, malloc'd. */
+char *td_url(const struct test_daemon *td, const char *path);
+
+/* Stops the daemon if running, removes the directory, drops an own database. */
+void td_cleanup(struct test_daemon *td);
+
+/* Path of the daemon binary under test. */
+const char *td_binary(void);
+
+#endif
