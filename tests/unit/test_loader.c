@@ -159,6 +159,41 @@ START_TEST(test_loader_refuses_entry_that_is_a_data_symbol)
 }
 END_TEST
 
+/* A library that links against a plugin "finds" that plugin's entry through dlsym(): it
+ * must not be loaded as that plugin. */
+START_TEST(test_loader_refuses_entry_borrowed_from_a_linked_library)
+{
+    char *dir = tu_tmpdir();
+    tu_write_file(dir, "shim.c", "int shim_marker(void);\nint shim_marker(void) { return 1; }\n");
+    char *relative = util_printf("%s/tests/fixtures", tu_build_dir());
+    char *fixtures = realpath(relative, NULL);
+    ck_assert_ptr_nonnull(fixtures);
+    free(relative);
+    char *build = util_printf("cd '%s' && cc -shared -fPIC -o shim.so shim.c -Wl,--no-as-needed "
+                              "'%s/valid_source.so' -Wl,-rpath,'%s'",
+                              dir, fixtures, fixtures);
+    char *output = NULL;
+    ck_assert_msg(tu_run(build, &output) == 0, "building the shim failed:\n%s", output);
+    char *path = tu_path(dir, "shim.so");
+    struct plugin_registry reg = {0};
+
+    ck_assert_int_eq(loader_load_file(&reg, path), -1);
+
+    ck_assert_uint_eq(reg.count, 0);
+    ck_assert_uint_eq(reg.refused_count, 1);
+    ck_assert_str_eq(reg.refused[0].name, "shim");
+    assert_contains("message", reg.refused[0].diag.message, "no entry point of its own");
+    assert_contains("detail", reg.refused[0].diag.detail, "valid_source.so");
+    loader_free(&reg);
+    free(path);
+    free(output);
+    free(build);
+    free(fixtures);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_loader_refuses_entry_returning_null)
 {
     struct plugin_registry reg = {0};
@@ -653,6 +688,7 @@ static Suite *loader_suite(void)
     TCase *entry = tcase_create("entry");
     tcase_add_test(entry, test_loader_refuses_missing_entry_symbol_with_declare_hint);
     tcase_add_test(entry, test_loader_refuses_entry_that_is_a_data_symbol);
+    tcase_add_test(entry, test_loader_refuses_entry_borrowed_from_a_linked_library);
     tcase_add_test(entry, test_loader_refuses_entry_returning_null);
     tcase_add_test(entry, test_loader_refuses_descriptor_pointer_outside_the_plugin);
     suite_add_tcase(s, entry);
