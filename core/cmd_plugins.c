@@ -257,12 +257,7 @@ static int plugin_info(const struct plugin_registry *reg, const char *name, char
         printf("callbacks:   ");
         print_callbacks(desc);
         printf("\nsettings:\n");
-        if (desc->config_schema[0].name == NULL) {
-            printf("  (none)\n");
-        } else {
-            fflush(stdout);
-            config_schema_describe(desc->config_schema, stdout);
-        }
+        config_schema_describe(desc->config_schema, stdout);
         return EXIT_OK;
     }
 
