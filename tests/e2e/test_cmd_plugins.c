@@ -198,6 +198,85 @@ START_TEST(test_plugins_with_an_invalid_config_file_fails_with_its_diagnostics)
 }
 END_TEST
 
+/* A config directory whose plugin_path (relative to the file) holds valid_sink.so. */
+static char *config_with_plugin_path(const char *config_dir)
+{
+    char *dir = fixtures_dir();
+    char *sink = util_printf("cp '%s/valid_sink.so' '%s/plugs/'", dir, config_dir);
+    tu_write_file(config_dir, "conf.d/.keep", "");
+    tu_write_file(config_dir, "plugs/.keep", "");
+    tu_write_file(config_dir, "leadhub.yaml",
+                  "database_url: postgres://leadhub@localhost/leadhub\nplugin_path: [plugs]\n");
+    ck_assert_int_eq(tu_run(sink, NULL), 0);
+    free(sink);
+    free(dir);
+    return tu_path(config_dir, "leadhub.yaml");
+}
+
+START_TEST(test_plugins_takes_the_plugin_path_from_the_config_file)
+{
+    char *config_dir = tu_tmpdir();
+    char *config = config_with_plugin_path(config_dir);
+    char *output = NULL;
+
+    int rc = leadhubd(&output, "plugins -c '%s'", config);
+
+    ck_assert_msg(rc == EXIT_OK, "exit %d:\n%s", rc, output);
+    char *plugs = tu_path(config_dir, "plugs");
+    assert_contains(output, plugs);
+    assert_contains(output, "\nvalid_sink ");
+    free(plugs);
+    free(output);
+    free(config);
+    tu_rmrf(config_dir);
+    free(config_dir);
+}
+END_TEST
+
+START_TEST(test_plugins_reads_config_leadhub_yaml_from_the_working_directory)
+{
+    char *cwd = tu_tmpdir();
+    char *config_dir = tu_path(cwd, "config");
+    char *config = config_with_plugin_path(config_dir);
+    char *build = realpath(tu_build_dir(), NULL);
+    ck_assert_ptr_nonnull(build);
+    char *command = util_printf("cd '%s' && '%s/leadhubd' plugins", cwd, build);
+    char *output = NULL;
+
+    int rc = tu_run(command, &output);
+
+    ck_assert_msg(rc == EXIT_OK, "exit %d:\n%s", rc, output);
+    assert_contains(output, "\nvalid_sink ");
+    free(output);
+    free(command);
+    free(build);
+    free(config);
+    free(config_dir);
+    tu_rmrf(cwd);
+    free(cwd);
+}
+END_TEST
+
+START_TEST(test_plugins_path_option_overrides_the_config_file)
+{
+    char *config_dir = tu_tmpdir();
+    char *config = config_with_plugin_path(config_dir);
+    char *empty = tu_tmpdir();
+    char *output = NULL;
+
+    int rc = leadhubd(&output, "plugins -c '%s' --plugin-path '%s'", config, empty);
+
+    ck_assert_int_eq(rc, EXIT_OK);
+    assert_contains(output, "no plugins found");
+    free(output);
+    tu_rmrf(empty);
+    free(empty);
+    free(config);
+    tu_rmrf(config_dir);
+    free(config_dir);
+}
+END_TEST
+
 static Suite *cmd_plugins_suite(void)
 {
     Suite *s = suite_create("cmd plugins");
@@ -212,6 +291,9 @@ static Suite *cmd_plugins_suite(void)
     tcase_add_test(tc, test_plugins_help_exits_zero_and_documents_exit_codes);
     tcase_add_test(tc, test_plugins_bad_command_lines_exit_with_usage);
     tcase_add_test(tc, test_plugins_with_an_invalid_config_file_fails_with_its_diagnostics);
+    tcase_add_test(tc, test_plugins_takes_the_plugin_path_from_the_config_file);
+    tcase_add_test(tc, test_plugins_reads_config_leadhub_yaml_from_the_working_directory);
+    tcase_add_test(tc, test_plugins_path_option_overrides_the_config_file);
     suite_add_tcase(s, tc);
     return s;
 }
