@@ -157,7 +157,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/leadhub/plugins \
 	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/bin/leadhubd
-	install -m 0755 $(PLUGIN_SOS) $(DESTDIR)$(LIBDIR)/leadhub/plugins/
+	$(if $(PLUGIN_SOS),install -m 0755 $(PLUGIN_SOS) $(DESTDIR)$(LIBDIR)/leadhub/plugins/)
 	install -m 0644 sdk/leadhub.h $(DESTDIR)$(PREFIX)/include/leadhub.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    sdk/leadhub-sdk.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-sdk.pc

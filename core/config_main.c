@@ -1,0 +1,413 @@
+/*
+ * config_main.c - the main config file. Its sections are described by the same field
+ * tables as plugin settings and checked by the same engine (config_object.c); what a table
+ * cannot say (host:port, scopes, unique token names, paths) is checked here.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_internal.h"
+#include "config_object.h"
+#include "config_suggest.h"
+#include "config_value.h"
+#include "util.h"
+
+#define NO_RANGE 0, 0
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+
+/* Top-level keys. Sections are JSON here and checked by their own table below. */
+static const lh_config_field_t main_fields[] = {
+    /* The default makes an absent key fall back to $DATABASE_URL; empty is caught below. */
+    {"database_url", LH_CONFIG_STRING, 0, "${DATABASE_URL:-}", NO_RANGE, NULL,
+     "PostgreSQL connection URL; holds credentials, never printed."},
+    {"listen", LH_CONFIG_STRING, 0, "127.0.0.1:8080", NO_RANGE, NULL,
+     "Address of the HTTP server: host:port, [v6addr]:port, or :port for every interface."},
+    {"plugin_path", LH_CONFIG_LIST, 0, NULL, NO_RANGE, NULL,
+     "Directories searched for plugins, relative ones from the main file's directory."},
+    {"connectors_dir", LH_CONFIG_STRING, 0, "conf.d", NO_RANGE, NULL,
+     "Directory holding one file per connector instance, relative to the main file's "
+     "directory."},
+    {"log", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL, "Logging: level."},
+    {"shutdown_grace", LH_CONFIG_DURATION, 0, "10s", NO_RANGE, NULL,
+     "How long a stop waits for work in flight."},
+    {"http", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL, "The HTTP server."},
+    {"ingest", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL, "Event ingestion."},
+    {"api", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL, "REST API access: tokens."},
+    {"routes", LH_CONFIG_JSON, 0, "[]", NO_RANGE, NULL, "Event routes."},
+    {"scoring", LH_CONFIG_JSON, 0, "[]", NO_RANGE, NULL, "Lead scorers."},
+    {"delivery", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL, "Delivery retry policy."},
+    LH_FIELD_END,
+};
+
+static const lh_config_field_t log_fields[] = {
+    {"level", LH_CONFIG_ENUM, 0, "info", NO_RANGE, log_levels,
+     "Lines below this level are dropped."},
+    LH_FIELD_END,
+};
+
+static const lh_config_field_t http_fields[] = {
+    {"body_limit", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "1048576", 1024,
+     64.0 * 1024 * 1024, NULL, "Largest request body accepted, in bytes."},
+    {"threads", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "0", 0, 256, NULL,
+     "Server threads; 0 is one per CPU."},
+    {"connection_limit", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "4096", 1, 100000,
+     NULL, "Most connections open at once."},
+    {"timeout", LH_CONFIG_DURATION, 0, "30s", NO_RANGE, NULL, "Idle connection timeout."},
+    LH_FIELD_END,
+};
+
+static const lh_config_field_t ingest_fields[] = {
+    {"writers", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "2", 1, 32, NULL,
+     "Database connections committing events."},
+    {"batch_max", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "1000", 1, 10000, NULL,
+     "Most events in one transaction."},
+    {"queue_max", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "50000", 100, 1000000, NULL,
+     "Most events waiting; past it, webhooks get 503."},
+    LH_FIELD_END,
+};
+
+static const lh_config_field_t api_fields[] = {
+    {"tokens", LH_CONFIG_JSON, 0, "[]", NO_RANGE, NULL, "Bearer tokens for /v1."},
+    LH_FIELD_END,
+};
+
+static const lh_config_field_t token_fields[] = {
+    {"name", LH_CONFIG_STRING, LH_FIELD_REQUIRED, NULL, NO_RANGE, NULL,
+     "The token's name, for logs and metrics: [a-z][a-z0-9_]*, unique."},
+    {"token", LH_CONFIG_SECRET, LH_FIELD_REQUIRED, NULL, NO_RANGE, NULL,
+     "The bearer token, from ${ENV_VAR} or ${file:/path}."},
+    {"scopes", LH_CONFIG_LIST, LH_FIELD_HAS_MIN, "[read]", 1, 0, NULL,
+     "What the token may do: read, write, admin."},
+    LH_FIELD_END,
+};
+
+static const char *const scope_names[] = {"read", "write", "admin"};
+static const unsigned scope_bits[] = {CONFIG_SCOPE_READ, CONFIG_SCOPE_WRITE, CONFIG_SCOPE_ADMIN};
+
+/* A section's value as written, {} or [] when absent or empty (`http:` with nothing under
+ * it is YAML null). NEW reference. */
+static json_t *section_value(const json_t *tree, const char *name, bool list)
+{
+    json_t *value = json_object_get(tree, name);
+    if (value == NULL || json_is_null(value)) {
+        return list ? json_array() : json_object();
+    }
+    return json_incref(value);
+}
+
+static json_t *check_section(const json_t *tree, const char *name, const lh_config_field_t *fields,
+                             const struct config_where *where, struct diag_list *diags)
+{
+    json_t *written = section_value(tree, name, false);
+    if (written == NULL) {
+        config_where_error(diags, where, name, NULL, NULL, "out of memory");
+        return NULL;
+    }
+    json_t *result = config_object_normalize(written, fields, name, where, diags);
+    json_decref(written);
+    return result;
+}
+
+static json_int_t int_of(const json_t *object, const char *key, json_int_t fallback)
+{
+    const json_t *value = json_object_get(object, key);
+    return json_is_integer(value) ? json_integer_value(value) : fallback;
+}
+
+char *config_path_absolute(const char *dir, const char *path)
+{
+    return path[0] == '/' ? strdup(path) : util_printf("%s/%s", dir, path);
+}
+
+/* "host:port", "[::1]:port", ":port" (every IPv4 interface). */
+static void apply_listen(struct config *config, const char *text, const struct config_where *where,
+                         struct diag_list *diags)
+{
+    const char *hint = "write host:port, e.g. 127.0.0.1:8080, [::1]:8080, or :8080 for every "
+                       "interface";
+    const char *host = text;
+    size_t host_len = 0;
+    const char *port = NULL;
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (close != NULL && close[1] == ':') {
+            host = text + 1;
+            host_len = (size_t)(close - host);
+            port = close + 2;
+        }
+    } else {
+        const char *colon = strrchr(text, ':');
+        if (colon != NULL && memchr(text, ':', (size_t)(colon - text)) == NULL) {
+            host_len = (size_t)(colon - text);
+            port = colon + 1;
+        }
+    }
+    if (port == NULL || (text[0] == '[' && host_len == 0)) {
+        config_where_error(diags, where, "listen", NULL, hint, "\"%s\" is not host:port", text);
+        return;
+    }
+    size_t digits = strspn(port, "0123456789");
+    long number = digits > 0 && digits <= 5 && port[digits] == '\0' ? strtol(port, NULL, 10) : -1;
+    if (number < 0 || number > 65535) {
+        config_where_error(diags, where, "listen", NULL, hint,
+                           "port \"%s\" is not a number from 0 to 65535", port);
+        return;
+    }
+    config->listen_host = host_len > 0 ? strndup(host, host_len) : strdup("0.0.0.0");
+    config->listen_port = (int)number;
+    if (config->listen_host == NULL) {
+        config_where_error(diags, where, "listen", NULL, NULL, "out of memory");
+    }
+}
+
+static void apply_paths(struct config *config, const json_t *top, const struct config_where *where,
+                        struct diag_list *diags)
+{
+    const json_t *dirs = json_object_get(top, "plugin_path");
+    if (json_is_array(dirs) && json_array_size(dirs) > 0) {
+        config->plugin_path = calloc(json_array_size(dirs), sizeof(*config->plugin_path));
+        if (config->plugin_path == NULL) {
+            config_where_error(diags, where, "plugin_path", NULL, NULL, "out of memory");
+            return;
+        }
+        size_t index;
+        const json_t *dir;
+        json_array_foreach(dirs, index, dir)
+        {
+            const char *text = json_string_value(dir);
+            if (text[0] == '\0') {
+                char *key = config_key_index("plugin_path", index);
+                config_where_error(diags, where, key != NULL ? key : "plugin_path", NULL,
+                                   "remove the entry or name a directory", "empty path");
+                free(key);
+                continue;
+            }
+            char *absolute = config_path_absolute(config->dir, text);
+            if (absolute == NULL) {
+                config_where_error(diags, where, "plugin_path", NULL, NULL, "out of memory");
+                return;
+            }
+            config->plugin_path[config->plugin_path_count++] = absolute;
+        }
+    }
+    const json_t *connectors = json_object_get(top, "connectors_dir");
+    if (json_is_string(connectors)) {
+        if (json_string_value(connectors)[0] == '\0') {
+            config_where_error(diags, where, "connectors_dir", NULL,
+                               "name the directory, or remove the key for the default conf.d",
+                               "empty path");
+            return;
+        }
+        config->connectors_dir = config_path_absolute(config->dir, json_string_value(connectors));
+        if (config->connectors_dir == NULL) {
+            config_where_error(diags, where, "connectors_dir", NULL, NULL, "out of memory");
+        }
+    }
+}
+
+static void apply_top(struct config *config, const json_t *top, const struct config_where *where,
+                      struct diag_list *diags)
+{
+    const json_t *url = json_object_get(top, "database_url");
+    if (json_is_string(url) && json_string_value(url)[0] == '\0') {
+        config_where_error(diags, where, "database_url", NULL,
+                           "set database_url in the file or export DATABASE_URL",
+                           "database_url is not set");
+    } else if (json_is_string(url)) {
+        config->database_url = strdup(json_string_value(url));
+        if (config->database_url == NULL) {
+            config_where_error(diags, where, "database_url", NULL, NULL, "out of memory");
+        }
+    }
+    const json_t *listen = json_object_get(top, "listen");
+    if (json_is_string(listen)) {
+        apply_listen(config, json_string_value(listen), where, diags);
+    }
+    apply_paths(config, top, where, diags);
+    config->shutdown_grace_ms = int_of(top, "shutdown_grace", 10000);
+
+    /* routes and scoring are lists, delivery a mapping: their own modules check inside. */
+    static const struct {
+        const char *name;
+        bool list;
+    } kept[] = {{"routes", true}, {"scoring", true}, {"delivery", false}};
+    json_t **slots[] = {&config->routes, &config->scoring, &config->delivery};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(kept); i++) {
+        json_t *value = json_object_get(top, kept[i].name);
+        if (value == NULL) {
+            continue; /* already reported */
+        }
+        if (json_is_null(value)) {
+            *slots[i] = kept[i].list ? json_array() : json_object();
+        } else if (kept[i].list ? json_is_array(value) : json_is_object(value)) {
+            *slots[i] = json_incref(value);
+        } else {
+            config_where_error(diags, where, kept[i].name, NULL, NULL, "expected %s, got %s",
+                               kept[i].list ? "a list" : "a mapping", config_value_kind(value));
+            continue;
+        }
+        if (*slots[i] == NULL) {
+            config_where_error(diags, where, kept[i].name, NULL, NULL, "out of memory");
+        }
+    }
+}
+
+static unsigned token_scopes(const json_t *scopes, const char *prefix,
+                             const struct config_where *where, struct diag_list *diags)
+{
+    unsigned bits = 0;
+    size_t index;
+    const json_t *scope;
+    json_array_foreach(scopes, index, scope)
+    {
+        size_t s = 0;
+        while (s < UTIL_ARRAY_LEN(scope_names) &&
+               strcmp(json_string_value(scope), scope_names[s]) != 0) {
+            s++;
+        }
+        if (s < UTIL_ARRAY_LEN(scope_names)) {
+            bits |= scope_bits[s];
+            continue;
+        }
+        char *key = util_printf("%s.scopes[%zu]", prefix, index);
+        char *hint = config_suggest_hint(json_string_value(scope), scope_names,
+                                         UTIL_ARRAY_LEN(scope_names), "allowed scopes");
+        config_where_error(diags, where, key != NULL ? key : prefix, NULL, hint,
+                           "unknown scope \"%s\"", json_string_value(scope));
+        free(hint);
+        free(key);
+    }
+    return bits;
+}
+
+/* One api.tokens item, checked and appended to config->tokens. */
+static void apply_token(struct config *config, const json_t *item, size_t index,
+                        const struct config_where *where, struct diag_list *diags)
+{
+    char *prefix = config_key_index("api.tokens", index);
+    json_t *token = NULL;
+    if (prefix == NULL) {
+        config_where_error(diags, where, "api.tokens", NULL, NULL, "out of memory");
+        return;
+    }
+    size_t errors_before = diag_error_count(diags);
+    token = config_object_normalize(item, token_fields, prefix, where, diags);
+    if (token == NULL) {
+        goto out;
+    }
+    char *name_key = config_key_join(prefix, "name");
+    const char *name = json_string_value(json_object_get(token, "name"));
+    if (name != NULL && !util_identifier_valid(name)) {
+        config_where_error(diags, where, name_key, NULL,
+                           "use lowercase letters, digits and _, starting with a letter",
+                           "token name \"%s\" is not valid", name);
+    }
+    for (size_t i = 0; name != NULL && i < config->token_count; i++) {
+        if (strcmp(config->tokens[i].name, name) == 0) {
+            config_where_error(diags, where, name_key, NULL, "give each token its own name",
+                               "token name \"%s\" is used twice", name);
+        }
+    }
+    free(name_key);
+    const json_t *secret = json_object_get(token, "token");
+    if (json_is_array(secret)) {
+        char *key = config_key_join(prefix, "token");
+        config_where_error(diags, where, key, NULL, "write one ${ENV_VAR} or ${file:/path}",
+                           "expected a single reference, not a list");
+        free(key);
+    }
+    const json_t *scopes = json_object_get(token, "scopes");
+    unsigned bits = json_is_array(scopes) ? token_scopes(scopes, prefix, where, diags) : 0;
+    if (diag_error_count(diags) > errors_before) {
+        goto out;
+    }
+    struct config_token *slot = &config->tokens[config->token_count];
+    slot->name = strdup(name);
+    slot->token = strdup(json_string_value(secret));
+    slot->scopes = bits;
+    config->token_count++; /* config_free() frees a half-filled slot too */
+    if (slot->name == NULL || slot->token == NULL) {
+        config_where_error(diags, where, prefix, NULL, NULL, "out of memory");
+    }
+out:
+    json_decref(token);
+    free(prefix);
+}
+
+static void apply_api(struct config *config, const json_t *api, const struct config_where *where,
+                      struct diag_list *diags)
+{
+    const json_t *tokens = json_object_get(api, "tokens");
+    if (tokens == NULL || json_is_null(tokens)) {
+        return;
+    }
+    if (!json_is_array(tokens)) {
+        config_where_error(diags, where, "api.tokens", NULL,
+                           "write a list of {name, token, scopes} mappings",
+                           "expected a list, got %s", config_value_kind(tokens));
+        return;
+    }
+    if (json_array_size(tokens) == 0) {
+        return;
+    }
+    config->tokens = calloc(json_array_size(tokens), sizeof(*config->tokens));
+    if (config->tokens == NULL) {
+        config_where_error(diags, where, "api.tokens", NULL, NULL, "out of memory");
+        return;
+    }
+    size_t index;
+    const json_t *item;
+    json_array_foreach(tokens, index, item)
+    {
+        apply_token(config, item, index, where, diags);
+    }
+}
+
+void config_main_apply(struct config *config, const json_t *tree, const struct config_where *where,
+                       struct diag_list *diags)
+{
+    json_t *empty = json_is_null(tree) ? json_object() : NULL;
+    json_t *top = NULL, *log = NULL, *http = NULL, *ingest = NULL, *api = NULL;
+    if (json_is_null(tree)) {
+        if (empty == NULL) {
+            config_where_error(diags, where, NULL, NULL, NULL, "out of memory");
+            return;
+        }
+        tree = empty; /* an empty file: every default */
+    }
+    top = config_object_normalize(tree, main_fields, "", where, diags);
+    if (top == NULL) {
+        goto out; /* not a mapping: nothing else to check */
+    }
+    apply_top(config, top, where, diags);
+
+    log = check_section(tree, "log", log_fields, where, diags);
+    const char *level = json_string_value(json_object_get(log, "level"));
+    config->log_level = LOG_LEVEL_INFO;
+    if (level != NULL) {
+        log_level_parse(level, &config->log_level); /* the enum allows only valid names */
+    }
+    http = check_section(tree, "http", http_fields, where, diags);
+    config->http_body_limit = (size_t)int_of(http, "body_limit", 1048576);
+    config->http_threads = (unsigned)int_of(http, "threads", 0);
+    config->http_connection_limit = (unsigned)int_of(http, "connection_limit", 4096);
+    config->http_timeout_ms = int_of(http, "timeout", 30000);
+
+    ingest = check_section(tree, "ingest", ingest_fields, where, diags);
+    config->ingest_writers = (unsigned)int_of(ingest, "writers", 2);
+    config->ingest_batch_max = (unsigned)int_of(ingest, "batch_max", 1000);
+    config->ingest_queue_max = (unsigned)int_of(ingest, "queue_max", 50000);
+
+    api = check_section(tree, "api", api_fields, where, diags);
+    if (api != NULL) {
+        apply_api(config, api, where, diags);
+    }
+out:
+    json_decref(empty);
+    json_decref(top);
+    json_decref(log);
+    json_decref(http);
+    json_decref(ingest);
+    json_decref(api);
+}
