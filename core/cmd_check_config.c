@@ -1,11 +1,92 @@
-/* cmd_check_config.c - placeholder until the command lands; replaced before the first submission. */
+/*
+ * cmd_check_config.c - `leadhubd check-config`: every check `leadhubd run` makes before it
+ * touches the database, offline: the main file, each connector file, the plugins they
+ * name, and each instance's settings against its plugin's schema.
+ */
+#include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "binding.h"
 #include "commands.h"
+#include "config.h"
+#include "loader.h"
+
+static const char check_usage[] =
+    "Usage: leadhubd check-config [-c FILE] [FILE]\n"
+    "\n"
+    "Validates the configuration without starting anything or connecting to the database:\n"
+    "the main file and every connector file in its connectors_dir (syntax, keys, types,\n"
+    "ranges, ${ENV} and ${file:...} references), the plugins on the plugin path, and each\n"
+    "instance's settings against its plugin's schema (disabled instances included).\n"
+    "Problems are printed as FILE:LINE: KEY: error: MESSAGE, with a hint.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE   main config file (default " COMMANDS_DEFAULT_CONFIG ")\n"
+    "  -q, --quiet         print nothing when the configuration is valid\n"
+    "  -h, --help          this help\n"
+    "\n"
+    "Exit codes: 0 valid (warnings may be printed); 1 invalid; 2 bad command line.\n";
 
 int cmd_check_config(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "%s: not built yet\n", argv[0]);
-    return EXIT_RUNTIME;
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = COMMANDS_DEFAULT_CONFIG;
+    int quiet = 0;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "c:qh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            path = optarg;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            fputs(check_usage, stdout);
+            return EXIT_OK;
+        default:
+            fputs(check_usage, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        path = argv[optind++];
+    }
+    if (optind < argc) {
+        fprintf(stderr, "leadhubd check-config: unexpected argument '%s'\n\n%s", argv[optind],
+                check_usage);
+        return EXIT_USAGE;
+    }
+
+    struct diag_list diags = {0};
+    struct config *config = NULL;
+    struct plugin_registry plugins = {0};
+    if (config_load(path, &config, &diags) == 0) {
+        binding_load_plugins(config, &plugins, &diags);
+        binding_check_instances(config, &plugins, true, NULL, &diags);
+    }
+    diag_print(&diags, stderr);
+    size_t errors = diag_error_count(&diags);
+    size_t warnings = diag_warning_count(&diags);
+    if (errors > 0) {
+        fprintf(stderr, "%s: %zu error(s), %zu warning(s)\n", path, errors, warnings);
+    } else if (!quiet) {
+        printf("%s: valid (%zu connector instance(s), %zu plugin(s), %zu warning(s))\n", path,
+               config->instance_count, plugins.count, warnings);
+        for (size_t i = 0; i < config->instance_count; i++) {
+            const struct config_instance *ci = &config->instances[i];
+            printf("  %-24s %-16s %s\n", ci->name, ci->plugin, ci->enabled ? "enabled" : "disabled");
+        }
+    }
+    loader_free(&plugins);
+    config_free(config);
+    diag_list_free(&diags);
+    return errors > 0 ? EXIT_INVALID : EXIT_OK;
 }

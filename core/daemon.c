@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "binding.h"
 #include "commands.h"
 #include "daemon.h"
 #include "http_server.h"
@@ -28,61 +29,32 @@ struct instance *daemon_find_instance(struct daemon *daemon, const char *name)
     return NULL;
 }
 
-/* Plugins: a refused plugin that an enabled instance uses stops start-up; others are
- * skipped with a warning. Returns 0 or EXIT_INVALID. */
-static int load_plugins(struct daemon *daemon)
-{
-    const struct config *config = daemon->config;
-    char **dirs = config->plugin_path;
-    size_t dir_count = config->plugin_path_count;
-    char **defaults = NULL;
-    if (dir_count == 0) {
-        dir_count = loader_default_path(&defaults);
-        dirs = defaults;
-    }
-    loader_scan(&daemon->plugins, dirs, dir_count);
-    for (size_t i = 0; defaults != NULL && i < dir_count; i++) {
-        free(defaults[i]);
-    }
-    free(defaults);
-
-    int rc = 0;
-    for (size_t r = 0; r < daemon->plugins.refused_count; r++) {
-        const struct plugin_refusal *refusal = &daemon->plugins.refused[r];
-        bool used = false;
-        for (size_t i = 0; i < config->instance_count; i++) {
-            const struct config_instance *ci = &config->instances[i];
-            used |= ci->enabled && strcmp(ci->plugin, refusal->name) == 0 &&
-                    loader_find(&daemon->plugins, ci->plugin) == NULL;
-        }
-        char *line = diag_format_one(&refusal->diag);
-        json_t *fields = json_pack("{s:s,s:s?,s:s?}", "file", refusal->path, "detail",
-                                   refusal->diag.detail, "hint", refusal->diag.hint);
-        log_write(used ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, refusal->name, NULL, fields,
-                  "%s%s", line != NULL ? line : refusal->diag.message,
-                  used ? " (a connector uses it: not starting)" : " (unused: skipped)");
-        json_decref(fields);
-        free(line);
-        metrics_counter_add(daemon->metrics, "leadhub_plugins_refused_total",
-                            "Plugin files refused by the loader.", 1, NULL);
-        if (used) {
-            rc = EXIT_INVALID;
-        }
-    }
-    metrics_gauge_set(daemon->metrics, "leadhub_plugins_loaded", "Plugins loaded.",
-                      (double)daemon->plugins.count, NULL);
-    return rc;
-}
-
-/* Validates every enabled instance's settings and binds it to its plugin. */
+/*
+ * Loads the plugins and binds every enabled instance to its plugin with validated
+ * settings: the same checks as `leadhubd check-config`. A refused plugin that an instance
+ * uses, an unknown plugin or invalid settings stop start-up (EXIT_INVALID).
+ */
 static int setup_instances(struct daemon *daemon)
 {
     const struct config *config = daemon->config;
     struct diag_list diags = {0};
+    int rc = EXIT_RUNTIME;
+    json_t **settings = calloc(config->instance_count + 1, sizeof(*settings));
     daemon->instances = calloc(config->instance_count + 1, sizeof(*daemon->instances));
-    if (daemon->instances == NULL) {
+    if (settings == NULL || daemon->instances == NULL) {
         log_error("out of memory");
-        return EXIT_RUNTIME;
+        goto out;
+    }
+    binding_load_plugins(config, &daemon->plugins, &diags);
+    binding_check_instances(config, &daemon->plugins, false, settings, &diags);
+    metrics_gauge_set(daemon->metrics, "leadhub_plugins_loaded", "Plugins loaded.",
+                      (double)daemon->plugins.count, NULL);
+    metrics_gauge_set(daemon->metrics, "leadhub_plugins_refused", "Plugin files refused.",
+                      (double)daemon->plugins.refused_count, NULL);
+    diag_log(&diags);
+    if (diag_error_count(&diags) > 0) {
+        rc = EXIT_INVALID;
+        goto out;
     }
     for (size_t i = 0; i < config->instance_count; i++) {
         const struct config_instance *ci = &config->instances[i];
@@ -90,30 +62,21 @@ static int setup_instances(struct daemon *daemon)
             log_write(LOG_LEVEL_INFO, ci->plugin, ci->name, NULL, "instance disabled");
             continue;
         }
-        const struct plugin *plugin = loader_find(&daemon->plugins, ci->plugin);
-        if (plugin == NULL) {
-            if (loader_find_refused(&daemon->plugins, ci->plugin) == NULL) {
-                diag_add(&diags, DIAG_ERROR, ci->file, 0, "plugin", NULL,
-                         "`leadhubd plugins` lists the plugins found on the plugin path",
-                         "unknown plugin \"%s\"", ci->plugin);
-            }
-            continue;
-        }
-        json_t *settings = config_settings_validate(ci, plugin->desc->config_schema, &diags);
-        if (settings == NULL) {
-            continue;
-        }
         struct instance *instance = &daemon->instances[daemon->instance_count];
-        if (instance_setup(instance, ci, plugin, settings, &daemon->services) != 0) {
-            json_decref(settings);
+        if (instance_setup(instance, ci, loader_find(&daemon->plugins, ci->plugin), settings[i],
+                           &daemon->services) != 0) {
             log_error("out of memory");
-            diag_list_free(&diags);
-            return EXIT_RUNTIME;
+            goto out;
         }
+        settings[i] = NULL; /* the instance owns them now */
         daemon->instance_count++;
     }
-    int rc = diag_error_count(&diags) > 0 ? EXIT_INVALID : 0;
-    diag_log(&diags);
+    rc = 0;
+out:
+    for (size_t i = 0; settings != NULL && i < config->instance_count; i++) {
+        json_decref(settings[i]);
+    }
+    free(settings);
     diag_list_free(&diags);
     return rc;
 }
@@ -160,8 +123,8 @@ int daemon_start(struct daemon *daemon, struct config *config)
     daemon->services.stopping = &daemon->stopping;
     daemon->services.database_url = config->database_url;
 
-    int rc = load_plugins(daemon);
-    if (rc != 0 || (rc = setup_instances(daemon)) != 0 || (rc = migrate_database(daemon)) != 0) {
+    int rc = setup_instances(daemon);
+    if (rc != 0 || (rc = migrate_database(daemon)) != 0) {
         return rc;
     }
     struct ingest_options options = {
@@ -244,9 +207,12 @@ bool daemon_readiness(struct daemon *daemon, json_t **detail_out)
 
     pthread_mutex_lock(&daemon->health_mutex);
     probe_database(daemon);
-    ready = ready && daemon->health_database_ok;
+    /* The writers learn of an outage at once, the probe within a second: either will do. */
+    bool writers_up = daemon->ingest == NULL || ingest_database_up(daemon->ingest);
+    ready = ready && daemon->health_database_ok && writers_up;
     json_object_set_new(detail, "database",
-                        json_string(daemon->health_database_detail
+                        json_string(!writers_up ? "unreachable: the last commit failed"
+                                    : daemon->health_database_detail
                                         ? daemon->health_database_detail
                                         : "unknown"));
     pthread_mutex_unlock(&daemon->health_mutex);

@@ -181,18 +181,21 @@ static enum store_result write_together(struct store *store, struct ingest_batch
 static struct store *writer_connection(struct ingest *ingest, struct store **store,
                                        char **error_out)
 {
-    if (*store != NULL && store_ensure(*store, NULL) == STORE_OK) {
-        return *store;
-    }
-    int64_t now = util_monotonic_ms();
-    if (!atomic_load(&ingest->database_up) && now < atomic_load(&ingest->next_connect_ms)) {
-        *error_out = strdup("database unavailable");
-        return NULL;
-    }
-    atomic_store(&ingest->next_connect_ms, now + INGEST_RECONNECT_INTERVAL_MS);
-    if (*store == NULL) {
-        *store = store_open(ingest->database_url, error_out);
+    if (*store == NULL || !store_connected(*store)) {
+        int64_t now = util_monotonic_ms();
+        if (!atomic_load(&ingest->database_up) && now < atomic_load(&ingest->next_connect_ms)) {
+            *error_out = strdup("database unavailable");
+            return NULL;
+        }
+        atomic_store(&ingest->next_connect_ms, now + INGEST_RECONNECT_INTERVAL_MS);
+        if (*store == NULL) {
+            *store = store_open(ingest->database_url, error_out);
+        } else if (store_ensure(*store, error_out) != STORE_OK) {
+            store_close(*store);
+            *store = NULL;
+        }
     } else if (store_ensure(*store, error_out) != STORE_OK) {
+        /* connected but left in a failed transaction that could not be rolled back */
         store_close(*store);
         *store = NULL;
     }
@@ -230,8 +233,12 @@ static void process(struct ingest *ingest, struct store **store, struct ingest_b
                         metrics_latency_buckets, metrics_latency_bucket_count,
                         (double)(util_monotonic_ms() - started) / 1000.0, NULL);
         count_outcomes(ingest, list);
-    } else if (rc == STORE_UNAVAILABLE) {
-        atomic_store(&ingest->database_up, false);
+    } else if (rc == STORE_UNAVAILABLE && *store != NULL) {
+        /* the connection broke under the write: the next batch reconnects */
+        if (atomic_exchange(&ingest->database_up, false)) {
+            log_error("database unreachable, answering 503 until it is back: %s",
+                      error != NULL ? error : "?");
+        }
     }
 
     if (rc == STORE_REJECTED && list->next != NULL) {

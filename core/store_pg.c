@@ -170,6 +170,11 @@ PGconn *store_connection(struct store *store)
     return store->conn;
 }
 
+bool store_connected(const struct store *store)
+{
+    return store->conn != NULL && PQstatus(store->conn) == CONNECTION_OK;
+}
+
 enum store_result store_ensure(struct store *store, char **error_out)
 {
     if (store->conn != NULL && PQstatus(store->conn) == CONNECTION_OK &&

@@ -39,6 +39,9 @@ void store_close(struct store *store);
 /* store_connection - the libpq connection, for modules that run their own statements. */
 PGconn *store_connection(struct store *store);
 
+/* store_connected - true while libpq believes the connection is usable (no I/O). */
+bool store_connected(const struct store *store);
+
 /*
  * store_ensure - make sure the connection is usable, reconnecting once if it was lost.
  * Returns STORE_OK or STORE_UNAVAILABLE (with *error_out, malloc'd, when non-NULL).

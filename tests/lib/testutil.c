@@ -14,10 +14,17 @@
 #include "testutil.h"
 #include "util.h"
 
+/* Absolute, because daemons under test resolve paths from their own config folder. */
 const char *tu_build_dir(void)
 {
-    const char *dir = getenv("LEADHUB_BUILD_DIR");
-    return dir != NULL && dir[0] != '\0' ? dir : "build";
+    static char resolved[4096];
+    if (resolved[0] == '\0') {
+        const char *dir = getenv("LEADHUB_BUILD_DIR");
+        if (realpath(dir != NULL && dir[0] != '\0' ? dir : "build", resolved) == NULL) {
+            snprintf(resolved, sizeof(resolved), "%s", dir != NULL ? dir : "build");
+        }
+    }
+    return resolved;
 }
 
 const char *tu_source_dir(void)
