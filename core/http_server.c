@@ -65,7 +65,6 @@ struct request {
     int64_t started_ms;
     enum route route;
     enum phase phase;
-    int status_code;
     struct instance *instance;
     struct strbuf body;
     bool too_large;
@@ -96,8 +95,19 @@ static enum MHD_Result send_response(struct request *req, int status, const char
     }
     enum MHD_Result rc = MHD_queue_response(req->connection, (unsigned)status, response);
     MHD_destroy_response(response);
-    req->status_code = status;
     req->phase = PHASE_ANSWERED;
+    /* Counted when queued, so that a client holding the answer sees it counted. */
+    char status_text[8];
+    snprintf(status_text, sizeof(status_text), "%d", status);
+    struct metrics *metrics = req->server->daemon->metrics;
+    metrics_counter_add(metrics, "leadhub_http_requests_total",
+                        "HTTP requests, by route and status.", 1, "route",
+                        route_labels[req->route], "status", status_text, NULL);
+    metrics_observe(metrics, "leadhub_http_request_seconds",
+                    "HTTP request latency, from request line to response queued.",
+                    metrics_latency_buckets, metrics_latency_bucket_count,
+                    (double)(util_monotonic_ms() - req->started_ms) / 1000.0, "route",
+                    route_labels[req->route], NULL);
     return rc;
 }
 
@@ -399,6 +409,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *connectio
     return request_new(cls, uri);
 }
 
+/* Frees the request once MHD is done with it (answered, or the connection died). */
 static void on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -410,18 +421,6 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
         return;
     }
     *con_cls = NULL;
-    if (req->status_code != 0) {
-        char status[8];
-        snprintf(status, sizeof(status), "%d", req->status_code);
-        metrics_counter_add(server->daemon->metrics, "leadhub_http_requests_total",
-                            "HTTP requests, by route and status.", 1, "route",
-                            route_labels[req->route], "status", status, NULL);
-        metrics_observe(server->daemon->metrics, "leadhub_http_request_seconds",
-                        "HTTP request latency, from request line to response queued.",
-                        metrics_latency_buckets, metrics_latency_bucket_count,
-                        (double)(util_monotonic_ms() - req->started_ms) / 1000.0, "route",
-                        route_labels[req->route], NULL);
-    }
     if (req->ctx_ready) {
         ctx_clear(&req->ctx);
     }
