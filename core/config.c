@@ -30,11 +30,12 @@ static char *directory_of(const char *path)
     return absolute;
 }
 
-/* Overwrites a secret before its memory goes back to the allocator. */
+/* Overwrites a secret before its memory goes back to the allocator (explicit_bzero: a
+ * memset before free() may be optimized away). */
 static void free_secret(char *secret)
 {
     if (secret != NULL) {
-        memset(secret, 0, strlen(secret));
+        explicit_bzero(secret, strlen(secret));
         free(secret);
     }
 }

@@ -12,6 +12,11 @@
  * Instance settings are kept as written (references unresolved) until they are checked
  * against the plugin's schema by config_settings_validate(), which knows which fields are
  * secrets: a secret must come from a reference and is never printed.
+ *
+ * docs/config.md is the reference for every key. The pieces: config_yaml.c and
+ * config_json.c (files to trees with line numbers), config_ref.c (references),
+ * config_value.c and config_object.c (the schema engine shared by plugin settings and the
+ * main file), config_schema.c, config_settings.c, config_main.c, config_instance.c.
  */
 #ifndef LEADHUB_CONFIG_H
 #define LEADHUB_CONFIG_H
@@ -50,24 +55,25 @@ struct config_instance {
 };
 
 struct config {
-    char *file;                /* the main file, as given */
-    char *dir;                 /* its directory: relative paths in it resolve from here */
-    char *database_url;        /* resolved; holds credentials: never print */
-    char *listen_host;         /* from `listen` "host:port"; "0.0.0.0" for ":port" */
-    int listen_port;           /* 0 picks a free port (tests) */
-    char **plugin_path;        /* directories, made absolute against `dir` */
-    size_t plugin_path_count;
-    char *connectors_dir;      /* made absolute against `dir` */
-    enum log_level log_level;  /* log.level, default info */
-    int64_t shutdown_grace_ms; /* shutdown_grace, default 10s */
-    size_t http_body_limit;    /* http.body_limit bytes, default 1 MiB */
-    unsigned http_threads;     /* http.threads, default 0 = one per CPU */
+    char *file;                     /* the main file, as given */
+    char *dir;                      /* its directory: relative paths in it resolve from here */
+    char *database_url;             /* resolved; holds credentials: never print */
+    char *listen_host;              /* from `listen` "host:port"; "0.0.0.0" for ":port" */
+    int listen_port;                /* 0 picks a free port (tests) */
+    char **plugin_path;             /* directories, made absolute against `dir` */
+    size_t plugin_path_count;       /* 0 when the file has no plugin_path: the caller then
+                                       searches loader_default_path() */
+    char *connectors_dir;           /* made absolute against `dir` */
+    enum log_level log_level;       /* log.level, default info */
+    int64_t shutdown_grace_ms;      /* shutdown_grace, default 10s */
+    size_t http_body_limit;         /* http.body_limit bytes, default 1 MiB */
+    unsigned http_threads;          /* http.threads, default 0 = one per CPU */
     unsigned http_connection_limit; /* http.connection_limit, default 4096 */
-    int64_t http_timeout_ms;   /* http.timeout: idle connection timeout, default 30s */
-    unsigned ingest_writers;   /* ingest.writers: database connections committing, default 2 */
-    unsigned ingest_batch_max; /* ingest.batch_max: events per transaction, default 1000 */
-    unsigned ingest_queue_max; /* ingest.queue_max: events waiting; past it, 503; default 50000 */
-    struct config_token *tokens; /* api.tokens */
+    int64_t http_timeout_ms;        /* http.timeout: idle connection timeout, default 30s */
+    unsigned ingest_writers;        /* ingest.writers: DB connections committing, default 2 */
+    unsigned ingest_batch_max;      /* ingest.batch_max: events per transaction, default 1000 */
+    unsigned ingest_queue_max;      /* ingest.queue_max: events waiting (then 503), default 50000 */
+    struct config_token *tokens;    /* api.tokens */
     size_t token_count;
     json_t *routes;   /* `routes` as written (a list; [] when absent); owned */
     json_t *scoring;  /* `scoring` as written (a list; [] when absent); owned */

@@ -116,7 +116,8 @@ static void check_identity(const struct config *config, const json_t *checked, c
                            "instance name \"%s\" is not valid", name);
     }
     for (size_t i = 0; name != NULL && i < config->instance_count; i++) {
-        if (strcmp(config->instances[i].name, name) == 0) {
+        /* name is NULL only after an allocation failed, already reported */
+        if (config->instances[i].name != NULL && strcmp(config->instances[i].name, name) == 0) {
             config_where_error(diags, where, "name", NULL,
                                "instance names must be unique across the files in connectors_dir",
                                "instance name \"%s\" is already used by %s", name,

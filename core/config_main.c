@@ -304,7 +304,7 @@ static void apply_token(struct config *config, const json_t *item, size_t index,
                            "token name \"%s\" is not valid", name);
     }
     for (size_t i = 0; name != NULL && i < config->token_count; i++) {
-        if (strcmp(config->tokens[i].name, name) == 0) {
+        if (config->tokens[i].name != NULL && strcmp(config->tokens[i].name, name) == 0) {
             config_where_error(diags, where, name_key, NULL, "give each token its own name",
                                "token name \"%s\" is used twice", name);
         }

@@ -210,15 +210,3 @@ fail:
     strbuf_free(&sb);
     return -1;
 }
-
-bool config_ref_contains(const char *text)
-{
-    for (const char *p = text; *p != '\0'; p++) {
-        if (p[0] == '$' && p[1] == '$' && p[2] == '{') {
-            p += 2;
-        } else if (p[0] == '$' && p[1] == '{') {
-            return true;
-        }
-    }
-    return false;
-}

@@ -30,7 +30,4 @@
 int config_ref_resolve(const char *text, const struct config_where *where, const char *key,
                        char **out, bool *single_out, struct diag_list *diags);
 
-/* config_ref_contains - true when text holds a reference (not counting "$${"). */
-bool config_ref_contains(const char *text);
-
 #endif

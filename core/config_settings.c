@@ -5,8 +5,12 @@
 json_t *config_settings_validate(const struct config_instance *instance,
                                  const lh_config_field_t *schema, struct diag_list *diags)
 {
+    static const lh_config_field_t no_fields[] = {LH_FIELD_END};
     struct config_where where = {.file = instance->file, .lines = instance->lines};
     json_t *empty = NULL;
+    if (schema == NULL) {
+        schema = no_fields; /* the loader refuses such plugins; never crash on one */
+    }
     const json_t *settings = instance->settings;
     if (settings == NULL) {
         empty = json_object();

@@ -431,8 +431,9 @@ static json_t *secret_one(const json_t *value, const char *key, const struct con
     } else {
         result = new_string_value(text, diags, where, key);
     }
-    /* Scrub the resolved secret before returning the memory. */
-    memset(text, 0, strlen(text));
+    /* Scrub the resolved secret before returning the memory (explicit_bzero: a memset
+     * before free() may be optimized away). */
+    explicit_bzero(text, strlen(text));
     free(text);
     return result;
 }

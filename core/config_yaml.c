@@ -453,6 +453,12 @@ static int handle_scalar(struct yaml_build *b, const yaml_event_t *ev)
         return -1;
     }
     if (expecting_key(b)) {
+        const char *tag = (const char *)ev->data.scalar.tag;
+        if (tag != NULL && strcmp(tag, "!") != 0 && strcmp(tag, YAML_TAG_PREFIX "str") != 0) {
+            build_error(b, line, NULL, "remove the tag; keys are strings",
+                        "unsupported YAML tag %s on a key", tag);
+            return -1;
+        }
         return handle_key(b, ev);
     }
     json_t *value = scalar_value(b, ev);
@@ -486,6 +492,9 @@ static int handle_event(struct yaml_build *b, const yaml_event_t *ev)
         return handle_collection_start(b, ev, true);
     case YAML_SEQUENCE_END_EVENT:
     case YAML_MAPPING_END_EVENT: {
+        if (b->depth == 0) {
+            return 0; /* libyaml pairs every end with a start; never trust that blindly */
+        }
         struct yaml_frame *top = &b->stack[--b->depth];
         free(top->path);
         free(top->key);
@@ -574,7 +583,9 @@ out:
     if (parser_ready) {
         yaml_parser_delete(&parser);
     }
-    for (size_t i = 0; i < b.depth; i++) {
+    /* Every slot, not just those below depth: popped frames are zeroed, and this way
+     * nothing depends on depth being right after an error. */
+    for (size_t i = 0; i < CONFIG_PARSE_MAX_DEPTH; i++) {
         free(b.stack[i].path);
         free(b.stack[i].key);
     }

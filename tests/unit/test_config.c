@@ -20,7 +20,11 @@ struct fixture {
 
 static struct fixture setup_named(const char *name, const char *main_text)
 {
-    struct fixture f = {.dir = tu_tmpdir()};
+    /* realpath: config->dir is canonical, and /tmp may be a symlink */
+    char *made = tu_tmpdir();
+    struct fixture f = {.dir = realpath(made, NULL)};
+    ck_assert_ptr_nonnull(f.dir);
+    free(made);
     tu_write_file(f.dir, name, main_text);
     tu_write_file(f.dir, "conf.d/.keep", "");
     f.main = tu_path(f.dir, name);

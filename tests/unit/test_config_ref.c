@@ -219,14 +219,6 @@ START_TEST(test_ref_invalid_name_is_an_error_without_echoing_the_text)
 }
 END_TEST
 
-START_TEST(test_ref_contains_detects_references_but_not_literals)
-{
-    ck_assert(config_ref_contains("a${B}"));
-    ck_assert(!config_ref_contains("a$${B}"));
-    ck_assert(!config_ref_contains("plain"));
-}
-END_TEST
-
 TC_RUN_SUITE("config_ref", test_ref_env_variable_is_substituted, test_ref_mixed_text_and_references,
              test_ref_reference_with_surrounding_text_is_not_single,
              test_ref_plain_text_is_unchanged_and_not_single,
@@ -236,5 +228,4 @@ TC_RUN_SUITE("config_ref", test_ref_env_variable_is_substituted, test_ref_mixed_
              test_ref_unreadable_file_names_path_and_reason, test_ref_relative_file_path_is_refused,
              test_ref_file_over_64_kib_is_refused, test_ref_double_dollar_is_a_literal,
              test_ref_unterminated_reference_is_an_error,
-             test_ref_invalid_name_is_an_error_without_echoing_the_text,
-             test_ref_contains_detects_references_but_not_literals)
+             test_ref_invalid_name_is_an_error_without_echoing_the_text)

@@ -479,6 +479,19 @@ START_TEST(test_settings_must_be_a_mapping)
 }
 END_TEST
 
+START_TEST(test_settings_without_schema_refuses_every_key)
+{
+    struct config_instance instance = {.file = (char *)FILE_NAME};
+    instance.settings = json_pack("{s:i}", "anything", 1);
+    struct diag_list diags = {0};
+    ck_assert_ptr_null(config_settings_validate(&instance, NULL, &diags));
+    const struct diag *d = tc_expect(&diags, "unknown key \"anything\"");
+    ck_assert_str_eq(d->hint, "allowed keys: none");
+    diag_list_free(&diags);
+    json_decref(instance.settings);
+}
+END_TEST
+
 START_TEST(test_redacted_replaces_every_secret)
 {
     setenv("LH_TEST_SIGN_A", "whsec_a", 1);
@@ -523,4 +536,4 @@ TC_RUN_SUITE("config_settings", test_settings_defaults_filled_in_normalized_form
              test_settings_secret_list_checks_each_item,
              test_settings_missing_env_reference_is_named,
              test_settings_every_mistake_is_reported_in_one_run, test_settings_must_be_a_mapping,
-             test_redacted_replaces_every_secret)
+             test_settings_without_schema_refuses_every_key, test_redacted_replaces_every_secret)

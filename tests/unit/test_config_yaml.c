@@ -199,6 +199,15 @@ START_TEST(test_yaml_unknown_tag_is_refused)
 }
 END_TEST
 
+START_TEST(test_yaml_unknown_tag_on_a_key_is_refused)
+{
+    struct diag_list diags = {0};
+    parse_fails("!env a: 1\n", &diags);
+    tc_expect(&diags, "unsupported YAML tag !env on a key");
+    diag_list_free(&diags);
+}
+END_TEST
+
 START_TEST(test_yaml_bad_value_for_standard_tag_is_refused)
 {
     struct diag_list diags = {0};
@@ -396,6 +405,7 @@ TC_RUN_SUITE("config_yaml", test_yaml_plain_scalars_follow_the_core_schema,
              test_yaml_syntax_error_names_line_and_column,
              test_yaml_duplicate_key_names_key_and_both_lines, test_yaml_alias_is_refused,
              test_yaml_merge_key_with_alias_is_refused, test_yaml_unknown_tag_is_refused,
+             test_yaml_unknown_tag_on_a_key_is_refused,
              test_yaml_bad_value_for_standard_tag_is_refused, test_yaml_second_document_is_refused,
              test_yaml_mapping_as_key_is_refused, test_yaml_nesting_past_the_limit_is_refused,
              test_yaml_nul_character_is_refused, test_yaml_integer_overflow_is_refused,
