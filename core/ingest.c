@@ -153,10 +153,16 @@ static enum store_result write_together(struct store *store, struct ingest_batch
     }
     size_t e = 0, c = 0;
     for (struct ingest_batch *b = list; b != NULL; b = b->next) {
-        memcpy(all_events + e, b->events, b->event_count * sizeof(*all_events));
-        e += b->event_count;
-        memcpy(all_checkpoints + c, b->checkpoints, b->checkpoint_count * sizeof(*all_checkpoints));
-        c += b->checkpoint_count;
+        /* memcpy's pointers must be valid even for zero bytes */
+        if (b->event_count > 0) {
+            memcpy(all_events + e, b->events, b->event_count * sizeof(*all_events));
+            e += b->event_count;
+        }
+        if (b->checkpoint_count > 0) {
+            memcpy(all_checkpoints + c, b->checkpoints,
+                   b->checkpoint_count * sizeof(*all_checkpoints));
+            c += b->checkpoint_count;
+        }
     }
     enum store_result rc = STORE_CONFLICT;
     for (int attempt = 0; rc == STORE_CONFLICT && attempt < INGEST_CONFLICT_RETRIES; attempt++) {
