@@ -184,38 +184,36 @@ static struct series *lookup(struct metrics *m, const char *name, const char *he
     return &m->slots[i];
 }
 
-void metrics_counter_add(struct metrics *m, const char *name, const char *help, double delta, ...)
+/* Adds to (counter) or sets (gauge) one series. */
+static void update(struct metrics *m, const char *name, const char *help, enum series_type type,
+                   double value, va_list args)
 {
     if (m == NULL) {
         return;
     }
-    va_list args;
-    va_start(args, delta);
     char *labels = format_labels(args);
-    va_end(args);
     pthread_mutex_lock(&m->mutex);
-    struct series *s = lookup(m, name, help, labels, SERIES_COUNTER, true);
+    struct series *s = lookup(m, name, help, labels, type, true);
     if (s != NULL) {
-        s->value += delta;
+        s->value = type == SERIES_COUNTER ? s->value + value : value;
     }
     pthread_mutex_unlock(&m->mutex);
 }
 
+void metrics_counter_add(struct metrics *m, const char *name, const char *help, double delta, ...)
+{
+    va_list args;
+    va_start(args, delta);
+    update(m, name, help, SERIES_COUNTER, delta, args);
+    va_end(args);
+}
+
 void metrics_gauge_set(struct metrics *m, const char *name, const char *help, double value, ...)
 {
-    if (m == NULL) {
-        return;
-    }
     va_list args;
     va_start(args, value);
-    char *labels = format_labels(args);
+    update(m, name, help, SERIES_GAUGE, value, args);
     va_end(args);
-    pthread_mutex_lock(&m->mutex);
-    struct series *s = lookup(m, name, help, labels, SERIES_GAUGE, true);
-    if (s != NULL) {
-        s->value = value;
-    }
-    pthread_mutex_unlock(&m->mutex);
 }
 
 void metrics_observe(struct metrics *m, const char *name, const char *help,

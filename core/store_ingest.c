@@ -8,8 +8,9 @@
  * Order of the steps: find events already stored -> upsert the leads of the new ones ->
  * identities -> insert events with their lead -> meetings and attendees -> checkpoints.
  * Leads come before events so that an event row is written once, with its lead_id, rather
- * than inserted and then updated. Every statement takes its rows in key order, so two
- * writers locking overlapping rows always lock them in the same order (no deadlocks).
+ * than inserted and then updated. Every statement takes its rows ORDER BY their key, so
+ * two writers locking overlapping rows lock them in the same order (no deadlocks); rows
+ * with the same key are merged here first, since one statement may not update a row twice.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -207,20 +208,31 @@ static void merge_lead(json_t *record, const json_t *lead)
     }
 }
 
-static int compare_strings(const void *a, const void *b)
+/* The values of an object merged by key, as an array (each value's `member` when it is
+ * non-NULL). NEW reference, or NULL when out of memory. */
+static json_t *merged_rows(const json_t *by_key, const char *member)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    json_t *rows = json_array();
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)by_key, key, value) {
+        json_t *row = member != NULL ? json_object_get(value, member) : value;
+        if (rows == NULL || json_array_append(rows, row) != 0) {
+            json_decref(rows);
+            return NULL;
+        }
+    }
+    return rows;
 }
 
 static enum store_result upsert_email_leads(struct batch *b)
 {
     json_t *by_email = json_object();
-    json_t *rows = json_array();
-    const char **emails = NULL;
+    json_t *rows = NULL;
     enum store_result rc = STORE_UNAVAILABLE;
     PGresult *result = NULL;
 
-    if (by_email == NULL || rows == NULL) {
+    if (by_email == NULL) {
         goto out;
     }
     for (size_t i = 0; i < b->count; i++) {
@@ -238,24 +250,12 @@ static enum store_result upsert_email_leads(struct batch *b)
         }
         merge_lead(record, lead);
     }
-    size_t count = json_object_size(by_email);
-    if (count == 0) {
+    if (json_object_size(by_email) == 0) {
         rc = STORE_OK;
         goto out;
     }
-    emails = calloc(count, sizeof(*emails));
-    if (emails == NULL) {
+    if ((rows = merged_rows(by_email, NULL)) == NULL) {
         goto out;
-    }
-    size_t n = 0;
-    const char *key;
-    json_t *value;
-    json_object_foreach(by_email, key, value) {
-        emails[n++] = key;
-    }
-    qsort(emails, n, sizeof(*emails), compare_strings);
-    for (size_t i = 0; i < n; i++) {
-        json_array_append(rows, json_object_get(by_email, emails[i]));
     }
     rc = exec_rows(b, "ingest_lead_upsert", sql_lead_upsert, rows, &result);
     if (rc != STORE_OK) {
@@ -265,12 +265,10 @@ static enum store_result upsert_email_leads(struct batch *b)
         json_object_set_new(b->email_ids, PQgetvalue(result, row, 1),
                             json_integer(parse_id(PQgetvalue(result, row, 0))));
     }
-    rc = STORE_OK;
 out:
     if (result != NULL) {
         PQclear(result);
     }
-    free(emails);
     json_decref(rows);
     json_decref(by_email);
     return rc;
@@ -360,18 +358,8 @@ out:
     return rc;
 }
 
-static int compare_identities(const void *a, const void *b)
-{
-    const json_t *x = *(const json_t *const *)a;
-    const json_t *y = *(const json_t *const *)b;
-    int c = strcmp(json_string_value(json_object_get(x, "source")),
-                   json_string_value(json_object_get(y, "source")));
-    return c != 0 ? c
-                  : strcmp(json_string_value(json_object_get(x, "external_id")),
-                           json_string_value(json_object_get(y, "external_id")));
-}
-
-static int add_identity(json_t *rows, json_t *seen, const char *source, const char *external_id,
+/* Adds (source, external_id) -> lead_id unless the batch already has that identity. */
+static int add_identity(json_t *by_key, const char *source, const char *external_id,
                         int64_t lead_id)
 {
     char *key = util_printf("%s\x1f%s", source, external_id);
@@ -379,11 +367,10 @@ static int add_identity(json_t *rows, json_t *seen, const char *source, const ch
         return -1;
     }
     int rc = 0;
-    if (json_object_get(seen, key) == NULL) {
-        json_object_set_new(seen, key, json_true());
-        rc = json_array_append_new(rows, json_pack("{s:s,s:s,s:I}", "source", source,
-                                                   "external_id", external_id, "lead_id",
-                                                   (json_int_t)lead_id));
+    if (json_object_get(by_key, key) == NULL) {
+        rc = json_object_set_new(by_key, key,
+                                 json_pack("{s:s,s:s,s:I}", "source", source, "external_id",
+                                           external_id, "lead_id", (json_int_t)lead_id));
     }
     free(key);
     return rc;
@@ -395,12 +382,10 @@ static enum store_result resolve_leads(struct batch *b)
     if (rc != STORE_OK) {
         return rc;
     }
-    json_t *rows = json_array();
-    json_t *seen = json_object();
-    json_t **sorted = NULL;
-    if (rows == NULL || seen == NULL) {
-        rc = STORE_UNAVAILABLE;
-        goto out;
+    json_t *identities = json_object();
+    json_t *rows = NULL;
+    if (identities == NULL) {
+        return STORE_UNAVAILABLE;
     }
     for (size_t i = 0; i < b->count; i++) {
         struct event_record *e = &b->events[i];
@@ -416,46 +401,29 @@ static enum store_result resolve_leads(struct batch *b)
         if (e->lead_id == 0) {
             continue;
         }
+        rc = STORE_UNAVAILABLE;
         const char *external_id = lead_text(lead, "external_id");
         if (external_id != NULL && e->lead_email != NULL &&
-            add_identity(rows, seen, e->source, external_id, e->lead_id) != 0) {
-            rc = STORE_UNAVAILABLE;
+            add_identity(identities, e->source, external_id, e->lead_id) != 0) {
             goto out;
         }
         const char *instance;
         json_t *id;
         json_object_foreach(json_object_get(lead, "external_ids"), instance, id) {
-            if (add_identity(rows, seen, instance, json_string_value(id), e->lead_id) != 0) {
-                rc = STORE_UNAVAILABLE;
+            if (add_identity(identities, instance, json_string_value(id), e->lead_id) != 0) {
                 goto out;
             }
         }
     }
-    size_t n = json_array_size(rows);
-    if (n == 0) {
-        rc = STORE_OK;
-        goto out;
+    rc = STORE_OK;
+    if (json_object_size(identities) > 0) {
+        rows = merged_rows(identities, NULL);
+        rc = rows != NULL ? exec_rows(b, "ingest_identities", sql_identities_insert, rows, NULL)
+                          : STORE_UNAVAILABLE;
     }
-    sorted = calloc(n, sizeof(*sorted));
-    if (sorted == NULL) {
-        rc = STORE_UNAVAILABLE;
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        sorted[i] = json_array_get(rows, i);
-    }
-    qsort(sorted, n, sizeof(*sorted), compare_identities);
-    json_t *ordered = json_array();
-    for (size_t i = 0; ordered != NULL && i < n; i++) {
-        json_array_append(ordered, sorted[i]);
-    }
-    rc = ordered != NULL ? exec_rows(b, "ingest_identities", sql_identities_insert, ordered, NULL)
-                         : STORE_UNAVAILABLE;
-    json_decref(ordered);
 out:
-    free(sorted);
-    json_decref(seen);
     json_decref(rows);
+    json_decref(identities);
     return rc;
 }
 
@@ -573,13 +541,12 @@ static enum store_result upsert_meetings(struct batch *b)
 {
     /* key -> {row, attendees, at}; the newest event per meeting wins within the batch */
     json_t *by_key = json_object();
-    json_t *rows = json_array();
+    json_t *rows = NULL;
     json_t *replaced = json_array();
     json_t *attendee_rows = json_array();
-    const char **keys = NULL;
     PGresult *result = NULL;
     enum store_result rc = STORE_UNAVAILABLE;
-    if (by_key == NULL || rows == NULL || replaced == NULL || attendee_rows == NULL) {
+    if (by_key == NULL || replaced == NULL || attendee_rows == NULL) {
         goto out;
     }
     for (size_t i = 0; i < b->count; i++) {
@@ -611,24 +578,12 @@ static enum store_result upsert_meetings(struct batch *b)
         }
         free(key);
     }
-    size_t n = json_object_size(by_key);
-    if (n == 0) {
+    if (json_object_size(by_key) == 0) {
         rc = STORE_OK;
         goto out;
     }
-    keys = calloc(n, sizeof(*keys));
-    if (keys == NULL) {
+    if ((rows = merged_rows(by_key, "row")) == NULL) {
         goto out;
-    }
-    size_t k = 0;
-    const char *key;
-    json_t *entry;
-    json_object_foreach(by_key, key, entry) {
-        keys[k++] = key;
-    }
-    qsort(keys, n, sizeof(*keys), compare_strings);
-    for (size_t i = 0; i < n; i++) {
-        json_array_append(rows, json_object_get(json_object_get(by_key, keys[i]), "row"));
     }
     rc = exec_rows(b, "ingest_meetings", sql_meetings_upsert, rows, &result);
     if (rc != STORE_OK) {
@@ -676,7 +631,6 @@ out:
     if (result != NULL) {
         PQclear(result);
     }
-    free(keys);
     json_decref(attendee_rows);
     json_decref(replaced);
     json_decref(rows);
@@ -690,12 +644,10 @@ static enum store_result upsert_checkpoints(struct batch *b, struct store_checkp
     if (count == 0) {
         return STORE_OK;
     }
-    /* The last put of a key wins; rows go in key order. */
-    json_t *by_key = json_object();
-    json_t *rows = json_array();
-    const char **keys = NULL;
+    json_t *by_key = json_object(); /* the last put of a key wins */
+    json_t *rows = NULL;
     enum store_result rc = STORE_UNAVAILABLE;
-    if (by_key == NULL || rows == NULL) {
+    if (by_key == NULL) {
         goto out;
     }
     for (size_t i = 0; i < count; i++) {
@@ -707,27 +659,16 @@ static enum store_result upsert_checkpoints(struct batch *b, struct store_checkp
             json_decref(row);
             goto out;
         }
-        json_object_set_new(by_key, key, row);
+        int added = json_object_set_new(by_key, key, row);
         free(key);
+        if (added != 0) {
+            goto out;
+        }
     }
-    size_t n = json_object_size(by_key);
-    keys = calloc(n, sizeof(*keys));
-    if (keys == NULL) {
-        goto out;
+    if ((rows = merged_rows(by_key, NULL)) != NULL) {
+        rc = exec_rows(b, "ingest_checkpoints", sql_checkpoints_upsert, rows, NULL);
     }
-    size_t k = 0;
-    const char *key;
-    json_t *row;
-    json_object_foreach(by_key, key, row) {
-        keys[k++] = key;
-    }
-    qsort(keys, n, sizeof(*keys), compare_strings);
-    for (size_t i = 0; i < n; i++) {
-        json_array_append(rows, json_object_get(by_key, keys[i]));
-    }
-    rc = exec_rows(b, "ingest_checkpoints", sql_checkpoints_upsert, rows, NULL);
 out:
-    free(keys);
     json_decref(rows);
     json_decref(by_key);
     return rc;

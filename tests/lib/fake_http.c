@@ -1,0 +1,240 @@
+/* fake_http.c - see fake_http.h. */
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fake_http.h"
+#include "util.h"
+
+struct scripted {
+    int status;
+    char *body;
+    char *header_name;
+    char *header_value;
+    int delay_ms;
+};
+
+struct fake_http {
+    struct MHD_Daemon *mhd;
+    int port;
+    pthread_mutex_t mutex;
+    struct scripted *script;
+    size_t script_count;
+    size_t script_next;
+    struct fake_request *received;
+    size_t received_count;
+};
+
+struct upload {
+    char *raw_uri; /* with the query string, as received */
+    bool started;
+    struct strbuf body;
+};
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *connection)
+{
+    (void)cls;
+    (void)connection;
+    struct upload *upload = calloc(1, sizeof(*upload));
+    if (upload != NULL) {
+        upload->raw_uri = strdup(uri);
+    }
+    return upload;
+}
+
+static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind;
+    strbuf_appendf(cls, "%s: %s\n", key, value ? value : "");
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)version;
+    struct fake_http *server = cls;
+    struct upload *upload = *con_cls;
+    if (upload == NULL) {
+        return MHD_NO;
+    }
+    if (!upload->started) {
+        upload->started = true;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        strbuf_append_len(&upload->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    struct strbuf headers = {0};
+    MHD_get_connection_values(connection, MHD_HEADER_KIND, add_header, &headers);
+    struct strbuf full_url = {0};
+    strbuf_append(&full_url, upload->raw_uri != NULL ? upload->raw_uri : url);
+    const char *auth =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+
+    pthread_mutex_lock(&server->mutex);
+    struct fake_request *grown = realloc(server->received,
+                                         (server->received_count + 1) * sizeof(*grown));
+    if (grown != NULL) {
+        server->received = grown;
+        server->received[server->received_count++] = (struct fake_request){
+            .method = strdup(method),
+            .url = strbuf_take(&full_url),
+            .body = strbuf_take(&upload->body),
+            .authorization = auth ? strdup(auth) : NULL,
+            .headers = strbuf_take(&headers),
+        };
+    }
+    struct scripted answer = {200, "{}", NULL, NULL, 0};
+    if (server->script_count > 0) {
+        size_t i = server->script_next < server->script_count ? server->script_next++
+                                                              : server->script_count - 1;
+        answer = server->script[i];
+    }
+    pthread_mutex_unlock(&server->mutex);
+    strbuf_free(&full_url);
+    strbuf_free(&headers);
+
+    if (answer.delay_ms > 0) {
+        struct timespec pause = {answer.delay_ms / 1000, (answer.delay_ms % 1000) * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    struct MHD_Response *response = MHD_create_response_from_buffer(
+        strlen(answer.body), (void *)answer.body, MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(response, "Content-Type", "application/json");
+    if (answer.header_name != NULL) {
+        MHD_add_response_header(response, answer.header_name, answer.header_value);
+    }
+    enum MHD_Result rc = MHD_queue_response(connection, (unsigned)answer.status, response);
+    MHD_destroy_response(response);
+    return rc;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)connection;
+    (void)toe;
+    struct upload *upload = *con_cls;
+    if (upload != NULL) {
+        strbuf_free(&upload->body);
+        free(upload->raw_uri);
+        free(upload);
+        *con_cls = NULL;
+    }
+}
+
+struct fake_http *fake_http_start(void)
+{
+    struct fake_http *server = calloc(1, sizeof(*server));
+    pthread_mutex_init(&server->mutex, NULL);
+    server->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
+                                   0, NULL, NULL, on_request, server, MHD_OPTION_NOTIFY_COMPLETED,
+                                   on_completed, server, MHD_OPTION_URI_LOG_CALLBACK, on_uri,
+                                   server, MHD_OPTION_END);
+    if (server->mhd == NULL) {
+        free(server);
+        return NULL;
+    }
+    server->port = MHD_get_daemon_info(server->mhd, MHD_DAEMON_INFO_BIND_PORT)->port;
+    return server;
+}
+
+int fake_http_port(const struct fake_http *server)
+{
+    return server->port;
+}
+
+char *fake_http_url(const struct fake_http *server, const char *path)
+{
+    return util_printf("http://127.0.0.1:%d%s", server->port, path);
+}
+
+void fake_http_push(struct fake_http *server, struct fake_response response)
+{
+    pthread_mutex_lock(&server->mutex);
+    struct scripted *grown =
+        realloc(server->script, (server->script_count + 1) * sizeof(*grown));
+    if (grown != NULL) {
+        server->script = grown;
+        struct scripted *s = &server->script[server->script_count++];
+        s->status = response.status;
+        s->body = strdup(response.body != NULL ? response.body : "");
+        s->header_name = s->header_value = NULL;
+        if (response.header != NULL) {
+            const char *colon = strchr(response.header, ':');
+            if (colon != NULL) {
+                s->header_name = strndup(response.header, (size_t)(colon - response.header));
+                s->header_value = strdup(colon + 1 + (colon[1] == ' '));
+            }
+        }
+        s->delay_ms = response.delay_ms;
+    }
+    pthread_mutex_unlock(&server->mutex);
+}
+
+size_t fake_http_request_count(struct fake_http *server)
+{
+    pthread_mutex_lock(&server->mutex);
+    size_t n = server->received_count;
+    pthread_mutex_unlock(&server->mutex);
+    return n;
+}
+
+static char *dup_or_null(const char *text)
+{
+    return text != NULL ? strdup(text) : NULL;
+}
+
+struct fake_request fake_http_request(struct fake_http *server, size_t i)
+{
+    struct fake_request copy = {0};
+    pthread_mutex_lock(&server->mutex);
+    if (i < server->received_count) {
+        const struct fake_request *r = &server->received[i];
+        copy = (struct fake_request){dup_or_null(r->method), dup_or_null(r->url),
+                                     dup_or_null(r->body), dup_or_null(r->authorization),
+                                     dup_or_null(r->headers)};
+    }
+    pthread_mutex_unlock(&server->mutex);
+    return copy;
+}
+
+void fake_http_request_free(struct fake_request *r)
+{
+    free(r->method);
+    free(r->url);
+    free(r->body);
+    free(r->authorization);
+    free(r->headers);
+    memset(r, 0, sizeof(*r));
+}
+
+void fake_http_stop(struct fake_http *server)
+{
+    if (server == NULL) {
+        return;
+    }
+    MHD_stop_daemon(server->mhd);
+    for (size_t i = 0; i < server->script_count; i++) {
+        free(server->script[i].body);
+        free(server->script[i].header_name);
+        free(server->script[i].header_value);
+    }
+    free(server->script);
+    for (size_t i = 0; i < server->received_count; i++) {
+        fake_http_request_free(&server->received[i]);
+    }
+    free(server->received);
+    pthread_mutex_destroy(&server->mutex);
+    free(server);
+}

@@ -1,0 +1,369 @@
+/*
+ * test_host_api.c - the function table plugins receive: every slot filled, and each
+ * service keeping its promises (emit validates and batches, checkpoints stay in the call
+ * until commit, plugin metrics are named safely, the HTTP client retries as documented).
+ */
+#include <check.h>
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake_http.h"
+#include "instance.h"
+#include "metrics.h"
+#include "util.h"
+
+static const lh_config_field_t empty_schema[] = {LH_FIELD_END};
+static const lh_plugin_t test_descriptor = {
+    LH_PLUGIN_HEADER,
+    .kind = LH_KIND_SOURCE,
+    .name = "tester",
+    .version = "1",
+    .description = "test",
+    .config_schema = empty_schema,
+};
+static const struct plugin test_plugin = {"tester", "/dev/null", NULL, &test_descriptor};
+
+static struct host_services services;
+static struct instance instance;
+static struct config_instance config_instance = {.name = "unit"};
+static atomic_bool stopping;
+
+static void setup(void)
+{
+    memset(&services, 0, sizeof(services));
+    services.metrics = metrics_create();
+    atomic_init(&stopping, false);
+    services.stopping = &stopping;
+    pthread_mutex_init(&services.store_mutex, NULL);
+    ck_assert_int_eq(instance_setup(&instance, &config_instance, &test_plugin, json_object(),
+                                    &services),
+                     0);
+}
+
+static void teardown(void)
+{
+    json_decref(instance.settings);
+    pthread_mutex_destroy(&instance.call_mutex);
+    pthread_mutex_destroy(&services.store_mutex);
+    metrics_free(services.metrics);
+}
+
+START_TEST(test_host_table_has_every_slot_filled)
+{
+    const lh_host_t *host = host_api_table();
+    ck_assert_uint_eq(host->size, sizeof(lh_host_t));
+    ck_assert_int_eq(host->abi_major, LH_ABI_MAJOR);
+    ck_assert_int_eq(host->abi_minor, LH_ABI_MINOR);
+    /* Everything after the header is a function pointer: none may be NULL. */
+    typedef void (*any_fn)(void);
+    size_t first = offsetof(lh_host_t, log);
+    size_t slots = (sizeof(lh_host_t) - first) / sizeof(any_fn);
+    ck_assert_uint_eq(slots, 17); /* ABI 1.0: grows with each minor; every new slot is checked */
+    for (size_t i = 0; i < slots; i++) {
+        any_fn fn;
+        memcpy(&fn, (const char *)host + first + i * sizeof(any_fn), sizeof(fn));
+        ck_assert_msg(fn != NULL, "host table slot %zu is empty", i);
+    }
+    ck_assert(LH_HOST_HAS(host, base64_encode));
+}
+END_TEST
+
+START_TEST(test_emit_validates_and_collects_into_the_call_batch)
+{
+    const lh_host_t *host = host_api_table();
+    struct ingest_batch batch = {0};
+    struct lh_ctx ctx;
+    ctx_init(&ctx, &instance, &batch);
+    json_t *good = json_pack("{s:s,s:s,s:s}", "type", "email.sent", "source_id", "m1",
+                             "occurred_at", "2026-11-27T10:00:00Z");
+    ck_assert_int_eq(host->emit(&ctx, good), LH_OK);
+    ck_assert_uint_eq(batch.event_count, 1);
+    ck_assert_str_eq(batch.events[0].source, "unit");
+
+    json_t *bad = json_pack("{s:s,s:s}", "type", "email.sent", "source_id", "m2");
+    ck_assert_int_eq(host->emit(&ctx, bad), LH_PERMANENT);
+    ck_assert_str_eq(ctx.error, "event 2: occurred_at: required, an RFC 3339 date-time");
+    ck_assert_uint_eq(batch.event_count, 1);
+    ck_assert_int_eq(metrics_get(services.metrics, "leadhub_events_rejected_total", "instance",
+                                 "unit", "type", "email.sent", NULL),
+                     1);
+    ctx_clear(&ctx);
+    ingest_batch_clear(&batch);
+}
+END_TEST
+
+START_TEST(test_emit_and_checkpoint_put_outside_poll_or_webhook_are_refused)
+{
+    const lh_host_t *host = host_api_table();
+    struct lh_ctx ctx;
+    ctx_init(&ctx, &instance, NULL);
+    json_t *event = json_pack("{s:s,s:s,s:s}", "type", "email.sent", "source_id", "m1",
+                              "occurred_at", "2026-11-27T10:00:00Z");
+    ck_assert_int_eq(host->emit(&ctx, event), LH_PERMANENT);
+    ck_assert_ptr_nonnull(strstr(ctx.error, "only allowed during poll and webhook"));
+    ck_assert_int_eq(host->checkpoint_put(&ctx, "cursor", json_integer(1)), LH_PERMANENT);
+    ctx_clear(&ctx);
+}
+END_TEST
+
+START_TEST(test_checkpoint_put_is_seen_by_get_in_the_same_call)
+{
+    const lh_host_t *host = host_api_table();
+    struct ingest_batch batch = {0};
+    struct lh_ctx ctx;
+    ctx_init(&ctx, &instance, &batch);
+    ck_assert_int_eq(host->checkpoint_put(&ctx, "history:id", json_integer(7)), LH_OK);
+    ck_assert_int_eq(host->checkpoint_put(&ctx, "history:id", json_integer(8)), LH_OK);
+    json_t *value = NULL;
+    ck_assert_int_eq(host->checkpoint_get(&ctx, "history:id", &value), LH_OK);
+    ck_assert_int_eq(json_integer_value(value), 8);
+    json_decref(value);
+    ck_assert_int_eq(host->checkpoint_put(&ctx, "bad key!", json_integer(1)), LH_PERMANENT);
+    ck_assert_int_eq(host->checkpoint_get(&ctx, "", &value), LH_PERMANENT);
+    ctx_clear(&ctx);
+    ingest_batch_clear(&batch);
+}
+END_TEST
+
+START_TEST(test_plugin_metrics_are_prefixed_and_bad_names_ignored)
+{
+    const lh_host_t *host = host_api_table();
+    struct lh_ctx ctx;
+    ctx_init(&ctx, &instance, NULL);
+    host->counter_add(&ctx, "pages_fetched", NULL, NULL, 2);
+    host->counter_add(&ctx, "pages_fetched", NULL, NULL, 3);
+    host->gauge_set(&ctx, "cursor_age_seconds", "kind", "history", 42);
+    host->counter_add(&ctx, "Bad-Name", NULL, NULL, 1);
+    host->counter_add(&ctx, "ok", "instance", "spoofed", 1);
+    ck_assert_int_eq(metrics_get(services.metrics, "leadhub_plugin_pages_fetched", "instance",
+                                 "unit", NULL),
+                     5);
+    ck_assert_int_eq(metrics_get(services.metrics, "leadhub_plugin_cursor_age_seconds",
+                                 "instance", "unit", "kind", "history", NULL),
+                     42);
+    char *text = metrics_render(services.metrics);
+    ck_assert_ptr_null(strstr(text, "Bad-Name"));
+    ck_assert_ptr_null(strstr(text, "spoofed"));
+    free(text);
+    ctx_clear(&ctx);
+}
+END_TEST
+
+START_TEST(test_set_error_retry_after_and_respond_are_kept_in_the_context)
+{
+    const lh_host_t *host = host_api_table();
+    struct lh_ctx ctx;
+    ctx_init(&ctx, &instance, NULL);
+    host->set_error(&ctx, "first %d", 1);
+    host->set_error(&ctx, "second %s", "reason");
+    ck_assert_str_eq(ctx.error, "second reason");
+    host->set_retry_after(&ctx, 90000000);
+    ck_assert_int_eq(ctx.retry_after_ms, 3600000); /* capped at an hour */
+    host->respond(&ctx, 202, "text/plain", "challenge", 9);
+    ck_assert_int_eq(ctx.response_status, 202);
+    ck_assert_str_eq(ctx.response_body, "challenge");
+    host->respond(&ctx, 42, "text/plain", "x", 1); /* not an HTTP status: ignored */
+    ck_assert_int_eq(ctx.response_status, 202);
+    ck_assert_str_eq(host->instance_name(&ctx), "unit");
+    ck_assert_int_eq(host->should_stop(&ctx), 0);
+    atomic_store(&stopping, true);
+    ck_assert_int_eq(host->should_stop(&ctx), 1);
+    ctx_clear(&ctx);
+}
+END_TEST
+
+START_TEST(test_crypto_helpers_match_known_vectors)
+{
+    const lh_host_t *host = host_api_table();
+    /* RFC 4231, test case 2 */
+    unsigned char digest[32];
+    host->hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, digest);
+    char hex[65];
+    lh_hex_encode(digest, 32, hex);
+    ck_assert_str_eq(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    unsigned char other[32];
+    memcpy(other, digest, 32);
+    ck_assert_int_eq(host->digest_equal(digest, other, 32), 1);
+    other[31] ^= 1;
+    ck_assert_int_eq(host->digest_equal(digest, other, 32), 0);
+    char b64[16];
+    ck_assert_uint_eq(host->base64_encode("hi!?", 4, b64), 8);
+    ck_assert_str_eq(b64, "aGkhPw==");
+}
+END_TEST
+
+START_TEST(test_http_returns_response_with_lowercased_headers)
+{
+    struct fake_http *server = fake_http_start();
+    fake_http_push(server, (struct fake_response){201, "{\"id\":1}", "X-Request-Id: abc", 0});
+    char *url = fake_http_url(server, "/v1/things?limit=2");
+    const lh_header_t headers[] = {{"Authorization", "Bearer sk_test_secret"}};
+    lh_http_request_t request = {.method = "POST", .url = url, .headers = headers,
+                                 .header_count = 1, .body = "{}", .body_len = 2};
+    lh_http_response_t response;
+    const lh_host_t *host = host_api_table();
+    struct lh_ctx ctx;
+    ctx_init(&ctx, &instance, NULL);
+    ck_assert_int_eq(host->http(&ctx, &request, &response), LH_OK);
+    ck_assert_int_eq(response.status, 201);
+    ck_assert_str_eq(response.body, "{\"id\":1}");
+    ck_assert_str_eq(lh_response_header(&response, "x-request-id"), "abc");
+    ck_assert_int_eq(response.retry_after_ms, -1);
+    ck_assert_int_eq(lh_http_classify(&response), LH_OK);
+    host->http_response_free(&response);
+    struct fake_request seen = fake_http_request(server, 0);
+    ck_assert_str_eq(seen.method, "POST");
+    ck_assert_str_eq(seen.url, "/v1/things?limit=2");
+    ck_assert_str_eq(seen.body, "{}");
+    ck_assert_str_eq(seen.authorization, "Bearer sk_test_secret");
+    fake_http_request_free(&seen);
+    ctx_clear(&ctx);
+    free(url);
+    fake_http_stop(server);
+}
+END_TEST
+
+START_TEST(test_http_retries_429_honouring_retry_after_then_succeeds)
+{
+    struct fake_http *server = fake_http_start();
+    fake_http_push(server, (struct fake_response){429, "{}", "Retry-After: 1", 0});
+    fake_http_push(server, (struct fake_response){503, "{}", NULL, 0});
+    fake_http_push(server, (struct fake_response){200, "{\"ok\":true}", NULL, 0});
+    char *url = fake_http_url(server, "/events");
+    lh_http_request_t request = {.method = "GET", .url = url, .max_attempts = 4};
+    lh_http_response_t response;
+    const lh_host_t *host = host_api_table();
+    struct lh_ctx ctx;
+    ctx_init(&ctx, &instance, NULL);
+    int64_t started = util_monotonic_ms();
+    ck_assert_int_eq(host->http(&ctx, &request, &response), LH_OK);
+    ck_assert_int_eq(response.status, 200);
+    ck_assert_uint_eq(fake_http_request_count(server), 3);
+    ck_assert_int_ge(util_monotonic_ms() - started, 1000); /* waited as told */
+    host->http_response_free(&response);
+    ck_assert_int_eq(metrics_get(services.metrics, "leadhub_http_client_requests_total",
+                                 "instance", "unit", "status", "429", NULL),
+                     1);
+    ctx_clear(&ctx);
+    free(url);
+    fake_http_stop(server);
+}
+END_TEST
+
+START_TEST(test_http_gives_up_after_max_attempts_with_the_last_response)
+{
+    struct fake_http *server = fake_http_start();
+    fake_http_push(server, (struct fake_response){500, "{\"error\":\"boom\"}", NULL, 0});
+    char *url = fake_http_url(server, "/fail");
+    lh_http_request_t request = {.method = "GET", .url = url, .max_attempts = 2};
+    lh_http_response_t response;
+    const lh_host_t *host = host_api_table();
+    struct lh_ctx ctx;
+    ctx_init(&ctx, &instance, NULL);
+    ck_assert_int_eq(host->http(&ctx, &request, &response), LH_OK);
+    ck_assert_int_eq(response.status, 500);
+    ck_assert_int_eq(lh_http_classify(&response), LH_RETRY);
+    ck_assert_uint_eq(fake_http_request_count(server), 2);
+    host->http_response_free(&response);
+    ctx_clear(&ctx);
+    free(url);
+    fake_http_stop(server);
+}
+END_TEST
+
+START_TEST(test_http_long_retry_after_is_returned_not_slept)
+{
+    struct fake_http *server = fake_http_start();
+    fake_http_push(server, (struct fake_response){429, "{}", "Retry-After: 3600", 0});
+    char *url = fake_http_url(server, "/slow-down");
+    lh_http_request_t request = {.method = "GET", .url = url, .max_attempts = 5};
+    lh_http_response_t response;
+    const lh_host_t *host = host_api_table();
+    struct lh_ctx ctx;
+    ctx_init(&ctx, &instance, NULL);
+    ck_assert_int_eq(host->http(&ctx, &request, &response), LH_OK);
+    ck_assert_int_eq(response.status, 429);
+    ck_assert_int_eq(response.retry_after_ms, 3600000);
+    ck_assert_int_eq(lh_http_classify(&response), LH_RETRY_AFTER);
+    ck_assert_uint_eq(fake_http_request_count(server), 1);
+    host->http_response_free(&response);
+    ctx_clear(&ctx);
+    free(url);
+    fake_http_stop(server);
+}
+END_TEST
+
+START_TEST(test_http_transport_failure_is_retry_with_reason)
+{
+    const lh_host_t *host = host_api_table();
+    struct lh_ctx ctx;
+    ctx_init(&ctx, &instance, NULL);
+    lh_http_request_t request = {.method = "GET", .url = "http://127.0.0.1:1/x?token=secret",
+                                 .timeout_ms = 2000};
+    lh_http_response_t response;
+    ck_assert_int_eq(host->http(&ctx, &request, &response), LH_RETRY);
+    ck_assert_ptr_nonnull(ctx.error);
+    ck_assert_ptr_null(strstr(ctx.error, "secret")); /* queries may carry tokens */
+    host->http_response_free(&response);
+
+    lh_http_request_t bad = {.method = "GET", .url = "file:///etc/passwd"};
+    ck_assert_int_eq(host->http(&ctx, &bad, &response), LH_PERMANENT);
+    host->http_response_free(&response);
+    ctx_clear(&ctx);
+}
+END_TEST
+
+START_TEST(test_http_does_not_follow_redirects)
+{
+    struct fake_http *server = fake_http_start();
+    fake_http_push(server, (struct fake_response){302, "", "Location: http://127.0.0.1:1/", 0});
+    char *url = fake_http_url(server, "/moved");
+    lh_http_request_t request = {.method = "GET", .url = url};
+    lh_http_response_t response;
+    const lh_host_t *host = host_api_table();
+    struct lh_ctx ctx;
+    ctx_init(&ctx, &instance, NULL);
+    ck_assert_int_eq(host->http(&ctx, &request, &response), LH_OK);
+    ck_assert_int_eq(response.status, 302);
+    ck_assert_int_eq(lh_http_classify(&response), LH_PERMANENT);
+    host->http_response_free(&response);
+    ctx_clear(&ctx);
+    free(url);
+    fake_http_stop(server);
+}
+END_TEST
+
+static Suite *host_api_suite(void)
+{
+    Suite *s = suite_create("host_api");
+    TCase *tc = tcase_create("host");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_host_table_has_every_slot_filled);
+    tcase_add_test(tc, test_emit_validates_and_collects_into_the_call_batch);
+    tcase_add_test(tc, test_emit_and_checkpoint_put_outside_poll_or_webhook_are_refused);
+    tcase_add_test(tc, test_checkpoint_put_is_seen_by_get_in_the_same_call);
+    tcase_add_test(tc, test_plugin_metrics_are_prefixed_and_bad_names_ignored);
+    tcase_add_test(tc, test_set_error_retry_after_and_respond_are_kept_in_the_context);
+    tcase_add_test(tc, test_crypto_helpers_match_known_vectors);
+    tcase_add_test(tc, test_http_returns_response_with_lowercased_headers);
+    tcase_add_test(tc, test_http_retries_429_honouring_retry_after_then_succeeds);
+    tcase_add_test(tc, test_http_gives_up_after_max_attempts_with_the_last_response);
+    tcase_add_test(tc, test_http_long_retry_after_is_returned_not_slept);
+    tcase_add_test(tc, test_http_transport_failure_is_retry_with_reason);
+    tcase_add_test(tc, test_http_does_not_follow_redirects);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    SRunner *runner = srunner_create(host_api_suite());
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    curl_global_cleanup();
+    return failed == 0 ? 0 : 1;
+}

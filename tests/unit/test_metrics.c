@@ -1,0 +1,79 @@
+/* test_metrics.c - the Prometheus registry renders the text exposition format exactly. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+
+START_TEST(test_metrics_counters_render_with_help_type_and_escaped_labels)
+{
+    struct metrics *m = metrics_create();
+    metrics_counter_add(m, "lh_requests_total", "Requests.", 1, "route", "/a", NULL);
+    metrics_counter_add(m, "lh_requests_total", "Requests.", 2, "route", "/a", NULL);
+    metrics_counter_add(m, "lh_requests_total", "Requests.", 1, "route", "q\"\\\n", NULL);
+    metrics_gauge_set(m, "lh_depth", "Depth.", 7, NULL);
+    metrics_gauge_set(m, "lh_depth", "Depth.", 3, NULL);
+    char *text = metrics_render(m);
+    ck_assert_str_eq(text, "# HELP lh_depth Depth.\n"
+                           "# TYPE lh_depth gauge\n"
+                           "lh_depth 3\n"
+                           "# HELP lh_requests_total Requests.\n"
+                           "# TYPE lh_requests_total counter\n"
+                           "lh_requests_total{route=\"/a\"} 3\n"
+                           "lh_requests_total{route=\"q\\\"\\\\\\n\"} 1\n");
+    ck_assert_int_eq(metrics_get(m, "lh_requests_total", "route", "/a", NULL), 3);
+    ck_assert_int_eq(metrics_get(m, "lh_missing", NULL), 0);
+    free(text);
+    metrics_free(m);
+}
+END_TEST
+
+START_TEST(test_metrics_histogram_buckets_are_cumulative_with_inf_sum_and_count)
+{
+    struct metrics *m = metrics_create();
+    static const double buckets[] = {0.1, 1};
+    metrics_observe(m, "lh_seconds", "Latency.", buckets, 2, 0.05, "op", "x", NULL);
+    metrics_observe(m, "lh_seconds", "Latency.", buckets, 2, 0.5, "op", "x", NULL);
+    metrics_observe(m, "lh_seconds", "Latency.", buckets, 2, 5, "op", "x", NULL);
+    char *text = metrics_render(m);
+    ck_assert_str_eq(text, "# HELP lh_seconds Latency.\n"
+                           "# TYPE lh_seconds histogram\n"
+                           "lh_seconds_bucket{op=\"x\",le=\"0.1\"} 1\n"
+                           "lh_seconds_bucket{op=\"x\",le=\"1\"} 2\n"
+                           "lh_seconds_bucket{op=\"x\",le=\"+Inf\"} 3\n"
+                           "lh_seconds_sum{op=\"x\"} 5.55\n"
+                           "lh_seconds_count{op=\"x\"} 3\n");
+    free(text);
+    metrics_free(m);
+}
+END_TEST
+
+START_TEST(test_metrics_many_series_survive_growth)
+{
+    struct metrics *m = metrics_create();
+    char label[16];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(label, sizeof(label), "i%d", i);
+        metrics_counter_add(m, "lh_many_total", "Many.", i, "k", label, NULL);
+    }
+    snprintf(label, sizeof(label), "i%d", 1234);
+    ck_assert_int_eq(metrics_get(m, "lh_many_total", "k", label, NULL), 1234);
+    metrics_free(m);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("metrics");
+    TCase *tc = tcase_create("render");
+    tcase_add_test(tc, test_metrics_counters_render_with_help_type_and_escaped_labels);
+    tcase_add_test(tc, test_metrics_histogram_buckets_are_cumulative_with_inf_sum_and_count);
+    tcase_add_test(tc, test_metrics_many_series_survive_growth);
+    suite_add_tcase(s, tc);
+    SRunner *runner = srunner_create(s);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? 0 : 1;
+}
