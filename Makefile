@@ -6,6 +6,7 @@
 #   make asan         the same suites under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run          install missing packages, build, start a throwaway PostgreSQL unless
 #                     $DATABASE_URL is set, migrate, run the daemon with config/leadhub.yaml
+#   make psql         psql on the database `make run` started
 #   make install      PREFIX=/usr/local (DESTDIR supported)
 #   make lint | format | format-check | bench | clean
 #
@@ -22,6 +23,7 @@ LIBDIR  ?= $(PREFIX)/lib
 SANITIZE ?=
 
 VERSION := 0.1.0
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 PKGS := libcurl jansson libpq libmicrohttpd libcrypto yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -68,7 +70,7 @@ FIXTURE_SOS := $(patsubst tests/fixtures/plugins/%.c,$(BUILD)/tests/fixtures/%.s
 TEST_BINS   := $(UNIT_TESTS) $(E2E_TESTS) $(PLUGIN_TESTS)
 
 # --- top-level targets -----------------------------------------------------------------
-.PHONY: all build tests test asan run deps install uninstall lint format format-check bench clean
+.PHONY: all build tests test asan run psql deps install uninstall lint format format-check bench clean
 
 all: $(DAEMON) $(PLUGIN_SOS)
 
@@ -79,16 +81,19 @@ tests: all $(TEST_BINS) $(FIXTURE_SOS)
 # `make test` and `make run` first make sure the packages are there (the pkg-config
 # lookups above need them), then build in a sub-make that sees them.
 test: deps
-	@$(MAKE) --no-print-directory tests
+	@$(MAKE) --no-print-directory -j$(NPROC) tests
 	@BUILD=$(BUILD) scripts/run-tests.sh
 
 asan: deps
-	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 CC=$(CC) tests
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build/asan SANITIZE=1 CC=$(CC) tests
 	@BUILD=build/asan SANITIZE=1 scripts/run-tests.sh
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@BUILD=$(BUILD) scripts/run-daemon.sh
+
+psql:
+	@scripts/run-daemon.sh psql
 
 deps:
 	@scripts/deps.sh

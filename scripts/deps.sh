@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential pkg-config libcurl4-openssl-dev libjansson-dev libpq-dev check
-          libsubunit-dev libmicrohttpd-dev libssl-dev libyaml-dev postgresql curl)
+          libsubunit-dev libmicrohttpd-dev libssl-dev libyaml-dev postgresql curl openssl)
 
 missing=()
 for p in "${packages[@]}"; do

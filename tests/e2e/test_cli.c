@@ -1,0 +1,256 @@
+/*
+ * test_cli.c - `leadhubd` as a user types it: help and exit codes, check-config on good and
+ * bad configurations, run refusing to start on what check-config would refuse, migrate.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon_harness.h"
+#include "testdb.h"
+#include "testutil.h"
+#include "util.h"
+
+/* Runs `leadhubd ARGS` from the source tree; returns the exit code, output in *out. */
+static int leadhubd(const char *args, char **out)
+{
+    char *command = util_printf("cd '%s' && '%s' %s", tu_source_dir(), td_binary(), args);
+    int rc = tu_run(command, out);
+    free(command);
+    return rc;
+}
+
+static void assert_contains(const char *text, const char *expected)
+{
+    ck_assert_msg(strstr(text, expected) != NULL, "output lacks \"%s\":\n%s", expected, text);
+}
+
+START_TEST(test_cli_help_and_exit_codes)
+{
+    char *out = NULL;
+    ck_assert_int_eq(leadhubd("--help", &out), 0);
+    assert_contains(out, "check-config");
+    assert_contains(out, "Exit codes:");
+    free(out);
+    ck_assert_int_eq(leadhubd("frobnicate", &out), 2);
+    assert_contains(out, "unknown command 'frobnicate'");
+    free(out);
+    ck_assert_int_eq(leadhubd("", &out), 2);
+    free(out);
+    const char *commands[] = {"run", "migrate", "check-config", "plugins", "version"};
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        char *args = util_printf("%s --help", commands[i]);
+        ck_assert_msg(leadhubd(args, &out) == 0, "%s --help failed", commands[i]);
+        assert_contains(out, "Usage: leadhubd");
+        free(out);
+        free(args);
+    }
+    ck_assert_int_eq(leadhubd("run --no-such-option", &out), 2);
+    free(out);
+    ck_assert_int_eq(leadhubd("version", &out), 0);
+    assert_contains(out, "plugin ABI 1.0");
+    free(out);
+}
+END_TEST
+
+START_TEST(test_check_config_accepts_the_example_configuration)
+{
+    char *out = NULL;
+    /* without its environment, the example names what is missing */
+    char *bare = util_printf("env -u DATABASE_URL -u LEADHUB_INBOUND_SECRET "
+                             "LEADHUB_PLUGIN_DIR='%s/plugins' '%s' check-config",
+                             tu_build_dir(), td_binary());
+    char *command = util_printf("cd '%s' && %s", tu_source_dir(), bare);
+    ck_assert_int_eq(tu_run(command, &out), 1);
+    assert_contains(out, "config/leadhub.yaml:3: database_url: error: environment variable "
+                         "DATABASE_URL is not set");
+    free(out);
+    free(command);
+    free(bare);
+
+    command = util_printf("cd '%s' && DATABASE_URL=postgresql://localhost/x "
+                          "LEADHUB_INBOUND_SECRET=s3cret LEADHUB_PLUGIN_DIR='%s/plugins' "
+                          "'%s' check-config",
+                          tu_source_dir(), tu_build_dir(), td_binary());
+    ck_assert_int_eq(tu_run(command, &out), 0);
+    assert_contains(out, "config/leadhub.yaml: valid (1 connector instance(s)");
+    assert_contains(out, "inbound");
+    ck_assert_ptr_null(strstr(out, "s3cret"));
+    free(out);
+    free(command);
+}
+END_TEST
+
+static const char broken_main[] = "database_url: postgresql://localhost/x\n"
+                                   "listen: 127.0.0.1:0\n"
+                                   "plugin_path: [\"%s/plugins\"]\n";
+
+/* A config dir with the given connector file; returns the dir. */
+static char *config_with_connector(const char *connector_yaml)
+{
+    char *dir = tu_tmpdir();
+    char *main_yaml = util_printf(broken_main, tu_build_dir());
+    tu_write_file(dir, "leadhub.yaml", main_yaml);
+    tu_write_file(dir, "conf.d/hooks.yaml", connector_yaml);
+    free(main_yaml);
+    return dir;
+}
+
+START_TEST(test_check_config_names_file_line_key_and_hint)
+{
+    setenv("LHTEST_CLI_SECRET", "s3cret", 1);
+    char *dir = config_with_connector("name: hooks\n"
+                                      "plugin: webhook\n"
+                                      "settings:\n"
+                                      "  secret: ${LHTEST_CLI_SECRET}\n"
+                                      "  tolerence: 5m\n");
+    char *args = util_printf("check-config '%s/leadhub.yaml'", dir);
+    char *out = NULL;
+    ck_assert_int_eq(leadhubd(args, &out), 1);
+    assert_contains(out, "conf.d/hooks.yaml:5: settings.tolerence: error:");
+    assert_contains(out, "tolerance");
+    assert_contains(out, "1 error(s)");
+    free(out);
+    free(args);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_check_config_reports_unknown_plugin_with_the_ones_found)
+{
+    char *dir = config_with_connector("name: hooks\nplugin: webhok\n");
+    char *args = util_printf("check-config -c '%s/leadhub.yaml'", dir);
+    char *out = NULL;
+    ck_assert_int_eq(leadhubd(args, &out), 1);
+    assert_contains(out, "hooks.yaml:2: plugin: error: unknown plugin \"webhok\"");
+    assert_contains(out, "plugins found: webhook");
+    free(out);
+    free(args);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_check_config_valid_lists_instances)
+{
+    setenv("LHTEST_CLI_SECRET", "s3cret", 1);
+    char *dir = config_with_connector("name: hooks\nplugin: webhook\n"
+                                      "settings:\n  secret: ${LHTEST_CLI_SECRET}\n");
+    char *args = util_printf("check-config '%s/leadhub.yaml'", dir);
+    char *out = NULL;
+    ck_assert_int_eq(leadhubd(args, &out), 0);
+    assert_contains(out, "valid (1 connector instance(s)");
+    assert_contains(out, "hooks");
+    ck_assert_ptr_null(strstr(out, "s3cret"));
+    free(out);
+    free(args);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_run_refuses_invalid_config_with_exit_1)
+{
+    struct test_daemon td;
+    td_init(&td, NULL);
+    td_connector(&td, "hooks", "name: hooks\nplugin: webhook\nsettings:\n  secret: literal\n");
+    ck_assert_int_eq(td_start(&td), 1);
+    char *log = td_log(&td);
+    assert_contains(log, "a secret must come from a reference");
+    ck_assert_ptr_null(strstr(log, "literal\""));
+    free(log);
+    td_cleanup(&td);
+}
+END_TEST
+
+START_TEST(test_run_stops_on_a_refused_plugin_an_instance_uses_and_skips_unused_ones)
+{
+    /* a second plugin directory holding one plugin built for a newer ABI minor */
+    struct test_daemon td;
+    td_init(&td, NULL);
+    char *plugins = tu_path(td.dir, "plugins");
+    char *copy = util_printf("mkdir -p '%s' && cp '%s/tests/fixtures/abi_minor_newer.so' '%s/'",
+                             plugins, tu_build_dir(), plugins);
+    ck_assert_int_eq(tu_run(copy, NULL), 0);
+    td_webhook_instance(&td, "inbound", "s3cret");
+    char *yaml = util_printf("database_url: \"%s\"\nlisten: 127.0.0.1:%d\n"
+                             "plugin_path: [\"%s/plugins\", \"%s\"]\n",
+                             td.db_url, td.port, tu_build_dir(), plugins);
+    tu_write_file(td.dir, "leadhub.yaml", yaml);
+    char *config = tu_path(td.dir, "leadhub.yaml");
+    char *check = util_printf("'%s' check-config '%s'", td_binary(), config);
+    char *out = NULL;
+
+    /* nothing uses it: valid, with a warning */
+    ck_assert_int_eq(tu_run(check, &out), 0);
+    assert_contains(out, "needs plugin ABI 1.5");
+    assert_contains(out, "no instance uses it: skipped");
+    free(out);
+
+    /* an instance uses it: check-config and run both refuse, with one clear line */
+    td_connector(&td, "newer", "name: newer\nplugin: abi_minor_newer\n");
+    ck_assert_int_eq(tu_run(check, &out), 1);
+    assert_contains(out, "needs plugin ABI 1.5");
+    assert_contains(out, "a connector instance uses this plugin");
+    free(out);
+    char *run = util_printf("'%s' run -c '%s'", td_binary(), config);
+    ck_assert_int_eq(tu_run(run, &out), 1);
+    assert_contains(out, "needs plugin ABI 1.5");
+    free(out);
+
+    free(run);
+    free(check);
+    free(config);
+    free(yaml);
+    free(copy);
+    free(plugins);
+    td_cleanup(&td);
+}
+END_TEST
+
+START_TEST(test_migrate_applies_and_reports_status)
+{
+    char *url = testdb_create();
+    char *args = util_printf("migrate -d '%s'", url);
+    char *out = NULL;
+    ck_assert_int_eq(leadhubd(args, &out), 0);
+    assert_contains(out, "applied 1 migration(s); schema version 1");
+    free(out);
+    ck_assert_int_eq(leadhubd(args, &out), 0);
+    assert_contains(out, "applied 0 migration(s)");
+    free(out);
+    free(args);
+    args = util_printf("migrate --status -d '%s'", url);
+    ck_assert_int_eq(leadhubd(args, &out), 0);
+    assert_contains(out, "(up to date)");
+    free(out);
+    free(args);
+    ck_assert_int_eq(leadhubd("migrate -d postgresql://u:hunter2@127.0.0.1:1/x", &out), 3);
+    assert_contains(out, "cannot connect");
+    ck_assert_ptr_null(strstr(out, "hunter2"));
+    free(out);
+    testdb_drop(url);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_cli_help_and_exit_codes);
+    tcase_add_test(tc, test_check_config_accepts_the_example_configuration);
+    tcase_add_test(tc, test_check_config_names_file_line_key_and_hint);
+    tcase_add_test(tc, test_check_config_reports_unknown_plugin_with_the_ones_found);
+    tcase_add_test(tc, test_check_config_valid_lists_instances);
+    tcase_add_test(tc, test_run_refuses_invalid_config_with_exit_1);
+    tcase_add_test(tc, test_run_stops_on_a_refused_plugin_an_instance_uses_and_skips_unused_ones);
+    tcase_add_test(tc, test_migrate_applies_and_reports_status);
+    suite_add_tcase(s, tc);
+    SRunner *runner = srunner_create(s);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? 0 : 1;
+}
