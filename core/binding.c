@@ -39,7 +39,8 @@ void binding_load_plugins(const struct config *config, struct plugin_registry *r
         const struct diag *d = &refusal->diag;
         diag_add(diags, used ? DIAG_ERROR : DIAG_WARNING, d->file, d->line, d->key, d->detail,
                  d->hint, "%s%s", d->message,
-                 used ? " (a connector instance uses this plugin)" : " (no instance uses it: skipped)");
+                 used ? " (a connector instance uses this plugin)"
+                      : " (no instance uses it: skipped)");
     }
 }
 
@@ -54,8 +55,7 @@ static char *available_plugins(const struct plugin_registry *reg)
 }
 
 void binding_check_instances(const struct config *config, const struct plugin_registry *reg,
-                             bool include_disabled, json_t **settings_out,
-                             struct diag_list *diags)
+                             bool include_disabled, json_t **settings_out, struct diag_list *diags)
 {
     for (size_t i = 0; i < config->instance_count; i++) {
         const struct config_instance *ci = &config->instances[i];

@@ -31,7 +31,6 @@ void binding_load_plugins(const struct config *config, struct plugin_registry *r
  *                 others); the caller decrefs them.
  */
 void binding_check_instances(const struct config *config, const struct plugin_registry *reg,
-                             bool include_disabled, json_t **settings_out,
-                             struct diag_list *diags);
+                             bool include_disabled, json_t **settings_out, struct diag_list *diags);
 
 #endif

@@ -82,7 +82,8 @@ int cmd_check_config(int argc, char **argv)
                config->instance_count, plugins.count, warnings);
         for (size_t i = 0; i < config->instance_count; i++) {
             const struct config_instance *ci = &config->instances[i];
-            printf("  %-24s %-16s %s\n", ci->name, ci->plugin, ci->enabled ? "enabled" : "disabled");
+            printf("  %-24s %-16s %s\n", ci->name, ci->plugin,
+                   ci->enabled ? "enabled" : "disabled");
         }
     }
     loader_free(&plugins);

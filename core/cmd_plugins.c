@@ -69,6 +69,9 @@ static const char *option_value(int argc, char **argv, int *i, const char *long_
                                 const char *short_name, bool *missing)
 {
     const char *arg = argv[*i];
+    if (arg == NULL) {
+        return NULL;
+    }
     size_t n = strlen(long_name);
     if (strncmp(arg, long_name, n) == 0 && arg[n] == '=') {
         return arg + n + 1;

@@ -7,10 +7,10 @@
 
 /* Exit codes, documented in `leadhubd --help` and docs/cli.md. */
 enum exit_code {
-    EXIT_OK = 0,       /* success; check-config: the configuration is valid */
-    EXIT_INVALID = 1,  /* invalid configuration or input (diagnostics printed) */
-    EXIT_USAGE = 2,    /* bad command line */
-    EXIT_RUNTIME = 3   /* runtime failure: database unreachable, migration failed, port busy */
+    EXIT_OK = 0,      /* success; check-config: the configuration is valid */
+    EXIT_INVALID = 1, /* invalid configuration or input (diagnostics printed) */
+    EXIT_USAGE = 2,   /* bad command line */
+    EXIT_RUNTIME = 3  /* runtime failure: database unreachable, migration failed, port busy */
 };
 
 /* Default main config file, relative to the working directory. */

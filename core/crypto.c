@@ -14,8 +14,8 @@ void crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_
     unsigned int out_len = 32;
     /* OpenSSL wants non-NULL pointers even for empty input. */
     static const unsigned char empty = 0;
-    if (HMAC(EVP_sha256(), key_len ? key : &empty, (int)key_len, data_len ? data : &empty,
-             data_len, out, &out_len) == NULL) {
+    if (HMAC(EVP_sha256(), key_len ? key : &empty, (int)key_len, data_len ? data : &empty, data_len,
+             out, &out_len) == NULL) {
         /* Never leave a predictable digest behind: a caller comparing it against an
          * attacker's signature must not find a match. */
         if (RAND_bytes(out, 32) != 1) {

@@ -48,9 +48,9 @@ static int setup_instances(struct daemon *daemon)
     binding_load_plugins(config, &daemon->plugins, &diags);
     binding_check_instances(config, &daemon->plugins, false, settings, &diags);
     metrics_gauge_set(daemon->metrics, "leadhub_plugins_loaded", "Plugins loaded.",
-                      (double)daemon->plugins.count, NULL);
+                      (double)daemon->plugins.count, METRICS_END);
     metrics_gauge_set(daemon->metrics, "leadhub_plugins_refused", "Plugin files refused.",
-                      (double)daemon->plugins.refused_count, NULL);
+                      (double)daemon->plugins.refused_count, METRICS_END);
     diag_log(&diags);
     if (diag_error_count(&diags) > 0) {
         rc = EXIT_INVALID;
@@ -154,12 +154,12 @@ int daemon_start(struct daemon *daemon, struct config *config)
         free(error);
         return EXIT_RUNTIME;
     }
-    json_t *fields = json_pack("{s:s,s:i,s:I,s:I}", "host", config->listen_host, "port",
-                               http_server_port(daemon->http), "instances",
-                               (json_int_t)daemon->instance_count, "plugins",
-                               (json_int_t)daemon->plugins.count);
-    log_write(LOG_LEVEL_INFO, NULL, NULL, fields, "leadhubd %s listening on %s:%d",
-              LEADHUB_VERSION, config->listen_host, http_server_port(daemon->http));
+    json_t *fields =
+        json_pack("{s:s,s:i,s:I,s:I}", "host", config->listen_host, "port",
+                  http_server_port(daemon->http), "instances", (json_int_t)daemon->instance_count,
+                  "plugins", (json_int_t)daemon->plugins.count);
+    log_write(LOG_LEVEL_INFO, NULL, NULL, fields, "leadhubd %s listening on %s:%d", LEADHUB_VERSION,
+              config->listen_host, http_server_port(daemon->http));
     json_decref(fields);
     return 0;
 }
@@ -221,10 +221,10 @@ bool daemon_readiness(struct daemon *daemon, json_t **detail_out)
         const struct instance *instance = &daemon->instances[i];
         bool ok = atomic_load(&instance->initialized);
         ready = ready && ok;
-        json_object_set_new(instances, instance->name,
-                            json_string(ok ? "ok"
-                                           : (instance->last_error ? instance->last_error
-                                                                   : "not initialized")));
+        json_object_set_new(
+            instances, instance->name,
+            json_string(ok ? "ok"
+                           : (instance->last_error ? instance->last_error : "not initialized")));
     }
     json_object_set_new(detail, "instances", instances);
     json_object_set_new(detail, "status", json_string(ready ? "ready" : "not_ready"));

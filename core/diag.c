@@ -8,7 +8,8 @@
 #include "util.h"
 
 /* Set when an allocation failed while adding an error: the list must not look valid. */
-static struct diag oom_diag = {DIAG_ERROR, NULL, 0, NULL, "out of memory", NULL, NULL};
+static char oom_message[] = "out of memory";
+static const struct diag oom_diag = {DIAG_ERROR, NULL, 0, NULL, oom_message, NULL, NULL};
 
 static char *copy_or_null(const char *text)
 {
@@ -17,7 +18,7 @@ static char *copy_or_null(const char *text)
 
 static void diag_free_one(struct diag *d)
 {
-    if (d->message == oom_diag.message) {
+    if (d->message == oom_message) {
         return;
     }
     free(d->file);
@@ -149,8 +150,8 @@ void diag_log(const struct diag_list *list)
         if (d->hint != NULL) {
             json_object_set_new(fields, "hint", json_string(d->hint));
         }
-        log_write(d->severity == DIAG_ERROR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, NULL, NULL,
-                  fields, "%s", d->message);
+        log_write(d->severity == DIAG_ERROR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, NULL, NULL, fields,
+                  "%s", d->message);
         json_decref(fields);
     }
 }
@@ -159,8 +160,7 @@ void diag_move(struct diag_list *dst, struct diag_list *src)
 {
     for (size_t i = 0; i < src->count; i++) {
         const struct diag *d = &src->items[i];
-        diag_add(dst, d->severity, d->file, d->line, d->key, d->detail, d->hint, "%s",
-                 d->message);
+        diag_add(dst, d->severity, d->file, d->line, d->key, d->detail, d->hint, "%s", d->message);
     }
     diag_list_free(src);
 }

@@ -9,10 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-enum diag_severity {
-    DIAG_ERROR = 0,
-    DIAG_WARNING = 1
-};
+enum diag_severity { DIAG_ERROR = 0, DIAG_WARNING = 1 };
 
 struct diag {
     enum diag_severity severity;

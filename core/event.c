@@ -16,10 +16,9 @@
 #define EVENT_MAX_DEPTH 64
 
 static const char *const standard_types[] = {
-    "lead.created",       "lead.updated",         "lead.scored",
-    "email.received",     "email.sent",           "email.replied",
-    "meeting.scheduled",  "meeting.updated",      "meeting.canceled",
-    "deal.stage_changed", "customer.created",     "payment.succeeded",
+    "lead.created",         "lead.updated",          "lead.scored",       "email.received",
+    "email.sent",           "email.replied",         "meeting.scheduled", "meeting.updated",
+    "meeting.canceled",     "deal.stage_changed",    "customer.created",  "payment.succeeded",
     "subscription.started", "subscription.canceled",
 };
 
@@ -27,13 +26,12 @@ static const char *const standard_types[] = {
 static const char *const types_needing_lead[] = {"lead.created", "lead.updated",
                                                  "customer.created"};
 
-static const char *const event_keys[] = {"type", "source", "source_id", "occurred_at",
-                                         "lead", "meeting", "data", "raw"};
-static const char *const lead_text_keys[] = {"email",   "first_name", "last_name",
-                                             "company", "title",      "phone",
-                                             "linkedin_url", "external_id"};
-static const char *const lead_keys[] = {"email", "first_name", "last_name",   "company",
-                                        "title", "phone",      "linkedin_url", "external_id",
+static const char *const event_keys[] = {"type", "source",  "source_id", "occurred_at",
+                                         "lead", "meeting", "data",      "raw"};
+static const char *const lead_text_keys[] = {"email", "first_name", "last_name",    "company",
+                                             "title", "phone",      "linkedin_url", "external_id"};
+static const char *const lead_keys[] = {"email",        "first_name", "last_name",    "company",
+                                        "title",        "phone",      "linkedin_url", "external_id",
                                         "external_ids", "attributes"};
 static const char *const meeting_text_keys[] = {"external_id", "title", "timezone", "location",
                                                 "online_url"};
@@ -97,8 +95,7 @@ bool event_type_known(const char *type)
         return false;
     }
     for (const char *p = type + 7; *p != '\0'; p++) {
-        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' ||
-              *p == '.')) {
+        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '.')) {
             return false;
         }
     }
@@ -152,7 +149,8 @@ static int check_tree(const json_t *value, const char *path, int depth, char **e
     } else if (json_is_object(value)) {
         const char *key;
         json_t *member;
-        json_object_foreach((json_t *)value, key, member) {
+        json_object_foreach((json_t *)value, key, member)
+        {
             if (check_tree(member, path, depth + 1, error_out) != 0) {
                 return -1;
             }
@@ -160,7 +158,8 @@ static int check_tree(const json_t *value, const char *path, int depth, char **e
     } else if (json_is_array(value)) {
         size_t i;
         json_t *member;
-        json_array_foreach(value, i, member) {
+        json_array_foreach(value, i, member)
+        {
             if (check_tree(member, path, depth + 1, error_out) != 0) {
                 return -1;
             }
@@ -220,8 +219,9 @@ static int copy_time(json_t *out, const json_t *in, const char *key, const char 
     }
     int64_t ms;
     if (!json_is_string(value) || util_parse_rfc3339(json_string_value(value), &ms) != 0) {
-        return fail(error_out, "%s%s%s: expected an RFC 3339 date-time such as 2026-11-27T10:00:00Z",
-                    path, path[0] ? "." : "", key);
+        return fail(error_out,
+                    "%s%s%s: expected an RFC 3339 date-time such as 2026-11-27T10:00:00Z", path,
+                    path[0] ? "." : "", key);
     }
     char text[32];
     util_format_rfc3339(ms, text);
@@ -239,7 +239,8 @@ static int check_keys(const json_t *object, const char *path, const char *const 
 {
     const char *key;
     json_t *value;
-    json_object_foreach((json_t *)object, key, value) {
+    json_object_foreach((json_t *)object, key, value)
+    {
         if (!in_list(key, allowed, count)) {
             return fail_unknown_key(error_out, path, key, allowed, count);
         }
@@ -286,7 +287,8 @@ static int normalize_lead(const json_t *in, json_t **out_lead, char **error_out)
         }
         const char *key;
         json_t *value;
-        json_object_foreach((json_t *)external_ids, key, value) {
+        json_object_foreach((json_t *)external_ids, key, value)
+        {
             if (!util_instance_name_valid(key)) {
                 fail(error_out, "lead.external_ids: \"%.64s\" is not an instance name", key);
                 goto fail;
@@ -359,7 +361,8 @@ static int normalize_attendees(const json_t *in, json_t *meeting, char **error_o
     }
     size_t i;
     json_t *item;
-    json_array_foreach(in, i, item) {
+    json_array_foreach(in, i, item)
+    {
         char path[48];
         snprintf(path, sizeof(path), "meeting.attendees[%zu]", i);
         json_t *person = NULL;
@@ -471,8 +474,7 @@ fail:
     return -1;
 }
 
-int event_validate(json_t *event, const char *instance, struct event_record *out,
-                   char **error_out)
+int event_validate(json_t *event, const char *instance, struct event_record *out, char **error_out)
 {
     json_t *normalized = NULL;
     int rc = -1;
@@ -574,8 +576,8 @@ int event_validate(json_t *event, const char *instance, struct event_record *out
     out->type = json_string_value(json_object_get(normalized, "type"));
     out->source = json_string_value(json_object_get(normalized, "source"));
     out->source_id = json_string_value(json_object_get(normalized, "source_id"));
-    out->lead_email = json_string_value(json_object_get(json_object_get(normalized, "lead"),
-                                                        "email"));
+    out->lead_email =
+        json_string_value(json_object_get(json_object_get(normalized, "lead"), "email"));
     normalized = NULL;
     rc = 0;
 out:

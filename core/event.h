@@ -19,16 +19,16 @@
 
 /* A validated, normalized event on its way to the store. */
 struct event_record {
-    json_t *event;           /* the normalized event object; owned */
-    const char *type;        /* borrowed from event */
-    const char *source;      /* borrowed from event */
-    const char *source_id;   /* borrowed from event */
+    json_t *event;         /* the normalized event object; owned */
+    const char *type;      /* borrowed from event */
+    const char *source;    /* borrowed from event */
+    const char *source_id; /* borrowed from event */
     int64_t occurred_at_ms;
-    const char *lead_email;  /* normalized lead.email (borrowed), or NULL */
+    const char *lead_email; /* normalized lead.email (borrowed), or NULL */
     /* Filled in by the store when the batch commits. */
-    int64_t id;              /* events.id, 0 when it was a duplicate */
-    int64_t lead_id;         /* the lead it resolved to, 0 when none */
-    bool duplicate;          /* already stored before (same source, source_id, type) */
+    int64_t id;      /* events.id, 0 when it was a duplicate */
+    int64_t lead_id; /* the lead it resolved to, 0 when none */
+    bool duplicate;  /* already stored before (same source, source_id, type) */
 };
 
 /*
@@ -42,8 +42,7 @@ struct event_record {
  *              address"), without echoing large values.
  *   Returns 0, or -1.
  */
-int event_validate(json_t *event, const char *instance, struct event_record *out,
-                   char **error_out);
+int event_validate(json_t *event, const char *instance, struct event_record *out, char **error_out);
 
 void event_record_clear(struct event_record *record);
 

@@ -34,8 +34,8 @@ static void host_log(lh_ctx_t *ctx, lh_log_level_t level, const char *fmt, ...)
 {
     static const enum log_level levels[] = {LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN,
                                             LOG_LEVEL_ERROR};
-    enum log_level mapped = (unsigned)level < UTIL_ARRAY_LEN(levels) ? levels[level]
-                                                                      : LOG_LEVEL_ERROR;
+    enum log_level mapped =
+        (unsigned)level < UTIL_ARRAY_LEN(levels) ? levels[level] : LOG_LEVEL_ERROR;
     va_list args;
     va_start(args, fmt);
     log_writev(mapped, plugin_name(ctx), instance_name_of(ctx), NULL, fmt, args);
@@ -71,7 +71,8 @@ static void host_set_error(lh_ctx_t *ctx, const char *fmt, ...)
 }
 
 /* For the host's own reasons (same as set_error, but callable with a constant). */
-static void ctx_fail(struct lh_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ctx_fail(struct lh_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void ctx_fail(struct lh_ctx *ctx, const char *fmt, ...)
 {
@@ -113,7 +114,7 @@ static lh_status_t host_emit(lh_ctx_t *ctx, json_t *event)
         ctx->rejected++;
         metrics_counter_add(ctx->instance->services->metrics, "leadhub_events_rejected_total",
                             "Events refused at the plugin boundary as malformed.", 1, "instance",
-                            ctx->instance->name, "type", type_copy, NULL);
+                            ctx->instance->name, "type", type_copy, METRICS_END);
         ctx_fail(ctx, "event %u: %s", ctx->emitted + ctx->rejected, error ? error : "invalid");
         free(error);
         return LH_PERMANENT;
@@ -205,8 +206,8 @@ static lh_status_t host_checkpoint_put(lh_ctx_t *ctx, const char *key, json_t *v
     return LH_OK;
 }
 
-static void host_respond(lh_ctx_t *ctx, int http_status, const char *content_type,
-                         const char *body, size_t body_len)
+static void host_respond(lh_ctx_t *ctx, int http_status, const char *content_type, const char *body,
+                         size_t body_len)
 {
     if (ctx == NULL || http_status < 100 || http_status > 599) {
         return;
@@ -247,9 +248,8 @@ static bool metric_name_valid(const char *name)
 static bool plugin_metric_name(struct lh_ctx *ctx, const char *name, const char *label_name,
                                char *out, size_t out_size)
 {
-    if (!metric_name_valid(name) ||
-        (label_name != NULL && (!metric_name_valid(label_name) ||
-                                strcmp(label_name, "instance") == 0))) {
+    if (!metric_name_valid(name) || (label_name != NULL && (!metric_name_valid(label_name) ||
+                                                            strcmp(label_name, "instance") == 0))) {
         log_write(LOG_LEVEL_WARN, plugin_name(ctx), instance_name_of(ctx), NULL,
                   "metric ignored: names and labels must be [a-z_]+ (and not \"instance\")");
         return false;
@@ -268,10 +268,10 @@ static void host_counter_add(lh_ctx_t *ctx, const char *name, const char *label_
     struct metrics *m = ctx->instance->services->metrics;
     if (label_name != NULL) {
         metrics_counter_add(m, series, "Plugin counter.", delta, "instance", ctx->instance->name,
-                            label_name, label_value != NULL ? label_value : "", NULL);
+                            label_name, label_value != NULL ? label_value : "", METRICS_END);
     } else {
         metrics_counter_add(m, series, "Plugin counter.", delta, "instance", ctx->instance->name,
-                            NULL);
+                            METRICS_END);
     }
 }
 
@@ -285,10 +285,10 @@ static void host_gauge_set(lh_ctx_t *ctx, const char *name, const char *label_na
     struct metrics *m = ctx->instance->services->metrics;
     if (label_name != NULL) {
         metrics_gauge_set(m, series, "Plugin gauge.", value, "instance", ctx->instance->name,
-                          label_name, label_value != NULL ? label_value : "", NULL);
+                          label_name, label_value != NULL ? label_value : "", METRICS_END);
     } else {
         metrics_gauge_set(m, series, "Plugin gauge.", value, "instance", ctx->instance->name,
-                          NULL);
+                          METRICS_END);
     }
 }
 

@@ -24,11 +24,11 @@
 
 #define HTTP_DEFAULT_TIMEOUT_MS 30000
 #define HTTP_CONNECT_TIMEOUT_MS 10000
-#define HTTP_MAX_BODY (32u * 1024 * 1024)
-#define HTTP_MAX_HEADERS 128
-#define HTTP_MAX_ATTEMPTS 10
-#define HTTP_BACKOFF_BASE_MS 500
-#define HTTP_BACKOFF_CAP_MS 30000
+#define HTTP_MAX_BODY           (32u * 1024 * 1024)
+#define HTTP_MAX_HEADERS        128
+#define HTTP_MAX_ATTEMPTS       10
+#define HTTP_BACKOFF_BASE_MS    500
+#define HTTP_BACKOFF_CAP_MS     30000
 /* A Retry-After longer than this is not slept through: the plugin gets the response and
  * hands the delay to the host's scheduler with LH_RETRY_AFTER. */
 #define HTTP_RETRY_AFTER_SLEEP_MAX_MS 60000
@@ -314,10 +314,10 @@ lh_status_t host_http_request(lh_ctx_t *ctx, const lh_http_request_t *request,
         snprintf(status_label, sizeof(status_label), "%ld", response->status);
         metrics_counter_add(metrics, "leadhub_http_client_requests_total",
                             "Outbound HTTP requests made for plugins, by status (0: no response).",
-                            1, "instance", instance, "status", status_label, NULL);
+                            1, "instance", instance, "status", status_label, METRICS_END);
         metrics_observe(metrics, "leadhub_http_client_request_seconds",
                         "Outbound HTTP request latency.", metrics_latency_buckets,
-                        metrics_latency_bucket_count, seconds, "instance", instance, NULL);
+                        metrics_latency_bucket_count, seconds, "instance", instance, METRICS_END);
         log_write(LOG_LEVEL_DEBUG, plugin, instance, NULL, "http %s %s -> %ld (%.3fs)%s%s",
                   request->method ? request->method : "GET", shown_url, response->status, seconds,
                   error ? ": " : "", error ? error : "");
@@ -334,7 +334,7 @@ lh_status_t host_http_request(lh_ctx_t *ctx, const lh_http_request_t *request,
         }
         free(error);
         int64_t delay = response->retry_after_ms >= 0 ? response->retry_after_ms
-                                                       : backoff_delay(attempt - 1, &seed);
+                                                      : backoff_delay(attempt - 1, &seed);
         if (delay > HTTP_RETRY_AFTER_SLEEP_MAX_MS) {
             break; /* too long to wait here: the plugin gets the 429/503 and its Retry-After */
         }

@@ -40,16 +40,10 @@ struct http_server {
     unsigned in_flight;
 };
 
-enum route {
-    ROUTE_UNKNOWN,
-    ROUTE_WEBHOOK,
-    ROUTE_HEALTHZ,
-    ROUTE_READYZ,
-    ROUTE_METRICS
-};
+enum route { ROUTE_UNKNOWN, ROUTE_WEBHOOK, ROUTE_HEALTHZ, ROUTE_READYZ, ROUTE_METRICS };
 
-static const char *const route_labels[] = {"other", "/webhooks/{instance}", "/healthz",
-                                           "/readyz", "/metrics"};
+static const char *const route_labels[] = {"other", "/webhooks/{instance}", "/healthz", "/readyz",
+                                           "/metrics"};
 
 enum phase {
     PHASE_NEW,     /* nothing looked at yet */
@@ -78,8 +72,8 @@ struct request {
 /* --- answering ---------------------------------------------------------------------- */
 
 static enum MHD_Result send_response(struct request *req, int status, const char *content_type,
-                                     const char *body, size_t body_len,
-                                     const char *header_name, const char *header_value)
+                                     const char *body, size_t body_len, const char *header_name,
+                                     const char *header_value)
 {
     struct MHD_Response *response =
         MHD_create_response_from_buffer(body_len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -101,13 +95,13 @@ static enum MHD_Result send_response(struct request *req, int status, const char
     snprintf(status_text, sizeof(status_text), "%d", status);
     struct metrics *metrics = req->server->daemon->metrics;
     metrics_counter_add(metrics, "leadhub_http_requests_total",
-                        "HTTP requests, by route and status.", 1, "route",
-                        route_labels[req->route], "status", status_text, NULL);
+                        "HTTP requests, by route and status.", 1, "route", route_labels[req->route],
+                        "status", status_text, METRICS_END);
     metrics_observe(metrics, "leadhub_http_request_seconds",
                     "HTTP request latency, from request line to response queued.",
                     metrics_latency_buckets, metrics_latency_bucket_count,
                     (double)(util_monotonic_ms() - req->started_ms) / 1000.0, "route",
-                    route_labels[req->route], NULL);
+                    route_labels[req->route], METRICS_END);
     return rc;
 }
 
@@ -188,7 +182,7 @@ static void count_webhook(struct request *req, const char *outcome)
 {
     metrics_counter_add(req->server->daemon->metrics, "leadhub_webhook_requests_total",
                         "Webhook requests, by instance and outcome.", 1, "instance",
-                        req->instance->name, "outcome", outcome, NULL);
+                        req->instance->name, "outcome", outcome, METRICS_END);
 }
 
 /* The answer once the events are committed (or could not be). */
@@ -328,8 +322,8 @@ static enum MHD_Result start_webhook(struct request *req, const char *method, co
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (length != NULL && strtoull(length, NULL, 10) > req->server->body_limit) {
         count_webhook(req, "too_large");
-        return send_error(req, 413, "payload_too_large", "the body exceeds http.body_limit",
-                          NULL, NULL);
+        return send_error(req, 413, "payload_too_large", "the body exceeds http.body_limit", NULL,
+                          NULL);
     }
     req->phase = PHASE_BODY;
     return MHD_YES;
@@ -357,8 +351,8 @@ static enum MHD_Result answer_get(struct request *req, const char *method)
         if (text == NULL) {
             return MHD_NO;
         }
-        enum MHD_Result rc = send_response(req, 200, "text/plain; version=0.0.4", text,
-                                           strlen(text), NULL, NULL);
+        enum MHD_Result rc =
+            send_response(req, 200, "text/plain; version=0.0.4", text, strlen(text), NULL, NULL);
         free(text);
         return rc;
     }
@@ -439,9 +433,8 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     struct http_server *server = cls;
@@ -513,7 +506,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list args)
 struct http_server *http_server_start(struct daemon *daemon, char **error_out)
 {
     const struct config *config = daemon->config;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *address = NULL;
     char port[16];
@@ -546,16 +540,12 @@ struct http_server *http_server_start(struct daemon *daemon, char **error_out)
         flags |= MHD_USE_IPv6;
     }
     server->mhd = MHD_start_daemon(
-        flags, (uint16_t)config->listen_port, NULL, NULL, on_request, server,
-        MHD_OPTION_SOCK_ADDR, address->ai_addr,
-        MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0,
-        MHD_OPTION_CONNECTION_LIMIT, config->http_connection_limit,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)((config->http_timeout_ms + 999) / 1000),
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, server,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, server,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-        MHD_OPTION_END);
+        flags, (uint16_t)config->listen_port, NULL, NULL, on_request, server, MHD_OPTION_SOCK_ADDR,
+        address->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0,
+        MHD_OPTION_CONNECTION_LIMIT, config->http_connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)((config->http_timeout_ms + 999) / 1000), MHD_OPTION_URI_LOG_CALLBACK, on_uri,
+        server, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, server, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
     freeaddrinfo(address);
     if (server->mhd == NULL) {
         *error_out = util_printf("cannot listen on %s:%d (address in use, or not permitted)",

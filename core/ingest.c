@@ -18,7 +18,7 @@
 /* While the database is down, a writer tries to reconnect at most this often; batches
  * arriving in between fail at once instead of each waiting for a connect attempt. */
 #define INGEST_RECONNECT_INTERVAL_MS 250
-#define INGEST_CONFLICT_RETRIES 3
+#define INGEST_CONFLICT_RETRIES      3
 
 struct ingest {
     char *database_url;
@@ -56,8 +56,8 @@ int ingest_batch_add_event(struct ingest_batch *batch, struct event_record *reco
     return 0;
 }
 
-int ingest_batch_put_checkpoint(struct ingest_batch *batch, const char *instance,
-                                const char *key, json_t *value)
+int ingest_batch_put_checkpoint(struct ingest_batch *batch, const char *instance, const char *key,
+                                json_t *value)
 {
     if (batch->checkpoint_count == batch->checkpoint_capacity) {
         size_t capacity = batch->checkpoint_capacity ? batch->checkpoint_capacity * 2 : 2;
@@ -126,7 +126,7 @@ static void count_outcomes(struct ingest *ingest, struct ingest_batch *list)
                                 "Events committed, by instance, type and outcome (stored, or "
                                 "duplicate of one stored before).",
                                 1, "instance", e->source, "type", e->type, "outcome",
-                                e->duplicate ? "duplicate" : "stored", NULL);
+                                e->duplicate ? "duplicate" : "stored", METRICS_END);
         }
     }
 }
@@ -233,11 +233,11 @@ static void process(struct ingest *ingest, struct store **store, struct ingest_b
     if (rc == STORE_OK) {
         metrics_observe(ingest->metrics, "leadhub_ingest_batch_events",
                         "Events per committed transaction.", metrics_size_buckets,
-                        metrics_size_bucket_count, (double)events, NULL);
+                        metrics_size_bucket_count, (double)events, METRICS_END);
         metrics_observe(ingest->metrics, "leadhub_ingest_commit_seconds",
-                        "Time to write and commit one ingest transaction.",
-                        metrics_latency_buckets, metrics_latency_bucket_count,
-                        (double)(util_monotonic_ms() - started) / 1000.0, NULL);
+                        "Time to write and commit one ingest transaction.", metrics_latency_buckets,
+                        metrics_latency_bucket_count,
+                        (double)(util_monotonic_ms() - started) / 1000.0, METRICS_END);
         count_outcomes(ingest, list);
     } else if (rc == STORE_UNAVAILABLE && *store != NULL) {
         /* the connection broke under the write: the next batch reconnects */
@@ -262,7 +262,7 @@ static void process(struct ingest *ingest, struct store **store, struct ingest_b
     if (rc != STORE_OK) {
         metrics_counter_add(ingest->metrics, "leadhub_ingest_failures_total",
                             "Batches that could not be committed, by reason.", 1, "reason",
-                            rc == STORE_REJECTED ? "rejected" : "unavailable", NULL);
+                            rc == STORE_REJECTED ? "rejected" : "unavailable", METRICS_END);
         if (rc == STORE_REJECTED) {
             log_error("ingest batch rejected by the database: %s", error ? error : "?");
         }
@@ -354,8 +354,8 @@ int ingest_submit(struct ingest *ingest, struct ingest_batch *batch)
     batch->next = NULL;
     batch->result = STORE_UNAVAILABLE;
     pthread_mutex_lock(&ingest->mutex);
-    bool full = ingest->head != NULL &&
-                ingest->queued_events + batch->event_count > ingest->queue_max;
+    bool full =
+        ingest->head != NULL && ingest->queued_events + batch->event_count > ingest->queue_max;
     if (!ingest->stopping && !full) {
         if (ingest->tail != NULL) {
             ingest->tail->next = batch;
@@ -371,7 +371,7 @@ int ingest_submit(struct ingest *ingest, struct ingest_batch *batch)
     if (rc != 0) {
         metrics_counter_add(ingest->metrics, "leadhub_ingest_failures_total",
                             "Batches that could not be committed, by reason.", 1, "reason",
-                            full ? "queue_full" : "stopping", NULL);
+                            full ? "queue_full" : "stopping", METRICS_END);
     }
     return rc;
 }
@@ -396,6 +396,8 @@ enum store_result ingest_submit_wait(struct ingest *ingest, struct ingest_batch 
 {
     struct waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
     batch->done = waiter_done;
+    /* &w outlives its use: this function waits for done() before it returns */
+    // cppcheck-suppress autoVariables
     batch->done_arg = &w;
     if (ingest_submit(ingest, batch) != 0) {
         return STORE_UNAVAILABLE;
@@ -407,6 +409,8 @@ enum store_result ingest_submit_wait(struct ingest *ingest, struct ingest_batch 
     pthread_mutex_unlock(&w.mutex);
     pthread_cond_destroy(&w.cond);
     pthread_mutex_destroy(&w.mutex);
+    batch->done = NULL;
+    batch->done_arg = NULL;
     return batch->result;
 }
 

@@ -30,8 +30,8 @@ struct ingest_batch {
     size_t checkpoint_capacity;
     ingest_done_fn done;
     void *done_arg;
-    enum store_result result; /* set before done() */
-    char *error;              /* set with a failure; owned */
+    enum store_result result;  /* set before done() */
+    char *error;               /* set with a failure; owned */
     struct ingest_batch *next; /* queue link, owned by the ingest while queued */
 };
 
@@ -39,8 +39,8 @@ struct ingest_batch {
 int ingest_batch_add_event(struct ingest_batch *batch, struct event_record *record);
 
 /* ingest_batch_put_checkpoint - value STOLEN; instance and key copied. */
-int ingest_batch_put_checkpoint(struct ingest_batch *batch, const char *instance,
-                                const char *key, json_t *value);
+int ingest_batch_put_checkpoint(struct ingest_batch *batch, const char *instance, const char *key,
+                                json_t *value);
 
 /* ingest_batch_find_checkpoint - the last value put for key in this batch (borrowed) or
  * NULL. */
@@ -51,9 +51,9 @@ void ingest_batch_clear(struct ingest_batch *batch);
 
 struct ingest_options {
     const char *database_url;
-    unsigned writers;    /* connections committing in parallel */
-    unsigned batch_max;  /* events per transaction */
-    unsigned queue_max;  /* events waiting; past it submits are refused (503) */
+    unsigned writers;        /* connections committing in parallel */
+    unsigned batch_max;      /* events per transaction */
+    unsigned queue_max;      /* events waiting; past it submits are refused (503) */
     struct metrics *metrics; /* borrowed, may be NULL */
 };
 

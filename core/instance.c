@@ -42,8 +42,7 @@ const char *instance_status_name(lh_status_t status)
 }
 
 int instance_setup(struct instance *instance, const struct config_instance *config,
-                   const struct plugin *plugin, json_t *settings,
-                   struct host_services *services)
+                   const struct plugin *plugin, json_t *settings, struct host_services *services)
 {
     memset(instance, 0, sizeof(*instance));
     instance->name = config->name;
@@ -71,11 +70,11 @@ static void observe_callback(struct instance *instance, const char *callback, in
     double seconds = (double)(util_monotonic_ms() - started) / 1000.0;
     metrics_observe(instance->services->metrics, "leadhub_plugin_callback_seconds",
                     "Time spent in plugin callbacks.", metrics_latency_buckets,
-                    metrics_latency_bucket_count, seconds, "instance", instance->name,
-                    "callback", callback, NULL);
+                    metrics_latency_bucket_count, seconds, "instance", instance->name, "callback",
+                    callback, METRICS_END);
     metrics_counter_add(instance->services->metrics, "leadhub_plugin_callbacks_total",
-                        "Plugin callbacks, by outcome.", 1, "instance", instance->name,
-                        "callback", callback, "status", instance_status_name(status), NULL);
+                        "Plugin callbacks, by outcome.", 1, "instance", instance->name, "callback",
+                        callback, "status", instance_status_name(status), METRICS_END);
 }
 
 lh_status_t instance_init(struct instance *instance)

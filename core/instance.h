@@ -26,19 +26,19 @@ struct host_services {
     atomic_bool *stopping;
     /* checkpoint_get reads through one shared connection */
     pthread_mutex_t store_mutex;
-    struct store *store;       /* opened lazily */
-    const char *database_url;  /* borrowed from the config */
+    struct store *store;      /* opened lazily */
+    const char *database_url; /* borrowed from the config */
 };
 
 struct instance {
-    const char *name;                  /* borrowed from config */
+    const char *name; /* borrowed from config */
     const struct config_instance *config;
     const struct plugin *plugin;
-    json_t *settings;                  /* normalized settings; owned */
-    void *state;                       /* what init() returned */
+    json_t *settings; /* normalized settings; owned */
+    void *state;      /* what init() returned */
     atomic_bool initialized;
-    char *last_error;                  /* last init failure, for readiness; owned */
-    pthread_mutex_t call_mutex;        /* one callback at a time unless REENTRANT */
+    char *last_error;           /* last init failure, for readiness; owned */
+    pthread_mutex_t call_mutex; /* one callback at a time unless REENTRANT */
     struct host_services *services;
 };
 
@@ -53,7 +53,7 @@ struct lh_ctx {
     unsigned emitted;           /* events accepted by emit during this call */
     unsigned rejected;          /* events refused by emit */
     /* respond() */
-    int response_status;        /* 0 when the plugin did not choose */
+    int response_status; /* 0 when the plugin did not choose */
     char *response_content_type;
     char *response_body;
     size_t response_body_len;
@@ -70,8 +70,7 @@ const lh_host_t *host_api_table(void);
  *   settings: STOLEN.
  */
 int instance_setup(struct instance *instance, const struct config_instance *config,
-                   const struct plugin *plugin, json_t *settings,
-                   struct host_services *services);
+                   const struct plugin *plugin, json_t *settings, struct host_services *services);
 
 /*
  * instance_init - run the plugin's init(). On failure the reason is kept in

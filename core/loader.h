@@ -16,17 +16,17 @@
 #include "leadhub.h"
 
 struct plugin {
-    char *name;               /* desc->name, copied */
-    char *path;               /* file it was loaded from */
-    void *handle;             /* dlopen() handle */
-    const lh_plugin_t *desc;  /* points into the loaded object: valid until loader_free() */
+    char *name;              /* desc->name, copied */
+    char *path;              /* file it was loaded from */
+    void *handle;            /* dlopen() handle */
+    const lh_plugin_t *desc; /* points into the loaded object: valid until loader_free() */
 };
 
 struct plugin_refusal {
-    char *path;               /* the refused file */
-    char *name;               /* the descriptor's name when it could be read, otherwise
-                                 the file's base name without ".so" */
-    struct diag diag;         /* why: message, detail, hint (file = path) */
+    char *path;       /* the refused file */
+    char *name;       /* the descriptor's name when it could be read, otherwise
+                         the file's base name without ".so" */
+    struct diag diag; /* why: message, detail, hint (file = path) */
 };
 
 /* Zero-initialize ({0}); free with loader_free(). */

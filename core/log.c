@@ -74,7 +74,8 @@ void log_writev(enum log_level level, const char *plugin, const char *instance,
     if (fields != NULL) {
         const char *key;
         json_t *value;
-        json_object_foreach((json_t *)fields, key, value) {
+        json_object_foreach((json_t *)fields, key, value)
+        {
             json_object_set(line, key, value);
         }
     }
@@ -92,8 +93,8 @@ void log_writev(enum log_level level, const char *plugin, const char *instance,
     free(text);
 }
 
-void log_write(enum log_level level, const char *plugin, const char *instance,
-               const json_t *fields, const char *fmt, ...)
+void log_write(enum log_level level, const char *plugin, const char *instance, const json_t *fields,
+               const char *fmt, ...)
 {
     va_list args;
     va_start(args, fmt);

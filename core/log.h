@@ -9,12 +9,7 @@
 
 #include <jansson.h>
 
-enum log_level {
-    LOG_LEVEL_DEBUG = 0,
-    LOG_LEVEL_INFO = 1,
-    LOG_LEVEL_WARN = 2,
-    LOG_LEVEL_ERROR = 3
-};
+enum log_level { LOG_LEVEL_DEBUG = 0, LOG_LEVEL_INFO = 1, LOG_LEVEL_WARN = 2, LOG_LEVEL_ERROR = 3 };
 
 /* Lines below `level` are dropped. Default: info. */
 void log_set_level(enum log_level level);
@@ -33,9 +28,8 @@ const char *log_level_name(enum log_level level);
  *   plugin, instance: may be NULL.
  *   fields:           extra members, BORROWED; may be NULL.
  */
-void log_write(enum log_level level, const char *plugin, const char *instance,
-               const json_t *fields, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+void log_write(enum log_level level, const char *plugin, const char *instance, const json_t *fields,
+               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void log_writev(enum log_level level, const char *plugin, const char *instance,
                 const json_t *fields, const char *fmt, va_list args)
     __attribute__((format(printf, 5, 0)));

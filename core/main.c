@@ -48,11 +48,8 @@ static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
-    {"run", cmd_run},
-    {"migrate", cmd_migrate},
-    {"check-config", cmd_check_config},
-    {"plugins", cmd_plugins},
-    {"version", cmd_version},
+    {"run", cmd_run},         {"migrate", cmd_migrate}, {"check-config", cmd_check_config},
+    {"plugins", cmd_plugins}, {"version", cmd_version},
 };
 
 int main(int argc, char **argv)

@@ -14,24 +14,22 @@
 #include "metrics.h"
 #include "util.h"
 
-const double metrics_latency_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                          0.05,   0.1,   0.25,   0.5,   1,    2.5,
-                                          5,      10};
+const double metrics_latency_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                          0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 const size_t metrics_latency_bucket_count = UTIL_ARRAY_LEN(metrics_latency_buckets);
-const double metrics_size_buckets[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000,
-                                       10000};
+const double metrics_size_buckets[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000};
 const size_t metrics_size_bucket_count = UTIL_ARRAY_LEN(metrics_size_buckets);
 
 enum series_type { SERIES_COUNTER, SERIES_GAUGE, SERIES_HISTOGRAM };
 
 struct series {
-    char *key;          /* "name{labels}" or "name"; NULL for an empty slot */
-    char *name;         /* owned copy */
-    char *help;         /* owned copy, may be NULL */
-    char *labels;       /* 'a="x",b="y"' or "" */
+    char *key;    /* "name{labels}" or "name"; NULL for an empty slot */
+    char *name;   /* owned copy */
+    char *help;   /* owned copy, may be NULL */
+    char *labels; /* 'a="x",b="y"' or "" */
     enum series_type type;
-    double value;       /* counter/gauge; histogram sum */
-    uint64_t count;     /* histogram observations */
+    double value;   /* counter/gauge; histogram sum */
+    uint64_t count; /* histogram observations */
     const double *buckets;
     size_t bucket_count;
     uint64_t *bucket_hits; /* cumulative counts per bucket */
@@ -140,8 +138,8 @@ static int grow(struct metrics *m)
 
 /* The series for name+labels, created when absent; NULL when out of memory. Takes
  * ownership of labels. Called with the mutex held. */
-static struct series *lookup(struct metrics *m, const char *name, const char *help,
-                             char *labels, enum series_type type, bool create)
+static struct series *lookup(struct metrics *m, const char *name, const char *help, char *labels,
+                             enum series_type type, bool create)
 {
     if (labels == NULL) {
         return NULL;
@@ -216,8 +214,8 @@ void metrics_gauge_set(struct metrics *m, const char *name, const char *help, do
     va_end(args);
 }
 
-void metrics_observe(struct metrics *m, const char *name, const char *help,
-                     const double *buckets, size_t bucket_count, double value, ...)
+void metrics_observe(struct metrics *m, const char *name, const char *help, const double *buckets,
+                     size_t bucket_count, double value, ...)
 {
     if (m == NULL) {
         return;

@@ -31,14 +31,13 @@ static int exec_ok(PGconn *conn, const char *sql, char **error_out)
 
 static int read_current_version(PGconn *conn, int *version_out, char **error_out)
 {
-    PGresult *result =
-        PQexec(conn, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+    PGresult *result = PQexec(conn, "SELECT coalesce(max(version), 0) FROM schema_migrations");
     if (PQresultStatus(result) != PGRES_TUPLES_OK) {
         *error_out = store_error_message(conn, result);
         PQclear(result);
         return -1;
     }
-    *version_out = atoi(PQgetvalue(result, 0, 0));
+    *version_out = (int)strtol(PQgetvalue(result, 0, 0), NULL, 10);
     PQclear(result);
     return 0;
 }
@@ -57,9 +56,9 @@ static int apply_one(PGconn *conn, const struct migration *m, char **error_out)
     char version[16];
     snprintf(version, sizeof(version), "%d", m->version);
     const char *params[] = {version, m->name};
-    PGresult *result = PQexecParams(
-        conn, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2, NULL,
-        params, NULL, NULL, 0);
+    PGresult *result =
+        PQexecParams(conn, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2, NULL,
+                     params, NULL, NULL, 0);
     if (PQresultStatus(result) != PGRES_COMMAND_OK) {
         error = store_error_message(conn, result);
         PQclear(result);
@@ -151,7 +150,7 @@ int migrate_status(PGconn *conn, int *current_out, int *latest_out)
         PQclear(result);
         return rc;
     }
-    *current_out = atoi(PQgetvalue(result, 0, 0));
+    *current_out = (int)strtol(PQgetvalue(result, 0, 0), NULL, 10);
     PQclear(result);
     return 0;
 }

@@ -129,8 +129,8 @@ struct batch {
     struct store *store;
     struct event_record *events;
     size_t count;
-    bool *skip;         /* already stored before this batch */
-    json_t *email_ids;  /* normalized email -> lead id (integer) */
+    bool *skip;        /* already stored before this batch */
+    json_t *email_ids; /* normalized email -> lead id (integer) */
     char *error;
 };
 
@@ -215,7 +215,8 @@ static json_t *merged_rows(const json_t *by_key, const char *member)
     json_t *rows = json_array();
     const char *key;
     json_t *value;
-    json_object_foreach((json_t *)by_key, key, value) {
+    json_object_foreach((json_t *)by_key, key, value)
+    {
         json_t *row = member != NULL ? json_object_get(value, member) : value;
         if (rows == NULL || json_array_append(rows, row) != 0) {
             json_decref(rows);
@@ -304,9 +305,9 @@ static enum store_result resolve_identity_lead(struct batch *b, struct event_rec
     }
     if (PQntuples(result) == 1) {
         e->lead_id = parse_id(PQgetvalue(result, 0, 0));
-        const char *update[] = {PQgetvalue(result, 0, 0),      lead_text(lead, "first_name"),
-                                lead_text(lead, "last_name"),  lead_text(lead, "company"),
-                                lead_text(lead, "title"),      lead_text(lead, "phone"),
+        const char *update[] = {PQgetvalue(result, 0, 0),        lead_text(lead, "first_name"),
+                                lead_text(lead, "last_name"),    lead_text(lead, "company"),
+                                lead_text(lead, "title"),        lead_text(lead, "phone"),
                                 lead_text(lead, "linkedin_url"), attributes};
         rc = store_exec(b->store, "ingest_lead_update_by_id", sql_lead_update_by_id, 8, update,
                         NULL, &b->error);
@@ -314,12 +315,14 @@ static enum store_result resolve_identity_lead(struct batch *b, struct event_rec
     }
     PQclear(result);
     result = NULL;
-    const char *insert[] = {lead_text(lead, "first_name"), lead_text(lead, "last_name"),
-                            lead_text(lead, "company"),    lead_text(lead, "title"),
-                            lead_text(lead, "phone"),      lead_text(lead, "linkedin_url"),
+    const char *insert[] = {lead_text(lead, "first_name"),
+                            lead_text(lead, "last_name"),
+                            lead_text(lead, "company"),
+                            lead_text(lead, "title"),
+                            lead_text(lead, "phone"),
+                            lead_text(lead, "linkedin_url"),
                             attributes};
-    rc = store_exec(b->store, "ingest_lead_insert", sql_lead_insert, 7, insert, &result,
-                    &b->error);
+    rc = store_exec(b->store, "ingest_lead_insert", sql_lead_insert, 7, insert, &result, &b->error);
     if (rc != STORE_OK) {
         goto out;
     }
@@ -409,7 +412,8 @@ static enum store_result resolve_leads(struct batch *b)
         }
         const char *instance;
         json_t *id;
-        json_object_foreach(json_object_get(lead, "external_ids"), instance, id) {
+        json_object_foreach(json_object_get(lead, "external_ids"), instance, id)
+        {
             if (add_identity(identities, instance, json_string_value(id), e->lead_id) != 0) {
                 goto out;
             }
@@ -444,9 +448,9 @@ static enum store_result insert_events(struct batch *b)
         }
         char occurred_at[32];
         util_format_rfc3339(e->occurred_at_ms, occurred_at);
-        json_t *row = json_pack("{s:s,s:s,s:s,s:s,s:O}", "source", e->source, "source_id",
-                                e->source_id, "type", e->type, "occurred_at", occurred_at,
-                                "payload", e->event);
+        json_t *row =
+            json_pack("{s:s,s:s,s:s,s:s,s:O}", "source", e->source, "source_id", e->source_id,
+                      "type", e->type, "occurred_at", occurred_at, "payload", e->event);
         if (row == NULL) {
             goto out;
         }
@@ -507,13 +511,13 @@ static json_t *meeting_row(const struct event_record *e, const json_t *meeting)
     util_format_rfc3339(e->occurred_at_ms, last_event_at);
     json_t *row = json_pack("{s:s,s:O,s:s,s:s}", "source", e->source, "external_id",
                             json_object_get(meeting, "external_id"), "status",
-                            json_string_value(json_object_get(meeting, "status")),
-                            "last_event_at", last_event_at);
+                            json_string_value(json_object_get(meeting, "status")), "last_event_at",
+                            last_event_at);
     if (row == NULL) {
         return NULL;
     }
-    static const char *const copied[] = {"title",    "starts_at",  "ends_at",
-                                         "timezone", "location",   "online_url"};
+    static const char *const copied[] = {"title",    "starts_at", "ends_at",
+                                         "timezone", "location",  "online_url"};
     for (size_t f = 0; f < UTIL_ARRAY_LEN(copied); f++) {
         json_t *value = json_object_get(meeting, copied[f]);
         if (value != NULL) {
@@ -561,11 +565,12 @@ static enum store_result upsert_meetings(struct batch *b)
             goto out;
         }
         json_t *entry = json_object_get(by_key, key);
-        if (entry == NULL || json_integer_value(json_object_get(entry, "at")) <= e->occurred_at_ms) {
+        if (entry == NULL ||
+            json_integer_value(json_object_get(entry, "at")) <= e->occurred_at_ms) {
             json_t *row = meeting_row(e, meeting);
-            json_t *fresh = row ? json_pack("{s:o,s:I}", "row", row, "at",
-                                            (json_int_t)e->occurred_at_ms)
-                                : NULL;
+            json_t *fresh =
+                row ? json_pack("{s:o,s:I}", "row", row, "at", (json_int_t)e->occurred_at_ms)
+                    : NULL;
             if (fresh == NULL) {
                 free(key);
                 goto out;
@@ -590,8 +595,8 @@ static enum store_result upsert_meetings(struct batch *b)
         goto out;
     }
     for (int row = 0; row < PQntuples(result); row++) {
-        char *row_key = util_printf("%s\x1f%s", PQgetvalue(result, row, 1),
-                                    PQgetvalue(result, row, 2));
+        char *row_key =
+            util_printf("%s\x1f%s", PQgetvalue(result, row, 1), PQgetvalue(result, row, 2));
         json_t *matched = row_key ? json_object_get(by_key, row_key) : NULL;
         free(row_key);
         json_t *attendees = json_object_get(matched, "attendees");
@@ -602,7 +607,8 @@ static enum store_result upsert_meetings(struct batch *b)
         json_array_append_new(replaced, json_integer(meeting_id));
         size_t a;
         json_t *attendee;
-        json_array_foreach(attendees, a, attendee) {
+        json_array_foreach(attendees, a, attendee)
+        {
             json_t *attendee_row = json_pack("{s:I,s:O}", "meeting_id", meeting_id, "email",
                                              json_object_get(attendee, "email"));
             if (attendee_row == NULL) {
@@ -623,8 +629,7 @@ static enum store_result upsert_meetings(struct batch *b)
     if (json_array_size(replaced) > 0) {
         rc = exec_rows(b, "ingest_attendees_delete", sql_attendees_delete, replaced, NULL);
         if (rc == STORE_OK && json_array_size(attendee_rows) > 0) {
-            rc = exec_rows(b, "ingest_attendees_insert", sql_attendees_insert, attendee_rows,
-                           NULL);
+            rc = exec_rows(b, "ingest_attendees_insert", sql_attendees_insert, attendee_rows, NULL);
         }
     }
 out:

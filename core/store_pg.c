@@ -214,9 +214,8 @@ static bool is_prepared(const struct store *store, const char *name)
     return false;
 }
 
-enum store_result store_exec(struct store *store, const char *name, const char *sql,
-                             int nparams, const char *const *params, PGresult **result_out,
-                             char **error_out)
+enum store_result store_exec(struct store *store, const char *name, const char *sql, int nparams,
+                             const char *const *params, PGresult **result_out, char **error_out)
 {
     if (result_out != NULL) {
         *result_out = NULL;
@@ -299,8 +298,8 @@ void store_rollback(struct store *store)
     }
 }
 
-enum store_result store_checkpoint_get(struct store *store, const char *instance,
-                                       const char *key, json_t **value_out, char **error_out)
+enum store_result store_checkpoint_get(struct store *store, const char *instance, const char *key,
+                                       json_t **value_out, char **error_out)
 {
     *value_out = NULL;
     const char *params[] = {instance, key};

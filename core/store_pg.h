@@ -55,9 +55,8 @@ enum store_result store_ensure(struct store *store, char **error_out);
  *   result_out: on STORE_OK the PGresult (PQclear it); may be NULL to discard.
  *   error_out:  on failure a malloc'd message (the server's primary message and detail).
  */
-enum store_result store_exec(struct store *store, const char *name, const char *sql,
-                             int nparams, const char *const *params, PGresult **result_out,
-                             char **error_out);
+enum store_result store_exec(struct store *store, const char *name, const char *sql, int nparams,
+                             const char *const *params, PGresult **result_out, char **error_out);
 
 /* store_begin / store_commit / store_rollback - transaction control. */
 enum store_result store_begin(struct store *store, char **error_out);
@@ -83,8 +82,8 @@ char *store_redact_url(const char *url);
  * store_checkpoint_get - the value saved for (instance, key).
  *   value_out: NEW reference, or NULL when none.
  */
-enum store_result store_checkpoint_get(struct store *store, const char *instance,
-                                       const char *key, json_t **value_out, char **error_out);
+enum store_result store_checkpoint_get(struct store *store, const char *instance, const char *key,
+                                       json_t **value_out, char **error_out);
 
 /* A checkpoint put during a call, committed with the call's events. */
 struct store_checkpoint {

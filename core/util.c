@@ -211,13 +211,13 @@ int util_parse_rfc3339(const char *text, int64_t *ms_out)
     static const int month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     const char *p = text;
     int year, month, day, hour, minute, second;
-    if (parse_digits(&p, 4, &year) || *p++ != '-' || parse_digits(&p, 2, &month) ||
-        *p++ != '-' || parse_digits(&p, 2, &day) || (*p != 'T' && *p != 't' && *p != ' ')) {
+    if (parse_digits(&p, 4, &year) || *p++ != '-' || parse_digits(&p, 2, &month) || *p++ != '-' ||
+        parse_digits(&p, 2, &day) || (*p != 'T' && *p != 't' && *p != ' ')) {
         return -1;
     }
     p++;
-    if (parse_digits(&p, 2, &hour) || *p++ != ':' || parse_digits(&p, 2, &minute) ||
-        *p++ != ':' || parse_digits(&p, 2, &second)) {
+    if (parse_digits(&p, 2, &hour) || *p++ != ':' || parse_digits(&p, 2, &minute) || *p++ != ':' ||
+        parse_digits(&p, 2, &second)) {
         return -1;
     }
     if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 60) {

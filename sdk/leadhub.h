@@ -128,18 +128,21 @@ typedef enum lh_config_type {
 #define LH_FIELD_HAS_MAX  (1U << 2) /* `max` applies (likewise) */
 
 typedef struct lh_config_field {
-    const char *name;                /* [a-z][a-z0-9_]*, unique in the table */
+    const char *name; /* [a-z][a-z0-9_]*, unique in the table */
     lh_config_type_t type;
-    unsigned flags;                  /* LH_FIELD_* */
-    const char *default_value;       /* as it would be written in the file, or NULL */
-    double min;                      /* with LH_FIELD_HAS_MIN */
-    double max;                      /* with LH_FIELD_HAS_MAX */
-    const char *const *enum_values;  /* ENUM: NULL-terminated list of allowed values */
-    const char *description;         /* one sentence, shown by `plugins info` */
+    unsigned flags;                 /* LH_FIELD_* */
+    const char *default_value;      /* as it would be written in the file, or NULL */
+    double min;                     /* with LH_FIELD_HAS_MIN */
+    double max;                     /* with LH_FIELD_HAS_MAX */
+    const char *const *enum_values; /* ENUM: NULL-terminated list of allowed values */
+    const char *description;        /* one sentence, shown by `plugins info` */
 } lh_config_field_t;
 
 /* Terminates a schema table. */
-#define LH_FIELD_END {NULL, (lh_config_type_t)0, 0, NULL, 0, 0, NULL, NULL}
+#define LH_FIELD_END                                                                               \
+    {                                                                                              \
+        NULL, (lh_config_type_t)0, 0, NULL, 0, 0, NULL, NULL                                       \
+    }
 
 /* ---------------------------------------------------------------------------------------
  * Opaque host objects.
@@ -164,34 +167,34 @@ typedef struct lh_webhook_request {
     const char *query;          /* raw query string without '?', "" when none */
     const lh_header_t *headers; /* as received, names in the sender's case */
     size_t header_count;
-    const unsigned char *body;  /* the exact bytes received; body[body_len] == 0 */
+    const unsigned char *body; /* the exact bytes received; body[body_len] == 0 */
     size_t body_len;
-    const char *remote_addr;    /* peer address, for logs */
+    const char *remote_addr; /* peer address, for logs */
 } lh_webhook_request_t;
 
 /* An outbound request through host->http(). Borrowed by the host for the call. */
 typedef struct lh_http_request {
-    const char *method;         /* "GET", "POST", ... */
+    const char *method; /* "GET", "POST", ... */
     const char *url;
     const lh_header_t *headers; /* Authorization values are redacted in the host's logs */
     size_t header_count;
-    const void *body;           /* may be NULL */
+    const void *body; /* may be NULL */
     size_t body_len;
-    int64_t timeout_ms;         /* whole-request timeout; 0 = the host default (30 s) */
-    int max_attempts;           /* the host retries transport errors, 408, 429 and 5xx up
-                                   to this many attempts in all, honouring Retry-After, with
-                                   full-jitter backoff; 0 or 1 = no retry. Only for
-                                   idempotent requests. */
+    int64_t timeout_ms; /* whole-request timeout; 0 = the host default (30 s) */
+    int max_attempts;   /* the host retries transport errors, 408, 429 and 5xx up
+                           to this many attempts in all, honouring Retry-After, with
+                           full-jitter backoff; 0 or 1 = no retry. Only for
+                           idempotent requests. */
 } lh_http_request_t;
 
 /* The answer. Filled by the host; free it with host->http_response_free(). */
 typedef struct lh_http_response {
-    long status;             /* HTTP status code */
-    char *body;              /* NUL-terminated, body_len bytes before the NUL */
+    long status; /* HTTP status code */
+    char *body;  /* NUL-terminated, body_len bytes before the NUL */
     size_t body_len;
-    lh_header_t *headers;    /* names lowercased */
+    lh_header_t *headers; /* names lowercased */
     size_t header_count;
-    int64_t retry_after_ms;  /* from Retry-After, or -1 when absent */
+    int64_t retry_after_ms; /* from Retry-After, or -1 when absent */
 } lh_http_response_t;
 
 /* ---------------------------------------------------------------------------------------
@@ -326,7 +329,7 @@ typedef struct lh_host {
 } lh_host_t;
 
 /* True when `host` provides `member` (a host older than the plugin's header may not). */
-#define LH_HOST_HAS(host, member)                                                               \
+#define LH_HOST_HAS(host, member)                                                                  \
     ((host)->size >= offsetof(lh_host_t, member) + sizeof((host)->member))
 
 /* ---------------------------------------------------------------------------------------
@@ -404,9 +407,9 @@ typedef struct lh_plugin {
     uint32_t kind;        /* lh_kind_t bits */
     uint32_t flags;       /* LH_PLUGIN_* */
     uint32_t reserved_flags;
-    const char *name;        /* [a-z][a-z0-9_]*, unique on the plugin path */
-    const char *version;     /* the plugin's own version, e.g. "1.2.0" */
-    const char *description; /* one line */
+    const char *name;                       /* [a-z][a-z0-9_]*, unique on the plugin path */
+    const char *version;                    /* the plugin's own version, e.g. "1.2.0" */
+    const char *description;                /* one line */
     const lh_config_field_t *config_schema; /* mandatory, terminated by LH_FIELD_END */
 
     lh_init_fn init;       /* mandatory */
@@ -415,25 +418,25 @@ typedef struct lh_plugin {
     lh_webhook_fn webhook;
     lh_deliver_fn deliver; /* SINK: deliver and/or deliver_batch */
     lh_deliver_batch_fn deliver_batch;
-    lh_score_fn score;     /* SCORER */
+    lh_score_fn score; /* SCORER */
 
     void *reserved[8]; /* zero; room for growth within ABI 1 */
 } lh_plugin_t;
 
 /* Fills the version fields of a descriptor: `{ LH_PLUGIN_HEADER, .kind = ..., ... }`. */
-#define LH_PLUGIN_HEADER                                                                        \
-    .magic = LH_PLUGIN_MAGIC, .abi_major = LH_ABI_MAJOR, .abi_minor = LH_ABI_MINOR,             \
+#define LH_PLUGIN_HEADER                                                                           \
+    .magic = LH_PLUGIN_MAGIC, .abi_major = LH_ABI_MAJOR, .abi_minor = LH_ABI_MINOR,                \
     .struct_size = sizeof(lh_plugin_t)
 
 /*
  * LH_PLUGIN_DECLARE - export the plugin's entry function, returning `descriptor`
  * (a static const lh_plugin_t). Use exactly once per plugin.
  */
-#define LH_PLUGIN_DECLARE(descriptor)                                                           \
-    LH_EXPORT const lh_plugin_t *leadhub_plugin_entry(void);                                    \
-    LH_EXPORT const lh_plugin_t *leadhub_plugin_entry(void)                                     \
-    {                                                                                           \
-        return &(descriptor);                                                                   \
+#define LH_PLUGIN_DECLARE(descriptor)                                                              \
+    LH_EXPORT const lh_plugin_t *leadhub_plugin_entry(void);                                       \
+    LH_EXPORT const lh_plugin_t *leadhub_plugin_entry(void)                                        \
+    {                                                                                              \
+        return &(descriptor);                                                                      \
     }
 
 /* The type of the entry function, for hosts. */
@@ -444,8 +447,7 @@ typedef const lh_plugin_t *(*lh_entry_fn)(void);
  * ------------------------------------------------------------------------------------- */
 
 /* lh_request_header - the first header named `name` (case-insensitive), or NULL. */
-static inline const char *lh_request_header(const lh_webhook_request_t *request,
-                                            const char *name)
+static inline const char *lh_request_header(const lh_webhook_request_t *request, const char *name)
 {
     for (size_t i = 0; i < request->header_count; i++) {
         if (strcasecmp(request->headers[i].name, name) == 0) {
@@ -456,8 +458,7 @@ static inline const char *lh_request_header(const lh_webhook_request_t *request,
 }
 
 /* lh_response_header - the first response header named `name` (lowercase), or NULL. */
-static inline const char *lh_response_header(const lh_http_response_t *response,
-                                             const char *name)
+static inline const char *lh_response_header(const lh_http_response_t *response, const char *name)
 {
     for (size_t i = 0; i < response->header_count; i++) {
         if (strcasecmp(response->headers[i].name, name) == 0) {

@@ -14,7 +14,7 @@
 
 #include "leadhub.h"
 
-#define SIGNATURE_PREFIX "sha256="
+#define SIGNATURE_PREFIX     "sha256="
 #define MAX_TIMESTAMP_DIGITS 12
 
 static const lh_config_field_t webhook_schema[] = {
@@ -90,7 +90,8 @@ static lh_status_t webhook_init(lh_ctx_t *ctx, const lh_host_t *host, const json
     if (json_is_array(secret)) {
         size_t i;
         const json_t *item;
-        json_array_foreach(secret, i, item) {
+        json_array_foreach(secret, i, item)
+        {
             if (add_secret(state, item) != 0) {
                 webhook_destroy(state);
                 host->set_error(ctx, "secret: every secret in the list must be non-empty");
@@ -185,8 +186,9 @@ static lh_status_t verify(struct webhook_state *state, lh_ctx_t *ctx,
     int64_t skew = host->now_ms(ctx) - timestamp * 1000;
     if (skew > state->tolerance_ms || -skew > state->tolerance_ms) {
         host->counter_add(ctx, "webhook_rejected_total", "reason", "stale_timestamp", 1);
-        host->set_error(ctx, "X-Leadhub-Timestamp is %lld s away from the server's clock "
-                             "(tolerance %lld s)",
+        host->set_error(ctx,
+                        "X-Leadhub-Timestamp is %lld s away from the server's clock "
+                        "(tolerance %lld s)",
                         (long long)(skew / 1000), (long long)(state->tolerance_ms / 1000));
         return LH_AUTH;
     }
@@ -230,8 +232,8 @@ static lh_status_t webhook_receive(void *state_ptr, lh_ctx_t *ctx,
         return status;
     }
     json_error_t error;
-    json_t *body = json_loadb((const char *)request->body, request->body_len,
-                              JSON_REJECT_DUPLICATES, &error);
+    json_t *body =
+        json_loadb((const char *)request->body, request->body_len, JSON_REJECT_DUPLICATES, &error);
     if (body == NULL) {
         host->counter_add(ctx, "webhook_rejected_total", "reason", "malformed_json", 1);
         host->set_error(ctx, "body is not valid JSON: %s (line %d, column %d)", error.text,
@@ -244,7 +246,8 @@ static lh_status_t webhook_receive(void *state_ptr, lh_ctx_t *ctx,
     } else if (json_is_array(body) && json_array_size(body) > 0) {
         size_t i;
         json_t *event;
-        json_array_foreach(body, i, event) {
+        json_array_foreach(body, i, event)
+        {
             /* emit steals a reference; the array keeps its own */
             status = host->emit(ctx, json_incref(event));
             if (status != LH_OK) {

@@ -82,8 +82,8 @@ START_TEST(test_check_config_accepts_the_example_configuration)
 END_TEST
 
 static const char broken_main[] = "database_url: postgresql://localhost/x\n"
-                                   "listen: 127.0.0.1:0\n"
-                                   "plugin_path: [\"%s/plugins\"]\n";
+                                  "listen: 127.0.0.1:0\n"
+                                  "plugin_path: [\"%s/plugins\"]\n";
 
 /* A config dir with the given connector file; returns the dir. */
 static char *config_with_connector(const char *connector_yaml)

@@ -128,7 +128,8 @@ END_TEST
 START_TEST(test_array_of_events_is_all_or_nothing)
 {
     struct http_result r;
-    post("[{\"type\":\"email.received\",\"source_id\":\"m1\",\"occurred_at\":\"2026-11-27T10:00:00Z\"},"
+    post("[{\"type\":\"email.received\",\"source_id\":\"m1\",\"occurred_at\":\"2026-11-27T10:00:"
+         "00Z\"},"
          "{\"type\":\"email.received\",\"source_id\":\"m2\",\"occurred_at\":\"not a time\"}]",
          &r);
     ck_assert_int_eq(r.status, 400);
@@ -136,8 +137,10 @@ START_TEST(test_array_of_events_is_all_or_nothing)
     http_result_free(&r);
     ck_assert_int_eq(event_count(), 0);
 
-    post("[{\"type\":\"email.received\",\"source_id\":\"m1\",\"occurred_at\":\"2026-11-27T10:00:00Z\"},"
-         "{\"type\":\"email.replied\",\"source_id\":\"m2\",\"occurred_at\":\"2026-11-27T10:01:00Z\"}]",
+    post("[{\"type\":\"email.received\",\"source_id\":\"m1\",\"occurred_at\":\"2026-11-27T10:00:"
+         "00Z\"},"
+         "{\"type\":\"email.replied\",\"source_id\":\"m2\",\"occurred_at\":\"2026-11-27T10:01:"
+         "00Z\"}]",
          &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(r.body, "{\"accepted\":2,\"duplicates\":0}");
@@ -264,12 +267,15 @@ START_TEST(test_health_readiness_and_metrics)
                                          "type=\"lead.created\",outcome=\"duplicate\"} 1"));
     ck_assert_ptr_nonnull(strstr(r.body, "leadhub_ingest_commit_seconds_count"));
     ck_assert_ptr_nonnull(strstr(r.body, "leadhub_ingest_batch_events_bucket"));
-    ck_assert_ptr_nonnull(strstr(r.body, "leadhub_http_requests_total{route=\"/webhooks/{instance}\","
-                                         "status=\"400\"} 1"));
-    ck_assert_ptr_nonnull(strstr(r.body, "leadhub_plugin_callback_seconds_bucket{instance=\"inbound\","
-                                         "callback=\"webhook\""));
-    ck_assert_ptr_nonnull(strstr(r.body, "leadhub_plugin_webhook_rejected_total{instance=\"inbound\","
-                                         "reason=\"malformed_json\"} 1"));
+    ck_assert_ptr_nonnull(strstr(r.body,
+                                 "leadhub_http_requests_total{route=\"/webhooks/{instance}\","
+                                 "status=\"400\"} 1"));
+    ck_assert_ptr_nonnull(strstr(r.body,
+                                 "leadhub_plugin_callback_seconds_bucket{instance=\"inbound\","
+                                 "callback=\"webhook\""));
+    ck_assert_ptr_nonnull(strstr(r.body,
+                                 "leadhub_plugin_webhook_rejected_total{instance=\"inbound\","
+                                 "reason=\"malformed_json\"} 1"));
     http_result_free(&r);
     free(url);
 }

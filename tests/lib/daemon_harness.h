@@ -11,9 +11,9 @@
 #include <sys/types.h>
 
 struct test_daemon {
-    char *dir;         /* temporary config dir: leadhub.yaml, conf.d/ */
-    char *db_url;      /* the database it uses */
-    bool own_db;       /* created (and dropped) by the harness */
+    char *dir;    /* temporary config dir: leadhub.yaml, conf.d/ */
+    char *db_url; /* the database it uses */
+    bool own_db;  /* created (and dropped) by the harness */
     int port;
     char base_url[64]; /* http://127.0.0.1:PORT */
     pid_t pid;         /* 0 when not running */

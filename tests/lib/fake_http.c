@@ -54,9 +54,8 @@ static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     struct fake_http *server = cls;
@@ -81,8 +80,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 
     pthread_mutex_lock(&server->mutex);
-    struct fake_request *grown = realloc(server->received,
-                                         (server->received_count + 1) * sizeof(*grown));
+    struct fake_request *grown =
+        realloc(server->received, (server->received_count + 1) * sizeof(*grown));
     if (grown != NULL) {
         server->received = grown;
         server->received[server->received_count++] = (struct fake_request){
@@ -137,10 +136,10 @@ struct fake_http *fake_http_start(void)
 {
     struct fake_http *server = calloc(1, sizeof(*server));
     pthread_mutex_init(&server->mutex, NULL);
-    server->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-                                   0, NULL, NULL, on_request, server, MHD_OPTION_NOTIFY_COMPLETED,
-                                   on_completed, server, MHD_OPTION_URI_LOG_CALLBACK, on_uri,
-                                   server, MHD_OPTION_END);
+    server->mhd =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL,
+                         NULL, on_request, server, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                         server, MHD_OPTION_URI_LOG_CALLBACK, on_uri, server, MHD_OPTION_END);
     if (server->mhd == NULL) {
         free(server);
         return NULL;
@@ -162,8 +161,7 @@ char *fake_http_url(const struct fake_http *server, const char *path)
 void fake_http_push(struct fake_http *server, struct fake_response response)
 {
     pthread_mutex_lock(&server->mutex);
-    struct scripted *grown =
-        realloc(server->script, (server->script_count + 1) * sizeof(*grown));
+    struct scripted *grown = realloc(server->script, (server->script_count + 1) * sizeof(*grown));
     if (grown != NULL) {
         server->script = grown;
         struct scripted *s = &server->script[server->script_count++];
@@ -201,9 +199,9 @@ struct fake_request fake_http_request(struct fake_http *server, size_t i)
     pthread_mutex_lock(&server->mutex);
     if (i < server->received_count) {
         const struct fake_request *r = &server->received[i];
-        copy = (struct fake_request){dup_or_null(r->method), dup_or_null(r->url),
-                                     dup_or_null(r->body), dup_or_null(r->authorization),
-                                     dup_or_null(r->headers)};
+        copy =
+            (struct fake_request){dup_or_null(r->method), dup_or_null(r->url), dup_or_null(r->body),
+                                  dup_or_null(r->authorization), dup_or_null(r->headers)};
     }
     pthread_mutex_unlock(&server->mutex);
     return copy;

@@ -12,18 +12,18 @@ struct fake_http;
 
 struct fake_response {
     int status;
-    const char *body;       /* copied */
-    const char *header;     /* one extra "Name: value" header or NULL; copied */
-    int delay_ms;           /* wait before answering */
+    const char *body;   /* copied */
+    const char *header; /* one extra "Name: value" header or NULL; copied */
+    int delay_ms;       /* wait before answering */
 };
 
 /* What the server received, in order. */
 struct fake_request {
     char *method;
-    char *url;              /* path and query as received */
+    char *url; /* path and query as received */
     char *body;
-    char *authorization;    /* the Authorization header or NULL */
-    char *headers;          /* every header, "name: value\n" each */
+    char *authorization; /* the Authorization header or NULL */
+    char *headers;       /* every header, "name: value\n" each */
 };
 
 struct fake_http *fake_http_start(void);

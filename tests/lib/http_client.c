@@ -15,8 +15,8 @@ static size_t collect(char *data, size_t size, size_t count, void *arg)
     return size * count;
 }
 
-int http_request(const char *method, const char *url, const char *const *headers,
-                 const char *body, size_t body_len, struct http_result *out)
+int http_request(const char *method, const char *url, const char *const *headers, const char *body,
+                 size_t body_len, struct http_result *out)
 {
     memset(out, 0, sizeof(*out));
     CURL *curl = curl_easy_init();

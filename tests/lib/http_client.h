@@ -14,8 +14,8 @@ struct http_result {
  * http_request - method on url with extra header lines ("Name: value", NULL-terminated
  * list, may be NULL) and a body (may be NULL). Returns 0 when a response arrived.
  */
-int http_request(const char *method, const char *url, const char *const *headers,
-                 const char *body, size_t body_len, struct http_result *out);
+int http_request(const char *method, const char *url, const char *const *headers, const char *body,
+                 size_t body_len, struct http_result *out);
 
 int http_get(const char *url, struct http_result *out);
 
@@ -24,8 +24,6 @@ void http_result_free(struct http_result *result);
 /* The two signature headers for a leadhub `webhook` post, as "Name: value" lines in
  * out[0..1] (malloc'd; free them). */
 void http_sign_webhook(const char *secret, long long timestamp, const char *body, char *out[2]);
-
-
 
 /*
  * http_post_many - POST bodies[i] to url with headers[i] (NULL-terminated lists), up to

@@ -114,8 +114,7 @@ void testdb_drop(char *url)
 char *testdb_text(PGconn *conn, const char *sql)
 {
     PGresult *result = PQexec(conn, sql);
-    ck_assert_msg(PQresultStatus(result) == PGRES_TUPLES_OK, "%s: %s", sql,
-                  PQerrorMessage(conn));
+    ck_assert_msg(PQresultStatus(result) == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(conn));
     ck_assert_msg(PQntuples(result) >= 1, "%s: no rows", sql);
     char *value = PQgetisnull(result, 0, 0) ? NULL : strdup(PQgetvalue(result, 0, 0));
     PQclear(result);

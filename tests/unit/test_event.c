@@ -70,7 +70,8 @@ END_TEST
 
 START_TEST(test_event_refuses_missing_or_unknown_type)
 {
-    assert_refused("{\"source_id\":\"1\",\"occurred_at\":\"2026-11-27T10:00:00Z\"}", "type: required");
+    assert_refused("{\"source_id\":\"1\",\"occurred_at\":\"2026-11-27T10:00:00Z\"}",
+                   "type: required");
     assert_refused("{\"type\":\"lead.exploded\",\"source_id\":\"1\","
                    "\"occurred_at\":\"2026-11-27T10:00:00Z\"}",
                    "\"lead.exploded\" is not an event type");
@@ -86,9 +87,8 @@ START_TEST(test_event_accepts_custom_types)
                                    "\"data\":{\"webinar\":\"Q4\"}}",
                                    &r, &error),
                      0);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.event, "data"),
-                                                       "webinar")),
-                     "Q4");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(r.event, "data"), "webinar")), "Q4");
     event_record_clear(&r);
     assert_refused("{\"type\":\"custom.\",\"source_id\":\"1\","
                    "\"occurred_at\":\"2026-11-27T10:00:00Z\"}",
@@ -147,9 +147,9 @@ END_TEST
 START_TEST(test_event_refuses_nul_anywhere_including_raw)
 {
     /* A plugin can build such a string (json_stringn) even though the parser refuses it. */
-    json_t *event = json_pack("{s:s,s:s,s:s,s:{s:[o]}}", "type", "email.sent", "source_id", "1",
-                              "occurred_at", "2026-11-27T10:00:00Z", "raw", "x",
-                              json_stringn("a\0b", 3));
+    json_t *event =
+        json_pack("{s:s,s:s,s:s,s:{s:[o]}}", "type", "email.sent", "source_id", "1", "occurred_at",
+                  "2026-11-27T10:00:00Z", "raw", "x", json_stringn("a\0b", 3));
     ck_assert_ptr_nonnull(event);
     struct event_record record;
     char *error = NULL;

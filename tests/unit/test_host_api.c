@@ -15,12 +15,8 @@
 
 static const lh_config_field_t empty_schema[] = {LH_FIELD_END};
 static const lh_plugin_t test_descriptor = {
-    LH_PLUGIN_HEADER,
-    .kind = LH_KIND_SOURCE,
-    .name = "tester",
-    .version = "1",
-    .description = "test",
-    .config_schema = empty_schema,
+    LH_PLUGIN_HEADER, .kind = LH_KIND_SOURCE, .name = "tester",
+    .version = "1",   .description = "test",  .config_schema = empty_schema,
 };
 static const struct plugin test_plugin = {"tester", "/dev/null", NULL, &test_descriptor};
 
@@ -36,9 +32,8 @@ static void setup(void)
     atomic_init(&stopping, false);
     services.stopping = &stopping;
     pthread_mutex_init(&services.store_mutex, NULL);
-    ck_assert_int_eq(instance_setup(&instance, &config_instance, &test_plugin, json_object(),
-                                    &services),
-                     0);
+    ck_assert_int_eq(
+        instance_setup(&instance, &config_instance, &test_plugin, json_object(), &services), 0);
 }
 
 static void teardown(void)
@@ -86,7 +81,7 @@ START_TEST(test_emit_validates_and_collects_into_the_call_batch)
     ck_assert_str_eq(ctx.error, "event 2: occurred_at: required, an RFC 3339 date-time");
     ck_assert_uint_eq(batch.event_count, 1);
     ck_assert_int_eq(metrics_get(services.metrics, "leadhub_events_rejected_total", "instance",
-                                 "unit", "type", "email.sent", NULL),
+                                 "unit", "type", "email.sent", METRICS_END),
                      1);
     ctx_clear(&ctx);
     ingest_batch_clear(&batch);
@@ -137,10 +132,10 @@ START_TEST(test_plugin_metrics_are_prefixed_and_bad_names_ignored)
     host->counter_add(&ctx, "Bad-Name", NULL, NULL, 1);
     host->counter_add(&ctx, "ok", "instance", "spoofed", 1);
     ck_assert_int_eq(metrics_get(services.metrics, "leadhub_plugin_pages_fetched", "instance",
-                                 "unit", NULL),
+                                 "unit", METRICS_END),
                      5);
-    ck_assert_int_eq(metrics_get(services.metrics, "leadhub_plugin_cursor_age_seconds",
-                                 "instance", "unit", "kind", "history", NULL),
+    ck_assert_int_eq(metrics_get(services.metrics, "leadhub_plugin_cursor_age_seconds", "instance",
+                                 "unit", "kind", "history", METRICS_END),
                      42);
     char *text = metrics_render(services.metrics);
     ck_assert_ptr_null(strstr(text, "Bad-Name"));
@@ -199,8 +194,12 @@ START_TEST(test_http_returns_response_with_lowercased_headers)
     fake_http_push(server, (struct fake_response){201, "{\"id\":1}", "X-Request-Id: abc", 0});
     char *url = fake_http_url(server, "/v1/things?limit=2");
     const lh_header_t headers[] = {{"Authorization", "Bearer sk_test_secret"}};
-    lh_http_request_t request = {.method = "POST", .url = url, .headers = headers,
-                                 .header_count = 1, .body = "{}", .body_len = 2};
+    lh_http_request_t request = {.method = "POST",
+                                 .url = url,
+                                 .headers = headers,
+                                 .header_count = 1,
+                                 .body = "{}",
+                                 .body_len = 2};
     lh_http_response_t response;
     const lh_host_t *host = host_api_table();
     struct lh_ctx ctx;
@@ -242,8 +241,8 @@ START_TEST(test_http_retries_429_honouring_retry_after_then_succeeds)
     ck_assert_uint_eq(fake_http_request_count(server), 3);
     ck_assert_int_ge(util_monotonic_ms() - started, 1000); /* waited as told */
     host->http_response_free(&response);
-    ck_assert_int_eq(metrics_get(services.metrics, "leadhub_http_client_requests_total",
-                                 "instance", "unit", "status", "429", NULL),
+    ck_assert_int_eq(metrics_get(services.metrics, "leadhub_http_client_requests_total", "instance",
+                                 "unit", "status", "429", METRICS_END),
                      1);
     ctx_clear(&ctx);
     free(url);
@@ -299,8 +298,8 @@ START_TEST(test_http_transport_failure_is_retry_with_reason)
     const lh_host_t *host = host_api_table();
     struct lh_ctx ctx;
     ctx_init(&ctx, &instance, NULL);
-    lh_http_request_t request = {.method = "GET", .url = "http://127.0.0.1:1/x?token=secret",
-                                 .timeout_ms = 2000};
+    lh_http_request_t request = {
+        .method = "GET", .url = "http://127.0.0.1:1/x?token=secret", .timeout_ms = 2000};
     lh_http_response_t response;
     ck_assert_int_eq(host->http(&ctx, &request, &response), LH_RETRY);
     ck_assert_ptr_nonnull(ctx.error);

@@ -9,11 +9,11 @@
 START_TEST(test_metrics_counters_render_with_help_type_and_escaped_labels)
 {
     struct metrics *m = metrics_create();
-    metrics_counter_add(m, "lh_requests_total", "Requests.", 1, "route", "/a", NULL);
-    metrics_counter_add(m, "lh_requests_total", "Requests.", 2, "route", "/a", NULL);
-    metrics_counter_add(m, "lh_requests_total", "Requests.", 1, "route", "q\"\\\n", NULL);
-    metrics_gauge_set(m, "lh_depth", "Depth.", 7, NULL);
-    metrics_gauge_set(m, "lh_depth", "Depth.", 3, NULL);
+    metrics_counter_add(m, "lh_requests_total", "Requests.", 1, "route", "/a", METRICS_END);
+    metrics_counter_add(m, "lh_requests_total", "Requests.", 2, "route", "/a", METRICS_END);
+    metrics_counter_add(m, "lh_requests_total", "Requests.", 1, "route", "q\"\\\n", METRICS_END);
+    metrics_gauge_set(m, "lh_depth", "Depth.", 7, METRICS_END);
+    metrics_gauge_set(m, "lh_depth", "Depth.", 3, METRICS_END);
     char *text = metrics_render(m);
     ck_assert_str_eq(text, "# HELP lh_depth Depth.\n"
                            "# TYPE lh_depth gauge\n"
@@ -22,8 +22,8 @@ START_TEST(test_metrics_counters_render_with_help_type_and_escaped_labels)
                            "# TYPE lh_requests_total counter\n"
                            "lh_requests_total{route=\"/a\"} 3\n"
                            "lh_requests_total{route=\"q\\\"\\\\\\n\"} 1\n");
-    ck_assert_int_eq(metrics_get(m, "lh_requests_total", "route", "/a", NULL), 3);
-    ck_assert_int_eq(metrics_get(m, "lh_missing", NULL), 0);
+    ck_assert_int_eq(metrics_get(m, "lh_requests_total", "route", "/a", METRICS_END), 3);
+    ck_assert_int_eq(metrics_get(m, "lh_missing", METRICS_END), 0);
     free(text);
     metrics_free(m);
 }
@@ -33,9 +33,9 @@ START_TEST(test_metrics_histogram_buckets_are_cumulative_with_inf_sum_and_count)
 {
     struct metrics *m = metrics_create();
     static const double buckets[] = {0.1, 1};
-    metrics_observe(m, "lh_seconds", "Latency.", buckets, 2, 0.05, "op", "x", NULL);
-    metrics_observe(m, "lh_seconds", "Latency.", buckets, 2, 0.5, "op", "x", NULL);
-    metrics_observe(m, "lh_seconds", "Latency.", buckets, 2, 5, "op", "x", NULL);
+    metrics_observe(m, "lh_seconds", "Latency.", buckets, 2, 0.05, "op", "x", METRICS_END);
+    metrics_observe(m, "lh_seconds", "Latency.", buckets, 2, 0.5, "op", "x", METRICS_END);
+    metrics_observe(m, "lh_seconds", "Latency.", buckets, 2, 5, "op", "x", METRICS_END);
     char *text = metrics_render(m);
     ck_assert_str_eq(text, "# HELP lh_seconds Latency.\n"
                            "# TYPE lh_seconds histogram\n"
@@ -55,10 +55,10 @@ START_TEST(test_metrics_many_series_survive_growth)
     char label[16];
     for (int i = 0; i < 2000; i++) {
         snprintf(label, sizeof(label), "i%d", i);
-        metrics_counter_add(m, "lh_many_total", "Many.", i, "k", label, NULL);
+        metrics_counter_add(m, "lh_many_total", "Many.", i, "k", label, METRICS_END);
     }
     snprintf(label, sizeof(label), "i%d", 1234);
-    ck_assert_int_eq(metrics_get(m, "lh_many_total", "k", label, NULL), 1234);
+    ck_assert_int_eq(metrics_get(m, "lh_many_total", "k", label, METRICS_END), 1234);
     metrics_free(m);
 }
 END_TEST

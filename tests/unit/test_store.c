@@ -56,8 +56,9 @@ static void write_ok(struct event_record *records, size_t n)
                   error);
 }
 
-#define LEAD(id, email, extra)                                                                  \
-    "{\"type\":\"lead.created\",\"source_id\":\"" id "\",\"occurred_at\":\"2026-11-27T10:00:00Z\"," \
+#define LEAD(id, email, extra)                                                                     \
+    "{\"type\":\"lead.created\",\"source_id\":\"" id                                               \
+    "\",\"occurred_at\":\"2026-11-27T10:00:00Z\","                                                 \
     "\"lead\":{\"email\":\"" email "\"" extra "}}"
 
 START_TEST(test_migrate_applies_once_and_is_idempotent)
@@ -205,8 +206,8 @@ START_TEST(test_store_batch_resent_events_are_duplicates_and_store_nothing)
     ck_assert(!again[3].duplicate);
     ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events"), 3);
     /* a redelivered event does not re-apply its lead fields */
-    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads WHERE company = 'Changed'"),
-                     0);
+    ck_assert_int_eq(
+        testdb_scalar(check_conn, "SELECT count(*) FROM leads WHERE company = 'Changed'"), 0);
     clear_records(first, 1);
     clear_records(again, 4);
 }
@@ -219,8 +220,9 @@ START_TEST(test_store_batch_identity_only_lead_is_found_again_by_identity)
                "\"2026-11-27T10:00:00Z\",\"lead\":{\"external_id\":\"501\",\"title\":\"CTO\"}}")};
     write_ok(r1, 1);
     struct event_record r2[] = {record_of(
-        "crm", "{\"type\":\"lead.updated\",\"source_id\":\"c2\",\"occurred_at\":"
-               "\"2026-11-27T11:00:00Z\",\"lead\":{\"external_id\":\"501\",\"phone\":\"+1 555\"}}")};
+        "crm",
+        "{\"type\":\"lead.updated\",\"source_id\":\"c2\",\"occurred_at\":"
+        "\"2026-11-27T11:00:00Z\",\"lead\":{\"external_id\":\"501\",\"phone\":\"+1 555\"}}")};
     write_ok(r2, 1);
     ck_assert(r1[0].lead_id > 0);
     ck_assert_int_eq(r1[0].lead_id, r2[0].lead_id);
@@ -237,9 +239,9 @@ END_TEST
 
 START_TEST(test_store_batch_records_identities_of_email_leads)
 {
-    struct event_record r[] = {record_of(
-        "billing", LEAD("e1", "pay@example.com",
-                        ",\"external_id\":\"cus_1\",\"external_ids\":{\"crm\":\"77\"}"))};
+    struct event_record r[] = {
+        record_of("billing", LEAD("e1", "pay@example.com",
+                                  ",\"external_id\":\"cus_1\",\"external_ids\":{\"crm\":\"77\"}"))};
     write_ok(r, 1);
     ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM lead_identities i JOIN leads "
                                                "l ON l.id = i.lead_id WHERE l.email = "
@@ -249,8 +251,8 @@ START_TEST(test_store_batch_records_identities_of_email_leads)
 }
 END_TEST
 
-#define MEETING(id, at, status, extra)                                                         \
-    "{\"type\":\"meeting." status "\",\"source_id\":\"" id "\",\"occurred_at\":\"" at "\","    \
+#define MEETING(id, at, status, extra)                                                             \
+    "{\"type\":\"meeting." status "\",\"source_id\":\"" id "\",\"occurred_at\":\"" at "\","        \
     "\"meeting\":{\"external_id\":\"evt-1\",\"title\":\"Intro\"" extra "}}"
 
 START_TEST(test_store_batch_meetings_upsert_in_event_time_order)
@@ -258,9 +260,10 @@ START_TEST(test_store_batch_meetings_upsert_in_event_time_order)
     struct event_record leads[] = {record_of("inbound", LEAD("l1", "guest@example.com", ""))};
     write_ok(leads, 1);
     struct event_record r1[] = {record_of(
-        "cal", MEETING("m1", "2026-11-27T10:00:00Z", "scheduled",
-                       ",\"attendees\":[{\"email\":\"guest@example.com\",\"response\":\"accepted\"},"
-                       "{\"email\":\"rep@us.example\"}]"))};
+        "cal",
+        MEETING("m1", "2026-11-27T10:00:00Z", "scheduled",
+                ",\"attendees\":[{\"email\":\"guest@example.com\",\"response\":\"accepted\"},"
+                "{\"email\":\"rep@us.example\"}]"))};
     write_ok(r1, 1);
     struct event_record r2[] = {
         record_of("cal", MEETING("m3", "2026-11-27T12:00:00Z", "canceled", "")),
@@ -313,8 +316,8 @@ START_TEST(test_store_batch_failure_stores_nothing_at_all)
 {
     /* A trigger that fails the events insert for one event: the leads upserted before it
      * in the same transaction must vanish too. */
-    PGresult *res = PQexec(check_conn,
-                           "CREATE FUNCTION fail_poison() RETURNS trigger LANGUAGE plpgsql AS "
+    PGresult *res =
+        PQexec(check_conn, "CREATE FUNCTION fail_poison() RETURNS trigger LANGUAGE plpgsql AS "
                            "$$BEGIN IF NEW.source_id = 'poison' THEN RAISE EXCEPTION 'poisoned'; "
                            "END IF; RETURN NEW; END$$;"
                            "CREATE TRIGGER poison BEFORE INSERT ON events FOR EACH ROW "

@@ -30,13 +30,13 @@ static lh_status_t start_instance(const char *settings_json)
     free(path);
     const struct plugin *plugin = loader_find(&registry, "webhook");
     ck_assert_ptr_nonnull(plugin);
-    config_instance = (struct config_instance){.name = "hooks", .plugin = "webhook",
-                                               .enabled = true, .file = "hooks.yaml"};
+    config_instance = (struct config_instance){
+        .name = "hooks", .plugin = "webhook", .enabled = true, .file = "hooks.yaml"};
     config_instance.settings = json_loads(settings_json, 0, NULL);
     ck_assert_ptr_nonnull(config_instance.settings);
     struct diag_list diags = {0};
-    json_t *settings = config_settings_validate(&config_instance, plugin->desc->config_schema,
-                                                &diags);
+    json_t *settings =
+        config_settings_validate(&config_instance, plugin->desc->config_schema, &diags);
     ck_assert_msg(settings != NULL, "settings invalid: %s",
                   diags.count ? diags.items[0].message : "?");
     diag_list_free(&diags);
@@ -70,8 +70,8 @@ static lh_status_t call(const char *timestamp, const char *signature, const char
     if (signature != NULL) {
         headers[count++] = (lh_header_t){"X-Leadhub-Signature", signature};
     }
-    lh_webhook_request_t request = {"POST", "/webhooks/hooks", "", headers, count,
-                                    (const unsigned char *)body, strlen(body), "127.0.0.1"};
+    lh_webhook_request_t request = {"POST", "/webhooks/hooks",           "",           headers,
+                                    count,  (const unsigned char *)body, strlen(body), "127.0.0.1"};
     ctx_init(ctx, &instance, batch);
     return instance_webhook(&instance, ctx, &request);
 }
@@ -141,8 +141,8 @@ START_TEST(test_webhook_refuses_malformed_headers_and_future_timestamps)
         const char *signature;
         const char *reason;
     } cases[] = {
-        {ts, good + 7, "must be sha256="},          /* hex without the prefix */
-        {ts, "sha256=abc", "must be sha256="},      /* too short */
+        {ts, good + 7, "must be sha256="},     /* hex without the prefix */
+        {ts, "sha256=abc", "must be sha256="}, /* too short */
         {"12x4", good, "must be unix seconds"},
         {"-5", good, "must be unix seconds"},
         {future, future_sig, "away from the server's clock"},
@@ -181,8 +181,8 @@ START_TEST(test_webhook_body_is_all_or_nothing)
         "[]",
         "\"just a string\"",
         "{\"type\":\"email.sent\",\"type\":\"email.sent\"}", /* duplicate keys */
-        "[{\"type\":\"email.sent\",\"source_id\":\"a\",\"occurred_at\":\"2026-11-27T10:00:00Z\"},"
-        "{\"type\":\"email.sent\"}]",
+        ("[{\"type\":\"email.sent\",\"source_id\":\"a\",\"occurred_at\":\"2026-11-27T10:00:00Z\"},"
+         "{\"type\":\"email.sent\"}]"),
     };
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         struct ingest_batch batch = {0};
