@@ -129,13 +129,14 @@ static int parse_options(int argc, char **argv, struct plugins_options *opts)
 }
 
 /* Where to look, by the precedence in list_usage. On success *dirs_out points at either
- * the options' array, the config's, or *default_dirs (malloc'd, the caller frees it);
- * *config_out is the loaded config or NULL, freed by the caller. */
-static int resolve_plugin_path(const struct plugins_options *opts, struct config **config_out,
-                               char ***default_dirs, char *const **dirs_out, size_t *count_out)
+ * the options' array or *owned_dirs (malloc'd, freed by the caller with
+ * free_dirs()). Only plugin_path is read from a config file: listing plugins must not
+ * need the environment the rest of the file refers to. */
+static int resolve_plugin_path(const struct plugins_options *opts, char ***owned_dirs,
+                               size_t *owned_count, char *const **dirs_out, size_t *count_out)
 {
-    *config_out = NULL;
-    *default_dirs = NULL;
+    *owned_dirs = NULL;
+    *owned_count = 0;
     if (opts->dir_count > 0) {
         *dirs_out = opts->dirs;
         *count_out = opts->dir_count;
@@ -147,7 +148,7 @@ static int resolve_plugin_path(const struct plugins_options *opts, struct config
     }
     if (file != NULL) {
         struct diag_list diags = {0};
-        if (config_load(file, config_out, &diags) != 0) {
+        if (config_read_plugin_path(file, owned_dirs, owned_count, &diags) != 0) {
             diag_print(&diags, stderr);
             fprintf(stderr,
                     "leadhubd plugins: the plugin path comes from %s, which is "
@@ -156,15 +157,18 @@ static int resolve_plugin_path(const struct plugins_options *opts, struct config
             diag_list_free(&diags);
             return EXIT_INVALID;
         }
-        diag_list_free(&diags); /* warnings belong to check-config, not to this listing */
-        if ((*config_out)->plugin_path_count > 0) {
-            *dirs_out = (*config_out)->plugin_path;
-            *count_out = (*config_out)->plugin_path_count;
+        diag_list_free(&diags);
+        if (*owned_count > 0) {
+            *dirs_out = *owned_dirs;
+            *count_out = *owned_count;
             return EXIT_OK;
         }
+        free(*owned_dirs);
+        *owned_dirs = NULL;
     }
-    *count_out = loader_default_path(default_dirs);
-    *dirs_out = *default_dirs;
+    *owned_count = loader_default_path(owned_dirs);
+    *dirs_out = *owned_dirs;
+    *count_out = *owned_count;
     return EXIT_OK;
 }
 
@@ -290,8 +294,8 @@ static int plugin_info(const struct plugin_registry *reg, const char *name, char
 int cmd_plugins(int argc, char **argv)
 {
     struct plugins_options opts = {0};
-    struct config *config = NULL;
-    char **default_dirs = NULL;
+    char **owned_dirs = NULL;
+    size_t owned_count = 0;
     struct plugin_registry reg = {0};
     char *const *dirs = NULL;
     size_t dir_count = 0;
@@ -308,7 +312,7 @@ int cmd_plugins(int argc, char **argv)
         goto out;
     }
 
-    rc = resolve_plugin_path(&opts, &config, &default_dirs, &dirs, &dir_count);
+    rc = resolve_plugin_path(&opts, &owned_dirs, &owned_count, &dirs, &dir_count);
     if (rc != EXIT_OK) {
         goto out;
     }
@@ -322,15 +326,10 @@ int cmd_plugins(int argc, char **argv)
 
 out:
     loader_free(&reg);
-    if (default_dirs != NULL) {
-        for (size_t i = 0; i < dir_count; i++) {
-            free(default_dirs[i]);
-        }
-        free(default_dirs);
+    for (size_t i = 0; i < owned_count; i++) {
+        free(owned_dirs[i]);
     }
-    if (config != NULL) {
-        config_free(config);
-    }
+    free(owned_dirs);
     free(opts.dirs);
     return rc;
 }

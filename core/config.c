@@ -11,6 +11,9 @@
 
 #include "config.h"
 #include "config_internal.h"
+#include "config_ref.h"
+#include "config_value.h"
+#include "config_where.h"
 #include "config_yaml.h"
 #include "util.h"
 
@@ -72,6 +75,75 @@ out:
         return -1;
     }
     *out = config;
+    return 0;
+}
+
+int config_read_plugin_path(const char *path, char ***dirs_out, size_t *count_out,
+                            struct diag_list *diags)
+{
+    size_t errors_before = diag_error_count(diags);
+    json_t *tree = NULL;
+    json_t *lines = NULL;
+    char *dir = NULL;
+    char **dirs = NULL;
+    size_t count = 0;
+    *dirs_out = NULL;
+    *count_out = 0;
+    if (config_parse_file(path, &tree, &lines, diags) != 0) {
+        goto out;
+    }
+    if ((dir = directory_of(path)) == NULL) {
+        diag_add(diags, DIAG_ERROR, path, 0, NULL, NULL, NULL,
+                 "cannot resolve the file's directory: %s", strerror(errno));
+        goto out;
+    }
+    struct config_where where = {.file = path, .lines = lines};
+    const json_t *list = json_object_get(tree, "plugin_path");
+    if (list == NULL || json_is_null(list)) {
+        goto out;
+    }
+    if (!json_is_array(list)) {
+        config_where_error(diags, &where, "plugin_path", NULL, "write a list of directories",
+                           "expected a list, got %s", config_value_kind(list));
+        goto out;
+    }
+    dirs = calloc(json_array_size(list) + 1, sizeof(*dirs));
+    if (dirs == NULL) {
+        diag_add(diags, DIAG_ERROR, path, 0, "plugin_path", NULL, NULL, "out of memory");
+        goto out;
+    }
+    size_t index;
+    const json_t *item;
+    json_array_foreach(list, index, item)
+    {
+        char *key = config_key_index("plugin_path", index);
+        char *resolved = NULL;
+        if (!json_is_string(item)) {
+            config_where_error(diags, &where, key, NULL, "write a directory path",
+                               "expected a string, got %s", config_value_kind(item));
+        } else if (config_ref_resolve(json_string_value(item), &where, key, &resolved, NULL,
+                                      diags) == 0) {
+            dirs[count] = config_path_absolute(dir, resolved);
+            if (dirs[count] != NULL) {
+                count++;
+            }
+        }
+        free(resolved);
+        free(key);
+    }
+out:
+    json_decref(tree);
+    json_decref(lines);
+    free(dir);
+    if (diag_error_count(diags) > errors_before) {
+        for (size_t i = 0; i < count; i++) {
+            free(dirs[i]);
+        }
+        free(dirs);
+        return -1;
+    }
+    *dirs_out = dirs;
+    *count_out = count;
     return 0;
 }
 

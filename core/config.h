@@ -96,6 +96,16 @@ int config_load(const char *path, struct config **out, struct diag_list *diags);
 
 void config_free(struct config *config);
 
+/*
+ * config_read_plugin_path - only the main file's plugin_path, references resolved and made
+ * absolute: for commands that need nothing else (`leadhubd plugins`), so that they work
+ * without the environment the rest of the file refers to.
+ *   dirs_out: malloc'd array of malloc'd strings (count 0: the file names none).
+ *   Returns 0, or -1 with errors in diags.
+ */
+int config_read_plugin_path(const char *path, char ***dirs_out, size_t *count_out,
+                            struct diag_list *diags);
+
 /* config_instance_find - the instance named `name`, or NULL. */
 const struct config_instance *config_instance_find(const struct config *config, const char *name);
 

@@ -81,6 +81,20 @@ START_TEST(test_check_config_accepts_the_example_configuration)
 }
 END_TEST
 
+START_TEST(test_plugins_needs_only_the_plugin_path_of_the_config)
+{
+    /* the example config refers to DATABASE_URL; listing plugins must not need it */
+    char *command = util_printf("cd '%s' && env -u DATABASE_URL -u LEADHUB_INBOUND_SECRET "
+                                "LEADHUB_PLUGIN_DIR='%s/plugins' '%s' plugins",
+                                tu_source_dir(), tu_build_dir(), td_binary());
+    char *out = NULL;
+    ck_assert_int_eq(tu_run(command, &out), 0);
+    assert_contains(out, "webhook  source");
+    free(out);
+    free(command);
+}
+END_TEST
+
 static const char broken_main[] = "database_url: postgresql://localhost/x\n"
                                   "listen: 127.0.0.1:0\n"
                                   "plugin_path: [\"%s/plugins\"]\n";
@@ -242,6 +256,7 @@ int main(void)
     tcase_add_test(tc, test_cli_help_and_exit_codes);
     tcase_add_test(tc, test_check_config_accepts_the_example_configuration);
     tcase_add_test(tc, test_check_config_names_file_line_key_and_hint);
+    tcase_add_test(tc, test_plugins_needs_only_the_plugin_path_of_the_config);
     tcase_add_test(tc, test_check_config_reports_unknown_plugin_with_the_ones_found);
     tcase_add_test(tc, test_check_config_valid_lists_instances);
     tcase_add_test(tc, test_run_refuses_invalid_config_with_exit_1);
