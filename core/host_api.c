@@ -310,6 +310,18 @@ static int host_should_stop(lh_ctx_t *ctx)
     return stopping != NULL && atomic_load(stopping);
 }
 
+static void host_set_batch_size(lh_ctx_t *ctx, size_t max_deliveries)
+{
+    if (ctx == NULL || !ctx->in_init) {
+        return;
+    }
+    if (max_deliveries == 0) {
+        max_deliveries = 1;
+    }
+    ctx->instance->batch_size =
+        max_deliveries > INSTANCE_MAX_BATCH ? INSTANCE_MAX_BATCH : max_deliveries;
+}
+
 static const lh_host_t host_table = {
     .size = sizeof(lh_host_t),
     .abi_major = LH_ABI_MAJOR,
@@ -331,6 +343,7 @@ static const lh_host_t host_table = {
     .hmac_sha256 = crypto_hmac_sha256,
     .digest_equal = crypto_digest_equal,
     .base64_encode = crypto_base64_encode,
+    .set_batch_size = host_set_batch_size,
 };
 
 const lh_host_t *host_api_table(void)

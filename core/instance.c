@@ -50,6 +50,7 @@ int instance_setup(struct instance *instance, const struct config_instance *conf
     instance->plugin = plugin;
     instance->settings = settings;
     instance->services = services;
+    instance->batch_size = INSTANCE_DEFAULT_BATCH;
     atomic_init(&instance->initialized, false);
     return pthread_mutex_init(&instance->call_mutex, NULL) == 0 ? 0 : -1;
 }
@@ -81,6 +82,7 @@ lh_status_t instance_init(struct instance *instance)
 {
     struct lh_ctx ctx;
     ctx_init(&ctx, instance, NULL);
+    ctx.in_init = true;
     void *state = NULL;
     int64_t started = util_monotonic_ms();
     lh_status_t status =

@@ -19,6 +19,10 @@
 #include "metrics.h"
 #include "store_pg.h"
 
+/* deliver_batch() capacity unless the plugin sets another, and the most it may set. */
+#define INSTANCE_DEFAULT_BATCH 100
+#define INSTANCE_MAX_BATCH     1000
+
 /* What the host lends every instance: shared by all of them, owned by the daemon. */
 struct host_services {
     struct metrics *metrics;
@@ -52,6 +56,7 @@ struct lh_ctx {
     int64_t deadline_ms;        /* monotonic; 0 for none */
     unsigned emitted;           /* events accepted by emit during this call */
     unsigned rejected;          /* events refused by emit */
+    bool in_init;               /* set_batch_size is allowed */
     /* respond() */
     int response_status; /* 0 when the plugin did not choose */
     char *response_content_type;

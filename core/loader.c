@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "event.h"
 #include "loader.h"
 #include "util.h"
 
@@ -55,7 +56,7 @@ _Static_assert(offsetof(lh_plugin_t, magic) == 0 && offsetof(lh_plugin_t, abi_ma
                "the descriptor header may never move");
 
 #define KNOWN_KINDS (LH_KIND_SOURCE | LH_KIND_SINK | LH_KIND_SCORER)
-#define KNOWN_FLAGS (LH_PLUGIN_REENTRANT)
+#define KNOWN_FLAGS (LH_PLUGIN_REENTRANT | LH_PLUGIN_ORDERED)
 
 /* Plugin-supplied text is shown in diagnostics at most this long. */
 #define SHOWN_TEXT_MAX 64
@@ -365,7 +366,7 @@ static int check_kind(struct load_attempt *at, const lh_plugin_t *desc)
         /* Refused rather than ignored: a later minor may give those bits a meaning. */
         snprintf(detail, sizeof(detail), "flags 0x%x has unknown bits 0x%x", (unsigned)desc->flags,
                  (unsigned)(desc->flags & ~(uint32_t)KNOWN_FLAGS));
-        return refuse(at, detail, "set .flags to 0 or LH_PLUGIN_REENTRANT",
+        return refuse(at, detail, "set .flags to 0, LH_PLUGIN_REENTRANT or LH_PLUGIN_ORDERED",
                       "plugin %s has invalid flags", at->path);
     }
     return 0;
@@ -414,6 +415,35 @@ static int check_callbacks(struct load_attempt *at, const lh_plugin_t *desc)
                       "make score() pure (it may only read the state init() built) and set "
                       ".flags = LH_PLUGIN_REENTRANT",
                       "scorer plugin %s is not marked reentrant", at->path);
+    }
+    return 0;
+}
+
+/* A source's declared event types must be types of docs/events.md. */
+static int check_event_types(struct load_attempt *at, const lh_plugin_t *desc)
+{
+    if (desc->event_types == NULL) {
+        return 0;
+    }
+    if ((desc->kind & LH_KIND_SOURCE) == 0) {
+        return refuse(at, "event_types is set, but only sources emit events",
+                      "set .event_types = NULL, or add LH_KIND_SOURCE to .kind",
+                      "plugin %s declares event types without being a source", at->path);
+    }
+    for (size_t i = 0; desc->event_types[i] != NULL; i++) {
+        if (i >= 64) {
+            return refuse(at, "event_types has more than 64 entries or lacks its NULL end",
+                          "end the list with NULL", "plugin %s has invalid event_types",
+                          at->path);
+        }
+        if (!event_type_known(desc->event_types[i])) {
+            char detail[160];
+            snprintf(detail, sizeof(detail), "\"%.64s\" is not an event type",
+                     desc->event_types[i]);
+            return refuse(at, detail,
+                          "use the types of docs/events.md, or custom.<name> for your own",
+                          "plugin %s has invalid event_types", at->path);
+        }
     }
     return 0;
 }
@@ -507,7 +537,8 @@ int loader_load_file(struct plugin_registry *reg, const char *path)
         goto out;
     }
     if (check_abi(&at, desc) != 0 || check_identity(&at, desc) != 0 || check_kind(&at, desc) != 0 ||
-        check_callbacks(&at, desc) != 0 || check_schema(&at, desc) != 0 ||
+        check_callbacks(&at, desc) != 0 || check_event_types(&at, desc) != 0 ||
+        check_schema(&at, desc) != 0 ||
         check_unique(&at, desc) != 0) {
         goto out;
     }

@@ -87,6 +87,9 @@ typedef enum lh_kind {
 
 /* Descriptor flags. */
 #define LH_PLUGIN_REENTRANT (1U << 0) /* callbacks may run concurrently (state read-only) */
+#define LH_PLUGIN_ORDERED   (1U << 1) /* SINK: one lead's deliveries arrive in event order (a
+                                         lead's update never overtakes its create), at the
+                                         cost of waiting behind that lead's retries */
 
 typedef enum lh_log_level {
     LH_LOG_DEBUG = 0,
@@ -326,6 +329,13 @@ typedef struct lh_host {
      *        (excluding the NUL).
      */
     size_t (*base64_encode)(const void *data, size_t len, char *out);
+
+    /*
+     * set_batch_size - a sink with deliver_batch() says, during init(), how many
+     * deliveries one call takes at most (its own setting, an API's limit). Default 100;
+     * capped at 1000. Ignored outside init().
+     */
+    void (*set_batch_size)(lh_ctx_t *ctx, size_t max_deliveries);
 } lh_host_t;
 
 /* True when `host` provides `member` (a host older than the plugin's header may not). */
@@ -373,7 +383,8 @@ typedef lh_status_t (*lh_webhook_fn)(void *state, lh_ctx_t *ctx,
 typedef lh_status_t (*lh_deliver_fn)(void *state, lh_ctx_t *ctx, const lh_delivery_t *delivery);
 
 /*
- * deliver_batch - send several events at once.
+ * deliver_batch - send several events at once (up to the size set with
+ * host->set_batch_size()).
  *   deliveries: BORROWED array of count items.
  *   results:    one status per delivery, to be set by the plugin; the return value is
  *               for the whole batch (a non-OK return applies to every delivery whose

@@ -348,6 +348,17 @@ START_TEST(test_loader_refuses_unknown_flags)
 }
 END_TEST
 
+START_TEST(test_loader_refuses_unknown_event_types)
+{
+    struct plugin_registry reg = {0};
+    const struct plugin_refusal *r = refuse_fixture(&reg, "bad_event_types", "bad_event_types");
+    assert_contains("message", r->diag.message, "invalid event_types");
+    assert_contains("detail", r->diag.detail, "\"lead.exploded\" is not an event type");
+    assert_contains("hint", r->diag.hint, "custom.<name>");
+    loader_free(&reg);
+}
+END_TEST
+
 START_TEST(test_loader_refuses_source_without_poll_or_webhook_listing_what_is_missing)
 {
     struct plugin_registry reg = {0};
@@ -711,6 +722,7 @@ static Suite *loader_suite(void)
     tcase_add_test(kind, test_loader_refuses_unknown_kind_bits);
     tcase_add_test(kind, test_loader_refuses_scorer_combined_with_source);
     tcase_add_test(kind, test_loader_refuses_unknown_flags);
+    tcase_add_test(kind, test_loader_refuses_unknown_event_types);
     tcase_add_test(kind,
                    test_loader_refuses_source_without_poll_or_webhook_listing_what_is_missing);
     tcase_add_test(kind, test_loader_refuses_sink_without_deliver);
