@@ -43,6 +43,7 @@ struct instance {
     atomic_bool initialized;
     char *last_error;           /* last init failure, for readiness; owned */
     pthread_mutex_t call_mutex; /* one callback at a time unless REENTRANT */
+    size_t batch_size;          /* deliver_batch() capacity (host->set_batch_size) */
     struct host_services *services;
 };
 
@@ -56,7 +57,7 @@ struct lh_ctx {
     int64_t deadline_ms;        /* monotonic; 0 for none */
     unsigned emitted;           /* events accepted by emit during this call */
     unsigned rejected;          /* events refused by emit */
-    bool in_init;               /* set_batch_size is allowed */
+    bool in_init;               /* set_batch_size() is allowed now */
     /* respond() */
     int response_status; /* 0 when the plugin did not choose */
     char *response_content_type;
