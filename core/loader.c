@@ -433,8 +433,7 @@ static int check_event_types(struct load_attempt *at, const lh_plugin_t *desc)
     for (size_t i = 0; desc->event_types[i] != NULL; i++) {
         if (i >= 64) {
             return refuse(at, "event_types has more than 64 entries or lacks its NULL end",
-                          "end the list with NULL", "plugin %s has invalid event_types",
-                          at->path);
+                          "end the list with NULL", "plugin %s has invalid event_types", at->path);
         }
         if (!event_type_known(desc->event_types[i])) {
             char detail[160];
@@ -538,8 +537,7 @@ int loader_load_file(struct plugin_registry *reg, const char *path)
     }
     if (check_abi(&at, desc) != 0 || check_identity(&at, desc) != 0 || check_kind(&at, desc) != 0 ||
         check_callbacks(&at, desc) != 0 || check_event_types(&at, desc) != 0 ||
-        check_schema(&at, desc) != 0 ||
-        check_unique(&at, desc) != 0) {
+        check_schema(&at, desc) != 0 || check_unique(&at, desc) != 0) {
         goto out;
     }
     if (add_plugin(reg, path, at.handle, desc) != 0) {

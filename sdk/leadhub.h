@@ -87,9 +87,10 @@ typedef enum lh_kind {
 
 /* Descriptor flags. */
 #define LH_PLUGIN_REENTRANT (1U << 0) /* callbacks may run concurrently (state read-only) */
-#define LH_PLUGIN_ORDERED   (1U << 1) /* SINK: one lead's deliveries arrive in event order (a
-                                         lead's update never overtakes its create), at the
-                                         cost of waiting behind that lead's retries */
+#define LH_PLUGIN_ORDERED                                                                          \
+    (1U << 1) /* SINK: one lead's deliveries arrive in event order (a                              \
+                 lead's update never overtakes its create), at the                                 \
+                 cost of waiting behind that lead's retries */
 
 typedef enum lh_log_level {
     LH_LOG_DEBUG = 0,
@@ -422,6 +423,10 @@ typedef struct lh_plugin {
     const char *version;                    /* the plugin's own version, e.g. "1.2.0" */
     const char *description;                /* one line */
     const lh_config_field_t *config_schema; /* mandatory, terminated by LH_FIELD_END */
+    /* SOURCE: the event types it may emit (docs/events.md names, or "custom.<name>"),
+     * NULL-terminated. Lets the host warn about routes that can never match. NULL: not
+     * declared (any type). */
+    const char *const *event_types;
 
     lh_init_fn init;       /* mandatory */
     lh_destroy_fn destroy; /* mandatory */
