@@ -121,6 +121,72 @@ lh_status_t instance_webhook(struct instance *instance, struct lh_ctx *ctx,
     return status;
 }
 
+lh_status_t instance_deliver(struct instance *instance, struct lh_ctx *ctx,
+                             const lh_delivery_t *delivery)
+{
+    const lh_plugin_t *desc = instance->plugin->desc;
+    bool locked = lock_for_call(instance);
+    int64_t started = util_monotonic_ms();
+    lh_status_t status;
+    if (desc->deliver != NULL) {
+        status = desc->deliver(instance->state, ctx, delivery);
+    } else {
+        lh_status_t result = LH_OK;
+        char *message = NULL;
+        status = desc->deliver_batch(instance->state, ctx, delivery, 1, &result, &message);
+        if (status == LH_OK) {
+            status = result;
+        }
+        if (message != NULL && ctx->error == NULL) {
+            ctx->error = message;
+        } else {
+            free(message);
+        }
+    }
+    observe_callback(instance, "deliver", started, status);
+    if (locked) {
+        pthread_mutex_unlock(&instance->call_mutex);
+    }
+    return status;
+}
+
+void instance_deliver_batch(struct instance *instance, struct lh_ctx *ctx,
+                            const lh_delivery_t *deliveries, size_t count, lh_status_t *results,
+                            char **messages)
+{
+    const lh_plugin_t *desc = instance->plugin->desc;
+    for (size_t i = 0; i < count; i++) {
+        results[i] = LH_OK;
+        messages[i] = NULL;
+    }
+    if (desc->deliver_batch == NULL) {
+        for (size_t i = 0; i < count; i++) {
+            free(ctx->error);
+            ctx->error = NULL;
+            results[i] = instance_deliver(instance, ctx, &deliveries[i]);
+            if (results[i] != LH_OK && ctx->error != NULL) {
+                messages[i] = strdup(ctx->error);
+            }
+        }
+        return;
+    }
+    bool locked = lock_for_call(instance);
+    int64_t started = util_monotonic_ms();
+    lh_status_t status =
+        desc->deliver_batch(instance->state, ctx, deliveries, count, results, messages);
+    observe_callback(instance, "deliver_batch", started, status);
+    if (locked) {
+        pthread_mutex_unlock(&instance->call_mutex);
+    }
+    if (status != LH_OK) {
+        for (size_t i = 0; i < count; i++) {
+            if (results[i] == LH_OK) {
+                results[i] = status;
+            }
+        }
+    }
+}
+
 void instance_teardown(struct instance *instance)
 {
     if (instance->plugin == NULL) {

@@ -91,6 +91,23 @@ lh_status_t instance_init(struct instance *instance);
 lh_status_t instance_webhook(struct instance *instance, struct lh_ctx *ctx,
                              const lh_webhook_request_t *request);
 
+/*
+ * instance_deliver - run deliver() (or a one-item deliver_batch() when the plugin only
+ * has that) under the instance's call rules, timing it.
+ */
+lh_status_t instance_deliver(struct instance *instance, struct lh_ctx *ctx,
+                             const lh_delivery_t *delivery);
+
+/*
+ * instance_deliver_batch - run deliver_batch() (or deliver() once per item when the plugin
+ * only has that). results[i] gets each delivery's status: the call's own status for items
+ * the plugin left LH_OK when the call failed as a whole. messages[i]: NULL or malloc'd,
+ * the caller frees them.
+ */
+void instance_deliver_batch(struct instance *instance, struct lh_ctx *ctx,
+                            const lh_delivery_t *deliveries, size_t count, lh_status_t *results,
+                            char **messages);
+
 /* instance_teardown - destroy() the state and free what setup took. */
 void instance_teardown(struct instance *instance);
 
