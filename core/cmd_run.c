@@ -26,7 +26,9 @@ static const char run_usage[] =
     "Signals:\n"
     "  SIGTERM, SIGINT     stop accepting, finish and commit requests in flight (up to\n"
     "                      shutdown_grace), exit 0\n"
-    "  SIGHUP              logged and ignored: restart to apply config changes\n"
+    "  SIGHUP              reload the configuration: connector instances added, removed\n"
+    "                      or changed start, stop or restart, routes apply to new events;\n"
+    "                      an invalid configuration is refused and the running one stays\n"
     "\n"
     "Exit codes: 0 stopped cleanly; 1 invalid configuration or a plugin an instance needs was\n"
     "refused; 2 bad command line; 3 database unreachable, migration failed or port in use.\n";
@@ -105,8 +107,7 @@ int cmd_run(int argc, char **argv)
                 continue;
             }
             if (sig == SIGHUP) {
-                log_warn("SIGHUP: configuration reload is not supported by this version; "
-                         "restart the daemon to apply changes");
+                daemon_reload(&daemon, config_path);
                 continue;
             }
             log_info("%s received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");

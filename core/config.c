@@ -168,7 +168,6 @@ void config_free(struct config *config)
     free(config->tokens);
     json_decref(config->routes);
     json_decref(config->scoring);
-    json_decref(config->delivery);
     for (size_t i = 0; i < config->instance_count; i++) {
         config_instance_clear(&config->instances[i]);
     }

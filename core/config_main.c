@@ -36,7 +36,7 @@ static const lh_config_field_t main_fields[] = {
     {"api", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL, "REST API access: tokens."},
     {"routes", LH_CONFIG_JSON, 0, "[]", NO_RANGE, NULL, "Event routes."},
     {"scoring", LH_CONFIG_JSON, 0, "[]", NO_RANGE, NULL, "Lead scorers."},
-    {"delivery", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL, "Delivery retry policy."},
+    {"delivery", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL, "Delivery: retries, concurrency."},
     LH_FIELD_END,
 };
 
@@ -64,6 +64,24 @@ static const lh_config_field_t ingest_fields[] = {
      "Most events in one transaction."},
     {"queue_max", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "50000", 100, 1000000, NULL,
      "Most events waiting; past it, webhooks get 503."},
+    LH_FIELD_END,
+};
+
+static const lh_config_field_t delivery_fields[] = {
+    {"backoff_base", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "1s", 10, 0, NULL,
+     "First retry delay ceiling; each retry doubles it (full jitter)."},
+    {"backoff_cap", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "10m", 10, 0, NULL,
+     "The longest a retry waits (a provider's Retry-After may ask longer, up to 1h)."},
+    {"max_attempts", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "10", 1, 1000, NULL,
+     "Attempts before a delivery is dead (replayable with `leadhubd replay`)."},
+    {"concurrency", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "4", 1, 64, NULL,
+     "Workers per destination: one slow or failing sink never takes the others' workers."},
+    {"claim_batch", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "50", 1, 1000, NULL,
+     "Deliveries a worker claims per transaction."},
+    {"breaker_failures", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "5", 1, 10000, NULL,
+     "Failed attempts in a row that open a destination's circuit."},
+    {"breaker_cooldown", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "30s", 100, 0, NULL,
+     "How long an open circuit waits before one trial delivery."},
     LH_FIELD_END,
 };
 
@@ -227,12 +245,12 @@ static void apply_top(struct config *config, const json_t *top, const struct con
     apply_paths(config, top, where, diags);
     config->shutdown_grace_ms = int_of(top, "shutdown_grace", 10000);
 
-    /* routes and scoring are lists, delivery a mapping: their own modules check inside. */
+    /* routes and scoring are lists: their own modules check inside. */
     static const struct {
         const char *name;
         bool list;
-    } kept[] = {{"routes", true}, {"scoring", true}, {"delivery", false}};
-    json_t **slots[] = {&config->routes, &config->scoring, &config->delivery};
+    } kept[] = {{"routes", true}, {"scoring", true}};
+    json_t **slots[] = {&config->routes, &config->scoring};
     for (size_t i = 0; i < UTIL_ARRAY_LEN(kept); i++) {
         json_t *value = json_object_get(top, kept[i].name);
         if (value == NULL) {
@@ -369,6 +387,7 @@ void config_main_apply(struct config *config, const json_t *tree, const struct c
 {
     json_t *empty = json_is_null(tree) ? json_object() : NULL;
     json_t *top = NULL, *log = NULL, *http = NULL, *ingest = NULL, *api = NULL;
+    json_t *delivery = NULL;
     if (json_is_null(tree)) {
         if (empty == NULL) {
             config_where_error(diags, where, NULL, NULL, NULL, "out of memory");
@@ -399,6 +418,21 @@ void config_main_apply(struct config *config, const json_t *tree, const struct c
     config->ingest_batch_max = (unsigned)int_of(ingest, "batch_max", 1000);
     config->ingest_queue_max = (unsigned)int_of(ingest, "queue_max", 50000);
 
+    delivery = check_section(tree, "delivery", delivery_fields, where, diags);
+    struct config_delivery *d = &config->delivery;
+    d->backoff_base_ms = int_of(delivery, "backoff_base", 1000);
+    d->backoff_cap_ms = int_of(delivery, "backoff_cap", 600000);
+    d->max_attempts = (unsigned)int_of(delivery, "max_attempts", 10);
+    d->concurrency = (unsigned)int_of(delivery, "concurrency", 4);
+    d->claim_batch = (unsigned)int_of(delivery, "claim_batch", 50);
+    d->breaker_failures = (unsigned)int_of(delivery, "breaker_failures", 5);
+    d->breaker_cooldown_ms = int_of(delivery, "breaker_cooldown", 30000);
+    if (d->backoff_cap_ms < d->backoff_base_ms) {
+        config_where_error(diags, where, "delivery.backoff_cap", NULL,
+                           "make backoff_cap at least backoff_base",
+                           "backoff_cap is shorter than backoff_base");
+    }
+
     api = check_section(tree, "api", api_fields, where, diags);
     if (api != NULL) {
         apply_api(config, api, where, diags);
@@ -409,5 +443,6 @@ out:
     json_decref(log);
     json_decref(http);
     json_decref(ingest);
+    json_decref(delivery);
     json_decref(api);
 }

@@ -2,15 +2,17 @@
  * daemon.c - start-up and shutdown of the running daemon, and readiness.
  *
  * Start-up order matters: everything that can be checked offline (config, plugins,
- * settings) is checked before the database is touched, so a typo fails fast with the
- * same messages `leadhubd check-config` prints.
+ * settings, routes) is checked before the database is touched, so a typo fails fast with
+ * the same messages `leadhubd check-config` prints.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "binding.h"
 #include "commands.h"
 #include "daemon.h"
+#include "daemon_internal.h"
 #include "http_server.h"
 #include "log.h"
 #include "migrate.h"
@@ -21,40 +23,69 @@
 
 struct instance *daemon_find_instance(struct daemon *daemon, const char *name)
 {
-    for (size_t i = 0; i < daemon->instance_count; i++) {
-        if (strcmp(daemon->instances[i].name, name) == 0) {
-            return &daemon->instances[i];
+    struct instance *found = NULL;
+    pthread_rwlock_rdlock(&daemon->instances_lock);
+    for (size_t i = 0; i < daemon->instance_count && found == NULL; i++) {
+        if (strcmp(daemon->instances[i]->name, name) == 0) {
+            found = instance_acquire(daemon->instances[i]);
         }
     }
-    return NULL;
+    pthread_rwlock_unlock(&daemon->instances_lock);
+    return found;
 }
 
-/*
- * Loads the plugins and binds every enabled instance to its plugin with validated
- * settings: the same checks as `leadhubd check-config`. A refused plugin that an instance
- * uses, an unknown plugin or invalid settings stop start-up (EXIT_INVALID).
- */
-static int setup_instances(struct daemon *daemon)
+int daemon_check_config(struct daemon *daemon, const struct config *config, json_t **settings,
+                        struct router **router_out)
 {
-    const struct config *config = daemon->config;
     struct diag_list diags = {0};
-    int rc = EXIT_RUNTIME;
-    json_t **settings = calloc(config->instance_count + 1, sizeof(*settings));
-    daemon->instances = calloc(config->instance_count + 1, sizeof(*daemon->instances));
-    if (settings == NULL || daemon->instances == NULL) {
-        log_error("out of memory");
-        goto out;
+    *router_out = NULL;
+    if (daemon->plugins.count == 0 && daemon->plugins.refused_count == 0) {
+        binding_load_plugins(config, &daemon->plugins, &diags);
     }
-    binding_load_plugins(config, &daemon->plugins, &diags);
     binding_check_instances(config, &daemon->plugins, false, settings, &diags);
-    metrics_gauge_set(daemon->metrics, "leadhub_plugins_loaded", "Plugins loaded.",
-                      (double)daemon->plugins.count, METRICS_END);
-    metrics_gauge_set(daemon->metrics, "leadhub_plugins_refused", "Plugin files refused.",
-                      (double)daemon->plugins.refused_count, METRICS_END);
+    struct router *router = router_build(config, &daemon->plugins, &diags);
     diag_log(&diags);
-    if (diag_error_count(&diags) > 0) {
-        rc = EXIT_INVALID;
-        goto out;
+    int rc = diag_error_count(&diags) > 0 ? EXIT_INVALID : 0;
+    diag_list_free(&diags);
+    if (rc != 0) {
+        router_free(router);
+        return rc;
+    }
+    *router_out = router;
+    return 0;
+}
+
+void daemon_run_instance(struct daemon *daemon, struct instance *instance)
+{
+    instance_init(instance);
+    const lh_plugin_t *desc = instance->plugin->desc;
+    if ((desc->kind & LH_KIND_SOURCE) && desc->poll != NULL) {
+        poller_add(daemon->poller, instance);
+    }
+    /* A sink whose init failed gets no lane: its deliveries wait in the outbox. */
+    if ((desc->kind & LH_KIND_SINK) && atomic_load(&instance->initialized)) {
+        dispatch_add(daemon->dispatcher, instance);
+    }
+}
+
+void daemon_retire_instance(struct daemon *daemon, struct instance *instance)
+{
+    const lh_plugin_t *desc = instance->plugin->desc;
+    if (desc->kind & LH_KIND_SOURCE) {
+        poller_remove(daemon->poller, instance->name);
+    }
+    if (desc->kind & LH_KIND_SINK) {
+        dispatch_remove(daemon->dispatcher, instance->name);
+    }
+}
+
+/* Creates the instances of `config` (settings validated, indexed like its instances). */
+static int create_instances(struct daemon *daemon, const struct config *config, json_t **settings)
+{
+    daemon->instances = calloc(config->instance_count + 1, sizeof(*daemon->instances));
+    if (daemon->instances == NULL) {
+        log_error("out of memory");
+        return EXIT_RUNTIME;
     }
     for (size_t i = 0; i < config->instance_count; i++) {
         const struct config_instance *ci = &config->instances[i];
@@ -62,31 +93,24 @@ static int setup_instances(struct daemon *daemon)
             log_write(LOG_LEVEL_INFO, ci->plugin, ci->name, NULL, "instance disabled");
             continue;
         }
-        struct instance *instance = &daemon->instances[daemon->instance_count];
-        if (instance_setup(instance, ci, loader_find(&daemon->plugins, ci->plugin), settings[i],
-                           &daemon->services) != 0) {
+        struct instance *instance = instance_new(ci, loader_find(&daemon->plugins, ci->plugin),
+                                                 settings[i], &daemon->services);
+        settings[i] = NULL; /* taken, even on failure */
+        if (instance == NULL) {
             log_error("out of memory");
-            goto out;
+            return EXIT_RUNTIME;
         }
-        settings[i] = NULL; /* the instance owns them now */
-        daemon->instance_count++;
+        daemon->instances[daemon->instance_count++] = instance;
     }
-    rc = 0;
-out:
-    for (size_t i = 0; settings != NULL && i < config->instance_count; i++) {
-        json_decref(settings[i]);
-    }
-    free(settings);
-    diag_list_free(&diags);
-    return rc;
+    return 0;
 }
 
 static int migrate_database(struct daemon *daemon)
 {
     char *error = NULL;
-    struct store *store = store_open(daemon->config->database_url, &error);
+    struct store *store = store_open(daemon->database_url, &error);
     if (store == NULL) {
-        char *where = store_redact_url(daemon->config->database_url);
+        char *where = store_redact_url(daemon->database_url);
         log_error("cannot connect to the database %s: %s", where ? where : "", error);
         free(where);
         free(error);
@@ -107,44 +131,94 @@ static int migrate_database(struct daemon *daemon)
     return 0;
 }
 
+static void wake_destination(const char *destination, void *arg)
+{
+    struct daemon *daemon = arg;
+    dispatch_wake(daemon->dispatcher, destination);
+}
+
+static int start_workers(struct daemon *daemon)
+{
+    const struct config *config = daemon->config;
+    struct ingest_options ingest_options = {
+        .database_url = daemon->database_url,
+        .writers = config->ingest_writers,
+        .batch_max = config->ingest_batch_max,
+        .queue_max = config->ingest_queue_max,
+        .metrics = daemon->metrics,
+        .on_deliveries = wake_destination,
+        .on_deliveries_arg = daemon,
+    };
+    struct dispatch_options dispatch_options = {
+        .database_url = daemon->database_url,
+        .policy = config->delivery,
+        .metrics = daemon->metrics,
+    };
+    daemon->dispatcher = dispatch_start(&dispatch_options);
+    daemon->ingest = daemon->dispatcher != NULL ? ingest_start(&ingest_options) : NULL;
+    if (daemon->ingest == NULL) {
+        log_error("cannot start the ingest and delivery workers");
+        return EXIT_RUNTIME;
+    }
+    ingest_set_router(daemon->ingest, daemon->router);
+    daemon->services.ingest = daemon->ingest;
+    struct poller_options poller_options = {
+        .database_url = daemon->database_url,
+        .replica = daemon->replica,
+        .ingest = daemon->ingest,
+        .metrics = daemon->metrics,
+    };
+    daemon->poller = poller_start(&poller_options);
+    if (daemon->poller == NULL) {
+        log_error("cannot start the poller");
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
 int daemon_start(struct daemon *daemon, struct config *config)
 {
     memset(daemon, 0, sizeof(*daemon));
     daemon->config = config;
     atomic_init(&daemon->stopping, false);
+    pthread_rwlock_init(&daemon->instances_lock, NULL);
     pthread_mutex_init(&daemon->health_mutex, NULL);
     pthread_mutex_init(&daemon->services.store_mutex, NULL);
+    char host[64] = "localhost";
+    gethostname(host, sizeof(host) - 1);
+    snprintf(daemon->replica, sizeof(daemon->replica), "%s:%d", host, (int)getpid());
+    daemon->database_url = strdup(config->database_url);
+    daemon->shutdown_grace_ms = config->shutdown_grace_ms;
     daemon->metrics = metrics_create();
-    if (daemon->metrics == NULL) {
+    json_t **settings = calloc(config->instance_count + 1, sizeof(*settings));
+    if (daemon->database_url == NULL || daemon->metrics == NULL || settings == NULL) {
+        free(settings);
         log_error("out of memory");
         return EXIT_RUNTIME;
     }
     daemon->services.metrics = daemon->metrics;
     daemon->services.stopping = &daemon->stopping;
-    daemon->services.database_url = config->database_url;
+    daemon->services.database_url = daemon->database_url;
 
-    int rc = setup_instances(daemon);
-    if (rc != 0 || (rc = migrate_database(daemon)) != 0) {
+    int rc = daemon_check_config(daemon, config, settings, &daemon->router);
+    metrics_gauge_set(daemon->metrics, "leadhub_plugins_loaded", "Plugins loaded.",
+                      (double)daemon->plugins.count, METRICS_END);
+    metrics_gauge_set(daemon->metrics, "leadhub_plugins_refused", "Plugin files refused.",
+                      (double)daemon->plugins.refused_count, METRICS_END);
+    if (rc == 0) {
+        rc = create_instances(daemon, config, settings);
+    }
+    for (size_t i = 0; i < config->instance_count; i++) {
+        json_decref(settings[i]);
+    }
+    free(settings);
+    if (rc != 0 || (rc = migrate_database(daemon)) != 0 || (rc = start_workers(daemon)) != 0) {
         return rc;
     }
-    struct ingest_options options = {
-        .database_url = config->database_url,
-        .writers = config->ingest_writers,
-        .batch_max = config->ingest_batch_max,
-        .queue_max = config->ingest_queue_max,
-        .metrics = daemon->metrics,
-    };
-    daemon->ingest = ingest_start(&options);
-    if (daemon->ingest == NULL) {
-        log_error("cannot start the ingest writers");
-        return EXIT_RUNTIME;
-    }
-    daemon->services.ingest = daemon->ingest;
-
     for (size_t i = 0; i < daemon->instance_count; i++) {
         /* A failed init leaves the instance unready (see /readyz); the daemon serves the
          * others rather than refusing to start over one provider's outage. */
-        instance_init(&daemon->instances[i]);
+        daemon_run_instance(daemon, daemon->instances[i]);
     }
 
     char *error = NULL;
@@ -154,12 +228,14 @@ int daemon_start(struct daemon *daemon, struct config *config)
         free(error);
         return EXIT_RUNTIME;
     }
-    json_t *fields =
-        json_pack("{s:s,s:i,s:I,s:I}", "host", config->listen_host, "port",
-                  http_server_port(daemon->http), "instances", (json_int_t)daemon->instance_count,
-                  "plugins", (json_int_t)daemon->plugins.count);
-    log_write(LOG_LEVEL_INFO, NULL, NULL, fields, "leadhubd %s listening on %s:%d", LEADHUB_VERSION,
-              config->listen_host, http_server_port(daemon->http));
+    json_t *fields = json_pack("{s:s,s:i,s:I,s:I,s:I,s:s}", "host", config->listen_host, "port",
+                               http_server_port(daemon->http), "instances",
+                               (json_int_t)daemon->instance_count, "plugins",
+                               (json_int_t)daemon->plugins.count, "routes",
+                               (json_int_t)router_count(daemon->router), "replica",
+                               daemon->replica);
+    log_write(LOG_LEVEL_INFO, NULL, NULL, fields, "leadhubd %s listening on %s:%d",
+              LEADHUB_VERSION, config->listen_host, http_server_port(daemon->http));
     json_decref(fields);
     return 0;
 }
@@ -177,7 +253,7 @@ static void probe_database(struct daemon *daemon)
     daemon->health_database_ok = false;
     char *error = NULL;
     if (daemon->health_store == NULL) {
-        daemon->health_store = store_open(daemon->config->database_url, &error);
+        daemon->health_store = store_open(daemon->database_url, &error);
     } else if (store_ensure(daemon->health_store, &error) != STORE_OK) {
         store_close(daemon->health_store);
         daemon->health_store = NULL;
@@ -217,16 +293,21 @@ bool daemon_readiness(struct daemon *daemon, json_t **detail_out)
                                         : "unknown"));
     pthread_mutex_unlock(&daemon->health_mutex);
 
+    pthread_rwlock_rdlock(&daemon->instances_lock);
     for (size_t i = 0; i < daemon->instance_count; i++) {
-        const struct instance *instance = &daemon->instances[i];
+        const struct instance *instance = daemon->instances[i];
         bool ok = atomic_load(&instance->initialized);
         ready = ready && ok;
-        json_object_set_new(
-            instances, instance->name,
-            json_string(ok ? "ok"
-                           : (instance->last_error ? instance->last_error : "not initialized")));
+        json_object_set_new(instances, instance->name,
+                            json_string(ok ? "ok"
+                                           : (instance->last_error ? instance->last_error
+                                                                   : "not initialized")));
     }
+    pthread_rwlock_unlock(&daemon->instances_lock);
     json_object_set_new(detail, "instances", instances);
+    if (daemon->dispatcher != NULL) {
+        json_object_set_new(detail, "deliveries", dispatch_status(daemon->dispatcher));
+    }
     json_object_set_new(detail, "status", json_string(ready ? "ready" : "not_ready"));
     *detail_out = detail;
     return ready;
@@ -235,29 +316,42 @@ bool daemon_readiness(struct daemon *daemon, json_t **detail_out)
 void daemon_stop(struct daemon *daemon)
 {
     atomic_store(&daemon->stopping, true);
+    int64_t deadline = util_monotonic_ms() + daemon->shutdown_grace_ms;
     if (daemon->http != NULL) {
         http_server_quiesce(daemon->http);
-        unsigned left = http_server_wait_idle(daemon->http, daemon->config->shutdown_grace_ms);
+        unsigned left = http_server_wait_idle(daemon->http, daemon->shutdown_grace_ms);
         if (left > 0) {
             log_warn("%u request(s) still in flight after the shutdown grace period", left);
         }
     }
+    int64_t left_ms = deadline - util_monotonic_ms();
+    /* Polls go first: they commit through ingest. */
+    bool clean = poller_stop(daemon->poller, left_ms > 0 ? left_ms : 0);
     /* Commits whatever is queued: every request still suspended gets its answer. */
     ingest_stop(daemon->ingest);
     daemon->ingest = NULL;
+    left_ms = deadline - util_monotonic_ms();
+    clean &= dispatch_stop(daemon->dispatcher, left_ms > 0 ? left_ms : 0);
     http_server_stop(daemon->http);
     daemon->http = NULL;
+    if (!clean) {
+        /* A sink or poll call outlived the grace period: its thread still uses its
+         * instance, so nothing more is freed; the process exits around it. */
+        return;
+    }
     for (size_t i = 0; i < daemon->instance_count; i++) {
-        instance_teardown(&daemon->instances[i]);
+        instance_release(daemon->instances[i]);
     }
     free(daemon->instances);
-    daemon->instances = NULL;
+    router_release(daemon->router);
     loader_free(&daemon->plugins);
     store_close(daemon->services.store);
     store_close(daemon->health_store);
     free(daemon->health_database_detail);
+    free(daemon->database_url);
     pthread_mutex_destroy(&daemon->services.store_mutex);
     pthread_mutex_destroy(&daemon->health_mutex);
+    pthread_rwlock_destroy(&daemon->instances_lock);
     metrics_free(daemon->metrics);
     config_free(daemon->config);
     memset(daemon, 0, sizeof(*daemon));

@@ -1,6 +1,6 @@
 /*
- * daemon.h - the running daemon: config, plugins, instances, ingest, HTTP; start-up and
- * orderly shutdown. `leadhubd run` is a thin wrapper around it.
+ * daemon.h - the running daemon: config, plugins, instances, ingest, delivery, polling,
+ * HTTP; start-up, reload and orderly shutdown. `leadhubd run` is a thin wrapper around it.
  */
 #ifndef LEADHUB_DAEMON_H
 #define LEADHUB_DAEMON_H
@@ -12,20 +12,32 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "dispatch.h"
 #include "ingest.h"
 #include "instance.h"
 #include "loader.h"
 #include "metrics.h"
+#include "poller.h"
+#include "router.h"
 
 struct http_server;
 
 struct daemon {
-    struct config *config; /* owned */
-    struct plugin_registry plugins;
-    struct instance *instances; /* one per enabled config instance */
+    struct config *config; /* the configuration in force; owned */
+    char *database_url;    /* from the first config: changing it needs a restart */
+    int64_t shutdown_grace_ms;
+    char replica[128];     /* host:pid, in connector_status.owner */
+    struct plugin_registry plugins; /* scanned once: new plugin files need a restart */
+
+    pthread_rwlock_t instances_lock; /* guards instances and instance_count */
+    struct instance **instances;     /* one reference each; enabled instances only */
     size_t instance_count;
+
+    struct router *router; /* reference held; swapped on reload */
     struct metrics *metrics;
     struct ingest *ingest;
+    struct dispatcher *dispatcher;
+    struct poller *poller;
     struct http_server *http;
     struct host_services services;
     atomic_bool stopping;
@@ -39,28 +51,38 @@ struct daemon {
 };
 
 /*
- * daemon_start - everything `leadhubd run` does before serving: load the config (already
- * given), load plugins, validate every instance's settings, migrate the database,
- * initialize instances, start ingest and the HTTP listener.
+ * daemon_start - everything `leadhubd run` does before serving: load plugins, validate
+ * every instance's settings and the routes, migrate the database, start ingest, initialize
+ * instances, start delivery lanes and pollers, listen.
  *   config: STOLEN.
  *   Returns 0, or an EXIT_* code (commands.h) after logging why.
  */
 int daemon_start(struct daemon *daemon, struct config *config);
 
-/* daemon_find_instance - an enabled instance by name, or NULL. */
+/*
+ * daemon_reload - SIGHUP: read the configuration again. When it is valid, instances that
+ * were added, removed or changed are started, stopped or restarted (work in flight on a
+ * stopped one finishes first), unchanged ones keep running untouched, and the new routes
+ * apply to events committed from then on. When it is not valid, every error is logged and
+ * the running configuration stays. Returns 0 when applied, -1 when refused.
+ */
+int daemon_reload(struct daemon *daemon, const char *config_path);
+
+/* daemon_find_instance - an enabled instance by name, with a reference the caller
+ * releases (instance_release), or NULL. */
 struct instance *daemon_find_instance(struct daemon *daemon, const char *name);
 
 /*
  * daemon_readiness - ready to take traffic? (database reachable, schema current, every
- * enabled instance initialized)
- *   detail_out: NEW reference, an object describing each check.
+ * enabled instance initialized). The detail also shows each destination's circuit.
+ *   detail_out: NEW reference.
  */
 bool daemon_readiness(struct daemon *daemon, json_t **detail_out);
 
 /*
- * daemon_stop - stop accepting, let in-flight requests finish and commit within the
- * shutdown grace period, stop ingest (which commits everything queued), destroy the
- * instances, free everything.
+ * daemon_stop - stop accepting, let requests and polls in flight finish and commit, stop
+ * ingest (committing everything queued), let deliveries in flight finish, all within the
+ * shutdown grace period, then free everything.
  */
 void daemon_stop(struct daemon *daemon);
 

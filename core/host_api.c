@@ -306,6 +306,9 @@ static int host_should_stop(lh_ctx_t *ctx)
     if (ctx->deadline_ms > 0 && util_monotonic_ms() >= ctx->deadline_ms) {
         return 1;
     }
+    if (ctx->cancel != NULL && atomic_load(ctx->cancel)) {
+        return 1;
+    }
     atomic_bool *stopping = ctx->instance->services->stopping;
     return stopping != NULL && atomic_load(stopping);
 }

@@ -419,6 +419,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
         ctx_clear(&req->ctx);
     }
     ingest_batch_clear(&req->batch);
+    instance_release(req->instance);
     strbuf_free(&req->body);
     pthread_mutex_destroy(&req->mutex);
     free(req->raw_uri);

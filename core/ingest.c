@@ -13,6 +13,7 @@
 
 #include "ingest.h"
 #include "log.h"
+#include "router.h"
 #include "util.h"
 
 /* While the database is down, a writer tries to reconnect at most this often; batches
@@ -25,6 +26,9 @@ struct ingest {
     unsigned batch_max;
     unsigned queue_max;
     struct metrics *metrics;
+    ingest_deliveries_fn on_deliveries;
+    void *on_deliveries_arg;
+    struct router *router; /* guarded by mutex; writers hold their own reference */
 
     pthread_mutex_t mutex;
     pthread_cond_t cond;
@@ -136,6 +140,7 @@ static void count_outcomes(struct ingest *ingest, struct ingest_batch *list)
  * (shallow: the JSON is shared) so the store sees one array, and the results copied back.
  */
 static enum store_result write_together(struct store *store, struct ingest_batch *list,
+                                        const struct router *router, json_t *destinations,
                                         char **error_out)
 {
     size_t events = 0, checkpoints = 0;
@@ -168,7 +173,9 @@ static enum store_result write_together(struct store *store, struct ingest_batch
     for (int attempt = 0; rc == STORE_CONFLICT && attempt < INGEST_CONFLICT_RETRIES; attempt++) {
         free(*error_out);
         *error_out = NULL;
-        rc = store_write_batch(store, all_events, events, all_checkpoints, checkpoints, error_out);
+        json_object_clear(destinations);
+        rc = store_write_batch(store, all_events, events, all_checkpoints, checkpoints, router,
+                               destinations, error_out);
     }
     e = 0;
     for (struct ingest_batch *b = list; b != NULL; b = b->next) {
@@ -227,9 +234,24 @@ static void process(struct ingest *ingest, struct store **store, struct ingest_b
     }
     enum store_result rc = STORE_UNAVAILABLE;
     int64_t started = util_monotonic_ms();
-    if (writer_connection(ingest, store, &error) != NULL) {
-        rc = write_together(*store, list, &error);
+    pthread_mutex_lock(&ingest->mutex);
+    struct router *router = router_acquire(ingest->router);
+    pthread_mutex_unlock(&ingest->mutex);
+    json_t *destinations = json_object();
+    if (destinations == NULL) {
+        error = strdup("out of memory");
+    } else if (writer_connection(ingest, store, &error) != NULL) {
+        rc = write_together(*store, list, router, destinations, &error);
     }
+    router_release(router);
+    if (rc == STORE_OK && ingest->on_deliveries != NULL) {
+        const char *destination;
+        json_t *ignored;
+        json_object_foreach(destinations, destination, ignored) {
+            ingest->on_deliveries(destination, ingest->on_deliveries_arg);
+        }
+    }
+    json_decref(destinations);
     if (rc == STORE_OK) {
         metrics_observe(ingest->metrics, "leadhub_ingest_batch_events",
                         "Events per committed transaction.", metrics_size_buckets,
@@ -321,6 +343,8 @@ struct ingest *ingest_start(const struct ingest_options *options)
     ingest->batch_max = options->batch_max ? options->batch_max : 1000;
     ingest->queue_max = options->queue_max ? options->queue_max : 50000;
     ingest->metrics = options->metrics;
+    ingest->on_deliveries = options->on_deliveries;
+    ingest->on_deliveries_arg = options->on_deliveries_arg;
     unsigned writers = options->writers ? options->writers : 1;
     ingest->threads = calloc(writers, sizeof(*ingest->threads));
     if (ingest->database_url == NULL || ingest->threads == NULL) {
@@ -414,6 +438,16 @@ enum store_result ingest_submit_wait(struct ingest *ingest, struct ingest_batch 
     return batch->result;
 }
 
+void ingest_set_router(struct ingest *ingest, struct router *router)
+{
+    router_acquire(router);
+    pthread_mutex_lock(&ingest->mutex);
+    struct router *previous = ingest->router;
+    ingest->router = router;
+    pthread_mutex_unlock(&ingest->mutex);
+    router_release(previous);
+}
+
 bool ingest_database_up(const struct ingest *ingest)
 {
     return atomic_load(&ingest->database_up);
@@ -431,6 +465,7 @@ void ingest_stop(struct ingest *ingest)
     for (unsigned i = 0; i < ingest->thread_count; i++) {
         pthread_join(ingest->threads[i], NULL);
     }
+    router_release(ingest->router);
     pthread_cond_destroy(&ingest->cond);
     pthread_mutex_destroy(&ingest->mutex);
     free(ingest->threads);

@@ -49,12 +49,20 @@ json_t *ingest_batch_find_checkpoint(const struct ingest_batch *batch, const cha
 /* ingest_batch_clear - frees everything the batch holds and zeroes it. */
 void ingest_batch_clear(struct ingest_batch *batch);
 
+struct router;
+
+/* Called after a commit for each destination that got new deliveries (wakes its workers);
+ * runs on a writer thread and must not block. */
+typedef void (*ingest_deliveries_fn)(const char *destination, void *arg);
+
 struct ingest_options {
     const char *database_url;
     unsigned writers;        /* connections committing in parallel */
     unsigned batch_max;      /* events per transaction */
     unsigned queue_max;      /* events waiting; past it submits are refused (503) */
     struct metrics *metrics; /* borrowed, may be NULL */
+    ingest_deliveries_fn on_deliveries; /* may be NULL */
+    void *on_deliveries_arg;
 };
 
 struct ingest;
@@ -78,6 +86,12 @@ int ingest_submit(struct ingest *ingest, struct ingest_batch *batch);
  * Returns batch->result, or STORE_UNAVAILABLE when it could not be queued.
  */
 enum store_result ingest_submit_wait(struct ingest *ingest, struct ingest_batch *batch);
+
+/*
+ * ingest_set_router - route events committed from now on with `router` (a reference is
+ * taken; the previous router is released once no writer uses it). NULL routes nothing.
+ */
+void ingest_set_router(struct ingest *ingest, struct router *router);
 
 /* ingest_database_up - false while the writers cannot reach the database. */
 bool ingest_database_up(const struct ingest *ingest);

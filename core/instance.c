@@ -45,13 +45,18 @@ int instance_setup(struct instance *instance, const struct config_instance *conf
                    const struct plugin *plugin, json_t *settings, struct host_services *services)
 {
     memset(instance, 0, sizeof(*instance));
-    instance->name = config->name;
-    instance->config = config;
+    instance->name = strdup(config->name);
+    if (instance->name == NULL) {
+        json_decref(settings);
+        return -1;
+    }
+    instance->poll_interval_ms = config->poll_interval_ms;
     instance->plugin = plugin;
     instance->settings = settings;
     instance->services = services;
     instance->batch_size = INSTANCE_DEFAULT_BATCH;
     atomic_init(&instance->initialized, false);
+    atomic_init(&instance->references, 1);
     return pthread_mutex_init(&instance->call_mutex, NULL) == 0 ? 0 : -1;
 }
 
@@ -115,6 +120,18 @@ lh_status_t instance_webhook(struct instance *instance, struct lh_ctx *ctx,
     int64_t started = util_monotonic_ms();
     lh_status_t status = instance->plugin->desc->webhook(instance->state, ctx, request);
     observe_callback(instance, "webhook", started, status);
+    if (locked) {
+        pthread_mutex_unlock(&instance->call_mutex);
+    }
+    return status;
+}
+
+lh_status_t instance_poll(struct instance *instance, struct lh_ctx *ctx)
+{
+    bool locked = lock_for_call(instance);
+    int64_t started = util_monotonic_ms();
+    lh_status_t status = instance->plugin->desc->poll(instance->state, ctx);
+    observe_callback(instance, "poll", started, status);
     if (locked) {
         pthread_mutex_unlock(&instance->call_mutex);
     }
@@ -202,5 +219,38 @@ void instance_teardown(struct instance *instance)
     free(instance->last_error);
     instance->last_error = NULL;
     pthread_mutex_destroy(&instance->call_mutex);
+    free(instance->name);
+    instance->name = NULL;
     instance->plugin = NULL;
+}
+
+struct instance *instance_new(const struct config_instance *config, const struct plugin *plugin,
+                              json_t *settings, struct host_services *services)
+{
+    struct instance *instance = calloc(1, sizeof(*instance));
+    if (instance == NULL) {
+        json_decref(settings);
+        return NULL;
+    }
+    if (instance_setup(instance, config, plugin, settings, services) != 0) {
+        free(instance);
+        return NULL;
+    }
+    return instance;
+}
+
+struct instance *instance_acquire(struct instance *instance)
+{
+    if (instance != NULL) {
+        atomic_fetch_add(&instance->references, 1);
+    }
+    return instance;
+}
+
+void instance_release(struct instance *instance)
+{
+    if (instance != NULL && atomic_fetch_sub(&instance->references, 1) == 1) {
+        instance_teardown(instance);
+        free(instance);
+    }
 }

@@ -35,8 +35,8 @@ struct host_services {
 };
 
 struct instance {
-    const char *name; /* borrowed from config */
-    const struct config_instance *config;
+    char *name;               /* owned copy of the config's */
+    int64_t poll_interval_ms; /* from the config */
     const struct plugin *plugin;
     json_t *settings; /* normalized settings; owned */
     void *state;      /* what init() returned */
@@ -45,6 +45,7 @@ struct instance {
     pthread_mutex_t call_mutex; /* one callback at a time unless REENTRANT */
     size_t batch_size;          /* deliver_batch() capacity (host->set_batch_size) */
     struct host_services *services;
+    atomic_int references;      /* instance_new() instances: freed at the last release */
 };
 
 /* The per-call context. Lives on the caller's stack or in a request; valid only during
@@ -55,6 +56,7 @@ struct lh_ctx {
     char *error;                /* set_error; owned */
     int64_t retry_after_ms;     /* -1 when not set */
     int64_t deadline_ms;        /* monotonic; 0 for none */
+    atomic_bool *cancel;        /* when set and true, should_stop() says stop; may be NULL */
     unsigned emitted;           /* events accepted by emit during this call */
     unsigned rejected;          /* events refused by emit */
     bool in_init;               /* set_batch_size() is allowed now */
@@ -92,6 +94,12 @@ lh_status_t instance_webhook(struct instance *instance, struct lh_ctx *ctx,
                              const lh_webhook_request_t *request);
 
 /*
+ * instance_poll - run the poll callback under the instance's call rules, timing it.
+ * ctx: initialized by the caller with the batch the events go to and a deadline.
+ */
+lh_status_t instance_poll(struct instance *instance, struct lh_ctx *ctx);
+
+/*
  * instance_deliver - run deliver() (or a one-item deliver_batch() when the plugin only
  * has that) under the instance's call rules, timing it.
  */
@@ -107,6 +115,18 @@ lh_status_t instance_deliver(struct instance *instance, struct lh_ctx *ctx,
 void instance_deliver_batch(struct instance *instance, struct lh_ctx *ctx,
                             const lh_delivery_t *deliveries, size_t count, lh_status_t *results,
                             char **messages);
+
+/*
+ * instance_new - instance_setup() on the heap, with one reference. Threads that use an
+ * instance beyond a lookup (a request, a poll, a delivery worker) hold a reference, so a
+ * reload can drop an instance while work on it finishes.
+ *   settings: STOLEN (also on failure). Returns NULL when out of memory.
+ */
+struct instance *instance_new(const struct config_instance *config, const struct plugin *plugin,
+                              json_t *settings, struct host_services *services);
+struct instance *instance_acquire(struct instance *instance);
+/* The last release tears the instance down (destroy() on its state) and frees it. */
+void instance_release(struct instance *instance);
 
 /* instance_teardown - destroy() the state and free what setup took. */
 void instance_teardown(struct instance *instance);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "router.h"
 #include "store_pg.h"
 #include "util.h"
 
@@ -113,6 +114,13 @@ static const char sql_attendees_insert[] =
     "response text) LEFT JOIN leads l ON l.email = r.email "
     "ORDER BY r.meeting_id, r.email "
     "ON CONFLICT (meeting_id, email) DO NOTHING";
+
+static const char sql_deliveries_insert[] =
+    "INSERT INTO deliveries (event_id, destination, route, lead_id) "
+    "SELECT r.event_id, r.destination, r.route, r.lead_id "
+    "FROM jsonb_to_recordset($1::jsonb) AS r(event_id bigint, destination text, route text, "
+    "lead_id bigint) ORDER BY r.event_id, r.destination "
+    "ON CONFLICT ON CONSTRAINT deliveries_event_destination DO NOTHING";
 
 static const char sql_checkpoints_upsert[] =
     "INSERT INTO connector_state AS c (instance, key, value) "
@@ -679,6 +687,57 @@ out:
     return rc;
 }
 
+struct outbox {
+    json_t *rows;
+    const struct event_record *event;
+    json_t *destinations;
+    bool failed;
+};
+
+static void add_delivery(const char *route, const char *destination, void *arg)
+{
+    struct outbox *o = arg;
+    json_t *row = json_pack("{s:I,s:s,s:s}", "event_id", (json_int_t)o->event->id, "destination",
+                            destination, "route", route);
+    if (row != NULL && o->event->lead_id != 0) {
+        json_object_set_new(row, "lead_id", json_integer(o->event->lead_id));
+    }
+    if (row == NULL || json_array_append_new(o->rows, row) != 0) {
+        o->failed = true;
+    }
+    if (o->destinations != NULL) {
+        json_object_set_new(o->destinations, destination, json_true());
+    }
+}
+
+/* The outbox: a delivery per (new event, destination), in the events' transaction. */
+static enum store_result insert_deliveries(struct batch *b, const struct router *router,
+                                           json_t *destinations)
+{
+    if (router_count(router) == 0) {
+        return STORE_OK;
+    }
+    struct outbox o = {.rows = json_array(), .destinations = destinations};
+    if (o.rows == NULL) {
+        return STORE_UNAVAILABLE;
+    }
+    for (size_t i = 0; i < b->count && !o.failed; i++) {
+        if (b->events[i].duplicate || b->events[i].id == 0) {
+            continue;
+        }
+        o.event = &b->events[i];
+        router_match(router, b->events[i].event, -1, add_delivery, &o);
+    }
+    enum store_result rc = STORE_UNAVAILABLE;
+    if (!o.failed) {
+        rc = json_array_size(o.rows) == 0
+                 ? STORE_OK
+                 : exec_rows(b, "ingest_deliveries", sql_deliveries_insert, o.rows, NULL);
+    }
+    json_decref(o.rows);
+    return rc;
+}
+
 static void reset_results(struct event_record *events, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
@@ -690,7 +749,8 @@ static void reset_results(struct event_record *events, size_t count)
 
 enum store_result store_write_batch(struct store *store, struct event_record *events,
                                     size_t event_count, struct store_checkpoint *checkpoints,
-                                    size_t checkpoint_count, char **error_out)
+                                    size_t checkpoint_count, const struct router *router,
+                                    json_t *destinations, char **error_out)
 {
     struct batch b = {.store = store, .events = events, .count = event_count};
     enum store_result rc = STORE_UNAVAILABLE;
@@ -715,7 +775,8 @@ enum store_result store_write_batch(struct store *store, struct event_record *ev
     in_transaction = true;
     if (event_count > 0) {
         if ((rc = find_existing(&b)) != STORE_OK || (rc = resolve_leads(&b)) != STORE_OK ||
-            (rc = insert_events(&b)) != STORE_OK || (rc = upsert_meetings(&b)) != STORE_OK) {
+            (rc = insert_events(&b)) != STORE_OK || (rc = upsert_meetings(&b)) != STORE_OK ||
+            (rc = insert_deliveries(&b, router, destinations)) != STORE_OK) {
             goto out;
         }
     }

@@ -92,15 +92,22 @@ struct store_checkpoint {
     json_t *value;  /* owned reference */
 };
 
+struct router;
+
 /*
  * store_write_batch - in one transaction: events (idempotent on source, source_id and
  * type), the leads they name (resolved by normalized email, else by identity), lead
- * identities, meetings and attendees, and checkpoints.
- *   events: their id, lead_id and duplicate fields are set on STORE_OK.
+ * identities, meetings and attendees, a delivery for every destination a route sends each
+ * new event to (the outbox), and checkpoints.
+ *   events:       their id, lead_id and duplicate fields are set on STORE_OK.
+ *   router:       borrowed; NULL routes nothing.
+ *   destinations: borrowed object or NULL; each destination that got a delivery is added
+ *                 as a key (so the caller can wake its workers after the commit).
  *   Returns STORE_OK once committed; otherwise nothing was stored.
  */
 enum store_result store_write_batch(struct store *store, struct event_record *events,
                                     size_t event_count, struct store_checkpoint *checkpoints,
-                                    size_t checkpoint_count, char **error_out);
+                                    size_t checkpoint_count, const struct router *router,
+                                    json_t *destinations, char **error_out);
 
 #endif

@@ -97,7 +97,9 @@ START_TEST(test_load_minimal_main_file_fills_every_default)
     ck_assert_uint_eq(c->token_count, 0);
     ck_assert(json_is_array(c->routes) && json_array_size(c->routes) == 0);
     ck_assert(json_is_array(c->scoring) && json_array_size(c->scoring) == 0);
-    ck_assert(json_is_object(c->delivery) && json_object_size(c->delivery) == 0);
+    ck_assert_int_eq(c->delivery.max_attempts, 10);
+    ck_assert_int_eq(c->delivery.backoff_base_ms, 1000);
+    ck_assert_int_eq(c->delivery.concurrency, 4);
     ck_assert_uint_eq(c->instance_count, 0);
     free(conf_d);
     config_free(c);
@@ -154,7 +156,7 @@ START_TEST(test_load_every_main_key_is_read)
                      "linkedin");
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(c->scoring, 0), "plugin")),
                      "rules");
-    ck_assert_int_eq(json_integer_value(json_object_get(c->delivery, "max_attempts")), 5);
+    ck_assert_int_eq(c->delivery.max_attempts, 5);
     ck_assert_int_eq(json_integer_value(json_object_get(c->lines, "routes[0].from")), 17);
     free(plugins);
     free(connectors);

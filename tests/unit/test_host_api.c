@@ -38,8 +38,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    json_decref(instance.settings);
-    pthread_mutex_destroy(&instance.call_mutex);
+    instance_teardown(&instance);
     pthread_mutex_destroy(&services.store_mutex);
     metrics_free(services.metrics);
 }

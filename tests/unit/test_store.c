@@ -52,7 +52,7 @@ static void clear_records(struct event_record *records, size_t n)
 static void write_ok(struct event_record *records, size_t n)
 {
     char *error = NULL;
-    ck_assert_msg(store_write_batch(store, records, n, NULL, 0, &error) == STORE_OK, "write: %s",
+    ck_assert_msg(store_write_batch(store, records, n, NULL, 0, NULL, NULL, &error) == STORE_OK, "write: %s",
                   error);
 }
 
@@ -298,7 +298,7 @@ START_TEST(test_store_batch_commits_checkpoints_with_events_last_put_wins)
         {"inbound", "page", json_string("abc")},
     };
     char *error = NULL;
-    ck_assert_int_eq(store_write_batch(store, r, 1, cps, 3, &error), STORE_OK);
+    ck_assert_int_eq(store_write_batch(store, r, 1, cps, 3, NULL, NULL, &error), STORE_OK);
     json_t *value = NULL;
     ck_assert_int_eq(store_checkpoint_get(store, "inbound", "cursor", &value, &error), STORE_OK);
     ck_assert_int_eq(json_integer_value(value), 2);
@@ -330,7 +330,7 @@ START_TEST(test_store_batch_failure_stores_nothing_at_all)
     };
     struct store_checkpoint cps[] = {{"inbound", "cursor", json_integer(9)}};
     char *error = NULL;
-    ck_assert_int_eq(store_write_batch(store, r, 2, cps, 1, &error), STORE_REJECTED);
+    ck_assert_int_eq(store_write_batch(store, r, 2, cps, 1, NULL, NULL, &error), STORE_REJECTED);
     ck_assert_ptr_nonnull(strstr(error, "poisoned"));
     free(error);
     ck_assert_int_eq(r[0].id, 0);
@@ -374,7 +374,7 @@ START_TEST(test_store_reconnects_after_the_connection_is_killed)
     free(sql);
     struct event_record r[] = {record_of("inbound", LEAD("r1", "r@example.com", ""))};
     char *error = NULL;
-    ck_assert_int_eq(store_write_batch(store, r, 1, NULL, 0, &error), STORE_UNAVAILABLE);
+    ck_assert_int_eq(store_write_batch(store, r, 1, NULL, 0, NULL, NULL, &error), STORE_UNAVAILABLE);
     free(error);
     ck_assert_int_eq(store_ensure(store, NULL), STORE_OK);
     write_ok(r, 1);

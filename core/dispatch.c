@@ -1,0 +1,712 @@
+/*
+ * dispatch.c - the delivery lanes (see dispatch.h).
+ *
+ * A worker's cycle is one transaction: claim up to claim_batch due rows (locked, skipping
+ * rows other workers hold), deliver them one by one or in the sink's batches, write every
+ * attempted row's outcome, commit. Rows claimed but not attempted (the lane stopping, the
+ * circuit opening mid-claim) are left exactly as they were.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dispatch.h"
+#include "log.h"
+#include "store_pg.h"
+#include "util.h"
+
+#define DISPATCH_IDLE_WAIT_MS        1000 /* between claims when nothing is due */
+#define DISPATCH_RECONNECT_WAIT_MS   1000
+#define DISPATCH_RETRY_AFTER_MAX_MS  (60LL * 60 * 1000)
+#define DISPATCH_BREAKER_MAX_FACTOR  10   /* an open circuit waits at most 10x the cooldown */
+#define DISPATCH_STATS_INTERVAL_MS   5000
+#define DISPATCH_ERROR_MAX           1000 /* bytes of a sink's reason kept in last_error */
+
+static const char sql_claim[] =
+    "SELECT d.id, d.attempts, e.payload::text FROM deliveries d "
+    "JOIN events e ON e.id = d.event_id "
+    "WHERE d.destination = $1 AND d.status IN ('pending', 'retrying') "
+    "AND d.next_attempt_at <= now() "
+    "ORDER BY d.next_attempt_at, d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED";
+
+/* Per-lead order: a delivery waits while an older one of its lead is still open. */
+static const char sql_claim_ordered[] =
+    "SELECT d.id, d.attempts, e.payload::text FROM deliveries d "
+    "JOIN events e ON e.id = d.event_id "
+    "WHERE d.destination = $1 AND d.status IN ('pending', 'retrying') "
+    "AND d.next_attempt_at <= now() "
+    "AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.destination = d.destination "
+    "AND o.lead_id = d.lead_id AND o.status IN ('pending', 'retrying') AND o.id < d.id) "
+    "ORDER BY d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED";
+
+static const char sql_record[] =
+    "UPDATE deliveries AS d SET status = r.status, attempts = d.attempts + 1, "
+    "next_attempt_at = CASE WHEN r.delay_ms IS NULL THEN d.next_attempt_at "
+    "ELSE now() + r.delay_ms * interval '1 millisecond' END, "
+    "last_error = r.last_error, updated_at = now(), "
+    "done_at = CASE WHEN r.status = 'done' THEN now() ELSE NULL END "
+    "FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, status text, delay_ms bigint, "
+    "last_error text) WHERE d.id = r.id";
+
+static const char sql_stats[] =
+    "SELECT destination, count(*) FILTER (WHERE status <> 'dead'), "
+    "coalesce(extract(epoch FROM now() - min(next_attempt_at) FILTER "
+    "(WHERE status <> 'dead' AND next_attempt_at <= now())), 0), "
+    "count(*) FILTER (WHERE status = 'dead') "
+    "FROM deliveries WHERE status IN ('pending', 'retrying', 'dead') GROUP BY destination";
+
+enum circuit {
+    CIRCUIT_CLOSED = 0,
+    CIRCUIT_OPEN = 1,
+    CIRCUIT_HALF_OPEN = 2
+};
+
+static const char *const circuit_names[] = {"closed", "open", "half_open"};
+
+struct lane {
+    struct dispatcher *dispatcher;
+    struct instance *sink; /* a reference */
+    char *destination;
+    bool ordered;
+    bool batched;
+    pthread_t *workers;
+    unsigned worker_count;
+    unsigned running; /* workers not yet exited */
+
+    pthread_mutex_t mutex; /* guards everything below */
+    pthread_cond_t cond;
+    bool stopping;
+    uint64_t wakes;
+    enum circuit circuit;
+    unsigned failures_in_a_row;
+    int64_t open_until_ms; /* monotonic */
+    int64_t cooldown_ms;
+    bool trial_claimed;
+
+    struct lane *next;
+};
+
+struct dispatcher {
+    char *database_url;
+    struct config_delivery policy;
+    struct metrics *metrics;
+    pthread_mutex_t mutex; /* guards lanes, stopping */
+    pthread_cond_t cond;
+    struct lane *lanes;
+    bool stopping;
+    pthread_t stats_thread;
+    bool stats_started;
+};
+
+/* One claimed row. */
+struct claimed {
+    int64_t id;
+    int attempts; /* before this one */
+    json_t *event;
+    char key[48];
+    bool attempted;
+    lh_status_t status;
+    char *error;
+    int64_t retry_after_ms;
+};
+
+int64_t dispatch_backoff_ms(const struct config_delivery *policy, unsigned attempt, unsigned *seed)
+{
+    int64_t ceiling = policy->backoff_base_ms;
+    for (unsigned i = 1; i < attempt && ceiling < policy->backoff_cap_ms; i++) {
+        ceiling *= 2;
+    }
+    if (ceiling > policy->backoff_cap_ms) {
+        ceiling = policy->backoff_cap_ms;
+    }
+    if (ceiling <= 0) {
+        return 0;
+    }
+    /* two draws: rand_r gives 31 bits, the cap may exceed them in milliseconds */
+    uint64_t draw = ((uint64_t)rand_r(seed) << 31) ^ (uint64_t)rand_r(seed);
+    return (int64_t)(draw % (uint64_t)ceiling);
+}
+
+static void timed_wait(pthread_cond_t *cond, pthread_mutex_t *mutex, int64_t ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += ms / 1000;
+    deadline.tv_nsec += (ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(cond, mutex, &deadline);
+}
+
+static void set_circuit(struct lane *lane, enum circuit circuit)
+{
+    if (lane->circuit == circuit) {
+        return;
+    }
+    lane->circuit = circuit;
+    log_write(circuit == CIRCUIT_OPEN ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, lane->sink->plugin->name,
+              lane->destination, NULL, "delivery circuit %s%s", circuit_names[circuit],
+              circuit == CIRCUIT_OPEN ? ": deliveries to this destination pause" : "");
+    metrics_gauge_set(lane->dispatcher->metrics, "leadhub_delivery_circuit_state",
+                      "Delivery circuit per destination: 0 closed, 1 open, 2 half-open.",
+                      (double)circuit, "destination", lane->destination, METRICS_END);
+}
+
+/* An attempt's effect on the circuit. Called with the lane's mutex held. */
+static void breaker_record(struct lane *lane, lh_status_t status)
+{
+    const struct config_delivery *policy = &lane->dispatcher->policy;
+    if (status == LH_OK || status == LH_PERMANENT) {
+        /* a permanent failure is the data's fault, not the destination's health */
+        lane->failures_in_a_row = 0;
+        if (lane->circuit != CIRCUIT_CLOSED) {
+            lane->cooldown_ms = policy->breaker_cooldown_ms;
+            set_circuit(lane, CIRCUIT_CLOSED);
+        }
+        return;
+    }
+    lane->failures_in_a_row++;
+    if (lane->circuit == CIRCUIT_HALF_OPEN ||
+        (lane->circuit == CIRCUIT_CLOSED && lane->failures_in_a_row >= policy->breaker_failures)) {
+        if (lane->circuit == CIRCUIT_HALF_OPEN) {
+            /* the trial failed: wait longer before the next one */
+            int64_t longest = policy->breaker_cooldown_ms * DISPATCH_BREAKER_MAX_FACTOR;
+            lane->cooldown_ms = lane->cooldown_ms * 2 > longest ? longest : lane->cooldown_ms * 2;
+        }
+        lane->open_until_ms = util_monotonic_ms() + lane->cooldown_ms;
+        set_circuit(lane, CIRCUIT_OPEN);
+    }
+}
+
+/*
+ * How many rows this worker may claim now: 0 when it must wait (circuit open, or a trial
+ * already out). Called with the lane's mutex held.
+ */
+static size_t claim_allowance(struct lane *lane, size_t wanted, int64_t *wait_ms)
+{
+    *wait_ms = DISPATCH_IDLE_WAIT_MS;
+    if (lane->circuit == CIRCUIT_OPEN) {
+        int64_t left = lane->open_until_ms - util_monotonic_ms();
+        if (left > 0) {
+            *wait_ms = left;
+            return 0;
+        }
+        set_circuit(lane, CIRCUIT_HALF_OPEN);
+        lane->trial_claimed = false;
+    }
+    if (lane->circuit == CIRCUIT_HALF_OPEN) {
+        if (lane->trial_claimed) {
+            *wait_ms = 200;
+            return 0;
+        }
+        lane->trial_claimed = true;
+        return 1;
+    }
+    return wanted;
+}
+
+static void claimed_free(struct claimed *rows, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        json_decref(rows[i].event);
+        free(rows[i].error);
+    }
+    free(rows);
+}
+
+/* Claims due rows; returns how many (0 on none or error). */
+static size_t claim(struct lane *lane, struct store *store, size_t limit, struct claimed **out)
+{
+    char limit_text[24];
+    snprintf(limit_text, sizeof(limit_text), "%zu", limit);
+    const char *params[] = {lane->destination, limit_text};
+    PGresult *result = NULL;
+    char *error = NULL;
+    *out = NULL;
+    const char *name = lane->ordered ? "dispatch_claim_ordered" : "dispatch_claim";
+    if (store_exec(store, name, lane->ordered ? sql_claim_ordered : sql_claim, 2, params, &result,
+                   &error) != STORE_OK) {
+        log_write(LOG_LEVEL_WARN, NULL, lane->destination, NULL, "claiming deliveries: %s",
+                  error ? error : "?");
+        free(error);
+        return 0;
+    }
+    size_t n = (size_t)PQntuples(result);
+    struct claimed *rows = n > 0 ? calloc(n, sizeof(*rows)) : NULL;
+    if (n > 0 && rows == NULL) {
+        PQclear(result);
+        return 0;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct claimed *row = &rows[kept];
+        row->id = strtoll(PQgetvalue(result, (int)i, 0), NULL, 10);
+        row->attempts = (int)strtol(PQgetvalue(result, (int)i, 1), NULL, 10);
+        row->event = json_loads(PQgetvalue(result, (int)i, 2), 0, NULL);
+        row->retry_after_ms = -1;
+        if (row->event == NULL) {
+            continue; /* unreadable payload: left as it is, and logged below */
+        }
+        snprintf(row->key, sizeof(row->key), "leadhub-delivery-%lld", (long long)row->id);
+        kept++;
+    }
+    if (kept < n) {
+        log_write(LOG_LEVEL_ERROR, NULL, lane->destination, NULL,
+                  "%zu claimed deliveries had an unreadable event payload", n - kept);
+    }
+    PQclear(result);
+    *out = rows;
+    return kept;
+}
+
+static void note_outcome(struct claimed *row, lh_status_t status, const char *error,
+                         int64_t retry_after_ms)
+{
+    row->attempted = true;
+    row->status = status;
+    row->retry_after_ms = retry_after_ms;
+    free(row->error);
+    row->error = NULL;
+    if (status != LH_OK) {
+        row->error = strndup(error != NULL ? error : "the sink gave no reason",
+                             DISPATCH_ERROR_MAX);
+    }
+}
+
+/* Delivers rows[from..from+count) in one deliver_batch() call. */
+static void deliver_batch(struct lane *lane, struct claimed *rows, size_t count)
+{
+    lh_delivery_t *deliveries = calloc(count, sizeof(*deliveries));
+    lh_status_t *results = calloc(count, sizeof(*results));
+    char **messages = calloc(count, sizeof(*messages));
+    if (deliveries == NULL || results == NULL || messages == NULL) {
+        free(deliveries);
+        free(results);
+        free(messages);
+        return; /* left unattempted: claimed again later */
+    }
+    for (size_t i = 0; i < count; i++) {
+        deliveries[i] = (lh_delivery_t){rows[i].id, rows[i].key, rows[i].event,
+                                        rows[i].attempts + 1};
+    }
+    struct lh_ctx ctx;
+    ctx_init(&ctx, lane->sink, NULL);
+    instance_deliver_batch(lane->sink, &ctx, deliveries, count, results, messages);
+    for (size_t i = 0; i < count; i++) {
+        note_outcome(&rows[i], results[i], messages[i] != NULL ? messages[i] : ctx.error,
+                     ctx.retry_after_ms);
+        free(messages[i]);
+    }
+    ctx_clear(&ctx);
+    free(deliveries);
+    free(results);
+    free(messages);
+}
+
+static void deliver_one(struct lane *lane, struct claimed *row)
+{
+    lh_delivery_t delivery = {row->id, row->key, row->event, row->attempts + 1};
+    struct lh_ctx ctx;
+    ctx_init(&ctx, lane->sink, NULL);
+    lh_status_t status = instance_deliver(lane->sink, &ctx, &delivery);
+    note_outcome(row, status, ctx.error, ctx.retry_after_ms);
+    ctx_clear(&ctx);
+}
+
+/* May this worker go on delivering its claim? (not stopping, circuit not opened) */
+static bool may_continue(struct lane *lane)
+{
+    pthread_mutex_lock(&lane->mutex);
+    bool ok = !lane->stopping && lane->circuit != CIRCUIT_OPEN;
+    pthread_mutex_unlock(&lane->mutex);
+    return ok;
+}
+
+/* The row's new state; counts metrics and feeds the breaker. */
+static json_t *outcome_row(struct lane *lane, struct claimed *row, unsigned *seed)
+{
+    const struct config_delivery *policy = &lane->dispatcher->policy;
+    const char *state;
+    json_t *delay = json_null();
+    unsigned attempt = (unsigned)row->attempts + 1;
+    if (row->status == LH_OK) {
+        state = "done";
+    } else if (row->status == LH_PERMANENT || attempt >= policy->max_attempts) {
+        state = "dead";
+        if (row->status != LH_PERMANENT) {
+            char *reason = util_printf("gave up after %u attempts: %s", attempt,
+                                       row->error != NULL ? row->error : "");
+            free(row->error);
+            row->error = reason;
+        }
+    } else {
+        state = "retrying";
+        int64_t ms = row->status == LH_RETRY_AFTER && row->retry_after_ms >= 0
+                         ? row->retry_after_ms
+                         : dispatch_backoff_ms(policy, attempt, seed);
+        delay = json_integer(ms > DISPATCH_RETRY_AFTER_MAX_MS ? DISPATCH_RETRY_AFTER_MAX_MS : ms);
+    }
+    metrics_counter_add(lane->dispatcher->metrics, "leadhub_deliveries_total",
+                        "Delivery attempts, by destination and outcome (done, retrying, dead).", 1,
+                        "destination", lane->destination, "outcome", state, METRICS_END);
+    if (strcmp(state, "dead") == 0) {
+        log_write(LOG_LEVEL_WARN, lane->sink->plugin->name, lane->destination, NULL,
+                  "delivery %lld is dead after %u attempt(s): %s", (long long)row->id, attempt,
+                  row->error != NULL ? row->error : "");
+    }
+    pthread_mutex_lock(&lane->mutex);
+    breaker_record(lane, row->status);
+    pthread_mutex_unlock(&lane->mutex);
+    json_t *out = json_pack("{s:I,s:s,s:o,s:s?}", "id", (json_int_t)row->id, "status", state,
+                            "delay_ms", delay, "last_error", row->error);
+    return out;
+}
+
+/* One claim-deliver-record transaction. Returns the number of rows claimed. */
+static size_t work_once(struct lane *lane, struct store *store, size_t limit, unsigned *seed)
+{
+    char *error = NULL;
+    if (store_begin(store, &error) != STORE_OK) {
+        free(error);
+        return 0;
+    }
+    struct claimed *rows = NULL;
+    size_t count = claim(lane, store, limit, &rows);
+    size_t step = lane->batched ? lane->sink->batch_size : 1;
+    for (size_t i = 0; i < count && may_continue(lane); i += step) {
+        size_t n = count - i < step ? count - i : step;
+        if (n > 1) {
+            deliver_batch(lane, rows + i, n);
+        } else {
+            deliver_one(lane, &rows[i]);
+        }
+    }
+    json_t *outcomes = json_array();
+    for (size_t i = 0; i < count && outcomes != NULL; i++) {
+        if (rows[i].attempted) {
+            json_array_append_new(outcomes, outcome_row(lane, &rows[i], seed));
+        }
+    }
+    enum store_result rc = STORE_OK;
+    if (outcomes != NULL && json_array_size(outcomes) > 0) {
+        char *text = json_dumps(outcomes, JSON_COMPACT);
+        const char *params[] = {text};
+        rc = text != NULL ? store_exec(store, "dispatch_record", sql_record, 1, params, NULL, &error)
+                          : STORE_UNAVAILABLE;
+        free(text);
+    }
+    if (rc == STORE_OK) {
+        rc = store_commit(store, &error);
+    } else {
+        store_rollback(store);
+    }
+    if (rc != STORE_OK) {
+        /* The outcomes are lost with the transaction: those rows will be sent again. */
+        log_write(LOG_LEVEL_ERROR, NULL, lane->destination, NULL,
+                  "recording %zu delivery outcome(s) failed (they will be retried): %s",
+                  json_array_size(outcomes), error != NULL ? error : "?");
+    }
+    free(error);
+    json_decref(outcomes);
+    claimed_free(rows, count);
+    return count;
+}
+
+static void *worker_main(void *arg)
+{
+    struct lane *lane = arg;
+    struct store *store = NULL;
+    unsigned seed = (unsigned)util_monotonic_ms() ^ (unsigned)(uintptr_t)&store;
+    const struct config_delivery *policy = &lane->dispatcher->policy;
+    size_t wanted = lane->batched ? lane->sink->batch_size : policy->claim_batch;
+    if (wanted < policy->claim_batch) {
+        wanted = policy->claim_batch;
+    }
+    for (;;) {
+        pthread_mutex_lock(&lane->mutex);
+        if (lane->stopping) {
+            pthread_mutex_unlock(&lane->mutex);
+            break;
+        }
+        int64_t wait_ms = 0;
+        size_t limit = claim_allowance(lane, wanted, &wait_ms);
+        if (limit == 0) {
+            timed_wait(&lane->cond, &lane->mutex, wait_ms);
+            pthread_mutex_unlock(&lane->mutex);
+            continue;
+        }
+        uint64_t wakes = lane->wakes;
+        pthread_mutex_unlock(&lane->mutex);
+
+        if (store == NULL) {
+            char *error = NULL;
+            store = store_open(lane->dispatcher->database_url, &error);
+            free(error);
+        } else if (store_ensure(store, NULL) != STORE_OK) {
+            store_close(store);
+            store = NULL;
+        }
+        size_t claimed = store != NULL ? work_once(lane, store, limit, &seed) : 0;
+
+        pthread_mutex_lock(&lane->mutex);
+        if (limit == 1 && lane->circuit == CIRCUIT_HALF_OPEN) {
+            lane->trial_claimed = false; /* no trial happened, or it is recorded */
+        }
+        /* Idle only when nothing was due and nobody woke the lane meanwhile. */
+        if (claimed == 0 && !lane->stopping && lane->wakes == wakes) {
+            timed_wait(&lane->cond, &lane->mutex,
+                       store != NULL ? DISPATCH_IDLE_WAIT_MS : DISPATCH_RECONNECT_WAIT_MS);
+        }
+        pthread_mutex_unlock(&lane->mutex);
+    }
+    store_close(store);
+    pthread_mutex_lock(&lane->mutex);
+    lane->running--;
+    pthread_cond_broadcast(&lane->cond);
+    pthread_mutex_unlock(&lane->mutex);
+    return NULL;
+}
+
+/* Queue depth, oldest due age and dead letters per destination, every few seconds. */
+static void *stats_main(void *arg)
+{
+    struct dispatcher *d = arg;
+    struct store *store = NULL;
+    pthread_mutex_lock(&d->mutex);
+    while (!d->stopping) {
+        pthread_mutex_unlock(&d->mutex);
+        char *error = NULL;
+        if (store == NULL) {
+            store = store_open(d->database_url, &error);
+        } else if (store_ensure(store, &error) != STORE_OK) {
+            store_close(store);
+            store = NULL;
+        }
+        PGresult *result = NULL;
+        if (store != NULL &&
+            store_exec(store, "dispatch_stats", sql_stats, 0, NULL, &result, NULL) == STORE_OK) {
+            for (int i = 0; i < PQntuples(result); i++) {
+                const char *destination = PQgetvalue(result, i, 0);
+                metrics_gauge_set(d->metrics, "leadhub_delivery_queue_depth",
+                                  "Deliveries waiting (pending or retrying), by destination.",
+                                  strtod(PQgetvalue(result, i, 1), NULL), "destination",
+                                  destination, METRICS_END);
+                metrics_gauge_set(d->metrics, "leadhub_delivery_oldest_due_seconds",
+                                  "Age of the oldest due delivery, by destination.",
+                                  strtod(PQgetvalue(result, i, 2), NULL), "destination",
+                                  destination, METRICS_END);
+                metrics_gauge_set(d->metrics, "leadhub_deliveries_dead",
+                                  "Dead deliveries (replayable), by destination.",
+                                  strtod(PQgetvalue(result, i, 3), NULL), "destination",
+                                  destination, METRICS_END);
+            }
+            PQclear(result);
+        }
+        free(error);
+        pthread_mutex_lock(&d->mutex);
+        if (!d->stopping) {
+            timed_wait(&d->cond, &d->mutex, DISPATCH_STATS_INTERVAL_MS);
+        }
+    }
+    pthread_mutex_unlock(&d->mutex);
+    store_close(store);
+    return NULL;
+}
+
+struct dispatcher *dispatch_start(const struct dispatch_options *options)
+{
+    struct dispatcher *d = calloc(1, sizeof(*d));
+    if (d == NULL || (d->database_url = strdup(options->database_url)) == NULL) {
+        free(d);
+        return NULL;
+    }
+    d->policy = options->policy;
+    d->metrics = options->metrics;
+    pthread_mutex_init(&d->mutex, NULL);
+    pthread_cond_init(&d->cond, NULL);
+    d->stats_started = pthread_create(&d->stats_thread, NULL, stats_main, d) == 0;
+    return d;
+}
+
+static struct lane *find_lane(struct dispatcher *d, const char *destination)
+{
+    for (struct lane *lane = d->lanes; lane != NULL; lane = lane->next) {
+        if (strcmp(lane->destination, destination) == 0) {
+            return lane;
+        }
+    }
+    return NULL;
+}
+
+static void lane_free(struct lane *lane)
+{
+    pthread_cond_destroy(&lane->cond);
+    pthread_mutex_destroy(&lane->mutex);
+    instance_release(lane->sink);
+    free(lane->workers);
+    free(lane->destination);
+    free(lane);
+}
+
+int dispatch_add(struct dispatcher *d, struct instance *sink)
+{
+    pthread_mutex_lock(&d->mutex);
+    if (d->stopping || find_lane(d, sink->name) != NULL) {
+        pthread_mutex_unlock(&d->mutex);
+        return -1;
+    }
+    struct lane *lane = calloc(1, sizeof(*lane));
+    const lh_plugin_t *desc = sink->plugin->desc;
+    unsigned workers = (desc->flags & LH_PLUGIN_REENTRANT) ? d->policy.concurrency : 1;
+    if (lane == NULL || (lane->destination = strdup(sink->name)) == NULL ||
+        (lane->workers = calloc(workers, sizeof(*lane->workers))) == NULL) {
+        if (lane != NULL) {
+            free(lane->destination);
+        }
+        free(lane);
+        pthread_mutex_unlock(&d->mutex);
+        return -1;
+    }
+    lane->dispatcher = d;
+    lane->sink = instance_acquire(sink);
+    lane->ordered = (desc->flags & LH_PLUGIN_ORDERED) != 0;
+    lane->batched = desc->deliver_batch != NULL && sink->batch_size > 1;
+    lane->cooldown_ms = d->policy.breaker_cooldown_ms;
+    pthread_mutex_init(&lane->mutex, NULL);
+    pthread_cond_init(&lane->cond, NULL);
+    metrics_gauge_set(d->metrics, "leadhub_delivery_circuit_state",
+                      "Delivery circuit per destination: 0 closed, 1 open, 2 half-open.", 0,
+                      "destination", lane->destination, METRICS_END);
+    for (unsigned i = 0; i < workers; i++) {
+        pthread_mutex_lock(&lane->mutex);
+        lane->running++;
+        pthread_mutex_unlock(&lane->mutex);
+        if (pthread_create(&lane->workers[i], NULL, worker_main, lane) != 0) {
+            pthread_mutex_lock(&lane->mutex);
+            lane->running--;
+            pthread_mutex_unlock(&lane->mutex);
+            break;
+        }
+        lane->worker_count++;
+    }
+    lane->next = d->lanes;
+    d->lanes = lane;
+    pthread_mutex_unlock(&d->mutex);
+    return 0;
+}
+
+/* Asks a lane to stop and waits until its workers exit or deadline (monotonic) passes.
+ * Returns true when they all exited (and were joined). */
+static bool lane_stop(struct lane *lane, int64_t deadline)
+{
+    pthread_mutex_lock(&lane->mutex);
+    lane->stopping = true;
+    pthread_cond_broadcast(&lane->cond);
+    while (lane->running > 0) {
+        int64_t left = deadline - util_monotonic_ms();
+        if (left <= 0) {
+            break;
+        }
+        timed_wait(&lane->cond, &lane->mutex, left);
+    }
+    bool finished = lane->running == 0;
+    pthread_mutex_unlock(&lane->mutex);
+    if (finished) {
+        for (unsigned i = 0; i < lane->worker_count; i++) {
+            pthread_join(lane->workers[i], NULL);
+        }
+    }
+    return finished;
+}
+
+void dispatch_remove(struct dispatcher *d, const char *destination)
+{
+    pthread_mutex_lock(&d->mutex);
+    struct lane **link = &d->lanes;
+    while (*link != NULL && strcmp((*link)->destination, destination) != 0) {
+        link = &(*link)->next;
+    }
+    struct lane *lane = *link;
+    if (lane != NULL) {
+        *link = lane->next;
+    }
+    pthread_mutex_unlock(&d->mutex);
+    if (lane != NULL && lane_stop(lane, INT64_MAX)) {
+        lane_free(lane);
+    }
+}
+
+void dispatch_wake(struct dispatcher *d, const char *destination)
+{
+    pthread_mutex_lock(&d->mutex);
+    struct lane *lane = find_lane(d, destination);
+    if (lane != NULL) {
+        pthread_mutex_lock(&lane->mutex);
+        lane->wakes++;
+        pthread_cond_broadcast(&lane->cond);
+        pthread_mutex_unlock(&lane->mutex);
+    }
+    pthread_mutex_unlock(&d->mutex);
+}
+
+json_t *dispatch_status(struct dispatcher *d)
+{
+    json_t *status = json_object();
+    pthread_mutex_lock(&d->mutex);
+    for (struct lane *lane = d->lanes; lane != NULL && status != NULL; lane = lane->next) {
+        pthread_mutex_lock(&lane->mutex);
+        json_object_set_new(status, lane->destination,
+                            json_pack("{s:s,s:i}", "circuit", circuit_names[lane->circuit],
+                                      "workers", (int)lane->worker_count));
+        pthread_mutex_unlock(&lane->mutex);
+    }
+    pthread_mutex_unlock(&d->mutex);
+    return status;
+}
+
+bool dispatch_stop(struct dispatcher *d, int64_t grace_ms)
+{
+    if (d == NULL) {
+        return true;
+    }
+    pthread_mutex_lock(&d->mutex);
+    d->stopping = true;
+    pthread_cond_broadcast(&d->cond);
+    struct lane *lanes = d->lanes;
+    d->lanes = NULL;
+    pthread_mutex_unlock(&d->mutex);
+
+    /* Ask every lane first so that they all drain in parallel, then wait. */
+    for (struct lane *lane = lanes; lane != NULL; lane = lane->next) {
+        pthread_mutex_lock(&lane->mutex);
+        lane->stopping = true;
+        pthread_cond_broadcast(&lane->cond);
+        pthread_mutex_unlock(&lane->mutex);
+    }
+    int64_t deadline = util_monotonic_ms() + grace_ms;
+    bool finished = true;
+    for (struct lane *lane = lanes; lane != NULL; lane = lane->next) {
+        finished &= lane_stop(lane, deadline);
+    }
+    if (!finished) {
+        log_warn("delivery workers still inside a sink call after the shutdown grace period; "
+                 "their claims are released when the process exits");
+        return false;
+    }
+    while (lanes != NULL) {
+        struct lane *next = lanes->next;
+        lane_free(lanes);
+        lanes = next;
+    }
+    if (d->stats_started) {
+        pthread_join(d->stats_thread, NULL);
+    }
+    pthread_cond_destroy(&d->cond);
+    pthread_mutex_destroy(&d->mutex);
+    free(d->database_url);
+    free(d);
+    return true;
+}
