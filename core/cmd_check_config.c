@@ -11,14 +11,16 @@
 #include "commands.h"
 #include "config.h"
 #include "loader.h"
+#include "router.h"
 
 static const char check_usage[] =
     "Usage: leadhubd check-config [-c FILE] [FILE]\n"
     "\n"
     "Validates the configuration without starting anything or connecting to the database:\n"
     "the main file and every connector file in its connectors_dir (syntax, keys, types,\n"
-    "ranges, ${ENV} and ${file:...} references), the plugins on the plugin path, and each\n"
-    "instance's settings against its plugin's schema (disabled instances included).\n"
+    "ranges, ${ENV} and ${file:...} references), the plugins on the plugin path, each\n"
+    "instance's settings against its plugin's schema (disabled instances included), and the\n"
+    "routes against the instances (sources, sinks, event types they emit).\n"
     "Problems are printed as FILE:LINE: KEY: error: MESSAGE, with a hint.\n"
     "\n"
     "Options:\n"
@@ -71,6 +73,7 @@ int cmd_check_config(int argc, char **argv)
     if (config_load(path, &config, &diags) == 0) {
         binding_load_plugins(config, &plugins, &diags);
         binding_check_instances(config, &plugins, true, NULL, &diags);
+        router_free(router_build(config, &plugins, &diags));
     }
     diag_print(&diags, stderr);
     size_t errors = diag_error_count(&diags);
@@ -78,8 +81,10 @@ int cmd_check_config(int argc, char **argv)
     if (errors > 0) {
         fprintf(stderr, "%s: %zu error(s), %zu warning(s)\n", path, errors, warnings);
     } else if (!quiet) {
-        printf("%s: valid (%zu connector instance(s), %zu plugin(s), %zu warning(s))\n", path,
-               config->instance_count, plugins.count, warnings);
+        printf("%s: valid (%zu connector instance(s), %zu route(s), %zu plugin(s), %zu "
+               "warning(s))\n",
+               path, config->instance_count, json_array_size(config->routes), plugins.count,
+               warnings);
         for (size_t i = 0; i < config->instance_count; i++) {
             const struct config_instance *ci = &config->instances[i];
             printf("  %-24s %-16s %s\n", ci->name, ci->plugin,

@@ -20,5 +20,7 @@ int cmd_run(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_sync(int argc, char **argv);
 
 #endif

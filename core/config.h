@@ -75,16 +75,16 @@ struct config {
     unsigned ingest_queue_max;      /* ingest.queue_max: events waiting (then 503), default 50000 */
     struct config_token *tokens;    /* api.tokens */
     size_t token_count;
-    json_t *routes;   /* `routes` as written (a list; [] when absent); owned */
-    json_t *scoring;  /* `scoring` as written (a list; [] when absent); owned */
+    json_t *routes;  /* `routes` as written (a list; [] when absent); owned */
+    json_t *scoring; /* `scoring` as written (a list; [] when absent); owned */
     struct config_delivery {
-        int64_t backoff_base_ms;   /* delivery.backoff_base, default 1s */
-        int64_t backoff_cap_ms;    /* delivery.backoff_cap, default 10m */
-        unsigned max_attempts;     /* delivery.max_attempts, default 10 */
-        unsigned concurrency;      /* delivery.concurrency: workers per destination, default 4 */
-        unsigned claim_batch;      /* delivery.claim_batch: claimed per transaction, default 50 */
-        unsigned breaker_failures; /* delivery.breaker_failures: failures in a row that open a
-                                      destination's circuit, default 5 */
+        int64_t backoff_base_ms;     /* delivery.backoff_base, default 1s */
+        int64_t backoff_cap_ms;      /* delivery.backoff_cap, default 10m */
+        unsigned max_attempts;       /* delivery.max_attempts, default 10 */
+        unsigned concurrency;        /* delivery.concurrency: workers per destination, default 4 */
+        unsigned claim_batch;        /* delivery.claim_batch: claimed per transaction, default 50 */
+        unsigned breaker_failures;   /* delivery.breaker_failures: failures in a row that open a
+                                        destination's circuit, default 5 */
         int64_t breaker_cooldown_ms; /* delivery.breaker_cooldown, default 30s */
     } delivery;
     struct config_instance *instances; /* sorted by file name */

@@ -228,14 +228,13 @@ int daemon_start(struct daemon *daemon, struct config *config)
         free(error);
         return EXIT_RUNTIME;
     }
-    json_t *fields = json_pack("{s:s,s:i,s:I,s:I,s:I,s:s}", "host", config->listen_host, "port",
-                               http_server_port(daemon->http), "instances",
-                               (json_int_t)daemon->instance_count, "plugins",
-                               (json_int_t)daemon->plugins.count, "routes",
-                               (json_int_t)router_count(daemon->router), "replica",
-                               daemon->replica);
-    log_write(LOG_LEVEL_INFO, NULL, NULL, fields, "leadhubd %s listening on %s:%d",
-              LEADHUB_VERSION, config->listen_host, http_server_port(daemon->http));
+    json_t *fields =
+        json_pack("{s:s,s:i,s:I,s:I,s:I,s:s}", "host", config->listen_host, "port",
+                  http_server_port(daemon->http), "instances", (json_int_t)daemon->instance_count,
+                  "plugins", (json_int_t)daemon->plugins.count, "routes",
+                  (json_int_t)router_count(daemon->router), "replica", daemon->replica);
+    log_write(LOG_LEVEL_INFO, NULL, NULL, fields, "leadhubd %s listening on %s:%d", LEADHUB_VERSION,
+              config->listen_host, http_server_port(daemon->http));
     json_decref(fields);
     return 0;
 }
@@ -298,10 +297,10 @@ bool daemon_readiness(struct daemon *daemon, json_t **detail_out)
         const struct instance *instance = daemon->instances[i];
         bool ok = atomic_load(&instance->initialized);
         ready = ready && ok;
-        json_object_set_new(instances, instance->name,
-                            json_string(ok ? "ok"
-                                           : (instance->last_error ? instance->last_error
-                                                                   : "not initialized")));
+        json_object_set_new(
+            instances, instance->name,
+            json_string(ok ? "ok"
+                           : (instance->last_error ? instance->last_error : "not initialized")));
     }
     pthread_rwlock_unlock(&daemon->instances_lock);
     json_object_set_new(detail, "instances", instances);

@@ -26,7 +26,7 @@ struct daemon {
     struct config *config; /* the configuration in force; owned */
     char *database_url;    /* from the first config: changing it needs a restart */
     int64_t shutdown_grace_ms;
-    char replica[128];     /* host:pid, in connector_status.owner */
+    char replica[128];              /* host:pid, in connector_status.owner */
     struct plugin_registry plugins; /* scanned once: new plugin files need a restart */
 
     pthread_rwlock_t instances_lock; /* guards instances and instance_count */

@@ -40,8 +40,8 @@ static bool unchanged(const struct instance *instance, const struct config_insta
 static void warn_restart_only(const struct config *old, const struct config *new)
 {
     if (strcmp(old->database_url, new->database_url) != 0 ||
-        strcmp(old->listen_host, new->listen_host) != 0 ||
-        old->listen_port != new->listen_port || old->http_body_limit != new->http_body_limit ||
+        strcmp(old->listen_host, new->listen_host) != 0 || old->listen_port != new->listen_port ||
+        old->http_body_limit != new->http_body_limit ||
         old->ingest_writers != new->ingest_writers ||
         old->ingest_batch_max != new->ingest_batch_max ||
         memcmp(&old->delivery, &new->delivery, sizeof(old->delivery)) != 0) {

@@ -16,12 +16,12 @@
 #include "store_pg.h"
 #include "util.h"
 
-#define DISPATCH_IDLE_WAIT_MS        1000 /* between claims when nothing is due */
-#define DISPATCH_RECONNECT_WAIT_MS   1000
-#define DISPATCH_RETRY_AFTER_MAX_MS  (60LL * 60 * 1000)
-#define DISPATCH_BREAKER_MAX_FACTOR  10   /* an open circuit waits at most 10x the cooldown */
-#define DISPATCH_STATS_INTERVAL_MS   5000
-#define DISPATCH_ERROR_MAX           1000 /* bytes of a sink's reason kept in last_error */
+#define DISPATCH_IDLE_WAIT_MS       1000 /* between claims when nothing is due */
+#define DISPATCH_RECONNECT_WAIT_MS  1000
+#define DISPATCH_RETRY_AFTER_MAX_MS (60LL * 60 * 1000)
+#define DISPATCH_BREAKER_MAX_FACTOR 10 /* an open circuit waits at most 10x the cooldown */
+#define DISPATCH_STATS_INTERVAL_MS  5000
+#define DISPATCH_ERROR_MAX          1000 /* bytes of a sink's reason kept in last_error */
 
 static const char sql_claim[] =
     "SELECT d.id, d.attempts, e.payload::text FROM deliveries d "
@@ -56,11 +56,7 @@ static const char sql_stats[] =
     "count(*) FILTER (WHERE status = 'dead') "
     "FROM deliveries WHERE status IN ('pending', 'retrying', 'dead') GROUP BY destination";
 
-enum circuit {
-    CIRCUIT_CLOSED = 0,
-    CIRCUIT_OPEN = 1,
-    CIRCUIT_HALF_OPEN = 2
-};
+enum circuit { CIRCUIT_CLOSED = 0, CIRCUIT_OPEN = 1, CIRCUIT_HALF_OPEN = 2 };
 
 static const char *const circuit_names[] = {"closed", "open", "half_open"};
 
@@ -271,8 +267,7 @@ static void note_outcome(struct claimed *row, lh_status_t status, const char *er
     free(row->error);
     row->error = NULL;
     if (status != LH_OK) {
-        row->error = strndup(error != NULL ? error : "the sink gave no reason",
-                             DISPATCH_ERROR_MAX);
+        row->error = strndup(error != NULL ? error : "the sink gave no reason", DISPATCH_ERROR_MAX);
     }
 }
 
@@ -289,8 +284,8 @@ static void deliver_batch(struct lane *lane, struct claimed *rows, size_t count)
         return; /* left unattempted: claimed again later */
     }
     for (size_t i = 0; i < count; i++) {
-        deliveries[i] = (lh_delivery_t){rows[i].id, rows[i].key, rows[i].event,
-                                        rows[i].attempts + 1};
+        deliveries[i] =
+            (lh_delivery_t){rows[i].id, rows[i].key, rows[i].event, rows[i].attempts + 1};
     }
     struct lh_ctx ctx;
     ctx_init(&ctx, lane->sink, NULL);
@@ -394,8 +389,9 @@ static size_t work_once(struct lane *lane, struct store *store, size_t limit, un
     if (outcomes != NULL && json_array_size(outcomes) > 0) {
         char *text = json_dumps(outcomes, JSON_COMPACT);
         const char *params[] = {text};
-        rc = text != NULL ? store_exec(store, "dispatch_record", sql_record, 1, params, NULL, &error)
-                          : STORE_UNAVAILABLE;
+        rc = text != NULL
+                 ? store_exec(store, "dispatch_record", sql_record, 1, params, NULL, &error)
+                 : STORE_UNAVAILABLE;
         free(text);
     }
     if (rc == STORE_OK) {

@@ -71,7 +71,6 @@ bool dispatch_stop(struct dispatcher *dispatcher, int64_t grace_ms);
 
 /* Exposed for tests: the full-jitter delay before retry number `attempt` (1 = the retry
  * after the first failure), in [0, min(cap, base * 2^(attempt-1))). */
-int64_t dispatch_backoff_ms(const struct config_delivery *policy, unsigned attempt,
-                            unsigned *seed);
+int64_t dispatch_backoff_ms(const struct config_delivery *policy, unsigned attempt, unsigned *seed);
 
 #endif

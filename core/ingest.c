@@ -247,7 +247,8 @@ static void process(struct ingest *ingest, struct store **store, struct ingest_b
     if (rc == STORE_OK && ingest->on_deliveries != NULL) {
         const char *destination;
         json_t *ignored;
-        json_object_foreach(destinations, destination, ignored) {
+        json_object_foreach(destinations, destination, ignored)
+        {
             ingest->on_deliveries(destination, ingest->on_deliveries_arg);
         }
     }

@@ -57,10 +57,10 @@ typedef void (*ingest_deliveries_fn)(const char *destination, void *arg);
 
 struct ingest_options {
     const char *database_url;
-    unsigned writers;        /* connections committing in parallel */
-    unsigned batch_max;      /* events per transaction */
-    unsigned queue_max;      /* events waiting; past it submits are refused (503) */
-    struct metrics *metrics; /* borrowed, may be NULL */
+    unsigned writers;                   /* connections committing in parallel */
+    unsigned batch_max;                 /* events per transaction */
+    unsigned queue_max;                 /* events waiting; past it submits are refused (503) */
+    struct metrics *metrics;            /* borrowed, may be NULL */
     ingest_deliveries_fn on_deliveries; /* may be NULL */
     void *on_deliveries_arg;
 };

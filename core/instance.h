@@ -45,7 +45,7 @@ struct instance {
     pthread_mutex_t call_mutex; /* one callback at a time unless REENTRANT */
     size_t batch_size;          /* deliver_batch() capacity (host->set_batch_size) */
     struct host_services *services;
-    atomic_int references;      /* instance_new() instances: freed at the last release */
+    atomic_int references; /* instance_new() instances: freed at the last release */
 };
 
 /* The per-call context. Lives on the caller's stack or in a request; valid only during

@@ -15,6 +15,8 @@ static const char usage_text[] =
     "  migrate        apply database migrations and exit\n"
     "  check-config   validate the configuration and every connector's settings offline\n"
     "  plugins        list the plugins on the plugin path; `plugins info NAME` documents one\n"
+    "  replay         re-queue dead deliveries, or route past events through a new route\n"
+    "  sync           poll a source instance now (through the replica that polls it)\n"
     "  version        print the version and the plugin ABI version\n"
     "\n"
     "Options common to commands:\n"
@@ -49,7 +51,8 @@ static const struct {
     int (*run)(int argc, char **argv);
 } commands[] = {
     {"run", cmd_run},         {"migrate", cmd_migrate}, {"check-config", cmd_check_config},
-    {"plugins", cmd_plugins}, {"version", cmd_version},
+    {"plugins", cmd_plugins}, {"replay", cmd_replay},   {"sync", cmd_sync},
+    {"version", cmd_version},
 };
 
 int main(int argc, char **argv)

@@ -16,10 +16,10 @@
 #include "poller.h"
 #include "util.h"
 
-#define POLLER_LOCK_CLASS         0x4c48 /* "LH": our advisory locks' first key */
-#define POLLER_RECONNECT_MS       1000
-#define POLLER_UNINITIALIZED_MS   5000   /* recheck an instance whose init failed */
-#define POLLER_RETRY_BASE_MS      1000
+#define POLLER_LOCK_CLASS       0x4c48 /* "LH": our advisory locks' first key */
+#define POLLER_RECONNECT_MS     1000
+#define POLLER_UNINITIALIZED_MS 5000 /* recheck an instance whose init failed */
+#define POLLER_RETRY_BASE_MS    1000
 
 static const char sql_started[] =
     "INSERT INTO connector_status (instance, owner, last_poll_started_at, updated_at) "
@@ -91,8 +91,8 @@ static void count_poll(struct metrics *metrics, const char *instance, const char
     metrics_counter_add(metrics, "leadhub_polls_total", "Polls, by instance and outcome.", 1,
                         "instance", instance, "outcome", outcome, METRICS_END);
     metrics_counter_add(metrics, "leadhub_poll_events_total",
-                        "New events stored by polls, by instance.", (double)new_events,
-                        "instance", instance, METRICS_END);
+                        "New events stored by polls, by instance.", (double)new_events, "instance",
+                        instance, METRICS_END);
 }
 
 void poller_run_once(struct instance *source, struct ingest *ingest, PGconn *conn,
@@ -112,7 +112,7 @@ void poller_run_once(struct instance *source, struct ingest *ingest, PGconn *con
     struct lh_ctx ctx;
     ctx_init(&ctx, source, &batch);
     int64_t budget = source->poll_interval_ms < POLLER_DEADLINE_MAX_MS ? source->poll_interval_ms
-                                                                        : POLLER_DEADLINE_MAX_MS;
+                                                                       : POLLER_DEADLINE_MAX_MS;
     ctx.deadline_ms = util_monotonic_ms() + budget;
     ctx.cancel = cancel;
     lh_status_t status = instance_poll(source, &ctx);
@@ -151,8 +151,8 @@ void poller_run_once(struct instance *source, struct ingest *ingest, PGconn *con
                   "poll: %u event(s), %u new", result->events, result->new_events);
     } else {
         log_write(status == LH_RETRY || status == LH_RETRY_AFTER ? LOG_LEVEL_WARN : LOG_LEVEL_ERROR,
-                  source->plugin->name, source->name, NULL, "poll failed (%s): %s",
-                  result->outcome, result->error != NULL ? result->error : "");
+                  source->plugin->name, source->name, NULL, "poll failed (%s): %s", result->outcome,
+                  result->error != NULL ? result->error : "");
     }
 }
 

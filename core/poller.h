@@ -54,13 +54,13 @@ bool poller_stop(struct poller *poller, int64_t grace_ms);
 
 /* One poll's result. */
 struct poll_result {
-    lh_status_t status;    /* the callback's; LH_RETRY when its events could not commit */
-    bool committed;        /* its events and checkpoints are stored */
-    unsigned events;       /* events emitted */
-    unsigned new_events;   /* of which were not stored before */
+    lh_status_t status;  /* the callback's; LH_RETRY when its events could not commit */
+    bool committed;      /* its events and checkpoints are stored */
+    unsigned events;     /* events emitted */
+    unsigned new_events; /* of which were not stored before */
     int64_t retry_after_ms;
-    char outcome[16];      /* "ok", "retry", ..., "commit_failed" */
-    char *error;           /* malloc'd reason, or NULL */
+    char outcome[16]; /* "ok", "retry", ..., "commit_failed" */
+    char *error;      /* malloc'd reason, or NULL */
 };
 
 /*

@@ -33,26 +33,24 @@ static const lh_config_field_t route_fields[] = {
 };
 
 static const char *const operators[] = {"exists", "equals", "not_equals", "in", "matches"};
-static const char *const top_fields[] = {"type", "source", "source_id", "occurred_at",
-                                         "lead", "meeting",  "data"};
-static const char *const lead_fields[] = {"email",        "first_name",  "last_name",
-                                          "company",      "title",       "phone",
-                                          "linkedin_url", "external_id", "external_ids",
-                                          "attributes"};
-static const char *const meeting_fields[] = {"external_id", "title",     "starts_at",
-                                             "ends_at",     "timezone",  "organizer",
-                                             "location",    "online_url", "status",
-                                             "all_day"};
+static const char *const top_fields[] = {"type", "source",  "source_id", "occurred_at",
+                                         "lead", "meeting", "data"};
+static const char *const lead_fields[] = {
+    "email", "first_name",   "last_name",   "company",      "title",
+    "phone", "linkedin_url", "external_id", "external_ids", "attributes"};
+static const char *const meeting_fields[] = {"external_id", "title",     "starts_at", "ends_at",
+                                             "timezone",    "organizer", "location",  "online_url",
+                                             "status",      "all_day"};
 
 struct condition {
-    char *field;     /* "lead.company", for messages */
-    char **path;     /* its segments */
+    char *field; /* "lead.company", for messages */
+    char **path; /* its segments */
     size_t depth;
-    int exists;      /* -1: not asked; 0: must be absent; 1: must be present */
-    json_t *equals;  /* owned or NULL */
+    int exists;     /* -1: not asked; 0: must be absent; 1: must be present */
+    json_t *equals; /* owned or NULL */
     json_t *not_equals;
-    json_t *in;      /* array */
-    char *matches;   /* glob, case-insensitive */
+    json_t *in;    /* array */
+    char *matches; /* glob, case-insensitive */
 };
 
 struct route {
@@ -206,9 +204,8 @@ static bool field_path_valid(char **path, size_t depth)
                                (strcmp(path[1], "external_ids") == 0 && depth == 3)));
     }
     if (strcmp(path[0], "meeting") == 0) {
-        return depth == 1 ||
-               (in_list(path[1], meeting_fields, UTIL_ARRAY_LEN(meeting_fields)) &&
-                (depth == 2 || (strcmp(path[1], "organizer") == 0 && depth == 3)));
+        return depth == 1 || (in_list(path[1], meeting_fields, UTIL_ARRAY_LEN(meeting_fields)) &&
+                              (depth == 2 || (strcmp(path[1], "organizer") == 0 && depth == 3)));
     }
     return strcmp(path[0], "data") == 0 || depth == 1;
 }
@@ -263,7 +260,8 @@ static void parse_condition(struct condition *c, const char *field, const json_t
     }
     const char *op;
     json_t *value;
-    json_object_foreach((json_t *)spec, op, value) {
+    json_object_foreach((json_t *)spec, op, value)
+    {
         char *op_key = util_printf("%s.%s", key, op);
         if (!in_list(op, operators, UTIL_ARRAY_LEN(operators))) {
             config_where_error(diags, where, op_key, NULL,
@@ -285,13 +283,15 @@ static void parse_condition(struct condition *c, const char *field, const json_t
             }
         } else if (strcmp(op, "matches") == 0) {
             if (!json_is_string(value)) {
-                config_where_error(diags, where, op_key, NULL, "write a glob such as \"*@acme.com\"",
+                config_where_error(diags, where, op_key, NULL,
+                                   "write a glob such as \"*@acme.com\"",
                                    "matches takes a glob string");
             } else {
                 c->matches = strdup(json_string_value(value));
             }
         } else if (json_is_object(value) || json_is_array(value)) {
-            config_where_error(diags, where, op_key, NULL, "compare with a string, number or boolean",
+            config_where_error(diags, where, op_key, NULL,
+                               "compare with a string, number or boolean",
                                "%s takes a single value", op);
         } else if (strcmp(op, "equals") == 0) {
             c->equals = json_incref(value);
@@ -431,8 +431,7 @@ static void check_to(const struct route *r, const struct config *config,
                                instance->plugin, loader_kind_name(kind));
         } else if (!instance->enabled) {
             diag_add(diags, DIAG_WARNING, where->file, config_where_line(where, key), key, NULL,
-                     NULL,
-                     "\"%s\" is disabled: its deliveries wait until it is enabled", r->to[t]);
+                     NULL, "\"%s\" is disabled: its deliveries wait until it is enabled", r->to[t]);
         }
         for (size_t u = 0; u < t; u++) {
             if (strcmp(r->to[u], r->to[t]) == 0) {
@@ -476,10 +475,9 @@ static void parse_route(struct route *r, const json_t *item, size_t index,
     if (where_spec != NULL && !json_is_null(where_spec)) {
         char *where_key = util_printf("%s.where", prefix);
         if (!json_is_object(where_spec)) {
-            config_where_error(diags, where, where_key, NULL,
-                               "write a mapping of field -> conditions",
-                               "expected a mapping, got %s",
-                               json_is_array(where_spec) ? "a list" : "a scalar");
+            config_where_error(
+                diags, where, where_key, NULL, "write a mapping of field -> conditions",
+                "expected a mapping, got %s", json_is_array(where_spec) ? "a list" : "a scalar");
         } else {
             r->conditions = calloc(json_object_size(where_spec) + 1, sizeof(*r->conditions));
             if (r->conditions == NULL) {
@@ -489,7 +487,8 @@ static void parse_route(struct route *r, const json_t *item, size_t index,
             }
             const char *field;
             json_t *spec;
-            json_object_foreach((json_t *)where_spec, field, spec) {
+            json_object_foreach((json_t *)where_spec, field, spec)
+            {
                 char *key = util_printf("%s.%s", where_key, field);
                 parse_condition(&r->conditions[r->condition_count++], field, spec, key, where,
                                 diags);
@@ -577,7 +576,8 @@ static bool condition_holds(const struct condition *c, const json_t *event)
         bool found = false;
         size_t i;
         const json_t *item;
-        json_array_foreach(c->in, i, item) {
+        json_array_foreach(c->in, i, item)
+        {
             found |= value_equals(value, item);
         }
         if (!found) {

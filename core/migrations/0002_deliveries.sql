@@ -28,3 +28,6 @@ CREATE INDEX deliveries_open_lead_idx ON deliveries (destination, lead_id, id)
 -- Replay and listings by status.
 CREATE INDEX deliveries_status_idx ON deliveries (status, destination, updated_at);
 CREATE INDEX deliveries_event_idx ON deliveries (event_id);
+
+-- `leadhubd replay --route NAME --since T` pages through events by arrival.
+CREATE INDEX events_received_at_idx ON events (received_at, id);

@@ -74,7 +74,7 @@ START_TEST(test_check_config_accepts_the_example_configuration)
                           "'%s' check-config",
                           tu_source_dir(), tu_build_dir(), td_binary());
     ck_assert_int_eq(tu_run(command, &out), 0);
-    assert_contains(out, "config/leadhub.yaml: valid (1 connector instance(s)");
+    assert_contains(out, "config/leadhub.yaml: valid (1 connector instance(s), 0 route(s)");
     assert_contains(out, "inbound");
     ck_assert_ptr_null(strstr(out, "s3cret"));
     free(out);

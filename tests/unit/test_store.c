@@ -52,8 +52,8 @@ static void clear_records(struct event_record *records, size_t n)
 static void write_ok(struct event_record *records, size_t n)
 {
     char *error = NULL;
-    ck_assert_msg(store_write_batch(store, records, n, NULL, 0, NULL, NULL, &error) == STORE_OK, "write: %s",
-                  error);
+    ck_assert_msg(store_write_batch(store, records, n, NULL, 0, NULL, NULL, &error) == STORE_OK,
+                  "write: %s", error);
 }
 
 #define LEAD(id, email, extra)                                                                     \
@@ -374,7 +374,8 @@ START_TEST(test_store_reconnects_after_the_connection_is_killed)
     free(sql);
     struct event_record r[] = {record_of("inbound", LEAD("r1", "r@example.com", ""))};
     char *error = NULL;
-    ck_assert_int_eq(store_write_batch(store, r, 1, NULL, 0, NULL, NULL, &error), STORE_UNAVAILABLE);
+    ck_assert_int_eq(store_write_batch(store, r, 1, NULL, 0, NULL, NULL, &error),
+                     STORE_UNAVAILABLE);
     free(error);
     ck_assert_int_eq(store_ensure(store, NULL), STORE_OK);
     write_ok(r, 1);
