@@ -17,7 +17,6 @@
 #include "util.h"
 
 #define DISPATCH_IDLE_WAIT_MS       1000 /* between claims when nothing is due */
-#define DISPATCH_RECONNECT_WAIT_MS  1000
 #define DISPATCH_RETRY_AFTER_MAX_MS (60LL * 60 * 1000)
 #define DISPATCH_BREAKER_MAX_FACTOR 10 /* an open circuit waits at most 10x the cooldown */
 #define DISPATCH_STATS_INTERVAL_MS  5000
@@ -453,8 +452,8 @@ static void *worker_main(void *arg)
         }
         /* Idle only when nothing was due and nobody woke the lane meanwhile. */
         if (claimed == 0 && !lane->stopping && lane->wakes == wakes) {
-            timed_wait(&lane->cond, &lane->mutex,
-                       store != NULL ? DISPATCH_IDLE_WAIT_MS : DISPATCH_RECONNECT_WAIT_MS);
+            /* also the pause before reconnecting when the database is away */
+            timed_wait(&lane->cond, &lane->mutex, DISPATCH_IDLE_WAIT_MS);
         }
         pthread_mutex_unlock(&lane->mutex);
     }

@@ -147,6 +147,10 @@ lh_status_t instance_deliver(struct instance *instance, struct lh_ctx *ctx,
     lh_status_t status;
     if (desc->deliver != NULL) {
         status = desc->deliver(instance->state, ctx, delivery);
+    } else if (desc->deliver_batch == NULL) {
+        /* the loader refuses such a sink; a plugin that is not a sink gets here by mistake */
+        host_api_table()->set_error(ctx, "%s cannot deliver", instance->plugin->name);
+        status = LH_PERMANENT;
     } else {
         lh_status_t result = LH_OK;
         char *message = NULL;

@@ -48,8 +48,9 @@ static void webhook_destroy(void *state_ptr)
         return;
     }
     for (size_t i = 0; i < state->secret_count; i++) {
-        /* wipe before free: the secret should not linger in freed memory */
-        memset(state->secrets[i], 0, strlen(state->secrets[i]));
+        /* wipe before free: the secret should not linger in freed memory (explicit_bzero,
+         * because a memset right before free() may be optimized away) */
+        explicit_bzero(state->secrets[i], strlen(state->secrets[i]));
         free(state->secrets[i]);
     }
     free(state->secrets);
@@ -222,6 +223,26 @@ static lh_status_t verify(struct webhook_state *state, lh_ctx_t *ctx,
     return LH_OK;
 }
 
+/*
+ * An event's `source` names the instance that received it: here, this one. A sender's own
+ * `source` (another leadhub's instance, forwarding through its `http` sink) is dropped
+ * rather than refused, so that one leadhub can feed another.
+ */
+static void drop_sources(json_t *body)
+{
+    if (json_is_object(body)) {
+        json_object_del(body, "source");
+        return;
+    }
+    size_t i;
+    json_t *event;
+    json_array_foreach(body, i, event) {
+        if (json_is_object(event)) {
+            json_object_del(event, "source");
+        }
+    }
+}
+
 static lh_status_t webhook_receive(void *state_ptr, lh_ctx_t *ctx,
                                    const lh_webhook_request_t *request)
 {
@@ -241,6 +262,7 @@ static lh_status_t webhook_receive(void *state_ptr, lh_ctx_t *ctx,
         return LH_PERMANENT;
     }
     status = LH_OK;
+    drop_sources(body);
     if (json_is_object(body)) {
         status = host->emit(ctx, json_incref(body));
     } else if (json_is_array(body) && json_array_size(body) > 0) {
