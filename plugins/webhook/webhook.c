@@ -236,7 +236,8 @@ static void drop_sources(json_t *body)
     }
     size_t i;
     json_t *event;
-    json_array_foreach(body, i, event) {
+    json_array_foreach(body, i, event)
+    {
         if (json_is_object(event)) {
             json_object_del(event, "source");
         }

@@ -29,15 +29,18 @@ const char *td_binary(void)
 
 static void write_main(struct test_daemon *td)
 {
+    char *extra =
+        td->extra_plugin_dir != NULL ? util_printf(", \"%s\"", td->extra_plugin_dir) : strdup("");
     char *main_yaml = util_printf("database_url: \"%s\"\n"
                                   "listen: 127.0.0.1:%d\n"
-                                  "plugin_path: [\"%s/plugins\"]\n"
+                                  "plugin_path: [\"%s/plugins\"%s]\n"
                                   "connectors_dir: conf.d\n"
                                   "log:\n  level: debug\n"
                                   "shutdown_grace: 10s\n"
                                   "%s",
-                                  td->db_url, td->port, tu_build_dir(),
+                                  td->db_url, td->port, tu_build_dir(), extra,
                                   td->extra_main != NULL ? td->extra_main : "");
+    free(extra);
     tu_write_file(td->dir, "leadhub.yaml", main_yaml);
     free(main_yaml);
 }
@@ -180,6 +183,49 @@ char *td_url(const struct test_daemon *td, const char *path)
     return util_printf("%s%s", td->base_url, path);
 }
 
+int td_post(const struct test_daemon *td, const char *instance, const char *secret,
+            const char *body, char **body_out)
+{
+    char *signature[2];
+    http_sign_webhook(secret, (long long)time(NULL), body, signature);
+    const char *headers[] = {signature[0], signature[1], "Content-Type: application/json", NULL};
+    char *path = util_printf("/webhooks/%s", instance);
+    char *url = td_url(td, path);
+    struct http_result result;
+    http_request("POST", url, headers, body, strlen(body), &result);
+    int status = (int)result.status;
+    if (body_out != NULL) {
+        *body_out = result.body;
+        result.body = NULL;
+    }
+    http_result_free(&result);
+    free(url);
+    free(path);
+    free(signature[0]);
+    free(signature[1]);
+    return status;
+}
+
+void td_signal(const struct test_daemon *td, int sig)
+{
+    if (td->pid != 0) {
+        kill(td->pid, sig);
+    }
+}
+
+bool td_wait_until(bool (*done)(void *arg), void *arg, int64_t timeout_ms)
+{
+    int64_t deadline = util_monotonic_ms() + timeout_ms;
+    while (!done(arg)) {
+        if (util_monotonic_ms() >= deadline) {
+            return done(arg);
+        }
+        struct timespec pause = {0, 50 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    return true;
+}
+
 void td_cleanup(struct test_daemon *td)
 {
     td_kill(td);
@@ -194,5 +240,6 @@ void td_cleanup(struct test_daemon *td)
     free(td->dir);
     free(td->log_path);
     free(td->extra_main);
+    free(td->extra_plugin_dir);
     memset(td, 0, sizeof(*td));
 }

@@ -15,10 +15,11 @@ struct test_daemon {
     char *db_url; /* the database it uses */
     bool own_db;  /* created (and dropped) by the harness */
     int port;
-    char base_url[64]; /* http://127.0.0.1:PORT */
-    pid_t pid;         /* 0 when not running */
-    char *log_path;    /* stdout and stderr of the daemon */
-    char *extra_main;  /* YAML appended to the main file */
+    char base_url[64];      /* http://127.0.0.1:PORT */
+    pid_t pid;              /* 0 when not running */
+    char *log_path;         /* stdout and stderr of the daemon */
+    char *extra_main;       /* YAML appended to the main file */
+    char *extra_plugin_dir; /* searched after build/plugins when set */
 };
 
 /* Sets up a config dir and, when db_url is NULL, a fresh database. */
@@ -54,6 +55,20 @@ char *td_url(const struct test_daemon *td, const char *path);
 
 /* Stops the daemon if running, removes the directory, drops an own database. */
 void td_cleanup(struct test_daemon *td);
+
+/*
+ * td_post - POST body to /webhooks/<instance>, signed with secret now. Returns the HTTP
+ * status (0 when no answer came); the answer's body in *body_out when non-NULL.
+ */
+int td_post(const struct test_daemon *td, const char *instance, const char *secret,
+            const char *body, char **body_out);
+
+/* td_signal - send a signal to the running daemon. */
+void td_signal(const struct test_daemon *td, int sig);
+
+/* td_wait_until - poll `done(arg)` every 50 ms until it is true or timeout_ms passes;
+ * returns its last value. */
+bool td_wait_until(bool (*done)(void *arg), void *arg, int64_t timeout_ms);
 
 /* Path of the daemon binary under test. */
 const char *td_binary(void);

@@ -15,6 +15,9 @@ struct scripted {
     char *header_name;
     char *header_value;
     int delay_ms;
+    char *url; /* routes only */
+    int times; /* routes only: 0 = always */
+    int used;
 };
 
 struct fake_http {
@@ -24,6 +27,8 @@ struct fake_http {
     struct scripted *script;
     size_t script_count;
     size_t script_next;
+    struct scripted *routes;
+    size_t route_count;
     struct fake_request *received;
     size_t received_count;
 };
@@ -92,8 +97,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             .headers = strbuf_take(&headers),
         };
     }
-    struct scripted answer = {200, "{}", NULL, NULL, 0};
-    if (server->script_count > 0) {
+    struct scripted answer = {200, "{}", NULL, NULL, 0, NULL, 0, 0};
+    struct scripted *route = NULL;
+    for (size_t r = 0; r < server->route_count && route == NULL; r++) {
+        struct scripted *candidate = &server->routes[r];
+        if (strcmp(candidate->url, server->received[server->received_count - 1].url) == 0 &&
+            (candidate->times == 0 || candidate->used < candidate->times)) {
+            route = candidate;
+        }
+    }
+    if (route != NULL) {
+        route->used++;
+        answer = *route;
+    } else if (server->script_count > 0) {
         size_t i = server->script_next < server->script_count ? server->script_next++
                                                               : server->script_count - 1;
         answer = server->script[i];
@@ -158,24 +174,43 @@ char *fake_http_url(const struct fake_http *server, const char *path)
     return util_printf("http://127.0.0.1:%d%s", server->port, path);
 }
 
+static void fill(struct scripted *s, struct fake_response response)
+{
+    memset(s, 0, sizeof(*s));
+    s->status = response.status;
+    s->body = strdup(response.body != NULL ? response.body : "");
+    if (response.header != NULL) {
+        const char *colon = strchr(response.header, ':');
+        if (colon != NULL) {
+            s->header_name = strndup(response.header, (size_t)(colon - response.header));
+            s->header_value = strdup(colon + 1 + (colon[1] == ' '));
+        }
+    }
+    s->delay_ms = response.delay_ms;
+}
+
 void fake_http_push(struct fake_http *server, struct fake_response response)
 {
     pthread_mutex_lock(&server->mutex);
     struct scripted *grown = realloc(server->script, (server->script_count + 1) * sizeof(*grown));
     if (grown != NULL) {
         server->script = grown;
-        struct scripted *s = &server->script[server->script_count++];
-        s->status = response.status;
-        s->body = strdup(response.body != NULL ? response.body : "");
-        s->header_name = s->header_value = NULL;
-        if (response.header != NULL) {
-            const char *colon = strchr(response.header, ':');
-            if (colon != NULL) {
-                s->header_name = strndup(response.header, (size_t)(colon - response.header));
-                s->header_value = strdup(colon + 1 + (colon[1] == ' '));
-            }
-        }
-        s->delay_ms = response.delay_ms;
+        fill(&server->script[server->script_count++], response);
+    }
+    pthread_mutex_unlock(&server->mutex);
+}
+
+void fake_http_route(struct fake_http *server, const char *url, struct fake_response response,
+                     int times)
+{
+    pthread_mutex_lock(&server->mutex);
+    struct scripted *grown = realloc(server->routes, (server->route_count + 1) * sizeof(*grown));
+    if (grown != NULL) {
+        server->routes = grown;
+        struct scripted *s = &server->routes[server->route_count++];
+        fill(s, response);
+        s->url = strdup(url);
+        s->times = times;
     }
     pthread_mutex_unlock(&server->mutex);
 }
@@ -229,6 +264,13 @@ void fake_http_stop(struct fake_http *server)
         free(server->script[i].header_value);
     }
     free(server->script);
+    for (size_t i = 0; i < server->route_count; i++) {
+        free(server->routes[i].body);
+        free(server->routes[i].header_name);
+        free(server->routes[i].header_value);
+        free(server->routes[i].url);
+    }
+    free(server->routes);
     for (size_t i = 0; i < server->received_count; i++) {
         fake_http_request_free(&server->received[i]);
     }

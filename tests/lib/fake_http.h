@@ -34,6 +34,14 @@ char *fake_http_url(const struct fake_http *server, const char *path);
 /* Queue a response; once the queue is empty, the last one answers every request. */
 void fake_http_push(struct fake_http *server, struct fake_response response);
 
+/*
+ * fake_http_route - answer requests for exactly `url` (path and query, as received) with
+ * `response`, `times` times (0: always), before the queue is consulted. Routes for one URL
+ * are used in the order they were added: "500 three times, then the page".
+ */
+void fake_http_route(struct fake_http *server, const char *url, struct fake_response response,
+                     int times);
+
 size_t fake_http_request_count(struct fake_http *server);
 /* A copy of request i (free with fake_http_request_free). */
 struct fake_request fake_http_request(struct fake_http *server, size_t i);

@@ -1,0 +1,480 @@
+/*
+ * test_delivery.c - events routed webhook -> http to a real local receiver, through the
+ * real daemon and PostgreSQL: exactly once while everything is healthy, at least once and
+ * deduplicable across kill -9, retried then done when the receiver recovers, dead (then
+ * replayable) when it never does, shared by two daemons without double sends, drained on
+ * SIGTERM without loss.
+ */
+#include <check.h>
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crypto.h"
+#include "daemon_harness.h"
+#include "http_client.h"
+#include "leadhub.h"
+#include "fake_http.h"
+#include "testdb.h"
+#include "testutil.h"
+#include "util.h"
+
+#define SECRET     "delivery-secret"
+#define OUT_SECRET "receiver-secret"
+
+static struct fake_http *receiver;
+static struct test_daemon td;
+static PGconn *db;
+
+/* A daemon with `inbound` (webhook) routed to `out` (http -> the receiver). */
+static void start_pipeline(struct test_daemon *t, const char *db_url, const char *delivery)
+{
+    td_init(t, db_url);
+    td_webhook_instance(t, "inbound", SECRET);
+    setenv("LHTEST_OUT_SECRET", OUT_SECRET, 1);
+    char *url = fake_http_url(receiver, "/events");
+    char *out = util_printf("name: out\nplugin: http\nsettings:\n  url: %s\n"
+                            "  secret: ${LHTEST_OUT_SECRET}\n  timeout: 5s\n",
+                            url);
+    td_connector(t, "out", out);
+    free(out);
+    free(url);
+    t->extra_main = util_printf("routes:\n"
+                                "  - name: everything-out\n"
+                                "    from: inbound\n"
+                                "    types: [\"*\"]\n"
+                                "    to: [out]\n"
+                                "delivery:\n%s",
+                                delivery);
+    int rc = td_start(t);
+    if (rc != 0) {
+        char *log = td_log(t);
+        ck_abort_msg("daemon did not start (%d):\n%s", rc, log);
+    }
+}
+
+static const char fast_retries[] = "  backoff_base: 20ms\n"
+                                   "  backoff_cap: 200ms\n"
+                                   "  max_attempts: 10\n"
+                                   "  breaker_failures: 1000\n";
+
+static void setup(void)
+{
+    receiver = fake_http_start();
+    ck_assert_ptr_nonnull(receiver);
+    db = NULL;
+}
+
+static void teardown(void)
+{
+    if (db != NULL) {
+        PQfinish(db);
+    }
+    if (td.pid != 0) {
+        int status = td_stop(&td);
+        if (status != 0) {
+            char *log = td_log(&td);
+            fprintf(stderr, "daemon exit %d:\n%s\n", status, log);
+            free(log);
+        }
+        ck_assert_int_eq(status, 0);
+    }
+    td_cleanup(&td);
+    fake_http_stop(receiver);
+}
+
+/* Posts `count` distinct events (ids prefix-0..), in arrays of 100. */
+static void post_events(struct test_daemon *t, const char *prefix, size_t count)
+{
+    for (size_t first = 0; first < count; first += 100) {
+        struct strbuf body = {0};
+        strbuf_append(&body, "[");
+        for (size_t i = first; i < count && i < first + 100; i++) {
+            strbuf_appendf(&body,
+                           "%s{\"type\":\"lead.created\",\"source_id\":\"%s-%zu\","
+                           "\"occurred_at\":\"2026-11-27T10:00:00Z\","
+                           "\"lead\":{\"email\":\"%s%zu@example.com\"}}",
+                           i > first ? "," : "", prefix, i, prefix, i % 50);
+        }
+        strbuf_append(&body, "]");
+        int status = td_post(t, "inbound", SECRET, strbuf_value(&body), NULL);
+        ck_assert_int_eq(status, 200);
+        strbuf_free(&body);
+    }
+}
+
+/* The value of header `name` in a "name: value\n" list, copied into out. */
+static bool header_value(const char *headers, const char *name, char *out, size_t size)
+{
+    size_t n = strlen(name);
+    for (const char *line = headers; line != NULL && *line != '\0';) {
+        if (strncasecmp(line, name, n) == 0 && line[n] == ':') {
+            const char *value = line + n + 1 + (line[n + 1] == ' ');
+            size_t len = strcspn(value, "\n");
+            snprintf(out, size, "%.*s", (int)(len < size ? len : size - 1), value);
+            return true;
+        }
+        line = strchr(line, '\n');
+        line = line != NULL ? line + 1 : NULL;
+    }
+    return false;
+}
+
+/* What the receiver got: requests, distinct idempotency keys, distinct source_ids, and
+ * whether every key always came with the same source_id. */
+struct received {
+    size_t requests;
+    size_t keys;
+    size_t events;
+    bool consistent;
+};
+
+static struct received tally(void)
+{
+    struct received r = {.consistent = true};
+    json_t *by_key = json_object();
+    json_t *by_event = json_object();
+    r.requests = fake_http_request_count(receiver);
+    for (size_t i = 0; i < r.requests; i++) {
+        struct fake_request req = fake_http_request(receiver, i);
+        char key[64] = "";
+        header_value(req.headers, "Idempotency-Key", key, sizeof(key));
+        json_t *event = json_loads(req.body ? req.body : "", 0, NULL);
+        const char *source_id = json_string_value(json_object_get(event, "source_id"));
+        if (source_id != NULL && key[0] != '\0') {
+            json_t *seen = json_object_get(by_key, key);
+            if (seen != NULL && strcmp(json_string_value(seen), source_id) != 0) {
+                r.consistent = false;
+            }
+            json_object_set_new(by_key, key, json_string(source_id));
+            json_object_set_new(by_event, source_id, json_true());
+        }
+        json_decref(event);
+        fake_http_request_free(&req);
+    }
+    r.keys = json_object_size(by_key);
+    r.events = json_object_size(by_event);
+    json_decref(by_key);
+    json_decref(by_event);
+    return r;
+}
+
+struct expect {
+    size_t events;
+};
+
+static bool all_events_received(void *arg)
+{
+    const struct expect *e = arg;
+    return tally().events >= e->events;
+}
+
+static long deliveries(const char *status)
+{
+    char *sql = util_printf("SELECT count(*) FROM deliveries WHERE status = '%s'", status);
+    long n = testdb_scalar(db, sql);
+    free(sql);
+    return n;
+}
+
+struct status_wait {
+    const char *status;
+    long count;
+};
+
+static bool deliveries_reach(void *arg)
+{
+    const struct status_wait *w = arg;
+    return deliveries(w->status) >= w->count;
+}
+
+START_TEST(test_10000_routed_events_arrive_exactly_once)
+{
+    start_pipeline(&td, NULL, fast_retries);
+    db = testdb_connect(td.db_url);
+    post_events(&td, "once", 10000);
+    ck_assert_int_eq(testdb_scalar(db, "SELECT count(*) FROM deliveries"), 10000);
+    struct expect e = {10000};
+    ck_assert_msg(td_wait_until(all_events_received, &e, 120000), "only %zu of 10000 arrived",
+                  tally().events);
+    struct status_wait done = {"done", 10000};
+    ck_assert(td_wait_until(deliveries_reach, &done, 10000));
+    /* nothing more arrives: exactly once */
+    struct timespec settle = {1, 0};
+    nanosleep(&settle, NULL);
+    struct received r = tally();
+    ck_assert_uint_eq(r.requests, 10000);
+    ck_assert_uint_eq(r.keys, 10000);
+    ck_assert_uint_eq(r.events, 10000);
+    ck_assert(r.consistent);
+
+    /* each request is signed the way the webhook plugin verifies */
+    struct fake_request first = fake_http_request(receiver, 0);
+    char timestamp[32] = "", signature[80] = "";
+    ck_assert(header_value(first.headers, "X-Leadhub-Timestamp", timestamp, sizeof(timestamp)));
+    ck_assert(header_value(first.headers, "X-Leadhub-Signature", signature, sizeof(signature)));
+    char *signed_text = util_printf("%s.%s", timestamp, first.body);
+    unsigned char digest[32];
+    crypto_hmac_sha256(OUT_SECRET, strlen(OUT_SECRET), signed_text, strlen(signed_text), digest);
+    char hex[65];
+    lh_hex_encode(digest, sizeof(digest), hex);
+    ck_assert_str_eq(signature + strlen("sha256="), hex);
+    free(signed_text);
+    fake_http_request_free(&first);
+}
+END_TEST
+
+static bool some_received(void *arg)
+{
+    return fake_http_request_count(receiver) >= *(size_t *)arg;
+}
+
+START_TEST(test_kill_9_mid_delivery_then_restart_delivers_every_event_dedupably)
+{
+    /* a slower receiver, so that the kill lands mid-run */
+    fake_http_push(receiver, (struct fake_response){200, "{}", NULL, 1});
+    start_pipeline(&td, NULL, fast_retries);
+    db = testdb_connect(td.db_url);
+    post_events(&td, "kill", 10000);
+    size_t some = 1500;
+    ck_assert(td_wait_until(some_received, &some, 60000));
+    td_kill(&td);
+    size_t at_kill = fake_http_request_count(receiver);
+    ck_assert_uint_lt(at_kill, 10000);
+
+    ck_assert_int_eq(td_start(&td), 0);
+    struct expect e = {10000};
+    ck_assert_msg(td_wait_until(all_events_received, &e, 180000), "only %zu of 10000 arrived",
+                  tally().events);
+    struct status_wait done = {"done", 10000};
+    ck_assert(td_wait_until(deliveries_reach, &done, 20000));
+    struct received r = tally();
+    ck_assert_uint_eq(r.events, 10000);
+    ck_assert_uint_eq(r.keys, 10000); /* a resend reuses its key: the receiver can dedupe */
+    ck_assert(r.consistent);
+    ck_assert_uint_ge(r.requests, 10000);
+}
+END_TEST
+
+START_TEST(test_failing_receiver_is_retried_until_it_recovers)
+{
+    for (int i = 0; i < 4; i++) {
+        fake_http_push(receiver, (struct fake_response){500, "{\"error\":\"down\"}", NULL, 0});
+    }
+    fake_http_push(receiver, (struct fake_response){200, "{}", NULL, 0});
+    start_pipeline(&td, NULL, fast_retries);
+    db = testdb_connect(td.db_url);
+    post_events(&td, "retry", 1);
+    struct status_wait done = {"done", 1};
+    ck_assert(td_wait_until(deliveries_reach, &done, 30000));
+    ck_assert_int_eq(testdb_scalar(db, "SELECT attempts FROM deliveries"), 5);
+    ck_assert_uint_eq(fake_http_request_count(receiver), 5);
+    ck_assert_uint_eq(tally().keys, 1); /* the same key on every attempt */
+}
+END_TEST
+
+START_TEST(test_receiver_failing_forever_goes_dead_then_replay_delivers)
+{
+    fake_http_push(receiver, (struct fake_response){503, "{\"error\":\"down\"}", NULL, 0});
+    start_pipeline(&td, NULL,
+                   "  backoff_base: 20ms\n  backoff_cap: 100ms\n  max_attempts: 3\n"
+                   "  breaker_failures: 1000\n");
+    db = testdb_connect(td.db_url);
+    post_events(&td, "dead", 3);
+    struct status_wait dead = {"dead", 3};
+    ck_assert(td_wait_until(deliveries_reach, &dead, 30000));
+    ck_assert_int_eq(testdb_scalar(db, "SELECT min(attempts) FROM deliveries"), 3);
+    char *error = testdb_text(db, "SELECT last_error FROM deliveries LIMIT 1");
+    ck_assert_msg(strstr(error, "gave up after 3 attempts") && strstr(error, "503"), "%s", error);
+    free(error);
+    size_t sent = fake_http_request_count(receiver);
+    ck_assert_uint_eq(sent, 9);
+
+    /* the receiver recovers; replay one by id, then the rest by destination */
+    fake_http_push(receiver, (struct fake_response){200, "{}", NULL, 0});
+    char *config = tu_path(td.dir, "leadhub.yaml");
+    long first = testdb_scalar(db, "SELECT min(id) FROM deliveries");
+    char *command = util_printf("'%s' replay -c '%s' --id %ld", td_binary(), config, first);
+    char *out = NULL;
+    ck_assert_int_eq(tu_run(command, &out), 0);
+    ck_assert_msg(strstr(out, "re-queued 1 dead delivery") != NULL, "%s", out);
+    free(out);
+    free(command);
+    struct status_wait one = {"done", 1};
+    ck_assert(td_wait_until(deliveries_reach, &one, 20000));
+
+    command = util_printf("'%s' replay -c '%s' --destination out --dry-run", td_binary(), config);
+    ck_assert_int_eq(tu_run(command, &out), 0);
+    ck_assert_msg(strstr(out, "would re-queue 2 dead deliveries") != NULL, "%s", out);
+    free(out);
+    free(command);
+    command =
+        util_printf("'%s' replay -c '%s' --destination out --type 'lead.*'", td_binary(), config);
+    ck_assert_int_eq(tu_run(command, &out), 0);
+    ck_assert_msg(strstr(out, "re-queued 2 dead deliveries") != NULL, "%s", out);
+    free(out);
+    free(command);
+    struct status_wait all = {"done", 3};
+    ck_assert(td_wait_until(deliveries_reach, &all, 20000));
+    ck_assert_uint_eq(tally().events, 3);
+    free(config);
+}
+END_TEST
+
+START_TEST(test_permanent_rejection_is_dead_at_once)
+{
+    fake_http_push(receiver, (struct fake_response){422, "{\"error\":\"bad lead\"}", NULL, 0});
+    start_pipeline(&td, NULL, fast_retries);
+    db = testdb_connect(td.db_url);
+    post_events(&td, "perm", 1);
+    struct status_wait dead = {"dead", 1};
+    ck_assert(td_wait_until(deliveries_reach, &dead, 20000));
+    ck_assert_int_eq(testdb_scalar(db, "SELECT attempts FROM deliveries"), 1);
+    char *error = testdb_text(db, "SELECT last_error FROM deliveries");
+    ck_assert_msg(strstr(error, "HTTP 422") != NULL, "%s", error);
+    free(error);
+}
+END_TEST
+
+START_TEST(test_circuit_opens_on_a_failing_destination_and_closes_after_it_recovers)
+{
+    fake_http_push(receiver, (struct fake_response){500, "{}", NULL, 0});
+    start_pipeline(&td, NULL,
+                   "  backoff_base: 10ms\n  backoff_cap: 50ms\n  max_attempts: 1000\n"
+                   "  breaker_failures: 3\n  breaker_cooldown: 500ms\n");
+    db = testdb_connect(td.db_url);
+    post_events(&td, "breaker", 20);
+    struct timespec wait = {1, 500 * 1000000L};
+    nanosleep(&wait, NULL);
+    char *url = td_url(&td, "/readyz");
+    struct http_result r;
+    http_get(url, &r);
+    ck_assert_msg(strstr(r.body, "\"out\":{\"circuit\":\"open\"") != NULL ||
+                      strstr(r.body, "\"out\":{\"circuit\":\"half_open\"") != NULL,
+                  "%s", r.body);
+    http_result_free(&r);
+    /* open: far fewer attempts than 1.5 s of 10-50 ms retries would make */
+    ck_assert_uint_lt(fake_http_request_count(receiver), 40);
+
+    fake_http_push(receiver, (struct fake_response){200, "{}", NULL, 0});
+    struct status_wait done = {"done", 20};
+    ck_assert(td_wait_until(deliveries_reach, &done, 30000));
+    http_get(url, &r);
+    ck_assert_msg(strstr(r.body, "\"out\":{\"circuit\":\"closed\"") != NULL, "%s", r.body);
+    http_result_free(&r);
+    free(url);
+}
+END_TEST
+
+START_TEST(test_two_daemons_share_deliveries_without_sending_twice)
+{
+    fake_http_push(receiver, (struct fake_response){200, "{}", NULL, 2});
+    start_pipeline(&td, NULL, fast_retries);
+    db = testdb_connect(td.db_url);
+    struct test_daemon second;
+    start_pipeline(&second, td.db_url, fast_retries);
+    post_events(&td, "shared", 2000);
+    struct expect e = {2000};
+    ck_assert(td_wait_until(all_events_received, &e, 120000));
+    struct timespec settle = {1, 0};
+    nanosleep(&settle, NULL);
+    struct received r = tally();
+    ck_assert_uint_eq(r.events, 2000);
+    ck_assert_uint_eq(r.requests, 2000); /* no delivery sent twice while both live */
+
+    /* and both took part */
+    const struct test_daemon *daemons[] = {&td, &second};
+    for (int i = 0; i < 2; i++) {
+        char *url = td_url(daemons[i], "/metrics");
+        struct http_result m;
+        http_get(url, &m);
+        const char *line = strstr(m.body, "leadhub_deliveries_total{destination=\"out\","
+                                          "outcome=\"done\"} ");
+        ck_assert_msg(line != NULL, "daemon %d delivered nothing", i);
+        http_result_free(&m);
+        free(url);
+    }
+    ck_assert_int_eq(td_stop(&second), 0);
+    td_cleanup(&second);
+}
+END_TEST
+
+START_TEST(test_sigterm_drains_in_flight_deliveries_and_loses_nothing)
+{
+    fake_http_push(receiver, (struct fake_response){200, "{}", NULL, 100});
+    start_pipeline(&td, NULL, fast_retries);
+    db = testdb_connect(td.db_url);
+    post_events(&td, "drain", 200);
+    size_t some = 10;
+    ck_assert(td_wait_until(some_received, &some, 30000));
+    ck_assert_int_eq(td_stop(&td), 0);
+    /* everything recorded done was received; nothing received is left unrecorded */
+    size_t received = tally().events;
+    long done = deliveries("done");
+    ck_assert_int_eq(done, (long)received);
+    ck_assert_int_lt(done, 200);
+    ck_assert_int_eq(deliveries("pending") + deliveries("retrying") + done, 200);
+
+    ck_assert_int_eq(td_start(&td), 0);
+    struct status_wait all = {"done", 200};
+    ck_assert(td_wait_until(deliveries_reach, &all, 60000));
+    struct received r = tally();
+    ck_assert_uint_eq(r.events, 200);
+    ck_assert_uint_eq(r.requests, 200); /* a graceful stop sends nothing twice */
+}
+END_TEST
+
+START_TEST(test_replay_route_sends_history_through_a_new_route)
+{
+    start_pipeline(&td, NULL, fast_retries);
+    db = testdb_connect(td.db_url);
+    post_events(&td, "history", 5);
+    struct status_wait done = {"done", 5};
+    ck_assert(td_wait_until(deliveries_reach, &done, 20000));
+    /* a second route to the same sink sends nothing new: each event has its delivery */
+    char *config = tu_path(td.dir, "leadhub.yaml");
+    char *command =
+        util_printf("'%s' replay -c '%s' --route everything-out --since 1h", td_binary(), config);
+    char *out = NULL;
+    ck_assert_int_eq(tu_run(command, &out), 0);
+    ck_assert_msg(strstr(out, "5 event(s) in range, 5 matched, 0 deliveries made"), "%s", out);
+    free(out);
+    /* after deleting the deliveries (as if the route had been added later) it makes them */
+    PQclear(PQexec(db, "DELETE FROM deliveries"));
+    ck_assert_int_eq(tu_run(command, &out), 0);
+    ck_assert_msg(strstr(out, "5 matched, 5 deliveries made"), "%s", out);
+    free(out);
+    free(command);
+    free(config);
+    struct status_wait again = {"done", 5};
+    ck_assert(td_wait_until(deliveries_reach, &again, 20000));
+    ck_assert_uint_eq(fake_http_request_count(receiver), 10);
+}
+END_TEST
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    Suite *s = suite_create("delivery");
+    TCase *tc = tcase_create("delivery");
+    tcase_set_timeout(tc, 600);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_10000_routed_events_arrive_exactly_once);
+    tcase_add_test(tc, test_kill_9_mid_delivery_then_restart_delivers_every_event_dedupably);
+    tcase_add_test(tc, test_failing_receiver_is_retried_until_it_recovers);
+    tcase_add_test(tc, test_receiver_failing_forever_goes_dead_then_replay_delivers);
+    tcase_add_test(tc, test_permanent_rejection_is_dead_at_once);
+    tcase_add_test(tc, test_circuit_opens_on_a_failing_destination_and_closes_after_it_recovers);
+    tcase_add_test(tc, test_two_daemons_share_deliveries_without_sending_twice);
+    tcase_add_test(tc, test_sigterm_drains_in_flight_deliveries_and_loses_nothing);
+    tcase_add_test(tc, test_replay_route_sends_history_through_a_new_route);
+    suite_add_tcase(s, tc);
+    SRunner *runner = srunner_create(s);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    curl_global_cleanup();
+    return failed == 0 ? 0 : 1;
+}

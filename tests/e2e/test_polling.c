@@ -1,0 +1,268 @@
+/*
+ * test_polling.c - a polling source (the paging_source fixture plugin, paging through a
+ * fake provider) in the real daemon: pages and cursor commit together, a failed poll keeps
+ * the cursor, one replica polls and another takes over when it dies, `leadhubd sync`.
+ */
+#include <check.h>
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon_harness.h"
+#include "fake_http.h"
+#include "http_client.h"
+#include "testdb.h"
+#include "testutil.h"
+#include "util.h"
+
+static struct fake_http *provider;
+static struct test_daemon td;
+static PGconn *db;
+
+static const char page_1[] =
+    "{\"events\":[{\"type\":\"lead.created\",\"source_id\":\"p1\",\"occurred_at\":"
+    "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"p1@example.com\"}},"
+    "{\"type\":\"lead.created\",\"source_id\":\"p2\",\"occurred_at\":\"2026-11-27T10:01:00Z\","
+    "\"lead\":{\"email\":\"p2@example.com\"}}],\"next\":\"c1\"}";
+static const char page_2[] =
+    "{\"events\":[{\"type\":\"lead.updated\",\"source_id\":\"p3\",\"occurred_at\":"
+    "\"2026-11-27T10:02:00Z\",\"lead\":{\"email\":\"p1@example.com\",\"company\":\"Initech\"}}],"
+    "\"next\":null}";
+static const char empty_page[] = "{\"events\":[],\"next\":null}";
+
+/* A daemon with a `pager` instance of the paging_source fixture (copied into a plugin
+ * directory of its own, since the fixtures' directory also holds broken plugins). */
+static void start_pager(struct test_daemon *t, const char *db_url, const char *interval)
+{
+    td_init(t, db_url);
+    char *plugins = tu_path(t->dir, "plugins");
+    char *copy = util_printf("mkdir -p '%s' && cp '%s/tests/fixtures/paging_source.so' '%s/'",
+                             plugins, tu_build_dir(), plugins);
+    ck_assert_int_eq(tu_run(copy, NULL), 0);
+    char *url = fake_http_url(provider, "/leads");
+    char *pager = util_printf("name: pager\nplugin: paging_source\npoll_interval: %s\n"
+                              "settings:\n  url: %s\n",
+                              interval, url);
+    td_connector(t, "pager", pager);
+    t->extra_plugin_dir = plugins;
+    free(pager);
+    free(url);
+    free(copy);
+}
+
+static void setup(void)
+{
+    provider = fake_http_start();
+    db = NULL;
+}
+
+static void teardown(void)
+{
+    if (db != NULL) {
+        PQfinish(db);
+    }
+    if (td.pid != 0) {
+        ck_assert_int_eq(td_stop(&td), 0);
+    }
+    td_cleanup(&td);
+    fake_http_stop(provider);
+}
+
+static bool events_reach(void *arg)
+{
+    return testdb_scalar(db, "SELECT count(*) FROM events") >= *(long *)arg;
+}
+
+static bool polls_reach(void *arg)
+{
+    return fake_http_request_count(provider) >= *(size_t *)arg;
+}
+
+START_TEST(test_poll_commits_pages_with_their_cursor)
+{
+    fake_http_push(provider, (struct fake_response){200, page_1, NULL, 0});
+    fake_http_push(provider, (struct fake_response){200, page_2, NULL, 0});
+    fake_http_push(provider, (struct fake_response){200, empty_page, NULL, 0});
+    start_pager(&td, NULL, "1s");
+    ck_assert_int_eq(td_start(&td), 0);
+    db = testdb_connect(td.db_url);
+    long three = 3;
+    ck_assert(td_wait_until(events_reach, &three, 20000));
+    char *cursor = testdb_text(db, "SELECT value #>> '{}' FROM connector_state WHERE "
+                                   "instance = 'pager' AND key = 'cursor'");
+    ck_assert_str_eq(cursor, "c1");
+    free(cursor);
+    /* the next poll starts from the saved cursor */
+    size_t four = 4;
+    ck_assert(td_wait_until(polls_reach, &four, 20000));
+    struct fake_request first = fake_http_request(provider, 0);
+    struct fake_request second = fake_http_request(provider, 1);
+    struct fake_request third = fake_http_request(provider, 3);
+    ck_assert_str_eq(first.url, "/leads?after=0");
+    ck_assert_str_eq(second.url, "/leads?after=c1");
+    ck_assert_str_eq(third.url, "/leads?after=c1");
+    fake_http_request_free(&first);
+    fake_http_request_free(&second);
+    fake_http_request_free(&third);
+    char *status = testdb_text(db, "SELECT last_poll_outcome || ' ' || owner FROM "
+                                   "connector_status WHERE instance = 'pager'");
+    char replica[32];
+    snprintf(replica, sizeof(replica), ":%d", (int)td.pid);
+    ck_assert_msg(strncmp(status, "ok ", 3) == 0 && strstr(status, replica) != NULL, "%s", status);
+    free(status);
+    /* the lead was created by the first page and updated by the second */
+    char *company = testdb_text(db, "SELECT company FROM leads WHERE email = 'p1@example.com'");
+    ck_assert_str_eq(company, "Initech");
+    free(company);
+}
+END_TEST
+
+START_TEST(test_failed_poll_stores_nothing_and_keeps_the_cursor)
+{
+    fake_http_route(provider, "/leads?after=0", (struct fake_response){200, page_1, NULL, 0}, 0);
+    /* page 2 fails three times in a row (one poll, its HTTP retries included); then works */
+    fake_http_route(provider, "/leads?after=c1", (struct fake_response){500, "{}", NULL, 0}, 3);
+    fake_http_route(provider, "/leads?after=c1", (struct fake_response){200, page_2, NULL, 0}, 0);
+    start_pager(&td, NULL, "1s");
+    ck_assert_int_eq(td_start(&td), 0);
+    db = testdb_connect(td.db_url);
+    long three = 3;
+    ck_assert(td_wait_until(events_reach, &three, 30000));
+    /* the failed poll committed nothing, its cursor included: page 1 was fetched again */
+    ck_assert_int_eq(testdb_scalar(db, "SELECT count(*) FROM events"), 3);
+    size_t page_1_fetches = 0;
+    for (size_t i = 0; i < fake_http_request_count(provider); i++) {
+        struct fake_request req = fake_http_request(provider, i);
+        page_1_fetches += strcmp(req.url, "/leads?after=0") == 0;
+        fake_http_request_free(&req);
+    }
+    ck_assert_uint_ge(page_1_fetches, 2);
+    ck_assert_int_ge(testdb_scalar(db, "SELECT polls FROM connector_status"), 2);
+    char *metrics_url = td_url(&td, "/metrics");
+    struct http_result r;
+    http_get(metrics_url, &r);
+    ck_assert_ptr_nonnull(
+        strstr(r.body, "leadhub_polls_total{instance=\"pager\",outcome=\"retry\"}"));
+    http_result_free(&r);
+    free(metrics_url);
+}
+END_TEST
+
+struct owner_wait {
+    char *not_owner;
+};
+
+static bool owner_changed(void *arg)
+{
+    struct owner_wait *w = arg;
+    char *owner = testdb_text(db, "SELECT coalesce(owner, '') FROM connector_status WHERE "
+                                  "instance = 'pager' AND last_poll_started_at > now() - "
+                                  "interval '3 seconds'");
+    bool changed = owner != NULL && owner[0] != '\0' && strcmp(owner, w->not_owner) != 0;
+    free(owner);
+    return changed;
+}
+
+static bool has_status(void *arg)
+{
+    (void)arg;
+    return testdb_scalar(db, "SELECT count(*) FROM connector_status") > 0;
+}
+
+START_TEST(test_one_replica_polls_and_another_takes_over_when_it_dies)
+{
+    fake_http_push(provider, (struct fake_response){200, empty_page, NULL, 0});
+    start_pager(&td, NULL, "1s");
+    ck_assert_int_eq(td_start(&td), 0);
+    db = testdb_connect(td.db_url);
+    struct test_daemon second;
+    start_pager(&second, td.db_url, "1s");
+    ck_assert_int_eq(td_start(&second), 0);
+    ck_assert(td_wait_until(has_status, NULL, 10000));
+
+    /* Over a few intervals only one replica polls: polls are about one per interval. */
+    size_t before = fake_http_request_count(provider);
+    struct timespec four_seconds = {4, 0};
+    nanosleep(&four_seconds, NULL);
+    size_t polls = fake_http_request_count(provider) - before;
+    ck_assert_msg(polls >= 2 && polls <= 6, "%zu polls in 4 s at a 1 s interval", polls);
+
+    char *owner = testdb_text(db, "SELECT owner FROM connector_status");
+    char first_pid[16], second_pid[16];
+    snprintf(first_pid, sizeof(first_pid), ":%d", (int)td.pid);
+    snprintf(second_pid, sizeof(second_pid), ":%d", (int)second.pid);
+    bool first_owns = strstr(owner, first_pid) != NULL;
+    ck_assert_msg(first_owns || strstr(owner, second_pid) != NULL, "owner %s", owner);
+    struct test_daemon *victim = first_owns ? &td : &second;
+    struct owner_wait w = {owner};
+    td_kill(victim);
+    ck_assert_msg(td_wait_until(owner_changed, &w, 10000), "no replica took over from %s", owner);
+    free(owner);
+    if (victim == &second) {
+        td_cleanup(&second);
+    } else {
+        ck_assert_int_eq(td_stop(&second), 0);
+        td_cleanup(&second);
+    }
+}
+END_TEST
+
+START_TEST(test_sync_asks_the_owning_replica_or_polls_here)
+{
+    fake_http_push(provider, (struct fake_response){200, page_1, NULL, 0});
+    fake_http_push(provider, (struct fake_response){200, page_2, NULL, 0});
+    fake_http_push(provider, (struct fake_response){200, empty_page, NULL, 0});
+    start_pager(&td, NULL, "1h");
+    ck_assert_int_eq(td_start(&td), 0);
+    db = testdb_connect(td.db_url);
+    long three = 3;
+    ck_assert(td_wait_until(events_reach, &three, 20000)); /* the poll at start */
+    size_t polls = fake_http_request_count(provider);
+
+    char *config = tu_path(td.dir, "leadhub.yaml");
+    char *command = util_printf("'%s' sync pager -c '%s' --timeout 20s", td_binary(), config);
+    char *out = NULL;
+    ck_assert_int_eq(tu_run(command, &out), 0);
+    ck_assert_msg(strstr(out, "asked it to poll now") && strstr(out, "ok, 0 new event(s)"), "%s",
+                  out);
+    free(out);
+    ck_assert_uint_eq(fake_http_request_count(provider), polls + 1);
+
+    /* with no daemon, the poll runs in the command itself */
+    ck_assert_int_eq(td_stop(&td), 0);
+    ck_assert_int_eq(tu_run(command, &out), 0);
+    ck_assert_msg(strstr(out, "polled here: ok") != NULL, "%s", out);
+    free(out);
+    ck_assert_uint_eq(fake_http_request_count(provider), polls + 2);
+
+    char *bad = util_printf("'%s' sync nobody -c '%s'", td_binary(), config);
+    ck_assert_int_eq(tu_run(bad, &out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "not an enabled source instance that polls"));
+    free(out);
+    free(bad);
+    free(command);
+    free(config);
+}
+END_TEST
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    Suite *s = suite_create("polling");
+    TCase *tc = tcase_create("polling");
+    tcase_set_timeout(tc, 300);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_poll_commits_pages_with_their_cursor);
+    tcase_add_test(tc, test_failed_poll_stores_nothing_and_keeps_the_cursor);
+    tcase_add_test(tc, test_one_replica_polls_and_another_takes_over_when_it_dies);
+    tcase_add_test(tc, test_sync_asks_the_owning_replica_or_polls_here);
+    suite_add_tcase(s, tc);
+    SRunner *runner = srunner_create(s);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    curl_global_cleanup();
+    return failed == 0 ? 0 : 1;
+}

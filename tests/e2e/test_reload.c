@@ -1,0 +1,168 @@
+/*
+ * test_reload.c - SIGHUP: connector files added, removed, changed or broken, and routes
+ * changed, while the daemon keeps serving.
+ */
+#include <check.h>
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon_harness.h"
+#include "fake_http.h"
+#include "testdb.h"
+#include "testutil.h"
+#include "util.h"
+
+static struct test_daemon td;
+
+static const char event[] = "{\"type\":\"email.received\",\"source_id\":\"%s\","
+                            "\"occurred_at\":\"2026-11-27T10:00:00Z\"}";
+
+static int post(const char *instance, const char *secret, const char *id)
+{
+    char *body = util_printf(event, id);
+    int status = td_post(&td, instance, secret, body, NULL);
+    free(body);
+    return status;
+}
+
+struct expect_status {
+    const char *instance;
+    const char *secret;
+    int status;
+};
+
+static bool answers(void *arg)
+{
+    struct expect_status *e = arg;
+    char id[32];
+    snprintf(id, sizeof(id), "probe-%lld", (long long)util_monotonic_ms());
+    return post(e->instance, e->secret, id) == e->status;
+}
+
+static bool log_says(void *arg)
+{
+    char *log = td_log(&td);
+    bool found = strstr(log, (const char *)arg) != NULL;
+    free(log);
+    return found;
+}
+
+static void remove_connector(const char *name)
+{
+    char *file = util_printf("%s/conf.d/%s.yaml", td.dir, name);
+    ck_assert_int_eq(unlink(file), 0);
+    free(file);
+}
+
+START_TEST(test_sighup_adds_removes_and_refuses_broken_connectors)
+{
+    /* the daemon's environment is fixed when it starts: the files added later refer to
+     * variables that are already there */
+    setenv("LHTEST_SECRET_SECOND", "second-secret", 1);
+    setenv("LHTEST_SECRET_FOURTH", "fourth-secret", 1);
+    td_init(&td, NULL);
+    td_webhook_instance(&td, "inbound", "first-secret");
+    ck_assert_int_eq(td_start(&td), 0);
+    ck_assert_int_eq(post("second", "second-secret", "a"), 404);
+
+    /* added */
+    td_webhook_instance(&td, "second", "second-secret");
+    td_signal(&td, SIGHUP);
+    struct expect_status second_ok = {"second", "second-secret", 200};
+    ck_assert(td_wait_until(answers, &second_ok, 10000));
+    ck_assert(log_says("reload applied: 1 instance(s) kept, 0 stopped, 1 started"));
+
+    /* removed */
+    remove_connector("second");
+    td_signal(&td, SIGHUP);
+    struct expect_status second_gone = {"second", "second-secret", 404};
+    ck_assert(td_wait_until(answers, &second_gone, 10000));
+
+    /* broken: refused as a whole, the running configuration stays */
+    td_connector(&td, "third", "name: third\nplugin: no_such_plugin\n");
+    td_webhook_instance(&td, "fourth", "fourth-secret");
+    td_signal(&td, SIGHUP);
+    ck_assert(td_wait_until(log_says, "reload refused", 10000));
+    ck_assert(log_says("unknown plugin \\\"no_such_plugin\\\""));
+    ck_assert_int_eq(post("inbound", "first-secret", "still-here"), 200);
+    ck_assert_int_eq(post("fourth", "fourth-secret", "x"), 404);
+
+    /* fixed: applied */
+    remove_connector("third");
+    td_signal(&td, SIGHUP);
+    struct expect_status fourth_ok = {"fourth", "fourth-secret", 200};
+    ck_assert(td_wait_until(answers, &fourth_ok, 10000));
+    ck_assert_int_eq(td_stop(&td), 0);
+    td_cleanup(&td);
+}
+END_TEST
+
+START_TEST(test_sighup_restarts_a_changed_instance_and_applies_new_routes)
+{
+    struct fake_http *receiver = fake_http_start();
+    td_init(&td, NULL);
+    td_webhook_instance(&td, "inbound", "old-secret");
+    setenv("LHTEST_RELOAD_NEW", "new-secret", 1);
+    setenv("LHTEST_RELOAD_OUT", "out-secret", 1);
+    char *url = fake_http_url(receiver, "/in");
+    char *out = util_printf("name: out\nplugin: http\nsettings:\n  url: %s\n"
+                            "  secret: ${LHTEST_RELOAD_OUT}\n",
+                            url);
+    td_connector(&td, "out", out);
+    ck_assert_int_eq(td_start(&td), 0);
+    PGconn *db = testdb_connect(td.db_url);
+
+    ck_assert_int_eq(post("inbound", "old-secret", "before"), 200);
+    ck_assert_int_eq(testdb_scalar(db, "SELECT count(*) FROM deliveries"), 0);
+
+    /* the secret changes and a route appears */
+    td_connector(&td, "inbound",
+                 "name: inbound\nplugin: webhook\nsettings:\n  secret: ${LHTEST_RELOAD_NEW}\n");
+    char *main_yaml = util_printf("routes:\n  - name: to-out\n    from: inbound\n"
+                                  "    types: [email.*]\n    to: [out]\n");
+    td.extra_main = main_yaml;
+    /* rewrite the main file with the route (the harness writes it at start) */
+    char *yaml = util_printf("database_url: \"%s\"\nlisten: 127.0.0.1:%d\n"
+                             "plugin_path: [\"%s/plugins\"]\n%s",
+                             td.db_url, td.port, tu_build_dir(), main_yaml);
+    tu_write_file(td.dir, "leadhub.yaml", yaml);
+    td_signal(&td, SIGHUP);
+    struct expect_status new_ok = {"inbound", "new-secret", 200};
+    ck_assert(td_wait_until(answers, &new_ok, 10000));
+    ck_assert(log_says("reload applied: 1 instance(s) kept, 1 stopped, 1 started"));
+    ck_assert_int_eq(post("inbound", "old-secret", "old-refused"), 401);
+    ck_assert_int_eq(post("inbound", "new-secret", "after"), 200);
+    /* events committed after the reload are routed; the one before is not resent */
+    ck_assert_int_ge(testdb_scalar(db, "SELECT count(*) FROM deliveries"), 1);
+    ck_assert_int_eq(testdb_scalar(db, "SELECT count(*) FROM deliveries d JOIN events e ON "
+                                       "e.id = d.event_id WHERE e.source_id = 'before'"),
+                     0);
+    ck_assert_int_eq(td_stop(&td), 0);
+    PQfinish(db);
+    free(yaml);
+    free(out);
+    free(url);
+    td_cleanup(&td);
+    fake_http_stop(receiver);
+}
+END_TEST
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    Suite *s = suite_create("reload");
+    TCase *tc = tcase_create("reload");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_sighup_adds_removes_and_refuses_broken_connectors);
+    tcase_add_test(tc, test_sighup_restarts_a_changed_instance_and_applies_new_routes);
+    suite_add_tcase(s, tc);
+    SRunner *runner = srunner_create(s);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    curl_global_cleanup();
+    return failed == 0 ? 0 : 1;
+}
