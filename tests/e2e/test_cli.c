@@ -268,9 +268,5 @@ int main(void)
     tcase_add_test(tc, test_run_stops_on_a_refused_plugin_an_instance_uses_and_skips_unused_ones);
     tcase_add_test(tc, test_migrate_applies_and_reports_status);
     suite_add_tcase(s, tc);
-    SRunner *runner = srunner_create(s);
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? 0 : 1;
+    return tu_run_suite(s);
 }

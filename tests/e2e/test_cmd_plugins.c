@@ -300,9 +300,5 @@ static Suite *cmd_plugins_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(cmd_plugins_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(cmd_plugins_suite());
 }

@@ -471,10 +471,7 @@ int main(void)
     tcase_add_test(tc, test_sigterm_drains_in_flight_deliveries_and_loses_nothing);
     tcase_add_test(tc, test_replay_route_sends_history_through_a_new_route);
     suite_add_tcase(s, tc);
-    SRunner *runner = srunner_create(s);
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
+    int rc = tu_run_suite(s);
     curl_global_cleanup();
-    return failed == 0 ? 0 : 1;
+    return rc;
 }

@@ -259,10 +259,7 @@ int main(void)
     tcase_add_test(tc, test_one_replica_polls_and_another_takes_over_when_it_dies);
     tcase_add_test(tc, test_sync_asks_the_owning_replica_or_polls_here);
     suite_add_tcase(s, tc);
-    SRunner *runner = srunner_create(s);
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
+    int rc = tu_run_suite(s);
     curl_global_cleanup();
-    return failed == 0 ? 0 : 1;
+    return rc;
 }

@@ -159,10 +159,7 @@ int main(void)
     tcase_add_test(tc, test_sighup_adds_removes_and_refuses_broken_connectors);
     tcase_add_test(tc, test_sighup_restarts_a_changed_instance_and_applies_new_routes);
     suite_add_tcase(s, tc);
-    SRunner *runner = srunner_create(s);
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
+    int rc = tu_run_suite(s);
     curl_global_cleanup();
-    return failed == 0 ? 0 : 1;
+    return rc;
 }

@@ -380,9 +380,5 @@ static Suite *sdk_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(sdk_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(sdk_suite());
 }

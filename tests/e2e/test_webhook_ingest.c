@@ -497,10 +497,7 @@ static Suite *ingest_suite(void)
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    SRunner *runner = srunner_create(ingest_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
+    int rc = tu_run_suite(ingest_suite());
     curl_global_cleanup();
-    return failed == 0 ? 0 : 1;
+    return rc;
 }

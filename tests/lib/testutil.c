@@ -109,6 +109,15 @@ int tu_run(const char *command, char **output_out)
     return -1;
 }
 
+int tu_run_suite(Suite *suite)
+{
+    SRunner *runner = srunner_create(suite);
+    srunner_run_all(runner, CK_NORMAL);
+    int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? 0 : 1;
+}
+
 int tu_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

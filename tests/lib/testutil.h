@@ -30,6 +30,13 @@ void tu_write_file(const char *dir, const char *name, const char *content);
  */
 int tu_run(const char *command, char **output_out);
 
+/*
+ * tu_run_suite - run a suite (Check's own fork-per-test mode) and free it; returns the
+ * process exit code: 0 when every test passed.
+ */
+struct Suite;
+int tu_run_suite(struct Suite *suite);
+
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 int tu_free_port(void);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "diag.h"
+#include "testutil.h"
 
 /* The first diagnostic whose message contains `needle`, or NULL. */
 static inline const struct diag *tc_find(const struct diag_list *diags, const char *needle)
@@ -69,11 +70,7 @@ static inline void tc_assert_not_printed(const struct diag_list *diags, const ch
             tcase_add_test(tcase, tests[i]);                                                       \
         }                                                                                          \
         suite_add_tcase(suite, tcase);                                                             \
-        SRunner *runner = srunner_create(suite);                                                   \
-        srunner_run_all(runner, CK_NORMAL);                                                        \
-        int failed = srunner_ntests_failed(runner);                                                \
-        srunner_free(runner);                                                                      \
-        return failed == 0 ? 0 : 1;                                                                \
+        return tu_run_suite(suite);                                                                \
     }
 
 #endif

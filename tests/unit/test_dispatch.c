@@ -3,6 +3,7 @@
 #include <check.h>
 
 #include "dispatch.h"
+#include "testutil.h"
 
 START_TEST(test_backoff_ceiling_doubles_per_attempt_up_to_the_cap)
 {
@@ -46,9 +47,5 @@ int main(void)
     tcase_add_test(tc, test_backoff_ceiling_doubles_per_attempt_up_to_the_cap);
     tcase_add_test(tc, test_backoff_handles_caps_beyond_31_bits_of_milliseconds);
     suite_add_tcase(s, tc);
-    SRunner *runner = srunner_create(s);
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? 0 : 1;
+    return tu_run_suite(s);
 }

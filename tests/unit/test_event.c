@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "testutil.h"
 
 /* Validates `text` as emitted by instance "inbound"; returns 0 or -1, with the record or
  * the error left for the caller. */
@@ -238,9 +239,5 @@ static Suite *event_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(event_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? 0 : 1;
+    return tu_run_suite(event_suite());
 }

@@ -12,6 +12,7 @@
 #include "instance.h"
 #include "metrics.h"
 #include "util.h"
+#include "testutil.h"
 
 static const lh_config_field_t empty_schema[] = {LH_FIELD_END};
 static const lh_plugin_t test_descriptor = {
@@ -358,10 +359,7 @@ static Suite *host_api_suite(void)
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    SRunner *runner = srunner_create(host_api_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
+    int rc = tu_run_suite(host_api_suite());
     curl_global_cleanup();
-    return failed == 0 ? 0 : 1;
+    return rc;
 }

@@ -755,9 +755,5 @@ static Suite *loader_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(loader_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return tu_run_suite(loader_suite());
 }

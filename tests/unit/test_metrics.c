@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "testutil.h"
 
 START_TEST(test_metrics_counters_render_with_help_type_and_escaped_labels)
 {
@@ -71,9 +72,5 @@ int main(void)
     tcase_add_test(tc, test_metrics_histogram_buckets_are_cumulative_with_inf_sum_and_count);
     tcase_add_test(tc, test_metrics_many_series_survive_growth);
     suite_add_tcase(s, tc);
-    SRunner *runner = srunner_create(s);
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? 0 : 1;
+    return tu_run_suite(s);
 }

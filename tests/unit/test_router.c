@@ -251,9 +251,5 @@ int main(void)
     tcase_add_test(tc, test_router_warns_about_routes_that_can_carry_nothing);
     tcase_add_test(tc, test_router_without_routes_routes_nothing);
     suite_add_tcase(s, tc);
-    SRunner *runner = srunner_create(s);
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? 0 : 1;
+    return tu_run_suite(s);
 }

@@ -9,6 +9,7 @@
 #include "store_pg.h"
 #include "testdb.h"
 #include "util.h"
+#include "testutil.h"
 
 static char *db_url;
 static struct store *store;
@@ -411,9 +412,5 @@ static Suite *store_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(store_suite());
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? 0 : 1;
+    return tu_run_suite(store_suite());
 }

@@ -225,9 +225,5 @@ int main(void)
     tcase_add_test(tc, test_webhook_body_is_all_or_nothing);
     tcase_add_test(tc, test_webhook_refuses_a_literal_secret_in_its_settings);
     suite_add_tcase(s, tc);
-    SRunner *runner = srunner_create(s);
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? 0 : 1;
+    return tu_run_suite(s);
 }
