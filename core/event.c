@@ -30,9 +30,9 @@ static const char *const event_keys[] = {"type", "source",  "source_id", "occurr
                                          "lead", "meeting", "data",      "raw"};
 static const char *const lead_text_keys[] = {"email", "first_name", "last_name",    "company",
                                              "title", "phone",      "linkedin_url", "external_id"};
-static const char *const lead_keys[] = {"email",        "first_name", "last_name",    "company",
-                                        "title",        "phone",      "linkedin_url", "external_id",
-                                        "external_ids", "attributes"};
+static const char *const lead_keys[] = {
+    "email",        "first_name",  "last_name",    "company",    "title", "phone",
+    "linkedin_url", "external_id", "external_ids", "attributes", "id"};
 static const char *const meeting_text_keys[] = {"external_id", "title", "timezone", "location",
                                                 "online_url"};
 static const char *const meeting_keys[] = {"external_id", "title",     "starts_at", "ends_at",
@@ -275,8 +275,27 @@ static int normalize_lead(const json_t *in, json_t **out_lead, char **error_out)
         json_object_set_new(lead, "email", json_string(normalized));
         free(normalized);
     }
-    if (json_object_get(lead, "email") == NULL && json_object_get(lead, "external_id") == NULL) {
-        fail(error_out, "lead: has neither email nor external_id, so nothing identifies it");
+    /* lead.id: a leadhub lead id the provider carried back (a checkout's reference) */
+    const json_t *id = json_object_get(in, "id");
+    if (id != NULL && !json_is_null(id)) {
+        json_int_t value = 0;
+        if (json_is_integer(id)) {
+            value = json_integer_value(id);
+        } else if (json_is_string(id)) {
+            const char *text = json_string_value(id);
+            char *end = NULL;
+            long long parsed = strtoll(text, &end, 10);
+            value = end != text && *end == '\0' && strlen(text) <= 18 ? (json_int_t)parsed : 0;
+        }
+        if (value <= 0) {
+            fail(error_out, "lead.id: expected a leadhub lead id (a positive integer)");
+            goto fail;
+        }
+        json_object_set_new(lead, "id", json_integer(value));
+    }
+    if (json_object_get(lead, "email") == NULL && json_object_get(lead, "external_id") == NULL &&
+        json_object_get(lead, "id") == NULL) {
+        fail(error_out, "lead: has no email, external_id or id, so nothing identifies it");
         goto fail;
     }
     const json_t *external_ids = json_object_get(in, "external_ids");

@@ -138,6 +138,20 @@ lh_status_t instance_poll(struct instance *instance, struct lh_ctx *ctx)
     return status;
 }
 
+lh_status_t instance_score(struct instance *instance, struct lh_ctx *ctx, const json_t *snapshot,
+                           json_t **result_out)
+{
+    *result_out = NULL;
+    int64_t started = util_monotonic_ms();
+    lh_status_t status = instance->plugin->desc->score(instance->state, ctx, snapshot, result_out);
+    observe_callback(instance, "score", started, status);
+    if (status != LH_OK) {
+        json_decref(*result_out);
+        *result_out = NULL;
+    }
+    return status;
+}
+
 lh_status_t instance_deliver(struct instance *instance, struct lh_ctx *ctx,
                              const lh_delivery_t *delivery)
 {

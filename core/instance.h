@@ -100,6 +100,13 @@ lh_status_t instance_webhook(struct instance *instance, struct lh_ctx *ctx,
 lh_status_t instance_poll(struct instance *instance, struct lh_ctx *ctx);
 
 /*
+ * instance_score - run score() (scorers are reentrant: no lock), timing it.
+ *   result_out: NEW reference on LH_OK.
+ */
+lh_status_t instance_score(struct instance *instance, struct lh_ctx *ctx, const json_t *snapshot,
+                           json_t **result_out);
+
+/*
  * instance_deliver - run deliver() (or a one-item deliver_batch() when the plugin only
  * has that) under the instance's call rules, timing it.
  */

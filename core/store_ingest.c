@@ -138,6 +138,7 @@ struct batch {
     struct event_record *events;
     size_t count;
     bool *skip;        /* already stored before this batch */
+    bool *by_id;       /* lead resolved through lead.id (an existing lead) */
     json_t *email_ids; /* normalized email -> lead id (integer) */
     char *error;
 };
@@ -247,7 +248,7 @@ static enum store_result upsert_email_leads(struct batch *b)
     for (size_t i = 0; i < b->count; i++) {
         const json_t *lead = json_object_get(b->events[i].event, "lead");
         const char *email = b->events[i].lead_email;
-        if (b->skip[i] || email == NULL) {
+        if (b->skip[i] || b->by_id[i] || email == NULL) {
             continue;
         }
         json_t *record = json_object_get(by_email, email);
@@ -387,10 +388,68 @@ static int add_identity(json_t *by_key, const char *source, const char *external
     return rc;
 }
 
+static const char sql_lead_update_by_given_id[] =
+    "UPDATE leads SET first_name = coalesce($2, first_name), last_name = coalesce($3, last_name), "
+    "company = coalesce($4, company), title = coalesce($5, title), phone = coalesce($6, phone), "
+    "linkedin_url = coalesce($7, linkedin_url), "
+    "attributes = attributes || coalesce($8::jsonb, '{}'::jsonb), "
+    /* an email is taken over only when the lead has none and no other lead has it */
+    "email = CASE WHEN email IS NULL AND $9::text IS NOT NULL AND NOT EXISTS "
+    "(SELECT 1 FROM leads o WHERE o.email = $9) THEN $9 ELSE email END, updated_at = now() "
+    "WHERE id = $1::bigint RETURNING id";
+
+/*
+ * Events whose lead names an existing leadhub lead (lead.id) resolve to it before email
+ * or identity: a checkout carrying back the lead it was sent for. An id that does not
+ * exist is ignored and the usual resolution applies.
+ */
+static enum store_result resolve_given_ids(struct batch *b)
+{
+    for (size_t i = 0; i < b->count; i++) {
+        struct event_record *e = &b->events[i];
+        const json_t *lead = json_object_get(e->event, "lead");
+        const json_t *id = json_object_get(lead, "id");
+        if (b->skip[i] || id == NULL) {
+            continue;
+        }
+        char id_text[24];
+        snprintf(id_text, sizeof(id_text), "%lld", (long long)json_integer_value(id));
+        char *attributes = NULL;
+        const json_t *attributes_json = json_object_get(lead, "attributes");
+        if (attributes_json != NULL &&
+            (attributes = json_dumps(attributes_json, JSON_COMPACT)) == NULL) {
+            return STORE_UNAVAILABLE;
+        }
+        const char *params[] = {id_text,
+                                lead_text(lead, "first_name"),
+                                lead_text(lead, "last_name"),
+                                lead_text(lead, "company"),
+                                lead_text(lead, "title"),
+                                lead_text(lead, "phone"),
+                                lead_text(lead, "linkedin_url"),
+                                attributes,
+                                e->lead_email};
+        PGresult *result = NULL;
+        enum store_result rc =
+            store_exec(b->store, "ingest_lead_by_given_id", sql_lead_update_by_given_id, 9, params,
+                       &result, &b->error);
+        free(attributes);
+        if (rc != STORE_OK) {
+            return rc;
+        }
+        if (PQntuples(result) == 1) {
+            e->lead_id = json_integer_value(id);
+            b->by_id[i] = true;
+        }
+        PQclear(result);
+    }
+    return STORE_OK;
+}
+
 static enum store_result resolve_leads(struct batch *b)
 {
-    enum store_result rc = upsert_email_leads(b);
-    if (rc != STORE_OK) {
+    enum store_result rc = resolve_given_ids(b);
+    if (rc != STORE_OK || (rc = upsert_email_leads(b)) != STORE_OK) {
         return rc;
     }
     json_t *identities = json_object();
@@ -404,8 +463,12 @@ static enum store_result resolve_leads(struct batch *b)
         if (b->skip[i] || lead == NULL) {
             continue;
         }
-        if (e->lead_email != NULL) {
+        if (b->by_id[i]) {
+            /* resolved already */
+        } else if (e->lead_email != NULL) {
             e->lead_id = json_integer_value(json_object_get(b->email_ids, e->lead_email));
+        } else if (lead_text(lead, "external_id") == NULL) {
+            continue; /* only an id, and no such lead: nothing to attach */
         } else if ((rc = resolve_identity_lead(b, e)) != STORE_OK) {
             goto out;
         }
@@ -414,7 +477,7 @@ static enum store_result resolve_leads(struct batch *b)
         }
         rc = STORE_UNAVAILABLE;
         const char *external_id = lead_text(lead, "external_id");
-        if (external_id != NULL && e->lead_email != NULL &&
+        if (external_id != NULL && (e->lead_email != NULL || b->by_id[i]) &&
             add_identity(identities, e->source, external_id, e->lead_id) != 0) {
             goto out;
         }
@@ -764,8 +827,9 @@ enum store_result store_write_batch(struct store *store, struct event_record *ev
         return STORE_OK;
     }
     b.skip = calloc(event_count + 1, sizeof(*b.skip));
+    b.by_id = calloc(event_count + 1, sizeof(*b.by_id));
     b.email_ids = json_object();
-    if (b.skip == NULL || b.email_ids == NULL) {
+    if (b.skip == NULL || b.by_id == NULL || b.email_ids == NULL) {
         b.error = strdup("out of memory");
         goto out;
     }
@@ -801,6 +865,7 @@ out:
         free(b.error);
     }
     json_decref(b.email_ids);
+    free(b.by_id);
     free(b.skip);
     return rc;
 }

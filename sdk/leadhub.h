@@ -398,10 +398,23 @@ typedef lh_status_t (*lh_deliver_batch_fn)(void *state, lh_ctx_t *ctx,
 
 /*
  * score - score one lead.
- *   lead:       BORROWED snapshot: {lead, identities, events, meetings}.
+ *   lead: BORROWED snapshot of what the hub knows of the lead:
+ *     {"now": "2026-11-27T10:00:00.000Z",        the scoring clock (fixed in tests)
+ *      "lead": {"id": 7, "email": ..., "first_name", "last_name", "company", "title",
+ *               "phone", "linkedin_url", "attributes": {...}, "created_at": ...},
+ *      "identities": [{"source": "crm", "external_id": "501"}, ...],
+ *      "events": [{"id", "type", "source", "occurred_at", "data": {...}}, ...],
+ *                 newest first, within the scoring window, at most 1000
+ *      "meetings": [{"source", "external_id", "title", "starts_at", "ends_at",
+ *                    "status"}, ...],
+ *      "scores": {"<scorer>": {"score": 64, "band": "warm"}, ...}}
+ *                 scores of the scorers listed before this one in `scoring`, computed in
+ *                 this pass (what a composite combines)
+ *     Absent text fields are absent, never "" or null.
  *   result_out: NEW reference: {"score": number 0..100, "contributions": [
  *               {"rule": string, "points": number, "why": string}, ...]}.
- *   Notes: must be reentrant and pure; the host runs scorers in parallel.
+ *   Notes: must be reentrant and pure (the same snapshot gives the same result); the
+ *          host runs scorers in parallel.
  */
 typedef lh_status_t (*lh_score_fn)(void *state, lh_ctx_t *ctx, const json_t *lead,
                                    json_t **result_out);

@@ -252,6 +252,43 @@ START_TEST(test_store_batch_records_identities_of_email_leads)
 }
 END_TEST
 
+START_TEST(test_store_batch_lead_id_links_an_existing_lead_before_email)
+{
+    struct event_record first[] = {record_of("inbound", LEAD("l1", "known@example.com", ""))};
+    write_ok(first, 1);
+    char *sql = util_printf("{\"type\":\"payment.succeeded\",\"source_id\":\"pay1\","
+                            "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"id\":\"%lld\","
+                            "\"email\":\"billing@other.example\",\"external_id\":\"cus_9\"}}",
+                            (long long)first[0].lead_id);
+    struct event_record paid[] = {record_of("billing", sql)};
+    free(sql);
+    write_ok(paid, 1);
+    ck_assert_int_eq(paid[0].lead_id, first[0].lead_id);
+    /* the known lead keeps its email; the other email does not become a new lead */
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads"), 1);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM lead_identities WHERE "
+                                               "external_id = 'cus_9'"),
+                     1);
+    /* an id that does not exist falls back to the email */
+    struct event_record unknown[] = {
+        record_of("billing", "{\"type\":\"payment.succeeded\",\"source_id\":\"pay2\","
+                             "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"id\":999999,"
+                             "\"email\":\"fresh@example.com\"}}")};
+    write_ok(unknown, 1);
+    ck_assert_int_ne(unknown[0].lead_id, first[0].lead_id);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads"), 2);
+    struct event_record only_id[] = {
+        record_of("billing", "{\"type\":\"payment.succeeded\",\"source_id\":\"pay3\","
+                             "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"id\":999999}}")};
+    write_ok(only_id, 1);
+    ck_assert_int_eq(only_id[0].lead_id, 0);
+    clear_records(first, 1);
+    clear_records(paid, 1);
+    clear_records(unknown, 1);
+    clear_records(only_id, 1);
+}
+END_TEST
+
 #define MEETING(id, at, status, extra)                                                             \
     "{\"type\":\"meeting." status "\",\"source_id\":\"" id "\",\"occurred_at\":\"" at "\","        \
     "\"meeting\":{\"external_id\":\"evt-1\",\"title\":\"Intro\"" extra "}}"
@@ -401,6 +438,7 @@ static Suite *store_suite(void)
     tcase_add_test(batch, test_store_batch_resent_events_are_duplicates_and_store_nothing);
     tcase_add_test(batch, test_store_batch_identity_only_lead_is_found_again_by_identity);
     tcase_add_test(batch, test_store_batch_records_identities_of_email_leads);
+    tcase_add_test(batch, test_store_batch_lead_id_links_an_existing_lead_before_email);
     tcase_add_test(batch, test_store_batch_meetings_upsert_in_event_time_order);
     tcase_add_test(batch, test_store_batch_commits_checkpoints_with_events_last_put_wins);
     tcase_add_test(batch, test_store_batch_failure_stores_nothing_at_all);
