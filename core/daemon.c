@@ -292,9 +292,14 @@ bool daemon_readiness(struct daemon *daemon, json_t **detail_out)
                                         : "unknown"));
     pthread_mutex_unlock(&daemon->health_mutex);
 
+    json_t *polls = json_object();
     pthread_rwlock_rdlock(&daemon->instances_lock);
     for (size_t i = 0; i < daemon->instance_count; i++) {
-        const struct instance *instance = daemon->instances[i];
+        struct instance *instance = daemon->instances[i];
+        json_t *poll = instance_poll_status(instance);
+        if (poll != NULL) {
+            json_object_set_new(polls, instance->name, poll);
+        }
         bool ok = atomic_load(&instance->initialized);
         ready = ready && ok;
         json_object_set_new(
@@ -304,6 +309,9 @@ bool daemon_readiness(struct daemon *daemon, json_t **detail_out)
     }
     pthread_rwlock_unlock(&daemon->instances_lock);
     json_object_set_new(detail, "instances", instances);
+    /* A poll failing (a revoked key, a provider outage) is shown, but does not take the
+     * replica out of service: its webhooks and other connectors still work. */
+    json_object_set_new(detail, "polls", polls);
     if (daemon->dispatcher != NULL) {
         json_object_set_new(detail, "deliveries", dispatch_status(daemon->dispatcher));
     }

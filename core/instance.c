@@ -57,6 +57,7 @@ int instance_setup(struct instance *instance, const struct config_instance *conf
     instance->batch_size = INSTANCE_DEFAULT_BATCH;
     atomic_init(&instance->initialized, false);
     atomic_init(&instance->references, 1);
+    pthread_mutex_init(&instance->status_mutex, NULL);
     return pthread_mutex_init(&instance->call_mutex, NULL) == 0 ? 0 : -1;
 }
 
@@ -237,9 +238,34 @@ void instance_teardown(struct instance *instance)
     free(instance->last_error);
     instance->last_error = NULL;
     pthread_mutex_destroy(&instance->call_mutex);
+    pthread_mutex_destroy(&instance->status_mutex);
+    free(instance->last_poll_error);
+    instance->last_poll_error = NULL;
     free(instance->name);
     instance->name = NULL;
     instance->plugin = NULL;
+}
+
+void instance_set_poll_status(struct instance *instance, const char *outcome, const char *error)
+{
+    char *copy = error != NULL ? strdup(error) : NULL;
+    pthread_mutex_lock(&instance->status_mutex);
+    snprintf(instance->last_poll_outcome, sizeof(instance->last_poll_outcome), "%s", outcome);
+    free(instance->last_poll_error);
+    instance->last_poll_error = copy;
+    pthread_mutex_unlock(&instance->status_mutex);
+}
+
+json_t *instance_poll_status(struct instance *instance)
+{
+    json_t *status = NULL;
+    pthread_mutex_lock(&instance->status_mutex);
+    if (instance->last_poll_outcome[0] != '\0') {
+        status = json_pack("{s:s,s:s?}", "outcome", instance->last_poll_outcome, "error",
+                           instance->last_poll_error);
+    }
+    pthread_mutex_unlock(&instance->status_mutex);
+    return status;
 }
 
 struct instance *instance_new(const struct config_instance *config, const struct plugin *plugin,

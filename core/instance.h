@@ -45,8 +45,18 @@ struct instance {
     pthread_mutex_t call_mutex; /* one callback at a time unless REENTRANT */
     size_t batch_size;          /* deliver_batch() capacity (host->set_batch_size) */
     struct host_services *services;
-    atomic_int references; /* instance_new() instances: freed at the last release */
+    atomic_int references;        /* instance_new() instances: freed at the last release */
+    pthread_mutex_t status_mutex; /* guards the poll status below */
+    char last_poll_outcome[16];   /* "" before the first poll */
+    char *last_poll_error;        /* owned; NULL when the last poll succeeded */
 };
+
+/* instance_set_poll_status - record a poll's outcome (error may be NULL; copied). */
+void instance_set_poll_status(struct instance *instance, const char *outcome, const char *error);
+
+/* instance_poll_status - {"outcome": ..., "error": ...} of the last poll, or NULL before the
+ * first one. NEW reference. */
+json_t *instance_poll_status(struct instance *instance);
 
 /* The per-call context. Lives on the caller's stack or in a request; valid only during
  * the callback. */

@@ -146,6 +146,7 @@ void poller_run_once(struct instance *source, struct ingest *ingest, PGconn *con
         exec_params(conn, sql_finished, 4, finished);
     }
     count_poll(metrics, source->name, result->outcome, result->new_events);
+    instance_set_poll_status(source, result->outcome, result->error);
     if (status == LH_OK) {
         log_write(LOG_LEVEL_DEBUG, source->plugin->name, source->name, NULL,
                   "poll: %u event(s), %u new", result->events, result->new_events);

@@ -106,6 +106,14 @@ START_TEST(test_poll_commits_pages_with_their_cursor)
     fake_http_request_free(&first);
     fake_http_request_free(&second);
     fake_http_request_free(&third);
+    char *url = td_url(&td, "/readyz");
+    struct http_result ready;
+    http_get(url, &ready);
+    ck_assert_msg(strstr(ready.body, "\"polls\":{\"pager\":{\"outcome\":\"ok\",\"error\":null}}") !=
+                      NULL,
+                  "%s", ready.body);
+    http_result_free(&ready);
+    free(url);
     char *status = testdb_text(db, "SELECT last_poll_outcome || ' ' || owner FROM "
                                    "connector_status WHERE instance = 'pager'");
     char replica[32];
