@@ -25,6 +25,21 @@ void crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_
     }
 }
 
+void crypto_sha256_hex(const void *data, size_t len, char out[65])
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char digest[32];
+    unsigned int digest_len = 0;
+    if (EVP_Digest(len ? data : "", len, digest, &digest_len, EVP_sha256(), NULL) != 1) {
+        memset(digest, 0, sizeof(digest));
+    }
+    for (size_t i = 0; i < 32; i++) {
+        out[2 * i] = digits[digest[i] >> 4];
+        out[2 * i + 1] = digits[digest[i] & 0x0f];
+    }
+    out[64] = '\0';
+}
+
 int crypto_digest_equal(const void *a, const void *b, size_t len)
 {
     return CRYPTO_memcmp(a, b, len) == 0;

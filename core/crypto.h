@@ -8,6 +8,9 @@
 void crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_t data_len,
                         unsigned char out[32]);
 
+/* SHA-256 of data as 64 lowercase hex digits and a NUL. */
+void crypto_sha256_hex(const void *data, size_t len, char out[65]);
+
 /* 1 when equal; the time taken depends only on len. */
 int crypto_digest_equal(const void *a, const void *b, size_t len);
 

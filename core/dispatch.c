@@ -23,7 +23,7 @@
 #define DISPATCH_ERROR_MAX          1000 /* bytes of a sink's reason kept in last_error */
 
 static const char sql_claim[] =
-    "SELECT d.id, d.attempts, e.payload::text FROM deliveries d "
+    "SELECT d.id, d.attempts, e.payload::text, coalesce(d.lead_id, 0) FROM deliveries d "
     "JOIN events e ON e.id = d.event_id "
     "WHERE d.destination = $1 AND d.status IN ('pending', 'retrying') "
     "AND d.next_attempt_at <= now() "
@@ -31,7 +31,7 @@ static const char sql_claim[] =
 
 /* Per-lead order: a delivery waits while an older one of its lead is still open. */
 static const char sql_claim_ordered[] =
-    "SELECT d.id, d.attempts, e.payload::text FROM deliveries d "
+    "SELECT d.id, d.attempts, e.payload::text, coalesce(d.lead_id, 0) FROM deliveries d "
     "JOIN events e ON e.id = d.event_id "
     "WHERE d.destination = $1 AND d.status IN ('pending', 'retrying') "
     "AND d.next_attempt_at <= now() "
@@ -98,6 +98,7 @@ struct dispatcher {
 struct claimed {
     int64_t id;
     int attempts; /* before this one */
+    int64_t lead_id;
     json_t *event;
     char key[48];
     bool attempted;
@@ -240,6 +241,7 @@ static size_t claim(struct lane *lane, struct store *store, size_t limit, struct
         struct claimed *row = &rows[kept];
         row->id = strtoll(PQgetvalue(result, (int)i, 0), NULL, 10);
         row->attempts = (int)strtol(PQgetvalue(result, (int)i, 1), NULL, 10);
+        row->lead_id = strtoll(PQgetvalue(result, (int)i, 3), NULL, 10);
         row->event = json_loads(PQgetvalue(result, (int)i, 2), 0, NULL);
         row->retry_after_ms = -1;
         if (row->event == NULL) {
@@ -283,12 +285,29 @@ static void deliver_batch(struct lane *lane, struct claimed *rows, size_t count)
         return; /* left unattempted: claimed again later */
     }
     for (size_t i = 0; i < count; i++) {
-        deliveries[i] =
-            (lh_delivery_t){rows[i].id, rows[i].key, rows[i].event, rows[i].attempts + 1};
+        deliveries[i] = (lh_delivery_t){.id = rows[i].id,
+                                        .idempotency_key = rows[i].key,
+                                        .event = rows[i].event,
+                                        .attempt = rows[i].attempts + 1,
+                                        .lead_id = rows[i].lead_id};
     }
     struct lh_ctx ctx;
     ctx_init(&ctx, lane->sink, NULL);
+    ctx.in_delivery = true;
     instance_deliver_batch(lane->sink, &ctx, deliveries, count, results, messages);
+    bool auth_failed = false;
+    for (size_t i = 0; i < count; i++) {
+        auth_failed |= results[i] == LH_AUTH;
+    }
+    if (auth_failed) {
+        /* a refused token: the host refreshes it and tries once more */
+        host_oauth2_invalidate(&ctx);
+        for (size_t i = 0; i < count; i++) {
+            free(messages[i]);
+            messages[i] = NULL;
+        }
+        instance_deliver_batch(lane->sink, &ctx, deliveries, count, results, messages);
+    }
     for (size_t i = 0; i < count; i++) {
         note_outcome(&rows[i], results[i], messages[i] != NULL ? messages[i] : ctx.error,
                      ctx.retry_after_ms);
@@ -302,10 +321,22 @@ static void deliver_batch(struct lane *lane, struct claimed *rows, size_t count)
 
 static void deliver_one(struct lane *lane, struct claimed *row)
 {
-    lh_delivery_t delivery = {row->id, row->key, row->event, row->attempts + 1};
+    lh_delivery_t delivery = {.id = row->id,
+                              .idempotency_key = row->key,
+                              .event = row->event,
+                              .attempt = row->attempts + 1,
+                              .lead_id = row->lead_id};
     struct lh_ctx ctx;
     ctx_init(&ctx, lane->sink, NULL);
+    ctx.in_delivery = true;
     lh_status_t status = instance_deliver(lane->sink, &ctx, &delivery);
+    if (status == LH_AUTH) {
+        /* a refused token: the host refreshes it and tries once more */
+        host_oauth2_invalidate(&ctx);
+        free(ctx.error);
+        ctx.error = NULL;
+        status = instance_deliver(lane->sink, &ctx, &delivery);
+    }
     note_outcome(row, status, ctx.error, ctx.retry_after_ms);
     ctx_clear(&ctx);
 }

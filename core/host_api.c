@@ -164,23 +164,15 @@ static lh_status_t host_checkpoint_get(lh_ctx_t *ctx, const char *key, json_t **
         }
     }
     struct host_services *services = ctx->instance->services;
-    lh_status_t status = LH_OK;
+    lh_status_t status = LH_RETRY;
     char *error = NULL;
-    pthread_mutex_lock(&services->store_mutex);
-    if (services->store == NULL) {
-        services->store = store_open(services->database_url, &error);
-    } else if (store_ensure(services->store, &error) != STORE_OK) {
-        store_close(services->store);
-        services->store = NULL;
-    }
-    if (services->store == NULL) {
-        status = LH_RETRY;
-    } else {
+    struct store *store = services_store_lock(services, &error);
+    if (store != NULL) {
         enum store_result rc =
-            store_checkpoint_get(services->store, ctx->instance->name, key, value_out, &error);
+            store_checkpoint_get(store, ctx->instance->name, key, value_out, &error);
         status = rc == STORE_OK ? LH_OK : rc == STORE_REJECTED ? LH_PERMANENT : LH_RETRY;
+        services_store_unlock(services);
     }
-    pthread_mutex_unlock(&services->store_mutex);
     if (status != LH_OK) {
         ctx_fail(ctx, "checkpoint %s could not be read: %s", key, error ? error : "?");
     }
@@ -188,22 +180,100 @@ static lh_status_t host_checkpoint_get(lh_ctx_t *ctx, const char *key, json_t **
     return status;
 }
 
+/* A deliver() checkpoint: there is no batch to commit with, so it is written at once. */
+static lh_status_t checkpoint_write_through(struct lh_ctx *ctx, const char *key, json_t *value)
+{
+    struct host_services *services = ctx->instance->services;
+    char *error = NULL;
+    lh_status_t status = LH_RETRY;
+    struct store *store = services_store_lock(services, &error);
+    if (store != NULL) {
+        status = store_checkpoint_put(store, ctx->instance->name, key, value, &error) == STORE_OK
+                     ? LH_OK
+                     : LH_RETRY;
+        services_store_unlock(services);
+    }
+    json_decref(value);
+    if (status != LH_OK) {
+        ctx_fail(ctx, "checkpoint %s could not be written: %s", key, error ? error : "?");
+    }
+    free(error);
+    return status;
+}
+
 static lh_status_t host_checkpoint_put(lh_ctx_t *ctx, const char *key, json_t *value)
 {
-    if (ctx == NULL || ctx->batch == NULL || value == NULL || !checkpoint_key_valid(key)) {
+    bool allowed = ctx != NULL && (ctx->batch != NULL || ctx->in_delivery);
+    if (!allowed || value == NULL || !checkpoint_key_valid(key)) {
         json_decref(value);
         if (ctx != NULL) {
-            ctx_fail(ctx, ctx->batch == NULL
-                              ? "checkpoint_put is only allowed during poll and webhook callbacks"
-                              : "checkpoint_put needs a value and a key of [A-Za-z0-9_.:-]");
+            ctx_fail(ctx, !allowed ? "checkpoint_put is only allowed during poll, webhook and "
+                                     "deliver callbacks"
+                                   : "checkpoint_put needs a value and a key of [A-Za-z0-9_.:-]");
         }
         return LH_PERMANENT;
+    }
+    if (ctx->batch == NULL) {
+        return checkpoint_write_through(ctx, key, value);
     }
     if (ingest_batch_put_checkpoint(ctx->batch, ctx->instance->name, key, value) != 0) {
         ctx_fail(ctx, "out of memory");
         return LH_RETRY;
     }
     return LH_OK;
+}
+
+static lh_status_t host_lead_identity_put(lh_ctx_t *ctx, const lh_delivery_t *delivery,
+                                          const char *external_id)
+{
+    if (ctx == NULL || !ctx->in_delivery || delivery == NULL || external_id == NULL ||
+        external_id[0] == '\0' || strlen(external_id) > EVENT_FIELD_MAX) {
+        if (ctx != NULL) {
+            ctx_fail(ctx, "lead_identity_put needs a delivery and an external id, in deliver()");
+        }
+        return LH_PERMANENT;
+    }
+    if (delivery->lead_id <= 0) {
+        ctx_fail(ctx, "delivery %lld is about no lead", (long long)delivery->id);
+        return LH_PERMANENT;
+    }
+    struct host_services *services = ctx->instance->services;
+    char *error = NULL;
+    lh_status_t status = LH_RETRY;
+    struct store *store = services_store_lock(services, &error);
+    if (store != NULL) {
+        status = store_identity_put(store, ctx->instance->name, external_id, delivery->lead_id,
+                                    &error) == STORE_OK
+                     ? LH_OK
+                     : LH_RETRY;
+        services_store_unlock(services);
+    }
+    if (status != LH_OK) {
+        ctx_fail(ctx, "the lead's identity could not be written: %s", error ? error : "?");
+    }
+    free(error);
+    return status;
+}
+
+struct store *services_store_lock(struct host_services *services, char **error_out)
+{
+    pthread_mutex_lock(&services->store_mutex);
+    if (services->store == NULL) {
+        services->store = store_open(services->database_url, error_out);
+    } else if (store_ensure(services->store, error_out) != STORE_OK) {
+        store_close(services->store);
+        services->store = NULL;
+    }
+    if (services->store == NULL) {
+        pthread_mutex_unlock(&services->store_mutex);
+        return NULL;
+    }
+    return services->store;
+}
+
+void services_store_unlock(struct host_services *services)
+{
+    pthread_mutex_unlock(&services->store_mutex);
 }
 
 static void host_respond(lh_ctx_t *ctx, int http_status, const char *content_type, const char *body,
@@ -347,6 +417,9 @@ static const lh_host_t host_table = {
     .digest_equal = crypto_digest_equal,
     .base64_encode = crypto_base64_encode,
     .set_batch_size = host_set_batch_size,
+    .oauth2_token = host_oauth2_token,
+    .oauth2_invalidate = host_oauth2_invalidate,
+    .lead_identity_put = host_lead_identity_put,
 };
 
 const lh_host_t *host_api_table(void)

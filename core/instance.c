@@ -16,6 +16,11 @@ void ctx_init(struct lh_ctx *ctx, struct instance *instance, struct ingest_batch
 
 void ctx_clear(struct lh_ctx *ctx)
 {
+    if (ctx->oauth2_token != NULL) {
+        explicit_bzero(ctx->oauth2_token, strlen(ctx->oauth2_token));
+        free(ctx->oauth2_token);
+        ctx->oauth2_token = NULL;
+    }
     free(ctx->error);
     free(ctx->response_content_type);
     free(ctx->response_body);
@@ -58,6 +63,8 @@ int instance_setup(struct instance *instance, const struct config_instance *conf
     atomic_init(&instance->initialized, false);
     atomic_init(&instance->references, 1);
     pthread_mutex_init(&instance->status_mutex, NULL);
+    pthread_mutex_init(&instance->oauth2.mutex, NULL);
+    snprintf(instance->oauth2.state, sizeof(instance->oauth2.state), "none");
     return pthread_mutex_init(&instance->call_mutex, NULL) == 0 ? 0 : -1;
 }
 
@@ -239,6 +246,8 @@ void instance_teardown(struct instance *instance)
     instance->last_error = NULL;
     pthread_mutex_destroy(&instance->call_mutex);
     pthread_mutex_destroy(&instance->status_mutex);
+    host_oauth2_clear(instance);
+    pthread_mutex_destroy(&instance->oauth2.mutex);
     free(instance->last_poll_error);
     instance->last_poll_error = NULL;
     free(instance->name);

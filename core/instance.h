@@ -45,7 +45,15 @@ struct instance {
     pthread_mutex_t call_mutex; /* one callback at a time unless REENTRANT */
     size_t batch_size;          /* deliver_batch() capacity (host->set_batch_size) */
     struct host_services *services;
-    atomic_int references;        /* instance_new() instances: freed at the last release */
+    atomic_int references; /* instance_new() instances: freed at the last release */
+    struct instance_oauth2 {
+        pthread_mutex_t mutex;
+        char *access_token;    /* cached; owned, wiped when freed */
+        int64_t expires_at_ms; /* wall clock */
+        char *refresh_token;   /* the current one, when the provider rotated it; owned */
+        bool loaded;           /* the stored refresh token was looked up */
+        char state[16];        /* "none", "valid", "refreshing", "failed" (for status) */
+    } oauth2;
     pthread_mutex_t status_mutex; /* guards the poll status below */
     char last_poll_outcome[16];   /* "" before the first poll */
     char *last_poll_error;        /* owned; NULL when the last poll succeeded */
@@ -62,14 +70,17 @@ json_t *instance_poll_status(struct instance *instance);
  * the callback. */
 struct lh_ctx {
     struct instance *instance;
-    struct ingest_batch *batch; /* where emit/checkpoint_put go; NULL for init/deliver */
-    char *error;                /* set_error; owned */
-    int64_t retry_after_ms;     /* -1 when not set */
-    int64_t deadline_ms;        /* monotonic; 0 for none */
-    atomic_bool *cancel;        /* when set and true, should_stop() says stop; may be NULL */
-    unsigned emitted;           /* events accepted by emit during this call */
-    unsigned rejected;          /* events refused by emit */
-    bool in_init;               /* set_batch_size() is allowed now */
+    struct ingest_batch *batch;    /* where emit/checkpoint_put go; NULL for init/deliver */
+    char *error;                   /* set_error; owned */
+    int64_t retry_after_ms;        /* -1 when not set */
+    int64_t deadline_ms;           /* monotonic; 0 for none */
+    atomic_bool *cancel;           /* when set and true, should_stop() says stop; may be NULL */
+    unsigned emitted;              /* events accepted by emit during this call */
+    unsigned rejected;             /* events refused by emit */
+    bool in_init;                  /* set_batch_size() is allowed now */
+    bool in_delivery;              /* deliver(): checkpoints write through, identities allowed */
+    const lh_delivery_t *delivery; /* the delivery being attempted, when one */
+    char *oauth2_token;            /* what oauth2_token() returned this call; owned */
     /* respond() */
     int response_status; /* 0 when the plugin did not choose */
     char *response_content_type;
@@ -79,6 +90,20 @@ struct lh_ctx {
 
 void ctx_init(struct lh_ctx *ctx, struct instance *instance, struct ingest_batch *batch);
 void ctx_clear(struct lh_ctx *ctx);
+
+/* The host's OAuth2 service (host_oauth2.c): see lh_host_t.oauth2_token. */
+lh_status_t host_oauth2_token(lh_ctx_t *ctx, const lh_oauth2_t *config, const char **token_out);
+void host_oauth2_invalidate(lh_ctx_t *ctx);
+/* Frees an instance's OAuth2 state (teardown). */
+void host_oauth2_clear(struct instance *instance);
+
+/*
+ * services_store_lock - the shared connection of the host services, locked for the
+ * caller, (re)connected when needed. NULL (and unlocked) when the database cannot be
+ * reached, with *error_out set (malloc'd). Release with services_store_unlock().
+ */
+struct store *services_store_lock(struct host_services *services, char **error_out);
+void services_store_unlock(struct host_services *services);
 
 /* The table handed to every plugin's init(). Static; never NULL. */
 const lh_host_t *host_api_table(void);

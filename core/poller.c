@@ -116,6 +116,16 @@ void poller_run_once(struct instance *source, struct ingest *ingest, PGconn *con
     ctx.deadline_ms = util_monotonic_ms() + budget;
     ctx.cancel = cancel;
     lh_status_t status = instance_poll(source, &ctx);
+    if (status == LH_AUTH) {
+        /* a refused token: refresh it and poll once more, from a clean batch */
+        host_oauth2_invalidate(&ctx);
+        ingest_batch_clear(&batch);
+        ctx_clear(&ctx);
+        ctx_init(&ctx, source, &batch);
+        ctx.deadline_ms = util_monotonic_ms() + budget;
+        ctx.cancel = cancel;
+        status = instance_poll(source, &ctx);
+    }
     result->events = ctx.emitted;
     snprintf(result->outcome, sizeof(result->outcome), "%s", instance_status_name(status));
     if (status == LH_OK && (batch.event_count > 0 || batch.checkpoint_count > 0)) {

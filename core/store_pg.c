@@ -2,6 +2,7 @@
  * store_pg.c - one libpq connection: connect, reconnect, prepared statements, and what an
  * error means (retry later, retry now, or give up).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -323,4 +324,37 @@ enum store_result store_checkpoint_get(struct store *store, const char *instance
     }
     PQclear(result);
     return rc;
+}
+
+enum store_result store_checkpoint_put(struct store *store, const char *instance, const char *key,
+                                       const json_t *value, char **error_out)
+{
+    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (text == NULL) {
+        if (error_out != NULL) {
+            *error_out = strdup("out of memory");
+        }
+        return STORE_UNAVAILABLE;
+    }
+    const char *params[] = {instance, key, text};
+    enum store_result rc = store_exec(
+        store, "checkpoint_put",
+        "INSERT INTO connector_state (instance, key, value) VALUES ($1, $2, $3::jsonb) "
+        "ON CONFLICT (instance, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
+        3, params, NULL, error_out);
+    free(text);
+    return rc;
+}
+
+enum store_result store_identity_put(struct store *store, const char *source,
+                                     const char *external_id, int64_t lead_id, char **error_out)
+{
+    char lead[24];
+    snprintf(lead, sizeof(lead), "%lld", (long long)lead_id);
+    const char *params[] = {source, external_id, lead};
+    return store_exec(store, "identity_put",
+                      "INSERT INTO lead_identities (source, external_id, lead_id) "
+                      "SELECT $1, $2, id FROM leads WHERE id = $3::bigint "
+                      "ON CONFLICT (source, external_id) DO NOTHING",
+                      3, params, NULL, error_out);
 }

@@ -85,6 +85,16 @@ char *store_redact_url(const char *url);
 enum store_result store_checkpoint_get(struct store *store, const char *instance, const char *key,
                                        json_t **value_out, char **error_out);
 
+/* store_checkpoint_put - save (instance, key) = value now, in its own transaction.
+ *   value: BORROWED. */
+enum store_result store_checkpoint_put(struct store *store, const char *instance, const char *key,
+                                       const json_t *value, char **error_out);
+
+/* store_identity_put - record (source, external_id) -> lead_id now; an existing identity is
+ * left as it is. */
+enum store_result store_identity_put(struct store *store, const char *source,
+                                     const char *external_id, int64_t lead_id, char **error_out);
+
 /* A checkpoint put during a call, committed with the call's events. */
 struct store_checkpoint {
     char *instance; /* owned */

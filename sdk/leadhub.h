@@ -209,7 +209,20 @@ typedef struct lh_delivery {
     const char *idempotency_key; /* stable across attempts and replays: send it on */
     const json_t *event;         /* the normalized event, borrowed */
     int attempt;                 /* 1 for the first attempt */
+    int64_t lead_id;             /* the leadhub lead the event is about, 0 when none */
 } lh_delivery_t;
+
+/* ---------------------------------------------------------------------------------------
+ * OAuth2: what the host needs to keep an access token fresh for an instance.
+ * ------------------------------------------------------------------------------------- */
+typedef struct lh_oauth2 {
+    const char *token_url;  /* e.g. https://api.hubapi.com/oauth/v1/token */
+    const char *grant_type; /* "refresh_token" (NULL means it) or "client_credentials" */
+    const char *client_id;
+    const char *client_secret; /* may be NULL for public clients */
+    const char *refresh_token; /* the configured one (refresh_token grant) */
+    const char *scope;         /* may be NULL */
+} lh_oauth2_t;
 
 /* ---------------------------------------------------------------------------------------
  * The host function table, handed to init(). Keep the pointer in your state. It begins
@@ -269,11 +282,13 @@ typedef struct lh_host {
     lh_status_t (*checkpoint_get)(lh_ctx_t *ctx, const char *key, json_t **value_out);
 
     /*
-     * checkpoint_put - save a cursor (historyId, deltaLink, last event id, ...).
+     * checkpoint_put - save a cursor (historyId, deltaLink, last event id, ...), or any
+     * small state the instance needs to remember (an engagement id per meeting).
      *   value: STOLEN. Any JSON value.
-     *   Returns: LH_OK, or LH_PERMANENT for a bad key.
-     *   Notes: committed in the same transaction as the events emitted in this call,
-     *          so a crash can never skip or repeat a page silently.
+     *   Returns: LH_OK, LH_PERMANENT for a bad key, LH_RETRY when a write fails.
+     *   Notes: in poll and webhook it commits in the same transaction as the events
+     *          emitted in this call, so a crash can never skip or repeat a page silently;
+     *          in deliver and deliver_batch it is written at once.
      */
     lh_status_t (*checkpoint_put)(lh_ctx_t *ctx, const char *key, json_t *value);
 
@@ -337,6 +352,37 @@ typedef struct lh_host {
      * capped at 1000. Ignored outside init().
      */
     void (*set_batch_size)(lh_ctx_t *ctx, size_t max_deliveries);
+
+    /*
+     * oauth2_token - a valid access token for this instance: cached, and fetched from
+     * token_url (form-encoded POST) when there is none or it expires within 60 s. When the
+     * provider returns a new refresh_token (Microsoft rotates them) it replaces the
+     * configured one and is kept in the database, so a restart does not lose it; a changed
+     * configured refresh_token (after re-authorizing) takes over again.
+     *   config:    BORROWED; the same for every call of an instance.
+     *   token_out: a string owned by the host, valid until the callback returns.
+     *   Returns: LH_OK; LH_AUTH when the grant is refused (invalid_grant: the reason says
+     *            to re-authorize); LH_CONFIG when the client credentials are refused;
+     *            LH_RETRY / LH_RETRY_AFTER when the token endpoint is down or throttling.
+     *   Notes: tokens are never logged. Any callback may call it.
+     */
+    lh_status_t (*oauth2_token)(lh_ctx_t *ctx, const lh_oauth2_t *config, const char **token_out);
+
+    /* oauth2_invalidate - forget the cached access token (the provider answered 401): the
+     * next oauth2_token() fetches a new one. The host does this itself, and calls the
+     * callback once more, when a callback returns LH_AUTH. */
+    void (*oauth2_invalidate)(lh_ctx_t *ctx);
+
+    /*
+     * lead_identity_put - record external_id as the identity of the delivery's lead in
+     * this instance (a CRM contact id learnt from an upsert), so that events the instance
+     * emits later about that id resolve to the same lead.
+     *   Returns: LH_OK (also when the identity already exists); LH_PERMANENT when the
+     *            delivery has no lead; LH_RETRY when the database cannot be written.
+     *   Notes: deliver and deliver_batch only; written at once.
+     */
+    lh_status_t (*lead_identity_put)(lh_ctx_t *ctx, const lh_delivery_t *delivery,
+                                     const char *external_id);
 } lh_host_t;
 
 /* True when `host` provides `member` (a host older than the plugin's header may not). */
