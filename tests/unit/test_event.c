@@ -132,7 +132,7 @@ START_TEST(test_event_lead_needs_an_identity_and_a_real_email)
                    "lead: required for lead.created");
     assert_refused("{\"type\":\"lead.created\",\"source_id\":\"1\","
                    "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"first_name\":\"A\"}}",
-                   "neither email nor external_id");
+                   "has no email, external_id or id");
     assert_refused("{\"type\":\"lead.created\",\"source_id\":\"1\","
                    "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"not-mail\"}}",
                    "lead.email: not an email address");
