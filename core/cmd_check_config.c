@@ -12,6 +12,7 @@
 #include "config.h"
 #include "loader.h"
 #include "router.h"
+#include "scoring_plan.h"
 
 static const char check_usage[] =
     "Usage: leadhubd check-config [-c FILE] [FILE]\n"
@@ -74,6 +75,7 @@ int cmd_check_config(int argc, char **argv)
         binding_load_plugins(config, &plugins, &diags);
         binding_check_instances(config, &plugins, true, NULL, &diags);
         router_free(router_build(config, &plugins, &diags));
+        scoring_plan_free(scoring_plan_build(config, &plugins, &diags));
     }
     diag_print(&diags, stderr);
     size_t errors = diag_error_count(&diags);

@@ -35,24 +35,67 @@ struct instance *daemon_find_instance(struct daemon *daemon, const char *name)
 }
 
 int daemon_check_config(struct daemon *daemon, const struct config *config, json_t **settings,
-                        struct router **router_out)
+                        struct router **router_out, struct scoring_plan **plan_out)
 {
     struct diag_list diags = {0};
     *router_out = NULL;
+    *plan_out = NULL;
     if (daemon->plugins.count == 0 && daemon->plugins.refused_count == 0) {
         binding_load_plugins(config, &daemon->plugins, &diags);
     }
     binding_check_instances(config, &daemon->plugins, false, settings, &diags);
     struct router *router = router_build(config, &daemon->plugins, &diags);
+    struct scoring_plan *plan = scoring_plan_build(config, &daemon->plugins, &diags);
     diag_log(&diags);
     int rc = diag_error_count(&diags) > 0 ? EXIT_INVALID : 0;
     diag_list_free(&diags);
     if (rc != 0) {
         router_free(router);
+        scoring_plan_free(plan);
         return rc;
     }
     *router_out = router;
+    *plan_out = plan;
     return 0;
+}
+
+static void touch_leads(const int64_t *lead_ids, size_t count, void *arg)
+{
+    struct daemon *daemon = arg;
+    pthread_mutex_lock(&daemon->scoring_mutex);
+    scoring_touch(daemon->scoring, lead_ids, count);
+    pthread_mutex_unlock(&daemon->scoring_mutex);
+}
+
+static void wake_destination(const char *destination, void *arg);
+
+struct scoring *daemon_start_scoring(struct daemon *daemon, struct scoring_plan *plan)
+{
+    struct instance **scorers = calloc(plan->count + 1, sizeof(*scorers));
+    if (scorers == NULL) {
+        scoring_plan_free(plan);
+        return NULL;
+    }
+    for (size_t i = 0; i < plan->count; i++) {
+        const struct scorer_def *def = &plan->scorers[i];
+        scorers[i] = instance_new(&def->instance, def->plugin, json_incref(def->settings),
+                                  &daemon->services);
+        if (scorers[i] != NULL) {
+            instance_init(scorers[i]);
+        }
+    }
+    struct scoring_options options = {
+        .database_url = daemon->database_url,
+        .metrics = daemon->metrics,
+        .background = true,
+        .on_deliveries = wake_destination,
+        .on_deliveries_arg = daemon,
+    };
+    struct scoring *scoring = scoring_start(&options, plan, scorers);
+    if (scoring != NULL) {
+        scoring_set_router(scoring, daemon->router);
+    }
+    return scoring;
 }
 
 void daemon_run_instance(struct daemon *daemon, struct instance *instance)
@@ -148,6 +191,8 @@ static int start_workers(struct daemon *daemon)
         .metrics = daemon->metrics,
         .on_deliveries = wake_destination,
         .on_deliveries_arg = daemon,
+        .on_leads = touch_leads,
+        .on_leads_arg = daemon,
     };
     struct dispatch_options dispatch_options = {
         .database_url = daemon->database_url,
@@ -182,6 +227,7 @@ int daemon_start(struct daemon *daemon, struct config *config)
     daemon->config = config;
     atomic_init(&daemon->stopping, false);
     pthread_rwlock_init(&daemon->instances_lock, NULL);
+    pthread_mutex_init(&daemon->scoring_mutex, NULL);
     pthread_mutex_init(&daemon->health_mutex, NULL);
     pthread_mutex_init(&daemon->services.store_mutex, NULL);
     char host[64] = "localhost";
@@ -200,7 +246,8 @@ int daemon_start(struct daemon *daemon, struct config *config)
     daemon->services.stopping = &daemon->stopping;
     daemon->services.database_url = daemon->database_url;
 
-    int rc = daemon_check_config(daemon, config, settings, &daemon->router);
+    struct scoring_plan *plan = NULL;
+    int rc = daemon_check_config(daemon, config, settings, &daemon->router, &plan);
     metrics_gauge_set(daemon->metrics, "leadhub_plugins_loaded", "Plugins loaded.",
                       (double)daemon->plugins.count, METRICS_END);
     metrics_gauge_set(daemon->metrics, "leadhub_plugins_refused", "Plugin files refused.",
@@ -213,7 +260,13 @@ int daemon_start(struct daemon *daemon, struct config *config)
     }
     free(settings);
     if (rc != 0 || (rc = migrate_database(daemon)) != 0 || (rc = start_workers(daemon)) != 0) {
+        scoring_plan_free(plan);
         return rc;
+    }
+    daemon->scoring = daemon_start_scoring(daemon, plan);
+    if (daemon->scoring == NULL) {
+        log_error("cannot start the scoring engine");
+        return EXIT_RUNTIME;
     }
     for (size_t i = 0; i < daemon->instance_count; i++) {
         /* A failed init leaves the instance unready (see /readyz); the daemon serves the
@@ -309,6 +362,9 @@ bool daemon_readiness(struct daemon *daemon, json_t **detail_out)
     }
     pthread_rwlock_unlock(&daemon->instances_lock);
     json_object_set_new(detail, "instances", instances);
+    pthread_mutex_lock(&daemon->scoring_mutex);
+    json_object_set_new(detail, "scorers", scoring_status(daemon->scoring, &ready));
+    pthread_mutex_unlock(&daemon->scoring_mutex);
     /* A poll failing (a revoked key, a provider outage) is shown, but does not take the
      * replica out of service: its webhooks and other connectors still work. */
     json_object_set_new(detail, "polls", polls);
@@ -337,6 +393,9 @@ void daemon_stop(struct daemon *daemon)
     /* Commits whatever is queued: every request still suspended gets its answer. */
     ingest_stop(daemon->ingest);
     daemon->ingest = NULL;
+    /* Scores what ingest just committed, then stops. */
+    scoring_stop(daemon->scoring);
+    daemon->scoring = NULL;
     left_ms = deadline - util_monotonic_ms();
     clean &= dispatch_stop(daemon->dispatcher, left_ms > 0 ? left_ms : 0);
     http_server_stop(daemon->http);
@@ -359,6 +418,7 @@ void daemon_stop(struct daemon *daemon)
     pthread_mutex_destroy(&daemon->services.store_mutex);
     pthread_mutex_destroy(&daemon->health_mutex);
     pthread_rwlock_destroy(&daemon->instances_lock);
+    pthread_mutex_destroy(&daemon->scoring_mutex);
     metrics_free(daemon->metrics);
     config_free(daemon->config);
     memset(daemon, 0, sizeof(*daemon));

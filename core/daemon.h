@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "poller.h"
 #include "router.h"
+#include "scoring.h"
 
 struct http_server;
 
@@ -33,7 +34,9 @@ struct daemon {
     struct instance **instances;     /* one reference each; enabled instances only */
     size_t instance_count;
 
-    struct router *router; /* reference held; swapped on reload */
+    struct router *router;         /* reference held; swapped on reload */
+    pthread_mutex_t scoring_mutex; /* guards the pointer: ingest threads touch it */
+    struct scoring *scoring;
     struct metrics *metrics;
     struct ingest *ingest;
     struct dispatcher *dispatcher;

@@ -13,7 +13,11 @@
  *   Returns 0 with *router_out set (a new router), or EXIT_INVALID.
  */
 int daemon_check_config(struct daemon *daemon, const struct config *config, json_t **settings,
-                        struct router **router_out);
+                        struct router **router_out, struct scoring_plan **plan_out);
+
+/* daemon_start_scoring - a scoring engine for `plan` (STOLEN): its scorer instances
+ * created and initialized. NULL when out of memory. */
+struct scoring *daemon_start_scoring(struct daemon *daemon, struct scoring_plan *plan);
 
 /* daemon_run_instance - init() it, then give it a poller (sources) or a lane (sinks). */
 void daemon_run_instance(struct daemon *daemon, struct instance *instance);

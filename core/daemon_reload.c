@@ -57,6 +57,7 @@ int daemon_reload(struct daemon *daemon, const char *config_path)
     json_t **settings = NULL;
     size_t settings_count = 0;
     struct router *router = NULL;
+    struct scoring_plan *plan = NULL;
     struct instance **kept = NULL;
     struct instance **retired = NULL;
     size_t kept_count = 0, retired_count = 0, started = 0;
@@ -71,7 +72,7 @@ int daemon_reload(struct daemon *daemon, const char *config_path)
     diag_log(&diags);
     settings_count = config->instance_count;
     settings = calloc(settings_count + 1, sizeof(*settings));
-    if (settings == NULL || daemon_check_config(daemon, config, settings, &router) != 0) {
+    if (settings == NULL || daemon_check_config(daemon, config, settings, &router, &plan) != 0) {
         log_error("reload refused: the configuration has errors; the running one stays");
         goto out;
     }
@@ -138,6 +139,18 @@ int daemon_reload(struct daemon *daemon, const char *config_path)
         started++;
     }
     free(taken);
+    /* Scorers restart with the new plan; the old engine scores what it has pending. */
+    struct scoring *scoring = daemon_start_scoring(daemon, plan);
+    plan = NULL;
+    if (scoring != NULL) {
+        pthread_mutex_lock(&daemon->scoring_mutex);
+        struct scoring *old_scoring = daemon->scoring;
+        daemon->scoring = scoring;
+        pthread_mutex_unlock(&daemon->scoring_mutex);
+        scoring_stop(old_scoring);
+    } else {
+        log_error("reload: the scoring engine could not restart; the previous one stays");
+    }
     struct config *old = daemon->config;
     daemon->config = config;
     config = NULL;
@@ -154,6 +167,7 @@ out:
     free(kept);
     free(retired);
     router_free(router);
+    scoring_plan_free(plan);
     config_free(config);
     diag_list_free(&diags);
     return rc;

@@ -28,6 +28,8 @@ struct ingest {
     struct metrics *metrics;
     ingest_deliveries_fn on_deliveries;
     void *on_deliveries_arg;
+    ingest_leads_fn on_leads;
+    void *on_leads_arg;
     struct router *router; /* guarded by mutex; writers hold their own reference */
 
     pthread_mutex_t mutex;
@@ -119,6 +121,34 @@ static void complete(struct ingest *ingest, struct ingest_batch *batch, enum sto
     free(batch->error);
     batch->error = result != STORE_OK && error != NULL ? strdup(error) : NULL;
     batch->done(batch, batch->done_arg);
+}
+
+/* Hands the leads of the new events to the scoring engine. */
+static void report_leads(struct ingest *ingest, struct ingest_batch *list)
+{
+    if (ingest->on_leads == NULL) {
+        return;
+    }
+    size_t count = 0;
+    for (struct ingest_batch *b = list; b != NULL; b = b->next) {
+        count += b->event_count;
+    }
+    int64_t *ids = count > 0 ? malloc(count * sizeof(*ids)) : NULL;
+    if (ids == NULL) {
+        return;
+    }
+    size_t n = 0;
+    for (struct ingest_batch *b = list; b != NULL; b = b->next) {
+        for (size_t i = 0; i < b->event_count; i++) {
+            if (!b->events[i].duplicate && b->events[i].lead_id > 0) {
+                ids[n++] = b->events[i].lead_id;
+            }
+        }
+    }
+    if (n > 0) {
+        ingest->on_leads(ids, n, ingest->on_leads_arg);
+    }
+    free(ids);
 }
 
 static void count_outcomes(struct ingest *ingest, struct ingest_batch *list)
@@ -262,6 +292,7 @@ static void process(struct ingest *ingest, struct store **store, struct ingest_b
                         metrics_latency_bucket_count,
                         (double)(util_monotonic_ms() - started) / 1000.0, METRICS_END);
         count_outcomes(ingest, list);
+        report_leads(ingest, list);
     } else if (rc == STORE_UNAVAILABLE && *store != NULL) {
         /* the connection broke under the write: the next batch reconnects */
         if (atomic_exchange(&ingest->database_up, false)) {
@@ -346,6 +377,8 @@ struct ingest *ingest_start(const struct ingest_options *options)
     ingest->metrics = options->metrics;
     ingest->on_deliveries = options->on_deliveries;
     ingest->on_deliveries_arg = options->on_deliveries_arg;
+    ingest->on_leads = options->on_leads;
+    ingest->on_leads_arg = options->on_leads_arg;
     unsigned writers = options->writers ? options->writers : 1;
     ingest->threads = calloc(writers, sizeof(*ingest->threads));
     if (ingest->database_url == NULL || ingest->threads == NULL) {

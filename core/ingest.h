@@ -55,6 +55,10 @@ struct router;
  * runs on a writer thread and must not block. */
 typedef void (*ingest_deliveries_fn)(const char *destination, void *arg);
 
+/* Called after a commit with the leads its new events are about (to be re-scored); runs on
+ * a writer thread and must not block. */
+typedef void (*ingest_leads_fn)(const int64_t *lead_ids, size_t count, void *arg);
+
 struct ingest_options {
     const char *database_url;
     unsigned writers;                   /* connections committing in parallel */
@@ -63,6 +67,8 @@ struct ingest_options {
     struct metrics *metrics;            /* borrowed, may be NULL */
     ingest_deliveries_fn on_deliveries; /* may be NULL */
     void *on_deliveries_arg;
+    ingest_leads_fn on_leads; /* may be NULL */
+    void *on_leads_arg;
 };
 
 struct ingest;

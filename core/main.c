@@ -17,6 +17,7 @@ static const char usage_text[] =
     "  plugins        list the plugins on the plugin path; `plugins info NAME` documents one\n"
     "  replay         re-queue dead deliveries, or route past events through a new route\n"
     "  sync           poll a source instance now (through the replica that polls it)\n"
+    "  rescore        recompute lead scores after a change of scorers\n"
     "  version        print the version and the plugin ABI version\n"
     "\n"
     "Options common to commands:\n"
@@ -52,7 +53,7 @@ static const struct {
 } commands[] = {
     {"run", cmd_run},         {"migrate", cmd_migrate}, {"check-config", cmd_check_config},
     {"plugins", cmd_plugins}, {"replay", cmd_replay},   {"sync", cmd_sync},
-    {"version", cmd_version},
+    {"rescore", cmd_rescore}, {"version", cmd_version},
 };
 
 int main(int argc, char **argv)

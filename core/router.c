@@ -302,6 +302,35 @@ static void parse_condition(struct condition *c, const char *field, const json_t
     }
 }
 
+/* Scorers are sources too: of the lead.scored events their crossings emit. */
+static bool scorer_named(const struct config *config, const char *name)
+{
+    size_t i;
+    const json_t *entry;
+    json_array_foreach(config->scoring, i, entry)
+    {
+        const char *scorer = json_string_value(json_object_get(entry, "name"));
+        if (scorer != NULL && strcmp(scorer, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool scorer_glob_matches(const struct config *config, const char *glob)
+{
+    size_t i;
+    const json_t *entry;
+    json_array_foreach(config->scoring, i, entry)
+    {
+        const char *scorer = json_string_value(json_object_get(entry, "name"));
+        if (scorer != NULL && fnmatch(glob, scorer, 0) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The instance of the config named `name`, or NULL. */
 static const struct config_instance *find_instance(const struct config *config, const char *name)
 {
@@ -346,7 +375,9 @@ static void check_from(const struct route *r, const struct config *config,
     } else if (!has_glob(r->from)) {
         const struct config_instance *instance = find_instance(config, r->from);
         uint32_t kind = instance != NULL ? instance_kind(plugins, instance) : 0;
-        if (instance == NULL) {
+        if (instance == NULL && scorer_named(config, r->from)) {
+            /* a scorer: its lead.scored events */
+        } else if (instance == NULL) {
             config_where_error(diags, where, key, NULL,
                                "name a connector instance of connectors_dir (its `name`)",
                                "no connector instance named \"%s\"", r->from);
@@ -366,7 +397,7 @@ static void check_from(const struct route *r, const struct config *config,
             any |= instance->enabled && fnmatch(r->from, instance->name, 0) == 0 &&
                    (instance_kind(plugins, instance) & LH_KIND_SOURCE) != 0;
         }
-        if (!any) {
+        if (!any && !scorer_glob_matches(config, r->from)) {
             diag_add(diags, DIAG_WARNING, where->file, config_where_line(where, key), key, NULL,
                      NULL, "\"%s\" matches no enabled source instance", r->from);
         }
@@ -395,6 +426,10 @@ static void check_types(const struct route *r, const struct config *config,
             continue;
         }
         bool emitted = false, any_source = false;
+        if (scorer_glob_matches(config, r->from)) {
+            any_source = true;
+            emitted |= fnmatch(r->types[t], "lead.scored", 0) == 0;
+        }
         for (size_t i = 0; i < config->instance_count; i++) {
             const struct config_instance *instance = &config->instances[i];
             if (!instance->enabled || fnmatch(r->from, instance->name, 0) != 0 ||

@@ -810,10 +810,11 @@ static void reset_results(struct event_record *events, size_t count)
     }
 }
 
-enum store_result store_write_batch(struct store *store, struct event_record *events,
-                                    size_t event_count, struct store_checkpoint *checkpoints,
-                                    size_t checkpoint_count, const struct router *router,
-                                    json_t *destinations, char **error_out)
+/* The batch write, inside the caller's transaction when own_transaction is false. */
+static enum store_result write_batch(struct store *store, struct event_record *events,
+                                     size_t event_count, struct store_checkpoint *checkpoints,
+                                     size_t checkpoint_count, const struct router *router,
+                                     json_t *destinations, bool own_transaction, char **error_out)
 {
     struct batch b = {.store = store, .events = events, .count = event_count};
     enum store_result rc = STORE_UNAVAILABLE;
@@ -833,10 +834,12 @@ enum store_result store_write_batch(struct store *store, struct event_record *ev
         b.error = strdup("out of memory");
         goto out;
     }
-    if ((rc = store_begin(store, &b.error)) != STORE_OK) {
-        goto out;
+    if (own_transaction) {
+        if ((rc = store_begin(store, &b.error)) != STORE_OK) {
+            goto out;
+        }
+        in_transaction = true;
     }
-    in_transaction = true;
     if (event_count > 0) {
         if ((rc = find_existing(&b)) != STORE_OK || (rc = resolve_leads(&b)) != STORE_OK ||
             (rc = insert_events(&b)) != STORE_OK || (rc = upsert_meetings(&b)) != STORE_OK ||
@@ -847,8 +850,10 @@ enum store_result store_write_batch(struct store *store, struct event_record *ev
     if ((rc = upsert_checkpoints(&b, checkpoints, checkpoint_count)) != STORE_OK) {
         goto out;
     }
-    rc = store_commit(store, &b.error);
-    in_transaction = false;
+    if (own_transaction) {
+        rc = store_commit(store, &b.error);
+        in_transaction = false;
+    }
 out:
     if (rc != STORE_OK) {
         if (in_transaction) {
@@ -868,4 +873,20 @@ out:
     free(b.by_id);
     free(b.skip);
     return rc;
+}
+
+enum store_result store_write_batch(struct store *store, struct event_record *events,
+                                    size_t event_count, struct store_checkpoint *checkpoints,
+                                    size_t checkpoint_count, const struct router *router,
+                                    json_t *destinations, char **error_out)
+{
+    return write_batch(store, events, event_count, checkpoints, checkpoint_count, router,
+                       destinations, true, error_out);
+}
+
+enum store_result store_write_events(struct store *store, struct event_record *events,
+                                     size_t event_count, const struct router *router,
+                                     json_t *destinations, char **error_out)
+{
+    return write_batch(store, events, event_count, NULL, 0, router, destinations, false, error_out);
 }

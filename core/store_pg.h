@@ -120,4 +120,13 @@ enum store_result store_write_batch(struct store *store, struct event_record *ev
                                     size_t checkpoint_count, const struct router *router,
                                     json_t *destinations, char **error_out);
 
+/*
+ * store_write_events - the events part of store_write_batch() inside a transaction the
+ * caller began (and commits or rolls back): for writers that commit other rows with
+ * their events (scores with the lead.scored events they cause).
+ */
+enum store_result store_write_events(struct store *store, struct event_record *events,
+                                     size_t event_count, const struct router *router,
+                                     json_t *destinations, char **error_out);
+
 #endif

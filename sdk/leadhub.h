@@ -450,7 +450,8 @@ typedef lh_status_t (*lh_deliver_batch_fn)(void *state, lh_ctx_t *ctx,
  *               "phone", "linkedin_url", "attributes": {...}, "created_at": ...},
  *      "identities": [{"source": "crm", "external_id": "501"}, ...],
  *      "events": [{"id", "type", "source", "occurred_at", "data": {...}}, ...],
- *                 newest first, within the scoring window, at most 1000
+ *                 newest first, within the scoring window, at most 1000; lead.scored
+ *                 events are left out (a score does not feed on its own crossings)
  *      "meetings": [{"source", "external_id", "title", "starts_at", "ends_at",
  *                    "status"}, ...],
  *      "scores": {"<scorer>": {"score": 64, "band": "warm"}, ...}}

@@ -1,0 +1,244 @@
+/*
+ * cmd_rescore.c - `leadhubd rescore`: recompute scores after a change of scorers or their
+ * settings, through the same engine the daemon runs (changed scores written, crossings
+ * emitted as lead.scored, unchanged scores untouched: running it twice changes nothing).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "binding.h"
+#include "commands.h"
+#include "config.h"
+#include "log.h"
+#include "router.h"
+#include "scoring.h"
+#include "util.h"
+
+#define RESCORE_PAGE 5000
+
+static const char rescore_usage[] =
+    "Usage: leadhubd rescore (--all | --since TIME) [--scorer NAME] [-c FILE]\n"
+    "\n"
+    "Recomputes lead scores with the scorers of the config's `scoring` section, in order,\n"
+    "exactly as the daemon does after new events: changed scores are written with their\n"
+    "explanation and history, a threshold crossing emits one lead.scored event (routed like\n"
+    "any event), unchanged scores write nothing. Progress is shown on a terminal.\n"
+    "\n"
+    "Options:\n"
+    "  --all               every lead\n"
+    "  --since TIME        leads updated, or with events received, since TIME (RFC 3339, or\n"
+    "                      a duration back from now: 24h, 7d)\n"
+    "  --scorer NAME       only this scorer (the others' stored scores feed a composite)\n"
+    "  -c, --config FILE   main config file (default " COMMANDS_DEFAULT_CONFIG ")\n"
+    "  -h, --help          this help\n"
+    "\n"
+    "Exit codes: 0 done; 1 invalid configuration or unknown scorer; 2 bad command line; 3 the\n"
+    "database failed.\n";
+
+static const char sql_all[] = "SELECT id FROM leads WHERE id > $1::bigint ORDER BY id LIMIT 5000";
+
+static const char sql_since[] =
+    "SELECT id FROM (SELECT id FROM leads WHERE updated_at >= $2::timestamptz UNION "
+    "SELECT lead_id FROM events WHERE received_at >= $2::timestamptz AND lead_id IS NOT NULL) "
+    "AS touched(id) WHERE id > $1::bigint ORDER BY id LIMIT 5000";
+
+/* Scores page after page of lead ids; prints progress when stderr is a terminal. */
+static int rescore_all(struct scoring *scoring, struct store *store, const char *since, long only,
+                       struct scoring_stats *stats)
+{
+    int64_t started = util_monotonic_ms();
+    bool terminal = isatty(STDERR_FILENO) != 0;
+    long long last = 0;
+    int64_t *ids = malloc(RESCORE_PAGE * sizeof(*ids));
+    if (ids == NULL) {
+        fprintf(stderr, "leadhubd rescore: out of memory\n");
+        return EXIT_RUNTIME;
+    }
+    int rc = EXIT_OK;
+    for (;;) {
+        char after[24];
+        snprintf(after, sizeof(after), "%lld", last);
+        const char *params[] = {after, since};
+        PGresult *page = NULL;
+        char *error = NULL;
+        if (store_exec(store, since != NULL ? "rescore_since" : "rescore_all",
+                       since != NULL ? sql_since : sql_all, since != NULL ? 2 : 1, params, &page,
+                       &error) != STORE_OK) {
+            fprintf(stderr, "\nleadhubd rescore: %s\n", error ? error : "?");
+            free(error);
+            rc = EXIT_RUNTIME;
+            break;
+        }
+        size_t n = (size_t)PQntuples(page);
+        for (size_t i = 0; i < n; i++) {
+            ids[i] = strtoll(PQgetvalue(page, (int)i, 0), NULL, 10);
+        }
+        PQclear(page);
+        if (n == 0) {
+            break;
+        }
+        last = ids[n - 1];
+        if (scoring_run(scoring, store, ids, n, only, stats, &error) != 0) {
+            fprintf(stderr, "\nleadhubd rescore: %s\n", error ? error : "?");
+            free(error);
+            rc = EXIT_RUNTIME;
+            break;
+        }
+        if (terminal) {
+            double seconds = (double)(util_monotonic_ms() - started) / 1000.0;
+            fprintf(stderr, "\rrescoring: %zu leads, %.0f/s, %zu changed   ", stats->leads,
+                    seconds > 0 ? (double)stats->leads / seconds : 0.0, stats->changed);
+        }
+        if (n < RESCORE_PAGE) {
+            break;
+        }
+    }
+    if (terminal) {
+        fputc('\n', stderr);
+    }
+    free(ids);
+    double seconds = (double)(util_monotonic_ms() - started) / 1000.0;
+    printf("rescored %zu lead(s) in %.1fs (%.0f/s): %zu score(s) changed, %zu threshold "
+           "crossing(s), %zu scorer error(s)\n",
+           stats->leads, seconds, seconds > 0 ? (double)stats->leads / seconds : 0.0,
+           stats->changed, stats->crossings, stats->errors);
+    return rc;
+}
+
+int cmd_rescore(int argc, char **argv)
+{
+    enum { OPT_ALL = 256, OPT_SINCE, OPT_SCORER };
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"all", no_argument, NULL, OPT_ALL},
+        {"since", required_argument, NULL, OPT_SINCE},
+        {"scorer", required_argument, NULL, OPT_SCORER},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = COMMANDS_DEFAULT_CONFIG;
+    const char *scorer = NULL;
+    bool all = false;
+    char since[32] = "";
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+        int64_t ms;
+        switch (opt) {
+        case 'c':
+            path = optarg;
+            break;
+        case OPT_ALL:
+            all = true;
+            break;
+        case OPT_SINCE:
+            if (util_parse_rfc3339(optarg, &ms) == 0) {
+                util_format_rfc3339(ms, since);
+            } else if (util_parse_duration_ms(optarg, &ms) == 0) {
+                util_format_rfc3339(util_now_ms() - ms, since);
+            } else {
+                fprintf(stderr, "leadhubd rescore: --since takes an RFC 3339 time or a "
+                                "duration such as 24h\n");
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_SCORER:
+            scorer = optarg;
+            break;
+        case 'h':
+            fputs(rescore_usage, stdout);
+            return EXIT_OK;
+        default:
+            fputs(rescore_usage, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc || all == (since[0] != '\0')) {
+        fprintf(stderr, "leadhubd rescore: give exactly one of --all and --since TIME\n\n%s",
+                rescore_usage);
+        return EXIT_USAGE;
+    }
+
+    struct diag_list diags = {0};
+    struct config *config = NULL;
+    struct plugin_registry plugins = {0};
+    struct router *router = NULL;
+    struct scoring *scoring = NULL;
+    struct store *store = NULL;
+    struct host_services services = {0};
+    atomic_bool stopping;
+    atomic_init(&stopping, false);
+    int rc = EXIT_INVALID;
+    log_set_stream(stderr);
+    pthread_mutex_init(&services.store_mutex, NULL);
+    if (config_load(path, &config, &diags) != 0) {
+        goto out;
+    }
+    binding_load_plugins(config, &plugins, &diags);
+    router = router_build(config, &plugins, &diags);
+    struct scoring_plan *plan = scoring_plan_build(config, &plugins, &diags);
+    if (router == NULL || plan == NULL) {
+        scoring_plan_free(plan);
+        goto out;
+    }
+    if (plan->count == 0) {
+        fprintf(stderr, "leadhubd rescore: the config's `scoring` section lists no scorer\n");
+        scoring_plan_free(plan);
+        goto out;
+    }
+    services.metrics = metrics_create();
+    services.stopping = &stopping;
+    services.database_url = config->database_url;
+    struct instance **scorers = calloc(plan->count + 1, sizeof(*scorers));
+    for (size_t i = 0; scorers != NULL && i < plan->count; i++) {
+        const struct scorer_def *def = &plan->scorers[i];
+        scorers[i] =
+            instance_new(&def->instance, def->plugin, json_incref(def->settings), &services);
+        if (scorers[i] != NULL && instance_init(scorers[i]) != LH_OK) {
+            fprintf(stderr, "leadhubd rescore: scorer %s: %s\n", def->instance.name,
+                    scorers[i]->last_error ? scorers[i]->last_error : "init failed");
+        }
+    }
+    struct scoring_options engine = {.database_url = config->database_url,
+                                     .metrics = services.metrics};
+    scoring = scorers != NULL ? scoring_start(&engine, plan, scorers) : NULL;
+    if (scoring == NULL) {
+        fprintf(stderr, "leadhubd rescore: out of memory\n");
+        rc = EXIT_RUNTIME;
+        goto out;
+    }
+    scoring_set_router(scoring, router);
+    long only = -1;
+    if (scorer != NULL && (only = scoring_find(scoring, scorer)) < 0) {
+        fprintf(stderr, "leadhubd rescore: no scorer named \"%s\" in %s\n", scorer, path);
+        goto out;
+    }
+    char *error = NULL;
+    store = store_open(config->database_url, &error);
+    if (store == NULL) {
+        fprintf(stderr, "leadhubd rescore: cannot connect to the database: %s\n",
+                error ? error : "?");
+        free(error);
+        rc = EXIT_RUNTIME;
+        goto out;
+    }
+    struct scoring_stats stats = {0};
+    rc = rescore_all(scoring, store, since[0] ? since : NULL, only, &stats);
+out:
+    if (diag_error_count(&diags) > 0) {
+        diag_print(&diags, stderr);
+    }
+    diag_list_free(&diags);
+    store_close(store);
+    scoring_stop(scoring);
+    router_free(router);
+    loader_free(&plugins);
+    store_close(services.store);
+    metrics_free(services.metrics);
+    pthread_mutex_destroy(&services.store_mutex);
+    config_free(config);
+    return rc;
+}

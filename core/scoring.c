@@ -1,0 +1,743 @@
+/*
+ * scoring.c - the scoring engine (see scoring.h).
+ *
+ * A chunk of leads is one transaction: lock the leads (advisory, in id order), read their
+ * snapshots with five set-based queries, run the scorers in plan order (a composite reads
+ * the scores computed before it in the same pass), write what changed, emit lead.scored
+ * for band changes, commit.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "event.h"
+#include "log.h"
+#include "scoring.h"
+#include "util.h"
+
+#define SCORING_CHUNK       500
+#define SCORING_DEBOUNCE_MS 1000
+#define SCORING_LOCK_CLASS  0x4c53 /* "LS" */
+#define SCORING_EVENTS_MAX  1000   /* per lead in a snapshot */
+#define SCORING_EPSILON     1e-9
+
+#define TS(column) "to_char(" column " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+static const char sql_lock[] = "SELECT pg_advisory_xact_lock($2::int, (x % 2147483647)::int) "
+                               "FROM unnest($1::bigint[]) AS x ORDER BY x";
+
+static const char sql_leads[] =
+    "SELECT id, email, first_name, last_name, company, title, phone, linkedin_url, "
+    "attributes::text, " TS("created_at") " FROM leads WHERE id = ANY($1::bigint[])";
+
+static const char sql_identities[] =
+    "SELECT lead_id, source, external_id FROM lead_identities WHERE lead_id = ANY($1::bigint[]) "
+    "ORDER BY lead_id, source, external_id";
+
+static const char sql_events[] = "SELECT lead_id, id, type, source, " TS(
+    "occurred_at") ", payload->'data', "
+                   "(extract(epoch FROM occurred_at) * 1000)::bigint FROM (SELECT e.*, "
+                   "row_number() OVER "
+                   "(PARTITION BY lead_id ORDER BY occurred_at DESC, id DESC) AS n FROM events e "
+                   "WHERE lead_id = ANY($1::bigint[]) AND occurred_at >= $2::timestamptz "
+                   /* a score must not feed on the events its own crossings emitted */
+                   "AND type <> 'lead.scored') x "
+                   "WHERE n <= 1000 ORDER BY lead_id, occurred_at DESC, id DESC";
+
+static const char sql_meetings[] =
+    "SELECT DISTINCT l.lead_id, m.source, m.external_id, m.title, " TS("m.starts_at") ", " TS(
+        "m.ends_at") ", m.status, (extract(epoch FROM coalesce(m.starts_at, m.last_event_at)) "
+                     "* 1000)::bigint FROM meetings m JOIN (SELECT id AS meeting_id, lead_id FROM "
+                     "meetings "
+                     "WHERE lead_id = ANY($1::bigint[]) UNION SELECT meeting_id, lead_id FROM "
+                     "meeting_attendees WHERE lead_id = ANY($1::bigint[])) l ON l.meeting_id = "
+                     "m.id "
+                     "WHERE coalesce(m.starts_at, m.last_event_at) >= $2::timestamptz";
+
+static const char sql_scores[] =
+    "SELECT lead_id, scorer, score, band FROM lead_scores WHERE lead_id = ANY($1::bigint[])";
+
+static const char sql_write_scores[] =
+    "INSERT INTO lead_scores AS s (lead_id, scorer, score, band, explanation) "
+    "SELECT r.lead_id, r.scorer, r.score, r.band, r.explanation "
+    "FROM jsonb_to_recordset($1::jsonb) AS r(lead_id bigint, scorer text, "
+    "score double precision, band text, explanation jsonb) ORDER BY r.lead_id, r.scorer "
+    "ON CONFLICT (lead_id, scorer) DO UPDATE SET score = EXCLUDED.score, band = EXCLUDED.band, "
+    "explanation = EXCLUDED.explanation, version = s.version + 1, scored_at = now() "
+    "RETURNING lead_id, scorer, version";
+
+static const char sql_write_history[] =
+    "INSERT INTO lead_score_history (lead_id, scorer, score, band, explanation) "
+    "SELECT r.lead_id, r.scorer, r.score, r.band, r.explanation "
+    "FROM jsonb_to_recordset($1::jsonb) AS r(lead_id bigint, scorer text, "
+    "score double precision, band text, explanation jsonb)";
+
+struct scoring {
+    char *database_url;
+    struct metrics *metrics;
+    int64_t debounce_ms;
+    struct scoring_plan *plan;
+    struct instance **scorers;
+    ingest_deliveries_fn on_deliveries;
+    void *on_deliveries_arg;
+    int64_t max_window_ms;
+
+    pthread_mutex_t mutex; /* guards everything below */
+    pthread_cond_t cond;
+    struct router *router;
+    int64_t *pending;
+    size_t pending_count;
+    size_t pending_capacity;
+    int64_t first_pending_ms; /* monotonic */
+    bool stopping;
+    bool thread_started;
+    pthread_t thread;
+};
+
+/* One lead's snapshot while a chunk is scored. */
+struct lead_state {
+    int64_t id;
+    json_t *lead; /* the snapshot's "lead" */
+    json_t *identities;
+    json_t *events;   /* all within the longest window, newest first */
+    json_t *event_ms; /* their times (integers), same order */
+    json_t *meetings;
+    json_t *meeting_ms;
+    json_t *stored; /* scorer -> {score, band} from lead_scores */
+};
+
+/* --- snapshots ------------------------------------------------------------------------- */
+
+static char *id_array(const int64_t *ids, size_t count)
+{
+    struct strbuf sb = {0};
+    strbuf_append(&sb, "{");
+    for (size_t i = 0; i < count; i++) {
+        strbuf_appendf(&sb, "%s%lld", i ? "," : "", (long long)ids[i]);
+    }
+    strbuf_append(&sb, "}");
+    return strbuf_take(&sb);
+}
+
+static struct lead_state *find_lead(struct lead_state *leads, size_t count, int64_t id)
+{
+    size_t lo = 0, hi = count;
+    while (lo < hi) { /* leads are sorted by id */
+        size_t mid = (lo + hi) / 2;
+        if (leads[mid].id == id) {
+            return &leads[mid];
+        }
+        if (leads[mid].id < id) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return NULL;
+}
+
+/* Sets `key` to the text of a column unless it is NULL. */
+static void set_text(json_t *object, const char *key, PGresult *r, int row, int column)
+{
+    if (!PQgetisnull(r, row, column)) {
+        json_object_set_new(object, key, json_string(PQgetvalue(r, row, column)));
+    }
+}
+
+static int query(struct store *store, const char *name, const char *sql, int nparams,
+                 const char *const *params, PGresult **result, char **error)
+{
+    return store_exec(store, name, sql, nparams, params, result, error) == STORE_OK ? 0 : -1;
+}
+
+static int read_snapshots(struct scoring *s, struct store *store, const char *ids,
+                          const char *since, struct lead_state *leads, size_t count, char **error)
+{
+    static const char *const lead_columns[] = {"email", "first_name", "last_name",   "company",
+                                               "title", "phone",      "linkedin_url"};
+    const char *by_ids[] = {ids};
+    const char *by_ids_since[] = {ids, since};
+    PGresult *r = NULL;
+    if (query(store, "score_leads", sql_leads, 1, by_ids, &r, error) != 0) {
+        return -1;
+    }
+    for (int row = 0; row < PQntuples(r); row++) {
+        struct lead_state *l = find_lead(leads, count, strtoll(PQgetvalue(r, row, 0), NULL, 10));
+        if (l == NULL) {
+            continue;
+        }
+        l->lead = json_pack("{s:I}", "id", (json_int_t)l->id);
+        for (size_t c = 0; c < UTIL_ARRAY_LEN(lead_columns); c++) {
+            set_text(l->lead, lead_columns[c], r, row, (int)c + 1);
+        }
+        json_object_set_new(l->lead, "attributes", json_loads(PQgetvalue(r, row, 8), 0, NULL));
+        set_text(l->lead, "created_at", r, row, 9);
+    }
+    PQclear(r);
+
+    if (query(store, "score_identities", sql_identities, 1, by_ids, &r, error) != 0) {
+        return -1;
+    }
+    for (int row = 0; row < PQntuples(r); row++) {
+        struct lead_state *l = find_lead(leads, count, strtoll(PQgetvalue(r, row, 0), NULL, 10));
+        if (l != NULL) {
+            json_array_append_new(l->identities,
+                                  json_pack("{s:s,s:s}", "source", PQgetvalue(r, row, 1),
+                                            "external_id", PQgetvalue(r, row, 2)));
+        }
+    }
+    PQclear(r);
+
+    if (query(store, "score_events", sql_events, 2, by_ids_since, &r, error) != 0) {
+        return -1;
+    }
+    for (int row = 0; row < PQntuples(r); row++) {
+        struct lead_state *l = find_lead(leads, count, strtoll(PQgetvalue(r, row, 0), NULL, 10));
+        if (l == NULL) {
+            continue;
+        }
+        json_t *event = json_pack("{s:I,s:s,s:s,s:s}", "id",
+                                  (json_int_t)strtoll(PQgetvalue(r, row, 1), NULL, 10), "type",
+                                  PQgetvalue(r, row, 2), "source", PQgetvalue(r, row, 3),
+                                  "occurred_at", PQgetvalue(r, row, 4));
+        if (event != NULL && !PQgetisnull(r, row, 5)) {
+            json_object_set_new(event, "data", json_loads(PQgetvalue(r, row, 5), 0, NULL));
+        }
+        json_array_append_new(l->events, event);
+        json_array_append_new(l->event_ms, json_integer(strtoll(PQgetvalue(r, row, 6), NULL, 10)));
+    }
+    PQclear(r);
+
+    if (query(store, "score_meetings", sql_meetings, 2, by_ids_since, &r, error) != 0) {
+        return -1;
+    }
+    for (int row = 0; row < PQntuples(r); row++) {
+        struct lead_state *l = find_lead(leads, count, strtoll(PQgetvalue(r, row, 0), NULL, 10));
+        if (l == NULL) {
+            continue;
+        }
+        json_t *meeting = json_pack("{s:s,s:s,s:s}", "source", PQgetvalue(r, row, 1), "external_id",
+                                    PQgetvalue(r, row, 2), "status", PQgetvalue(r, row, 6));
+        set_text(meeting, "title", r, row, 3);
+        set_text(meeting, "starts_at", r, row, 4);
+        set_text(meeting, "ends_at", r, row, 5);
+        json_array_append_new(l->meetings, meeting);
+        json_array_append_new(l->meeting_ms,
+                              json_integer(strtoll(PQgetvalue(r, row, 7), NULL, 10)));
+    }
+    PQclear(r);
+
+    if (query(store, "score_stored", sql_scores, 1, by_ids, &r, error) != 0) {
+        return -1;
+    }
+    for (int row = 0; row < PQntuples(r); row++) {
+        struct lead_state *l = find_lead(leads, count, strtoll(PQgetvalue(r, row, 0), NULL, 10));
+        if (l != NULL) {
+            json_object_set_new(l->stored, PQgetvalue(r, row, 1),
+                                json_pack("{s:f,s:s}", "score", strtod(PQgetvalue(r, row, 2), NULL),
+                                          "band", PQgetvalue(r, row, 3)));
+        }
+    }
+    PQclear(r);
+    (void)s;
+    return 0;
+}
+
+/* The items of `items` whose time is at or after `from_ms` (a new array sharing them). */
+static json_t *within(const json_t *items, const json_t *times, int64_t from_ms)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item)
+    {
+        if (json_integer_value(json_array_get(times, i)) >= from_ms) {
+            json_array_append(out, item);
+        }
+    }
+    return out;
+}
+
+/* --- scoring one chunk ------------------------------------------------------------------ */
+
+/* A scorer's result, checked: {"score": 0..100, "contributions": [...]}. */
+static bool result_valid(const json_t *result, double *score_out)
+{
+    const json_t *score = json_object_get(result, "score");
+    if (!json_is_number(score) || !json_is_array(json_object_get(result, "contributions"))) {
+        return false;
+    }
+    double value = json_number_value(score);
+    if (!(value >= 0 && value <= 100)) {
+        return false;
+    }
+    *score_out = value;
+    return true;
+}
+
+struct chunk_output {
+    json_t *changes;   /* rows for lead_scores */
+    json_t *crossings; /* {lead_id, scorer, score, band, previous_score, previous_band, email} */
+};
+
+static void score_lead(struct scoring *s, struct lead_state *l, long only, int64_t now_ms,
+                       const char *now_text, struct chunk_output *out, struct scoring_stats *stats)
+{
+    json_t *scores = json_deep_copy(l->stored); /* earlier scorers' results, as they go */
+    for (size_t i = 0; i < s->plan->count; i++) {
+        const struct scorer_def *def = &s->plan->scorers[i];
+        const char *name = def->instance.name;
+        if (only >= 0 && (size_t)only != i) {
+            continue;
+        }
+        struct instance *instance = s->scorers[i];
+        if (instance == NULL || !atomic_load(&instance->initialized)) {
+            stats->errors++;
+            continue;
+        }
+        json_t *snapshot = json_pack(
+            "{s:s,s:O,s:O,s:o,s:o,s:O}", "now", now_text, "lead", l->lead, "identities",
+            l->identities, "events", within(l->events, l->event_ms, now_ms - def->window_ms),
+            "meetings", within(l->meetings, l->meeting_ms, now_ms - def->window_ms), "scores",
+            scores);
+        struct lh_ctx ctx;
+        ctx_init(&ctx, instance, NULL);
+        json_t *result = NULL;
+        double score = 0;
+        lh_status_t status =
+            snapshot != NULL ? instance_score(instance, &ctx, snapshot, &result) : LH_RETRY;
+        if (status != LH_OK || !result_valid(result, &score)) {
+            stats->errors++;
+            metrics_counter_add(s->metrics, "leadhub_scorer_errors_total",
+                                "Scorer calls that failed or returned an invalid result.", 1,
+                                "scorer", name, METRICS_END);
+            log_write(LOG_LEVEL_WARN, instance->plugin->name, name, NULL,
+                      "could not score lead %lld: %s", (long long)l->id,
+                      status != LH_OK ? (ctx.error ? ctx.error : "no reason given")
+                                      : "the result is not {score: 0..100, contributions: []}");
+        } else {
+            const char *band = scoring_band(def, score);
+            const json_t *before = json_object_get(l->stored, name);
+            const json_t *before_score = json_object_get(before, "score");
+            const char *before_band = json_string_value(json_object_get(before, "band"));
+            double delta = before_score != NULL ? score - json_number_value(before_score) : 1;
+            bool changed = before == NULL || delta > SCORING_EPSILON || delta < -SCORING_EPSILON ||
+                           strcmp(before_band != NULL ? before_band : "", band) != 0;
+            if (changed) {
+                json_array_append_new(out->changes,
+                                      json_pack("{s:I,s:s,s:f,s:s,s:O}", "lead_id",
+                                                (json_int_t)l->id, "scorer", name, "score", score,
+                                                "band", band, "explanation",
+                                                json_object_get(result, "contributions")));
+            }
+            const char *previous = before_band != NULL ? before_band : "none";
+            if (strcmp(previous, band) != 0) {
+                json_t *crossing =
+                    json_pack("{s:I,s:s,s:f,s:s,s:s}", "lead_id", (json_int_t)l->id, "scorer", name,
+                              "score", score, "band", band, "previous_band", previous);
+                if (crossing != NULL && before_score != NULL) {
+                    json_object_set(crossing, "previous_score", (json_t *)before_score);
+                }
+                json_t *email = json_object_get(l->lead, "email");
+                if (crossing != NULL && email != NULL) {
+                    json_object_set(crossing, "email", email);
+                }
+                json_array_append_new(out->crossings, crossing);
+            }
+            json_object_set_new(scores, name, json_pack("{s:f,s:s}", "score", score, "band", band));
+        }
+        json_decref(result);
+        json_decref(snapshot);
+        ctx_clear(&ctx);
+    }
+    json_decref(scores);
+}
+
+static enum store_result write_rows(struct store *store, const char *name, const char *sql,
+                                    const json_t *rows, PGresult **result, char **error)
+{
+    char *text = json_dumps(rows, JSON_COMPACT);
+    if (text == NULL) {
+        *error = strdup("out of memory");
+        return STORE_UNAVAILABLE;
+    }
+    const char *params[] = {text};
+    enum store_result rc = store_exec(store, name, sql, 1, params, result, error);
+    free(text);
+    return rc;
+}
+
+/* The lead.scored events of the crossings, named by the scores' new versions. */
+static size_t crossing_events(const json_t *crossings, PGresult *versions, const char *now_text,
+                              struct event_record *records)
+{
+    size_t n = 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(crossings, i, c)
+    {
+        json_int_t lead = json_integer_value(json_object_get(c, "lead_id"));
+        const char *scorer = json_string_value(json_object_get(c, "scorer"));
+        const char *version = "1";
+        for (int row = 0; row < PQntuples(versions); row++) {
+            if (strtoll(PQgetvalue(versions, row, 0), NULL, 10) == lead &&
+                strcmp(PQgetvalue(versions, row, 1), scorer) == 0) {
+                version = PQgetvalue(versions, row, 2);
+            }
+        }
+        char source_id[64];
+        snprintf(source_id, sizeof(source_id), "%lld:%s", (long long)lead, version);
+        json_t *event = json_pack("{s:s,s:s,s:s,s:{s:I},s:{s:s,s:O,s:O,s:O*,s:O}}", "type",
+                                  "lead.scored", "source_id", source_id, "occurred_at", now_text,
+                                  "lead", "id", lead, "data", "scorer", scorer, "score",
+                                  json_object_get(c, "score"), "band", json_object_get(c, "band"),
+                                  "previous_score", json_object_get(c, "previous_score"),
+                                  "previous_band", json_object_get(c, "previous_band"));
+        if (event != NULL && json_object_get(c, "email") != NULL) {
+            json_object_set(json_object_get(event, "lead"), "email", json_object_get(c, "email"));
+        }
+        char *error = NULL;
+        if (event != NULL && event_validate(event, scorer, &records[n], &error) == 0) {
+            n++;
+        } else {
+            log_error("lead.scored event for lead %lld refused: %s", (long long)lead,
+                      error ? error : "out of memory");
+        }
+        free(error);
+    }
+    return n;
+}
+
+static int score_chunk(struct scoring *s, struct store *store, const int64_t *ids, size_t count,
+                       long only, struct scoring_stats *stats, char **error)
+{
+    int rc = -1;
+    struct lead_state *leads = calloc(count, sizeof(*leads));
+    struct chunk_output out = {json_array(), json_array()};
+    struct event_record *records = NULL;
+    size_t record_count = 0;
+    PGresult *versions = NULL;
+    json_t *destinations = json_object();
+    char *ids_text = id_array(ids, count);
+    int64_t now_ms = util_now_ms();
+    char now_text[32], since[32];
+    util_format_rfc3339(now_ms, now_text);
+    util_format_rfc3339(now_ms - s->max_window_ms, since);
+    if (leads == NULL || out.changes == NULL || out.crossings == NULL || ids_text == NULL ||
+        destinations == NULL) {
+        *error = strdup("out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < count; i++) {
+        leads[i] = (struct lead_state){ids[i],       NULL,         json_array(), json_array(),
+                                       json_array(), json_array(), json_array(), json_object()};
+    }
+    char lock_class[16];
+    snprintf(lock_class, sizeof(lock_class), "%d", SCORING_LOCK_CLASS);
+    const char *lock_params[] = {ids_text, lock_class};
+    if (store_begin(store, error) != STORE_OK ||
+        query(store, "score_lock", sql_lock, 2, lock_params, NULL, error) != 0 ||
+        read_snapshots(s, store, ids_text, since, leads, count, error) != 0) {
+        goto rollback;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (leads[i].lead != NULL) { /* a lead deleted meanwhile is skipped */
+            score_lead(s, &leads[i], only, now_ms, now_text, &out, stats);
+            stats->leads++;
+        }
+    }
+    if (json_array_size(out.changes) > 0 &&
+        (write_rows(store, "score_write", sql_write_scores, out.changes, &versions, error) !=
+             STORE_OK ||
+         write_rows(store, "score_history", sql_write_history, out.changes, NULL, error) !=
+             STORE_OK)) {
+        goto rollback;
+    }
+    size_t crossings = json_array_size(out.crossings);
+    if (crossings > 0) {
+        records = calloc(crossings, sizeof(*records));
+        if (records == NULL) {
+            *error = strdup("out of memory");
+            goto rollback;
+        }
+        record_count = crossing_events(out.crossings, versions, now_text, records);
+        pthread_mutex_lock(&s->mutex);
+        struct router *router = router_acquire(s->router);
+        pthread_mutex_unlock(&s->mutex);
+        enum store_result written =
+            store_write_events(store, records, record_count, router, destinations, error);
+        router_release(router);
+        if (written != STORE_OK) {
+            goto rollback;
+        }
+    }
+    if (store_commit(store, error) != STORE_OK) {
+        goto out;
+    }
+    stats->changed += json_array_size(out.changes);
+    stats->crossings += record_count;
+    for (size_t i = 0; i < record_count; i++) {
+        metrics_counter_add(
+            s->metrics, "leadhub_lead_scored_events_total",
+            "Threshold crossings (lead.scored events), by scorer and new band.", 1, "scorer",
+            records[i].source, "band",
+            json_string_value(json_object_get(json_object_get(records[i].event, "data"), "band")),
+            METRICS_END);
+    }
+    metrics_counter_add(s->metrics, "leadhub_scores_changed_total", "Scores written.",
+                        (double)json_array_size(out.changes), METRICS_END);
+    if (s->on_deliveries != NULL) {
+        const char *destination;
+        json_t *ignored;
+        json_object_foreach(destinations, destination, ignored)
+        {
+            s->on_deliveries(destination, s->on_deliveries_arg);
+        }
+    }
+    rc = 0;
+    goto out;
+rollback:
+    store_rollback(store);
+out:
+    for (size_t i = 0; leads != NULL && i < count; i++) {
+        json_decref(leads[i].lead);
+        json_decref(leads[i].identities);
+        json_decref(leads[i].events);
+        json_decref(leads[i].event_ms);
+        json_decref(leads[i].meetings);
+        json_decref(leads[i].meeting_ms);
+        json_decref(leads[i].stored);
+    }
+    for (size_t i = 0; i < record_count; i++) {
+        event_record_clear(&records[i]);
+    }
+    free(records);
+    if (versions != NULL) {
+        PQclear(versions);
+    }
+    json_decref(destinations);
+    json_decref(out.changes);
+    json_decref(out.crossings);
+    free(ids_text);
+    free(leads);
+    return rc;
+}
+
+static int compare_ids(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* Sorts and removes duplicates in place; returns the new count. */
+static size_t unique_ids(int64_t *ids, size_t count)
+{
+    qsort(ids, count, sizeof(*ids), compare_ids);
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (ids[i] > 0 && (n == 0 || ids[n - 1] != ids[i])) {
+            ids[n++] = ids[i];
+        }
+    }
+    return n;
+}
+
+int scoring_run(struct scoring *s, struct store *store, const int64_t *lead_ids, size_t count,
+                long only, struct scoring_stats *stats, char **error_out)
+{
+    *error_out = NULL;
+    if (s->plan->count == 0 || count == 0) {
+        return 0;
+    }
+    int64_t *ids = malloc(count * sizeof(*ids));
+    if (ids == NULL) {
+        *error_out = strdup("out of memory");
+        return -1;
+    }
+    memcpy(ids, lead_ids, count * sizeof(*ids));
+    count = unique_ids(ids, count);
+    int rc = 0;
+    for (size_t first = 0; first < count && rc == 0; first += SCORING_CHUNK) {
+        size_t n = count - first < SCORING_CHUNK ? count - first : SCORING_CHUNK;
+        rc = score_chunk(s, store, ids + first, n, only, stats, error_out);
+    }
+    free(ids);
+    return rc;
+}
+
+long scoring_find(const struct scoring *s, const char *name)
+{
+    for (size_t i = 0; i < s->plan->count; i++) {
+        if (strcmp(s->plan->scorers[i].instance.name, name) == 0) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+/* --- the background thread ----------------------------------------------------------------- */
+
+void scoring_touch(struct scoring *s, const int64_t *lead_ids, size_t count)
+{
+    if (s == NULL || count == 0 || s->plan->count == 0) {
+        return;
+    }
+    pthread_mutex_lock(&s->mutex);
+    if (s->pending_count + count > s->pending_capacity) {
+        size_t capacity = s->pending_capacity ? s->pending_capacity : 256;
+        while (capacity < s->pending_count + count) {
+            capacity *= 2;
+        }
+        int64_t *grown = realloc(s->pending, capacity * sizeof(*grown));
+        if (grown == NULL) {
+            pthread_mutex_unlock(&s->mutex);
+            return; /* the next rescore catches up */
+        }
+        s->pending = grown;
+        s->pending_capacity = capacity;
+    }
+    if (s->pending_count == 0) {
+        s->first_pending_ms = util_monotonic_ms();
+    }
+    memcpy(s->pending + s->pending_count, lead_ids, count * sizeof(*lead_ids));
+    s->pending_count += count;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->mutex);
+}
+
+static void *scoring_main(void *arg)
+{
+    struct scoring *s = arg;
+    struct store *store = NULL;
+    pthread_mutex_lock(&s->mutex);
+    for (;;) {
+        while (s->pending_count == 0 && !s->stopping) {
+            pthread_cond_wait(&s->cond, &s->mutex);
+        }
+        if (s->pending_count == 0) {
+            break;
+        }
+        /* debounce: a burst of events for one lead scores it once */
+        int64_t wait = s->first_pending_ms + s->debounce_ms - util_monotonic_ms();
+        if (wait > 0 && !s->stopping) {
+            struct timespec deadline;
+            clock_gettime(CLOCK_REALTIME, &deadline);
+            deadline.tv_sec += wait / 1000;
+            deadline.tv_nsec += (wait % 1000) * 1000000L;
+            if (deadline.tv_nsec >= 1000000000L) {
+                deadline.tv_sec++;
+                deadline.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&s->cond, &s->mutex, &deadline);
+            continue;
+        }
+        int64_t *ids = s->pending;
+        size_t count = s->pending_count;
+        s->pending = NULL;
+        s->pending_count = s->pending_capacity = 0;
+        pthread_mutex_unlock(&s->mutex);
+
+        char *error = NULL;
+        if (store == NULL || store_ensure(store, NULL) != STORE_OK) {
+            store_close(store);
+            store = store_open(s->database_url, &error);
+        }
+        struct scoring_stats stats = {0};
+        if (store == NULL || scoring_run(s, store, ids, count, -1, &stats, &error) != 0) {
+            log_write(LOG_LEVEL_ERROR, NULL, NULL, NULL,
+                      "scoring %zu lead(s) failed, they are scored at their next event or "
+                      "`leadhubd rescore`: %s",
+                      count, error ? error : "?");
+        }
+        free(error);
+        free(ids);
+        pthread_mutex_lock(&s->mutex);
+    }
+    pthread_mutex_unlock(&s->mutex);
+    store_close(store);
+    return NULL;
+}
+
+struct scoring *scoring_start(const struct scoring_options *options, struct scoring_plan *plan,
+                              struct instance **scorers)
+{
+    struct scoring *s = calloc(1, sizeof(*s));
+    if (s == NULL || (s->database_url = strdup(options->database_url)) == NULL) {
+        free(s);
+        for (size_t i = 0; i < plan->count; i++) {
+            instance_release(scorers[i]);
+        }
+        free(scorers);
+        scoring_plan_free(plan);
+        return NULL;
+    }
+    s->metrics = options->metrics;
+    s->debounce_ms = options->debounce_ms > 0 ? options->debounce_ms : SCORING_DEBOUNCE_MS;
+    s->plan = plan;
+    s->scorers = scorers;
+    s->on_deliveries = options->on_deliveries;
+    s->on_deliveries_arg = options->on_deliveries_arg;
+    for (size_t i = 0; i < plan->count; i++) {
+        if (plan->scorers[i].window_ms > s->max_window_ms) {
+            s->max_window_ms = plan->scorers[i].window_ms;
+        }
+    }
+    pthread_mutex_init(&s->mutex, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    if (options->background && plan->count > 0) {
+        s->thread_started = pthread_create(&s->thread, NULL, scoring_main, s) == 0;
+    }
+    return s;
+}
+
+void scoring_set_router(struct scoring *s, struct router *router)
+{
+    router_acquire(router);
+    pthread_mutex_lock(&s->mutex);
+    struct router *previous = s->router;
+    s->router = router;
+    pthread_mutex_unlock(&s->mutex);
+    router_release(previous);
+}
+
+json_t *scoring_status(struct scoring *s, bool *ready)
+{
+    json_t *status = json_object();
+    for (size_t i = 0; s != NULL && i < s->plan->count; i++) {
+        struct instance *instance = s->scorers[i];
+        bool ok = instance != NULL && atomic_load(&instance->initialized);
+        *ready = *ready && ok;
+        json_object_set_new(status, s->plan->scorers[i].instance.name,
+                            json_string(ok ? "ok"
+                                        : instance != NULL && instance->last_error != NULL
+                                            ? instance->last_error
+                                            : "not initialized"));
+    }
+    return status;
+}
+
+void scoring_stop(struct scoring *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&s->mutex);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->mutex);
+    if (s->thread_started) {
+        pthread_join(s->thread, NULL);
+    }
+    for (size_t i = 0; i < s->plan->count; i++) {
+        instance_release(s->scorers[i]);
+    }
+    free(s->scorers);
+    scoring_plan_free(s->plan);
+    router_release(s->router);
+    free(s->pending);
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->mutex);
+    free(s->database_url);
+    free(s);
+}
