@@ -415,6 +415,11 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
         return;
     }
     *con_cls = NULL;
+    /* A writer thread's on_batch_done() may still hold the mutex just after it resumed this
+     * connection; MHD can answer and complete the request before that thread unlocks, so
+     * wait for it here rather than free the mutex from under it. */
+    pthread_mutex_lock(&req->mutex);
+    pthread_mutex_unlock(&req->mutex);
     if (req->ctx_ready) {
         ctx_clear(&req->ctx);
     }
