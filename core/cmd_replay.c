@@ -11,6 +11,7 @@
 #include "binding.h"
 #include "commands.h"
 #include "config.h"
+#include "replay.h"
 #include "router.h"
 #include "store_pg.h"
 #include "util.h"
@@ -44,25 +45,6 @@ static const char replay_usage[] =
     "Exit codes: 0 done (the count is printed); 1 invalid configuration or route; 2 bad\n"
     "command line; 3 database unreachable.\n";
 
-static const char sql_requeue[] =
-    "UPDATE deliveries AS d SET status = 'pending', attempts = 0, next_attempt_at = now(), "
-    "updated_at = now() FROM events e WHERE e.id = d.event_id AND d.status = 'dead' "
-    "AND ($1::bigint[] IS NULL OR d.id = ANY($1::bigint[])) "
-    "AND ($2::text IS NULL OR d.destination = $2) "
-    "AND ($3::text IS NULL OR e.type LIKE $3) "
-    "AND ($4::timestamptz IS NULL OR d.created_at >= $4) "
-    "AND ($5::timestamptz IS NULL OR d.created_at < $5) "
-    "RETURNING d.id";
-
-static const char sql_count_dead[] =
-    "SELECT count(*) FROM deliveries d JOIN events e ON e.id = d.event_id "
-    "WHERE d.status = 'dead' "
-    "AND ($1::bigint[] IS NULL OR d.id = ANY($1::bigint[])) "
-    "AND ($2::text IS NULL OR d.destination = $2) "
-    "AND ($3::text IS NULL OR e.type LIKE $3) "
-    "AND ($4::timestamptz IS NULL OR d.created_at >= $4) "
-    "AND ($5::timestamptz IS NULL OR d.created_at < $5)";
-
 static const char sql_events_page[] =
     "SELECT id, lead_id, payload::text FROM events WHERE received_at >= $1::timestamptz "
     "AND ($2::timestamptz IS NULL OR received_at < $2::timestamptz) AND id > $3::bigint "
@@ -80,7 +62,7 @@ struct replay_options {
     const char *database_url;
     struct strbuf ids; /* "{1,2,3}" */
     const char *destination;
-    char *type_like;
+    const char *type_glob;
     char since[32];
     char until[32];
     const char *route;
@@ -101,24 +83,6 @@ static int parse_time(const char *text, char out[32])
         return 0;
     }
     return -1;
-}
-
-/* A type glob as a LIKE pattern: * and ? become % and _, LIKE's own characters escaped. */
-static char *glob_to_like(const char *glob)
-{
-    struct strbuf sb = {0};
-    for (const char *p = glob; *p != '\0'; p++) {
-        if (*p == '*') {
-            strbuf_append(&sb, "%");
-        } else if (*p == '?') {
-            strbuf_append(&sb, "_");
-        } else if (*p == '%' || *p == '_' || *p == '\\') {
-            strbuf_appendf(&sb, "\\%c", *p);
-        } else {
-            strbuf_append_len(&sb, p, 1);
-        }
-    }
-    return strbuf_take(&sb);
 }
 
 static int parse_options(int argc, char **argv, struct replay_options *o)
@@ -168,8 +132,7 @@ static int parse_options(int argc, char **argv, struct replay_options *o)
             o->destination = optarg;
             break;
         case OPT_TYPE:
-            free(o->type_like);
-            o->type_like = glob_to_like(optarg);
+            o->type_glob = optarg;
             break;
         case OPT_SINCE:
         case OPT_UNTIL:
@@ -200,11 +163,11 @@ static int parse_options(int argc, char **argv, struct replay_options *o)
     if (o->ids.len > 0) {
         strbuf_append(&o->ids, "}");
     }
-    bool filtered = o->ids.len > 0 || o->destination != NULL || o->type_like != NULL ||
+    bool filtered = o->ids.len > 0 || o->destination != NULL || o->type_glob != NULL ||
                     o->since[0] != '\0' || o->until[0] != '\0';
     if (o->route != NULL) {
         if (o->since[0] == '\0' || o->ids.len > 0 || o->destination != NULL ||
-            o->type_like != NULL || o->all || o->database_url != NULL) {
+            o->type_glob != NULL || o->all || o->database_url != NULL) {
             fprintf(stderr, "leadhubd replay: --route takes --since (and --until), and a config "
                             "for its routes; nothing else\n");
             return EXIT_USAGE;
@@ -224,20 +187,15 @@ static const char *or_null(const char *text)
 
 static int requeue_dead(struct store *store, struct replay_options *o)
 {
-    const char *params[] = {o->ids.len > 0 ? strbuf_value(&o->ids) : NULL, o->destination,
-                            o->type_like, or_null(o->since), or_null(o->until)};
-    PGresult *result = NULL;
+    long count = 0;
     char *error = NULL;
-    enum store_result rc =
-        o->dry_run ? store_exec(store, "replay_count", sql_count_dead, 5, params, &result, &error)
-                   : store_exec(store, "replay_requeue", sql_requeue, 5, params, &result, &error);
-    if (rc != STORE_OK) {
+    if (replay_dead(store, o->ids.len > 0 ? strbuf_value(&o->ids) : NULL, o->destination,
+                    o->type_glob, or_null(o->since), or_null(o->until), o->dry_run, &count,
+                    &error) != STORE_OK) {
         fprintf(stderr, "leadhubd replay: %s\n", error ? error : "?");
         free(error);
         return EXIT_RUNTIME;
     }
-    long count = o->dry_run ? strtol(PQgetvalue(result, 0, 0), NULL, 10) : PQntuples(result);
-    PQclear(result);
     printf("%s %ld dead deliver%s\n", o->dry_run ? "would re-queue" : "re-queued", count,
            count == 1 ? "y" : "ies");
     return EXIT_OK;
@@ -379,6 +337,5 @@ out:
     loader_free(&plugins);
     config_free(config);
     strbuf_free(&o.ids);
-    free(o.type_like);
     return rc;
 }
