@@ -378,9 +378,14 @@ static void check_from(const struct route *r, const struct config *config,
         if (instance == NULL && scorer_named(config, r->from)) {
             /* a scorer: its lead.scored events */
         } else if (instance == NULL) {
-            config_where_error(diags, where, key, NULL,
-                               "name a connector instance of connectors_dir (its `name`)",
-                               "no connector instance named \"%s\"", r->from);
+            /* An internal app's source (POST /v1/events) is legitimate, a typo is not;
+             * neither can be told from here, so warn, in words that cover both. */
+            diag_add(diags, DIAG_WARNING, where->file, config_where_line(where, key), key, NULL,
+                     "name a connector instance of connectors_dir (its `name`), or the "
+                     "`source` an internal app posts to /v1/events",
+                     "no connector instance named \"%s\": the route carries only events "
+                     "posted to /v1/events with that source",
+                     r->from);
         } else if (kind != 0 && (kind & LH_KIND_SOURCE) == 0) {
             config_where_error(diags, where, key, NULL, "route from a source instance",
                                "\"%s\" is not a source (its plugin %s is a %s)", r->from,

@@ -216,13 +216,23 @@ START_TEST(test_router_warns_about_routes_that_can_carry_nothing)
                                   "  - name: meetings-from-pager\n"
                                   "    from: pager\n"
                                   "    types: [meeting.*]\n"
-                                  "    to: [off]\n");
+                                  "    to: [off]\n"
+                                  "  - name: from-an-internal-app\n"
+                                  "    from: billing-app\n"
+                                  "    types: [custom.order]\n"
+                                  "    to: [crm]\n");
     ck_assert_ptr_nonnull(router); /* warnings only */
     ck_assert_uint_eq(diag_error_count(&diags), 0);
     assert_diag("W ");
     assert_diag("routes[0].from: \"linkedin*\" matches no enabled source instance");
     assert_diag("routes[1].types[0]: no source of this route emits an event of type \"meeting.*\"");
     assert_diag("routes[1].to[0]: \"off\" is disabled: its deliveries wait until it is enabled");
+    assert_diag("leadhub.yaml:13: routes[2].from: no connector instance named \"billing-app\": "
+                "the route carries only events posted to /v1/events with that source");
+    /* and it does carry them */
+    char *got = match(router, "{\"type\":\"custom.order\",\"source\":\"billing-app\"}");
+    ck_assert_str_eq(got, "from-an-internal-app>crm ");
+    free(got);
     router_free(router);
 }
 END_TEST
