@@ -227,6 +227,7 @@ int daemon_start(struct daemon *daemon, struct config *config)
     daemon->config = config;
     atomic_init(&daemon->stopping, false);
     pthread_rwlock_init(&daemon->instances_lock, NULL);
+    pthread_rwlock_init(&daemon->config_lock, NULL);
     pthread_mutex_init(&daemon->scoring_mutex, NULL);
     pthread_mutex_init(&daemon->health_mutex, NULL);
     pthread_mutex_init(&daemon->services.store_mutex, NULL);
@@ -418,6 +419,7 @@ void daemon_stop(struct daemon *daemon)
     pthread_mutex_destroy(&daemon->services.store_mutex);
     pthread_mutex_destroy(&daemon->health_mutex);
     pthread_rwlock_destroy(&daemon->instances_lock);
+    pthread_rwlock_destroy(&daemon->config_lock);
     pthread_mutex_destroy(&daemon->scoring_mutex);
     metrics_free(daemon->metrics);
     config_free(daemon->config);

@@ -151,8 +151,10 @@ int daemon_reload(struct daemon *daemon, const char *config_path)
     } else {
         log_error("reload: the scoring engine could not restart; the previous one stays");
     }
+    pthread_rwlock_wrlock(&daemon->config_lock);
     struct config *old = daemon->config;
     daemon->config = config;
+    pthread_rwlock_unlock(&daemon->config_lock);
     config = NULL;
     config_free(old);
     log_info("reload applied: %zu instance(s) kept, %zu stopped, %zu started", kept_count,

@@ -25,6 +25,7 @@
 #include "daemon.h"
 #include "http_server.h"
 #include "log.h"
+#include "rest.h"
 #include "util.h"
 
 #define WEBHOOK_PREFIX "/webhooks/"
@@ -40,14 +41,14 @@ struct http_server {
     unsigned in_flight;
 };
 
-enum route { ROUTE_UNKNOWN, ROUTE_WEBHOOK, ROUTE_HEALTHZ, ROUTE_READYZ, ROUTE_METRICS };
+enum route { ROUTE_UNKNOWN, ROUTE_WEBHOOK, ROUTE_HEALTHZ, ROUTE_READYZ, ROUTE_METRICS, ROUTE_API };
 
-static const char *const route_labels[] = {"other", "/webhooks/{instance}", "/healthz", "/readyz",
-                                           "/metrics"};
+static const char *const route_labels[] = {
+    "other", "/webhooks/{instance}", "/healthz", "/readyz", "/metrics", "/v1"};
 
 enum phase {
     PHASE_NEW,     /* nothing looked at yet */
-    PHASE_BODY,    /* reading the webhook body */
+    PHASE_BODY,    /* reading the request body */
     PHASE_WAITING, /* suspended until the batch commits */
     PHASE_ANSWERED
 };
@@ -67,6 +68,7 @@ struct request {
     struct ingest_batch batch;
     struct lh_ctx ctx;
     bool ctx_ready;
+    struct rest_response rest; /* /v1 */
 };
 
 /* --- answering ---------------------------------------------------------------------- */
@@ -119,13 +121,13 @@ static enum MHD_Result send_json(struct request *req, int status, json_t *body,
     return rc;
 }
 
-/* The one error shape: {"error": {"code": ..., "message": ...}}. */
+/* The one error shape: {"error": {"code": ..., "message": ..., "details": null}}. */
 static enum MHD_Result send_error(struct request *req, int status, const char *code,
                                   const char *message, const char *header_name,
                                   const char *header_value)
 {
-    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message",
-                             message != NULL ? message : "");
+    json_t *body = json_pack("{s:{s:s,s:s,s:n}}", "error", "code", code, "message",
+                             message != NULL ? message : "", "details");
     if (body == NULL) {
         return MHD_NO;
     }
@@ -226,6 +228,27 @@ static void on_batch_done(struct ingest_batch *batch, void *arg)
     pthread_mutex_unlock(&req->mutex);
 }
 
+/*
+ * Hands req->batch to ingest and suspends the connection until on_batch_done() resumes it;
+ * MHD then calls on_request() again in PHASE_WAITING. -1 when ingest's queue is full (the
+ * connection is not suspended).
+ */
+static int submit_and_suspend(struct request *req)
+{
+    req->batch.done = on_batch_done;
+    req->batch.done_arg = req;
+    pthread_mutex_lock(&req->mutex);
+    if (ingest_submit(req->server->daemon->ingest, &req->batch) != 0) {
+        pthread_mutex_unlock(&req->mutex);
+        return -1;
+    }
+    req->phase = PHASE_WAITING;
+    req->suspended = true;
+    MHD_suspend_connection(req->connection);
+    pthread_mutex_unlock(&req->mutex);
+    return 0;
+}
+
 static enum MHD_Result answer_plugin_failure(struct request *req, lh_status_t status)
 {
     const char *reason = req->ctx.error != NULL ? req->ctx.error : "rejected by the connector";
@@ -284,19 +307,11 @@ static enum MHD_Result run_webhook(struct request *req, const char *method, cons
         req->batch.result = STORE_OK;
         return answer_webhook(req);
     }
-    req->batch.done = on_batch_done;
-    req->batch.done_arg = req;
-    pthread_mutex_lock(&req->mutex);
-    if (ingest_submit(req->server->daemon->ingest, &req->batch) != 0) {
-        pthread_mutex_unlock(&req->mutex);
+    if (submit_and_suspend(req) != 0) {
         count_webhook(req, "busy");
         return send_error(req, 503, "unavailable", "too many events waiting to be stored; retry",
                           MHD_HTTP_HEADER_RETRY_AFTER, "1");
     }
-    req->phase = PHASE_WAITING;
-    req->suspended = true;
-    MHD_suspend_connection(req->connection);
-    pthread_mutex_unlock(&req->mutex);
     return MHD_YES;
 }
 
@@ -326,6 +341,96 @@ static enum MHD_Result start_webhook(struct request *req, const char *method, co
                           NULL);
     }
     req->phase = PHASE_BODY;
+    return MHD_YES;
+}
+
+/* --- the REST API (/v1) ------------------------------------------------------------------ */
+
+/* Query parameters into a JSON object; the first of a repeated name wins. */
+static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    json_t *params = cls;
+    if (json_object_get(params, key) == NULL) {
+        json_object_set_new(params, key, json_string(value != NULL ? value : ""));
+    }
+    return MHD_YES;
+}
+
+static struct rest_request rest_request_of(struct request *req, const char *method, const char *url,
+                                           const json_t *query)
+{
+    return (struct rest_request){
+        .daemon = req->server->daemon,
+        .method = method,
+        .path = url,
+        .query = query,
+        .authorization = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_AUTHORIZATION),
+        .content_type = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_CONTENT_TYPE),
+        .body = strbuf_value(&req->body),
+        .body_len = req->body.len,
+    };
+}
+
+/* Sends what the REST module built; the response's body is handed over. */
+static enum MHD_Result send_rest(struct request *req)
+{
+    struct rest_response *rest = &req->rest;
+    json_t *body = rest->body;
+    rest->body = NULL;
+    if (body == NULL) {
+        return send_error(req, 500, "internal", "out of memory", NULL, NULL);
+    }
+    if (rest->www_authenticate) {
+        return send_json(req, rest->status, body, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                         "Bearer realm=\"leadhub\"");
+    }
+    if (rest->allow != NULL) {
+        return send_json(req, rest->status, body, MHD_HTTP_HEADER_ALLOW, rest->allow);
+    }
+    if (rest->status == 503) {
+        return send_json(req, rest->status, body, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    }
+    return send_json(req, rest->status, body, NULL, NULL);
+}
+
+/* The token is checked before the body is read: no buffering for strangers. */
+static enum MHD_Result start_api(struct request *req, const char *method, const char *url)
+{
+    struct rest_request request = rest_request_of(req, method, url, NULL);
+    if (!rest_authenticate_early(&request, &req->rest)) {
+        return send_rest(req);
+    }
+    const char *length = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (length != NULL && strtoull(length, NULL, 10) > req->server->body_limit) {
+        return send_error(req, 413, "payload_too_large", "the body exceeds http.body_limit", NULL,
+                          NULL);
+    }
+    req->phase = PHASE_BODY;
+    return MHD_YES;
+}
+
+static enum MHD_Result run_api(struct request *req, const char *method, const char *url)
+{
+    json_t *query = json_object();
+    if (query == NULL) {
+        return send_error(req, 503, "unavailable", "out of memory", NULL, NULL);
+    }
+    MHD_get_connection_values(req->connection, MHD_GET_ARGUMENT_KIND, collect_param, query);
+    struct rest_request request = rest_request_of(req, method, url, query);
+    rest_handle(&request, &req->rest, &req->batch);
+    json_decref(query);
+    if (!req->rest.commit) {
+        return send_rest(req);
+    }
+    if (submit_and_suspend(req) != 0) {
+        return send_error(req, 503, "unavailable", "too many events waiting to be stored; retry",
+                          MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    }
     return MHD_YES;
 }
 
@@ -375,6 +480,9 @@ static enum route route_of(const char *url)
     }
     if (strcmp(url, "/metrics") == 0) {
         return ROUTE_METRICS;
+    }
+    if (strcmp(url, "/v1") == 0 || strncmp(url, "/v1/", 4) == 0) {
+        return ROUTE_API;
     }
     return ROUTE_UNKNOWN;
 }
@@ -426,6 +534,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
     ingest_batch_clear(&req->batch);
     instance_release(req->instance);
     strbuf_free(&req->body);
+    rest_response_clear(&req->rest);
     pthread_mutex_destroy(&req->mutex);
     free(req->raw_uri);
     free(req);
@@ -463,6 +572,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         if (req->route == ROUTE_WEBHOOK) {
             return start_webhook(req, method, url);
         }
+        if (req->route == ROUTE_API) {
+            return start_api(req, method, url);
+        }
         return answer_get(req, method);
     case PHASE_BODY:
         if (*upload_data_size > 0) {
@@ -477,15 +589,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             return MHD_YES;
         }
         if (req->too_large) {
-            count_webhook(req, "too_large");
+            if (req->route == ROUTE_WEBHOOK) {
+                count_webhook(req, "too_large");
+            }
             return send_error(req, 413, "payload_too_large", "the body exceeds http.body_limit",
                               NULL, NULL);
         }
         if (req->body.failed) {
             return send_error(req, 503, "unavailable", "out of memory", NULL, NULL);
         }
+        if (req->route == ROUTE_API) {
+            return run_api(req, method, url);
+        }
         return run_webhook(req, method, url);
     case PHASE_WAITING:
+        if (req->route == ROUTE_API) {
+            rest_events_answer(&req->rest, &req->batch);
+            return send_rest(req);
+        }
         return answer_webhook(req);
     case PHASE_ANSWERED:
         /* MHD may call again while draining an upload after an early answer. */

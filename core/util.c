@@ -364,6 +364,23 @@ static size_t utf8_sequence_length(const unsigned char *p)
     return n;
 }
 
+char *util_glob_to_like(const char *glob)
+{
+    struct strbuf sb = {0};
+    for (const char *p = glob; *p != '\0'; p++) {
+        if (*p == '*') {
+            strbuf_append(&sb, "%");
+        } else if (*p == '?') {
+            strbuf_append(&sb, "_");
+        } else if (*p == '%' || *p == '_' || *p == '\\') {
+            strbuf_appendf(&sb, "\\%c", *p);
+        } else {
+            strbuf_append_len(&sb, p, 1);
+        }
+    }
+    return strbuf_take(&sb);
+}
+
 void util_utf8_sanitize(char *text)
 {
     unsigned char *p = (unsigned char *)text;

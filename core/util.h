@@ -62,6 +62,10 @@ int64_t util_monotonic_ms(void);
 bool util_instance_name_valid(const char *name);
 bool util_identifier_valid(const char *name);
 
+/* util_glob_to_like - a glob (* and ?) as a LIKE pattern, LIKE's own characters escaped;
+ * malloc'd. */
+char *util_glob_to_like(const char *glob);
+
 /* Replaces bytes that do not form valid UTF-8 with '?', in place. */
 void util_utf8_sanitize(char *text);
 

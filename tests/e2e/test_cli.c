@@ -58,7 +58,7 @@ START_TEST(test_check_config_accepts_the_example_configuration)
 {
     char *out = NULL;
     /* without its environment, the example names what is missing */
-    char *bare = util_printf("env -u DATABASE_URL -u LEADHUB_INBOUND_SECRET "
+    char *bare = util_printf("env -u DATABASE_URL -u LEADHUB_INBOUND_SECRET -u LEADHUB_API_TOKEN "
                              "LEADHUB_PLUGIN_DIR='%s/plugins' '%s' check-config",
                              tu_build_dir(), td_binary());
     char *command = util_printf("cd '%s' && %s", tu_source_dir(), bare);
@@ -70,13 +70,14 @@ START_TEST(test_check_config_accepts_the_example_configuration)
     free(bare);
 
     command = util_printf("cd '%s' && DATABASE_URL=postgresql://localhost/x "
-                          "LEADHUB_INBOUND_SECRET=s3cret LEADHUB_PLUGIN_DIR='%s/plugins' "
-                          "'%s' check-config",
+                          "LEADHUB_INBOUND_SECRET=s3cret LEADHUB_API_TOKEN=t0ken "
+                          "LEADHUB_PLUGIN_DIR='%s/plugins' '%s' check-config",
                           tu_source_dir(), tu_build_dir(), td_binary());
     ck_assert_int_eq(tu_run(command, &out), 0);
     assert_contains(out, "config/leadhub.yaml: valid (1 connector instance(s), 0 route(s)");
     assert_contains(out, "inbound");
     ck_assert_ptr_null(strstr(out, "s3cret"));
+    ck_assert_ptr_null(strstr(out, "t0ken"));
     free(out);
     free(command);
 }

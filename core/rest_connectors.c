@@ -1,0 +1,199 @@
+/*
+ * rest_connectors.c - GET /v1/connectors, GET /v1/connectors/{name} and
+ * POST /v1/connectors/{name}/sync. Status combines the configuration (every instance,
+ * disabled ones too, and the scorers), this replica's view (initialized, token state,
+ * circuit) and the database's (last poll, cursor age, counts) — never a secret.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "loader.h"
+#include "poller.h"
+#include "rest_internal.h"
+#include "util.h"
+
+static const char sql_status[] =
+    "SELECT coalesce(json_object_agg(n.name, json_build_object("
+    "'last_poll', (SELECT json_build_object('started_at', s.last_poll_started_at, "
+    "'finished_at', s.last_poll_finished_at, 'outcome', s.last_poll_outcome, 'events', "
+    "s.last_poll_events, 'error', s.last_error, 'owner', s.owner) FROM connector_status s "
+    "WHERE s.instance = n.name), "
+    "'cursor_updated_at', (SELECT max(c.updated_at) FROM connector_state c "
+    "WHERE c.instance = n.name AND c.key NOT LIKE 'leadhub.%'), "
+    "'cursor_age_seconds', (SELECT floor(extract(epoch FROM now() - max(c.updated_at)))::bigint "
+    "FROM connector_state c WHERE c.instance = n.name AND c.key NOT LIKE 'leadhub.%'), "
+    "'events', (SELECT count(*) FROM events e WHERE e.source = n.name), "
+    "'deliveries', (SELECT json_build_object('pending', count(*) FILTER (WHERE d.status = "
+    "'pending'), 'retrying', count(*) FILTER (WHERE d.status = 'retrying'), 'dead', count(*) "
+    "FILTER (WHERE d.status = 'dead'), 'done', count(*) FILTER (WHERE d.status = 'done')) "
+    "FROM deliveries d WHERE d.destination = n.name))), '{}'::json) "
+    "FROM unnest($1::text[]) AS n(name)";
+
+/* What the config says of every instance and scorer (name, plugin, kind, enabled). */
+static json_t *configured(struct daemon *daemon, const char *only)
+{
+    json_t *list = json_array();
+    pthread_rwlock_rdlock(&daemon->config_lock);
+    const struct config *config = daemon->config;
+    for (size_t i = 0; i < config->instance_count; i++) {
+        const struct config_instance *ci = &config->instances[i];
+        if (only != NULL && strcmp(only, ci->name) != 0) {
+            continue;
+        }
+        const struct plugin *plugin = loader_find(&daemon->plugins, ci->plugin);
+        json_array_append_new(
+            list, json_pack("{s:s,s:s,s:s,s:b}", "name", ci->name, "plugin", ci->plugin, "kind",
+                            plugin != NULL ? loader_kind_name(plugin->desc->kind) : "unknown",
+                            "enabled", ci->enabled));
+    }
+    size_t i;
+    const json_t *entry;
+    json_array_foreach(config->scoring, i, entry)
+    {
+        const char *name = json_string_value(json_object_get(entry, "name"));
+        const char *plugin = json_string_value(json_object_get(entry, "plugin"));
+        if (name != NULL && plugin != NULL && (only == NULL || strcmp(only, name) == 0)) {
+            json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:b}", "name", name, "plugin",
+                                                  plugin, "kind", "scorer", "enabled", 1));
+        }
+    }
+    pthread_rwlock_unlock(&daemon->config_lock);
+    return list;
+}
+
+/* Adds this replica's view of the instance: initialized, error, token state, circuit. */
+static void add_runtime(struct daemon *daemon, json_t *entry, const json_t *circuits,
+                        const json_t *scorers)
+{
+    const char *name = json_string_value(json_object_get(entry, "name"));
+    struct instance *instance = daemon_find_instance(daemon, name);
+    bool initialized = false;
+    const char *error = NULL;
+    const char *token = "none";
+    char token_state[16];
+    if (instance != NULL) {
+        initialized = atomic_load(&instance->initialized);
+        error = instance->last_error;
+        pthread_mutex_lock(&instance->oauth2.mutex);
+        snprintf(token_state, sizeof(token_state), "%s", instance->oauth2.state);
+        pthread_mutex_unlock(&instance->oauth2.mutex);
+        token = token_state;
+    } else if (json_string_value(json_object_get(scorers, name)) != NULL) {
+        const char *state = json_string_value(json_object_get(scorers, name));
+        initialized = strcmp(state, "ok") == 0;
+        error = initialized ? NULL : state;
+    }
+    json_object_set_new(entry, "initialized", json_boolean(initialized));
+    json_object_set_new(entry, "error", error != NULL ? json_string(error) : json_null());
+    json_object_set_new(entry, "token", json_string(token));
+    const json_t *circuit = json_object_get(json_object_get(circuits, name), "circuit");
+    json_object_set_new(entry, "circuit",
+                        circuit != NULL ? json_incref((json_t *)circuit) : json_null());
+    instance_release(instance);
+}
+
+/* The status of the configured instances matching `only` (NULL: all). */
+static json_t *status_of(const struct rest_request *request, struct rest_response *response,
+                         const char *only)
+{
+    struct daemon *daemon = request->daemon;
+    json_t *list = configured(daemon, only);
+    struct strbuf names = {0};
+    size_t i;
+    json_t *entry;
+    strbuf_append(&names, "{");
+    json_array_foreach(list, i, entry)
+    {
+        /* instance names are [a-z0-9_-]: nothing to escape */
+        strbuf_appendf(&names, "%s\"%s\"", i ? "," : "",
+                       json_string_value(json_object_get(entry, "name")));
+    }
+    strbuf_append(&names, "}");
+    const char *params[] = {strbuf_value(&names)};
+    json_t *stored =
+        json_array_size(list) > 0
+            ? rest_query_json(daemon, response, "rest_connectors", sql_status, 1, params)
+            : json_object();
+    strbuf_free(&names);
+    if (stored == NULL) {
+        json_decref(list);
+        return NULL;
+    }
+    json_t *circuits = daemon->dispatcher != NULL ? dispatch_status(daemon->dispatcher) : NULL;
+    bool ignored = true;
+    pthread_mutex_lock(&daemon->scoring_mutex);
+    json_t *scorers = scoring_status(daemon->scoring, &ignored);
+    pthread_mutex_unlock(&daemon->scoring_mutex);
+    json_array_foreach(list, i, entry)
+    {
+        add_runtime(daemon, entry, circuits, scorers);
+        json_object_update(
+            entry, json_object_get(stored, json_string_value(json_object_get(entry, "name"))));
+    }
+    json_decref(scorers);
+    json_decref(circuits);
+    json_decref(stored);
+    return list;
+}
+
+void rest_connectors_list(const struct rest_request *request, struct rest_response *response)
+{
+    static const char *const allowed[] = {NULL};
+    if (!rest_params_only(request, response, allowed)) {
+        return;
+    }
+    json_t *list = status_of(request, response, NULL);
+    if (list != NULL) {
+        rest_ok(response, 200, json_pack("{s:o}", "data", list));
+    }
+}
+
+void rest_connector_get(const struct rest_request *request, struct rest_response *response,
+                        const char *name)
+{
+    static const char *const allowed[] = {NULL};
+    if (!rest_params_only(request, response, allowed)) {
+        return;
+    }
+    json_t *list =
+        util_instance_name_valid(name) ? status_of(request, response, name) : json_array();
+    if (list == NULL) {
+        return;
+    }
+    if (json_array_size(list) == 0) {
+        json_decref(list);
+        rest_error(response, 404, "not_found", NULL, "no connector instance named %.64s", name);
+        return;
+    }
+    rest_ok(response, 200, json_incref(json_array_get(list, 0)));
+    json_decref(list);
+}
+
+void rest_connector_sync(const struct rest_request *request, struct rest_response *response,
+                         const char *name)
+{
+    struct instance *instance =
+        util_instance_name_valid(name) ? daemon_find_instance(request->daemon, name) : NULL;
+    if (instance == NULL) {
+        rest_error(response, 404, "not_found", NULL, "no enabled connector instance named %.64s",
+                   name);
+        return;
+    }
+    bool polls = instance->plugin->desc->poll != NULL;
+    instance_release(instance);
+    if (!polls) {
+        rest_error(response, 409, "not_pollable", NULL, "%s does not poll: nothing to sync", name);
+        return;
+    }
+    /* NOTIFY reaches whichever replica polls the instance */
+    char *channel = poller_sync_channel(name);
+    const char *params[] = {channel};
+    json_t *done = rest_query_json(request->daemon, response, "rest_sync",
+                                   "SELECT to_json(pg_notify($1, '') IS NULL)", 1, params);
+    free(channel);
+    if (done == NULL) {
+        return;
+    }
+    json_decref(done);
+    rest_ok(response, 202, json_pack("{s:s,s:s}", "instance", name, "status", "requested"));
+}

@@ -1,0 +1,84 @@
+/* rest_internal.h - what the rest_*.c handlers share. */
+#ifndef LEADHUB_REST_INTERNAL_H
+#define LEADHUB_REST_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "daemon.h"
+#include "rest.h"
+#include "store_pg.h"
+
+#define REST_LIMIT_DEFAULT 100
+#define REST_LIMIT_MAX     500
+
+/*
+ * rest_store - this thread's database connection for REST reads (one per HTTP thread,
+ * opened on first use, sessions in UTC so timestamps read as RFC 3339 Z). NULL with a 503
+ * set on the response when the database cannot be reached.
+ */
+struct store *rest_store(struct daemon *daemon, struct rest_response *response);
+
+/* rest_params_only - 400 naming the first query parameter not in `allowed` (NULL-ended). */
+bool rest_params_only(const struct rest_request *request, struct rest_response *response,
+                      const char *const *allowed);
+
+/* rest_json_body - 415 unless the request says its body is application/json. */
+bool rest_json_body(const struct rest_request *request, struct rest_response *response);
+
+/* The value of a parameter, or NULL. */
+const char *rest_param(const struct rest_request *request, const char *name);
+
+/* rest_param_limit - `limit` (default 100, 1..500) or a 400. */
+bool rest_param_limit(const struct rest_request *request, struct rest_response *response,
+                      int *limit_out);
+
+/* rest_param_id - a positive integer parameter into text (for SQL), "" when absent; or a
+ * 400 naming it. */
+bool rest_param_id(const struct rest_request *request, struct rest_response *response,
+                   const char *name, char out[24]);
+
+/* rest_param_time - an RFC 3339 parameter normalized into out, "" when absent; or 400. */
+bool rest_param_time(const struct rest_request *request, struct rest_response *response,
+                     const char *name, char out[32]);
+
+/* rest_param_number - a number parameter (text into out, "" when absent); or 400. */
+bool rest_param_number(const struct rest_request *request, struct rest_response *response,
+                       const char *name, char out[32]);
+
+/*
+ * rest_query_json - run a statement whose single row and column is JSON text, and parse
+ * it. Params: NULL for SQL NULL ("" is turned into NULL: absent filters). On failure the
+ * response is set (503 or 500) and NULL returned. NEW reference.
+ */
+json_t *rest_query_json(struct daemon *daemon, struct rest_response *response, const char *name,
+                        const char *sql, int nparams, const char *const *params);
+
+/* rest_page - {"data": rows, "next": cursor or null}: next is the last row's `cursor_key`
+ * when the page is full. `rows` is STOLEN. */
+void rest_page(struct rest_response *response, json_t *rows, int limit, const char *cursor_key);
+
+/* rest_ok - 200 (or `status`) with `body` STOLEN. */
+void rest_ok(struct rest_response *response, int status, json_t *body);
+
+/* Handlers: the request is routed and its scope checked. `id` is the path's {id}/{name}. */
+void rest_leads_list(const struct rest_request *request, struct rest_response *response);
+void rest_lead_get(const struct rest_request *request, struct rest_response *response,
+                   const char *id);
+void rest_meetings_list(const struct rest_request *request, struct rest_response *response);
+void rest_meeting_get(const struct rest_request *request, struct rest_response *response,
+                      const char *id);
+void rest_events_list(const struct rest_request *request, struct rest_response *response);
+void rest_events_post(const struct rest_request *request, struct rest_response *response,
+                      struct ingest_batch *batch);
+void rest_connectors_list(const struct rest_request *request, struct rest_response *response);
+void rest_connector_get(const struct rest_request *request, struct rest_response *response,
+                        const char *name);
+void rest_connector_sync(const struct rest_request *request, struct rest_response *response,
+                         const char *name);
+void rest_deliveries_list(const struct rest_request *request, struct rest_response *response);
+void rest_delivery_replay(const struct rest_request *request, struct rest_response *response,
+                          const char *id);
+void rest_deliveries_replay(const struct rest_request *request, struct rest_response *response);
+
+#endif

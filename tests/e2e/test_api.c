@@ -1,0 +1,1168 @@
+/*
+ * test_api.c - the REST API (/v1) of the real daemon over real HTTP, with a real
+ * PostgreSQL: every endpoint, filter and error, pagination to the end, each auth outcome.
+ * Every answer is also checked against docs/openapi.yaml.
+ *
+ * One daemon serves the whole suite (started by an unchecked fixture); each test writes
+ * its own data (its own emails, sources, dates) so that tests do not see each other's.
+ * Tests observe through HTTP and the database only: the fake providers run in the parent
+ * process, which the forked tests cannot see into.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "daemon_harness.h"
+#include "fake_http.h"
+#include "http_client.h"
+#include "openapi_check.h"
+#include "testdb.h"
+#include "testutil.h"
+#include "util.h"
+
+#define READ_TOKEN  "read-token-0c6f1e7b5a"
+#define WRITE_TOKEN "write-token-93b2d4a1fe"
+#define ADMIN_TOKEN "admin-token-5e8a7c2d40"
+#define HOOK_SECRET "hook-secret-1f2e3d4c"
+#define SINK_SECRET "sink-secret-a9b8c7d6"
+
+static struct test_daemon td;
+static struct fake_http *crm;
+static struct fake_http *warehouse;
+static struct fake_http *provider;
+static struct openapi *spec;
+
+static const char empty_page[] = "{\"events\":[],\"next\":null}";
+
+static void suite_setup(void)
+{
+    char *error = NULL;
+    char *doc = tu_path(tu_source_dir(), "docs/openapi.yaml");
+    spec = openapi_load(doc, &error);
+    ck_assert_msg(spec != NULL, "docs/openapi.yaml: %s", error ? error : "?");
+    free(doc);
+
+    crm = fake_http_start();
+    warehouse = fake_http_start();
+    provider = fake_http_start();
+    /* the warehouse fails its first three deliveries (dead at once: max_attempts 1) */
+    fake_http_route(warehouse, "/wh", (struct fake_response){500, "{}", NULL, 0}, 3);
+    fake_http_route(provider, "/leads?after=0", (struct fake_response){200, empty_page, NULL, 0},
+                    0);
+
+    setenv("LHTEST_READ_TOKEN", READ_TOKEN, 1);
+    setenv("LHTEST_WRITE_TOKEN", WRITE_TOKEN, 1);
+    setenv("LHTEST_ADMIN_TOKEN", ADMIN_TOKEN, 1);
+    setenv("LHTEST_SINK_SECRET", SINK_SECRET, 1);
+
+    td_init(&td, NULL);
+    char *plugins = tu_path(td.dir, "plugins");
+    char *copy = util_printf("mkdir -p '%s' && cp '%s/tests/fixtures/paging_source.so' "
+                             "'%s/tests/fixtures/event_count_scorer.so' '%s/'",
+                             plugins, tu_build_dir(), tu_build_dir(), plugins);
+    ck_assert_int_eq(tu_run(copy, NULL), 0);
+    free(copy);
+    td.extra_plugin_dir = plugins;
+
+    td_webhook_instance(&td, "inbound", HOOK_SECRET);
+    char *url = fake_http_url(provider, "/leads");
+    char *yaml = util_printf("name: pager\nplugin: paging_source\npoll_interval: 1h\n"
+                             "settings:\n  url: %s\n",
+                             url);
+    td_connector(&td, "pager", yaml);
+    free(yaml);
+    free(url);
+    url = fake_http_url(crm, "/crm");
+    yaml = util_printf("name: crm\nplugin: http\nsettings:\n  url: %s\n"
+                       "  secret: ${LHTEST_SINK_SECRET}\n",
+                       url);
+    td_connector(&td, "crm", yaml);
+    free(yaml);
+    free(url);
+    url = fake_http_url(warehouse, "/wh");
+    yaml = util_printf("name: warehouse\nplugin: http\nsettings:\n  url: %s\n"
+                       "  secret: ${LHTEST_SINK_SECRET}\n",
+                       url);
+    td_connector(&td, "warehouse", yaml);
+    free(yaml);
+    free(url);
+    url = fake_http_url(crm, "/dormant");
+    yaml = util_printf("name: dormant\nplugin: http\nenabled: false\nsettings:\n  url: %s\n"
+                       "  secret: ${LHTEST_SINK_SECRET}\n",
+                       url);
+    td_connector(&td, "dormant", yaml);
+    free(yaml);
+    free(url);
+
+    td.extra_main = strdup("http:\n"
+                           "  body_limit: 65536\n"
+                           "api:\n"
+                           "  tokens:\n"
+                           "    - name: reader\n"
+                           "      token: ${LHTEST_READ_TOKEN}\n"
+                           "      scopes: [read]\n"
+                           "    - name: writer\n"
+                           "      token: ${LHTEST_WRITE_TOKEN}\n"
+                           "      scopes: [write]\n"
+                           "    - name: ops\n"
+                           "      token: ${LHTEST_ADMIN_TOKEN}\n"
+                           "      scopes: [read, write, admin]\n"
+                           "scoring:\n"
+                           "  - name: activity\n"
+                           "    plugin: event_count_scorer\n"
+                           "    settings: {per_event: 10}\n"
+                           "    thresholds: {hot: 30}\n"
+                           "routes:\n"
+                           "  - name: orders-to-warehouse\n"
+                           "    from: ops-app\n"
+                           "    types: [custom.order]\n"
+                           "    to: [warehouse]\n"
+                           "delivery:\n"
+                           "  max_attempts: 1\n");
+    int rc = td_start(&td);
+    if (rc != 0) {
+        char *log = td_log(&td);
+        ck_abort_msg("daemon did not start (%d):\n%s", rc, log);
+    }
+}
+
+static void suite_teardown(void)
+{
+    ck_assert_int_eq(td_stop(&td), 0);
+    td_cleanup(&td);
+    fake_http_stop(crm);
+    fake_http_stop(warehouse);
+    fake_http_stop(provider);
+    openapi_free(spec);
+}
+
+/* --- calling the API ------------------------------------------------------------------ */
+
+struct answer {
+    long status;
+    char *body;
+    char *headers;
+    json_t *json;
+};
+
+static void answer_free(struct answer *a)
+{
+    free(a->body);
+    free(a->headers);
+    json_decref(a->json);
+    memset(a, 0, sizeof(*a));
+}
+
+/* A request with its own header lines; the answer is checked against the document when
+ * `documented`. */
+static struct answer call_with(const char *method, const char *path, const char *const *headers,
+                               const char *body, bool documented)
+{
+    char *url = td_url(&td, path);
+    struct http_result result;
+    ck_assert_int_eq(
+        http_request(method, url, headers, body, body != NULL ? strlen(body) : 0, &result), 0);
+    free(url);
+    struct answer a = {result.status, result.body, result.headers, NULL};
+    a.json = json_loads(a.body != NULL ? a.body : "", JSON_DECODE_ANY, NULL);
+    if (documented) {
+        char *problem = openapi_check_response(spec, method, path, a.status, a.body);
+        ck_assert_msg(problem == NULL, "%s", problem);
+    }
+    ck_assert_msg(strstr(a.headers, "application/json") != NULL, "%s %s: not JSON:\n%s", method,
+                  path, a.headers);
+    return a;
+}
+
+/* A request with a bearer token (or none) and, with a body, Content-Type JSON. */
+static struct answer call(const char *method, const char *path, const char *token, const char *body)
+{
+    char *auth = token != NULL ? util_printf("Authorization: Bearer %s", token) : NULL;
+    const char *headers[3] = {0};
+    size_t n = 0;
+    if (auth != NULL) {
+        headers[n++] = auth;
+    }
+    if (body != NULL) {
+        headers[n++] = "Content-Type: application/json";
+    }
+    struct answer a = call_with(method, path, headers, body, true);
+    free(auth);
+    return a;
+}
+
+static struct answer get(const char *path)
+{
+    return call("GET", path, READ_TOKEN, NULL);
+}
+
+/* Asserts the one error shape, its status and code, and (when given) the parameter or
+ * field it names. */
+static void assert_error(const struct answer *a, long status, const char *code, const char *names)
+{
+    ck_assert_msg(a->status == status, "expected %ld, got %ld: %s", status, a->status, a->body);
+    char *problem = openapi_check_schema(spec, "Error", a->body);
+    ck_assert_msg(problem == NULL, "%s", problem);
+    const json_t *error = json_object_get(a->json, "error");
+    ck_assert_str_eq(json_string_value(json_object_get(error, "code")), code);
+    ck_assert(strlen(json_string_value(json_object_get(error, "message"))) > 0);
+    if (names != NULL) {
+        const json_t *details = json_object_get(error, "details");
+        const char *named = json_string_value(json_object_get(details, "parameter"));
+        if (named == NULL) {
+            named = json_string_value(json_object_get(details, "field"));
+        }
+        ck_assert_msg(named != NULL && strcmp(named, names) == 0, "expected %s named: %s", names,
+                      a->body);
+    }
+}
+
+/* Posts events (an object or an array, as JSON text) with the write token. */
+static void post_events(const char *json_text)
+{
+    struct answer a = call("POST", "/v1/events", WRITE_TOKEN, json_text);
+    ck_assert_msg(a.status == 201 || a.status == 207, "%ld: %s", a.status, a.body);
+    if (a.status == 207) {
+        size_t i;
+        json_t *item;
+        json_array_foreach(json_object_get(a.json, "results"), i, item)
+        {
+            ck_assert_msg(json_integer_value(json_object_get(item, "status")) == 201, "%s", a.body);
+        }
+    }
+    answer_free(&a);
+}
+
+static json_t *data_of(const struct answer *a)
+{
+    ck_assert_msg(a->status == 200, "%ld: %s", a->status, a->body);
+    json_t *data = json_object_get(a->json, "data");
+    ck_assert(json_is_array(data));
+    return data;
+}
+
+static size_t count_of(const char *path)
+{
+    struct answer a = get(path);
+    size_t n = json_array_size(data_of(&a));
+    answer_free(&a);
+    return n;
+}
+
+static json_int_t lead_id_of(const char *email)
+{
+    char *path = util_printf("/v1/leads?email=%s", email);
+    struct answer a = get(path);
+    free(path);
+    json_t *data = data_of(&a);
+    ck_assert_msg(json_array_size(data) == 1, "%s: %s", email, a.body);
+    json_int_t id = json_integer_value(json_object_get(json_array_get(data, 0), "id"));
+    answer_free(&a);
+    return id;
+}
+
+/*
+ * Pages through `path` (which has a query already) with `limit`, to the end; checks the
+ * page sizes, the ascending order and that no item repeats; returns every id in order.
+ */
+static json_t *page_to_end(const char *path, int limit, size_t expected_total)
+{
+    json_t *ids = json_array();
+    char *after = NULL;
+    json_int_t last = 0;
+    for (int page = 0; page < 100; page++) {
+        char *url = after != NULL ? util_printf("%s&limit=%d&after=%s", path, limit, after)
+                                  : util_printf("%s&limit=%d", path, limit);
+        struct answer a = get(url);
+        free(url);
+        json_t *data = data_of(&a);
+        ck_assert_uint_le(json_array_size(data), (size_t)limit);
+        size_t i;
+        json_t *item;
+        json_array_foreach(data, i, item)
+        {
+            json_int_t id = json_integer_value(json_object_get(item, "id"));
+            ck_assert_msg(id > last, "ids not ascending: %lld after %lld", (long long)id,
+                          (long long)last);
+            last = id;
+            json_array_append_new(ids, json_integer(id));
+        }
+        const json_t *next = json_object_get(a.json, "next");
+        free(after);
+        after = json_is_string(next) ? strdup(json_string_value(next)) : NULL;
+        if (after == NULL) {
+            ck_assert(json_is_null(next));
+            /* only a short page ends the list */
+            ck_assert_uint_lt(json_array_size(data), (size_t)limit);
+        } else {
+            ck_assert_uint_eq(json_array_size(data), (size_t)limit);
+        }
+        answer_free(&a);
+        if (after == NULL) {
+            break;
+        }
+    }
+    ck_assert_msg(after == NULL, "pagination did not end");
+    ck_assert_uint_eq(json_array_size(ids), expected_total);
+    return ids;
+}
+
+/* --- authentication ------------------------------------------------------------------- */
+
+START_TEST(test_a_request_without_a_valid_token_is_401_with_www_authenticate)
+{
+    struct answer a = call("GET", "/v1/leads", NULL, NULL);
+    assert_error(&a, 401, "unauthorized", NULL);
+    ck_assert_ptr_nonnull(strcasestr(a.headers, "WWW-Authenticate: Bearer"));
+    answer_free(&a);
+
+    a = call("GET", "/v1/leads", "not-a-token", NULL);
+    assert_error(&a, 401, "unauthorized", NULL);
+    answer_free(&a);
+
+    /* a prefix of a real token is no token */
+    a = call("GET", "/v1/leads", "read-token", NULL);
+    assert_error(&a, 401, "unauthorized", NULL);
+    answer_free(&a);
+
+    const char *basic[] = {"Authorization: Basic cmVhZDpyZWFk", NULL};
+    a = call_with("GET", "/v1/connectors", basic, NULL, true);
+    assert_error(&a, 401, "unauthorized", NULL);
+    answer_free(&a);
+
+    /* checked before the body is read: a stranger's large upload is not buffered */
+    char *big = malloc(200000);
+    memset(big, 'x', 199999);
+    big[199999] = '\0';
+    a = call("POST", "/v1/events", NULL, big);
+    assert_error(&a, 401, "unauthorized", NULL);
+    answer_free(&a);
+    free(big);
+}
+END_TEST
+
+START_TEST(test_each_scope_opens_only_its_operations)
+{
+    struct answer a = call("POST", "/v1/events", READ_TOKEN,
+                           "{\"type\":\"custom.ping\",\"source_id\":\"scope-1\","
+                           "\"occurred_at\":\"2026-11-27T10:00:00Z\"}");
+    assert_error(&a, 403, "forbidden", NULL);
+    answer_free(&a);
+
+    a = call("GET", "/v1/leads", WRITE_TOKEN, NULL);
+    assert_error(&a, 403, "forbidden", NULL);
+    answer_free(&a);
+
+    a = call("POST", "/v1/connectors/pager/sync", READ_TOKEN, NULL);
+    assert_error(&a, 403, "forbidden", NULL);
+    answer_free(&a);
+
+    a = call("POST", "/v1/deliveries/replay", WRITE_TOKEN, "{\"all\":true,\"dry_run\":true}");
+    assert_error(&a, 403, "forbidden", NULL);
+    answer_free(&a);
+
+    a = call("POST", "/v1/deliveries/1/replay", READ_TOKEN, NULL);
+    assert_error(&a, 403, "forbidden", NULL);
+    answer_free(&a);
+
+    /* and each token does what its scopes allow */
+    a = call("GET", "/v1/leads", READ_TOKEN, NULL);
+    ck_assert_int_eq(a.status, 200);
+    answer_free(&a);
+    a = call("POST", "/v1/events", WRITE_TOKEN,
+             "{\"type\":\"custom.ping\",\"source_id\":\"scope-2\","
+             "\"occurred_at\":\"2026-11-27T10:00:00Z\"}");
+    ck_assert_int_eq(a.status, 201);
+    answer_free(&a);
+    a = call("POST", "/v1/deliveries/replay", ADMIN_TOKEN, "{\"all\":true,\"dry_run\":true}");
+    ck_assert_int_eq(a.status, 200);
+    answer_free(&a);
+}
+END_TEST
+
+/* --- POST /v1/events ------------------------------------------------------------------- */
+
+START_TEST(test_one_posted_event_is_committed_before_201_and_a_repeat_is_200)
+{
+    const char *event = "{\"type\":\"lead.created\",\"source\":\"signup-app\","
+                        "\"source_id\":\"su-1\",\"occurred_at\":\"2026-11-27T10:00:00Z\","
+                        "\"lead\":{\"email\":\" Post.One@Example.test \",\"company\":\"Posters\"}}";
+    struct answer a = call("POST", "/v1/events", WRITE_TOKEN, event);
+    ck_assert_int_eq(a.status, 201);
+    ck_assert_str_eq(json_string_value(json_object_get(a.json, "result")), "stored");
+    json_int_t id = json_integer_value(json_object_get(a.json, "id"));
+    ck_assert_int_gt(id, 0);
+    answer_free(&a);
+
+    /* durable when answered: it is in the database already */
+    PGconn *db = testdb_connect(td.db_url);
+    char *sql = util_printf("SELECT count(*) FROM events WHERE id = %lld AND source = "
+                            "'signup-app' AND type = 'lead.created'",
+                            (long long)id);
+    ck_assert_int_eq(testdb_scalar(db, sql), 1);
+    free(sql);
+    ck_assert_int_eq(
+        testdb_scalar(db, "SELECT count(*) FROM leads WHERE email = 'post.one@example.test'"), 1);
+    PQfinish(db);
+
+    a = call("POST", "/v1/events", WRITE_TOKEN, event);
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(a.json, "result")), "duplicate");
+    answer_free(&a);
+    ck_assert_uint_eq(count_of("/v1/events?source=signup-app"), 1);
+
+    /* without a source, the event is the API's */
+    a = call("POST", "/v1/events", WRITE_TOKEN,
+             "{\"type\":\"custom.note\",\"source_id\":\"no-source-1\","
+             "\"occurred_at\":\"2026-11-27T10:00:00Z\"}");
+    ck_assert_int_eq(a.status, 201);
+    answer_free(&a);
+    a = get("/v1/events?source=api&type=custom.note");
+    json_t *data = data_of(&a);
+    ck_assert_uint_ge(json_array_size(data), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(data, 0), "source_id")),
+                     "no-source-1");
+    answer_free(&a);
+}
+END_TEST
+
+START_TEST(test_an_array_gets_one_result_per_item_and_stores_the_valid_ones)
+{
+    struct answer a =
+        call("POST", "/v1/events", WRITE_TOKEN,
+             "[{\"type\":\"custom.batch\",\"source\":\"batch-app\",\"source_id\":\"b-1\","
+             "\"occurred_at\":\"2026-11-27T10:00:00Z\"},"
+             "{\"type\":\"no.such.type\",\"source\":\"batch-app\",\"source_id\":\"b-2\","
+             "\"occurred_at\":\"2026-11-27T10:00:00Z\"},"
+             "{\"type\":\"custom.batch\",\"source\":\"batch-app\",\"source_id\":\"b-1\","
+             "\"occurred_at\":\"2026-11-27T10:00:00Z\"},"
+             "42,"
+             "{\"type\":\"custom.batch\",\"source\":\"inbound\",\"source_id\":\"b-3\","
+             "\"occurred_at\":\"2026-11-27T10:00:00Z\"},"
+             "{\"type\":\"custom.batch\",\"source\":\"batch-app\",\"source_id\":\"b-4\","
+             "\"occurred_at\":\"yesterday\"}]");
+    ck_assert_int_eq(a.status, 207);
+    json_t *results = json_object_get(a.json, "results");
+    ck_assert_uint_eq(json_array_size(results), 6);
+    const int statuses[] = {201, 422, 200, 422, 422, 422};
+    for (size_t i = 0; i < 6; i++) {
+        json_t *item = json_array_get(results, i);
+        ck_assert_int_eq(json_integer_value(json_object_get(item, "index")), (json_int_t)i);
+        ck_assert_msg(json_integer_value(json_object_get(item, "status")) == statuses[i],
+                      "item %zu: %s", i, a.body);
+    }
+    /* each refusal says why */
+    const char *why = json_string_value(
+        json_object_get(json_object_get(json_array_get(results, 4), "error"), "message"));
+    ck_assert_ptr_nonnull(strstr(why, "connector instance"));
+    why = json_string_value(
+        json_object_get(json_object_get(json_array_get(results, 5), "error"), "message"));
+    ck_assert_ptr_nonnull(strstr(why, "occurred_at"));
+    answer_free(&a);
+    ck_assert_uint_eq(count_of("/v1/events?source=batch-app"), 1);
+    ck_assert_uint_eq(count_of("/v1/events?source=inbound&type=custom.batch"), 0);
+}
+END_TEST
+
+START_TEST(test_bad_posts_get_400_413_415_and_422)
+{
+    /* not JSON */
+    struct answer a = call("POST", "/v1/events", WRITE_TOKEN, "{\"type\":");
+    assert_error(&a, 400, "bad_request", NULL);
+    answer_free(&a);
+
+    /* not declared JSON */
+    const char *auth = "Authorization: Bearer " WRITE_TOKEN;
+    const char *plain[] = {auth, "Content-Type: text/plain", NULL};
+    a = call_with("POST", "/v1/events", plain, "{}", true);
+    assert_error(&a, 415, "unsupported_media_type", NULL);
+    answer_free(&a);
+    const char *none[] = {auth, NULL};
+    a = call_with("POST", "/v1/events", none, "{}", true);
+    assert_error(&a, 415, "unsupported_media_type", NULL);
+    answer_free(&a);
+    const char *charset[] = {auth, "Content-Type: application/json; charset=utf-8", NULL};
+    a = call_with("POST", "/v1/events", charset,
+                  "{\"type\":\"custom.charset\",\"source_id\":\"cs-1\","
+                  "\"occurred_at\":\"2026-11-27T10:00:00Z\"}",
+                  true);
+    ck_assert_int_eq(a.status, 201);
+    answer_free(&a);
+
+    /* valid JSON, not a valid event */
+    a = call("POST", "/v1/events", WRITE_TOKEN,
+             "{\"type\":\"lead.created\",\"source_id\":\"v-1\","
+             "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"not an address\"}}");
+    assert_error(&a, 422, "invalid_event", NULL);
+    ck_assert_ptr_nonnull(strstr(a.body, "email"));
+    answer_free(&a);
+    a = call("POST", "/v1/events", WRITE_TOKEN, "[]");
+    assert_error(&a, 422, "invalid_event", NULL);
+    answer_free(&a);
+    a = call("POST", "/v1/events", WRITE_TOKEN, "\"event\"");
+    assert_error(&a, 422, "invalid_event", NULL);
+    answer_free(&a);
+    a = call("POST", "/v1/events", WRITE_TOKEN,
+             "{\"type\":\"custom.x\",\"source\":\"activity\",\"source_id\":\"v-2\","
+             "\"occurred_at\":\"2026-11-27T10:00:00Z\"}");
+    assert_error(&a, 422, "invalid_event", NULL);
+    ck_assert_ptr_nonnull(strstr(a.body, "scorer"));
+    answer_free(&a);
+
+    /* larger than http.body_limit (64 KiB here) */
+    size_t size = 70000;
+    char *big = malloc(size + 1);
+    memset(big, ' ', size);
+    big[0] = '[';
+    big[size - 1] = ']';
+    big[size] = '\0';
+    a = call("POST", "/v1/events", WRITE_TOKEN, big);
+    assert_error(&a, 413, "payload_too_large", NULL);
+    answer_free(&a);
+    free(big);
+
+    /* a query parameter where none is taken */
+    a = call("POST", "/v1/events?dry_run=1", WRITE_TOKEN, "{}");
+    assert_error(&a, 400, "bad_parameter", "dry_run");
+    answer_free(&a);
+}
+END_TEST
+
+/* --- leads ------------------------------------------------------------------------------ */
+
+static bool grace_scored(void *arg)
+{
+    (void)arg;
+    PGconn *db = testdb_connect(td.db_url);
+    long n = testdb_scalar(db, "SELECT count(*) FROM lead_scores s JOIN leads l ON l.id = "
+                               "s.lead_id WHERE l.email IN ('grace@filter.test', "
+                               "'alan@filter.test') AND s.scorer = 'activity' AND s.score IN "
+                               "(10, 30)");
+    PQfinish(db);
+    return n == 2;
+}
+
+START_TEST(test_lead_filters_each_narrow_the_list)
+{
+    post_events(
+        "[{\"type\":\"lead.created\",\"source\":\"filter-app\",\"source_id\":\"g-1\","
+        "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"Grace@Filter.test\","
+        "\"company\":\"Filter Co\"}},"
+        "{\"type\":\"email.received\",\"source\":\"filter-app\",\"source_id\":\"g-2\","
+        "\"occurred_at\":\"2026-11-27T10:01:00Z\",\"lead\":{\"email\":\"grace@filter.test\"}},"
+        "{\"type\":\"email.received\",\"source\":\"filter-app\",\"source_id\":\"g-3\","
+        "\"occurred_at\":\"2026-11-27T10:02:00Z\",\"lead\":{\"email\":\"grace@filter.test\"}},"
+        "{\"type\":\"lead.created\",\"source\":\"filter-app\",\"source_id\":\"a-1\","
+        "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"alan@filter.test\","
+        "\"company\":\"FILTER CO\"}},"
+        "{\"type\":\"lead.created\",\"source\":\"billing-app\",\"source_id\":\"e-1\","
+        "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"edsger@filter.test\","
+        "\"company\":\"Other Co\",\"external_ids\":{\"ledger\":\"L-77\"}}}]");
+
+    ck_assert_uint_eq(count_of("/v1/leads?email=GRACE@filter.test"), 1);
+    ck_assert_uint_eq(count_of("/v1/leads?email=nobody@filter.test"), 0);
+    ck_assert_uint_eq(count_of("/v1/leads?company=filter%20co"), 2);
+    ck_assert_uint_eq(count_of("/v1/leads?company=Other%20Co"), 1);
+    /* a source: the leads it reported events about, and those it knows by an identity */
+    ck_assert_uint_eq(count_of("/v1/leads?source=filter-app"), 2);
+    ck_assert_uint_eq(count_of("/v1/leads?source=billing-app"), 1);
+    ck_assert_uint_eq(count_of("/v1/leads?source=ledger"), 1);
+    ck_assert_uint_eq(count_of("/v1/leads?company=Filter%20Co&updated_since=2000-01-01T00:00:00Z"),
+                      2);
+    ck_assert_uint_eq(count_of("/v1/leads?company=Filter%20Co&updated_since=2999-01-01T00:00:00Z"),
+                      0);
+
+    /* scores: grace has three events (30), alan one (10) */
+    ck_assert(td_wait_until(grace_scored, NULL, 20000));
+    struct answer a = get("/v1/leads?company=Filter%20Co&scorer=activity&min_score=25");
+    json_t *data = data_of(&a);
+    ck_assert_uint_eq(json_array_size(data), 1);
+    json_t *lead = json_array_get(data, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(lead, "email")), "grace@filter.test");
+    ck_assert(json_number_value(json_object_get(json_object_get(lead, "scores"), "activity")) ==
+              30.0);
+    answer_free(&a);
+    ck_assert_uint_eq(count_of("/v1/leads?company=Filter%20Co&scorer=activity"), 2);
+    ck_assert_uint_eq(count_of("/v1/leads?company=Filter%20Co&scorer=activity&min_score=30.5"), 0);
+    ck_assert_uint_eq(count_of("/v1/leads?company=Filter%20Co&scorer=nobody"), 0);
+}
+END_TEST
+
+START_TEST(test_bad_list_parameters_are_400_naming_the_parameter)
+{
+    static const struct {
+        const char *path;
+        const char *parameter;
+    } cases[] = {
+        {"/v1/leads?limit=0", "limit"},
+        {"/v1/leads?limit=501", "limit"},
+        {"/v1/leads?limit=ten", "limit"},
+        {"/v1/leads?after=-3", "after"},
+        {"/v1/leads?after=1x", "after"},
+        {"/v1/leads?updated_since=yesterday", "updated_since"},
+        {"/v1/leads?min_score=high&scorer=activity", "min_score"},
+        {"/v1/leads?min_score=10", "min_score"},
+        {"/v1/leads?emial=a@b.c", "emial"},
+        {"/v1/leads/1?verbose=1", "verbose"},
+        {"/v1/meetings?status=maybe", "status"},
+        {"/v1/meetings?since=2026-13-01T00:00:00Z", "since"},
+        {"/v1/meetings?until=now", "until"},
+        {"/v1/meetings?lead_id=abc", "lead_id"},
+        {"/v1/events?lead_id=0", "lead_id"},
+        {"/v1/events?since=2026-11-27", "since"},
+        {"/v1/events?limit=1000", "limit"},
+        {"/v1/deliveries?status=lost", "status"},
+        {"/v1/deliveries?after=zero", "after"},
+        {"/v1/connectors?page=2", "page"},
+    };
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
+        struct answer a = get(cases[i].path);
+        assert_error(&a, 400, "bad_parameter", cases[i].parameter);
+        answer_free(&a);
+    }
+}
+END_TEST
+
+START_TEST(test_leads_page_to_the_end_in_a_stable_order)
+{
+    struct strbuf body = {0};
+    strbuf_append(&body, "[");
+    for (int i = 0; i < 7; i++) {
+        strbuf_appendf(&body,
+                       "%s{\"type\":\"lead.created\",\"source\":\"paging-app\",\"source_id\":"
+                       "\"p-%d\",\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":"
+                       "\"page%d@paging.test\",\"company\":\"Paging Co\"}}",
+                       i ? "," : "", i, i);
+    }
+    strbuf_append(&body, "]");
+    post_events(strbuf_value(&body));
+    strbuf_free(&body);
+
+    json_t *by3 = page_to_end("/v1/leads?company=Paging%20Co", 3, 7);
+    json_t *by7 = page_to_end("/v1/leads?company=Paging%20Co", 7, 7); /* a full last page */
+    json_t *by500 = page_to_end("/v1/leads?company=Paging%20Co", 500, 7);
+    ck_assert(json_equal(by3, by7));
+    ck_assert(json_equal(by3, by500));
+    json_decref(by3);
+    json_decref(by7);
+    json_decref(by500);
+    /* the default page holds them all */
+    ck_assert_uint_eq(count_of("/v1/leads?company=Paging%20Co"), 7);
+}
+END_TEST
+
+static bool ada_scored(void *arg)
+{
+    (void)arg;
+    PGconn *db = testdb_connect(td.db_url);
+    long n = testdb_scalar(db, "SELECT count(*) FROM lead_scores s JOIN leads l ON l.id = "
+                               "s.lead_id WHERE l.email = 'ada@detail.test' AND s.score = 20");
+    PQfinish(db);
+    return n == 1;
+}
+
+START_TEST(test_a_lead_comes_with_identities_scores_events_and_meetings)
+{
+    post_events("{\"type\":\"lead.created\",\"source\":\"detail-app\",\"source_id\":\"d-1\","
+                "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"ada@detail.test\","
+                "\"first_name\":\"Ada\",\"company\":\"Engines\",\"external_id\":\"DA-1\","
+                "\"external_ids\":{\"ledger\":\"L-1\"},\"attributes\":{\"tier\":\"gold\"}}}");
+    post_events("{\"type\":\"meeting.scheduled\",\"source\":\"detail-cal\",\"source_id\":\"dm-1\","
+                "\"occurred_at\":\"2026-11-27T11:00:00Z\",\"lead\":{\"email\":\"ada@detail.test\"},"
+                "\"meeting\":{\"external_id\":\"dm-1\","
+                "\"title\":\"Intro\",\"starts_at\":\"2030-01-10T10:00:00Z\",\"ends_at\":"
+                "\"2030-01-10T10:30:00Z\",\"attendees\":[{\"email\":\"ada@detail.test\","
+                "\"response\":\"accepted\"}]}}");
+    ck_assert(td_wait_until(ada_scored, NULL, 20000));
+
+    json_int_t id = lead_id_of("ada@detail.test");
+    char *path = util_printf("/v1/leads/%lld", (long long)id);
+    struct answer a = get(path);
+    free(path);
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(a.json, "first_name")), "Ada");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(a.json, "attributes"), "tier")), "gold");
+    json_t *identities = json_object_get(a.json, "identities");
+    ck_assert_uint_eq(json_array_size(identities), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(identities, 0), "source")),
+                     "detail-app");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(identities, 0), "external_id")), "DA-1");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(identities, 1), "source")),
+                     "ledger");
+    json_t *scores = json_object_get(a.json, "scores");
+    ck_assert_uint_eq(json_array_size(scores), 1);
+    json_t *score = json_array_get(scores, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(score, "scorer")), "activity");
+    ck_assert(json_number_value(json_object_get(score, "score")) == 20.0);
+    ck_assert_str_eq(json_string_value(json_object_get(score, "band")), "none");
+    json_t *why = json_array_get(json_object_get(score, "explanation"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(why, "why")), "2 event(s) in the window");
+    json_t *events = json_object_get(a.json, "recent_events");
+    ck_assert_uint_eq(json_array_size(events), 2);
+    /* newest first */
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(events, 0), "type")),
+                     "meeting.scheduled");
+    json_t *meetings = json_object_get(a.json, "meetings");
+    ck_assert_uint_eq(json_array_size(meetings), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(meetings, 0), "title")),
+                     "Intro");
+    answer_free(&a);
+
+    a = get("/v1/leads/999999999");
+    assert_error(&a, 404, "not_found", NULL);
+    answer_free(&a);
+    a = get("/v1/leads/ada");
+    assert_error(&a, 404, "not_found", NULL);
+    answer_free(&a);
+}
+END_TEST
+
+/* --- meetings ----------------------------------------------------------------------------- */
+
+START_TEST(test_meeting_filters_pages_and_detail)
+{
+    post_events("{\"type\":\"lead.created\",\"source\":\"cal-app\",\"source_id\":\"ml-1\","
+                "\"occurred_at\":\"2026-11-27T09:00:00Z\",\"lead\":{\"email\":\"mia@meet.test\"}}");
+    post_events(
+        "[{\"type\":\"meeting.scheduled\",\"source\":\"cal-app\",\"source_id\":\"ma\","
+        "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"meeting\":{\"external_id\":\"ma\","
+        "\"title\":\"A\",\"starts_at\":\"2031-03-01T09:00:00Z\",\"timezone\":\"Europe/Paris\","
+        "\"organizer\":{\"email\":\"owner@meet.test\",\"name\":\"Owner\"},"
+        "\"attendees\":[{\"email\":\"mia@meet.test\",\"name\":\"Mia\","
+        "\"response\":\"tentative\"},{\"email\":\"zed@meet.test\"}]}},"
+        "{\"type\":\"meeting.canceled\",\"source\":\"cal-app\",\"source_id\":\"mb\","
+        "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"meeting\":{\"external_id\":\"mb\","
+        "\"title\":\"B\",\"starts_at\":\"2031-03-02T09:00:00Z\"}},"
+        "{\"type\":\"meeting.scheduled\",\"source\":\"cal-app\",\"source_id\":\"mc\","
+        "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"meeting\":{\"external_id\":\"mc\","
+        "\"title\":\"C\",\"starts_at\":\"2031-03-03T09:00:00Z\"}},"
+        "{\"type\":\"meeting.scheduled\",\"source\":\"other-cal\",\"source_id\":\"md\","
+        "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"meeting\":{\"external_id\":\"md\","
+        "\"title\":\"D\",\"starts_at\":\"2031-03-02T12:00:00Z\"}}]");
+
+    ck_assert_uint_eq(count_of("/v1/meetings?source=cal-app"), 3);
+    ck_assert_uint_eq(count_of("/v1/meetings?source=other-cal"), 1);
+    ck_assert_uint_eq(
+        count_of("/v1/meetings?since=2031-03-02T00:00:00Z&until=2031-03-03T00:00:00Z"), 2);
+    ck_assert_uint_eq(count_of("/v1/meetings?since=2031-03-02T00:00:00Z&until=2031-03-03T00:00:00Z"
+                               "&source=cal-app"),
+                      1);
+    /* until is exclusive, since inclusive */
+    ck_assert_uint_eq(
+        count_of("/v1/meetings?since=2031-03-01T09:00:00Z&until=2031-03-01T09:00:01Z"), 1);
+    ck_assert_uint_eq(
+        count_of("/v1/meetings?since=2031-03-01T08:00:00Z&until=2031-03-01T09:00:00Z"), 0);
+
+    struct answer a = get("/v1/meetings?status=canceled&source=cal-app");
+    json_t *data = data_of(&a);
+    ck_assert_uint_eq(json_array_size(data), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(data, 0), "title")), "B");
+    answer_free(&a);
+    ck_assert_uint_eq(count_of("/v1/meetings?status=scheduled&source=cal-app"), 2);
+
+    json_int_t mia = lead_id_of("mia@meet.test");
+    char *path = util_printf("/v1/meetings?lead_id=%lld", (long long)mia);
+    a = get(path);
+    free(path);
+    data = data_of(&a);
+    ck_assert_uint_eq(json_array_size(data), 1);
+    json_t *meeting = json_array_get(data, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(meeting, "title")), "A");
+    ck_assert_str_eq(json_string_value(json_object_get(meeting, "timezone")), "Europe/Paris");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(meeting, "organizer"), "name")), "Owner");
+    json_int_t id = json_integer_value(json_object_get(meeting, "id"));
+    answer_free(&a);
+
+    json_t *ids = page_to_end("/v1/meetings?source=cal-app", 1, 3);
+    json_decref(ids);
+    ids = page_to_end("/v1/meetings?source=cal-app", 2, 3);
+    json_decref(ids);
+
+    path = util_printf("/v1/meetings/%lld", (long long)id);
+    a = get(path);
+    free(path);
+    ck_assert_int_eq(a.status, 200);
+    json_t *attendees = json_object_get(a.json, "attendees");
+    ck_assert_uint_eq(json_array_size(attendees), 2);
+    json_t *first = json_array_get(attendees, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(first, "email")), "mia@meet.test");
+    ck_assert_str_eq(json_string_value(json_object_get(first, "response")), "tentative");
+    ck_assert_int_eq(json_integer_value(json_object_get(first, "lead_id")), mia);
+    ck_assert(json_is_null(json_object_get(json_array_get(attendees, 1), "lead_id")));
+    answer_free(&a);
+
+    a = get("/v1/meetings/999999999");
+    assert_error(&a, 404, "not_found", NULL);
+    answer_free(&a);
+}
+END_TEST
+
+/* --- events ------------------------------------------------------------------------------- */
+
+START_TEST(test_event_filters_and_pages)
+{
+    post_events(
+        "{\"type\":\"lead.created\",\"source\":\"evt-app\",\"source_id\":\"el\","
+        "\"occurred_at\":\"2031-05-01T08:00:00Z\",\"lead\":{\"email\":\"eve@events.test\"}}");
+    struct strbuf body = {0};
+    strbuf_append(&body, "[");
+    for (int i = 0; i < 5; i++) {
+        strbuf_appendf(&body,
+                       "%s{\"type\":\"%s\",\"source\":\"evt-app\",\"source_id\":\"e-%d\","
+                       "\"occurred_at\":\"2031-05-0%dT10:00:00Z\"%s}",
+                       i ? "," : "", i < 3 ? "custom.alpha" : "custom.beta", i, i + 2,
+                       i == 4 ? ",\"lead\":{\"email\":\"eve@events.test\"}" : "");
+    }
+    strbuf_append(&body, "]");
+    post_events(strbuf_value(&body));
+    strbuf_free(&body);
+
+    ck_assert_uint_eq(count_of("/v1/events?source=evt-app"), 6);
+    ck_assert_uint_eq(count_of("/v1/events?source=evt-app&type=custom.alpha"), 3);
+    ck_assert_uint_eq(count_of("/v1/events?source=evt-app&type=custom.*"), 5);
+    ck_assert_uint_eq(count_of("/v1/events?source=evt-app&type=*.beta"), 2);
+    ck_assert_uint_eq(count_of("/v1/events?source=evt-app&type=lead.*"), 1);
+    /* a glob's other characters are literal: '_' and '%' match only themselves */
+    ck_assert_uint_eq(count_of("/v1/events?source=evt-app&type=custom_alpha"), 0);
+    ck_assert_uint_eq(count_of("/v1/events?source=evt-app&type=custom%25"), 0);
+    ck_assert_uint_eq(count_of("/v1/events?source=evt-app&since=2031-05-03T00:00:00Z"), 4);
+    ck_assert_uint_eq(
+        count_of("/v1/events?source=evt-app&since=2031-05-03T00:00:00Z&until=2031-05-05T00:00:00Z"),
+        2);
+    ck_assert_uint_eq(count_of("/v1/events?since=2031-05-01T00:00:00Z&until=2031-05-08T00:00:00Z"),
+                      6);
+
+    json_int_t eve = lead_id_of("eve@events.test");
+    char *path = util_printf("/v1/events?lead_id=%lld", (long long)eve);
+    struct answer a = get(path);
+    free(path);
+    json_t *data = data_of(&a);
+    ck_assert_uint_eq(json_array_size(data), 2);
+    json_t *stored = json_array_get(data, 1);
+    ck_assert_str_eq(json_string_value(json_object_get(stored, "type")), "custom.beta");
+    ck_assert_int_eq(json_integer_value(json_object_get(stored, "lead_id")), eve);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(stored, "event"), "source_id")), "e-4");
+    answer_free(&a);
+
+    json_t *ids = page_to_end("/v1/events?source=evt-app", 2, 6);
+    json_decref(ids);
+    ids = page_to_end("/v1/events?source=evt-app", 4, 6);
+    json_decref(ids);
+    ids = page_to_end("/v1/events?source=evt-app&type=custom.alpha", 3, 3);
+    json_decref(ids);
+}
+END_TEST
+
+/* --- connectors --------------------------------------------------------------------------- */
+
+static const json_t *find_named(const json_t *list, const char *name)
+{
+    size_t i;
+    const json_t *item;
+    json_array_foreach(list, i, item)
+    {
+        if (strcmp(json_string_value(json_object_get(item, "name")), name) == 0) {
+            return item;
+        }
+    }
+    return NULL;
+}
+
+static void assert_no_secret(const char *text)
+{
+    static const char *const secrets[] = {READ_TOKEN, WRITE_TOKEN, ADMIN_TOKEN, HOOK_SECRET,
+                                          SINK_SECRET};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(secrets); i++) {
+        ck_assert_msg(strstr(text, secrets[i]) == NULL, "a secret leaked: %s", text);
+    }
+}
+
+START_TEST(test_connectors_show_every_instance_and_never_a_secret)
+{
+    struct answer a = get("/v1/connectors");
+    json_t *data = data_of(&a);
+    assert_no_secret(a.body);
+    static const struct {
+        const char *name, *plugin, *kind;
+        bool enabled, initialized;
+    } expected[] = {
+        {"inbound", "webhook", "source", true, true},
+        {"pager", "paging_source", "source", true, true},
+        {"crm", "http", "sink", true, true},
+        {"warehouse", "http", "sink", true, true},
+        {"dormant", "http", "sink", false, false},
+        {"activity", "event_count_scorer", "scorer", true, true},
+    };
+    ck_assert_uint_eq(json_array_size(data), UTIL_ARRAY_LEN(expected));
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(expected); i++) {
+        const json_t *c = find_named(data, expected[i].name);
+        ck_assert_msg(c != NULL, "%s missing: %s", expected[i].name, a.body);
+        ck_assert_str_eq(json_string_value(json_object_get(c, "plugin")), expected[i].plugin);
+        ck_assert_str_eq(json_string_value(json_object_get(c, "kind")), expected[i].kind);
+        ck_assert(json_is_true(json_object_get(c, "enabled")) == expected[i].enabled);
+        ck_assert_msg(json_is_true(json_object_get(c, "initialized")) == expected[i].initialized,
+                      "%s: %s", expected[i].name, a.body);
+        ck_assert_str_eq(json_string_value(json_object_get(c, "token")), "none");
+        /* no settings of any kind come out */
+        ck_assert_ptr_null(json_object_get(c, "settings"));
+    }
+    /* the sinks' circuits are this replica's */
+    ck_assert_str_eq(json_string_value(json_object_get(find_named(data, "crm"), "circuit")),
+                     "closed");
+    answer_free(&a);
+
+    a = get("/v1/connectors/warehouse");
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(a.json, "name")), "warehouse");
+    ck_assert_ptr_nonnull(json_object_get(json_object_get(a.json, "deliveries"), "dead"));
+    assert_no_secret(a.body);
+    answer_free(&a);
+
+    a = get("/v1/connectors/nothing-here");
+    assert_error(&a, 404, "not_found", NULL);
+    answer_free(&a);
+    a = get("/v1/connectors/Bad.Name");
+    assert_error(&a, 404, "not_found", NULL);
+    answer_free(&a);
+}
+END_TEST
+
+static long long pager_poll_count(void)
+{
+    PGconn *db = testdb_connect(td.db_url);
+    /* the seconds-precision start of the last poll, as a number that only grows */
+    long long n = testdb_scalar(db, "SELECT coalesce((SELECT floor(extract(epoch FROM "
+                                    "last_poll_finished_at) * 1000) FROM connector_status WHERE "
+                                    "instance = 'pager'), 0)");
+    PQfinish(db);
+    return n;
+}
+
+static bool pager_polled_after(void *arg)
+{
+    return pager_poll_count() > *(long long *)arg;
+}
+
+START_TEST(test_sync_polls_a_source_now)
+{
+    /* the first poll runs at start; the next would be an hour later */
+    long long zero = 0;
+    ck_assert(td_wait_until(pager_polled_after, &zero, 20000));
+    long long before = pager_poll_count();
+    struct answer a = call("POST", "/v1/connectors/pager/sync", ADMIN_TOKEN, NULL);
+    ck_assert_int_eq(a.status, 202);
+    ck_assert_str_eq(json_string_value(json_object_get(a.json, "status")), "requested");
+    answer_free(&a);
+    ck_assert(td_wait_until(pager_polled_after, &before, 20000));
+
+    a = get("/v1/connectors/pager");
+    ck_assert_int_eq(a.status, 200);
+    const json_t *poll = json_object_get(a.json, "last_poll");
+    ck_assert_str_eq(json_string_value(json_object_get(poll, "outcome")), "ok");
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(poll, "finished_at")));
+    answer_free(&a);
+
+    a = call("POST", "/v1/connectors/inbound/sync", ADMIN_TOKEN, NULL);
+    assert_error(&a, 409, "not_pollable", NULL);
+    answer_free(&a);
+    a = call("POST", "/v1/connectors/dormant/sync", ADMIN_TOKEN, NULL);
+    assert_error(&a, 404, "not_found", NULL);
+    answer_free(&a);
+    a = call("POST", "/v1/connectors/nothing/sync", ADMIN_TOKEN, NULL);
+    assert_error(&a, 404, "not_found", NULL);
+    answer_free(&a);
+}
+END_TEST
+
+/* --- deliveries ----------------------------------------------------------------------------- */
+
+struct delivery_count {
+    const char *status;
+    long expected;
+};
+
+static bool warehouse_deliveries_are(void *arg)
+{
+    const struct delivery_count *want = arg;
+    PGconn *db = testdb_connect(td.db_url);
+    char *sql = util_printf("SELECT count(*) FROM deliveries WHERE destination = 'warehouse' "
+                            "AND status = '%s'",
+                            want->status);
+    long n = testdb_scalar(db, sql);
+    free(sql);
+    PQfinish(db);
+    return n == want->expected;
+}
+
+START_TEST(test_deliveries_list_and_replay)
+{
+    post_events("[{\"type\":\"custom.order\",\"source\":\"ops-app\",\"source_id\":\"o-1\","
+                "\"occurred_at\":\"2026-11-27T10:00:00Z\"},"
+                "{\"type\":\"custom.order\",\"source\":\"ops-app\",\"source_id\":\"o-2\","
+                "\"occurred_at\":\"2026-11-27T10:00:00Z\"},"
+                "{\"type\":\"custom.order\",\"source\":\"ops-app\",\"source_id\":\"o-3\","
+                "\"occurred_at\":\"2026-11-27T10:00:00Z\"}]");
+    /* the warehouse refuses its first three: each is dead after its one attempt */
+    struct delivery_count dead3 = {"dead", 3};
+    ck_assert(td_wait_until(warehouse_deliveries_are, &dead3, 30000));
+
+    struct answer a = get("/v1/deliveries?status=dead&destination=warehouse");
+    json_t *data = data_of(&a);
+    ck_assert_uint_eq(json_array_size(data), 3);
+    json_t *first = json_array_get(data, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(first, "route")), "orders-to-warehouse");
+    ck_assert_int_eq(json_integer_value(json_object_get(first, "attempts")), 1);
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(first, "last_error")));
+    assert_no_secret(a.body);
+    json_int_t id = json_integer_value(json_object_get(first, "id"));
+    answer_free(&a);
+    ck_assert_uint_eq(count_of("/v1/deliveries?destination=warehouse"), 3);
+    ck_assert_uint_eq(count_of("/v1/deliveries?status=pending&destination=warehouse"), 0);
+    ck_assert_uint_eq(count_of("/v1/deliveries?destination=nowhere"), 0);
+    json_t *ids = page_to_end("/v1/deliveries?destination=warehouse", 2, 3);
+    json_decref(ids);
+
+    /* one, by id: queued again, delivered (the warehouse answers 200 now) */
+    char *path = util_printf("/v1/deliveries/%lld/replay", (long long)id);
+    a = call("POST", path, ADMIN_TOKEN, NULL);
+    ck_assert_int_eq(a.status, 202);
+    ck_assert_int_eq(json_integer_value(json_object_get(a.json, "replayed")), 1);
+    answer_free(&a);
+    struct delivery_count done1 = {"done", 1};
+    ck_assert(td_wait_until(warehouse_deliveries_are, &done1, 30000));
+    /* a delivery that is not dead is not replayed */
+    a = call("POST", path, ADMIN_TOKEN, NULL);
+    assert_error(&a, 409, "not_dead", NULL);
+    answer_free(&a);
+    free(path);
+    a = call("POST", "/v1/deliveries/999999999/replay", ADMIN_TOKEN, NULL);
+    assert_error(&a, 404, "not_found", NULL);
+    answer_free(&a);
+
+    /* the rest, by filter: a dry run first */
+    a = call("POST", "/v1/deliveries/replay", ADMIN_TOKEN,
+             "{\"destination\":\"warehouse\",\"dry_run\":true}");
+    ck_assert_int_eq(a.status, 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(a.json, "would_replay")), 2);
+    answer_free(&a);
+    struct delivery_count dead2 = {"dead", 2};
+    ck_assert(warehouse_deliveries_are(&dead2));
+    a = call("POST", "/v1/deliveries/replay", ADMIN_TOKEN,
+             "{\"destination\":\"warehouse\",\"type\":\"custom.*\","
+             "\"since\":\"2000-01-01T00:00:00Z\"}");
+    ck_assert_int_eq(a.status, 202);
+    ck_assert_int_eq(json_integer_value(json_object_get(a.json, "replayed")), 2);
+    answer_free(&a);
+    struct delivery_count done3 = {"done", 3};
+    ck_assert(td_wait_until(warehouse_deliveries_are, &done3, 30000));
+    ck_assert_uint_eq(count_of("/v1/deliveries?status=done&destination=warehouse"), 3);
+}
+END_TEST
+
+START_TEST(test_bad_replay_requests_are_refused)
+{
+    struct answer a = call("POST", "/v1/deliveries/replay", ADMIN_TOKEN, "{}");
+    assert_error(&a, 400, "bad_request", NULL);
+    answer_free(&a);
+    a = call("POST", "/v1/deliveries/replay", ADMIN_TOKEN, "{\"destinaton\":\"crm\"}");
+    assert_error(&a, 400, "bad_request", "destinaton");
+    answer_free(&a);
+    a = call("POST", "/v1/deliveries/replay", ADMIN_TOKEN, "{\"since\":\"last week\"}");
+    assert_error(&a, 400, "bad_request", "since");
+    answer_free(&a);
+    a = call("POST", "/v1/deliveries/replay", ADMIN_TOKEN, "{\"destination\":7}");
+    assert_error(&a, 400, "bad_request", "destination");
+    answer_free(&a);
+    a = call("POST", "/v1/deliveries/replay", ADMIN_TOKEN, "[1,2]");
+    assert_error(&a, 400, "bad_request", NULL);
+    answer_free(&a);
+    const char *plain[] = {"Authorization: Bearer " ADMIN_TOKEN, NULL};
+    a = call_with("POST", "/v1/deliveries/replay", plain, "{\"all\":true}", true);
+    assert_error(&a, 415, "unsupported_media_type", NULL);
+    answer_free(&a);
+}
+END_TEST
+
+/* --- routing errors ----------------------------------------------------------------------- */
+
+START_TEST(test_unknown_resources_are_404_and_wrong_methods_405)
+{
+    struct answer a = call("DELETE", "/v1/leads", ADMIN_TOKEN, NULL);
+    assert_error(&a, 405, "method_not_allowed", NULL);
+    ck_assert_ptr_nonnull(strcasestr(a.headers, "Allow: GET"));
+    answer_free(&a);
+    a = call("PUT", "/v1/events", ADMIN_TOKEN, "{}");
+    assert_error(&a, 405, "method_not_allowed", NULL);
+    ck_assert_ptr_nonnull(strcasestr(a.headers, "Allow: GET, POST"));
+    answer_free(&a);
+    a = call("GET", "/v1/connectors/pager/sync", ADMIN_TOKEN, NULL);
+    assert_error(&a, 405, "method_not_allowed", NULL);
+    ck_assert_ptr_nonnull(strcasestr(a.headers, "Allow: POST"));
+    answer_free(&a);
+
+    /* paths the document does not have: the same error shape */
+    const char *auth[] = {"Authorization: Bearer " READ_TOKEN, NULL};
+    static const char *const missing[] = {
+        "/v1/nothing", "/v1", "/v1/", "/v1/deliveries/5", "/v1/leads/1/extra", "/v1//leads"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(missing); i++) {
+        a = call_with("GET", missing[i], auth, NULL, false);
+        assert_error(&a, 404, "not_found", NULL);
+        answer_free(&a);
+    }
+    /* and no token is still 401 there: nothing about the API shows without one */
+    a = call_with("GET", "/v1/nothing", NULL, NULL, false);
+    assert_error(&a, 401, "unauthorized", NULL);
+    answer_free(&a);
+}
+END_TEST
+
+/* Last: by now every kind of request has passed through the daemon's log. */
+START_TEST(test_no_token_or_secret_reaches_the_log)
+{
+    struct answer a = call("GET", "/v1/leads", "wrong-" READ_TOKEN, NULL);
+    ck_assert_int_eq(a.status, 401);
+    answer_free(&a);
+    char *log = td_log(&td);
+    ck_assert_ptr_nonnull(strstr(log, "listening"));
+    assert_no_secret(log);
+    free(log);
+}
+END_TEST
+
+static Suite *api_suite(void)
+{
+    Suite *s = suite_create("api");
+    TCase *tc = tcase_create("v1");
+    tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_a_request_without_a_valid_token_is_401_with_www_authenticate);
+    tcase_add_test(tc, test_each_scope_opens_only_its_operations);
+    tcase_add_test(tc, test_one_posted_event_is_committed_before_201_and_a_repeat_is_200);
+    tcase_add_test(tc, test_an_array_gets_one_result_per_item_and_stores_the_valid_ones);
+    tcase_add_test(tc, test_bad_posts_get_400_413_415_and_422);
+    tcase_add_test(tc, test_lead_filters_each_narrow_the_list);
+    tcase_add_test(tc, test_bad_list_parameters_are_400_naming_the_parameter);
+    tcase_add_test(tc, test_leads_page_to_the_end_in_a_stable_order);
+    tcase_add_test(tc, test_a_lead_comes_with_identities_scores_events_and_meetings);
+    tcase_add_test(tc, test_meeting_filters_pages_and_detail);
+    tcase_add_test(tc, test_event_filters_and_pages);
+    tcase_add_test(tc, test_connectors_show_every_instance_and_never_a_secret);
+    tcase_add_test(tc, test_sync_polls_a_source_now);
+    tcase_add_test(tc, test_deliveries_list_and_replay);
+    tcase_add_test(tc, test_bad_replay_requests_are_refused);
+    tcase_add_test(tc, test_unknown_resources_are_404_and_wrong_methods_405);
+    tcase_add_test(tc, test_no_token_or_secret_reaches_the_log);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run_suite(api_suite());
+}

@@ -1,0 +1,185 @@
+/*
+ * test_api_plans.c - the list endpoints stay on indexes when the tables are large.
+ *
+ * A database is filled with tens of thousands of leads, events, meetings, scores and
+ * deliveries (most of them done, as in a hub that keeps up) and analyzed; the real daemon then
+ * answers every list endpoint with each filter. PostgreSQL's own statistics (pg_stat_user_tables,
+ * flushed when the daemon's connections close) must show no sequential scan of a large table over
+ * that time, and index scans that prove the requests were counted at all.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "daemon_harness.h"
+#include "http_client.h"
+#include "testdb.h"
+#include "testutil.h"
+#include "util.h"
+
+#define TOKEN "plans-token-4b1d9e"
+
+static const char *const large_tables[] = {"leads",     "lead_identities",   "events",
+                                           "meetings",  "meeting_attendees", "lead_scores",
+                                           "deliveries"};
+
+static const char seed_sql[] =
+    "INSERT INTO leads (email, company, first_name, updated_at) "
+    "SELECT 'lead' || i || '@plans.test', 'Company ' || (i % 2000), 'N' || i, "
+    "now() - make_interval(secs => i) FROM generate_series(1, 40000) i;"
+    "INSERT INTO lead_identities (source, external_id, lead_id) "
+    "SELECT 'crm' || (i % 8), 'x' || i, i FROM generate_series(1, 40000) i;"
+    "INSERT INTO events (source, source_id, type, occurred_at, lead_id, payload) "
+    "SELECT 'src' || (i % 50), 's' || i, (ARRAY['lead.created','email.received',"
+    "'meeting.scheduled','custom.order'])[1 + i % 4], now() - make_interval(mins => i), "
+    "1 + i % 40000, '{}'::jsonb FROM generate_series(1, 160000) i;"
+    "INSERT INTO meetings (source, external_id, title, starts_at, status, lead_id, "
+    "last_event_at) SELECT 'cal' || (i % 20), 'm' || i, 'Meeting ' || i, "
+    "now() + make_interval(hours => i), CASE WHEN i % 10 = 0 THEN 'canceled' ELSE "
+    "'scheduled' END, 1 + i % 40000, now() FROM generate_series(1, 40000) i;"
+    "INSERT INTO meeting_attendees (meeting_id, email, lead_id) "
+    "SELECT i, 'lead' || (1 + (i * 7) % 40000) || '@plans.test', 1 + (i * 7) % 40000 "
+    "FROM generate_series(1, 40000) i;"
+    "INSERT INTO lead_scores (lead_id, scorer, score, band, explanation) "
+    "SELECT i, 'activity', i % 101, 'none', '[]'::jsonb FROM generate_series(1, 40000) i;"
+    "INSERT INTO deliveries (event_id, destination, route, lead_id, status, attempts) "
+    "SELECT i, 'dst' || (i % 6), 'r', 1 + i % 40000, CASE i % 100 WHEN 0 THEN 'pending' "
+    "WHEN 1 THEN 'retrying' WHEN 2 THEN 'dead' ELSE 'done' END, i % 3 "
+    "FROM generate_series(1, 80000) i;"
+    "INSERT INTO connector_state (instance, key, value) VALUES ('src1', 'cursor', '1');"
+    "ANALYZE;";
+
+/* Every list endpoint, with each of its filters alone and a few together. */
+static const char *const requests[] = {
+    "/v1/leads",
+    "/v1/leads?limit=500",
+    "/v1/leads?after=39000",
+    "/v1/leads?email=lead777@plans.test",
+    "/v1/leads?company=company%2017",
+    "/v1/leads?source=crm3",
+    "/v1/leads?source=src7",
+    "/v1/leads?updated_since=2000-01-01T00:00:00Z",
+    "/v1/leads?scorer=activity&min_score=99",
+    "/v1/leads?scorer=activity",
+    "/v1/leads?company=Company%2017&scorer=activity&min_score=50",
+    "/v1/leads/777",
+    "/v1/meetings",
+    "/v1/meetings?since=2030-01-01T00:00:00Z",
+    "/v1/meetings?until=2000-01-01T00:00:00Z",
+    "/v1/meetings?status=canceled",
+    "/v1/meetings?lead_id=777",
+    "/v1/meetings?source=cal3",
+    "/v1/meetings?source=cal3&status=canceled&after=100",
+    "/v1/meetings/777",
+    "/v1/events",
+    "/v1/events?type=meeting.scheduled",
+    "/v1/events?type=lead.*",
+    "/v1/events?source=src9",
+    "/v1/events?lead_id=777",
+    "/v1/events?since=2000-01-01T00:00:00Z",
+    "/v1/events?until=2000-01-01T00:00:00Z",
+    "/v1/events?source=src9&type=custom.*&after=5000",
+    "/v1/deliveries",
+    "/v1/deliveries?status=dead",
+    "/v1/deliveries?destination=dst2",
+    "/v1/deliveries?status=retrying&destination=dst2",
+    "/v1/connectors",
+};
+
+static PGconn *stats_db;
+
+static json_t *table_stats(void)
+{
+    json_t *stats = json_object();
+    PGresult *r = PQexec(stats_db, "SELECT relname, seq_scan, coalesce(idx_scan, 0) FROM "
+                                   "pg_stat_user_tables");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    for (int i = 0; i < PQntuples(r); i++) {
+        json_object_set_new(stats, PQgetvalue(r, i, 0),
+                            json_pack("{s:I,s:I}", "seq", (json_int_t)atoll(PQgetvalue(r, i, 1)),
+                                      "idx", (json_int_t)atoll(PQgetvalue(r, i, 2))));
+    }
+    PQclear(r);
+    return stats;
+}
+
+static json_int_t stat_of(const json_t *stats, const char *table, const char *kind)
+{
+    return json_integer_value(json_object_get(json_object_get(stats, table), kind));
+}
+
+START_TEST(test_list_endpoints_never_scan_a_large_table_sequentially)
+{
+    char *db_url = testdb_create_migrated();
+    PGconn *seed = testdb_connect(db_url);
+    PGresult *r = PQexec(seed, seed_sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQerrorMessage(seed));
+    PQclear(r);
+    PQfinish(seed); /* its statistics are flushed as it closes */
+
+    struct test_daemon td;
+    setenv("LHTEST_PLANS_TOKEN", TOKEN, 1);
+    td_init(&td, db_url);
+    td.extra_main = strdup("api:\n  tokens:\n    - name: plans\n"
+                           "      token: ${LHTEST_PLANS_TOKEN}\n");
+    ck_assert_int_eq(td_start(&td), 0);
+
+    stats_db = testdb_connect(db_url);
+    struct timespec settle = {1, 200 * 1000000L};
+    nanosleep(&settle, NULL);
+    json_t *before = table_stats();
+
+    char *auth = util_printf("Authorization: Bearer %s", TOKEN);
+    const char *headers[] = {auth, NULL};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(requests); i++) {
+        char *url = td_url(&td, requests[i]);
+        struct http_result result;
+        ck_assert_int_eq(http_request("GET", url, headers, NULL, 0, &result), 0);
+        ck_assert_msg(result.status == 200, "%s: %ld %s", requests[i], result.status, result.body);
+        http_result_free(&result);
+        free(url);
+    }
+    free(auth);
+    /* the daemon's connections flush their statistics as they close */
+    ck_assert_int_eq(td_stop(&td), 0);
+    nanosleep(&settle, NULL);
+    json_t *after = table_stats();
+
+    struct strbuf report = {0};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(large_tables); i++) {
+        const char *t = large_tables[i];
+        json_int_t seq = stat_of(after, t, "seq") - stat_of(before, t, "seq");
+        if (seq != 0) {
+            strbuf_appendf(&report, "%s: %lld sequential scan(s); ", t, (long long)seq);
+        }
+    }
+    ck_assert_msg(report.len == 0, "%s", strbuf_value(&report));
+    /* and the requests were counted: each table the lists read was read by index */
+    static const char *const read[] = {"leads",          "events",      "meetings",
+                                       "deliveries",     "lead_scores", "meeting_attendees",
+                                       "lead_identities"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(read); i++) {
+        ck_assert_msg(stat_of(after, read[i], "idx") > stat_of(before, read[i], "idx"),
+                      "no index scan of %s was counted", read[i]);
+    }
+    strbuf_free(&report);
+    json_decref(before);
+    json_decref(after);
+    PQfinish(stats_db);
+    td_cleanup(&td);
+    testdb_drop(db_url);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("api_plans");
+    TCase *tc = tcase_create("plans");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_list_endpoints_never_scan_a_large_table_sequentially);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
