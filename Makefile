@@ -48,7 +48,7 @@ ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DLEADHUB_VERSION='"$(VERSION)"' $(OPT) $(W
               $(SAN_FLAGS) -pthread -MMD -MP -Isdk -Icore $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(SAN_FLAGS) -pthread $(LDFLAGS)
 PLUGIN_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARNINGS) $(SAN_FLAGS) -fPIC \
-                 -fvisibility=hidden -MMD -MP -Isdk $(shell pkg-config --cflags jansson 2>/dev/null) $(CFLAGS)
+                 -fvisibility=hidden -MMD -MP -Isdk -Iplugins/common $(shell pkg-config --cflags jansson 2>/dev/null) $(CFLAGS)
 
 # --- sources -------------------------------------------------------------------------
 CORE_SRC := $(filter-out core/main.c,$(wildcard core/*.c))
@@ -145,7 +145,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB) $(CORE_LIB)
 
 $(BUILD)/obj/plugins/%.o: plugins/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests/lib -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests/lib -Iplugins/common -c $< -o $@
 
 $(BUILD)/tests/plugins/%: $(BUILD)/obj/plugins/%.o $(TESTLIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)

@@ -617,25 +617,6 @@ START_TEST(test_engagement_worked_example_of_docs_scoring_md)
 }
 END_TEST
 
-/* plugins share no code, so rules and engagement each carry scorer_common.h: one file */
-START_TEST(test_engagement_scorer_common_h_is_the_same_as_the_rules_plugins)
-{
-    char *ours = util_printf("%s/plugins/engagement/scorer_common.h", tu_source_dir());
-    char *theirs = util_printf("%s/plugins/rules/scorer_common.h", tu_source_dir());
-    size_t our_length = 0, their_length = 0;
-    char *a = util_read_file(ours, 1 << 20, &our_length);
-    char *b = util_read_file(theirs, 1 << 20, &their_length);
-    ck_assert_ptr_nonnull(a);
-    ck_assert_ptr_nonnull(b);
-    ck_assert_msg(our_length == their_length && memcmp(a, b, our_length) == 0,
-                  "%s and %s differ: change both", ours, theirs);
-    free(a);
-    free(b);
-    free(ours);
-    free(theirs);
-}
-END_TEST
-
 int main(void)
 {
     Suite *s = suite_create("engagement_plugin");
@@ -660,7 +641,6 @@ int main(void)
     tcase_add_test(tc, test_engagement_host_refuses_a_half_life_without_a_unit_or_a_zero_scale);
     tcase_add_test(tc, test_engagement_scores_the_same_from_several_threads_at_once);
     tcase_add_test(tc, test_engagement_worked_example_of_docs_scoring_md);
-    tcase_add_test(tc, test_engagement_scorer_common_h_is_the_same_as_the_rules_plugins);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -3,10 +3,9 @@
  * durations, number formatting and rounding, the event type names of docs/events.md, and
  * "did you mean" suggestions for config errors.
  *
- * Note: a plugin links against jansson and libc only and shares no code with other plugins
- * but sdk/leadhub.h, so this file is kept byte-identical in plugins/rules/ and
- * plugins/engagement/ (plugins/rules/tests checks that). Its natural home is the SDK's
- * inline helpers, once the SDK grows some for scorers.
+ * plugins/common/ holds headers only: each plugin stays one self-contained shared object
+ * (jansson and libc), and what two plugins need alike is written once here. Its natural
+ * home is the SDK's inline helpers, once the SDK grows some for scorers.
  *
  * Everything here is pure: no globals, no allocation, safe from any thread.
  */
