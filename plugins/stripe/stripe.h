@@ -178,13 +178,16 @@ lh_status_t stripe_webhook(void *state, lh_ctx_t *ctx, const lh_webhook_request_
  * in that very second whose ids are in `ids` (several events share a second, so the next
  * poll asks for created >= `created` and skips those ids). `marks` is a stack of
  * starting_after ids where windows of unprocessed events begin, top of the list first;
- * the deepest window is processed first. stripe_poll.c explains the walk.
+ * the deepest window is processed first. `floor` is the start of the last window
+ * processed: everything after it in the list is processed, so a walk may stop there.
+ * stripe_poll.c explains the walk.
  * ------------------------------------------------------------------------------------- */
 struct stripe_cursor {
-    int64_t created;   /* the watermark, unix seconds */
-    json_t *ids;       /* object used as a set: processed id -> true, at `created` */
-    json_t *marks;     /* array of ids, the deepest window's start last */
-    int64_t polled_at; /* start of the last walk that reached the top, unix s; 0: never */
+    int64_t created;               /* the watermark, unix seconds */
+    json_t *ids;                   /* object used as a set: processed id -> true, at `created` */
+    json_t *marks;                 /* array of ids, the deepest window's start last */
+    char floor[STRIPE_ID_MAX + 1]; /* "" when unknown */
+    int64_t polled_at;             /* start of the last walk that reached the top, unix s */
 };
 
 /*
@@ -200,7 +203,8 @@ struct stripe_cursor {
 int stripe_cursor_load(const json_t *saved, const char *types, int64_t fresh_from,
                        struct stripe_cursor *out, const char **note_out);
 
-/* The checkpoint value: {"created", "ids" (sorted), "marks", "types", "polled_at"}.
+/* The checkpoint value: {"created", "ids" (sorted), "marks", "floor", "types",
+ * "polled_at"}.
  * Returns a NEW reference, or NULL when out of memory. */
 json_t *stripe_cursor_to_json(const struct stripe_cursor *cursor, const char *types);
 
@@ -214,7 +218,11 @@ int stripe_cursor_advance(struct stripe_cursor *cursor, const char *id, json_int
 /* The deepest window's start (borrowed), or NULL for the top of the list. */
 const char *stripe_cursor_top_mark(const struct stripe_cursor *cursor);
 int stripe_cursor_push_mark(struct stripe_cursor *cursor, const char *id);
+/* Pops the deepest mark, whose window was just processed: it becomes the floor. */
 void stripe_cursor_pop_mark(struct stripe_cursor *cursor);
+/* Forgets every mark and the floor: the next walk starts from the top and reads down to
+ * the end of the list (never loses anything, only costs requests). */
+void stripe_cursor_forget_positions(struct stripe_cursor *cursor);
 
 void stripe_cursor_clear(struct stripe_cursor *cursor);
 

@@ -2,10 +2,12 @@
  * stripe_cursor.c - the reconciliation poll's checkpoint, read and written. Pure: the poll
  * (stripe_poll.c) gets and puts it through the host.
  *
- * Saved as {"created": W, "ids": [...], "marks": [...], "types": "...", "polled_at": T}.
+ * Saved as {"created": W, "ids": [...], "marks": [...], "floor": id | null,
+ * "types": "...", "polled_at": T}.
  * A saved value that cannot be read is not fatal: the poll starts again from `backfill`
  * ago, and the store drops what it already has (events are idempotent on their id).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +37,9 @@ static bool saved_valid(const json_t *saved)
 {
     const json_t *created = json_object_get(saved, "created");
     const json_t *polled_at = json_object_get(saved, "polled_at");
+    const json_t *floor = json_object_get(saved, "floor");
     return json_is_object(saved) && json_is_integer(created) && json_integer_value(created) >= 0 &&
+           (floor == NULL || json_is_null(floor) || stripe_id_valid(json_string_value(floor))) &&
            json_integer_value(created) <= STRIPE_TIME_MAX &&
            id_array_valid(json_object_get(saved, "ids"), CURSOR_IDS_MAX) &&
            id_array_valid(json_object_get(saved, "marks"), CURSOR_MARKS_MAX) &&
@@ -81,6 +85,8 @@ int stripe_cursor_load(const json_t *saved, const char *types, int64_t fresh_fro
         return 0;
     }
     out->created = created;
+    const char *floor = json_string_value(json_object_get(saved, "floor"));
+    snprintf(out->floor, sizeof(out->floor), "%s", floor != NULL ? floor : "");
     size_t i;
     const json_t *item;
     json_array_foreach(json_object_get(saved, "ids"), i, item)
@@ -129,9 +135,10 @@ json_t *stripe_cursor_to_json(const struct stripe_cursor *cursor, const char *ty
             goto out;
         }
     }
-    value = json_pack("{s:I, s:O, s:O, s:s, s:I}", "created", (json_int_t)cursor->created, "ids",
-                      ids, "marks", cursor->marks, "types", types, "polled_at",
-                      (json_int_t)cursor->polled_at);
+    value = json_pack("{s:I, s:O, s:O, s:o, s:s, s:I}", "created", (json_int_t)cursor->created,
+                      "ids", ids, "marks", cursor->marks, "floor",
+                      cursor->floor[0] != '\0' ? json_string(cursor->floor) : json_null(), "types",
+                      types, "polled_at", (json_int_t)cursor->polled_at);
 out:
     json_decref(ids);
     free(keys);
@@ -174,6 +181,14 @@ void stripe_cursor_pop_mark(struct stripe_cursor *cursor)
 {
     size_t count = json_array_size(cursor->marks);
     if (count > 0) {
+        const char *mark = json_string_value(json_array_get(cursor->marks, count - 1));
+        snprintf(cursor->floor, sizeof(cursor->floor), "%s", mark != NULL ? mark : "");
         json_array_remove(cursor->marks, count - 1);
     }
+}
+
+void stripe_cursor_forget_positions(struct stripe_cursor *cursor)
+{
+    json_array_clear(cursor->marks);
+    cursor->floor[0] = '\0';
 }

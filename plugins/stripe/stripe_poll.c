@@ -17,16 +17,19 @@
  * kept ones are dropped and the position where the next window starts is pushed on the
  * `marks` stack. At the end of the list, the last window is the oldest unprocessed part:
  * it is sorted oldest first and processed, the watermark moves up through it, and its
- * mark is popped. The next round starts at the new deepest mark and processes the window
- * above; a round that started at the top of the list and processed its window leaves
- * nothing behind.
+ * mark is popped and becomes the `floor`: everything after it in the list is processed
+ * now, so the next round, starting at the new deepest mark, stops there instead of reading
+ * on to the end of the list. A round that started at the top of the list and processed
+ * its window leaves nothing behind.
  *
  * So events are processed oldest first across pages, windows and polls, memory is bounded
  * by a window, and no page above a mark is fetched twice for nothing. When the poll must
  * stop mid-walk it pushes how deep it got as a mark (the events it kept are dropped, not
  * processed: they lie above that mark) and returns LH_OK: the host commits the cursor
  * with the events of the rounds already processed, and the next poll goes on from the
- * deepest mark. A failing page returns an error: nothing of the poll is committed, and
+ * deepest mark, which again ends at the floor; so every poll that reads one page makes
+ * progress, however short its deadline. A failing page returns an error: nothing of the
+ * poll is committed, and
  * the next poll repeats it from the saved cursor. Positions between marks do not move
  * when new events arrive (they are added at the top), so saved marks stay valid; one
  * Stripe no longer knows (events expire after 30 days) sends the poll back to the top.
@@ -189,13 +192,20 @@ static lh_status_t run_round(struct poll_run *run, bool *done_out, bool *interru
         pages++;
         host->counter_add(run->ctx, METRIC_PAGES, NULL, NULL, 1);
         const json_t *items = json_object_get(page, "data");
+        const char *floor = run->cursor.floor;
+        bool reached_floor = false;
         size_t i;
         const json_t *item;
         json_array_foreach(items, i, item)
         {
             const char *id = json_string_value(json_object_get(item, "id"));
+            /* past the floor everything is processed: this window ends here */
+            reached_floor = floor[0] != '\0' && strcmp(id, floor) == 0;
             if (stripe_cursor_processed(&run->cursor, id,
                                         json_integer_value(json_object_get(item, "created")))) {
+                if (reached_floor) {
+                    break;
+                }
                 continue;
             }
             if (window_full) {
@@ -213,6 +223,9 @@ static lh_status_t run_round(struct poll_run *run, bool *done_out, bool *interru
                 json_decref(page);
                 goto out_of_memory;
             }
+            if (reached_floor) {
+                break;
+            }
         }
         size_t count = json_array_size(items);
         bool has_more = json_is_true(json_object_get(page, "has_more"));
@@ -226,7 +239,7 @@ static lh_status_t run_round(struct poll_run *run, bool *done_out, bool *interru
         if (failed) {
             goto out_of_memory;
         }
-        if (!has_more || count == 0) {
+        if (!has_more || count == 0 || reached_floor) {
             break;
         }
         window_full = json_array_size(window) >= stripe->window;
@@ -235,6 +248,8 @@ static lh_status_t run_round(struct poll_run *run, bool *done_out, bool *interru
     if (status == LH_OK) {
         if (window_from_mark) {
             stripe_cursor_pop_mark(&run->cursor);
+        } else {
+            stripe_cursor_forget_positions(&run->cursor); /* all processed: nothing to keep */
         }
         *done_out = !window_from_mark;
     }
@@ -300,7 +315,7 @@ lh_status_t stripe_poll(void *state, lh_ctx_t *ctx)
             host->log(ctx, LH_LOG_WARN,
                       "Stripe no longer knows a saved position (events expire after 30 days): "
                       "walking again from the newest event");
-            json_array_clear(run.cursor.marks);
+            stripe_cursor_forget_positions(&run.cursor);
             restarted = true;
             status = LH_OK;
             continue;
