@@ -274,6 +274,13 @@ static lh_status_t init_version(struct stripe *stripe, lh_ctx_t *ctx, const json
     return LH_OK;
 }
 
+/* Appends text to the NUL-terminated buffer of `size` bytes, truncating if need be. */
+static void append(char *buffer, size_t size, const char *text)
+{
+    size_t used = strlen(buffer);
+    snprintf(buffer + used, size - used, "%s", text);
+}
+
 /* event_types: the types[] query and the signature a saved cursor is checked against. */
 static lh_status_t init_types(struct stripe *stripe, lh_ctx_t *ctx, const json_t *settings)
 {
@@ -287,9 +294,8 @@ static lh_status_t init_types(struct stripe *stripe, lh_ctx_t *ctx, const json_t
         if (type < 0) {
             char known[512] = "";
             for (unsigned t = 0; t < STRIPE_TYPE_COUNT; t++) {
-                strncat(known, stripe_type_name(t), sizeof(known) - strlen(known) - 3);
-                strncat(known, t + 1 < STRIPE_TYPE_COUNT ? ", " : "",
-                        sizeof(known) - strlen(known) - 1);
+                append(known, sizeof(known), stripe_type_name(t));
+                append(known, sizeof(known), t + 1 < STRIPE_TYPE_COUNT ? ", " : "");
             }
             host->set_error(ctx, "event_types: \"%.64s\" is not a type the plugin maps (known: %s)",
                             json_string_value(item) ? json_string_value(item) : "", known);
@@ -310,12 +316,12 @@ static lh_status_t init_types(struct stripe *stripe, lh_ctx_t *ctx, const json_t
     /* in the plugin's order, whatever the file's: reordering the list changes nothing */
     for (unsigned t = 0; t < STRIPE_TYPE_COUNT; t++) {
         if (stripe->types & (1U << t)) {
-            strcat(stripe->types_query, TYPES_PARAM);
-            strcat(stripe->types_query, stripe_type_name(t));
+            append(stripe->types_query, size, TYPES_PARAM);
+            append(stripe->types_query, size, stripe_type_name(t));
             if (stripe->types_signature[0] != '\0') {
-                strcat(stripe->types_signature, ",");
+                append(stripe->types_signature, size, ",");
             }
-            strcat(stripe->types_signature, stripe_type_name(t));
+            append(stripe->types_signature, size, stripe_type_name(t));
         }
     }
     return LH_OK;

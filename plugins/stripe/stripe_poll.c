@@ -317,7 +317,6 @@ lh_status_t stripe_poll(void *state, lh_ctx_t *ctx)
                       "walking again from the newest event");
             stripe_cursor_forget_positions(&run.cursor);
             restarted = true;
-            status = LH_OK;
             continue;
         }
         if (status != LH_OK) {

@@ -159,8 +159,8 @@ static char *list_events(struct fake_stripe *stripe, const struct list_query *q,
     if (q->bad_param != NULL) {
         *status_out = 400;
         char *message = util_printf("Received unknown parameter: %s", q->bad_param);
-        char *body = stripe_error("invalid_request_error", "parameter_unknown", q->bad_param,
-                                  message);
+        char *body =
+            stripe_error("invalid_request_error", "parameter_unknown", q->bad_param, message);
         free(message);
         return body;
     }
@@ -169,8 +169,8 @@ static char *list_events(struct fake_stripe *stripe, const struct list_query *q,
         return stripe_error("invalid_request_error", "parameter_invalid", "types",
                             "Use either type or types (at most 20), not both.");
     }
-    if (q->limit != NULL && (!parse_number(q->limit, &limit) || limit < 1 ||
-                             limit > PAGE_LIMIT_MAX)) {
+    if (q->limit != NULL &&
+        (!parse_number(q->limit, &limit) || limit < 1 || limit > PAGE_LIMIT_MAX)) {
         *status_out = 400;
         return stripe_error("invalid_request_error", "parameter_invalid_integer", "limit",
                             "This value must be between 1 and 100.");
@@ -183,9 +183,9 @@ static char *list_events(struct fake_stripe *stripe, const struct list_query *q,
     if (cursor != NULL && (position = find_event(stripe->events, cursor)) < 0) {
         *status_out = 404;
         char *message = util_printf("No such event: '%s'", cursor);
-        char *body = stripe_error("invalid_request_error", "resource_missing",
-                                  q->starting_after != NULL ? "starting_after" : "ending_before",
-                                  message);
+        char *body =
+            stripe_error("invalid_request_error", "resource_missing",
+                         q->starting_after != NULL ? "starting_after" : "ending_before", message);
         free(message);
         return body;
     }
@@ -488,7 +488,7 @@ json_t *fake_stripe_event(const char *id, const char *type, long long created, j
         object = json_pack("{s:s, s:s, s:s}", "id", "cus_fake", "object", "customer", "email",
                            "fake@example.com");
     }
-    return json_pack("{s:s, s:s, s:s, s:I, s:b, s:{s:o}, s:i}", "id", id, "object", "event",
-                     "type", type, "created", (json_int_t)created, "livemode", 0, "data",
-                     "object", object, "pending_webhooks", 0);
+    return json_pack("{s:s, s:s, s:s, s:I, s:b, s:{s:o}, s:i}", "id", id, "object", "event", "type",
+                     type, "created", (json_int_t)created, "livemode", 0, "data", "object", object,
+                     "pending_webhooks", 0);
 }

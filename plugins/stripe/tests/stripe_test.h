@@ -160,11 +160,10 @@ static inline double st_metric(struct st_instance *t, const char *name, const ch
                                const char *value)
 {
     char *series = util_printf("leadhub_plugin_%s", name);
-    double result = label != NULL
-                        ? metrics_get(t->services.metrics, series, "instance", ST_INSTANCE, label,
-                                      value, METRICS_END)
-                        : metrics_get(t->services.metrics, series, "instance", ST_INSTANCE,
-                                      METRICS_END);
+    double result = label != NULL ? metrics_get(t->services.metrics, series, "instance",
+                                                ST_INSTANCE, label, value, METRICS_END)
+                                  : metrics_get(t->services.metrics, series, "instance",
+                                                ST_INSTANCE, METRICS_END);
     free(series);
     return result;
 }

@@ -93,8 +93,7 @@ static void poll_once(struct poll *p)
     p->status = instance_poll(&t.instance, &ctx);
     p->emitted = json_array();
     for (size_t i = 0; i < batch.event_count; i++) {
-        json_array_append_new(p->emitted,
-                              json_string(st_text(batch.events[i].event, "source_id")));
+        json_array_append_new(p->emitted, json_string(st_text(batch.events[i].event, "source_id")));
     }
     p->error = ctx.error != NULL ? strdup(ctx.error) : NULL;
     if (p->status == LH_OK && (batch.event_count > 0 || batch.checkpoint_count > 0)) {
@@ -174,9 +173,10 @@ START_TEST(test_stripe_poll_asks_for_events_since_backfill_with_its_types_key_an
     poll_clear(&p);
     ck_assert_uint_eq(fake_stripe_request_count(fake), 1);
     struct fake_stripe_request r = fake_stripe_request(fake, 0);
-    long long since = 0;
-    char rest[256] = "";
-    ck_assert_int_eq(sscanf(r.url, "/v1/events?created%%5Bgte%%5D=%lld%255s", &since, rest), 2);
+    static const char prefix[] = "/v1/events?created%5Bgte%5D=";
+    ck_assert_msg(strncmp(r.url, prefix, strlen(prefix)) == 0, "%s", r.url);
+    char *rest = NULL;
+    long long since = strtoll(r.url + strlen(prefix), &rest, 10);
     long long expected = (long long)time(NULL) - 7200;
     ck_assert_msg(since >= expected - 5 && since <= expected, "created[gte]=%lld", since);
     /* types in the plugin's order, whatever the file's */
@@ -487,8 +487,8 @@ START_TEST(test_stripe_poll_with_a_refused_key_fails_with_the_config_outcome)
                                    "connector_status WHERE instance = 'billing'");
     ck_assert_msg(strncmp(status, "config: Stripe refused the api_key", 34) == 0, "%s", status);
     free(status);
-    ck_assert_int_eq(metrics_get(t.services.metrics, "leadhub_polls_total", "instance",
-                                 ST_INSTANCE, "outcome", "config", METRICS_END),
+    ck_assert_int_eq(metrics_get(t.services.metrics, "leadhub_polls_total", "instance", ST_INSTANCE,
+                                 "outcome", "config", METRICS_END),
                      1);
     ck_assert_int_eq(st_metric(&t, "stripe_api_errors_total", "reason", "unauthorized"), 1);
     ck_assert_int_eq(st_metric(&t, "stripe_api_key_rejected", NULL, NULL), 1);
@@ -596,7 +596,8 @@ int main(void)
     TCase *tc = tcase_create("poll");
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_stripe_poll_asks_for_events_since_backfill_with_its_types_key_and_version);
+    tcase_add_test(tc,
+                   test_stripe_poll_asks_for_events_since_backfill_with_its_types_key_and_version);
     tcase_add_test(tc, test_stripe_poll_pages_down_with_starting_after_and_stores_oldest_first);
     tcase_add_test(tc, test_stripe_poll_stores_nothing_twice_in_the_watermark_second);
     tcase_add_test(tc, test_stripe_poll_interrupted_mid_pages_resumes_without_gaps_or_repeats);

@@ -42,7 +42,7 @@ static void post(const char *signature, const char *body, struct call *call)
     if (signature != NULL) {
         headers[count++] = (lh_header_t){"Stripe-Signature", signature};
     }
-    lh_webhook_request_t request = {"POST", "/webhooks/" ST_INSTANCE, "",           headers,
+    lh_webhook_request_t request = {"POST", "/webhooks/" ST_INSTANCE,    "",           headers,
                                     count,  (const unsigned char *)body, strlen(body), "127.0.0.1"};
     memset(&call->batch, 0, sizeof(call->batch));
     ctx_init(&call->ctx, &t.instance, &call->batch);
@@ -109,8 +109,7 @@ START_TEST(test_stripe_webhook_rejects_a_missing_signature_header)
     struct call call;
     post(NULL, body, &call);
     assert_refused(&call, "missing Stripe-Signature header");
-    ck_assert_int_eq(st_metric(&t, "stripe_webhook_rejected_total", "reason", "missing_header"),
-                     1);
+    ck_assert_int_eq(st_metric(&t, "stripe_webhook_rejected_total", "reason", "missing_header"), 1);
     call_clear(&call);
     free(body);
 }
@@ -130,12 +129,9 @@ START_TEST(test_stripe_webhook_rejects_malformed_signature_headers)
         const char *header;
         const char *reason;
     } cases[] = {
-        {no_t, "has no t= timestamp"},
-        {letters_t, "t must be unix seconds"},
-        {signed_t, "t must be unix seconds"},
-        {v0_only, "has no v1 signature"},
-        {no_v1, "has no v1 signature"},
-        {"", "has no t= timestamp"},
+        {no_t, "has no t= timestamp"},        {letters_t, "t must be unix seconds"},
+        {signed_t, "t must be unix seconds"}, {v0_only, "has no v1 signature"},
+        {no_v1, "has no v1 signature"},       {"", "has no t= timestamp"},
         {"garbage", "has no t= timestamp"},
     };
     size_t n = sizeof(cases) / sizeof(cases[0]);
@@ -228,8 +224,8 @@ START_TEST(test_stripe_webhook_accepts_any_v1_and_ignores_v0)
     char *good = st_sign(ST_WEBHOOK_SECRET, now, body);
     char *old = st_sign("whsec_the_secret_being_rolled_out", now, body);
     /* during Stripe's own secret rolling: a v1 per secret, the valid one second; v0 aside */
-    char *header = util_printf(" t=%lld , %s ,v0=deadbeef, %s,x=unknown", now,
-                               strstr(old, "v1="), strstr(good, "v1="));
+    char *header = util_printf(" t=%lld , %s ,v0=deadbeef, %s,x=unknown", now, strstr(old, "v1="),
+                               strstr(good, "v1="));
     struct call call;
     post(header, body, &call);
     ck_assert_msg(call.status == LH_OK, "%s", call.ctx.error);
@@ -246,12 +242,11 @@ START_TEST(test_stripe_webhook_accepts_every_secret_of_a_rolling_list)
 {
     st_stop(&t);
     setenv("ST_OLD_WHSEC", "whsec_old_endpoint_secret", 1);
-    ck_assert_int_eq(
-        st_start(&t,
-                 "{\"api_key\":\"${ST_API_KEY}\",\"api_base\":\"http://127.0.0.1:9\","
-                 "\"webhook_secret\":[\"${ST_OLD_WHSEC}\",\"${ST_WEBHOOK_SECRET}\"]}",
-                 NULL, NULL),
-        LH_OK);
+    ck_assert_int_eq(st_start(&t,
+                              "{\"api_key\":\"${ST_API_KEY}\",\"api_base\":\"http://127.0.0.1:9\","
+                              "\"webhook_secret\":[\"${ST_OLD_WHSEC}\",\"${ST_WEBHOOK_SECRET}\"]}",
+                              NULL, NULL),
+                     LH_OK);
     char *body = st_fixture_text("event.customer.created.json");
     const char *secrets[] = {"whsec_old_endpoint_secret", ST_WEBHOOK_SECRET};
     for (size_t i = 0; i < 2; i++) {
@@ -311,10 +306,10 @@ END_TEST
 START_TEST(test_stripe_webhook_is_refused_without_a_webhook_secret)
 {
     st_stop(&t);
-    ck_assert_int_eq(
-        st_start(&t, "{\"api_key\":\"${ST_API_KEY}\",\"api_base\":\"http://127.0.0.1:9\"}", NULL,
-                 NULL),
-        LH_OK);
+    ck_assert_int_eq(st_start(&t,
+                              "{\"api_key\":\"${ST_API_KEY}\",\"api_base\":\"http://127.0.0.1:9\"}",
+                              NULL, NULL),
+                     LH_OK);
     char *body = st_fixture_text("event.customer.created.json");
     struct call call;
     post_signed(body, &call);
