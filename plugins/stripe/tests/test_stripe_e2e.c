@@ -1,0 +1,304 @@
+/*
+ * test_stripe_e2e.c - the real leadhubd with a `stripe` instance, a real PostgreSQL and the
+ * fake Stripe API: signed webhooks over HTTP stored once whatever their order, signature
+ * failures answered 400 and counted, webhook and poll overlapping on the same events
+ * storing each once, and a refused key failing polls (connector_status, /metrics) while
+ * webhooks go on.
+ *
+ * Needs $LEADHUB_TEST_DATABASE_URL (scripts/run-tests.sh starts a throwaway server).
+ */
+#include <check.h>
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon_harness.h"
+#include "fake_stripe.h"
+#include "http_client.h"
+#include "stripe_test.h"
+#include "testdb.h"
+
+static struct fake_stripe *fake;
+static struct test_daemon td;
+static PGconn *db;
+
+static void setup(void)
+{
+    setenv("ST_API_KEY", ST_API_KEY, 1);
+    setenv("ST_WEBHOOK_SECRET", ST_WEBHOOK_SECRET, 1);
+    fake = fake_stripe_start(ST_API_KEY);
+    ck_assert_ptr_nonnull(fake);
+    db = NULL;
+}
+
+static void teardown(void)
+{
+    if (db != NULL) {
+        PQfinish(db);
+    }
+    if (td.pid != 0) {
+        ck_assert_int_eq(td_stop(&td), 0);
+    }
+    td_cleanup(&td);
+    fake_stripe_stop(fake);
+}
+
+/* A daemon with instance `billing` of the stripe plugin; `api_key_ref` names the env var. */
+static void start_daemon(const char *api_key_ref, const char *poll_interval)
+{
+    td_init(&td, NULL);
+    char *url = fake_stripe_base_url(fake);
+    char *yaml = util_printf("name: billing\nplugin: stripe\npoll_interval: %s\nsettings:\n"
+                             "  api_key: ${%s}\n  webhook_secret: ${ST_WEBHOOK_SECRET}\n"
+                             "  api_base: %s\n  backfill: 1d\n",
+                             poll_interval, api_key_ref, url);
+    td_connector(&td, "billing", yaml);
+    free(yaml);
+    free(url);
+    int rc = td_start(&td);
+    if (rc != 0) {
+        char *log = td_log(&td);
+        ck_abort_msg("daemon did not become ready (%d):\n%s", rc, log);
+    }
+    db = testdb_connect(td.db_url);
+}
+
+/* POSTs body to /webhooks/billing with `signature` as Stripe-Signature (NULL: none). */
+static void post(const char *signature, const char *body, struct http_result *out)
+{
+    char *header = signature != NULL ? util_printf("Stripe-Signature: %s", signature) : NULL;
+    const char *headers[] = {"Content-Type: application/json; charset=utf-8", header, NULL};
+    char *url = td_url(&td, "/webhooks/billing");
+    http_request("POST", url, headers, body, strlen(body), out);
+    free(url);
+    free(header);
+}
+
+static void post_signed(const char *body, struct http_result *out)
+{
+    char *signature = st_sign(ST_WEBHOOK_SECRET, (long long)time(NULL), body);
+    post(signature, body, out);
+    free(signature);
+}
+
+static long count(const char *sql)
+{
+    return testdb_scalar(db, sql);
+}
+
+START_TEST(test_stripe_e2e_webhooks_store_each_event_once_whatever_their_order)
+{
+    start_daemon("ST_API_KEY", "1h");
+    /* newest first, then redeliveries: Stripe retries and does not keep order */
+    const char *order[] = {"event.customer.subscription.deleted.json",
+                           "event.invoice.paid.json",
+                           "event.customer.created.json",
+                           "event.checkout.session.completed.json",
+                           "event.customer.created.json",
+                           "event.invoice.paid.json"};
+    const char *answers[] = {
+        "{\"accepted\":1,\"duplicates\":0}", "{\"accepted\":1,\"duplicates\":0}",
+        "{\"accepted\":1,\"duplicates\":0}", "{\"accepted\":1,\"duplicates\":0}",
+        "{\"accepted\":0,\"duplicates\":1}", "{\"accepted\":0,\"duplicates\":1}"};
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        char *body = st_fixture_text(order[i]);
+        struct http_result r;
+        post_signed(body, &r);
+        ck_assert_msg(r.status == 200, "%s: %ld %s", order[i], r.status, r.body);
+        ck_assert_str_eq(r.body, answers[i]);
+        http_result_free(&r);
+        free(body);
+    }
+    ck_assert_int_eq(count("SELECT count(*) FROM events"), 4);
+    char *stored = testdb_text(db, "SELECT string_agg(source_id || ' ' || type, ', ' ORDER BY "
+                                   "source_id) FROM events WHERE source = 'billing'");
+    ck_assert_str_eq(stored, "evt_1QzW5jK8Lm2Np4Qr6StUv7Wx customer.created, "
+                             "evt_1QzW5nK8Lm2Np4QrMn7Op8Qr payment.succeeded, "
+                             "evt_1QzW5oK8Lm2Np4QrRs9Tu0Vw payment.succeeded, "
+                             "evt_1RVc9eK8Lm2Np4QrXy1Za2Bc subscription.canceled");
+    free(stored);
+    /* every event is attached to a lead; the buyer's email lead carries the amount paid */
+    ck_assert_int_eq(count("SELECT count(*) FROM events WHERE lead_id IS NULL"), 0);
+    ck_assert_int_eq(count("SELECT (payload #>> '{data,amount}')::int FROM events e JOIN leads l "
+                           "ON l.id = e.lead_id WHERE e.source_id = "
+                           "'evt_1QzW5oK8Lm2Np4QrRs9Tu0Vw' AND l.email = "
+                           "'billing@northwind-analytics.com'"),
+                     187500);
+}
+END_TEST
+
+START_TEST(test_stripe_e2e_signature_failures_are_400_with_a_reason_and_counted)
+{
+    start_daemon("ST_API_KEY", "1h");
+    char *body = st_fixture_text("event.invoice.paid.json");
+    char *forged = st_sign("whsec_not_this_endpoints", (long long)time(NULL), body);
+    char *stale = st_sign(ST_WEBHOOK_SECRET, (long long)time(NULL) - 3600, body);
+    struct {
+        const char *signature;
+        const char *reason;
+    } cases[] = {
+        {forged, "no v1 signature in Stripe-Signature matches the body"},
+        {stale, "Stripe-Signature timestamp is 36"},
+        {NULL, "missing Stripe-Signature header"},
+        {"v1=abc", "Stripe-Signature has no t= timestamp"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct http_result r;
+        post(cases[i].signature, body, &r);
+        ck_assert_int_eq(r.status, 400);
+        ck_assert_msg(strstr(r.body, cases[i].reason) != NULL, "%s", r.body);
+        http_result_free(&r);
+    }
+    ck_assert_int_eq(count("SELECT count(*) FROM events"), 0);
+    char *metrics_url = td_url(&td, "/metrics");
+    struct http_result m;
+    http_get(metrics_url, &m);
+    const char *series[] = {
+        "leadhub_plugin_stripe_webhook_rejected_total{instance=\"billing\","
+        "reason=\"no_matching_signature\"} 1",
+        "leadhub_plugin_stripe_webhook_rejected_total{instance=\"billing\","
+        "reason=\"stale_timestamp\"} 1",
+        "leadhub_plugin_stripe_webhook_rejected_total{instance=\"billing\","
+        "reason=\"missing_header\"} 1",
+        "leadhub_plugin_stripe_webhook_rejected_total{instance=\"billing\","
+        "reason=\"malformed_header\"} 1",
+    };
+    for (size_t i = 0; i < sizeof(series) / sizeof(series[0]); i++) {
+        ck_assert_msg(strstr(m.body, series[i]) != NULL, "no %s in /metrics", series[i]);
+    }
+    http_result_free(&m);
+    free(metrics_url);
+    char *log = td_log(&td);
+    ck_assert_ptr_null(strstr(log, ST_WEBHOOK_SECRET));
+    ck_assert_ptr_null(strstr(log, ST_API_KEY));
+    free(log);
+    free(stale);
+    free(forged);
+    free(body);
+}
+END_TEST
+
+/* The example event `name` re-timed into the poll's reach (backfill 1d). */
+static json_t *recent(const char *name, long long created)
+{
+    json_t *event = st_fixture(name);
+    json_object_set_new(event, "created", json_integer(created));
+    return event;
+}
+
+static char *sync_poll(void)
+{
+    char *config = tu_path(td.dir, "leadhub.yaml");
+    char *command = util_printf("'%s' sync billing -c '%s' --timeout 20s", td_binary(), config);
+    char *out = NULL;
+    int rc = tu_run(command, &out);
+    ck_assert_msg(rc == 0, "sync: %s", out);
+    free(command);
+    free(config);
+    return out;
+}
+
+START_TEST(test_stripe_e2e_webhook_and_poll_overlap_store_each_event_once)
+{
+    start_daemon("ST_API_KEY", "1h"); /* polls once at start: the fake is empty then */
+    long long now = (long long)time(NULL);
+    const char *names[] = {"event.customer.created.json", "event.checkout.session.completed.json",
+                           "event.invoice.paid.json", "event.customer.subscription.deleted.json"};
+    json_t *events[4];
+    for (size_t i = 0; i < 4; i++) {
+        events[i] = recent(names[i], now - 600 + (long long)i);
+    }
+    /* webhooks deliver the first and the third ... */
+    for (size_t i = 0; i < 4; i += 2) {
+        char *body = json_dumps(events[i], 0);
+        struct http_result r;
+        post_signed(body, &r);
+        ck_assert_int_eq(r.status, 200);
+        http_result_free(&r);
+        free(body);
+    }
+    ck_assert_int_eq(count("SELECT count(*) FROM events"), 2);
+    /* ... the poll finds all four */
+    for (size_t i = 0; i < 4; i++) {
+        fake_stripe_add_event(fake, events[i]);
+    }
+    char *out = sync_poll();
+    ck_assert_msg(strstr(out, "ok, 2 new event(s)") != NULL, "%s", out);
+    free(out);
+    ck_assert_int_eq(count("SELECT count(*) FROM events"), 4);
+    ck_assert_int_eq(count("SELECT count(DISTINCT source_id) FROM events"), 4);
+    /* and a late webhook of a polled event is a duplicate */
+    char *body = json_dumps(events[3], 0);
+    struct http_result r;
+    post_signed(body, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "{\"accepted\":0,\"duplicates\":1}");
+    http_result_free(&r);
+    free(body);
+    ck_assert_int_eq(count("SELECT count(*) FROM events"), 4);
+    /* the checkpoint committed with the poll's events */
+    ck_assert_int_eq(count("SELECT (value->>'created')::bigint FROM connector_state WHERE "
+                           "instance = 'billing' AND key = 'events'"),
+                     now - 600 + 3);
+    for (size_t i = 0; i < 4; i++) {
+        json_decref(events[i]);
+    }
+}
+END_TEST
+
+static bool poll_outcome_is_config(void *arg)
+{
+    (void)arg;
+    return count("SELECT count(*) FROM connector_status WHERE instance = 'billing' AND "
+                 "last_poll_outcome = 'config'") == 1;
+}
+
+START_TEST(test_stripe_e2e_refused_key_fails_polls_clearly_and_webhooks_go_on)
+{
+    setenv("ST_REVOKED_KEY", "sk_test_51RevokedKeyForLeadhubTests000000000000", 1);
+    start_daemon("ST_REVOKED_KEY", "1s");
+    ck_assert(td_wait_until(poll_outcome_is_config, NULL, 20000));
+    char *error = testdb_text(db, "SELECT last_error FROM connector_status WHERE instance = "
+                                  "'billing'");
+    ck_assert_ptr_nonnull(strstr(error, "Stripe refused the api_key (HTTP 401)"));
+    free(error);
+    char *metrics_url = td_url(&td, "/metrics");
+    struct http_result m;
+    http_get(metrics_url, &m);
+    ck_assert_ptr_nonnull(
+        strstr(m.body, "leadhub_polls_total{instance=\"billing\",outcome=\"config\"}"));
+    ck_assert_ptr_nonnull(strstr(m.body, "leadhub_plugin_stripe_api_key_rejected{instance="
+                                         "\"billing\"} 1"));
+    http_result_free(&m);
+    free(metrics_url);
+    /* the webhook endpoint does not need the key */
+    char *body = st_fixture_text("event.customer.created.json");
+    struct http_result r;
+    post_signed(body, &r);
+    ck_assert_int_eq(r.status, 200);
+    http_result_free(&r);
+    free(body);
+    char *log = td_log(&td);
+    ck_assert_ptr_nonnull(strstr(log, "Stripe refused the api_key"));
+    ck_assert_ptr_null(strstr(log, "sk_test_51Revoked"));
+    free(log);
+}
+END_TEST
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    Suite *s = suite_create("stripe_e2e");
+    TCase *tc = tcase_create("e2e");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_stripe_e2e_webhooks_store_each_event_once_whatever_their_order);
+    tcase_add_test(tc, test_stripe_e2e_signature_failures_are_400_with_a_reason_and_counted);
+    tcase_add_test(tc, test_stripe_e2e_webhook_and_poll_overlap_store_each_event_once);
+    tcase_add_test(tc, test_stripe_e2e_refused_key_fails_polls_clearly_and_webhooks_go_on);
+    suite_add_tcase(s, tc);
+    int rc = tu_run_suite(s);
+    curl_global_cleanup();
+    return rc;
+}
