@@ -63,6 +63,17 @@ static const char sql_identity_claim[] =
 
 static const char sql_lead_delete[] = "DELETE FROM leads WHERE id = $1";
 
+/* A lead first known by an identity alone gets the email when one arrives with that
+ * identity, unless another lead has the email already. Rows are unique by email; each lead
+ * takes one, so the statement cannot collide with itself on leads' unique email. */
+static const char sql_lead_adopt_email[] =
+    "UPDATE leads AS l SET email = a.email, updated_at = now() FROM (SELECT DISTINCT ON "
+    "(i.lead_id) i.lead_id, r.email FROM jsonb_to_recordset($1::jsonb) AS r(source text, "
+    "external_id text, email text) JOIN lead_identities i ON i.source = r.source AND "
+    "i.external_id = r.external_id ORDER BY i.lead_id, r.email) a "
+    "WHERE l.id = a.lead_id AND l.email IS NULL "
+    "AND NOT EXISTS (SELECT 1 FROM leads o WHERE o.email = a.email)";
+
 static const char sql_identities_insert[] =
     "INSERT INTO lead_identities (source, external_id, lead_id) "
     "SELECT r.source, r.external_id, r.lead_id FROM jsonb_to_recordset($1::jsonb) AS "
@@ -446,10 +457,51 @@ static enum store_result resolve_given_ids(struct batch *b)
     return STORE_OK;
 }
 
+/*
+ * Before emails are upserted: an event that carries an email and an identity whose lead
+ * has no email yet (a Stripe subscription seen before its customer's email) names that
+ * lead, which takes the email, rather than a second lead being made for it.
+ */
+static enum store_result adopt_emails(struct batch *b)
+{
+    json_t *by_email = json_object();
+    json_t *rows = NULL;
+    enum store_result rc = STORE_UNAVAILABLE;
+    if (by_email == NULL) {
+        goto out;
+    }
+    for (size_t i = 0; i < b->count; i++) {
+        const json_t *lead = json_object_get(b->events[i].event, "lead");
+        const char *email = b->events[i].lead_email;
+        const char *external_id = lead_text(lead, "external_id");
+        if (b->skip[i] || b->by_id[i] || email == NULL || external_id == NULL ||
+            json_object_get(by_email, email) != NULL) {
+            continue;
+        }
+        if (json_object_set_new(by_email, email,
+                                json_pack("{s:s,s:s,s:s}", "source", b->events[i].source,
+                                          "external_id", external_id, "email", email)) != 0) {
+            goto out;
+        }
+    }
+    rc = STORE_OK;
+    if (json_object_size(by_email) > 0) {
+        rows = merged_rows(by_email, NULL);
+        rc = rows != NULL ? exec_rows(b, "ingest_lead_adopt_email", sql_lead_adopt_email, rows,
+                                      NULL)
+                          : STORE_UNAVAILABLE;
+    }
+out:
+    json_decref(rows);
+    json_decref(by_email);
+    return rc;
+}
+
 static enum store_result resolve_leads(struct batch *b)
 {
     enum store_result rc = resolve_given_ids(b);
-    if (rc != STORE_OK || (rc = upsert_email_leads(b)) != STORE_OK) {
+    if (rc != STORE_OK || (rc = adopt_emails(b)) != STORE_OK ||
+        (rc = upsert_email_leads(b)) != STORE_OK) {
         return rc;
     }
     json_t *identities = json_object();

@@ -238,6 +238,45 @@ START_TEST(test_store_batch_identity_only_lead_is_found_again_by_identity)
 }
 END_TEST
 
+START_TEST(test_store_batch_identity_only_lead_takes_the_email_that_comes_with_its_identity)
+{
+    /* a subscription names the customer before any event carries its email */
+    struct event_record r1[] = {record_of(
+        "billing", "{\"type\":\"subscription.started\",\"source_id\":\"s1\",\"occurred_at\":"
+                   "\"2026-11-27T10:00:00Z\",\"lead\":{\"external_id\":\"cus_9\"}}")};
+    write_ok(r1, 1);
+    /* then the customer, with its email: the same lead, not a second one */
+    struct event_record r2[] = {
+        record_of("billing", LEAD("c1", "late@example.com", ",\"external_id\":\"cus_9\""))};
+    write_ok(r2, 1);
+    ck_assert(r1[0].lead_id > 0);
+    ck_assert_int_eq(r2[0].lead_id, r1[0].lead_id);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads"), 1);
+    char *email = testdb_text(check_conn, "SELECT email FROM leads");
+    ck_assert_str_eq(email, "late@example.com");
+    free(email);
+
+    /* an email another lead has already is not taken: the identity's lead stays apart */
+    struct event_record r3[] = {
+        record_of("billing", LEAD("c2", "taken@example.com", "")),
+        record_of("billing", "{\"type\":\"subscription.started\",\"source_id\":\"s2\","
+                             "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{"
+                             "\"external_id\":\"cus_10\"}}")};
+    write_ok(r3, 2);
+    struct event_record r4[] = {
+        record_of("billing", LEAD("c3", "taken@example.com", ",\"external_id\":\"cus_10\""))};
+    write_ok(r4, 1);
+    ck_assert_int_eq(r4[0].lead_id, r3[0].lead_id);
+    ck_assert_int_ne(r4[0].lead_id, r3[1].lead_id);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads WHERE email IS NULL"),
+                     1);
+    clear_records(r1, 1);
+    clear_records(r2, 1);
+    clear_records(r3, 2);
+    clear_records(r4, 1);
+}
+END_TEST
+
 START_TEST(test_store_batch_records_identities_of_email_leads)
 {
     struct event_record r[] = {
@@ -437,6 +476,8 @@ static Suite *store_suite(void)
     tcase_add_test(batch, test_store_batch_stores_events_and_resolves_leads_by_email);
     tcase_add_test(batch, test_store_batch_resent_events_are_duplicates_and_store_nothing);
     tcase_add_test(batch, test_store_batch_identity_only_lead_is_found_again_by_identity);
+    tcase_add_test(batch,
+                   test_store_batch_identity_only_lead_takes_the_email_that_comes_with_its_identity);
     tcase_add_test(batch, test_store_batch_records_identities_of_email_leads);
     tcase_add_test(batch, test_store_batch_lead_id_links_an_existing_lead_before_email);
     tcase_add_test(batch, test_store_batch_meetings_upsert_in_event_time_order);
