@@ -91,7 +91,8 @@ static void observe_callback(struct instance *instance, const char *callback, in
                         callback, "status", instance_status_name(status), METRICS_END);
 }
 
-lh_status_t instance_init(struct instance *instance)
+/* Calls init(): the state on success; otherwise destroy()s what init() left and says why. */
+static lh_status_t call_init(struct instance *instance, void **state_out, char **error_out)
 {
     struct lh_ctx ctx;
     ctx_init(&ctx, instance, NULL);
@@ -101,23 +102,46 @@ lh_status_t instance_init(struct instance *instance)
     lh_status_t status =
         instance->plugin->desc->init(&ctx, host_api_table(), instance->settings, &state);
     observe_callback(instance, "init", started, status);
+    *state_out = NULL;
+    *error_out = NULL;
+    if (status == LH_OK) {
+        *state_out = state;
+    } else {
+        /* A failing init may still have built state; its destroy() accepts anything
+         * init() left behind, NULL included. */
+        instance->plugin->desc->destroy(state);
+        *error_out = util_printf("init failed (%s): %s", instance_status_name(status),
+                                 ctx.error ? ctx.error : "no reason given");
+    }
+    ctx_clear(&ctx);
+    return status;
+}
+
+lh_status_t instance_init(struct instance *instance)
+{
+    void *state = NULL;
     free(instance->last_error);
     instance->last_error = NULL;
+    lh_status_t status = call_init(instance, &state, &instance->last_error);
     if (status == LH_OK) {
         instance->state = state;
         atomic_store(&instance->initialized, true);
         log_write(LOG_LEVEL_INFO, instance->plugin->name, instance->name, NULL,
                   "instance initialized");
     } else {
-        /* A failing init may still have built state; its destroy() accepts anything
-         * init() left behind, NULL included. */
-        instance->plugin->desc->destroy(state);
-        instance->last_error = util_printf("init failed (%s): %s", instance_status_name(status),
-                                           ctx.error ? ctx.error : "no reason given");
         log_write(LOG_LEVEL_ERROR, instance->plugin->name, instance->name, NULL, "%s",
                   instance->last_error);
     }
-    ctx_clear(&ctx);
+    return status;
+}
+
+lh_status_t instance_try_init(struct instance *instance, char **error_out)
+{
+    void *state = NULL;
+    lh_status_t status = call_init(instance, &state, error_out);
+    if (status == LH_OK) {
+        instance->plugin->desc->destroy(state);
+    }
     return status;
 }
 

@@ -122,6 +122,13 @@ int instance_setup(struct instance *instance, const struct config_instance *conf
 lh_status_t instance_init(struct instance *instance);
 
 /*
+ * instance_try_init - init() then destroy() at once, logging nothing: for check-config,
+ * on plugins whose init() has no effect beyond its state (scorers).
+ *   error_out: malloc'd reason on failure, NULL on success.
+ */
+lh_status_t instance_try_init(struct instance *instance, char **error_out);
+
+/*
  * instance_webhook - run the webhook callback under the instance's call rules, timing it.
  * ctx: initialized by the caller with the batch the events go to.
  */

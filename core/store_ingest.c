@@ -487,9 +487,9 @@ static enum store_result adopt_emails(struct batch *b)
     rc = STORE_OK;
     if (json_object_size(by_email) > 0) {
         rows = merged_rows(by_email, NULL);
-        rc = rows != NULL ? exec_rows(b, "ingest_lead_adopt_email", sql_lead_adopt_email, rows,
-                                      NULL)
-                          : STORE_UNAVAILABLE;
+        rc = rows != NULL
+                 ? exec_rows(b, "ingest_lead_adopt_email", sql_lead_adopt_email, rows, NULL)
+                 : STORE_UNAVAILABLE;
     }
 out:
     json_decref(rows);

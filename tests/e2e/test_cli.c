@@ -91,7 +91,12 @@ START_TEST(test_plugins_needs_only_the_plugin_path_of_the_config)
                                 tu_source_dir(), tu_build_dir(), td_binary());
     char *out = NULL;
     ck_assert_int_eq(tu_run(command, &out), 0);
-    assert_contains(out, "webhook  source");
+    /* the webhook plugin's row, whatever the column widths */
+    const char *row = strstr(out, "\nwebhook ");
+    ck_assert_msg(row != NULL, "no webhook row in:\n%s", out);
+    const char *end = strchr(row + 1, '\n');
+    const char *kind = strstr(row, " source ");
+    ck_assert_msg(kind != NULL && (end == NULL || kind < end), "webhook is not a source:\n%s", out);
     free(out);
     free(command);
 }
@@ -144,6 +149,46 @@ START_TEST(test_check_config_reports_unknown_plugin_with_the_ones_found)
     assert_contains(out, "webhook");
     free(out);
     free(args);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_check_config_runs_each_scorers_own_checks)
+{
+    setenv("LHTEST_CLI_SECRET", "s3cret", 1);
+    char *dir = config_with_connector("name: hooks\nplugin: webhook\n"
+                                      "settings:\n  secret: ${LHTEST_CLI_SECRET}\n");
+    /* a regex only the rules plugin's init() can judge, and a good scorer beside it */
+    char *main_yaml = util_printf("%s"
+                                  "scoring:\n"
+                                  "  - name: activity\n"
+                                  "    plugin: engagement\n"
+                                  "  - name: fit\n"
+                                  "    plugin: rules\n"
+                                  "    settings:\n"
+                                  "      rules:\n"
+                                  "        - name: vp\n"
+                                  "          points: 10\n"
+                                  "          when:\n"
+                                  "            lead.title: {regex: \"(vp|head\"}\n",
+                                  broken_main);
+    char *filled = util_printf(main_yaml, tu_build_dir());
+    tu_write_file(dir, "leadhub.yaml", filled);
+    char *args = util_printf("check-config '%s/leadhub.yaml'", dir);
+    char *out = NULL;
+    ck_assert_int_eq(leadhubd(args, &out), 1);
+    assert_contains(out, "leadhub.yaml:9: scoring[1].settings: error: scorer fit: init failed "
+                         "(config): rules[0].when.lead.title.regex: \"(vp|head\" is not a valid "
+                         "regular expression");
+    assert_contains(out, "hint: `leadhubd plugins info rules` documents its settings");
+    assert_contains(out, "1 error(s)");
+    /* nothing of the scorers' start shows as log lines */
+    ck_assert_ptr_null(strstr(out, "instance initialized"));
+    free(out);
+    free(args);
+    free(filled);
+    free(main_yaml);
     tu_rmrf(dir);
     free(dir);
 }
@@ -264,6 +309,7 @@ int main(void)
     tcase_add_test(tc, test_check_config_names_file_line_key_and_hint);
     tcase_add_test(tc, test_plugins_needs_only_the_plugin_path_of_the_config);
     tcase_add_test(tc, test_check_config_reports_unknown_plugin_with_the_ones_found);
+    tcase_add_test(tc, test_check_config_runs_each_scorers_own_checks);
     tcase_add_test(tc, test_check_config_valid_lists_instances);
     tcase_add_test(tc, test_run_refuses_invalid_config_with_exit_1);
     tcase_add_test(tc, test_run_stops_on_a_refused_plugin_an_instance_uses_and_skips_unused_ones);

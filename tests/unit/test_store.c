@@ -257,11 +257,11 @@ START_TEST(test_store_batch_identity_only_lead_takes_the_email_that_comes_with_i
     free(email);
 
     /* an email another lead has already is not taken: the identity's lead stays apart */
-    struct event_record r3[] = {
-        record_of("billing", LEAD("c2", "taken@example.com", "")),
-        record_of("billing", "{\"type\":\"subscription.started\",\"source_id\":\"s2\","
-                             "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{"
-                             "\"external_id\":\"cus_10\"}}")};
+    struct event_record r3[] = {record_of("billing", LEAD("c2", "taken@example.com", "")),
+                                record_of("billing",
+                                          "{\"type\":\"subscription.started\",\"source_id\":\"s2\","
+                                          "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{"
+                                          "\"external_id\":\"cus_10\"}}")};
     write_ok(r3, 2);
     struct event_record r4[] = {
         record_of("billing", LEAD("c3", "taken@example.com", ",\"external_id\":\"cus_10\""))};
@@ -476,8 +476,8 @@ static Suite *store_suite(void)
     tcase_add_test(batch, test_store_batch_stores_events_and_resolves_leads_by_email);
     tcase_add_test(batch, test_store_batch_resent_events_are_duplicates_and_store_nothing);
     tcase_add_test(batch, test_store_batch_identity_only_lead_is_found_again_by_identity);
-    tcase_add_test(batch,
-                   test_store_batch_identity_only_lead_takes_the_email_that_comes_with_its_identity);
+    tcase_add_test(
+        batch, test_store_batch_identity_only_lead_takes_the_email_that_comes_with_its_identity);
     tcase_add_test(batch, test_store_batch_records_identities_of_email_leads);
     tcase_add_test(batch, test_store_batch_lead_id_links_an_existing_lead_before_email);
     tcase_add_test(batch, test_store_batch_meetings_upsert_in_event_time_order);
