@@ -136,6 +136,13 @@ int cmd_check_config(int argc, char **argv)
             printf("  %-24s %-16s %s\n", ci->name, ci->plugin,
                    ci->enabled ? "enabled" : "disabled");
         }
+        size_t i;
+        const json_t *scorer;
+        json_array_foreach(config->scoring, i, scorer)
+        {
+            printf("  %-24s %-16s scorer\n", json_string_value(json_object_get(scorer, "name")),
+                   json_string_value(json_object_get(scorer, "plugin")));
+        }
     }
     loader_free(&plugins);
     config_free(config);
