@@ -77,8 +77,9 @@ static long association_type(struct hubspot_batch *batch)
                       "using HubSpot's documented %d",
                       status == LH_OK ? "no HUBSPOT_DEFINED type in the answer" : response.reason,
                       HUBSPOT_MEETING_ASSOC);
-        /* a refusal will not change: stop asking. A passing failure asks again later. */
-        if (status == LH_OK || status == LH_PERMANENT) {
+        /* a refusal (a missing scope included) will not change soon: stop asking. A
+         * passing failure asks again with a later batch. */
+        if (status == LH_OK || status == LH_PERMANENT || status == LH_CONFIG) {
             hs->meeting_association_type = HUBSPOT_MEETING_ASSOC;
         }
         found = HUBSPOT_MEETING_ASSOC;
