@@ -92,8 +92,9 @@ void hubspot_auth_fail(struct hubspot *hs, lh_ctx_t *ctx, const char *reason)
     hs->auth_failed_at_ms = host->now_ms(ctx);
     host->gauge_set(ctx, "hubspot_auth_failed", NULL, NULL, 1);
     host->log(ctx, LH_LOG_ERROR,
-              "HubSpot OAuth failed: %s. Re-authorize the app in HubSpot, set the new "
-              "refresh_token and reload; until then every call fails",
+              "HubSpot OAuth failed: %s. Re-authorize the app in HubSpot and set the new "
+              "refresh_token (or correct client_id and client_secret), then reload; until "
+              "then every call fails",
               hs->auth_failed_reason != NULL ? hs->auth_failed_reason : "no reason given");
 }
 
