@@ -280,7 +280,9 @@ lh_status_t hubspot_call(struct hubspot *hs, lh_ctx_t *ctx, const char *method, 
     out->status = response.status;
     host->counter_add(ctx, "hubspot_responses_total", "class", status_class(response.status), 1);
     if (response.body_len > 0) {
-        out->body = json_loadb(response.body, response.body_len, 0, NULL);
+        /* U+0000 is let in: one such value is dropped where it is read (and counted),
+         * rather than making a whole page unreadable, and a poll stuck on it */
+        out->body = json_loadb(response.body, response.body_len, JSON_ALLOW_NUL, NULL);
     }
     if (response.status >= 200 && response.status < 300) {
         status = LH_OK;

@@ -154,7 +154,7 @@ lh_status_t hubspot_emit_contacts(struct hubspot *hs, lh_ctx_t *ctx, const json_
             snprintf(source_id, sizeof(source_id), "contact:%s:%lld", id,
                      (long long)change.modified_ms);
             hubspot_format_time(change.modified_ms, occurred);
-            json_t *event = json_pack("{s:s, s:s, s:s, s:O, s:o?}", "type", "lead.updated",
+            json_t *event = json_pack("{s:s, s:s, s:s, s:O, s:o*}", "type", "lead.updated",
                                       "source_id", source_id, "occurred_at", occurred, "lead",
                                       change.lead, "raw", raw_copy(contact, 0));
             status = emit(hs, ctx, event, "contact", id);
@@ -376,7 +376,7 @@ static json_t *deal_event(const struct hubspot_deal_change *change, const json_t
     if (email != NULL) {
         lead = json_pack("{s:s, s:s}", "email", email, "external_id", first);
     }
-    return json_pack("{s:s, s:s, s:s, s:o?, s:o, s:o?}", "type", "deal.stage_changed", "source_id",
+    return json_pack("{s:s, s:s, s:s, s:o*, s:o, s:o*}", "type", "deal.stage_changed", "source_id",
                      source_id, "occurred_at", occurred, "lead", lead, "data", data, "raw",
                      raw_copy(deal, 0));
 }

@@ -546,7 +546,7 @@ int hubspot_deal_observe(const json_t *deal, const json_t *seen, struct hubspot_
     const json_t *properties = json_object_get(deal, "properties");
     char *stage = property_text(properties, "dealstage");
     char *pipeline = property_text(properties, "pipeline");
-    out->seen = json_pack("{s:I, s:s?, s:s?}", "m", (json_int_t)out->modified_ms, "stage", stage,
+    out->seen = json_pack("{s:I, s:s*, s:s*}", "m", (json_int_t)out->modified_ms, "stage", stage,
                           "pipeline", pipeline);
     const char *seen_stage = json_string_value(json_object_get(seen, "stage"));
     const char *seen_pipeline = json_string_value(json_object_get(seen, "pipeline"));
@@ -558,7 +558,7 @@ int hubspot_deal_observe(const json_t *deal, const json_t *seen, struct hubspot_
         char *amount = property_text(properties, "amount");
         char *owner = property_text(properties, "hubspot_owner_id");
         json_t *number = amount_number(amount);
-        out->data = json_pack("{s:s, s:s?, s:s?, s:s, s:s?, s:s?, s:o?, s:s?}", "deal_id", out->id,
+        out->data = json_pack("{s:s, s:s*, s:s*, s:s, s:s*, s:s*, s:o*, s:s*}", "deal_id", out->id,
                               "deal_name", name, "pipeline", pipeline, "stage", stage,
                               "previous_stage", seen_stage, "previous_pipeline", seen_pipeline,
                               "amount", number, "owner_id", owner);

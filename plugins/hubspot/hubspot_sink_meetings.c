@@ -389,7 +389,7 @@ static void deliver_meeting(struct hubspot_batch *batch, size_t i, const json_t 
         associated = json_incref(contacts);
     }
     json_t *value =
-        json_pack("{s:s, s:O, s:O?, s:s}", "id", id, "contacts", associated, "starts_at",
+        json_pack("{s:s, s:O, s:O*, s:s}", "id", id, "contacts", associated, "starts_at",
                   json_object_get(meeting, "starts_at"), "outcome", outcome);
     if (host->checkpoint_put(batch->ctx, key, value) != LH_OK) {
         /* the engagement exists; retrying would create a second one. A later event of this

@@ -37,6 +37,7 @@ struct failure {
     char *body;
     char *header;
     int times;
+    int skip; /* matching requests to let through first */
 };
 
 struct rejection {
@@ -719,6 +720,10 @@ static bool scripted_failure(struct fake_hubspot *hs, const char *method, const 
         struct failure *f = &hs->failures[i];
         if (f->times > 0 && (f->method == NULL || strcmp(f->method, method) == 0) &&
             strncmp(path, f->prefix, strlen(f->prefix)) == 0) {
+            if (f->skip > 0) {
+                f->skip--;
+                continue;
+            }
             f->times--;
             a->status = f->status;
             a->body = strdup(f->body != NULL ? f->body : "");
@@ -746,7 +751,8 @@ static struct answer route(struct fake_hubspot *hs, const char *method, const ch
     if (check_token(hs, authorization, &a) != 0) {
         return a;
     }
-    json_t *request = body != NULL && body[0] != '\0' ? json_loads(body, 0, NULL) : NULL;
+    json_t *request =
+        body != NULL && body[0] != '\0' ? json_loads(body, JSON_ALLOW_NUL, NULL) : NULL;
     if (body != NULL && body[0] != '\0' && request == NULL) {
         return error_reply(400, "VALIDATION_ERROR", "Invalid input JSON");
     }
@@ -983,7 +989,7 @@ void fake_hubspot_expire_tokens(struct fake_hubspot *hs)
 char *fake_hubspot_contact_add(struct fake_hubspot *hs, const char *properties_json,
                                int64_t modified_ms)
 {
-    json_t *properties = json_loads(properties_json, 0, NULL);
+    json_t *properties = json_loads(properties_json, JSON_ALLOW_NUL, NULL);
     pthread_mutex_lock(&hs->mutex);
     struct object *o = collection_add(&hs->contacts, 80100);
     o->created_ms = o->modified_ms = now_ms(hs, modified_ms);
@@ -1014,7 +1020,7 @@ void fake_hubspot_contacts_add_many(struct fake_hubspot *hs, size_t n, int64_t f
 void fake_hubspot_contact_update(struct fake_hubspot *hs, const char *id,
                                  const char *properties_json, int64_t modified_ms)
 {
-    json_t *properties = json_loads(properties_json, 0, NULL);
+    json_t *properties = json_loads(properties_json, JSON_ALLOW_NUL, NULL);
     pthread_mutex_lock(&hs->mutex);
     struct object *o = collection_find(&hs->contacts, id);
     if (o != NULL) {
@@ -1059,7 +1065,7 @@ size_t fake_hubspot_contact_count(struct fake_hubspot *hs)
 char *fake_hubspot_deal_add(struct fake_hubspot *hs, const char *properties_json,
                             const char *contact_id, int64_t modified_ms)
 {
-    json_t *properties = json_loads(properties_json, 0, NULL);
+    json_t *properties = json_loads(properties_json, JSON_ALLOW_NUL, NULL);
     pthread_mutex_lock(&hs->mutex);
     struct object *o = collection_add(&hs->deals, 19347718200LL);
     o->created_ms = o->modified_ms = now_ms(hs, modified_ms);
@@ -1077,7 +1083,7 @@ char *fake_hubspot_deal_add(struct fake_hubspot *hs, const char *properties_json
 void fake_hubspot_deal_update(struct fake_hubspot *hs, const char *id, const char *properties_json,
                               int64_t modified_ms)
 {
-    json_t *properties = json_loads(properties_json, 0, NULL);
+    json_t *properties = json_loads(properties_json, JSON_ALLOW_NUL, NULL);
     pthread_mutex_lock(&hs->mutex);
     struct object *o = collection_find(&hs->deals, id);
     if (o != NULL) {
@@ -1135,6 +1141,12 @@ void fake_hubspot_meeting_association_type(struct fake_hubspot *hs, int type_id)
 void fake_hubspot_fail(struct fake_hubspot *hs, const char *method, const char *path_prefix,
                        int status, const char *body, const char *header, int times)
 {
+    fake_hubspot_fail_later(hs, method, path_prefix, 0, status, body, header, times);
+}
+
+void fake_hubspot_fail_later(struct fake_hubspot *hs, const char *method, const char *path_prefix,
+                             int skip, int status, const char *body, const char *header, int times)
+{
     pthread_mutex_lock(&hs->mutex);
     struct failure *grown = realloc(hs->failures, (hs->failure_count + 1) * sizeof(*grown));
     if (grown != NULL) {
@@ -1146,6 +1158,7 @@ void fake_hubspot_fail(struct fake_hubspot *hs, const char *method, const char *
             body != NULL ? strdup(body) : NULL,
             header != NULL ? strdup(header) : NULL,
             times,
+            skip,
         };
     }
     pthread_mutex_unlock(&hs->mutex);

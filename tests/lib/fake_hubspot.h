@@ -113,6 +113,10 @@ void fake_hubspot_meeting_association_type(struct fake_hubspot *hs, int type_id)
 void fake_hubspot_fail(struct fake_hubspot *hs, const char *method, const char *path_prefix,
                        int status, const char *body, const char *header, int times);
 
+/* The same, once `skip` matching requests have been answered normally. */
+void fake_hubspot_fail_later(struct fake_hubspot *hs, const char *method, const char *path_prefix,
+                             int skip, int status, const char *body, const char *header, int times);
+
 /* Upserts of `email` are refused with this category and message (times: 0 = always). */
 void fake_hubspot_reject_email(struct fake_hubspot *hs, const char *email, const char *category,
                                const char *message, int times);
