@@ -267,24 +267,15 @@ char *hh_sign_v3(const char *secret, const char *method, const char *uri, const 
     return out;
 }
 
-lh_status_t hh_webhook(struct hubspot_harness *h, const char *url, const char *query,
-                       const char *body, int64_t skew_ms, const char *signature,
-                       const char *timestamp, json_t **events_out, char **error_out)
+void hh_timestamp(int64_t skew_ms, char *out)
 {
-    char now[24];
-    snprintf(now, sizeof(now), "%lld", (long long)(util_now_ms() + skew_ms));
-    const char *ts = timestamp != NULL ? timestamp : now;
-    char *uri = query != NULL && query[0] != '\0' ? util_printf("%s?%s", url, query)
-                                                  : util_printf("%s", url);
-    char *computed = hh_sign_v3(HH_WEBHOOK_SECRET, "POST", uri, body, ts);
-    lh_header_t headers[2] = {
-        {"X-HubSpot-Signature-v3", signature != NULL ? signature : computed},
-        {"X-HubSpot-Request-Timestamp", ts},
-    };
-    size_t header_count = 2;
-    if (signature != NULL && signature[0] == '\0') {
-        header_count = 0; /* neither header */
-    }
+    snprintf(out, 24, "%lld", (long long)(util_now_ms() + skew_ms));
+}
+
+lh_status_t hh_webhook_raw(struct hubspot_harness *h, const lh_header_t *headers,
+                           size_t header_count, const char *query, const char *body,
+                           json_t **events_out, char **error_out)
+{
     lh_webhook_request_t request = {"POST",
                                     "/webhooks/" HH_INSTANCE,
                                     query != NULL ? query : "",
@@ -306,6 +297,26 @@ lh_status_t hh_webhook(struct hubspot_harness *h, const char *url, const char *q
     hh_assert_no_secret(ctx.error);
     ctx_clear(&ctx);
     ingest_batch_clear(&batch);
+    return status;
+}
+
+lh_status_t hh_webhook(struct hubspot_harness *h, const char *url, const char *query,
+                       const char *body, int64_t skew_ms, const char *signature,
+                       const char *timestamp, json_t **events_out, char **error_out)
+{
+    char now[24];
+    hh_timestamp(skew_ms, now);
+    const char *ts = timestamp != NULL ? timestamp : now;
+    char *uri = query != NULL && query[0] != '\0' ? util_printf("%s?%s", url, query)
+                                                  : util_printf("%s", url);
+    char *computed = hh_sign_v3(HH_WEBHOOK_SECRET, "POST", uri, body, ts);
+    lh_header_t headers[2] = {
+        {"X-HubSpot-Signature-v3", signature != NULL ? signature : computed},
+        {"X-HubSpot-Request-Timestamp", ts},
+    };
+    size_t header_count = signature != NULL && signature[0] == '\0' ? 0 : 2;
+    lh_status_t status =
+        hh_webhook_raw(h, headers, header_count, query, body, events_out, error_out);
     free(computed);
     free(uri);
     return status;

@@ -82,10 +82,19 @@ void hh_deliver_batch(struct hubspot_harness *h, json_t *const *events, const lo
 lh_status_t hh_poll(struct hubspot_harness *h, json_t **events_out, char **error_out);
 
 /* A webhook request signed with v3 for `url` (timestamp: now + skew_ms), committed when
- * OK. signature/timestamp override the computed ones when not NULL. */
+ * OK. signature/timestamp override the computed ones when not NULL; an empty signature
+ * sends neither header. */
 lh_status_t hh_webhook(struct hubspot_harness *h, const char *url, const char *query,
                        const char *body, int64_t skew_ms, const char *signature,
                        const char *timestamp, json_t **events_out, char **error_out);
+
+/* A webhook request with exactly these headers, committed when OK. */
+lh_status_t hh_webhook_raw(struct hubspot_harness *h, const lh_header_t *headers,
+                           size_t header_count, const char *query, const char *body,
+                           json_t **events_out, char **error_out);
+
+/* Now (plus skew_ms) as X-HubSpot-Request-Timestamp text (out: 24 bytes). */
+void hh_timestamp(int64_t skew_ms, char *out);
 
 /* The v3 signature of a request (malloc'd base64). */
 char *hh_sign_v3(const char *secret, const char *method, const char *uri, const char *body,
