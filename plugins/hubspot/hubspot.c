@@ -453,7 +453,8 @@ static lh_status_t init_mapping(struct hubspot *hs, lh_ctx_t *ctx, const json_t 
                 return LH_CONFIG;
             }
             if (strcmp(field, "email") == 0) {
-                if (!json_is_string(property) || strcmp(json_string_value(property), "email")) {
+                if (!json_is_string(property) ||
+                    strcmp(json_string_value(property), "email") != 0) {
                     host->set_error(ctx, "property_map: email always maps to email: contacts "
                                          "are matched by it");
                     return LH_CONFIG;

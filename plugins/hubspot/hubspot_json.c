@@ -225,7 +225,7 @@ char *hubspot_normalize_email(const char *text)
         memchr(at + 1, '@', len - (size_t)(at + 1 - text)) != NULL) {
         return NULL;
     }
-    char *out = malloc(len + 1);
+    char *out = calloc(len + 1, 1);
     if (out == NULL) {
         return NULL;
     }
@@ -550,9 +550,10 @@ int hubspot_deal_observe(const json_t *deal, const json_t *seen, struct hubspot_
                           "pipeline", pipeline);
     const char *seen_stage = json_string_value(json_object_get(seen, "stage"));
     const char *seen_pipeline = json_string_value(json_object_get(seen, "pipeline"));
-    bool changed = stage != NULL &&
-                   (seen_stage == NULL || strcmp(seen_stage, stage) != 0 ||
-                    (pipeline != NULL && seen_pipeline != NULL && strcmp(seen_pipeline, pipeline)));
+    bool changed =
+        stage != NULL &&
+        (seen_stage == NULL || strcmp(seen_stage, stage) != 0 ||
+         (pipeline != NULL && seen_pipeline != NULL && strcmp(seen_pipeline, pipeline) != 0));
     if (changed && out->seen != NULL) {
         char *name = property_text(properties, "dealname");
         char *amount = property_text(properties, "amount");
