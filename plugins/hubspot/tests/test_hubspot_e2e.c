@@ -11,14 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "daemon_harness.h"
 #include "fake_hubspot.h"
+#include "http_client.h"
 #include "testdb.h"
 #include "testutil.h"
 #include "util.h"
 
-#define SECRET "e2e-inbound-secret"
-#define TOKEN  "pat-na1-e2e-5a7c"
+#define SECRET         "e2e-inbound-secret"
+#define TOKEN          "pat-na1-e2e-5a7c"
+#define WEBHOOK_SECRET "e2e-hubspot-client-secret"
 
 static struct fake_hubspot *fake;
 static struct test_daemon td;
@@ -29,11 +32,16 @@ static void start_daemon(void)
     td_init(&td, NULL);
     td_webhook_instance(&td, "inbound", SECRET);
     setenv("LHTEST_HUBSPOT_TOKEN", TOKEN, 1);
+    setenv("LHTEST_HUBSPOT_WEBHOOK", WEBHOOK_SECRET, 1);
     char *base = fake_hubspot_url(fake, "");
+    char *hook = td_url(&td, "/webhooks/crm");
     char *crm = util_printf("name: crm\nplugin: hubspot\npoll_interval: 1s\nsettings:\n"
                             "  auth: private_app\n  access_token: ${LHTEST_HUBSPOT_TOKEN}\n"
-                            "  api_base: %s\n  search_interval: 0s\n  pull: [contacts]\n",
-                            base);
+                            "  api_base: %s\n  search_interval: 0s\n  pull: [contacts]\n"
+                            "  webhook_client_secret: ${LHTEST_HUBSPOT_WEBHOOK}\n"
+                            "  webhook_url: %s\n",
+                            base, hook);
+    free(hook);
     td_connector(&td, "crm", crm);
     free(crm);
     free(base);
@@ -195,6 +203,70 @@ START_TEST(test_hubspot_e2e_refused_contact_is_a_dead_letter_and_the_rest_are_do
 }
 END_TEST
 
+/* POSTs body to /webhooks/crm signed with v3 by `secret`; the status, the body in *out. */
+static long post_hubspot(const char *secret, const char *body, char **out)
+{
+    char *url = td_url(&td, "/webhooks/crm");
+    char ts[24];
+    snprintf(ts, sizeof(ts), "%lld", (long long)util_now_ms());
+    char *source = util_printf("POST%s%s%s", url, body, ts);
+    unsigned char digest[32];
+    crypto_hmac_sha256(secret, strlen(secret), source, strlen(source), digest);
+    char signature[48];
+    crypto_base64_encode(digest, sizeof(digest), signature);
+    char *signature_header = util_printf("X-HubSpot-Signature-v3: %s", signature);
+    char *timestamp_header = util_printf("X-HubSpot-Request-Timestamp: %s", ts);
+    const char *headers[] = {"Content-Type: application/json", signature_header, timestamp_header,
+                             NULL};
+    struct http_result result;
+    ck_assert_int_eq(http_request("POST", url, headers, body, strlen(body), &result), 0);
+    long status = result.status;
+    *out = strdup(result.body != NULL ? result.body : "");
+    http_result_free(&result);
+    free(signature_header);
+    free(timestamp_header);
+    free(source);
+    free(url);
+    return status;
+}
+
+START_TEST(test_hubspot_e2e_signed_webhook_batch_is_answered_after_its_events_commit)
+{
+    char *contact = fake_hubspot_contact_add(
+        fake, "{\"email\":\"lucas@meridian.example\",\"jobtitle\":\"VP of Sales\"}", 0);
+    char *body = util_printf(
+        "[{\"eventId\":3418820152,\"subscriptionType\":\"contact.creation\",\"objectId\":%s},"
+        "{\"eventId\":3418820153,\"subscriptionType\":\"contact.propertyChange\",\"objectId\":"
+        "%s,\"propertyName\":\"jobtitle\",\"propertyValue\":\"VP of Sales\"}]",
+        contact, contact);
+    char *answer = NULL;
+    ck_assert_int_eq(post_hubspot("not-the-client-secret", body, &answer), 401);
+    ck_assert_ptr_nonnull(strstr(answer, "X-HubSpot-Signature-v3 does not match"));
+    free(answer);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 0);
+
+    ck_assert_int_eq(post_hubspot(WEBHOOK_SECRET, body, &answer), 200);
+    ck_assert_str_eq(answer, "{\"accepted\":1,\"duplicates\":0}");
+    free(answer);
+    /* answered after the commit: the event is there already */
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events WHERE source = 'crm' AND type = "
+                            "'lead.updated'"),
+                     1);
+    char *title = testdb_text(db, "SELECT title FROM leads WHERE email = 'lucas@meridian.example'");
+    ck_assert_str_eq(title, "VP of Sales");
+    free(title);
+    /* HubSpot's redelivery of the same batch stores and fetches nothing */
+    size_t reads = fake_hubspot_count(fake, "POST", "/crm/v3/objects/contacts/batch/read");
+    ck_assert_int_eq(post_hubspot(WEBHOOK_SECRET, body, &answer), 200);
+    ck_assert_str_eq(answer, "{\"accepted\":0,\"duplicates\":0}");
+    free(answer);
+    ck_assert_uint_eq(fake_hubspot_count(fake, "POST", "/crm/v3/objects/contacts/batch/read"),
+                      reads);
+    free(body);
+    free(contact);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -204,6 +276,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_hubspot_e2e_writes_routed_leads_and_brings_back_only_rep_changes);
     tcase_add_test(tc, test_hubspot_e2e_refused_contact_is_a_dead_letter_and_the_rest_are_done);
+    tcase_add_test(tc, test_hubspot_e2e_signed_webhook_batch_is_answered_after_its_events_commit);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
     curl_global_cleanup();
