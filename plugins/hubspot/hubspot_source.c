@@ -116,7 +116,9 @@ static bool past_cap(const char *after)
     return end != after && *end == '\0' && offset >= HUBSPOT_SEARCH_CAP;
 }
 
-static lh_status_t poll_kind(struct hubspot *hs, lh_ctx_t *ctx, const struct search_kind *kind)
+/* One kind's pass; *progress_out tells whether it committed any page to the batch. */
+static lh_status_t poll_kind(struct hubspot *hs, lh_ctx_t *ctx, const struct search_kind *kind,
+                             bool *progress_out)
 {
     const lh_host_t *host = hs->host;
     json_t *cursor = NULL;
@@ -139,6 +141,7 @@ static lh_status_t poll_kind(struct hubspot *hs, lh_ctx_t *ctx, const struct sea
     json_decref(cursor);
     int64_t latest = -1; /* the latest modification seen in this pass */
     bool progress = false;
+    *progress_out = false;
     for (int page = 0; status == LH_OK && page < HUBSPOT_MAX_PAGES && !host->should_stop(ctx);
          page++) {
         pace(hs, ctx);
@@ -176,6 +179,7 @@ static lh_status_t poll_kind(struct hubspot *hs, lh_ctx_t *ctx, const struct sea
             return status;
         }
         progress = true;
+        *progress_out = true;
         if (next[0] == '\0') {
             /* the pass is complete */
             if (latest - HUBSPOT_SEARCH_OVERLAP > since) {
@@ -208,11 +212,18 @@ lh_status_t hubspot_poll(void *state, lh_ctx_t *ctx)
 {
     struct hubspot *hs = state;
     lh_status_t status = LH_OK;
+    bool contacts_progress = false, deals_progress = false;
     if (hs->pull_contacts) {
-        status = poll_kind(hs, ctx, &contacts_kind);
+        status = poll_kind(hs, ctx, &contacts_kind, &contacts_progress);
     }
-    if (status == LH_OK && hs->pull_deals && !hs->host->should_stop(ctx)) {
-        status = poll_kind(hs, ctx, &deals_kind);
+    if (status != LH_OK || !hs->pull_deals || hs->host->should_stop(ctx)) {
+        return status;
+    }
+    status = poll_kind(hs, ctx, &deals_kind, &deals_progress);
+    if ((status == LH_RETRY || status == LH_RETRY_AFTER) && contacts_progress) {
+        /* keep the contacts' pages: the deals go on from their cursor next time */
+        hs->host->log(ctx, LH_LOG_WARN, "deals were not polled this time; contacts were");
+        return LH_OK;
     }
     return status;
 }

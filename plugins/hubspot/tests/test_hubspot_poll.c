@@ -362,6 +362,26 @@ START_TEST(test_hubspot_poll_keeps_the_pages_fetched_before_a_rate_limit)
 }
 END_TEST
 
+START_TEST(test_hubspot_poll_keeps_the_contacts_when_the_deals_search_fails)
+{
+    ck_assert_int_eq(hh_start(&h, poll_settings("contacts deals")), LH_OK);
+    char *id = fake_hubspot_contact_add(h.fake, "{\"email\":\"ada@analytical.example\"}", 0);
+    fake_hubspot_fail(h.fake, "POST", SEARCH_DEALS, 503, "{}", NULL, 3);
+    json_t *events = poll_ok();
+    ck_assert_uint_eq(json_array_size(events), 1);
+    json_decref(events);
+    ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(*) FROM events"), 1);
+    /* the deals start where their first poll meant to: the next poll asks from there */
+    json_t *deals = hh_checkpoint(&h, "deals.cursor");
+    ck_assert(json_is_integer(json_object_get(deals, "since")));
+    ck_assert(json_is_null(json_object_get(deals, "after")));
+    json_decref(deals);
+    json_decref(poll_ok());
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", SEARCH_DEALS), 4);
+    free(id);
+}
+END_TEST
+
 START_TEST(test_hubspot_poll_spaces_search_requests_by_search_interval)
 {
     json_t *settings = poll_settings("contacts");
@@ -423,6 +443,7 @@ int main(void)
     tcase_add_test(tc, test_hubspot_poll_carries_a_rep_change_back_to_what_the_hub_once_wrote);
     tcase_add_test(tc, test_hubspot_poll_turns_a_deal_stage_change_into_deal_stage_changed);
     tcase_add_test(tc, test_hubspot_poll_keeps_the_pages_fetched_before_a_rate_limit);
+    tcase_add_test(tc, test_hubspot_poll_keeps_the_contacts_when_the_deals_search_fails);
     tcase_add_test(tc, test_hubspot_poll_spaces_search_requests_by_search_interval);
     tcase_add_test(tc, test_hubspot_poll_with_nothing_to_pull_asks_nothing);
     tcase_add_test(tc, test_hubspot_poll_leaves_out_values_leadhub_cannot_hold);
