@@ -1,0 +1,274 @@
+/*
+ * hubspot_sink_contacts.c - contact writes: POST /crm/v3/objects/contacts/batch/upsert
+ * (idProperty email) for leads with an email, batch/update for leads known only by their
+ * HubSpot id; at most batch_size inputs a request.
+ *
+ * The answer decides each input on its own: a 207's failed inputs fail alone (retried when
+ * HubSpot's category says it is passing, else dead letters with HubSpot's message), the
+ * others are done. A 400 refusing a whole request of several inputs is narrowed down:
+ * inputs its message names fail and the rest go again; otherwise the request is split in
+ * halves until the culprit stands alone, unless both halves fail alike (an error every
+ * input shares, such as an unknown property, fails them all without more requests).
+ *
+ * For every written contact: the delivery's lead gets the contact id as its identity in
+ * this instance, and what was written is remembered (checkpoint "contact:<id>:written",
+ * each property with HubSpot's updatedAt), so that polling does not echo it back.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strdup */
+#endif
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hubspot.h"
+
+#define PATH_UPSERT "/crm/v3/objects/contacts/batch/upsert"
+#define PATH_UPDATE "/crm/v3/objects/contacts/batch/update"
+
+static void input_fail(struct hubspot_contact_input *input, lh_status_t status, const char *reason)
+{
+    input->status = status;
+    free(input->message);
+    input->message = reason != NULL && reason[0] != '\0' ? strdup(reason) : NULL;
+}
+
+/* Merges what was just written into the contact's "written" record. */
+static void remember_written(struct hubspot_batch *batch, const struct hubspot_contact_input *input,
+                             int64_t updated_ms)
+{
+    struct hubspot *hs = batch->hs;
+    const lh_host_t *host = hs->host;
+    char key[64];
+    snprintf(key, sizeof(key), "contact:%s:written", input->id);
+    json_t *record = NULL;
+    if (host->checkpoint_get(batch->ctx, key, &record) != LH_OK || !json_is_object(record)) {
+        json_decref(record);
+        record = json_object();
+    }
+    json_t *written = json_object_get(record, "p");
+    if (!json_is_object(written)) {
+        written = json_object();
+        json_object_set_new(record, "p", written);
+    }
+    int64_t at = updated_ms >= 0 ? updated_ms : host->now_ms(batch->ctx);
+    const char *property;
+    json_t *value;
+    json_object_foreach(input->properties, property, value)
+    {
+        json_object_set_new(written, property,
+                            json_pack("{s:O, s:I}", "v", value, "at", (json_int_t)at));
+    }
+    if (host->checkpoint_put(batch->ctx, key, record) != LH_OK) {
+        /* the write is done; only the echo of it may come back as a lead.updated */
+        host->counter_add(batch->ctx, "hubspot_state_write_failures_total", "key", "written", 1);
+        host->log(batch->ctx, LH_LOG_WARN,
+                  "contact %s: what the hub wrote could not be remembered; polling may echo it",
+                  input->id);
+    }
+}
+
+/* A written contact: identities for the leads of its deliveries, the written record. */
+static void record_success(struct hubspot_batch *batch, size_t k, int64_t updated_ms)
+{
+    const lh_host_t *host = batch->hs->host;
+    struct hubspot_contact_input *input = &batch->inputs[k];
+    input->status = LH_OK;
+    host->counter_add(batch->ctx, "hubspot_contacts_written_total", NULL, NULL, 1);
+    remember_written(batch, input, updated_ms);
+    for (size_t i = 0; i < batch->count; i++) {
+        if (batch->input_of[i] != (long)k || batch->decided[i] ||
+            batch->deliveries[i].lead_id <= 0) {
+            continue;
+        }
+        lh_status_t status = host->lead_identity_put(batch->ctx, &batch->deliveries[i], input->id);
+        if (status != LH_OK) {
+            /* written, but leadhub would not know the contact: a retry upserts again */
+            hubspot_batch_decide(batch, i, status == LH_PERMANENT ? LH_PERMANENT : LH_RETRY,
+                                 "the contact was written but the lead's hubspot identity "
+                                 "could not be stored");
+        }
+    }
+}
+
+/* The request body for inputs[idx[0..n)]. NEW. */
+static json_t *request_body(const struct hubspot_batch *batch, const size_t *idx, size_t n,
+                            bool by_id)
+{
+    json_t *inputs = json_array();
+    json_t *body = json_pack("{s:o}", "inputs", inputs);
+    if (body == NULL) {
+        return NULL;
+    }
+    for (size_t j = 0; j < n; j++) {
+        const struct hubspot_contact_input *input = &batch->inputs[idx[j]];
+        json_t *item =
+            by_id ? json_pack("{s:s, s:O}", "id", input->key, "properties", input->properties)
+                  : json_pack("{s:s, s:s, s:O}", "idProperty", "email", "id", input->key,
+                              "properties", input->properties);
+        if (item == NULL || json_array_append_new(inputs, item) != 0) {
+            json_decref(body);
+            return NULL;
+        }
+    }
+    return body;
+}
+
+static void send_chunk(struct hubspot_batch *batch, const size_t *idx, size_t n, bool by_id);
+
+/* Items of inputs[idx[0..n)], keyed by their keys. */
+static struct hubspot_batch_item *items_for(const struct hubspot_batch *batch, const size_t *idx,
+                                            size_t n)
+{
+    struct hubspot_batch_item *items = calloc(n, sizeof(*items));
+    for (size_t j = 0; items != NULL && j < n; j++) {
+        items[j].key = batch->inputs[idx[j]].key;
+    }
+    return items;
+}
+
+/* A whole request of several inputs was refused (400-class): find the culprits. */
+static void narrow_down(struct hubspot_batch *batch, const size_t *idx, size_t n, bool by_id,
+                        const char *reason)
+{
+    struct hubspot_batch_item *items = items_for(batch, idx, n);
+    size_t *rest = calloc(n, sizeof(*rest));
+    if (items == NULL || rest == NULL) {
+        for (size_t j = 0; j < n; j++) {
+            input_fail(&batch->inputs[idx[j]], LH_RETRY, "out of memory");
+        }
+        goto out;
+    }
+    size_t named = hubspot_batch_blame(reason, items, n);
+    if (named > 0) {
+        size_t rest_count = 0;
+        for (size_t j = 0; j < n; j++) {
+            if (items[j].failed) {
+                input_fail(&batch->inputs[idx[j]], LH_PERMANENT, reason);
+            } else {
+                rest[rest_count++] = idx[j];
+            }
+        }
+        if (rest_count > 0) {
+            send_chunk(batch, rest, rest_count, by_id);
+        }
+        goto out;
+    }
+    /* nobody named: halves. Both failing alike means an error every input shares. */
+    size_t half = n / 2;
+    send_chunk(batch, idx, half, by_id);
+    const struct hubspot_contact_input *first = &batch->inputs[idx[0]];
+    bool first_all_failed = true;
+    for (size_t j = 0; j < half; j++) {
+        first_all_failed &= batch->inputs[idx[j]].status == LH_PERMANENT;
+    }
+    if (first_all_failed && half > 1 && first->message != NULL &&
+        strcmp(first->message, reason) == 0) {
+        for (size_t j = half; j < n; j++) {
+            input_fail(&batch->inputs[idx[j]], LH_PERMANENT, reason);
+        }
+        goto out;
+    }
+    send_chunk(batch, idx + half, n - half, by_id);
+out:
+    free(items);
+    free(rest);
+}
+
+/* One batch request for inputs[idx[0..n)], and what it decided for each. */
+static void send_chunk(struct hubspot_batch *batch, const size_t *idx, size_t n, bool by_id)
+{
+    struct hubspot *hs = batch->hs;
+    if (n == 0) {
+        return;
+    }
+    if (batch->abort_status != LH_OK) {
+        for (size_t j = 0; j < n; j++) {
+            input_fail(&batch->inputs[idx[j]], batch->abort_status, batch->abort_reason);
+        }
+        return;
+    }
+    json_t *body = request_body(batch, idx, n, by_id);
+    struct hubspot_response response;
+    lh_status_t status = body != NULL
+                             ? hubspot_call(hs, batch->ctx, "POST",
+                                            by_id ? PATH_UPDATE : PATH_UPSERT, body, 1, &response)
+                             : LH_RETRY;
+    json_decref(body);
+    if (body == NULL) {
+        memset(&response, 0, sizeof(response));
+        snprintf(response.reason, sizeof(response.reason), "out of memory");
+    }
+    if (status == LH_OK && !json_is_object(response.body)) {
+        status = LH_RETRY;
+        snprintf(response.reason, sizeof(response.reason),
+                 "HubSpot answered HTTP %ld without a readable batch result", response.status);
+        hs->host->set_error(batch->ctx, "%s", response.reason);
+    }
+    if (status == LH_OK) {
+        struct hubspot_batch_item *items = items_for(batch, idx, n);
+        if (items == NULL) {
+            for (size_t j = 0; j < n; j++) {
+                input_fail(&batch->inputs[idx[j]], LH_RETRY, "out of memory");
+            }
+            goto out;
+        }
+        size_t failed = hubspot_batch_results(response.body, by_id ? NULL : "email", items, n);
+        for (size_t j = 0; j < n; j++) {
+            struct hubspot_contact_input *input = &batch->inputs[idx[j]];
+            if (items[j].failed) {
+                char reason[HUBSPOT_MESSAGE_MAX + 128];
+                snprintf(reason, sizeof(reason), "HubSpot refused this contact: %s",
+                         items[j].message);
+                input_fail(input, items[j].retryable ? LH_RETRY : LH_PERMANENT, reason);
+                hs->host->counter_add(batch->ctx, "hubspot_contact_errors_total", "retryable",
+                                      items[j].retryable ? "true" : "false", 1);
+                continue;
+            }
+            snprintf(input->id, sizeof(input->id), "%s", items[j].id);
+            record_success(batch, idx[j], items[j].updated_ms);
+        }
+        if (failed > 0) {
+            hs->host->log(batch->ctx, LH_LOG_WARN, "HubSpot refused %zu of %zu contacts (HTTP %ld)",
+                          failed, n, response.status);
+        }
+        free(items);
+        goto out;
+    }
+    if (status == LH_PERMANENT && n > 1 && response.status >= 400 && response.status < 500) {
+        narrow_down(batch, idx, n, by_id, response.reason);
+        goto out;
+    }
+    hubspot_batch_note_failure(batch, status, response.reason);
+    for (size_t j = 0; j < n; j++) {
+        input_fail(&batch->inputs[idx[j]], status, response.reason);
+    }
+out:
+    hubspot_response_clear(&response);
+}
+
+void hubspot_contacts_send(struct hubspot_batch *batch)
+{
+    size_t *idx = calloc(batch->input_count > 0 ? batch->input_count : 1, sizeof(*idx));
+    if (idx == NULL) {
+        for (size_t k = 0; k < batch->input_count; k++) {
+            input_fail(&batch->inputs[k], LH_RETRY, "out of memory");
+        }
+        return;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        bool by_id = pass == 1;
+        size_t n = 0;
+        for (size_t k = 0; k < batch->input_count; k++) {
+            if (batch->inputs[k].by_id == by_id) {
+                idx[n++] = k;
+            }
+        }
+        for (size_t start = 0; start < n; start += batch->hs->batch_size) {
+            size_t chunk = n - start < batch->hs->batch_size ? n - start : batch->hs->batch_size;
+            send_chunk(batch, idx + start, chunk, by_id);
+        }
+    }
+    free(idx);
+}

@@ -1,0 +1,229 @@
+/*
+ * hubspot_source.c - poll(): contacts and deals changed since the watermark, through the
+ * search API (POST /crm/v3/objects/{contacts,deals}/search), filtered by
+ * lastmodifieddate / hs_lastmodifieddate >= the watermark, sorted ascending, paged with
+ * `after`.
+ *
+ * The cursor (checkpoint "contacts.cursor" / "deals.cursor", committed with the events of
+ * its page) is {"since": watermark ms, "after": page offset or null}:
+ *   - a page with a next page: the cursor keeps since and takes the next `after`;
+ *   - the last page: since moves to the latest modification seen, less 10 s of overlap
+ *     (the search index lags writes by seconds; what is seen again is recognised as
+ *     unchanged), and after is cleared;
+ *   - a next `after` at the search API's 10,000-result cap, which it cannot page past:
+ *     the window moves instead, since = the latest modification seen, and the query starts
+ *     over from the first page. (Should over 10,000 records share one millisecond, since
+ *     moves 1 ms on, skipping the rest of them, counted and logged.)
+ * Search requests are spaced by search_interval (HubSpot allows 5 per second for search).
+ * A poll fetches at most 100 pages of each kind; a failure after some pages keeps what
+ * they brought (LH_OK) and the next poll goes on from the cursor.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hubspot.h"
+
+struct search_kind {
+    const char *object;     /* "contacts", "deals" */
+    const char *label;      /* metric label: "contact", "deal" */
+    const char *modified;   /* the property filtered and sorted on */
+    const char *cursor_key; /* checkpoint */
+};
+
+static const struct search_kind contacts_kind = {"contacts", "contact", "lastmodifieddate",
+                                                 "contacts.cursor"};
+static const struct search_kind deals_kind = {"deals", "deal", "hs_lastmodifieddate",
+                                              "deals.cursor"};
+
+/* Waits until search_interval has passed since the last search request. */
+static void pace(struct hubspot *hs, lh_ctx_t *ctx)
+{
+    const lh_host_t *host = hs->host;
+    if (hs->search_interval_ms <= 0) {
+        return;
+    }
+    for (;;) {
+        int64_t wait = hs->last_search_ms + hs->search_interval_ms - host->now_ms(ctx);
+        if (wait <= 0 || host->should_stop(ctx)) {
+            return;
+        }
+        int64_t slice = wait < 50 ? wait : 50;
+        struct timespec pause = {0, (long)slice * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+}
+
+/* The search request for one page. NEW. */
+static json_t *search_body(struct hubspot *hs, const struct search_kind *kind, int64_t since,
+                           const char *after)
+{
+    char value[32];
+    snprintf(value, sizeof(value), "%lld", (long long)since);
+    json_t *properties = kind == &contacts_kind
+                             ? hubspot_contact_property_names(&hs->mapping)
+                             : json_pack("[s,s,s,s,s,s]", "dealname", "dealstage", "pipeline",
+                                         "amount", "hubspot_owner_id", "hs_lastmodifieddate");
+    if (properties == NULL) {
+        return NULL;
+    }
+    return json_pack("{s:[{s:[{s:s, s:s, s:s}]}], s:[{s:s, s:s}], s:o, s:i, s:s}", "filterGroups",
+                     "filters", "propertyName", kind->modified, "operator", "GTE", "value", value,
+                     "sorts", "propertyName", kind->modified, "direction", "ASCENDING",
+                     "properties", properties, "limit", HUBSPOT_SEARCH_LIMIT, "after",
+                     after != NULL ? after : "0");
+}
+
+static lh_status_t put_cursor(struct hubspot *hs, lh_ctx_t *ctx, const struct search_kind *kind,
+                              int64_t since, const char *after)
+{
+    json_t *cursor = json_pack("{s:I, s:s?}", "since", (json_int_t)since, "after", after);
+    if (cursor == NULL) {
+        hs->host->set_error(ctx, "out of memory");
+        return LH_RETRY;
+    }
+    if (after == NULL) {
+        json_object_set_new(cursor, "after", json_null());
+    }
+    return hs->host->checkpoint_put(ctx, kind->cursor_key, cursor);
+}
+
+/* The `after` of paging.next as text ("" when there is no next page). */
+static void next_after(const json_t *body, char *out, size_t size)
+{
+    const json_t *after =
+        json_object_get(json_object_get(json_object_get(body, "paging"), "next"), "after");
+    out[0] = '\0';
+    if (json_is_string(after) && json_string_length(after) < size &&
+        strlen(json_string_value(after)) == json_string_length(after)) {
+        snprintf(out, size, "%s", json_string_value(after));
+    } else if (json_is_integer(after)) {
+        snprintf(out, size, "%lld", (long long)json_integer_value(after));
+    }
+}
+
+/* True when after is an offset at or past the cap (HubSpot's `after` for search is the
+ * offset of the next result). */
+static bool past_cap(const char *after)
+{
+    char *end = NULL;
+    long long offset = strtoll(after, &end, 10);
+    return end != after && *end == '\0' && offset >= HUBSPOT_SEARCH_CAP;
+}
+
+/* One kind's pass; *progress_out tells whether it committed any page to the batch. */
+static lh_status_t poll_kind(struct hubspot *hs, lh_ctx_t *ctx, const struct search_kind *kind,
+                             bool *progress_out)
+{
+    const lh_host_t *host = hs->host;
+    json_t *cursor = NULL;
+    lh_status_t status = host->checkpoint_get(ctx, kind->cursor_key, &cursor);
+    if (status != LH_OK) {
+        return status;
+    }
+    int64_t since = host->now_ms(ctx) - hs->backfill_ms;
+    char after[64] = "";
+    if (json_is_integer(json_object_get(cursor, "since"))) {
+        since = json_integer_value(json_object_get(cursor, "since"));
+        const char *saved = json_string_value(json_object_get(cursor, "after"));
+        if (saved != NULL && strlen(saved) < sizeof(after)) {
+            snprintf(after, sizeof(after), "%s", saved);
+        }
+    } else if (cursor == NULL) {
+        /* the first poll: the watermark starts now (less the backfill), saved at once */
+        status = put_cursor(hs, ctx, kind, since, NULL);
+    }
+    json_decref(cursor);
+    int64_t latest = -1; /* the latest modification seen in this pass */
+    bool progress = false;
+    *progress_out = false;
+    for (int page = 0; status == LH_OK && page < HUBSPOT_MAX_PAGES && !host->should_stop(ctx);
+         page++) {
+        pace(hs, ctx);
+        json_t *body = search_body(hs, kind, since, after[0] != '\0' ? after : NULL);
+        if (body == NULL) {
+            host->set_error(ctx, "out of memory");
+            return LH_RETRY;
+        }
+        char path[64];
+        snprintf(path, sizeof(path), "/crm/v3/objects/%s/search", kind->object);
+        struct hubspot_response response;
+        status = hubspot_call(hs, ctx, "POST", path, body, 3, &response);
+        hs->last_search_ms = host->now_ms(ctx);
+        json_decref(body);
+        const json_t *results = json_object_get(response.body, "results");
+        if (status == LH_OK && !json_is_array(results)) {
+            host->set_error(ctx, "HubSpot's %s search answer has no results array", kind->object);
+            status = LH_RETRY;
+        }
+        if (status != LH_OK) {
+            hubspot_response_clear(&response);
+            if (progress && (status == LH_RETRY || status == LH_RETRY_AFTER)) {
+                host->log(ctx, LH_LOG_WARN, "%s search stopped after %d pages: %s", kind->object,
+                          page, response.reason[0] != '\0' ? response.reason : "no answer");
+                return LH_OK; /* keep the pages fetched: the cursor follows them */
+            }
+            return status;
+        }
+        status = kind == &contacts_kind ? hubspot_emit_contacts(hs, ctx, results, &latest)
+                                        : hubspot_emit_deals(hs, ctx, results, &latest);
+        char next[64];
+        next_after(response.body, next, sizeof(next));
+        hubspot_response_clear(&response);
+        if (status != LH_OK) {
+            return status;
+        }
+        progress = true;
+        *progress_out = true;
+        if (next[0] == '\0') {
+            /* the pass is complete */
+            if (latest - HUBSPOT_SEARCH_OVERLAP > since) {
+                since = latest - HUBSPOT_SEARCH_OVERLAP;
+            }
+            return put_cursor(hs, ctx, kind, since, NULL);
+        }
+        if (past_cap(next)) {
+            int64_t moved = latest > since ? latest : since + 1;
+            if (latest <= since) {
+                host->counter_add(ctx, HUBSPOT_METRIC_SKIPPED, "reason", "search_cap_same_time", 1);
+                host->log(ctx, LH_LOG_WARN,
+                          "more than %d %s share one modification time: moving past it",
+                          HUBSPOT_SEARCH_CAP, kind->object);
+            }
+            host->counter_add(ctx, "hubspot_search_window_advanced_total", "object", kind->label,
+                              1);
+            since = moved;
+            after[0] = '\0';
+            latest = -1;
+        } else {
+            snprintf(after, sizeof(after), "%s", next);
+        }
+        status = put_cursor(hs, ctx, kind, since, after[0] != '\0' ? after : NULL);
+    }
+    return status;
+}
+
+lh_status_t hubspot_poll(void *state, lh_ctx_t *ctx)
+{
+    struct hubspot *hs = state;
+    lh_status_t status = LH_OK;
+    bool contacts_progress = false, deals_progress = false;
+    if (hs->pull_contacts) {
+        status = poll_kind(hs, ctx, &contacts_kind, &contacts_progress);
+    }
+    if (status != LH_OK || !hs->pull_deals || hs->host->should_stop(ctx)) {
+        return status;
+    }
+    status = poll_kind(hs, ctx, &deals_kind, &deals_progress);
+    if ((status == LH_RETRY || status == LH_RETRY_AFTER) && contacts_progress) {
+        /* keep the contacts' pages: the deals go on from their cursor next time */
+        hs->host->log(ctx, LH_LOG_WARN, "deals were not polled this time; contacts were");
+        return LH_OK;
+    }
+    return status;
+}

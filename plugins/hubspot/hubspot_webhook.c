@@ -1,0 +1,403 @@
+/*
+ * hubspot_webhook.c - HubSpot's webhook requests: a JSON array of notifications (up to 100
+ * in one request), signed with X-HubSpot-Signature-v3.
+ *
+ * Verification comes first, over the raw bytes, before any parsing:
+ *   - X-HubSpot-Request-Timestamp (epoch ms) within 5 minutes of the daemon's clock;
+ *   - X-HubSpot-Signature-v3 = base64(HMAC-SHA256(client secret, method + URI + body +
+ *     timestamp)), compared in constant time, against each configured secret.
+ * The URI is the one HubSpot called: webhook_url (the public URL registered in HubSpot;
+ * behind a proxy the daemon cannot know its scheme, host or path) plus the request's raw
+ * query, with the escapes HubSpot's algorithm decodes decoded.
+ *
+ * A notification only says that an object changed. The batch is handled as a whole: its
+ * contacts and deals, each once however many notifications name it, are fetched with
+ * batch reads and turned into events as the poll would (the same source_id for the same
+ * change, so a change seen both ways is stored once). Event ids already handled are
+ * remembered (the last 1000, checkpoint "webhook.events", committed with the events) so a
+ * redelivered notification fetches nothing. A failed fetch answers 503, and HubSpot
+ * delivers the batch again later.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strndup */
+#endif
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hubspot.h"
+
+#define SIGNATURE_LEN   44 /* base64 of 32 bytes */
+#define RING_KEY        "webhook.events"
+#define METRIC_REJECTED "hubspot_webhook_rejected_total"
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+char *hubspot_signature_uri(const char *webhook_url, const char *query)
+{
+    static const char decoded[] = ":/?@!$'()*,;";
+    size_t url_len = strlen(webhook_url);
+    size_t query_len = query != NULL ? strlen(query) : 0;
+    char *out = malloc(url_len + query_len + 2);
+    if (out == NULL) {
+        return NULL;
+    }
+    char *joined = malloc(url_len + query_len + 2);
+    if (joined == NULL) {
+        free(out);
+        return NULL;
+    }
+    memcpy(joined, webhook_url, url_len);
+    size_t len = url_len;
+    if (query_len > 0) {
+        joined[len++] = '?';
+        memcpy(joined + len, query, query_len);
+        len += query_len;
+    }
+    joined[len] = '\0';
+    size_t used = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (joined[i] == '%' && i + 2 < len && hex_digit(joined[i + 1]) >= 0 &&
+            hex_digit(joined[i + 2]) >= 0) {
+            char c = (char)(hex_digit(joined[i + 1]) * 16 + hex_digit(joined[i + 2]));
+            if (c != '\0' && strchr(decoded, c) != NULL) {
+                out[used++] = c;
+                i += 2;
+                continue;
+            }
+        }
+        out[used++] = joined[i];
+    }
+    out[used] = '\0';
+    free(joined);
+    return out;
+}
+
+/* Epoch milliseconds, digits only; -1 when malformed. */
+static int64_t parse_timestamp(const char *text)
+{
+    size_t len = strlen(text);
+    if (len == 0 || len > 15) {
+        return -1;
+    }
+    int64_t value = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9') {
+            return -1;
+        }
+        value = value * 10 + (text[i] - '0');
+    }
+    return value;
+}
+
+static lh_status_t reject(struct hubspot *hs, lh_ctx_t *ctx, const char *reason,
+                          const char *message)
+{
+    hs->host->counter_add(ctx, METRIC_REJECTED, "reason", reason, 1);
+    hs->host->set_error(ctx, "%s", message);
+    return LH_AUTH;
+}
+
+/* Checks the v3 signature; LH_OK, or LH_AUTH with the reason set and counted. */
+static lh_status_t verify(struct hubspot *hs, lh_ctx_t *ctx, const lh_webhook_request_t *request)
+{
+    const lh_host_t *host = hs->host;
+    if (hs->webhook_secret_count == 0) {
+        return reject(hs, ctx, "not_configured",
+                      "webhooks are not enabled for this instance: set webhook_client_secret "
+                      "and webhook_url");
+    }
+    const char *signature = lh_request_header(request, "X-HubSpot-Signature-v3");
+    const char *timestamp_text = lh_request_header(request, "X-HubSpot-Request-Timestamp");
+    if (signature == NULL) {
+        if (lh_request_header(request, "X-HubSpot-Signature") != NULL) {
+            return reject(hs, ctx, "legacy_signature",
+                          "only X-HubSpot-Signature-v3 is accepted (v1 and v2 carry no "
+                          "timestamp and can be replayed): use a webhook subscription of an "
+                          "app that signs with v3");
+        }
+        return reject(hs, ctx, "missing_signature", "missing X-HubSpot-Signature-v3 header");
+    }
+    if (timestamp_text == NULL) {
+        return reject(hs, ctx, "missing_timestamp", "missing X-HubSpot-Request-Timestamp header");
+    }
+    int64_t timestamp = parse_timestamp(timestamp_text);
+    if (timestamp < 0) {
+        return reject(hs, ctx, "malformed_timestamp",
+                      "X-HubSpot-Request-Timestamp must be epoch milliseconds");
+    }
+    int64_t skew = host->now_ms(ctx) - timestamp;
+    if (skew > HUBSPOT_WEBHOOK_WINDOW || -skew > HUBSPOT_WEBHOOK_WINDOW) {
+        char message[160];
+        snprintf(message, sizeof(message),
+                 "X-HubSpot-Request-Timestamp is %lld s away from the server's clock (at "
+                 "most 300 s): a replay, or a clock out of sync",
+                 (long long)(skew / 1000));
+        return reject(hs, ctx, "stale_timestamp", message);
+    }
+    if (strlen(signature) != SIGNATURE_LEN) {
+        return reject(hs, ctx, "bad_signature",
+                      "X-HubSpot-Signature-v3 must be the base64 of a SHA-256 HMAC");
+    }
+    char *uri = hubspot_signature_uri(hs->webhook_url, request->query);
+    const char *method = request->method != NULL ? request->method : "POST";
+    size_t method_len = strlen(method), uri_len = uri != NULL ? strlen(uri) : 0;
+    size_t ts_len = strlen(timestamp_text);
+    size_t source_len = method_len + uri_len + request->body_len + ts_len;
+    char *source = uri != NULL ? malloc(source_len + 1) : NULL;
+    if (source == NULL) {
+        free(uri);
+        host->set_error(ctx, "out of memory");
+        return LH_RETRY;
+    }
+    memcpy(source, method, method_len);
+    memcpy(source + method_len, uri, uri_len);
+    if (request->body_len > 0) {
+        memcpy(source + method_len + uri_len, request->body, request->body_len);
+    }
+    memcpy(source + method_len + uri_len + request->body_len, timestamp_text, ts_len);
+    int matched = 0;
+    for (size_t i = 0; i < hs->webhook_secret_count; i++) {
+        unsigned char digest[32];
+        char expected[SIGNATURE_LEN + 4];
+        host->hmac_sha256(hs->webhook_secrets[i], strlen(hs->webhook_secrets[i]), source,
+                          source_len, digest);
+        host->base64_encode(digest, sizeof(digest), expected);
+        /* every secret is tried, whatever matched: constant time */
+        matched |= host->digest_equal(expected, signature, SIGNATURE_LEN);
+    }
+    free(source);
+    free(uri);
+    if (!matched) {
+        return reject(hs, ctx, "bad_signature",
+                      "X-HubSpot-Signature-v3 does not match (check webhook_client_secret and "
+                      "that webhook_url is exactly the target URL registered in HubSpot)");
+    }
+    return LH_OK;
+}
+
+/* The id of what a notification is about, for its object kind. */
+static bool notification_object(const json_t *notification, const char *type, char *id)
+{
+    /* a merge's surviving record is the one to read */
+    if (strstr(type, ".merge") != NULL) {
+        if (hubspot_id_from_json(json_object_get(notification, "primaryObjectId"), id) ||
+            hubspot_id_from_json(json_object_get(notification, "newObjectId"), id)) {
+            return true;
+        }
+    }
+    return hubspot_id_from_json(json_object_get(notification, "objectId"), id);
+}
+
+/* "contact", "deal" or NULL for a subscription type this connector does not fetch. */
+static const char *notification_kind(const json_t *notification, const char *type)
+{
+    static const char *const changes[] = {".creation", ".propertyChange", ".restore", ".merge"};
+    const char *dot = strchr(type, '.');
+    if (dot == NULL) {
+        return NULL;
+    }
+    bool change = false;
+    for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+        change |= strcmp(dot, changes[i]) == 0;
+    }
+    if (!change) {
+        return NULL; /* deletions, association and privacy changes */
+    }
+    size_t prefix = (size_t)(dot - type);
+    if (prefix == 7 && strncmp(type, "contact", 7) == 0) {
+        return "contact";
+    }
+    if (prefix == 4 && strncmp(type, "deal", 4) == 0) {
+        return "deal";
+    }
+    if (prefix == 6 && strncmp(type, "object", 6) == 0) {
+        const char *object_type = json_string_value(json_object_get(notification, "objectTypeId"));
+        if (object_type != NULL && strcmp(object_type, "0-1") == 0) {
+            return "contact";
+        }
+        if (object_type != NULL && strcmp(object_type, "0-3") == 0) {
+            return "deal";
+        }
+    }
+    return NULL;
+}
+
+static bool has_integer(const json_t *array, json_int_t value)
+{
+    size_t i;
+    const json_t *item;
+    json_array_foreach(array, i, item)
+    {
+        if (json_is_integer(item) && json_integer_value(item) == value) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool has_string(const json_t *array, const char *value)
+{
+    size_t i;
+    const json_t *item;
+    json_array_foreach(array, i, item)
+    {
+        if (json_is_string(item) && strcmp(json_string_value(item), value) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void hubspot_notifications_clear(struct hubspot_notifications *notifications)
+{
+    json_decref(notifications->contact_ids);
+    json_decref(notifications->deal_ids);
+    json_decref(notifications->event_ids);
+    memset(notifications, 0, sizeof(*notifications));
+}
+
+int hubspot_notifications_parse(const char *body, size_t len, const json_t *skip_events,
+                                struct hubspot_notifications *out, char **error_out)
+{
+    memset(out, 0, sizeof(*out));
+    *error_out = NULL;
+    json_error_t error;
+    json_t *parsed = json_loadb(body, len, 0, &error);
+    if (parsed == NULL) {
+        char text[256];
+        snprintf(text, sizeof(text), "body is not JSON: %s (line %d, column %d)", error.text,
+                 error.line, error.column);
+        *error_out = strdup(text);
+        return -1;
+    }
+    if (!json_is_array(parsed)) {
+        json_decref(parsed);
+        *error_out = strdup("body must be a JSON array of HubSpot notifications");
+        return -1;
+    }
+    out->contact_ids = json_array();
+    out->deal_ids = json_array();
+    out->event_ids = json_array();
+    if (out->contact_ids == NULL || out->deal_ids == NULL || out->event_ids == NULL) {
+        json_decref(parsed);
+        hubspot_notifications_clear(out);
+        *error_out = strdup("out of memory");
+        return -1;
+    }
+    size_t i;
+    const json_t *notification;
+    json_array_foreach(parsed, i, notification)
+    {
+        out->count++;
+        const char *type = json_string_value(json_object_get(notification, "subscriptionType"));
+        const json_t *event_id = json_object_get(notification, "eventId");
+        if (json_is_integer(event_id)) {
+            json_int_t value = json_integer_value(event_id);
+            if (has_integer(out->event_ids, value) || has_integer(skip_events, value)) {
+                out->duplicates++;
+                continue;
+            }
+            json_array_append_new(out->event_ids, json_integer(value));
+        }
+        const char *kind = type != NULL ? notification_kind(notification, type) : NULL;
+        char id[HUBSPOT_ID_MAX];
+        if (kind == NULL || !notification_object(notification, type, id)) {
+            out->ignored++;
+            continue;
+        }
+        json_t *ids = strcmp(kind, "contact") == 0 ? out->contact_ids : out->deal_ids;
+        if (!has_string(ids, id)) {
+            json_array_append_new(ids, json_string(id));
+        }
+    }
+    json_decref(parsed);
+    return 0;
+}
+
+/* A fetch, once more after a refused token (the host retries polls and deliveries itself
+ * after LH_AUTH; a webhook's LH_AUTH would answer 401 "bad signature"). A failure HubSpot
+ * can recover from answers 503, and HubSpot delivers again. */
+static lh_status_t fetch(struct hubspot *hs, lh_ctx_t *ctx, const json_t *ids, bool deals)
+{
+    if (json_array_size(ids) == 0) {
+        return LH_OK;
+    }
+    lh_status_t status =
+        deals ? hubspot_fetch_deals(hs, ctx, ids) : hubspot_fetch_contacts(hs, ctx, ids);
+    if (status == LH_AUTH) {
+        hs->host->oauth2_invalidate(ctx);
+        status = deals ? hubspot_fetch_deals(hs, ctx, ids) : hubspot_fetch_contacts(hs, ctx, ids);
+    }
+    return status == LH_AUTH || status == LH_CONFIG ? LH_RETRY : status;
+}
+
+/* The ring of handled event ids, with the new ones appended and trimmed. STOLEN ring. */
+static json_t *ring_with(json_t *ring, const json_t *event_ids)
+{
+    json_t *grown = json_is_array(ring) ? ring : json_array();
+    if (grown != ring) {
+        json_decref(ring);
+    }
+    if (grown == NULL) {
+        return NULL;
+    }
+    json_array_extend(grown, (json_t *)event_ids);
+    while (json_array_size(grown) > HUBSPOT_WEBHOOK_RING) {
+        json_array_remove(grown, 0);
+    }
+    return grown;
+}
+
+lh_status_t hubspot_webhook(void *state, lh_ctx_t *ctx, const lh_webhook_request_t *request)
+{
+    struct hubspot *hs = state;
+    const lh_host_t *host = hs->host;
+    lh_status_t status = verify(hs, ctx, request);
+    if (status != LH_OK) {
+        return status;
+    }
+    json_t *ring = NULL;
+    if (host->checkpoint_get(ctx, RING_KEY, &ring) != LH_OK) {
+        return LH_RETRY;
+    }
+    struct hubspot_notifications notifications;
+    char *error = NULL;
+    if (hubspot_notifications_parse((const char *)request->body, request->body_len, ring,
+                                    &notifications, &error) != 0) {
+        host->counter_add(ctx, METRIC_REJECTED, "reason", "malformed_body", 1);
+        host->set_error(ctx, "%s", error != NULL ? error : "malformed body");
+        free(error);
+        json_decref(ring);
+        return LH_PERMANENT;
+    }
+    host->counter_add(ctx, "hubspot_webhook_notifications_total", "outcome", "received",
+                      (double)notifications.count);
+    if (notifications.duplicates > 0) {
+        host->counter_add(ctx, "hubspot_webhook_notifications_total", "outcome", "duplicate",
+                          (double)notifications.duplicates);
+    }
+    if (notifications.ignored > 0) {
+        host->counter_add(ctx, "hubspot_webhook_notifications_total", "outcome", "ignored",
+                          (double)notifications.ignored);
+    }
+    status = fetch(hs, ctx, notifications.contact_ids, false);
+    if (status == LH_OK) {
+        status = fetch(hs, ctx, notifications.deal_ids, true);
+    }
+    if (status == LH_OK && json_array_size(notifications.event_ids) > 0) {
+        ring = ring_with(ring, notifications.event_ids);
+        status = ring != NULL ? host->checkpoint_put(ctx, RING_KEY, ring) : LH_RETRY;
+        ring = NULL;
+    }
+    json_decref(ring);
+    hubspot_notifications_clear(&notifications);
+    return status;
+}

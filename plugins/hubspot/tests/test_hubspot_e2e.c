@@ -1,0 +1,284 @@
+/*
+ * test_hubspot_e2e.c - the hubspot plugin in the real daemon with PostgreSQL: leads and
+ * meetings posted to a `webhook` instance are routed to a `hubspot` instance that writes
+ * them to the fake HubSpot; the same instance polls HubSpot back. What the hub wrote never
+ * returns as an event; what a rep changes does, once, onto the same lead. A contact
+ * HubSpot refuses is a dead letter with HubSpot's message while the rest are done.
+ */
+#include <check.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "daemon_harness.h"
+#include "fake_hubspot.h"
+#include "http_client.h"
+#include "testdb.h"
+#include "testutil.h"
+#include "util.h"
+
+#define SECRET         "e2e-inbound-secret"
+#define TOKEN          "pat-na1-e2e-5a7c"
+#define WEBHOOK_SECRET "e2e-hubspot-client-secret"
+
+static struct fake_hubspot *fake;
+static struct test_daemon td;
+static PGconn *db;
+
+static void start_daemon(void)
+{
+    td_init(&td, NULL);
+    td_webhook_instance(&td, "inbound", SECRET);
+    setenv("LHTEST_HUBSPOT_TOKEN", TOKEN, 1);
+    setenv("LHTEST_HUBSPOT_WEBHOOK", WEBHOOK_SECRET, 1);
+    char *base = fake_hubspot_url(fake, "");
+    char *hook = td_url(&td, "/webhooks/crm");
+    char *crm = util_printf("name: crm\nplugin: hubspot\npoll_interval: 1s\nsettings:\n"
+                            "  auth: private_app\n  access_token: ${LHTEST_HUBSPOT_TOKEN}\n"
+                            "  api_base: %s\n  search_interval: 0s\n  pull: [contacts]\n"
+                            "  webhook_client_secret: ${LHTEST_HUBSPOT_WEBHOOK}\n"
+                            "  webhook_url: %s\n",
+                            base, hook);
+    free(hook);
+    td_connector(&td, "crm", crm);
+    free(crm);
+    free(base);
+    td.extra_main = util_printf("routes:\n"
+                                "  - name: leads-to-crm\n"
+                                "    from: inbound\n"
+                                "    types: [\"lead.*\", \"meeting.*\"]\n"
+                                "    to: [crm]\n"
+                                "delivery:\n"
+                                "  backoff_base: 20ms\n"
+                                "  backoff_cap: 200ms\n"
+                                "  max_attempts: 3\n");
+    int rc = td_start(&td);
+    if (rc != 0) {
+        char *log = td_log(&td);
+        ck_abort_msg("daemon did not start (%d):\n%s", rc, log);
+    }
+    db = testdb_connect(td.db_url);
+}
+
+static void setup(void)
+{
+    fake = fake_hubspot_start();
+    ck_assert_ptr_nonnull(fake);
+    fake_hubspot_allow_token(fake, TOKEN);
+    db = NULL;
+    start_daemon();
+}
+
+static void teardown(void)
+{
+    if (db != NULL) {
+        PQfinish(db);
+    }
+    if (td.pid != 0) {
+        int status = td_stop(&td);
+        if (status != 0) {
+            char *log = td_log(&td);
+            fprintf(stderr, "daemon exit %d:\n%s\n", status, log);
+            free(log);
+        }
+        ck_assert_int_eq(status, 0);
+    }
+    td_cleanup(&td);
+    fake_hubspot_stop(fake);
+}
+
+static long scalar(const char *sql)
+{
+    return testdb_scalar(db, sql);
+}
+
+static bool contact_exists(void *arg)
+{
+    char *id = fake_hubspot_contact_id(fake, arg);
+    bool exists = id != NULL;
+    free(id);
+    return exists;
+}
+
+static bool meeting_exists(void *arg)
+{
+    (void)arg;
+    return fake_hubspot_meeting_count(fake) > 0;
+}
+
+static bool polls_reach(void *arg)
+{
+    return scalar("SELECT coalesce(max(polls), 0) FROM connector_status WHERE instance = 'crm'") >=
+           *(long *)arg;
+}
+
+static bool crm_event_stored(void *arg)
+{
+    (void)arg;
+    return scalar("SELECT count(*) FROM events WHERE source = 'crm'") > 0;
+}
+
+static bool deliveries_settled(void *arg)
+{
+    return scalar("SELECT count(*) FROM deliveries WHERE status IN ('done', 'dead')") >=
+           *(long *)arg;
+}
+
+static void post(const char *body)
+{
+    char *answer = NULL;
+    int status = td_post(&td, "inbound", SECRET, body, &answer);
+    ck_assert_msg(status == 200, "POST answered %d: %s", status, answer);
+    free(answer);
+}
+
+START_TEST(test_hubspot_e2e_writes_routed_leads_and_brings_back_only_rep_changes)
+{
+    post("{\"type\":\"lead.created\",\"source_id\":\"form-1\",\"occurred_at\":"
+         "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"ada@analytical.example\",\"first_name\":"
+         "\"Ada\",\"company\":\"Analytical Engines\",\"title\":\"CTO\"}}");
+    ck_assert(td_wait_until(contact_exists, "ada@analytical.example", 20000));
+    char *contact = fake_hubspot_contact_id(fake, "ada@analytical.example");
+    long lead = scalar("SELECT id FROM leads WHERE email = 'ada@analytical.example'");
+    char *sql = util_printf("SELECT count(*) FROM lead_identities WHERE source = 'crm' AND "
+                            "external_id = '%s' AND lead_id = %ld",
+                            contact, lead);
+    ck_assert_int_eq(scalar(sql), 1);
+    free(sql);
+
+    post("{\"type\":\"meeting.scheduled\",\"source_id\":\"cal-1\",\"occurred_at\":"
+         "\"2026-11-27T10:05:00Z\",\"lead\":{\"email\":\"ada@analytical.example\"},\"meeting\":{"
+         "\"external_id\":\"7f3a\",\"title\":\"Intro call\",\"starts_at\":"
+         "\"2026-12-01T15:00:00Z\",\"ends_at\":\"2026-12-01T15:30:00Z\",\"attendees\":[{"
+         "\"email\":\"ada@analytical.example\"}]}}");
+    ck_assert(td_wait_until(meeting_exists, NULL, 20000));
+
+    /* several polls see the contact the hub wrote: none of it comes back */
+    long target = scalar("SELECT coalesce(max(polls), 0) FROM connector_status WHERE "
+                         "instance = 'crm'") +
+                  3;
+    ck_assert(td_wait_until(polls_reach, &target, 20000));
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events WHERE source = 'crm'"), 0);
+
+    /* a rep changes the title in HubSpot: it comes back, once, onto the same lead */
+    fake_hubspot_contact_update(fake, contact, "{\"jobtitle\":\"Chief Scientist\"}", 0);
+    ck_assert(td_wait_until(crm_event_stored, NULL, 20000));
+    target = scalar("SELECT max(polls) FROM connector_status WHERE instance = 'crm'") + 2;
+    ck_assert(td_wait_until(polls_reach, &target, 20000));
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events WHERE source = 'crm'"), 1);
+    sql = util_printf("SELECT count(*) FROM events WHERE source = 'crm' AND type = "
+                      "'lead.updated' AND lead_id = %ld",
+                      lead);
+    ck_assert_int_eq(scalar(sql), 1);
+    free(sql);
+    char *title = testdb_text(db, "SELECT title FROM leads WHERE email = 'ada@analytical.example'");
+    ck_assert_str_eq(title, "Chief Scientist");
+    free(title);
+    free(contact);
+}
+END_TEST
+
+START_TEST(test_hubspot_e2e_refused_contact_is_a_dead_letter_and_the_rest_are_done)
+{
+    fake_hubspot_reject_email(fake, "grace@navy.example", "VALIDATION_ERROR",
+                              "Property values were not valid: phone", 0);
+    post("[{\"type\":\"lead.created\",\"source_id\":\"f-1\",\"occurred_at\":"
+         "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"ada@analytical.example\"}},"
+         "{\"type\":\"lead.created\",\"source_id\":\"f-2\",\"occurred_at\":"
+         "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"grace@navy.example\"}},"
+         "{\"type\":\"lead.created\",\"source_id\":\"f-3\",\"occurred_at\":"
+         "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"alan@bletchley.example\"}}]");
+    long three = 3;
+    ck_assert(td_wait_until(deliveries_settled, &three, 20000));
+    ck_assert_int_eq(scalar("SELECT count(*) FROM deliveries WHERE status = 'done'"), 2);
+    char *error = testdb_text(db, "SELECT d.last_error FROM deliveries d JOIN events e ON "
+                                  "e.id = d.event_id WHERE d.status = 'dead' AND "
+                                  "e.source_id = 'f-2'");
+    ck_assert_str_eq(error, "HubSpot refused this contact: VALIDATION_ERROR: Property values "
+                            "were not valid: phone");
+    free(error);
+    ck_assert_uint_eq(fake_hubspot_contact_count(fake), 2);
+}
+END_TEST
+
+/* POSTs body to /webhooks/crm signed with v3 by `secret`; the status, the body in *out. */
+static long post_hubspot(const char *secret, const char *body, char **out)
+{
+    char *url = td_url(&td, "/webhooks/crm");
+    char ts[24];
+    snprintf(ts, sizeof(ts), "%lld", (long long)util_now_ms());
+    char *source = util_printf("POST%s%s%s", url, body, ts);
+    unsigned char digest[32];
+    crypto_hmac_sha256(secret, strlen(secret), source, strlen(source), digest);
+    char signature[48];
+    crypto_base64_encode(digest, sizeof(digest), signature);
+    char *signature_header = util_printf("X-HubSpot-Signature-v3: %s", signature);
+    char *timestamp_header = util_printf("X-HubSpot-Request-Timestamp: %s", ts);
+    const char *headers[] = {"Content-Type: application/json", signature_header, timestamp_header,
+                             NULL};
+    struct http_result result;
+    ck_assert_int_eq(http_request("POST", url, headers, body, strlen(body), &result), 0);
+    long status = result.status;
+    *out = strdup(result.body != NULL ? result.body : "");
+    http_result_free(&result);
+    free(signature_header);
+    free(timestamp_header);
+    free(source);
+    free(url);
+    return status;
+}
+
+START_TEST(test_hubspot_e2e_signed_webhook_batch_is_answered_after_its_events_commit)
+{
+    char *contact = fake_hubspot_contact_add(
+        fake, "{\"email\":\"lucas@meridian.example\",\"jobtitle\":\"VP of Sales\"}", 0);
+    char *body = util_printf(
+        "[{\"eventId\":3418820152,\"subscriptionType\":\"contact.creation\",\"objectId\":%s},"
+        "{\"eventId\":3418820153,\"subscriptionType\":\"contact.propertyChange\",\"objectId\":"
+        "%s,\"propertyName\":\"jobtitle\",\"propertyValue\":\"VP of Sales\"}]",
+        contact, contact);
+    char *answer = NULL;
+    ck_assert_int_eq(post_hubspot("not-the-client-secret", body, &answer), 401);
+    ck_assert_ptr_nonnull(strstr(answer, "X-HubSpot-Signature-v3 does not match"));
+    free(answer);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 0);
+
+    ck_assert_int_eq(post_hubspot(WEBHOOK_SECRET, body, &answer), 200);
+    ck_assert_str_eq(answer, "{\"accepted\":1,\"duplicates\":0}");
+    free(answer);
+    /* answered after the commit: the event is there already */
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events WHERE source = 'crm' AND type = "
+                            "'lead.updated'"),
+                     1);
+    char *title = testdb_text(db, "SELECT title FROM leads WHERE email = 'lucas@meridian.example'");
+    ck_assert_str_eq(title, "VP of Sales");
+    free(title);
+    /* HubSpot's redelivery of the same batch stores and fetches nothing */
+    size_t reads = fake_hubspot_count(fake, "POST", "/crm/v3/objects/contacts/batch/read");
+    ck_assert_int_eq(post_hubspot(WEBHOOK_SECRET, body, &answer), 200);
+    ck_assert_str_eq(answer, "{\"accepted\":0,\"duplicates\":0}");
+    free(answer);
+    ck_assert_uint_eq(fake_hubspot_count(fake, "POST", "/crm/v3/objects/contacts/batch/read"),
+                      reads);
+    free(body);
+    free(contact);
+}
+END_TEST
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    Suite *s = suite_create("hubspot_e2e");
+    TCase *tc = tcase_create("e2e");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_hubspot_e2e_writes_routed_leads_and_brings_back_only_rep_changes);
+    tcase_add_test(tc, test_hubspot_e2e_refused_contact_is_a_dead_letter_and_the_rest_are_done);
+    tcase_add_test(tc, test_hubspot_e2e_signed_webhook_batch_is_answered_after_its_events_commit);
+    suite_add_tcase(s, tc);
+    int rc = tu_run_suite(s);
+    curl_global_cleanup();
+    return rc;
+}

@@ -1,0 +1,454 @@
+/*
+ * test_hubspot_poll.c - the hubspot plugin as a polling source against the fake HubSpot's
+ * search API, committed through the real ingest: the search request, lead.updated with
+ * only the fields that changed, paging with after, the 10,000-result window advance, loop
+ * suppression of what the hub wrote itself, deal stage changes, rate limits mid-poll,
+ * pacing, and values leadhub cannot hold.
+ */
+#include <check.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hubspot_harness.h"
+#include "testdb.h"
+#include "testutil.h"
+#include "util.h"
+
+#define SEARCH_CONTACTS "/crm/v3/objects/contacts/search"
+#define SEARCH_DEALS    "/crm/v3/objects/deals/search"
+
+static struct hubspot_harness h;
+
+static void setup(void)
+{
+    hh_setup(&h);
+}
+
+static void teardown(void)
+{
+    hh_teardown(&h);
+}
+
+/* Private app settings pulling `pull` ("contacts", "deals" or both) from an hour back. */
+static json_t *poll_settings(const char *pull)
+{
+    json_t *settings = hh_private_settings(&h);
+    json_t *list = json_array();
+    if (strstr(pull, "contacts") != NULL) {
+        json_array_append_new(list, json_string("contacts"));
+    }
+    if (strstr(pull, "deals") != NULL) {
+        json_array_append_new(list, json_string("deals"));
+    }
+    json_object_set_new(settings, "pull", list);
+    json_object_set_new(settings, "backfill", json_string("1h"));
+    return settings;
+}
+
+static void assert_json_eq(const json_t *actual, const char *expected_text)
+{
+    json_t *expected = json_loads(expected_text, 0, NULL);
+    ck_assert_msg(expected != NULL, "bad expectation %s", expected_text);
+    char *a = json_dumps(actual, JSON_COMPACT | JSON_SORT_KEYS);
+    char *e = json_dumps(expected, JSON_COMPACT | JSON_SORT_KEYS);
+    ck_assert_msg(json_equal(actual, expected), "got      %s\nexpected %s", a, e);
+    free(a);
+    free(e);
+    json_decref(expected);
+}
+
+/* Polls, expecting LH_OK; the events emitted (NEW array). */
+static json_t *poll_ok(void)
+{
+    json_t *events = NULL;
+    char *error = NULL;
+    lh_status_t status = hh_poll(&h, &events, &error);
+    ck_assert_msg(status == LH_OK, "poll: %s (%s)", instance_status_name(status),
+                  error != NULL ? error : "no error");
+    free(error);
+    return events != NULL ? events : json_array();
+}
+
+/* A contact's lastmodifieddate in ms. */
+static int64_t modified_of(const char *id)
+{
+    char *text = fake_hubspot_contact(h.fake, id);
+    json_t *contact = json_loads(text, 0, NULL);
+    int64_t ms = 0;
+    util_parse_rfc3339(json_string_value(json_object_get(contact, "lastmodifieddate")), &ms);
+    json_decref(contact);
+    free(text);
+    return ms;
+}
+
+START_TEST(test_hubspot_poll_searches_contacts_modified_since_the_watermark_ascending)
+{
+    json_t *settings = poll_settings("contacts");
+    json_object_set_new(settings, "backfill", json_string("0s"));
+    ck_assert_int_eq(hh_start(&h, settings), LH_OK);
+    int64_t before = util_now_ms();
+    json_decref(poll_ok());
+    int64_t after = util_now_ms();
+    json_t *body = hh_request_json(&h, "POST", SEARCH_CONTACTS, 0);
+    const char *value = json_string_value(json_object_get(
+        json_array_get(
+            json_object_get(json_array_get(json_object_get(body, "filterGroups"), 0), "filters"),
+            0),
+        "value"));
+    ck_assert_ptr_nonnull(value);
+    int64_t since = atoll(value);
+    ck_assert_int_ge(since, before);
+    ck_assert_int_le(since, after);
+    char *expected = util_printf(
+        "{\"filterGroups\":[{\"filters\":[{\"propertyName\":\"lastmodifieddate\",\"operator\":"
+        "\"GTE\",\"value\":\"%s\"}]}],\"sorts\":[{\"propertyName\":\"lastmodifieddate\","
+        "\"direction\":\"ASCENDING\"}],\"properties\":[\"email\",\"firstname\",\"lastname\","
+        "\"company\",\"jobtitle\",\"phone\",\"hubspot_owner_id\",\"lifecyclestage\","
+        "\"hs_lead_status\",\"lastmodifieddate\"],\"limit\":100,\"after\":\"0\"}",
+        value);
+    assert_json_eq(body, expected);
+    free(expected);
+    json_t *cursor = hh_checkpoint(&h, "contacts.cursor");
+    ck_assert_int_eq(json_integer_value(json_object_get(cursor, "since")), since);
+    ck_assert(json_is_null(json_object_get(cursor, "after")));
+    json_decref(cursor);
+    json_decref(body);
+}
+END_TEST
+
+START_TEST(test_hubspot_poll_emits_lead_updated_with_only_the_fields_that_changed)
+{
+    ck_assert_int_eq(hh_start(&h, poll_settings("contacts")), LH_OK);
+    char *id = fake_hubspot_contact_add(
+        h.fake,
+        "{\"email\":\"lucas.ferreira@meridian-biotech.com\",\"firstname\":\"Lucas\",\"lastname\":"
+        "\"Ferreira\",\"company\":\"Meridian Biotech\",\"jobtitle\":\"Director of Sales\","
+        "\"lifecyclestage\":\"lead\",\"hs_lead_status\":\"NEW\",\"notes\":\"not mapped\"}",
+        0);
+    json_t *first = poll_ok();
+    ck_assert_uint_eq(json_array_size(first), 1);
+    json_t *event = json_array_get(first, 0);
+    char *source_id = util_printf("contact:%s:%lld", id, (long long)modified_of(id));
+    ck_assert_str_eq(json_string_value(json_object_get(event, "type")), "lead.updated");
+    ck_assert_str_eq(json_string_value(json_object_get(event, "source_id")), source_id);
+    char *lead = util_printf(
+        "{\"email\":\"lucas.ferreira@meridian-biotech.com\",\"external_id\":\"%s\","
+        "\"first_name\":\"Lucas\",\"last_name\":\"Ferreira\",\"company\":\"Meridian Biotech\","
+        "\"title\":\"Director of Sales\",\"attributes\":{\"lifecyclestage\":\"lead\","
+        "\"hs_lead_status\":\"NEW\"}}",
+        id);
+    assert_json_eq(json_object_get(event, "lead"), lead);
+    free(lead);
+    free(source_id);
+    json_decref(first);
+
+    /* a rep promotes Lucas: only the title travels (with what identifies him) */
+    fake_hubspot_contact_update(h.fake, id, "{\"jobtitle\":\"VP of Sales\"}", 0);
+    json_t *second = poll_ok();
+    ck_assert_uint_eq(json_array_size(second), 1);
+    lead = util_printf("{\"email\":\"lucas.ferreira@meridian-biotech.com\",\"external_id\":\"%s\","
+                       "\"title\":\"VP of Sales\"}",
+                       id);
+    assert_json_eq(json_object_get(json_array_get(second, 0), "lead"), lead);
+    free(lead);
+    json_decref(second);
+    char *title = testdb_text(
+        h.db, "SELECT title FROM leads WHERE email = 'lucas.ferreira@meridian-biotech.com'");
+    ck_assert_str_eq(title, "VP of Sales");
+    free(title);
+
+    /* nothing changed: nothing emitted, however often it is seen again */
+    json_t *third = poll_ok();
+    ck_assert_uint_eq(json_array_size(third), 0);
+    json_decref(third);
+    free(id);
+}
+END_TEST
+
+START_TEST(test_hubspot_poll_pages_with_after_and_moves_the_watermark_at_the_end)
+{
+    ck_assert_int_eq(hh_start(&h, poll_settings("contacts")), LH_OK);
+    int64_t first_ms = util_now_ms() - 10 * 60 * 1000;
+    fake_hubspot_contacts_add_many(h.fake, 250, first_ms);
+    json_t *events = poll_ok();
+    ck_assert_uint_eq(json_array_size(events), 250);
+    json_decref(events);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", SEARCH_CONTACTS), 3);
+    const char *afters[] = {"0", "100", "200"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *body = hh_request_json(&h, "POST", SEARCH_CONTACTS, i);
+        ck_assert_str_eq(json_string_value(json_object_get(body, "after")), afters[i]);
+        json_decref(body);
+    }
+    json_t *cursor = hh_checkpoint(&h, "contacts.cursor");
+    /* the latest change seen, less 10 s of overlap for the search index's lag */
+    ck_assert_int_eq(json_integer_value(json_object_get(cursor, "since")), first_ms + 249 - 10000);
+    ck_assert(json_is_null(json_object_get(cursor, "after")));
+    json_decref(cursor);
+    ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(*) FROM events WHERE type = 'lead.updated'"),
+                     250);
+}
+END_TEST
+
+START_TEST(test_hubspot_poll_advances_the_window_past_the_10000_result_cap)
+{
+    json_t *settings = poll_settings("contacts");
+    json_object_set_new(settings, "backfill", json_string("2h"));
+    ck_assert_int_eq(hh_start(&h, settings), LH_OK);
+    int64_t first_ms = util_now_ms() - 60 * 60 * 1000;
+    fake_hubspot_contacts_add_many(h.fake, 10050, first_ms);
+    json_decref(poll_ok()); /* 100 pages: up to the cap */
+    json_decref(poll_ok()); /* the rest, from the moved window */
+    size_t searches = fake_hubspot_count(h.fake, "POST", SEARCH_CONTACTS);
+    ck_assert_uint_eq(searches, 101);
+    for (size_t i = 0; i < searches; i++) {
+        json_t *body = hh_request_json(&h, "POST", SEARCH_CONTACTS, i);
+        ck_assert_int_lt(atoll(json_string_value(json_object_get(body, "after"))), 10000);
+        json_decref(body);
+    }
+    /* the query after the cap starts over at the last modification time seen */
+    json_t *restart = hh_request_json(&h, "POST", SEARCH_CONTACTS, 100);
+    const char *value = json_string_value(json_object_get(
+        json_array_get(
+            json_object_get(json_array_get(json_object_get(restart, "filterGroups"), 0), "filters"),
+            0),
+        "value"));
+    ck_assert_int_eq(atoll(value), first_ms + 9999);
+    ck_assert_str_eq(json_string_value(json_object_get(restart, "after")), "0");
+    json_decref(restart);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_search_window_advanced_total", "object", "contact"), 1);
+    /* every contact once: the one at the boundary, seen twice, is recognised */
+    ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(*) FROM events"), 10050);
+    ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(*) FROM leads"), 10050);
+}
+END_TEST
+
+START_TEST(test_hubspot_poll_does_not_echo_what_the_hub_wrote)
+{
+    ck_assert_int_eq(hh_start(&h, poll_settings("contacts")), LH_OK);
+    json_t *created =
+        json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}}", "type", "lead.created", "source",
+                  "linkedin", "source_id", "f-1", "occurred_at", "2026-11-27T10:42:00.000Z", "lead",
+                  "email", "ada@analytical.example", "first_name", "Ada", "company",
+                  "Analytical Engines", "title", "CTO");
+    ck_assert_int_eq(hh_deliver(&h, created, 0, NULL, NULL), LH_OK);
+    json_decref(created);
+    json_t *events = poll_ok();
+    ck_assert_uint_eq(json_array_size(events), 0);
+    json_decref(events);
+    /* email, first name, company and title: all the hub's own */
+    ck_assert_int_eq(hh_metric(&h, "hubspot_echoes_suppressed_total", NULL, NULL), 4);
+    /* what a rep changes afterwards does come back */
+    char *id = fake_hubspot_contact_id(h.fake, "ada@analytical.example");
+    fake_hubspot_contact_update(h.fake, id, "{\"company\":\"Babbage & Co\"}", 0);
+    events = poll_ok();
+    ck_assert_uint_eq(json_array_size(events), 1);
+    char *lead = util_printf("{\"email\":\"ada@analytical.example\",\"external_id\":\"%s\","
+                             "\"company\":\"Babbage & Co\"}",
+                             id);
+    assert_json_eq(json_object_get(json_array_get(events, 0), "lead"), lead);
+    free(lead);
+    json_decref(events);
+    free(id);
+}
+END_TEST
+
+START_TEST(test_hubspot_poll_carries_a_rep_change_back_to_what_the_hub_once_wrote)
+{
+    ck_assert_int_eq(hh_start(&h, poll_settings("contacts")), LH_OK);
+    json_t *created =
+        json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "type", "lead.created", "source",
+                  "linkedin", "source_id", "f-1", "occurred_at", "2026-11-27T10:42:00.000Z", "lead",
+                  "email", "ada@analytical.example", "title", "CTO");
+    ck_assert_int_eq(hh_deliver(&h, created, 0, NULL, NULL), LH_OK);
+    json_decref(created);
+    json_decref(poll_ok());
+    char *id = fake_hubspot_contact_id(h.fake, "ada@analytical.example");
+    const char *titles[] = {"CEO", "CTO"};
+    for (size_t i = 0; i < 2; i++) {
+        char *change = util_printf("{\"jobtitle\":\"%s\"}", titles[i]);
+        fake_hubspot_contact_update(h.fake, id, change, 0);
+        free(change);
+        json_t *events = poll_ok();
+        ck_assert_uint_eq(json_array_size(events), 1);
+        const json_t *lead = json_object_get(json_array_get(events, 0), "lead");
+        ck_assert_str_eq(json_string_value(json_object_get(lead, "title")), titles[i]);
+        json_decref(events);
+    }
+    free(id);
+}
+END_TEST
+
+START_TEST(test_hubspot_poll_turns_a_deal_stage_change_into_deal_stage_changed)
+{
+    ck_assert_int_eq(hh_start(&h, poll_settings("deals")), LH_OK);
+    char *contact = fake_hubspot_contact_add(h.fake, "{\"email\":\"lucas@meridian.example\"}", 0);
+    char *deal = fake_hubspot_deal_add(
+        h.fake,
+        "{\"dealname\":\"Meridian Biotech - 25 seats\",\"amount\":\"18750\",\"dealstage\":"
+        "\"appointmentscheduled\",\"pipeline\":\"default\",\"hubspot_owner_id\":\"71244960\"}",
+        contact, 0);
+    json_t *first = poll_ok();
+    ck_assert_uint_eq(json_array_size(first), 1);
+    char *data = util_printf("{\"deal_id\":\"%s\",\"deal_name\":\"Meridian Biotech - 25 seats\","
+                             "\"pipeline\":\"default\",\"stage\":\"appointmentscheduled\","
+                             "\"amount\":18750,\"owner_id\":\"71244960\",\"contact_ids\":[\"%s\"]}",
+                             deal, contact);
+    const json_t *event = json_array_get(first, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(event, "type")), "deal.stage_changed");
+    assert_json_eq(json_object_get(event, "data"), data);
+    char *lead =
+        util_printf("{\"email\":\"lucas@meridian.example\",\"external_id\":\"%s\"}", contact);
+    assert_json_eq(json_object_get(event, "lead"), lead);
+    free(lead);
+    free(data);
+    json_decref(first);
+
+    /* the amount alone is no stage change */
+    fake_hubspot_deal_update(h.fake, deal, "{\"amount\":\"19000\"}", 0);
+    json_t *second = poll_ok();
+    ck_assert_uint_eq(json_array_size(second), 0);
+    json_decref(second);
+
+    fake_hubspot_deal_update(h.fake, deal, "{\"dealstage\":\"contractsent\"}", 0);
+    json_t *third = poll_ok();
+    ck_assert_uint_eq(json_array_size(third), 1);
+    const json_t *moved = json_object_get(json_array_get(third, 0), "data");
+    ck_assert_str_eq(json_string_value(json_object_get(moved, "stage")), "contractsent");
+    ck_assert_str_eq(json_string_value(json_object_get(moved, "previous_stage")),
+                     "appointmentscheduled");
+    ck_assert_int_eq(json_integer_value(json_object_get(moved, "amount")), 19000);
+    json_decref(third);
+    json_t *body = hh_request_json(&h, "POST", SEARCH_DEALS, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(body, "sorts"), 0), "propertyName")),
+                     "hs_lastmodifieddate");
+    json_decref(body);
+    ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(*) FROM events WHERE type = "
+                                         "'deal.stage_changed' AND lead_id IS NOT NULL"),
+                     2);
+    free(contact);
+    free(deal);
+}
+END_TEST
+
+START_TEST(test_hubspot_poll_keeps_the_pages_fetched_before_a_rate_limit)
+{
+    ck_assert_int_eq(hh_start(&h, poll_settings("contacts")), LH_OK);
+    fake_hubspot_contacts_add_many(h.fake, 250, util_now_ms() - 10 * 60 * 1000);
+    /* the second page is refused through all three of its attempts */
+    fake_hubspot_fail_later(h.fake, "POST", SEARCH_CONTACTS, 1, 429,
+                            "{\"status\":\"error\",\"message\":\"You have reached your "
+                            "secondly limit.\",\"errorType\":\"RATE_LIMIT\",\"policyName\":"
+                            "\"SECONDLY\"}",
+                            NULL, 3);
+    json_t *events = poll_ok();
+    ck_assert_uint_eq(json_array_size(events), 100);
+    json_decref(events);
+    json_t *cursor = hh_checkpoint(&h, "contacts.cursor");
+    ck_assert_str_eq(json_string_value(json_object_get(cursor, "after")), "100");
+    json_decref(cursor);
+    struct timespec pause = {1, 100000000};
+    nanosleep(&pause, NULL);
+    events = poll_ok();
+    ck_assert_uint_eq(json_array_size(events), 150);
+    json_decref(events);
+    json_t *resumed = hh_request_json(&h, "POST", SEARCH_CONTACTS, 4);
+    ck_assert_str_eq(json_string_value(json_object_get(resumed, "after")), "100");
+    json_decref(resumed);
+}
+END_TEST
+
+START_TEST(test_hubspot_poll_keeps_the_contacts_when_the_deals_search_fails)
+{
+    ck_assert_int_eq(hh_start(&h, poll_settings("contacts deals")), LH_OK);
+    char *id = fake_hubspot_contact_add(h.fake, "{\"email\":\"ada@analytical.example\"}", 0);
+    fake_hubspot_fail(h.fake, "POST", SEARCH_DEALS, 503, "{}", NULL, 3);
+    json_t *events = poll_ok();
+    ck_assert_uint_eq(json_array_size(events), 1);
+    json_decref(events);
+    ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(*) FROM events"), 1);
+    /* the deals start where their first poll meant to: the next poll asks from there */
+    json_t *deals = hh_checkpoint(&h, "deals.cursor");
+    ck_assert(json_is_integer(json_object_get(deals, "since")));
+    ck_assert(json_is_null(json_object_get(deals, "after")));
+    json_decref(deals);
+    json_decref(poll_ok());
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", SEARCH_DEALS), 4);
+    free(id);
+}
+END_TEST
+
+START_TEST(test_hubspot_poll_spaces_search_requests_by_search_interval)
+{
+    json_t *settings = poll_settings("contacts");
+    json_object_set_new(settings, "search_interval", json_string("300ms"));
+    ck_assert_int_eq(hh_start(&h, settings), LH_OK);
+    fake_hubspot_contacts_add_many(h.fake, 250, util_now_ms() - 10 * 60 * 1000);
+    int64_t started = util_monotonic_ms();
+    json_decref(poll_ok());
+    ck_assert_int_ge(util_monotonic_ms() - started, 600); /* three searches, two waits */
+}
+END_TEST
+
+START_TEST(test_hubspot_poll_with_nothing_to_pull_asks_nothing)
+{
+    json_t *settings = hh_private_settings(&h);
+    json_object_set_new(settings, "pull", json_array());
+    ck_assert_int_eq(hh_start(&h, settings), LH_OK);
+    json_decref(poll_ok());
+    ck_assert_uint_eq(fake_hubspot_request_count(h.fake), 0);
+}
+END_TEST
+
+START_TEST(test_hubspot_poll_leaves_out_values_leadhub_cannot_hold)
+{
+    ck_assert_int_eq(hh_start(&h, poll_settings("contacts")), LH_OK);
+    char *long_title = malloc(1501);
+    memset(long_title, 'x', 1500);
+    long_title[1500] = '\0';
+    char *properties = util_printf("{\"email\":\"ok@example.com\",\"jobtitle\":\"%s\",\"company\":"
+                                   "\"Acme\\u0000Corp\",\"firstname\":\"Olga\"}",
+                                   long_title);
+    char *id = fake_hubspot_contact_add(h.fake, properties, 0);
+    json_t *events = poll_ok();
+    ck_assert_uint_eq(json_array_size(events), 1);
+    char *lead = util_printf(
+        "{\"email\":\"ok@example.com\",\"external_id\":\"%s\",\"first_name\":\"Olga\"}", id);
+    assert_json_eq(json_object_get(json_array_get(events, 0), "lead"), lead);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_skipped_total", "reason", "unfit_value"), 2);
+    free(lead);
+    json_decref(events);
+    free(id);
+    free(properties);
+    free(long_title);
+}
+END_TEST
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    Suite *s = suite_create("hubspot_poll");
+    TCase *tc = tcase_create("poll");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_hubspot_poll_searches_contacts_modified_since_the_watermark_ascending);
+    tcase_add_test(tc, test_hubspot_poll_emits_lead_updated_with_only_the_fields_that_changed);
+    tcase_add_test(tc, test_hubspot_poll_pages_with_after_and_moves_the_watermark_at_the_end);
+    tcase_add_test(tc, test_hubspot_poll_advances_the_window_past_the_10000_result_cap);
+    tcase_add_test(tc, test_hubspot_poll_does_not_echo_what_the_hub_wrote);
+    tcase_add_test(tc, test_hubspot_poll_carries_a_rep_change_back_to_what_the_hub_once_wrote);
+    tcase_add_test(tc, test_hubspot_poll_turns_a_deal_stage_change_into_deal_stage_changed);
+    tcase_add_test(tc, test_hubspot_poll_keeps_the_pages_fetched_before_a_rate_limit);
+    tcase_add_test(tc, test_hubspot_poll_keeps_the_contacts_when_the_deals_search_fails);
+    tcase_add_test(tc, test_hubspot_poll_spaces_search_requests_by_search_interval);
+    tcase_add_test(tc, test_hubspot_poll_with_nothing_to_pull_asks_nothing);
+    tcase_add_test(tc, test_hubspot_poll_leaves_out_values_leadhub_cannot_hold);
+    suite_add_tcase(s, tc);
+    int rc = tu_run_suite(s);
+    curl_global_cleanup();
+    return rc;
+}

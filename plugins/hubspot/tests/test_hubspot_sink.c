@@ -1,0 +1,829 @@
+/*
+ * test_hubspot_sink.c - the hubspot plugin as a sink: the built hubspot.so through the real
+ * loader, validator and instance wrappers, against the fake HubSpot (tests/lib/
+ * fake_hubspot.h), with a real database for lead identities and checkpoints. Every
+ * mapping, merging and splitting batches, 207 and 400 answers, rate limits, meetings, and
+ * init refusals.
+ */
+#include <check.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hubspot_harness.h"
+#include "testdb.h"
+#include "testutil.h"
+#include "util.h"
+
+#define UPSERT   "/crm/v3/objects/contacts/batch/upsert"
+#define MEETINGS "/crm/v3/objects/meetings"
+
+static struct hubspot_harness h;
+
+static void setup(void)
+{
+    hh_setup(&h);
+}
+
+static void teardown(void)
+{
+    hh_teardown(&h);
+}
+
+static json_t *lead_event(const char *type, const char *source_id, const char *email)
+{
+    json_t *event =
+        json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "type", type, "source",
+                  "linkedin", "source_id", source_id, "occurred_at", "2026-11-27T10:42:00.000Z",
+                  "lead", "email", email, "first_name", "Ada", "last_name", "Lovelace", "company",
+                  "Analytical Engines", "title", "VP Engineering", "phone", "+44 20 7946 0000");
+    ck_assert_ptr_nonnull(event);
+    return event;
+}
+
+static json_t *meeting_event(const char *type, const char *starts_at, const char *attendee)
+{
+    json_t *event = json_pack(
+        "{s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:[{s:s}, {s:s}, {s:s}],"
+        " s:s}}",
+        "type", type, "source", "calendar", "source_id", type, "occurred_at",
+        "2026-11-27T10:42:00.000Z", "lead", "email", "ada@analytical.example", "meeting",
+        "external_id", "7f3a", "title", "Intro call", "starts_at", starts_at, "ends_at",
+        "2026-12-28T15:30:00.000Z", "location", "Google Meet", "online_url",
+        "https://meet.example/abc", "attendees", "email", "ada@analytical.example", "email",
+        "rep@ourco.example", "email", attendee, "status", "scheduled");
+    ck_assert_ptr_nonnull(event);
+    return event;
+}
+
+/* The body HubSpot received for the nth upsert. */
+static json_t *upsert_body(size_t nth)
+{
+    return hh_request_json(&h, "POST", UPSERT, nth);
+}
+
+static void assert_json_eq(const json_t *actual, const char *expected_text)
+{
+    json_t *expected = json_loads(expected_text, 0, NULL);
+    ck_assert_msg(expected != NULL, "bad expectation %s", expected_text);
+    char *a = json_dumps(actual, JSON_COMPACT | JSON_SORT_KEYS);
+    char *e = json_dumps(expected, JSON_COMPACT | JSON_SORT_KEYS);
+    ck_assert_msg(json_equal(actual, expected), "got      %s\nexpected %s", a, e);
+    free(a);
+    free(e);
+    json_decref(expected);
+}
+
+/* The hubspot identity of a lead, malloc'd, or NULL. */
+static char *identity_of(long lead)
+{
+    char *sql = util_printf("SELECT max(external_id) FROM lead_identities WHERE source = '%s' AND "
+                            "lead_id = %ld",
+                            HH_INSTANCE, lead);
+    char *id = testdb_text(h.db, sql);
+    free(sql);
+    return id;
+}
+
+START_TEST(test_hubspot_descriptor_is_an_ordered_source_and_sink)
+{
+    const lh_plugin_t *desc = h.plugin->desc;
+    ck_assert_uint_eq(desc->kind, LH_KIND_SOURCE | LH_KIND_SINK);
+    ck_assert_uint_eq(desc->flags, LH_PLUGIN_ORDERED);
+    ck_assert_str_eq(desc->name, "hubspot");
+    ck_assert_ptr_nonnull(desc->poll);
+    ck_assert_ptr_nonnull(desc->webhook);
+    ck_assert_ptr_nonnull(desc->deliver);
+    ck_assert_ptr_nonnull(desc->deliver_batch);
+    ck_assert_str_eq(desc->event_types[0], "lead.updated");
+    ck_assert_str_eq(desc->event_types[1], "deal.stage_changed");
+    ck_assert_ptr_null(desc->event_types[2]);
+    desc->destroy(NULL); /* must not crash */
+}
+END_TEST
+
+START_TEST(test_hubspot_lead_created_upserts_the_contact_by_email_and_stores_its_identity)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    long lead = hh_lead(&h, "ada@analytical.example");
+    json_t *event = lead_event("lead.created", "form-1", "ada@analytical.example");
+    ck_assert_int_eq(hh_deliver(&h, event, lead, NULL, NULL), LH_OK);
+    json_t *body = upsert_body(0);
+    assert_json_eq(body, "{\"inputs\":[{\"idProperty\":\"email\",\"id\":\"ada@analytical.example\","
+                         "\"properties\":{\"email\":\"ada@analytical.example\",\"firstname\":"
+                         "\"Ada\",\"lastname\":\"Lovelace\",\"company\":\"Analytical Engines\","
+                         "\"jobtitle\":\"VP Engineering\",\"phone\":\"+44 20 7946 0000\"}}]}");
+    struct fake_hubspot_request request = fake_hubspot_find(h.fake, "POST", UPSERT, 0);
+    ck_assert_str_eq(request.authorization, "Bearer " HH_TOKEN);
+    fake_hubspot_request_free(&request);
+    char *contact = fake_hubspot_contact_id(h.fake, "ada@analytical.example");
+    ck_assert_ptr_nonnull(contact);
+    char *identity = identity_of(lead);
+    ck_assert_str_eq(identity, contact);
+    free(identity);
+    free(contact);
+    json_decref(body);
+    json_decref(event);
+}
+END_TEST
+
+START_TEST(test_hubspot_lead_updated_and_customer_created_upsert_the_same_contact)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    long lead = hh_lead(&h, "ada@analytical.example");
+    const char *types[] = {"lead.updated", "customer.created"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *event = lead_event(types[i], types[i], "ada@analytical.example");
+        ck_assert_int_eq(hh_deliver(&h, event, lead, NULL, NULL), LH_OK);
+        json_decref(event);
+    }
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", UPSERT), 2);
+    ck_assert_uint_eq(fake_hubspot_contact_count(h.fake), 1);
+    ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(*) FROM lead_identities"), 1);
+}
+END_TEST
+
+START_TEST(test_hubspot_property_map_overrides_the_defaults_and_maps_attributes)
+{
+    json_t *settings = hh_private_settings(&h);
+    json_object_set_new(settings, "property_map",
+                        json_pack("{s:n, s:s, s:s}", "title", "linkedin_url", "hs_linkedin_url",
+                                  "attributes.tier", "leadhub_tier"));
+    ck_assert_int_eq(hh_start(&h, settings), LH_OK);
+    json_t *event = lead_event("lead.created", "form-1", "ada@analytical.example");
+    json_t *lead = json_object_get(event, "lead");
+    json_object_set_new(lead, "linkedin_url", json_string("https://linkedin.example/in/ada"));
+    json_object_set_new(lead, "attributes", json_pack("{s:s, s:i}", "tier", "gold", "seats", 25));
+    ck_assert_int_eq(hh_deliver(&h, event, 0, NULL, NULL), LH_OK);
+    json_t *body = upsert_body(0);
+    assert_json_eq(
+        json_object_get(json_array_get(json_object_get(body, "inputs"), 0), "properties"),
+        "{\"email\":\"ada@analytical.example\",\"firstname\":\"Ada\",\"lastname\":"
+        "\"Lovelace\",\"company\":\"Analytical Engines\",\"phone\":\"+44 20 7946 "
+        "0000\",\"hs_linkedin_url\":\"https://linkedin.example/in/ada\","
+        "\"leadhub_tier\":\"gold\"}");
+    json_decref(body);
+    json_decref(event);
+}
+END_TEST
+
+START_TEST(test_hubspot_lead_scored_writes_the_scorers_property)
+{
+    json_t *settings = hh_private_settings(&h);
+    json_object_set_new(settings, "score_properties", json_pack("{s:s}", "fit", "leadhub_fit"));
+    ck_assert_int_eq(hh_start(&h, settings), LH_OK);
+    json_t *event = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s, s:i, s:s}}", "type",
+                              "lead.scored", "source", "scoring", "source_id", "s-1", "occurred_at",
+                              "2026-11-27T10:42:00.000Z", "lead", "email", "ada@analytical.example",
+                              "data", "scorer", "fit", "score", 72, "band", "hot");
+    ck_assert_int_eq(hh_deliver(&h, event, 0, NULL, NULL), LH_OK);
+    json_t *body = upsert_body(0);
+    assert_json_eq(body, "{\"inputs\":[{\"idProperty\":\"email\",\"id\":\"ada@analytical.example\","
+                         "\"properties\":{\"leadhub_fit\":\"72\",\"email\":"
+                         "\"ada@analytical.example\"}}]}");
+    json_decref(body);
+    json_decref(event);
+}
+END_TEST
+
+START_TEST(test_hubspot_lead_scored_by_an_unmapped_scorer_is_done_without_a_request)
+{
+    json_t *settings = hh_private_settings(&h);
+    json_object_set_new(settings, "score_properties", json_pack("{s:s}", "fit", "leadhub_fit"));
+    ck_assert_int_eq(hh_start(&h, settings), LH_OK);
+    json_t *event =
+        json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s, s:i}}", "type", "lead.scored", "source",
+                  "scoring", "source_id", "s-1", "occurred_at", "2026-11-27T10:42:00.000Z", "lead",
+                  "email", "ada@analytical.example", "data", "scorer", "intent", "score", 40);
+    ck_assert_int_eq(hh_deliver(&h, event, 0, NULL, NULL), LH_OK);
+    ck_assert_uint_eq(fake_hubspot_request_count(h.fake), 0);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_skipped_total", "reason", "unmapped_scorer"), 1);
+    json_decref(event);
+}
+END_TEST
+
+START_TEST(test_hubspot_payment_succeeded_makes_the_contact_a_customer)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    json_t *event = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:{s:i, s:s}}", "type",
+                              "payment.succeeded", "source", "stripe", "source_id", "evt_1",
+                              "occurred_at", "2026-11-27T10:42:00.000Z", "lead", "email",
+                              "ada@analytical.example", "data", "amount", 4900, "currency", "eur");
+    ck_assert_int_eq(hh_deliver(&h, event, 0, NULL, NULL), LH_OK);
+    json_t *body = upsert_body(0);
+    assert_json_eq(body, "{\"inputs\":[{\"idProperty\":\"email\",\"id\":\"ada@analytical.example\","
+                         "\"properties\":{\"lifecyclestage\":\"customer\",\"email\":"
+                         "\"ada@analytical.example\"}}]}");
+    json_decref(body);
+    json_decref(event);
+}
+END_TEST
+
+START_TEST(test_hubspot_batch_merges_the_events_of_one_contact_into_one_input)
+{
+    json_t *settings = hh_private_settings(&h);
+    json_object_set_new(settings, "score_properties", json_pack("{s:s}", "fit", "leadhub_fit"));
+    ck_assert_int_eq(hh_start(&h, settings), LH_OK);
+    json_t *events[3];
+    events[0] = lead_event("lead.created", "f-1", "ada@analytical.example");
+    events[1] =
+        json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s, s:i}}", "type", "lead.scored", "source",
+                  "scoring", "source_id", "s-1", "occurred_at", "2026-11-27T10:43:00.000Z", "lead",
+                  "email", "ADA@analytical.example", "data", "scorer", "fit", "score", 64);
+    events[2] = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "type", "lead.updated", "source",
+                          "linkedin", "source_id", "f-2", "occurred_at", "2026-11-27T10:44:00.000Z",
+                          "lead", "email", "ada@analytical.example", "title", "CTO");
+    lh_status_t results[3];
+    char *messages[3];
+    long leads[3] = {7, 7, 7};
+    leads[0] = leads[1] = leads[2] = hh_lead(&h, "ada@analytical.example");
+    hh_deliver_batch(&h, events, leads, 3, results, messages, NULL);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_int_eq(results[i], LH_OK);
+        free(messages[i]);
+        json_decref(events[i]);
+    }
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", UPSERT), 1);
+    json_t *body = upsert_body(0);
+    assert_json_eq(body, "{\"inputs\":[{\"idProperty\":\"email\",\"id\":\"ada@analytical.example\","
+                         "\"properties\":{\"email\":\"ada@analytical.example\",\"firstname\":"
+                         "\"Ada\",\"lastname\":\"Lovelace\",\"company\":\"Analytical Engines\","
+                         "\"jobtitle\":\"CTO\",\"phone\":\"+44 20 7946 0000\",\"leadhub_fit\":"
+                         "\"64\"}}]}");
+    json_decref(body);
+}
+END_TEST
+
+START_TEST(test_hubspot_batch_is_split_into_requests_of_batch_size)
+{
+    json_t *settings = hh_private_settings(&h);
+    json_object_set_new(settings, "batch_size", json_integer(2));
+    ck_assert_int_eq(hh_start(&h, settings), LH_OK);
+    ck_assert_uint_eq(h.instance.batch_size, 2);
+    json_t *events[5];
+    lh_status_t results[5];
+    char *messages[5];
+    for (size_t i = 0; i < 5; i++) {
+        char email[32];
+        snprintf(email, sizeof(email), "p%zu@example.com", i);
+        events[i] = lead_event("lead.created", email, email);
+    }
+    /* more than the batch size in one call: the plugin still sends at most two a request */
+    hh_deliver_batch(&h, events, NULL, 5, results, messages, NULL);
+    const size_t expected_sizes[] = {2, 2, 1};
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", UPSERT), 3);
+    for (size_t r = 0; r < 3; r++) {
+        json_t *body = upsert_body(r);
+        ck_assert_uint_eq(json_array_size(json_object_get(body, "inputs")), expected_sizes[r]);
+        json_decref(body);
+    }
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert_int_eq(results[i], LH_OK);
+        free(messages[i]);
+        json_decref(events[i]);
+    }
+    ck_assert_uint_eq(fake_hubspot_contact_count(h.fake), 5);
+}
+END_TEST
+
+START_TEST(test_hubspot_207_fails_only_the_refused_inputs)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    fake_hubspot_reject_email(h.fake, "bad@example.com", "VALIDATION_ERROR",
+                              "Property values were not valid: phone \"abc\" is not a number", 0);
+    fake_hubspot_reject_email(h.fake, "busy@example.com", "INTERNAL_ERROR",
+                              "Something went wrong on our side", 1);
+    const char *emails[] = {"ok1@example.com", "bad@example.com", "busy@example.com",
+                            "ok2@example.com"};
+    json_t *events[4];
+    long leads[4];
+    lh_status_t results[4];
+    char *messages[4];
+    for (size_t i = 0; i < 4; i++) {
+        events[i] = lead_event("lead.created", emails[i], emails[i]);
+        leads[i] = hh_lead(&h, emails[i]);
+    }
+    hh_deliver_batch(&h, events, leads, 4, results, messages, NULL);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", UPSERT), 1);
+    ck_assert_int_eq(results[0], LH_OK);
+    ck_assert_int_eq(results[1], LH_PERMANENT);
+    ck_assert_str_eq(messages[1], "HubSpot refused this contact: VALIDATION_ERROR: Property values "
+                                  "were not valid: phone \"abc\" is not a number");
+    ck_assert_int_eq(results[2], LH_RETRY);
+    ck_assert_str_eq(
+        messages[2],
+        "HubSpot refused this contact: INTERNAL_ERROR: Something went wrong on our side");
+    ck_assert_int_eq(results[3], LH_OK);
+    for (size_t i = 0; i < 4; i++) {
+        char *identity = identity_of(leads[i]);
+        char *contact = fake_hubspot_contact_id(h.fake, emails[i]);
+        if (results[i] == LH_OK) {
+            ck_assert_str_eq(identity, contact);
+        } else {
+            ck_assert_ptr_null(identity);
+        }
+        free(identity);
+        free(contact);
+        free(messages[i]);
+        json_decref(events[i]);
+    }
+}
+END_TEST
+
+START_TEST(test_hubspot_400_naming_one_input_resends_the_others)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    fake_hubspot_reject_whole_request(h.fake, true);
+    /* an address leadhub accepts and HubSpot's stricter check refuses */
+    fake_hubspot_reject_email(h.fake, "lucas@meridian", "VALIDATION_ERROR", NULL, 0);
+    const char *emails[] = {"a@example.com", "lucas@meridian", "b@example.com"};
+    json_t *events[3];
+    lh_status_t results[3];
+    char *messages[3];
+    for (size_t i = 0; i < 3; i++) {
+        events[i] = lead_event("lead.created", emails[i], emails[i]);
+    }
+    hh_deliver_batch(&h, events, NULL, 3, results, messages, NULL);
+    ck_assert_int_eq(results[0], LH_OK);
+    ck_assert_int_eq(results[2], LH_OK);
+    ck_assert_int_eq(results[1], LH_PERMANENT);
+    ck_assert_ptr_nonnull(strstr(messages[1], "Email address lucas@meridian is invalid"));
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", UPSERT), 2);
+    json_t *second = upsert_body(1);
+    ck_assert_uint_eq(json_array_size(json_object_get(second, "inputs")), 2);
+    json_decref(second);
+    for (size_t i = 0; i < 3; i++) {
+        free(messages[i]);
+        json_decref(events[i]);
+    }
+}
+END_TEST
+
+START_TEST(test_hubspot_400_shared_by_every_input_fails_them_all_in_few_requests)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    fake_hubspot_fail(h.fake, "POST", UPSERT, 400,
+                      "{\"status\":\"error\",\"message\":\"Property \\\"leadhub_tier\\\" does not "
+                      "exist\",\"category\":\"VALIDATION_ERROR\"}",
+                      NULL, 100);
+    json_t *events[8];
+    lh_status_t results[8];
+    char *messages[8];
+    for (size_t i = 0; i < 8; i++) {
+        char email[32];
+        snprintf(email, sizeof(email), "p%zu@example.com", i);
+        events[i] = lead_event("lead.created", email, email);
+    }
+    hh_deliver_batch(&h, events, NULL, 8, results, messages, NULL);
+    for (size_t i = 0; i < 8; i++) {
+        ck_assert_int_eq(results[i], LH_PERMANENT);
+        ck_assert_ptr_nonnull(strstr(messages[i], "Property \"leadhub_tier\" does not exist"));
+        free(messages[i]);
+        json_decref(events[i]);
+    }
+    /* the whole, then halves down to one input: never one request per input */
+    ck_assert_uint_le(fake_hubspot_count(h.fake, "POST", UPSERT), 5);
+}
+END_TEST
+
+START_TEST(test_hubspot_429_ten_secondly_waits_a_second_and_holds_later_calls)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    fake_hubspot_fail(h.fake, "POST", UPSERT, 429,
+                      "{\"status\":\"error\",\"message\":\"You have reached your "
+                      "ten_secondly_rolling limit.\",\"errorType\":\"RATE_LIMIT\","
+                      "\"correlationId\":\"c033\",\"policyName\":\"TEN_SECONDLY_ROLLING\"}",
+                      NULL, 1);
+    json_t *event = lead_event("lead.created", "f-1", "ada@analytical.example");
+    char *error = NULL;
+    int64_t retry_after = -1;
+    ck_assert_int_eq(hh_deliver(&h, event, 0, &error, &retry_after), LH_RETRY_AFTER);
+    ck_assert_int_eq(retry_after, 1000);
+    ck_assert_ptr_nonnull(strstr(error, "HubSpot rate limit (ten_secondly_rolling)"));
+    free(error);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_rate_limited_total", "policy", "ten_secondly_rolling"),
+                     1);
+    /* within the second, nothing is sent */
+    ck_assert_int_eq(hh_deliver(&h, event, 0, NULL, &retry_after), LH_RETRY_AFTER);
+    ck_assert_int_gt(retry_after, 0);
+    ck_assert_int_le(retry_after, 1000);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", UPSERT), 1);
+    struct timespec pause = {1, 100000000};
+    nanosleep(&pause, NULL);
+    ck_assert_int_eq(hh_deliver(&h, event, 0, NULL, NULL), LH_OK);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", UPSERT), 2);
+    json_decref(event);
+}
+END_TEST
+
+START_TEST(test_hubspot_429_with_retry_after_waits_that_long)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    fake_hubspot_fail(h.fake, "POST", UPSERT, 429,
+                      "{\"status\":\"error\",\"policyName\":\"TEN_SECONDLY_ROLLING\"}",
+                      "Retry-After: 7", 1);
+    json_t *event = lead_event("lead.created", "f-1", "ada@analytical.example");
+    int64_t retry_after = -1;
+    ck_assert_int_eq(hh_deliver(&h, event, 0, NULL, &retry_after), LH_RETRY_AFTER);
+    ck_assert_int_eq(retry_after, 7000);
+    json_decref(event);
+}
+END_TEST
+
+START_TEST(test_hubspot_429_daily_waits_for_midnight_utc_within_the_hosts_cap)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    fake_hubspot_fail(h.fake, "POST", UPSERT, 429,
+                      "{\"status\":\"error\",\"message\":\"You have reached your daily "
+                      "limit.\",\"errorType\":\"RATE_LIMIT\",\"policyName\":\"DAILY\"}",
+                      NULL, 1);
+    json_t *event = lead_event("lead.created", "f-1", "ada@analytical.example");
+    int64_t retry_after = -1;
+    char *error = NULL;
+    int64_t before = util_now_ms();
+    ck_assert_int_eq(hh_deliver(&h, event, 0, &error, &retry_after), LH_RETRY_AFTER);
+    int64_t day = 24LL * 3600 * 1000;
+    int64_t until_midnight = (before / day + 1) * day - before;
+    int64_t expected = until_midnight < 3600000 ? until_midnight : 3600000; /* the host's cap */
+    ck_assert_int_le(llabs(retry_after - expected), 2000);
+    ck_assert_ptr_nonnull(strstr(error, "(daily)"));
+    free(error);
+    /* the plugin holds until midnight itself, whatever the host's cap */
+    ck_assert_int_eq(hh_deliver(&h, event, 0, NULL, NULL), LH_RETRY_AFTER);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", UPSERT), 1);
+    json_decref(event);
+}
+END_TEST
+
+START_TEST(test_hubspot_5xx_is_retried_and_other_4xx_are_permanent_with_hubspots_message)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    fake_hubspot_fail(h.fake, "POST", UPSERT, 502, "<html>bad gateway</html>", NULL, 1);
+    fake_hubspot_fail(h.fake, "POST", UPSERT, 400,
+                      "{\"status\":\"error\",\"message\":\"Property values were not valid\","
+                      "\"category\":\"VALIDATION_ERROR\"}",
+                      NULL, 1);
+    json_t *event = lead_event("lead.created", "f-1", "ada@analytical.example");
+    char *error = NULL;
+    ck_assert_int_eq(hh_deliver(&h, event, 0, &error, NULL), LH_RETRY);
+    ck_assert_str_eq(error, "HubSpot answered POST " UPSERT " with HTTP 502: <html>bad "
+                            "gateway</html>");
+    free(error);
+    ck_assert_int_eq(hh_deliver(&h, event, 0, &error, NULL), LH_PERMANENT);
+    ck_assert_str_eq(error, "HubSpot answered POST " UPSERT " with HTTP 400: VALIDATION_ERROR: "
+                            "Property values were not valid");
+    free(error);
+    json_decref(event);
+}
+END_TEST
+
+START_TEST(test_hubspot_private_app_401_is_a_config_error_naming_the_setting)
+{
+    json_t *settings = hh_private_settings(&h);
+    setenv("HH_OTHER_TOKEN", "pat-na1-revoked-000", 1);
+    json_object_set_new(settings, "access_token", json_string("${HH_OTHER_TOKEN}"));
+    ck_assert_int_eq(hh_start(&h, settings), LH_OK);
+    json_t *event = lead_event("lead.created", "f-1", "ada@analytical.example");
+    char *error = NULL;
+    ck_assert_int_eq(hh_deliver(&h, event, 0, &error, NULL), LH_CONFIG);
+    ck_assert_ptr_nonnull(strstr(error, "check access_token"));
+    ck_assert_ptr_null(strstr(error, "pat-na1-revoked-000"));
+    free(error);
+    json_decref(event);
+}
+END_TEST
+
+START_TEST(test_hubspot_meeting_scheduled_creates_an_engagement_associated_with_attendees)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    fake_hubspot_meeting_association_type(h.fake, 9200);
+    char *grace = fake_hubspot_contact_add(h.fake, "{\"email\":\"grace@navy.example\"}", 0);
+    long lead = hh_lead(&h, "ada@analytical.example");
+    json_t *event =
+        meeting_event("meeting.scheduled", "2026-12-28T15:00:00.000Z", "grace@navy.example");
+    ck_assert_int_eq(hh_deliver(&h, event, lead, NULL, NULL), LH_OK);
+    char *ada = fake_hubspot_contact_id(h.fake, "ada@analytical.example");
+    ck_assert_ptr_nonnull(ada);
+    /* the attendees without a contact stay out; the lead's contact is not looked up */
+    json_t *read = hh_request_json(&h, "POST", "/crm/v3/objects/contacts/batch/read", 0);
+    assert_json_eq(read, "{\"idProperty\":\"email\",\"properties\":[\"email\"],\"inputs\":"
+                         "[{\"id\":\"rep@ourco.example\"},{\"id\":\"grace@navy.example\"}]}");
+    json_decref(read);
+    json_t *created = hh_request_json(&h, "POST", MEETINGS, 0);
+    char *expected = util_printf(
+        "{\"properties\":{\"hs_timestamp\":\"2026-12-28T15:00:00.000Z\",\"hs_meeting_title\":"
+        "\"Intro call\",\"hs_meeting_start_time\":\"2026-12-28T15:00:00.000Z\","
+        "\"hs_meeting_end_time\":\"2026-12-28T15:30:00.000Z\",\"hs_meeting_location\":\"Google "
+        "Meet\",\"hs_meeting_external_url\":\"https://meet.example/abc\",\"hs_meeting_outcome\":"
+        "\"SCHEDULED\"},\"associations\":[{\"to\":{\"id\":\"%s\"},\"types\":[{"
+        "\"associationCategory\":\"HUBSPOT_DEFINED\",\"associationTypeId\":9200}]},{\"to\":{"
+        "\"id\":\"%s\"},\"types\":[{\"associationCategory\":\"HUBSPOT_DEFINED\","
+        "\"associationTypeId\":9200}]}]}",
+        ada, grace);
+    assert_json_eq(created, expected);
+    free(expected);
+    json_decref(created);
+    ck_assert_uint_eq(fake_hubspot_meeting_count(h.fake), 1);
+    json_t *remembered = hh_checkpoint(&h, "meeting:calendar:7f3a");
+    ck_assert_ptr_nonnull(remembered);
+    ck_assert_str_eq(json_string_value(json_object_get(remembered, "id")), "51830467700");
+    ck_assert_str_eq(json_string_value(json_object_get(remembered, "outcome")), "SCHEDULED");
+    ck_assert_uint_eq(json_array_size(json_object_get(remembered, "contacts")), 2);
+    json_decref(remembered);
+    char *identity = identity_of(lead);
+    ck_assert_str_eq(identity, ada); /* the meeting's lead got its contact too */
+    free(identity);
+    free(ada);
+    free(grace);
+    json_decref(event);
+}
+END_TEST
+
+START_TEST(test_hubspot_meeting_updated_patches_the_same_engagement_as_rescheduled)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    json_t *scheduled =
+        meeting_event("meeting.scheduled", "2026-12-28T15:00:00.000Z", "grace@navy.example");
+    ck_assert_int_eq(hh_deliver(&h, scheduled, 0, NULL, NULL), LH_OK);
+    char *grace = fake_hubspot_contact_add(h.fake, "{\"email\":\"grace@navy.example\"}", 0);
+    json_t *moved =
+        meeting_event("meeting.updated", "2026-12-29T09:00:00.000Z", "grace@navy.example");
+    ck_assert_int_eq(hh_deliver(&h, moved, 0, NULL, NULL), LH_OK);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", MEETINGS), 1);
+    ck_assert_uint_eq(fake_hubspot_meeting_count(h.fake), 1);
+    json_t *patch = hh_request_json(&h, "PATCH", MEETINGS "/51830467700", 0);
+    assert_json_eq(patch, "{\"properties\":{\"hs_timestamp\":\"2026-12-29T09:00:00.000Z\","
+                          "\"hs_meeting_title\":\"Intro call\",\"hs_meeting_start_time\":"
+                          "\"2026-12-29T09:00:00.000Z\",\"hs_meeting_end_time\":"
+                          "\"2026-12-28T15:30:00.000Z\",\"hs_meeting_location\":\"Google Meet\","
+                          "\"hs_meeting_external_url\":\"https://meet.example/abc\","
+                          "\"hs_meeting_outcome\":\"RESCHEDULED\"}}");
+    json_decref(patch);
+    /* grace has a contact now: associated, and only her */
+    json_t *associated =
+        hh_request_json(&h, "POST", "/crm/v4/associations/meetings/contacts/batch/create", 0);
+    char *expected = util_printf(
+        "{\"inputs\":[{\"from\":{\"id\":\"51830467700\"},\"to\":{\"id\":\"%s\"},\"types\":[{"
+        "\"associationCategory\":\"HUBSPOT_DEFINED\",\"associationTypeId\":200}]}]}",
+        grace);
+    assert_json_eq(associated, expected);
+    free(expected);
+    json_decref(associated);
+    free(grace);
+    json_decref(scheduled);
+    json_decref(moved);
+}
+END_TEST
+
+START_TEST(test_hubspot_meeting_canceled_sets_the_outcome_canceled)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    json_t *scheduled =
+        meeting_event("meeting.scheduled", "2026-12-28T15:00:00.000Z", "grace@navy.example");
+    json_t *canceled =
+        meeting_event("meeting.canceled", "2026-12-28T15:00:00.000Z", "grace@navy.example");
+    ck_assert_int_eq(hh_deliver(&h, scheduled, 0, NULL, NULL), LH_OK);
+    ck_assert_int_eq(hh_deliver(&h, canceled, 0, NULL, NULL), LH_OK);
+    json_t *patch = hh_request_json(&h, "PATCH", MEETINGS "/", 0);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(patch, "properties"),
+                                                       "hs_meeting_outcome")),
+                     "CANCELED");
+    json_decref(patch);
+    char *meeting = fake_hubspot_meeting(h.fake, 0);
+    ck_assert_ptr_nonnull(strstr(meeting, "\"hs_meeting_outcome\":\"CANCELED\""));
+    free(meeting);
+    json_decref(scheduled);
+    json_decref(canceled);
+}
+END_TEST
+
+START_TEST(test_hubspot_meeting_deleted_in_hubspot_is_created_again)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    json_t *scheduled =
+        meeting_event("meeting.scheduled", "2026-12-28T15:00:00.000Z", "grace@navy.example");
+    ck_assert_int_eq(hh_deliver(&h, scheduled, 0, NULL, NULL), LH_OK);
+    fake_hubspot_meeting_delete(h.fake, "51830467700");
+    json_t *moved =
+        meeting_event("meeting.updated", "2026-12-29T09:00:00.000Z", "grace@navy.example");
+    ck_assert_int_eq(hh_deliver(&h, moved, 0, NULL, NULL), LH_OK);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", MEETINGS), 2);
+    json_t *remembered = hh_checkpoint(&h, "meeting:calendar:7f3a");
+    ck_assert_str_eq(json_string_value(json_object_get(remembered, "id")), "51830467701");
+    json_decref(remembered);
+    json_decref(scheduled);
+    json_decref(moved);
+}
+END_TEST
+
+START_TEST(test_hubspot_meeting_association_type_falls_back_to_200_when_labels_are_refused)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    fake_hubspot_meeting_association_type(h.fake, 9200);
+    fake_hubspot_fail(h.fake, "GET", "/crm/v4/associations/meetings/contacts/labels", 403,
+                      "{\"status\":\"error\",\"message\":\"This app hasn't been granted all "
+                      "required scopes\",\"category\":\"MISSING_SCOPES\"}",
+                      NULL, 1);
+    json_t *scheduled =
+        meeting_event("meeting.scheduled", "2026-12-28T15:00:00.000Z", "grace@navy.example");
+    ck_assert_int_eq(hh_deliver(&h, scheduled, 0, NULL, NULL), LH_OK);
+    json_t *created = hh_request_json(&h, "POST", MEETINGS, 0);
+    json_t *type = json_object_get(
+        json_array_get(
+            json_object_get(json_array_get(json_object_get(created, "associations"), 0), "types"),
+            0),
+        "associationTypeId");
+    ck_assert_int_eq(json_integer_value(type), 200);
+    json_decref(created);
+    /* not asked again */
+    json_t *again =
+        meeting_event("meeting.updated", "2026-12-29T09:00:00.000Z", "grace@navy.example");
+    ck_assert_int_eq(hh_deliver(&h, again, 0, NULL, NULL), LH_OK);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "GET", "/crm/v4/associations/meetings"), 1);
+    json_decref(again);
+    json_decref(scheduled);
+}
+END_TEST
+
+START_TEST(test_hubspot_meeting_id_unfit_for_a_key_is_remembered_under_a_digest)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    json_t *event =
+        meeting_event("meeting.scheduled", "2026-12-28T15:00:00.000Z", "grace@navy.example");
+    json_object_set_new(json_object_get(event, "meeting"), "external_id",
+                        json_string("AAMkAGI2TG93AAA=/with+slash"));
+    ck_assert_int_eq(hh_deliver(&h, event, 0, NULL, NULL), LH_OK);
+    ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(*) FROM connector_state WHERE key LIKE "
+                                         "'meeting:sha256:%' AND length(key) = 79"),
+                     1);
+    json_decref(event);
+}
+END_TEST
+
+START_TEST(test_hubspot_event_this_instance_emitted_is_done_without_a_request)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    json_t *event = lead_event("lead.updated", "contact:1:2", "ada@analytical.example");
+    json_object_set_new(event, "source", json_string(HH_INSTANCE));
+    ck_assert_int_eq(hh_deliver(&h, event, 0, NULL, NULL), LH_OK);
+    ck_assert_uint_eq(fake_hubspot_request_count(h.fake), 0);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_skipped_total", "reason", "own_event"), 1);
+    json_decref(event);
+}
+END_TEST
+
+START_TEST(test_hubspot_unsupported_event_type_is_permanent)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    json_t *event = lead_event("email.received", "m-1", "ada@analytical.example");
+    char *error = NULL;
+    ck_assert_int_eq(hh_deliver(&h, event, 0, &error, NULL), LH_PERMANENT);
+    ck_assert_ptr_nonnull(strstr(error, "hubspot does not take email.received events"));
+    free(error);
+    json_decref(event);
+}
+END_TEST
+
+START_TEST(test_hubspot_lead_without_email_is_written_by_its_hubspot_id_or_refused)
+{
+    json_t *settings = hh_private_settings(&h);
+    json_object_set_new(settings, "score_properties", json_pack("{s:s}", "fit", "leadhub_fit"));
+    ck_assert_int_eq(hh_start(&h, settings), LH_OK);
+    char *contact = fake_hubspot_contact_add(h.fake, "{\"email\":\"ada@analytical.example\"}", 0);
+    json_t *known = json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:{s:s}}, s:{s:s, s:i}}", "type",
+                              "lead.scored", "source", "scoring", "source_id", "s-1", "occurred_at",
+                              "2026-11-27T10:42:00.000Z", "lead", "id", 5, "external_ids",
+                              HH_INSTANCE, contact, "data", "scorer", "fit", "score", 80);
+    ck_assert_int_eq(hh_deliver(&h, known, 0, NULL, NULL), LH_OK);
+    json_t *body = hh_request_json(&h, "POST", "/crm/v3/objects/contacts/batch/update", 0);
+    char *expected = util_printf(
+        "{\"inputs\":[{\"id\":\"%s\",\"properties\":{\"leadhub_fit\":\"80\"}}]}", contact);
+    assert_json_eq(body, expected);
+    free(expected);
+    json_decref(body);
+    json_t *unknown =
+        json_pack("{s:s, s:s, s:s, s:s, s:{s:i}, s:{s:s, s:i}}", "type", "lead.scored", "source",
+                  "scoring", "source_id", "s-2", "occurred_at", "2026-11-27T10:42:00.000Z", "lead",
+                  "id", 6, "data", "scorer", "fit", "score", 80);
+    char *error = NULL;
+    ck_assert_int_eq(hh_deliver(&h, unknown, 0, &error, NULL), LH_PERMANENT);
+    ck_assert_ptr_nonnull(strstr(error, "no email and no HubSpot id"));
+    free(error);
+    free(contact);
+    json_decref(known);
+    json_decref(unknown);
+}
+END_TEST
+
+START_TEST(test_hubspot_init_refuses_settings_that_cannot_work)
+{
+    struct {
+        const char *key;
+        json_t *value;
+        const char *reason;
+    } cases[] = {
+        {"access_token", NULL, "access_token: required with auth: private_app"},
+        {"client_id", json_string("c-1"), "client_id: only for auth: oauth"},
+        {"webhook_url", json_string("https://hooks.example/hs"),
+         "webhook_url: given without webhook_client_secret"},
+        {"webhook_client_secret", json_string("${HH_WEBHOOK_SECRET}"),
+         "webhook_url: required with webhook_client_secret"},
+        {"property_map", json_pack("{s:s}", "favourite_colour", "colour"),
+         "property_map: \"favourite_colour\" is not a lead field"},
+        {"property_map", json_pack("{s:s}", "email", "work_email"),
+         "property_map: email always maps to email"},
+        {"property_map", json_pack("{s:s}", "title", "Job Title"),
+         "property_map: title must map to a HubSpot property's internal name"},
+        {"score_properties", json_pack("{s:i}", "fit", 3),
+         "score_properties: fit must map to a HubSpot property's internal name"},
+        {"pull", json_pack("[s]", "companies"), "pull: \"companies\" is not contacts or deals"},
+        {"api_base", json_string("https://api.hubapi.com/?portal=1"),
+         "api_base: must not contain spaces, a query or a fragment"},
+        {"api_base", json_string("ftp://api.hubapi.com"), "api_base: must start with https://"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *settings = hh_private_settings(&h);
+        if (cases[i].value == NULL) {
+            json_object_del(settings, cases[i].key);
+        } else {
+            json_object_set_new(settings, cases[i].key, cases[i].value);
+        }
+        char *reason = hh_init_refusal(&h, settings);
+        ck_assert_msg(strstr(reason, cases[i].reason) != NULL, "case %zu: \"%s\" lacks \"%s\"", i,
+                      reason, cases[i].reason);
+        free(reason);
+    }
+    json_t *oauth = hh_oauth_settings(&h, 1800);
+    json_object_del(oauth, "refresh_token");
+    char *reason = hh_init_refusal(&h, oauth);
+    ck_assert_ptr_nonnull(strstr(reason, "refresh_token: required with auth: oauth"));
+    free(reason);
+}
+END_TEST
+
+START_TEST(test_hubspot_settings_refuse_a_literal_secret)
+{
+    json_t *settings = hh_private_settings(&h);
+    json_object_set_new(settings, "access_token", json_string("pat-na1-written-in-the-file"));
+    struct config_instance ci = {.name = "crm", .plugin = "hubspot", .file = "crm.yaml"};
+    ci.settings = settings;
+    struct diag_list diags = {0};
+    ck_assert_ptr_null(config_settings_validate(&ci, h.plugin->desc->config_schema, &diags));
+    ck_assert_uint_eq(diag_error_count(&diags), 1);
+    ck_assert_ptr_null(strstr(diags.items[0].message, "pat-na1-written-in-the-file"));
+    diag_list_free(&diags);
+    json_decref(settings);
+}
+END_TEST
+
+static Suite *sink_suite(void)
+{
+    Suite *s = suite_create("hubspot_sink");
+    TCase *tc = tcase_create("sink");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_hubspot_descriptor_is_an_ordered_source_and_sink);
+    tcase_add_test(tc,
+                   test_hubspot_lead_created_upserts_the_contact_by_email_and_stores_its_identity);
+    tcase_add_test(tc, test_hubspot_lead_updated_and_customer_created_upsert_the_same_contact);
+    tcase_add_test(tc, test_hubspot_property_map_overrides_the_defaults_and_maps_attributes);
+    tcase_add_test(tc, test_hubspot_lead_scored_writes_the_scorers_property);
+    tcase_add_test(tc, test_hubspot_lead_scored_by_an_unmapped_scorer_is_done_without_a_request);
+    tcase_add_test(tc, test_hubspot_payment_succeeded_makes_the_contact_a_customer);
+    tcase_add_test(tc, test_hubspot_batch_merges_the_events_of_one_contact_into_one_input);
+    tcase_add_test(tc, test_hubspot_batch_is_split_into_requests_of_batch_size);
+    tcase_add_test(tc, test_hubspot_207_fails_only_the_refused_inputs);
+    tcase_add_test(tc, test_hubspot_400_naming_one_input_resends_the_others);
+    tcase_add_test(tc, test_hubspot_400_shared_by_every_input_fails_them_all_in_few_requests);
+    tcase_add_test(tc, test_hubspot_429_ten_secondly_waits_a_second_and_holds_later_calls);
+    tcase_add_test(tc, test_hubspot_429_with_retry_after_waits_that_long);
+    tcase_add_test(tc, test_hubspot_429_daily_waits_for_midnight_utc_within_the_hosts_cap);
+    tcase_add_test(tc,
+                   test_hubspot_5xx_is_retried_and_other_4xx_are_permanent_with_hubspots_message);
+    tcase_add_test(tc, test_hubspot_private_app_401_is_a_config_error_naming_the_setting);
+    tcase_add_test(tc,
+                   test_hubspot_meeting_scheduled_creates_an_engagement_associated_with_attendees);
+    tcase_add_test(tc, test_hubspot_meeting_updated_patches_the_same_engagement_as_rescheduled);
+    tcase_add_test(tc, test_hubspot_meeting_canceled_sets_the_outcome_canceled);
+    tcase_add_test(tc, test_hubspot_meeting_deleted_in_hubspot_is_created_again);
+    tcase_add_test(tc,
+                   test_hubspot_meeting_association_type_falls_back_to_200_when_labels_are_refused);
+    tcase_add_test(tc, test_hubspot_meeting_id_unfit_for_a_key_is_remembered_under_a_digest);
+    tcase_add_test(tc, test_hubspot_event_this_instance_emitted_is_done_without_a_request);
+    tcase_add_test(tc, test_hubspot_unsupported_event_type_is_permanent);
+    tcase_add_test(tc, test_hubspot_lead_without_email_is_written_by_its_hubspot_id_or_refused);
+    tcase_add_test(tc, test_hubspot_init_refuses_settings_that_cannot_work);
+    tcase_add_test(tc, test_hubspot_settings_refuse_a_literal_secret);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = tu_run_suite(sink_suite());
+    curl_global_cleanup();
+    return rc;
+}

@@ -1,0 +1,396 @@
+/*
+ * test_hubspot_webhook.c - HubSpot's webhooks through instance_webhook(): every way an
+ * X-HubSpot-Signature-v3 check fails, the URI it covers, and a batch of notifications
+ * handled as a whole: each changed object fetched once, redelivered event ids fetching
+ * nothing, and a change seen by a webhook and a poll stored once.
+ */
+#include <check.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hubspot_harness.h"
+#include "testdb.h"
+#include "testutil.h"
+#include "util.h"
+
+#define WEBHOOK_URL    "https://hooks.leadhub.example/webhooks/crm"
+#define READ_CONTACTS  "/crm/v3/objects/contacts/batch/read"
+#define READ_DEALS     "/crm/v3/objects/deals/batch/read"
+#define FIVE_MINUTES   (300LL * 1000)
+#define NOTIFICATION_1 "[{\"eventId\":1,\"subscriptionType\":\"contact.creation\",\"objectId\":1}]"
+
+static struct hubspot_harness h;
+
+static void setup(void)
+{
+    hh_setup(&h);
+}
+
+static void teardown(void)
+{
+    hh_teardown(&h);
+}
+
+static void start_with_webhooks(void)
+{
+    json_t *settings = hh_private_settings(&h);
+    json_object_set_new(settings, "backfill", json_string("1h"));
+    hh_with_webhooks(settings, WEBHOOK_URL);
+    ck_assert_int_eq(hh_start(&h, settings), LH_OK);
+}
+
+/* Asserts a refusal: LH_AUTH, the reason, the counter, and no request to HubSpot. */
+static void assert_refused(lh_status_t status, char *error, const char *reason, const char *label)
+{
+    ck_assert_int_eq(status, LH_AUTH);
+    ck_assert_msg(error != NULL && strstr(error, reason) != NULL, "error \"%s\" lacks \"%s\"",
+                  error, reason);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_webhook_rejected_total", "reason", label), 1);
+    ck_assert_uint_eq(fake_hubspot_request_count(h.fake), 0);
+    free(error);
+}
+
+START_TEST(test_hubspot_webhook_refuses_a_request_without_a_signature)
+{
+    start_with_webhooks();
+    char *error = NULL;
+    lh_status_t status = hh_webhook(&h, WEBHOOK_URL, "", NOTIFICATION_1, 0, "", NULL, NULL, &error);
+    assert_refused(status, error, "missing X-HubSpot-Signature-v3 header", "missing_signature");
+}
+END_TEST
+
+START_TEST(test_hubspot_webhook_refuses_legacy_v1_and_v2_signatures)
+{
+    start_with_webhooks();
+    const lh_header_t headers[] = {
+        {"X-HubSpot-Signature", "3c5e0a0e2a34e0c07ba7f7d8f62b7e0d5b4e1a6e0d4c8f2b7a1e9d3c5b7a9f10"},
+        {"X-HubSpot-Signature-Version", "v1"},
+    };
+    char *error = NULL;
+    lh_status_t status = hh_webhook_raw(&h, headers, 2, "", NOTIFICATION_1, NULL, &error);
+    assert_refused(status, error, "only X-HubSpot-Signature-v3 is accepted", "legacy_signature");
+}
+END_TEST
+
+START_TEST(test_hubspot_webhook_refuses_a_missing_timestamp)
+{
+    start_with_webhooks();
+    char ts[24];
+    hh_timestamp(0, ts);
+    char *signature = hh_sign_v3(HH_WEBHOOK_SECRET, "POST", WEBHOOK_URL, NOTIFICATION_1, ts);
+    const lh_header_t headers[] = {{"X-HubSpot-Signature-v3", signature}};
+    char *error = NULL;
+    lh_status_t status = hh_webhook_raw(&h, headers, 1, "", NOTIFICATION_1, NULL, &error);
+    assert_refused(status, error, "missing X-HubSpot-Request-Timestamp header",
+                   "missing_timestamp");
+    free(signature);
+}
+END_TEST
+
+START_TEST(test_hubspot_webhook_refuses_a_timestamp_that_is_not_epoch_milliseconds)
+{
+    start_with_webhooks();
+    const char *ts = "2026-11-27T10:00:00Z";
+    char *signature = hh_sign_v3(HH_WEBHOOK_SECRET, "POST", WEBHOOK_URL, NOTIFICATION_1, ts);
+    char *error = NULL;
+    lh_status_t status =
+        hh_webhook(&h, WEBHOOK_URL, "", NOTIFICATION_1, 0, signature, ts, NULL, &error);
+    assert_refused(status, error, "must be epoch milliseconds", "malformed_timestamp");
+    free(signature);
+}
+END_TEST
+
+START_TEST(test_hubspot_webhook_refuses_a_timestamp_older_than_five_minutes)
+{
+    start_with_webhooks();
+    char *error = NULL;
+    /* correctly signed, but captured six minutes ago: a replay */
+    lh_status_t status = hh_webhook(&h, WEBHOOK_URL, "", NOTIFICATION_1, -FIVE_MINUTES - 60000,
+                                    NULL, NULL, NULL, &error);
+    assert_refused(status, error, "away from the server's clock", "stale_timestamp");
+}
+END_TEST
+
+START_TEST(test_hubspot_webhook_refuses_a_timestamp_from_the_future)
+{
+    start_with_webhooks();
+    char *error = NULL;
+    lh_status_t status = hh_webhook(&h, WEBHOOK_URL, "", NOTIFICATION_1, FIVE_MINUTES + 60000, NULL,
+                                    NULL, NULL, &error);
+    assert_refused(status, error, "away from the server's clock", "stale_timestamp");
+}
+END_TEST
+
+START_TEST(test_hubspot_webhook_refuses_a_signature_made_with_another_secret)
+{
+    start_with_webhooks();
+    char ts[24];
+    hh_timestamp(0, ts);
+    char *signature = hh_sign_v3("another-app-secret", "POST", WEBHOOK_URL, NOTIFICATION_1, ts);
+    char *error = NULL;
+    lh_status_t status =
+        hh_webhook(&h, WEBHOOK_URL, "", NOTIFICATION_1, 0, signature, ts, NULL, &error);
+    assert_refused(status, error, "X-HubSpot-Signature-v3 does not match", "bad_signature");
+    free(signature);
+}
+END_TEST
+
+START_TEST(test_hubspot_webhook_refuses_a_changed_body)
+{
+    start_with_webhooks();
+    char ts[24];
+    hh_timestamp(0, ts);
+    char *signature = hh_sign_v3(HH_WEBHOOK_SECRET, "POST", WEBHOOK_URL, NOTIFICATION_1, ts);
+    const char *changed =
+        "[{\"eventId\":1,\"subscriptionType\":\"contact.creation\",\"objectId\":2}]";
+    char *error = NULL;
+    lh_status_t status = hh_webhook(&h, WEBHOOK_URL, "", changed, 0, signature, ts, NULL, &error);
+    assert_refused(status, error, "X-HubSpot-Signature-v3 does not match", "bad_signature");
+    free(signature);
+}
+END_TEST
+
+START_TEST(test_hubspot_webhook_refuses_a_signature_over_another_uri)
+{
+    start_with_webhooks();
+    char ts[24];
+    hh_timestamp(0, ts);
+    /* signed for another target, or another query, than the request's */
+    char *elsewhere = hh_sign_v3(HH_WEBHOOK_SECRET, "POST", "https://evil.example/webhooks/crm",
+                                 NOTIFICATION_1, ts);
+    char *other_query =
+        hh_sign_v3(HH_WEBHOOK_SECRET, "POST", WEBHOOK_URL "?tenant=acme", NOTIFICATION_1, ts);
+    char *error = NULL;
+    ck_assert_int_eq(
+        hh_webhook(&h, WEBHOOK_URL, "", NOTIFICATION_1, 0, elsewhere, ts, NULL, &error), LH_AUTH);
+    free(error);
+    lh_status_t status = hh_webhook(&h, WEBHOOK_URL, "tenant=globex", NOTIFICATION_1, 0,
+                                    other_query, ts, NULL, &error);
+    ck_assert_int_eq(status, LH_AUTH);
+    ck_assert_ptr_nonnull(strstr(error, "webhook_url is exactly the target URL"));
+    free(error);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_webhook_rejected_total", "reason", "bad_signature"), 2);
+    ck_assert_uint_eq(fake_hubspot_request_count(h.fake), 0);
+    free(elsewhere);
+    free(other_query);
+}
+END_TEST
+
+START_TEST(test_hubspot_webhook_refuses_everything_when_not_configured)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    char *error = NULL;
+    lh_status_t status =
+        hh_webhook(&h, WEBHOOK_URL, "", NOTIFICATION_1, 0, NULL, NULL, NULL, &error);
+    assert_refused(status, error, "set webhook_client_secret and webhook_url", "not_configured");
+}
+END_TEST
+
+START_TEST(test_hubspot_webhook_signs_the_uri_with_hubspots_escapes_decoded)
+{
+    start_with_webhooks();
+    char *contact = fake_hubspot_contact_add(h.fake, "{\"email\":\"ada@analytical.example\"}", 0);
+    char *body = util_printf(
+        "[{\"eventId\":11,\"subscriptionType\":\"contact.creation\",\"objectId\":%s}]", contact);
+    char ts[24];
+    hh_timestamp(0, ts);
+    /* the request arrives with %3A and %2F; HubSpot signed ':' and '/', and kept %20 */
+    char *signature = hh_sign_v3(HH_WEBHOOK_SECRET, "POST",
+                                 WEBHOOK_URL "?tenant=acme:eu/west&team=a%20b", body, ts);
+    char *error = NULL;
+    lh_status_t status = hh_webhook(&h, WEBHOOK_URL, "tenant=acme%3Aeu%2Fwest&team=a%20b", body, 0,
+                                    signature, ts, NULL, &error);
+    ck_assert_msg(status == LH_OK, "%s", error);
+    free(error);
+    free(signature);
+    free(body);
+    free(contact);
+}
+END_TEST
+
+START_TEST(test_hubspot_webhook_accepts_any_secret_while_rolling)
+{
+    json_t *settings = hh_private_settings(&h);
+    hh_with_webhooks(settings, WEBHOOK_URL);
+    setenv("HH_OLD_WEBHOOK_SECRET", "whs-old-5b1c", 1);
+    json_object_set_new(settings, "webhook_client_secret",
+                        json_pack("[s,s]", "${HH_OLD_WEBHOOK_SECRET}", "${HH_WEBHOOK_SECRET}"));
+    ck_assert_int_eq(hh_start(&h, settings), LH_OK);
+    char ts[24];
+    hh_timestamp(0, ts);
+    const char *body = "[]";
+    char *old = hh_sign_v3("whs-old-5b1c", "POST", WEBHOOK_URL, body, ts);
+    ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, old, ts, NULL, NULL), LH_OK);
+    ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, NULL), LH_OK);
+    free(old);
+}
+END_TEST
+
+/* A batch naming contact a twice, contact b, a deal, and two kinds it does not fetch. */
+static char *mixed_batch(const char *a, const char *b, const char *deal)
+{
+    return util_printf(
+        "[{\"eventId\":3418820152,\"subscriptionId\":2841907,\"portalId\":44817302,\"appId\":"
+        "4210286,\"occurredAt\":1741285004391,\"subscriptionType\":\"contact.propertyChange\","
+        "\"attemptNumber\":0,\"objectId\":%s,\"propertyName\":\"jobtitle\",\"propertyValue\":"
+        "\"VP of Sales\",\"changeSource\":\"CRM_UI\",\"sourceId\":\"userId:71244960\"},"
+        "{\"eventId\":3418820153,\"subscriptionType\":\"contact.propertyChange\",\"objectId\":%s,"
+        "\"propertyName\":\"company\",\"propertyValue\":\"Meridian\"},"
+        "{\"eventId\":3418820154,\"subscriptionType\":\"contact.creation\",\"objectId\":%s,"
+        "\"changeFlag\":\"NEW\",\"changeSource\":\"INTEGRATION\"},"
+        "{\"eventId\":3418820155,\"subscriptionType\":\"deal.propertyChange\",\"objectId\":%s,"
+        "\"propertyName\":\"dealstage\",\"propertyValue\":\"contractsent\"},"
+        "{\"eventId\":3418820156,\"subscriptionType\":\"contact.deletion\",\"objectId\":9},"
+        "{\"eventId\":3418820157,\"subscriptionType\":\"company.creation\",\"objectId\":7}]",
+        a, a, b, deal);
+}
+
+START_TEST(test_hubspot_webhook_fetches_each_changed_object_of_a_batch_once)
+{
+    start_with_webhooks();
+    char *a = fake_hubspot_contact_add(
+        h.fake, "{\"email\":\"lucas@meridian.example\",\"jobtitle\":\"VP of Sales\"}", 0);
+    char *b = fake_hubspot_contact_add(h.fake, "{\"email\":\"aisha@corvid.example\"}", 0);
+    char *deal = fake_hubspot_deal_add(
+        h.fake, "{\"dealname\":\"Corvid\",\"dealstage\":\"contractsent\",\"pipeline\":\"default\"}",
+        b, 0);
+    char *body = mixed_batch(a, b, deal);
+    json_t *events = NULL;
+    char *error = NULL;
+    lh_status_t status = hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, &events, &error);
+    ck_assert_msg(status == LH_OK, "%s", error);
+    free(error);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", READ_CONTACTS), 2); /* + deal's lead */
+    json_t *read = hh_request_json(&h, "POST", READ_CONTACTS, 0);
+    json_t *inputs = json_pack("[{s:s}, {s:s}]", "id", a, "id", b);
+    ck_assert(json_equal(json_object_get(read, "inputs"), inputs));
+    json_decref(inputs);
+    ck_assert_uint_eq(json_array_size(json_object_get(read, "properties")), 10);
+    json_decref(read);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", READ_DEALS), 1);
+    ck_assert_uint_eq(json_array_size(events), 3);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(events, 0), "type")),
+                     "lead.updated");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(events, 1), "type")),
+                     "lead.updated");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(events, 2), "type")),
+                     "deal.stage_changed");
+    ck_assert_int_eq(hh_metric(&h, "hubspot_webhook_notifications_total", "outcome", "received"),
+                     6);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_webhook_notifications_total", "outcome", "ignored"), 2);
+    json_decref(events);
+    free(body);
+    free(a);
+    free(b);
+    free(deal);
+}
+END_TEST
+
+START_TEST(test_hubspot_webhook_redelivered_event_ids_fetch_nothing)
+{
+    start_with_webhooks();
+    char *a = fake_hubspot_contact_add(h.fake, "{\"email\":\"lucas@meridian.example\"}", 0);
+    char *b = fake_hubspot_contact_add(h.fake, "{\"email\":\"aisha@corvid.example\"}", 0);
+    char *body = mixed_batch(a, b, "1");
+    ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, NULL), LH_OK);
+    size_t requests = fake_hubspot_request_count(h.fake);
+    ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, NULL), LH_OK);
+    ck_assert_uint_eq(fake_hubspot_request_count(h.fake), requests);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_webhook_notifications_total", "outcome", "duplicate"),
+                     6);
+    free(body);
+    free(a);
+    free(b);
+}
+END_TEST
+
+START_TEST(test_hubspot_webhook_and_poll_store_one_event_for_one_change)
+{
+    start_with_webhooks();
+    char *a = fake_hubspot_contact_add(h.fake, "{\"email\":\"lucas@meridian.example\"}", 0);
+    char *body = util_printf(
+        "[{\"eventId\":21,\"subscriptionType\":\"contact.creation\",\"objectId\":%s}]", a);
+    ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, NULL), LH_OK);
+    ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(*) FROM events"), 1);
+    json_t *events = NULL;
+    ck_assert_int_eq(hh_poll(&h, &events, NULL), LH_OK);
+    ck_assert_uint_eq(json_array_size(events), 0);
+    json_decref(events);
+    /* and the other way round: a change polled first, then notified */
+    fake_hubspot_contact_update(h.fake, a, "{\"jobtitle\":\"CFO\"}", 0);
+    ck_assert_int_eq(hh_poll(&h, NULL, NULL), LH_OK);
+    free(body);
+    body = util_printf(
+        "[{\"eventId\":22,\"subscriptionType\":\"contact.propertyChange\",\"objectId\":%s}]", a);
+    ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, NULL), LH_OK);
+    ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(*) FROM events"), 2);
+    free(body);
+    free(a);
+}
+END_TEST
+
+START_TEST(test_hubspot_webhook_malformed_body_is_refused_after_its_signature)
+{
+    start_with_webhooks();
+    const char *bodies[] = {"{\"eventId\":1}", "[{\"eventId\":1", "not json"};
+    for (size_t i = 0; i < 3; i++) {
+        char *error = NULL;
+        ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", bodies[i], 0, NULL, NULL, NULL, &error),
+                         LH_PERMANENT);
+        ck_assert_ptr_nonnull(error);
+        free(error);
+    }
+    ck_assert_int_eq(hh_metric(&h, "hubspot_webhook_rejected_total", "reason", "malformed_body"),
+                     3);
+}
+END_TEST
+
+START_TEST(test_hubspot_webhook_failed_fetch_asks_hubspot_to_deliver_again)
+{
+    start_with_webhooks();
+    char *a = fake_hubspot_contact_add(h.fake, "{\"email\":\"lucas@meridian.example\"}", 0);
+    char *body = util_printf(
+        "[{\"eventId\":31,\"subscriptionType\":\"contact.creation\",\"objectId\":%s}]", a);
+    fake_hubspot_fail(h.fake, "POST", READ_CONTACTS, 503, "{}", NULL, 3);
+    ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, NULL), LH_RETRY);
+    /* nothing was remembered: the redelivery fetches */
+    json_t *events = NULL;
+    ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, &events, NULL), LH_OK);
+    ck_assert_uint_eq(json_array_size(events), 1);
+    json_decref(events);
+    free(body);
+    free(a);
+}
+END_TEST
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    Suite *s = suite_create("hubspot_webhook");
+    TCase *tc = tcase_create("webhook");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_hubspot_webhook_refuses_a_request_without_a_signature);
+    tcase_add_test(tc, test_hubspot_webhook_refuses_legacy_v1_and_v2_signatures);
+    tcase_add_test(tc, test_hubspot_webhook_refuses_a_missing_timestamp);
+    tcase_add_test(tc, test_hubspot_webhook_refuses_a_timestamp_that_is_not_epoch_milliseconds);
+    tcase_add_test(tc, test_hubspot_webhook_refuses_a_timestamp_older_than_five_minutes);
+    tcase_add_test(tc, test_hubspot_webhook_refuses_a_timestamp_from_the_future);
+    tcase_add_test(tc, test_hubspot_webhook_refuses_a_signature_made_with_another_secret);
+    tcase_add_test(tc, test_hubspot_webhook_refuses_a_changed_body);
+    tcase_add_test(tc, test_hubspot_webhook_refuses_a_signature_over_another_uri);
+    tcase_add_test(tc, test_hubspot_webhook_refuses_everything_when_not_configured);
+    tcase_add_test(tc, test_hubspot_webhook_signs_the_uri_with_hubspots_escapes_decoded);
+    tcase_add_test(tc, test_hubspot_webhook_accepts_any_secret_while_rolling);
+    tcase_add_test(tc, test_hubspot_webhook_fetches_each_changed_object_of_a_batch_once);
+    tcase_add_test(tc, test_hubspot_webhook_redelivered_event_ids_fetch_nothing);
+    tcase_add_test(tc, test_hubspot_webhook_and_poll_store_one_event_for_one_change);
+    tcase_add_test(tc, test_hubspot_webhook_malformed_body_is_refused_after_its_signature);
+    tcase_add_test(tc, test_hubspot_webhook_failed_fetch_asks_hubspot_to_deliver_again);
+    suite_add_tcase(s, tc);
+    int rc = tu_run_suite(s);
+    curl_global_cleanup();
+    return rc;
+}

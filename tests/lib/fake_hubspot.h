@@ -1,0 +1,151 @@
+/*
+ * fake_hubspot.h - a local HubSpot for connector tests: a libmicrohttpd server on
+ * 127.0.0.1 that keeps contacts, deals and meetings in memory and speaks HubSpot's JSON
+ * for the endpoints the hubspot plugin uses:
+ *
+ *   POST /oauth/v1/token, /oauth/v3/token    refresh_token grant; rotation; invalid_grant
+ *                                            or HubSpot's BAD_REFRESH_TOKEN when revoked
+ *   POST /crm/v3/objects/contacts/batch/upsert   idProperty email; 200, or 207 with the
+ *                                            rejected inputs' errors; 400 for duplicate
+ *                                            ids, more than 100 inputs, or (when asked) a
+ *                                            rejected email failing the whole request
+ *   POST /crm/v3/objects/{contacts,deals}/batch/{read,update}   207 for unknown ids
+ *   POST /crm/v3/objects/{contacts,deals}/search   lastmodifieddate / hs_lastmodifieddate
+ *                                            GTE filter, ascending sort, `after` offsets,
+ *                                            400 past the 10,000-result cap
+ *   POST /crm/v3/objects/meetings, PATCH /crm/v3/objects/meetings/{id} (404 when gone)
+ *   GET  /crm/v4/associations/meetings/contacts/labels
+ *   POST /crm/v4/associations/meetings/contacts/batch/create
+ *   POST /crm/v4/associations/deals/contacts/batch/read
+ *
+ * Every /crm request needs a bearer token the fake issued or was told to accept (401
+ * otherwise, EXPIRED_AUTHENTICATION for expired ones). Failures are scripted with
+ * fake_hubspot_fail (429 with a policyName body, 5xx, ...). Every request is recorded.
+ * Times are the wall clock in ms, strictly increasing from one write to the next.
+ */
+#ifndef LEADHUB_FAKE_HUBSPOT_H
+#define LEADHUB_FAKE_HUBSPOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct fake_hubspot;
+
+struct fake_hubspot *fake_hubspot_start(void);
+void fake_hubspot_stop(struct fake_hubspot *hs);
+
+/* "http://127.0.0.1:PORT" + path; malloc'd. */
+char *fake_hubspot_url(const struct fake_hubspot *hs, const char *path);
+
+/* --- credentials ------------------------------------------------------------------- */
+
+/* Accepts `token` as a bearer token (a private app's). */
+void fake_hubspot_allow_token(struct fake_hubspot *hs, const char *token);
+
+/* The OAuth app: refresh grants with these credentials get "oauth-at-<n>" tokens that
+ * live expires_in seconds. */
+void fake_hubspot_oauth_client(struct fake_hubspot *hs, const char *client_id,
+                               const char *client_secret, const char *refresh_token,
+                               int expires_in);
+
+/* The next token answer carries new_refresh_token, the only one accepted after it. */
+void fake_hubspot_oauth_rotate(struct fake_hubspot *hs, const char *new_refresh_token);
+
+enum fake_hubspot_revocation {
+    FAKE_HUBSPOT_INVALID_GRANT,    /* 400 {"error":"invalid_grant",...} (OAuth 2.0) */
+    FAKE_HUBSPOT_BAD_REFRESH_TOKEN /* 400 {"status":"BAD_REFRESH_TOKEN",...} (HubSpot v1) */
+};
+
+/* Refresh grants are refused from now on, in the given style. */
+void fake_hubspot_oauth_revoke(struct fake_hubspot *hs, enum fake_hubspot_revocation style);
+
+/* Every access token issued so far is answered 401 EXPIRED_AUTHENTICATION. */
+void fake_hubspot_expire_tokens(struct fake_hubspot *hs);
+
+/* --- data ---------------------------------------------------------------------------- */
+
+/* Adds a contact with these properties (a JSON object of strings), modified at
+ * modified_ms (0: now). Returns its id, malloc'd. */
+char *fake_hubspot_contact_add(struct fake_hubspot *hs, const char *properties_json,
+                               int64_t modified_ms);
+
+/* Adds n contacts n0@bulk.example ... modified at first_ms, first_ms + 1, ... */
+void fake_hubspot_contacts_add_many(struct fake_hubspot *hs, size_t n, int64_t first_ms);
+
+/* A rep edits a contact: these properties change, lastmodifieddate = modified_ms (0: now). */
+void fake_hubspot_contact_update(struct fake_hubspot *hs, const char *id,
+                                 const char *properties_json, int64_t modified_ms);
+
+/* The contact's properties as JSON text (malloc'd), or NULL. */
+char *fake_hubspot_contact(struct fake_hubspot *hs, const char *id);
+
+/* The id of the contact with this email (malloc'd), or NULL. */
+char *fake_hubspot_contact_id(struct fake_hubspot *hs, const char *email);
+
+size_t fake_hubspot_contact_count(struct fake_hubspot *hs);
+
+/* Adds a deal associated with contact_id (may be NULL); its id, malloc'd. */
+char *fake_hubspot_deal_add(struct fake_hubspot *hs, const char *properties_json,
+                            const char *contact_id, int64_t modified_ms);
+
+/* A rep edits a deal. */
+void fake_hubspot_deal_update(struct fake_hubspot *hs, const char *id, const char *properties_json,
+                              int64_t modified_ms);
+
+size_t fake_hubspot_meeting_count(struct fake_hubspot *hs);
+
+/* Meeting i (in creation order) as {"id", "properties", "contacts": [{"id", "type"}]} text,
+ * malloc'd, or NULL. */
+char *fake_hubspot_meeting(struct fake_hubspot *hs, size_t i);
+
+/* Deletes the meeting with this id (a rep removed it). */
+void fake_hubspot_meeting_delete(struct fake_hubspot *hs, const char *id);
+
+/* The association type ids the labels endpoint reports for meeting -> contact (default
+ * 200, plus a labeled USER_DEFINED one). */
+void fake_hubspot_meeting_association_type(struct fake_hubspot *hs, int type_id);
+
+/* --- failures ------------------------------------------------------------------------ */
+
+/* The next `times` requests with this method (NULL: any) whose path starts with
+ * path_prefix answer `status` with `body` and one extra header ("Name: value", or NULL). */
+void fake_hubspot_fail(struct fake_hubspot *hs, const char *method, const char *path_prefix,
+                       int status, const char *body, const char *header, int times);
+
+/* The same, once `skip` matching requests have been answered normally. */
+void fake_hubspot_fail_later(struct fake_hubspot *hs, const char *method, const char *path_prefix,
+                             int skip, int status, const char *body, const char *header, int times);
+
+/* Upserts of `email` are refused with this category and message (times: 0 = always). */
+void fake_hubspot_reject_email(struct fake_hubspot *hs, const char *email, const char *category,
+                               const char *message, int times);
+
+/* With true, a refused email fails its whole upsert request with a 400 naming it (as
+ * HubSpot's validation does), instead of a 207 for that input alone. */
+void fake_hubspot_reject_whole_request(struct fake_hubspot *hs, bool whole);
+
+/* --- requests ------------------------------------------------------------------------ */
+
+struct fake_hubspot_request {
+    char *method;
+    char *path; /* with the query */
+    char *body;
+    char *authorization;
+};
+
+size_t fake_hubspot_request_count(struct fake_hubspot *hs);
+
+/* A copy of request i (free with fake_hubspot_request_free). */
+struct fake_hubspot_request fake_hubspot_request(struct fake_hubspot *hs, size_t i);
+
+/* How many requests had this method (NULL: any) and a path starting with path_prefix. */
+size_t fake_hubspot_count(struct fake_hubspot *hs, const char *method, const char *path_prefix);
+
+/* The nth (from 0) such request, or a zeroed one. */
+struct fake_hubspot_request fake_hubspot_find(struct fake_hubspot *hs, const char *method,
+                                              const char *path_prefix, size_t nth);
+
+void fake_hubspot_request_free(struct fake_hubspot_request *request);
+
+#endif
