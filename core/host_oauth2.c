@@ -92,6 +92,9 @@ static void load_rotated(struct lh_ctx *ctx, const lh_oauth2_t *config)
 /* Keeps a rotated refresh token. Failing to is logged: the token still works in memory. */
 static void store_rotated(struct lh_ctx *ctx, const lh_oauth2_t *config, const char *rotated)
 {
+    if (config->refresh_token == NULL) {
+        return; /* nothing configured to tie it to: it lives in memory only */
+    }
     char fingerprint[65];
     crypto_sha256_hex(config->refresh_token, strlen(config->refresh_token), fingerprint);
     json_t *value =
@@ -114,11 +117,33 @@ static void store_rotated(struct lh_ctx *ctx, const lh_oauth2_t *config, const c
     json_decref(value);
 }
 
+/*
+ * The error code of a token endpoint's answer: RFC 6749's `error`, or, from endpoints that
+ * answer in their own shape, `status` (HubSpot's refused refresh token is
+ * {"status": "BAD_REFRESH_TOKEN", "message": ...}, without `error`).
+ */
+static const char *error_code(const json_t *body)
+{
+    const char *code = json_string_value(json_object_get(body, "error"));
+    return code != NULL ? code : json_string_value(json_object_get(body, "status"));
+}
+
+/* Whether the answer says the grant itself is no good (re-authorizing is the only fix). */
+static bool grant_refused(const json_t *body)
+{
+    const char *code = error_code(body);
+    return code != NULL &&
+           (strcmp(code, "invalid_grant") == 0 || strcmp(code, "BAD_REFRESH_TOKEN") == 0);
+}
+
 /* A short printable reason from a token endpoint's error answer (never its tokens). */
 static char *error_reason(const json_t *body, long status)
 {
-    const char *code = json_string_value(json_object_get(body, "error"));
+    const char *code = error_code(body);
     const char *description = json_string_value(json_object_get(body, "error_description"));
+    if (description == NULL) {
+        description = json_string_value(json_object_get(body, "message"));
+    }
     char *reason =
         util_printf("%s%s%.*s", code != NULL ? code : "HTTP error", description != NULL ? ": " : "",
                     OAUTH2_REASON_MAX, description != NULL ? description : "");
@@ -200,9 +225,9 @@ static lh_status_t refresh(struct lh_ctx *ctx, const lh_oauth2_t *config)
         goto out;
     }
     char *reason = error_reason(body, response.status);
-    const char *code = json_string_value(json_object_get(body, "error"));
+    const char *code = error_code(body);
     set_state(o, "failed");
-    if (code != NULL && strcmp(code, "invalid_grant") == 0) {
+    if (grant_refused(body)) {
         host->set_error(ctx,
                         "the OAuth2 grant was refused (%s): re-authorize the connector and set "
                         "its new refresh_token",

@@ -176,6 +176,19 @@ START_TEST(test_oauth2_refusals_say_what_to_do_without_leaking_tokens)
     ck_assert_str_eq(instance.oauth2.state, "failed");
     free(error);
 
+    /* HubSpot's own shape for a revoked refresh token: no `error`, a `status` */
+    fake_http_route(server, "/oauth/v1/token",
+                    (struct fake_response){400,
+                                           "{\"status\":\"BAD_REFRESH_TOKEN\",\"message\":"
+                                           "\"missing or unknown refresh token\"}",
+                                           NULL, 0},
+                    1);
+    ck_assert_ptr_null(token(&status, &error));
+    ck_assert_int_eq(status, LH_AUTH);
+    ck_assert_ptr_nonnull(strstr(error, "re-authorize"));
+    ck_assert_ptr_nonnull(strstr(error, "BAD_REFRESH_TOKEN: missing or unknown refresh token"));
+    free(error);
+
     fake_http_route(server, "/oauth/v1/token",
                     (struct fake_response){401, "{\"error\":\"invalid_client\"}", NULL, 0}, 1);
     ck_assert_ptr_null(token(&status, &error));
