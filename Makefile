@@ -184,9 +184,9 @@ format-check:
 
 lint: $(BUILD)/gen/migrations.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	    --inline-suppr --suppress=missingIncludeSystem -Isdk -Icore core sdk plugins
+	    --inline-suppr --suppress=missingIncludeSystem -Isdk -Icore -Iplugins/common core sdk plugins
 	clang-tidy --quiet $(CORE_SRC) core/main.c $(wildcard plugins/*/*.c) -- \
-	    -std=c11 -D_GNU_SOURCE -DLEADHUB_VERSION='"$(VERSION)"' -Isdk -Icore $(PKG_CFLAGS)
+	    -std=c11 -D_GNU_SOURCE -DLEADHUB_VERSION='"$(VERSION)"' -Isdk -Icore -Iplugins/common $(PKG_CFLAGS)
 
 bench: deps
 	@$(MAKE) --no-print-directory all
