@@ -24,38 +24,58 @@ static const char sql_existing[] =
     "type text) JOIN events e ON e.source = k.source AND e.source_id = k.source_id AND "
     "e.type = k.type";
 
+/*
+ * Lead fields in event time order (migration 0006): what an event newer than the lead's
+ * fields_at carries overwrites; what an older one carries only fills gaps. NEW_FIELDS is
+ * the test, FIELD(target, new) one column, for the upsert (l, EXCLUDED) and the updates by
+ * id (the table, parameters).
+ */
+#define FIELD_NEWER(target, at) "(" target "fields_at IS NULL OR " at " >= " target "fields_at)"
+#define FIELD(target, name, value, at)                                                             \
+    name " = CASE WHEN " FIELD_NEWER(target, at) " THEN coalesce(" value ", " target name          \
+                                                 ") ELSE coalesce(" target name ", " value         \
+                                                 ") END, "
+#define FIELD_ATTRIBUTES(target, value, at)                                                        \
+    "attributes = CASE WHEN " FIELD_NEWER(                                                         \
+        target, at) " THEN " target "attributes || " value " ELSE " value " || " target            \
+                    "attributes END, fields_at = greatest(" target "fields_at, " at "), "
+#define FIELDS_BY_ID(at)                                                                           \
+    FIELD("", "first_name", "$2", at)                                                              \
+    FIELD("", "last_name", "$3", at)                                                               \
+    FIELD("", "company", "$4", at) FIELD("", "title", "$5", at) FIELD("", "phone", "$6", at)       \
+        FIELD("", "linkedin_url", "$7", at)                                                        \
+            FIELD_ATTRIBUTES("", "coalesce($8::jsonb, '{}'::jsonb)", at)
+
 static const char sql_lead_upsert[] =
     "INSERT INTO leads AS l (email, first_name, last_name, company, title, phone, "
-    "linkedin_url, attributes) "
+    "linkedin_url, attributes, fields_at) "
     "SELECT r.email, r.first_name, r.last_name, r.company, r.title, r.phone, r.linkedin_url, "
-    "coalesce(r.attributes, '{}'::jsonb) "
+    "coalesce(r.attributes, '{}'::jsonb), r.at "
     "FROM jsonb_to_recordset($1::jsonb) AS r(email text, first_name text, last_name text, "
-    "company text, title text, phone text, linkedin_url text, attributes jsonb) "
+    "company text, title text, phone text, linkedin_url text, attributes jsonb, "
+    "at timestamptz) "
     "ORDER BY r.email "
-    "ON CONFLICT (email) DO UPDATE SET "
-    "first_name = coalesce(EXCLUDED.first_name, l.first_name), "
-    "last_name = coalesce(EXCLUDED.last_name, l.last_name), "
-    "company = coalesce(EXCLUDED.company, l.company), "
-    "title = coalesce(EXCLUDED.title, l.title), "
-    "phone = coalesce(EXCLUDED.phone, l.phone), "
-    "linkedin_url = coalesce(EXCLUDED.linkedin_url, l.linkedin_url), "
-    "attributes = l.attributes || EXCLUDED.attributes, "
-    "updated_at = now() "
-    "RETURNING l.id, l.email";
+    "ON CONFLICT (email) DO UPDATE SET " FIELD("l.", "first_name", "EXCLUDED.first_name",
+                                               "EXCLUDED.fields_at")
+        FIELD("l.", "last_name", "EXCLUDED.last_name", "EXCLUDED.fields_at")
+            FIELD("l.", "company", "EXCLUDED.company", "EXCLUDED.fields_at")
+                FIELD("l.", "title", "EXCLUDED.title", "EXCLUDED.fields_at")
+                    FIELD("l.", "phone", "EXCLUDED.phone", "EXCLUDED.fields_at")
+                        FIELD("l.", "linkedin_url", "EXCLUDED.linkedin_url", "EXCLUDED.fields_at")
+                            FIELD_ATTRIBUTES("l.", "EXCLUDED.attributes",
+                                             "EXCLUDED.fields_at") "updated_at = now() "
+                                                                   "RETURNING l.id, l.email";
 
 static const char sql_identity_lookup[] =
     "SELECT lead_id FROM lead_identities WHERE source = $1 AND external_id = $2";
 
 static const char sql_lead_update_by_id[] =
-    "UPDATE leads SET first_name = coalesce($2, first_name), last_name = coalesce($3, last_name), "
-    "company = coalesce($4, company), title = coalesce($5, title), phone = coalesce($6, phone), "
-    "linkedin_url = coalesce($7, linkedin_url), "
-    "attributes = attributes || coalesce($8::jsonb, '{}'::jsonb), updated_at = now() "
-    "WHERE id = $1";
+    "UPDATE leads SET " FIELDS_BY_ID("$9::timestamptz") "updated_at = now() WHERE id = $1";
 
 static const char sql_lead_insert[] =
-    "INSERT INTO leads (first_name, last_name, company, title, phone, linkedin_url, attributes) "
-    "VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::jsonb, '{}'::jsonb)) RETURNING id";
+    "INSERT INTO leads (first_name, last_name, company, title, phone, linkedin_url, attributes, "
+    "fields_at) VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::jsonb, '{}'::jsonb), "
+    "$8::timestamptz) RETURNING id";
 
 static const char sql_identity_claim[] =
     "INSERT INTO lead_identities (source, external_id, lead_id) VALUES ($1, $2, $3) "
@@ -209,11 +229,18 @@ static enum store_result find_existing(struct batch *b)
 }
 
 /* Later events' fields win; attributes merge. */
-static void merge_lead(json_t *record, const json_t *lead)
+/*
+ * Merges one event's lead into a batch's record of that lead, in event time order as the
+ * store does (0006): an event at least as new as the record's `ms` overwrites, an older one
+ * fills gaps. The record keeps the newest time in `ms` and, as text, in `at`.
+ */
+static void merge_lead(json_t *record, const json_t *lead, int64_t occurred_at_ms)
 {
+    const json_t *seen = json_object_get(record, "ms");
+    bool newer = seen == NULL || occurred_at_ms >= json_integer_value(seen);
     for (size_t f = 0; f < UTIL_ARRAY_LEN(lead_fields); f++) {
         json_t *value = json_object_get(lead, lead_fields[f]);
-        if (value != NULL) {
+        if (value != NULL && (newer || json_object_get(record, lead_fields[f]) == NULL)) {
             json_object_set(record, lead_fields[f], value);
         }
     }
@@ -222,9 +249,17 @@ static void merge_lead(json_t *record, const json_t *lead)
         json_t *merged = json_object_get(record, "attributes");
         if (merged == NULL) {
             json_object_set_new(record, "attributes", json_deep_copy(attributes));
-        } else {
+        } else if (newer) {
             json_object_update(merged, attributes);
+        } else {
+            json_object_update_missing(merged, attributes);
         }
+    }
+    if (newer) {
+        char at[32];
+        util_format_rfc3339(occurred_at_ms, at);
+        json_object_set_new(record, "ms", json_integer(occurred_at_ms));
+        json_object_set_new(record, "at", json_string(at));
     }
 }
 
@@ -269,7 +304,7 @@ static enum store_result upsert_email_leads(struct batch *b)
                 goto out;
             }
         }
-        merge_lead(record, lead);
+        merge_lead(record, lead, b->events[i].occurred_at_ms);
     }
     if (json_object_size(by_email) == 0) {
         rc = STORE_OK;
@@ -317,6 +352,8 @@ static enum store_result resolve_identity_lead(struct batch *b, struct event_rec
         return STORE_UNAVAILABLE;
     }
     PGresult *result = NULL;
+    char at[32];
+    util_format_rfc3339(e->occurred_at_ms, at);
     const char *lookup[] = {e->source, external_id};
     enum store_result rc = store_exec(b->store, "ingest_identity_lookup", sql_identity_lookup, 2,
                                       lookup, &result, &b->error);
@@ -325,11 +362,16 @@ static enum store_result resolve_identity_lead(struct batch *b, struct event_rec
     }
     if (PQntuples(result) == 1) {
         e->lead_id = parse_id(PQgetvalue(result, 0, 0));
-        const char *update[] = {PQgetvalue(result, 0, 0),        lead_text(lead, "first_name"),
-                                lead_text(lead, "last_name"),    lead_text(lead, "company"),
-                                lead_text(lead, "title"),        lead_text(lead, "phone"),
-                                lead_text(lead, "linkedin_url"), attributes};
-        rc = store_exec(b->store, "ingest_lead_update_by_id", sql_lead_update_by_id, 8, update,
+        const char *update[] = {PQgetvalue(result, 0, 0),
+                                lead_text(lead, "first_name"),
+                                lead_text(lead, "last_name"),
+                                lead_text(lead, "company"),
+                                lead_text(lead, "title"),
+                                lead_text(lead, "phone"),
+                                lead_text(lead, "linkedin_url"),
+                                attributes,
+                                at};
+        rc = store_exec(b->store, "ingest_lead_update_by_id", sql_lead_update_by_id, 9, update,
                         NULL, &b->error);
         goto out;
     }
@@ -341,8 +383,9 @@ static enum store_result resolve_identity_lead(struct batch *b, struct event_rec
                             lead_text(lead, "title"),
                             lead_text(lead, "phone"),
                             lead_text(lead, "linkedin_url"),
-                            attributes};
-    rc = store_exec(b->store, "ingest_lead_insert", sql_lead_insert, 7, insert, &result, &b->error);
+                            attributes,
+                            at};
+    rc = store_exec(b->store, "ingest_lead_insert", sql_lead_insert, 8, insert, &result, &b->error);
     if (rc != STORE_OK) {
         goto out;
     }
@@ -400,10 +443,7 @@ static int add_identity(json_t *by_key, const char *source, const char *external
 }
 
 static const char sql_lead_update_by_given_id[] =
-    "UPDATE leads SET first_name = coalesce($2, first_name), last_name = coalesce($3, last_name), "
-    "company = coalesce($4, company), title = coalesce($5, title), phone = coalesce($6, phone), "
-    "linkedin_url = coalesce($7, linkedin_url), "
-    "attributes = attributes || coalesce($8::jsonb, '{}'::jsonb), "
+    "UPDATE leads SET " FIELDS_BY_ID("$10::timestamptz")
     /* an email is taken over only when the lead has none and no other lead has it */
     "email = CASE WHEN email IS NULL AND $9::text IS NOT NULL AND NOT EXISTS "
     "(SELECT 1 FROM leads o WHERE o.email = $9) THEN $9 ELSE email END, updated_at = now() "
@@ -431,6 +471,8 @@ static enum store_result resolve_given_ids(struct batch *b)
             (attributes = json_dumps(attributes_json, JSON_COMPACT)) == NULL) {
             return STORE_UNAVAILABLE;
         }
+        char at[32];
+        util_format_rfc3339(e->occurred_at_ms, at);
         const char *params[] = {id_text,
                                 lead_text(lead, "first_name"),
                                 lead_text(lead, "last_name"),
@@ -439,10 +481,11 @@ static enum store_result resolve_given_ids(struct batch *b)
                                 lead_text(lead, "phone"),
                                 lead_text(lead, "linkedin_url"),
                                 attributes,
-                                e->lead_email};
+                                e->lead_email,
+                                at};
         PGresult *result = NULL;
         enum store_result rc =
-            store_exec(b->store, "ingest_lead_by_given_id", sql_lead_update_by_given_id, 9, params,
+            store_exec(b->store, "ingest_lead_by_given_id", sql_lead_update_by_given_id, 10, params,
                        &result, &b->error);
         free(attributes);
         if (rc != STORE_OK) {

@@ -277,6 +277,76 @@ START_TEST(test_store_batch_identity_only_lead_takes_the_email_that_comes_with_i
 }
 END_TEST
 
+/* A lead event at `time` for lead JSON members `lead`. */
+#define AT(id, time, lead)                                                                         \
+    "{\"type\":\"lead.updated\",\"source_id\":\"" id "\",\"occurred_at\":\"2026-11-27T" time       \
+    "Z\",\"lead\":{" lead "}}"
+
+static char *lead_fields(const char *where)
+{
+    char *sql = util_printf("SELECT coalesce(company, '-') || '|' || coalesce(title, '-') || '|' "
+                            "|| coalesce(phone, '-') || '|' || attributes::text FROM leads "
+                            "WHERE %s",
+                            where);
+    char *text = testdb_text(check_conn, sql);
+    free(sql);
+    return text;
+}
+
+START_TEST(test_store_batch_lead_fields_follow_event_time_not_arrival)
+{
+    struct event_record r1[] = {
+        record_of("crm", AT("t1", "11:00:00",
+                            "\"email\":\"t@example.com\",\"company\":\"New Co\","
+                            "\"attributes\":{\"plan\":\"pro\"}"))};
+    write_ok(r1, 1);
+    /* older, arriving late: fills what is missing, overwrites nothing */
+    struct event_record r2[] = {
+        record_of("crm", AT("t2", "10:00:00",
+                            "\"email\":\"t@example.com\",\"company\":\"Old Co\",\"title\":"
+                            "\"CTO\",\"attributes\":{\"plan\":\"free\",\"seats\":3}"))};
+    write_ok(r2, 1);
+    char *fields = lead_fields("email = 't@example.com'");
+    ck_assert_str_eq(fields, "New Co|CTO|-|{\"plan\": \"pro\", \"seats\": 3}");
+    free(fields);
+    /* newer: overwrites */
+    struct event_record r3[] = {record_of(
+        "crm", AT("t3", "12:00:00", "\"email\":\"t@example.com\",\"company\":\"Newest\""))};
+    write_ok(r3, 1);
+    fields = lead_fields("email = 't@example.com'");
+    ck_assert_str_eq(fields, "Newest|CTO|-|{\"plan\": \"pro\", \"seats\": 3}");
+    free(fields);
+
+    /* within one batch, the same: the newer event's company, the older one's phone */
+    struct event_record r4[] = {
+        record_of("crm", AT("b1", "11:00:00", "\"email\":\"b@example.com\",\"company\":\"A\"")),
+        record_of("crm", AT("b2", "10:00:00",
+                            "\"email\":\"b@example.com\",\"company\":\"B\",\"phone\":\"555\""))};
+    write_ok(r4, 2);
+    fields = lead_fields("email = 'b@example.com'");
+    ck_assert_str_eq(fields, "A|-|555|{}");
+    free(fields);
+
+    /* and for a lead known by its identity alone */
+    struct event_record r5[] = {
+        record_of("crm", AT("i1", "11:00:00", "\"external_id\":\"77\",\"title\":\"VP\""))};
+    write_ok(r5, 1);
+    struct event_record r6[] = {
+        record_of("crm", AT("i2", "10:00:00",
+                            "\"external_id\":\"77\",\"title\":\"Intern\",\"phone\":\"1\""))};
+    write_ok(r6, 1);
+    fields = lead_fields("email IS NULL");
+    ck_assert_str_eq(fields, "-|VP|1|{}");
+    free(fields);
+    clear_records(r1, 1);
+    clear_records(r2, 1);
+    clear_records(r3, 1);
+    clear_records(r4, 2);
+    clear_records(r5, 1);
+    clear_records(r6, 1);
+}
+END_TEST
+
 START_TEST(test_store_batch_records_identities_of_email_leads)
 {
     struct event_record r[] = {
@@ -479,6 +549,7 @@ static Suite *store_suite(void)
     tcase_add_test(
         batch, test_store_batch_identity_only_lead_takes_the_email_that_comes_with_its_identity);
     tcase_add_test(batch, test_store_batch_records_identities_of_email_leads);
+    tcase_add_test(batch, test_store_batch_lead_fields_follow_event_time_not_arrival);
     tcase_add_test(batch, test_store_batch_lead_id_links_an_existing_lead_before_email);
     tcase_add_test(batch, test_store_batch_meetings_upsert_in_event_time_order);
     tcase_add_test(batch, test_store_batch_commits_checkpoints_with_events_last_put_wins);
