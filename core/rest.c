@@ -236,12 +236,10 @@ bool rest_param_id(const struct rest_request *request, struct rest_response *res
     if (text == NULL) {
         return true;
     }
-    char *end = NULL;
-    long long value = strtoll(text, &end, 10);
-    if (end == text || *end != '\0' || value < 1 || strlen(text) > 18) {
+    if (!rest_id_valid(text)) {
         return bad_parameter(response, name, "expected a positive integer");
     }
-    snprintf(out, 24, "%lld", value);
+    snprintf(out, 24, "%lld", strtoll(text, NULL, 10));
     return true;
 }
 
@@ -309,6 +307,37 @@ json_t *rest_query_json(struct daemon *daemon, struct rest_response *response, c
                         : json_null();
     PQclear(result);
     return value;
+}
+
+bool rest_id_valid(const char *id)
+{
+    char *end = NULL;
+    long long value = strtoll(id, &end, 10);
+    return end != id && *end == '\0' && value >= 1 && strlen(id) <= 18;
+}
+
+void rest_get_by_id(const struct rest_request *request, struct rest_response *response,
+                    const char *id, const char *what, const char *name, const char *sql)
+{
+    static const char *const allowed[] = {NULL};
+    if (!rest_params_only(request, response, allowed)) {
+        return;
+    }
+    if (!rest_id_valid(id)) {
+        rest_error(response, 404, "not_found", NULL, "no %s %.32s", what, id);
+        return;
+    }
+    const char *params[] = {id};
+    json_t *row = rest_query_json(request->daemon, response, name, sql, 1, params);
+    if (row == NULL) {
+        return;
+    }
+    if (json_is_null(row)) {
+        json_decref(row);
+        rest_error(response, 404, "not_found", NULL, "no %s %s", what, id);
+        return;
+    }
+    rest_ok(response, 200, row);
 }
 
 void rest_page(struct rest_response *response, json_t *rows, int limit, const char *cursor_key)

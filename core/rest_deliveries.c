@@ -63,12 +63,11 @@ void rest_deliveries_list(const struct rest_request *request, struct rest_respon
 void rest_delivery_replay(const struct rest_request *request, struct rest_response *response,
                           const char *id)
 {
-    char *end = NULL;
-    long long value = strtoll(id, &end, 10);
-    if (end == id || *end != '\0' || value < 1 || strlen(id) > 18) {
+    if (!rest_id_valid(id)) {
         rest_error(response, 404, "not_found", NULL, "no delivery %.32s", id);
         return;
     }
+    long long value = strtoll(id, NULL, 10);
     const char *params[] = {id};
     json_t *status =
         rest_query_json(request->daemon, response, "rest_delivery_status",

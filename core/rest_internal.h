@@ -54,6 +54,16 @@ bool rest_param_number(const struct rest_request *request, struct rest_response 
 json_t *rest_query_json(struct daemon *daemon, struct rest_response *response, const char *name,
                         const char *sql, int nparams, const char *const *params);
 
+/*
+ * rest_get_by_id - GET of one row: `id` must be a positive integer (else 404, naming
+ * `what`), `sql` takes it as $1 and yields the row's JSON, or nothing (404).
+ */
+void rest_get_by_id(const struct rest_request *request, struct rest_response *response,
+                    const char *id, const char *what, const char *name, const char *sql);
+
+/* rest_id_valid - the text of a positive id of at most 18 digits. */
+bool rest_id_valid(const char *id);
+
 /* rest_page - {"data": rows, "next": cursor or null}: next is the last row's `cursor_key`
  * when the page is full. `rows` is STOLEN. */
 void rest_page(struct rest_response *response, json_t *rows, int limit, const char *cursor_key);

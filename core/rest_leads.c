@@ -87,25 +87,5 @@ void rest_leads_list(const struct rest_request *request, struct rest_response *r
 void rest_lead_get(const struct rest_request *request, struct rest_response *response,
                    const char *id)
 {
-    static const char *const allowed[] = {NULL};
-    char *end = NULL;
-    long long value = strtoll(id, &end, 10);
-    if (!rest_params_only(request, response, allowed)) {
-        return;
-    }
-    if (end == id || *end != '\0' || value < 1 || strlen(id) > 18) {
-        rest_error(response, 404, "not_found", NULL, "no lead %.32s", id);
-        return;
-    }
-    const char *params[] = {id};
-    json_t *lead = rest_query_json(request->daemon, response, "rest_lead", sql_get, 1, params);
-    if (lead == NULL) {
-        return;
-    }
-    if (json_is_null(lead)) {
-        json_decref(lead);
-        rest_error(response, 404, "not_found", NULL, "no lead %lld", value);
-        return;
-    }
-    rest_ok(response, 200, lead);
+    rest_get_by_id(request, response, id, "lead", "rest_lead", sql_get);
 }

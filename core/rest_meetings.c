@@ -67,26 +67,5 @@ void rest_meetings_list(const struct rest_request *request, struct rest_response
 void rest_meeting_get(const struct rest_request *request, struct rest_response *response,
                       const char *id)
 {
-    static const char *const allowed[] = {NULL};
-    char *end = NULL;
-    long long value = strtoll(id, &end, 10);
-    if (!rest_params_only(request, response, allowed)) {
-        return;
-    }
-    if (end == id || *end != '\0' || value < 1 || strlen(id) > 18) {
-        rest_error(response, 404, "not_found", NULL, "no meeting %.32s", id);
-        return;
-    }
-    const char *params[] = {id};
-    json_t *meeting =
-        rest_query_json(request->daemon, response, "rest_meeting", sql_get, 1, params);
-    if (meeting == NULL) {
-        return;
-    }
-    if (json_is_null(meeting)) {
-        json_decref(meeting);
-        rest_error(response, 404, "not_found", NULL, "no meeting %lld", value);
-        return;
-    }
-    rest_ok(response, 200, meeting);
+    rest_get_by_id(request, response, id, "meeting", "rest_meeting", sql_get);
 }

@@ -42,9 +42,9 @@ static const char sql_existing[] =
 #define FIELDS_BY_ID(at)                                                                           \
     FIELD("", "first_name", "$2", at)                                                              \
     FIELD("", "last_name", "$3", at)                                                               \
-    FIELD("", "company", "$4", at) FIELD("", "title", "$5", at) FIELD("", "phone", "$6", at)       \
-        FIELD("", "linkedin_url", "$7", at)                                                        \
-            FIELD_ATTRIBUTES("", "coalesce($8::jsonb, '{}'::jsonb)", at)
+    FIELD("", "company", "$4", at)                                                                 \
+    FIELD("", "title", "$5", at) FIELD("", "phone", "$6", at) FIELD("", "linkedin_url", "$7", at)  \
+        FIELD_ATTRIBUTES("", "coalesce($8::jsonb, '{}'::jsonb)", at)
 
 static const char sql_lead_upsert[] =
     "INSERT INTO leads AS l (email, first_name, last_name, company, title, phone, "
