@@ -9,8 +9,12 @@
 #   make psql         psql on the database `make run` started
 #   make install      PREFIX=/usr/local (DESTDIR supported)
 #   make lint | format | format-check | bench | clean
+#   make fuzz         build the libFuzzer targets (clang, in build/fuzz) and run each for
+#                     FUZZ_SECONDS (default 60)
+#   make soak         the long forms of the durability tests (kill -9 rounds, database
+#                     restarts under load) against a throwaway PostgreSQL
 #
-# Variables: CC=clang, BUILD=dir, SANITIZE=1, PREFIX, DESTDIR.
+# Variables: CC=clang, BUILD=dir, SANITIZE=1, PREFIX, DESTDIR, FUZZ_SECONDS.
 
 .DEFAULT_GOAL := all
 .SUFFIXES:
@@ -35,6 +39,12 @@ WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
             -Wformat=2 -Wpointer-arith -Wundef -Wvla -Wno-format-nonliteral
 ifeq ($(SANITIZE),1)
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+OPT := -O1 -g
+PLUGIN_LDFLAGS :=
+else ifeq ($(SANITIZE),fuzz)
+# Everything instrumented for libFuzzer's coverage; only the fuzz programs link its main.
+SAN_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+             -fno-omit-frame-pointer
 OPT := -O1 -g
 PLUGIN_LDFLAGS :=
 else
@@ -70,7 +80,8 @@ FIXTURE_SOS := $(patsubst tests/fixtures/plugins/%.c,$(BUILD)/tests/fixtures/%.s
 TEST_BINS   := $(UNIT_TESTS) $(E2E_TESTS) $(PLUGIN_TESTS)
 
 # --- top-level targets -----------------------------------------------------------------
-.PHONY: all build tests test asan run psql deps install uninstall lint format format-check bench clean
+.PHONY: all build tests test asan run psql deps install uninstall lint format format-check bench \
+        fuzz fuzz-build soak clean
 
 all: $(DAEMON) $(PLUGIN_SOS)
 
@@ -157,6 +168,36 @@ $(BUILD)/tests/fixtures/%.so: tests/fixtures/plugins/%.c sdk/leadhub.h
 	@mkdir -p $(dir $@)
 	$(CC) $(PLUGIN_CFLAGS) $(SAN_FLAGS) -shared -o $@ $< $(JANSSON_LIBS)
 
+# --- fuzzing -----------------------------------------------------------------------------
+# Targets are fuzz_<name>.c files defining LLVMFuzzerTestOneInput: tests/fuzz/ (core, linked
+# with the core library) and plugins/<plugin>/fuzz/ (compiled with that plugin's own
+# plugins/<plugin>/*.c too); seeds in a sibling corpus_<name>/. `make fuzz` builds them
+# with clang in build/fuzz and runs each for FUZZ_SECONDS (scripts/run-fuzz.sh).
+FUZZ_SECONDS ?= 60
+FUZZ_CORE_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_PLUGIN_SRC := $(wildcard plugins/*/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_CORE_SRC)) \
+             $(foreach f,$(FUZZ_PLUGIN_SRC),$(BUILD)/fuzz/$(basename $(notdir $(f))))
+
+fuzz: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build/fuzz SANITIZE=fuzz CC=clang fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) BUILD=build/fuzz scripts/run-fuzz.sh
+
+fuzz-build: $(FUZZ_BINS)
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -ldl
+
+define plugin_fuzz_rules
+$(BUILD)/fuzz/$(basename $(notdir $(1))): $(patsubst %.c,$(BUILD)/obj/%.o,$(1)) \
+        $(patsubst %.c,$(BUILD)/pobj/%.o,$(wildcard $(dir $(patsubst %/,%,$(dir $(1))))*.c)) \
+        $(CORE_LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_LDFLAGS) -fsanitize=fuzzer -o $$@ $$^ $$(PKG_LIBS) -ldl
+endef
+$(foreach f,$(FUZZ_PLUGIN_SRC),$(eval $(call plugin_fuzz_rules,$(f))))
+
 # --- install -----------------------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/leadhub/plugins \
@@ -174,7 +215,8 @@ uninstall:
 
 # --- quality -----------------------------------------------------------------------------
 FORMAT_FILES := $(wildcard core/*.c core/*.h sdk/*.h plugins/*/*.c plugins/*/*.h \
-                  plugins/*/tests/*.c tests/*/*.c tests/*/*.h tests/fixtures/plugins/*.c bench/*.c)
+                  plugins/*/tests/*.c plugins/*/fuzz/*.c tests/*/*.c tests/*/*.h \
+                  tests/fixtures/plugins/*.c bench/*.c bench/*.h)
 
 format:
 	clang-format -i $(FORMAT_FILES)
