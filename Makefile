@@ -78,6 +78,8 @@ E2E_TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/e2e/test_*
 PLUGIN_TESTS := $(patsubst plugins/%.c,$(BUILD)/tests/plugins/%,$(wildcard plugins/*/tests/test_*.c))
 FIXTURE_SOS := $(patsubst tests/fixtures/plugins/%.c,$(BUILD)/tests/fixtures/%.so,$(wildcard tests/fixtures/plugins/*.c))
 TEST_BINS   := $(UNIT_TESTS) $(E2E_TESTS) $(PLUGIN_TESTS)
+BENCH_SRC   := $(wildcard bench/*.c)
+BENCH       := $(BUILD)/bench/leadhub-bench
 
 # --- top-level targets -----------------------------------------------------------------
 .PHONY: all build tests test asan run psql deps install uninstall lint format format-check bench \
@@ -87,7 +89,7 @@ all: $(DAEMON) $(PLUGIN_SOS)
 
 build: all
 
-tests: all $(TEST_BINS) $(FIXTURE_SOS)
+tests: all $(TEST_BINS) $(FIXTURE_SOS) $(if $(BENCH_SRC),$(BENCH))
 
 # `make test` and `make run` first make sure the packages are there (the pkg-config
 # lookups above need them), then build in a sub-make that sees them.
@@ -230,9 +232,19 @@ lint: $(BUILD)/gen/migrations.c
 	clang-tidy --quiet $(CORE_SRC) core/main.c $(wildcard plugins/*/*.c) -- \
 	    -std=c11 -D_GNU_SOURCE -DLEADHUB_VERSION='"$(VERSION)"' -Isdk -Icore $(PKG_CFLAGS)
 
+# `make bench`: bench/run.sh starts a throwaway PostgreSQL (unless LEADHUB_TEST_DATABASE_URL
+# is set) and runs build/bench/leadhub-bench; BENCH_ARGS are passed on (e.g. --quick).
 bench: deps
-	@$(MAKE) --no-print-directory all
-	@BUILD=$(BUILD) bench/run.sh
+	@$(MAKE) --no-print-directory -j$(NPROC) all $(BENCH)
+	@BUILD=$(BUILD) bench/run.sh $(BENCH_ARGS)
+
+$(BUILD)/obj/bench/%.o: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/lib -c $< -o $@
+
+$(BENCH): $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(TESTLIB) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -ldl -lm
 
 clean:
 	rm -rf build

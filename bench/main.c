@@ -1,0 +1,663 @@
+/*
+ * leadhub-bench - speed, measured against baselines taken in the same run.
+ *
+ *   leadhub-bench [--database-url URL] [--build DIR] [--json FILE|-] [--duration S]
+ *                 [--deliveries N] [--quick] [--only ingest|delivery|footprint]
+ *
+ * What it measures (docs/performance.md explains each figure and what limits it):
+ *   ceilings   the same events written into the same table by a bare libpq loop:
+ *              1,000-row INSERT ... ON CONFLICT DO NOTHING, and COPY; one durable
+ *              single-row commit (latency). Measured before and after the ingest runs;
+ *              the higher throughput and the lower latency are the baselines.
+ *   ingest     signed `webhook` posts (one event per request, and arrays of 100) from
+ *              N = 1, 8, 64 keep-alive connections against the real daemon, each
+ *              acknowledged only after its commit: events/s and acknowledgement latency.
+ *   delivery   N queued deliveries to the `http` sink against a local receiver that
+ *              answers 2xx at once, compared with the receiver's own rate.
+ *   footprint  RSS idle with every plugin loaded and under load; exec to /readyz 200.
+ *
+ * The database is $LEADHUB_TEST_DATABASE_URL (bench/run.sh starts a throwaway cluster);
+ * each run gets fresh databases in it, dropped afterwards. Exit status 1 when a floor
+ * or a check failed, 2 when the benchmark itself could not run.
+ */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "loadgen.h"
+#include "util.h"
+
+#define SECRET             "bench-secret-not-for-production"
+#define INSERT_STATEMENTS  100 /* x 1,000 rows */
+#define COPY_COUNT         20
+#define COPY_ROWS          10000
+#define COMMIT_SAMPLES     2000
+#define STARTUP_SAMPLES    5
+#define FLOOR_INSERT_RATIO 0.5
+#define FLOOR_P99_MS       50.0
+
+struct options {
+    const char *admin_url;
+    const char *build;
+    const char *json;
+    int duration_s;
+    uint64_t deliveries;
+    bool quick;
+    const char *only;
+};
+
+struct baselines {
+    double insert_rows_per_s; /* best of the samples */
+    double copy_rows_per_s;
+    struct commit_latency commit; /* lowest p50 of the samples */
+    int samples;
+};
+
+struct footprint {
+    long rss_under_load_kb; /* highest VmHWM over the ingest runs */
+    double ready_fresh_ms;  /* a start that applied the migrations */
+};
+
+static bool wanted(const struct options *o, const char *part)
+{
+    return o->only == NULL || strcmp(o->only, part) == 0;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec pause = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&pause, NULL);
+}
+
+/* --- the run's circumstances ----------------------------------------------------------- */
+
+static char *first_line_with(const char *path, const char *prefix)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return NULL;
+    }
+    char line[512];
+    char *found = NULL;
+    while (found == NULL && fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, prefix, strlen(prefix)) == 0) {
+            line[strcspn(line, "\n")] = '\0';
+            const char *value = strchr(line, ':');
+            found = strdup(value != NULL ? value + 1 + (value[1] == ' ') : line);
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+static void load_average(struct bench_report *report, const char *key)
+{
+    char *line = NULL;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f != NULL) {
+        char text[128];
+        if (fgets(text, sizeof(text), f) != NULL) {
+            text[strcspn(text, "\n")] = '\0';
+            line = strdup(text);
+        }
+        fclose(f);
+    }
+    bench_info(report, key, line != NULL ? line : "?");
+    free(line);
+}
+
+static void describe_machine(struct bench_report *report, const struct options *o)
+{
+    char *cpu = first_line_with("/proc/cpuinfo", "model name");
+    char *memory = first_line_with("/proc/meminfo", "MemTotal");
+    struct utsname uts;
+    uname(&uts);
+    char text[512];
+    snprintf(text, sizeof(text), "%ld x %s, %s RAM, Linux %s", sysconf(_SC_NPROCESSORS_ONLN),
+             cpu != NULL ? cpu : "?", memory != NULL ? memory : "?", uts.release);
+    bench_info(report, "machine", text);
+    free(cpu);
+    free(memory);
+    PGconn *conn = bench_db_connect(o->admin_url);
+    if (conn != NULL) {
+        PGresult *r = PQexec(conn, "SELECT current_setting('server_version') || ', fsync=' || "
+                                   "current_setting('fsync') || ', synchronous_commit=' || "
+                                   "current_setting('synchronous_commit') || ', shared_buffers=' "
+                                   "|| current_setting('shared_buffers')");
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+            bench_info(report, "postgresql", PQgetvalue(r, 0, 0));
+        }
+        PQclear(r);
+        PQfinish(conn);
+    }
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    bench_info(report, "date", text);
+    snprintf(text, sizeof(text),
+             "%d s per ingest run (1 s warm-up not measured), %llu deliveries%s", o->duration_s,
+             (unsigned long long)o->deliveries, o->quick ? " (--quick)" : "");
+    bench_info(report, "settings", text);
+    load_average(report, "load_before");
+}
+
+/* --- ceilings ---------------------------------------------------------------------------- */
+
+static int measure_ceilings(const struct options *o, struct baselines *b, int round)
+{
+    char label[16];
+    snprintf(label, sizeof(label), "ceil%d", round);
+    char *url = bench_db_create(o->admin_url, label);
+    if (url == NULL) {
+        return -1;
+    }
+    struct commit_latency commit;
+    struct ceiling insert, copy;
+    size_t statements = o->quick ? INSERT_STATEMENTS / 4 : INSERT_STATEMENTS;
+    size_t copies = o->quick ? COPY_COUNT / 4 : COPY_COUNT;
+    int rc = -1;
+    fprintf(stderr, "bench: ceilings, round %d ...\n", round);
+    if (bench_commit_latency(url, "commit", o->quick ? COMMIT_SAMPLES / 4 : COMMIT_SAMPLES,
+                             &commit) != 0) {
+        goto out;
+    }
+    /* fresh tables for each bulk path, so that neither inherits the other's index */
+    bench_db_drop(o->admin_url, url);
+    url = bench_db_create(o->admin_url, label);
+    if (url == NULL || bench_ceiling_insert(url, "ins", 0, statements, &insert) != 0) {
+        goto out;
+    }
+    bench_db_drop(o->admin_url, url);
+    url = bench_db_create(o->admin_url, label);
+    if (url == NULL || bench_ceiling_copy(url, "copy", 0, copies, COPY_ROWS, &copy) != 0) {
+        goto out;
+    }
+    fprintf(stderr,
+            "bench:   commit p50 %.2f ms p99 %.2f ms; INSERT x1000 %.0f rows/s; COPY %.0f rows/s\n",
+            commit.p50_ms, commit.p99_ms, insert.rows_per_s, copy.rows_per_s);
+    if (insert.rows_per_s > b->insert_rows_per_s) {
+        b->insert_rows_per_s = insert.rows_per_s;
+    }
+    if (copy.rows_per_s > b->copy_rows_per_s) {
+        b->copy_rows_per_s = copy.rows_per_s;
+    }
+    if (b->samples == 0 || commit.p50_ms < b->commit.p50_ms) {
+        b->commit = commit;
+    }
+    b->samples++;
+    rc = 0;
+out:
+    bench_db_drop(o->admin_url, url);
+    return rc;
+}
+
+static void report_ceilings(struct bench_report *report, const struct baselines *b)
+{
+    /* the ceilings are baselines themselves: compared with each other for context */
+    bench_figure(report, "ceiling.insert_1000.rows_per_s", b->insert_rows_per_s, "rows/s",
+                 "ceiling.copy.rows_per_s", b->copy_rows_per_s, 0,
+                 "bare libpq: 1,000-row INSERT ... ON CONFLICT DO NOTHING, autocommit");
+    bench_figure(report, "ceiling.copy.rows_per_s", b->copy_rows_per_s, "rows/s",
+                 "ceiling.insert_1000.rows_per_s", b->insert_rows_per_s, 0,
+                 "bare libpq: COPY FROM STDIN, 10,000 rows per COPY");
+    bench_figure(report, "ceiling.commit_1_row.p50_ms", b->commit.p50_ms, "ms", NULL, 0, 0,
+                 "one single-row INSERT in autocommit, one client: the least an ack costs");
+    bench_figure(report, "ceiling.commit_1_row.p99_ms", b->commit.p99_ms, "ms", NULL, 0, 0, NULL);
+    bench_figure(report, "ceiling.commit_1_row.p999_ms", b->commit.p999_ms, "ms", NULL, 0, 0, NULL);
+}
+
+/* --- ingest ------------------------------------------------------------------------------ */
+
+struct ingest_case {
+    unsigned per_request;
+    unsigned connections;
+};
+
+struct ingest_outcome {
+    struct ingest_case c;
+    struct loadgen_result r; /* acked freed; the figures kept */
+    long long stored;        /* events in the database afterwards */
+};
+
+static int run_ingest(const struct options *o, const struct ingest_case *c,
+                      struct ingest_outcome *outcome, struct footprint *fp)
+{
+    char label[32], prefix[32];
+    const char *kind = c->per_request == 1 ? "single" : "batch100";
+    snprintf(label, sizeof(label), "%s_n%u", kind, c->connections);
+    snprintf(prefix, sizeof(prefix), "%s-n%u", kind, c->connections);
+    outcome->c = *c;
+    char *url = bench_db_create(o->admin_url, label);
+    if (url == NULL) {
+        return -1;
+    }
+    struct bench_daemon d;
+    int rc = -1;
+    if (bench_daemon_configure(&d, o->build, url, SECRET, NULL, NULL) != 0 ||
+        bench_daemon_start(&d, o->build) != 0) {
+        goto out;
+    }
+    if (fp->ready_fresh_ms == 0) {
+        fp->ready_fresh_ms = d.ready_ms;
+    }
+    fprintf(stderr, "bench: ingest %s N=%u for %d s ...\n", kind, c->connections, o->duration_s);
+    struct loadgen_options lo = {
+        .host = "127.0.0.1",
+        .port = d.port,
+        .path = "/webhooks/inbound",
+        .secret = SECRET,
+        .connections = c->connections,
+        .events_per_request = c->per_request,
+        .id_prefix = prefix,
+        .duration_ms = (int64_t)o->duration_s * 1000 + 1000,
+        .warmup_ms = 1000,
+        .timeout_ms = 30000,
+    };
+    struct loadgen_result *r = &outcome->r;
+    if (loadgen_run(&lo, r) != 0) {
+        fprintf(stderr, "bench: %s\n", r->error);
+        goto out;
+    }
+    loadgen_result_free(r);
+    long hwm = bench_hwm_kb(d.pid);
+    if (hwm > fp->rss_under_load_kb) {
+        fp->rss_under_load_kb = hwm;
+    }
+    PGconn *conn = bench_db_connect(url);
+    outcome->stored = conn != NULL ? bench_db_scalar(conn, "SELECT count(*) FROM events") : -1;
+    PQfinish(conn);
+    int exit_code = bench_daemon_stop(&d);
+    fprintf(stderr,
+            "bench:   %.0f events/s, p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms; %llu acked, "
+            "%lld stored, %llu 503, %llu failed, %llu other\n",
+            r->events_per_s, r->latency_p50_ms, r->latency_p99_ms, r->latency_p999_ms,
+            (unsigned long long)r->events_acked, outcome->stored,
+            (unsigned long long)r->requests_503, (unsigned long long)r->requests_failed,
+            (unsigned long long)r->requests_other);
+    rc = exit_code == 0 && r->requests_other == 0 ? 0 : -1;
+out:
+    bench_daemon_cleanup(&d, rc != 0);
+    bench_db_drop(o->admin_url, url);
+    return rc;
+}
+
+static void report_ingest(struct bench_report *report, const struct baselines *b,
+                          const struct ingest_outcome *outcome)
+{
+    const struct ingest_case *c = &outcome->c;
+    const struct loadgen_result *r = &outcome->r;
+    const char *kind = c->per_request == 1 ? "single" : "batch100";
+    char name[64];
+    bool floor_case = c->per_request == 1 && c->connections == 64;
+    char note[160];
+    snprintf(note, sizeof(note), "%.1f s measured; %llu requests answered 503, %llu unanswered",
+             r->window_s, (unsigned long long)r->requests_503,
+             (unsigned long long)r->requests_failed);
+    snprintf(name, sizeof(name), "ingest.%s.n%u.events_per_s", kind, c->connections);
+    bench_figure(report, name, r->events_per_s, "events/s", "ceiling.insert_1000.rows_per_s",
+                 b->insert_rows_per_s, floor_case ? FLOOR_INSERT_RATIO : 0, note);
+    snprintf(name, sizeof(name), "ingest.%s.n%u.events_per_s_vs_copy", kind, c->connections);
+    bench_figure(report, name, r->events_per_s, "events/s", "ceiling.copy.rows_per_s",
+                 b->copy_rows_per_s, 0, NULL);
+    const struct {
+        const char *suffix;
+        double value;
+        const char *baseline;
+        double baseline_value;
+    } latencies[] = {
+        {"ack_p50_ms", r->latency_p50_ms, "ceiling.commit_1_row.p50_ms", b->commit.p50_ms},
+        {"ack_p99_ms", r->latency_p99_ms, "ceiling.commit_1_row.p99_ms", b->commit.p99_ms},
+        {"ack_p999_ms", r->latency_p999_ms, "ceiling.commit_1_row.p999_ms", b->commit.p999_ms},
+    };
+    for (size_t i = 0; i < sizeof(latencies) / sizeof(latencies[0]); i++) {
+        snprintf(name, sizeof(name), "ingest.%s.n%u.%s", kind, c->connections, latencies[i].suffix);
+        bench_figure(report, name, latencies[i].value, "ms", latencies[i].baseline,
+                     latencies[i].baseline_value, 0, NULL);
+    }
+    if (floor_case) {
+        snprintf(name, sizeof(name), "ingest.%s.n%u.ack_p99_ms", kind, c->connections);
+        bench_check(report, name, r->latency_p99_ms, "ms", "<", FLOOR_P99_MS,
+                    r->latency_p99_ms < FLOOR_P99_MS);
+    }
+    /* every acknowledged event is in the database, and nothing unacknowledged got there
+     * (no request failed, so the two counts must match exactly) */
+    snprintf(name, sizeof(name), "ingest.%s.n%u.stored_minus_acked", kind, c->connections);
+    long long difference = outcome->stored - (long long)r->events_acked;
+    bench_check(report, name, (double)difference, "events", "==", 0, difference == 0);
+}
+
+/* --- delivery ----------------------------------------------------------------------------- */
+
+static int queue_deliveries(const char *url, uint64_t count)
+{
+    struct ceiling ignored;
+    size_t rows = count < COPY_ROWS ? (size_t)count : COPY_ROWS;
+    size_t copies = (size_t)((count + rows - 1) / rows);
+    if (bench_ceiling_copy(url, "dlv", 0, copies, rows, &ignored) != 0) {
+        return -1;
+    }
+    PGconn *conn = bench_db_connect(url);
+    if (conn == NULL) {
+        return -1;
+    }
+    char *sql = util_printf("INSERT INTO deliveries (event_id, destination, route) "
+                            "SELECT id, 'out', 'bench' FROM events ORDER BY id LIMIT %llu",
+                            (unsigned long long)count);
+    PGresult *r = PQexec(conn, sql);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK && strtoull(PQcmdTuples(r), NULL, 10) == count
+                 ? 0
+                 : -1;
+    if (rc != 0) {
+        fprintf(stderr, "bench: queueing deliveries: %s", PQerrorMessage(conn));
+    }
+    PQclear(r);
+    free(sql);
+    PQexec(conn, "VACUUM ANALYZE deliveries");
+    PQfinish(conn);
+    return rc;
+}
+
+static int run_delivery(const struct options *o, struct bench_report *report)
+{
+    char *url = bench_db_create(o->admin_url, "delivery");
+    struct bench_receiver *receiver = bench_receiver_start(2);
+    struct bench_daemon d = {0};
+    int rc = -1;
+    if (url == NULL || receiver == NULL) {
+        goto out;
+    }
+    fprintf(stderr, "bench: delivery: queueing %llu deliveries ...\n",
+            (unsigned long long)o->deliveries);
+    if (queue_deliveries(url, o->deliveries) != 0) {
+        goto out;
+    }
+    /* the receiver's own rate: direct posts from as many connections as the sink's lane
+     * has workers (delivery.concurrency, default 4) */
+    struct loadgen_options lo = {
+        .host = "127.0.0.1",
+        .port = bench_receiver_port(receiver),
+        .path = "/events",
+        .secret = SECRET,
+        .connections = 4,
+        .events_per_request = 1,
+        .id_prefix = "direct",
+        .duration_ms = o->quick ? 2500 : 5500,
+        .warmup_ms = 500,
+    };
+    struct loadgen_result direct;
+    if (loadgen_run(&lo, &direct) != 0) {
+        fprintf(stderr, "bench: %s\n", direct.error);
+        goto out;
+    }
+    loadgen_result_free(&direct);
+    fprintf(stderr, "bench:   receiver, direct posts from 4 connections: %.0f requests/s\n",
+            direct.requests_per_s);
+    bench_receiver_reset(receiver);
+
+    char *sink_url = util_printf("http://127.0.0.1:%d/events", bench_receiver_port(receiver));
+    int configured = bench_daemon_configure(&d, o->build, url, SECRET, sink_url, NULL);
+    free(sink_url);
+    if (configured != 0 || bench_daemon_start(&d, o->build) != 0) {
+        goto out;
+    }
+    PGconn *conn = bench_db_connect(url);
+    if (conn == NULL) {
+        goto out;
+    }
+    int64_t deadline = loadgen_now_us() + 900 * 1000000LL;
+    long long done = 0;
+    int64_t first_us = 0, done_us = 0;
+    while (loadgen_now_us() < deadline) {
+        if (bench_receiver_count(receiver, &first_us, NULL) >= o->deliveries) {
+            done = bench_db_scalar(conn, "SELECT count(*) FROM deliveries WHERE status = 'done'");
+            if (done >= (long long)o->deliveries) {
+                done_us = loadgen_now_us();
+                break;
+            }
+            sleep_ms(20);
+        } else {
+            sleep_ms(50);
+        }
+    }
+    long long dead = bench_db_scalar(conn, "SELECT count(*) FROM deliveries WHERE status = 'dead'");
+    PQfinish(conn);
+    uint64_t received = bench_receiver_count(receiver, NULL, NULL);
+    int exit_code = bench_daemon_stop(&d);
+    if (done_us == 0) {
+        fprintf(stderr, "bench: deliveries did not finish: %lld of %llu done\n", done,
+                (unsigned long long)o->deliveries);
+        goto out;
+    }
+    double seconds = (double)(done_us - first_us) / 1e6;
+    double rate = (double)o->deliveries / seconds;
+    fprintf(stderr, "bench:   %.0f deliveries/s (%llu in %.1f s), %llu requests received\n", rate,
+            (unsigned long long)o->deliveries, seconds, (unsigned long long)received);
+    char note[160];
+    snprintf(note, sizeof(note),
+             "%llu queued deliveries, http sink defaults (4 workers, claim 50); "
+             "first request to all recorded done",
+             (unsigned long long)o->deliveries);
+    bench_figure(report, "delivery.http.deliveries_per_s", rate, "deliveries/s",
+                 "receiver.direct_posts_per_s", direct.requests_per_s, 0, note);
+    bench_check(report, "delivery.http.requests_per_delivery",
+                (double)received / (double)o->deliveries, "requests", "==", 1,
+                received == o->deliveries);
+    bench_check(report, "delivery.http.dead", (double)dead, "deliveries", "==", 0, dead == 0);
+    rc = exit_code == 0 ? 0 : -1;
+out:
+    bench_daemon_cleanup(&d, rc != 0);
+    bench_receiver_stop(receiver);
+    bench_db_drop(o->admin_url, url);
+    return rc;
+}
+
+/* --- footprint ------------------------------------------------------------------------------ */
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int run_footprint(const struct options *o, struct bench_report *report,
+                         const struct footprint *fp)
+{
+    char *url = bench_db_create(o->admin_url, "footprint");
+    struct bench_receiver *receiver = bench_receiver_start(1);
+    struct bench_daemon d = {0};
+    int rc = -1;
+    if (url == NULL || receiver == NULL) {
+        goto out;
+    }
+    fprintf(stderr, "bench: footprint ...\n");
+    char *sink_url = util_printf("http://127.0.0.1:%d/events", bench_receiver_port(receiver));
+    int configured = bench_daemon_configure(&d, o->build, url, SECRET, sink_url, NULL);
+    free(sink_url);
+    if (configured != 0) {
+        goto out;
+    }
+    /* the baseline: the same binary doing the offline half of start-up (config, plugins,
+     * schemas), without the database, threads or listener */
+    char *binary = util_printf("%s/leadhubd", o->build);
+    char *argv[] = {binary, "check-config", "-c", d.config, NULL};
+    double check_ms[STARTUP_SAMPLES], ready_ms[STARTUP_SAMPLES];
+    long check_rss_kb = 0;
+    for (int i = 0; i < STARTUP_SAMPLES; i++) {
+        long maxrss = 0;
+        if (bench_run_command(argv, &check_ms[i], &maxrss) != 0) {
+            fprintf(stderr, "bench: leadhubd check-config failed\n");
+            free(binary);
+            goto out;
+        }
+        check_rss_kb = maxrss > check_rss_kb ? maxrss : check_rss_kb;
+    }
+    free(binary);
+    long idle_kb = 0;
+    for (int i = 0; i < STARTUP_SAMPLES; i++) {
+        if (bench_daemon_start(&d, o->build) != 0) {
+            goto out;
+        }
+        ready_ms[i] = d.ready_ms;
+        if (i == STARTUP_SAMPLES - 1) {
+            sleep_ms(2000); /* settled: every thread started, every lane idle */
+            idle_kb = bench_rss_kb(d.pid);
+        }
+        if (bench_daemon_stop(&d) != 0) {
+            goto out;
+        }
+    }
+    qsort(check_ms, STARTUP_SAMPLES, sizeof(double), compare_double);
+    qsort(ready_ms, STARTUP_SAMPLES, sizeof(double), compare_double);
+    double check_median = check_ms[STARTUP_SAMPLES / 2];
+    double ready_median = ready_ms[STARTUP_SAMPLES / 2];
+    fprintf(stderr, "bench:   ready in %.1f ms (check-config %.1f ms); idle RSS %ld kB\n",
+            ready_median, check_median, idle_kb);
+    bench_figure(report, "footprint.rss_idle_kb", (double)idle_kb, "kB",
+                 "leadhubd check-config peak RSS", (double)check_rss_kb, 0,
+                 "webhook and http loaded, one instance each, a route, 2 s after ready");
+    if (fp->rss_under_load_kb > 0) {
+        bench_figure(report, "footprint.rss_under_load_kb", (double)fp->rss_under_load_kb, "kB",
+                     "footprint.rss_idle_kb", (double)idle_kb, 0,
+                     "peak RSS (VmHWM) over the ingest runs");
+    }
+    char note[96];
+    snprintf(note, sizeof(note), "median of %d starts on a migrated database", STARTUP_SAMPLES);
+    bench_figure(report, "footprint.exec_to_ready_ms", ready_median, "ms",
+                 "leadhubd check-config ms", check_median, 0, note);
+    if (fp->ready_fresh_ms > 0) {
+        bench_figure(report, "footprint.exec_to_ready_fresh_db_ms", fp->ready_fresh_ms, "ms",
+                     "leadhubd check-config ms", check_median, 0,
+                     "first start on an empty database: migrations applied");
+    }
+    rc = 0;
+out:
+    bench_daemon_cleanup(&d, rc != 0);
+    bench_receiver_stop(receiver);
+    bench_db_drop(o->admin_url, url);
+    return rc;
+}
+
+/* --- main ----------------------------------------------------------------------------------- */
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: leadhub-bench [--database-url URL] [--build DIR] [--json FILE|-]\n"
+                 "                     [--duration SECONDS] [--deliveries N] [--quick]\n"
+                 "                     [--only ingest|delivery|footprint]\n");
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+    *o = (struct options){
+        .admin_url = getenv("LEADHUB_TEST_DATABASE_URL"),
+        .build = getenv("LEADHUB_BUILD_DIR") != NULL ? getenv("LEADHUB_BUILD_DIR") : "build",
+        .json = NULL,
+        .duration_s = 10,
+        .deliveries = 100000,
+    };
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(arg, "--quick") == 0) {
+            o->quick = true;
+            o->duration_s = 3;
+            o->deliveries = 10000;
+            continue;
+        }
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        if (value == NULL) {
+            usage(stderr);
+            return -1;
+        }
+        i++;
+        if (strcmp(arg, "--database-url") == 0) {
+            o->admin_url = value;
+        } else if (strcmp(arg, "--build") == 0) {
+            o->build = value;
+        } else if (strcmp(arg, "--json") == 0) {
+            o->json = value;
+        } else if (strcmp(arg, "--duration") == 0) {
+            o->duration_s = atoi(value);
+        } else if (strcmp(arg, "--deliveries") == 0) {
+            o->deliveries = strtoull(value, NULL, 10);
+        } else if (strcmp(arg, "--only") == 0) {
+            o->only = value;
+        } else {
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (o->admin_url == NULL || o->admin_url[0] == '\0') {
+        fprintf(stderr, "leadhub-bench: no database: set LEADHUB_TEST_DATABASE_URL or pass "
+                        "--database-url (bench/run.sh starts a throwaway PostgreSQL)\n");
+        return -1;
+    }
+    if (o->duration_s < 1 || o->deliveries < 1) {
+        usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    if (parse_options(argc, argv, &o) != 0) {
+        return 2;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    struct bench_report *report = bench_report_open(o.json);
+    if (report == NULL) {
+        return 2;
+    }
+    describe_machine(report, &o);
+    struct baselines b = {0};
+    struct footprint fp = {0};
+    int broken = 0;
+    bool ingest = wanted(&o, "ingest");
+    if (ingest) {
+        static const struct ingest_case cases[] = {{1, 1},   {1, 8},   {1, 64},
+                                                   {100, 1}, {100, 8}, {100, 64}};
+        enum { CASES = sizeof(cases) / sizeof(cases[0]) };
+        struct ingest_outcome outcomes[CASES];
+        memset(outcomes, 0, sizeof(outcomes));
+        /* ceilings before and after: the machine drifts; the best of the two is used */
+        broken |= measure_ceilings(&o, &b, 1);
+        size_t ran = 0;
+        for (; ran < CASES && broken == 0; ran++) {
+            broken |= run_ingest(&o, &cases[ran], &outcomes[ran], &fp);
+        }
+        broken |= measure_ceilings(&o, &b, 2);
+        report_ceilings(report, &b);
+        for (size_t i = 0; i < ran; i++) {
+            report_ingest(report, &b, &outcomes[i]);
+        }
+    }
+    if (wanted(&o, "delivery") && broken == 0) {
+        broken |= run_delivery(&o, report);
+    }
+    if (wanted(&o, "footprint") && broken == 0) {
+        broken |= run_footprint(&o, report, &fp);
+    }
+    load_average(report, "load_after");
+    int failed = bench_report_close(report);
+    curl_global_cleanup();
+    if (broken != 0) {
+        fprintf(stderr, "leadhub-bench: the benchmark could not complete\n");
+        return 2;
+    }
+    if (failed > 0) {
+        fprintf(stderr, "leadhub-bench: %d floor(s) or check(s) failed\n", failed);
+        return 1;
+    }
+    return 0;
+}
