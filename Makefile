@@ -238,6 +238,10 @@ bench: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all $(BENCH)
 	@BUILD=$(BUILD) bench/run.sh $(BENCH_ARGS)
 
+soak: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) tests
+	@BUILD=$(BUILD) scripts/run-soak.sh
+
 $(BUILD)/obj/bench/%.o: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/lib -c $< -o $@

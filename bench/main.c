@@ -3,6 +3,9 @@
  *
  *   leadhub-bench [--database-url URL] [--build DIR] [--json FILE|-] [--duration S]
  *                 [--deliveries N] [--quick] [--only ingest|delivery|footprint]
+ *   leadhub-bench load --port P [--connections N] [--batch K] [--duration S]
+ *                 [--prefix ID] [--secret S]      (only the load generator, for profiling
+ *                                                  a daemon started by hand)
  *
  * What it measures (docs/performance.md explains each figure and what limits it):
  *   ceilings   the same events written into the same table by a bare libpq loop:
@@ -549,7 +552,9 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: leadhub-bench [--database-url URL] [--build DIR] [--json FILE|-]\n"
                  "                     [--duration SECONDS] [--deliveries N] [--quick]\n"
-                 "                     [--only ingest|delivery|footprint]\n");
+                 "                     [--only ingest|delivery|footprint]\n"
+                 "       leadhub-bench load --port P [--connections N] [--batch K]\n"
+                 "                     [--duration SECONDS] [--prefix ID] [--secret S]\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -608,8 +613,65 @@ static int parse_options(int argc, char **argv, struct options *o)
     return 0;
 }
 
+/* `leadhub-bench load ...`: the load generator alone, against a daemon already running. */
+static int load_only(int argc, char **argv)
+{
+    struct loadgen_options lo = {
+        .host = "127.0.0.1",
+        .path = "/webhooks/inbound",
+        .secret = getenv("LEADHUB_BENCH_SECRET") != NULL ? getenv("LEADHUB_BENCH_SECRET") : SECRET,
+        .connections = 64,
+        .events_per_request = 1,
+        .id_prefix = "load",
+        .duration_ms = 10000,
+        .warmup_ms = 1000,
+    };
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), "load-%lld", (long long)time(NULL));
+    lo.id_prefix = prefix;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        const char *arg = argv[i], *value = argv[i + 1];
+        if (strcmp(arg, "--port") == 0) {
+            lo.port = atoi(value);
+        } else if (strcmp(arg, "--connections") == 0) {
+            lo.connections = (unsigned)atoi(value);
+        } else if (strcmp(arg, "--batch") == 0) {
+            lo.events_per_request = (unsigned)atoi(value);
+        } else if (strcmp(arg, "--duration") == 0) {
+            lo.duration_ms = atoi(value) * 1000LL + lo.warmup_ms;
+        } else if (strcmp(arg, "--prefix") == 0) {
+            lo.id_prefix = value;
+        } else if (strcmp(arg, "--secret") == 0) {
+            lo.secret = value;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (lo.port <= 0) {
+        usage(stderr);
+        return 2;
+    }
+    struct loadgen_result r;
+    if (loadgen_run(&lo, &r) != 0) {
+        fprintf(stderr, "leadhub-bench: %s\n", r.error);
+        return 2;
+    }
+    printf("{\"events_per_s\":%.1f,\"requests_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+           "\"p999_ms\":%.3f,\"max_ms\":%.3f,\"acked\":%llu,\"answered_503\":%llu,"
+           "\"unanswered\":%llu,\"other\":%llu}\n",
+           r.events_per_s, r.requests_per_s, r.latency_p50_ms, r.latency_p99_ms, r.latency_p999_ms,
+           r.latency_max_ms, (unsigned long long)r.events_acked, (unsigned long long)r.requests_503,
+           (unsigned long long)r.requests_failed, (unsigned long long)r.requests_other);
+    loadgen_result_free(&r);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "load") == 0) {
+        return load_only(argc, argv);
+    }
     struct options o;
     if (parse_options(argc, argv, &o) != 0) {
         return 2;

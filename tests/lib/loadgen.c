@@ -101,6 +101,19 @@ static int stack_push(struct event_stack *stack, uint64_t value)
 }
 
 /* Picks up to events_per_request events for conn: resends first, then new ones. */
+static bool finishing(const struct run *run)
+{
+    return run->options->finish != NULL && atomic_load(run->options->finish);
+}
+
+/* New events may still be started. */
+static bool new_events_left(const struct run *run)
+{
+    const struct loadgen_options *o = run->options;
+    return !finishing(run) && (o->max_events == 0 || run->next_new < o->max_events);
+}
+
+/* Picks up to events_per_request events for conn: resends first, then new ones. */
 static size_t take_events(struct run *run, struct conn *conn)
 {
     const struct loadgen_options *o = run->options;
@@ -109,7 +122,8 @@ static size_t take_events(struct run *run, struct conn *conn)
     while (conn->event_count < want) {
         if (run->resend.count > 0) {
             conn->events[conn->event_count++] = run->resend.items[--run->resend.count];
-        } else if (o->max_events == 0 || run->next_new < o->max_events) {
+            run->result->events_resent++;
+        } else if (new_events_left(run)) {
             conn->events[conn->event_count++] = run->next_new++;
         } else {
             break;
@@ -211,7 +225,7 @@ static void record_latency(struct run *run, int64_t latency_us)
 
 /* The request on conn ended with `status` (0: no answer). */
 static void finish_request(struct run *run, struct conn *conn, int status, bool accepted_new,
-                           int64_t now)
+                           unsigned duplicates, int64_t now)
 {
     const struct loadgen_options *o = run->options;
     struct loadgen_result *r = run->result;
@@ -248,8 +262,13 @@ static void finish_request(struct run *run, struct conn *conn, int status, bool 
         }
     }
     if (o->on_answer != NULL) {
-        struct loadgen_answer answer = {conn->events, conn->event_count, status, conn->sent_us,
-                                        now,          accepted_new};
+        struct loadgen_answer answer = {.events = conn->events,
+                                        .event_count = conn->event_count,
+                                        .status = status,
+                                        .sent_us = conn->sent_us,
+                                        .done_us = now,
+                                        .duplicates = duplicates,
+                                        .accepted_new = accepted_new};
         o->on_answer(&answer, o->on_answer_arg);
     }
     conn->event_count = 0;
@@ -258,7 +277,7 @@ static void finish_request(struct run *run, struct conn *conn, int status, bool 
 static void fail_request(struct run *run, struct conn *conn, int64_t now)
 {
     if (conn->event_count > 0) {
-        finish_request(run, conn, 0, false, now);
+        finish_request(run, conn, 0, false, 0, now);
     }
     conn_close(run, conn, now);
 }
@@ -435,10 +454,13 @@ static void try_read(struct run *run, struct conn *conn)
         conn->in[conn->in_len] = '\0';
         const char *accepted = strstr(conn->in + head, "\"accepted\":");
         bool accepted_new = accepted != NULL && atoi(accepted + strlen("\"accepted\":")) > 0;
+        const char *duplicates = strstr(conn->in + head, "\"duplicates\":");
+        int duplicate_count = duplicates != NULL ? atoi(duplicates + strlen("\"duplicates\":")) : 0;
         const char *connection = find_header(conn->in, head, "Connection", &value_len);
         bool must_close = closed || (connection != NULL && value_len == 5 &&
                                      strncasecmp(connection, "close", 5) == 0);
-        finish_request(run, conn, status, accepted_new, now);
+        finish_request(run, conn, status, accepted_new,
+                       duplicate_count > 0 ? (unsigned)duplicate_count : 0, now);
         if (must_close) {
             /* no pause: the server closed an answered connection */
             conn_close(run, conn, now);
@@ -491,17 +513,13 @@ static void on_event(struct run *run, struct conn *conn, uint32_t events)
 
 static bool work_left(const struct run *run)
 {
-    const struct loadgen_options *o = run->options;
-    if (run->resend.count > 0) {
-        return true;
-    }
-    if (o->max_events == 0) {
-        return true;
-    }
-    if (run->next_new < o->max_events) {
-        return true;
-    }
-    return false;
+    return run->resend.count > 0 || new_events_left(run);
+}
+
+/* With resend_failed: events started but neither acknowledged nor refused for good. */
+static bool unsettled(const struct run *run)
+{
+    return run->options->resend_failed && run->acked_events + run->abandoned_events < run->next_new;
 }
 
 static size_t in_flight(const struct run *run)
@@ -602,10 +620,8 @@ int loadgen_run(const struct loadgen_options *options, struct loadgen_result *re
     for (;;) {
         int64_t now = loadgen_now_us();
         bool sending = should_send(&run, now);
-        bool more =
-            sending &&
-            (work_left(&run) ||
-             (fixed.resend_failed && run.acked_events + run.abandoned_events < fixed.max_events));
+        /* in flight or waiting to be resent: keep going (the in-flight ones may fail) */
+        bool more = sending && (work_left(&run) || unsettled(&run));
         if (!more) {
             if (in_flight(&run) == 0) {
                 break;
@@ -644,10 +660,11 @@ int loadgen_run(const struct loadgen_options *options, struct loadgen_result *re
     int64_t end = loadgen_now_us();
     for (unsigned i = 0; i < count; i++) {
         if (run.conns[i].event_count > 0) {
-            finish_request(&run, &run.conns[i], 0, false, end);
+            finish_request(&run, &run.conns[i], 0, false, 0, end);
         }
     }
     summarize(&run, end);
+    result->events_started = run.next_new;
     rc = 0;
 out:
     if (run.conns != NULL) {

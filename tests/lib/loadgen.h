@@ -9,8 +9,8 @@
  * unique email, so every event is new to the database unless it is a resend. A request
  * is acknowledged by a 2xx answer, which the daemon sends only after the commit.
  *
- * Not thread-safe: one loadgen_run() per struct loadgen at a time. `stop` may be set from
- * another thread.
+ * Not thread-safe: one loadgen_run() per options at a time. `stop` and `finish` may be set
+ * from another thread.
  */
 #ifndef LEADHUB_LOADGEN_H
 #define LEADHUB_LOADGEN_H
@@ -24,10 +24,11 @@
 struct loadgen_answer {
     const uint64_t *events; /* the event numbers it carried (borrowed for the call) */
     size_t event_count;
-    int status;        /* HTTP status, 0 when no answer came (refused, reset, timeout) */
-    int64_t sent_us;   /* monotonic microseconds: first byte written */
-    int64_t done_us;   /* monotonic microseconds: answer complete, or failure seen */
-    bool accepted_new; /* 2xx and the body said accepted >= 1 */
+    int status;          /* HTTP status, 0 when no answer came (refused, reset, timeout) */
+    int64_t sent_us;     /* monotonic microseconds: first byte written */
+    int64_t done_us;     /* monotonic microseconds: answer complete, or failure seen */
+    unsigned duplicates; /* 2xx: the body's "duplicates" (events already stored) */
+    bool accepted_new;   /* 2xx and the body said accepted >= 1 */
 };
 
 struct loadgen_options {
@@ -47,6 +48,9 @@ struct loadgen_options {
     bool resend_failed;          /* send again, later, events whose request was not acknowledged
                                     (a provider's retry); max_events must then be set */
     atomic_bool *stop;           /* stop sending when it becomes true (may be NULL) */
+    atomic_bool *finish;         /* when it becomes true, start no new events but keep resending
+                                    failed ones until every event started is acknowledged (or
+                                    refused for good); may be NULL */
     /* Called on the loadgen thread after each request (may be NULL). */
     void (*on_answer)(const struct loadgen_answer *answer, void *arg);
     void *on_answer_arg;
@@ -74,13 +78,16 @@ struct loadgen_result {
      * many times (a resend of an acknowledged event would show 2). */
     uint8_t *acked; /* malloc'd, max_events entries; NULL without max_events */
     uint64_t max_events;
-    char error[256]; /* set when the run could not start */
+    uint64_t events_started; /* distinct events sent at least once */
+    uint64_t events_resent;  /* sends of an event after its first */
+    char error[256];         /* set when the run could not start */
 };
 
 /*
  * loadgen_run - run until duration_ms passes, max_events are all acknowledged (or, without
- * resend_failed, all sent), or *stop becomes true; then wait for the requests in flight
- * (up to timeout_ms) and close every connection.
+ * resend_failed, all sent), *stop becomes true, or *finish does and every event started is
+ * settled; then wait for the requests in flight (up to timeout_ms) and close every
+ * connection.
  *   Returns 0, or -1 with result->error set when it could not start.
  */
 int loadgen_run(const struct loadgen_options *options, struct loadgen_result *result);
