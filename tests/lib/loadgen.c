@@ -470,6 +470,14 @@ static void try_read(struct run *run, struct conn *conn)
         conn->state = CONN_IDLE;
         conn->in_len = 0;
         watch(run, conn, EPOLLIN);
+        if (status == 503) {
+            /* "retry later": this connection pauses like after a failure (a provider
+             * honouring Retry-After would wait longer still) */
+            int64_t pause =
+                run->options->reconnect_ms > 0 ? run->options->reconnect_ms : DEFAULT_RECONNECT_MS;
+            conn->reconnect_at_us = now + pause * 1000;
+            return;
+        }
         start_request(run, conn, now);
         return;
     }
@@ -642,7 +650,11 @@ int loadgen_run(const struct loadgen_options *options, struct loadgen_result *re
                     wait_us = conn->reconnect_at_us - now;
                 }
             } else if (conn->state == CONN_IDLE && conn->event_count == 0 && more) {
-                start_request(&run, conn, now);
+                if (now >= conn->reconnect_at_us) {
+                    start_request(&run, conn, now);
+                } else if (conn->reconnect_at_us - now < wait_us) {
+                    wait_us = conn->reconnect_at_us - now;
+                }
             } else if ((conn->state == CONN_SENDING || conn->state == CONN_READING ||
                         conn->state == CONN_CONNECTING) &&
                        now - (conn->state == CONN_CONNECTING ? conn->reconnect_at_us

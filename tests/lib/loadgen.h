@@ -44,7 +44,8 @@ struct loadgen_options {
     int64_t duration_ms;         /* stop sending after this long (0: no limit) */
     int64_t warmup_ms;           /* answers completed before this are not measured */
     int64_t timeout_ms;          /* a request unanswered this long fails (default 30 s) */
-    int64_t reconnect_ms;        /* pause before reconnecting after a failure (default 20 ms) */
+    int64_t reconnect_ms;        /* a connection pauses this long after a failure (before
+                                    reconnecting) or a 503 (default 20 ms) */
     bool resend_failed;          /* send again, later, events whose request was not acknowledged
                                     (a provider's retry); max_events must then be set */
     atomic_bool *stop;           /* stop sending when it becomes true (may be NULL) */
