@@ -37,6 +37,7 @@ struct ceiling {
     double rows_per_s;
     size_t rows;
     double seconds;
+    double pg_cpu_us_per_row; /* server CPU per row (bench_pg_cpu_seconds), or -1 */
 };
 
 /*
@@ -64,6 +65,14 @@ struct commit_latency {
  * in autocommit from one connection: what one durable acknowledgement costs at least. */
 int bench_commit_latency(const char *url, const char *prefix, size_t count,
                          struct commit_latency *out);
+
+/*
+ * bench_pg_cpu_seconds - CPU time (user + system) used so far by every process of the
+ * PostgreSQL server at admin_url: the postmaster and all its children (backends, WAL
+ * writer, checkpointer, autovacuum). Only meaningful for a server on this machine that
+ * serves nothing else (bench/run.sh starts one). -1 when it cannot be read.
+ */
+double bench_pg_cpu_seconds(const char *admin_url);
 
 /* The normalized event n as the daemon stores it (event_validate of loadgen's event).
  * Fills the row's text columns; NEW payload string in *payload (free it). */
@@ -100,6 +109,13 @@ void bench_daemon_cleanup(struct bench_daemon *d, bool keep);
 /* VmRSS and VmHWM of a process, kB; -1 when unreadable. */
 long bench_rss_kb(pid_t pid);
 long bench_hwm_kb(pid_t pid);
+
+/* CPU time (user + system) of a process so far, seconds; -1 when unreadable. */
+double bench_process_cpu_seconds(pid_t pid);
+
+/* The value of the first sample line of `metric` (exact name, any labels) in the
+ * daemon's /metrics; -1 when absent. */
+double bench_daemon_metric(const struct bench_daemon *d, const char *metric);
 
 /* Runs argv to completion; wall time in *ms and the child's peak RSS (kB) in *maxrss_kb.
  * Returns its exit status. */

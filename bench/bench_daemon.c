@@ -228,6 +228,57 @@ static long status_kb(pid_t pid, const char *field)
     return value;
 }
 
+double bench_process_cpu_seconds(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    char line[1024];
+    double seconds = -1;
+    if (fgets(line, sizeof(line), f) != NULL) {
+        /* fields after the command (which may hold spaces) start after the last ')' */
+        const char *p = strrchr(line, ')');
+        unsigned long utime = 0, stime = 0;
+        if (p != NULL && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                                &utime, &stime) == 2) {
+            seconds = (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+        }
+    }
+    fclose(f);
+    return seconds;
+}
+
+double bench_daemon_metric(const struct bench_daemon *d, const char *metric)
+{
+    char *url = util_printf("http://127.0.0.1:%d/metrics", d->port);
+    struct http_result result;
+    double value = -1;
+    if (http_get(url, &result) == 0 && result.status == 200 && result.body != NULL) {
+        size_t len = strlen(metric);
+        for (const char *line = result.body; line != NULL && *line != '\0';) {
+            if (strncmp(line, metric, len) == 0 && (line[len] == ' ' || line[len] == '{')) {
+                const char *space = strchr(line, ' ');
+                if (line[len] == '{') {
+                    const char *close = strchr(line, '}');
+                    space = close != NULL ? strchr(close, ' ') : NULL;
+                }
+                if (space != NULL) {
+                    value = strtod(space + 1, NULL);
+                }
+                break;
+            }
+            line = strchr(line, '\n');
+            line = line != NULL ? line + 1 : NULL;
+        }
+    }
+    http_result_free(&result);
+    free(url);
+    return value;
+}
+
 long bench_rss_kb(pid_t pid)
 {
     return status_kb(pid, "VmRSS");

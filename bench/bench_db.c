@@ -4,6 +4,7 @@
  * bulk paths PostgreSQL has (multi-row INSERT ... ON CONFLICT DO NOTHING, and COPY), and
  * what one durable single-row commit costs.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,89 @@ void bench_db_drop(const char *admin_url, char *url)
     free(url);
 }
 
+/* The parent of a process, or -1. */
+static long parent_of(long pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    char line[1024];
+    long ppid = -1;
+    if (fgets(line, sizeof(line), f) != NULL) {
+        const char *p = strrchr(line, ')');
+        if (p == NULL || sscanf(p + 2, "%*c %ld", &ppid) != 1) {
+            ppid = -1;
+        }
+    }
+    fclose(f);
+    return ppid;
+}
+
+/* cutime + cstime: CPU of the children a process has waited for, seconds; -1 on failure. */
+static double process_reaped_children_seconds(long pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    char line[1024];
+    double seconds = -1;
+    if (fgets(line, sizeof(line), f) != NULL) {
+        const char *p = strrchr(line, ')');
+        long cutime = 0, cstime = 0;
+        if (p != NULL &&
+            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %ld %ld", &cutime,
+                   &cstime) == 2) {
+            seconds = (double)(cutime + cstime) / (double)sysconf(_SC_CLK_TCK);
+        }
+    }
+    fclose(f);
+    return seconds;
+}
+
+double bench_pg_cpu_seconds(const char *admin_url)
+{
+    PGconn *conn = bench_db_connect(admin_url);
+    long long backend = conn != NULL ? bench_db_scalar(conn, "SELECT pg_backend_pid()") : -1;
+    /* read while connected: the backend process goes away with the connection */
+    long postmaster = backend > 0 ? parent_of((long)backend) : -1;
+    PQfinish(conn);
+    if (postmaster <= 1) {
+        return -1;
+    }
+    /* the postmaster's own time plus that of children it has reaped (backends that are
+     * gone), then the children alive now */
+    double total = bench_process_cpu_seconds((pid_t)postmaster);
+    double reaped = process_reaped_children_seconds(postmaster);
+    if (total < 0 || reaped < 0) {
+        return -1;
+    }
+    total += reaped;
+    DIR *proc = opendir("/proc");
+    if (proc == NULL) {
+        return -1;
+    }
+    struct dirent *entry;
+    while ((entry = readdir(proc)) != NULL) {
+        char *end = NULL;
+        long pid = strtol(entry->d_name, &end, 10);
+        if (end == NULL || *end != '\0' || pid <= 0 || parent_of(pid) != postmaster) {
+            continue;
+        }
+        double seconds = bench_process_cpu_seconds((pid_t)pid);
+        if (seconds > 0) {
+            total += seconds;
+        }
+    }
+    closedir(proc);
+    return total;
+}
+
 int bench_event_row(const char *prefix, uint64_t n, char **source_id, char **occurred_at,
                     char **payload)
 {
@@ -253,6 +337,7 @@ int bench_ceiling_insert(const char *url, const char *prefix, uint64_t first, si
         goto out;
     }
     PQclear(prepared);
+    double cpu_before = bench_pg_cpu_seconds(url);
     int64_t started = loadgen_now_us();
     for (size_t s = 0; s < statements; s++) {
         for (size_t i = 0; i < ROWS_PER_INSERT; i++) {
@@ -275,6 +360,9 @@ int bench_ceiling_insert(const char *url, const char *prefix, uint64_t first, si
     out->seconds = (double)(loadgen_now_us() - started) / 1e6;
     out->rows = statements * ROWS_PER_INSERT;
     out->rows_per_s = (double)out->rows / out->seconds;
+    double cpu_after = bench_pg_cpu_seconds(url);
+    out->pg_cpu_us_per_row =
+        cpu_before >= 0 && cpu_after >= 0 ? (cpu_after - cpu_before) * 1e6 / (double)out->rows : -1;
     rc = 0;
 out:
     PQfinish(conn);
@@ -332,6 +420,7 @@ int bench_ceiling_copy(const char *url, const char *prefix, uint64_t first, size
             goto out;
         }
     }
+    double cpu_before = bench_pg_cpu_seconds(url);
     int64_t started = loadgen_now_us();
     for (size_t c = 0; c < copies; c++) {
         PGresult *result =
@@ -363,6 +452,9 @@ int bench_ceiling_copy(const char *url, const char *prefix, uint64_t first, size
     out->seconds = (double)(loadgen_now_us() - started) / 1e6;
     out->rows = copies * rows_per_copy;
     out->rows_per_s = (double)out->rows / out->seconds;
+    double cpu_after = bench_pg_cpu_seconds(url);
+    out->pg_cpu_us_per_row =
+        cpu_before >= 0 && cpu_after >= 0 ? (cpu_after - cpu_before) * 1e6 / (double)out->rows : -1;
     rc = 0;
 out:
     PQfinish(conn);

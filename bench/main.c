@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +58,8 @@ struct options {
 struct baselines {
     double insert_rows_per_s; /* best of the samples */
     double copy_rows_per_s;
+    double insert_pg_cpu_us_per_row; /* lowest of the samples */
+    double copy_pg_cpu_us_per_row;
     struct commit_latency commit; /* lowest p50 of the samples */
     int samples;
 };
@@ -184,6 +187,14 @@ static int measure_ceilings(const struct options *o, struct baselines *b, int ro
     fprintf(stderr,
             "bench:   commit p50 %.2f ms p99 %.2f ms; INSERT x1000 %.0f rows/s; COPY %.0f rows/s\n",
             commit.p50_ms, commit.p99_ms, insert.rows_per_s, copy.rows_per_s);
+    if (insert.pg_cpu_us_per_row > 0 && (b->insert_pg_cpu_us_per_row <= 0 ||
+                                         insert.pg_cpu_us_per_row < b->insert_pg_cpu_us_per_row)) {
+        b->insert_pg_cpu_us_per_row = insert.pg_cpu_us_per_row;
+    }
+    if (copy.pg_cpu_us_per_row > 0 &&
+        (b->copy_pg_cpu_us_per_row <= 0 || copy.pg_cpu_us_per_row < b->copy_pg_cpu_us_per_row)) {
+        b->copy_pg_cpu_us_per_row = copy.pg_cpu_us_per_row;
+    }
     if (insert.rows_per_s > b->insert_rows_per_s) {
         b->insert_rows_per_s = insert.rows_per_s;
     }
@@ -209,6 +220,11 @@ static void report_ceilings(struct bench_report *report, const struct baselines 
     bench_figure(report, "ceiling.copy.rows_per_s", b->copy_rows_per_s, "rows/s",
                  "ceiling.insert_1000.rows_per_s", b->insert_rows_per_s, 0,
                  "bare libpq: COPY FROM STDIN, 10,000 rows per COPY");
+    bench_figure(report, "ceiling.insert_1000.pg_cpu_us_per_row", b->insert_pg_cpu_us_per_row, "us",
+                 "ceiling.copy.pg_cpu_us_per_row", b->copy_pg_cpu_us_per_row, 0,
+                 "PostgreSQL CPU (all its processes) per row written");
+    bench_figure(report, "ceiling.copy.pg_cpu_us_per_row", b->copy_pg_cpu_us_per_row, "us", NULL, 0,
+                 0, NULL);
     bench_figure(report, "ceiling.commit_1_row.p50_ms", b->commit.p50_ms, "ms", NULL, 0, 0,
                  "one single-row INSERT in autocommit, one client: the least an ack costs");
     bench_figure(report, "ceiling.commit_1_row.p99_ms", b->commit.p99_ms, "ms", NULL, 0, 0, NULL);
@@ -226,7 +242,21 @@ struct ingest_outcome {
     struct ingest_case c;
     struct loadgen_result r; /* acked freed; the figures kept */
     long long stored;        /* events in the database afterwards */
+    /* where the time went, over the whole run (warm-up included), per event acknowledged */
+    double daemon_cpu_us;
+    double pg_cpu_us;
+    double loadgen_cpu_us;
+    double events_per_transaction; /* the daemon's leadhub_ingest_batch_events mean */
+    double transaction_ms;         /* and its leadhub_ingest_commit_seconds mean */
 };
+
+static double self_cpu_seconds(void)
+{
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    return (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec / 1e6 +
+           (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6;
+}
 
 static int run_ingest(const struct options *o, const struct ingest_case *c,
                       struct ingest_outcome *outcome, struct footprint *fp)
@@ -263,11 +293,26 @@ static int run_ingest(const struct options *o, const struct ingest_case *c,
         .timeout_ms = 30000,
     };
     struct loadgen_result *r = &outcome->r;
+    double daemon_cpu = bench_process_cpu_seconds(d.pid);
+    double pg_cpu = bench_pg_cpu_seconds(o->admin_url);
+    double own_cpu = self_cpu_seconds();
     if (loadgen_run(&lo, r) != 0) {
         fprintf(stderr, "bench: %s\n", r->error);
         goto out;
     }
     loadgen_result_free(r);
+    double events = r->events_acked > 0 ? (double)r->events_acked : 1;
+    outcome->loadgen_cpu_us = (self_cpu_seconds() - own_cpu) * 1e6 / events;
+    outcome->daemon_cpu_us = (bench_process_cpu_seconds(d.pid) - daemon_cpu) * 1e6 / events;
+    double pg_after = bench_pg_cpu_seconds(o->admin_url);
+    outcome->pg_cpu_us = pg_cpu >= 0 && pg_after >= 0 ? (pg_after - pg_cpu) * 1e6 / events : -1;
+    double batch_sum = bench_daemon_metric(&d, "leadhub_ingest_batch_events_sum");
+    double batch_count = bench_daemon_metric(&d, "leadhub_ingest_batch_events_count");
+    double commit_sum = bench_daemon_metric(&d, "leadhub_ingest_commit_seconds_sum");
+    if (batch_count > 0) {
+        outcome->events_per_transaction = batch_sum / batch_count;
+        outcome->transaction_ms = commit_sum * 1000.0 / batch_count;
+    }
     long hwm = bench_hwm_kb(d.pid);
     if (hwm > fp->rss_under_load_kb) {
         fp->rss_under_load_kb = hwm;
@@ -276,6 +321,11 @@ static int run_ingest(const struct options *o, const struct ingest_case *c,
     outcome->stored = conn != NULL ? bench_db_scalar(conn, "SELECT count(*) FROM events") : -1;
     PQfinish(conn);
     int exit_code = bench_daemon_stop(&d);
+    fprintf(stderr,
+            "bench:   %.1f events per transaction, %.2f ms each; CPU per event: daemon %.0f us, "
+            "PostgreSQL %.0f us, load generator %.0f us\n",
+            outcome->events_per_transaction, outcome->transaction_ms, outcome->daemon_cpu_us,
+            outcome->pg_cpu_us, outcome->loadgen_cpu_us);
     fprintf(stderr,
             "bench:   %.0f events/s, p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms; %llu acked, "
             "%lld stored, %llu 503, %llu failed, %llu other\n",
@@ -327,6 +377,27 @@ static void report_ingest(struct bench_report *report, const struct baselines *b
         snprintf(name, sizeof(name), "ingest.%s.n%u.ack_p99_ms", kind, c->connections);
         bench_check(report, name, r->latency_p99_ms, "ms", "<", FLOOR_P99_MS,
                     r->latency_p99_ms < FLOOR_P99_MS);
+    }
+    /* where the time goes: how full the group commits are, and CPU per event */
+    snprintf(name, sizeof(name), "ingest.%s.n%u.events_per_transaction", kind, c->connections);
+    bench_figure(report, name, outcome->events_per_transaction, "events",
+                 "events in flight (connections x events per request)",
+                 (double)c->connections * c->per_request, 0, NULL);
+    snprintf(name, sizeof(name), "ingest.%s.n%u.transaction_ms", kind, c->connections);
+    bench_figure(report, name, outcome->transaction_ms, "ms", "ceiling.commit_1_row.p50_ms",
+                 b->commit.p50_ms, 0, "mean time to write and commit one ingest transaction");
+    const struct {
+        const char *suffix;
+        double value;
+    } cpu[] = {
+        {"pg_cpu_us_per_event", outcome->pg_cpu_us},
+        {"daemon_cpu_us_per_event", outcome->daemon_cpu_us},
+        {"loadgen_cpu_us_per_event", outcome->loadgen_cpu_us},
+    };
+    for (size_t i = 0; i < sizeof(cpu) / sizeof(cpu[0]); i++) {
+        snprintf(name, sizeof(name), "ingest.%s.n%u.%s", kind, c->connections, cpu[i].suffix);
+        bench_figure(report, name, cpu[i].value, "us", "ceiling.insert_1000.pg_cpu_us_per_row",
+                     b->insert_pg_cpu_us_per_row, 0, NULL);
     }
     /* every acknowledged event is in the database, and nothing unacknowledged got there
      * (no request failed, so the two counts must match exactly) */
