@@ -24,6 +24,15 @@
  * its connection string (malloc'd), or NULL with the reason on stderr. */
 char *bench_db_create(const char *admin_url, const char *label);
 
+/*
+ * bench_db_add_history - `rows` older events ("history-<n>", COPY) and their leads, then
+ * VACUUM ANALYZE: tables in the state a running system has (statistics, indexes of some
+ * size). On empty tables PostgreSQL caches plans made for no rows for the whole session
+ * (a sequential scan for the foreign-key check on leads, for instance), and a ten-second
+ * run never sees autovacuum replace them. Returns 0 or -1.
+ */
+int bench_db_add_history(const char *url, uint64_t rows);
+
 /* Drops a database bench_db_create() made and frees url. */
 void bench_db_drop(const char *admin_url, char *url);
 
@@ -92,7 +101,8 @@ struct bench_daemon {
 
 /* Writes a config for `db_url` with a `webhook` instance `inbound` (secret from the
  * environment) and, when sink_url is set, an `http` instance `out` posting there plus a
- * route inbound -> out. extra_main is appended to the main file (may be NULL). */
+ * route inbound -> out. extra_main is appended to the main file (may be NULL). With
+ * secret NULL the daemon is bare: no plugins (an empty plugin directory), no instances. */
 int bench_daemon_configure(struct bench_daemon *d, const char *build_dir, const char *db_url,
                            const char *secret, const char *sink_url, const char *extra_main);
 
@@ -117,8 +127,9 @@ double bench_process_cpu_seconds(pid_t pid);
  * daemon's /metrics; -1 when absent. */
 double bench_daemon_metric(const struct bench_daemon *d, const char *metric);
 
-/* Runs argv to completion; wall time in *ms and the child's peak RSS (kB) in *maxrss_kb.
- * Returns its exit status. */
+/* Runs argv to completion; wall time in *ms and the child's ru_maxrss (kB) in *maxrss_kb
+ * (which counts this process's memory at the fork: not the command's own peak). Returns
+ * its exit status. */
 int bench_run_command(char *const argv[], double *ms, long *maxrss_kb);
 
 /* A TCP port on 127.0.0.1 that was free a moment ago. */

@@ -68,8 +68,16 @@ int bench_daemon_configure(struct bench_daemon *d, const char *build_dir, const 
     d->port = bench_free_port();
     char *confd = util_printf("%s/conf.d", d->dir);
     mkdir(confd, 0755);
-    setenv("LEADHUB_BENCH_SECRET", secret, 1);
-    char *plugins = util_printf("%s/plugins", build_dir);
+    bool bare = secret == NULL;
+    if (!bare) {
+        setenv("LEADHUB_BENCH_SECRET", secret, 1);
+    }
+    /* bare: an empty plugin directory, no instances */
+    char *plugins =
+        bare ? util_printf("%s/no-plugins", d->dir) : util_printf("%s/plugins", build_dir);
+    if (bare) {
+        mkdir(plugins, 0755);
+    }
     char *absolute_plugins = realpath(plugins, NULL);
     struct strbuf main_yaml = {0};
     strbuf_appendf(&main_yaml,
@@ -85,8 +93,10 @@ int bench_daemon_configure(struct bench_daemon *d, const char *build_dir, const 
     }
     int rc = write_file(d->config, strbuf_value(&main_yaml));
     char *inbound = util_printf("%s/inbound.yaml", confd);
-    rc |= write_file(inbound, "name: inbound\nplugin: webhook\nsettings:\n"
-                              "  secret: ${LEADHUB_BENCH_SECRET}\n");
+    if (!bare) {
+        rc |= write_file(inbound, "name: inbound\nplugin: webhook\nsettings:\n"
+                                  "  secret: ${LEADHUB_BENCH_SECRET}\n");
+    }
     if (sink_url != NULL) {
         char *out = util_printf("%s/out.yaml", confd);
         char *yaml = util_printf("name: out\nplugin: http\nsettings:\n  url: %s\n"

@@ -135,6 +135,36 @@ char *bench_db_create(const char *admin_url, const char *label)
     return url;
 }
 
+int bench_db_add_history(const char *url, uint64_t rows)
+{
+    if (rows == 0) {
+        return 0;
+    }
+    size_t per_copy = rows < 10000 ? (size_t)rows : 10000;
+    size_t copies = (size_t)((rows + per_copy - 1) / per_copy);
+    struct ceiling ignored;
+    if (bench_ceiling_copy(url, "history", 0, copies, per_copy, &ignored) != 0) {
+        return -1;
+    }
+    /* each older event with its lead, as the daemon would have stored them */
+    PGconn *conn = bench_db_connect(url);
+    int rc = conn != NULL ? 0 : -1;
+    static const char *const steps[] = {
+        "INSERT INTO leads (email, first_name, last_name, company) "
+        "SELECT payload->'lead'->>'email', payload->'lead'->>'first_name', "
+        "payload->'lead'->>'last_name', payload->'lead'->>'company' FROM events "
+        "WHERE source_id LIKE 'history-%' ON CONFLICT (email) DO NOTHING",
+        "UPDATE events e SET lead_id = l.id FROM leads l "
+        "WHERE l.email = e.payload->'lead'->>'email' AND e.source_id LIKE 'history-%'",
+        "VACUUM ANALYZE",
+    };
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]) && rc == 0; i++) {
+        rc = exec_ok(conn, steps[i]);
+    }
+    PQfinish(conn);
+    return rc;
+}
+
 void bench_db_drop(const char *admin_url, char *url)
 {
     if (url == NULL) {

@@ -2,7 +2,7 @@
  * leadhub-bench - speed, measured against baselines taken in the same run.
  *
  *   leadhub-bench [--database-url URL] [--build DIR] [--json FILE|-] [--duration S]
- *                 [--deliveries N] [--quick] [--only ingest|delivery|footprint]
+ *                 [--deliveries N] [--history N] [--quick] [--only ingest|delivery|footprint]
  *   leadhub-bench load --port P [--connections N] [--batch K] [--duration S]
  *                 [--prefix ID] [--secret S]      (only the load generator, for profiling
  *                                                  a daemon started by hand)
@@ -51,6 +51,7 @@ struct options {
     const char *json;
     int duration_s;
     uint64_t deliveries;
+    uint64_t history; /* older events in every ingest and ceiling database */
     bool quick;
     const char *only;
 };
@@ -147,8 +148,10 @@ static void describe_machine(struct bench_report *report, const struct options *
     strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
     bench_info(report, "date", text);
     snprintf(text, sizeof(text),
-             "%d s per ingest run (1 s warm-up not measured), %llu deliveries%s", o->duration_s,
-             (unsigned long long)o->deliveries, o->quick ? " (--quick)" : "");
+             "%d s per ingest run (1 s warm-up not measured); %llu older events in each ingest "
+             "and ceiling database; %llu deliveries%s",
+             o->duration_s, (unsigned long long)o->history, (unsigned long long)o->deliveries,
+             o->quick ? " (--quick)" : "");
     bench_info(report, "settings", text);
     load_average(report, "load_before");
 }
@@ -160,7 +163,8 @@ static int measure_ceilings(const struct options *o, struct baselines *b, int ro
     char label[16];
     snprintf(label, sizeof(label), "ceil%d", round);
     char *url = bench_db_create(o->admin_url, label);
-    if (url == NULL) {
+    if (url == NULL || bench_db_add_history(url, o->history) != 0) {
+        bench_db_drop(o->admin_url, url);
         return -1;
     }
     struct commit_latency commit;
@@ -176,12 +180,14 @@ static int measure_ceilings(const struct options *o, struct baselines *b, int ro
     /* fresh tables for each bulk path, so that neither inherits the other's index */
     bench_db_drop(o->admin_url, url);
     url = bench_db_create(o->admin_url, label);
-    if (url == NULL || bench_ceiling_insert(url, "ins", 0, statements, &insert) != 0) {
+    if (url == NULL || bench_db_add_history(url, o->history) != 0 ||
+        bench_ceiling_insert(url, "ins", 0, statements, &insert) != 0) {
         goto out;
     }
     bench_db_drop(o->admin_url, url);
     url = bench_db_create(o->admin_url, label);
-    if (url == NULL || bench_ceiling_copy(url, "copy", 0, copies, COPY_ROWS, &copy) != 0) {
+    if (url == NULL || bench_db_add_history(url, o->history) != 0 ||
+        bench_ceiling_copy(url, "copy", 0, copies, COPY_ROWS, &copy) != 0) {
         goto out;
     }
     fprintf(stderr,
@@ -267,7 +273,8 @@ static int run_ingest(const struct options *o, const struct ingest_case *c,
     snprintf(prefix, sizeof(prefix), "%s-n%u", kind, c->connections);
     outcome->c = *c;
     char *url = bench_db_create(o->admin_url, label);
-    if (url == NULL) {
+    if (url == NULL || bench_db_add_history(url, o->history) != 0) {
+        bench_db_drop(o->admin_url, url);
         return -1;
     }
     struct bench_daemon d;
@@ -318,7 +325,10 @@ static int run_ingest(const struct options *o, const struct ingest_case *c,
         fp->rss_under_load_kb = hwm;
     }
     PGconn *conn = bench_db_connect(url);
-    outcome->stored = conn != NULL ? bench_db_scalar(conn, "SELECT count(*) FROM events") : -1;
+    char *count_sql =
+        util_printf("SELECT count(*) FROM events WHERE source_id LIKE '%s-%%'", prefix);
+    outcome->stored = conn != NULL ? bench_db_scalar(conn, count_sql) : -1;
+    free(count_sql);
     PQfinish(conn);
     int exit_code = bench_daemon_stop(&d);
     fprintf(stderr,
@@ -465,11 +475,15 @@ static int run_delivery(const struct options *o, struct bench_report *report)
         .warmup_ms = 500,
     };
     struct loadgen_result direct;
+    double own_cpu = self_cpu_seconds();
     if (loadgen_run(&lo, &direct) != 0) {
         fprintf(stderr, "bench: %s\n", direct.error);
         goto out;
     }
     loadgen_result_free(&direct);
+    /* client and receiver both run in this process */
+    double direct_cpu_us = (self_cpu_seconds() - own_cpu) * 1e6 /
+                           (double)(direct.requests_2xx > 0 ? direct.requests_2xx : 1);
     fprintf(stderr, "bench:   receiver, direct posts from 4 connections: %.0f requests/s\n",
             direct.requests_per_s);
     bench_receiver_reset(receiver);
@@ -484,6 +498,9 @@ static int run_delivery(const struct options *o, struct bench_report *report)
     if (conn == NULL) {
         goto out;
     }
+    double daemon_cpu = bench_process_cpu_seconds(d.pid);
+    double pg_cpu = bench_pg_cpu_seconds(o->admin_url);
+    own_cpu = self_cpu_seconds();
     int64_t deadline = loadgen_now_us() + 900 * 1000000LL;
     long long done = 0;
     int64_t first_us = 0, done_us = 0;
@@ -499,6 +516,11 @@ static int run_delivery(const struct options *o, struct bench_report *report)
             sleep_ms(50);
         }
     }
+    double per = (double)o->deliveries;
+    double daemon_cpu_us = (bench_process_cpu_seconds(d.pid) - daemon_cpu) * 1e6 / per;
+    double pg_after = bench_pg_cpu_seconds(o->admin_url);
+    double pg_cpu_us = pg_cpu >= 0 && pg_after >= 0 ? (pg_after - pg_cpu) * 1e6 / per : -1;
+    double receiver_cpu_us = (self_cpu_seconds() - own_cpu) * 1e6 / per;
     long long dead = bench_db_scalar(conn, "SELECT count(*) FROM deliveries WHERE status = 'dead'");
     PQfinish(conn);
     uint64_t received = bench_receiver_count(receiver, NULL, NULL);
@@ -510,6 +532,10 @@ static int run_delivery(const struct options *o, struct bench_report *report)
     }
     double seconds = (double)(done_us - first_us) / 1e6;
     double rate = (double)o->deliveries / seconds;
+    fprintf(stderr,
+            "bench:   CPU per delivery: daemon %.0f us, PostgreSQL %.0f us, receiver %.0f us "
+            "(a direct post: %.0f us client and receiver)\n",
+            daemon_cpu_us, pg_cpu_us, receiver_cpu_us, direct_cpu_us);
     fprintf(stderr, "bench:   %.0f deliveries/s (%llu in %.1f s), %llu requests received\n", rate,
             (unsigned long long)o->deliveries, seconds, (unsigned long long)received);
     char note[160];
@@ -519,6 +545,18 @@ static int run_delivery(const struct options *o, struct bench_report *report)
              (unsigned long long)o->deliveries);
     bench_figure(report, "delivery.http.deliveries_per_s", rate, "deliveries/s",
                  "receiver.direct_posts_per_s", direct.requests_per_s, 0, note);
+    const struct {
+        const char *name;
+        double value;
+    } cpu[] = {
+        {"delivery.http.daemon_cpu_us_per_delivery", daemon_cpu_us},
+        {"delivery.http.pg_cpu_us_per_delivery", pg_cpu_us},
+        {"delivery.http.receiver_cpu_us_per_delivery", receiver_cpu_us},
+    };
+    for (size_t i = 0; i < sizeof(cpu) / sizeof(cpu[0]); i++) {
+        bench_figure(report, cpu[i].name, cpu[i].value, "us",
+                     "receiver.direct_post_cpu_us (client + receiver)", direct_cpu_us, 0, NULL);
+    }
     bench_check(report, "delivery.http.requests_per_delivery",
                 (double)received / (double)o->deliveries, "requests", "==", 1,
                 received == o->deliveries);
@@ -556,22 +594,33 @@ static int run_footprint(const struct options *o, struct bench_report *report,
     if (configured != 0) {
         goto out;
     }
-    /* the baseline: the same binary doing the offline half of start-up (config, plugins,
-     * schemas), without the database, threads or listener */
+    /* the start-up baseline: the same binary doing the offline half of start-up (config,
+     * plugins, schemas), without the database, threads or listener */
     char *binary = util_printf("%s/leadhubd", o->build);
     char *argv[] = {binary, "check-config", "-c", d.config, NULL};
     double check_ms[STARTUP_SAMPLES], ready_ms[STARTUP_SAMPLES];
-    long check_rss_kb = 0;
     for (int i = 0; i < STARTUP_SAMPLES; i++) {
-        long maxrss = 0;
-        if (bench_run_command(argv, &check_ms[i], &maxrss) != 0) {
+        long ignored = 0; /* a forked child's peak RSS counts the parent's: not used */
+        if (bench_run_command(argv, &check_ms[i], &ignored) != 0) {
             fprintf(stderr, "bench: leadhubd check-config failed\n");
             free(binary);
             goto out;
         }
-        check_rss_kb = maxrss > check_rss_kb ? maxrss : check_rss_kb;
     }
     free(binary);
+    /* the RSS baseline: the same daemon, bare (no plugins, no instances), settled */
+    struct bench_daemon bare = {0};
+    long bare_kb = -1;
+    if (bench_daemon_configure(&bare, o->build, url, NULL, NULL, NULL) == 0 &&
+        bench_daemon_start(&bare, o->build) == 0) {
+        sleep_ms(2000);
+        bare_kb = bench_rss_kb(bare.pid);
+        bench_daemon_stop(&bare);
+    }
+    bench_daemon_cleanup(&bare, false);
+    if (bare_kb < 0) {
+        goto out;
+    }
     long idle_kb = 0;
     for (int i = 0; i < STARTUP_SAMPLES; i++) {
         if (bench_daemon_start(&d, o->build) != 0) {
@@ -593,8 +642,10 @@ static int run_footprint(const struct options *o, struct bench_report *report,
     fprintf(stderr, "bench:   ready in %.1f ms (check-config %.1f ms); idle RSS %ld kB\n",
             ready_median, check_median, idle_kb);
     bench_figure(report, "footprint.rss_idle_kb", (double)idle_kb, "kB",
-                 "leadhubd check-config peak RSS", (double)check_rss_kb, 0,
+                 "footprint.rss_idle_bare_kb", (double)bare_kb, 0,
                  "webhook and http loaded, one instance each, a route, 2 s after ready");
+    bench_figure(report, "footprint.rss_idle_bare_kb", (double)bare_kb, "kB", NULL, 0, 0,
+                 "the same daemon without plugins or instances, 2 s after ready");
     if (fp->rss_under_load_kb > 0) {
         bench_figure(report, "footprint.rss_under_load_kb", (double)fp->rss_under_load_kb, "kB",
                      "footprint.rss_idle_kb", (double)idle_kb, 0,
@@ -621,11 +672,12 @@ out:
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: leadhub-bench [--database-url URL] [--build DIR] [--json FILE|-]\n"
-                 "                     [--duration SECONDS] [--deliveries N] [--quick]\n"
-                 "                     [--only ingest|delivery|footprint]\n"
-                 "       leadhub-bench load --port P [--connections N] [--batch K]\n"
-                 "                     [--duration SECONDS] [--prefix ID] [--secret S]\n");
+    fprintf(out,
+            "usage: leadhub-bench [--database-url URL] [--build DIR] [--json FILE|-]\n"
+            "                     [--duration SECONDS] [--deliveries N] [--history N] [--quick]\n"
+            "                     [--only ingest|delivery|footprint]\n"
+            "       leadhub-bench load --port P [--connections N] [--batch K]\n"
+            "                     [--duration SECONDS] [--prefix ID] [--secret S]\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -636,6 +688,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         .json = NULL,
         .duration_s = 10,
         .deliveries = 100000,
+        .history = 100000,
     };
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -644,6 +697,7 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->quick = true;
             o->duration_s = 3;
             o->deliveries = 10000;
+            o->history = 20000;
             continue;
         }
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
@@ -665,6 +719,8 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->duration_s = atoi(value);
         } else if (strcmp(arg, "--deliveries") == 0) {
             o->deliveries = strtoull(value, NULL, 10);
+        } else if (strcmp(arg, "--history") == 0) {
+            o->history = strtoull(value, NULL, 10);
         } else if (strcmp(arg, "--only") == 0) {
             o->only = value;
         } else {

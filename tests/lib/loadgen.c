@@ -78,11 +78,19 @@ int64_t loadgen_now_us(void)
 
 char *loadgen_event_json(const char *id_prefix, uint64_t n)
 {
+    /* a second apart from 2026-11-27T10:00:00Z: distinct times, as real events have (a
+     * table full of one timestamp makes its time indexes one long list of duplicates) */
+    time_t at = (time_t)(1795773600 + (n % (10 * 365 * 86400ULL)));
+    struct tm tm;
+    gmtime_r(&at, &tm);
+    char occurred_at[32];
+    strftime(occurred_at, sizeof(occurred_at), "%Y-%m-%dT%H:%M:%SZ", &tm);
     return util_printf("{\"type\":\"lead.created\",\"source_id\":\"%s-%llu\","
-                       "\"occurred_at\":\"2026-11-27T10:00:00Z\","
+                       "\"occurred_at\":\"%s\","
                        "\"lead\":{\"email\":\"%s-%llu@bench.example\",\"first_name\":\"Ada\","
                        "\"last_name\":\"Lovelace\",\"company\":\"Analytical Engines\"}}",
-                       id_prefix, (unsigned long long)n, id_prefix, (unsigned long long)n);
+                       id_prefix, (unsigned long long)n, occurred_at, id_prefix,
+                       (unsigned long long)n);
 }
 
 static int stack_push(struct event_stack *stack, uint64_t value)
