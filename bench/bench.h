@@ -97,6 +97,7 @@ struct bench_daemon {
     int port;
     pid_t pid;
     double ready_ms; /* exec to first /readyz 200 */
+    int exit_status; /* when it exited by itself (bench_daemon_exited) */
 };
 
 /* Writes a config for `db_url` with a `webhook` instance `inbound` (secret from the
@@ -109,6 +110,10 @@ int bench_daemon_configure(struct bench_daemon *d, const char *build_dir, const 
 /* Starts it and waits for /readyz 200 (ready_ms set). Returns 0, or -1 (the log's tail on
  * stderr). */
 int bench_daemon_start(struct bench_daemon *d, const char *build_dir);
+
+/* True when the daemon has exited by itself (it is reaped; *status gets its exit status,
+ * 128 + signal when killed). */
+bool bench_daemon_exited(struct bench_daemon *d, int *status);
 
 /* SIGTERM and wait; returns the exit status (128 + signal when killed). */
 int bench_daemon_stop(struct bench_daemon *d);

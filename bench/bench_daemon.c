@@ -180,17 +180,36 @@ int bench_daemon_start(struct bench_daemon *d, const char *build_dir)
     return rc;
 }
 
+static int decode_status(int status)
+{
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+bool bench_daemon_exited(struct bench_daemon *d, int *status)
+{
+    int raw = 0;
+    if (d->pid == 0 || waitpid(d->pid, &raw, WNOHANG) != d->pid) {
+        return false;
+    }
+    d->pid = 0;
+    *status = decode_status(raw);
+    d->exit_status = *status;
+    fprintf(stderr, "bench: the daemon exited %d by itself\n", *status);
+    print_log_tail(d->log);
+    return true;
+}
+
 int bench_daemon_stop(struct bench_daemon *d)
 {
     if (d->pid == 0) {
-        return -1;
+        return d->exit_status;
     }
     kill(d->pid, SIGTERM);
     int status = 0;
     while (waitpid(d->pid, &status, 0) < 0 && errno == EINTR) {
     }
     d->pid = 0;
-    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    int code = decode_status(status);
     if (code != 0) {
         fprintf(stderr, "bench: the daemon exited %d\n", code);
         print_log_tail(d->log);
