@@ -125,6 +125,10 @@ void bench_daemon_cleanup(struct bench_daemon *d, bool keep);
 long bench_rss_kb(pid_t pid);
 long bench_hwm_kb(pid_t pid);
 
+/* Field `number` (1-based, as proc(5) numbers them: 4 ppid, 14 utime, 16 cutime, ...) of
+ * /proc/<pid>/stat into *out. Returns 0, or -1 when unreadable. */
+int bench_proc_stat_field(long pid, int number, long long *out);
+
 /* CPU time (user + system) of a process so far, seconds; -1 when unreadable. */
 double bench_process_cpu_seconds(pid_t pid);
 

@@ -257,27 +257,44 @@ static long status_kb(pid_t pid, const char *field)
     return value;
 }
 
-double bench_process_cpu_seconds(pid_t pid)
+int bench_proc_stat_field(long pid, int number, long long *out)
 {
     char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         return -1;
     }
     char line[1024];
-    double seconds = -1;
-    if (fgets(line, sizeof(line), f) != NULL) {
-        /* fields after the command (which may hold spaces) start after the last ')' */
+    int rc = -1;
+    if (fgets(line, sizeof(line), f) != NULL && number >= 3) {
+        /* the command (field 2) may hold spaces: fields 3 on start after the last ')' */
         const char *p = strrchr(line, ')');
-        unsigned long utime = 0, stime = 0;
-        if (p != NULL && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-                                &utime, &stime) == 2) {
-            seconds = (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+        for (int field = 3; p != NULL && field <= number; field++) {
+            p = strchr(p, ' ');
+            p = p != NULL ? p + 1 : NULL;
+            if (p != NULL && field == number) {
+                char *end = NULL;
+                long long value = strtoll(p, &end, 10);
+                if (end != p) {
+                    *out = value;
+                    rc = 0;
+                }
+            }
         }
     }
     fclose(f);
-    return seconds;
+    return rc;
+}
+
+double bench_process_cpu_seconds(pid_t pid)
+{
+    long long utime = 0, stime = 0;
+    if (bench_proc_stat_field(pid, 14, &utime) != 0 ||
+        bench_proc_stat_field(pid, 15, &stime) != 0) {
+        return -1;
+    }
+    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
 double bench_daemon_metric(const struct bench_daemon *d, const char *metric)

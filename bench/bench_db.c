@@ -97,7 +97,7 @@ static char *dbname_of(const char *url)
     PQconninfoOption *options = PQconninfoParse(url, NULL);
     char *name = NULL;
     for (PQconninfoOption *o = options; o != NULL && o->keyword != NULL; o++) {
-        if (strcmp(o->keyword, "dbname") == 0 && o->val != NULL) {
+        if (strcmp(o->keyword, "dbname") == 0 && o->val != NULL && name == NULL) {
             name = strdup(o->val);
         }
     }
@@ -185,46 +185,19 @@ void bench_db_drop(const char *admin_url, char *url)
 /* The parent of a process, or -1. */
 static long parent_of(long pid)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        return -1;
-    }
-    char line[1024];
-    long ppid = -1;
-    if (fgets(line, sizeof(line), f) != NULL) {
-        const char *p = strrchr(line, ')');
-        if (p == NULL || sscanf(p + 2, "%*c %ld", &ppid) != 1) {
-            ppid = -1;
-        }
-    }
-    fclose(f);
-    return ppid;
+    long long ppid = -1;
+    return bench_proc_stat_field(pid, 4, &ppid) == 0 ? (long)ppid : -1;
 }
 
 /* cutime + cstime: CPU of the children a process has waited for, seconds; -1 on failure. */
 static double process_reaped_children_seconds(long pid)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
+    long long cutime = 0, cstime = 0;
+    if (bench_proc_stat_field(pid, 16, &cutime) != 0 ||
+        bench_proc_stat_field(pid, 17, &cstime) != 0) {
         return -1;
     }
-    char line[1024];
-    double seconds = -1;
-    if (fgets(line, sizeof(line), f) != NULL) {
-        const char *p = strrchr(line, ')');
-        long cutime = 0, cstime = 0;
-        if (p != NULL &&
-            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %ld %ld", &cutime,
-                   &cstime) == 2) {
-            seconds = (double)(cutime + cstime) / (double)sysconf(_SC_CLK_TCK);
-        }
-    }
-    fclose(f);
-    return seconds;
+    return (double)(cutime + cstime) / (double)sysconf(_SC_CLK_TCK);
 }
 
 double bench_pg_cpu_seconds(const char *admin_url)

@@ -67,7 +67,6 @@ struct baselines {
 
 struct footprint {
     long rss_under_load_kb; /* highest VmHWM over the ingest runs */
-    double ready_fresh_ms;  /* a start that applied the migrations */
 };
 
 static bool wanted(const struct options *o, const char *part)
@@ -285,9 +284,6 @@ static int run_ingest(const struct options *o, const struct ingest_case *c,
         bench_daemon_start(&d, o->build) != 0) {
         goto out;
     }
-    if (fp->ready_fresh_ms == 0) {
-        fp->ready_fresh_ms = d.ready_ms;
-    }
     fprintf(stderr, "bench: ingest %s N=%u for %d s ...\n", kind, c->connections, o->duration_s);
     struct loadgen_options lo = {
         .host = "127.0.0.1",
@@ -422,7 +418,7 @@ static void report_ingest(struct bench_report *report, const struct baselines *b
      * requests that got no answer (committed, then the answer was lost) */
     snprintf(name, sizeof(name), "ingest.%s.n%u.stored_minus_acked", kind, c->connections);
     long long difference = outcome->stored - (long long)r->events_acked;
-    long long unanswered = (long long)(r->requests_failed * c->per_request);
+    long long unanswered = (long long)r->requests_failed * (long long)c->per_request;
     bench_check(
         report, name, (double)difference, "events",
         unanswered > 0 ? "in [0, unanswered]" : "==", unanswered > 0 ? (double)unanswered : 0,
@@ -672,11 +668,6 @@ static int run_footprint(const struct options *o, struct bench_report *report,
     snprintf(note, sizeof(note), "median of %d starts on a migrated database", STARTUP_SAMPLES);
     bench_figure(report, "footprint.exec_to_ready_ms", ready_median, "ms",
                  "leadhubd check-config ms", check_median, 0, note);
-    if (fp->ready_fresh_ms > 0) {
-        bench_figure(report, "footprint.exec_to_ready_fresh_db_ms", fp->ready_fresh_ms, "ms",
-                     "leadhubd check-config ms", check_median, 0,
-                     "first start on an empty database: migrations applied");
-    }
     rc = 0;
 out:
     bench_daemon_cleanup(&d, rc != 0);
@@ -733,7 +724,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         } else if (strcmp(arg, "--json") == 0) {
             o->json = value;
         } else if (strcmp(arg, "--duration") == 0) {
-            o->duration_s = atoi(value);
+            o->duration_s = (int)strtol(value, NULL, 10);
         } else if (strcmp(arg, "--deliveries") == 0) {
             o->deliveries = strtoull(value, NULL, 10);
         } else if (strcmp(arg, "--history") == 0) {
@@ -776,13 +767,13 @@ static int load_only(int argc, char **argv)
     for (int i = 2; i + 1 < argc; i += 2) {
         const char *arg = argv[i], *value = argv[i + 1];
         if (strcmp(arg, "--port") == 0) {
-            lo.port = atoi(value);
+            lo.port = (int)strtol(value, NULL, 10);
         } else if (strcmp(arg, "--connections") == 0) {
-            lo.connections = (unsigned)atoi(value);
+            lo.connections = (unsigned)strtoul(value, NULL, 10);
         } else if (strcmp(arg, "--batch") == 0) {
-            lo.events_per_request = (unsigned)atoi(value);
+            lo.events_per_request = (unsigned)strtoul(value, NULL, 10);
         } else if (strcmp(arg, "--duration") == 0) {
-            lo.duration_ms = atoi(value) * 1000LL + lo.warmup_ms;
+            lo.duration_ms = strtoll(value, NULL, 10) * 1000 + lo.warmup_ms;
         } else if (strcmp(arg, "--prefix") == 0) {
             lo.id_prefix = value;
         } else if (strcmp(arg, "--secret") == 0) {

@@ -445,8 +445,12 @@ static void try_read(struct run *run, struct conn *conn)
             }
             return;
         }
+        /* "HTTP/1.x NNN ..." */
         int status = 0;
-        if (sscanf(conn->in, "HTTP/1.%*d %d", &status) != 1) {
+        if (strncmp(conn->in, "HTTP/1.", 7) == 0 && conn->in[8] == ' ') {
+            status = (int)strtol(conn->in + 9, NULL, 10);
+        }
+        if (status < 100 || status > 999) {
             fail_request(run, conn, now);
             return;
         }
@@ -461,9 +465,11 @@ static void try_read(struct run *run, struct conn *conn)
         }
         conn->in[conn->in_len] = '\0';
         const char *accepted = strstr(conn->in + head, "\"accepted\":");
-        bool accepted_new = accepted != NULL && atoi(accepted + strlen("\"accepted\":")) > 0;
+        bool accepted_new =
+            accepted != NULL && strtol(accepted + strlen("\"accepted\":"), NULL, 10) > 0;
         const char *duplicates = strstr(conn->in + head, "\"duplicates\":");
-        int duplicate_count = duplicates != NULL ? atoi(duplicates + strlen("\"duplicates\":")) : 0;
+        int duplicate_count =
+            duplicates != NULL ? (int)strtol(duplicates + strlen("\"duplicates\":"), NULL, 10) : 0;
         const char *connection = find_header(conn->in, head, "Connection", &value_len);
         bool must_close = closed || (connection != NULL && value_len == 5 &&
                                      strncasecmp(connection, "close", 5) == 0);
