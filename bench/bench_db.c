@@ -149,15 +149,15 @@ int bench_db_add_history(const char *url, uint64_t rows)
     /* each older event with its lead, as the daemon would have stored them */
     PGconn *conn = bench_db_connect(url);
     int rc = conn != NULL ? 0 : -1;
-    static const char *const steps[] = {
+    static const char insert_leads[] =
         "INSERT INTO leads (email, first_name, last_name, company) "
         "SELECT payload->'lead'->>'email', payload->'lead'->>'first_name', "
         "payload->'lead'->>'last_name', payload->'lead'->>'company' FROM events "
-        "WHERE source_id LIKE 'history-%' ON CONFLICT (email) DO NOTHING",
+        "WHERE source_id LIKE 'history-%' ON CONFLICT (email) DO NOTHING";
+    static const char link_leads[] =
         "UPDATE events e SET lead_id = l.id FROM leads l "
-        "WHERE l.email = e.payload->'lead'->>'email' AND e.source_id LIKE 'history-%'",
-        "VACUUM ANALYZE",
-    };
+        "WHERE l.email = e.payload->'lead'->>'email' AND e.source_id LIKE 'history-%'";
+    static const char *const steps[] = {insert_leads, link_leads, "VACUUM ANALYZE"};
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]) && rc == 0; i++) {
         rc = exec_ok(conn, steps[i]);
     }
