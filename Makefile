@@ -182,6 +182,7 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_CORE_SRC)) \
              $(foreach f,$(FUZZ_PLUGIN_SRC),$(BUILD)/fuzz/$(basename $(notdir $(f))))
 
 fuzz: deps
+	@scripts/fuzz-deps.sh
 	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build/fuzz SANITIZE=fuzz CC=clang fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) BUILD=build/fuzz scripts/run-fuzz.sh
 
