@@ -88,7 +88,8 @@ static void emit_json(struct bench_report *report, json_t *object)
         return;
     }
     if (report->json != NULL) {
-        char *text = json_dumps(object, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        char *text =
+            json_dumps(object, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
         if (text != NULL) {
             fprintf(report->json, "%s\n", text);
             fflush(report->json);
@@ -127,7 +128,7 @@ void bench_figure(struct bench_report *report, const char *name, double value, c
     json_object_set_new(object, "unit", json_string(unit));
     json_object_set_new(object, "baseline",
                         baseline_name ? json_string(baseline_name) : json_null());
-    json_object_set_new(object, "baseline_value", number(baseline));
+    json_object_set_new(object, "baseline_value", baseline_name ? number(baseline) : json_null());
     json_object_set_new(object, "ratio", number(line->ratio));
     if (floor_ratio > 0) {
         json_object_set_new(object, "floor", json_real(floor_ratio));
@@ -252,7 +253,8 @@ int bench_report_close(struct bench_report *report)
         json_t *object;
         json_array_foreach(report->pending, i, object)
         {
-            char *text = json_dumps(object, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            char *text =
+                json_dumps(object, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
             if (text != NULL) {
                 printf("%s\n", text);
                 free(text);
