@@ -28,6 +28,7 @@
 #include "fake_http.h"
 #include "http_client.h"
 #include "loadcheck.h"
+#include "reaper.h"
 #include "testdb.h"
 #include "testutil.h"
 #include "util.h"
@@ -55,13 +56,14 @@ static void sleep_ms(long ms)
 }
 
 static atomic_bool finish;
+static struct test_daemon td;
 
-static void start_load(struct load_thread *load, const struct test_daemon *td, const char *prefix,
-                       unsigned connections, unsigned per_request)
+static void start_load(struct load_thread *load, const struct test_daemon *daemon,
+                       const char *prefix, unsigned connections, unsigned per_request)
 {
     struct loadgen_options options = {
         .host = "127.0.0.1",
-        .port = td->port,
+        .port = daemon->port,
         .path = "/webhooks/inbound",
         .secret = SECRET,
         .connections = connections,
@@ -77,17 +79,17 @@ static void start_load(struct load_thread *load, const struct test_daemon *td, c
 }
 
 /* Fails the test with what the daemon says: /readyz and the end of its log. */
-static void fail_with_daemon_state(struct test_daemon *td, const char *what)
+static void fail_with_daemon_state(struct test_daemon *daemon, const char *what)
 {
-    char *url = td_url(td, "/readyz");
+    char *url = td_url(daemon, "/readyz");
     struct http_result ready;
     http_get(url, &ready);
-    char *log = td_log(td);
+    char *log = td_log(daemon);
     size_t len = strlen(log);
     char process[64] = "running";
     int status = 0;
-    if (td->pid != 0 && waitpid(td->pid, &status, WNOHANG) == td->pid) {
-        td->pid = 0;
+    if (daemon->pid != 0 && waitpid(daemon->pid, &status, WNOHANG) == daemon->pid) {
+        daemon->pid = 0;
         snprintf(process, sizeof(process), "DIED by itself (%s %d)",
                  WIFSIGNALED(status) ? "signal" : "exit",
                  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
@@ -123,7 +125,6 @@ START_TEST(test_kill_9_under_load_loses_and_duplicates_nothing_acknowledged)
 
     struct fake_http *receiver = fake_http_start();
     ck_assert_ptr_nonnull(receiver);
-    struct test_daemon td;
     td_init(&td, NULL);
     td_webhook_instance(&td, "inbound", SECRET);
     setenv("LHTEST_CRASH_OUT_SECRET", OUT_SECRET, 1);
@@ -138,7 +139,9 @@ START_TEST(test_kill_9_under_load_loses_and_duplicates_nothing_acknowledged)
                            "    to: [out]\n"
                            "delivery:\n  backoff_base: 20ms\n  backoff_cap: 200ms\n"
                            "  max_attempts: 1000\n  breaker_failures: 1000\n");
+    reaper_start(); /* a failed check must not leave the daemon running */
     ck_assert_int_eq(td_start(&td), 0);
+    reaper_watch_pid(td.pid);
 
     atomic_init(&finish, false);
     struct load_thread loads[2];
@@ -166,6 +169,7 @@ START_TEST(test_kill_9_under_load_loses_and_duplicates_nothing_acknowledged)
         if (td_start(&td) != 0) {
             fail_with_daemon_state(&td, "the daemon did not restart");
         }
+        reaper_watch_pid(td.pid);
     }
     /* a last stretch of load on the surviving daemon, then every unacknowledged event is
      * sent again until acknowledged */
@@ -214,6 +218,7 @@ START_TEST(test_kill_9_under_load_loses_and_duplicates_nothing_acknowledged)
         load_thread_free(&loads[l]);
     }
     td_cleanup(&td);
+    reaper_release();
     fake_http_stop(receiver);
 }
 END_TEST

@@ -7,6 +7,7 @@
  */
 #include <check.h>
 #include <curl/curl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -16,6 +17,7 @@
 #include "fake_http.h"
 #include "http_client.h"
 #include "loadcheck.h"
+#include "reaper.h"
 #include "testdb.h"
 #include "testutil.h"
 #include "util.h"
@@ -24,7 +26,6 @@
 
 static char *cluster_dir;
 static int cluster_port;
-
 static char *cluster(const char *action)
 {
     char *command = util_printf("'%s/scripts/pg.sh' %s '%s' %d", tu_source_dir(), action,
@@ -125,6 +126,7 @@ START_TEST(test_database_down_answers_503_then_recovers_without_loss)
     tu_rmrf(base);
     free(base);
     free(cluster_dir);
+    cluster_dir = NULL;
     free(url);
 }
 END_TEST
@@ -205,7 +207,9 @@ START_TEST(test_database_restarts_under_load_answer_503_and_lose_nothing)
     char *base = tu_tmpdir();
     cluster_dir = tu_path(base, "pg");
     cluster_port = tu_free_port();
+    reaper_start(); /* a failed check must not leave the cluster or the daemon running */
     char *url = cluster("start");
+    reaper_watch_cluster(cluster_dir);
     struct fake_http *receiver = fake_http_start();
     ck_assert_ptr_nonnull(receiver);
 
@@ -225,6 +229,7 @@ START_TEST(test_database_restarts_under_load_answer_503_and_lose_nothing)
                            "delivery:\n  backoff_base: 20ms\n  backoff_cap: 500ms\n"
                            "  max_attempts: 1000\n  breaker_failures: 1000\n");
     ck_assert_int_eq(td_start(&td), 0);
+    reaper_watch_pid(td.pid);
 
     atomic_bool finish;
     atomic_init(&finish, false);
@@ -341,9 +346,11 @@ START_TEST(test_database_restarts_under_load_answer_503_and_lose_nothing)
     td_cleanup(&td);
     fake_http_stop(receiver);
     free(cluster("stop"));
+    reaper_release();
     tu_rmrf(base);
     free(base);
     free(cluster_dir);
+    cluster_dir = NULL;
     free(url);
 }
 END_TEST

@@ -20,6 +20,7 @@
 #include "daemon_harness.h"
 #include "fake_http.h"
 #include "http_client.h"
+#include "reaper.h"
 #include "testdb.h"
 #include "testutil.h"
 #include "util.h"
@@ -40,6 +41,7 @@ static bool soak(void)
 
 static void setup(void)
 {
+    reaper_start(); /* a failed check must not leave the daemon running */
     provider = fake_http_start();
     oauth_provider = fake_http_start();
     ck_assert_ptr_nonnull(provider);
@@ -71,6 +73,7 @@ static void teardown(void)
         ck_assert_int_eq(status, 0);
     }
     td_cleanup(&td);
+    reaper_release();
     fake_http_stop(provider);
     fake_http_stop(oauth_provider);
 }
@@ -217,6 +220,7 @@ START_TEST(test_http_sink_retries_backs_off_and_dead_letters_each_provider_fault
                            "  max_attempts: 4\n  breaker_failures: 1000\n");
     td.extra_main = strbuf_take(&routes);
     ck_assert_int_eq(td_start(&td), 0);
+    reaper_watch_pid(td.pid);
     db = testdb_connect(td.db_url);
 
     for (size_t i = 0; i < UTIL_ARRAY_LEN(sinks); i++) {
@@ -333,6 +337,7 @@ START_TEST(test_poller_survives_provider_faults_and_commits_each_page_once)
     free(pager);
     free(url);
     ck_assert_int_eq(td_start(&td), 0);
+    reaper_watch_pid(td.pid);
     db = testdb_connect(td.db_url);
 
     long three = 3;
@@ -431,6 +436,7 @@ START_TEST(test_random_faults_under_load_every_delivery_done_once_none_dead)
                            "delivery:\n  backoff_base: 20ms\n  backoff_cap: 200ms\n"
                            "  max_attempts: 1000\n  breaker_failures: 1000\n");
     ck_assert_int_eq(td_start(&td), 0);
+    reaper_watch_pid(td.pid);
     db = testdb_connect(td.db_url);
     for (long first = 0; first < events; first += 50) {
         struct strbuf body = {0};
