@@ -9,8 +9,12 @@
 #   make psql         psql on the database `make run` started
 #   make install      PREFIX=/usr/local (DESTDIR supported)
 #   make lint | format | format-check | bench | clean
+#   make fuzz         build the libFuzzer targets (clang, in build/fuzz) and run each for
+#                     FUZZ_SECONDS (default 60)
+#   make soak         the long forms of the durability tests (kill -9 rounds, database
+#                     restarts under load) against a throwaway PostgreSQL
 #
-# Variables: CC=clang, BUILD=dir, SANITIZE=1, PREFIX, DESTDIR.
+# Variables: CC=clang, BUILD=dir, SANITIZE=1, PREFIX, DESTDIR, FUZZ_SECONDS.
 
 .DEFAULT_GOAL := all
 .SUFFIXES:
@@ -35,6 +39,12 @@ WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
             -Wformat=2 -Wpointer-arith -Wundef -Wvla -Wno-format-nonliteral
 ifeq ($(SANITIZE),1)
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+OPT := -O1 -g
+PLUGIN_LDFLAGS :=
+else ifeq ($(SANITIZE),fuzz)
+# Everything instrumented for libFuzzer's coverage; only the fuzz programs link its main.
+SAN_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+             -fno-omit-frame-pointer
 OPT := -O1 -g
 PLUGIN_LDFLAGS :=
 else
@@ -68,15 +78,18 @@ E2E_TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/e2e/test_*
 PLUGIN_TESTS := $(patsubst plugins/%.c,$(BUILD)/tests/plugins/%,$(wildcard plugins/*/tests/test_*.c))
 FIXTURE_SOS := $(patsubst tests/fixtures/plugins/%.c,$(BUILD)/tests/fixtures/%.so,$(wildcard tests/fixtures/plugins/*.c))
 TEST_BINS   := $(UNIT_TESTS) $(E2E_TESTS) $(PLUGIN_TESTS)
+BENCH_SRC   := $(wildcard bench/*.c)
+BENCH       := $(BUILD)/bench/leadhub-bench
 
 # --- top-level targets -----------------------------------------------------------------
-.PHONY: all build tests test asan run psql deps install uninstall lint format format-check bench clean
+.PHONY: all build tests test asan run psql deps install uninstall lint format format-check bench \
+        fuzz fuzz-build soak clean
 
 all: $(DAEMON) $(PLUGIN_SOS)
 
 build: all
 
-tests: all $(TEST_BINS) $(FIXTURE_SOS)
+tests: all $(TEST_BINS) $(FIXTURE_SOS) $(if $(BENCH_SRC),$(BENCH))
 
 # `make test` and `make run` first make sure the packages are there (the pkg-config
 # lookups above need them), then build in a sub-make that sees them.
@@ -157,6 +170,37 @@ $(BUILD)/tests/fixtures/%.so: tests/fixtures/plugins/%.c sdk/leadhub.h
 	@mkdir -p $(dir $@)
 	$(CC) $(PLUGIN_CFLAGS) $(SAN_FLAGS) -shared -o $@ $< $(JANSSON_LIBS)
 
+# --- fuzzing -----------------------------------------------------------------------------
+# Targets are fuzz_<name>.c files defining LLVMFuzzerTestOneInput: tests/fuzz/ (core, linked
+# with the core library) and plugins/<plugin>/fuzz/ (compiled with that plugin's own
+# plugins/<plugin>/*.c too); seeds in a sibling corpus_<name>/. `make fuzz` builds them
+# with clang in build/fuzz and runs each for FUZZ_SECONDS (scripts/run-fuzz.sh).
+FUZZ_SECONDS ?= 60
+FUZZ_CORE_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_PLUGIN_SRC := $(wildcard plugins/*/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_CORE_SRC)) \
+             $(foreach f,$(FUZZ_PLUGIN_SRC),$(BUILD)/fuzz/$(basename $(notdir $(f))))
+
+fuzz: deps
+	@scripts/fuzz-deps.sh
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build/fuzz SANITIZE=fuzz CC=clang fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) BUILD=build/fuzz scripts/run-fuzz.sh
+
+fuzz-build: $(FUZZ_BINS)
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -ldl
+
+define plugin_fuzz_rules
+$(BUILD)/fuzz/$(basename $(notdir $(1))): $(patsubst %.c,$(BUILD)/obj/%.o,$(1)) \
+        $(patsubst %.c,$(BUILD)/pobj/%.o,$(wildcard $(dir $(patsubst %/,%,$(dir $(1))))*.c)) \
+        $(CORE_LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_LDFLAGS) -fsanitize=fuzzer -o $$@ $$^ $$(PKG_LIBS) -ldl
+endef
+$(foreach f,$(FUZZ_PLUGIN_SRC),$(eval $(call plugin_fuzz_rules,$(f))))
+
 # --- install -----------------------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/leadhub/plugins \
@@ -174,7 +218,8 @@ uninstall:
 
 # --- quality -----------------------------------------------------------------------------
 FORMAT_FILES := $(wildcard core/*.c core/*.h sdk/*.h plugins/*/*.c plugins/*/*.h \
-                  plugins/*/tests/*.c tests/*/*.c tests/*/*.h tests/fixtures/plugins/*.c bench/*.c)
+                  plugins/*/tests/*.c plugins/*/fuzz/*.c tests/*/*.c tests/*/*.h \
+                  tests/fixtures/plugins/*.c bench/*.c bench/*.h)
 
 format:
 	clang-format -i $(FORMAT_FILES)
@@ -188,9 +233,23 @@ lint: $(BUILD)/gen/migrations.c
 	clang-tidy --quiet $(CORE_SRC) core/main.c $(wildcard plugins/*/*.c) -- \
 	    -std=c11 -D_GNU_SOURCE -DLEADHUB_VERSION='"$(VERSION)"' -Isdk -Icore -Iplugins/common $(PKG_CFLAGS)
 
+# `make bench`: bench/run.sh starts a throwaway PostgreSQL (unless LEADHUB_TEST_DATABASE_URL
+# is set) and runs build/bench/leadhub-bench; BENCH_ARGS are passed on (e.g. --quick).
 bench: deps
-	@$(MAKE) --no-print-directory all
-	@BUILD=$(BUILD) bench/run.sh
+	@$(MAKE) --no-print-directory -j$(NPROC) all $(BENCH)
+	@BUILD=$(BUILD) bench/run.sh $(BENCH_ARGS)
+
+soak: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) tests
+	@BUILD=$(BUILD) scripts/run-soak.sh
+
+$(BUILD)/obj/bench/%.o: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/lib -c $< -o $@
+
+$(BENCH): $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(TESTLIB) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -ldl -lm
 
 clean:
 	rm -rf build

@@ -1,6 +1,7 @@
 /* fake_http.c - see fake_http.h. */
 #include <microhttpd.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ struct fake_http {
     size_t route_count;
     struct fake_request *received;
     size_t received_count;
+    char *bearer; /* required "Bearer <token>", or NULL */
 };
 
 struct upload {
@@ -95,18 +97,37 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             .body = strbuf_take(&upload->body),
             .authorization = auth ? strdup(auth) : NULL,
             .headers = strbuf_take(&headers),
+            .at_ms = util_monotonic_ms(),
         };
     }
     struct scripted answer = {200, "{}", NULL, NULL, 0, NULL, 0, 0};
     struct scripted *route = NULL;
+    const char *received_url = strbuf_value(&full_url);
+    if (grown != NULL) {
+        received_url = server->received[server->received_count - 1].url;
+    }
     for (size_t r = 0; r < server->route_count && route == NULL; r++) {
         struct scripted *candidate = &server->routes[r];
-        if (strcmp(candidate->url, server->received[server->received_count - 1].url) == 0 &&
-            (candidate->times == 0 || candidate->used < candidate->times)) {
+        size_t len = strlen(candidate->url);
+        bool prefix = len > 0 && candidate->url[len - 1] == '*';
+        bool matches = prefix ? strncmp(candidate->url, received_url, len - 1) == 0
+                              : strcmp(candidate->url, received_url) == 0;
+        if (matches && (candidate->times == 0 || candidate->used < candidate->times)) {
             route = candidate;
         }
     }
-    if (route != NULL) {
+    bool unauthorized =
+        server->bearer != NULL && (auth == NULL || strcmp(auth, server->bearer) != 0);
+    if (unauthorized) {
+        answer = (struct scripted){401,
+                                   "{\"error\":\"invalid_token\"}",
+                                   "WWW-Authenticate",
+                                   "Bearer error=\"invalid_token\"",
+                                   0,
+                                   NULL,
+                                   0,
+                                   0};
+    } else if (route != NULL) {
         route->used++;
         answer = *route;
     } else if (server->script_count > 0) {
@@ -121,6 +142,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     if (answer.delay_ms > 0) {
         struct timespec pause = {answer.delay_ms / 1000, (answer.delay_ms % 1000) * 1000000L};
         nanosleep(&pause, NULL);
+    }
+    if (answer.status == FAKE_RESET) {
+        /* a zero linger makes the close send RST instead of FIN */
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (info != NULL) {
+            struct linger reset = {.l_onoff = 1, .l_linger = 0};
+            setsockopt(info->connect_fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+        }
+        return MHD_NO;
+    }
+    if (answer.status == FAKE_CLOSE) {
+        return MHD_NO;
     }
     struct MHD_Response *response = MHD_create_response_from_buffer(
         strlen(answer.body), (void *)answer.body, MHD_RESPMEM_MUST_COPY);
@@ -215,6 +249,14 @@ void fake_http_route(struct fake_http *server, const char *url, struct fake_resp
     pthread_mutex_unlock(&server->mutex);
 }
 
+void fake_http_require_bearer(struct fake_http *server, const char *token)
+{
+    pthread_mutex_lock(&server->mutex);
+    free(server->bearer);
+    server->bearer = token != NULL ? util_printf("Bearer %s", token) : NULL;
+    pthread_mutex_unlock(&server->mutex);
+}
+
 size_t fake_http_request_count(struct fake_http *server)
 {
     pthread_mutex_lock(&server->mutex);
@@ -234,9 +276,9 @@ struct fake_request fake_http_request(struct fake_http *server, size_t i)
     pthread_mutex_lock(&server->mutex);
     if (i < server->received_count) {
         const struct fake_request *r = &server->received[i];
-        copy =
-            (struct fake_request){dup_or_null(r->method), dup_or_null(r->url), dup_or_null(r->body),
-                                  dup_or_null(r->authorization), dup_or_null(r->headers)};
+        copy = (struct fake_request){dup_or_null(r->method),  dup_or_null(r->url),
+                                     dup_or_null(r->body),    dup_or_null(r->authorization),
+                                     dup_or_null(r->headers), r->at_ms};
     }
     pthread_mutex_unlock(&server->mutex);
     return copy;
@@ -275,6 +317,7 @@ void fake_http_stop(struct fake_http *server)
         fake_http_request_free(&server->received[i]);
     }
     free(server->received);
+    free(server->bearer);
     pthread_mutex_destroy(&server->mutex);
     free(server);
 }

@@ -2,6 +2,17 @@
  * fake_http.h - a scriptable HTTP server for tests (libmicrohttpd on 127.0.0.1): it answers
  * requests with a queue of scripted responses (status, headers, body, delay) and records
  * what it received. The fake providers of connector tests are built on it.
+ *
+ * Faults a provider shows, and how to script them:
+ *   429 + Retry-After     {429, "{...}", "Retry-After: 2", 0}
+ *   500 / 503             {500, "...", NULL, 0}
+ *   slow past a timeout   {200, "{}", NULL, 5000}  (delay_ms before answering)
+ *   connection reset      {FAKE_RESET, NULL, NULL, 0}  (TCP RST, no answer)
+ *   closed, no answer     {FAKE_CLOSE, NULL, NULL, 0}
+ *   malformed body        {200, "{\"events\": [", NULL, 0}  (any bytes, any status)
+ *   expired token (401)   fake_http_require_bearer(): a request without the current
+ *                         "Authorization: Bearer <token>" gets 401 invalid_token
+ *   per URL, per count    fake_http_route(server, "/path?query" or "/prefix*", response, n)
  */
 #ifndef LEADHUB_FAKE_HTTP_H
 #define LEADHUB_FAKE_HTTP_H
@@ -10,11 +21,15 @@
 
 struct fake_http;
 
+/* Statuses that are not answers: what the server does instead (after delay_ms). */
+#define FAKE_RESET (-1) /* reset the connection (RST): the client sees "connection reset" */
+#define FAKE_CLOSE (-2) /* close it without an answer: the client sees an empty reply */
+
 struct fake_response {
-    int status;
+    int status;         /* an HTTP status, or FAKE_RESET / FAKE_CLOSE */
     const char *body;   /* copied */
     const char *header; /* one extra "Name: value" header or NULL; copied */
-    int delay_ms;       /* wait before answering */
+    int delay_ms;       /* wait before answering (or resetting, or closing) */
 };
 
 /* What the server received, in order. */
@@ -24,6 +39,7 @@ struct fake_request {
     char *body;
     char *authorization; /* the Authorization header or NULL */
     char *headers;       /* every header, "name: value\n" each */
+    long long at_ms;     /* when it arrived (monotonic ms, util_monotonic_ms()) */
 };
 
 struct fake_http *fake_http_start(void);
@@ -37,10 +53,19 @@ void fake_http_push(struct fake_http *server, struct fake_response response);
 /*
  * fake_http_route - answer requests for exactly `url` (path and query, as received) with
  * `response`, `times` times (0: always), before the queue is consulted. Routes for one URL
- * are used in the order they were added: "500 three times, then the page".
+ * are used in the order they were added: "500 three times, then the page". A `url` ending
+ * in '*' matches every URL that starts with the rest ("/leads*").
  */
 void fake_http_route(struct fake_http *server, const char *url, struct fake_response response,
                      int times);
+
+/*
+ * fake_http_require_bearer - from now on, a request whose Authorization is not
+ * "Bearer <token>" is answered 401 {"error":"invalid_token"} with WWW-Authenticate, before
+ * routes and the queue (an expired or revoked token). NULL turns the check off. Calling it
+ * again with a new token "rotates" it: the old one is refused from then on.
+ */
+void fake_http_require_bearer(struct fake_http *server, const char *token);
 
 size_t fake_http_request_count(struct fake_http *server);
 /* A copy of request i (free with fake_http_request_free). */
