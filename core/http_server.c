@@ -215,17 +215,26 @@ static enum MHD_Result answer_webhook(struct request *req)
     return body != NULL ? send_json(req, 200, body, NULL, NULL) : MHD_NO;
 }
 
-/* Runs on a writer thread when the batch is committed or failed. */
+/*
+ * Runs on a writer thread when the batch is committed or failed. The connection is resumed
+ * only after the mutex is released: once resumed, an MHD thread may answer and free the
+ * request at once, so nothing of it may be touched after MHD_resume_connection(). While
+ * the connection is suspended the request cannot be completed, so it is alive until then.
+ */
 static void on_batch_done(struct ingest_batch *batch, void *arg)
 {
     (void)batch;
     struct request *req = arg;
+    struct MHD_Connection *resume = NULL;
     pthread_mutex_lock(&req->mutex);
     if (req->suspended) {
         req->suspended = false;
-        MHD_resume_connection(req->connection);
+        resume = req->connection;
     }
     pthread_mutex_unlock(&req->mutex);
+    if (resume != NULL) {
+        MHD_resume_connection(resume);
+    }
 }
 
 /*
@@ -523,11 +532,6 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
         return;
     }
     *con_cls = NULL;
-    /* A writer thread's on_batch_done() may still hold the mutex just after it resumed this
-     * connection; MHD can answer and complete the request before that thread unlocks, so
-     * wait for it here rather than free the mutex from under it. */
-    pthread_mutex_lock(&req->mutex);
-    pthread_mutex_unlock(&req->mutex);
     if (req->ctx_ready) {
         ctx_clear(&req->ctx);
     }
