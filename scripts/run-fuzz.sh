@@ -6,7 +6,8 @@
 #   FUZZ_SECONDS  run time per target (default 60)
 #   FUZZ_ONLY     run only the targets whose name contains this text
 #
-# Seeds come from the target's sibling corpus_<name>/ directory; what the fuzzer learns is
+# Seeds come from the target's sibling corpus_<name>/ directory (and, for a plugin's
+# target, the plugin's tests/fixtures/); what the fuzzer learns is
 # kept in $BUILD/corpus/<name>/ (so the next run starts from it) and never written back
 # into the tree. Logs and any crashing input go to $BUILD/logs/ and $BUILD/artifacts/.
 set -uo pipefail
@@ -48,6 +49,11 @@ for bin in "${targets[@]}"; do
     dirs=("$work")
     if [ -n "$seeds" ] && [ -d "$seeds" ]; then
         dirs+=("$seeds")
+    fi
+    # a plugin's test fixtures (provider payloads) are seeds too, kept in one place
+    fixtures="$(dirname "${seeds:-tests/fuzz/x}")/../tests/fixtures"
+    if [[ $seeds == plugins/* ]] && [ -d "$fixtures" ]; then
+        dirs+=("$fixtures")
     fi
     dict=()
     src_dir=$(dirname "${seeds:-tests/fuzz/x}")

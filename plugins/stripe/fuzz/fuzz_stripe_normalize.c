@@ -7,7 +7,7 @@
  *
  * Built by `make fuzz` with the plugin's files and the core library:
  *   clang -fsanitize=fuzzer,address,undefined -Isdk -Icore ...
- * Seeds: corpus_stripe_normalize/ (Stripe's example events).
+ * Seeds: corpus_stripe_normalize/ (variants) and ../tests/fixtures/ (Stripe's example events).
  */
 #include <stdint.h>
 #include <stdio.h>
