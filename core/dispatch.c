@@ -272,6 +272,38 @@ static void note_outcome(struct claimed *row, lh_status_t status, const char *er
     }
 }
 
+/* Sends again, in one call, the deliveries of a batch that came back LH_AUTH, and puts
+ * their new outcomes in place. Out of memory leaves the first outcomes. */
+static void redeliver_refused(struct lane *lane, struct lh_ctx *ctx, lh_delivery_t *deliveries,
+                              size_t count, lh_status_t *results, char **messages)
+{
+    size_t *at = calloc(count, sizeof(*at));
+    lh_delivery_t *again = calloc(count, sizeof(*again));
+    lh_status_t *again_results = calloc(count, sizeof(*again_results));
+    char **again_messages = calloc(count, sizeof(*again_messages));
+    size_t n = 0;
+    if (at == NULL || again == NULL || again_results == NULL || again_messages == NULL) {
+        goto out;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (results[i] == LH_AUTH) {
+            at[n] = i;
+            again[n++] = deliveries[i];
+        }
+    }
+    instance_deliver_batch(lane->sink, ctx, again, n, again_results, again_messages);
+    for (size_t k = 0; k < n; k++) {
+        free(messages[at[k]]);
+        messages[at[k]] = again_messages[k];
+        results[at[k]] = again_results[k];
+    }
+out:
+    free(at);
+    free(again);
+    free(again_results);
+    free(again_messages);
+}
+
 /* Delivers rows[from..from+count) in one deliver_batch() call. */
 static void deliver_batch(struct lane *lane, struct claimed *rows, size_t count)
 {
@@ -299,14 +331,10 @@ static void deliver_batch(struct lane *lane, struct claimed *rows, size_t count)
     for (size_t i = 0; i < count; i++) {
         auth_failed |= results[i] == LH_AUTH;
     }
-    if (auth_failed) {
-        /* a refused token: the host refreshes it and tries once more */
-        host_oauth2_invalidate(&ctx);
-        for (size_t i = 0; i < count; i++) {
-            free(messages[i]);
-            messages[i] = NULL;
-        }
-        instance_deliver_batch(lane->sink, &ctx, deliveries, count, results, messages);
+    if (auth_failed && host_oauth2_drop(&ctx)) {
+        /* a refused host-managed token: the host refreshes it and sends once more what
+         * was refused for it, and only that (the rest is done or failed for its own reason) */
+        redeliver_refused(lane, &ctx, deliveries, count, results, messages);
     }
     for (size_t i = 0; i < count; i++) {
         note_outcome(&rows[i], results[i], messages[i] != NULL ? messages[i] : ctx.error,
@@ -330,9 +358,8 @@ static void deliver_one(struct lane *lane, struct claimed *row)
     ctx_init(&ctx, lane->sink, NULL);
     ctx.in_delivery = true;
     lh_status_t status = instance_deliver(lane->sink, &ctx, &delivery);
-    if (status == LH_AUTH) {
-        /* a refused token: the host refreshes it and tries once more */
-        host_oauth2_invalidate(&ctx);
+    if (status == LH_AUTH && host_oauth2_drop(&ctx)) {
+        /* a refused host-managed token: the host refreshes it and tries once more */
         free(ctx.error);
         ctx.error = NULL;
         status = instance_deliver(lane->sink, &ctx, &delivery);

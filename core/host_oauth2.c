@@ -296,15 +296,22 @@ lh_status_t host_oauth2_token(lh_ctx_t *ctx, const lh_oauth2_t *config, const ch
     return status;
 }
 
-void host_oauth2_invalidate(lh_ctx_t *ctx)
+bool host_oauth2_drop(lh_ctx_t *ctx)
 {
     if (ctx == NULL) {
-        return;
+        return false;
     }
     struct instance_oauth2 *o = &ctx->instance->oauth2;
     pthread_mutex_lock(&o->mutex);
+    bool held = o->access_token != NULL;
     wipe_free(o->access_token);
     o->access_token = NULL;
     o->expires_at_ms = 0;
     pthread_mutex_unlock(&o->mutex);
+    return held;
+}
+
+void host_oauth2_invalidate(lh_ctx_t *ctx)
+{
+    (void)host_oauth2_drop(ctx);
 }

@@ -94,6 +94,9 @@ void ctx_clear(struct lh_ctx *ctx);
 /* The host's OAuth2 service (host_oauth2.c): see lh_host_t.oauth2_token. */
 lh_status_t host_oauth2_token(lh_ctx_t *ctx, const lh_oauth2_t *config, const char **token_out);
 void host_oauth2_invalidate(lh_ctx_t *ctx);
+/* host_oauth2_drop - invalidate; true when a host-managed token was held, that is when
+ * calling again (with a fresh token) may succeed where an LH_AUTH came back. */
+bool host_oauth2_drop(lh_ctx_t *ctx);
 /* Frees an instance's OAuth2 state (teardown). */
 void host_oauth2_clear(struct instance *instance);
 

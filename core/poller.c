@@ -116,9 +116,8 @@ void poller_run_once(struct instance *source, struct ingest *ingest, PGconn *con
     ctx.deadline_ms = util_monotonic_ms() + budget;
     ctx.cancel = cancel;
     lh_status_t status = instance_poll(source, &ctx);
-    if (status == LH_AUTH) {
-        /* a refused token: refresh it and poll once more, from a clean batch */
-        host_oauth2_invalidate(&ctx);
+    if (status == LH_AUTH && host_oauth2_drop(&ctx)) {
+        /* a refused host-managed token: refresh it and poll once more, from a clean batch */
         ingest_batch_clear(&batch);
         ctx_clear(&ctx);
         ctx_init(&ctx, source, &batch);

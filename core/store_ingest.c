@@ -43,7 +43,8 @@ static const char sql_existing[] =
     FIELD("", "first_name", "$2", at)                                                              \
     FIELD("", "last_name", "$3", at)                                                               \
     FIELD("", "company", "$4", at)                                                                 \
-    FIELD("", "title", "$5", at) FIELD("", "phone", "$6", at) FIELD("", "linkedin_url", "$7", at)  \
+    FIELD("", "title", "$5", at)                                                                   \
+    FIELD("", "phone", "$6", at) FIELD("", "linkedin_url", "$7", at)                               \
         FIELD_ATTRIBUTES("", "coalesce($8::jsonb, '{}'::jsonb)", at)
 
 static const char sql_lead_upsert[] =

@@ -369,8 +369,9 @@ typedef struct lh_host {
     lh_status_t (*oauth2_token)(lh_ctx_t *ctx, const lh_oauth2_t *config, const char **token_out);
 
     /* oauth2_invalidate - forget the cached access token (the provider answered 401): the
-     * next oauth2_token() fetches a new one. The host does this itself, and calls the
-     * callback once more, when a callback returns LH_AUTH. */
+     * next oauth2_token() fetches a new one. The host does this itself when a poll or a
+     * delivery returns LH_AUTH while it holds a token for the instance, and calls once more
+     * (for a batch, with the refused deliveries only). */
     void (*oauth2_invalidate)(lh_ctx_t *ctx);
 
     /*

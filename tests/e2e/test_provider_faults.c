@@ -278,6 +278,80 @@ START_TEST(test_http_sink_retries_backs_off_and_dead_letters_each_provider_fault
 }
 END_TEST
 
+/* The bearer tokens a server was sent on `path`, in order, joined by spaces. */
+static char *bearers_for(struct fake_http *server, const char *path)
+{
+    struct strbuf out = {0};
+    size_t count = fake_http_request_count(server);
+    for (size_t i = 0; i < count; i++) {
+        struct fake_request r = fake_http_request(server, i);
+        if (r.url != NULL && strcmp(r.url, path) == 0) {
+            strbuf_appendf(&out, "%s%s", out.len ? " " : "",
+                           r.authorization != NULL ? r.authorization + strlen("Bearer ") : "-");
+        }
+        fake_http_request_free(&r);
+    }
+    return strbuf_take(&out);
+}
+
+START_TEST(test_a_refused_host_token_is_refreshed_and_only_refused_deliveries_go_again)
+{
+    /* the token endpoint hands out t1, then t2; the CRM refuses the first request (t1 went
+     * stale there) and takes the rest */
+    fake_http_route(
+        oauth_provider, "/token",
+        (struct fake_response){200, "{\"access_token\":\"t1\",\"expires_in\":3600}", NULL, 0}, 1);
+    fake_http_route(
+        oauth_provider, "/token",
+        (struct fake_response){200, "{\"access_token\":\"t2\",\"expires_in\":3600}", NULL, 0}, 0);
+    fake_http_route(provider, "/crm", (struct fake_response){401, "{}", NULL, 0}, 1);
+    fake_http_route(provider, "/crm", (struct fake_response){200, "{}", NULL, 0}, 0);
+
+    td_init(&td, NULL);
+    char *plugins = tu_path(td.dir, "plugins");
+    char *copy = util_printf("mkdir -p '%s' && cp '%s/tests/fixtures/oauth_sink.so' '%s/'", plugins,
+                             tu_build_dir(), plugins);
+    ck_assert_int_eq(tu_run(copy, NULL), 0);
+    free(copy);
+    td.extra_plugin_dir = plugins;
+    td_webhook_instance(&td, "inbound", SECRET);
+    char *url = fake_http_url(provider, "/crm");
+    char *token_url = fake_http_url(oauth_provider, "/token");
+    char *yaml = util_printf("name: crm\nplugin: oauth_sink\nsettings:\n  url: %s\n"
+                             "  token_url: %s\n",
+                             url, token_url);
+    td_connector(&td, "crm", yaml);
+    free(yaml);
+    free(token_url);
+    free(url);
+    td.extra_main = strdup("routes:\n  - name: to-crm\n    from: inbound\n    types: [\"*\"]\n"
+                           "    to: [crm]\n");
+    ck_assert_int_eq(td_start(&td), 0);
+    reaper_watch_pid(td.pid);
+    db = testdb_connect(td.db_url);
+
+    /* three events in one commit: their deliveries are claimed and sent as one batch */
+    ck_assert_int_eq(td_post(&td, "inbound", SECRET,
+                             "[{\"type\":\"lead.created\",\"source_id\":\"o1\",\"occurred_at\":"
+                             "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"o1@example.com\"}},"
+                             "{\"type\":\"lead.created\",\"source_id\":\"o2\",\"occurred_at\":"
+                             "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"o2@example.com\"}},"
+                             "{\"type\":\"lead.created\",\"source_id\":\"o3\",\"occurred_at\":"
+                             "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"o3@example.com\"}}]",
+                             NULL),
+                     200);
+    wait_delivery("o1", "done");
+    wait_delivery("o2", "done");
+    wait_delivery("o3", "done");
+    /* one attempt each: the refused one went again at once with a fresh token, alone */
+    ck_assert_int_eq(attempts_of("o1") + attempts_of("o2") + attempts_of("o3"), 3);
+    ck_assert_uint_eq(requests_for(oauth_provider, "/token", NULL, 0), 2);
+    char *bearers = bearers_for(provider, "/crm");
+    ck_assert_str_eq(bearers, "t1 t1 t1 t2");
+    free(bearers);
+}
+END_TEST
+
 static const char page_1[] =
     "{\"events\":[{\"type\":\"lead.created\",\"source_id\":\"p1\",\"occurred_at\":"
     "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"p1@example.com\"}},"
@@ -493,6 +567,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_http_sink_retries_backs_off_and_dead_letters_each_provider_fault);
     tcase_add_test(tc, test_poller_survives_provider_faults_and_commits_each_page_once);
+    tcase_add_test(tc, test_a_refused_host_token_is_refreshed_and_only_refused_deliveries_go_again);
     tcase_add_test(tc, test_random_faults_under_load_every_delivery_done_once_none_dead);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
