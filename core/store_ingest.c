@@ -44,7 +44,8 @@ static const char sql_existing[] =
     FIELD("", "last_name", "$3", at)                                                               \
     FIELD("", "company", "$4", at)                                                                 \
     FIELD("", "title", "$5", at)                                                                   \
-    FIELD("", "phone", "$6", at) FIELD("", "linkedin_url", "$7", at)                               \
+    FIELD("", "phone", "$6", at)                                                                   \
+    FIELD("", "linkedin_url", "$7", at)                                                            \
         FIELD_ATTRIBUTES("", "coalesce($8::jsonb, '{}'::jsonb)", at)
 
 static const char sql_lead_upsert[] =
@@ -443,62 +444,134 @@ static int add_identity(json_t *by_key, const char *source, const char *external
     return rc;
 }
 
-static const char sql_lead_update_by_given_id[] =
-    "UPDATE leads SET " FIELDS_BY_ID("$10::timestamptz")
-    /* an email is taken over only when the lead has none and no other lead has it */
-    "email = CASE WHEN email IS NULL AND $9::text IS NOT NULL AND NOT EXISTS "
-    "(SELECT 1 FROM leads o WHERE o.email = $9) THEN $9 ELSE email END, updated_at = now() "
-    "WHERE id = $1::bigint RETURNING id";
+static const char sql_leads_exist[] = "SELECT id FROM leads WHERE id = ANY($1::bigint[])";
 
-/*
- * Events whose lead names an existing leadhub lead (lead.id) resolve to it before email
- * or identity: a checkout carrying back the lead it was sent for. An id that does not
- * exist is ignored and the usual resolution applies.
- */
-static enum store_result resolve_given_ids(struct batch *b)
+/* Leads named by id take what the events carry, in event time order; an email only when
+ * the lead has none and no other lead has it (rows never share one). A row that brings
+ * nothing new leaves its lead untouched, updated_at included (a lead.scored event). */
+static const char sql_leads_update_given[] = "UPDATE leads AS l SET " FIELD(
+    "l.", "first_name", "r.first_name",
+    "r.at") FIELD("l.", "last_name", "r.last_name",
+                  "r.at") FIELD("l.", "company", "r.company",
+                                "r.at") FIELD("l.", "title", "r.title",
+                                              "r.at") FIELD("l.", "phone", "r.phone", "r.at")
+    FIELD("l.", "linkedin_url", "r.linkedin_url", "r.at") FIELD_ATTRIBUTES(
+        "l.", "coalesce(r.attributes, '{}'::jsonb)",
+        "r.at") "email = CASE WHEN l.email IS NULL AND r.email IS NOT NULL AND NOT EXISTS "
+                "(SELECT 1 FROM leads o WHERE o.email = r.email) THEN r.email ELSE l.email END, "
+                "updated_at = now() "
+                "FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, email text, first_name text, "
+                "last_name text, company text, title text, phone text, linkedin_url text, "
+                "attributes jsonb, at timestamptz) "
+                "WHERE l.id = r.id AND (r.first_name IS NOT NULL OR r.last_name IS NOT NULL OR "
+                "r.company IS NOT NULL OR r.title IS NOT NULL OR r.phone IS NOT NULL OR "
+                "r.linkedin_url IS NOT NULL OR r.attributes IS NOT NULL OR "
+                "(l.email IS NULL AND r.email IS NOT NULL))";
+
+/* The given lead ids of the batch as a PostgreSQL array literal, and a record per id
+ * (merge_lead: event time order; the first email an id brings, unless another id brought
+ * it first). NULL when out of memory. */
+static char *given_ids(struct batch *b, json_t *by_id, json_t *emails)
 {
+    struct strbuf ids = {0};
+    strbuf_append(&ids, "{");
     for (size_t i = 0; i < b->count; i++) {
-        struct event_record *e = &b->events[i];
-        const json_t *lead = json_object_get(e->event, "lead");
+        const json_t *lead = json_object_get(b->events[i].event, "lead");
         const json_t *id = json_object_get(lead, "id");
         if (b->skip[i] || id == NULL) {
             continue;
         }
-        char id_text[24];
-        snprintf(id_text, sizeof(id_text), "%lld", (long long)json_integer_value(id));
-        char *attributes = NULL;
-        const json_t *attributes_json = json_object_get(lead, "attributes");
-        if (attributes_json != NULL &&
-            (attributes = json_dumps(attributes_json, JSON_COMPACT)) == NULL) {
-            return STORE_UNAVAILABLE;
+        char key[24];
+        snprintf(key, sizeof(key), "%lld", (long long)json_integer_value(id));
+        json_t *record = json_object_get(by_id, key);
+        if (record == NULL) {
+            record = json_pack("{s:I}", "id", json_integer_value(id));
+            if (record == NULL || json_object_set_new(by_id, key, record) != 0) {
+                strbuf_free(&ids);
+                return NULL;
+            }
+            strbuf_appendf(&ids, "%s%s", ids.len > 1 ? "," : "", key);
         }
-        char at[32];
-        util_format_rfc3339(e->occurred_at_ms, at);
-        const char *params[] = {id_text,
-                                lead_text(lead, "first_name"),
-                                lead_text(lead, "last_name"),
-                                lead_text(lead, "company"),
-                                lead_text(lead, "title"),
-                                lead_text(lead, "phone"),
-                                lead_text(lead, "linkedin_url"),
-                                attributes,
-                                e->lead_email,
-                                at};
-        PGresult *result = NULL;
-        enum store_result rc =
-            store_exec(b->store, "ingest_lead_by_given_id", sql_lead_update_by_given_id, 10, params,
-                       &result, &b->error);
-        free(attributes);
-        if (rc != STORE_OK) {
-            return rc;
+        merge_lead(record, lead, b->events[i].occurred_at_ms);
+        const char *email = b->events[i].lead_email;
+        if (email != NULL && json_object_get(record, "email") == NULL &&
+            json_object_get(emails, email) == NULL) {
+            json_object_set_new(record, "email", json_string(email));
+            json_object_set_new(emails, email, json_true());
         }
-        if (PQntuples(result) == 1) {
-            e->lead_id = json_integer_value(id);
+    }
+    strbuf_append(&ids, "}");
+    return ids.failed ? (strbuf_free(&ids), NULL) : strbuf_take(&ids);
+}
+
+/*
+ * Events whose lead names an existing leadhub lead (lead.id) resolve to it before email
+ * or identity: a checkout carrying back the lead it was sent for. An id that does not
+ * exist is ignored and the usual resolution applies. Two statements for the whole batch.
+ */
+static enum store_result resolve_given_ids(struct batch *b)
+{
+    json_t *by_id = json_object();
+    json_t *emails = json_object();
+    json_t *rows = NULL;
+    char *ids = NULL;
+    PGresult *result = NULL;
+    enum store_result rc = STORE_UNAVAILABLE;
+    if (by_id == NULL || emails == NULL || (ids = given_ids(b, by_id, emails)) == NULL) {
+        goto out;
+    }
+    rc = STORE_OK;
+    if (json_object_size(by_id) == 0) {
+        goto out;
+    }
+    const char *params[] = {ids};
+    rc = store_exec(b->store, "ingest_leads_exist", sql_leads_exist, 1, params, &result, &b->error);
+    if (rc != STORE_OK) {
+        goto out;
+    }
+    json_t *existing = json_object();
+    if (existing == NULL) {
+        rc = STORE_UNAVAILABLE;
+        goto out;
+    }
+    for (int row = 0; row < PQntuples(result); row++) {
+        json_object_set_new(existing, PQgetvalue(result, row, 0), json_true());
+    }
+    for (size_t i = 0; i < b->count; i++) {
+        const json_t *id = json_object_get(json_object_get(b->events[i].event, "lead"), "id");
+        char key[24];
+        snprintf(key, sizeof(key), "%lld", (long long)json_integer_value(id));
+        if (!b->skip[i] && id != NULL && json_object_get(existing, key) != NULL) {
+            b->events[i].lead_id = json_integer_value(id);
             b->by_id[i] = true;
         }
+    }
+    /* only the leads that exist are updated */
+    const char *key;
+    json_t *record;
+    void *tmp;
+    json_object_foreach_safe(by_id, tmp, key, record)
+    {
+        if (json_object_get(existing, key) == NULL) {
+            json_object_del(by_id, key);
+        }
+    }
+    json_decref(existing);
+    if (json_object_size(by_id) > 0) {
+        rows = merged_rows(by_id, NULL);
+        rc = rows != NULL
+                 ? exec_rows(b, "ingest_leads_update_given", sql_leads_update_given, rows, NULL)
+                 : STORE_UNAVAILABLE;
+    }
+out:
+    if (result != NULL) {
         PQclear(result);
     }
-    return STORE_OK;
+    json_decref(rows);
+    json_decref(emails);
+    json_decref(by_id);
+    free(ids);
+    return rc;
 }
 
 /*

@@ -361,6 +361,62 @@ START_TEST(test_store_batch_records_identities_of_email_leads)
 }
 END_TEST
 
+START_TEST(test_store_batch_leads_named_by_id_are_written_once_per_batch_in_event_time)
+{
+    struct event_record first[] = {
+        record_of("inbound", LEAD("g1", "given@example.com", "")),
+        record_of("inbound", "{\"type\":\"lead.created\",\"source_id\":\"g2\",\"occurred_at\":"
+                             "\"2026-11-27T10:00:00Z\",\"lead\":{\"external_id\":\"x9\"}}")};
+    write_ok(first, 2);
+    long long a = first[0].lead_id, b = first[1].lead_id;
+    /* one batch: two events for lead a (the newer one's company wins, the older one's phone
+     * fills in), one for lead b with an email, one that brings nothing new */
+    char *batch_text[4];
+    batch_text[0] = util_printf(AT("n1", "12:00:00", "\"id\":%lld,\"company\":\"Newer\""), a);
+    batch_text[1] =
+        util_printf(AT("n2", "11:00:00", "\"id\":%lld,\"company\":\"Older\",\"phone\":\"555\""), a);
+    batch_text[2] = util_printf(AT("n3", "11:00:00", "\"id\":%lld,\"email\":\"b@example.com\""), b);
+    batch_text[3] =
+        util_printf(AT("n4", "13:00:00", "\"id\":%lld,\"email\":\"given@example.com\""), a);
+    struct event_record batch[4];
+    for (size_t i = 0; i < 4; i++) {
+        batch[i] = record_of("api", batch_text[i]);
+        free(batch_text[i]);
+    }
+    write_ok(batch, 4);
+    ck_assert_int_eq(batch[0].lead_id, a);
+    ck_assert_int_eq(batch[1].lead_id, a);
+    ck_assert_int_eq(batch[2].lead_id, b);
+    ck_assert_int_eq(batch[3].lead_id, a);
+    char *fields = lead_fields("email = 'given@example.com'");
+    ck_assert_str_eq(fields, "Newer|-|555|{}");
+    free(fields);
+    char *sql = util_printf("SELECT email FROM leads WHERE id = %lld", b);
+    char *email = testdb_text(check_conn, sql);
+    ck_assert_str_eq(email, "b@example.com");
+    free(email);
+    free(sql);
+
+    /* an event that brings nothing new (a lead.scored) leaves the lead as it was */
+    sql = util_printf("SELECT updated_at::text FROM leads WHERE id = %lld", a);
+    char *before = testdb_text(check_conn, sql);
+    char *scored_text =
+        util_printf(AT("s1", "14:00:00", "\"id\":%lld,\"email\":\"given@example.com\""), a);
+    struct event_record scored[] = {record_of("fit", scored_text)};
+    free(scored_text);
+    write_ok(scored, 1);
+    ck_assert_int_eq(scored[0].lead_id, a);
+    char *after = testdb_text(check_conn, sql);
+    ck_assert_str_eq(after, before);
+    free(after);
+    free(before);
+    free(sql);
+    clear_records(scored, 1);
+    clear_records(first, 2);
+    clear_records(batch, 4);
+}
+END_TEST
+
 START_TEST(test_store_batch_lead_id_links_an_existing_lead_before_email)
 {
     struct event_record first[] = {record_of("inbound", LEAD("l1", "known@example.com", ""))};
@@ -551,6 +607,8 @@ static Suite *store_suite(void)
     tcase_add_test(batch, test_store_batch_records_identities_of_email_leads);
     tcase_add_test(batch, test_store_batch_lead_fields_follow_event_time_not_arrival);
     tcase_add_test(batch, test_store_batch_lead_id_links_an_existing_lead_before_email);
+    tcase_add_test(batch,
+                   test_store_batch_leads_named_by_id_are_written_once_per_batch_in_event_time);
     tcase_add_test(batch, test_store_batch_meetings_upsert_in_event_time_order);
     tcase_add_test(batch, test_store_batch_commits_checkpoints_with_events_last_put_wins);
     tcase_add_test(batch, test_store_batch_failure_stores_nothing_at_all);
