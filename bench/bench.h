@@ -156,6 +156,16 @@ uint64_t bench_receiver_count(struct bench_receiver *r, int64_t *first_us, int64
 void bench_receiver_reset(struct bench_receiver *r);
 void bench_receiver_stop(struct bench_receiver *r);
 
+/* --- rescoring (bench_rescore.c) ------------------------------------------------------- */
+
+struct bench_report;
+
+/* `leadhubd rescore --all` twice over fresh leads (every score new, then none changed)
+ * against bare score writes; reports the figures and the 10,000 leads/s check. Returns 0,
+ * or -1 when it could not run. */
+int bench_run_rescore(const char *admin_url, const char *build_dir, const char *secret, bool quick,
+                      struct bench_report *report);
+
 /* --- the report (bench_report.c) ------------------------------------------------------- */
 
 struct bench_report;

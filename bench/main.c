@@ -2,8 +2,9 @@
  * leadhub-bench - speed, measured against baselines taken in the same run.
  *
  *   leadhub-bench [--database-url URL] [--build DIR] [--json FILE|-] [--duration S]
- *                 [--deliveries N] [--history N] [--quick] [--only ingest|delivery|footprint]
- *   leadhub-bench load --port P [--connections N] [--batch K] [--duration S]
+ *                 [--deliveries N] [--history N] [--quick] [--only
+ * ingest|delivery|footprint|rescore] leadhub-bench load --port P [--connections N] [--batch K]
+ * [--duration S]
  *                 [--prefix ID] [--secret S]      (only the load generator, for profiling
  *                                                  a daemon started by hand)
  *
@@ -18,6 +19,8 @@
  *   delivery   N queued deliveries to the `http` sink against a local receiver that
  *              answers 2xx at once, compared with the receiver's own rate.
  *   footprint  RSS idle with every plugin loaded and under load; exec to /readyz 200.
+ *   rescore    `leadhubd rescore --all` over fresh leads, the first time (every score
+ *              written) and again (none changed), against bare writes of the same scores.
  *
  * The database is $LEADHUB_TEST_DATABASE_URL (bench/run.sh starts a throwaway cluster);
  * each run gets fresh databases in it, dropped afterwards. Exit status 1 when a floor
@@ -683,7 +686,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: leadhub-bench [--database-url URL] [--build DIR] [--json FILE|-]\n"
             "                     [--duration SECONDS] [--deliveries N] [--history N] [--quick]\n"
-            "                     [--only ingest|delivery|footprint]\n"
+            "                     [--only ingest|delivery|footprint|rescore]\n"
             "       leadhub-bench load --port P [--connections N] [--batch K]\n"
             "                     [--duration SECONDS] [--prefix ID] [--secret S]\n");
 }
@@ -846,6 +849,9 @@ int main(int argc, char **argv)
     }
     if (wanted(&o, "footprint") && broken == 0) {
         broken |= run_footprint(&o, report, &fp);
+    }
+    if (wanted(&o, "rescore") && broken == 0) {
+        broken |= bench_run_rescore(o.admin_url, o.build, SECRET, o.quick, report) != 0;
     }
     load_average(report, "load_after");
     int failed = bench_report_close(report);

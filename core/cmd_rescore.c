@@ -4,6 +4,7 @@
  * emitted as lead.scored, unchanged scores untouched: running it twice changes nothing).
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +18,11 @@
 #include "scoring.h"
 #include "util.h"
 
-#define RESCORE_PAGE 5000
+#define RESCORE_PAGE     1000
+#define RESCORE_JOBS_MAX 32
 
 static const char rescore_usage[] =
-    "Usage: leadhubd rescore (--all | --since TIME) [--scorer NAME] [-c FILE]\n"
+    "Usage: leadhubd rescore (--all | --since TIME) [--scorer NAME] [--jobs N] [-c FILE]\n"
     "\n"
     "Recomputes lead scores with the scorers of the config's `scoring` section, in order,\n"
     "exactly as the daemon does after new events: changed scores are written with their\n"
@@ -32,80 +34,161 @@ static const char rescore_usage[] =
     "  --since TIME        leads updated, or with events received, since TIME (RFC 3339, or\n"
     "                      a duration back from now: 24h, 7d)\n"
     "  --scorer NAME       only this scorer (the others' stored scores feed a composite)\n"
+    "  -j, --jobs N        workers, each with its own database connection (default: the\n"
+    "                      number of CPUs, at most 8; 1 to 32)\n"
     "  -c, --config FILE   main config file (default " COMMANDS_DEFAULT_CONFIG ")\n"
     "  -h, --help          this help\n"
     "\n"
     "Exit codes: 0 done; 1 invalid configuration or unknown scorer; 2 bad command line; 3 the\n"
     "database failed.\n";
 
-static const char sql_all[] = "SELECT id FROM leads WHERE id > $1::bigint ORDER BY id LIMIT 5000";
+static const char sql_all[] = "SELECT id FROM leads WHERE id > $1::bigint ORDER BY id LIMIT 1000";
 
 static const char sql_since[] =
     "SELECT id FROM (SELECT id FROM leads WHERE updated_at >= $2::timestamptz UNION "
     "SELECT lead_id FROM events WHERE received_at >= $2::timestamptz AND lead_id IS NOT NULL) "
-    "AS touched(id) WHERE id > $1::bigint ORDER BY id LIMIT 5000";
+    "AS touched(id) WHERE id > $1::bigint ORDER BY id LIMIT 1000";
 
-/* Scores page after page of lead ids; prints progress when stderr is a terminal. */
-static int rescore_all(struct scoring *scoring, struct store *store, const char *since, long only,
-                       struct scoring_stats *stats)
+/*
+ * The work shared by the rescore workers: pages of lead ids are handed out in id order
+ * under the mutex; each worker scores its page on its own connection (chunks lock their
+ * leads, so workers never score one lead at once).
+ */
+struct rescore_work {
+    struct scoring *scoring;
+    const char *database_url;
+    const char *since;
+    long only;
+    bool terminal;
+    int64_t started_ms;
+    pthread_mutex_t mutex;
+    long long last; /* the highest id handed out */
+    bool done;      /* no more pages, or a failure */
+    int rc;         /* EXIT_OK, or the first failure's code */
+    struct scoring_stats stats;
+};
+
+/* The next page of ids into ids[]; 0 when there is none left. -1 on failure. Under the
+ * mutex: pages go out in order and never twice. */
+static long next_page(struct rescore_work *w, struct store *store, int64_t *ids)
 {
-    int64_t started = util_monotonic_ms();
-    bool terminal = isatty(STDERR_FILENO) != 0;
-    long long last = 0;
+    char after[24];
+    snprintf(after, sizeof(after), "%lld", w->last);
+    const char *params[] = {after, w->since};
+    PGresult *page = NULL;
+    char *error = NULL;
+    if (store_exec(store, w->since != NULL ? "rescore_since" : "rescore_all",
+                   w->since != NULL ? sql_since : sql_all, w->since != NULL ? 2 : 1, params, &page,
+                   &error) != STORE_OK) {
+        fprintf(stderr, "\nleadhubd rescore: %s\n", error ? error : "?");
+        free(error);
+        return -1;
+    }
+    long n = PQntuples(page);
+    for (long i = 0; i < n; i++) {
+        ids[i] = strtoll(PQgetvalue(page, (int)i, 0), NULL, 10);
+    }
+    PQclear(page);
+    if (n > 0) {
+        w->last = ids[n - 1];
+    }
+    return n;
+}
+
+static void fail(struct rescore_work *w, const char *error)
+{
+    pthread_mutex_lock(&w->mutex);
+    if (w->rc == EXIT_OK) {
+        fprintf(stderr, "\nleadhubd rescore: %s\n", error ? error : "?");
+        w->rc = EXIT_RUNTIME;
+    }
+    w->done = true;
+    pthread_mutex_unlock(&w->mutex);
+}
+
+static void *rescore_worker(void *arg)
+{
+    struct rescore_work *w = arg;
+    char *error = NULL;
+    struct store *store = store_open(w->database_url, &error);
     int64_t *ids = malloc(RESCORE_PAGE * sizeof(*ids));
-    if (ids == NULL) {
-        fprintf(stderr, "leadhubd rescore: out of memory\n");
-        return EXIT_RUNTIME;
+    if (store == NULL || ids == NULL) {
+        fail(w, store == NULL ? error : "out of memory");
+        goto out;
     }
-    int rc = EXIT_OK;
     for (;;) {
-        char after[24];
-        snprintf(after, sizeof(after), "%lld", last);
-        const char *params[] = {after, since};
-        PGresult *page = NULL;
-        char *error = NULL;
-        if (store_exec(store, since != NULL ? "rescore_since" : "rescore_all",
-                       since != NULL ? sql_since : sql_all, since != NULL ? 2 : 1, params, &page,
-                       &error) != STORE_OK) {
-            fprintf(stderr, "\nleadhubd rescore: %s\n", error ? error : "?");
-            free(error);
-            rc = EXIT_RUNTIME;
-            break;
-        }
-        size_t n = (size_t)PQntuples(page);
-        for (size_t i = 0; i < n; i++) {
-            ids[i] = strtoll(PQgetvalue(page, (int)i, 0), NULL, 10);
-        }
-        PQclear(page);
-        if (n == 0) {
-            break;
-        }
-        last = ids[n - 1];
-        if (scoring_run(scoring, store, ids, n, only, stats, &error) != 0) {
-            fprintf(stderr, "\nleadhubd rescore: %s\n", error ? error : "?");
-            free(error);
-            rc = EXIT_RUNTIME;
-            break;
-        }
-        if (terminal) {
-            double seconds = (double)(util_monotonic_ms() - started) / 1000.0;
-            fprintf(stderr, "\rrescoring: %zu leads, %.0f/s, %zu changed   ", stats->leads,
-                    seconds > 0 ? (double)stats->leads / seconds : 0.0, stats->changed);
-        }
+        pthread_mutex_lock(&w->mutex);
+        long n = w->done ? 0 : next_page(w, store, ids);
         if (n < RESCORE_PAGE) {
+            w->done = true;
+        }
+        if (n < 0) {
+            w->rc = EXIT_RUNTIME;
+        }
+        pthread_mutex_unlock(&w->mutex);
+        if (n <= 0) {
+            break;
+        }
+        struct scoring_stats stats = {0};
+        if (scoring_run(w->scoring, store, ids, (size_t)n, w->only, &stats, &error) != 0) {
+            fail(w, error);
+            break;
+        }
+        pthread_mutex_lock(&w->mutex);
+        w->stats.leads += stats.leads;
+        w->stats.changed += stats.changed;
+        w->stats.crossings += stats.crossings;
+        w->stats.errors += stats.errors;
+        if (w->terminal) {
+            double seconds = (double)(util_monotonic_ms() - w->started_ms) / 1000.0;
+            fprintf(stderr, "\rrescoring: %zu leads, %.0f/s, %zu changed   ", w->stats.leads,
+                    seconds > 0 ? (double)w->stats.leads / seconds : 0.0, w->stats.changed);
+        }
+        pthread_mutex_unlock(&w->mutex);
+    }
+out:
+    free(error);
+    free(ids);
+    store_close(store);
+    return NULL;
+}
+
+/* Scores every lead (or those touched since `since`) with `jobs` workers; prints
+ * progress when stderr is a terminal, and a summary. */
+static int rescore_all(struct scoring *scoring, const char *database_url, const char *since,
+                       long only, int jobs)
+{
+    struct rescore_work w = {.scoring = scoring,
+                             .database_url = database_url,
+                             .since = since,
+                             .only = only,
+                             .terminal = isatty(STDERR_FILENO) != 0,
+                             .started_ms = util_monotonic_ms(),
+                             .rc = EXIT_OK};
+    pthread_mutex_init(&w.mutex, NULL);
+    pthread_t threads[RESCORE_JOBS_MAX];
+    int started = 0;
+    for (; started < jobs; started++) {
+        if (pthread_create(&threads[started], NULL, rescore_worker, &w) != 0) {
             break;
         }
     }
-    if (terminal) {
+    if (started == 0) {
+        rescore_worker(&w); /* no thread to be had: this one does the work */
+    }
+    for (int i = 0; i < started; i++) {
+        pthread_join(threads[i], NULL);
+    }
+    pthread_mutex_destroy(&w.mutex);
+    if (w.terminal) {
         fputc('\n', stderr);
     }
-    free(ids);
-    double seconds = (double)(util_monotonic_ms() - started) / 1000.0;
+    double seconds = (double)(util_monotonic_ms() - w.started_ms) / 1000.0;
     printf("rescored %zu lead(s) in %.1fs (%.0f/s): %zu score(s) changed, %zu threshold "
            "crossing(s), %zu scorer error(s)\n",
-           stats->leads, seconds, seconds > 0 ? (double)stats->leads / seconds : 0.0,
-           stats->changed, stats->crossings, stats->errors);
-    return rc;
+           w.stats.leads, seconds, seconds > 0 ? (double)w.stats.leads / seconds : 0.0,
+           w.stats.changed, w.stats.crossings, w.stats.errors);
+    return w.rc;
 }
 
 int cmd_rescore(int argc, char **argv)
@@ -113,6 +196,7 @@ int cmd_rescore(int argc, char **argv)
     enum { OPT_ALL = 256, OPT_SINCE, OPT_SCORER };
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
+        {"jobs", required_argument, NULL, 'j'},
         {"all", no_argument, NULL, OPT_ALL},
         {"since", required_argument, NULL, OPT_SINCE},
         {"scorer", required_argument, NULL, OPT_SCORER},
@@ -121,15 +205,26 @@ int cmd_rescore(int argc, char **argv)
     };
     const char *path = COMMANDS_DEFAULT_CONFIG;
     const char *scorer = NULL;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int jobs = cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
     bool all = false;
     char since[32] = "";
     int opt;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:j:h", options, NULL)) != -1) {
         int64_t ms;
+        char *end = NULL;
         switch (opt) {
         case 'c':
             path = optarg;
+            break;
+        case 'j':
+            jobs = (int)strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || jobs < 1 || jobs > RESCORE_JOBS_MAX) {
+                fprintf(stderr, "leadhubd rescore: --jobs takes a number from 1 to %d\n",
+                        RESCORE_JOBS_MAX);
+                return EXIT_USAGE;
+            }
             break;
         case OPT_ALL:
             all = true;
@@ -225,8 +320,7 @@ int cmd_rescore(int argc, char **argv)
         rc = EXIT_RUNTIME;
         goto out;
     }
-    struct scoring_stats stats = {0};
-    rc = rescore_all(scoring, store, since[0] ? since : NULL, only, &stats);
+    rc = rescore_all(scoring, config->database_url, since[0] ? since : NULL, only, jobs);
 out:
     if (diag_error_count(&diags) > 0) {
         diag_print(&diags, stderr);
