@@ -2,11 +2,13 @@
  * metrics.c - the registry behind /metrics.
  *
  * Series live in an open-addressing hash table keyed by "name{labels}" under one mutex:
- * an increment is a hash lookup and an add, cheap next to the work it counts.
+ * an increment builds its key on the stack, then is a hash lookup and an add, cheap next
+ * to the work it counts (several per webhook request).
  */
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,33 +86,92 @@ void metrics_free(struct metrics *m)
     free(m);
 }
 
-static void append_escaped(struct strbuf *sb, const char *value)
+/*
+ * The series key "name{a="x",b="y"}" (or "name") from the variadic key/value list, built
+ * without printf or the heap in the common case: every update builds one, and only a new
+ * series keeps a copy. Label values are escaped as the exposition format wants.
+ */
+#define KEY_INLINE 256
+
+struct key_buffer {
+    char inline_bytes[KEY_INLINE];
+    char *bytes; /* inline_bytes, or malloc'd once the key outgrows it */
+    size_t len;
+    size_t capacity;
+    bool failed;
+};
+
+static void key_put(struct key_buffer *k, const char *text, size_t len)
 {
-    for (const char *p = value; *p != '\0'; p++) {
-        if (*p == '\\') {
-            strbuf_append(sb, "\\\\");
-        } else if (*p == '"') {
-            strbuf_append(sb, "\\\"");
-        } else if (*p == '\n') {
-            strbuf_append(sb, "\\n");
-        } else {
-            strbuf_append_len(sb, p, 1);
+    if (k->failed) {
+        return;
+    }
+    if (k->len + len + 1 > k->capacity) {
+        size_t capacity = (k->len + len + 1) * 2;
+        char *bytes = k->bytes == k->inline_bytes ? malloc(capacity) : realloc(k->bytes, capacity);
+        if (bytes == NULL) {
+            k->failed = true;
+            return;
         }
+        if (k->bytes == k->inline_bytes) {
+            memcpy(bytes, k->inline_bytes, k->len);
+        }
+        k->bytes = bytes;
+        k->capacity = capacity;
+    }
+    memcpy(k->bytes + k->len, text, len);
+    k->len += len;
+    k->bytes[k->len] = '\0';
+}
+
+static void key_put_escaped(struct key_buffer *k, const char *value)
+{
+    const char *run = value;
+    for (const char *p = value;; p++) {
+        const char *escape = *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : *p == '\n' ? "\\n" : NULL;
+        if (escape == NULL && *p != '\0') {
+            continue;
+        }
+        key_put(k, run, (size_t)(p - run));
+        if (*p == '\0') {
+            return;
+        }
+        key_put(k, escape, 2);
+        run = p + 1;
     }
 }
 
-/* 'a="x",b="y"' from the variadic key/value list; malloc'd. */
-static char *format_labels(va_list args)
+/* Fills `k` with the key of name + labels; false when out of memory. Release with
+ * key_release(). */
+static bool key_build(struct key_buffer *k, const char *name, va_list args)
 {
-    struct strbuf sb = {0};
-    const char *key;
-    while ((key = va_arg(args, const char *)) != NULL) {
+    k->bytes = k->inline_bytes;
+    k->len = 0;
+    k->capacity = sizeof(k->inline_bytes);
+    k->failed = false;
+    key_put(k, name, strlen(name));
+    const char *label;
+    bool first = true;
+    while ((label = va_arg(args, const char *)) != NULL) {
         const char *value = va_arg(args, const char *);
-        strbuf_appendf(&sb, "%s%s=\"", sb.len ? "," : "", key);
-        append_escaped(&sb, value != NULL ? value : "");
-        strbuf_append(&sb, "\"");
+        key_put(k, first ? "{" : ",", 1);
+        key_put(k, label, strlen(label));
+        key_put(k, "=\"", 2);
+        key_put_escaped(k, value != NULL ? value : "");
+        key_put(k, "\"", 1);
+        first = false;
     }
-    return strbuf_take(&sb);
+    if (!first) {
+        key_put(k, "}", 1);
+    }
+    return !k->failed;
+}
+
+static void key_release(struct key_buffer *k)
+{
+    if (k->bytes != k->inline_bytes) {
+        free(k->bytes);
+    }
 }
 
 static int grow(struct metrics *m)
@@ -136,48 +197,44 @@ static int grow(struct metrics *m)
     return 0;
 }
 
-/* The series for name+labels, created when absent; NULL when out of memory. Takes
- * ownership of labels. Called with the mutex held. */
-static struct series *lookup(struct metrics *m, const char *name, const char *help, char *labels,
-                             enum series_type type, bool create)
+/* The series of `key` (a key_build() result, borrowed), created when absent; NULL when out
+ * of memory. Called with the mutex held. */
+static struct series *lookup(struct metrics *m, const char *name, const char *help,
+                             const struct key_buffer *key, enum series_type type, bool create)
 {
-    if (labels == NULL) {
-        return NULL;
-    }
-    char *key = labels[0] ? util_printf("%s{%s}", name, labels) : strdup(name);
-    if (key == NULL) {
-        free(labels);
-        return NULL;
-    }
-    size_t i = hash_string(key) & (m->capacity - 1);
+    uint64_t hash = hash_string(key->bytes);
+    size_t i = hash & (m->capacity - 1);
     while (m->slots[i].key != NULL) {
-        if (strcmp(m->slots[i].key, key) == 0) {
-            free(key);
-            free(labels);
+        if (strcmp(m->slots[i].key, key->bytes) == 0) {
             return &m->slots[i];
         }
         i = (i + 1) & (m->capacity - 1);
     }
     if (!create || ((m->used + 1) * 2 > m->capacity && grow(m) != 0)) {
-        free(key);
-        free(labels);
         return NULL;
     }
-    i = hash_string(key) & (m->capacity - 1);
+    i = hash & (m->capacity - 1);
     while (m->slots[i].key != NULL) {
         i = (i + 1) & (m->capacity - 1);
     }
+    /* the labels are what the key holds between the braces */
+    size_t name_len = strlen(name);
+    bool labeled = key->len > name_len;
+    char *key_copy = strdup(key->bytes);
     char *name_copy = strdup(name);
     char *help_copy = help != NULL ? strdup(help) : NULL;
-    if (name_copy == NULL || (help != NULL && help_copy == NULL)) {
+    char *labels =
+        labeled ? strndup(key->bytes + name_len + 1, key->len - name_len - 2) : strdup("");
+    if (key_copy == NULL || name_copy == NULL || (help != NULL && help_copy == NULL) ||
+        labels == NULL) {
+        free(key_copy);
         free(name_copy);
         free(help_copy);
-        free(key);
         free(labels);
         return NULL;
     }
     m->slots[i] = (struct series){
-        .key = key, .name = name_copy, .help = help_copy, .labels = labels, .type = type};
+        .key = key_copy, .name = name_copy, .help = help_copy, .labels = labels, .type = type};
     m->used++;
     return &m->slots[i];
 }
@@ -189,13 +246,16 @@ static void update(struct metrics *m, const char *name, const char *help, enum s
     if (m == NULL) {
         return;
     }
-    char *labels = format_labels(args);
-    pthread_mutex_lock(&m->mutex);
-    struct series *s = lookup(m, name, help, labels, type, true);
-    if (s != NULL) {
-        s->value = type == SERIES_COUNTER ? s->value + value : value;
+    struct key_buffer key;
+    if (key_build(&key, name, args)) {
+        pthread_mutex_lock(&m->mutex);
+        struct series *s = lookup(m, name, help, &key, type, true);
+        if (s != NULL) {
+            s->value = type == SERIES_COUNTER ? s->value + value : value;
+        }
+        pthread_mutex_unlock(&m->mutex);
     }
-    pthread_mutex_unlock(&m->mutex);
+    key_release(&key);
 }
 
 void metrics_counter_add(struct metrics *m, const char *name, const char *help, double delta, ...)
@@ -222,10 +282,15 @@ void metrics_observe(struct metrics *m, const char *name, const char *help, cons
     }
     va_list args;
     va_start(args, value);
-    char *labels = format_labels(args);
+    struct key_buffer key;
+    bool built = key_build(&key, name, args);
     va_end(args);
+    if (!built) {
+        key_release(&key);
+        return;
+    }
     pthread_mutex_lock(&m->mutex);
-    struct series *s = lookup(m, name, help, labels, SERIES_HISTOGRAM, true);
+    struct series *s = lookup(m, name, help, &key, SERIES_HISTOGRAM, true);
     if (s != NULL && s->bucket_hits == NULL) {
         s->bucket_hits = calloc(bucket_count, sizeof(*s->bucket_hits));
         s->buckets = buckets;
@@ -241,18 +306,24 @@ void metrics_observe(struct metrics *m, const char *name, const char *help, cons
         s->value += value;
     }
     pthread_mutex_unlock(&m->mutex);
+    key_release(&key);
 }
 
 double metrics_get(struct metrics *m, const char *name, ...)
 {
     va_list args;
     va_start(args, name);
-    char *labels = format_labels(args);
+    struct key_buffer key;
+    bool built = key_build(&key, name, args);
     va_end(args);
-    pthread_mutex_lock(&m->mutex);
-    struct series *s = lookup(m, name, NULL, labels, SERIES_COUNTER, false);
-    double value = s != NULL ? (s->type == SERIES_HISTOGRAM ? (double)s->count : s->value) : 0;
-    pthread_mutex_unlock(&m->mutex);
+    double value = 0;
+    if (built) {
+        pthread_mutex_lock(&m->mutex);
+        const struct series *s = lookup(m, name, NULL, &key, SERIES_COUNTER, false);
+        value = s != NULL ? (s->type == SERIES_HISTOGRAM ? (double)s->count : s->value) : 0;
+        pthread_mutex_unlock(&m->mutex);
+    }
+    key_release(&key);
     return value;
 }
 

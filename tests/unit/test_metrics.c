@@ -30,6 +30,26 @@ START_TEST(test_metrics_counters_render_with_help_type_and_escaped_labels)
 }
 END_TEST
 
+START_TEST(test_metrics_long_label_values_count_as_one_series)
+{
+    /* keys past the inline buffer take the heap path; they must match like short ones */
+    struct metrics *m = metrics_create();
+    char value[1200];
+    memset(value, 'v', sizeof(value) - 2);
+    value[sizeof(value) - 2] = '"';
+    value[sizeof(value) - 1] = '\0';
+    metrics_counter_add(m, "lh_long_total", "Long.", 1, "a", value, "b", "x", METRICS_END);
+    metrics_counter_add(m, "lh_long_total", "Long.", 1, "a", value, "b", "x", METRICS_END);
+    metrics_counter_add(m, "lh_long_total", "Long.", 1, "a", value, "b", "y", METRICS_END);
+    ck_assert_int_eq(metrics_get(m, "lh_long_total", "a", value, "b", "x", METRICS_END), 2);
+    ck_assert_int_eq(metrics_get(m, "lh_long_total", "a", value, "b", "y", METRICS_END), 1);
+    char *text = metrics_render(m);
+    ck_assert_ptr_nonnull(strstr(text, "vvvv\\\"\",b=\"x\"} 2\n"));
+    free(text);
+    metrics_free(m);
+}
+END_TEST
+
 START_TEST(test_metrics_histogram_buckets_are_cumulative_with_inf_sum_and_count)
 {
     struct metrics *m = metrics_create();
@@ -69,6 +89,7 @@ int main(void)
     Suite *s = suite_create("metrics");
     TCase *tc = tcase_create("render");
     tcase_add_test(tc, test_metrics_counters_render_with_help_type_and_escaped_labels);
+    tcase_add_test(tc, test_metrics_long_label_values_count_as_one_series);
     tcase_add_test(tc, test_metrics_histogram_buckets_are_cumulative_with_inf_sum_and_count);
     tcase_add_test(tc, test_metrics_many_series_survive_growth);
     suite_add_tcase(s, tc);
