@@ -2,11 +2,16 @@
  * store_ingest.c - writes one ingest batch in one transaction.
  *
  * Each step is one set-based statement whose rows arrive as a single jsonb parameter
- * (jsonb_to_recordset), so a batch of a thousand events costs a handful of round trips,
- * and nothing is ever spliced into SQL text.
+ * (jsonb_to_recordset), and nothing is ever spliced into SQL text. The statements go in
+ * libpq pipelines, so that a batch costs as few round trips as its steps allow: the common
+ * batch (events whose leads carry an email, their deliveries, a poll's checkpoints) costs
+ * two. First the events already stored are found; then, in one implicit transaction, the
+ * leads of the new ones are upserted, identities recorded, the events inserted with their
+ * lead (joined by email in the statement itself) and their deliveries (the outbox), and
+ * checkpoints saved. A batch that also needs answers between steps - leads named by id,
+ * leads known only by an identity, meetings - runs in an explicit transaction and takes a
+ * few more round trips for those steps.
  *
- * Order of the steps: find events already stored -> upsert the leads of the new ones ->
- * identities -> insert events with their lead -> meetings and attendees -> checkpoints.
  * Leads come before events so that an event row is written once, with its lead_id, rather
  * than inserted and then updated. Every statement takes its rows ORDER BY their key, so
  * two writers locking overlapping rows lock them in the same order (no deadlocks); rows
@@ -15,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rowset.h"
 #include "router.h"
 #include "store_pg.h"
 #include "util.h"
@@ -46,7 +52,7 @@ static const char sql_existing[] =
     FIELD("", "title", "$5", at)                                                                   \
     FIELD("", "phone", "$6", at)                                                                   \
     FIELD("", "linkedin_url", "$7", at)                                                            \
-        FIELD_ATTRIBUTES("", "coalesce($8::jsonb, '{}'::jsonb)", at)
+    FIELD_ATTRIBUTES("", "coalesce($8::jsonb, '{}'::jsonb)", at)
 
 static const char sql_lead_upsert[] =
     "INSERT INTO leads AS l (email, first_name, last_name, company, title, phone, "
@@ -65,8 +71,7 @@ static const char sql_lead_upsert[] =
                     FIELD("l.", "phone", "EXCLUDED.phone", "EXCLUDED.fields_at")
                         FIELD("l.", "linkedin_url", "EXCLUDED.linkedin_url", "EXCLUDED.fields_at")
                             FIELD_ATTRIBUTES("l.", "EXCLUDED.attributes",
-                                             "EXCLUDED.fields_at") "updated_at = now() "
-                                                                   "RETURNING l.id, l.email";
+                                             "EXCLUDED.fields_at") "updated_at = now()";
 
 static const char sql_identity_lookup[] =
     "SELECT lead_id FROM lead_identities WHERE source = $1 AND external_id = $2";
@@ -96,20 +101,36 @@ static const char sql_lead_adopt_email[] =
     "WHERE l.id = a.lead_id AND l.email IS NULL "
     "AND NOT EXISTS (SELECT 1 FROM leads o WHERE o.email = a.email)";
 
+/* A row names its lead by id, or by the email the lead upsert before it has written. */
 static const char sql_identities_insert[] =
     "INSERT INTO lead_identities (source, external_id, lead_id) "
-    "SELECT r.source, r.external_id, r.lead_id FROM jsonb_to_recordset($1::jsonb) AS "
-    "r(source text, external_id text, lead_id bigint) ORDER BY r.source, r.external_id "
+    "SELECT r.source, r.external_id, coalesce(r.lead_id, l.id) FROM jsonb_to_recordset($1::jsonb) "
+    "AS r(source text, external_id text, lead_id bigint, email text) "
+    "LEFT JOIN leads l ON l.email = r.email "
+    "WHERE coalesce(r.lead_id, l.id) IS NOT NULL ORDER BY r.source, r.external_id "
     "ON CONFLICT (source, external_id) DO NOTHING";
 
+/*
+ * The events, each with its lead (by id, or by the email the upsert before it wrote), and
+ * in the same statement the outbox: a delivery for each (event, destination) of $2 whose
+ * event this statement inserted - never one for an event stored before.
+ */
 static const char sql_events_insert[] =
-    "INSERT INTO events (source, source_id, type, occurred_at, lead_id, payload) "
-    "SELECT r.source, r.source_id, r.type, r.occurred_at, r.lead_id, r.payload "
+    "WITH ins AS (INSERT INTO events (source, source_id, type, occurred_at, lead_id, payload) "
+    "SELECT r.source, r.source_id, r.type, r.occurred_at, coalesce(r.lead_id, l.id), r.payload "
     "FROM jsonb_to_recordset($1::jsonb) AS r(source text, source_id text, type text, "
-    "occurred_at timestamptz, lead_id bigint, payload jsonb) "
+    "occurred_at timestamptz, lead_id bigint, email text, payload jsonb) "
+    "LEFT JOIN leads l ON l.email = r.email "
     "ORDER BY r.source, r.source_id, r.type "
     "ON CONFLICT ON CONSTRAINT events_idempotency_key DO NOTHING "
-    "RETURNING id, source, source_id, type";
+    "RETURNING id, source, source_id, type, lead_id), "
+    "outbox AS (INSERT INTO deliveries (event_id, destination, route, lead_id) "
+    "SELECT ins.id, d.destination, d.route, ins.lead_id FROM ins "
+    "JOIN jsonb_to_recordset($2::jsonb) AS d(source text, source_id text, type text, "
+    "destination text, route text) ON d.source = ins.source AND d.source_id = ins.source_id "
+    "AND d.type = ins.type ORDER BY ins.id, d.destination "
+    "ON CONFLICT ON CONSTRAINT deliveries_event_destination DO NOTHING) "
+    "SELECT id, source, source_id, type, lead_id FROM ins";
 
 static const char sql_meetings_upsert[] =
     "INSERT INTO meetings AS m (source, external_id, title, starts_at, ends_at, timezone, "
@@ -148,19 +169,39 @@ static const char sql_attendees_insert[] =
     "ORDER BY r.meeting_id, r.email "
     "ON CONFLICT (meeting_id, email) DO NOTHING";
 
-static const char sql_deliveries_insert[] =
-    "INSERT INTO deliveries (event_id, destination, route, lead_id) "
-    "SELECT r.event_id, r.destination, r.route, r.lead_id "
-    "FROM jsonb_to_recordset($1::jsonb) AS r(event_id bigint, destination text, route text, "
-    "lead_id bigint) ORDER BY r.event_id, r.destination "
-    "ON CONFLICT ON CONSTRAINT deliveries_event_destination DO NOTHING";
-
 static const char sql_checkpoints_upsert[] =
     "INSERT INTO connector_state AS c (instance, key, value) "
     "SELECT r.instance, r.key, coalesce(r.value, 'null'::jsonb) "
     "FROM jsonb_to_recordset($1::jsonb) AS r(instance text, key text, value jsonb) "
     "ORDER BY r.instance, r.key "
     "ON CONFLICT (instance, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()";
+
+/* Every statement of a batch, prepared on a connection before its first pipeline. */
+static const struct {
+    const char *name;
+    const char *sql;
+    int nparams;
+} statements[] = {
+    {"ingest_existing", sql_existing, 1},
+    {"ingest_lead_upsert", sql_lead_upsert, 1},
+    {"ingest_lead_adopt_email", sql_lead_adopt_email, 1},
+    {"ingest_identities", sql_identities_insert, 1},
+    {"ingest_events", sql_events_insert, 2},
+    {"ingest_meetings", sql_meetings_upsert, 1},
+    {"ingest_checkpoints", sql_checkpoints_upsert, 1},
+};
+
+static enum store_result prepare_statements(struct store *store, char **error_out)
+{
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(statements); i++) {
+        enum store_result rc = store_prepare(store, statements[i].name, statements[i].sql,
+                                             statements[i].nparams, error_out);
+        if (rc != STORE_OK) {
+            return rc;
+        }
+    }
+    return STORE_OK;
+}
 
 static const char *const lead_fields[] = {"first_name", "last_name", "company",
                                           "title",      "phone",     "linkedin_url"};
@@ -170,20 +211,82 @@ struct batch {
     struct store *store;
     struct event_record *events;
     size_t count;
-    bool *skip;        /* already stored before this batch */
-    bool *by_id;       /* lead resolved through lead.id (an existing lead) */
-    json_t *email_ids; /* normalized email -> lead id (integer) */
+    bool *skip;       /* stored before this batch, or a later copy of a key within it */
+    bool *by_id;      /* lead resolved through lead.id (an existing lead) */
+    size_t *slots;    /* open-addressing index of the events by key: batch index + 1 */
+    size_t slot_mask; /* slots has slot_mask + 1 entries */
     char *error;
 };
 
-/* The events key "source\x1fsource_id\x1ftype", malloc'd. \x1f cannot appear in a type
- * or instance name, so keys cannot collide. */
-static char *event_key(const char *source, const char *source_id, const char *type)
+/* --- the events by key (source, source_id, type) ------------------------------------------ */
+
+static uint64_t key_hash(const char *source, const char *source_id, const char *type)
 {
-    return util_printf("%s\x1f%s\x1f%s", source, source_id, type);
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a, with \x1f between the parts */
+    const char *parts[] = {source, source_id, type};
+    for (size_t p = 0; p < 3; p++) {
+        for (const char *c = parts[p]; *c != '\0'; c++) {
+            h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+        }
+        h = (h ^ 0x1f) * 1099511628211ULL;
+    }
+    return h;
 }
 
-/* Runs `sql` with the JSON text of `rows` (borrowed) as $1. */
+static bool key_equal(const struct event_record *e, const char *source, const char *source_id,
+                      const char *type)
+{
+    return strcmp(e->source_id, source_id) == 0 && strcmp(e->type, type) == 0 &&
+           strcmp(e->source, source) == 0;
+}
+
+/* The batch index of the first event with this key, or -1. */
+static long key_find(const struct batch *b, const char *source, const char *source_id,
+                     const char *type)
+{
+    size_t i = key_hash(source, source_id, type) & b->slot_mask;
+    while (b->slots[i] != 0) {
+        size_t index = b->slots[i] - 1;
+        if (key_equal(&b->events[index], source, source_id, type)) {
+            return (long)index;
+        }
+        i = (i + 1) & b->slot_mask;
+    }
+    return -1;
+}
+
+/* Indexes the events by key; a later copy of a key is skipped (reported as a duplicate,
+ * as the provider's redelivery it is). -1 when out of memory. */
+static int key_index(struct batch *b)
+{
+    size_t size = 8;
+    while (size < 2 * b->count) {
+        size *= 2;
+    }
+    if ((b->slots = calloc(size, sizeof(*b->slots))) == NULL) {
+        return -1;
+    }
+    b->slot_mask = size - 1;
+    for (size_t n = 0; n < b->count; n++) {
+        const struct event_record *e = &b->events[n];
+        size_t i = key_hash(e->source, e->source_id, e->type) & b->slot_mask;
+        while (b->slots[i] != 0 &&
+               !key_equal(&b->events[b->slots[i] - 1], e->source, e->source_id, e->type)) {
+            i = (i + 1) & b->slot_mask;
+        }
+        if (b->slots[i] != 0) {
+            b->skip[n] = true;
+        } else {
+            b->slots[i] = n + 1;
+        }
+    }
+    return 0;
+}
+
+/* --- running statements ----------------------------------------------------------------- */
+
+/* Runs `sql` now with the JSON text of `rows` (borrowed) as $1: for the steps whose answer
+ * the next step needs. */
 static enum store_result exec_rows(struct batch *b, const char *name, const char *sql,
                                    const json_t *rows, PGresult **result_out)
 {
@@ -198,36 +301,69 @@ static enum store_result exec_rows(struct batch *b, const char *name, const char
     return rc;
 }
 
+/* Queues prepared statement `name` with `texts` as its parameters (borrowed; libpq copies
+ * them). */
+static enum store_result send_texts(struct batch *b, const char *name, int count,
+                                    const char *const *texts)
+{
+    for (int i = 0; i < count; i++) {
+        if (texts[i] == NULL) {
+            b->error = strdup("out of memory");
+            return STORE_UNAVAILABLE;
+        }
+    }
+    return store_pipeline_send(b->store, name, count, texts, &b->error);
+}
+
+/* Queues `name` with the JSON text of `rows` (borrowed) as $1. */
+static enum store_result send_json_rows(struct batch *b, const char *name, const json_t *rows)
+{
+    char *text = json_dumps(rows, JSON_COMPACT | JSON_ENCODE_ANY);
+    const char *params[] = {text};
+    enum store_result rc = send_texts(b, name, 1, params);
+    free(text);
+    return rc;
+}
+
+/* Sends the queued statements and waits: results[0..count) as store_pipeline_sync(). */
+static enum store_result sync_pipeline(struct batch *b, PGresult **results, size_t count)
+{
+    return store_pipeline_sync(b->store, results, count, &b->error);
+}
+
 static int64_t parse_id(const char *text)
 {
     return strtoll(text, NULL, 10);
 }
 
-static enum store_result find_existing(struct batch *b)
+/* Queues the query for the events stored before this batch. */
+static enum store_result send_find_existing(struct batch *b)
 {
-    json_t *rows = json_array();
-    if (rows == NULL) {
-        return STORE_UNAVAILABLE;
-    }
+    struct rowset rows = {0};
     for (size_t i = 0; i < b->count; i++) {
-        json_array_append_new(rows, json_pack("{s:I,s:s,s:s,s:s}", "i", (json_int_t)i, "source",
-                                              b->events[i].source, "source_id",
-                                              b->events[i].source_id, "type", b->events[i].type));
+        if (b->skip[i]) {
+            continue;
+        }
+        rowset_row(&rows);
+        rowset_int(&rows, "i", (int64_t)i);
+        rowset_string(&rows, "source", b->events[i].source);
+        rowset_string(&rows, "source_id", b->events[i].source_id);
+        rowset_string(&rows, "type", b->events[i].type);
     }
-    PGresult *result = NULL;
-    enum store_result rc = exec_rows(b, "ingest_existing", sql_existing, rows, &result);
-    json_decref(rows);
-    if (rc != STORE_OK) {
-        return rc;
-    }
-    for (int row = 0; row < PQntuples(result); row++) {
+    const char *params[] = {rowset_text(&rows)};
+    enum store_result rc = send_texts(b, "ingest_existing", 1, params);
+    rowset_free(&rows);
+    return rc;
+}
+
+static void mark_existing(struct batch *b, const PGresult *result)
+{
+    for (int row = 0; result != NULL && row < PQntuples(result); row++) {
         long i = strtol(PQgetvalue(result, row, 0), NULL, 10);
         if (i >= 0 && (size_t)i < b->count) {
             b->skip[i] = true;
         }
     }
-    PQclear(result);
-    return STORE_OK;
 }
 
 /* Later events' fields win; attributes merge. */
@@ -283,12 +419,12 @@ static json_t *merged_rows(const json_t *by_key, const char *member)
     return rows;
 }
 
-static enum store_result upsert_email_leads(struct batch *b)
+/* Queues the upsert of the leads named by email, each merged over the batch first. */
+static enum store_result send_upsert_email_leads(struct batch *b)
 {
     json_t *by_email = json_object();
     json_t *rows = NULL;
     enum store_result rc = STORE_UNAVAILABLE;
-    PGresult *result = NULL;
 
     if (by_email == NULL) {
         goto out;
@@ -308,25 +444,13 @@ static enum store_result upsert_email_leads(struct batch *b)
         }
         merge_lead(record, lead, b->events[i].occurred_at_ms);
     }
+    rc = STORE_OK;
     if (json_object_size(by_email) == 0) {
-        rc = STORE_OK;
         goto out;
     }
-    if ((rows = merged_rows(by_email, NULL)) == NULL) {
-        goto out;
-    }
-    rc = exec_rows(b, "ingest_lead_upsert", sql_lead_upsert, rows, &result);
-    if (rc != STORE_OK) {
-        goto out;
-    }
-    for (int row = 0; row < PQntuples(result); row++) {
-        json_object_set_new(b->email_ids, PQgetvalue(result, row, 1),
-                            json_integer(parse_id(PQgetvalue(result, row, 0))));
-    }
+    rows = merged_rows(by_email, NULL);
+    rc = rows != NULL ? send_json_rows(b, "ingest_lead_upsert", rows) : STORE_UNAVAILABLE;
 out:
-    if (result != NULL) {
-        PQclear(result);
-    }
     json_decref(rows);
     json_decref(by_email);
     return rc;
@@ -426,9 +550,48 @@ out:
     return rc;
 }
 
-/* Adds (source, external_id) -> lead_id unless the batch already has that identity. */
+/*
+ * Before emails are upserted: an event that carries an email and an identity whose lead
+ * has no email yet (a Stripe subscription seen before its customer's email) names that
+ * lead, which takes the email, rather than a second lead being made for it.
+ */
+static enum store_result send_adopt_emails(struct batch *b)
+{
+    json_t *by_email = json_object();
+    json_t *rows = NULL;
+    enum store_result rc = STORE_UNAVAILABLE;
+    if (by_email == NULL) {
+        goto out;
+    }
+    for (size_t i = 0; i < b->count; i++) {
+        const json_t *lead = json_object_get(b->events[i].event, "lead");
+        const char *email = b->events[i].lead_email;
+        const char *external_id = lead_text(lead, "external_id");
+        if (b->skip[i] || b->by_id[i] || email == NULL || external_id == NULL ||
+            json_object_get(by_email, email) != NULL) {
+            continue;
+        }
+        if (json_object_set_new(by_email, email,
+                                json_pack("{s:s,s:s,s:s}", "source", b->events[i].source,
+                                          "external_id", external_id, "email", email)) != 0) {
+            goto out;
+        }
+    }
+    rc = STORE_OK;
+    if (json_object_size(by_email) > 0) {
+        rows = merged_rows(by_email, NULL);
+        rc = rows != NULL ? send_json_rows(b, "ingest_lead_adopt_email", rows) : STORE_UNAVAILABLE;
+    }
+out:
+    json_decref(rows);
+    json_decref(by_email);
+    return rc;
+}
+
+/* Adds (source, external_id) -> the event's lead (its id, else its email) unless the batch
+ * already has that identity. */
 static int add_identity(json_t *by_key, const char *source, const char *external_id,
-                        int64_t lead_id)
+                        const struct event_record *e)
 {
     char *key = util_printf("%s\x1f%s", source, external_id);
     if (key == NULL) {
@@ -436,11 +599,75 @@ static int add_identity(json_t *by_key, const char *source, const char *external
     }
     int rc = 0;
     if (json_object_get(by_key, key) == NULL) {
-        rc = json_object_set_new(by_key, key,
-                                 json_pack("{s:s,s:s,s:I}", "source", source, "external_id",
-                                           external_id, "lead_id", (json_int_t)lead_id));
+        json_t *row = e->lead_id != 0 ? json_pack("{s:s,s:s,s:I}", "source", source, "external_id",
+                                                  external_id, "lead_id", (json_int_t)e->lead_id)
+                                      : json_pack("{s:s,s:s,s:s}", "source", source, "external_id",
+                                                  external_id, "email", e->lead_email);
+        rc = row != NULL ? json_object_set_new(by_key, key, row) : -1;
     }
     free(key);
+    return rc;
+}
+
+/*
+ * Leads known only by an identity at their source are found or created now, one event at
+ * a time (such leads are rare: most carry an email); then the identities the new events
+ * bring are queued, for leads resolved by id or by email alike.
+ */
+static enum store_result resolve_identity_leads(struct batch *b)
+{
+    for (size_t i = 0; i < b->count; i++) {
+        struct event_record *e = &b->events[i];
+        const json_t *lead = json_object_get(e->event, "lead");
+        if (b->skip[i] || lead == NULL || b->by_id[i] || e->lead_email != NULL ||
+            lead_text(lead, "external_id") == NULL) {
+            continue;
+        }
+        enum store_result rc = resolve_identity_lead(b, e);
+        if (rc != STORE_OK) {
+            return rc;
+        }
+    }
+    return STORE_OK;
+}
+
+static enum store_result send_identities(struct batch *b)
+{
+    json_t *identities = json_object();
+    json_t *rows = NULL;
+    enum store_result rc = STORE_UNAVAILABLE;
+    if (identities == NULL) {
+        goto out;
+    }
+    for (size_t i = 0; i < b->count; i++) {
+        const struct event_record *e = &b->events[i];
+        const json_t *lead = json_object_get(e->event, "lead");
+        if (b->skip[i] || lead == NULL || (e->lead_id == 0 && e->lead_email == NULL)) {
+            continue;
+        }
+        /* an identity-only lead claimed its own identity when it was resolved */
+        const char *external_id = lead_text(lead, "external_id");
+        if (external_id != NULL && (e->lead_email != NULL || b->by_id[i]) &&
+            add_identity(identities, e->source, external_id, e) != 0) {
+            goto out;
+        }
+        const char *instance;
+        json_t *id;
+        json_object_foreach(json_object_get(lead, "external_ids"), instance, id)
+        {
+            if (add_identity(identities, instance, json_string_value(id), e) != 0) {
+                goto out;
+            }
+        }
+    }
+    rc = STORE_OK;
+    if (json_object_size(identities) > 0) {
+        rows = merged_rows(identities, NULL);
+        rc = rows != NULL ? send_json_rows(b, "ingest_identities", rows) : STORE_UNAVAILABLE;
+    }
+out:
+    json_decref(rows);
+    json_decref(identities);
     return rc;
 }
 
@@ -574,175 +801,84 @@ out:
     return rc;
 }
 
-/*
- * Before emails are upserted: an event that carries an email and an identity whose lead
- * has no email yet (a Stripe subscription seen before its customer's email) names that
- * lead, which takes the email, rather than a second lead being made for it.
- */
-static enum store_result adopt_emails(struct batch *b)
+struct outbox {
+    struct rowset *rows;
+    const struct event_record *event;
+    json_t *destinations;
+};
+
+static void add_delivery(const char *route, const char *destination, void *arg)
 {
-    json_t *by_email = json_object();
-    json_t *rows = NULL;
-    enum store_result rc = STORE_UNAVAILABLE;
-    if (by_email == NULL) {
-        goto out;
+    struct outbox *o = arg;
+    rowset_row(o->rows);
+    rowset_string(o->rows, "source", o->event->source);
+    rowset_string(o->rows, "source_id", o->event->source_id);
+    rowset_string(o->rows, "type", o->event->type);
+    rowset_string(o->rows, "destination", destination);
+    rowset_string(o->rows, "route", route);
+    if (o->destinations != NULL) {
+        json_object_set_new(o->destinations, destination, json_true());
     }
-    for (size_t i = 0; i < b->count; i++) {
-        const json_t *lead = json_object_get(b->events[i].event, "lead");
-        const char *email = b->events[i].lead_email;
-        const char *external_id = lead_text(lead, "external_id");
-        if (b->skip[i] || b->by_id[i] || email == NULL || external_id == NULL ||
-            json_object_get(by_email, email) != NULL) {
-            continue;
-        }
-        if (json_object_set_new(by_email, email,
-                                json_pack("{s:s,s:s,s:s}", "source", b->events[i].source,
-                                          "external_id", external_id, "email", email)) != 0) {
-            goto out;
-        }
-    }
-    rc = STORE_OK;
-    if (json_object_size(by_email) > 0) {
-        rows = merged_rows(by_email, NULL);
-        rc = rows != NULL
-                 ? exec_rows(b, "ingest_lead_adopt_email", sql_lead_adopt_email, rows, NULL)
-                 : STORE_UNAVAILABLE;
-    }
-out:
-    json_decref(rows);
-    json_decref(by_email);
-    return rc;
 }
 
-static enum store_result resolve_leads(struct batch *b)
+/* Queues the events not stored yet, with a delivery for every destination a route sends
+ * each to (the outbox). */
+static enum store_result send_events(struct batch *b, const struct router *router,
+                                     json_t *destinations)
 {
-    enum store_result rc = resolve_given_ids(b);
-    if (rc != STORE_OK || (rc = adopt_emails(b)) != STORE_OK ||
-        (rc = upsert_email_leads(b)) != STORE_OK) {
-        return rc;
-    }
-    json_t *identities = json_object();
-    json_t *rows = NULL;
-    if (identities == NULL) {
-        return STORE_UNAVAILABLE;
-    }
+    struct rowset rows = {0};
+    struct rowset deliveries = {0};
+    struct outbox o = {.rows = &deliveries, .destinations = destinations};
     for (size_t i = 0; i < b->count; i++) {
-        struct event_record *e = &b->events[i];
-        const json_t *lead = json_object_get(e->event, "lead");
-        if (b->skip[i] || lead == NULL) {
-            continue;
-        }
-        if (b->by_id[i]) {
-            /* resolved already */
-        } else if (e->lead_email != NULL) {
-            e->lead_id = json_integer_value(json_object_get(b->email_ids, e->lead_email));
-        } else if (lead_text(lead, "external_id") == NULL) {
-            continue; /* only an id, and no such lead: nothing to attach */
-        } else if ((rc = resolve_identity_lead(b, e)) != STORE_OK) {
-            goto out;
-        }
-        if (e->lead_id == 0) {
-            continue;
-        }
-        rc = STORE_UNAVAILABLE;
-        const char *external_id = lead_text(lead, "external_id");
-        if (external_id != NULL && (e->lead_email != NULL || b->by_id[i]) &&
-            add_identity(identities, e->source, external_id, e->lead_id) != 0) {
-            goto out;
-        }
-        const char *instance;
-        json_t *id;
-        json_object_foreach(json_object_get(lead, "external_ids"), instance, id)
-        {
-            if (add_identity(identities, instance, json_string_value(id), e->lead_id) != 0) {
-                goto out;
-            }
-        }
-    }
-    rc = STORE_OK;
-    if (json_object_size(identities) > 0) {
-        rows = merged_rows(identities, NULL);
-        rc = rows != NULL ? exec_rows(b, "ingest_identities", sql_identities_insert, rows, NULL)
-                          : STORE_UNAVAILABLE;
-    }
-out:
-    json_decref(rows);
-    json_decref(identities);
-    return rc;
-}
-
-static enum store_result insert_events(struct batch *b)
-{
-    json_t *rows = json_array();
-    json_t *pending = json_object(); /* key -> array of batch indexes, in batch order */
-    enum store_result rc = STORE_UNAVAILABLE;
-    PGresult *result = NULL;
-    if (rows == NULL || pending == NULL) {
-        goto out;
-    }
-    for (size_t i = 0; i < b->count; i++) {
-        struct event_record *e = &b->events[i];
-        e->duplicate = b->skip[i];
+        const struct event_record *e = &b->events[i];
         if (b->skip[i]) {
             continue;
         }
         char occurred_at[32];
         util_format_rfc3339(e->occurred_at_ms, occurred_at);
-        json_t *row =
-            json_pack("{s:s,s:s,s:s,s:s,s:O}", "source", e->source, "source_id", e->source_id,
-                      "type", e->type, "occurred_at", occurred_at, "payload", e->event);
-        if (row == NULL) {
-            goto out;
-        }
+        rowset_row(&rows);
+        rowset_string(&rows, "source", e->source);
+        rowset_string(&rows, "source_id", e->source_id);
+        rowset_string(&rows, "type", e->type);
+        rowset_string(&rows, "occurred_at", occurred_at);
         if (e->lead_id != 0) {
-            json_object_set_new(row, "lead_id", json_integer(e->lead_id));
+            rowset_int(&rows, "lead_id", e->lead_id);
+        } else {
+            rowset_string(&rows, "email", e->lead_email);
         }
-        json_array_append_new(rows, row);
-        char *key = event_key(e->source, e->source_id, e->type);
-        if (key == NULL) {
-            goto out;
-        }
-        json_t *indexes = json_object_get(pending, key);
-        if (indexes == NULL) {
-            indexes = json_array();
-            json_object_set_new(pending, key, indexes);
-        }
-        json_array_append_new(indexes, json_integer((json_int_t)i));
-        free(key);
-        /* until the insert says otherwise, it is a duplicate */
-        e->duplicate = true;
-    }
-    if (json_array_size(rows) == 0) {
-        rc = STORE_OK;
-        goto out;
-    }
-    rc = exec_rows(b, "ingest_events", sql_events_insert, rows, &result);
-    if (rc != STORE_OK) {
-        goto out;
-    }
-    for (int row = 0; row < PQntuples(result); row++) {
-        char *key = event_key(PQgetvalue(result, row, 1), PQgetvalue(result, row, 2),
-                              PQgetvalue(result, row, 3));
-        if (key == NULL) {
-            rc = STORE_UNAVAILABLE;
-            goto out;
-        }
-        /* Two events with one key in a batch: the first in batch order is the stored one. */
-        json_t *indexes = json_object_get(pending, key);
-        free(key);
-        if (indexes != NULL && json_array_size(indexes) > 0) {
-            size_t i = (size_t)json_integer_value(json_array_get(indexes, 0));
-            b->events[i].id = parse_id(PQgetvalue(result, row, 0));
-            b->events[i].duplicate = false;
+        rowset_json(&rows, "payload", e->event);
+        if (router_count(router) > 0) {
+            o.event = e;
+            router_match(router, e->event, -1, add_delivery, &o);
         }
     }
-out:
-    if (result != NULL) {
-        PQclear(result);
+    enum store_result rc = STORE_OK;
+    if (rows.count > 0) {
+        const char *params[] = {rowset_text(&rows), rowset_text(&deliveries)};
+        rc = send_texts(b, "ingest_events", 2, params);
     }
-    json_decref(pending);
-    json_decref(rows);
+    rowset_free(&deliveries);
+    rowset_free(&rows);
     return rc;
+}
+
+/* The inserted events' ids and leads; every other event is a duplicate. */
+static void mark_inserted(struct batch *b, const PGresult *result)
+{
+    for (size_t i = 0; i < b->count; i++) {
+        b->events[i].duplicate = true;
+    }
+    for (int row = 0; result != NULL && row < PQntuples(result); row++) {
+        long i = key_find(b, PQgetvalue(result, row, 1), PQgetvalue(result, row, 2),
+                          PQgetvalue(result, row, 3));
+        if (i < 0) {
+            continue;
+        }
+        struct event_record *e = &b->events[i];
+        e->id = parse_id(PQgetvalue(result, row, 0));
+        e->lead_id = PQgetisnull(result, row, 4) ? 0 : parse_id(PQgetvalue(result, row, 4));
+        e->duplicate = false;
+    }
 }
 
 static json_t *meeting_row(const struct event_record *e, const json_t *meeting)
@@ -883,13 +1019,14 @@ out:
     return rc;
 }
 
-static enum store_result upsert_checkpoints(struct batch *b, struct store_checkpoint *checkpoints,
-                                            size_t count)
+/* Queues the checkpoints; the last put of a key wins. */
+static enum store_result send_checkpoints(struct batch *b, struct store_checkpoint *checkpoints,
+                                          size_t count)
 {
     if (count == 0) {
         return STORE_OK;
     }
-    json_t *by_key = json_object(); /* the last put of a key wins */
+    json_t *by_key = json_object();
     json_t *rows = NULL;
     enum store_result rc = STORE_UNAVAILABLE;
     if (by_key == NULL) {
@@ -911,62 +1048,11 @@ static enum store_result upsert_checkpoints(struct batch *b, struct store_checkp
         }
     }
     if ((rows = merged_rows(by_key, NULL)) != NULL) {
-        rc = exec_rows(b, "ingest_checkpoints", sql_checkpoints_upsert, rows, NULL);
+        rc = send_json_rows(b, "ingest_checkpoints", rows);
     }
 out:
     json_decref(rows);
     json_decref(by_key);
-    return rc;
-}
-
-struct outbox {
-    json_t *rows;
-    const struct event_record *event;
-    json_t *destinations;
-    bool failed;
-};
-
-static void add_delivery(const char *route, const char *destination, void *arg)
-{
-    struct outbox *o = arg;
-    json_t *row = json_pack("{s:I,s:s,s:s}", "event_id", (json_int_t)o->event->id, "destination",
-                            destination, "route", route);
-    if (row != NULL && o->event->lead_id != 0) {
-        json_object_set_new(row, "lead_id", json_integer(o->event->lead_id));
-    }
-    if (row == NULL || json_array_append_new(o->rows, row) != 0) {
-        o->failed = true;
-    }
-    if (o->destinations != NULL) {
-        json_object_set_new(o->destinations, destination, json_true());
-    }
-}
-
-/* The outbox: a delivery per (new event, destination), in the events' transaction. */
-static enum store_result insert_deliveries(struct batch *b, const struct router *router,
-                                           json_t *destinations)
-{
-    if (router_count(router) == 0) {
-        return STORE_OK;
-    }
-    struct outbox o = {.rows = json_array(), .destinations = destinations};
-    if (o.rows == NULL) {
-        return STORE_UNAVAILABLE;
-    }
-    for (size_t i = 0; i < b->count && !o.failed; i++) {
-        if (b->events[i].duplicate || b->events[i].id == 0) {
-            continue;
-        }
-        o.event = &b->events[i];
-        router_match(router, b->events[i].event, -1, add_delivery, &o);
-    }
-    enum store_result rc = STORE_UNAVAILABLE;
-    if (!o.failed) {
-        rc = json_array_size(o.rows) == 0
-                 ? STORE_OK
-                 : exec_rows(b, "ingest_deliveries", sql_deliveries_insert, o.rows, NULL);
-    }
-    json_decref(o.rows);
     return rc;
 }
 
@@ -979,7 +1065,36 @@ static void reset_results(struct event_record *events, size_t count)
     }
 }
 
-/* The batch write, inside the caller's transaction when own_transaction is false. */
+/* Whether the batch needs answers between its steps (an explicit transaction): leads named
+ * by id or only by an identity, and meetings. */
+static bool needs_steps(const struct batch *b)
+{
+    for (size_t i = 0; i < b->count; i++) {
+        const json_t *event = b->events[i].event;
+        const json_t *lead = json_object_get(event, "lead");
+        if (json_object_get(event, "meeting") != NULL || json_object_get(lead, "id") != NULL ||
+            (b->events[i].lead_email == NULL && json_object_get(lead, "external_id") != NULL)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool has_meetings(const struct batch *b)
+{
+    for (size_t i = 0; i < b->count; i++) {
+        if (!b->skip[i] && json_object_get(b->events[i].event, "meeting") != NULL) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * The batch write. With own_transaction false it runs inside the caller's transaction;
+ * otherwise a batch without steps is one implicit transaction (the second sync commits
+ * it), and one with steps is wrapped in BEGIN ... COMMIT.
+ */
 static enum store_result write_batch(struct store *store, struct event_record *events,
                                      size_t event_count, struct store_checkpoint *checkpoints,
                                      size_t checkpoint_count, const struct router *router,
@@ -987,7 +1102,10 @@ static enum store_result write_batch(struct store *store, struct event_record *e
 {
     struct batch b = {.store = store, .events = events, .count = event_count};
     enum store_result rc = STORE_UNAVAILABLE;
-    bool in_transaction = false;
+    PGresult *existing = NULL;
+    PGresult *inserted = NULL;
+    bool explicit_transaction = false;
+    bool pipeline = false;
 
     if (error_out != NULL) {
         *error_out = NULL;
@@ -998,34 +1116,95 @@ static enum store_result write_batch(struct store *store, struct event_record *e
     }
     b.skip = calloc(event_count + 1, sizeof(*b.skip));
     b.by_id = calloc(event_count + 1, sizeof(*b.by_id));
-    b.email_ids = json_object();
-    if (b.skip == NULL || b.by_id == NULL || b.email_ids == NULL) {
+    if (b.skip == NULL || b.by_id == NULL || key_index(&b) != 0) {
         b.error = strdup("out of memory");
         goto out;
     }
-    if (own_transaction) {
-        if ((rc = store_begin(store, &b.error)) != STORE_OK) {
-            goto out;
-        }
-        in_transaction = true;
-    }
-    if (event_count > 0) {
-        if ((rc = find_existing(&b)) != STORE_OK || (rc = resolve_leads(&b)) != STORE_OK ||
-            (rc = insert_events(&b)) != STORE_OK || (rc = upsert_meetings(&b)) != STORE_OK ||
-            (rc = insert_deliveries(&b, router, destinations)) != STORE_OK) {
-            goto out;
-        }
-    }
-    if ((rc = upsert_checkpoints(&b, checkpoints, checkpoint_count)) != STORE_OK) {
+    if ((rc = prepare_statements(store, &b.error)) != STORE_OK ||
+        (rc = store_pipeline_begin(store, &b.error)) != STORE_OK) {
         goto out;
     }
-    if (own_transaction) {
-        rc = store_commit(store, &b.error);
-        in_transaction = false;
+    pipeline = true;
+    explicit_transaction = own_transaction && needs_steps(&b);
+
+    /* 1: which events are stored already (their leads must not take their fields again) */
+    if (explicit_transaction &&
+        (rc = store_pipeline_send_command(store, "BEGIN", &b.error)) != STORE_OK) {
+        goto out;
+    }
+    if (event_count > 0 && (rc = send_find_existing(&b)) != STORE_OK) {
+        goto out;
+    }
+    if (event_count > 0) {
+        PGresult *first[2] = {NULL, NULL};
+        rc = sync_pipeline(&b, first, 2);
+        existing = first[explicit_transaction ? 1 : 0];
+        PQclear(first[explicit_transaction ? 0 : 1]);
+        if (rc != STORE_OK) {
+            goto out;
+        }
+        mark_existing(&b, existing);
+    }
+
+    /* 2: leads that need answers first (named by id, or only by an identity) */
+    if (explicit_transaction) {
+        store_pipeline_end(store);
+        pipeline = false;
+        if ((rc = resolve_given_ids(&b)) != STORE_OK ||
+            (rc = resolve_identity_leads(&b)) != STORE_OK ||
+            (rc = store_pipeline_begin(store, &b.error)) != STORE_OK) {
+            goto out;
+        }
+        pipeline = true;
+    }
+
+    /* 3: leads by email, identities, events and their deliveries, checkpoints */
+    bool meetings = has_meetings(&b);
+    if ((rc = send_adopt_emails(&b)) != STORE_OK ||
+        (rc = send_upsert_email_leads(&b)) != STORE_OK || (rc = send_identities(&b)) != STORE_OK ||
+        (rc = send_events(&b, router, destinations)) != STORE_OK ||
+        (rc = send_checkpoints(&b, checkpoints, checkpoint_count)) != STORE_OK) {
+        goto out;
+    }
+    if (explicit_transaction && !meetings &&
+        (rc = store_pipeline_send_command(store, "COMMIT", &b.error)) != STORE_OK) {
+        goto out;
+    }
+    /* the events insert is the only statement of this sync that returns rows */
+    PGresult *results[6] = {NULL};
+    rc = sync_pipeline(&b, results, UTIL_ARRAY_LEN(results));
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(results); i++) {
+        if (results[i] != NULL && PQresultStatus(results[i]) == PGRES_TUPLES_OK &&
+            inserted == NULL) {
+            inserted = results[i];
+        } else {
+            PQclear(results[i]);
+        }
+    }
+    store_pipeline_end(store);
+    pipeline = false;
+    if (rc != STORE_OK) {
+        goto out;
+    }
+    mark_inserted(&b, inserted);
+
+    /* 4: meetings, which need the events' leads and whether they were new */
+    if (meetings) {
+        if ((rc = upsert_meetings(&b)) != STORE_OK ||
+            (explicit_transaction && (rc = store_commit(store, &b.error)) != STORE_OK)) {
+            goto out;
+        }
     }
 out:
+    if (pipeline) {
+        store_pipeline_end(store);
+    }
+    PQclear(existing);
+    PQclear(inserted);
     if (rc != STORE_OK) {
-        if (in_transaction) {
+        /* An implicit transaction rolled back by itself; BEGIN's is rolled back here; a
+         * caller's transaction is the caller's to roll back. */
+        if (own_transaction) {
             store_rollback(store);
         }
         reset_results(events, event_count);
@@ -1038,7 +1217,7 @@ out:
     } else {
         free(b.error);
     }
-    json_decref(b.email_ids);
+    free(b.slots);
     free(b.by_id);
     free(b.skip);
     return rc;

@@ -17,6 +17,7 @@ struct store {
     /* Names of the statements prepared on this connection (constants, not owned). */
     const char *prepared[STORE_MAX_PREPARED];
     size_t prepared_count;
+    size_t pipeline_sent; /* statements sent since the last sync */
 };
 
 char *store_redact_url(const char *url)
@@ -227,20 +228,9 @@ enum store_result store_exec(struct store *store, const char *name, const char *
         }
         return STORE_UNAVAILABLE;
     }
-    if (!is_prepared(store, name)) {
-        PGresult *prepared = PQprepare(store->conn, name, sql, nparams, NULL);
-        if (PQresultStatus(prepared) != PGRES_COMMAND_OK) {
-            enum store_result rc = store_classify(store->conn, prepared);
-            if (error_out != NULL) {
-                *error_out = store_error_message(store->conn, prepared);
-            }
-            PQclear(prepared);
-            return rc;
-        }
-        PQclear(prepared);
-        if (store->prepared_count < STORE_MAX_PREPARED) {
-            store->prepared[store->prepared_count++] = name;
-        }
+    enum store_result prepared = store_prepare(store, name, sql, nparams, error_out);
+    if (prepared != STORE_OK) {
+        return prepared;
     }
     PGresult *result = PQexecPrepared(store->conn, name, nparams, params, NULL, NULL, 0);
     ExecStatusType status = PQresultStatus(result);
@@ -258,6 +248,149 @@ enum store_result store_exec(struct store *store, const char *name, const char *
         PQclear(result);
     }
     return STORE_OK;
+}
+
+enum store_result store_prepare(struct store *store, const char *name, const char *sql, int nparams,
+                                char **error_out)
+{
+    if (store->conn == NULL) {
+        if (error_out != NULL) {
+            *error_out = strdup("not connected");
+        }
+        return STORE_UNAVAILABLE;
+    }
+    if (is_prepared(store, name)) {
+        return STORE_OK;
+    }
+    PGresult *prepared = PQprepare(store->conn, name, sql, nparams, NULL);
+    if (PQresultStatus(prepared) != PGRES_COMMAND_OK) {
+        enum store_result rc = store_classify(store->conn, prepared);
+        if (error_out != NULL) {
+            *error_out = store_error_message(store->conn, prepared);
+        }
+        PQclear(prepared);
+        return rc;
+    }
+    PQclear(prepared);
+    if (store->prepared_count < STORE_MAX_PREPARED) {
+        store->prepared[store->prepared_count++] = name;
+    }
+    return STORE_OK;
+}
+
+/* --- pipelines ---------------------------------------------------------------------------- */
+
+static enum store_result send_failed(struct store *store, char **error_out)
+{
+    if (error_out != NULL && *error_out == NULL) {
+        *error_out = store_error_message(store->conn, NULL);
+    }
+    return STORE_UNAVAILABLE;
+}
+
+enum store_result store_pipeline_begin(struct store *store, char **error_out)
+{
+    if (store->conn == NULL || PQenterPipelineMode(store->conn) != 1) {
+        return send_failed(store, error_out);
+    }
+    store->pipeline_sent = 0;
+    return STORE_OK;
+}
+
+enum store_result store_pipeline_send(struct store *store, const char *name, int nparams,
+                                      const char *const *params, char **error_out)
+{
+    if (!is_prepared(store, name) ||
+        PQsendQueryPrepared(store->conn, name, nparams, params, NULL, NULL, 0) != 1) {
+        if (!is_prepared(store, name) && error_out != NULL && *error_out == NULL) {
+            *error_out = util_printf("statement %s was not prepared", name);
+        }
+        return send_failed(store, error_out);
+    }
+    store->pipeline_sent++;
+    return STORE_OK;
+}
+
+enum store_result store_pipeline_send_command(struct store *store, const char *command,
+                                              char **error_out)
+{
+    if (PQsendQueryParams(store->conn, command, 0, NULL, NULL, NULL, NULL, 0) != 1) {
+        return send_failed(store, error_out);
+    }
+    store->pipeline_sent++;
+    return STORE_OK;
+}
+
+enum store_result store_pipeline_sync(struct store *store, PGresult **results, size_t count,
+                                      char **error_out)
+{
+    enum store_result rc = STORE_OK;
+    size_t expected = store->pipeline_sent;
+    store->pipeline_sent = 0;
+    for (size_t i = 0; i < count; i++) {
+        results[i] = NULL;
+    }
+    if (PQpipelineSync(store->conn) != 1) {
+        return send_failed(store, error_out);
+    }
+    /* Each statement's results end with NULL; the sync point ends the batch. The first
+     * failure is the one reported: the statements after it are only "aborted". */
+    for (size_t i = 0; i < expected; i++) {
+        PGresult *result;
+        bool got = false;
+        while ((result = PQgetResult(store->conn)) != NULL) {
+            ExecStatusType status = PQresultStatus(result);
+            if (got || status == PGRES_PIPELINE_ABORTED) {
+                PQclear(result);
+                continue;
+            }
+            got = true;
+            if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+                if (rc == STORE_OK) {
+                    rc = store_classify(store->conn, result);
+                    if (error_out != NULL) {
+                        *error_out = store_error_message(store->conn, result);
+                    }
+                }
+                PQclear(result);
+            } else if (i < count && rc == STORE_OK) {
+                results[i] = result;
+            } else {
+                PQclear(result);
+            }
+        }
+        if (!got && PQstatus(store->conn) != CONNECTION_OK) {
+            if (rc == STORE_OK) {
+                rc = send_failed(store, error_out);
+            }
+            break;
+        }
+    }
+    if (PQstatus(store->conn) == CONNECTION_OK) {
+        PGresult *sync = PQgetResult(store->conn);
+        if (PQresultStatus(sync) != PGRES_PIPELINE_SYNC && rc == STORE_OK) {
+            rc = send_failed(store, error_out);
+        }
+        PQclear(sync);
+    }
+    if (rc != STORE_OK) {
+        for (size_t i = 0; i < count; i++) {
+            PQclear(results[i]);
+            results[i] = NULL;
+        }
+    }
+    return rc;
+}
+
+void store_pipeline_end(struct store *store)
+{
+    if (store->conn != NULL && PQpipelineStatus(store->conn) != PQ_PIPELINE_OFF &&
+        PQexitPipelineMode(store->conn) != 1) {
+        /* results left unread (a broken connection): the next store_ensure() reconnects */
+        PQfinish(store->conn);
+        store->conn = NULL;
+        store->prepared_count = 0;
+    }
 }
 
 static enum store_result exec_simple(struct store *store, const char *sql, char **error_out)

@@ -58,6 +58,34 @@ enum store_result store_ensure(struct store *store, char **error_out);
 enum store_result store_exec(struct store *store, const char *name, const char *sql, int nparams,
                              const char *const *params, PGresult **result_out, char **error_out);
 
+/* store_prepare - prepare `sql` under `name` on this connection unless it is already
+ * (store_exec does this on first use; pipelines need it done beforehand). */
+enum store_result store_prepare(struct store *store, const char *name, const char *sql, int nparams,
+                                char **error_out);
+
+/*
+ * Pipelines: several statements in one round trip (libpq pipeline mode).
+ *   store_pipeline_begin()        enter pipeline mode (the connection must be idle);
+ *   store_pipeline_send()         queue a statement prepared before (store_prepare);
+ *   store_pipeline_send_command() queue a parameterless command (BEGIN, COMMIT);
+ *   store_pipeline_sync()         send everything, then collect each statement's result
+ *                                 in order into results[0..count) (PQclear each); on
+ *                                 failure none are returned, *error_out says why (the first
+ *                                 statement that failed), and the rest were not run;
+ *   store_pipeline_end()          leave pipeline mode (after the last sync).
+ * Without an explicit BEGIN the statements of one sync form one implicit transaction;
+ * inside BEGIN a sync commits nothing. Sends return STORE_UNAVAILABLE when the connection
+ * broke.
+ */
+enum store_result store_pipeline_begin(struct store *store, char **error_out);
+enum store_result store_pipeline_send(struct store *store, const char *name, int nparams,
+                                      const char *const *params, char **error_out);
+enum store_result store_pipeline_send_command(struct store *store, const char *command,
+                                              char **error_out);
+enum store_result store_pipeline_sync(struct store *store, PGresult **results, size_t count,
+                                      char **error_out);
+void store_pipeline_end(struct store *store);
+
 /* store_begin / store_commit / store_rollback - transaction control. */
 enum store_result store_begin(struct store *store, char **error_out);
 enum store_result store_commit(struct store *store, char **error_out);

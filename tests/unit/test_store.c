@@ -515,10 +515,9 @@ START_TEST(test_store_batch_commits_checkpoints_with_events_last_put_wins)
 }
 END_TEST
 
-START_TEST(test_store_batch_failure_stores_nothing_at_all)
+/* A trigger that fails the events insert of the event with source_id 'poison'. */
+static void install_poison(void)
 {
-    /* A trigger that fails the events insert for one event: the leads upserted before it
-     * in the same transaction must vanish too. */
     PGresult *res =
         PQexec(check_conn, "CREATE FUNCTION fail_poison() RETURNS trigger LANGUAGE plpgsql AS "
                            "$$BEGIN IF NEW.source_id = 'poison' THEN RAISE EXCEPTION 'poisoned'; "
@@ -527,6 +526,12 @@ START_TEST(test_store_batch_failure_stores_nothing_at_all)
                            "EXECUTE FUNCTION fail_poison();");
     ck_assert_int_eq(PQresultStatus(res), PGRES_COMMAND_OK);
     PQclear(res);
+}
+
+START_TEST(test_store_batch_failure_stores_nothing_at_all)
+{
+    /* the leads upserted before the failing insert, in the same transaction, vanish too */
+    install_poison();
     struct event_record r[] = {
         record_of("inbound", LEAD("ok", "fine@example.com", "")),
         record_of("inbound", LEAD("poison", "bad@example.com", "")),
@@ -547,6 +552,45 @@ START_TEST(test_store_batch_failure_stores_nothing_at_all)
     json_decref(cps[0].value);
     clear_records(r, 2);
     clear_records(next, 1);
+}
+END_TEST
+
+START_TEST(test_store_batch_with_steps_failure_stores_nothing_at_all)
+{
+    /* A meeting and a lead known only by its identity make the batch take several round
+     * trips in one explicit transaction: a failure still leaves nothing behind. */
+    install_poison();
+    struct event_record r[] = {
+        record_of("cal", MEETING("m1", "2026-11-27T10:00:00Z", "scheduled", "")),
+        record_of("billing", "{\"type\":\"customer.created\",\"source_id\":\"c1\","
+                             "\"occurred_at\":\"2026-11-27T10:00:00Z\","
+                             "\"lead\":{\"external_id\":\"cus_1\"}}"),
+        record_of("inbound", LEAD("poison", "bad@example.com", "")),
+    };
+    char *error = NULL;
+    ck_assert_int_eq(store_write_batch(store, r, 3, NULL, 0, NULL, NULL, &error), STORE_REJECTED);
+    ck_assert_ptr_nonnull(strstr(error, "poisoned"));
+    free(error);
+    static const char *const tables[] = {"events", "leads", "lead_identities", "meetings"};
+    for (size_t i = 0; i < 4; i++) {
+        char *sql = util_printf("SELECT count(*) FROM %s", tables[i]);
+        ck_assert_msg(testdb_scalar(check_conn, sql) == 0, "%s is not empty", tables[i]);
+        free(sql);
+    }
+    /* the connection is back in a clean state: the same batch without the poison commits */
+    struct event_record next[] = {
+        record_of("cal", MEETING("m1", "2026-11-27T10:00:00Z", "scheduled", "")),
+        record_of("billing", "{\"type\":\"customer.created\",\"source_id\":\"c1\","
+                             "\"occurred_at\":\"2026-11-27T10:00:00Z\","
+                             "\"lead\":{\"external_id\":\"cus_1\"}}"),
+    };
+    write_ok(next, 2);
+    ck_assert(!next[0].duplicate && !next[1].duplicate);
+    ck_assert_int_ne(next[1].lead_id, 0);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM meetings"), 1);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM lead_identities"), 1);
+    clear_records(r, 3);
+    clear_records(next, 2);
 }
 END_TEST
 
@@ -612,6 +656,7 @@ static Suite *store_suite(void)
     tcase_add_test(batch, test_store_batch_meetings_upsert_in_event_time_order);
     tcase_add_test(batch, test_store_batch_commits_checkpoints_with_events_last_put_wins);
     tcase_add_test(batch, test_store_batch_failure_stores_nothing_at_all);
+    tcase_add_test(batch, test_store_batch_with_steps_failure_stores_nothing_at_all);
     tcase_add_test(batch, test_store_unreachable_database_is_unavailable);
     tcase_add_test(batch, test_store_reconnects_after_the_connection_is_killed);
     suite_add_tcase(s, batch);
