@@ -82,6 +82,7 @@ struct scoring {
     ingest_deliveries_fn on_deliveries;
     void *on_deliveries_arg;
     int64_t max_window_ms;
+    int64_t fixed_now_ms; /* 0: the wall clock */
 
     pthread_mutex_t mutex; /* guards everything below */
     pthread_cond_t cond;
@@ -281,10 +282,32 @@ struct chunk_output {
     json_t *crossings; /* {lead_id, scorer, score, band, previous_score, previous_band, email} */
 };
 
+/*
+ * The `scores` a lead's first scorer of the pass sees. A full pass starts from nothing:
+ * each scorer adds its result as it goes, so a composite reads only what its parts gave
+ * in this pass, and a part that failed, is not running or comes later is missing (and
+ * fails the composite, as docs/scoring.md says) instead of standing in with an old score.
+ * A pass of one scorer (`rescore --scorer`) runs none of the others, so their stored
+ * scores stand in: those of the scorers listed before it, the ones it may read. NEW.
+ */
+static json_t *first_scores(const struct scoring *s, const struct lead_state *l, long only)
+{
+    json_t *scores = json_object();
+    for (long i = 0; scores != NULL && i < only; i++) {
+        const char *name = s->plan->scorers[i].instance.name;
+        json_t *stored = json_object_get(l->stored, name);
+        if (stored != NULL && json_object_set(scores, name, stored) != 0) {
+            json_decref(scores);
+            return NULL;
+        }
+    }
+    return scores;
+}
+
 static void score_lead(struct scoring *s, struct lead_state *l, long only, int64_t now_ms,
                        const char *now_text, struct chunk_output *out, struct scoring_stats *stats)
 {
-    json_t *scores = json_deep_copy(l->stored); /* earlier scorers' results, as they go */
+    json_t *scores = first_scores(s, l, only); /* earlier scorers' results, as they go */
     for (size_t i = 0; i < s->plan->count; i++) {
         const struct scorer_def *def = &s->plan->scorers[i];
         const char *name = def->instance.name;
@@ -420,7 +443,7 @@ static int score_chunk(struct scoring *s, struct store *store, const int64_t *id
     PGresult *versions = NULL;
     json_t *destinations = json_object();
     char *ids_text = id_array(ids, count);
-    int64_t now_ms = util_now_ms();
+    int64_t now_ms = s->fixed_now_ms != 0 ? s->fixed_now_ms : util_now_ms();
     char now_text[32], since[32];
     util_format_rfc3339(now_ms, now_text);
     util_format_rfc3339(now_ms - s->max_window_ms, since);
@@ -678,6 +701,7 @@ struct scoring *scoring_start(const struct scoring_options *options, struct scor
     s->scorers = scorers;
     s->on_deliveries = options->on_deliveries;
     s->on_deliveries_arg = options->on_deliveries_arg;
+    s->fixed_now_ms = options->now_ms;
     for (size_t i = 0; i < plan->count; i++) {
         if (plan->scorers[i].window_ms > s->max_window_ms) {
             s->max_window_ms = plan->scorers[i].window_ms;

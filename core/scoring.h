@@ -31,6 +31,8 @@ struct scoring_options {
     bool background;                    /* start the thread that serves scoring_touch() */
     ingest_deliveries_fn on_deliveries; /* wakes lanes after lead.scored commits; may be NULL */
     void *on_deliveries_arg;
+    int64_t now_ms; /* the scoring clock, ms since the epoch, for every pass; 0: the wall
+                     * clock. A fixed one makes a pass reproducible (tests, worked examples) */
 };
 
 /*
@@ -60,7 +62,8 @@ struct scoring_stats {
 /*
  * scoring_run - score `lead_ids` now on this thread (the engine's thread and `leadhubd
  * rescore` use it), in chunks, through `store`.
- *   only: -1 for every scorer, or the index of one (the others' stored scores feed it).
+ *   only: -1 for every scorer, each seeing the results of those before it in this pass;
+ *         or the index of one, which sees the stored scores of those before it instead.
  *   Returns 0, or -1 with *error_out (malloc'd) when the database failed.
  */
 int scoring_run(struct scoring *scoring, struct store *store, const int64_t *lead_ids, size_t count,
