@@ -53,7 +53,8 @@ static const char sql_meetings[] =
                      "WHERE lead_id = ANY($1::bigint[]) UNION SELECT meeting_id, lead_id FROM "
                      "meeting_attendees WHERE lead_id = ANY($1::bigint[])) l ON l.meeting_id = "
                      "m.id "
-                     "WHERE coalesce(m.starts_at, m.last_event_at) >= $2::timestamptz";
+                     "WHERE coalesce(m.starts_at, m.last_event_at) >= $2::timestamptz "
+                     "ORDER BY 1, 8 DESC, 2, 3"; /* newest first, as the events */
 
 static const char sql_scores[] =
     "SELECT lead_id, scorer, score, band FROM lead_scores WHERE lead_id = ANY($1::bigint[])";

@@ -3,7 +3,10 @@
  * re-scored, changed scores written with their history, a threshold crossing emits exactly
  * one lead.scored event that routes like any other, `leadhubd rescore` is idempotent, and a
  * failing scorer blocks nothing. The engine itself (core/scoring.c against PostgreSQL, at a
- * fixed clock): what a composite may read of its parts.
+ * fixed clock): what a composite may read of its parts, the snapshot a scorer is handed (its
+ * window, at the scoring clock), and the worked examples of docs/scoring.md, read from the
+ * page, stored in the database and scored by the real rules, engagement and composite
+ * plugins.
  */
 #include <check.h>
 #include <curl/curl.h>
@@ -13,6 +16,7 @@
 
 #include "binding.h"
 #include "config.h"
+#include "config_yaml.h"
 #include "daemon_harness.h"
 #include "fake_http.h"
 #include "http_client.h"
@@ -467,6 +471,358 @@ START_TEST(test_engine_one_scorer_pass_reads_the_stored_scores_of_those_before_i
 }
 END_TEST
 
+/* --- the snapshot and the worked examples of docs/scoring.md, at the fixed clock ---------- */
+
+/* Runs `statement` with $1 = `param`; returns the first value of the first row (malloc'd)
+ * or NULL when there is no row. */
+static char *sql_param(const char *statement, const char *param)
+{
+    const char *params[] = {param};
+    PGresult *r = PQexecParams(engine_db, statement, 1, NULL, params, NULL, NULL, 0);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
+                  "%s: %s", statement, PQerrorMessage(engine_db));
+    char *value = PQntuples(r) > 0 ? strdup(PQgetvalue(r, 0, 0)) : NULL;
+    PQclear(r);
+    return value;
+}
+
+/*
+ * Stores a lead as a docs/scoring.md snapshot shows it: its fields and attributes, its
+ * identities, and its events (source_id "doc-<id>", `data` as the payload's). `email`
+ * replaces the snapshot's when not NULL. Returns the lead's id (malloc'd text).
+ */
+static char *store_snapshot_lead(const json_t *snapshot, const char *email)
+{
+    json_t *lead = json_deep_copy(json_object_get(snapshot, "lead"));
+    if (email != NULL) {
+        json_object_set_new(lead, "email", json_string(email));
+    }
+    char *text = json_dumps(lead, JSON_COMPACT);
+    char *id = sql_param("INSERT INTO leads (email, first_name, last_name, company, title, "
+                         "attributes) SELECT email, first_name, last_name, company, title, "
+                         "coalesce(attributes, '{}') FROM jsonb_to_record($1::jsonb) AS x(email "
+                         "text, first_name text, last_name text, company text, title text, "
+                         "attributes jsonb) RETURNING id",
+                         text);
+    free(text);
+    json_decref(lead);
+    json_t *members = json_pack("{s:s,s:O,s:O}", "lead", id, "identities",
+                                json_object_get(snapshot, "identities"), "events",
+                                json_object_get(snapshot, "events"));
+    char *rows = json_dumps(members, JSON_COMPACT);
+    json_decref(members);
+    ck_assert_ptr_nonnull(rows);
+    free(sql_param("INSERT INTO lead_identities (source, external_id, lead_id) SELECT i.source, "
+                   "i.external_id, ($1::jsonb->>'lead')::bigint FROM jsonb_to_recordset($1::jsonb->"
+                   "'identities') AS i(source text, external_id text)",
+                   rows));
+    free(sql_param("INSERT INTO events (source, source_id, type, occurred_at, lead_id, payload) "
+                   "SELECT e.source, 'doc-' || e.id, e.type, e.occurred_at, ($1::jsonb->>'lead')"
+                   "::bigint, jsonb_build_object('data', e.data) FROM jsonb_to_recordset($1::jsonb"
+                   "->'events') AS e(id bigint, type text, source text, occurred_at timestamptz, "
+                   "data jsonb)",
+                   rows));
+    free(rows);
+    return id;
+}
+
+/* One more event for lead `id`: type, source, occurred_at. */
+static void store_event(const char *id, const char *type, const char *source_id,
+                        const char *occurred_at)
+{
+    char *row = util_printf("INSERT INTO events (source, source_id, type, occurred_at, lead_id, "
+                            "payload) VALUES ('test', '%s', '%s', '%s', %s, '{}')",
+                            source_id, type, occurred_at, id);
+    sql(row);
+    free(row);
+}
+
+/* The stored row of (lead id, scorer): {score, band, contributions}. NEW reference. */
+static json_t *stored_result(const char *id, const char *scorer)
+{
+    char *query = util_printf("SELECT json_build_object('score', score, 'band', band, "
+                              "'contributions', explanation)::text FROM lead_scores WHERE "
+                              "lead_id = %s AND scorer = '%s'",
+                              id, scorer);
+    PGresult *r = PQexec(engine_db, query);
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    ck_assert_msg(PQntuples(r) == 1, "lead %s has no %s score", id, scorer);
+    json_t *row = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
+    ck_assert_ptr_nonnull(row);
+    PQclear(r);
+    free(query);
+    return row;
+}
+
+/* Numbers compare by value: the page writes 15 where the scorer stored 15.0. */
+static void assert_number(const json_t *value, double expected, const char *what)
+{
+    ck_assert_msg(json_is_number(value) && json_number_value(value) - expected < 1e-9 &&
+                      expected - json_number_value(value) < 1e-9,
+                  "%s: %g, expected %g", what, json_number_value(value), expected);
+}
+
+/* A stored score is exactly `expected` ({score, contributions: [{rule, points, why}]}). */
+static void assert_stored(const char *id, const char *scorer, const char *band,
+                          const json_t *expected)
+{
+    json_t *row = stored_result(id, scorer);
+    char *shown = json_dumps(row, JSON_COMPACT);
+    assert_number(json_object_get(row, "score"),
+                  json_number_value(json_object_get(expected, "score")), shown);
+    ck_assert_str_eq(json_string_value(json_object_get(row, "band")), band);
+    const json_t *got = json_object_get(row, "contributions");
+    const json_t *want = json_object_get(expected, "contributions");
+    ck_assert_msg(json_array_size(got) == json_array_size(want), "%s", shown);
+    for (size_t i = 0; i < json_array_size(want); i++) {
+        const json_t *g = json_array_get(got, i), *w = json_array_get(want, i);
+        ck_assert_msg(json_object_size(g) == 3, "%s", shown);
+        ck_assert_str_eq(json_string_value(json_object_get(g, "rule")),
+                         json_string_value(json_object_get(w, "rule")));
+        ck_assert_str_eq(json_string_value(json_object_get(g, "why")),
+                         json_string_value(json_object_get(w, "why")));
+        assert_number(json_object_get(g, "points"), json_number_value(json_object_get(w, "points")),
+                      shown);
+    }
+    free(shown);
+    json_decref(row);
+}
+
+/* The text of the next ``` block of `language` after `from`, or NULL; *end_out after it. */
+static char *fenced_block(const char *from, const char *language, const char **end_out)
+{
+    char *opening = util_printf("```%s\n", language);
+    const char *start = strstr(from, opening);
+    size_t skip = strlen(opening);
+    free(opening);
+    if (start == NULL) {
+        return NULL;
+    }
+    start += skip;
+    const char *end = strstr(start, "```");
+    if (end == NULL) {
+        return NULL;
+    }
+    *end_out = end + 3;
+    return strndup(start, (size_t)(end - start));
+}
+
+static char *read_scoring_md(void)
+{
+    char *path = util_printf("%s/docs/scoring.md", tu_source_dir());
+    char *page = util_read_file(path, 1 << 20, NULL);
+    ck_assert_msg(page != NULL, "cannot read %s", path);
+    free(path);
+    return page;
+}
+
+static json_t *parse_yaml(const char *text)
+{
+    json_t *tree = NULL;
+    struct diag_list diags = {0};
+    int rc = config_yaml_parse(text, strlen(text), "docs/scoring.md", &tree, NULL, &diags);
+    ck_assert_msg(rc == 0, "YAML: %s", diags.count ? diags.items[0].message : "?");
+    diag_list_free(&diags);
+    return tree;
+}
+
+/* The worked example marked <!-- example: NAME -->: its config (a YAML block), the snapshot
+ * and the result (the two JSON blocks after it). NEW references. */
+struct doc_example {
+    json_t *config;
+    json_t *snapshot;
+    json_t *result;
+};
+
+static struct doc_example doc_example(const char *page, const char *name)
+{
+    char *marker = util_printf("<!-- example: %s -->", name);
+    const char *at = strstr(page, marker);
+    ck_assert_msg(at != NULL, "docs/scoring.md has no %s", marker);
+    free(marker);
+    char *config = fenced_block(at, "yaml", &at);
+    char *snapshot = config ? fenced_block(at, "json", &at) : NULL;
+    char *result = snapshot ? fenced_block(at, "json", &at) : NULL;
+    ck_assert_msg(result != NULL, "example %s lacks a yaml block and two json blocks", name);
+    struct doc_example example = {parse_yaml(config), json_loads(snapshot, 0, NULL),
+                                  json_loads(result, 0, NULL)};
+    ck_assert_msg(example.snapshot != NULL && example.result != NULL, "example %s: bad JSON", name);
+    free(config);
+    free(snapshot);
+    free(result);
+    return example;
+}
+
+static void doc_example_free(struct doc_example *example)
+{
+    json_decref(example->config);
+    json_decref(example->snapshot);
+    json_decref(example->result);
+}
+
+/* The entry of an example's `scoring` list named `name`. BORROWED. */
+static json_t *doc_scorer(const struct doc_example *example, const char *name)
+{
+    size_t i;
+    json_t *entry;
+    json_array_foreach(json_object_get(example->config, "scoring"), i, entry)
+    {
+        if (strcmp(json_string_value(json_object_get(entry, "name")), name) == 0) {
+            return entry;
+        }
+    }
+    ck_abort_msg("the example configures no scorer named %s", name);
+    return NULL;
+}
+
+START_TEST(test_engine_hands_each_scorer_its_window_at_the_scoring_clock)
+{
+    engine_lead("ada@example.com", 0);
+    char *id = sql_param("SELECT id FROM leads WHERE email = $1", "ada@example.com");
+    store_event(id, "email.replied", "new", "2026-11-20T10:00:00Z");       /* 7 days old */
+    store_event(id, "email.received", "edge", "2026-10-28T10:00:00Z");     /* exactly 30d */
+    store_event(id, "email.received", "old", "2026-10-28T09:59:59Z");      /* just over */
+    store_event(id, "meeting.scheduled", "older", "2026-09-28T10:00:00Z"); /* 60 days */
+    store_event(id, "lead.scored", "s-1", "2026-11-26T10:00:00Z");         /* its own: never */
+    store_event(id, "email.sent", "later", "2026-11-28T10:00:00Z");        /* after now */
+    char *rows = util_printf(
+        "INSERT INTO lead_identities (source, external_id, lead_id) VALUES ('crm', '501', %s);"
+        "INSERT INTO meetings (source, external_id, starts_at, status, lead_id, last_event_at) "
+        "VALUES ('cal', 'soon', '2026-12-03T15:00:00Z', 'scheduled', %s, now()), "
+        "('cal', 'past', '2026-10-01T15:00:00Z', 'scheduled', %s, now()), "
+        "('cal', 'invited', '2026-11-25T15:00:00Z', 'scheduled', NULL, now());"
+        "INSERT INTO meeting_attendees (meeting_id, email, lead_id) SELECT id, "
+        "'ada@example.com', %s FROM meetings WHERE external_id = 'invited'",
+        id, id, id, id);
+    sql(rows);
+    free(rows);
+    struct engine e;
+    engine_start(&e,
+                 "scoring:\n"
+                 "  - name: recent\n"
+                 "    plugin: event_count_scorer\n"
+                 "    settings: {per_event: 1, describe: true}\n"
+                 "    window: 30d\n"
+                 "  - name: all\n"
+                 "    plugin: event_count_scorer\n"
+                 "    settings: {per_event: 1, describe: true}\n",
+                 ENGINE_NOW);
+    engine_run(&e, NULL);
+    engine_stop(&e);
+
+    /* 30 days back from the scoring clock, not the wall clock; newest first */
+    json_t *recent = stored_result(id, "recent");
+    char *text = json_dumps(json_object_get(recent, "contributions"), JSON_COMPACT);
+    ck_assert_str_eq(text,
+                     "[{\"why\":\"3 event(s) in the window\",\"rule\":\"events\",\"points\":3},"
+                     "{\"why\":\"2026-11-27T10:00:00.000Z\",\"rule\":\"now\",\"points\":0},"
+                     "{\"why\":\"email.sent 2026-11-28T10:00:00.000Z\",\"rule\":\"event\","
+                     "\"points\":0},"
+                     "{\"why\":\"email.replied 2026-11-20T10:00:00.000Z\",\"rule\":\"event\","
+                     "\"points\":0},"
+                     "{\"why\":\"email.received 2026-10-28T10:00:00.000Z\",\"rule\":"
+                     "\"event\",\"points\":0},"
+                     "{\"why\":\"soon 2026-12-03T15:00:00.000Z\",\"rule\":\"meeting\","
+                     "\"points\":0},"
+                     "{\"why\":\"invited 2026-11-25T15:00:00.000Z\",\"rule\":\"meeting\","
+                     "\"points\":0},"
+                     "{\"why\":\"crm 501\",\"rule\":\"identity\",\"points\":0}]");
+    free(text);
+    json_decref(recent);
+    /* the default window (90d) reaches the older ones; a later scorer sees the earlier one's
+     * result of this pass */
+    json_t *all = stored_result(id, "all");
+    assert_number(json_object_get(all, "score"), 5, "all");
+    json_t *last = json_array_get(json_object_get(all, "contributions"),
+                                  json_array_size(json_object_get(all, "contributions")) - 1);
+    ck_assert_str_eq(json_string_value(json_object_get(last, "why")), "recent 3");
+    json_decref(all);
+    free(id);
+}
+END_TEST
+
+START_TEST(test_engine_scores_the_worked_examples_of_docs_scoring_md)
+{
+    char *page = read_scoring_md();
+    struct doc_example rules = doc_example(page, "rules");
+    struct doc_example engagement = doc_example(page, "engagement");
+    struct doc_example composite = doc_example(page, "composite");
+    free(page);
+    /* the composite example's config, with the parts' settings of their own examples */
+    json_t *scoring =
+        json_pack("[O,O,O]", doc_scorer(&rules, "fit"), doc_scorer(&engagement, "activity"),
+                  doc_scorer(&composite, "lead_score"));
+    char *list = json_dumps(scoring, JSON_COMPACT);
+    char *section = util_printf("scoring: %s\n", list);
+    free(list);
+    json_decref(scoring);
+
+    /* lead A: the rules example's lead and history */
+    char *a = store_snapshot_lead(rules.snapshot, NULL);
+    /* lead B: the same kind of lead with the engagement example's history */
+    json_t *b_snapshot = json_deep_copy(engagement.snapshot);
+    json_object_set(b_snapshot, "lead", json_object_get(rules.snapshot, "lead"));
+    json_object_set_new(b_snapshot, "identities",
+                        json_pack("[{s:s,s:s}]", "source", "crm", "external_id", "502"));
+    char *b = store_snapshot_lead(b_snapshot, "ada@engines.example");
+    json_decref(b_snapshot);
+    /* outside the 90-day window: they would change both leads' activity */
+    store_event(a, "email.replied", "old-reply", "2026-08-19T10:00:00Z");
+    store_event(b, "payment.succeeded", "old-payment", "2026-08-27T09:59:59Z");
+
+    struct engine e;
+    engine_start(&e, section, json_string_value(json_object_get(rules.snapshot, "now")));
+    struct scoring_stats stats = engine_run(&e, NULL);
+    engine_stop(&e);
+    free(section);
+    ck_assert_uint_eq(stats.errors, 0);
+    ck_assert_uint_eq(stats.changed, 6);
+
+    /* exactly what the page says each scorer returns */
+    assert_stored(a, "fit", "hot", rules.result);
+    assert_stored(b, "activity", "warm", engagement.result);
+    assert_stored(b, "lead_score", "hot", composite.result);
+    /* and the other three, worked by hand the same way */
+    json_t *b_fit = json_deep_copy(rules.result);
+    json_t *contributions = json_object_get(b_fit, "contributions");
+    json_object_set_new(json_array_get(contributions, 0), "why",
+                        json_string("email domain engines.example is not a free-mail provider"));
+    json_object_set_new(json_array_get(contributions, 3), "why",
+                        json_string("2 email.replied events in the last 30d (at least 1)"));
+    assert_stored(b, "fit", "hot", b_fit);
+    json_decref(b_fit);
+    /*
+     * A's activity: email.replied 3d and 40d old, meeting.scheduled 10d, meeting.canceled
+     * 20d (the reply 100 days old is outside the window). Values 10 * 2^(-3/14) = 8.619728,
+     * 10 * 2^(-40/14) = 1.380317, 30 * 2^(-10/14) = 18.285320, -15 * 2^(-20/14) = -5.572506;
+     * S = 22.712859, 100 * (1 - e^(-S/50)) = 36.506 -> 36.51, and the curve makes up
+     * 36.51 - (18.29 + 10 - 5.57) = 13.79.
+     */
+    json_t *a_activity =
+        json_pack("{s:f,s:[{s:s,s:f,s:s},{s:s,s:f,s:s},{s:s,s:f,s:s},{s:s,s:f,s:s}]}", "score",
+                  36.51, "contributions", "rule", "meeting.scheduled", "points", 18.29, "why",
+                  "1 event worth 30, 10d ago, halved every 14d", "rule", "email.replied", "points",
+                  10.0, "why", "2 events worth 10 each, 3d to 40d ago, halved every 14d", "rule",
+                  "meeting.canceled", "points", -5.57, "why",
+                  "1 event worth -15, 20d ago, halved every 14d", "rule", "curve", "points", 13.79,
+                  "why", "the decayed sum 22.71 gives 100 * (1 - exp(-22.71 / 50)) = 36.51");
+    assert_stored(a, "activity", "warm", a_activity);
+    json_decref(a_activity);
+    /* A's mix: 0.6 * 95 + 0.4 * 36.51 = 57 + 14.604 = 71.604 -> 71.6 */
+    json_t *a_mix = json_pack(
+        "{s:f,s:[{s:s,s:f,s:s},{s:s,s:f,s:s}]}", "score", 71.6, "contributions", "rule", "fit",
+        "points", 57.0, "why", "fit scored 95 (hot), weighted 0.6 of 1", "rule", "activity",
+        "points", 14.6, "why", "activity scored 36.51 (warm), weighted 0.4 of 1");
+    assert_stored(a, "lead_score", "hot", a_mix);
+    json_decref(a_mix);
+    free(a);
+    free(b);
+    doc_example_free(&rules);
+    doc_example_free(&engagement);
+    doc_example_free(&composite);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -484,6 +840,8 @@ int main(void)
     tcase_add_test(engine, test_engine_composite_fails_when_its_part_failed_in_this_pass);
     tcase_add_test(engine, test_engine_composite_fails_when_its_part_is_not_running);
     tcase_add_test(engine, test_engine_one_scorer_pass_reads_the_stored_scores_of_those_before_it);
+    tcase_add_test(engine, test_engine_hands_each_scorer_its_window_at_the_scoring_clock);
+    tcase_add_test(engine, test_engine_scores_the_worked_examples_of_docs_scoring_md);
     suite_add_tcase(s, engine);
     int rc = tu_run_suite(s);
     curl_global_cleanup();
