@@ -823,6 +823,96 @@ START_TEST(test_engine_scores_the_worked_examples_of_docs_scoring_md)
 }
 END_TEST
 
+/* --- check-config on the scoring section ---------------------------------------------- */
+
+/*
+ * Runs `leadhubd check-config` on a main file with `scoring` (the section, YAML) and no
+ * connectors; returns the exit code, the output in *out.
+ */
+static int check_config(const char *scoring, char **out)
+{
+    char *dir = tu_tmpdir();
+    char *main_yaml = util_printf("database_url: postgresql://localhost/x\n"
+                                  "plugin_path: [\"%s/plugins\"]\n"
+                                  "connectors_dir: conf.d\n"
+                                  "%s",
+                                  tu_build_dir(), scoring);
+    tu_write_file(dir, "leadhub.yaml", main_yaml);
+    char *confd = tu_path(dir, "conf.d");
+    ck_assert_int_eq(mkdir(confd, 0755), 0);
+    char *command = util_printf("'%s' check-config '%s/leadhub.yaml'", td_binary(), dir);
+    int rc = tu_run(command, out);
+    free(command);
+    free(confd);
+    free(main_yaml);
+    tu_rmrf(dir);
+    free(dir);
+    return rc;
+}
+
+static void assert_contains(const char *text, const char *expected)
+{
+    ck_assert_msg(strstr(text, expected) != NULL, "output lacks \"%s\":\n%s", expected, text);
+}
+
+START_TEST(test_check_config_refuses_a_composite_part_that_names_no_scorer)
+{
+    char *out = NULL;
+    ck_assert_int_eq(check_config("scoring:\n"
+                                  "  - name: fit\n"
+                                  "    plugin: rules\n"
+                                  "    settings: {rules: [{name: r, points: 1, when: {lead.email: "
+                                  "{exists: true}}}]}\n"
+                                  "  - name: activity\n"
+                                  "    plugin: engagement\n"
+                                  "  - name: overall\n"
+                                  "    plugin: composite\n"
+                                  "    settings:\n"
+                                  "      parts:\n"
+                                  "        - {scorer: fit, weight: 1}\n"
+                                  "        - {scorer: activty, weight: 1}\n",
+                                  &out),
+                     1);
+    assert_contains(out, "leadhub.yaml:15: scoring[2].settings.parts[1].scorer: error: "
+                         "\"activty\" names no scorer in scoring");
+    assert_contains(out, "hint: did you mean \"activity\"? scorers listed before it: fit, "
+                         "activity");
+    assert_contains(out, "1 error(s)");
+    free(out);
+}
+END_TEST
+
+START_TEST(test_check_config_refuses_a_composite_listed_before_its_part)
+{
+    char *out = NULL;
+    ck_assert_int_eq(check_config("scoring:\n"
+                                  "  - name: overall\n"
+                                  "    plugin: composite\n"
+                                  "    settings:\n"
+                                  "      parts: [{scorer: activity, weight: 1}]\n"
+                                  "  - name: activity\n"
+                                  "    plugin: engagement\n",
+                                  &out),
+                     1);
+    assert_contains(out, "leadhub.yaml:8: scoring[0].settings.parts[0].scorer: error: scorer "
+                         "\"activity\" is listed after composite \"overall\" (scoring[1]): a "
+                         "composite reads only the scores computed before it");
+    assert_contains(out, "hint: move \"activity\" above \"overall\" in scoring");
+    free(out);
+    /* in the right order it is valid */
+    ck_assert_int_eq(check_config("scoring:\n"
+                                  "  - name: activity\n"
+                                  "    plugin: engagement\n"
+                                  "  - name: overall\n"
+                                  "    plugin: composite\n"
+                                  "    settings:\n"
+                                  "      parts: [{scorer: activity, weight: 1}]\n",
+                                  &out),
+                     0);
+    free(out);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -843,6 +933,11 @@ int main(void)
     tcase_add_test(engine, test_engine_hands_each_scorer_its_window_at_the_scoring_clock);
     tcase_add_test(engine, test_engine_scores_the_worked_examples_of_docs_scoring_md);
     suite_add_tcase(s, engine);
+    TCase *config = tcase_create("config");
+    tcase_set_timeout(config, 120);
+    tcase_add_test(config, test_check_config_refuses_a_composite_part_that_names_no_scorer);
+    tcase_add_test(config, test_check_config_refuses_a_composite_listed_before_its_part);
+    suite_add_tcase(s, config);
     int rc = tu_run_suite(s);
     curl_global_cleanup();
     return rc;
