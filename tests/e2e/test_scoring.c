@@ -913,6 +913,61 @@ START_TEST(test_check_config_refuses_a_composite_listed_before_its_part)
 }
 END_TEST
 
+/*
+ * Every YAML block of docs/scoring.md that configures `scoring` passes check-config, so
+ * the page cannot drift from what the hub accepts. Other blocks (a `when:` fragment) are
+ * not configs. An entry written without settings ("settings as in the rules example")
+ * takes those of the entry of the same name and plugin in an earlier block.
+ */
+START_TEST(test_check_config_accepts_every_scoring_block_of_docs_scoring_md)
+{
+    char *page = read_scoring_md();
+    json_t *seen = json_object(); /* "name plugin" -> settings, from earlier blocks */
+    size_t checked = 0;
+    const char *at = page;
+    char *block;
+    while ((block = fenced_block(at, "yaml", &at)) != NULL) {
+        int line = 1;
+        for (const char *p = page; p < at; p++) {
+            line += *p == '\n';
+        }
+        json_t *tree = parse_yaml(block);
+        json_t *scoring = json_object_get(tree, "scoring");
+        size_t i;
+        json_t *entry;
+        json_array_foreach(scoring, i, entry)
+        {
+            char *key = util_printf("%s %s", json_string_value(json_object_get(entry, "name")),
+                                    json_string_value(json_object_get(entry, "plugin")));
+            json_t *settings = json_object_get(entry, "settings");
+            if (settings == NULL && json_object_get(seen, key) != NULL) {
+                json_object_set(entry, "settings", json_object_get(seen, key));
+            } else if (settings != NULL) {
+                json_object_set(seen, key, settings);
+            }
+            free(key);
+        }
+        if (json_is_array(scoring)) {
+            char *list = json_dumps(scoring, JSON_COMPACT);
+            char *section = util_printf("scoring: %s\n", list);
+            char *out = NULL;
+            int rc = check_config(section, &out);
+            ck_assert_msg(rc == 0, "the block ending at docs/scoring.md:%d is refused:\n%s", line,
+                          out);
+            free(out);
+            free(section);
+            free(list);
+            checked++;
+        }
+        json_decref(tree);
+        free(block);
+    }
+    ck_assert_uint_ge(checked, 6);
+    json_decref(seen);
+    free(page);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -937,6 +992,7 @@ int main(void)
     tcase_set_timeout(config, 120);
     tcase_add_test(config, test_check_config_refuses_a_composite_part_that_names_no_scorer);
     tcase_add_test(config, test_check_config_refuses_a_composite_listed_before_its_part);
+    tcase_add_test(config, test_check_config_accepts_every_scoring_block_of_docs_scoring_md);
     suite_add_tcase(s, config);
     int rc = tu_run_suite(s);
     curl_global_cleanup();
