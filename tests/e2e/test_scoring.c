@@ -215,6 +215,23 @@ START_TEST(test_a_failing_scorer_blocks_neither_ingest_nor_other_leads)
     ck_assert_ptr_nonnull(strstr(r.body, "leadhub_scorer_errors_total{scorer=\"activity\"} 1"));
     http_result_free(&r);
     free(url);
+    /* logged, naming the lead, the reason and the scorer */
+    long lead = scalar("SELECT id FROM leads WHERE email = 'fail@example.com'");
+    char *expected = util_printf("could not score lead %ld: this lead cannot be scored\","
+                                 "\"plugin\":\"event_count_scorer\",\"instance\":\"activity\"",
+                                 lead);
+    char *log = td_log(&td);
+    ck_assert_msg(strstr(log, expected) != NULL, "the log lacks %s:\n%s", expected, log);
+    free(log);
+    free(expected);
+    /* and ingest goes on: the lead's next event is taken and stored, the other lead's too */
+    post_events("fail@example.com", "f2", 1);
+    post_events("fine@example.com", "g2", 1);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events e JOIN leads l ON l.id = e.lead_id "
+                            "WHERE l.email = 'fail@example.com'"),
+                     2);
+    struct expected_score twenty = {"fine@example.com", 20};
+    ck_assert(td_wait_until(score_is, &twenty, 15000));
 }
 END_TEST
 
