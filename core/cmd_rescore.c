@@ -39,8 +39,8 @@ static const char rescore_usage[] =
     "  -c, --config FILE   main config file (default " COMMANDS_DEFAULT_CONFIG ")\n"
     "  -h, --help          this help\n"
     "\n"
-    "Exit codes: 0 done; 1 invalid configuration or unknown scorer; 2 bad command line; 3 the\n"
-    "database failed.\n";
+    "Exit codes: 0 done; 1 invalid configuration (a scorer refusing its settings included) or\n"
+    "unknown scorer, nothing rescored; 2 bad command line; 3 the database failed.\n";
 
 static const char sql_all[] = "SELECT id FROM leads WHERE id > $1::bigint ORDER BY id LIMIT 1000";
 
@@ -288,21 +288,38 @@ int cmd_rescore(int argc, char **argv)
     services.stopping = &stopping;
     services.database_url = config->database_url;
     struct instance **scorers = calloc(plan->count + 1, sizeof(*scorers));
-    for (size_t i = 0; scorers != NULL && i < plan->count; i++) {
+    if (scorers == NULL) {
+        scoring_plan_free(plan);
+        fprintf(stderr, "leadhubd rescore: out of memory\n");
+        rc = EXIT_RUNTIME;
+        goto out;
+    }
+    /* Unlike the daemon, which runs the others, a rescore with a scorer that cannot start
+     * would write scores (and crossings) that a fixed config then changes again: it stops. */
+    bool init_failed = false;
+    for (size_t i = 0; i < plan->count; i++) {
         const struct scorer_def *def = &plan->scorers[i];
         scorers[i] =
             instance_new(&def->instance, def->plugin, json_incref(def->settings), &services);
-        if (scorers[i] != NULL && instance_init(scorers[i]) != LH_OK) {
+        if (scorers[i] == NULL || instance_init(scorers[i]) != LH_OK) {
             fprintf(stderr, "leadhubd rescore: scorer %s: %s\n", def->instance.name,
-                    scorers[i]->last_error ? scorers[i]->last_error : "init failed");
+                    scorers[i] == NULL       ? "out of memory"
+                    : scorers[i]->last_error ? scorers[i]->last_error
+                                             : "init failed");
+            init_failed = true;
         }
     }
     struct scoring_options engine = {.database_url = config->database_url,
                                      .metrics = services.metrics};
-    scoring = scorers != NULL ? scoring_start(&engine, plan, scorers) : NULL;
+    scoring = scoring_start(&engine, plan, scorers); /* takes plan and scorers */
     if (scoring == NULL) {
         fprintf(stderr, "leadhubd rescore: out of memory\n");
         rc = EXIT_RUNTIME;
+        goto out;
+    }
+    if (init_failed) {
+        fprintf(stderr, "leadhubd rescore: nothing rescored: fix the scorer's settings "
+                        "(`leadhubd check-config` shows them all)\n");
         goto out;
     }
     scoring_set_router(scoring, router);

@@ -200,6 +200,154 @@ START_TEST(test_rescore_is_idempotent_and_reports_what_it_did)
 }
 END_TEST
 
+/*
+ * Writes <td.dir>/<name>.yaml, a main file for `leadhubd rescore` on the daemon's database
+ * with `scoring` (the section, YAML) and no connectors.
+ */
+static void rescore_config(const char *name, const char *scoring)
+{
+    char *file = util_printf("%s.yaml", name);
+    char *text = util_printf("database_url: \"%s\"\n"
+                             "plugin_path: [\"%s/plugins\", \"%s/plugins\"]\n"
+                             "connectors_dir: %s.d\n"
+                             "%s",
+                             td.db_url, tu_build_dir(), td.dir, name, scoring);
+    tu_write_file(td.dir, file, text);
+    char *empty = util_printf("%s/%s.d", td.dir, name);
+    ck_assert_int_eq(mkdir(empty, 0755), 0);
+    free(empty);
+    free(text);
+    free(file);
+}
+
+/* `leadhubd rescore ARGS -c <td.dir>/<name>.yaml`: the exit code, the output in *out. */
+static int rescore(const char *name, const char *args, char **out)
+{
+    char *command = util_printf("'%s' rescore %s -c '%s/%s.yaml'", td_binary(), args, td.dir, name);
+    int rc = tu_run(command, out);
+    free(command);
+    return rc;
+}
+
+START_TEST(test_rescore_exits_1_and_scores_nothing_when_a_scorer_cannot_start)
+{
+    post_events("bob@example.com", "r", 2);
+    struct expected_score twenty = {"bob@example.com", 20};
+    ck_assert(td_wait_until(score_is, &twenty, 15000));
+    PQclear(PQexec(db, "UPDATE lead_scores SET score = 95, band = 'hot'"));
+    /* fit's regex passes the schema; only its init() refuses it */
+    rescore_config("broken", "scoring:\n"
+                             "  - name: activity\n"
+                             "    plugin: event_count_scorer\n"
+                             "    settings: {per_event: 10}\n"
+                             "  - name: fit\n"
+                             "    plugin: rules\n"
+                             "    settings:\n"
+                             "      rules: [{name: vp, points: 10, when: {lead.title: {regex: "
+                             "\"(vp\"}}}]\n");
+    char *out = NULL;
+    ck_assert_int_eq(rescore("broken", "--all", &out), 1);
+    ck_assert_msg(strstr(out, "scorer fit: init failed (config): rules[0].when.lead.title.regex"),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "nothing rescored"), "%s", out);
+    free(out);
+    struct expected_score untouched = {"bob@example.com", 95};
+    ck_assert(score_is(&untouched));
+    ck_assert_int_eq(scalar("SELECT count(*) FROM lead_score_history"), 1);
+}
+END_TEST
+
+START_TEST(test_rescore_since_scores_the_leads_updated_or_with_events_received_since)
+{
+    post_events("old@example.com", "o", 1);
+    post_events("new@example.com", "n", 2);
+    struct expected_score old_ten = {"old@example.com", 10}, new_twenty = {"new@example.com", 20};
+    ck_assert(td_wait_until(score_is, &old_ten, 15000));
+    ck_assert(td_wait_until(score_is, &new_twenty, 15000));
+    /* old@ last changed, and last sent an event, ten days ago */
+    PQclear(PQexec(db, "UPDATE leads SET updated_at = now() - interval '10 days' "
+                       "WHERE email = 'old@example.com'"));
+    PQclear(PQexec(db, "UPDATE events SET received_at = now() - interval '10 days' WHERE "
+                       "lead_id = (SELECT id FROM leads WHERE email = 'old@example.com')"));
+    PQclear(PQexec(db, "UPDATE lead_scores SET score = 95, band = 'hot'"));
+    char *config = tu_path(td.dir, "leadhub.yaml");
+    char *command = util_printf("'%s' rescore --since 1d -c '%s'", td_binary(), config);
+    char *out = NULL;
+    ck_assert_int_eq(tu_run(command, &out), 0);
+    ck_assert_msg(strstr(out, "rescored 1 lead(s)") && strstr(out, ": 1 score(s) changed"), "%s",
+                  out);
+    free(out);
+    free(command);
+    struct expected_score old_stale = {"old@example.com", 95};
+    ck_assert(score_is(&old_stale));
+    ck_assert(score_is(&new_twenty));
+    /* an RFC 3339 time before both reaches both */
+    char since[32];
+    util_format_rfc3339(util_now_ms() - 11LL * 24 * 3600 * 1000, since);
+    command = util_printf("'%s' rescore --since %s -c '%s'", td_binary(), since, config);
+    ck_assert_int_eq(tu_run(command, &out), 0);
+    ck_assert_msg(strstr(out, "rescored 2 lead(s)") && strstr(out, ": 1 score(s) changed"), "%s",
+                  out);
+    free(out);
+    free(command);
+    free(config);
+    ck_assert(score_is(&old_ten));
+}
+END_TEST
+
+static long score_of(const char *scorer, const char *column)
+{
+    char *query = util_printf("SELECT coalesce((SELECT s.%s FROM lead_scores s JOIN leads l ON "
+                              "l.id = s.lead_id WHERE l.email = 'bob@example.com' AND s.scorer = "
+                              "'%s'), -1)",
+                              column, scorer);
+    long value = scalar(query);
+    free(query);
+    return value;
+}
+
+START_TEST(test_rescore_scorer_runs_one_scorer_on_the_stored_scores_of_the_others)
+{
+    post_events("bob@example.com", "r", 2);
+    struct expected_score twenty = {"bob@example.com", 20};
+    ck_assert(td_wait_until(score_is, &twenty, 15000));
+    rescore_config("more", "scoring:\n"
+                           "  - name: activity\n"
+                           "    plugin: event_count_scorer\n"
+                           "    settings: {per_event: 10}\n"
+                           "  - name: double\n"
+                           "    plugin: event_count_scorer\n"
+                           "    settings: {per_event: 20}\n"
+                           "  - name: overall\n"
+                           "    plugin: composite\n"
+                           "    settings:\n"
+                           "      parts: [{scorer: activity, weight: 1}, {scorer: double, weight: "
+                           "1}]\n");
+    /* `double` has no stored score yet: the composite cannot be computed */
+    char *out = NULL;
+    ck_assert_int_eq(rescore("more", "--all --scorer overall", &out), 0);
+    ck_assert_msg(strstr(out, ": 0 score(s) changed, 0 threshold crossing(s), 1 scorer error(s)"),
+                  "%s", out);
+    free(out);
+    ck_assert_int_eq(score_of("overall", "score"), -1);
+
+    ck_assert_int_eq(rescore("more", "--all --scorer double", &out), 0);
+    ck_assert_msg(strstr(out, ": 1 score(s) changed"), "%s", out);
+    free(out);
+    ck_assert_int_eq(score_of("double", "score"), 40);
+    ck_assert_int_eq(score_of("overall", "score"), -1);
+
+    /* now it mixes activity's 20 (scored by the daemon) and double's 40 */
+    ck_assert_int_eq(rescore("more", "--all --scorer overall", &out), 0);
+    ck_assert_msg(strstr(out, ": 1 score(s) changed, 0 threshold crossing(s), 0 scorer error(s)"),
+                  "%s", out);
+    free(out);
+    ck_assert_int_eq(score_of("overall", "score"), 30);
+    ck_assert_int_eq(score_of("activity", "version"), 1);
+    ck_assert_int_eq(score_of("double", "version"), 1);
+}
+END_TEST
+
 START_TEST(test_a_failing_scorer_blocks_neither_ingest_nor_other_leads)
 {
     post_events("fail@example.com", "f", 1);
@@ -1000,6 +1148,9 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_crossing_a_threshold_emits_one_routed_lead_scored_event);
     tcase_add_test(tc, test_rescore_is_idempotent_and_reports_what_it_did);
+    tcase_add_test(tc, test_rescore_exits_1_and_scores_nothing_when_a_scorer_cannot_start);
+    tcase_add_test(tc, test_rescore_since_scores_the_leads_updated_or_with_events_received_since);
+    tcase_add_test(tc, test_rescore_scorer_runs_one_scorer_on_the_stored_scores_of_the_others);
     tcase_add_test(tc, test_a_failing_scorer_blocks_neither_ingest_nor_other_leads);
     suite_add_tcase(s, tc);
     TCase *engine = tcase_create("engine");
