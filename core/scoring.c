@@ -65,14 +65,13 @@ static const char sql_write_scores[] =
     "FROM jsonb_to_recordset($1::jsonb) AS r(lead_id bigint, scorer text, "
     "score double precision, band text, explanation jsonb) ORDER BY r.lead_id, r.scorer "
     "ON CONFLICT (lead_id, scorer) DO UPDATE SET score = EXCLUDED.score, band = EXCLUDED.band, "
-    "explanation = EXCLUDED.explanation, version = s.version + 1, scored_at = now() "
-    "RETURNING lead_id, scorer, version";
+    "explanation = EXCLUDED.explanation, version = s.version + 1, scored_at = now()";
 
 static const char sql_write_history[] =
     "INSERT INTO lead_score_history (lead_id, scorer, score, band, explanation) "
     "SELECT r.lead_id, r.scorer, r.score, r.band, r.explanation "
     "FROM jsonb_to_recordset($1::jsonb) AS r(lead_id bigint, scorer text, "
-    "score double precision, band text, explanation jsonb)";
+    "score double precision, band text, explanation jsonb) RETURNING lead_id, scorer, id";
 
 struct scoring {
     char *database_url;
@@ -392,8 +391,14 @@ static enum store_result write_rows(struct store *store, const char *name, const
     return rc;
 }
 
-/* The lead.scored events of the crossings, named by the scores' new versions. */
-static size_t crossing_events(const json_t *crossings, PGresult *versions, const char *now_text,
+/*
+ * The lead.scored events of the crossings, named by the lead_score_history rows of the
+ * changes (`history`: lead_id, scorer, id). A history id is never reused, where a
+ * lead_scores version starts again at 1 when its row is deleted, and a later crossing
+ * would then have been dropped as a duplicate of an old one. The "h" keeps these apart
+ * from the <lead>:<version> names of earlier releases.
+ */
+static size_t crossing_events(const json_t *crossings, PGresult *history, const char *now_text,
                               struct event_record *records)
 {
     size_t n = 0;
@@ -403,15 +408,19 @@ static size_t crossing_events(const json_t *crossings, PGresult *versions, const
     {
         json_int_t lead = json_integer_value(json_object_get(c, "lead_id"));
         const char *scorer = json_string_value(json_object_get(c, "scorer"));
-        const char *version = "1";
-        for (int row = 0; row < PQntuples(versions); row++) {
-            if (strtoll(PQgetvalue(versions, row, 0), NULL, 10) == lead &&
-                strcmp(PQgetvalue(versions, row, 1), scorer) == 0) {
-                version = PQgetvalue(versions, row, 2);
+        const char *history_id = NULL;
+        for (int row = 0; history != NULL && row < PQntuples(history); row++) {
+            if (strtoll(PQgetvalue(history, row, 0), NULL, 10) == lead &&
+                strcmp(PQgetvalue(history, row, 1), scorer) == 0) {
+                history_id = PQgetvalue(history, row, 2);
             }
         }
+        if (history_id == NULL) { /* a crossing is always a change: not reached */
+            log_error("lead.scored event for lead %lld: no history row", (long long)lead);
+            continue;
+        }
         char source_id[64];
-        snprintf(source_id, sizeof(source_id), "%lld:%s", (long long)lead, version);
+        snprintf(source_id, sizeof(source_id), "%lld:h%s", (long long)lead, history_id);
         json_t *event = json_pack("{s:s,s:s,s:s,s:{s:I},s:{s:s,s:O,s:O,s:O*,s:O}}", "type",
                                   "lead.scored", "source_id", source_id, "occurred_at", now_text,
                                   "lead", "id", lead, "data", "scorer", scorer, "score",
@@ -441,7 +450,7 @@ static int score_chunk(struct scoring *s, struct store *store, const int64_t *id
     struct chunk_output out = {json_array(), json_array()};
     struct event_record *records = NULL;
     size_t record_count = 0;
-    PGresult *versions = NULL;
+    PGresult *history = NULL; /* the history rows written: lead_id, scorer, id */
     json_t *destinations = json_object();
     char *ids_text = id_array(ids, count);
     int64_t now_ms = s->fixed_now_ms != 0 ? s->fixed_now_ms : util_now_ms();
@@ -472,9 +481,8 @@ static int score_chunk(struct scoring *s, struct store *store, const int64_t *id
         }
     }
     if (json_array_size(out.changes) > 0 &&
-        (write_rows(store, "score_write", sql_write_scores, out.changes, &versions, error) !=
-             STORE_OK ||
-         write_rows(store, "score_history", sql_write_history, out.changes, NULL, error) !=
+        (write_rows(store, "score_write", sql_write_scores, out.changes, NULL, error) != STORE_OK ||
+         write_rows(store, "score_history", sql_write_history, out.changes, &history, error) !=
              STORE_OK)) {
         goto rollback;
     }
@@ -485,7 +493,7 @@ static int score_chunk(struct scoring *s, struct store *store, const int64_t *id
             *error = strdup("out of memory");
             goto rollback;
         }
-        record_count = crossing_events(out.crossings, versions, now_text, records);
+        record_count = crossing_events(out.crossings, history, now_text, records);
         pthread_mutex_lock(&s->mutex);
         struct router *router = router_acquire(s->router);
         pthread_mutex_unlock(&s->mutex);
@@ -537,8 +545,8 @@ out:
         event_record_clear(&records[i]);
     }
     free(records);
-    if (versions != NULL) {
-        PQclear(versions);
+    if (history != NULL) {
+        PQclear(history);
     }
     json_decref(destinations);
     json_decref(out.changes);

@@ -169,6 +169,30 @@ START_TEST(test_crossing_a_threshold_emits_one_routed_lead_scored_event)
 }
 END_TEST
 
+START_TEST(test_a_crossing_after_its_scores_were_deleted_is_emitted_again)
+{
+    post_events("ada@example.com", "a", 3); /* none -> hot */
+    struct expected_score thirty = {"ada@example.com", 30};
+    ck_assert(td_wait_until(score_is, &thirty, 15000));
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events WHERE type = 'lead.scored'"), 1);
+    /* the current scores go (a reset, a restore); the history stays */
+    PQclear(PQexec(db, "DELETE FROM lead_scores"));
+    post_events("ada@example.com", "b", 1); /* none -> hot again, a new crossing */
+    struct expected_score forty = {"ada@example.com", 40};
+    ck_assert(td_wait_until(score_is, &forty, 15000));
+    ck_assert_int_eq(scalar("SELECT version FROM lead_scores"), 1);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events WHERE type = 'lead.scored'"), 2);
+    /* each named by its history row */
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events e JOIN lead_score_history h ON "
+                            "e.source_id = h.lead_id || ':h' || h.id WHERE e.type = "
+                            "'lead.scored' AND e.source = h.scorer"),
+                     2);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM deliveries d JOIN events e ON e.id = "
+                            "d.event_id WHERE e.type = 'lead.scored' AND d.destination = 'crm'"),
+                     2);
+}
+END_TEST
+
 START_TEST(test_rescore_is_idempotent_and_reports_what_it_did)
 {
     post_events("bob@example.com", "r", 2);
@@ -1147,6 +1171,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_crossing_a_threshold_emits_one_routed_lead_scored_event);
+    tcase_add_test(tc, test_a_crossing_after_its_scores_were_deleted_is_emitted_again);
     tcase_add_test(tc, test_rescore_is_idempotent_and_reports_what_it_did);
     tcase_add_test(tc, test_rescore_exits_1_and_scores_nothing_when_a_scorer_cannot_start);
     tcase_add_test(tc, test_rescore_since_scores_the_leads_updated_or_with_events_received_since);
