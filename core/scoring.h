@@ -3,7 +3,8 @@
  * moment later (debounced and batched), by every scorer of the plan in order, from
  * snapshots read in sets of leads. Changed scores are written to lead_scores (and their
  * history); a change of band (a threshold crossing) emits one lead.scored event, in the
- * same transaction, routable like any other event. Unchanged scores write nothing.
+ * same transaction, routable like any other event. Unchanged scores write nothing. Leads
+ * whose pass failed on the database are scored again after a backoff.
  *
  * A transaction-level advisory lock per lead serializes replicas scoring the same lead,
  * so a crossing is emitted once however many replicas saw the events.

@@ -193,6 +193,41 @@ START_TEST(test_a_crossing_after_its_scores_were_deleted_is_emitted_again)
 }
 END_TEST
 
+static bool a_pass_waits_on_the_lock(void *arg)
+{
+    PGconn *other = arg;
+    return testdb_scalar(other, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                "current_database() AND wait_event_type = 'Lock' AND query "
+                                "LIKE '%lead_scores%'") > 0;
+}
+
+START_TEST(test_leads_whose_pass_failed_on_the_database_are_scored_later)
+{
+    /* the engine's pass blocks on the locked table, then loses its connection */
+    PGconn *locker = testdb_connect(td.db_url);
+    PQclear(PQexec(locker, "BEGIN"));
+    PGresult *locked = PQexec(locker, "LOCK TABLE lead_scores IN ACCESS EXCLUSIVE MODE");
+    ck_assert_int_eq(PQresultStatus(locked), PGRES_COMMAND_OK);
+    PQclear(locked);
+    post_events("late@example.com", "l", 1);
+    ck_assert(td_wait_until(a_pass_waits_on_the_lock, db, 15000));
+    ck_assert_int_eq(scalar("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND wait_event_type = 'Lock' "
+                            "AND query LIKE '%lead_scores%'"),
+                     1);
+    PQclear(PQexec(locker, "ROLLBACK"));
+    PQfinish(locker);
+    /* the lead is not lost: tried again once the database answers */
+    struct expected_score ten = {"late@example.com", 10};
+    ck_assert(td_wait_until(score_is, &ten, 30000));
+    char *log = td_log(&td);
+    ck_assert_msg(strstr(log, "scoring 1 lead(s) failed (1 time(s) in a row), trying again in "
+                              "1000 ms: "),
+                  "%s", log);
+    free(log);
+}
+END_TEST
+
 START_TEST(test_rescore_is_idempotent_and_reports_what_it_did)
 {
     post_events("bob@example.com", "r", 2);
@@ -1172,6 +1207,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_crossing_a_threshold_emits_one_routed_lead_scored_event);
     tcase_add_test(tc, test_a_crossing_after_its_scores_were_deleted_is_emitted_again);
+    tcase_add_test(tc, test_leads_whose_pass_failed_on_the_database_are_scored_later);
     tcase_add_test(tc, test_rescore_is_idempotent_and_reports_what_it_did);
     tcase_add_test(tc, test_rescore_exits_1_and_scores_nothing_when_a_scorer_cannot_start);
     tcase_add_test(tc, test_rescore_since_scores_the_leads_updated_or_with_events_received_since);
