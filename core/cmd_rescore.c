@@ -44,19 +44,29 @@ static const char rescore_usage[] =
 
 static const char sql_all[] = "SELECT id FROM leads WHERE id > $1::bigint ORDER BY id LIMIT 1000";
 
+/* `--since`: the leads touched since then are found once, into a temporary table of the
+ * paging connection, and paged from there. Paging the union itself evaluated all of it
+ * again for every page of 1000. */
+static const char sql_touched_table[] =
+    "CREATE TEMPORARY TABLE rescore_touched (id bigint PRIMARY KEY)";
+
+static const char sql_touched_fill[] =
+    "INSERT INTO rescore_touched SELECT id FROM leads WHERE updated_at >= $1::timestamptz "
+    "UNION SELECT lead_id FROM events WHERE received_at >= $1::timestamptz AND lead_id IS NOT "
+    "NULL";
+
 static const char sql_since[] =
-    "SELECT id FROM (SELECT id FROM leads WHERE updated_at >= $2::timestamptz UNION "
-    "SELECT lead_id FROM events WHERE received_at >= $2::timestamptz AND lead_id IS NOT NULL) "
-    "AS touched(id) WHERE id > $1::bigint ORDER BY id LIMIT 1000";
+    "SELECT id FROM rescore_touched WHERE id > $1::bigint ORDER BY id LIMIT 1000";
 
 /*
  * The work shared by the rescore workers: pages of lead ids are handed out in id order
- * under the mutex; each worker scores its page on its own connection (chunks lock their
- * leads, so workers never score one lead at once).
+ * under the mutex, read through the paging connection; each worker scores its page on its
+ * own connection (chunks lock their leads, so workers never score one lead at once).
  */
 struct rescore_work {
     struct scoring *scoring;
     const char *database_url;
+    struct store *paging; /* borrowed; used under the mutex only */
     const char *since;
     long only;
     bool terminal;
@@ -70,16 +80,15 @@ struct rescore_work {
 
 /* The next page of ids into ids[]; 0 when there is none left. -1 on failure. Under the
  * mutex: pages go out in order and never twice. */
-static long next_page(struct rescore_work *w, struct store *store, int64_t *ids)
+static long next_page(struct rescore_work *w, int64_t *ids)
 {
     char after[24];
     snprintf(after, sizeof(after), "%lld", w->last);
-    const char *params[] = {after, w->since};
+    const char *params[] = {after};
     PGresult *page = NULL;
     char *error = NULL;
-    if (store_exec(store, w->since != NULL ? "rescore_since" : "rescore_all",
-                   w->since != NULL ? sql_since : sql_all, w->since != NULL ? 2 : 1, params, &page,
-                   &error) != STORE_OK) {
+    if (store_exec(w->paging, w->since != NULL ? "rescore_since" : "rescore_all",
+                   w->since != NULL ? sql_since : sql_all, 1, params, &page, &error) != STORE_OK) {
         fprintf(stderr, "\nleadhubd rescore: %s\n", error ? error : "?");
         free(error);
         return -1;
@@ -118,7 +127,7 @@ static void *rescore_worker(void *arg)
     }
     for (;;) {
         pthread_mutex_lock(&w->mutex);
-        long n = w->done ? 0 : next_page(w, store, ids);
+        long n = w->done ? 0 : next_page(w, ids);
         if (n < RESCORE_PAGE) {
             w->done = true;
         }
@@ -153,13 +162,33 @@ out:
     return NULL;
 }
 
-/* Scores every lead (or those touched since `since`) with `jobs` workers; prints
- * progress when stderr is a terminal, and a summary. */
-static int rescore_all(struct scoring *scoring, const char *database_url, const char *since,
-                       long only, int jobs)
+/* Fills rescore_touched with the leads touched since `since`. Returns 0, or -1 (printed). */
+static int find_touched(struct store *store, const char *since)
 {
+    const char *params[] = {since};
+    char *error = NULL;
+    if (store_exec(store, "rescore_touched_table", sql_touched_table, 0, NULL, NULL, &error) !=
+            STORE_OK ||
+        store_exec(store, "rescore_touched_fill", sql_touched_fill, 1, params, NULL, &error) !=
+            STORE_OK) {
+        fprintf(stderr, "leadhubd rescore: %s\n", error ? error : "?");
+        free(error);
+        return -1;
+    }
+    return 0;
+}
+
+/* Scores every lead (or those touched since `since`) with `jobs` workers, paging through
+ * `store`; prints progress when stderr is a terminal, and a summary. */
+static int rescore_all(struct scoring *scoring, struct store *store, const char *database_url,
+                       const char *since, long only, int jobs)
+{
+    if (since != NULL && find_touched(store, since) != 0) {
+        return EXIT_RUNTIME;
+    }
     struct rescore_work w = {.scoring = scoring,
                              .database_url = database_url,
+                             .paging = store,
                              .since = since,
                              .only = only,
                              .terminal = isatty(STDERR_FILENO) != 0,
@@ -337,7 +366,7 @@ int cmd_rescore(int argc, char **argv)
         rc = EXIT_RUNTIME;
         goto out;
     }
-    rc = rescore_all(scoring, config->database_url, since[0] ? since : NULL, only, jobs);
+    rc = rescore_all(scoring, store, config->database_url, since[0] ? since : NULL, only, jobs);
 out:
     if (diag_error_count(&diags) > 0) {
         diag_print(&diags, stderr);
