@@ -5,7 +5,8 @@
  * scored by the example config's scorers, rules `fit` and engagement `activity`. The first
  * run finds no scores: it writes every one, with its history, and emits lead.scored for
  * each lead that reaches a band. The second finds the same scores: it computes them and
- * writes nothing.
+ * writes nothing. The third is `rescore --since 1d`, which finds every lead touched (they all
+ * are) and scores them again: the finding must cost little beside the scoring.
  *
  * Baseline, in the same run and database: a bare libpq loop writing what the first run
  * must write at the least (one current-score row and one history row per lead and scorer,
@@ -113,11 +114,13 @@ static double bare_writes(PGconn *conn, long leads)
     return seconds > 0 ? (double)leads / seconds : -1;
 }
 
-/* One `leadhubd rescore --all`: leads/s, or -1. */
-static double rescore(const char *build_dir, const char *config, long leads)
+/* One `leadhubd rescore --all` (since NULL) or `--since SINCE`: leads/s, or -1. */
+static double rescore(const char *build_dir, const char *config, const char *since, long leads)
 {
     char *binary = util_printf("%s/leadhubd", build_dir);
-    char *argv[] = {binary, "rescore", "--all", "-c", (char *)config, NULL};
+    char *all[] = {binary, "rescore", "--all", "-c", (char *)config, NULL};
+    char *touched[] = {binary, "rescore", "--since", (char *)since, "-c", (char *)config, NULL};
+    char **argv = since != NULL ? touched : all;
     double ms = 0;
     long ignored = 0;
     int status = bench_run_command(argv, &ms, &ignored);
@@ -147,10 +150,11 @@ int bench_run_rescore(const char *admin_url, const char *build_dir, const char *
         goto out;
     }
     double baseline = bare_writes(conn, leads);
-    double first = rescore(build_dir, d.config, leads);
-    double again = rescore(build_dir, d.config, leads);
+    double first = rescore(build_dir, d.config, NULL, leads);
+    double again = rescore(build_dir, d.config, NULL, leads);
+    double since = rescore(build_dir, d.config, "1d", leads);
     long long written = bench_db_scalar(conn, "SELECT count(*) FROM lead_scores");
-    if (baseline <= 0 || first <= 0 || again <= 0 || written != 2LL * leads) {
+    if (baseline <= 0 || first <= 0 || again <= 0 || since <= 0 || written != 2LL * leads) {
         fprintf(stderr, "bench: rescore did not complete (%lld scores written)\n", written);
         goto out;
     }
@@ -160,6 +164,8 @@ int bench_run_rescore(const char *admin_url, const char *build_dir, const char *
                  "bare score writes", baseline, 0, note);
     bench_figure(report, "rescore, again (nothing changed)", again, "leads/s", "bare score writes",
                  baseline, 0, note);
+    bench_figure(report, "rescore --since 1d (all touched)", since, "leads/s",
+                 "rescore --all, again", again, 0, note);
     bench_check(report, "rescore, first", first, "leads/s", ">=", 10000, first >= 10000);
     rc = 0;
 out:

@@ -39,24 +39,34 @@ static const char rescore_usage[] =
     "  -c, --config FILE   main config file (default " COMMANDS_DEFAULT_CONFIG ")\n"
     "  -h, --help          this help\n"
     "\n"
-    "Exit codes: 0 done; 1 invalid configuration or unknown scorer; 2 bad command line; 3 the\n"
-    "database failed.\n";
+    "Exit codes: 0 done; 1 invalid configuration (a scorer refusing its settings included) or\n"
+    "unknown scorer, nothing rescored; 2 bad command line; 3 the database failed.\n";
 
 static const char sql_all[] = "SELECT id FROM leads WHERE id > $1::bigint ORDER BY id LIMIT 1000";
 
+/* `--since`: the leads touched since then are found once, into a temporary table of the
+ * paging connection, and paged from there. Paging the union itself evaluated all of it
+ * again for every page of 1000. */
+static const char sql_touched_table[] =
+    "CREATE TEMPORARY TABLE rescore_touched (id bigint PRIMARY KEY)";
+
+static const char sql_touched_fill[] =
+    "INSERT INTO rescore_touched SELECT id FROM leads WHERE updated_at >= $1::timestamptz "
+    "UNION SELECT lead_id FROM events WHERE received_at >= $1::timestamptz AND lead_id IS NOT "
+    "NULL";
+
 static const char sql_since[] =
-    "SELECT id FROM (SELECT id FROM leads WHERE updated_at >= $2::timestamptz UNION "
-    "SELECT lead_id FROM events WHERE received_at >= $2::timestamptz AND lead_id IS NOT NULL) "
-    "AS touched(id) WHERE id > $1::bigint ORDER BY id LIMIT 1000";
+    "SELECT id FROM rescore_touched WHERE id > $1::bigint ORDER BY id LIMIT 1000";
 
 /*
  * The work shared by the rescore workers: pages of lead ids are handed out in id order
- * under the mutex; each worker scores its page on its own connection (chunks lock their
- * leads, so workers never score one lead at once).
+ * under the mutex, read through the paging connection; each worker scores its page on its
+ * own connection (chunks lock their leads, so workers never score one lead at once).
  */
 struct rescore_work {
     struct scoring *scoring;
     const char *database_url;
+    struct store *paging; /* borrowed; used under the mutex only */
     const char *since;
     long only;
     bool terminal;
@@ -70,16 +80,15 @@ struct rescore_work {
 
 /* The next page of ids into ids[]; 0 when there is none left. -1 on failure. Under the
  * mutex: pages go out in order and never twice. */
-static long next_page(struct rescore_work *w, struct store *store, int64_t *ids)
+static long next_page(struct rescore_work *w, int64_t *ids)
 {
     char after[24];
     snprintf(after, sizeof(after), "%lld", w->last);
-    const char *params[] = {after, w->since};
+    const char *params[] = {after};
     PGresult *page = NULL;
     char *error = NULL;
-    if (store_exec(store, w->since != NULL ? "rescore_since" : "rescore_all",
-                   w->since != NULL ? sql_since : sql_all, w->since != NULL ? 2 : 1, params, &page,
-                   &error) != STORE_OK) {
+    if (store_exec(w->paging, w->since != NULL ? "rescore_since" : "rescore_all",
+                   w->since != NULL ? sql_since : sql_all, 1, params, &page, &error) != STORE_OK) {
         fprintf(stderr, "\nleadhubd rescore: %s\n", error ? error : "?");
         free(error);
         return -1;
@@ -118,7 +127,7 @@ static void *rescore_worker(void *arg)
     }
     for (;;) {
         pthread_mutex_lock(&w->mutex);
-        long n = w->done ? 0 : next_page(w, store, ids);
+        long n = w->done ? 0 : next_page(w, ids);
         if (n < RESCORE_PAGE) {
             w->done = true;
         }
@@ -153,13 +162,33 @@ out:
     return NULL;
 }
 
-/* Scores every lead (or those touched since `since`) with `jobs` workers; prints
- * progress when stderr is a terminal, and a summary. */
-static int rescore_all(struct scoring *scoring, const char *database_url, const char *since,
-                       long only, int jobs)
+/* Fills rescore_touched with the leads touched since `since`. Returns 0, or -1 (printed). */
+static int find_touched(struct store *store, const char *since)
 {
+    const char *params[] = {since};
+    char *error = NULL;
+    if (store_exec(store, "rescore_touched_table", sql_touched_table, 0, NULL, NULL, &error) !=
+            STORE_OK ||
+        store_exec(store, "rescore_touched_fill", sql_touched_fill, 1, params, NULL, &error) !=
+            STORE_OK) {
+        fprintf(stderr, "leadhubd rescore: %s\n", error ? error : "?");
+        free(error);
+        return -1;
+    }
+    return 0;
+}
+
+/* Scores every lead (or those touched since `since`) with `jobs` workers, paging through
+ * `store`; prints progress when stderr is a terminal, and a summary. */
+static int rescore_all(struct scoring *scoring, struct store *store, const char *database_url,
+                       const char *since, long only, int jobs)
+{
+    if (since != NULL && find_touched(store, since) != 0) {
+        return EXIT_RUNTIME;
+    }
     struct rescore_work w = {.scoring = scoring,
                              .database_url = database_url,
+                             .paging = store,
                              .since = since,
                              .only = only,
                              .terminal = isatty(STDERR_FILENO) != 0,
@@ -288,21 +317,38 @@ int cmd_rescore(int argc, char **argv)
     services.stopping = &stopping;
     services.database_url = config->database_url;
     struct instance **scorers = calloc(plan->count + 1, sizeof(*scorers));
-    for (size_t i = 0; scorers != NULL && i < plan->count; i++) {
+    if (scorers == NULL) {
+        scoring_plan_free(plan);
+        fprintf(stderr, "leadhubd rescore: out of memory\n");
+        rc = EXIT_RUNTIME;
+        goto out;
+    }
+    /* Unlike the daemon, which runs the others, a rescore with a scorer that cannot start
+     * would write scores (and crossings) that a fixed config then changes again: it stops. */
+    bool init_failed = false;
+    for (size_t i = 0; i < plan->count; i++) {
         const struct scorer_def *def = &plan->scorers[i];
         scorers[i] =
             instance_new(&def->instance, def->plugin, json_incref(def->settings), &services);
-        if (scorers[i] != NULL && instance_init(scorers[i]) != LH_OK) {
+        if (scorers[i] == NULL || instance_init(scorers[i]) != LH_OK) {
             fprintf(stderr, "leadhubd rescore: scorer %s: %s\n", def->instance.name,
-                    scorers[i]->last_error ? scorers[i]->last_error : "init failed");
+                    scorers[i] == NULL       ? "out of memory"
+                    : scorers[i]->last_error ? scorers[i]->last_error
+                                             : "init failed");
+            init_failed = true;
         }
     }
     struct scoring_options engine = {.database_url = config->database_url,
                                      .metrics = services.metrics};
-    scoring = scorers != NULL ? scoring_start(&engine, plan, scorers) : NULL;
+    scoring = scoring_start(&engine, plan, scorers); /* takes plan and scorers */
     if (scoring == NULL) {
         fprintf(stderr, "leadhubd rescore: out of memory\n");
         rc = EXIT_RUNTIME;
+        goto out;
+    }
+    if (init_failed) {
+        fprintf(stderr, "leadhubd rescore: nothing rescored: fix the scorer's settings "
+                        "(`leadhubd check-config` shows them all)\n");
         goto out;
     }
     scoring_set_router(scoring, router);
@@ -320,7 +366,7 @@ int cmd_rescore(int argc, char **argv)
         rc = EXIT_RUNTIME;
         goto out;
     }
-    rc = rescore_all(scoring, config->database_url, since[0] ? since : NULL, only, jobs);
+    rc = rescore_all(scoring, store, config->database_url, since[0] ? since : NULL, only, jobs);
 out:
     if (diag_error_count(&diags) > 0) {
         diag_print(&diags, stderr);

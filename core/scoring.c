@@ -21,6 +21,11 @@
 #define SCORING_LOCK_CLASS  0x4c53 /* "LS" */
 #define SCORING_EVENTS_MAX  1000   /* per lead in a snapshot */
 #define SCORING_EPSILON     1e-9
+/* a pass that failed on the database is tried again after 1 s, doubling up to a minute;
+ * one whose data the database refused, at most 5 times */
+#define SCORING_RETRY_FIRST_MS 1000
+#define SCORING_RETRY_MAX_MS   60000
+#define SCORING_REJECTED_TRIES 5
 
 #define TS(column) "to_char(" column " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
@@ -53,7 +58,8 @@ static const char sql_meetings[] =
                      "WHERE lead_id = ANY($1::bigint[]) UNION SELECT meeting_id, lead_id FROM "
                      "meeting_attendees WHERE lead_id = ANY($1::bigint[])) l ON l.meeting_id = "
                      "m.id "
-                     "WHERE coalesce(m.starts_at, m.last_event_at) >= $2::timestamptz";
+                     "WHERE coalesce(m.starts_at, m.last_event_at) >= $2::timestamptz "
+                     "ORDER BY 1, 8 DESC, 2, 3"; /* newest first, as the events */
 
 static const char sql_scores[] =
     "SELECT lead_id, scorer, score, band FROM lead_scores WHERE lead_id = ANY($1::bigint[])";
@@ -64,14 +70,13 @@ static const char sql_write_scores[] =
     "FROM jsonb_to_recordset($1::jsonb) AS r(lead_id bigint, scorer text, "
     "score double precision, band text, explanation jsonb) ORDER BY r.lead_id, r.scorer "
     "ON CONFLICT (lead_id, scorer) DO UPDATE SET score = EXCLUDED.score, band = EXCLUDED.band, "
-    "explanation = EXCLUDED.explanation, version = s.version + 1, scored_at = now() "
-    "RETURNING lead_id, scorer, version";
+    "explanation = EXCLUDED.explanation, version = s.version + 1, scored_at = now()";
 
 static const char sql_write_history[] =
     "INSERT INTO lead_score_history (lead_id, scorer, score, band, explanation) "
     "SELECT r.lead_id, r.scorer, r.score, r.band, r.explanation "
     "FROM jsonb_to_recordset($1::jsonb) AS r(lead_id bigint, scorer text, "
-    "score double precision, band text, explanation jsonb)";
+    "score double precision, band text, explanation jsonb) RETURNING lead_id, scorer, id";
 
 struct scoring {
     char *database_url;
@@ -82,6 +87,7 @@ struct scoring {
     ingest_deliveries_fn on_deliveries;
     void *on_deliveries_arg;
     int64_t max_window_ms;
+    int64_t fixed_now_ms; /* 0: the wall clock */
 
     pthread_mutex_t mutex; /* guards everything below */
     pthread_cond_t cond;
@@ -90,6 +96,8 @@ struct scoring {
     size_t pending_count;
     size_t pending_capacity;
     int64_t first_pending_ms; /* monotonic */
+    int64_t retry_at_ms;      /* monotonic; 0 unless the last pass failed */
+    unsigned failures;        /* passes failed in a row */
     bool stopping;
     bool thread_started;
     pthread_t thread;
@@ -145,22 +153,24 @@ static void set_text(json_t *object, const char *key, PGresult *r, int row, int 
     }
 }
 
-static int query(struct store *store, const char *name, const char *sql, int nparams,
-                 const char *const *params, PGresult **result, char **error)
+static enum store_result query(struct store *store, const char *name, const char *sql, int nparams,
+                               const char *const *params, PGresult **result, char **error)
 {
-    return store_exec(store, name, sql, nparams, params, result, error) == STORE_OK ? 0 : -1;
+    return store_exec(store, name, sql, nparams, params, result, error);
 }
 
-static int read_snapshots(struct scoring *s, struct store *store, const char *ids,
-                          const char *since, struct lead_state *leads, size_t count, char **error)
+static enum store_result read_snapshots(struct scoring *s, struct store *store, const char *ids,
+                                        const char *since, struct lead_state *leads, size_t count,
+                                        char **error)
 {
     static const char *const lead_columns[] = {"email", "first_name", "last_name",   "company",
                                                "title", "phone",      "linkedin_url"};
     const char *by_ids[] = {ids};
     const char *by_ids_since[] = {ids, since};
     PGresult *r = NULL;
-    if (query(store, "score_leads", sql_leads, 1, by_ids, &r, error) != 0) {
-        return -1;
+    enum store_result rc;
+    if ((rc = query(store, "score_leads", sql_leads, 1, by_ids, &r, error)) != STORE_OK) {
+        return rc;
     }
     for (int row = 0; row < PQntuples(r); row++) {
         struct lead_state *l = find_lead(leads, count, strtoll(PQgetvalue(r, row, 0), NULL, 10));
@@ -176,8 +186,8 @@ static int read_snapshots(struct scoring *s, struct store *store, const char *id
     }
     PQclear(r);
 
-    if (query(store, "score_identities", sql_identities, 1, by_ids, &r, error) != 0) {
-        return -1;
+    if ((rc = query(store, "score_identities", sql_identities, 1, by_ids, &r, error)) != STORE_OK) {
+        return rc;
     }
     for (int row = 0; row < PQntuples(r); row++) {
         struct lead_state *l = find_lead(leads, count, strtoll(PQgetvalue(r, row, 0), NULL, 10));
@@ -189,8 +199,8 @@ static int read_snapshots(struct scoring *s, struct store *store, const char *id
     }
     PQclear(r);
 
-    if (query(store, "score_events", sql_events, 2, by_ids_since, &r, error) != 0) {
-        return -1;
+    if ((rc = query(store, "score_events", sql_events, 2, by_ids_since, &r, error)) != STORE_OK) {
+        return rc;
     }
     for (int row = 0; row < PQntuples(r); row++) {
         struct lead_state *l = find_lead(leads, count, strtoll(PQgetvalue(r, row, 0), NULL, 10));
@@ -209,8 +219,9 @@ static int read_snapshots(struct scoring *s, struct store *store, const char *id
     }
     PQclear(r);
 
-    if (query(store, "score_meetings", sql_meetings, 2, by_ids_since, &r, error) != 0) {
-        return -1;
+    if ((rc = query(store, "score_meetings", sql_meetings, 2, by_ids_since, &r, error)) !=
+        STORE_OK) {
+        return rc;
     }
     for (int row = 0; row < PQntuples(r); row++) {
         struct lead_state *l = find_lead(leads, count, strtoll(PQgetvalue(r, row, 0), NULL, 10));
@@ -228,8 +239,8 @@ static int read_snapshots(struct scoring *s, struct store *store, const char *id
     }
     PQclear(r);
 
-    if (query(store, "score_stored", sql_scores, 1, by_ids, &r, error) != 0) {
-        return -1;
+    if ((rc = query(store, "score_stored", sql_scores, 1, by_ids, &r, error)) != STORE_OK) {
+        return rc;
     }
     for (int row = 0; row < PQntuples(r); row++) {
         struct lead_state *l = find_lead(leads, count, strtoll(PQgetvalue(r, row, 0), NULL, 10));
@@ -241,7 +252,7 @@ static int read_snapshots(struct scoring *s, struct store *store, const char *id
     }
     PQclear(r);
     (void)s;
-    return 0;
+    return STORE_OK;
 }
 
 /* The items of `items` whose time is at or after `from_ms` (a new array sharing them). */
@@ -281,10 +292,32 @@ struct chunk_output {
     json_t *crossings; /* {lead_id, scorer, score, band, previous_score, previous_band, email} */
 };
 
+/*
+ * The `scores` a lead's first scorer of the pass sees. A full pass starts from nothing:
+ * each scorer adds its result as it goes, so a composite reads only what its parts gave
+ * in this pass, and a part that failed, is not running or comes later is missing (and
+ * fails the composite, as docs/scoring.md says) instead of standing in with an old score.
+ * A pass of one scorer (`rescore --scorer`) runs none of the others, so their stored
+ * scores stand in: those of the scorers listed before it, the ones it may read. NEW.
+ */
+static json_t *first_scores(const struct scoring *s, const struct lead_state *l, long only)
+{
+    json_t *scores = json_object();
+    for (long i = 0; scores != NULL && i < only; i++) {
+        const char *name = s->plan->scorers[i].instance.name;
+        json_t *stored = json_object_get(l->stored, name);
+        if (stored != NULL && json_object_set(scores, name, stored) != 0) {
+            json_decref(scores);
+            return NULL;
+        }
+    }
+    return scores;
+}
+
 static void score_lead(struct scoring *s, struct lead_state *l, long only, int64_t now_ms,
                        const char *now_text, struct chunk_output *out, struct scoring_stats *stats)
 {
-    json_t *scores = json_deep_copy(l->stored); /* earlier scorers' results, as they go */
+    json_t *scores = first_scores(s, l, only); /* earlier scorers' results, as they go */
     for (size_t i = 0; i < s->plan->count; i++) {
         const struct scorer_def *def = &s->plan->scorers[i];
         const char *name = def->instance.name;
@@ -368,8 +401,14 @@ static enum store_result write_rows(struct store *store, const char *name, const
     return rc;
 }
 
-/* The lead.scored events of the crossings, named by the scores' new versions. */
-static size_t crossing_events(const json_t *crossings, PGresult *versions, const char *now_text,
+/*
+ * The lead.scored events of the crossings, named by the lead_score_history rows of the
+ * changes (`history`: lead_id, scorer, id). A history id is never reused, where a
+ * lead_scores version starts again at 1 when its row is deleted, and a later crossing
+ * would then have been dropped as a duplicate of an old one. The "h" keeps these apart
+ * from the <lead>:<version> names of earlier releases.
+ */
+static size_t crossing_events(const json_t *crossings, PGresult *history, const char *now_text,
                               struct event_record *records)
 {
     size_t n = 0;
@@ -379,15 +418,19 @@ static size_t crossing_events(const json_t *crossings, PGresult *versions, const
     {
         json_int_t lead = json_integer_value(json_object_get(c, "lead_id"));
         const char *scorer = json_string_value(json_object_get(c, "scorer"));
-        const char *version = "1";
-        for (int row = 0; row < PQntuples(versions); row++) {
-            if (strtoll(PQgetvalue(versions, row, 0), NULL, 10) == lead &&
-                strcmp(PQgetvalue(versions, row, 1), scorer) == 0) {
-                version = PQgetvalue(versions, row, 2);
+        const char *history_id = NULL;
+        for (int row = 0; history != NULL && row < PQntuples(history); row++) {
+            if (strtoll(PQgetvalue(history, row, 0), NULL, 10) == lead &&
+                strcmp(PQgetvalue(history, row, 1), scorer) == 0) {
+                history_id = PQgetvalue(history, row, 2);
             }
         }
+        if (history_id == NULL) { /* a crossing is always a change: not reached */
+            log_error("lead.scored event for lead %lld: no history row", (long long)lead);
+            continue;
+        }
         char source_id[64];
-        snprintf(source_id, sizeof(source_id), "%lld:%s", (long long)lead, version);
+        snprintf(source_id, sizeof(source_id), "%lld:h%s", (long long)lead, history_id);
         json_t *event = json_pack("{s:s,s:s,s:s,s:{s:I},s:{s:s,s:O,s:O,s:O*,s:O}}", "type",
                                   "lead.scored", "source_id", source_id, "occurred_at", now_text,
                                   "lead", "id", lead, "data", "scorer", scorer, "score",
@@ -409,18 +452,21 @@ static size_t crossing_events(const json_t *crossings, PGresult *versions, const
     return n;
 }
 
-static int score_chunk(struct scoring *s, struct store *store, const int64_t *ids, size_t count,
-                       long only, struct scoring_stats *stats, char **error)
+/* Scores one chunk in one transaction. Returns STORE_OK, or why it failed (out of memory
+ * counts as STORE_UNAVAILABLE: it may pass) with *error (malloc'd). */
+static enum store_result score_chunk(struct scoring *s, struct store *store, const int64_t *ids,
+                                     size_t count, long only, struct scoring_stats *stats,
+                                     char **error)
 {
-    int rc = -1;
+    enum store_result rc = STORE_UNAVAILABLE;
     struct lead_state *leads = calloc(count, sizeof(*leads));
     struct chunk_output out = {json_array(), json_array()};
     struct event_record *records = NULL;
     size_t record_count = 0;
-    PGresult *versions = NULL;
+    PGresult *history = NULL; /* the history rows written: lead_id, scorer, id */
     json_t *destinations = json_object();
     char *ids_text = id_array(ids, count);
-    int64_t now_ms = util_now_ms();
+    int64_t now_ms = s->fixed_now_ms != 0 ? s->fixed_now_ms : util_now_ms();
     char now_text[32], since[32];
     util_format_rfc3339(now_ms, now_text);
     util_format_rfc3339(now_ms - s->max_window_ms, since);
@@ -436,9 +482,9 @@ static int score_chunk(struct scoring *s, struct store *store, const int64_t *id
     char lock_class[16];
     snprintf(lock_class, sizeof(lock_class), "%d", SCORING_LOCK_CLASS);
     const char *lock_params[] = {ids_text, lock_class};
-    if (store_begin(store, error) != STORE_OK ||
-        query(store, "score_lock", sql_lock, 2, lock_params, NULL, error) != 0 ||
-        read_snapshots(s, store, ids_text, since, leads, count, error) != 0) {
+    if ((rc = store_begin(store, error)) != STORE_OK ||
+        (rc = query(store, "score_lock", sql_lock, 2, lock_params, NULL, error)) != STORE_OK ||
+        (rc = read_snapshots(s, store, ids_text, since, leads, count, error)) != STORE_OK) {
         goto rollback;
     }
     for (size_t i = 0; i < count; i++) {
@@ -448,10 +494,10 @@ static int score_chunk(struct scoring *s, struct store *store, const int64_t *id
         }
     }
     if (json_array_size(out.changes) > 0 &&
-        (write_rows(store, "score_write", sql_write_scores, out.changes, &versions, error) !=
+        ((rc = write_rows(store, "score_write", sql_write_scores, out.changes, NULL, error)) !=
              STORE_OK ||
-         write_rows(store, "score_history", sql_write_history, out.changes, NULL, error) !=
-             STORE_OK)) {
+         (rc = write_rows(store, "score_history", sql_write_history, out.changes, &history,
+                          error)) != STORE_OK)) {
         goto rollback;
     }
     size_t crossings = json_array_size(out.crossings);
@@ -459,20 +505,20 @@ static int score_chunk(struct scoring *s, struct store *store, const int64_t *id
         records = calloc(crossings, sizeof(*records));
         if (records == NULL) {
             *error = strdup("out of memory");
+            rc = STORE_UNAVAILABLE;
             goto rollback;
         }
-        record_count = crossing_events(out.crossings, versions, now_text, records);
+        record_count = crossing_events(out.crossings, history, now_text, records);
         pthread_mutex_lock(&s->mutex);
         struct router *router = router_acquire(s->router);
         pthread_mutex_unlock(&s->mutex);
-        enum store_result written =
-            store_write_events(store, records, record_count, router, destinations, error);
+        rc = store_write_events(store, records, record_count, router, destinations, error);
         router_release(router);
-        if (written != STORE_OK) {
+        if (rc != STORE_OK) {
             goto rollback;
         }
     }
-    if (store_commit(store, error) != STORE_OK) {
+    if ((rc = store_commit(store, error)) != STORE_OK) {
         goto out;
     }
     stats->changed += json_array_size(out.changes);
@@ -495,7 +541,7 @@ static int score_chunk(struct scoring *s, struct store *store, const int64_t *id
             s->on_deliveries(destination, s->on_deliveries_arg);
         }
     }
-    rc = 0;
+    rc = STORE_OK;
     goto out;
 rollback:
     store_rollback(store);
@@ -513,8 +559,8 @@ out:
         event_record_clear(&records[i]);
     }
     free(records);
-    if (versions != NULL) {
-        PQclear(versions);
+    if (history != NULL) {
+        PQclear(history);
     }
     json_decref(destinations);
     json_decref(out.changes);
@@ -543,6 +589,25 @@ static size_t unique_ids(int64_t *ids, size_t count)
     return n;
 }
 
+/* Scores sorted, distinct ids chunk by chunk until one fails. *done_out: how many leads the
+ * committed chunks held (those before the failure). */
+static enum store_result score_sorted(struct scoring *s, struct store *store, const int64_t *ids,
+                                      size_t count, long only, struct scoring_stats *stats,
+                                      size_t *done_out, char **error)
+{
+    enum store_result rc = STORE_OK;
+    size_t first = 0;
+    for (; first < count && rc == STORE_OK; first += SCORING_CHUNK) {
+        size_t n = count - first < SCORING_CHUNK ? count - first : SCORING_CHUNK;
+        rc = score_chunk(s, store, ids + first, n, only, stats, error);
+        if (rc != STORE_OK) {
+            break;
+        }
+    }
+    *done_out = first < count ? first : count;
+    return rc;
+}
+
 int scoring_run(struct scoring *s, struct store *store, const int64_t *lead_ids, size_t count,
                 long only, struct scoring_stats *stats, char **error_out)
 {
@@ -557,13 +622,10 @@ int scoring_run(struct scoring *s, struct store *store, const int64_t *lead_ids,
     }
     memcpy(ids, lead_ids, count * sizeof(*ids));
     count = unique_ids(ids, count);
-    int rc = 0;
-    for (size_t first = 0; first < count && rc == 0; first += SCORING_CHUNK) {
-        size_t n = count - first < SCORING_CHUNK ? count - first : SCORING_CHUNK;
-        rc = score_chunk(s, store, ids + first, n, only, stats, error_out);
-    }
+    size_t done = 0;
+    enum store_result rc = score_sorted(s, store, ids, count, only, stats, &done, error_out);
     free(ids);
-    return rc;
+    return rc == STORE_OK ? 0 : -1;
 }
 
 long scoring_find(const struct scoring *s, const char *name)
@@ -578,12 +640,9 @@ long scoring_find(const struct scoring *s, const char *name)
 
 /* --- the background thread ----------------------------------------------------------------- */
 
-void scoring_touch(struct scoring *s, const int64_t *lead_ids, size_t count)
+/* Adds ids to the pending ones; under the mutex. Returns 0, or -1 when out of memory. */
+static int pending_add(struct scoring *s, const int64_t *lead_ids, size_t count)
 {
-    if (s == NULL || count == 0 || s->plan->count == 0) {
-        return;
-    }
-    pthread_mutex_lock(&s->mutex);
     if (s->pending_count + count > s->pending_capacity) {
         size_t capacity = s->pending_capacity ? s->pending_capacity : 256;
         while (capacity < s->pending_count + count) {
@@ -591,8 +650,7 @@ void scoring_touch(struct scoring *s, const int64_t *lead_ids, size_t count)
         }
         int64_t *grown = realloc(s->pending, capacity * sizeof(*grown));
         if (grown == NULL) {
-            pthread_mutex_unlock(&s->mutex);
-            return; /* the next rescore catches up */
+            return -1;
         }
         s->pending = grown;
         s->pending_capacity = capacity;
@@ -602,8 +660,58 @@ void scoring_touch(struct scoring *s, const int64_t *lead_ids, size_t count)
     }
     memcpy(s->pending + s->pending_count, lead_ids, count * sizeof(*lead_ids));
     s->pending_count += count;
-    pthread_cond_signal(&s->cond);
+    return 0;
+}
+
+void scoring_touch(struct scoring *s, const int64_t *lead_ids, size_t count)
+{
+    if (s == NULL || count == 0 || s->plan->count == 0) {
+        return;
+    }
+    pthread_mutex_lock(&s->mutex);
+    if (pending_add(s, lead_ids, count) == 0) { /* else the next rescore catches up */
+        pthread_cond_signal(&s->cond);
+    }
     pthread_mutex_unlock(&s->mutex);
+}
+
+/* The wait before the next try after `failures` failed passes in a row: 1 s, doubling, at
+ * most a minute. */
+static int64_t retry_delay_ms(unsigned failures)
+{
+    int64_t delay = SCORING_RETRY_FIRST_MS;
+    for (unsigned i = 1; i < failures && delay < SCORING_RETRY_MAX_MS; i++) {
+        delay *= 2;
+    }
+    return delay < SCORING_RETRY_MAX_MS ? delay : SCORING_RETRY_MAX_MS;
+}
+
+/*
+ * After a pass failed on the database: the leads it did not commit go back to the pending
+ * ones, to be tried again after a backoff, so that an outage delays their scores instead of
+ * losing them. Not when stopping (there is no later), nor after SCORING_REJECTED_TRIES
+ * refusals of the data in a row (retrying will not help): those leads are left for their
+ * next event or `leadhubd rescore`. Under the mutex.
+ */
+static void requeue_failed(struct scoring *s, const int64_t *ids, size_t count,
+                           enum store_result rc, const char *error)
+{
+    s->failures++;
+    bool give_up = s->stopping || (rc == STORE_REJECTED && s->failures >= SCORING_REJECTED_TRIES);
+    if (!give_up && pending_add(s, ids, count) == 0) {
+        int64_t delay = retry_delay_ms(s->failures);
+        s->retry_at_ms = util_monotonic_ms() + delay;
+        log_write(LOG_LEVEL_ERROR, NULL, NULL, NULL,
+                  "scoring %zu lead(s) failed (%u time(s) in a row), trying again in %lld ms: %s",
+                  count, s->failures, (long long)delay, error ? error : "?");
+        return;
+    }
+    log_write(LOG_LEVEL_ERROR, NULL, NULL, NULL,
+              "scoring %zu lead(s) failed, they are scored at their next event or `leadhubd "
+              "rescore`: %s",
+              count, error ? error : "?");
+    s->failures = 0;
+    s->retry_at_ms = 0;
 }
 
 static void *scoring_main(void *arg)
@@ -618,8 +726,11 @@ static void *scoring_main(void *arg)
         if (s->pending_count == 0) {
             break;
         }
-        /* debounce: a burst of events for one lead scores it once */
-        int64_t wait = s->first_pending_ms + s->debounce_ms - util_monotonic_ms();
+        /* debounce: a burst of events for one lead scores it once; after a failure, the
+         * backoff holds every lead touched meanwhile too */
+        int64_t due = s->first_pending_ms + s->debounce_ms;
+        due = s->retry_at_ms > due ? s->retry_at_ms : due;
+        int64_t wait = due - util_monotonic_ms();
         if (wait > 0 && !s->stopping) {
             struct timespec deadline;
             clock_gettime(CLOCK_REALTIME, &deadline);
@@ -638,21 +749,27 @@ static void *scoring_main(void *arg)
         s->pending_count = s->pending_capacity = 0;
         pthread_mutex_unlock(&s->mutex);
 
+        count = unique_ids(ids, count);
         char *error = NULL;
+        enum store_result rc = STORE_UNAVAILABLE;
+        size_t done = 0;
         if (store == NULL || store_ensure(store, NULL) != STORE_OK) {
             store_close(store);
             store = store_open(s->database_url, &error);
         }
-        struct scoring_stats stats = {0};
-        if (store == NULL || scoring_run(s, store, ids, count, -1, &stats, &error) != 0) {
-            log_write(LOG_LEVEL_ERROR, NULL, NULL, NULL,
-                      "scoring %zu lead(s) failed, they are scored at their next event or "
-                      "`leadhubd rescore`: %s",
-                      count, error ? error : "?");
+        if (store != NULL) {
+            struct scoring_stats stats = {0};
+            rc = score_sorted(s, store, ids, count, -1, &stats, &done, &error);
+        }
+        pthread_mutex_lock(&s->mutex);
+        if (rc == STORE_OK) {
+            s->failures = 0;
+            s->retry_at_ms = 0;
+        } else {
+            requeue_failed(s, ids + done, count - done, rc, error);
         }
         free(error);
         free(ids);
-        pthread_mutex_lock(&s->mutex);
     }
     pthread_mutex_unlock(&s->mutex);
     store_close(store);
@@ -678,6 +795,7 @@ struct scoring *scoring_start(const struct scoring_options *options, struct scor
     s->scorers = scorers;
     s->on_deliveries = options->on_deliveries;
     s->on_deliveries_arg = options->on_deliveries_arg;
+    s->fixed_now_ms = options->now_ms;
     for (size_t i = 0; i < plan->count; i++) {
         if (plan->scorers[i].window_ms > s->max_window_ms) {
             s->max_window_ms = plan->scorers[i].window_ms;

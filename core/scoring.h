@@ -3,7 +3,8 @@
  * moment later (debounced and batched), by every scorer of the plan in order, from
  * snapshots read in sets of leads. Changed scores are written to lead_scores (and their
  * history); a change of band (a threshold crossing) emits one lead.scored event, in the
- * same transaction, routable like any other event. Unchanged scores write nothing.
+ * same transaction, routable like any other event. Unchanged scores write nothing. Leads
+ * whose pass failed on the database are scored again after a backoff.
  *
  * A transaction-level advisory lock per lead serializes replicas scoring the same lead,
  * so a crossing is emitted once however many replicas saw the events.
@@ -31,6 +32,8 @@ struct scoring_options {
     bool background;                    /* start the thread that serves scoring_touch() */
     ingest_deliveries_fn on_deliveries; /* wakes lanes after lead.scored commits; may be NULL */
     void *on_deliveries_arg;
+    int64_t now_ms; /* the scoring clock, ms since the epoch, for every pass; 0: the wall
+                     * clock. A fixed one makes a pass reproducible (tests, worked examples) */
 };
 
 /*
@@ -60,7 +63,8 @@ struct scoring_stats {
 /*
  * scoring_run - score `lead_ids` now on this thread (the engine's thread and `leadhubd
  * rescore` use it), in chunks, through `store`.
- *   only: -1 for every scorer, or the index of one (the others' stored scores feed it).
+ *   only: -1 for every scorer, each seeing the results of those before it in this pass;
+ *         or the index of one, which sees the stored scores of those before it instead.
  *   Returns 0, or -1 with *error_out (malloc'd) when the database failed.
  */
 int scoring_run(struct scoring *scoring, struct store *store, const int64_t *lead_ids, size_t count,

@@ -8,6 +8,7 @@
 
 #include "config_internal.h"
 #include "config_object.h"
+#include "config_suggest.h"
 #include "config_where.h"
 #include "scoring_plan.h"
 #include "util.h"
@@ -197,6 +198,64 @@ static void parse_scorer(struct scoring_plan *plan, size_t index, const struct c
     free(prefix);
 }
 
+/*
+ * A composite reads its parts' results of the same pass, so each part must name a scorer
+ * listed before it. The plugin's init() sees only its own settings; the order is the
+ * plan's, so it is checked here. Note: the SDK has no way for a plugin to declare the
+ * scorers it reads, so this knows the shipped `composite` plugin's `parts` by name; an
+ * entry that is not {scorer: NAME, ...} is left to the plugin's own check.
+ */
+static void check_composite_parts(const struct scoring_plan *plan, size_t index,
+                                  const struct config_where *where, struct diag_list *diags)
+{
+    const struct scorer_def *s = &plan->scorers[index];
+    if (s->plugin == NULL || s->settings == NULL || strcmp(s->plugin->name, "composite") != 0) {
+        return;
+    }
+    const char **before = calloc(index + 1, sizeof(*before));
+    if (before == NULL) {
+        diag_add(diags, DIAG_ERROR, where->file, 0, "scoring", NULL, NULL, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < index; i++) {
+        before[i] = plan->scorers[i].instance.name;
+    }
+    size_t k;
+    const json_t *part;
+    json_array_foreach(json_object_get(s->settings, "parts"), k, part)
+    {
+        const char *name = json_string_value(json_object_get(part, "scorer"));
+        if (name == NULL || strcmp(name, s->instance.name) == 0) {
+            continue; /* the plugin's init() names these */
+        }
+        size_t at = 0;
+        while (at < plan->count && strcmp(plan->scorers[at].instance.name, name) != 0) {
+            at++;
+        }
+        if (at < index) {
+            continue;
+        }
+        char *key = util_printf("scoring[%zu].settings.parts[%zu].scorer", index, k);
+        if (at < plan->count) {
+            char *hint = util_printf("move \"%s\" above \"%s\" in scoring", name, s->instance.name);
+            config_where_error(diags, where, key, NULL, hint,
+                               "scorer \"%s\" is listed after composite \"%s\" (scoring[%zu]): "
+                               "a composite reads only the scores computed before it",
+                               name, s->instance.name, at);
+            free(hint);
+        } else {
+            char *hint = index > 0
+                             ? config_suggest_hint(name, before, index, "scorers listed before it")
+                             : strdup("list the scorers it combines before it in scoring");
+            config_where_error(diags, where, key, NULL, hint, "\"%s\" names no scorer in scoring",
+                               name);
+            free(hint);
+        }
+        free(key);
+    }
+    free(before);
+}
+
 struct scoring_plan *scoring_plan_build(const struct config *config,
                                         const struct plugin_registry *plugins,
                                         struct diag_list *diags)
@@ -213,6 +272,9 @@ struct scoring_plan *scoring_plan_build(const struct config *config,
     for (size_t i = 0; i < n; i++) {
         parse_scorer(plan, i, config, plugins, &where, diags);
         plan->count++;
+    }
+    for (size_t i = 0; i < plan->count; i++) {
+        check_composite_parts(plan, i, &where, diags);
     }
     if (diag_error_count(diags) > errors_before) {
         scoring_plan_free(plan);

@@ -49,7 +49,7 @@ struct scoring_plan {
  * names unique (among scorers and connector instances: a scorer's name is the `source` of
  * the lead.scored events it causes), plugins that exist and are scorers, settings against
  * the plugin's schema (messages name "scoring[i].settings.<key>"), thresholds numbers in
- * 0..100 under identifier names.
+ * 0..100 under identifier names, and a composite's parts naming scorers listed before it.
  *   Returns a new plan (possibly empty), or NULL when diags got errors.
  */
 struct scoring_plan *scoring_plan_build(const struct config *config,

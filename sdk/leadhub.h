@@ -457,7 +457,9 @@ typedef lh_status_t (*lh_deliver_batch_fn)(void *state, lh_ctx_t *ctx,
  *                    "status"}, ...],
  *      "scores": {"<scorer>": {"score": 64, "band": "warm"}, ...}}
  *                 scores of the scorers listed before this one in `scoring`, computed in
- *                 this pass (what a composite combines)
+ *                 this pass (what a composite combines); one that failed or is not running
+ *                 is absent. `leadhubd rescore --scorer` runs one scorer: it gets their
+ *                 stored scores instead
  *     Absent text fields are absent, never "" or null.
  *   result_out: NEW reference: {"score": number 0..100, "contributions": [
  *               {"rule": string, "points": number, "why": string}, ...]}.
