@@ -210,9 +210,11 @@ static enum MHD_Result answer_webhook(struct request *req)
     for (size_t i = 0; i < batch->event_count; i++) {
         duplicates += batch->events[i].duplicate;
     }
-    json_t *body = json_pack("{s:I,s:I}", "accepted", (json_int_t)(batch->event_count - duplicates),
-                             "duplicates", (json_int_t)duplicates);
-    return body != NULL ? send_json(req, 200, body, NULL, NULL) : MHD_NO;
+    /* the answer every webhook request gets: formatted here, not built and dumped */
+    char body[64];
+    int len = snprintf(body, sizeof(body), "{\"accepted\":%zu,\"duplicates\":%zu}",
+                       batch->event_count - duplicates, duplicates);
+    return send_response(req, 200, "application/json", body, (size_t)len, NULL, NULL);
 }
 
 /*
@@ -676,7 +678,7 @@ struct http_server *http_server_start(struct daemon *daemon, char **error_out)
         MHD_OPTION_CONNECTION_LIMIT, config->http_connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)((config->http_timeout_ms + 999) / 1000), MHD_OPTION_URI_LOG_CALLBACK, on_uri,
         server, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, server, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+        on_mhd_log, server, MHD_OPTION_END);
     freeaddrinfo(address);
     if (server->mhd == NULL) {
         *error_out = util_printf("cannot listen on %s:%d (address in use, or not permitted)",

@@ -226,6 +226,27 @@ START_TEST(test_run_refuses_invalid_config_with_exit_1)
 }
 END_TEST
 
+START_TEST(test_run_exits_3_when_another_daemon_holds_the_port)
+{
+    /* two replicas on one port would split requests at random: the second must refuse */
+    struct test_daemon first, second;
+    td_init(&first, NULL);
+    ck_assert_int_eq(td_start(&first), 0);
+    td_init(&second, first.db_url);
+    second.port = first.port;
+    snprintf(second.base_url, sizeof(second.base_url), "http://127.0.0.1:%d", second.port);
+    /* not td_start(): its readiness check would reach the first daemon */
+    td_spawn(&second);
+    ck_assert_int_eq(td_wait(&second), 3);
+    char *log = td_log(&second);
+    assert_contains(log, "cannot listen on 127.0.0.1:");
+    free(log);
+    td_cleanup(&second);
+    ck_assert_int_eq(td_stop(&first), 0);
+    td_cleanup(&first);
+}
+END_TEST
+
 START_TEST(test_run_stops_on_a_refused_plugin_an_instance_uses_and_skips_unused_ones)
 {
     /* a second plugin directory holding one plugin built for a newer ABI minor */
@@ -312,6 +333,7 @@ int main(void)
     tcase_add_test(tc, test_check_config_runs_each_scorers_own_checks);
     tcase_add_test(tc, test_check_config_valid_lists_instances);
     tcase_add_test(tc, test_run_refuses_invalid_config_with_exit_1);
+    tcase_add_test(tc, test_run_exits_3_when_another_daemon_holds_the_port);
     tcase_add_test(tc, test_run_stops_on_a_refused_plugin_an_instance_uses_and_skips_unused_ones);
     tcase_add_test(tc, test_migrate_applies_and_reports_status);
     suite_add_tcase(s, tc);
