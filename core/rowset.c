@@ -1,5 +1,4 @@
 /* rowset.c - see rowset.h. */
-#include <stdio.h>
 #include <string.h>
 
 #include "rowset.h"
@@ -68,9 +67,18 @@ void rowset_string(struct rowset *rows, const char *key, const char *value)
 void rowset_int(struct rowset *rows, const char *key, int64_t value)
 {
     char digits[24];
-    int len = snprintf(digits, sizeof(digits), "%lld", (long long)value);
+    char *p = digits + sizeof(digits);
+    /* by the magnitude as unsigned, so that INT64_MIN has one too */
+    uint64_t magnitude = value < 0 ? 0 - (uint64_t)value : (uint64_t)value;
+    do {
+        *--p = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude > 0);
+    if (value < 0) {
+        *--p = '-';
+    }
     put_key(rows, key);
-    strbuf_append_len(&rows->text, digits, (size_t)len);
+    strbuf_append_len(&rows->text, p, (size_t)(digits + sizeof(digits) - p));
 }
 
 static int append_dump(const char *buffer, size_t size, void *data)

@@ -272,17 +272,38 @@ int util_parse_rfc3339(const char *text, int64_t *ms_out)
     return 0;
 }
 
+/* `digits` decimal digits of value into out, zero-padded. */
+static void put_digits(char *out, unsigned value, int digits)
+{
+    for (int i = digits - 1; i >= 0; i--) {
+        out[i] = (char)('0' + value % 10);
+        value /= 10;
+    }
+}
+
+/* Written by hand rather than with snprintf: every stored event formats a time or two. */
 void util_format_rfc3339(int64_t ms, char *out)
 {
     time_t seconds = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
     int millis = (int)(ms - (int64_t)seconds * 1000);
     struct tm tm;
     gmtime_r(&seconds, &tm);
-    /* The modulo only bounds the values for the compiler: every field is in range. */
-    snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", (unsigned)(tm.tm_year + 1900) % 10000U,
-             (unsigned)(tm.tm_mon + 1) % 100U, (unsigned)tm.tm_mday % 100U,
-             (unsigned)tm.tm_hour % 100U, (unsigned)tm.tm_min % 100U, (unsigned)tm.tm_sec % 100U,
-             (unsigned)millis % 1000U);
+    /* "YYYY-MM-DDTHH:MM:SS.mmmZ"; the modulo keeps a year past 9999 to four digits */
+    put_digits(out, (unsigned)(tm.tm_year + 1900) % 10000U, 4);
+    out[4] = '-';
+    put_digits(out + 5, (unsigned)(tm.tm_mon + 1), 2);
+    out[7] = '-';
+    put_digits(out + 8, (unsigned)tm.tm_mday, 2);
+    out[10] = 'T';
+    put_digits(out + 11, (unsigned)tm.tm_hour, 2);
+    out[13] = ':';
+    put_digits(out + 14, (unsigned)tm.tm_min, 2);
+    out[16] = ':';
+    put_digits(out + 17, (unsigned)tm.tm_sec, 2);
+    out[19] = '.';
+    put_digits(out + 20, (unsigned)millis, 3);
+    out[23] = 'Z';
+    out[24] = '\0';
 }
 
 int64_t util_now_ms(void)
