@@ -368,36 +368,156 @@ static void mark_existing(struct batch *b, const PGresult *result)
 
 /* Later events' fields win; attributes merge. */
 /*
- * Merges one event's lead into a batch's record of that lead, in event time order as the
- * store does (0006): an event at least as new as the record's `ms` overwrites, an older one
- * fills gaps. The record keeps the newest time in `ms` and, as text, in `at`.
+ * The leads of a batch merged by key (an email, or a lead id), one record each, so that a
+ * statement never updates a row twice. A record borrows its field values from the events'
+ * JSON (alive for the whole batch) and owns only a merged copy of attributes.
  */
-static void merge_lead(json_t *record, const json_t *lead, int64_t occurred_at_ms)
+struct lead_record {
+    const char *key;   /* the email, or id_text */
+    char id_text[24];  /* a named lead's id */
+    int64_t id;        /* a named lead's id; 0 for a lead by email */
+    const char *email; /* the email column: a lead by email's own, or the first one that
+                        * a named lead brings */
+    const char *fields[UTIL_ARRAY_LEN(lead_fields)];
+    json_t *attributes; /* owned */
+    int64_t at_ms;      /* the newest event merged */
+    bool exists;        /* a named lead found in the database */
+};
+
+struct lead_records {
+    struct lead_record *items; /* room for one per event: never moved */
+    size_t count;
+    size_t *slots; /* item index + 1, by key */
+    size_t mask;
+};
+
+static int lead_records_init(struct lead_records *records, size_t capacity)
 {
-    const json_t *seen = json_object_get(record, "ms");
-    bool newer = seen == NULL || occurred_at_ms >= json_integer_value(seen);
+    size_t size = 8;
+    while (size < 2 * capacity) {
+        size *= 2;
+    }
+    records->items = calloc(capacity + 1, sizeof(*records->items));
+    records->slots = calloc(size, sizeof(*records->slots));
+    records->count = 0;
+    records->mask = size - 1;
+    return records->items != NULL && records->slots != NULL ? 0 : -1;
+}
+
+static void lead_records_free(struct lead_records *records)
+{
+    for (size_t i = 0; i < records->count; i++) {
+        json_decref(records->items[i].attributes);
+    }
+    free(records->items);
+    free(records->slots);
+}
+
+static uint64_t text_hash(const char *text)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *text != '\0'; text++) {
+        h = (h ^ (unsigned char)*text) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/* The slot of `key`: its record's, or the empty one where it would go. */
+static size_t lead_record_slot(const struct lead_records *records, const char *key)
+{
+    size_t i = text_hash(key) & records->mask;
+    while (records->slots[i] != 0 && strcmp(records->items[records->slots[i] - 1].key, key) != 0) {
+        i = (i + 1) & records->mask;
+    }
+    return i;
+}
+
+/* The record of lead `id`, or NULL. */
+static struct lead_record *lead_record_find_id(const struct lead_records *records, int64_t id)
+{
+    char id_text[24];
+    snprintf(id_text, sizeof(id_text), "%lld", (long long)id);
+    size_t i = lead_record_slot(records, id_text);
+    return records->slots[i] != 0 ? &records->items[records->slots[i] - 1] : NULL;
+}
+
+/* The record of `key` (an email) or of lead `id` (key NULL), added when new: at most one
+ * per event, the capacity lead_records_init() was given. */
+static struct lead_record *lead_record_get(struct lead_records *records, const char *key,
+                                           int64_t id)
+{
+    char id_text[24];
+    if (key == NULL) {
+        snprintf(id_text, sizeof(id_text), "%lld", (long long)id);
+        key = id_text;
+    }
+    size_t i = lead_record_slot(records, key);
+    if (records->slots[i] != 0) {
+        return &records->items[records->slots[i] - 1];
+    }
+    struct lead_record *r = &records->items[records->count++];
+    records->slots[i] = records->count;
+    r->at_ms = INT64_MIN;
+    if (key == id_text) {
+        memcpy(r->id_text, id_text, sizeof(id_text));
+        r->key = r->id_text;
+        r->id = id;
+    } else {
+        r->key = key;
+        r->email = key;
+    }
+    return r;
+}
+
+/*
+ * Merges one event's lead into its record, in event time order as the store does (0006):
+ * an event at least as new as the record overwrites, an older one fills gaps. -1 when out
+ * of memory.
+ */
+static int lead_record_merge(struct lead_record *r, const json_t *lead, int64_t occurred_at_ms)
+{
+    bool newer = occurred_at_ms >= r->at_ms;
     for (size_t f = 0; f < UTIL_ARRAY_LEN(lead_fields); f++) {
-        json_t *value = json_object_get(lead, lead_fields[f]);
-        if (value != NULL && (newer || json_object_get(record, lead_fields[f]) == NULL)) {
-            json_object_set(record, lead_fields[f], value);
+        const char *value = json_string_value(json_object_get(lead, lead_fields[f]));
+        if (value != NULL && (newer || r->fields[f] == NULL)) {
+            r->fields[f] = value;
         }
     }
     json_t *attributes = json_object_get(lead, "attributes");
-    if (attributes != NULL) {
-        json_t *merged = json_object_get(record, "attributes");
-        if (merged == NULL) {
-            json_object_set_new(record, "attributes", json_deep_copy(attributes));
-        } else if (newer) {
-            json_object_update(merged, attributes);
-        } else {
-            json_object_update_missing(merged, attributes);
-        }
+    int rc = 0;
+    if (attributes != NULL && r->attributes == NULL) {
+        rc = (r->attributes = json_deep_copy(attributes)) != NULL ? 0 : -1;
+    } else if (attributes != NULL) {
+        rc = newer ? json_object_update(r->attributes, attributes)
+                   : json_object_update_missing(r->attributes, attributes);
     }
     if (newer) {
+        r->at_ms = occurred_at_ms;
+    }
+    return rc;
+}
+
+/* The records (those that exist, when only_existing) as statement rows. */
+static void lead_records_write(const struct lead_records *records, bool only_existing,
+                               struct rowset *rows)
+{
+    for (size_t i = 0; i < records->count; i++) {
+        const struct lead_record *r = &records->items[i];
+        if (only_existing && !r->exists) {
+            continue;
+        }
         char at[32];
-        util_format_rfc3339(occurred_at_ms, at);
-        json_object_set_new(record, "ms", json_integer(occurred_at_ms));
-        json_object_set_new(record, "at", json_string(at));
+        util_format_rfc3339(r->at_ms, at);
+        rowset_row(rows);
+        if (r->id != 0) {
+            rowset_int(rows, "id", r->id);
+        }
+        rowset_string(rows, "email", r->email);
+        for (size_t f = 0; f < UTIL_ARRAY_LEN(lead_fields); f++) {
+            rowset_string(rows, lead_fields[f], r->fields[f]);
+        }
+        rowset_json(rows, "attributes", r->attributes);
+        rowset_string(rows, "at", at);
     }
 }
 
@@ -422,37 +542,35 @@ static json_t *merged_rows(const json_t *by_key, const char *member)
 /* Queues the upsert of the leads named by email, each merged over the batch first. */
 static enum store_result send_upsert_email_leads(struct batch *b)
 {
-    json_t *by_email = json_object();
-    json_t *rows = NULL;
+    struct lead_records records;
+    struct rowset rows = {0};
     enum store_result rc = STORE_UNAVAILABLE;
-
-    if (by_email == NULL) {
+    if (lead_records_init(&records, b->count) != 0) {
         goto out;
     }
     for (size_t i = 0; i < b->count; i++) {
-        const json_t *lead = json_object_get(b->events[i].event, "lead");
         const char *email = b->events[i].lead_email;
         if (b->skip[i] || b->by_id[i] || email == NULL) {
             continue;
         }
-        json_t *record = json_object_get(by_email, email);
-        if (record == NULL) {
-            record = json_pack("{s:s}", "email", email);
-            if (record == NULL || json_object_set_new(by_email, email, record) != 0) {
-                goto out;
-            }
+        if (lead_record_merge(lead_record_get(&records, email, 0),
+                              json_object_get(b->events[i].event, "lead"),
+                              b->events[i].occurred_at_ms) != 0) {
+            goto out;
         }
-        merge_lead(record, lead, b->events[i].occurred_at_ms);
     }
     rc = STORE_OK;
-    if (json_object_size(by_email) == 0) {
-        goto out;
+    if (records.count > 0) {
+        lead_records_write(&records, false, &rows);
+        const char *params[] = {rowset_text(&rows)};
+        rc = send_texts(b, "ingest_lead_upsert", 1, params);
     }
-    rows = merged_rows(by_email, NULL);
-    rc = rows != NULL ? send_json_rows(b, "ingest_lead_upsert", rows) : STORE_UNAVAILABLE;
 out:
-    json_decref(rows);
-    json_decref(by_email);
+    if (rc != STORE_OK && b->error == NULL) {
+        b->error = strdup("out of memory");
+    }
+    rowset_free(&rows);
+    lead_records_free(&records);
     return rc;
 }
 
@@ -695,10 +813,10 @@ static const char sql_leads_update_given[] = "UPDATE leads AS l SET " FIELD(
                 "r.linkedin_url IS NOT NULL OR r.attributes IS NOT NULL OR "
                 "(l.email IS NULL AND r.email IS NOT NULL))";
 
-/* The given lead ids of the batch as a PostgreSQL array literal, and a record per id
- * (merge_lead: event time order; the first email an id brings, unless another id brought
- * it first). NULL when out of memory. */
-static char *given_ids(struct batch *b, json_t *by_id, json_t *emails)
+/* The given lead ids of the batch as a PostgreSQL array literal, and a record per id (in
+ * event time order; the first email an id brings, unless another id brought it first).
+ * NULL when out of memory. */
+static char *given_ids(struct batch *b, struct lead_records *by_id, json_t *emails)
 {
     struct strbuf ids = {0};
     strbuf_append(&ids, "{");
@@ -708,22 +826,18 @@ static char *given_ids(struct batch *b, json_t *by_id, json_t *emails)
         if (b->skip[i] || id == NULL) {
             continue;
         }
-        char key[24];
-        snprintf(key, sizeof(key), "%lld", (long long)json_integer_value(id));
-        json_t *record = json_object_get(by_id, key);
-        if (record == NULL) {
-            record = json_pack("{s:I}", "id", json_integer_value(id));
-            if (record == NULL || json_object_set_new(by_id, key, record) != 0) {
-                strbuf_free(&ids);
-                return NULL;
-            }
-            strbuf_appendf(&ids, "%s%s", ids.len > 1 ? "," : "", key);
+        size_t before = by_id->count;
+        struct lead_record *record = lead_record_get(by_id, NULL, json_integer_value(id));
+        if (by_id->count > before) {
+            strbuf_appendf(&ids, "%s%s", ids.len > 1 ? "," : "", record->id_text);
         }
-        merge_lead(record, lead, b->events[i].occurred_at_ms);
+        if (lead_record_merge(record, lead, b->events[i].occurred_at_ms) != 0) {
+            strbuf_free(&ids);
+            return NULL;
+        }
         const char *email = b->events[i].lead_email;
-        if (email != NULL && json_object_get(record, "email") == NULL &&
-            json_object_get(emails, email) == NULL) {
-            json_object_set_new(record, "email", json_string(email));
+        if (email != NULL && record->email == NULL && json_object_get(emails, email) == NULL) {
+            record->email = email;
             json_object_set_new(emails, email, json_true());
         }
     }
@@ -738,17 +852,18 @@ static char *given_ids(struct batch *b, json_t *by_id, json_t *emails)
  */
 static enum store_result resolve_given_ids(struct batch *b)
 {
-    json_t *by_id = json_object();
+    struct lead_records by_id;
     json_t *emails = json_object();
-    json_t *rows = NULL;
+    struct rowset rows = {0};
     char *ids = NULL;
     PGresult *result = NULL;
     enum store_result rc = STORE_UNAVAILABLE;
-    if (by_id == NULL || emails == NULL || (ids = given_ids(b, by_id, emails)) == NULL) {
+    if (lead_records_init(&by_id, b->count) != 0 || emails == NULL ||
+        (ids = given_ids(b, &by_id, emails)) == NULL) {
         goto out;
     }
     rc = STORE_OK;
-    if (json_object_size(by_id) == 0) {
+    if (by_id.count == 0) {
         goto out;
     }
     const char *params[] = {ids};
@@ -756,47 +871,43 @@ static enum store_result resolve_given_ids(struct batch *b)
     if (rc != STORE_OK) {
         goto out;
     }
-    json_t *existing = json_object();
-    if (existing == NULL) {
-        rc = STORE_UNAVAILABLE;
-        goto out;
-    }
+    size_t existing = 0;
     for (int row = 0; row < PQntuples(result); row++) {
-        json_object_set_new(existing, PQgetvalue(result, row, 0), json_true());
+        struct lead_record *r =
+            lead_record_find_id(&by_id, strtoll(PQgetvalue(result, row, 0), NULL, 10));
+        if (r != NULL && !r->exists) {
+            r->exists = true;
+            existing++;
+        }
     }
     for (size_t i = 0; i < b->count; i++) {
         const json_t *id = json_object_get(json_object_get(b->events[i].event, "lead"), "id");
-        char key[24];
-        snprintf(key, sizeof(key), "%lld", (long long)json_integer_value(id));
-        if (!b->skip[i] && id != NULL && json_object_get(existing, key) != NULL) {
+        const struct lead_record *r =
+            id != NULL ? lead_record_find_id(&by_id, json_integer_value(id)) : NULL;
+        if (!b->skip[i] && r != NULL && r->exists) {
             b->events[i].lead_id = json_integer_value(id);
             b->by_id[i] = true;
         }
     }
     /* only the leads that exist are updated */
-    const char *key;
-    json_t *record;
-    void *tmp;
-    json_object_foreach_safe(by_id, tmp, key, record)
-    {
-        if (json_object_get(existing, key) == NULL) {
-            json_object_del(by_id, key);
-        }
-    }
-    json_decref(existing);
-    if (json_object_size(by_id) > 0) {
-        rows = merged_rows(by_id, NULL);
-        rc = rows != NULL
-                 ? exec_rows(b, "ingest_leads_update_given", sql_leads_update_given, rows, NULL)
-                 : STORE_UNAVAILABLE;
+    if (existing > 0) {
+        lead_records_write(&by_id, true, &rows);
+        const char *text = rowset_text(&rows);
+        const char *update[] = {text};
+        rc = text != NULL ? store_exec(b->store, "ingest_leads_update_given",
+                                       sql_leads_update_given, 1, update, NULL, &b->error)
+                          : STORE_UNAVAILABLE;
     }
 out:
+    if (rc != STORE_OK && b->error == NULL) {
+        b->error = strdup("out of memory");
+    }
     if (result != NULL) {
         PQclear(result);
     }
-    json_decref(rows);
+    rowset_free(&rows);
     json_decref(emails);
-    json_decref(by_id);
+    lead_records_free(&by_id);
     free(ids);
     return rc;
 }
