@@ -54,6 +54,7 @@ struct run {
     const struct loadgen_options *options;
     struct loadgen_result *result;
     struct sockaddr_in address;
+    char host_header[80]; /* "host:port" */
     int epoll_fd;
     struct conn *conns;
     uint64_t next_new;         /* next never-sent event */
@@ -76,21 +77,45 @@ int64_t loadgen_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-char *loadgen_event_json(const char *id_prefix, uint64_t n)
+/* n in decimal; the generator formats by hand, since its CPU is the daemon's too (they
+ * share the machine) and printf would be most of it. */
+static void append_u64(struct strbuf *sb, uint64_t n)
+{
+    char digits[24];
+    char *p = digits + sizeof(digits);
+    do {
+        *--p = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    strbuf_append_len(sb, p, (size_t)(digits + sizeof(digits) - p));
+}
+
+static void append_event(struct strbuf *sb, const char *id_prefix, uint64_t n)
 {
     /* a second apart from 2026-11-27T10:00:00Z: distinct times, as real events have (a
      * table full of one timestamp makes its time indexes one long list of duplicates) */
-    time_t at = (time_t)(1795773600 + (n % (10 * 365 * 86400ULL)));
-    struct tm tm;
-    gmtime_r(&at, &tm);
+    int64_t at_ms = (1795773600 + (int64_t)(n % (10 * 365 * 86400ULL))) * 1000;
     char occurred_at[32];
-    strftime(occurred_at, sizeof(occurred_at), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return util_printf("{\"type\":\"lead.created\",\"source_id\":\"%s-%llu\","
-                       "\"occurred_at\":\"%s\","
-                       "\"lead\":{\"email\":\"%s-%llu@bench.example\",\"first_name\":\"Ada\","
-                       "\"last_name\":\"Lovelace\",\"company\":\"Analytical Engines\"}}",
-                       id_prefix, (unsigned long long)n, occurred_at, id_prefix,
-                       (unsigned long long)n);
+    util_format_rfc3339(at_ms, occurred_at);
+    strbuf_append(sb, "{\"type\":\"lead.created\",\"source_id\":\"");
+    strbuf_append(sb, id_prefix);
+    strbuf_append(sb, "-");
+    append_u64(sb, n);
+    strbuf_append(sb, "\",\"occurred_at\":\"");
+    strbuf_append(sb, occurred_at);
+    strbuf_append(sb, "\",\"lead\":{\"email\":\"");
+    strbuf_append(sb, id_prefix);
+    strbuf_append(sb, "-");
+    append_u64(sb, n);
+    strbuf_append(sb, "@bench.example\",\"first_name\":\"Ada\",\"last_name\":\"Lovelace\","
+                      "\"company\":\"Analytical Engines\"}}");
+}
+
+char *loadgen_event_json(const char *id_prefix, uint64_t n)
+{
+    struct strbuf sb = {0};
+    append_event(&sb, id_prefix, n);
+    return strbuf_take(&sb);
 }
 
 static int stack_push(struct event_stack *stack, uint64_t value)
@@ -143,55 +168,53 @@ static size_t take_events(struct run *run, struct conn *conn)
 static int build_request(struct run *run, struct conn *conn)
 {
     const struct loadgen_options *o = run->options;
-    struct strbuf body = {0};
-    bool array = o->events_per_request > 1;
-    if (array) {
-        strbuf_append(&body, "[");
-    }
-    for (size_t i = 0; i < conn->event_count; i++) {
-        char *event = loadgen_event_json(o->id_prefix, conn->events[i]);
-        if (event == NULL) {
-            strbuf_free(&body);
-            return -1;
-        }
-        if (i > 0) {
-            strbuf_append(&body, ",");
-        }
-        strbuf_append(&body, event);
-        free(event);
-    }
-    if (array) {
-        strbuf_append(&body, "]");
-    }
-    if (body.failed) {
-        strbuf_free(&body);
-        return -1;
-    }
+    /* the signed text "<timestamp>.<body>", and the body is the rest of it */
+    struct strbuf signed_text = {0};
     char timestamp[24];
     snprintf(timestamp, sizeof(timestamp), "%lld", (long long)time(NULL));
     size_t ts_len = strlen(timestamp);
-    char *signed_text = malloc(ts_len + 1 + body.len);
-    if (signed_text == NULL) {
-        strbuf_free(&body);
+    strbuf_append_len(&signed_text, timestamp, ts_len);
+    strbuf_append_len(&signed_text, ".", 1);
+    bool array = o->events_per_request > 1;
+    if (array) {
+        strbuf_append(&signed_text, "[");
+    }
+    for (size_t i = 0; i < conn->event_count; i++) {
+        if (i > 0) {
+            strbuf_append(&signed_text, ",");
+        }
+        append_event(&signed_text, o->id_prefix, conn->events[i]);
+    }
+    if (array) {
+        strbuf_append(&signed_text, "]");
+    }
+    if (signed_text.failed) {
+        strbuf_free(&signed_text);
         return -1;
     }
-    memcpy(signed_text, timestamp, ts_len);
-    signed_text[ts_len] = '.';
-    memcpy(signed_text + ts_len + 1, strbuf_value(&body), body.len);
+    const char *body = strbuf_value(&signed_text) + ts_len + 1;
+    size_t body_len = signed_text.len - ts_len - 1;
     unsigned char digest[32];
-    crypto_hmac_sha256(o->secret, strlen(o->secret), signed_text, ts_len + 1 + body.len, digest);
-    free(signed_text);
+    crypto_hmac_sha256(o->secret, strlen(o->secret), strbuf_value(&signed_text), signed_text.len,
+                       digest);
     char hex[65];
     lh_hex_encode(digest, sizeof(digest), hex);
 
     strbuf_free(&conn->out);
-    strbuf_appendf(&conn->out,
-                   "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
-                   "X-Leadhub-Timestamp: %s\r\nX-Leadhub-Signature: sha256=%s\r\n"
-                   "Content-Length: %zu\r\n\r\n",
-                   o->path, o->host, o->port, timestamp, hex, body.len);
-    strbuf_append_len(&conn->out, strbuf_value(&body), body.len);
-    strbuf_free(&body);
+    struct strbuf *out = &conn->out;
+    strbuf_append(out, "POST ");
+    strbuf_append(out, o->path);
+    strbuf_append(out, " HTTP/1.1\r\nHost: ");
+    strbuf_append(out, run->host_header);
+    strbuf_append(out, "\r\nContent-Type: application/json\r\nX-Leadhub-Timestamp: ");
+    strbuf_append_len(out, timestamp, ts_len);
+    strbuf_append(out, "\r\nX-Leadhub-Signature: sha256=");
+    strbuf_append_len(out, hex, 64);
+    strbuf_append(out, "\r\nContent-Length: ");
+    append_u64(out, body_len);
+    strbuf_append(out, "\r\n\r\n");
+    strbuf_append_len(out, body, body_len);
+    strbuf_free(&signed_text);
     conn->out_sent = 0;
     conn->in_len = 0;
     return conn->out.failed ? -1 : 0;
@@ -615,6 +638,7 @@ int loadgen_run(const struct loadgen_options *options, struct loadgen_result *re
         snprintf(result->error, sizeof(result->error), "not an IPv4 address: %s", fixed.host);
         return -1;
     }
+    snprintf(run.host_header, sizeof(run.host_header), "%s:%d", fixed.host, fixed.port);
     if (fixed.max_events > 0) {
         result->acked = calloc(fixed.max_events, 1);
         result->max_events = fixed.max_events;
