@@ -138,6 +138,64 @@ START_TEST(test_check_config_names_file_line_key_and_hint)
 }
 END_TEST
 
+START_TEST(test_check_config_checks_connector_files_despite_errors_in_the_main_file)
+{
+    setenv("LHTEST_CLI_SECRET", "s3cret", 1);
+    unsetenv("LHTEST_CLI_UNSET_URL");
+    char *dir = tu_tmpdir();
+    char *main_yaml = util_printf("database_url: ${LHTEST_CLI_UNSET_URL}\n"
+                                  "plugin_path: [\"%s/plugins\"]\n",
+                                  tu_build_dir());
+    tu_write_file(dir, "leadhub.yaml", main_yaml);
+    tu_write_file(dir, "conf.d/hooks.yaml",
+                  "name: hooks\nplugin: webhook\nsettings:\n"
+                  "  secret: ${LHTEST_CLI_SECRET}\n  tolerence: 5m\n");
+    char *args = util_printf("check-config '%s/leadhub.yaml'", dir);
+    char *out = NULL;
+    ck_assert_int_eq(leadhubd(args, &out), 1);
+    assert_contains(out, "leadhub.yaml:1: database_url: error: environment variable "
+                         "LHTEST_CLI_UNSET_URL is not set");
+    assert_contains(out, "conf.d/hooks.yaml:5: settings.tolerence: error: unknown key "
+                         "\"tolerence\"");
+    assert_contains(out, "did you mean \"tolerance\"?");
+    assert_contains(out, "2 error(s)");
+    ck_assert_ptr_null(strstr(out, "not checked"));
+    ck_assert_ptr_null(strstr(out, "s3cret"));
+    free(out);
+    free(args);
+    free(main_yaml);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_check_config_names_what_a_broken_plugin_path_leaves_unchecked)
+{
+    unsetenv("LHTEST_CLI_UNSET_DIR");
+    char *dir = tu_tmpdir();
+    tu_write_file(dir, "leadhub.yaml",
+                  "database_url: postgresql://localhost/x\n"
+                  "plugin_path: [\"${LHTEST_CLI_UNSET_DIR}\"]\n");
+    /* the file itself is still read: its own keys are checked */
+    tu_write_file(dir, "conf.d/hooks.yaml", "name: hooks\nplugin: webhook\nenabld: true\n");
+    char *args = util_printf("check-config '%s/leadhub.yaml'", dir);
+    char *out = NULL;
+    ck_assert_int_eq(leadhubd(args, &out), 1);
+    assert_contains(out, "leadhub.yaml:2: plugin_path[0]: error: environment variable "
+                         "LHTEST_CLI_UNSET_DIR is not set");
+    assert_contains(out, "conf.d/hooks.yaml:3: enabld: error: unknown key \"enabld\"");
+    assert_contains(out, "2 error(s)");
+    assert_contains(out, "not checked: instance settings, routes and scorers, until "
+                         "plugin_path is fixed");
+    /* no guess at plugins from the wrong directories */
+    ck_assert_ptr_null(strstr(out, "unknown plugin"));
+    free(out);
+    free(args);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_check_config_reports_unknown_plugin_with_the_ones_found)
 {
     char *dir = config_with_connector("name: hooks\nplugin: webhok\n");
@@ -307,6 +365,8 @@ int main(void)
     tcase_add_test(tc, test_cli_help_and_exit_codes);
     tcase_add_test(tc, test_check_config_accepts_the_example_configuration);
     tcase_add_test(tc, test_check_config_names_file_line_key_and_hint);
+    tcase_add_test(tc, test_check_config_checks_connector_files_despite_errors_in_the_main_file);
+    tcase_add_test(tc, test_check_config_names_what_a_broken_plugin_path_leaves_unchecked);
     tcase_add_test(tc, test_plugins_needs_only_the_plugin_path_of_the_config);
     tcase_add_test(tc, test_check_config_reports_unknown_plugin_with_the_ones_found);
     tcase_add_test(tc, test_check_config_runs_each_scorers_own_checks);
