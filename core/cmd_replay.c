@@ -57,6 +57,13 @@ static const char sql_route_insert[] =
     "lead_id bigint) ORDER BY r.event_id, r.destination "
     "ON CONFLICT ON CONSTRAINT deliveries_event_destination DO NOTHING RETURNING id";
 
+/* What sql_route_insert would create: the rows without a delivery to their destination
+ * yet (the constraint the insert skips on). */
+static const char sql_route_count[] =
+    "SELECT count(*) FROM jsonb_to_recordset($1::jsonb) AS r(event_id bigint, destination text) "
+    "WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = r.event_id "
+    "AND d.destination = r.destination)";
+
 struct replay_options {
     const char *config_path;
     const char *database_url;
@@ -236,7 +243,12 @@ static int replay_route(struct store *store, const struct router *router, long r
         }
         int n = PQntuples(page);
         struct route_rows rows = {.rows = json_array()};
-        for (int i = 0; i < n && rows.rows != NULL; i++) {
+        if (rows.rows == NULL) {
+            fprintf(stderr, "leadhubd replay: out of memory\n");
+            PQclear(page);
+            return EXIT_RUNTIME;
+        }
+        for (int i = 0; i < n; i++) {
             json_t *event = json_loads(PQgetvalue(page, i, 2), 0, NULL);
             rows.event_id = strtoll(PQgetvalue(page, i, 0), NULL, 10);
             rows.lead_id = PQgetisnull(page, i, 1) ? NULL : PQgetvalue(page, i, 1);
@@ -250,23 +262,26 @@ static int replay_route(struct store *store, const struct router *router, long r
         }
         events += n;
         PQclear(page);
-        if (rows.rows != NULL && json_array_size(rows.rows) > 0 && !o->dry_run) {
+        if (json_array_size(rows.rows) > 0) {
             char *text = json_dumps(rows.rows, JSON_COMPACT);
             const char *insert[] = {text};
             PGresult *result = NULL;
-            if (text == NULL || store_exec(store, "replay_route_insert", sql_route_insert, 1,
-                                           insert, &result, &error) != STORE_OK) {
+            enum store_result stored =
+                text == NULL ? STORE_UNAVAILABLE
+                : o->dry_run ? store_exec(store, "replay_route_count", sql_route_count, 1, insert,
+                                          &result, &error)
+                             : store_exec(store, "replay_route_insert", sql_route_insert, 1, insert,
+                                          &result, &error);
+            if (stored != STORE_OK) {
                 fprintf(stderr, "leadhubd replay: %s\n", error ? error : "out of memory");
                 free(error);
                 free(text);
                 json_decref(rows.rows);
                 return EXIT_RUNTIME;
             }
-            created += PQntuples(result);
+            created += o->dry_run ? strtoll(PQgetvalue(result, 0, 0), NULL, 10) : PQntuples(result);
             PQclear(result);
             free(text);
-        } else if (o->dry_run) {
-            created += (long long)json_array_size(rows.rows);
         }
         json_decref(rows.rows);
         if (n < 1000) {
