@@ -23,7 +23,8 @@ static const char replay_usage[] =
     "The first form puts dead deliveries back in the queue (status pending, attempt count\n"
     "reset), matching every filter given:\n"
     "  --id N              a delivery id (repeat for several)\n"
-    "  --destination NAME  a sink instance\n"
+    "  --destination NAME  a sink instance (a name no sink of the config has is warned\n"
+    "                      about on stderr; the replay still runs)\n"
     "  --type GLOB         the event's type, e.g. 'lead.*'\n"
     "  --since TIME        routed at or after TIME\n"
     "  --until TIME        routed before TIME\n"
@@ -293,6 +294,65 @@ static int replay_route(struct store *store, const struct router *router, long r
     return EXIT_OK;
 }
 
+/* "a, b" of the config's routes, or "none"; malloc'd (NULL when out of memory). */
+static char *route_names(const struct config *config)
+{
+    struct strbuf sb = {0};
+    size_t i;
+    const json_t *route;
+    json_array_foreach(config->routes, i, route)
+    {
+        const char *name = json_string_value(json_object_get(route, "name"));
+        strbuf_appendf(&sb, "%s%s", i > 0 ? ", " : "", name != NULL ? name : "?");
+    }
+    if (sb.len == 0) {
+        strbuf_append(&sb, "none");
+    }
+    return strbuf_take(&sb);
+}
+
+/*
+ * A --destination that names no sink of the config is most likely a typo: say so, and
+ * which sinks there are. Only a warning: dead deliveries may outlive the sink they were
+ * routed to, and replaying them stays possible.
+ */
+static void warn_unknown_destination(const struct config *config, const char *destination)
+{
+    struct plugin_registry plugins = {0};
+    struct diag_list ignored = {0}; /* a refused plugin is the business of check-config */
+    struct strbuf sinks = {0};
+    binding_load_plugins(config, &plugins, &ignored);
+    const struct config_instance *named = NULL;
+    const struct plugin *named_plugin = NULL; /* NULL: refused or missing, kind unknown */
+    for (size_t i = 0; i < config->instance_count; i++) {
+        const struct config_instance *ci = &config->instances[i];
+        const struct plugin *plugin = loader_find(&plugins, ci->plugin);
+        bool sink = plugin != NULL && (plugin->desc->kind & LH_KIND_SINK) != 0;
+        if (strcmp(ci->name, destination) == 0) {
+            named = ci;
+            named_plugin = plugin;
+        }
+        if (sink) {
+            strbuf_appendf(&sinks, "%s%s", sinks.len > 0 ? ", " : "", ci->name);
+        }
+    }
+    const char *list = sinks.len > 0 ? strbuf_value(&sinks) : "none";
+    if (named == NULL) {
+        fprintf(stderr,
+                "leadhubd replay: warning: no sink named \"%s\" in %s (sinks: %s); what is "
+                "re-queued for it waits until a sink of that name is configured\n",
+                destination, config->file, list);
+    } else if (named_plugin != NULL && (named_plugin->desc->kind & LH_KIND_SINK) == 0) {
+        fprintf(stderr,
+                "leadhubd replay: warning: instance \"%s\" is not a sink: nothing is delivered "
+                "to it (sinks: %s)\n",
+                destination, list);
+    }
+    strbuf_free(&sinks);
+    diag_list_free(&ignored);
+    loader_free(&plugins);
+}
+
 int cmd_replay(int argc, char **argv)
 {
     struct replay_options o = {.config_path = COMMANDS_DEFAULT_CONFIG};
@@ -323,11 +383,15 @@ int cmd_replay(int argc, char **argv)
             }
             route = router_find(router, o.route);
             if (route < 0) {
-                fprintf(stderr, "leadhubd replay: no route named \"%s\" in %s\n", o.route,
-                        o.config_path);
+                char *names = route_names(config);
+                fprintf(stderr, "leadhubd replay: no route named \"%s\" in %s (routes: %s)\n",
+                        o.route, o.config_path, names != NULL ? names : "?");
+                free(names);
                 rc = EXIT_INVALID;
                 goto out;
             }
+        } else if (o.destination != NULL) {
+            warn_unknown_destination(config, o.destination);
         }
     }
     char *error = NULL;

@@ -475,6 +475,42 @@ START_TEST(test_replay_route_sends_history_through_a_new_route)
 }
 END_TEST
 
+START_TEST(test_replay_names_what_the_config_has_when_a_name_is_not_in_it)
+{
+    start_pipeline(&td, NULL, fast_retries);
+    char *config = tu_path(td.dir, "leadhub.yaml");
+    /* a destination no sink has: still exit 0 (nothing dead for it), with a warning */
+    char *command = util_printf("'%s' replay -c '%s' --destination nosuch 2>&1 >/dev/null",
+                                td_binary(), config);
+    run_expecting(command, "warning: no sink named \"nosuch\"");
+    run_expecting(command, "(sinks: out)");
+    free(command);
+    command = util_printf("'%s' replay -c '%s' --destination nosuch", td_binary(), config);
+    run_expecting(command, "re-queued 0 dead deliveries");
+    free(command);
+    /* an instance that is not a sink */
+    command = util_printf("'%s' replay -c '%s' --destination inbound", td_binary(), config);
+    run_expecting(command, "warning: instance \"inbound\" is not a sink");
+    free(command);
+    /* a real sink: no warning */
+    command = util_printf("'%s' replay -c '%s' --destination out", td_binary(), config);
+    char *out = NULL;
+    ck_assert_int_eq(tu_run(command, &out), 0);
+    ck_assert_msg(strstr(out, "warning") == NULL, "%s", out);
+    free(out);
+    free(command);
+    /* a route the config does not have: exit 1, with the ones it has */
+    command = util_printf("'%s' replay -c '%s' --route nosuch --since 1h", td_binary(), config);
+    ck_assert_int_eq(tu_run(command, &out), 1);
+    ck_assert_msg(strstr(out, "no route named \"nosuch\"") != NULL &&
+                      strstr(out, "(routes: everything-out)") != NULL,
+                  "%s", out);
+    free(out);
+    free(command);
+    free(config);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -491,6 +527,7 @@ int main(void)
     tcase_add_test(tc, test_two_daemons_share_deliveries_without_sending_twice);
     tcase_add_test(tc, test_sigterm_drains_in_flight_deliveries_and_loses_nothing);
     tcase_add_test(tc, test_replay_route_sends_history_through_a_new_route);
+    tcase_add_test(tc, test_replay_names_what_the_config_has_when_a_name_is_not_in_it);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
     curl_global_cleanup();
