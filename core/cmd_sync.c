@@ -24,7 +24,7 @@
 #include "util.h"
 
 static const char sync_usage[] =
-    "Usage: leadhubd sync INSTANCE [-c FILE] [--timeout DURATION]\n"
+    "Usage: leadhubd sync INSTANCE [-c FILE] [--timeout DUR]\n"
     "\n"
     "Polls the source instance INSTANCE now. When a running leadhubd polls it, that replica\n"
     "is asked to (through PostgreSQL NOTIFY) and the command waits for the result; otherwise\n"

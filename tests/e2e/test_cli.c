@@ -3,6 +3,8 @@
  * bad configurations, run refusing to start on what check-config would refuse, migrate.
  */
 #include <check.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +53,100 @@ START_TEST(test_cli_help_and_exit_codes)
     ck_assert_int_eq(leadhubd("version", &out), 0);
     assert_contains(out, "plugin ABI 1.0");
     free(out);
+}
+END_TEST
+
+/* The whole of a file, malloc'd; aborts the test when it cannot be read. */
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    struct strbuf sb = {0};
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        strbuf_append_len(&sb, chunk, n);
+    }
+    fclose(f);
+    return strbuf_take(&sb);
+}
+
+/* One line (up to \n or the end), with runs of spaces squeezed and the ends trimmed. */
+static char *squeezed_line(const char *line)
+{
+    struct strbuf sb = {0};
+    for (const char *p = line; *p != '\0' && *p != '\n'; p++) {
+        if (*p == ' ' && (sb.len == 0 || p[1] == ' ' || p[1] == '\n' || p[1] == '\0')) {
+            continue;
+        }
+        strbuf_append_len(&sb, p, 1);
+    }
+    char *squeezed = strbuf_take(&sb);
+    ck_assert_ptr_nonnull(squeezed);
+    return squeezed;
+}
+
+/* Does a line of the synopsis give exactly this usage (then, maybe, its description)? */
+static bool synopsis_has(const char *synopsis, const char *usage)
+{
+    size_t n = strlen(usage);
+    for (const char *line = synopsis; line != NULL && *line != '\0';) {
+        char *squeezed = squeezed_line(line);
+        bool same =
+            strncmp(squeezed, usage, n) == 0 &&
+            (squeezed[n] == '\0' || (squeezed[n] == ' ' && strchr("[(-", squeezed[n + 1]) == NULL));
+        free(squeezed);
+        if (same) {
+            return true;
+        }
+        line = strchr(line, '\n');
+        line = line != NULL ? line + 1 : NULL;
+    }
+    return false;
+}
+
+START_TEST(test_every_help_matches_docs_cli_md)
+{
+    char *path = tu_path(tu_source_dir(), "docs/cli.md");
+    char *doc = read_text(path);
+    char *open = strstr(doc, "```\n");
+    ck_assert_ptr_nonnull(open);
+    char *close = strstr(open + 4, "```");
+    ck_assert_ptr_nonnull(close);
+    *close = '\0';
+    const char *synopsis = open + 4;
+    const char *commands[] = {"run",    "migrate", "check-config", "plugins", "plugins info",
+                              "replay", "sync",    "rescore",      "version"};
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        char *args = util_printf("%s --help", commands[i]);
+        char *out = NULL;
+        ck_assert_msg(leadhubd(args, &out) == 0, "%s failed", args);
+        assert_contains(out, "Exit codes:");
+        size_t usages = 0;
+        for (const char *line = out; *line != '\0';) {
+            size_t len = strcspn(line, "\n");
+            ck_assert_msg(len <= 100, "%s: a line of %zu columns: %.*s", args, len, (int)len, line);
+            const char *usage = NULL;
+            if (strncmp(line, "Usage: leadhubd ", 16) == 0) {
+                usage = line + 7;
+            } else if (usages > 0 && strncmp(line, "       leadhubd ", 16) == 0) {
+                usage = line + 7;
+            }
+            if (usage != NULL) {
+                char *squeezed = squeezed_line(usage);
+                ck_assert_msg(synopsis_has(synopsis, squeezed),
+                              "docs/cli.md's synopsis lacks \"%s\" (from %s)", squeezed, args);
+                free(squeezed);
+                usages++;
+            }
+            line += len + (line[len] == '\n');
+        }
+        ck_assert_msg(usages > 0, "%s prints no usage line:\n%s", args, out);
+        free(out);
+        free(args);
+    }
+    free(doc);
+    free(path);
 }
 END_TEST
 
@@ -363,6 +459,7 @@ int main(void)
     TCase *tc = tcase_create("cli");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_cli_help_and_exit_codes);
+    tcase_add_test(tc, test_every_help_matches_docs_cli_md);
     tcase_add_test(tc, test_check_config_accepts_the_example_configuration);
     tcase_add_test(tc, test_check_config_names_file_line_key_and_hint);
     tcase_add_test(tc, test_check_config_checks_connector_files_despite_errors_in_the_main_file);
