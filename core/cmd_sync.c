@@ -21,6 +21,7 @@
 #include "log.h"
 #include "poller.h"
 #include "router.h"
+#include "store_pg.h"
 #include "util.h"
 
 static const char sync_usage[] =
@@ -258,7 +259,12 @@ int cmd_sync(int argc, char **argv)
     }
     conn = PQconnectdb(config->database_url);
     if (PQstatus(conn) != CONNECTION_OK) {
-        fprintf(stderr, "leadhubd sync: cannot connect to the database: %s", PQerrorMessage(conn));
+        char *shown = store_redact_url(config->database_url);
+        char *why = store_redact_message(config->database_url, PQerrorMessage(conn));
+        fprintf(stderr, "leadhubd sync: cannot connect to %s: %s", shown != NULL ? shown : "",
+                why != NULL ? why : "?\n");
+        free(why);
+        free(shown);
         rc = EXIT_RUNTIME;
         goto out;
     }

@@ -20,7 +20,7 @@ static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL}
 static const lh_config_field_t main_fields[] = {
     /* The default makes an absent key fall back to $DATABASE_URL; empty is caught below. */
     {"database_url", LH_CONFIG_STRING, 0, "${DATABASE_URL:-}", NO_RANGE, NULL,
-     "PostgreSQL connection URL; holds credentials, never printed."},
+     "PostgreSQL connection URL; holds credentials: printed only with its passwords masked."},
     {"listen", LH_CONFIG_STRING, 0, "127.0.0.1:8080", NO_RANGE, NULL,
      "Address of the HTTP server: host:port, [v6addr]:port, or :port for every interface."},
     {"plugin_path", LH_CONFIG_LIST, 0, NULL, NO_RANGE, NULL,
