@@ -21,8 +21,12 @@ pg_dir() {
 
 if [ "${1:-}" = psql ]; then
     if [ -z "${DATABASE_URL:-}" ]; then
-        DATABASE_URL=$(scripts/pg.sh url "$(pg_dir)" 2>/dev/null) ||
-            { echo "psql: no throwaway database yet: start \`make run\` first" >&2; exit 1; }
+        # pg.sh url fails unless the server is up, not merely created
+        DATABASE_URL=$(scripts/pg.sh url "$(pg_dir)" 2>/dev/null) || {
+            echo "psql: the PostgreSQL of \`make run\` is not running: start \`make run\`" \
+                "first (or set DATABASE_URL)" >&2
+            exit 1
+        }
     fi
     exec psql "$DATABASE_URL"
 fi
