@@ -5,7 +5,8 @@
 #                     throwaway PostgreSQL (or $LEADHUB_TEST_DATABASE_URL)
 #   make asan         the same suites under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run          install missing packages, build, start a throwaway PostgreSQL unless
-#                     $DATABASE_URL is set, migrate, run the daemon with config/leadhub.yaml
+#                     $DATABASE_URL is set, migrate, run the daemon with config/leadhub.yaml;
+#                     .run/env holds its development settings for other terminals
 #   make psql         psql on the database `make run` started
 #   make install      PREFIX=/usr/local (DESTDIR supported)
 #   make lint | format | format-check | bench | clean
