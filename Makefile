@@ -102,9 +102,11 @@ asan: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build/asan SANITIZE=1 CC=$(CC) tests
 	@BUILD=build/asan SANITIZE=1 scripts/run-tests.sh
 
+# exec: no shell between make and the script. Ctrl-C stops the daemon cleanly (exit 0);
+# a shell in between would die of the SIGINT itself, and make report "Interrupt".
 run: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all
-	@BUILD=$(BUILD) scripts/run-daemon.sh
+	@BUILD=$(BUILD) exec scripts/run-daemon.sh
 
 psql:
 	@scripts/run-daemon.sh psql
