@@ -151,7 +151,7 @@ int cmd_check_config(int argc, char **argv)
         if (unchecked != NULL) {
             fprintf(stderr, "  not checked: %s\n", unchecked);
         }
-    } else if (!quiet) {
+    } else if (!quiet && config != NULL) { /* NULL only with errors */
         printf("%s: valid (%zu connector instance(s), %zu route(s), %zu plugin(s), %zu "
                "warning(s))\n",
                path, config->instance_count, json_array_size(config->routes), plugins.count,
