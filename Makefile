@@ -5,7 +5,8 @@
 #                     throwaway PostgreSQL (or $LEADHUB_TEST_DATABASE_URL)
 #   make asan         the same suites under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run          install missing packages, build, start a throwaway PostgreSQL unless
-#                     $DATABASE_URL is set, migrate, run the daemon with config/leadhub.yaml
+#                     $DATABASE_URL is set, migrate, run the daemon with config/leadhub.yaml;
+#                     .run/env holds its development settings for other terminals
 #   make psql         psql on the database `make run` started
 #   make install      PREFIX=/usr/local (DESTDIR supported)
 #   make lint | format | format-check | bench | clean
@@ -101,9 +102,11 @@ asan: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build/asan SANITIZE=1 CC=$(CC) tests
 	@BUILD=build/asan SANITIZE=1 scripts/run-tests.sh
 
+# exec: no shell between make and the script. Ctrl-C stops the daemon cleanly (exit 0);
+# a shell in between would die of the SIGINT itself, and make report "Interrupt".
 run: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all
-	@BUILD=$(BUILD) scripts/run-daemon.sh
+	@BUILD=$(BUILD) exec scripts/run-daemon.sh
 
 psql:
 	@scripts/run-daemon.sh psql

@@ -5,6 +5,7 @@
  */
 #include <getopt.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,7 @@ static void check_scorers(const struct config *config, const struct scoring_plan
 }
 
 static const char check_usage[] =
-    "Usage: leadhubd check-config [-c FILE] [FILE]\n"
+    "Usage: leadhubd check-config [-c FILE | FILE] [-q]\n"
     "\n"
     "Validates the configuration without starting anything or connecting to the database:\n"
     "the main file and every connector file in its connectors_dir (syntax, keys, types,\n"
@@ -62,9 +63,12 @@ static const char check_usage[] =
     "instance's settings against its plugin's schema (disabled instances included), and the\n"
     "routes against the instances (sources, sinks, event types they emit). Scorers are\n"
     "initialized and torn down at once, so that their own checks (rules, regexes) run too.\n"
-    "Problems are printed as FILE:LINE: KEY: error: MESSAGE, with a hint.\n"
+    "Every problem is printed, as FILE:LINE: KEY: error: MESSAGE with a hint; errors in the\n"
+    "main file do not stop the connector files from being checked. What could not be\n"
+    "checked because of an error is named after the count.\n"
     "\n"
     "Options:\n"
+    "  FILE                the main config file, the same as -c FILE\n"
     "  -c, --config FILE   main config file (default " COMMANDS_DEFAULT_CONFIG ")\n"
     "  -q, --quiet         print nothing when the configuration is valid\n"
     "  -h, --help          this help\n"
@@ -80,6 +84,7 @@ int cmd_check_config(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *path = COMMANDS_DEFAULT_CONFIG;
+    bool path_given = false;
     int quiet = 0;
     int opt;
     optind = 1;
@@ -87,6 +92,7 @@ int cmd_check_config(int argc, char **argv)
         switch (opt) {
         case 'c':
             path = optarg;
+            path_given = true;
             break;
         case 'q':
             quiet = 1;
@@ -98,6 +104,10 @@ int cmd_check_config(int argc, char **argv)
             fputs(check_usage, stderr);
             return EXIT_USAGE;
         }
+    }
+    if (optind < argc && path_given) {
+        fprintf(stderr, "leadhubd check-config: name the main file once, as -c FILE or FILE\n");
+        return EXIT_USAGE;
     }
     if (optind < argc) {
         path = argv[optind++];
@@ -111,10 +121,22 @@ int cmd_check_config(int argc, char **argv)
     struct diag_list diags = {0};
     struct config *config = NULL;
     struct plugin_registry plugins = {0};
-    if (config_load(path, &config, &diags) == 0) {
+    const char *unchecked = NULL;
+    /* Every problem is reported: what checked out is checked further even when other parts
+     * of the configuration are broken, as far as it does not depend on them. */
+    (void)config_load_partial(path, &config, &diags);
+    if (config != NULL && config->plugin_path_failed) {
+        unchecked = "instance settings, routes and scorers, until plugin_path is fixed";
+    } else if (config != NULL) {
         binding_load_plugins(config, &plugins, &diags);
         binding_check_instances(config, &plugins, true, NULL, &diags);
-        router_free(router_build(config, &plugins, &diags));
+        /* A route naming an instance whose file was refused would be a second, misleading
+         * error about the same mistake. */
+        if (config->instances_incomplete) {
+            unchecked = "routes, until every connector file is valid";
+        } else {
+            router_free(router_build(config, &plugins, &diags));
+        }
         struct scoring_plan *plan = scoring_plan_build(config, &plugins, &diags);
         if (plan != NULL) {
             check_scorers(config, plan, &diags);
@@ -126,7 +148,10 @@ int cmd_check_config(int argc, char **argv)
     size_t warnings = diag_warning_count(&diags);
     if (errors > 0) {
         fprintf(stderr, "%s: %zu error(s), %zu warning(s)\n", path, errors, warnings);
-    } else if (!quiet) {
+        if (unchecked != NULL) {
+            fprintf(stderr, "  not checked: %s\n", unchecked);
+        }
+    } else if (!quiet && config != NULL) { /* NULL only with errors */
         printf("%s: valid (%zu connector instance(s), %zu route(s), %zu plugin(s), %zu "
                "warning(s))\n",
                path, config->instance_count, json_array_size(config->routes), plugins.count,

@@ -42,9 +42,10 @@ static const char info_usage[] =
     "Usage: leadhubd plugins info NAME [--plugin-path DIR]... [-c FILE]\n"
     "\n"
     "Documents the plugin NAME: version, kind, description, plugin ABI, file, the callbacks\n"
-    "it provides, and its settings (type, default, range, description) as a connector\n"
-    "instance file under connectors_dir would set them. For a refused plugin, prints why it\n"
-    "was refused and how to fix it.\n"
+    "it provides, for a source the event types it declares it emits (what routes can\n"
+    "match), and its settings (type, default, range, description) as a connector instance\n"
+    "file under connectors_dir would set them. For a refused plugin, prints why it was\n"
+    "refused and how to fix it.\n"
     "\n"
     "Options: --plugin-path DIR, -c FILE, as for `leadhubd plugins`.\n"
     "\n"
@@ -248,6 +249,23 @@ static void print_callbacks(const lh_plugin_t *desc)
     printf("\n");
 }
 
+/* What a source declares it emits: routes and docs/config.md point here. */
+static void print_event_types(const lh_plugin_t *desc)
+{
+    if ((desc->kind & LH_KIND_SOURCE) == 0) {
+        return;
+    }
+    printf("emits:       ");
+    if (desc->event_types == NULL || desc->event_types[0] == NULL) {
+        printf("any event type (the plugin declares none)\n");
+        return;
+    }
+    for (size_t i = 0; desc->event_types[i] != NULL; i++) {
+        printf("%s%s", i > 0 ? ", " : "", desc->event_types[i]);
+    }
+    printf("\n");
+}
+
 static int plugin_info(const struct plugin_registry *reg, const char *name, char *const *dirs,
                        size_t count)
 {
@@ -263,6 +281,7 @@ static int plugin_info(const struct plugin_registry *reg, const char *name, char
         printf("reentrant:   %s\n", (desc->flags & LH_PLUGIN_REENTRANT) != 0 ? "yes" : "no");
         printf("callbacks:   ");
         print_callbacks(desc);
+        print_event_types(desc);
         printf("\nsettings:\n");
         config_schema_describe(desc->config_schema, stdout);
         return EXIT_OK;

@@ -23,7 +23,8 @@ static const char replay_usage[] =
     "The first form puts dead deliveries back in the queue (status pending, attempt count\n"
     "reset), matching every filter given:\n"
     "  --id N              a delivery id (repeat for several)\n"
-    "  --destination NAME  a sink instance\n"
+    "  --destination NAME  a sink instance (a name no sink of the config has is warned\n"
+    "                      about on stderr; the replay still runs)\n"
     "  --type GLOB         the event's type, e.g. 'lead.*'\n"
     "  --since TIME        routed at or after TIME\n"
     "  --until TIME        routed before TIME\n"
@@ -56,6 +57,13 @@ static const char sql_route_insert[] =
     "FROM jsonb_to_recordset($1::jsonb) AS r(event_id bigint, destination text, route text, "
     "lead_id bigint) ORDER BY r.event_id, r.destination "
     "ON CONFLICT ON CONSTRAINT deliveries_event_destination DO NOTHING RETURNING id";
+
+/* What sql_route_insert would create: the rows without a delivery to their destination
+ * yet (the constraint the insert skips on). */
+static const char sql_route_count[] =
+    "SELECT count(*) FROM jsonb_to_recordset($1::jsonb) AS r(event_id bigint, destination text) "
+    "WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = r.event_id "
+    "AND d.destination = r.destination)";
 
 struct replay_options {
     const char *config_path;
@@ -236,7 +244,12 @@ static int replay_route(struct store *store, const struct router *router, long r
         }
         int n = PQntuples(page);
         struct route_rows rows = {.rows = json_array()};
-        for (int i = 0; i < n && rows.rows != NULL; i++) {
+        if (rows.rows == NULL) {
+            fprintf(stderr, "leadhubd replay: out of memory\n");
+            PQclear(page);
+            return EXIT_RUNTIME;
+        }
+        for (int i = 0; i < n; i++) {
             json_t *event = json_loads(PQgetvalue(page, i, 2), 0, NULL);
             rows.event_id = strtoll(PQgetvalue(page, i, 0), NULL, 10);
             rows.lead_id = PQgetisnull(page, i, 1) ? NULL : PQgetvalue(page, i, 1);
@@ -250,23 +263,26 @@ static int replay_route(struct store *store, const struct router *router, long r
         }
         events += n;
         PQclear(page);
-        if (rows.rows != NULL && json_array_size(rows.rows) > 0 && !o->dry_run) {
+        if (json_array_size(rows.rows) > 0) {
             char *text = json_dumps(rows.rows, JSON_COMPACT);
             const char *insert[] = {text};
             PGresult *result = NULL;
-            if (text == NULL || store_exec(store, "replay_route_insert", sql_route_insert, 1,
-                                           insert, &result, &error) != STORE_OK) {
+            enum store_result stored =
+                text == NULL ? STORE_UNAVAILABLE
+                : o->dry_run ? store_exec(store, "replay_route_count", sql_route_count, 1, insert,
+                                          &result, &error)
+                             : store_exec(store, "replay_route_insert", sql_route_insert, 1, insert,
+                                          &result, &error);
+            if (stored != STORE_OK) {
                 fprintf(stderr, "leadhubd replay: %s\n", error ? error : "out of memory");
                 free(error);
                 free(text);
                 json_decref(rows.rows);
                 return EXIT_RUNTIME;
             }
-            created += PQntuples(result);
+            created += o->dry_run ? strtoll(PQgetvalue(result, 0, 0), NULL, 10) : PQntuples(result);
             PQclear(result);
             free(text);
-        } else if (o->dry_run) {
-            created += (long long)json_array_size(rows.rows);
         }
         json_decref(rows.rows);
         if (n < 1000) {
@@ -276,6 +292,65 @@ static int replay_route(struct store *store, const struct router *router, long r
     printf("route %s: %lld event(s) in range, %lld matched, %lld deliver%s %s\n", o->route, events,
            matched, created, created == 1 ? "y" : "ies", o->dry_run ? "would be made" : "made");
     return EXIT_OK;
+}
+
+/* "a, b" of the config's routes, or "none"; malloc'd (NULL when out of memory). */
+static char *route_names(const struct config *config)
+{
+    struct strbuf sb = {0};
+    size_t i;
+    const json_t *route;
+    json_array_foreach(config->routes, i, route)
+    {
+        const char *name = json_string_value(json_object_get(route, "name"));
+        strbuf_appendf(&sb, "%s%s", i > 0 ? ", " : "", name != NULL ? name : "?");
+    }
+    if (sb.len == 0) {
+        strbuf_append(&sb, "none");
+    }
+    return strbuf_take(&sb);
+}
+
+/*
+ * A --destination that names no sink of the config is most likely a typo: say so, and
+ * which sinks there are. Only a warning: dead deliveries may outlive the sink they were
+ * routed to, and replaying them stays possible.
+ */
+static void warn_unknown_destination(const struct config *config, const char *destination)
+{
+    struct plugin_registry plugins = {0};
+    struct diag_list ignored = {0}; /* a refused plugin is the business of check-config */
+    struct strbuf sinks = {0};
+    binding_load_plugins(config, &plugins, &ignored);
+    const struct config_instance *named = NULL;
+    const struct plugin *named_plugin = NULL; /* NULL: refused or missing, kind unknown */
+    for (size_t i = 0; i < config->instance_count; i++) {
+        const struct config_instance *ci = &config->instances[i];
+        const struct plugin *plugin = loader_find(&plugins, ci->plugin);
+        bool sink = plugin != NULL && (plugin->desc->kind & LH_KIND_SINK) != 0;
+        if (strcmp(ci->name, destination) == 0) {
+            named = ci;
+            named_plugin = plugin;
+        }
+        if (sink) {
+            strbuf_appendf(&sinks, "%s%s", sinks.len > 0 ? ", " : "", ci->name);
+        }
+    }
+    const char *list = sinks.len > 0 ? strbuf_value(&sinks) : "none";
+    if (named == NULL) {
+        fprintf(stderr,
+                "leadhubd replay: warning: no sink named \"%s\" in %s (sinks: %s); what is "
+                "re-queued for it waits until a sink of that name is configured\n",
+                destination, config->file, list);
+    } else if (named_plugin != NULL && (named_plugin->desc->kind & LH_KIND_SINK) == 0) {
+        fprintf(stderr,
+                "leadhubd replay: warning: instance \"%s\" is not a sink: nothing is delivered "
+                "to it (sinks: %s)\n",
+                destination, list);
+    }
+    strbuf_free(&sinks);
+    diag_list_free(&ignored);
+    loader_free(&plugins);
 }
 
 int cmd_replay(int argc, char **argv)
@@ -308,11 +383,15 @@ int cmd_replay(int argc, char **argv)
             }
             route = router_find(router, o.route);
             if (route < 0) {
-                fprintf(stderr, "leadhubd replay: no route named \"%s\" in %s\n", o.route,
-                        o.config_path);
+                char *names = route_names(config);
+                fprintf(stderr, "leadhubd replay: no route named \"%s\" in %s (routes: %s)\n",
+                        o.route, o.config_path, names != NULL ? names : "?");
+                free(names);
                 rc = EXIT_INVALID;
                 goto out;
             }
+        } else if (o.destination != NULL) {
+            warn_unknown_destination(config, o.destination);
         }
     }
     char *error = NULL;

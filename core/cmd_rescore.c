@@ -16,6 +16,7 @@
 #include "log.h"
 #include "router.h"
 #include "scoring.h"
+#include "store_pg.h"
 #include "util.h"
 
 #define RESCORE_PAGE     1000
@@ -360,8 +361,10 @@ int cmd_rescore(int argc, char **argv)
     char *error = NULL;
     store = store_open(config->database_url, &error);
     if (store == NULL) {
-        fprintf(stderr, "leadhubd rescore: cannot connect to the database: %s\n",
+        char *shown = store_redact_url(config->database_url);
+        fprintf(stderr, "leadhubd rescore: cannot connect to %s: %s\n", shown ? shown : "",
                 error ? error : "?");
+        free(shown);
         free(error);
         rc = EXIT_RUNTIME;
         goto out;

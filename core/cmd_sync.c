@@ -21,10 +21,11 @@
 #include "log.h"
 #include "poller.h"
 #include "router.h"
+#include "store_pg.h"
 #include "util.h"
 
 static const char sync_usage[] =
-    "Usage: leadhubd sync INSTANCE [-c FILE] [--timeout DURATION]\n"
+    "Usage: leadhubd sync INSTANCE [-c FILE] [--timeout DUR]\n"
     "\n"
     "Polls the source instance INSTANCE now. When a running leadhubd polls it, that replica\n"
     "is asked to (through PostgreSQL NOTIFY) and the command waits for the result; otherwise\n"
@@ -145,6 +146,46 @@ out:
     return rc;
 }
 
+/* "a, b" of the enabled instances whose plugin polls, or NULL for none; malloc'd. */
+static char *polling_instances(const struct config *config, const struct plugin_registry *plugins)
+{
+    struct strbuf sb = {0};
+    for (size_t i = 0; i < config->instance_count; i++) {
+        const struct config_instance *ci = &config->instances[i];
+        const struct plugin *plugin = loader_find(plugins, ci->plugin);
+        if (ci->enabled && plugin != NULL && plugin->desc->poll != NULL) {
+            strbuf_appendf(&sb, "%s%s", sb.len > 0 ? ", " : "", ci->name);
+        }
+    }
+    return strbuf_take(&sb);
+}
+
+/* Why `sync NAME` cannot poll: no such instance, disabled, or its plugin does not poll. */
+static void explain_not_polling(const struct config *config, const struct plugin_registry *plugins,
+                                const char *name, const struct config_instance *ci,
+                                const struct plugin *plugin, const char *path)
+{
+    char *polling = polling_instances(config, plugins);
+    const char *list = polling != NULL && polling[0] != '\0' ? polling : "none";
+    if (ci == NULL) {
+        fprintf(stderr, "leadhubd sync: no instance named \"%s\" in %s\n", name, path);
+    } else if (!ci->enabled) {
+        fprintf(stderr, "leadhubd sync: instance \"%s\" is disabled (enabled: false in %s)\n", name,
+                ci->file);
+    } else if (plugin != NULL && plugin->desc->webhook != NULL) {
+        fprintf(stderr,
+                "leadhubd sync: instance \"%s\" exists but does not poll: its plugin %s takes "
+                "events by webhook only (POST /webhooks/%s)\n",
+                name, ci->plugin, name);
+    } else {
+        fprintf(stderr,
+                "leadhubd sync: instance \"%s\" exists but does not poll: its plugin %s is a %s\n",
+                name, ci->plugin, plugin != NULL ? loader_kind_name(plugin->desc->kind) : "?");
+    }
+    fprintf(stderr, "  instances that poll: %s\n", list);
+    free(polling);
+}
+
 int cmd_sync(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -209,16 +250,21 @@ int cmd_sync(int argc, char **argv)
             index = i;
         }
     }
-    const struct plugin *plugin = index < config->instance_count
-                                      ? loader_find(&plugins, config->instances[index].plugin)
-                                      : NULL;
-    if (plugin == NULL || !config->instances[index].enabled || plugin->desc->poll == NULL) {
-        fprintf(stderr, "leadhubd sync: %s is not an enabled source instance that polls\n", name);
+    const struct config_instance *ci =
+        index < config->instance_count ? &config->instances[index] : NULL;
+    const struct plugin *plugin = ci != NULL ? loader_find(&plugins, ci->plugin) : NULL;
+    if (ci == NULL || !ci->enabled || plugin == NULL || plugin->desc->poll == NULL) {
+        explain_not_polling(config, &plugins, name, ci, plugin, path);
         goto out;
     }
     conn = PQconnectdb(config->database_url);
     if (PQstatus(conn) != CONNECTION_OK) {
-        fprintf(stderr, "leadhubd sync: cannot connect to the database: %s", PQerrorMessage(conn));
+        char *shown = store_redact_url(config->database_url);
+        char *why = store_redact_message(config->database_url, PQerrorMessage(conn));
+        fprintf(stderr, "leadhubd sync: cannot connect to %s: %s", shown != NULL ? shown : "",
+                why != NULL ? why : "?\n");
+        free(why);
+        free(shown);
         rc = EXIT_RUNTIME;
         goto out;
     }

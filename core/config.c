@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,10 +44,13 @@ static void free_secret(char *secret)
     }
 }
 
-int config_load(const char *path, struct config **out, struct diag_list *diags)
+/* config_load() and config_load_partial(): keep_partial returns what checked out even
+ * with errors, when the main file could be parsed. */
+static int load(const char *path, bool keep_partial, struct config **out, struct diag_list *diags)
 {
     size_t errors_before = diag_error_count(diags);
     json_t *tree = NULL;
+    bool parsed = false;
     *out = NULL;
     struct config *config = calloc(1, sizeof(*config));
     if (config == NULL || (config->file = strdup(path)) == NULL) {
@@ -63,19 +67,34 @@ int config_load(const char *path, struct config **out, struct diag_list *diags)
                  "cannot resolve the file's directory: %s", strerror(errno));
         goto out;
     }
+    parsed = true;
     struct config_where where = {.file = config->file, .lines = config->lines};
     config_main_apply(config, tree, &where, diags);
+    size_t errors_before_instances = diag_error_count(diags);
     if (config->connectors_dir != NULL) {
         config_instances_load(config, &where, diags);
     }
+    /* connectors_dir is NULL only when it had an error (it has a default) */
+    config->instances_incomplete =
+        config->connectors_dir == NULL || diag_error_count(diags) > errors_before_instances;
 out:
     json_decref(tree);
-    if (diag_error_count(diags) > errors_before) {
+    if (diag_error_count(diags) > errors_before && !(keep_partial && parsed)) {
         config_free(config);
         return -1;
     }
     *out = config;
-    return 0;
+    return diag_error_count(diags) > errors_before ? -1 : 0;
+}
+
+int config_load(const char *path, struct config **out, struct diag_list *diags)
+{
+    return load(path, false, out, diags);
+}
+
+int config_load_partial(const char *path, struct config **out, struct diag_list *diags)
+{
+    return load(path, true, out, diags);
 }
 
 int config_read_plugin_path(const char *path, char ***dirs_out, size_t *count_out,

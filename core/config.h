@@ -90,6 +90,12 @@ struct config {
     struct config_instance *instances; /* sorted by file name */
     size_t instance_count;
     json_t *lines; /* main file key path -> line number; owned */
+    /* Parts that did not check out, set only in a config with errors
+       (config_load_partial()): what depends on them cannot be checked. */
+    bool plugin_path_failed;   /* plugin_path had an error: plugins would be looked for
+                                  in the wrong place */
+    bool instances_incomplete; /* connectors_dir or an instance file had an error: some
+                                  instances are missing */
 };
 
 /*
@@ -102,6 +108,18 @@ struct config {
  *   Notes: does not look at plugins; config_settings_validate() does that per instance.
  */
 int config_load(const char *path, struct config **out, struct diag_list *diags);
+
+/*
+ * config_load_partial - config_load() for `check-config`, which reports every problem:
+ * the config is returned as far as it checked out even when diags got errors, so that
+ * the caller can go on checking what does not depend on the broken values
+ * (plugin_path_failed and instances_incomplete say what does). Nothing may be started
+ * from a config with errors.
+ *   out: a new config (free with config_free()), or NULL when the main file could not be
+ *        read or parsed at all.
+ *   Returns 0 when there are no errors, -1 otherwise.
+ */
+int config_load_partial(const char *path, struct config **out, struct diag_list *diags);
 
 void config_free(struct config *config);
 

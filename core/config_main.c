@@ -20,7 +20,7 @@ static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL}
 static const lh_config_field_t main_fields[] = {
     /* The default makes an absent key fall back to $DATABASE_URL; empty is caught below. */
     {"database_url", LH_CONFIG_STRING, 0, "${DATABASE_URL:-}", NO_RANGE, NULL,
-     "PostgreSQL connection URL; holds credentials, never printed."},
+     "PostgreSQL connection URL; holds credentials: printed only with its passwords masked."},
     {"listen", LH_CONFIG_STRING, 0, "127.0.0.1:8080", NO_RANGE, NULL,
      "Address of the HTTP server: host:port, [v6addr]:port, or :port for every interface."},
     {"plugin_path", LH_CONFIG_LIST, 0, NULL, NO_RANGE, NULL,
@@ -187,6 +187,7 @@ static void apply_paths(struct config *config, const json_t *top, const struct c
         config->plugin_path = calloc(json_array_size(dirs), sizeof(*config->plugin_path));
         if (config->plugin_path == NULL) {
             config_where_error(diags, where, "plugin_path", NULL, NULL, "out of memory");
+            config->plugin_path_failed = true;
             return;
         }
         size_t index;
@@ -199,11 +200,13 @@ static void apply_paths(struct config *config, const json_t *top, const struct c
                 config_where_error(diags, where, key != NULL ? key : "plugin_path", NULL,
                                    "remove the entry or name a directory", "empty path");
                 free(key);
+                config->plugin_path_failed = true;
                 continue;
             }
             char *absolute = config_path_absolute(config->dir, text);
             if (absolute == NULL) {
                 config_where_error(diags, where, "plugin_path", NULL, NULL, "out of memory");
+                config->plugin_path_failed = true;
                 return;
             }
             config->plugin_path[config->plugin_path_count++] = absolute;
@@ -397,9 +400,17 @@ void config_main_apply(struct config *config, const json_t *tree, const struct c
     }
     top = config_object_normalize(tree, main_fields, "", where, diags);
     if (top == NULL) {
+        config->plugin_path_failed = true;
         goto out; /* not a mapping: nothing else to check */
     }
     apply_top(config, top, where, diags);
+    /* A plugin_path that did not check out is left out of top: the default path would
+     * stand in for it. */
+    const json_t *written_path = json_object_get(tree, "plugin_path");
+    if (written_path != NULL && !json_is_null(written_path) &&
+        json_object_get(top, "plugin_path") == NULL) {
+        config->plugin_path_failed = true;
+    }
 
     log = check_section(tree, "log", log_fields, where, diags);
     const char *level = json_string_value(json_object_get(log, "level"));

@@ -35,8 +35,13 @@ static const char usage_text[] =
 static int cmd_version(int argc, char **argv)
 {
     if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-        printf("Usage: leadhubd version\n\nPrints the daemon version and the plugin ABI it "
-               "accepts (plugins of the same major and an equal or older minor).\n");
+        fputs("Usage: leadhubd version\n"
+              "\n"
+              "Prints the daemon version and the plugin ABI it accepts: plugins of the same\n"
+              "major and an equal or older minor. `leadhubd --version` is the same.\n"
+              "\n"
+              "Exit codes: 0 printed; 2 bad command line.\n",
+              stdout);
         return EXIT_OK;
     }
     if (argc > 1) {

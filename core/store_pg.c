@@ -2,6 +2,8 @@
  * store_pg.c - one libpq connection: connect, reconnect, prepared statements, and what an
  * error means (retry later, retry now, or give up).
  */
+#include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,40 +22,176 @@ struct store {
     size_t pipeline_sent; /* statements sent since the last sync */
 };
 
-char *store_redact_url(const char *url)
+/* Where a connection string writes a password: offsets into it, the value only. */
+struct password_span {
+    size_t start;
+    size_t len;
+};
+
+#define STORE_MAX_PASSWORDS 8
+
+/* libpq's URI prefixes; anything else is a keyword=value string. */
+static size_t uri_prefix_length(const char *url)
 {
-    /* URI form: scheme://user:password@host... -> scheme://user:****@host... */
-    const char *scheme = strstr(url, "://");
-    if (scheme != NULL) {
-        const char *authority = scheme + 3;
-        const char *at = strchr(authority, '@');
-        const char *slash = strchr(authority, '/');
-        if (at != NULL && (slash == NULL || at < slash)) {
-            const char *colon = memchr(authority, ':', (size_t)(at - authority));
-            if (colon != NULL) {
-                return util_printf("%.*s:****%s", (int)(colon - url), url, at);
-            }
+    static const char *const prefixes[] = {"postgresql://", "postgres://"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(prefixes); i++) {
+        size_t n = strlen(prefixes[i]);
+        if (strncmp(url, prefixes[i], n) == 0) {
+            return n;
         }
-        return strdup(url);
     }
-    /* key=value form: drop the password value */
-    struct strbuf sb = {0};
+    return 0;
+}
+
+/* Is the URI query key [key, key + len) "password", percent-encoded or not? */
+static bool query_key_is_password(const char *key, size_t len)
+{
+    char decoded[16];
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (n + 1 >= sizeof(decoded)) {
+            return false;
+        }
+        if (key[i] == '%' && i + 2 < len && isxdigit((unsigned char)key[i + 1]) &&
+            isxdigit((unsigned char)key[i + 2])) {
+            char hex[3] = {key[i + 1], key[i + 2], '\0'};
+            decoded[n++] = (char)strtol(hex, NULL, 16);
+            i += 2;
+        } else {
+            decoded[n++] = key[i];
+        }
+    }
+    decoded[n] = '\0';
+    return strcmp(decoded, "password") == 0;
+}
+
+/* A URI's passwords, parsed as libpq does: user:PASSWORD@ before the first '/' or '@',
+ * and every password=VALUE in the query. */
+static size_t uri_password_spans(const char *url, size_t prefix, struct password_span *spans)
+{
+    size_t count = 0;
+    const char *authority = url + prefix;
+    size_t end = strcspn(authority, "@/");
+    if (authority[end] == '@') {
+        const char *colon = memchr(authority, ':', end);
+        if (colon != NULL) {
+            spans[count++] = (struct password_span){(size_t)(colon + 1 - url),
+                                                    (size_t)(authority + end - colon - 1)};
+        }
+    }
+    const char *query = strchr(authority, '?');
+    for (const char *p = query != NULL ? query + 1 : NULL; p != NULL && *p != '\0';) {
+        size_t item = strcspn(p, "&");
+        const char *equals = memchr(p, '=', item);
+        if (equals != NULL && query_key_is_password(p, (size_t)(equals - p)) &&
+            count < STORE_MAX_PASSWORDS) {
+            spans[count++] =
+                (struct password_span){(size_t)(equals + 1 - url), (size_t)(p + item - equals - 1)};
+        }
+        p = p[item] == '&' ? p + item + 1 : NULL;
+    }
+    return count;
+}
+
+/* A keyword=value string's passwords, parsed as libpq does: spaces around '=', values
+ * single-quoted (backslash escapes) or up to the next space. */
+static size_t conninfo_password_spans(const char *url, struct password_span *spans)
+{
+    size_t count = 0;
     const char *p = url;
     while (*p != '\0') {
-        const char *end = strchr(p, ' ');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (strncmp(p, "password=", 9) == 0) {
-            strbuf_append(&sb, "password=****");
-        } else {
-            strbuf_append_len(&sb, p, len);
+        p += strspn(p, " \t\n\r\f\v");
+        const char *key = p;
+        p += strcspn(p, "= \t\n\r\f\v");
+        size_t key_len = (size_t)(p - key);
+        p += strspn(p, " \t\n\r\f\v");
+        if (*p != '=') {
+            break; /* malformed: libpq refuses it without echoing a value */
         }
-        p += len;
-        while (*p == ' ') {
-            strbuf_append(&sb, " ");
-            p++;
+        p++;
+        p += strspn(p, " \t\n\r\f\v");
+        bool quoted = *p == '\'';
+        p += quoted;
+        const char *value = p;
+        while (*p != '\0' && (quoted ? *p != '\'' : strchr(" \t\n\r\f\v", *p) == NULL)) {
+            p += (p[0] == '\\' && p[1] != '\0') ? 2 : 1;
+        }
+        if (key_len == 8 && strncmp(key, "password", 8) == 0 && count < STORE_MAX_PASSWORDS) {
+            spans[count++] = (struct password_span){(size_t)(value - url), (size_t)(p - value)};
+        }
+        p += quoted && *p == '\'';
+    }
+    return count;
+}
+
+static size_t password_spans(const char *url, struct password_span *spans)
+{
+    size_t prefix = uri_prefix_length(url);
+    return prefix > 0 ? uri_password_spans(url, prefix, spans)
+                      : conninfo_password_spans(url, spans);
+}
+
+char *store_redact_url(const char *url)
+{
+    struct password_span spans[STORE_MAX_PASSWORDS];
+    size_t count = password_spans(url, spans);
+    struct strbuf sb = {0};
+    size_t at = 0;
+    for (size_t i = 0; i < count; i++) {
+        strbuf_append_len(&sb, url + at, spans[i].start - at);
+        strbuf_append(&sb, "****");
+        at = spans[i].start + spans[i].len;
+    }
+    strbuf_append(&sb, url + at);
+    return strbuf_take(&sb);
+}
+
+/* Every occurrence of needle in *text replaced by "****"; *text is replaced by a new
+ * string (left alone when out of memory). */
+static void mask_in(char **text, const char *needle, size_t len)
+{
+    if (*text == NULL || len == 0 || strstr(*text, needle) == NULL) {
+        return;
+    }
+    struct strbuf sb = {0};
+    const char *p = *text;
+    for (const char *hit; (hit = strstr(p, needle)) != NULL; p = hit + len) {
+        strbuf_append_len(&sb, p, (size_t)(hit - p));
+        strbuf_append(&sb, "****");
+    }
+    strbuf_append(&sb, p);
+    char *masked = strbuf_take(&sb);
+    if (masked != NULL) {
+        explicit_bzero(*text, strlen(*text));
+        free(*text);
+        *text = masked;
+    }
+}
+
+char *store_redact_message(const char *url, const char *message)
+{
+    char *text = strdup(message != NULL ? message : "");
+    struct password_span spans[STORE_MAX_PASSWORDS];
+    size_t count = password_spans(url, spans);
+    for (size_t i = 0; i < count; i++) {
+        char *written = strndup(url + spans[i].start, spans[i].len);
+        if (written == NULL) {
+            free(text);
+            return strdup("(message withheld: out of memory)");
+        }
+        mask_in(&text, written, spans[i].len);
+        explicit_bzero(written, spans[i].len);
+        free(written);
+    }
+    /* libpq's own reading of it (percent-decoded, unquoted), when it can read it */
+    PQconninfoOption *options = PQconninfoParse(url, NULL);
+    for (PQconninfoOption *o = options; o != NULL && o->keyword != NULL; o++) {
+        if (strcmp(o->keyword, "password") == 0 && o->val != NULL) {
+            mask_in(&text, o->val, strlen(o->val));
         }
     }
-    return strbuf_take(&sb);
+    PQconninfoFree(options);
+    return text;
 }
 
 static char *trimmed_copy(const char *text)
@@ -130,7 +268,10 @@ static PGconn *connect_url(const char *url, char **error_out)
         return NULL;
     }
     if (PQstatus(conn) != CONNECTION_OK) {
-        *error_out = trimmed_copy(PQerrorMessage(conn));
+        /* libpq may quote the string it could not parse, password and all */
+        char *message = trimmed_copy(PQerrorMessage(conn));
+        *error_out = message != NULL ? store_redact_message(url, message) : NULL;
+        free(message);
         PQfinish(conn);
         return NULL;
     }

@@ -27,7 +27,8 @@ struct store;
 
 /*
  * store_open - connect (connect_timeout 5 s, application_name "leadhubd").
- *   url:       libpq connection string or URI; holds credentials, never logged.
+ *   url:       libpq connection string or URI; holds credentials: shown only through
+ *              store_redact_url().
  *   error_out: on failure, a malloc'd reason with any password removed.
  *   Returns a new store (close with store_close()), or NULL.
  */
@@ -101,10 +102,19 @@ enum store_result store_classify(PGconn *conn, const PGresult *result);
 char *store_error_message(PGconn *conn, const PGresult *result);
 
 /*
- * store_redact_url - the URL with its password replaced by "****", for messages.
- * malloc'd.
+ * store_redact_url - the URL with every password it writes replaced by "****", for
+ * messages: a URI's user:PASSWORD@ and ?password=, a keyword=value string's password=
+ * (quoted or not). Scheme, user, host, port, database and the other parameters stay.
+ * malloc'd (NULL when out of memory).
  */
 char *store_redact_url(const char *url);
+
+/*
+ * store_redact_message - a copy of message (libpq's error about url, which may quote the
+ * string or the token it could not parse) with every password of url masked, as written
+ * and as libpq reads it. malloc'd (NULL when out of memory).
+ */
+char *store_redact_message(const char *url, const char *message);
 
 /*
  * store_checkpoint_get - the value saved for (instance, key).

@@ -4,7 +4,7 @@
 #
 #   scripts/pg.sh start DIR [PORT]   initdb DIR (if new) and start it; prints its URL
 #   scripts/pg.sh stop DIR           stop it (fast shutdown)
-#   scripts/pg.sh url DIR            print the URL of a started cluster
+#   scripts/pg.sh url DIR            print the URL of a running cluster (fails when it is not)
 #
 # The server refuses to run as root, so as root the cluster belongs to the `postgres`
 # user; DIR must then be somewhere that user can reach (see choose_dir in run-daemon.sh).
@@ -83,6 +83,12 @@ stop)
     fi
     ;;
 url)
+    # Only a server that is up: a cluster left from an earlier run is not one.
+    if [ ! -f "$DIR/port" ] || [ ! -f "$DIR/data/PG_VERSION" ] ||
+        ! as_owner "$BIN/pg_ctl" -D "$DIR/data" status >/dev/null 2>&1; then
+        echo "pg.sh: no server running in $DIR" >&2
+        exit 1
+    fi
     echo "postgresql://postgres@127.0.0.1:$(cat "$DIR/port")/postgres"
     ;;
 *)

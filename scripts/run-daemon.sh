@@ -4,6 +4,10 @@
 # it again when the daemon exits; the data stays for the next run.
 #
 # `scripts/run-daemon.sh psql` (make psql) opens psql on that database while it runs.
+#
+# While the daemon runs, .run/env (mode 0600, git-ignored) holds the development settings
+# exported here, for a second terminal: `. .run/env`, then `build/leadhubd check-config`.
+# Values you exported yourself are not written to it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -21,11 +25,47 @@ pg_dir() {
 
 if [ "${1:-}" = psql ]; then
     if [ -z "${DATABASE_URL:-}" ]; then
-        DATABASE_URL=$(scripts/pg.sh url "$(pg_dir)" 2>/dev/null) ||
-            { echo "psql: no throwaway database yet: start \`make run\` first" >&2; exit 1; }
+        # pg.sh url fails unless the server is up, not merely created
+        DATABASE_URL=$(scripts/pg.sh url "$(pg_dir)" 2>/dev/null) || {
+            echo "psql: the PostgreSQL of \`make run\` is not running: start \`make run\`" \
+                "first (or set DATABASE_URL)" >&2
+            exit 1
+        }
     fi
     exec psql "$DATABASE_URL"
 fi
+
+# 'value' quoted for sh, whatever it holds.
+sh_quote() {
+    printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+}
+
+# .run/env: `export NAME=value` for each NAME this script set itself (development values
+# only; what the caller exported stays out of the file).
+write_env_file() {
+    local name
+    mkdir -p .run
+    (
+        umask 077
+        {
+            echo "# Written by \`make run\` while it runs; \`. .run/env\` in another terminal."
+            for name in "$@"; do
+                echo "export $name=$(sh_quote "${!name}")"
+            done
+        } >.run/env.tmp
+    )
+    mv -f .run/env.tmp .run/env
+}
+
+pgdir=
+own=()
+cleanup() {
+    rm -f .run/env .run/env.tmp
+    if [ -n "$pgdir" ]; then
+        scripts/pg.sh stop "$pgdir"
+    fi
+}
+trap cleanup EXIT
 
 if [ -z "${DATABASE_URL:-}" ]; then
     pgdir=$(pg_dir)
@@ -33,15 +73,28 @@ if [ -z "${DATABASE_URL:-}" ]; then
     echo "run: starting a throwaway PostgreSQL in $pgdir" >&2
     DATABASE_URL=$(scripts/pg.sh start "$pgdir")
     export DATABASE_URL
-    trap 'scripts/pg.sh stop "$pgdir"' EXIT
+    own+=(DATABASE_URL)
     echo "run: database $DATABASE_URL (make psql opens it)" >&2
 fi
 
 # The example connector's webhook secret; set your own outside development.
-export LEADHUB_INBOUND_SECRET=${LEADHUB_INBOUND_SECRET:-dev-inbound-secret}
+if [ -z "${LEADHUB_INBOUND_SECRET:-}" ]; then
+    export LEADHUB_INBOUND_SECRET=dev-inbound-secret
+    own+=(LEADHUB_INBOUND_SECRET)
+fi
 # The example REST API token (config/leadhub.yaml); likewise.
-export LEADHUB_API_TOKEN=${LEADHUB_API_TOKEN:-dev-api-token}
-export LEADHUB_PLUGIN_DIR=${LEADHUB_PLUGIN_DIR:-$PWD/$BUILD/plugins}
+if [ -z "${LEADHUB_API_TOKEN:-}" ]; then
+    export LEADHUB_API_TOKEN=dev-api-token
+    own+=(LEADHUB_API_TOKEN)
+fi
+if [ -z "${LEADHUB_PLUGIN_DIR:-}" ]; then
+    export LEADHUB_PLUGIN_DIR=$PWD/$BUILD/plugins
+    own+=(LEADHUB_PLUGIN_DIR)
+fi
+write_env_file "${own[@]}"
+if [ "${#own[@]}" -gt 0 ]; then
+    echo "run: in another terminal, \`. .run/env\` exports ${own[*]} as here" >&2
+fi
 
 "$BUILD/leadhubd" check-config -c "$CONFIG"
 "$BUILD/leadhubd" migrate -c "$CONFIG"

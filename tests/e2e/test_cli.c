@@ -3,6 +3,8 @@
  * bad configurations, run refusing to start on what check-config would refuse, migrate.
  */
 #include <check.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +53,100 @@ START_TEST(test_cli_help_and_exit_codes)
     ck_assert_int_eq(leadhubd("version", &out), 0);
     assert_contains(out, "plugin ABI 1.0");
     free(out);
+}
+END_TEST
+
+/* The whole of a file, malloc'd; aborts the test when it cannot be read. */
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    struct strbuf sb = {0};
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        strbuf_append_len(&sb, chunk, n);
+    }
+    fclose(f);
+    return strbuf_take(&sb);
+}
+
+/* One line (up to \n or the end), with runs of spaces squeezed and the ends trimmed. */
+static char *squeezed_line(const char *line)
+{
+    struct strbuf sb = {0};
+    for (const char *p = line; *p != '\0' && *p != '\n'; p++) {
+        if (*p == ' ' && (sb.len == 0 || p[1] == ' ' || p[1] == '\n' || p[1] == '\0')) {
+            continue;
+        }
+        strbuf_append_len(&sb, p, 1);
+    }
+    char *squeezed = strbuf_take(&sb);
+    ck_assert_ptr_nonnull(squeezed);
+    return squeezed;
+}
+
+/* Does a line of the synopsis give exactly this usage (then, maybe, its description)? */
+static bool synopsis_has(const char *synopsis, const char *usage)
+{
+    size_t n = strlen(usage);
+    for (const char *line = synopsis; line != NULL && *line != '\0';) {
+        char *squeezed = squeezed_line(line);
+        bool same =
+            strncmp(squeezed, usage, n) == 0 &&
+            (squeezed[n] == '\0' || (squeezed[n] == ' ' && strchr("[(-", squeezed[n + 1]) == NULL));
+        free(squeezed);
+        if (same) {
+            return true;
+        }
+        line = strchr(line, '\n');
+        line = line != NULL ? line + 1 : NULL;
+    }
+    return false;
+}
+
+START_TEST(test_every_help_matches_docs_cli_md)
+{
+    char *path = tu_path(tu_source_dir(), "docs/cli.md");
+    char *doc = read_text(path);
+    char *open = strstr(doc, "```\n");
+    ck_assert_ptr_nonnull(open);
+    char *close = strstr(open + 4, "```");
+    ck_assert_ptr_nonnull(close);
+    *close = '\0';
+    const char *synopsis = open + 4;
+    const char *commands[] = {"run",    "migrate", "check-config", "plugins", "plugins info",
+                              "replay", "sync",    "rescore",      "version"};
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        char *args = util_printf("%s --help", commands[i]);
+        char *out = NULL;
+        ck_assert_msg(leadhubd(args, &out) == 0, "%s failed", args);
+        assert_contains(out, "Exit codes:");
+        size_t usages = 0;
+        for (const char *line = out; *line != '\0';) {
+            size_t len = strcspn(line, "\n");
+            ck_assert_msg(len <= 100, "%s: a line of %zu columns: %.*s", args, len, (int)len, line);
+            const char *usage = NULL;
+            if (strncmp(line, "Usage: leadhubd ", 16) == 0) {
+                usage = line + 7;
+            } else if (usages > 0 && strncmp(line, "       leadhubd ", 16) == 0) {
+                usage = line + 7;
+            }
+            if (usage != NULL) {
+                char *squeezed = squeezed_line(usage);
+                ck_assert_msg(synopsis_has(synopsis, squeezed),
+                              "docs/cli.md's synopsis lacks \"%s\" (from %s)", squeezed, args);
+                free(squeezed);
+                usages++;
+            }
+            line += len + (line[len] == '\n');
+        }
+        ck_assert_msg(usages > 0, "%s prints no usage line:\n%s", args, out);
+        free(out);
+        free(args);
+    }
+    free(doc);
+    free(path);
 }
 END_TEST
 
@@ -131,6 +227,64 @@ START_TEST(test_check_config_names_file_line_key_and_hint)
     assert_contains(out, "conf.d/hooks.yaml:5: settings.tolerence: error:");
     assert_contains(out, "tolerance");
     assert_contains(out, "1 error(s)");
+    free(out);
+    free(args);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_check_config_checks_connector_files_despite_errors_in_the_main_file)
+{
+    setenv("LHTEST_CLI_SECRET", "s3cret", 1);
+    unsetenv("LHTEST_CLI_UNSET_URL");
+    char *dir = tu_tmpdir();
+    char *main_yaml = util_printf("database_url: ${LHTEST_CLI_UNSET_URL}\n"
+                                  "plugin_path: [\"%s/plugins\"]\n",
+                                  tu_build_dir());
+    tu_write_file(dir, "leadhub.yaml", main_yaml);
+    tu_write_file(dir, "conf.d/hooks.yaml",
+                  "name: hooks\nplugin: webhook\nsettings:\n"
+                  "  secret: ${LHTEST_CLI_SECRET}\n  tolerence: 5m\n");
+    char *args = util_printf("check-config '%s/leadhub.yaml'", dir);
+    char *out = NULL;
+    ck_assert_int_eq(leadhubd(args, &out), 1);
+    assert_contains(out, "leadhub.yaml:1: database_url: error: environment variable "
+                         "LHTEST_CLI_UNSET_URL is not set");
+    assert_contains(out, "conf.d/hooks.yaml:5: settings.tolerence: error: unknown key "
+                         "\"tolerence\"");
+    assert_contains(out, "did you mean \"tolerance\"?");
+    assert_contains(out, "2 error(s)");
+    ck_assert_ptr_null(strstr(out, "not checked"));
+    ck_assert_ptr_null(strstr(out, "s3cret"));
+    free(out);
+    free(args);
+    free(main_yaml);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_check_config_names_what_a_broken_plugin_path_leaves_unchecked)
+{
+    unsetenv("LHTEST_CLI_UNSET_DIR");
+    char *dir = tu_tmpdir();
+    tu_write_file(dir, "leadhub.yaml",
+                  "database_url: postgresql://localhost/x\n"
+                  "plugin_path: [\"${LHTEST_CLI_UNSET_DIR}\"]\n");
+    /* the file itself is still read: its own keys are checked */
+    tu_write_file(dir, "conf.d/hooks.yaml", "name: hooks\nplugin: webhook\nenabld: true\n");
+    char *args = util_printf("check-config '%s/leadhub.yaml'", dir);
+    char *out = NULL;
+    ck_assert_int_eq(leadhubd(args, &out), 1);
+    assert_contains(out, "leadhub.yaml:2: plugin_path[0]: error: environment variable "
+                         "LHTEST_CLI_UNSET_DIR is not set");
+    assert_contains(out, "conf.d/hooks.yaml:3: enabld: error: unknown key \"enabld\"");
+    assert_contains(out, "2 error(s)");
+    assert_contains(out, "not checked: instance settings, routes and scorers, until "
+                         "plugin_path is fixed");
+    /* no guess at plugins from the wrong directories */
+    ck_assert_ptr_null(strstr(out, "unknown plugin"));
     free(out);
     free(args);
     tu_rmrf(dir);
@@ -326,8 +480,11 @@ int main(void)
     TCase *tc = tcase_create("cli");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_cli_help_and_exit_codes);
+    tcase_add_test(tc, test_every_help_matches_docs_cli_md);
     tcase_add_test(tc, test_check_config_accepts_the_example_configuration);
     tcase_add_test(tc, test_check_config_names_file_line_key_and_hint);
+    tcase_add_test(tc, test_check_config_checks_connector_files_despite_errors_in_the_main_file);
+    tcase_add_test(tc, test_check_config_names_what_a_broken_plugin_path_leaves_unchecked);
     tcase_add_test(tc, test_plugins_needs_only_the_plugin_path_of_the_config);
     tcase_add_test(tc, test_check_config_reports_unknown_plugin_with_the_ones_found);
     tcase_add_test(tc, test_check_config_runs_each_scorers_own_checks);

@@ -116,6 +116,31 @@ START_TEST(test_plugins_info_documents_callbacks_and_settings)
 }
 END_TEST
 
+START_TEST(test_plugins_info_lists_the_event_types_a_source_declares)
+{
+    char *dir = fixtures_dir();
+    char *output = NULL;
+
+    int rc = leadhubd(&output, "plugins info paging_source --plugin-path '%s'", dir);
+    ck_assert_msg(rc == EXIT_OK, "exit %d:\n%s", rc, output);
+    assert_contains(output, "\nemits:       lead.created, lead.updated\n");
+    free(output);
+
+    /* a source that declares none may emit any type */
+    rc = leadhubd(&output, "plugins info valid_source --plugin-path '%s'", dir);
+    ck_assert_msg(rc == EXIT_OK, "exit %d:\n%s", rc, output);
+    assert_contains(output, "\nemits:       any event type (the plugin declares none)\n");
+    free(output);
+
+    /* nothing to say for a plugin that is no source */
+    rc = leadhubd(&output, "plugins info valid_sink --plugin-path '%s'", dir);
+    ck_assert_msg(rc == EXIT_OK, "exit %d:\n%s", rc, output);
+    ck_assert_msg(strstr(output, "emits:") == NULL, "%s", output);
+    free(output);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_plugins_info_on_unknown_name_fails_listing_available_ones)
 {
     char *dir = fixtures_dir();
@@ -287,6 +312,7 @@ static Suite *cmd_plugins_suite(void)
     tcase_add_test(tc, test_plugins_reports_refused_files_on_stderr_with_their_reason);
     tcase_add_test(tc, test_plugins_with_empty_path_says_none_found);
     tcase_add_test(tc, test_plugins_info_documents_callbacks_and_settings);
+    tcase_add_test(tc, test_plugins_info_lists_the_event_types_a_source_declares);
     tcase_add_test(tc, test_plugins_info_on_unknown_name_fails_listing_available_ones);
     tcase_add_test(tc, test_plugins_info_on_refused_plugin_prints_detail_and_hint);
     tcase_add_test(tc, test_plugins_help_exits_zero_and_documents_exit_codes);

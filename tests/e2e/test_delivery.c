@@ -426,6 +426,15 @@ START_TEST(test_sigterm_drains_in_flight_deliveries_and_loses_nothing)
 }
 END_TEST
 
+/* Runs `command`, expecting exit 0 and `expected` in its output. */
+static void run_expecting(const char *command, const char *expected)
+{
+    char *out = NULL;
+    ck_assert_int_eq(tu_run(command, &out), 0);
+    ck_assert_msg(strstr(out, expected) != NULL, "expected \"%s\" in:\n%s", expected, out);
+    free(out);
+}
+
 START_TEST(test_replay_route_sends_history_through_a_new_route)
 {
     start_pipeline(&td, NULL, fast_retries);
@@ -433,24 +442,72 @@ START_TEST(test_replay_route_sends_history_through_a_new_route)
     post_events(&td, "history", 5);
     struct status_wait done = {"done", 5};
     ck_assert(td_wait_until(deliveries_reach, &done, 20000));
-    /* a second route to the same sink sends nothing new: each event has its delivery */
+    /* a second route to the same sink sends nothing new: each event has its delivery, and
+     * the dry run says so too */
     char *config = tu_path(td.dir, "leadhub.yaml");
     char *command =
         util_printf("'%s' replay -c '%s' --route everything-out --since 1h", td_binary(), config);
+    char *dry = util_printf("%s --dry-run", command);
+    run_expecting(dry, "5 event(s) in range, 5 matched, 0 deliveries would be made");
+    run_expecting(command, "5 event(s) in range, 5 matched, 0 deliveries made");
+    ck_assert_int_eq(testdb_scalar(db, "SELECT count(*) FROM deliveries"), 5);
+
+    /* two of them lost (as if the route had been added later for them): the dry run counts
+     * exactly the two the real run then makes */
+    PQclear(PQexec(db, "DELETE FROM deliveries WHERE id IN "
+                       "(SELECT id FROM deliveries ORDER BY id LIMIT 2)"));
+    run_expecting(dry, "5 matched, 2 deliveries would be made");
+    ck_assert_int_eq(testdb_scalar(db, "SELECT count(*) FROM deliveries"), 3);
+    run_expecting(command, "5 matched, 2 deliveries made");
+    struct status_wait again = {"done", 5};
+    ck_assert(td_wait_until(deliveries_reach, &again, 20000));
+    ck_assert_uint_eq(fake_http_request_count(receiver), 7);
+
+    /* all of them lost: all five are made again */
+    PQclear(PQexec(db, "DELETE FROM deliveries"));
+    run_expecting(dry, "5 matched, 5 deliveries would be made");
+    run_expecting(command, "5 matched, 5 deliveries made");
+    free(dry);
+    free(command);
+    free(config);
+    ck_assert(td_wait_until(deliveries_reach, &again, 20000));
+    ck_assert_uint_eq(fake_http_request_count(receiver), 12);
+}
+END_TEST
+
+START_TEST(test_replay_names_what_the_config_has_when_a_name_is_not_in_it)
+{
+    start_pipeline(&td, NULL, fast_retries);
+    char *config = tu_path(td.dir, "leadhub.yaml");
+    /* a destination no sink has: still exit 0 (nothing dead for it), with a warning */
+    char *command = util_printf("'%s' replay -c '%s' --destination nosuch 2>&1 >/dev/null",
+                                td_binary(), config);
+    run_expecting(command, "warning: no sink named \"nosuch\"");
+    run_expecting(command, "(sinks: out)");
+    free(command);
+    command = util_printf("'%s' replay -c '%s' --destination nosuch", td_binary(), config);
+    run_expecting(command, "re-queued 0 dead deliveries");
+    free(command);
+    /* an instance that is not a sink */
+    command = util_printf("'%s' replay -c '%s' --destination inbound", td_binary(), config);
+    run_expecting(command, "warning: instance \"inbound\" is not a sink");
+    free(command);
+    /* a real sink: no warning */
+    command = util_printf("'%s' replay -c '%s' --destination out", td_binary(), config);
     char *out = NULL;
     ck_assert_int_eq(tu_run(command, &out), 0);
-    ck_assert_msg(strstr(out, "5 event(s) in range, 5 matched, 0 deliveries made"), "%s", out);
+    ck_assert_msg(strstr(out, "warning") == NULL, "%s", out);
     free(out);
-    /* after deleting the deliveries (as if the route had been added later) it makes them */
-    PQclear(PQexec(db, "DELETE FROM deliveries"));
-    ck_assert_int_eq(tu_run(command, &out), 0);
-    ck_assert_msg(strstr(out, "5 matched, 5 deliveries made"), "%s", out);
+    free(command);
+    /* a route the config does not have: exit 1, with the ones it has */
+    command = util_printf("'%s' replay -c '%s' --route nosuch --since 1h", td_binary(), config);
+    ck_assert_int_eq(tu_run(command, &out), 1);
+    ck_assert_msg(strstr(out, "no route named \"nosuch\"") != NULL &&
+                      strstr(out, "(routes: everything-out)") != NULL,
+                  "%s", out);
     free(out);
     free(command);
     free(config);
-    struct status_wait again = {"done", 5};
-    ck_assert(td_wait_until(deliveries_reach, &again, 20000));
-    ck_assert_uint_eq(fake_http_request_count(receiver), 10);
 }
 END_TEST
 
@@ -470,6 +527,7 @@ int main(void)
     tcase_add_test(tc, test_two_daemons_share_deliveries_without_sending_twice);
     tcase_add_test(tc, test_sigterm_drains_in_flight_deliveries_and_loses_nothing);
     tcase_add_test(tc, test_replay_route_sends_history_through_a_new_route);
+    tcase_add_test(tc, test_replay_names_what_the_config_has_when_a_name_is_not_in_it);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
     curl_global_cleanup();

@@ -245,11 +245,29 @@ START_TEST(test_sync_asks_the_owning_replica_or_polls_here)
     free(out);
     ck_assert_uint_eq(fake_http_request_count(provider), polls + 2);
 
-    char *bad = util_printf("'%s' sync nobody -c '%s'", td_binary(), config);
-    ck_assert_int_eq(tu_run(bad, &out), 1);
-    ck_assert_ptr_nonnull(strstr(out, "not an enabled source instance that polls"));
-    free(out);
-    free(bad);
+    /* a name no instance has, one that does not poll, one disabled: each said plainly,
+     * with the instances that do poll */
+    td_webhook_instance(&td, "hooks", "s3cret");
+    td_connector(&td, "resting",
+                 "name: resting\nplugin: paging_source\nenabled: false\n"
+                 "settings:\n  url: http://127.0.0.1:1/\n");
+    const struct {
+        const char *name;
+        const char *expected;
+    } cases[] = {
+        {"nobody", "no instance named \"nobody\" in "},
+        {"hooks", "instance \"hooks\" exists but does not poll: its plugin webhook takes "
+                  "events by webhook only (POST /webhooks/hooks)"},
+        {"resting", "instance \"resting\" is disabled (enabled: false in "},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *bad = util_printf("'%s' sync %s -c '%s'", td_binary(), cases[i].name, config);
+        ck_assert_int_eq(tu_run(bad, &out), 1);
+        ck_assert_msg(strstr(out, cases[i].expected) != NULL, "%s", out);
+        ck_assert_msg(strstr(out, "instances that poll: pager\n") != NULL, "%s", out);
+        free(out);
+        free(bad);
+    }
     free(command);
     free(config);
 }

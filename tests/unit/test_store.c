@@ -611,10 +611,63 @@ START_TEST(test_store_unreachable_database_is_unavailable)
 }
 END_TEST
 
+static void assert_redacted(const char *url, const char *expected)
+{
+    char *redacted = store_redact_url(url);
+    ck_assert_ptr_nonnull(redacted);
+    ck_assert_str_eq(redacted, expected);
+    free(redacted);
+}
+
+START_TEST(test_store_redact_url_masks_every_way_of_writing_a_password)
+{
+    assert_redacted("postgresql://u:hunter2@h:5/db", "postgresql://u:****@h:5/db");
+    assert_redacted("postgres://u:hunter2@h/db?sslmode=require",
+                    "postgres://u:****@h/db?sslmode=require");
+    assert_redacted("postgresql://u@h/db?sslmode=disable&password=hunter2&connect_timeout=3",
+                    "postgresql://u@h/db?sslmode=disable&password=****&connect_timeout=3");
+    assert_redacted("postgresql://u@h/db?pass%77ord=hunter2",
+                    "postgresql://u@h/db?pass%77ord=****");
+    assert_redacted("postgresql://u@h/db", "postgresql://u@h/db");
+    assert_redacted("host=h password=hunter2 dbname=x", "host=h password=**** dbname=x");
+    assert_redacted("host=h password = 'hun ter\\'2' dbname=x",
+                    "host=h password = '****' dbname=x");
+    assert_redacted("host=h user=u", "host=h user=u");
+}
+END_TEST
+
+START_TEST(test_store_connection_errors_never_quote_the_password)
+{
+    /* libpq quotes what it cannot parse: a token, or the whole URI */
+    static const char *const urls[] = {
+        "postgresql://u:hun%zzter2@127.0.0.1:1/x",
+        "postgresql://u:hunter2@[::1/x",
+        "postgresql://u@127.0.0.1:1/x?password=hunter2&bogus=1",
+        "host=127.0.0.1 port=1 password='hunter2' bogus=1",
+        "postgresql://u:hunter2@127.0.0.1:1/x",
+    };
+    for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+        char *error = NULL;
+        struct store *s = store_open(urls[i], &error);
+        ck_assert_ptr_null(s);
+        ck_assert_ptr_nonnull(error);
+        ck_assert_msg(strstr(error, "hunter2") == NULL && strstr(error, "zzter2") == NULL,
+                      "%s -> %s", urls[i], error);
+        free(error);
+    }
+    char *masked = store_redact_message("postgresql://u:hun%zzter2@h/x",
+                                        "invalid percent-encoded token: \"hun%zzter2\"");
+    ck_assert_str_eq(masked, "invalid percent-encoded token: \"****\"");
+    free(masked);
+}
+END_TEST
+
 START_TEST(test_store_reconnects_after_the_connection_is_killed)
 {
+    /* this test's own connection: the server may be shared with other daemons */
     long pid = testdb_scalar(check_conn, "SELECT pid FROM pg_stat_activity WHERE "
-                                         "application_name = 'leadhubd' LIMIT 1");
+                                         "application_name = 'leadhubd' AND "
+                                         "datname = current_database() LIMIT 1");
     char *sql = util_printf("SELECT pg_terminate_backend(%ld)", pid);
     testdb_scalar(check_conn, "SELECT 1");
     PQclear(PQexec(check_conn, sql));
@@ -660,6 +713,10 @@ static Suite *store_suite(void)
     tcase_add_test(batch, test_store_unreachable_database_is_unavailable);
     tcase_add_test(batch, test_store_reconnects_after_the_connection_is_killed);
     suite_add_tcase(s, batch);
+    TCase *redaction = tcase_create("redaction");
+    tcase_add_test(redaction, test_store_redact_url_masks_every_way_of_writing_a_password);
+    tcase_add_test(redaction, test_store_connection_errors_never_quote_the_password);
+    suite_add_tcase(s, redaction);
     return s;
 }
 
