@@ -436,34 +436,55 @@ START_TEST(test_stripe_poll_rides_out_a_rate_limit_with_the_host_retries)
 }
 END_TEST
 
-START_TEST(test_stripe_poll_follows_stripe_should_retry)
+START_TEST(test_stripe_poll_stripe_should_retry_true_makes_the_host_retry_a_409)
 {
     start("");
     add_customer(1, 1);
-    /* a lock conflict Stripe says to retry: the host does not retry 409, the poller will */
+    /* a lock conflict Stripe says to retry: a 409 the host would not retry by its status */
     fake_stripe_fail(fake, 1, 409,
                      "{\"error\":{\"type\":\"invalid_request_error\",\"code\":\"lock_timeout\","
                      "\"message\":\"This object cannot be accessed right now.\"}}",
                      "Stripe-Should-Retry: true");
     struct poll p;
-    poll_once(&p);
-    ck_assert_int_eq(p.status, LH_RETRY);
-    ck_assert_ptr_nonnull(strstr(p.error, "HTTP 409 lock_timeout"));
+    poll_ok(&p);
+    json_t *expected = ids(1, 1);
+    assert_json_eq(p.emitted, expected);
+    json_decref(expected);
     poll_clear(&p);
-    /* a 5xx Stripe says not to retry: not before the next regular poll */
-    for (size_t request = 2; request <= 5; request++) {
-        fake_stripe_fail(fake, request, 503,
-                         "{\"error\":{\"type\":\"api_error\",\"message\":\"Unavailable.\"}}",
-                         "Stripe-Should-Retry: false");
-    }
+    /* within the same poll: the 409, then the same page again */
+    ck_assert_uint_eq(fake_stripe_request_count(fake), 2);
+    struct fake_stripe_request first = fake_stripe_request(fake, 0);
+    struct fake_stripe_request second = fake_stripe_request(fake, 1);
+    ck_assert_int_eq(first.status, 409);
+    ck_assert_int_eq(second.status, 200);
+    ck_assert_str_eq(first.url, second.url);
+    fake_stripe_request_free(&first);
+    fake_stripe_request_free(&second);
+    ck_assert_int_eq(stored_events(), 1);
+}
+END_TEST
+
+START_TEST(test_stripe_poll_stripe_should_retry_false_is_asked_once)
+{
+    start("");
+    add_customer(1, 1);
+    /* a 5xx Stripe says not to retry: one request, though the host retries a 503 4 times */
+    fake_stripe_fail(fake, 1, 503,
+                     "{\"error\":{\"type\":\"api_error\",\"message\":\"Unavailable.\"}}",
+                     "Stripe-Should-Retry: false");
+    struct poll p;
     poll_once(&p);
     ck_assert_int_eq(p.status, LH_PERMANENT);
+    ck_assert_ptr_nonnull(strstr(p.error, "HTTP 503 api_error: Unavailable."));
     ck_assert_ptr_nonnull(strstr(p.error, "not retried before the next poll"));
     poll_clear(&p);
+    ck_assert_uint_eq(fake_stripe_request_count(fake), 1);
     ck_assert_int_eq(stored_events(), 0);
+    /* the next regular poll asks again */
     poll_ok(&p);
-    ck_assert_int_eq(stored_events(), 1);
     poll_clear(&p);
+    ck_assert_uint_eq(fake_stripe_request_count(fake), 2);
+    ck_assert_int_eq(stored_events(), 1);
 }
 END_TEST
 
@@ -605,7 +626,8 @@ int main(void)
     tcase_add_test(tc, test_stripe_poll_backlog_is_held_one_window_at_a_time_deepest_first);
     tcase_add_test(tc, test_stripe_poll_failing_page_commits_nothing_and_the_next_poll_repeats_it);
     tcase_add_test(tc, test_stripe_poll_rides_out_a_rate_limit_with_the_host_retries);
-    tcase_add_test(tc, test_stripe_poll_follows_stripe_should_retry);
+    tcase_add_test(tc, test_stripe_poll_stripe_should_retry_true_makes_the_host_retry_a_409);
+    tcase_add_test(tc, test_stripe_poll_stripe_should_retry_false_is_asked_once);
     tcase_add_test(tc, test_stripe_poll_with_a_refused_key_fails_with_the_config_outcome);
     tcase_add_test(tc, test_stripe_poll_walks_again_from_the_top_when_a_saved_position_expired);
     tcase_add_test(tc, test_stripe_poll_skips_and_counts_what_it_does_not_store);
