@@ -34,6 +34,8 @@
 #define HUBSPOT_MESSAGE_MAX      300   /* bytes of HubSpot's message quoted in an error */
 #define HUBSPOT_MEETING_ASSOC    200   /* documented meeting -> contact association type */
 #define HUBSPOT_AUTH_RECHECK_MS  (15LL * 60 * 1000)
+#define HUBSPOT_DAILY_RECHECK_MS (60LL * 60 * 1000) /* a DAILY 429 is asked again hourly */
+#define HUBSPOT_INTERVAL_MAX_MS  600000 /* a rate-limit window longer than this is not believed */
 #define HUBSPOT_WEBHOOK_WINDOW   300000 /* ms a v3 signature's timestamp may be off */
 #define HUBSPOT_WEBHOOK_RING     1000   /* recent webhook event ids remembered */
 #define HUBSPOT_DEFAULT_BASE     "https://api.hubapi.com"
@@ -191,11 +193,16 @@ json_t *hubspot_meeting_properties(const json_t *event, const char *outcome);
 
 /*
  * hubspot_rate_limit_delay - how long to wait after a 429.
- *   policy: HubSpot's policyName (may be NULL); retry_after_ms: from Retry-After or -1.
- *   Retry-After wins; else DAILY waits for the next midnight UTC, SECONDLY and
- *   TEN_SECONDLY_ROLLING (and anything else) one second.
+ *   policy:         HubSpot's policyName (may be NULL).
+ *   retry_after_ms: from Retry-After, or -1.
+ *   interval_ms:    X-HubSpot-RateLimit-Interval-Milliseconds (the rolling window), or -1.
+ *   Retry-After wins. DAILY: until the next midnight UTC, at most HUBSPOT_DAILY_RECHECK_MS
+ *   (HubSpot resets at midnight in the account's time zone, which it does not say). The
+ *   others: one window, interval_ms when it is 1..HUBSPOT_INTERVAL_MAX_MS, else 1 s for
+ *   SECONDLY and 10 s for TEN_SECONDLY_ROLLING or an unnamed policy.
  */
-int64_t hubspot_rate_limit_delay(const char *policy, int64_t retry_after_ms, int64_t now_ms);
+int64_t hubspot_rate_limit_delay(const char *policy, int64_t retry_after_ms, int64_t interval_ms,
+                                 int64_t now_ms);
 
 /*
  * hubspot_error_text - "CATEGORY: message" from a HubSpot error body, or the body itself,

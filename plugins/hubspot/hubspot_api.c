@@ -8,7 +8,9 @@
  *                       private app: LH_CONFIG (a static token cannot be refreshed)
  *   403 MISSING_SCOPES  LH_CONFIG (the app lacks a scope)
  *   429                 LH_RETRY_AFTER: Retry-After, else by policyName (DAILY: until the
- *                       next midnight UTC; others 1 s); later calls fail fast until then
+ *                       next midnight UTC, at most an hour; the others one window of
+ *                       X-HubSpot-RateLimit-Interval-Milliseconds, else 10 s, SECONDLY
+ *                       1 s); later calls fail fast until then
  *   408, 425, 5xx       LH_RETRY (LH_RETRY_AFTER with Retry-After)
  *   other 4xx           LH_PERMANENT with HubSpot's category and message
  *
@@ -149,6 +151,18 @@ static void wipe_free(char *secret)
     }
 }
 
+/* X-HubSpot-RateLimit-Interval-Milliseconds, or -1 when absent or not a number. */
+static int64_t rate_limit_interval(const lh_http_response_t *response)
+{
+    const char *text = lh_response_header(response, "x-hubspot-ratelimit-interval-milliseconds");
+    if (text == NULL || text[0] < '0' || text[0] > '9' || strlen(text) > 9) {
+        return -1;
+    }
+    char *end = NULL;
+    long long value = strtoll(text, &end, 10);
+    return *end == '\0' ? (int64_t)value : -1;
+}
+
 /* The meaning of a 429: the delay by policy, remembered so later calls fail fast. */
 static lh_status_t rate_limited(struct hubspot *hs, lh_ctx_t *ctx,
                                 const lh_http_response_t *response, struct hubspot_response *out)
@@ -156,7 +170,8 @@ static lh_status_t rate_limited(struct hubspot *hs, lh_ctx_t *ctx,
     const lh_host_t *host = hs->host;
     const char *policy = json_string_value(json_object_get(out->body, "policyName"));
     int64_t now = host->now_ms(ctx);
-    int64_t delay = hubspot_rate_limit_delay(policy, response->retry_after_ms, now);
+    int64_t delay = hubspot_rate_limit_delay(policy, response->retry_after_ms,
+                                             rate_limit_interval(response), now);
     hs->throttled_until_ms = now + delay;
     snprintf(hs->throttle_policy, sizeof(hs->throttle_policy), "%s",
              policy != NULL ? policy : "unknown");

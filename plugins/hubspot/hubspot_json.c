@@ -657,16 +657,27 @@ json_t *hubspot_meeting_properties(const json_t *event, const char *outcome)
     return properties;
 }
 
-int64_t hubspot_rate_limit_delay(const char *policy, int64_t retry_after_ms, int64_t now_ms)
+int64_t hubspot_rate_limit_delay(const char *policy, int64_t retry_after_ms, int64_t interval_ms,
+                                 int64_t now_ms)
 {
     if (retry_after_ms >= 0) {
         return retry_after_ms;
     }
     if (policy != NULL && strcasecmp(policy, "DAILY") == 0) {
-        int64_t next_midnight = (now_ms / DAY_MS + 1) * DAY_MS;
-        return next_midnight - now_ms;
+        /* HubSpot resets the daily limit at midnight in the account's time zone, which the
+         * API does not tell: midnight UTC is only right for UTC accounts, so ask again
+         * within the hour rather than hold a day too long */
+        int64_t until_midnight = (now_ms / DAY_MS + 1) * DAY_MS - now_ms;
+        return until_midnight < HUBSPOT_DAILY_RECHECK_MS ? until_midnight
+                                                         : HUBSPOT_DAILY_RECHECK_MS;
     }
-    return 1000;
+    if (interval_ms > 0 && interval_ms <= HUBSPOT_INTERVAL_MAX_MS) {
+        return interval_ms; /* one window of the rolling limit, as HubSpot states it */
+    }
+    if (policy != NULL && strcasecmp(policy, "SECONDLY") == 0) {
+        return 1000;
+    }
+    return 10000; /* TEN_SECONDLY_ROLLING, and a policy HubSpot did not name: one window */
 }
 
 /* Appends at most `room` bytes of text to out (at *used), control characters made

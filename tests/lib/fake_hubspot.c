@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "fake_hubspot.h"
+#include "testutil.h"
 #include "util.h"
 
 #define SEARCH_CAP 10000
@@ -840,11 +841,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     struct MHD_Response *response =
         MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
     MHD_add_response_header(response, "Content-Type", "application/json;charset=utf-8");
-    if (a.header != NULL) {
-        char *colon = strchr(a.header, ':');
+    /* "Name: value" lines, separated by \n */
+    char *saveptr = NULL;
+    for (char *line = a.header != NULL ? strtok_r(a.header, "\n", &saveptr) : NULL; line != NULL;
+         line = strtok_r(NULL, "\n", &saveptr)) {
+        char *colon = strchr(line, ':');
         if (colon != NULL) {
             *colon = '\0';
-            MHD_add_response_header(response, a.header, colon + 1 + (colon[1] == ' '));
+            MHD_add_response_header(response, line, colon + 1 + (colon[1] == ' '));
         }
     }
     enum MHD_Result rc = MHD_queue_response(connection, (unsigned)a.status, response);
@@ -1162,6 +1166,48 @@ void fake_hubspot_fail_later(struct fake_hubspot *hs, const char *method, const 
         };
     }
     pthread_mutex_unlock(&hs->mutex);
+}
+
+/* HubSpot's 429 body for a policy: the provider notes' example
+ * (plugins/hubspot/tests/fixtures/error.429.ten_secondly.json) with that policy's name and
+ * message. Malloc'd. */
+static char *rate_limit_body(const char *policy)
+{
+    char *path = util_printf("%s/plugins/hubspot/tests/fixtures/error.429.ten_secondly.json",
+                             tu_source_dir());
+    json_t *body = path != NULL ? json_load_file(path, 0, NULL) : NULL;
+    free(path);
+    if (body == NULL) {
+        return NULL;
+    }
+    char *lowered = lower(policy);
+    char *message = util_printf("You have reached your %s limit.", lowered);
+    json_object_set_new(body, "policyName", json_string(policy));
+    json_object_set_new(body, "message", json_string(message));
+    char *text = json_dumps(body, JSON_COMPACT);
+    free(message);
+    free(lowered);
+    json_decref(body);
+    return text;
+}
+
+void fake_hubspot_rate_limit(struct fake_hubspot *hs, const char *method, const char *path_prefix,
+                             const char *policy, int interval_ms, int times)
+{
+    char *body = rate_limit_body(policy);
+    char *headers = NULL;
+    if (strcmp(policy, "SECONDLY") != 0) {
+        /* search answers carry no rate-limit headers; the others do */
+        bool daily = strcmp(policy, "DAILY") == 0;
+        headers = util_printf("X-HubSpot-RateLimit-Max: 100\nX-HubSpot-RateLimit-Remaining: "
+                              "%d\nX-HubSpot-RateLimit-Interval-Milliseconds: %d\n"
+                              "X-HubSpot-RateLimit-Daily: 250000\n"
+                              "X-HubSpot-RateLimit-Daily-Remaining: %d",
+                              daily ? 87 : 0, interval_ms, daily ? 0 : 241760);
+    }
+    fake_hubspot_fail(hs, method, path_prefix, 429, body, headers, times);
+    free(body);
+    free(headers);
 }
 
 void fake_hubspot_reject_email(struct fake_hubspot *hs, const char *email, const char *category,

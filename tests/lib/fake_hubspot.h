@@ -20,7 +20,8 @@
  *
  * Every /crm request needs a bearer token the fake issued or was told to accept (401
  * otherwise, EXPIRED_AUTHENTICATION for expired ones). Failures are scripted with
- * fake_hubspot_fail (429 with a policyName body, 5xx, ...). Every request is recorded.
+ * fake_hubspot_fail (5xx, ...) and fake_hubspot_rate_limit (HubSpot's 429s, with their
+ * headers). Every request is recorded.
  * Times are the wall clock in ms, strictly increasing from one write to the next.
  */
 #ifndef LEADHUB_FAKE_HUBSPOT_H
@@ -109,13 +110,24 @@ void fake_hubspot_meeting_association_type(struct fake_hubspot *hs, int type_id)
 /* --- failures ------------------------------------------------------------------------ */
 
 /* The next `times` requests with this method (NULL: any) whose path starts with
- * path_prefix answer `status` with `body` and one extra header ("Name: value", or NULL). */
+ * path_prefix answer `status` with `body` and extra headers ("Name: value" lines separated
+ * by \n, or NULL). */
 void fake_hubspot_fail(struct fake_hubspot *hs, const char *method, const char *path_prefix,
                        int status, const char *body, const char *header, int times);
 
 /* The same, once `skip` matching requests have been answered normally. */
 void fake_hubspot_fail_later(struct fake_hubspot *hs, const char *method, const char *path_prefix,
                              int skip, int status, const char *body, const char *header, int times);
+
+/*
+ * fake_hubspot_rate_limit - the next `times` matching requests answer HubSpot's 429: the
+ * body of examples/hubspot/error.429.ten_secondly.json with `policy` ("TEN_SECONDLY_ROLLING",
+ * "SECONDLY", "DAILY") as policyName, and, as HubSpot documents, the X-HubSpot-RateLimit-*
+ * headers (Max, Remaining, Interval-Milliseconds = interval_ms, Daily, Daily-Remaining:
+ * 0 for DAILY), except for SECONDLY, the search API's limit, whose answers carry none.
+ */
+void fake_hubspot_rate_limit(struct fake_hubspot *hs, const char *method, const char *path_prefix,
+                             const char *policy, int interval_ms, int times);
 
 /* Upserts of `email` are refused with this category and message (times: 0 = always). */
 void fake_hubspot_reject_email(struct fake_hubspot *hs, const char *email, const char *category,

@@ -1,0 +1,76 @@
+/*
+ * test_hubspot_json.c - the hubspot plugin's pure helpers alone (hubspot_json.c compiled
+ * into the test), where the daemon's clock cannot reach: how long a 429 holds the
+ * instance, by policy, header and time of day.
+ */
+#include <check.h>
+
+#include "../hubspot_json.c" // NOLINT(bugprone-suspicious-include)
+#include "testutil.h"
+
+#define HOUR_MS (60LL * 60 * 1000)
+
+/* 2026-11-27T10:00:00Z and 23:30:00Z, as epoch ms (date -u -d ... +%s). */
+#define MORNING_MS 1795773600000LL
+#define LATE_MS    1795822200000LL
+
+START_TEST(test_hubspot_ten_secondly_waits_the_window_hubspot_states)
+{
+    ck_assert_int_eq(hubspot_rate_limit_delay("TEN_SECONDLY_ROLLING", -1, 10000, MORNING_MS),
+                     10000);
+    ck_assert_int_eq(hubspot_rate_limit_delay("TEN_SECONDLY_ROLLING", -1, 5000, MORNING_MS), 5000);
+}
+END_TEST
+
+START_TEST(test_hubspot_ten_secondly_without_headers_waits_ten_seconds)
+{
+    ck_assert_int_eq(hubspot_rate_limit_delay("TEN_SECONDLY_ROLLING", -1, -1, MORNING_MS), 10000);
+    /* no policy named: the burst window, not a hammering second */
+    ck_assert_int_eq(hubspot_rate_limit_delay(NULL, -1, -1, MORNING_MS), 10000);
+}
+END_TEST
+
+START_TEST(test_hubspot_secondly_without_headers_waits_one_second)
+{
+    ck_assert_int_eq(hubspot_rate_limit_delay("SECONDLY", -1, -1, MORNING_MS), 1000);
+}
+END_TEST
+
+START_TEST(test_hubspot_retry_after_wins_over_the_policy)
+{
+    ck_assert_int_eq(hubspot_rate_limit_delay("TEN_SECONDLY_ROLLING", 7000, 10000, MORNING_MS),
+                     7000);
+    ck_assert_int_eq(hubspot_rate_limit_delay("DAILY", 120000, -1, MORNING_MS), 120000);
+}
+END_TEST
+
+START_TEST(test_hubspot_an_unbelievable_interval_is_not_waited)
+{
+    ck_assert_int_eq(hubspot_rate_limit_delay("TEN_SECONDLY_ROLLING", -1, 0, MORNING_MS), 10000);
+    ck_assert_int_eq(hubspot_rate_limit_delay("TEN_SECONDLY_ROLLING", -1, 86400000, MORNING_MS),
+                     10000);
+}
+END_TEST
+
+START_TEST(test_hubspot_daily_is_asked_again_within_the_hour)
+{
+    /* 14 hours before midnight UTC: the account's own midnight may come much sooner */
+    ck_assert_int_eq(hubspot_rate_limit_delay("DAILY", -1, 10000, MORNING_MS), HOUR_MS);
+    /* half an hour before midnight UTC: that comes first */
+    ck_assert_int_eq(hubspot_rate_limit_delay("DAILY", -1, 10000, LATE_MS), HOUR_MS / 2);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("hubspot_json");
+    TCase *tc = tcase_create("rate_limits");
+    tcase_add_test(tc, test_hubspot_ten_secondly_waits_the_window_hubspot_states);
+    tcase_add_test(tc, test_hubspot_ten_secondly_without_headers_waits_ten_seconds);
+    tcase_add_test(tc, test_hubspot_secondly_without_headers_waits_one_second);
+    tcase_add_test(tc, test_hubspot_retry_after_wins_over_the_policy);
+    tcase_add_test(tc, test_hubspot_an_unbelievable_interval_is_not_waited);
+    tcase_add_test(tc, test_hubspot_daily_is_asked_again_within_the_hour);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
