@@ -259,8 +259,8 @@ struct hubspot_response {
 
 /*
  * hubspot_call - one request to api_base + path with the instance's credentials.
- *   body: BORROWED, sent as JSON; NULL for none. max_attempts: as lh_http_request_t
- *   (only for requests that are safe to repeat).
+ *   body: BORROWED, sent as JSON; NULL for none. Sent once (the host retries nothing:
+ *   a 429's wait is the policy's, see hubspot_rate_limit_delay()).
  *   Returns LH_OK for 2xx (207 included) with out->body; otherwise the status the answer
  *   means, with the reason set: LH_AUTH (401, OAuth: the host refreshes and calls again),
  *   LH_CONFIG (a refused private app token, missing scopes, a refused OAuth grant),
@@ -270,7 +270,7 @@ struct hubspot_response {
  *   hubspot_response_clear() in every case.
  */
 lh_status_t hubspot_call(struct hubspot *hs, lh_ctx_t *ctx, const char *method, const char *path,
-                         const json_t *body, int max_attempts, struct hubspot_response *out);
+                         const json_t *body, struct hubspot_response *out);
 void hubspot_response_clear(struct hubspot_response *response);
 
 /* Replaces every occurrence of the instance's secrets in text with "[redacted]". */

@@ -234,7 +234,7 @@ static const char *status_class(long status)
 }
 
 lh_status_t hubspot_call(struct hubspot *hs, lh_ctx_t *ctx, const char *method, const char *path,
-                         const json_t *body, int max_attempts, struct hubspot_response *out)
+                         const json_t *body, struct hubspot_response *out)
 {
     const lh_host_t *host = hs->host;
     memset(out, 0, sizeof(*out));
@@ -280,7 +280,11 @@ lh_status_t hubspot_call(struct hubspot *hs, lh_ctx_t *ctx, const char *method, 
         .body = payload,
         .body_len = payload != NULL ? strlen(payload) : 0,
         .timeout_ms = hs->timeout_ms,
-        .max_attempts = max_attempts,
+        /* one attempt, reads included: the host would retry a 429 with its own short
+         * backoff (a DAILY one too), while rate_limited() knows how long HubSpot means;
+         * a 5xx fails the call, and the dispatcher, the poller or HubSpot's webhook
+         * redelivery tries again later */
+        .max_attempts = 1,
     };
     lh_http_response_t response = {0};
     status = host->http(ctx, &request, &response);

@@ -193,7 +193,7 @@ static void send_chunk(struct hubspot_batch *batch, const size_t *idx, size_t n,
     struct hubspot_response response;
     lh_status_t status = body != NULL
                              ? hubspot_call(hs, batch->ctx, "POST",
-                                            by_id ? PATH_UPDATE : PATH_UPSERT, body, 1, &response)
+                                            by_id ? PATH_UPDATE : PATH_UPSERT, body, &response)
                              : LH_RETRY;
     json_decref(body);
     if (body == NULL) {

@@ -153,7 +153,7 @@ static lh_status_t poll_kind(struct hubspot *hs, lh_ctx_t *ctx, const struct sea
         char path[64];
         snprintf(path, sizeof(path), "/crm/v3/objects/%s/search", kind->object);
         struct hubspot_response response;
-        status = hubspot_call(hs, ctx, "POST", path, body, 3, &response);
+        status = hubspot_call(hs, ctx, "POST", path, body, &response);
         hs->last_search_ms = host->now_ms(ctx);
         json_decref(body);
         const json_t *results = json_object_get(response.body, "results");

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "hubspot_harness.h"
+#include "metrics.h"
 #include "testdb.h"
 #include "testutil.h"
 #include "util.h"
@@ -339,12 +340,12 @@ START_TEST(test_hubspot_poll_keeps_the_pages_fetched_before_a_rate_limit)
 {
     ck_assert_int_eq(hh_start(&h, poll_settings("contacts")), LH_OK);
     fake_hubspot_contacts_add_many(h.fake, 250, util_now_ms() - 10 * 60 * 1000);
-    /* the second page is refused through all three of its attempts */
+    /* the second page is refused */
     fake_hubspot_fail_later(h.fake, "POST", SEARCH_CONTACTS, 1, 429,
                             "{\"status\":\"error\",\"message\":\"You have reached your "
                             "secondly limit.\",\"errorType\":\"RATE_LIMIT\",\"policyName\":"
                             "\"SECONDLY\"}",
-                            NULL, 3);
+                            NULL, 1);
     json_t *events = poll_ok();
     ck_assert_uint_eq(json_array_size(events), 100);
     json_decref(events);
@@ -356,7 +357,7 @@ START_TEST(test_hubspot_poll_keeps_the_pages_fetched_before_a_rate_limit)
     events = poll_ok();
     ck_assert_uint_eq(json_array_size(events), 150);
     json_decref(events);
-    json_t *resumed = hh_request_json(&h, "POST", SEARCH_CONTACTS, 4);
+    json_t *resumed = hh_request_json(&h, "POST", SEARCH_CONTACTS, 2);
     ck_assert_str_eq(json_string_value(json_object_get(resumed, "after")), "100");
     json_decref(resumed);
 }
@@ -366,7 +367,7 @@ START_TEST(test_hubspot_poll_keeps_the_contacts_when_the_deals_search_fails)
 {
     ck_assert_int_eq(hh_start(&h, poll_settings("contacts deals")), LH_OK);
     char *id = fake_hubspot_contact_add(h.fake, "{\"email\":\"ada@analytical.example\"}", 0);
-    fake_hubspot_fail(h.fake, "POST", SEARCH_DEALS, 503, "{}", NULL, 3);
+    fake_hubspot_fail(h.fake, "POST", SEARCH_DEALS, 503, "{}", NULL, 1);
     json_t *events = poll_ok();
     ck_assert_uint_eq(json_array_size(events), 1);
     json_decref(events);
@@ -377,8 +378,28 @@ START_TEST(test_hubspot_poll_keeps_the_contacts_when_the_deals_search_fails)
     ck_assert(json_is_null(json_object_get(deals, "after")));
     json_decref(deals);
     json_decref(poll_ok());
-    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", SEARCH_DEALS), 4);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", SEARCH_DEALS), 2);
     free(id);
+}
+END_TEST
+
+START_TEST(test_hubspot_poll_asks_once_when_search_meets_the_daily_limit)
+{
+    ck_assert_int_eq(hh_start(&h, poll_settings("contacts")), LH_OK);
+    fake_hubspot_contacts_add_many(h.fake, 5, util_now_ms() - 10 * 60 * 1000);
+    fake_hubspot_rate_limit(h.fake, "POST", SEARCH_CONTACTS, "DAILY", 10000, 3);
+    char *error = NULL;
+    ck_assert_int_eq(hh_poll(&h, NULL, &error), LH_RETRY_AFTER);
+    ck_assert_ptr_nonnull(strstr(error, "HubSpot rate limit (daily)"));
+    free(error);
+    /* the plugin holds the instance; the host does not hammer HubSpot with retries */
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", SEARCH_CONTACTS), 1);
+    ck_assert_int_eq(metrics_get(h.services.metrics, "leadhub_http_client_requests_total",
+                                 "instance", HH_INSTANCE, "status", "429", METRICS_END),
+                     1);
+    /* nor does the next poll while the hold lasts */
+    ck_assert_int_eq(hh_poll(&h, NULL, NULL), LH_RETRY_AFTER);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", SEARCH_CONTACTS), 1);
 }
 END_TEST
 
@@ -444,6 +465,7 @@ int main(void)
     tcase_add_test(tc, test_hubspot_poll_turns_a_deal_stage_change_into_deal_stage_changed);
     tcase_add_test(tc, test_hubspot_poll_keeps_the_pages_fetched_before_a_rate_limit);
     tcase_add_test(tc, test_hubspot_poll_keeps_the_contacts_when_the_deals_search_fails);
+    tcase_add_test(tc, test_hubspot_poll_asks_once_when_search_meets_the_daily_limit);
     tcase_add_test(tc, test_hubspot_poll_spaces_search_requests_by_search_interval);
     tcase_add_test(tc, test_hubspot_poll_with_nothing_to_pull_asks_nothing);
     tcase_add_test(tc, test_hubspot_poll_leaves_out_values_leadhub_cannot_hold);

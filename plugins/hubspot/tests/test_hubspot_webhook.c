@@ -353,7 +353,7 @@ START_TEST(test_hubspot_webhook_failed_fetch_asks_hubspot_to_deliver_again)
     char *a = fake_hubspot_contact_add(h.fake, "{\"email\":\"lucas@meridian.example\"}", 0);
     char *body = util_printf(
         "[{\"eventId\":31,\"subscriptionType\":\"contact.creation\",\"objectId\":%s}]", a);
-    fake_hubspot_fail(h.fake, "POST", READ_CONTACTS, 503, "{}", NULL, 3);
+    fake_hubspot_fail(h.fake, "POST", READ_CONTACTS, 503, "{}", NULL, 1);
     ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, NULL), LH_RETRY);
     /* nothing was remembered: the redelivery fetches */
     json_t *events = NULL;
