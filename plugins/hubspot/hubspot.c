@@ -98,7 +98,8 @@ static const lh_config_field_t hubspot_schema[] = {
      .min = 0,
      .max = 10000,
      .description = "Least time between two search requests: HubSpot allows 5 per second "
-                    "per account for search, shared by all its apps."},
+                    "per account for search, shared by all its apps. A poll ends rather "
+                    "than wait; the next goes on."},
     {.name = "backfill",
      .type = LH_CONFIG_DURATION,
      .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,

@@ -89,7 +89,8 @@ struct hubspot {
     int64_t auth_failed_at_ms;
     char *auth_failed_reason;
     long meeting_association_type; /* 0 until discovered */
-    int64_t last_search_ms;        /* wall clock of the last search request */
+    int64_t last_search_ms;        /* wall clock of the last search answer */
+    bool deals_first;              /* the deals' search was not due last poll: they go first */
 };
 
 /* ---------------------------------------------------------------------------------------

@@ -14,9 +14,11 @@
  *     the window moves instead, since = the latest modification seen, and the query starts
  *     over from the first page. (Should over 10,000 records share one millisecond, since
  *     moves 1 ms on, skipping the rest of them, counted and logged.)
- * Search requests are spaced by search_interval (HubSpot allows 5 per second for search).
- * A poll fetches at most 100 pages of each kind; a failure after some pages keeps what
- * they brought (LH_OK) and the next poll goes on from the cursor.
+ * Search requests are spaced by search_interval (HubSpot allows 5 per second for search),
+ * without waiting: when the next search is not due, the poll ends there (its cursor is in
+ * the batch) and the next poll goes on from it; the kind left out then goes first. A poll
+ * fetches at most 100 pages of each kind; a failure after some pages keeps what they
+ * brought (LH_OK) and the next poll goes on from the cursor.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -25,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hubspot.h"
 
@@ -41,22 +42,12 @@ static const struct search_kind contacts_kind = {"contacts", "contact", "lastmod
 static const struct search_kind deals_kind = {"deals", "deal", "hs_lastmodifieddate",
                                               "deals.cursor"};
 
-/* Waits until search_interval has passed since the last search request. */
-static void pace(struct hubspot *hs, lh_ctx_t *ctx)
+/* True when search_interval has passed since the last search answer. A poll never waits
+ * for it: sleeping would hold the instance, and its webhooks and deliveries behind it. */
+static bool search_due(const struct hubspot *hs, lh_ctx_t *ctx)
 {
-    const lh_host_t *host = hs->host;
-    if (hs->search_interval_ms <= 0) {
-        return;
-    }
-    for (;;) {
-        int64_t wait = hs->last_search_ms + hs->search_interval_ms - host->now_ms(ctx);
-        if (wait <= 0 || host->should_stop(ctx)) {
-            return;
-        }
-        int64_t slice = wait < 50 ? wait : 50;
-        struct timespec pause = {0, (long)slice * 1000000L};
-        nanosleep(&pause, NULL);
-    }
+    return hs->search_interval_ms <= 0 || hs->last_search_ms == 0 ||
+           hs->host->now_ms(ctx) - hs->last_search_ms >= hs->search_interval_ms;
 }
 
 /* The search request for one page. NEW. */
@@ -116,9 +107,10 @@ static bool past_cap(const char *after)
     return end != after && *end == '\0' && offset >= HUBSPOT_SEARCH_CAP;
 }
 
-/* One kind's pass; *progress_out tells whether it committed any page to the batch. */
+/* One kind's pass; *progress_out tells whether it committed any page to the batch,
+ * *searched_out whether it sent any search (false: the first was not due yet). */
 static lh_status_t poll_kind(struct hubspot *hs, lh_ctx_t *ctx, const struct search_kind *kind,
-                             bool *progress_out)
+                             bool *progress_out, bool *searched_out)
 {
     const lh_host_t *host = hs->host;
     json_t *cursor = NULL;
@@ -142,9 +134,18 @@ static lh_status_t poll_kind(struct hubspot *hs, lh_ctx_t *ctx, const struct sea
     int64_t latest = -1; /* the latest modification seen in this pass */
     bool progress = false;
     *progress_out = false;
+    *searched_out = false;
     for (int page = 0; status == LH_OK && page < HUBSPOT_MAX_PAGES && !host->should_stop(ctx);
          page++) {
-        pace(hs, ctx);
+        if (!search_due(hs, ctx)) {
+            /* the cursor of the last page is in the batch: the next poll goes on from it */
+            host->log(ctx, LH_LOG_DEBUG,
+                      "%s search not due yet (search_interval): %d page(s) "
+                      "this poll",
+                      kind->object, page);
+            break;
+        }
+        *searched_out = true;
         json_t *body = search_body(hs, kind, since, after[0] != '\0' ? after : NULL);
         if (body == NULL) {
             host->set_error(ctx, "out of memory");
@@ -211,19 +212,38 @@ static lh_status_t poll_kind(struct hubspot *hs, lh_ctx_t *ctx, const struct sea
 lh_status_t hubspot_poll(void *state, lh_ctx_t *ctx)
 {
     struct hubspot *hs = state;
+    const struct search_kind *order[2];
+    size_t count = 0;
+    /* contacts first, unless the deals were left out last time for want of a due search:
+     * then they go first, so that a backlog of one kind never starves the other */
+    bool deals_first = hs->deals_first && hs->pull_contacts && hs->pull_deals;
+    if (hs->pull_contacts && !deals_first) {
+        order[count++] = &contacts_kind;
+    }
+    if (hs->pull_deals) {
+        order[count++] = &deals_kind;
+    }
+    if (hs->pull_contacts && deals_first) {
+        order[count++] = &contacts_kind;
+    }
     lh_status_t status = LH_OK;
-    bool contacts_progress = false, deals_progress = false;
-    if (hs->pull_contacts) {
-        status = poll_kind(hs, ctx, &contacts_kind, &contacts_progress);
-    }
-    if (status != LH_OK || !hs->pull_deals || hs->host->should_stop(ctx)) {
-        return status;
-    }
-    status = poll_kind(hs, ctx, &deals_kind, &deals_progress);
-    if ((status == LH_RETRY || status == LH_RETRY_AFTER) && contacts_progress) {
-        /* keep the contacts' pages: the deals go on from their cursor next time */
-        hs->host->log(ctx, LH_LOG_WARN, "deals were not polled this time; contacts were");
-        return LH_OK;
+    bool progress = false;
+    for (size_t i = 0; i < count && status == LH_OK; i++) {
+        if (i > 0 && hs->host->should_stop(ctx)) {
+            break;
+        }
+        bool kind_progress = false, searched = false;
+        status = poll_kind(hs, ctx, order[i], &kind_progress, &searched);
+        if ((status == LH_RETRY || status == LH_RETRY_AFTER) && progress) {
+            /* keep the first kind's pages: this one goes on from its cursor next time */
+            hs->host->log(ctx, LH_LOG_WARN, "%s were not polled this time; %s were",
+                          order[i]->object, order[0]->object);
+            return LH_OK;
+        }
+        progress |= kind_progress;
+        if (status == LH_OK && i == 1) {
+            hs->deals_first = !searched ? order[i] == &deals_kind : hs->deals_first;
+        }
     }
     return status;
 }

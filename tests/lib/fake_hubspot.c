@@ -833,7 +833,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         hs->received = grown;
         hs->received[hs->received_count++] = (struct fake_hubspot_request){
             strdup(method), strdup(upload->uri), strdup(body != NULL ? body : ""),
-            authorization != NULL ? strdup(authorization) : NULL};
+            authorization != NULL ? strdup(authorization) : NULL, util_now_ms()};
     }
     struct answer a = route(hs, method, upload->uri, body != NULL ? body : "", authorization);
     pthread_mutex_unlock(&hs->mutex);
@@ -1246,7 +1246,8 @@ static char *dup_or_null(const char *text)
 static struct fake_hubspot_request copy_request(const struct fake_hubspot_request *r)
 {
     return (struct fake_hubspot_request){dup_or_null(r->method), dup_or_null(r->path),
-                                         dup_or_null(r->body), dup_or_null(r->authorization)};
+                                         dup_or_null(r->body), dup_or_null(r->authorization),
+                                         r->received_ms};
 }
 
 struct fake_hubspot_request fake_hubspot_request(struct fake_hubspot *hs, size_t i)

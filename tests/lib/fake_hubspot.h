@@ -144,6 +144,7 @@ struct fake_hubspot_request {
     char *path; /* with the query */
     char *body;
     char *authorization;
+    int64_t received_ms; /* wall clock (util_now_ms()) when it arrived */
 };
 
 size_t fake_hubspot_request_count(struct fake_hubspot *hs);

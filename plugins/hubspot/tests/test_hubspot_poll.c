@@ -403,15 +403,84 @@ START_TEST(test_hubspot_poll_asks_once_when_search_meets_the_daily_limit)
 }
 END_TEST
 
-START_TEST(test_hubspot_poll_spaces_search_requests_by_search_interval)
+/* Polls until `done` holds, at most timeout_ms; the events emitted on the way (NEW). */
+static json_t *poll_until(bool (*done)(void), int64_t timeout_ms)
+{
+    json_t *all = json_array();
+    int64_t until = util_monotonic_ms() + timeout_ms;
+    while (!done() && util_monotonic_ms() < until) {
+        json_t *events = poll_ok();
+        json_array_extend(all, events);
+        json_decref(events);
+        struct timespec pause = {0, 20000000};
+        nanosleep(&pause, NULL);
+    }
+    ck_assert_msg(done(), "not done after %lld ms", (long long)timeout_ms);
+    return all;
+}
+
+static bool all_250_stored(void)
+{
+    return testdb_scalar(h.db, "SELECT count(*) FROM events") == 250;
+}
+
+START_TEST(test_hubspot_poll_spaces_search_requests_by_search_interval_without_waiting)
 {
     json_t *settings = poll_settings("contacts");
     json_object_set_new(settings, "search_interval", json_string("300ms"));
     ck_assert_int_eq(hh_start(&h, settings), LH_OK);
     fake_hubspot_contacts_add_many(h.fake, 250, util_now_ms() - 10 * 60 * 1000);
-    int64_t started = util_monotonic_ms();
-    json_decref(poll_ok());
-    ck_assert_int_ge(util_monotonic_ms() - started, 600); /* three searches, two waits */
+    /* the next page is not due yet: the poll ends with its first page instead of sleeping
+     * while it holds the instance (webhooks and deliveries wait behind a poll) */
+    json_t *first = poll_ok();
+    ck_assert_uint_eq(json_array_size(first), 100);
+    json_decref(first);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", SEARCH_CONTACTS), 1);
+    json_t *cursor = hh_checkpoint(&h, "contacts.cursor");
+    ck_assert_ptr_nonnull(cursor);
+    json_decref(cursor);
+    /* later polls go on from the cursor, never sooner than search_interval apart */
+    json_decref(poll_until(all_250_stored, 60000));
+    size_t searches = fake_hubspot_count(h.fake, "POST", SEARCH_CONTACTS);
+    ck_assert_uint_ge(searches, 3);
+    for (size_t i = 1; i < searches; i++) {
+        struct fake_hubspot_request a = fake_hubspot_find(h.fake, "POST", SEARCH_CONTACTS, i - 1);
+        struct fake_hubspot_request b = fake_hubspot_find(h.fake, "POST", SEARCH_CONTACTS, i);
+        ck_assert_int_ge(b.received_ms - a.received_ms, 300);
+        fake_hubspot_request_free(&a);
+        fake_hubspot_request_free(&b);
+    }
+    ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(DISTINCT source_id) FROM events"), 250);
+}
+END_TEST
+
+static bool deals_searched(void)
+{
+    return fake_hubspot_count(h.fake, "POST", SEARCH_DEALS) > 0;
+}
+
+START_TEST(test_hubspot_poll_paced_deals_go_first_next_time)
+{
+    json_t *settings = poll_settings("contacts deals");
+    json_object_set_new(settings, "search_interval", json_string("300ms"));
+    ck_assert_int_eq(hh_start(&h, settings), LH_OK);
+    char *contact = fake_hubspot_contact_add(h.fake, "{\"email\":\"lucas@meridian.example\"}", 0);
+    char *deal = fake_hubspot_deal_add(
+        h.fake, "{\"dealname\":\"Meridian\",\"dealstage\":\"appointmentscheduled\"}", contact, 0);
+    json_t *first = poll_ok();
+    ck_assert_uint_eq(json_array_size(first), 1); /* the contact */
+    json_decref(first);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", SEARCH_CONTACTS), 1);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", SEARCH_DEALS), 0);
+    /* the deals, left out for want of a due search, are the next poll's first search */
+    json_t *events = poll_until(deals_searched, 60000);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", SEARCH_CONTACTS), 1);
+    ck_assert_uint_eq(json_array_size(events), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(events, 0), "type")),
+                     "deal.stage_changed");
+    json_decref(events);
+    free(contact);
+    free(deal);
 }
 END_TEST
 
@@ -466,7 +535,8 @@ int main(void)
     tcase_add_test(tc, test_hubspot_poll_keeps_the_pages_fetched_before_a_rate_limit);
     tcase_add_test(tc, test_hubspot_poll_keeps_the_contacts_when_the_deals_search_fails);
     tcase_add_test(tc, test_hubspot_poll_asks_once_when_search_meets_the_daily_limit);
-    tcase_add_test(tc, test_hubspot_poll_spaces_search_requests_by_search_interval);
+    tcase_add_test(tc, test_hubspot_poll_spaces_search_requests_by_search_interval_without_waiting);
+    tcase_add_test(tc, test_hubspot_poll_paced_deals_go_first_next_time);
     tcase_add_test(tc, test_hubspot_poll_with_nothing_to_pull_asks_nothing);
     tcase_add_test(tc, test_hubspot_poll_leaves_out_values_leadhub_cannot_hold);
     suite_add_tcase(s, tc);
