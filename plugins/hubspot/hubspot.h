@@ -10,7 +10,7 @@
  *   hubspot_sink_contacts.c contacts batch upsert/update, identities, what the hub wrote
  *   hubspot_sink_meetings.c meeting engagements and their associations
  *   hubspot_changes.c       contacts and deals seen through search or webhooks -> events
- *   hubspot_source.c        search polling with the 10,000-result window
+ *   hubspot_source.c        search polling, paged by modification time
  *   hubspot_webhook.c       X-HubSpot-Signature-v3 and notification batches
  *
  * The pure functions (no host, no I/O) are the ones the fuzz targets and tests drive.

@@ -62,6 +62,10 @@ struct fake_hubspot {
     int revoked; /* -1 no, else enum fake_hubspot_revocation */
     int token_count;
     int meeting_type;
+    /* a rep's edit made right after the nth contacts search is answered (mid-pass) */
+    char *edit_id, *edit_properties;
+    size_t edit_after_search;
+    size_t contact_searches;
     struct failure *failures;
     size_t failure_count;
     struct rejection *rejections;
@@ -712,6 +716,21 @@ static struct answer deal_associations(struct fake_hubspot *hs, const json_t *re
     return reply(json_array_size(errors) > 0 ? 207 : 200, batch_answer(results, errors));
 }
 
+/* A rep edits a contact (the mutex held): properties change, lastmodifieddate moves. */
+static void contact_edit(struct fake_hubspot *hs, const char *id, const char *properties_json,
+                         int64_t modified_ms)
+{
+    json_t *properties = json_loads(properties_json, JSON_ALLOW_NUL, NULL);
+    struct object *o = collection_find(&hs->contacts, id);
+    if (o != NULL) {
+        json_object_update(o->properties, properties);
+        o->modified_ms = now_ms(hs, modified_ms);
+        stamp(o, "lastmodifieddate", false);
+        index_email(hs, o);
+    }
+    json_decref(properties);
+}
+
 /* --- dispatch ------------------------------------------------------------------------- */
 
 static bool scripted_failure(struct fake_hubspot *hs, const char *method, const char *path,
@@ -768,6 +787,9 @@ static struct answer route(struct fake_hubspot *hs, const char *method, const ch
         a = batch_read(hs, &hs->deals, "hs_lastmodifieddate", "DEAL", request);
     } else if (post && strcmp(path, "/crm/v3/objects/contacts/search") == 0) {
         a = search(&hs->contacts, "lastmodifieddate", request);
+        if (++hs->contact_searches == hs->edit_after_search && hs->edit_id != NULL) {
+            contact_edit(hs, hs->edit_id, hs->edit_properties, 0);
+        }
     } else if (post && strcmp(path, "/crm/v3/objects/deals/search") == 0) {
         a = search(&hs->deals, "hs_lastmodifieddate", request);
     } else if (post && strcmp(path, "/crm/v3/objects/meetings") == 0) {
@@ -916,6 +938,8 @@ void fake_hubspot_stop(struct fake_hubspot *hs)
     free(hs->client_secret);
     free(hs->refresh_token);
     free(hs->rotate_to);
+    free(hs->edit_id);
+    free(hs->edit_properties);
     for (size_t i = 0; i < hs->failure_count; i++) {
         free(hs->failures[i].method);
         free(hs->failures[i].prefix);
@@ -1024,17 +1048,36 @@ void fake_hubspot_contacts_add_many(struct fake_hubspot *hs, size_t n, int64_t f
 void fake_hubspot_contact_update(struct fake_hubspot *hs, const char *id,
                                  const char *properties_json, int64_t modified_ms)
 {
-    json_t *properties = json_loads(properties_json, JSON_ALLOW_NUL, NULL);
     pthread_mutex_lock(&hs->mutex);
-    struct object *o = collection_find(&hs->contacts, id);
-    if (o != NULL) {
-        json_object_update(o->properties, properties);
-        o->modified_ms = now_ms(hs, modified_ms);
-        stamp(o, "lastmodifieddate", false);
+    contact_edit(hs, id, properties_json, modified_ms);
+    pthread_mutex_unlock(&hs->mutex);
+}
+
+void fake_hubspot_contact_update_after_search(struct fake_hubspot *hs, const char *id,
+                                              const char *properties_json, size_t nth)
+{
+    pthread_mutex_lock(&hs->mutex);
+    free(hs->edit_id);
+    free(hs->edit_properties);
+    hs->edit_id = strdup(id);
+    hs->edit_properties = strdup(properties_json);
+    hs->edit_after_search = hs->contact_searches + nth;
+    pthread_mutex_unlock(&hs->mutex);
+}
+
+void fake_hubspot_contacts_add_at(struct fake_hubspot *hs, size_t n, int64_t modified_ms)
+{
+    pthread_mutex_lock(&hs->mutex);
+    for (size_t i = 0; i < n; i++) {
+        struct object *o = collection_add(&hs->contacts, 80100);
+        o->created_ms = o->modified_ms = modified_ms;
+        char email[64];
+        snprintf(email, sizeof(email), "same%zu@bulk.example", i);
+        json_object_set_new(o->properties, "email", json_string(email));
+        stamp(o, "lastmodifieddate", true);
         index_email(hs, o);
     }
     pthread_mutex_unlock(&hs->mutex);
-    json_decref(properties);
 }
 
 char *fake_hubspot_contact(struct fake_hubspot *hs, const char *id)

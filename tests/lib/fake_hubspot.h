@@ -12,7 +12,8 @@
  *   POST /crm/v3/objects/{contacts,deals}/batch/{read,update}   207 for unknown ids
  *   POST /crm/v3/objects/{contacts,deals}/search   lastmodifieddate / hs_lastmodifieddate
  *                                            GTE filter, ascending sort, `after` offsets,
- *                                            400 past the 10,000-result cap
+ *                                            400 past the 10,000-result cap; a contact
+ *                                            edited between two pages (when asked)
  *   POST /crm/v3/objects/meetings, PATCH /crm/v3/objects/meetings/{id} (404 when gone)
  *   GET  /crm/v4/associations/meetings/contacts/labels
  *   POST /crm/v4/associations/meetings/contacts/batch/create
@@ -77,6 +78,14 @@ void fake_hubspot_contacts_add_many(struct fake_hubspot *hs, size_t n, int64_t f
 /* A rep edits a contact: these properties change, lastmodifieddate = modified_ms (0: now). */
 void fake_hubspot_contact_update(struct fake_hubspot *hs, const char *id,
                                  const char *properties_json, int64_t modified_ms);
+
+/* The same edit, made by the fake itself right after it answers the nth contacts search
+ * from now on (1: the next one): a record modified while a poll pages through them. */
+void fake_hubspot_contact_update_after_search(struct fake_hubspot *hs, const char *id,
+                                              const char *properties_json, size_t nth);
+
+/* Adds n contacts same0@bulk.example ... all modified at modified_ms. */
+void fake_hubspot_contacts_add_at(struct fake_hubspot *hs, size_t n, int64_t modified_ms);
 
 /* The contact's properties as JSON text (malloc'd), or NULL. */
 char *fake_hubspot_contact(struct fake_hubspot *hs, const char *id);
