@@ -226,14 +226,18 @@ struct hubspot_batch_item {
     int64_t updated_ms;      /* the result's updatedAt, or -1 */
     bool failed;
     bool retryable;
+    bool unidentified; /* failed because results lacked the key: which one is its is unknown */
     char message[HUBSPOT_MESSAGE_MAX + 64];
 };
 
 /*
  * hubspot_batch_results - reads a batch answer (200 or 207) into items[]: each result is
- * matched to its input by `match_property` (e.g. "email") or by id when NULL; each error
- * of a 207 to the inputs its context or message names. Inputs left without a result fail
- * with the errors no input claimed (or "HubSpot returned no result for it").
+ * matched to its input by `match_property` (e.g. "email") or by id when NULL, never by
+ * position (HubSpot does not promise the inputs' order; only a lone input takes a lone
+ * result); each error of a 207 to the inputs its context or message names. Inputs left
+ * without a result, while results without the key remain, fail retryable and
+ * `unidentified` (the caller may look them up by key); the others fail with the errors no
+ * input claimed (or "HubSpot returned no result for it").
  *   body: BORROWED. Returns the number of failed items.
  */
 size_t hubspot_batch_results(const json_t *body, const char *match_property,

@@ -71,6 +71,7 @@ struct fake_hubspot {
     struct rejection *rejections;
     size_t rejection_count;
     bool whole_request;
+    bool anonymous_upserts; /* upsert results without their emails, in reverse order */
     struct fake_hubspot_request *received;
     size_t received_count;
 };
@@ -476,6 +477,17 @@ static struct answer contacts_upsert(struct fake_hubspot *hs, const json_t *requ
         json_t *result = object_json(o, NULL, "lastmodifieddate");
         json_object_set_new(result, "new", json_boolean(is_new));
         json_array_append_new(results, result);
+    }
+    if (hs->anonymous_upserts) {
+        /* HubSpot promises neither the inputs' order nor, for every property, its value */
+        json_t *reversed = json_array();
+        for (size_t k = json_array_size(results); k > 0; k--) {
+            json_t *result = json_array_get(results, k - 1);
+            json_object_del(json_object_get(result, "properties"), "email");
+            json_array_append(reversed, result);
+        }
+        json_decref(results);
+        results = reversed;
     }
     int status = json_array_size(errors) > 0 ? 207 : 200;
     return reply(status, batch_answer(results, errors));
@@ -1263,6 +1275,13 @@ void fake_hubspot_reject_email(struct fake_hubspot *hs, const char *email, const
         hs->rejections[hs->rejection_count++] = (struct rejection){
             strdup(email), strdup(category), message != NULL ? strdup(message) : NULL, times};
     }
+    pthread_mutex_unlock(&hs->mutex);
+}
+
+void fake_hubspot_anonymous_upserts(struct fake_hubspot *hs, bool anonymous)
+{
+    pthread_mutex_lock(&hs->mutex);
+    hs->anonymous_upserts = anonymous;
     pthread_mutex_unlock(&hs->mutex);
 }
 

@@ -146,6 +146,10 @@ void fake_hubspot_reject_email(struct fake_hubspot *hs, const char *email, const
  * HubSpot's validation does), instead of a 207 for that input alone. */
 void fake_hubspot_reject_whole_request(struct fake_hubspot *hs, bool whole);
 
+/* With true, upsert answers leave the email out of their results' properties and list the
+ * results in reverse order: only their ids say which contact each is. */
+void fake_hubspot_anonymous_upserts(struct fake_hubspot *hs, bool anonymous);
+
 /* --- requests ------------------------------------------------------------------------ */
 
 struct fake_hubspot_request {

@@ -332,6 +332,77 @@ START_TEST(test_hubspot_207_fails_only_the_refused_inputs)
 }
 END_TEST
 
+#define READ_CONTACTS "/crm/v3/objects/contacts/batch/read"
+
+/* Three leads delivered in one batch while the fake answers upserts with anonymous results
+ * (no emails, reverse order). */
+static void deliver_three_anonymous(const char *const *emails, long *leads, lh_status_t *results,
+                                    char **messages)
+{
+    json_t *events[3];
+    for (size_t i = 0; i < 3; i++) {
+        events[i] = lead_event("lead.created", emails[i], emails[i]);
+        leads[i] = hh_lead(&h, emails[i]);
+    }
+    fake_hubspot_anonymous_upserts(h.fake, true);
+    hh_deliver_batch(&h, events, leads, 3, results, messages, NULL);
+    for (size_t i = 0; i < 3; i++) {
+        json_decref(events[i]);
+    }
+}
+
+START_TEST(test_hubspot_upsert_results_without_emails_are_matched_by_email_not_position)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    const char *emails[] = {"ada@analytical.example", "grace@navy.example",
+                            "lucas@meridian.example"};
+    long leads[3];
+    lh_status_t results[3];
+    char *messages[3];
+    deliver_three_anonymous(emails, leads, results, messages);
+    /* the answer's order says nothing: one read by email tells which contact is whose */
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", READ_CONTACTS), 1);
+    json_t *read = hh_request_json(&h, "POST", READ_CONTACTS, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(read, "idProperty")), "email");
+    ck_assert_uint_eq(json_array_size(json_object_get(read, "inputs")), 3);
+    json_decref(read);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_msg(results[i] == LH_OK, "%s: %s", emails[i], messages[i]);
+        char *identity = identity_of(leads[i]);
+        char *contact = fake_hubspot_contact_id(h.fake, emails[i]);
+        ck_assert_str_eq(identity, contact);
+        free(identity);
+        free(contact);
+        free(messages[i]);
+    }
+    /* a lone input and a lone result belong together: no read needed */
+    json_t *event = lead_event("lead.updated", "f-4", "ada@analytical.example");
+    ck_assert_int_eq(hh_deliver(&h, event, leads[0], NULL, NULL), LH_OK);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", READ_CONTACTS), 1);
+    json_decref(event);
+}
+END_TEST
+
+START_TEST(test_hubspot_upsert_results_nobody_can_match_are_retried_not_guessed)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    fake_hubspot_fail(h.fake, "POST", READ_CONTACTS, 503, "{}", NULL, 1);
+    const char *emails[] = {"ada@analytical.example", "grace@navy.example",
+                            "lucas@meridian.example"};
+    long leads[3];
+    lh_status_t results[3];
+    char *messages[3];
+    deliver_three_anonymous(emails, leads, results, messages);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_int_eq(results[i], LH_RETRY);
+        ck_assert_ptr_nonnull(strstr(messages[i], "does not say which contact"));
+        char *identity = identity_of(leads[i]);
+        ck_assert_ptr_null(identity); /* no lead gets another's contact id */
+        free(messages[i]);
+    }
+}
+END_TEST
+
 START_TEST(test_hubspot_400_naming_one_input_resends_the_others)
 {
     ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
@@ -825,6 +896,9 @@ static Suite *sink_suite(void)
     tcase_add_test(tc, test_hubspot_batch_merges_the_events_of_one_contact_into_one_input);
     tcase_add_test(tc, test_hubspot_batch_is_split_into_requests_of_batch_size);
     tcase_add_test(tc, test_hubspot_207_fails_only_the_refused_inputs);
+    tcase_add_test(tc,
+                   test_hubspot_upsert_results_without_emails_are_matched_by_email_not_position);
+    tcase_add_test(tc, test_hubspot_upsert_results_nobody_can_match_are_retried_not_guessed);
     tcase_add_test(tc, test_hubspot_400_naming_one_input_resends_the_others);
     tcase_add_test(tc, test_hubspot_400_shared_by_every_input_fails_them_all_in_few_requests);
     tcase_add_test(
