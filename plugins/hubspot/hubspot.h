@@ -132,7 +132,7 @@ bool hubspot_same_value(const char *property, const char *a, const char *b);
 json_t *hubspot_contact_properties(const struct hubspot_mapping *mapping, const json_t *lead);
 
 /* Every property a contact is read with (mapped and pulled, plus lastmodifieddate), as a
- * NEW array of strings. */
+ * NEW array of strings; NULL when out of memory. */
 json_t *hubspot_contact_property_names(const struct hubspot_mapping *mapping);
 
 /* What a contact seen in HubSpot means for leadhub. */
@@ -189,7 +189,8 @@ void hubspot_deal_change_clear(struct hubspot_deal_change *change);
 const char *hubspot_meeting_outcome(const char *type, const json_t *meeting,
                                     const json_t *remembered);
 
-/* hubspot_meeting_properties - the engagement's properties for a meeting event (NEW). */
+/* hubspot_meeting_properties - the engagement's properties for a meeting event (NEW), or
+ * NULL when out of memory. */
 json_t *hubspot_meeting_properties(const json_t *event, const char *outcome);
 
 /*

@@ -53,19 +53,29 @@ static void remember_written(struct hubspot_batch *batch, const struct hubspot_c
         record = json_object();
     }
     json_t *written = json_object_get(record, "p");
-    if (!json_is_object(written)) {
+    bool failed = record == NULL;
+    if (!failed && !json_is_object(written)) {
         written = json_object();
-        json_object_set_new(record, "p", written);
+        failed = json_object_set_new(record, "p", written) != 0;
     }
     int64_t at = updated_ms >= 0 ? updated_ms : host->now_ms(batch->ctx);
     const char *property;
     json_t *value;
     json_object_foreach(input->properties, property, value)
     {
-        json_object_set_new(written, property,
-                            json_pack("{s:O, s:I}", "v", value, "at", (json_int_t)at));
+        if (failed) {
+            break;
+        }
+        failed =
+            json_object_set_new(written, property,
+                                json_pack("{s:O, s:I}", "v", value, "at", (json_int_t)at)) != 0;
     }
-    if (host->checkpoint_put(batch->ctx, key, record) != LH_OK) {
+    if (failed) {
+        /* out of memory: the old record stays, and the miss is counted below */
+        json_decref(record);
+        record = NULL;
+    }
+    if (record == NULL || host->checkpoint_put(batch->ctx, key, record) != LH_OK) {
         /* the write is done; only the echo of it may come back as a lead.updated */
         host->counter_add(batch->ctx, "hubspot_state_write_failures_total", "key", "written", 1);
         host->log(batch->ctx, LH_LOG_WARN,

@@ -1,7 +1,8 @@
 /*
  * test_hubspot_json.c - the hubspot plugin's pure helpers alone (hubspot_json.c compiled
- * into the test), where the daemon's clock cannot reach: how long a 429 holds the
- * instance, by policy, header and time of day.
+ * into the test), where the daemon's clock and allocator cannot reach: how long a 429
+ * holds the instance, by policy, header and time of day, and answers that are whole or
+ * NULL when memory runs out.
  */
 #include <check.h>
 
@@ -61,9 +62,81 @@ START_TEST(test_hubspot_daily_is_asked_again_within_the_hour)
 }
 END_TEST
 
+/* jansson's allocations fail once `budget` of them succeeded (-1: never). */
+static long budget = -1;
+
+static void *budgeted_malloc(size_t size)
+{
+    if (budget == 0) {
+        return NULL;
+    }
+    if (budget > 0) {
+        budget--;
+    }
+    return malloc(size);
+}
+
+static void fail_after(long allocations)
+{
+    budget = allocations;
+    json_set_alloc_funcs(budgeted_malloc, free);
+}
+
+static void allocations_work(void)
+{
+    json_set_alloc_funcs(malloc, free);
+    budget = -1;
+}
+
+START_TEST(test_hubspot_meeting_properties_are_whole_or_null_when_memory_runs_out)
+{
+    json_t *event =
+        json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}}", "type", "meeting.scheduled",
+                  "occurred_at", "2026-11-27T10:42:00.000Z", "meeting", "title", "Intro call",
+                  "starts_at", "2026-12-28T15:00:00.000Z", "ends_at", "2026-12-28T15:30:00.000Z",
+                  "location", "Google Meet", "online_url", "https://meet.example/abc");
+    json_t *whole = hubspot_meeting_properties(event, "SCHEDULED");
+    ck_assert_uint_eq(json_object_size(whole), 7);
+    /* each allocation in turn fails: never an engagement missing hs_timestamp or a title */
+    for (long n = 0; n < 64; n++) {
+        fail_after(n);
+        json_t *got = hubspot_meeting_properties(event, "SCHEDULED");
+        allocations_work();
+        ck_assert_msg(got == NULL || json_equal(got, whole), "a partial answer after %ld", n);
+        json_decref(got);
+    }
+    json_decref(whole);
+    json_decref(event);
+}
+END_TEST
+
+START_TEST(test_hubspot_contact_property_names_are_whole_or_null_when_memory_runs_out)
+{
+    struct hubspot_field fields[] = {{"email", "email"}, {"first_name", "firstname"}};
+    char *pulled[] = {"lifecyclestage"};
+    struct hubspot_mapping mapping = {fields, 2, pulled, 1};
+    json_t *whole = hubspot_contact_property_names(&mapping);
+    ck_assert_uint_eq(json_array_size(whole), 4);
+    /* a short list would poll contacts without some of their mapped properties */
+    for (long n = 0; n < 32; n++) {
+        fail_after(n);
+        json_t *got = hubspot_contact_property_names(&mapping);
+        allocations_work();
+        ck_assert_msg(got == NULL || json_equal(got, whole), "a partial answer after %ld", n);
+        json_decref(got);
+    }
+    json_decref(whole);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hubspot_json");
+    TCase *memory = tcase_create("out_of_memory");
+    tcase_add_test(memory, test_hubspot_meeting_properties_are_whole_or_null_when_memory_runs_out);
+    tcase_add_test(memory,
+                   test_hubspot_contact_property_names_are_whole_or_null_when_memory_runs_out);
+    suite_add_tcase(s, memory);
     TCase *tc = tcase_create("rate_limits");
     tcase_add_test(tc, test_hubspot_ten_secondly_waits_the_window_hubspot_states);
     tcase_add_test(tc, test_hubspot_ten_secondly_without_headers_waits_ten_seconds);
