@@ -121,18 +121,21 @@ static lh_status_t access_token(struct hubspot *hs, lh_ctx_t *ctx, struct hubspo
         return status; /* the token endpoint is down or throttling: the grant may be fine */
     }
     if (status != LH_OK || *token_out == NULL) {
-        /* invalid_grant arrives as LH_AUTH (the host's reason says to re-authorize);
-         * HubSpot's own answer to a revoked token (400 BAD_REFRESH_TOKEN, no OAuth
-         * "error" member) as LH_PERMANENT; refused client credentials as LH_CONFIG.
-         * Each needs a person, not another attempt per delivery. */
+        /* A refused grant (invalid_grant, HubSpot's 400 BAD_REFRESH_TOKEN) arrives as
+         * LH_AUTH, with the host's reason saying to re-authorize; OAuth's 401
+         * invalid_client as LH_CONFIG. HubSpot refuses its client credentials its own way,
+         * 400 BAD_CLIENT_ID or BAD_CLIENT_SECRET, which the host can only call
+         * LH_PERMANENT: the token endpoint refused the request, for the client or for the
+         * token, so both fixes are named. Each needs a person, not another attempt per
+         * delivery. */
         const char *why = status == LH_CONFIG ? "the client credentials were refused"
                           : status == LH_AUTH ? "the refresh token is invalid (invalid_grant)"
-                                              : "the token endpoint refused the refresh token";
+                                              : "the token endpoint refused the refresh";
         hubspot_auth_fail(hs, ctx, why);
-        fail(hs, ctx, out,
-             "HubSpot OAuth failed (%s): re-authorize the app in HubSpot and set the new "
-             "refresh_token%s",
-             why, status == LH_CONFIG ? ", or check client_id and client_secret" : "");
+        fail(hs, ctx, out, "HubSpot OAuth failed (%s): %s", why,
+             status == LH_AUTH ? "re-authorize the app in HubSpot and set the new refresh_token"
+                               : "check client_id and client_secret, or re-authorize the app "
+                                 "in HubSpot and set the new refresh_token");
         return LH_CONFIG;
     }
     if (hs->auth_failed) {

@@ -59,8 +59,9 @@ struct fake_hubspot {
     json_t *issued;      /* token -> expiry ms */
     char *client_id, *client_secret, *refresh_token, *rotate_to;
     int expires_in;
-    int revoked; /* -1 no, else enum fake_hubspot_revocation */
-    int token_count;
+    int revoked;      /* -1 no, else enum fake_hubspot_revocation */
+    int token_count;  /* token requests */
+    int issued_count; /* access tokens issued */
     int meeting_type;
     /* a rep's edit made right after the nth contacts search is answered (mid-pass) */
     char *edit_id, *edit_properties;
@@ -269,6 +270,54 @@ static char *form_value(const char *body, const char *key)
     return NULL;
 }
 
+#define TOKEN_LEN 320 /* HubSpot's access tokens run to 300 characters and more */
+
+/* The nth access token the fake issues (1 for the first), into out (TOKEN_LEN + 1 bytes):
+ * long, of the characters HubSpot's use, and different for every n. */
+static void access_token_text(int n, char *out)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    int used = snprintf(out, TOKEN_LEN + 1, "CJSP5qzkMxICAQEYu%06d", n);
+    unsigned state = 2166136261u ^ (unsigned)n;
+    for (int i = used; i < TOKEN_LEN; i++) {
+        state = state * 16777619u + (unsigned)i;
+        out[i] = alphabet[(state >> 7) % 64];
+    }
+    out[TOKEN_LEN] = '\0';
+}
+
+/* HubSpot's answer to a token request with a refused client: its own v1 shape
+ * ({status, message, correlationId}, as for BAD_REFRESH_TOKEN), HTTP 400. */
+static struct answer bad_client(const char *status, const char *message)
+{
+    return reply(400, json_pack("{s:s, s:s, s:s}", "status", status, "message", message,
+                                "correlationId", "9b2e1f64-fake"));
+}
+
+/* The answer to a granted refresh: examples/hubspot/oauth.token.response.json (a copy in
+ * plugins/hubspot/tests/fixtures) with this grant's values, plus the hub_id, user_id and
+ * scopes newer versions of the endpoint add. NEW. */
+static json_t *token_answer(struct fake_hubspot *hs, const char *token)
+{
+    char *path =
+        util_printf("%s/plugins/hubspot/tests/fixtures/oauth.token.response.json", tu_source_dir());
+    json_t *body = path != NULL ? json_load_file(path, 0, NULL) : NULL;
+    free(path);
+    if (body == NULL) {
+        return json_pack("{s:s}", "error", "the fake's token fixture is missing");
+    }
+    json_object_set_new(body, "refresh_token", json_string(hs->refresh_token));
+    json_object_set_new(body, "access_token", json_string(token));
+    json_object_set_new(body, "expires_in", json_integer(hs->expires_in));
+    json_object_set_new(body, "hub_id", json_integer(44017236));
+    json_object_set_new(body, "user_id", json_integer(71244960));
+    json_object_set_new(body, "scopes",
+                        json_pack("[s,s,s,s]", "crm.objects.contacts.read",
+                                  "crm.objects.contacts.write", "crm.objects.deals.read", "oauth"));
+    return body;
+}
+
 static struct answer token_endpoint(struct fake_hubspot *hs, const char *body)
 {
     char *grant = form_value(body, "grant_type");
@@ -280,10 +329,10 @@ static struct answer token_endpoint(struct fake_hubspot *hs, const char *body)
     if (grant == NULL || strcmp(grant, "refresh_token") != 0) {
         a = reply(400, json_pack("{s:s, s:s}", "error", "unsupported_grant_type",
                                  "error_description", "grant_type must be refresh_token"));
-    } else if (hs->client_id == NULL || id == NULL || secret == NULL ||
-               strcmp(id, hs->client_id) != 0 || strcmp(secret, hs->client_secret) != 0) {
-        a = reply(401, json_pack("{s:s, s:s}", "error", "invalid_client", "error_description",
-                                 "unknown client"));
+    } else if (hs->client_id == NULL || id == NULL || strcmp(id, hs->client_id) != 0) {
+        a = bad_client("BAD_CLIENT_ID", "missing or unknown client id");
+    } else if (secret == NULL || strcmp(secret, hs->client_secret) != 0) {
+        a = bad_client("BAD_CLIENT_SECRET", "missing or invalid client secret");
     } else if (hs->revoked == FAKE_HUBSPOT_INVALID_GRANT ||
                (hs->revoked < 0 && (refresh == NULL || strcmp(refresh, hs->refresh_token) != 0))) {
         a = reply(400, json_pack("{s:s, s:s}", "error", "invalid_grant", "error_description",
@@ -297,13 +346,11 @@ static struct answer token_endpoint(struct fake_hubspot *hs, const char *body)
             hs->refresh_token = hs->rotate_to;
             hs->rotate_to = NULL;
         }
-        char token[32];
-        snprintf(token, sizeof(token), "oauth-at-%d", hs->token_count);
+        char token[TOKEN_LEN + 1];
+        access_token_text(++hs->issued_count, token);
         json_object_set_new(hs->issued, token,
                             json_integer(util_now_ms() + (int64_t)hs->expires_in * 1000));
-        a = reply(200, json_pack("{s:s, s:s, s:s, s:i}", "token_type", "bearer", "refresh_token",
-                                 hs->refresh_token, "access_token", token, "expires_in",
-                                 hs->expires_in));
+        a = reply(200, token_answer(hs, token));
     }
     free(grant);
     free(id);
@@ -971,6 +1018,15 @@ void fake_hubspot_stop(struct fake_hubspot *hs)
     free(hs->received);
     pthread_mutex_destroy(&hs->mutex);
     free(hs);
+}
+
+char *fake_hubspot_access_token(int n)
+{
+    char *token = malloc(TOKEN_LEN + 1);
+    if (token != NULL) {
+        access_token_text(n, token);
+    }
+    return token;
 }
 
 char *fake_hubspot_url(const struct fake_hubspot *hs, const char *path)

@@ -4,7 +4,8 @@
  * for the endpoints the hubspot plugin uses:
  *
  *   POST /oauth/v1/token, /oauth/v3/token    refresh_token grant; rotation; invalid_grant
- *                                            or HubSpot's BAD_REFRESH_TOKEN when revoked
+ *                                            or HubSpot's BAD_REFRESH_TOKEN when revoked;
+ *                                            BAD_CLIENT_ID / BAD_CLIENT_SECRET
  *   POST /crm/v3/objects/contacts/batch/upsert   idProperty email; 200, or 207 with the
  *                                            rejected inputs' errors; 400 for duplicate
  *                                            ids, more than 100 inputs, or (when asked) a
@@ -45,11 +46,17 @@ char *fake_hubspot_url(const struct fake_hubspot *hs, const char *path);
 /* Accepts `token` as a bearer token (a private app's). */
 void fake_hubspot_allow_token(struct fake_hubspot *hs, const char *token);
 
-/* The OAuth app: refresh grants with these credentials get "oauth-at-<n>" tokens that
- * live expires_in seconds. */
+/* The OAuth app: refresh grants with these credentials get access tokens that live
+ * expires_in seconds, answered as HubSpot does (examples/hubspot/oauth.token.response.json,
+ * plus hub_id, user_id and scopes). Another client_id is answered 400 BAD_CLIENT_ID, another
+ * client_secret 400 BAD_CLIENT_SECRET, in HubSpot's {status, message, correlationId}. */
 void fake_hubspot_oauth_client(struct fake_hubspot *hs, const char *client_id,
                                const char *client_secret, const char *refresh_token,
                                int expires_in);
+
+/* The nth access token the fake issues (1 for the first): 320 characters, like HubSpot's
+ * long ones. Malloc'd. */
+char *fake_hubspot_access_token(int n);
 
 /* The next token answer carries new_refresh_token, the only one accepted after it. */
 void fake_hubspot_oauth_rotate(struct fake_hubspot *hs, const char *new_refresh_token);
