@@ -3,8 +3,9 @@
  *
  * The host owns libcurl so that every connector gets the same behaviour: timeouts,
  * redirects refused (a redirect could carry credentials elsewhere), TLS verified,
- * Retry-After understood, full-jitter backoff for idempotent retries, nothing secret in
- * logs (no headers, no query strings), and metrics per instance.
+ * Retry-After understood, full-jitter backoff for idempotent retries (a provider's own
+ * "should retry" header overriding the status when the plugin names it: LH_HTTP_RETRY_HINT),
+ * nothing secret in logs (no headers, no query strings), and metrics per instance.
  *
  * Each thread keeps one easy handle, reset before every request: libcurl keeps the
  * connections of a handle alive, so a connector calling one API reuses its connection.
@@ -14,6 +15,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "host_http.h"
@@ -197,6 +199,9 @@ static lh_status_t perform_once(const lh_http_request_t *request, lh_http_respon
     struct receive received = {{0}, false, NULL, 0};
     lh_status_t status = LH_RETRY;
     for (size_t i = 0; i < request->header_count; i++) {
+        if (strcasecmp(request->headers[i].name, LH_HTTP_RETRY_HINT) == 0) {
+            continue; /* for the host, not the provider */
+        }
         char *line = util_printf("%s: %s", request->headers[i].name, request->headers[i].value);
         struct curl_slist *grown = line != NULL ? curl_slist_append(headers, line) : NULL;
         free(line);
@@ -266,6 +271,34 @@ static bool status_retryable(long status)
     return status == 408 || status == 425 || status == 429 || (status >= 500 && status < 600);
 }
 
+/* The response header named by the request's LH_HTTP_RETRY_HINT, or NULL when none. */
+static const char *retry_hint_name(const lh_http_request_t *request)
+{
+    for (size_t i = 0; i < request->header_count; i++) {
+        if (strcasecmp(request->headers[i].name, LH_HTTP_RETRY_HINT) == 0 &&
+            request->headers[i].value != NULL && request->headers[i].value[0] != '\0') {
+            return request->headers[i].value;
+        }
+    }
+    return NULL;
+}
+
+/* Whether to try again after an answer: by its status, unless the provider says otherwise
+ * in the hint header (see LH_HTTP_RETRY_HINT). */
+static bool answer_retryable(const lh_http_response_t *response, const char *hint_name)
+{
+    bool retry = status_retryable(response->status);
+    const char *hint = hint_name != NULL && response->status >= 400
+                           ? lh_response_header(response, hint_name)
+                           : NULL;
+    if (hint != NULL && strcasecmp(hint, "true") == 0) {
+        retry = true;
+    } else if (hint != NULL && strcasecmp(hint, "false") == 0) {
+        retry = false;
+    }
+    return retry;
+}
+
 /* Full jitter: a uniform delay in [0, min(cap, base * 2^attempt)). */
 static int64_t backoff_delay(int attempt, unsigned *seed)
 {
@@ -302,6 +335,7 @@ lh_status_t host_http_request(lh_ctx_t *ctx, const lh_http_request_t *request,
     char shown_url[256];
     url_for_log(request->url, shown_url, sizeof(shown_url));
     unsigned seed = (unsigned)util_monotonic_ms() ^ (unsigned)(uintptr_t)response;
+    const char *hint_name = retry_hint_name(request);
 
     lh_status_t status = LH_RETRY;
     for (int attempt = 1; attempt <= attempts; attempt++) {
@@ -322,7 +356,8 @@ lh_status_t host_http_request(lh_ctx_t *ctx, const lh_http_request_t *request,
                   request->method ? request->method : "GET", shown_url, response->status, seconds,
                   error ? ": " : "", error ? error : "");
 
-        bool retry = status == LH_RETRY || (status == LH_OK && status_retryable(response->status));
+        bool retry =
+            status == LH_RETRY || (status == LH_OK && answer_retryable(response, hint_name));
         if (!retry || attempt == attempts) {
             if (status != LH_OK && ctx != NULL) {
                 host_api_table()->set_error(ctx, "http %s %s: %s",

@@ -185,11 +185,30 @@ typedef struct lh_http_request {
     const void *body; /* may be NULL */
     size_t body_len;
     int64_t timeout_ms; /* whole-request timeout; 0 = the host default (30 s) */
-    int max_attempts;   /* the host retries transport errors, 408, 429 and 5xx up
+    int max_attempts;   /* the host retries transport errors, 408, 425, 429 and 5xx up
                            to this many attempts in all, honouring Retry-After, with
                            full-jitter backoff; 0 or 1 = no retry. Only for
-                           idempotent requests. */
+                           idempotent requests. See also LH_HTTP_RETRY_HINT. */
 } lh_http_request_t;
+
+/*
+ * LH_HTTP_RETRY_HINT - a request header the host reads and never sends: its value names a
+ * response header by which the provider says whether a retry can help, such as Stripe's
+ * `Stripe-Should-Retry`:
+ *     lh_header_t headers[] = {{"Authorization", auth},
+ *                              {LH_HTTP_RETRY_HINT, "Stripe-Should-Retry"}};
+ * When an error answer (4xx, 5xx) carries that header, "true" makes the host retry it
+ * though its status alone would not (a 409 lock timeout), and "false" stops the host
+ * retrying it though its status would (a 503 the provider knows will not pass). Either way
+ * within max_attempts, with Retry-After and backoff as usual; any other value, or no such
+ * header, leaves the decision to the status. The answer handed back is the last one, hint
+ * header included, so the plugin can read it too.
+ *   Notes: a directive header rather than a field of lh_http_request_t, which carries no
+ *          size: the host could not tell a plugin that sets a new field from one built
+ *          before it. A host older than this SDK sends the header on (providers ignore
+ *          unknown headers) and decides by status alone.
+ */
+#define LH_HTTP_RETRY_HINT "Leadhub-Retry-Hint"
 
 /* The answer. Filled by the host; free it with host->http_response_free(). */
 typedef struct lh_http_response {

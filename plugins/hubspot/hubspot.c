@@ -98,7 +98,8 @@ static const lh_config_field_t hubspot_schema[] = {
      .min = 0,
      .max = 10000,
      .description = "Least time between two search requests: HubSpot allows 5 per second "
-                    "per account for search, shared by all its apps."},
+                    "per account for search, shared by all its apps. A poll ends rather "
+                    "than wait; the next goes on."},
     {.name = "backfill",
      .type = LH_CONFIG_DURATION,
      .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
@@ -303,6 +304,10 @@ static lh_status_t init_auth(struct hubspot *hs, lh_ctx_t *ctx, const json_t *se
         return LH_CONFIG;
     }
     hs->client_id = strdup(client_id);
+    if (hs->client_id == NULL) {
+        host->set_error(ctx, "out of memory");
+        return LH_RETRY;
+    }
     lh_status_t status = secret_setting(hs, ctx, settings, "client_secret", &hs->client_secret);
     if (status == LH_OK) {
         status = secret_setting(hs, ctx, settings, "refresh_token", &hs->refresh_token);
@@ -318,8 +323,8 @@ static lh_status_t init_auth(struct hubspot *hs, lh_ctx_t *ctx, const json_t *se
     status = url_setting(hs, ctx, "token_url",
                          lh_setting_string(settings, "token_url", HUBSPOT_DEFAULT_TOKEN),
                          &hs->token_url);
-    if (status != LH_OK || hs->client_id == NULL) {
-        return status != LH_OK ? status : LH_RETRY;
+    if (status != LH_OK) {
+        return status;
     }
     hs->oauth = (lh_oauth2_t){.token_url = hs->token_url,
                               .grant_type = "refresh_token",
@@ -533,7 +538,10 @@ static lh_status_t init_scores(struct hubspot *hs, lh_ctx_t *ctx, const json_t *
                             scorer);
             return LH_CONFIG;
         }
-        json_object_set(hs->score_properties, scorer, (json_t *)property);
+        if (json_object_set(hs->score_properties, scorer, (json_t *)property) != 0) {
+            host->set_error(ctx, "out of memory");
+            return LH_RETRY;
+        }
     }
     return LH_OK;
 }

@@ -10,7 +10,7 @@
  *   hubspot_sink_contacts.c contacts batch upsert/update, identities, what the hub wrote
  *   hubspot_sink_meetings.c meeting engagements and their associations
  *   hubspot_changes.c       contacts and deals seen through search or webhooks -> events
- *   hubspot_source.c        search polling with the 10,000-result window
+ *   hubspot_source.c        search polling, paged by modification time
  *   hubspot_webhook.c       X-HubSpot-Signature-v3 and notification batches
  *
  * The pure functions (no host, no I/O) are the ones the fuzz targets and tests drive.
@@ -34,6 +34,8 @@
 #define HUBSPOT_MESSAGE_MAX      300   /* bytes of HubSpot's message quoted in an error */
 #define HUBSPOT_MEETING_ASSOC    200   /* documented meeting -> contact association type */
 #define HUBSPOT_AUTH_RECHECK_MS  (15LL * 60 * 1000)
+#define HUBSPOT_DAILY_RECHECK_MS (60LL * 60 * 1000) /* a DAILY 429 is asked again hourly */
+#define HUBSPOT_INTERVAL_MAX_MS  600000 /* a rate-limit window longer than this is not believed */
 #define HUBSPOT_WEBHOOK_WINDOW   300000 /* ms a v3 signature's timestamp may be off */
 #define HUBSPOT_WEBHOOK_RING     1000   /* recent webhook event ids remembered */
 #define HUBSPOT_DEFAULT_BASE     "https://api.hubapi.com"
@@ -87,7 +89,8 @@ struct hubspot {
     int64_t auth_failed_at_ms;
     char *auth_failed_reason;
     long meeting_association_type; /* 0 until discovered */
-    int64_t last_search_ms;        /* wall clock of the last search request */
+    int64_t last_search_ms;        /* wall clock of the last search answer */
+    bool deals_first;              /* the deals' search was not due last poll: they go first */
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -129,7 +132,7 @@ bool hubspot_same_value(const char *property, const char *a, const char *b);
 json_t *hubspot_contact_properties(const struct hubspot_mapping *mapping, const json_t *lead);
 
 /* Every property a contact is read with (mapped and pulled, plus lastmodifieddate), as a
- * NEW array of strings. */
+ * NEW array of strings; NULL when out of memory. */
 json_t *hubspot_contact_property_names(const struct hubspot_mapping *mapping);
 
 /* What a contact seen in HubSpot means for leadhub. */
@@ -186,16 +189,22 @@ void hubspot_deal_change_clear(struct hubspot_deal_change *change);
 const char *hubspot_meeting_outcome(const char *type, const json_t *meeting,
                                     const json_t *remembered);
 
-/* hubspot_meeting_properties - the engagement's properties for a meeting event (NEW). */
+/* hubspot_meeting_properties - the engagement's properties for a meeting event (NEW), or
+ * NULL when out of memory. */
 json_t *hubspot_meeting_properties(const json_t *event, const char *outcome);
 
 /*
  * hubspot_rate_limit_delay - how long to wait after a 429.
- *   policy: HubSpot's policyName (may be NULL); retry_after_ms: from Retry-After or -1.
- *   Retry-After wins; else DAILY waits for the next midnight UTC, SECONDLY and
- *   TEN_SECONDLY_ROLLING (and anything else) one second.
+ *   policy:         HubSpot's policyName (may be NULL).
+ *   retry_after_ms: from Retry-After, or -1.
+ *   interval_ms:    X-HubSpot-RateLimit-Interval-Milliseconds (the rolling window), or -1.
+ *   Retry-After wins. DAILY: until the next midnight UTC, at most HUBSPOT_DAILY_RECHECK_MS
+ *   (HubSpot resets at midnight in the account's time zone, which it does not say). The
+ *   others: one window, interval_ms when it is 1..HUBSPOT_INTERVAL_MAX_MS, else 1 s for
+ *   SECONDLY and 10 s for TEN_SECONDLY_ROLLING or an unnamed policy.
  */
-int64_t hubspot_rate_limit_delay(const char *policy, int64_t retry_after_ms, int64_t now_ms);
+int64_t hubspot_rate_limit_delay(const char *policy, int64_t retry_after_ms, int64_t interval_ms,
+                                 int64_t now_ms);
 
 /*
  * hubspot_error_text - "CATEGORY: message" from a HubSpot error body, or the body itself,
@@ -218,14 +227,18 @@ struct hubspot_batch_item {
     int64_t updated_ms;      /* the result's updatedAt, or -1 */
     bool failed;
     bool retryable;
+    bool unidentified; /* failed because results lacked the key: which one is its is unknown */
     char message[HUBSPOT_MESSAGE_MAX + 64];
 };
 
 /*
  * hubspot_batch_results - reads a batch answer (200 or 207) into items[]: each result is
- * matched to its input by `match_property` (e.g. "email") or by id when NULL; each error
- * of a 207 to the inputs its context or message names. Inputs left without a result fail
- * with the errors no input claimed (or "HubSpot returned no result for it").
+ * matched to its input by `match_property` (e.g. "email") or by id when NULL, never by
+ * position (HubSpot does not promise the inputs' order; only a lone input takes a lone
+ * result); each error of a 207 to the inputs its context or message names. Inputs left
+ * without a result, while results without the key remain, fail retryable and
+ * `unidentified` (the caller may look them up by key); the others fail with the errors no
+ * input claimed (or "HubSpot returned no result for it").
  *   body: BORROWED. Returns the number of failed items.
  */
 size_t hubspot_batch_results(const json_t *body, const char *match_property,
@@ -252,8 +265,8 @@ struct hubspot_response {
 
 /*
  * hubspot_call - one request to api_base + path with the instance's credentials.
- *   body: BORROWED, sent as JSON; NULL for none. max_attempts: as lh_http_request_t
- *   (only for requests that are safe to repeat).
+ *   body: BORROWED, sent as JSON; NULL for none. Sent once (the host retries nothing:
+ *   a 429's wait is the policy's, see hubspot_rate_limit_delay()).
  *   Returns LH_OK for 2xx (207 included) with out->body; otherwise the status the answer
  *   means, with the reason set: LH_AUTH (401, OAuth: the host refreshes and calls again),
  *   LH_CONFIG (a refused private app token, missing scopes, a refused OAuth grant),
@@ -263,7 +276,7 @@ struct hubspot_response {
  *   hubspot_response_clear() in every case.
  */
 lh_status_t hubspot_call(struct hubspot *hs, lh_ctx_t *ctx, const char *method, const char *path,
-                         const json_t *body, int max_attempts, struct hubspot_response *out);
+                         const json_t *body, struct hubspot_response *out);
 void hubspot_response_clear(struct hubspot_response *response);
 
 /* Replaces every occurrence of the instance's secrets in text with "[redacted]". */

@@ -8,7 +8,9 @@
  *                       private app: LH_CONFIG (a static token cannot be refreshed)
  *   403 MISSING_SCOPES  LH_CONFIG (the app lacks a scope)
  *   429                 LH_RETRY_AFTER: Retry-After, else by policyName (DAILY: until the
- *                       next midnight UTC; others 1 s); later calls fail fast until then
+ *                       next midnight UTC, at most an hour; the others one window of
+ *                       X-HubSpot-RateLimit-Interval-Milliseconds, else 10 s, SECONDLY
+ *                       1 s); later calls fail fast until then
  *   408, 425, 5xx       LH_RETRY (LH_RETRY_AFTER with Retry-After)
  *   other 4xx           LH_PERMANENT with HubSpot's category and message
  *
@@ -119,18 +121,21 @@ static lh_status_t access_token(struct hubspot *hs, lh_ctx_t *ctx, struct hubspo
         return status; /* the token endpoint is down or throttling: the grant may be fine */
     }
     if (status != LH_OK || *token_out == NULL) {
-        /* invalid_grant arrives as LH_AUTH (the host's reason says to re-authorize);
-         * HubSpot's own answer to a revoked token (400 BAD_REFRESH_TOKEN, no OAuth
-         * "error" member) as LH_PERMANENT; refused client credentials as LH_CONFIG.
-         * Each needs a person, not another attempt per delivery. */
+        /* A refused grant (invalid_grant, HubSpot's 400 BAD_REFRESH_TOKEN) arrives as
+         * LH_AUTH, with the host's reason saying to re-authorize; OAuth's 401
+         * invalid_client as LH_CONFIG. HubSpot refuses its client credentials its own way,
+         * 400 BAD_CLIENT_ID or BAD_CLIENT_SECRET, which the host can only call
+         * LH_PERMANENT: the token endpoint refused the request, for the client or for the
+         * token, so both fixes are named. Each needs a person, not another attempt per
+         * delivery. */
         const char *why = status == LH_CONFIG ? "the client credentials were refused"
                           : status == LH_AUTH ? "the refresh token is invalid (invalid_grant)"
-                                              : "the token endpoint refused the refresh token";
+                                              : "the token endpoint refused the refresh";
         hubspot_auth_fail(hs, ctx, why);
-        fail(hs, ctx, out,
-             "HubSpot OAuth failed (%s): re-authorize the app in HubSpot and set the new "
-             "refresh_token%s",
-             why, status == LH_CONFIG ? ", or check client_id and client_secret" : "");
+        fail(hs, ctx, out, "HubSpot OAuth failed (%s): %s", why,
+             status == LH_AUTH ? "re-authorize the app in HubSpot and set the new refresh_token"
+                               : "check client_id and client_secret, or re-authorize the app "
+                                 "in HubSpot and set the new refresh_token");
         return LH_CONFIG;
     }
     if (hs->auth_failed) {
@@ -149,6 +154,18 @@ static void wipe_free(char *secret)
     }
 }
 
+/* X-HubSpot-RateLimit-Interval-Milliseconds, or -1 when absent or not a number. */
+static int64_t rate_limit_interval(const lh_http_response_t *response)
+{
+    const char *text = lh_response_header(response, "x-hubspot-ratelimit-interval-milliseconds");
+    if (text == NULL || text[0] < '0' || text[0] > '9' || strlen(text) > 9) {
+        return -1;
+    }
+    char *end = NULL;
+    long long value = strtoll(text, &end, 10);
+    return *end == '\0' ? (int64_t)value : -1;
+}
+
 /* The meaning of a 429: the delay by policy, remembered so later calls fail fast. */
 static lh_status_t rate_limited(struct hubspot *hs, lh_ctx_t *ctx,
                                 const lh_http_response_t *response, struct hubspot_response *out)
@@ -156,7 +173,8 @@ static lh_status_t rate_limited(struct hubspot *hs, lh_ctx_t *ctx,
     const lh_host_t *host = hs->host;
     const char *policy = json_string_value(json_object_get(out->body, "policyName"));
     int64_t now = host->now_ms(ctx);
-    int64_t delay = hubspot_rate_limit_delay(policy, response->retry_after_ms, now);
+    int64_t delay = hubspot_rate_limit_delay(policy, response->retry_after_ms,
+                                             rate_limit_interval(response), now);
     hs->throttled_until_ms = now + delay;
     snprintf(hs->throttle_policy, sizeof(hs->throttle_policy), "%s",
              policy != NULL ? policy : "unknown");
@@ -219,7 +237,7 @@ static const char *status_class(long status)
 }
 
 lh_status_t hubspot_call(struct hubspot *hs, lh_ctx_t *ctx, const char *method, const char *path,
-                         const json_t *body, int max_attempts, struct hubspot_response *out)
+                         const json_t *body, struct hubspot_response *out)
 {
     const lh_host_t *host = hs->host;
     memset(out, 0, sizeof(*out));
@@ -265,7 +283,11 @@ lh_status_t hubspot_call(struct hubspot *hs, lh_ctx_t *ctx, const char *method, 
         .body = payload,
         .body_len = payload != NULL ? strlen(payload) : 0,
         .timeout_ms = hs->timeout_ms,
-        .max_attempts = max_attempts,
+        /* one attempt, reads included: the host would retry a 429 with its own short
+         * backoff (a DAILY one too), while rate_limited() knows how long HubSpot means;
+         * a 5xx fails the call, and the dispatcher, the poller or HubSpot's webhook
+         * redelivery tries again later */
+        .max_attempts = 1,
     };
     lh_http_response_t response = {0};
     status = host->http(ctx, &request, &response);

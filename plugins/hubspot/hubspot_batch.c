@@ -1,9 +1,10 @@
 /*
  * hubspot_batch.c - what a batch answer says about each input. HubSpot answers a batch
  * request with 200 (every input done) or 207 Multi-Status (results for some, errors for
- * the others). Results do not say which input they answer, so they are matched by the
- * input's key (the email of an upsert, the id of an update or read); errors name their
- * inputs in `context` or in the message. Pure: no host, no I/O.
+ * the others). Results do not say which input they answer, and come in no promised order,
+ * so they are matched by the input's key (the email of an upsert, the id of an update or
+ * read), never by position; errors name their inputs in `context` or in the message. Pure:
+ * no host, no I/O.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -123,6 +124,7 @@ size_t hubspot_batch_results(const json_t *body, const char *match_property,
         items[i].updated_ms = -1;
         items[i].failed = false;
         items[i].retryable = false;
+        items[i].unidentified = false;
         items[i].message[0] = '\0';
     }
     const json_t *results = json_object_get(body, "results");
@@ -148,14 +150,21 @@ size_t hubspot_batch_results(const json_t *body, const char *match_property,
             item->updated_ms = updated;
         }
     }
-    /* Every input answered, none by name: HubSpot left out the matching property. Then
-     * results follow the inputs' order, as HubSpot returns them. */
-    if (unmatched_results == count && json_array_size(errors) == 0 && count > 0) {
-        size_t k = 0;
+    /* A result without the matching property cannot be told apart from another: HubSpot
+     * does not promise results in the inputs' order. Only a lone input and a lone result
+     * belong together; otherwise those inputs are left unidentified (below). */
+    if (count == 1 && unmatched_results == 1 && json_array_size(errors) == 0 &&
+        items[0].id[0] == '\0') {
         json_array_foreach(results, i, result)
         {
-            if (k < count && hubspot_id_from_json(json_object_get(result, "id"), items[k].id)) {
-                k++;
+            if (hubspot_id_from_json(json_object_get(result, "id"), items[0].id)) {
+                const char *updated_text = json_string_value(json_object_get(result, "updatedAt"));
+                int64_t updated;
+                if (updated_text != NULL && hubspot_parse_time(updated_text, &updated) == 0) {
+                    items[0].updated_ms = updated;
+                }
+                unmatched_results = 0;
+                break;
             }
         }
     }
@@ -188,7 +197,14 @@ size_t hubspot_batch_results(const json_t *body, const char *match_property,
     }
     size_t failed = 0;
     for (size_t k = 0; k < count; k++) {
-        if (items[k].id[0] == '\0' && !items[k].failed) {
+        if (items[k].id[0] == '\0' && !items[k].failed && unmatched_results > 0) {
+            /* one of the results HubSpot did not name may well be this input's */
+            item_fail(&items[k],
+                      "HubSpot's answer does not say which of its results is this "
+                      "input",
+                      true);
+            items[k].unidentified = true;
+        } else if (items[k].id[0] == '\0' && !items[k].failed) {
             if (unclaimed[0] != '\0') {
                 item_fail(&items[k], unclaimed, unclaimed_retryable);
             } else {

@@ -186,7 +186,7 @@ static lh_status_t batch_read(struct hubspot *hs, lh_ctx_t *ctx, const char *pat
         return LH_RETRY;
     }
     struct hubspot_response response;
-    lh_status_t status = hubspot_call(hs, ctx, "POST", path, body, 3, &response);
+    lh_status_t status = hubspot_call(hs, ctx, "POST", path, body, &response);
     json_decref(body);
     if (status == LH_OK) {
         json_t *results = json_object_get(response.body, "results");
@@ -276,7 +276,7 @@ static lh_status_t deal_contacts(struct hubspot *hs, lh_ctx_t *ctx, const json_t
         json_t *body = json_pack("{s:o}", "inputs", inputs);
         struct hubspot_response response;
         lh_status_t status =
-            body != NULL ? hubspot_call(hs, ctx, "POST", PATH_DEAL_CONTACTS, body, 3, &response)
+            body != NULL ? hubspot_call(hs, ctx, "POST", PATH_DEAL_CONTACTS, body, &response)
                          : LH_RETRY;
         json_decref(body);
         if (body == NULL) {

@@ -344,9 +344,12 @@ json_t *hubspot_contact_property_names(const struct hubspot_mapping *mapping)
                            : i < mapping->field_count + mapping->pulled_count
                                ? mapping->pulled[i - mapping->field_count]
                                : "lastmodifieddate";
-        if (json_object_get(seen, name) == NULL) {
-            json_object_set_new(seen, name, json_true());
-            json_array_append_new(names, json_string(name));
+        if (json_object_get(seen, name) == NULL &&
+            (json_object_set_new(seen, name, json_true()) != 0 ||
+             json_array_append_new(names, json_string(name)) != 0)) {
+            json_decref(seen);
+            json_decref(names);
+            return NULL;
         }
     }
     json_decref(seen);
@@ -606,15 +609,31 @@ const char *hubspot_meeting_outcome(const char *type, const json_t *meeting,
     return outcome != NULL && strcmp(outcome, "RESCHEDULED") == 0 ? "RESCHEDULED" : "SCHEDULED";
 }
 
-/* Copies meeting[key] (a string) into properties[property] when present. */
-static void copy_string(json_t *properties, const char *property, const json_t *meeting,
-                        const char *key)
+/* Copies meeting[key] (a string) into properties[property] when present; -1 when out of
+ * memory. */
+static int copy_string(json_t *properties, const char *property, const json_t *meeting,
+                       const char *key)
 {
-    char *text = hubspot_value_text(json_object_get(meeting, key));
-    if (text != NULL && json_is_string(json_object_get(meeting, key))) {
-        json_object_set_new(properties, property, json_string(text));
+    const json_t *value = json_object_get(meeting, key);
+    if (!json_is_string(value)) {
+        return 0;
+    }
+    char *text = hubspot_value_text(value);
+    int rc = 0;
+    if (text != NULL) {
+        rc = json_object_set_new(properties, property, json_string(text));
+    } else if (json_string_length(value) > 0 &&
+               strlen(json_string_value(value)) == json_string_length(value)) {
+        /* not blank, no U+0000: hubspot_value_text failed for want of memory */
+        for (size_t i = 0; i < json_string_length(value); i++) {
+            if (!isspace((unsigned char)json_string_value(value)[i])) {
+                rc = -1;
+                break;
+            }
+        }
     }
     free(text);
+    return rc;
 }
 
 /* A time member as HubSpot's ISO text, or NULL when absent or unreadable. */
@@ -637,36 +656,52 @@ json_t *hubspot_meeting_properties(const json_t *event, const char *outcome)
         return NULL;
     }
     char starts[32], ends[32], occurred[32];
+    int failed = 0;
     bool has_start = time_member(meeting, "starts_at", starts);
     if (has_start) {
-        json_object_set_new(properties, "hs_meeting_start_time", json_string(starts));
+        failed |= json_object_set_new(properties, "hs_meeting_start_time", json_string(starts));
     }
     if (time_member(meeting, "ends_at", ends)) {
-        json_object_set_new(properties, "hs_meeting_end_time", json_string(ends));
+        failed |= json_object_set_new(properties, "hs_meeting_end_time", json_string(ends));
     }
     /* hs_timestamp is required: the start, else when the event happened */
     if (has_start) {
-        json_object_set_new(properties, "hs_timestamp", json_string(starts));
+        failed |= json_object_set_new(properties, "hs_timestamp", json_string(starts));
     } else if (time_member(event, "occurred_at", occurred)) {
-        json_object_set_new(properties, "hs_timestamp", json_string(occurred));
+        failed |= json_object_set_new(properties, "hs_timestamp", json_string(occurred));
     }
-    copy_string(properties, "hs_meeting_title", meeting, "title");
-    copy_string(properties, "hs_meeting_location", meeting, "location");
-    copy_string(properties, "hs_meeting_external_url", meeting, "online_url");
-    json_object_set_new(properties, "hs_meeting_outcome", json_string(outcome));
+    failed |= copy_string(properties, "hs_meeting_title", meeting, "title");
+    failed |= copy_string(properties, "hs_meeting_location", meeting, "location");
+    failed |= copy_string(properties, "hs_meeting_external_url", meeting, "online_url");
+    failed |= json_object_set_new(properties, "hs_meeting_outcome", json_string(outcome));
+    if (failed != 0) {
+        json_decref(properties);
+        return NULL; /* out of memory: a meeting without a required property is no use */
+    }
     return properties;
 }
 
-int64_t hubspot_rate_limit_delay(const char *policy, int64_t retry_after_ms, int64_t now_ms)
+int64_t hubspot_rate_limit_delay(const char *policy, int64_t retry_after_ms, int64_t interval_ms,
+                                 int64_t now_ms)
 {
     if (retry_after_ms >= 0) {
         return retry_after_ms;
     }
     if (policy != NULL && strcasecmp(policy, "DAILY") == 0) {
-        int64_t next_midnight = (now_ms / DAY_MS + 1) * DAY_MS;
-        return next_midnight - now_ms;
+        /* HubSpot resets the daily limit at midnight in the account's time zone, which the
+         * API does not tell: midnight UTC is only right for UTC accounts, so ask again
+         * within the hour rather than hold a day too long */
+        int64_t until_midnight = (now_ms / DAY_MS + 1) * DAY_MS - now_ms;
+        return until_midnight < HUBSPOT_DAILY_RECHECK_MS ? until_midnight
+                                                         : HUBSPOT_DAILY_RECHECK_MS;
     }
-    return 1000;
+    if (interval_ms > 0 && interval_ms <= HUBSPOT_INTERVAL_MAX_MS) {
+        return interval_ms; /* one window of the rolling limit, as HubSpot states it */
+    }
+    if (policy != NULL && strcasecmp(policy, "SECONDLY") == 0) {
+        return 1000;
+    }
+    return 10000; /* TEN_SECONDLY_ROLLING, and a policy HubSpot did not name: one window */
 }
 
 /* Appends at most `room` bytes of text to out (at *used), control characters made

@@ -10,6 +10,10 @@
  * halves until the culprit stands alone, unless both halves fail alike (an error every
  * input shares, such as an unknown property, fails them all without more requests).
  *
+ * Results are matched to inputs by email, never by position (HubSpot does not promise
+ * the inputs' order): when an answer's results lack their emails, the contacts are looked
+ * up by email with one batch read, and an input still unknown is retried.
+ *
  * For every written contact: the delivery's lead gets the contact id as its identity in
  * this instance, and what was written is remembered (checkpoint "contact:<id>:written",
  * each property with HubSpot's updatedAt), so that polling does not echo it back.
@@ -26,6 +30,7 @@
 
 #define PATH_UPSERT "/crm/v3/objects/contacts/batch/upsert"
 #define PATH_UPDATE "/crm/v3/objects/contacts/batch/update"
+#define PATH_READ   "/crm/v3/objects/contacts/batch/read"
 
 static void input_fail(struct hubspot_contact_input *input, lh_status_t status, const char *reason)
 {
@@ -48,19 +53,29 @@ static void remember_written(struct hubspot_batch *batch, const struct hubspot_c
         record = json_object();
     }
     json_t *written = json_object_get(record, "p");
-    if (!json_is_object(written)) {
+    bool failed = record == NULL;
+    if (!failed && !json_is_object(written)) {
         written = json_object();
-        json_object_set_new(record, "p", written);
+        failed = json_object_set_new(record, "p", written) != 0;
     }
     int64_t at = updated_ms >= 0 ? updated_ms : host->now_ms(batch->ctx);
     const char *property;
     json_t *value;
     json_object_foreach(input->properties, property, value)
     {
-        json_object_set_new(written, property,
-                            json_pack("{s:O, s:I}", "v", value, "at", (json_int_t)at));
+        if (failed) {
+            break;
+        }
+        failed =
+            json_object_set_new(written, property,
+                                json_pack("{s:O, s:I}", "v", value, "at", (json_int_t)at)) != 0;
     }
-    if (host->checkpoint_put(batch->ctx, key, record) != LH_OK) {
+    if (failed) {
+        /* out of memory: the old record stays, and the miss is counted below */
+        json_decref(record);
+        record = NULL;
+    }
+    if (record == NULL || host->checkpoint_put(batch->ctx, key, record) != LH_OK) {
         /* the write is done; only the echo of it may come back as a lead.updated */
         host->counter_add(batch->ctx, "hubspot_state_write_failures_total", "key", "written", 1);
         host->log(batch->ctx, LH_LOG_WARN,
@@ -116,6 +131,63 @@ static json_t *request_body(const struct hubspot_batch *batch, const size_t *idx
 }
 
 static void send_chunk(struct hubspot_batch *batch, const size_t *idx, size_t n, bool by_id);
+
+/*
+ * Looks up by email the inputs of an upsert answer that left them unidentified (results
+ * without their emails, which HubSpot does not promise in the inputs' order): one batch
+ * read, whose results carry the email asked for. Found inputs get their id and updatedAt
+ * and are no longer failed; the others stay failed, to be retried (the upsert is safe to
+ * repeat). items: BORROWED, n of them.
+ */
+static void identify_by_email(struct hubspot_batch *batch, struct hubspot_batch_item *items,
+                              size_t n)
+{
+    size_t *which = calloc(n, sizeof(*which));
+    struct hubspot_batch_item *lookup = calloc(n, sizeof(*lookup));
+    json_t *inputs = json_array();
+    json_t *body = NULL;
+    struct hubspot_response response = {0};
+    size_t m = 0;
+    if (which == NULL || lookup == NULL || inputs == NULL) {
+        goto out; /* they stay failed, retryable */
+    }
+    for (size_t j = 0; j < n; j++) {
+        if (!items[j].unidentified) {
+            continue;
+        }
+        if (json_array_append_new(inputs, json_pack("{s:s}", "id", items[j].key)) != 0) {
+            goto out;
+        }
+        which[m] = j;
+        lookup[m].key = items[j].key;
+        m++;
+    }
+    if (m == 0) {
+        goto out;
+    }
+    body = json_pack("{s:s, s:[s], s:O}", "idProperty", "email", "properties", "email", "inputs",
+                     inputs);
+    if (body == NULL ||
+        hubspot_call(batch->hs, batch->ctx, "POST", PATH_READ, body, &response) != LH_OK) {
+        goto out;
+    }
+    hubspot_batch_results(response.body, "email", lookup, m);
+    for (size_t k = 0; k < m; k++) {
+        struct hubspot_batch_item *item = &items[which[k]];
+        if (!lookup[k].failed) {
+            snprintf(item->id, sizeof(item->id), "%s", lookup[k].id);
+            item->updated_ms = lookup[k].updated_ms;
+            item->failed = item->retryable = item->unidentified = false;
+            item->message[0] = '\0';
+        }
+    }
+out:
+    hubspot_response_clear(&response);
+    json_decref(body);
+    json_decref(inputs);
+    free(lookup);
+    free(which);
+}
 
 /* Items of inputs[idx[0..n)], keyed by their keys. */
 static struct hubspot_batch_item *items_for(const struct hubspot_batch *batch, const size_t *idx,
@@ -193,7 +265,7 @@ static void send_chunk(struct hubspot_batch *batch, const size_t *idx, size_t n,
     struct hubspot_response response;
     lh_status_t status = body != NULL
                              ? hubspot_call(hs, batch->ctx, "POST",
-                                            by_id ? PATH_UPDATE : PATH_UPSERT, body, 1, &response)
+                                            by_id ? PATH_UPDATE : PATH_UPSERT, body, &response)
                              : LH_RETRY;
     json_decref(body);
     if (body == NULL) {
@@ -214,9 +286,23 @@ static void send_chunk(struct hubspot_batch *batch, const size_t *idx, size_t n,
             }
             goto out;
         }
-        size_t failed = hubspot_batch_results(response.body, by_id ? NULL : "email", items, n);
+        hubspot_batch_results(response.body, by_id ? NULL : "email", items, n);
+        if (!by_id) {
+            identify_by_email(batch, items, n);
+        }
+        size_t failed = 0;
+        for (size_t j = 0; j < n; j++) {
+            failed += items[j].failed;
+        }
         for (size_t j = 0; j < n; j++) {
             struct hubspot_contact_input *input = &batch->inputs[idx[j]];
+            if (items[j].failed && items[j].unidentified) {
+                /* written, most likely, but under which id HubSpot did not say */
+                input_fail(input, LH_RETRY,
+                           "HubSpot's answer does not say which contact is this input's, nor "
+                           "could it be looked up by email: sent again later");
+                continue;
+            }
             if (items[j].failed) {
                 char reason[HUBSPOT_MESSAGE_MAX + 128];
                 snprintf(reason, sizeof(reason), "HubSpot refused this contact: %s",

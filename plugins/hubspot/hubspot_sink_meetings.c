@@ -51,7 +51,7 @@ static long association_type(struct hubspot_batch *batch)
         return HUBSPOT_MEETING_ASSOC;
     }
     struct hubspot_response response;
-    lh_status_t status = hubspot_call(hs, batch->ctx, "GET", PATH_LABELS, NULL, 2, &response);
+    lh_status_t status = hubspot_call(hs, batch->ctx, "GET", PATH_LABELS, NULL, &response);
     long found = 0;
     size_t i;
     const json_t *label;
@@ -131,7 +131,7 @@ static void look_up_attendees(struct hubspot_batch *batch, json_t *known)
         struct hubspot_response response;
         lh_status_t status =
             body != NULL && items != NULL
-                ? hubspot_call(hs, batch->ctx, "POST", PATH_READ_CONTACT, body, 2, &response)
+                ? hubspot_call(hs, batch->ctx, "POST", PATH_READ_CONTACT, body, &response)
                 : LH_RETRY;
         if (body == NULL || items == NULL) {
             memset(&response, 0, sizeof(response));
@@ -245,8 +245,7 @@ static lh_status_t create_meeting(struct hubspot_batch *batch, json_t *propertie
         snprintf(response->reason, sizeof(response->reason), "out of memory");
         return LH_RETRY;
     }
-    lh_status_t status =
-        hubspot_call(batch->hs, batch->ctx, "POST", PATH_MEETINGS, body, 1, response);
+    lh_status_t status = hubspot_call(batch->hs, batch->ctx, "POST", PATH_MEETINGS, body, response);
     json_decref(body);
     if (status == LH_OK && !hubspot_id_from_json(json_object_get(response->body, "id"), id_out)) {
         /* it may exist now: a retry could duplicate it, so this is not retried */
@@ -278,7 +277,7 @@ static lh_status_t associate(struct hubspot_batch *batch, const char *id, const 
         return LH_RETRY;
     }
     lh_status_t status =
-        hubspot_call(batch->hs, batch->ctx, "POST", PATH_ASSOCIATE, body, 1, response);
+        hubspot_call(batch->hs, batch->ctx, "POST", PATH_ASSOCIATE, body, response);
     json_decref(body);
     return status;
 }
@@ -342,7 +341,7 @@ static void deliver_meeting(struct hubspot_batch *batch, size_t i, const json_t 
         char path[64];
         snprintf(path, sizeof(path), PATH_MEETINGS "/%s", id);
         json_t *body = json_pack("{s:O}", "properties", properties);
-        lh_status_t status = hubspot_call(hs, batch->ctx, "PATCH", path, body, 1, &response);
+        lh_status_t status = hubspot_call(hs, batch->ctx, "PATCH", path, body, &response);
         json_decref(body);
         if (status == LH_PERMANENT && response.status == 404) {
             host->log(batch->ctx, LH_LOG_INFO,

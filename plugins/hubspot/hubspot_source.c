@@ -1,22 +1,34 @@
 /*
  * hubspot_source.c - poll(): contacts and deals changed since the watermark, through the
  * search API (POST /crm/v3/objects/{contacts,deals}/search), filtered by
- * lastmodifieddate / hs_lastmodifieddate >= the watermark, sorted ascending, paged with
- * `after`.
+ * lastmodifieddate / hs_lastmodifieddate >= a time, sorted ascending by it.
+ *
+ * Paging moves the time, not an offset. HubSpot's `after` is an offset into the sorted
+ * results, and a record modified while a pass pages through them moves to the end,
+ * shifting every later record one place back: the next offset skips one of them, older
+ * than the watermark the pass ends with, and it would never be seen. So each page's query
+ * starts at the modification time of the previous page's last record (with after 0): the
+ * records at that very time come again, and are recognised (what was seen of each object
+ * is kept: hubspot_changes.c) and emit nothing. Only when a whole page shares one time,
+ * so that the time cannot move, does the next page use `after`, within that time.
  *
  * The cursor (checkpoint "contacts.cursor" / "deals.cursor", committed with the events of
- * its page) is {"since": watermark ms, "after": page offset or null}:
- *   - a page with a next page: the cursor keeps since and takes the next `after`;
- *   - the last page: since moves to the latest modification seen, less 10 s of overlap
- *     (the search index lags writes by seconds; what is seen again is recognised as
- *     unchanged), and after is cleared;
- *   - a next `after` at the search API's 10,000-result cap, which it cannot page past:
- *     the window moves instead, since = the latest modification seen, and the query starts
- *     over from the first page. (Should over 10,000 records share one millisecond, since
- *     moves 1 ms on, skipping the rest of them, counted and logged.)
- * Search requests are spaced by search_interval (HubSpot allows 5 per second for search).
- * A poll fetches at most 100 pages of each kind; a failure after some pages keeps what
- * they brought (LH_OK) and the next poll goes on from the cursor.
+ * its page) is {"since": where the pass started, "from": where its next query starts,
+ * "after": an offset within `from`, or null}:
+ *   - a page with a next page: from = its last record's time and after = null, or, when the
+ *     whole page is at `from`, after = the next offset;
+ *   - the last page: the pass is complete; since = from = the latest modification seen,
+ *     less 10 s of overlap (the search index lags writes by seconds; what is seen again is
+ *     recognised as unchanged), never below the pass's own since; after = null;
+ *   - an offset at the search API's 10,000-result cap, which it cannot page past (over
+ *     10,000 records sharing one millisecond): from moves 1 ms on, skipping the rest of
+ *     them, counted and logged.
+ * A cursor saved before "from" existed ({"since", "after"}) goes on from since.
+ * Search requests are spaced by search_interval (HubSpot allows 5 per second for search),
+ * without waiting: when the next search is not due, the poll ends there (its cursor is in
+ * the batch) and the next poll goes on from it; the kind left out then goes first. A poll
+ * fetches at most 100 pages of each kind; a failure after some pages keeps what they
+ * brought (LH_OK) and the next poll goes on from the cursor.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -25,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hubspot.h"
 
@@ -41,22 +52,12 @@ static const struct search_kind contacts_kind = {"contacts", "contact", "lastmod
 static const struct search_kind deals_kind = {"deals", "deal", "hs_lastmodifieddate",
                                               "deals.cursor"};
 
-/* Waits until search_interval has passed since the last search request. */
-static void pace(struct hubspot *hs, lh_ctx_t *ctx)
+/* True when search_interval has passed since the last search answer. A poll never waits
+ * for it: sleeping would hold the instance, and its webhooks and deliveries behind it. */
+static bool search_due(const struct hubspot *hs, lh_ctx_t *ctx)
 {
-    const lh_host_t *host = hs->host;
-    if (hs->search_interval_ms <= 0) {
-        return;
-    }
-    for (;;) {
-        int64_t wait = hs->last_search_ms + hs->search_interval_ms - host->now_ms(ctx);
-        if (wait <= 0 || host->should_stop(ctx)) {
-            return;
-        }
-        int64_t slice = wait < 50 ? wait : 50;
-        struct timespec pause = {0, (long)slice * 1000000L};
-        nanosleep(&pause, NULL);
-    }
+    return hs->search_interval_ms <= 0 || hs->last_search_ms == 0 ||
+           hs->host->now_ms(ctx) - hs->last_search_ms >= hs->search_interval_ms;
 }
 
 /* The search request for one page. NEW. */
@@ -79,16 +80,23 @@ static json_t *search_body(struct hubspot *hs, const struct search_kind *kind, i
                      after != NULL ? after : "0");
 }
 
+/* Where a pass stands (see the top of the file). */
+struct position {
+    int64_t since;  /* where the pass started */
+    int64_t from;   /* where its next query starts */
+    char after[64]; /* an offset within `from`, or "" */
+};
+
 static lh_status_t put_cursor(struct hubspot *hs, lh_ctx_t *ctx, const struct search_kind *kind,
-                              int64_t since, const char *after)
+                              const struct position *at)
 {
-    json_t *cursor = json_pack("{s:I, s:s?}", "since", (json_int_t)since, "after", after);
+    /* s? packs a NULL after as JSON null */
+    json_t *cursor =
+        json_pack("{s:I, s:I, s:s?}", "since", (json_int_t)at->since, "from", (json_int_t)at->from,
+                  "after", at->after[0] != '\0' ? at->after : NULL);
     if (cursor == NULL) {
         hs->host->set_error(ctx, "out of memory");
         return LH_RETRY;
-    }
-    if (after == NULL) {
-        json_object_set_new(cursor, "after", json_null());
     }
     return hs->host->checkpoint_put(ctx, kind->cursor_key, cursor);
 }
@@ -116,9 +124,10 @@ static bool past_cap(const char *after)
     return end != after && *end == '\0' && offset >= HUBSPOT_SEARCH_CAP;
 }
 
-/* One kind's pass; *progress_out tells whether it committed any page to the batch. */
-static lh_status_t poll_kind(struct hubspot *hs, lh_ctx_t *ctx, const struct search_kind *kind,
-                             bool *progress_out)
+/* The position a pass starts or resumes at: the saved cursor, or (first poll) now less
+ * the backfill, saved at once. */
+static lh_status_t load_position(struct hubspot *hs, lh_ctx_t *ctx, const struct search_kind *kind,
+                                 struct position *at)
 {
     const lh_host_t *host = hs->host;
     json_t *cursor = NULL;
@@ -126,26 +135,76 @@ static lh_status_t poll_kind(struct hubspot *hs, lh_ctx_t *ctx, const struct sea
     if (status != LH_OK) {
         return status;
     }
-    int64_t since = host->now_ms(ctx) - hs->backfill_ms;
-    char after[64] = "";
-    if (json_is_integer(json_object_get(cursor, "since"))) {
-        since = json_integer_value(json_object_get(cursor, "since"));
+    memset(at, 0, sizeof(*at));
+    at->since = at->from = host->now_ms(ctx) - hs->backfill_ms;
+    const json_t *since = json_object_get(cursor, "since");
+    const json_t *from = json_object_get(cursor, "from");
+    if (json_is_integer(since)) {
+        at->since = json_integer_value(since);
+        at->from = json_is_integer(from) && json_integer_value(from) >= at->since
+                       ? json_integer_value(from)
+                       : at->since;
         const char *saved = json_string_value(json_object_get(cursor, "after"));
-        if (saved != NULL && strlen(saved) < sizeof(after)) {
-            snprintf(after, sizeof(after), "%s", saved);
+        if (saved != NULL && strlen(saved) < sizeof(at->after)) {
+            snprintf(at->after, sizeof(at->after), "%s", saved);
         }
     } else if (cursor == NULL) {
-        /* the first poll: the watermark starts now (less the backfill), saved at once */
-        status = put_cursor(hs, ctx, kind, since, NULL);
+        status = put_cursor(hs, ctx, kind, at);
     }
     json_decref(cursor);
-    int64_t latest = -1; /* the latest modification seen in this pass */
-    bool progress = false;
+    return status;
+}
+
+/*
+ * Where the next page starts, after a page of a pass that goes on (a next page exists):
+ * the time of its last record (page_latest), or, when the whole page was at `from`, the
+ * next offset within that time.
+ */
+static void next_position(struct hubspot *hs, lh_ctx_t *ctx, const struct search_kind *kind,
+                          int64_t page_latest, const char *next, struct position *at)
+{
+    const lh_host_t *host = hs->host;
+    if (page_latest > at->from) {
+        at->from = page_latest;
+        at->after[0] = '\0';
+        return;
+    }
+    if (!past_cap(next)) {
+        snprintf(at->after, sizeof(at->after), "%s", next);
+        return;
+    }
+    /* HUBSPOT_SEARCH_CAP records of one millisecond and more: paging cannot reach the rest */
+    host->counter_add(ctx, HUBSPOT_METRIC_SKIPPED, "reason", "search_cap_same_time", 1);
+    host->counter_add(ctx, "hubspot_search_window_advanced_total", "object", kind->label, 1);
+    host->log(ctx, LH_LOG_WARN, "more than %d %s share one modification time: moving past it",
+              HUBSPOT_SEARCH_CAP, kind->object);
+    at->from++;
+    at->after[0] = '\0';
+}
+
+/* One kind's pass; *progress_out tells whether it committed any page to the batch,
+ * *searched_out whether it sent any search (false: the first was not due yet). */
+static lh_status_t poll_kind(struct hubspot *hs, lh_ctx_t *ctx, const struct search_kind *kind,
+                             bool *progress_out, bool *searched_out)
+{
+    const lh_host_t *host = hs->host;
+    struct position at;
     *progress_out = false;
+    *searched_out = false;
+    lh_status_t status = load_position(hs, ctx, kind, &at);
+    int64_t latest = -1; /* the latest modification seen by this poll */
+    bool progress = false;
     for (int page = 0; status == LH_OK && page < HUBSPOT_MAX_PAGES && !host->should_stop(ctx);
          page++) {
-        pace(hs, ctx);
-        json_t *body = search_body(hs, kind, since, after[0] != '\0' ? after : NULL);
+        if (!search_due(hs, ctx)) {
+            /* the cursor of the last page is in the batch: the next poll goes on from it */
+            host->log(ctx, LH_LOG_DEBUG,
+                      "%s search not due yet (search_interval): %d page(s) this poll", kind->object,
+                      page);
+            break;
+        }
+        *searched_out = true;
+        json_t *body = search_body(hs, kind, at.from, at.after[0] != '\0' ? at.after : NULL);
         if (body == NULL) {
             host->set_error(ctx, "out of memory");
             return LH_RETRY;
@@ -153,7 +212,7 @@ static lh_status_t poll_kind(struct hubspot *hs, lh_ctx_t *ctx, const struct sea
         char path[64];
         snprintf(path, sizeof(path), "/crm/v3/objects/%s/search", kind->object);
         struct hubspot_response response;
-        status = hubspot_call(hs, ctx, "POST", path, body, 3, &response);
+        status = hubspot_call(hs, ctx, "POST", path, body, &response);
         hs->last_search_ms = host->now_ms(ctx);
         json_decref(body);
         const json_t *results = json_object_get(response.body, "results");
@@ -170,8 +229,9 @@ static lh_status_t poll_kind(struct hubspot *hs, lh_ctx_t *ctx, const struct sea
             }
             return status;
         }
-        status = kind == &contacts_kind ? hubspot_emit_contacts(hs, ctx, results, &latest)
-                                        : hubspot_emit_deals(hs, ctx, results, &latest);
+        int64_t page_latest = -1; /* ascending: the time of the page's last record */
+        status = kind == &contacts_kind ? hubspot_emit_contacts(hs, ctx, results, &page_latest)
+                                        : hubspot_emit_deals(hs, ctx, results, &page_latest);
         char next[64];
         next_after(response.body, next, sizeof(next));
         hubspot_response_clear(&response);
@@ -180,30 +240,20 @@ static lh_status_t poll_kind(struct hubspot *hs, lh_ctx_t *ctx, const struct sea
         }
         progress = true;
         *progress_out = true;
+        latest = page_latest > latest ? page_latest : latest;
         if (next[0] == '\0') {
-            /* the pass is complete */
-            if (latest - HUBSPOT_SEARCH_OVERLAP > since) {
-                since = latest - HUBSPOT_SEARCH_OVERLAP;
+            /* the pass is complete: the next starts a little before the latest change seen
+             * (at least `from`, which an earlier page reached) */
+            int64_t top = latest > at.from ? latest : at.from;
+            if (top - HUBSPOT_SEARCH_OVERLAP > at.since) {
+                at.since = top - HUBSPOT_SEARCH_OVERLAP;
             }
-            return put_cursor(hs, ctx, kind, since, NULL);
+            at.from = at.since;
+            at.after[0] = '\0';
+            return put_cursor(hs, ctx, kind, &at);
         }
-        if (past_cap(next)) {
-            int64_t moved = latest > since ? latest : since + 1;
-            if (latest <= since) {
-                host->counter_add(ctx, HUBSPOT_METRIC_SKIPPED, "reason", "search_cap_same_time", 1);
-                host->log(ctx, LH_LOG_WARN,
-                          "more than %d %s share one modification time: moving past it",
-                          HUBSPOT_SEARCH_CAP, kind->object);
-            }
-            host->counter_add(ctx, "hubspot_search_window_advanced_total", "object", kind->label,
-                              1);
-            since = moved;
-            after[0] = '\0';
-            latest = -1;
-        } else {
-            snprintf(after, sizeof(after), "%s", next);
-        }
-        status = put_cursor(hs, ctx, kind, since, after[0] != '\0' ? after : NULL);
+        next_position(hs, ctx, kind, page_latest, next, &at);
+        status = put_cursor(hs, ctx, kind, &at);
     }
     return status;
 }
@@ -211,19 +261,38 @@ static lh_status_t poll_kind(struct hubspot *hs, lh_ctx_t *ctx, const struct sea
 lh_status_t hubspot_poll(void *state, lh_ctx_t *ctx)
 {
     struct hubspot *hs = state;
+    const struct search_kind *order[2];
+    size_t count = 0;
+    /* contacts first, unless the deals were left out last time for want of a due search:
+     * then they go first, so that a backlog of one kind never starves the other */
+    bool deals_first = hs->deals_first && hs->pull_contacts && hs->pull_deals;
+    if (hs->pull_contacts && !deals_first) {
+        order[count++] = &contacts_kind;
+    }
+    if (hs->pull_deals) {
+        order[count++] = &deals_kind;
+    }
+    if (hs->pull_contacts && deals_first) {
+        order[count++] = &contacts_kind;
+    }
     lh_status_t status = LH_OK;
-    bool contacts_progress = false, deals_progress = false;
-    if (hs->pull_contacts) {
-        status = poll_kind(hs, ctx, &contacts_kind, &contacts_progress);
-    }
-    if (status != LH_OK || !hs->pull_deals || hs->host->should_stop(ctx)) {
-        return status;
-    }
-    status = poll_kind(hs, ctx, &deals_kind, &deals_progress);
-    if ((status == LH_RETRY || status == LH_RETRY_AFTER) && contacts_progress) {
-        /* keep the contacts' pages: the deals go on from their cursor next time */
-        hs->host->log(ctx, LH_LOG_WARN, "deals were not polled this time; contacts were");
-        return LH_OK;
+    bool progress = false;
+    for (size_t i = 0; i < count && status == LH_OK; i++) {
+        if (i > 0 && hs->host->should_stop(ctx)) {
+            break;
+        }
+        bool kind_progress = false, searched = false;
+        status = poll_kind(hs, ctx, order[i], &kind_progress, &searched);
+        if ((status == LH_RETRY || status == LH_RETRY_AFTER) && progress) {
+            /* keep the first kind's pages: this one goes on from its cursor next time */
+            hs->host->log(ctx, LH_LOG_WARN, "%s were not polled this time; %s were",
+                          order[i]->object, order[0]->object);
+            return LH_OK;
+        }
+        progress |= kind_progress;
+        if (status == LH_OK && i == 1) {
+            hs->deals_first = !searched ? order[i] == &deals_kind : hs->deals_first;
+        }
     }
     return status;
 }

@@ -250,8 +250,9 @@ lh_status_t stripe_api_list_events(const struct stripe *stripe, lh_ctx_t *ctx, i
 /* The poll callback (stripe_poll.c). */
 lh_status_t stripe_poll(void *state, lh_ctx_t *ctx);
 
-/* Events a poll emits before it commits and leaves the rest to the next poll: bounds the
- * memory of one transaction while a backlog drains. */
+/* Events a poll emits before it commits and leaves the rest to the next poll, checked
+ * before each event (a poll_window may hold up to 100000): bounds the memory of one
+ * transaction while a backlog drains. */
 #define STRIPE_POLL_EVENT_BUDGET 5000
 
 #endif

@@ -2,10 +2,12 @@
  * stripe_api.c - GET /v1/events through the host's HTTP client.
  *
  * The host owns retries: 429, 5xx and transport failures are retried there with backoff
- * and Retry-After (a GET is idempotent). What is left when it gives up is mapped here:
- * 401/403 are the key's fault (LH_CONFIG: the poll fails with a clear reason until the key
- * is fixed), Stripe-Should-Retry overrides the status code's usual meaning, and a
- * starting_after Stripe no longer knows is reported so the poll can walk again.
+ * and Retry-After (a GET is idempotent), and Stripe-Should-Retry, named to the host with
+ * LH_HTTP_RETRY_HINT, overrides the status there (true: a 409 lock timeout is retried;
+ * false: a 503 is not). What is left when it gives up is mapped here: 401/403 are the
+ * key's fault (LH_CONFIG: the poll fails with a clear reason until the key is fixed),
+ * Stripe-Should-Retry again overrides the status code's usual meaning, and a starting_after
+ * Stripe no longer knows is reported so the poll can walk again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,10 +211,11 @@ lh_status_t stripe_api_list_events(const struct stripe *stripe, lh_ctx_t *ctx, i
         host->set_error(ctx, "out of memory");
         return LH_RETRY;
     }
-    lh_header_t headers[3];
+    lh_header_t headers[4];
     size_t count = 0;
     headers[count++] = (lh_header_t){"Authorization", stripe->authorization};
     headers[count++] = (lh_header_t){"Accept", "application/json"};
+    headers[count++] = (lh_header_t){LH_HTTP_RETRY_HINT, "Stripe-Should-Retry"};
     if (stripe->stripe_version != NULL) {
         headers[count++] = (lh_header_t){"Stripe-Version", stripe->stripe_version};
     }

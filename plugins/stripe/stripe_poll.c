@@ -109,10 +109,13 @@ static lh_status_t handle_event(struct poll_run *run, const json_t *event, const
 }
 
 /* Processes a window (kept in list order, newest first) oldest first, moving the
- * watermark through it. */
-static lh_status_t process_window(struct poll_run *run, const json_t *window)
+ * watermark through it. Stops once the poll has emitted STRIPE_POLL_EVENT_BUDGET events,
+ * with *complete_out false: the rest of the window, newer than the watermark, is left for
+ * the next poll. */
+static lh_status_t process_window(struct poll_run *run, const json_t *window, bool *complete_out)
 {
     size_t count = json_array_size(window);
+    *complete_out = true;
     if (count == 0) {
         return LH_OK;
     }
@@ -129,6 +132,10 @@ static lh_status_t process_window(struct poll_run *run, const json_t *window)
     qsort(entries, count, sizeof(*entries), compare_entries);
     lh_status_t status = LH_OK;
     for (size_t i = 0; i < count && status == LH_OK; i++) {
+        if (run->emitted >= STRIPE_POLL_EVENT_BUDGET) {
+            *complete_out = false;
+            break;
+        }
         const char *id = json_string_value(json_object_get(entries[i].event, "id"));
         status = handle_event(run, entries[i].event, id);
         if (status == LH_OK && stripe_cursor_advance(&run->cursor, id, entries[i].created) != 0) {
@@ -156,7 +163,8 @@ static bool same_id(const char *a, const char *b)
  * One round (see the top of the file): from the deepest mark (or the top) to the end of
  * the list, then the last window processed.
  *   done_out:        the processed window started at the top: nothing is left to do.
- *   interrupted_out: should_stop() ended the walk; how deep it got is pushed as a mark.
+ *   interrupted_out: should_stop() ended the walk (how deep it got is pushed as a mark), or
+ *                    the poll's event budget ended the window's processing.
  *   stale_out:       Stripe no longer knows the start mark.
  */
 static lh_status_t run_round(struct poll_run *run, bool *done_out, bool *interrupted_out,
@@ -244,8 +252,13 @@ static lh_status_t run_round(struct poll_run *run, bool *done_out, bool *interru
         }
         window_full = json_array_size(window) >= stripe->window;
     }
-    status = process_window(run, window);
-    if (status == LH_OK) {
+    bool complete = true;
+    status = process_window(run, window, &complete);
+    if (status == LH_OK && !complete) {
+        /* the budget ran out inside the window: its mark stays, and the next poll walks it
+         * again from there, skipping what the watermark now covers */
+        *interrupted_out = true;
+    } else if (status == LH_OK) {
         if (window_from_mark) {
             stripe_cursor_pop_mark(&run->cursor);
         } else {

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "fake_hubspot.h"
+#include "testutil.h"
 #include "util.h"
 
 #define SEARCH_CAP 10000
@@ -58,14 +59,20 @@ struct fake_hubspot {
     json_t *issued;      /* token -> expiry ms */
     char *client_id, *client_secret, *refresh_token, *rotate_to;
     int expires_in;
-    int revoked; /* -1 no, else enum fake_hubspot_revocation */
-    int token_count;
+    int revoked;      /* -1 no, else enum fake_hubspot_revocation */
+    int token_count;  /* token requests */
+    int issued_count; /* access tokens issued */
     int meeting_type;
+    /* a rep's edit made right after the nth contacts search is answered (mid-pass) */
+    char *edit_id, *edit_properties;
+    size_t edit_after_search;
+    size_t contact_searches;
     struct failure *failures;
     size_t failure_count;
     struct rejection *rejections;
     size_t rejection_count;
     bool whole_request;
+    bool anonymous_upserts; /* upsert results without their emails, in reverse order */
     struct fake_hubspot_request *received;
     size_t received_count;
 };
@@ -263,6 +270,54 @@ static char *form_value(const char *body, const char *key)
     return NULL;
 }
 
+#define TOKEN_LEN 320 /* HubSpot's access tokens run to 300 characters and more */
+
+/* The nth access token the fake issues (1 for the first), into out (TOKEN_LEN + 1 bytes):
+ * long, of the characters HubSpot's use, and different for every n. */
+static void access_token_text(int n, char *out)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    int used = snprintf(out, TOKEN_LEN + 1, "CJSP5qzkMxICAQEYu%06d", n);
+    unsigned state = 2166136261u ^ (unsigned)n;
+    for (int i = used; i < TOKEN_LEN; i++) {
+        state = state * 16777619u + (unsigned)i;
+        out[i] = alphabet[(state >> 7) % 64];
+    }
+    out[TOKEN_LEN] = '\0';
+}
+
+/* HubSpot's answer to a token request with a refused client: its own v1 shape
+ * ({status, message, correlationId}, as for BAD_REFRESH_TOKEN), HTTP 400. */
+static struct answer bad_client(const char *status, const char *message)
+{
+    return reply(400, json_pack("{s:s, s:s, s:s}", "status", status, "message", message,
+                                "correlationId", "9b2e1f64-fake"));
+}
+
+/* The answer to a granted refresh: examples/hubspot/oauth.token.response.json (a copy in
+ * plugins/hubspot/tests/fixtures) with this grant's values, plus the hub_id, user_id and
+ * scopes newer versions of the endpoint add. NEW. */
+static json_t *token_answer(struct fake_hubspot *hs, const char *token)
+{
+    char *path =
+        util_printf("%s/plugins/hubspot/tests/fixtures/oauth.token.response.json", tu_source_dir());
+    json_t *body = path != NULL ? json_load_file(path, 0, NULL) : NULL;
+    free(path);
+    if (body == NULL) {
+        return json_pack("{s:s}", "error", "the fake's token fixture is missing");
+    }
+    json_object_set_new(body, "refresh_token", json_string(hs->refresh_token));
+    json_object_set_new(body, "access_token", json_string(token));
+    json_object_set_new(body, "expires_in", json_integer(hs->expires_in));
+    json_object_set_new(body, "hub_id", json_integer(44017236));
+    json_object_set_new(body, "user_id", json_integer(71244960));
+    json_object_set_new(body, "scopes",
+                        json_pack("[s,s,s,s]", "crm.objects.contacts.read",
+                                  "crm.objects.contacts.write", "crm.objects.deals.read", "oauth"));
+    return body;
+}
+
 static struct answer token_endpoint(struct fake_hubspot *hs, const char *body)
 {
     char *grant = form_value(body, "grant_type");
@@ -274,10 +329,10 @@ static struct answer token_endpoint(struct fake_hubspot *hs, const char *body)
     if (grant == NULL || strcmp(grant, "refresh_token") != 0) {
         a = reply(400, json_pack("{s:s, s:s}", "error", "unsupported_grant_type",
                                  "error_description", "grant_type must be refresh_token"));
-    } else if (hs->client_id == NULL || id == NULL || secret == NULL ||
-               strcmp(id, hs->client_id) != 0 || strcmp(secret, hs->client_secret) != 0) {
-        a = reply(401, json_pack("{s:s, s:s}", "error", "invalid_client", "error_description",
-                                 "unknown client"));
+    } else if (hs->client_id == NULL || id == NULL || strcmp(id, hs->client_id) != 0) {
+        a = bad_client("BAD_CLIENT_ID", "missing or unknown client id");
+    } else if (secret == NULL || strcmp(secret, hs->client_secret) != 0) {
+        a = bad_client("BAD_CLIENT_SECRET", "missing or invalid client secret");
     } else if (hs->revoked == FAKE_HUBSPOT_INVALID_GRANT ||
                (hs->revoked < 0 && (refresh == NULL || strcmp(refresh, hs->refresh_token) != 0))) {
         a = reply(400, json_pack("{s:s, s:s}", "error", "invalid_grant", "error_description",
@@ -291,13 +346,11 @@ static struct answer token_endpoint(struct fake_hubspot *hs, const char *body)
             hs->refresh_token = hs->rotate_to;
             hs->rotate_to = NULL;
         }
-        char token[32];
-        snprintf(token, sizeof(token), "oauth-at-%d", hs->token_count);
+        char token[TOKEN_LEN + 1];
+        access_token_text(++hs->issued_count, token);
         json_object_set_new(hs->issued, token,
                             json_integer(util_now_ms() + (int64_t)hs->expires_in * 1000));
-        a = reply(200, json_pack("{s:s, s:s, s:s, s:i}", "token_type", "bearer", "refresh_token",
-                                 hs->refresh_token, "access_token", token, "expires_in",
-                                 hs->expires_in));
+        a = reply(200, token_answer(hs, token));
     }
     free(grant);
     free(id);
@@ -471,6 +524,17 @@ static struct answer contacts_upsert(struct fake_hubspot *hs, const json_t *requ
         json_t *result = object_json(o, NULL, "lastmodifieddate");
         json_object_set_new(result, "new", json_boolean(is_new));
         json_array_append_new(results, result);
+    }
+    if (hs->anonymous_upserts) {
+        /* HubSpot promises neither the inputs' order nor, for every property, its value */
+        json_t *reversed = json_array();
+        for (size_t k = json_array_size(results); k > 0; k--) {
+            json_t *result = json_array_get(results, k - 1);
+            json_object_del(json_object_get(result, "properties"), "email");
+            json_array_append(reversed, result);
+        }
+        json_decref(results);
+        results = reversed;
     }
     int status = json_array_size(errors) > 0 ? 207 : 200;
     return reply(status, batch_answer(results, errors));
@@ -711,6 +775,21 @@ static struct answer deal_associations(struct fake_hubspot *hs, const json_t *re
     return reply(json_array_size(errors) > 0 ? 207 : 200, batch_answer(results, errors));
 }
 
+/* A rep edits a contact (the mutex held): properties change, lastmodifieddate moves. */
+static void contact_edit(struct fake_hubspot *hs, const char *id, const char *properties_json,
+                         int64_t modified_ms)
+{
+    json_t *properties = json_loads(properties_json, JSON_ALLOW_NUL, NULL);
+    struct object *o = collection_find(&hs->contacts, id);
+    if (o != NULL) {
+        json_object_update(o->properties, properties);
+        o->modified_ms = now_ms(hs, modified_ms);
+        stamp(o, "lastmodifieddate", false);
+        index_email(hs, o);
+    }
+    json_decref(properties);
+}
+
 /* --- dispatch ------------------------------------------------------------------------- */
 
 static bool scripted_failure(struct fake_hubspot *hs, const char *method, const char *path,
@@ -767,6 +846,9 @@ static struct answer route(struct fake_hubspot *hs, const char *method, const ch
         a = batch_read(hs, &hs->deals, "hs_lastmodifieddate", "DEAL", request);
     } else if (post && strcmp(path, "/crm/v3/objects/contacts/search") == 0) {
         a = search(&hs->contacts, "lastmodifieddate", request);
+        if (++hs->contact_searches == hs->edit_after_search && hs->edit_id != NULL) {
+            contact_edit(hs, hs->edit_id, hs->edit_properties, 0);
+        }
     } else if (post && strcmp(path, "/crm/v3/objects/deals/search") == 0) {
         a = search(&hs->deals, "hs_lastmodifieddate", request);
     } else if (post && strcmp(path, "/crm/v3/objects/meetings") == 0) {
@@ -832,7 +914,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         hs->received = grown;
         hs->received[hs->received_count++] = (struct fake_hubspot_request){
             strdup(method), strdup(upload->uri), strdup(body != NULL ? body : ""),
-            authorization != NULL ? strdup(authorization) : NULL};
+            authorization != NULL ? strdup(authorization) : NULL, util_now_ms()};
     }
     struct answer a = route(hs, method, upload->uri, body != NULL ? body : "", authorization);
     pthread_mutex_unlock(&hs->mutex);
@@ -840,11 +922,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     struct MHD_Response *response =
         MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
     MHD_add_response_header(response, "Content-Type", "application/json;charset=utf-8");
-    if (a.header != NULL) {
-        char *colon = strchr(a.header, ':');
+    /* "Name: value" lines, separated by \n */
+    char *saveptr = NULL;
+    for (char *line = a.header != NULL ? strtok_r(a.header, "\n", &saveptr) : NULL; line != NULL;
+         line = strtok_r(NULL, "\n", &saveptr)) {
+        char *colon = strchr(line, ':');
         if (colon != NULL) {
             *colon = '\0';
-            MHD_add_response_header(response, a.header, colon + 1 + (colon[1] == ' '));
+            MHD_add_response_header(response, line, colon + 1 + (colon[1] == ' '));
         }
     }
     enum MHD_Result rc = MHD_queue_response(connection, (unsigned)a.status, response);
@@ -912,6 +997,8 @@ void fake_hubspot_stop(struct fake_hubspot *hs)
     free(hs->client_secret);
     free(hs->refresh_token);
     free(hs->rotate_to);
+    free(hs->edit_id);
+    free(hs->edit_properties);
     for (size_t i = 0; i < hs->failure_count; i++) {
         free(hs->failures[i].method);
         free(hs->failures[i].prefix);
@@ -931,6 +1018,15 @@ void fake_hubspot_stop(struct fake_hubspot *hs)
     free(hs->received);
     pthread_mutex_destroy(&hs->mutex);
     free(hs);
+}
+
+char *fake_hubspot_access_token(int n)
+{
+    char *token = malloc(TOKEN_LEN + 1);
+    if (token != NULL) {
+        access_token_text(n, token);
+    }
+    return token;
 }
 
 char *fake_hubspot_url(const struct fake_hubspot *hs, const char *path)
@@ -1020,17 +1116,36 @@ void fake_hubspot_contacts_add_many(struct fake_hubspot *hs, size_t n, int64_t f
 void fake_hubspot_contact_update(struct fake_hubspot *hs, const char *id,
                                  const char *properties_json, int64_t modified_ms)
 {
-    json_t *properties = json_loads(properties_json, JSON_ALLOW_NUL, NULL);
     pthread_mutex_lock(&hs->mutex);
-    struct object *o = collection_find(&hs->contacts, id);
-    if (o != NULL) {
-        json_object_update(o->properties, properties);
-        o->modified_ms = now_ms(hs, modified_ms);
-        stamp(o, "lastmodifieddate", false);
+    contact_edit(hs, id, properties_json, modified_ms);
+    pthread_mutex_unlock(&hs->mutex);
+}
+
+void fake_hubspot_contact_update_after_search(struct fake_hubspot *hs, const char *id,
+                                              const char *properties_json, size_t nth)
+{
+    pthread_mutex_lock(&hs->mutex);
+    free(hs->edit_id);
+    free(hs->edit_properties);
+    hs->edit_id = strdup(id);
+    hs->edit_properties = strdup(properties_json);
+    hs->edit_after_search = hs->contact_searches + nth;
+    pthread_mutex_unlock(&hs->mutex);
+}
+
+void fake_hubspot_contacts_add_at(struct fake_hubspot *hs, size_t n, int64_t modified_ms)
+{
+    pthread_mutex_lock(&hs->mutex);
+    for (size_t i = 0; i < n; i++) {
+        struct object *o = collection_add(&hs->contacts, 80100);
+        o->created_ms = o->modified_ms = modified_ms;
+        char email[64];
+        snprintf(email, sizeof(email), "same%zu@bulk.example", i);
+        json_object_set_new(o->properties, "email", json_string(email));
+        stamp(o, "lastmodifieddate", true);
         index_email(hs, o);
     }
     pthread_mutex_unlock(&hs->mutex);
-    json_decref(properties);
 }
 
 char *fake_hubspot_contact(struct fake_hubspot *hs, const char *id)
@@ -1164,6 +1279,48 @@ void fake_hubspot_fail_later(struct fake_hubspot *hs, const char *method, const 
     pthread_mutex_unlock(&hs->mutex);
 }
 
+/* HubSpot's 429 body for a policy: the provider notes' example
+ * (plugins/hubspot/tests/fixtures/error.429.ten_secondly.json) with that policy's name and
+ * message. Malloc'd. */
+static char *rate_limit_body(const char *policy)
+{
+    char *path = util_printf("%s/plugins/hubspot/tests/fixtures/error.429.ten_secondly.json",
+                             tu_source_dir());
+    json_t *body = path != NULL ? json_load_file(path, 0, NULL) : NULL;
+    free(path);
+    if (body == NULL) {
+        return NULL;
+    }
+    char *lowered = lower(policy);
+    char *message = util_printf("You have reached your %s limit.", lowered);
+    json_object_set_new(body, "policyName", json_string(policy));
+    json_object_set_new(body, "message", json_string(message));
+    char *text = json_dumps(body, JSON_COMPACT);
+    free(message);
+    free(lowered);
+    json_decref(body);
+    return text;
+}
+
+void fake_hubspot_rate_limit(struct fake_hubspot *hs, const char *method, const char *path_prefix,
+                             const char *policy, int interval_ms, int times)
+{
+    char *body = rate_limit_body(policy);
+    char *headers = NULL;
+    if (strcmp(policy, "SECONDLY") != 0) {
+        /* search answers carry no rate-limit headers; the others do */
+        bool daily = strcmp(policy, "DAILY") == 0;
+        headers = util_printf("X-HubSpot-RateLimit-Max: 100\nX-HubSpot-RateLimit-Remaining: "
+                              "%d\nX-HubSpot-RateLimit-Interval-Milliseconds: %d\n"
+                              "X-HubSpot-RateLimit-Daily: 250000\n"
+                              "X-HubSpot-RateLimit-Daily-Remaining: %d",
+                              daily ? 87 : 0, interval_ms, daily ? 0 : 241760);
+    }
+    fake_hubspot_fail(hs, method, path_prefix, 429, body, headers, times);
+    free(body);
+    free(headers);
+}
+
 void fake_hubspot_reject_email(struct fake_hubspot *hs, const char *email, const char *category,
                                const char *message, int times)
 {
@@ -1174,6 +1331,13 @@ void fake_hubspot_reject_email(struct fake_hubspot *hs, const char *email, const
         hs->rejections[hs->rejection_count++] = (struct rejection){
             strdup(email), strdup(category), message != NULL ? strdup(message) : NULL, times};
     }
+    pthread_mutex_unlock(&hs->mutex);
+}
+
+void fake_hubspot_anonymous_upserts(struct fake_hubspot *hs, bool anonymous)
+{
+    pthread_mutex_lock(&hs->mutex);
+    hs->anonymous_upserts = anonymous;
     pthread_mutex_unlock(&hs->mutex);
 }
 
@@ -1200,7 +1364,8 @@ static char *dup_or_null(const char *text)
 static struct fake_hubspot_request copy_request(const struct fake_hubspot_request *r)
 {
     return (struct fake_hubspot_request){dup_or_null(r->method), dup_or_null(r->path),
-                                         dup_or_null(r->body), dup_or_null(r->authorization)};
+                                         dup_or_null(r->body), dup_or_null(r->authorization),
+                                         r->received_ms};
 }
 
 struct fake_hubspot_request fake_hubspot_request(struct fake_hubspot *hs, size_t i)

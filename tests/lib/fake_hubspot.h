@@ -4,7 +4,8 @@
  * for the endpoints the hubspot plugin uses:
  *
  *   POST /oauth/v1/token, /oauth/v3/token    refresh_token grant; rotation; invalid_grant
- *                                            or HubSpot's BAD_REFRESH_TOKEN when revoked
+ *                                            or HubSpot's BAD_REFRESH_TOKEN when revoked;
+ *                                            BAD_CLIENT_ID / BAD_CLIENT_SECRET
  *   POST /crm/v3/objects/contacts/batch/upsert   idProperty email; 200, or 207 with the
  *                                            rejected inputs' errors; 400 for duplicate
  *                                            ids, more than 100 inputs, or (when asked) a
@@ -12,7 +13,8 @@
  *   POST /crm/v3/objects/{contacts,deals}/batch/{read,update}   207 for unknown ids
  *   POST /crm/v3/objects/{contacts,deals}/search   lastmodifieddate / hs_lastmodifieddate
  *                                            GTE filter, ascending sort, `after` offsets,
- *                                            400 past the 10,000-result cap
+ *                                            400 past the 10,000-result cap; a contact
+ *                                            edited between two pages (when asked)
  *   POST /crm/v3/objects/meetings, PATCH /crm/v3/objects/meetings/{id} (404 when gone)
  *   GET  /crm/v4/associations/meetings/contacts/labels
  *   POST /crm/v4/associations/meetings/contacts/batch/create
@@ -20,7 +22,8 @@
  *
  * Every /crm request needs a bearer token the fake issued or was told to accept (401
  * otherwise, EXPIRED_AUTHENTICATION for expired ones). Failures are scripted with
- * fake_hubspot_fail (429 with a policyName body, 5xx, ...). Every request is recorded.
+ * fake_hubspot_fail (5xx, ...) and fake_hubspot_rate_limit (HubSpot's 429s, with their
+ * headers). Every request is recorded.
  * Times are the wall clock in ms, strictly increasing from one write to the next.
  */
 #ifndef LEADHUB_FAKE_HUBSPOT_H
@@ -43,11 +46,17 @@ char *fake_hubspot_url(const struct fake_hubspot *hs, const char *path);
 /* Accepts `token` as a bearer token (a private app's). */
 void fake_hubspot_allow_token(struct fake_hubspot *hs, const char *token);
 
-/* The OAuth app: refresh grants with these credentials get "oauth-at-<n>" tokens that
- * live expires_in seconds. */
+/* The OAuth app: refresh grants with these credentials get access tokens that live
+ * expires_in seconds, answered as HubSpot does (examples/hubspot/oauth.token.response.json,
+ * plus hub_id, user_id and scopes). Another client_id is answered 400 BAD_CLIENT_ID, another
+ * client_secret 400 BAD_CLIENT_SECRET, in HubSpot's {status, message, correlationId}. */
 void fake_hubspot_oauth_client(struct fake_hubspot *hs, const char *client_id,
                                const char *client_secret, const char *refresh_token,
                                int expires_in);
+
+/* The nth access token the fake issues (1 for the first): 320 characters, like HubSpot's
+ * long ones. Malloc'd. */
+char *fake_hubspot_access_token(int n);
 
 /* The next token answer carries new_refresh_token, the only one accepted after it. */
 void fake_hubspot_oauth_rotate(struct fake_hubspot *hs, const char *new_refresh_token);
@@ -76,6 +85,14 @@ void fake_hubspot_contacts_add_many(struct fake_hubspot *hs, size_t n, int64_t f
 /* A rep edits a contact: these properties change, lastmodifieddate = modified_ms (0: now). */
 void fake_hubspot_contact_update(struct fake_hubspot *hs, const char *id,
                                  const char *properties_json, int64_t modified_ms);
+
+/* The same edit, made by the fake itself right after it answers the nth contacts search
+ * from now on (1: the next one): a record modified while a poll pages through them. */
+void fake_hubspot_contact_update_after_search(struct fake_hubspot *hs, const char *id,
+                                              const char *properties_json, size_t nth);
+
+/* Adds n contacts same0@bulk.example ... all modified at modified_ms. */
+void fake_hubspot_contacts_add_at(struct fake_hubspot *hs, size_t n, int64_t modified_ms);
 
 /* The contact's properties as JSON text (malloc'd), or NULL. */
 char *fake_hubspot_contact(struct fake_hubspot *hs, const char *id);
@@ -109,13 +126,24 @@ void fake_hubspot_meeting_association_type(struct fake_hubspot *hs, int type_id)
 /* --- failures ------------------------------------------------------------------------ */
 
 /* The next `times` requests with this method (NULL: any) whose path starts with
- * path_prefix answer `status` with `body` and one extra header ("Name: value", or NULL). */
+ * path_prefix answer `status` with `body` and extra headers ("Name: value" lines separated
+ * by \n, or NULL). */
 void fake_hubspot_fail(struct fake_hubspot *hs, const char *method, const char *path_prefix,
                        int status, const char *body, const char *header, int times);
 
 /* The same, once `skip` matching requests have been answered normally. */
 void fake_hubspot_fail_later(struct fake_hubspot *hs, const char *method, const char *path_prefix,
                              int skip, int status, const char *body, const char *header, int times);
+
+/*
+ * fake_hubspot_rate_limit - the next `times` matching requests answer HubSpot's 429: the
+ * body of examples/hubspot/error.429.ten_secondly.json with `policy` ("TEN_SECONDLY_ROLLING",
+ * "SECONDLY", "DAILY") as policyName, and, as HubSpot documents, the X-HubSpot-RateLimit-*
+ * headers (Max, Remaining, Interval-Milliseconds = interval_ms, Daily, Daily-Remaining:
+ * 0 for DAILY), except for SECONDLY, the search API's limit, whose answers carry none.
+ */
+void fake_hubspot_rate_limit(struct fake_hubspot *hs, const char *method, const char *path_prefix,
+                             const char *policy, int interval_ms, int times);
 
 /* Upserts of `email` are refused with this category and message (times: 0 = always). */
 void fake_hubspot_reject_email(struct fake_hubspot *hs, const char *email, const char *category,
@@ -125,6 +153,10 @@ void fake_hubspot_reject_email(struct fake_hubspot *hs, const char *email, const
  * HubSpot's validation does), instead of a 207 for that input alone. */
 void fake_hubspot_reject_whole_request(struct fake_hubspot *hs, bool whole);
 
+/* With true, upsert answers leave the email out of their results' properties and list the
+ * results in reverse order: only their ids say which contact each is. */
+void fake_hubspot_anonymous_upserts(struct fake_hubspot *hs, bool anonymous);
+
 /* --- requests ------------------------------------------------------------------------ */
 
 struct fake_hubspot_request {
@@ -132,6 +164,7 @@ struct fake_hubspot_request {
     char *path; /* with the query */
     char *body;
     char *authorization;
+    int64_t received_ms; /* wall clock (util_now_ms()) when it arrived */
 };
 
 size_t fake_hubspot_request_count(struct fake_hubspot *hs);

@@ -271,6 +271,99 @@ START_TEST(test_http_gives_up_after_max_attempts_with_the_last_response)
 }
 END_TEST
 
+/* A GET of `path` with up to four attempts and the retry hint naming Stripe-Should-Retry;
+ * returns the last answer's status and how many requests the server saw. */
+static long get_with_retry_hint(struct fake_http *server, const char *path, size_t *requests_out,
+                                char **hint_out)
+{
+    char *url = fake_http_url(server, path);
+    const lh_header_t headers[] = {{"Accept", "application/json"},
+                                   {LH_HTTP_RETRY_HINT, "Stripe-Should-Retry"}};
+    lh_http_request_t request = {
+        .method = "GET", .url = url, .headers = headers, .header_count = 2, .max_attempts = 4};
+    lh_http_response_t response;
+    const lh_host_t *host = host_api_table();
+    struct lh_ctx ctx;
+    ctx_init(&ctx, &instance, NULL);
+    ck_assert_int_eq(host->http(&ctx, &request, &response), LH_OK);
+    long status = response.status;
+    const char *hint = lh_response_header(&response, "stripe-should-retry");
+    *hint_out = hint != NULL ? strdup(hint) : NULL;
+    *requests_out = fake_http_request_count(server);
+    host->http_response_free(&response);
+    ctx_clear(&ctx);
+    free(url);
+    return status;
+}
+
+START_TEST(test_http_retry_hint_false_stops_the_retries_of_a_5xx)
+{
+    struct fake_http *server = fake_http_start();
+    fake_http_push(server, (struct fake_response){503, "{}", "Stripe-Should-Retry: false", 0});
+    size_t requests = 0;
+    char *hint = NULL;
+    ck_assert_int_eq(get_with_retry_hint(server, "/v1/events", &requests, &hint), 503);
+    ck_assert_uint_eq(requests, 1);  /* max_attempts 4, but the provider said it will not pass */
+    ck_assert_str_eq(hint, "false"); /* the plugin sees the hint too */
+    /* the directive is the host's: it never reaches the provider */
+    struct fake_request seen = fake_http_request(server, 0);
+    ck_assert_ptr_null(strcasestr(seen.headers, LH_HTTP_RETRY_HINT));
+    ck_assert_ptr_nonnull(strcasestr(seen.headers, "accept: application/json"));
+    fake_http_request_free(&seen);
+    free(hint);
+    fake_http_stop(server);
+}
+END_TEST
+
+START_TEST(test_http_retry_hint_true_retries_a_status_the_host_would_not)
+{
+    struct fake_http *server = fake_http_start();
+    fake_http_push(server, (struct fake_response){409, "{\"error\":{\"code\":\"lock_timeout\"}}",
+                                                  "Stripe-Should-Retry: true", 0});
+    fake_http_push(server, (struct fake_response){200, "{\"data\":[]}", NULL, 0});
+    size_t requests = 0;
+    char *hint = NULL;
+    ck_assert_int_eq(get_with_retry_hint(server, "/v1/events", &requests, &hint), 200);
+    ck_assert_uint_eq(requests, 2);
+    ck_assert_ptr_null(hint);
+    fake_http_stop(server);
+}
+END_TEST
+
+START_TEST(test_http_without_a_retry_hint_the_status_decides)
+{
+    /* the same answers without the directive: a 409 is not retried, a 503 is, whatever the
+     * provider's header says */
+    struct fake_http *server = fake_http_start();
+    fake_http_push(server, (struct fake_response){409, "{}", "Stripe-Should-Retry: true", 0});
+    char *url = fake_http_url(server, "/conflict");
+    lh_http_request_t request = {.method = "GET", .url = url, .max_attempts = 3};
+    lh_http_response_t response;
+    const lh_host_t *host = host_api_table();
+    struct lh_ctx ctx;
+    ctx_init(&ctx, &instance, NULL);
+    ck_assert_int_eq(host->http(&ctx, &request, &response), LH_OK);
+    ck_assert_int_eq(response.status, 409);
+    ck_assert_uint_eq(fake_http_request_count(server), 1);
+    host->http_response_free(&response);
+    fake_http_stop(server);
+    free(url);
+
+    server = fake_http_start();
+    fake_http_push(server, (struct fake_response){503, "{}", "Stripe-Should-Retry: false", 0});
+    fake_http_push(server, (struct fake_response){200, "{}", NULL, 0});
+    url = fake_http_url(server, "/unavailable");
+    request.url = url;
+    ck_assert_int_eq(host->http(&ctx, &request, &response), LH_OK);
+    ck_assert_int_eq(response.status, 200);
+    ck_assert_uint_eq(fake_http_request_count(server), 2);
+    host->http_response_free(&response);
+    ctx_clear(&ctx);
+    fake_http_stop(server);
+    free(url);
+}
+END_TEST
+
 START_TEST(test_http_long_retry_after_is_returned_not_slept)
 {
     struct fake_http *server = fake_http_start();
@@ -349,6 +442,9 @@ static Suite *host_api_suite(void)
     tcase_add_test(tc, test_http_returns_response_with_lowercased_headers);
     tcase_add_test(tc, test_http_retries_429_honouring_retry_after_then_succeeds);
     tcase_add_test(tc, test_http_gives_up_after_max_attempts_with_the_last_response);
+    tcase_add_test(tc, test_http_retry_hint_false_stops_the_retries_of_a_5xx);
+    tcase_add_test(tc, test_http_retry_hint_true_retries_a_status_the_host_would_not);
+    tcase_add_test(tc, test_http_without_a_retry_hint_the_status_decides);
     tcase_add_test(tc, test_http_long_retry_after_is_returned_not_slept);
     tcase_add_test(tc, test_http_transport_failure_is_retry_with_reason);
     tcase_add_test(tc, test_http_does_not_follow_redirects);

@@ -48,6 +48,17 @@ static lh_status_t deliver(const char *email, char **error_out)
     return status;
 }
 
+/* Asserts that authorization carries the fake's nth access token, whole (320 characters). */
+static void assert_bearer(const char *authorization, int n)
+{
+    char *token = fake_hubspot_access_token(n);
+    char *expected = util_printf("Bearer %s", token);
+    ck_assert_uint_eq(strlen(token), 320);
+    ck_assert_str_eq(authorization, expected);
+    free(expected);
+    free(token);
+}
+
 START_TEST(test_hubspot_oauth_exchanges_the_refresh_token_at_the_configured_token_url)
 {
     ck_assert_int_eq(hh_start(&h, hh_oauth_settings(&h, 1800)), LH_OK);
@@ -58,7 +69,7 @@ START_TEST(test_hubspot_oauth_exchanges_the_refresh_token_at_the_configured_toke
                                  "&client_id=client-1&client_secret=" HH_CLIENT_SECRET);
     fake_hubspot_request_free(&token);
     struct fake_hubspot_request upsert = fake_hubspot_find(h.fake, "POST", UPSERT, 0);
-    ck_assert_str_eq(upsert.authorization, "Bearer oauth-at-1");
+    assert_bearer(upsert.authorization, 1);
     fake_hubspot_request_free(&upsert);
 }
 END_TEST
@@ -82,7 +93,7 @@ START_TEST(test_hubspot_oauth_token_is_refreshed_before_expires_in_runs_out)
     }
     ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", TOKEN), 3);
     struct fake_hubspot_request last = fake_hubspot_find(h.fake, "POST", UPSERT, 2);
-    ck_assert_str_eq(last.authorization, "Bearer oauth-at-3");
+    assert_bearer(last.authorization, 3);
     fake_hubspot_request_free(&last);
 }
 END_TEST
@@ -97,8 +108,8 @@ START_TEST(test_hubspot_oauth_401_gets_a_new_token_and_one_more_try)
     ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", UPSERT), 3);
     struct fake_hubspot_request refused = fake_hubspot_find(h.fake, "POST", UPSERT, 1);
     struct fake_hubspot_request retried = fake_hubspot_find(h.fake, "POST", UPSERT, 2);
-    ck_assert_str_eq(refused.authorization, "Bearer oauth-at-1");
-    ck_assert_str_eq(retried.authorization, "Bearer oauth-at-2");
+    assert_bearer(refused.authorization, 1);
+    assert_bearer(retried.authorization, 2);
     fake_hubspot_request_free(&refused);
     fake_hubspot_request_free(&retried);
 }
@@ -170,10 +181,28 @@ START_TEST(test_hubspot_oauth_refused_client_credentials_say_to_check_them)
     json_object_set_new(settings, "client_secret", json_string("${HH_WRONG_SECRET}"));
     ck_assert_int_eq(hh_start(&h, settings), LH_OK);
     char *error = NULL;
+    /* HubSpot answers 400 BAD_CLIENT_SECRET, not OAuth's 401 invalid_client */
     ck_assert_int_eq(deliver("ada@analytical.example", &error), LH_CONFIG);
     ck_assert_ptr_nonnull(strstr(error, "check client_id and client_secret"));
     ck_assert_ptr_null(strstr(error, "cs-wrong-000000"));
     free(error);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_auth_failed", NULL, NULL), 1);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", "/crm/"), 0);
+}
+END_TEST
+
+START_TEST(test_hubspot_oauth_unknown_client_id_says_to_check_it)
+{
+    json_t *settings = hh_oauth_settings(&h, 1800);
+    json_object_set_new(settings, "client_id", json_string("client-of-another-app"));
+    ck_assert_int_eq(hh_start(&h, settings), LH_OK);
+    char *error = NULL;
+    ck_assert_int_eq(deliver("ada@analytical.example", &error), LH_CONFIG);
+    ck_assert_ptr_nonnull(strstr(error, "check client_id and client_secret"));
+    free(error);
+    struct fake_hubspot_request token = fake_hubspot_find(h.fake, "POST", TOKEN, 0);
+    ck_assert_ptr_nonnull(strstr(token.body, "client_id=client-of-another-app"));
+    fake_hubspot_request_free(&token);
 }
 END_TEST
 
@@ -217,6 +246,7 @@ int main(void)
     tcase_add_test(tc,
                    test_hubspot_oauth_hubspots_bad_refresh_token_answer_also_says_to_re_authorize);
     tcase_add_test(tc, test_hubspot_oauth_refused_client_credentials_say_to_check_them);
+    tcase_add_test(tc, test_hubspot_oauth_unknown_client_id_says_to_check_it);
     tcase_add_test(tc, test_hubspot_oauth_token_endpoint_down_is_a_retry_not_a_failed_grant);
     tcase_add_test(tc, test_hubspot_oauth_v3_token_url_is_used_when_configured);
     suite_add_tcase(s, tc);

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "hubspot_harness.h"
+#include "metrics.h"
 #include "testdb.h"
 #include "testutil.h"
 #include "util.h"
@@ -72,6 +73,22 @@ static json_t *poll_ok(void)
     return events != NULL ? events : json_array();
 }
 
+/* Polls until `done` holds, at most timeout_ms; the events emitted on the way (NEW). */
+static json_t *poll_until(bool (*done)(void), int64_t timeout_ms)
+{
+    json_t *all = json_array();
+    int64_t until = util_monotonic_ms() + timeout_ms;
+    while (!done() && util_monotonic_ms() < until) {
+        json_t *events = poll_ok();
+        json_array_extend(all, events);
+        json_decref(events);
+        struct timespec pause = {0, 20000000};
+        nanosleep(&pause, NULL);
+    }
+    ck_assert_msg(done(), "not done after %lld ms", (long long)timeout_ms);
+    return all;
+}
+
 /* A contact's lastmodifieddate in ms. */
 static int64_t modified_of(const char *id)
 {
@@ -82,6 +99,32 @@ static int64_t modified_of(const char *id)
     json_decref(contact);
     free(text);
     return ms;
+}
+
+/* The GTE time of the nth contacts search. */
+static int64_t search_from(size_t nth)
+{
+    json_t *body = hh_request_json(&h, "POST", SEARCH_CONTACTS, nth);
+    const char *value = json_string_value(json_object_get(
+        json_array_get(
+            json_object_get(json_array_get(json_object_get(body, "filterGroups"), 0), "filters"),
+            0),
+        "value"));
+    ck_assert_ptr_nonnull(value);
+    int64_t from = atoll(value);
+    json_decref(body);
+    return from;
+}
+
+/* The `after` of the nth contacts search. */
+static long long search_after(size_t nth)
+{
+    json_t *body = hh_request_json(&h, "POST", SEARCH_CONTACTS, nth);
+    const char *after = json_string_value(json_object_get(body, "after"));
+    ck_assert_ptr_nonnull(after);
+    long long offset = atoll(after);
+    json_decref(body);
+    return offset;
 }
 
 START_TEST(test_hubspot_poll_searches_contacts_modified_since_the_watermark_ascending)
@@ -168,7 +211,7 @@ START_TEST(test_hubspot_poll_emits_lead_updated_with_only_the_fields_that_change
 }
 END_TEST
 
-START_TEST(test_hubspot_poll_pages_with_after_and_moves_the_watermark_at_the_end)
+START_TEST(test_hubspot_poll_pages_by_modification_time_and_moves_the_watermark_at_the_end)
 {
     ck_assert_int_eq(hh_start(&h, poll_settings("contacts")), LH_OK);
     int64_t first_ms = util_now_ms() - 10 * 60 * 1000;
@@ -176,16 +219,19 @@ START_TEST(test_hubspot_poll_pages_with_after_and_moves_the_watermark_at_the_end
     json_t *events = poll_ok();
     ck_assert_uint_eq(json_array_size(events), 250);
     json_decref(events);
+    /* each page starts at the last modification time of the one before, from offset 0:
+     * 100 contacts, then 99 new ones (the last one of the page before comes again), then
+     * the 51 left */
     ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", SEARCH_CONTACTS), 3);
-    const char *afters[] = {"0", "100", "200"};
+    int64_t froms[] = {search_from(0), first_ms + 99, first_ms + 198};
     for (size_t i = 0; i < 3; i++) {
-        json_t *body = hh_request_json(&h, "POST", SEARCH_CONTACTS, i);
-        ck_assert_str_eq(json_string_value(json_object_get(body, "after")), afters[i]);
-        json_decref(body);
+        ck_assert_int_eq(search_from(i), froms[i]);
+        ck_assert_int_eq(search_after(i), 0);
     }
     json_t *cursor = hh_checkpoint(&h, "contacts.cursor");
     /* the latest change seen, less 10 s of overlap for the search index's lag */
     ck_assert_int_eq(json_integer_value(json_object_get(cursor, "since")), first_ms + 249 - 10000);
+    ck_assert_int_eq(json_integer_value(json_object_get(cursor, "from")), first_ms + 249 - 10000);
     ck_assert(json_is_null(json_object_get(cursor, "after")));
     json_decref(cursor);
     ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(*) FROM events WHERE type = 'lead.updated'"),
@@ -193,36 +239,93 @@ START_TEST(test_hubspot_poll_pages_with_after_and_moves_the_watermark_at_the_end
 }
 END_TEST
 
-START_TEST(test_hubspot_poll_advances_the_window_past_the_10000_result_cap)
+START_TEST(test_hubspot_poll_loses_nothing_when_a_record_is_modified_mid_pass)
+{
+    ck_assert_int_eq(hh_start(&h, poll_settings("contacts")), LH_OK);
+    int64_t first_ms = util_now_ms() - 10 * 60 * 1000;
+    fake_hubspot_contacts_add_many(h.fake, 250, first_ms);
+    /* a rep edits the 11th contact once the first page is answered: it moves to the end of
+     * the sorted results, and every record after it one place back. Offset paging would
+     * skip the 101st (first_ms + 100), older than the pass's final watermark: lost. */
+    char *moved = fake_hubspot_contact_id(h.fake, "n10@bulk.example");
+    fake_hubspot_contact_update_after_search(h.fake, moved, "{\"jobtitle\":\"Head of Sales\"}", 1);
+    json_decref(poll_ok());
+    ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(DISTINCT split_part(source_id, ':', 2)) "
+                                         "FROM events WHERE type = 'lead.updated'"),
+                     250);
+    ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(*) FROM leads WHERE email = "
+                                         "'n100@bulk.example'"),
+                     1);
+    /* and the edit itself came, as the moved record's second event */
+    char *sql = util_printf("SELECT count(*) FROM events WHERE source_id LIKE 'contact:%s:%%' "
+                            "AND payload #>> '{lead,title}' = 'Head of Sales'",
+                            moved);
+    ck_assert_int_eq(testdb_scalar(h.db, sql), 1);
+    free(sql);
+    ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(*) FROM events"), 251);
+    free(moved);
+}
+END_TEST
+
+START_TEST(test_hubspot_poll_pages_with_after_only_through_a_page_of_one_time)
+{
+    ck_assert_int_eq(hh_start(&h, poll_settings("contacts")), LH_OK);
+    int64_t at_ms = util_now_ms() - 10 * 60 * 1000;
+    fake_hubspot_contacts_add_at(h.fake, 250, at_ms); /* an import: one millisecond */
+    json_decref(poll_ok());
+    ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(DISTINCT source_id) FROM events"), 250);
+    /* the first page moves the time to at_ms; there the time cannot move, so offsets */
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", SEARCH_CONTACTS), 4);
+    ck_assert_int_eq(search_from(1), at_ms);
+    long long afters[] = {0, 0, 100, 200};
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_int_eq(search_after(i), afters[i]);
+    }
+    ck_assert_int_ge(search_from(3), at_ms);
+}
+END_TEST
+
+static bool all_10050_stored(void)
+{
+    return testdb_scalar(h.db, "SELECT count(*) FROM events") == 10050;
+}
+
+START_TEST(test_hubspot_poll_reads_a_backlog_past_10000_results_without_deep_offsets)
 {
     json_t *settings = poll_settings("contacts");
     json_object_set_new(settings, "backfill", json_string("2h"));
     ck_assert_int_eq(hh_start(&h, settings), LH_OK);
     int64_t first_ms = util_now_ms() - 60 * 60 * 1000;
     fake_hubspot_contacts_add_many(h.fake, 10050, first_ms);
-    json_decref(poll_ok()); /* 100 pages: up to the cap */
-    json_decref(poll_ok()); /* the rest, from the moved window */
+    json_decref(poll_until(all_10050_stored, 120000)); /* 100 pages per poll */
+    /* the time moves with every page: the search API's 10,000-result cap is never near */
     size_t searches = fake_hubspot_count(h.fake, "POST", SEARCH_CONTACTS);
-    ck_assert_uint_eq(searches, 101);
     for (size_t i = 0; i < searches; i++) {
-        json_t *body = hh_request_json(&h, "POST", SEARCH_CONTACTS, i);
-        ck_assert_int_lt(atoll(json_string_value(json_object_get(body, "after"))), 10000);
-        json_decref(body);
+        ck_assert_int_eq(search_after(i), 0);
     }
-    /* the query after the cap starts over at the last modification time seen */
-    json_t *restart = hh_request_json(&h, "POST", SEARCH_CONTACTS, 100);
-    const char *value = json_string_value(json_object_get(
-        json_array_get(
-            json_object_get(json_array_get(json_object_get(restart, "filterGroups"), 0), "filters"),
-            0),
-        "value"));
-    ck_assert_int_eq(atoll(value), first_ms + 9999);
-    ck_assert_str_eq(json_string_value(json_object_get(restart, "after")), "0");
-    json_decref(restart);
-    ck_assert_int_eq(hh_metric(&h, "hubspot_search_window_advanced_total", "object", "contact"), 1);
-    /* every contact once: the one at the boundary, seen twice, is recognised */
-    ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(*) FROM events"), 10050);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_search_window_advanced_total", "object", "contact"), 0);
+    /* every contact once: those at page boundaries, seen twice, are recognised */
+    ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(DISTINCT source_id) FROM events"), 10050);
     ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(*) FROM leads"), 10050);
+}
+END_TEST
+
+START_TEST(test_hubspot_poll_moves_past_more_than_10000_records_of_one_millisecond)
+{
+    ck_assert_int_eq(hh_start(&h, poll_settings("contacts")), LH_OK);
+    int64_t at_ms = util_now_ms() - 10 * 60 * 1000;
+    fake_hubspot_contacts_add_at(h.fake, 10050, at_ms);
+    json_decref(poll_ok()); /* 100 pages */
+    json_decref(poll_ok()); /* the last offsets, the cap, and past it */
+    size_t searches = fake_hubspot_count(h.fake, "POST", SEARCH_CONTACTS);
+    for (size_t i = 0; i < searches; i++) {
+        ck_assert_int_lt(search_after(i), 10000);
+    }
+    /* offsets reach 9,900: the last 50 cannot be paged to, and are counted */
+    ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(*) FROM events"), 10000);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_skipped_total", "reason", "search_cap_same_time"), 1);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_search_window_advanced_total", "object", "contact"), 1);
+    ck_assert_int_eq(search_from(searches - 1), at_ms + 1);
 }
 END_TEST
 
@@ -338,27 +441,29 @@ END_TEST
 START_TEST(test_hubspot_poll_keeps_the_pages_fetched_before_a_rate_limit)
 {
     ck_assert_int_eq(hh_start(&h, poll_settings("contacts")), LH_OK);
-    fake_hubspot_contacts_add_many(h.fake, 250, util_now_ms() - 10 * 60 * 1000);
-    /* the second page is refused through all three of its attempts */
+    int64_t added_ms = util_now_ms() - 10 * 60 * 1000;
+    fake_hubspot_contacts_add_many(h.fake, 250, added_ms);
+    /* the second page is refused */
     fake_hubspot_fail_later(h.fake, "POST", SEARCH_CONTACTS, 1, 429,
                             "{\"status\":\"error\",\"message\":\"You have reached your "
                             "secondly limit.\",\"errorType\":\"RATE_LIMIT\",\"policyName\":"
                             "\"SECONDLY\"}",
-                            NULL, 3);
+                            NULL, 1);
     json_t *events = poll_ok();
     ck_assert_uint_eq(json_array_size(events), 100);
     json_decref(events);
+    /* the cursor follows the page that came: the next query starts at its last record */
     json_t *cursor = hh_checkpoint(&h, "contacts.cursor");
-    ck_assert_str_eq(json_string_value(json_object_get(cursor, "after")), "100");
+    ck_assert_int_eq(json_integer_value(json_object_get(cursor, "from")), added_ms + 99);
+    ck_assert(json_is_null(json_object_get(cursor, "after")));
     json_decref(cursor);
     struct timespec pause = {1, 100000000};
     nanosleep(&pause, NULL);
     events = poll_ok();
     ck_assert_uint_eq(json_array_size(events), 150);
     json_decref(events);
-    json_t *resumed = hh_request_json(&h, "POST", SEARCH_CONTACTS, 4);
-    ck_assert_str_eq(json_string_value(json_object_get(resumed, "after")), "100");
-    json_decref(resumed);
+    ck_assert_int_eq(search_from(2), added_ms + 99);
+    ck_assert_int_eq(search_after(2), 0);
 }
 END_TEST
 
@@ -366,7 +471,7 @@ START_TEST(test_hubspot_poll_keeps_the_contacts_when_the_deals_search_fails)
 {
     ck_assert_int_eq(hh_start(&h, poll_settings("contacts deals")), LH_OK);
     char *id = fake_hubspot_contact_add(h.fake, "{\"email\":\"ada@analytical.example\"}", 0);
-    fake_hubspot_fail(h.fake, "POST", SEARCH_DEALS, 503, "{}", NULL, 3);
+    fake_hubspot_fail(h.fake, "POST", SEARCH_DEALS, 503, "{}", NULL, 1);
     json_t *events = poll_ok();
     ck_assert_uint_eq(json_array_size(events), 1);
     json_decref(events);
@@ -377,20 +482,93 @@ START_TEST(test_hubspot_poll_keeps_the_contacts_when_the_deals_search_fails)
     ck_assert(json_is_null(json_object_get(deals, "after")));
     json_decref(deals);
     json_decref(poll_ok());
-    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", SEARCH_DEALS), 4);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", SEARCH_DEALS), 2);
     free(id);
 }
 END_TEST
 
-START_TEST(test_hubspot_poll_spaces_search_requests_by_search_interval)
+START_TEST(test_hubspot_poll_asks_once_when_search_meets_the_daily_limit)
+{
+    ck_assert_int_eq(hh_start(&h, poll_settings("contacts")), LH_OK);
+    fake_hubspot_contacts_add_many(h.fake, 5, util_now_ms() - 10 * 60 * 1000);
+    fake_hubspot_rate_limit(h.fake, "POST", SEARCH_CONTACTS, "DAILY", 10000, 3);
+    char *error = NULL;
+    ck_assert_int_eq(hh_poll(&h, NULL, &error), LH_RETRY_AFTER);
+    ck_assert_ptr_nonnull(strstr(error, "HubSpot rate limit (daily)"));
+    free(error);
+    /* the plugin holds the instance; the host does not hammer HubSpot with retries */
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", SEARCH_CONTACTS), 1);
+    ck_assert_int_eq(metrics_get(h.services.metrics, "leadhub_http_client_requests_total",
+                                 "instance", HH_INSTANCE, "status", "429", METRICS_END),
+                     1);
+    /* nor does the next poll while the hold lasts */
+    ck_assert_int_eq(hh_poll(&h, NULL, NULL), LH_RETRY_AFTER);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", SEARCH_CONTACTS), 1);
+}
+END_TEST
+
+static bool all_250_stored(void)
+{
+    return testdb_scalar(h.db, "SELECT count(*) FROM events") == 250;
+}
+
+START_TEST(test_hubspot_poll_spaces_search_requests_by_search_interval_without_waiting)
 {
     json_t *settings = poll_settings("contacts");
     json_object_set_new(settings, "search_interval", json_string("300ms"));
     ck_assert_int_eq(hh_start(&h, settings), LH_OK);
     fake_hubspot_contacts_add_many(h.fake, 250, util_now_ms() - 10 * 60 * 1000);
-    int64_t started = util_monotonic_ms();
-    json_decref(poll_ok());
-    ck_assert_int_ge(util_monotonic_ms() - started, 600); /* three searches, two waits */
+    /* the next page is not due yet: the poll ends with its first page instead of sleeping
+     * while it holds the instance (webhooks and deliveries wait behind a poll) */
+    json_t *first = poll_ok();
+    ck_assert_uint_eq(json_array_size(first), 100);
+    json_decref(first);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", SEARCH_CONTACTS), 1);
+    json_t *cursor = hh_checkpoint(&h, "contacts.cursor");
+    ck_assert_ptr_nonnull(cursor);
+    json_decref(cursor);
+    /* later polls go on from the cursor, never sooner than search_interval apart */
+    json_decref(poll_until(all_250_stored, 60000));
+    size_t searches = fake_hubspot_count(h.fake, "POST", SEARCH_CONTACTS);
+    ck_assert_uint_ge(searches, 3);
+    for (size_t i = 1; i < searches; i++) {
+        struct fake_hubspot_request a = fake_hubspot_find(h.fake, "POST", SEARCH_CONTACTS, i - 1);
+        struct fake_hubspot_request b = fake_hubspot_find(h.fake, "POST", SEARCH_CONTACTS, i);
+        ck_assert_int_ge(b.received_ms - a.received_ms, 300);
+        fake_hubspot_request_free(&a);
+        fake_hubspot_request_free(&b);
+    }
+    ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(DISTINCT source_id) FROM events"), 250);
+}
+END_TEST
+
+static bool deals_searched(void)
+{
+    return fake_hubspot_count(h.fake, "POST", SEARCH_DEALS) > 0;
+}
+
+START_TEST(test_hubspot_poll_paced_deals_go_first_next_time)
+{
+    json_t *settings = poll_settings("contacts deals");
+    json_object_set_new(settings, "search_interval", json_string("300ms"));
+    ck_assert_int_eq(hh_start(&h, settings), LH_OK);
+    char *contact = fake_hubspot_contact_add(h.fake, "{\"email\":\"lucas@meridian.example\"}", 0);
+    char *deal = fake_hubspot_deal_add(
+        h.fake, "{\"dealname\":\"Meridian\",\"dealstage\":\"appointmentscheduled\"}", contact, 0);
+    json_t *first = poll_ok();
+    ck_assert_uint_eq(json_array_size(first), 1); /* the contact */
+    json_decref(first);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", SEARCH_CONTACTS), 1);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", SEARCH_DEALS), 0);
+    /* the deals, left out for want of a due search, are the next poll's first search */
+    json_t *events = poll_until(deals_searched, 60000);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", SEARCH_CONTACTS), 1);
+    ck_assert_uint_eq(json_array_size(events), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(events, 0), "type")),
+                     "deal.stage_changed");
+    json_decref(events);
+    free(contact);
+    free(deal);
 }
 END_TEST
 
@@ -437,14 +615,20 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_hubspot_poll_searches_contacts_modified_since_the_watermark_ascending);
     tcase_add_test(tc, test_hubspot_poll_emits_lead_updated_with_only_the_fields_that_changed);
-    tcase_add_test(tc, test_hubspot_poll_pages_with_after_and_moves_the_watermark_at_the_end);
-    tcase_add_test(tc, test_hubspot_poll_advances_the_window_past_the_10000_result_cap);
+    tcase_add_test(tc,
+                   test_hubspot_poll_pages_by_modification_time_and_moves_the_watermark_at_the_end);
+    tcase_add_test(tc, test_hubspot_poll_loses_nothing_when_a_record_is_modified_mid_pass);
+    tcase_add_test(tc, test_hubspot_poll_pages_with_after_only_through_a_page_of_one_time);
+    tcase_add_test(tc, test_hubspot_poll_reads_a_backlog_past_10000_results_without_deep_offsets);
+    tcase_add_test(tc, test_hubspot_poll_moves_past_more_than_10000_records_of_one_millisecond);
     tcase_add_test(tc, test_hubspot_poll_does_not_echo_what_the_hub_wrote);
     tcase_add_test(tc, test_hubspot_poll_carries_a_rep_change_back_to_what_the_hub_once_wrote);
     tcase_add_test(tc, test_hubspot_poll_turns_a_deal_stage_change_into_deal_stage_changed);
     tcase_add_test(tc, test_hubspot_poll_keeps_the_pages_fetched_before_a_rate_limit);
     tcase_add_test(tc, test_hubspot_poll_keeps_the_contacts_when_the_deals_search_fails);
-    tcase_add_test(tc, test_hubspot_poll_spaces_search_requests_by_search_interval);
+    tcase_add_test(tc, test_hubspot_poll_asks_once_when_search_meets_the_daily_limit);
+    tcase_add_test(tc, test_hubspot_poll_spaces_search_requests_by_search_interval_without_waiting);
+    tcase_add_test(tc, test_hubspot_poll_paced_deals_go_first_next_time);
     tcase_add_test(tc, test_hubspot_poll_with_nothing_to_pull_asks_nothing);
     tcase_add_test(tc, test_hubspot_poll_leaves_out_values_leadhub_cannot_hold);
     suite_add_tcase(s, tc);

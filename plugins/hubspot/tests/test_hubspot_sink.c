@@ -332,6 +332,77 @@ START_TEST(test_hubspot_207_fails_only_the_refused_inputs)
 }
 END_TEST
 
+#define READ_CONTACTS "/crm/v3/objects/contacts/batch/read"
+
+/* Three leads delivered in one batch while the fake answers upserts with anonymous results
+ * (no emails, reverse order). */
+static void deliver_three_anonymous(const char *const *emails, long *leads, lh_status_t *results,
+                                    char **messages)
+{
+    json_t *events[3];
+    for (size_t i = 0; i < 3; i++) {
+        events[i] = lead_event("lead.created", emails[i], emails[i]);
+        leads[i] = hh_lead(&h, emails[i]);
+    }
+    fake_hubspot_anonymous_upserts(h.fake, true);
+    hh_deliver_batch(&h, events, leads, 3, results, messages, NULL);
+    for (size_t i = 0; i < 3; i++) {
+        json_decref(events[i]);
+    }
+}
+
+START_TEST(test_hubspot_upsert_results_without_emails_are_matched_by_email_not_position)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    const char *emails[] = {"ada@analytical.example", "grace@navy.example",
+                            "lucas@meridian.example"};
+    long leads[3];
+    lh_status_t results[3];
+    char *messages[3];
+    deliver_three_anonymous(emails, leads, results, messages);
+    /* the answer's order says nothing: one read by email tells which contact is whose */
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", READ_CONTACTS), 1);
+    json_t *read = hh_request_json(&h, "POST", READ_CONTACTS, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(read, "idProperty")), "email");
+    ck_assert_uint_eq(json_array_size(json_object_get(read, "inputs")), 3);
+    json_decref(read);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_msg(results[i] == LH_OK, "%s: %s", emails[i], messages[i]);
+        char *identity = identity_of(leads[i]);
+        char *contact = fake_hubspot_contact_id(h.fake, emails[i]);
+        ck_assert_str_eq(identity, contact);
+        free(identity);
+        free(contact);
+        free(messages[i]);
+    }
+    /* a lone input and a lone result belong together: no read needed */
+    json_t *event = lead_event("lead.updated", "f-4", "ada@analytical.example");
+    ck_assert_int_eq(hh_deliver(&h, event, leads[0], NULL, NULL), LH_OK);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", READ_CONTACTS), 1);
+    json_decref(event);
+}
+END_TEST
+
+START_TEST(test_hubspot_upsert_results_nobody_can_match_are_retried_not_guessed)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    fake_hubspot_fail(h.fake, "POST", READ_CONTACTS, 503, "{}", NULL, 1);
+    const char *emails[] = {"ada@analytical.example", "grace@navy.example",
+                            "lucas@meridian.example"};
+    long leads[3];
+    lh_status_t results[3];
+    char *messages[3];
+    deliver_three_anonymous(emails, leads, results, messages);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_int_eq(results[i], LH_RETRY);
+        ck_assert_ptr_nonnull(strstr(messages[i], "does not say which contact"));
+        char *identity = identity_of(leads[i]);
+        ck_assert_ptr_null(identity); /* no lead gets another's contact id */
+        free(messages[i]);
+    }
+}
+END_TEST
+
 START_TEST(test_hubspot_400_naming_one_input_resends_the_others)
 {
     ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
@@ -388,31 +459,51 @@ START_TEST(test_hubspot_400_shared_by_every_input_fails_them_all_in_few_requests
 }
 END_TEST
 
-START_TEST(test_hubspot_429_ten_secondly_waits_a_second_and_holds_later_calls)
+START_TEST(test_hubspot_429_ten_secondly_waits_the_window_hubspot_states_and_holds_later_calls)
 {
     ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
-    fake_hubspot_fail(h.fake, "POST", UPSERT, 429,
-                      "{\"status\":\"error\",\"message\":\"You have reached your "
-                      "ten_secondly_rolling limit.\",\"errorType\":\"RATE_LIMIT\","
-                      "\"correlationId\":\"c033\",\"policyName\":\"TEN_SECONDLY_ROLLING\"}",
-                      NULL, 1);
+    /* HubSpot's answer: the documented body, X-HubSpot-RateLimit-Interval-Milliseconds 10000 */
+    fake_hubspot_rate_limit(h.fake, "POST", UPSERT, "TEN_SECONDLY_ROLLING", 10000, 1);
     json_t *event = lead_event("lead.created", "f-1", "ada@analytical.example");
     char *error = NULL;
     int64_t retry_after = -1;
     ck_assert_int_eq(hh_deliver(&h, event, 0, &error, &retry_after), LH_RETRY_AFTER);
-    ck_assert_int_eq(retry_after, 1000);
+    ck_assert_int_eq(retry_after, 10000); /* one rolling window, not a second */
     ck_assert_ptr_nonnull(strstr(error, "HubSpot rate limit (ten_secondly_rolling)"));
     free(error);
     ck_assert_int_eq(hh_metric(&h, "hubspot_rate_limited_total", "policy", "ten_secondly_rolling"),
                      1);
-    /* within the second, nothing is sent */
+    /* within the window, nothing is sent */
     ck_assert_int_eq(hh_deliver(&h, event, 0, NULL, &retry_after), LH_RETRY_AFTER);
     ck_assert_int_gt(retry_after, 0);
-    ck_assert_int_le(retry_after, 1000);
+    ck_assert_int_le(retry_after, 10000);
     ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", UPSERT), 1);
-    struct timespec pause = {1, 100000000};
-    nanosleep(&pause, NULL);
-    ck_assert_int_eq(hh_deliver(&h, event, 0, NULL, NULL), LH_OK);
+    json_decref(event);
+}
+END_TEST
+
+/* Delivers `event` until HubSpot takes it (LH_OK), at most timeout_ms. */
+static lh_status_t deliver_until_done(const json_t *event, int64_t timeout_ms)
+{
+    int64_t until = util_monotonic_ms() + timeout_ms;
+    lh_status_t status;
+    while ((status = hh_deliver(&h, event, 0, NULL, NULL)) == LH_RETRY_AFTER &&
+           util_monotonic_ms() < until) {
+        struct timespec pause = {0, 50000000};
+        nanosleep(&pause, NULL);
+    }
+    return status;
+}
+
+START_TEST(test_hubspot_429_is_sent_again_once_the_window_passed)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    fake_hubspot_rate_limit(h.fake, "POST", UPSERT, "TEN_SECONDLY_ROLLING", 1500, 1);
+    json_t *event = lead_event("lead.created", "f-1", "ada@analytical.example");
+    int64_t retry_after = -1;
+    ck_assert_int_eq(hh_deliver(&h, event, 0, NULL, &retry_after), LH_RETRY_AFTER);
+    ck_assert_int_eq(retry_after, 1500);
+    ck_assert_int_eq(deliver_until_done(event, 30000), LH_OK);
     ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", UPSERT), 2);
     json_decref(event);
 }
@@ -423,7 +514,7 @@ START_TEST(test_hubspot_429_with_retry_after_waits_that_long)
     ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
     fake_hubspot_fail(h.fake, "POST", UPSERT, 429,
                       "{\"status\":\"error\",\"policyName\":\"TEN_SECONDLY_ROLLING\"}",
-                      "Retry-After: 7", 1);
+                      "Retry-After: 7\nX-HubSpot-RateLimit-Interval-Milliseconds: 10000", 1);
     json_t *event = lead_event("lead.created", "f-1", "ada@analytical.example");
     int64_t retry_after = -1;
     ck_assert_int_eq(hh_deliver(&h, event, 0, NULL, &retry_after), LH_RETRY_AFTER);
@@ -432,13 +523,18 @@ START_TEST(test_hubspot_429_with_retry_after_waits_that_long)
 }
 END_TEST
 
-START_TEST(test_hubspot_429_daily_waits_for_midnight_utc_within_the_hosts_cap)
+/* The delay in an error "... retry in N ms". */
+static long long retry_in(const char *error)
+{
+    const char *at = error != NULL ? strstr(error, "retry in ") : NULL;
+    ck_assert_msg(at != NULL, "no delay in %s", error != NULL ? error : "(null)");
+    return atoll(at + strlen("retry in "));
+}
+
+START_TEST(test_hubspot_429_daily_is_asked_again_within_the_hour)
 {
     ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
-    fake_hubspot_fail(h.fake, "POST", UPSERT, 429,
-                      "{\"status\":\"error\",\"message\":\"You have reached your daily "
-                      "limit.\",\"errorType\":\"RATE_LIMIT\",\"policyName\":\"DAILY\"}",
-                      NULL, 1);
+    fake_hubspot_rate_limit(h.fake, "POST", UPSERT, "DAILY", 10000, 1);
     json_t *event = lead_event("lead.created", "f-1", "ada@analytical.example");
     int64_t retry_after = -1;
     char *error = NULL;
@@ -446,12 +542,17 @@ START_TEST(test_hubspot_429_daily_waits_for_midnight_utc_within_the_hosts_cap)
     ck_assert_int_eq(hh_deliver(&h, event, 0, &error, &retry_after), LH_RETRY_AFTER);
     int64_t day = 24LL * 3600 * 1000;
     int64_t until_midnight = (before / day + 1) * day - before;
-    int64_t expected = until_midnight < 3600000 ? until_midnight : 3600000; /* the host's cap */
+    int64_t expected = until_midnight < 3600000 ? until_midnight : 3600000;
     ck_assert_int_le(llabs(retry_after - expected), 2000);
     ck_assert_ptr_nonnull(strstr(error, "(daily)"));
+    ck_assert_int_le(retry_in(error), 3600000);
     free(error);
-    /* the plugin holds until midnight itself, whatever the host's cap */
-    ck_assert_int_eq(hh_deliver(&h, event, 0, NULL, NULL), LH_RETRY_AFTER);
+    /* the instance holds its later calls for that hour, not until midnight UTC: HubSpot
+     * resets at midnight in the account's time zone */
+    ck_assert_int_eq(hh_deliver(&h, event, 0, &error, NULL), LH_RETRY_AFTER);
+    ck_assert_int_le(retry_in(error), 3600000);
+    ck_assert_int_gt(retry_in(error), 0);
+    free(error);
     ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", UPSERT), 1);
     json_decref(event);
 }
@@ -795,11 +896,16 @@ static Suite *sink_suite(void)
     tcase_add_test(tc, test_hubspot_batch_merges_the_events_of_one_contact_into_one_input);
     tcase_add_test(tc, test_hubspot_batch_is_split_into_requests_of_batch_size);
     tcase_add_test(tc, test_hubspot_207_fails_only_the_refused_inputs);
+    tcase_add_test(tc,
+                   test_hubspot_upsert_results_without_emails_are_matched_by_email_not_position);
+    tcase_add_test(tc, test_hubspot_upsert_results_nobody_can_match_are_retried_not_guessed);
     tcase_add_test(tc, test_hubspot_400_naming_one_input_resends_the_others);
     tcase_add_test(tc, test_hubspot_400_shared_by_every_input_fails_them_all_in_few_requests);
-    tcase_add_test(tc, test_hubspot_429_ten_secondly_waits_a_second_and_holds_later_calls);
+    tcase_add_test(
+        tc, test_hubspot_429_ten_secondly_waits_the_window_hubspot_states_and_holds_later_calls);
+    tcase_add_test(tc, test_hubspot_429_is_sent_again_once_the_window_passed);
     tcase_add_test(tc, test_hubspot_429_with_retry_after_waits_that_long);
-    tcase_add_test(tc, test_hubspot_429_daily_waits_for_midnight_utc_within_the_hosts_cap);
+    tcase_add_test(tc, test_hubspot_429_daily_is_asked_again_within_the_hour);
     tcase_add_test(tc,
                    test_hubspot_5xx_is_retried_and_other_4xx_are_permanent_with_hubspots_message);
     tcase_add_test(tc, test_hubspot_private_app_401_is_a_config_error_naming_the_setting);

@@ -52,6 +52,37 @@ static void assert_refused(lh_status_t status, char *error, const char *reason, 
     free(error);
 }
 
+/*
+ * A known answer for X-HubSpot-Signature-v3, computed outside leadhub (so that a fault in
+ * the HMAC or base64 the plugin and hh_sign_v3() share cannot hide):
+ *   S='whs-test-2d9e61'; U='https://hooks.leadhub.example/hubspot/webhook?tenant=acme'
+ *   B='[{"eventId":100,"subscriptionType":"contact.creation","objectId":123}]'
+ *   printf '%s' "POST${U}${B}1741290127000" | openssl dgst -sha256 -hmac "$S" -binary \
+ *     | openssl base64 -A
+ * The timestamp is fixed, so the plugin (which refuses one older than 5 minutes) cannot
+ * take this request as is: the host functions it signs with, and the helper the other
+ * tests sign with, are checked against it instead.
+ */
+#define KAT_URI       "https://hooks.leadhub.example/hubspot/webhook?tenant=acme"
+#define KAT_BODY      "[{\"eventId\":100,\"subscriptionType\":\"contact.creation\",\"objectId\":123}]"
+#define KAT_TIMESTAMP "1741290127000"
+#define KAT_SIGNATURE "Nn7p0WWKEstE9nbGLqZJcca+Mp0OX8QVn622WVPO8iQ="
+
+START_TEST(test_hubspot_webhook_signature_matches_one_computed_with_openssl)
+{
+    const char *source = "POST" KAT_URI KAT_BODY KAT_TIMESTAMP;
+    const lh_host_t *host = host_api_table();
+    unsigned char digest[32];
+    char encoded[48];
+    host->hmac_sha256(HH_WEBHOOK_SECRET, strlen(HH_WEBHOOK_SECRET), source, strlen(source), digest);
+    ck_assert_uint_eq(host->base64_encode(digest, sizeof(digest), encoded), 44);
+    ck_assert_str_eq(encoded, KAT_SIGNATURE);
+    char *signed_here = hh_sign_v3(HH_WEBHOOK_SECRET, "POST", KAT_URI, KAT_BODY, KAT_TIMESTAMP);
+    ck_assert_str_eq(signed_here, KAT_SIGNATURE);
+    free(signed_here);
+}
+END_TEST
+
 START_TEST(test_hubspot_webhook_refuses_a_request_without_a_signature)
 {
     start_with_webhooks();
@@ -353,7 +384,7 @@ START_TEST(test_hubspot_webhook_failed_fetch_asks_hubspot_to_deliver_again)
     char *a = fake_hubspot_contact_add(h.fake, "{\"email\":\"lucas@meridian.example\"}", 0);
     char *body = util_printf(
         "[{\"eventId\":31,\"subscriptionType\":\"contact.creation\",\"objectId\":%s}]", a);
-    fake_hubspot_fail(h.fake, "POST", READ_CONTACTS, 503, "{}", NULL, 3);
+    fake_hubspot_fail(h.fake, "POST", READ_CONTACTS, 503, "{}", NULL, 1);
     ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, NULL), LH_RETRY);
     /* nothing was remembered: the redelivery fetches */
     json_t *events = NULL;
@@ -372,6 +403,7 @@ int main(void)
     TCase *tc = tcase_create("webhook");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_hubspot_webhook_signature_matches_one_computed_with_openssl);
     tcase_add_test(tc, test_hubspot_webhook_refuses_a_request_without_a_signature);
     tcase_add_test(tc, test_hubspot_webhook_refuses_legacy_v1_and_v2_signatures);
     tcase_add_test(tc, test_hubspot_webhook_refuses_a_missing_timestamp);

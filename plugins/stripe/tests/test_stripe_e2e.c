@@ -2,8 +2,8 @@
  * test_stripe_e2e.c - the real leadhubd with a `stripe` instance, a real PostgreSQL and the
  * fake Stripe API: signed webhooks over HTTP stored once whatever their order, signature
  * failures answered 400 and counted, webhook and poll overlapping on the same events
- * storing each once, and a refused key failing polls (connector_status, /metrics) while
- * webhooks go on.
+ * storing each once, and a refused key failing polls (connector_status, /readyz, /metrics)
+ * while webhooks go on.
  *
  * Needs $LEADHUB_TEST_DATABASE_URL (scripts/run-tests.sh starts a throwaway server).
  */
@@ -254,11 +254,50 @@ static bool poll_outcome_is_config(void *arg)
                  "last_poll_outcome = 'config'") == 1;
 }
 
+/* /readyz, parsed (NEW), with its HTTP status in *status_out. */
+static json_t *readyz(long *status_out)
+{
+    char *url = td_url(&td, "/readyz");
+    struct http_result r;
+    http_get(url, &r);
+    free(url);
+    *status_out = r.status;
+    json_t *body = r.body != NULL ? json_loads(r.body, 0, NULL) : NULL;
+    http_result_free(&r);
+    return body;
+}
+
+static bool readyz_shows_the_config_outcome(void *arg)
+{
+    (void)arg;
+    long status = 0;
+    json_t *body = readyz(&status);
+    const char *outcome = json_string_value(
+        json_object_get(json_object_get(json_object_get(body, "polls"), "billing"), "outcome"));
+    bool shown = outcome != NULL && strcmp(outcome, "config") == 0;
+    json_decref(body);
+    return shown;
+}
+
 START_TEST(test_stripe_e2e_refused_key_fails_polls_clearly_and_webhooks_go_on)
 {
     setenv("ST_REVOKED_KEY", "sk_test_51RevokedKeyForLeadhubTests000000000000", 1);
     start_daemon("ST_REVOKED_KEY", "1s");
     ck_assert(td_wait_until(poll_outcome_is_config, NULL, 20000));
+    /* readiness says why the polls fail, without the key, and keeps the replica in service:
+     * its webhooks still work */
+    ck_assert(td_wait_until(readyz_shows_the_config_outcome, NULL, 20000));
+    long ready_status = 0;
+    json_t *ready = readyz(&ready_status);
+    ck_assert_int_eq(ready_status, 200);
+    const json_t *poll = json_object_get(json_object_get(ready, "polls"), "billing");
+    const char *poll_error = json_string_value(json_object_get(poll, "error"));
+    ck_assert_ptr_nonnull(poll_error);
+    ck_assert_ptr_nonnull(strstr(poll_error, "Stripe refused the api_key (HTTP 401)"));
+    ck_assert_ptr_null(strstr(poll_error, "sk_test_51Revoked"));
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(ready, "instances"), "billing")), "ok");
+    json_decref(ready);
     char *error = testdb_text(db, "SELECT last_error FROM connector_status WHERE instance = "
                                   "'billing'");
     ck_assert_ptr_nonnull(strstr(error, "Stripe refused the api_key (HTTP 401)"));

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../stripe.h" /* STRIPE_POLL_EVENT_BUDGET */
 #include "fake_stripe.h"
 #include "ingest.h"
 #include "poller.h"
@@ -375,6 +376,36 @@ START_TEST(test_stripe_poll_backlog_is_held_one_window_at_a_time_deepest_first)
 }
 END_TEST
 
+START_TEST(test_stripe_poll_stores_at_most_the_event_budget_even_from_a_larger_window)
+{
+    /* one window holds the whole backlog: the budget must stop inside it */
+    start("\"poll_window\":100000");
+    int total = STRIPE_POLL_EVENT_BUDGET + 100;
+    for (int n = 1; n <= total; n++) {
+        add_customer(n, n / 4); /* four events a second: the budget ends inside a second */
+    }
+    struct poll p;
+    poll_ok(&p);
+    json_t *expected = ids(1, STRIPE_POLL_EVENT_BUDGET);
+    assert_json_eq(p.emitted, expected);
+    json_decref(expected);
+    poll_clear(&p);
+    ck_assert_int_eq(stored_events(), STRIPE_POLL_EVENT_BUDGET);
+    /* the next poll brings the rest, oldest first, nothing twice */
+    poll_ok(&p);
+    expected = ids(STRIPE_POLL_EVENT_BUDGET + 1, total);
+    assert_json_eq(p.emitted, expected);
+    json_decref(expected);
+    poll_clear(&p);
+    ck_assert_int_eq(stored_events(), total);
+    ck_assert_int_eq(testdb_scalar(db, "SELECT count(DISTINCT source_id) FROM events"), total);
+    json_t *saved = checkpoint();
+    ck_assert_int_eq(json_integer_value(json_object_get(saved, "created")), base + total / 4);
+    ck_assert_uint_eq(json_array_size(json_object_get(saved, "marks")), 0);
+    json_decref(saved);
+}
+END_TEST
+
 START_TEST(test_stripe_poll_failing_page_commits_nothing_and_the_next_poll_repeats_it)
 {
     start("");
@@ -382,7 +413,6 @@ START_TEST(test_stripe_poll_failing_page_commits_nothing_and_the_next_poll_repea
     for (int n = 1; n <= 7; n++) {
         add_customer(n, n);
     }
-    char *error = st_fixture_text("error.429.json");
     /* page 2 fails on every attempt the host makes (4), then works */
     for (size_t request = 2; request <= 5; request++) {
         fake_stripe_fail(fake, request, 500,
@@ -407,7 +437,6 @@ START_TEST(test_stripe_poll_failing_page_commits_nothing_and_the_next_poll_repea
     json_decref(expected);
     poll_clear(&p);
     ck_assert_int_eq(stored_events(), 7);
-    free(error);
 }
 END_TEST
 
@@ -436,34 +465,55 @@ START_TEST(test_stripe_poll_rides_out_a_rate_limit_with_the_host_retries)
 }
 END_TEST
 
-START_TEST(test_stripe_poll_follows_stripe_should_retry)
+START_TEST(test_stripe_poll_stripe_should_retry_true_makes_the_host_retry_a_409)
 {
     start("");
     add_customer(1, 1);
-    /* a lock conflict Stripe says to retry: the host does not retry 409, the poller will */
+    /* a lock conflict Stripe says to retry: a 409 the host would not retry by its status */
     fake_stripe_fail(fake, 1, 409,
                      "{\"error\":{\"type\":\"invalid_request_error\",\"code\":\"lock_timeout\","
                      "\"message\":\"This object cannot be accessed right now.\"}}",
                      "Stripe-Should-Retry: true");
     struct poll p;
-    poll_once(&p);
-    ck_assert_int_eq(p.status, LH_RETRY);
-    ck_assert_ptr_nonnull(strstr(p.error, "HTTP 409 lock_timeout"));
+    poll_ok(&p);
+    json_t *expected = ids(1, 1);
+    assert_json_eq(p.emitted, expected);
+    json_decref(expected);
     poll_clear(&p);
-    /* a 5xx Stripe says not to retry: not before the next regular poll */
-    for (size_t request = 2; request <= 5; request++) {
-        fake_stripe_fail(fake, request, 503,
-                         "{\"error\":{\"type\":\"api_error\",\"message\":\"Unavailable.\"}}",
-                         "Stripe-Should-Retry: false");
-    }
+    /* within the same poll: the 409, then the same page again */
+    ck_assert_uint_eq(fake_stripe_request_count(fake), 2);
+    struct fake_stripe_request first = fake_stripe_request(fake, 0);
+    struct fake_stripe_request second = fake_stripe_request(fake, 1);
+    ck_assert_int_eq(first.status, 409);
+    ck_assert_int_eq(second.status, 200);
+    ck_assert_str_eq(first.url, second.url);
+    fake_stripe_request_free(&first);
+    fake_stripe_request_free(&second);
+    ck_assert_int_eq(stored_events(), 1);
+}
+END_TEST
+
+START_TEST(test_stripe_poll_stripe_should_retry_false_is_asked_once)
+{
+    start("");
+    add_customer(1, 1);
+    /* a 5xx Stripe says not to retry: one request, though the host retries a 503 4 times */
+    fake_stripe_fail(fake, 1, 503,
+                     "{\"error\":{\"type\":\"api_error\",\"message\":\"Unavailable.\"}}",
+                     "Stripe-Should-Retry: false");
+    struct poll p;
     poll_once(&p);
     ck_assert_int_eq(p.status, LH_PERMANENT);
+    ck_assert_ptr_nonnull(strstr(p.error, "HTTP 503 api_error: Unavailable."));
     ck_assert_ptr_nonnull(strstr(p.error, "not retried before the next poll"));
     poll_clear(&p);
+    ck_assert_uint_eq(fake_stripe_request_count(fake), 1);
     ck_assert_int_eq(stored_events(), 0);
+    /* the next regular poll asks again */
     poll_ok(&p);
-    ck_assert_int_eq(stored_events(), 1);
     poll_clear(&p);
+    ck_assert_uint_eq(fake_stripe_request_count(fake), 2);
+    ck_assert_int_eq(stored_events(), 1);
 }
 END_TEST
 
@@ -603,9 +653,11 @@ int main(void)
     tcase_add_test(tc, test_stripe_poll_interrupted_mid_pages_resumes_without_gaps_or_repeats);
     tcase_add_test(tc, test_stripe_poll_interrupted_while_new_events_arrive_loses_none);
     tcase_add_test(tc, test_stripe_poll_backlog_is_held_one_window_at_a_time_deepest_first);
+    tcase_add_test(tc, test_stripe_poll_stores_at_most_the_event_budget_even_from_a_larger_window);
     tcase_add_test(tc, test_stripe_poll_failing_page_commits_nothing_and_the_next_poll_repeats_it);
     tcase_add_test(tc, test_stripe_poll_rides_out_a_rate_limit_with_the_host_retries);
-    tcase_add_test(tc, test_stripe_poll_follows_stripe_should_retry);
+    tcase_add_test(tc, test_stripe_poll_stripe_should_retry_true_makes_the_host_retry_a_409);
+    tcase_add_test(tc, test_stripe_poll_stripe_should_retry_false_is_asked_once);
     tcase_add_test(tc, test_stripe_poll_with_a_refused_key_fails_with_the_config_outcome);
     tcase_add_test(tc, test_stripe_poll_walks_again_from_the_top_when_a_saved_position_expired);
     tcase_add_test(tc, test_stripe_poll_skips_and_counts_what_it_does_not_store);
