@@ -219,6 +219,12 @@ static void assert_error(const struct answer *a, long status, const char *code, 
     }
 }
 
+/* An RFC 3339 time `minutes` before now. */
+static void minutes_ago(int minutes, char out[32])
+{
+    util_format_rfc3339(util_now_ms() - (int64_t)minutes * 60000, out);
+}
+
 /* Posts events (an object or an array, as JSON text) with the write token. */
 static void post_events(const char *json_text)
 {
@@ -546,20 +552,28 @@ static bool grace_scored(void *arg)
 
 START_TEST(test_lead_filters_each_narrow_the_list)
 {
-    post_events(
-        "[{\"type\":\"lead.created\",\"source\":\"filter-app\",\"source_id\":\"g-1\","
-        "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"Grace@Filter.test\","
-        "\"company\":\"Filter Co\"}},"
-        "{\"type\":\"email.received\",\"source\":\"filter-app\",\"source_id\":\"g-2\","
-        "\"occurred_at\":\"2026-11-27T10:01:00Z\",\"lead\":{\"email\":\"grace@filter.test\"}},"
-        "{\"type\":\"email.received\",\"source\":\"filter-app\",\"source_id\":\"g-3\","
-        "\"occurred_at\":\"2026-11-27T10:02:00Z\",\"lead\":{\"email\":\"grace@filter.test\"}},"
-        "{\"type\":\"lead.created\",\"source\":\"filter-app\",\"source_id\":\"a-1\","
-        "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"alan@filter.test\","
-        "\"company\":\"FILTER CO\"}},"
-        "{\"type\":\"lead.created\",\"source\":\"billing-app\",\"source_id\":\"e-1\","
-        "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"edsger@filter.test\","
-        "\"company\":\"Other Co\",\"external_ids\":{\"ledger\":\"L-77\"}}}]");
+    /* the scores below count events in the scorer's 90-day window: dated from now */
+    char t0[32], t1[32], t2[32];
+    minutes_ago(180, t0);
+    minutes_ago(179, t1);
+    minutes_ago(178, t2);
+    char *events =
+        util_printf("[{\"type\":\"lead.created\",\"source\":\"filter-app\",\"source_id\":\"g-1\","
+                    "\"occurred_at\":\"%s\",\"lead\":{\"email\":\"Grace@Filter.test\","
+                    "\"company\":\"Filter Co\"}},"
+                    "{\"type\":\"email.received\",\"source\":\"filter-app\",\"source_id\":\"g-2\","
+                    "\"occurred_at\":\"%s\",\"lead\":{\"email\":\"grace@filter.test\"}},"
+                    "{\"type\":\"email.received\",\"source\":\"filter-app\",\"source_id\":\"g-3\","
+                    "\"occurred_at\":\"%s\",\"lead\":{\"email\":\"grace@filter.test\"}},"
+                    "{\"type\":\"lead.created\",\"source\":\"filter-app\",\"source_id\":\"a-1\","
+                    "\"occurred_at\":\"%s\",\"lead\":{\"email\":\"alan@filter.test\","
+                    "\"company\":\"FILTER CO\"}},"
+                    "{\"type\":\"lead.created\",\"source\":\"billing-app\",\"source_id\":\"e-1\","
+                    "\"occurred_at\":\"%s\",\"lead\":{\"email\":\"edsger@filter.test\","
+                    "\"company\":\"Other Co\",\"external_ids\":{\"ledger\":\"L-77\"}}}]",
+                    t0, t1, t2, t0, t0);
+    post_events(events);
+    free(events);
 
     ck_assert_uint_eq(count_of("/v1/leads?email=GRACE@filter.test"), 1);
     ck_assert_uint_eq(count_of("/v1/leads?email=nobody@filter.test"), 0);
@@ -665,16 +679,28 @@ static bool ada_scored(void *arg)
 
 START_TEST(test_a_lead_comes_with_identities_scores_events_and_meetings)
 {
-    post_events("{\"type\":\"lead.created\",\"source\":\"detail-app\",\"source_id\":\"d-1\","
-                "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"ada@detail.test\","
-                "\"first_name\":\"Ada\",\"company\":\"Engines\",\"external_id\":\"DA-1\","
-                "\"external_ids\":{\"ledger\":\"L-1\"},\"attributes\":{\"tier\":\"gold\"}}}");
-    post_events("{\"type\":\"meeting.scheduled\",\"source\":\"detail-cal\",\"source_id\":\"dm-1\","
-                "\"occurred_at\":\"2026-11-27T11:00:00Z\",\"lead\":{\"email\":\"ada@detail.test\"},"
-                "\"meeting\":{\"external_id\":\"dm-1\","
-                "\"title\":\"Intro\",\"starts_at\":\"2030-01-10T10:00:00Z\",\"ends_at\":"
-                "\"2030-01-10T10:30:00Z\",\"attendees\":[{\"email\":\"ada@detail.test\","
-                "\"response\":\"accepted\"}]}}");
+    /* the score counts both events in the scorer's 90-day window: dated from now */
+    char created[32], scheduled[32];
+    minutes_ago(120, created);
+    minutes_ago(60, scheduled);
+    char *event =
+        util_printf("{\"type\":\"lead.created\",\"source\":\"detail-app\",\"source_id\":\"d-1\","
+                    "\"occurred_at\":\"%s\",\"lead\":{\"email\":\"ada@detail.test\","
+                    "\"first_name\":\"Ada\",\"company\":\"Engines\",\"external_id\":\"DA-1\","
+                    "\"external_ids\":{\"ledger\":\"L-1\"},\"attributes\":{\"tier\":\"gold\"}}}",
+                    created);
+    post_events(event);
+    free(event);
+    event = util_printf(
+        "{\"type\":\"meeting.scheduled\",\"source\":\"detail-cal\",\"source_id\":\"dm-1\","
+        "\"occurred_at\":\"%s\",\"lead\":{\"email\":\"ada@detail.test\"},"
+        "\"meeting\":{\"external_id\":\"dm-1\","
+        "\"title\":\"Intro\",\"starts_at\":\"2030-01-10T10:00:00Z\",\"ends_at\":"
+        "\"2030-01-10T10:30:00Z\",\"attendees\":[{\"email\":\"ada@detail.test\","
+        "\"response\":\"accepted\"}]}}",
+        scheduled);
+    post_events(event);
+    free(event);
     ck_assert(td_wait_until(ada_scored, NULL, 20000));
 
     json_int_t id = lead_id_of("ada@detail.test");
