@@ -40,7 +40,7 @@ fi
 # The example connector's webhook secret; set your own outside development.
 export LEADHUB_INBOUND_SECRET=${LEADHUB_INBOUND_SECRET:-dev-inbound-secret}
 # The example REST API token (config/leadhub.yaml); likewise.
-export LEADHUB_API_TOKEN=${LEADHUB_API_TOKEN:-dev-api-token}
+export LEADHUB_API_TOKEN=${LEADHUB_API_TOKEN:-dev-api-token-not-a-secret}
 export LEADHUB_PLUGIN_DIR=${LEADHUB_PLUGIN_DIR:-$PWD/$BUILD/plugins}
 
 "$BUILD/leadhubd" check-config -c "$CONFIG"
