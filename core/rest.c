@@ -199,6 +199,15 @@ bool rest_params_only(const struct rest_request *request, struct rest_response *
             strbuf_free(&list);
             return false;
         }
+        /* "?source=" is a filter with no value, not the absence of one: answering with
+         * everything would hide the client's mistake */
+        if (json_string_length(value) == 0) {
+            json_t *details = json_pack("{s:s}", "parameter", key);
+            rest_error(response, 400, "bad_parameter", details,
+                       "%s: empty; give a value or leave the parameter out", key);
+            json_decref(details);
+            return false;
+        }
     }
     return true;
 }

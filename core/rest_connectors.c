@@ -172,6 +172,10 @@ void rest_connector_get(const struct rest_request *request, struct rest_response
 void rest_connector_sync(const struct rest_request *request, struct rest_response *response,
                          const char *name)
 {
+    static const char *const allowed[] = {NULL};
+    if (!rest_params_only(request, response, allowed)) {
+        return;
+    }
     struct instance *instance =
         util_instance_name_valid(name) ? daemon_find_instance(request->daemon, name) : NULL;
     if (instance == NULL) {

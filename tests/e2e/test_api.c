@@ -630,12 +630,28 @@ START_TEST(test_bad_list_parameters_are_400_naming_the_parameter)
         {"/v1/deliveries?status=lost", "status"},
         {"/v1/deliveries?after=zero", "after"},
         {"/v1/connectors?page=2", "page"},
+        /* an empty value is a mistake, not "no filter": it would answer everything */
+        {"/v1/leads?source=", "source"},
+        {"/v1/leads?source", "source"},
+        {"/v1/leads?email=&company=Acme", "email"},
+        {"/v1/leads?scorer=&min_score=10", "scorer"},
+        {"/v1/leads?limit=", "limit"},
+        {"/v1/meetings?source=", "source"},
+        {"/v1/events?type=", "type"},
+        {"/v1/deliveries?destination=", "destination"},
     };
     for (size_t i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
         struct answer a = get(cases[i].path);
         assert_error(&a, 400, "bad_parameter", cases[i].parameter);
         answer_free(&a);
     }
+    /* the operations without parameters refuse them too */
+    struct answer a = call("POST", "/v1/connectors/pager/sync?now=1", ADMIN_TOKEN, NULL);
+    assert_error(&a, 400, "bad_parameter", "now");
+    answer_free(&a);
+    a = call("POST", "/v1/deliveries/1/replay?force=1", ADMIN_TOKEN, NULL);
+    assert_error(&a, 400, "bad_parameter", "force");
+    answer_free(&a);
 }
 END_TEST
 
