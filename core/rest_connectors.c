@@ -70,14 +70,11 @@ static void add_runtime(struct daemon *daemon, json_t *entry, const json_t *circ
     bool initialized = false;
     const char *error = NULL;
     const char *token = "none";
-    char token_state[16];
     if (instance != NULL) {
         initialized = atomic_load(&instance->initialized);
         error = instance->last_error;
-        pthread_mutex_lock(&instance->oauth2.mutex);
-        snprintf(token_state, sizeof(token_state), "%s", instance->oauth2.state);
-        pthread_mutex_unlock(&instance->oauth2.mutex);
-        token = token_state;
+        /* not under the OAuth2 mutex: a refresh holds it while the endpoint answers */
+        token = instance_token_state_name(atomic_load(&instance->oauth2.state));
     } else if (json_string_value(json_object_get(scorers, name)) != NULL) {
         const char *state = json_string_value(json_object_get(scorers, name));
         initialized = strcmp(state, "ok") == 0;
