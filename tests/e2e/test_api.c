@@ -27,14 +27,28 @@
 #define ADMIN_TOKEN "admin-token-5e8a7c2d40"
 #define HOOK_SECRET "hook-secret-1f2e3d4c"
 #define SINK_SECRET "sink-secret-a9b8c7d6"
+/* the OAuth2 sink's: configured, and what its token endpoint hands out */
+#define OAUTH_CLIENT_SECRET "oauth-client-secret-6c2f8e"
+#define OAUTH_REFRESH_TOKEN "oauth-configured-refresh-9b3e1d"
+#define OAUTH_ACCESS_TOKEN  "oauth-access-token-7d1e5c9b2a"
+#define OAUTH_ROTATED_TOKEN "oauth-rotated-refresh-4f8a2c"
+/* how long the token endpoint takes to refuse the second refresh: "refreshing" shows */
+#define OAUTH_REFUSAL_DELAY_MS 4000
 
 static struct test_daemon td;
 static struct fake_http *crm;
 static struct fake_http *warehouse;
 static struct fake_http *provider;
+static struct fake_http *idp; /* the OAuth2 sink's token endpoint */
 static struct openapi *spec;
 
 static const char empty_page[] = "{\"events\":[],\"next\":null}";
+/* the pager's first poll stores two events and a cursor; later polls find nothing new */
+static const char first_page[] =
+    "{\"events\":[{\"type\":\"lead.created\",\"source_id\":\"pg-1\",\"occurred_at\":"
+    "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"one@pager.test\"}},"
+    "{\"type\":\"lead.created\",\"source_id\":\"pg-2\",\"occurred_at\":"
+    "\"2026-11-27T10:01:00Z\",\"lead\":{\"email\":\"two@pager.test\"}}],\"next\":\"c1\"}";
 
 static void suite_setup(void)
 {
@@ -47,21 +61,45 @@ static void suite_setup(void)
     crm = fake_http_start();
     warehouse = fake_http_start();
     provider = fake_http_start();
+    idp = fake_http_start();
     /* the warehouse fails its first three deliveries (dead at once: max_attempts 1) */
     fake_http_route(warehouse, "/wh", (struct fake_response){500, "{}", NULL, 0}, 3);
-    fake_http_route(provider, "/leads?after=0", (struct fake_response){200, empty_page, NULL, 0},
+    fake_http_route(provider, "/leads?after=0", (struct fake_response){200, first_page, NULL, 0},
                     0);
+    fake_http_route(provider, "/leads?after=c1", (struct fake_response){200, empty_page, NULL, 0},
+                    0);
+    /* the OAuth2 sink: a token (and a rotated refresh token) once, its first delivery taken;
+     * then the CRM refuses that token, and the endpoint, after a while, the refresh */
+    fake_http_route(idp, "/token",
+                    (struct fake_response){
+                        200,
+                        "{\"access_token\":\"" OAUTH_ACCESS_TOKEN
+                        "\",\"expires_in\":3600,\"refresh_token\":\"" OAUTH_ROTATED_TOKEN "\"}",
+                        NULL, 0},
+                    1);
+    fake_http_route(idp, "/token",
+                    (struct fake_response){400,
+                                           "{\"error\":\"invalid_grant\",\"error_description\":"
+                                           "\"the refresh token was revoked\"}",
+                                           NULL, OAUTH_REFUSAL_DELAY_MS},
+                    0);
+    fake_http_route(crm, "/oauth-crm", (struct fake_response){200, "{}", NULL, 0}, 1);
+    fake_http_route(crm, "/oauth-crm", (struct fake_response){401, "{}", NULL, 0}, 1);
+    fake_http_route(crm, "/oauth-crm", (struct fake_response){200, "{}", NULL, 0}, 0);
 
     setenv("LHTEST_READ_TOKEN", READ_TOKEN, 1);
     setenv("LHTEST_WRITE_TOKEN", WRITE_TOKEN, 1);
     setenv("LHTEST_ADMIN_TOKEN", ADMIN_TOKEN, 1);
     setenv("LHTEST_SINK_SECRET", SINK_SECRET, 1);
+    setenv("LHTEST_OAUTH_CLIENT_SECRET", OAUTH_CLIENT_SECRET, 1);
+    setenv("LHTEST_OAUTH_REFRESH_TOKEN", OAUTH_REFRESH_TOKEN, 1);
 
     td_init(&td, NULL);
     char *plugins = tu_path(td.dir, "plugins");
     char *copy = util_printf("mkdir -p '%s' && cp '%s/tests/fixtures/paging_source.so' "
-                             "'%s/tests/fixtures/event_count_scorer.so' '%s/'",
-                             plugins, tu_build_dir(), tu_build_dir(), plugins);
+                             "'%s/tests/fixtures/event_count_scorer.so' "
+                             "'%s/tests/fixtures/oauth_sink.so' '%s/'",
+                             plugins, tu_build_dir(), tu_build_dir(), tu_build_dir(), plugins);
     ck_assert_int_eq(tu_run(copy, NULL), 0);
     free(copy);
     td.extra_plugin_dir = plugins;
@@ -87,6 +125,16 @@ static void suite_setup(void)
                        url);
     td_connector(&td, "warehouse", yaml);
     free(yaml);
+    free(url);
+    url = fake_http_url(crm, "/oauth-crm");
+    char *token_url = fake_http_url(idp, "/token");
+    yaml = util_printf("name: oauthcrm\nplugin: oauth_sink\nsettings:\n  url: %s\n"
+                       "  token_url: %s\n  client_secret: ${LHTEST_OAUTH_CLIENT_SECRET}\n"
+                       "  refresh_token: ${LHTEST_OAUTH_REFRESH_TOKEN}\n",
+                       url, token_url);
+    td_connector(&td, "oauthcrm", yaml);
+    free(yaml);
+    free(token_url);
     free(url);
     url = fake_http_url(crm, "/dormant");
     yaml = util_printf("name: dormant\nplugin: http\nenabled: false\nsettings:\n  url: %s\n"
@@ -119,6 +167,10 @@ static void suite_setup(void)
                            "    from: ops-app\n"
                            "    types: [custom.order]\n"
                            "    to: [warehouse]\n"
+                           "  - name: syncs-to-oauthcrm\n"
+                           "    from: oauth-app\n"
+                           "    types: [custom.sync]\n"
+                           "    to: [oauthcrm]\n"
                            "delivery:\n"
                            "  max_attempts: 1\n");
     int rc = td_start(&td);
@@ -135,6 +187,7 @@ static void suite_teardown(void)
     fake_http_stop(crm);
     fake_http_stop(warehouse);
     fake_http_stop(provider);
+    fake_http_stop(idp);
     openapi_free(spec);
 }
 
@@ -918,28 +971,129 @@ static const json_t *find_named(const json_t *list, const char *name)
 
 static void assert_no_secret(const char *text)
 {
-    static const char *const secrets[] = {READ_TOKEN, WRITE_TOKEN, ADMIN_TOKEN, HOOK_SECRET,
-                                          SINK_SECRET};
+    static const char *const secrets[] = {
+        READ_TOKEN,          WRITE_TOKEN,        ADMIN_TOKEN,
+        HOOK_SECRET,         SINK_SECRET,        OAUTH_CLIENT_SECRET,
+        OAUTH_REFRESH_TOKEN, OAUTH_ACCESS_TOKEN, OAUTH_ROTATED_TOKEN};
     for (size_t i = 0; i < UTIL_ARRAY_LEN(secrets); i++) {
         ck_assert_msg(strstr(text, secrets[i]) == NULL, "a secret leaked: %s", text);
     }
 }
 
+/* The database's answer to `sql` (with %s for a name) for `name`, as a number. */
+static long long db_number(const char *sql, const char *name)
+{
+    PGconn *db = testdb_connect(td.db_url);
+    char *query = util_printf(sql, name);
+    long long n = testdb_scalar(db, query);
+    free(query);
+    PQfinish(db);
+    return n;
+}
+
+/* The counts of an instance's status, as the database holds them (the suite's data is all
+ * from the last minutes, and far below the limit of 1000). */
+static json_t *counts_in_db(const char *name)
+{
+    return json_pack(
+        "{s:I,s:{s:I,s:I,s:I,s:I}}", "events_24h",
+        (json_int_t)db_number("SELECT count(*) FROM events WHERE source = '%s'", name),
+        "deliveries", "pending",
+        (json_int_t)db_number(
+            "SELECT count(*) FROM deliveries WHERE destination = '%s' AND status = 'pending'",
+            name),
+        "retrying",
+        (json_int_t)db_number(
+            "SELECT count(*) FROM deliveries WHERE destination = '%s' AND status = 'retrying'",
+            name),
+        "dead",
+        (json_int_t)db_number(
+            "SELECT count(*) FROM deliveries WHERE destination = '%s' AND status = 'dead'", name),
+        "done_24h",
+        (json_int_t)db_number(
+            "SELECT count(*) FROM deliveries WHERE destination = '%s' AND status = 'done'", name));
+}
+
+static json_t *counts_of(const json_t *status)
+{
+    return json_pack("{s:O,s:O}", "events_24h", json_object_get(status, "events_24h"), "deliveries",
+                     json_object_get(status, "deliveries"));
+}
+
+/* The counts of GET /v1/connectors/<name>, e.g. "{\"events_24h\":2,...}" (malloc'd). */
+static char *status_counts(const char *name)
+{
+    char *path = util_printf("/v1/connectors/%s", name);
+    struct answer a = get(path);
+    free(path);
+    ck_assert_msg(a.status == 200, "%ld: %s", a.status, a.body);
+    json_t *counts = counts_of(a.json);
+    char *text = json_dumps(counts, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(counts);
+    answer_free(&a);
+    return text;
+}
+
+struct expected_counts {
+    const char *name;
+    const char *counts; /* JSON, keys sorted */
+};
+
+static bool counts_are(void *arg)
+{
+    const struct expected_counts *want = arg;
+    char *got = status_counts(want->name);
+    bool same = strcmp(got, want->counts) == 0;
+    free(got);
+    return same;
+}
+
+/* Waits for an instance's counts to be `counts` (deliveries in flight settle), then
+ * asserts them. */
+static void assert_status_counts(const char *name, const char *counts)
+{
+    struct expected_counts want = {name, counts};
+    if (!td_wait_until(counts_are, &want, 20000)) {
+        char *got = status_counts(name);
+        ck_abort_msg("%s: counts %s, expected %s", name, got, counts);
+    }
+}
+
 START_TEST(test_connectors_show_every_instance_and_never_a_secret)
 {
+    /* the inbound webhook stores two events; the pager's first poll stored two */
+    for (int i = 0; i < 2; i++) {
+        char *body = util_printf("{\"type\":\"email.received\",\"source_id\":\"in-%d\","
+                                 "\"occurred_at\":\"2026-11-27T10:00:00Z\"}",
+                                 i);
+        ck_assert_int_eq(td_post(&td, "inbound", HOOK_SECRET, body, NULL), 200);
+        free(body);
+    }
+    static const char none[] = "{\"deliveries\":{\"dead\":0,\"done_24h\":0,\"pending\":0,"
+                               "\"retrying\":0},\"events_24h\":0}";
+    static const char two_events[] = "{\"deliveries\":{\"dead\":0,\"done_24h\":0,\"pending\":"
+                                     "0,\"retrying\":0},\"events_24h\":2}";
+    assert_status_counts("inbound", two_events);
+    assert_status_counts("pager", two_events);
+    assert_status_counts("crm", none);
+    assert_status_counts("oauthcrm", none);
+    assert_status_counts("dormant", none);
+
     struct answer a = get("/v1/connectors");
     json_t *data = data_of(&a);
     assert_no_secret(a.body);
     static const struct {
         const char *name, *plugin, *kind;
         bool enabled, initialized;
+        const char *circuit; /* NULL: null (not a running destination) */
     } expected[] = {
-        {"inbound", "webhook", "source", true, true},
-        {"pager", "paging_source", "source", true, true},
-        {"crm", "http", "sink", true, true},
-        {"warehouse", "http", "sink", true, true},
-        {"dormant", "http", "sink", false, false},
-        {"activity", "event_count_scorer", "scorer", true, true},
+        {"inbound", "webhook", "source", true, true, NULL},
+        {"pager", "paging_source", "source", true, true, NULL},
+        {"crm", "http", "sink", true, true, "closed"},
+        {"warehouse", "http", "sink", true, true, "closed"},
+        {"oauthcrm", "oauth_sink", "sink", true, true, "closed"},
+        {"dormant", "http", "sink", false, false, NULL},
+        {"activity", "event_count_scorer", "scorer", true, true, NULL},
     };
     ck_assert_uint_eq(json_array_size(data), UTIL_ARRAY_LEN(expected));
     for (size_t i = 0; i < UTIL_ARRAY_LEN(expected); i++) {
@@ -950,13 +1104,52 @@ START_TEST(test_connectors_show_every_instance_and_never_a_secret)
         ck_assert(json_is_true(json_object_get(c, "enabled")) == expected[i].enabled);
         ck_assert_msg(json_is_true(json_object_get(c, "initialized")) == expected[i].initialized,
                       "%s: %s", expected[i].name, a.body);
+        ck_assert(json_is_null(json_object_get(c, "error")));
+        /* no instance has asked for a token yet (the OAuth2 sink's test comes next) */
         ck_assert_str_eq(json_string_value(json_object_get(c, "token")), "none");
+        const json_t *circuit = json_object_get(c, "circuit");
+        if (expected[i].circuit == NULL) {
+            ck_assert_msg(json_is_null(circuit), "%s: %s", expected[i].name, a.body);
+        } else {
+            ck_assert_str_eq(json_string_value(circuit), expected[i].circuit);
+        }
+        /* the counts are the database's, whatever the other tests stored */
+        json_t *stored = counts_in_db(expected[i].name);
+        json_t *shown = counts_of(c);
+        ck_assert_msg(json_equal(stored, shown), "%s: counts differ from the database's: %s",
+                      expected[i].name, a.body);
+        json_decref(stored);
+        json_decref(shown);
         /* no settings of any kind come out */
         ck_assert_ptr_null(json_object_get(c, "settings"));
     }
-    /* the sinks' circuits are this replica's */
-    ck_assert_str_eq(json_string_value(json_object_get(find_named(data, "crm"), "circuit")),
-                     "closed");
+
+    /* only a source that saved a cursor has one; its age is the database's */
+    const json_t *pager = find_named(data, "pager");
+    const char *cursor_at = json_string_value(json_object_get(pager, "cursor_updated_at"));
+    ck_assert_ptr_nonnull(cursor_at);
+    int64_t cursor_ms = 0;
+    ck_assert_int_eq(util_parse_rfc3339(cursor_at, &cursor_ms), 0);
+    long long stored_ms = db_number("SELECT floor(extract(epoch FROM max(updated_at)) * 1000) FROM "
+                                    "connector_state WHERE instance = '%s' AND key = 'cursor'",
+                                    "pager");
+    ck_assert_int_le(llabs(cursor_ms - stored_ms), 1);
+    json_int_t age = json_integer_value(json_object_get(pager, "cursor_age_seconds"));
+    long long age_now = db_number("SELECT floor(extract(epoch FROM now() - max(updated_at))) FROM "
+                                  "connector_state WHERE instance = '%s' AND key = 'cursor'",
+                                  "pager");
+    ck_assert(json_is_integer(json_object_get(pager, "cursor_age_seconds")));
+    ck_assert_msg(age >= 0 && age <= age_now && age_now - age <= 10, "age %lld, now %lld",
+                  (long long)age, age_now);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(pager, "last_poll"), "outcome")), "ok");
+    static const char *const cursorless[] = {"inbound", "crm", "oauthcrm", "dormant", "activity"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(cursorless); i++) {
+        const json_t *c = find_named(data, cursorless[i]);
+        ck_assert(json_is_null(json_object_get(c, "cursor_updated_at")));
+        ck_assert(json_is_null(json_object_get(c, "cursor_age_seconds")));
+        ck_assert(json_is_null(json_object_get(c, "last_poll")));
+    }
     answer_free(&a);
 
     a = get("/v1/connectors/warehouse");
@@ -971,6 +1164,76 @@ START_TEST(test_connectors_show_every_instance_and_never_a_secret)
     answer_free(&a);
     a = get("/v1/connectors/Bad.Name");
     assert_error(&a, 404, "not_found", NULL);
+    answer_free(&a);
+}
+END_TEST
+
+/* The token state of GET /v1/connectors/oauthcrm, checked for secrets (malloc'd). */
+static char *oauth_token_state(void)
+{
+    struct answer a = get("/v1/connectors/oauthcrm");
+    ck_assert_msg(a.status == 200, "%ld: %s", a.status, a.body);
+    assert_no_secret(a.body);
+    char *state = strdup(json_string_value(json_object_get(a.json, "token")));
+    answer_free(&a);
+    return state;
+}
+
+static bool oauth_token_is(void *arg)
+{
+    char *state = oauth_token_state();
+    bool same = strcmp(state, (const char *)arg) == 0;
+    free(state);
+    return same;
+}
+
+static void post_sync_event(const char *source_id)
+{
+    char *event = util_printf("{\"type\":\"custom.sync\",\"source\":\"oauth-app\","
+                              "\"source_id\":\"%s\",\"occurred_at\":\"2026-11-27T10:00:00Z\"}",
+                              source_id);
+    post_events(event);
+    free(event);
+}
+
+START_TEST(test_a_connector_shows_its_token_state_and_never_its_tokens)
+{
+    ck_assert(oauth_token_is("none"));
+
+    /* the first delivery fetches a token (and a rotated refresh token) and is taken */
+    post_sync_event("sync-1");
+    assert_status_counts("oauthcrm", "{\"deliveries\":{\"dead\":0,\"done_24h\":1,"
+                                     "\"pending\":0,\"retrying\":0},\"events_24h\":0}");
+    ck_assert(oauth_token_is("valid"));
+
+    /* the CRM refuses that token for the second: the host asks for a new one, and the
+     * endpoint takes its time to refuse the refresh */
+    post_sync_event("sync-2");
+    ck_assert_msg(td_wait_until(oauth_token_is, "refreshing", 20000),
+                  "the refresh was never seen in progress");
+    ck_assert(td_wait_until(oauth_token_is, "failed", OAUTH_REFUSAL_DELAY_MS + 20000));
+    /* refused for good: dead at once (max_attempts 1) */
+    assert_status_counts("oauthcrm", "{\"deliveries\":{\"dead\":1,\"done_24h\":1,"
+                                     "\"pending\":0,\"retrying\":0},\"events_24h\":0}");
+
+    /* the rotated refresh token is kept in connector_state, yet it is not a cursor; no
+     * answer holds a token or secret, the dead delivery's reason included */
+    ck_assert_int_eq(db_number("SELECT count(*) FROM connector_state WHERE instance = '%s' AND "
+                               "key = 'leadhub.oauth2.refresh_token'",
+                               "oauthcrm"),
+                     1);
+    struct answer a = get("/v1/connectors");
+    assert_no_secret(a.body);
+    const json_t *c = find_named(data_of(&a), "oauthcrm");
+    ck_assert_str_eq(json_string_value(json_object_get(c, "token")), "failed");
+    ck_assert(json_is_null(json_object_get(c, "cursor_updated_at")));
+    answer_free(&a);
+    a = get("/v1/deliveries?destination=oauthcrm&status=dead");
+    ck_assert_uint_eq(json_array_size(data_of(&a)), 1);
+    const char *why =
+        json_string_value(json_object_get(json_array_get(data_of(&a), 0), "last_error"));
+    ck_assert_msg(why != NULL && strstr(why, "invalid_grant") != NULL, "%s", a.body);
+    assert_no_secret(a.body);
     answer_free(&a);
 }
 END_TEST
@@ -1195,6 +1458,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_meeting_filters_pages_and_detail);
     tcase_add_test(tc, test_event_filters_and_pages);
     tcase_add_test(tc, test_connectors_show_every_instance_and_never_a_secret);
+    tcase_add_test(tc, test_a_connector_shows_its_token_state_and_never_its_tokens);
     tcase_add_test(tc, test_sync_polls_a_source_now);
     tcase_add_test(tc, test_deliveries_list_and_replay);
     tcase_add_test(tc, test_bad_replay_requests_are_refused);
