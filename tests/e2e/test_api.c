@@ -1316,6 +1316,8 @@ START_TEST(test_deliveries_list_and_replay)
     /* the warehouse refuses its first three: each is dead after its one attempt */
     struct delivery_count dead3 = {"dead", 3};
     ck_assert(td_wait_until(warehouse_deliveries_are, &dead3, 30000));
+    assert_status_counts("warehouse", "{\"deliveries\":{\"dead\":3,\"done_24h\":0,"
+                                      "\"pending\":0,\"retrying\":0},\"events_24h\":0}");
 
     struct answer a = get("/v1/deliveries?status=dead&destination=warehouse");
     json_t *data = data_of(&a);
@@ -1367,6 +1369,8 @@ START_TEST(test_deliveries_list_and_replay)
     struct delivery_count done3 = {"done", 3};
     ck_assert(td_wait_until(warehouse_deliveries_are, &done3, 30000));
     ck_assert_uint_eq(count_of("/v1/deliveries?status=done&destination=warehouse"), 3);
+    assert_status_counts("warehouse", "{\"deliveries\":{\"dead\":0,\"done_24h\":3,"
+                                      "\"pending\":0,\"retrying\":0},\"events_24h\":0}");
 }
 END_TEST
 
