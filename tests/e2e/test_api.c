@@ -8,9 +8,15 @@
  * Tests observe through HTTP and the database only: the fake providers run in the parent
  * process, which the forked tests cannot see into.
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -586,6 +592,90 @@ START_TEST(test_bad_posts_get_400_413_415_and_422)
     a = call("POST", "/v1/events?dry_run=1", WRITE_TOKEN, "{}");
     assert_error(&a, 400, "bad_parameter", "dry_run");
     answer_free(&a);
+}
+END_TEST
+
+/*
+ * Sends `head` (the request line and headers, ending in an empty line), then `body` in
+ * chunks of `chunk_size` bytes (chunked transfer coding, no Content-Length), over a socket
+ * of its own; returns the answer's status, and its body in *answer_out (malloc'd).
+ */
+static long post_chunked(const char *head, const char *body, size_t chunk_size, char **answer_out)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct timeval timeout = {30, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)td.port)};
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&address, sizeof(address)), 0);
+    struct strbuf out = {0};
+    strbuf_append(&out, head);
+    size_t len = strlen(body);
+    for (size_t at = 0; at < len; at += chunk_size) {
+        size_t n = len - at < chunk_size ? len - at : chunk_size;
+        strbuf_appendf(&out, "%zx\r\n", n);
+        strbuf_append_len(&out, body + at, n);
+        strbuf_append(&out, "\r\n");
+    }
+    strbuf_append(&out, "0\r\n\r\n");
+    ck_assert(!out.failed);
+    /* the server may answer (and close) before it has read everything: stop sending then */
+    for (size_t sent = 0; sent < out.len;) {
+        ssize_t n = send(fd, out.data + sent, out.len - sent, MSG_NOSIGNAL);
+        if (n <= 0) {
+            break;
+        }
+        sent += (size_t)n;
+    }
+    strbuf_free(&out);
+    struct strbuf answer = {0};
+    char buffer[4096];
+    ssize_t n;
+    while ((n = recv(fd, buffer, sizeof(buffer), 0)) > 0) {
+        strbuf_append_len(&answer, buffer, (size_t)n);
+    }
+    close(fd);
+    const char *text = strbuf_value(&answer);
+    long status = strncmp(text, "HTTP/1.1 ", 9) == 0 ? strtol(text + 9, NULL, 10) : 0;
+    const char *rest = strstr(text, "\r\n\r\n");
+    *answer_out = strdup(rest != NULL ? rest + 4 : "");
+    strbuf_free(&answer);
+    return status;
+}
+
+START_TEST(test_a_chunked_upload_past_the_body_limit_is_413)
+{
+    const char head[] = "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "Authorization: Bearer " WRITE_TOKEN "\r\n"
+                        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+                        "Connection: close\r\n\r\n";
+    /* 80,000 bytes without a Content-Length: past the 64 KiB limit only as it streams */
+    size_t size = 80000;
+    char *big = malloc(size + 1);
+    ck_assert_ptr_nonnull(big);
+    memset(big, ' ', size);
+    big[0] = '[';
+    big[size - 1] = ']';
+    big[size] = '\0';
+    char *body = NULL;
+    long status = post_chunked(head, big, 8192, &body);
+    free(big);
+    ck_assert_msg(status == 413, "%ld: %s", status, body);
+    char *problem = openapi_check_response(spec, "POST", "/v1/events", status, body);
+    ck_assert_msg(problem == NULL, "%s", problem);
+    struct answer a = {status, body, strdup(""), json_loads(body, 0, NULL)};
+    assert_error(&a, 413, "payload_too_large", NULL);
+    answer_free(&a);
+
+    /* the same coding under the limit is read whole and stored: the size was refused */
+    status = post_chunked(head,
+                          "{\"type\":\"custom.chunked\",\"source\":\"chunk-app\","
+                          "\"source_id\":\"ch-1\",\"occurred_at\":\"2026-11-27T10:00:00Z\"}",
+                          7, &body);
+    ck_assert_msg(status == 201, "%ld: %s", status, body);
+    free(body);
+    ck_assert_uint_eq(count_of("/v1/events?source=chunk-app"), 1);
 }
 END_TEST
 
@@ -1455,6 +1545,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_one_posted_event_is_committed_before_201_and_a_repeat_is_200);
     tcase_add_test(tc, test_an_array_gets_one_result_per_item_and_stores_the_valid_ones);
     tcase_add_test(tc, test_bad_posts_get_400_413_415_and_422);
+    tcase_add_test(tc, test_a_chunked_upload_past_the_body_limit_is_413);
     tcase_add_test(tc, test_lead_filters_each_narrow_the_list);
     tcase_add_test(tc, test_bad_list_parameters_are_400_naming_the_parameter);
     tcase_add_test(tc, test_leads_page_to_the_end_in_a_stable_order);
