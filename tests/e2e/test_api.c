@@ -1534,6 +1534,175 @@ START_TEST(test_no_token_or_secret_reaches_the_log)
 }
 END_TEST
 
+/* --- a daemon of its own: the database away, tokens reloaded ------------------------------ */
+
+/* GET path on `daemon` with `token`: the status (the answer checked against the document). */
+static long status_with(const struct test_daemon *daemon, const char *path, const char *token,
+                        struct answer *out)
+{
+    char *url = td_url(daemon, path);
+    char *auth = util_printf("Authorization: Bearer %s", token);
+    const char *headers[] = {auth, NULL};
+    struct http_result result;
+    ck_assert_int_eq(http_request("GET", url, headers, NULL, 0, &result), 0);
+    free(url);
+    free(auth);
+    char *problem = openapi_check_response(spec, "GET", path, result.status, result.body);
+    ck_assert_msg(problem == NULL, "%s", problem);
+    long status = result.status;
+    if (out != NULL) {
+        *out = (struct answer){result.status, result.body, result.headers,
+                               json_loads(result.body, 0, NULL)};
+    } else {
+        http_result_free(&result);
+    }
+    return status;
+}
+
+static struct test_daemon own;
+
+static void own_setup(void)
+{
+    char *error = NULL;
+    char *doc = tu_path(tu_source_dir(), "docs/openapi.yaml");
+    spec = openapi_load(doc, &error);
+    ck_assert_msg(spec != NULL, "docs/openapi.yaml: %s", error ? error : "?");
+    free(doc);
+    td_init(&own, NULL);
+}
+
+static void own_teardown(void)
+{
+    td_cleanup(&own);
+    openapi_free(spec);
+}
+
+/* The name of the daemon's database (asked while it still takes connections). */
+static const char *own_database_name(void)
+{
+    static char name[128];
+    if (name[0] == '\0') {
+        PGconn *own_db = testdb_connect(own.db_url);
+        char *current = testdb_text(own_db, "SELECT current_database()");
+        snprintf(name, sizeof(name), "%s", current);
+        free(current);
+        PQfinish(own_db);
+    }
+    return name;
+}
+
+/* Runs `sql` (with %s for the daemon's database name) on the server's maintenance database. */
+static void on_server(const char *sql)
+{
+    const char *name = own_database_name();
+    PGconn *db = testdb_connect(getenv("LEADHUB_TEST_DATABASE_URL"));
+    char *query = util_printf(sql, name);
+    PGresult *r = PQexec(db, query);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
+                  "%s: %s", query, PQerrorMessage(db));
+    PQclear(r);
+    free(query);
+    PQfinish(db);
+}
+
+static bool own_database_has_no_backends(void *arg)
+{
+    (void)arg;
+    const char *name = own_database_name();
+    PGconn *db = testdb_connect(getenv("LEADHUB_TEST_DATABASE_URL"));
+    char *query = util_printf("SELECT count(*) FROM pg_stat_activity WHERE datname = '%s'", name);
+    long n = testdb_scalar(db, query);
+    free(query);
+    PQfinish(db);
+    return n == 0;
+}
+
+struct token_answer {
+    const char *token;
+    long status;
+};
+
+static bool own_answers(void *arg)
+{
+    const struct token_answer *want = arg;
+    return status_with(&own, "/v1/leads", want->token, NULL) == want->status;
+}
+
+START_TEST(test_the_database_away_is_503_with_retry_after_then_200_again)
+{
+    setenv("LHTEST_OWN_TOKEN", READ_TOKEN, 1);
+    own.extra_main = strdup("api:\n  tokens:\n    - name: reader\n"
+                            "      token: ${LHTEST_OWN_TOKEN}\n");
+    ck_assert_int_eq(td_start(&own), 0);
+    ck_assert_int_eq(status_with(&own, "/v1/leads", READ_TOKEN, NULL), 200);
+
+    /* no new connection to the daemon's database, and its open ones ended */
+    on_server("ALTER DATABASE \"%s\" WITH ALLOW_CONNECTIONS false");
+    on_server("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '%s'");
+    ck_assert(td_wait_until(own_database_has_no_backends, NULL, 20000));
+    static const char *const paths[] = {"/v1/leads", "/v1/events?limit=5", "/v1/deliveries"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(paths); i++) {
+        struct answer a;
+        status_with(&own, paths[i], READ_TOKEN, &a);
+        assert_error(&a, 503, "unavailable", NULL);
+        ck_assert_msg(strcasestr(a.headers, "Retry-After: ") != NULL, "%s", a.headers);
+        answer_free(&a);
+    }
+
+    /* back: the daemon reconnects by itself */
+    on_server("ALTER DATABASE \"%s\" WITH ALLOW_CONNECTIONS true");
+    struct token_answer ok = {READ_TOKEN, 200};
+    ck_assert(td_wait_until(own_answers, &ok, 20000));
+    ck_assert_int_eq(td_stop(&own), 0);
+}
+END_TEST
+
+static bool own_log_says(void *arg)
+{
+    char *log = td_log(&own);
+    bool found = strstr(log, (const char *)arg) != NULL;
+    free(log);
+    return found;
+}
+
+START_TEST(test_tokens_change_with_a_reload)
+{
+    /* one token read from a file (a mounted secret that gets rotated) */
+    static const char first[] = "first-token-3c9a7e51d2";
+    static const char second[] = "second-token-8b2f4d6a0e";
+    tu_write_file(own.dir, "api_token", first);
+    char *file = tu_path(own.dir, "api_token");
+    own.extra_main = util_printf("api:\n  tokens:\n    - name: rotating\n"
+                                 "      token: ${file:%s}\n",
+                                 file);
+    ck_assert_int_eq(td_start(&own), 0);
+    ck_assert_int_eq(status_with(&own, "/v1/leads", first, NULL), 200);
+    ck_assert_int_eq(status_with(&own, "/v1/leads", second, NULL), 401);
+
+    /* rotated: the new token works after SIGHUP, the old one no longer */
+    tu_write_file(own.dir, "api_token", second);
+    td_signal(&own, SIGHUP);
+    struct token_answer new_works = {second, 200};
+    ck_assert(td_wait_until(own_answers, &new_works, 20000));
+    ck_assert_int_eq(status_with(&own, "/v1/leads", first, NULL), 401);
+
+    /* a reload with a token too short to keep is refused, and the running tokens stay */
+    tu_write_file(own.dir, "api_token", "short");
+    td_signal(&own, SIGHUP);
+    ck_assert(td_wait_until(own_log_says, "reload refused", 20000));
+    ck_assert_int_eq(status_with(&own, "/v1/leads", second, NULL), 200);
+    ck_assert_int_eq(status_with(&own, "/v1/leads", "short", NULL), 401);
+
+    ck_assert_int_eq(td_stop(&own), 0);
+    char *log = td_log(&own);
+    ck_assert_ptr_nonnull(strstr(log, "api.tokens[0].token"));
+    ck_assert_ptr_null(strstr(log, first));
+    ck_assert_ptr_null(strstr(log, second));
+    free(log);
+    free(file);
+}
+END_TEST
+
 static Suite *api_suite(void)
 {
     Suite *s = suite_create("api");
@@ -1560,6 +1729,12 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_unknown_resources_are_404_and_wrong_methods_405);
     tcase_add_test(tc, test_no_token_or_secret_reaches_the_log);
     suite_add_tcase(s, tc);
+    TCase *own_daemon = tcase_create("own_daemon");
+    tcase_add_checked_fixture(own_daemon, own_setup, own_teardown);
+    tcase_set_timeout(own_daemon, 120);
+    tcase_add_test(own_daemon, test_the_database_away_is_503_with_retry_after_then_200_again);
+    tcase_add_test(own_daemon, test_tokens_change_with_a_reload);
+    suite_add_tcase(s, own_daemon);
     return s;
 }
 
