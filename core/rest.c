@@ -296,7 +296,7 @@ json_t *rest_query_json(struct daemon *daemon, struct rest_response *response, c
 
 json_t *rest_query_json_with(struct daemon *daemon, struct rest_response *response,
                              const char *name, const char *sql, int nparams,
-                             const char *const *params, bool index_only_scans)
+                             const char *const *params, bool index_scans_only)
 {
     struct store *store = rest_store(daemon, response);
     if (store == NULL) {
@@ -309,11 +309,11 @@ json_t *rest_query_json_with(struct daemon *daemon, struct rest_response *respon
     PGresult *result = NULL;
     char *error = NULL;
     enum store_result rc = STORE_OK;
-    if (index_only_scans) {
+    if (index_scans_only) {
         /* for this statement only: is_local settings end with its transaction */
         rc = store_begin(store, &error);
         if (rc == STORE_OK) {
-            rc = store_exec(store, "rest_index_only_scans",
+            rc = store_exec(store, "rest_index_scans_only",
                             "SELECT set_config('enable_seqscan', 'off', true), "
                             "set_config('enable_bitmapscan', 'off', true)",
                             0, NULL, NULL, &error);
@@ -322,7 +322,7 @@ json_t *rest_query_json_with(struct daemon *daemon, struct rest_response *respon
     if (rc == STORE_OK) {
         rc = store_exec(store, name, sql, nparams, values, &result, &error);
     }
-    if (index_only_scans && rc == STORE_OK) {
+    if (index_scans_only && rc == STORE_OK) {
         rc = store_commit(store, &error);
     }
     if (rc != STORE_OK) {

@@ -34,10 +34,12 @@ static const char sql_status[] =
  * committed out of order across the window's start may be missed, which a status page can
  * afford. Totals and rates are in /metrics.
  *
- * The statement runs with index-only scans alone allowed (rest_query_json_with): the
- * planner cannot tell which instance a row of unnest() names, and its average guess makes
- * a bitmap scan (which reads every matching entry before a LIMIT applies) or a walk of
- * events_pkey filtered by source (which reads past the other sources' events) look cheap.
+ * The planner cannot tell which instance a row of unnest() names, and its average guess
+ * makes scans that read far more look cheap: a bitmap scan (every matching entry is read
+ * before a LIMIT applies) or a walk of events_pkey filtered by source (past every other
+ * source's events). So the statement runs with sequential and bitmap scans off
+ * (rest_query_json_with), and the events window is a row comparison, which only
+ * events_source_id_idx can serve.
  */
 #define COUNT_LIMIT  "1000"
 #define COUNT_WINDOW "interval '24 hours'"
