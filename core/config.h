@@ -36,6 +36,9 @@
 #define CONFIG_SCOPE_WRITE (1U << 1)
 #define CONFIG_SCOPE_ADMIN (1U << 2)
 
+/* The shortest api.tokens[].token accepted: no empty variable or placeholder. */
+#define CONFIG_TOKEN_MIN_LENGTH 16
+
 struct config_token {
     char *name;      /* for logs and metrics */
     char *token;     /* resolved secret: never print */

@@ -302,6 +302,43 @@ static unsigned token_scopes(const json_t *scopes, const char *prefix,
     return bits;
 }
 
+/*
+ * A bearer token an attacker cannot guess and a client can send: an empty variable or a
+ * placeholder ("test", "changeme") would open the API to anyone who tries it, and a
+ * space or control character cannot travel in an Authorization header. The message never
+ * shows the value.
+ */
+static void check_token_value(const char *value, const char *prefix,
+                              const struct config_where *where, struct diag_list *diags)
+{
+    size_t len = strlen(value);
+    bool unsendable = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)value[i];
+        unsendable |= c <= ' ' || c == 0x7f;
+    }
+    if (len >= CONFIG_TOKEN_MIN_LENGTH && !unsendable) {
+        return;
+    }
+    char *key = config_key_join(prefix, "token");
+    char *hint = util_printf("use a random value of at least %d characters, e.g. from "
+                             "`openssl rand -hex 32`",
+                             CONFIG_TOKEN_MIN_LENGTH);
+    if (len == 0) {
+        config_where_error(diags, where, key != NULL ? key : prefix, NULL, hint,
+                           "the token is empty");
+    } else if (len < CONFIG_TOKEN_MIN_LENGTH) {
+        config_where_error(diags, where, key != NULL ? key : prefix, NULL, hint,
+                           "the token is shorter than %d characters", CONFIG_TOKEN_MIN_LENGTH);
+    } else {
+        config_where_error(diags, where, key != NULL ? key : prefix, NULL, hint,
+                           "the token holds a space or a control character, which an "
+                           "Authorization header cannot carry");
+    }
+    free(hint);
+    free(key);
+}
+
 /* One api.tokens item, checked and appended to config->tokens. */
 static void apply_token(struct config *config, const json_t *item, size_t index,
                         const struct config_where *where, struct diag_list *diags)
@@ -337,6 +374,8 @@ static void apply_token(struct config *config, const json_t *item, size_t index,
         config_where_error(diags, where, key, NULL, "write one ${ENV_VAR} or ${file:/path}",
                            "expected a single reference, not a list");
         free(key);
+    } else if (json_is_string(secret)) {
+        check_token_value(json_string_value(secret), prefix, where, diags);
     }
     const json_t *scopes = json_object_get(token, "scopes");
     unsigned bits = json_is_array(scopes) ? token_scopes(scopes, prefix, where, diags) : 0;

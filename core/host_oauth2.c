@@ -37,9 +37,9 @@ void host_oauth2_clear(struct instance *instance)
     instance->oauth2.refresh_token = NULL;
 }
 
-static void set_state(struct instance_oauth2 *o, const char *state)
+static void set_state(struct instance_oauth2 *o, enum instance_token_state state)
 {
-    snprintf(o->state, sizeof(o->state), "%s", state);
+    atomic_store(&o->state, (int)state);
 }
 
 /* application/x-www-form-urlencoded */
@@ -187,7 +187,7 @@ static lh_status_t refresh(struct lh_ctx *ctx, const lh_oauth2_t *config)
                                  .body_len = form.len,
                                  .max_attempts = 3};
     lh_http_response_t response;
-    set_state(o, "refreshing");
+    set_state(o, INSTANCE_TOKEN_REFRESHING);
     lh_status_t status = host_http_request(ctx, &request, &response);
     explicit_bzero(form.data, form.len);
     strbuf_free(&form);
@@ -202,7 +202,7 @@ static lh_status_t refresh(struct lh_ctx *ctx, const lh_oauth2_t *config)
                         METRICS_END);
     if (status != LH_OK) {
         /* the reason (transport failure) is already set */
-        set_state(o, "failed");
+        set_state(o, INSTANCE_TOKEN_FAILED);
         goto out;
     }
     const char *token = json_string_value(json_object_get(body, "access_token"));
@@ -220,13 +220,13 @@ static lh_status_t refresh(struct lh_ctx *ctx, const lh_oauth2_t *config)
             o->refresh_token = strdup(rotated);
             store_rotated(ctx, config, rotated);
         }
-        set_state(o, o->access_token != NULL ? "valid" : "failed");
+        set_state(o, o->access_token != NULL ? INSTANCE_TOKEN_VALID : INSTANCE_TOKEN_FAILED);
         status = o->access_token != NULL ? LH_OK : LH_RETRY;
         goto out;
     }
     char *reason = error_reason(body, response.status);
     const char *code = error_code(body);
-    set_state(o, "failed");
+    set_state(o, INSTANCE_TOKEN_FAILED);
     if (grant_refused(body)) {
         host->set_error(ctx,
                         "the OAuth2 grant was refused (%s): re-authorize the connector and set "

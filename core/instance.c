@@ -27,6 +27,12 @@ void ctx_clear(struct lh_ctx *ctx)
     ctx->error = ctx->response_content_type = ctx->response_body = NULL;
 }
 
+const char *instance_token_state_name(int state)
+{
+    static const char *const names[] = {"none", "valid", "refreshing", "failed"};
+    return state >= 0 && state < (int)UTIL_ARRAY_LEN(names) ? names[state] : "none";
+}
+
 const char *instance_status_name(lh_status_t status)
 {
     switch (status) {
@@ -64,7 +70,7 @@ int instance_setup(struct instance *instance, const struct config_instance *conf
     atomic_init(&instance->references, 1);
     pthread_mutex_init(&instance->status_mutex, NULL);
     pthread_mutex_init(&instance->oauth2.mutex, NULL);
-    snprintf(instance->oauth2.state, sizeof(instance->oauth2.state), "none");
+    atomic_init(&instance->oauth2.state, INSTANCE_TOKEN_NONE);
     return pthread_mutex_init(&instance->call_mutex, NULL) == 0 ? 0 : -1;
 }
 

@@ -34,6 +34,17 @@ struct host_services {
     const char *database_url; /* borrowed from the config */
 };
 
+/* What GET /v1/connectors shows of an instance's host-managed OAuth2 token. */
+enum instance_token_state {
+    INSTANCE_TOKEN_NONE,       /* never asked for */
+    INSTANCE_TOKEN_VALID,      /* held */
+    INSTANCE_TOKEN_REFRESHING, /* the token endpoint is being asked */
+    INSTANCE_TOKEN_FAILED,     /* the last refresh failed */
+};
+
+/* "none", "valid", "refreshing" or "failed" (a constant). */
+const char *instance_token_state_name(int state);
+
 struct instance {
     char *name;               /* owned copy of the config's */
     int64_t poll_interval_ms; /* from the config */
@@ -52,7 +63,9 @@ struct instance {
         int64_t expires_at_ms; /* wall clock */
         char *refresh_token;   /* the current one, when the provider rotated it; owned */
         bool loaded;           /* the stored refresh token was looked up */
-        char state[16];        /* "none", "valid", "refreshing", "failed" (for status) */
+        /* enum instance_token_state, for status: atomic, since a refresh holds the mutex
+         * for as long as the token endpoint takes and status must not wait for it */
+        atomic_int state;
     } oauth2;
     pthread_mutex_t status_mutex; /* guards the poll status below */
     char last_poll_outcome[16];   /* "" before the first poll */

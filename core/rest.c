@@ -199,6 +199,15 @@ bool rest_params_only(const struct rest_request *request, struct rest_response *
             strbuf_free(&list);
             return false;
         }
+        /* "?source=" is a filter with no value, not the absence of one: answering with
+         * everything would hide the client's mistake */
+        if (json_string_length(value) == 0) {
+            json_t *details = json_pack("{s:s}", "parameter", key);
+            rest_error(response, 400, "bad_parameter", details,
+                       "%s: empty; give a value or leave the parameter out", key);
+            json_decref(details);
+            return false;
+        }
     }
     return true;
 }
@@ -282,6 +291,13 @@ bool rest_param_number(const struct rest_request *request, struct rest_response 
 json_t *rest_query_json(struct daemon *daemon, struct rest_response *response, const char *name,
                         const char *sql, int nparams, const char *const *params)
 {
+    return rest_query_json_with(daemon, response, name, sql, nparams, params, false);
+}
+
+json_t *rest_query_json_with(struct daemon *daemon, struct rest_response *response,
+                             const char *name, const char *sql, int nparams,
+                             const char *const *params, bool index_scans_only)
+{
     struct store *store = rest_store(daemon, response);
     if (store == NULL) {
         return NULL;
@@ -292,8 +308,26 @@ json_t *rest_query_json(struct daemon *daemon, struct rest_response *response, c
     }
     PGresult *result = NULL;
     char *error = NULL;
-    enum store_result rc = store_exec(store, name, sql, nparams, values, &result, &error);
+    enum store_result rc = STORE_OK;
+    if (index_scans_only) {
+        /* for this statement only: is_local settings end with its transaction */
+        rc = store_begin(store, &error);
+        if (rc == STORE_OK) {
+            rc = store_exec(store, "rest_index_scans_only",
+                            "SELECT set_config('enable_seqscan', 'off', true), "
+                            "set_config('enable_bitmapscan', 'off', true)",
+                            0, NULL, NULL, &error);
+        }
+    }
+    if (rc == STORE_OK) {
+        rc = store_exec(store, name, sql, nparams, values, &result, &error);
+    }
+    if (index_scans_only && rc == STORE_OK) {
+        rc = store_commit(store, &error);
+    }
     if (rc != STORE_OK) {
+        PQclear(result);
+        store_rollback(store);
         log_error("REST query %s failed: %s", name, error ? error : "?");
         rest_error(response, rc == STORE_REJECTED ? 500 : 503,
                    rc == STORE_REJECTED ? "internal" : "unavailable", NULL,
@@ -306,6 +340,9 @@ json_t *rest_query_json(struct daemon *daemon, struct rest_response *response, c
                         ? json_loads(PQgetvalue(result, 0, 0), JSON_DECODE_ANY, NULL)
                         : json_null();
     PQclear(result);
+    if (value == NULL) {
+        rest_error(response, 500, "internal", NULL, "out of memory");
+    }
     return value;
 }
 

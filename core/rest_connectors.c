@@ -21,13 +21,45 @@ static const char sql_status[] =
     "'cursor_updated_at', (SELECT max(c.updated_at) FROM connector_state c "
     "WHERE c.instance = n.name AND c.key NOT LIKE 'leadhub.%'), "
     "'cursor_age_seconds', (SELECT floor(extract(epoch FROM now() - max(c.updated_at)))::bigint "
-    "FROM connector_state c WHERE c.instance = n.name AND c.key NOT LIKE 'leadhub.%'), "
-    "'events', (SELECT count(*) FROM events e WHERE e.source = n.name), "
-    "'deliveries', (SELECT json_build_object('pending', count(*) FILTER (WHERE d.status = "
-    "'pending'), 'retrying', count(*) FILTER (WHERE d.status = 'retrying'), 'dead', count(*) "
-    "FILTER (WHERE d.status = 'dead'), 'done', count(*) FILTER (WHERE d.status = 'done')) "
-    "FROM deliveries d WHERE d.destination = n.name))), '{}'::json) "
-    "FROM unnest($1::text[]) AS n(name)";
+    "FROM connector_state c WHERE c.instance = n.name AND c.key NOT LIKE 'leadhub.%'))), "
+    "'{}'::json) FROM unnest($1::text[]) AS n(name)";
+
+/*
+ * Counts stay cheap however large events and deliveries grow: each is an index-only walk
+ * of one index range that stops at COUNT_LIMIT entries, so a request reads at most five
+ * COUNT_LIMITs of index entries per instance. Flow counts (events stored, deliveries done)
+ * cover the last 24 hours; the backlog (pending, retrying, dead) is counted whatever its
+ * age. Events are windowed by id, from the first event received in the window
+ * (events_received_at_idx), and counted per source on events_source_id_idx: an event that
+ * committed out of order across the window's start may be missed, which a status page can
+ * afford. Totals and rates are in /metrics.
+ *
+ * The planner cannot tell which instance a row of unnest() names, and its average guess
+ * makes scans that read far more look cheap: a bitmap scan (every matching entry is read
+ * before a LIMIT applies) or a walk of events_pkey filtered by source (past every other
+ * source's events). So the statement runs with sequential and bitmap scans off
+ * (rest_query_json_with), and the events window is a row comparison, which only
+ * events_source_id_idx can serve.
+ */
+#define COUNT_LIMIT  "1000"
+#define COUNT_WINDOW "interval '24 hours'"
+
+static const char sql_counts[] =
+    "SELECT coalesce(json_object_agg(n.name, json_build_object("
+    "'events_24h', (SELECT count(*) FROM (SELECT 1 FROM events e WHERE e.source = n.name "
+    "AND (e.source, e.id) >= (n.name, w.first_id) LIMIT " COUNT_LIMIT ") c), "
+    "'deliveries', json_build_object("
+    "'pending', (SELECT count(*) FROM (SELECT 1 FROM deliveries d WHERE d.status = 'pending' "
+    "AND d.destination = n.name ORDER BY d.updated_at LIMIT " COUNT_LIMIT ") c), "
+    "'retrying', (SELECT count(*) FROM (SELECT 1 FROM deliveries d WHERE d.status = 'retrying' "
+    "AND d.destination = n.name ORDER BY d.updated_at LIMIT " COUNT_LIMIT ") c), "
+    "'dead', (SELECT count(*) FROM (SELECT 1 FROM deliveries d WHERE d.status = 'dead' "
+    "AND d.destination = n.name ORDER BY d.updated_at LIMIT " COUNT_LIMIT ") c), "
+    "'done_24h', (SELECT count(*) FROM (SELECT 1 FROM deliveries d WHERE d.status = 'done' "
+    "AND d.destination = n.name AND d.updated_at >= now() - " COUNT_WINDOW
+    " ORDER BY d.updated_at LIMIT " COUNT_LIMIT ") c)))), '{}'::json) "
+    "FROM unnest($1::text[]) AS n(name), (SELECT (SELECT e.id FROM events e WHERE e.received_at "
+    ">= now() - " COUNT_WINDOW " ORDER BY e.received_at, e.id LIMIT 1) AS first_id) w";
 
 /* What the config says of every instance and scorer (name, plugin, kind, enabled). */
 static json_t *configured(struct daemon *daemon, const char *only)
@@ -70,14 +102,11 @@ static void add_runtime(struct daemon *daemon, json_t *entry, const json_t *circ
     bool initialized = false;
     const char *error = NULL;
     const char *token = "none";
-    char token_state[16];
     if (instance != NULL) {
         initialized = atomic_load(&instance->initialized);
         error = instance->last_error;
-        pthread_mutex_lock(&instance->oauth2.mutex);
-        snprintf(token_state, sizeof(token_state), "%s", instance->oauth2.state);
-        pthread_mutex_unlock(&instance->oauth2.mutex);
-        token = token_state;
+        /* not under the OAuth2 mutex: a refresh holds it while the endpoint answers */
+        token = instance_token_state_name(atomic_load(&instance->oauth2.state));
     } else if (json_string_value(json_object_get(scorers, name)) != NULL) {
         const char *state = json_string_value(json_object_get(scorers, name));
         initialized = strcmp(state, "ok") == 0;
@@ -109,13 +138,25 @@ static json_t *status_of(const struct rest_request *request, struct rest_respons
                        json_string_value(json_object_get(entry, "name")));
     }
     strbuf_append(&names, "}");
+    if (list == NULL || names.failed) {
+        json_decref(list);
+        strbuf_free(&names);
+        rest_error(response, 500, "internal", NULL, "out of memory");
+        return NULL;
+    }
     const char *params[] = {strbuf_value(&names)};
+    bool any = json_array_size(list) > 0;
     json_t *stored =
-        json_array_size(list) > 0
-            ? rest_query_json(daemon, response, "rest_connectors", sql_status, 1, params)
+        any ? rest_query_json(daemon, response, "rest_connectors", sql_status, 1, params)
             : json_object();
+    json_t *counts = any && stored != NULL
+                         ? rest_query_json_with(daemon, response, "rest_connector_counts",
+                                                sql_counts, 1, params, true)
+                         : json_object();
     strbuf_free(&names);
-    if (stored == NULL) {
+    if (stored == NULL || counts == NULL) {
+        json_decref(stored);
+        json_decref(counts);
         json_decref(list);
         return NULL;
     }
@@ -126,13 +167,15 @@ static json_t *status_of(const struct rest_request *request, struct rest_respons
     pthread_mutex_unlock(&daemon->scoring_mutex);
     json_array_foreach(list, i, entry)
     {
+        const char *name = json_string_value(json_object_get(entry, "name"));
         add_runtime(daemon, entry, circuits, scorers);
-        json_object_update(
-            entry, json_object_get(stored, json_string_value(json_object_get(entry, "name"))));
+        json_object_update(entry, json_object_get(stored, name));
+        json_object_update(entry, json_object_get(counts, name));
     }
     json_decref(scorers);
     json_decref(circuits);
     json_decref(stored);
+    json_decref(counts);
     return list;
 }
 
@@ -172,6 +215,10 @@ void rest_connector_get(const struct rest_request *request, struct rest_response
 void rest_connector_sync(const struct rest_request *request, struct rest_response *response,
                          const char *name)
 {
+    static const char *const allowed[] = {NULL};
+    if (!rest_params_only(request, response, allowed)) {
+        return;
+    }
     struct instance *instance =
         util_instance_name_valid(name) ? daemon_find_instance(request->daemon, name) : NULL;
     if (instance == NULL) {

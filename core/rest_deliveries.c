@@ -63,6 +63,10 @@ void rest_deliveries_list(const struct rest_request *request, struct rest_respon
 void rest_delivery_replay(const struct rest_request *request, struct rest_response *response,
                           const char *id)
 {
+    static const char *const allowed[] = {NULL};
+    if (!rest_params_only(request, response, allowed)) {
+        return;
+    }
     if (!rest_id_valid(id)) {
         rest_error(response, 404, "not_found", NULL, "no delivery %.32s", id);
         return;

@@ -55,6 +55,17 @@ json_t *rest_query_json(struct daemon *daemon, struct rest_response *response, c
                         const char *sql, int nparams, const char *const *params);
 
 /*
+ * rest_query_json_with - rest_query_json(), with sequential and bitmap scans off when
+ * `index_scans_only` (in a transaction of its own, so that the settings end with it). For
+ * a statement of index walks whose LIMITs must stop them, where a planner's guess could
+ * pick a scan that reads far more (a bitmap scan reads every match before the LIMIT
+ * applies). NEW reference.
+ */
+json_t *rest_query_json_with(struct daemon *daemon, struct rest_response *response,
+                             const char *name, const char *sql, int nparams,
+                             const char *const *params, bool index_scans_only);
+
+/*
  * rest_get_by_id - GET of one row: `id` must be a positive integer (else 404, naming
  * `what`), `sql` takes it as $1 and yields the row's JSON, or nothing (404).
  */

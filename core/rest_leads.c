@@ -8,8 +8,10 @@
     "l.id, l.email, l.first_name, l.last_name, l.company, l.title, l.phone, l.linkedin_url, "      \
     "l.attributes, l.created_at, l.updated_at"
 
-/* Pages walk leads by id. The score filter is probed per lead through lead_scores' key
- * (OFFSET 0 keeps PostgreSQL from turning it into a hash of every score of the scorer). */
+/* Pages walk leads by id, and the source and score filters are probed per lead, through
+ * lead_identities_source_idx, events_lead_idx and lead_scores' key: a page reads the leads
+ * it walks, never every lead a source or scorer touched (OFFSET 0 keeps PostgreSQL from
+ * turning a probe into a hash of all of them). */
 static const char sql_list[] =
     "SELECT coalesce(json_agg(x ORDER BY x.id), '[]'::json) FROM (SELECT " LEAD_FIELDS ", "
     "(SELECT coalesce(json_object_agg(s.scorer, s.score), '{}'::json) FROM lead_scores s "
@@ -17,9 +19,9 @@ static const char sql_list[] =
     "WHERE ($1::bigint IS NULL OR l.id > $1::bigint) "
     "AND ($2::text IS NULL OR l.email = lower(btrim($2::text))) "
     "AND ($3::text IS NULL OR lower(l.company) = lower($3::text)) "
-    "AND ($4::text IS NULL OR l.id = ANY (ARRAY(SELECT i.lead_id FROM lead_identities i "
-    "WHERE i.source = $4::text UNION SELECT e.lead_id FROM events e WHERE e.source = $4::text "
-    "AND e.lead_id IS NOT NULL))) "
+    "AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM lead_identities i WHERE i.source = $4::text "
+    "AND i.lead_id = l.id OFFSET 0) OR EXISTS (SELECT 1 FROM events e WHERE e.lead_id = l.id "
+    "AND e.source = $4::text OFFSET 0)) "
     "AND ($5::timestamptz IS NULL OR l.updated_at >= $5::timestamptz) "
     "AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM lead_scores s WHERE s.lead_id = l.id "
     "AND s.scorer = $6::text AND s.score >= coalesce($7::double precision, 0) OFFSET 0)) "

@@ -84,7 +84,7 @@ if [ -z "${LEADHUB_INBOUND_SECRET:-}" ]; then
 fi
 # The example REST API token (config/leadhub.yaml); likewise.
 if [ -z "${LEADHUB_API_TOKEN:-}" ]; then
-    export LEADHUB_API_TOKEN=dev-api-token
+    export LEADHUB_API_TOKEN=dev-api-token-not-a-secret
     own+=(LEADHUB_API_TOKEN)
 fi
 if [ -z "${LEADHUB_PLUGIN_DIR:-}" ]; then

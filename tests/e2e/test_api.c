@@ -8,9 +8,15 @@
  * Tests observe through HTTP and the database only: the fake providers run in the parent
  * process, which the forked tests cannot see into.
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -27,14 +33,28 @@
 #define ADMIN_TOKEN "admin-token-5e8a7c2d40"
 #define HOOK_SECRET "hook-secret-1f2e3d4c"
 #define SINK_SECRET "sink-secret-a9b8c7d6"
+/* the OAuth2 sink's: configured, and what its token endpoint hands out */
+#define OAUTH_CLIENT_SECRET "oauth-client-secret-6c2f8e"
+#define OAUTH_REFRESH_TOKEN "oauth-configured-refresh-9b3e1d"
+#define OAUTH_ACCESS_TOKEN  "oauth-access-token-7d1e5c9b2a"
+#define OAUTH_ROTATED_TOKEN "oauth-rotated-refresh-4f8a2c"
+/* how long the token endpoint takes to refuse the second refresh: "refreshing" shows */
+#define OAUTH_REFUSAL_DELAY_MS 4000
 
 static struct test_daemon td;
 static struct fake_http *crm;
 static struct fake_http *warehouse;
 static struct fake_http *provider;
+static struct fake_http *idp; /* the OAuth2 sink's token endpoint */
 static struct openapi *spec;
 
 static const char empty_page[] = "{\"events\":[],\"next\":null}";
+/* the pager's first poll stores two events and a cursor; later polls find nothing new */
+static const char first_page[] =
+    "{\"events\":[{\"type\":\"lead.created\",\"source_id\":\"pg-1\",\"occurred_at\":"
+    "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"one@pager.test\"}},"
+    "{\"type\":\"lead.created\",\"source_id\":\"pg-2\",\"occurred_at\":"
+    "\"2026-11-27T10:01:00Z\",\"lead\":{\"email\":\"two@pager.test\"}}],\"next\":\"c1\"}";
 
 static void suite_setup(void)
 {
@@ -47,21 +67,45 @@ static void suite_setup(void)
     crm = fake_http_start();
     warehouse = fake_http_start();
     provider = fake_http_start();
+    idp = fake_http_start();
     /* the warehouse fails its first three deliveries (dead at once: max_attempts 1) */
     fake_http_route(warehouse, "/wh", (struct fake_response){500, "{}", NULL, 0}, 3);
-    fake_http_route(provider, "/leads?after=0", (struct fake_response){200, empty_page, NULL, 0},
+    fake_http_route(provider, "/leads?after=0", (struct fake_response){200, first_page, NULL, 0},
                     0);
+    fake_http_route(provider, "/leads?after=c1", (struct fake_response){200, empty_page, NULL, 0},
+                    0);
+    /* the OAuth2 sink: a token (and a rotated refresh token) once, its first delivery taken;
+     * then the CRM refuses that token, and the endpoint, after a while, the refresh */
+    fake_http_route(idp, "/token",
+                    (struct fake_response){
+                        200,
+                        "{\"access_token\":\"" OAUTH_ACCESS_TOKEN
+                        "\",\"expires_in\":3600,\"refresh_token\":\"" OAUTH_ROTATED_TOKEN "\"}",
+                        NULL, 0},
+                    1);
+    fake_http_route(idp, "/token",
+                    (struct fake_response){400,
+                                           "{\"error\":\"invalid_grant\",\"error_description\":"
+                                           "\"the refresh token was revoked\"}",
+                                           NULL, OAUTH_REFUSAL_DELAY_MS},
+                    0);
+    fake_http_route(crm, "/oauth-crm", (struct fake_response){200, "{}", NULL, 0}, 1);
+    fake_http_route(crm, "/oauth-crm", (struct fake_response){401, "{}", NULL, 0}, 1);
+    fake_http_route(crm, "/oauth-crm", (struct fake_response){200, "{}", NULL, 0}, 0);
 
     setenv("LHTEST_READ_TOKEN", READ_TOKEN, 1);
     setenv("LHTEST_WRITE_TOKEN", WRITE_TOKEN, 1);
     setenv("LHTEST_ADMIN_TOKEN", ADMIN_TOKEN, 1);
     setenv("LHTEST_SINK_SECRET", SINK_SECRET, 1);
+    setenv("LHTEST_OAUTH_CLIENT_SECRET", OAUTH_CLIENT_SECRET, 1);
+    setenv("LHTEST_OAUTH_REFRESH_TOKEN", OAUTH_REFRESH_TOKEN, 1);
 
     td_init(&td, NULL);
     char *plugins = tu_path(td.dir, "plugins");
     char *copy = util_printf("mkdir -p '%s' && cp '%s/tests/fixtures/paging_source.so' "
-                             "'%s/tests/fixtures/event_count_scorer.so' '%s/'",
-                             plugins, tu_build_dir(), tu_build_dir(), plugins);
+                             "'%s/tests/fixtures/event_count_scorer.so' "
+                             "'%s/tests/fixtures/oauth_sink.so' '%s/'",
+                             plugins, tu_build_dir(), tu_build_dir(), tu_build_dir(), plugins);
     ck_assert_int_eq(tu_run(copy, NULL), 0);
     free(copy);
     td.extra_plugin_dir = plugins;
@@ -87,6 +131,16 @@ static void suite_setup(void)
                        url);
     td_connector(&td, "warehouse", yaml);
     free(yaml);
+    free(url);
+    url = fake_http_url(crm, "/oauth-crm");
+    char *token_url = fake_http_url(idp, "/token");
+    yaml = util_printf("name: oauthcrm\nplugin: oauth_sink\nsettings:\n  url: %s\n"
+                       "  token_url: %s\n  client_secret: ${LHTEST_OAUTH_CLIENT_SECRET}\n"
+                       "  refresh_token: ${LHTEST_OAUTH_REFRESH_TOKEN}\n",
+                       url, token_url);
+    td_connector(&td, "oauthcrm", yaml);
+    free(yaml);
+    free(token_url);
     free(url);
     url = fake_http_url(crm, "/dormant");
     yaml = util_printf("name: dormant\nplugin: http\nenabled: false\nsettings:\n  url: %s\n"
@@ -119,6 +173,10 @@ static void suite_setup(void)
                            "    from: ops-app\n"
                            "    types: [custom.order]\n"
                            "    to: [warehouse]\n"
+                           "  - name: syncs-to-oauthcrm\n"
+                           "    from: oauth-app\n"
+                           "    types: [custom.sync]\n"
+                           "    to: [oauthcrm]\n"
                            "delivery:\n"
                            "  max_attempts: 1\n");
     int rc = td_start(&td);
@@ -135,6 +193,7 @@ static void suite_teardown(void)
     fake_http_stop(crm);
     fake_http_stop(warehouse);
     fake_http_stop(provider);
+    fake_http_stop(idp);
     openapi_free(spec);
 }
 
@@ -217,6 +276,12 @@ static void assert_error(const struct answer *a, long status, const char *code, 
         ck_assert_msg(named != NULL && strcmp(named, names) == 0, "expected %s named: %s", names,
                       a->body);
     }
+}
+
+/* An RFC 3339 time `minutes` before now. */
+static void minutes_ago(int minutes, char out[32])
+{
+    util_format_rfc3339(util_now_ms() - (int64_t)minutes * 60000, out);
 }
 
 /* Posts events (an object or an array, as JSON text) with the write token. */
@@ -530,6 +595,90 @@ START_TEST(test_bad_posts_get_400_413_415_and_422)
 }
 END_TEST
 
+/*
+ * Sends `head` (the request line and headers, ending in an empty line), then `body` in
+ * chunks of `chunk_size` bytes (chunked transfer coding, no Content-Length), over a socket
+ * of its own; returns the answer's status, and its body in *answer_out (malloc'd).
+ */
+static long post_chunked(const char *head, const char *body, size_t chunk_size, char **answer_out)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct timeval timeout = {30, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)td.port)};
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&address, sizeof(address)), 0);
+    struct strbuf out = {0};
+    strbuf_append(&out, head);
+    size_t len = strlen(body);
+    for (size_t at = 0; at < len; at += chunk_size) {
+        size_t n = len - at < chunk_size ? len - at : chunk_size;
+        strbuf_appendf(&out, "%zx\r\n", n);
+        strbuf_append_len(&out, body + at, n);
+        strbuf_append(&out, "\r\n");
+    }
+    strbuf_append(&out, "0\r\n\r\n");
+    ck_assert(!out.failed);
+    /* the server may answer (and close) before it has read everything: stop sending then */
+    for (size_t sent = 0; sent < out.len;) {
+        ssize_t n = send(fd, out.data + sent, out.len - sent, MSG_NOSIGNAL);
+        if (n <= 0) {
+            break;
+        }
+        sent += (size_t)n;
+    }
+    strbuf_free(&out);
+    struct strbuf answer = {0};
+    char buffer[4096];
+    ssize_t n;
+    while ((n = recv(fd, buffer, sizeof(buffer), 0)) > 0) {
+        strbuf_append_len(&answer, buffer, (size_t)n);
+    }
+    close(fd);
+    const char *text = strbuf_value(&answer);
+    long status = strncmp(text, "HTTP/1.1 ", 9) == 0 ? strtol(text + 9, NULL, 10) : 0;
+    const char *rest = strstr(text, "\r\n\r\n");
+    *answer_out = strdup(rest != NULL ? rest + 4 : "");
+    strbuf_free(&answer);
+    return status;
+}
+
+START_TEST(test_a_chunked_upload_past_the_body_limit_is_413)
+{
+    const char head[] = "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "Authorization: Bearer " WRITE_TOKEN "\r\n"
+                        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+                        "Connection: close\r\n\r\n";
+    /* 80,000 bytes without a Content-Length: past the 64 KiB limit only as it streams */
+    size_t size = 80000;
+    char *big = malloc(size + 1);
+    ck_assert_ptr_nonnull(big);
+    memset(big, ' ', size);
+    big[0] = '[';
+    big[size - 1] = ']';
+    big[size] = '\0';
+    char *body = NULL;
+    long status = post_chunked(head, big, 8192, &body);
+    free(big);
+    ck_assert_msg(status == 413, "%ld: %s", status, body);
+    char *problem = openapi_check_response(spec, "POST", "/v1/events", status, body);
+    ck_assert_msg(problem == NULL, "%s", problem);
+    struct answer a = {status, body, strdup(""), json_loads(body, 0, NULL)};
+    assert_error(&a, 413, "payload_too_large", NULL);
+    answer_free(&a);
+
+    /* the same coding under the limit is read whole and stored: the size was refused */
+    status = post_chunked(head,
+                          "{\"type\":\"custom.chunked\",\"source\":\"chunk-app\","
+                          "\"source_id\":\"ch-1\",\"occurred_at\":\"2026-11-27T10:00:00Z\"}",
+                          7, &body);
+    ck_assert_msg(status == 201, "%ld: %s", status, body);
+    free(body);
+    ck_assert_uint_eq(count_of("/v1/events?source=chunk-app"), 1);
+}
+END_TEST
+
 /* --- leads ------------------------------------------------------------------------------ */
 
 static bool grace_scored(void *arg)
@@ -546,20 +695,28 @@ static bool grace_scored(void *arg)
 
 START_TEST(test_lead_filters_each_narrow_the_list)
 {
-    post_events(
-        "[{\"type\":\"lead.created\",\"source\":\"filter-app\",\"source_id\":\"g-1\","
-        "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"Grace@Filter.test\","
-        "\"company\":\"Filter Co\"}},"
-        "{\"type\":\"email.received\",\"source\":\"filter-app\",\"source_id\":\"g-2\","
-        "\"occurred_at\":\"2026-11-27T10:01:00Z\",\"lead\":{\"email\":\"grace@filter.test\"}},"
-        "{\"type\":\"email.received\",\"source\":\"filter-app\",\"source_id\":\"g-3\","
-        "\"occurred_at\":\"2026-11-27T10:02:00Z\",\"lead\":{\"email\":\"grace@filter.test\"}},"
-        "{\"type\":\"lead.created\",\"source\":\"filter-app\",\"source_id\":\"a-1\","
-        "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"alan@filter.test\","
-        "\"company\":\"FILTER CO\"}},"
-        "{\"type\":\"lead.created\",\"source\":\"billing-app\",\"source_id\":\"e-1\","
-        "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"edsger@filter.test\","
-        "\"company\":\"Other Co\",\"external_ids\":{\"ledger\":\"L-77\"}}}]");
+    /* the scores below count events in the scorer's 90-day window: dated from now */
+    char t0[32], t1[32], t2[32];
+    minutes_ago(180, t0);
+    minutes_ago(179, t1);
+    minutes_ago(178, t2);
+    char *events =
+        util_printf("[{\"type\":\"lead.created\",\"source\":\"filter-app\",\"source_id\":\"g-1\","
+                    "\"occurred_at\":\"%s\",\"lead\":{\"email\":\"Grace@Filter.test\","
+                    "\"company\":\"Filter Co\"}},"
+                    "{\"type\":\"email.received\",\"source\":\"filter-app\",\"source_id\":\"g-2\","
+                    "\"occurred_at\":\"%s\",\"lead\":{\"email\":\"grace@filter.test\"}},"
+                    "{\"type\":\"email.received\",\"source\":\"filter-app\",\"source_id\":\"g-3\","
+                    "\"occurred_at\":\"%s\",\"lead\":{\"email\":\"grace@filter.test\"}},"
+                    "{\"type\":\"lead.created\",\"source\":\"filter-app\",\"source_id\":\"a-1\","
+                    "\"occurred_at\":\"%s\",\"lead\":{\"email\":\"alan@filter.test\","
+                    "\"company\":\"FILTER CO\"}},"
+                    "{\"type\":\"lead.created\",\"source\":\"billing-app\",\"source_id\":\"e-1\","
+                    "\"occurred_at\":\"%s\",\"lead\":{\"email\":\"edsger@filter.test\","
+                    "\"company\":\"Other Co\",\"external_ids\":{\"ledger\":\"L-77\"}}}]",
+                    t0, t1, t2, t0, t0);
+    post_events(events);
+    free(events);
 
     ck_assert_uint_eq(count_of("/v1/leads?email=GRACE@filter.test"), 1);
     ck_assert_uint_eq(count_of("/v1/leads?email=nobody@filter.test"), 0);
@@ -616,12 +773,28 @@ START_TEST(test_bad_list_parameters_are_400_naming_the_parameter)
         {"/v1/deliveries?status=lost", "status"},
         {"/v1/deliveries?after=zero", "after"},
         {"/v1/connectors?page=2", "page"},
+        /* an empty value is a mistake, not "no filter": it would answer everything */
+        {"/v1/leads?source=", "source"},
+        {"/v1/leads?source", "source"},
+        {"/v1/leads?email=&company=Acme", "email"},
+        {"/v1/leads?scorer=&min_score=10", "scorer"},
+        {"/v1/leads?limit=", "limit"},
+        {"/v1/meetings?source=", "source"},
+        {"/v1/events?type=", "type"},
+        {"/v1/deliveries?destination=", "destination"},
     };
     for (size_t i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
         struct answer a = get(cases[i].path);
         assert_error(&a, 400, "bad_parameter", cases[i].parameter);
         answer_free(&a);
     }
+    /* the operations without parameters refuse them too */
+    struct answer a = call("POST", "/v1/connectors/pager/sync?now=1", ADMIN_TOKEN, NULL);
+    assert_error(&a, 400, "bad_parameter", "now");
+    answer_free(&a);
+    a = call("POST", "/v1/deliveries/1/replay?force=1", ADMIN_TOKEN, NULL);
+    assert_error(&a, 400, "bad_parameter", "force");
+    answer_free(&a);
 }
 END_TEST
 
@@ -665,16 +838,28 @@ static bool ada_scored(void *arg)
 
 START_TEST(test_a_lead_comes_with_identities_scores_events_and_meetings)
 {
-    post_events("{\"type\":\"lead.created\",\"source\":\"detail-app\",\"source_id\":\"d-1\","
-                "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"ada@detail.test\","
-                "\"first_name\":\"Ada\",\"company\":\"Engines\",\"external_id\":\"DA-1\","
-                "\"external_ids\":{\"ledger\":\"L-1\"},\"attributes\":{\"tier\":\"gold\"}}}");
-    post_events("{\"type\":\"meeting.scheduled\",\"source\":\"detail-cal\",\"source_id\":\"dm-1\","
-                "\"occurred_at\":\"2026-11-27T11:00:00Z\",\"lead\":{\"email\":\"ada@detail.test\"},"
-                "\"meeting\":{\"external_id\":\"dm-1\","
-                "\"title\":\"Intro\",\"starts_at\":\"2030-01-10T10:00:00Z\",\"ends_at\":"
-                "\"2030-01-10T10:30:00Z\",\"attendees\":[{\"email\":\"ada@detail.test\","
-                "\"response\":\"accepted\"}]}}");
+    /* the score counts both events in the scorer's 90-day window: dated from now */
+    char created[32], scheduled[32];
+    minutes_ago(120, created);
+    minutes_ago(60, scheduled);
+    char *event =
+        util_printf("{\"type\":\"lead.created\",\"source\":\"detail-app\",\"source_id\":\"d-1\","
+                    "\"occurred_at\":\"%s\",\"lead\":{\"email\":\"ada@detail.test\","
+                    "\"first_name\":\"Ada\",\"company\":\"Engines\",\"external_id\":\"DA-1\","
+                    "\"external_ids\":{\"ledger\":\"L-1\"},\"attributes\":{\"tier\":\"gold\"}}}",
+                    created);
+    post_events(event);
+    free(event);
+    event = util_printf(
+        "{\"type\":\"meeting.scheduled\",\"source\":\"detail-cal\",\"source_id\":\"dm-1\","
+        "\"occurred_at\":\"%s\",\"lead\":{\"email\":\"ada@detail.test\"},"
+        "\"meeting\":{\"external_id\":\"dm-1\","
+        "\"title\":\"Intro\",\"starts_at\":\"2030-01-10T10:00:00Z\",\"ends_at\":"
+        "\"2030-01-10T10:30:00Z\",\"attendees\":[{\"email\":\"ada@detail.test\","
+        "\"response\":\"accepted\"}]}}",
+        scheduled);
+    post_events(event);
+    free(event);
     ck_assert(td_wait_until(ada_scored, NULL, 20000));
 
     json_int_t id = lead_id_of("ada@detail.test");
@@ -876,28 +1061,129 @@ static const json_t *find_named(const json_t *list, const char *name)
 
 static void assert_no_secret(const char *text)
 {
-    static const char *const secrets[] = {READ_TOKEN, WRITE_TOKEN, ADMIN_TOKEN, HOOK_SECRET,
-                                          SINK_SECRET};
+    static const char *const secrets[] = {
+        READ_TOKEN,          WRITE_TOKEN,        ADMIN_TOKEN,
+        HOOK_SECRET,         SINK_SECRET,        OAUTH_CLIENT_SECRET,
+        OAUTH_REFRESH_TOKEN, OAUTH_ACCESS_TOKEN, OAUTH_ROTATED_TOKEN};
     for (size_t i = 0; i < UTIL_ARRAY_LEN(secrets); i++) {
         ck_assert_msg(strstr(text, secrets[i]) == NULL, "a secret leaked: %s", text);
     }
 }
 
+/* The database's answer to `sql` (with %s for a name) for `name`, as a number. */
+static long long db_number(const char *sql, const char *name)
+{
+    PGconn *db = testdb_connect(td.db_url);
+    char *query = util_printf(sql, name);
+    long long n = testdb_scalar(db, query);
+    free(query);
+    PQfinish(db);
+    return n;
+}
+
+/* The counts of an instance's status, as the database holds them (the suite's data is all
+ * from the last minutes, and far below the limit of 1000). */
+static json_t *counts_in_db(const char *name)
+{
+    return json_pack(
+        "{s:I,s:{s:I,s:I,s:I,s:I}}", "events_24h",
+        (json_int_t)db_number("SELECT count(*) FROM events WHERE source = '%s'", name),
+        "deliveries", "pending",
+        (json_int_t)db_number(
+            "SELECT count(*) FROM deliveries WHERE destination = '%s' AND status = 'pending'",
+            name),
+        "retrying",
+        (json_int_t)db_number(
+            "SELECT count(*) FROM deliveries WHERE destination = '%s' AND status = 'retrying'",
+            name),
+        "dead",
+        (json_int_t)db_number(
+            "SELECT count(*) FROM deliveries WHERE destination = '%s' AND status = 'dead'", name),
+        "done_24h",
+        (json_int_t)db_number(
+            "SELECT count(*) FROM deliveries WHERE destination = '%s' AND status = 'done'", name));
+}
+
+static json_t *counts_of(const json_t *status)
+{
+    return json_pack("{s:O,s:O}", "events_24h", json_object_get(status, "events_24h"), "deliveries",
+                     json_object_get(status, "deliveries"));
+}
+
+/* The counts of GET /v1/connectors/<name>, e.g. "{\"events_24h\":2,...}" (malloc'd). */
+static char *status_counts(const char *name)
+{
+    char *path = util_printf("/v1/connectors/%s", name);
+    struct answer a = get(path);
+    free(path);
+    ck_assert_msg(a.status == 200, "%ld: %s", a.status, a.body);
+    json_t *counts = counts_of(a.json);
+    char *text = json_dumps(counts, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(counts);
+    answer_free(&a);
+    return text;
+}
+
+struct expected_counts {
+    const char *name;
+    const char *counts; /* JSON, keys sorted */
+};
+
+static bool counts_are(void *arg)
+{
+    const struct expected_counts *want = arg;
+    char *got = status_counts(want->name);
+    bool same = strcmp(got, want->counts) == 0;
+    free(got);
+    return same;
+}
+
+/* Waits for an instance's counts to be `counts` (deliveries in flight settle), then
+ * asserts them. */
+static void assert_status_counts(const char *name, const char *counts)
+{
+    struct expected_counts want = {name, counts};
+    if (!td_wait_until(counts_are, &want, 20000)) {
+        char *got = status_counts(name);
+        ck_abort_msg("%s: counts %s, expected %s", name, got, counts);
+    }
+}
+
 START_TEST(test_connectors_show_every_instance_and_never_a_secret)
 {
+    /* the inbound webhook stores two events; the pager's first poll stored two */
+    for (int i = 0; i < 2; i++) {
+        char *body = util_printf("{\"type\":\"email.received\",\"source_id\":\"in-%d\","
+                                 "\"occurred_at\":\"2026-11-27T10:00:00Z\"}",
+                                 i);
+        ck_assert_int_eq(td_post(&td, "inbound", HOOK_SECRET, body, NULL), 200);
+        free(body);
+    }
+    static const char none[] = "{\"deliveries\":{\"dead\":0,\"done_24h\":0,\"pending\":0,"
+                               "\"retrying\":0},\"events_24h\":0}";
+    static const char two_events[] = "{\"deliveries\":{\"dead\":0,\"done_24h\":0,\"pending\":"
+                                     "0,\"retrying\":0},\"events_24h\":2}";
+    assert_status_counts("inbound", two_events);
+    assert_status_counts("pager", two_events);
+    assert_status_counts("crm", none);
+    assert_status_counts("oauthcrm", none);
+    assert_status_counts("dormant", none);
+
     struct answer a = get("/v1/connectors");
     json_t *data = data_of(&a);
     assert_no_secret(a.body);
     static const struct {
         const char *name, *plugin, *kind;
         bool enabled, initialized;
+        const char *circuit; /* NULL: null (not a running destination) */
     } expected[] = {
-        {"inbound", "webhook", "source", true, true},
-        {"pager", "paging_source", "source", true, true},
-        {"crm", "http", "sink", true, true},
-        {"warehouse", "http", "sink", true, true},
-        {"dormant", "http", "sink", false, false},
-        {"activity", "event_count_scorer", "scorer", true, true},
+        {"inbound", "webhook", "source", true, true, NULL},
+        {"pager", "paging_source", "source", true, true, NULL},
+        {"crm", "http", "sink", true, true, "closed"},
+        {"warehouse", "http", "sink", true, true, "closed"},
+        {"oauthcrm", "oauth_sink", "sink", true, true, "closed"},
+        {"dormant", "http", "sink", false, false, NULL},
+        {"activity", "event_count_scorer", "scorer", true, true, NULL},
     };
     ck_assert_uint_eq(json_array_size(data), UTIL_ARRAY_LEN(expected));
     for (size_t i = 0; i < UTIL_ARRAY_LEN(expected); i++) {
@@ -908,13 +1194,52 @@ START_TEST(test_connectors_show_every_instance_and_never_a_secret)
         ck_assert(json_is_true(json_object_get(c, "enabled")) == expected[i].enabled);
         ck_assert_msg(json_is_true(json_object_get(c, "initialized")) == expected[i].initialized,
                       "%s: %s", expected[i].name, a.body);
+        ck_assert(json_is_null(json_object_get(c, "error")));
+        /* no instance has asked for a token yet (the OAuth2 sink's test comes next) */
         ck_assert_str_eq(json_string_value(json_object_get(c, "token")), "none");
+        const json_t *circuit = json_object_get(c, "circuit");
+        if (expected[i].circuit == NULL) {
+            ck_assert_msg(json_is_null(circuit), "%s: %s", expected[i].name, a.body);
+        } else {
+            ck_assert_str_eq(json_string_value(circuit), expected[i].circuit);
+        }
+        /* the counts are the database's, whatever the other tests stored */
+        json_t *stored = counts_in_db(expected[i].name);
+        json_t *shown = counts_of(c);
+        ck_assert_msg(json_equal(stored, shown), "%s: counts differ from the database's: %s",
+                      expected[i].name, a.body);
+        json_decref(stored);
+        json_decref(shown);
         /* no settings of any kind come out */
         ck_assert_ptr_null(json_object_get(c, "settings"));
     }
-    /* the sinks' circuits are this replica's */
-    ck_assert_str_eq(json_string_value(json_object_get(find_named(data, "crm"), "circuit")),
-                     "closed");
+
+    /* only a source that saved a cursor has one; its age is the database's */
+    const json_t *pager = find_named(data, "pager");
+    const char *cursor_at = json_string_value(json_object_get(pager, "cursor_updated_at"));
+    ck_assert_ptr_nonnull(cursor_at);
+    int64_t cursor_ms = 0;
+    ck_assert_int_eq(util_parse_rfc3339(cursor_at, &cursor_ms), 0);
+    long long stored_ms = db_number("SELECT floor(extract(epoch FROM max(updated_at)) * 1000) FROM "
+                                    "connector_state WHERE instance = '%s' AND key = 'cursor'",
+                                    "pager");
+    ck_assert_int_le(llabs(cursor_ms - stored_ms), 1);
+    json_int_t age = json_integer_value(json_object_get(pager, "cursor_age_seconds"));
+    long long age_now = db_number("SELECT floor(extract(epoch FROM now() - max(updated_at))) FROM "
+                                  "connector_state WHERE instance = '%s' AND key = 'cursor'",
+                                  "pager");
+    ck_assert(json_is_integer(json_object_get(pager, "cursor_age_seconds")));
+    ck_assert_msg(age >= 0 && age <= age_now && age_now - age <= 10, "age %lld, now %lld",
+                  (long long)age, age_now);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(pager, "last_poll"), "outcome")), "ok");
+    static const char *const cursorless[] = {"inbound", "crm", "oauthcrm", "dormant", "activity"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(cursorless); i++) {
+        const json_t *c = find_named(data, cursorless[i]);
+        ck_assert(json_is_null(json_object_get(c, "cursor_updated_at")));
+        ck_assert(json_is_null(json_object_get(c, "cursor_age_seconds")));
+        ck_assert(json_is_null(json_object_get(c, "last_poll")));
+    }
     answer_free(&a);
 
     a = get("/v1/connectors/warehouse");
@@ -929,6 +1254,76 @@ START_TEST(test_connectors_show_every_instance_and_never_a_secret)
     answer_free(&a);
     a = get("/v1/connectors/Bad.Name");
     assert_error(&a, 404, "not_found", NULL);
+    answer_free(&a);
+}
+END_TEST
+
+/* The token state of GET /v1/connectors/oauthcrm, checked for secrets (malloc'd). */
+static char *oauth_token_state(void)
+{
+    struct answer a = get("/v1/connectors/oauthcrm");
+    ck_assert_msg(a.status == 200, "%ld: %s", a.status, a.body);
+    assert_no_secret(a.body);
+    char *state = strdup(json_string_value(json_object_get(a.json, "token")));
+    answer_free(&a);
+    return state;
+}
+
+static bool oauth_token_is(void *arg)
+{
+    char *state = oauth_token_state();
+    bool same = strcmp(state, (const char *)arg) == 0;
+    free(state);
+    return same;
+}
+
+static void post_sync_event(const char *source_id)
+{
+    char *event = util_printf("{\"type\":\"custom.sync\",\"source\":\"oauth-app\","
+                              "\"source_id\":\"%s\",\"occurred_at\":\"2026-11-27T10:00:00Z\"}",
+                              source_id);
+    post_events(event);
+    free(event);
+}
+
+START_TEST(test_a_connector_shows_its_token_state_and_never_its_tokens)
+{
+    ck_assert(oauth_token_is("none"));
+
+    /* the first delivery fetches a token (and a rotated refresh token) and is taken */
+    post_sync_event("sync-1");
+    assert_status_counts("oauthcrm", "{\"deliveries\":{\"dead\":0,\"done_24h\":1,"
+                                     "\"pending\":0,\"retrying\":0},\"events_24h\":0}");
+    ck_assert(oauth_token_is("valid"));
+
+    /* the CRM refuses that token for the second: the host asks for a new one, and the
+     * endpoint takes its time to refuse the refresh */
+    post_sync_event("sync-2");
+    ck_assert_msg(td_wait_until(oauth_token_is, "refreshing", 20000),
+                  "the refresh was never seen in progress");
+    ck_assert(td_wait_until(oauth_token_is, "failed", OAUTH_REFUSAL_DELAY_MS + 20000));
+    /* refused for good: dead at once (max_attempts 1) */
+    assert_status_counts("oauthcrm", "{\"deliveries\":{\"dead\":1,\"done_24h\":1,"
+                                     "\"pending\":0,\"retrying\":0},\"events_24h\":0}");
+
+    /* the rotated refresh token is kept in connector_state, yet it is not a cursor; no
+     * answer holds a token or secret, the dead delivery's reason included */
+    ck_assert_int_eq(db_number("SELECT count(*) FROM connector_state WHERE instance = '%s' AND "
+                               "key = 'leadhub.oauth2.refresh_token'",
+                               "oauthcrm"),
+                     1);
+    struct answer a = get("/v1/connectors");
+    assert_no_secret(a.body);
+    const json_t *c = find_named(data_of(&a), "oauthcrm");
+    ck_assert_str_eq(json_string_value(json_object_get(c, "token")), "failed");
+    ck_assert(json_is_null(json_object_get(c, "cursor_updated_at")));
+    answer_free(&a);
+    a = get("/v1/deliveries?destination=oauthcrm&status=dead");
+    ck_assert_uint_eq(json_array_size(data_of(&a)), 1);
+    const char *why =
+        json_string_value(json_object_get(json_array_get(data_of(&a), 0), "last_error"));
+    ck_assert_msg(why != NULL && strstr(why, "invalid_grant") != NULL, "%s", a.body);
+    assert_no_secret(a.body);
     answer_free(&a);
 }
 END_TEST
@@ -1011,6 +1406,8 @@ START_TEST(test_deliveries_list_and_replay)
     /* the warehouse refuses its first three: each is dead after its one attempt */
     struct delivery_count dead3 = {"dead", 3};
     ck_assert(td_wait_until(warehouse_deliveries_are, &dead3, 30000));
+    assert_status_counts("warehouse", "{\"deliveries\":{\"dead\":3,\"done_24h\":0,"
+                                      "\"pending\":0,\"retrying\":0},\"events_24h\":0}");
 
     struct answer a = get("/v1/deliveries?status=dead&destination=warehouse");
     json_t *data = data_of(&a);
@@ -1062,6 +1459,8 @@ START_TEST(test_deliveries_list_and_replay)
     struct delivery_count done3 = {"done", 3};
     ck_assert(td_wait_until(warehouse_deliveries_are, &done3, 30000));
     ck_assert_uint_eq(count_of("/v1/deliveries?status=done&destination=warehouse"), 3);
+    assert_status_counts("warehouse", "{\"deliveries\":{\"dead\":0,\"done_24h\":3,"
+                                      "\"pending\":0,\"retrying\":0},\"events_24h\":0}");
 }
 END_TEST
 
@@ -1135,6 +1534,175 @@ START_TEST(test_no_token_or_secret_reaches_the_log)
 }
 END_TEST
 
+/* --- a daemon of its own: the database away, tokens reloaded ------------------------------ */
+
+/* GET path on `daemon` with `token`: the status (the answer checked against the document). */
+static long status_with(const struct test_daemon *daemon, const char *path, const char *token,
+                        struct answer *out)
+{
+    char *url = td_url(daemon, path);
+    char *auth = util_printf("Authorization: Bearer %s", token);
+    const char *headers[] = {auth, NULL};
+    struct http_result result;
+    ck_assert_int_eq(http_request("GET", url, headers, NULL, 0, &result), 0);
+    free(url);
+    free(auth);
+    char *problem = openapi_check_response(spec, "GET", path, result.status, result.body);
+    ck_assert_msg(problem == NULL, "%s", problem);
+    long status = result.status;
+    if (out != NULL) {
+        *out = (struct answer){result.status, result.body, result.headers,
+                               json_loads(result.body, 0, NULL)};
+    } else {
+        http_result_free(&result);
+    }
+    return status;
+}
+
+static struct test_daemon own;
+
+static void own_setup(void)
+{
+    char *error = NULL;
+    char *doc = tu_path(tu_source_dir(), "docs/openapi.yaml");
+    spec = openapi_load(doc, &error);
+    ck_assert_msg(spec != NULL, "docs/openapi.yaml: %s", error ? error : "?");
+    free(doc);
+    td_init(&own, NULL);
+}
+
+static void own_teardown(void)
+{
+    td_cleanup(&own);
+    openapi_free(spec);
+}
+
+/* The name of the daemon's database (asked while it still takes connections). */
+static const char *own_database_name(void)
+{
+    static char name[128];
+    if (name[0] == '\0') {
+        PGconn *own_db = testdb_connect(own.db_url);
+        char *current = testdb_text(own_db, "SELECT current_database()");
+        snprintf(name, sizeof(name), "%s", current);
+        free(current);
+        PQfinish(own_db);
+    }
+    return name;
+}
+
+/* Runs `sql` (with %s for the daemon's database name) on the server's maintenance database. */
+static void on_server(const char *sql)
+{
+    const char *name = own_database_name();
+    PGconn *db = testdb_connect(getenv("LEADHUB_TEST_DATABASE_URL"));
+    char *query = util_printf(sql, name);
+    PGresult *r = PQexec(db, query);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
+                  "%s: %s", query, PQerrorMessage(db));
+    PQclear(r);
+    free(query);
+    PQfinish(db);
+}
+
+static bool own_database_has_no_backends(void *arg)
+{
+    (void)arg;
+    const char *name = own_database_name();
+    PGconn *db = testdb_connect(getenv("LEADHUB_TEST_DATABASE_URL"));
+    char *query = util_printf("SELECT count(*) FROM pg_stat_activity WHERE datname = '%s'", name);
+    long n = testdb_scalar(db, query);
+    free(query);
+    PQfinish(db);
+    return n == 0;
+}
+
+struct token_answer {
+    const char *token;
+    long status;
+};
+
+static bool own_answers(void *arg)
+{
+    const struct token_answer *want = arg;
+    return status_with(&own, "/v1/leads", want->token, NULL) == want->status;
+}
+
+START_TEST(test_the_database_away_is_503_with_retry_after_then_200_again)
+{
+    setenv("LHTEST_OWN_TOKEN", READ_TOKEN, 1);
+    own.extra_main = strdup("api:\n  tokens:\n    - name: reader\n"
+                            "      token: ${LHTEST_OWN_TOKEN}\n");
+    ck_assert_int_eq(td_start(&own), 0);
+    ck_assert_int_eq(status_with(&own, "/v1/leads", READ_TOKEN, NULL), 200);
+
+    /* no new connection to the daemon's database, and its open ones ended */
+    on_server("ALTER DATABASE \"%s\" WITH ALLOW_CONNECTIONS false");
+    on_server("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '%s'");
+    ck_assert(td_wait_until(own_database_has_no_backends, NULL, 20000));
+    static const char *const paths[] = {"/v1/leads", "/v1/events?limit=5", "/v1/deliveries"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(paths); i++) {
+        struct answer a;
+        status_with(&own, paths[i], READ_TOKEN, &a);
+        assert_error(&a, 503, "unavailable", NULL);
+        ck_assert_msg(strcasestr(a.headers, "Retry-After: ") != NULL, "%s", a.headers);
+        answer_free(&a);
+    }
+
+    /* back: the daemon reconnects by itself */
+    on_server("ALTER DATABASE \"%s\" WITH ALLOW_CONNECTIONS true");
+    struct token_answer ok = {READ_TOKEN, 200};
+    ck_assert(td_wait_until(own_answers, &ok, 20000));
+    ck_assert_int_eq(td_stop(&own), 0);
+}
+END_TEST
+
+static bool own_log_says(void *arg)
+{
+    char *log = td_log(&own);
+    bool found = strstr(log, (const char *)arg) != NULL;
+    free(log);
+    return found;
+}
+
+START_TEST(test_tokens_change_with_a_reload)
+{
+    /* one token read from a file (a mounted secret that gets rotated) */
+    static const char first[] = "first-token-3c9a7e51d2";
+    static const char second[] = "second-token-8b2f4d6a0e";
+    tu_write_file(own.dir, "api_token", first);
+    char *file = tu_path(own.dir, "api_token");
+    own.extra_main = util_printf("api:\n  tokens:\n    - name: rotating\n"
+                                 "      token: ${file:%s}\n",
+                                 file);
+    ck_assert_int_eq(td_start(&own), 0);
+    ck_assert_int_eq(status_with(&own, "/v1/leads", first, NULL), 200);
+    ck_assert_int_eq(status_with(&own, "/v1/leads", second, NULL), 401);
+
+    /* rotated: the new token works after SIGHUP, the old one no longer */
+    tu_write_file(own.dir, "api_token", second);
+    td_signal(&own, SIGHUP);
+    struct token_answer new_works = {second, 200};
+    ck_assert(td_wait_until(own_answers, &new_works, 20000));
+    ck_assert_int_eq(status_with(&own, "/v1/leads", first, NULL), 401);
+
+    /* a reload with a token too short to keep is refused, and the running tokens stay */
+    tu_write_file(own.dir, "api_token", "short");
+    td_signal(&own, SIGHUP);
+    ck_assert(td_wait_until(own_log_says, "reload refused", 20000));
+    ck_assert_int_eq(status_with(&own, "/v1/leads", second, NULL), 200);
+    ck_assert_int_eq(status_with(&own, "/v1/leads", "short", NULL), 401);
+
+    ck_assert_int_eq(td_stop(&own), 0);
+    char *log = td_log(&own);
+    ck_assert_ptr_nonnull(strstr(log, "api.tokens[0].token"));
+    ck_assert_ptr_null(strstr(log, first));
+    ck_assert_ptr_null(strstr(log, second));
+    free(log);
+    free(file);
+}
+END_TEST
+
 static Suite *api_suite(void)
 {
     Suite *s = suite_create("api");
@@ -1146,6 +1714,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_one_posted_event_is_committed_before_201_and_a_repeat_is_200);
     tcase_add_test(tc, test_an_array_gets_one_result_per_item_and_stores_the_valid_ones);
     tcase_add_test(tc, test_bad_posts_get_400_413_415_and_422);
+    tcase_add_test(tc, test_a_chunked_upload_past_the_body_limit_is_413);
     tcase_add_test(tc, test_lead_filters_each_narrow_the_list);
     tcase_add_test(tc, test_bad_list_parameters_are_400_naming_the_parameter);
     tcase_add_test(tc, test_leads_page_to_the_end_in_a_stable_order);
@@ -1153,12 +1722,19 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_meeting_filters_pages_and_detail);
     tcase_add_test(tc, test_event_filters_and_pages);
     tcase_add_test(tc, test_connectors_show_every_instance_and_never_a_secret);
+    tcase_add_test(tc, test_a_connector_shows_its_token_state_and_never_its_tokens);
     tcase_add_test(tc, test_sync_polls_a_source_now);
     tcase_add_test(tc, test_deliveries_list_and_replay);
     tcase_add_test(tc, test_bad_replay_requests_are_refused);
     tcase_add_test(tc, test_unknown_resources_are_404_and_wrong_methods_405);
     tcase_add_test(tc, test_no_token_or_secret_reaches_the_log);
     suite_add_tcase(s, tc);
+    TCase *own_daemon = tcase_create("own_daemon");
+    tcase_add_checked_fixture(own_daemon, own_setup, own_teardown);
+    tcase_set_timeout(own_daemon, 120);
+    tcase_add_test(own_daemon, test_the_database_away_is_503_with_retry_after_then_200_again);
+    tcase_add_test(own_daemon, test_tokens_change_with_a_reload);
+    suite_add_tcase(s, own_daemon);
     return s;
 }
 

@@ -6,6 +6,11 @@
  * answers every list endpoint with each filter. PostgreSQL's own statistics (pg_stat_user_tables,
  * flushed when the daemon's connections close) must show no sequential scan of a large table over
  * that time, and index scans that prove the requests were counted at all.
+ *
+ * Connector instances named like the seeded sources and destinations are configured, so
+ * that GET /v1/connectors counts their events and deliveries: those counts must stop at
+ * their limit (docs/api.md) however many rows the tables hold, which PostgreSQL's count of
+ * index entries read shows.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -50,7 +55,20 @@ static const char seed_sql[] =
     "WHEN 1 THEN 'retrying' WHEN 2 THEN 'dead' ELSE 'done' END, i % 3 "
     "FROM generate_series(1, 80000) i;"
     "INSERT INTO connector_state (instance, key, value) VALUES ('src1', 'cursor', '1');"
+    /* a busy source: far more events than a status count reads, about half the leads */
+    "INSERT INTO events (source, source_id, type, occurred_at, lead_id, payload) "
+    "SELECT 'busy', 'b' || i, 'custom.order', now(), i, '{}'::jsonb "
+    "FROM generate_series(1, 20000) i;"
     "ANALYZE;";
+
+/* The instances of the seeded names: sources (webhooks, which do nothing by themselves)
+ * and destinations (disabled sinks, so that no dispatcher changes the seeded deliveries;
+ * the status lists them all the same). */
+static const char *const sources[] = {"busy", "src1", "src7", "src9"};
+static const char *const destinations[] = {"dst0", "dst1", "dst2", "dst3", "dst4", "dst5"};
+
+/* What a status count may read: docs/api.md's limit, per count. */
+#define COUNT_LIMIT 1000
 
 /* Every list endpoint, with each of its filters alone and a few together. */
 static const char *const requests[] = {
@@ -87,6 +105,7 @@ static const char *const requests[] = {
     "/v1/deliveries?destination=dst2",
     "/v1/deliveries?status=retrying&destination=dst2",
     "/v1/connectors",
+    "/v1/connectors/busy",
 };
 
 static PGconn *stats_db;
@@ -111,6 +130,154 @@ static json_int_t stat_of(const json_t *stats, const char *table, const char *ki
     return json_integer_value(json_object_get(json_object_get(stats, table), kind));
 }
 
+/* Index entries read from `table`'s indexes so far (flushed statistics). */
+static long long index_entries_read(const char *table)
+{
+    const char *params[] = {table};
+    PGresult *r = PQexecParams(stats_db,
+                               "SELECT coalesce(sum(idx_tup_read), 0) FROM pg_stat_user_indexes "
+                               "WHERE relname = $1",
+                               1, NULL, params, NULL, NULL, 0);
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    long long n = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return n;
+}
+
+static void configure_instances(struct test_daemon *td)
+{
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(sources); i++) {
+        td_webhook_instance(td, sources[i], "plans-webhook-secret");
+    }
+    setenv("LHTEST_PLANS_SINK_SECRET", "plans-sink-secret", 1);
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(destinations); i++) {
+        char *yaml = util_printf("name: %s\nplugin: http\nenabled: false\nsettings:\n"
+                                 "  url: http://127.0.0.1:9/%s\n"
+                                 "  secret: ${LHTEST_PLANS_SINK_SECRET}\n",
+                                 destinations[i], destinations[i]);
+        td_connector(td, destinations[i], yaml);
+        free(yaml);
+    }
+}
+
+static struct http_result get(const struct test_daemon *td, const char *path)
+{
+    char *auth = util_printf("Authorization: Bearer %s", TOKEN);
+    const char *headers[] = {auth, NULL};
+    char *url = td_url(td, path);
+    struct http_result result;
+    ck_assert_int_eq(http_request("GET", url, headers, NULL, 0, &result), 0);
+    ck_assert_msg(result.status == 200, "%s: %ld %s", path, result.status, result.body);
+    free(url);
+    free(auth);
+    return result;
+}
+
+/*
+ * What each configured instance's counts must be: the seeded data's, capped at the limit,
+ * as {name: {"events_24h": n, "pending": n, ...}}. Counted over a connection of its own,
+ * closed before the index statistics are read, so that these full counts are not taken
+ * for the daemon's.
+ */
+static json_t *expected_counts(const char *db_url)
+{
+    PGconn *db = testdb_connect(db_url);
+    PGresult *r = PQexec(
+        db, "SELECT n.name, least(1000, (SELECT count(*) FROM events WHERE source = n.name)), "
+            "least(1000, (SELECT count(*) FROM deliveries WHERE destination = n.name AND status = "
+            "'pending')), least(1000, (SELECT count(*) FROM deliveries WHERE destination = n.name "
+            "AND status = 'retrying')), least(1000, (SELECT count(*) FROM deliveries WHERE "
+            "destination = n.name AND status = 'dead')), least(1000, (SELECT count(*) FROM "
+            "deliveries WHERE destination = n.name AND status = 'done')) FROM unnest(ARRAY['busy', "
+            "'src1', 'src7', 'src9', 'dst0', 'dst1', 'dst2', 'dst3', 'dst4', 'dst5']) n(name)");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    ck_assert_int_eq(PQntuples(r), (int)(UTIL_ARRAY_LEN(sources) + UTIL_ARRAY_LEN(destinations)));
+    json_t *expected = json_object();
+    for (int i = 0; i < PQntuples(r); i++) {
+        json_object_set_new(expected, PQgetvalue(r, i, 0),
+                            json_pack("{s:I,s:I,s:I,s:I,s:I}", "events_24h",
+                                      (json_int_t)atoll(PQgetvalue(r, i, 1)), "pending",
+                                      (json_int_t)atoll(PQgetvalue(r, i, 2)), "retrying",
+                                      (json_int_t)atoll(PQgetvalue(r, i, 3)), "dead",
+                                      (json_int_t)atoll(PQgetvalue(r, i, 4)), "done_24h",
+                                      (json_int_t)atoll(PQgetvalue(r, i, 5))));
+    }
+    PQclear(r);
+    PQfinish(db);
+    return expected;
+}
+
+/* Each configured instance's counts in a GET /v1/connectors answer are the expected ones. */
+static void assert_counts(const json_t *body, const json_t *expected)
+{
+    const json_t *list = json_object_get(body, "data");
+    size_t i;
+    const json_t *entry;
+    json_array_foreach(list, i, entry)
+    {
+        const char *name = json_string_value(json_object_get(entry, "name"));
+        const json_t *want = json_object_get(expected, name);
+        ck_assert_msg(want != NULL, "%s was not configured", name);
+        const json_t *deliveries = json_object_get(entry, "deliveries");
+        ck_assert_int_eq(json_integer_value(json_object_get(entry, "events_24h")),
+                         json_integer_value(json_object_get(want, "events_24h")));
+        static const char *const statuses[] = {"pending", "retrying", "dead", "done_24h"};
+        for (size_t k = 0; k < UTIL_ARRAY_LEN(statuses); k++) {
+            ck_assert_msg(json_integer_value(json_object_get(deliveries, statuses[k])) ==
+                              json_integer_value(json_object_get(want, statuses[k])),
+                          "%s %s: %lld, expected %lld", name, statuses[k],
+                          (long long)json_integer_value(json_object_get(deliveries, statuses[k])),
+                          (long long)json_integer_value(json_object_get(want, statuses[k])));
+        }
+    }
+    ck_assert_uint_eq(json_array_size(list), json_object_size(expected));
+}
+
+/* A page of leads 1 to 10. */
+static void assert_first_ten_leads(const json_t *body, const json_t *unused)
+{
+    (void)unused;
+    const json_t *data = json_object_get(body, "data");
+    ck_assert_uint_eq(json_array_size(data), 10);
+    for (size_t i = 0; i < 10; i++) {
+        ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(data, i), "id")),
+                         (json_int_t)i + 1);
+    }
+}
+
+struct reads {
+    long long events;     /* index entries read from events' indexes */
+    long long deliveries; /* and deliveries' */
+};
+
+/*
+ * Starts the daemon, GETs `path` `rounds` times and stops it: the index entries its
+ * connections read meanwhile (flushed as they close). `check` sees the first answer.
+ */
+static struct reads reads_of(struct test_daemon *td, const char *path, int rounds,
+                             void (*check)(const json_t *body, const json_t *arg),
+                             const json_t *arg)
+{
+    struct timespec settle = {1, 200 * 1000000L};
+    nanosleep(&settle, NULL);
+    struct reads before = {index_entries_read("events"), index_entries_read("deliveries")};
+    ck_assert_int_eq(td_start(td), 0);
+    for (int round = 0; round < rounds; round++) {
+        struct http_result result = get(td, path);
+        json_t *body = json_loads(result.body, 0, NULL);
+        ck_assert_ptr_nonnull(body);
+        if (round == 0) {
+            check(body, arg);
+        }
+        json_decref(body);
+        http_result_free(&result);
+    }
+    ck_assert_int_eq(td_stop(td), 0);
+    nanosleep(&settle, NULL);
+    return (struct reads){index_entries_read("events") - before.events,
+                          index_entries_read("deliveries") - before.deliveries};
+}
+
 START_TEST(test_list_endpoints_never_scan_a_large_table_sequentially)
 {
     char *db_url = testdb_create_migrated();
@@ -123,6 +290,7 @@ START_TEST(test_list_endpoints_never_scan_a_large_table_sequentially)
     struct test_daemon td;
     setenv("LHTEST_PLANS_TOKEN", TOKEN, 1);
     td_init(&td, db_url);
+    configure_instances(&td);
     td.extra_main = strdup("api:\n  tokens:\n    - name: plans\n"
                            "      token: ${LHTEST_PLANS_TOKEN}\n");
     ck_assert_int_eq(td_start(&td), 0);
@@ -132,17 +300,10 @@ START_TEST(test_list_endpoints_never_scan_a_large_table_sequentially)
     nanosleep(&settle, NULL);
     json_t *before = table_stats();
 
-    char *auth = util_printf("Authorization: Bearer %s", TOKEN);
-    const char *headers[] = {auth, NULL};
     for (size_t i = 0; i < UTIL_ARRAY_LEN(requests); i++) {
-        char *url = td_url(&td, requests[i]);
-        struct http_result result;
-        ck_assert_int_eq(http_request("GET", url, headers, NULL, 0, &result), 0);
-        ck_assert_msg(result.status == 200, "%s: %ld %s", requests[i], result.status, result.body);
+        struct http_result result = get(&td, requests[i]);
         http_result_free(&result);
-        free(url);
     }
-    free(auth);
     /* the daemon's connections flush their statistics as they close */
     ck_assert_int_eq(td_stop(&td), 0);
     nanosleep(&settle, NULL);
@@ -168,6 +329,32 @@ START_TEST(test_list_endpoints_never_scan_a_large_table_sequentially)
     strbuf_free(&report);
     json_decref(before);
     json_decref(after);
+
+    /* the connectors' counts: right, and bounded by their limit, not by the tables. A
+     * count(*) of every event of a source and every delivery of a destination reads the
+     * busy source's 20,000 events and the destinations' 80,000 deliveries each time. */
+    json_t *expected = expected_counts(db_url);
+    const int rounds = 3;
+    struct reads status = reads_of(&td, "/v1/connectors", rounds, assert_counts, expected);
+    json_decref(expected);
+    long long instances = (long long)(UTIL_ARRAY_LEN(sources) + UTIL_ARRAY_LEN(destinations));
+    /* per instance: one count of events, four of deliveries; the window's start, once */
+    ck_assert_msg(status.events <= rounds * (instances * COUNT_LIMIT + 1),
+                  "%lld event index entries read for %d status requests", status.events, rounds);
+    ck_assert_msg(status.deliveries <= rounds * instances * 4 * COUNT_LIMIT,
+                  "%lld delivery index entries read for %d status requests", status.deliveries,
+                  rounds);
+    /* and they were read at all: the counts are not cut short by something else */
+    ck_assert_int_ge(status.events, rounds * 3 * COUNT_LIMIT);
+    ck_assert_int_ge(status.deliveries, rounds * 6 * COUNT_LIMIT);
+
+    /* a page of a source's leads probes the leads it walks (the first ten all match), not
+     * the 20,000 events of the busy source */
+    struct reads page =
+        reads_of(&td, "/v1/leads?source=busy&limit=10", rounds, assert_first_ten_leads, NULL);
+    ck_assert_msg(page.events <= rounds * 10 * 20,
+                  "%lld event index entries read for %d pages of 10 leads", page.events, rounds);
+
     PQfinish(stats_db);
     td_cleanup(&td);
     testdb_drop(db_url);

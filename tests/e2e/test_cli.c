@@ -166,7 +166,7 @@ START_TEST(test_check_config_accepts_the_example_configuration)
     free(bare);
 
     command = util_printf("cd '%s' && DATABASE_URL=postgresql://localhost/x "
-                          "LEADHUB_INBOUND_SECRET=s3cret LEADHUB_API_TOKEN=t0ken "
+                          "LEADHUB_INBOUND_SECRET=s3cret LEADHUB_API_TOKEN=t0ken-for-check-config "
                           "LEADHUB_PLUGIN_DIR='%s/plugins' '%s' check-config",
                           tu_source_dir(), tu_build_dir(), td_binary());
     ck_assert_int_eq(tu_run(command, &out), 0);

@@ -2,6 +2,7 @@
 #include "openapi_check.h"
 
 #include <regex.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -616,4 +617,329 @@ char *openapi_check_schema(const struct openapi *api, const char *name, const ch
     strbuf_free(&err);
     json_decref(value);
     return problem;
+}
+
+/* --- the document itself ------------------------------------------------------------- */
+
+struct doc_check {
+    const struct openapi *api;
+    struct strbuf problems;
+    json_t *referenced; /* "$ref" target -> true */
+};
+
+static void doc_problem(struct doc_check *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void doc_problem(struct doc_check *c, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    if (c->problems.len > 0) {
+        strbuf_append(&c->problems, "\n");
+    }
+    strbuf_appendv(&c->problems, fmt, args);
+    va_end(args);
+}
+
+/* Every "$ref" anywhere must resolve in the document (only local references are used). */
+static void check_refs(struct doc_check *c, const json_t *node, const char *where, int depth)
+{
+    if (depth > 64) {
+        doc_problem(c, "%s: nests too deeply", where);
+        return;
+    }
+    if (json_is_object(node)) {
+        const json_t *ref = json_object_get(node, "$ref");
+        if (ref != NULL) {
+            if (!json_is_string(ref) || resolve(c->api, json_string_value(ref)) == NULL) {
+                doc_problem(c, "%s: $ref %s resolves to nothing", where,
+                            json_is_string(ref) ? json_string_value(ref) : "(not a string)");
+            } else {
+                json_object_set_new(c->referenced, json_string_value(ref), json_true());
+            }
+        }
+        const char *key;
+        const json_t *member;
+        json_object_foreach((json_t *)node, key, member)
+        {
+            char *path = util_printf("%s/%s", where, key);
+            check_refs(c, member, path, depth + 1);
+            free(path);
+        }
+    } else if (json_is_array(node)) {
+        size_t i;
+        const json_t *item;
+        json_array_foreach(node, i, item)
+        {
+            char *path = util_printf("%s/%zu", where, i);
+            check_refs(c, item, path, depth + 1);
+            free(path);
+        }
+    }
+}
+
+/* A schema uses only what the checker understands, all the way down. */
+static void check_schema(struct doc_check *c, const json_t *schema, const char *where, int depth)
+{
+    if (depth > 64 || schema == NULL) {
+        return;
+    }
+    if (!json_is_object(schema)) {
+        doc_problem(c, "%s: a schema must be an object", where);
+        return;
+    }
+    const char *key;
+    const json_t *member;
+    json_object_foreach((json_t *)schema, key, member)
+    {
+        if (!known_keyword(key)) {
+            doc_problem(c, "%s: \"%s\" is not a keyword the checker understands", where, key);
+        }
+    }
+    json_object_foreach((json_t *)json_object_get(schema, "properties"), key, member)
+    {
+        char *path = util_printf("%s/properties/%s", where, key);
+        check_schema(c, member, path, depth + 1);
+        free(path);
+    }
+    static const char *const single[] = {"items", "additionalProperties"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(single); i++) {
+        member = json_object_get(schema, single[i]);
+        if (json_is_object(member)) {
+            char *path = util_printf("%s/%s", where, single[i]);
+            check_schema(c, member, path, depth + 1);
+            free(path);
+        }
+    }
+    static const char *const lists[] = {"allOf", "anyOf", "oneOf"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(lists); i++) {
+        size_t n;
+        json_array_foreach(json_object_get(schema, lists[i]), n, member)
+        {
+            char *path = util_printf("%s/%s/%zu", where, lists[i], n);
+            check_schema(c, member, path, depth + 1);
+            free(path);
+        }
+    }
+    const json_t *required = json_object_get(schema, "required");
+    const json_t *properties = json_object_get(schema, "properties");
+    size_t i;
+    const json_t *name;
+    json_array_foreach(required, i, name)
+    {
+        /* closed to other properties: a required one it does not describe never validates */
+        if (properties != NULL && json_object_get(properties, json_string_value(name)) == NULL &&
+            json_is_false(json_object_get(schema, "additionalProperties"))) {
+            doc_problem(c, "%s: required \"%s\" is not among its properties", where,
+                        json_string_value(name));
+        }
+    }
+}
+
+/* The schemas of a content map ({"application/json": {"schema": ...}}). */
+static void check_content(struct doc_check *c, const json_t *content, const char *where)
+{
+    const char *type;
+    const json_t *media;
+    json_object_foreach((json_t *)content, type, media)
+    {
+        char *path = util_printf("%s/content/%s/schema", where, type);
+        const json_t *schema = json_object_get(media, "schema");
+        if (schema == NULL) {
+            doc_problem(c, "%s: no schema", path);
+        }
+        check_schema(c, schema, path, 0);
+        free(path);
+    }
+}
+
+static void check_parameter(struct doc_check *c, const json_t *parameter, const char *where,
+                            json_t *path_parameters)
+{
+    parameter = deref(c->api, parameter);
+    const char *name = json_string_value(json_object_get(parameter, "name"));
+    const char *in = json_string_value(json_object_get(parameter, "in"));
+    if (name == NULL || in == NULL) {
+        doc_problem(c, "%s: a parameter needs a name and an \"in\"", where);
+        return;
+    }
+    if (strcmp(in, "query") != 0 && strcmp(in, "path") != 0 && strcmp(in, "header") != 0 &&
+        strcmp(in, "cookie") != 0) {
+        doc_problem(c, "%s: parameter %s is \"in\" %s", where, name, in);
+    }
+    if (json_object_get(parameter, "schema") == NULL &&
+        json_object_get(parameter, "content") == NULL) {
+        doc_problem(c, "%s: parameter %s has no schema", where, name);
+    }
+    check_schema(c, json_object_get(parameter, "schema"), where, 0);
+    if (strcmp(in, "path") == 0) {
+        if (!json_is_true(json_object_get(parameter, "required"))) {
+            doc_problem(c, "%s: path parameter %s must be required", where, name);
+        }
+        json_object_set_new(path_parameters, name, json_true());
+    }
+}
+
+static bool is_method(const char *key)
+{
+    static const char *const methods[] = {"get",     "put",  "post",  "delete",
+                                          "options", "head", "patch", "trace"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(methods); i++) {
+        if (strcmp(methods[i], key) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void check_operation(struct doc_check *c, const char *template, const char *method,
+                            const json_t *path_item, const json_t *operation, json_t *operation_ids)
+{
+    char *where = util_printf("%s %s", method, template);
+    const char *id = json_string_value(json_object_get(operation, "operationId"));
+    if (id == NULL) {
+        doc_problem(c, "%s: no operationId", where);
+    } else if (json_object_get(operation_ids, id) != NULL) {
+        doc_problem(c, "%s: operationId %s is used twice", where, id);
+    } else {
+        json_object_set_new(operation_ids, id, json_true());
+    }
+    /* the template's {names} and the path parameters declared must be the same */
+    json_t *declared = json_object();
+    size_t i;
+    const json_t *parameter;
+    json_array_foreach(json_object_get(path_item, "parameters"), i, parameter)
+    {
+        check_parameter(c, parameter, where, declared);
+    }
+    json_array_foreach(json_object_get(operation, "parameters"), i, parameter)
+    {
+        check_parameter(c, parameter, where, declared);
+    }
+    for (const char *p = strchr(template, '{'); p != NULL; p = strchr(p + 1, '{')) {
+        size_t len = strcspn(p + 1, "}");
+        char *name = strndup(p + 1, len);
+        if (json_object_get(declared, name) == NULL) {
+            doc_problem(c, "%s: {%s} is not a declared path parameter", where, name);
+        }
+        json_object_del(declared, name);
+        free(name);
+    }
+    const char *name;
+    const json_t *unused;
+    json_object_foreach(declared, name, unused)
+    {
+        doc_problem(c, "%s: path parameter %s is not in the path", where, name);
+    }
+    json_decref(declared);
+    const json_t *body = deref(c->api, json_object_get(operation, "requestBody"));
+    if (body != NULL) {
+        check_content(c, json_object_get(body, "content"), where);
+    }
+    const json_t *responses = json_object_get(operation, "responses");
+    if (!json_is_object(responses) || json_object_size(responses) == 0) {
+        doc_problem(c, "%s: no responses", where);
+    }
+    const char *code;
+    const json_t *response;
+    json_object_foreach((json_t *)responses, code, response)
+    {
+        bool valid = strcmp(code, "default") == 0 ||
+                     (strlen(code) == 3 && code[0] >= '1' && code[0] <= '5' &&
+                      ((code[1] >= '0' && code[1] <= '9' && code[2] >= '0' && code[2] <= '9') ||
+                       strcmp(code + 1, "XX") == 0));
+        if (!valid) {
+            doc_problem(c, "%s: \"%s\" is not a status code", where, code);
+        }
+        response = deref(c->api, response);
+        char *path = util_printf("%s -> %s", where, code);
+        if (!json_is_string(json_object_get(response, "description"))) {
+            doc_problem(c, "%s: a response needs a description", path);
+        }
+        check_content(c, json_object_get(response, "content"), path);
+        free(path);
+    }
+    free(where);
+}
+
+char *openapi_check_document(const struct openapi *api)
+{
+    struct doc_check c = {api, {0}, json_object()};
+    const json_t *doc = api->doc;
+    const char *version = json_string_value(json_object_get(doc, "openapi"));
+    if (version == NULL || strncmp(version, "3.1.", 4) != 0 ||
+        strspn(version + 4, "0123456789") != strlen(version + 4) || version[4] == '\0') {
+        doc_problem(&c, "openapi: expected 3.1.x, got %s", version != NULL ? version : "nothing");
+    }
+    const json_t *info = json_object_get(doc, "info");
+    if (!json_is_string(json_object_get(info, "title")) ||
+        !json_is_string(json_object_get(info, "version"))) {
+        doc_problem(&c, "info: needs a title and a version");
+    }
+    check_refs(&c, doc, "#", 0);
+    json_t *operation_ids = json_object();
+    const char *template;
+    const json_t *item;
+    const json_t *paths = json_object_get(doc, "paths");
+    if (!json_is_object(paths) || json_object_size(paths) == 0) {
+        doc_problem(&c, "paths: none");
+    }
+    json_object_foreach((json_t *)paths, template, item)
+    {
+        if (template[0] != '/') {
+            doc_problem(&c, "%s: a path starts with /", template);
+        }
+        const char *key;
+        const json_t *operation;
+        size_t operations = 0;
+        json_object_foreach((json_t *)item, key, operation)
+        {
+            if (is_method(key)) {
+                operations++;
+                check_operation(&c, template, key, item, operation, operation_ids);
+            } else if (strcmp(key, "parameters") != 0 && strcmp(key, "summary") != 0 &&
+                       strcmp(key, "description") != 0) {
+                doc_problem(&c, "%s: \"%s\" is not a method", template, key);
+            }
+        }
+        if (operations == 0) {
+            doc_problem(&c, "%s: no operation", template);
+        }
+    }
+    json_decref(operation_ids);
+    /* the schemes the requirements name exist */
+    const json_t *schemes = json_object_get(json_object_get(doc, "components"), "securitySchemes");
+    size_t i;
+    const json_t *requirement;
+    json_array_foreach(json_object_get(doc, "security"), i, requirement)
+    {
+        const char *scheme;
+        const json_t *scopes;
+        json_object_foreach((json_t *)requirement, scheme, scopes)
+        {
+            if (json_object_get(schemes, scheme) == NULL) {
+                doc_problem(&c, "security: no scheme %s", scheme);
+            }
+        }
+    }
+    /* every component is used: a stale one misleads whoever reads the document */
+    static const char *const kinds[] = {"schemas", "responses", "parameters"};
+    for (size_t k = 0; k < UTIL_ARRAY_LEN(kinds); k++) {
+        const char *name;
+        const json_t *component;
+        json_object_foreach(json_object_get(json_object_get(doc, "components"), kinds[k]), name,
+                            component)
+        {
+            char *ref = util_printf("#/components/%s/%s", kinds[k], name);
+            if (json_object_get(c.referenced, ref) == NULL) {
+                doc_problem(&c, "%s is never used", ref);
+            }
+            if (strcmp(kinds[k], "schemas") == 0) {
+                check_schema(&c, component, ref, 0);
+            }
+            free(ref);
+        }
+    }
+    json_decref(c.referenced);
+    return c.problems.len > 0 ? strbuf_take(&c.problems) : NULL;
 }

@@ -33,4 +33,14 @@ char *openapi_check_response(const struct openapi *api, const char *method, cons
 /* openapi_check_schema - NULL when `json_text` validates against components/schemas/<name>. */
 char *openapi_check_schema(const struct openapi *api, const char *name, const char *json_text);
 
+/*
+ * openapi_check_document - NULL when the document itself is sound, as far as this checker
+ * sees: openapi 3.1.x with a title and version; every $ref resolves; every path has
+ * operations, each with a unique operationId, its path parameters declared (required)
+ * and used, and responses keyed by status code, each with a description; every schema
+ * uses only keywords the checker understands; every security scheme named exists; every
+ * component is used. Otherwise a malloc'd list of the problems, one a line.
+ */
+char *openapi_check_document(const struct openapi *api);
+
 #endif

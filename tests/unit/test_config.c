@@ -109,7 +109,7 @@ END_TEST
 
 START_TEST(test_load_every_main_key_is_read)
 {
-    setenv("LH_TEST_TOKEN", "tok-123", 1);
+    setenv("LH_TEST_TOKEN", "tok-123-0f9e8d7c6b", 1);
     struct fixture f = setup(DB_LINE "listen: 0.0.0.0:9090\n"
                                      "plugin_path: [plugins, /opt/leadhub/plugins]\n"
                                      "connectors_dir: connectors\n"
@@ -150,7 +150,7 @@ START_TEST(test_load_every_main_key_is_read)
     ck_assert_uint_eq(c->ingest_queue_max, 1000);
     ck_assert_uint_eq(c->token_count, 1);
     ck_assert_str_eq(c->tokens[0].name, "ops");
-    ck_assert_str_eq(c->tokens[0].token, "tok-123");
+    ck_assert_str_eq(c->tokens[0].token, "tok-123-0f9e8d7c6b");
     ck_assert_uint_eq(c->tokens[0].scopes, CONFIG_SCOPE_READ | CONFIG_SCOPE_ADMIN);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(c->routes, 0), "from")),
                      "linkedin");
@@ -672,12 +672,12 @@ END_TEST
 
 START_TEST(test_load_api_token_defaults_to_read_scope)
 {
-    setenv("LH_TEST_TOKEN", "tok-abc", 1);
+    setenv("LH_TEST_TOKEN", "tok-abc-5a4b3c2d1e", 1);
     struct fixture f = setup(DB_LINE "api:\n  tokens:\n    - name: dashboard\n"
                                      "      token: ${LH_TEST_TOKEN}\n");
     struct config *c = load_ok(f.main);
     ck_assert_uint_eq(c->token_count, 1);
-    ck_assert_str_eq(c->tokens[0].token, "tok-abc");
+    ck_assert_str_eq(c->tokens[0].token, "tok-abc-5a4b3c2d1e");
     ck_assert_uint_eq(c->tokens[0].scopes, CONFIG_SCOPE_READ);
     config_free(c);
     teardown(&f);
@@ -701,7 +701,7 @@ END_TEST
 
 START_TEST(test_load_api_token_unknown_scope_and_duplicate_name)
 {
-    setenv("LH_TEST_TOKEN", "tok-abc", 1);
+    setenv("LH_TEST_TOKEN", "tok-abc-5a4b3c2d1e", 1);
     struct fixture f = setup(DB_LINE "api:\n  tokens:\n"
                                      "    - {name: ops, token: \"${LH_TEST_TOKEN}\"}\n"
                                      "    - {name: ops, token: \"${LH_TEST_TOKEN}\", "
@@ -716,7 +716,36 @@ START_TEST(test_load_api_token_unknown_scope_and_duplicate_name)
     ck_assert_str_eq(tc_expect(&diags, "token name \"ops\" is used twice")->key,
                      "api.tokens[1].name");
     ck_assert_str_eq(tc_expect(&diags, "missing required key \"name\"")->key, "api.tokens[2].name");
-    tc_assert_not_printed(&diags, "tok-abc");
+    tc_assert_not_printed(&diags, "tok-abc-5a4b3c2d1e");
+    diag_list_free(&diags);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(test_load_api_token_empty_short_or_unsendable_is_refused_without_leaking_it)
+{
+    setenv("LH_TEST_EMPTY", "", 1);
+    setenv("LH_TEST_SHORT", "changeme", 1);
+    setenv("LH_TEST_SPACED", "a long token with spaces", 1);
+    setenv("LH_TEST_GOOD", "0123456789abcdef", 1);
+    struct fixture f = setup(DB_LINE "api:\n  tokens:\n"
+                                     "    - {name: empty, token: \"${LH_TEST_EMPTY}\"}\n"
+                                     "    - {name: short, token: \"${LH_TEST_SHORT}\"}\n"
+                                     "    - {name: spaced, token: \"${LH_TEST_SPACED}\"}\n"
+                                     "    - {name: good, token: \"${LH_TEST_GOOD}\"}\n");
+    struct diag_list diags = {0};
+    load_fails(f.main, &diags);
+    /* 16 characters is enough; each of the others is named with the fix */
+    ck_assert_uint_eq(diag_error_count(&diags), 3);
+    const struct diag *d = tc_expect(&diags, "the token is empty");
+    ck_assert_str_eq(d->key, "api.tokens[0].token");
+    ck_assert_ptr_nonnull(strstr(d->hint, "at least 16 characters"));
+    ck_assert_str_eq(tc_expect(&diags, "the token is shorter than 16 characters")->key,
+                     "api.tokens[1].token");
+    ck_assert_str_eq(tc_expect(&diags, "a space or a control character")->key,
+                     "api.tokens[2].token");
+    tc_assert_not_printed(&diags, "changeme");
+    tc_assert_not_printed(&diags, "with spaces");
     diag_list_free(&diags);
     teardown(&f);
 }
@@ -763,4 +792,5 @@ TC_RUN_SUITE("config", test_load_minimal_main_file_fills_every_default,
              test_load_api_token_defaults_to_read_scope,
              test_load_api_token_literal_is_refused_without_leaking_it,
              test_load_api_token_unknown_scope_and_duplicate_name,
+             test_load_api_token_empty_short_or_unsendable_is_refused_without_leaking_it,
              test_load_database_url_credentials_are_never_printed)

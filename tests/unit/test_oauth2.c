@@ -96,7 +96,7 @@ START_TEST(test_oauth2_fetches_once_and_caches_until_near_expiry)
                                    "&client_id=client-1&client_secret=s3cret%20sauce");
     ck_assert_ptr_nonnull(strstr(request.headers, "application/x-www-form-urlencoded"));
     fake_http_request_free(&request);
-    ck_assert_str_eq(instance.oauth2.state, "valid");
+    ck_assert_str_eq(instance_token_state_name(atomic_load(&instance.oauth2.state)), "valid");
     free(first);
     free(second);
 }
@@ -173,7 +173,7 @@ START_TEST(test_oauth2_refusals_say_what_to_do_without_leaking_tokens)
     ck_assert_ptr_nonnull(strstr(error, "re-authorize"));
     ck_assert_ptr_nonnull(strstr(error, "refresh token revoked"));
     ck_assert_ptr_null(strstr(error, "refresh-configured"));
-    ck_assert_str_eq(instance.oauth2.state, "failed");
+    ck_assert_str_eq(instance_token_state_name(atomic_load(&instance.oauth2.state)), "failed");
     free(error);
 
     /* HubSpot's own shape for a revoked refresh token: no `error`, a `status` */

@@ -178,7 +178,92 @@ START_TEST(test_unknown_schema_keywords_are_reported_not_ignored)
 }
 END_TEST
 
+/* A document with one of each problem the document check looks for. */
+static const char broken_doc[] = "openapi: 3.0.3\n"
+                                 "info: {title: t}\n"
+                                 "paths:\n"
+                                 "  /v1/things/{id}:\n"
+                                 "    get:\n"
+                                 "      operationId: getThing\n"
+                                 "      parameters:\n"
+                                 "        - {name: ident, in: path, schema: {type: integer}}\n"
+                                 "        - {name: q, in: body, schema: {type: string}}\n"
+                                 "      responses:\n"
+                                 "        '200':\n"
+                                 "          content:\n"
+                                 "            application/json:\n"
+                                 "              schema: {$ref: '#/components/schemas/Missing'}\n"
+                                 "        '2x0': {description: odd}\n"
+                                 "  /v1/others:\n"
+                                 "    get:\n"
+                                 "      operationId: getThing\n"
+                                 "      responses: {}\n"
+                                 "    fetch: {}\n"
+                                 "  /v1/empty: {}\n"
+                                 "security:\n"
+                                 "  - basic: []\n"
+                                 "components:\n"
+                                 "  schemas:\n"
+                                 "    Unused: {type: string}\n"
+                                 "    Closed:\n"
+                                 "      type: object\n"
+                                 "      required: [id, nmae]\n"
+                                 "      additionalProperties: false\n"
+                                 "      properties:\n"
+                                 "        id: {type: integer, contentEncoding: base64}\n";
+
+START_TEST(test_the_document_check_catches_each_problem)
+{
+    tu_write_file(dir, "broken.yaml", broken_doc);
+    char *path = tu_path(dir, "broken.yaml");
+    char *error = NULL;
+    struct openapi *broken = openapi_load(path, &error);
+    ck_assert_msg(broken != NULL, "%s", error);
+    free(path);
+    char *problems = openapi_check_document(broken);
+    ck_assert_ptr_nonnull(problems);
+    static const char *const expected[] = {
+        "openapi: expected 3.1.x, got 3.0.3",
+        "info: needs a title and a version",
+        "$ref #/components/schemas/Missing resolves to nothing",
+        "get /v1/things/{id}: {id} is not a declared path parameter",
+        "path parameter ident is not in the path",
+        "path parameter ident must be required",
+        "parameter q is \"in\" body",
+        "get /v1/things/{id} -> 200: a response needs a description",
+        "\"2x0\" is not a status code",
+        "get /v1/others: operationId getThing is used twice",
+        "get /v1/others: no responses",
+        "/v1/others: \"fetch\" is not a method",
+        "/v1/empty: no operation",
+        "security: no scheme basic",
+        "#/components/schemas/Unused is never used",
+        "required \"nmae\" is not among its properties",
+        "\"contentEncoding\" is not a keyword the checker understands",
+    };
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(expected); i++) {
+        ck_assert_msg(strstr(problems, expected[i]) != NULL, "\"%s\" not reported in:\n%s",
+                      expected[i], problems);
+    }
+    free(problems);
+    openapi_free(broken);
+}
+END_TEST
+
 /* --- docs/openapi.yaml itself ---------------------------------------------------------- */
+
+START_TEST(test_the_document_is_a_sound_openapi_3_1_document)
+{
+    char *error = NULL;
+    char *path = tu_path(tu_source_dir(), "docs/openapi.yaml");
+    struct openapi *real = openapi_load(path, &error);
+    ck_assert_msg(real != NULL, "%s", error);
+    free(path);
+    char *problems = openapi_check_document(real);
+    ck_assert_msg(problems == NULL, "docs/openapi.yaml:\n%s", problems);
+    openapi_free(real);
+}
+END_TEST
 
 static json_t *load_document(void)
 {
@@ -194,8 +279,59 @@ static json_t *load_document(void)
     return tree;
 }
 
+/*
+ * What the daemon can answer to each operation (core/rest*.c and core/http_server.c),
+ * statuses in ascending order. Every /v1 request: 401 (checked first), 403 (scope), 405
+ * (method), 500 (a query refused, no memory), 503 (the database, saturation, shutdown);
+ * every operation refuses unknown and empty query parameters (400); a POST's body may be
+ * too large (413).
+ */
+static const struct {
+    const char *operation;
+    const char *statuses;
+} daemon_answers[] = {
+    {"listLeads", "200 400 401 403 405 500 503"},
+    {"getLead", "200 400 401 403 404 405 500 503"},
+    {"listMeetings", "200 400 401 403 405 500 503"},
+    {"getMeeting", "200 400 401 403 404 405 500 503"},
+    {"listEvents", "200 400 401 403 405 500 503"},
+    {"postEvents", "200 201 207 400 401 403 405 413 415 422 500 503"},
+    {"listConnectors", "200 400 401 403 405 500 503"},
+    {"getConnector", "200 400 401 403 404 405 500 503"},
+    {"syncConnector", "202 400 401 403 404 405 409 413 500 503"},
+    {"listDeliveries", "200 400 401 403 405 500 503"},
+    {"replayDelivery", "202 400 401 403 404 405 409 413 500 503"},
+    {"replayDeliveries", "200 202 400 401 403 405 413 415 500 503"},
+};
+
+static int compare_words(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "503 200 401" -> "200 401 503" (malloc'd). */
+static char *sort_words(const char *text)
+{
+    char *copy = strdup(text);
+    char *words[64];
+    size_t n = 0;
+    char *save = NULL;
+    for (char *w = strtok_r(copy, " ", &save); w != NULL && n < 64;
+         w = strtok_r(NULL, " ", &save)) {
+        words[n++] = w;
+    }
+    qsort(words, n, sizeof(words[0]), compare_words);
+    struct strbuf out = {0};
+    for (size_t i = 0; i < n; i++) {
+        strbuf_appendf(&out, "%s%s", i ? " " : "", words[i]);
+    }
+    free(copy);
+    return strbuf_take(&out);
+}
+
 START_TEST(test_the_document_loads_and_documents_each_operations_errors)
 {
+    size_t seen = 0;
     char *error = NULL;
     char *path = tu_path(tu_source_dir(), "docs/openapi.yaml");
     struct openapi *real = openapi_load(path, &error);
@@ -216,16 +352,32 @@ START_TEST(test_the_document_loads_and_documents_each_operations_errors)
         json_object_foreach((json_t *)item, method, operation)
         {
             const json_t *responses = json_object_get(operation, "responses");
-            /* every operation: authentication, scopes, wrong method, an unavailable store */
-            static const char *const needed[] = {"401", "403", "405", "503"};
-            for (size_t i = 0; i < UTIL_ARRAY_LEN(needed); i++) {
-                ck_assert_msg(json_object_get(responses, needed[i]) != NULL, "%s %s lacks %s",
-                              method, template, needed[i]);
+            const char *id = json_string_value(json_object_get(operation, "operationId"));
+            ck_assert_msg(id != NULL, "%s %s has no operationId", method, template);
+            const char *answers = NULL;
+            for (size_t i = 0; i < UTIL_ARRAY_LEN(daemon_answers); i++) {
+                if (strcmp(daemon_answers[i].operation, id) == 0) {
+                    answers = daemon_answers[i].statuses;
+                    seen++;
+                }
             }
-            ck_assert_msg(json_is_string(json_object_get(operation, "operationId")),
-                          "%s %s has no operationId", method, template);
+            ck_assert_msg(answers != NULL, "%s: the daemon's answers are not listed here", id);
+            /* the statuses documented are exactly those the daemon answers */
+            struct strbuf documented = {0};
+            const char *code;
+            const json_t *response;
+            json_object_foreach((json_t *)responses, code, response)
+            {
+                strbuf_appendf(&documented, "%s%s", documented.len ? " " : "", code);
+            }
+            char *sorted = sort_words(strbuf_value(&documented));
+            ck_assert_msg(strcmp(sorted, answers) == 0, "%s documents %s; the daemon answers %s",
+                          id, sorted, answers);
+            free(sorted);
+            strbuf_free(&documented);
         }
     }
+    ck_assert_uint_eq(seen, UTIL_ARRAY_LEN(daemon_answers));
     json_decref(tree);
 }
 END_TEST
@@ -239,8 +391,10 @@ int main(void)
     tcase_add_test(tc, test_each_kind_of_difference_is_caught);
     tcase_add_test(tc, test_undocumented_paths_statuses_and_parameters_are_caught);
     tcase_add_test(tc, test_unknown_schema_keywords_are_reported_not_ignored);
+    tcase_add_test(tc, test_the_document_check_catches_each_problem);
     suite_add_tcase(s, tc);
     TCase *document = tcase_create("document");
+    tcase_add_test(document, test_the_document_is_a_sound_openapi_3_1_document);
     tcase_add_test(document, test_the_document_loads_and_documents_each_operations_errors);
     suite_add_tcase(s, document);
     return tu_run_suite(s);
