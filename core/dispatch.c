@@ -102,6 +102,7 @@ struct claimed {
     json_t *event;
     char key[48];
     bool attempted;
+    bool undecodable; /* its stored event could not be read: dead without a sink call */
     lh_status_t status;
     char *error;
     int64_t retry_after_ms;
@@ -213,8 +214,15 @@ static void claimed_free(struct claimed *rows, size_t count)
     free(rows);
 }
 
-/* Claims due rows; returns how many (0 on none or error). */
-static size_t claim(struct lane *lane, struct store *store, size_t limit, struct claimed **out)
+/*
+ * Claims due rows; returns how many (0 on none or error). The first *readable_out rows
+ * carry their event; the rest are rows whose stored event cannot be decoded, already
+ * marked for the dead letters: sending them is impossible, and leaving them pending
+ * would keep them claimed, unattempted and invisible for ever (and, at the head of an
+ * ordered lane, hold back their lead).
+ */
+static size_t claim(struct lane *lane, struct store *store, size_t limit, struct claimed **out,
+                    size_t *readable_out)
 {
     char limit_text[24];
     snprintf(limit_text, sizeof(limit_text), "%zu", limit);
@@ -222,6 +230,7 @@ static size_t claim(struct lane *lane, struct store *store, size_t limit, struct
     PGresult *result = NULL;
     char *error = NULL;
     *out = NULL;
+    *readable_out = 0;
     const char *name = lane->ordered ? "dispatch_claim_ordered" : "dispatch_claim";
     if (store_exec(store, name, lane->ordered ? sql_claim_ordered : sql_claim, 2, params, &result,
                    &error) != STORE_OK) {
@@ -236,27 +245,30 @@ static size_t claim(struct lane *lane, struct store *store, size_t limit, struct
         PQclear(result);
         return 0;
     }
-    size_t kept = 0;
+    size_t readable = 0, unreadable_at = n;
     for (size_t i = 0; i < n; i++) {
-        struct claimed *row = &rows[kept];
+        json_error_t jerr;
+        json_t *event = store_json_loads(PQgetvalue(result, (int)i, 2), 0, &jerr);
+        struct claimed *row = event != NULL ? &rows[readable++] : &rows[--unreadable_at];
         row->id = strtoll(PQgetvalue(result, (int)i, 0), NULL, 10);
         row->attempts = (int)strtol(PQgetvalue(result, (int)i, 1), NULL, 10);
         row->lead_id = strtoll(PQgetvalue(result, (int)i, 3), NULL, 10);
-        row->event = json_loads(PQgetvalue(result, (int)i, 2), 0, NULL);
+        row->event = event;
         row->retry_after_ms = -1;
-        if (row->event == NULL) {
-            continue; /* unreadable payload: left as it is, and logged below */
-        }
         snprintf(row->key, sizeof(row->key), "leadhub-delivery-%lld", (long long)row->id);
-        kept++;
-    }
-    if (kept < n) {
-        log_write(LOG_LEVEL_ERROR, NULL, lane->destination, NULL,
-                  "%zu claimed deliveries had an unreadable event payload", n - kept);
+        if (event == NULL) {
+            row->undecodable = true;
+            row->attempted = true;
+            row->status = LH_PERMANENT;
+            row->error = util_printf("the stored event cannot be decoded (%s, at character %d); "
+                                     "it was never sent",
+                                     jerr.text, jerr.position);
+        }
     }
     PQclear(result);
     *out = rows;
-    return kept;
+    *readable_out = readable;
+    return n;
 }
 
 static void note_outcome(struct claimed *row, lh_status_t status, const char *error,
@@ -409,9 +421,12 @@ static json_t *outcome_row(struct lane *lane, struct claimed *row, unsigned *see
                   "delivery %lld is dead after %u attempt(s): %s", (long long)row->id, attempt,
                   row->error != NULL ? row->error : "");
     }
-    pthread_mutex_lock(&lane->mutex);
-    breaker_record(lane, row->status);
-    pthread_mutex_unlock(&lane->mutex);
+    if (!row->undecodable) {
+        /* an unreadable row says nothing about the destination's health */
+        pthread_mutex_lock(&lane->mutex);
+        breaker_record(lane, row->status);
+        pthread_mutex_unlock(&lane->mutex);
+    }
     json_t *out = json_pack("{s:I,s:s,s:o,s:s?}", "id", (json_int_t)row->id, "status", state,
                             "delay_ms", delay, "last_error", row->error);
     return out;
@@ -426,10 +441,11 @@ static size_t work_once(struct lane *lane, struct store *store, size_t limit, un
         return 0;
     }
     struct claimed *rows = NULL;
-    size_t count = claim(lane, store, limit, &rows);
+    size_t readable = 0;
+    size_t count = claim(lane, store, limit, &rows, &readable);
     size_t step = lane->batched ? lane->sink->batch_size : 1;
-    for (size_t i = 0; i < count && may_continue(lane); i += step) {
-        size_t n = count - i < step ? count - i : step;
+    for (size_t i = 0; i < readable && may_continue(lane); i += step) {
+        size_t n = readable - i < step ? readable - i : step;
         if (n > 1) {
             deliver_batch(lane, rows + i, n);
         } else {

@@ -7,6 +7,7 @@
  *   LH_OK -> done;  LH_RETRY (and AUTH, CONFIG) -> retrying after full-jitter backoff
  *   between delivery.backoff_base and backoff_cap;  LH_RETRY_AFTER -> retrying after the
  *   provider's delay;  LH_PERMANENT, or max_attempts reached -> dead, last error kept.
+ *   A row whose stored event cannot be decoded goes dead at once, the sink never called.
  *
  * A claimed row stays locked while its transaction is open, so no other worker or replica
  * can send it at the same time; a crashed worker's locks vanish with its connection and
