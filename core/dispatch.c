@@ -539,11 +539,64 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+static void set_queue_gauges(struct metrics *metrics, const char *destination, double depth,
+                             double oldest_due_seconds, double dead)
+{
+    metrics_gauge_set(metrics, "leadhub_delivery_queue_depth",
+                      "Deliveries waiting (pending or retrying), by destination.", depth,
+                      "destination", destination, METRICS_END);
+    metrics_gauge_set(metrics, "leadhub_delivery_oldest_due_seconds",
+                      "Age of the oldest due delivery, by destination.", oldest_due_seconds,
+                      "destination", destination, METRICS_END);
+    metrics_gauge_set(metrics, "leadhub_deliveries_dead",
+                      "Dead deliveries (replayable), by destination.", dead, "destination",
+                      destination, METRICS_END);
+}
+
+/*
+ * One sample of the queue gauges. The query returns nothing for a destination with
+ * nothing waiting and nothing dead, so every destination reported before (`reported`, kept
+ * across samples) and every lane gets 0 when it has no row: a drained queue reads 0, not
+ * the last depth it had.
+ */
+static void sample_queues(struct dispatcher *d, struct store *store, json_t *reported)
+{
+    PGresult *result = NULL;
+    if (store_exec(store, "dispatch_stats", sql_stats, 0, NULL, &result, NULL) != STORE_OK) {
+        return; /* unknown is not zero: the gauges keep their values */
+    }
+    json_t *seen = json_object();
+    for (int i = 0; i < PQntuples(result); i++) {
+        const char *destination = PQgetvalue(result, i, 0);
+        set_queue_gauges(d->metrics, destination, strtod(PQgetvalue(result, i, 1), NULL),
+                         strtod(PQgetvalue(result, i, 2), NULL),
+                         strtod(PQgetvalue(result, i, 3), NULL));
+        json_object_set_new(seen, destination, json_true());
+    }
+    PQclear(result);
+    pthread_mutex_lock(&d->mutex);
+    for (struct lane *lane = d->lanes; lane != NULL; lane = lane->next) {
+        json_object_set_new(reported, lane->destination, json_true());
+    }
+    pthread_mutex_unlock(&d->mutex);
+    const char *destination;
+    json_t *ignored;
+    json_object_foreach(reported, destination, ignored)
+    {
+        if (seen != NULL && json_object_get(seen, destination) == NULL) {
+            set_queue_gauges(d->metrics, destination, 0, 0, 0);
+        }
+    }
+    json_object_update(reported, seen);
+    json_decref(seen);
+}
+
 /* Queue depth, oldest due age and dead letters per destination, every few seconds. */
 static void *stats_main(void *arg)
 {
     struct dispatcher *d = arg;
     struct store *store = NULL;
+    json_t *reported = json_object(); /* destinations whose gauges were set */
     pthread_mutex_lock(&d->mutex);
     while (!d->stopping) {
         pthread_mutex_unlock(&d->mutex);
@@ -554,25 +607,8 @@ static void *stats_main(void *arg)
             store_close(store);
             store = NULL;
         }
-        PGresult *result = NULL;
-        if (store != NULL &&
-            store_exec(store, "dispatch_stats", sql_stats, 0, NULL, &result, NULL) == STORE_OK) {
-            for (int i = 0; i < PQntuples(result); i++) {
-                const char *destination = PQgetvalue(result, i, 0);
-                metrics_gauge_set(d->metrics, "leadhub_delivery_queue_depth",
-                                  "Deliveries waiting (pending or retrying), by destination.",
-                                  strtod(PQgetvalue(result, i, 1), NULL), "destination",
-                                  destination, METRICS_END);
-                metrics_gauge_set(d->metrics, "leadhub_delivery_oldest_due_seconds",
-                                  "Age of the oldest due delivery, by destination.",
-                                  strtod(PQgetvalue(result, i, 2), NULL), "destination",
-                                  destination, METRICS_END);
-                metrics_gauge_set(d->metrics, "leadhub_deliveries_dead",
-                                  "Dead deliveries (replayable), by destination.",
-                                  strtod(PQgetvalue(result, i, 3), NULL), "destination",
-                                  destination, METRICS_END);
-            }
-            PQclear(result);
+        if (store != NULL && reported != NULL) {
+            sample_queues(d, store, reported);
         }
         free(error);
         pthread_mutex_lock(&d->mutex);
@@ -581,6 +617,7 @@ static void *stats_main(void *arg)
         }
     }
     pthread_mutex_unlock(&d->mutex);
+    json_decref(reported);
     store_close(store);
     return NULL;
 }
@@ -703,7 +740,15 @@ void dispatch_remove(struct dispatcher *d, const char *destination)
         *link = lane->next;
     }
     pthread_mutex_unlock(&d->mutex);
-    if (lane != NULL && lane_stop(lane, INT64_MAX)) {
+    if (lane == NULL) {
+        return;
+    }
+    bool stopped = lane_stop(lane, INT64_MAX);
+    /* no lane, no circuit: an open one must not look open for ever */
+    metrics_gauge_set(d->metrics, "leadhub_delivery_circuit_state",
+                      "Delivery circuit per destination: 0 closed, 1 open, 2 half-open.", 0,
+                      "destination", destination, METRICS_END);
+    if (stopped) {
         lane_free(lane);
     }
 }

@@ -560,6 +560,71 @@ START_TEST(test_events_with_huge_numbers_are_delivered_and_undecodable_ones_go_d
 }
 END_TEST
 
+struct gauge_wait {
+    const char *series;
+    double at_least; /* reached when the value is >= at_least ... */
+    double at_most;  /* ... and <= at_most */
+};
+
+static bool gauge_reaches(void *arg)
+{
+    const struct gauge_wait *w = arg;
+    double value = metric(&td, w->series);
+    return value >= w->at_least && value <= w->at_most;
+}
+
+/* The queue gauges are sampled every 5 s; a destination whose queue drained, or whose
+ * dead letters were replayed, reads 0 rather than the last value it had. */
+START_TEST(test_queue_gauges_return_to_zero_when_the_queue_drains)
+{
+    static const char depth[] = "leadhub_delivery_queue_depth{destination=\"out\"}";
+    static const char dead_gauge[] = "leadhub_deliveries_dead{destination=\"out\"}";
+    static const char oldest[] = "leadhub_delivery_oldest_due_seconds{destination=\"out\"}";
+    fake_http_push(receiver, (struct fake_response){503, "{\"error\":\"down\"}", NULL, 0});
+    start_pipeline(&td, NULL,
+                   "  backoff_base: 20ms\n  backoff_cap: 200ms\n  max_attempts: 1000\n"
+                   "  breaker_failures: 1000\n");
+    db = testdb_connect(td.db_url);
+    post_events(&td, "gauge", 5);
+    struct gauge_wait filled = {depth, 1, 5};
+    ck_assert_msg(td_wait_until(gauge_reaches, &filled, 30000), "queue depth %g",
+                  metric(&td, depth));
+
+    /* the receiver recovers: everything is done, nothing is waiting */
+    fake_http_push(receiver, (struct fake_response){200, "{}", NULL, 0});
+    struct status_wait done = {"done", 5};
+    ck_assert(td_wait_until(deliveries_reach, &done, 30000));
+    struct gauge_wait drained = {depth, 0, 0};
+    ck_assert_msg(td_wait_until(gauge_reaches, &drained, 30000), "queue depth %g after draining",
+                  metric(&td, depth));
+    ck_assert(metric(&td, oldest) == 0);
+
+    /* dead letters count until they are replayed and delivered */
+    fake_http_push(receiver, (struct fake_response){422, "{\"error\":\"no\"}", NULL, 0});
+    post_events(&td, "gauge-dead", 2);
+    struct status_wait dead = {"dead", 2};
+    ck_assert(td_wait_until(deliveries_reach, &dead, 30000));
+    struct gauge_wait two_dead = {dead_gauge, 2, 2};
+    ck_assert_msg(td_wait_until(gauge_reaches, &two_dead, 30000), "dead gauge %g",
+                  metric(&td, dead_gauge));
+    fake_http_push(receiver, (struct fake_response){200, "{}", NULL, 0});
+    char *config = tu_path(td.dir, "leadhub.yaml");
+    char *command = util_printf("'%s' replay -c '%s' --destination out", td_binary(), config);
+    char *out = NULL;
+    ck_assert_int_eq(tu_run(command, &out), 0);
+    ck_assert_msg(strstr(out, "re-queued 2 dead deliveries") != NULL, "%s", out);
+    free(out);
+    free(command);
+    free(config);
+    struct status_wait all = {"done", 7};
+    ck_assert(td_wait_until(deliveries_reach, &all, 30000));
+    struct gauge_wait none_dead = {dead_gauge, 0, 0};
+    ck_assert_msg(td_wait_until(gauge_reaches, &none_dead, 30000), "dead gauge %g after replay",
+                  metric(&td, dead_gauge));
+    ck_assert(metric(&td, depth) == 0);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -576,8 +641,14 @@ int main(void)
     tcase_add_test(tc, test_two_daemons_share_deliveries_without_sending_twice);
     tcase_add_test(tc, test_sigterm_drains_in_flight_deliveries_and_loses_nothing);
     tcase_add_test(tc, test_replay_route_sends_history_through_a_new_route);
-    tcase_add_test(tc, test_events_with_huge_numbers_are_delivered_and_undecodable_ones_go_dead);
     suite_add_tcase(s, tc);
+    /* how a lane treats what it claims (CK_RUN_CASE=lanes runs these alone) */
+    TCase *lanes = tcase_create("lanes");
+    tcase_set_timeout(lanes, 600);
+    tcase_add_checked_fixture(lanes, setup, teardown);
+    tcase_add_test(lanes, test_events_with_huge_numbers_are_delivered_and_undecodable_ones_go_dead);
+    tcase_add_test(lanes, test_queue_gauges_return_to_zero_when_the_queue_drains);
+    suite_add_tcase(s, lanes);
     int rc = tu_run_suite(s);
     curl_global_cleanup();
     return rc;
