@@ -17,6 +17,7 @@
 #include "util.h"
 
 #define DISPATCH_IDLE_WAIT_MS       1000 /* between claims when nothing is due */
+#define DISPATCH_SHORTEST_WAIT_MS   5    /* the least an idle worker waits for a retry */
 #define DISPATCH_RETRY_AFTER_MAX_MS (60LL * 60 * 1000)
 #define DISPATCH_BREAKER_MAX_FACTOR 10 /* an open circuit waits at most 10x the cooldown */
 #define DISPATCH_STATS_INTERVAL_MS  5000
@@ -38,6 +39,15 @@ static const char sql_claim_ordered[] =
     "AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.destination = d.destination "
     "AND o.lead_id = d.lead_id AND o.status IN ('pending', 'retrying') AND o.id < d.id) "
     "ORDER BY d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED";
+
+/* How long until this destination's next delivery falls due (ms, rounded up), when one is
+ * waiting: an idle worker sleeps that long rather than a whole idle tick, so a retry goes
+ * when its backoff says. Rows due already are left out: they wait for a lock or, in an
+ * ordered lane, for an older row of their lead, and waking for them would spin. */
+static const char sql_next_due[] =
+    "SELECT ceil(extract(epoch FROM min(next_attempt_at) - now()) * 1000)::bigint "
+    "FROM deliveries WHERE destination = $1 AND status IN ('pending', 'retrying') "
+    "AND next_attempt_at > now()";
 
 static const char sql_record[] =
     "UPDATE deliveries AS d SET status = r.status, attempts = d.attempts + 1, "
@@ -432,9 +442,34 @@ static json_t *outcome_row(struct lane *lane, struct claimed *row, unsigned *see
     return out;
 }
 
-/* One claim-deliver-record transaction. Returns the number of rows claimed. */
-static size_t work_once(struct lane *lane, struct store *store, size_t limit, unsigned *seed)
+/* When nothing was claimed: the wait before the next claim, up to an idle tick. */
+static int64_t idle_wait_ms(struct lane *lane, struct store *store)
 {
+    const char *params[] = {lane->destination};
+    PGresult *result = NULL;
+    int64_t wait = DISPATCH_IDLE_WAIT_MS;
+    if (store_exec(store, "dispatch_next_due", sql_next_due, 1, params, &result, NULL) !=
+        STORE_OK) {
+        return wait;
+    }
+    if (PQntuples(result) == 1 && !PQgetisnull(result, 0, 0)) {
+        int64_t due = strtoll(PQgetvalue(result, 0, 0), NULL, 10);
+        wait = due < DISPATCH_SHORTEST_WAIT_MS ? DISPATCH_SHORTEST_WAIT_MS
+               : due < wait                    ? due
+                                               : wait;
+    }
+    PQclear(result);
+    return wait;
+}
+
+/*
+ * One claim-deliver-record transaction. Returns the number of rows claimed; when none,
+ * *idle_ms says how long to wait before claiming again.
+ */
+static size_t work_once(struct lane *lane, struct store *store, size_t limit, unsigned *seed,
+                        int64_t *idle_ms)
+{
+    *idle_ms = DISPATCH_IDLE_WAIT_MS;
     char *error = NULL;
     if (store_begin(store, &error) != STORE_OK) {
         free(error);
@@ -443,6 +478,9 @@ static size_t work_once(struct lane *lane, struct store *store, size_t limit, un
     struct claimed *rows = NULL;
     size_t readable = 0;
     size_t count = claim(lane, store, limit, &rows, &readable);
+    if (count == 0) {
+        *idle_ms = idle_wait_ms(lane, store);
+    }
     size_t step = lane->batched ? lane->sink->batch_size : 1;
     for (size_t i = 0; i < readable && may_continue(lane); i += step) {
         size_t n = readable - i < step ? readable - i : step;
@@ -518,7 +556,8 @@ static void *worker_main(void *arg)
             store_close(store);
             store = NULL;
         }
-        size_t claimed = store != NULL ? work_once(lane, store, limit, &seed) : 0;
+        int64_t idle_ms = DISPATCH_IDLE_WAIT_MS;
+        size_t claimed = store != NULL ? work_once(lane, store, limit, &seed, &idle_ms) : 0;
 
         pthread_mutex_lock(&lane->mutex);
         if (limit == 1 && lane->circuit == CIRCUIT_HALF_OPEN) {
@@ -527,7 +566,7 @@ static void *worker_main(void *arg)
         /* Idle only when nothing was due and nobody woke the lane meanwhile. */
         if (claimed == 0 && !lane->stopping && lane->wakes == wakes) {
             /* also the pause before reconnecting when the database is away */
-            timed_wait(&lane->cond, &lane->mutex, DISPATCH_IDLE_WAIT_MS);
+            timed_wait(&lane->cond, &lane->mutex, idle_ms);
         }
         pthread_mutex_unlock(&lane->mutex);
     }

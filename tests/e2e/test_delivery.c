@@ -307,20 +307,101 @@ START_TEST(test_kill_9_mid_delivery_then_restart_delivers_every_event_dedupably)
 }
 END_TEST
 
+/* The backoff of the policy below: base 200 ms, doubling, capped at 800 ms. */
+#define RETRY_BASE_MS         200
+#define RETRY_CAP_MS          800
+#define RETRY_ANSWER_DELAY_MS 400 /* each answer takes this long */
+
+/* The full-jitter ceiling of the delay after failed attempt `attempt` (1 = the first). */
+static long retry_ceiling_ms(long attempt)
+{
+    long ceiling = RETRY_BASE_MS;
+    for (long i = 1; i < attempt && ceiling < RETRY_CAP_MS; i++) {
+        ceiling *= 2;
+    }
+    return ceiling < RETRY_CAP_MS ? ceiling : RETRY_CAP_MS;
+}
+
+/*
+ * A receiver answering 500 four times, then 200: one delivery, five attempts under one key,
+ * and the delays between them within the configured backoff. Full jitter draws each delay
+ * in [0, ceiling), so a single delay may be short whatever the attempt: what is certain,
+ * and asserted, is the upper bound. Twice: from the table, where each failed attempt
+ * leaves next_attempt_at - updated_at = the delay drawn (sampled while the next answer is
+ * slow to come), and from the receiver's clock, where each gap is that answer's delay, the
+ * backoff and the time to claim again.
+ */
 START_TEST(test_failing_receiver_is_retried_until_it_recovers)
 {
     for (int i = 0; i < 4; i++) {
-        fake_http_push(receiver, (struct fake_response){500, "{\"error\":\"down\"}", NULL, 0});
+        fake_http_push(receiver, (struct fake_response){500, "{\"error\":\"down\"}", NULL,
+                                                        RETRY_ANSWER_DELAY_MS});
     }
-    fake_http_push(receiver, (struct fake_response){200, "{}", NULL, 0});
-    start_pipeline(&td, NULL, fast_retries);
+    /* slow too, so that the last retry's state can be sampled */
+    fake_http_push(receiver, (struct fake_response){200, "{}", NULL, RETRY_ANSWER_DELAY_MS});
+    char *policy = util_printf("  backoff_base: %dms\n  backoff_cap: %dms\n  max_attempts: 10\n"
+                               "  breaker_failures: 1000\n",
+                               RETRY_BASE_MS, RETRY_CAP_MS);
+    start_pipeline(&td, NULL, policy);
+    free(policy);
     db = testdb_connect(td.db_url);
     post_events(&td, "retry", 1);
-    struct status_wait done = {"done", 1};
-    ck_assert(td_wait_until(deliveries_reach, &done, 30000));
+
+    /* sample the row until it is done: the delay each failed attempt drew */
+    long drawn[8];
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(drawn); i++) {
+        drawn[i] = -1;
+    }
+    int64_t deadline = util_monotonic_ms() + 60000;
+    bool done = false;
+    while (!done && util_monotonic_ms() < deadline) {
+        PGresult *r = PQexec(db, "SELECT status, attempts, round(extract(epoch FROM "
+                                 "next_attempt_at - updated_at) * 1000)::bigint FROM deliveries");
+        ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+        if (PQntuples(r) == 1) {
+            long attempts = strtol(PQgetvalue(r, 0, 1), NULL, 10);
+            done = strcmp(PQgetvalue(r, 0, 0), "done") == 0;
+            if (strcmp(PQgetvalue(r, 0, 0), "retrying") == 0 && attempts >= 1 &&
+                attempts < (long)UTIL_ARRAY_LEN(drawn)) {
+                drawn[attempts] = strtol(PQgetvalue(r, 0, 2), NULL, 10);
+            }
+        }
+        PQclear(r);
+        struct timespec pause = {0, 20 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    ck_assert_msg(done, "the delivery is not done after 60 s");
     ck_assert_int_eq(testdb_scalar(db, "SELECT attempts FROM deliveries"), 5);
     ck_assert_uint_eq(fake_http_request_count(receiver), 5);
     ck_assert_uint_eq(tally().keys, 1); /* the same key on every attempt */
+
+    int sampled = 0;
+    for (long attempt = 1; attempt <= 4; attempt++) {
+        if (drawn[attempt] < 0) {
+            continue; /* the test was not scheduled while that state lasted */
+        }
+        sampled++;
+        ck_assert_msg(drawn[attempt] >= 0 && drawn[attempt] <= retry_ceiling_ms(attempt),
+                      "attempt %ld drew a %ld ms delay; its ceiling is %ld ms", attempt,
+                      drawn[attempt], retry_ceiling_ms(attempt));
+    }
+    /* each state lasts at least RETRY_ANSWER_DELAY_MS: most are seen even on a busy machine */
+    ck_assert_msg(sampled >= 3, "only %d of 4 retry delays sampled", sampled);
+
+    /* Scheduling on a loaded machine adds to a gap, never takes away: generous slack. */
+    const long slack_ms = 1000;
+    for (size_t k = 1; k < 5; k++) {
+        struct fake_request before = fake_http_request(receiver, k - 1);
+        struct fake_request after = fake_http_request(receiver, k);
+        long long gap = after.at_ms - before.at_ms;
+        long bound = RETRY_ANSWER_DELAY_MS + retry_ceiling_ms((long)k) + slack_ms;
+        ck_assert_msg(gap <= bound, "attempt %zu came %lld ms after attempt %zu (at most %ld)",
+                      k + 1, gap, k, bound);
+        ck_assert_msg(gap >= RETRY_ANSWER_DELAY_MS, "attempt %zu came %lld ms after attempt %zu",
+                      k + 1, gap, k);
+        fake_http_request_free(&before);
+        fake_http_request_free(&after);
+    }
 }
 END_TEST
 
