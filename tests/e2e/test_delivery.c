@@ -60,6 +60,39 @@ static const char fast_retries[] = "  backoff_base: 20ms\n"
                                    "  max_attempts: 10\n"
                                    "  breaker_failures: 1000\n";
 
+/* A daemon with `inbound` (webhook) routed to `out`, an instance of the fixture plugin
+ * `fixture` (copied into a plugin directory of its own) whose `url` is the receiver's
+ * `path`. */
+static void start_fixture_pipeline(struct test_daemon *t, const char *fixture, const char *path,
+                                   const char *delivery)
+{
+    td_init(t, NULL);
+    char *plugins = tu_path(t->dir, "plugins");
+    char *copy = util_printf("mkdir -p '%s' && cp '%s/tests/fixtures/%s.so' '%s/'", plugins,
+                             tu_build_dir(), fixture, plugins);
+    ck_assert_int_eq(tu_run(copy, NULL), 0);
+    free(copy);
+    t->extra_plugin_dir = plugins;
+    td_webhook_instance(t, "inbound", SECRET);
+    char *url = fake_http_url(receiver, path);
+    char *out = util_printf("name: out\nplugin: %s\nsettings:\n  url: %s\n", fixture, url);
+    td_connector(t, "out", out);
+    free(out);
+    free(url);
+    t->extra_main = util_printf("routes:\n"
+                                "  - name: everything-out\n"
+                                "    from: inbound\n"
+                                "    types: [\"*\"]\n"
+                                "    to: [out]\n"
+                                "delivery:\n%s",
+                                delivery);
+    int rc = td_start(t);
+    if (rc != 0) {
+        char *log = td_log(t);
+        ck_abort_msg("daemon did not start (%d):\n%s", rc, log);
+    }
+}
+
 static void setup(void)
 {
     receiver = fake_http_start();
@@ -706,6 +739,68 @@ START_TEST(test_queue_gauges_return_to_zero_when_the_queue_drains)
 }
 END_TEST
 
+/*
+ * A sink that declares LH_PLUGIN_ORDERED gets one lead's deliveries in event order: while
+ * a lead's create is failing (500, three times), its update waits, and reaches the
+ * receiver only after the create was accepted. With the plain claim the update, claimed
+ * with the create, would go at once.
+ */
+START_TEST(test_an_ordered_sink_gets_each_leads_update_only_after_its_create)
+{
+    enum { LEADS = 5 };
+    for (int i = 0; i < LEADS; i++) {
+        char path[32];
+        snprintf(path, sizeof(path), "/o/create-%d", i);
+        fake_http_route(receiver, path, (struct fake_response){500, "{}", NULL, 0}, 3);
+    }
+    fake_http_route(receiver, "/o/*", (struct fake_response){200, "{}", NULL, 0}, 0);
+    start_fixture_pipeline(&td, "ordered_sink", "/o", fast_retries);
+    db = testdb_connect(td.db_url);
+    struct strbuf body = {0};
+    strbuf_append(&body, "[");
+    for (int i = 0; i < LEADS; i++) {
+        strbuf_appendf(&body,
+                       "%s{\"type\":\"lead.created\",\"source_id\":\"create-%d\","
+                       "\"occurred_at\":\"2026-11-27T10:00:00Z\","
+                       "\"lead\":{\"email\":\"ordered%d@example.com\"}},"
+                       "{\"type\":\"lead.updated\",\"source_id\":\"update-%d\","
+                       "\"occurred_at\":\"2026-11-27T10:05:00Z\","
+                       "\"lead\":{\"email\":\"ordered%d@example.com\",\"company\":\"Initech\"}}",
+                       i > 0 ? "," : "", i, i, i, i);
+    }
+    strbuf_append(&body, "]");
+    ck_assert_int_eq(td_post(&td, "inbound", SECRET, strbuf_value(&body), NULL), 200);
+    strbuf_free(&body);
+    ck_assert_int_eq(testdb_scalar(db, "SELECT count(DISTINCT lead_id) FROM deliveries"), LEADS);
+    struct status_wait done = {"done", 2 * LEADS};
+    ck_assert(td_wait_until(deliveries_reach, &done, 60000));
+
+    /* per lead: four creates (three refused), then its one update */
+    for (int i = 0; i < LEADS; i++) {
+        char create[32], update[32];
+        snprintf(create, sizeof(create), "/o/create-%d", i);
+        snprintf(update, sizeof(update), "/o/update-%d", i);
+        size_t creates = 0, updates = 0, accepted_at = 0, update_at = 0;
+        for (size_t k = 0; k < fake_http_request_count(receiver); k++) {
+            struct fake_request r = fake_http_request(receiver, k);
+            if (strcmp(r.url, create) == 0 && ++creates == 4) {
+                accepted_at = k;
+            } else if (strcmp(r.url, update) == 0) {
+                updates++;
+                update_at = k;
+                ck_assert_msg(creates == 4,
+                              "lead %d: its update was sent after %zu of its 4 create attempts", i,
+                              creates);
+            }
+            fake_http_request_free(&r);
+        }
+        ck_assert_uint_eq(creates, 4);
+        ck_assert_uint_eq(updates, 1);
+        ck_assert_uint_gt(update_at, accepted_at);
+    }
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -729,6 +824,7 @@ int main(void)
     tcase_add_checked_fixture(lanes, setup, teardown);
     tcase_add_test(lanes, test_events_with_huge_numbers_are_delivered_and_undecodable_ones_go_dead);
     tcase_add_test(lanes, test_queue_gauges_return_to_zero_when_the_queue_drains);
+    tcase_add_test(lanes, test_an_ordered_sink_gets_each_leads_update_only_after_its_create);
     suite_add_tcase(s, lanes);
     int rc = tu_run_suite(s);
     curl_global_cleanup();
