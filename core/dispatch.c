@@ -4,7 +4,8 @@
  * A worker's cycle is one transaction: claim up to claim_batch due rows (locked, skipping
  * rows other workers hold), deliver them one by one or in the sink's batches, write every
  * attempted row's outcome, commit. Rows claimed but not attempted (the lane stopping, the
- * circuit opening mid-claim) are left exactly as they were.
+ * circuit opening mid-claim, the transaction's time budget spent) are left exactly as they
+ * were.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -16,12 +17,15 @@
 #include "store_pg.h"
 #include "util.h"
 
-#define DISPATCH_IDLE_WAIT_MS       1000 /* between claims when nothing is due */
-#define DISPATCH_SHORTEST_WAIT_MS   5    /* the least an idle worker waits for a retry */
-#define DISPATCH_RETRY_AFTER_MAX_MS (60LL * 60 * 1000)
-#define DISPATCH_BREAKER_MAX_FACTOR 10 /* an open circuit waits at most 10x the cooldown */
-#define DISPATCH_STATS_INTERVAL_MS  5000
-#define DISPATCH_ERROR_MAX          1000 /* bytes of a sink's reason kept in last_error */
+#define DISPATCH_IDLE_WAIT_MS     1000 /* between claims when nothing is due */
+#define DISPATCH_SHORTEST_WAIT_MS 5    /* the least an idle worker waits for a retry */
+/* A worker stops taking deliveries from its claim once its transaction is this old: it
+ * commits what it sent, and claims no more than that next time. */
+#define DISPATCH_TRANSACTION_BUDGET_MS 2000
+#define DISPATCH_RETRY_AFTER_MAX_MS    (60LL * 60 * 1000)
+#define DISPATCH_BREAKER_MAX_FACTOR    10 /* an open circuit waits at most 10x the cooldown */
+#define DISPATCH_STATS_INTERVAL_MS     5000
+#define DISPATCH_ERROR_MAX             1000 /* bytes of a sink's reason kept in last_error */
 
 static const char sql_claim[] =
     "SELECT d.id, d.attempts, e.payload::text, coalesce(d.lead_id, 0) FROM deliveries d "
@@ -462,33 +466,52 @@ static int64_t idle_wait_ms(struct lane *lane, struct store *store)
     return wait;
 }
 
+/* What one worker cycle did. */
+struct cycle {
+    size_t claimed;
+    size_t sent;     /* claimed rows handed to the sink */
+    bool cut_short;  /* the transaction budget ran out before the claim did */
+    int64_t idle_ms; /* when nothing was claimed: the wait before claiming again */
+};
+
 /*
- * One claim-deliver-record transaction. Returns the number of rows claimed; when none,
- * *idle_ms says how long to wait before claiming again.
+ * One claim-deliver-record transaction.
+ *
+ * Note: the rows stay locked until the commit, and every outcome waits for it, so the
+ * transaction is kept short: after DISPATCH_TRANSACTION_BUDGET_MS the rest of the claim
+ * is left as it was (released by the commit, exactly as when the lane stops). A long
+ * transaction would hold back vacuum everywhere, hide the outcomes already known, and
+ * lose all of them - a whole claim resent - if the worker died before committing.
  */
-static size_t work_once(struct lane *lane, struct store *store, size_t limit, unsigned *seed,
-                        int64_t *idle_ms)
+static struct cycle work_once(struct lane *lane, struct store *store, size_t limit, unsigned *seed)
 {
-    *idle_ms = DISPATCH_IDLE_WAIT_MS;
+    struct cycle cycle = {.idle_ms = DISPATCH_IDLE_WAIT_MS};
     char *error = NULL;
     if (store_begin(store, &error) != STORE_OK) {
         free(error);
-        return 0;
+        return cycle;
     }
+    int64_t started = util_monotonic_ms();
     struct claimed *rows = NULL;
     size_t readable = 0;
     size_t count = claim(lane, store, limit, &rows, &readable);
+    cycle.claimed = count;
     if (count == 0) {
-        *idle_ms = idle_wait_ms(lane, store);
+        cycle.idle_ms = idle_wait_ms(lane, store);
     }
     size_t step = lane->batched ? lane->sink->batch_size : 1;
     for (size_t i = 0; i < readable && may_continue(lane); i += step) {
+        if (i > 0 && util_monotonic_ms() - started >= DISPATCH_TRANSACTION_BUDGET_MS) {
+            cycle.cut_short = true;
+            break;
+        }
         size_t n = readable - i < step ? readable - i : step;
         if (n > 1) {
             deliver_batch(lane, rows + i, n);
         } else {
             deliver_one(lane, &rows[i]);
         }
+        cycle.sent += n;
     }
     json_t *outcomes = json_array();
     for (size_t i = 0; i < count && outcomes != NULL; i++) {
@@ -519,7 +542,7 @@ static size_t work_once(struct lane *lane, struct store *store, size_t limit, un
     free(error);
     json_decref(outcomes);
     claimed_free(rows, count);
-    return count;
+    return cycle;
 }
 
 static void *worker_main(void *arg)
@@ -532,6 +555,7 @@ static void *worker_main(void *arg)
     if (wanted < policy->claim_batch) {
         wanted = policy->claim_batch;
     }
+    size_t fitting = wanted; /* what the last transactions could send within their budget */
     for (;;) {
         pthread_mutex_lock(&lane->mutex);
         if (lane->stopping) {
@@ -539,7 +563,7 @@ static void *worker_main(void *arg)
             break;
         }
         int64_t wait_ms = 0;
-        size_t limit = claim_allowance(lane, wanted, &wait_ms);
+        size_t limit = claim_allowance(lane, fitting, &wait_ms);
         if (limit == 0) {
             timed_wait(&lane->cond, &lane->mutex, wait_ms);
             pthread_mutex_unlock(&lane->mutex);
@@ -556,8 +580,16 @@ static void *worker_main(void *arg)
             store_close(store);
             store = NULL;
         }
-        int64_t idle_ms = DISPATCH_IDLE_WAIT_MS;
-        size_t claimed = store != NULL ? work_once(lane, store, limit, &seed, &idle_ms) : 0;
+        struct cycle cycle = {.idle_ms = DISPATCH_IDLE_WAIT_MS};
+        if (store != NULL) {
+            cycle = work_once(lane, store, limit, &seed);
+        }
+        if (cycle.cut_short) {
+            fitting = cycle.sent; /* a slow destination: claim what can go in time */
+        } else if (cycle.sent == limit && fitting < wanted) {
+            fitting = fitting * 2 < wanted ? fitting * 2 : wanted;
+        }
+        size_t claimed = cycle.claimed;
 
         pthread_mutex_lock(&lane->mutex);
         if (limit == 1 && lane->circuit == CIRCUIT_HALF_OPEN) {
@@ -566,7 +598,7 @@ static void *worker_main(void *arg)
         /* Idle only when nothing was due and nobody woke the lane meanwhile. */
         if (claimed == 0 && !lane->stopping && lane->wakes == wakes) {
             /* also the pause before reconnecting when the database is away */
-            timed_wait(&lane->cond, &lane->mutex, idle_ms);
+            timed_wait(&lane->cond, &lane->mutex, cycle.idle_ms);
         }
         pthread_mutex_unlock(&lane->mutex);
     }

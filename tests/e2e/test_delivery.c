@@ -801,6 +801,54 @@ START_TEST(test_an_ordered_sink_gets_each_leads_update_only_after_its_create)
 }
 END_TEST
 
+struct progress {
+    long done;
+    size_t requests;
+};
+
+static bool some_done(void *arg)
+{
+    struct progress *p = arg;
+    p->done = deliveries("done");
+    p->requests = fake_http_request_count(receiver);
+    return p->done > 0;
+}
+
+/*
+ * A worker commits what it sent once its transaction is two seconds old, instead of
+ * holding a whole claim (50 rows, each up to the sink's timeout) locked and unrecorded.
+ * One worker (the fixture is not reentrant), a receiver taking 400 ms per answer, twenty
+ * deliveries claimed at once: outcomes are recorded while most are still to be sent. In
+ * one transaction, nothing would be done until all twenty were.
+ */
+START_TEST(test_a_slow_destination_gets_its_outcomes_committed_as_it_goes)
+{
+    fake_http_push(receiver, (struct fake_response){200, "{}", NULL, 400});
+    start_fixture_pipeline(&td, "ordered_sink", "/slow", fast_retries);
+    db = testdb_connect(td.db_url);
+    struct strbuf body = {0};
+    strbuf_append(&body, "[");
+    for (int i = 0; i < 20; i++) {
+        strbuf_appendf(&body,
+                       "%s{\"type\":\"email.received\",\"source_id\":\"slow-%d\","
+                       "\"occurred_at\":\"2026-11-27T10:00:00Z\"}",
+                       i > 0 ? "," : "", i);
+    }
+    strbuf_append(&body, "]");
+    ck_assert_int_eq(td_post(&td, "inbound", SECRET, strbuf_value(&body), NULL), 200);
+    strbuf_free(&body);
+    struct progress first = {0};
+    ck_assert(td_wait_until(some_done, &first, 60000));
+    ck_assert_msg(first.requests < 20, "nothing was recorded done until all %zu were sent",
+                  first.requests);
+    struct status_wait all = {"done", 20};
+    ck_assert(td_wait_until(deliveries_reach, &all, 60000));
+    struct timespec settle = {0, 500 * 1000000L};
+    nanosleep(&settle, NULL);
+    ck_assert_uint_eq(fake_http_request_count(receiver), 20); /* and each sent once */
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -825,6 +873,7 @@ int main(void)
     tcase_add_test(lanes, test_events_with_huge_numbers_are_delivered_and_undecodable_ones_go_dead);
     tcase_add_test(lanes, test_queue_gauges_return_to_zero_when_the_queue_drains);
     tcase_add_test(lanes, test_an_ordered_sink_gets_each_leads_update_only_after_its_create);
+    tcase_add_test(lanes, test_a_slow_destination_gets_its_outcomes_committed_as_it_goes);
     suite_add_tcase(s, lanes);
     int rc = tu_run_suite(s);
     curl_global_cleanup();
