@@ -92,6 +92,7 @@ struct lane {
     int64_t open_until_ms; /* monotonic */
     int64_t cooldown_ms;
     bool trial_claimed;
+    char *misconfigured; /* why the sink last said LH_CONFIG, until it accepts again; owned */
 
     struct lane *next;
 };
@@ -403,6 +404,42 @@ static bool may_continue(struct lane *lane)
     return ok;
 }
 
+/*
+ * LH_CONFIG from a sink: the destination refuses the instance's configuration (revoked
+ * credentials, a missing permission, a wrong account). Its deliveries are retried with
+ * the usual backoff, not dead-lettered, so that they all go once the configuration is
+ * fixed; meanwhile the lane says so (status, gauge, one error line) until an attempt
+ * succeeds. Called with the lane's mutex held.
+ */
+static void note_configuration(struct lane *lane, lh_status_t status, const char *reason)
+{
+    static const char gauge[] = "leadhub_delivery_misconfigured";
+    static const char help[] = "1 while a destination's sink refuses its configuration "
+                               "(LH_CONFIG), by destination.";
+    if (status == LH_CONFIG) {
+        char *copy = strdup(reason != NULL ? reason : "the sink gave no reason");
+        if (lane->misconfigured == NULL) {
+            log_write(LOG_LEVEL_ERROR, lane->sink->plugin->name, lane->destination, NULL,
+                      "the destination refuses this instance's configuration: %s; its "
+                      "deliveries are retried until it is fixed",
+                      copy != NULL ? copy : "?");
+            metrics_gauge_set(lane->dispatcher->metrics, gauge, help, 1, "destination",
+                              lane->destination, METRICS_END);
+        }
+        if (copy != NULL) {
+            free(lane->misconfigured);
+            lane->misconfigured = copy;
+        }
+    } else if (status == LH_OK && lane->misconfigured != NULL) {
+        log_write(LOG_LEVEL_INFO, lane->sink->plugin->name, lane->destination, NULL,
+                  "the destination accepts deliveries again");
+        free(lane->misconfigured);
+        lane->misconfigured = NULL;
+        metrics_gauge_set(lane->dispatcher->metrics, gauge, help, 0, "destination",
+                          lane->destination, METRICS_END);
+    }
+}
+
 /* The row's new state; counts metrics and feeds the breaker. */
 static json_t *outcome_row(struct lane *lane, struct claimed *row, unsigned *seed)
 {
@@ -439,6 +476,7 @@ static json_t *outcome_row(struct lane *lane, struct claimed *row, unsigned *see
         /* an unreadable row says nothing about the destination's health */
         pthread_mutex_lock(&lane->mutex);
         breaker_record(lane, row->status);
+        note_configuration(lane, row->status, row->error);
         pthread_mutex_unlock(&lane->mutex);
     }
     json_t *out = json_pack("{s:I,s:s,s:o,s:s?}", "id", (json_int_t)row->id, "status", state,
@@ -723,6 +761,7 @@ static void lane_free(struct lane *lane)
     pthread_cond_destroy(&lane->cond);
     pthread_mutex_destroy(&lane->mutex);
     instance_release(lane->sink);
+    free(lane->misconfigured);
     free(lane->workers);
     free(lane->destination);
     free(lane);
@@ -844,8 +883,9 @@ json_t *dispatch_status(struct dispatcher *d)
     for (struct lane *lane = d->lanes; lane != NULL && status != NULL; lane = lane->next) {
         pthread_mutex_lock(&lane->mutex);
         json_object_set_new(status, lane->destination,
-                            json_pack("{s:s,s:i}", "circuit", circuit_names[lane->circuit],
-                                      "workers", (int)lane->worker_count));
+                            json_pack("{s:s,s:i,s:s*}", "circuit", circuit_names[lane->circuit],
+                                      "workers", (int)lane->worker_count, "misconfigured",
+                                      lane->misconfigured));
         pthread_mutex_unlock(&lane->mutex);
     }
     pthread_mutex_unlock(&d->mutex);

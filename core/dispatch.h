@@ -5,7 +5,8 @@
  * sink, and recording each outcome in the same transaction:
  *
  *   LH_OK -> done;  LH_RETRY (and AUTH, CONFIG) -> retrying after full-jitter backoff
- *   between delivery.backoff_base and backoff_cap;  LH_RETRY_AFTER -> retrying after the
+ *   between delivery.backoff_base and backoff_cap (CONFIG also marks the lane
+ *   misconfigured until an attempt succeeds);  LH_RETRY_AFTER -> retrying after the
  *   provider's delay;  LH_PERMANENT, or max_attempts reached -> dead, last error kept.
  *   A row whose stored event cannot be decoded goes dead at once, the sink never called.
  *
@@ -57,8 +58,8 @@ void dispatch_remove(struct dispatcher *dispatcher, const char *destination);
 void dispatch_wake(struct dispatcher *dispatcher, const char *destination);
 
 /*
- * dispatch_status - {destination: {"circuit": "closed"|"open"|"half_open", "workers": n}}.
- * NEW reference.
+ * dispatch_status - {destination: {"circuit": "closed"|"open"|"half_open", "workers": n,
+ * "misconfigured": reason (only while the sink answers LH_CONFIG)}}. NEW reference.
  */
 json_t *dispatch_status(struct dispatcher *dispatcher);
 

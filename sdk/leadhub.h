@@ -75,7 +75,9 @@ typedef enum lh_status {
     LH_RETRY_AFTER = 2, /* transient, and the delay is known: see host->set_retry_after() */
     LH_AUTH = 3,        /* credentials rejected: the host refreshes the token, retries once */
     LH_PERMANENT = 4,   /* will never succeed as is: dead letter, or a 4xx for a webhook */
-    LH_CONFIG = 5       /* the instance's configuration is wrong: the instance is failed */
+    LH_CONFIG = 5       /* the instance's configuration is wrong: from init() the instance
+                           is failed; a delivery is retried and its destination shown
+                           misconfigured; a poll records it (docs/sdk.md) */
 } lh_status_t;
 
 /* What a plugin provides. SOURCE and SINK may be combined (a CRM is both). */

@@ -849,6 +849,70 @@ START_TEST(test_a_slow_destination_gets_its_outcomes_committed_as_it_goes)
 }
 END_TEST
 
+struct body_wait {
+    const char *path;
+    const char *needle;
+    bool present;
+};
+
+static bool body_says(void *arg)
+{
+    const struct body_wait *w = arg;
+    char *url = td_url(&td, w->path);
+    struct http_result r;
+    http_get(url, &r);
+    bool found = r.body != NULL && strstr(r.body, w->needle) != NULL;
+    http_result_free(&r);
+    free(url);
+    return found == w->present;
+}
+
+/*
+ * A sink that answers LH_CONFIG (the destination refuses the instance's configuration:
+ * here a 403) has its deliveries retried with backoff, not dead-lettered, and its lane
+ * shows why in /readyz and a gauge until an attempt succeeds. Readiness itself stays:
+ * every replica shares the configuration, and taking them all out of service would stop
+ * the webhooks too.
+ */
+START_TEST(test_a_sink_refusing_its_configuration_is_retried_and_shown_misconfigured)
+{
+    static const char gauge[] = "leadhub_delivery_misconfigured{destination=\"out\"}";
+    fake_http_push(receiver, (struct fake_response){403, "{}", NULL, 0});
+    start_fixture_pipeline(&td, "ordered_sink", "/cfg",
+                           "  backoff_base: 20ms\n  backoff_cap: 200ms\n  max_attempts: 1000\n"
+                           "  breaker_failures: 1000\n");
+    db = testdb_connect(td.db_url);
+    post_events(&td, "cfg", 1);
+    struct body_wait shown = {"/readyz",
+                              "\"misconfigured\":\"HTTP 403: the destination refuses this "
+                              "configuration\"",
+                              true};
+    ck_assert(td_wait_until(body_says, &shown, 30000));
+    size_t some = 3;
+    ck_assert(td_wait_until(some_received, &some, 30000));
+    ck_assert_int_eq(deliveries("dead"), 0);
+    ck_assert_int_eq(deliveries("retrying"), 1);
+    ck_assert(metric(&td, gauge) == 1);
+    char *url = td_url(&td, "/readyz");
+    struct http_result r;
+    http_get(url, &r);
+    ck_assert_int_eq(r.status, 200);
+    http_result_free(&r);
+    free(url);
+    char *log = td_log(&td);
+    ck_assert_ptr_nonnull(strstr(log, "the destination refuses this instance's configuration"));
+    free(log);
+
+    /* fixed at the destination: delivered, and no longer shown */
+    fake_http_push(receiver, (struct fake_response){200, "{}", NULL, 0});
+    struct status_wait done = {"done", 1};
+    ck_assert(td_wait_until(deliveries_reach, &done, 30000));
+    struct body_wait cleared = {"/readyz", "misconfigured", false};
+    ck_assert(td_wait_until(body_says, &cleared, 30000));
+    ck_assert(metric(&td, gauge) == 0);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -874,6 +938,8 @@ int main(void)
     tcase_add_test(lanes, test_queue_gauges_return_to_zero_when_the_queue_drains);
     tcase_add_test(lanes, test_an_ordered_sink_gets_each_leads_update_only_after_its_create);
     tcase_add_test(lanes, test_a_slow_destination_gets_its_outcomes_committed_as_it_goes);
+    tcase_add_test(lanes,
+                   test_a_sink_refusing_its_configuration_is_retried_and_shown_misconfigured);
     suite_add_tcase(s, lanes);
     int rc = tu_run_suite(s);
     curl_global_cleanup();
