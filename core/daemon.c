@@ -381,6 +381,10 @@ void daemon_stop(struct daemon *daemon)
 {
     atomic_store(&daemon->stopping, true);
     int64_t deadline = util_monotonic_ms() + daemon->shutdown_grace_ms;
+    /* Stop claiming first: deliveries in flight finish while the rest drains, and nothing
+     * new is sent by a daemon on its way out (what ingest still commits waits for the
+     * next start, or another replica). */
+    dispatch_quiesce(daemon->dispatcher);
     if (daemon->http != NULL) {
         http_server_quiesce(daemon->http);
         unsigned left = http_server_wait_idle(daemon->http, daemon->shutdown_grace_ms);

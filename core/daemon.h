@@ -84,9 +84,10 @@ struct instance *daemon_find_instance(struct daemon *daemon, const char *name);
 bool daemon_readiness(struct daemon *daemon, json_t **detail_out);
 
 /*
- * daemon_stop - stop accepting, let requests and polls in flight finish and commit, stop
- * ingest (committing everything queued), let deliveries in flight finish, all within the
- * shutdown grace period, then free everything.
+ * daemon_stop - stop claiming deliveries (those in flight finish meanwhile), stop
+ * accepting, let requests and polls in flight finish and commit, stop ingest (committing
+ * everything queued), wait for the delivery workers, all within the shutdown grace
+ * period, then free everything.
  */
 void daemon_stop(struct daemon *daemon);
 

@@ -892,6 +892,28 @@ json_t *dispatch_status(struct dispatcher *d)
     return status;
 }
 
+/* Asks every lane of the list to stop, without waiting, so that they drain in parallel. */
+static void lanes_ask_to_stop(struct lane *lanes)
+{
+    for (struct lane *lane = lanes; lane != NULL; lane = lane->next) {
+        pthread_mutex_lock(&lane->mutex);
+        lane->stopping = true;
+        pthread_cond_broadcast(&lane->cond);
+        pthread_mutex_unlock(&lane->mutex);
+    }
+}
+
+void dispatch_quiesce(struct dispatcher *d)
+{
+    if (d == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&d->mutex);
+    d->stopping = true; /* no lane is added from now on */
+    lanes_ask_to_stop(d->lanes);
+    pthread_mutex_unlock(&d->mutex);
+}
+
 bool dispatch_stop(struct dispatcher *d, int64_t grace_ms)
 {
     if (d == NULL) {
@@ -903,14 +925,7 @@ bool dispatch_stop(struct dispatcher *d, int64_t grace_ms)
     struct lane *lanes = d->lanes;
     d->lanes = NULL;
     pthread_mutex_unlock(&d->mutex);
-
-    /* Ask every lane first so that they all drain in parallel, then wait. */
-    for (struct lane *lane = lanes; lane != NULL; lane = lane->next) {
-        pthread_mutex_lock(&lane->mutex);
-        lane->stopping = true;
-        pthread_cond_broadcast(&lane->cond);
-        pthread_mutex_unlock(&lane->mutex);
-    }
+    lanes_ask_to_stop(lanes);
     int64_t deadline = util_monotonic_ms() + grace_ms;
     bool finished = true;
     for (struct lane *lane = lanes; lane != NULL; lane = lane->next) {

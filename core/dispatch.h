@@ -64,6 +64,14 @@ void dispatch_wake(struct dispatcher *dispatcher, const char *destination);
 json_t *dispatch_status(struct dispatcher *dispatcher);
 
 /*
+ * dispatch_quiesce - the first step of a shutdown: every lane stops claiming at once.
+ * Workers finish the delivery in flight, record what they attempted, release the rest
+ * of their claim and exit, while the rest of the daemon drains; nothing waits here.
+ * dispatch_stop() then waits for them.
+ */
+void dispatch_quiesce(struct dispatcher *dispatcher);
+
+/*
  * dispatch_stop - stop every lane as dispatch_remove() does, waiting at most grace_ms.
  * Returns true when every worker finished (the dispatcher is then freed); false when some
  * are still inside a sink call after the grace period: the dispatcher is then left running

@@ -913,6 +913,87 @@ START_TEST(test_a_sink_refusing_its_configuration_is_retried_and_shown_misconfig
 }
 END_TEST
 
+static bool poll_in_flight(void *arg)
+{
+    struct fake_http *provider = arg;
+    size_t n = fake_http_request_count(provider);
+    if (n == 0) {
+        return false;
+    }
+    struct fake_request last = fake_http_request(provider, n - 1);
+    /* the provider answers 4 s after a request: this poll has 2 s or more to go */
+    bool young = util_monotonic_ms() - last.at_ms < 2000;
+    fake_http_request_free(&last);
+    return young;
+}
+
+/*
+ * On SIGTERM the lanes stop claiming first, before the HTTP drain, the polls in progress
+ * and ingest: a daemon on its way out sends only what was already in flight. Here a poll
+ * whose provider answers after 4 s holds the drain for seconds while 400 deliveries wait:
+ * none may reach the receiver after the first second of the drain.
+ */
+START_TEST(test_sigterm_stops_claiming_deliveries_before_draining_the_rest)
+{
+    struct fake_http *provider = fake_http_start();
+    ck_assert_ptr_nonnull(provider);
+    fake_http_push(provider,
+                   (struct fake_response){200, "{\"events\":[],\"next\":null}", NULL, 4000});
+    fake_http_push(receiver, (struct fake_response){200, "{}", NULL, 200});
+    td_init(&td, NULL);
+    char *plugins = tu_path(td.dir, "plugins");
+    char *copy = util_printf("mkdir -p '%s' && cp '%s/tests/fixtures/paging_source.so' '%s/'",
+                             plugins, tu_build_dir(), plugins);
+    ck_assert_int_eq(tu_run(copy, NULL), 0);
+    free(copy);
+    td.extra_plugin_dir = plugins;
+    char *leads = fake_http_url(provider, "/leads");
+    char *pager = util_printf("name: pager\nplugin: paging_source\npoll_interval: 1s\n"
+                              "settings:\n  url: %s\n",
+                              leads);
+    td_connector(&td, "pager", pager);
+    free(pager);
+    free(leads);
+    td_webhook_instance(&td, "inbound", SECRET);
+    setenv("LHTEST_OUT_SECRET", OUT_SECRET, 1);
+    char *url = fake_http_url(receiver, "/events");
+    char *out = util_printf("name: out\nplugin: http\nsettings:\n  url: %s\n"
+                            "  secret: ${LHTEST_OUT_SECRET}\n  timeout: 5s\n",
+                            url);
+    td_connector(&td, "out", out);
+    free(out);
+    free(url);
+    td.extra_main = util_printf("routes:\n  - name: everything-out\n    from: inbound\n"
+                                "    types: [\"*\"]\n    to: [out]\ndelivery:\n%s",
+                                fast_retries);
+    ck_assert_int_eq(td_start(&td), 0);
+    db = testdb_connect(td.db_url);
+    post_events(&td, "quiesce", 400);
+    size_t some = 8;
+    ck_assert(td_wait_until(some_received, &some, 30000));
+    ck_assert(td_wait_until(poll_in_flight, provider, 30000));
+
+    long long signalled = util_monotonic_ms();
+    ck_assert_int_eq(td_stop(&td), 0);
+    long long stopped = util_monotonic_ms();
+    /* the drain did wait for the poll: the window below was there to fill */
+    ck_assert_msg(stopped - signalled >= 1500, "stopped %lld ms after SIGTERM",
+                  stopped - signalled);
+    size_t late = 0, requests = fake_http_request_count(receiver);
+    for (size_t i = 0; i < requests; i++) {
+        struct fake_request r = fake_http_request(receiver, i);
+        late += r.at_ms > signalled + 1000;
+        fake_http_request_free(&r);
+    }
+    ck_assert_msg(late == 0, "%zu deliveries were sent more than 1 s into the drain", late);
+    /* and nothing is lost: what was received is recorded done, the rest waits */
+    long done = deliveries("done");
+    ck_assert_int_eq(done, (long)tally().events);
+    ck_assert_int_eq(deliveries("pending") + deliveries("retrying") + done, 400);
+    fake_http_stop(provider);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -927,9 +1008,14 @@ int main(void)
     tcase_add_test(tc, test_permanent_rejection_is_dead_at_once);
     tcase_add_test(tc, test_circuit_opens_on_a_failing_destination_and_closes_after_it_recovers);
     tcase_add_test(tc, test_two_daemons_share_deliveries_without_sending_twice);
-    tcase_add_test(tc, test_sigterm_drains_in_flight_deliveries_and_loses_nothing);
     tcase_add_test(tc, test_replay_route_sends_history_through_a_new_route);
     suite_add_tcase(s, tc);
+    TCase *shutdown = tcase_create("shutdown");
+    tcase_set_timeout(shutdown, 600);
+    tcase_add_checked_fixture(shutdown, setup, teardown);
+    tcase_add_test(shutdown, test_sigterm_drains_in_flight_deliveries_and_loses_nothing);
+    tcase_add_test(shutdown, test_sigterm_stops_claiming_deliveries_before_draining_the_rest);
+    suite_add_tcase(s, shutdown);
     /* how a lane treats what it claims (CK_RUN_CASE=lanes runs these alone) */
     TCase *lanes = tcase_create("lanes");
     tcase_set_timeout(lanes, 600);
