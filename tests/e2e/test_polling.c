@@ -255,6 +255,61 @@ START_TEST(test_sync_asks_the_owning_replica_or_polls_here)
 }
 END_TEST
 
+/* A daemon whose `pager` instance is the flaky_init fixture (a source that GETs
+ * <url>/poll); `refuse` makes its init() fail with LH_CONFIG. */
+static void start_flaky_pager(struct test_daemon *t, const char *db_url, bool refuse)
+{
+    td_init(t, db_url);
+    char *plugins = tu_path(t->dir, "plugins");
+    char *copy = util_printf("mkdir -p '%s' && cp '%s/tests/fixtures/flaky_init.so' '%s/'", plugins,
+                             tu_build_dir(), plugins);
+    ck_assert_int_eq(tu_run(copy, NULL), 0);
+    char *url = fake_http_url(provider, "");
+    char *pager = util_printf("name: pager\nplugin: flaky_init\npoll_interval: 1s\n"
+                              "settings:\n  url: %s\n  refuse: %s\n",
+                              url, refuse ? "true" : "false");
+    td_connector(t, "pager", pager);
+    t->extra_plugin_dir = plugins;
+    free(pager);
+    free(url);
+    free(copy);
+}
+
+static bool log_says(void *arg)
+{
+    char *log = td_log(&td);
+    bool found = strstr(log, (const char *)arg) != NULL;
+    free(log);
+    return found;
+}
+
+/* A replica whose instance failed to initialize cannot poll it, so it must not hold the
+ * instance's poll lock either: the replica that can takes it. */
+START_TEST(test_a_replica_whose_init_failed_leaves_the_polls_to_another)
+{
+    fake_http_push(provider, (struct fake_response){200, "{}", NULL, 0});
+    start_flaky_pager(&td, NULL, true);
+    td_spawn(&td);
+    ck_assert(td_wait_until(log_says, "init failed (config)", 20000));
+    struct timespec settle = {1, 0}; /* its poll thread is up and has looked at the lock */
+    nanosleep(&settle, NULL);
+    struct test_daemon second;
+    start_flaky_pager(&second, td.db_url, false);
+    ck_assert_int_eq(td_start(&second), 0);
+    size_t two = 2;
+    ck_assert_msg(td_wait_until(polls_reach, &two, 20000), "%zu polls",
+                  fake_http_request_count(provider));
+    db = testdb_connect(td.db_url);
+    char *owner = testdb_text(db, "SELECT owner FROM connector_status WHERE instance = 'pager'");
+    char second_pid[16];
+    snprintf(second_pid, sizeof(second_pid), ":%d", (int)second.pid);
+    ck_assert_msg(owner != NULL && strstr(owner, second_pid) != NULL, "owner %s", owner);
+    free(owner);
+    ck_assert_int_eq(td_stop(&second), 0);
+    td_cleanup(&second);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -266,6 +321,7 @@ int main(void)
     tcase_add_test(tc, test_failed_poll_stores_nothing_and_keeps_the_cursor);
     tcase_add_test(tc, test_one_replica_polls_and_another_takes_over_when_it_dies);
     tcase_add_test(tc, test_sync_asks_the_owning_replica_or_polls_here);
+    tcase_add_test(tc, test_a_replica_whose_init_failed_leaves_the_polls_to_another);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
     curl_global_cleanup();
