@@ -46,6 +46,17 @@ struct daemon {
     struct host_services services;
     atomic_bool stopping;
 
+    /* Instance lifecycle: start-up, a reload and an init retry start, stop and swap
+     * instances one at a time, under this mutex (the SDK's "control thread"). */
+    pthread_mutex_t control_mutex;
+    unsigned control_seed; /* jitter of init retries; under control_mutex */
+    /* the init retry thread (daemon_retry.c) */
+    pthread_mutex_t retry_mutex; /* guards retry_stopping */
+    pthread_cond_t retry_cond;
+    bool retry_stopping;
+    bool retry_started;
+    pthread_t retry_thread;
+
     /* readiness: the database is probed at most once a second */
     pthread_mutex_t health_mutex;
     struct store *health_store;

@@ -50,7 +50,18 @@ static void warn_restart_only(const struct config *old, const struct config *new
     }
 }
 
+static int reload(struct daemon *daemon, const char *config_path);
+
 int daemon_reload(struct daemon *daemon, const char *config_path)
+{
+    /* no init retry swaps an instance while this one sorts and restarts them */
+    pthread_mutex_lock(&daemon->control_mutex);
+    int rc = reload(daemon, config_path);
+    pthread_mutex_unlock(&daemon->control_mutex);
+    return rc;
+}
+
+static int reload(struct daemon *daemon, const char *config_path)
 {
     struct diag_list diags = {0};
     struct config *config = NULL;

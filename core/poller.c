@@ -297,7 +297,7 @@ static void *poll_thread_main(void *arg)
         synced = false;
         if (!atomic_load(&source->initialized)) {
             /* Checked before the lock: a replica that cannot poll must not keep one that
-             * can from polling. */
+             * can from polling. (A retried init comes with a new instance and thread.) */
             next_due = util_monotonic_ms() + POLLER_UNINITIALIZED_MS;
             continue;
         }

@@ -402,7 +402,9 @@ typedef struct lh_host {
  *   settings:  BORROWED; validated and normalized against the schema (see above).
  *   state_out: the instance state, handed back to every later callback.
  *   Returns: LH_OK; LH_CONFIG (with set_error) for settings that validate but cannot
- *            work; LH_RETRY when a dependency is down (the host retries later).
+ *            work; LH_RETRY when a dependency is down: the host calls init() again, with
+ *            backoff up to a minute (after LH_RETRY_AFTER, the delay set), until it
+ *            succeeds. A failed init()'s state is destroy()ed first.
  */
 typedef lh_status_t (*lh_init_fn)(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
                                   void **state_out);
