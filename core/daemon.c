@@ -34,6 +34,21 @@ struct instance *daemon_find_instance(struct daemon *daemon, const char *name)
     return found;
 }
 
+struct instance *daemon_lookup_instance(struct daemon *daemon, const char *name, bool *swapping_out)
+{
+    struct instance *found = NULL;
+    pthread_rwlock_rdlock(&daemon->instances_lock);
+    for (size_t i = 0; i < daemon->instance_count && found == NULL; i++) {
+        if (strcmp(daemon->instances[i]->name, name) == 0) {
+            found = instance_acquire(daemon->instances[i]);
+        }
+    }
+    /* under the same lock: a reload cannot finish between the two answers */
+    *swapping_out = found == NULL && json_object_get(daemon->swapping, name) != NULL;
+    pthread_rwlock_unlock(&daemon->instances_lock);
+    return found;
+}
+
 int daemon_check_config(struct daemon *daemon, const struct config *config, json_t **settings,
                         struct router **router_out, struct scoring_plan **plan_out)
 {
@@ -434,6 +449,7 @@ void daemon_stop(struct daemon *daemon)
         instance_release(daemon->instances[i]);
     }
     free(daemon->instances);
+    json_decref(daemon->swapping);
     router_release(daemon->router);
     loader_free(&daemon->plugins);
     store_close(daemon->services.store);

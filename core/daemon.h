@@ -31,9 +31,10 @@ struct daemon {
     char replica[128];              /* host:pid, in connector_status.owner */
     struct plugin_registry plugins; /* scanned once: new plugin files need a restart */
 
-    pthread_rwlock_t instances_lock; /* guards instances and instance_count */
+    pthread_rwlock_t instances_lock; /* guards instances, instance_count and swapping */
     struct instance **instances;     /* one reference each; enabled instances only */
     size_t instance_count;
+    json_t *swapping; /* names a reload is stopping or starting right now (a set), or NULL */
 
     struct router *router;         /* reference held; swapped on reload */
     pthread_mutex_t scoring_mutex; /* guards the pointer: ingest threads touch it */
@@ -86,6 +87,15 @@ int daemon_reload(struct daemon *daemon, const char *config_path);
 /* daemon_find_instance - an enabled instance by name, with a reference the caller
  * releases (instance_release), or NULL. */
 struct instance *daemon_find_instance(struct daemon *daemon, const char *name);
+
+/*
+ * daemon_lookup_instance - daemon_find_instance(), and when it finds none, whether that is
+ * only for the moment: a reload is stopping or starting an instance of that name (in the
+ * old or the new configuration). Webhooks answer 503 then, not 404.
+ *   swapping_out: set in every case.
+ */
+struct instance *daemon_lookup_instance(struct daemon *daemon, const char *name,
+                                        bool *swapping_out);
 
 /*
  * daemon_readiness - ready to take traffic? (database reachable, schema current, every
