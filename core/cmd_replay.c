@@ -250,7 +250,7 @@ static int replay_route(struct store *store, const struct router *router, long r
             return EXIT_RUNTIME;
         }
         for (int i = 0; i < n; i++) {
-            json_t *event = json_loads(PQgetvalue(page, i, 2), 0, NULL);
+            json_t *event = store_json_loads(PQgetvalue(page, i, 2), 0, NULL);
             rows.event_id = strtoll(PQgetvalue(page, i, 0), NULL, 10);
             rows.lead_id = PQgetisnull(page, i, 1) ? NULL : PQgetvalue(page, i, 1);
             size_t before = json_array_size(rows.rows);

@@ -34,6 +34,21 @@ struct instance *daemon_find_instance(struct daemon *daemon, const char *name)
     return found;
 }
 
+struct instance *daemon_lookup_instance(struct daemon *daemon, const char *name, bool *swapping_out)
+{
+    struct instance *found = NULL;
+    pthread_rwlock_rdlock(&daemon->instances_lock);
+    for (size_t i = 0; i < daemon->instance_count && found == NULL; i++) {
+        if (strcmp(daemon->instances[i]->name, name) == 0) {
+            found = instance_acquire(daemon->instances[i]);
+        }
+    }
+    /* under the same lock: a reload cannot finish between the two answers */
+    *swapping_out = found == NULL && json_object_get(daemon->swapping, name) != NULL;
+    pthread_rwlock_unlock(&daemon->instances_lock);
+    return found;
+}
+
 int daemon_check_config(struct daemon *daemon, const struct config *config, json_t **settings,
                         struct router **router_out, struct scoring_plan **plan_out)
 {
@@ -98,10 +113,10 @@ struct scoring *daemon_start_scoring(struct daemon *daemon, struct scoring_plan 
     return scoring;
 }
 
-void daemon_run_instance(struct daemon *daemon, struct instance *instance)
+void daemon_start_instance(struct daemon *daemon, struct instance *instance)
 {
-    instance_init(instance);
     const lh_plugin_t *desc = instance->plugin->desc;
+    /* an uninitialized source's poller waits, without the poll lock, for a retry */
     if ((desc->kind & LH_KIND_SOURCE) && desc->poll != NULL) {
         poller_add(daemon->poller, instance);
     }
@@ -109,6 +124,13 @@ void daemon_run_instance(struct daemon *daemon, struct instance *instance)
     if ((desc->kind & LH_KIND_SINK) && atomic_load(&instance->initialized)) {
         dispatch_add(daemon->dispatcher, instance);
     }
+}
+
+void daemon_run_instance(struct daemon *daemon, struct instance *instance)
+{
+    instance_init(instance);
+    daemon_schedule_init_retry(daemon, instance);
+    daemon_start_instance(daemon, instance);
 }
 
 void daemon_retire_instance(struct daemon *daemon, struct instance *instance)
@@ -231,6 +253,9 @@ int daemon_start(struct daemon *daemon, struct config *config)
     pthread_mutex_init(&daemon->scoring_mutex, NULL);
     pthread_mutex_init(&daemon->health_mutex, NULL);
     pthread_mutex_init(&daemon->services.store_mutex, NULL);
+    pthread_mutex_init(&daemon->control_mutex, NULL);
+    pthread_mutex_init(&daemon->retry_mutex, NULL);
+    pthread_cond_init(&daemon->retry_cond, NULL);
     char host[64] = "localhost";
     gethostname(host, sizeof(host) - 1);
     snprintf(daemon->replica, sizeof(daemon->replica), "%s:%d", host, (int)getpid());
@@ -269,10 +294,18 @@ int daemon_start(struct daemon *daemon, struct config *config)
         log_error("cannot start the scoring engine");
         return EXIT_RUNTIME;
     }
+    daemon->control_seed = (unsigned)util_monotonic_ms() ^ (unsigned)getpid();
+    pthread_mutex_lock(&daemon->control_mutex);
     for (size_t i = 0; i < daemon->instance_count; i++) {
         /* A failed init leaves the instance unready (see /readyz); the daemon serves the
-         * others rather than refusing to start over one provider's outage. */
+         * others rather than refusing to start over one provider's outage, and tries a
+         * transient failure again (daemon_retry.c). */
         daemon_run_instance(daemon, daemon->instances[i]);
+    }
+    pthread_mutex_unlock(&daemon->control_mutex);
+    if (daemon_init_retry_start(daemon) != 0) {
+        log_error("cannot start the init retry thread");
+        return EXIT_RUNTIME;
     }
 
     char *error = NULL;
@@ -381,6 +414,12 @@ void daemon_stop(struct daemon *daemon)
 {
     atomic_store(&daemon->stopping, true);
     int64_t deadline = util_monotonic_ms() + daemon->shutdown_grace_ms;
+    /* Stop claiming first: deliveries in flight finish while the rest drains, and nothing
+     * new is sent by a daemon on its way out (what ingest still commits waits for the
+     * next start, or another replica). */
+    dispatch_quiesce(daemon->dispatcher);
+    /* no instance starts any more (an init in progress finishes first) */
+    daemon_init_retry_stop(daemon);
     if (daemon->http != NULL) {
         http_server_quiesce(daemon->http);
         unsigned left = http_server_wait_idle(daemon->http, daemon->shutdown_grace_ms);
@@ -410,6 +449,7 @@ void daemon_stop(struct daemon *daemon)
         instance_release(daemon->instances[i]);
     }
     free(daemon->instances);
+    json_decref(daemon->swapping);
     router_release(daemon->router);
     loader_free(&daemon->plugins);
     store_close(daemon->services.store);
@@ -417,6 +457,9 @@ void daemon_stop(struct daemon *daemon)
     free(daemon->health_database_detail);
     free(daemon->database_url);
     pthread_mutex_destroy(&daemon->services.store_mutex);
+    pthread_cond_destroy(&daemon->retry_cond);
+    pthread_mutex_destroy(&daemon->retry_mutex);
+    pthread_mutex_destroy(&daemon->control_mutex);
     pthread_mutex_destroy(&daemon->health_mutex);
     pthread_rwlock_destroy(&daemon->instances_lock);
     pthread_rwlock_destroy(&daemon->config_lock);

@@ -31,9 +31,10 @@ struct daemon {
     char replica[128];              /* host:pid, in connector_status.owner */
     struct plugin_registry plugins; /* scanned once: new plugin files need a restart */
 
-    pthread_rwlock_t instances_lock; /* guards instances and instance_count */
+    pthread_rwlock_t instances_lock; /* guards instances, instance_count and swapping */
     struct instance **instances;     /* one reference each; enabled instances only */
     size_t instance_count;
+    json_t *swapping; /* names a reload is stopping or starting right now (a set), or NULL */
 
     struct router *router;         /* reference held; swapped on reload */
     pthread_mutex_t scoring_mutex; /* guards the pointer: ingest threads touch it */
@@ -45,6 +46,17 @@ struct daemon {
     struct http_server *http;
     struct host_services services;
     atomic_bool stopping;
+
+    /* Instance lifecycle: start-up, a reload and an init retry start, stop and swap
+     * instances one at a time, under this mutex (the SDK's "control thread"). */
+    pthread_mutex_t control_mutex;
+    unsigned control_seed; /* jitter of init retries; under control_mutex */
+    /* the init retry thread (daemon_retry.c) */
+    pthread_mutex_t retry_mutex; /* guards retry_stopping */
+    pthread_cond_t retry_cond;
+    bool retry_stopping;
+    bool retry_started;
+    pthread_t retry_thread;
 
     /* readiness: the database is probed at most once a second */
     pthread_mutex_t health_mutex;
@@ -77,6 +89,15 @@ int daemon_reload(struct daemon *daemon, const char *config_path);
 struct instance *daemon_find_instance(struct daemon *daemon, const char *name);
 
 /*
+ * daemon_lookup_instance - daemon_find_instance(), and when it finds none, whether that is
+ * only for the moment: a reload is stopping or starting an instance of that name (in the
+ * old or the new configuration). Webhooks answer 503 then, not 404.
+ *   swapping_out: set in every case.
+ */
+struct instance *daemon_lookup_instance(struct daemon *daemon, const char *name,
+                                        bool *swapping_out);
+
+/*
  * daemon_readiness - ready to take traffic? (database reachable, schema current, every
  * enabled instance initialized). The detail also shows each destination's circuit.
  *   detail_out: NEW reference.
@@ -84,9 +105,10 @@ struct instance *daemon_find_instance(struct daemon *daemon, const char *name);
 bool daemon_readiness(struct daemon *daemon, json_t **detail_out);
 
 /*
- * daemon_stop - stop accepting, let requests and polls in flight finish and commit, stop
- * ingest (committing everything queued), let deliveries in flight finish, all within the
- * shutdown grace period, then free everything.
+ * daemon_stop - stop claiming deliveries (those in flight finish meanwhile), stop
+ * accepting, let requests and polls in flight finish and commit, stop ingest (committing
+ * everything queued), wait for the delivery workers, all within the shutdown grace
+ * period, then free everything.
  */
 void daemon_stop(struct daemon *daemon);
 

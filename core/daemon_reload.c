@@ -3,8 +3,10 @@
  * changes; then instances are compared by name: an unchanged one (same plugin, same
  * normalized settings, same poll interval) keeps running untouched, a removed or changed
  * one is retired (its poller and lane stop after the work in flight; requests holding it
- * finish with it), and an added or changed one starts. Resolved secrets are part of the
- * normalized settings, so a rotated ${file:} secret restarts its instance too.
+ * finish with it), and an added or changed one starts. Until every instance is in place,
+ * a webhook for one that goes or comes answers 503 with Retry-After, not 404. Resolved
+ * secrets are part of the normalized settings, so a rotated ${file:} secret restarts its
+ * instance too.
  *
  * Main-file settings that shape the process itself (database_url, listen, http, ingest,
  * delivery) are read at start only; a reload says so when they changed.
@@ -50,7 +52,18 @@ static void warn_restart_only(const struct config *old, const struct config *new
     }
 }
 
+static int reload(struct daemon *daemon, const char *config_path);
+
 int daemon_reload(struct daemon *daemon, const char *config_path)
+{
+    /* no init retry swaps an instance while this one sorts and restarts them */
+    pthread_mutex_lock(&daemon->control_mutex);
+    int rc = reload(daemon, config_path);
+    pthread_mutex_unlock(&daemon->control_mutex);
+    return rc;
+}
+
+static int reload(struct daemon *daemon, const char *config_path)
 {
     struct diag_list diags = {0};
     struct config *config = NULL;
@@ -88,6 +101,7 @@ int daemon_reload(struct daemon *daemon, const char *config_path)
         goto out;
     }
     bool *taken = calloc(config->instance_count + 1, sizeof(*taken));
+    json_t *swapping = json_object(); /* what goes or comes: 503 meanwhile, never 404 */
     for (size_t i = 0; i < daemon->instance_count; i++) {
         struct instance *instance = daemon->instances[i];
         size_t index = 0;
@@ -97,11 +111,18 @@ int daemon_reload(struct daemon *daemon, const char *config_path)
             taken[index] = true;
         } else {
             retired[retired_count++] = instance;
+            json_object_set_new(swapping, instance->name, json_true());
+        }
+    }
+    for (size_t i = 0; i < config->instance_count; i++) {
+        if (config->instances[i].enabled && (taken == NULL || !taken[i])) {
+            json_object_set_new(swapping, config->instances[i].name, json_true());
         }
     }
     struct instance **previous = daemon->instances;
     daemon->instances = kept;
     daemon->instance_count = kept_count;
+    daemon->swapping = swapping;
     kept = NULL;
     pthread_rwlock_unlock(&daemon->instances_lock);
     free(previous);
@@ -139,6 +160,11 @@ int daemon_reload(struct daemon *daemon, const char *config_path)
         started++;
     }
     free(taken);
+    /* every instance is where it will stay: unknown names are 404 again */
+    pthread_rwlock_wrlock(&daemon->instances_lock);
+    json_decref(daemon->swapping);
+    daemon->swapping = NULL;
+    pthread_rwlock_unlock(&daemon->instances_lock);
     /* Scorers restart with the new plan; the old engine scores what it has pending. */
     struct scoring *scoring = daemon_start_scoring(daemon, plan);
     plan = NULL;

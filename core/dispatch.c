@@ -4,7 +4,8 @@
  * A worker's cycle is one transaction: claim up to claim_batch due rows (locked, skipping
  * rows other workers hold), deliver them one by one or in the sink's batches, write every
  * attempted row's outcome, commit. Rows claimed but not attempted (the lane stopping, the
- * circuit opening mid-claim) are left exactly as they were.
+ * circuit opening mid-claim, the transaction's time budget spent) are left exactly as they
+ * were.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -16,11 +17,15 @@
 #include "store_pg.h"
 #include "util.h"
 
-#define DISPATCH_IDLE_WAIT_MS       1000 /* between claims when nothing is due */
-#define DISPATCH_RETRY_AFTER_MAX_MS (60LL * 60 * 1000)
-#define DISPATCH_BREAKER_MAX_FACTOR 10 /* an open circuit waits at most 10x the cooldown */
-#define DISPATCH_STATS_INTERVAL_MS  5000
-#define DISPATCH_ERROR_MAX          1000 /* bytes of a sink's reason kept in last_error */
+#define DISPATCH_IDLE_WAIT_MS     1000 /* between claims when nothing is due */
+#define DISPATCH_SHORTEST_WAIT_MS 5    /* the least an idle worker waits for a retry */
+/* A worker stops taking deliveries from its claim once its transaction is this old: it
+ * commits what it sent, and claims no more than that next time. */
+#define DISPATCH_TRANSACTION_BUDGET_MS 2000
+#define DISPATCH_RETRY_AFTER_MAX_MS    (60LL * 60 * 1000)
+#define DISPATCH_BREAKER_MAX_FACTOR    10 /* an open circuit waits at most 10x the cooldown */
+#define DISPATCH_STATS_INTERVAL_MS     5000
+#define DISPATCH_ERROR_MAX             1000 /* bytes of a sink's reason kept in last_error */
 
 static const char sql_claim[] =
     "SELECT d.id, d.attempts, e.payload::text, coalesce(d.lead_id, 0) FROM deliveries d "
@@ -38,6 +43,15 @@ static const char sql_claim_ordered[] =
     "AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.destination = d.destination "
     "AND o.lead_id = d.lead_id AND o.status IN ('pending', 'retrying') AND o.id < d.id) "
     "ORDER BY d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED";
+
+/* How long until this destination's next delivery falls due (ms, rounded up), when one is
+ * waiting: an idle worker sleeps that long rather than a whole idle tick, so a retry goes
+ * when its backoff says. Rows due already are left out: they wait for a lock or, in an
+ * ordered lane, for an older row of their lead, and waking for them would spin. */
+static const char sql_next_due[] =
+    "SELECT ceil(extract(epoch FROM min(next_attempt_at) - now()) * 1000)::bigint "
+    "FROM deliveries WHERE destination = $1 AND status IN ('pending', 'retrying') "
+    "AND next_attempt_at > now()";
 
 static const char sql_record[] =
     "UPDATE deliveries AS d SET status = r.status, attempts = d.attempts + 1, "
@@ -78,6 +92,7 @@ struct lane {
     int64_t open_until_ms; /* monotonic */
     int64_t cooldown_ms;
     bool trial_claimed;
+    char *misconfigured; /* why the sink last said LH_CONFIG, until it accepts again; owned */
 
     struct lane *next;
 };
@@ -102,6 +117,7 @@ struct claimed {
     json_t *event;
     char key[48];
     bool attempted;
+    bool undecodable; /* its stored event could not be read: dead without a sink call */
     lh_status_t status;
     char *error;
     int64_t retry_after_ms;
@@ -213,8 +229,15 @@ static void claimed_free(struct claimed *rows, size_t count)
     free(rows);
 }
 
-/* Claims due rows; returns how many (0 on none or error). */
-static size_t claim(struct lane *lane, struct store *store, size_t limit, struct claimed **out)
+/*
+ * Claims due rows; returns how many (0 on none or error). The first *readable_out rows
+ * carry their event; the rest are rows whose stored event cannot be decoded, already
+ * marked for the dead letters: sending them is impossible, and leaving them pending
+ * would keep them claimed, unattempted and invisible for ever (and, at the head of an
+ * ordered lane, hold back their lead).
+ */
+static size_t claim(struct lane *lane, struct store *store, size_t limit, struct claimed **out,
+                    size_t *readable_out)
 {
     char limit_text[24];
     snprintf(limit_text, sizeof(limit_text), "%zu", limit);
@@ -222,6 +245,7 @@ static size_t claim(struct lane *lane, struct store *store, size_t limit, struct
     PGresult *result = NULL;
     char *error = NULL;
     *out = NULL;
+    *readable_out = 0;
     const char *name = lane->ordered ? "dispatch_claim_ordered" : "dispatch_claim";
     if (store_exec(store, name, lane->ordered ? sql_claim_ordered : sql_claim, 2, params, &result,
                    &error) != STORE_OK) {
@@ -236,27 +260,30 @@ static size_t claim(struct lane *lane, struct store *store, size_t limit, struct
         PQclear(result);
         return 0;
     }
-    size_t kept = 0;
+    size_t readable = 0, unreadable_at = n;
     for (size_t i = 0; i < n; i++) {
-        struct claimed *row = &rows[kept];
+        json_error_t jerr;
+        json_t *event = store_json_loads(PQgetvalue(result, (int)i, 2), 0, &jerr);
+        struct claimed *row = event != NULL ? &rows[readable++] : &rows[--unreadable_at];
         row->id = strtoll(PQgetvalue(result, (int)i, 0), NULL, 10);
         row->attempts = (int)strtol(PQgetvalue(result, (int)i, 1), NULL, 10);
         row->lead_id = strtoll(PQgetvalue(result, (int)i, 3), NULL, 10);
-        row->event = json_loads(PQgetvalue(result, (int)i, 2), 0, NULL);
+        row->event = event;
         row->retry_after_ms = -1;
-        if (row->event == NULL) {
-            continue; /* unreadable payload: left as it is, and logged below */
-        }
         snprintf(row->key, sizeof(row->key), "leadhub-delivery-%lld", (long long)row->id);
-        kept++;
-    }
-    if (kept < n) {
-        log_write(LOG_LEVEL_ERROR, NULL, lane->destination, NULL,
-                  "%zu claimed deliveries had an unreadable event payload", n - kept);
+        if (event == NULL) {
+            row->undecodable = true;
+            row->attempted = true;
+            row->status = LH_PERMANENT;
+            row->error = util_printf("the stored event cannot be decoded (%s, at character %d); "
+                                     "it was never sent",
+                                     jerr.text, jerr.position);
+        }
     }
     PQclear(result);
     *out = rows;
-    return kept;
+    *readable_out = readable;
+    return n;
 }
 
 static void note_outcome(struct claimed *row, lh_status_t status, const char *error,
@@ -377,6 +404,42 @@ static bool may_continue(struct lane *lane)
     return ok;
 }
 
+/*
+ * LH_CONFIG from a sink: the destination refuses the instance's configuration (revoked
+ * credentials, a missing permission, a wrong account). Its deliveries are retried with
+ * the usual backoff, not dead-lettered, so that they all go once the configuration is
+ * fixed; meanwhile the lane says so (status, gauge, one error line) until an attempt
+ * succeeds. Called with the lane's mutex held.
+ */
+static void note_configuration(struct lane *lane, lh_status_t status, const char *reason)
+{
+    static const char gauge[] = "leadhub_delivery_misconfigured";
+    static const char help[] = "1 while a destination's sink refuses its configuration "
+                               "(LH_CONFIG), by destination.";
+    if (status == LH_CONFIG) {
+        char *copy = strdup(reason != NULL ? reason : "the sink gave no reason");
+        if (lane->misconfigured == NULL) {
+            log_write(LOG_LEVEL_ERROR, lane->sink->plugin->name, lane->destination, NULL,
+                      "the destination refuses this instance's configuration: %s; its "
+                      "deliveries are retried until it is fixed",
+                      copy != NULL ? copy : "?");
+            metrics_gauge_set(lane->dispatcher->metrics, gauge, help, 1, "destination",
+                              lane->destination, METRICS_END);
+        }
+        if (copy != NULL) {
+            free(lane->misconfigured);
+            lane->misconfigured = copy;
+        }
+    } else if (status == LH_OK && lane->misconfigured != NULL) {
+        log_write(LOG_LEVEL_INFO, lane->sink->plugin->name, lane->destination, NULL,
+                  "the destination accepts deliveries again");
+        free(lane->misconfigured);
+        lane->misconfigured = NULL;
+        metrics_gauge_set(lane->dispatcher->metrics, gauge, help, 0, "destination",
+                          lane->destination, METRICS_END);
+    }
+}
+
 /* The row's new state; counts metrics and feeds the breaker. */
 static json_t *outcome_row(struct lane *lane, struct claimed *row, unsigned *seed)
 {
@@ -409,32 +472,84 @@ static json_t *outcome_row(struct lane *lane, struct claimed *row, unsigned *see
                   "delivery %lld is dead after %u attempt(s): %s", (long long)row->id, attempt,
                   row->error != NULL ? row->error : "");
     }
-    pthread_mutex_lock(&lane->mutex);
-    breaker_record(lane, row->status);
-    pthread_mutex_unlock(&lane->mutex);
+    if (!row->undecodable) {
+        /* an unreadable row says nothing about the destination's health */
+        pthread_mutex_lock(&lane->mutex);
+        breaker_record(lane, row->status);
+        note_configuration(lane, row->status, row->error);
+        pthread_mutex_unlock(&lane->mutex);
+    }
     json_t *out = json_pack("{s:I,s:s,s:o,s:s?}", "id", (json_int_t)row->id, "status", state,
                             "delay_ms", delay, "last_error", row->error);
     return out;
 }
 
-/* One claim-deliver-record transaction. Returns the number of rows claimed. */
-static size_t work_once(struct lane *lane, struct store *store, size_t limit, unsigned *seed)
+/* When nothing was claimed: the wait before the next claim, up to an idle tick. */
+static int64_t idle_wait_ms(struct lane *lane, struct store *store)
 {
+    const char *params[] = {lane->destination};
+    PGresult *result = NULL;
+    int64_t wait = DISPATCH_IDLE_WAIT_MS;
+    if (store_exec(store, "dispatch_next_due", sql_next_due, 1, params, &result, NULL) !=
+        STORE_OK) {
+        return wait;
+    }
+    if (PQntuples(result) == 1 && !PQgetisnull(result, 0, 0)) {
+        int64_t due = strtoll(PQgetvalue(result, 0, 0), NULL, 10);
+        wait = due < DISPATCH_SHORTEST_WAIT_MS ? DISPATCH_SHORTEST_WAIT_MS
+               : due < wait                    ? due
+                                               : wait;
+    }
+    PQclear(result);
+    return wait;
+}
+
+/* What one worker cycle did. */
+struct cycle {
+    size_t claimed;
+    size_t sent;     /* claimed rows handed to the sink */
+    bool cut_short;  /* the transaction budget ran out before the claim did */
+    int64_t idle_ms; /* when nothing was claimed: the wait before claiming again */
+};
+
+/*
+ * One claim-deliver-record transaction.
+ *
+ * Note: the rows stay locked until the commit, and every outcome waits for it, so the
+ * transaction is kept short: after DISPATCH_TRANSACTION_BUDGET_MS the rest of the claim
+ * is left as it was (released by the commit, exactly as when the lane stops). A long
+ * transaction would hold back vacuum everywhere, hide the outcomes already known, and
+ * lose all of them - a whole claim resent - if the worker died before committing.
+ */
+static struct cycle work_once(struct lane *lane, struct store *store, size_t limit, unsigned *seed)
+{
+    struct cycle cycle = {.idle_ms = DISPATCH_IDLE_WAIT_MS};
     char *error = NULL;
     if (store_begin(store, &error) != STORE_OK) {
         free(error);
-        return 0;
+        return cycle;
     }
+    int64_t started = util_monotonic_ms();
     struct claimed *rows = NULL;
-    size_t count = claim(lane, store, limit, &rows);
+    size_t readable = 0;
+    size_t count = claim(lane, store, limit, &rows, &readable);
+    cycle.claimed = count;
+    if (count == 0) {
+        cycle.idle_ms = idle_wait_ms(lane, store);
+    }
     size_t step = lane->batched ? lane->sink->batch_size : 1;
-    for (size_t i = 0; i < count && may_continue(lane); i += step) {
-        size_t n = count - i < step ? count - i : step;
+    for (size_t i = 0; i < readable && may_continue(lane); i += step) {
+        if (i > 0 && util_monotonic_ms() - started >= DISPATCH_TRANSACTION_BUDGET_MS) {
+            cycle.cut_short = true;
+            break;
+        }
+        size_t n = readable - i < step ? readable - i : step;
         if (n > 1) {
             deliver_batch(lane, rows + i, n);
         } else {
             deliver_one(lane, &rows[i]);
         }
+        cycle.sent += n;
     }
     json_t *outcomes = json_array();
     for (size_t i = 0; i < count && outcomes != NULL; i++) {
@@ -465,7 +580,7 @@ static size_t work_once(struct lane *lane, struct store *store, size_t limit, un
     free(error);
     json_decref(outcomes);
     claimed_free(rows, count);
-    return count;
+    return cycle;
 }
 
 static void *worker_main(void *arg)
@@ -478,6 +593,7 @@ static void *worker_main(void *arg)
     if (wanted < policy->claim_batch) {
         wanted = policy->claim_batch;
     }
+    size_t fitting = wanted; /* what the last transactions could send within their budget */
     for (;;) {
         pthread_mutex_lock(&lane->mutex);
         if (lane->stopping) {
@@ -485,7 +601,7 @@ static void *worker_main(void *arg)
             break;
         }
         int64_t wait_ms = 0;
-        size_t limit = claim_allowance(lane, wanted, &wait_ms);
+        size_t limit = claim_allowance(lane, fitting, &wait_ms);
         if (limit == 0) {
             timed_wait(&lane->cond, &lane->mutex, wait_ms);
             pthread_mutex_unlock(&lane->mutex);
@@ -502,7 +618,16 @@ static void *worker_main(void *arg)
             store_close(store);
             store = NULL;
         }
-        size_t claimed = store != NULL ? work_once(lane, store, limit, &seed) : 0;
+        struct cycle cycle = {.idle_ms = DISPATCH_IDLE_WAIT_MS};
+        if (store != NULL) {
+            cycle = work_once(lane, store, limit, &seed);
+        }
+        if (cycle.cut_short) {
+            fitting = cycle.sent; /* a slow destination: claim what can go in time */
+        } else if (cycle.sent == limit && fitting < wanted) {
+            fitting = fitting * 2 < wanted ? fitting * 2 : wanted;
+        }
+        size_t claimed = cycle.claimed;
 
         pthread_mutex_lock(&lane->mutex);
         if (limit == 1 && lane->circuit == CIRCUIT_HALF_OPEN) {
@@ -511,7 +636,7 @@ static void *worker_main(void *arg)
         /* Idle only when nothing was due and nobody woke the lane meanwhile. */
         if (claimed == 0 && !lane->stopping && lane->wakes == wakes) {
             /* also the pause before reconnecting when the database is away */
-            timed_wait(&lane->cond, &lane->mutex, DISPATCH_IDLE_WAIT_MS);
+            timed_wait(&lane->cond, &lane->mutex, cycle.idle_ms);
         }
         pthread_mutex_unlock(&lane->mutex);
     }
@@ -523,11 +648,64 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+static void set_queue_gauges(struct metrics *metrics, const char *destination, double depth,
+                             double oldest_due_seconds, double dead)
+{
+    metrics_gauge_set(metrics, "leadhub_delivery_queue_depth",
+                      "Deliveries waiting (pending or retrying), by destination.", depth,
+                      "destination", destination, METRICS_END);
+    metrics_gauge_set(metrics, "leadhub_delivery_oldest_due_seconds",
+                      "Age of the oldest due delivery, by destination.", oldest_due_seconds,
+                      "destination", destination, METRICS_END);
+    metrics_gauge_set(metrics, "leadhub_deliveries_dead",
+                      "Dead deliveries (replayable), by destination.", dead, "destination",
+                      destination, METRICS_END);
+}
+
+/*
+ * One sample of the queue gauges. The query returns nothing for a destination with
+ * nothing waiting and nothing dead, so every destination reported before (`reported`, kept
+ * across samples) and every lane gets 0 when it has no row: a drained queue reads 0, not
+ * the last depth it had.
+ */
+static void sample_queues(struct dispatcher *d, struct store *store, json_t *reported)
+{
+    PGresult *result = NULL;
+    if (store_exec(store, "dispatch_stats", sql_stats, 0, NULL, &result, NULL) != STORE_OK) {
+        return; /* unknown is not zero: the gauges keep their values */
+    }
+    json_t *seen = json_object();
+    for (int i = 0; i < PQntuples(result); i++) {
+        const char *destination = PQgetvalue(result, i, 0);
+        set_queue_gauges(d->metrics, destination, strtod(PQgetvalue(result, i, 1), NULL),
+                         strtod(PQgetvalue(result, i, 2), NULL),
+                         strtod(PQgetvalue(result, i, 3), NULL));
+        json_object_set_new(seen, destination, json_true());
+    }
+    PQclear(result);
+    pthread_mutex_lock(&d->mutex);
+    for (struct lane *lane = d->lanes; lane != NULL; lane = lane->next) {
+        json_object_set_new(reported, lane->destination, json_true());
+    }
+    pthread_mutex_unlock(&d->mutex);
+    const char *destination;
+    json_t *ignored;
+    json_object_foreach(reported, destination, ignored)
+    {
+        if (seen != NULL && json_object_get(seen, destination) == NULL) {
+            set_queue_gauges(d->metrics, destination, 0, 0, 0);
+        }
+    }
+    json_object_update(reported, seen);
+    json_decref(seen);
+}
+
 /* Queue depth, oldest due age and dead letters per destination, every few seconds. */
 static void *stats_main(void *arg)
 {
     struct dispatcher *d = arg;
     struct store *store = NULL;
+    json_t *reported = json_object(); /* destinations whose gauges were set */
     pthread_mutex_lock(&d->mutex);
     while (!d->stopping) {
         pthread_mutex_unlock(&d->mutex);
@@ -538,25 +716,8 @@ static void *stats_main(void *arg)
             store_close(store);
             store = NULL;
         }
-        PGresult *result = NULL;
-        if (store != NULL &&
-            store_exec(store, "dispatch_stats", sql_stats, 0, NULL, &result, NULL) == STORE_OK) {
-            for (int i = 0; i < PQntuples(result); i++) {
-                const char *destination = PQgetvalue(result, i, 0);
-                metrics_gauge_set(d->metrics, "leadhub_delivery_queue_depth",
-                                  "Deliveries waiting (pending or retrying), by destination.",
-                                  strtod(PQgetvalue(result, i, 1), NULL), "destination",
-                                  destination, METRICS_END);
-                metrics_gauge_set(d->metrics, "leadhub_delivery_oldest_due_seconds",
-                                  "Age of the oldest due delivery, by destination.",
-                                  strtod(PQgetvalue(result, i, 2), NULL), "destination",
-                                  destination, METRICS_END);
-                metrics_gauge_set(d->metrics, "leadhub_deliveries_dead",
-                                  "Dead deliveries (replayable), by destination.",
-                                  strtod(PQgetvalue(result, i, 3), NULL), "destination",
-                                  destination, METRICS_END);
-            }
-            PQclear(result);
+        if (store != NULL && reported != NULL) {
+            sample_queues(d, store, reported);
         }
         free(error);
         pthread_mutex_lock(&d->mutex);
@@ -565,6 +726,7 @@ static void *stats_main(void *arg)
         }
     }
     pthread_mutex_unlock(&d->mutex);
+    json_decref(reported);
     store_close(store);
     return NULL;
 }
@@ -599,6 +761,7 @@ static void lane_free(struct lane *lane)
     pthread_cond_destroy(&lane->cond);
     pthread_mutex_destroy(&lane->mutex);
     instance_release(lane->sink);
+    free(lane->misconfigured);
     free(lane->workers);
     free(lane->destination);
     free(lane);
@@ -687,7 +850,15 @@ void dispatch_remove(struct dispatcher *d, const char *destination)
         *link = lane->next;
     }
     pthread_mutex_unlock(&d->mutex);
-    if (lane != NULL && lane_stop(lane, INT64_MAX)) {
+    if (lane == NULL) {
+        return;
+    }
+    bool stopped = lane_stop(lane, INT64_MAX);
+    /* no lane, no circuit: an open one must not look open for ever */
+    metrics_gauge_set(d->metrics, "leadhub_delivery_circuit_state",
+                      "Delivery circuit per destination: 0 closed, 1 open, 2 half-open.", 0,
+                      "destination", destination, METRICS_END);
+    if (stopped) {
         lane_free(lane);
     }
 }
@@ -712,12 +883,35 @@ json_t *dispatch_status(struct dispatcher *d)
     for (struct lane *lane = d->lanes; lane != NULL && status != NULL; lane = lane->next) {
         pthread_mutex_lock(&lane->mutex);
         json_object_set_new(status, lane->destination,
-                            json_pack("{s:s,s:i}", "circuit", circuit_names[lane->circuit],
-                                      "workers", (int)lane->worker_count));
+                            json_pack("{s:s,s:i,s:s*}", "circuit", circuit_names[lane->circuit],
+                                      "workers", (int)lane->worker_count, "misconfigured",
+                                      lane->misconfigured));
         pthread_mutex_unlock(&lane->mutex);
     }
     pthread_mutex_unlock(&d->mutex);
     return status;
+}
+
+/* Asks every lane of the list to stop, without waiting, so that they drain in parallel. */
+static void lanes_ask_to_stop(struct lane *lanes)
+{
+    for (struct lane *lane = lanes; lane != NULL; lane = lane->next) {
+        pthread_mutex_lock(&lane->mutex);
+        lane->stopping = true;
+        pthread_cond_broadcast(&lane->cond);
+        pthread_mutex_unlock(&lane->mutex);
+    }
+}
+
+void dispatch_quiesce(struct dispatcher *d)
+{
+    if (d == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&d->mutex);
+    d->stopping = true; /* no lane is added from now on */
+    lanes_ask_to_stop(d->lanes);
+    pthread_mutex_unlock(&d->mutex);
 }
 
 bool dispatch_stop(struct dispatcher *d, int64_t grace_ms)
@@ -731,14 +925,7 @@ bool dispatch_stop(struct dispatcher *d, int64_t grace_ms)
     struct lane *lanes = d->lanes;
     d->lanes = NULL;
     pthread_mutex_unlock(&d->mutex);
-
-    /* Ask every lane first so that they all drain in parallel, then wait. */
-    for (struct lane *lane = lanes; lane != NULL; lane = lane->next) {
-        pthread_mutex_lock(&lane->mutex);
-        lane->stopping = true;
-        pthread_cond_broadcast(&lane->cond);
-        pthread_mutex_unlock(&lane->mutex);
-    }
+    lanes_ask_to_stop(lanes);
     int64_t deadline = util_monotonic_ms() + grace_ms;
     bool finished = true;
     for (struct lane *lane = lanes; lane != NULL; lane = lane->next) {

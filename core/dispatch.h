@@ -5,8 +5,10 @@
  * sink, and recording each outcome in the same transaction:
  *
  *   LH_OK -> done;  LH_RETRY (and AUTH, CONFIG) -> retrying after full-jitter backoff
- *   between delivery.backoff_base and backoff_cap;  LH_RETRY_AFTER -> retrying after the
+ *   between delivery.backoff_base and backoff_cap (CONFIG also marks the lane
+ *   misconfigured until an attempt succeeds);  LH_RETRY_AFTER -> retrying after the
  *   provider's delay;  LH_PERMANENT, or max_attempts reached -> dead, last error kept.
+ *   A row whose stored event cannot be decoded goes dead at once, the sink never called.
  *
  * A claimed row stays locked while its transaction is open, so no other worker or replica
  * can send it at the same time; a crashed worker's locks vanish with its connection and
@@ -56,10 +58,18 @@ void dispatch_remove(struct dispatcher *dispatcher, const char *destination);
 void dispatch_wake(struct dispatcher *dispatcher, const char *destination);
 
 /*
- * dispatch_status - {destination: {"circuit": "closed"|"open"|"half_open", "workers": n}}.
- * NEW reference.
+ * dispatch_status - {destination: {"circuit": "closed"|"open"|"half_open", "workers": n,
+ * "misconfigured": reason (only while the sink answers LH_CONFIG)}}. NEW reference.
  */
 json_t *dispatch_status(struct dispatcher *dispatcher);
+
+/*
+ * dispatch_quiesce - the first step of a shutdown: every lane stops claiming at once.
+ * Workers finish the delivery in flight, record what they attempted, release the rest
+ * of their claim and exit, while the rest of the daemon drains; nothing waits here.
+ * dispatch_stop() then waits for them.
+ */
+void dispatch_quiesce(struct dispatcher *dispatcher);
 
 /*
  * dispatch_stop - stop every lane as dispatch_remove() does, waiting at most grace_ms.

@@ -333,7 +333,13 @@ static enum MHD_Result start_webhook(struct request *req, const char *method, co
                           MHD_HTTP_HEADER_ALLOW, "POST");
     }
     const char *name = url + strlen(WEBHOOK_PREFIX);
-    req->instance = daemon_find_instance(req->server->daemon, name);
+    bool swapping = false;
+    req->instance = daemon_lookup_instance(req->server->daemon, name, &swapping);
+    if (swapping) {
+        return send_error(req, 503, "unavailable",
+                          "the connector instance is restarting (configuration reload); retry",
+                          MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    }
     if (req->instance == NULL || req->instance->plugin->desc->webhook == NULL) {
         return send_error(req, 404, "not_found",
                           req->instance == NULL ? "no enabled connector instance by that name"

@@ -66,6 +66,7 @@ int instance_setup(struct instance *instance, const struct config_instance *conf
     instance->settings = settings;
     instance->services = services;
     instance->batch_size = INSTANCE_DEFAULT_BATCH;
+    instance->init_retry_after_ms = -1;
     atomic_init(&instance->initialized, false);
     atomic_init(&instance->references, 1);
     pthread_mutex_init(&instance->status_mutex, NULL);
@@ -97,8 +98,10 @@ static void observe_callback(struct instance *instance, const char *callback, in
                         callback, "status", instance_status_name(status), METRICS_END);
 }
 
-/* Calls init(): the state on success; otherwise destroy()s what init() left and says why. */
-static lh_status_t call_init(struct instance *instance, void **state_out, char **error_out)
+/* Calls init(): the state on success; otherwise destroy()s what init() left and says why
+ * (and, when not NULL, *retry_after_out gets its set_retry_after() delay, or -1). */
+static lh_status_t call_init(struct instance *instance, void **state_out, char **error_out,
+                             int64_t *retry_after_out)
 {
     struct lh_ctx ctx;
     ctx_init(&ctx, instance, NULL);
@@ -119,6 +122,9 @@ static lh_status_t call_init(struct instance *instance, void **state_out, char *
         *error_out = util_printf("init failed (%s): %s", instance_status_name(status),
                                  ctx.error ? ctx.error : "no reason given");
     }
+    if (retry_after_out != NULL) {
+        *retry_after_out = ctx.retry_after_ms;
+    }
     ctx_clear(&ctx);
     return status;
 }
@@ -128,7 +134,9 @@ lh_status_t instance_init(struct instance *instance)
     void *state = NULL;
     free(instance->last_error);
     instance->last_error = NULL;
-    lh_status_t status = call_init(instance, &state, &instance->last_error);
+    lh_status_t status =
+        call_init(instance, &state, &instance->last_error, &instance->init_retry_after_ms);
+    instance->init_status = status;
     if (status == LH_OK) {
         instance->state = state;
         atomic_store(&instance->initialized, true);
@@ -144,7 +152,7 @@ lh_status_t instance_init(struct instance *instance)
 lh_status_t instance_try_init(struct instance *instance, char **error_out)
 {
     void *state = NULL;
-    lh_status_t status = call_init(instance, &state, error_out);
+    lh_status_t status = call_init(instance, &state, error_out, NULL);
     if (status == LH_OK) {
         instance->plugin->desc->destroy(state);
     }

@@ -52,7 +52,12 @@ struct instance {
     json_t *settings; /* normalized settings; owned */
     void *state;      /* what init() returned */
     atomic_bool initialized;
-    char *last_error;           /* last init failure, for readiness; owned */
+    char *last_error;            /* last init failure, for readiness; owned */
+    lh_status_t init_status;     /* what init() last returned */
+    int64_t init_retry_after_ms; /* its set_retry_after() delay, -1 when none */
+    /* Init retries (daemon_retry.c), touched only under the daemon's control mutex. */
+    unsigned init_failures;     /* retryable init failures in a row */
+    int64_t init_retry_at_ms;   /* monotonic: when to try init() again; 0: never */
     pthread_mutex_t call_mutex; /* one callback at a time unless REENTRANT */
     size_t batch_size;          /* deliver_batch() capacity (host->set_batch_size) */
     struct host_services *services;
@@ -133,7 +138,10 @@ int instance_setup(struct instance *instance, const struct config_instance *conf
 
 /*
  * instance_init - run the plugin's init(). On failure the reason is kept in
- * instance->last_error and returned (LH_CONFIG, LH_RETRY, ...).
+ * instance->last_error and returned (LH_CONFIG, LH_RETRY, ...), the status in init_status
+ * and a set_retry_after() delay in init_retry_after_ms.
+ * Note: it writes fields readers use without a lock: call it before the instance is
+ * visible to other threads (a failed one is retried on a fresh instance, daemon_retry.c).
  */
 lh_status_t instance_init(struct instance *instance);
 

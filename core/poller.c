@@ -295,6 +295,12 @@ static void *poll_thread_main(void *arg)
             continue;
         }
         synced = false;
+        if (!atomic_load(&source->initialized)) {
+            /* Checked before the lock: a replica that cannot poll must not keep one that
+             * can from polling. (A retried init comes with a new instance and thread.) */
+            next_due = util_monotonic_ms() + POLLER_UNINITIALIZED_MS;
+            continue;
+        }
         if (!owned) {
             owned = try_lock(conn, source->name);
             if (!owned) {
@@ -304,10 +310,6 @@ static void *poll_thread_main(void *arg)
             }
             log_write(LOG_LEVEL_INFO, source->plugin->name, source->name, NULL,
                       "this replica polls the instance now");
-        }
-        if (!atomic_load(&source->initialized)) {
-            next_due = util_monotonic_ms() + POLLER_UNINITIALIZED_MS;
-            continue;
         }
         struct poll_result result;
         poller_run_once(source, t->poller->ingest, conn, t->poller->replica, t->poller->metrics,

@@ -181,7 +181,8 @@ static enum store_result read_snapshots(struct scoring *s, struct store *store, 
         for (size_t c = 0; c < UTIL_ARRAY_LEN(lead_columns); c++) {
             set_text(l->lead, lead_columns[c], r, row, (int)c + 1);
         }
-        json_object_set_new(l->lead, "attributes", json_loads(PQgetvalue(r, row, 8), 0, NULL));
+        json_object_set_new(l->lead, "attributes",
+                            store_json_loads(PQgetvalue(r, row, 8), 0, NULL));
         set_text(l->lead, "created_at", r, row, 9);
     }
     PQclear(r);
@@ -212,7 +213,7 @@ static enum store_result read_snapshots(struct scoring *s, struct store *store, 
                                   PQgetvalue(r, row, 2), "source", PQgetvalue(r, row, 3),
                                   "occurred_at", PQgetvalue(r, row, 4));
         if (event != NULL && !PQgetisnull(r, row, 5)) {
-            json_object_set_new(event, "data", json_loads(PQgetvalue(r, row, 5), 0, NULL));
+            json_object_set_new(event, "data", store_json_loads(PQgetvalue(r, row, 5), 0, NULL));
         }
         json_array_append_new(l->events, event);
         json_array_append_new(l->event_ms, json_integer(strtoll(PQgetvalue(r, row, 6), NULL, 10)));

@@ -573,6 +573,15 @@ void store_rollback(struct store *store)
     }
 }
 
+json_t *store_json_loads(const char *text, size_t flags, json_error_t *error)
+{
+    json_t *value = json_loads(text, flags, error);
+    if (value == NULL) {
+        value = json_loads(text, flags | JSON_DECODE_INT_AS_REAL, error);
+    }
+    return value;
+}
+
 enum store_result store_checkpoint_get(struct store *store, const char *instance, const char *key,
                                        json_t **value_out, char **error_out)
 {
@@ -588,7 +597,7 @@ enum store_result store_checkpoint_get(struct store *store, const char *instance
     }
     if (PQntuples(result) == 1) {
         json_error_t jerr;
-        *value_out = json_loads(PQgetvalue(result, 0, 0), JSON_DECODE_ANY, &jerr);
+        *value_out = store_json_loads(PQgetvalue(result, 0, 0), JSON_DECODE_ANY, &jerr);
         if (*value_out == NULL) {
             if (error_out != NULL) {
                 *error_out = util_printf("stored checkpoint %s is not JSON: %s", key, jerr.text);

@@ -75,7 +75,9 @@ typedef enum lh_status {
     LH_RETRY_AFTER = 2, /* transient, and the delay is known: see host->set_retry_after() */
     LH_AUTH = 3,        /* credentials rejected: the host refreshes the token, retries once */
     LH_PERMANENT = 4,   /* will never succeed as is: dead letter, or a 4xx for a webhook */
-    LH_CONFIG = 5       /* the instance's configuration is wrong: the instance is failed */
+    LH_CONFIG = 5       /* the instance's configuration is wrong: from init() the instance
+                           is failed; a delivery is retried and its destination shown
+                           misconfigured; a poll records it (docs/sdk.md) */
 } lh_status_t;
 
 /* What a plugin provides. SOURCE and SINK may be combined (a CRM is both). */
@@ -419,7 +421,9 @@ typedef struct lh_host {
  *   settings:  BORROWED; validated and normalized against the schema (see above).
  *   state_out: the instance state, handed back to every later callback.
  *   Returns: LH_OK; LH_CONFIG (with set_error) for settings that validate but cannot
- *            work; LH_RETRY when a dependency is down (the host retries later).
+ *            work; LH_RETRY when a dependency is down: the host calls init() again, with
+ *            backoff up to a minute (after LH_RETRY_AFTER, the delay set), until it
+ *            succeeds. A failed init()'s state is destroy()ed first.
  */
 typedef lh_status_t (*lh_init_fn)(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
                                   void **state_out);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "daemon_harness.h"
 #include "fake_http.h"
@@ -558,6 +559,131 @@ START_TEST(test_random_faults_under_load_every_delivery_done_once_none_dead)
 }
 END_TEST
 
+/* The value of the series `series` (name and labels, as rendered) in /metrics, or -1. */
+static double metric(const char *series)
+{
+    char *url = td_url(&td, "/metrics");
+    struct http_result m;
+    http_get(url, &m);
+    double value = -1;
+    size_t len = strlen(series);
+    for (const char *line = m.body; line != NULL && *line != '\0';) {
+        if (strncmp(line, series, len) == 0 && line[len] == ' ') {
+            value = strtod(line + len + 1, NULL);
+            break;
+        }
+        line = strchr(line, '\n');
+        line = line != NULL ? line + 1 : NULL;
+    }
+    http_result_free(&m);
+    free(url);
+    return value;
+}
+
+struct readyz_wait {
+    const char *needle;
+};
+
+static bool readyz_says(void *arg)
+{
+    const struct readyz_wait *w = arg;
+    char *url = td_url(&td, "/readyz");
+    struct http_result r;
+    http_get(url, &r);
+    bool found = r.body != NULL && strstr(r.body, w->needle) != NULL;
+    http_result_free(&r);
+    free(url);
+    return found;
+}
+
+struct metric_wait {
+    const char *series;
+    double at_least;
+};
+
+static bool metric_reaches(void *arg)
+{
+    const struct metric_wait *w = arg;
+    return metric(w->series) >= w->at_least;
+}
+
+static bool provider_got(void *arg)
+{
+    return requests_for(provider, (const char *)arg, NULL, 0) > 0;
+}
+
+/*
+ * init() says LH_RETRY while its provider is down: the host tries it again with backoff,
+ * and once it works the instance polls and delivers, without a restart. One that says
+ * LH_CONFIG is not tried again.
+ */
+START_TEST(test_an_instance_whose_init_is_retried_polls_and_delivers_without_a_restart)
+{
+    fake_http_route(provider, "/flaky/*", (struct fake_response){200, "{}", NULL, 0}, 0);
+    td_init(&td, NULL);
+    char *plugins = tu_path(td.dir, "plugins");
+    char *copy = util_printf("mkdir -p '%s' && cp '%s/tests/fixtures/flaky_init.so' '%s/'", plugins,
+                             tu_build_dir(), plugins);
+    ck_assert_int_eq(tu_run(copy, NULL), 0);
+    free(copy);
+    td.extra_plugin_dir = plugins;
+    char *down = tu_path(td.dir, "provider-down");
+    tu_write_file(td.dir, "provider-down", "down\n");
+    td_webhook_instance(&td, "inbound", SECRET);
+    char *url = fake_http_url(provider, "/flaky");
+    char *yaml = util_printf("name: flaky\nplugin: flaky_init\npoll_interval: 1s\n"
+                             "settings:\n  url: %s\n  down_while: %s\n",
+                             url, down);
+    td_connector(&td, "flaky", yaml);
+    free(yaml);
+    yaml =
+        util_printf("name: stuck\nplugin: flaky_init\nsettings:\n  url: %s\n  refuse: true\n", url);
+    td_connector(&td, "stuck", yaml);
+    free(yaml);
+    free(url);
+    td.extra_main = strdup("routes:\n  - name: to-flaky\n    from: inbound\n"
+                           "    types: [\"*\"]\n    to: [flaky]\n");
+    td_spawn(&td);
+    reaper_watch_pid(td.pid);
+    pid_t pid = td.pid;
+
+    /* down: not ready, and init is tried again (not only at start) */
+    struct readyz_wait failing = {"\"flaky\":\"init failed (retry): the provider is down"};
+    ck_assert(td_wait_until(readyz_says, &failing, 30000));
+    struct metric_wait retried = {"leadhub_plugin_callbacks_total{instance=\"flaky\","
+                                  "callback=\"init\",status=\"retry\"}",
+                                  2};
+    ck_assert_msg(td_wait_until(metric_reaches, &retried, 30000), "init tried %g time(s)",
+                  metric(retried.series));
+    db = testdb_connect(td.db_url);
+    post_event("waits");
+    ck_assert_int_eq(testdb_scalar(db, "SELECT count(*) FROM deliveries WHERE status = 'pending'"),
+                     1);
+    ck_assert_uint_eq(requests_for(provider, "/flaky/deliver", NULL, 0), 0);
+    ck_assert_uint_eq(requests_for(provider, "/flaky/poll", NULL, 0), 0);
+
+    /* the provider is back: the next try initializes it, its lane and poller start */
+    ck_assert_int_eq(unlink(down), 0);
+    struct readyz_wait ok = {"\"flaky\":\"ok\""};
+    ck_assert(td_wait_until(readyz_says, &ok, 120000));
+    wait_delivery("waits", "done");
+    ck_assert(td_wait_until(provider_got, "/flaky/poll", 30000));
+    ck_assert_int_eq(td.pid, pid); /* the same process all along */
+    char *log = td_log(&td);
+    ck_assert_ptr_nonnull(strstr(log, "init is tried again in"));
+    free(log);
+
+    /* LH_CONFIG: failed once, never tried again */
+    struct readyz_wait refused = {"\"stuck\":\"init failed (config): the provider refuses"};
+    ck_assert(readyz_says(&refused));
+    ck_assert(metric("leadhub_plugin_callbacks_total{instance=\"stuck\",callback=\"init\","
+                     "status=\"config\"}") == 1);
+    ck_assert(metric("leadhub_plugin_callbacks_total{instance=\"stuck\",callback=\"init\","
+                     "status=\"retry\"}") == -1);
+    free(down);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -570,6 +696,12 @@ int main(void)
     tcase_add_test(tc, test_a_refused_host_token_is_refreshed_and_only_refused_deliveries_go_again);
     tcase_add_test(tc, test_random_faults_under_load_every_delivery_done_once_none_dead);
     suite_add_tcase(s, tc);
+    TCase *init = tcase_create("init");
+    tcase_set_timeout(init, soak() ? 1800 : 300);
+    tcase_add_checked_fixture(init, setup, teardown);
+    tcase_add_test(init,
+                   test_an_instance_whose_init_is_retried_polls_and_delivers_without_a_restart);
+    suite_add_tcase(s, init);
     int rc = tu_run_suite(s);
     curl_global_cleanup();
     return rc;

@@ -5,8 +5,10 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon_harness.h"
@@ -150,6 +152,75 @@ START_TEST(test_sighup_restarts_a_changed_instance_and_applies_new_routes)
 }
 END_TEST
 
+static bool received_some(void *arg)
+{
+    return fake_http_request_count((struct fake_http *)arg) > 0;
+}
+
+/*
+ * While a reload swaps a changed webhook instance, the instance is gone from the table
+ * and its successor not there yet: a webhook for it answers 503 with Retry-After (the
+ * provider retries), never 404 (which a provider may take as "stop sending"). Here the
+ * swap is held open by a sink, restarted in the same reload, that waits for the delivery
+ * it has in flight (its receiver answers after 3 s).
+ */
+START_TEST(test_sighup_answers_503_not_404_while_it_swaps_an_instance)
+{
+    struct fake_http *receiver = fake_http_start();
+    ck_assert_ptr_nonnull(receiver);
+    fake_http_push(receiver, (struct fake_response){200, "{}", NULL, 3000});
+    setenv("LHTEST_SWAP_OLD", "old-secret", 1);
+    setenv("LHTEST_SWAP_NEW", "new-secret", 1);
+    setenv("LHTEST_SWAP_OUT", "out-secret", 1);
+    td_init(&td, NULL);
+    td_connector(&td, "inbound",
+                 "name: inbound\nplugin: webhook\nsettings:\n  secret: ${LHTEST_SWAP_OLD}\n");
+    char *url = fake_http_url(receiver, "/in");
+    char *out = util_printf("name: out\nplugin: http\nsettings:\n  url: %s\n"
+                            "  secret: ${LHTEST_SWAP_OUT}\n  timeout: %s\n",
+                            url, "10s");
+    td_connector(&td, "out", out);
+    free(out);
+    td.extra_main = strdup("routes:\n  - name: to-out\n    from: inbound\n"
+                           "    types: [\"*\"]\n    to: [out]\n");
+    ck_assert_int_eq(td_start(&td), 0);
+    ck_assert_int_eq(post("inbound", "old-secret", "in-flight"), 200);
+    ck_assert(td_wait_until(received_some, receiver, 20000));
+
+    /* both change: the webhook's secret, the sink's timeout */
+    td_connector(&td, "inbound",
+                 "name: inbound\nplugin: webhook\nsettings:\n  secret: ${LHTEST_SWAP_NEW}\n");
+    out = util_printf("name: out\nplugin: http\nsettings:\n  url: %s\n"
+                      "  secret: ${LHTEST_SWAP_OUT}\n  timeout: %s\n",
+                      url, "9s");
+    td_connector(&td, "out", out);
+    free(out);
+    free(url);
+    td_signal(&td, SIGHUP);
+    int seen[600] = {0};
+    int64_t deadline = util_monotonic_ms() + 30000;
+    while (seen[200] == 0 && util_monotonic_ms() < deadline) {
+        char id[32];
+        snprintf(id, sizeof(id), "swap-%lld", (long long)util_monotonic_ms());
+        int status = post("inbound", "new-secret", id);
+        seen[status >= 0 && status < 600 ? status : 0]++;
+        struct timespec pause = {0, 20 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    ck_assert_msg(seen[200] > 0, "the new instance never answered");
+    ck_assert_msg(seen[404] == 0, "%d answers were 404 during the swap", seen[404]);
+    ck_assert_msg(seen[503] > 0, "no answer came during the swap (401: %d)", seen[401]);
+    ck_assert_int_eq(seen[0], 0);
+    ck_assert(log_says("reload applied: 0 instance(s) kept, 2 stopped, 2 started"));
+
+    /* afterwards an unknown name is 404 again */
+    ck_assert_int_eq(post("nobody", "new-secret", "x"), 404);
+    ck_assert_int_eq(td_stop(&td), 0);
+    td_cleanup(&td);
+    fake_http_stop(receiver);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -158,6 +229,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_sighup_adds_removes_and_refuses_broken_connectors);
     tcase_add_test(tc, test_sighup_restarts_a_changed_instance_and_applies_new_routes);
+    tcase_add_test(tc, test_sighup_answers_503_not_404_while_it_swaps_an_instance);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
     curl_global_cleanup();

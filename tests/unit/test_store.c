@@ -684,6 +684,38 @@ START_TEST(test_store_reconnects_after_the_connection_is_killed)
 }
 END_TEST
 
+/* What jsonb prints back: 1e20 as the integer 100000000000000000000, beyond json_int_t.
+ * store_json_loads() decodes it (as a real, then every number of that text is one);
+ * ordinary texts keep their integers; a number beyond a double is an error, not a crash. */
+START_TEST(test_store_json_loads_reads_what_jsonb_prints_back)
+{
+    char *big = testdb_text(check_conn, "SELECT '{\"big\": 1e20, \"n\": 42}'::jsonb::text");
+    ck_assert_str_eq(big, "{\"n\": 42, \"big\": 100000000000000000000}");
+    ck_assert_ptr_null(json_loads(big, 0, NULL)); /* what the plain decode does */
+    json_error_t error;
+    json_t *value = store_json_loads(big, 0, &error);
+    ck_assert_msg(value != NULL, "%s", error.text);
+    ck_assert(json_is_real(json_object_get(value, "big")));
+    ck_assert(json_real_value(json_object_get(value, "big")) == 1e20);
+    ck_assert(json_number_value(json_object_get(value, "n")) == 42);
+    json_decref(value);
+    free(big);
+
+    char *plain = testdb_text(check_conn, "SELECT '{\"n\": 42, \"x\": 1.5}'::jsonb::text");
+    value = store_json_loads(plain, 0, NULL);
+    ck_assert(json_is_integer(json_object_get(value, "n")));
+    ck_assert_int_eq(json_integer_value(json_object_get(value, "n")), 42);
+    ck_assert(json_is_real(json_object_get(value, "x")));
+    json_decref(value);
+    free(plain);
+
+    char *huge = testdb_text(check_conn, "SELECT '{\"n\": 1e400}'::jsonb::text");
+    ck_assert_ptr_null(store_json_loads(huge, 0, &error));
+    ck_assert(error.text[0] != '\0');
+    free(huge);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -712,6 +744,7 @@ static Suite *store_suite(void)
     tcase_add_test(batch, test_store_batch_with_steps_failure_stores_nothing_at_all);
     tcase_add_test(batch, test_store_unreachable_database_is_unavailable);
     tcase_add_test(batch, test_store_reconnects_after_the_connection_is_killed);
+    tcase_add_test(batch, test_store_json_loads_reads_what_jsonb_prints_back);
     suite_add_tcase(s, batch);
     TCase *redaction = tcase_create("redaction");
     tcase_add_test(redaction, test_store_redact_url_masks_every_way_of_writing_a_password);
