@@ -21,19 +21,6 @@
 
 #define HEALTH_CACHE_MS 1000
 
-struct instance *daemon_find_instance(struct daemon *daemon, const char *name)
-{
-    struct instance *found = NULL;
-    pthread_rwlock_rdlock(&daemon->instances_lock);
-    for (size_t i = 0; i < daemon->instance_count && found == NULL; i++) {
-        if (strcmp(daemon->instances[i]->name, name) == 0) {
-            found = instance_acquire(daemon->instances[i]);
-        }
-    }
-    pthread_rwlock_unlock(&daemon->instances_lock);
-    return found;
-}
-
 struct instance *daemon_lookup_instance(struct daemon *daemon, const char *name, bool *swapping_out)
 {
     struct instance *found = NULL;
@@ -44,9 +31,16 @@ struct instance *daemon_lookup_instance(struct daemon *daemon, const char *name,
         }
     }
     /* under the same lock: a reload cannot finish between the two answers */
-    *swapping_out = found == NULL && json_object_get(daemon->swapping, name) != NULL;
+    if (swapping_out != NULL) {
+        *swapping_out = found == NULL && json_object_get(daemon->swapping, name) != NULL;
+    }
     pthread_rwlock_unlock(&daemon->instances_lock);
     return found;
+}
+
+struct instance *daemon_find_instance(struct daemon *daemon, const char *name)
+{
+    return daemon_lookup_instance(daemon, name, NULL);
 }
 
 int daemon_check_config(struct daemon *daemon, const struct config *config, json_t **settings,

@@ -92,7 +92,7 @@ struct instance *daemon_find_instance(struct daemon *daemon, const char *name);
  * daemon_lookup_instance - daemon_find_instance(), and when it finds none, whether that is
  * only for the moment: a reload is stopping or starting an instance of that name (in the
  * old or the new configuration). Webhooks answer 503 then, not 404.
- *   swapping_out: set in every case.
+ *   swapping_out: set in every case, unless NULL.
  */
 struct instance *daemon_lookup_instance(struct daemon *daemon, const char *name,
                                         bool *swapping_out);

@@ -25,19 +25,6 @@
 #define INIT_RETRY_CHECK_MS       1000               /* the longest the thread sleeps */
 #define INIT_RETRY_SHORTEST_SLEEP 20
 
-static void timed_wait(pthread_cond_t *cond, pthread_mutex_t *mutex, int64_t ms)
-{
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += ms / 1000;
-    deadline.tv_nsec += (ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(cond, mutex, &deadline);
-}
-
 static bool retryable(lh_status_t status)
 {
     return status == LH_RETRY || status == LH_RETRY_AFTER;
@@ -57,11 +44,8 @@ void daemon_schedule_init_retry(struct daemon *daemon, struct instance *instance
                     ? instance->init_retry_after_ms
                     : INIT_RETRY_AFTER_MAX_MS;
     } else {
-        int64_t ceiling = INIT_RETRY_BASE_MS;
-        for (unsigned i = 1; i < instance->init_failures && ceiling < INIT_RETRY_CAP_MS; i++) {
-            ceiling *= 2;
-        }
-        ceiling = ceiling < INIT_RETRY_CAP_MS ? ceiling : INIT_RETRY_CAP_MS;
+        int64_t ceiling =
+            util_backoff_ceiling_ms(INIT_RETRY_BASE_MS, INIT_RETRY_CAP_MS, instance->init_failures);
         /* half fixed, half jitter: replicas that failed together do not retry together,
          * and no retry comes right after the failure */
         delay = ceiling / 2 +
@@ -156,7 +140,7 @@ static void *retry_main(void *arg)
         pthread_mutex_unlock(&daemon->control_mutex);
         pthread_mutex_lock(&daemon->retry_mutex);
         if (!daemon->retry_stopping) {
-            timed_wait(&daemon->retry_cond, &daemon->retry_mutex, sleep);
+            util_cond_wait_ms(&daemon->retry_cond, &daemon->retry_mutex, sleep);
         }
     }
     pthread_mutex_unlock(&daemon->retry_mutex);

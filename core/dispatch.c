@@ -125,32 +125,14 @@ struct claimed {
 
 int64_t dispatch_backoff_ms(const struct config_delivery *policy, unsigned attempt, unsigned *seed)
 {
-    int64_t ceiling = policy->backoff_base_ms;
-    for (unsigned i = 1; i < attempt && ceiling < policy->backoff_cap_ms; i++) {
-        ceiling *= 2;
-    }
-    if (ceiling > policy->backoff_cap_ms) {
-        ceiling = policy->backoff_cap_ms;
-    }
+    int64_t ceiling =
+        util_backoff_ceiling_ms(policy->backoff_base_ms, policy->backoff_cap_ms, attempt);
     if (ceiling <= 0) {
         return 0;
     }
     /* two draws: rand_r gives 31 bits, the cap may exceed them in milliseconds */
     uint64_t draw = ((uint64_t)rand_r(seed) << 31) ^ (uint64_t)rand_r(seed);
     return (int64_t)(draw % (uint64_t)ceiling);
-}
-
-static void timed_wait(pthread_cond_t *cond, pthread_mutex_t *mutex, int64_t ms)
-{
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += ms / 1000;
-    deadline.tv_nsec += (ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(cond, mutex, &deadline);
 }
 
 static void set_circuit(struct lane *lane, enum circuit circuit)
@@ -603,7 +585,7 @@ static void *worker_main(void *arg)
         int64_t wait_ms = 0;
         size_t limit = claim_allowance(lane, fitting, &wait_ms);
         if (limit == 0) {
-            timed_wait(&lane->cond, &lane->mutex, wait_ms);
+            util_cond_wait_ms(&lane->cond, &lane->mutex, wait_ms);
             pthread_mutex_unlock(&lane->mutex);
             continue;
         }
@@ -636,7 +618,7 @@ static void *worker_main(void *arg)
         /* Idle only when nothing was due and nobody woke the lane meanwhile. */
         if (claimed == 0 && !lane->stopping && lane->wakes == wakes) {
             /* also the pause before reconnecting when the database is away */
-            timed_wait(&lane->cond, &lane->mutex, cycle.idle_ms);
+            util_cond_wait_ms(&lane->cond, &lane->mutex, cycle.idle_ms);
         }
         pthread_mutex_unlock(&lane->mutex);
     }
@@ -722,7 +704,7 @@ static void *stats_main(void *arg)
         free(error);
         pthread_mutex_lock(&d->mutex);
         if (!d->stopping) {
-            timed_wait(&d->cond, &d->mutex, DISPATCH_STATS_INTERVAL_MS);
+            util_cond_wait_ms(&d->cond, &d->mutex, DISPATCH_STATS_INTERVAL_MS);
         }
     }
     pthread_mutex_unlock(&d->mutex);
@@ -826,7 +808,7 @@ static bool lane_stop(struct lane *lane, int64_t deadline)
         if (left <= 0) {
             break;
         }
-        timed_wait(&lane->cond, &lane->mutex, left);
+        util_cond_wait_ms(&lane->cond, &lane->mutex, left);
     }
     bool finished = lane->running == 0;
     pthread_mutex_unlock(&lane->mutex);

@@ -302,13 +302,8 @@ static bool answer_retryable(const lh_http_response_t *response, const char *hin
 /* Full jitter: a uniform delay in [0, min(cap, base * 2^attempt)). */
 static int64_t backoff_delay(int attempt, unsigned *seed)
 {
-    int64_t ceiling = HTTP_BACKOFF_BASE_MS;
-    for (int i = 0; i < attempt && ceiling < HTTP_BACKOFF_CAP_MS; i++) {
-        ceiling *= 2;
-    }
-    if (ceiling > HTTP_BACKOFF_CAP_MS) {
-        ceiling = HTTP_BACKOFF_CAP_MS;
-    }
+    int64_t ceiling =
+        util_backoff_ceiling_ms(HTTP_BACKOFF_BASE_MS, HTTP_BACKOFF_CAP_MS, (unsigned)attempt + 1);
     return (int64_t)(rand_r(seed) % (unsigned)ceiling);
 }
 

@@ -716,13 +716,7 @@ void http_server_quiesce(struct http_server *server)
 unsigned http_server_wait_idle(struct http_server *server, int64_t timeout_ms)
 {
     struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    util_deadline(timeout_ms, &deadline);
     pthread_mutex_lock(&server->mutex);
     while (server->in_flight > 0) {
         if (pthread_cond_timedwait(&server->idle, &server->mutex, &deadline) != 0) {

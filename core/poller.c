@@ -176,11 +176,7 @@ static int64_t next_delay(const struct instance *source, const struct poll_resul
     }
     if (result->status == LH_RETRY) {
         /* transient: retry sooner than a full interval, backing off */
-        int64_t delay = POLLER_RETRY_BASE_MS;
-        for (unsigned i = 1; i < failures && delay < interval; i++) {
-            delay *= 2;
-        }
-        return delay < interval ? delay : interval;
+        return util_backoff_ceiling_ms(POLLER_RETRY_BASE_MS, interval, failures);
     }
     return interval;
 }

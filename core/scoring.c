@@ -680,11 +680,7 @@ void scoring_touch(struct scoring *s, const int64_t *lead_ids, size_t count)
  * most a minute. */
 static int64_t retry_delay_ms(unsigned failures)
 {
-    int64_t delay = SCORING_RETRY_FIRST_MS;
-    for (unsigned i = 1; i < failures && delay < SCORING_RETRY_MAX_MS; i++) {
-        delay *= 2;
-    }
-    return delay < SCORING_RETRY_MAX_MS ? delay : SCORING_RETRY_MAX_MS;
+    return util_backoff_ceiling_ms(SCORING_RETRY_FIRST_MS, SCORING_RETRY_MAX_MS, failures);
 }
 
 /*
@@ -733,15 +729,7 @@ static void *scoring_main(void *arg)
         due = s->retry_at_ms > due ? s->retry_at_ms : due;
         int64_t wait = due - util_monotonic_ms();
         if (wait > 0 && !s->stopping) {
-            struct timespec deadline;
-            clock_gettime(CLOCK_REALTIME, &deadline);
-            deadline.tv_sec += wait / 1000;
-            deadline.tv_nsec += (wait % 1000) * 1000000L;
-            if (deadline.tv_nsec >= 1000000000L) {
-                deadline.tv_sec++;
-                deadline.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&s->cond, &s->mutex, &deadline);
+            util_cond_wait_ms(&s->cond, &s->mutex, wait);
             continue;
         }
         int64_t *ids = s->pending;

@@ -325,6 +325,36 @@ static enum store_result send_json_rows(struct batch *b, const char *name, const
     return rc;
 }
 
+/* The values of an object merged by key, as an array (each value's `member` when it is
+ * non-NULL). NEW reference, or NULL when out of memory. */
+static json_t *merged_rows(const json_t *by_key, const char *member)
+{
+    json_t *rows = json_array();
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)by_key, key, value)
+    {
+        json_t *row = member != NULL ? json_object_get(value, member) : value;
+        if (rows == NULL || json_array_append(rows, row) != 0) {
+            json_decref(rows);
+            return NULL;
+        }
+    }
+    return rows;
+}
+
+/* Queues `name` with the values of `by_key` (merged by key) as rows; nothing when empty. */
+static enum store_result send_merged(struct batch *b, const char *name, const json_t *by_key)
+{
+    if (json_object_size(by_key) == 0) {
+        return STORE_OK;
+    }
+    json_t *rows = merged_rows(by_key, NULL);
+    enum store_result rc = rows != NULL ? send_json_rows(b, name, rows) : STORE_UNAVAILABLE;
+    json_decref(rows);
+    return rc;
+}
+
 /* Sends the queued statements and waits: results[0..count) as store_pipeline_sync(). */
 static enum store_result sync_pipeline(struct batch *b, PGresult **results, size_t count)
 {
@@ -521,24 +551,6 @@ static void lead_records_write(const struct lead_records *records, bool only_exi
     }
 }
 
-/* The values of an object merged by key, as an array (each value's `member` when it is
- * non-NULL). NEW reference, or NULL when out of memory. */
-static json_t *merged_rows(const json_t *by_key, const char *member)
-{
-    json_t *rows = json_array();
-    const char *key;
-    json_t *value;
-    json_object_foreach((json_t *)by_key, key, value)
-    {
-        json_t *row = member != NULL ? json_object_get(value, member) : value;
-        if (rows == NULL || json_array_append(rows, row) != 0) {
-            json_decref(rows);
-            return NULL;
-        }
-    }
-    return rows;
-}
-
 /* Queues the upsert of the leads named by email, each merged over the batch first. */
 static enum store_result send_upsert_email_leads(struct batch *b)
 {
@@ -676,7 +688,6 @@ out:
 static enum store_result send_adopt_emails(struct batch *b)
 {
     json_t *by_email = json_object();
-    json_t *rows = NULL;
     enum store_result rc = STORE_UNAVAILABLE;
     if (by_email == NULL) {
         goto out;
@@ -695,13 +706,8 @@ static enum store_result send_adopt_emails(struct batch *b)
             goto out;
         }
     }
-    rc = STORE_OK;
-    if (json_object_size(by_email) > 0) {
-        rows = merged_rows(by_email, NULL);
-        rc = rows != NULL ? send_json_rows(b, "ingest_lead_adopt_email", rows) : STORE_UNAVAILABLE;
-    }
+    rc = send_merged(b, "ingest_lead_adopt_email", by_email);
 out:
-    json_decref(rows);
     json_decref(by_email);
     return rc;
 }
@@ -752,7 +758,6 @@ static enum store_result resolve_identity_leads(struct batch *b)
 static enum store_result send_identities(struct batch *b)
 {
     json_t *identities = json_object();
-    json_t *rows = NULL;
     enum store_result rc = STORE_UNAVAILABLE;
     if (identities == NULL) {
         goto out;
@@ -778,13 +783,8 @@ static enum store_result send_identities(struct batch *b)
             }
         }
     }
-    rc = STORE_OK;
-    if (json_object_size(identities) > 0) {
-        rows = merged_rows(identities, NULL);
-        rc = rows != NULL ? send_json_rows(b, "ingest_identities", rows) : STORE_UNAVAILABLE;
-    }
+    rc = send_merged(b, "ingest_identities", identities);
 out:
-    json_decref(rows);
     json_decref(identities);
     return rc;
 }
@@ -1138,7 +1138,6 @@ static enum store_result send_checkpoints(struct batch *b, struct store_checkpoi
         return STORE_OK;
     }
     json_t *by_key = json_object();
-    json_t *rows = NULL;
     enum store_result rc = STORE_UNAVAILABLE;
     if (by_key == NULL) {
         goto out;
@@ -1158,11 +1157,8 @@ static enum store_result send_checkpoints(struct batch *b, struct store_checkpoi
             goto out;
         }
     }
-    if ((rows = merged_rows(by_key, NULL)) != NULL) {
-        rc = send_json_rows(b, "ingest_checkpoints", rows);
-    }
+    rc = send_merged(b, "ingest_checkpoints", by_key);
 out:
-    json_decref(rows);
     json_decref(by_key);
     return rc;
 }

@@ -306,6 +306,33 @@ void util_format_rfc3339(int64_t ms, char *out)
     out[24] = '\0';
 }
 
+void util_deadline(int64_t ms, struct timespec *out)
+{
+    clock_gettime(CLOCK_REALTIME, out);
+    out->tv_sec += ms / 1000;
+    out->tv_nsec += (ms % 1000) * 1000000L;
+    if (out->tv_nsec >= 1000000000L) {
+        out->tv_sec++;
+        out->tv_nsec -= 1000000000L;
+    }
+}
+
+int util_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *mutex, int64_t ms)
+{
+    struct timespec deadline;
+    util_deadline(ms, &deadline);
+    return pthread_cond_timedwait(cond, mutex, &deadline);
+}
+
+int64_t util_backoff_ceiling_ms(int64_t base_ms, int64_t cap_ms, unsigned attempt)
+{
+    int64_t ceiling = base_ms;
+    for (unsigned i = 1; i < attempt && ceiling < cap_ms; i++) {
+        ceiling *= 2;
+    }
+    return ceiling < cap_ms ? ceiling : cap_ms;
+}
+
 int64_t util_now_ms(void)
 {
     struct timespec ts;

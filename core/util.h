@@ -5,10 +5,12 @@
 #ifndef LEADHUB_UTIL_H
 #define LEADHUB_UTIL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define UTIL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -53,6 +55,18 @@ int util_parse_rfc3339(const char *text, int64_t *ms_out);
 
 /* util_format_rfc3339 - ms since epoch -> "2026-11-27T19:02:26.123Z" (out >= 32 bytes). */
 void util_format_rfc3339(int64_t ms, char *out);
+
+/* util_deadline - the CLOCK_REALTIME time `ms` from now, as pthread_cond_timedwait wants. */
+void util_deadline(int64_t ms, struct timespec *out);
+
+/* util_cond_wait_ms - pthread_cond_timedwait for at most `ms`; returns its result. */
+int util_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *mutex, int64_t ms);
+
+/*
+ * util_backoff_ceiling_ms - base * 2^(attempt - 1), at most cap: the longest wait before
+ * retry number `attempt` (1 and 0 give base). Callers draw their jitter below it.
+ */
+int64_t util_backoff_ceiling_ms(int64_t base_ms, int64_t cap_ms, unsigned attempt);
 
 /* Wall clock and monotonic clock, in milliseconds. */
 int64_t util_now_ms(void);
