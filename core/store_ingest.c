@@ -1211,7 +1211,7 @@ static enum store_result write_batch(struct store *store, struct event_record *e
     enum store_result rc = STORE_UNAVAILABLE;
     PGresult *existing = NULL;
     PGresult *inserted = NULL;
-    bool explicit_transaction = false;
+    bool explicit_transaction = false; /* BEGIN sent here, COMMIT to send */
     bool pipeline = false;
 
     if (error_out != NULL) {
@@ -1232,7 +1232,9 @@ static enum store_result write_batch(struct store *store, struct event_record *e
         goto out;
     }
     pipeline = true;
-    explicit_transaction = own_transaction && needs_steps(&b);
+    /* a caller's transaction holds the steps already; ours needs BEGIN around them */
+    bool steps = needs_steps(&b);
+    explicit_transaction = own_transaction && steps;
 
     /* 1: which events are stored already (their leads must not take their fields again) */
     if (explicit_transaction &&
@@ -1254,7 +1256,7 @@ static enum store_result write_batch(struct store *store, struct event_record *e
     }
 
     /* 2: leads that need answers first (named by id, or only by an identity) */
-    if (explicit_transaction) {
+    if (steps) {
         store_pipeline_end(store);
         pipeline = false;
         if ((rc = resolve_given_ids(&b)) != STORE_OK ||

@@ -57,6 +57,10 @@ static void write_ok(struct event_record *records, size_t n)
                   "write: %s", error);
 }
 
+#define MEETING_EVENT(id)                                                                          \
+    "{\"type\":\"meeting.scheduled\",\"source_id\":\"" id "\",\"occurred_at\":"                    \
+    "\"2026-11-27T10:00:00Z\",\"meeting\":{\"external_id\":\"" id "\",\"title\":\"Demo\"}}"
+
 #define LEAD(id, email, extra)                                                                     \
     "{\"type\":\"lead.created\",\"source_id\":\"" id                                               \
     "\",\"occurred_at\":\"2026-11-27T10:00:00Z\","                                                 \
@@ -454,6 +458,35 @@ START_TEST(test_store_batch_lead_id_links_an_existing_lead_before_email)
 }
 END_TEST
 
+START_TEST(test_store_events_in_a_callers_transaction_resolve_leads_named_by_id)
+{
+    /* the scoring engine writes lead.scored events inside its own transaction */
+    struct event_record first[] = {record_of("inbound", LEAD("l1", "known@example.com", ""))};
+    write_ok(first, 1);
+    char *text = util_printf("{\"type\":\"lead.scored\",\"source_id\":\"%lld:h1\","
+                             "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"id\":%lld}}",
+                             (long long)first[0].lead_id, (long long)first[0].lead_id);
+    struct event_record scored[] = {
+        record_of("scoring", text),
+        record_of("cal", MEETING_EVENT("m9")),
+    };
+    free(text);
+    char *error = NULL;
+    ck_assert_int_eq(store_begin(store, &error), STORE_OK);
+    ck_assert_msg(store_write_events(store, scored, 2, NULL, NULL, &error) == STORE_OK, "write: %s",
+                  error);
+    ck_assert_int_eq(store_commit(store, &error), STORE_OK);
+    ck_assert(!scored[0].duplicate);
+    ck_assert_int_eq(scored[0].lead_id, first[0].lead_id);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events WHERE type = "
+                                               "'lead.scored' AND lead_id IS NOT NULL"),
+                     1);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM meetings"), 1);
+    clear_records(first, 1);
+    clear_records(scored, 2);
+}
+END_TEST
+
 #define MEETING(id, at, status, extra)                                                             \
     "{\"type\":\"meeting." status "\",\"source_id\":\"" id "\",\"occurred_at\":\"" at "\","        \
     "\"meeting\":{\"external_id\":\"evt-1\",\"title\":\"Intro\"" extra "}}"
@@ -739,6 +772,7 @@ static Suite *store_suite(void)
     tcase_add_test(batch,
                    test_store_batch_leads_named_by_id_are_written_once_per_batch_in_event_time);
     tcase_add_test(batch, test_store_batch_meetings_upsert_in_event_time_order);
+    tcase_add_test(batch, test_store_events_in_a_callers_transaction_resolve_leads_named_by_id);
     tcase_add_test(batch, test_store_batch_commits_checkpoints_with_events_last_put_wins);
     tcase_add_test(batch, test_store_batch_failure_stores_nothing_at_all);
     tcase_add_test(batch, test_store_batch_with_steps_failure_stores_nothing_at_all);
