@@ -1,4 +1,6 @@
 /* rowset.c - see rowset.h. */
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "rowset.h"
@@ -79,6 +81,15 @@ void rowset_int(struct rowset *rows, const char *key, int64_t value)
     }
     put_key(rows, key);
     strbuf_append_len(&rows->text, p, (size_t)(digits + sizeof(digits) - p));
+}
+
+void rowset_double(struct rowset *rows, const char *key, double value)
+{
+    char digits[32];
+    int len = isfinite(value) ? snprintf(digits, sizeof(digits), "%.17g", value)
+                              : snprintf(digits, sizeof(digits), "null");
+    put_key(rows, key);
+    strbuf_append_len(&rows->text, digits, (size_t)len);
 }
 
 static int append_dump(const char *buffer, size_t size, void *data)

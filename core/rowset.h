@@ -37,6 +37,8 @@ void rowset_row(struct rowset *rows);
 
 void rowset_string(struct rowset *rows, const char *key, const char *value);
 void rowset_int(struct rowset *rows, const char *key, int64_t value);
+/* rowset_double - as precisely as a double prints (a non-finite value writes null). */
+void rowset_double(struct rowset *rows, const char *key, double value);
 /* rowset_json - `value` (BORROWED) encoded compactly; NULL writes nothing. */
 void rowset_json(struct rowset *rows, const char *key, const json_t *value);
 

@@ -13,6 +13,7 @@
 
 #include "event.h"
 #include "log.h"
+#include "rowset.h"
 #include "scoring.h"
 #include "util.h"
 
@@ -64,19 +65,19 @@ static const char sql_meetings[] =
 static const char sql_scores[] =
     "SELECT lead_id, scorer, score, band FROM lead_scores WHERE lead_id = ANY($1::bigint[])";
 
+/* The changed scores and their history in one statement: the rows (explanations
+ * included) are parsed once, and the history ids come back to name lead.scored events. */
 static const char sql_write_scores[] =
-    "INSERT INTO lead_scores AS s (lead_id, scorer, score, band, explanation) "
-    "SELECT r.lead_id, r.scorer, r.score, r.band, r.explanation "
-    "FROM jsonb_to_recordset($1::jsonb) AS r(lead_id bigint, scorer text, "
-    "score double precision, band text, explanation jsonb) ORDER BY r.lead_id, r.scorer "
+    "WITH r AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(lead_id bigint, "
+    "scorer text, score double precision, band text, explanation jsonb)), "
+    "current AS (INSERT INTO lead_scores AS s (lead_id, scorer, score, band, explanation) "
+    "SELECT r.lead_id, r.scorer, r.score, r.band, r.explanation FROM r "
+    "ORDER BY r.lead_id, r.scorer "
     "ON CONFLICT (lead_id, scorer) DO UPDATE SET score = EXCLUDED.score, band = EXCLUDED.band, "
-    "explanation = EXCLUDED.explanation, version = s.version + 1, scored_at = now()";
-
-static const char sql_write_history[] =
+    "explanation = EXCLUDED.explanation, version = s.version + 1, scored_at = now()) "
     "INSERT INTO lead_score_history (lead_id, scorer, score, band, explanation) "
-    "SELECT r.lead_id, r.scorer, r.score, r.band, r.explanation "
-    "FROM jsonb_to_recordset($1::jsonb) AS r(lead_id bigint, scorer text, "
-    "score double precision, band text, explanation jsonb) RETURNING lead_id, scorer, id";
+    "SELECT r.lead_id, r.scorer, r.score, r.band, r.explanation FROM r "
+    "RETURNING lead_id, scorer, id";
 
 struct scoring {
     char *database_url;
@@ -289,7 +290,7 @@ static bool result_valid(const json_t *result, double *score_out)
 }
 
 struct chunk_output {
-    json_t *changes;   /* rows for lead_scores */
+    struct rowset changes; /* rows for lead_scores and its history, written as they come */
     json_t *crossings; /* {lead_id, scorer, score, band, previous_score, previous_band, email} */
 };
 
@@ -359,11 +360,12 @@ static void score_lead(struct scoring *s, struct lead_state *l, long only, int64
             bool changed = before == NULL || delta > SCORING_EPSILON || delta < -SCORING_EPSILON ||
                            strcmp(before_band != NULL ? before_band : "", band) != 0;
             if (changed) {
-                json_array_append_new(out->changes,
-                                      json_pack("{s:I,s:s,s:f,s:s,s:O}", "lead_id",
-                                                (json_int_t)l->id, "scorer", name, "score", score,
-                                                "band", band, "explanation",
-                                                json_object_get(result, "contributions")));
+                rowset_row(&out->changes);
+                rowset_int(&out->changes, "lead_id", l->id);
+                rowset_string(&out->changes, "scorer", name);
+                rowset_double(&out->changes, "score", score);
+                rowset_string(&out->changes, "band", band);
+                rowset_json(&out->changes, "explanation", json_object_get(result, "contributions"));
             }
             const char *previous = before_band != NULL ? before_band : "none";
             if (strcmp(previous, band) != 0) {
@@ -389,17 +391,14 @@ static void score_lead(struct scoring *s, struct lead_state *l, long only, int64
 }
 
 static enum store_result write_rows(struct store *store, const char *name, const char *sql,
-                                    const json_t *rows, PGresult **result, char **error)
+                                    struct rowset *rows, PGresult **result, char **error)
 {
-    char *text = json_dumps(rows, JSON_COMPACT);
-    if (text == NULL) {
+    const char *params[] = {rowset_text(rows)};
+    if (params[0] == NULL) {
         *error = strdup("out of memory");
         return STORE_UNAVAILABLE;
     }
-    const char *params[] = {text};
-    enum store_result rc = store_exec(store, name, sql, 1, params, result, error);
-    free(text);
-    return rc;
+    return store_exec(store, name, sql, 1, params, result, error);
 }
 
 /*
@@ -409,9 +408,36 @@ static enum store_result write_rows(struct store *store, const char *name, const
  * would then have been dropped as a duplicate of an old one. The "h" keeps these apart
  * from the <lead>:<version> names of earlier releases.
  */
+struct history_row {
+    int64_t lead;
+    const char *scorer;     /* borrowed from the PGresult */
+    const char *history_id; /* likewise */
+};
+
+static int compare_history(const void *a, const void *b)
+{
+    const struct history_row *x = a, *y = b;
+    return x->lead != y->lead ? (x->lead < y->lead ? -1 : 1) : strcmp(x->scorer, y->scorer);
+}
+
 static size_t crossing_events(const json_t *crossings, PGresult *history, const char *now_text,
                               struct event_record *records)
 {
+    /* the history rows sorted by (lead, scorer), so that each crossing finds its own in
+     * log time rather than by a walk over the whole chunk's (a chunk has a thousand) */
+    size_t rows = history != NULL ? (size_t)PQntuples(history) : 0;
+    struct history_row *sorted = calloc(rows + 1, sizeof(*sorted));
+    if (sorted == NULL) {
+        log_error("lead.scored events of %zu crossing(s): out of memory",
+                  json_array_size(crossings));
+        return 0;
+    }
+    for (size_t row = 0; row < rows; row++) {
+        sorted[row] = (struct history_row){strtoll(PQgetvalue(history, (int)row, 0), NULL, 10),
+                                           PQgetvalue(history, (int)row, 1),
+                                           PQgetvalue(history, (int)row, 2)};
+    }
+    qsort(sorted, rows, sizeof(*sorted), compare_history);
     size_t n = 0;
     size_t i;
     json_t *c;
@@ -419,13 +445,10 @@ static size_t crossing_events(const json_t *crossings, PGresult *history, const 
     {
         json_int_t lead = json_integer_value(json_object_get(c, "lead_id"));
         const char *scorer = json_string_value(json_object_get(c, "scorer"));
-        const char *history_id = NULL;
-        for (int row = 0; history != NULL && row < PQntuples(history); row++) {
-            if (strtoll(PQgetvalue(history, row, 0), NULL, 10) == lead &&
-                strcmp(PQgetvalue(history, row, 1), scorer) == 0) {
-                history_id = PQgetvalue(history, row, 2);
-            }
-        }
+        struct history_row key = {lead, scorer != NULL ? scorer : "", NULL};
+        const struct history_row *found =
+            rows > 0 ? bsearch(&key, sorted, rows, sizeof(*sorted), compare_history) : NULL;
+        const char *history_id = found != NULL ? found->history_id : NULL;
         if (history_id == NULL) { /* a crossing is always a change: not reached */
             log_error("lead.scored event for lead %lld: no history row", (long long)lead);
             continue;
@@ -450,6 +473,7 @@ static size_t crossing_events(const json_t *crossings, PGresult *history, const 
         }
         free(error);
     }
+    free(sorted);
     return n;
 }
 
@@ -461,7 +485,7 @@ static enum store_result score_chunk(struct scoring *s, struct store *store, con
 {
     enum store_result rc = STORE_UNAVAILABLE;
     struct lead_state *leads = calloc(count, sizeof(*leads));
-    struct chunk_output out = {json_array(), json_array()};
+    struct chunk_output out = {.crossings = json_array()};
     struct event_record *records = NULL;
     size_t record_count = 0;
     PGresult *history = NULL; /* the history rows written: lead_id, scorer, id */
@@ -471,8 +495,7 @@ static enum store_result score_chunk(struct scoring *s, struct store *store, con
     char now_text[32], since[32];
     util_format_rfc3339(now_ms, now_text);
     util_format_rfc3339(now_ms - s->max_window_ms, since);
-    if (leads == NULL || out.changes == NULL || out.crossings == NULL || ids_text == NULL ||
-        destinations == NULL) {
+    if (leads == NULL || out.crossings == NULL || ids_text == NULL || destinations == NULL) {
         *error = strdup("out of memory");
         goto out;
     }
@@ -494,11 +517,9 @@ static enum store_result score_chunk(struct scoring *s, struct store *store, con
             stats->leads++;
         }
     }
-    if (json_array_size(out.changes) > 0 &&
-        ((rc = write_rows(store, "score_write", sql_write_scores, out.changes, NULL, error)) !=
-             STORE_OK ||
-         (rc = write_rows(store, "score_history", sql_write_history, out.changes, &history,
-                          error)) != STORE_OK)) {
+    if (out.changes.count > 0 &&
+        (rc = write_rows(store, "score_write_with_history", sql_write_scores, &out.changes,
+                         &history, error)) != STORE_OK) {
         goto rollback;
     }
     size_t crossings = json_array_size(out.crossings);
@@ -522,7 +543,7 @@ static enum store_result score_chunk(struct scoring *s, struct store *store, con
     if ((rc = store_commit(store, error)) != STORE_OK) {
         goto out;
     }
-    stats->changed += json_array_size(out.changes);
+    stats->changed += out.changes.count;
     stats->crossings += record_count;
     for (size_t i = 0; i < record_count; i++) {
         metrics_counter_add(
@@ -533,7 +554,7 @@ static enum store_result score_chunk(struct scoring *s, struct store *store, con
             METRICS_END);
     }
     metrics_counter_add(s->metrics, "leadhub_scores_changed_total", "Scores written.",
-                        (double)json_array_size(out.changes), METRICS_END);
+                        (double)out.changes.count, METRICS_END);
     if (s->on_deliveries != NULL) {
         const char *destination;
         json_t *ignored;
@@ -564,7 +585,7 @@ out:
         PQclear(history);
     }
     json_decref(destinations);
-    json_decref(out.changes);
+    rowset_free(&out.changes);
     json_decref(out.crossings);
     free(ids_text);
     free(leads);

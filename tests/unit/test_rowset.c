@@ -21,6 +21,7 @@ START_TEST(test_rowset_rows_parse_back_to_what_was_written)
     rowset_int(&rows, "n", -9007199254740993LL);
     rowset_int(&rows, "min", INT64_MIN);
     rowset_int(&rows, "zero", 0);
+    rowset_double(&rows, "third", 100.0 / 3);
     rowset_json(&rows, "payload", payload);
     rowset_string(&rows, "absent", NULL);
     rowset_row(&rows);
@@ -40,7 +41,8 @@ START_TEST(test_rowset_rows_parse_back_to_what_was_written)
     ck_assert(json_integer_value(json_object_get(first, "min")) == INT64_MIN);
     ck_assert(json_integer_value(json_object_get(first, "zero")) == 0);
     ck_assert_ptr_null(json_object_get(first, "absent"));
-    ck_assert_uint_eq(json_object_size(first), 5);
+    ck_assert(json_real_value(json_object_get(first, "third")) == 100.0 / 3);
+    ck_assert_uint_eq(json_object_size(first), 6);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(parsed, 1), "s")),
                      "caf\xc3\xa9");
     /* asking again gives the same text */
