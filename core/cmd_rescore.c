@@ -35,8 +35,8 @@ static const char rescore_usage[] =
     "  --since TIME        leads updated, or with events received, since TIME (RFC 3339, or\n"
     "                      a duration back from now: 24h, 7d)\n"
     "  --scorer NAME       only this scorer (the others' stored scores feed a composite)\n"
-    "  -j, --jobs N        workers, each with its own database connection (default: the\n"
-    "                      number of CPUs, at most 8; 1 to 32)\n"
+    "  -j, --jobs N        workers, each with its own database connection (default: two\n"
+    "                      per CPU, at most 8; 1 to 32)\n"
     "  -c, --config FILE   main config file (default " COMMANDS_DEFAULT_CONFIG ")\n"
     "  -h, --help          this help\n"
     "\n"
@@ -236,7 +236,8 @@ int cmd_rescore(int argc, char **argv)
     const char *path = COMMANDS_DEFAULT_CONFIG;
     const char *scorer = NULL;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int jobs = cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
+    /* two per CPU: while one worker waits for the database, the other scores */
+    int jobs = cpus < 1 ? 2 : cpus > 4 ? 8 : 2 * (int)cpus;
     bool all = false;
     char since[32] = "";
     int opt;
