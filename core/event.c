@@ -546,7 +546,9 @@ int event_validate(json_t *event, const char *instance, struct event_record *out
     json_object_set(normalized, "type", (json_t *)type);
     json_object_set_new(normalized, "source", json_string(instance));
     json_object_set(normalized, "source_id", (json_t *)source_id);
-    if (json_object_get(event, "occurred_at") == NULL) {
+    /* null counts as absent: copy_time() skips it, as it may for the optional times */
+    const json_t *occurred_at = json_object_get(event, "occurred_at");
+    if (occurred_at == NULL || json_is_null(occurred_at)) {
         fail(error_out, "occurred_at: required, an RFC 3339 date-time");
         goto out;
     }

@@ -105,6 +105,9 @@ START_TEST(test_event_refuses_bad_source_id_and_time)
                    "\"occurred_at\":\"2026-11-27T10:00:00Z\"}",
                    "source_id: required");
     assert_refused("{\"type\":\"email.sent\",\"source_id\":\"1\"}", "occurred_at: required");
+    /* null is as absent as a missing key: no event is stored at the epoch */
+    assert_refused("{\"type\":\"email.sent\",\"source_id\":\"1\",\"occurred_at\":null}",
+                   "occurred_at: required");
     assert_refused("{\"type\":\"email.sent\",\"source_id\":\"1\",\"occurred_at\":\"yesterday\"}",
                    "occurred_at: expected an RFC 3339 date-time");
     assert_refused("{\"type\":\"email.sent\",\"source_id\":\"1\","
