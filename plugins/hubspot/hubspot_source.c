@@ -276,7 +276,7 @@ lh_status_t hubspot_poll(void *state, lh_ctx_t *ctx)
         order[count++] = &contacts_kind;
     }
     lh_status_t status = LH_OK;
-    bool progress = false;
+    bool progress = false, first_searched = false;
     for (size_t i = 0; i < count && status == LH_OK; i++) {
         if (i > 0 && hs->host->should_stop(ctx)) {
             break;
@@ -290,8 +290,12 @@ lh_status_t hubspot_poll(void *state, lh_ctx_t *ctx)
             return LH_OK;
         }
         progress |= kind_progress;
-        if (status == LH_OK && i == 1) {
-            hs->deals_first = !searched ? order[i] == &deals_kind : hs->deals_first;
+        if (i == 0) {
+            first_searched = searched;
+        } else if (status == LH_OK && first_searched && !searched) {
+            /* left out for want of a due search: it goes first next time. A poll that
+             * searched nothing at all (too soon after the last) keeps the order. */
+            hs->deals_first = order[i] == &deals_kind;
         }
     }
     return status;
