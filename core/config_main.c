@@ -10,6 +10,7 @@
 #include "config_object.h"
 #include "config_suggest.h"
 #include "config_value.h"
+#include "seal.h"
 #include "util.h"
 
 #define NO_RANGE 0, 0
@@ -37,6 +38,10 @@ static const lh_config_field_t main_fields[] = {
     {"routes", LH_CONFIG_JSON, 0, "[]", NO_RANGE, NULL, "Event routes."},
     {"scoring", LH_CONFIG_JSON, 0, "[]", NO_RANGE, NULL, "Lead scorers."},
     {"delivery", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL, "Delivery: retries, concurrency."},
+    {"secrets_key", LH_CONFIG_SECRET, 0, NULL, NO_RANGE, NULL,
+     "Key sealing OAuth tokens and secret state at rest: a reference to 32 random bytes in "
+     "base64 (`openssl rand -base64 32`); a list while rotating, the new key first."},
+    {"oauth", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL, "OAuth consent through the REST API."},
     LH_FIELD_END,
 };
 
@@ -82,6 +87,13 @@ static const lh_config_field_t delivery_fields[] = {
      "Failed attempts in a row that open a destination's circuit."},
     {"breaker_cooldown", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "30s", 100, 0, NULL,
      "How long an open circuit waits before one trial delivery."},
+    LH_FIELD_END,
+};
+
+static const lh_config_field_t oauth_fields[] = {
+    {"redirect_url", LH_CONFIG_STRING, 0, NULL, NO_RANGE, NULL,
+     "This daemon's /oauth/callback as the admin's browser reaches it (https://.../oauth/"
+     "callback), registered as a redirect URL of each provider's app."},
     LH_FIELD_END,
 };
 
@@ -424,12 +436,67 @@ static void apply_api(struct config *config, const json_t *api, const struct con
     }
 }
 
+/* secrets_key: one reference or a list, each to a 32-byte key; the keyring is built here so
+ * that a bad key is a diagnostic at check-config, not a failure when a token arrives. */
+static void apply_secrets_key(struct config *config, const json_t *top,
+                              const struct config_where *where, struct diag_list *diags)
+{
+    const json_t *value = json_object_get(top, "secrets_key");
+    if (value == NULL) {
+        return;
+    }
+    size_t count = json_is_array(value) ? json_array_size(value) : 1;
+    const char **keys = calloc(count + 1, sizeof(*keys));
+    if (keys == NULL) {
+        config_where_error(diags, where, "secrets_key", NULL, NULL, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        keys[i] = json_string_value(json_is_array(value) ? json_array_get(value, i) : value);
+    }
+    size_t bad = 0;
+    const char *why = NULL;
+    config->keyring = seal_keyring_new(keys, count, &bad, &why);
+    if (config->keyring == NULL) {
+        char *key = json_is_array(value) ? config_key_index("secrets_key", bad) : NULL;
+        config_where_error(diags, where, key != NULL ? key : "secrets_key", NULL,
+                           "make a key with `openssl rand -base64 32` and refer to it, e.g. "
+                           "secrets_key: ${file:/run/secrets/leadhub_key}",
+                           "%s", why);
+        free(key);
+    }
+    free(keys);
+}
+
+/* oauth.redirect_url: an absolute http(s) URL without query or fragment. */
+static void apply_oauth(struct config *config, const json_t *oauth,
+                        const struct config_where *where, struct diag_list *diags)
+{
+    const char *url = json_string_value(json_object_get(oauth, "redirect_url"));
+    if (url == NULL) {
+        return;
+    }
+    bool scheme = strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0;
+    const char *host = scheme ? strstr(url, "//") + 2 : url;
+    if (!scheme || host[0] == '\0' || host[0] == '/' || strpbrk(url, "?# \t") != NULL) {
+        config_where_error(diags, where, "oauth.redirect_url", NULL,
+                           "write the full URL of this daemon's callback, e.g. "
+                           "https://leadhub.example.com/oauth/callback",
+                           "\"%.200s\" is not an http(s) URL without query or fragment", url);
+        return;
+    }
+    config->oauth_redirect_url = strdup(url);
+    if (config->oauth_redirect_url == NULL) {
+        config_where_error(diags, where, "oauth.redirect_url", NULL, NULL, "out of memory");
+    }
+}
+
 void config_main_apply(struct config *config, const json_t *tree, const struct config_where *where,
                        struct diag_list *diags)
 {
     json_t *empty = json_is_null(tree) ? json_object() : NULL;
     json_t *top = NULL, *log = NULL, *http = NULL, *ingest = NULL, *api = NULL;
-    json_t *delivery = NULL;
+    json_t *delivery = NULL, *oauth = NULL;
     if (json_is_null(tree)) {
         if (empty == NULL) {
             config_where_error(diags, where, NULL, NULL, NULL, "out of memory");
@@ -487,6 +554,11 @@ void config_main_apply(struct config *config, const json_t *tree, const struct c
     if (api != NULL) {
         apply_api(config, api, where, diags);
     }
+    apply_secrets_key(config, top, where, diags);
+    oauth = check_section(tree, "oauth", oauth_fields, where, diags);
+    if (oauth != NULL) {
+        apply_oauth(config, oauth, where, diags);
+    }
 out:
     json_decref(empty);
     json_decref(top);
@@ -495,4 +567,5 @@ out:
     json_decref(ingest);
     json_decref(delivery);
     json_decref(api);
+    json_decref(oauth);
 }
