@@ -16,6 +16,8 @@
 #include "http_server.h"
 #include "log.h"
 #include "migrate.h"
+#include "oauth_provider.h"
+#include "seal.h"
 #include "store_pg.h"
 #include "util.h"
 
@@ -138,6 +140,23 @@ void daemon_retire_instance(struct daemon *daemon, struct instance *instance)
     }
 }
 
+/* An instance that takes OAuth consent, without a key to seal its grant with, will have
+ * its consent refused: say so at start, not when an operator tries. */
+void warn_unsealable(const struct daemon *daemon, const struct instance *instance)
+{
+    const lh_oauth_provider_t *provider = oauth_provider_of(instance->plugin->desc);
+    const char *id_setting = provider != NULL && provider->client_id_setting != NULL
+                                 ? provider->client_id_setting
+                                 : "client_id";
+    if (daemon->keyring == NULL && provider != NULL &&
+        json_object_get(instance->settings, id_setting) != NULL) {
+        log_write(LOG_LEVEL_WARN, instance->plugin->name, instance->name, NULL,
+                  "this instance takes OAuth consent, and no secrets_key is configured to seal "
+                  "its tokens with: consent is refused and rotated tokens are kept in memory "
+                  "only; " SEAL_KEY_HINT);
+    }
+}
+
 /* Creates the instances of `config` (settings validated, indexed like its instances). */
 static int create_instances(struct daemon *daemon, const struct config *config, json_t **settings)
 {
@@ -160,6 +179,7 @@ static int create_instances(struct daemon *daemon, const struct config *config, 
             return EXIT_RUNTIME;
         }
         daemon->instances[daemon->instance_count++] = instance;
+        warn_unsealable(daemon, instance);
     }
     return 0;
 }
@@ -254,6 +274,9 @@ int daemon_start(struct daemon *daemon, struct config *config)
     gethostname(host, sizeof(host) - 1);
     snprintf(daemon->replica, sizeof(daemon->replica), "%s:%d", host, (int)getpid());
     daemon->database_url = strdup(config->database_url);
+    daemon->keyring = config->keyring; /* taken: a reload cannot change it */
+    config->keyring = NULL;
+    daemon->services.keyring = daemon->keyring;
     daemon->shutdown_grace_ms = config->shutdown_grace_ms;
     daemon->metrics = metrics_create();
     json_t **settings = calloc(config->instance_count + 1, sizeof(*settings));
@@ -450,6 +473,7 @@ void daemon_stop(struct daemon *daemon)
     store_close(daemon->health_store);
     free(daemon->health_database_detail);
     free(daemon->database_url);
+    seal_keyring_free(daemon->keyring);
     pthread_mutex_destroy(&daemon->services.store_mutex);
     pthread_cond_destroy(&daemon->retry_cond);
     pthread_mutex_destroy(&daemon->retry_mutex);

@@ -24,6 +24,8 @@
 #define INSTANCE_MAX_BATCH     1000
 
 /* What the host lends every instance: shared by all of them, owned by the daemon. */
+struct seal_keyring;
+
 struct host_services {
     struct metrics *metrics;
     struct ingest *ingest;
@@ -32,6 +34,9 @@ struct host_services {
     pthread_mutex_t store_mutex;
     struct store *store;      /* opened lazily */
     const char *database_url; /* borrowed from the config */
+    /* the keys that seal tokens and secret state (secrets_key); NULL when none is
+       configured; borrowed, lives as long as the services */
+    const struct seal_keyring *keyring;
 };
 
 /* What GET /v1/connectors shows of an instance's host-managed OAuth2 token. */
@@ -40,9 +45,10 @@ enum instance_token_state {
     INSTANCE_TOKEN_VALID,      /* held */
     INSTANCE_TOKEN_REFRESHING, /* the token endpoint is being asked */
     INSTANCE_TOKEN_FAILED,     /* the last refresh failed */
+    INSTANCE_TOKEN_NEEDS_CONSENT, /* no grant, or the provider refused it: consent again */
 };
 
-/* "none", "valid", "refreshing" or "failed" (a constant). */
+/* "none", "valid", "refreshing", "failed" or "needs_consent" (a constant). */
 const char *instance_token_state_name(int state);
 
 struct instance {
@@ -66,8 +72,15 @@ struct instance {
         pthread_mutex_t mutex;
         char *access_token;    /* cached; owned, wiped when freed */
         int64_t expires_at_ms; /* wall clock */
-        char *refresh_token;   /* the current one, when the provider rotated it; owned */
-        bool loaded;           /* the stored refresh token was looked up */
+        char *refresh_token;   /* the one the access token came from; owned, wiped */
+        int origin;            /* enum oauth_grant_origin of refresh_token */
+        char configured_sha256[65]; /* the configured token refresh_token descends from */
+        char refused_sha256[65]; /* the refresh token the provider refused ("" none): not
+                                    offered again until another grant is stored */
+        char *refused_reason;    /* why, for every call until then; owned */
+        int64_t checked_ms;      /* monotonic: when the stored grant was last read */
+        int64_t refresh_expires_at_ms; /* the refresh token's end, when the provider said */
+        int64_t warned_ms;             /* monotonic: the last "re-consent soon" warning */
         /* enum instance_token_state, for status: atomic, since a refresh holds the mutex
          * for as long as the token endpoint takes and status must not wait for it */
         atomic_int state;
@@ -117,6 +130,9 @@ void host_oauth2_invalidate(lh_ctx_t *ctx);
 bool host_oauth2_drop(lh_ctx_t *ctx);
 /* Frees an instance's OAuth2 state (teardown). */
 void host_oauth2_clear(struct instance *instance);
+/* host_oauth2_forget - a new grant was stored (consent): drop the cached token and any
+ * refusal, so the next oauth2_token() reads the grant at once. */
+void host_oauth2_forget(struct instance *instance);
 
 /*
  * services_store_lock - the shared connection of the host services, locked for the

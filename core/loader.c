@@ -28,6 +28,7 @@
 #include "config.h"
 #include "event.h"
 #include "loader.h"
+#include "oauth_provider.h"
 #include "util.h"
 
 /*
@@ -468,6 +469,40 @@ static int check_schema(struct load_attempt *at, const lh_plugin_t *desc)
     return 0;
 }
 
+/* The OAuth provider declaration, when the descriptor is long enough to carry one. */
+static int check_oauth_provider(struct load_attempt *at, const lh_plugin_t *desc)
+{
+    static const char hint[] = "fix the plugin's lh_oauth_provider_t (docs/sdk.md, \"OAuth "
+                               "consent\")";
+    size_t end = offsetof(lh_plugin_t, oauth_provider) + sizeof(desc->oauth_provider);
+    if (desc->struct_size < end) {
+        return 0;
+    }
+    if (!in_plugin_object(at, desc, end)) {
+        return refuse(at, "the descriptor extends past the plugin's own object",
+                      "return the address of a static const lh_plugin_t: "
+                      "LH_PLUGIN_DECLARE(descriptor)",
+                      "plugin %s returned an invalid descriptor", at->path);
+    }
+    const lh_oauth_provider_t *provider = desc->oauth_provider;
+    if (provider == NULL) {
+        return 0;
+    }
+    if ((uintptr_t)provider % alignof(lh_oauth_provider_t) != 0 ||
+        !in_plugin_object(at, provider, sizeof(lh_oauth_provider_t))) {
+        return refuse(at, "oauth_provider points outside the plugin's own object", hint,
+                      "plugin %s has an invalid OAuth provider", at->path);
+    }
+    char *error = NULL;
+    if (oauth_provider_check(provider, desc->config_schema, &error) != 0) {
+        int rc = refuse(at, error != NULL ? error : "out of memory", hint,
+                        "plugin %s has an invalid OAuth provider", at->path);
+        free(error);
+        return rc;
+    }
+    return 0;
+}
+
 static int check_unique(struct load_attempt *at, const lh_plugin_t *desc)
 {
     const struct plugin *first = loader_find(at->reg, desc->name);
@@ -537,7 +572,8 @@ int loader_load_file(struct plugin_registry *reg, const char *path)
     }
     if (check_abi(&at, desc) != 0 || check_identity(&at, desc) != 0 || check_kind(&at, desc) != 0 ||
         check_callbacks(&at, desc) != 0 || check_event_types(&at, desc) != 0 ||
-        check_schema(&at, desc) != 0 || check_unique(&at, desc) != 0) {
+        check_schema(&at, desc) != 0 || check_oauth_provider(&at, desc) != 0 ||
+        check_unique(&at, desc) != 0) {
         goto out;
     }
     if (add_plugin(reg, path, at.handle, desc) != 0) {

@@ -259,9 +259,10 @@ START_TEST(test_loader_refuses_descriptor_smaller_than_its_minor_requires)
     struct plugin_registry reg = {0};
     const struct plugin_refusal *r = refuse_fixture(&reg, "small_struct", "small_struct");
     assert_contains("message", r->diag.message, "truncated descriptor");
+    /* 1.0 ends at reserved[8]: oauth_provider, appended since, is read only when present */
     char *detail = util_printf("struct_size is 16 bytes; a descriptor of plugin ABI 1.0 has at "
                                "least %zu",
-                               sizeof(lh_plugin_t));
+                               offsetof(lh_plugin_t, oauth_provider));
     ck_assert_str_eq(r->diag.detail, detail);
     assert_contains("hint", r->diag.hint, "LH_PLUGIN_HEADER");
     free(detail);

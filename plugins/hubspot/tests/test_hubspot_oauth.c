@@ -126,10 +126,15 @@ START_TEST(test_hubspot_oauth_keeps_the_newest_refresh_token_in_the_instance_sta
     struct fake_hubspot_request second = fake_hubspot_find(h.fake, "POST", TOKEN, 1);
     ck_assert_ptr_nonnull(strstr(second.body, "refresh_token=rt-rotated-9f0e"));
     fake_hubspot_request_free(&second);
-    char *stored = testdb_text(h.db, "SELECT value->>'refresh_token' FROM connector_state WHERE "
+    /* kept sealed: unreadable in connector_state, and it opens with the daemon's key */
+    char *stored = testdb_text(h.db, "SELECT value::text FROM connector_state WHERE "
                                      "instance = 'crm' AND key = 'leadhub.oauth2.refresh_token'");
-    ck_assert_str_eq(stored, "rt-rotated-9f0e");
+    ck_assert_ptr_null(strstr(stored, "rt-rotated-9f0e"));
     free(stored);
+    json_t *opened = hh_checkpoint_opened(&h, "leadhub.oauth2.refresh_token");
+    ck_assert_str_eq(json_string_value(json_object_get(opened, "refresh_token")),
+                     "rt-rotated-9f0e");
+    json_decref(opened);
     /* a restart goes on with the rotated token */
     ck_assert_int_eq(hh_start(&h, same_settings), LH_OK);
     ck_assert_int_eq(deliver("ada@analytical.example", NULL), LH_OK);
