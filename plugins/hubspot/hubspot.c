@@ -40,12 +40,23 @@ static const lh_config_field_t hubspot_schema[] = {
      .description = "auth: oauth. The public app's client secret."},
     {.name = "refresh_token",
      .type = LH_CONFIG_SECRET,
-     .description = "auth: oauth. The refresh token of the installation (HubSpot account)."},
+     .description = "auth: oauth. A refresh token obtained outside leadhub; without it the "
+                    "grant of `leadhubd connect` is used."},
     {.name = "token_url",
      .type = LH_CONFIG_STRING,
      .default_value = HUBSPOT_DEFAULT_TOKEN,
      .description = "auth: oauth. The token endpoint (v1 is announced for deprecation: "
                     "https://api.hubapi.com/oauth/v3/token when you move)."},
+    {.name = "authorization_url",
+     .type = LH_CONFIG_STRING,
+     .default_value = HUBSPOT_DEFAULT_AUTHORIZE,
+     .description = "auth: oauth. Where `leadhubd connect` sends the browser to install the "
+                    "app (overridden in tests)."},
+    {.name = "scopes",
+     .type = LH_CONFIG_LIST,
+     .default_value = "[crm.objects.contacts.read, crm.objects.contacts.write, "
+                      "crm.objects.deals.read, oauth]",
+     .description = "auth: oauth. The scopes consent asks for: the app's required scopes."},
     {.name = "api_base",
      .type = LH_CONFIG_STRING,
      .default_value = HUBSPOT_DEFAULT_BASE,
@@ -278,7 +289,7 @@ static lh_status_t init_auth(struct hubspot *hs, lh_ctx_t *ctx, const json_t *se
     hs->auth = strcmp(mode, "oauth") == 0 ? HUBSPOT_AUTH_OAUTH : HUBSPOT_AUTH_PRIVATE_APP;
     static const char *const oauth_keys[] = {"client_id", "client_secret", "refresh_token"};
     if (hs->auth == HUBSPOT_AUTH_PRIVATE_APP) {
-        for (size_t i = 0; i < 3; i++) {
+        for (size_t i = 0; i < sizeof(oauth_keys) / sizeof(oauth_keys[0]); i++) {
             if (json_object_get(settings, oauth_keys[i]) != NULL) {
                 host->set_error(ctx, "%s: only for auth: oauth (this instance uses private_app)",
                                 oauth_keys[i]);
@@ -315,9 +326,8 @@ static lh_status_t init_auth(struct hubspot *hs, lh_ctx_t *ctx, const json_t *se
     if (status != LH_OK) {
         return status;
     }
-    if (hs->client_secret == NULL || hs->refresh_token == NULL) {
-        host->set_error(ctx, "%s: required with auth: oauth",
-                        hs->client_secret == NULL ? "client_secret" : "refresh_token");
+    if (hs->client_secret == NULL) {
+        host->set_error(ctx, "client_secret: required with auth: oauth");
         return LH_CONFIG;
     }
     status = url_setting(hs, ctx, "token_url",
@@ -613,6 +623,16 @@ static lh_status_t hubspot_init(lh_ctx_t *ctx, const lh_host_t *host, const json
 
 static const char *const hubspot_event_types[] = {"lead.updated", "deal.stage_changed", NULL};
 
+/* Installing the public app in an account is its consent (auth: oauth). HubSpot takes
+ * PKCE; the URLs are settings so that a fake HubSpot can stand in. */
+static const lh_oauth_provider_t hubspot_oauth_provider = {
+    .size = sizeof(lh_oauth_provider_t),
+    .flags = LH_OAUTH_PKCE,
+    .authorization_url = "{authorization_url}",
+    .token_url = "{token_url}",
+    .scopes = "{scopes}",
+};
+
 static const lh_plugin_t hubspot_plugin = {
     LH_PLUGIN_HEADER,
     .kind = LH_KIND_SOURCE | LH_KIND_SINK,
@@ -629,6 +649,7 @@ static const lh_plugin_t hubspot_plugin = {
     .webhook = hubspot_webhook,
     .deliver = hubspot_deliver,
     .deliver_batch = hubspot_deliver_batch,
+    .oauth_provider = &hubspot_oauth_provider,
 };
 
 LH_PLUGIN_DECLARE(hubspot_plugin)

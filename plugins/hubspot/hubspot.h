@@ -40,6 +40,7 @@
 #define HUBSPOT_WEBHOOK_RING     1000   /* recent webhook event ids remembered */
 #define HUBSPOT_DEFAULT_BASE     "https://api.hubapi.com"
 #define HUBSPOT_DEFAULT_TOKEN    "https://api.hubapi.com/oauth/v1/token"
+#define HUBSPOT_DEFAULT_AUTHORIZE "https://app.hubspot.com/oauth/authorize"
 #define HUBSPOT_METRIC_SKIPPED   "hubspot_skipped_total"
 #define HUBSPOT_METRIC_RATELIMIT "hubspot_rate_limited_total"
 
@@ -66,7 +67,7 @@ struct hubspot {
     char *access_token; /* private app */
     char *client_id;    /* oauth */
     char *client_secret;
-    char *refresh_token;
+    char *refresh_token; /* NULL: the grant given by consent (`leadhubd connect`) */
     char *token_url;
     lh_oauth2_t oauth; /* points into the strings above */
     char *api_base;    /* without a trailing slash */
@@ -86,6 +87,7 @@ struct hubspot {
     int64_t throttled_until_ms; /* wall clock; HubSpot said 429 */
     char throttle_policy[32];
     bool auth_failed; /* the OAuth grant was refused: re-authorize */
+    bool auth_failed_grant; /* ...by the grant: the host fails fast until a new one */
     int64_t auth_failed_at_ms;
     char *auth_failed_reason;
     long meeting_association_type; /* 0 until discovered */
