@@ -397,12 +397,20 @@ bool daemon_readiness(struct daemon *daemon, json_t **detail_out)
     pthread_mutex_unlock(&daemon->health_mutex);
 
     json_t *polls = json_object();
+    json_t *consent = json_object();
     pthread_rwlock_rdlock(&daemon->instances_lock);
     for (size_t i = 0; i < daemon->instance_count; i++) {
         struct instance *instance = daemon->instances[i];
         json_t *poll = instance_poll_status(instance);
         if (poll != NULL) {
             json_object_set_new(polls, instance->name, poll);
+        }
+        /* atomic: a refresh in progress holds the OAuth2 mutex */
+        if (atomic_load(&instance->oauth2.state) == INSTANCE_TOKEN_NEEDS_CONSENT) {
+            json_object_set_new(consent, instance->name,
+                                json_pack("{s:s,s:s++}", "state", "needs_consent", "action",
+                                          "run `leadhubd connect ", instance->name,
+                                          "` (or POST /v1/connectors/{name}/connect)"));
         }
         bool ok = atomic_load(&instance->initialized);
         ready = ready && ok;
@@ -419,6 +427,9 @@ bool daemon_readiness(struct daemon *daemon, json_t **detail_out)
     /* A poll failing (a revoked key, a provider outage) is shown, but does not take the
      * replica out of service: its webhooks and other connectors still work. */
     json_object_set_new(detail, "polls", polls);
+    /* Likewise an instance whose OAuth grant is missing or was refused: only a person can
+     * give it again (docs/cli.md, connect). */
+    json_object_set_new(detail, "consent", consent);
     if (daemon->dispatcher != NULL) {
         json_object_set_new(detail, "deliveries", dispatch_status(daemon->dispatcher));
     }

@@ -154,7 +154,7 @@ static lh_status_t fetch(struct lh_ctx *ctx, const lh_oauth2_t *config, const st
     oauth_form_append(&form, "scope", config->scope);
     set_state(&ctx->instance->oauth2, INSTANCE_TOKEN_REFRESHING);
     char *reason = NULL;
-    lh_status_t status = oauth_token_request(ctx, c->token_url, &form, answer, &reason);
+    lh_status_t status = oauth_token_request(ctx, c->token_url, &form, 3, answer, &reason);
     long code = answer->http_status;
     metrics_counter_add(ctx->instance->services->metrics, "leadhub_oauth2_refreshes_total",
                         "OAuth2 token requests, by instance and HTTP status.", 1, "instance",
@@ -449,8 +449,11 @@ static lh_status_t obtain_refreshed(struct lh_ctx *ctx, const lh_oauth2_t *confi
             oauth_grant_clear(&stored);
             return attempt == 0 ? refused(ctx) : LH_AUTH;
         }
+        char stored_access[65];
+        fingerprint(stored.access_token, stored_access);
         if (choice.stored && stored.access_token != NULL &&
-            util_now_ms() + OAUTH2_SKEW_MS < stored.expires_at_ms) {
+            util_now_ms() + OAUTH2_SKEW_MS < stored.expires_at_ms &&
+            strcmp(stored_access, o->dropped_sha256) != 0) {
             adopt(o, stored.access_token, stored.expires_at_ms, stored.refresh_token,
                   choice.origin, stored.configured_sha256);
             o->refresh_expires_at_ms = stored.refresh_expires_at_ms;
@@ -568,6 +571,9 @@ bool host_oauth2_drop(lh_ctx_t *ctx)
     struct instance_oauth2 *o = &ctx->instance->oauth2;
     pthread_mutex_lock(&o->mutex);
     bool held = o->access_token != NULL;
+    if (held) {
+        fingerprint(o->access_token, o->dropped_sha256); /* refused: not from the store either */
+    }
     wipe_free(o->access_token);
     o->access_token = NULL;
     o->expires_at_ms = 0;

@@ -78,6 +78,8 @@ struct instance {
         char refused_sha256[65]; /* the refresh token the provider refused ("" none): not
                                     offered again until another grant is stored */
         char *refused_reason;    /* why, for every call until then; owned */
+        char dropped_sha256[65]; /* the access token invalidated last: a stored copy of it
+                                    is not used again */
         int64_t checked_ms;      /* monotonic: when the stored grant was last read */
         int64_t refresh_expires_at_ms; /* the refresh token's end, when the provider said */
         int64_t warned_ms;             /* monotonic: the last "re-consent soon" warning */

@@ -81,7 +81,8 @@ static char *copy_or_null(const char *text)
 }
 
 lh_status_t oauth_token_request(struct lh_ctx *ctx, const char *token_url, struct strbuf *form,
-                                struct oauth_token_answer *answer, char **reason_out)
+                                int max_attempts, struct oauth_token_answer *answer,
+                                char **reason_out)
 {
     memset(answer, 0, sizeof(*answer));
     *reason_out = NULL;
@@ -99,7 +100,7 @@ lh_status_t oauth_token_request(struct lh_ctx *ctx, const char *token_url, struc
                                  .header_count = 2,
                                  .body = form->data,
                                  .body_len = form->len,
-                                 .max_attempts = 3};
+                                 .max_attempts = max_attempts};
     lh_http_response_t response;
     lh_status_t status = host_http_request(ctx, &request, &response);
     explicit_bzero(form->data, form->len);

@@ -29,6 +29,8 @@ void oauth_token_answer_clear(struct oauth_token_answer *answer);
 /*
  * oauth_token_request - POST `form` (application/x-www-form-urlencoded; wiped after) to
  * token_url for the call `ctx` (its instance's HTTP client, metrics and logs).
+ *   max_attempts: as lh_http_request_t's; 1 for a code exchange, whose code a provider may
+ *                 have used up with an attempt whose answer was lost.
  *   Returns LH_OK with answer filled; otherwise answer->http_status and *reason_out (a
  *   short printable reason from the answer, never a token; malloc'd) say why:
  *     LH_AUTH       the grant was refused (invalid_grant; HubSpot's BAD_REFRESH_TOKEN)
@@ -38,6 +40,7 @@ void oauth_token_answer_clear(struct oauth_token_answer *answer);
  *     LH_PERMANENT  any other refusal (HubSpot's BAD_CLIENT_ID is one)
  */
 lh_status_t oauth_token_request(struct lh_ctx *ctx, const char *token_url, struct strbuf *form,
-                                struct oauth_token_answer *answer, char **reason_out);
+                                int max_attempts, struct oauth_token_answer *answer,
+                                char **reason_out);
 
 #endif

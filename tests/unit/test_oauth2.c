@@ -421,13 +421,13 @@ START_TEST(test_oauth2_consented_grant_is_used_without_a_configured_refresh_toke
     ck_assert_uint_eq(fake_http_request_count(server), 0);
     free(first);
 
-    /* once it ends, the consented refresh token is used, and the new access token kept
-     * (sealed) for the other replicas */
+    /* the provider refused it (401): invalidated, it is not taken back from the store, where
+     * it still looks alive; the consented refresh token gets a new one, kept (sealed) for
+     * the other replicas */
     struct lh_ctx ctx;
     ctx_init(&ctx, &instance, NULL);
     host_api_table()->oauth2_invalidate(&ctx);
     ctx_clear(&ctx);
-    store_consent("refresh-consented", "at-expired", util_now_ms() - 1000, 0);
     fake_http_push(server, (struct fake_response){
                                200, "{\"access_token\":\"at-refreshed\",\"expires_in\":3600}",
                                NULL, 0});
