@@ -40,7 +40,7 @@ START_TEST(test_cli_help_and_exit_codes)
     free(out);
     ck_assert_int_eq(leadhubd("", &out), 2);
     free(out);
-    const char *commands[] = {"run", "migrate", "check-config", "plugins", "version"};
+    const char *commands[] = {"run", "migrate", "check-config", "plugins", "connect", "version"};
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         char *args = util_printf("%s --help", commands[i]);
         ck_assert_msg(leadhubd(args, &out) == 0, "%s --help failed", commands[i]);
@@ -115,8 +115,8 @@ START_TEST(test_every_help_matches_docs_cli_md)
     ck_assert_ptr_nonnull(close);
     *close = '\0';
     const char *synopsis = open + 4;
-    const char *commands[] = {"run",    "migrate", "check-config", "plugins", "plugins info",
-                              "replay", "sync",    "rescore",      "version"};
+    const char *commands[] = {"run",  "migrate", "check-config", "plugins", "plugins info",
+                              "replay", "sync",  "rescore",      "connect", "version"};
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         char *args = util_printf("%s --help", commands[i]);
         char *out = NULL;
