@@ -201,10 +201,16 @@ int oauth_redirect_parse(const char *text, struct oauth_redirect *out)
         }
         p = item_end + (amp != NULL);
     }
-    bool code = out->code != NULL && out->code[0] != '\0';
-    bool error = out->error != NULL && out->error[0] != '\0';
-    if (code == error) {
-        oauth_redirect_clear(out);
+    /* an empty value is no value */
+    char **slots[] = {&out->code, &out->state, &out->error, &out->error_description};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(slots); i++) {
+        if (*slots[i] != NULL && (*slots[i])[0] == '\0') {
+            free(*slots[i]);
+            *slots[i] = NULL;
+        }
+    }
+    if ((out->code != NULL) == (out->error != NULL)) {
+        oauth_redirect_clear(out); /* neither, or both: not an answer to trust */
         return -1;
     }
     return 0;
