@@ -7,7 +7,8 @@
 #
 # While the daemon runs, .run/env (mode 0600, git-ignored) holds the development settings
 # exported here, for a second terminal: `. .run/env`, then `build/leadhubd check-config`.
-# Values you exported yourself are not written to it.
+# Values you exported yourself are not written to it. .run/secrets_key, the development key
+# that seals OAuth tokens, stays from one run to the next.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -86,6 +87,27 @@ fi
 if [ -z "${LEADHUB_API_TOKEN:-}" ]; then
     export LEADHUB_API_TOKEN=dev-api-token-not-a-secret
     own+=(LEADHUB_API_TOKEN)
+fi
+# The key that seals OAuth tokens at rest (config/leadhub.yaml: secrets_key). Made once and
+# kept in .run/secrets_key (mode 0600, git-ignored), so that what one run stored sealed the
+# next can still open; set your own outside development.
+if [ -z "${LEADHUB_SECRETS_KEY:-}" ]; then
+    mkdir -p .run
+    if [ ! -s .run/secrets_key ]; then
+        (
+            umask 077
+            if command -v openssl >/dev/null; then
+                openssl rand -base64 32
+            else
+                head -c 32 /dev/urandom | base64
+            fi >.run/secrets_key.tmp
+        )
+        mv -f .run/secrets_key.tmp .run/secrets_key
+        echo "run: made a development secrets_key in .run/secrets_key" >&2
+    fi
+    LEADHUB_SECRETS_KEY=$(cat .run/secrets_key)
+    export LEADHUB_SECRETS_KEY
+    own+=(LEADHUB_SECRETS_KEY)
 fi
 if [ -z "${LEADHUB_PLUGIN_DIR:-}" ]; then
     export LEADHUB_PLUGIN_DIR=$PWD/$BUILD/plugins

@@ -155,18 +155,21 @@ START_TEST(test_check_config_accepts_the_example_configuration)
     char *out = NULL;
     /* without its environment, the example names what is missing */
     char *bare = util_printf("env -u DATABASE_URL -u LEADHUB_INBOUND_SECRET -u LEADHUB_API_TOKEN "
+                             "-u LEADHUB_SECRETS_KEY "
                              "LEADHUB_PLUGIN_DIR='%s/plugins' '%s' check-config",
                              tu_build_dir(), td_binary());
     char *command = util_printf("cd '%s' && %s", tu_source_dir(), bare);
     ck_assert_int_eq(tu_run(command, &out), 1);
     assert_contains(out, "config/leadhub.yaml:3: database_url: error: environment variable "
                          "DATABASE_URL is not set");
+    assert_contains(out, "secrets_key: error: environment variable LEADHUB_SECRETS_KEY is not set");
     free(out);
     free(command);
     free(bare);
 
     command = util_printf("cd '%s' && DATABASE_URL=postgresql://localhost/x "
                           "LEADHUB_INBOUND_SECRET=s3cret LEADHUB_API_TOKEN=t0ken-for-check-config "
+                          "LEADHUB_SECRETS_KEY=Y2hlY2stY29uZmlnLWtleS1vZi0zMi1ieXRlcy0hISE= "
                           "LEADHUB_PLUGIN_DIR='%s/plugins' '%s' check-config",
                           tu_source_dir(), tu_build_dir(), td_binary());
     ck_assert_int_eq(tu_run(command, &out), 0);
@@ -174,6 +177,7 @@ START_TEST(test_check_config_accepts_the_example_configuration)
     assert_contains(out, "inbound");
     ck_assert_ptr_null(strstr(out, "s3cret"));
     ck_assert_ptr_null(strstr(out, "t0ken"));
+    ck_assert_ptr_null(strstr(out, "Y2hlY2stY29uZmln"));
     free(out);
     free(command);
 }
