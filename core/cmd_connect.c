@@ -249,10 +249,12 @@ static int run_consent(const struct connect_options *o, const struct config_inst
     pthread_mutex_destroy(&services.store_mutex);
     if (status != LH_OK) {
         fprintf(stderr, "leadhubd connect: %s\n", error != NULL ? error : "failed");
+        bool transient = status == LH_RETRY || status == LH_RETRY_AFTER;
         if (loopback != NULL) {
-            connect_loopback_answer(loopback, 502, "consent failed", error ? error : "");
+            connect_loopback_answer(loopback, transient ? 502 : 400, "consent failed",
+                                    error ? error : "");
         }
-        rc = status == LH_RETRY || status == LH_RETRY_AFTER ? EXIT_RUNTIME : EXIT_INVALID;
+        rc = transient ? EXIT_RUNTIME : EXIT_INVALID;
         goto out;
     }
     printf("%s is connected: the grant is stored in the database, sealed with key %s.\n",

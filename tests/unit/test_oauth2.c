@@ -215,7 +215,7 @@ START_TEST(test_oauth2_rotated_refresh_token_is_used_and_survives_a_restart_seal
 {
     services.keyring = keyring_of(KEY_NEW, NULL);
     fake_http_push(server, (struct fake_response){200,
-                                                  "{\"access_token\":\"a1\",\"expires_in\":10,"
+                                                  "{\"access_token\":\"access-token-one-7c2e\",\"expires_in\":10,"
                                                   "\"refresh_token\":\"refresh-rotated\"}",
                                                   NULL, 0});
     lh_status_t status;
@@ -229,14 +229,15 @@ START_TEST(test_oauth2_rotated_refresh_token_is_used_and_survives_a_restart_seal
     char *stored = stored_text(OAUTH_GRANT_KEY);
     ck_assert_ptr_nonnull(stored);
     ck_assert_ptr_null(strstr(stored, "refresh-rotated"));
-    ck_assert_ptr_null(strstr(stored, "a1"));
+    ck_assert_ptr_null(strstr(stored, "access-token-one-7c2e"));
     ck_assert_ptr_nonnull(strstr(stored, seal_keyring_current_id(services.keyring)));
     free(stored);
 
     /* a restart: the instance's memory is gone, the database remembers */
     restart();
     fake_http_push(server, (struct fake_response){
-                               200, "{\"access_token\":\"a2\",\"expires_in\":3600}", NULL, 0});
+                               200, "{\"access_token\":\"access-token-two-9d4f\",\"expires_in\":3600}",
+                               NULL, 0});
     free(token(&status, NULL));
     size_t n = fake_http_request_count(server);
     struct fake_request third = fake_http_request(server, n - 1);
@@ -248,7 +249,7 @@ END_TEST
 START_TEST(test_oauth2_without_a_key_a_rotated_token_lives_in_memory_and_is_not_stored)
 {
     fake_http_push(server, (struct fake_response){200,
-                                                  "{\"access_token\":\"a1\",\"expires_in\":10,"
+                                                  "{\"access_token\":\"access-token-one-7c2e\",\"expires_in\":10,"
                                                   "\"refresh_token\":\"refresh-rotated\"}",
                                                   NULL, 0});
     lh_status_t status;
@@ -360,6 +361,7 @@ START_TEST(test_oauth2_invalid_grant_is_not_asked_again_until_a_new_grant_is_sto
                         1);
     /* every replica sees it: the status row */
     char *row = stored_text(OAUTH_STATUS_KEY);
+    ck_assert_ptr_nonnull(row);
     ck_assert_ptr_nonnull(strstr(row, "\"state\": \"needs_consent\""));
     ck_assert_ptr_nonnull(strstr(row, "Token has been expired or revoked."));
     free(row);
