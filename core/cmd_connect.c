@@ -58,9 +58,9 @@ struct connect_options {
 static int parse_options(int argc, char **argv, struct connect_options *o)
 {
     static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},   {"no-browser", no_argument, NULL, 'n'},
-        {"port", required_argument, NULL, 'p'},     {"timeout", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'}, {"no-browser", no_argument, NULL, 'n'},
+        {"port", required_argument, NULL, 'p'},   {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     *o = (struct connect_options){.path = COMMANDS_DEFAULT_CONFIG, .timeout_ms = 600000};
     int opt;
@@ -257,8 +257,8 @@ static int run_consent(const struct connect_options *o, const struct config_inst
         rc = transient ? EXIT_RUNTIME : EXIT_INVALID;
         goto out;
     }
-    printf("%s is connected: the grant is stored in the database, sealed with key %s.\n",
-           ci->name, seal_keyring_current_id(keyring));
+    printf("%s is connected: the grant is stored in the database, sealed with key %s.\n", ci->name,
+           seal_keyring_current_id(keyring));
     describe_grant(&grant, ci->name);
     if (loopback != NULL) {
         char *text = util_printf("%s is connected. You can close this window.", ci->name);
@@ -319,8 +319,9 @@ int cmd_connect(int argc, char **argv)
     const struct plugin *plugin = loader_find(&plugins, ci->plugin);
     const lh_oauth_provider_t *provider = plugin != NULL ? oauth_provider_of(plugin->desc) : NULL;
     if (provider == NULL) {
-        fprintf(stderr, "leadhubd connect: instance \"%s\" takes no OAuth consent: its plugin %s "
-                        "declares no OAuth provider\n",
+        fprintf(stderr,
+                "leadhubd connect: instance \"%s\" takes no OAuth consent: its plugin %s "
+                "declares no OAuth provider\n",
                 o.name, ci->plugin);
         goto out;
     }

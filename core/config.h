@@ -92,10 +92,10 @@ struct config {
                                         destination's circuit, default 5 */
         int64_t breaker_cooldown_ms; /* delivery.breaker_cooldown, default 30s */
     } delivery;
-    struct seal_keyring *keyring; /* secrets_key: the keys that seal tokens and secret state
-                                     (seal.h); NULL when none is configured; owned */
-    char *oauth_redirect_url;     /* oauth.redirect_url: /oauth/callback as browsers reach it,
-                                     or NULL (no consent through the REST API) */
+    struct seal_keyring *keyring;      /* secrets_key: the keys that seal tokens and secret state
+                                          (seal.h); NULL when none is configured; owned */
+    char *oauth_redirect_url;          /* oauth.redirect_url: /oauth/callback as browsers reach it,
+                                          or NULL (no consent through the REST API) */
     struct config_instance *instances; /* sorted by file name */
     size_t instance_count;
     json_t *lines; /* main file key path -> line number; owned */

@@ -21,10 +21,10 @@ struct connect_loopback {
     const char *state;
     pthread_mutex_t mutex;
     pthread_cond_t cond;
-    char *query;     /* the callback that carried the state; taken by wait() */
-    bool received;   /* it came (the query may have been taken since) */
-    bool answered;   /* the outcome is known: status and page below */
-    bool sent;       /* ...and was sent */
+    char *query;   /* the callback that carried the state; taken by wait() */
+    bool received; /* it came (the query may have been taken since) */
+    bool answered; /* the outcome is known: status and page below */
+    bool sent;     /* ...and was sent */
     int status;
     char *page;
 };
@@ -76,7 +76,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     (void)upload_data_size;
     struct connect_loopback *l = cls;
     if (strcmp(method, "GET") != 0 || strcmp(url, "/callback") != 0) {
-        char *page = oauth_consent_page("not found", "This address only takes the provider's redirect.");
+        char *page =
+            oauth_consent_page("not found", "This address only takes the provider's redirect.");
         enum MHD_Result rc = send_page(connection, 404, page ? page : "");
         free(page);
         return rc;
@@ -90,8 +91,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         oauth_redirect_clear(&redirect);
     }
     if (!ours) {
-        char *page = oauth_consent_page("not this consent", "The redirect does not carry this consent's "
-                                                 "state; the command goes on waiting.");
+        char *page =
+            oauth_consent_page("not this consent", "The redirect does not carry this consent's "
+                                                   "state; the command goes on waiting.");
         enum MHD_Result rc = send_page(connection, 400, page ? page : "");
         free(page);
         return rc;
@@ -99,7 +101,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     pthread_mutex_lock(&l->mutex);
     if (l->received) {
         pthread_mutex_unlock(&l->mutex);
-        char *page = oauth_consent_page("already received", "This consent's redirect came already.");
+        char *page =
+            oauth_consent_page("already received", "This consent's redirect came already.");
         enum MHD_Result rc = send_page(connection, 409, page ? page : "");
         free(page);
         return rc;
@@ -133,9 +136,8 @@ struct connect_loopback *connect_loopback_start(int port, const char *state, cha
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     l->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC, (uint16_t)port, NULL,
                               NULL, on_request, l, MHD_OPTION_SOCK_ADDR, &address,
-                              MHD_OPTION_URI_LOG_CALLBACK, on_uri, l,
-                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
-                              MHD_OPTION_CONNECTION_TIMEOUT, 30U, MHD_OPTION_END);
+                              MHD_OPTION_URI_LOG_CALLBACK, on_uri, l, MHD_OPTION_NOTIFY_COMPLETED,
+                              on_completed, l, MHD_OPTION_CONNECTION_TIMEOUT, 30U, MHD_OPTION_END);
     if (l->mhd == NULL) {
         *error_out = util_printf("cannot listen on 127.0.0.1:%d (in use?)", port);
         connect_loopback_stop(l);

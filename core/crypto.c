@@ -189,8 +189,8 @@ int crypto_random(void *out, size_t len)
     return len > 0 && len <= INT32_MAX && RAND_bytes(out, (int)len) == 1 ? 0 : -1;
 }
 
-int crypto_aes256gcm_seal(const unsigned char key[CRYPTO_GCM_KEY], const void *aad,
-                          size_t aad_len, const void *plain, size_t plain_len, unsigned char *out)
+int crypto_aes256gcm_seal(const unsigned char key[CRYPTO_GCM_KEY], const void *aad, size_t aad_len,
+                          const void *plain, size_t plain_len, unsigned char *out)
 {
     int ok = 0;
     int n = 0;
@@ -212,9 +212,8 @@ out:
     return ok ? 0 : -1;
 }
 
-int crypto_aes256gcm_open(const unsigned char key[CRYPTO_GCM_KEY], const void *aad,
-                          size_t aad_len, const unsigned char *sealed, size_t sealed_len,
-                          unsigned char *plain)
+int crypto_aes256gcm_open(const unsigned char key[CRYPTO_GCM_KEY], const void *aad, size_t aad_len,
+                          const unsigned char *sealed, size_t sealed_len, unsigned char *plain)
 {
     if (sealed_len < CRYPTO_GCM_NONCE + CRYPTO_GCM_TAG || sealed_len > INT32_MAX ||
         aad_len > INT32_MAX) {

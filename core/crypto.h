@@ -43,17 +43,15 @@ enum { CRYPTO_GCM_KEY = 32, CRYPTO_GCM_NONCE = 12, CRYPTO_GCM_TAG = 16 };
  *   out: CRYPTO_GCM_NONCE + plain_len + CRYPTO_GCM_TAG bytes: nonce, ciphertext, tag.
  *   Returns 0, or -1 (OpenSSL or the random generator failed).
  */
-int crypto_aes256gcm_seal(const unsigned char key[CRYPTO_GCM_KEY], const void *aad,
-                          size_t aad_len, const void *plain, size_t plain_len,
-                          unsigned char *out);
+int crypto_aes256gcm_seal(const unsigned char key[CRYPTO_GCM_KEY], const void *aad, size_t aad_len,
+                          const void *plain, size_t plain_len, unsigned char *out);
 
 /*
  * crypto_aes256gcm_open - the inverse: sealed is nonce, ciphertext, tag (sealed_len bytes,
  * at least CRYPTO_GCM_NONCE + CRYPTO_GCM_TAG); plain gets sealed_len - 28 bytes.
  *   Returns 0, or -1 when the tag does not verify (another key, another aad, altered bytes).
  */
-int crypto_aes256gcm_open(const unsigned char key[CRYPTO_GCM_KEY], const void *aad,
-                          size_t aad_len, const unsigned char *sealed, size_t sealed_len,
-                          unsigned char *plain);
+int crypto_aes256gcm_open(const unsigned char key[CRYPTO_GCM_KEY], const void *aad, size_t aad_len,
+                          const unsigned char *sealed, size_t sealed_len, unsigned char *plain);
 
 #endif

@@ -174,9 +174,8 @@ static lh_status_t host_checkpoint_get(lh_ctx_t *ctx, const char *key, json_t **
         struct store *store = services_store_lock(services, &error);
         if (store != NULL) {
             /* sealed values open here (and are sealed again when their key is old) */
-            enum store_result rc = sealed_state_get(store, services->keyring,
-                                                    ctx->instance->name, key, false, value_out,
-                                                    &error);
+            enum store_result rc = sealed_state_get(store, services->keyring, ctx->instance->name,
+                                                    key, false, value_out, &error);
             /* rejected: a sealed value without its key, which only the operator can give */
             status = rc == STORE_OK ? LH_OK : rc == STORE_REJECTED ? LH_CONFIG : LH_RETRY;
             services_store_unlock(services);

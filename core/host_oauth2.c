@@ -117,8 +117,7 @@ static lh_status_t client_of(struct lh_ctx *ctx, const lh_oauth2_t *config, stru
     if ((c->token_url == NULL || c->client_id == NULL || c->client_secret == NULL) &&
         provider != NULL) {
         char *error = NULL;
-        if (oauth_provider_resolve(provider, ctx->instance->settings, &c->endpoints, &error) ==
-            0) {
+        if (oauth_provider_resolve(provider, ctx->instance->settings, &c->endpoints, &error) == 0) {
             c->token_url = c->token_url != NULL ? c->token_url : c->endpoints.token_url;
             c->client_id = c->client_id != NULL ? c->client_id : c->endpoints.client_id;
             c->client_secret =
@@ -159,10 +158,10 @@ static lh_status_t fetch(struct lh_ctx *ctx, const lh_oauth2_t *config, const st
     metrics_counter_add(ctx->instance->services->metrics, "leadhub_oauth2_refreshes_total",
                         "OAuth2 token requests, by instance and HTTP status.", 1, "instance",
                         instance_of(ctx), "status",
-                        code == 0     ? "transport"
-                        : code < 300  ? "2xx"
-                        : code < 500  ? "4xx"
-                                      : "5xx",
+                        code == 0    ? "transport"
+                        : code < 300 ? "2xx"
+                        : code < 500 ? "4xx"
+                                     : "5xx",
                         METRICS_END);
     const char *why = reason != NULL ? reason : "?";
     switch (status) {
@@ -272,8 +271,7 @@ static void save(struct lh_ctx *ctx, const struct oauth_grant *grant, bool rotat
     }
     if (rc != STORE_OK) {
         log_write(rotated ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, ctx->instance->plugin->name,
-                  instance_of(ctx), NULL,
-                  "%s could not be stored (%s)%s",
+                  instance_of(ctx), NULL, "%s could not be stored (%s)%s",
                   rotated ? "the provider rotated the refresh token, and the new one"
                           : "the fresh access token",
                   error != NULL ? error : "out of memory",
@@ -375,8 +373,7 @@ static lh_status_t refresh_with(struct lh_ctx *ctx, const lh_oauth2_t *config,
     if (choice->origin == OAUTH_GRANT_CONFIGURED && config->refresh_token != NULL) {
         fingerprint(config->refresh_token, grant.configured_sha256);
     } else if (choice->origin == OAUTH_GRANT_CONFIGURED && choice->stored) {
-        memcpy(grant.configured_sha256, stored->configured_sha256,
-               sizeof(grant.configured_sha256));
+        memcpy(grant.configured_sha256, stored->configured_sha256, sizeof(grant.configured_sha256));
     }
     const char *refresh_token = rotated ? answer.refresh_token : choice->refresh_token;
     grant.refresh_token = refresh_token != NULL ? strdup(refresh_token) : NULL;
@@ -454,8 +451,8 @@ static lh_status_t obtain_refreshed(struct lh_ctx *ctx, const lh_oauth2_t *confi
         if (choice.stored && stored.access_token != NULL &&
             util_now_ms() + OAUTH2_SKEW_MS < stored.expires_at_ms &&
             strcmp(stored_access, o->dropped_sha256) != 0) {
-            adopt(o, stored.access_token, stored.expires_at_ms, stored.refresh_token,
-                  choice.origin, stored.configured_sha256);
+            adopt(o, stored.access_token, stored.expires_at_ms, stored.refresh_token, choice.origin,
+                  stored.configured_sha256);
             o->refresh_expires_at_ms = stored.refresh_expires_at_ms;
             oauth_grant_clear(&stored);
             if (o->access_token == NULL) {
@@ -509,7 +506,8 @@ static void report_expiry(struct lh_ctx *ctx)
           "needs consent again.",
           (double)days);
     int64_t now = util_monotonic_ms();
-    if (days <= OAUTH2_WARN_DAYS && (o->warned_ms == 0 || now - o->warned_ms >= OAUTH2_WARN_EVERY_MS)) {
+    if (days <= OAUTH2_WARN_DAYS &&
+        (o->warned_ms == 0 || now - o->warned_ms >= OAUTH2_WARN_EVERY_MS)) {
         o->warned_ms = now;
         char when[32];
         util_format_rfc3339(o->refresh_expires_at_ms, when);

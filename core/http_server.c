@@ -526,8 +526,8 @@ static enum MHD_Result answer_oauth_callback(struct request *req)
 {
     const char *page = req->page != NULL ? req->page : "";
     return send_response(req, req->page_status != 0 ? req->page_status : 500,
-                         "text/html; charset=utf-8", page, strlen(page), MHD_HTTP_HEADER_CACHE_CONTROL,
-                         "no-store");
+                         "text/html; charset=utf-8", page, strlen(page),
+                         MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 }
 
 /* --- other routes ----------------------------------------------------------------------- */

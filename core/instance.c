@@ -29,8 +29,7 @@ void ctx_clear(struct lh_ctx *ctx)
 
 const char *instance_token_state_name(int state)
 {
-    static const char *const names[] = {"none", "valid", "refreshing", "failed",
-                                        "needs_consent"};
+    static const char *const names[] = {"none", "valid", "refreshing", "failed", "needs_consent"};
     return state >= 0 && state < (int)UTIL_ARRAY_LEN(names) ? names[state] : "none";
 }
 

@@ -41,10 +41,10 @@ struct host_services {
 
 /* What GET /v1/connectors shows of an instance's host-managed OAuth2 token. */
 enum instance_token_state {
-    INSTANCE_TOKEN_NONE,       /* never asked for */
-    INSTANCE_TOKEN_VALID,      /* held */
-    INSTANCE_TOKEN_REFRESHING, /* the token endpoint is being asked */
-    INSTANCE_TOKEN_FAILED,     /* the last refresh failed */
+    INSTANCE_TOKEN_NONE,          /* never asked for */
+    INSTANCE_TOKEN_VALID,         /* held */
+    INSTANCE_TOKEN_REFRESHING,    /* the token endpoint is being asked */
+    INSTANCE_TOKEN_FAILED,        /* the last refresh failed */
     INSTANCE_TOKEN_NEEDS_CONSENT, /* no grant, or the provider refused it: consent again */
 };
 
@@ -70,17 +70,17 @@ struct instance {
     atomic_int references; /* instance_new() instances: freed at the last release */
     struct instance_oauth2 {
         pthread_mutex_t mutex;
-        char *access_token;    /* cached; owned, wiped when freed */
-        int64_t expires_at_ms; /* wall clock */
-        char *refresh_token;   /* the one the access token came from; owned, wiped */
-        int origin;            /* enum oauth_grant_origin of refresh_token */
-        char configured_sha256[65]; /* the configured token refresh_token descends from */
-        char refused_sha256[65]; /* the refresh token the provider refused ("" none): not
-                                    offered again until another grant is stored */
-        char *refused_reason;    /* why, for every call until then; owned */
-        char dropped_sha256[65]; /* the access token invalidated last: a stored copy of it
-                                    is not used again */
-        int64_t checked_ms;      /* monotonic: when the stored grant was last read */
+        char *access_token;            /* cached; owned, wiped when freed */
+        int64_t expires_at_ms;         /* wall clock */
+        char *refresh_token;           /* the one the access token came from; owned, wiped */
+        int origin;                    /* enum oauth_grant_origin of refresh_token */
+        char configured_sha256[65];    /* the configured token refresh_token descends from */
+        char refused_sha256[65];       /* the refresh token the provider refused ("" none): not
+                                          offered again until another grant is stored */
+        char *refused_reason;          /* why, for every call until then; owned */
+        char dropped_sha256[65];       /* the access token invalidated last: a stored copy of it
+                                          is not used again */
+        int64_t checked_ms;            /* monotonic: when the stored grant was last read */
         int64_t refresh_expires_at_ms; /* the refresh token's end, when the provider said */
         int64_t warned_ms;             /* monotonic: the last "re-consent soon" warning */
         /* enum instance_token_state, for status: atomic, since a refresh holds the mutex

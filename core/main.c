@@ -59,7 +59,7 @@ static const struct {
 } commands[] = {
     {"run", cmd_run},         {"migrate", cmd_migrate}, {"check-config", cmd_check_config},
     {"plugins", cmd_plugins}, {"replay", cmd_replay},   {"sync", cmd_sync},
-    {"rescore", cmd_rescore}, {"connect", cmd_connect},   {"version", cmd_version},
+    {"rescore", cmd_rescore}, {"connect", cmd_connect}, {"version", cmd_version},
 };
 
 int main(int argc, char **argv)

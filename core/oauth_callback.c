@@ -47,8 +47,7 @@ static lh_status_t complete(struct daemon *daemon, struct store *store, const ch
     return status;
 }
 
-void oauth_callback_run(struct daemon *daemon, const char *query, int *status_out,
-                        char **page_out)
+void oauth_callback_run(struct daemon *daemon, const char *query, int *status_out, char **page_out)
 {
     struct oauth_redirect redirect;
     if (oauth_redirect_parse(query != NULL ? query : "", &redirect) != 0 ||
@@ -63,9 +62,8 @@ void oauth_callback_run(struct daemon *daemon, const char *query, int *status_ou
     bool found = false, expired = false;
     struct store *store = store_open(daemon->database_url, &error);
     enum store_result rc =
-        store != NULL ? oauth_consent_take(store, daemon->services.keyring, redirect.state,
-                                           &found, &expired, &instance, &redirect_uri,
-                                           &verifier, &error)
+        store != NULL ? oauth_consent_take(store, daemon->services.keyring, redirect.state, &found,
+                                           &expired, &instance, &redirect_uri, &verifier, &error)
                       : STORE_UNAVAILABLE;
     if (rc != STORE_OK) {
         log_error("OAuth callback: the consent could not be read: %s", error ? error : "?");

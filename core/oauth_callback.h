@@ -21,7 +21,6 @@ struct daemon;
  *   query:     the raw query string (without '?'), borrowed.
  *   status_out, page_out: the HTTP status and HTML page for the browser (page malloc'd).
  */
-void oauth_callback_run(struct daemon *daemon, const char *query, int *status_out,
-                        char **page_out);
+void oauth_callback_run(struct daemon *daemon, const char *query, int *status_out, char **page_out);
 
 #endif

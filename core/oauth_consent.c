@@ -229,16 +229,15 @@ bool oauth_state_matches(const char *expected, const char *received)
 }
 
 lh_status_t oauth_consent_complete(struct lh_ctx *ctx, const struct oauth_endpoints *endpoints,
-                                   const char *code, const char *redirect_uri,
-                                   const char *verifier, struct store *store,
-                                   const struct seal_keyring *ring,
+                                   const char *code, const char *redirect_uri, const char *verifier,
+                                   struct store *store, const struct seal_keyring *ring,
                                    struct oauth_grant *granted_out, char **error_out)
 {
     memset(granted_out, 0, sizeof(*granted_out));
     *error_out = NULL;
     if (ring == NULL) {
-        *error_out = strdup("no secrets_key is configured, so the grant cannot be stored: "
-                            SEAL_KEY_HINT);
+        *error_out =
+            strdup("no secrets_key is configured, so the grant cannot be stored: " SEAL_KEY_HINT);
         return LH_CONFIG;
     }
     struct strbuf form = {0};
@@ -255,8 +254,7 @@ lh_status_t oauth_consent_complete(struct lh_ctx *ctx, const struct oauth_endpoi
     }
     struct oauth_token_answer answer;
     char *reason = NULL;
-    lh_status_t status =
-        oauth_token_request(ctx, endpoints->token_url, &form, 1, &answer, &reason);
+    lh_status_t status = oauth_token_request(ctx, endpoints->token_url, &form, 1, &answer, &reason);
     const char *why = reason != NULL ? reason : "?";
     switch (status) {
     case LH_OK:
@@ -328,9 +326,9 @@ enum store_result oauth_consent_save(struct store *store, const struct seal_keyr
     }
     char ttl[32];
     snprintf(ttl, sizeof(ttl), "%d milliseconds", OAUTH_CONSENT_TTL_MS);
-    enum store_result rc = store_exec(store, "oauth_consent_sweep",
-                                      "DELETE FROM oauth_consents WHERE expires_at < now()", 0,
-                                      NULL, NULL, error_out);
+    enum store_result rc =
+        store_exec(store, "oauth_consent_sweep",
+                   "DELETE FROM oauth_consents WHERE expires_at < now()", 0, NULL, NULL, error_out);
     if (rc == STORE_OK) {
         const char *params[] = {digest, instance, consent->redirect_uri, sealed_text, ttl};
         rc = store_exec(store, "oauth_consent_save",

@@ -29,9 +29,9 @@
 
 /* A begun consent. The state and the verifier are secrets until used: never log them. */
 struct oauth_consent {
-    char state[48];     /* base64url, 43 characters */
-    char verifier[48];  /* PKCE code_verifier, 43 characters */
-    char challenge[48]; /* base64url(SHA-256(verifier)) */
+    char state[48];          /* base64url, 43 characters */
+    char verifier[48];       /* PKCE code_verifier, 43 characters */
+    char challenge[48];      /* base64url(SHA-256(verifier)) */
     char *redirect_uri;      /* owned */
     char *authorization_url; /* owned */
 };
@@ -54,7 +54,7 @@ void oauth_consent_clear(struct oauth_consent *consent);
 struct oauth_redirect {
     char *code;
     char *state;
-    char *error;             /* the provider's refusal: access_denied, ... */
+    char *error; /* the provider's refusal: access_denied, ... */
     char *error_description;
 };
 
@@ -80,9 +80,8 @@ bool oauth_state_matches(const char *expected, const char *received);
  *   database is down; LH_PERMANENT any other refusal.
  */
 lh_status_t oauth_consent_complete(struct lh_ctx *ctx, const struct oauth_endpoints *endpoints,
-                                   const char *code, const char *redirect_uri,
-                                   const char *verifier, struct store *store,
-                                   const struct seal_keyring *ring,
+                                   const char *code, const char *redirect_uri, const char *verifier,
+                                   struct store *store, const struct seal_keyring *ring,
                                    struct oauth_grant *granted_out, char **error_out);
 
 /* oauth_consent_save - keep a begun consent for OAUTH_CONSENT_TTL_MS; sweeps expired ones. */

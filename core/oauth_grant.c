@@ -41,8 +41,8 @@ static int64_t integer_member(const json_t *object, const char *name)
 }
 
 enum store_result oauth_grant_load(struct store *store, const struct seal_keyring *ring,
-                                   const char *instance, struct oauth_grant *grant,
-                                   bool *found_out, char **error_out)
+                                   const char *instance, struct oauth_grant *grant, bool *found_out,
+                                   char **error_out)
 {
     memset(grant, 0, sizeof(*grant));
     *found_out = false;
@@ -82,8 +82,8 @@ static json_t *time_or_null(int64_t ms)
 }
 
 /* Writes the two rows in one statement; the status is merged into what is there. */
-static enum store_result write_rows(struct store *store, const char *instance,
-                                    const json_t *sealed, const json_t *status, char **error_out)
+static enum store_result write_rows(struct store *store, const char *instance, const json_t *sealed,
+                                    const json_t *status, char **error_out)
 {
     char *sealed_text = sealed != NULL ? json_dumps(sealed, JSON_COMPACT) : NULL;
     char *status_text = json_dumps(status, JSON_COMPACT);
@@ -92,8 +92,7 @@ static enum store_result write_rows(struct store *store, const char *instance,
         *error_out = strdup("out of memory");
         goto out;
     }
-    const char *params[] = {instance, OAUTH_GRANT_KEY, sealed_text, OAUTH_STATUS_KEY,
-                            status_text};
+    const char *params[] = {instance, OAUTH_GRANT_KEY, sealed_text, OAUTH_STATUS_KEY, status_text};
     rc = store_exec(store, "oauth_grant_write",
                     "INSERT INTO connector_state AS c (instance, key, value) "
                     "SELECT $1, k, v FROM (VALUES ($2::text, $3::jsonb), ($4::text, $5::jsonb)) "
@@ -111,13 +110,12 @@ enum store_result oauth_grant_save(struct store *store, const struct seal_keyrin
                                    const char *instance, const struct oauth_grant *grant,
                                    char **error_out)
 {
-    json_t *value = json_pack("{s:s,s:s?,s:s?,s:I,s:I,s:I,s:s?}", "origin",
-                              oauth_grant_origin_name(grant->origin), "refresh_token",
-                              grant->refresh_token, "access_token", grant->access_token,
-                              "expires_at_ms", (json_int_t)grant->expires_at_ms,
-                              "refresh_expires_at_ms", (json_int_t)grant->refresh_expires_at_ms,
-                              "granted_at_ms", (json_int_t)grant->granted_at_ms, "scope",
-                              grant->scope);
+    json_t *value = json_pack(
+        "{s:s,s:s?,s:s?,s:I,s:I,s:I,s:s?}", "origin", oauth_grant_origin_name(grant->origin),
+        "refresh_token", grant->refresh_token, "access_token", grant->access_token, "expires_at_ms",
+        (json_int_t)grant->expires_at_ms, "refresh_expires_at_ms",
+        (json_int_t)grant->refresh_expires_at_ms, "granted_at_ms", (json_int_t)grant->granted_at_ms,
+        "scope", grant->scope);
     if (value != NULL && grant->origin == OAUTH_GRANT_CONFIGURED) {
         json_object_set_new(value, "configured_sha256", json_string(grant->configured_sha256));
     }
@@ -126,8 +124,8 @@ enum store_result oauth_grant_save(struct store *store, const struct seal_keyrin
                                time_or_null(grant->granted_at_ms), "refresh_token_expires_at",
                                time_or_null(grant->refresh_expires_at_ms), "reason");
     struct seal_place place = sealed_state_place(instance, OAUTH_GRANT_KEY);
-    json_t *sealed = value != NULL && status != NULL ? seal_value(ring, &place, value, error_out)
-                                                     : NULL;
+    json_t *sealed =
+        value != NULL && status != NULL ? seal_value(ring, &place, value, error_out) : NULL;
     enum store_result rc = STORE_REJECTED;
     if (value == NULL || status == NULL) {
         *error_out = strdup("out of memory");

@@ -51,8 +51,8 @@ const char *oauth_grant_origin_name(enum oauth_grant_origin origin);
  *   or another key: *error_out says which key to add).
  */
 enum store_result oauth_grant_load(struct store *store, const struct seal_keyring *ring,
-                                   const char *instance, struct oauth_grant *grant,
-                                   bool *found_out, char **error_out);
+                                   const char *instance, struct oauth_grant *grant, bool *found_out,
+                                   char **error_out);
 
 /*
  * oauth_grant_save - store the grant sealed, and its status as "granted", in one statement.

@@ -9,9 +9,9 @@
 #define KNOWN_OAUTH_FLAGS (LH_OAUTH_PKCE | LH_OAUTH_TOKEN_SCOPE)
 
 /* The parameters the host sets itself: a provider may not declare them again. */
-static const char *const host_params[] = {"response_type", "client_id", "redirect_uri",
-                                          "scope",         "state",     "code_challenge",
-                                          "code_challenge_method"};
+static const char *const host_params[] = {
+    "response_type", "client_id",      "redirect_uri",         "scope",
+    "state",         "code_challenge", "code_challenge_method"};
 
 enum position { IN_URL, IN_SCOPES, IN_PARAM };
 
@@ -79,8 +79,8 @@ static int check_template(const char *text, const char *what, const lh_config_fi
 static int check_url(const char *url, const char *what, const lh_config_field_t *schema,
                      char **error_out)
 {
-    if (url == NULL || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0 &&
-                        url[0] != '{')) {
+    if (url == NULL ||
+        (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0 && url[0] != '{')) {
         *error_out = util_printf("%s must be an http(s) URL, or start with the {setting} "
                                  "holding one",
                                  what);
@@ -123,7 +123,8 @@ int oauth_provider_check(const lh_oauth_provider_t *provider, const lh_config_fi
             return -1;
         }
         for (size_t i = 0; i < UTIL_ARRAY_LEN(host_params); i++) {
-            if (strlen(host_params[i]) == name_len && strncmp(*item, host_params[i], name_len) == 0) {
+            if (strlen(host_params[i]) == name_len &&
+                strncmp(*item, host_params[i], name_len) == 0) {
                 *error_out = util_printf("oauth_provider.authorization_params: %s is set by the "
                                          "host",
                                          host_params[i]);
@@ -135,8 +136,8 @@ int oauth_provider_check(const lh_oauth_provider_t *provider, const lh_config_fi
             return -1;
         }
     }
-    const char *id = provider->client_id_setting != NULL ? provider->client_id_setting
-                                                         : "client_id";
+    const char *id =
+        provider->client_id_setting != NULL ? provider->client_id_setting : "client_id";
     const char *secret = provider->client_secret_setting;
     if (schema_field(schema, id, strlen(id)) == NULL) {
         *error_out = util_printf("oauth_provider: the client id setting \"%.64s\" is not in the "
@@ -218,9 +219,9 @@ static char *expand(const char *template, enum position where, const json_t *set
             continue;
         }
         char *name = strndup(p + 1, (size_t)(close - p - 1));
-        int rc = name != NULL ? expand_one(settings, name, where, (size_t)(p - template), &out,
-                                           error_out)
-                              : -1;
+        int rc = name != NULL
+                     ? expand_one(settings, name, where, (size_t)(p - template), &out, error_out)
+                     : -1;
         free(name);
         if (rc != 0) {
             strbuf_free(&out);
@@ -250,8 +251,7 @@ int oauth_provider_resolve(const lh_oauth_provider_t *provider, const json_t *se
     const char *id_setting =
         provider->client_id_setting != NULL ? provider->client_id_setting : "client_id";
     const char *secret_setting =
-        provider->client_secret_setting != NULL ? provider->client_secret_setting
-                                                : "client_secret";
+        provider->client_secret_setting != NULL ? provider->client_secret_setting : "client_secret";
     const char *client_id = setting_text(settings, id_setting);
     const char *client_secret = setting_text(settings, secret_setting);
     if (client_id == NULL || client_id[0] == '\0') {
@@ -274,10 +274,9 @@ int oauth_provider_resolve(const lh_oauth_provider_t *provider, const json_t *se
     out->token_url = out->authorization_url != NULL
                          ? expand(provider->token_url, IN_URL, settings, error_out)
                          : NULL;
-    out->scope = out->token_url != NULL
-                     ? expand(provider->scopes != NULL ? provider->scopes : "", IN_SCOPES,
-                              settings, error_out)
-                     : NULL;
+    out->scope = out->token_url != NULL ? expand(provider->scopes != NULL ? provider->scopes : "",
+                                                 IN_SCOPES, settings, error_out)
+                                        : NULL;
     if (out->scope == NULL) {
         goto fail;
     }
@@ -288,8 +287,8 @@ int oauth_provider_resolve(const lh_oauth_provider_t *provider, const json_t *se
         if (value == NULL) {
             goto fail;
         }
-        json_array_append_new(out->params, json_pack("[s%,s]", *item, (size_t)(equals - *item),
-                                                     value));
+        json_array_append_new(out->params,
+                              json_pack("[s%,s]", *item, (size_t)(equals - *item), value));
         free(value);
     }
     return 0;

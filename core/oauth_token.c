@@ -51,10 +51,10 @@ static char *error_reason(const json_t *body, long status)
     if (description == NULL) {
         description = json_string_value(json_object_get(body, "message"));
     }
-    char *reason =
-        code != NULL ? util_printf("%s%s%.*s", code, description != NULL ? ": " : "",
-                                   OAUTH_REASON_MAX, description != NULL ? description : "")
-                     : util_printf("HTTP %ld", status);
+    char *reason = code != NULL
+                       ? util_printf("%s%s%.*s", code, description != NULL ? ": " : "",
+                                     OAUTH_REASON_MAX, description != NULL ? description : "")
+                       : util_printf("HTTP %ld", status);
     if (reason != NULL) {
         util_utf8_sanitize(reason);
     }

@@ -17,11 +17,11 @@
 /* What a token endpoint granted. Strings owned (tokens wiped when cleared). */
 struct oauth_token_answer {
     char *access_token;
-    char *refresh_token;         /* NULL when the answer carries none */
-    int64_t expires_in_s;        /* the access token's life (default when not said) */
+    char *refresh_token;          /* NULL when the answer carries none */
+    int64_t expires_in_s;         /* the access token's life (default when not said) */
     int64_t refresh_expires_in_s; /* refresh_token_expires_in; 0 when not said */
-    char *scope;                 /* NULL when not said */
-    long http_status;            /* of the answer; 0 when none arrived */
+    char *scope;                  /* NULL when not said */
+    long http_status;             /* of the answer; 0 when none arrived */
 };
 
 void oauth_token_answer_clear(struct oauth_token_answer *answer);

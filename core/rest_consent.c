@@ -58,8 +58,8 @@ static void begin(const struct rest_request *request, struct rest_response *resp
     util_format_rfc3339(util_now_ms() + OAUTH_CONSENT_TTL_MS, expires);
     rest_ok(response, 201,
             json_pack("{s:s,s:s,s:s,s:s}", "instance", instance->name, "authorization_url",
-                      consent.authorization_url, "redirect_uri", consent.redirect_uri,
-                      "expires_at", expires));
+                      consent.authorization_url, "redirect_uri", consent.redirect_uri, "expires_at",
+                      expires));
 out:
     free(error);
     oauth_consent_clear(&consent);

@@ -217,8 +217,8 @@ json_t *seal_value(const struct seal_keyring *ring, const struct seal_place *pla
         goto out;
     }
     crypto_base64_encode(sealed, sealed_len, encoded);
-    result = json_pack("{s:s,s:s,s:s}", SEAL_MARKER, SEAL_VERSION, "key_id", key->id, "data",
-                       encoded);
+    result =
+        json_pack("{s:s,s:s,s:s}", SEAL_MARKER, SEAL_VERSION, "key_id", key->id, "data", encoded);
     if (result == NULL) {
         set_error(error_out, NULL);
     }

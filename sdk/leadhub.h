@@ -237,10 +237,10 @@ typedef struct lh_delivery {
  * OAuth2: what the host needs to keep an access token fresh for an instance.
  * ------------------------------------------------------------------------------------- */
 typedef struct lh_oauth2 {
-    const char *token_url;  /* e.g. https://api.hubapi.com/oauth/v1/token; NULL: the
-                               oauth_provider's token_url */
-    const char *grant_type; /* "refresh_token" (NULL means it) or "client_credentials" */
-    const char *client_id;  /* NULL: the oauth_provider's client id setting */
+    const char *token_url;     /* e.g. https://api.hubapi.com/oauth/v1/token; NULL: the
+                                  oauth_provider's token_url */
+    const char *grant_type;    /* "refresh_token" (NULL means it) or "client_credentials" */
+    const char *client_id;     /* NULL: the oauth_provider's client id setting */
     const char *client_secret; /* may be NULL for public clients (or: the provider's) */
     const char *refresh_token; /* a configured one (refresh_token grant), or NULL: the grant
                                   obtained by consent (`leadhubd connect`) */
@@ -265,16 +265,16 @@ typedef struct lh_oauth2 {
 #define LH_OAUTH_TOKEN_SCOPE (1U << 1) /* send `scope` in the code exchange too */
 
 typedef struct lh_oauth_provider {
-    uint32_t size;                 /* sizeof(lh_oauth_provider_t) */
-    uint32_t flags;                /* LH_OAUTH_* */
-    const char *authorization_url; /* where the user's browser consents */
-    const char *token_url;         /* where codes are exchanged and tokens refreshed */
-    const char *scopes;            /* space-separated; may be NULL */
+    uint32_t size;                           /* sizeof(lh_oauth_provider_t) */
+    uint32_t flags;                          /* LH_OAUTH_* */
+    const char *authorization_url;           /* where the user's browser consents */
+    const char *token_url;                   /* where codes are exchanged and tokens refreshed */
+    const char *scopes;                      /* space-separated; may be NULL */
     const char *const *authorization_params; /* extra "name=value" items, NULL-terminated,
                                                 or NULL: {"access_type=offline", NULL} */
-    const char *client_id_setting;     /* the setting holding the client id ("client_id"
-                                          when NULL); consent needs it set */
-    const char *client_secret_setting; /* likewise ("client_secret"); may be unset */
+    const char *client_id_setting;           /* the setting holding the client id ("client_id"
+                                                when NULL); consent needs it set */
+    const char *client_secret_setting;       /* likewise ("client_secret"); may be unset */
 } lh_oauth_provider_t;
 
 /* ---------------------------------------------------------------------------------------

@@ -1334,8 +1334,8 @@ START_TEST(test_a_connector_shows_its_token_state_and_never_its_tokens)
     ck_assert_int_eq(http_get(readyz, &ready), 0);
     free(readyz);
     json_t *detail = json_loads(ready.body, 0, NULL);
-    const char *state = json_string_value(json_object_get(
-        json_object_get(json_object_get(detail, "consent"), "oauthcrm"), "state"));
+    const char *state = json_string_value(
+        json_object_get(json_object_get(json_object_get(detail, "consent"), "oauthcrm"), "state"));
     ck_assert_msg(state != NULL && strcmp(state, "needs_consent") == 0, "%s", ready.body);
     json_decref(detail);
     http_result_free(&ready);

@@ -169,9 +169,10 @@ START_TEST(test_plugins_info_on_unknown_name_fails_listing_available_ones)
 
     ck_assert_int_eq(rc, EXIT_INVALID);
     assert_contains(output, "no plugin named \"hubspot\"");
-    assert_contains(output, "available: consent_source, event_count_scorer, flaky_init, oauth_sink, "
-                            "ordered_sink, paging_source, valid_scorer, valid_sink, "
-                            "valid_source");
+    assert_contains(output,
+                    "available: consent_source, event_count_scorer, flaky_init, oauth_sink, "
+                    "ordered_sink, paging_source, valid_scorer, valid_sink, "
+                    "valid_source");
     free(output);
     free(dir);
 }

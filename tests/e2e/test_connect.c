@@ -33,15 +33,16 @@
 #define KEY_NEW "Y29ubmVjdC10ZXN0cy1uZXcta2V5LTMyLWJ5dGVzISE="
 
 static struct fake_oauth *idp;
-static struct fake_http *api; /* what the source's polls fetch with their token */
-static struct test_daemon td; /* replica A */
+static struct fake_http *api;    /* what the source's polls fetch with their token */
+static struct test_daemon td;    /* replica A */
 static struct test_daemon other; /* replica B, when a test starts one */
 static PGconn *db;
 static char *config_path;
 
 /* The config of a replica: the consent source `mail`, a webhook instance, an admin token;
  * redirect_to: the replica whose /oauth/callback the provider sends browsers to. */
-static void configure(struct test_daemon *d, const char *keys, const struct test_daemon *redirect_to)
+static void configure(struct test_daemon *d, const char *keys,
+                      const struct test_daemon *redirect_to)
 {
     char *plugins = tu_path(d->dir, "plugins");
     char *copy = util_printf("mkdir -p '%s' && cp '%s/tests/fixtures/consent_source.so' '%s/'",
@@ -62,10 +63,10 @@ static void configure(struct test_daemon *d, const char *keys, const struct test
     free(items);
     free(base);
     td_webhook_instance(d, "inbound", "connect-inbound-secret");
-    char *redirect = redirect_to != NULL
-                         ? util_printf("oauth:\n  redirect_url: %s/oauth/callback\n",
-                                       redirect_to->base_url)
-                         : strdup("");
+    char *redirect =
+        redirect_to != NULL
+            ? util_printf("oauth:\n  redirect_url: %s/oauth/callback\n", redirect_to->base_url)
+            : strdup("");
     free(d->extra_main);
     d->extra_main = util_printf("secrets_key: %s\n%s"
                                 "api:\n  tokens:\n    - name: ops\n"
@@ -139,8 +140,8 @@ static void assert_contains(const char *text, const char *expected)
 static void assert_param(const char *url, const char *name, const char *expected)
 {
     char *value = fake_oauth_query_param(url, name);
-    ck_assert_msg(value != NULL && strcmp(value, expected) == 0, "%s=%s in %s (expected %s)",
-                  name, value ? value : "(absent)", url, expected);
+    ck_assert_msg(value != NULL && strcmp(value, expected) == 0, "%s=%s in %s (expected %s)", name,
+                  value ? value : "(absent)", url, expected);
     free(value);
 }
 
@@ -429,8 +430,8 @@ START_TEST(test_connect_refuses_what_cannot_consent_and_says_why)
 
     /* without secrets_key the grant could not be stored: refused before anything starts */
     char *dir = tu_tmpdir();
-    char *main_yaml = util_printf("database_url: \"%s\"\nplugin_path: [\"%s/plugins\"]\n",
-                                  td.db_url, td.dir);
+    char *main_yaml =
+        util_printf("database_url: \"%s\"\nplugin_path: [\"%s/plugins\"]\n", td.db_url, td.dir);
     tu_write_file(dir, "leadhub.yaml", main_yaml);
     char *mail = util_printf("%s/conf.d/mail.yaml", td.dir);
     char *copy = util_printf("mkdir -p '%s/conf.d' && cp '%s' '%s/conf.d/'", dir, mail, dir);
@@ -455,8 +456,8 @@ START_TEST(test_connect_reports_when_the_refresh_token_ends)
     fake_oauth_refresh_lifetime(idp, 10 * 24 * 3600); /* LinkedIn's, ten days from its end */
     char *output = NULL;
     ck_assert_int_eq(connect_pasting("mail", &output), 0);
-    ck_assert_msg(strstr(output, "(9 days)") != NULL || strstr(output, "(10 days)") != NULL,
-                  "%s", output);
+    ck_assert_msg(strstr(output, "(9 days)") != NULL || strstr(output, "(10 days)") != NULL, "%s",
+                  output);
     free(output);
     json_t *oauth = consent_status(&td);
     json_int_t days = json_integer_value(json_object_get(oauth, "refresh_token_days_left"));

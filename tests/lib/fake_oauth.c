@@ -26,9 +26,9 @@ struct fake_oauth {
     int refresh_lifetime;
     char *redirect_prefix;
     char *deny;
-    json_t *codes;    /* code -> {client_id, redirect_uri, challenge, method, scope, at, used} */
-    json_t *refresh;  /* refresh token -> {scope} (alive ones only) */
-    json_t *access;   /* access token -> expiry (monotonic ms) */
+    json_t *codes;   /* code -> {client_id, redirect_uri, challenge, method, scope, at, used} */
+    json_t *refresh; /* refresh token -> {scope} (alive ones only) */
+    json_t *access;  /* access token -> expiry (monotonic ms) */
     int issued_codes, issued_access, issued_refresh;
     struct fake_request *received;
     size_t received_count;
@@ -133,8 +133,8 @@ static struct answer json_answer(int status, json_t *body)
 
 static struct answer oauth_error(int status, const char *error, const char *description)
 {
-    return json_answer(status, json_pack("{s:s,s:s}", "error", error, "error_description",
-                                         description));
+    return json_answer(status,
+                       json_pack("{s:s,s:s}", "error", error, "error_description", description));
 }
 
 /* The redirect back to the client with these parameters (and the state). */
@@ -182,8 +182,8 @@ static struct answer authorize(struct fake_oauth *f, const json_t *q)
     json_object_set_new(f->codes, code,
                         json_pack("{s:s,s:s,s:s?,s:s?,s:I,s:b}", "client_id", client_id,
                                   "redirect_uri", redirect_uri, "challenge", challenge, "scope",
-                                  param(q, "scope"), "at", (json_int_t)util_monotonic_ms(),
-                                  "used", 0));
+                                  param(q, "scope"), "at", (json_int_t)util_monotonic_ms(), "used",
+                                  0));
     return redirect_back(redirect_uri, "code", code, state);
 }
 
@@ -232,8 +232,7 @@ static struct answer token(struct fake_oauth *f, const json_t *form)
             return oauth_error(400, "invalid_grant", "The code expired.");
         }
         if (redirect_uri == NULL ||
-            strcmp(redirect_uri, json_string_value(json_object_get(issued, "redirect_uri"))) !=
-                0) {
+            strcmp(redirect_uri, json_string_value(json_object_get(issued, "redirect_uri"))) != 0) {
             return oauth_error(400, "invalid_grant", "redirect_uri does not match.");
         }
         const char *challenge = json_string_value(json_object_get(issued, "challenge"));
@@ -340,8 +339,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     struct MHD_Response *response =
         MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
     MHD_add_response_header(response, "Content-Type",
-                            a.body != NULL && a.body[0] == '{' ? "application/json"
-                                                               : "text/plain");
+                            a.body != NULL && a.body[0] == '{' ? "application/json" : "text/plain");
     MHD_add_response_header(response, "Cache-Control", "no-store");
     if (a.location != NULL) {
         MHD_add_response_header(response, "Location", a.location);
@@ -504,8 +502,8 @@ struct fake_request fake_oauth_request(struct fake_oauth *f, const char *method,
     for (size_t i = 0, n = 0; i < f->received_count && !found; i++) {
         if (matches(&f->received[i], method, path_prefix) && n++ == nth) {
             const struct fake_request *r = &f->received[i];
-            copy = (struct fake_request){strdup(r->method), strdup(r->url), strdup(r->body),
-                                         NULL,               strdup(r->headers), r->at_ms};
+            copy = (struct fake_request){strdup(r->method),  strdup(r->url), strdup(r->body), NULL,
+                                         strdup(r->headers), r->at_ms};
             found = true;
         }
     }

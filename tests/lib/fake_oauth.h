@@ -38,7 +38,7 @@ void fake_oauth_stop(struct fake_oauth *fake);
 char *fake_oauth_url(const struct fake_oauth *fake, const char *path);
 
 /* Behaviour (each may be changed at any time). */
-void fake_oauth_require_pkce(struct fake_oauth *fake, bool required); /* default true */
+void fake_oauth_require_pkce(struct fake_oauth *fake, bool required);        /* default true */
 void fake_oauth_rotate_refresh_tokens(struct fake_oauth *fake, bool rotate); /* default false */
 void fake_oauth_access_lifetime(struct fake_oauth *fake, int seconds);       /* default 3600 */
 /* refresh_token_expires_in in every answer (LinkedIn: counting down from consent); 0: not

@@ -777,9 +777,10 @@ START_TEST(test_load_secrets_key_one_or_a_list_builds_the_keyring)
     config_free(c);
     teardown(&none);
 
-    struct fixture f = setup(DB_LINE "secrets_key: [\"${LH_TEST_KEY_NEW}\", "
-                                     "\"${LH_TEST_KEY_OLD}\"]\n"
-                                     "oauth: {redirect_url: https://hub.example.com/oauth/callback}\n");
+    struct fixture f =
+        setup(DB_LINE "secrets_key: [\"${LH_TEST_KEY_NEW}\", "
+                      "\"${LH_TEST_KEY_OLD}\"]\n"
+                      "oauth: {redirect_url: https://hub.example.com/oauth/callback}\n");
     c = load_ok(f.main);
     ck_assert_ptr_nonnull(c->keyring);
     char *ids = seal_keyring_ids(c->keyring);

@@ -435,7 +435,8 @@ START_TEST(test_loader_refuses_an_oauth_provider_naming_an_unknown_setting)
     const struct plugin_refusal *r =
         refuse_fixture(&reg, "bad_oauth_provider", "bad_oauth_provider");
     assert_contains("message", r->diag.message, "invalid OAuth provider");
-    assert_contains("detail", r->diag.detail, "oauth_provider.token_url: {tennant} names no setting");
+    assert_contains("detail", r->diag.detail,
+                    "oauth_provider.token_url: {tennant} names no setting");
     assert_contains("hint", r->diag.hint, "OAuth consent");
     loader_free(&reg);
 }

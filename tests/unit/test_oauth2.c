@@ -214,10 +214,11 @@ END_TEST
 START_TEST(test_oauth2_rotated_refresh_token_is_used_and_survives_a_restart_sealed)
 {
     services.keyring = keyring_of(KEY_NEW, NULL);
-    fake_http_push(server, (struct fake_response){200,
-                                                  "{\"access_token\":\"access-token-one-7c2e\",\"expires_in\":10,"
-                                                  "\"refresh_token\":\"refresh-rotated\"}",
-                                                  NULL, 0});
+    fake_http_push(server, (struct fake_response){
+                               200,
+                               "{\"access_token\":\"access-token-one-7c2e\",\"expires_in\":10,"
+                               "\"refresh_token\":\"refresh-rotated\"}",
+                               NULL, 0});
     lh_status_t status;
     free(token(&status, NULL));
     free(token(&status, NULL)); /* expires within the skew: refreshes with the rotated one */
@@ -235,9 +236,10 @@ START_TEST(test_oauth2_rotated_refresh_token_is_used_and_survives_a_restart_seal
 
     /* a restart: the instance's memory is gone, the database remembers */
     restart();
-    fake_http_push(server, (struct fake_response){
-                               200, "{\"access_token\":\"access-token-two-9d4f\",\"expires_in\":3600}",
-                               NULL, 0});
+    fake_http_push(
+        server,
+        (struct fake_response){
+            200, "{\"access_token\":\"access-token-two-9d4f\",\"expires_in\":3600}", NULL, 0});
     free(token(&status, NULL));
     size_t n = fake_http_request_count(server);
     struct fake_request third = fake_http_request(server, n - 1);
@@ -248,10 +250,11 @@ END_TEST
 
 START_TEST(test_oauth2_without_a_key_a_rotated_token_lives_in_memory_and_is_not_stored)
 {
-    fake_http_push(server, (struct fake_response){200,
-                                                  "{\"access_token\":\"access-token-one-7c2e\",\"expires_in\":10,"
-                                                  "\"refresh_token\":\"refresh-rotated\"}",
-                                                  NULL, 0});
+    fake_http_push(server, (struct fake_response){
+                               200,
+                               "{\"access_token\":\"access-token-one-7c2e\",\"expires_in\":10,"
+                               "\"refresh_token\":\"refresh-rotated\"}",
+                               NULL, 0});
     lh_status_t status;
     free(token(&status, NULL));
     ck_assert_int_eq(status, LH_OK);
@@ -430,9 +433,9 @@ START_TEST(test_oauth2_consented_grant_is_used_without_a_configured_refresh_toke
     ctx_init(&ctx, &instance, NULL);
     host_api_table()->oauth2_invalidate(&ctx);
     ctx_clear(&ctx);
-    fake_http_push(server, (struct fake_response){
-                               200, "{\"access_token\":\"at-refreshed\",\"expires_in\":3600}",
-                               NULL, 0});
+    fake_http_push(server,
+                   (struct fake_response){
+                       200, "{\"access_token\":\"at-refreshed\",\"expires_in\":3600}", NULL, 0});
     char *second = consented_token(&status, NULL);
     ck_assert_str_eq(second, "at-refreshed");
     struct fake_request request = fake_http_request(server, 0);

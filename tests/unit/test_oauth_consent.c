@@ -54,23 +54,32 @@ START_TEST(test_provider_declaration_is_checked_against_the_schema)
         const char *expected;
     } bad[] = {
         {{.size = 8, .authorization_url = "https://a/", .token_url = "https://a/"}, "size"},
-        {{.size = sizeof(lh_oauth_provider_t), .flags = 1U << 9,
-          .authorization_url = "https://a/", .token_url = "https://a/"},
+        {{.size = sizeof(lh_oauth_provider_t),
+          .flags = 1U << 9,
+          .authorization_url = "https://a/",
+          .token_url = "https://a/"},
          "unknown bits"},
-        {{.size = sizeof(lh_oauth_provider_t), .authorization_url = "ftp://a/",
+        {{.size = sizeof(lh_oauth_provider_t),
+          .authorization_url = "ftp://a/",
           .token_url = "https://a/"},
          "authorization_url must be an http(s) URL"},
-        {{.size = sizeof(lh_oauth_provider_t), .authorization_url = "https://a/{tenant",
+        {{.size = sizeof(lh_oauth_provider_t),
+          .authorization_url = "https://a/{tenant",
           .token_url = "https://a/"},
          "without a setting name"},
-        {{.size = sizeof(lh_oauth_provider_t), .authorization_url = "https://a/",
+        {{.size = sizeof(lh_oauth_provider_t),
+          .authorization_url = "https://a/",
           .token_url = "https://a/{region}/token"},
          "{region} names no setting"},
-        {{.size = sizeof(lh_oauth_provider_t), .authorization_url = "https://a/",
-          .token_url = "https://a/", .authorization_params = (const char *const[]){"state=x", NULL}},
+        {{.size = sizeof(lh_oauth_provider_t),
+          .authorization_url = "https://a/",
+          .token_url = "https://a/",
+          .authorization_params = (const char *const[]){"state=x", NULL}},
          "state is set by the host"},
-        {{.size = sizeof(lh_oauth_provider_t), .authorization_url = "https://a/",
-          .token_url = "https://a/", .client_id_setting = "app_id"},
+        {{.size = sizeof(lh_oauth_provider_t),
+          .authorization_url = "https://a/",
+          .token_url = "https://a/",
+          .client_id_setting = "app_id"},
          "client id setting \"app_id\""},
     };
     for (size_t i = 0; i < UTIL_ARRAY_LEN(bad); i++) {
@@ -176,14 +185,14 @@ START_TEST(test_redirect_parse_takes_a_pasted_address_or_a_query)
 
     const char *refused[] = {
         "",
-        "http://127.0.0.1:8765/callback",          /* no query */
-        "state=s1",                                /* neither a code nor an error */
-        "code=a&error=b&state=s",                  /* both */
-        "code=a&code=b&state=s",                   /* which one? */
-        "code=a%2&state=s",                        /* malformed escape */
-        "code=a%00b&state=s",                      /* a NUL inside */
-        "code=a%0Ab&state=s",                      /* a control character */
-        "code=&state=s",                           /* empty */
+        "http://127.0.0.1:8765/callback", /* no query */
+        "state=s1",                       /* neither a code nor an error */
+        "code=a&error=b&state=s",         /* both */
+        "code=a&code=b&state=s",          /* which one? */
+        "code=a%2&state=s",               /* malformed escape */
+        "code=a%00b&state=s",             /* a NUL inside */
+        "code=a%0Ab&state=s",             /* a control character */
+        "code=&state=s",                  /* empty */
     };
     for (size_t i = 0; i < UTIL_ARRAY_LEN(refused); i++) {
         ck_assert_msg(oauth_redirect_parse(refused[i], &r) == -1, "accepted \"%s\"", refused[i]);

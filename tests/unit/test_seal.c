@@ -85,9 +85,8 @@ START_TEST(test_crypto_aes256gcm_opens_the_nist_test_case_16_tag)
     memcpy(sealed + 12, bytes[4], 60);
     memcpy(sealed + 72, bytes[5], 16);
     unsigned char plain[60];
-    ck_assert_int_eq(crypto_aes256gcm_open(bytes[0], bytes[2], lens[2], sealed, sizeof(sealed),
-                                           plain),
-                     0);
+    ck_assert_int_eq(
+        crypto_aes256gcm_open(bytes[0], bytes[2], lens[2], sealed, sizeof(sealed), plain), 0);
     ck_assert_mem_eq(plain, bytes[3], 60);
     sealed[80] ^= 0x80; /* the tag */
     ck_assert_int_eq(

@@ -314,11 +314,12 @@ static void setup_consent(void)
     char *base = fake_hubspot_url(fake, "");
     char *authorize = fake_oauth_url(idp, "/oauth/authorize");
     char *token = fake_oauth_url(idp, "/oauth/v1/token");
-    char *crm = util_printf("name: crm\nplugin: hubspot\nsettings:\n  auth: oauth\n"
-                            "  client_id: " APP_ID "\n  client_secret: ${LHTEST_HUBSPOT_APP_SECRET}\n"
-                            "  authorization_url: %s\n  token_url: %s\n  api_base: %s\n"
-                            "  pull: []\n",
-                            authorize, token, base);
+    char *crm =
+        util_printf("name: crm\nplugin: hubspot\nsettings:\n  auth: oauth\n"
+                    "  client_id: " APP_ID "\n  client_secret: ${LHTEST_HUBSPOT_APP_SECRET}\n"
+                    "  authorization_url: %s\n  token_url: %s\n  api_base: %s\n"
+                    "  pull: []\n",
+                    authorize, token, base);
     td_connector(&td, "crm", crm);
     free(crm);
     free(token);
