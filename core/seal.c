@@ -12,7 +12,8 @@
 
 #define SEAL_MARKER    "leadhub_sealed"
 #define SEAL_VERSION   "v1"
-#define SEAL_PLAIN_MAX (1024 * 1024) /* a token or a cursor, not a data set */
+#define SEAL_AAD_LABEL "leadhub-sealed-v1" /* the version is part of the associated data */
+#define SEAL_PLAIN_MAX (1024 * 1024)       /* a token or a cursor, not a data set */
 
 struct seal_key {
     char id[SEAL_KEY_ID_LEN + 1];
@@ -150,8 +151,7 @@ char *seal_keyring_ids(const struct seal_keyring *ring)
 /* The associated data: every part NUL-terminated, so no two places share it. */
 static char *associated_data(const struct seal_place *place, const char *key_id, size_t *len_out)
 {
-    const char *parts[] = {"leadhub-sealed-" SEAL_VERSION, place->purpose, place->owner,
-                           place->name, key_id};
+    const char *parts[] = {SEAL_AAD_LABEL, place->purpose, place->owner, place->name, key_id};
     size_t len = 0;
     for (size_t i = 0; i < UTIL_ARRAY_LEN(parts); i++) {
         len += strlen(parts[i] != NULL ? parts[i] : "") + 1;
