@@ -142,7 +142,7 @@ void daemon_retire_instance(struct daemon *daemon, struct instance *instance)
 
 /* An instance that takes OAuth consent, without a key to seal its grant with, will have
  * its consent refused: say so at start, not when an operator tries. */
-void warn_unsealable(const struct daemon *daemon, const struct instance *instance)
+void daemon_warn_unsealable(const struct daemon *daemon, const struct instance *instance)
 {
     const lh_oauth_provider_t *provider = oauth_provider_of(instance->plugin->desc);
     const char *id_setting = provider != NULL && provider->client_id_setting != NULL
@@ -179,7 +179,7 @@ static int create_instances(struct daemon *daemon, const struct config *config, 
             return EXIT_RUNTIME;
         }
         daemon->instances[daemon->instance_count++] = instance;
-        warn_unsealable(daemon, instance);
+        daemon_warn_unsealable(daemon, instance);
     }
     return 0;
 }

@@ -169,7 +169,7 @@ static int reload(struct daemon *daemon, const char *config_path)
             continue;
         }
         log_write(LOG_LEVEL_INFO, ci->plugin, ci->name, NULL, "reload: starting the instance");
-        warn_unsealable(daemon, instance);
+        daemon_warn_unsealable(daemon, instance);
         daemon_run_instance(daemon, instance);
         pthread_rwlock_wrlock(&daemon->instances_lock);
         daemon->instances[daemon->instance_count++] = instance;

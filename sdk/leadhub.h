@@ -241,7 +241,8 @@ typedef struct lh_oauth2 {
                                   oauth_provider's token_url */
     const char *grant_type;    /* "refresh_token" (NULL means it) or "client_credentials" */
     const char *client_id;     /* NULL: the oauth_provider's client id setting */
-    const char *client_secret; /* may be NULL for public clients (or: the provider's) */
+    const char *client_secret; /* NULL: the oauth_provider's client secret setting, when
+                                  the plugin declares a provider; else a public client */
     const char *refresh_token; /* a configured one (refresh_token grant), or NULL: the grant
                                   obtained by consent (`leadhubd connect`) */
     const char *scope;         /* may be NULL */
