@@ -12,6 +12,7 @@
 
 #include "binding.h"
 #include "commands.h"
+#include "cpu_quota.h"
 #include "config.h"
 #include "log.h"
 #include "router.h"
@@ -235,9 +236,10 @@ int cmd_rescore(int argc, char **argv)
     };
     const char *path = COMMANDS_DEFAULT_CONFIG;
     const char *scorer = NULL;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    /* two per CPU: while one worker waits for the database, the other scores */
-    int jobs = cpus < 1 ? 2 : cpus > 4 ? 8 : 2 * (int)cpus;
+    /* two per CPU the container may use: while one worker waits for the database, the
+     * other scores */
+    unsigned cpus = cpu_quota_cpus();
+    int jobs = cpus > 4 ? 8 : 2 * (int)cpus;
     bool all = false;
     char since[32] = "";
     int opt;
