@@ -835,7 +835,7 @@ START_TEST(test_store_reconnects_after_the_connection_is_killed)
 {
     /* this test's own connection: the server may be shared with other daemons */
     long pid = testdb_scalar(check_conn, "SELECT pid FROM pg_stat_activity WHERE "
-                                         "application_name = 'leadhubd' AND "
+                                         "application_name LIKE 'leadhubd/%' AND "
                                          "datname = current_database() LIMIT 1");
     char *sql = util_printf("SELECT pg_terminate_backend(%ld)", pid);
     testdb_scalar(check_conn, "SELECT 1");
