@@ -5,9 +5,11 @@
 #                     throwaway PostgreSQL (or $LEADHUB_TEST_DATABASE_URL)
 #   make asan         the same suites under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run          install missing packages, build, start a throwaway PostgreSQL unless
-#                     $DATABASE_URL is set, migrate, run the daemon with config/leadhub.yaml;
-#                     .run/env holds its development settings for other terminals
+#                     $DATABASE_URL is set, migrate, run the daemon with .run/config/ (a
+#                     scratch copy of config/); .run/env holds its development settings for
+#                     other terminals; SIGTERM/SIGINT stop the daemon, then PostgreSQL
 #   make psql         psql on the database `make run` started
+#   make reload       reload the configuration of the daemon `make run` started (SIGHUP)
 #   make install      PREFIX=/usr/local (DESTDIR supported)
 #   make lint | format | format-check | bench | clean
 #   make fuzz         build the libFuzzer targets (clang, in build/fuzz) and run each for
@@ -87,7 +89,7 @@ BENCH_SRC   := $(wildcard bench/*.c)
 BENCH       := $(BUILD)/bench/leadhub-bench
 
 # --- top-level targets -----------------------------------------------------------------
-.PHONY: all build tests test asan run psql deps install uninstall lint format format-check bench \
+.PHONY: all build tests test asan run psql reload deps install uninstall lint format format-check bench \
         fuzz fuzz-build soak clean
 
 all: $(DAEMON) $(PLUGIN_SOS)
@@ -114,6 +116,10 @@ run: deps
 
 psql:
 	@scripts/run-daemon.sh psql
+
+# SIGHUP to the daemon `make run` started, and no other (its pid file is locked by it).
+reload:
+	@BUILD=$(BUILD) scripts/run-daemon.sh reload
 
 deps:
 	@scripts/deps.sh
