@@ -16,6 +16,9 @@
 #                     FUZZ_SECONDS (default 60)
 #   make soak         the long forms of the durability tests (kill -9 rounds, database
 #                     restarts under load) against a throwaway PostgreSQL
+#   make deploy-check render and validate the Kubernetes manifests offline (deploy/)
+#   make image-check  build the image's root as deploy/Dockerfile says, without a container
+#                     engine, and start the daemon in it read-only as its non-root user
 #
 # Variables: CC=clang, BUILD=dir, SANITIZE=1, PREFIX, DESTDIR, FUZZ_SECONDS.
 
@@ -90,7 +93,7 @@ BENCH       := $(BUILD)/bench/leadhub-bench
 
 # --- top-level targets -----------------------------------------------------------------
 .PHONY: all build tests test asan run psql reload deps install uninstall lint format format-check bench \
-        fuzz fuzz-build soak clean
+        fuzz fuzz-build soak clean deploy-check image-check
 
 all: $(DAEMON) $(PLUGIN_SOS)
 
@@ -264,6 +267,14 @@ lint: $(BUILD)/gen/migrations.c
 bench: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all $(BENCH)
 	@BUILD=$(BUILD) bench/run.sh $(BENCH_ARGS)
+
+# The Kubernetes manifests (deploy/kubernetes): every overlay rendered and checked offline
+# (schemas, unknown fields, Pod Security restricted, the configuration it ships), then the
+# tests that each check fails on a broken input. Needs node, npm and kubectl.
+deploy-check: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) all
+	@BUILD=$(BUILD) scripts/deploy-check.sh
+	@BUILD=$(BUILD) tests/deploy/test_deploy_check.sh
 
 soak: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) tests
