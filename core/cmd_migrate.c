@@ -39,12 +39,9 @@ static const char migrate_usage[] =
 int cmd_migrate(int argc, char **argv)
 {
     static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"database-url", required_argument, NULL, 'd'},
-        {"status", no_argument, NULL, 's'},
-        {"force", no_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'}, {"database-url", required_argument, NULL, 'd'},
+        {"status", no_argument, NULL, 's'},       {"force", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *config_path = COMMANDS_DEFAULT_CONFIG;
     const char *url = NULL;
@@ -105,7 +102,8 @@ int cmd_migrate(int argc, char **argv)
     const struct schema_policy *policy = schema_policy_current();
     PGconn *conn = store_connection(store);
     struct migrate_result result = {0};
-    if (!status_only && migrate_apply_policy(conn, policy, &migrate_options, &result, &error) != 0) {
+    if (!status_only &&
+        migrate_apply_policy(conn, policy, &migrate_options, &result, &error) != 0) {
         fprintf(stderr, "leadhubd migrate: %s\n", error);
         goto out;
     }

@@ -89,10 +89,10 @@ static unsigned v1_limit(const char *root, const char *path)
     for (size_t m = 0; m < UTIL_ARRAY_LEN(mounts); m++) {
         const char *const where[] = {path, ""};
         for (size_t w = 0; w < UTIL_ARRAY_LEN(where); w++) {
-            char *quota_file = util_printf("%s/sys/fs/cgroup/%s%s/cpu.cfs_quota_us", root,
-                                           mounts[m], where[w]);
-            char *period_file = util_printf("%s/sys/fs/cgroup/%s%s/cpu.cfs_period_us", root,
-                                            mounts[m], where[w]);
+            char *quota_file =
+                util_printf("%s/sys/fs/cgroup/%s%s/cpu.cfs_quota_us", root, mounts[m], where[w]);
+            char *period_file =
+                util_printf("%s/sys/fs/cgroup/%s%s/cpu.cfs_period_us", root, mounts[m], where[w]);
             bool present = quota_file != NULL && access(quota_file, R_OK) == 0;
             unsigned cpus = present && period_file != NULL
                                 ? cpus_of(read_number(quota_file), read_number(period_file))

@@ -372,8 +372,7 @@ static void probe_database(struct daemon *daemon)
         return;
     }
     daemon->health_database_ok = true;
-    daemon->health_schema_ok =
-        schema_policy_judge(policy, &state, &daemon->health_database_detail);
+    daemon->health_schema_ok = schema_policy_judge(policy, &state, &daemon->health_database_detail);
 }
 
 /* leadhub_instance_up{instance}: 1 for an enabled instance that initialized, 0 for one that
@@ -392,8 +391,7 @@ void daemon_refresh_gauges(struct daemon *daemon)
     pthread_rwlock_rdlock(&daemon->instances_lock);
     for (size_t i = 0; i < daemon->instance_count && now != NULL; i++) {
         struct instance *instance = daemon->instances[i];
-        json_object_set_new(now, instance->name,
-                            json_boolean(atomic_load(&instance->initialized)));
+        json_object_set_new(now, instance->name, json_boolean(atomic_load(&instance->initialized)));
     }
     pthread_rwlock_unlock(&daemon->instances_lock);
     if (now == NULL) {
@@ -404,8 +402,8 @@ void daemon_refresh_gauges(struct daemon *daemon)
     json_t *value;
     json_object_foreach(now, key, value)
     {
-        metrics_gauge_set(daemon->metrics, name, help, json_is_true(value) ? 1 : 0, "instance",
-                          key, METRICS_END);
+        metrics_gauge_set(daemon->metrics, name, help, json_is_true(value) ? 1 : 0, "instance", key,
+                          METRICS_END);
     }
     /* names shown before and gone now keep a series: it says 0 */
     if (daemon->gauged_instances != NULL) {

@@ -238,8 +238,7 @@ int migrate_apply_policy(PGconn *conn, const struct schema_policy *policy,
             continue;
         }
         int runs_from = schema_policy_runs_from(policy, list[i].version);
-        char *blockers =
-            force ? NULL : blocking_releases(connected, connected_count, runs_from);
+        char *blockers = force ? NULL : blocking_releases(connected, connected_count, runs_from);
         if (blockers != NULL) {
             /* Contracting while older replicas still serve would take them down: stop
              * here; what came before stays applied. */

@@ -55,11 +55,11 @@ int pid_file_claim(const char *path, char **error_out)
         char *ignored = NULL;
         pid_t holder = pid_file_holder(path, &ignored);
         free(ignored);
-        *error_out = holder > 0 ? util_printf("the pid file %s is held by leadhubd pid %d: "
-                                              "another daemon runs with it",
-                                              path, (int)holder)
-                                : util_printf("cannot lock the pid file %s: %s", path,
-                                              strerror(saved));
+        *error_out = holder > 0
+                         ? util_printf("the pid file %s is held by leadhubd pid %d: "
+                                       "another daemon runs with it",
+                                       path, (int)holder)
+                         : util_printf("cannot lock the pid file %s: %s", path, strerror(saved));
         return -1;
     }
     char text[32];

@@ -17,14 +17,14 @@
 #include <stddef.h>
 
 struct readiness_facts {
-    bool starting;            /* start-up has not finished */
-    bool stopping;            /* SIGTERM received */
-    bool database_reachable;  /* the probe connected and read schema_migrations */
-    bool writers_up;          /* the last ingest commit did not fail for want of a database */
-    bool schema_compatible;   /* schema_policy_judge() */
-    bool require_connectors;  /* readiness.connectors: require */
-    size_t instances_failed;  /* enabled connector instances not initialized */
-    size_t scorers_failed;    /* scorers not running */
+    bool starting;           /* start-up has not finished */
+    bool stopping;           /* SIGTERM received */
+    bool database_reachable; /* the probe connected and read schema_migrations */
+    bool writers_up;         /* the last ingest commit did not fail for want of a database */
+    bool schema_compatible;  /* schema_policy_judge() */
+    bool require_connectors; /* readiness.connectors: require */
+    size_t instances_failed; /* enabled connector instances not initialized */
+    size_t scorers_failed;   /* scorers not running */
 };
 
 /*

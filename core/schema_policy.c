@@ -40,8 +40,8 @@ static void current_init(void)
         .compat_count = UTIL_ARRAY_LEN(compat),
         .oldest_schema = SCHEMA_OLDEST,
     };
-    snprintf(application_name, sizeof(application_name), "leadhubd/%s schema=%d",
-             LEADHUB_VERSION, schema_policy_latest(&current));
+    snprintf(application_name, sizeof(application_name), "leadhubd/%s schema=%d", LEADHUB_VERSION,
+             schema_policy_latest(&current));
 }
 
 const struct schema_policy *schema_policy_current(void)

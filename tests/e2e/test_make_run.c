@@ -174,14 +174,14 @@ START_TEST(test_make_run_reloads_only_its_daemon_and_stops_daemon_then_database)
     free(tracked);
 
     /* reload: the pid file names this daemon, as `. .run/env` would say */
-    char *reload = util_printf("LEADHUB_PID_FILE='%s/leadhubd.pid' '%s' reload", run_dir,
-                               td_binary());
+    char *reload =
+        util_printf("LEADHUB_PID_FILE='%s/leadhubd.pid' '%s' reload", run_dir, td_binary());
     char *out = NULL;
     ck_assert_int_eq(run_command(reload, &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "reload requested of leadhubd pid"));
     free(out);
-    ck_assert(td_wait_until(log_has, "reload applied: 1 instance(s) kept, 0 stopped, 1 started",
-                            30000));
+    ck_assert(
+        td_wait_until(log_has, "reload applied: 1 instance(s) kept, 0 stopped, 1 started", 30000));
     char *other_log = td_log(&other);
     ck_assert_ptr_null(strstr(other_log, "SIGHUP"));
     free(other_log);

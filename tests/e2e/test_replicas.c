@@ -363,8 +363,10 @@ static void run_replicas(int count)
     received(&requests, &keys, &events);
     ck_assert_int_eq((long)events, stored);
     ck_assert_int_eq((long)keys, stored);
-    ck_assert_msg(requests - keys <= IN_FLIGHT_MAX, "%zu deliveries sent twice (at most %d were "
-                  "in flight on the killed replica)", requests - keys, IN_FLIGHT_MAX);
+    ck_assert_msg(requests - keys <= IN_FLIGHT_MAX,
+                  "%zu deliveries sent twice (at most %d were "
+                  "in flight on the killed replica)",
+                  requests - keys, IN_FLIGHT_MAX);
     printf("replicas=%d: %ld acknowledged, %ld refused by replicas going away, %zu resent; "
            "polls taken over in %lld ms after SIGKILL",
            count, acknowledged, refused, requests - keys, (long long)first);
@@ -400,7 +402,8 @@ int main(void)
     tcase_set_timeout(tc, soak() ? 1800 : 300);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_two_replicas_under_load_one_killed_lose_and_double_nothing);
-    tcase_add_test(tc, test_three_replicas_under_load_one_killed_one_drained_lose_and_double_nothing);
+    tcase_add_test(tc,
+                   test_three_replicas_under_load_one_killed_one_drained_lose_and_double_nothing);
     suite_add_tcase(s, tc);
     int failed = tu_run_suite(s);
     curl_global_cleanup();

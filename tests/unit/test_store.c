@@ -893,7 +893,8 @@ static Suite *store_suite(void)
     tcase_add_test(migrate, test_migrate_from_several_replicas_at_once_applies_each_migration_once);
     tcase_add_test(migrate, test_migrate_failure_rolls_back_and_names_the_migration);
     tcase_add_test(migrate, test_migrate_refuses_database_newer_than_daemon);
-    tcase_add_test(migrate, test_migrate_holds_back_a_contraction_while_an_older_release_is_connected);
+    tcase_add_test(migrate,
+                   test_migrate_holds_back_a_contraction_while_an_older_release_is_connected);
     tcase_add_test(migrate, test_migrate_force_applies_a_contraction_despite_older_replicas);
     tcase_add_test(migrate, test_migrate_adds_runs_from_to_an_older_schema_migrations);
     suite_add_tcase(s, migrate);
