@@ -23,8 +23,8 @@ static const char migrate_usage[] =
     "fine when it declares this release compatible (a rollback): nothing is applied.\n"
     "\n"
     "Options:\n"
-    "  -c, --config FILE         take database_url from this config "
-    "(default " COMMANDS_DEFAULT_CONFIG ")\n"
+    "  -c, --config FILE         take database_url from this config\n"
+    "                            (default " COMMANDS_DEFAULT_CONFIG_TEXT ")\n"
     "  -d, --database-url URL    use this database instead of reading a config\n"
     "      --status              print the schema version and whether this leadhubd runs on it;\n"
     "                            change nothing\n"
@@ -43,7 +43,7 @@ int cmd_migrate(int argc, char **argv)
         {"status", no_argument, NULL, 's'},       {"force", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
-    const char *config_path = COMMANDS_DEFAULT_CONFIG;
+    const char *config_path = commands_default_config();
     const char *url = NULL;
     int status_only = 0;
     struct migrate_options migrate_options = {.newer_is_fine = true};

@@ -38,7 +38,7 @@ static const char rescore_usage[] =
     "  --scorer NAME       only this scorer (the others' stored scores feed a composite)\n"
     "  -j, --jobs N        workers, each with its own database connection (default: two\n"
     "                      per CPU, at most 8; 1 to 32)\n"
-    "  -c, --config FILE   main config file (default " COMMANDS_DEFAULT_CONFIG ")\n"
+    "  -c, --config FILE   main config file (default " COMMANDS_DEFAULT_CONFIG_TEXT ")\n"
     "  -h, --help          this help\n"
     "\n"
     "Exit codes: 0 done; 1 invalid configuration (a scorer refusing its settings included) or\n"
@@ -234,7 +234,7 @@ int cmd_rescore(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *path = COMMANDS_DEFAULT_CONFIG;
+    const char *path = commands_default_config();
     const char *scorer = NULL;
     /* two per CPU the container may use: while one worker waits for the database, the
      * other scores */

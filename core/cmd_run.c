@@ -22,7 +22,7 @@ static const char run_usage[] =
     "Logs are JSON lines on stdout.\n"
     "\n"
     "Options:\n"
-    "  -c, --config FILE   main config file (default " COMMANDS_DEFAULT_CONFIG ")\n"
+    "  -c, --config FILE   main config file (default " COMMANDS_DEFAULT_CONFIG_TEXT ")\n"
     "  -p, --pid-file FILE write the pid there once serving, locked while it runs, removed\n"
     "                      at exit: `leadhubd reload --pid-file FILE` signals this daemon only\n"
     "  -h, --help          this help\n"
@@ -55,7 +55,7 @@ int cmd_run(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_path = COMMANDS_DEFAULT_CONFIG;
+    const char *config_path = commands_default_config();
     const char *pid_path = NULL;
     int opt;
     optind = 1;

@@ -1,9 +1,16 @@
 /* main.c - `leadhubd COMMAND ...`: dispatches to the subcommands in cmd_*.c. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
 #include "leadhub.h"
+
+const char *commands_default_config(void)
+{
+    const char *path = getenv("LEADHUB_CONFIG");
+    return path != NULL && path[0] != '\0' ? path : COMMANDS_DEFAULT_CONFIG;
+}
 
 static const char usage_text[] =
     "leadhubd - the leadhub integration hub: connectors in, events stored, routed, scored\n"
@@ -22,7 +29,7 @@ static const char usage_text[] =
     "  version        print the version and the plugin ABI version\n"
     "\n"
     "Options common to commands:\n"
-    "  -c, --config FILE   main config file (default " COMMANDS_DEFAULT_CONFIG ")\n"
+    "  -c, --config FILE   main config file (default " COMMANDS_DEFAULT_CONFIG_TEXT ")\n"
     "  -h, --help          help for a command, e.g. `leadhubd run --help`\n"
     "\n"
     "Exit codes:\n"

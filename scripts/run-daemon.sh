@@ -109,6 +109,7 @@ trap forward TERM INT
 
 if [ -n "${LEADHUB_CONFIG:-}" ]; then
     CONFIG=$LEADHUB_CONFIG
+    own_config=
 else
     if [ ! -f "$RUN_DIR/config/leadhub.yaml" ]; then
         mkdir -p "$RUN_DIR/config"
@@ -117,6 +118,7 @@ else
             "rm -r it to start again from config/)" >&2
     fi
     CONFIG=$RUN_DIR/config/leadhub.yaml
+    own_config=1
 fi
 
 if [ -z "${DATABASE_URL:-}" ]; then
@@ -143,9 +145,13 @@ if [ -z "${LEADHUB_PLUGIN_DIR:-}" ]; then
     export LEADHUB_PLUGIN_DIR=$BUILD/plugins
     own+=(LEADHUB_PLUGIN_DIR)
 fi
-# Which daemon `leadhubd reload` signals.
+# Which daemon `leadhubd reload` signals, and the file leadhubd commands read without -c.
 export LEADHUB_PID_FILE=$PID_FILE
 own+=(LEADHUB_PID_FILE)
+if [ -n "$own_config" ]; then
+    export LEADHUB_CONFIG=$CONFIG
+    own+=(LEADHUB_CONFIG)
+fi
 write_env_file "${own[@]}"
 echo "run: in another terminal, \`. .run/env\` exports ${own[*]} as here" >&2
 

@@ -186,6 +186,15 @@ START_TEST(test_make_run_reloads_only_its_daemon_and_stops_daemon_then_database)
     ck_assert_ptr_null(strstr(other_log, "SIGHUP"));
     free(other_log);
 
+    /* a second terminal: `. .run/env`, and the commands read the scratch copy by default */
+    char *second = util_printf("cd '%s' && . '%s/env' && '%s' check-config", tu_source_dir(),
+                               run_dir, td_binary());
+    ck_assert_int_eq(run_command(second, &out), 0);
+    ck_assert_msg(strstr(out, "outbound") != NULL,
+                  "check-config did not read the scratch copy:\n%s", out);
+    free(out);
+    free(second);
+
     /* Ctrl-C: the daemon drains, then PostgreSQL stops */
     kill(script, SIGINT);
     assert_stopped_cleanly(script, "SIGINT");
