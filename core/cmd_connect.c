@@ -34,7 +34,7 @@ static const char connect_usage[] =
     "The instance file needs only the app's client id and secret.\n"
     "\n"
     "Options:\n"
-    "  -c, --config FILE     main config file (default " COMMANDS_DEFAULT_CONFIG ")\n"
+    "  -c, --config FILE     main config file (default " COMMANDS_DEFAULT_CONFIG_TEXT ")\n"
     "      --no-browser      the browser is on another machine: paste the address it is\n"
     "                        sent to (it does not load) when the command asks for it\n"
     "  -p, --port N          the port of the redirect address (default: a free one; use a\n"
@@ -62,7 +62,7 @@ static int parse_options(int argc, char **argv, struct connect_options *o)
         {"port", required_argument, NULL, 'p'},   {"timeout", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
-    *o = (struct connect_options){.path = COMMANDS_DEFAULT_CONFIG, .timeout_ms = 600000};
+    *o = (struct connect_options){.path = commands_default_config(), .timeout_ms = 600000};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "c:p:t:h", options, NULL)) != -1) {

@@ -42,6 +42,16 @@ static const lh_config_field_t main_fields[] = {
      "Key sealing OAuth tokens and secret state at rest: a reference to 32 random bytes in "
      "base64 (`openssl rand -base64 32`); a list while rotating, the new key first."},
     {"oauth", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL, "OAuth consent through the REST API."},
+    {"readiness", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL, "What /readyz requires."},
+    LH_FIELD_END,
+};
+
+static const char *const readiness_modes[] = {"report", "require", NULL};
+
+static const lh_config_field_t readiness_fields[] = {
+    {"connectors", LH_CONFIG_ENUM, 0, "report", NO_RANGE, readiness_modes,
+     "report: a failed connector instance or scorer is shown and refuses its own webhooks, "
+     "the process stays ready; require: it makes /readyz 503 too."},
     LH_FIELD_END,
 };
 
@@ -495,7 +505,7 @@ void config_main_apply(struct config *config, const json_t *tree, const struct c
                        struct diag_list *diags)
 {
     json_t *empty = json_is_null(tree) ? json_object() : NULL;
-    json_t *top = NULL, *log = NULL, *http = NULL, *ingest = NULL, *api = NULL;
+    json_t *top = NULL, *log = NULL, *http = NULL, *ingest = NULL, *api = NULL, *readiness = NULL;
     json_t *delivery = NULL, *oauth = NULL;
     if (json_is_null(tree)) {
         if (empty == NULL) {
@@ -559,6 +569,10 @@ void config_main_apply(struct config *config, const json_t *tree, const struct c
     if (oauth != NULL) {
         apply_oauth(config, oauth, where, diags);
     }
+
+    readiness = check_section(tree, "readiness", readiness_fields, where, diags);
+    const char *mode = json_string_value(json_object_get(readiness, "connectors"));
+    config->readiness_require_connectors = mode != NULL && strcmp(mode, "require") == 0;
 out:
     json_decref(empty);
     json_decref(top);
@@ -568,4 +582,5 @@ out:
     json_decref(delivery);
     json_decref(api);
     json_decref(oauth);
+    json_decref(readiness);
 }
