@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "event.h"
 #include "migrate.h"
@@ -226,8 +227,16 @@ START_TEST(test_migrate_holds_back_a_contraction_while_an_older_release_is_conne
     ck_assert_int_eq(migrate_read_schema(conn, &v3, &state, NULL), 0);
     ck_assert(schema_policy_judge(&v3, &state, NULL));
 
-    /* the old replica gone: the contraction goes in, declared for release 2 on */
+    /* the old replica gone: the contraction goes in, declared for release 2 on. Its backend
+     * leaves pg_stat_activity a moment after the client hangs up: wait for that */
     PQfinish(old_replica);
+    int64_t deadline = util_monotonic_ms() + 30000;
+    while (testdb_scalar(conn, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                               "current_database() AND application_name LIKE '%schema=1'") > 0 &&
+           util_monotonic_ms() < deadline) {
+        struct timespec pause = {0, 20 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
     ck_assert_int_eq(migrate_apply_policy(conn, &v3, NULL, &result, &error), 0);
     ck_assert_int_eq(result.applied, 1);
     ck_assert_ptr_null(result.held_reason);
