@@ -104,18 +104,21 @@ static int tokenize(const char *text, size_t length, struct tokens *tokens)
             p++;
             continue;
         }
-        enum token_kind kind;
-        size_t end;
+        enum token_kind kind = TOKEN_ATOM;
+        size_t end = p + 1;
         bool closed = false;
         if (c == '"' || c == '[' || c == '(') {
             kind = c == '"' ? TOKEN_QUOTED : c == '[' ? TOKEN_LITERAL : TOKEN_COMMENT;
             end = delimited_end(text, length, p, &closed);
+            if (c == '[' && !closed) {
+                /* a '[' that never closes is no domain literal: it would swallow the rest */
+                kind = TOKEN_ATOM;
+                end = p + 1;
+            }
         } else if (is_special(c)) {
             kind = TOKEN_SPECIAL;
-            end = p + 1;
-        } else {
-            kind = TOKEN_ATOM;
-            end = p + 1;
+        }
+        if (kind == TOKEN_ATOM) {
             while (end < length && !ends_atom((unsigned char)text[end])) {
                 end++;
             }
@@ -271,6 +274,31 @@ static bool domain_char(unsigned char c)
            c >= 0x80;
 }
 
+/* "[192.0.2.1]", "[IPv6:2001:db8::1]": printable ASCII between the brackets, no spaces. */
+static bool domain_literal(const char *text, size_t length)
+{
+    for (size_t i = 1; i + 1 < length; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c <= ' ' || c >= 0x7F || c == '[' || c == ']' || c == '\\') {
+            return false;
+        }
+    }
+    return length > 2;
+}
+
+/* Well-formed UTF-8 without control characters (C0, DEL, C1). */
+static bool no_controls(const char *text, size_t length)
+{
+    size_t p = 0;
+    while (p < length) {
+        int32_t codepoint = text_utf8_next(text, length, &p);
+        if (codepoint < 0 || text_is_control((uint32_t)codepoint)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /*
  * The normalized address of tokens [from, to) (comments ignored), or NULL when they are
  * not one address (*failed set when out of memory).
@@ -298,11 +326,11 @@ static char *addr_spec(const struct token *tokens, size_t from, size_t to, bool 
         const struct token *token = &tokens[i];
         if (token->kind == TOKEN_ATOM) {
             text_buffer_append(&local, token->text, token->length);
-        } else if (token->kind == TOKEN_QUOTED) {
+        } else if (token->kind == TOKEN_QUOTED && token->closed) {
             append_content(&local, token);
             quoted = true;
         } else if (token->kind != TOKEN_COMMENT) {
-            ok = false;
+            ok = false; /* a special, or a quoted string that never ends */
         }
     }
     const char *local_text = local.data != NULL ? local.data : "";
@@ -333,6 +361,7 @@ static char *addr_spec(const struct token *tokens, size_t from, size_t to, bool 
         }
         if (token->kind == TOKEN_LITERAL && out.length == domain_start) {
             literal = true;
+            ok = token->closed && domain_literal(token->text, token->length);
             text_buffer_append(&out, token->text, token->length);
         } else if (token->kind == TOKEN_ATOM && !literal) {
             for (size_t k = 0; k < token->length; k++) {
@@ -357,7 +386,7 @@ static char *addr_spec(const struct token *tokens, size_t from, size_t to, bool 
     const char *domain = ok ? out.data + domain_start : "";
     size_t domain_length = ok ? out.length - domain_start : 0;
     ok = ok && domain_length > 0 && (literal || (domain[0] != '.' && strstr(domain, "..") == NULL));
-    ok = ok && out.length <= MAIL_ADDRESS_MAX && text_utf8_valid(out.data, out.length);
+    ok = ok && out.length <= MAIL_ADDRESS_MAX && no_controls(out.data, out.length);
     if (!ok) {
         text_buffer_free(&out);
         return NULL;
@@ -489,6 +518,14 @@ static void member(struct parser *parser, size_t from, size_t to)
     }
     if (!has_at) {
         drop_held(parser);
+        bool words_only = true;
+        for (size_t i = from; i < to; i++) {
+            words_only &= tokens[i].kind != TOKEN_SPECIAL && tokens[i].kind != TOKEN_LITERAL;
+        }
+        if (!words_only) {
+            parser->out->invalid++; /* "c.be>": no display name to lend the next member */
+            return;
+        }
         parser->held = phrase(tokens, from, to, &parser->failed);
         return;
     }

@@ -30,7 +30,9 @@
  *   - a domain literal (`[192.0.2.1]`) is kept as written.
  * A member is invalid, counted and left out, when it has no `@`, an empty local part or
  * domain, more than one `@` outside quotes, a local part over 64 bytes, an address over
- * 254 bytes, or ill-formed UTF-8 in the address. Display names are always well-formed
+ * 254 bytes, ill-formed UTF-8 or a control character in the address, a quoted local part
+ * or domain literal that is never closed, or a domain literal with spaces or non-ASCII
+ * characters. Display names are always well-formed
  * UTF-8 (ill-formed bytes become U+FFFD; control characters become spaces).
  *
  * Pure and thread-safe; every string returned is owned by the list.

@@ -89,6 +89,10 @@ static const struct list_case lists[] = {
      5,
      {{NULL, "ok@example.com", NULL}}},
     {"J\xF6rg <j@example.de>", 0, {{"J\xEF\xBF\xBDrg", "j@example.de", NULL}}},
+    /* found by fuzzing: a domain literal that never closes swallowed the rest, controls
+     * included */
+    {"<jose@[example.es>, c.be>, \"x\x01\" <t@x.jp>", 2, {{"x", "t@x.jp", NULL}}},
+    {"\"a\x01b\"@example.com, \"open@example.com", 2, {{NULL, NULL, NULL}}},
     {"\"John <john@example.com>", 1, {{NULL, NULL, NULL}}},
 };
 
