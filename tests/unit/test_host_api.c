@@ -19,7 +19,8 @@ static const lh_plugin_t test_descriptor = {
     LH_PLUGIN_HEADER, .kind = LH_KIND_SOURCE, .name = "tester",
     .version = "1",   .description = "test",  .config_schema = empty_schema,
 };
-static const struct plugin test_plugin = {"tester", "/dev/null", NULL, &test_descriptor};
+static const struct plugin test_plugin = {
+    .name = "tester", .path = "/dev/null", .desc = &test_descriptor};
 
 static struct host_services services;
 static struct instance instance;
@@ -47,20 +48,21 @@ static void teardown(void)
 START_TEST(test_host_table_has_every_slot_filled)
 {
     const lh_host_t *host = host_api_table();
-    ck_assert_uint_eq(host->size, sizeof(lh_host_t));
+    ck_assert_uint_eq(host->struct_size, sizeof(lh_host_t));
     ck_assert_int_eq(host->abi_major, LH_ABI_MAJOR);
     ck_assert_int_eq(host->abi_minor, LH_ABI_MINOR);
     /* Everything after the header is a function pointer: none may be NULL. */
     typedef void (*any_fn)(void);
     size_t first = offsetof(lh_host_t, log);
     size_t slots = (sizeof(lh_host_t) - first) / sizeof(any_fn);
-    ck_assert_uint_eq(slots, 21); /* ABI 1.0: grows with each minor; every new slot is checked */
+    ck_assert_uint_eq(slots, 26); /* ABI 2.0: grows with each minor; every new slot is checked */
     for (size_t i = 0; i < slots; i++) {
         any_fn fn;
         memcpy(&fn, (const char *)host + first + i * sizeof(any_fn), sizeof(fn));
         ck_assert_msg(fn != NULL, "host table slot %zu is empty", i);
     }
     ck_assert(LH_HOST_HAS(host, lead_identity_put));
+    ck_assert(LH_HOST_HAS(host, poll_soon));
 }
 END_TEST
 
@@ -194,13 +196,9 @@ START_TEST(test_http_returns_response_with_lowercased_headers)
     fake_http_push(server, (struct fake_response){201, "{\"id\":1}", "X-Request-Id: abc", 0});
     char *url = fake_http_url(server, "/v1/things?limit=2");
     const lh_header_t headers[] = {{"Authorization", "Bearer sk_test_secret"}};
-    lh_http_request_t request = {.method = "POST",
-                                 .url = url,
-                                 .headers = headers,
-                                 .header_count = 1,
-                                 .body = "{}",
-                                 .body_len = 2};
-    lh_http_response_t response;
+    lh_http_request_t request = LH_HTTP_REQUEST(.method = "POST", .url = url, .headers = headers,
+                                                .header_count = 1, .body = "{}", .body_len = 2);
+    lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     const lh_host_t *host = host_api_table();
     struct lh_ctx ctx;
     ctx_init(&ctx, &instance, NULL);
@@ -230,8 +228,8 @@ START_TEST(test_http_retries_429_honouring_retry_after_then_succeeds)
     fake_http_push(server, (struct fake_response){503, "{}", NULL, 0});
     fake_http_push(server, (struct fake_response){200, "{\"ok\":true}", NULL, 0});
     char *url = fake_http_url(server, "/events");
-    lh_http_request_t request = {.method = "GET", .url = url, .max_attempts = 4};
-    lh_http_response_t response;
+    lh_http_request_t request = LH_HTTP_REQUEST(.method = "GET", .url = url, .max_attempts = 4);
+    lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     const lh_host_t *host = host_api_table();
     struct lh_ctx ctx;
     ctx_init(&ctx, &instance, NULL);
@@ -255,8 +253,8 @@ START_TEST(test_http_gives_up_after_max_attempts_with_the_last_response)
     struct fake_http *server = fake_http_start();
     fake_http_push(server, (struct fake_response){500, "{\"error\":\"boom\"}", NULL, 0});
     char *url = fake_http_url(server, "/fail");
-    lh_http_request_t request = {.method = "GET", .url = url, .max_attempts = 2};
-    lh_http_response_t response;
+    lh_http_request_t request = LH_HTTP_REQUEST(.method = "GET", .url = url, .max_attempts = 2);
+    lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     const lh_host_t *host = host_api_table();
     struct lh_ctx ctx;
     ctx_init(&ctx, &instance, NULL);
@@ -277,11 +275,11 @@ static long get_with_retry_hint(struct fake_http *server, const char *path, size
                                 char **hint_out)
 {
     char *url = fake_http_url(server, path);
-    const lh_header_t headers[] = {{"Accept", "application/json"},
-                                   {LH_HTTP_RETRY_HINT, "Stripe-Should-Retry"}};
-    lh_http_request_t request = {
-        .method = "GET", .url = url, .headers = headers, .header_count = 2, .max_attempts = 4};
-    lh_http_response_t response;
+    const lh_header_t headers[] = {{"Accept", "application/json"}};
+    lh_http_request_t request =
+        LH_HTTP_REQUEST(.method = "GET", .url = url, .headers = headers, .header_count = 1,
+                        .max_attempts = 4, .retry_hint_header = "Stripe-Should-Retry");
+    lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     const lh_host_t *host = host_api_table();
     struct lh_ctx ctx;
     ctx_init(&ctx, &instance, NULL);
@@ -305,9 +303,9 @@ START_TEST(test_http_retry_hint_false_stops_the_retries_of_a_5xx)
     ck_assert_int_eq(get_with_retry_hint(server, "/v1/events", &requests, &hint), 503);
     ck_assert_uint_eq(requests, 1);  /* max_attempts 4, but the provider said it will not pass */
     ck_assert_str_eq(hint, "false"); /* the plugin sees the hint too */
-    /* the directive is the host's: it never reaches the provider */
+    /* the hint is the host's: only the plugin's own headers reach the provider */
     struct fake_request seen = fake_http_request(server, 0);
-    ck_assert_ptr_null(strcasestr(seen.headers, LH_HTTP_RETRY_HINT));
+    ck_assert_ptr_null(strcasestr(seen.headers, "stripe-should-retry"));
     ck_assert_ptr_nonnull(strcasestr(seen.headers, "accept: application/json"));
     fake_http_request_free(&seen);
     free(hint);
@@ -337,8 +335,8 @@ START_TEST(test_http_without_a_retry_hint_the_status_decides)
     struct fake_http *server = fake_http_start();
     fake_http_push(server, (struct fake_response){409, "{}", "Stripe-Should-Retry: true", 0});
     char *url = fake_http_url(server, "/conflict");
-    lh_http_request_t request = {.method = "GET", .url = url, .max_attempts = 3};
-    lh_http_response_t response;
+    lh_http_request_t request = LH_HTTP_REQUEST(.method = "GET", .url = url, .max_attempts = 3);
+    lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     const lh_host_t *host = host_api_table();
     struct lh_ctx ctx;
     ctx_init(&ctx, &instance, NULL);
@@ -369,8 +367,8 @@ START_TEST(test_http_long_retry_after_is_returned_not_slept)
     struct fake_http *server = fake_http_start();
     fake_http_push(server, (struct fake_response){429, "{}", "Retry-After: 3600", 0});
     char *url = fake_http_url(server, "/slow-down");
-    lh_http_request_t request = {.method = "GET", .url = url, .max_attempts = 5};
-    lh_http_response_t response;
+    lh_http_request_t request = LH_HTTP_REQUEST(.method = "GET", .url = url, .max_attempts = 5);
+    lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     const lh_host_t *host = host_api_table();
     struct lh_ctx ctx;
     ctx_init(&ctx, &instance, NULL);
@@ -391,15 +389,16 @@ START_TEST(test_http_transport_failure_is_retry_with_reason)
     const lh_host_t *host = host_api_table();
     struct lh_ctx ctx;
     ctx_init(&ctx, &instance, NULL);
-    lh_http_request_t request = {
-        .method = "GET", .url = "http://127.0.0.1:1/x?token=secret", .timeout_ms = 2000};
-    lh_http_response_t response;
+    lh_http_request_t request =
+        LH_HTTP_REQUEST(.method = "GET", .url = "http://127.0.0.1:1/x?token=secret",
+                        .timeout_ms = 2000);
+    lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     ck_assert_int_eq(host->http(&ctx, &request, &response), LH_RETRY);
     ck_assert_ptr_nonnull(ctx.error);
     ck_assert_ptr_null(strstr(ctx.error, "secret")); /* queries may carry tokens */
     host->http_response_free(&response);
 
-    lh_http_request_t bad = {.method = "GET", .url = "file:///etc/passwd"};
+    lh_http_request_t bad = LH_HTTP_REQUEST(.method = "GET", .url = "file:///etc/passwd");
     ck_assert_int_eq(host->http(&ctx, &bad, &response), LH_PERMANENT);
     host->http_response_free(&response);
     ctx_clear(&ctx);
@@ -411,8 +410,8 @@ START_TEST(test_http_does_not_follow_redirects)
     struct fake_http *server = fake_http_start();
     fake_http_push(server, (struct fake_response){302, "", "Location: http://127.0.0.1:1/", 0});
     char *url = fake_http_url(server, "/moved");
-    lh_http_request_t request = {.method = "GET", .url = url};
-    lh_http_response_t response;
+    lh_http_request_t request = LH_HTTP_REQUEST(.method = "GET", .url = url);
+    lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     const lh_host_t *host = host_api_table();
     struct lh_ctx ctx;
     ctx_init(&ctx, &instance, NULL);

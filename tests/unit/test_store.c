@@ -53,7 +53,7 @@ static void clear_records(struct event_record *records, size_t n)
 static void write_ok(struct event_record *records, size_t n)
 {
     char *error = NULL;
-    ck_assert_msg(store_write_batch(store, records, n, NULL, 0, NULL, NULL, &error) == STORE_OK,
+    ck_assert_msg(store_write_batch(store, records, n, NULL, NULL, NULL, &error) == STORE_OK,
                   "write: %s", error);
 }
 
@@ -534,7 +534,11 @@ START_TEST(test_store_batch_commits_checkpoints_with_events_last_put_wins)
         {"inbound", "page", json_string("abc")},
     };
     char *error = NULL;
-    ck_assert_int_eq(store_write_batch(store, r, 1, cps, 3, NULL, NULL, &error), STORE_OK);
+    ck_assert_int_eq(
+        store_write_batch(store, r, 1,
+                          &(struct store_writes){.checkpoints = cps, .checkpoint_count = 3}, NULL,
+                          NULL, &error),
+        STORE_OK);
     json_t *value = NULL;
     ck_assert_int_eq(store_checkpoint_get(store, "inbound", "cursor", &value, &error), STORE_OK);
     ck_assert_int_eq(json_integer_value(value), 2);
@@ -571,7 +575,11 @@ START_TEST(test_store_batch_failure_stores_nothing_at_all)
     };
     struct store_checkpoint cps[] = {{"inbound", "cursor", json_integer(9)}};
     char *error = NULL;
-    ck_assert_int_eq(store_write_batch(store, r, 2, cps, 1, NULL, NULL, &error), STORE_REJECTED);
+    ck_assert_int_eq(
+        store_write_batch(store, r, 2,
+                          &(struct store_writes){.checkpoints = cps, .checkpoint_count = 1}, NULL,
+                          NULL, &error),
+        STORE_REJECTED);
     ck_assert_ptr_nonnull(strstr(error, "poisoned"));
     free(error);
     ck_assert_int_eq(r[0].id, 0);
@@ -601,7 +609,7 @@ START_TEST(test_store_batch_with_steps_failure_stores_nothing_at_all)
         record_of("inbound", LEAD("poison", "bad@example.com", "")),
     };
     char *error = NULL;
-    ck_assert_int_eq(store_write_batch(store, r, 3, NULL, 0, NULL, NULL, &error), STORE_REJECTED);
+    ck_assert_int_eq(store_write_batch(store, r, 3, NULL, NULL, NULL, &error), STORE_REJECTED);
     ck_assert_ptr_nonnull(strstr(error, "poisoned"));
     free(error);
     static const char *const tables[] = {"events", "leads", "lead_identities", "meetings"};
@@ -707,8 +715,7 @@ START_TEST(test_store_reconnects_after_the_connection_is_killed)
     free(sql);
     struct event_record r[] = {record_of("inbound", LEAD("r1", "r@example.com", ""))};
     char *error = NULL;
-    ck_assert_int_eq(store_write_batch(store, r, 1, NULL, 0, NULL, NULL, &error),
-                     STORE_UNAVAILABLE);
+    ck_assert_int_eq(store_write_batch(store, r, 1, NULL, NULL, NULL, &error), STORE_UNAVAILABLE);
     free(error);
     ck_assert_int_eq(store_ensure(store, NULL), STORE_OK);
     write_ok(r, 1);
