@@ -190,7 +190,7 @@ START_TEST(test_installed_leadhubd_documents_the_example_settings)
     int rc = tu_run(command, &output);
 
     ck_assert_msg(rc == 0, "leadhubd plugins info exited %d:\n%s", rc, output);
-    assert_contains(output, "callbacks:   init, destroy, webhook");
+    assert_contains(output, "callbacks:   validate, init, destroy, webhook");
     assert_contains(output, "company");
     assert_contains(output, "lowercase_email");
     free(output);

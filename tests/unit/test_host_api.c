@@ -481,7 +481,7 @@ START_TEST(test_take_and_keep_belong_to_a_poll_and_poll_soon_wakes_once_per_call
     struct ingest_batch batch = {0};
     struct lh_ctx ctx;
     ctx_init(&ctx, &instance, &batch); /* a webhook's context */
-    json_t *items = (json_t *)&batch; /* anything: it must come back NULL */
+    json_t *items = (json_t *)&batch;  /* anything: it must come back NULL */
     ck_assert_int_eq(host->notifications_take(&ctx, 0, &items), LH_PERMANENT);
     ck_assert_ptr_null(items);
     ck_assert_int_eq(host->notification_keep(&ctx, "contact:1"), LH_PERMANENT);

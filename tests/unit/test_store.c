@@ -351,6 +351,123 @@ START_TEST(test_store_batch_lead_fields_follow_event_time_not_arrival)
 }
 END_TEST
 
+START_TEST(test_store_batch_lead_with_an_email_keeps_it_when_its_identity_brings_another)
+{
+    struct event_record r1[] = {
+        record_of("billing", LEAD("c1", "first@example.com", ",\"external_id\":\"cus_1\""))};
+    write_ok(r1, 1);
+    long long lead = r1[0].lead_id;
+    ck_assert(lead > 0);
+    /* the same customer, by its identity, now with another address */
+    struct event_record r2[] = {
+        record_of("billing", LEAD("c2", "second@example.com", ",\"external_id\":\"cus_1\""))};
+    write_ok(r2, 1);
+    char *sql = util_printf("SELECT email FROM leads WHERE id = %lld", lead);
+    char *email = testdb_text(check_conn, sql);
+    ck_assert_str_eq(email, "first@example.com");
+    free(email);
+    free(sql);
+    sql = util_printf("SELECT count(*) FROM lead_identities WHERE source = 'billing' AND "
+                      "external_id = 'cus_1' AND lead_id = %lld",
+                      lead);
+    ck_assert_int_eq(testdb_scalar(check_conn, sql), 1);
+    free(sql);
+    /* so a later event with the first address still finds that lead, not a new one */
+    struct event_record r3[] = {record_of("inbound", LEAD("f1", "first@example.com", ""))};
+    write_ok(r3, 1);
+    ck_assert_int_eq(r3[0].lead_id, lead);
+    ck_assert_int_eq(
+        testdb_scalar(check_conn, "SELECT count(*) FROM leads WHERE email = 'first@example.com'"),
+        1);
+    /* and a lead that took its email through its identity keeps that one too */
+    struct event_record r4[] = {record_of(
+        "billing", "{\"type\":\"subscription.started\",\"source_id\":\"s1\",\"occurred_at\":"
+                   "\"2026-11-27T10:00:00Z\",\"lead\":{\"external_id\":\"cus_2\"}}")};
+    write_ok(r4, 1);
+    struct event_record r5[] = {
+        record_of("billing", LEAD("c3", "adopted@example.com", ",\"external_id\":\"cus_2\""))};
+    write_ok(r5, 1);
+    struct event_record r6[] = {
+        record_of("billing", LEAD("c4", "other@example.com", ",\"external_id\":\"cus_2\""))};
+    write_ok(r6, 1);
+    sql = util_printf("SELECT email FROM leads WHERE id = %lld", (long long)r4[0].lead_id);
+    email = testdb_text(check_conn, sql);
+    ck_assert_str_eq(email, "adopted@example.com");
+    free(email);
+    free(sql);
+    clear_records(r1, 1);
+    clear_records(r2, 1);
+    clear_records(r3, 1);
+    clear_records(r4, 1);
+    clear_records(r5, 1);
+    clear_records(r6, 1);
+}
+END_TEST
+
+START_TEST(test_store_batch_later_event_wins_for_equal_time_within_a_batch_as_across_batches)
+{
+    /* across batches: the later arrival of the same time overwrites */
+    struct event_record b1[] = {record_of(
+        "crm", AT("x1", "10:00:00", "\"email\":\"x@example.com\",\"company\":\"First\""))};
+    write_ok(b1, 1);
+    struct event_record b2[] = {record_of(
+        "crm", AT("x2", "10:00:00", "\"email\":\"x@example.com\",\"company\":\"Second\""))};
+    write_ok(b2, 1);
+    char *fields = lead_fields("email = 'x@example.com'");
+    ck_assert_str_eq(fields, "Second|-|-|{}");
+    free(fields);
+    /* within one batch, the same: the later event's company, the earlier one's title */
+    struct event_record w[] = {
+        record_of("crm", AT("w1", "10:00:00",
+                            "\"email\":\"w@example.com\",\"company\":\"First\",\"title\":\"CTO\","
+                            "\"attributes\":{\"plan\":\"free\"}")),
+        record_of("crm", AT("w2", "10:00:00",
+                            "\"email\":\"w@example.com\",\"company\":\"Second\","
+                            "\"attributes\":{\"plan\":\"pro\"}"))};
+    write_ok(w, 2);
+    fields = lead_fields("email = 'w@example.com'");
+    ck_assert_str_eq(fields, "Second|CTO|-|{\"plan\": \"pro\"}");
+    free(fields);
+    /* and for a lead known by its identity alone */
+    struct event_record i[] = {
+        record_of("crm", AT("i1", "10:00:00", "\"external_id\":\"88\",\"title\":\"First\"")),
+        record_of("crm", AT("i2", "10:00:00", "\"external_id\":\"88\",\"title\":\"Second\""))};
+    write_ok(i, 2);
+    fields = lead_fields("email IS NULL");
+    ck_assert_str_eq(fields, "-|Second|-|{}");
+    free(fields);
+    clear_records(b1, 1);
+    clear_records(b2, 1);
+    clear_records(w, 2);
+    clear_records(i, 2);
+}
+END_TEST
+
+START_TEST(test_store_batch_a_key_repeated_in_one_batch_leaves_the_lead_as_its_first_copy_says)
+{
+    struct event_record r[] = {
+        record_of("crm", AT("d1", "10:00:00",
+                            "\"email\":\"d@example.com\",\"company\":\"First copy\","
+                            "\"attributes\":{\"plan\":\"free\"}")),
+        record_of("crm", AT("d1", "10:00:00",
+                            "\"email\":\"d@example.com\",\"company\":\"Second copy\","
+                            "\"title\":\"CEO\",\"attributes\":{\"plan\":\"pro\"}")),
+        /* and for a lead known by its identity alone */
+        record_of("crm", AT("d2", "10:00:00", "\"external_id\":\"99\",\"title\":\"First copy\"")),
+        record_of("crm", AT("d2", "10:00:00", "\"external_id\":\"99\",\"title\":\"Second copy\""))};
+    write_ok(r, 4);
+    ck_assert(!r[0].duplicate && r[1].duplicate && !r[2].duplicate && r[3].duplicate);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events"), 2);
+    char *fields = lead_fields("email = 'd@example.com'");
+    ck_assert_str_eq(fields, "First copy|-|-|{\"plan\": \"free\"}");
+    free(fields);
+    fields = lead_fields("email IS NULL");
+    ck_assert_str_eq(fields, "-|First copy|-|{}");
+    free(fields);
+    clear_records(r, 4);
+}
+END_TEST
+
 START_TEST(test_store_batch_records_identities_of_email_leads)
 {
     struct event_record r[] = {
@@ -928,6 +1045,12 @@ static Suite *store_suite(void)
     tcase_add_test(
         batch, test_store_batch_identity_only_lead_takes_the_email_that_comes_with_its_identity);
     tcase_add_test(batch, test_store_batch_records_identities_of_email_leads);
+    tcase_add_test(batch,
+                   test_store_batch_lead_with_an_email_keeps_it_when_its_identity_brings_another);
+    tcase_add_test(
+        batch, test_store_batch_later_event_wins_for_equal_time_within_a_batch_as_across_batches);
+    tcase_add_test(
+        batch, test_store_batch_a_key_repeated_in_one_batch_leaves_the_lead_as_its_first_copy_says);
     tcase_add_test(batch, test_store_batch_lead_fields_follow_event_time_not_arrival);
     tcase_add_test(batch, test_store_batch_lead_id_links_an_existing_lead_before_email);
     tcase_add_test(batch,
