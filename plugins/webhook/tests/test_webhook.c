@@ -180,14 +180,14 @@ END_TEST
 
 START_TEST(test_webhook_default_tolerance_refuses_a_signature_over_five_minutes_old)
 {
-    setenv("WH_SECRET", "s3cret", 1);
+    setenv("WH_SECRET", "s3cret-s3cret-s3cret", 1);
     /* no tolerance setting: the schema's default applies, as in a daemon's config */
     ck_assert_int_eq(start_instance("{\"secret\":\"${WH_SECRET}\"}"), LH_OK);
     const long refused[] = {-360, -600, 360, 600}; /* 6 and 10 minutes, either way */
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         char ts[24];
         now_text(ts, sizeof(ts), refused[i]);
-        char *signature = sign("s3cret", ts, event_body, 0);
+        char *signature = sign("s3cret-s3cret-s3cret", ts, event_body, 0);
         struct ingest_batch batch = {0};
         struct lh_ctx ctx;
         lh_status_t status = call(ts, signature, event_body, &ctx, &batch);
@@ -204,7 +204,7 @@ START_TEST(test_webhook_default_tolerance_refuses_a_signature_over_five_minutes_
     for (size_t i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
         char ts[24];
         now_text(ts, sizeof(ts), accepted[i]);
-        char *signature = sign("s3cret", ts, event_body, 0);
+        char *signature = sign("s3cret-s3cret-s3cret", ts, event_body, 0);
         struct ingest_batch batch = {0};
         struct lh_ctx ctx;
         lh_status_t status = call(ts, signature, event_body, &ctx, &batch);
