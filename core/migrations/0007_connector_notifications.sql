@@ -4,6 +4,8 @@
 -- the transaction that stores what it fetched. One row per (instance, key): a redelivery
 -- with the same value changes nothing; another value replaces it and takes a new seq, so
 -- that a poll which took the old value (and deletes by seq) leaves the new one pending.
+-- Expanding: a new table the previous release never touches.
+-- leadhub: runs_from 6
 
 CREATE SEQUENCE connector_notifications_seq;
 
