@@ -28,6 +28,7 @@
 #include "oauth_grant.h"
 #include "oauth_provider.h"
 #include "oauth_token.h"
+#include "sdk_abi.h"
 #include "util.h"
 
 #define OAUTH2_SKEW_MS       60000 /* refresh this long before the token expires */
@@ -518,17 +519,25 @@ static void report_expiry(struct lh_ctx *ctx)
     }
 }
 
-lh_status_t host_oauth2_token(lh_ctx_t *ctx, const lh_oauth2_t *config, const char **token_out)
+lh_status_t host_oauth2_token(lh_ctx_t *ctx, const lh_oauth2_t *plugin_config,
+                              const char **token_out)
 {
     const lh_host_t *host = host_api_table();
     if (token_out == NULL || ctx == NULL) {
         return LH_PERMANENT;
     }
     *token_out = NULL;
-    if (config == NULL) {
-        host->set_error(ctx, "oauth2: a configuration is required");
+    if (ctx->instance == NULL || ctx->validating) {
+        host->set_error(ctx, "oauth2: validate() may not use the network");
+        return LH_PERMANENT;
+    }
+    /* the plugin's struct is copied in (sdk_abi.h): never read in place */
+    lh_oauth2_t own;
+    if (!sdk_copy_in(&own, sizeof(own), plugin_config, SDK_OAUTH2_SIZE_2_0)) {
+        host->set_error(ctx, "oauth2: the config has no struct_size: write it with LH_OAUTH2()");
         return LH_CONFIG;
     }
+    const lh_oauth2_t *config = &own;
     struct instance_oauth2 *o = &ctx->instance->oauth2;
     lh_status_t status = LH_OK;
     pthread_mutex_lock(&o->mutex);
@@ -563,7 +572,7 @@ lh_status_t host_oauth2_token(lh_ctx_t *ctx, const lh_oauth2_t *config, const ch
 
 bool host_oauth2_drop(lh_ctx_t *ctx)
 {
-    if (ctx == NULL) {
+    if (ctx == NULL || ctx->instance == NULL) {
         return false;
     }
     struct instance_oauth2 *o = &ctx->instance->oauth2;

@@ -9,7 +9,7 @@
  *   oauth_consent_complete()  the code exchanged at the token endpoint, the grant stored
  *                             sealed where host->oauth2_token() finds it (oauth_grant.h).
  *
- * The REST flow keeps a begun consent in oauth_consents (migration 0007) so that whichever
+ * The REST flow keeps a begun consent in oauth_consents (migration 0008) so that whichever
  * replica the browser comes back to can complete it: oauth_consent_save() and
  * oauth_consent_take().
  */

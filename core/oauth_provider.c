@@ -17,8 +17,9 @@ enum position { IN_URL, IN_SCOPES, IN_PARAM };
 
 const lh_oauth_provider_t *oauth_provider_of(const lh_plugin_t *desc)
 {
-    size_t end = offsetof(lh_plugin_t, oauth_provider) + sizeof(desc->oauth_provider);
-    return desc != NULL && desc->struct_size >= end ? desc->oauth_provider : NULL;
+    /* a loaded plugin's descriptor is the host's normalized copy: the field is there, and
+     * points to the provider's copy (loader.c) */
+    return desc != NULL ? desc->oauth_provider : NULL;
 }
 
 void oauth_form_append(struct strbuf *sb, const char *key, const char *value)
@@ -93,10 +94,10 @@ int oauth_provider_check(const lh_oauth_provider_t *provider, const lh_config_fi
                          char **error_out)
 {
     *error_out = NULL;
-    if (provider->size < sizeof(lh_oauth_provider_t)) {
-        *error_out = util_printf("oauth_provider.size is %u; set it to "
-                                 "sizeof(lh_oauth_provider_t)",
-                                 (unsigned)provider->size);
+    if (provider->struct_size < sizeof(lh_oauth_provider_t)) {
+        *error_out = util_printf("oauth_provider.struct_size is %u; declare it with "
+                                 "LH_OAUTH_PROVIDER(...)",
+                                 (unsigned)provider->struct_size);
         return -1;
     }
     if ((provider->flags & ~(uint32_t)KNOWN_OAUTH_FLAGS) != 0) {

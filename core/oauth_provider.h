@@ -24,12 +24,12 @@ struct oauth_endpoints {
     bool token_scope;
 };
 
-/* The provider a descriptor declares, or NULL (also when its struct_size is too short
- * to hold the field). */
+/* The provider a (normalized) descriptor declares, or NULL. */
 const lh_oauth_provider_t *oauth_provider_of(const lh_plugin_t *desc);
 
 /*
- * oauth_provider_check - is a declaration well formed for this schema? (size, flags,
+ * oauth_provider_check - is a declaration well formed for this (normalized) schema?
+ * (struct_size, flags,
  * both URLs present and starting with http(s):// or a {setting}, templates closed, every
  * {setting} in the schema, the client id setting in the schema.)
  *   Returns 0, or -1 with *error_out (malloc'd) naming the fault.

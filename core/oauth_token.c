@@ -94,15 +94,11 @@ lh_status_t oauth_token_request(struct lh_ctx *ctx, const char *token_url, struc
     }
     const lh_header_t headers[] = {{"Content-Type", "application/x-www-form-urlencoded"},
                                    {"Accept", "application/json"}};
-    lh_http_request_t request = {.method = "POST",
-                                 .url = token_url,
-                                 .headers = headers,
-                                 .header_count = 2,
-                                 .body = form->data,
-                                 .body_len = form->len,
-                                 .max_attempts = max_attempts};
+    lh_http_request_t request =
+        LH_HTTP_REQUEST(.method = "POST", .url = token_url, .headers = headers, .header_count = 2,
+                        .body = form->data, .body_len = form->len, .max_attempts = max_attempts);
     lh_http_response_t response;
-    lh_status_t status = host_http_request(ctx, &request, &response);
+    lh_status_t status = host_http_perform(ctx, &request, &response);
     explicit_bzero(form->data, form->len);
     strbuf_free(form);
     if (status != LH_OK) {

@@ -15,19 +15,19 @@
 #include "util.h"
 
 static const lh_config_field_t schema[] = {
-    {.name = "login_base", .type = LH_CONFIG_STRING, .description = "Identity base URL."},
-    {.name = "tenant", .type = LH_CONFIG_STRING, .description = "The directory."},
-    {.name = "mailbox", .type = LH_CONFIG_STRING, .description = "The mailbox."},
-    {.name = "client_id", .type = LH_CONFIG_STRING, .description = "Client id."},
-    {.name = "client_secret", .type = LH_CONFIG_SECRET, .description = "Client secret."},
-    {.name = "scopes", .type = LH_CONFIG_LIST, .description = "Scopes."},
+    LH_FIELD(.name = "login_base", .type = LH_CONFIG_STRING, .description = "Identity base URL."),
+    LH_FIELD(.name = "tenant", .type = LH_CONFIG_STRING, .description = "The directory."),
+    LH_FIELD(.name = "mailbox", .type = LH_CONFIG_STRING, .description = "The mailbox."),
+    LH_FIELD(.name = "client_id", .type = LH_CONFIG_STRING, .description = "Client id."),
+    LH_FIELD(.name = "client_secret", .type = LH_CONFIG_SECRET, .description = "Client secret."),
+    LH_FIELD(.name = "scopes", .type = LH_CONFIG_LIST, .description = "Scopes."),
     LH_FIELD_END,
 };
 
 static const char *const params[] = {"prompt=select_account", "login_hint={mailbox}", NULL};
 
 static const lh_oauth_provider_t microsoft_like = {
-    .size = sizeof(lh_oauth_provider_t),
+    .struct_size = sizeof(lh_oauth_provider_t),
     .flags = LH_OAUTH_PKCE,
     .authorization_url = "{login_base}/{tenant}/oauth2/v2.0/authorize",
     .token_url = "{login_base}/{tenant}/oauth2/v2.0/token",
@@ -53,30 +53,31 @@ START_TEST(test_provider_declaration_is_checked_against_the_schema)
         lh_oauth_provider_t provider;
         const char *expected;
     } bad[] = {
-        {{.size = 8, .authorization_url = "https://a/", .token_url = "https://a/"}, "size"},
-        {{.size = sizeof(lh_oauth_provider_t),
+        {{.struct_size = 8, .authorization_url = "https://a/", .token_url = "https://a/"},
+         "struct_size"},
+        {{.struct_size = sizeof(lh_oauth_provider_t),
           .flags = 1U << 9,
           .authorization_url = "https://a/",
           .token_url = "https://a/"},
          "unknown bits"},
-        {{.size = sizeof(lh_oauth_provider_t),
+        {{.struct_size = sizeof(lh_oauth_provider_t),
           .authorization_url = "ftp://a/",
           .token_url = "https://a/"},
          "authorization_url must be an http(s) URL"},
-        {{.size = sizeof(lh_oauth_provider_t),
+        {{.struct_size = sizeof(lh_oauth_provider_t),
           .authorization_url = "https://a/{tenant",
           .token_url = "https://a/"},
          "without a setting name"},
-        {{.size = sizeof(lh_oauth_provider_t),
+        {{.struct_size = sizeof(lh_oauth_provider_t),
           .authorization_url = "https://a/",
           .token_url = "https://a/{region}/token"},
          "{region} names no setting"},
-        {{.size = sizeof(lh_oauth_provider_t),
+        {{.struct_size = sizeof(lh_oauth_provider_t),
           .authorization_url = "https://a/",
           .token_url = "https://a/",
           .authorization_params = (const char *const[]){"state=x", NULL}},
          "state is set by the host"},
-        {{.size = sizeof(lh_oauth_provider_t),
+        {{.struct_size = sizeof(lh_oauth_provider_t),
           .authorization_url = "https://a/",
           .token_url = "https://a/",
           .client_id_setting = "app_id"},

@@ -1,9 +1,11 @@
--- 0007 oauth_consents: consents begun through the REST API
+-- 0008 oauth_consents: consents begun through the REST API
 -- (POST /v1/connectors/{instance}/connect), waiting for the provider to send the admin's
 -- browser back to /oauth/callback, whichever replica that reaches. The first callback
 -- naming a row takes it (DELETE ... RETURNING), so a state works once; a row past
 -- expires_at is refused and swept. The state itself is never stored, only its SHA-256;
 -- the PKCE verifier is sealed with secrets_key, bound to the row.
+-- Expanding: a new table the previous release never touches.
+-- leadhub: runs_from 7
 
 CREATE TABLE oauth_consents (
     state_sha256  text PRIMARY KEY,      -- hex SHA-256 of the state parameter
