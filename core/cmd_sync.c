@@ -257,12 +257,12 @@ int cmd_sync(int argc, char **argv)
         explain_not_polling(config, &plugins, name, ci, plugin, path);
         goto out;
     }
-    conn = PQconnectdb(config->database_url);
-    if (PQstatus(conn) != CONNECTION_OK) {
+    char *why = NULL;
+    conn = store_connect(config->database_url, &why);
+    if (conn == NULL) {
         char *shown = store_redact_url(config->database_url);
-        char *why = store_redact_message(config->database_url, PQerrorMessage(conn));
-        fprintf(stderr, "leadhubd sync: cannot connect to %s: %s", shown != NULL ? shown : "",
-                why != NULL ? why : "?\n");
+        fprintf(stderr, "leadhubd sync: cannot connect to %s: %s\n", shown != NULL ? shown : "",
+                why != NULL ? why : "?");
         free(why);
         free(shown);
         rc = EXIT_RUNTIME;

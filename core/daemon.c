@@ -241,6 +241,8 @@ int daemon_start(struct daemon *daemon, struct config *config)
 {
     memset(daemon, 0, sizeof(*daemon));
     daemon->config = config;
+    /* before any thread connects: every session the daemon opens gets it */
+    store_set_statement_timeout(STORE_STATEMENT_TIMEOUT_MS);
     atomic_init(&daemon->stopping, false);
     pthread_rwlock_init(&daemon->instances_lock, NULL);
     pthread_rwlock_init(&daemon->config_lock, NULL);

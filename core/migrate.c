@@ -86,7 +86,9 @@ int migrate_apply_list(PGconn *conn, const struct migration *list, size_t count,
     bool locked = false;
 
     *error_out = NULL;
-    if (exec_ok(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", &error) != 0) {
+    /* A migration (and the wait for another replica's) may take as long as it takes. */
+    if (exec_ok(conn, "SET statement_timeout = 0", &error) != 0 ||
+        exec_ok(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", &error) != 0) {
         goto out;
     }
     locked = true;

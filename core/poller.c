@@ -1,15 +1,16 @@
 /*
  * poller.c - poll threads, one per source instance (see poller.h).
  *
- * A thread sleeps in select(2) on its session's socket (for sync notifications) and an
- * eventfd (to be stopped), until its next poll is due.
+ * A thread sleeps in poll(2) on its session's socket (for sync notifications) and an
+ * eventfd (to be stopped), until its next poll is due. (Not select(): a daemon with
+ * thousands of connections open hands out descriptors past FD_SETSIZE.)
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/select.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -183,9 +184,10 @@ static int64_t next_delay(const struct instance *source, const struct poll_resul
 
 static PGconn *session_open(struct poll_thread *t)
 {
-    PGconn *conn = PQconnectdb(t->poller->database_url);
-    if (PQstatus(conn) != CONNECTION_OK) {
-        PQfinish(conn);
+    char *error = NULL;
+    PGconn *conn = store_connect(t->poller->database_url, &error);
+    if (conn == NULL) {
+        free(error);
         return NULL;
     }
     char *channel = poller_sync_channel(t->source->name);
@@ -222,27 +224,21 @@ static bool try_lock(PGconn *conn, const char *instance)
  * broke; sets *synced when a sync notification arrived. */
 static bool wait_for_work(struct poll_thread *t, PGconn *conn, int64_t ms, bool *synced)
 {
-    fd_set readable;
-    FD_ZERO(&readable);
-    FD_SET(t->wake_fd, &readable);
-    int max_fd = t->wake_fd;
+    struct pollfd fds[2] = {{.fd = t->wake_fd, .events = POLLIN}, {.fd = -1, .events = POLLIN}};
     int sock = conn != NULL ? PQsocket(conn) : -1;
-    if (sock >= 0) {
-        FD_SET(sock, &readable);
-        max_fd = sock > max_fd ? sock : max_fd;
-    }
-    struct timeval timeout = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
-    int ready = select(max_fd + 1, &readable, NULL, NULL, &timeout);
+    fds[1].fd = sock; /* poll() skips a negative descriptor */
+    int timeout = ms > INT32_MAX ? INT32_MAX : (int)(ms < 0 ? 0 : ms);
+    int ready = poll(fds, 2, timeout);
     if (ready <= 0) {
         return true;
     }
-    if (FD_ISSET(t->wake_fd, &readable)) {
+    if (fds[0].revents & POLLIN) {
         uint64_t ignored;
         if (read(t->wake_fd, &ignored, sizeof(ignored)) < 0 && errno != EAGAIN) {
             return true;
         }
     }
-    if (sock >= 0 && FD_ISSET(sock, &readable)) {
+    if (sock >= 0 && fds[1].revents != 0) {
         if (!PQconsumeInput(conn)) {
             return false;
         }

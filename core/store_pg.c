@@ -255,13 +255,56 @@ static void ignore_notice(void *arg, const char *message)
     (void)message;
 }
 
-static PGconn *connect_url(const char *url, char **error_out)
+/* The statement timeout of sessions opened after store_set_statement_timeout(); 0: none.
+ * Written once at start-up, before threads start. */
+static int64_t session_statement_timeout_ms;
+
+void store_set_statement_timeout(int64_t ms)
 {
-    static const char *const keys[] = {"dbname", "connect_timeout", "application_name",
-                                       "client_encoding", NULL};
-    const char *const values[] = {url, "5", "leadhubd", "UTF8", NULL};
-    /* expand_dbname=1: the first dbname may be a whole URI or conninfo string; the other
-     * keys only apply where it does not say otherwise. */
+    session_statement_timeout_ms = ms;
+}
+
+/* A statement timeout unless the server already gives the session one (the role's, the
+ * database's, or `options` in the URL): theirs wins. */
+static int apply_statement_timeout(PGconn *conn, char **error_out)
+{
+    if (session_statement_timeout_ms <= 0) {
+        return 0;
+    }
+    char value[32];
+    snprintf(value, sizeof(value), "%lldms", (long long)session_statement_timeout_ms);
+    const char *params[] = {value};
+    PGresult *result = PQexecParams(conn,
+                                    "SELECT set_config('statement_timeout', $1, false) "
+                                    "WHERE current_setting('statement_timeout') = '0'",
+                                    1, NULL, params, NULL, NULL, 0);
+    int rc = PQresultStatus(result) == PGRES_TUPLES_OK ? 0 : -1;
+    if (rc != 0) {
+        *error_out = store_error_message(conn, result);
+    }
+    PQclear(result);
+    return rc;
+}
+
+PGconn *store_connect(const char *url, char **error_out)
+{
+    /* Ours first: with expand_dbname=1 the URL (the dbname value, expanded) overrides the
+     * keywords before it, so an operator's connect_timeout or keepalives win. */
+    static const char *const keys[] = {
+        "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "application_name", "client_encoding",
+        "dbname",           NULL};
+    const char *const values[] = {STORE_CONNECT_TIMEOUT_S,
+                                  "1",
+                                  STORE_KEEPALIVES_IDLE_S,
+                                  STORE_KEEPALIVES_INTERVAL_S,
+                                  STORE_KEEPALIVES_COUNT,
+                                  STORE_TCP_USER_TIMEOUT_MS,
+                                  "leadhubd",
+                                  "UTF8",
+                                  url,
+                                  NULL};
+    *error_out = NULL;
     PGconn *conn = PQconnectdbParams(keys, values, 1);
     if (conn == NULL) {
         *error_out = strdup("out of memory");
@@ -276,6 +319,10 @@ static PGconn *connect_url(const char *url, char **error_out)
         return NULL;
     }
     PQsetNoticeProcessor(conn, ignore_notice, NULL);
+    if (apply_statement_timeout(conn, error_out) != 0) {
+        PQfinish(conn);
+        return NULL;
+    }
     return conn;
 }
 
@@ -288,7 +335,7 @@ struct store *store_open(const char *url, char **error_out)
         *error_out = strdup("out of memory");
         return NULL;
     }
-    store->conn = connect_url(url, error_out);
+    store->conn = store_connect(url, error_out);
     if (store->conn == NULL) {
         store_close(store);
         return NULL;
@@ -335,7 +382,7 @@ enum store_result store_ensure(struct store *store, char **error_out)
     }
     store->prepared_count = 0;
     char *error = NULL;
-    store->conn = connect_url(store->url, &error);
+    store->conn = store_connect(store->url, &error);
     if (store->conn == NULL) {
         if (error_out != NULL) {
             *error_out = error;

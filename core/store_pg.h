@@ -26,7 +26,41 @@ enum store_result {
 struct store;
 
 /*
- * store_open - connect (connect_timeout 5 s, application_name "leadhubd").
+ * Every session's timeouts, so that a database that hangs or vanishes cannot hold a thread
+ * for ever: connect_timeout; TCP keepalives (a silent peer is noticed in idle + interval *
+ * count seconds); tcp_user_timeout (data unacknowledged this long closes the connection);
+ * and, in the daemon, a statement timeout. A database_url that sets any of the libpq ones
+ * keeps its own value.
+ * Note: a server that is alive but stopped (SIGSTOP) still has its kernel acknowledge
+ * data and keepalives: no client-side setting notices it. What waits on a commit bounds
+ * its own wait instead (http.commit_timeout).
+ */
+#define STORE_CONNECT_TIMEOUT_S     "5"
+#define STORE_KEEPALIVES_IDLE_S     "10"
+#define STORE_KEEPALIVES_INTERVAL_S "5"
+#define STORE_KEEPALIVES_COUNT      "3"
+#define STORE_TCP_USER_TIMEOUT_MS   "20000"
+/* The daemon's sessions (store_set_statement_timeout at start-up). */
+#define STORE_STATEMENT_TIMEOUT_MS 60000
+
+/*
+ * store_set_statement_timeout - give sessions opened from now on a statement_timeout of
+ * `ms` (0: none), unless the role, database or URL gives them one. Call at start-up,
+ * before other threads connect. The command-line tools leave it unset: an operator's
+ * long replay or migration is theirs to interrupt.
+ */
+void store_set_statement_timeout(int64_t ms);
+
+/*
+ * store_connect - a libpq connection with the settings above (application_name
+ * "leadhubd", client_encoding UTF8), for modules that hold a raw session (pollers).
+ *   error_out: on failure a malloc'd reason with any password removed.
+ *   Returns the connection (PQfinish it) or NULL.
+ */
+PGconn *store_connect(const char *url, char **error_out);
+
+/*
+ * store_open - connect with store_connect()'s settings.
  *   url:       libpq connection string or URI; holds credentials: shown only through
  *              store_redact_url().
  *   error_out: on failure, a malloc'd reason with any password removed.

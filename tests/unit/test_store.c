@@ -749,6 +749,106 @@ START_TEST(test_store_json_loads_reads_what_jsonb_prints_back)
 }
 END_TEST
 
+
+/* The value libpq uses for `keyword` on conn ("" when unset). */
+static char *conninfo_value(PGconn *conn, const char *keyword)
+{
+    PQconninfoOption *options = PQconninfo(conn);
+    char *value = NULL;
+    for (PQconninfoOption *o = options; o != NULL && o->keyword != NULL; o++) {
+        if (strcmp(o->keyword, keyword) == 0) {
+            value = strdup(o->val != NULL ? o->val : "");
+        }
+    }
+    PQconninfoFree(options);
+    ck_assert_ptr_nonnull(value);
+    return value;
+}
+
+static char *show(PGconn *conn, const char *setting)
+{
+    char *sql = util_printf("SHOW %s", setting);
+    char *value = testdb_text(conn, sql);
+    free(sql);
+    return value;
+}
+
+/* A hung or vanished database cannot hold a session for ever: every connection notices a
+ * dead peer (keepalives, tcp_user_timeout), gives up connecting, and the daemon's sessions
+ * have a statement timeout. */
+START_TEST(test_store_sessions_have_timeouts_and_keepalives)
+{
+    char *error = NULL;
+    store_set_statement_timeout(STORE_STATEMENT_TIMEOUT_MS);
+    PGconn *conn = store_connect(db_url, &error);
+    ck_assert_msg(conn != NULL, "store_connect: %s", error);
+    const char *expected[][2] = {{"connect_timeout", STORE_CONNECT_TIMEOUT_S},
+                                 {"keepalives", "1"},
+                                 {"keepalives_idle", STORE_KEEPALIVES_IDLE_S},
+                                 {"keepalives_interval", STORE_KEEPALIVES_INTERVAL_S},
+                                 {"keepalives_count", STORE_KEEPALIVES_COUNT},
+                                 {"tcp_user_timeout", STORE_TCP_USER_TIMEOUT_MS}};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(expected); i++) {
+        char *value = conninfo_value(conn, expected[i][0]);
+        ck_assert_msg(strcmp(value, expected[i][1]) == 0, "%s = %s, expected %s", expected[i][0],
+                      value, expected[i][1]);
+        free(value);
+    }
+    char *timeout = show(conn, "statement_timeout");
+    ck_assert_str_eq(timeout, "1min");
+    free(timeout);
+    PQfinish(conn);
+
+    /* a store reconnecting gets the same */
+    PQclear(PQexec(check_conn, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE application_name = 'leadhubd' AND datname = current_database() "
+                               "AND pid <> pg_backend_pid()"));
+    ck_assert_int_eq(store_ensure(store, NULL), STORE_OK);
+    PGresult *result = NULL;
+    if (store_exec(store, "show_timeout", "SHOW statement_timeout", 0, NULL, &result, &error) !=
+        STORE_OK) {
+        /* the first use may find the killed connection: once more, reconnected */
+        free(error);
+        error = NULL;
+        ck_assert_int_eq(store_ensure(store, NULL), STORE_OK);
+        ck_assert_int_eq(
+            store_exec(store, "show_timeout", "SHOW statement_timeout", 0, NULL, &result, &error),
+            STORE_OK);
+    }
+    store_set_statement_timeout(0);
+    ck_assert_str_eq(PQgetvalue(result, 0, 0), "1min");
+    PQclear(result);
+}
+END_TEST
+
+/* An operator's own statement timeout (the role's, the database's, the URL's) is kept. */
+START_TEST(test_store_keeps_a_statement_timeout_the_database_gives)
+{
+    char *dbname = testdb_text(check_conn, "SELECT current_database()");
+    char *sql = util_printf("ALTER DATABASE \"%s\" SET statement_timeout = '7s'", dbname);
+    PQclear(PQexec(check_conn, sql));
+    free(sql);
+    free(dbname);
+    store_set_statement_timeout(STORE_STATEMENT_TIMEOUT_MS);
+    char *error = NULL;
+    PGconn *conn = store_connect(db_url, &error);
+    store_set_statement_timeout(0);
+    ck_assert_msg(conn != NULL, "store_connect: %s", error);
+    char *timeout = show(conn, "statement_timeout");
+    ck_assert_str_eq(timeout, "7s");
+    free(timeout);
+    PQfinish(conn);
+
+    /* and the command-line tools, which set none, leave the server's default */
+    conn = store_connect(db_url, &error);
+    ck_assert_ptr_nonnull(conn);
+    timeout = show(conn, "statement_timeout");
+    ck_assert_str_eq(timeout, "7s");
+    free(timeout);
+    PQfinish(conn);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -779,6 +879,8 @@ static Suite *store_suite(void)
     tcase_add_test(batch, test_store_unreachable_database_is_unavailable);
     tcase_add_test(batch, test_store_reconnects_after_the_connection_is_killed);
     tcase_add_test(batch, test_store_json_loads_reads_what_jsonb_prints_back);
+    tcase_add_test(batch, test_store_sessions_have_timeouts_and_keepalives);
+    tcase_add_test(batch, test_store_keeps_a_statement_timeout_the_database_gives);
     suite_add_tcase(s, batch);
     TCase *redaction = tcase_create("redaction");
     tcase_add_test(redaction, test_store_redact_url_masks_every_way_of_writing_a_password);
