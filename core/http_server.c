@@ -18,11 +18,13 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
+#include "http_query.h"
 #include "http_server.h"
 #include "log.h"
 #include "rest.h"
@@ -62,7 +64,7 @@ struct request {
     enum phase phase;
     struct instance *instance;
     struct strbuf body;
-    bool too_large;
+    bool close; /* answer with Connection: close */
     pthread_mutex_t mutex; /* orders suspend (MHD thread) against resume (writer thread) */
     bool suspended;
     struct ingest_batch batch;
@@ -72,6 +74,8 @@ struct request {
 };
 
 /* --- answering ---------------------------------------------------------------------- */
+
+static void count_answer(struct request *req, int status);
 
 static enum MHD_Result send_response(struct request *req, int status, const char *content_type,
                                      const char *body, size_t body_len, const char *header_name,
@@ -86,13 +90,19 @@ static enum MHD_Result send_response(struct request *req, int status, const char
     if (header_name != NULL) {
         MHD_add_response_header(response, header_name, header_value);
     }
-    if (atomic_load(&req->server->quiesced)) {
+    if (req->close || atomic_load(&req->server->quiesced)) {
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
     }
     enum MHD_Result rc = MHD_queue_response(req->connection, (unsigned)status, response);
     MHD_destroy_response(response);
     req->phase = PHASE_ANSWERED;
-    /* Counted when queued, so that a client holding the answer sees it counted. */
+    count_answer(req, status);
+    return rc;
+}
+
+/* Counted when queued, so that a client holding the answer sees it counted. */
+static void count_answer(struct request *req, int status)
+{
     char status_text[8];
     snprintf(status_text, sizeof(status_text), "%d", status);
     struct metrics *metrics = req->server->daemon->metrics;
@@ -104,7 +114,6 @@ static enum MHD_Result send_response(struct request *req, int status, const char
                     metrics_latency_buckets, metrics_latency_bucket_count,
                     (double)(util_monotonic_ms() - req->started_ms) / 1000.0, "route",
                     route_labels[req->route], METRICS_END);
-    return rc;
 }
 
 static enum MHD_Result send_json(struct request *req, int status, json_t *body,
@@ -132,6 +141,46 @@ static enum MHD_Result send_error(struct request *req, int status, const char *c
         return MHD_NO;
     }
     return send_json(req, status, body, header_name, header_value);
+}
+
+/*
+ * Mid-upload, libmicrohttpd will not queue an answer (only before the body or after it),
+ * yet reading a stranger's body to its end to answer 413 or 503 is what must not happen.
+ * So the answer is written to the socket here, behind its back, and the caller returns
+ * MHD_NO: the connection is closed with the rest of the body unread. The answer is small
+ * (it fits the socket buffer); what the client already sent is read and dropped, a little,
+ * so that the close does not reset the connection before the client reads the answer.
+ */
+static enum MHD_Result refuse_mid_upload(struct request *req, int status, const char *code,
+                                         const char *message, const char *retry_after)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(req->connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    json_t *error = json_pack("{s:{s:s,s:s,s:n}}", "error", "code", code, "message", message,
+                              "details");
+    char *body = error != NULL ? json_dumps(error, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(error);
+    if (info != NULL && body != NULL) {
+        char *answer = util_printf("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                                   "%s%s%sContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                                   status, MHD_get_reason_phrase_for((unsigned)status),
+                                   retry_after != NULL ? "Retry-After: " : "",
+                                   retry_after != NULL ? retry_after : "",
+                                   retry_after != NULL ? "\r\n" : "", strlen(body), body);
+        if (answer != NULL &&
+            send(info->connect_fd, answer, strlen(answer), MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {
+            shutdown(info->connect_fd, SHUT_WR);
+            char sink[4096];
+            for (int i = 0; i < 16 && recv(info->connect_fd, sink, sizeof(sink), MSG_DONTWAIT) > 0;
+                 i++) {
+            }
+        }
+        free(answer);
+    }
+    free(body);
+    count_answer(req, status);
+    req->phase = PHASE_ANSWERED;
+    return MHD_NO;
 }
 
 /* --- webhooks --------------------------------------------------------------------------- */
@@ -363,18 +412,6 @@ static enum MHD_Result start_webhook(struct request *req, const char *method, co
 
 /* --- the REST API (/v1) ------------------------------------------------------------------ */
 
-/* Query parameters into a JSON object; the first of a repeated name wins. */
-static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key,
-                                     const char *value)
-{
-    (void)kind;
-    json_t *params = cls;
-    if (json_object_get(params, key) == NULL) {
-        json_object_set_new(params, key, json_string(value != NULL ? value : ""));
-    }
-    return MHD_YES;
-}
-
 static struct rest_request rest_request_of(struct request *req, const char *method, const char *url,
                                            const json_t *query)
 {
@@ -433,11 +470,22 @@ static enum MHD_Result start_api(struct request *req, const char *method, const 
 
 static enum MHD_Result run_api(struct request *req, const char *method, const char *url)
 {
-    json_t *query = json_object();
-    if (query == NULL) {
+    json_t *query = NULL;
+    char *bad = NULL;
+    const char *mark = strchr(req->raw_uri != NULL ? req->raw_uri : "", '?');
+    int parsed = http_query_parse(mark != NULL ? mark + 1 : NULL, &query, &bad);
+    if (parsed == -1) {
+        /* dropping it would skip a filter and answer with everything */
+        json_t *details = json_pack("{s:s}", "parameter", bad);
+        rest_error(&req->rest, 400, "bad_parameter", details,
+                   "%s: not valid UTF-8, or holds a NUL", bad);
+        json_decref(details);
+        free(bad);
+        return send_rest(req);
+    }
+    if (parsed != 0) {
         return send_error(req, 503, "unavailable", "out of memory", NULL, NULL);
     }
-    MHD_get_connection_values(req->connection, MHD_GET_ARGUMENT_KIND, collect_param, query);
     struct rest_request request = rest_request_of(req, method, url, query);
     rest_handle(&request, &req->rest, &req->batch);
     json_decref(query);
@@ -455,6 +503,10 @@ static enum MHD_Result run_api(struct request *req, const char *method, const ch
 
 static enum MHD_Result answer_get(struct request *req, const char *method)
 {
+    if (req->route == ROUTE_UNKNOWN) {
+        /* whatever the method: there is nothing here to allow */
+        return send_error(req, 404, "not_found", "no such endpoint", NULL, NULL);
+    }
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
         return send_error(req, 405, "method_not_allowed", "this endpoint takes GET",
                           MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
@@ -502,6 +554,41 @@ static enum route route_of(const char *url)
         return ROUTE_API;
     }
     return ROUTE_UNKNOWN;
+}
+
+/* How a request's body is framed: its Content-Length and Transfer-Encoding headers. */
+struct framing {
+    unsigned lengths;
+    unsigned codings;
+    bool chunked; /* the (only) Transfer-Encoding says chunked */
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    struct framing *f = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        f->lengths++;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->codings++;
+        f->chunked = value != NULL && strcasecmp(value, "chunked") == 0;
+    }
+    return MHD_YES;
+}
+
+/* One way to read the body, and only one: at most one Content-Length, or a lone
+ * Transfer-Encoding: chunked. libmicrohttpd would read another coding until the connection
+ * closes, and a request framed two ways may be read one way here and another by a proxy
+ * in front (RFC 9112 6.1). */
+static bool framing_acceptable(struct MHD_Connection *connection)
+{
+    struct framing f = {0};
+    MHD_get_connection_values(connection, MHD_HEADER_KIND, count_framing, &f);
+    if (f.codings == 0) {
+        return f.lengths <= 1;
+    }
+    return f.codings == 1 && f.chunked && f.lengths == 0;
 }
 
 /* --- MHD callbacks ---------------------------------------------------------------------- */
@@ -576,7 +663,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     switch (req->phase) {
     case PHASE_NEW:
         req->connection = connection;
-        req->route = route_of(url);
+        /* a NUL would cut the path short: "/webhooks/inbound%00evil" is not "inbound" */
+        req->route = http_path_has_nul(req->raw_uri != NULL ? req->raw_uri : url) ? ROUTE_UNKNOWN
+                                                                                   : route_of(url);
+        if (!framing_acceptable(connection)) {
+            /* RFC 9112 6.1: a request that may be read two ways is answered and the
+             * connection closed, so nothing after it can be smuggled in */
+            req->close = true;
+            return send_error(req, 400, "bad_request",
+                              "the body must be framed one way: one Content-Length, or "
+                              "Transfer-Encoding: chunked alone",
+                              NULL, NULL);
+        }
         if (atomic_load(&server->quiesced) || atomic_load(&server->daemon->stopping)) {
             return send_error(req, 503, "stopping", "the daemon is shutting down",
                               MHD_HTTP_HEADER_RETRY_AFTER, "1");
@@ -590,22 +688,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         return answer_get(req, method);
     case PHASE_BODY:
         if (*upload_data_size > 0) {
-            if (!req->too_large && req->body.len + *upload_data_size > server->body_limit) {
-                req->too_large = true;
-                strbuf_free(&req->body);
+            if (req->body.len + *upload_data_size > server->body_limit) {
+                /* A chunked body past the limit is cut off here, not read to its end (one
+                 * announced by Content-Length was refused before it was read). */
+                if (req->route == ROUTE_WEBHOOK) {
+                    count_webhook(req, "too_large");
+                }
+                return refuse_mid_upload(req, 413, "payload_too_large",
+                                         "the body exceeds http.body_limit", NULL);
             }
-            if (!req->too_large) {
-                strbuf_append_len(&req->body, upload_data, *upload_data_size);
-            }
+            strbuf_append_len(&req->body, upload_data, *upload_data_size);
             *upload_data_size = 0;
             return MHD_YES;
-        }
-        if (req->too_large) {
-            if (req->route == ROUTE_WEBHOOK) {
-                count_webhook(req, "too_large");
-            }
-            return send_error(req, 413, "payload_too_large", "the body exceeds http.body_limit",
-                              NULL, NULL);
         }
         if (req->body.failed) {
             return send_error(req, 503, "unavailable", "out of memory", NULL, NULL);

@@ -620,11 +620,81 @@ void store_rollback(struct store *store)
     }
 }
 
+/* Whether the integer literal [digits, digits + len) (sign excluded) fits json_int_t. */
+static bool integer_fits(const char *digits, size_t len, bool negative)
+{
+    static const char max[] = "9223372036854775807"; /* 2^63 - 1; its negative is -2^63 + 1 */
+    while (len > 1 && *digits == '0') {
+        digits++;
+        len--;
+    }
+    if (len != sizeof(max) - 1) {
+        return len < sizeof(max) - 1;
+    }
+    int order = memcmp(digits, max, len);
+    return order <= 0 || (negative && memcmp(digits, "9223372036854775808", len) == 0);
+}
+
+/*
+ * A copy of JSON text with every integer literal beyond json_int_t written as a real
+ * ("100000000000000000000" -> "100000000000000000000.0"), strings left alone. NULL when
+ * there is none (or out of memory).
+ */
+static char *reals_for_big_integers(const char *text)
+{
+    struct strbuf out = {0};
+    bool changed = false;
+    const char *copied = text;
+    for (const char *p = text; *p != '\0';) {
+        if (*p == '"') {
+            for (p++; *p != '\0' && *p != '"'; p++) {
+                if (*p == '\\' && p[1] != '\0') {
+                    p++;
+                }
+            }
+            p += *p == '"';
+            continue;
+        }
+        if (*p != '-' && (*p < '0' || *p > '9')) {
+            p++;
+            continue;
+        }
+        bool negative = *p == '-';
+        p += negative;
+        const char *digits = p;
+        while (*p >= '0' && *p <= '9') {
+            p++;
+        }
+        size_t len = (size_t)(p - digits);
+        bool integer = *p != '.' && *p != 'e' && *p != 'E';
+        while ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' || *p == '+' ||
+               *p == '-') {
+            p++; /* the rest of a real, left as it is */
+        }
+        if (integer && len > 0 && !integer_fits(digits, len, negative)) {
+            strbuf_append_len(&out, copied, (size_t)(p - copied));
+            strbuf_append(&out, ".0");
+            copied = p;
+            changed = true;
+        }
+    }
+    if (!changed) {
+        strbuf_free(&out);
+        return NULL;
+    }
+    strbuf_append(&out, copied);
+    return strbuf_take(&out);
+}
+
 json_t *store_json_loads(const char *text, size_t flags, json_error_t *error)
 {
     json_t *value = json_loads(text, flags, error);
     if (value == NULL) {
-        value = json_loads(text, flags | JSON_DECODE_INT_AS_REAL, error);
+        char *rewritten = reals_for_big_integers(text);
+        if (rewritten != NULL) {
+            value = json_loads(rewritten, flags, error);
+            free(rewritten);
+        }
     }
     return value;
 }

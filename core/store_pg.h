@@ -155,13 +155,13 @@ char *store_redact_message(const char *url, const char *message);
  *
  * Note: jsonb keeps numbers as `numeric` and prints them without an exponent, so 1e20
  * (valid in an event) comes back as the integer literal 100000000000000000000, beyond
- * json_int_t, which json_loads() refuses ("too big integer"). Such a text is decoded again
- * with JSON_DECODE_INT_AS_REAL, which makes EVERY number of that text a real (42 reads
- * back as 42.0, and integers beyond 2^53 lose precision): that is why it is only the
- * second try, never the default.
+ * json_int_t, which json_loads() refuses ("too big integer"). When the plain decode fails,
+ * such literals (and only they) are read as reals: 42 stays the integer 42, the big one
+ * reads back as 1e20. Every reader of stored JSON (REST, delivery, checkpoints) decodes
+ * through here.
  *   flags: json_loads() flags (0, JSON_DECODE_ANY, ...).
  *   error: may be NULL; on failure, why the last try failed.
- *   Returns a NEW reference, or NULL when neither decode works (a number beyond a double's
+ *   Returns a NEW reference, or NULL when it does not decode (a number beyond a double's
  *   range, such as 1e400, which jsonb accepts).
  */
 json_t *store_json_loads(const char *text, size_t flags, json_error_t *error);

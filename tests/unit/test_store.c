@@ -718,8 +718,9 @@ START_TEST(test_store_reconnects_after_the_connection_is_killed)
 END_TEST
 
 /* What jsonb prints back: 1e20 as the integer 100000000000000000000, beyond json_int_t.
- * store_json_loads() decodes it (as a real, then every number of that text is one);
- * ordinary texts keep their integers; a number beyond a double is an error, not a crash. */
+ * store_json_loads() decodes it as a real, and only it: the other numbers of that text
+ * keep their kind; ordinary texts keep their integers; a number beyond a double is an
+ * error, not a crash. */
 START_TEST(test_store_json_loads_reads_what_jsonb_prints_back)
 {
     char *big = testdb_text(check_conn, "SELECT '{\"big\": 1e20, \"n\": 42}'::jsonb::text");
@@ -730,9 +731,26 @@ START_TEST(test_store_json_loads_reads_what_jsonb_prints_back)
     ck_assert_msg(value != NULL, "%s", error.text);
     ck_assert(json_is_real(json_object_get(value, "big")));
     ck_assert(json_real_value(json_object_get(value, "big")) == 1e20);
-    ck_assert(json_number_value(json_object_get(value, "n")) == 42);
+    ck_assert(json_is_integer(json_object_get(value, "n")));
+    ck_assert_int_eq(json_integer_value(json_object_get(value, "n")), 42);
     json_decref(value);
     free(big);
+
+    /* the edges of json_int_t stay integers; strings that look like numbers stay strings */
+    value = store_json_loads("{\"min\": -9223372036854775808, \"max\": 9223372036854775807, "
+                             "\"past\": -9223372036854775809, \"s\": \"100000000000000000000\", "
+                             "\"a\": [1, 100000000000000000000, 2.5e3, -0.0]}",
+                             0, &error);
+    ck_assert_msg(value != NULL, "%s", error.text);
+    ck_assert(json_is_integer(json_object_get(value, "min")));
+    ck_assert(json_is_integer(json_object_get(value, "max")));
+    ck_assert(json_is_real(json_object_get(value, "past")));
+    ck_assert_str_eq(json_string_value(json_object_get(value, "s")), "100000000000000000000");
+    const json_t *a = json_object_get(value, "a");
+    ck_assert(json_is_integer(json_array_get(a, 0)));
+    ck_assert(json_real_value(json_array_get(a, 1)) == 1e20);
+    ck_assert(json_real_value(json_array_get(a, 2)) == 2500.0);
+    json_decref(value);
 
     char *plain = testdb_text(check_conn, "SELECT '{\"n\": 42, \"x\": 1.5}'::jsonb::text");
     value = store_json_loads(plain, 0, NULL);
