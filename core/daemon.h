@@ -58,12 +58,8 @@ struct daemon {
     bool retry_started;
     pthread_t retry_thread;
 
-    /* readiness: the database is probed at most once a second */
-    pthread_mutex_t health_mutex;
-    struct store *health_store;
-    int64_t health_checked_ms;
-    bool health_database_ok;
-    char *health_database_detail;
+    struct readiness *readiness; /* the background checker behind GET /readyz */
+    atomic_bool readiness_ready; /* set once it started, cleared before it stops */
 };
 
 /*
@@ -97,12 +93,19 @@ struct instance *daemon_find_instance(struct daemon *daemon, const char *name);
 struct instance *daemon_lookup_instance(struct daemon *daemon, const char *name,
                                         bool *swapping_out);
 
+struct readiness_probe;
+
 /*
- * daemon_readiness - ready to take traffic? (database reachable, schema current, every
- * enabled instance initialized). The detail also shows each destination's circuit.
+ * daemon_readiness - ready to take traffic? The rules, in one place: not stopping, the
+ * database reachable (the last probe answered, and the writers' last commit did not find
+ * it gone), the schema current, every enabled instance and scorer initialized. The detail
+ * also shows polls and each destination's circuit. Called by the readiness checker
+ * (readiness.c), never on an HTTP thread; it takes only in-memory locks.
+ *   probe:      the last database probe's facts (borrowed).
  *   detail_out: NEW reference.
  */
-bool daemon_readiness(struct daemon *daemon, json_t **detail_out);
+bool daemon_readiness(struct daemon *daemon, const struct readiness_probe *probe,
+                      json_t **detail_out);
 
 /*
  * daemon_stop - stop claiming deliveries (those in flight finish meanwhile), stop

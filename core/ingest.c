@@ -30,6 +30,8 @@ struct ingest {
     void *on_deliveries_arg;
     ingest_leads_fn on_leads;
     void *on_leads_arg;
+    void (*on_database_state)(bool up, void *arg);
+    void *on_database_state_arg;
     struct router *router; /* guarded by mutex; writers hold their own reference */
 
     pthread_mutex_t mutex;
@@ -220,6 +222,13 @@ static enum store_result write_together(struct store *store, struct ingest_batch
     return rc;
 }
 
+static void database_state_changed(struct ingest *ingest, bool up)
+{
+    if (ingest->on_database_state != NULL) {
+        ingest->on_database_state(up, ingest->on_database_state_arg);
+    }
+}
+
 /* Connects (or reconnects) unless a recent attempt failed; returns the store or NULL. */
 static struct store *writer_connection(struct ingest *ingest, struct store **store,
                                        char **error_out)
@@ -246,11 +255,13 @@ static struct store *writer_connection(struct ingest *ingest, struct store **sto
         if (atomic_exchange(&ingest->database_up, false)) {
             log_error("database unreachable, answering 503 until it is back: %s",
                       *error_out != NULL ? *error_out : "?");
+            database_state_changed(ingest, false);
         }
         return NULL;
     }
     if (!atomic_exchange(&ingest->database_up, true)) {
         log_info("database connection established");
+        database_state_changed(ingest, true);
     }
     return *store;
 }
@@ -298,6 +309,7 @@ static void process(struct ingest *ingest, struct store **store, struct ingest_b
         if (atomic_exchange(&ingest->database_up, false)) {
             log_error("database unreachable, answering 503 until it is back: %s",
                       error != NULL ? error : "?");
+            database_state_changed(ingest, false);
         }
     }
 
@@ -379,6 +391,8 @@ struct ingest *ingest_start(const struct ingest_options *options)
     ingest->on_deliveries_arg = options->on_deliveries_arg;
     ingest->on_leads = options->on_leads;
     ingest->on_leads_arg = options->on_leads_arg;
+    ingest->on_database_state = options->on_database_state;
+    ingest->on_database_state_arg = options->on_database_state_arg;
     unsigned writers = options->writers ? options->writers : 1;
     ingest->threads = calloc(writers, sizeof(*ingest->threads));
     if (ingest->database_url == NULL || ingest->threads == NULL) {

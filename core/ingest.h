@@ -69,6 +69,10 @@ struct ingest_options {
     void *on_deliveries_arg;
     ingest_leads_fn on_leads; /* may be NULL */
     void *on_leads_arg;
+    /* Called on a writer thread when the writers find the database gone or back (must not
+     * block; may be NULL). */
+    void (*on_database_state)(bool up, void *arg);
+    void *on_database_state_arg;
 };
 
 struct ingest;

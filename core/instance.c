@@ -162,7 +162,19 @@ lh_status_t instance_try_init(struct instance *instance, char **error_out)
 lh_status_t instance_webhook(struct instance *instance, struct lh_ctx *ctx,
                              const lh_webhook_request_t *request)
 {
-    bool locked = lock_for_call(instance);
+    bool locked = false;
+    if (!(instance->plugin->desc->flags & LH_PLUGIN_REENTRANT)) {
+        /* a poll may hold the instance for minutes: wait no longer than the request may */
+        struct timespec until;
+        util_deadline(ctx->deadline_ms > 0 ? ctx->deadline_ms - util_monotonic_ms() : 0, &until);
+        if (ctx->deadline_ms > 0 ? pthread_mutex_timedlock(&instance->call_mutex, &until) != 0
+                                 : pthread_mutex_lock(&instance->call_mutex) != 0) {
+            host_api_table()->set_error(ctx, "the connector instance is busy (a poll or another "
+                                             "webhook); retry");
+            return LH_RETRY;
+        }
+        locked = true;
+    }
     int64_t started = util_monotonic_ms();
     lh_status_t status = instance->plugin->desc->webhook(instance->state, ctx, request);
     observe_callback(instance, "webhook", started, status);

@@ -20,6 +20,13 @@ struct plugin {
     char *path;              /* file it was loaded from */
     void *handle;            /* dlopen() handle */
     const lh_plugin_t *desc; /* points into the loaded object: valid until loader_free() */
+    /*
+     * The headers a webhook POST must carry at least one of (NULL-terminated names, into
+     * the loaded object), or NULL: the HTTP layer refuses a POST carrying none of them
+     * with 401 before reading its body (core/http_webhook.c). ABI 1 descriptors cannot say
+     * it: NULL, no early refusal. (SDK 2.0 fills it from the descriptor.)
+     */
+    const char *const *webhook_signature_headers;
 };
 
 struct plugin_refusal {

@@ -139,9 +139,14 @@ int migrate_apply(PGconn *conn, int *applied_out, char **error_out)
     return migrate_apply_list(conn, migrations, migration_count, applied_out, error_out);
 }
 
+int migrate_latest(void)
+{
+    return migration_count > 0 ? migrations[migration_count - 1].version : 0;
+}
+
 int migrate_status(PGconn *conn, int *current_out, int *latest_out)
 {
-    *latest_out = migration_count > 0 ? migrations[migration_count - 1].version : 0;
+    *latest_out = migrate_latest();
     *current_out = 0;
     PGresult *result = PQexec(conn, "SELECT coalesce(max(version), 0) FROM "
                                     "schema_migrations");

@@ -29,4 +29,7 @@ int migrate_apply_list(PGconn *conn, const struct migration *list, size_t count,
  */
 int migrate_status(PGconn *conn, int *current_out, int *latest_out);
 
+/* migrate_latest - the newest version this daemon knows. */
+int migrate_latest(void);
+
 #endif

@@ -1,9 +1,9 @@
 /*
  * rest.c - /v1: authentication, routing, and the helpers every handler uses.
  *
- * Handlers run on the HTTP threads and read through a connection per thread; PostgreSQL
- * builds the JSON of list answers itself (json_agg), so a page is one statement and one
- * parse.
+ * Handlers run on the API workers (http_api.c), never on libmicrohttpd's threads, and read
+ * through a connection per worker; PostgreSQL builds the JSON of list answers itself
+ * (json_agg), so a page is one statement and one parse.
  */
 #include <pthread.h>
 #include <stdarg.h>

@@ -3,6 +3,7 @@
  * error means (retry later, retry now, or give up).
  */
 #include <ctype.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -600,6 +601,58 @@ static enum store_result exec_simple(struct store *store, const char *sql, char 
     }
     PQclear(result);
     return STORE_OK;
+}
+
+enum store_result store_query_within(PGconn *conn, const char *sql, int64_t ms,
+                                     PGresult **result_out, char **error_out)
+{
+    *result_out = NULL;
+    *error_out = NULL;
+    int64_t deadline = util_monotonic_ms() + ms;
+    if (PQsendQuery(conn, sql) != 1 || PQsetnonblocking(conn, 1) != 0) {
+        *error_out = store_error_message(conn, NULL);
+        return STORE_UNAVAILABLE;
+    }
+    for (;;) {
+        int flushing = PQflush(conn);
+        if (flushing < 0) {
+            *error_out = store_error_message(conn, NULL);
+            return STORE_UNAVAILABLE;
+        }
+        if (flushing == 0 && !PQisBusy(conn)) {
+            break;
+        }
+        int64_t left = deadline - util_monotonic_ms();
+        struct pollfd fd = {.fd = PQsocket(conn), .events = POLLIN | (flushing ? POLLOUT : 0)};
+        if (left <= 0 || poll(&fd, 1, (int)left) <= 0) {
+            *error_out = util_printf("no answer within %lld ms", (long long)ms);
+            return STORE_UNAVAILABLE;
+        }
+        if ((fd.revents & (POLLIN | POLLHUP | POLLERR)) && PQconsumeInput(conn) != 1) {
+            *error_out = store_error_message(conn, NULL);
+            return STORE_UNAVAILABLE;
+        }
+    }
+    PQsetnonblocking(conn, 0);
+    enum store_result rc = STORE_OK;
+    PGresult *result;
+    while ((result = PQgetResult(conn)) != NULL) {
+        ExecStatusType status = PQresultStatus(result);
+        if (rc == STORE_OK && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+            rc = store_classify(conn, result);
+            *error_out = store_error_message(conn, result);
+        }
+        if (rc == STORE_OK && *result_out == NULL) {
+            *result_out = result;
+        } else {
+            PQclear(result);
+        }
+    }
+    if (rc != STORE_OK) {
+        PQclear(*result_out);
+        *result_out = NULL;
+    }
+    return rc;
 }
 
 enum store_result store_begin(struct store *store, char **error_out)

@@ -28,6 +28,20 @@ static void strbuf_reserve(struct strbuf *sb, size_t extra)
     sb->cap = cap;
 }
 
+void strbuf_presize(struct strbuf *sb, size_t total)
+{
+    if (sb->failed || total + 1 <= sb->cap) {
+        return;
+    }
+    char *data = realloc(sb->data, total + 1);
+    if (data == NULL) {
+        sb->failed = true;
+        return;
+    }
+    sb->data = data;
+    sb->cap = total + 1;
+}
+
 void strbuf_append_len(struct strbuf *sb, const char *text, size_t len)
 {
     strbuf_reserve(sb, len);

@@ -28,6 +28,9 @@ void strbuf_append_len(struct strbuf *sb, const char *text, size_t len);
 void strbuf_appendf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void strbuf_appendv(struct strbuf *sb, const char *fmt, va_list args)
     __attribute__((format(printf, 2, 0)));
+/* strbuf_presize - room for `total` bytes (and the NUL) in one allocation of that size: for
+ * a body whose length is known, no doubling (and no memory past it). */
+void strbuf_presize(struct strbuf *sb, size_t total);
 /* The string ("" when empty); owned by sb. */
 const char *strbuf_value(const struct strbuf *sb);
 /* Hands the buffer to the caller (free() it) and resets sb; NULL after a failure. */

@@ -19,7 +19,8 @@ static const lh_plugin_t test_descriptor = {
     LH_PLUGIN_HEADER, .kind = LH_KIND_SINK,  .name = "tester",
     .version = "1",   .description = "test", .config_schema = empty_schema,
 };
-static const struct plugin test_plugin = {"tester", "/dev/null", NULL, &test_descriptor};
+static const struct plugin test_plugin = {
+    .name = "tester", .path = "/dev/null", .handle = NULL, .desc = &test_descriptor};
 
 static struct host_services services;
 static struct instance instance;
