@@ -201,13 +201,15 @@ static enum store_result write_together(struct store *store, struct ingest_batch
             c += b->checkpoint_count;
         }
     }
+    /* a fenced batch is always alone in its list (writer_main) */
+    const struct store_fence *fence = list->fence.instance != NULL ? &list->fence : NULL;
     enum store_result rc = STORE_CONFLICT;
     for (int attempt = 0; rc == STORE_CONFLICT && attempt < INGEST_CONFLICT_RETRIES; attempt++) {
         free(*error_out);
         *error_out = NULL;
         json_object_clear(destinations);
-        rc = store_write_batch(store, all_events, events, all_checkpoints, checkpoints, router,
-                               destinations, error_out);
+        rc = store_write_batch_fenced(store, all_events, events, all_checkpoints, checkpoints,
+                                      router, destinations, fence, error_out);
     }
     e = 0;
     for (struct ingest_batch *b = list; b != NULL; b = b->next) {
@@ -328,7 +330,10 @@ static void process(struct ingest *ingest, struct store **store, struct ingest_b
     if (rc != STORE_OK) {
         metrics_counter_add(ingest->metrics, "leadhub_ingest_failures_total",
                             "Batches that could not be committed, by reason.", 1, "reason",
-                            rc == STORE_REJECTED ? "rejected" : "unavailable", METRICS_END);
+                            rc == STORE_REJECTED ? "rejected"
+                            : rc == STORE_FENCED ? "fenced"
+                                                 : "unavailable",
+                            METRICS_END);
         if (rc == STORE_REJECTED) {
             log_error("ingest batch rejected by the database: %s", error ? error : "?");
         }
@@ -355,11 +360,15 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&ingest->mutex);
             break;
         }
-        /* Take the first batch whatever its size, then more while they fit. */
+        /* Take the first batch whatever its size, then more while they fit. A poll's
+         * batch, checked against its lease in its commit, goes alone: its fence failing
+         * must not take others' events with it. */
         struct ingest_batch *list = ingest->head;
         struct ingest_batch *last = list;
         size_t taken = list->event_count;
-        while (last->next != NULL && taken + last->next->event_count <= ingest->batch_max) {
+        while (list->fence.instance == NULL && last->next != NULL &&
+               last->next->fence.instance == NULL &&
+               taken + last->next->event_count <= ingest->batch_max) {
             last = last->next;
             taken += last->event_count;
         }

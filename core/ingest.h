@@ -28,6 +28,9 @@ struct ingest_batch {
     struct store_checkpoint *checkpoints; /* owned */
     size_t checkpoint_count;
     size_t checkpoint_capacity;
+    /* A poll's batch: committed only while this is still its instance's lease (borrowed;
+     * fence.instance NULL for other batches). Such a batch is written alone. */
+    struct store_fence fence;
     ingest_done_fn done;
     void *done_arg;
     enum store_result result;  /* set before done() */

@@ -189,6 +189,7 @@ static const struct {
     {"ingest_events", sql_events_insert, 2},
     {"ingest_meetings", sql_meetings_upsert, 1},
     {"ingest_checkpoints", sql_checkpoints_upsert, 1},
+    {"ingest_fence", "SELECT leadhub_poll_fence_check($1, $2::bigint)", 2},
 };
 
 static enum store_result prepare_statements(struct store *store, char **error_out)
@@ -1205,7 +1206,8 @@ static bool has_meetings(const struct batch *b)
 static enum store_result write_batch(struct store *store, struct event_record *events,
                                      size_t event_count, struct store_checkpoint *checkpoints,
                                      size_t checkpoint_count, const struct router *router,
-                                     json_t *destinations, bool own_transaction, char **error_out)
+                                     json_t *destinations, const struct store_fence *fence,
+                                     bool own_transaction, char **error_out)
 {
     struct batch b = {.store = store, .events = events, .count = event_count};
     enum store_result rc = STORE_UNAVAILABLE;
@@ -1267,24 +1269,40 @@ static enum store_result write_batch(struct store *store, struct event_record *e
         pipeline = true;
     }
 
-    /* 3: leads by email, identities, events and their deliveries, checkpoints */
+    /* 3: leads by email, identities, events and their deliveries, checkpoints; a poll's
+     * batch first checks (and holds) its lease, in the same transaction */
     bool meetings = has_meetings(&b);
+    if (fence != NULL) {
+        char token[24];
+        snprintf(token, sizeof(token), "%lld", (long long)fence->fence);
+        const char *params[] = {fence->instance, token};
+        if ((rc = send_texts(&b, "ingest_fence", 2, params)) != STORE_OK) {
+            goto out;
+        }
+    }
+    size_t events_at = 0;
+    bool events_sent = false;
     if ((rc = send_adopt_emails(&b)) != STORE_OK ||
-        (rc = send_upsert_email_leads(&b)) != STORE_OK || (rc = send_identities(&b)) != STORE_OK ||
-        (rc = send_events(&b, router, destinations)) != STORE_OK ||
-        (rc = send_checkpoints(&b, checkpoints, checkpoint_count)) != STORE_OK) {
+        (rc = send_upsert_email_leads(&b)) != STORE_OK || (rc = send_identities(&b)) != STORE_OK) {
+        goto out;
+    }
+    events_at = store_pipeline_pending(store);
+    if ((rc = send_events(&b, router, destinations)) != STORE_OK) {
+        goto out;
+    }
+    events_sent = store_pipeline_pending(store) > events_at;
+    if ((rc = send_checkpoints(&b, checkpoints, checkpoint_count)) != STORE_OK) {
         goto out;
     }
     if (explicit_transaction && !meetings &&
         (rc = store_pipeline_send_command(store, "COMMIT", &b.error)) != STORE_OK) {
         goto out;
     }
-    /* the events insert is the only statement of this sync that returns rows */
-    PGresult *results[6] = {NULL};
+    /* the events insert's rows say which events are new */
+    PGresult *results[8] = {NULL};
     rc = sync_pipeline(&b, results, UTIL_ARRAY_LEN(results));
     for (size_t i = 0; i < UTIL_ARRAY_LEN(results); i++) {
-        if (results[i] != NULL && PQresultStatus(results[i]) == PGRES_TUPLES_OK &&
-            inserted == NULL) {
+        if (events_sent && i == events_at) {
             inserted = results[i];
         } else {
             PQclear(results[i]);
@@ -1338,12 +1356,24 @@ enum store_result store_write_batch(struct store *store, struct event_record *ev
                                     json_t *destinations, char **error_out)
 {
     return write_batch(store, events, event_count, checkpoints, checkpoint_count, router,
-                       destinations, true, error_out);
+                       destinations, NULL, true, error_out);
+}
+
+enum store_result store_write_batch_fenced(struct store *store, struct event_record *events,
+                                           size_t event_count,
+                                           struct store_checkpoint *checkpoints,
+                                           size_t checkpoint_count, const struct router *router,
+                                           json_t *destinations, const struct store_fence *fence,
+                                           char **error_out)
+{
+    return write_batch(store, events, event_count, checkpoints, checkpoint_count, router,
+                       destinations, fence, true, error_out);
 }
 
 enum store_result store_write_events(struct store *store, struct event_record *events,
                                      size_t event_count, const struct router *router,
                                      json_t *destinations, char **error_out)
 {
-    return write_batch(store, events, event_count, NULL, 0, router, destinations, false, error_out);
+    return write_batch(store, events, event_count, NULL, 0, router, destinations, NULL, false,
+                       error_out);
 }

@@ -240,6 +240,9 @@ enum store_result store_classify(PGconn *conn, const PGresult *result)
     if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
         return STORE_CONFLICT;
     }
+    if (strcmp(state, "LHF01") == 0) {
+        return STORE_FENCED; /* leadhub_poll_fence_check(), migration 0007 */
+    }
     /* Class 08 connection exceptions, 57 operator intervention (shutdown, cancel),
      * 53 insufficient resources: all pass. */
     if (strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0 ||
@@ -569,6 +572,11 @@ enum store_result store_pipeline_sync(struct store *store, PGresult **results, s
         }
     }
     return rc;
+}
+
+size_t store_pipeline_pending(const struct store *store)
+{
+    return store->pipeline_sent;
 }
 
 void store_pipeline_end(struct store *store)

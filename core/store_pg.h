@@ -20,7 +20,8 @@ enum store_result {
     STORE_OK = 0,
     STORE_UNAVAILABLE = -1, /* connection lost or refused: retry later, answer 503 */
     STORE_CONFLICT = -2,    /* deadlock or serialization failure: retry the transaction */
-    STORE_REJECTED = -3     /* the statement failed on its data: retrying will not help */
+    STORE_REJECTED = -3,    /* the statement failed on its data: retrying will not help */
+    STORE_FENCED = -4       /* a poll's lease was taken over: its commit is refused (poll_lease.h) */
 };
 
 struct store;
@@ -220,6 +221,27 @@ enum store_result store_write_batch(struct store *store, struct event_record *ev
                                     size_t event_count, struct store_checkpoint *checkpoints,
                                     size_t checkpoint_count, const struct router *router,
                                     json_t *destinations, char **error_out);
+
+/* The lease a poll's batch was fetched under (poll_lease.h): checked in its commit. */
+struct store_fence {
+    const char *instance; /* borrowed */
+    int64_t fence;
+};
+
+/*
+ * store_write_batch_fenced - store_write_batch(), committed only while `fence` is still
+ * the instance's (else STORE_FENCED, nothing stored). fence NULL: no check.
+ */
+enum store_result store_write_batch_fenced(struct store *store, struct event_record *events,
+                                           size_t event_count,
+                                           struct store_checkpoint *checkpoints,
+                                           size_t checkpoint_count, const struct router *router,
+                                           json_t *destinations, const struct store_fence *fence,
+                                           char **error_out);
+
+/* store_pipeline_pending - statements queued since the last sync (where the next one's
+ * result will be). */
+size_t store_pipeline_pending(const struct store *store);
 
 /*
  * store_write_events - the events part of store_write_batch() inside a transaction the

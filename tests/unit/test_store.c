@@ -3,9 +3,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "event.h"
 #include "migrate.h"
+#include "poll_lease.h"
 #include "store_pg.h"
 #include "testdb.h"
 #include "util.h"
@@ -867,6 +869,135 @@ START_TEST(test_store_keeps_a_statement_timeout_the_database_gives)
 }
 END_TEST
 
+
+/* --- poll leases: ownership as a fence -------------------------------------------------- */
+
+static long long fence_of(const char *instance)
+{
+    char *sql = util_printf("SELECT fence FROM poll_leases WHERE instance = '%s'", instance);
+    long long fence = testdb_scalar(check_conn, sql);
+    free(sql);
+    return fence;
+}
+
+/* A lease whose session was just closed is free once its backend has gone: try for a while. */
+static int acquire_within(PGconn *conn, const char *instance, const char *owner,
+                          struct poll_lease *lease, int64_t ms)
+{
+    int64_t until = util_monotonic_ms() + ms;
+    for (;;) {
+        char *error = NULL;
+        int rc = poll_lease_acquire(conn, instance, owner, lease, &error);
+        ck_assert_msg(rc >= 0, "%s", error ? error : "?");
+        if (rc == 1 || util_monotonic_ms() >= until) {
+            return rc;
+        }
+        struct timespec pause = {0, 20 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+}
+
+/* One session holds a lease; another cannot take it until the first ends; each taking
+ * raises the fence. */
+START_TEST(test_poll_lease_is_held_by_one_session_and_each_taking_raises_the_fence)
+{
+    PGconn *a = testdb_connect(db_url), *b = testdb_connect(db_url);
+    struct poll_lease lease, other;
+    char *error = NULL;
+    ck_assert_int_eq(poll_lease_acquire(a, "pager", "replica-a", &lease, &error), 1);
+    ck_assert_int_eq(lease.fence, 1);
+    ck_assert(lease.legacy_held);
+    ck_assert_int_eq(poll_lease_acquire(b, "pager", "replica-b", &other, &error), 0);
+    ck_assert_int_eq(fence_of("pager"), 1);
+    PQfinish(a); /* its locks go with the session */
+    ck_assert_int_eq(acquire_within(b, "pager", "replica-b", &other, 5000), 1);
+    ck_assert_int_eq(other.fence, 2);
+    char *owner = testdb_text(check_conn, "SELECT owner FROM poll_leases WHERE instance = 'pager'");
+    ck_assert_str_eq(owner, "replica-b");
+    free(owner);
+    PQfinish(b);
+}
+END_TEST
+
+/* Lock keys the database hands out: two instances never share one, whatever their names
+ * hash to. */
+START_TEST(test_poll_lease_keys_cannot_collide)
+{
+    PGconn *a = testdb_connect(db_url);
+    struct poll_lease one, two;
+    char *error = NULL;
+    ck_assert_int_eq(poll_lease_acquire(a, "one", "r", &one, &error), 1);
+    ck_assert_int_eq(poll_lease_acquire(a, "two", "r", &two, &error), 1);
+    ck_assert_int_ne(one.lock_id, two.lock_id);
+    /* a session of this release holding the old (hashed) key of "two" (a name whose hash
+     * collides) does not keep "two" from being polled */
+    PGconn *b = testdb_connect(db_url), *c = testdb_connect(db_url);
+    char *take = util_printf("SELECT pg_advisory_lock(%d, 424242), pg_advisory_lock(%d, %d)",
+                             POLL_LEASE_LOCK_CLASS, POLL_LEASE_LEGACY_CLASS,
+                             poll_lease_legacy_key("three"));
+    testdb_scalar(b, take);
+    free(take);
+    struct poll_lease three;
+    ck_assert_int_eq(poll_lease_acquire(c, "three", "r", &three, &error), 1);
+    ck_assert(!three.legacy_held);
+    PQfinish(a);
+    PQfinish(b);
+    PQfinish(c);
+}
+END_TEST
+
+/* While replicas of the previous release (the hashed lock alone) run, a new one leaves
+ * their instances to them. */
+START_TEST(test_poll_lease_leaves_an_instance_an_old_replica_polls)
+{
+    PGconn *old = testdb_connect(db_url), *new = testdb_connect(db_url);
+    char *take = util_printf("SELECT pg_advisory_lock(%d, %d)", POLL_LEASE_LEGACY_CLASS,
+                             poll_lease_legacy_key("pager"));
+    testdb_scalar(old, take);
+    free(take);
+    struct poll_lease lease;
+    char *error = NULL;
+    ck_assert_int_eq(poll_lease_acquire(new, "pager", "new", &lease, &error), 0);
+    PQfinish(old);
+    ck_assert_int_eq(acquire_within(new, "pager", "new", &lease, 5000), 1);
+    PQfinish(new);
+}
+END_TEST
+
+/* A poll's batch commits only under the current fence: once another replica took the
+ * lease, the old owner's events and cursor are refused, nothing stored. */
+START_TEST(test_store_fenced_batch_commits_only_under_the_current_fence)
+{
+    PGconn *a = testdb_connect(db_url), *b = testdb_connect(db_url);
+    struct poll_lease first, second;
+    char *error = NULL;
+    ck_assert_int_eq(poll_lease_acquire(a, "pager", "a", &first, &error), 1);
+    PQfinish(a); /* its session dies while its poll goes on */
+    ck_assert_int_eq(acquire_within(b, "pager", "b", &second, 5000), 1);
+
+    struct event_record r[] = {record_of("pager", LEAD("f1", "f1@example.com", ""))};
+    struct store_checkpoint cp[] = {{"pager", "cursor", json_string("c1")}};
+    struct store_fence stale = {"pager", first.fence};
+    ck_assert_int_eq(store_write_batch_fenced(store, r, 1, cp, 1, NULL, NULL, &stale, &error),
+                     STORE_FENCED);
+    ck_assert_msg(strstr(error, "taken over") != NULL, "%s", error);
+    free(error);
+    error = NULL;
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events"), 0);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM connector_state"), 0);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads"), 0);
+
+    struct store_fence current = {"pager", second.fence};
+    ck_assert_int_eq(store_write_batch_fenced(store, r, 1, cp, 1, NULL, NULL, &current, &error),
+                     STORE_OK);
+    ck_assert(!r[0].duplicate);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events"), 1);
+    json_decref(cp[0].value);
+    clear_records(r, 1);
+    PQfinish(b);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -899,6 +1030,10 @@ static Suite *store_suite(void)
     tcase_add_test(batch, test_store_json_loads_reads_what_jsonb_prints_back);
     tcase_add_test(batch, test_store_sessions_have_timeouts_and_keepalives);
     tcase_add_test(batch, test_store_keeps_a_statement_timeout_the_database_gives);
+    tcase_add_test(batch, test_poll_lease_is_held_by_one_session_and_each_taking_raises_the_fence);
+    tcase_add_test(batch, test_poll_lease_keys_cannot_collide);
+    tcase_add_test(batch, test_poll_lease_leaves_an_instance_an_old_replica_polls);
+    tcase_add_test(batch, test_store_fenced_batch_commits_only_under_the_current_fence);
     suite_add_tcase(s, batch);
     TCase *redaction = tcase_create("redaction");
     tcase_add_test(redaction, test_store_redact_url_masks_every_way_of_writing_a_password);
