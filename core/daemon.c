@@ -219,6 +219,7 @@ static int start_workers(struct daemon *daemon)
         .on_leads_arg = daemon,
         .on_database_state = database_state,
         .on_database_state_arg = daemon,
+        .refresh_statistics = true,
     };
     struct dispatch_options dispatch_options = {
         .database_url = daemon->database_url,

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "ingest.h"
+#include "ingest_stats.h"
 #include "log.h"
 #include "router.h"
 #include "util.h"
@@ -41,6 +42,7 @@ struct ingest {
     size_t queued_events;
     bool stopping;
 
+    struct ingest_stats *stats; /* NULL unless refreshing statistics */
     atomic_bool database_up;
     atomic_llong next_connect_ms; /* monotonic; no connect attempt before it */
 
@@ -306,6 +308,13 @@ static void process(struct ingest *ingest, struct store **store, struct ingest_b
                         (double)(util_monotonic_ms() - started) / 1000.0, METRICS_END);
         count_outcomes(ingest, list);
         report_leads(ingest, list);
+        size_t stored = 0;
+        for (struct ingest_batch *b = list; b != NULL; b = b->next) {
+            for (size_t i = 0; i < b->event_count; i++) {
+                stored += !b->events[i].duplicate;
+            }
+        }
+        ingest_stats_add(ingest->stats, stored);
     } else if (rc == STORE_UNAVAILABLE && *store != NULL) {
         /* the connection broke under the write: the next batch reconnects */
         if (atomic_exchange(&ingest->database_up, false)) {
@@ -416,6 +425,9 @@ struct ingest *ingest_start(const struct ingest_options *options)
     atomic_init(&ingest->next_connect_ms, 0);
     pthread_mutex_init(&ingest->mutex, NULL);
     pthread_cond_init(&ingest->cond, NULL);
+    if (options->refresh_statistics) {
+        ingest->stats = ingest_stats_start(ingest->database_url, ingest->metrics);
+    }
     for (unsigned i = 0; i < writers; i++) {
         if (pthread_create(&ingest->threads[i], NULL, writer_main, ingest) != 0) {
             break;
@@ -522,6 +534,7 @@ void ingest_stop(struct ingest *ingest)
     for (unsigned i = 0; i < ingest->thread_count; i++) {
         pthread_join(ingest->threads[i], NULL);
     }
+    ingest_stats_stop(ingest->stats);
     router_release(ingest->router);
     pthread_cond_destroy(&ingest->cond);
     pthread_mutex_destroy(&ingest->mutex);

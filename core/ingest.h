@@ -76,6 +76,8 @@ struct ingest_options {
      * block; may be NULL). */
     void (*on_database_state)(bool up, void *arg);
     void *on_database_state_arg;
+    /* ANALYZE the tables while they grow from small (ingest_stats.h): the daemon's */
+    bool refresh_statistics;
 };
 
 struct ingest;
