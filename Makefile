@@ -12,8 +12,9 @@
 #   make lint | format | format-check | bench | clean
 #   make fuzz         build the libFuzzer targets (clang, in build/fuzz) and run each for
 #                     FUZZ_SECONDS (default 60)
-#   make soak         the long forms of the durability tests (kill -9 rounds, database
-#                     restarts under load) against a throwaway PostgreSQL
+#   make soak         the long forms of the durability and hostile-load tests (kill -9
+#                     rounds, database restarts under load, floods, slowloris, a frozen
+#                     database) against a throwaway PostgreSQL
 #
 # Variables: CC=clang, BUILD=dir, SANITIZE=1, PREFIX, DESTDIR, FUZZ_SECONDS.
 

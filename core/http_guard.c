@@ -11,9 +11,11 @@
 #include "util.h"
 
 #define GUARD_BUCKETS       4096
-#define GUARD_LINGER_MAX    256         /* sockets lingering at once */
-#define GUARD_LINGER_MS     2000        /* the longest one lingers */
-#define GUARD_LINGER_BYTES  (4u << 20)  /* the most read from one */
+#define GUARD_LINGER_MAX   256          /* sockets lingering at once */
+#define GUARD_LINGER_MS    1000         /* the longest one lingers */
+#define GUARD_LINGER_BYTES (256u << 10) /* the most read from one: a moment, not a body */
+#define GUARD_LINGER_TICK  (1u << 20)   /* the most read from all of them per tick: under a
+                                           flood of refused bodies, reading stays cheap */
 
 /* One source address: its connections and reserved bytes; freed when both are zero. */
 struct http_guard_address {
@@ -304,12 +306,13 @@ void http_guard_linger(struct http_guard *guard, int fd)
     pthread_mutex_unlock(&guard->mutex);
 }
 
-/* Reads what is there; true when the socket is done (end, error, deadline, enough). */
-static bool drain(struct lingering_socket *l, int64_t now)
+/* Reads what is there, within *budget; true when the socket is done (end, error, deadline,
+ * enough). */
+static bool drain(struct lingering_socket *l, int64_t now, size_t *budget)
 {
     char sink[16384];
-    for (int i = 0; i < 8; i++) {
-        ssize_t n = recv(l->fd, sink, sizeof(sink), 0);
+    for (int i = 0; i < 8 && *budget > 0; i++) {
+        ssize_t n = recv(l->fd, sink, *budget < sizeof(sink) ? *budget : sizeof(sink), 0);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
             return true;
         }
@@ -317,6 +320,7 @@ static bool drain(struct lingering_socket *l, int64_t now)
             break;
         }
         l->read += (size_t)n;
+        *budget -= (size_t)n;
     }
     return now >= l->until_ms || l->read >= GUARD_LINGER_BYTES;
 }
@@ -350,8 +354,9 @@ unsigned http_guard_tick(struct http_guard *guard, int64_t now_ms)
             shut++;
         }
     }
+    size_t budget = GUARD_LINGER_TICK;
     for (size_t i = 0; i < guard->linger_count;) {
-        if (drain(&guard->lingering[i], now_ms)) {
+        if (drain(&guard->lingering[i], now_ms, &budget)) {
             close(guard->lingering[i].fd);
             guard->lingering[i] = guard->lingering[--guard->linger_count];
         } else {

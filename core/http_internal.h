@@ -42,6 +42,15 @@
 
 #define WEBHOOK_PREFIX "/webhooks/"
 
+/* What libmicrohttpd may hold per connection (its default is 32 KiB): half of it reads,
+ * and with a thousand connections from an attacker it is most of what they cost. Request
+ * line and headers must fit in about half of it. */
+#define HTTP_CONNECTION_MEMORY (16 * 1024)
+
+/* A refusal before the body lingers (reads and drops what follows for a moment) only for
+ * bodies up to this size: a larger one is not read just to be thrown away. */
+#define HTTP_LINGER_BODY_MAX (256 * 1024)
+
 /* Pools: queued jobs at most (past it 503); what a webhook lane may use when reentrant. */
 #define HTTP_WEBHOOK_QUEUE_MAX 1024
 #define HTTP_API_QUEUE_MAX     256
@@ -118,6 +127,7 @@ struct request {
     enum route route;
     bool close; /* answer with Connection: close */
     bool has_body;
+    unsigned long long announced; /* Content-Length (0 when none or chunked) */
 
     pthread_mutex_t mutex;
     enum phase phase;

@@ -133,11 +133,13 @@ enum MHD_Result http_refuse_early(struct request *req, int status, const char *c
                                   const char *message, const char *retry_after)
 {
     /* libmicrohttpd closes a connection answered before its body was read; lingering on
-     * it lets the client finish sending and read this, instead of a reset */
+     * it lets a client finish sending a small body and read this, instead of a reset. A
+     * large one is not read just to be thrown away: its client finds the answer after
+     * the reset (the kernel keeps what arrived before it). */
     if (req->has_body) {
         req->close = true;
         int fd = connection_fd(req->connection);
-        if (fd >= 0) {
+        if (fd >= 0 && req->announced <= HTTP_LINGER_BODY_MAX) {
             http_guard_linger(req->server->guard, fd);
         }
     }
@@ -543,13 +545,14 @@ static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const c
  * Transfer-Encoding: chunked. libmicrohttpd would read another coding until the connection
  * closes, and a request framed two ways may be read one way here and another by a proxy
  * in front (RFC 9112 6.1). */
-static bool framing_acceptable(struct MHD_Connection *connection, bool *has_body_out)
+static bool framing_acceptable(struct MHD_Connection *connection, struct request *req)
 {
     struct framing f = {0};
     MHD_get_connection_values(connection, MHD_HEADER_KIND, count_framing, &f);
     const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
-    *has_body_out = f.codings > 0 || (length != NULL && strtoull(length, NULL, 10) > 0);
+    req->announced = length != NULL ? strtoull(length, NULL, 10) : 0;
+    req->has_body = f.codings > 0 || req->announced > 0;
     if (f.codings == 0) {
         return f.lengths <= 1;
     }
@@ -645,7 +648,7 @@ static enum MHD_Result start(struct request *req, struct MHD_Connection *connect
     }
     /* a NUL would cut the path short: "/webhooks/inbound%00evil" is not "inbound" */
     req->route = http_path_has_nul(req->raw_uri) ? ROUTE_UNKNOWN : route_of(req->listener, url);
-    if (!framing_acceptable(connection, &req->has_body)) {
+    if (!framing_acceptable(connection, req)) {
         /* answered and closed: nothing after it can be smuggled in */
         http_count_refusal(server, "framing");
         return http_refuse_early(req, 400, "bad_request",
@@ -836,6 +839,7 @@ static int start_listener(struct http_server *server, struct listener *listener,
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, server},
         {MHD_OPTION_SOCK_ADDR, 0, address->ai_addr},
         {MHD_OPTION_CONNECTION_LIMIT, connection_limit, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONNECTION_MEMORY, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)((config->http_timeout_ms + 999) / 1000),
          NULL},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, listener},

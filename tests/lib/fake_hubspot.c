@@ -73,6 +73,7 @@ struct fake_hubspot {
     size_t rejection_count;
     bool whole_request;
     bool anonymous_upserts; /* upsert results without their emails, in reverse order */
+    int delay_ms;           /* before every answer (fake_hubspot_slow) */
     struct fake_hubspot_request *received;
     size_t received_count;
 };
@@ -917,7 +918,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             authorization != NULL ? strdup(authorization) : NULL, util_now_ms()};
     }
     struct answer a = route(hs, method, upload->uri, body != NULL ? body : "", authorization);
+    int delay_ms = hs->delay_ms;
     pthread_mutex_unlock(&hs->mutex);
+    /* on this connection's own thread: other requests are not held up; a slowness ended
+     * (fake_hubspot_slow(hs, 0), or stopping the fake) ends the wait too */
+    for (int64_t until = util_monotonic_ms() + delay_ms; util_monotonic_ms() < until;) {
+        pthread_mutex_lock(&hs->mutex);
+        bool still = hs->delay_ms > 0;
+        pthread_mutex_unlock(&hs->mutex);
+        if (!still) {
+            break;
+        }
+        struct timespec pause = {0, 20 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
     const char *text = a.body != NULL ? a.body : "";
     struct MHD_Response *response =
         MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
@@ -984,6 +998,7 @@ void fake_hubspot_stop(struct fake_hubspot *hs)
     if (hs == NULL) {
         return;
     }
+    fake_hubspot_slow(hs, 0); /* requests still waiting answer now */
     if (hs->mhd != NULL) {
         MHD_stop_daemon(hs->mhd);
     }
@@ -1250,6 +1265,13 @@ void fake_hubspot_meeting_association_type(struct fake_hubspot *hs, int type_id)
 {
     pthread_mutex_lock(&hs->mutex);
     hs->meeting_type = type_id;
+    pthread_mutex_unlock(&hs->mutex);
+}
+
+void fake_hubspot_slow(struct fake_hubspot *hs, int delay_ms)
+{
+    pthread_mutex_lock(&hs->mutex);
+    hs->delay_ms = delay_ms;
     pthread_mutex_unlock(&hs->mutex);
 }
 

@@ -145,6 +145,10 @@ void fake_hubspot_fail_later(struct fake_hubspot *hs, const char *method, const 
 void fake_hubspot_rate_limit(struct fake_hubspot *hs, const char *method, const char *path_prefix,
                              const char *policy, int interval_ms, int times);
 
+/* From now on every request waits delay_ms before it is answered (a HubSpot that is slow
+ * to answer); 0 ends it. Requests are answered in parallel, each on its own thread. */
+void fake_hubspot_slow(struct fake_hubspot *hs, int delay_ms);
+
 /* Upserts of `email` are refused with this category and message (times: 0 = always). */
 void fake_hubspot_reject_email(struct fake_hubspot *hs, const char *email, const char *category,
                                const char *message, int times);
