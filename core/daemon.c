@@ -16,7 +16,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "migrate.h"
-#include "readiness.h"
+#include "readiness_checker.h"
 #include "store_pg.h"
 #include "util.h"
 

@@ -100,7 +100,7 @@ struct readiness_probe;
  * database reachable (the last probe answered, and the writers' last commit did not find
  * it gone), the schema current, every enabled instance and scorer initialized. The detail
  * also shows polls and each destination's circuit. Called by the readiness checker
- * (readiness.c), never on an HTTP thread; it takes only in-memory locks.
+ * (readiness_checker.c), never on an HTTP thread; it takes only in-memory locks.
  *   probe:      the last database probe's facts (borrowed).
  *   detail_out: NEW reference.
  */

@@ -25,7 +25,7 @@
 
 #include "http_internal.h"
 #include "http_query.h"
-#include "readiness.h"
+#include "readiness_checker.h"
 
 #define CLOCK_TICK_MS  50  /* job deadlines */
 #define GUARD_TICK_MS  250 /* connection deadlines, lingering sockets, gauges */

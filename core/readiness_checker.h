@@ -1,5 +1,5 @@
 /*
- * readiness.h - what GET /readyz answers, kept fresh by a thread of its own, so that the
+ * readiness_checker.h - what GET /readyz answers, kept fresh by a thread of its own, so that the
  * HTTP threads never wait on the database (or on anything) to answer it.
  *
  * The checker probes the database every READINESS_PROBE_MS, each probe bounded in time
@@ -8,8 +8,8 @@
  * daemon_readiness() (daemon.c: the rules, in one place) for the verdict over the last
  * probe's facts and the daemon's own state. The answer is kept as rendered JSON.
  */
-#ifndef LEADHUB_READINESS_H
-#define LEADHUB_READINESS_H
+#ifndef LEADHUB_READINESS_CHECKER_H
+#define LEADHUB_READINESS_CHECKER_H
 
 #include <stdbool.h>
 #include <stddef.h>

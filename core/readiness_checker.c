@@ -1,10 +1,10 @@
-/* readiness.c - the background readiness checker (see readiness.h). */
+/* readiness_checker.c - the background readiness checker (see readiness_checker.h). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon.h"
-#include "readiness.h"
+#include "readiness_checker.h"
 #include "store_pg.h"
 #include "util.h"
 
