@@ -3,7 +3,7 @@
  *   POST /webhooks/{instance}   to the instance's webhook callback (on a worker); answered
  *                               2xx only after the events it emitted are committed
  *   GET  /healthz               alive (answered at once, whatever else is busy)
- *   GET  /readyz                the readiness checker's last verdict (readiness.h)
+ *   GET  /readyz                the readiness checker's last verdict (readiness_checker.h)
  *   GET  /metrics               Prometheus text format
  *   /v1/...                     the REST API (rest.h), on its own workers
  * With admin_listen, /readyz, /metrics and /v1 are served on that second address only,
