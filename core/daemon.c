@@ -16,7 +16,9 @@
 #include "http_server.h"
 #include "log.h"
 #include "migrate.h"
+#include "readiness.h"
 #include "readiness_checker.h"
+#include "schema_policy.h"
 #include "store_pg.h"
 #include "util.h"
 
@@ -174,19 +176,36 @@ static int migrate_database(struct daemon *daemon)
         free(error);
         return EXIT_RUNTIME;
     }
-    int applied = 0;
-    int rc = migrate_apply(store_connection(store), &applied, &error);
-    if (rc != 0) {
-        log_error("%s", error);
-        free(error);
-        store_close(store);
-        return EXIT_RUNTIME;
+    /* A contracting migration waits while older replicas serve (held back, not an error):
+     * this release runs on the schema as long as schema_policy_judge() says so. */
+    const struct schema_policy *policy = schema_policy_current();
+    const struct migrate_options options = {.newer_is_fine = true};
+    struct migrate_result result = {0};
+    struct schema_state state;
+    int rc = EXIT_RUNTIME;
+    if (migrate_apply_policy(store_connection(store), policy, &options, &result, &error) != 0 ||
+        migrate_read_schema(store_connection(store), policy, &state, &error) != 0) {
+        log_error("%s", error != NULL ? error : "cannot read the schema version");
+        goto out;
     }
-    if (applied > 0) {
-        log_info("applied %d database migration(s)", applied);
+    if (result.applied > 0) {
+        log_info("applied %d database migration(s)", result.applied);
     }
+    if (result.held_reason != NULL) {
+        log_warn("%s", result.held_reason);
+    }
+    char *detail = NULL;
+    if (!schema_policy_judge(policy, &state, &detail)) {
+        log_error("cannot run on this database: %s", detail);
+    } else {
+        rc = 0;
+    }
+    free(detail);
+out:
+    free(error);
+    free(result.held_reason);
     store_close(store);
-    return 0;
+    return rc;
 }
 
 static void wake_destination(const char *destination, void *arg)
@@ -255,9 +274,11 @@ int daemon_start(struct daemon *daemon, struct config *config)
     /* before any thread connects: every session the daemon opens gets it */
     store_set_statement_timeout(STORE_STATEMENT_TIMEOUT_MS);
     atomic_init(&daemon->stopping, false);
+    atomic_init(&daemon->started, false);
     pthread_rwlock_init(&daemon->instances_lock, NULL);
     pthread_rwlock_init(&daemon->config_lock, NULL);
     pthread_mutex_init(&daemon->scoring_mutex, NULL);
+    pthread_mutex_init(&daemon->gauges_mutex, NULL);
     pthread_mutex_init(&daemon->services.store_mutex, NULL);
     pthread_mutex_init(&daemon->control_mutex, NULL);
     pthread_mutex_init(&daemon->retry_mutex, NULL);
@@ -339,7 +360,53 @@ int daemon_start(struct daemon *daemon, struct config *config)
     log_write(LOG_LEVEL_INFO, NULL, NULL, fields, "leadhubd %s listening on %s:%d", LEADHUB_VERSION,
               config->listen_host, http_server_port(daemon->http));
     json_decref(fields);
+    atomic_store(&daemon->started, true);
     return 0;
+}
+
+/* leadhub_instance_up{instance}: 1 for an enabled instance that initialized, 0 for one that
+ * did not, is disabled, or was removed by a reload. Called before /metrics renders. */
+void daemon_refresh_gauges(struct daemon *daemon)
+{
+    static const char name[] = "leadhub_instance_up";
+    static const char help[] = "1 when the connector instance is initialized and running here.";
+    pthread_rwlock_rdlock(&daemon->config_lock);
+    const struct config *config = daemon->config;
+    json_t *now = json_object();
+    for (size_t i = 0; i < config->instance_count && now != NULL; i++) {
+        json_object_set_new(now, config->instances[i].name, json_false());
+    }
+    pthread_rwlock_unlock(&daemon->config_lock);
+    pthread_rwlock_rdlock(&daemon->instances_lock);
+    for (size_t i = 0; i < daemon->instance_count && now != NULL; i++) {
+        struct instance *instance = daemon->instances[i];
+        json_object_set_new(now, instance->name, json_boolean(atomic_load(&instance->initialized)));
+    }
+    pthread_rwlock_unlock(&daemon->instances_lock);
+    if (now == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&daemon->gauges_mutex);
+    const char *key;
+    json_t *value;
+    json_object_foreach(now, key, value)
+    {
+        metrics_gauge_set(daemon->metrics, name, help, json_is_true(value) ? 1 : 0, "instance", key,
+                          METRICS_END);
+    }
+    /* names shown before and gone now keep a series: it says 0 */
+    if (daemon->gauged_instances != NULL) {
+        json_object_foreach(daemon->gauged_instances, key, value)
+        {
+            if (json_object_get(now, key) == NULL) {
+                metrics_gauge_set(daemon->metrics, name, help, 0, "instance", key, METRICS_END);
+                json_object_set_new(now, key, json_false());
+            }
+        }
+    }
+    json_decref(daemon->gauged_instances);
+    daemon->gauged_instances = now;
+    pthread_mutex_unlock(&daemon->gauges_mutex);
 }
 
 bool daemon_readiness(struct daemon *daemon, const struct readiness_probe *probe,
@@ -347,22 +414,23 @@ bool daemon_readiness(struct daemon *daemon, const struct readiness_probe *probe
 {
     json_t *detail = json_object();
     json_t *instances = json_object();
-    bool ready = !atomic_load(&daemon->stopping);
+    struct readiness_facts facts = {
+        .starting = !atomic_load(&daemon->started),
+        .stopping = atomic_load(&daemon->stopping),
+    };
 
     /* The writers learn of an outage at once, the probe within a second: either will do. */
-    bool writers_up = daemon->ingest == NULL || ingest_database_up(daemon->ingest);
-    int latest = migrate_latest();
-    bool schema_ok = probe->reachable && probe->schema_current == latest;
-    ready = ready && schema_ok && writers_up;
-    char schema[96];
-    snprintf(schema, sizeof(schema), "schema at version %d, this leadhubd needs %d",
-             probe->schema_current, latest);
+    facts.writers_up = daemon->ingest == NULL || ingest_database_up(daemon->ingest);
+    facts.database_reachable = probe->done && probe->reachable;
+    facts.schema_compatible = probe->schema_compatible;
     json_object_set_new(detail, "database",
-                        json_string(!writers_up         ? "unreachable: the last commit failed"
-                                    : !probe->done      ? "unknown"
-                                    : !probe->reachable ? probe->error
-                                    : !schema_ok        ? schema
-                                                        : "ok"));
+                        json_string(!facts.writers_up ? "unreachable: the last commit failed"
+                                    : !probe->done    ? "unknown"
+                                                      : probe->detail));
+
+    pthread_rwlock_rdlock(&daemon->config_lock);
+    facts.require_connectors = daemon->config->readiness_require_connectors;
+    pthread_rwlock_unlock(&daemon->config_lock);
 
     json_t *polls = json_object();
     pthread_rwlock_rdlock(&daemon->instances_lock);
@@ -373,7 +441,7 @@ bool daemon_readiness(struct daemon *daemon, const struct readiness_probe *probe
             json_object_set_new(polls, instance->name, poll);
         }
         bool ok = atomic_load(&instance->initialized);
-        ready = ready && ok;
+        facts.instances_failed += !ok;
         json_object_set_new(
             instances, instance->name,
             json_string(ok ? "ok"
@@ -381,16 +449,23 @@ bool daemon_readiness(struct daemon *daemon, const struct readiness_probe *probe
     }
     pthread_rwlock_unlock(&daemon->instances_lock);
     json_object_set_new(detail, "instances", instances);
+    bool scorers_ok = true;
     pthread_mutex_lock(&daemon->scoring_mutex);
-    json_object_set_new(detail, "scorers", scoring_status(daemon->scoring, &ready));
+    json_object_set_new(detail, "scorers", scoring_status(daemon->scoring, &scorers_ok));
     pthread_mutex_unlock(&daemon->scoring_mutex);
+    facts.scorers_failed = scorers_ok ? 0 : 1;
     /* A poll failing (a revoked key, a provider outage) is shown, but does not take the
      * replica out of service: its webhooks and other connectors still work. */
     json_object_set_new(detail, "polls", polls);
     if (daemon->dispatcher != NULL) {
         json_object_set_new(detail, "deliveries", dispatch_status(daemon->dispatcher));
     }
+    const char *reason = NULL;
+    bool ready = readiness_decide(&facts, &reason);
     json_object_set_new(detail, "status", json_string(ready ? "ready" : "not_ready"));
+    if (reason != NULL) {
+        json_object_set_new(detail, "reason", json_string(reason));
+    }
     *detail_out = detail;
     return ready;
 }
@@ -448,6 +523,7 @@ void daemon_stop(struct daemon *daemon)
     router_release(daemon->router);
     loader_free(&daemon->plugins);
     store_close(daemon->services.store);
+    json_decref(daemon->gauged_instances);
     free(daemon->database_url);
     pthread_mutex_destroy(&daemon->services.store_mutex);
     pthread_cond_destroy(&daemon->retry_cond);
@@ -456,6 +532,7 @@ void daemon_stop(struct daemon *daemon)
     pthread_rwlock_destroy(&daemon->instances_lock);
     pthread_rwlock_destroy(&daemon->config_lock);
     pthread_mutex_destroy(&daemon->scoring_mutex);
+    pthread_mutex_destroy(&daemon->gauges_mutex);
     metrics_free(daemon->metrics);
     config_free(daemon->config);
     memset(daemon, 0, sizeof(*daemon));

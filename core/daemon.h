@@ -46,6 +46,7 @@ struct daemon {
     struct http_server *http;
     struct host_services services;
     atomic_bool stopping;
+    atomic_bool started; /* daemon_start() finished: /readyz says "starting" until then */
 
     /* Instance lifecycle: start-up, a reload and an init retry start, stop and swap
      * instances one at a time, under this mutex (the SDK's "control thread"). */
@@ -60,6 +61,8 @@ struct daemon {
 
     struct readiness *readiness; /* the background checker behind GET /readyz */
     atomic_bool readiness_ready; /* set once it started, cleared before it stops */
+    pthread_mutex_t gauges_mutex;
+    json_t *gauged_instances; /* names leadhub_instance_up has shown; under gauges_mutex */
 };
 
 /*
@@ -96,16 +99,22 @@ struct instance *daemon_lookup_instance(struct daemon *daemon, const char *name,
 struct readiness_probe;
 
 /*
- * daemon_readiness - ready to take traffic? The rules, in one place: not stopping, the
- * database reachable (the last probe answered, and the writers' last commit did not find
- * it gone), the schema current, every enabled instance and scorer initialized. The detail
- * also shows polls and each destination's circuit. Called by the readiness checker
+ * daemon_readiness - ready to take traffic? The facts gathered here, judged by
+ * readiness_decide() (readiness.h): database reachable (the checker's last probe answered,
+ * and the writers' last commit did not find it gone), schema compatible, neither starting
+ * nor stopping; failed instances and scorers are shown, and count only under
+ * `readiness.connectors: require`. The detail also shows polls and each destination's
+ * circuit, and "reason" when not ready. Called by the readiness checker
  * (readiness_checker.c), never on an HTTP thread; it takes only in-memory locks.
  *   probe:      the last database probe's facts (borrowed).
  *   detail_out: NEW reference.
  */
 bool daemon_readiness(struct daemon *daemon, const struct readiness_probe *probe,
                       json_t **detail_out);
+
+/* daemon_refresh_gauges - gauges read from state rather than counted as things happen
+ * (leadhub_instance_up); called before /metrics renders. */
+void daemon_refresh_gauges(struct daemon *daemon);
 
 /*
  * daemon_stop - stop claiming deliveries (those in flight finish meanwhile), stop

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cpu_quota.h"
 #include "http_internal.h"
 #include "http_query.h"
 #include "readiness_checker.h"
@@ -480,6 +481,7 @@ static enum MHD_Result answer_get(struct request *req, const char *method)
         return rc;
     }
     case ROUTE_METRICS: {
+        daemon_refresh_gauges(daemon);
         char *text = metrics_render(daemon->metrics);
         if (text == NULL) {
             return MHD_NO;
@@ -863,12 +865,6 @@ static int start_listener(struct http_server *server, struct listener *listener,
     return 0;
 }
 
-static unsigned cpu_count(void)
-{
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    return cpus > 0 ? (unsigned)cpus : 2;
-}
-
 struct http_server *http_server_start(struct daemon *daemon, char **error_out)
 {
     const struct config *config = daemon->config;
@@ -900,7 +896,8 @@ struct http_server *http_server_start(struct daemon *daemon, char **error_out)
         .idle_timeout_ms = config->http_timeout_ms,
         .request_timeout_ms = config->http.request_timeout_ms,
     };
-    unsigned cpus = cpu_count();
+    /* the container's CPU limit, not the node's CPU count */
+    unsigned cpus = cpu_quota_cpus();
     server->webhook_workers = config->http.webhook_workers > 0 ? config->http.webhook_workers
                                                                : (2 * cpus > 4 ? 2 * cpus : 4);
     server->guard = http_guard_create(&guard);
@@ -916,6 +913,9 @@ struct http_server *http_server_start(struct daemon *daemon, char **error_out)
     server->clock_started = true;
 
     unsigned threads = config->http_threads > 0 ? config->http_threads : cpus;
+    log_info("http: %u server thread(s)%s, %u webhook worker(s), %u API worker(s)", threads,
+             config->http_threads == 0 ? " (one per CPU this process may use: cgroup quota)" : "",
+             server->webhook_workers, config->http.api_workers);
     bool admin = config->admin_listen_host != NULL;
     struct listener *public = &server->listeners[server->listener_count++];
     public->serves_webhooks = true;

@@ -102,6 +102,9 @@ enum MHD_Result http_webhook_start(struct request *req)
                                  NULL);
     }
     if (!atomic_load(&req->instance->initialized)) {
+        /* Only this instance's webhooks: the process stays ready for the others
+         * (readiness.h). */
+        count_webhook(req, "not_initialized");
         return http_refuse_early(req, 503, "unavailable",
                                  "the connector instance is not initialized", "5");
     }

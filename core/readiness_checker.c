@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "migrate.h"
 #include "readiness_checker.h"
+#include "schema_policy.h"
 #include "store_pg.h"
 #include "util.h"
 
@@ -23,7 +25,7 @@ struct readiness {
     char *body;                   /* rendered JSON; owned */
 };
 
-/* One bounded probe: connect if needed (connect timeout), then the schema version within
+/* One bounded probe: connect if needed (connect timeout), then the schema within
  * READINESS_QUERY_MS. A session that did not answer in time is dropped. */
 static void probe_database(struct readiness *r, struct readiness_probe *out)
 {
@@ -38,28 +40,27 @@ static void probe_database(struct readiness *r, struct readiness_probe *out)
         r->conn = store_connect(r->daemon->database_url, &error);
     }
     if (r->conn == NULL) {
-        snprintf(out->error, sizeof(out->error), "unreachable: %s", error ? error : "?");
+        snprintf(out->detail, sizeof(out->detail), "unreachable: %s", error ? error : "?");
         free(error);
         return;
     }
-    PGresult *result = NULL;
-    enum store_result rc = store_query_within(
-        r->conn, "SELECT coalesce(max(version), 0) FROM schema_migrations", READINESS_QUERY_MS,
-        &result, &error);
-    if (rc == STORE_OK) {
-        out->reachable = true;
-        out->schema_current = (int)strtol(PQgetvalue(result, 0, 0), NULL, 10);
-    } else {
-        snprintf(out->error, sizeof(out->error), "%s: %s",
-                 rc == STORE_REJECTED ? "cannot read schema_migrations" : "unreachable",
+    const struct schema_policy *policy = schema_policy_current();
+    struct schema_state state;
+    if (migrate_read_schema_within(r->conn, policy, READINESS_QUERY_MS, &state, &error) != 0) {
+        snprintf(out->detail, sizeof(out->detail), "unreachable: cannot read schema_migrations: %s",
                  error ? error : "?");
-        if (rc == STORE_UNAVAILABLE) {
-            PQfinish(r->conn); /* it may still answer the abandoned query */
-            r->conn = NULL;
-        }
+        free(error);
+        /* it may still answer the abandoned query, or it is gone: a new session next time */
+        PQfinish(r->conn);
+        r->conn = NULL;
+        return;
     }
-    PQclear(result);
-    free(error);
+    out->reachable = true;
+    char *detail = NULL;
+    out->schema_compatible = schema_policy_judge(policy, &state, &detail);
+    snprintf(out->detail, sizeof(out->detail), "%s",
+             out->schema_compatible ? "ok" : (detail != NULL ? detail : "schema incompatible"));
+    free(detail);
 }
 
 /* The verdict over the last probe, rendered; r->mutex NOT held (daemon_readiness takes the

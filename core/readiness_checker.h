@@ -6,7 +6,8 @@
  * (a connect timeout, then READINESS_QUERY_MS for the query: a database that hangs is
  * "no answer", never a stuck thread), and every READINESS_REFRESH_MS asks
  * daemon_readiness() (daemon.c: the rules, in one place) for the verdict over the last
- * probe's facts and the daemon's own state. The answer is kept as rendered JSON.
+ * probe's facts and the daemon's own state (readiness_decide(), readiness.h, has the
+ * rules). The answer is kept as rendered JSON.
  */
 #ifndef LEADHUB_READINESS_CHECKER_H
 #define LEADHUB_READINESS_CHECKER_H
@@ -23,10 +24,10 @@ struct daemon;
 
 /* The facts of the last database probe, for daemon_readiness(). */
 struct readiness_probe {
-    bool done;          /* a probe has finished (false only at the very start) */
-    bool reachable;     /* connected, and the query answered in time */
-    int schema_current; /* the database's schema version (when reachable) */
-    char error[256];    /* why not reachable */
+    bool done;              /* a probe has finished (false only at the very start) */
+    bool reachable;         /* connected, and schema_migrations answered in time */
+    bool schema_compatible; /* schema_policy_judge() */
+    char detail[256];       /* "ok", why not reachable, or the judge's sentence */
 };
 
 struct readiness;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "schema_policy.h"
 #include "store_pg.h"
 #include "util.h"
 
@@ -292,21 +293,24 @@ static int apply_statement_timeout(PGconn *conn, char **error_out)
 
 PGconn *store_connect(const char *url, char **error_out)
 {
-    /* Ours first: with expand_dbname=1 the URL (the dbname value, expanded) overrides the
-     * keywords before it, so an operator's connect_timeout or keepalives win. */
+    /* Timeouts first: with expand_dbname=1 the URL (the dbname value, expanded) overrides
+     * the keywords before it, so an operator's connect_timeout or keepalives win. */
     static const char *const keys[] = {
         "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
-        "keepalives_count", "tcp_user_timeout", "application_name", "client_encoding",
-        "dbname",           NULL};
+        "keepalives_count", "tcp_user_timeout", "dbname",          "application_name",
+        "client_encoding",  NULL};
+    /* After the URL, what it may not change: the release's name and schema generation,
+     * which `leadhubd migrate` reads from pg_stat_activity before it applies a contracting
+     * migration (schema_policy.h), and the encoding. */
     const char *const values[] = {STORE_CONNECT_TIMEOUT_S,
                                   "1",
                                   STORE_KEEPALIVES_IDLE_S,
                                   STORE_KEEPALIVES_INTERVAL_S,
                                   STORE_KEEPALIVES_COUNT,
                                   STORE_TCP_USER_TIMEOUT_MS,
-                                  "leadhubd",
-                                  "UTF8",
                                   url,
+                                  schema_policy_application_name(),
+                                  "UTF8",
                                   NULL};
     *error_out = NULL;
     PGconn *conn = PQconnectdbParams(keys, values, 1);
@@ -611,13 +615,15 @@ static enum store_result exec_simple(struct store *store, const char *sql, char 
     return STORE_OK;
 }
 
-enum store_result store_query_within(PGconn *conn, const char *sql, int64_t ms,
+enum store_result store_query_within(PGconn *conn, const char *sql, int nparams,
+                                     const char *const *params, int64_t ms,
                                      PGresult **result_out, char **error_out)
 {
     *result_out = NULL;
     *error_out = NULL;
     int64_t deadline = util_monotonic_ms() + ms;
-    if (PQsendQuery(conn, sql) != 1 || PQsetnonblocking(conn, 1) != 0) {
+    if (PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0) != 1 ||
+        PQsetnonblocking(conn, 1) != 0) {
         *error_out = store_error_message(conn, NULL);
         return STORE_UNAVAILABLE;
     }
@@ -646,19 +652,16 @@ enum store_result store_query_within(PGconn *conn, const char *sql, int64_t ms,
     PGresult *result;
     while ((result = PQgetResult(conn)) != NULL) {
         ExecStatusType status = PQresultStatus(result);
-        if (rc == STORE_OK && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-            rc = store_classify(conn, result);
-            *error_out = store_error_message(conn, result);
-        }
-        if (rc == STORE_OK && *result_out == NULL) {
-            *result_out = result;
+        bool failed = status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK;
+        if (*result_out == NULL) {
+            *result_out = result; /* the answer, or the failure the server sent */
+            if (failed) {
+                rc = store_classify(conn, result);
+                *error_out = store_error_message(conn, result);
+            }
         } else {
             PQclear(result);
         }
-    }
-    if (rc != STORE_OK) {
-        PQclear(*result_out);
-        *result_out = NULL;
     }
     return rc;
 }

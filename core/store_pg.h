@@ -123,16 +123,19 @@ enum store_result store_pipeline_sync(struct store *store, PGresult **results, s
 void store_pipeline_end(struct store *store);
 
 /*
- * store_query_within - run a parameterless statement on `conn`, waiting at most ms for its
- * answer (libpq's blocking calls cannot be bounded: a database that accepts but never
- * answers would hold the caller for ever).
- *   result_out: on STORE_OK the PGresult (PQclear it).
+ * store_query_within - run a statement on `conn`, waiting at most ms for its answer
+ * (libpq's blocking calls cannot be bounded: a database that accepts but never answers
+ * would hold the caller for ever).
+ *   params:     text values, NULL for SQL NULL; borrowed.
+ *   result_out: the PGresult when the server answered, success or failure (PQclear it);
+ *               NULL otherwise.
  *   error_out:  on failure a malloc'd reason.
  *   Returns STORE_OK; STORE_UNAVAILABLE when the connection failed or no answer came in
  *   time (the connection is then in an unknown state: PQfinish it); else what
  *   store_classify() says of the failure.
  */
-enum store_result store_query_within(PGconn *conn, const char *sql, int64_t ms,
+enum store_result store_query_within(PGconn *conn, const char *sql, int nparams,
+                                     const char *const *params, int64_t ms,
                                      PGresult **result_out, char **error_out);
 
 /* store_begin / store_commit / store_rollback - transaction control. */

@@ -10,6 +10,10 @@
 --
 -- lock_id is the advisory lock's key: a number the database hands out, unique, so two
 -- instance names never share a lock (a 32-bit hash of the name could).
+--
+-- Expanding: the previous release runs on it (it knows neither the table nor the fence; a
+-- new replica also holds that release's hashed lock while it polls, poll_lease.h).
+-- leadhub: runs_from 6
 
 CREATE TABLE poll_leases (
     instance text PRIMARY KEY,
