@@ -361,6 +361,7 @@ int daemon_start(struct daemon *daemon, struct config *config)
               config->listen_host, http_server_port(daemon->http));
     json_decref(fields);
     atomic_store(&daemon->started, true);
+    readiness_refresh(daemon->readiness); /* no longer "starting", from now on */
     return 0;
 }
 

@@ -58,8 +58,9 @@ static void probe_database(struct readiness *r, struct readiness_probe *out)
     out->reachable = true;
     char *detail = NULL;
     out->schema_compatible = schema_policy_judge(policy, &state, &detail);
+    /* the judge's sentence in every case ("ok", or how the schema relates to this release) */
     snprintf(out->detail, sizeof(out->detail), "%s",
-             out->schema_compatible ? "ok" : (detail != NULL ? detail : "schema incompatible"));
+             detail != NULL ? detail : (out->schema_compatible ? "ok" : "schema incompatible"));
     free(detail);
 }
 

@@ -27,7 +27,7 @@ struct readiness_probe {
     bool done;              /* a probe has finished (false only at the very start) */
     bool reachable;         /* connected, and schema_migrations answered in time */
     bool schema_compatible; /* schema_policy_judge() */
-    char detail[256];       /* "ok", why not reachable, or the judge's sentence */
+    char detail[256];       /* why not reachable, or the judge's sentence ("ok", ...) */
 };
 
 struct readiness;
