@@ -3,7 +3,8 @@
  *
  *   leadhub-bench [--database-url URL] [--build DIR] [--json FILE|-] [--duration S]
  *                 [--deliveries N] [--history N] [--quick] [--only
- * ingest|fresh|delivery|footprint|rescore] leadhub-bench load --port P [--connections N] [--batch K]
+ * ingest|fresh|delivery|footprint|rescore] leadhub-bench load --port P [--connections N] [--batch
+ * K]
  * [--duration S]
  *                 [--prefix ID] [--secret S]      (only the load generator, for profiling
  *                                                  a daemon started by hand)
@@ -392,10 +393,10 @@ static void report_fresh(struct bench_report *report, const struct ingest_outcom
                  c->connections);
         long long difference = fresh->stored - (long long)fresh->r.events_acked;
         long long unanswered = (long long)fresh->r.requests_failed * (long long)c->per_request;
-        bench_check(report, name, (double)difference, "events",
-                    unanswered > 0 ? "in [0, unanswered]" : "==",
-                    unanswered > 0 ? (double)unanswered : 0,
-                    difference >= 0 && difference <= unanswered);
+        bench_check(
+            report, name, (double)difference, "events",
+            unanswered > 0 ? "in [0, unanswered]" : "==", unanswered > 0 ? (double)unanswered : 0,
+            difference >= 0 && difference <= unanswered);
     }
 }
 
@@ -871,9 +872,9 @@ int main(int argc, char **argv)
     bool fresh_only = o.only != NULL && strcmp(o.only, "fresh") == 0;
     bool ingest = wanted(&o, "ingest") || fresh_only;
     if (ingest) {
-        static const struct ingest_case all[] = {
-            {1, 1, false},   {1, 8, false},   {1, 64, false},  {100, 1, false},
-            {100, 8, false}, {100, 64, false}, {1, 64, true},   {100, 64, true}};
+        static const struct ingest_case all[] = {{1, 1, false},   {1, 8, false},   {1, 64, false},
+                                                 {100, 1, false}, {100, 8, false}, {100, 64, false},
+                                                 {1, 64, true},   {100, 64, true}};
         static const struct ingest_case fresh[] = {
             {1, 64, false}, {1, 64, true}, {100, 64, false}, {100, 64, true}};
         const struct ingest_case *cases = fresh_only ? fresh : all;

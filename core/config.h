@@ -87,9 +87,9 @@ struct config {
         unsigned webhook_workers;                 /* 0: two per CPU, at least 4 */
         unsigned api_workers;                     /* default 4 */
     } http;
-    unsigned ingest_writers;        /* ingest.writers: DB connections committing, default 2 */
-    unsigned ingest_batch_max;      /* ingest.batch_max: events per transaction, default 1000 */
-    unsigned ingest_queue_max;      /* ingest.queue_max: events waiting (then 503), default 50000 */
+    unsigned ingest_writers;   /* ingest.writers: DB connections committing, default 2 */
+    unsigned ingest_batch_max; /* ingest.batch_max: events per transaction, default 1000 */
+    unsigned ingest_queue_max; /* ingest.queue_max: events waiting (then 503), default 50000 */
     bool readiness_require_connectors; /* readiness.connectors: require (default report) */
     struct config_token *tokens;       /* api.tokens */
     size_t token_count;

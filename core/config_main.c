@@ -77,8 +77,8 @@ static const lh_config_field_t http_fields[] = {
     {"request_timeout", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "10s", 100, 0, NULL,
      "A request must arrive whole (headers and body) within this long of its request line, "
      "however slowly its bytes trickle; its answer must be taken within as long again."},
-    {"unauthenticated_bytes", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "33554432",
-     65536, 4.0 * 1024 * 1024 * 1024, NULL,
+    {"unauthenticated_bytes", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "33554432", 65536,
+     4.0 * 1024 * 1024 * 1024, NULL,
      "Most bytes of webhook bodies held before their signature is checked, all clients "
      "together; past it: 503 with Retry-After, connection closed."},
     {"unauthenticated_bytes_per_address", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,

@@ -355,7 +355,8 @@ int daemon_start(struct daemon *daemon, struct config *config)
                   (json_int_t)router_count(daemon->router), "replica", daemon->replica);
     if (fields != NULL && config->admin_listen_host != NULL) {
         json_object_set_new(fields, "admin_host", json_string(config->admin_listen_host));
-        json_object_set_new(fields, "admin_port", json_integer(http_server_admin_port(daemon->http)));
+        json_object_set_new(fields, "admin_port",
+                            json_integer(http_server_admin_port(daemon->http)));
     }
     log_write(LOG_LEVEL_INFO, NULL, NULL, fields, "leadhubd %s listening on %s:%d", LEADHUB_VERSION,
               config->listen_host, http_server_port(daemon->http));

@@ -228,8 +228,8 @@ static int copy_time(json_t *out, const json_t *in, const char *key, const char 
     int64_t ms;
     int parsed = json_is_string(value) ? util_parse_rfc3339(json_string_value(value), &ms) : -1;
     if (parsed == -2) {
-        return fail(error_out, "%s%s%s: out of range: expected a time " UTIL_TIME_RANGE_TEXT,
-                    path, path[0] ? "." : "", key);
+        return fail(error_out, "%s%s%s: out of range: expected a time " UTIL_TIME_RANGE_TEXT, path,
+                    path[0] ? "." : "", key);
     }
     if (parsed != 0) {
         return fail(error_out,

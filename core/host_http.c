@@ -343,9 +343,9 @@ lh_status_t host_http_request(lh_ctx_t *ctx, const lh_http_request_t *request,
         char *error = NULL;
         host_http_response_free(response);
         int64_t started = util_monotonic_ms();
-        status = perform_once(request,
-                              ctx != NULL && ctx->deadline_cuts_http ? ctx->deadline_ms : 0,
-                              response, &error);
+        status =
+            perform_once(request, ctx != NULL && ctx->deadline_cuts_http ? ctx->deadline_ms : 0,
+                         response, &error);
         double seconds = (double)(util_monotonic_ms() - started) / 1000.0;
         char status_label[16];
         snprintf(status_label, sizeof(status_label), "%ld", response->status);

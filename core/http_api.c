@@ -104,8 +104,8 @@ enum MHD_Result http_api_run(struct request *req)
     if (parsed == -1) {
         /* dropping it would skip a filter and answer with everything */
         json_t *details = json_pack("{s:s}", "parameter", bad);
-        rest_error(&req->rest, 400, "bad_parameter", details,
-                   "%s: not valid UTF-8, or holds a NUL", bad);
+        rest_error(&req->rest, 400, "bad_parameter", details, "%s: not valid UTF-8, or holds a NUL",
+                   bad);
         json_decref(details);
         free(bad);
         return send_rest(req);

@@ -10,12 +10,13 @@
 #include "http_guard.h"
 #include "util.h"
 
-#define GUARD_BUCKETS       4096
+#define GUARD_BUCKETS      4096
 #define GUARD_LINGER_MAX   256          /* sockets lingering at once */
 #define GUARD_LINGER_MS    1000         /* the longest one lingers */
 #define GUARD_LINGER_BYTES (256u << 10) /* the most read from one: a moment, not a body */
-#define GUARD_LINGER_TICK  (1u << 20)   /* the most read from all of them per tick: under a
-                                           flood of refused bodies, reading stays cheap */
+#define GUARD_LINGER_TICK                                                                          \
+    (1u << 20) /* the most read from all of them per tick: under a                                 \
+                  flood of refused bodies, reading stays cheap */
 
 /* One source address: its connections and reserved bytes; freed when both are zero. */
 struct http_guard_address {

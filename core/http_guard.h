@@ -47,8 +47,8 @@ enum http_guard_phase {
 };
 
 struct http_guard;
-struct http_guard_conn;     /* one connection */
-struct http_guard_address;  /* one source address's share */
+struct http_guard_conn;    /* one connection */
+struct http_guard_address; /* one source address's share */
 
 /* Bytes of a request reserved against the unauthenticated budget. Zero-initialize. */
 struct http_reservation {

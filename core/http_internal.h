@@ -150,9 +150,9 @@ struct request {
     bool commit_refused; /* ingest was full or stopping: nothing was queued */
     lh_header_t *headers;
     size_t header_count;
-    json_t *query;        /* /v1 */
-    char *authorization;  /* /v1 */
-    char *content_type;   /* /v1 */
+    json_t *query;       /* /v1 */
+    char *authorization; /* /v1 */
+    char *content_type;  /* /v1 */
     struct rest_response rest;
 };
 

@@ -20,7 +20,7 @@
 struct http_pool;
 
 struct http_job {
-    const void *lane;   /* jobs with the same lane share its limit; NULL: no lane */
+    const void *lane;    /* jobs with the same lane share its limit; NULL: no lane */
     unsigned lane_limit; /* at most this many of the lane at once (0: no limit) */
     atomic_bool cancelled;
     /* run on a worker thread, unless the job was cancelled while queued */

@@ -37,8 +37,8 @@ static char *decode(const char *text, size_t len, bool *invalid)
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         int high, low;
-        if (text[i] == '%' && i + 2 < len &&
-            (high = hex_value(text[i + 1])) >= 0 && (low = hex_value(text[i + 2])) >= 0) {
+        if (text[i] == '%' && i + 2 < len && (high = hex_value(text[i + 1])) >= 0 &&
+            (low = hex_value(text[i + 2])) >= 0) {
             char c = (char)(high * 16 + low);
             if (c == '\0') {
                 *invalid = true;

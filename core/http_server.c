@@ -28,8 +28,8 @@
 #include "http_query.h"
 #include "readiness_checker.h"
 
-#define CLOCK_TICK_MS  50  /* job deadlines */
-#define GUARD_TICK_MS  250 /* connection deadlines, lingering sockets, gauges */
+#define CLOCK_TICK_MS 50  /* job deadlines */
+#define GUARD_TICK_MS 250 /* connection deadlines, lingering sockets, gauges */
 
 static const char *const route_labels[] = {
     "other", "/webhooks/{instance}", "/healthz", "/readyz", "/metrics", "/v1"};
@@ -91,8 +91,8 @@ enum MHD_Result http_send_json(struct request *req, int status, json_t *body,
     if (text == NULL) {
         return MHD_NO;
     }
-    enum MHD_Result rc = http_send(req, status, "application/json", text, strlen(text),
-                                   header_name, header_value);
+    enum MHD_Result rc =
+        http_send(req, status, "application/json", text, strlen(text), header_name, header_value);
     free(text);
     return rc;
 }
@@ -169,8 +169,7 @@ enum MHD_Result http_refuse_mid_upload(struct request *req, int status, const ch
                                    retry_after != NULL ? "Retry-After: " : "",
                                    retry_after != NULL ? retry_after : "",
                                    retry_after != NULL ? "\r\n" : "", strlen(body), body);
-        if (answer != NULL &&
-            send(fd, answer, strlen(answer), MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {
+        if (answer != NULL && send(fd, answer, strlen(answer), MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {
             shutdown(fd, SHUT_WR);
             http_guard_linger(req->server->guard, fd);
         }
@@ -551,8 +550,8 @@ static bool framing_acceptable(struct MHD_Connection *connection, struct request
 {
     struct framing f = {0};
     MHD_get_connection_values(connection, MHD_HEADER_KIND, count_framing, &f);
-    const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *length =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     req->announced = length != NULL ? strtoull(length, NULL, 10) : 0;
     req->has_body = f.codings > 0 || req->announced > 0;
     if (f.codings == 0) {
@@ -721,9 +720,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             metrics_counter_add(req->server->daemon->metrics, "leadhub_webhook_requests_total",
                                 "Webhook requests, by instance and outcome.", 1, "instance",
                                 req->instance->name, "outcome", "timeout", METRICS_END);
-            log_limited(&req->server->refusal_log, LOG_LEVEL_WARN,
-                        req->instance->plugin->name, req->instance->name,
-                        "webhook answered 503: %s passed", reason);
+            log_limited(&req->server->refusal_log, LOG_LEVEL_WARN, req->instance->plugin->name,
+                        req->instance->name, "webhook answered 503: %s passed", reason);
         }
         return http_send_error(req, 503, "unavailable",
                                strcmp(reason, "commit_timeout") == 0
@@ -772,8 +770,7 @@ static void update_gauges(struct http_server *server)
     metrics_gauge_set(m, "leadhub_http_worker_queue", "Jobs waiting for a worker, by pool.",
                       (double)http_pool_queued(server->api_pool), "pool", "api", METRICS_END);
     metrics_gauge_set(m, "leadhub_http_workers_busy", "Workers running a job, by pool.",
-                      (double)http_pool_busy(server->webhook_pool), "pool", "webhook",
-                      METRICS_END);
+                      (double)http_pool_busy(server->webhook_pool), "pool", "webhook", METRICS_END);
     metrics_gauge_set(m, "leadhub_http_workers_busy", "Workers running a job, by pool.",
                       (double)http_pool_busy(server->api_pool), "pool", "api", METRICS_END);
 }
@@ -815,8 +812,7 @@ static void *clock_main(void *arg)
 /* --- lifecycle -------------------------------------------------------------------------- */
 
 static int start_listener(struct http_server *server, struct listener *listener, const char *host,
-                          int port, unsigned threads, unsigned connection_limit,
-                          char **error_out)
+                          int port, unsigned threads, unsigned connection_limit, char **error_out)
 {
     const struct config *config = server->daemon->config;
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
@@ -842,8 +838,7 @@ static int start_listener(struct http_server *server, struct listener *listener,
         {MHD_OPTION_SOCK_ADDR, 0, address->ai_addr},
         {MHD_OPTION_CONNECTION_LIMIT, connection_limit, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_CONNECTION_MEMORY, NULL},
-        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)((config->http_timeout_ms + 999) / 1000),
-         NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)((config->http_timeout_ms + 999) / 1000), NULL},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, listener},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, listener},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, listener},
@@ -855,8 +850,8 @@ static int start_listener(struct http_server *server, struct listener *listener,
                                      listener, MHD_OPTION_ARRAY, options, MHD_OPTION_END);
     freeaddrinfo(address);
     if (listener->mhd == NULL) {
-        *error_out = util_printf("cannot listen on %s:%d (address in use, or not permitted)",
-                                 host, port);
+        *error_out =
+            util_printf("cannot listen on %s:%d (address in use, or not permitted)", host, port);
         return -1;
     }
     const union MHD_DaemonInfo *info =
@@ -884,8 +879,7 @@ struct http_server *http_server_start(struct daemon *daemon, char **error_out)
     pthread_rwlock_init(&server->ingest_lock, NULL);
     pthread_mutex_init(&server->clock_mutex, NULL);
     pthread_cond_init(&server->clock_wake, NULL);
-    server->refusal_log =
-        (struct log_limiter)LOG_LIMITER_INIT(10, 10000, "webhook refusal lines");
+    server->refusal_log = (struct log_limiter)LOG_LIMITER_INIT(10, 10000, "webhook refusal lines");
     server->connection_log =
         (struct log_limiter)LOG_LIMITER_INIT(10, 10000, "connection refusal lines");
 
@@ -929,8 +923,8 @@ struct http_server *http_server_start(struct daemon *daemon, char **error_out)
         /* operators and probes: one thread is plenty, and its own small connection limit */
         struct listener *second = &server->listeners[server->listener_count++];
         second->serves_admin = true;
-        if (start_listener(server, second, config->admin_listen_host, config->admin_listen_port,
-                           1, 256, error_out) != 0) {
+        if (start_listener(server, second, config->admin_listen_host, config->admin_listen_port, 1,
+                           256, error_out) != 0) {
             http_server_stop(server, 5000);
             return NULL;
         }
@@ -1002,7 +996,8 @@ bool http_server_stop(struct http_server *server, int64_t grace_ms)
         server->clock_started = false;
     }
     /* the work first: a worker may still resume a connection */
-    if (!http_pool_stop(server->webhook_pool, grace_ms) || !http_pool_stop(server->api_pool, grace_ms)) {
+    if (!http_pool_stop(server->webhook_pool, grace_ms) ||
+        !http_pool_stop(server->api_pool, grace_ms)) {
         log_warn("a webhook callback or REST handler is still running after the shutdown grace "
                  "period");
         return false;

@@ -147,9 +147,9 @@ enum MHD_Result http_webhook_chunk(struct request *req, const char *data, size_t
 {
     if (req->reservation.bytes < req->body.len + size) {
         /* a chunked body: reserved as it comes */
-        int reserved = http_guard_reserve(req->server->guard, req->guard_conn,
-                                          req->body.len + size - req->reservation.bytes,
-                                          &req->reservation);
+        int reserved =
+            http_guard_reserve(req->server->guard, req->guard_conn,
+                               req->body.len + size - req->reservation.bytes, &req->reservation);
         if (reserved != 0) {
             return refuse_over_budget(req, reserved, true);
         }
@@ -231,9 +231,8 @@ enum MHD_Result http_webhook_run(struct request *req)
     req->job.run = run_callback;
     req->job.lane = req->instance;
     /* one instance never takes every worker: others keep answering while it is slow */
-    req->job.lane_limit = reentrant ? (server->webhook_workers > 1 ? server->webhook_workers - 1
-                                                                   : 1)
-                                    : 1;
+    req->job.lane_limit =
+        reentrant ? (server->webhook_workers > 1 ? server->webhook_workers - 1 : 1) : 1;
     if (http_submit(req, server->webhook_pool, server->limits.webhook_timeout_ms,
                     "webhook_timeout") != 0) {
         http_count_refusal(server, "queue_full");

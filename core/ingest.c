@@ -163,8 +163,8 @@ static void count_outcomes(struct ingest *ingest, struct ingest_batch *list)
             metrics_counter_add(ingest->metrics, "leadhub_events_ingested_total",
                                 "Events committed, by instance, type and outcome (stored, or "
                                 "duplicate of one stored before).",
-                                1, "instance", e->source, "type", event_type_label(e->type), "outcome",
-                                e->duplicate ? "duplicate" : "stored", METRICS_END);
+                                1, "instance", e->source, "type", event_type_label(e->type),
+                                "outcome", e->duplicate ? "duplicate" : "stored", METRICS_END);
         }
     }
 }

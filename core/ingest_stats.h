@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define INGEST_STATS_FIRST 500      /* the first ANALYZE, at this many events */
-#define INGEST_STATS_UNTIL 1000000  /* none once the table holds this many */
+#define INGEST_STATS_FIRST 500     /* the first ANALYZE, at this many events */
+#define INGEST_STATS_UNTIL 1000000 /* none once the table holds this many */
 
 struct metrics;
 struct ingest_stats;

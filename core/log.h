@@ -50,13 +50,15 @@ struct log_limiter {
     int64_t window_ms;
     const char *what; /* "webhook refusals": a constant */
     int64_t window_start_ms;
-    unsigned written;     /* in this window */
-    unsigned suppressed;  /* since the last summary */
+    unsigned written;    /* in this window */
+    unsigned suppressed; /* since the last summary */
     int64_t first_suppressed_ms;
 };
 
 #define LOG_LIMITER_INIT(burst, window_ms, what)                                                   \
-    {PTHREAD_MUTEX_INITIALIZER, (burst), (window_ms), (what), 0, 0, 0, 0}
+    {                                                                                              \
+        PTHREAD_MUTEX_INITIALIZER, (burst), (window_ms), (what), 0, 0, 0, 0                        \
+    }
 
 /* log_limited - log_write() unless the limiter's burst is spent. Returns whether it wrote. */
 bool log_limited(struct log_limiter *limiter, enum log_level level, const char *plugin,

@@ -20,7 +20,7 @@
 
 #include <libpq-fe.h>
 
-#define POLL_LEASE_LOCK_CLASS  0x4c50 /* "LP": the leases' advisory locks */
+#define POLL_LEASE_LOCK_CLASS   0x4c50 /* "LP": the leases' advisory locks */
 #define POLL_LEASE_LEGACY_CLASS 0x4c48 /* "LH": the previous release's, on a name hash */
 
 /* A lease held: the fence its commits carry. */

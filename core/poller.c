@@ -99,8 +99,8 @@ static void count_poll(struct metrics *metrics, const char *instance, const char
 }
 
 void poller_run_once(struct instance *source, struct ingest *ingest, PGconn *conn,
-                     const char *replica, const struct poll_lease *lease,
-                     struct metrics *metrics, atomic_bool *cancel, struct poll_result *result)
+                     const char *replica, const struct poll_lease *lease, struct metrics *metrics,
+                     atomic_bool *cancel, struct poll_result *result)
 {
     memset(result, 0, sizeof(*result));
     result->retry_after_ms = -1;
@@ -311,8 +311,8 @@ static void *poll_thread_main(void *arg)
         struct poll_result result;
         poller_run_once(source, t->poller->ingest, conn, t->poller->replica, &lease,
                         t->poller->metrics, &t->stopping, &result);
-        if (result.fenced || (strcmp(result.outcome, "no_database") == 0 &&
-                              PQstatus(conn) != CONNECTION_OK)) {
+        if (result.fenced ||
+            (strcmp(result.outcome, "no_database") == 0 && PQstatus(conn) != CONNECTION_OK)) {
             /* the session (and its lock) is gone, or another replica holds the lease now:
              * start over, from a new session that must take the lease again */
             if (result.fenced) {

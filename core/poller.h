@@ -76,8 +76,8 @@ struct poll_lease;
  *   cancel: may be NULL; when it turns true the poll's should_stop() says so.
  */
 void poller_run_once(struct instance *source, struct ingest *ingest, PGconn *conn,
-                     const char *replica, const struct poll_lease *lease,
-                     struct metrics *metrics, atomic_bool *cancel, struct poll_result *result);
+                     const char *replica, const struct poll_lease *lease, struct metrics *metrics,
+                     atomic_bool *cancel, struct poll_result *result);
 
 void poll_result_clear(struct poll_result *result);
 

@@ -1360,8 +1360,7 @@ enum store_result store_write_batch(struct store *store, struct event_record *ev
 }
 
 enum store_result store_write_batch_fenced(struct store *store, struct event_record *events,
-                                           size_t event_count,
-                                           struct store_checkpoint *checkpoints,
+                                           size_t event_count, struct store_checkpoint *checkpoints,
                                            size_t checkpoint_count, const struct router *router,
                                            json_t *destinations, const struct store_fence *fence,
                                            char **error_out)

@@ -295,10 +295,11 @@ PGconn *store_connect(const char *url, char **error_out)
 {
     /* Timeouts first: with expand_dbname=1 the URL (the dbname value, expanded) overrides
      * the keywords before it, so an operator's connect_timeout or keepalives win. */
-    static const char *const keys[] = {
-        "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
-        "keepalives_count", "tcp_user_timeout", "dbname",          "application_name",
-        "client_encoding",  NULL};
+    static const char *const keys[] = {"connect_timeout",  "keepalives",
+                                       "keepalives_idle",  "keepalives_interval",
+                                       "keepalives_count", "tcp_user_timeout",
+                                       "dbname",           "application_name",
+                                       "client_encoding",  NULL};
     /* After the URL, what it may not change: the release's name and schema generation,
      * which `leadhubd migrate` reads from pg_stat_activity before it applies a contracting
      * migration (schema_policy.h), and the encoding. */
@@ -616,8 +617,8 @@ static enum store_result exec_simple(struct store *store, const char *sql, char 
 }
 
 enum store_result store_query_within(PGconn *conn, const char *sql, int nparams,
-                                     const char *const *params, int64_t ms,
-                                     PGresult **result_out, char **error_out)
+                                     const char *const *params, int64_t ms, PGresult **result_out,
+                                     char **error_out)
 {
     *result_out = NULL;
     *error_out = NULL;

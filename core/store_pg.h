@@ -21,7 +21,7 @@ enum store_result {
     STORE_UNAVAILABLE = -1, /* connection lost or refused: retry later, answer 503 */
     STORE_CONFLICT = -2,    /* deadlock or serialization failure: retry the transaction */
     STORE_REJECTED = -3,    /* the statement failed on its data: retrying will not help */
-    STORE_FENCED = -4       /* a poll's lease was taken over: its commit is refused (poll_lease.h) */
+    STORE_FENCED = -4 /* a poll's lease was taken over: its commit is refused (poll_lease.h) */
 };
 
 struct store;
@@ -135,8 +135,8 @@ void store_pipeline_end(struct store *store);
  *   store_classify() says of the failure.
  */
 enum store_result store_query_within(PGconn *conn, const char *sql, int nparams,
-                                     const char *const *params, int64_t ms,
-                                     PGresult **result_out, char **error_out);
+                                     const char *const *params, int64_t ms, PGresult **result_out,
+                                     char **error_out);
 
 /* store_begin / store_commit / store_rollback - transaction control. */
 enum store_result store_begin(struct store *store, char **error_out);
@@ -236,8 +236,7 @@ struct store_fence {
  * the instance's (else STORE_FENCED, nothing stored). fence NULL: no check.
  */
 enum store_result store_write_batch_fenced(struct store *store, struct event_record *events,
-                                           size_t event_count,
-                                           struct store_checkpoint *checkpoints,
+                                           size_t event_count, struct store_checkpoint *checkpoints,
                                            size_t checkpoint_count, const struct router *router,
                                            json_t *destinations, const struct store_fence *fence,
                                            char **error_out);

@@ -53,8 +53,8 @@ void util_format_duration(int64_t ms, char *out, size_t out_size);
 /* The times leadhub takes: years 0001 to 9999 in UTC, what RFC 3339 can write and
  * PostgreSQL stores (year 0000 is not a year to it; an offset can push 0001-01-01 or
  * 9999-12-31 past either end). */
-#define UTIL_TIME_MIN_MS (-62135596800000LL) /* 0001-01-01T00:00:00Z */
-#define UTIL_TIME_MAX_MS 253402300799999LL   /* 9999-12-31T23:59:59.999Z */
+#define UTIL_TIME_MIN_MS     (-62135596800000LL) /* 0001-01-01T00:00:00Z */
+#define UTIL_TIME_MAX_MS     253402300799999LL   /* 9999-12-31T23:59:59.999Z */
 #define UTIL_TIME_RANGE_TEXT "between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z"
 
 /*

@@ -702,7 +702,6 @@ START_TEST(test_a_chunked_upload_past_the_body_limit_is_413)
 }
 END_TEST
 
-
 /* Values that pass a naive check and break later are refused where they come in. */
 START_TEST(test_posted_times_postgresql_cannot_store_are_refused_per_item)
 {
@@ -746,7 +745,8 @@ START_TEST(test_every_stored_number_reads_back)
     struct answer a = get("/v1/events?source=bignum-app");
     json_t *data = data_of(&a);
     ck_assert_uint_eq(json_array_size(data), 2);
-    const json_t *first = json_object_get(json_object_get(json_array_get(data, 0), "event"), "data");
+    const json_t *first =
+        json_object_get(json_object_get(json_array_get(data, 0), "event"), "data");
     ck_assert(json_number_value(json_object_get(first, "big")) == 1e19);
     /* only the number that needs it is read as a real: ids and the rest stay integers */
     ck_assert(json_is_integer(json_object_get(first, "n")));
@@ -755,7 +755,6 @@ START_TEST(test_every_stored_number_reads_back)
     answer_free(&a);
 }
 END_TEST
-
 
 /* Every custom.<name> an app posts shares one label of the ingest counter: a new type is
  * not a new series. */

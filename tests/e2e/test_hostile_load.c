@@ -283,17 +283,18 @@ START_TEST(test_unauthenticated_bodies_stay_within_their_budget)
     char *log = td_log(&td);
     size_t refusal_lines = count_in(log, "webhook refused");
     size_t summaries = count_in(log, "webhook refusal lines suppressed");
-    printf("unauthenticated bodies: %u waves of %u connections x 1 MiB (%lld ms): %llu opened, %llu "
-           "refused at accept, %llu answered (%llu 503), %.0f MiB sent; daemon RSS idle %ld "
-           "MiB, peak %ld MiB (+%ld MiB); /healthz p99 %.1f ms over %zu probes (%llu "
-           "unanswered); signed webhooks from 127.0.0.2: %llu acknowledged during it; %zu "
-           "refusal log lines, %zu summaries\n  signed: %s\n",
-           waves, connections, (long long)duration_ms, (unsigned long long)fr.opened,
-           (unsigned long long)fr.refused, (unsigned long long)fr.answered,
-           (unsigned long long)fr.answers_503, (double)fr.bytes_sent / MIB, idle_kb / 1024,
-           peak_kb / 1024, (peak_kb - idle_kb) / 1024, p99, probes,
-           (unsigned long long)health.unanswered, (unsigned long long)acked_during,
-           refusal_lines, summaries, line);
+    printf(
+        "unauthenticated bodies: %u waves of %u connections x 1 MiB (%lld ms): %llu opened, %llu "
+        "refused at accept, %llu answered (%llu 503), %.0f MiB sent; daemon RSS idle %ld "
+        "MiB, peak %ld MiB (+%ld MiB); /healthz p99 %.1f ms over %zu probes (%llu "
+        "unanswered); signed webhooks from 127.0.0.2: %llu acknowledged during it; %zu "
+        "refusal log lines, %zu summaries\n  signed: %s\n",
+        waves, connections, (long long)duration_ms, (unsigned long long)fr.opened,
+        (unsigned long long)fr.refused, (unsigned long long)fr.answered,
+        (unsigned long long)fr.answers_503, (double)fr.bytes_sent / MIB, idle_kb / 1024,
+        peak_kb / 1024, (peak_kb - idle_kb) / 1024, p99, probes,
+        (unsigned long long)health.unanswered, (unsigned long long)acked_during, refusal_lines,
+        summaries, line);
     fflush(stdout);
     ck_assert_msg(SANITIZED || peak_kb - idle_kb <= 64 * 1024, "RSS grew %ld MiB",
                   (peak_kb - idle_kb) / 1024);
@@ -431,8 +432,7 @@ START_TEST(test_slowloris_connections_are_closed_by_the_request_deadline)
            (unsigned long long)hooks.unanswered, prober_count_outside(&hooks, 200, 200),
            polled ? "yes" : "no", fds);
     fflush(stdout);
-    ck_assert_msg(health_n > 50 && health_p99 < bound_ms(100), "/healthz p99 %.1f ms",
-                  health_p99);
+    ck_assert_msg(health_n > 50 && health_p99 < bound_ms(100), "/healthz p99 %.1f ms", health_p99);
     ck_assert_msg(hooks_n > 20 && hooks_p99 < bound_ms(100), "webhook p99 %.1f ms", hooks_p99);
     ck_assert_uint_eq(health.unanswered + hooks.unanswered, 0);
     ck_assert_uint_eq(prober_count_outside(&hooks, 200, 200), 0);
@@ -524,16 +524,15 @@ START_TEST(test_slow_rest_reads_hold_neither_health_nor_webhooks)
     printf("slow REST reads: 4 reads held %lld ms (answered %ld, %ld, %ld, %ld after %lld ms); "
            "/healthz p99 %.1f ms (%zu probes); signed webhook p99 %.1f ms during (%zu) vs "
            "idle %.1f ms before (%zu) and %.1f ms after (%zu): x%.2f\n",
-           (long long)hold_ms, reads[0].status, reads[1].status, reads[2].status,
-           reads[3].status, (long long)reads[0].ms, health_p99, health_n, during, n_during,
-           idle_before, n_before, idle_after, n_after, during / idle);
+           (long long)hold_ms, reads[0].status, reads[1].status, reads[2].status, reads[3].status,
+           (long long)reads[0].ms, health_p99, health_n, during, n_during, idle_before, n_before,
+           idle_after, n_after, during / idle);
     fflush(stdout);
     for (int i = 0; i < 4; i++) {
         ck_assert_int_eq(reads[i].status, 200);
         ck_assert_int_ge(reads[i].ms, hold_ms - 1000);
     }
-    ck_assert_msg(health_n > 50 && health_p99 < bound_ms(20), "/healthz p99 %.1f ms",
-                  health_p99);
+    ck_assert_msg(health_n > 50 && health_p99 < bound_ms(20), "/healthz p99 %.1f ms", health_p99);
     ck_assert_msg(SANITIZED || during <= 2 * idle, "webhook p99 %.1f ms during, %.1f ms idle",
                   during, idle);
     prober_free(&health);
@@ -640,8 +639,7 @@ START_TEST(test_a_provider_answering_in_25_s_holds_no_webhook_past_a_second)
     fflush(stdout);
     ck_assert_uint_ge(posts.sent, 5);
     ck_assert_uint_eq(posts.answered_in_time, posts.sent);
-    ck_assert_msg(health_n > 50 && health_p99 < bound_ms(20), "/healthz p99 %.1f ms",
-                  health_p99);
+    ck_assert_msg(health_n > 50 && health_p99 < bound_ms(20), "/healthz p99 %.1f ms", health_p99);
     ck_assert_uint_eq(prober_count_outside(&hooks, 200, 200) + hooks.unanswered, 0);
     prober_free(&health);
     prober_free(&hooks);

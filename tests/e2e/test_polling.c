@@ -387,7 +387,6 @@ START_TEST(test_a_replica_whose_init_failed_leaves_the_polls_to_another)
 }
 END_TEST
 
-
 /* The backend of the session holding the pager's poll lease, or 0. */
 static long lease_session(void)
 {
@@ -413,9 +412,9 @@ static bool fenced_by(void *arg)
     char *url = td_url(arg, "/metrics");
     struct http_result m;
     http_get(url, &m);
-    bool fenced = m.body != NULL &&
-                  strstr(m.body, "leadhub_polls_total{instance=\"pager\",outcome=\"fenced\"} 1") !=
-                      NULL;
+    bool fenced =
+        m.body != NULL &&
+        strstr(m.body, "leadhub_polls_total{instance=\"pager\",outcome=\"fenced\"} 1") != NULL;
     http_result_free(&m);
     free(url);
     return fenced;

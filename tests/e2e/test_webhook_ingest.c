@@ -531,7 +531,6 @@ START_TEST(test_two_instances_of_one_plugin_use_their_own_secrets)
 }
 END_TEST
 
-
 /* --- what passes no check but would break later: refused at the boundary --------------- */
 
 /* A raw request to `path` signed for `body`, with `extra` header lines ("" for none), then
@@ -652,13 +651,12 @@ START_TEST(test_a_body_framed_two_ways_is_400_and_the_connection_closed)
     const char body[] = "{\"type\":\"email.received\",\"source_id\":\"smuggle-1\","
                         "\"occurred_at\":\"2026-11-27T10:00:00Z\"}";
     char *chunked = util_printf("%zx\r\n%s\r\n0\r\n\r\n", strlen(body), body);
-    char *both = util_printf("Content-Length: %zu\r\nTransfer-Encoding: chunked\r\n",
-                             strlen(chunked));
-    char *two_lengths = util_printf("Content-Length: %zu\r\nContent-Length: %zu\r\n",
-                                    strlen(body), strlen(body));
-    const char *cases[][2] = {{both, chunked},
-                              {"Transfer-Encoding: gzip\r\n", body},
-                              {two_lengths, body}};
+    char *both =
+        util_printf("Content-Length: %zu\r\nTransfer-Encoding: chunked\r\n", strlen(chunked));
+    char *two_lengths =
+        util_printf("Content-Length: %zu\r\nContent-Length: %zu\r\n", strlen(body), strlen(body));
+    const char *cases[][2] = {
+        {both, chunked}, {"Transfer-Encoding: gzip\r\n", body}, {two_lengths, body}};
     for (size_t i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
         char *request = raw_signed("/webhooks/inbound", cases[i][0], cases[i][1]);
         struct raw_answer a;

@@ -34,14 +34,14 @@ struct flood_options {
 };
 
 struct flood_result {
-    uint64_t opened;       /* connections established */
-    uint64_t refused;      /* connect failed, or closed before a byte was answered within
-                              100 ms of opening (refused at accept) */
-    uint64_t answered;     /* got an HTTP answer */
-    uint64_t answers_503;  /* of which 503 */
-    uint64_t answers_other;/* of which neither 503 nor 401 nor 413 */
+    uint64_t opened;           /* connections established */
+    uint64_t refused;          /* connect failed, or closed before a byte was answered within
+                                  100 ms of opening (refused at accept) */
+    uint64_t answered;         /* got an HTTP answer */
+    uint64_t answers_503;      /* of which 503 */
+    uint64_t answers_other;    /* of which neither 503 nor 401 nor 413 */
     uint64_t closed_by_server; /* ended by the server without an answer (after 100 ms) */
-    uint64_t still_open;   /* alive at the end of the duration */
+    uint64_t still_open;       /* alive at the end of the duration */
     uint64_t bytes_sent;
     /* FLOOD_SLOWLORIS: lifetimes of connections the server closed (after the first 100 ms),
      * in ms; sorted */
@@ -61,7 +61,7 @@ void flood_raise_fd_limit(void);
 
 /* A prober on its own thread. */
 struct prober {
-    const char *source;   /* e.g. "127.0.0.3" */
+    const char *source; /* e.g. "127.0.0.3" */
     int port;
     int64_t interval_ms;
     /* the request to send (NULL: GET /healthz); called on the prober thread; malloc'd */

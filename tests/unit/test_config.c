@@ -323,7 +323,6 @@ START_TEST(test_load_wrong_types_and_ranges_in_main_file)
 }
 END_TEST
 
-
 /* Budgets that contradict each other are caught where they are written. */
 START_TEST(test_load_http_budgets_that_cannot_work_are_refused)
 {

@@ -221,7 +221,6 @@ START_TEST(test_event_normalize_email)
 }
 END_TEST
 
-
 /* Anyone may post a new custom.<name>: metrics label them all alike, or each would be a
  * series for ever. */
 START_TEST(test_event_type_label_is_a_bounded_set)

@@ -26,9 +26,9 @@
 #include "testutil.h"
 #include "util.h"
 
-static atomic_int calls;       /* webhook callbacks that ran */
-static atomic_int late_calls;  /* slow callbacks that returned */
-static int slow_ms = 3000;     /* how long the slow plugin's callback takes */
+static atomic_int calls;      /* webhook callbacks that ran */
+static atomic_int late_calls; /* slow callbacks that returned */
+static int slow_ms = 3000;    /* how long the slow plugin's callback takes */
 
 static lh_status_t quick_webhook(void *state, lh_ctx_t *ctx, const lh_webhook_request_t *request)
 {
@@ -58,19 +58,36 @@ static void destroy(void *state)
 
 static const lh_config_field_t no_settings[] = {LH_FIELD_END};
 static const lh_plugin_t quick_descriptor = {
-    LH_PLUGIN_HEADER,     .kind = LH_KIND_SOURCE,      .flags = LH_PLUGIN_REENTRANT,
-    .name = "quick",      .version = "1",              .description = "answers at once",
-    .config_schema = no_settings, .webhook = quick_webhook, .destroy = destroy,
+    LH_PLUGIN_HEADER,
+    .kind = LH_KIND_SOURCE,
+    .flags = LH_PLUGIN_REENTRANT,
+    .name = "quick",
+    .version = "1",
+    .description = "answers at once",
+    .config_schema = no_settings,
+    .webhook = quick_webhook,
+    .destroy = destroy,
 };
 static const lh_plugin_t slow_descriptor = {
-    LH_PLUGIN_HEADER,     .kind = LH_KIND_SOURCE, .name = "slow",
-    .version = "1",       .description = "answers late",
-    .config_schema = no_settings, .webhook = slow_webhook, .destroy = destroy,
+    LH_PLUGIN_HEADER,
+    .kind = LH_KIND_SOURCE,
+    .name = "slow",
+    .version = "1",
+    .description = "answers late",
+    .config_schema = no_settings,
+    .webhook = slow_webhook,
+    .destroy = destroy,
 };
 static const lh_plugin_t slow_reentrant_descriptor = {
-    LH_PLUGIN_HEADER,     .kind = LH_KIND_SOURCE, .flags = LH_PLUGIN_REENTRANT,
-    .name = "slow_reentrant", .version = "1",     .description = "answers late, in parallel",
-    .config_schema = no_settings, .webhook = slow_webhook, .destroy = destroy,
+    LH_PLUGIN_HEADER,
+    .kind = LH_KIND_SOURCE,
+    .flags = LH_PLUGIN_REENTRANT,
+    .name = "slow_reentrant",
+    .version = "1",
+    .description = "answers late, in parallel",
+    .config_schema = no_settings,
+    .webhook = slow_webhook,
+    .destroy = destroy,
 };
 static const char *const signature_headers[] = {"X-Test-Signature", "X-Test-Signature-V2", NULL};
 
@@ -117,15 +134,17 @@ static void start_with(void (*adjust)(struct config *))
     pthread_rwlock_init(&hub.config_lock, NULL);
     atomic_init(&hub.stopping, false);
 
-    plugins[0] = (struct plugin){.name = "quick", .path = "-", .desc = &quick_descriptor,
+    plugins[0] = (struct plugin){.name = "quick",
+                                 .path = "-",
+                                 .desc = &quick_descriptor,
                                  .webhook_signature_headers = signature_headers};
     plugins[1] = (struct plugin){.name = "quick", .path = "-", .desc = &quick_descriptor};
     plugins[2] = (struct plugin){.name = "slow", .path = "-", .desc = &slow_descriptor};
-    plugins[3] = (struct plugin){.name = "slow_reentrant", .path = "-",
-                                 .desc = &slow_reentrant_descriptor};
+    plugins[3] =
+        (struct plugin){.name = "slow_reentrant", .path = "-", .desc = &slow_reentrant_descriptor};
     for (size_t i = 0; i < INSTANCES; i++) {
-        instances[i] = instance_new(&config_instances[i], &plugins[i], json_object(),
-                                    &hub.services);
+        instances[i] =
+            instance_new(&config_instances[i], &plugins[i], json_object(), &hub.services);
         ck_assert_ptr_nonnull(instances[i]);
         atomic_store(&instances[i]->initialized, true);
     }
@@ -155,8 +174,7 @@ static void stop(void)
 
 /* Sends `head` (request line and headers) on a new connection and waits up to ms for an
  * answer; returns its status (0: none). The connection is left in *fd_out when not NULL. */
-static int answer_to_head(const char *source, int port, const char *head, int64_t ms,
-                          int *fd_out)
+static int answer_to_head(const char *source, int port, const char *head, int64_t ms, int *fd_out)
 {
     int fd = raw_connect(source, port);
     ck_assert_int_ge(fd, 0);
@@ -204,8 +222,7 @@ static bool closed_within(int fd, int64_t ms)
 
 static double refused(const char *reason)
 {
-    return metrics_get(hub.metrics, "leadhub_http_refused_total", "reason", reason,
-                       METRICS_END);
+    return metrics_get(hub.metrics, "leadhub_http_refused_total", "reason", reason, METRICS_END);
 }
 
 /* The clock counts a connection it shut just after shutting it: wait for the count. */
@@ -262,8 +279,7 @@ END_TEST
 static int64_t healthz_ms(int port)
 {
     int64_t started = util_monotonic_ms();
-    int status = answer_to_head(NULL, port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 5000,
-                                NULL);
+    int status = answer_to_head(NULL, port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 5000, NULL);
     ck_assert_int_eq(status, 200);
     return util_monotonic_ms() - started;
 }
@@ -324,7 +340,6 @@ START_TEST(test_a_callback_past_webhook_timeout_is_answered_503_and_its_result_d
 }
 END_TEST
 
-
 /* A reentrant instance may run several callbacks at once, but never on every worker: with
  * four workers and six slow requests in flight, one worker stays for the others. */
 START_TEST(test_a_slow_instance_never_takes_every_worker)
@@ -383,9 +398,9 @@ START_TEST(test_connections_past_the_per_address_limit_are_refused)
     ck_assert_int_ge(fifth, 0);
     ck_assert(closed_within(fifth, 2000));
     close(fifth);
-    ck_assert_int_eq(answer_to_head("127.0.0.2", port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
-                                    2000, NULL),
-                     200);
+    ck_assert_int_eq(
+        answer_to_head("127.0.0.2", port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 2000, NULL),
+        200);
     ck_assert(refused_at_least("connections_per_address", 1));
     for (int i = 0; i < 4; i++) {
         close(held[i]);
@@ -517,14 +532,15 @@ int main(void)
     TCase *seam = tcase_create("signature_headers");
     tcase_add_checked_fixture(seam, start_default, stop);
     tcase_set_timeout(seam, 30);
-    tcase_add_test(seam,
-                   test_a_webhook_carrying_none_of_its_signature_headers_is_refused_before_its_body);
+    tcase_add_test(
+        seam, test_a_webhook_carrying_none_of_its_signature_headers_is_refused_before_its_body);
     tcase_add_test(seam, test_without_declared_signature_headers_nothing_is_refused_early);
     suite_add_tcase(s, seam);
     TCase *work = tcase_create("deadlines");
     tcase_add_checked_fixture(work, start_default, stop);
     tcase_set_timeout(work, 60);
-    tcase_add_test(work, test_a_callback_past_webhook_timeout_is_answered_503_and_its_result_dropped);
+    tcase_add_test(work,
+                   test_a_callback_past_webhook_timeout_is_answered_503_and_its_result_dropped);
     tcase_add_test(work, test_a_slow_instance_never_takes_every_worker);
     suite_add_tcase(s, work);
     TCase *budgets = tcase_create("budgets");

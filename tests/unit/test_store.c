@@ -1022,7 +1022,6 @@ START_TEST(test_store_json_loads_reads_what_jsonb_prints_back)
 }
 END_TEST
 
-
 /* The value libpq uses for `keyword` on conn ("" when unset). */
 static char *conninfo_value(PGconn *conn, const char *keyword)
 {
@@ -1123,7 +1122,6 @@ START_TEST(test_store_keeps_a_statement_timeout_the_database_gives)
 }
 END_TEST
 
-
 /* --- poll leases: ownership as a fence -------------------------------------------------- */
 
 static long long fence_of(const char *instance)
@@ -1186,9 +1184,9 @@ START_TEST(test_poll_lease_keys_cannot_collide)
     /* a session of this release holding the old (hashed) key of "two" (a name whose hash
      * collides) does not keep "two" from being polled */
     PGconn *b = testdb_connect(db_url), *c = testdb_connect(db_url);
-    char *take = util_printf("SELECT pg_advisory_lock(%d, 424242), pg_advisory_lock(%d, %d)",
-                             POLL_LEASE_LOCK_CLASS, POLL_LEASE_LEGACY_CLASS,
-                             poll_lease_legacy_key("three"));
+    char *take =
+        util_printf("SELECT pg_advisory_lock(%d, 424242), pg_advisory_lock(%d, %d)",
+                    POLL_LEASE_LOCK_CLASS, POLL_LEASE_LEGACY_CLASS, poll_lease_legacy_key("three"));
     testdb_scalar(b, take);
     free(take);
     struct poll_lease three;

@@ -40,7 +40,6 @@ START_TEST(test_util_backoff_ceiling_doubles_from_base_up_to_the_cap)
 }
 END_TEST
 
-
 /* Years 0001 to 9999 once in UTC: what RFC 3339 writes and PostgreSQL stores. */
 START_TEST(test_util_parse_rfc3339_refuses_times_outside_years_1_to_9999)
 {
@@ -66,8 +65,9 @@ START_TEST(test_util_utf8_valid)
     ck_assert(util_utf8_valid("plain ascii"));
     ck_assert(util_utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
     ck_assert(!util_utf8_valid("\xff"));
-    ck_assert(!util_utf8_valid("a\xc0\xaf" "b"));      /* overlong '/' */
-    ck_assert(!util_utf8_valid("\xed\xa0\x80"));    /* a surrogate */
+    ck_assert(!util_utf8_valid("a\xc0\xaf"
+                               "b"));                /* overlong '/' */
+    ck_assert(!util_utf8_valid("\xed\xa0\x80"));     /* a surrogate */
     ck_assert(!util_utf8_valid("\xe2\x82"));         /* cut short */
     ck_assert(!util_utf8_valid("\xf4\x90\x80\x80")); /* past U+10FFFF */
 }
