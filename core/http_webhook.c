@@ -76,11 +76,19 @@ static enum MHD_Result refuse_over_budget(struct request *req, int reserved, boo
                       : http_refuse_early(req, 503, "unavailable", message, "1");
 }
 
+/* GET reaches a webhook callback only when its plugin declares challenge handshakes. */
+static bool takes_get(const struct instance *instance)
+{
+    return instance->plugin->desc->webhook != NULL &&
+           (instance->plugin->desc->flags & LH_PLUGIN_WEBHOOK_GET) != 0;
+}
+
 enum MHD_Result http_webhook_start(struct request *req)
 {
     struct http_server *server = req->server;
     struct MHD_Connection *connection = req->connection;
-    if (strcmp(req->method, MHD_HTTP_METHOD_POST) != 0) {
+    bool get = strcmp(req->method, MHD_HTTP_METHOD_GET) == 0;
+    if (strcmp(req->method, MHD_HTTP_METHOD_POST) != 0 && !get) {
         req->close = req->has_body;
         return http_send_error(req, 405, "method_not_allowed", "webhooks take POST",
                                MHD_HTTP_HEADER_ALLOW, "POST");
@@ -101,6 +109,11 @@ enum MHD_Result http_webhook_start(struct request *req)
                                      : "this connector instance takes no webhooks",
                                  NULL);
     }
+    if (get && !takes_get(req->instance)) {
+        req->close = req->has_body;
+        return http_send_error(req, 405, "method_not_allowed", "webhooks take POST",
+                               MHD_HTTP_HEADER_ALLOW, "POST");
+    }
     if (!atomic_load(&req->instance->initialized)) {
         /* Only this instance's webhooks: the process stays ready for the others
          * (readiness.h). */
@@ -108,7 +121,7 @@ enum MHD_Result http_webhook_start(struct request *req)
         return http_refuse_early(req, 503, "unavailable",
                                  "the connector instance is not initialized", "5");
     }
-    if (!carries_signature(connection, req->instance->plugin->webhook_signature_headers)) {
+    if (!get && !carries_signature(connection, req->instance->plugin->webhook_signature_headers)) {
         /* nothing could verify it: refused before a byte of its body is read */
         http_count_refusal(server, "missing_signature");
         count_webhook(req, "unsigned");
@@ -191,6 +204,7 @@ static void run_callback(struct http_job *job)
     }
     const char *query = strchr(req->raw_uri, '?');
     lh_webhook_request_t request = {
+        .struct_size = (uint32_t)sizeof(lh_webhook_request_t),
         .method = req->method,
         .path = req->url,
         .query = query != NULL ? query + 1 : "",
@@ -204,7 +218,7 @@ static void run_callback(struct http_job *job)
     /* verified or refused, the body is no stranger's any more, and no longer needed */
     http_guard_release(req->server->guard, &req->reservation);
     strbuf_free(&req->body);
-    if (req->status == LH_OK && (req->batch.event_count > 0 || req->batch.checkpoint_count > 0)) {
+    if (req->status == LH_OK && !ingest_batch_empty(&req->batch)) {
         if (http_commit(req)) {
             return; /* the writer resumes it */
         }
@@ -227,7 +241,8 @@ enum MHD_Result http_webhook_run(struct request *req)
     req->ctx.deadline_ms = util_monotonic_ms() + server->limits.webhook_timeout_ms;
     req->ctx.cancel = &req->cancel;
     req->ctx.deadline_cuts_http = true; /* a provider call cannot outlast the answer */
-    bool reentrant = (req->instance->plugin->desc->flags & LH_PLUGIN_REENTRANT) != 0;
+    bool reentrant = (req->instance->plugin->desc->flags &
+                      (LH_PLUGIN_REENTRANT | LH_PLUGIN_WEBHOOK_CONCURRENT)) != 0;
     req->job.run = run_callback;
     req->job.lane = req->instance;
     /* one instance never takes every worker: others keep answering while it is slow */

@@ -1,5 +1,5 @@
 /*
- * poll_lease.h - who polls a source instance, as a fence (core/migrations/0007).
+ * poll_lease.h - who polls a source instance, as a fence (core/migrations/0008).
  *
  * A replica takes an instance's lease by taking its advisory lock on its poll session
  * (pg_try_advisory_lock(POLL_LEASE_LOCK_CLASS, lock_id), lock_id from poll_leases: unique

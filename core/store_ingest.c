@@ -189,6 +189,8 @@ static const struct {
     {"ingest_events", sql_events_insert, 2},
     {"ingest_meetings", sql_meetings_upsert, 1},
     {"ingest_checkpoints", sql_checkpoints_upsert, 1},
+    {"ingest_notifications_remove", store_sql_notifications_remove, 1},
+    {"ingest_notifications_put", store_sql_notifications_put, 2},
     {"ingest_fence", "SELECT leadhub_poll_fence_check($1, $2::bigint)", 2},
 };
 
@@ -217,6 +219,7 @@ struct batch {
     size_t *slots;    /* open-addressing index of the events by key: batch index + 1 */
     size_t slot_mask; /* slots has slot_mask + 1 entries */
     char *error;
+    bool events_sent; /* the events insert is in the pipeline */
 };
 
 /* --- the events by key (source, source_id, type) ------------------------------------------ */
@@ -968,6 +971,7 @@ static enum store_result send_events(struct batch *b, const struct router *route
     if (rows.count > 0) {
         const char *params[] = {rowset_text(&rows), rowset_text(&deliveries)};
         rc = send_texts(b, "ingest_events", 2, params);
+        b->events_sent = rc == STORE_OK;
     }
     rowset_free(&deliveries);
     rowset_free(&rows);
@@ -1164,6 +1168,45 @@ out:
     return rc;
 }
 
+/* Queues the removal of the notifications a poll took, then the puts and the wakes (in
+ * that order: a poll that puts back a key it took keeps it pending). */
+static enum store_result send_notifications(struct batch *b, const struct store_writes *writes)
+{
+    if (writes == NULL) {
+        return STORE_OK;
+    }
+    enum store_result rc = STORE_OK;
+    if (writes->taken_count > 0) {
+        json_t *rows = store_taken_rows(writes->taken, writes->taken_count);
+        rc = rows != NULL ? send_json_rows(b, "ingest_notifications_remove", rows)
+                          : STORE_UNAVAILABLE;
+        json_decref(rows);
+        if (rc != STORE_OK) {
+            return rc;
+        }
+    }
+    if (writes->notification_count == 0 && writes->wake_count == 0) {
+        return STORE_OK;
+    }
+    json_t *rows = store_notification_rows(writes->notifications, writes->notification_count);
+    json_t *wake = json_array();
+    for (size_t i = 0; wake != NULL && i < writes->wake_count; i++) {
+        if (json_array_append_new(wake, json_string(writes->wake[i])) != 0) {
+            json_decref(wake);
+            wake = NULL;
+        }
+    }
+    char *rows_text = rows != NULL ? json_dumps(rows, JSON_COMPACT) : NULL;
+    char *wake_text = wake != NULL ? json_dumps(wake, JSON_COMPACT) : NULL;
+    const char *params[] = {rows_text, wake_text};
+    rc = send_texts(b, "ingest_notifications_put", 2, params);
+    free(rows_text);
+    free(wake_text);
+    json_decref(rows);
+    json_decref(wake);
+    return rc;
+}
+
 static void reset_results(struct event_record *events, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
@@ -1204,11 +1247,16 @@ static bool has_meetings(const struct batch *b)
  * it), and one with steps is wrapped in BEGIN ... COMMIT.
  */
 static enum store_result write_batch(struct store *store, struct event_record *events,
-                                     size_t event_count, struct store_checkpoint *checkpoints,
-                                     size_t checkpoint_count, const struct router *router,
-                                     json_t *destinations, const struct store_fence *fence,
+                                     size_t event_count, const struct store_writes *writes,
+                                     const struct router *router, json_t *destinations,
                                      bool own_transaction, char **error_out)
 {
+    struct store_checkpoint *checkpoints = writes != NULL ? writes->checkpoints : NULL;
+    const struct store_fence *fence = writes != NULL ? writes->fence : NULL;
+    size_t checkpoint_count = writes != NULL ? writes->checkpoint_count : 0;
+    bool state_writes =
+        writes != NULL && (writes->checkpoint_count > 0 || writes->notification_count > 0 ||
+                           writes->taken_count > 0 || writes->wake_count > 0);
     struct batch b = {.store = store, .events = events, .count = event_count};
     enum store_result rc = STORE_UNAVAILABLE;
     PGresult *existing = NULL;
@@ -1220,7 +1268,7 @@ static enum store_result write_batch(struct store *store, struct event_record *e
         *error_out = NULL;
     }
     reset_results(events, event_count);
-    if (event_count == 0 && checkpoint_count == 0) {
+    if (event_count == 0 && !state_writes) {
         return STORE_OK;
     }
     b.skip = calloc(event_count + 1, sizeof(*b.skip));
@@ -1269,8 +1317,9 @@ static enum store_result write_batch(struct store *store, struct event_record *e
         pipeline = true;
     }
 
-    /* 3: leads by email, identities, events and their deliveries, checkpoints; a poll's
-     * batch first checks (and holds) its lease, in the same transaction */
+    /* 3: leads by email, identities, events and their deliveries, checkpoints,
+     * notifications; a poll's batch first checks (and holds) its lease, in the same
+     * transaction */
     bool meetings = has_meetings(&b);
     if (fence != NULL) {
         char token[24];
@@ -1281,28 +1330,27 @@ static enum store_result write_batch(struct store *store, struct event_record *e
         }
     }
     size_t events_at = 0;
-    bool events_sent = false;
     if ((rc = send_adopt_emails(&b)) != STORE_OK ||
         (rc = send_upsert_email_leads(&b)) != STORE_OK || (rc = send_identities(&b)) != STORE_OK) {
         goto out;
     }
     events_at = store_pipeline_pending(store);
-    if ((rc = send_events(&b, router, destinations)) != STORE_OK) {
-        goto out;
-    }
-    events_sent = store_pipeline_pending(store) > events_at;
-    if ((rc = send_checkpoints(&b, checkpoints, checkpoint_count)) != STORE_OK) {
+    if ((rc = send_events(&b, router, destinations)) != STORE_OK ||
+        (rc = send_checkpoints(&b, checkpoints, checkpoint_count)) != STORE_OK ||
+        (rc = send_notifications(&b, writes)) != STORE_OK) {
         goto out;
     }
     if (explicit_transaction && !meetings &&
         (rc = store_pipeline_send_command(store, "COMMIT", &b.error)) != STORE_OK) {
         goto out;
     }
-    /* the events insert's rows say which events are new */
+    /* The events insert's rows say which events are new: found by its place in the
+     * pipeline, as the fence check before it and the notifications' NOTIFY select after it
+     * return rows too. */
     PGresult *results[8] = {NULL};
     rc = sync_pipeline(&b, results, UTIL_ARRAY_LEN(results));
     for (size_t i = 0; i < UTIL_ARRAY_LEN(results); i++) {
-        if (events_sent && i == events_at) {
+        if (b.events_sent && i == events_at) {
             inserted = results[i];
         } else {
             PQclear(results[i]);
@@ -1351,28 +1399,16 @@ out:
 }
 
 enum store_result store_write_batch(struct store *store, struct event_record *events,
-                                    size_t event_count, struct store_checkpoint *checkpoints,
-                                    size_t checkpoint_count, const struct router *router,
-                                    json_t *destinations, char **error_out)
+                                    size_t event_count, const struct store_writes *writes,
+                                    const struct router *router, json_t *destinations,
+                                    char **error_out)
 {
-    return write_batch(store, events, event_count, checkpoints, checkpoint_count, router,
-                       destinations, NULL, true, error_out);
-}
-
-enum store_result store_write_batch_fenced(struct store *store, struct event_record *events,
-                                           size_t event_count, struct store_checkpoint *checkpoints,
-                                           size_t checkpoint_count, const struct router *router,
-                                           json_t *destinations, const struct store_fence *fence,
-                                           char **error_out)
-{
-    return write_batch(store, events, event_count, checkpoints, checkpoint_count, router,
-                       destinations, fence, true, error_out);
+    return write_batch(store, events, event_count, writes, router, destinations, true, error_out);
 }
 
 enum store_result store_write_events(struct store *store, struct event_record *events,
                                      size_t event_count, const struct router *router,
                                      json_t *destinations, char **error_out)
 {
-    return write_batch(store, events, event_count, NULL, 0, router, destinations, NULL, false,
-                       error_out);
+    return write_batch(store, events, event_count, NULL, router, destinations, false, error_out);
 }

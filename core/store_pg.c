@@ -242,7 +242,7 @@ enum store_result store_classify(PGconn *conn, const PGresult *result)
         return STORE_CONFLICT;
     }
     if (strcmp(state, "LHF01") == 0) {
-        return STORE_FENCED; /* leadhub_poll_fence_check(), migration 0007 */
+        return STORE_FENCED; /* leadhub_poll_fence_check(), migration 0008 */
     }
     /* Class 08 connection exceptions, 57 operator intervention (shutdown, cancel),
      * 53 insufficient resources: all pass. */

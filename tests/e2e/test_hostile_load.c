@@ -614,7 +614,7 @@ START_TEST(test_a_provider_answering_in_25_s_holds_no_webhook_past_a_second)
     free(base);
     start(NULL);
     /* HubSpot answers everything in 25 s from now on */
-    fake_hubspot_slow(fake, 25000);
+    fake_hubspot_latency(fake, 25000);
 
     struct prober health;
     probe_start(&health, "127.0.0.3", 20, NULL);
@@ -645,7 +645,7 @@ START_TEST(test_a_provider_answering_in_25_s_holds_no_webhook_past_a_second)
     ck_assert_uint_eq(prober_count_outside(&hooks, 200, 200) + hooks.unanswered, 0);
     prober_free(&health);
     prober_free(&hooks);
-    fake_hubspot_slow(fake, 0);
+    fake_hubspot_latency(fake, 0);
     stop();
     fake_hubspot_stop(fake);
 }

@@ -73,10 +73,12 @@ struct fake_hubspot {
     size_t rejection_count;
     bool whole_request;
     bool anonymous_upserts; /* upsert results without their emails, in reverse order */
-    int delay_ms;           /* before every answer (fake_hubspot_slow) */
     char *anonymous_email;  /* the upsert result of this email comes without it */
     struct fake_hubspot_request *received;
     size_t received_count;
+    int64_t latency_ms;             /* each request is answered this long after it arrives */
+    pthread_cond_t latency_changed; /* wakes the requests being held */
+    size_t held;                    /* requests waiting out the latency now */
 };
 
 struct upload {
@@ -925,21 +927,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             strdup(method), strdup(upload->uri), strdup(body != NULL ? body : ""),
             authorization != NULL ? strdup(authorization) : NULL, util_now_ms()};
     }
-    struct answer a = route(hs, method, upload->uri, body != NULL ? body : "", authorization);
-    int delay_ms = hs->delay_ms;
-    pthread_mutex_unlock(&hs->mutex);
-    /* on this connection's own thread: other requests are not held up; a slowness ended
-     * (fake_hubspot_slow(hs, 0), or stopping the fake) ends the wait too */
-    for (int64_t until = util_monotonic_ms() + delay_ms; util_monotonic_ms() < until;) {
-        pthread_mutex_lock(&hs->mutex);
-        bool still = hs->delay_ms > 0;
-        pthread_mutex_unlock(&hs->mutex);
-        if (!still) {
-            break;
-        }
-        struct timespec pause = {0, 20 * 1000000L};
-        nanosleep(&pause, NULL);
+    /* a slow HubSpot: answered latency_ms after arrival, from the data of that moment */
+    int64_t arrived = util_monotonic_ms();
+    hs->held++;
+    while (hs->latency_ms > 0 && util_monotonic_ms() - arrived < hs->latency_ms) {
+        struct timespec deadline;
+        util_deadline(hs->latency_ms - (util_monotonic_ms() - arrived), &deadline);
+        pthread_cond_timedwait(&hs->latency_changed, &hs->mutex, &deadline);
     }
+    hs->held--;
+    struct answer a = route(hs, method, upload->uri, body != NULL ? body : "", authorization);
+    pthread_mutex_unlock(&hs->mutex);
     const char *text = a.body != NULL ? a.body : "";
     struct MHD_Response *response =
         MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
@@ -983,6 +981,7 @@ struct fake_hubspot *fake_hubspot_start(void)
         return NULL;
     }
     pthread_mutex_init(&hs->mutex, NULL);
+    pthread_cond_init(&hs->latency_changed, NULL);
     hs->email_index = json_object();
     hs->allowed = json_object();
     hs->issued = json_object();
@@ -1006,10 +1005,11 @@ void fake_hubspot_stop(struct fake_hubspot *hs)
     if (hs == NULL) {
         return;
     }
-    fake_hubspot_slow(hs, 0); /* requests still waiting answer now */
+    fake_hubspot_latency(hs, 0); /* let held requests go, so that their threads end */
     if (hs->mhd != NULL) {
         MHD_stop_daemon(hs->mhd);
     }
+    pthread_cond_destroy(&hs->latency_changed);
     collection_free(&hs->contacts);
     collection_free(&hs->deals);
     collection_free(&hs->meetings);
@@ -1277,13 +1277,6 @@ void fake_hubspot_meeting_association_type(struct fake_hubspot *hs, int type_id)
     pthread_mutex_unlock(&hs->mutex);
 }
 
-void fake_hubspot_slow(struct fake_hubspot *hs, int delay_ms)
-{
-    pthread_mutex_lock(&hs->mutex);
-    hs->delay_ms = delay_ms;
-    pthread_mutex_unlock(&hs->mutex);
-}
-
 void fake_hubspot_fail(struct fake_hubspot *hs, const char *method, const char *path_prefix,
                        int status, const char *body, const char *header, int times)
 {
@@ -1458,4 +1451,20 @@ void fake_hubspot_request_free(struct fake_hubspot_request *r)
     free(r->body);
     free(r->authorization);
     memset(r, 0, sizeof(*r));
+}
+
+void fake_hubspot_latency(struct fake_hubspot *hs, int64_t latency_ms)
+{
+    pthread_mutex_lock(&hs->mutex);
+    hs->latency_ms = latency_ms;
+    pthread_cond_broadcast(&hs->latency_changed);
+    pthread_mutex_unlock(&hs->mutex);
+}
+
+size_t fake_hubspot_held(struct fake_hubspot *hs)
+{
+    pthread_mutex_lock(&hs->mutex);
+    size_t held = hs->held;
+    pthread_mutex_unlock(&hs->mutex);
+    return held;
 }

@@ -145,10 +145,6 @@ void fake_hubspot_fail_later(struct fake_hubspot *hs, const char *method, const 
 void fake_hubspot_rate_limit(struct fake_hubspot *hs, const char *method, const char *path_prefix,
                              const char *policy, int interval_ms, int times);
 
-/* From now on every request waits delay_ms before it is answered (a HubSpot that is slow
- * to answer); 0 ends it. Requests are answered in parallel, each on its own thread. */
-void fake_hubspot_slow(struct fake_hubspot *hs, int delay_ms);
-
 /* Upserts of `email` are refused with this category and message (times: 0 = always). */
 void fake_hubspot_reject_email(struct fake_hubspot *hs, const char *email, const char *category,
                                const char *message, int times);
@@ -164,6 +160,16 @@ void fake_hubspot_anonymous_upserts(struct fake_hubspot *hs, bool anonymous);
 /* The upsert result of `email` alone leaves its email out (the others keep theirs, in the
  * inputs' order); NULL turns it off. */
 void fake_hubspot_anonymous_upsert_of(struct fake_hubspot *hs, const char *email);
+
+/* --- latency ------------------------------------------------------------------------- */
+
+/* Every request from now on is answered latency_ms after it arrives (0: at once), from the
+ * data of that moment: a slow HubSpot. A change wakes the requests being held, which then
+ * go on at the new pace (0 lets them all go at once). */
+void fake_hubspot_latency(struct fake_hubspot *hs, int64_t latency_ms);
+
+/* How many requests are being held by the latency now. */
+size_t fake_hubspot_held(struct fake_hubspot *hs);
 
 /* --- requests ------------------------------------------------------------------------ */
 

@@ -1,4 +1,4 @@
--- 0007 poll leases: polling ownership as a fence.
+-- 0008 poll leases: polling ownership as a fence.
 --
 -- A replica polls an instance while it holds the instance's advisory lock on its poll
 -- session, but its events and cursor commit on another connection (ingest). If the lock
