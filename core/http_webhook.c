@@ -55,6 +55,19 @@ static bool carries_signature(struct MHD_Connection *connection, const char *con
     return false;
 }
 
+/* "missing X-A or X-B": what a sender that forgot to sign is told (NULL: out of memory). */
+static char *missing_signature_message(const char *const *names)
+{
+    struct strbuf text = {0};
+    strbuf_append(&text, "missing ");
+    for (const char *const *name = names; *name != NULL; name++) {
+        strbuf_append(&text, name == names ? "" : " or ");
+        strbuf_append(&text, *name);
+    }
+    strbuf_append(&text, ": this connector verifies every request by it");
+    return strbuf_take(&text);
+}
+
 /* A refusal a stranger can cause at will: counted, logged at a bounded rate. */
 static void log_refusal(struct request *req, const char *outcome, const char *reason)
 {
@@ -121,16 +134,6 @@ enum MHD_Result http_webhook_start(struct request *req)
         return http_refuse_early(req, 503, "unavailable",
                                  "the connector instance is not initialized", "5");
     }
-    if (!get && !carries_signature(connection, req->instance->plugin->webhook_signature_headers)) {
-        /* nothing could verify it: refused before a byte of its body is read */
-        http_count_refusal(server, "missing_signature");
-        count_webhook(req, "unsigned");
-        log_refusal(req, "unsigned", "none of the signature headers the connector needs");
-        return http_refuse_early(req, 401, "unauthorized",
-                                 "the request carries none of the signature headers this "
-                                 "connector verifies",
-                                 NULL);
-    }
     const char *length =
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     unsigned long long announced = length != NULL ? strtoull(length, NULL, 10) : 0;
@@ -139,6 +142,18 @@ enum MHD_Result http_webhook_start(struct request *req)
         count_webhook(req, "too_large");
         return http_refuse_early(req, 413, "payload_too_large", "the body exceeds http.body_limit",
                                  NULL);
+    }
+    if (!get && !carries_signature(connection, req->instance->plugin->webhook_signature_headers)) {
+        /* nothing could verify it: refused before a byte of its body is read */
+        http_count_refusal(server, "missing_signature");
+        count_webhook(req, "unsigned");
+        log_refusal(req, "unsigned", "none of the signature headers the connector needs");
+        char *message = missing_signature_message(req->instance->plugin->webhook_signature_headers);
+        enum MHD_Result rc = http_refuse_early(
+            req, 401, "unauthorized",
+            message != NULL ? message : "the request carries no signature header", NULL);
+        free(message);
+        return rc;
     }
     if (announced > 0) {
         /* the whole announced body, up front: refused now rather than half-way */

@@ -197,11 +197,22 @@ START_TEST(test_bad_signature_stale_timestamp_and_missing_headers_are_401)
     ck_assert_ptr_nonnull(strstr(r.body, "away from the server's clock"));
     http_result_free(&r);
 
+    /* no signature header: refused by the host (the plugin declares it), naming it */
     char *url = td_url(&td, "/webhooks/inbound");
     http_request("POST", url, NULL, body, strlen(body), &r);
     ck_assert_int_eq(r.status, 401);
+    ck_assert_ptr_nonnull(strstr(r.body, "missing X-Leadhub-Signature"));
+    http_result_free(&r);
+    /* signed but without its timestamp: refused by the plugin */
+    char *signature[2];
+    http_sign_webhook(SECRET, (long long)time(NULL), body, signature);
+    const char *headers[] = {signature[1], NULL};
+    http_request("POST", url, headers, body, strlen(body), &r);
+    ck_assert_int_eq(r.status, 401);
     ck_assert_ptr_nonnull(strstr(r.body, "missing X-Leadhub-Timestamp"));
     http_result_free(&r);
+    free(signature[0]);
+    free(signature[1]);
     free(url);
 
     ck_assert_int_eq(event_count(), 0);
@@ -713,6 +724,38 @@ START_TEST(test_a_chunked_body_past_the_limit_is_cut_off_there)
 }
 END_TEST
 
+/* The webhook plugin declares X-Leadhub-Signature: a POST without it is answered 401 before
+ * a byte of its body is read (here none is ever sent), while a signed one is waited for. */
+START_TEST(test_an_unsigned_post_is_refused_before_its_body_is_read)
+{
+    const char *unsigned_head = "POST /webhooks/inbound HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                "Content-Type: application/json\r\nContent-Length: 900000\r\n\r\n";
+    struct raw_answer a;
+    raw_exchange(td.port, unsigned_head, strlen(unsigned_head), 5000, 5000, &a);
+    ck_assert_msg(a.status == 401, "%d %s", a.status, a.body);
+    ck_assert_ptr_nonnull(strstr(a.body, "missing X-Leadhub-Signature"));
+    ck_assert_msg(a.closed, "the connection was kept open for a body nobody will read");
+    raw_answer_free(&a);
+
+    /* the same head signed: the server waits for the body (no answer yet) */
+    const char *signed_head = "POST /webhooks/inbound HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                              "X-Leadhub-Timestamp: 1\r\nX-Leadhub-Signature: sha256=00\r\n"
+                              "Content-Type: application/json\r\nContent-Length: 900000\r\n\r\n";
+    raw_exchange(td.port, signed_head, strlen(signed_head), 1000, 0, &a);
+    ck_assert_msg(a.status == 0, "answered %d before its body: %s", a.status, a.body);
+    raw_answer_free(&a);
+
+    char *url = td_url(&td, "/metrics");
+    struct http_result r;
+    http_get(url, &r);
+    ck_assert_double_eq(metric_in(r.body, "leadhub_http_refused_total{reason=\"missing_signature\"}"),
+                        1);
+    http_result_free(&r);
+    free(url);
+    ck_assert_int_eq(event_count(), 0);
+}
+END_TEST
+
 static Suite *ingest_suite(void)
 {
     Suite *s = suite_create("webhook_ingest");
@@ -736,6 +779,7 @@ static Suite *ingest_suite(void)
     tcase_add_test(tc, test_unknown_paths_are_404_for_every_method);
     tcase_add_test(tc, test_a_body_framed_two_ways_is_400_and_the_connection_closed);
     tcase_add_test(tc, test_a_chunked_body_past_the_limit_is_cut_off_there);
+    tcase_add_test(tc, test_an_unsigned_post_is_refused_before_its_body_is_read);
     suite_add_tcase(s, tc);
     return s;
 }
