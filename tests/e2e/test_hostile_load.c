@@ -590,6 +590,41 @@ static void *post_hubspot_webhooks(void *arg)
     return NULL;
 }
 
+/* Posts {"id": "slow-N"} to the slow_webhook instance, which calls the slow provider
+ * inline: the host alone must answer it (503) within a second. */
+static void *post_slow_webhooks(void *arg)
+{
+    struct hubspot_posts *h = arg;
+    int64_t until = util_monotonic_ms() + h->duration_ms;
+    for (int i = 0; util_monotonic_ms() < until && h->sent < 600; i++) {
+        char *body = util_printf("{\"id\": \"slow-%d\"}", i);
+        char *request = util_printf("POST /webhooks/slow HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                                    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+                                    "Connection: close\r\n\r\n%s",
+                                    h->port, strlen(body), body);
+        struct raw_answer a;
+        raw_exchange(h->port, request, strlen(request), 30000, 0, &a);
+        h->statuses[h->sent++] = a.status;
+        h->answered_in_time += a.status == 503 && a.answer_ms <= (int64_t)bound_ms(1000);
+        h->slowest_ms = a.answer_ms > h->slowest_ms ? a.answer_ms : h->slowest_ms;
+        raw_answer_free(&a);
+        free(request);
+        free(body);
+        sleep_ms(100);
+    }
+    return NULL;
+}
+
+static long count_events(const char *where)
+{
+    PGconn *db = testdb_connect(td.db_url);
+    char *sql = util_printf("SELECT count(*) FROM events WHERE %s", where);
+    long n = testdb_scalar(db, sql);
+    free(sql);
+    PQfinish(db);
+    return n;
+}
+
 START_TEST(test_a_provider_answering_in_25_s_holds_no_webhook_past_a_second)
 {
     int64_t duration_ms = soak() ? 30000 : 8000;
@@ -609,6 +644,21 @@ START_TEST(test_a_provider_answering_in_25_s_holds_no_webhook_past_a_second)
                             "  webhook_url: %s\n",
                             base, hook);
     td_connector(&td, "crm", crm);
+    /* and a connector whose webhook calls the provider inline (HubSpot's defers to the
+     * poll): answered in time by the host's webhook deadline alone */
+    char *plugins = tu_path(td.dir, "plugins");
+    char *copy = util_printf("mkdir -p '%s' && cp '%s/tests/fixtures/slow_webhook.so' '%s/'",
+                             plugins, tu_build_dir(), plugins);
+    ck_assert_int_eq(tu_run(copy, NULL), 0);
+    free(copy);
+    td.extra_plugin_dir = plugins;
+    char *contacts = fake_hubspot_url(fake, "/crm/v3/objects/contacts?limit=1");
+    char *slow = util_printf("name: slow\nplugin: slow_webhook\nsettings:\n"
+                             "  provider_url: %s\n",
+                             contacts);
+    td_connector(&td, "slow", slow);
+    free(slow);
+    free(contacts);
     free(crm);
     free(hook);
     free(base);
@@ -621,9 +671,12 @@ START_TEST(test_a_provider_answering_in_25_s_holds_no_webhook_past_a_second)
     struct prober hooks;
     probe_start(&hooks, "127.0.0.2", 100, "signed-during-slow-provider");
     struct hubspot_posts posts = {.port = td.port, .duration_ms = duration_ms};
-    pthread_t poster;
+    struct hubspot_posts inline_posts = {.port = td.port, .duration_ms = duration_ms};
+    pthread_t poster, inline_poster;
     pthread_create(&poster, NULL, post_hubspot_webhooks, &posts);
+    pthread_create(&inline_poster, NULL, post_slow_webhooks, &inline_posts);
     pthread_join(poster, NULL);
+    pthread_join(inline_poster, NULL);
     prober_stop(&health);
     prober_stop(&hooks);
     size_t health_n = 0, hooks_n = 0;
@@ -638,14 +691,32 @@ START_TEST(test_a_provider_answering_in_25_s_holds_no_webhook_past_a_second)
            "(%zu probes); inbound webhooks p99 %.1f ms (%zu)\n",
            posts.sent, posts.answered_in_time, answered_503, (long long)posts.slowest_ms,
            health_p99, health_n, hooks_p99, hooks_n);
+    printf("slow provider called inline by a webhook: %zu webhooks, %zu answered 503 within "
+           "1 s, slowest %lld ms\n",
+           inline_posts.sent, inline_posts.answered_in_time, (long long)inline_posts.slowest_ms);
     fflush(stdout);
     ck_assert_uint_ge(posts.sent, 5);
     ck_assert_uint_eq(posts.answered_in_time, posts.sent);
+    ck_assert_uint_ge(inline_posts.sent, 5);
+    ck_assert_uint_eq(inline_posts.answered_in_time, inline_posts.sent);
     ck_assert_msg(health_n > 50 && health_p99 < bound_ms(20), "/healthz p99 %.1f ms", health_p99);
     ck_assert_uint_eq(prober_count_outside(&hooks, 200, 200) + hooks.unanswered, 0);
     prober_free(&health);
     prober_free(&hooks);
     fake_hubspot_latency(fake, 0);
+    /* the calls given up on stored nothing; the provider's retry of one, now that it is
+     * fast again, is stored once */
+    ck_assert_int_eq(count_events("source = 'slow'"), 0);
+    char *retry = util_printf("POST /webhooks/slow HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                              "Content-Type: application/json\r\nContent-Length: 16\r\n"
+                              "Connection: close\r\n\r\n{\"id\": \"slow-0\"}",
+                              td.port);
+    struct raw_answer a;
+    raw_exchange(td.port, retry, strlen(retry), 30000, 0, &a);
+    ck_assert_msg(a.status == 200, "%d %s", a.status, a.body);
+    raw_answer_free(&a);
+    free(retry);
+    ck_assert_int_eq(count_events("source = 'slow' AND source_id = 'slow-0'"), 1);
     stop();
     fake_hubspot_stop(fake);
 }
