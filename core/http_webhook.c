@@ -55,7 +55,7 @@ static bool carries_signature(struct MHD_Connection *connection, const char *con
     return false;
 }
 
-/* "missing X-A or X-B": what a sender that forgot to sign is told (NULL: out of memory). */
+/* "missing X-A or X-B header: ...": what a sender that forgot to sign is told (NULL: out of memory). */
 static char *missing_signature_message(const char *const *names)
 {
     struct strbuf text = {0};
@@ -64,7 +64,7 @@ static char *missing_signature_message(const char *const *names)
         strbuf_append(&text, name == names ? "" : " or ");
         strbuf_append(&text, *name);
     }
-    strbuf_append(&text, ": this connector verifies every request by it");
+    strbuf_append(&text, " header: this connector verifies every request by it");
     return strbuf_take(&text);
 }
 
