@@ -151,7 +151,7 @@ START_TEST(test_plugins_info_on_unknown_name_fails_listing_available_ones)
     ck_assert_int_eq(rc, EXIT_INVALID);
     assert_contains(output, "no plugin named \"hubspot\"");
     assert_contains(output, "available: challenge_source, event_count_scorer, flaky_init, "
-                            "notify_source, oauth_sink, ordered_sink, paging_source, "
+                            "notify_source, oauth_sink, ordered_sink, paging_source, slow_webhook, "
                             "valid_scorer, valid_sink, valid_source");
     free(output);
     free(dir);
