@@ -55,7 +55,8 @@ static bool carries_signature(struct MHD_Connection *connection, const char *con
     return false;
 }
 
-/* "missing X-A or X-B header: ...": what a sender that forgot to sign is told (NULL: out of memory). */
+/* "missing X-A or X-B header: ...": what a sender that forgot to sign is told (NULL: out of
+ * memory). */
 static char *missing_signature_message(const char *const *names)
 {
     struct strbuf text = {0};

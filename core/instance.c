@@ -203,8 +203,7 @@ lh_status_t instance_webhook(struct instance *instance, struct lh_ctx *ctx,
     /* A webhook of a plugin that promises it only reads init()'s state runs unserialized:
      * never behind a poll's slow provider call. */
     bool locked = false;
-    if (!(instance->plugin->desc->flags &
-          (LH_PLUGIN_REENTRANT | LH_PLUGIN_WEBHOOK_CONCURRENT))) {
+    if (!(instance->plugin->desc->flags & (LH_PLUGIN_REENTRANT | LH_PLUGIN_WEBHOOK_CONCURRENT))) {
         /* a poll may hold the instance for minutes: wait no longer than the request may */
         struct timespec until;
         util_deadline(ctx->deadline_ms > 0 ? ctx->deadline_ms - util_monotonic_ms() : 0, &until);

@@ -748,8 +748,8 @@ START_TEST(test_an_unsigned_post_is_refused_before_its_body_is_read)
     char *url = td_url(&td, "/metrics");
     struct http_result r;
     http_get(url, &r);
-    ck_assert_double_eq(metric_in(r.body, "leadhub_http_refused_total{reason=\"missing_signature\"}"),
-                        1);
+    ck_assert_double_eq(
+        metric_in(r.body, "leadhub_http_refused_total{reason=\"missing_signature\"}"), 1);
     http_result_free(&r);
     free(url);
     ck_assert_int_eq(event_count(), 0);
