@@ -16,11 +16,32 @@
 #define EVENT_MAX_DEPTH 64
 
 static const char *const standard_types[] = {
-    "lead.created",         "lead.updated",          "lead.scored",       "email.received",
-    "email.sent",           "email.replied",         "meeting.scheduled", "meeting.updated",
-    "meeting.canceled",     "deal.stage_changed",    "customer.created",  "payment.succeeded",
-    "subscription.started", "subscription.canceled",
+    "lead.created",
+    "lead.updated",
+    "lead.scored",
+    "email.received",
+    "email.sent",
+    "email.replied",
+    "meeting.scheduled",
+    "meeting.updated",
+    "meeting.canceled",
+    "deal.stage_changed",
+    "customer.created",
+    "checkout.completed",
+    "payment.succeeded",
+    "payment.failed",
+    "payment.refunded",
+    "subscription.started",
+    "subscription.trial_started",
+    "subscription.cancel_scheduled",
+    "subscription.cancel_unscheduled",
+    "subscription.canceled",
 };
+
+/* Types whose data.payment says what was paid: the store keeps one payment.succeeded and
+ * one payment.failed per (source, data.payment), whichever provider event reports it. */
+static const char *const payment_types[] = {"payment.succeeded", "payment.failed",
+                                            "payment.refunded", "checkout.completed"};
 
 /* Types that make no sense without a lead or a meeting. */
 static const char *const types_needing_lead[] = {"lead.created", "lead.updated",
@@ -586,6 +607,14 @@ int event_validate(json_t *event, const char *instance, struct event_record *out
             fail(error_out, "data: expected an object");
             goto out;
         }
+        const json_t *payment = json_object_get(data, "payment");
+        if (payment != NULL && in_list(type_name, payment_types, UTIL_ARRAY_LEN(payment_types)) &&
+            (!json_is_string(payment) || json_string_length(payment) == 0 ||
+             json_string_length(payment) > EVENT_SOURCE_ID_MAX)) {
+            fail(error_out, "data.payment: expected the id of what was paid, 1-%d bytes",
+                 EVENT_SOURCE_ID_MAX);
+            goto out;
+        }
         json_object_set(normalized, "data", (json_t *)data);
     }
     const json_t *raw = json_object_get(event, "raw");
@@ -599,6 +628,10 @@ int event_validate(json_t *event, const char *instance, struct event_record *out
     out->source_id = json_string_value(json_object_get(normalized, "source_id"));
     out->lead_email =
         json_string_value(json_object_get(json_object_get(normalized, "lead"), "email"));
+    if (strcmp(out->type, "payment.succeeded") == 0 || strcmp(out->type, "payment.failed") == 0) {
+        out->payment_key =
+            json_string_value(json_object_get(json_object_get(normalized, "data"), "payment"));
+    }
     normalized = NULL;
     rc = 0;
 out:

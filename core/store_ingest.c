@@ -113,16 +113,20 @@ static const char sql_identities_insert[] =
 /*
  * The events, each with its lead (by id, or by the email the upsert before it wrote), and
  * in the same statement the outbox: a delivery for each (event, destination) of $2 whose
- * event this statement inserted - never one for an event stored before.
+ * event this statement inserted - never one for an event stored before, nor for a payment
+ * another event of its source reported first (same payment_key).
  */
 static const char sql_events_insert[] =
-    "WITH ins AS (INSERT INTO events (source, source_id, type, occurred_at, lead_id, payload) "
-    "SELECT r.source, r.source_id, r.type, r.occurred_at, coalesce(r.lead_id, l.id), r.payload "
-    "FROM jsonb_to_recordset($1::jsonb) AS r(source text, source_id text, type text, "
-    "occurred_at timestamptz, lead_id bigint, email text, payload jsonb) "
+    "WITH ins AS (INSERT INTO events (source, source_id, type, occurred_at, lead_id, payload, "
+    "payment_key) "
+    "SELECT r.source, r.source_id, r.type, r.occurred_at, coalesce(r.lead_id, l.id), r.payload, "
+    "r.payment_key FROM jsonb_to_recordset($1::jsonb) AS r(source text, source_id text, "
+    "type text, occurred_at timestamptz, lead_id bigint, email text, payload jsonb, "
+    "payment_key text) "
     "LEFT JOIN leads l ON l.email = r.email "
     "ORDER BY r.source, r.source_id, r.type "
-    "ON CONFLICT ON CONSTRAINT events_idempotency_key DO NOTHING "
+    /* any arbiter: the idempotency key, or a payment another event reported (0007) */
+    "ON CONFLICT DO NOTHING "
     "RETURNING id, source, source_id, type, lead_id), "
     "outbox AS (INSERT INTO deliveries (event_id, destination, route, lead_id) "
     "SELECT ins.id, d.destination, d.route, ins.lead_id FROM ins "
@@ -958,6 +962,7 @@ static enum store_result send_events(struct batch *b, const struct router *route
             rowset_string(&rows, "email", e->lead_email);
         }
         rowset_json(&rows, "payload", e->event);
+        rowset_string(&rows, "payment_key", e->payment_key);
         if (router_count(router) > 0) {
             o.event = e;
             router_match(router, e->event, -1, add_delivery, &o);

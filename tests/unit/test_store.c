@@ -575,6 +575,51 @@ START_TEST(test_store_batch_lead_id_links_an_existing_lead_before_email)
 }
 END_TEST
 
+#define PAYMENT(type, id, key)                                                                     \
+    "{\"type\":\"" type "\",\"source_id\":\"" id "\",\"occurred_at\":\"2026-11-27T10:00:00Z\","     \
+    "\"lead\":{\"email\":\"payer@example.com\"},\"data\":{\"amount\":1200,\"payment\":\"" key      \
+    "\"}}"
+
+START_TEST(test_store_batch_one_payment_per_what_was_paid_whichever_event_reports_it)
+{
+    /* a checkout naming its invoice, and that invoice's invoice.paid: one payment */
+    struct event_record first[] = {record_of("billing", PAYMENT("payment.succeeded", "evt_c", "in_1"))};
+    write_ok(first, 1);
+    ck_assert(!first[0].duplicate);
+    struct event_record again[] = {
+        record_of("billing", PAYMENT("payment.succeeded", "evt_i", "in_1")),
+        /* a failure of the same invoice is another fact; another instance's is its own */
+        record_of("billing", PAYMENT("payment.failed", "evt_f", "in_1")),
+        record_of("other", PAYMENT("payment.succeeded", "evt_i", "in_1")),
+        /* two reports of one payment in one batch */
+        record_of("billing", PAYMENT("payment.succeeded", "evt_x", "pi_2")),
+        record_of("billing", PAYMENT("payment.succeeded", "evt_y", "pi_2")),
+        /* refunds are not one per payment */
+        record_of("billing", PAYMENT("payment.refunded", "evt_r1", "in_1")),
+        record_of("billing", PAYMENT("payment.refunded", "evt_r2", "in_1")),
+    };
+    write_ok(again, 7);
+    ck_assert(again[0].duplicate);
+    ck_assert_int_eq(again[0].id, 0);
+    ck_assert(!again[1].duplicate);
+    ck_assert(!again[2].duplicate);
+    ck_assert_int_eq(again[3].duplicate + again[4].duplicate, 1);
+    ck_assert(!again[5].duplicate);
+    ck_assert(!again[6].duplicate);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events WHERE type = "
+                                               "'payment.succeeded' AND source = 'billing'"),
+                     2);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events"), 6);
+    /* the first report is the one kept */
+    char *kept = testdb_text(check_conn, "SELECT source_id FROM events WHERE source = 'billing' "
+                                         "AND type = 'payment.succeeded' AND payment_key = 'in_1'");
+    ck_assert_str_eq(kept, "evt_c");
+    free(kept);
+    clear_records(first, 1);
+    clear_records(again, 7);
+}
+END_TEST
+
 START_TEST(test_store_events_in_a_callers_transaction_resolve_leads_named_by_id)
 {
     /* the scoring engine writes lead.scored events inside its own transaction */
@@ -896,6 +941,7 @@ static Suite *store_suite(void)
                    test_store_batch_leads_named_by_id_are_written_once_per_batch_in_event_time);
     tcase_add_test(batch, test_store_batch_meetings_upsert_in_event_time_order);
     tcase_add_test(batch, test_store_events_in_a_callers_transaction_resolve_leads_named_by_id);
+    tcase_add_test(batch, test_store_batch_one_payment_per_what_was_paid_whichever_event_reports_it);
     tcase_add_test(batch, test_store_batch_commits_checkpoints_with_events_last_put_wins);
     tcase_add_test(batch, test_store_batch_failure_stores_nothing_at_all);
     tcase_add_test(batch, test_store_batch_with_steps_failure_stores_nothing_at_all);
