@@ -40,6 +40,8 @@
 static const uint32_t descriptor_size_by_minor[] = {
     /* 1.0: everything up to and including reserved[8] */
     offsetof(lh_plugin_t, reserved) + sizeof(((lh_plugin_t *)NULL)->reserved),
+    /* 1.1: the same descriptor (LH_HOLD and lh_delivery_t.lead are the host's to give) */
+    offsetof(lh_plugin_t, reserved) + sizeof(((lh_plugin_t *)NULL)->reserved),
 };
 _Static_assert(UTIL_ARRAY_LEN(descriptor_size_by_minor) == LH_ABI_MINOR + 1,
                "descriptor_size_by_minor needs one entry per ABI minor up to LH_ABI_MINOR");

@@ -667,7 +667,7 @@ static enum store_result write_batch(struct store *store, struct event_record *e
         goto out;
     }
     /* the events insert is the only statement of this sync that returns rows */
-    PGresult *results[8] = {NULL};
+    PGresult *results[10] = {NULL};
     rc = sync_pipeline(&b, results, UTIL_ARRAY_LEN(results));
     for (size_t i = 0; i < UTIL_ARRAY_LEN(results); i++) {
         if (results[i] != NULL && PQresultStatus(results[i]) == PGRES_TUPLES_OK &&

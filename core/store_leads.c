@@ -139,7 +139,7 @@ static const char sql_addresses_insert[] =
     "ON CONFLICT (lead_id, email) DO NOTHING";
 
 /* Events stored without a lead, their identity now a lead's, are attached to it, and so
- * are their deliveries. */
+ * are their deliveries; one held for want of that lead is looked at again now. */
 static const char sql_attach_waiting[] =
     "WITH attached AS (UPDATE events e SET lead_id = i.lead_id FROM (SELECT DISTINCT r.source, "
     "r.external_id FROM jsonb_to_recordset($1::jsonb) AS r(source text, external_id text)) k "
@@ -147,7 +147,16 @@ static const char sql_attach_waiting[] =
     "WHERE e.lead_id IS NULL AND e.payload #> '{lead,external_id}' IS NOT NULL AND "
     "e.source = k.source AND (e.payload #>> '{lead,external_id}') = k.external_id "
     "RETURNING e.id, e.lead_id) "
-    "UPDATE deliveries d SET lead_id = a.lead_id FROM attached a WHERE d.event_id = a.id";
+    "UPDATE deliveries d SET lead_id = a.lead_id, next_attempt_at = CASE WHEN "
+    "d.status = 'retrying' AND d.held_since IS NOT NULL THEN least(d.next_attempt_at, now()) "
+    "ELSE d.next_attempt_at END FROM attached a WHERE d.event_id = a.id";
+
+/* Deliveries held while their lead had no email (a sink that matches contacts by email
+ * said LH_HOLD) are looked at again now that an event brought one. */
+static const char sql_wake_held[] =
+    "UPDATE deliveries d SET next_attempt_at = now() FROM leads l "
+    "WHERE l.id = ANY($1::bigint[]) AND l.email IS NOT NULL AND d.lead_id = l.id "
+    "AND d.status = 'retrying' AND d.held_since IS NOT NULL AND d.next_attempt_at > now()";
 
 /* The statements queued in pipelines, prepared beforehand. */
 static const struct {
@@ -158,6 +167,7 @@ static const struct {
     {"ingest_identities", sql_identities_insert},
     {"ingest_addresses", sql_addresses_insert},
     {"ingest_attach_waiting", sql_attach_waiting},
+    {"ingest_wake_held", sql_wake_held},
 };
 
 enum store_result store_leads_prepare(struct store *store, char **error_out)
@@ -783,6 +793,8 @@ enum store_result store_leads_send_after_events(struct batch *b)
 {
     struct rowset addresses = {0};
     struct rowset identities = {0};
+    struct strbuf emailed = {0}; /* leads named by id or identity that an email came with */
+    strbuf_append(&emailed, "{");
     for (size_t i = 0; i < b->count; i++) {
         const struct event_record *e = &b->events[i];
         if (b->skip[i]) {
@@ -791,6 +803,7 @@ enum store_result store_leads_send_after_events(struct batch *b)
         char at[32];
         util_format_rfc3339(e->occurred_at_ms, at);
         if (b->by_id[i] && e->lead_email != NULL) {
+            strbuf_appendf(&emailed, "%s%lld", emailed.len > 1 ? "," : "", (long long)e->lead_id);
             rowset_row(&addresses);
             rowset_int(&addresses, "lead_id", e->lead_id);
             rowset_string(&addresses, "email", e->lead_email);
@@ -814,6 +827,12 @@ enum store_result store_leads_send_after_events(struct batch *b)
         const char *params[] = {rowset_text(&identities)};
         rc = store_batch_send_texts(b, "ingest_attach_waiting", 1, params);
     }
+    strbuf_append(&emailed, "}");
+    if (rc == STORE_OK && emailed.len > 2) {
+        const char *params[] = {emailed.failed ? NULL : strbuf_value(&emailed)};
+        rc = store_batch_send_texts(b, "ingest_wake_held", 1, params);
+    }
+    strbuf_free(&emailed);
     rowset_free(&addresses);
     rowset_free(&identities);
     return rc;

@@ -51,7 +51,7 @@ START_TEST(test_cli_help_and_exit_codes)
     ck_assert_int_eq(leadhubd("run --no-such-option", &out), 2);
     free(out);
     ck_assert_int_eq(leadhubd("version", &out), 0);
-    assert_contains(out, "plugin ABI 1.0");
+    assert_contains(out, "plugin ABI 1.1");
     free(out);
 }
 END_TEST

@@ -247,7 +247,7 @@ START_TEST(test_loader_refuses_newer_abi_minor_with_upgrade_hint)
     /* the name is not read from a descriptor of a newer minor: the file name is used */
     const struct plugin_refusal *r = refuse_fixture(&reg, "abi_minor_newer", "abi_minor_newer");
     assert_contains("message", r->diag.message, "needs a newer leadhubd");
-    ck_assert_str_eq(r->diag.detail, "needs plugin ABI 1.5; this leadhubd supports 1.0");
+    ck_assert_str_eq(r->diag.detail, "needs plugin ABI 1.5; this leadhubd supports 1.1");
     ck_assert_str_eq(r->diag.hint, "upgrade leadhub, or build the plugin against an older SDK");
     loader_free(&reg);
 }
@@ -259,7 +259,7 @@ START_TEST(test_loader_refuses_descriptor_smaller_than_its_minor_requires)
     struct plugin_registry reg = {0};
     const struct plugin_refusal *r = refuse_fixture(&reg, "small_struct", "small_struct");
     assert_contains("message", r->diag.message, "truncated descriptor");
-    char *detail = util_printf("struct_size is 16 bytes; a descriptor of plugin ABI 1.0 has at "
+    char *detail = util_printf("struct_size is 16 bytes; a descriptor of plugin ABI 1.1 has at "
                                "least %zu",
                                sizeof(lh_plugin_t));
     ck_assert_str_eq(r->diag.detail, detail);
