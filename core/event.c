@@ -24,7 +24,10 @@ static const char *const standard_types[] = {
     "email.replied",
     "meeting.scheduled",
     "meeting.updated",
+    "meeting.rescheduled",
     "meeting.canceled",
+    "meeting.held",
+    "meeting.no_show",
     "deal.stage_changed",
     "customer.created",
     "checkout.completed",
@@ -59,7 +62,8 @@ static const char *const meeting_text_keys[] = {"external_id", "title", "timezon
 static const char *const meeting_keys[] = {"external_id", "title",     "starts_at", "ends_at",
                                            "timezone",    "organizer", "attendees", "location",
                                            "online_url",  "status",    "all_day"};
-static const char *const meeting_statuses[] = {"scheduled", "canceled"};
+static const char *const meeting_statuses[] = {"scheduled", "rescheduled", "canceled", "held",
+                                               "no_show"};
 static const char *const attendee_keys[] = {"email", "name", "response", "optional"};
 static const char *const attendee_responses[] = {"accepted", "declined", "tentative",
                                                  "needs_action"};
@@ -497,14 +501,24 @@ static int normalize_meeting(const json_t *in, const char *type, json_t **out_me
         if (!json_is_string(status_json) ||
             !in_list(json_string_value(status_json), meeting_statuses,
                      UTIL_ARRAY_LEN(meeting_statuses))) {
-            fail(error_out, "meeting.status: expected scheduled or canceled");
+            fail(error_out, "meeting.status: expected scheduled, rescheduled, canceled, held or "
+                            "no_show");
             goto fail;
         }
         status = json_string_value(status_json);
     }
-    /* The type is the stronger statement: a cancellation cancels. */
-    if (strcmp(type, "meeting.canceled") == 0) {
-        status = "canceled";
+    /* The type is the stronger statement: a cancellation cancels, an outcome is one. */
+    static const struct {
+        const char *type;
+        const char *status;
+    } stated[] = {{"meeting.canceled", "canceled"},
+                  {"meeting.rescheduled", "rescheduled"},
+                  {"meeting.held", "held"},
+                  {"meeting.no_show", "no_show"}};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(stated); i++) {
+        if (strcmp(type, stated[i].type) == 0) {
+            status = stated[i].status;
+        }
     }
     json_object_set_new(meeting, "status", json_string(status));
     *out_meeting = meeting;

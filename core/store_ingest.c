@@ -56,6 +56,21 @@ static const char sql_events_insert[] =
     "ON CONFLICT ON CONSTRAINT deliveries_event_destination DO NOTHING) "
     "SELECT id, source, source_id, type, lead_id FROM ins";
 
+/*
+ * A meeting's status (migration 0010): an outcome the event states (canceled, held,
+ * no_show) is taken; a start that moved makes it rescheduled, the start before kept; a
+ * plain re-send of the calendar entry ("scheduled", the default) keeps what is known of it
+ * (held, no-show, rescheduled), so that a calendar sync never undoes a CRM's outcome nor
+ * the hub's own.
+ */
+#define MEETING_MOVED                                                                              \
+    "(m.starts_at IS NOT NULL AND EXCLUDED.starts_at IS NOT NULL AND "                            \
+    "EXCLUDED.starts_at <> m.starts_at AND EXCLUDED.status IN ('scheduled', 'rescheduled'))"
+#define MEETING_STATUS                                                                             \
+    "CASE WHEN EXCLUDED.status IN ('canceled', 'held', 'no_show') THEN EXCLUDED.status "          \
+    "WHEN " MEETING_MOVED " OR EXCLUDED.status = 'rescheduled' THEN 'rescheduled' "               \
+    "WHEN m.status IN ('held', 'no_show', 'rescheduled') THEN m.status ELSE 'scheduled' END"
+
 static const char sql_meetings_upsert[] =
     "INSERT INTO meetings AS m (source, external_id, title, starts_at, ends_at, timezone, "
     "organizer_email, organizer_name, location, online_url, status, lead_id, last_event_at) "
@@ -75,7 +90,10 @@ static const char sql_meetings_upsert[] =
     "organizer_name = coalesce(EXCLUDED.organizer_name, m.organizer_name), "
     "location = coalesce(EXCLUDED.location, m.location), "
     "online_url = coalesce(EXCLUDED.online_url, m.online_url), "
-    "status = EXCLUDED.status, lead_id = coalesce(EXCLUDED.lead_id, m.lead_id), "
+    "status = " MEETING_STATUS ", "
+    "previous_starts_at = CASE WHEN " MEETING_MOVED " THEN m.starts_at "
+    "ELSE m.previous_starts_at END, "
+    "lead_id = coalesce(EXCLUDED.lead_id, m.lead_id), "
     "last_event_at = EXCLUDED.last_event_at, updated_at = now() "
     /* an older event arriving late does not undo a newer one */
     "WHERE m.last_event_at <= EXCLUDED.last_event_at "

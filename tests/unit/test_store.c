@@ -846,6 +846,75 @@ START_TEST(test_store_batch_meetings_upsert_in_event_time_order)
 }
 END_TEST
 
+/* A meeting event of instance `instance` at `at` for meeting "mx" starting at `start`. */
+static struct event_record meeting_at(const char *instance, const char *type, const char *id,
+                                      const char *at, const char *start)
+{
+    char *text = util_printf("{\"type\":\"%s\",\"source_id\":\"%s\",\"occurred_at\":\"%s\","
+                             "\"meeting\":{\"external_id\":\"mx\",\"starts_at\":\"%s\"}}",
+                             type, id, at, start);
+    struct event_record r = record_of(instance, text);
+    free(text);
+    return r;
+}
+
+static char *meeting_state(void)
+{
+    return testdb_text(check_conn,
+                       "SELECT status || '|' || to_char(starts_at AT TIME ZONE 'UTC', 'HH24:MI') || "
+                       "'|' || coalesce(to_char(previous_starts_at AT TIME ZONE 'UTC', "
+                       "'HH24:MI'), '-') FROM meetings WHERE external_id = 'mx'");
+}
+
+START_TEST(test_store_batch_meeting_outcomes_follow_what_each_event_says)
+{
+    const char *expected[] = {
+        "scheduled|15:00|-",   /* booked */
+        "rescheduled|16:00|15:00", /* moved: the start before kept */
+        "rescheduled|16:00|15:00", /* the calendar re-sends it: still rescheduled */
+        "held|16:00|15:00",    /* the CRM says it was held */
+        "held|16:00|15:00",    /* a later re-send of the calendar entry undoes nothing */
+        "no_show|16:00|15:00", /* the CRM corrects itself: no-show */
+        "canceled|16:00|15:00",
+        "scheduled|16:00|15:00", /* booked again */
+    };
+    struct event_record steps[] = {
+        meeting_at("cal", "meeting.scheduled", "a1", "2026-11-27T09:00:00Z",
+                   "2026-11-28T15:00:00Z"),
+        meeting_at("cal", "meeting.updated", "a2", "2026-11-27T09:10:00Z",
+                   "2026-11-28T16:00:00Z"),
+        meeting_at("cal", "meeting.updated", "a3", "2026-11-27T09:20:00Z",
+                   "2026-11-28T16:00:00Z"),
+        meeting_at("cal", "meeting.held", "a4", "2026-11-28T17:00:00Z", "2026-11-28T16:00:00Z"),
+        meeting_at("cal", "meeting.updated", "a5", "2026-11-28T18:00:00Z",
+                   "2026-11-28T16:00:00Z"),
+        meeting_at("cal", "meeting.no_show", "a6", "2026-11-28T19:00:00Z",
+                   "2026-11-28T16:00:00Z"),
+        meeting_at("cal", "meeting.canceled", "a7", "2026-11-28T20:00:00Z",
+                   "2026-11-28T16:00:00Z"),
+        meeting_at("cal", "meeting.scheduled", "a8", "2026-11-28T21:00:00Z",
+                   "2026-11-28T16:00:00Z"),
+    };
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(steps); i++) {
+        write_ok(&steps[i], 1);
+        char *state = meeting_state();
+        ck_assert_msg(strcmp(state, expected[i]) == 0, "after %s: %s, expected %s",
+                      steps[i].type, state, expected[i]);
+        free(state);
+    }
+    /* a status a CRM gives in the meeting itself is taken too */
+    struct event_record crm[] = {record_of(
+        "cal", "{\"type\":\"meeting.updated\",\"source_id\":\"a9\",\"occurred_at\":"
+               "\"2026-11-28T22:00:00Z\",\"meeting\":{\"external_id\":\"mx\",\"status\":\"held\"}}")};
+    write_ok(crm, 1);
+    char *state = meeting_state();
+    ck_assert_str_eq(state, "held|16:00|15:00");
+    free(state);
+    clear_records(steps, UTIL_ARRAY_LEN(steps));
+    clear_records(crm, 1);
+}
+END_TEST
+
 START_TEST(test_store_batch_commits_checkpoints_with_events_last_put_wins)
 {
     struct event_record r[] = {record_of("inbound", LEAD("k1", "k@example.com", ""))};
@@ -1099,6 +1168,7 @@ static Suite *store_suite(void)
     tcase_add_test(batch,
                    test_store_batch_leads_named_by_id_are_written_once_per_batch_in_event_time);
     tcase_add_test(batch, test_store_batch_meetings_upsert_in_event_time_order);
+    tcase_add_test(batch, test_store_batch_meeting_outcomes_follow_what_each_event_says);
     tcase_add_test(batch, test_store_events_in_a_callers_transaction_resolve_leads_named_by_id);
     tcase_add_test(batch, test_store_batch_one_payment_per_what_was_paid_whichever_event_reports_it);
     tcase_add_test(batch, test_store_batch_a_lead_that_was_only_an_identity_merges_into_the_lead_named);
