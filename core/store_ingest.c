@@ -48,10 +48,13 @@ static const char sql_events_insert[] =
     /* any arbiter: the idempotency key, or a payment another event reported (0007) */
     "ON CONFLICT DO NOTHING "
     "RETURNING id, source, source_id, type, lead_id), "
-    "outbox AS (INSERT INTO deliveries (event_id, destination, route, lead_id) "
-    "SELECT ins.id, d.destination, d.route, ins.lead_id FROM ins "
+    "outbox AS (INSERT INTO deliveries (event_id, destination, route, lead_id, "
+    "next_attempt_at) "
+    "SELECT ins.id, d.destination, d.route, ins.lead_id, "
+    "now() + coalesce(d.settle_ms, 0) * interval '1 millisecond' FROM ins "
     "JOIN jsonb_to_recordset($2::jsonb) AS d(source text, source_id text, type text, "
-    "destination text, route text) ON d.source = ins.source AND d.source_id = ins.source_id "
+    "destination text, route text, settle_ms bigint) ON d.source = ins.source AND "
+    "d.source_id = ins.source_id "
     "AND d.type = ins.type ORDER BY ins.id, d.destination "
     "ON CONFLICT ON CONSTRAINT deliveries_event_destination DO NOTHING) "
     "SELECT id, source, source_id, type, lead_id FROM ins";
@@ -318,6 +321,7 @@ static void mark_existing(struct batch *b, const PGresult *result)
 
 struct outbox {
     struct rowset *rows;
+    const struct router *router;
     const struct event_record *event;
     json_t *destinations;
 };
@@ -331,6 +335,10 @@ static void add_delivery(const char *route, const char *destination, void *arg)
     rowset_string(o->rows, "type", o->event->type);
     rowset_string(o->rows, "destination", destination);
     rowset_string(o->rows, "route", route);
+    int64_t settle_ms = router_settle_ms(o->router, route);
+    if (settle_ms > 0) {
+        rowset_int(o->rows, "settle_ms", settle_ms);
+    }
     if (o->destinations != NULL) {
         json_object_set_new(o->destinations, destination, json_true());
     }
@@ -343,7 +351,7 @@ static enum store_result send_events(struct batch *b, const struct router *route
 {
     struct rowset rows = {0};
     struct rowset deliveries = {0};
-    struct outbox o = {.rows = &deliveries, .destinations = destinations};
+    struct outbox o = {.rows = &deliveries, .router = router, .destinations = destinations};
     for (size_t i = 0; i < b->count; i++) {
         const struct event_record *e = &b->events[i];
         if (b->skip[i]) {
