@@ -87,6 +87,47 @@ START_TEST(test_migrate_applies_once_and_is_idempotent)
 }
 END_TEST
 
+START_TEST(test_migrate_keys_the_first_stored_report_of_each_stripe_payment)
+{
+    /* a database written before payments were keyed: a subscription Checkout and its
+     * invoice.paid both stored as payments of in_1, and a payment-mode Checkout */
+    char *url = testdb_create();
+    PGconn *conn = testdb_connect(url);
+    size_t before = 0;
+    while (before < migration_count && migrations[before].version < 7) {
+        before++;
+    }
+    int applied = 0;
+    char *error = NULL;
+    ck_assert_int_eq(migrate_apply_list(conn, migrations, before, &applied, &error), 0);
+    testdb_exec(conn,
+                "INSERT INTO events (source, source_id, type, occurred_at, payload) VALUES "
+                "('billing', 'evt_c', 'payment.succeeded', now(), '{\"data\":{\"stripe_event_type\":"
+                "\"checkout.session.completed\",\"invoice\":\"in_1\",\"amount\":100}}'), "
+                "('billing', 'evt_i', 'payment.succeeded', now(), '{\"data\":{\"stripe_event_type\":"
+                "\"invoice.paid\",\"invoice\":\"in_1\",\"amount\":100}}'), "
+                "('billing', 'evt_p', 'payment.succeeded', now(), '{\"data\":{\"stripe_event_type\":"
+                "\"checkout.session.completed\",\"payment_intent\":\"pi_2\",\"amount\":50}}')");
+    ck_assert_int_eq(migrate_apply(conn, &applied, &error), 0);
+    char *keys = testdb_text(conn, "SELECT string_agg(source_id || '=' || coalesce(payment_key, "
+                                   "'-'), ',' ORDER BY id) FROM events");
+    ck_assert_str_eq(keys, "evt_c=in_1,evt_i=-,evt_p=pi_2");
+    free(keys);
+    PQfinish(conn);
+
+    /* a report of in_1 arriving after the upgrade is the payment stored already */
+    struct store *s = store_open(url, &error);
+    struct event_record late[] = {record_of(
+        "billing", "{\"type\":\"payment.succeeded\",\"source_id\":\"evt_late\",\"occurred_at\":"
+                   "\"2026-11-27T10:00:00Z\",\"data\":{\"payment\":\"in_1\",\"amount\":100}}")};
+    ck_assert_int_eq(store_write_batch(s, late, 1, NULL, 0, NULL, NULL, &error), STORE_OK);
+    ck_assert(late[0].duplicate);
+    clear_records(late, 1);
+    store_close(s);
+    testdb_drop(url);
+}
+END_TEST
+
 struct migrate_thread {
     const char *url;
     int rc;
@@ -1144,6 +1185,7 @@ static Suite *store_suite(void)
     Suite *s = suite_create("store");
     TCase *migrate = tcase_create("migrate");
     tcase_add_test(migrate, test_migrate_applies_once_and_is_idempotent);
+    tcase_add_test(migrate, test_migrate_keys_the_first_stored_report_of_each_stripe_payment);
     tcase_add_test(migrate, test_migrate_from_several_replicas_at_once_applies_each_migration_once);
     tcase_add_test(migrate, test_migrate_failure_rolls_back_and_names_the_migration);
     tcase_add_test(migrate, test_migrate_refuses_database_newer_than_daemon);
