@@ -5,15 +5,20 @@
 #                     throwaway PostgreSQL (or $LEADHUB_TEST_DATABASE_URL)
 #   make asan         the same suites under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run          install missing packages, build, start a throwaway PostgreSQL unless
-#                     $DATABASE_URL is set, migrate, run the daemon with config/leadhub.yaml;
-#                     .run/env holds its development settings for other terminals
+#                     $DATABASE_URL is set, migrate, run the daemon with .run/config/ (a
+#                     scratch copy of config/); .run/env holds its development settings for
+#                     other terminals; SIGTERM/SIGINT stop the daemon, then PostgreSQL
 #   make psql         psql on the database `make run` started
+#   make reload       reload the configuration of the daemon `make run` started (SIGHUP)
 #   make install      PREFIX=/usr/local (DESTDIR supported)
 #   make lint | format | format-check | bench | clean
 #   make fuzz         build the libFuzzer targets (clang, in build/fuzz) and run each for
 #                     FUZZ_SECONDS (default 60)
 #   make soak         the long forms of the durability tests (kill -9 rounds, database
 #                     restarts under load) against a throwaway PostgreSQL
+#   make deploy-check render and validate the Kubernetes manifests offline (deploy/)
+#   make image-check  build the image's root as deploy/Dockerfile says, without a container
+#                     engine, and start the daemon in it read-only as its non-root user
 #
 # Variables: CC=clang, BUILD=dir, SANITIZE=1, PREFIX, DESTDIR, FUZZ_SECONDS.
 
@@ -68,7 +73,11 @@ CORE_LIB := $(BUILD)/libleadhub-core.a
 DAEMON   := $(BUILD)/leadhubd
 MIGRATIONS := $(sort $(wildcard core/migrations/*.sql))
 
-PLUGIN_NAMES := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/*.c)))))
+# plugins/common/ is not a plugin: its .c files make a PIC, hidden-visibility archive that
+# every plugin links after its own objects, so a plugin pulls in only what it calls.
+COMMON_SRC   := $(wildcard plugins/common/*.c)
+COMMON_LIB   := $(BUILD)/plugins/libleadhub-common.a
+PLUGIN_NAMES := $(filter-out common,$(sort $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/*.c))))))
 PLUGIN_SOS   := $(PLUGIN_NAMES:%=$(BUILD)/plugins/%.so)
 
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
@@ -79,18 +88,22 @@ E2E_TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/e2e/test_*
 PLUGIN_TESTS := $(patsubst plugins/%.c,$(BUILD)/tests/plugins/%,$(wildcard plugins/*/tests/test_*.c))
 FIXTURE_SOS := $(patsubst tests/fixtures/plugins/%.c,$(BUILD)/tests/fixtures/%.so,$(wildcard tests/fixtures/plugins/*.c))
 TEST_BINS   := $(UNIT_TESTS) $(E2E_TESTS) $(PLUGIN_TESTS)
+# The next release of the rolling-update test: this tree with the fixture migrations after
+# its own (the real ones end far below 9000).
+NEXT_MIGRATIONS := $(MIGRATIONS) $(sort $(wildcard tests/fixtures/migrations/*.sql))
+NEXT_DAEMON := $(BUILD)/tests/leadhubd-next
 BENCH_SRC   := $(wildcard bench/*.c)
 BENCH       := $(BUILD)/bench/leadhub-bench
 
 # --- top-level targets -----------------------------------------------------------------
-.PHONY: all build tests test asan run psql deps install uninstall lint format format-check bench \
-        fuzz fuzz-build soak clean
+.PHONY: all build tests test asan run psql reload deps install uninstall lint format format-check bench \
+        fuzz fuzz-build soak clean deploy-check image-check
 
 all: $(DAEMON) $(PLUGIN_SOS)
 
 build: all
 
-tests: all $(TEST_BINS) $(FIXTURE_SOS) $(if $(BENCH_SRC),$(BENCH))
+tests: all $(TEST_BINS) $(FIXTURE_SOS) $(NEXT_DAEMON) $(if $(BENCH_SRC),$(BENCH))
 
 # `make test` and `make run` first make sure the packages are there (the pkg-config
 # lookups above need them), then build in a sub-make that sees them.
@@ -110,6 +123,10 @@ run: deps
 
 psql:
 	@scripts/run-daemon.sh psql
+
+# SIGHUP to the daemon `make run` started, and no other (its pid file is locked by it).
+reload:
+	@BUILD=$(BUILD) scripts/run-daemon.sh reload
 
 deps:
 	@scripts/deps.sh
@@ -135,8 +152,13 @@ $(DAEMON): $(BUILD)/obj/core/main.o $(CORE_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -ldl
 
 # --- plugins: plugins/<name>/*.c -> build/plugins/<name>.so --------------------------------
+$(COMMON_LIB): $(COMMON_SRC:%.c=$(BUILD)/pobj/%.o)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
 define plugin_rules
-$(BUILD)/plugins/$(1).so: $(patsubst %.c,$(BUILD)/pobj/%.o,$(wildcard plugins/$(1)/*.c))
+$(BUILD)/plugins/$(1).so: $(patsubst %.c,$(BUILD)/pobj/%.o,$(wildcard plugins/$(1)/*.c)) $(COMMON_LIB)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(SAN_FLAGS) -shared $$(PLUGIN_LDFLAGS) -o $$@ $$^ $$(JANSSON_LIBS)
 endef
@@ -163,9 +185,24 @@ $(BUILD)/obj/plugins/%.o: plugins/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests/lib -Iplugins/common -c $< -o $@
 
-$(BUILD)/tests/plugins/%: $(BUILD)/obj/plugins/%.o $(TESTLIB) $(CORE_LIB)
+# Plugin tests include their plugin's sources; what those call in plugins/common comes
+# from its archive.
+$(BUILD)/tests/plugins/%: $(BUILD)/obj/plugins/%.o $(TESTLIB) $(CORE_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -ldl
+
+$(BUILD)/gen/migrations-next.c: $(NEXT_MIGRATIONS) scripts/embed-migrations.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-migrations.sh $(NEXT_MIGRATIONS) > $@
+
+$(BUILD)/obj/gen/migrations-next.o: $(BUILD)/gen/migrations-next.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(NEXT_DAEMON): $(BUILD)/obj/core/main.o $(filter-out $(BUILD)/obj/gen/migrations.o,$(CORE_OBJ)) \
+                $(BUILD)/obj/gen/migrations-next.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -ldl
 
 # Fixture plugins for the loader tests, deliberately broken in one way each. They are
 # built without --no-undefined: some are broken on purpose in ways a linker would catch.
@@ -176,8 +213,9 @@ $(BUILD)/tests/fixtures/%.so: tests/fixtures/plugins/%.c sdk/leadhub.h
 # --- fuzzing -----------------------------------------------------------------------------
 # Targets are fuzz_<name>.c files defining LLVMFuzzerTestOneInput: tests/fuzz/ (core, linked
 # with the core library) and plugins/<plugin>/fuzz/ (compiled with that plugin's own
-# plugins/<plugin>/*.c too); seeds in a sibling corpus_<name>/. `make fuzz` builds them
-# with clang in build/fuzz and runs each for FUZZ_SECONDS (scripts/run-fuzz.sh).
+# plugins/<plugin>/*.c too, and linked with the plugins/common archive); seeds in a sibling
+# corpus_<name>/. `make fuzz` builds them with clang in build/fuzz and runs each for
+# FUZZ_SECONDS (scripts/run-fuzz.sh).
 FUZZ_SECONDS ?= 60
 FUZZ_CORE_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_PLUGIN_SRC := $(wildcard plugins/*/fuzz/fuzz_*.c)
@@ -198,7 +236,7 @@ $(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(CORE_LIB)
 define plugin_fuzz_rules
 $(BUILD)/fuzz/$(basename $(notdir $(1))): $(patsubst %.c,$(BUILD)/obj/%.o,$(1)) \
         $(patsubst %.c,$(BUILD)/pobj/%.o,$(wildcard $(dir $(patsubst %/,%,$(dir $(1))))*.c)) \
-        $(CORE_LIB)
+        $(CORE_LIB) $(COMMON_LIB)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_LDFLAGS) -fsanitize=fuzzer -o $$@ $$^ $$(PKG_LIBS) -ldl
 endef
@@ -241,6 +279,24 @@ lint: $(BUILD)/gen/migrations.c
 bench: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all $(BENCH)
 	@BUILD=$(BUILD) bench/run.sh $(BENCH_ARGS)
+
+# The Kubernetes manifests (deploy/kubernetes): every overlay rendered and checked offline
+# (schemas, unknown fields, Pod Security restricted, the configuration it ships), then the
+# tests that each check fails on a broken input. Needs node, npm and kubectl.
+deploy-check: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) all
+	@BUILD=$(BUILD) scripts/deploy-check.sh
+	@BUILD=$(BUILD) tests/deploy/test_deploy_check.sh
+
+# deploy/Dockerfile without a container engine (scripts/image-check.py): its stages built in
+# debootstrap roots, the daemon started read-only as the image's user; then the tests that
+# each rule fails on a broken Dockerfile. A few minutes; nothing is cached between runs.
+image-check:
+	@scripts/deps.sh image
+	@work=$$(mktemp -d /var/tmp/leadhub-image-check.XXXXXX) && \
+	    trap 'rm -rf "$$work"' EXIT && \
+	    scripts/image-check.py --work "$$work" && \
+	    tests/image/test_image_check.sh "$$work"
 
 soak: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) tests

@@ -37,6 +37,16 @@ static const lh_config_field_t main_fields[] = {
     {"routes", LH_CONFIG_JSON, 0, "[]", NO_RANGE, NULL, "Event routes."},
     {"scoring", LH_CONFIG_JSON, 0, "[]", NO_RANGE, NULL, "Lead scorers."},
     {"delivery", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL, "Delivery: retries, concurrency."},
+    {"readiness", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL, "What /readyz requires."},
+    LH_FIELD_END,
+};
+
+static const char *const readiness_modes[] = {"report", "require", NULL};
+
+static const lh_config_field_t readiness_fields[] = {
+    {"connectors", LH_CONFIG_ENUM, 0, "report", NO_RANGE, readiness_modes,
+     "report: a failed connector instance or scorer is shown and refuses its own webhooks, "
+     "the process stays ready; require: it makes /readyz 503 too."},
     LH_FIELD_END,
 };
 
@@ -432,7 +442,7 @@ void config_main_apply(struct config *config, const json_t *tree, const struct c
                        struct diag_list *diags)
 {
     json_t *empty = json_is_null(tree) ? json_object() : NULL;
-    json_t *top = NULL, *log = NULL, *http = NULL, *ingest = NULL, *api = NULL;
+    json_t *top = NULL, *log = NULL, *http = NULL, *ingest = NULL, *api = NULL, *readiness = NULL;
     json_t *delivery = NULL;
     if (json_is_null(tree)) {
         if (empty == NULL) {
@@ -492,6 +502,10 @@ void config_main_apply(struct config *config, const json_t *tree, const struct c
     if (api != NULL) {
         apply_api(config, api, where, diags);
     }
+
+    readiness = check_section(tree, "readiness", readiness_fields, where, diags);
+    const char *mode = json_string_value(json_object_get(readiness, "connectors"));
+    config->readiness_require_connectors = mode != NULL && strcmp(mode, "require") == 0;
 out:
     json_decref(empty);
     json_decref(top);
@@ -500,4 +514,5 @@ out:
     json_decref(ingest);
     json_decref(delivery);
     json_decref(api);
+    json_decref(readiness);
 }

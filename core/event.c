@@ -22,6 +22,7 @@ static const char *const standard_types[] = {
     "email.received",
     "email.sent",
     "email.replied",
+    "email.bounced",
     "meeting.scheduled",
     "meeting.updated",
     "meeting.rescheduled",

@@ -4,6 +4,7 @@
 -- fills payment_key from data.payment of payment.succeeded and payment.failed events and
 -- keeps one per (source, type, payment_key): the first event to report a payment stores
 -- it, the other is a duplicate.
+-- leadhub: runs_from 6
 
 ALTER TABLE events ADD COLUMN payment_key text;
 

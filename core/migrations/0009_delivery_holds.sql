@@ -3,6 +3,7 @@
 -- answers the destination gave. A held row stays 'retrying' (so replicas of the previous
 -- version still claim it) with held_since set; it ends dead once held longer than
 -- delivery.max_hold. Cleared by the next answer, and by a replay.
+-- leadhub: runs_from 6
 
 ALTER TABLE deliveries
     ADD COLUMN held_since  timestamptz,        -- first hold of the current run of holds

@@ -3,6 +3,7 @@
 -- says so (a CRM's outcome), else derived by the hub (core/meeting_outcomes.c: held once it
 -- ended uncanceled while an attendee had accepted). Replicas of the previous version write
 -- only scheduled and canceled, which this constraint still allows.
+-- leadhub: runs_from 6
 
 ALTER TABLE meetings DROP CONSTRAINT meetings_status_check;
 ALTER TABLE meetings ADD CONSTRAINT meetings_status_check

@@ -3,9 +3,10 @@
  * durations, number formatting and rounding, the event type names of docs/events.md, and
  * "did you mean" suggestions for config errors.
  *
- * plugins/common/ holds headers only: each plugin stays one self-contained shared object
- * (jansson and libc), and what two plugins need alike is written once here. Its natural
- * home is the SDK's inline helpers, once the SDK grows some for scorers.
+ * Header-only (static inline), unlike the rest of plugins/common (README.md there): each
+ * plugin stays one self-contained shared object (jansson and libc), and what two plugins
+ * need alike is written once here. Its natural home is the SDK's inline helpers, once the
+ * SDK grows some for scorers.
  *
  * Everything here is pure: no globals, no allocation, safe from any thread.
  */
@@ -274,10 +275,10 @@ static inline double scorer_round2(double v)
 static inline const char *const *scorer_event_types(size_t *count_out)
 {
     static const char *const types[] = {
-        "lead.created",         "lead.updated",          "lead.scored",       "email.received",
-        "email.sent",           "email.replied",         "meeting.scheduled", "meeting.updated",
-        "meeting.canceled",     "deal.stage_changed",    "customer.created",  "payment.succeeded",
-        "subscription.started", "subscription.canceled",
+        "lead.created",      "lead.updated",         "lead.scored",           "email.received",
+        "email.sent",        "email.replied",        "email.bounced",         "meeting.scheduled",
+        "meeting.updated",   "meeting.canceled",     "deal.stage_changed",    "customer.created",
+        "payment.succeeded", "subscription.started", "subscription.canceled",
     };
     *count_out = sizeof(types) / sizeof(types[0]);
     return types;

@@ -121,6 +121,17 @@ START_TEST(test_poll_commits_pages_with_their_cursor)
                   "%s", ready.body);
     http_result_free(&ready);
     free(url);
+    /* the poll-lag gauge alerts read: a recent Unix time */
+    url = td_url(&td, "/metrics");
+    struct http_result metrics;
+    http_get(url, &metrics);
+    const char *gauge = strstr(metrics.body, "leadhub_poll_last_success_timestamp_seconds{"
+                                             "instance=\"pager\"} ");
+    ck_assert_msg(gauge != NULL, "%s", metrics.body);
+    double at = strtod(strchr(gauge, '}') + 2, NULL);
+    ck_assert_msg(at > (double)time(NULL) - 60 && at <= (double)time(NULL) + 1, "%f", at);
+    http_result_free(&metrics);
+    free(url);
     char *status = testdb_text(db, "SELECT last_poll_outcome || ' ' || owner FROM "
                                    "connector_status WHERE instance = 'pager'");
     char replica[32];

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "event.h"
 #include "migrate.h"
@@ -174,8 +175,8 @@ START_TEST(test_migrate_failure_rolls_back_and_names_the_migration)
     char *url = testdb_create();
     PGconn *conn = testdb_connect(url);
     const struct migration list[] = {
-        {1, "good", "CREATE TABLE t_good (id int);"},
-        {2, "bad", "CREATE TABLE t_half (id int); SELECT * FROM no_such_table;"},
+        {1, "good", "CREATE TABLE t_good (id int);", 0},
+        {2, "bad", "CREATE TABLE t_half (id int); SELECT * FROM no_such_table;", 0},
     };
     int applied = 0;
     char *error = NULL;
@@ -198,12 +199,171 @@ START_TEST(test_migrate_refuses_database_newer_than_daemon)
 {
     char *url = testdb_create();
     PGconn *conn = testdb_connect(url);
-    const struct migration list[] = {{1, "a", "SELECT 1;"}, {2, "b", "SELECT 1;"}};
+    const struct migration list[] = {{1, "a", "SELECT 1;", 0}, {2, "b", "SELECT 1;", 0}};
     char *error = NULL;
     ck_assert_int_eq(migrate_apply_list(conn, list, 2, NULL, &error), 0);
     ck_assert_int_eq(migrate_apply_list(conn, list, 1, NULL, &error), -1);
     ck_assert_ptr_nonnull(strstr(error, "newer than this leadhubd knows"));
     free(error);
+    PQfinish(conn);
+    testdb_drop(url);
+}
+END_TEST
+
+/* A session that calls itself what a replica of release `generation` does. */
+static PGconn *connect_as_release(const char *url, int generation)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "leadhubd/0.0.9 schema=%d", generation);
+    const char *const keys[] = {"dbname", "application_name", NULL};
+    const char *const values[] = {url, name, NULL};
+    PGconn *conn = PQconnectdbParams(keys, values, 1);
+    ck_assert_int_eq(PQstatus(conn), CONNECTION_OK);
+    return conn;
+}
+
+/* Waits (up to 30 s) until no session calls itself `application_name`. */
+static void wait_for_sessions_gone(PGconn *conn, const char *application_name)
+{
+    const char *const params[] = {application_name};
+    for (int i = 0; i < 3000; i++) {
+        PGresult *res = PQexecParams(conn,
+                                     "SELECT count(*) FROM pg_stat_activity "
+                                     "WHERE application_name = $1",
+                                     1, NULL, params, NULL, NULL, 0);
+        ck_assert_int_eq(PQresultStatus(res), PGRES_TUPLES_OK);
+        long count = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
+        if (count == 0) {
+            return;
+        }
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    ck_abort_msg("a session named %s is still connected after 30 s", application_name);
+}
+
+/* Expand (2, release 1 runs on it), contract (3, only release 2 and later). */
+static const struct migration rollout[] = {
+    {1, "base", "CREATE TABLE t_items (id int, old_name text);", 0},
+    {2, "expand", "ALTER TABLE t_items ADD COLUMN new_name text;", 1},
+    {3, "contract", "ALTER TABLE t_items DROP COLUMN old_name;", 0},
+};
+static const struct schema_compat rollout_compat[] = {{3, 2}};
+
+/*
+ * While a replica of release 1 is connected, migrate applies the expanding migration and
+ * holds the contracting one back, naming the replica and how to force it; once that
+ * replica is gone (or with force) the contraction goes in, and each migration's runs_from
+ * is recorded for older releases to read.
+ */
+START_TEST(test_migrate_holds_back_a_contraction_while_an_older_release_is_connected)
+{
+    char *url = testdb_create();
+    PGconn *conn = testdb_connect(url);
+    struct schema_policy v1 = {rollout, 1, rollout_compat, 1, 1};
+    struct schema_policy v3 = {rollout, 3, rollout_compat, 1, 2};
+    struct migrate_result result;
+    char *error = NULL;
+    ck_assert_int_eq(migrate_apply_policy(conn, &v1, NULL, &result, &error), 0);
+    ck_assert_int_eq(result.applied, 1);
+
+    PGconn *old_replica = connect_as_release(url, 1);
+    PGconn *new_replica = connect_as_release(url, 3);
+    ck_assert_int_eq(migrate_apply_policy(conn, &v3, NULL, &result, &error), 0);
+    ck_assert_int_eq(result.applied, 1);
+    ck_assert_int_eq(result.held_version, 3);
+    ck_assert_ptr_nonnull(strstr(result.held_reason, "0003_contract is held back"));
+    ck_assert_ptr_nonnull(strstr(result.held_reason, "schema=1"));
+    ck_assert_ptr_null(strstr(result.held_reason, "schema=3"));
+    ck_assert_ptr_nonnull(strstr(result.held_reason, "--force"));
+    free(result.held_reason);
+    ck_assert_int_eq(testdb_scalar(conn, "SELECT max(version) FROM schema_migrations"), 2);
+    ck_assert_int_eq(testdb_scalar(conn, "SELECT runs_from FROM schema_migrations "
+                                         "WHERE version = 2"),
+                     1);
+    /* release 1 still runs on it; release 3 too (it runs on 2 and later) */
+    struct schema_state state;
+    ck_assert_int_eq(migrate_read_schema(conn, &v1, &state, NULL), 0);
+    ck_assert(schema_policy_judge(&v1, &state, NULL));
+    ck_assert_int_eq(migrate_read_schema(conn, &v3, &state, NULL), 0);
+    ck_assert(schema_policy_judge(&v3, &state, NULL));
+
+    /* the old replica gone: the contraction goes in, declared for release 2 on. A backend
+     * leaves pg_stat_activity a moment after its client hangs up, so wait for that. */
+    PQfinish(old_replica);
+    wait_for_sessions_gone(conn, "leadhubd/0.0.9 schema=1");
+    ck_assert_int_eq(migrate_apply_policy(conn, &v3, NULL, &result, &error), 0);
+    ck_assert_int_eq(result.applied, 1);
+    ck_assert_ptr_null(result.held_reason);
+    ck_assert_int_eq(testdb_scalar(conn, "SELECT runs_from FROM schema_migrations "
+                                         "WHERE version = 3"),
+                     2);
+    /* a rollback to release 1 would not run on it, and says so */
+    ck_assert_int_eq(migrate_read_schema(conn, &v1, &state, NULL), 0);
+    ck_assert_int_eq(state.newer_runs_from, 2);
+    char *detail = NULL;
+    ck_assert(!schema_policy_judge(&v1, &state, &detail));
+    ck_assert_ptr_nonnull(strstr(detail, "upgrade it"));
+    free(detail);
+    PQfinish(new_replica);
+    PQfinish(conn);
+    testdb_drop(url);
+}
+END_TEST
+
+START_TEST(test_migrate_force_applies_a_contraction_despite_older_replicas)
+{
+    char *url = testdb_create();
+    PGconn *conn = testdb_connect(url);
+    struct schema_policy v3 = {rollout, 3, rollout_compat, 1, 2};
+    struct schema_policy v1 = {rollout, 1, rollout_compat, 1, 1};
+    struct migrate_result result;
+    char *error = NULL;
+    ck_assert_int_eq(migrate_apply_policy(conn, &v1, NULL, &result, &error), 0);
+    PGconn *old_replica = connect_as_release(url, 1);
+    /* a release from before the policy declares no schema: it counts as the oldest */
+    PGconn *ancient = connect_as_release(url, 0);
+    PQclear(PQexec(ancient, "SET application_name = 'leadhubd'"));
+    ck_assert_int_eq(migrate_apply_policy(conn, &v3, NULL, &result, &error), 0);
+    ck_assert_int_eq(result.held_version, 2); /* even the expansion: 'leadhubd' needs 1 */
+    ck_assert_ptr_nonnull(strstr(result.held_reason, "leadhubd at"));
+    free(result.held_reason);
+    const struct migrate_options force = {.force = true};
+    ck_assert_int_eq(migrate_apply_policy(conn, &v3, &force, &result, &error), 0);
+    ck_assert_int_eq(result.applied, 2);
+    ck_assert_int_eq(testdb_scalar(conn, "SELECT max(version) FROM schema_migrations"), 3);
+    PQfinish(ancient);
+    PQfinish(old_replica);
+    PQfinish(conn);
+    testdb_drop(url);
+}
+END_TEST
+
+/* A database set up before runs_from existed gains the column; its rows read as
+ * contracting (NULL), which is the safe reading. */
+START_TEST(test_migrate_adds_runs_from_to_an_older_schema_migrations)
+{
+    char *url = testdb_create();
+    PGconn *conn = testdb_connect(url);
+    PQclear(PQexec(conn, "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text "
+                         "NOT NULL, applied_at timestamptz NOT NULL DEFAULT now()); INSERT INTO "
+                         "schema_migrations (version, name) VALUES (1, 'base'), (2, 'expand');"
+                         "CREATE TABLE t_items (id int, old_name text, new_name text)"));
+    struct schema_policy v1 = {rollout, 1, rollout_compat, 1, 1};
+    struct schema_state state;
+    ck_assert_int_eq(migrate_read_schema(conn, &v1, &state, NULL), 0);
+    ck_assert_int_eq(state.current, 2);
+    ck_assert_int_eq(state.newer_runs_from, 2); /* no column: its own version */
+    ck_assert(!schema_policy_judge(&v1, &state, NULL));
+    struct schema_policy v3 = {rollout, 3, rollout_compat, 1, 2};
+    struct migrate_result result;
+    char *error = NULL;
+    ck_assert_int_eq(migrate_apply_policy(conn, &v3, NULL, &result, &error), 0);
+    ck_assert_int_eq(result.applied, 1);
+    ck_assert_int_eq(testdb_scalar(conn, "SELECT count(*) FROM schema_migrations "
+                                         "WHERE runs_from IS NULL"),
+                     2);
     PQfinish(conn);
     testdb_drop(url);
 }
@@ -1130,7 +1290,7 @@ START_TEST(test_store_reconnects_after_the_connection_is_killed)
 {
     /* this test's own connection: the server may be shared with other daemons */
     long pid = testdb_scalar(check_conn, "SELECT pid FROM pg_stat_activity WHERE "
-                                         "application_name = 'leadhubd' AND "
+                                         "application_name LIKE 'leadhubd/%' AND "
                                          "datname = current_database() LIMIT 1");
     char *sql = util_printf("SELECT pg_terminate_backend(%ld)", pid);
     testdb_scalar(check_conn, "SELECT 1");
@@ -1189,6 +1349,10 @@ static Suite *store_suite(void)
     tcase_add_test(migrate, test_migrate_from_several_replicas_at_once_applies_each_migration_once);
     tcase_add_test(migrate, test_migrate_failure_rolls_back_and_names_the_migration);
     tcase_add_test(migrate, test_migrate_refuses_database_newer_than_daemon);
+    tcase_add_test(migrate,
+                   test_migrate_holds_back_a_contraction_while_an_older_release_is_connected);
+    tcase_add_test(migrate, test_migrate_force_applies_a_contraction_despite_older_replicas);
+    tcase_add_test(migrate, test_migrate_adds_runs_from_to_an_older_schema_migrations);
     suite_add_tcase(s, migrate);
 
     TCase *batch = tcase_create("batch");
