@@ -92,8 +92,8 @@ static const lh_config_field_t delivery_fields[] = {
      "Failed attempts in a row that open a destination's circuit."},
     {"breaker_cooldown", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "30s", 100, 0, NULL,
      "How long an open circuit waits before one trial delivery."},
-    {"max_hold", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "3d", 1000,
-     2592000000.0, NULL,
+    {"max_hold", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "3d", 1000, 2592000000.0,
+     NULL,
      "How long a delivery may be held (a rate limit, a Retry-After, data it waits for) "
      "before it is dead; holds spend no attempts."},
     LH_FIELD_END,

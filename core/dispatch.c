@@ -35,14 +35,14 @@
  * (lh_delivery_t.lead), with its identities and other addresses.
  */
 #define CLAIM_COLUMNS                                                                              \
-    "d.id, d.attempts, e.payload::text, coalesce(d.lead_id, 0), "                                 \
-    "(extract(epoch FROM now() - d.held_since) * 1000)::bigint, "                                 \
+    "d.id, d.attempts, e.payload::text, coalesce(d.lead_id, 0), "                                  \
+    "(extract(epoch FROM now() - d.held_since) * 1000)::bigint, "                                  \
     "(SELECT json_build_object('id', l.id, 'email', l.email, 'first_name', l.first_name, "         \
     "'last_name', l.last_name, 'company', l.company, 'title', l.title, 'phone', l.phone, "         \
-    "'linkedin_url', l.linkedin_url, 'identities', (SELECT coalesce(json_agg(json_build_object("  \
+    "'linkedin_url', l.linkedin_url, 'identities', (SELECT coalesce(json_agg(json_build_object("   \
     "'source', i.source, 'external_id', i.external_id) ORDER BY i.created_at, i.source, "          \
-    "i.external_id), '[]'::json) FROM lead_identities i WHERE i.lead_id = l.id), 'addresses', "   \
-    "(SELECT coalesce(json_agg(a.email ORDER BY a.first_seen_at, a.email), '[]'::json) FROM "     \
+    "i.external_id), '[]'::json) FROM lead_identities i WHERE i.lead_id = l.id), 'addresses', "    \
+    "(SELECT coalesce(json_agg(a.email ORDER BY a.first_seen_at, a.email), '[]'::json) FROM "      \
     "lead_addresses a WHERE a.lead_id = l.id))::text FROM leads l WHERE l.id = e.lead_id) "
 
 static const char sql_claim[] =
@@ -277,9 +277,8 @@ static size_t claim(struct lane *lane, struct store *store, size_t limit, struct
         row->id = strtoll(PQgetvalue(result, (int)i, 0), NULL, 10);
         row->attempts = (int)strtol(PQgetvalue(result, (int)i, 1), NULL, 10);
         row->lead_id = strtoll(PQgetvalue(result, (int)i, 3), NULL, 10);
-        row->held_for_ms = PQgetisnull(result, (int)i, 4)
-                               ? -1
-                               : strtoll(PQgetvalue(result, (int)i, 4), NULL, 10);
+        row->held_for_ms =
+            PQgetisnull(result, (int)i, 4) ? -1 : strtoll(PQgetvalue(result, (int)i, 4), NULL, 10);
         /* a lead that cannot be read is left out: the event's own lead still says who */
         row->lead = PQgetisnull(result, (int)i, 5)
                         ? NULL
@@ -478,14 +477,14 @@ static const char *decide(const struct config_delivery *policy, struct claimed *
         *held_out = true;
         int64_t held_for = row->held_for_ms > 0 ? row->held_for_ms : 0;
         if (held_for >= policy->max_hold_ms) {
-            char *reason = util_printf("held for %llds, longer than delivery.max_hold: %s",
-                                       (long long)(held_for / 1000),
-                                       row->error != NULL ? row->error : "");
+            char *reason =
+                util_printf("held for %llds, longer than delivery.max_hold: %s",
+                            (long long)(held_for / 1000), row->error != NULL ? row->error : "");
             free(row->error);
             row->error = reason;
             return "dead";
         }
-        *delay_out = row->retry_after_ms >= 0       ? row->retry_after_ms
+        *delay_out = row->retry_after_ms >= 0 ? row->retry_after_ms
                      : row->status == LH_HOLD ? DISPATCH_HOLD_DEFAULT_MS
                                               : dispatch_backoff_ms(policy, attempt, seed);
         return "retrying";

@@ -58,8 +58,7 @@ static int held_event(const PGresult *result, int row, struct event_record *reco
     json_t *event = json_pack("{s:s,s:s,s:s,s:{s:s,s:s},s:{s:b,s:s}}", "type", "meeting.held",
                               "source_id", source_id, "occurred_at", occurred_at, "meeting",
                               "external_id", external_id, "status", "held", "data", "derived", 1,
-                              "reason",
-                              "it ended uncanceled, with an attendee who had accepted");
+                              "reason", "it ended uncanceled, with an attendee who had accepted");
     free(source_id);
     if (event != NULL && lead_id > 0) {
         json_object_set_new(event, "lead", json_pack("{s:I}", "id", (json_int_t)lead_id));

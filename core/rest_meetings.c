@@ -9,7 +9,7 @@
     "m.title, 'starts_at', m.starts_at, 'ends_at', m.ends_at, 'timezone', m.timezone, "            \
     "'organizer', CASE WHEN m.organizer_email IS NULL AND m.organizer_name IS NULL THEN NULL "     \
     "ELSE json_build_object('email', m.organizer_email, 'name', m.organizer_name) END, "           \
-    "'location', m.location, 'online_url', m.online_url, 'status', m.status, "                    \
+    "'location', m.location, 'online_url', m.online_url, 'status', m.status, "                     \
     "'previous_starts_at', m.previous_starts_at, 'lead_id', m.lead_id, 'created_at', "             \
     "m.created_at, 'updated_at', m.updated_at"
 

@@ -44,8 +44,7 @@ enum store_result store_batch_send_texts(struct batch *b, const char *name, int 
 
 /* Queues `name` with the values of `by_key` (an object merged by key) as rows ($1);
  * nothing when empty. */
-enum store_result store_batch_send_merged(struct batch *b, const char *name,
-                                          const json_t *by_key);
+enum store_result store_batch_send_merged(struct batch *b, const char *name, const json_t *by_key);
 
 /* Text of a lead field of an event, or NULL (SQL NULL) when absent. Borrowed. */
 const char *store_batch_lead_text(const json_t *lead, const char *field);

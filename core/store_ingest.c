@@ -13,9 +13,10 @@
  * few more round trips for those steps.
  *
  * Leads come before events so that an event row is written once, with its lead_id, rather
- * than inserted and then updated; store_leads.c resolves them (store_batch.h). Every statement takes its rows ORDER BY their key, so
- * two writers locking overlapping rows lock them in the same order (no deadlocks); rows
- * with the same key are merged here first, since one statement may not update a row twice.
+ * than inserted and then updated; store_leads.c resolves them (store_batch.h). Every statement
+ * takes its rows ORDER BY their key, so two writers locking overlapping rows lock them in the same
+ * order (no deadlocks); rows with the same key are merged here first, since one statement may not
+ * update a row twice.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -67,11 +68,11 @@ static const char sql_events_insert[] =
  * the hub's own.
  */
 #define MEETING_MOVED                                                                              \
-    "(m.starts_at IS NOT NULL AND EXCLUDED.starts_at IS NOT NULL AND "                            \
+    "(m.starts_at IS NOT NULL AND EXCLUDED.starts_at IS NOT NULL AND "                             \
     "EXCLUDED.starts_at <> m.starts_at AND EXCLUDED.status IN ('scheduled', 'rescheduled'))"
 #define MEETING_STATUS                                                                             \
-    "CASE WHEN EXCLUDED.status IN ('canceled', 'held', 'no_show') THEN EXCLUDED.status "          \
-    "WHEN " MEETING_MOVED " OR EXCLUDED.status = 'rescheduled' THEN 'rescheduled' "               \
+    "CASE WHEN EXCLUDED.status IN ('canceled', 'held', 'no_show') THEN EXCLUDED.status "           \
+    "WHEN " MEETING_MOVED " OR EXCLUDED.status = 'rescheduled' THEN 'rescheduled' "                \
     "WHEN m.status IN ('held', 'no_show', 'rescheduled') THEN m.status ELSE 'scheduled' END"
 
 static const char sql_meetings_upsert[] =
@@ -266,8 +267,7 @@ static json_t *merged_rows(const json_t *by_key, const char *member)
     return rows;
 }
 
-enum store_result store_batch_send_merged(struct batch *b, const char *name,
-                                          const json_t *by_key)
+enum store_result store_batch_send_merged(struct batch *b, const char *name, const json_t *by_key)
 {
     if (json_object_size(by_key) == 0) {
         return STORE_OK;
@@ -527,9 +527,11 @@ static enum store_result upsert_meetings(struct batch *b)
         }
     }
     if (json_array_size(replaced) > 0) {
-        rc = store_batch_exec_rows(b, "ingest_attendees_delete", sql_attendees_delete, replaced, NULL);
+        rc = store_batch_exec_rows(b, "ingest_attendees_delete", sql_attendees_delete, replaced,
+                                   NULL);
         if (rc == STORE_OK && json_array_size(attendee_rows) > 0) {
-            rc = store_batch_exec_rows(b, "ingest_attendees_insert", sql_attendees_insert, attendee_rows, NULL);
+            rc = store_batch_exec_rows(b, "ingest_attendees_insert", sql_attendees_insert,
+                                       attendee_rows, NULL);
         }
     }
 out:

@@ -85,8 +85,7 @@ enum store_result store_lead_merge(struct store *store, int64_t from, int64_t in
     PGresult *result = NULL;
     *merged_out = false;
     const char *lock[] = {from_text, into_text};
-    enum store_result rc =
-        store_exec(store, "merge_lock", sql_lock, 2, lock, &result, error_out);
+    enum store_result rc = store_exec(store, "merge_lock", sql_lock, 2, lock, &result, error_out);
     if (rc != STORE_OK) {
         return rc;
     }

@@ -71,7 +71,6 @@ static const char sql_lead_upsert[] =
                             FIELD_ATTRIBUTES("l.", "EXCLUDED.attributes",
                                              "EXCLUDED.fields_at") "updated_at = now()";
 
-
 static const char sql_lead_update_by_id[] =
     "UPDATE leads SET " FIELDS_BY_ID("$9::timestamptz") "updated_at = now() WHERE id = $1";
 
@@ -163,10 +162,8 @@ static const struct {
     const char *name;
     const char *sql;
 } pipelined[] = {
-    {"ingest_lead_upsert", sql_lead_upsert},
-    {"ingest_identities", sql_identities_insert},
-    {"ingest_addresses", sql_addresses_insert},
-    {"ingest_attach_waiting", sql_attach_waiting},
+    {"ingest_lead_upsert", sql_lead_upsert},    {"ingest_identities", sql_identities_insert},
+    {"ingest_addresses", sql_addresses_insert}, {"ingest_attach_waiting", sql_attach_waiting},
     {"ingest_wake_held", sql_wake_held},
 };
 
@@ -558,7 +555,8 @@ static char *given_ids(const struct batch *b)
     for (size_t i = 0; i < b->count; i++) {
         const json_t *id = json_object_get(json_object_get(b->events[i].event, "lead"), "id");
         if (!b->skip[i] && id != NULL) {
-            strbuf_appendf(&ids, "%s%lld", ids.len > 1 ? "," : "", (long long)json_integer_value(id));
+            strbuf_appendf(&ids, "%s%lld", ids.len > 1 ? "," : "",
+                           (long long)json_integer_value(id));
         }
     }
     strbuf_append(&ids, "}");
@@ -580,8 +578,8 @@ static enum store_result find_given_ids(struct batch *b)
     }
     PGresult *result = NULL;
     const char *params[] = {ids};
-    enum store_result rc = store_exec(b->store, "ingest_leads_exist", sql_leads_exist, 1, params,
-                                      &result, &b->error);
+    enum store_result rc =
+        store_exec(b->store, "ingest_leads_exist", sql_leads_exist, 1, params, &result, &b->error);
     free(ids);
     if (rc != STORE_OK) {
         return rc;

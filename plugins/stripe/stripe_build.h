@@ -49,8 +49,7 @@ void stripe_build_emit(struct build *b, const char *type);
 void stripe_put(struct build *b, json_t *object, const char *key, json_t *value);
 void stripe_note(struct build *b, int rc);
 /* data[key] = the non-empty string at object[field]. */
-void stripe_data_string(struct build *b, const char *key, const json_t *object,
-                        const char *field);
+void stripe_data_string(struct build *b, const char *key, const json_t *object, const char *field);
 /* data[key] = the integer value, when it is one. */
 void stripe_data_integer(struct build *b, const char *key, const json_t *value);
 /* data[key] = the id of the expandable field object[field]. */

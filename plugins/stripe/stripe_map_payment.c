@@ -29,8 +29,8 @@ static void checkout_lead(struct build *b, const json_t *session)
     }
     stripe_note(b, rc);
     /* newer API versions name the buying business separately: it wins over a guess */
-    stripe_note(b,
-                stripe_lead_set_text(b->lead, "company", json_object_get(details, "business_name")));
+    stripe_note(
+        b, stripe_lead_set_text(b->lead, "company", json_object_get(details, "business_name")));
     stripe_lead_text_first(b, "phone", json_object_get(details, "phone"),
                            json_object_get(customer, "phone"));
     stripe_lead_external_id(b, stripe_expandable_id(session, "customer"));
@@ -228,9 +228,9 @@ enum stripe_verdict stripe_map_refund(struct build *b)
                                   "event %s: data.object.id: expected a charge id", b->id);
     }
     const json_t *total = json_object_get(charge, "amount_refunded");
-    const json_t *before = json_object_get(
-        json_object_get(json_object_get(b->event, "data"), "previous_attributes"),
-        "amount_refunded");
+    const json_t *before =
+        json_object_get(json_object_get(json_object_get(b->event, "data"), "previous_attributes"),
+                        "amount_refunded");
     if (!json_is_integer(total) || !json_is_integer(before)) {
         return stripe_verdict_set(b->out, STRIPE_INVALID, "malformed",
                                   "event %s: amount_refunded and "
@@ -264,10 +264,9 @@ enum stripe_verdict stripe_map_refund(struct build *b)
         stripe_put(b, b->data, "payment", json_string(payment));
     }
     const json_t *customer = stripe_expanded_customer(charge);
-    const json_t *emails[] = {
-        json_object_get(customer, "email"),
-        json_object_get(json_object_get(charge, "billing_details"), "email"),
-        json_object_get(charge, "receipt_email")};
+    const json_t *emails[] = {json_object_get(customer, "email"),
+                              json_object_get(json_object_get(charge, "billing_details"), "email"),
+                              json_object_get(charge, "receipt_email")};
     stripe_lead_email_first(b, emails, sizeof(emails) / sizeof(emails[0]));
     stripe_lead_external_id(b, stripe_expandable_id(charge, "customer"));
     const json_t *ids[] = {stripe_metadata_lead_id(charge), stripe_metadata_lead_id(customer)};

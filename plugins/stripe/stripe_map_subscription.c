@@ -80,7 +80,8 @@ static void map_update(struct build *b)
         json_object_get(json_object_get(b->event, "data"), "previous_attributes");
     const json_t *status = json_object_get(subscription, "status");
     const json_t *previous_status = json_object_get(previous, "status");
-    if ((stripe_text_is(previous_status, "trialing") || stripe_text_is(previous_status, "incomplete")) &&
+    if ((stripe_text_is(previous_status, "trialing") ||
+         stripe_text_is(previous_status, "incomplete")) &&
         stripe_text_is(status, "active")) {
         stripe_build_emit(b, "subscription.started");
     }
@@ -163,7 +164,7 @@ enum stripe_verdict stripe_map_subscription(struct build *b)
                                       b->id, id, stripe_token(status));
         }
         stripe_build_emit(b, stripe_text_is(status, "trialing") ? "subscription.trial_started"
-                                                         : "subscription.started");
+                                                                : "subscription.started");
         break;
     case STRIPE_SUBSCRIPTION_UPDATED:
         map_update(b);

@@ -38,8 +38,7 @@ static const struct type_info type_table[STRIPE_TYPE_COUNT] = {
     [STRIPE_SUBSCRIPTION_DELETED] = {"customer.subscription.deleted", "subscription"},
     [STRIPE_CHECKOUT_ASYNC_SUCCEEDED] = {"checkout.session.async_payment_succeeded",
                                          "checkout.session"},
-    [STRIPE_CHECKOUT_ASYNC_FAILED] = {"checkout.session.async_payment_failed",
-                                      "checkout.session"},
+    [STRIPE_CHECKOUT_ASYNC_FAILED] = {"checkout.session.async_payment_failed", "checkout.session"},
     [STRIPE_INVOICE_PAYMENT_FAILED] = {"invoice.payment_failed", "invoice"},
     [STRIPE_SUBSCRIPTION_UPDATED] = {"customer.subscription.updated", "subscription"},
     [STRIPE_CHARGE_REFUNDED] = {"charge.refunded", "charge"},
@@ -333,37 +332,39 @@ static enum stripe_verdict check_envelope(const json_t *event, const struct stri
                                           struct build *b, struct stripe_outcome *out)
 {
     if (!json_is_object(event)) {
-        return stripe_verdict_set(out, STRIPE_INVALID, "malformed", "the body is not a JSON object");
+        return stripe_verdict_set(out, STRIPE_INVALID, "malformed",
+                                  "the body is not a JSON object");
     }
     const char *object = json_string_value(json_object_get(event, "object"));
     if (object == NULL || strcmp(object, "event") != 0) {
         return stripe_verdict_set(out, STRIPE_INVALID, "malformed",
-                       "object: expected \"event\" (is this a Stripe event?)");
+                                  "object: expected \"event\" (is this a Stripe event?)");
     }
     b->id = json_string_value(json_object_get(event, "id"));
     if (!stripe_id_valid(b->id)) {
-        return stripe_verdict_set(out, STRIPE_INVALID, "malformed", "id: expected a Stripe event id");
+        return stripe_verdict_set(out, STRIPE_INVALID, "malformed",
+                                  "id: expected a Stripe event id");
     }
     const json_t *type = json_object_get(event, "type");
     if (!json_is_string(type)) {
-        return stripe_verdict_set(out, STRIPE_INVALID, "malformed", "event %s: type: expected a string",
-                       b->id);
+        return stripe_verdict_set(out, STRIPE_INVALID, "malformed",
+                                  "event %s: type: expected a string", b->id);
     }
     const json_t *created = json_object_get(event, "created");
     if (!json_is_integer(created) || json_integer_value(created) <= 0 ||
         json_integer_value(created) > STRIPE_TIME_MAX) {
-        return stripe_verdict_set(out, STRIPE_INVALID, "malformed", "event %s: created: expected unix seconds",
-                       b->id);
+        return stripe_verdict_set(out, STRIPE_INVALID, "malformed",
+                                  "event %s: created: expected unix seconds", b->id);
     }
     const json_t *livemode = json_object_get(event, "livemode");
     if (!json_is_boolean(livemode)) {
         return stripe_verdict_set(out, STRIPE_INVALID, "malformed",
-                       "event %s: livemode: expected true or false", b->id);
+                                  "event %s: livemode: expected true or false", b->id);
     }
     b->object = json_object_get(json_object_get(event, "data"), "object");
     if (!json_is_object(b->object)) {
         return stripe_verdict_set(out, STRIPE_INVALID, "malformed",
-                       "event %s: data.object: expected an object", b->id);
+                                  "event %s: data.object: expected an object", b->id);
     }
     const char *problem = tree_problem(event, 0);
     if (problem != NULL) {
@@ -372,30 +373,30 @@ static enum stripe_verdict check_envelope(const json_t *event, const struct stri
     int index = stripe_type_find(json_string_value(type));
     if (index < 0) {
         return stripe_verdict_set(out, STRIPE_SKIP, "unsupported_type",
-                       "event %s: type %s is not one the plugin maps", b->id, stripe_token(type));
+                                  "event %s: type %s is not one the plugin maps", b->id,
+                                  stripe_token(type));
     }
     b->type = (unsigned)index;
     if ((filter->types & (1U << b->type)) == 0) {
         return stripe_verdict_set(out, STRIPE_SKIP, "type_not_enabled",
-                       "event %s: type %s is not in event_types", b->id,
-                       type_table[b->type].stripe);
+                                  "event %s: type %s is not in event_types", b->id,
+                                  type_table[b->type].stripe);
     }
     if (json_is_true(livemode) != filter->livemode) {
         return stripe_verdict_set(out, STRIPE_SKIP, "livemode_mismatch",
-                       "event %s: a %s-mode event, but the api_key is a %s-mode key", b->id,
-                       json_is_true(livemode) ? "live" : "test",
-                       filter->livemode ? "live" : "test");
+                                  "event %s: a %s-mode event, but the api_key is a %s-mode key",
+                                  b->id, json_is_true(livemode) ? "live" : "test",
+                                  filter->livemode ? "live" : "test");
     }
     const json_t *kind = json_object_get(b->object, "object");
     if (kind != NULL && (!json_is_string(kind) ||
                          strcmp(json_string_value(kind), type_table[b->type].object) != 0)) {
         return stripe_verdict_set(out, STRIPE_INVALID, "malformed",
-                       "event %s: data.object.object: expected \"%s\"", b->id,
-                       type_table[b->type].object);
+                                  "event %s: data.object.object: expected \"%s\"", b->id,
+                                  type_table[b->type].object);
     }
     return STRIPE_EMIT;
 }
-
 
 enum stripe_verdict stripe_normalize(const json_t *stripe_event, const struct stripe_filter *filter,
                                      struct stripe_outcome *out)
@@ -406,8 +407,7 @@ enum stripe_verdict stripe_normalize(const json_t *stripe_event, const struct st
     if (v != STRIPE_EMIT) {
         return v;
     }
-    stripe_format_time(json_integer_value(json_object_get(stripe_event, "created")),
-                       b.occurred_at);
+    stripe_format_time(json_integer_value(json_object_get(stripe_event, "created")), b.occurred_at);
     b.data = json_object();
     b.lead = json_object();
     b.events = json_array();
@@ -451,16 +451,14 @@ enum stripe_verdict stripe_normalize(const json_t *stripe_event, const struct st
         goto out;
     }
     if (json_array_size(b.events) == 0) {
-        v = stripe_verdict_set(out, STRIPE_INVALID, "malformed", "event %s: nothing to emit",
-                               b.id);
+        v = stripe_verdict_set(out, STRIPE_INVALID, "malformed", "event %s: nothing to emit", b.id);
         goto out;
     }
     out->events = b.events;
     b.events = NULL;
 out:
     if (v == STRIPE_NO_MEMORY) {
-        stripe_verdict_set(out, STRIPE_NO_MEMORY, "out_of_memory", "event %s: out of memory",
-                           b.id);
+        stripe_verdict_set(out, STRIPE_NO_MEMORY, "out_of_memory", "event %s: out of memory", b.id);
     }
     json_decref(b.events);
     json_decref(b.data);

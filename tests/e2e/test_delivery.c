@@ -491,8 +491,8 @@ START_TEST(test_a_destination_asking_to_wait_holds_deliveries_without_spending_a
     /* six "come back later" (429 + Retry-After: 0), then accepted: with max_attempts 2 a
      * hold that spent attempts would be dead after the second */
     for (int i = 0; i < 6; i++) {
-        fake_http_push(receiver,
-                       (struct fake_response){429, "{\"error\":\"slow down\"}", "Retry-After: 0", 0});
+        fake_http_push(receiver, (struct fake_response){429, "{\"error\":\"slow down\"}",
+                                                        "Retry-After: 0", 0});
     }
     fake_http_push(receiver, (struct fake_response){200, "{}", NULL, 0});
     start_pipeline(&td, NULL,
@@ -504,8 +504,9 @@ START_TEST(test_a_destination_asking_to_wait_holds_deliveries_without_spending_a
     ck_assert_msg(td_wait_until(deliveries_reach, &done, 30000), "not done; status %s",
                   delivery_status_of("wait-0"));
     /* one answer counted as an attempt (the one that took it), six holds */
-    char *row = testdb_text(db, "SELECT attempts || '|' || holds || '|' || coalesce(held_since::text, "
-                                "'-') || '|' || coalesce(hold_reason, '-') FROM deliveries");
+    char *row =
+        testdb_text(db, "SELECT attempts || '|' || holds || '|' || coalesce(held_since::text, "
+                        "'-') || '|' || coalesce(hold_reason, '-') FROM deliveries");
     ck_assert_str_eq(row, "1|6|-|-");
     free(row);
     ck_assert_uint_eq(fake_http_request_count(receiver), 7);
@@ -1180,7 +1181,8 @@ int main(void)
     tcase_add_test(tc, test_kill_9_mid_delivery_then_restart_delivers_every_event_dedupably);
     tcase_add_test(tc, test_failing_receiver_is_retried_until_it_recovers);
     tcase_add_test(tc, test_receiver_failing_forever_goes_dead_then_replay_delivers);
-    tcase_add_test(tc, test_a_destination_asking_to_wait_holds_deliveries_without_spending_attempts);
+    tcase_add_test(tc,
+                   test_a_destination_asking_to_wait_holds_deliveries_without_spending_attempts);
     tcase_add_test(tc, test_a_hold_that_never_ends_is_dead_after_max_hold_and_shows_why_meanwhile);
     tcase_add_test(tc, test_permanent_rejection_is_dead_at_once);
     tcase_add_test(tc, test_circuit_opens_on_a_failing_destination_and_closes_after_it_recovers);

@@ -133,9 +133,8 @@ START_TEST(test_the_hub_says_what_became_of_each_meeting)
     struct fake_request request = fake_http_request(receiver, 0);
     json_t *event = json_loads(request.body, 0, NULL);
     ck_assert_str_eq(json_string_value(json_object_get(event, "type")), "meeting.held");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(event, "meeting"),
-                                                       "status")),
-                     "held");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(event, "meeting"), "status")), "held");
     ck_assert(json_is_true(json_object_get(json_object_get(event, "data"), "derived")));
     json_decref(event);
     fake_http_request_free(&request);

@@ -85,8 +85,8 @@ static void meeting(const char *type, const char *id, int64_t start_min, int64_t
 static bool two_held(void *arg)
 {
     (void)arg;
-    return testdb_scalar(check_conn,
-                         "SELECT count(*) FROM events WHERE type = 'meeting.held'") >= 2;
+    return testdb_scalar(check_conn, "SELECT count(*) FROM events WHERE type = 'meeting.held'") >=
+           2;
 }
 
 static char *status_of(const char *id)
@@ -123,9 +123,9 @@ START_TEST(test_meetings_that_ended_with_an_accepted_guest_are_found_held_and_no
     meeting_outcomes_wake(outcomes);
     ck_assert_msg(td_wait_until(two_held, NULL, 20000), "no meeting found held");
 
-    const char *ids[] = {"held", "moved", "organizer-only", "declined", "canceled", "future",
-                         "old"};
-    const char *expected[] = {"held",      "held",     "scheduled", "scheduled",
+    const char *ids[] = {"held",   "moved", "organizer-only", "declined", "canceled",
+                         "future", "old"};
+    const char *expected[] = {"held",     "held",      "scheduled", "scheduled",
                               "canceled", "scheduled", "scheduled"};
     for (size_t i = 0; i < UTIL_ARRAY_LEN(ids); i++) {
         char *status = status_of(ids[i]);
@@ -181,7 +181,8 @@ int main(void)
     TCase *tc = tcase_create("derived");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_meetings_that_ended_with_an_accepted_guest_are_found_held_and_no_others);
+    tcase_add_test(tc,
+                   test_meetings_that_ended_with_an_accepted_guest_are_found_held_and_no_others);
     tcase_add_test(tc, test_a_no_show_the_source_reports_later_wins_over_the_derived_held);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

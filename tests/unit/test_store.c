@@ -101,14 +101,14 @@ START_TEST(test_migrate_keys_the_first_stored_report_of_each_stripe_payment)
     int applied = 0;
     char *error = NULL;
     ck_assert_int_eq(migrate_apply_list(conn, migrations, before, &applied, &error), 0);
-    testdb_exec(conn,
-                "INSERT INTO events (source, source_id, type, occurred_at, payload) VALUES "
-                "('billing', 'evt_c', 'payment.succeeded', now(), '{\"data\":{\"stripe_event_type\":"
-                "\"checkout.session.completed\",\"invoice\":\"in_1\",\"amount\":100}}'), "
-                "('billing', 'evt_i', 'payment.succeeded', now(), '{\"data\":{\"stripe_event_type\":"
-                "\"invoice.paid\",\"invoice\":\"in_1\",\"amount\":100}}'), "
-                "('billing', 'evt_p', 'payment.succeeded', now(), '{\"data\":{\"stripe_event_type\":"
-                "\"checkout.session.completed\",\"payment_intent\":\"pi_2\",\"amount\":50}}')");
+    testdb_exec(
+        conn, "INSERT INTO events (source, source_id, type, occurred_at, payload) VALUES "
+              "('billing', 'evt_c', 'payment.succeeded', now(), '{\"data\":{\"stripe_event_type\":"
+              "\"checkout.session.completed\",\"invoice\":\"in_1\",\"amount\":100}}'), "
+              "('billing', 'evt_i', 'payment.succeeded', now(), '{\"data\":{\"stripe_event_type\":"
+              "\"invoice.paid\",\"invoice\":\"in_1\",\"amount\":100}}'), "
+              "('billing', 'evt_p', 'payment.succeeded', now(), '{\"data\":{\"stripe_event_type\":"
+              "\"checkout.session.completed\",\"payment_intent\":\"pi_2\",\"amount\":50}}')");
     ck_assert_int_eq(migrate_apply(conn, &applied, &error), 0);
     char *keys = testdb_text(conn, "SELECT string_agg(source_id || '=' || coalesce(payment_key, "
                                    "'-'), ',' ORDER BY id) FROM events");
@@ -799,14 +799,15 @@ START_TEST(test_store_batch_lead_id_links_an_existing_lead_before_email)
 END_TEST
 
 #define PAYMENT(type, id, key)                                                                     \
-    "{\"type\":\"" type "\",\"source_id\":\"" id "\",\"occurred_at\":\"2026-11-27T10:00:00Z\","     \
+    "{\"type\":\"" type "\",\"source_id\":\"" id "\",\"occurred_at\":\"2026-11-27T10:00:00Z\","    \
     "\"lead\":{\"email\":\"payer@example.com\"},\"data\":{\"amount\":1200,\"payment\":\"" key      \
     "\"}}"
 
 START_TEST(test_store_batch_one_payment_per_what_was_paid_whichever_event_reports_it)
 {
     /* a checkout naming its invoice, and that invoice's invoice.paid: one payment */
-    struct event_record first[] = {record_of("billing", PAYMENT("payment.succeeded", "evt_c", "in_1"))};
+    struct event_record first[] = {
+        record_of("billing", PAYMENT("payment.succeeded", "evt_c", "in_1"))};
     write_ok(first, 1);
     ck_assert(!first[0].duplicate);
     struct event_record again[] = {
@@ -862,8 +863,8 @@ static struct event_record billing_event(const char *source_id, const char *emai
 START_TEST(test_store_batch_a_lead_that_was_only_an_identity_merges_into_the_lead_named)
 {
     /* the lead the business knows */
-    struct event_record known[] = {record_of("inbound", LEAD("f1", "priya@example.com",
-                                                             ",\"first_name\":\"Priya\""))};
+    struct event_record known[] = {
+        record_of("inbound", LEAD("f1", "priya@example.com", ",\"first_name\":\"Priya\""))};
     write_ok(known, 1);
     long long a = known[0].lead_id;
     /* the Stripe customer, created before its Checkout, from the payer's address; its
@@ -916,8 +917,7 @@ START_TEST(test_store_batch_a_lead_that_was_only_an_identity_merges_into_the_lea
     ck_assert_int_eq(testdb_scalar(check_conn, sql), 1);
     free(sql);
     /* renewals, from the payer's address, are the same lead's */
-    struct event_record renewal[] = {
-        billing_event("evt_inv2", "billing@example.com", "cus_X", 0)};
+    struct event_record renewal[] = {billing_event("evt_inv2", "billing@example.com", "cus_X", 0)};
     write_ok(renewal, 1);
     ck_assert_int_eq(renewal[0].lead_id, a);
     ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads"), 1);
@@ -946,7 +946,8 @@ START_TEST(test_store_batch_a_lead_known_elsewhere_is_never_merged)
     ck_assert_int_eq(checkout[0].lead_id, a);
     ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads"), 2);
     ck_assert_int_eq(
-        testdb_scalar(check_conn, "SELECT lead_id FROM lead_identities WHERE external_id = 'cus_X'"),
+        testdb_scalar(check_conn,
+                      "SELECT lead_id FROM lead_identities WHERE external_id = 'cus_X'"),
         b);
     clear_records(known, 1);
     clear_records(other, 2);
@@ -965,10 +966,10 @@ START_TEST(test_store_batch_an_identity_without_email_merges_into_the_lead_its_e
                    "\"first_name\":\"Priya\"}}")};
     write_ok(named, 1);
     ck_assert(named[0].lead_id > 0 && named[0].lead_id != known[0].lead_id);
-    struct event_record updated[] = {record_of(
-        "billing", "{\"type\":\"lead.updated\",\"source_id\":\"evt_2\",\"occurred_at\":"
-                   "\"2026-11-27T10:00:00Z\",\"lead\":{\"external_id\":\"cus_Y\","
-                   "\"email\":\"priya@example.com\"}}")};
+    struct event_record updated[] = {
+        record_of("billing", "{\"type\":\"lead.updated\",\"source_id\":\"evt_2\",\"occurred_at\":"
+                             "\"2026-11-27T10:00:00Z\",\"lead\":{\"external_id\":\"cus_Y\","
+                             "\"email\":\"priya@example.com\"}}")};
     write_ok(updated, 1);
     ck_assert_int_eq(updated[0].lead_id, known[0].lead_id);
     ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads"), 1);
@@ -1061,52 +1062,47 @@ static struct event_record meeting_at(const char *instance, const char *type, co
 
 static char *meeting_state(void)
 {
-    return testdb_text(check_conn,
-                       "SELECT status || '|' || to_char(starts_at AT TIME ZONE 'UTC', 'HH24:MI') || "
-                       "'|' || coalesce(to_char(previous_starts_at AT TIME ZONE 'UTC', "
-                       "'HH24:MI'), '-') FROM meetings WHERE external_id = 'mx'");
+    return testdb_text(
+        check_conn, "SELECT status || '|' || to_char(starts_at AT TIME ZONE 'UTC', 'HH24:MI') || "
+                    "'|' || coalesce(to_char(previous_starts_at AT TIME ZONE 'UTC', "
+                    "'HH24:MI'), '-') FROM meetings WHERE external_id = 'mx'");
 }
 
 START_TEST(test_store_batch_meeting_outcomes_follow_what_each_event_says)
 {
     const char *expected[] = {
-        "scheduled|15:00|-",   /* booked */
+        "scheduled|15:00|-",       /* booked */
         "rescheduled|16:00|15:00", /* moved: the start before kept */
         "rescheduled|16:00|15:00", /* the calendar re-sends it: still rescheduled */
-        "held|16:00|15:00",    /* the CRM says it was held */
-        "held|16:00|15:00",    /* a later re-send of the calendar entry undoes nothing */
-        "no_show|16:00|15:00", /* the CRM corrects itself: no-show */
-        "canceled|16:00|15:00",
-        "scheduled|16:00|15:00", /* booked again */
+        "held|16:00|15:00",        /* the CRM says it was held */
+        "held|16:00|15:00",        /* a later re-send of the calendar entry undoes nothing */
+        "no_show|16:00|15:00",     /* the CRM corrects itself: no-show */
+        "canceled|16:00|15:00",    "scheduled|16:00|15:00", /* booked again */
     };
     struct event_record steps[] = {
         meeting_at("cal", "meeting.scheduled", "a1", "2026-11-27T09:00:00Z",
                    "2026-11-28T15:00:00Z"),
-        meeting_at("cal", "meeting.updated", "a2", "2026-11-27T09:10:00Z",
-                   "2026-11-28T16:00:00Z"),
-        meeting_at("cal", "meeting.updated", "a3", "2026-11-27T09:20:00Z",
-                   "2026-11-28T16:00:00Z"),
+        meeting_at("cal", "meeting.updated", "a2", "2026-11-27T09:10:00Z", "2026-11-28T16:00:00Z"),
+        meeting_at("cal", "meeting.updated", "a3", "2026-11-27T09:20:00Z", "2026-11-28T16:00:00Z"),
         meeting_at("cal", "meeting.held", "a4", "2026-11-28T17:00:00Z", "2026-11-28T16:00:00Z"),
-        meeting_at("cal", "meeting.updated", "a5", "2026-11-28T18:00:00Z",
-                   "2026-11-28T16:00:00Z"),
-        meeting_at("cal", "meeting.no_show", "a6", "2026-11-28T19:00:00Z",
-                   "2026-11-28T16:00:00Z"),
-        meeting_at("cal", "meeting.canceled", "a7", "2026-11-28T20:00:00Z",
-                   "2026-11-28T16:00:00Z"),
+        meeting_at("cal", "meeting.updated", "a5", "2026-11-28T18:00:00Z", "2026-11-28T16:00:00Z"),
+        meeting_at("cal", "meeting.no_show", "a6", "2026-11-28T19:00:00Z", "2026-11-28T16:00:00Z"),
+        meeting_at("cal", "meeting.canceled", "a7", "2026-11-28T20:00:00Z", "2026-11-28T16:00:00Z"),
         meeting_at("cal", "meeting.scheduled", "a8", "2026-11-28T21:00:00Z",
                    "2026-11-28T16:00:00Z"),
     };
     for (size_t i = 0; i < UTIL_ARRAY_LEN(steps); i++) {
         write_ok(&steps[i], 1);
         char *state = meeting_state();
-        ck_assert_msg(strcmp(state, expected[i]) == 0, "after %s: %s, expected %s",
-                      steps[i].type, state, expected[i]);
+        ck_assert_msg(strcmp(state, expected[i]) == 0, "after %s: %s, expected %s", steps[i].type,
+                      state, expected[i]);
         free(state);
     }
     /* a status a CRM gives in the meeting itself is taken too */
     struct event_record crm[] = {record_of(
-        "cal", "{\"type\":\"meeting.updated\",\"source_id\":\"a9\",\"occurred_at\":"
-               "\"2026-11-28T22:00:00Z\",\"meeting\":{\"external_id\":\"mx\",\"status\":\"held\"}}")};
+        "cal",
+        "{\"type\":\"meeting.updated\",\"source_id\":\"a9\",\"occurred_at\":"
+        "\"2026-11-28T22:00:00Z\",\"meeting\":{\"external_id\":\"mx\",\"status\":\"held\"}}")};
     write_ok(crm, 1);
     char *state = meeting_state();
     ck_assert_str_eq(state, "held|16:00|15:00");
@@ -1376,8 +1372,10 @@ static Suite *store_suite(void)
     tcase_add_test(batch, test_store_batch_meetings_upsert_in_event_time_order);
     tcase_add_test(batch, test_store_batch_meeting_outcomes_follow_what_each_event_says);
     tcase_add_test(batch, test_store_events_in_a_callers_transaction_resolve_leads_named_by_id);
-    tcase_add_test(batch, test_store_batch_one_payment_per_what_was_paid_whichever_event_reports_it);
-    tcase_add_test(batch, test_store_batch_a_lead_that_was_only_an_identity_merges_into_the_lead_named);
+    tcase_add_test(batch,
+                   test_store_batch_one_payment_per_what_was_paid_whichever_event_reports_it);
+    tcase_add_test(batch,
+                   test_store_batch_a_lead_that_was_only_an_identity_merges_into_the_lead_named);
     tcase_add_test(batch, test_store_batch_a_lead_known_elsewhere_is_never_merged);
     tcase_add_test(batch,
                    test_store_batch_an_identity_without_email_merges_into_the_lead_its_email_names);

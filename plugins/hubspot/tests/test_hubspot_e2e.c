@@ -265,8 +265,7 @@ START_TEST(test_hubspot_e2e_a_daily_rate_limit_holds_the_queue_without_spending_
     ck_assert_msg(strstr(reason, "rate limit (daily)") != NULL, "%s", reason);
     free(reason);
     /* HubSpot was asked once */
-    ck_assert_uint_eq(fake_hubspot_count(fake, "POST", "/crm/v3/objects/contacts/batch/upsert"),
-                      1);
+    ck_assert_uint_eq(fake_hubspot_count(fake, "POST", "/crm/v3/objects/contacts/batch/upsert"), 1);
 }
 END_TEST
 
@@ -347,7 +346,8 @@ int main(void)
     TCase *daily = tcase_create("daily");
     tcase_add_checked_fixture(daily, setup_one_attempt, teardown);
     tcase_set_timeout(daily, 60);
-    tcase_add_test(daily, test_hubspot_e2e_a_daily_rate_limit_holds_the_queue_without_spending_attempts);
+    tcase_add_test(daily,
+                   test_hubspot_e2e_a_daily_rate_limit_holds_the_queue_without_spending_attempts);
     suite_add_tcase(s, daily);
     TCase *webhooks = tcase_create("webhooks");
     tcase_add_checked_fixture(webhooks, setup_webhooks_only, teardown);

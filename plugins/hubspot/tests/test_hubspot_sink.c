@@ -944,11 +944,11 @@ START_TEST(test_hubspot_writes_to_the_contact_of_the_lead_the_hub_resolved)
     json_t *paid = json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:s, s:s}, s:{s:i, s:s}}", "type",
                              "payment.succeeded", "source", "billing", "source_id", "evt_1",
                              "occurred_at", "2026-11-27T10:42:00.000Z", "lead", "id", 42, "email",
-                             "billing@northwind.example", "external_id", "cus_1", "data",
-                             "amount", 187500, "currency", "usd");
-    json_t *resolved = json_pack("{s:i, s:s, s:[], s:[s]}", "id", 42, "email",
-                                 "priya@northwind.example", "identities", "addresses",
-                                 "billing@northwind.example");
+                             "billing@northwind.example", "external_id", "cus_1", "data", "amount",
+                             187500, "currency", "usd");
+    json_t *resolved =
+        json_pack("{s:i, s:s, s:[], s:[s]}", "id", 42, "email", "priya@northwind.example",
+                  "identities", "addresses", "billing@northwind.example");
     ck_assert_int_eq(hh_deliver_resolved(&h, paid, 42, resolved, NULL), LH_OK);
     char *customer = fake_hubspot_contact_id(h.fake, "priya@northwind.example");
     ck_assert_ptr_nonnull(customer);
@@ -968,8 +968,7 @@ START_TEST(test_hubspot_writes_to_the_contact_of_the_lead_the_hub_resolved)
     ck_assert_int_eq(hh_deliver_resolved(&h, paid, 43, resolved, NULL), LH_OK);
     json_t *body = hh_request_json(&h, "POST", "/crm/v3/objects/contacts/batch/update", 0);
     char *expected = util_printf(
-        "{\"inputs\":[{\"id\":\"%s\",\"properties\":{\"lifecyclestage\":\"customer\"}}]}",
-        contact);
+        "{\"inputs\":[{\"id\":\"%s\",\"properties\":{\"lifecyclestage\":\"customer\"}}]}", contact);
     assert_json_eq(body, expected);
     free(expected);
     json_decref(body);

@@ -22,8 +22,8 @@ static inline json_t *sb_object_of(const char *name)
 /* A Stripe event (NEW): id, type, created, test mode, api_version 2024-06-20,
  * data.object = object (STOLEN) and data.previous_attributes = previous (STOLEN, may be
  * NULL). */
-static inline json_t *sb_event(const char *id, const char *type, long long created,
-                               json_t *object, json_t *previous)
+static inline json_t *sb_event(const char *id, const char *type, long long created, json_t *object,
+                               json_t *previous)
 {
     json_t *data = json_pack("{s:o}", "object", object);
     if (previous != NULL) {
@@ -125,9 +125,8 @@ static inline json_t *sb_invoice(const char *id, const char *customer, const cha
 static inline json_t *sb_session(const char *id, const char *mode, const char *customer,
                                  const char *email, const char *name, long long amount,
                                  const char *currency, const char *payment_status,
-                                 const char *method, const char *invoice,
-                                 const char *subscription, const char *intent,
-                                 const char *reference)
+                                 const char *method, const char *invoice, const char *subscription,
+                                 const char *intent, const char *reference)
 {
     json_t *session = sb_object_of("event.checkout.session.completed.json");
     json_object_set_new(session, "id", json_string(id));

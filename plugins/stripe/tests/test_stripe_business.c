@@ -30,8 +30,8 @@
 #include "stripe_builders.h"
 #include "testdb.h"
 
-#define HS_TOKEN      "pat-na1-business-7e2c"
-#define API_TOKEN     "business-read-token-51a9"
+#define HS_TOKEN       "pat-na1-business-7e2c"
+#define API_TOKEN      "business-read-token-51a9"
 #define INBOUND_SECRET "business-inbound-secret"
 
 static struct fake_stripe *stripe;
@@ -133,8 +133,8 @@ static char *post_stripe(const json_t *event)
     char *url = td_url(&td, "/webhooks/billing");
     struct http_result r;
     http_request("POST", url, headers, body, strlen(body), &r);
-    ck_assert_msg(r.status == 200, "%s: %ld %s",
-                  json_string_value(json_object_get(event, "id")), r.status, r.body);
+    ck_assert_msg(r.status == 200, "%s: %ld %s", json_string_value(json_object_get(event, "id")),
+                  r.status, r.body);
     char *answer = strdup(r.body);
     http_result_free(&r);
     free(url);
@@ -289,16 +289,15 @@ START_TEST(test_a_trial_is_not_a_purchase_and_the_crm_does_not_make_it_a_custome
     start_daemon();
     send_event(sb_event("evt_trial_cus", "customer.created", day(2),
                         sb_customer("cus_Trial1", "trial@startup.example", "Mia Wong"), NULL));
-    send_event(sb_event("evt_trial_sub", "customer.subscription.created", day(2),
-                        sb_subscription("sub_Trial1", "cus_Trial1", "trialing", day(2), 9900,
-                                        "usd"),
-                        NULL));
-    send_event(sb_event("evt_trial_cs", "checkout.session.completed", day(2),
-                        sb_session("cs_test_trial1", "subscription", "cus_Trial1",
-                                   "trial@startup.example", "Mia Wong", 0, "usd",
-                                   "no_payment_required", "card", "in_Trial0", "sub_Trial1", NULL,
-                                   NULL),
-                        NULL));
+    send_event(sb_event(
+        "evt_trial_sub", "customer.subscription.created", day(2),
+        sb_subscription("sub_Trial1", "cus_Trial1", "trialing", day(2), 9900, "usd"), NULL));
+    send_event(
+        sb_event("evt_trial_cs", "checkout.session.completed", day(2),
+                 sb_session("cs_test_trial1", "subscription", "cus_Trial1", "trial@startup.example",
+                            "Mia Wong", 0, "usd", "no_payment_required", "card", "in_Trial0",
+                            "sub_Trial1", NULL, NULL),
+                 NULL));
     send_event(sb_event("evt_trial_inv", "invoice.paid", day(2),
                         sb_invoice("in_Trial0", "cus_Trial1", "trial@startup.example", 0, "usd",
                                    "subscription_create", "sub_Trial1", NULL, NULL, false),
@@ -309,8 +308,7 @@ START_TEST(test_a_trial_is_not_a_purchase_and_the_crm_does_not_make_it_a_custome
     wait_deliveries();
     char *properties = contact("trial@startup.example");
     ck_assert_msg(properties != NULL, "the trial user is not in the CRM");
-    ck_assert_msg(strstr(properties, "\"lifecyclestage\":\"customer\"") == NULL, "%s",
-                  properties);
+    ck_assert_msg(strstr(properties, "\"lifecyclestage\":\"customer\"") == NULL, "%s", properties);
     free(properties);
 }
 END_TEST
@@ -337,9 +335,9 @@ START_TEST(test_a_payment_for_a_known_lead_from_another_address_marks_that_lead_
                                    "subscription_create", "sub_Nw1", "ch_Nw1", "pi_Nw1", false),
                         NULL));
     send_event(sb_event("evt_nw_cs", "checkout.session.completed", day(3),
-                        sb_session("cs_test_nw1", "subscription", "cus_Nw1",
-                                   "ap@northwind.example", "Accounts Payable", 187500, "usd",
-                                   "paid", "card", "in_Nw1", "sub_Nw1", NULL, reference),
+                        sb_session("cs_test_nw1", "subscription", "cus_Nw1", "ap@northwind.example",
+                                   "Accounts Payable", 187500, "usd", "paid", "card", "in_Nw1",
+                                   "sub_Nw1", NULL, reference),
                         NULL));
     /* a month later, the renewal, from the same address */
     send_event(sb_event("evt_nw_inv2", "invoice.paid", day(25),
@@ -359,8 +357,7 @@ START_TEST(test_a_payment_for_a_known_lead_from_another_address_marks_that_lead_
     json_t *detail = api_get(path);
     free(path);
     json_t *address = json_array_get(json_object_get(detail, "addresses"), 0);
-    ck_assert_str_eq(json_string_value(json_object_get(address, "email")),
-                     "ap@northwind.example");
+    ck_assert_str_eq(json_string_value(json_object_get(address, "email")), "ap@northwind.example");
     ck_assert_str_eq(json_string_value(json_object_get(detail, "email")),
                      "priya@northwind.example");
     json_decref(detail);
@@ -407,8 +404,8 @@ START_TEST(test_a_customer_without_an_email_leaves_no_blank_lead_and_its_deliver
     ck_assert_int_eq(scalar("SELECT count(*) FROM deliveries WHERE status = 'dead'"), 0);
     /* the email arrives: the lead is made, the events are its, the held deliveries go */
     json_t *customer = sb_customer("cus_NoMail1", "finance@late.example", NULL);
-    send_event(sb_event("evt_ne_upd", "customer.updated", day(6), customer,
-                        json_pack("{s:n}", "email")));
+    send_event(
+        sb_event("evt_ne_upd", "customer.updated", day(6), customer, json_pack("{s:n}", "email")));
     ck_assert_int_eq(scalar("SELECT count(*) FROM leads"), 1);
     ck_assert_int_eq(scalar("SELECT count(*) FROM events WHERE lead_id IS NULL"), 0);
     ck_assert_msg(td_wait_until(no_delivery_held, NULL, 30000), "held deliveries did not go");
@@ -431,22 +428,21 @@ START_TEST(test_cancellations_refunds_and_the_last_period_are_events)
     send_event(sb_event("evt_c7_sched", "customer.subscription.updated", day(10),
                         json_deep_copy(scheduled),
                         json_pack("{s:b,s:n}", "cancel_at_period_end", 0, "canceled_at")));
-    send_event(sb_event("evt_c7_unsched", "customer.subscription.updated", day(11),
-                        json_deep_copy(sub),
-                        json_pack("{s:b,s:I}", "cancel_at_period_end", 1, "canceled_at",
-                                  (json_int_t)day(10))));
+    send_event(sb_event(
+        "evt_c7_unsched", "customer.subscription.updated", day(11), json_deep_copy(sub),
+        json_pack("{s:b,s:I}", "cancel_at_period_end", 1, "canceled_at", (json_int_t)day(10))));
     send_event(sb_event("evt_c7_sched2", "customer.subscription.updated", day(12),
                         json_deep_copy(scheduled),
                         json_pack("{s:b,s:n}", "cancel_at_period_end", 0, "canceled_at")));
     /* a partial refund, then the rest */
-    send_event(sb_event("evt_c7_ref1", "charge.refunded", day(13),
-                        sb_charge("ch_Churn1", "cus_Churn1", 30000, 10000, "usd", "in_Churn1",
-                                  "pi_Churn1"),
-                        json_pack("{s:i}", "amount_refunded", 0)));
-    send_event(sb_event("evt_c7_ref2", "charge.refunded", day(14),
-                        sb_charge("ch_Churn1", "cus_Churn1", 30000, 30000, "usd", "in_Churn1",
-                                  "pi_Churn1"),
-                        json_pack("{s:i}", "amount_refunded", 10000)));
+    send_event(sb_event(
+        "evt_c7_ref1", "charge.refunded", day(13),
+        sb_charge("ch_Churn1", "cus_Churn1", 30000, 10000, "usd", "in_Churn1", "pi_Churn1"),
+        json_pack("{s:i}", "amount_refunded", 0)));
+    send_event(sb_event(
+        "evt_c7_ref2", "charge.refunded", day(14),
+        sb_charge("ch_Churn1", "cus_Churn1", 30000, 30000, "usd", "in_Churn1", "pi_Churn1"),
+        json_pack("{s:i}", "amount_refunded", 10000)));
     /* the period ends: the subscription is gone */
     json_t *ended = json_deep_copy(scheduled);
     json_object_set_new(ended, "status", json_string("canceled"));
@@ -522,8 +518,8 @@ static void subscribe(struct ledger *l, double when, const char *who, const char
     happen(l, "customer.subscription.created", when + 0.001,
            sb_subscription(sub, customer, "active", day(when), amount, currency), NULL);
     happen(l, "invoice.paid", when + 0.002,
-           sb_invoice(invoice, customer, email, amount, currency, "subscription_create", sub, charge,
-                      intent, false),
+           sb_invoice(invoice, customer, email, amount, currency, "subscription_create", sub,
+                      charge, intent, false),
            NULL);
     happen(l, "checkout.session.completed", when + 0.003,
            sb_session(session, "subscription", customer, email, NULL, amount, currency, "paid",
@@ -578,9 +574,10 @@ static void invoice_paid(struct ledger *l, double when, const char *invoice, con
     snprintf(customer, sizeof(customer), "cus_%s", who);
     snprintf(sub, sizeof(sub), "sub_%s", who);
     if (failed_first) {
-        happen(l, "invoice.payment_failed", when - 1,
-               sb_invoice(invoice, customer, email, amount, currency, reason, sub, NULL, NULL, true),
-               NULL);
+        happen(
+            l, "invoice.payment_failed", when - 1,
+            sb_invoice(invoice, customer, email, amount, currency, reason, sub, NULL, NULL, true),
+            NULL);
     }
     happen(l, "invoice.paid", when,
            sb_invoice(invoice, customer, email, amount, currency, reason, sub, NULL, NULL, false),
@@ -596,8 +593,7 @@ static void script_month(struct ledger *l)
     subscribe(l, 0, "Ada", "ada@lovelace.example", 20000, "usd");
     invoice_paid(l, 10, "in_Ada2", "Ada", "ada@lovelace.example", 5000, "usd",
                  "subscription_update", false);
-    refund(l, 12, "ch_Ada2", "Ada", "ada@lovelace.example", 5000, 0, 2000, "usd", "in_Ada2",
-           NULL);
+    refund(l, 12, "ch_Ada2", "Ada", "ada@lovelace.example", 5000, 0, 2000, "usd", "in_Ada2", NULL);
     /* Bruno: SEPA debit, one-off, settles four days later */
     happen(l, "customer.created", 1, sb_customer("cus_Bruno", "bruno@lyon.example", NULL), NULL);
     pay_once(l, 1, "Bruno", "bruno@lyon.example", 240000, "eur", "sepa_debit", 4);
@@ -610,8 +606,8 @@ static void script_month(struct ledger *l)
                       "usd", "no_payment_required", "card", "in_Chen0", "sub_Chen", NULL, NULL),
            NULL);
     happen(l, "invoice.paid", 2.003,
-           sb_invoice("in_Chen0", "cus_Chen", "chen@trial.example", 0, "usd",
-                      "subscription_create", "sub_Chen", NULL, NULL, false),
+           sb_invoice("in_Chen0", "cus_Chen", "chen@trial.example", 0, "usd", "subscription_create",
+                      "sub_Chen", NULL, NULL, false),
            NULL);
     happen(l, "customer.subscription.updated", 16,
            sb_subscription("sub_Chen", "cus_Chen", "active", day(2), 9900, "usd"),
@@ -640,8 +636,7 @@ static void script_month(struct ledger *l)
     happen(l, "customer.created", 7, sb_customer("cus_Greta", "greta@oslo.example", NULL), NULL);
     pay_once(l, 7, "Greta", "greta@oslo.example", 10000, "usd", "card", 0);
     refund(l, 9, "ch_Greta1", "Greta", "greta@oslo.example", 10000, 0, 3000, "usd", NULL, NULL);
-    refund(l, 11, "ch_Greta1", "Greta", "greta@oslo.example", 10000, 3000, 2000, "usd", NULL,
-           NULL);
+    refund(l, 11, "ch_Greta1", "Greta", "greta@oslo.example", 10000, 3000, 2000, "usd", NULL, NULL);
 }
 
 static bool polled_twice(void *arg)
@@ -701,8 +696,7 @@ START_TEST(test_a_month_of_stripe_activity_stores_each_customers_revenue_to_the_
     PQclear(r);
     char *expected = json_dumps(l.by_customer, JSON_SORT_KEYS | JSON_COMPACT);
     char *actual = json_dumps(stored, JSON_SORT_KEYS | JSON_COMPACT);
-    ck_assert_msg(json_equal(stored, l.by_customer), "stored %s\nStripe says %s", actual,
-                  expected);
+    ck_assert_msg(json_equal(stored, l.by_customer), "stored %s\nStripe says %s", actual, expected);
     free(expected);
     free(actual);
     /* the yen, to the yen: paid and refunded in full */
@@ -724,8 +718,8 @@ int main(void)
     tcase_add_test(tc,
                    test_a_buyer_paying_by_sepa_debit_is_known_at_checkout_and_paid_when_it_settles);
     tcase_add_test(tc, test_a_trial_is_not_a_purchase_and_the_crm_does_not_make_it_a_customer);
-    tcase_add_test(tc,
-                   test_a_payment_for_a_known_lead_from_another_address_marks_that_lead_the_customer);
+    tcase_add_test(
+        tc, test_a_payment_for_a_known_lead_from_another_address_marks_that_lead_the_customer);
     tcase_add_test(tc,
                    test_a_customer_without_an_email_leaves_no_blank_lead_and_its_deliveries_wait);
     tcase_add_test(tc, test_cancellations_refunds_and_the_last_period_are_events);

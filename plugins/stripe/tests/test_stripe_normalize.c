@@ -481,9 +481,9 @@ START_TEST(test_refund_becomes_payment_refunded_of_the_amount_refunded_this_time
     json_t *charge = st_object(stripe_event);
     json_object_set_new(charge, "amount_refunded", json_integer(187500));
     json_object_set_new(charge, "refunded", json_true());
-    json_object_set_new(json_object_get(json_object_get(stripe_event, "data"),
-                                        "previous_attributes"),
-                        "amount_refunded", json_integer(62500));
+    json_object_set_new(
+        json_object_get(json_object_get(stripe_event, "data"), "previous_attributes"),
+        "amount_refunded", json_integer(62500));
     /* since 2025-03-31.basil a charge names no invoice: the payment intent keys it */
     json_object_del(charge, "invoice");
     event = emitted(stripe_event);
@@ -588,7 +588,8 @@ START_TEST(test_cancellation_at_period_end_is_scheduled_then_withdrawn)
 
     /* the customer changes their mind: the reverse update */
     json_t *subscription = st_object(stripe_event);
-    json_t *previous = json_object_get(json_object_get(stripe_event, "data"), "previous_attributes");
+    json_t *previous =
+        json_object_get(json_object_get(stripe_event, "data"), "previous_attributes");
     json_object_set_new(subscription, "cancel_at_period_end", json_false());
     json_object_set_new(subscription, "canceled_at", json_null());
     json_object_set_new(previous, "cancel_at_period_end", json_true());
@@ -613,7 +614,8 @@ START_TEST(test_trial_becoming_active_is_a_start_and_other_updates_are_skipped)
 {
     json_t *stripe_event = st_fixture("event.customer.subscription.updated.json");
     json_t *subscription = st_object(stripe_event);
-    json_t *previous = json_object_get(json_object_get(stripe_event, "data"), "previous_attributes");
+    json_t *previous =
+        json_object_get(json_object_get(stripe_event, "data"), "previous_attributes");
     json_object_set_new(subscription, "cancel_at_period_end", json_false());
     json_object_clear(previous);
     json_object_set_new(previous, "status", json_string("trialing"));
@@ -639,7 +641,8 @@ START_TEST(test_basil_subscription_reads_its_period_from_the_items)
     json_t *subscription = st_object(stripe_event);
     json_object_del(subscription, "current_period_start");
     json_object_del(subscription, "current_period_end");
-    json_t *item = json_array_get(json_object_get(json_object_get(subscription, "items"), "data"), 0);
+    json_t *item =
+        json_array_get(json_object_get(json_object_get(subscription, "items"), "data"), 0);
     json_object_set_new(item, "current_period_start", json_integer(1746474124));
     json_object_set_new(item, "current_period_end", json_integer(1749152524));
     json_t *event = emitted(stripe_event);
@@ -869,13 +872,16 @@ int main(void)
     tcase_add_test(tc, test_customer_created_becomes_customer_created_with_the_customer_as_lead);
     tcase_add_test(tc, test_customer_updated_becomes_lead_updated_naming_the_changed_fields);
     tcase_add_test(tc, test_customer_metadata_leadhub_lead_id_links_an_existing_lead);
-    tcase_add_test(tc, test_paid_checkout_becomes_checkout_completed_and_the_payment_of_its_invoice);
+    tcase_add_test(tc,
+                   test_paid_checkout_becomes_checkout_completed_and_the_payment_of_its_invoice);
     tcase_add_test(tc, test_checkout_client_reference_id_links_the_lead_before_metadata);
     tcase_add_test(tc, test_checkout_with_an_expanded_customer_reads_its_id);
     tcase_add_test(tc, test_checkout_needing_no_payment_is_a_checkout_not_a_payment);
-    tcase_add_test(tc, test_unpaid_checkout_records_the_buyer_and_leaves_the_payment_to_its_settling);
+    tcase_add_test(tc,
+                   test_unpaid_checkout_records_the_buyer_and_leaves_the_payment_to_its_settling);
     tcase_add_test(tc, test_settled_delayed_payment_is_the_payment_of_its_payment_intent);
-    tcase_add_test(tc, test_subscription_checkout_naming_no_invoice_leaves_the_payment_to_invoice_paid);
+    tcase_add_test(tc,
+                   test_subscription_checkout_naming_no_invoice_leaves_the_payment_to_invoice_paid);
     tcase_add_test(tc, test_paid_invoice_becomes_payment_succeeded_with_its_subscription);
     tcase_add_test(tc, test_basil_invoice_reads_the_subscription_from_its_parent);
     tcase_add_test(tc, test_pre_basil_invoice_takes_the_lead_id_from_subscription_details);

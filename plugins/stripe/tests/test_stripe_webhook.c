@@ -102,12 +102,11 @@ START_TEST(test_stripe_webhook_stores_each_signed_example_event)
         struct strbuf types = {0};
         for (size_t k = 0; k < call.batch.event_count; k++) {
             strbuf_appendf(&types, "%s%s", k > 0 ? "," : "", call.batch.events[k].type);
-            ck_assert_str_eq(st_text(call.batch.events[k].event, "source_id"),
-                             cases[i].source_id);
+            ck_assert_str_eq(st_text(call.batch.events[k].event, "source_id"), cases[i].source_id);
             ck_assert_str_eq(st_text(call.batch.events[k].event, "source"), ST_INSTANCE);
         }
-        ck_assert_msg(types.data != NULL && strcmp(types.data, cases[i].types) == 0,
-                      "%s became %s", cases[i].fixture, types.data ? types.data : "nothing");
+        ck_assert_msg(types.data != NULL && strcmp(types.data, cases[i].types) == 0, "%s became %s",
+                      cases[i].fixture, types.data ? types.data : "nothing");
         strbuf_free(&types);
         call_clear(&call);
         free(body);
