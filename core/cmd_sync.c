@@ -105,7 +105,8 @@ static int poll_here(PGconn *conn, const struct config *config, const struct con
 {
     atomic_bool stopping;
     atomic_init(&stopping, false);
-    struct host_services services = {.stopping = &stopping, .database_url = config->database_url};
+    struct host_services services = {
+        .stopping = &stopping, .database_url = config->database_url, .keyring = config->keyring};
     pthread_mutex_init(&services.store_mutex, NULL);
     services.metrics = metrics_create();
     struct ingest_options options = {.database_url = config->database_url,

@@ -16,6 +16,7 @@
 #include "config_value.h"
 #include "config_where.h"
 #include "config_yaml.h"
+#include "seal.h"
 #include "util.h"
 
 /* The main file's directory, absolute: relative paths in the file resolve from it, not from
@@ -180,6 +181,8 @@ void config_free(struct config *config)
     }
     free(config->plugin_path);
     free(config->connectors_dir);
+    seal_keyring_free(config->keyring);
+    free(config->oauth_redirect_url);
     for (size_t i = 0; i < config->token_count; i++) {
         free(config->tokens[i].name);
         free_secret(config->tokens[i].token);

@@ -32,6 +32,9 @@
 #include "log.h"
 
 /* API token scopes (bits). */
+/* The first member of the host's own schema tables' positional initializers. */
+#define CONFIG_FIELD_SIZE ((uint32_t)sizeof(lh_config_field_t))
+
 #define CONFIG_SCOPE_READ  (1U << 0)
 #define CONFIG_SCOPE_WRITE (1U << 1)
 #define CONFIG_SCOPE_ADMIN (1U << 2)
@@ -56,6 +59,8 @@ struct config_instance {
     char *file;               /* path of the file that defined it */
     json_t *lines;            /* key path ("settings.secret") -> line number; owned */
 };
+
+struct seal_keyring;
 
 struct config {
     char *file;                     /* the main file, as given */
@@ -93,6 +98,10 @@ struct config {
         int64_t max_hold_ms;         /* delivery.max_hold: holds in a row before a delivery is
                                         dead, default 3d */
     } delivery;
+    struct seal_keyring *keyring;      /* secrets_key: the keys that seal tokens and secret state
+                                          (seal.h); NULL when none is configured; owned */
+    char *oauth_redirect_url;          /* oauth.redirect_url: /oauth/callback as browsers reach it,
+                                          or NULL (no consent through the REST API) */
     struct config_instance *instances; /* sorted by file name */
     size_t instance_count;
     json_t *lines; /* main file key path -> line number; owned */

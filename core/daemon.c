@@ -16,6 +16,8 @@
 #include "http_server.h"
 #include "log.h"
 #include "migrate.h"
+#include "oauth_provider.h"
+#include "seal.h"
 #include "readiness.h"
 #include "schema_policy.h"
 #include "store_pg.h"
@@ -140,6 +142,23 @@ void daemon_retire_instance(struct daemon *daemon, struct instance *instance)
     }
 }
 
+/* An instance that takes OAuth consent, without a key to seal its grant with, will have
+ * its consent refused: say so at start, not when an operator tries. */
+void daemon_warn_unsealable(const struct daemon *daemon, const struct instance *instance)
+{
+    const lh_oauth_provider_t *provider = oauth_provider_of(instance->plugin->desc);
+    const char *id_setting = provider != NULL && provider->client_id_setting != NULL
+                                 ? provider->client_id_setting
+                                 : "client_id";
+    if (daemon->keyring == NULL && provider != NULL &&
+        json_object_get(instance->settings, id_setting) != NULL) {
+        log_write(LOG_LEVEL_WARN, instance->plugin->name, instance->name, NULL,
+                  "this instance takes OAuth consent, and no secrets_key is configured to seal "
+                  "its tokens with: consent is refused and rotated tokens are kept in memory "
+                  "only; " SEAL_KEY_HINT);
+    }
+}
+
 /* Creates the instances of `config` (settings validated, indexed like its instances). */
 static int create_instances(struct daemon *daemon, const struct config *config, json_t **settings)
 {
@@ -162,6 +181,7 @@ static int create_instances(struct daemon *daemon, const struct config *config, 
             return EXIT_RUNTIME;
         }
         daemon->instances[daemon->instance_count++] = instance;
+        daemon_warn_unsealable(daemon, instance);
     }
     return 0;
 }
@@ -292,6 +312,9 @@ int daemon_start(struct daemon *daemon, struct config *config)
     gethostname(host, sizeof(host) - 1);
     snprintf(daemon->replica, sizeof(daemon->replica), "%s:%d", host, (int)getpid());
     daemon->database_url = strdup(config->database_url);
+    daemon->keyring = config->keyring; /* taken: a reload cannot change it */
+    config->keyring = NULL;
+    daemon->services.keyring = daemon->keyring;
     daemon->shutdown_grace_ms = config->shutdown_grace_ms;
     daemon->metrics = metrics_create();
     json_t **settings = calloc(config->instance_count + 1, sizeof(*settings));
@@ -465,12 +488,20 @@ bool daemon_readiness(struct daemon *daemon, json_t **detail_out)
     pthread_rwlock_unlock(&daemon->config_lock);
 
     json_t *polls = json_object();
+    json_t *consent = json_object();
     pthread_rwlock_rdlock(&daemon->instances_lock);
     for (size_t i = 0; i < daemon->instance_count; i++) {
         struct instance *instance = daemon->instances[i];
         json_t *poll = instance_poll_status(instance);
         if (poll != NULL) {
             json_object_set_new(polls, instance->name, poll);
+        }
+        /* atomic: a refresh in progress holds the OAuth2 mutex */
+        if (atomic_load(&instance->oauth2.state) == INSTANCE_TOKEN_NEEDS_CONSENT) {
+            json_object_set_new(consent, instance->name,
+                                json_pack("{s:s,s:s++}", "state", "needs_consent", "action",
+                                          "run `leadhubd connect ", instance->name,
+                                          "` (or POST /v1/connectors/{name}/connect)"));
         }
         bool ok = atomic_load(&instance->initialized);
         facts.instances_failed += !ok;
@@ -489,6 +520,9 @@ bool daemon_readiness(struct daemon *daemon, json_t **detail_out)
     /* A poll failing (a revoked key, a provider outage) is shown, but does not take the
      * replica out of service: its webhooks and other connectors still work. */
     json_object_set_new(detail, "polls", polls);
+    /* Likewise an instance whose OAuth grant is missing or was refused: only a person can
+     * give it again (docs/cli.md, connect). */
+    json_object_set_new(detail, "consent", consent);
     if (daemon->dispatcher != NULL) {
         json_object_set_new(detail, "deliveries", dispatch_status(daemon->dispatcher));
     }
@@ -551,6 +585,7 @@ void daemon_stop(struct daemon *daemon)
     free(daemon->health_database_detail);
     json_decref(daemon->gauged_instances);
     free(daemon->database_url);
+    seal_keyring_free(daemon->keyring);
     pthread_mutex_destroy(&daemon->services.store_mutex);
     pthread_cond_destroy(&daemon->retry_cond);
     pthread_mutex_destroy(&daemon->retry_mutex);

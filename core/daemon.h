@@ -28,6 +28,7 @@ struct daemon {
     pthread_rwlock_t config_lock; /* REST reads the config while a reload may swap it */
     struct config *config;        /* the configuration in force; owned */
     char *database_url;           /* from the first config: changing it needs a restart */
+    struct seal_keyring *keyring; /* secrets_key of the first config (likewise); NULL none */
     int64_t shutdown_grace_ms;
     char replica[128];              /* host:pid, in connector_status.owner */
     struct plugin_registry plugins; /* scanned once: new plugin files need a restart */

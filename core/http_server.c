@@ -26,6 +26,8 @@
 #include "daemon.h"
 #include "http_server.h"
 #include "log.h"
+#include "oauth_callback.h"
+#include "oauth_consent.h"
 #include "rest.h"
 #include "util.h"
 
@@ -40,12 +42,21 @@ struct http_server {
     pthread_mutex_t mutex;
     pthread_cond_t idle;
     unsigned in_flight;
+    unsigned callbacks; /* OAuth callback threads running (under mutex; idle signals 0) */
 };
 
-enum route { ROUTE_UNKNOWN, ROUTE_WEBHOOK, ROUTE_HEALTHZ, ROUTE_READYZ, ROUTE_METRICS, ROUTE_API };
+enum route {
+    ROUTE_UNKNOWN,
+    ROUTE_WEBHOOK,
+    ROUTE_HEALTHZ,
+    ROUTE_READYZ,
+    ROUTE_METRICS,
+    ROUTE_API,
+    ROUTE_OAUTH_CALLBACK
+};
 
 static const char *const route_labels[] = {
-    "other", "/webhooks/{instance}", "/healthz", "/readyz", "/metrics", "/v1"};
+    "other", "/webhooks/{instance}", "/healthz", "/readyz", "/metrics", "/v1", "/oauth/callback"};
 
 enum phase {
     PHASE_NEW,     /* nothing looked at yet */
@@ -70,6 +81,8 @@ struct request {
     struct lh_ctx ctx;
     bool ctx_ready;
     struct rest_response rest; /* /v1 */
+    int page_status;           /* /oauth/callback: the answer its thread made */
+    char *page;
 };
 
 /* --- answering ---------------------------------------------------------------------- */
@@ -299,6 +312,7 @@ static enum MHD_Result run_webhook(struct request *req, const char *method, cons
     remote_address(req->connection, remote, sizeof(remote));
     const char *query = strchr(req->raw_uri != NULL ? req->raw_uri : "", '?');
     lh_webhook_request_t request = {
+        .struct_size = (uint32_t)sizeof(lh_webhook_request_t),
         .method = method,
         .path = url,
         .query = query != NULL ? query + 1 : "",
@@ -315,7 +329,7 @@ static enum MHD_Result run_webhook(struct request *req, const char *method, cons
     if (status != LH_OK) {
         return answer_plugin_failure(req, status);
     }
-    if (req->batch.event_count == 0 && req->batch.checkpoint_count == 0) {
+    if (ingest_batch_empty(&req->batch)) {
         req->batch.result = STORE_OK;
         return answer_webhook(req);
     }
@@ -327,9 +341,17 @@ static enum MHD_Result run_webhook(struct request *req, const char *method, cons
     return MHD_YES;
 }
 
+/* GET reaches a webhook callback only when its plugin declares challenge handshakes. */
+static bool takes_get(const struct instance *instance)
+{
+    return instance != NULL && instance->plugin->desc->webhook != NULL &&
+           (instance->plugin->desc->flags & LH_PLUGIN_WEBHOOK_GET) != 0;
+}
+
 static enum MHD_Result start_webhook(struct request *req, const char *method, const char *url)
 {
-    if (strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
+    bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
+    if (strcmp(method, MHD_HTTP_METHOD_POST) != 0 && !get) {
         return send_error(req, 405, "method_not_allowed", "webhooks take POST",
                           MHD_HTTP_HEADER_ALLOW, "POST");
     }
@@ -347,12 +369,20 @@ static enum MHD_Result start_webhook(struct request *req, const char *method, co
                                                 : "this connector instance takes no webhooks",
                           NULL, NULL);
     }
+    if (get && !takes_get(req->instance)) {
+        return send_error(req, 405, "method_not_allowed", "webhooks take POST",
+                          MHD_HTTP_HEADER_ALLOW, "POST");
+    }
     if (!atomic_load(&req->instance->initialized)) {
         /* Only this instance's webhooks: the process stays ready for the others
          * (readiness.h). */
         count_webhook(req, "not_initialized");
         return send_error(req, 503, "unavailable", "the connector instance is not initialized",
                           MHD_HTTP_HEADER_RETRY_AFTER, "5");
+    }
+    if (get) {
+        /* a challenge handshake (LinkedIn's ?challengeCode=): no body to read */
+        return run_webhook(req, method, url);
     }
     const char *length = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -455,6 +485,72 @@ static enum MHD_Result run_api(struct request *req, const char *method, const ch
     return MHD_YES;
 }
 
+/* --- the OAuth callback ------------------------------------------------------------------ */
+
+/* The consent's exchange waits on the provider: it runs here, the connection suspended. */
+static void *oauth_callback_thread(void *arg)
+{
+    struct request *req = arg;
+    struct http_server *server = req->server;
+    const char *query = strchr(req->raw_uri != NULL ? req->raw_uri : "", '?');
+    oauth_callback_run(server->daemon, query != NULL ? query + 1 : "", &req->page_status,
+                       &req->page);
+    on_batch_done(NULL, req); /* resumes; req is not touched after this */
+    pthread_mutex_lock(&server->mutex);
+    server->callbacks--;
+    pthread_cond_broadcast(&server->idle);
+    pthread_mutex_unlock(&server->mutex);
+    return NULL;
+}
+
+static enum MHD_Result start_oauth_callback(struct request *req, const char *method)
+{
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0) {
+        return send_error(req, 405, "method_not_allowed", "the callback takes GET",
+                          MHD_HTTP_HEADER_ALLOW, "GET");
+    }
+    struct http_server *server = req->server;
+    pthread_mutex_lock(&server->mutex);
+    bool room = server->callbacks < OAUTH_CALLBACKS_MAX;
+    server->callbacks += room;
+    pthread_mutex_unlock(&server->mutex);
+    if (!room) {
+        return send_error(req, 503, "unavailable", "too many consents completing; retry",
+                          MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    }
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t thread;
+    pthread_mutex_lock(&req->mutex);
+    req->phase = PHASE_WAITING;
+    req->suspended = true;
+    MHD_suspend_connection(req->connection);
+    int rc = pthread_create(&thread, &attr, oauth_callback_thread, req);
+    if (rc != 0) {
+        req->suspended = false;
+    }
+    pthread_mutex_unlock(&req->mutex);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        MHD_resume_connection(req->connection);
+        pthread_mutex_lock(&server->mutex);
+        server->callbacks--;
+        pthread_mutex_unlock(&server->mutex);
+        req->page_status = 503;
+        req->page = oauth_consent_page("try again", "The daemon is busy; reload this page.");
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result answer_oauth_callback(struct request *req)
+{
+    const char *page = req->page != NULL ? req->page : "";
+    return send_response(req, req->page_status != 0 ? req->page_status : 500,
+                         "text/html; charset=utf-8", page, strlen(page),
+                         MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+}
+
 /* --- other routes ----------------------------------------------------------------------- */
 
 static enum MHD_Result answer_get(struct request *req, const char *method)
@@ -506,6 +602,9 @@ static enum route route_of(const char *url)
     if (strcmp(url, "/v1") == 0 || strncmp(url, "/v1/", 4) == 0) {
         return ROUTE_API;
     }
+    if (strcmp(url, "/oauth/callback") == 0) {
+        return ROUTE_OAUTH_CALLBACK;
+    }
     return ROUTE_UNKNOWN;
 }
 
@@ -552,6 +651,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
     instance_release(req->instance);
     strbuf_free(&req->body);
     rest_response_clear(&req->rest);
+    free(req->page);
     pthread_mutex_destroy(&req->mutex);
     free(req->raw_uri);
     free(req);
@@ -592,6 +692,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         if (req->route == ROUTE_API) {
             return start_api(req, method, url);
         }
+        if (req->route == ROUTE_OAUTH_CALLBACK) {
+            return start_oauth_callback(req, method);
+        }
         return answer_get(req, method);
     case PHASE_BODY:
         if (*upload_data_size > 0) {
@@ -620,6 +723,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         }
         return run_webhook(req, method, url);
     case PHASE_WAITING:
+        if (req->route == ROUTE_OAUTH_CALLBACK) {
+            return answer_oauth_callback(req);
+        }
         if (req->route == ROUTE_API) {
             rest_events_answer(&req->rest, &req->batch);
             return send_rest(req);
@@ -740,6 +846,13 @@ void http_server_stop(struct http_server *server)
     if (server == NULL) {
         return;
     }
+    /* an OAuth callback's thread resumes its connection and uses the server: wait for it
+     * (its one token request is bounded by the HTTP client's timeout) */
+    pthread_mutex_lock(&server->mutex);
+    while (server->callbacks > 0) {
+        pthread_cond_wait(&server->idle, &server->mutex);
+    }
+    pthread_mutex_unlock(&server->mutex);
     if (server->mhd != NULL) {
         MHD_stop_daemon(server->mhd);
     }

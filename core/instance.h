@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "config_where.h"
 #include "ingest.h"
 #include "loader.h"
 #include "metrics.h"
@@ -24,6 +25,8 @@
 #define INSTANCE_MAX_BATCH     1000
 
 /* What the host lends every instance: shared by all of them, owned by the daemon. */
+struct seal_keyring;
+
 struct host_services {
     struct metrics *metrics;
     struct ingest *ingest;
@@ -32,17 +35,21 @@ struct host_services {
     pthread_mutex_t store_mutex;
     struct store *store;      /* opened lazily */
     const char *database_url; /* borrowed from the config */
+    /* the keys that seal tokens and secret state (secrets_key); NULL when none is
+       configured; borrowed, lives as long as the services */
+    const struct seal_keyring *keyring;
 };
 
 /* What GET /v1/connectors shows of an instance's host-managed OAuth2 token. */
 enum instance_token_state {
-    INSTANCE_TOKEN_NONE,       /* never asked for */
-    INSTANCE_TOKEN_VALID,      /* held */
-    INSTANCE_TOKEN_REFRESHING, /* the token endpoint is being asked */
-    INSTANCE_TOKEN_FAILED,     /* the last refresh failed */
+    INSTANCE_TOKEN_NONE,          /* never asked for */
+    INSTANCE_TOKEN_VALID,         /* held */
+    INSTANCE_TOKEN_REFRESHING,    /* the token endpoint is being asked */
+    INSTANCE_TOKEN_FAILED,        /* the last refresh failed */
+    INSTANCE_TOKEN_NEEDS_CONSENT, /* no grant, or the provider refused it: consent again */
 };
 
-/* "none", "valid", "refreshing" or "failed" (a constant). */
+/* "none", "valid", "refreshing", "failed" or "needs_consent" (a constant). */
 const char *instance_token_state_name(int state);
 
 struct instance {
@@ -64,10 +71,19 @@ struct instance {
     atomic_int references; /* instance_new() instances: freed at the last release */
     struct instance_oauth2 {
         pthread_mutex_t mutex;
-        char *access_token;    /* cached; owned, wiped when freed */
-        int64_t expires_at_ms; /* wall clock */
-        char *refresh_token;   /* the current one, when the provider rotated it; owned */
-        bool loaded;           /* the stored refresh token was looked up */
+        char *access_token;            /* cached; owned, wiped when freed */
+        int64_t expires_at_ms;         /* wall clock */
+        char *refresh_token;           /* the one the access token came from; owned, wiped */
+        int origin;                    /* enum oauth_grant_origin of refresh_token */
+        char configured_sha256[65];    /* the configured token refresh_token descends from */
+        char refused_sha256[65];       /* the refresh token the provider refused ("" none): not
+                                          offered again until another grant is stored */
+        char *refused_reason;          /* why, for every call until then; owned */
+        char dropped_sha256[65];       /* the access token invalidated last: a stored copy of it
+                                          is not used again */
+        int64_t checked_ms;            /* monotonic: when the stored grant was last read */
+        int64_t refresh_expires_at_ms; /* the refresh token's end, when the provider said */
+        int64_t warned_ms;             /* monotonic: the last "re-consent soon" warning */
         /* enum instance_token_state, for status: atomic, since a refresh holds the mutex
          * for as long as the token endpoint takes and status must not wait for it */
         atomic_int state;
@@ -84,10 +100,19 @@ void instance_set_poll_status(struct instance *instance, const char *outcome, co
  * first one. NEW reference. */
 json_t *instance_poll_status(struct instance *instance);
 
+/* Where validate()'s config_error() reports go offline (check-config, start-up): errors
+ * at "<prefix>.<key>" in the file the settings came from. */
+struct ctx_report {
+    struct diag_list *diags;
+    const struct config_where *where;
+    const char *prefix; /* "settings", "scoring[2].settings" */
+    const char *name;   /* the instance's name to be: instance_name() */
+};
+
 /* The per-call context. Lives on the caller's stack or in a request; valid only during
  * the callback. */
 struct lh_ctx {
-    struct instance *instance;
+    struct instance *instance;     /* NULL only in an offline validate() */
     struct ingest_batch *batch;    /* where emit/checkpoint_put go; NULL for init/deliver */
     char *error;                   /* set_error; owned */
     int64_t retry_after_ms;        /* -1 when not set */
@@ -97,6 +122,12 @@ struct lh_ctx {
     unsigned rejected;             /* events refused by emit */
     bool in_init;                  /* set_batch_size() is allowed now */
     bool in_delivery;              /* deliver(): checkpoints write through, identities allowed */
+    bool in_poll;                  /* poll(): notifications may be taken */
+    bool validating;               /* validate(): no I/O; config_error() reports */
+    struct ctx_report *report;     /* validate offline: where config_error() goes; NULL: into
+                                      error, "key: message" */
+    unsigned config_errors;        /* config_error() calls so far */
+    int64_t notifications_after;   /* the last notification seq taken in this call */
     const lh_delivery_t *delivery; /* the delivery being attempted, when one */
     char *oauth2_token;            /* what oauth2_token() returned this call; owned */
     /* respond() */
@@ -117,6 +148,9 @@ void host_oauth2_invalidate(lh_ctx_t *ctx);
 bool host_oauth2_drop(lh_ctx_t *ctx);
 /* Frees an instance's OAuth2 state (teardown). */
 void host_oauth2_clear(struct instance *instance);
+/* host_oauth2_forget - a new grant was stored (consent): drop the cached token and any
+ * refusal, so the next oauth2_token() reads the grant at once. */
+void host_oauth2_forget(struct instance *instance);
 
 /*
  * services_store_lock - the shared connection of the host services, locked for the
@@ -146,11 +180,15 @@ int instance_setup(struct instance *instance, const struct config_instance *conf
 lh_status_t instance_init(struct instance *instance);
 
 /*
- * instance_try_init - init() then destroy() at once, logging nothing: for check-config,
- * on plugins whose init() has no effect beyond its state (scorers).
- *   error_out: malloc'd reason on failure, NULL on success.
+ * instance_validate_offline - run the plugin's validate() (when it has one) on settings
+ * that passed the schema, where no instance exists (check-config, start-up, reload): each
+ * config_error() becomes an error diagnostic at "<prefix>.<key>" in where's file.
+ *   name: what instance_name() answers (the instance's configured name).
+ *   Returns the callback's status (LH_CONFIG when it reported anything).
  */
-lh_status_t instance_try_init(struct instance *instance, char **error_out);
+lh_status_t instance_validate_offline(const struct plugin *plugin, const char *name,
+                                      const json_t *settings, const struct config_where *where,
+                                      const char *prefix, struct diag_list *diags);
 
 /*
  * instance_webhook - run the webhook callback under the instance's call rules, timing it.

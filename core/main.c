@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "commands.h"
 #include "leadhub.h"
 
@@ -25,6 +27,7 @@ static const char usage_text[] =
     "  replay         re-queue dead deliveries, or route past events through a new route\n"
     "  sync           poll a source instance now (through the replica that polls it)\n"
     "  rescore        recompute lead scores after a change of scorers\n"
+    "  connect        give an instance OAuth access (consent in a browser; grant stored sealed)\n"
     "  reload         ask the daemon of a pid file to reload its configuration (SIGHUP)\n"
     "  version        print the version and the plugin ABI version\n"
     "\n"
@@ -66,11 +69,19 @@ static const struct {
 } commands[] = {
     {"run", cmd_run},         {"migrate", cmd_migrate}, {"check-config", cmd_check_config},
     {"plugins", cmd_plugins}, {"replay", cmd_replay},   {"sync", cmd_sync},
-    {"rescore", cmd_rescore}, {"reload", cmd_reload},   {"version", cmd_version},
+    {"rescore", cmd_rescore}, {"reload", cmd_reload},   {"connect", cmd_connect},
+    {"version", cmd_version},
 };
 
 int main(int argc, char **argv)
 {
+    /* jansson's process-wide settings, as sdk/leadhub.h promises plugins: set by the host
+     * alone, here, before any thread starts and any plugin is loaded. The allocators stay
+     * malloc/free, so either side may free what the other allocated through jansson; the
+     * hash seed is random (from /dev/urandom), so that JSON a provider or an attacker sends
+     * cannot choose keys that collide in every object. */
+    json_set_alloc_funcs(malloc, free);
+    json_object_seed(0);
     if (argc < 2) {
         fputs(usage_text, stderr);
         return EXIT_USAGE;

@@ -444,11 +444,13 @@ void rest_handle(const struct rest_request *request, struct rest_response *respo
         }
         return;
     }
-    if (n == 3 && strcmp(a, "connectors") == 0 && strcmp(parts[2], "sync") == 0) {
+    if (n == 3 && strcmp(a, "connectors") == 0 &&
+        (strcmp(parts[2], "sync") == 0 || strcmp(parts[2], "connect") == 0)) {
         if (!is(request, "POST")) {
             method_not_allowed(response, "POST");
         } else if (has_scope(request, response, NEED_ADMIN)) {
-            rest_connector_sync(request, response, parts[1]);
+            (strcmp(parts[2], "sync") == 0 ? rest_connector_sync
+                                           : rest_connector_connect)(request, response, parts[1]);
         }
         return;
     }

@@ -97,6 +97,8 @@ void rest_connector_get(const struct rest_request *request, struct rest_response
                         const char *name);
 void rest_connector_sync(const struct rest_request *request, struct rest_response *response,
                          const char *name);
+void rest_connector_connect(const struct rest_request *request, struct rest_response *response,
+                            const char *name);
 void rest_deliveries_list(const struct rest_request *request, struct rest_response *response);
 void rest_delivery_replay(const struct rest_request *request, struct rest_response *response,
                           const char *id);

@@ -31,6 +31,7 @@ struct batch {
     size_t *slots;    /* open-addressing index of the events by key: batch index + 1 */
     size_t slot_mask; /* slots has slot_mask + 1 entries */
     char *error;
+    bool events_sent; /* the events insert is in the pipeline */
 };
 
 /* Runs `sql` now with the JSON text of `rows` (borrowed) as $1. */

@@ -24,24 +24,26 @@
 
 #include "leadhub.h"
 
-#define HUBSPOT_BATCH_MAX        100   /* inputs per batch request (HubSpot's limit) */
-#define HUBSPOT_SEARCH_CAP       10000 /* results one search query can page through */
-#define HUBSPOT_SEARCH_LIMIT     100   /* results per search page (HubSpot allows 200) */
-#define HUBSPOT_SEARCH_OVERLAP   10000 /* ms a finished pass's watermark steps back */
-#define HUBSPOT_MAX_PAGES        100   /* search pages per poll, per object type */
-#define HUBSPOT_TEXT_MAX         1024  /* what an event's text field may hold */
-#define HUBSPOT_ID_MAX           24    /* digits of a HubSpot object id, with NUL */
-#define HUBSPOT_MESSAGE_MAX      300   /* bytes of HubSpot's message quoted in an error */
-#define HUBSPOT_MEETING_ASSOC    200   /* documented meeting -> contact association type */
-#define HUBSPOT_AUTH_RECHECK_MS  (15LL * 60 * 1000)
-#define HUBSPOT_DAILY_RECHECK_MS (60LL * 60 * 1000) /* a DAILY 429 is asked again hourly */
-#define HUBSPOT_INTERVAL_MAX_MS  600000 /* a rate-limit window longer than this is not believed */
-#define HUBSPOT_WEBHOOK_WINDOW   300000 /* ms a v3 signature's timestamp may be off */
-#define HUBSPOT_WEBHOOK_RING     1000   /* recent webhook event ids remembered */
-#define HUBSPOT_DEFAULT_BASE     "https://api.hubapi.com"
-#define HUBSPOT_DEFAULT_TOKEN    "https://api.hubapi.com/oauth/v1/token"
-#define HUBSPOT_METRIC_SKIPPED   "hubspot_skipped_total"
-#define HUBSPOT_METRIC_RATELIMIT "hubspot_rate_limited_total"
+#define HUBSPOT_BATCH_MAX         100   /* inputs per batch request (HubSpot's limit) */
+#define HUBSPOT_SEARCH_CAP        10000 /* results one search query can page through */
+#define HUBSPOT_SEARCH_LIMIT      100   /* results per search page (HubSpot allows 200) */
+#define HUBSPOT_SEARCH_OVERLAP    10000 /* ms a finished pass's watermark steps back */
+#define HUBSPOT_MAX_PAGES         100   /* search pages per poll, per object type */
+#define HUBSPOT_TEXT_MAX          1024  /* what an event's text field may hold */
+#define HUBSPOT_ID_MAX            24    /* digits of a HubSpot object id, with NUL */
+#define HUBSPOT_MESSAGE_MAX       300   /* bytes of HubSpot's message quoted in an error */
+#define HUBSPOT_MEETING_ASSOC     200   /* documented meeting -> contact association type */
+#define HUBSPOT_AUTH_RECHECK_MS   (15LL * 60 * 1000)
+#define HUBSPOT_DAILY_RECHECK_MS  (60LL * 60 * 1000) /* a DAILY 429 is asked again hourly */
+#define HUBSPOT_INTERVAL_MAX_MS   600000 /* a rate-limit window longer than this is not believed */
+#define HUBSPOT_WEBHOOK_WINDOW    300000 /* ms a v3 signature's timestamp may be off */
+#define HUBSPOT_NOTIFICATIONS     200    /* pending notifications a poll takes at once */
+#define HUBSPOT_NOTIFIED_ROUNDS   10     /* takes per poll before it asks to come back */
+#define HUBSPOT_DEFAULT_BASE      "https://api.hubapi.com"
+#define HUBSPOT_DEFAULT_TOKEN     "https://api.hubapi.com/oauth/v1/token"
+#define HUBSPOT_DEFAULT_AUTHORIZE "https://app.hubspot.com/oauth/authorize"
+#define HUBSPOT_METRIC_SKIPPED    "hubspot_skipped_total"
+#define HUBSPOT_METRIC_RATELIMIT  "hubspot_rate_limited_total"
 
 enum hubspot_auth { HUBSPOT_AUTH_PRIVATE_APP, HUBSPOT_AUTH_OAUTH };
 
@@ -66,7 +68,7 @@ struct hubspot {
     char *access_token; /* private app */
     char *client_id;    /* oauth */
     char *client_secret;
-    char *refresh_token;
+    char *refresh_token; /* NULL: the grant given by consent (`leadhubd connect`) */
     char *token_url;
     lh_oauth2_t oauth; /* points into the strings above */
     char *api_base;    /* without a trailing slash */
@@ -85,7 +87,8 @@ struct hubspot {
     /* mutable state */
     int64_t throttled_until_ms; /* wall clock; HubSpot said 429 */
     char throttle_policy[32];
-    bool auth_failed; /* the OAuth grant was refused: re-authorize */
+    bool auth_failed;       /* the OAuth grant was refused: re-authorize */
+    bool auth_failed_grant; /* ...by the grant: the host fails fast until a new one */
     int64_t auth_failed_at_ms;
     char *auth_failed_reason;
     long meeting_association_type; /* 0 until discovered */
@@ -292,8 +295,9 @@ void hubspot_auth_fail(struct hubspot *hs, lh_ctx_t *ctx, const char *reason);
 
 /* The sink's callbacks (hubspot_sink.c). */
 lh_status_t hubspot_deliver(void *state, lh_ctx_t *ctx, const lh_delivery_t *delivery);
-lh_status_t hubspot_deliver_batch(void *state, lh_ctx_t *ctx, const lh_delivery_t *deliveries,
-                                  size_t count, lh_status_t *results, char **messages);
+lh_status_t hubspot_deliver_batch(void *state, lh_ctx_t *ctx,
+                                  const lh_delivery_t *const *deliveries, size_t count,
+                                  lh_status_t *results, char **messages);
 
 /* A contact write shared by the deliveries of one batch that touch the same contact. */
 struct hubspot_contact_input {
@@ -309,7 +313,7 @@ struct hubspot_contact_input {
 struct hubspot_batch {
     struct hubspot *hs;
     lh_ctx_t *ctx;
-    const lh_delivery_t *deliveries;
+    const lh_delivery_t *const *deliveries;
     size_t count;
     lh_status_t *results;
     char **messages;
@@ -366,11 +370,12 @@ lh_status_t hubspot_fetch_deals(struct hubspot *hs, lh_ctx_t *ctx, const json_t 
 
 lh_status_t hubspot_poll(void *state, lh_ctx_t *ctx);
 
-/* The objects a webhook batch asks to fetch. */
+/* The objects a webhook batch says changed. */
 struct hubspot_notifications {
-    json_t *contact_ids; /* NEW array of id strings, deduplicated, in order */
-    json_t *deal_ids;
-    json_t *event_ids; /* NEW array of integers: every eventId, deduplicated */
+    /* NEW object: "contact:<id>" / "deal:<id>" -> {"at": the latest occurredAt the batch
+     * gives it, epoch ms, 0 when none}: the pending notifications to record, each object
+     * once. The same body always gives the same records (a redelivery changes nothing). */
+    json_t *records;
     size_t count;      /* notifications in the body */
     size_t ignored;    /* subscription types the connector does not fetch */
     size_t duplicates; /* notifications whose eventId was already in this body */
@@ -378,13 +383,11 @@ struct hubspot_notifications {
 
 /*
  * hubspot_notifications_parse - reads a webhook body (a JSON array of notifications).
- *   skip_events: BORROWED array of eventIds already handled (may be NULL): those are
- *   counted as duplicates and fetch nothing.
  *   Returns 0, or -1 with *error_out (malloc'd) for a body that is not such an array.
  *   On 0, free out with hubspot_notifications_clear().
  */
-int hubspot_notifications_parse(const char *body, size_t len, const json_t *skip_events,
-                                struct hubspot_notifications *out, char **error_out);
+int hubspot_notifications_parse(const char *body, size_t len, struct hubspot_notifications *out,
+                                char **error_out);
 void hubspot_notifications_clear(struct hubspot_notifications *notifications);
 
 /*

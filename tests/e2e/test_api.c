@@ -150,7 +150,9 @@ static void suite_setup(void)
     free(yaml);
     free(url);
 
-    td.extra_main = strdup("http:\n"
+    setenv("LHTEST_SECRETS_KEY", "YXBpLXRlc3Qtc2VjcmV0cy1rZXktMzItYnl0ZXMtISE=", 1);
+    td.extra_main = strdup("secrets_key: ${LHTEST_SECRETS_KEY}\n"
+                           "http:\n"
                            "  body_limit: 65536\n"
                            "api:\n"
                            "  tokens:\n"
@@ -1301,23 +1303,42 @@ START_TEST(test_a_connector_shows_its_token_state_and_never_its_tokens)
     post_sync_event("sync-2");
     ck_assert_msg(td_wait_until(oauth_token_is, "refreshing", 20000),
                   "the refresh was never seen in progress");
-    ck_assert(td_wait_until(oauth_token_is, "failed", OAUTH_REFUSAL_DELAY_MS + 20000));
+    ck_assert(td_wait_until(oauth_token_is, "needs_consent", OAUTH_REFUSAL_DELAY_MS + 20000));
     /* refused for good: dead at once (max_attempts 1) */
     assert_status_counts("oauthcrm", "{\"deliveries\":{\"dead\":1,\"done_24h\":1,"
                                      "\"pending\":0,\"retrying\":0},\"events_24h\":0}");
 
-    /* the rotated refresh token is kept in connector_state, yet it is not a cursor; no
-     * answer holds a token or secret, the dead delivery's reason included */
+    /* the rotated refresh token is kept in connector_state, sealed, yet it is not a
+     * cursor; no answer holds a token or secret, the dead delivery's reason included */
     ck_assert_int_eq(db_number("SELECT count(*) FROM connector_state WHERE instance = '%s' AND "
-                               "key = 'leadhub.oauth2.refresh_token'",
+                               "key = 'leadhub.oauth2.refresh_token' AND value ? "
+                               "'leadhub_sealed' AND value::text NOT LIKE '%%" OAUTH_ROTATED_TOKEN
+                               "%%'",
                                "oauthcrm"),
                      1);
     struct answer a = get("/v1/connectors");
     assert_no_secret(a.body);
     const json_t *c = find_named(data_of(&a), "oauthcrm");
-    ck_assert_str_eq(json_string_value(json_object_get(c, "token")), "failed");
+    ck_assert_str_eq(json_string_value(json_object_get(c, "token")), "needs_consent");
     ck_assert(json_is_null(json_object_get(c, "cursor_updated_at")));
+    /* its plugin declares no provider: no consent to show, nor to begin */
+    ck_assert(json_is_null(json_object_get(c, "oauth")));
     answer_free(&a);
+    a = call("POST", "/v1/connectors/oauthcrm/connect", ADMIN_TOKEN, NULL);
+    assert_error(&a, 409, "consent_unavailable", NULL);
+    ck_assert_ptr_nonnull(strstr(a.body, "declares no OAuth provider"));
+    answer_free(&a);
+    /* /readyz names it, without taking the replica out of service for it */
+    struct http_result ready;
+    char *readyz = td_url(&td, "/readyz");
+    ck_assert_int_eq(http_get(readyz, &ready), 0);
+    free(readyz);
+    json_t *detail = json_loads(ready.body, 0, NULL);
+    const char *state = json_string_value(
+        json_object_get(json_object_get(json_object_get(detail, "consent"), "oauthcrm"), "state"));
+    ck_assert_msg(state != NULL && strcmp(state, "needs_consent") == 0, "%s", ready.body);
+    json_decref(detail);
+    http_result_free(&ready);
     a = get("/v1/deliveries?destination=oauthcrm&status=dead");
     ck_assert_uint_eq(json_array_size(data_of(&a)), 1);
     const char *why =

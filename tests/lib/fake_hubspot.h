@@ -69,6 +69,10 @@ enum fake_hubspot_revocation {
 /* Refresh grants are refused from now on, in the given style. */
 void fake_hubspot_oauth_revoke(struct fake_hubspot *hs, enum fake_hubspot_revocation style);
 
+/* The app is installed again (a new consent): refresh_token is the one accepted from now
+ * on, and an earlier revocation is over. */
+void fake_hubspot_oauth_reinstall(struct fake_hubspot *hs, const char *refresh_token);
+
 /* Every access token issued so far is answered 401 EXPIRED_AUTHENTICATION. */
 void fake_hubspot_expire_tokens(struct fake_hubspot *hs);
 
@@ -160,6 +164,16 @@ void fake_hubspot_anonymous_upserts(struct fake_hubspot *hs, bool anonymous);
 /* The upsert result of `email` alone leaves its email out (the others keep theirs, in the
  * inputs' order); NULL turns it off. */
 void fake_hubspot_anonymous_upsert_of(struct fake_hubspot *hs, const char *email);
+
+/* --- latency ------------------------------------------------------------------------- */
+
+/* Every request from now on is answered latency_ms after it arrives (0: at once), from the
+ * data of that moment: a slow HubSpot. A change wakes the requests being held, which then
+ * go on at the new pace (0 lets them all go at once). */
+void fake_hubspot_latency(struct fake_hubspot *hs, int64_t latency_ms);
+
+/* How many requests are being held by the latency now. */
+size_t fake_hubspot_held(struct fake_hubspot *hs);
 
 /* --- requests ------------------------------------------------------------------------ */
 

@@ -7,6 +7,8 @@
 #include "crypto.h"
 #include "hubspot_harness.h"
 #include "metrics.h"
+#include "seal.h"
+#include "sealed_state.h"
 #include "testdb.h"
 #include "testutil.h"
 #include "util.h"
@@ -33,6 +35,11 @@ void hh_setup(struct hubspot_harness *h)
     h->services.database_url = h->db_url;
     atomic_init(&h->stopping, false);
     h->services.stopping = &h->stopping;
+    const char *keys[] = {HH_SECRETS_KEY};
+    size_t bad = 0;
+    const char *why = NULL;
+    h->services.keyring = seal_keyring_new(keys, 1, &bad, &why);
+    ck_assert_ptr_nonnull(h->services.keyring);
     pthread_mutex_init(&h->services.store_mutex, NULL);
     struct ingest_options options = {.database_url = h->db_url,
                                      .writers = 1,
@@ -60,6 +67,7 @@ void hh_teardown(struct hubspot_harness *h)
     store_close(h->services.store);
     pthread_mutex_destroy(&h->services.store_mutex);
     metrics_free(h->services.metrics);
+    seal_keyring_free((struct seal_keyring *)h->services.keyring);
     fake_hubspot_stop(h->fake);
     PQfinish(h->db);
     testdb_drop(h->db_url);
@@ -146,7 +154,8 @@ long hh_lead(struct hubspot_harness *h, const char *email)
 static lh_status_t deliver(struct hubspot_harness *h, const json_t *event, long lead_id,
                            const json_t *lead, char **error_out, int64_t *retry_after_out)
 {
-    lh_delivery_t delivery = {.id = 1,
+    lh_delivery_t delivery = {.struct_size = sizeof(lh_delivery_t),
+                              .id = 1,
                               .idempotency_key = "k-1",
                               .event = event,
                               .attempt = 1,
@@ -192,7 +201,8 @@ void hh_deliver_batch(struct hubspot_harness *h, json_t *const *events, const lo
     char(*keys)[24] = calloc(count, sizeof(*keys));
     for (size_t i = 0; i < count; i++) {
         snprintf(keys[i], sizeof(keys[i]), "k-%zu", i);
-        deliveries[i] = (lh_delivery_t){.id = (int64_t)i + 1,
+        deliveries[i] = (lh_delivery_t){.struct_size = sizeof(lh_delivery_t),
+                                        .id = (int64_t)i + 1,
                                         .idempotency_key = keys[i],
                                         .event = events[i],
                                         .attempt = 1,
@@ -240,7 +250,7 @@ static void commit(struct hubspot_harness *h, struct ingest_batch *batch, json_t
             json_array_append(*events_out, batch->events[i].event);
         }
     }
-    if (batch->event_count > 0 || batch->checkpoint_count > 0) {
+    if (!ingest_batch_empty(batch)) {
         enum store_result rc = ingest_submit_wait(h->services.ingest, batch);
         ck_assert_msg(rc == STORE_OK, "commit failed: %s", batch->error ? batch->error : "?");
     }
@@ -292,7 +302,8 @@ lh_status_t hh_webhook_raw(struct hubspot_harness *h, const lh_header_t *headers
                            size_t header_count, const char *query, const char *body,
                            json_t **events_out, char **error_out)
 {
-    lh_webhook_request_t request = {"POST",
+    lh_webhook_request_t request = {(uint32_t)sizeof(lh_webhook_request_t),
+                                    "POST",
                                     "/webhooks/" HH_INSTANCE,
                                     query != NULL ? query : "",
                                     headers,
@@ -350,6 +361,20 @@ json_t *hh_checkpoint(struct hubspot_harness *h, const char *key)
     free(sql);
     PQfreemem(escaped);
     return value;
+}
+
+json_t *hh_checkpoint_opened(struct hubspot_harness *h, const char *key)
+{
+    json_t *stored = hh_checkpoint(h, key);
+    if (stored == NULL || !seal_is_sealed(stored)) {
+        return stored;
+    }
+    struct seal_place place = sealed_state_place(HH_INSTANCE, key);
+    char *error = NULL;
+    json_t *opened = seal_open(h->services.keyring, &place, stored, NULL, &error);
+    ck_assert_msg(opened != NULL, "%s does not open: %s", key, error ? error : "?");
+    json_decref(stored);
+    return opened;
 }
 
 double hh_metric(struct hubspot_harness *h, const char *name, const char *label, const char *value)

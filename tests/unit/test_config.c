@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "config_testing.h"
+#include "seal.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -247,7 +248,7 @@ START_TEST(test_load_unknown_main_key_lists_allowed_keys)
     ck_assert_str_eq(d->key, "listn");
     ck_assert_str_eq(d->hint, "did you mean \"listen\"? allowed keys: database_url, listen, "
                               "plugin_path, connectors_dir, log, shutdown_grace, http, ingest, "
-                              "api, routes, scoring, delivery, readiness");
+                              "api, routes, scoring, delivery, secrets_key, oauth, readiness");
     diag_list_free(&diags);
     teardown(&f);
 }
@@ -737,11 +738,11 @@ START_TEST(test_load_api_token_empty_short_or_unsendable_is_refused_without_leak
     load_fails(f.main, &diags);
     /* 16 characters is enough; each of the others is named with the fix */
     ck_assert_uint_eq(diag_error_count(&diags), 3);
-    const struct diag *d = tc_expect(&diags, "the token is empty");
+    const struct diag *d = tc_expect(&diags, "${LH_TEST_EMPTY} resolves to an empty value");
     ck_assert_str_eq(d->key, "api.tokens[0].token");
-    ck_assert_ptr_nonnull(strstr(d->hint, "at least 16 characters"));
-    ck_assert_str_eq(tc_expect(&diags, "the token is shorter than 16 characters")->key,
-                     "api.tokens[1].token");
+    d = tc_expect(&diags, "${LH_TEST_SHORT} resolves to 8 bytes; this secret needs at least 16");
+    ck_assert_str_eq(d->key, "api.tokens[1].token");
+    ck_assert_ptr_nonnull(strstr(d->hint, "openssl rand -hex 32"));
     ck_assert_str_eq(tc_expect(&diags, "a space or a control character")->key,
                      "api.tokens[2].token");
     tc_assert_not_printed(&diags, "changeme");
@@ -762,6 +763,84 @@ START_TEST(test_load_database_url_credentials_are_never_printed)
     tc_assert_not_printed(&diags, "pa55word");
     diag_list_free(&diags);
     teardown(&f);
+}
+END_TEST
+
+START_TEST(test_load_secrets_key_one_or_a_list_builds_the_keyring)
+{
+    setenv("LH_TEST_KEY_NEW", "Zm9yIHRlc3RzIG9ubHk6IHRoaXJ0eS10d28gYnl0ZXM=", 1);
+    setenv("LH_TEST_KEY_OLD", "q4Fq0wV0m0Xy1M3c8HcYl2qgkq7oR6y4mC3cW0b2bFQ=\n", 1);
+    struct fixture none = setup(DB_LINE);
+    struct config *c = load_ok(none.main);
+    ck_assert_ptr_null(c->keyring);
+    ck_assert_ptr_null(c->oauth_redirect_url);
+    config_free(c);
+    teardown(&none);
+
+    struct fixture f =
+        setup(DB_LINE "secrets_key: [\"${LH_TEST_KEY_NEW}\", "
+                      "\"${LH_TEST_KEY_OLD}\"]\n"
+                      "oauth: {redirect_url: https://hub.example.com/oauth/callback}\n");
+    c = load_ok(f.main);
+    ck_assert_ptr_nonnull(c->keyring);
+    char *ids = seal_keyring_ids(c->keyring);
+    ck_assert_uint_eq(strlen(ids), 2 * SEAL_KEY_ID_LEN + 2);
+    ck_assert(strncmp(ids, seal_keyring_current_id(c->keyring), SEAL_KEY_ID_LEN) == 0);
+    free(ids);
+    ck_assert_str_eq(c->oauth_redirect_url, "https://hub.example.com/oauth/callback");
+    config_free(c);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(test_load_secrets_key_literal_short_or_repeated_is_refused_without_leaking_it)
+{
+    setenv("LH_TEST_KEY_SHORT", "c2hvcnQta2V5", 1);
+    setenv("LH_TEST_KEY_NEW", "Zm9yIHRlc3RzIG9ubHk6IHRoaXJ0eS10d28gYnl0ZXM=", 1);
+    struct fixture literal = setup(DB_LINE "secrets_key: c2hvcnQta2V5aGVyZQ==\n");
+    struct diag_list diags = {0};
+    load_fails(literal.main, &diags);
+    ck_assert_str_eq(tc_expect(&diags, "a secret must come from a reference")->key, "secrets_key");
+    tc_assert_not_printed(&diags, "c2hvcnQta2V5aGVyZQ==");
+    diag_list_free(&diags);
+    teardown(&literal);
+
+    struct fixture f = setup(DB_LINE "secrets_key:\n  - ${LH_TEST_KEY_NEW}\n"
+                                     "  - ${LH_TEST_KEY_SHORT}\n");
+    load_fails(f.main, &diags);
+    const struct diag *d = tc_expect(&diags, "not a 32-byte key");
+    ck_assert_str_eq(d->key, "secrets_key[1]");
+    ck_assert_int_eq(d->line, 4);
+    ck_assert_ptr_nonnull(strstr(d->hint, "openssl rand -base64 32"));
+    tc_assert_not_printed(&diags, "c2hvcnQta2V5");
+    tc_assert_not_printed(&diags, "Zm9yIHRlc3Rz");
+    diag_list_free(&diags);
+    teardown(&f);
+
+    struct fixture twice = setup(DB_LINE "secrets_key: [\"${LH_TEST_KEY_NEW}\", "
+                                         "\"${LH_TEST_KEY_NEW}\"]\n");
+    load_fails(twice.main, &diags);
+    ck_assert_str_eq(tc_expect(&diags, "the same key is given twice")->key, "secrets_key[1]");
+    diag_list_free(&diags);
+    teardown(&twice);
+}
+END_TEST
+
+START_TEST(test_load_oauth_redirect_url_must_be_a_plain_http_url)
+{
+    const char *bad[] = {"/oauth/callback", "ftp://hub.example.com/cb",
+                         "https://hub.example.com/cb?x=1", "https:///cb"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(bad); i++) {
+        char *text = util_printf(DB_LINE "oauth:\n  redirect_url: \"%s\"\n", bad[i]);
+        struct fixture f = setup(text);
+        struct diag_list diags = {0};
+        load_fails(f.main, &diags);
+        const struct diag *d = tc_expect(&diags, "is not an http(s) URL");
+        ck_assert_str_eq(d->key, "oauth.redirect_url");
+        diag_list_free(&diags);
+        teardown(&f);
+        free(text);
+    }
 }
 END_TEST
 
@@ -793,4 +872,7 @@ TC_RUN_SUITE("config", test_load_minimal_main_file_fills_every_default,
              test_load_api_token_literal_is_refused_without_leaking_it,
              test_load_api_token_unknown_scope_and_duplicate_name,
              test_load_api_token_empty_short_or_unsendable_is_refused_without_leaking_it,
-             test_load_database_url_credentials_are_never_printed)
+             test_load_database_url_credentials_are_never_printed,
+             test_load_secrets_key_one_or_a_list_builds_the_keyring,
+             test_load_secrets_key_literal_short_or_repeated_is_refused_without_leaking_it,
+             test_load_oauth_redirect_url_must_be_a_plain_http_url)

@@ -70,7 +70,7 @@ static void meeting_at(const char *type, const char *id, int64_t occurred_min, i
     struct event_record record;
     char *error = NULL;
     ck_assert_msg(event_validate(event, "cal", &record, &error) == 0, "%s", error);
-    ck_assert_msg(store_write_batch(store, &record, 1, NULL, 0, NULL, NULL, &error) == STORE_OK,
+    ck_assert_msg(store_write_batch(store, &record, 1, NULL, NULL, NULL, &error) == STORE_OK,
                   "write: %s", error);
     event_record_clear(&record);
 }
