@@ -186,8 +186,7 @@ static void plan_delivery(struct hubspot_batch *batch, size_t i)
     const json_t *lead = json_object_get(event, "lead");
     /* the lead the hub resolved the event to, when there is one: its own email */
     const lh_delivery_t *delivery = batch->deliveries[i];
-    const json_t *resolved =
-        LH_HAS_FIELD(lh_delivery_t, delivery, lead) ? delivery->lead : NULL;
+    const json_t *resolved = LH_HAS_FIELD(lh_delivery_t, delivery, lead) ? delivery->lead : NULL;
     const json_t *target = json_is_object(resolved) ? resolved : lead;
     char *email = hubspot_normalize_email(json_string_value(json_object_get(target, "email")));
     char id[HUBSPOT_ID_MAX] = "";

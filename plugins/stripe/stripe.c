@@ -56,11 +56,11 @@ static const lh_config_field_t stripe_schema[] = {
     LH_FIELD(.name = "event_types", .type = LH_CONFIG_LIST,
              .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
              .default_value = "[customer.created, customer.updated, checkout.session.completed, "
-                               "checkout.session.async_payment_succeeded, "
-                               "checkout.session.async_payment_failed, invoice.paid, "
-                               "invoice.payment_failed, charge.refunded, "
-                               "customer.subscription.created, customer.subscription.updated, "
-                               "customer.subscription.deleted]",
+                              "checkout.session.async_payment_succeeded, "
+                              "checkout.session.async_payment_failed, invoice.paid, "
+                              "invoice.payment_failed, charge.refunded, "
+                              "customer.subscription.created, customer.subscription.updated, "
+                              "customer.subscription.deleted]",
              .min = 1, .max = STRIPE_TYPE_COUNT,
              .description = "Stripe event types polled and accepted; webhooks of other types are "
                             "answered 200 and skipped."),
