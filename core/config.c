@@ -176,6 +176,7 @@ void config_free(struct config *config)
     free(config->dir);
     free_secret(config->database_url);
     free(config->listen_host);
+    free(config->admin_listen_host);
     for (size_t i = 0; i < config->plugin_path_count; i++) {
         free(config->plugin_path[i]);
     }

@@ -123,8 +123,7 @@ static lh_status_t host_emit(lh_ctx_t *ctx, json_t *event)
     struct event_record record;
     char *error = NULL;
     /* the type, for the rejection metric, before the event is handed over */
-    const char *type = json_string_value(json_object_get(event, "type"));
-    const char *type_label = type != NULL && event_type_known(type) ? type : "invalid";
+    const char *type_label = event_type_label(json_string_value(json_object_get(event, "type")));
     char type_copy[EVENT_TYPE_MAX + 1];
     snprintf(type_copy, sizeof(type_copy), "%s", type_label);
 

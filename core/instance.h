@@ -117,6 +117,8 @@ struct lh_ctx {
     char *error;                   /* set_error; owned */
     int64_t retry_after_ms;        /* -1 when not set */
     int64_t deadline_ms;           /* monotonic; 0 for none */
+    bool deadline_cuts_http;       /* the host's HTTP requests end at the deadline too (a
+                                      webhook's answer is due then; a poll finishes its call) */
     atomic_bool *cancel;           /* when set and true, should_stop() says stop; may be NULL */
     unsigned emitted;              /* events accepted by emit during this call */
     unsigned rejected;             /* events refused by emit */
@@ -192,7 +194,8 @@ lh_status_t instance_validate_offline(const struct plugin *plugin, const char *n
 
 /*
  * instance_webhook - run the webhook callback under the instance's call rules, timing it.
- * ctx: initialized by the caller with the batch the events go to.
+ * ctx: initialized by the caller with the batch the events go to; with a deadline, the
+ *      wait for a non-reentrant instance (busy polling) ends there: LH_RETRY.
  */
 lh_status_t instance_webhook(struct instance *instance, struct lh_ctx *ctx,
                              const lh_webhook_request_t *request);

@@ -6,15 +6,12 @@
  * and the browser shown the outcome.
  *
  * The exchange waits on the provider, so it never runs on an HTTP thread: the server
- * suspends the connection and runs oauth_callback_run() on a thread of its own (at most
- * OAUTH_CALLBACKS_MAX at once; consents are rare and made by people).
+ * suspends the connection and runs oauth_callback_run() on an API worker (http_oauth.c).
  */
 #ifndef LEADHUB_OAUTH_CALLBACK_H
 #define LEADHUB_OAUTH_CALLBACK_H
 
 struct daemon;
-
-#define OAUTH_CALLBACKS_MAX 4
 
 /*
  * oauth_callback_run - complete the consent the callback's query names.

@@ -10,7 +10,7 @@
 #include "rest_internal.h"
 #include "util.h"
 
-/* A held delivery is stored 'retrying' with held_since set (migration 0011); the API
+/* A held delivery is stored 'retrying' with held_since set (migration 0012); the API
  * shows it as status "held", with why and since when. */
 static const char sql_list[] =
     "SELECT coalesce(json_agg(json_build_object('id', d.id, 'event_id', d.event_id, "

@@ -13,7 +13,7 @@
 #define REST_LIMIT_MAX     500
 
 /*
- * rest_store - this thread's database connection for REST reads (one per HTTP thread,
+ * rest_store - this thread's database connection for REST reads (one per API worker,
  * opened on first use, sessions in UTC so timestamps read as RFC 3339 Z). NULL with a 503
  * set on the response when the database cannot be reached.
  */

@@ -46,7 +46,7 @@ static const char sql_events_insert[] =
     "payment_key text) "
     "LEFT JOIN leads l ON l.email = r.email "
     "ORDER BY r.source, r.source_id, r.type "
-    /* any arbiter: the idempotency key, or a payment another event reported (0009) */
+    /* any arbiter: the idempotency key, or a payment another event reported (0010) */
     "ON CONFLICT DO NOTHING "
     "RETURNING id, source, source_id, type, lead_id), "
     "outbox AS (INSERT INTO deliveries (event_id, destination, route, lead_id, "
@@ -61,7 +61,7 @@ static const char sql_events_insert[] =
     "SELECT id, source, source_id, type, lead_id FROM ins";
 
 /*
- * A meeting's status (migration 0012): an outcome the event states (canceled, held,
+ * A meeting's status (migration 0013): an outcome the event states (canceled, held,
  * no_show) is taken; a start that moved makes it rescheduled, the start before kept; a
  * plain re-send of the calendar entry ("scheduled", the default) keeps what is known of it
  * (held, no-show, rescheduled), so that a calendar sync never undoes a CRM's outcome nor
@@ -134,6 +134,7 @@ static const struct {
     {"ingest_checkpoints", sql_checkpoints_upsert, 1},
     {"ingest_notifications_remove", store_sql_notifications_remove, 1},
     {"ingest_notifications_put", store_sql_notifications_put, 2},
+    {"ingest_fence", "SELECT leadhub_poll_fence_check($1, $2::bigint)", 2},
 };
 
 static enum store_result prepare_statements(struct store *store, char **error_out)
@@ -665,6 +666,7 @@ static enum store_result write_batch(struct store *store, struct event_record *e
                                      bool own_transaction, char **error_out)
 {
     struct store_checkpoint *checkpoints = writes != NULL ? writes->checkpoints : NULL;
+    const struct store_fence *fence = writes != NULL ? writes->fence : NULL;
     size_t checkpoint_count = writes != NULL ? writes->checkpoint_count : 0;
     bool state_writes =
         writes != NULL && (writes->checkpoint_count > 0 || writes->notification_count > 0 ||
@@ -729,10 +731,23 @@ static enum store_result write_batch(struct store *store, struct event_record *e
     }
 
     /* 3: leads by email, identities, events and their deliveries, other addresses, events
-     * that waited for their lead, checkpoints, notifications */
+     * that waited for their lead, checkpoints, notifications; a poll's batch first checks
+     * (and holds) its lease, in the same transaction */
     bool meetings = has_meetings(&b);
-    if ((rc = store_leads_send(&b)) != STORE_OK ||
-        (rc = send_events(&b, router, destinations)) != STORE_OK ||
+    if (fence != NULL) {
+        char token[24];
+        snprintf(token, sizeof(token), "%lld", (long long)fence->fence);
+        const char *params[] = {fence->instance, token};
+        if ((rc = store_batch_send_texts(&b, "ingest_fence", 2, params)) != STORE_OK) {
+            goto out;
+        }
+    }
+    size_t events_at = 0;
+    if ((rc = store_leads_send(&b)) != STORE_OK) {
+        goto out;
+    }
+    events_at = store_pipeline_pending(store);
+    if ((rc = send_events(&b, router, destinations)) != STORE_OK ||
         (rc = store_leads_send_after_events(&b)) != STORE_OK ||
         (rc = send_checkpoints(&b, checkpoints, checkpoint_count)) != STORE_OK ||
         (rc = send_notifications(&b, writes)) != STORE_OK) {
@@ -742,13 +757,14 @@ static enum store_result write_batch(struct store *store, struct event_record *e
         (rc = store_pipeline_send_command(store, "COMMIT", &b.error)) != STORE_OK) {
         goto out;
     }
-    /* Of the statements that return rows, the events insert comes first: the notifications'
-     * (their NOTIFY select) are queued after it. */
-    PGresult *results[12] = {NULL};
+    /* The events insert's rows say which events are new: found by its place in the
+     * pipeline, as the fence check before it and the notifications' NOTIFY select after it
+     * return rows too. Fewer than 16 statements come before it (a fence check, two for
+     * leads). */
+    PGresult *results[16] = {NULL};
     rc = sync_pipeline(&b, results, UTIL_ARRAY_LEN(results));
     for (size_t i = 0; i < UTIL_ARRAY_LEN(results); i++) {
-        if (results[i] != NULL && PQresultStatus(results[i]) == PGRES_TUPLES_OK &&
-            inserted == NULL && b.events_sent) {
+        if (b.events_sent && i == events_at) {
             inserted = results[i];
         } else {
             PQclear(results[i]);

@@ -171,7 +171,7 @@ START_TEST(test_plugins_info_on_unknown_name_fails_listing_available_ones)
     assert_contains(output, "no plugin named \"hubspot\"");
     assert_contains(output, "available: challenge_source, consent_source, event_count_scorer, "
                             "flaky_init, notify_source, oauth_sink, ordered_sink, paging_source, "
-                            "valid_scorer, valid_sink, valid_source");
+                            "slow_webhook, valid_scorer, valid_sink, valid_source");
     free(output);
     free(dir);
 }

@@ -92,6 +92,17 @@ START_TEST(test_load_minimal_main_file_fills_every_default)
     ck_assert_uint_eq(c->http_threads, 0);
     ck_assert_uint_eq(c->http_connection_limit, 4096);
     ck_assert_int_eq(c->http_timeout_ms, 30000);
+    /* the budgets, sized for the example Kubernetes limits (512 Mi) */
+    ck_assert_ptr_null(c->admin_listen_host);
+    ck_assert_uint_eq(c->http.connections_per_address, 1024);
+    ck_assert_int_eq(c->http.request_timeout_ms, 10000);
+    ck_assert_uint_eq(c->http.unauthenticated_bytes, 32u << 20);
+    ck_assert_uint_eq(c->http.unauthenticated_bytes_per_address, 8u << 20);
+    ck_assert_int_eq(c->http.webhook_timeout_ms, 800);
+    ck_assert_int_eq(c->http.commit_timeout_ms, 5000);
+    ck_assert_int_eq(c->http.api_timeout_ms, 20000);
+    ck_assert_uint_eq(c->http.webhook_workers, 0);
+    ck_assert_uint_eq(c->http.api_workers, 4);
     ck_assert_uint_eq(c->ingest_writers, 2);
     ck_assert_uint_eq(c->ingest_batch_max, 1000);
     ck_assert_uint_eq(c->ingest_queue_max, 50000);
@@ -121,6 +132,16 @@ START_TEST(test_load_every_main_key_is_read)
                                      "  threads: 8\n"
                                      "  connection_limit: 100\n"
                                      "  timeout: 5s\n"
+                                     "  connections_per_address: 50\n"
+                                     "  request_timeout: 3s\n"
+                                     "  unauthenticated_bytes: 1048576\n"
+                                     "  unauthenticated_bytes_per_address: 65536\n"
+                                     "  webhook_timeout: 2s\n"
+                                     "  commit_timeout: 4s\n"
+                                     "  api_timeout: 30s\n"
+                                     "  webhook_workers: 6\n"
+                                     "  api_workers: 3\n"
+                                     "admin_listen: 127.0.0.1:9091\n"
                                      "ingest: {writers: 4, batch_max: 500, queue_max: 1000}\n"
                                      "api:\n"
                                      "  tokens:\n"
@@ -146,6 +167,17 @@ START_TEST(test_load_every_main_key_is_read)
     ck_assert_uint_eq(c->http_threads, 8);
     ck_assert_uint_eq(c->http_connection_limit, 100);
     ck_assert_int_eq(c->http_timeout_ms, 5000);
+    ck_assert_uint_eq(c->http.connections_per_address, 50);
+    ck_assert_int_eq(c->http.request_timeout_ms, 3000);
+    ck_assert_uint_eq(c->http.unauthenticated_bytes, 1048576);
+    ck_assert_uint_eq(c->http.unauthenticated_bytes_per_address, 65536);
+    ck_assert_int_eq(c->http.webhook_timeout_ms, 2000);
+    ck_assert_int_eq(c->http.commit_timeout_ms, 4000);
+    ck_assert_int_eq(c->http.api_timeout_ms, 30000);
+    ck_assert_uint_eq(c->http.webhook_workers, 6);
+    ck_assert_uint_eq(c->http.api_workers, 3);
+    ck_assert_str_eq(c->admin_listen_host, "127.0.0.1");
+    ck_assert_int_eq(c->admin_listen_port, 9091);
     ck_assert_uint_eq(c->ingest_writers, 4);
     ck_assert_uint_eq(c->ingest_batch_max, 500);
     ck_assert_uint_eq(c->ingest_queue_max, 1000);
@@ -158,7 +190,7 @@ START_TEST(test_load_every_main_key_is_read)
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(c->scoring, 0), "plugin")),
                      "rules");
     ck_assert_int_eq(c->delivery.max_attempts, 5);
-    ck_assert_int_eq(json_integer_value(json_object_get(c->lines, "routes[0].from")), 17);
+    ck_assert_int_eq(json_integer_value(json_object_get(c->lines, "routes[0].from")), 27);
     free(plugins);
     free(connectors);
     config_free(c);
@@ -247,8 +279,9 @@ START_TEST(test_load_unknown_main_key_lists_allowed_keys)
     ck_assert_int_eq(d->line, 2);
     ck_assert_str_eq(d->key, "listn");
     ck_assert_str_eq(d->hint, "did you mean \"listen\"? allowed keys: database_url, listen, "
-                              "plugin_path, connectors_dir, log, shutdown_grace, http, ingest, "
-                              "api, routes, scoring, delivery, secrets_key, oauth, readiness");
+                              "admin_listen, plugin_path, connectors_dir, log, shutdown_grace, "
+                              "http, ingest, api, routes, scoring, delivery, secrets_key, oauth, "
+                              "readiness");
     diag_list_free(&diags);
     teardown(&f);
 }
@@ -287,6 +320,27 @@ START_TEST(test_load_wrong_types_and_ranges_in_main_file)
     ck_assert_str_eq(tc_expect(&diags, "must be at least 1, got 0")->key, "ingest.writers");
     ck_assert_str_eq(tc_expect(&diags, "must be at most 67108864")->key, "http.body_limit");
     ck_assert_str_eq(tc_expect(&diags, "expected a list, got a mapping")->key, "routes");
+    diag_list_free(&diags);
+    teardown(&f);
+}
+END_TEST
+
+/* Budgets that contradict each other are caught where they are written. */
+START_TEST(test_load_http_budgets_that_cannot_work_are_refused)
+{
+    struct fixture f = setup(DB_LINE "http:\n"
+                                     "  body_limit: 2000000\n"
+                                     "  unauthenticated_bytes: 1000000\n"
+                                     "  unauthenticated_bytes_per_address: 1500000\n"
+                                     "admin_listen: nowhere\n");
+    struct diag_list diags = {0};
+    load_fails(f.main, &diags);
+    const struct diag *d = tc_expect(&diags, "one address's share is larger than the whole");
+    ck_assert_str_eq(d->key, "http.unauthenticated_bytes_per_address");
+    d = tc_expect(&diags, "a webhook body of the largest size allowed could never be read");
+    ck_assert_str_eq(d->key, "http.body_limit");
+    d = tc_expect(&diags, "\"nowhere\" is not host:port");
+    ck_assert_str_eq(d->key, "admin_listen");
     diag_list_free(&diags);
     teardown(&f);
 }
@@ -852,6 +906,7 @@ TC_RUN_SUITE("config", test_load_minimal_main_file_fills_every_default,
              test_load_unknown_main_key_lists_allowed_keys,
              test_load_unknown_section_key_names_its_path,
              test_load_wrong_types_and_ranges_in_main_file, test_load_empty_sections_take_defaults,
+             test_load_http_budgets_that_cannot_work_are_refused,
              test_load_main_file_must_be_a_mapping, test_load_missing_main_file_is_an_error,
              test_load_listen_forms, test_load_listen_invalid_forms_are_refused,
              test_load_relative_paths_resolve_against_the_main_file_directory,

@@ -1,9 +1,9 @@
--- 0012 meeting outcomes. A meeting is scheduled, rescheduled (its start moved: the start
+-- 0013 meeting outcomes. A meeting is scheduled, rescheduled (its start moved: the start
 -- before is kept in previous_starts_at), canceled, held or no_show: from a source that
 -- says so (a CRM's outcome), else derived by the hub (core/meeting_outcomes.c: held once it
 -- ended uncanceled while an attendee had accepted). Replicas of the previous version write
 -- only scheduled and canceled, which this constraint still allows.
--- leadhub: runs_from 8
+-- leadhub: runs_from 9
 
 ALTER TABLE meetings DROP CONSTRAINT meetings_status_check;
 ALTER TABLE meetings ADD CONSTRAINT meetings_status_check

@@ -1,5 +1,5 @@
--- 0010 who a lead is, whichever address an event brings.
--- leadhub: runs_from 8
+-- 0011 who a lead is, whichever address an event brings.
+-- leadhub: runs_from 9
 --
 -- lead_addresses: the other addresses an event about a lead brought, when it named the
 -- lead by its id or by an identity and carried an email that is not the lead's (a Checkout

@@ -1,10 +1,10 @@
--- 0009 payments keyed by what was paid. A provider may report one payment through two
+-- 0010 payments keyed by what was paid. A provider may report one payment through two
 -- of its events (Stripe: the checkout that started a subscription names its first
 -- invoice, and invoice.paid reports that invoice), each with its own event id. The store
 -- fills payment_key from data.payment of payment.succeeded and payment.failed events and
 -- keeps one per (source, type, payment_key): the first event to report a payment stores
 -- it, the other is a duplicate.
--- leadhub: runs_from 8
+-- leadhub: runs_from 9
 
 ALTER TABLE events ADD COLUMN payment_key text;
 
