@@ -6,6 +6,7 @@
 
 static const char sql_requeue[] =
     "UPDATE deliveries AS d SET status = 'pending', attempts = 0, next_attempt_at = now(), "
+    "held_since = NULL, hold_reason = NULL, holds = 0, "
     "updated_at = now() FROM events e WHERE e.id = d.event_id AND d.status = 'dead' "
     "AND ($1::bigint[] IS NULL OR d.id = ANY($1::bigint[])) "
     "AND ($2::text IS NULL OR d.destination = $2) "

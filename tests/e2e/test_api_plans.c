@@ -104,6 +104,7 @@ static const char *const requests[] = {
     "/v1/deliveries?status=dead",
     "/v1/deliveries?destination=dst2",
     "/v1/deliveries?status=retrying&destination=dst2",
+    "/v1/deliveries?status=held",
     "/v1/connectors",
     "/v1/connectors/busy",
 };
