@@ -49,10 +49,7 @@ void rest_meetings_list(const struct rest_request *request, struct rest_response
     }
     const char *status = rest_param(request, "status");
     if (status != NULL && strcmp(status, "scheduled") != 0 && strcmp(status, "canceled") != 0) {
-        json_t *details = json_pack("{s:s}", "parameter", "status");
-        rest_error(response, 400, "bad_parameter", details,
-                   "status: expected scheduled or canceled");
-        json_decref(details);
+        rest_bad_parameter(response, "status", "expected scheduled or canceled");
         return;
     }
     snprintf(limit_text, sizeof(limit_text), "%d", limit);
