@@ -180,6 +180,7 @@ void config_free(struct config *config)
     }
     free(config->plugin_path);
     free(config->connectors_dir);
+    free(config->console_dir);
     for (size_t i = 0; i < config->token_count; i++) {
         free(config->tokens[i].name);
         free_secret(config->tokens[i].token);

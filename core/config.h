@@ -36,6 +36,12 @@
 #define CONFIG_SCOPE_WRITE (1U << 1)
 #define CONFIG_SCOPE_ADMIN (1U << 2)
 
+/* console.dir's default: where `make install` puts the console (the Makefile sets it from
+ * PREFIX). */
+#ifndef LEADHUB_CONSOLE_DIR
+#define LEADHUB_CONSOLE_DIR "/usr/local/share/leadhub/console"
+#endif
+
 /* The shortest api.tokens[].token accepted: no empty variable or placeholder. */
 #define CONFIG_TOKEN_MIN_LENGTH 16
 
@@ -67,6 +73,7 @@ struct config {
     size_t plugin_path_count;       /* 0 when the file has no plugin_path: the caller then
                                        searches loader_default_path() */
     char *connectors_dir;           /* made absolute against `dir` */
+    char *console_dir;              /* console.dir, made absolute against `dir` */
     enum log_level log_level;       /* log.level, default info */
     int64_t shutdown_grace_ms;      /* shutdown_grace, default 10s */
     size_t http_body_limit;         /* http.body_limit bytes, default 1 MiB */

@@ -37,6 +37,14 @@ static const lh_config_field_t main_fields[] = {
     {"routes", LH_CONFIG_JSON, 0, "[]", NO_RANGE, NULL, "Event routes."},
     {"scoring", LH_CONFIG_JSON, 0, "[]", NO_RANGE, NULL, "Lead scorers."},
     {"delivery", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL, "Delivery: retries, concurrency."},
+    {"console", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL, "The web console at /console/."},
+    LH_FIELD_END,
+};
+
+static const lh_config_field_t console_fields[] = {
+    {"dir", LH_CONFIG_STRING, 0, LEADHUB_CONSOLE_DIR, NO_RANGE, NULL,
+     "Directory of the console's built files, relative ones from the main file's directory; "
+     "read at start and on every reload."},
     LH_FIELD_END,
 };
 
@@ -429,7 +437,7 @@ void config_main_apply(struct config *config, const json_t *tree, const struct c
 {
     json_t *empty = json_is_null(tree) ? json_object() : NULL;
     json_t *top = NULL, *log = NULL, *http = NULL, *ingest = NULL, *api = NULL;
-    json_t *delivery = NULL;
+    json_t *delivery = NULL, *console = NULL;
     if (json_is_null(tree)) {
         if (empty == NULL) {
             config_where_error(diags, where, NULL, NULL, NULL, "out of memory");
@@ -487,6 +495,18 @@ void config_main_apply(struct config *config, const json_t *tree, const struct c
     if (api != NULL) {
         apply_api(config, api, where, diags);
     }
+
+    console = check_section(tree, "console", console_fields, where, diags);
+    const char *console_dir = json_string_value(json_object_get(console, "dir"));
+    if (console_dir != NULL && console_dir[0] == '\0') {
+        config_where_error(
+            diags, where, "console.dir", NULL,
+            "name the directory, or remove the key for the default " LEADHUB_CONSOLE_DIR,
+            "empty path");
+    } else if (console_dir != NULL &&
+               (config->console_dir = config_path_absolute(config->dir, console_dir)) == NULL) {
+        config_where_error(diags, where, "console.dir", NULL, NULL, "out of memory");
+    }
 out:
     json_decref(empty);
     json_decref(top);
@@ -495,4 +515,5 @@ out:
     json_decref(ingest);
     json_decref(delivery);
     json_decref(api);
+    json_decref(console);
 }

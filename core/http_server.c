@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "http_console.h"
 #include "http_server.h"
 #include "log.h"
 #include "rest.h"
@@ -41,10 +42,18 @@ struct http_server {
     unsigned in_flight;
 };
 
-enum route { ROUTE_UNKNOWN, ROUTE_WEBHOOK, ROUTE_HEALTHZ, ROUTE_READYZ, ROUTE_METRICS, ROUTE_API };
+enum route {
+    ROUTE_UNKNOWN,
+    ROUTE_WEBHOOK,
+    ROUTE_HEALTHZ,
+    ROUTE_READYZ,
+    ROUTE_METRICS,
+    ROUTE_API,
+    ROUTE_CONSOLE
+};
 
 static const char *const route_labels[] = {
-    "other", "/webhooks/{instance}", "/healthz", "/readyz", "/metrics", "/v1"};
+    "other", "/webhooks/{instance}", "/healthz", "/readyz", "/metrics", "/v1", "/console"};
 
 enum phase {
     PHASE_NEW,     /* nothing looked at yet */
@@ -73,19 +82,10 @@ struct request {
 
 /* --- answering ---------------------------------------------------------------------- */
 
-static enum MHD_Result send_response(struct request *req, int status, const char *content_type,
-                                     const char *body, size_t body_len, const char *header_name,
-                                     const char *header_value)
+/* Queues `response` (destroyed here) and counts the request. */
+static enum MHD_Result queue_response(struct request *req, int status,
+                                      struct MHD_Response *response)
 {
-    struct MHD_Response *response =
-        MHD_create_response_from_buffer(body_len, (void *)body, MHD_RESPMEM_MUST_COPY);
-    if (response == NULL) {
-        return MHD_NO;
-    }
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    if (header_name != NULL) {
-        MHD_add_response_header(response, header_name, header_value);
-    }
     if (atomic_load(&req->server->quiesced)) {
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
     }
@@ -105,6 +105,22 @@ static enum MHD_Result send_response(struct request *req, int status, const char
                     (double)(util_monotonic_ms() - req->started_ms) / 1000.0, "route",
                     route_labels[req->route], METRICS_END);
     return rc;
+}
+
+static enum MHD_Result send_response(struct request *req, int status, const char *content_type,
+                                     const char *body, size_t body_len, const char *header_name,
+                                     const char *header_value)
+{
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(body_len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (response == NULL) {
+        return MHD_NO;
+    }
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (header_name != NULL) {
+        MHD_add_response_header(response, header_name, header_value);
+    }
+    return queue_response(req, status, response);
 }
 
 static enum MHD_Result send_json(struct request *req, int status, json_t *body,
@@ -451,6 +467,30 @@ static enum MHD_Result run_api(struct request *req, const char *method, const ch
     return MHD_YES;
 }
 
+/* --- the console (/console/) --------------------------------------------------------------- */
+
+/* Files come from memory (http_console.c): nothing here waits on a disk. */
+static enum MHD_Result answer_console(struct request *req, const char *method, const char *url)
+{
+    if (req->server->daemon->console == NULL) {
+        return send_error(req, 404, "not_found", "the console is not installed", NULL, NULL);
+    }
+    /* MHD decodes %00 into the path, which would end it early: "/console/%00x" would name
+     * /console/. No file name holds a NUL. */
+    if (req->raw_uri != NULL && strcasestr(req->raw_uri, "%00") != NULL) {
+        return send_error(req, 400, "bad_request", "the path holds a NUL byte", NULL, NULL);
+    }
+    unsigned status = 0;
+    const char *if_none_match = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND,
+                                                            MHD_HTTP_HEADER_IF_NONE_MATCH);
+    struct MHD_Response *response =
+        http_console_response(req->server->daemon->console, url, method, if_none_match, &status);
+    if (response == NULL) {
+        return MHD_NO;
+    }
+    return queue_response(req, (int)status, response);
+}
+
 /* --- other routes ----------------------------------------------------------------------- */
 
 static enum MHD_Result answer_get(struct request *req, const char *method)
@@ -500,6 +540,10 @@ static enum route route_of(const char *url)
     }
     if (strcmp(url, "/v1") == 0 || strncmp(url, "/v1/", 4) == 0) {
         return ROUTE_API;
+    }
+    if (strcmp(url, HTTP_CONSOLE_PREFIX) == 0 ||
+        strncmp(url, HTTP_CONSOLE_PREFIX "/", strlen(HTTP_CONSOLE_PREFIX "/")) == 0) {
+        return ROUTE_CONSOLE;
     }
     return ROUTE_UNKNOWN;
 }
@@ -586,6 +630,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         }
         if (req->route == ROUTE_API) {
             return start_api(req, method, url);
+        }
+        if (req->route == ROUTE_CONSOLE) {
+            return answer_console(req, method, url);
         }
         return answer_get(req, method);
     case PHASE_BODY:
