@@ -99,4 +99,11 @@ fi
 "$BUILD/leadhubd" check-config -c "$CONFIG"
 "$BUILD/leadhubd" migrate -c "$CONFIG"
 echo "run: leadhubd run -c $CONFIG (Ctrl-C stops it)" >&2
+listen=${LEADHUB_LISTEN:-127.0.0.1:8080}
+# shellcheck disable=SC2016 # the name, not its value
+token_hint='your $LEADHUB_API_TOKEN'
+if [[ " ${own[*]} " == *" LEADHUB_API_TOKEN "* ]]; then
+    token_hint="the development token $LEADHUB_API_TOKEN"
+fi
+echo "run: the console: http://${listen/#:/127.0.0.1:}/console/ (sign in with $token_hint)" >&2
 "$BUILD/leadhubd" run -c "$CONFIG"
