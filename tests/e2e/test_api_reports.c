@@ -322,6 +322,18 @@ START_TEST(test_a_held_meeting_counts_in_both_reports_once_its_status_says_so)
 }
 END_TEST
 
+START_TEST(test_a_deleted_lead_leaves_the_funnel)
+{
+    post_events(
+        "[{\"type\":\"lead.created\",\"source\":\"web-a\",\"source_id\":\"gone\","
+        "\"occurred_at\":\"2019-06-03T10:00:00Z\",\"lead\":{\"email\":\"gone@funnel.test\"}}]");
+    const char *path = "/v1/reports/funnel?from=2019-06-03T00:00:00Z&to=2019-06-10T00:00:00Z";
+    assert_member(path, "totals", "{" COUNTS(1, 0, 0, 0, 0) "}");
+    on_database("DELETE FROM leads WHERE email = 'gone@funnel.test'");
+    assert_member(path, "totals", "{" COUNTS(0, 0, 0, 0, 0) "}");
+}
+END_TEST
+
 /* --- meetings -------------------------------------------------------------------------------- */
 
 START_TEST(test_the_meetings_report_counts_each_status_by_week_and_by_source)
@@ -740,6 +752,7 @@ static Suite *reports_suite(void)
     tcase_add_test(tc, test_the_funnel_by_source_credits_the_source_that_saw_each_lead_first);
     tcase_add_test(tc, test_a_period_is_a_half_open_range_of_first_sightings);
     tcase_add_test(tc, test_a_held_meeting_counts_in_both_reports_once_its_status_says_so);
+    tcase_add_test(tc, test_a_deleted_lead_leaves_the_funnel);
     tcase_add_test(tc, test_the_meetings_report_counts_each_status_by_week_and_by_source);
     tcase_add_test(tc, test_reports_refuse_a_bad_period_naming_the_parameter);
     tcase_add_test(tc, test_a_report_without_a_period_covers_the_twelve_weeks_up_to_now);
