@@ -158,8 +158,10 @@ void rest_connector_health(const struct rest_request *request, struct rest_respo
         return;
     }
     const char *params[] = {name};
-    json_t *errors = rest_query_json(request->daemon, response, "rest_connector_errors",
-                                     sql_delivery_errors, 1, params);
+    /* index scans only, as the counts (rest_connectors.c): a bitmap scan would read every
+     * dead delivery of the destination before the LIMIT applies */
+    json_t *errors = rest_query_json_with(request->daemon, response, "rest_connector_errors",
+                                          sql_delivery_errors, 1, params, true);
     if (errors == NULL) {
         json_decref(list);
         return;

@@ -54,6 +54,10 @@ static const char seed_sql[] =
     "SELECT i, 'dst' || (i % 6), 'r', 1 + i % 40000, CASE i % 100 WHEN 0 THEN 'pending' "
     "WHEN 1 THEN 'retrying' WHEN 2 THEN 'dead' ELSE 'done' END, i % 3 "
     "FROM generate_series(1, 80000) i;"
+    /* a destination with far more dead deliveries than its health reads */
+    "INSERT INTO deliveries (event_id, destination, route, status, attempts, last_error) "
+    "SELECT i, 'dst5', 'r', 'dead', 10, 'HTTP ' || (500 + i % 3) FROM generate_series(90001, "
+    "96000) i;"
     "INSERT INTO connector_state (instance, key, value) VALUES ('src1', 'cursor', '1');"
     /* a busy source: far more events than a status count reads, about half the leads */
     "INSERT INTO events (source, source_id, type, occurred_at, lead_id, payload) "
@@ -284,7 +288,13 @@ static struct reads reads_of(struct test_daemon *td, const char *path, int round
                           index_entries_read("deliveries") - before.deliveries};
 }
 
-/* dst2's health: its dead deliveries (i % 100 == 2 of those i % 6 == 2), one error group. */
+static void assert_nothing(const json_t *body, const json_t *unused)
+{
+    (void)body;
+    (void)unused;
+}
+
+/* dst5's health: its 6,000 dead deliveries, of which it reads the newest 1,000. */
 static void assert_health_errors(const json_t *body, const json_t *unused)
 {
     (void)unused;
@@ -299,8 +309,7 @@ static void assert_health_errors(const json_t *body, const json_t *unused)
             dead += json_integer_value(json_object_get(entry, "count"));
         }
     }
-    ck_assert_int_gt(dead, 0);
-    ck_assert_int_le(dead, COUNT_LIMIT);
+    ck_assert_int_eq(dead, COUNT_LIMIT);
 }
 
 /*
@@ -461,13 +470,16 @@ START_TEST(test_list_endpoints_never_scan_a_large_table_sequentially)
     ck_assert_int_ge(status.events, rounds * 3 * COUNT_LIMIT);
     ck_assert_int_ge(status.deliveries, rounds * 6 * COUNT_LIMIT);
 
-    /* a destination's health reads its newest dead and retrying deliveries, at most 1000 of
-     * each, however many the table holds */
+    /* a destination's health reads, beyond its status, its newest dead and retrying
+     * deliveries: at most 1000 of each, however many the table holds (dst5 has 6,000 dead).
+     * The slack is one sample of the outbox gauges, which a daemon may take meanwhile. */
+    struct reads alone = reads_of(&td, "/v1/connectors/dst5", rounds, assert_nothing, NULL);
     struct reads health =
-        reads_of(&td, "/v1/connectors/dst2/health", rounds, assert_health_errors, NULL);
-    ck_assert_msg(health.deliveries <= rounds * (4 + 2) * COUNT_LIMIT,
-                  "%lld delivery index entries read for %d health requests", health.deliveries,
-                  rounds);
+        reads_of(&td, "/v1/connectors/dst5/health", rounds, assert_health_errors, NULL);
+    ck_assert_msg(health.deliveries - alone.deliveries <= rounds * 2 * COUNT_LIMIT + 2500,
+                  "%lld delivery index entries read for %d health requests, %lld for the status "
+                  "alone",
+                  health.deliveries, rounds, alone.deliveries);
 
     /* a page of a source's leads probes the leads it walks (the first ten all match), not
      * the 20,000 events of the busy source */
