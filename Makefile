@@ -9,9 +9,11 @@
 #   make asan         the same suites under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run          install missing packages, build (the console too), start a throwaway
 #                     PostgreSQL unless $DATABASE_URL is set, migrate, run the daemon with
-#                     config/leadhub.yaml (the console at /console/); .run/env holds its
-#                     development settings for other terminals
+#                     .run/config/ (a scratch copy of config/; the console at /console/);
+#                     .run/env holds its development settings for other terminals;
+#                     SIGTERM/SIGINT stop the daemon, then PostgreSQL
 #   make psql         psql on the database `make run` started
+#   make reload       reload the configuration of the daemon `make run` started (SIGHUP)
 #   make install      PREFIX=/usr/local (DESTDIR supported); the console into
 #                     $(PREFIX)/share/leadhub/console when it is built or npm can build it
 #   make console-screenshots   copy the browser suite's screenshots into docs/console/
@@ -20,6 +22,9 @@
 #                     FUZZ_SECONDS (default 60)
 #   make soak         the long forms of the durability tests (kill -9 rounds, database
 #                     restarts under load) against a throwaway PostgreSQL
+#   make deploy-check render and validate the Kubernetes manifests offline (deploy/)
+#   make image-check  build the image's root as deploy/Dockerfile says, without a container
+#                     engine, and start the daemon in it read-only as its non-root user
 #
 # Variables: CC=clang, BUILD=dir, SANITIZE=1, PREFIX, DATADIR, DESTDIR, FUZZ_SECONDS.
 
@@ -88,18 +93,23 @@ E2E_TESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/e2e/test_*
 PLUGIN_TESTS := $(patsubst plugins/%.c,$(BUILD)/tests/plugins/%,$(wildcard plugins/*/tests/test_*.c))
 FIXTURE_SOS := $(patsubst tests/fixtures/plugins/%.c,$(BUILD)/tests/fixtures/%.so,$(wildcard tests/fixtures/plugins/*.c))
 TEST_BINS   := $(UNIT_TESTS) $(E2E_TESTS) $(PLUGIN_TESTS)
+# The next release of the rolling-update test: this tree with the fixture migrations after
+# its own (the real ones end far below 9000).
+NEXT_MIGRATIONS := $(MIGRATIONS) $(sort $(wildcard tests/fixtures/migrations/*.sql))
+NEXT_DAEMON := $(BUILD)/tests/leadhubd-next
 BENCH_SRC   := $(wildcard bench/*.c)
 BENCH       := $(BUILD)/bench/leadhub-bench
 
 # --- top-level targets -----------------------------------------------------------------
-.PHONY: all build tests test asan run psql deps install uninstall lint format format-check bench \
-        fuzz fuzz-build soak clean console console-deps console-test-deps console-screenshots
+.PHONY: all build tests test asan run psql reload deps install uninstall lint format format-check bench \
+        fuzz fuzz-build soak clean deploy-check image-check console console-deps \
+        console-test-deps console-screenshots
 
 all: $(DAEMON) $(PLUGIN_SOS)
 
 build: all
 
-tests: all $(TEST_BINS) $(FIXTURE_SOS) $(if $(BENCH_SRC),$(BENCH))
+tests: all $(TEST_BINS) $(FIXTURE_SOS) $(NEXT_DAEMON) $(if $(BENCH_SRC),$(BENCH))
 
 # `make test` and `make run` first make sure the packages are there (the pkg-config
 # lookups above need them), then build in a sub-make that sees them.
@@ -119,6 +129,10 @@ run: deps console-deps
 
 psql:
 	@scripts/run-daemon.sh psql
+
+# SIGHUP to the daemon `make run` started, and no other (its pid file is locked by it).
+reload:
+	@BUILD=$(BUILD) scripts/run-daemon.sh reload
 
 deps:
 	@scripts/deps.sh
@@ -205,6 +219,19 @@ $(BUILD)/tests/plugins/%: $(BUILD)/obj/plugins/%.o $(TESTLIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -ldl
 
+$(BUILD)/gen/migrations-next.c: $(NEXT_MIGRATIONS) scripts/embed-migrations.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-migrations.sh $(NEXT_MIGRATIONS) > $@
+
+$(BUILD)/obj/gen/migrations-next.o: $(BUILD)/gen/migrations-next.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(NEXT_DAEMON): $(BUILD)/obj/core/main.o $(filter-out $(BUILD)/obj/gen/migrations.o,$(CORE_OBJ)) \
+                $(BUILD)/obj/gen/migrations-next.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -ldl
+
 # Fixture plugins for the loader tests, deliberately broken in one way each. They are
 # built without --no-undefined: some are broken on purpose in ways a linker would catch.
 $(BUILD)/tests/fixtures/%.so: tests/fixtures/plugins/%.c sdk/leadhub.h
@@ -287,6 +314,24 @@ lint: $(BUILD)/gen/migrations.c
 bench: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all $(BENCH)
 	@BUILD=$(BUILD) bench/run.sh $(BENCH_ARGS)
+
+# The Kubernetes manifests (deploy/kubernetes): every overlay rendered and checked offline
+# (schemas, unknown fields, Pod Security restricted, the configuration it ships), then the
+# tests that each check fails on a broken input. Needs node, npm and kubectl.
+deploy-check: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) all
+	@BUILD=$(BUILD) scripts/deploy-check.sh
+	@BUILD=$(BUILD) tests/deploy/test_deploy_check.sh
+
+# deploy/Dockerfile without a container engine (scripts/image-check.py): its stages built in
+# debootstrap roots, the daemon started read-only as the image's user; then the tests that
+# each rule fails on a broken Dockerfile. A few minutes; nothing is cached between runs.
+image-check:
+	@scripts/deps.sh image
+	@work=$$(mktemp -d /var/tmp/leadhub-image-check.XXXXXX) && \
+	    trap 'rm -rf "$$work"' EXIT && \
+	    scripts/image-check.py --work "$$work" && \
+	    tests/image/test_image_check.sh "$$work"
 
 soak: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) tests

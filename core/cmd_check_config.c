@@ -69,7 +69,7 @@ static const char check_usage[] =
     "\n"
     "Options:\n"
     "  FILE                the main config file, the same as -c FILE\n"
-    "  -c, --config FILE   main config file (default " COMMANDS_DEFAULT_CONFIG ")\n"
+    "  -c, --config FILE   main config file (default " COMMANDS_DEFAULT_CONFIG_TEXT ")\n"
     "  -q, --quiet         print nothing when the configuration is valid\n"
     "  -h, --help          this help\n"
     "\n"
@@ -83,7 +83,7 @@ int cmd_check_config(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *path = COMMANDS_DEFAULT_CONFIG;
+    const char *path = commands_default_config();
     bool path_given = false;
     int quiet = 0;
     int opt;

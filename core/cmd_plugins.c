@@ -29,9 +29,9 @@ static const char list_usage[] =
     "  -h, --help          this help; `leadhubd plugins info --help` for info\n"
     "\n"
     "The plugin path is, in order of precedence: the --plugin-path options; plugin_path in\n"
-    "the config file (-c FILE, or " COMMANDS_DEFAULT_CONFIG " when it exists); the plugins\n"
-    "directory next to leadhubd (build/plugins in a build tree) and ../lib/leadhub/plugins\n"
-    "(an installed tree).\n"
+    "the config file (-c FILE, or " COMMANDS_DEFAULT_CONFIG_TEXT " when it exists); the\n"
+    "plugins directory next to leadhubd (build/plugins in a build tree) and\n"
+    "../lib/leadhub/plugins (an installed tree).\n"
     "\n"
     "Exit codes:\n"
     "  0  listed (refused files are reported, and do not fail the listing)\n"
@@ -144,8 +144,8 @@ static int resolve_plugin_path(const struct plugins_options *opts, char ***owned
         return EXIT_OK;
     }
     const char *file = opts->config_file;
-    if (file == NULL && access(COMMANDS_DEFAULT_CONFIG, F_OK) == 0) {
-        file = COMMANDS_DEFAULT_CONFIG;
+    if (file == NULL && access(commands_default_config(), F_OK) == 0) {
+        file = commands_default_config();
     }
     if (file != NULL) {
         struct diag_list diags = {0};

@@ -38,7 +38,7 @@ static const char replay_usage[] =
     "TIME is an RFC 3339 time (2026-11-27T10:00:00Z) or a duration back from now (24h, 7d).\n"
     "\n"
     "Options:\n"
-    "  -c, --config FILE        main config file (default " COMMANDS_DEFAULT_CONFIG ")\n"
+    "  -c, --config FILE        main config file (default " COMMANDS_DEFAULT_CONFIG_TEXT ")\n"
     "  -d, --database-url URL   the database, without a config (first form only)\n"
     "  -n, --dry-run            count what would be replayed; change nothing\n"
     "  -h, --help               this help\n"
@@ -358,7 +358,7 @@ static void warn_unknown_destination(const struct config *config, const char *de
 
 int cmd_replay(int argc, char **argv)
 {
-    struct replay_options o = {.config_path = COMMANDS_DEFAULT_CONFIG};
+    struct replay_options o = {.config_path = commands_default_config()};
     struct config *config = NULL;
     struct plugin_registry plugins = {0};
     struct router *router = NULL;

@@ -12,6 +12,7 @@
 
 #include "binding.h"
 #include "commands.h"
+#include "cpu_quota.h"
 #include "config.h"
 #include "log.h"
 #include "router.h"
@@ -37,7 +38,7 @@ static const char rescore_usage[] =
     "  --scorer NAME       only this scorer (the others' stored scores feed a composite)\n"
     "  -j, --jobs N        workers, each with its own database connection (default: two\n"
     "                      per CPU, at most 8; 1 to 32)\n"
-    "  -c, --config FILE   main config file (default " COMMANDS_DEFAULT_CONFIG ")\n"
+    "  -c, --config FILE   main config file (default " COMMANDS_DEFAULT_CONFIG_TEXT ")\n"
     "  -h, --help          this help\n"
     "\n"
     "Exit codes: 0 done; 1 invalid configuration (a scorer refusing its settings included) or\n"
@@ -233,11 +234,12 @@ int cmd_rescore(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *path = COMMANDS_DEFAULT_CONFIG;
+    const char *path = commands_default_config();
     const char *scorer = NULL;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    /* two per CPU: while one worker waits for the database, the other scores */
-    int jobs = cpus < 1 ? 2 : cpus > 4 ? 8 : 2 * (int)cpus;
+    /* two per CPU the container may use: while one worker waits for the database, the
+     * other scores */
+    unsigned cpus = cpu_quota_cpus();
+    int jobs = cpus > 4 ? 8 : 2 * (int)cpus;
     bool all = false;
     char since[32] = "";
     int opt;

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -10,9 +11,10 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "pid_file.h"
 
 static const char run_usage[] =
-    "Usage: leadhubd run [-c FILE]\n"
+    "Usage: leadhubd run [-c FILE] [--pid-file FILE]\n"
     "\n"
     "Runs the daemon in the foreground: loads the config and every connector file, loads the\n"
     "plugins, validates each instance's settings, applies pending database migrations,\n"
@@ -20,7 +22,9 @@ static const char run_usage[] =
     "Logs are JSON lines on stdout.\n"
     "\n"
     "Options:\n"
-    "  -c, --config FILE   main config file (default " COMMANDS_DEFAULT_CONFIG ")\n"
+    "  -c, --config FILE   main config file (default " COMMANDS_DEFAULT_CONFIG_TEXT ")\n"
+    "  -p, --pid-file FILE write the pid there once serving, locked while it runs, removed\n"
+    "                      at exit: `leadhubd reload --pid-file FILE` signals this daemon only\n"
     "  -h, --help          this help\n"
     "\n"
     "Signals:\n"
@@ -47,16 +51,21 @@ int cmd_run(int argc, char **argv)
 {
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
+        {"pid-file", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_path = COMMANDS_DEFAULT_CONFIG;
+    const char *config_path = commands_default_config();
+    const char *pid_path = NULL;
     int opt;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:p:h", options, NULL)) != -1) {
         switch (opt) {
         case 'c':
             config_path = optarg;
+            break;
+        case 'p':
+            pid_path = optarg;
             break;
         case 'h':
             fputs(run_usage, stdout);
@@ -89,6 +98,11 @@ int cmd_run(int argc, char **argv)
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGHUP);
+    /* A shell starting us in the background leaves SIGINT ignored, and an ignored signal
+     * never reaches sigwait(): take the default back first. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     raise_file_limit();
@@ -99,7 +113,18 @@ int cmd_run(int argc, char **argv)
     }
 
     struct daemon daemon;
+    int pid_fd = -1;
     int rc = daemon_start(&daemon, config);
+    if (rc == 0 && pid_path != NULL) {
+        /* written once serving: a reload before then would find nothing to signal */
+        char *error = NULL;
+        pid_fd = pid_file_claim(pid_path, &error);
+        if (pid_fd < 0) {
+            log_error("%s", error);
+            free(error);
+            rc = EXIT_RUNTIME;
+        }
+    }
     if (rc == 0) {
         for (;;) {
             int sig = 0;
@@ -115,6 +140,7 @@ int cmd_run(int argc, char **argv)
         }
     }
     daemon_stop(&daemon);
+    pid_file_release(pid_fd, pid_path);
     curl_global_cleanup();
     if (rc == 0) {
         log_info("stopped");

@@ -32,7 +32,7 @@ static const char sync_usage[] =
     "the poll runs here, exactly as the daemon would run it.\n"
     "\n"
     "Options:\n"
-    "  -c, --config FILE     main config file (default " COMMANDS_DEFAULT_CONFIG ")\n"
+    "  -c, --config FILE     main config file (default " COMMANDS_DEFAULT_CONFIG_TEXT ")\n"
     "  -t, --timeout DUR     how long to wait for a replica's poll (default 60s)\n"
     "  -h, --help            this help\n"
     "\n"
@@ -194,7 +194,7 @@ int cmd_sync(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *path = COMMANDS_DEFAULT_CONFIG;
+    const char *path = commands_default_config();
     int64_t timeout_ms = 60000;
     int opt;
     optind = 1;

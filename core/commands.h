@@ -14,7 +14,13 @@ enum exit_code {
 };
 
 /* Default main config file, relative to the working directory. */
-#define COMMANDS_DEFAULT_CONFIG "config/leadhub.yaml"
+#define COMMANDS_DEFAULT_CONFIG      "config/leadhub.yaml"
+#define COMMANDS_DEFAULT_CONFIG_TEXT "$LEADHUB_CONFIG, else " COMMANDS_DEFAULT_CONFIG
+
+/* commands_default_config - the config file when -c is not given: $LEADHUB_CONFIG when set
+ * (`make run` exports the scratch copy it runs in .run/env), else COMMANDS_DEFAULT_CONFIG.
+ * Not freed. */
+const char *commands_default_config(void);
 
 int cmd_run(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
@@ -23,5 +29,6 @@ int cmd_plugins(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
 int cmd_rescore(int argc, char **argv);
+int cmd_reload(int argc, char **argv);
 
 #endif

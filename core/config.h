@@ -83,7 +83,8 @@ struct config {
     unsigned ingest_writers;        /* ingest.writers: DB connections committing, default 2 */
     unsigned ingest_batch_max;      /* ingest.batch_max: events per transaction, default 1000 */
     unsigned ingest_queue_max;      /* ingest.queue_max: events waiting (then 503), default 50000 */
-    struct config_token *tokens;    /* api.tokens */
+    bool readiness_require_connectors; /* readiness.connectors: require (default report) */
+    struct config_token *tokens;       /* api.tokens */
     size_t token_count;
     json_t *routes;  /* `routes` as written (a list; [] when absent); owned */
     json_t *scoring; /* `scoring` as written (a list; [] when absent); owned */

@@ -37,7 +37,17 @@ static const lh_config_field_t main_fields[] = {
     {"routes", LH_CONFIG_JSON, 0, "[]", NO_RANGE, NULL, "Event routes."},
     {"scoring", LH_CONFIG_JSON, 0, "[]", NO_RANGE, NULL, "Lead scorers."},
     {"delivery", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL, "Delivery: retries, concurrency."},
+    {"readiness", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL, "What /readyz requires."},
     {"console", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL, "The web console at /console/."},
+    LH_FIELD_END,
+};
+
+static const char *const readiness_modes[] = {"report", "require", NULL};
+
+static const lh_config_field_t readiness_fields[] = {
+    {"connectors", LH_CONFIG_ENUM, 0, "report", NO_RANGE, readiness_modes,
+     "report: a failed connector instance or scorer is shown and refuses its own webhooks, "
+     "the process stays ready; require: it makes /readyz 503 too."},
     LH_FIELD_END,
 };
 
@@ -436,7 +446,7 @@ void config_main_apply(struct config *config, const json_t *tree, const struct c
                        struct diag_list *diags)
 {
     json_t *empty = json_is_null(tree) ? json_object() : NULL;
-    json_t *top = NULL, *log = NULL, *http = NULL, *ingest = NULL, *api = NULL;
+    json_t *top = NULL, *log = NULL, *http = NULL, *ingest = NULL, *api = NULL, *readiness = NULL;
     json_t *delivery = NULL, *console = NULL;
     if (json_is_null(tree)) {
         if (empty == NULL) {
@@ -496,6 +506,10 @@ void config_main_apply(struct config *config, const json_t *tree, const struct c
         apply_api(config, api, where, diags);
     }
 
+    readiness = check_section(tree, "readiness", readiness_fields, where, diags);
+    const char *mode = json_string_value(json_object_get(readiness, "connectors"));
+    config->readiness_require_connectors = mode != NULL && strcmp(mode, "require") == 0;
+
     console = check_section(tree, "console", console_fields, where, diags);
     const char *console_dir = json_string_value(json_object_get(console, "dir"));
     if (console_dir != NULL && console_dir[0] == '\0') {
@@ -515,5 +529,6 @@ out:
     json_decref(ingest);
     json_decref(delivery);
     json_decref(api);
+    json_decref(readiness);
     json_decref(console);
 }

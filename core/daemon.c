@@ -17,6 +17,8 @@
 #include "http_server.h"
 #include "log.h"
 #include "migrate.h"
+#include "readiness.h"
+#include "schema_policy.h"
 #include "store_pg.h"
 #include "util.h"
 
@@ -176,19 +178,36 @@ static int migrate_database(struct daemon *daemon)
         free(error);
         return EXIT_RUNTIME;
     }
-    int applied = 0;
-    int rc = migrate_apply(store_connection(store), &applied, &error);
-    if (rc != 0) {
-        log_error("%s", error);
-        free(error);
-        store_close(store);
-        return EXIT_RUNTIME;
+    /* A contracting migration waits while older replicas serve (held back, not an error):
+     * this release runs on the schema as long as schema_policy_judge() says so. */
+    const struct schema_policy *policy = schema_policy_current();
+    const struct migrate_options options = {.newer_is_fine = true};
+    struct migrate_result result = {0};
+    struct schema_state state;
+    int rc = EXIT_RUNTIME;
+    if (migrate_apply_policy(store_connection(store), policy, &options, &result, &error) != 0 ||
+        migrate_read_schema(store_connection(store), policy, &state, &error) != 0) {
+        log_error("%s", error != NULL ? error : "cannot read the schema version");
+        goto out;
     }
-    if (applied > 0) {
-        log_info("applied %d database migration(s)", applied);
+    if (result.applied > 0) {
+        log_info("applied %d database migration(s)", result.applied);
     }
+    if (result.held_reason != NULL) {
+        log_warn("%s", result.held_reason);
+    }
+    char *detail = NULL;
+    if (!schema_policy_judge(policy, &state, &detail)) {
+        log_error("cannot run on this database: %s", detail);
+    } else {
+        rc = 0;
+    }
+    free(detail);
+out:
+    free(error);
+    free(result.held_reason);
     store_close(store);
-    return 0;
+    return rc;
 }
 
 static void wake_destination(const char *destination, void *arg)
@@ -260,6 +279,7 @@ int daemon_start(struct daemon *daemon, struct config *config)
     memset(daemon, 0, sizeof(*daemon));
     daemon->config = config;
     atomic_init(&daemon->stopping, false);
+    atomic_init(&daemon->started, false);
     pthread_rwlock_init(&daemon->instances_lock, NULL);
     pthread_rwlock_init(&daemon->config_lock, NULL);
     pthread_mutex_init(&daemon->scoring_mutex, NULL);
@@ -336,6 +356,7 @@ int daemon_start(struct daemon *daemon, struct config *config)
     log_write(LOG_LEVEL_INFO, NULL, NULL, fields, "leadhubd %s listening on %s:%d", LEADHUB_VERSION,
               config->listen_host, http_server_port(daemon->http));
     json_decref(fields);
+    atomic_store(&daemon->started, true);
     return 0;
 }
 
@@ -350,6 +371,7 @@ static void probe_database(struct daemon *daemon)
     free(daemon->health_database_detail);
     daemon->health_database_detail = NULL;
     daemon->health_database_ok = false;
+    daemon->health_schema_ok = false;
     char *error = NULL;
     if (daemon->health_store == NULL) {
         daemon->health_store = store_open(daemon->database_url, &error);
@@ -362,35 +384,86 @@ static void probe_database(struct daemon *daemon)
         free(error);
         return;
     }
-    int current = 0, latest = 0;
-    if (migrate_status(store_connection(daemon->health_store), &current, &latest) != 0) {
+    const struct schema_policy *policy = schema_policy_current();
+    struct schema_state state;
+    if (migrate_read_schema(store_connection(daemon->health_store), policy, &state, NULL) != 0) {
         daemon->health_database_detail = strdup("unreachable: cannot read schema_migrations");
-    } else if (current != latest) {
-        daemon->health_database_detail =
-            util_printf("schema at version %d, this leadhubd needs %d", current, latest);
-    } else {
-        daemon->health_database_ok = true;
-        daemon->health_database_detail = strdup("ok");
+        return;
     }
+    daemon->health_database_ok = true;
+    daemon->health_schema_ok = schema_policy_judge(policy, &state, &daemon->health_database_detail);
+}
+
+/* leadhub_instance_up{instance}: 1 for an enabled instance that initialized, 0 for one that
+ * did not, is disabled, or was removed by a reload. Called before /metrics renders. */
+void daemon_refresh_gauges(struct daemon *daemon)
+{
+    static const char name[] = "leadhub_instance_up";
+    static const char help[] = "1 when the connector instance is initialized and running here.";
+    pthread_rwlock_rdlock(&daemon->config_lock);
+    const struct config *config = daemon->config;
+    json_t *now = json_object();
+    for (size_t i = 0; i < config->instance_count && now != NULL; i++) {
+        json_object_set_new(now, config->instances[i].name, json_false());
+    }
+    pthread_rwlock_unlock(&daemon->config_lock);
+    pthread_rwlock_rdlock(&daemon->instances_lock);
+    for (size_t i = 0; i < daemon->instance_count && now != NULL; i++) {
+        struct instance *instance = daemon->instances[i];
+        json_object_set_new(now, instance->name, json_boolean(atomic_load(&instance->initialized)));
+    }
+    pthread_rwlock_unlock(&daemon->instances_lock);
+    if (now == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&daemon->health_mutex);
+    const char *key;
+    json_t *value;
+    json_object_foreach(now, key, value)
+    {
+        metrics_gauge_set(daemon->metrics, name, help, json_is_true(value) ? 1 : 0, "instance", key,
+                          METRICS_END);
+    }
+    /* names shown before and gone now keep a series: it says 0 */
+    if (daemon->gauged_instances != NULL) {
+        json_object_foreach(daemon->gauged_instances, key, value)
+        {
+            if (json_object_get(now, key) == NULL) {
+                metrics_gauge_set(daemon->metrics, name, help, 0, "instance", key, METRICS_END);
+                json_object_set_new(now, key, json_false());
+            }
+        }
+    }
+    json_decref(daemon->gauged_instances);
+    daemon->gauged_instances = now;
+    pthread_mutex_unlock(&daemon->health_mutex);
 }
 
 bool daemon_readiness(struct daemon *daemon, json_t **detail_out)
 {
     json_t *detail = json_object();
     json_t *instances = json_object();
-    bool ready = !atomic_load(&daemon->stopping);
+    struct readiness_facts facts = {
+        .starting = !atomic_load(&daemon->started),
+        .stopping = atomic_load(&daemon->stopping),
+    };
 
     pthread_mutex_lock(&daemon->health_mutex);
     probe_database(daemon);
     /* The writers learn of an outage at once, the probe within a second: either will do. */
-    bool writers_up = daemon->ingest == NULL || ingest_database_up(daemon->ingest);
-    ready = ready && daemon->health_database_ok && writers_up;
+    facts.writers_up = daemon->ingest == NULL || ingest_database_up(daemon->ingest);
+    facts.database_reachable = daemon->health_database_ok;
+    facts.schema_compatible = daemon->health_schema_ok;
     json_object_set_new(detail, "database",
-                        json_string(!writers_up ? "unreachable: the last commit failed"
+                        json_string(!facts.writers_up ? "unreachable: the last commit failed"
                                     : daemon->health_database_detail
                                         ? daemon->health_database_detail
                                         : "unknown"));
     pthread_mutex_unlock(&daemon->health_mutex);
+
+    pthread_rwlock_rdlock(&daemon->config_lock);
+    facts.require_connectors = daemon->config->readiness_require_connectors;
+    pthread_rwlock_unlock(&daemon->config_lock);
 
     json_t *polls = json_object();
     pthread_rwlock_rdlock(&daemon->instances_lock);
@@ -401,7 +474,7 @@ bool daemon_readiness(struct daemon *daemon, json_t **detail_out)
             json_object_set_new(polls, instance->name, poll);
         }
         bool ok = atomic_load(&instance->initialized);
-        ready = ready && ok;
+        facts.instances_failed += !ok;
         json_object_set_new(
             instances, instance->name,
             json_string(ok ? "ok"
@@ -409,16 +482,23 @@ bool daemon_readiness(struct daemon *daemon, json_t **detail_out)
     }
     pthread_rwlock_unlock(&daemon->instances_lock);
     json_object_set_new(detail, "instances", instances);
+    bool scorers_ok = true;
     pthread_mutex_lock(&daemon->scoring_mutex);
-    json_object_set_new(detail, "scorers", scoring_status(daemon->scoring, &ready));
+    json_object_set_new(detail, "scorers", scoring_status(daemon->scoring, &scorers_ok));
     pthread_mutex_unlock(&daemon->scoring_mutex);
+    facts.scorers_failed = scorers_ok ? 0 : 1;
     /* A poll failing (a revoked key, a provider outage) is shown, but does not take the
      * replica out of service: its webhooks and other connectors still work. */
     json_object_set_new(detail, "polls", polls);
     if (daemon->dispatcher != NULL) {
         json_object_set_new(detail, "deliveries", dispatch_status(daemon->dispatcher));
     }
+    const char *reason = NULL;
+    bool ready = readiness_decide(&facts, &reason);
     json_object_set_new(detail, "status", json_string(ready ? "ready" : "not_ready"));
+    if (reason != NULL) {
+        json_object_set_new(detail, "reason", json_string(reason));
+    }
     *detail_out = detail;
     return ready;
 }
@@ -470,6 +550,7 @@ void daemon_stop(struct daemon *daemon)
     store_close(daemon->services.store);
     store_close(daemon->health_store);
     free(daemon->health_database_detail);
+    json_decref(daemon->gauged_instances);
     free(daemon->database_url);
     pthread_mutex_destroy(&daemon->services.store_mutex);
     pthread_cond_destroy(&daemon->retry_cond);

@@ -48,6 +48,7 @@ struct daemon {
     struct http_console *console; /* /console/'s files, read again on every reload */
     struct host_services services;
     atomic_bool stopping;
+    atomic_bool started; /* daemon_start() finished: /readyz says "starting" until then */
 
     /* Instance lifecycle: start-up, a reload and an init retry start, stop and swap
      * instances one at a time, under this mutex (the SDK's "control thread"). */
@@ -64,8 +65,10 @@ struct daemon {
     pthread_mutex_t health_mutex;
     struct store *health_store;
     int64_t health_checked_ms;
-    bool health_database_ok;
+    bool health_database_ok; /* reachable, schema_migrations readable */
+    bool health_schema_ok;   /* schema_policy_judge() */
     char *health_database_detail;
+    json_t *gauged_instances; /* names leadhub_instance_up has shown; under health_mutex */
 };
 
 /*
@@ -100,11 +103,18 @@ struct instance *daemon_lookup_instance(struct daemon *daemon, const char *name,
                                         bool *swapping_out);
 
 /*
- * daemon_readiness - ready to take traffic? (database reachable, schema current, every
- * enabled instance initialized). The detail also shows each destination's circuit.
+ * daemon_readiness - ready to take traffic? The facts gathered here, judged by
+ * readiness_decide() (readiness.h): database reachable, schema compatible, neither
+ * starting nor stopping; failed instances and scorers are shown, and count only under
+ * `readiness.connectors: require`. The detail also shows polls and each destination's
+ * circuit, and "reason" when not ready.
  *   detail_out: NEW reference.
  */
 bool daemon_readiness(struct daemon *daemon, json_t **detail_out);
+
+/* daemon_refresh_gauges - gauges read from state rather than counted as things happen
+ * (leadhub_instance_up); called before /metrics renders. */
+void daemon_refresh_gauges(struct daemon *daemon);
 
 /*
  * daemon_stop - stop claiming deliveries (those in flight finish meanwhile), stop

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cpu_quota.h"
 #include "daemon.h"
 #include "http_console.h"
 #include "http_server.h"
@@ -363,6 +364,9 @@ static enum MHD_Result start_webhook(struct request *req, const char *method, co
                           NULL, NULL);
     }
     if (!atomic_load(&req->instance->initialized)) {
+        /* Only this instance's webhooks: the process stays ready for the others
+         * (readiness.h). */
+        count_webhook(req, "not_initialized");
         return send_error(req, 503, "unavailable", "the connector instance is not initialized",
                           MHD_HTTP_HEADER_RETRY_AFTER, "5");
     }
@@ -509,6 +513,7 @@ static enum MHD_Result answer_get(struct request *req, const char *method)
         return send_json(req, ready ? 200 : 503, detail, NULL, NULL);
     }
     case ROUTE_METRICS: {
+        daemon_refresh_gauges(daemon);
         char *text = metrics_render(daemon->metrics);
         if (text == NULL) {
             return MHD_NO;
@@ -717,9 +722,11 @@ struct http_server *http_server_start(struct daemon *daemon, char **error_out)
 
     unsigned threads = config->http_threads;
     if (threads == 0) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cpus > 0 ? (unsigned)cpus : 2;
+        /* the container's CPU limit, not the node's CPU count */
+        threads = cpu_quota_cpus();
     }
+    log_info("http: %u server thread(s)%s", threads,
+             config->http_threads == 0 ? ", one per CPU this process may use (cgroup quota)" : "");
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (address->ai_family == AF_INET6) {

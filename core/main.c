@@ -1,9 +1,16 @@
 /* main.c - `leadhubd COMMAND ...`: dispatches to the subcommands in cmd_*.c. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
 #include "leadhub.h"
+
+const char *commands_default_config(void)
+{
+    const char *path = getenv("LEADHUB_CONFIG");
+    return path != NULL && path[0] != '\0' ? path : COMMANDS_DEFAULT_CONFIG;
+}
 
 static const char usage_text[] =
     "leadhubd - the leadhub integration hub: connectors in, events stored, routed, scored\n"
@@ -18,10 +25,11 @@ static const char usage_text[] =
     "  replay         re-queue dead deliveries, or route past events through a new route\n"
     "  sync           poll a source instance now (through the replica that polls it)\n"
     "  rescore        recompute lead scores after a change of scorers\n"
+    "  reload         ask the daemon of a pid file to reload its configuration (SIGHUP)\n"
     "  version        print the version and the plugin ABI version\n"
     "\n"
     "Options common to commands:\n"
-    "  -c, --config FILE   main config file (default " COMMANDS_DEFAULT_CONFIG ")\n"
+    "  -c, --config FILE   main config file (default " COMMANDS_DEFAULT_CONFIG_TEXT ")\n"
     "  -h, --help          help for a command, e.g. `leadhubd run --help`\n"
     "\n"
     "Exit codes:\n"
@@ -58,7 +66,7 @@ static const struct {
 } commands[] = {
     {"run", cmd_run},         {"migrate", cmd_migrate}, {"check-config", cmd_check_config},
     {"plugins", cmd_plugins}, {"replay", cmd_replay},   {"sync", cmd_sync},
-    {"rescore", cmd_rescore}, {"version", cmd_version},
+    {"rescore", cmd_rescore}, {"reload", cmd_reload},   {"version", cmd_version},
 };
 
 int main(int argc, char **argv)

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <sys/select.h>
 #include <unistd.h>
@@ -96,6 +97,13 @@ static void count_poll(struct metrics *metrics, const char *instance, const char
     metrics_counter_add(metrics, "leadhub_poll_events_total",
                         "New events stored by polls, by instance.", (double)new_events, "instance",
                         instance, METRICS_END);
+    /* Poll lag for alerts: only the replica that polls an instance sets it, so the max
+     * over replicas is the last success anywhere. */
+    if (strcmp(outcome, "ok") == 0) {
+        metrics_gauge_set(metrics, "leadhub_poll_last_success_timestamp_seconds",
+                          "Unix time of the instance's last successful poll on this replica.",
+                          (double)time(NULL), "instance", instance, METRICS_END);
+    }
 }
 
 void poller_run_once(struct instance *source, struct ingest *ingest, PGconn *conn,

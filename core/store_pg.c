@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "schema_policy.h"
 #include "store_pg.h"
 #include "util.h"
 
@@ -259,7 +260,9 @@ static PGconn *connect_url(const char *url, char **error_out)
 {
     static const char *const keys[] = {"dbname", "connect_timeout", "application_name",
                                        "client_encoding", NULL};
-    const char *const values[] = {url, "5", "leadhubd", "UTF8", NULL};
+    /* the release's name and schema generation: `leadhubd migrate` reads it from
+     * pg_stat_activity before it applies a contracting migration (schema_policy.h) */
+    const char *const values[] = {url, "5", schema_policy_application_name(), "UTF8", NULL};
     /* expand_dbname=1: the first dbname may be a whole URI or conninfo string; the other
      * keys only apply where it does not say otherwise. */
     PGconn *conn = PQconnectdbParams(keys, values, 1);

@@ -1,10 +1,23 @@
 #!/usr/bin/env bash
 # Installs the Debian packages leadhub builds, tests and runs with, if any is missing.
 # Quiet and quick when everything is already there.
+#
+#   scripts/deps.sh          everything: build, tests (Check, PostgreSQL), make run
+#   scripts/deps.sh build    only what `make all` needs (the image's build stage)
+#   scripts/deps.sh image    what `make image-check` needs besides (debootstrap)
 set -euo pipefail
 
-packages=(build-essential pkg-config libcurl4-openssl-dev libjansson-dev libpq-dev check
-          libsubunit-dev libmicrohttpd-dev libssl-dev libyaml-dev postgresql curl openssl)
+build_packages=(build-essential pkg-config libcurl4-openssl-dev libjansson-dev libpq-dev
+                libmicrohttpd-dev libssl-dev libyaml-dev)
+case "${1:-}" in
+build) packages=("${build_packages[@]}") ;;
+image) packages=(debootstrap python3) ;;
+"") packages=("${build_packages[@]}" check libsubunit-dev postgresql curl openssl) ;;
+*)
+    echo "usage: deps.sh [build | image]" >&2
+    exit 2
+    ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

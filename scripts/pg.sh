@@ -30,7 +30,9 @@ as_owner() {
 
 free_port() {
     local port
-    for port in $(seq 54320 54999); do
+    # in random order: a port an earlier try could not bind (a client's ephemeral port
+    # looks free to a connect probe) is not simply found again
+    for port in $(shuf -i 54320-54999); do
         if ! (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
             echo "$port"
             return
@@ -68,14 +70,24 @@ start)
         echo "postgresql://postgres@127.0.0.1:$(cat "$DIR/port")/postgres"
         exit 0
     fi
-    port=${3:-$(free_port)}
-    echo "$port" >"$DIR/port"
-    [ "$(id -u)" -eq 0 ] && chown postgres: "$DIR/port"
-    as_owner "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
-        -o "-p $port -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=200" \
-        start >/dev/null ||
-        { tail -n 20 "$DIR/server.log" >&2; exit 1; }
-    echo "postgresql://postgres@127.0.0.1:$port/postgres"
+    # On a shared machine another process may take the port between the probe and the
+    # bind: try a few free ports before giving up (a port given explicitly is tried once).
+    for attempt in 1 2 3 4 5; do
+        port=${3:-$(free_port)}
+        echo "$port" >"$DIR/port"
+        if [ "$(id -u)" -eq 0 ]; then chown postgres: "$DIR/port"; fi
+        if as_owner "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 \
+            -o "-p $port -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=200" \
+            start >/dev/null; then
+            echo "postgresql://postgres@127.0.0.1:$port/postgres"
+            exit 0
+        fi
+        if [ -n "${3:-}" ] || ! tail -n 5 "$DIR/server.log" | grep -q "Address already in use" ||
+            [ "$attempt" -eq 5 ]; then
+            tail -n 20 "$DIR/server.log" >&2
+            exit 1
+        fi
+    done
     ;;
 stop)
     if [ -f "$DIR/data/PG_VERSION" ]; then

@@ -1,29 +1,45 @@
 #!/usr/bin/env bash
-# `make run`: the daemon in the foreground with config/leadhub.yaml. Without DATABASE_URL
-# it starts a throwaway PostgreSQL whose data lives under .run/pg (git-ignored) and stops
-# it again when the daemon exits; the data stays for the next run.
+# `make run`: the daemon in the foreground. Without DATABASE_URL it starts a throwaway
+# PostgreSQL whose data lives under .run/pg (git-ignored) and stops it again when the
+# daemon exits; the data stays for the next run.
 #
-# `scripts/run-daemon.sh psql` (make psql) opens psql on that database while it runs.
+# The configuration is a scratch copy: the first run copies config/ to .run/config/, and
+# the daemon reads .run/config/leadhub.yaml. Edit it freely (the README tour does); the
+# tracked examples stay as they are, so `make test` still passes. `rm -r .run/config` starts
+# again from config/; LEADHUB_CONFIG=FILE runs another file instead.
 #
-# While the daemon runs, .run/env (mode 0600, git-ignored) holds the development settings
-# exported here, for a second terminal: `. .run/env`, then `build/leadhubd check-config`.
-# Values you exported yourself are not written to it.
+# SIGTERM or SIGINT (Ctrl-C) to `make run` stop the daemon (it drains), then PostgreSQL.
+# While the daemon runs, .run/leadhubd.pid names it (locked by the daemon: a left-over file
+# names nobody) and .run/env (mode 0600) holds the development settings exported here, for
+# a second terminal: `. .run/env`, then `build/leadhubd reload` or `check-config`. Values
+# you exported yourself are not written to it.
+#
+#   scripts/run-daemon.sh            run (make run)
+#   scripts/run-daemon.sh psql       psql on the database of a running `make run` (make psql)
+#   scripts/run-daemon.sh reload     reload the daemon of a running `make run` (make reload)
+#
+# LEADHUB_RUN_DIR moves .run elsewhere (tests run the script outside the source tree).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-CONFIG=${LEADHUB_CONFIG:-config/leadhub.yaml}
+case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
+RUN_DIR=${LEADHUB_RUN_DIR:-$PWD/.run}
+mkdir -p "$RUN_DIR"
+RUN_DIR=$(cd "$RUN_DIR" && pwd)
+PID_FILE=$RUN_DIR/leadhubd.pid
 
 # Where the throwaway cluster lives. As root the server runs as `postgres`, which must be
 # able to reach the folder; when it cannot (a checkout under /root), use /var/tmp.
 pg_dir() {
-    local dir="$PWD/.run/pg"
-    if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$PWD" 2>/dev/null; then
-        dir="/var/tmp/leadhub-run-pg-$(printf '%s' "$PWD" | cksum | cut -d' ' -f1)"
+    local dir="$RUN_DIR/pg"
+    if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$RUN_DIR" 2>/dev/null; then
+        dir="/var/tmp/leadhub-run-pg-$(printf '%s' "$RUN_DIR" | cksum | cut -d' ' -f1)"
     fi
     echo "$dir"
 }
 
-if [ "${1:-}" = psql ]; then
+case "${1:-}" in
+psql)
     if [ -z "${DATABASE_URL:-}" ]; then
         # pg.sh url fails unless the server is up, not merely created
         DATABASE_URL=$(scripts/pg.sh url "$(pg_dir)" 2>/dev/null) || {
@@ -33,7 +49,16 @@ if [ "${1:-}" = psql ]; then
         }
     fi
     exec psql "$DATABASE_URL"
-fi
+    ;;
+reload)
+    exec "$BUILD/leadhubd" reload --pid-file "$PID_FILE"
+    ;;
+"") ;;
+*)
+    echo "usage: run-daemon.sh [psql | reload]" >&2
+    exit 2
+    ;;
+esac
 
 # 'value' quoted for sh, whatever it holds.
 sh_quote() {
@@ -44,7 +69,6 @@ sh_quote() {
 # only; what the caller exported stays out of the file).
 write_env_file() {
     local name
-    mkdir -p .run
     (
         umask 077
         {
@@ -52,20 +76,50 @@ write_env_file() {
             for name in "$@"; do
                 echo "export $name=$(sh_quote "${!name}")"
             done
-        } >.run/env.tmp
+        } >"$RUN_DIR/env.tmp"
     )
-    mv -f .run/env.tmp .run/env
+    mv -f "$RUN_DIR/env.tmp" "$RUN_DIR/env"
 }
 
 pgdir=
+daemon=
 own=()
 cleanup() {
-    rm -f .run/env .run/env.tmp
+    # The daemon first (it may still commit), then its database.
+    if [ -n "$daemon" ] && kill -0 "$daemon" 2>/dev/null; then
+        kill -TERM "$daemon" 2>/dev/null || true
+        wait "$daemon" 2>/dev/null || true
+    fi
+    rm -f "$RUN_DIR/env" "$RUN_DIR/env.tmp"
     if [ -n "$pgdir" ]; then
         scripts/pg.sh stop "$pgdir"
     fi
 }
 trap cleanup EXIT
+# SIGTERM or SIGINT to this script is passed on to the daemon as SIGTERM (the same drain),
+# whose exit ends the wait below; before the daemon runs, they just stop the script.
+forward() {
+    if [ -n "$daemon" ]; then
+        kill -TERM "$daemon" 2>/dev/null || true
+    else
+        exit 130
+    fi
+}
+trap forward TERM INT
+
+if [ -n "${LEADHUB_CONFIG:-}" ]; then
+    CONFIG=$LEADHUB_CONFIG
+    own_config=
+else
+    if [ ! -f "$RUN_DIR/config/leadhub.yaml" ]; then
+        mkdir -p "$RUN_DIR/config"
+        cp -R config/leadhub.yaml config/conf.d "$RUN_DIR/config/"
+        echo "run: copied config/ to $RUN_DIR/config/ (a scratch copy: edit it freely;" \
+            "rm -r it to start again from config/)" >&2
+    fi
+    CONFIG=$RUN_DIR/config/leadhub.yaml
+    own_config=1
+fi
 
 if [ -z "${DATABASE_URL:-}" ]; then
     pgdir=$(pg_dir)
@@ -88,17 +142,27 @@ if [ -z "${LEADHUB_API_TOKEN:-}" ]; then
     own+=(LEADHUB_API_TOKEN)
 fi
 if [ -z "${LEADHUB_PLUGIN_DIR:-}" ]; then
-    export LEADHUB_PLUGIN_DIR=$PWD/$BUILD/plugins
+    export LEADHUB_PLUGIN_DIR=$BUILD/plugins
     own+=(LEADHUB_PLUGIN_DIR)
 fi
-write_env_file "${own[@]}"
-if [ "${#own[@]}" -gt 0 ]; then
-    echo "run: in another terminal, \`. .run/env\` exports ${own[*]} as here" >&2
+# The console `make run` built (console.dir in config/leadhub.yaml).
+if [ -z "${LEADHUB_CONSOLE_DIR:-}" ]; then
+    export LEADHUB_CONSOLE_DIR=$PWD/console/dist
+    own+=(LEADHUB_CONSOLE_DIR)
 fi
+# Which daemon `leadhubd reload` signals, and the file leadhubd commands read without -c.
+export LEADHUB_PID_FILE=$PID_FILE
+own+=(LEADHUB_PID_FILE)
+if [ -n "$own_config" ]; then
+    export LEADHUB_CONFIG=$CONFIG
+    own+=(LEADHUB_CONFIG)
+fi
+write_env_file "${own[@]}"
+echo "run: in another terminal, \`. .run/env\` exports ${own[*]} as here" >&2
 
 "$BUILD/leadhubd" check-config -c "$CONFIG"
 "$BUILD/leadhubd" migrate -c "$CONFIG"
-echo "run: leadhubd run -c $CONFIG (Ctrl-C stops it)" >&2
+echo "run: leadhubd run -c $CONFIG (Ctrl-C stops it; \`make reload\` reloads it)" >&2
 listen=${LEADHUB_LISTEN:-127.0.0.1:8080}
 # shellcheck disable=SC2016 # the name, not its value
 token_hint='your $LEADHUB_API_TOKEN'
@@ -106,4 +170,15 @@ if [[ " ${own[*]} " == *" LEADHUB_API_TOKEN "* ]]; then
     token_hint="the development token $LEADHUB_API_TOKEN"
 fi
 echo "run: the console: http://${listen/#:/127.0.0.1:}/console/ (sign in with $token_hint)" >&2
-"$BUILD/leadhubd" run -c "$CONFIG"
+# In the background so that this script stays free to pass signals on: bash runs no
+# trap while it waits for a foreground child.
+"$BUILD/leadhubd" run -c "$CONFIG" --pid-file "$PID_FILE" &
+daemon=$!
+status=0
+# wait returns early (>128) when a trapped signal arrives: wait again until the daemon is
+# gone, and report its own exit status.
+while kill -0 "$daemon" 2>/dev/null; do
+    wait "$daemon" && status=0 || status=$?
+done
+daemon=
+exit "$status"

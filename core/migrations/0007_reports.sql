@@ -1,5 +1,8 @@
 -- 0007 reports: what GET /v1/reports/funnel and the connector health read, so that a
--- report never aggregates the events table (docs/api.md, "Reports").
+-- report never aggregates the events table (docs/api.md, "Reports"). Expanding: a new
+-- table, its triggers (which keep it whichever release writes the events), new columns
+-- that the previous release leaves at their defaults.
+-- leadhub: runs_from 6
 --
 -- lead_milestones: one row per lead that has events (lead.scored aside): when and from
 -- which source it was first seen (its earliest event by occurred_at, then id), and when it

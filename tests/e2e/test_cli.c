@@ -116,7 +116,7 @@ START_TEST(test_every_help_matches_docs_cli_md)
     *close = '\0';
     const char *synopsis = open + 4;
     const char *commands[] = {"run",    "migrate", "check-config", "plugins", "plugins info",
-                              "replay", "sync",    "rescore",      "version"};
+                              "replay", "sync",    "rescore",      "reload",  "version"};
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         char *args = util_printf("%s --help", commands[i]);
         char *out = NULL;

@@ -531,6 +531,53 @@ START_TEST(test_circuit_opens_on_a_failing_destination_and_closes_after_it_recov
 }
 END_TEST
 
+/* What test_permanent_failures_leave_the_circuit_closed_with_default_settings waits for:
+ * every outcome recorded, or the circuit opening (the failure it looks for, seen at once
+ * rather than after a cooldown). */
+static bool outcomes_recorded_or_circuit_opened(void *arg)
+{
+    (void)arg;
+    char *log = td_log(&td);
+    bool opened = strstr(log, "delivery circuit open") != NULL;
+    free(log);
+    return opened || (deliveries("dead") == 8 && deliveries("done") == 1);
+}
+
+START_TEST(test_permanent_failures_leave_the_circuit_closed_with_default_settings)
+{
+    /* eight records the receiver refuses for good (422), then one it takes */
+    for (int i = 0; i < 8; i++) {
+        fake_http_push(receiver, (struct fake_response){422, "{\"error\":\"bad lead\"}", NULL, 0});
+    }
+    fake_http_push(receiver, (struct fake_response){200, "{}", NULL, 0});
+    /* no delivery settings at all: breaker_failures 5, breaker_cooldown 30s */
+    start_pipeline(&td, NULL, "");
+    db = testdb_connect(td.db_url);
+    post_events(&td, "perm", 9);
+    ck_assert(td_wait_until(outcomes_recorded_or_circuit_opened, NULL, 60000));
+    char *log = td_log(&td);
+    const char *opened = strstr(log, "delivery circuit open");
+    ck_assert_msg(opened == NULL, "eight permanent failures opened the circuit: %.200s", opened);
+    free(log);
+    ck_assert_int_eq(deliveries("dead"), 8);
+    ck_assert_int_eq(deliveries("done"), 1);
+    ck_assert_int_eq(testdb_scalar(db, "SELECT max(attempts) FROM deliveries"), 1);
+    ck_assert_uint_eq(fake_http_request_count(receiver), 9);
+    ck_assert(metric(&td, "leadhub_delivery_circuit_state{destination=\"out\"}") == 0);
+    char *url = td_url(&td, "/readyz");
+    struct http_result r;
+    http_get(url, &r);
+    ck_assert_msg(strstr(r.body, "\"out\":{\"circuit\":\"closed\"") != NULL, "%s", r.body);
+    http_result_free(&r);
+    free(url);
+
+    /* and a good record after them goes at once, not after a cooldown */
+    post_events(&td, "good", 1);
+    struct status_wait done = {"done", 2};
+    ck_assert(td_wait_until(deliveries_reach, &done, 20000));
+}
+END_TEST
+
 START_TEST(test_two_daemons_share_deliveries_without_sending_twice)
 {
     fake_http_push(receiver, (struct fake_response){200, "{}", NULL, 2});
@@ -1074,6 +1121,12 @@ int main(void)
     tcase_add_test(shutdown, test_sigterm_drains_in_flight_deliveries_and_loses_nothing);
     tcase_add_test(shutdown, test_sigterm_stops_claiming_deliveries_before_draining_the_rest);
     suite_add_tcase(s, shutdown);
+    /* the circuit with the default delivery settings (CK_RUN_CASE=breaker) */
+    TCase *breaker = tcase_create("breaker");
+    tcase_set_timeout(breaker, 600);
+    tcase_add_checked_fixture(breaker, setup, teardown);
+    tcase_add_test(breaker, test_permanent_failures_leave_the_circuit_closed_with_default_settings);
+    suite_add_tcase(s, breaker);
     /* how a lane treats what it claims (CK_RUN_CASE=lanes runs these alone) */
     TCase *lanes = tcase_create("lanes");
     tcase_set_timeout(lanes, 600);

@@ -80,6 +80,13 @@ static bool polls_reach(void *arg)
     return fake_http_request_count(provider) >= *(size_t *)arg;
 }
 
+/* connector_status counts a poll once its end is recorded, after its events commit */
+static bool recorded_polls_reach(void *arg)
+{
+    return testdb_scalar(db, "SELECT coalesce(max(polls), 0) FROM connector_status") >=
+           *(long *)arg;
+}
+
 START_TEST(test_poll_commits_pages_with_their_cursor)
 {
     fake_http_push(provider, (struct fake_response){200, page_1, NULL, 0});
@@ -114,6 +121,17 @@ START_TEST(test_poll_commits_pages_with_their_cursor)
                   "%s", ready.body);
     http_result_free(&ready);
     free(url);
+    /* the poll-lag gauge alerts read: a recent Unix time */
+    url = td_url(&td, "/metrics");
+    struct http_result metrics;
+    http_get(url, &metrics);
+    const char *gauge = strstr(metrics.body, "leadhub_poll_last_success_timestamp_seconds{"
+                                             "instance=\"pager\"} ");
+    ck_assert_msg(gauge != NULL, "%s", metrics.body);
+    double at = strtod(strchr(gauge, '}') + 2, NULL);
+    ck_assert_msg(at > (double)time(NULL) - 60 && at <= (double)time(NULL) + 1, "%f", at);
+    http_result_free(&metrics);
+    free(url);
     char *status = testdb_text(db, "SELECT last_poll_outcome || ' ' || owner FROM "
                                    "connector_status WHERE instance = 'pager'");
     char replica[32];
@@ -147,7 +165,8 @@ START_TEST(test_failed_poll_stores_nothing_and_keeps_the_cursor)
         fake_http_request_free(&req);
     }
     ck_assert_uint_ge(page_1_fetches, 2);
-    ck_assert_int_ge(testdb_scalar(db, "SELECT polls FROM connector_status"), 2);
+    long two = 2;
+    ck_assert(td_wait_until(recorded_polls_reach, &two, 30000));
     char *metrics_url = td_url(&td, "/metrics");
     struct http_result r;
     http_get(metrics_url, &r);

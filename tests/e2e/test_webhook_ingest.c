@@ -149,6 +149,39 @@ START_TEST(test_array_of_events_is_all_or_nothing)
 }
 END_TEST
 
+START_TEST(test_array_with_an_invalid_event_in_the_middle_stores_nothing)
+{
+    const char *first =
+        "{\"type\":\"lead.created\",\"source_id\":\"mid-1\","
+        "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"one@example.com\"}}";
+    const char *last =
+        "{\"type\":\"lead.created\",\"source_id\":\"mid-3\","
+        "\"occurred_at\":\"2026-11-27T10:02:00Z\",\"lead\":{\"email\":\"three@example.com\"}}";
+    char *body = util_printf("[%s,{\"type\":\"lead.created\",\"source_id\":\"mid-2\","
+                             "\"occurred_at\":\"2026-11-27T10:01:00Z\",\"lead\":{\"email\":"
+                             "\"not an address\"}},%s]",
+                             first, last);
+    struct http_result r;
+    post(body, &r);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_msg(strstr(r.body, "event 2: lead.email") != NULL, "%s", r.body);
+    http_result_free(&r);
+    /* neither the event before the invalid one nor the one after it, nor their leads */
+    ck_assert_int_eq(event_count(), 0);
+    ck_assert_int_eq(testdb_scalar(db, "SELECT count(*) FROM leads"), 0);
+    free(body);
+
+    /* the valid two, sent again without it, are new: nothing of them was kept */
+    body = util_printf("[%s,%s]", first, last);
+    post(body, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "{\"accepted\":2,\"duplicates\":0}");
+    http_result_free(&r);
+    ck_assert_int_eq(event_count(), 2);
+    free(body);
+}
+END_TEST
+
 START_TEST(test_bad_signature_stale_timestamp_and_missing_headers_are_401)
 {
     char *body = lead_event("form-3", "eve@example.com");
@@ -506,6 +539,7 @@ static Suite *ingest_suite(void)
     tcase_add_test(tc, test_signed_event_is_stored_and_acknowledged_after_commit);
     tcase_add_test(tc, test_resent_event_stores_nothing_and_still_answers_2xx);
     tcase_add_test(tc, test_array_of_events_is_all_or_nothing);
+    tcase_add_test(tc, test_array_with_an_invalid_event_in_the_middle_stores_nothing);
     tcase_add_test(tc, test_bad_signature_stale_timestamp_and_missing_headers_are_401);
     tcase_add_test(tc, test_malformed_json_and_invalid_events_are_400_with_reason);
     tcase_add_test(tc, test_unknown_instance_wrong_method_and_oversized_body);

@@ -27,6 +27,13 @@ const char *td_binary(void)
     return path;
 }
 
+const char *td_next_binary(void)
+{
+    static char path[1024];
+    snprintf(path, sizeof(path), "%s/tests/leadhubd-next", tu_build_dir());
+    return path;
+}
+
 static void write_main(struct test_daemon *td)
 {
     char *extra =
@@ -96,8 +103,9 @@ void td_spawn(struct test_daemon *td)
             dup2(fd, STDERR_FILENO);
             close(fd);
         }
-        execl(td_binary(), "leadhubd", "run", "-c", config, (char *)NULL);
-        fprintf(stderr, "exec %s: %s\n", td_binary(), strerror(errno));
+        const char *binary = td->binary != NULL ? td->binary : td_binary();
+        execl(binary, "leadhubd", "run", "-c", config, (char *)NULL);
+        fprintf(stderr, "exec %s: %s\n", binary, strerror(errno));
         _exit(127);
     }
     free(config);
@@ -240,6 +248,7 @@ void td_cleanup(struct test_daemon *td)
     free(td->dir);
     free(td->log_path);
     free(td->extra_main);
+    free(td->binary);
     free(td->extra_plugin_dir);
     memset(td, 0, sizeof(*td));
 }

@@ -20,6 +20,7 @@ struct test_daemon {
     char *log_path;         /* stdout and stderr of the daemon */
     char *extra_main;       /* YAML appended to the main file */
     char *extra_plugin_dir; /* searched after build/plugins when set */
+    char *binary;           /* malloc'd leadhubd to run instead of td_binary(), or NULL */
 };
 
 /* Sets up a config dir and, when db_url is NULL, a fresh database. */
@@ -72,5 +73,9 @@ bool td_wait_until(bool (*done)(void *arg), void *arg, int64_t timeout_ms);
 
 /* Path of the daemon binary under test. */
 const char *td_binary(void);
+
+/* Path of the next release for the rolling-update test: this tree's leadhubd with the
+ * fixture migrations of tests/fixtures/migrations/ after its own. */
+const char *td_next_binary(void);
 
 #endif

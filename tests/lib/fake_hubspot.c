@@ -73,6 +73,7 @@ struct fake_hubspot {
     size_t rejection_count;
     bool whole_request;
     bool anonymous_upserts; /* upsert results without their emails, in reverse order */
+    char *anonymous_email;  /* the upsert result of this email comes without it */
     struct fake_hubspot_request *received;
     size_t received_count;
 };
@@ -524,6 +525,13 @@ static struct answer contacts_upsert(struct fake_hubspot *hs, const json_t *requ
         json_t *result = object_json(o, NULL, "lastmodifieddate");
         json_object_set_new(result, "new", json_boolean(is_new));
         json_array_append_new(results, result);
+    }
+    for (size_t k = 0; hs->anonymous_email != NULL && k < json_array_size(results); k++) {
+        json_t *properties = json_object_get(json_array_get(results, k), "properties");
+        const char *email = json_string_value(json_object_get(properties, "email"));
+        if (email != NULL && strcasecmp(email, hs->anonymous_email) == 0) {
+            json_object_del(properties, "email");
+        }
     }
     if (hs->anonymous_upserts) {
         /* HubSpot promises neither the inputs' order nor, for every property, its value */
@@ -999,6 +1007,7 @@ void fake_hubspot_stop(struct fake_hubspot *hs)
     free(hs->rotate_to);
     free(hs->edit_id);
     free(hs->edit_properties);
+    free(hs->anonymous_email);
     for (size_t i = 0; i < hs->failure_count; i++) {
         free(hs->failures[i].method);
         free(hs->failures[i].prefix);
@@ -1338,6 +1347,14 @@ void fake_hubspot_anonymous_upserts(struct fake_hubspot *hs, bool anonymous)
 {
     pthread_mutex_lock(&hs->mutex);
     hs->anonymous_upserts = anonymous;
+    pthread_mutex_unlock(&hs->mutex);
+}
+
+void fake_hubspot_anonymous_upsert_of(struct fake_hubspot *hs, const char *email)
+{
+    pthread_mutex_lock(&hs->mutex);
+    free(hs->anonymous_email);
+    hs->anonymous_email = email != NULL ? strdup(email) : NULL;
     pthread_mutex_unlock(&hs->mutex);
 }
 

@@ -157,6 +157,10 @@ void fake_hubspot_reject_whole_request(struct fake_hubspot *hs, bool whole);
  * results in reverse order: only their ids say which contact each is. */
 void fake_hubspot_anonymous_upserts(struct fake_hubspot *hs, bool anonymous);
 
+/* The upsert result of `email` alone leaves its email out (the others keep theirs, in the
+ * inputs' order); NULL turns it off. */
+void fake_hubspot_anonymous_upsert_of(struct fake_hubspot *hs, const char *email);
+
 /* --- requests ------------------------------------------------------------------------ */
 
 struct fake_hubspot_request {

@@ -46,8 +46,8 @@ static void reaper_main(int fd, const char *source_dir)
             used = rest;
         }
     }
-    if (pid > 0) {
-        kill((pid_t)pid, SIGKILL);
+    if (pid != 0) {
+        kill((pid_t)pid, SIGKILL); /* negative: a process group */
     }
     if (cluster[0] != '\0') {
         execl(source_dir, source_dir, "stop", cluster, (char *)NULL);

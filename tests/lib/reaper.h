@@ -7,7 +7,8 @@
  * of and stops the cluster.
  *
  *   reaper_start();                     at the start of the test
- *   reaper_watch_pid(td.pid);           after each start (0 once it is stopped)
+ *   reaper_watch_pid(td.pid);           after each start (0 once it is stopped; -PGID for
+ *                                       a whole process group)
  *   reaper_watch_cluster(dir);          a cluster started with scripts/pg.sh (NULL: none)
  *   reaper_release();                   at the end: the test cleaned up itself
  */

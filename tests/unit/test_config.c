@@ -280,7 +280,7 @@ START_TEST(test_load_unknown_main_key_lists_allowed_keys)
     ck_assert_str_eq(d->key, "listn");
     ck_assert_str_eq(d->hint, "did you mean \"listen\"? allowed keys: database_url, listen, "
                               "plugin_path, connectors_dir, log, shutdown_grace, http, ingest, "
-                              "api, routes, scoring, delivery, console");
+                              "api, routes, scoring, delivery, readiness, console");
     diag_list_free(&diags);
     teardown(&f);
 }

@@ -237,6 +237,79 @@ START_TEST(test_router_warns_about_routes_that_can_carry_nothing)
 }
 END_TEST
 
+START_TEST(test_router_from_refuses_an_event_of_the_right_type_from_another_source)
+{
+    struct router *router = build("  - name: inbound-leads\n"
+                                  "    from: inbound\n"
+                                  "    types: [lead.*]\n"
+                                  "    to: [crm]\n"
+                                  "  - name: pager-meetings\n"
+                                  "    from: \"pag*\"\n"
+                                  "    types: [meeting.*]\n"
+                                  "    to: [archive]\n");
+    ck_assert_ptr_nonnull(router);
+    /* the type matches each route; only the source decides */
+    char *got = match(router, "{\"type\":\"lead.created\",\"source\":\"inbound\","
+                              "\"lead\":{\"email\":\"a@b.c\"}}");
+    ck_assert_str_eq(got, "inbound-leads>crm ");
+    free(got);
+    got = match(router, "{\"type\":\"lead.created\",\"source\":\"partner\","
+                        "\"lead\":{\"email\":\"a@b.c\"}}");
+    ck_assert_str_eq(got, "");
+    free(got);
+    /* a name that merely starts like the source is another source */
+    got = match(router, "{\"type\":\"lead.created\",\"source\":\"inbound-2\","
+                        "\"lead\":{\"email\":\"a@b.c\"}}");
+    ck_assert_str_eq(got, "");
+    free(got);
+    got = match(router, "{\"type\":\"meeting.scheduled\",\"source\":\"pager\"}");
+    ck_assert_str_eq(got, "pager-meetings>archive ");
+    free(got);
+    got = match(router, "{\"type\":\"meeting.scheduled\",\"source\":\"inbound\"}");
+    ck_assert_str_eq(got, "");
+    free(got);
+    router_free(router);
+}
+END_TEST
+
+START_TEST(test_router_exists_false_refuses_an_event_that_has_the_field)
+{
+    struct router *router = build("  - name: no-email-yet\n"
+                                  "    from: \"*\"\n"
+                                  "    types: [lead.*]\n"
+                                  "    where:\n"
+                                  "      lead.email: {exists: false}\n"
+                                  "      lead.attributes.plan: {exists: false}\n"
+                                  "    to: [crm]\n");
+    ck_assert_ptr_nonnull(router);
+    ck_assert_uint_eq(diag_error_count(&diags), 0);
+    char *got = match(router, "{\"type\":\"lead.updated\",\"source\":\"inbound\","
+                              "\"lead\":{\"external_id\":\"7\"}}");
+    ck_assert_str_eq(got, "no-email-yet>crm ");
+    free(got);
+    /* null is absent */
+    got = match(router, "{\"type\":\"lead.updated\",\"source\":\"inbound\","
+                        "\"lead\":{\"external_id\":\"7\",\"email\":null}}");
+    ck_assert_str_eq(got, "no-email-yet>crm ");
+    free(got);
+    got = match(router, "{\"type\":\"lead.updated\",\"source\":\"inbound\","
+                        "\"lead\":{\"external_id\":\"7\",\"email\":\"a@b.c\"}}");
+    ck_assert_str_eq(got, "");
+    free(got);
+    /* nested: present at depth three */
+    got = match(router, "{\"type\":\"lead.updated\",\"source\":\"inbound\","
+                        "\"lead\":{\"external_id\":\"7\",\"attributes\":{\"plan\":\"pro\"}}}");
+    ck_assert_str_eq(got, "");
+    free(got);
+    /* present but falsy values are present */
+    got = match(router, "{\"type\":\"lead.updated\",\"source\":\"inbound\","
+                        "\"lead\":{\"external_id\":\"7\",\"attributes\":{\"plan\":false}}}");
+    ck_assert_str_eq(got, "");
+    free(got);
+    router_free(router);
+}
+END_TEST
+
 START_TEST(test_router_without_routes_routes_nothing)
 {
     struct router *router = build("  []\n");
@@ -256,6 +329,8 @@ int main(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, test_router_matches_source_type_and_conditions);
     tcase_add_test(tc, test_router_conditions_equals_in_and_matches);
+    tcase_add_test(tc, test_router_from_refuses_an_event_of_the_right_type_from_another_source);
+    tcase_add_test(tc, test_router_exists_false_refuses_an_event_that_has_the_field);
     tcase_add_test(tc, test_router_refuses_unknown_and_wrong_kind_instances_with_lines);
     tcase_add_test(tc, test_router_refuses_bad_types_fields_operators_and_duplicate_names);
     tcase_add_test(tc, test_router_warns_about_routes_that_can_carry_nothing);

@@ -133,8 +133,8 @@ START_TEST(test_migrate_failure_rolls_back_and_names_the_migration)
     char *url = testdb_create();
     PGconn *conn = testdb_connect(url);
     const struct migration list[] = {
-        {1, "good", "CREATE TABLE t_good (id int);"},
-        {2, "bad", "CREATE TABLE t_half (id int); SELECT * FROM no_such_table;"},
+        {1, "good", "CREATE TABLE t_good (id int);", 0},
+        {2, "bad", "CREATE TABLE t_half (id int); SELECT * FROM no_such_table;", 0},
     };
     int applied = 0;
     char *error = NULL;
@@ -157,12 +157,148 @@ START_TEST(test_migrate_refuses_database_newer_than_daemon)
 {
     char *url = testdb_create();
     PGconn *conn = testdb_connect(url);
-    const struct migration list[] = {{1, "a", "SELECT 1;"}, {2, "b", "SELECT 1;"}};
+    const struct migration list[] = {{1, "a", "SELECT 1;", 0}, {2, "b", "SELECT 1;", 0}};
     char *error = NULL;
     ck_assert_int_eq(migrate_apply_list(conn, list, 2, NULL, &error), 0);
     ck_assert_int_eq(migrate_apply_list(conn, list, 1, NULL, &error), -1);
     ck_assert_ptr_nonnull(strstr(error, "newer than this leadhubd knows"));
     free(error);
+    PQfinish(conn);
+    testdb_drop(url);
+}
+END_TEST
+
+/* A session that calls itself what a replica of release `generation` does. */
+static PGconn *connect_as_release(const char *url, int generation)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "leadhubd/0.0.9 schema=%d", generation);
+    const char *const keys[] = {"dbname", "application_name", NULL};
+    const char *const values[] = {url, name, NULL};
+    PGconn *conn = PQconnectdbParams(keys, values, 1);
+    ck_assert_int_eq(PQstatus(conn), CONNECTION_OK);
+    return conn;
+}
+
+/* Expand (2, release 1 runs on it), contract (3, only release 2 and later). */
+static const struct migration rollout[] = {
+    {1, "base", "CREATE TABLE t_items (id int, old_name text);", 0},
+    {2, "expand", "ALTER TABLE t_items ADD COLUMN new_name text;", 1},
+    {3, "contract", "ALTER TABLE t_items DROP COLUMN old_name;", 0},
+};
+static const struct schema_compat rollout_compat[] = {{3, 2}};
+
+/*
+ * While a replica of release 1 is connected, migrate applies the expanding migration and
+ * holds the contracting one back, naming the replica and how to force it; once that
+ * replica is gone (or with force) the contraction goes in, and each migration's runs_from
+ * is recorded for older releases to read.
+ */
+START_TEST(test_migrate_holds_back_a_contraction_while_an_older_release_is_connected)
+{
+    char *url = testdb_create();
+    PGconn *conn = testdb_connect(url);
+    struct schema_policy v1 = {rollout, 1, rollout_compat, 1, 1};
+    struct schema_policy v3 = {rollout, 3, rollout_compat, 1, 2};
+    struct migrate_result result;
+    char *error = NULL;
+    ck_assert_int_eq(migrate_apply_policy(conn, &v1, NULL, &result, &error), 0);
+    ck_assert_int_eq(result.applied, 1);
+
+    PGconn *old_replica = connect_as_release(url, 1);
+    PGconn *new_replica = connect_as_release(url, 3);
+    ck_assert_int_eq(migrate_apply_policy(conn, &v3, NULL, &result, &error), 0);
+    ck_assert_int_eq(result.applied, 1);
+    ck_assert_int_eq(result.held_version, 3);
+    ck_assert_ptr_nonnull(strstr(result.held_reason, "0003_contract is held back"));
+    ck_assert_ptr_nonnull(strstr(result.held_reason, "schema=1"));
+    ck_assert_ptr_null(strstr(result.held_reason, "schema=3"));
+    ck_assert_ptr_nonnull(strstr(result.held_reason, "--force"));
+    free(result.held_reason);
+    ck_assert_int_eq(testdb_scalar(conn, "SELECT max(version) FROM schema_migrations"), 2);
+    ck_assert_int_eq(testdb_scalar(conn, "SELECT runs_from FROM schema_migrations "
+                                         "WHERE version = 2"),
+                     1);
+    /* release 1 still runs on it; release 3 too (it runs on 2 and later) */
+    struct schema_state state;
+    ck_assert_int_eq(migrate_read_schema(conn, &v1, &state, NULL), 0);
+    ck_assert(schema_policy_judge(&v1, &state, NULL));
+    ck_assert_int_eq(migrate_read_schema(conn, &v3, &state, NULL), 0);
+    ck_assert(schema_policy_judge(&v3, &state, NULL));
+
+    /* the old replica gone: the contraction goes in, declared for release 2 on */
+    PQfinish(old_replica);
+    ck_assert_int_eq(migrate_apply_policy(conn, &v3, NULL, &result, &error), 0);
+    ck_assert_int_eq(result.applied, 1);
+    ck_assert_ptr_null(result.held_reason);
+    ck_assert_int_eq(testdb_scalar(conn, "SELECT runs_from FROM schema_migrations "
+                                         "WHERE version = 3"),
+                     2);
+    /* a rollback to release 1 would not run on it, and says so */
+    ck_assert_int_eq(migrate_read_schema(conn, &v1, &state, NULL), 0);
+    ck_assert_int_eq(state.newer_runs_from, 2);
+    char *detail = NULL;
+    ck_assert(!schema_policy_judge(&v1, &state, &detail));
+    ck_assert_ptr_nonnull(strstr(detail, "upgrade it"));
+    free(detail);
+    PQfinish(new_replica);
+    PQfinish(conn);
+    testdb_drop(url);
+}
+END_TEST
+
+START_TEST(test_migrate_force_applies_a_contraction_despite_older_replicas)
+{
+    char *url = testdb_create();
+    PGconn *conn = testdb_connect(url);
+    struct schema_policy v3 = {rollout, 3, rollout_compat, 1, 2};
+    struct schema_policy v1 = {rollout, 1, rollout_compat, 1, 1};
+    struct migrate_result result;
+    char *error = NULL;
+    ck_assert_int_eq(migrate_apply_policy(conn, &v1, NULL, &result, &error), 0);
+    PGconn *old_replica = connect_as_release(url, 1);
+    /* a release from before the policy declares no schema: it counts as the oldest */
+    PGconn *ancient = connect_as_release(url, 0);
+    PQclear(PQexec(ancient, "SET application_name = 'leadhubd'"));
+    ck_assert_int_eq(migrate_apply_policy(conn, &v3, NULL, &result, &error), 0);
+    ck_assert_int_eq(result.held_version, 2); /* even the expansion: 'leadhubd' needs 1 */
+    ck_assert_ptr_nonnull(strstr(result.held_reason, "leadhubd at"));
+    free(result.held_reason);
+    const struct migrate_options force = {.force = true};
+    ck_assert_int_eq(migrate_apply_policy(conn, &v3, &force, &result, &error), 0);
+    ck_assert_int_eq(result.applied, 2);
+    ck_assert_int_eq(testdb_scalar(conn, "SELECT max(version) FROM schema_migrations"), 3);
+    PQfinish(ancient);
+    PQfinish(old_replica);
+    PQfinish(conn);
+    testdb_drop(url);
+}
+END_TEST
+
+/* A database set up before runs_from existed gains the column; its rows read as
+ * contracting (NULL), which is the safe reading. */
+START_TEST(test_migrate_adds_runs_from_to_an_older_schema_migrations)
+{
+    char *url = testdb_create();
+    PGconn *conn = testdb_connect(url);
+    PQclear(PQexec(conn, "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text "
+                         "NOT NULL, applied_at timestamptz NOT NULL DEFAULT now()); INSERT INTO "
+                         "schema_migrations (version, name) VALUES (1, 'base'), (2, 'expand');"
+                         "CREATE TABLE t_items (id int, old_name text, new_name text)"));
+    struct schema_policy v1 = {rollout, 1, rollout_compat, 1, 1};
+    struct schema_state state;
+    ck_assert_int_eq(migrate_read_schema(conn, &v1, &state, NULL), 0);
+    ck_assert_int_eq(state.current, 2);
+    ck_assert_int_eq(state.newer_runs_from, 2); /* no column: its own version */
+    ck_assert(!schema_policy_judge(&v1, &state, NULL));
+    struct schema_policy v3 = {rollout, 3, rollout_compat, 1, 2};
+    struct migrate_result result;
+    char *error = NULL;
+    ck_assert_int_eq(migrate_apply_policy(conn, &v3, NULL, &result, &error), 0);
+    ck_assert_int_eq(result.applied, 1);
+    ck_assert_int_eq(testdb_scalar(conn, "SELECT count(*) FROM schema_migrations "
+                                         "WHERE runs_from IS NULL"),
+                     2);
     PQfinish(conn);
     testdb_drop(url);
 }
@@ -348,6 +484,123 @@ START_TEST(test_store_batch_lead_fields_follow_event_time_not_arrival)
     clear_records(r4, 2);
     clear_records(r5, 1);
     clear_records(r6, 1);
+}
+END_TEST
+
+START_TEST(test_store_batch_lead_with_an_email_keeps_it_when_its_identity_brings_another)
+{
+    struct event_record r1[] = {
+        record_of("billing", LEAD("c1", "first@example.com", ",\"external_id\":\"cus_1\""))};
+    write_ok(r1, 1);
+    long long lead = r1[0].lead_id;
+    ck_assert(lead > 0);
+    /* the same customer, by its identity, now with another address */
+    struct event_record r2[] = {
+        record_of("billing", LEAD("c2", "second@example.com", ",\"external_id\":\"cus_1\""))};
+    write_ok(r2, 1);
+    char *sql = util_printf("SELECT email FROM leads WHERE id = %lld", lead);
+    char *email = testdb_text(check_conn, sql);
+    ck_assert_str_eq(email, "first@example.com");
+    free(email);
+    free(sql);
+    sql = util_printf("SELECT count(*) FROM lead_identities WHERE source = 'billing' AND "
+                      "external_id = 'cus_1' AND lead_id = %lld",
+                      lead);
+    ck_assert_int_eq(testdb_scalar(check_conn, sql), 1);
+    free(sql);
+    /* so a later event with the first address still finds that lead, not a new one */
+    struct event_record r3[] = {record_of("inbound", LEAD("f1", "first@example.com", ""))};
+    write_ok(r3, 1);
+    ck_assert_int_eq(r3[0].lead_id, lead);
+    ck_assert_int_eq(
+        testdb_scalar(check_conn, "SELECT count(*) FROM leads WHERE email = 'first@example.com'"),
+        1);
+    /* and a lead that took its email through its identity keeps that one too */
+    struct event_record r4[] = {record_of(
+        "billing", "{\"type\":\"subscription.started\",\"source_id\":\"s1\",\"occurred_at\":"
+                   "\"2026-11-27T10:00:00Z\",\"lead\":{\"external_id\":\"cus_2\"}}")};
+    write_ok(r4, 1);
+    struct event_record r5[] = {
+        record_of("billing", LEAD("c3", "adopted@example.com", ",\"external_id\":\"cus_2\""))};
+    write_ok(r5, 1);
+    struct event_record r6[] = {
+        record_of("billing", LEAD("c4", "other@example.com", ",\"external_id\":\"cus_2\""))};
+    write_ok(r6, 1);
+    sql = util_printf("SELECT email FROM leads WHERE id = %lld", (long long)r4[0].lead_id);
+    email = testdb_text(check_conn, sql);
+    ck_assert_str_eq(email, "adopted@example.com");
+    free(email);
+    free(sql);
+    clear_records(r1, 1);
+    clear_records(r2, 1);
+    clear_records(r3, 1);
+    clear_records(r4, 1);
+    clear_records(r5, 1);
+    clear_records(r6, 1);
+}
+END_TEST
+
+START_TEST(test_store_batch_later_event_wins_for_equal_time_within_a_batch_as_across_batches)
+{
+    /* across batches: the later arrival of the same time overwrites */
+    struct event_record b1[] = {record_of(
+        "crm", AT("x1", "10:00:00", "\"email\":\"x@example.com\",\"company\":\"First\""))};
+    write_ok(b1, 1);
+    struct event_record b2[] = {record_of(
+        "crm", AT("x2", "10:00:00", "\"email\":\"x@example.com\",\"company\":\"Second\""))};
+    write_ok(b2, 1);
+    char *fields = lead_fields("email = 'x@example.com'");
+    ck_assert_str_eq(fields, "Second|-|-|{}");
+    free(fields);
+    /* within one batch, the same: the later event's company, the earlier one's title */
+    struct event_record w[] = {
+        record_of("crm", AT("w1", "10:00:00",
+                            "\"email\":\"w@example.com\",\"company\":\"First\",\"title\":\"CTO\","
+                            "\"attributes\":{\"plan\":\"free\"}")),
+        record_of("crm", AT("w2", "10:00:00",
+                            "\"email\":\"w@example.com\",\"company\":\"Second\","
+                            "\"attributes\":{\"plan\":\"pro\"}"))};
+    write_ok(w, 2);
+    fields = lead_fields("email = 'w@example.com'");
+    ck_assert_str_eq(fields, "Second|CTO|-|{\"plan\": \"pro\"}");
+    free(fields);
+    /* and for a lead known by its identity alone */
+    struct event_record i[] = {
+        record_of("crm", AT("i1", "10:00:00", "\"external_id\":\"88\",\"title\":\"First\"")),
+        record_of("crm", AT("i2", "10:00:00", "\"external_id\":\"88\",\"title\":\"Second\""))};
+    write_ok(i, 2);
+    fields = lead_fields("email IS NULL");
+    ck_assert_str_eq(fields, "-|Second|-|{}");
+    free(fields);
+    clear_records(b1, 1);
+    clear_records(b2, 1);
+    clear_records(w, 2);
+    clear_records(i, 2);
+}
+END_TEST
+
+START_TEST(test_store_batch_a_key_repeated_in_one_batch_leaves_the_lead_as_its_first_copy_says)
+{
+    struct event_record r[] = {
+        record_of("crm", AT("d1", "10:00:00",
+                            "\"email\":\"d@example.com\",\"company\":\"First copy\","
+                            "\"attributes\":{\"plan\":\"free\"}")),
+        record_of("crm", AT("d1", "10:00:00",
+                            "\"email\":\"d@example.com\",\"company\":\"Second copy\","
+                            "\"title\":\"CEO\",\"attributes\":{\"plan\":\"pro\"}")),
+        /* and for a lead known by its identity alone */
+        record_of("crm", AT("d2", "10:00:00", "\"external_id\":\"99\",\"title\":\"First copy\"")),
+        record_of("crm", AT("d2", "10:00:00", "\"external_id\":\"99\",\"title\":\"Second copy\""))};
+    write_ok(r, 4);
+    ck_assert(!r[0].duplicate && r[1].duplicate && !r[2].duplicate && r[3].duplicate);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events"), 2);
+    char *fields = lead_fields("email = 'd@example.com'");
+    ck_assert_str_eq(fields, "First copy|-|-|{\"plan\": \"free\"}");
+    free(fields);
+    fields = lead_fields("email IS NULL");
+    ck_assert_str_eq(fields, "-|First copy|-|{}");
+    free(fields);
+    clear_records(r, 4);
 }
 END_TEST
 
@@ -699,7 +952,7 @@ START_TEST(test_store_reconnects_after_the_connection_is_killed)
 {
     /* this test's own connection: the server may be shared with other daemons */
     long pid = testdb_scalar(check_conn, "SELECT pid FROM pg_stat_activity WHERE "
-                                         "application_name = 'leadhubd' AND "
+                                         "application_name LIKE 'leadhubd/%' AND "
                                          "datname = current_database() LIMIT 1");
     char *sql = util_printf("SELECT pg_terminate_backend(%ld)", pid);
     testdb_scalar(check_conn, "SELECT 1");
@@ -757,6 +1010,10 @@ static Suite *store_suite(void)
     tcase_add_test(migrate, test_migrate_from_several_replicas_at_once_applies_each_migration_once);
     tcase_add_test(migrate, test_migrate_failure_rolls_back_and_names_the_migration);
     tcase_add_test(migrate, test_migrate_refuses_database_newer_than_daemon);
+    tcase_add_test(migrate,
+                   test_migrate_holds_back_a_contraction_while_an_older_release_is_connected);
+    tcase_add_test(migrate, test_migrate_force_applies_a_contraction_despite_older_replicas);
+    tcase_add_test(migrate, test_migrate_adds_runs_from_to_an_older_schema_migrations);
     suite_add_tcase(s, migrate);
 
     TCase *batch = tcase_create("batch");
@@ -767,6 +1024,12 @@ static Suite *store_suite(void)
     tcase_add_test(
         batch, test_store_batch_identity_only_lead_takes_the_email_that_comes_with_its_identity);
     tcase_add_test(batch, test_store_batch_records_identities_of_email_leads);
+    tcase_add_test(batch,
+                   test_store_batch_lead_with_an_email_keeps_it_when_its_identity_brings_another);
+    tcase_add_test(
+        batch, test_store_batch_later_event_wins_for_equal_time_within_a_batch_as_across_batches);
+    tcase_add_test(
+        batch, test_store_batch_a_key_repeated_in_one_batch_leaves_the_lead_as_its_first_copy_says);
     tcase_add_test(batch, test_store_batch_lead_fields_follow_event_time_not_arrival);
     tcase_add_test(batch, test_store_batch_lead_id_links_an_existing_lead_before_email);
     tcase_add_test(batch,

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../hubspot.h"
 #include "hubspot_harness.h"
 #include "metrics.h"
 #include "testdb.h"
@@ -614,6 +615,67 @@ START_TEST(test_hubspot_poll_leaves_out_values_leadhub_cannot_hold)
 }
 END_TEST
 
+/*
+ * The host as a poll sees it, except that it refuses the event of one contact: the real
+ * emit gets that event with an email that is not one, so the real validation refuses it,
+ * with its own error and rejection count. (Today's host accepts every event the plugin
+ * builds; see emit() in hubspot_changes.c.)
+ */
+static const lh_host_t *real_host;
+static lh_host_t refusing_host;
+static char refused_contact[HUBSPOT_ID_MAX];
+
+static lh_status_t emit_refusing_one_contact(lh_ctx_t *ctx, json_t *event)
+{
+    char prefix[HUBSPOT_ID_MAX + 16];
+    snprintf(prefix, sizeof(prefix), "contact:%s:", refused_contact);
+    const char *source_id = json_string_value(json_object_get(event, "source_id"));
+    if (source_id != NULL && strncmp(source_id, prefix, strlen(prefix)) == 0) {
+        json_object_set_new(json_object_get(event, "lead"), "email", json_string("no address"));
+    }
+    return real_host->emit(ctx, event);
+}
+
+START_TEST(test_hubspot_poll_skips_a_contact_whose_event_the_host_refuses_and_emits_the_rest)
+{
+    ck_assert_int_eq(hh_start(&h, poll_settings("contacts")), LH_OK);
+    struct hubspot *hs = h.instance.state;
+    real_host = hs->host;
+    refusing_host = *real_host;
+    refusing_host.emit = emit_refusing_one_contact;
+    hs->host = &refusing_host;
+    /* modified in this order, so the refused one comes between the other two */
+    char *first = fake_hubspot_contact_add(h.fake, "{\"email\":\"first@example.com\"}", 0);
+    char *refused = fake_hubspot_contact_add(h.fake, "{\"email\":\"refused@example.com\"}", 0);
+    char *last = fake_hubspot_contact_add(h.fake, "{\"email\":\"last@example.com\"}", 0);
+    snprintf(refused_contact, sizeof(refused_contact), "%s", refused);
+
+    json_t *events = NULL;
+    char *error = NULL;
+    lh_status_t status = hh_poll(&h, &events, &error);
+    ck_assert_msg(status == LH_OK, "poll: %s (%s)", instance_status_name(status), error);
+    free(error);
+    ck_assert_uint_eq(json_array_size(events), 2);
+    const char *ids[] = {first, last};
+    for (size_t i = 0; i < 2; i++) {
+        const json_t *lead = json_object_get(json_array_get(events, i), "lead");
+        ck_assert_str_eq(json_string_value(json_object_get(lead, "external_id")), ids[i]);
+    }
+    ck_assert_int_eq(hh_metric(&h, "hubspot_skipped_total", "reason", "invalid_event"), 1);
+    /* committed: the two events, and the cursor past the last contact */
+    ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(*) FROM events"), 2);
+    json_t *cursor = hh_checkpoint(&h, "contacts.cursor");
+    ck_assert_int_eq(json_integer_value(json_object_get(cursor, "since")),
+                     modified_of(last) - 10000);
+    json_decref(cursor);
+    hs->host = real_host;
+    json_decref(events);
+    free(first);
+    free(refused);
+    free(last);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -639,6 +701,8 @@ int main(void)
     tcase_add_test(tc, test_hubspot_poll_paced_deals_go_first_next_time);
     tcase_add_test(tc, test_hubspot_poll_with_nothing_to_pull_asks_nothing);
     tcase_add_test(tc, test_hubspot_poll_leaves_out_values_leadhub_cannot_hold);
+    tcase_add_test(
+        tc, test_hubspot_poll_skips_a_contact_whose_event_the_host_refuses_and_emits_the_rest);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
     curl_global_cleanup();

@@ -403,6 +403,61 @@ START_TEST(test_hubspot_upsert_results_nobody_can_match_are_retried_not_guessed)
 }
 END_TEST
 
+START_TEST(test_hubspot_upsert_result_lacking_its_email_is_looked_up_not_given_to_the_input_left)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    /* two results say whose they are; lucas's does not. One input is left, one result:
+     * still only the email lookup may say that the result is lucas's */
+    fake_hubspot_anonymous_upsert_of(h.fake, "lucas@meridian.example");
+    fake_hubspot_fail(h.fake, "POST", READ_CONTACTS, 503, "{}", NULL, 1);
+    const char *emails[] = {"lucas@meridian.example", "ada@analytical.example",
+                            "grace@navy.example"};
+    json_t *events[3];
+    long leads[3];
+    lh_status_t results[3];
+    char *messages[3];
+    for (size_t i = 0; i < 3; i++) {
+        events[i] = lead_event("lead.created", emails[i], emails[i]);
+        leads[i] = hh_lead(&h, emails[i]);
+    }
+    hh_deliver_batch(&h, events, leads, 3, results, messages, NULL);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", READ_CONTACTS), 1);
+    json_t *read = hh_request_json(&h, "POST", READ_CONTACTS, 0);
+    assert_json_eq(json_object_get(read, "inputs"), "[{\"id\":\"lucas@meridian.example\"}]");
+    json_decref(read);
+    ck_assert_int_eq(results[0], LH_RETRY);
+    ck_assert_ptr_nonnull(strstr(messages[0], "does not say which contact"));
+    char *identity = identity_of(leads[0]);
+    ck_assert_ptr_null(identity);
+    for (size_t i = 1; i < 3; i++) {
+        ck_assert_msg(results[i] == LH_OK, "%s: %s", emails[i], messages[i]);
+        identity = identity_of(leads[i]);
+        char *contact = fake_hubspot_contact_id(h.fake, emails[i]);
+        ck_assert_str_eq(identity, contact);
+        free(identity);
+        free(contact);
+    }
+    for (size_t i = 0; i < 3; i++) {
+        free(messages[i]);
+        messages[i] = NULL;
+    }
+
+    /* the retry, with the lookup answering: lucas gets his own contact */
+    hh_deliver_batch(&h, events, leads, 3, results, messages, NULL);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", READ_CONTACTS), 2);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_msg(results[i] == LH_OK, "%s: %s", emails[i], messages[i]);
+        identity = identity_of(leads[i]);
+        char *contact = fake_hubspot_contact_id(h.fake, emails[i]);
+        ck_assert_str_eq(identity, contact);
+        free(identity);
+        free(contact);
+        free(messages[i]);
+        json_decref(events[i]);
+    }
+}
+END_TEST
+
 START_TEST(test_hubspot_400_naming_one_input_resends_the_others)
 {
     ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
@@ -429,6 +484,67 @@ START_TEST(test_hubspot_400_naming_one_input_resends_the_others)
         free(messages[i]);
         json_decref(events[i]);
     }
+}
+END_TEST
+
+/* HubSpot's 400 for an invalid property value: it names the property, not the input. */
+#define INVALID_PHONE_MESSAGE                                                                      \
+    "Property values were not valid: [{\"isValid\":false,\"message\":\"N/A is not a valid "        \
+    "phone number\",\"error\":\"INVALID_PHONE_NUMBER\",\"name\":\"phone\"}]"
+
+/* Delivers leads of `emails` in one batch and checks that emails[bad] alone failed,
+ * permanently with HubSpot's message, and every other contact was written and linked. */
+static void assert_only_bad_fails(const char *const *emails, size_t n, size_t bad)
+{
+    json_t *events[4];
+    long leads[4];
+    lh_status_t results[4];
+    char *messages[4];
+    ck_assert_uint_le(n, 4);
+    for (size_t i = 0; i < n; i++) {
+        events[i] = lead_event("lead.created", emails[i], emails[i]);
+        leads[i] = hh_lead(&h, emails[i]);
+    }
+    hh_deliver_batch(&h, events, leads, n, results, messages, NULL);
+    for (size_t i = 0; i < n; i++) {
+        char *contact = fake_hubspot_contact_id(h.fake, emails[i]);
+        char *identity = identity_of(leads[i]);
+        if (i == bad) {
+            ck_assert_int_eq(results[i], LH_PERMANENT);
+            ck_assert_msg(messages[i] != NULL &&
+                              strstr(messages[i], "N/A is not a valid phone number") != NULL,
+                          "%s", messages[i]);
+            ck_assert_ptr_null(contact);
+            ck_assert_ptr_null(identity);
+        } else {
+            ck_assert_msg(results[i] == LH_OK, "%s: %s", emails[i], messages[i]);
+            ck_assert_ptr_nonnull(contact);
+            ck_assert_str_eq(identity, contact);
+        }
+        free(contact);
+        free(identity);
+        free(messages[i]);
+        json_decref(events[i]);
+    }
+}
+
+START_TEST(test_hubspot_400_naming_no_input_still_writes_the_good_contacts)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    fake_hubspot_reject_whole_request(h.fake, true);
+    const char *bad[] = {"bad1@example.com", "bad2@example.com", "bad3@example.com",
+                         "bad4@example.com"};
+    for (size_t i = 0; i < 4; i++) {
+        fake_hubspot_reject_email(h.fake, bad[i], "VALIDATION_ERROR", INVALID_PHONE_MESSAGE, 0);
+    }
+    const char *pair[] = {bad[0], "good@example.com"};
+    assert_only_bad_fails(pair, 2, 0);
+    const char *bad_first[] = {bad[1], "ann@example.com", "ben@example.com"};
+    assert_only_bad_fails(bad_first, 3, 0);
+    const char *bad_between[] = {"cat@example.com", bad[2], "dan@example.com"};
+    assert_only_bad_fails(bad_between, 3, 1);
+    const char *bad_last[] = {"eve@example.com", "fay@example.com", bad[3]};
+    assert_only_bad_fails(bad_last, 3, 2);
 }
 END_TEST
 
@@ -899,7 +1015,10 @@ static Suite *sink_suite(void)
     tcase_add_test(tc,
                    test_hubspot_upsert_results_without_emails_are_matched_by_email_not_position);
     tcase_add_test(tc, test_hubspot_upsert_results_nobody_can_match_are_retried_not_guessed);
+    tcase_add_test(
+        tc, test_hubspot_upsert_result_lacking_its_email_is_looked_up_not_given_to_the_input_left);
     tcase_add_test(tc, test_hubspot_400_naming_one_input_resends_the_others);
+    tcase_add_test(tc, test_hubspot_400_naming_no_input_still_writes_the_good_contacts);
     tcase_add_test(tc, test_hubspot_400_shared_by_every_input_fails_them_all_in_few_requests);
     tcase_add_test(
         tc, test_hubspot_429_ten_secondly_waits_the_window_hubspot_states_and_holds_later_calls);

@@ -1,8 +1,9 @@
 /*
  * test_hubspot_webhook.c - HubSpot's webhooks through instance_webhook(): every way an
  * X-HubSpot-Signature-v3 check fails, the URI it covers, and a batch of notifications
- * handled as a whole: each changed object fetched once, redelivered event ids fetching
- * nothing, and a change seen by a webhook and a poll stored once.
+ * handled as a whole: each changed object fetched once (the generic object.* ones by their
+ * objectTypeId), redelivered event ids fetching nothing, and a change seen by a webhook
+ * and a poll stored once.
  */
 #include <check.h>
 #include <curl/curl.h>
@@ -319,6 +320,89 @@ START_TEST(test_hubspot_webhook_fetches_each_changed_object_of_a_batch_once)
 }
 END_TEST
 
+/* The events of `type` among events, in order. NEW array. */
+static json_t *events_of_type(const json_t *events, const char *type)
+{
+    json_t *found = json_array();
+    size_t i;
+    const json_t *event;
+    json_array_foreach(events, i, event)
+    {
+        if (strcmp(json_string_value(json_object_get(event, "type")), type) == 0) {
+            json_array_append(found, (json_t *)event);
+        }
+    }
+    return found;
+}
+
+START_TEST(test_hubspot_webhook_object_notifications_fetch_deals_and_contacts_by_object_type)
+{
+    start_with_webhooks();
+    char *a = fake_hubspot_contact_add(
+        h.fake, "{\"email\":\"lucas@meridian.example\",\"jobtitle\":\"VP of Sales\"}", 0);
+    char *b = fake_hubspot_contact_add(h.fake, "{\"email\":\"aisha@corvid.example\"}", 0);
+    char *deal = fake_hubspot_deal_add(
+        h.fake, "{\"dealname\":\"Corvid\",\"dealstage\":\"contractsent\",\"pipeline\":\"default\"}",
+        b, 0);
+    /* the generic object.* subscriptions: 0-3 is a deal, 0-1 a contact; 0-2 (companies)
+     * and deletions are not fetched */
+    char *body = util_printf(
+        "[{\"eventId\":4001,\"subscriptionId\":2841990,\"portalId\":44817302,\"appId\":4210286,"
+        "\"occurredAt\":1741285112870,\"subscriptionType\":\"object.propertyChange\","
+        "\"attemptNumber\":0,\"objectId\":%s,\"objectTypeId\":\"0-3\",\"propertyName\":"
+        "\"dealstage\",\"propertyValue\":\"contractsent\",\"changeSource\":\"CRM_UI\"},"
+        "{\"eventId\":4002,\"subscriptionType\":\"object.propertyChange\",\"objectId\":%s,"
+        "\"objectTypeId\":\"0-1\",\"propertyName\":\"jobtitle\",\"propertyValue\":\"VP of Sales\"},"
+        "{\"eventId\":4003,\"subscriptionType\":\"object.creation\",\"objectId\":%s,"
+        "\"objectTypeId\":\"0-1\",\"changeFlag\":\"NEW\"},"
+        "{\"eventId\":4004,\"subscriptionType\":\"object.propertyChange\",\"objectId\":7,"
+        "\"objectTypeId\":\"0-2\",\"propertyName\":\"name\",\"propertyValue\":\"Corvid\"},"
+        "{\"eventId\":4005,\"subscriptionType\":\"object.deletion\",\"objectId\":%s,"
+        "\"objectTypeId\":\"0-1\"}]",
+        deal, a, b, a);
+    json_t *events = NULL;
+    char *error = NULL;
+    lh_status_t status = hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, &events, &error);
+    ck_assert_msg(status == LH_OK, "%s", error);
+    free(error);
+    /* the contacts read by id, both in one request; the deal read by id */
+    json_t *read = hh_request_json(&h, "POST", READ_CONTACTS, 0);
+    json_t *inputs = json_pack("[{s:s}, {s:s}]", "id", a, "id", b);
+    ck_assert(json_equal(json_object_get(read, "inputs"), inputs));
+    json_decref(inputs);
+    json_decref(read);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", READ_DEALS), 1);
+    read = hh_request_json(&h, "POST", READ_DEALS, 0);
+    inputs = json_pack("[{s:s}]", "id", deal);
+    ck_assert(json_equal(json_object_get(read, "inputs"), inputs));
+    json_decref(inputs);
+    json_decref(read);
+
+    json_t *leads = events_of_type(events, "lead.updated");
+    ck_assert_uint_eq(json_array_size(leads), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(json_array_get(leads, 0), "lead"), "email")),
+                     "lucas@meridian.example");
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(json_array_get(leads, 1), "lead"), "email")),
+                     "aisha@corvid.example");
+    json_decref(leads);
+    json_t *deals = events_of_type(events, "deal.stage_changed");
+    ck_assert_uint_eq(json_array_size(deals), 1);
+    const json_t *data = json_object_get(json_array_get(deals, 0), "data");
+    ck_assert_str_eq(json_string_value(json_object_get(data, "deal_id")), deal);
+    ck_assert_str_eq(json_string_value(json_object_get(data, "stage")), "contractsent");
+    json_decref(deals);
+    ck_assert_uint_eq(json_array_size(events), 3);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_webhook_notifications_total", "outcome", "ignored"), 2);
+    json_decref(events);
+    free(body);
+    free(a);
+    free(b);
+    free(deal);
+}
+END_TEST
+
 START_TEST(test_hubspot_webhook_redelivered_event_ids_fetch_nothing)
 {
     start_with_webhooks();
@@ -417,6 +501,8 @@ int main(void)
     tcase_add_test(tc, test_hubspot_webhook_signs_the_uri_with_hubspots_escapes_decoded);
     tcase_add_test(tc, test_hubspot_webhook_accepts_any_secret_while_rolling);
     tcase_add_test(tc, test_hubspot_webhook_fetches_each_changed_object_of_a_batch_once);
+    tcase_add_test(
+        tc, test_hubspot_webhook_object_notifications_fetch_deals_and_contacts_by_object_type);
     tcase_add_test(tc, test_hubspot_webhook_redelivered_event_ids_fetch_nothing);
     tcase_add_test(tc, test_hubspot_webhook_and_poll_store_one_event_for_one_change);
     tcase_add_test(tc, test_hubspot_webhook_malformed_body_is_refused_after_its_signature);

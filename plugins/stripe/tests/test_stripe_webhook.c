@@ -227,6 +227,37 @@ START_TEST(test_stripe_webhook_rejects_a_signature_that_matches_no_secret)
 }
 END_TEST
 
+START_TEST(test_stripe_webhook_rejects_a_v1_signature_with_characters_appended)
+{
+    char *body = st_fixture_text("event.invoice.paid.json");
+    char *good = st_sign(ST_WEBHOOK_SECRET, (long long)time(NULL), body);
+    const char *v1 = strstr(good, "v1=") + 3;
+    /* the right 64 hex digits, then more: one digit, a pair, a letter, the digest twice */
+    char *longer[] = {
+        util_printf("%s0", good),
+        util_printf("%sab", good),
+        util_printf("%sz", good),
+        util_printf("%s%s", good, v1),
+    };
+    for (size_t i = 0; i < sizeof(longer) / sizeof(longer[0]); i++) {
+        struct call call;
+        post(longer[i], body, &call);
+        assert_refused(&call, "no v1 signature in Stripe-Signature matches the body");
+        call_clear(&call);
+        free(longer[i]);
+    }
+    ck_assert_int_eq(
+        st_metric(&t, "stripe_webhook_rejected_total", "reason", "no_matching_signature"), 4);
+    /* the same header without the extra characters passes */
+    struct call call;
+    post(good, body, &call);
+    ck_assert_msg(call.status == LH_OK, "%s", call.ctx.error);
+    call_clear(&call);
+    free(good);
+    free(body);
+}
+END_TEST
+
 START_TEST(test_stripe_webhook_rejects_a_stale_timestamp)
 {
     char *body = st_fixture_text("event.invoice.paid.json");
@@ -410,6 +441,7 @@ int main(void)
     tcase_add_test(tc, test_stripe_webhook_rejects_a_missing_signature_header);
     tcase_add_test(tc, test_stripe_webhook_rejects_malformed_signature_headers);
     tcase_add_test(tc, test_stripe_webhook_rejects_a_signature_that_matches_no_secret);
+    tcase_add_test(tc, test_stripe_webhook_rejects_a_v1_signature_with_characters_appended);
     tcase_add_test(tc, test_stripe_webhook_rejects_a_stale_timestamp);
     tcase_add_test(tc, test_stripe_webhook_accepts_any_v1_and_ignores_v0);
     tcase_add_test(tc, test_stripe_webhook_accepts_every_secret_of_a_rolling_list);

@@ -171,6 +171,46 @@ START_TEST(test_webhook_refuses_malformed_headers_and_future_timestamps)
 }
 END_TEST
 
+START_TEST(test_webhook_default_tolerance_refuses_a_signature_over_five_minutes_old)
+{
+    setenv("WH_SECRET", "s3cret", 1);
+    /* no tolerance setting: the schema's default applies, as in a daemon's config */
+    ck_assert_int_eq(start_instance("{\"secret\":\"${WH_SECRET}\"}"), LH_OK);
+    const long refused[] = {-360, -600, 360, 600}; /* 6 and 10 minutes, either way */
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        char ts[24];
+        now_text(ts, sizeof(ts), refused[i]);
+        char *signature = sign("s3cret", ts, event_body, 0);
+        struct ingest_batch batch = {0};
+        struct lh_ctx ctx;
+        lh_status_t status = call(ts, signature, event_body, &ctx, &batch);
+        ck_assert_msg(status == LH_AUTH, "signed %+ld s away: status %d", refused[i], status);
+        ck_assert_msg(ctx.error != NULL && strstr(ctx.error, "(tolerance 300 s)") != NULL,
+                      "error \"%s\"", ctx.error);
+        ck_assert_uint_eq(batch.event_count, 0);
+        free(signature);
+        ctx_clear(&ctx);
+        ingest_batch_clear(&batch);
+    }
+    /* inside the five minutes, a correctly signed request passes */
+    const long accepted[] = {-240, 240};
+    for (size_t i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
+        char ts[24];
+        now_text(ts, sizeof(ts), accepted[i]);
+        char *signature = sign("s3cret", ts, event_body, 0);
+        struct ingest_batch batch = {0};
+        struct lh_ctx ctx;
+        lh_status_t status = call(ts, signature, event_body, &ctx, &batch);
+        ck_assert_msg(status == LH_OK, "signed %+ld s away: %s", accepted[i], ctx.error);
+        ck_assert_uint_eq(batch.event_count, 1);
+        free(signature);
+        ctx_clear(&ctx);
+        ingest_batch_clear(&batch);
+    }
+    stop_instance();
+}
+END_TEST
+
 START_TEST(test_webhook_body_is_all_or_nothing)
 {
     setenv("WH_SECRET", "s3cret", 1);
@@ -183,6 +223,10 @@ START_TEST(test_webhook_body_is_all_or_nothing)
         "{\"type\":\"email.sent\",\"type\":\"email.sent\"}", /* duplicate keys */
         ("[{\"type\":\"email.sent\",\"source_id\":\"a\",\"occurred_at\":\"2026-11-27T10:00:00Z\"},"
          "{\"type\":\"email.sent\"}]"),
+        /* an invalid event between two valid ones */
+        ("[{\"type\":\"email.sent\",\"source_id\":\"a\",\"occurred_at\":\"2026-11-27T10:00:00Z\"},"
+         "{\"type\":\"email.sent\"},"
+         "{\"type\":\"email.sent\",\"source_id\":\"c\",\"occurred_at\":\"2026-11-27T10:00:00Z\"}]"),
     };
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         struct ingest_batch batch = {0};
@@ -222,6 +266,7 @@ int main(void)
     TCase *tc = tcase_create("webhook");
     tcase_add_test(tc, test_webhook_accepts_any_secret_of_a_rolling_list);
     tcase_add_test(tc, test_webhook_refuses_malformed_headers_and_future_timestamps);
+    tcase_add_test(tc, test_webhook_default_tolerance_refuses_a_signature_over_five_minutes_old);
     tcase_add_test(tc, test_webhook_body_is_all_or_nothing);
     tcase_add_test(tc, test_webhook_refuses_a_literal_secret_in_its_settings);
     suite_add_tcase(s, tc);
