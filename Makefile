@@ -26,7 +26,7 @@
 #   make image-check  build the image's root as deploy/Dockerfile says, without a container
 #                     engine, and start the daemon in it read-only as its non-root user
 #
-# Variables: CC=clang, BUILD=dir, SANITIZE=1, PREFIX, DATADIR, DESTDIR, FUZZ_SECONDS.
+# Variables: CC=clang, BUILD=dir, SANITIZE=1, PREFIX, DESTDIR, FUZZ_SECONDS.
 
 .DEFAULT_GOAL := all
 .SUFFIXES:
@@ -36,8 +36,8 @@ CC      ?= cc
 BUILD   ?= build
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
-DATADIR ?= $(PREFIX)/share
-CONSOLE_INSTALL_DIR := $(DATADIR)/leadhub/console
+# beside the binary, where leadhubd looks by default (<bindir>/../share/leadhub/console)
+CONSOLE_INSTALL_DIR = $(PREFIX)/share/leadhub/console
 SANITIZE ?=
 
 VERSION := 0.1.0
@@ -68,8 +68,7 @@ OPT := -O2 -g
 PLUGIN_LDFLAGS := -Wl,--no-undefined
 endif
 
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DLEADHUB_VERSION='"$(VERSION)"' \
-              -DLEADHUB_CONSOLE_DIR='"$(CONSOLE_INSTALL_DIR)"' $(OPT) $(WARNINGS) \
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DLEADHUB_VERSION='"$(VERSION)"' $(OPT) $(WARNINGS) \
               $(SAN_FLAGS) -pthread -MMD -MP -Isdk -Icore $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(SAN_FLAGS) -pthread $(LDFLAGS)
 PLUGIN_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARNINGS) $(SAN_FLAGS) -fPIC \
@@ -290,7 +289,7 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/leadhubd $(DESTDIR)$(PREFIX)/include/leadhub.h \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-sdk.pc
-	rm -rf $(DESTDIR)$(LIBDIR)/leadhub $(DESTDIR)$(DATADIR)/leadhub
+	rm -rf $(DESTDIR)$(LIBDIR)/leadhub $(DESTDIR)$(PREFIX)/share/leadhub
 
 # --- quality -----------------------------------------------------------------------------
 FORMAT_FILES := $(wildcard core/*.c core/*.h sdk/*.h plugins/*/*.c plugins/*/*.h \

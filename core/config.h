@@ -36,11 +36,9 @@
 #define CONFIG_SCOPE_WRITE (1U << 1)
 #define CONFIG_SCOPE_ADMIN (1U << 2)
 
-/* console.dir's default: where `make install` puts the console (the Makefile sets it from
- * PREFIX). */
-#ifndef LEADHUB_CONSOLE_DIR
-#define LEADHUB_CONSOLE_DIR "/usr/local/share/leadhub/console"
-#endif
+/* console.dir's default, relative to the directory of leadhubd: where `make install` puts
+ * the console beside the binary ($(PREFIX)/bin, $(PREFIX)/share/leadhub/console). */
+#define CONFIG_CONSOLE_DIR_FROM_BIN "../share/leadhub/console"
 
 /* The shortest api.tokens[].token accepted: no empty variable or placeholder. */
 #define CONFIG_TOKEN_MIN_LENGTH 16

@@ -52,9 +52,10 @@ static const lh_config_field_t readiness_fields[] = {
 };
 
 static const lh_config_field_t console_fields[] = {
-    {"dir", LH_CONFIG_STRING, 0, LEADHUB_CONSOLE_DIR, NO_RANGE, NULL,
-     "Directory of the console's built files, relative ones from the main file's directory; "
-     "read at start and on every reload."},
+    {"dir", LH_CONFIG_STRING, 0, NULL, NO_RANGE, NULL,
+     "Directory of the console's built files, relative ones from the main file's directory "
+     "(default: " CONFIG_CONSOLE_DIR_FROM_BIN " from leadhubd's own directory); read at start "
+     "and on every reload."},
     LH_FIELD_END,
 };
 
@@ -515,11 +516,20 @@ void config_main_apply(struct config *config, const json_t *tree, const struct c
     if (console_dir != NULL && console_dir[0] == '\0') {
         config_where_error(
             diags, where, "console.dir", NULL,
-            "name the directory, or remove the key for the default " LEADHUB_CONSOLE_DIR,
+            "name the directory, or remove the key for the default (" CONFIG_CONSOLE_DIR_FROM_BIN
+            " from leadhubd's directory)",
             "empty path");
-    } else if (console_dir != NULL &&
-               (config->console_dir = config_path_absolute(config->dir, console_dir)) == NULL) {
-        config_where_error(diags, where, "console.dir", NULL, NULL, "out of memory");
+    } else if (console != NULL) {
+        /* the default follows the binary, wherever it was installed: a PREFIX given to
+         * `make install` but not to the build still finds the files */
+        char *bin = console_dir == NULL ? util_exe_dir() : NULL;
+        config->console_dir = console_dir != NULL ? config_path_absolute(config->dir, console_dir)
+                              : bin != NULL ? util_printf("%s/" CONFIG_CONSOLE_DIR_FROM_BIN, bin)
+                                            : strdup("/usr/local/share/leadhub/console");
+        free(bin);
+        if (config->console_dir == NULL) {
+            config_where_error(diags, where, "console.dir", NULL, NULL, "out of memory");
+        }
     }
 out:
     json_decref(empty);
