@@ -81,7 +81,11 @@ CORE_LIB := $(BUILD)/libleadhub-core.a
 DAEMON   := $(BUILD)/leadhubd
 MIGRATIONS := $(sort $(wildcard core/migrations/*.sql))
 
-PLUGIN_NAMES := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/*.c)))))
+# plugins/common/ is not a plugin: its .c files make a PIC, hidden-visibility archive that
+# every plugin links after its own objects, so a plugin pulls in only what it calls.
+COMMON_SRC   := $(wildcard plugins/common/*.c)
+COMMON_LIB   := $(BUILD)/plugins/libleadhub-common.a
+PLUGIN_NAMES := $(filter-out common,$(sort $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/*.c))))))
 PLUGIN_SOS   := $(PLUGIN_NAMES:%=$(BUILD)/plugins/%.so)
 
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
@@ -186,8 +190,13 @@ $(DAEMON): $(BUILD)/obj/core/main.o $(CORE_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -ldl
 
 # --- plugins: plugins/<name>/*.c -> build/plugins/<name>.so --------------------------------
+$(COMMON_LIB): $(COMMON_SRC:%.c=$(BUILD)/pobj/%.o)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
 define plugin_rules
-$(BUILD)/plugins/$(1).so: $(patsubst %.c,$(BUILD)/pobj/%.o,$(wildcard plugins/$(1)/*.c))
+$(BUILD)/plugins/$(1).so: $(patsubst %.c,$(BUILD)/pobj/%.o,$(wildcard plugins/$(1)/*.c)) $(COMMON_LIB)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(SAN_FLAGS) -shared $$(PLUGIN_LDFLAGS) -o $$@ $$^ $$(JANSSON_LIBS)
 endef
@@ -214,7 +223,9 @@ $(BUILD)/obj/plugins/%.o: plugins/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests/lib -Iplugins/common -c $< -o $@
 
-$(BUILD)/tests/plugins/%: $(BUILD)/obj/plugins/%.o $(TESTLIB) $(CORE_LIB)
+# Plugin tests include their plugin's sources; what those call in plugins/common comes
+# from its archive.
+$(BUILD)/tests/plugins/%: $(BUILD)/obj/plugins/%.o $(TESTLIB) $(CORE_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -ldl
 
@@ -240,8 +251,9 @@ $(BUILD)/tests/fixtures/%.so: tests/fixtures/plugins/%.c sdk/leadhub.h
 # --- fuzzing -----------------------------------------------------------------------------
 # Targets are fuzz_<name>.c files defining LLVMFuzzerTestOneInput: tests/fuzz/ (core, linked
 # with the core library) and plugins/<plugin>/fuzz/ (compiled with that plugin's own
-# plugins/<plugin>/*.c too); seeds in a sibling corpus_<name>/. `make fuzz` builds them
-# with clang in build/fuzz and runs each for FUZZ_SECONDS (scripts/run-fuzz.sh).
+# plugins/<plugin>/*.c too, and linked with the plugins/common archive); seeds in a sibling
+# corpus_<name>/. `make fuzz` builds them with clang in build/fuzz and runs each for
+# FUZZ_SECONDS (scripts/run-fuzz.sh).
 FUZZ_SECONDS ?= 60
 FUZZ_CORE_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_PLUGIN_SRC := $(wildcard plugins/*/fuzz/fuzz_*.c)
@@ -262,7 +274,7 @@ $(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(CORE_LIB)
 define plugin_fuzz_rules
 $(BUILD)/fuzz/$(basename $(notdir $(1))): $(patsubst %.c,$(BUILD)/obj/%.o,$(1)) \
         $(patsubst %.c,$(BUILD)/pobj/%.o,$(wildcard $(dir $(patsubst %/,%,$(dir $(1))))*.c)) \
-        $(CORE_LIB)
+        $(CORE_LIB) $(COMMON_LIB)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_LDFLAGS) -fsanitize=fuzzer -o $$@ $$^ $$(PKG_LIBS) -ldl
 endef

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "binding.h"
+#include "instance.h"
 #include "util.h"
 
 static bool instance_uses(const struct config *config, const char *plugin)
@@ -54,6 +55,21 @@ static char *available_plugins(const struct plugin_registry *reg)
     return strbuf_take(&sb);
 }
 
+json_t *binding_validate_settings(const struct config_instance *ci, const struct plugin *plugin,
+                                  struct diag_list *diags)
+{
+    json_t *settings = config_settings_validate(ci, plugin->desc->config_schema, diags);
+    if (settings == NULL) {
+        return NULL; /* the plugin's checks assume settings that fit its schema */
+    }
+    struct config_where where = {.file = ci->file, .lines = ci->lines};
+    if (instance_validate_offline(plugin, ci->name, settings, &where, "settings", diags) != LH_OK) {
+        json_decref(settings);
+        return NULL;
+    }
+    return settings;
+}
+
 void binding_check_instances(const struct config *config, const struct plugin_registry *reg,
                              bool include_disabled, json_t **settings_out, struct diag_list *diags)
 {
@@ -81,7 +97,7 @@ void binding_check_instances(const struct config *config, const struct plugin_re
             free(available);
             continue;
         }
-        json_t *settings = config_settings_validate(ci, plugin->desc->config_schema, diags);
+        json_t *settings = binding_validate_settings(ci, plugin, diags);
         if (settings_out != NULL) {
             settings_out[i] = settings;
         } else {

@@ -23,9 +23,18 @@ void binding_load_plugins(const struct config *config, struct plugin_registry *r
                           struct diag_list *diags);
 
 /*
+ * binding_validate_settings - an instance's (or a scorer's) settings checked against its
+ * plugin's schema, then by the plugin's validate() (offline: no instance runs); every
+ * problem an error diagnostic at "settings.<key>" in ci->file.
+ *   Returns the normalized settings (NEW), or NULL when they are invalid.
+ */
+json_t *binding_validate_settings(const struct config_instance *ci, const struct plugin *plugin,
+                                  struct diag_list *diags);
+
+/*
  * binding_check_instances - for every instance (disabled ones too when include_disabled):
  * an error when its plugin is unknown (the available ones listed), and its settings
- * validated against the plugin's schema.
+ * validated against the plugin's schema and by its validate().
  *   settings_out: NULL, or an array of config->instance_count slots receiving a NEW
  *                 reference to each valid instance's normalized settings (NULL for the
  *                 others); the caller decrefs them.

@@ -1,10 +1,10 @@
 /*
  * cmd_check_config.c - `leadhubd check-config`: every check `leadhubd run` makes before it
  * touches the database, offline: the main file, each connector file, the plugins they
- * name, each instance's settings against its plugin's schema, and each scorer's init().
+ * name, each instance's and scorer's settings against its plugin's schema and its
+ * plugin's validate().
  */
 #include <getopt.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,46 +13,10 @@
 #include "binding.h"
 #include "commands.h"
 #include "config.h"
-#include "config_where.h"
-#include "instance.h"
 #include "loader.h"
-#include "metrics.h"
 #include "router.h"
 #include "scoring_plan.h"
 #include "util.h"
-
-/*
- * A scorer's init() checks what a schema cannot (its rules, regexes, parts); scorers are
- * pure, so it runs here too and is undone at once. Its refusal is an error at the line of
- * the scorer's settings.
- */
-static void check_scorers(const struct config *config, const struct scoring_plan *plan,
-                          struct diag_list *diags)
-{
-    atomic_bool stopping = false;
-    struct host_services services = {.metrics = metrics_create(), .stopping = &stopping};
-    pthread_mutex_init(&services.store_mutex, NULL);
-    struct config_where where = {.file = config->file, .lines = config->lines};
-    for (size_t i = 0; i < plan->count; i++) {
-        const struct scorer_def *def = &plan->scorers[i];
-        struct instance *instance =
-            instance_new(&def->instance, def->plugin, json_incref(def->settings), &services);
-        char *error = NULL;
-        if (instance != NULL && instance_try_init(instance, &error) != LH_OK) {
-            char *key = util_printf("scoring[%zu].settings", i);
-            char *hint =
-                util_printf("`leadhubd plugins info %s` documents its settings", def->plugin->name);
-            diag_add(diags, DIAG_ERROR, config->file, config_where_line(&where, key), key, NULL,
-                     hint, "scorer %s: %s", def->instance.name, error);
-            free(hint);
-            free(key);
-        }
-        free(error);
-        instance_release(instance);
-    }
-    pthread_mutex_destroy(&services.store_mutex);
-    metrics_free(services.metrics);
-}
 
 static const char check_usage[] =
     "Usage: leadhubd check-config [-c FILE | FILE] [-q]\n"
@@ -60,9 +24,9 @@ static const char check_usage[] =
     "Validates the configuration without starting anything or connecting to the database:\n"
     "the main file and every connector file in its connectors_dir (syntax, keys, types,\n"
     "ranges, ${ENV} and ${file:...} references), the plugins on the plugin path, each\n"
-    "instance's settings against its plugin's schema (disabled instances included), and the\n"
-    "routes against the instances (sources, sinks, event types they emit). Scorers are\n"
-    "initialized and torn down at once, so that their own checks (rules, regexes) run too.\n"
+    "instance's and scorer's settings against its plugin's schema and the plugin's own\n"
+    "offline checks (URLs, event types, secrets, rules; disabled instances included), and\n"
+    "the routes against the instances (sources, sinks, event types they emit).\n"
     "Every problem is printed, as FILE:LINE: KEY: error: MESSAGE with a hint; errors in the\n"
     "main file do not stop the connector files from being checked. What could not be\n"
     "checked because of an error is named after the count.\n"
@@ -137,11 +101,7 @@ int cmd_check_config(int argc, char **argv)
         } else {
             router_free(router_build(config, &plugins, &diags));
         }
-        struct scoring_plan *plan = scoring_plan_build(config, &plugins, &diags);
-        if (plan != NULL) {
-            check_scorers(config, plan, &diags);
-        }
-        scoring_plan_free(plan);
+        scoring_plan_free(scoring_plan_build(config, &plugins, &diags));
     }
     diag_print(&diags, stderr);
     size_t errors = diag_error_count(&diags);

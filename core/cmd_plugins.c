@@ -234,9 +234,13 @@ static void print_callbacks(const lh_plugin_t *desc)
         const char *name;
         bool present;
     } callbacks[] = {
-        {"init", desc->init != NULL},       {"destroy", desc->destroy != NULL},
-        {"poll", desc->poll != NULL},       {"webhook", desc->webhook != NULL},
-        {"deliver", desc->deliver != NULL}, {"deliver_batch", desc->deliver_batch != NULL},
+        {"validate", desc->validate != NULL},
+        {"init", desc->init != NULL},
+        {"destroy", desc->destroy != NULL},
+        {"poll", desc->poll != NULL},
+        {"webhook", desc->webhook != NULL},
+        {"deliver", desc->deliver != NULL},
+        {"deliver_batch", desc->deliver_batch != NULL},
         {"score", desc->score != NULL},
     };
     const char *sep = "";
@@ -247,6 +251,26 @@ static void print_callbacks(const lh_plugin_t *desc)
         }
     }
     printf("\n");
+}
+
+/* What a source's webhook path takes, and what a genuine request carries. */
+static void print_webhook(const struct plugin *p)
+{
+    const lh_plugin_t *desc = p->desc;
+    if (desc->webhook == NULL) {
+        return;
+    }
+    bool get = (desc->flags & LH_PLUGIN_WEBHOOK_GET) != 0;
+    bool concurrent = (desc->flags & LH_PLUGIN_WEBHOOK_CONCURRENT) != 0;
+    printf("webhook:     %s%s\n", get ? "GET, POST" : "POST",
+           concurrent ? " (runs beside polls)" : "");
+    if (p->webhook_signature_headers != NULL) {
+        printf("signed with: ");
+        for (size_t i = 0; p->webhook_signature_headers[i] != NULL; i++) {
+            printf("%s%s", i > 0 ? " or " : "", p->webhook_signature_headers[i]);
+        }
+        printf("\n");
+    }
 }
 
 /* What a source declares it emits: routes and docs/config.md point here. */
@@ -281,6 +305,7 @@ static int plugin_info(const struct plugin_registry *reg, const char *name, char
         printf("reentrant:   %s\n", (desc->flags & LH_PLUGIN_REENTRANT) != 0 ? "yes" : "no");
         printf("callbacks:   ");
         print_callbacks(desc);
+        print_webhook(p);
         print_event_types(desc);
         printf("\nsettings:\n");
         config_schema_describe(desc->config_schema, stdout);

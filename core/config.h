@@ -32,6 +32,9 @@
 #include "log.h"
 
 /* API token scopes (bits). */
+/* The first member of the host's own schema tables' positional initializers. */
+#define CONFIG_FIELD_SIZE ((uint32_t)sizeof(lh_config_field_t))
+
 #define CONFIG_SCOPE_READ  (1U << 0)
 #define CONFIG_SCOPE_WRITE (1U << 1)
 #define CONFIG_SCOPE_ADMIN (1U << 2)

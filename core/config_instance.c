@@ -18,15 +18,16 @@
 #define NO_RANGE 0, 0
 
 static const lh_config_field_t instance_fields[] = {
-    {"name", LH_CONFIG_STRING, LH_FIELD_REQUIRED, NULL, NO_RANGE, NULL,
+    {CONFIG_FIELD_SIZE, "name", LH_CONFIG_STRING, LH_FIELD_REQUIRED, NULL, NO_RANGE, NULL,
      "The instance's name, unique across files: 1 to 63 of a-z, 0-9, _ and -. It appears in "
      "logs, metrics and /webhooks/{name}."},
-    {"plugin", LH_CONFIG_STRING, LH_FIELD_REQUIRED, NULL, NO_RANGE, NULL,
+    {CONFIG_FIELD_SIZE, "plugin", LH_CONFIG_STRING, LH_FIELD_REQUIRED, NULL, NO_RANGE, NULL,
      "The plugin that runs this instance, as `leadhubd plugins` lists it."},
-    {"enabled", LH_CONFIG_BOOL, 0, "true", NO_RANGE, NULL, "false keeps the instance stopped."},
-    {"poll_interval", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "5m", 1000, 0, NULL,
+    {CONFIG_FIELD_SIZE, "enabled", LH_CONFIG_BOOL, 0, "true", NO_RANGE, NULL,
+     "false keeps the instance stopped."},
+    {CONFIG_FIELD_SIZE, "poll_interval", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "5m", 1000, 0, NULL,
      "Time between two polls of a source."},
-    {"settings", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL,
+    {CONFIG_FIELD_SIZE, "settings", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL,
      "The plugin's settings, checked against its schema."},
     LH_FIELD_END,
 };

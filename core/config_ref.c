@@ -99,17 +99,69 @@ static int append_file(struct strbuf *sb, const char *path, const struct config_
     return rc;
 }
 
-/* ${NAME} or ${NAME:-fallback}; body is what stands between the braces. */
-static int append_env(struct strbuf *sb, const char *body, size_t body_len,
-                      const struct config_where *where, const char *key, struct diag_list *diags)
+/* Nesting of ${A:-${B:-...}} beyond which a text is refused (a loop in a template). */
+#define REF_DEPTH_MAX 8
+
+static int expand(struct strbuf *sb, const char *text, size_t len, const struct config_where *where,
+                  const char *key, struct config_ref_info *info, int depth,
+                  struct diag_list *diags);
+
+/* The "}" that closes a reference whose body starts at body, counting nested "${", or NULL
+ * before end. "$${" is a literal and opens nothing. */
+static const char *closing_brace(const char *body, const char *end)
 {
-    const char *sep = NULL;
-    for (size_t i = 0; i + 1 < body_len; i++) {
-        if (body[i] == ':' && body[i + 1] == '-') {
-            sep = body + i;
-            break;
+    int depth = 1;
+    for (const char *p = body; p < end; p++) {
+        if (p + 2 < end && p[0] == '$' && p[1] == '$' && p[2] == '{') {
+            p += 2;
+        } else if (p + 1 < end && p[0] == '$' && p[1] == '{') {
+            depth++;
+            p++;
+        } else if (*p == '}' && --depth == 0) {
+            return p;
         }
     }
+    return NULL;
+}
+
+/* The ":-" of ${NAME:-fallback} in a reference's body, or NULL (a name has no ':'). */
+static const char *fallback_separator(const char *body, size_t body_len)
+{
+    for (size_t i = 0; i + 1 < body_len; i++) {
+        if (body[i] == ':' && body[i + 1] == '-') {
+            return body + i;
+        }
+    }
+    return NULL;
+}
+
+/* True when text[0..len) is exactly one reference whose fallbacks, if any, are exactly one
+ * reference each (or empty). */
+static bool reference_chain(const char *text, size_t len, int depth)
+{
+    if (depth > REF_DEPTH_MAX || len < 3 || text[0] != '$' || text[1] != '{' ||
+        closing_brace(text + 2, text + len) != text + len - 1) {
+        return false;
+    }
+    const char *body = text + 2;
+    size_t body_len = len - 3;
+    if (body_len >= 5 && strncmp(body, "file:", 5) == 0) {
+        return true;
+    }
+    const char *sep = fallback_separator(body, body_len);
+    if (sep == NULL) {
+        return true;
+    }
+    size_t fallback_len = body_len - (size_t)(sep - body) - 2;
+    return fallback_len == 0 || reference_chain(sep + 2, fallback_len, depth + 1);
+}
+
+/* ${NAME} or ${NAME:-fallback}; body is what stands between the braces. */
+static int append_env(struct strbuf *sb, const char *body, size_t body_len,
+                      const struct config_where *where, const char *key,
+                      struct config_ref_info *info, int depth, struct diag_list *diags)
+{
+    const char *sep = fallback_separator(body, body_len);
     size_t name_len = sep != NULL ? (size_t)(sep - body) : body_len;
     if (!env_name_valid(body, name_len)) {
         /* Not quoting the body: a mistyped secret could stand here. */
@@ -117,6 +169,11 @@ static int append_env(struct strbuf *sb, const char *body, size_t body_len,
                            "invalid reference: a variable name is letters, digits and _, "
                            "not starting with a digit");
         return -1;
+    }
+    const char *fallback = sep != NULL ? sep + 2 : NULL;
+    size_t fallback_len = sep != NULL ? body_len - name_len - 2 : 0;
+    if (fallback_len > 0 && !reference_chain(fallback, fallback_len, depth + 1)) {
+        info->literal_fallback = true;
     }
     char *name = strndup(body, name_len);
     if (name == NULL) {
@@ -126,7 +183,7 @@ static int append_env(struct strbuf *sb, const char *body, size_t body_len,
     const char *value = getenv(name);
     int rc = 0;
     if (sep != NULL && (value == NULL || value[0] == '\0')) {
-        strbuf_append_len(sb, sep + 2, body_len - name_len - 2);
+        rc = expand(sb, fallback, fallback_len, where, key, info, depth + 1, diags);
     } else if (value == NULL) {
         char *hint = util_printf("export %s, or use ${%s:-fallback} or ${file:/path}", name, name);
         config_where_error(diags, where, key, NULL, hint,
@@ -144,69 +201,86 @@ static int append_env(struct strbuf *sb, const char *body, size_t body_len,
     return rc;
 }
 
-int config_ref_resolve(const char *text, const struct config_where *where, const char *key,
-                       char **out, bool *single_out, struct diag_list *diags)
+/* Expands text[0..len) into sb; info->single says whether it was one reference alone. */
+static int expand(struct strbuf *sb, const char *text, size_t len, const struct config_where *where,
+                  const char *key, struct config_ref_info *info, int depth, struct diag_list *diags)
 {
-    struct strbuf sb = {0};
+    if (depth > REF_DEPTH_MAX) {
+        config_where_error(diags, where, key, NULL, REF_HINT_SYNTAX,
+                           "references nested more than %d deep", REF_DEPTH_MAX);
+        return -1;
+    }
+    const char *end = text + len;
     size_t references = 0;
     bool only_reference = false;
-    const char *p = text;
-
-    *out = NULL;
-    while (*p != '\0') {
-        if (p[0] == '$' && p[1] == '$' && p[2] == '{') {
-            strbuf_append(&sb, "${");
+    for (const char *p = text; p < end;) {
+        if (p + 2 < end && p[0] == '$' && p[1] == '$' && p[2] == '{') {
+            strbuf_append(sb, "${");
             p += 3;
             continue;
         }
-        if (p[0] != '$' || p[1] != '{') {
-            strbuf_append_len(&sb, p, 1);
+        if (p + 1 >= end || p[0] != '$' || p[1] != '{') {
+            strbuf_append_len(sb, p, 1);
             p++;
             continue;
         }
         const char *body = p + 2;
-        const char *close = strchr(body, '}');
+        const char *close = closing_brace(body, end);
         if (close == NULL) {
             config_where_error(diags, where, key, NULL, REF_HINT_SYNTAX,
                                "unterminated reference: \"${\" at character %zu has no closing "
                                "\"}\"",
                                (size_t)(p - text) + 1);
-            goto fail;
+            return -1;
         }
         size_t body_len = (size_t)(close - body);
         int rc;
-        if (strncmp(body, "file:", 5) == 0) {
+        if (body_len >= 5 && strncmp(body, "file:", 5) == 0) {
             char *path = strndup(body + 5, body_len - 5);
             if (path == NULL) {
                 config_where_error(diags, where, key, NULL, NULL, "out of memory");
-                goto fail;
+                return -1;
             }
-            rc = append_file(&sb, path, where, key, diags);
+            rc = append_file(sb, path, where, key, diags);
             free(path);
         } else {
-            rc = append_env(&sb, body, body_len, where, key, diags);
+            rc = append_env(sb, body, body_len, where, key, info, depth, diags);
         }
         if (rc != 0) {
-            goto fail;
+            return -1;
         }
-        only_reference = references == 0 && p == text && close[1] == '\0';
+        only_reference = references == 0 && p == text && close + 1 == end;
         references++;
         p = close + 1;
     }
+    if (depth == 0) {
+        info->single = references == 1 && only_reference;
+    }
+    return 0;
+}
+
+int config_ref_resolve(const char *text, const struct config_where *where, const char *key,
+                       char **out, struct config_ref_info *info_out, struct diag_list *diags)
+{
+    struct strbuf sb = {0};
+    struct config_ref_info info = {false, false};
+    *out = NULL;
+    if (expand(&sb, text, strlen(text), where, key, &info, 0, diags) != 0) {
+        strbuf_free(&sb);
+        return -1;
+    }
     if (sb.failed) {
         config_where_error(diags, where, key, NULL, NULL, "out of memory");
-        goto fail;
+        strbuf_free(&sb);
+        return -1;
     }
     *out = strbuf_take(&sb);
     if (*out == NULL) {
         config_where_error(diags, where, key, NULL, NULL, "out of memory");
         return -1;
     }
-    if (single_out != NULL) {
-        *single_out = references == 1 && only_reference;
+    if (info_out != NULL) {
+        *info_out = info;
     }
     return 0;
-fail:
-    strbuf_free(&sb);
-    return -1;
 }

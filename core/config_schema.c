@@ -46,7 +46,7 @@ static bool type_known(lh_config_type_t type)
 static bool type_has_range(lh_config_type_t type)
 {
     return type == LH_CONFIG_INT || type == LH_CONFIG_DOUBLE || type == LH_CONFIG_DURATION ||
-           type == LH_CONFIG_LIST;
+           type == LH_CONFIG_LIST || type == LH_CONFIG_STRING || type == LH_CONFIG_SECRET;
 }
 
 /* Does the default parse under the field's type and range? NULL, or a NEW message. */
@@ -106,8 +106,8 @@ static char *range_problem(const lh_config_field_t *field)
         return NULL;
     }
     if (!type_has_range(field->type)) {
-        return util_printf("field \"%s\": min and max apply only to int, double, duration and "
-                           "list fields, not %s",
+        return util_printf("field \"%s\": min and max apply only to int, double, duration, "
+                           "list, string and secret fields, not %s",
                            field->name, config_type_name(field->type));
     }
     if (((field->flags & LH_FIELD_HAS_MIN) && !isfinite(field->min)) ||
@@ -196,6 +196,10 @@ static void append_bound(struct strbuf *sb, const lh_config_field_t *field, cons
     case LH_CONFIG_LIST:
         strbuf_appendf(sb, ", %s %lld item%s", label, (long long)bound, bound == 1 ? "" : "s");
         break;
+    case LH_CONFIG_STRING:
+    case LH_CONFIG_SECRET:
+        strbuf_appendf(sb, ", %s %lld byte%s", label, (long long)bound, bound == 1 ? "" : "s");
+        break;
     case LH_CONFIG_INT:
         strbuf_appendf(sb, ", %s %lld", label, (long long)bound);
         break;
@@ -250,12 +254,13 @@ void config_schema_describe(const lh_config_field_t *schema, FILE *out)
             bool quote = field->type == LH_CONFIG_STRING || field->type == LH_CONFIG_ENUM;
             strbuf_appendf(&sb, quote ? ", default \"%s\"" : ", default %s", field->default_value);
         }
+        bool counted = field->type == LH_CONFIG_LIST || field->type == LH_CONFIG_STRING ||
+                       field->type == LH_CONFIG_SECRET;
         if (field->flags & LH_FIELD_HAS_MIN) {
-            append_bound(&sb, field, field->type == LH_CONFIG_LIST ? "at least" : "min",
-                         field->min);
+            append_bound(&sb, field, counted ? "at least" : "min", field->min);
         }
         if (field->flags & LH_FIELD_HAS_MAX) {
-            append_bound(&sb, field, field->type == LH_CONFIG_LIST ? "at most" : "max", field->max);
+            append_bound(&sb, field, counted ? "at most" : "max", field->max);
         }
         strbuf_append(&sb, "\n");
         if (field->type == LH_CONFIG_ENUM && field->enum_values != NULL) {

@@ -1,4 +1,5 @@
 /* config_value.c - normalize one value by its field's type; see config_value.h. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -79,9 +80,11 @@ static void type_error(struct diag_list *diags, const struct config_where *where
 /* The text of a string value, references resolved when asked (always for secrets).
  * NEW string, or NULL with an error in diags. */
 static char *text_of(const json_t *value, const char *key, const struct config_where *where,
-                     bool resolve, bool *single_out, struct diag_list *diags)
+                     bool resolve, struct config_ref_info *info_out, struct diag_list *diags)
 {
-    *single_out = false;
+    if (info_out != NULL) {
+        *info_out = (struct config_ref_info){false, false};
+    }
     if (!resolve) {
         char *copy = strdup(json_string_value(value));
         if (copy == NULL) {
@@ -90,8 +93,7 @@ static char *text_of(const json_t *value, const char *key, const struct config_w
         return copy;
     }
     char *resolved = NULL;
-    if (config_ref_resolve(json_string_value(value), where, key, &resolved, single_out, diags) !=
-        0) {
+    if (config_ref_resolve(json_string_value(value), where, key, &resolved, info_out, diags) != 0) {
         return NULL;
     }
     return resolved;
@@ -159,7 +161,8 @@ static bool parse_double_text(const char *text, double *out)
     return true;
 }
 
-/* min/max for INT, DOUBLE, DURATION (ms) and LIST (length). Returns 0 when in range. */
+/* min/max for INT, DOUBLE, DURATION (ms), LIST (items) and STRING (bytes; secrets check
+ * their own, never showing them). Returns 0 when in range. */
 static int check_range(const lh_config_field_t *field, double number, const char *key,
                        const struct config_where *where, struct diag_list *diags)
 {
@@ -181,6 +184,10 @@ static int check_range(const lh_config_field_t *field, double number, const char
     }
     case LH_CONFIG_LIST:
         config_where_error(diags, where, key, NULL, NULL, "must have %s %lld item%s, got %lld",
+                           side, (long long)bound, bound == 1 ? "" : "s", (long long)number);
+        break;
+    case LH_CONFIG_STRING:
+        config_where_error(diags, where, key, NULL, NULL, "must be %s %lld byte%s long, got %lld",
                            side, (long long)bound, bound == 1 ? "" : "s", (long long)number);
         break;
     case LH_CONFIG_INT:
@@ -206,12 +213,13 @@ static json_t *normalize_string(const lh_config_field_t *field, const json_t *va
                        : "quote it to make it a string");
         return NULL;
     }
-    bool single;
-    char *text = text_of(value, key, where, resolve, &single, diags);
+    char *text = text_of(value, key, where, resolve, NULL, diags);
     if (text == NULL) {
         return NULL;
     }
-    json_t *result = new_string_value(text, diags, where, key);
+    json_t *result = check_range(field, (double)strlen(text), key, where, diags) == 0
+                         ? new_string_value(text, diags, where, key)
+                         : NULL;
     free(text);
     return result;
 }
@@ -224,8 +232,7 @@ static json_t *normalize_int(const lh_config_field_t *field, const json_t *value
     if (json_is_integer(value)) {
         number = json_integer_value(value);
     } else if (json_is_string(value)) {
-        bool single;
-        char *text = text_of(value, key, where, resolve, &single, diags);
+        char *text = text_of(value, key, where, resolve, NULL, diags);
         if (text == NULL) {
             return NULL;
         }
@@ -257,8 +264,7 @@ static json_t *normalize_double(const lh_config_field_t *field, const json_t *va
     if (json_is_number(value)) {
         number = json_number_value(value);
     } else if (json_is_string(value)) {
-        bool single;
-        char *text = text_of(value, key, where, resolve, &single, diags);
+        char *text = text_of(value, key, where, resolve, NULL, diags);
         if (text == NULL) {
             return NULL;
         }
@@ -308,8 +314,7 @@ static json_t *normalize_duration(const lh_config_field_t *field, const json_t *
         type_error(diags, where, key, field, value, "a duration", HINT_DURATION);
         return NULL;
     }
-    bool single;
-    char *text = text_of(value, key, where, resolve, &single, diags);
+    char *text = text_of(value, key, where, resolve, NULL, diags);
     if (text == NULL) {
         return NULL;
     }
@@ -343,8 +348,7 @@ static json_t *normalize_enum(const lh_config_field_t *field, const json_t *valu
         type_error(diags, where, key, field, value, "one of the allowed values", hint);
         goto out;
     }
-    bool single;
-    char *text = text_of(value, key, where, resolve, &single, diags);
+    char *text = text_of(value, key, where, resolve, NULL, diags);
     if (text == NULL) {
         goto out;
     }
@@ -393,8 +397,7 @@ static json_t *normalize_list(const lh_config_field_t *field, const json_t *valu
                            : "quote it to make it a string");
             failed = true;
         } else {
-            bool single;
-            char *text = text_of(item, item_key, where, resolve, &single, diags);
+            char *text = text_of(item, item_key, where, resolve, NULL, diags);
             if (text == NULL) {
                 failed = true;
             } else if (json_array_append_new(result, json_string(text)) != 0) {
@@ -415,19 +418,94 @@ static json_t *normalize_list(const lh_config_field_t *field, const json_t *valu
     return result;
 }
 
-/* One secret string: must be exactly one reference. Its text never reaches a message. */
-static json_t *secret_one(const json_t *value, const char *key, const struct config_where *where,
-                          struct diag_list *diags)
+/*
+ * A value that only stands in for a secret: "CHANGE-ME", "changeme", "xxx", "<token>",
+ * "your-api-key-here", "password", one character repeated. Compared without case and
+ * without punctuation, so that CHANGE_ME and change-me are caught alike.
+ */
+static bool secret_placeholder(const char *text)
 {
-    bool single = false;
-    char *text = text_of(value, key, where, true, &single, diags);
+    static const char *const words[] = {
+        "changeme", "replaceme", "placeholder", "todo",    "tbd",     "fixme",  "secret",
+        "password", "passwd",    "token",       "apikey",  "example", "dummy",  "test",
+        "testing",  "null",      "none",        "default", "sample",  "notset", "unset"};
+    size_t len = strlen(text);
+    if (len == 0) {
+        return false; /* empty is its own error */
+    }
+    if (text[0] == '<' && text[len - 1] == '>') {
+        return true;
+    }
+    bool repeated = true;
+    for (size_t i = 1; i < len; i++) {
+        repeated &= text[i] == text[0];
+    }
+    if (repeated) {
+        return true;
+    }
+    char folded[64];
+    size_t n = 0;
+    for (size_t i = 0; i < len && n + 1 < sizeof(folded); i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (isalnum(c)) {
+            folded[n++] = (char)tolower(c);
+        }
+    }
+    folded[n] = '\0';
+    if (len >= sizeof(folded)) {
+        return false; /* long values are not placeholders */
+    }
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(words); i++) {
+        if (strcmp(folded, words[i]) == 0) {
+            return true;
+        }
+    }
+    return strstr(folded, "changeme") != NULL || strstr(folded, "replaceme") != NULL ||
+           (strncmp(folded, "your", 4) == 0 && n > 8 && strcmp(folded + n - 4, "here") == 0);
+}
+
+/*
+ * One secret string: exactly one reference, whose fallbacks are references too; not empty,
+ * not a placeholder, and as long as the field asks. Messages name the reference as written
+ * (a reference, never a value: the check above made sure) and never the resolved text.
+ */
+static json_t *secret_one(const lh_config_field_t *field, const json_t *value, const char *key,
+                          const struct config_where *where, struct diag_list *diags)
+{
+    struct config_ref_info info;
+    char *text = text_of(value, key, where, true, &info, diags);
     if (text == NULL) {
         return NULL;
     }
+    const char *written = json_string_value(value);
+    size_t len = strlen(text);
     json_t *result = NULL;
-    if (!single) {
+    if (!info.single) {
         config_where_error(diags, where, key, NULL, HINT_SECRET,
                            "a secret must come from a reference, not a literal value");
+    } else if (info.literal_fallback) {
+        config_where_error(diags, where, key, NULL,
+                           "a fallback must be another reference: ${A:-${B}} or "
+                           "${A:-${file:/run/secrets/NAME}}",
+                           "a secret's fallback must be a reference, not a literal value");
+    } else if (len == 0) {
+        config_where_error(diags, where, key, NULL,
+                           "set the variable, or fill the file, with the secret",
+                           "%.200s resolves to an empty value", written);
+    } else if ((field->flags & LH_FIELD_HAS_MIN) && (double)len < field->min) {
+        config_where_error(diags, where, key, NULL,
+                           "use the provider's secret as issued, or a random one of your own: "
+                           "`openssl rand -hex 32`",
+                           "%.200s resolves to %zu bytes; this secret needs at least %.0f", written,
+                           len, field->min);
+    } else if ((field->flags & LH_FIELD_HAS_MAX) && (double)len > field->max) {
+        config_where_error(diags, where, key, NULL, NULL,
+                           "%.200s resolves to %zu bytes; this secret takes at most %.0f", written,
+                           len, field->max);
+    } else if (secret_placeholder(text)) {
+        config_where_error(diags, where, key, NULL,
+                           "set it to the real secret; `openssl rand -hex 32` makes a random one",
+                           "%.200s resolves to a placeholder, not a secret", written);
     } else {
         result = new_string_value(text, diags, where, key);
     }
@@ -443,7 +521,7 @@ static json_t *normalize_secret(const lh_config_field_t *field, const json_t *va
                                 struct diag_list *diags)
 {
     if (json_is_string(value)) {
-        return secret_one(value, key, where, diags);
+        return secret_one(field, value, key, where, diags);
     }
     if (!json_is_array(value)) {
         type_error(diags, where, key, field, value, "a reference (or a list of them)", HINT_SECRET);
@@ -470,7 +548,7 @@ static json_t *normalize_secret(const lh_config_field_t *field, const json_t *va
         } else if (!json_is_string(item)) {
             type_error(diags, where, item_key, field, item, "a reference", HINT_SECRET);
         } else {
-            one = secret_one(item, item_key, where, diags);
+            one = secret_one(field, item, item_key, where, diags);
         }
         if (one == NULL || json_array_append_new(result, one) != 0) {
             failed = true;

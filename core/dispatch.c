@@ -326,7 +326,8 @@ static void deliver_batch(struct lane *lane, struct claimed *rows, size_t count)
         return; /* left unattempted: claimed again later */
     }
     for (size_t i = 0; i < count; i++) {
-        deliveries[i] = (lh_delivery_t){.id = rows[i].id,
+        deliveries[i] = (lh_delivery_t){.struct_size = (uint32_t)sizeof(lh_delivery_t),
+                                        .id = rows[i].id,
                                         .idempotency_key = rows[i].key,
                                         .event = rows[i].event,
                                         .attempt = rows[i].attempts + 1,
@@ -358,7 +359,8 @@ static void deliver_batch(struct lane *lane, struct claimed *rows, size_t count)
 
 static void deliver_one(struct lane *lane, struct claimed *row)
 {
-    lh_delivery_t delivery = {.id = row->id,
+    lh_delivery_t delivery = {.struct_size = (uint32_t)sizeof(lh_delivery_t),
+                              .id = row->id,
                               .idempotency_key = row->key,
                               .event = row->event,
                               .attempt = row->attempts + 1,

@@ -16,10 +16,10 @@
 #define EVENT_MAX_DEPTH 64
 
 static const char *const standard_types[] = {
-    "lead.created",         "lead.updated",          "lead.scored",       "email.received",
-    "email.sent",           "email.replied",         "meeting.scheduled", "meeting.updated",
-    "meeting.canceled",     "deal.stage_changed",    "customer.created",  "payment.succeeded",
-    "subscription.started", "subscription.canceled",
+    "lead.created",      "lead.updated",         "lead.scored",           "email.received",
+    "email.sent",        "email.replied",        "email.bounced",         "meeting.scheduled",
+    "meeting.updated",   "meeting.canceled",     "deal.stage_changed",    "customer.created",
+    "payment.succeeded", "subscription.started", "subscription.canceled",
 };
 
 /* Types that make no sense without a lead or a meeting. */

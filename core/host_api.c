@@ -14,11 +14,23 @@
 #include "host_http.h"
 #include "instance.h"
 #include "log.h"
+#include "poller.h"
 #include "util.h"
 
 /* The most a plugin may ask the host to wait before retrying. */
 #define HOST_RETRY_AFTER_MAX_MS (60LL * 60 * 1000)
 #define HOST_CHECKPOINT_KEY_MAX 128
+#define HOST_NOTIFICATION_MAX   (64 * 1024) /* bytes of a notification's value as JSON */
+#define HOST_NOTIFICATIONS_TAKE 100         /* notifications_take(ctx, 0, ...) */
+#define HOST_RESPONSE_MAX       (64 * 1024) /* bytes of a respond() body */
+#define HOST_CONFIG_KEY_MAX     200         /* bytes of a config_error() key shown */
+
+/* A context of a running instance: every service but config_error() and log() needs one
+ * (an offline validate() has none). */
+static bool live(const struct lh_ctx *ctx)
+{
+    return ctx != NULL && ctx->instance != NULL && !ctx->validating;
+}
 
 static const char *plugin_name(const struct lh_ctx *ctx)
 {
@@ -44,7 +56,11 @@ static void host_log(lh_ctx_t *ctx, lh_log_level_t level, const char *fmt, ...)
 
 static const char *host_instance_name(lh_ctx_t *ctx)
 {
-    return instance_name_of(ctx);
+    if (ctx != NULL && ctx->instance == NULL && ctx->report != NULL) {
+        return ctx->report->name != NULL ? ctx->report->name : ""; /* offline validate() */
+    }
+    const char *name = instance_name_of(ctx);
+    return name != NULL ? name : "";
 }
 
 static void set_error_v(struct lh_ctx *ctx, const char *fmt, va_list args)
@@ -95,7 +111,7 @@ static void host_set_retry_after(lh_ctx_t *ctx, int64_t delay_ms)
 
 static lh_status_t host_emit(lh_ctx_t *ctx, json_t *event)
 {
-    if (ctx == NULL || ctx->batch == NULL) {
+    if (!live(ctx) || ctx->batch == NULL) {
         json_decref(event);
         if (ctx != NULL) {
             ctx_fail(ctx, "emit is only allowed during poll and webhook callbacks");
@@ -149,7 +165,7 @@ static lh_status_t host_checkpoint_get(lh_ctx_t *ctx, const char *key, json_t **
         return LH_PERMANENT;
     }
     *value_out = NULL;
-    if (ctx == NULL || !checkpoint_key_valid(key)) {
+    if (!live(ctx) || !checkpoint_key_valid(key)) {
         if (ctx != NULL) {
             ctx_fail(ctx, "checkpoint key must be 1-%d characters of [A-Za-z0-9_.:-]",
                      HOST_CHECKPOINT_KEY_MAX);
@@ -203,7 +219,7 @@ static lh_status_t checkpoint_write_through(struct lh_ctx *ctx, const char *key,
 
 static lh_status_t host_checkpoint_put(lh_ctx_t *ctx, const char *key, json_t *value)
 {
-    bool allowed = ctx != NULL && (ctx->batch != NULL || ctx->in_delivery);
+    bool allowed = live(ctx) && (ctx->batch != NULL || ctx->in_delivery);
     if (!allowed || value == NULL || !checkpoint_key_valid(key)) {
         json_decref(value);
         if (ctx != NULL) {
@@ -226,7 +242,7 @@ static lh_status_t host_checkpoint_put(lh_ctx_t *ctx, const char *key, json_t *v
 static lh_status_t host_lead_identity_put(lh_ctx_t *ctx, const lh_delivery_t *delivery,
                                           const char *external_id)
 {
-    if (ctx == NULL || !ctx->in_delivery || delivery == NULL || external_id == NULL ||
+    if (!live(ctx) || !ctx->in_delivery || delivery == NULL || external_id == NULL ||
         external_id[0] == '\0' || strlen(external_id) > EVENT_FIELD_MAX) {
         if (ctx != NULL) {
             ctx_fail(ctx, "lead_identity_put needs a delivery and an external id, in deliver()");
@@ -276,13 +292,38 @@ void services_store_unlock(struct host_services *services)
     pthread_mutex_unlock(&services->store_mutex);
 }
 
+/* A Content-Type a plugin may set: printable ASCII, no CR/LF (header injection). */
+static bool content_type_valid(const char *type)
+{
+    size_t len = strlen(type);
+    if (len == 0 || len > 200) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)type[i] < 0x20 || (unsigned char)type[i] >= 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static void host_respond(lh_ctx_t *ctx, int http_status, const char *content_type, const char *body,
                          size_t body_len)
 {
-    if (ctx == NULL || http_status < 100 || http_status > 599) {
+    if (!live(ctx) || http_status < 100 || http_status > 599) {
         return;
     }
-    char *type_copy = strdup(content_type != NULL ? content_type : "text/plain");
+    if (content_type == NULL) {
+        content_type = "text/plain";
+    }
+    if (!content_type_valid(content_type) || body_len > HOST_RESPONSE_MAX ||
+        (body == NULL && body_len > 0)) {
+        log_write(LOG_LEVEL_WARN, plugin_name(ctx), instance_name_of(ctx), NULL,
+                  "respond ignored: a content type of printable characters and a body of at "
+                  "most 64 KiB");
+        return;
+    }
+    char *type_copy = strdup(content_type);
     char *body_copy = malloc(body_len + 1);
     if (type_copy == NULL || body_copy == NULL) {
         free(type_copy);
@@ -332,7 +373,7 @@ static void host_counter_add(lh_ctx_t *ctx, const char *name, const char *label_
                              const char *label_value, double delta)
 {
     char series[96];
-    if (ctx == NULL || !plugin_metric_name(ctx, name, label_name, series, sizeof(series))) {
+    if (!live(ctx) || !plugin_metric_name(ctx, name, label_name, series, sizeof(series))) {
         return;
     }
     struct metrics *m = ctx->instance->services->metrics;
@@ -349,7 +390,7 @@ static void host_gauge_set(lh_ctx_t *ctx, const char *name, const char *label_na
                            const char *label_value, double value)
 {
     char series[96];
-    if (ctx == NULL || !plugin_metric_name(ctx, name, label_name, series, sizeof(series))) {
+    if (!live(ctx) || !plugin_metric_name(ctx, name, label_name, series, sizeof(series))) {
         return;
     }
     struct metrics *m = ctx->instance->services->metrics;
@@ -370,7 +411,7 @@ static int64_t host_now_ms(lh_ctx_t *ctx)
 
 static int host_should_stop(lh_ctx_t *ctx)
 {
-    if (ctx == NULL) {
+    if (!live(ctx)) {
         return 0;
     }
     if (ctx->deadline_ms > 0 && util_monotonic_ms() >= ctx->deadline_ms) {
@@ -385,7 +426,7 @@ static int host_should_stop(lh_ctx_t *ctx)
 
 static void host_set_batch_size(lh_ctx_t *ctx, size_t max_deliveries)
 {
-    if (ctx == NULL || !ctx->in_init) {
+    if (!live(ctx) || !ctx->in_init) {
         return;
     }
     if (max_deliveries == 0) {
@@ -395,8 +436,245 @@ static void host_set_batch_size(lh_ctx_t *ctx, size_t max_deliveries)
         max_deliveries > INSTANCE_MAX_BATCH ? INSTANCE_MAX_BATCH : max_deliveries;
 }
 
+/* --- settings ---------------------------------------------------------------------------- */
+
+static void host_config_error(lh_ctx_t *ctx, const char *key, const char *hint, const char *fmt,
+                              ...)
+{
+    if (ctx == NULL || !(ctx->validating || ctx->in_init) || fmt == NULL) {
+        return;
+    }
+    ctx->config_errors++;
+    struct strbuf message = {0};
+    va_list args;
+    va_start(args, fmt);
+    strbuf_appendv(&message, fmt, args);
+    va_end(args);
+    char *text = strbuf_take(&message);
+    char *shown_key = key != NULL && key[0] != '\0' ? strndup(key, HOST_CONFIG_KEY_MAX) : NULL;
+    char *shown_hint = hint != NULL && hint[0] != '\0' ? strdup(hint) : NULL;
+    if (text != NULL) {
+        util_utf8_sanitize(text);
+    }
+    if (shown_key != NULL) {
+        util_utf8_sanitize(shown_key);
+    }
+    if (shown_hint != NULL) {
+        util_utf8_sanitize(shown_hint);
+    }
+    const char *said = text != NULL ? text : "out of memory";
+    if (ctx->report != NULL) {
+        /* offline: a diagnostic at the setting's line, as the schema's own errors */
+        char *path =
+            shown_key != NULL ? util_printf("%s.%s", ctx->report->prefix, shown_key) : NULL;
+        config_where_error(ctx->report->diags, ctx->report->where,
+                           path != NULL ? path : ctx->report->prefix, NULL, shown_hint, "%s", said);
+        free(path);
+    } else {
+        /* the call's error: every report, "key: message (hint)", joined */
+        struct strbuf sb = {0};
+        if (ctx->error != NULL && ctx->config_errors > 1) {
+            strbuf_appendf(&sb, "%s; ", ctx->error);
+        }
+        strbuf_appendf(&sb, "%s%s%s%s%s%s", shown_key != NULL ? shown_key : "",
+                       shown_key != NULL ? ": " : "", said, shown_hint != NULL ? " (" : "",
+                       shown_hint != NULL ? shown_hint : "", shown_hint != NULL ? ")" : "");
+        char *joined = strbuf_take(&sb);
+        if (joined != NULL) {
+            free(ctx->error);
+            ctx->error = joined;
+        }
+    }
+    free(text);
+    free(shown_key);
+    free(shown_hint);
+}
+
+/* --- push notifications --------------------------------------------------------------------- */
+
+/* The instance's sync channel (malloc'd), or NULL after setting the call's error. */
+static char *sync_channel(struct lh_ctx *ctx)
+{
+    char *channel = poller_sync_channel(ctx->instance->name);
+    if (channel == NULL) {
+        ctx_fail(ctx, "out of memory");
+    }
+    return channel;
+}
+
+/* A notification put outside a batch (deliver): written, and its NOTIFY sent, at once. */
+static lh_status_t notification_write_through(struct lh_ctx *ctx, const char *key, json_t *value,
+                                              char *channel)
+{
+    struct host_services *services = ctx->instance->services;
+    struct store_notification item = {ctx->instance->name, (char *)key, value, channel};
+    char *error = NULL;
+    lh_status_t status = LH_RETRY;
+    struct store *store = services_store_lock(services, &error);
+    if (store != NULL) {
+        status = store_notification_put(store, &item, &error) == STORE_OK ? LH_OK : LH_RETRY;
+        services_store_unlock(services);
+    }
+    if (status != LH_OK) {
+        ctx_fail(ctx, "notification %s could not be written: %s", key, error ? error : "?");
+    }
+    free(error);
+    return status;
+}
+
+static lh_status_t host_notification_put(lh_ctx_t *ctx, const char *key, json_t *value)
+{
+    bool allowed = live(ctx) && (ctx->batch != NULL || ctx->in_delivery);
+    if (!allowed || value == NULL || !checkpoint_key_valid(key)) {
+        json_decref(value);
+        if (ctx != NULL) {
+            ctx_fail(ctx, !allowed ? "notification_put is only allowed during poll, webhook and "
+                                     "deliver callbacks"
+                                   : "notification_put needs a value and a key of 1-128 "
+                                     "characters of [A-Za-z0-9_.:-]");
+        }
+        return LH_PERMANENT;
+    }
+    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t size = text != NULL ? strlen(text) : 0;
+    free(text);
+    if (text == NULL || size > HOST_NOTIFICATION_MAX) {
+        json_decref(value);
+        ctx_fail(ctx,
+                 text == NULL ? "notification %s: the value cannot be encoded as JSON"
+                              : "notification %s: the value is larger than 64 KiB as JSON",
+                 key);
+        return LH_PERMANENT;
+    }
+    /* a poll's own puts wait for the next poll; the others ask for one */
+    char *channel = ctx->in_poll ? NULL : sync_channel(ctx);
+    if (!ctx->in_poll && channel == NULL) {
+        json_decref(value);
+        return LH_RETRY;
+    }
+    lh_status_t status = LH_OK;
+    if (ctx->batch == NULL) {
+        status = notification_write_through(ctx, key, value, channel);
+        json_decref(value);
+    } else if (ingest_batch_put_notification(ctx->batch, ctx->instance->name, key, value,
+                                             channel) != 0) {
+        ctx_fail(ctx, "out of memory");
+        status = LH_RETRY;
+    }
+    free(channel);
+    return status;
+}
+
+static lh_status_t host_notifications_take(lh_ctx_t *ctx, size_t max, json_t **items_out)
+{
+    if (items_out == NULL) {
+        return LH_PERMANENT;
+    }
+    *items_out = NULL;
+    if (!live(ctx) || !ctx->in_poll || ctx->batch == NULL) {
+        if (ctx != NULL) {
+            ctx_fail(ctx, "notifications_take is only allowed during poll");
+        }
+        return LH_PERMANENT;
+    }
+    if (max == 0) {
+        max = HOST_NOTIFICATIONS_TAKE;
+    }
+    if (max > STORE_NOTIFICATIONS_TAKE_MAX) {
+        max = STORE_NOTIFICATIONS_TAKE_MAX;
+    }
+    struct host_services *services = ctx->instance->services;
+    char *error = NULL;
+    json_t *items = NULL;
+    lh_status_t status = LH_RETRY;
+    struct store *store = services_store_lock(services, &error);
+    if (store != NULL) {
+        status = store_notifications_take(store, ctx->instance->name, ctx->notifications_after, max,
+                                          &items, &error) == STORE_OK
+                     ? LH_OK
+                     : LH_RETRY;
+        services_store_unlock(services);
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item)
+    {
+        json_int_t seq = json_integer_value(json_object_get(item, "seq"));
+        if (ingest_batch_take(ctx->batch, ctx->instance->name,
+                              json_string_value(json_object_get(item, "key")), seq) != 0) {
+            status = LH_RETRY;
+            error = error != NULL ? error : strdup("out of memory");
+            break;
+        }
+        if (seq > ctx->notifications_after) {
+            ctx->notifications_after = seq;
+        }
+        json_object_del(item, "seq"); /* the host's business */
+    }
+    if (status != LH_OK) {
+        json_decref(items);
+        ctx_fail(ctx, "notifications could not be read: %s", error ? error : "?");
+    } else {
+        *items_out = items;
+    }
+    free(error);
+    return status;
+}
+
+static lh_status_t host_notification_keep(lh_ctx_t *ctx, const char *key)
+{
+    if (!live(ctx) || !ctx->in_poll || ctx->batch == NULL || key == NULL ||
+        ingest_batch_keep(ctx->batch, key) == 0) {
+        if (ctx != NULL) {
+            ctx_fail(ctx, "notification_keep: %s was not taken in this poll",
+                     key != NULL ? key : "(null)");
+        }
+        return LH_PERMANENT;
+    }
+    return LH_OK;
+}
+
+static lh_status_t host_poll_soon(lh_ctx_t *ctx)
+{
+    if (!live(ctx)) {
+        if (ctx != NULL) {
+            ctx_fail(ctx, "poll_soon is not allowed in validate()");
+        }
+        return LH_PERMANENT;
+    }
+    char *channel = sync_channel(ctx);
+    if (channel == NULL) {
+        return LH_RETRY;
+    }
+    lh_status_t status = LH_OK;
+    if (ctx->batch != NULL) {
+        /* sent by PostgreSQL when the call's batch commits */
+        if (ingest_batch_wake(ctx->batch, channel) != 0) {
+            ctx_fail(ctx, "out of memory");
+            status = LH_RETRY;
+        }
+    } else {
+        struct host_services *services = ctx->instance->services;
+        char *error = NULL;
+        status = LH_RETRY;
+        struct store *store = services_store_lock(services, &error);
+        if (store != NULL) {
+            status = store_notify(store, channel, STORE_WAKE_PAYLOAD, &error) == STORE_OK
+                         ? LH_OK
+                         : LH_RETRY;
+            services_store_unlock(services);
+        }
+        if (status != LH_OK) {
+            ctx_fail(ctx, "poll_soon: %s", error ? error : "?");
+        }
+        free(error);
+    }
+    free(channel);
+    return status;
+}
+
 static const lh_host_t host_table = {
-    .size = sizeof(lh_host_t),
+    .struct_size = sizeof(lh_host_t),
     .abi_major = LH_ABI_MAJOR,
     .abi_minor = LH_ABI_MINOR,
     .log = host_log,
@@ -420,6 +698,11 @@ static const lh_host_t host_table = {
     .oauth2_token = host_oauth2_token,
     .oauth2_invalidate = host_oauth2_invalidate,
     .lead_identity_put = host_lead_identity_put,
+    .config_error = host_config_error,
+    .notification_put = host_notification_put,
+    .notifications_take = host_notifications_take,
+    .notification_keep = host_notification_keep,
+    .poll_soon = host_poll_soon,
 };
 
 const lh_host_t *host_api_table(void)

@@ -4,7 +4,7 @@
  * The host owns libcurl so that every connector gets the same behaviour: timeouts,
  * redirects refused (a redirect could carry credentials elsewhere), TLS verified,
  * Retry-After understood, full-jitter backoff for idempotent retries (a provider's own
- * "should retry" header overriding the status when the plugin names it: LH_HTTP_RETRY_HINT),
+ * "should retry" header overriding the status when the plugin names it: retry_hint_header),
  * nothing secret in logs (no headers, no query strings), and metrics per instance.
  *
  * Each thread keeps one easy handle, reset before every request: libcurl keeps the
@@ -22,6 +22,7 @@
 #include "instance.h"
 #include "log.h"
 #include "metrics.h"
+#include "sdk_abi.h"
 #include "util.h"
 
 #define HTTP_DEFAULT_TIMEOUT_MS 30000
@@ -199,9 +200,6 @@ static lh_status_t perform_once(const lh_http_request_t *request, lh_http_respon
     struct receive received = {{0}, false, NULL, 0};
     lh_status_t status = LH_RETRY;
     for (size_t i = 0; i < request->header_count; i++) {
-        if (strcasecmp(request->headers[i].name, LH_HTTP_RETRY_HINT) == 0) {
-            continue; /* for the host, not the provider */
-        }
         char *line = util_printf("%s: %s", request->headers[i].name, request->headers[i].value);
         struct curl_slist *grown = line != NULL ? curl_slist_append(headers, line) : NULL;
         free(line);
@@ -271,20 +269,15 @@ static bool status_retryable(long status)
     return status == 408 || status == 425 || status == 429 || (status >= 500 && status < 600);
 }
 
-/* The response header named by the request's LH_HTTP_RETRY_HINT, or NULL when none. */
+/* The response header named by the request's retry_hint_header, or NULL when none. */
 static const char *retry_hint_name(const lh_http_request_t *request)
 {
-    for (size_t i = 0; i < request->header_count; i++) {
-        if (strcasecmp(request->headers[i].name, LH_HTTP_RETRY_HINT) == 0 &&
-            request->headers[i].value != NULL && request->headers[i].value[0] != '\0') {
-            return request->headers[i].value;
-        }
-    }
-    return NULL;
+    const char *name = request->retry_hint_header;
+    return name != NULL && name[0] != '\0' ? name : NULL;
 }
 
 /* Whether to try again after an answer: by its status, unless the provider says otherwise
- * in the hint header (see LH_HTTP_RETRY_HINT). */
+ * in the hint header (see lh_http_request_t.retry_hint_header). */
 static bool answer_retryable(const lh_http_response_t *response, const char *hint_name)
 {
     bool retry = status_retryable(response->status);
@@ -307,13 +300,11 @@ static int64_t backoff_delay(int attempt, unsigned *seed)
     return (int64_t)(rand_r(seed) % (unsigned)ceiling);
 }
 
-lh_status_t host_http_request(lh_ctx_t *ctx, const lh_http_request_t *request,
+lh_status_t host_http_perform(lh_ctx_t *ctx, const lh_http_request_t *request,
                               lh_http_response_t *response)
 {
-    if (response == NULL) {
-        return LH_PERMANENT;
-    }
     memset(response, 0, sizeof(*response));
+    response->struct_size = (uint32_t)sizeof(*response);
     response->retry_after_ms = -1;
     if (request == NULL || request->url == NULL ||
         (strncmp(request->url, "http://", 7) != 0 && strncmp(request->url, "https://", 8) != 0)) {
@@ -375,14 +366,64 @@ lh_status_t host_http_request(lh_ctx_t *ctx, const lh_http_request_t *request,
     return status;
 }
 
+/* Why the plugin's request cannot be sent, or NULL. */
+static const char *request_refusal(const struct lh_ctx *ctx, const lh_http_request_t *request)
+{
+    if (ctx != NULL && (ctx->instance == NULL || ctx->validating)) {
+        return "http: validate() may not use the network";
+    }
+    if (request == NULL || request->struct_size < SDK_HTTP_REQUEST_SIZE_2_0) {
+        return "http: the request has no struct_size: write it with LH_HTTP_REQUEST()";
+    }
+    return NULL;
+}
+
+lh_status_t host_http_request(lh_ctx_t *ctx, const lh_http_request_t *request,
+                              lh_http_response_t *response)
+{
+    /* A response without its size cannot even be cleared: its real size is unknown. */
+    if (response == NULL || response->struct_size < SDK_HTTP_RESPONSE_SIZE_2_0) {
+        if (ctx != NULL) {
+            host_api_table()->set_error(ctx, "http: the response has no struct_size: declare it "
+                                             "with LH_HTTP_RESPONSE_INIT");
+        }
+        return LH_PERMANENT;
+    }
+    uint32_t response_size = response->struct_size;
+    lh_http_response_t full;
+    lh_http_request_t own;
+    const char *refusal = request_refusal(ctx, request);
+    lh_status_t status = LH_PERMANENT;
+    if (refusal != NULL) {
+        memset(&full, 0, sizeof(full));
+        full.retry_after_ms = -1;
+        if (ctx != NULL) {
+            host_api_table()->set_error(ctx, "%s", refusal);
+        }
+    } else {
+        sdk_copy_in(&own, sizeof(own), request, SDK_HTTP_REQUEST_SIZE_2_0);
+        status = host_http_perform(ctx, &own, &full);
+    }
+    /* Back into the plugin's struct, as much of it as it has. Every member that owns
+     * memory belongs to 2.0, which any plugin's struct holds. */
+    full.struct_size = response_size;
+    memcpy(response, &full, response_size < sizeof(full) ? response_size : sizeof(full));
+    return status;
+}
+
 void host_http_response_free(lh_http_response_t *response)
 {
-    if (response == NULL) {
+    if (response == NULL || response->struct_size < SDK_HTTP_RESPONSE_SIZE_2_0) {
         return;
     }
+    uint32_t size = response->struct_size;
     free(response->body);
     free_headers(response->headers, response->header_count);
-    int64_t retry_after = -1;
-    memset(response, 0, sizeof(*response));
-    response->retry_after_ms = retry_after;
+    response->body = NULL;
+    response->body_len = 0;
+    response->headers = NULL;
+    response->header_count = 0;
+    response->status = 0;
+    response->retry_after_ms = -1;
+    response->struct_size = size;
 }

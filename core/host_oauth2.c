@@ -14,6 +14,7 @@
 #include "host_http.h"
 #include "instance.h"
 #include "log.h"
+#include "sdk_abi.h"
 #include "util.h"
 
 #define OAUTH2_SKEW_MS          60000 /* refresh this long before the token expires */
@@ -179,16 +180,13 @@ static lh_status_t refresh(struct lh_ctx *ctx, const lh_oauth2_t *config)
     }
     const lh_header_t headers[] = {{"Content-Type", "application/x-www-form-urlencoded"},
                                    {"Accept", "application/json"}};
-    lh_http_request_t request = {.method = "POST",
-                                 .url = config->token_url,
-                                 .headers = headers,
-                                 .header_count = 2,
-                                 .body = form.data,
-                                 .body_len = form.len,
-                                 .max_attempts = 3};
+    lh_http_request_t request =
+        LH_HTTP_REQUEST(.method = "POST", .url = config->token_url, .headers = headers,
+                        .header_count = 2, .body = form.data, .body_len = form.len,
+                        .max_attempts = 3);
     lh_http_response_t response;
     set_state(o, INSTANCE_TOKEN_REFRESHING);
-    lh_status_t status = host_http_request(ctx, &request, &response);
+    lh_status_t status = host_http_perform(ctx, &request, &response);
     explicit_bzero(form.data, form.len);
     strbuf_free(&form);
     json_t *body = status == LH_OK ? json_loads(response.body, 0, NULL) : NULL;
@@ -260,14 +258,25 @@ out:
     return status;
 }
 
-lh_status_t host_oauth2_token(lh_ctx_t *ctx, const lh_oauth2_t *config, const char **token_out)
+lh_status_t host_oauth2_token(lh_ctx_t *ctx, const lh_oauth2_t *plugin_config,
+                              const char **token_out)
 {
     const lh_host_t *host = host_api_table();
     if (token_out == NULL || ctx == NULL) {
         return LH_PERMANENT;
     }
     *token_out = NULL;
-    if (config == NULL || config->token_url == NULL || config->client_id == NULL ||
+    if (ctx->instance == NULL || ctx->validating) {
+        host->set_error(ctx, "oauth2: validate() may not use the network");
+        return LH_PERMANENT;
+    }
+    lh_oauth2_t own;
+    if (!sdk_copy_in(&own, sizeof(own), plugin_config, SDK_OAUTH2_SIZE_2_0)) {
+        host->set_error(ctx, "oauth2: the config has no struct_size: write it with LH_OAUTH2()");
+        return LH_CONFIG;
+    }
+    const lh_oauth2_t *config = &own;
+    if (config->token_url == NULL || config->client_id == NULL ||
         (strncmp(config->token_url, "https://", 8) != 0 &&
          strncmp(config->token_url, "http://", 7) != 0) ||
         (is_refresh_grant(config) && config->refresh_token == NULL)) {
@@ -298,7 +307,7 @@ lh_status_t host_oauth2_token(lh_ctx_t *ctx, const lh_oauth2_t *config, const ch
 
 bool host_oauth2_drop(lh_ctx_t *ctx)
 {
-    if (ctx == NULL) {
+    if (ctx == NULL || ctx->instance == NULL) {
         return false;
     }
     struct instance_oauth2 *o = &ctx->instance->oauth2;

@@ -315,6 +315,7 @@ static enum MHD_Result run_webhook(struct request *req, const char *method, cons
     remote_address(req->connection, remote, sizeof(remote));
     const char *query = strchr(req->raw_uri != NULL ? req->raw_uri : "", '?');
     lh_webhook_request_t request = {
+        .struct_size = (uint32_t)sizeof(lh_webhook_request_t),
         .method = method,
         .path = url,
         .query = query != NULL ? query + 1 : "",
@@ -331,7 +332,7 @@ static enum MHD_Result run_webhook(struct request *req, const char *method, cons
     if (status != LH_OK) {
         return answer_plugin_failure(req, status);
     }
-    if (req->batch.event_count == 0 && req->batch.checkpoint_count == 0) {
+    if (ingest_batch_empty(&req->batch)) {
         req->batch.result = STORE_OK;
         return answer_webhook(req);
     }
@@ -343,9 +344,17 @@ static enum MHD_Result run_webhook(struct request *req, const char *method, cons
     return MHD_YES;
 }
 
+/* GET reaches a webhook callback only when its plugin declares challenge handshakes. */
+static bool takes_get(const struct instance *instance)
+{
+    return instance != NULL && instance->plugin->desc->webhook != NULL &&
+           (instance->plugin->desc->flags & LH_PLUGIN_WEBHOOK_GET) != 0;
+}
+
 static enum MHD_Result start_webhook(struct request *req, const char *method, const char *url)
 {
-    if (strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
+    bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
+    if (strcmp(method, MHD_HTTP_METHOD_POST) != 0 && !get) {
         return send_error(req, 405, "method_not_allowed", "webhooks take POST",
                           MHD_HTTP_HEADER_ALLOW, "POST");
     }
@@ -363,12 +372,20 @@ static enum MHD_Result start_webhook(struct request *req, const char *method, co
                                                 : "this connector instance takes no webhooks",
                           NULL, NULL);
     }
+    if (get && !takes_get(req->instance)) {
+        return send_error(req, 405, "method_not_allowed", "webhooks take POST",
+                          MHD_HTTP_HEADER_ALLOW, "POST");
+    }
     if (!atomic_load(&req->instance->initialized)) {
         /* Only this instance's webhooks: the process stays ready for the others
          * (readiness.h). */
         count_webhook(req, "not_initialized");
         return send_error(req, 503, "unavailable", "the connector instance is not initialized",
                           MHD_HTTP_HEADER_RETRY_AFTER, "5");
+    }
+    if (get) {
+        /* a challenge handshake (LinkedIn's ?challengeCode=): no body to read */
+        return run_webhook(req, method, url);
     }
     const char *length = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);

@@ -97,6 +97,102 @@ json_t *ingest_batch_find_checkpoint(const struct ingest_batch *batch, const cha
     return NULL;
 }
 
+/* Makes room for one more item in an array of item_size-byte items. */
+static int grow(void **items, size_t count, size_t *capacity, size_t item_size)
+{
+    if (count < *capacity) {
+        return 0;
+    }
+    size_t wanted = *capacity ? *capacity * 2 : 4;
+    void *grown = realloc(*items, wanted * item_size);
+    if (grown == NULL) {
+        return -1;
+    }
+    *items = grown;
+    *capacity = wanted;
+    return 0;
+}
+
+int ingest_batch_put_notification(struct ingest_batch *batch, const char *instance, const char *key,
+                                  json_t *value, const char *wake)
+{
+    if (grow((void **)&batch->notifications, batch->notification_count,
+             &batch->notification_capacity, sizeof(*batch->notifications)) != 0) {
+        json_decref(value);
+        return -1;
+    }
+    struct store_notification n = {strdup(instance), strdup(key), value,
+                                   wake != NULL ? strdup(wake) : NULL};
+    if (n.instance == NULL || n.key == NULL || (wake != NULL && n.wake == NULL)) {
+        free(n.instance);
+        free(n.key);
+        free(n.wake);
+        json_decref(value);
+        return -1;
+    }
+    batch->notifications[batch->notification_count++] = n;
+    return 0;
+}
+
+int ingest_batch_take(struct ingest_batch *batch, const char *instance, const char *key,
+                      int64_t seq)
+{
+    if (grow((void **)&batch->taken, batch->taken_count, &batch->taken_capacity,
+             sizeof(*batch->taken)) != 0) {
+        return -1;
+    }
+    struct store_taken t = {strdup(instance), strdup(key), seq};
+    if (t.instance == NULL || t.key == NULL) {
+        free(t.instance);
+        free(t.key);
+        return -1;
+    }
+    batch->taken[batch->taken_count++] = t;
+    return 0;
+}
+
+size_t ingest_batch_keep(struct ingest_batch *batch, const char *key)
+{
+    size_t kept = 0, used = 0;
+    for (size_t i = 0; i < batch->taken_count; i++) {
+        if (strcmp(batch->taken[i].key, key) == 0) {
+            free(batch->taken[i].instance);
+            free(batch->taken[i].key);
+            kept++;
+        } else {
+            batch->taken[used++] = batch->taken[i];
+        }
+    }
+    batch->taken_count = used;
+    return kept;
+}
+
+int ingest_batch_wake(struct ingest_batch *batch, const char *channel)
+{
+    for (size_t i = 0; i < batch->wake_count; i++) {
+        if (strcmp(batch->wake[i], channel) == 0) {
+            return 0;
+        }
+    }
+    char **grown = realloc(batch->wake, (batch->wake_count + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        return -1;
+    }
+    batch->wake = grown;
+    batch->wake[batch->wake_count] = strdup(channel);
+    if (batch->wake[batch->wake_count] == NULL) {
+        return -1;
+    }
+    batch->wake_count++;
+    return 0;
+}
+
+bool ingest_batch_empty(const struct ingest_batch *batch)
+{
+    return batch->event_count == 0 && batch->checkpoint_count == 0 &&
+           batch->notification_count == 0 && batch->taken_count == 0 && batch->wake_count == 0;
+}
+
 void ingest_batch_clear(struct ingest_batch *batch)
 {
     for (size_t i = 0; i < batch->event_count; i++) {
@@ -109,6 +205,22 @@ void ingest_batch_clear(struct ingest_batch *batch)
         json_decref(batch->checkpoints[i].value);
     }
     free(batch->checkpoints);
+    for (size_t i = 0; i < batch->notification_count; i++) {
+        free(batch->notifications[i].instance);
+        free(batch->notifications[i].key);
+        free(batch->notifications[i].wake);
+        json_decref(batch->notifications[i].value);
+    }
+    free(batch->notifications);
+    for (size_t i = 0; i < batch->taken_count; i++) {
+        free(batch->taken[i].instance);
+        free(batch->taken[i].key);
+    }
+    free(batch->taken);
+    for (size_t i = 0; i < batch->wake_count; i++) {
+        free(batch->wake[i]);
+    }
+    free(batch->wake);
     free(batch->error);
     memset(batch, 0, sizeof(*batch));
 }
@@ -169,43 +281,56 @@ static void count_outcomes(struct ingest *ingest, struct ingest_batch *list)
  * Writes the batches of `list` in one transaction. The records are copied side by side
  * (shallow: the JSON is shared) so the store sees one array, and the results copied back.
  */
+/* Appends count items of item_size bytes at from to the array at *to (its *used items). */
+static void append_items(void *to, size_t *used, const void *from, size_t count, size_t item_size)
+{
+    /* memcpy's pointers must be valid even for zero bytes */
+    if (count > 0) {
+        memcpy((char *)to + *used * item_size, from, count * item_size);
+        *used += count;
+    }
+}
+
 static enum store_result write_together(struct store *store, struct ingest_batch *list,
                                         const struct router *router, json_t *destinations,
                                         char **error_out)
 {
-    size_t events = 0, checkpoints = 0;
+    size_t events = 0;
+    struct store_writes all = {0}, sizes = {0};
     for (struct ingest_batch *b = list; b != NULL; b = b->next) {
         events += b->event_count;
-        checkpoints += b->checkpoint_count;
+        sizes.checkpoint_count += b->checkpoint_count;
+        sizes.notification_count += b->notification_count;
+        sizes.taken_count += b->taken_count;
+        sizes.wake_count += b->wake_count;
     }
     struct event_record *all_events = calloc(events + 1, sizeof(*all_events));
-    struct store_checkpoint *all_checkpoints = calloc(checkpoints + 1, sizeof(*all_checkpoints));
-    if (all_events == NULL || all_checkpoints == NULL) {
-        free(all_events);
-        free(all_checkpoints);
+    all.checkpoints = calloc(sizes.checkpoint_count + 1, sizeof(*all.checkpoints));
+    all.notifications = calloc(sizes.notification_count + 1, sizeof(*all.notifications));
+    all.taken = calloc(sizes.taken_count + 1, sizeof(*all.taken));
+    all.wake = calloc(sizes.wake_count + 1, sizeof(*all.wake));
+    enum store_result rc = STORE_UNAVAILABLE;
+    if (all_events == NULL || all.checkpoints == NULL || all.notifications == NULL ||
+        all.taken == NULL || all.wake == NULL) {
         *error_out = strdup("out of memory");
-        return STORE_UNAVAILABLE;
+        goto out;
     }
-    size_t e = 0, c = 0;
+    size_t e = 0;
     for (struct ingest_batch *b = list; b != NULL; b = b->next) {
-        /* memcpy's pointers must be valid even for zero bytes */
-        if (b->event_count > 0) {
-            memcpy(all_events + e, b->events, b->event_count * sizeof(*all_events));
-            e += b->event_count;
-        }
-        if (b->checkpoint_count > 0) {
-            memcpy(all_checkpoints + c, b->checkpoints,
-                   b->checkpoint_count * sizeof(*all_checkpoints));
-            c += b->checkpoint_count;
-        }
+        append_items(all_events, &e, b->events, b->event_count, sizeof(*all_events));
+        append_items(all.checkpoints, &all.checkpoint_count, b->checkpoints, b->checkpoint_count,
+                     sizeof(*all.checkpoints));
+        append_items(all.notifications, &all.notification_count, b->notifications,
+                     b->notification_count, sizeof(*all.notifications));
+        append_items(all.taken, &all.taken_count, b->taken, b->taken_count, sizeof(*all.taken));
+        append_items(all.wake, &all.wake_count, b->wake, b->wake_count, sizeof(*all.wake));
     }
-    enum store_result rc = STORE_CONFLICT;
+    rc = STORE_CONFLICT;
     for (int attempt = 0; rc == STORE_CONFLICT && attempt < INGEST_CONFLICT_RETRIES; attempt++) {
         free(*error_out);
         *error_out = NULL;
         json_object_clear(destinations);
-        rc = store_write_batch(store, all_events, events, all_checkpoints, checkpoints, router,
-                               destinations, error_out);
+        rc = store_write_batch(store, all_events, events, &all, router, destinations, error_out);
     }
     e = 0;
     for (struct ingest_batch *b = list; b != NULL; b = b->next) {
@@ -215,8 +340,12 @@ static enum store_result write_together(struct store *store, struct ingest_batch
             b->events[i].duplicate = all_events[e].duplicate;
         }
     }
+out:
     free(all_events);
-    free(all_checkpoints);
+    free(all.checkpoints);
+    free(all.notifications);
+    free(all.taken);
+    free(all.wake);
     return rc;
 }
 

@@ -28,6 +28,14 @@ struct ingest_batch {
     struct store_checkpoint *checkpoints; /* owned */
     size_t checkpoint_count;
     size_t checkpoint_capacity;
+    struct store_notification *notifications; /* owned: notification_put */
+    size_t notification_count;
+    size_t notification_capacity;
+    struct store_taken *taken; /* owned: notifications_take, removed on commit */
+    size_t taken_count;
+    size_t taken_capacity;
+    char **wake; /* owned: sync channels to NOTIFY on commit (poll_soon), no repeats */
+    size_t wake_count;
     ingest_done_fn done;
     void *done_arg;
     enum store_result result;  /* set before done() */
@@ -45,6 +53,27 @@ int ingest_batch_put_checkpoint(struct ingest_batch *batch, const char *instance
 /* ingest_batch_find_checkpoint - the last value put for key in this batch (borrowed) or
  * NULL. */
 json_t *ingest_batch_find_checkpoint(const struct ingest_batch *batch, const char *key);
+
+/* ingest_batch_put_notification - value STOLEN; instance, key and wake (a sync channel to
+ * NOTIFY when the put changes something, or NULL) copied. 0, or -1 when out of memory. */
+int ingest_batch_put_notification(struct ingest_batch *batch, const char *instance, const char *key,
+                                  json_t *value, const char *wake);
+
+/* ingest_batch_take - record that the notification (instance, key) at seq was taken: it is
+ * removed when the batch commits. 0, or -1 when out of memory. */
+int ingest_batch_take(struct ingest_batch *batch, const char *instance, const char *key,
+                      int64_t seq);
+
+/* ingest_batch_keep - forget the takes of key (it stays pending). Returns how many there
+ * were. */
+size_t ingest_batch_keep(struct ingest_batch *batch, const char *key);
+
+/* ingest_batch_wake - NOTIFY channel when the batch commits (once however often asked).
+ * 0, or -1 when out of memory. */
+int ingest_batch_wake(struct ingest_batch *batch, const char *channel);
+
+/* ingest_batch_empty - true when the batch has nothing to write. */
+bool ingest_batch_empty(const struct ingest_batch *batch);
 
 /* ingest_batch_clear - frees everything the batch holds and zeroes it. */
 void ingest_batch_clear(struct ingest_batch *batch);

@@ -85,6 +85,16 @@ static bool lock_for_call(struct instance *instance)
     return true;
 }
 
+/* A webhook of a plugin that promises it only reads init()'s state runs unserialized:
+ * never behind a poll's slow provider call. */
+static bool lock_for_webhook(struct instance *instance)
+{
+    if (instance->plugin->desc->flags & LH_PLUGIN_WEBHOOK_CONCURRENT) {
+        return false;
+    }
+    return lock_for_call(instance);
+}
+
 static void observe_callback(struct instance *instance, const char *callback, int64_t started,
                              lh_status_t status)
 {
@@ -98,21 +108,69 @@ static void observe_callback(struct instance *instance, const char *callback, in
                         callback, "status", instance_status_name(status), METRICS_END);
 }
 
-/* Calls init(): the state on success; otherwise destroy()s what init() left and says why
- * (and, when not NULL, *retry_after_out gets its set_retry_after() delay, or -1). */
+/* Runs validate() in ctx; LH_CONFIG when it reported anything, whatever it returned. */
+static lh_status_t call_validate(const struct plugin *plugin, struct lh_ctx *ctx,
+                                 const json_t *settings)
+{
+    if (plugin->desc->validate == NULL) {
+        return LH_OK;
+    }
+    ctx->validating = true;
+    lh_status_t status = plugin->desc->validate(ctx, host_api_table(), settings);
+    ctx->validating = false;
+    if (ctx->config_errors > 0 && status != LH_RETRY) {
+        return LH_CONFIG;
+    }
+    if (status == LH_CONFIG && ctx->config_errors == 0) {
+        /* refused without saying why: still refused, with the host's word for it */
+        host_api_table()->config_error(ctx, NULL, "the plugin's validate() named no setting",
+                                       "the plugin refused its settings");
+    }
+    return status == LH_OK || status == LH_CONFIG || status == LH_RETRY ? status : LH_CONFIG;
+}
+
+lh_status_t instance_validate_offline(const struct plugin *plugin, const char *name,
+                                      const json_t *settings, const struct config_where *where,
+                                      const char *prefix, struct diag_list *diags)
+{
+    struct ctx_report report = {.diags = diags, .where = where, .prefix = prefix, .name = name};
+    struct lh_ctx ctx;
+    ctx_init(&ctx, NULL, NULL);
+    ctx.report = &report;
+    lh_status_t status = call_validate(plugin, &ctx, settings);
+    if (status == LH_RETRY) {
+        config_where_error(diags, where, prefix, NULL, NULL, "%s",
+                           ctx.error != NULL ? ctx.error : "out of memory");
+    }
+    ctx_clear(&ctx);
+    return status;
+}
+
+/* Calls validate() then init(): the state on success; otherwise destroy()s what init() left
+ * and says why (and, when not NULL, *retry_after_out gets its set_retry_after() delay, or
+ * -1). */
 static lh_status_t call_init(struct instance *instance, void **state_out, char **error_out,
                              int64_t *retry_after_out)
 {
     struct lh_ctx ctx;
     ctx_init(&ctx, instance, NULL);
+    *state_out = NULL;
+    *error_out = NULL;
+    lh_status_t status = call_validate(instance->plugin, &ctx, instance->settings);
+    if (status != LH_OK) {
+        *error_out = util_printf("init failed (%s): %s", instance_status_name(status),
+                                 ctx.error ? ctx.error : "no reason given");
+        if (retry_after_out != NULL) {
+            *retry_after_out = -1;
+        }
+        ctx_clear(&ctx);
+        return status;
+    }
     ctx.in_init = true;
     void *state = NULL;
     int64_t started = util_monotonic_ms();
-    lh_status_t status =
-        instance->plugin->desc->init(&ctx, host_api_table(), instance->settings, &state);
+    status = instance->plugin->desc->init(&ctx, host_api_table(), instance->settings, &state);
     observe_callback(instance, "init", started, status);
-    *state_out = NULL;
-    *error_out = NULL;
     if (status == LH_OK) {
         *state_out = state;
     } else {
@@ -149,20 +207,10 @@ lh_status_t instance_init(struct instance *instance)
     return status;
 }
 
-lh_status_t instance_try_init(struct instance *instance, char **error_out)
-{
-    void *state = NULL;
-    lh_status_t status = call_init(instance, &state, error_out, NULL);
-    if (status == LH_OK) {
-        instance->plugin->desc->destroy(state);
-    }
-    return status;
-}
-
 lh_status_t instance_webhook(struct instance *instance, struct lh_ctx *ctx,
                              const lh_webhook_request_t *request)
 {
-    bool locked = lock_for_call(instance);
+    bool locked = lock_for_webhook(instance);
     int64_t started = util_monotonic_ms();
     lh_status_t status = instance->plugin->desc->webhook(instance->state, ctx, request);
     observe_callback(instance, "webhook", started, status);
@@ -176,7 +224,9 @@ lh_status_t instance_poll(struct instance *instance, struct lh_ctx *ctx)
 {
     bool locked = lock_for_call(instance);
     int64_t started = util_monotonic_ms();
+    ctx->in_poll = true;
     lh_status_t status = instance->plugin->desc->poll(instance->state, ctx);
+    ctx->in_poll = false;
     observe_callback(instance, "poll", started, status);
     if (locked) {
         pthread_mutex_unlock(&instance->call_mutex);
@@ -214,7 +264,8 @@ lh_status_t instance_deliver(struct instance *instance, struct lh_ctx *ctx,
     } else {
         lh_status_t result = LH_OK;
         char *message = NULL;
-        status = desc->deliver_batch(instance->state, ctx, delivery, 1, &result, &message);
+        const lh_delivery_t *const one[] = {delivery};
+        status = desc->deliver_batch(instance->state, ctx, one, 1, &result, &message);
         if (status == LH_OK) {
             status = result;
         }
@@ -251,14 +302,26 @@ void instance_deliver_batch(struct instance *instance, struct lh_ctx *ctx,
         }
         return;
     }
+    /* the plugin gets pointers: a delivery may grow in a later minor */
+    const lh_delivery_t **pointers = calloc(count + 1, sizeof(*pointers));
+    if (pointers == NULL) {
+        for (size_t i = 0; i < count; i++) {
+            results[i] = LH_RETRY;
+        }
+        return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        pointers[i] = &deliveries[i];
+    }
     bool locked = lock_for_call(instance);
     int64_t started = util_monotonic_ms();
     lh_status_t status =
-        desc->deliver_batch(instance->state, ctx, deliveries, count, results, messages);
+        desc->deliver_batch(instance->state, ctx, pointers, count, results, messages);
     observe_callback(instance, "deliver_batch", started, status);
     if (locked) {
         pthread_mutex_unlock(&instance->call_mutex);
     }
+    free(pointers);
     if (status != LH_OK) {
         for (size_t i = 0; i < count; i++) {
             if (results[i] == LH_OK) {

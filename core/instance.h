@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "config_where.h"
 #include "ingest.h"
 #include "loader.h"
 #include "metrics.h"
@@ -84,10 +85,19 @@ void instance_set_poll_status(struct instance *instance, const char *outcome, co
  * first one. NEW reference. */
 json_t *instance_poll_status(struct instance *instance);
 
+/* Where validate()'s config_error() reports go offline (check-config, start-up): errors
+ * at "<prefix>.<key>" in the file the settings came from. */
+struct ctx_report {
+    struct diag_list *diags;
+    const struct config_where *where;
+    const char *prefix; /* "settings", "scoring[2].settings" */
+    const char *name;   /* the instance's name to be: instance_name() */
+};
+
 /* The per-call context. Lives on the caller's stack or in a request; valid only during
  * the callback. */
 struct lh_ctx {
-    struct instance *instance;
+    struct instance *instance;     /* NULL only in an offline validate() */
     struct ingest_batch *batch;    /* where emit/checkpoint_put go; NULL for init/deliver */
     char *error;                   /* set_error; owned */
     int64_t retry_after_ms;        /* -1 when not set */
@@ -97,6 +107,12 @@ struct lh_ctx {
     unsigned rejected;             /* events refused by emit */
     bool in_init;                  /* set_batch_size() is allowed now */
     bool in_delivery;              /* deliver(): checkpoints write through, identities allowed */
+    bool in_poll;                  /* poll(): notifications may be taken */
+    bool validating;               /* validate(): no I/O; config_error() reports */
+    struct ctx_report *report;     /* validate offline: where config_error() goes; NULL: into
+                                      error, "key: message" */
+    unsigned config_errors;        /* config_error() calls so far */
+    int64_t notifications_after;   /* the last notification seq taken in this call */
     const lh_delivery_t *delivery; /* the delivery being attempted, when one */
     char *oauth2_token;            /* what oauth2_token() returned this call; owned */
     /* respond() */
@@ -146,11 +162,15 @@ int instance_setup(struct instance *instance, const struct config_instance *conf
 lh_status_t instance_init(struct instance *instance);
 
 /*
- * instance_try_init - init() then destroy() at once, logging nothing: for check-config,
- * on plugins whose init() has no effect beyond its state (scorers).
- *   error_out: malloc'd reason on failure, NULL on success.
+ * instance_validate_offline - run the plugin's validate() (when it has one) on settings
+ * that passed the schema, where no instance exists (check-config, start-up, reload): each
+ * config_error() becomes an error diagnostic at "<prefix>.<key>" in where's file.
+ *   name: what instance_name() answers (the instance's configured name).
+ *   Returns the callback's status (LH_CONFIG when it reported anything).
  */
-lh_status_t instance_try_init(struct instance *instance, char **error_out);
+lh_status_t instance_validate_offline(const struct plugin *plugin, const char *name,
+                                      const json_t *settings, const struct config_where *where,
+                                      const char *prefix, struct diag_list *diags);
 
 /*
  * instance_webhook - run the webhook callback under the instance's call rules, timing it.

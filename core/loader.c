@@ -28,6 +28,7 @@
 #include "config.h"
 #include "event.h"
 #include "loader.h"
+#include "sdk_abi.h"
 #include "util.h"
 
 /*
@@ -38,9 +39,13 @@
  * which grows with each minor.
  */
 static const uint32_t descriptor_size_by_minor[] = {
-    /* 1.0: everything up to and including reserved[8] */
-    offsetof(lh_plugin_t, reserved) + sizeof(((lh_plugin_t *)NULL)->reserved),
+    SDK_DESCRIPTOR_SIZE_2_0, /* 2.0: everything up to and including score */
 };
+
+/* Fields in a schema, and names in a header list, beyond which a table is taken to lack
+ * its terminator. */
+#define SCHEMA_FIELDS_MAX     256
+#define SIGNATURE_HEADERS_MAX 16
 _Static_assert(UTIL_ARRAY_LEN(descriptor_size_by_minor) == LH_ABI_MINOR + 1,
                "descriptor_size_by_minor needs one entry per ABI minor up to LH_ABI_MINOR");
 
@@ -56,7 +61,8 @@ _Static_assert(offsetof(lh_plugin_t, magic) == 0 && offsetof(lh_plugin_t, abi_ma
                "the descriptor header may never move");
 
 #define KNOWN_KINDS (LH_KIND_SOURCE | LH_KIND_SINK | LH_KIND_SCORER)
-#define KNOWN_FLAGS (LH_PLUGIN_REENTRANT | LH_PLUGIN_ORDERED)
+#define KNOWN_FLAGS                                                                                \
+    (LH_PLUGIN_REENTRANT | LH_PLUGIN_ORDERED | LH_PLUGIN_WEBHOOK_GET | LH_PLUGIN_WEBHOOK_CONCURRENT)
 
 /* Plugin-supplied text is shown in diagnostics at most this long. */
 #define SHOWN_TEXT_MAX 64
@@ -74,7 +80,8 @@ struct load_attempt {
     struct plugin_registry *reg;
     const char *path;
     void *handle;
-    const char *name; /* the descriptor's name once it is known to be valid, else NULL */
+    const char *name;          /* the descriptor's name once it is known to be valid, else NULL */
+    lh_config_field_t *schema; /* the normalized schema once read (owned until added) */
 };
 
 /* The file's base name without ".so": the refusal's name until the descriptor gives one. */
@@ -259,11 +266,18 @@ static int check_abi(struct load_attempt *at, const lh_plugin_t *desc)
         snprintf(detail, sizeof(detail),
                  "built for plugin ABI %u.x; this leadhubd supports ABI %d.x",
                  (unsigned)header.abi_major, LH_ABI_MAJOR);
-        char hint[160];
-        snprintf(hint, sizeof(hint),
-                 "rebuild the plugin against this leadhub's SDK (leadhub.h of ABI %d.%d, see "
-                 "`pkg-config --cflags leadhub-sdk`)",
-                 LH_ABI_MAJOR, LH_ABI_MINOR);
+        char hint[256];
+        if (header.abi_major < LH_ABI_MAJOR) {
+            snprintf(hint, sizeof(hint),
+                     "port the plugin to leadhub.h %d.%d (docs/sdk.md, \"Porting a plugin from "
+                     "ABI 1\": every struct now starts with its size) and rebuild it",
+                     LH_ABI_MAJOR, LH_ABI_MINOR);
+        } else {
+            snprintf(hint, sizeof(hint),
+                     "upgrade leadhub, or rebuild the plugin against this leadhub's SDK "
+                     "(leadhub.h of ABI %d.%d, see `pkg-config --cflags leadhub-sdk`)",
+                     LH_ABI_MAJOR, LH_ABI_MINOR);
+        }
         return refuse(at, detail, hint, "plugin %s was built for an incompatible plugin ABI",
                       at->path);
     }
@@ -293,8 +307,10 @@ static int check_abi(struct load_attempt *at, const lh_plugin_t *desc)
                       "sizeof(lh_plugin_t), and rebuild",
                       "plugin %s has a truncated descriptor", at->path);
     }
-    /* From here on desc is read as an lh_plugin_t, so it must be one. */
-    if ((uintptr_t)desc % alignof(lh_plugin_t) != 0 || !in_plugin_object(at, desc, needed)) {
+    /* From here on desc is read as an lh_plugin_t of up to struct_size bytes: the normalized
+     * copy (load_descriptor) reads no further. */
+    size_t readable = struct_size < sizeof(lh_plugin_t) ? struct_size : sizeof(lh_plugin_t);
+    if ((uintptr_t)desc % alignof(lh_plugin_t) != 0 || !in_plugin_object(at, desc, readable)) {
         return refuse(at, "the descriptor is misaligned, or extends past the plugin's own object",
                       invalid_pointer_hint, "plugin %s returned an invalid descriptor", at->path);
     }
@@ -366,8 +382,20 @@ static int check_kind(struct load_attempt *at, const lh_plugin_t *desc)
         /* Refused rather than ignored: a later minor may give those bits a meaning. */
         snprintf(detail, sizeof(detail), "flags 0x%x has unknown bits 0x%x", (unsigned)desc->flags,
                  (unsigned)(desc->flags & ~(uint32_t)KNOWN_FLAGS));
-        return refuse(at, detail, "set .flags to 0, LH_PLUGIN_REENTRANT or LH_PLUGIN_ORDERED",
+        return refuse(at, detail,
+                      "set .flags to 0 or to LH_PLUGIN_REENTRANT, LH_PLUGIN_ORDERED, "
+                      "LH_PLUGIN_WEBHOOK_GET, LH_PLUGIN_WEBHOOK_CONCURRENT",
                       "plugin %s has invalid flags", at->path);
+    }
+    if (desc->reserved != 0) {
+        /* Refused rather than ignored, as PostgreSQL's magic block does: a later minor may
+         * give the field a meaning, and a plugin must not claim it by accident. */
+        snprintf(detail, sizeof(detail), "reserved is 0x%x; it must be zero",
+                 (unsigned)desc->reserved);
+        return refuse(at, detail,
+                      "leave .reserved unset: a descriptor written with LH_PLUGIN_HEADER and "
+                      "designated initializers has it zero",
+                      "plugin %s sets a reserved descriptor field", at->path);
     }
     return 0;
 }
@@ -410,6 +438,13 @@ static int check_callbacks(struct load_attempt *at, const lh_plugin_t *desc)
     if (rc != 0) {
         return rc;
     }
+    const uint32_t webhook_flags = LH_PLUGIN_WEBHOOK_GET | LH_PLUGIN_WEBHOOK_CONCURRENT;
+    if ((desc->flags & webhook_flags) != 0 && desc->webhook == NULL) {
+        return refuse(at,
+                      "LH_PLUGIN_WEBHOOK_GET and LH_PLUGIN_WEBHOOK_CONCURRENT describe the "
+                      "webhook callback, which the descriptor does not set",
+                      "set .webhook, or drop those flags", "plugin %s has invalid flags", at->path);
+    }
     if (desc->kind == LH_KIND_SCORER && (desc->flags & LH_PLUGIN_REENTRANT) == 0) {
         return refuse(at, "the host runs scorers in parallel; flags lacks LH_PLUGIN_REENTRANT",
                       "make score() pure (it may only read the state init() built) and set "
@@ -447,6 +482,118 @@ static int check_event_types(struct load_attempt *at, const lh_plugin_t *desc)
     return 0;
 }
 
+/* A header name: RFC 9110 token characters. */
+static bool header_name_valid(const char *name)
+{
+    static const char specials[] = "!#$%&'*+-.^_`|~";
+    if (name == NULL || name[0] == '\0' || strlen(name) > 64) {
+        return false;
+    }
+    for (const char *p = name; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr(specials, c) != NULL)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* webhook_signature_headers: only with a webhook, valid names, terminated. */
+static int check_signature_headers(struct load_attempt *at, const lh_plugin_t *desc)
+{
+    const char *const *names = desc->webhook_signature_headers;
+    static const char hint[] = "list the header names a genuine request carries, ending with "
+                               "NULL: {\"X-Signature\", NULL}";
+    if (names == NULL) {
+        return 0;
+    }
+    if (desc->webhook == NULL) {
+        return refuse(at, "webhook_signature_headers is set, but the descriptor has no webhook",
+                      "set .webhook, or .webhook_signature_headers = NULL",
+                      "plugin %s has invalid webhook_signature_headers", at->path);
+    }
+    for (size_t i = 0;; i++) {
+        if (!in_plugin_object(at, &names[i], sizeof(names[i]))) {
+            return refuse(at, "the list is not in the plugin's own object", hint,
+                          "plugin %s has invalid webhook_signature_headers", at->path);
+        }
+        if (names[i] == NULL) {
+            return i == 0 ? refuse(at, "the list is empty: no POST could ever pass", hint,
+                                   "plugin %s has invalid webhook_signature_headers", at->path)
+                          : 0;
+        }
+        if (i >= SIGNATURE_HEADERS_MAX) {
+            return refuse(at, "more than 16 names, or no NULL at the end", hint,
+                          "plugin %s has invalid webhook_signature_headers", at->path);
+        }
+        if (!in_plugin_object(at, names[i], 1) || !header_name_valid(names[i])) {
+            char detail[96];
+            snprintf(detail, sizeof(detail), "entry %zu is not a header name", i);
+            return refuse(at, detail, hint, "plugin %s has invalid webhook_signature_headers",
+                          at->path);
+        }
+    }
+}
+
+/*
+ * Copies the plugin's schema table into at->schema: fields of this host's size, the
+ * members an older minor's smaller fields lack zeroed. The table is read with the stride
+ * its first field's struct_size gives, every field must carry the same size, and nothing
+ * outside the plugin's object is read. Returns 0, or -1 after a refusal.
+ */
+static int load_schema(struct load_attempt *at, const lh_config_field_t *table)
+{
+    static const char hint[] = "write every entry, the last one too, with LH_FIELD(...) and "
+                               "LH_FIELD_END, which set struct_size, and rebuild";
+    const char *base = (const char *)table;
+    uint32_t stride = 0;
+    if (!in_plugin_object(at, table, sizeof(uint32_t))) {
+        return refuse(at, "config_schema does not point into the plugin's own object", hint,
+                      "plugin %s has a malformed config schema", at->path);
+    }
+    memcpy(&stride, base, sizeof(stride));
+    if (stride < SDK_CONFIG_FIELD_SIZE_2_0 || stride % alignof(lh_config_field_t) != 0 ||
+        (uintptr_t)table % alignof(lh_config_field_t) != 0) {
+        char detail[160];
+        snprintf(detail, sizeof(detail),
+                 "its first field's struct_size is %u; a field of plugin ABI %d.x has at least "
+                 "%zu bytes",
+                 (unsigned)stride, LH_ABI_MAJOR, (size_t)SDK_CONFIG_FIELD_SIZE_2_0);
+        return refuse(at, detail, hint, "plugin %s has a malformed config schema", at->path);
+    }
+    size_t copied = stride < sizeof(lh_config_field_t) ? stride : sizeof(lh_config_field_t);
+    for (size_t i = 0;; i++) {
+        const char *entry = base + i * stride;
+        if (i >= SCHEMA_FIELDS_MAX || !in_plugin_object(at, entry, stride)) {
+            return refuse(at,
+                          "the table has more than 256 fields, or runs past the plugin's "
+                          "object without an LH_FIELD_END",
+                          hint, "plugin %s has a malformed config schema", at->path);
+        }
+        lh_config_field_t field = {0};
+        memcpy(&field, entry, copied);
+        if (field.struct_size != stride) {
+            char detail[160];
+            snprintf(detail, sizeof(detail),
+                     "field %zu has struct_size %u where the first has %u (a field written "
+                     "without LH_FIELD)",
+                     i, (unsigned)field.struct_size, (unsigned)stride);
+            return refuse(at, detail, hint, "plugin %s has a malformed config schema", at->path);
+        }
+        lh_config_field_t *grown = realloc(at->schema, (i + 1) * sizeof(*grown));
+        if (grown == NULL) {
+            return refuse(at, "out of memory", NULL, "could not load plugin %s", at->path);
+        }
+        at->schema = grown;
+        field.struct_size = (uint32_t)sizeof(lh_config_field_t);
+        at->schema[i] = field;
+        if (field.name == NULL) {
+            return 0;
+        }
+    }
+}
+
 static int check_schema(struct load_attempt *at, const lh_plugin_t *desc)
 {
     if (desc->config_schema == NULL) {
@@ -455,8 +602,11 @@ static int check_schema(struct load_attempt *at, const lh_plugin_t *desc)
                       "`static const lh_config_field_t schema[] = { LH_FIELD_END };`",
                       "plugin %s declares no config schema", at->path);
     }
+    if (load_schema(at, desc->config_schema) != 0) {
+        return -1;
+    }
     char *error = NULL;
-    if (config_schema_check(desc->config_schema, &error) != 0) {
+    if (config_schema_check(at->schema, &error) != 0) {
         int rc = refuse(at, error != NULL ? error : "config_schema_check() gave no reason",
                         "fix that field in the plugin's config_schema table (docs/sdk.md, "
                         "\"The config schema\")",
@@ -483,23 +633,47 @@ static int check_unique(struct load_attempt *at, const lh_plugin_t *desc)
     return rc;
 }
 
-static int add_plugin(struct plugin_registry *reg, const char *path, void *handle,
-                      const lh_plugin_t *desc)
+/* Adds the plugin with its normalized descriptor (copied) and schema (taken from at). */
+static int add_plugin(struct load_attempt *at, const lh_plugin_t *normalized)
 {
+    struct plugin_registry *reg = at->reg;
     struct plugin *plugins = realloc(reg->plugins, (reg->count + 1) * sizeof(*plugins));
     if (plugins == NULL) {
         return -1;
     }
     reg->plugins = plugins;
     struct plugin p = {
-        .name = strdup(desc->name), .path = strdup(path), .handle = handle, .desc = desc};
-    if (p.name == NULL || p.path == NULL) {
+        .name = strdup(normalized->name),
+        .path = strdup(at->path),
+        .handle = at->handle,
+        .webhook_signature_headers = normalized->webhook_signature_headers,
+        .desc_copy = malloc(sizeof(lh_plugin_t)),
+        .schema = at->schema,
+    };
+    if (p.name == NULL || p.path == NULL || p.desc_copy == NULL) {
         free(p.name);
         free(p.path);
+        free(p.desc_copy);
         return -1;
     }
+    *p.desc_copy = *normalized;
+    p.desc_copy->config_schema = p.schema;
+    p.desc = p.desc_copy;
+    at->schema = NULL;
     reg->plugins[reg->count++] = p;
     return 0;
+}
+
+/* The descriptor as this host reads it: the plugin's struct_size bytes (check_abi made
+ * sure they are in the plugin), the rest zero. */
+static lh_plugin_t normalized_descriptor(const lh_plugin_t *desc)
+{
+    lh_plugin_t copy;
+    memset(&copy, 0, sizeof(copy));
+    uint32_t size;
+    memcpy(&size, (const char *)desc + offsetof(lh_plugin_t, struct_size), sizeof(size));
+    memcpy(&copy, desc, size < sizeof(copy) ? size : sizeof(copy));
+    return copy;
 }
 
 int loader_load_file(struct plugin_registry *reg, const char *path)
@@ -535,12 +709,17 @@ int loader_load_file(struct plugin_registry *reg, const char *path)
                "plugin %s returned no descriptor", path);
         goto out;
     }
-    if (check_abi(&at, desc) != 0 || check_identity(&at, desc) != 0 || check_kind(&at, desc) != 0 ||
-        check_callbacks(&at, desc) != 0 || check_event_types(&at, desc) != 0 ||
-        check_schema(&at, desc) != 0 || check_unique(&at, desc) != 0) {
+    if (check_abi(&at, desc) != 0) {
         goto out;
     }
-    if (add_plugin(reg, path, at.handle, desc) != 0) {
+    lh_plugin_t normalized = normalized_descriptor(desc);
+    if (check_identity(&at, &normalized) != 0 || check_kind(&at, &normalized) != 0 ||
+        check_callbacks(&at, &normalized) != 0 || check_event_types(&at, &normalized) != 0 ||
+        check_signature_headers(&at, &normalized) != 0 || check_schema(&at, &normalized) != 0 ||
+        check_unique(&at, &normalized) != 0) {
+        goto out;
+    }
+    if (add_plugin(&at, &normalized) != 0) {
         refuse(&at, "out of memory", NULL, "could not load plugin %s", path);
         goto out;
     }
@@ -551,6 +730,7 @@ out:
     if (at.handle != NULL) {
         dlclose(at.handle);
     }
+    free(at.schema);
     free(open_path);
     return rc;
 }
@@ -704,6 +884,8 @@ void loader_free(struct plugin_registry *reg)
         }
         free(p->name);
         free(p->path);
+        free(p->desc_copy);
+        free(p->schema);
     }
     free(reg->plugins);
     for (size_t i = 0; i < reg->refused_count; i++) {

@@ -15,11 +15,23 @@
 #include "diag.h"
 #include "leadhub.h"
 
+/*
+ * A loaded plugin. The host reads its descriptor and schema only through the copies made
+ * at load (`desc`, whose config_schema points at `schema`): full-size structs of this
+ * host's ABI, with the fields an older plugin's smaller structs lack zeroed, so that no
+ * code past the loader ever reads beyond what the plugin declared.
+ */
 struct plugin {
     char *name;              /* desc->name, copied */
     char *path;              /* file it was loaded from */
     void *handle;            /* dlopen() handle */
-    const lh_plugin_t *desc; /* points into the loaded object: valid until loader_free() */
+    const lh_plugin_t *desc; /* the normalized copy (or, in tests, a host-built descriptor) */
+    /* NULL-terminated header names at least one of which a genuine webhook POST carries
+     * (the descriptor's webhook_signature_headers): a POST carrying none of them may be
+     * refused 401 before its body is read. NULL: not declared. Points into the plugin. */
+    const char *const *webhook_signature_headers;
+    lh_plugin_t *desc_copy;    /* owned: what desc points to for a loaded plugin */
+    lh_config_field_t *schema; /* owned: the normalized schema, LH_FIELD_END-terminated */
 };
 
 struct plugin_refusal {

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "commands.h"
 #include "leadhub.h"
 
@@ -71,6 +73,13 @@ static const struct {
 
 int main(int argc, char **argv)
 {
+    /* jansson's process-wide settings, as sdk/leadhub.h promises plugins: set by the host
+     * alone, here, before any thread starts and any plugin is loaded. The allocators stay
+     * malloc/free, so either side may free what the other allocated through jansson; the
+     * hash seed is random (from /dev/urandom), so that JSON a provider or an attacker sends
+     * cannot choose keys that collide in every object. */
+    json_set_alloc_funcs(malloc, free);
+    json_object_seed(0);
     if (argc < 2) {
         fputs(usage_text, stderr);
         return EXIT_USAGE;

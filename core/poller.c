@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "poller.h"
+#include "store_pg.h"
 #include "util.h"
 
 #define POLLER_LOCK_CLASS       0x4c48 /* "LH": our advisory locks' first key */
@@ -27,7 +28,7 @@ static const char sql_started[] =
     "VALUES ($1, $2, now(), now()) ON CONFLICT (instance) DO UPDATE SET owner = $2, "
     "last_poll_started_at = now(), updated_at = now()";
 
-/* last_success_at and consecutive_failures (migration 0007) feed the connector health */
+/* last_success_at and consecutive_failures (migration 0008) feed the connector health */
 static const char sql_finished[] =
     "UPDATE connector_status SET last_poll_finished_at = now(), last_poll_outcome = $2, "
     "last_poll_events = $3::int, last_error = $4, polls = polls + 1, updated_at = now(), "
@@ -138,7 +139,7 @@ void poller_run_once(struct instance *source, struct ingest *ingest, PGconn *con
     }
     result->events = ctx.emitted;
     snprintf(result->outcome, sizeof(result->outcome), "%s", instance_status_name(status));
-    if (status == LH_OK && (batch.event_count > 0 || batch.checkpoint_count > 0)) {
+    if (status == LH_OK && !ingest_batch_empty(&batch)) {
         if (ingest_submit_wait(ingest, &batch) != STORE_OK) {
             status = LH_RETRY;
             snprintf(result->outcome, sizeof(result->outcome), "commit_failed");
@@ -229,10 +230,37 @@ static bool try_lock(PGconn *conn, const char *instance)
     return locked;
 }
 
-/* Waits up to ms for the session's socket or the wake fd. Returns false when the session
- * broke; sets *synced when a sync notification arrived. */
-static bool wait_for_work(struct poll_thread *t, PGconn *conn, int64_t ms, bool *synced)
+/* What the session's notifications asked for. */
+struct asked {
+    bool synced;   /* `leadhubd sync`: poll now, whatever the backoff */
+    bool notified; /* a notification or poll_soon: poll now, unless holding back */
+};
+
+/* Takes the notifications libpq holds already (they may have arrived with the answer to
+ * the poll's own statements, and no longer make the socket readable). */
+static void take_notifies(PGconn *conn, struct asked *asked)
 {
+    PGnotify *notify;
+    while ((notify = PQnotifies(conn)) != NULL) {
+        if (notify->extra != NULL && strcmp(notify->extra, STORE_WAKE_PAYLOAD) == 0) {
+            asked->notified = true;
+        } else {
+            asked->synced = true;
+        }
+        PQfreemem(notify);
+    }
+}
+
+/* Waits up to ms for the session's socket or the wake fd. Returns false when the session
+ * broke; records in *asked what the notifications that arrived ask for. */
+static bool wait_for_work(struct poll_thread *t, PGconn *conn, int64_t ms, struct asked *asked)
+{
+    if (conn != NULL) {
+        take_notifies(conn, asked);
+        if (asked->synced || asked->notified) {
+            return true;
+        }
+    }
     fd_set readable;
     FD_ZERO(&readable);
     FD_SET(t->wake_fd, &readable);
@@ -257,11 +285,7 @@ static bool wait_for_work(struct poll_thread *t, PGconn *conn, int64_t ms, bool 
         if (!PQconsumeInput(conn)) {
             return false;
         }
-        PGnotify *notify;
-        while ((notify = PQnotifies(conn)) != NULL) {
-            *synced = true;
-            PQfreemem(notify);
-        }
+        take_notifies(conn, asked);
     }
     return true;
 }
@@ -272,20 +296,31 @@ static void *poll_thread_main(void *arg)
     struct instance *source = t->source;
     PGconn *conn = NULL;
     bool owned = false;
-    bool synced = false;
+    struct asked asked = {false, false};
     unsigned failures = 0;
     int64_t next_due = util_monotonic_ms();
+    /* A notification brings the next poll forward to now, but not before this: the end of
+     * a provider's Retry-After or of the backoff after a failed poll. */
+    int64_t notified_not_before = 0;
 
     while (!atomic_load(&t->stopping)) {
         if (conn == NULL) {
             conn = session_open(t);
             if (conn == NULL) {
-                wait_for_work(t, NULL, POLLER_RECONNECT_MS, &synced);
+                wait_for_work(t, NULL, POLLER_RECONNECT_MS, &asked);
                 continue;
             }
         }
+        if (asked.notified) {
+            /* many before a poll starts make one poll */
+            asked.notified = false;
+            int64_t soonest = util_monotonic_ms();
+            soonest = notified_not_before > soonest ? notified_not_before : soonest;
+            next_due = soonest < next_due ? soonest : next_due;
+        }
+        bool synced = asked.synced;
         int64_t wait = next_due - util_monotonic_ms();
-        if (wait > 0 && !synced && !wait_for_work(t, conn, wait, &synced)) {
+        if (wait > 0 && !synced && !wait_for_work(t, conn, wait, &asked)) {
             if (owned) {
                 log_write(LOG_LEVEL_WARN, source->plugin->name, source->name, NULL,
                           "lost the polling session; another replica may take over");
@@ -298,10 +333,10 @@ static void *poll_thread_main(void *arg)
         if (atomic_load(&t->stopping)) {
             break;
         }
-        if (util_monotonic_ms() < next_due && !synced) {
-            continue;
+        if (util_monotonic_ms() < next_due && !asked.synced) {
+            continue; /* woken early: by a notification (handled above) or for nothing */
         }
-        synced = false;
+        asked.synced = false;
         if (!atomic_load(&source->initialized)) {
             /* Checked before the lock: a replica that cannot poll must not keep one that
              * can from polling. (A retried init comes with a new instance and thread.) */
@@ -329,6 +364,7 @@ static void *poll_thread_main(void *arg)
         }
         failures = result.status == LH_OK ? 0 : failures + 1;
         next_due = util_monotonic_ms() + next_delay(source, &result, failures);
+        notified_not_before = result.status == LH_OK ? 0 : next_due;
         poll_result_clear(&result);
     }
     /* Ending the session releases the advisory lock: another replica may take over. */

@@ -6,7 +6,11 @@
  * The owner keeps the lock while it lives; the others try to take it every interval, so
  * when the owner dies (its session ends, the lock with it) one of them takes over within
  * an interval. Each thread also LISTENs on the instance's sync channel, so that
- * `leadhubd sync INSTANCE` (from any machine) makes the owner poll at once.
+ * `leadhubd sync INSTANCE` (from any machine) makes the owner poll at once, and so do the
+ * notifications a webhook records and poll_soon() (payload STORE_WAKE_PAYLOAD, sent when
+ * their transaction commits) - unless the last poll failed: then they wait for its backoff
+ * or the provider's Retry-After, which `sync` does not. Everything that arrives before a
+ * poll starts makes one poll.
  *
  * A poll's events and checkpoints commit together (through ingest) or not at all; a poll
  * that fails or cannot commit leaves the cursor where it was, and the next poll repeats

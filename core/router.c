@@ -17,18 +17,18 @@
 #define NO_RANGE 0, 0
 
 static const lh_config_field_t route_fields[] = {
-    {"name", LH_CONFIG_STRING, LH_FIELD_REQUIRED, NULL, NO_RANGE, NULL,
+    {CONFIG_FIELD_SIZE, "name", LH_CONFIG_STRING, LH_FIELD_REQUIRED, NULL, NO_RANGE, NULL,
      "The route's name, [a-z0-9_-]+ and unique: deliveries record it, and "
      "`leadhubd replay --route NAME` uses it."},
-    {"from", LH_CONFIG_STRING, LH_FIELD_REQUIRED, NULL, NO_RANGE, NULL,
+    {CONFIG_FIELD_SIZE, "from", LH_CONFIG_STRING, LH_FIELD_REQUIRED, NULL, NO_RANGE, NULL,
      "A source instance's name, or a glob of names such as \"linkedin*\" or \"*\"."},
-    {"types", LH_CONFIG_LIST, LH_FIELD_REQUIRED | LH_FIELD_HAS_MIN, NULL, 1, 0, NULL,
-     "Event type globs, such as lead.* or meeting.scheduled."},
-    {"where", LH_CONFIG_JSON, 0, NULL, NO_RANGE, NULL,
+    {CONFIG_FIELD_SIZE, "types", LH_CONFIG_LIST, LH_FIELD_REQUIRED | LH_FIELD_HAS_MIN, NULL, 1, 0,
+     NULL, "Event type globs, such as lead.* or meeting.scheduled."},
+    {CONFIG_FIELD_SIZE, "where", LH_CONFIG_JSON, 0, NULL, NO_RANGE, NULL,
      "Conditions on event fields, all of which must hold: "
      "{lead.email: {exists: true}, lead.company: {equals: Acme}}."},
-    {"to", LH_CONFIG_LIST, LH_FIELD_REQUIRED | LH_FIELD_HAS_MIN, NULL, 1, 0, NULL,
-     "The sink instances that matching events are delivered to."},
+    {CONFIG_FIELD_SIZE, "to", LH_CONFIG_LIST, LH_FIELD_REQUIRED | LH_FIELD_HAS_MIN, NULL, 1, 0,
+     NULL, "The sink instances that matching events are delivered to."},
     LH_FIELD_END,
 };
 

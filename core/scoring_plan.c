@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "binding.h"
 #include "config_internal.h"
 #include "config_object.h"
 #include "config_suggest.h"
@@ -16,14 +17,15 @@
 #define NO_RANGE 0, 0
 
 static const lh_config_field_t scorer_fields[] = {
-    {"name", LH_CONFIG_STRING, LH_FIELD_REQUIRED, NULL, NO_RANGE, NULL,
+    {CONFIG_FIELD_SIZE, "name", LH_CONFIG_STRING, LH_FIELD_REQUIRED, NULL, NO_RANGE, NULL,
      "The scorer's name, [a-z0-9_-]: lead_scores and lead.scored events carry it."},
-    {"plugin", LH_CONFIG_STRING, LH_FIELD_REQUIRED, NULL, NO_RANGE, NULL,
+    {CONFIG_FIELD_SIZE, "plugin", LH_CONFIG_STRING, LH_FIELD_REQUIRED, NULL, NO_RANGE, NULL,
      "A scorer plugin: rules, engagement, composite, ..."},
-    {"settings", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL, "The plugin's settings."},
-    {"thresholds", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL,
+    {CONFIG_FIELD_SIZE, "settings", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL,
+     "The plugin's settings."},
+    {CONFIG_FIELD_SIZE, "thresholds", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL,
      "Bands by lowest score, e.g. {hot: 70, warm: 40}: crossing one emits lead.scored."},
-    {"window", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "90d", 60000, 0, NULL,
+    {CONFIG_FIELD_SIZE, "window", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "90d", 60000, 0, NULL,
      "How far back the events and meetings in a lead's snapshot reach."},
     LH_FIELD_END,
 };
@@ -181,7 +183,7 @@ static void parse_scorer(struct scoring_plan *plan, size_t index, const struct c
     parse_thresholds(s, json_object_get(values, "thresholds"), prefix, where, diags);
     if (s->plugin != NULL) {
         size_t before = diags->count;
-        s->settings = config_settings_validate(&s->instance, s->plugin->desc->config_schema, diags);
+        s->settings = binding_validate_settings(&s->instance, s->plugin, diags);
         /* The validator speaks of "settings.x"; here that is "scoring[i].settings.x". */
         for (size_t d = before; d < diags->count; d++) {
             char *key = util_printf("%s.%s", prefix,

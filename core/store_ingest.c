@@ -189,6 +189,8 @@ static const struct {
     {"ingest_events", sql_events_insert, 2},
     {"ingest_meetings", sql_meetings_upsert, 1},
     {"ingest_checkpoints", sql_checkpoints_upsert, 1},
+    {"ingest_notifications_remove", store_sql_notifications_remove, 1},
+    {"ingest_notifications_put", store_sql_notifications_put, 2},
 };
 
 static enum store_result prepare_statements(struct store *store, char **error_out)
@@ -216,6 +218,7 @@ struct batch {
     size_t *slots;    /* open-addressing index of the events by key: batch index + 1 */
     size_t slot_mask; /* slots has slot_mask + 1 entries */
     char *error;
+    bool events_sent; /* the events insert is in the pipeline */
 };
 
 /* --- the events by key (source, source_id, type) ------------------------------------------ */
@@ -967,6 +970,7 @@ static enum store_result send_events(struct batch *b, const struct router *route
     if (rows.count > 0) {
         const char *params[] = {rowset_text(&rows), rowset_text(&deliveries)};
         rc = send_texts(b, "ingest_events", 2, params);
+        b->events_sent = rc == STORE_OK;
     }
     rowset_free(&deliveries);
     rowset_free(&rows);
@@ -1163,6 +1167,45 @@ out:
     return rc;
 }
 
+/* Queues the removal of the notifications a poll took, then the puts and the wakes (in
+ * that order: a poll that puts back a key it took keeps it pending). */
+static enum store_result send_notifications(struct batch *b, const struct store_writes *writes)
+{
+    if (writes == NULL) {
+        return STORE_OK;
+    }
+    enum store_result rc = STORE_OK;
+    if (writes->taken_count > 0) {
+        json_t *rows = store_taken_rows(writes->taken, writes->taken_count);
+        rc = rows != NULL ? send_json_rows(b, "ingest_notifications_remove", rows)
+                          : STORE_UNAVAILABLE;
+        json_decref(rows);
+        if (rc != STORE_OK) {
+            return rc;
+        }
+    }
+    if (writes->notification_count == 0 && writes->wake_count == 0) {
+        return STORE_OK;
+    }
+    json_t *rows = store_notification_rows(writes->notifications, writes->notification_count);
+    json_t *wake = json_array();
+    for (size_t i = 0; wake != NULL && i < writes->wake_count; i++) {
+        if (json_array_append_new(wake, json_string(writes->wake[i])) != 0) {
+            json_decref(wake);
+            wake = NULL;
+        }
+    }
+    char *rows_text = rows != NULL ? json_dumps(rows, JSON_COMPACT) : NULL;
+    char *wake_text = wake != NULL ? json_dumps(wake, JSON_COMPACT) : NULL;
+    const char *params[] = {rows_text, wake_text};
+    rc = send_texts(b, "ingest_notifications_put", 2, params);
+    free(rows_text);
+    free(wake_text);
+    json_decref(rows);
+    json_decref(wake);
+    return rc;
+}
+
 static void reset_results(struct event_record *events, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
@@ -1203,10 +1246,15 @@ static bool has_meetings(const struct batch *b)
  * it), and one with steps is wrapped in BEGIN ... COMMIT.
  */
 static enum store_result write_batch(struct store *store, struct event_record *events,
-                                     size_t event_count, struct store_checkpoint *checkpoints,
-                                     size_t checkpoint_count, const struct router *router,
-                                     json_t *destinations, bool own_transaction, char **error_out)
+                                     size_t event_count, const struct store_writes *writes,
+                                     const struct router *router, json_t *destinations,
+                                     bool own_transaction, char **error_out)
 {
+    struct store_checkpoint *checkpoints = writes != NULL ? writes->checkpoints : NULL;
+    size_t checkpoint_count = writes != NULL ? writes->checkpoint_count : 0;
+    bool state_writes =
+        writes != NULL && (writes->checkpoint_count > 0 || writes->notification_count > 0 ||
+                           writes->taken_count > 0 || writes->wake_count > 0);
     struct batch b = {.store = store, .events = events, .count = event_count};
     enum store_result rc = STORE_UNAVAILABLE;
     PGresult *existing = NULL;
@@ -1218,7 +1266,7 @@ static enum store_result write_batch(struct store *store, struct event_record *e
         *error_out = NULL;
     }
     reset_results(events, event_count);
-    if (event_count == 0 && checkpoint_count == 0) {
+    if (event_count == 0 && !state_writes) {
         return STORE_OK;
     }
     b.skip = calloc(event_count + 1, sizeof(*b.skip));
@@ -1267,24 +1315,27 @@ static enum store_result write_batch(struct store *store, struct event_record *e
         pipeline = true;
     }
 
-    /* 3: leads by email, identities, events and their deliveries, checkpoints */
+    /* 3: leads by email, identities, events and their deliveries, checkpoints,
+     * notifications */
     bool meetings = has_meetings(&b);
     if ((rc = send_adopt_emails(&b)) != STORE_OK ||
         (rc = send_upsert_email_leads(&b)) != STORE_OK || (rc = send_identities(&b)) != STORE_OK ||
         (rc = send_events(&b, router, destinations)) != STORE_OK ||
-        (rc = send_checkpoints(&b, checkpoints, checkpoint_count)) != STORE_OK) {
+        (rc = send_checkpoints(&b, checkpoints, checkpoint_count)) != STORE_OK ||
+        (rc = send_notifications(&b, writes)) != STORE_OK) {
         goto out;
     }
     if (explicit_transaction && !meetings &&
         (rc = store_pipeline_send_command(store, "COMMIT", &b.error)) != STORE_OK) {
         goto out;
     }
-    /* the events insert is the only statement of this sync that returns rows */
-    PGresult *results[6] = {NULL};
+    /* Of the statements that return rows, the events insert comes first: the notifications'
+     * (their NOTIFY select) are queued after it. */
+    PGresult *results[8] = {NULL};
     rc = sync_pipeline(&b, results, UTIL_ARRAY_LEN(results));
     for (size_t i = 0; i < UTIL_ARRAY_LEN(results); i++) {
         if (results[i] != NULL && PQresultStatus(results[i]) == PGRES_TUPLES_OK &&
-            inserted == NULL) {
+            inserted == NULL && b.events_sent) {
             inserted = results[i];
         } else {
             PQclear(results[i]);
@@ -1333,17 +1384,16 @@ out:
 }
 
 enum store_result store_write_batch(struct store *store, struct event_record *events,
-                                    size_t event_count, struct store_checkpoint *checkpoints,
-                                    size_t checkpoint_count, const struct router *router,
-                                    json_t *destinations, char **error_out)
+                                    size_t event_count, const struct store_writes *writes,
+                                    const struct router *router, json_t *destinations,
+                                    char **error_out)
 {
-    return write_batch(store, events, event_count, checkpoints, checkpoint_count, router,
-                       destinations, true, error_out);
+    return write_batch(store, events, event_count, writes, router, destinations, true, error_out);
 }
 
 enum store_result store_write_events(struct store *store, struct event_record *events,
                                      size_t event_count, const struct router *router,
                                      json_t *destinations, char **error_out)
 {
-    return write_batch(store, events, event_count, NULL, 0, router, destinations, false, error_out);
+    return write_batch(store, events, event_count, NULL, router, destinations, false, error_out);
 }

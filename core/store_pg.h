@@ -156,23 +156,53 @@ struct store_checkpoint {
     json_t *value;  /* owned reference */
 };
 
+/* A notification put during a call (connector_notifications, migration 0007). */
+struct store_notification {
+    char *instance; /* owned */
+    char *key;      /* owned */
+    json_t *value;  /* owned reference */
+    char *wake;     /* owned: the sync channel to NOTIFY when the put changed something, or
+                       NULL (a poll's own puts wait for the next poll) */
+};
+
+/* A notification a poll took: removed when its batch commits, if still at that seq. */
+struct store_taken {
+    char *instance; /* owned */
+    char *key;      /* owned */
+    int64_t seq;
+};
+
+/* What a batch writes besides its events: the instances' state, committed with them. */
+struct store_writes {
+    struct store_checkpoint *checkpoints;
+    size_t checkpoint_count;
+    struct store_notification *notifications; /* put (after the taken ones are removed) */
+    size_t notification_count;
+    struct store_taken *taken; /* removed */
+    size_t taken_count;
+    char **wake; /* sync channels to NOTIFY on commit (poll_soon) */
+    size_t wake_count;
+};
+
 struct router;
 
 /*
  * store_write_batch - in one transaction: events (idempotent on source, source_id and
  * type), the leads they name (resolved by normalized email, else by identity), lead
  * identities, meetings and attendees, a delivery for every destination a route sends each
- * new event to (the outbox), and checkpoints.
+ * new event to (the outbox), checkpoints, notifications taken (removed) and put, and the
+ * NOTIFY of every sync channel asked for (sent by PostgreSQL at commit, never before).
  *   events:       their id, lead_id and duplicate fields are set on STORE_OK.
+ *   writes:       borrowed; NULL for events only.
  *   router:       borrowed; NULL routes nothing.
  *   destinations: borrowed object or NULL; each destination that got a delivery is added
  *                 as a key (so the caller can wake its workers after the commit).
  *   Returns STORE_OK once committed; otherwise nothing was stored.
  */
 enum store_result store_write_batch(struct store *store, struct event_record *events,
-                                    size_t event_count, struct store_checkpoint *checkpoints,
-                                    size_t checkpoint_count, const struct router *router,
-                                    json_t *destinations, char **error_out);
+                                    size_t event_count, const struct store_writes *writes,
+                                    const struct router *router, json_t *destinations,
+                                    char **error_out);
 
 /*
  * store_write_events - the events part of store_write_batch() inside a transaction the
@@ -182,5 +212,44 @@ enum store_result store_write_batch(struct store *store, struct event_record *ev
 enum store_result store_write_events(struct store *store, struct event_record *events,
                                      size_t event_count, const struct router *router,
                                      json_t *destinations, char **error_out);
+
+/* --- notifications (store_notifications.c) ---------------------------------------------- */
+
+/* The NOTIFY payload of a wake (a notification, poll_soon): the poller tells it from
+ * `leadhubd sync`'s empty payload, which polls even during a backoff. */
+#define STORE_WAKE_PAYLOAD "notify"
+
+/* Notifications per take at most (notifications_take's max). */
+#define STORE_NOTIFICATIONS_TAKE_MAX 1000
+
+/*
+ * The statements store_write_batch() sends, and their rows: the put, as one row per
+ * (instance, key) (the last put of a key wins; it wakes when any of them asks) with $2 the
+ * extra channels to NOTIFY (a JSON array of strings); the removal of taken ones.
+ */
+extern const char store_sql_notifications_put[];
+extern const char store_sql_notifications_remove[];
+/* NEW JSON array, NULL when out of memory. */
+json_t *store_notification_rows(const struct store_notification *items, size_t count);
+json_t *store_taken_rows(const struct store_taken *items, size_t count);
+
+/*
+ * store_notification_put - put one notification now, in its own transaction, and NOTIFY
+ * item->wake when it changed something.
+ */
+enum store_result store_notification_put(struct store *store, const struct store_notification *item,
+                                         char **error_out);
+
+/*
+ * store_notifications_take - up to `limit` pending notifications of `instance` whose seq is
+ * above `after`, oldest first.
+ *   items_out: NEW array of {"key", "value", "received_at", "seq"}.
+ */
+enum store_result store_notifications_take(struct store *store, const char *instance, int64_t after,
+                                           size_t limit, json_t **items_out, char **error_out);
+
+/* store_notify - NOTIFY channel with payload now (outside any transaction: sent at once). */
+enum store_result store_notify(struct store *store, const char *channel, const char *payload,
+                               char **error_out);
 
 #endif

@@ -3,9 +3,10 @@
  * durations, number formatting and rounding, the event type names of docs/events.md, and
  * "did you mean" suggestions for config errors.
  *
- * plugins/common/ holds headers only: each plugin stays one self-contained shared object
- * (jansson and libc), and what two plugins need alike is written once here. Its natural
- * home is the SDK's inline helpers, once the SDK grows some for scorers.
+ * Header-only (static inline), unlike the rest of plugins/common (README.md there): each
+ * plugin stays one self-contained shared object (jansson and libc), and what two plugins
+ * need alike is written once here. Its natural home is the SDK's inline helpers, once the
+ * SDK grows some for scorers.
  *
  * Everything here is pure: no globals, no allocation, safe from any thread.
  */
@@ -17,6 +18,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "leadhub.h"
 
 #define SCORER_MS_PER_SECOND 1000LL
 #define SCORER_MS_PER_MINUTE 60000LL
@@ -274,10 +277,10 @@ static inline double scorer_round2(double v)
 static inline const char *const *scorer_event_types(size_t *count_out)
 {
     static const char *const types[] = {
-        "lead.created",         "lead.updated",          "lead.scored",       "email.received",
-        "email.sent",           "email.replied",         "meeting.scheduled", "meeting.updated",
-        "meeting.canceled",     "deal.stage_changed",    "customer.created",  "payment.succeeded",
-        "subscription.started", "subscription.canceled",
+        "lead.created",      "lead.updated",         "lead.scored",           "email.received",
+        "email.sent",        "email.replied",        "email.bounced",         "meeting.scheduled",
+        "meeting.updated",   "meeting.canceled",     "deal.stage_changed",    "customer.created",
+        "payment.succeeded", "subscription.started", "subscription.canceled",
     };
     *count_out = sizeof(types) / sizeof(types[0]);
     return types;
@@ -380,6 +383,33 @@ static inline const char *scorer_suggest(const char *word, const char *const *ca
         }
     }
     return best;
+}
+
+/*
+ * scorer_refuse_settings - report what a scorer's settings parser refused, a text such as
+ * "rules[2].when.lead.title.regex: ...", with host->config_error() at the key before its
+ * first ": " (the setting check-config then points at), or as the call's error when it is
+ * "out of memory".
+ *   Returns: LH_RETRY for "out of memory", LH_CONFIG otherwise.
+ */
+static inline lh_status_t scorer_refuse_settings(const lh_host_t *host, lh_ctx_t *ctx,
+                                                 const char *error)
+{
+    if (strcmp(error, "out of memory") == 0) {
+        host->set_error(ctx, "%s", error);
+        return LH_RETRY;
+    }
+    const char *sep = strstr(error, ": ");
+    size_t key_len = sep != NULL ? (size_t)(sep - error) : 0;
+    char key[128];
+    if (key_len == 0 || key_len >= sizeof(key) || memchr(error, ' ', key_len) != NULL) {
+        host->config_error(ctx, NULL, NULL, "%s", error);
+        return LH_CONFIG;
+    }
+    memcpy(key, error, key_len);
+    key[key_len] = '\0';
+    host->config_error(ctx, key, NULL, "%s", sep + 2);
+    return LH_CONFIG;
 }
 
 #endif

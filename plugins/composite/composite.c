@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scorer_common.h"
+
 #include "leadhub.h"
 
 #define OUT_OF_MEMORY     "out of memory"
@@ -26,12 +28,11 @@
 #define NUMBER_MAX_DIGITS 6
 
 static const lh_config_field_t composite_schema[] = {
-    {.name = "parts",
-     .type = LH_CONFIG_JSON,
-     .flags = LH_FIELD_REQUIRED,
-     .description = "The scorers to combine, each listed earlier in `scoring`: "
-                    "[{scorer: fit, weight: 0.6}, {scorer: activity, weight: 0.4}]. Weights "
-                    "are relative."},
+    LH_FIELD(.name = "parts", .type = LH_CONFIG_JSON, .flags = LH_FIELD_REQUIRED,
+             .description =
+                 "The scorers to combine, each listed earlier in `scoring`: "
+                 "[{scorer: fit, weight: 0.6}, {scorer: activity, weight: 0.4}]. Weights "
+                 "are relative."),
     LH_FIELD_END,
 };
 
@@ -161,9 +162,12 @@ static void composite_destroy(void *state_ptr)
     free(state);
 }
 
-static lh_status_t composite_init(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
-                                  void **state_out)
+/* Reads the settings into a new state (*state_out, NULL on failure): shared by validate()
+ * and init(). A part may not name this scorer itself (its name: instance_name()). */
+static lh_status_t composite_load(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
+                                  struct composite_state **state_out)
 {
+    *state_out = NULL;
     struct composite_state *state = calloc(1, sizeof(*state));
     if (state == NULL) {
         host->set_error(ctx, OUT_OF_MEMORY);
@@ -186,12 +190,28 @@ static lh_status_t composite_init(lh_ctx_t *ctx, const lh_host_t *host, const js
         }
     }
     if (status != 0) {
-        host->set_error(ctx, "%s", error);
         composite_destroy(state);
-        return strcmp(error, OUT_OF_MEMORY) == 0 ? LH_RETRY : LH_CONFIG;
+        return scorer_refuse_settings(host, ctx, error);
     }
     *state_out = state;
     return LH_OK;
+}
+
+static lh_status_t composite_validate(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings)
+{
+    struct composite_state *state = NULL;
+    lh_status_t status = composite_load(ctx, host, settings, &state);
+    composite_destroy(state);
+    return status;
+}
+
+static lh_status_t composite_init(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
+                                  void **state_out)
+{
+    struct composite_state *state = NULL;
+    lh_status_t status = composite_load(ctx, host, settings, &state);
+    *state_out = state;
+    return status;
 }
 
 /* "fit scored 95 (hot), weighted 0.6 of 1" */
@@ -282,6 +302,7 @@ static const lh_plugin_t composite_plugin = {
     .description = "Scores leads with a weighted mean of the scores of scorers listed before "
                    "it.",
     .config_schema = composite_schema,
+    .validate = composite_validate,
     .init = composite_init,
     .destroy = composite_destroy,
     .score = composite_score,

@@ -24,33 +24,24 @@
 #define WHY_SIZE      512
 
 static const lh_config_field_t engagement_schema[] = {
-    {.name = "weights",
-     .type = LH_CONFIG_JSON,
-     .default_value = "{email.replied: 10, meeting.scheduled: 30, meeting.canceled: -15, "
-                      "payment.succeeded: 50}",
-     .description = "Points of one event of each type when it is new: event types, or globs "
-                    "such as meeting.*, to numbers (negative allowed). Other types count 0."},
-    {.name = "half_life",
-     .type = LH_CONFIG_DURATION,
-     .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
-     .default_value = "14d",
-     .min = 60000,
-     .max = 315360000000.0,
-     .description = "Age at which an event is worth half its weight."},
-    {.name = "scale",
-     .type = LH_CONFIG_DOUBLE,
-     .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
-     .default_value = "50",
-     .min = 1,
-     .max = 1000000,
-     .description = "Decayed points at which the score reaches 63.2 (100 * (1 - 1/e)); "
-                    "twice as many reach 86.5."},
-    {.name = "max_age",
-     .type = LH_CONFIG_DURATION,
-     .flags = LH_FIELD_HAS_MIN,
-     .min = 60000,
-     .description = "Events older than this count nothing. Without it, every event of the "
-                    "snapshot counts, however small its decayed value."},
+    LH_FIELD(.name = "weights", .type = LH_CONFIG_JSON,
+             .default_value = "{email.replied: 10, meeting.scheduled: 30, meeting.canceled: -15, "
+                              "payment.succeeded: 50}",
+             .description =
+                 "Points of one event of each type when it is new: event types, or globs "
+                 "such as meeting.*, to numbers (negative allowed). Other types count 0."),
+    LH_FIELD(.name = "half_life", .type = LH_CONFIG_DURATION,
+             .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, .default_value = "14d", .min = 60000,
+             .max = 315360000000.0,
+             .description = "Age at which an event is worth half its weight."),
+    LH_FIELD(.name = "scale", .type = LH_CONFIG_DOUBLE,
+             .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, .default_value = "50", .min = 1,
+             .max = 1000000,
+             .description = "Decayed points at which the score reaches 63.2 (100 * (1 - 1/e)); "
+                            "twice as many reach 86.5."),
+    LH_FIELD(.name = "max_age", .type = LH_CONFIG_DURATION, .flags = LH_FIELD_HAS_MIN, .min = 60000,
+             .description = "Events older than this count nothing. Without it, every event of the "
+                            "snapshot counts, however small its decayed value."),
     LH_FIELD_END,
 };
 
@@ -81,9 +72,12 @@ static void engagement_destroy(void *state_ptr)
     free(state);
 }
 
-static lh_status_t engagement_init(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
-                                   void **state_out)
+/* Reads the settings into a new state (*state_out, NULL on failure): shared by validate()
+ * and init(). */
+static lh_status_t engagement_load(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
+                                   struct engagement_state **state_out)
 {
+    *state_out = NULL;
     struct engagement_state *state = calloc(1, sizeof(*state));
     if (state == NULL) {
         host->set_error(ctx, OUT_OF_MEMORY);
@@ -103,12 +97,28 @@ static lh_status_t engagement_init(lh_ctx_t *ctx, const lh_host_t *host, const j
                                sizeof(error));
     }
     if (status != 0) {
-        host->set_error(ctx, "%s", error);
         engagement_destroy(state);
-        return strcmp(error, OUT_OF_MEMORY) == 0 ? LH_RETRY : LH_CONFIG;
+        return scorer_refuse_settings(host, ctx, error);
     }
     *state_out = state;
     return LH_OK;
+}
+
+static lh_status_t engagement_validate(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings)
+{
+    struct engagement_state *state = NULL;
+    lh_status_t status = engagement_load(ctx, host, settings, &state);
+    engagement_destroy(state);
+    return status;
+}
+
+static lh_status_t engagement_init(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
+                                   void **state_out)
+{
+    struct engagement_state *state = NULL;
+    lh_status_t status = engagement_load(ctx, host, settings, &state);
+    *state_out = state;
+    return status;
 }
 
 /* Largest points first; equal points by type name, so the order never depends on the
@@ -285,6 +295,7 @@ static const lh_plugin_t engagement_plugin = {
     .description = "Scores leads by recent activity: weighted events decayed with a half-life, "
                    "mapped to 0-100.",
     .config_schema = engagement_schema,
+    .validate = engagement_validate,
     .init = engagement_init,
     .destroy = engagement_destroy,
     .score = engagement_score,

@@ -34,35 +34,27 @@
 #define FIXED_HEADERS      6 /* Content-Type, timestamp, signature, key, attempt, bearer */
 
 static const lh_config_field_t http_schema[] = {
-    {.name = "url",
-     .type = LH_CONFIG_STRING,
-     .flags = LH_FIELD_REQUIRED,
-     .description = "Where events are POSTed: an http:// or https:// URL."},
-    {.name = "secret",
-     .type = LH_CONFIG_SECRET,
-     .flags = LH_FIELD_REQUIRED,
-     .description = "HMAC-SHA256 key that signs every request (X-Leadhub-Signature)."},
-    {.name = "bearer_token",
-     .type = LH_CONFIG_SECRET,
-     .description = "Sent as Authorization: Bearer <token> when set."},
-    {.name = "timeout",
-     .type = LH_CONFIG_DURATION,
-     .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
-     .default_value = "10s",
-     .min = 100,
-     .max = 300000,
-     .description = "Whole-request timeout; a request that takes longer is retried later."},
-    {.name = "batch_size",
-     .type = LH_CONFIG_INT,
-     .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
-     .default_value = "1",
-     .min = 1,
-     .max = 1000,
-     .description = "Events per request: 1 sends one event object, more sends a JSON array."},
-    {.name = "headers",
-     .type = LH_CONFIG_JSON,
-     .description = "An object of extra header names and string values sent with every "
-                    "request (not for secrets: use bearer_token)."},
+    LH_FIELD(.name = "url", .type = LH_CONFIG_STRING, .flags = LH_FIELD_REQUIRED,
+             .description = "Where events are POSTed: an http:// or https:// URL."),
+    LH_FIELD(.name = "secret", .type = LH_CONFIG_SECRET,
+             .flags = LH_FIELD_REQUIRED | LH_FIELD_HAS_MIN, .min = 16,
+             .description =
+                 "HMAC-SHA256 key that signs every request (X-Leadhub-Signature); at least "
+                 "16 bytes."),
+    LH_FIELD(.name = "bearer_token", .type = LH_CONFIG_SECRET,
+             .description = "Sent as Authorization: Bearer <token> when set."),
+    LH_FIELD(.name = "timeout", .type = LH_CONFIG_DURATION,
+             .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, .default_value = "10s", .min = 100,
+             .max = 300000,
+             .description = "Whole-request timeout; a request that takes longer is retried later."),
+    LH_FIELD(.name = "batch_size", .type = LH_CONFIG_INT,
+             .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, .default_value = "1", .min = 1,
+             .max = 1000,
+             .description =
+                 "Events per request: 1 sends one event object, more sends a JSON array."),
+    LH_FIELD(.name = "headers", .type = LH_CONFIG_JSON,
+             .description = "An object of extra header names and string values sent with every "
+                            "request (not for secrets: use bearer_token)."),
     LH_FIELD_END,
 };
 
@@ -191,23 +183,24 @@ static lh_status_t init_url(struct http_sink *sink, lh_ctx_t *ctx, const json_t 
      * at delivery time */
     size_t scheme = strncmp(url, "https://", 8) == 0 ? 8 : strncmp(url, "http://", 7) == 0 ? 7 : 0;
     if (scheme == 0) {
-        host->set_error(ctx, "url: must start with http:// or https://");
+        host->config_error(ctx, "url", NULL, "must start with http:// or https://");
         return LH_CONFIG;
     }
     if (!header_value_valid(url, strlen(url)) || strchr(url, ' ') != NULL ||
         strchr(url, '\t') != NULL) {
-        host->set_error(ctx, "url: must not contain spaces or control characters");
+        host->config_error(ctx, "url", NULL, "must not contain spaces or control characters");
         return LH_CONFIG;
     }
     size_t authority = strcspn(url + scheme, "/?#");
     if (authority == 0) {
-        host->set_error(ctx, "url: names no host after the scheme");
+        host->config_error(ctx, "url", NULL, "names no host after the scheme");
         return LH_CONFIG;
     }
     /* user:password@ would be logged with the URL; credentials belong in secrets */
     if (memchr(url + scheme, '@', authority) != NULL) {
-        host->set_error(ctx, "url: must not carry credentials (user:password@host); "
-                             "use bearer_token");
+        host->config_error(ctx, "url", NULL,
+                           "must not carry credentials (user:password@host); "
+                           "use bearer_token");
         return LH_CONFIG;
     }
     sink->url = strdup(url);
@@ -233,20 +226,20 @@ static lh_status_t init_secret(const struct http_sink *sink, lh_ctx_t *ctx, cons
     }
     if (json_is_array(value)) {
         /* one key signs; rolling happens on the receiver, which accepts old and new */
-        host->set_error(ctx,
-                        "%s: give one value: the sink sends a single one (a receiver rolling "
-                        "secrets accepts the old and the new while you switch)",
-                        key);
+        host->config_error(ctx, key, NULL,
+                           "give one value: the sink sends a single one (a receiver rolling "
+                           "secrets accepts the old and the new while you switch)");
         return LH_CONFIG;
     }
     if (!json_is_string(value) || json_string_length(value) == 0) {
-        host->set_error(ctx, "%s: must be a non-empty string", key);
+        host->config_error(ctx, key, NULL, "must be a non-empty string");
         return LH_CONFIG;
     }
     const char *text = json_string_value(value);
     if (strlen(text) != json_string_length(value) ||
         !header_value_valid(text, json_string_length(value))) {
-        host->set_error(ctx, "%s: must not contain CR, LF, NUL or other control characters", key);
+        host->config_error(ctx, key, NULL,
+                           "must not contain CR, LF, NUL or other control characters");
         return LH_CONFIG;
     }
     *out = strdup(text);
@@ -265,7 +258,7 @@ static lh_status_t init_credentials(struct http_sink *sink, lh_ctx_t *ctx, const
         return status;
     }
     if (sink->secret == NULL) {
-        host->set_error(ctx, "secret: required");
+        host->config_error(ctx, "secret", NULL, "required");
         return LH_CONFIG;
     }
     char *token = NULL;
@@ -294,37 +287,41 @@ static lh_status_t check_header(const struct http_sink *sink, lh_ctx_t *ctx, con
 {
     const lh_host_t *host = sink->host;
     if (!header_name_valid(name)) {
-        host->set_error(ctx,
-                        "headers: \"%s\" is not a valid header name (letters, digits and "
-                        "!#$%%&'*+-.^_`|~ only)",
-                        name);
+        host->config_error(ctx, "headers", NULL,
+                           "\"%s\" is not a valid header name (letters, digits and "
+                           "!#$%%&'*+-.^_`|~ only)",
+                           name);
         return LH_CONFIG;
     }
     if (strcasecmp(name, "Authorization") == 0) {
-        host->set_error(ctx, "headers: \"%s\" is set by the plugin; use bearer_token", name);
+        host->config_error(ctx, "headers", NULL, "\"%s\" is set by the plugin; use bearer_token",
+                           name);
         return LH_CONFIG;
     }
     if (header_owned(name)) {
-        host->set_error(ctx, "headers: \"%s\" is set by the plugin and cannot be configured", name);
+        host->config_error(ctx, "headers", NULL,
+                           "\"%s\" is set by the plugin and cannot be configured", name);
         return LH_CONFIG;
     }
     for (size_t i = 0; i < sink->header_count; i++) {
         if (strcasecmp(sink->headers[i].name, name) == 0) {
-            host->set_error(ctx, "headers: \"%s\" is given twice (names ignore case)", name);
+            host->config_error(ctx, "headers", NULL, "\"%s\" is given twice (names ignore case)",
+                               name);
             return LH_CONFIG;
         }
     }
     if (!json_is_string(value)) {
-        host->set_error(ctx, "headers: the value of \"%s\" must be a string (quote numbers)", name);
+        host->config_error(ctx, "headers", NULL,
+                           "the value of \"%s\" must be a string (quote numbers)", name);
         return LH_CONFIG;
     }
     const char *text = json_string_value(value);
     if (strlen(text) != json_string_length(value) ||
         !header_value_valid(text, json_string_length(value))) {
-        host->set_error(ctx,
-                        "headers: the value of \"%s\" must not contain CR, LF (a newline) or "
-                        "other control characters",
-                        name);
+        host->config_error(ctx, "headers", NULL,
+                           "the value of \"%s\" must not contain CR, LF (a newline) or "
+                           "other control characters",
+                           name);
         return LH_CONFIG;
     }
     return LH_OK;
@@ -338,7 +335,8 @@ static lh_status_t init_headers(struct http_sink *sink, lh_ctx_t *ctx, const jso
         return LH_OK;
     }
     if (!json_is_object(headers)) {
-        host->set_error(ctx, "headers: must be an object of header names to string values");
+        host->config_error(ctx, "headers", NULL,
+                           "must be an object of header names to string values");
         return LH_CONFIG;
     }
     if (json_object_size(headers) == 0) {
@@ -351,11 +349,12 @@ static lh_status_t init_headers(struct http_sink *sink, lh_ctx_t *ctx, const jso
     }
     const char *name;
     const json_t *value;
+    lh_status_t status = LH_OK;
     json_object_foreach((json_t *)headers, name, value)
     {
-        lh_status_t status = check_header(sink, ctx, name, value);
-        if (status != LH_OK) {
-            return status;
+        if (check_header(sink, ctx, name, value) != LH_OK) {
+            status = LH_CONFIG; /* every header is checked: each problem is reported */
+            continue;
         }
         char *name_copy = strdup(name);
         char *value_copy = strdup(json_string_value(value));
@@ -367,12 +366,18 @@ static lh_status_t init_headers(struct http_sink *sink, lh_ctx_t *ctx, const jso
         }
         sink->headers[sink->header_count++] = (lh_header_t){name_copy, value_copy};
     }
-    return LH_OK;
+    return status;
 }
 
-static lh_status_t http_init(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
-                             void **state_out)
+/*
+ * Reads the settings into a new sink (*sink_out, NULL on failure), reporting every problem
+ * with config_error(): shared by validate() and init(), so that what check-config accepts
+ * init() accepts too.
+ */
+static lh_status_t http_load(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
+                             struct http_sink **sink_out)
 {
+    *sink_out = NULL;
     struct http_sink *sink = calloc(1, sizeof(*sink));
     if (sink == NULL) {
         host->set_error(ctx, "out of memory");
@@ -381,15 +386,35 @@ static lh_status_t http_init(lh_ctx_t *ctx, const lh_host_t *host, const json_t 
     sink->host = host;
     sink->timeout_ms = lh_setting_int(settings, "timeout", DEFAULT_TIMEOUT_MS);
     sink->batch_size = (size_t)lh_setting_int(settings, "batch_size", 1);
-    lh_status_t status = init_url(sink, ctx, settings);
-    if (status == LH_OK) {
-        status = init_credentials(sink, ctx, settings);
+    /* every part is read, so that each problem is reported at once */
+    lh_status_t statuses[3];
+    statuses[0] = init_url(sink, ctx, settings);
+    statuses[1] = init_credentials(sink, ctx, settings);
+    statuses[2] = init_headers(sink, ctx, settings);
+    for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+        if (statuses[i] != LH_OK) {
+            http_destroy(sink);
+            return statuses[i] == LH_RETRY ? LH_RETRY : LH_CONFIG;
+        }
     }
-    if (status == LH_OK) {
-        status = init_headers(sink, ctx, settings);
-    }
+    *sink_out = sink;
+    return LH_OK;
+}
+
+static lh_status_t http_validate(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings)
+{
+    struct http_sink *sink = NULL;
+    lh_status_t status = http_load(ctx, host, settings, &sink);
+    http_destroy(sink);
+    return status;
+}
+
+static lh_status_t http_init(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
+                             void **state_out)
+{
+    struct http_sink *sink = NULL;
+    lh_status_t status = http_load(ctx, host, settings, &sink);
     if (status != LH_OK) {
-        http_destroy(sink);
         return status;
     }
     host->set_batch_size(ctx, sink->batch_size);
@@ -531,7 +556,7 @@ static lh_status_t post(const struct http_sink *sink, lh_ctx_t *ctx, const char 
     if (status != LH_OK) {
         return status;
     }
-    lh_http_response_t response = {0};
+    lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     lh_header_t *headers = malloc((FIXED_HEADERS + sink->header_count) * sizeof(*headers));
     if (headers == NULL) {
         host->set_error(ctx, "out of memory");
@@ -551,16 +576,12 @@ static lh_status_t post(const struct http_sink *sink, lh_ctx_t *ctx, const char 
     for (size_t i = 0; i < sink->header_count; i++) {
         headers[count++] = sink->headers[i];
     }
-    lh_http_request_t request = {
-        .method = "POST",
-        .url = sink->url,
-        .headers = headers,
-        .header_count = count,
-        .body = body,
-        .body_len = body_len,
-        .timeout_ms = sink->timeout_ms,
-        .max_attempts = 1, /* the dispatcher owns retries */
-    };
+    lh_http_request_t request =
+        LH_HTTP_REQUEST(.method = "POST", .url = sink->url, .headers = headers,
+                        .header_count = count, .body = body, .body_len = body_len,
+                        .timeout_ms = sink->timeout_ms,
+                        .max_attempts = 1, /* the dispatcher owns retries */
+        );
     status = host->http(ctx, &request, &response);
     if (status != LH_OK) {
         host->counter_add(ctx, METRIC_RESPONSES, "class", "transport", 1);
@@ -618,7 +639,7 @@ static lh_status_t http_deliver(void *state_ptr, lh_ctx_t *ctx, const lh_deliver
  *             is the reason for the rest.
  */
 static lh_status_t http_deliver_batch(void *state_ptr, lh_ctx_t *ctx,
-                                      const lh_delivery_t *deliveries, size_t count,
+                                      const lh_delivery_t *const *deliveries, size_t count,
                                       lh_status_t *results, char **messages)
 {
     const struct http_sink *sink = state_ptr;
@@ -627,7 +648,7 @@ static lh_status_t http_deliver_batch(void *state_ptr, lh_ctx_t *ctx,
     }
     /* batch_size 1 means "one event object per request" even when handed a batch */
     if (count == 1 && sink->batch_size == 1) {
-        results[0] = http_deliver(state_ptr, ctx, &deliveries[0]);
+        results[0] = http_deliver(state_ptr, ctx, deliveries[0]);
         return results[0];
     }
     struct text body = {0}, keys = {0}, attempts = {0};
@@ -636,7 +657,7 @@ static lh_status_t http_deliver_batch(void *state_ptr, lh_ctx_t *ctx,
     text_append(&body, "[", 1);
     for (size_t i = 0; i < count; i++) {
         char *event = NULL;
-        status = dump_event(sink, ctx, &deliveries[i], &event);
+        status = dump_event(sink, ctx, deliveries[i], &event);
         if (status == LH_RETRY) {
             goto out; /* out of memory: the whole batch waits */
         }
@@ -645,9 +666,9 @@ static lh_status_t http_deliver_batch(void *state_ptr, lh_ctx_t *ctx,
             messages[i] = strdup("delivery carries no event object");
             continue;
         }
-        const char *key = deliveries[i].idempotency_key;
+        const char *key = deliveries[i]->idempotency_key;
         char attempt[16];
-        snprintf(attempt, sizeof(attempt), "%s%d", included > 0 ? "," : "", deliveries[i].attempt);
+        snprintf(attempt, sizeof(attempt), "%s%d", included > 0 ? "," : "", deliveries[i]->attempt);
         if (included > 0) {
             text_append(&body, ",", 1);
             text_append(&keys, ",", 1);
@@ -671,7 +692,7 @@ static lh_status_t http_deliver_batch(void *state_ptr, lh_ctx_t *ctx,
     }
     status = post(sink, ctx, body.data, body.len, keys.data, attempts.data);
     for (size_t i = 0; i < count; i++) {
-        if (json_is_object(deliveries[i].event)) {
+        if (json_is_object(deliveries[i]->event)) {
             results[i] = status;
         }
     }
@@ -691,6 +712,7 @@ static const lh_plugin_t http_plugin = {
     .version = "1.0.0",
     .description = "POSTs delivered events to a URL as JSON, signed with HMAC-SHA256.",
     .config_schema = http_schema,
+    .validate = http_validate,
     .init = http_init,
     .destroy = http_destroy,
     .deliver = http_deliver,

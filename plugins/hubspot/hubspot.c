@@ -6,8 +6,10 @@
  * API and takes HubSpot's webhooks, emitting lead.updated and deal.stage_changed. The
  * plugin is not reentrant: its callbacks share a little mutable state (rate-limit and
  * OAuth failure memory, the discovered association type), and the host never runs two of
- * them at once. It asks for per-lead order (LH_PLUGIN_ORDERED), so that a lead's update
- * never overtakes its create and a meeting's cancellation never its booking.
+ * them at once - except the webhook, which touches none of it (it only records what to
+ * fetch) and may run beside a poll (LH_PLUGIN_WEBHOOK_CONCURRENT). It asks for per-lead order
+ * (LH_PLUGIN_ORDERED), so that a lead's update never overtakes its create and a meeting's
+ * cancellation never its booking.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* strdup, explicit_bzero */
@@ -23,91 +25,64 @@
 static const char *const auth_modes[] = {"private_app", "oauth", NULL};
 
 static const lh_config_field_t hubspot_schema[] = {
-    {.name = "auth",
-     .type = LH_CONFIG_ENUM,
-     .flags = LH_FIELD_REQUIRED,
-     .enum_values = auth_modes,
-     .description = "private_app (a static access token) or oauth (a public app's refresh "
-                    "token, exchanged for access tokens)."},
-    {.name = "access_token",
-     .type = LH_CONFIG_SECRET,
-     .description = "auth: private_app. The private app's access token (pat-...)."},
-    {.name = "client_id",
-     .type = LH_CONFIG_STRING,
-     .description = "auth: oauth. The public app's client id."},
-    {.name = "client_secret",
-     .type = LH_CONFIG_SECRET,
-     .description = "auth: oauth. The public app's client secret."},
-    {.name = "refresh_token",
-     .type = LH_CONFIG_SECRET,
-     .description = "auth: oauth. The refresh token of the installation (HubSpot account)."},
-    {.name = "token_url",
-     .type = LH_CONFIG_STRING,
-     .default_value = HUBSPOT_DEFAULT_TOKEN,
-     .description = "auth: oauth. The token endpoint (v1 is announced for deprecation: "
-                    "https://api.hubapi.com/oauth/v3/token when you move)."},
-    {.name = "api_base",
-     .type = LH_CONFIG_STRING,
-     .default_value = HUBSPOT_DEFAULT_BASE,
-     .description = "Base URL of HubSpot's API (overridden in tests)."},
-    {.name = "webhook_client_secret",
-     .type = LH_CONFIG_SECRET,
-     .description = "Key of X-HubSpot-Signature-v3 (the app's client secret). A list is "
-                    "accepted while rolling it. Without it webhooks are refused."},
-    {.name = "webhook_url",
-     .type = LH_CONFIG_STRING,
-     .description = "The exact public URL registered as the app's webhook target, without "
-                    "its query: the signature covers it, and behind a proxy the daemon "
-                    "cannot know it."},
-    {.name = "property_map",
-     .type = LH_CONFIG_JSON,
-     .description = "Lead field -> contact property, over the defaults email, first_name: "
-                    "firstname, last_name: lastname, company, title: jobtitle, phone; "
-                    "\"attributes.<name>\" maps a lead attribute; null drops a default."},
-    {.name = "pull_properties",
-     .type = LH_CONFIG_LIST,
-     .default_value = "[hubspot_owner_id, lifecyclestage, hs_lead_status]",
-     .description = "Contact properties only read, into lead.attributes.<property> of "
-                    "lead.updated (never written)."},
-    {.name = "score_properties",
-     .type = LH_CONFIG_JSON,
-     .description = "Scorer name -> contact property a lead.scored writes its score to."},
-    {.name = "pull",
-     .type = LH_CONFIG_LIST,
-     .default_value = "[contacts, deals]",
-     .description = "What poll() fetches: contacts (lead.updated), deals "
-                    "(deal.stage_changed); [] for a sink only."},
-    {.name = "batch_size",
-     .type = LH_CONFIG_INT,
-     .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
-     .default_value = "100",
-     .min = 1,
-     .max = HUBSPOT_BATCH_MAX,
-     .description = "Deliveries per call, and inputs per batch request (HubSpot allows 100)."},
-    {.name = "timeout",
-     .type = LH_CONFIG_DURATION,
-     .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
-     .default_value = "30s",
-     .min = 100,
-     .max = 300000,
-     .description = "Whole-request timeout of each call to HubSpot."},
-    {.name = "search_interval",
-     .type = LH_CONFIG_DURATION,
-     .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
-     .default_value = "250ms",
-     .min = 0,
-     .max = 10000,
-     .description = "Least time between two search requests: HubSpot allows 5 per second "
-                    "per account for search, shared by all its apps. A poll ends rather "
-                    "than wait; the next goes on."},
-    {.name = "backfill",
-     .type = LH_CONFIG_DURATION,
-     .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
-     .default_value = "0s",
-     .min = 0,
-     .max = 3650LL * 24 * 3600 * 1000,
-     .description = "How far back the first poll starts; 0 takes changes from the first "
-                    "poll on."},
+    LH_FIELD(.name = "auth", .type = LH_CONFIG_ENUM, .flags = LH_FIELD_REQUIRED,
+             .enum_values = auth_modes,
+             .description = "private_app (a static access token) or oauth (a public app's refresh "
+                            "token, exchanged for access tokens)."),
+    LH_FIELD(.name = "access_token", .type = LH_CONFIG_SECRET,
+             .description = "auth: private_app. The private app's access token (pat-...)."),
+    LH_FIELD(.name = "client_id", .type = LH_CONFIG_STRING,
+             .description = "auth: oauth. The public app's client id."),
+    LH_FIELD(.name = "client_secret", .type = LH_CONFIG_SECRET,
+             .description = "auth: oauth. The public app's client secret."),
+    LH_FIELD(.name = "refresh_token", .type = LH_CONFIG_SECRET,
+             .description =
+                 "auth: oauth. The refresh token of the installation (HubSpot account)."),
+    LH_FIELD(.name = "token_url", .type = LH_CONFIG_STRING, .default_value = HUBSPOT_DEFAULT_TOKEN,
+             .description = "auth: oauth. The token endpoint (v1 is announced for deprecation: "
+                            "https://api.hubapi.com/oauth/v3/token when you move)."),
+    LH_FIELD(.name = "api_base", .type = LH_CONFIG_STRING, .default_value = HUBSPOT_DEFAULT_BASE,
+             .description = "Base URL of HubSpot's API (overridden in tests)."),
+    LH_FIELD(.name = "webhook_client_secret", .type = LH_CONFIG_SECRET, .flags = LH_FIELD_HAS_MIN,
+             .min = 16,
+             .description = "Key of X-HubSpot-Signature-v3 (the app's client secret). A list is "
+                            "accepted while rolling it. Without it webhooks are refused."),
+    LH_FIELD(.name = "webhook_url", .type = LH_CONFIG_STRING,
+             .description = "The exact public URL registered as the app's webhook target, without "
+                            "its query: the signature covers it, and behind a proxy the daemon "
+                            "cannot know it."),
+    LH_FIELD(.name = "property_map", .type = LH_CONFIG_JSON,
+             .description = "Lead field -> contact property, over the defaults email, first_name: "
+                            "firstname, last_name: lastname, company, title: jobtitle, phone; "
+                            "\"attributes.<name>\" maps a lead attribute; null drops a default."),
+    LH_FIELD(.name = "pull_properties", .type = LH_CONFIG_LIST,
+             .default_value = "[hubspot_owner_id, lifecyclestage, hs_lead_status]",
+             .description = "Contact properties only read, into lead.attributes.<property> of "
+                            "lead.updated (never written)."),
+    LH_FIELD(.name = "score_properties", .type = LH_CONFIG_JSON,
+             .description = "Scorer name -> contact property a lead.scored writes its score to."),
+    LH_FIELD(.name = "pull", .type = LH_CONFIG_LIST, .default_value = "[contacts, deals]",
+             .description = "What poll() fetches: contacts (lead.updated), deals "
+                            "(deal.stage_changed); [] for a sink only."),
+    LH_FIELD(.name = "batch_size", .type = LH_CONFIG_INT,
+             .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, .default_value = "100", .min = 1,
+             .max = HUBSPOT_BATCH_MAX,
+             .description =
+                 "Deliveries per call, and inputs per batch request (HubSpot allows 100)."),
+    LH_FIELD(.name = "timeout", .type = LH_CONFIG_DURATION,
+             .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, .default_value = "30s", .min = 100,
+             .max = 300000, .description = "Whole-request timeout of each call to HubSpot."),
+    LH_FIELD(.name = "search_interval", .type = LH_CONFIG_DURATION,
+             .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, .default_value = "250ms", .min = 0,
+             .max = 10000,
+             .description = "Least time between two search requests: HubSpot allows 5 per second "
+                            "per account for search, shared by all its apps. A poll ends rather "
+                            "than wait; the next goes on."),
+    LH_FIELD(.name = "backfill", .type = LH_CONFIG_DURATION,
+             .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, .default_value = "0s", .min = 0,
+             .max = 3650LL * 24 * 3600 * 1000,
+             .description = "How far back the first poll starts; 0 takes changes from the first "
+                            "poll on."),
     LH_FIELD_END,
 };
 
@@ -212,17 +187,17 @@ static lh_status_t url_setting(struct hubspot *hs, lh_ctx_t *ctx, const char *ke
                     : strncmp(value, "http://", 7) == 0 ? 7
                                                         : 0;
     if (scheme == 0) {
-        host->set_error(ctx, "%s: must start with https:// (or http://)", key);
+        host->config_error(ctx, key, NULL, "must start with https:// (or http://)");
         return LH_CONFIG;
     }
     size_t authority = strcspn(value + scheme, "/?#");
     if (authority == 0 || memchr(value + scheme, '@', authority) != NULL) {
-        host->set_error(ctx, "%s: must name a host, without user:password@", key);
+        host->config_error(ctx, key, NULL, "must name a host, without user:password@");
         return LH_CONFIG;
     }
     for (const char *p = value; *p != '\0'; p++) {
         if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '#' || *p == '?') {
-            host->set_error(ctx, "%s: must not contain spaces, a query or a fragment", key);
+            host->config_error(ctx, key, NULL, "must not contain spaces, a query or a fragment");
             return LH_CONFIG;
         }
     }
@@ -249,17 +224,18 @@ static lh_status_t secret_setting(struct hubspot *hs, lh_ctx_t *ctx, const json_
         return LH_OK;
     }
     if (json_is_array(value)) {
-        host->set_error(ctx, "%s: give one value (only webhook_client_secret takes a list)", key);
+        host->config_error(ctx, key, NULL,
+                           "give one value (only webhook_client_secret takes a list)");
         return LH_CONFIG;
     }
     const char *text = json_string_value(value);
     if (text == NULL || text[0] == '\0' || strlen(text) != json_string_length(value)) {
-        host->set_error(ctx, "%s: must be a non-empty string", key);
+        host->config_error(ctx, key, NULL, "must be a non-empty string");
         return LH_CONFIG;
     }
     for (const char *p = text; *p != '\0'; p++) {
         if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-            host->set_error(ctx, "%s: must not contain control characters", key);
+            host->config_error(ctx, key, NULL, "must not contain control characters");
             return LH_CONFIG;
         }
     }
@@ -280,27 +256,30 @@ static lh_status_t init_auth(struct hubspot *hs, lh_ctx_t *ctx, const json_t *se
     if (hs->auth == HUBSPOT_AUTH_PRIVATE_APP) {
         for (size_t i = 0; i < 3; i++) {
             if (json_object_get(settings, oauth_keys[i]) != NULL) {
-                host->set_error(ctx, "%s: only for auth: oauth (this instance uses private_app)",
-                                oauth_keys[i]);
+                host->config_error(ctx, oauth_keys[i], NULL,
+                                   "only for auth: oauth (this instance uses private_app)");
                 return LH_CONFIG;
             }
         }
         lh_status_t status = secret_setting(hs, ctx, settings, "access_token", &hs->access_token);
         if (status == LH_OK && hs->access_token == NULL) {
-            host->set_error(ctx, "access_token: required with auth: private_app (the private "
-                                 "app's token, from ${ENV} or ${file:...})");
+            host->config_error(ctx, "access_token",
+                               "the private app's token, from ${ENV} or "
+                               "${file:...}",
+                               "required with auth: private_app");
             status = LH_CONFIG;
         }
         return status;
     }
     if (json_object_get(settings, "access_token") != NULL) {
-        host->set_error(ctx, "access_token: only for auth: private_app (oauth instances get "
-                             "their access tokens from the refresh_token)");
+        host->config_error(ctx, "access_token", NULL,
+                           "only for auth: private_app (oauth instances get "
+                           "their access tokens from the refresh_token)");
         return LH_CONFIG;
     }
     const char *client_id = lh_setting_string(settings, "client_id", NULL);
     if (client_id == NULL || client_id[0] == '\0') {
-        host->set_error(ctx, "client_id: required with auth: oauth");
+        host->config_error(ctx, "client_id", NULL, "required with auth: oauth");
         return LH_CONFIG;
     }
     hs->client_id = strdup(client_id);
@@ -316,8 +295,8 @@ static lh_status_t init_auth(struct hubspot *hs, lh_ctx_t *ctx, const json_t *se
         return status;
     }
     if (hs->client_secret == NULL || hs->refresh_token == NULL) {
-        host->set_error(ctx, "%s: required with auth: oauth",
-                        hs->client_secret == NULL ? "client_secret" : "refresh_token");
+        host->config_error(ctx, hs->client_secret == NULL ? "client_secret" : "refresh_token", NULL,
+                           "required with auth: oauth");
         return LH_CONFIG;
     }
     status = url_setting(hs, ctx, "token_url",
@@ -326,11 +305,10 @@ static lh_status_t init_auth(struct hubspot *hs, lh_ctx_t *ctx, const json_t *se
     if (status != LH_OK) {
         return status;
     }
-    hs->oauth = (lh_oauth2_t){.token_url = hs->token_url,
-                              .grant_type = "refresh_token",
-                              .client_id = hs->client_id,
-                              .client_secret = hs->client_secret,
-                              .refresh_token = hs->refresh_token};
+    hs->oauth =
+        (lh_oauth2_t)LH_OAUTH2(.token_url = hs->token_url, .grant_type = "refresh_token",
+                               .client_id = hs->client_id, .client_secret = hs->client_secret,
+                               .refresh_token = hs->refresh_token);
     return LH_OK;
 }
 
@@ -341,15 +319,17 @@ static lh_status_t init_webhook(struct hubspot *hs, lh_ctx_t *ctx, const json_t 
     const char *url = lh_setting_string(settings, "webhook_url", NULL);
     if (secret == NULL) {
         if (url != NULL) {
-            host->set_error(ctx, "webhook_url: given without webhook_client_secret, so no "
-                                 "webhook could be verified; set both or neither");
+            host->config_error(ctx, "webhook_url", NULL,
+                               "given without webhook_client_secret, so no "
+                               "webhook could be verified; set both or neither");
             return LH_CONFIG;
         }
         return LH_OK;
     }
     if (url == NULL) {
-        host->set_error(ctx, "webhook_url: required with webhook_client_secret: the exact URL "
-                             "registered in HubSpot, which the v3 signature covers");
+        host->config_error(ctx, "webhook_url", NULL,
+                           "required with webhook_client_secret: the exact URL "
+                           "registered in HubSpot, which the v3 signature covers");
         return LH_CONFIG;
     }
     lh_status_t status = url_setting(hs, ctx, "webhook_url", url, &hs->webhook_url);
@@ -366,7 +346,8 @@ static lh_status_t init_webhook(struct hubspot *hs, lh_ctx_t *ctx, const json_t 
         const json_t *item = json_is_array(secret) ? json_array_get(secret, i) : secret;
         const char *text = json_string_value(item);
         if (text == NULL || text[0] == '\0' || strlen(text) != json_string_length(item)) {
-            host->set_error(ctx, "webhook_client_secret: every value must be a non-empty string");
+            host->config_error(ctx, "webhook_client_secret", NULL,
+                               "every value must be a non-empty string");
             return LH_CONFIG;
         }
         hs->webhook_secrets[hs->webhook_secret_count] = strdup(text);
@@ -377,7 +358,7 @@ static lh_status_t init_webhook(struct hubspot *hs, lh_ctx_t *ctx, const json_t 
         hs->webhook_secret_count++;
     }
     if (hs->webhook_secret_count == 0) {
-        host->set_error(ctx, "webhook_client_secret: give at least one value");
+        host->config_error(ctx, "webhook_client_secret", NULL, "give at least one value");
         return LH_CONFIG;
     }
     return LH_OK;
@@ -441,8 +422,9 @@ static lh_status_t init_mapping(struct hubspot *hs, lh_ctx_t *ctx, const json_t 
     const json_t *map = json_object_get(settings, "property_map");
     if (map != NULL && !json_is_null(map)) {
         if (!json_is_object(map)) {
-            host->set_error(ctx, "property_map: must be an object of lead field -> HubSpot "
-                                 "contact property");
+            host->config_error(ctx, "property_map", NULL,
+                               "must be an object of lead field -> HubSpot "
+                               "contact property");
             return LH_CONFIG;
         }
         const char *field;
@@ -450,18 +432,19 @@ static lh_status_t init_mapping(struct hubspot *hs, lh_ctx_t *ctx, const json_t 
         json_object_foreach((json_t *)map, field, property)
         {
             if (!lead_field_valid(field)) {
-                host->set_error(ctx,
-                                "property_map: \"%.64s\" is not a lead field (email, first_name, "
-                                "last_name, company, title, phone, linkedin_url or "
-                                "attributes.<name>)",
-                                field);
+                host->config_error(ctx, "property_map", NULL,
+                                   "\"%.64s\" is not a lead field (email, first_name, "
+                                   "last_name, company, title, phone, linkedin_url or "
+                                   "attributes.<name>)",
+                                   field);
                 return LH_CONFIG;
             }
             if (strcmp(field, "email") == 0) {
                 if (!json_is_string(property) ||
                     strcmp(json_string_value(property), "email") != 0) {
-                    host->set_error(ctx, "property_map: email always maps to email: contacts "
-                                         "are matched by it");
+                    host->config_error(ctx, "property_map", NULL,
+                                       "email always maps to email: contacts "
+                                       "are matched by it");
                     return LH_CONFIG;
                 }
                 continue;
@@ -472,10 +455,10 @@ static lh_status_t init_mapping(struct hubspot *hs, lh_ctx_t *ctx, const json_t 
             }
             const char *name = json_string_value(property);
             if (!property_name_valid(name)) {
-                host->set_error(ctx,
-                                "property_map: %s must map to a HubSpot property's internal "
-                                "name (lowercase letters, digits, _) or null",
-                                field);
+                host->config_error(ctx, "property_map", NULL,
+                                   "%s must map to a HubSpot property's internal "
+                                   "name (lowercase letters, digits, _) or null",
+                                   field);
                 return LH_CONFIG;
             }
             if (mapping_set(mapping, field, name) != 0) {
@@ -494,10 +477,10 @@ static lh_status_t init_mapping(struct hubspot *hs, lh_ctx_t *ctx, const json_t 
     for (size_t i = 0; i < count; i++) {
         const char *name = json_string_value(json_array_get(pulled, i));
         if (!property_name_valid(name)) {
-            host->set_error(ctx,
-                            "pull_properties: \"%.64s\" is not a HubSpot property's "
-                            "internal name",
-                            name != NULL ? name : "?");
+            host->config_error(ctx, "pull_properties", NULL,
+                               "\"%.64s\" is not a HubSpot property's "
+                               "internal name",
+                               name != NULL ? name : "?");
             return LH_CONFIG;
         }
         mapping->pulled[mapping->pulled_count] = strdup(name);
@@ -523,8 +506,9 @@ static lh_status_t init_scores(struct hubspot *hs, lh_ctx_t *ctx, const json_t *
         return LH_OK;
     }
     if (!json_is_object(scores)) {
-        host->set_error(ctx, "score_properties: must be an object of scorer name -> HubSpot "
-                             "contact property");
+        host->config_error(ctx, "score_properties", NULL,
+                           "must be an object of scorer name -> HubSpot "
+                           "contact property");
         return LH_CONFIG;
     }
     const char *scorer;
@@ -532,10 +516,10 @@ static lh_status_t init_scores(struct hubspot *hs, lh_ctx_t *ctx, const json_t *
     json_object_foreach((json_t *)scores, scorer, property)
     {
         if (!property_name_valid(json_string_value(property))) {
-            host->set_error(ctx,
-                            "score_properties: %.64s must map to a HubSpot property's internal "
-                            "name (lowercase letters, digits, _)",
-                            scorer);
+            host->config_error(ctx, "score_properties", NULL,
+                               "%.64s must map to a HubSpot property's internal "
+                               "name (lowercase letters, digits, _)",
+                               scorer);
             return LH_CONFIG;
         }
         if (json_object_set(hs->score_properties, scorer, (json_t *)property) != 0) {
@@ -559,17 +543,24 @@ static lh_status_t init_pull(struct hubspot *hs, lh_ctx_t *ctx, const json_t *se
         } else if (what != NULL && strcmp(what, "deals") == 0) {
             hs->pull_deals = true;
         } else {
-            hs->host->set_error(ctx, "pull: \"%.64s\" is not contacts or deals",
-                                what != NULL ? what : "?");
+            hs->host->config_error(ctx, "pull", NULL, "\"%.64s\" is not contacts or deals",
+                                   what != NULL ? what : "?");
             return LH_CONFIG;
         }
     }
     return LH_OK;
 }
 
-static lh_status_t hubspot_init(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
-                                void **state_out)
+/*
+ * Reads the settings into a new state (*hs_out, NULL on failure), reporting what is wrong
+ * with config_error(): shared by validate() and init(), so that what check-config accepts
+ * init() accepts too. Each part is read even when another failed: every problem is
+ * reported at once.
+ */
+static lh_status_t hubspot_load(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
+                                struct hubspot **hs_out)
 {
+    *hs_out = NULL;
     struct hubspot *hs = calloc(1, sizeof(*hs));
     if (hs == NULL) {
         host->set_error(ctx, "out of memory");
@@ -583,26 +574,39 @@ static lh_status_t hubspot_init(lh_ctx_t *ctx, const lh_host_t *host, const json
     hs->timeout_ms = lh_setting_int(settings, "timeout", 30000);
     hs->search_interval_ms = lh_setting_int(settings, "search_interval", 250);
     hs->backfill_ms = lh_setting_int(settings, "backfill", 0);
-    lh_status_t status = init_auth(hs, ctx, settings);
-    if (status == LH_OK) {
-        status = url_setting(hs, ctx, "api_base",
-                             lh_setting_string(settings, "api_base", HUBSPOT_DEFAULT_BASE),
-                             &hs->api_base);
+    lh_status_t statuses[6];
+    statuses[0] = init_auth(hs, ctx, settings);
+    statuses[1] =
+        url_setting(hs, ctx, "api_base",
+                    lh_setting_string(settings, "api_base", HUBSPOT_DEFAULT_BASE), &hs->api_base);
+    statuses[2] = init_webhook(hs, ctx, settings);
+    statuses[3] = init_mapping(hs, ctx, settings);
+    statuses[4] = init_scores(hs, ctx, settings);
+    statuses[5] = init_pull(hs, ctx, settings);
+    for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+        if (statuses[i] != LH_OK) {
+            hubspot_destroy(hs);
+            return statuses[i] == LH_RETRY ? LH_RETRY : LH_CONFIG;
+        }
     }
-    if (status == LH_OK) {
-        status = init_webhook(hs, ctx, settings);
-    }
-    if (status == LH_OK) {
-        status = init_mapping(hs, ctx, settings);
-    }
-    if (status == LH_OK) {
-        status = init_scores(hs, ctx, settings);
-    }
-    if (status == LH_OK) {
-        status = init_pull(hs, ctx, settings);
-    }
+    *hs_out = hs;
+    return LH_OK;
+}
+
+static lh_status_t hubspot_validate(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings)
+{
+    struct hubspot *hs = NULL;
+    lh_status_t status = hubspot_load(ctx, host, settings, &hs);
+    hubspot_destroy(hs);
+    return status;
+}
+
+static lh_status_t hubspot_init(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
+                                void **state_out)
+{
+    struct hubspot *hs = NULL;
+    lh_status_t status = hubspot_load(ctx, host, settings, &hs);
     if (status != LH_OK) {
-        hubspot_destroy(hs);
         return status;
     }
     host->set_batch_size(ctx, hs->batch_size);
@@ -613,16 +617,23 @@ static lh_status_t hubspot_init(lh_ctx_t *ctx, const lh_host_t *host, const json
 
 static const char *const hubspot_event_types[] = {"lead.updated", "deal.stage_changed", NULL};
 
+/* A genuine webhook carries one of them (v1 and v2 only to be told they are refused). */
+static const char *const hubspot_signature_headers[] = {"X-HubSpot-Signature-v3",
+                                                        "X-HubSpot-Signature", NULL};
+
 static const lh_plugin_t hubspot_plugin = {
     LH_PLUGIN_HEADER,
     .kind = LH_KIND_SOURCE | LH_KIND_SINK,
-    .flags = LH_PLUGIN_ORDERED,
+    /* the webhook only records what to fetch, reading nothing init() did not build */
+    .flags = LH_PLUGIN_ORDERED | LH_PLUGIN_WEBHOOK_CONCURRENT,
     .name = "hubspot",
     .version = "1.0.0",
     .description = "HubSpot CRM: contacts, meetings and scores in; contact and deal changes "
                    "out.",
     .config_schema = hubspot_schema,
     .event_types = hubspot_event_types,
+    .webhook_signature_headers = hubspot_signature_headers,
+    .validate = hubspot_validate,
     .init = hubspot_init,
     .destroy = hubspot_destroy,
     .poll = hubspot_poll,

@@ -37,7 +37,8 @@
 #define HUBSPOT_DAILY_RECHECK_MS (60LL * 60 * 1000) /* a DAILY 429 is asked again hourly */
 #define HUBSPOT_INTERVAL_MAX_MS  600000 /* a rate-limit window longer than this is not believed */
 #define HUBSPOT_WEBHOOK_WINDOW   300000 /* ms a v3 signature's timestamp may be off */
-#define HUBSPOT_WEBHOOK_RING     1000   /* recent webhook event ids remembered */
+#define HUBSPOT_NOTIFICATIONS    200    /* pending notifications a poll takes at once */
+#define HUBSPOT_NOTIFIED_ROUNDS  10     /* takes per poll before it asks to come back */
 #define HUBSPOT_DEFAULT_BASE     "https://api.hubapi.com"
 #define HUBSPOT_DEFAULT_TOKEN    "https://api.hubapi.com/oauth/v1/token"
 #define HUBSPOT_METRIC_SKIPPED   "hubspot_skipped_total"
@@ -291,8 +292,9 @@ void hubspot_auth_fail(struct hubspot *hs, lh_ctx_t *ctx, const char *reason);
 
 /* The sink's callbacks (hubspot_sink.c). */
 lh_status_t hubspot_deliver(void *state, lh_ctx_t *ctx, const lh_delivery_t *delivery);
-lh_status_t hubspot_deliver_batch(void *state, lh_ctx_t *ctx, const lh_delivery_t *deliveries,
-                                  size_t count, lh_status_t *results, char **messages);
+lh_status_t hubspot_deliver_batch(void *state, lh_ctx_t *ctx,
+                                  const lh_delivery_t *const *deliveries, size_t count,
+                                  lh_status_t *results, char **messages);
 
 /* A contact write shared by the deliveries of one batch that touch the same contact. */
 struct hubspot_contact_input {
@@ -308,7 +310,7 @@ struct hubspot_contact_input {
 struct hubspot_batch {
     struct hubspot *hs;
     lh_ctx_t *ctx;
-    const lh_delivery_t *deliveries;
+    const lh_delivery_t *const *deliveries;
     size_t count;
     lh_status_t *results;
     char **messages;
@@ -365,11 +367,12 @@ lh_status_t hubspot_fetch_deals(struct hubspot *hs, lh_ctx_t *ctx, const json_t 
 
 lh_status_t hubspot_poll(void *state, lh_ctx_t *ctx);
 
-/* The objects a webhook batch asks to fetch. */
+/* The objects a webhook batch says changed. */
 struct hubspot_notifications {
-    json_t *contact_ids; /* NEW array of id strings, deduplicated, in order */
-    json_t *deal_ids;
-    json_t *event_ids; /* NEW array of integers: every eventId, deduplicated */
+    /* NEW object: "contact:<id>" / "deal:<id>" -> {"at": the latest occurredAt the batch
+     * gives it, epoch ms, 0 when none}: the pending notifications to record, each object
+     * once. The same body always gives the same records (a redelivery changes nothing). */
+    json_t *records;
     size_t count;      /* notifications in the body */
     size_t ignored;    /* subscription types the connector does not fetch */
     size_t duplicates; /* notifications whose eventId was already in this body */
@@ -377,13 +380,11 @@ struct hubspot_notifications {
 
 /*
  * hubspot_notifications_parse - reads a webhook body (a JSON array of notifications).
- *   skip_events: BORROWED array of eventIds already handled (may be NULL): those are
- *   counted as duplicates and fetch nothing.
  *   Returns 0, or -1 with *error_out (malloc'd) for a body that is not such an array.
  *   On 0, free out with hubspot_notifications_clear().
  */
-int hubspot_notifications_parse(const char *body, size_t len, const json_t *skip_events,
-                                struct hubspot_notifications *out, char **error_out);
+int hubspot_notifications_parse(const char *body, size_t len, struct hubspot_notifications *out,
+                                char **error_out);
 void hubspot_notifications_clear(struct hubspot_notifications *notifications);
 
 /*

@@ -275,21 +275,17 @@ lh_status_t hubspot_call(struct hubspot *hs, lh_ctx_t *ctx, const char *method, 
         headers[header_count++] = (lh_header_t){"Content-Type", "application/json"};
     }
     headers[header_count++] = (lh_header_t){"Accept", "application/json"};
-    lh_http_request_t request = {
-        .method = method,
-        .url = url,
-        .headers = headers,
-        .header_count = header_count,
-        .body = payload,
-        .body_len = payload != NULL ? strlen(payload) : 0,
-        .timeout_ms = hs->timeout_ms,
-        /* one attempt, reads included: the host would retry a 429 with its own short
-         * backoff (a DAILY one too), while rate_limited() knows how long HubSpot means;
-         * a 5xx fails the call, and the dispatcher, the poller or HubSpot's webhook
-         * redelivery tries again later */
-        .max_attempts = 1,
-    };
-    lh_http_response_t response = {0};
+    lh_http_request_t request =
+        LH_HTTP_REQUEST(.method = method, .url = url, .headers = headers,
+                        .header_count = header_count, .body = payload,
+                        .body_len = payload != NULL ? strlen(payload) : 0,
+                        .timeout_ms = hs->timeout_ms,
+                        /* one attempt, reads included: the host would retry a 429 with its own
+                         * short backoff (a DAILY one too), while rate_limited() knows how long
+                         * HubSpot means; a 5xx fails the call, and the dispatcher, the poller or
+                         * HubSpot's webhook redelivery tries again later */
+                        .max_attempts = 1, );
+    lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     status = host->http(ctx, &request, &response);
     wipe_free(auth);
     free(payload);

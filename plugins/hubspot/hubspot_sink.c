@@ -135,7 +135,7 @@ static void plan_delivery(struct hubspot_batch *batch, size_t i)
 {
     struct hubspot *hs = batch->hs;
     const lh_host_t *host = hs->host;
-    const json_t *event = batch->deliveries[i].event;
+    const json_t *event = batch->deliveries[i]->event;
     const char *type = json_string_value(json_object_get(event, "type"));
     if (!json_is_object(event) || type == NULL) {
         hubspot_batch_decide(batch, i, LH_PERMANENT, "the delivery carries no event object");
@@ -203,8 +203,9 @@ static void batch_free(struct hubspot_batch *batch)
     free(batch->abort_reason);
 }
 
-lh_status_t hubspot_deliver_batch(void *state, lh_ctx_t *ctx, const lh_delivery_t *deliveries,
-                                  size_t count, lh_status_t *results, char **messages)
+lh_status_t hubspot_deliver_batch(void *state, lh_ctx_t *ctx,
+                                  const lh_delivery_t *const *deliveries, size_t count,
+                                  lh_status_t *results, char **messages)
 {
     struct hubspot *hs = state;
     struct hubspot_batch batch = {
@@ -252,7 +253,8 @@ lh_status_t hubspot_deliver(void *state, lh_ctx_t *ctx, const lh_delivery_t *del
     struct hubspot *hs = state;
     lh_status_t result = LH_OK;
     char *message = NULL;
-    lh_status_t status = hubspot_deliver_batch(state, ctx, delivery, 1, &result, &message);
+    const lh_delivery_t *const one[] = {delivery};
+    lh_status_t status = hubspot_deliver_batch(state, ctx, one, 1, &result, &message);
     if (status == LH_OK) {
         status = result;
     }

@@ -94,10 +94,10 @@ static void record_success(struct hubspot_batch *batch, size_t k, int64_t update
     remember_written(batch, input, updated_ms);
     for (size_t i = 0; i < batch->count; i++) {
         if (batch->input_of[i] != (long)k || batch->decided[i] ||
-            batch->deliveries[i].lead_id <= 0) {
+            batch->deliveries[i]->lead_id <= 0) {
             continue;
         }
-        lh_status_t status = host->lead_identity_put(batch->ctx, &batch->deliveries[i], input->id);
+        lh_status_t status = host->lead_identity_put(batch->ctx, batch->deliveries[i], input->id);
         if (status != LH_OK) {
             /* written, but leadhub would not know the contact: a retry upserts again */
             hubspot_batch_decide(batch, i, status == LH_PERMANENT ? LH_PERMANENT : LH_RETRY,

@@ -36,7 +36,7 @@
 
 static bool is_meeting(const struct hubspot_batch *batch, size_t i)
 {
-    const char *type = json_string_value(json_object_get(batch->deliveries[i].event, "type"));
+    const char *type = json_string_value(json_object_get(batch->deliveries[i]->event, "type"));
     return type != NULL && strncmp(type, "meeting.", 8) == 0;
 }
 
@@ -101,7 +101,7 @@ static void look_up_attendees(struct hubspot_batch *batch, json_t *known)
         if (batch->decided[i] || !is_meeting(batch, i)) {
             continue;
         }
-        const json_t *meeting = json_object_get(batch->deliveries[i].event, "meeting");
+        const json_t *meeting = json_object_get(batch->deliveries[i]->event, "meeting");
         size_t a;
         const json_t *attendee;
         json_array_foreach(json_object_get(meeting, "attendees"), a, attendee)
@@ -197,7 +197,7 @@ static json_t *meeting_contacts(const struct hubspot_batch *batch, size_t i, con
     if (ids != NULL && k >= 0 && batch->inputs[k].id[0] != '\0') {
         json_array_append_new(ids, json_string(batch->inputs[k].id));
     }
-    const json_t *meeting = json_object_get(batch->deliveries[i].event, "meeting");
+    const json_t *meeting = json_object_get(batch->deliveries[i]->event, "meeting");
     size_t a;
     const json_t *attendee;
     json_array_foreach(json_object_get(meeting, "attendees"), a, attendee)
@@ -308,7 +308,7 @@ static void deliver_meeting(struct hubspot_batch *batch, size_t i, const json_t 
 {
     struct hubspot *hs = batch->hs;
     const lh_host_t *host = hs->host;
-    const json_t *event = batch->deliveries[i].event;
+    const json_t *event = batch->deliveries[i]->event;
     const json_t *meeting = json_object_get(event, "meeting");
     const char *external_id = json_string_value(json_object_get(meeting, "external_id"));
     const char *source = json_string_value(json_object_get(event, "source"));

@@ -29,6 +29,13 @@
  * the batch) and the next poll goes on from it; the kind left out then goes first. A poll
  * fetches at most 100 pages of each kind; a failure after some pages keeps what they
  * brought (LH_OK) and the next poll goes on from the cursor.
+ *
+ * Before searching, a poll fetches what webhooks recorded (hubspot_webhook.c): the pending
+ * notifications "contact:<id>" / "deal:<id>", read by id with batch reads and turned into
+ * events as a search page would be (the same change, the same source_id: seen both ways,
+ * stored once). They are removed with the poll's commit; a failed fetch fails the poll,
+ * which leaves them pending for its retry. The search still runs after them: it is the
+ * safety net for notifications HubSpot never sent.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -258,9 +265,75 @@ static lh_status_t poll_kind(struct hubspot *hs, lh_ctx_t *ctx, const struct sea
     return status;
 }
 
+/* Splits taken notifications by kind into ids to read; unknown keys are counted. */
+static void sort_notified(struct hubspot *hs, lh_ctx_t *ctx, const json_t *items, json_t *contacts,
+                          json_t *deals)
+{
+    size_t i;
+    const json_t *item;
+    json_array_foreach(items, i, item)
+    {
+        const char *key = json_string_value(json_object_get(item, "key"));
+        const char *colon = key != NULL ? strchr(key, ':') : NULL;
+        if (colon != NULL && hubspot_id_valid(colon + 1) &&
+            ((colon - key == 7 && strncmp(key, "contact", 7) == 0) ||
+             (colon - key == 4 && strncmp(key, "deal", 4) == 0))) {
+            json_array_append_new(key[0] == 'c' ? contacts : deals, json_string(colon + 1));
+        } else {
+            hs->host->counter_add(ctx, HUBSPOT_METRIC_SKIPPED, "reason", "unknown_notification", 1);
+        }
+    }
+}
+
+/* Fetches what the pending notifications name. LH_OK, or the failure that leaves them
+ * pending (the whole poll fails: the host retries it with backoff). */
+static lh_status_t poll_notified(struct hubspot *hs, lh_ctx_t *ctx)
+{
+    const lh_host_t *host = hs->host;
+    for (int round = 0; round < HUBSPOT_NOTIFIED_ROUNDS; round++) {
+        json_t *items = NULL;
+        lh_status_t status = host->notifications_take(ctx, HUBSPOT_NOTIFICATIONS, &items);
+        if (status != LH_OK) {
+            return status;
+        }
+        size_t taken = json_array_size(items);
+        json_t *contacts = json_array();
+        json_t *deals = json_array();
+        if (contacts == NULL || deals == NULL) {
+            status = LH_RETRY;
+            host->set_error(ctx, "out of memory");
+        } else {
+            sort_notified(hs, ctx, items, contacts, deals);
+            host->counter_add(ctx, "hubspot_webhook_notifications_total", "outcome", "fetched",
+                              (double)taken);
+        }
+        if (status == LH_OK && json_array_size(contacts) > 0) {
+            status = hubspot_fetch_contacts(hs, ctx, contacts);
+        }
+        if (status == LH_OK && json_array_size(deals) > 0) {
+            status = hubspot_fetch_deals(hs, ctx, deals);
+        }
+        json_decref(contacts);
+        json_decref(deals);
+        json_decref(items);
+        if (status != LH_OK || taken < HUBSPOT_NOTIFICATIONS) {
+            return status;
+        }
+        if (host->should_stop(ctx)) {
+            break;
+        }
+    }
+    /* more are pending than one poll takes: the next comes at once */
+    return host->poll_soon(ctx);
+}
+
 lh_status_t hubspot_poll(void *state, lh_ctx_t *ctx)
 {
     struct hubspot *hs = state;
+    lh_status_t notified = poll_notified(hs, ctx);
+    if (notified != LH_OK) {
+        return notified;
+    }
     const struct search_kind *order[2];
     size_t count = 0;
     /* contacts first, unless the deals were left out last time for want of a due search:

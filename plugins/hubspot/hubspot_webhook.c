@@ -10,13 +10,14 @@
  * behind a proxy the daemon cannot know its scheme, host or path) plus the request's raw
  * query, with the escapes HubSpot's algorithm decodes decoded.
  *
- * A notification only says that an object changed. The batch is handled as a whole: its
- * contacts and deals, each once however many notifications name it, are fetched with
- * batch reads and turned into events as the poll would (the same source_id for the same
- * change, so a change seen both ways is stored once). Event ids already handled are
- * remembered (the last 1000, checkpoint "webhook.events", committed with the events) so a
- * redelivered notification fetches nothing. A failed fetch answers 503, and HubSpot
- * delivers the batch again later.
+ * A notification only says that an object changed, so the webhook fetches nothing (the
+ * deferred-work pattern of sdk/leadhub.h): each contact and deal the batch names is
+ * recorded once as a pending notification, "contact:<id>" / "deal:<id>" with the latest
+ * occurredAt the batch gives it, in the request's own transaction, and answered at once;
+ * the commit asks the replica that polls the instance to poll now, and that poll fetches
+ * them (hubspot_source.c). A redelivered notification records the same value: it changes
+ * nothing. The webhook reads only what init() built, so it runs beside a poll that waits
+ * on HubSpot (LH_PLUGIN_WEBHOOK_CONCURRENT).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* strndup */
@@ -29,7 +30,6 @@
 #include "hubspot.h"
 
 #define SIGNATURE_LEN   44 /* base64 of 32 bytes */
-#define RING_KEY        "webhook.events"
 #define METRIC_REJECTED "hubspot_webhook_rejected_total"
 
 static int hex_digit(char c)
@@ -243,29 +243,30 @@ static bool has_integer(const json_t *array, json_int_t value)
     return false;
 }
 
-static bool has_string(const json_t *array, const char *value)
-{
-    size_t i;
-    const json_t *item;
-    json_array_foreach(array, i, item)
-    {
-        if (json_is_string(item) && strcmp(json_string_value(item), value) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 void hubspot_notifications_clear(struct hubspot_notifications *notifications)
 {
-    json_decref(notifications->contact_ids);
-    json_decref(notifications->deal_ids);
-    json_decref(notifications->event_ids);
+    json_decref(notifications->records);
     memset(notifications, 0, sizeof(*notifications));
 }
 
-int hubspot_notifications_parse(const char *body, size_t len, const json_t *skip_events,
-                                struct hubspot_notifications *out, char **error_out)
+/* Records kind:id with the later of its occurredAt and the one recorded; -1 when out of
+ * memory. */
+static int record(json_t *records, const char *kind, const char *id, const json_t *occurred_at)
+{
+    char key[HUBSPOT_ID_MAX + 16];
+    snprintf(key, sizeof(key), "%s:%s", kind, id);
+    json_int_t at = json_is_integer(occurred_at) && json_integer_value(occurred_at) > 0
+                        ? json_integer_value(occurred_at)
+                        : 0;
+    const json_t *known = json_object_get(records, key);
+    if (known != NULL && json_integer_value(json_object_get(known, "at")) >= at) {
+        return 0;
+    }
+    return json_object_set_new(records, key, json_pack("{s:I}", "at", at));
+}
+
+int hubspot_notifications_parse(const char *body, size_t len, struct hubspot_notifications *out,
+                                char **error_out)
 {
     memset(out, 0, sizeof(*out));
     *error_out = NULL;
@@ -283,11 +284,11 @@ int hubspot_notifications_parse(const char *body, size_t len, const json_t *skip
         *error_out = strdup("body must be a JSON array of HubSpot notifications");
         return -1;
     }
-    out->contact_ids = json_array();
-    out->deal_ids = json_array();
-    out->event_ids = json_array();
-    if (out->contact_ids == NULL || out->deal_ids == NULL || out->event_ids == NULL) {
+    out->records = json_object();
+    json_t *event_ids = json_array();
+    if (out->records == NULL || event_ids == NULL) {
         json_decref(parsed);
+        json_decref(event_ids);
         hubspot_notifications_clear(out);
         *error_out = strdup("out of memory");
         return -1;
@@ -301,11 +302,11 @@ int hubspot_notifications_parse(const char *body, size_t len, const json_t *skip
         const json_t *event_id = json_object_get(notification, "eventId");
         if (json_is_integer(event_id)) {
             json_int_t value = json_integer_value(event_id);
-            if (has_integer(out->event_ids, value) || has_integer(skip_events, value)) {
+            if (has_integer(event_ids, value)) {
                 out->duplicates++;
                 continue;
             }
-            json_array_append_new(out->event_ids, json_integer(value));
+            json_array_append_new(event_ids, json_integer(value));
         }
         const char *kind = type != NULL ? notification_kind(notification, type) : NULL;
         char id[HUBSPOT_ID_MAX];
@@ -313,47 +314,17 @@ int hubspot_notifications_parse(const char *body, size_t len, const json_t *skip
             out->ignored++;
             continue;
         }
-        json_t *ids = strcmp(kind, "contact") == 0 ? out->contact_ids : out->deal_ids;
-        if (!has_string(ids, id)) {
-            json_array_append_new(ids, json_string(id));
+        if (record(out->records, kind, id, json_object_get(notification, "occurredAt")) != 0) {
+            json_decref(parsed);
+            json_decref(event_ids);
+            hubspot_notifications_clear(out);
+            *error_out = strdup("out of memory");
+            return -1;
         }
     }
     json_decref(parsed);
+    json_decref(event_ids);
     return 0;
-}
-
-/* A fetch, once more after a refused token (the host retries polls and deliveries itself
- * after LH_AUTH; a webhook's LH_AUTH would answer 401 "bad signature"). A failure HubSpot
- * can recover from answers 503, and HubSpot delivers again. */
-static lh_status_t fetch(struct hubspot *hs, lh_ctx_t *ctx, const json_t *ids, bool deals)
-{
-    if (json_array_size(ids) == 0) {
-        return LH_OK;
-    }
-    lh_status_t status =
-        deals ? hubspot_fetch_deals(hs, ctx, ids) : hubspot_fetch_contacts(hs, ctx, ids);
-    if (status == LH_AUTH) {
-        hs->host->oauth2_invalidate(ctx);
-        status = deals ? hubspot_fetch_deals(hs, ctx, ids) : hubspot_fetch_contacts(hs, ctx, ids);
-    }
-    return status == LH_AUTH || status == LH_CONFIG ? LH_RETRY : status;
-}
-
-/* The ring of handled event ids, with the new ones appended and trimmed. STOLEN ring. */
-static json_t *ring_with(json_t *ring, const json_t *event_ids)
-{
-    json_t *grown = json_is_array(ring) ? ring : json_array();
-    if (grown != ring) {
-        json_decref(ring);
-    }
-    if (grown == NULL) {
-        return NULL;
-    }
-    json_array_extend(grown, (json_t *)event_ids);
-    while (json_array_size(grown) > HUBSPOT_WEBHOOK_RING) {
-        json_array_remove(grown, 0);
-    }
-    return grown;
 }
 
 lh_status_t hubspot_webhook(void *state, lh_ctx_t *ctx, const lh_webhook_request_t *request)
@@ -364,18 +335,13 @@ lh_status_t hubspot_webhook(void *state, lh_ctx_t *ctx, const lh_webhook_request
     if (status != LH_OK) {
         return status;
     }
-    json_t *ring = NULL;
-    if (host->checkpoint_get(ctx, RING_KEY, &ring) != LH_OK) {
-        return LH_RETRY;
-    }
     struct hubspot_notifications notifications;
     char *error = NULL;
-    if (hubspot_notifications_parse((const char *)request->body, request->body_len, ring,
-                                    &notifications, &error) != 0) {
+    if (hubspot_notifications_parse((const char *)request->body, request->body_len, &notifications,
+                                    &error) != 0) {
         host->counter_add(ctx, METRIC_REJECTED, "reason", "malformed_body", 1);
         host->set_error(ctx, "%s", error != NULL ? error : "malformed body");
         free(error);
-        json_decref(ring);
         return LH_PERMANENT;
     }
     host->counter_add(ctx, "hubspot_webhook_notifications_total", "outcome", "received",
@@ -388,16 +354,16 @@ lh_status_t hubspot_webhook(void *state, lh_ctx_t *ctx, const lh_webhook_request
         host->counter_add(ctx, "hubspot_webhook_notifications_total", "outcome", "ignored",
                           (double)notifications.ignored);
     }
-    status = fetch(hs, ctx, notifications.contact_ids, false);
-    if (status == LH_OK) {
-        status = fetch(hs, ctx, notifications.deal_ids, true);
+    /* recorded in this request's transaction: the answer goes out once they are stored */
+    const char *key;
+    json_t *value;
+    json_object_foreach(notifications.records, key, value)
+    {
+        status = host->notification_put(ctx, key, json_incref(value));
+        if (status != LH_OK) {
+            break;
+        }
     }
-    if (status == LH_OK && json_array_size(notifications.event_ids) > 0) {
-        ring = ring_with(ring, notifications.event_ids);
-        status = ring != NULL ? host->checkpoint_put(ctx, RING_KEY, ring) : LH_RETRY;
-        ring = NULL;
-    }
-    json_decref(ring);
     hubspot_notifications_clear(&notifications);
     return status;
 }

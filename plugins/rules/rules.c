@@ -20,32 +20,25 @@
 #define OUT_OF_MEMORY "out of memory"
 
 static const lh_config_field_t rules_schema[] = {
-    {.name = "rules",
-     .type = LH_CONFIG_JSON,
-     .flags = LH_FIELD_REQUIRED,
-     .description = "The rules: a list of {name, points, group, when}, where `when` maps fields "
-                    "(lead.<field>, lead.attributes.<name>, identities.<source>, events.<type>) "
-                    "to conditions; see docs/scoring.md."},
-    {.name = "groups",
-     .type = LH_CONFIG_JSON,
-     .description = "Groups of rules with caps on their sum: {fit: {max: 60}, behaviour: "
-                    "{max: 40, min: -20}}."},
-    {.name = "max_score",
-     .type = LH_CONFIG_DOUBLE,
-     .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
-     .default_value = "100",
-     .min = 1,
-     .max = 100,
-     .description = "The overall cap: a larger sum of points scores this much."},
-    {.name = "free_mail_domains",
-     .type = LH_CONFIG_LIST,
-     .description = "Email domains (or globs such as mail.*) of free-mail providers, added to "
-                    "the built-in list."},
-    {.name = "free_mail_builtin",
-     .type = LH_CONFIG_BOOL,
-     .default_value = "true",
-     .description = "Whether the built-in free-mail list applies; false leaves "
-                    "free_mail_domains alone."},
+    LH_FIELD(.name = "rules", .type = LH_CONFIG_JSON, .flags = LH_FIELD_REQUIRED,
+             .description =
+                 "The rules: a list of {name, points, group, when}, where `when` maps fields "
+                 "(lead.<field>, lead.attributes.<name>, identities.<source>, events.<type>) "
+                 "to conditions; see docs/scoring.md."),
+    LH_FIELD(.name = "groups", .type = LH_CONFIG_JSON,
+             .description = "Groups of rules with caps on their sum: {fit: {max: 60}, behaviour: "
+                            "{max: 40, min: -20}}."),
+    LH_FIELD(.name = "max_score", .type = LH_CONFIG_DOUBLE,
+             .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, .default_value = "100", .min = 1,
+             .max = 100,
+             .description = "The overall cap: a larger sum of points scores this much."),
+    LH_FIELD(.name = "free_mail_domains", .type = LH_CONFIG_LIST,
+             .description =
+                 "Email domains (or globs such as mail.*) of free-mail providers, added to "
+                 "the built-in list."),
+    LH_FIELD(.name = "free_mail_builtin", .type = LH_CONFIG_BOOL, .default_value = "true",
+             .description = "Whether the built-in free-mail list applies; false leaves "
+                            "free_mail_domains alone."),
     LH_FIELD_END,
 };
 
@@ -60,9 +53,13 @@ static void rules_destroy(void *state_ptr)
     free(state);
 }
 
-static lh_status_t rules_init(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
-                              void **state_out)
+/* Reads the settings into a new state (*state_out, NULL on failure): the rules compiled,
+ * regexes included. Shared by validate() and init(), so that what check-config accepts
+ * init() accepts too. */
+static lh_status_t rules_load(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
+                              struct rules_state **state_out)
 {
+    *state_out = NULL;
     struct rules_state *state = calloc(1, sizeof(*state));
     if (state == NULL) {
         host->set_error(ctx, OUT_OF_MEMORY);
@@ -74,12 +71,28 @@ static lh_status_t rules_init(lh_ctx_t *ctx, const lh_host_t *host, const json_t
     if (free_mail_init(&state->free_mail, lh_setting_bool(settings, "free_mail_builtin", 1),
                        json_object_get(settings, "free_mail_domains"), error, sizeof(error)) != 0 ||
         rules_config_parse(state, settings, error, sizeof(error)) != 0) {
-        host->set_error(ctx, "%s", error);
         rules_destroy(state);
-        return strcmp(error, OUT_OF_MEMORY) == 0 ? LH_RETRY : LH_CONFIG;
+        return scorer_refuse_settings(host, ctx, error);
     }
     *state_out = state;
     return LH_OK;
+}
+
+static lh_status_t rules_validate(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings)
+{
+    struct rules_state *state = NULL;
+    lh_status_t status = rules_load(ctx, host, settings, &state);
+    rules_destroy(state);
+    return status;
+}
+
+static lh_status_t rules_init(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
+                              void **state_out)
+{
+    struct rules_state *state = NULL;
+    lh_status_t status = rules_load(ctx, host, settings, &state);
+    *state_out = state;
+    return status;
 }
 
 /* Appends {"rule", "points", "why"}; -1 when out of memory. */
@@ -250,6 +263,7 @@ static const lh_plugin_t rules_plugin = {
     .description = "Scores leads with fit and behaviour rules: conditions on fields, title "
                    "seniority, free-mail domains and event counts, grouped and capped.",
     .config_schema = rules_schema,
+    .validate = rules_validate,
     .init = rules_init,
     .destroy = rules_destroy,
     .score = rules_score,

@@ -20,59 +20,48 @@ static const char *const emitted_types[] = {
 };
 
 static const lh_config_field_t stripe_schema[] = {
-    {.name = "api_key",
-     .type = LH_CONFIG_SECRET,
-     .flags = LH_FIELD_REQUIRED,
-     .description = "Secret (sk_) or restricted (rk_) key with read access to Events. Its mode "
-                    "(live or test) decides which events are stored: the other mode's are "
-                    "skipped and counted."},
-    {.name = "webhook_secret",
-     .type = LH_CONFIG_SECRET,
-     .description = "Signing secret (whsec_...) of the webhook endpoint registered in Stripe. "
-                    "A list is accepted while rolling secrets. Without it webhooks are refused "
-                    "and only the poll runs."},
-    {.name = "tolerance",
-     .type = LH_CONFIG_DURATION,
-     .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
-     .default_value = "5m",
-     .min = 1000,
-     .max = 86400000,
-     .description = "How old a Stripe-Signature timestamp may be before the webhook is refused "
-                    "as a possible replay (Stripe's libraries use 5 minutes)."},
-    {.name = "api_base",
-     .type = LH_CONFIG_STRING,
-     .default_value = DEFAULT_API_BASE,
-     .description = "Base URL of the Stripe API; change it only for a proxy or a test server."},
-    {.name = "stripe_version",
-     .type = LH_CONFIG_STRING,
-     .description = "Sent as the Stripe-Version header (e.g. 2024-06-20). Events keep the "
-                    "version they were created with; both invoice shapes are read."},
-    {.name = "event_types",
-     .type = LH_CONFIG_LIST,
-     .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
-     .default_value = "[customer.created, customer.updated, checkout.session.completed, "
-                      "invoice.paid, customer.subscription.created, "
-                      "customer.subscription.deleted]",
-     .min = 1,
-     .max = STRIPE_TYPE_COUNT,
-     .description = "Stripe event types polled and accepted; webhooks of other types are "
-                    "answered 200 and skipped."},
-    {.name = "backfill",
-     .type = LH_CONFIG_DURATION,
-     .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
-     .default_value = "3d",
-     .min = 0,
-     .max = 2592000000.0,
-     .description = "How far back the first poll reaches (Stripe keeps events 30 days; the "
-                    "default covers its 3 days of webhook retries)."},
-    {.name = "poll_window",
-     .type = LH_CONFIG_INT,
-     .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
-     .default_value = "1000",
-     .min = 1,
-     .max = 100000,
-     .description = "Events one poll round holds in memory and sorts before storing them; a "
-                    "larger window reads a big backlog with fewer requests."},
+    LH_FIELD(.name = "api_key", .type = LH_CONFIG_SECRET, .flags = LH_FIELD_REQUIRED,
+             .description =
+                 "Secret (sk_) or restricted (rk_) key with read access to Events. Its mode "
+                 "(live or test) decides which events are stored: the other mode's are "
+                 "skipped and counted."),
+    LH_FIELD(.name = "webhook_secret", .type = LH_CONFIG_SECRET, .flags = LH_FIELD_HAS_MIN,
+             .min = 16,
+             .description =
+                 "Signing secret (whsec_...) of the webhook endpoint registered in Stripe. "
+                 "A list is accepted while rolling secrets. Without it webhooks are refused "
+                 "and only the poll runs."),
+    LH_FIELD(.name = "tolerance", .type = LH_CONFIG_DURATION,
+             .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, .default_value = "5m", .min = 1000,
+             .max = 86400000,
+             .description =
+                 "How old a Stripe-Signature timestamp may be before the webhook is refused "
+                 "as a possible replay (Stripe's libraries use 5 minutes)."),
+    LH_FIELD(.name = "api_base", .type = LH_CONFIG_STRING, .default_value = DEFAULT_API_BASE,
+             .description =
+                 "Base URL of the Stripe API; change it only for a proxy or a test server."),
+    LH_FIELD(.name = "stripe_version", .type = LH_CONFIG_STRING,
+             .description = "Sent as the Stripe-Version header (e.g. 2024-06-20). Events keep the "
+                            "version they were created with; both invoice shapes are read."),
+    LH_FIELD(.name = "event_types", .type = LH_CONFIG_LIST,
+             .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
+             .default_value = "[customer.created, customer.updated, checkout.session.completed, "
+                              "invoice.paid, customer.subscription.created, "
+                              "customer.subscription.deleted]",
+             .min = 1, .max = STRIPE_TYPE_COUNT,
+             .description = "Stripe event types polled and accepted; webhooks of other types are "
+                            "answered 200 and skipped."),
+    LH_FIELD(.name = "backfill", .type = LH_CONFIG_DURATION,
+             .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, .default_value = "3d", .min = 0,
+             .max = 2592000000.0,
+             .description = "How far back the first poll reaches (Stripe keeps events 30 days; the "
+                            "default covers its 3 days of webhook retries)."),
+    LH_FIELD(.name = "poll_window", .type = LH_CONFIG_INT,
+             .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, .default_value = "1000", .min = 1,
+             .max = 100000,
+             .description =
+                 "Events one poll round holds in memory and sorts before storing them; a "
+                 "larger window reads a big backlog with fewer requests."),
     LH_FIELD_END,
 };
 
@@ -121,13 +110,14 @@ static lh_status_t init_api_key(struct stripe *stripe, lh_ctx_t *ctx, const json
     const lh_host_t *host = stripe->host;
     const json_t *value = json_object_get(settings, "api_key");
     if (json_is_array(value)) {
-        host->set_error(ctx, "api_key: give one key (a list is for webhook_secret)");
+        host->config_error(ctx, "api_key", NULL, "give one key (a list is for webhook_secret)");
         return LH_CONFIG;
     }
     const char *key = json_string_value(value);
     if (key == NULL || strlen(key) != json_string_length(value) || !header_safe(key) ||
         strchr(key, ' ') != NULL) {
-        host->set_error(ctx, "api_key: must be a Stripe key without spaces or control characters");
+        host->config_error(ctx, "api_key", NULL,
+                           "must be a Stripe key without spaces or control characters");
         return LH_CONFIG;
     }
     static const struct {
@@ -144,9 +134,10 @@ static lh_status_t init_api_key(struct stripe *stripe, lh_ctx_t *ctx, const json
     }
     if (!known) {
         /* the mode decides which events are stored, so it cannot be guessed */
-        host->set_error(ctx, "api_key: expected a secret or restricted key starting with "
-                             "sk_live_, sk_test_, rk_live_ or rk_test_ (publishable pk_ keys "
-                             "cannot read events)");
+        host->config_error(ctx, "api_key", NULL,
+                           "expected a secret or restricted key starting with "
+                           "sk_live_, sk_test_, rk_live_ or rk_test_ (publishable pk_ keys "
+                           "cannot read events)");
         return LH_CONFIG;
     }
     size_t size = strlen("Bearer ") + strlen(key) + 1;
@@ -163,7 +154,8 @@ static lh_status_t add_webhook_secret(struct stripe *stripe, lh_ctx_t *ctx, cons
 {
     const char *secret = json_string_value(value);
     if (secret == NULL || secret[0] == '\0' || strlen(secret) != json_string_length(value)) {
-        stripe->host->set_error(ctx, "webhook_secret: every secret must be a non-empty string");
+        stripe->host->config_error(ctx, "webhook_secret", NULL,
+                                   "every secret must be a non-empty string");
         return LH_CONFIG;
     }
     char *copy = strdup(secret);
@@ -184,7 +176,7 @@ static lh_status_t init_webhook_secrets(struct stripe *stripe, lh_ctx_t *ctx,
     }
     size_t count = json_is_array(value) ? json_array_size(value) : 1;
     if (count == 0) {
-        stripe->host->set_error(ctx, "webhook_secret: the list is empty");
+        stripe->host->config_error(ctx, "webhook_secret", NULL, "the list is empty");
         return LH_CONFIG;
     }
     stripe->webhook_secrets = calloc(count, sizeof(*stripe->webhook_secrets));
@@ -216,19 +208,22 @@ static lh_status_t init_api_base(struct stripe *stripe, lh_ctx_t *ctx, const jso
                     : strncmp(base, "http://", 7) == 0 ? 7
                                                        : 0;
     if (scheme == 0) {
-        host->set_error(ctx, "api_base: must start with https:// (or http:// for a local test "
-                             "server)");
+        host->config_error(ctx, "api_base", NULL,
+                           "must start with https:// (or http:// for a local test "
+                           "server)");
         return LH_CONFIG;
     }
     size_t authority = strcspn(base + scheme, "/?#");
     if (authority == 0 || !header_safe(base) || strpbrk(base, " ?#") != NULL) {
-        host->set_error(ctx, "api_base: must be a base URL like https://api.stripe.com, without "
-                             "spaces, query or fragment");
+        host->config_error(ctx, "api_base", NULL,
+                           "must be a base URL like https://api.stripe.com, without "
+                           "spaces, query or fragment");
         return LH_CONFIG;
     }
     if (memchr(base + scheme, '@', authority) != NULL) {
-        host->set_error(ctx, "api_base: must not carry credentials (user:password@); the key "
-                             "goes in api_key");
+        host->config_error(ctx, "api_base", NULL,
+                           "must not carry credentials (user:password@); the key "
+                           "goes in api_key");
         return LH_CONFIG;
     }
     size_t len = strlen(base);
@@ -262,8 +257,9 @@ static lh_status_t init_version(struct stripe *stripe, lh_ctx_t *ctx, const json
             (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '-' || c == '.' || c == '_';
     }
     if (!valid) {
-        stripe->host->set_error(ctx, "stripe_version: expected a Stripe API version such as "
-                                     "2024-06-20 or 2025-03-31.basil");
+        stripe->host->config_error(ctx, "stripe_version", NULL,
+                                   "expected a Stripe API version such as "
+                                   "2024-06-20 or 2025-03-31.basil");
         return LH_CONFIG;
     }
     stripe->stripe_version = strdup(version);
@@ -288,20 +284,28 @@ static lh_status_t init_types(struct stripe *stripe, lh_ctx_t *ctx, const json_t
     const json_t *list = json_object_get(settings, "event_types");
     size_t i;
     const json_t *item;
+    bool unknown = false;
     json_array_foreach(list, i, item)
     {
         int type = stripe_type_find(json_string_value(item));
         if (type < 0) {
-            char known[512] = "";
+            char known[512] = "types the plugin maps: ";
             for (unsigned t = 0; t < STRIPE_TYPE_COUNT; t++) {
                 append(known, sizeof(known), stripe_type_name(t));
                 append(known, sizeof(known), t + 1 < STRIPE_TYPE_COUNT ? ", " : "");
             }
-            host->set_error(ctx, "event_types: \"%.64s\" is not a type the plugin maps (known: %s)",
-                            json_string_value(item) ? json_string_value(item) : "", known);
-            return LH_CONFIG;
+            char key[48];
+            snprintf(key, sizeof(key), "event_types[%zu]", i);
+            host->config_error(ctx, key, known,
+                               "\"%.64s\" is not a Stripe event type the plugin maps",
+                               json_string_value(item) ? json_string_value(item) : "");
+            unknown = true; /* each one is reported */
+            continue;
         }
         stripe->types |= 1U << (unsigned)type;
+    }
+    if (unknown) {
+        return LH_CONFIG;
     }
     size_t size = 1;
     for (unsigned t = 0; t < STRIPE_TYPE_COUNT; t++) {
@@ -327,9 +331,15 @@ static lh_status_t init_types(struct stripe *stripe, lh_ctx_t *ctx, const json_t
     return LH_OK;
 }
 
-static lh_status_t stripe_init(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
-                               void **state_out)
+/*
+ * Reads the settings into a new state (*stripe_out, NULL on failure), every part of them,
+ * reporting each problem with config_error(): shared by validate() and init(), so that
+ * what check-config accepts init() accepts too.
+ */
+static lh_status_t stripe_load(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
+                               struct stripe **stripe_out)
 {
+    *stripe_out = NULL;
     struct stripe *stripe = calloc(1, sizeof(*stripe));
     if (stripe == NULL) {
         host->set_error(ctx, "out of memory");
@@ -339,26 +349,41 @@ static lh_status_t stripe_init(lh_ctx_t *ctx, const lh_host_t *host, const json_
     stripe->tolerance_s = lh_setting_int(settings, "tolerance", 300000) / 1000;
     stripe->backfill_s = lh_setting_int(settings, "backfill", 3LL * 86400 * 1000) / 1000;
     stripe->window = (size_t)lh_setting_int(settings, "poll_window", 1000);
-    lh_status_t status = init_api_key(stripe, ctx, settings);
-    if (status == LH_OK) {
-        status = init_webhook_secrets(stripe, ctx, settings);
+    lh_status_t statuses[5];
+    statuses[0] = init_api_key(stripe, ctx, settings);
+    statuses[1] = init_webhook_secrets(stripe, ctx, settings);
+    statuses[2] = init_api_base(stripe, ctx, settings);
+    statuses[3] = init_version(stripe, ctx, settings);
+    statuses[4] = init_types(stripe, ctx, settings);
+    for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+        if (statuses[i] != LH_OK) {
+            stripe_destroy(stripe);
+            return statuses[i] == LH_RETRY ? LH_RETRY : LH_CONFIG;
+        }
     }
-    if (status == LH_OK) {
-        status = init_api_base(stripe, ctx, settings);
-    }
-    if (status == LH_OK) {
-        status = init_version(stripe, ctx, settings);
-    }
-    if (status == LH_OK) {
-        status = init_types(stripe, ctx, settings);
-    }
-    if (status != LH_OK) {
-        stripe_destroy(stripe);
-        return status;
-    }
-    *state_out = stripe;
+    *stripe_out = stripe;
     return LH_OK;
 }
+
+static lh_status_t stripe_validate(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings)
+{
+    struct stripe *stripe = NULL;
+    lh_status_t status = stripe_load(ctx, host, settings, &stripe);
+    stripe_destroy(stripe);
+    return status;
+}
+
+static lh_status_t stripe_init(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
+                               void **state_out)
+{
+    struct stripe *stripe = NULL;
+    lh_status_t status = stripe_load(ctx, host, settings, &stripe);
+    *state_out = stripe;
+    return status;
+}
+
+/* Every genuine webhook is signed: the host refuses a POST without it before its body. */
+static const char *const signature_headers[] = {"Stripe-Signature", NULL};
 
 static const lh_plugin_t stripe_plugin = {
     LH_PLUGIN_HEADER,
@@ -371,6 +396,8 @@ static const lh_plugin_t stripe_plugin = {
                    "customer, payment and subscription events.",
     .config_schema = stripe_schema,
     .event_types = emitted_types,
+    .webhook_signature_headers = signature_headers,
+    .validate = stripe_validate,
     .init = stripe_init,
     .destroy = stripe_destroy,
     .poll = stripe_poll,

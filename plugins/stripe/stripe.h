@@ -121,8 +121,9 @@ bool stripe_format_time(json_int_t seconds, char out[21]);
  */
 int stripe_lead_set_email(json_t *lead, const json_t *value);
 int stripe_lead_set_text(json_t *lead, const char *key, const json_t *value);
-/* Free-text name: a person's name splits into first/last, an organization's becomes
- * `company` (see stripe_lead.c for the rule); anything else is left out. */
+/* Free-text name, through the shared parser (plugins/common/person_name.h): a person's
+ * name splits into first/last when sure, else stays whole in attributes.full_name; an
+ * organization's becomes `company`; anything else is left out. */
 int stripe_lead_set_name(json_t *lead, const json_t *value);
 /* A leadhub lead id (a positive integer, or a string of 1-18 digits) -> lead.id. */
 int stripe_lead_set_id(json_t *lead, const json_t *value);

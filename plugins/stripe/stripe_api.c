@@ -2,8 +2,8 @@
  * stripe_api.c - GET /v1/events through the host's HTTP client.
  *
  * The host owns retries: 429, 5xx and transport failures are retried there with backoff
- * and Retry-After (a GET is idempotent), and Stripe-Should-Retry, named to the host with
- * LH_HTTP_RETRY_HINT, overrides the status there (true: a 409 lock timeout is retried;
+ * and Retry-After (a GET is idempotent), and Stripe-Should-Retry, named to the host as the
+ * request's retry_hint_header, overrides the status there (true: a 409 lock timeout is retried;
  * false: a 503 is not). What is left when it gives up is mapped here: 401/403 are the
  * key's fault (LH_CONFIG: the poll fails with a clear reason until the key is fixed),
  * Stripe-Should-Retry again overrides the status code's usual meaning, and a starting_after
@@ -215,19 +215,14 @@ lh_status_t stripe_api_list_events(const struct stripe *stripe, lh_ctx_t *ctx, i
     size_t count = 0;
     headers[count++] = (lh_header_t){"Authorization", stripe->authorization};
     headers[count++] = (lh_header_t){"Accept", "application/json"};
-    headers[count++] = (lh_header_t){LH_HTTP_RETRY_HINT, "Stripe-Should-Retry"};
     if (stripe->stripe_version != NULL) {
         headers[count++] = (lh_header_t){"Stripe-Version", stripe->stripe_version};
     }
-    lh_http_request_t request = {
-        .method = "GET",
-        .url = url,
-        .headers = headers,
-        .header_count = count,
-        .timeout_ms = API_TIMEOUT_MS,
-        .max_attempts = API_MAX_ATTEMPTS,
-    };
-    lh_http_response_t response = {0};
+    lh_http_request_t request =
+        LH_HTTP_REQUEST(.method = "GET", .url = url, .headers = headers, .header_count = count,
+                        .timeout_ms = API_TIMEOUT_MS, .max_attempts = API_MAX_ATTEMPTS,
+                        .retry_hint_header = "Stripe-Should-Retry", );
+    lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     lh_status_t status = host->http(ctx, &request, &response);
     if (status != LH_OK) {
         /* refused, reset, timed out after the host's retries: its reason is set */

@@ -10,22 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "person_name.h"
 #include "stripe.h"
 
 #define LEAD_TEXT_MAX  1024 /* the host's limit for lead text fields */
 #define LEAD_EMAIL_MAX 254
 #define LEAD_ID_DIGITS 18 /* fits in int64; the host's own bound */
-#define NAME_WORDS_MAX 4  /* more words than this is not a name we dare to split */
-
-/* Words that mark an organization's name (compared without dots or commas, lowercase). */
-static const char *const organization_words[] = {
-    "inc",  "incorporated", "llc",         "ltd",     "limited",   "corp",    "corporation",
-    "co",   "company",      "plc",         "gmbh",    "ag",        "kg",      "sa",
-    "sas",  "sarl",         "srl",         "spa",     "bv",        "nv",      "oy",
-    "ab",   "aps",          "pty",         "pvt",     "lp",        "llp",     "kk",
-    "sl",   "sro",          "group",       "holding", "holdings",  "gbr",     "ug",
-    "ltda", "foundation",   "association", "agency",  "solutions", "studios",
-};
 
 bool stripe_id_valid(const char *id)
 {
@@ -120,41 +110,13 @@ int stripe_lead_set_email(json_t *lead, const json_t *value)
     return set_new(lead, "email", json_stringn(lowered, len));
 }
 
-/* A word without dots and commas, lowercased, into out (at most out_size - 1 bytes). */
-static void word_key(const char *word, size_t len, char *out, size_t out_size)
-{
-    size_t used = 0;
-    for (size_t i = 0; i < len && used + 1 < out_size; i++) {
-        unsigned char c = (unsigned char)word[i];
-        if (c != '.' && c != ',' && c != '(' && c != ')') {
-            out[used++] = (char)tolower(c);
-        }
-    }
-    out[used] = '\0';
-}
-
-static bool organization_word(const char *word, size_t len)
-{
-    char key[32];
-    if (len >= sizeof(key)) {
-        return false;
-    }
-    word_key(word, len, key, sizeof(key));
-    for (size_t i = 0; i < sizeof(organization_words) / sizeof(organization_words[0]); i++) {
-        if (strcmp(key, organization_words[i]) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /*
  * Stripe's `name` is one free-text field that may hold a person ("Priya Natarajan") or a
- * company ("Northwind Analytics Inc."). The rule, deliberately conservative:
- *   - a legal-form or organization word (Inc, LLC, GmbH, Ltd, ...) or '&' -> company;
- *   - 1 to 4 words without digits or '@' -> first word is first_name, the rest last_name
- *     (particles stay with the surname: "Ana de la Cruz" -> "Ana" / "de la Cruz");
- *   - anything else is not split at all (it stays in the event's data and raw).
+ * company ("Northwind Analytics Inc."). It goes through the name parser every connector
+ * shares (plugins/common/person_name.h): a person's name split into first_name and
+ * last_name only when the parser is sure, else kept whole in attributes.full_name; a
+ * company's name in company; an email address, digits and the like nowhere (the text
+ * stays in the event's data and raw).
  */
 int stripe_lead_set_name(json_t *lead, const json_t *value)
 {
@@ -163,45 +125,7 @@ int stripe_lead_set_name(json_t *lead, const json_t *value)
     if (!trimmed(value, &text, &len) || len > LEAD_TEXT_MAX) {
         return 0;
     }
-    size_t words = 0;
-    bool organization = false, odd = false;
-    const char *first_end = NULL;
-    for (size_t i = 0; i < len;) {
-        while (i < len && isspace((unsigned char)text[i])) {
-            i++;
-        }
-        size_t start = i;
-        while (i < len && !isspace((unsigned char)text[i])) {
-            unsigned char c = (unsigned char)text[i];
-            odd |= isdigit(c) || c == '@' || c < ' ' || c == 0x7f;
-            organization |= c == '&';
-            i++;
-        }
-        if (i > start) {
-            organization |= organization_word(text + start, i - start);
-            if (words++ == 0) {
-                first_end = text + i;
-            }
-        }
-    }
-    if (organization) {
-        return set_new(lead, "company", json_stringn(text, len));
-    }
-    if (odd || words == 0 || words > NAME_WORDS_MAX) {
-        return 0;
-    }
-    size_t first_len = (size_t)(first_end - text);
-    if (set_new(lead, "first_name", json_stringn(text, first_len)) < 0) {
-        return -1;
-    }
-    if (words > 1) {
-        const char *rest = first_end;
-        while (isspace((unsigned char)*rest)) {
-            rest++;
-        }
-        return set_new(lead, "last_name", json_stringn(rest, len - (size_t)(rest - text)));
-    }
-    return 1;
+    return person_name_set_lead(lead, text, len, LEAD_TEXT_MAX);
 }
 
 int stripe_lead_set_id(json_t *lead, const json_t *value)

@@ -18,19 +18,16 @@
 #define MAX_TIMESTAMP_DIGITS 12
 
 static const lh_config_field_t webhook_schema[] = {
-    {.name = "secret",
-     .type = LH_CONFIG_SECRET,
-     .flags = LH_FIELD_REQUIRED,
-     .description = "HMAC-SHA256 key shared with the sender. A list is accepted while "
-                    "rolling secrets: a signature made with any of them passes."},
-    {.name = "tolerance",
-     .type = LH_CONFIG_DURATION,
-     .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
-     .default_value = "5m",
-     .min = 1000,
-     .max = 86400000,
-     .description = "How far X-Leadhub-Timestamp may be from the daemon's clock before a "
-                    "request is refused as a possible replay."},
+    LH_FIELD(.name = "secret", .type = LH_CONFIG_SECRET,
+             .flags = LH_FIELD_REQUIRED | LH_FIELD_HAS_MIN, .min = 16,
+             .description =
+                 "HMAC-SHA256 key shared with the sender, at least 16 bytes. A list is "
+                 "accepted while rolling secrets: a signature made with any of them passes."),
+    LH_FIELD(.name = "tolerance", .type = LH_CONFIG_DURATION,
+             .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, .default_value = "5m", .min = 1000,
+             .max = 86400000,
+             .description = "How far X-Leadhub-Timestamp may be from the daemon's clock before a "
+                            "request is refused as a possible replay."),
     LH_FIELD_END,
 };
 
@@ -70,9 +67,12 @@ static int add_secret(struct webhook_state *state, const json_t *value)
     return 0;
 }
 
-static lh_status_t webhook_init(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
-                                void **state_out)
+/* Reads the settings into a new state (*state_out, NULL on failure), reporting what is
+ * wrong with config_error(): shared by validate() and init(). */
+static lh_status_t webhook_load(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
+                                struct webhook_state **state_out)
 {
+    *state_out = NULL;
     struct webhook_state *state = calloc(1, sizeof(*state));
     if (state == NULL) {
         host->set_error(ctx, "out of memory");
@@ -82,7 +82,7 @@ static lh_status_t webhook_init(lh_ctx_t *ctx, const lh_host_t *host, const json
     state->tolerance_ms = lh_setting_int(settings, "tolerance", 300000);
     const json_t *secret = json_object_get(settings, "secret");
     size_t count = json_is_array(secret) ? json_array_size(secret) : 1;
-    state->secrets = calloc(count, sizeof(*state->secrets));
+    state->secrets = calloc(count > 0 ? count : 1, sizeof(*state->secrets));
     if (state->secrets == NULL) {
         webhook_destroy(state);
         host->set_error(ctx, "out of memory");
@@ -95,22 +95,40 @@ static lh_status_t webhook_init(lh_ctx_t *ctx, const lh_host_t *host, const json
         {
             if (add_secret(state, item) != 0) {
                 webhook_destroy(state);
-                host->set_error(ctx, "secret: every secret in the list must be non-empty");
+                host->config_error(ctx, "secret", NULL,
+                                   "every secret in the list must be a non-empty string");
                 return LH_CONFIG;
             }
         }
     } else if (add_secret(state, secret) != 0) {
         webhook_destroy(state);
-        host->set_error(ctx, "secret: must be a non-empty string");
+        host->config_error(ctx, "secret", NULL, "must be a non-empty string");
         return LH_CONFIG;
     }
     if (state->secret_count == 0) {
         webhook_destroy(state);
-        host->set_error(ctx, "secret: at least one secret is required");
+        host->config_error(ctx, "secret", NULL, "at least one secret is required");
         return LH_CONFIG;
     }
     *state_out = state;
     return LH_OK;
+}
+
+static lh_status_t webhook_validate(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings)
+{
+    struct webhook_state *state = NULL;
+    lh_status_t status = webhook_load(ctx, host, settings, &state);
+    webhook_destroy(state);
+    return status;
+}
+
+static lh_status_t webhook_init(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
+                                void **state_out)
+{
+    struct webhook_state *state = NULL;
+    lh_status_t status = webhook_load(ctx, host, settings, &state);
+    *state_out = state;
+    return status;
 }
 
 static int hex_value(char c)
@@ -288,6 +306,10 @@ static lh_status_t webhook_receive(void *state_ptr, lh_ctx_t *ctx,
     return status;
 }
 
+/* What every genuine request carries: the host refuses a POST without it before reading
+ * its body. */
+static const char *const webhook_signature_headers[] = {"X-Leadhub-Signature", NULL};
+
 static const lh_plugin_t webhook_plugin = {
     LH_PLUGIN_HEADER,
     .kind = LH_KIND_SOURCE,
@@ -298,6 +320,8 @@ static const lh_plugin_t webhook_plugin = {
     .description = "Receives normalized leadhub events signed with HMAC-SHA256 from internal "
                    "systems.",
     .config_schema = webhook_schema,
+    .webhook_signature_headers = webhook_signature_headers,
+    .validate = webhook_validate,
     .init = webhook_init,
     .destroy = webhook_destroy,
     .webhook = webhook_receive,

@@ -51,7 +51,7 @@ START_TEST(test_cli_help_and_exit_codes)
     ck_assert_int_eq(leadhubd("run --no-such-option", &out), 2);
     free(out);
     ck_assert_int_eq(leadhubd("version", &out), 0);
-    assert_contains(out, "plugin ABI 1.0");
+    assert_contains(out, "plugin ABI 2.0");
     free(out);
 }
 END_TEST
@@ -165,14 +165,15 @@ START_TEST(test_check_config_accepts_the_example_configuration)
     free(command);
     free(bare);
 
-    command = util_printf("cd '%s' && DATABASE_URL=postgresql://localhost/x "
-                          "LEADHUB_INBOUND_SECRET=s3cret LEADHUB_API_TOKEN=t0ken-for-check-config "
-                          "LEADHUB_PLUGIN_DIR='%s/plugins' '%s' check-config",
-                          tu_source_dir(), tu_build_dir(), td_binary());
+    command = util_printf(
+        "cd '%s' && DATABASE_URL=postgresql://localhost/x "
+        "LEADHUB_INBOUND_SECRET=s3cret-s3cret-s3cret LEADHUB_API_TOKEN=t0ken-for-check-config "
+        "LEADHUB_PLUGIN_DIR='%s/plugins' '%s' check-config",
+        tu_source_dir(), tu_build_dir(), td_binary());
     ck_assert_int_eq(tu_run(command, &out), 0);
     assert_contains(out, "config/leadhub.yaml: valid (1 connector instance(s), 0 route(s)");
     assert_contains(out, "inbound");
-    ck_assert_ptr_null(strstr(out, "s3cret"));
+    ck_assert_ptr_null(strstr(out, "s3cret-s3cret-s3cret"));
     ck_assert_ptr_null(strstr(out, "t0ken"));
     free(out);
     free(command);
@@ -215,7 +216,7 @@ static char *config_with_connector(const char *connector_yaml)
 
 START_TEST(test_check_config_names_file_line_key_and_hint)
 {
-    setenv("LHTEST_CLI_SECRET", "s3cret", 1);
+    setenv("LHTEST_CLI_SECRET", "s3cret-s3cret-s3cret", 1);
     char *dir = config_with_connector("name: hooks\n"
                                       "plugin: webhook\n"
                                       "settings:\n"
@@ -236,7 +237,7 @@ END_TEST
 
 START_TEST(test_check_config_checks_connector_files_despite_errors_in_the_main_file)
 {
-    setenv("LHTEST_CLI_SECRET", "s3cret", 1);
+    setenv("LHTEST_CLI_SECRET", "s3cret-s3cret-s3cret", 1);
     unsetenv("LHTEST_CLI_UNSET_URL");
     char *dir = tu_tmpdir();
     char *main_yaml = util_printf("database_url: ${LHTEST_CLI_UNSET_URL}\n"
@@ -256,7 +257,7 @@ START_TEST(test_check_config_checks_connector_files_despite_errors_in_the_main_f
     assert_contains(out, "did you mean \"tolerance\"?");
     assert_contains(out, "2 error(s)");
     ck_assert_ptr_null(strstr(out, "not checked"));
-    ck_assert_ptr_null(strstr(out, "s3cret"));
+    ck_assert_ptr_null(strstr(out, "s3cret-s3cret-s3cret"));
     free(out);
     free(args);
     free(main_yaml);
@@ -310,10 +311,10 @@ END_TEST
 
 START_TEST(test_check_config_runs_each_scorers_own_checks)
 {
-    setenv("LHTEST_CLI_SECRET", "s3cret", 1);
+    setenv("LHTEST_CLI_SECRET", "s3cret-s3cret-s3cret", 1);
     char *dir = config_with_connector("name: hooks\nplugin: webhook\n"
                                       "settings:\n  secret: ${LHTEST_CLI_SECRET}\n");
-    /* a regex only the rules plugin's init() can judge, and a good scorer beside it */
+    /* a regex only the rules plugin can judge (its validate()), and a good scorer beside it */
     char *main_yaml = util_printf("%s"
                                   "scoring:\n"
                                   "  - name: activity\n"
@@ -332,10 +333,9 @@ START_TEST(test_check_config_runs_each_scorers_own_checks)
     char *args = util_printf("check-config '%s/leadhub.yaml'", dir);
     char *out = NULL;
     ck_assert_int_eq(leadhubd(args, &out), 1);
-    assert_contains(out, "leadhub.yaml:9: scoring[1].settings: error: scorer fit: init failed "
-                         "(config): rules[0].when.lead.title.regex: \"(vp|head\" is not a valid "
-                         "regular expression");
-    assert_contains(out, "hint: `leadhubd plugins info rules` documents its settings");
+    /* at the regex's own line and key, as the host's schema errors are */
+    assert_contains(out, "leadhub.yaml:14: scoring[1].settings.rules[0].when.lead.title.regex: "
+                         "error: \"(vp|head\" is not a valid regular expression");
     assert_contains(out, "1 error(s)");
     /* nothing of the scorers' start shows as log lines */
     ck_assert_ptr_null(strstr(out, "instance initialized"));
@@ -348,9 +348,74 @@ START_TEST(test_check_config_runs_each_scorers_own_checks)
 }
 END_TEST
 
+/* A config dir with these connector files ({name, yaml} pairs); returns the dir. */
+static char *config_with_connectors(const char *const files[][2], size_t count)
+{
+    char *dir = tu_tmpdir();
+    char *main_yaml = util_printf(broken_main, tu_build_dir());
+    tu_write_file(dir, "leadhub.yaml", main_yaml);
+    for (size_t i = 0; i < count; i++) {
+        char *name = util_printf("conf.d/%s", files[i][0]);
+        tu_write_file(dir, name, files[i][1]);
+        free(name);
+    }
+    free(main_yaml);
+    return dir;
+}
+
+/* What each plugin's init() would refuse at start, check-config refuses offline, at the
+ * file, line and key, with a hint: "valid" means the instances will start. */
+START_TEST(test_check_config_refuses_what_init_would_refuse)
+{
+    setenv("LHTEST_CLI_SECRET", "s3cret-s3cret-s3cret", 1);
+    setenv("LHTEST_CLI_SHORT", "short-one", 1);
+    setenv("LHTEST_CLI_EMPTY", "", 1);
+    setenv("LHTEST_CLI_STRIPE", "sk_test_4eC39HqLyjWDarjtT1zdp7dc", 1);
+    const char *const files[][2] = {
+        {"out.yaml", "name: out\nplugin: http\nsettings:\n"
+                     "  url: ftp://receiver.example/events\n"
+                     "  secret: ${LHTEST_CLI_SECRET}\n"},
+        {"pay.yaml", "name: pay\nplugin: stripe\nsettings:\n"
+                     "  api_key: ${LHTEST_CLI_STRIPE}\n"
+                     "  event_types:\n"
+                     "    - invoice.paid\n"
+                     "    - charge.succeeded\n"},
+        {"short.yaml", "name: short\nplugin: webhook\nsettings:\n"
+                       "  secret: ${LHTEST_CLI_SHORT}\n"},
+        {"empty.yaml", "name: empty\nplugin: webhook\nsettings:\n"
+                       "  secret: ${LHTEST_CLI_EMPTY}\n"},
+        {"literal.yaml", "name: literal\nplugin: webhook\nsettings:\n"
+                         "  secret: ${LHTEST_CLI_UNSET:-hunter2hunter2hunter2}\n"},
+    };
+    unsetenv("LHTEST_CLI_UNSET");
+    char *dir = config_with_connectors(files, sizeof(files) / sizeof(files[0]));
+    char *args = util_printf("check-config '%s/leadhub.yaml'", dir);
+    char *out = NULL;
+    ck_assert_int_eq(leadhubd(args, &out), 1);
+    assert_contains(out, "conf.d/out.yaml:4: settings.url: error: must start with http:// or "
+                         "https://");
+    assert_contains(out, "conf.d/pay.yaml:7: settings.event_types[1]: error: "
+                         "\"charge.succeeded\" is not a Stripe event type the plugin maps");
+    assert_contains(out, "hint: types the plugin maps: customer.created");
+    assert_contains(out, "conf.d/short.yaml:4: settings.secret: error: ${LHTEST_CLI_SHORT} "
+                         "resolves to 9 bytes; this secret needs at least 16");
+    assert_contains(out, "conf.d/empty.yaml:4: settings.secret: error: ${LHTEST_CLI_EMPTY} "
+                         "resolves to an empty value");
+    assert_contains(out, "conf.d/literal.yaml:4: settings.secret: error: a secret's fallback "
+                         "must be a reference, not a literal value");
+    assert_contains(out, "5 error(s)");
+    ck_assert_ptr_null(strstr(out, "short-one"));
+    ck_assert_ptr_null(strstr(out, "hunter2"));
+    free(out);
+    free(args);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_check_config_valid_lists_instances)
 {
-    setenv("LHTEST_CLI_SECRET", "s3cret", 1);
+    setenv("LHTEST_CLI_SECRET", "s3cret-s3cret-s3cret", 1);
     char *dir = config_with_connector("name: hooks\nplugin: webhook\n"
                                       "settings:\n  secret: ${LHTEST_CLI_SECRET}\n");
     char *args = util_printf("check-config '%s/leadhub.yaml'", dir);
@@ -358,7 +423,7 @@ START_TEST(test_check_config_valid_lists_instances)
     ck_assert_int_eq(leadhubd(args, &out), 0);
     assert_contains(out, "valid (1 connector instance(s)");
     assert_contains(out, "hooks");
-    ck_assert_ptr_null(strstr(out, "s3cret"));
+    ck_assert_ptr_null(strstr(out, "s3cret-s3cret-s3cret"));
     free(out);
     free(args);
     tu_rmrf(dir);
@@ -410,7 +475,7 @@ START_TEST(test_run_stops_on_a_refused_plugin_an_instance_uses_and_skips_unused_
     char *copy = util_printf("mkdir -p '%s' && cp '%s/tests/fixtures/abi_minor_newer.so' '%s/'",
                              plugins, tu_build_dir(), plugins);
     ck_assert_int_eq(tu_run(copy, NULL), 0);
-    td_webhook_instance(&td, "inbound", "s3cret");
+    td_webhook_instance(&td, "inbound", "s3cret-s3cret-s3cret");
     char *yaml = util_printf("database_url: \"%s\"\nlisten: 127.0.0.1:%d\n"
                              "plugin_path: [\"%s/plugins\", \"%s\"]\n",
                              td.db_url, td.port, tu_build_dir(), plugins);
@@ -421,19 +486,19 @@ START_TEST(test_run_stops_on_a_refused_plugin_an_instance_uses_and_skips_unused_
 
     /* nothing uses it: valid, with a warning */
     ck_assert_int_eq(tu_run(check, &out), 0);
-    assert_contains(out, "needs plugin ABI 1.5");
+    assert_contains(out, "needs plugin ABI 2.5");
     assert_contains(out, "no instance uses it: skipped");
     free(out);
 
     /* an instance uses it: check-config and run both refuse, with one clear line */
     td_connector(&td, "newer", "name: newer\nplugin: abi_minor_newer\n");
     ck_assert_int_eq(tu_run(check, &out), 1);
-    assert_contains(out, "needs plugin ABI 1.5");
+    assert_contains(out, "needs plugin ABI 2.5");
     assert_contains(out, "a connector instance uses this plugin");
     free(out);
     char *run = util_printf("'%s' run -c '%s'", td_binary(), config);
     ck_assert_int_eq(tu_run(run, &out), 1);
-    assert_contains(out, "needs plugin ABI 1.5");
+    assert_contains(out, "needs plugin ABI 2.5");
     free(out);
 
     free(run);
@@ -488,6 +553,7 @@ int main(void)
     tcase_add_test(tc, test_plugins_needs_only_the_plugin_path_of_the_config);
     tcase_add_test(tc, test_check_config_reports_unknown_plugin_with_the_ones_found);
     tcase_add_test(tc, test_check_config_runs_each_scorers_own_checks);
+    tcase_add_test(tc, test_check_config_refuses_what_init_would_refuse);
     tcase_add_test(tc, test_check_config_valid_lists_instances);
     tcase_add_test(tc, test_run_refuses_invalid_config_with_exit_1);
     tcase_add_test(tc, test_run_exits_3_when_another_daemon_holds_the_port);

@@ -57,7 +57,7 @@ START_TEST(test_plugins_lists_accepted_plugins_with_kind_version_and_abi)
     ck_assert_int_eq(sscanf(row + 1, "%63s %63s %63s %63s", name, kind, version, abi), 4);
     ck_assert_str_eq(kind, "sink");
     ck_assert_str_eq(version, "0.9.0");
-    ck_assert_str_eq(abi, "1.0");
+    ck_assert_str_eq(abi, "2.0");
     ck_assert_msg(strstr(output, "refused") == NULL, "refusals must go to stderr:\n%s", output);
     free(output);
     free(dir);
@@ -74,7 +74,7 @@ START_TEST(test_plugins_reports_refused_files_on_stderr_with_their_reason)
     ck_assert_int_eq(rc, EXIT_OK);
     assert_contains(output, "refused");
     assert_contains(output, "abi_minor_newer: plugin ");
-    assert_contains(output, "needs plugin ABI 1.5; this leadhubd supports 1.0");
+    assert_contains(output, "needs plugin ABI 2.5; this leadhubd supports 2.0");
     assert_contains(output, "plugins info NAME");
     free(output);
     free(dir);
@@ -107,7 +107,7 @@ START_TEST(test_plugins_info_documents_callbacks_and_settings)
     assert_contains(output, "name:        valid_scorer");
     assert_contains(output, "kind:        scorer");
     assert_contains(output, "version:     2.0.0");
-    assert_contains(output, "ABI:         1.0");
+    assert_contains(output, "ABI:         2.0");
     assert_contains(output, "callbacks:   init, destroy, score");
     assert_contains(output, "threshold");
     assert_contains(output, "Score that counts as hot.");
@@ -150,9 +150,9 @@ START_TEST(test_plugins_info_on_unknown_name_fails_listing_available_ones)
 
     ck_assert_int_eq(rc, EXIT_INVALID);
     assert_contains(output, "no plugin named \"hubspot\"");
-    assert_contains(output, "available: event_count_scorer, flaky_init, oauth_sink, "
-                            "ordered_sink, paging_source, valid_scorer, valid_sink, "
-                            "valid_source");
+    assert_contains(output, "available: challenge_source, event_count_scorer, flaky_init, "
+                            "notify_source, oauth_sink, ordered_sink, paging_source, "
+                            "valid_scorer, valid_sink, valid_source");
     free(output);
     free(dir);
 }
@@ -167,7 +167,7 @@ START_TEST(test_plugins_info_on_refused_plugin_prints_detail_and_hint)
 
     ck_assert_int_eq(rc, EXIT_INVALID);
     assert_contains(output, "error: plugin ");
-    assert_contains(output, "detail: needs plugin ABI 1.5; this leadhubd supports 1.0");
+    assert_contains(output, "detail: needs plugin ABI 2.5; this leadhubd supports 2.0");
     assert_contains(output, "hint: upgrade leadhub, or build the plugin against an older SDK");
     free(output);
     free(dir);

@@ -33,7 +33,7 @@
 #include "testutil.h"
 #include "util.h"
 
-#define SECRET     "crash-secret"
+#define SECRET     "crash-secret-6d1f0a"
 #define OUT_SECRET "crash-receiver-secret"
 #define MAX_EVENTS 2000000
 

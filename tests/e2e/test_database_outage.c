@@ -22,7 +22,7 @@
 #include "testutil.h"
 #include "util.h"
 
-#define SECRET "outage-secret"
+#define SECRET "outage-secret-5e3d"
 
 static char *cluster_dir;
 static int cluster_port;

@@ -21,8 +21,8 @@
 #include "testutil.h"
 #include "util.h"
 
-#define SECRET     "delivery-secret"
-#define OUT_SECRET "receiver-secret"
+#define SECRET     "delivery-secret-7c"
+#define OUT_SECRET "receiver-secret-91"
 
 static struct fake_http *receiver;
 static struct test_daemon td;

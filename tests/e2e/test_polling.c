@@ -306,7 +306,7 @@ START_TEST(test_sync_asks_the_owning_replica_or_polls_here)
 
     /* a name no instance has, one that does not poll, one disabled: each said plainly,
      * with the instances that do poll */
-    td_webhook_instance(&td, "hooks", "s3cret");
+    td_webhook_instance(&td, "hooks", "s3cret-s3cret-s3cret");
     td_connector(&td, "resting",
                  "name: resting\nplugin: paging_source\nenabled: false\n"
                  "settings:\n  url: http://127.0.0.1:1/\n");

@@ -26,7 +26,7 @@
 #include "testutil.h"
 #include "util.h"
 
-#define SECRET     "faults-secret"
+#define SECRET     "faults-secret-2b8e"
 #define OUT_SECRET "faults-receiver-secret"
 
 static struct fake_http *provider;

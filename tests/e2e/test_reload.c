@@ -63,39 +63,39 @@ START_TEST(test_sighup_adds_removes_and_refuses_broken_connectors)
 {
     /* the daemon's environment is fixed when it starts: the files added later refer to
      * variables that are already there */
-    setenv("LHTEST_SECRET_SECOND", "second-secret", 1);
-    setenv("LHTEST_SECRET_FOURTH", "fourth-secret", 1);
+    setenv("LHTEST_SECRET_SECOND", "second-secret-7d2e4b", 1);
+    setenv("LHTEST_SECRET_FOURTH", "fourth-secret-1a8c5e", 1);
     td_init(&td, NULL);
-    td_webhook_instance(&td, "inbound", "first-secret");
+    td_webhook_instance(&td, "inbound", "first-secret-3f9a1c");
     ck_assert_int_eq(td_start(&td), 0);
-    ck_assert_int_eq(post("second", "second-secret", "a"), 404);
+    ck_assert_int_eq(post("second", "second-secret-7d2e4b", "a"), 404);
 
     /* added */
-    td_webhook_instance(&td, "second", "second-secret");
+    td_webhook_instance(&td, "second", "second-secret-7d2e4b");
     td_signal(&td, SIGHUP);
-    struct expect_status second_ok = {"second", "second-secret", 200};
+    struct expect_status second_ok = {"second", "second-secret-7d2e4b", 200};
     ck_assert(td_wait_until(answers, &second_ok, 10000));
     ck_assert(log_says("reload applied: 1 instance(s) kept, 0 stopped, 1 started"));
 
     /* removed */
     remove_connector("second");
     td_signal(&td, SIGHUP);
-    struct expect_status second_gone = {"second", "second-secret", 404};
+    struct expect_status second_gone = {"second", "second-secret-7d2e4b", 404};
     ck_assert(td_wait_until(answers, &second_gone, 10000));
 
     /* broken: refused as a whole, the running configuration stays */
     td_connector(&td, "third", "name: third\nplugin: no_such_plugin\n");
-    td_webhook_instance(&td, "fourth", "fourth-secret");
+    td_webhook_instance(&td, "fourth", "fourth-secret-1a8c5e");
     td_signal(&td, SIGHUP);
     ck_assert(td_wait_until(log_says, "reload refused", 10000));
     ck_assert(log_says("unknown plugin \\\"no_such_plugin\\\""));
-    ck_assert_int_eq(post("inbound", "first-secret", "still-here"), 200);
-    ck_assert_int_eq(post("fourth", "fourth-secret", "x"), 404);
+    ck_assert_int_eq(post("inbound", "first-secret-3f9a1c", "still-here"), 200);
+    ck_assert_int_eq(post("fourth", "fourth-secret-1a8c5e", "x"), 404);
 
     /* fixed: applied */
     remove_connector("third");
     td_signal(&td, SIGHUP);
-    struct expect_status fourth_ok = {"fourth", "fourth-secret", 200};
+    struct expect_status fourth_ok = {"fourth", "fourth-secret-1a8c5e", 200};
     ck_assert(td_wait_until(answers, &fourth_ok, 10000));
     ck_assert_int_eq(td_stop(&td), 0);
     td_cleanup(&td);
@@ -106,9 +106,9 @@ START_TEST(test_sighup_restarts_a_changed_instance_and_applies_new_routes)
 {
     struct fake_http *receiver = fake_http_start();
     td_init(&td, NULL);
-    td_webhook_instance(&td, "inbound", "old-secret");
-    setenv("LHTEST_RELOAD_NEW", "new-secret", 1);
-    setenv("LHTEST_RELOAD_OUT", "out-secret", 1);
+    td_webhook_instance(&td, "inbound", "old-secret-9b4f2d6e");
+    setenv("LHTEST_RELOAD_NEW", "new-secret-8c3b1f2a", 1);
+    setenv("LHTEST_RELOAD_OUT", "out-secret-5d7e9a1c", 1);
     char *url = fake_http_url(receiver, "/in");
     char *out = util_printf("name: out\nplugin: http\nsettings:\n  url: %s\n"
                             "  secret: ${LHTEST_RELOAD_OUT}\n",
@@ -117,7 +117,7 @@ START_TEST(test_sighup_restarts_a_changed_instance_and_applies_new_routes)
     ck_assert_int_eq(td_start(&td), 0);
     PGconn *db = testdb_connect(td.db_url);
 
-    ck_assert_int_eq(post("inbound", "old-secret", "before"), 200);
+    ck_assert_int_eq(post("inbound", "old-secret-9b4f2d6e", "before"), 200);
     ck_assert_int_eq(testdb_scalar(db, "SELECT count(*) FROM deliveries"), 0);
 
     /* the secret changes and a route appears */
@@ -132,11 +132,11 @@ START_TEST(test_sighup_restarts_a_changed_instance_and_applies_new_routes)
                              td.db_url, td.port, tu_build_dir(), main_yaml);
     tu_write_file(td.dir, "leadhub.yaml", yaml);
     td_signal(&td, SIGHUP);
-    struct expect_status new_ok = {"inbound", "new-secret", 200};
+    struct expect_status new_ok = {"inbound", "new-secret-8c3b1f2a", 200};
     ck_assert(td_wait_until(answers, &new_ok, 10000));
     ck_assert(log_says("reload applied: 1 instance(s) kept, 1 stopped, 1 started"));
-    ck_assert_int_eq(post("inbound", "old-secret", "old-refused"), 401);
-    ck_assert_int_eq(post("inbound", "new-secret", "after"), 200);
+    ck_assert_int_eq(post("inbound", "old-secret-9b4f2d6e", "old-refused"), 401);
+    ck_assert_int_eq(post("inbound", "new-secret-8c3b1f2a", "after"), 200);
     /* events committed after the reload are routed; the one before is not resent */
     ck_assert_int_ge(testdb_scalar(db, "SELECT count(*) FROM deliveries"), 1);
     ck_assert_int_eq(testdb_scalar(db, "SELECT count(*) FROM deliveries d JOIN events e ON "
@@ -169,9 +169,9 @@ START_TEST(test_sighup_answers_503_not_404_while_it_swaps_an_instance)
     struct fake_http *receiver = fake_http_start();
     ck_assert_ptr_nonnull(receiver);
     fake_http_push(receiver, (struct fake_response){200, "{}", NULL, 3000});
-    setenv("LHTEST_SWAP_OLD", "old-secret", 1);
-    setenv("LHTEST_SWAP_NEW", "new-secret", 1);
-    setenv("LHTEST_SWAP_OUT", "out-secret", 1);
+    setenv("LHTEST_SWAP_OLD", "old-secret-9b4f2d6e", 1);
+    setenv("LHTEST_SWAP_NEW", "new-secret-8c3b1f2a", 1);
+    setenv("LHTEST_SWAP_OUT", "out-secret-5d7e9a1c", 1);
     td_init(&td, NULL);
     td_connector(&td, "inbound",
                  "name: inbound\nplugin: webhook\nsettings:\n  secret: ${LHTEST_SWAP_OLD}\n");
@@ -184,7 +184,7 @@ START_TEST(test_sighup_answers_503_not_404_while_it_swaps_an_instance)
     td.extra_main = strdup("routes:\n  - name: to-out\n    from: inbound\n"
                            "    types: [\"*\"]\n    to: [out]\n");
     ck_assert_int_eq(td_start(&td), 0);
-    ck_assert_int_eq(post("inbound", "old-secret", "in-flight"), 200);
+    ck_assert_int_eq(post("inbound", "old-secret-9b4f2d6e", "in-flight"), 200);
     ck_assert(td_wait_until(received_some, receiver, 20000));
 
     /* both change: the webhook's secret, the sink's timeout */
@@ -202,7 +202,7 @@ START_TEST(test_sighup_answers_503_not_404_while_it_swaps_an_instance)
     while (seen[200] == 0 && util_monotonic_ms() < deadline) {
         char id[32];
         snprintf(id, sizeof(id), "swap-%lld", (long long)util_monotonic_ms());
-        int status = post("inbound", "new-secret", id);
+        int status = post("inbound", "new-secret-8c3b1f2a", id);
         seen[status >= 0 && status < 600 ? status : 0]++;
         struct timespec pause = {0, 20 * 1000000L};
         nanosleep(&pause, NULL);
@@ -214,7 +214,7 @@ START_TEST(test_sighup_answers_503_not_404_while_it_swaps_an_instance)
     ck_assert(log_says("reload applied: 0 instance(s) kept, 2 stopped, 2 started"));
 
     /* afterwards an unknown name is 404 again */
-    ck_assert_int_eq(post("nobody", "new-secret", "x"), 404);
+    ck_assert_int_eq(post("nobody", "new-secret-8c3b1f2a", "x"), 404);
     ck_assert_int_eq(td_stop(&td), 0);
     td_cleanup(&td);
     fake_http_stop(receiver);

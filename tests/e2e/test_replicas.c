@@ -31,7 +31,7 @@
 #include "testutil.h"
 #include "util.h"
 
-#define SECRET           "replicas-secret"
+#define SECRET           "replicas-secret-2c9d"
 #define OUT_SECRET       "replicas-receiver-secret"
 #define POLL_INTERVAL_MS 1000
 /* How far past one interval a takeover may run on a loaded 2-core machine: the next try of

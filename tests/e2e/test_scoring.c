@@ -28,7 +28,7 @@
 #include "testutil.h"
 #include "util.h"
 
-#define SECRET "scoring-secret"
+#define SECRET "scoring-secret-4a2f"
 
 static struct test_daemon td;
 static struct fake_http *receiver;
@@ -45,7 +45,7 @@ static void setup(void)
     free(copy);
     td.extra_plugin_dir = plugins;
     td_webhook_instance(&td, "inbound", SECRET);
-    setenv("LHTEST_SCORED_OUT", "out-secret", 1);
+    setenv("LHTEST_SCORED_OUT", "scored-out-secret-9e2b", 1);
     char *url = fake_http_url(receiver, "/scored");
     char *out = util_printf("name: crm\nplugin: http\nsettings:\n  url: %s\n"
                             "  secret: ${LHTEST_SCORED_OUT}\n",
@@ -294,19 +294,17 @@ START_TEST(test_rescore_exits_1_and_scores_nothing_when_a_scorer_cannot_start)
     struct expected_score twenty = {"bob@example.com", 20};
     ck_assert(td_wait_until(score_is, &twenty, 15000));
     PQclear(PQexec(db, "UPDATE lead_scores SET score = 95, band = 'hot'"));
-    /* fit's regex passes the schema; only its init() refuses it */
+    /* fit's settings are valid; its init() fails all the same (what it needs is down) */
     rescore_config("broken", "scoring:\n"
                              "  - name: activity\n"
                              "    plugin: event_count_scorer\n"
                              "    settings: {per_event: 10}\n"
                              "  - name: fit\n"
-                             "    plugin: rules\n"
-                             "    settings:\n"
-                             "      rules: [{name: vp, points: 10, when: {lead.title: {regex: "
-                             "\"(vp\"}}}]\n");
+                             "    plugin: event_count_scorer\n"
+                             "    settings: {init_fails: true}\n");
     char *out = NULL;
     ck_assert_int_eq(rescore("broken", "--all", &out), 1);
-    ck_assert_msg(strstr(out, "scorer fit: init failed (config): rules[0].when.lead.title.regex"),
+    ck_assert_msg(strstr(out, "scorer fit: init failed (retry): the scorer's service is down"),
                   "%s", out);
     ck_assert_msg(strstr(out, "nothing rescored"), "%s", out);
     free(out);
@@ -658,17 +656,16 @@ END_TEST
 
 START_TEST(test_engine_composite_fails_when_its_part_is_not_running)
 {
-    /* fit's settings pass the schema but not its init(): it stays out of the pass, and its
-     * stored score must not stand in for this pass's */
+    /* fit's init() fails (what it needs is down): it stays out of the pass, and its stored
+     * score must not stand in for this pass's */
     engine_lead("ada@example.com", 1);
     engine_stored_score("ada@example.com", "fit", 80);
     struct engine e;
     engine_start(&e,
                  "scoring:\n"
                  "  - name: fit\n"
-                 "    plugin: rules\n"
-                 "    settings:\n"
-                 "      rules: [{name: vp, points: 10, when: {lead.title: {regex: \"(vp\"}}}]\n"
+                 "    plugin: event_count_scorer\n"
+                 "    settings: {init_fails: true}\n"
                  "  - name: overall\n"
                  "    plugin: composite\n"
                  "    settings: {parts: [{scorer: fit, weight: 1}]}\n",

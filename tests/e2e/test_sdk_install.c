@@ -170,7 +170,7 @@ START_TEST(test_installed_leadhubd_lists_the_example_with_kind_version_and_abi)
                      5);
     ck_assert_str_eq(kind, "source");
     ck_assert_str_eq(version, "1.0.0");
-    ck_assert_str_eq(abi, "1.0");
+    ck_assert_str_eq(abi, "2.0");
     char *expected_file = tu_path(sdk.plugin_dir, "hello.so");
     ck_assert_str_eq(file, expected_file);
     ck_assert_msg(strstr(output, "refused") == NULL, "unexpected refusal:\n%s", output);
@@ -190,7 +190,7 @@ START_TEST(test_installed_leadhubd_documents_the_example_settings)
     int rc = tu_run(command, &output);
 
     ck_assert_msg(rc == 0, "leadhubd plugins info exited %d:\n%s", rc, output);
-    assert_contains(output, "callbacks:   init, destroy, webhook");
+    assert_contains(output, "callbacks:   validate, init, destroy, webhook");
     assert_contains(output, "company");
     assert_contains(output, "lowercase_email");
     free(output);
@@ -262,7 +262,7 @@ static int64_t fake_now_ms(lh_ctx_t *ctx)
 static lh_status_t post_to_hello(const lh_plugin_t *desc, const char *settings_json,
                                  const char *body, struct fake_call *call)
 {
-    lh_host_t host = {.size = sizeof(lh_host_t),
+    lh_host_t host = {.struct_size = sizeof(lh_host_t),
                       .abi_major = LH_ABI_MAJOR,
                       .abi_minor = LH_ABI_MINOR,
                       .log = fake_log,
@@ -274,7 +274,8 @@ static lh_status_t post_to_hello(const lh_plugin_t *desc, const char *settings_j
     void *state = NULL;
     ck_assert_int_eq(desc->init((lh_ctx_t *)call, &host, settings, &state), LH_OK);
     json_decref(settings);
-    lh_webhook_request_t request = {.method = "POST",
+    lh_webhook_request_t request = {.struct_size = sizeof(lh_webhook_request_t),
+                                    .method = "POST",
                                     .path = "/webhooks/form",
                                     .query = "",
                                     .body = (const unsigned char *)body,

@@ -508,7 +508,7 @@ START_TEST(test_two_instances_of_one_plugin_use_their_own_secrets)
 {
     /* a second instance in the running config needs a restart: stop, add, start */
     ck_assert_int_eq(td_stop(&td), 0);
-    td_webhook_instance(&td, "partner", "partner-secret");
+    td_webhook_instance(&td, "partner", "partner-secret-0e4d");
     ck_assert_int_eq(td_start(&td), 0);
 
     char *body = lead_event("shared-id", "two@example.com");
@@ -516,7 +516,7 @@ START_TEST(test_two_instances_of_one_plugin_use_their_own_secrets)
     post_signed("partner", SECRET, (long long)time(NULL), body, &r);
     ck_assert_int_eq(r.status, 401);
     http_result_free(&r);
-    post_signed("partner", "partner-secret", (long long)time(NULL), body, &r);
+    post_signed("partner", "partner-secret-0e4d", (long long)time(NULL), body, &r);
     ck_assert_int_eq(r.status, 200);
     http_result_free(&r);
     post_signed("inbound", SECRET, (long long)time(NULL), body, &r);

@@ -76,6 +76,9 @@ struct fake_hubspot {
     char *anonymous_email;  /* the upsert result of this email comes without it */
     struct fake_hubspot_request *received;
     size_t received_count;
+    int64_t latency_ms;             /* each request is answered this long after it arrives */
+    pthread_cond_t latency_changed; /* wakes the requests being held */
+    size_t held;                    /* requests waiting out the latency now */
 };
 
 struct upload {
@@ -924,6 +927,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             strdup(method), strdup(upload->uri), strdup(body != NULL ? body : ""),
             authorization != NULL ? strdup(authorization) : NULL, util_now_ms()};
     }
+    /* a slow HubSpot: answered latency_ms after arrival, from the data of that moment */
+    int64_t arrived = util_monotonic_ms();
+    hs->held++;
+    while (hs->latency_ms > 0 && util_monotonic_ms() - arrived < hs->latency_ms) {
+        struct timespec deadline;
+        util_deadline(hs->latency_ms - (util_monotonic_ms() - arrived), &deadline);
+        pthread_cond_timedwait(&hs->latency_changed, &hs->mutex, &deadline);
+    }
+    hs->held--;
     struct answer a = route(hs, method, upload->uri, body != NULL ? body : "", authorization);
     pthread_mutex_unlock(&hs->mutex);
     const char *text = a.body != NULL ? a.body : "";
@@ -969,6 +981,7 @@ struct fake_hubspot *fake_hubspot_start(void)
         return NULL;
     }
     pthread_mutex_init(&hs->mutex, NULL);
+    pthread_cond_init(&hs->latency_changed, NULL);
     hs->email_index = json_object();
     hs->allowed = json_object();
     hs->issued = json_object();
@@ -992,9 +1005,11 @@ void fake_hubspot_stop(struct fake_hubspot *hs)
     if (hs == NULL) {
         return;
     }
+    fake_hubspot_latency(hs, 0); /* let held requests go, so that their threads end */
     if (hs->mhd != NULL) {
         MHD_stop_daemon(hs->mhd);
     }
+    pthread_cond_destroy(&hs->latency_changed);
     collection_free(&hs->contacts);
     collection_free(&hs->deals);
     collection_free(&hs->meetings);
@@ -1436,4 +1451,20 @@ void fake_hubspot_request_free(struct fake_hubspot_request *r)
     free(r->body);
     free(r->authorization);
     memset(r, 0, sizeof(*r));
+}
+
+void fake_hubspot_latency(struct fake_hubspot *hs, int64_t latency_ms)
+{
+    pthread_mutex_lock(&hs->mutex);
+    hs->latency_ms = latency_ms;
+    pthread_cond_broadcast(&hs->latency_changed);
+    pthread_mutex_unlock(&hs->mutex);
+}
+
+size_t fake_hubspot_held(struct fake_hubspot *hs)
+{
+    pthread_mutex_lock(&hs->mutex);
+    size_t held = hs->held;
+    pthread_mutex_unlock(&hs->mutex);
+    return held;
 }

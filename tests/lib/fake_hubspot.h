@@ -161,6 +161,16 @@ void fake_hubspot_anonymous_upserts(struct fake_hubspot *hs, bool anonymous);
  * inputs' order); NULL turns it off. */
 void fake_hubspot_anonymous_upsert_of(struct fake_hubspot *hs, const char *email);
 
+/* --- latency ------------------------------------------------------------------------- */
+
+/* Every request from now on is answered latency_ms after it arrives (0: at once), from the
+ * data of that moment: a slow HubSpot. A change wakes the requests being held, which then
+ * go on at the new pace (0 lets them all go at once). */
+void fake_hubspot_latency(struct fake_hubspot *hs, int64_t latency_ms);
+
+/* How many requests are being held by the latency now. */
+size_t fake_hubspot_held(struct fake_hubspot *hs);
+
 /* --- requests ------------------------------------------------------------------------ */
 
 struct fake_hubspot_request {

@@ -146,8 +146,12 @@ long hh_lead(struct hubspot_harness *h, const char *email)
 lh_status_t hh_deliver(struct hubspot_harness *h, const json_t *event, long lead_id,
                        char **error_out, int64_t *retry_after_out)
 {
-    lh_delivery_t delivery = {
-        .id = 1, .idempotency_key = "k-1", .event = event, .attempt = 1, .lead_id = lead_id};
+    lh_delivery_t delivery = {.struct_size = sizeof(lh_delivery_t),
+                              .id = 1,
+                              .idempotency_key = "k-1",
+                              .event = event,
+                              .attempt = 1,
+                              .lead_id = lead_id};
     struct lh_ctx ctx;
     ctx_init(&ctx, &h->instance, NULL);
     ctx.in_delivery = true;
@@ -176,7 +180,8 @@ void hh_deliver_batch(struct hubspot_harness *h, json_t *const *events, const lo
     char(*keys)[24] = calloc(count, sizeof(*keys));
     for (size_t i = 0; i < count; i++) {
         snprintf(keys[i], sizeof(keys[i]), "k-%zu", i);
-        deliveries[i] = (lh_delivery_t){.id = (int64_t)i + 1,
+        deliveries[i] = (lh_delivery_t){.struct_size = sizeof(lh_delivery_t),
+                                        .id = (int64_t)i + 1,
                                         .idempotency_key = keys[i],
                                         .event = events[i],
                                         .attempt = 1,
@@ -224,7 +229,7 @@ static void commit(struct hubspot_harness *h, struct ingest_batch *batch, json_t
             json_array_append(*events_out, batch->events[i].event);
         }
     }
-    if (batch->event_count > 0 || batch->checkpoint_count > 0) {
+    if (!ingest_batch_empty(batch)) {
         enum store_result rc = ingest_submit_wait(h->services.ingest, batch);
         ck_assert_msg(rc == STORE_OK, "commit failed: %s", batch->error ? batch->error : "?");
     }
@@ -276,7 +281,8 @@ lh_status_t hh_webhook_raw(struct hubspot_harness *h, const lh_header_t *headers
                            size_t header_count, const char *query, const char *body,
                            json_t **events_out, char **error_out)
 {
-    lh_webhook_request_t request = {"POST",
+    lh_webhook_request_t request = {(uint32_t)sizeof(lh_webhook_request_t),
+                                    "POST",
                                     "/webhooks/" HH_INSTANCE,
                                     query != NULL ? query : "",
                                     headers,

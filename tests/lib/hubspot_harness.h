@@ -24,7 +24,7 @@
 #define HH_TOKEN          "pat-na1-test-8c1f2d"
 #define HH_CLIENT_SECRET  "cs-test-41e5a9"
 #define HH_REFRESH_TOKEN  "rt-test-77b0c3"
-#define HH_WEBHOOK_SECRET "whs-test-2d9e61"
+#define HH_WEBHOOK_SECRET "whs-test-2d9e61a7"
 #define HH_INSTANCE       "crm"
 
 struct hubspot_harness {

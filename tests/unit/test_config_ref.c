@@ -11,17 +11,28 @@
 static const struct config_where where = {.file = "conf.d/x.yaml", .lines = NULL};
 
 /* Resolves text expecting success; returns the malloc'd result. */
-static char *resolve_ok(const char *text, bool *single_out)
+static char *resolve_info(const char *text, struct config_ref_info *info)
 {
     struct diag_list diags = {0};
     char *out = NULL;
-    int rc = config_ref_resolve(text, &where, "settings.k", &out, single_out, &diags);
+    int rc = config_ref_resolve(text, &where, "settings.k", &out, info, &diags);
     if (rc != 0) {
         fprintf(stderr, "unexpected: %s\n", diags.count ? diags.items[0].message : "?");
     }
     ck_assert_int_eq(rc, 0);
     ck_assert_uint_eq(diags.count, 0);
     ck_assert_ptr_nonnull(out);
+    return out;
+}
+
+/* Resolves text expecting success; returns the malloc'd result. */
+static char *resolve_ok(const char *text, bool *single_out)
+{
+    struct config_ref_info info = {true, true};
+    char *out = resolve_info(text, &info);
+    if (single_out != NULL) {
+        *single_out = info.single;
+    }
     return out;
 }
 
@@ -200,6 +211,54 @@ START_TEST(test_ref_double_dollar_is_a_literal)
 }
 END_TEST
 
+/* A fallback may be another reference, resolved in its turn. */
+START_TEST(test_ref_fallback_may_itself_be_a_reference)
+{
+    unsetenv("LH_TEST_UNSET");
+    setenv("LH_TEST_SET", "value", 1);
+    char *dir = tu_tmpdir();
+    tu_write_file(dir, "key", "from-file\n");
+    char *path = tu_path(dir, "key");
+    char *text = util_printf("${LH_TEST_UNSET:-${file:%s}}", path);
+    struct config_ref_info info = {false, true};
+    char *out = resolve_info(text, &info);
+    ck_assert_str_eq(out, "from-file");
+    ck_assert(info.single);
+    ck_assert(!info.literal_fallback);
+    free(out);
+    out = resolve_info("${LH_TEST_UNSET:-${LH_TEST_UNSET:-${LH_TEST_SET}}}", &info);
+    ck_assert_str_eq(out, "value");
+    ck_assert(info.single);
+    ck_assert(!info.literal_fallback);
+    free(out);
+    free(text);
+    free(path);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+/* What a secret may not hold: a literal anywhere down the fallbacks, used or not. */
+START_TEST(test_ref_literal_fallback_is_flagged_whether_used_or_not)
+{
+    unsetenv("LH_TEST_UNSET");
+    setenv("LH_TEST_SET", "value", 1);
+    static const char *const literal[] = {"${LH_TEST_UNSET:-hunter2}", "${LH_TEST_SET:-hunter2}",
+                                          "${LH_TEST_UNSET:-${LH_TEST_UNSET:-hunter2}}",
+                                          "${LH_TEST_UNSET:-x${LH_TEST_SET}}"};
+    for (size_t i = 0; i < sizeof(literal) / sizeof(literal[0]); i++) {
+        struct config_ref_info info = {false, false};
+        free(resolve_info(literal[i], &info));
+        ck_assert_msg(info.literal_fallback, "%s", literal[i]);
+    }
+    struct config_ref_info info = {true, true};
+    free(resolve_info("${LH_TEST_UNSET:-${LH_TEST_SET}}", &info));
+    ck_assert(!info.literal_fallback);
+    free(resolve_info("${LH_TEST_SET}", &info));
+    ck_assert(!info.literal_fallback);
+}
+END_TEST
+
 START_TEST(test_ref_unterminated_reference_is_an_error)
 {
     struct diag_list diags = {0};
@@ -227,5 +286,7 @@ TC_RUN_SUITE("config_ref", test_ref_env_variable_is_substituted, test_ref_mixed_
              test_ref_file_contents_with_one_trailing_newline_removed,
              test_ref_unreadable_file_names_path_and_reason, test_ref_relative_file_path_is_refused,
              test_ref_file_over_64_kib_is_refused, test_ref_double_dollar_is_a_literal,
+             test_ref_fallback_may_itself_be_a_reference,
+             test_ref_literal_fallback_is_flagged_whether_used_or_not,
              test_ref_unterminated_reference_is_an_error,
              test_ref_invalid_name_is_an_error_without_echoing_the_text)

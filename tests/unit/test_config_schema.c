@@ -14,7 +14,7 @@ static const char *const twice[] = {"a", "a", NULL};
 #define ONE_FIELD(...)                                                                             \
     (const lh_config_field_t[])                                                                    \
     {                                                                                              \
-        {__VA_ARGS__}, LH_FIELD_END                                                                \
+        {CONFIG_FIELD_SIZE, __VA_ARGS__}, LH_FIELD_END                                             \
     }
 
 /* Expects config_schema_check to refuse schema with a message containing `needle`. */
@@ -30,16 +30,18 @@ static void expect_malformed(const lh_config_field_t *schema, const char *needle
 START_TEST(test_schema_well_formed_passes)
 {
     static const lh_config_field_t schema[] = {
-        {"api_key", LH_CONFIG_SECRET, LH_FIELD_REQUIRED, NULL, 0, 0, NULL, "The API key."},
-        {"base_url", LH_CONFIG_STRING, 0, "https://api.example.com", 0, 0, NULL, "Base URL."},
-        {"page_size", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "100", 1, 500, NULL,
-         "Items per page."},
-        {"verbose", LH_CONFIG_BOOL, 0, "false", 0, 0, NULL, "Log more."},
-        {"ratio", LH_CONFIG_DOUBLE, LH_FIELD_HAS_MAX, "0.5", 0, 1, NULL, "A ratio."},
-        {"tolerance", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "5m", 1000, 0, NULL, "Clock skew."},
-        {"mode", LH_CONFIG_ENUM, 0, "safe", 0, 0, modes, "How to run."},
-        {"labels", LH_CONFIG_LIST, LH_FIELD_HAS_MAX, "[a, b]", 0, 3, NULL, "Labels."},
-        {"extra", LH_CONFIG_JSON, 0, "{x: 1}", 0, 0, NULL, "Anything."},
+        LH_FIELD("api_key", LH_CONFIG_SECRET, LH_FIELD_REQUIRED, NULL, 0, 0, NULL, "The API key."),
+        LH_FIELD("base_url", LH_CONFIG_STRING, 0, "https://api.example.com", 0, 0, NULL,
+                 "Base URL."),
+        LH_FIELD("page_size", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "100", 1, 500,
+                 NULL, "Items per page."),
+        LH_FIELD("verbose", LH_CONFIG_BOOL, 0, "false", 0, 0, NULL, "Log more."),
+        LH_FIELD("ratio", LH_CONFIG_DOUBLE, LH_FIELD_HAS_MAX, "0.5", 0, 1, NULL, "A ratio."),
+        LH_FIELD("tolerance", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "5m", 1000, 0, NULL,
+                 "Clock skew."),
+        LH_FIELD("mode", LH_CONFIG_ENUM, 0, "safe", 0, 0, modes, "How to run."),
+        LH_FIELD("labels", LH_CONFIG_LIST, LH_FIELD_HAS_MAX, "[a, b]", 0, 3, NULL, "Labels."),
+        LH_FIELD("extra", LH_CONFIG_JSON, 0, "{x: 1}", 0, 0, NULL, "Anything."),
         LH_FIELD_END,
     };
     char *error = (char *)"untouched";
@@ -68,8 +70,8 @@ END_TEST
 START_TEST(test_schema_duplicate_name_is_malformed)
 {
     static const lh_config_field_t schema[] = {
-        {"a", LH_CONFIG_STRING, 0, NULL, 0, 0, NULL, "d"},
-        {"a", LH_CONFIG_INT, 0, NULL, 0, 0, NULL, "d"},
+        LH_FIELD("a", LH_CONFIG_STRING, 0, NULL, 0, 0, NULL, "d"),
+        LH_FIELD("a", LH_CONFIG_INT, 0, NULL, 0, 0, NULL, "d"),
         LH_FIELD_END,
     };
     expect_malformed(schema, "field \"a\": declared twice");
@@ -175,10 +177,26 @@ START_TEST(test_schema_min_greater_than_max_is_malformed)
 }
 END_TEST
 
-START_TEST(test_schema_range_on_string_is_malformed)
+START_TEST(test_schema_range_on_bool_is_malformed)
 {
-    expect_malformed(ONE_FIELD("s", LH_CONFIG_STRING, LH_FIELD_HAS_MIN, NULL, 1, 0, NULL, "d"),
-                     "field \"s\": min and max apply only to int, double, duration and list");
+    expect_malformed(ONE_FIELD("b", LH_CONFIG_BOOL, LH_FIELD_HAS_MIN, NULL, 1, 0, NULL, "d"),
+                     "field \"b\": min and max apply only to int, double, duration, list, "
+                     "string and secret fields, not bool");
+}
+END_TEST
+
+/* A string's and a secret's range is their length in bytes. */
+START_TEST(test_schema_length_range_on_string_and_secret_is_well_formed)
+{
+    ck_assert_int_eq(
+        config_schema_check(ONE_FIELD("s", LH_CONFIG_STRING, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
+                                      NULL, 1, 64, NULL, "d"),
+                            NULL),
+        0);
+    ck_assert_int_eq(
+        config_schema_check(
+            ONE_FIELD("k", LH_CONFIG_SECRET, LH_FIELD_HAS_MIN, NULL, 16, 0, NULL, "d"), NULL),
+        0);
 }
 END_TEST
 
@@ -194,9 +212,9 @@ END_TEST
 START_TEST(test_schema_check_reports_the_first_bad_field)
 {
     static const lh_config_field_t schema[] = {
-        {"good", LH_CONFIG_STRING, 0, NULL, 0, 0, NULL, "d"},
-        {"bad", LH_CONFIG_INT, 0, "x", 0, 0, NULL, "d"},
-        {"worse", (lh_config_type_t)0, 0, NULL, 0, 0, NULL, "d"},
+        LH_FIELD("good", LH_CONFIG_STRING, 0, NULL, 0, 0, NULL, "d"),
+        LH_FIELD("bad", LH_CONFIG_INT, 0, "x", 0, 0, NULL, "d"),
+        LH_FIELD("worse", (lh_config_type_t)0, 0, NULL, 0, 0, NULL, "d"),
         LH_FIELD_END,
     };
     expect_malformed(schema, "field \"bad\"");
@@ -232,11 +250,11 @@ static char *describe(const lh_config_field_t *schema)
 START_TEST(test_describe_lists_each_field_with_type_default_range_and_description)
 {
     static const lh_config_field_t schema[] = {
-        {"api_key", LH_CONFIG_SECRET, LH_FIELD_REQUIRED, NULL, 0, 0, NULL, "The API key."},
-        {"tolerance", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "5m", 1000, 3600000,
-         NULL, "How far a webhook's timestamp may be from now."},
-        {"mode", LH_CONFIG_ENUM, 0, "safe", 0, 0, modes, "How to run."},
-        {"labels", LH_CONFIG_LIST, LH_FIELD_HAS_MIN, NULL, 1, 0, NULL, "Labels."},
+        LH_FIELD("api_key", LH_CONFIG_SECRET, LH_FIELD_REQUIRED, NULL, 0, 0, NULL, "The API key."),
+        LH_FIELD("tolerance", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "5m", 1000,
+                 3600000, NULL, "How far a webhook's timestamp may be from now."),
+        LH_FIELD("mode", LH_CONFIG_ENUM, 0, "safe", 0, 0, modes, "How to run."),
+        LH_FIELD("labels", LH_CONFIG_LIST, LH_FIELD_HAS_MIN, NULL, 1, 0, NULL, "Labels."),
         LH_FIELD_END,
     };
     char *text = describe(schema);
@@ -261,9 +279,9 @@ END_TEST
 START_TEST(test_describe_wraps_long_descriptions)
 {
     static const lh_config_field_t schema[] = {
-        {"a", LH_CONFIG_STRING, 0, NULL, 0, 0, NULL,
-         "one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-         "fifteen sixteen seventeen"},
+        LH_FIELD("a", LH_CONFIG_STRING, 0, NULL, 0, 0, NULL,
+                 "one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+                 "fifteen sixteen seventeen"),
         LH_FIELD_END,
     };
     char *text = describe(schema);
@@ -297,8 +315,9 @@ TC_RUN_SUITE("config_schema", test_schema_well_formed_passes,
              test_schema_default_out_of_range_is_malformed, test_schema_default_is_not_resolved,
              test_schema_required_with_default_is_malformed,
              test_schema_secret_with_default_is_malformed_without_printing_it,
-             test_schema_min_greater_than_max_is_malformed,
-             test_schema_range_on_string_is_malformed, test_schema_missing_description_is_malformed,
+             test_schema_min_greater_than_max_is_malformed, test_schema_range_on_bool_is_malformed,
+             test_schema_length_range_on_string_and_secret_is_well_formed,
+             test_schema_missing_description_is_malformed,
              test_schema_check_reports_the_first_bad_field, test_type_names,
              test_describe_lists_each_field_with_type_default_range_and_description,
              test_describe_wraps_long_descriptions, test_describe_empty_schema)

@@ -15,18 +15,23 @@
 static const char *const modes[] = {"fast", "safe", NULL};
 
 static const lh_config_field_t schema[] = {
-    {"api_key", LH_CONFIG_SECRET, LH_FIELD_REQUIRED, NULL, 0, 0, NULL, "The provider's API key."},
-    {"base_url", LH_CONFIG_STRING, 0, "https://api.example.com", 0, 0, NULL, "Base URL."},
-    {"page_size", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "100", 1, 500, NULL,
-     "Items per page."},
-    {"verbose", LH_CONFIG_BOOL, 0, "false", 0, 0, NULL, "Log more."},
-    {"ratio", LH_CONFIG_DOUBLE, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "0.5", 0, 1, NULL, "A ratio."},
-    {"tolerance", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "5m", 1000, 3600000,
-     NULL, "Clock skew allowed."},
-    {"mode", LH_CONFIG_ENUM, 0, "safe", 0, 0, modes, "How to run."},
-    {"labels", LH_CONFIG_LIST, LH_FIELD_HAS_MAX, "[inbox]", 0, 2, NULL, "Labels to watch."},
-    {"extra", LH_CONFIG_JSON, 0, NULL, 0, 0, NULL, "Passed through."},
-    {"signing_secrets", LH_CONFIG_SECRET, 0, NULL, 0, 0, NULL, "Webhook signing secrets."},
+    LH_FIELD("api_key", LH_CONFIG_SECRET, LH_FIELD_REQUIRED, NULL, 0, 0, NULL,
+             "The provider's API key."),
+    LH_FIELD("base_url", LH_CONFIG_STRING, 0, "https://api.example.com", 0, 0, NULL, "Base URL."),
+    LH_FIELD("page_size", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "100", 1, 500, NULL,
+             "Items per page."),
+    LH_FIELD("verbose", LH_CONFIG_BOOL, 0, "false", 0, 0, NULL, "Log more."),
+    LH_FIELD("ratio", LH_CONFIG_DOUBLE, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "0.5", 0, 1, NULL,
+             "A ratio."),
+    LH_FIELD("tolerance", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "5m", 1000,
+             3600000, NULL, "Clock skew allowed."),
+    LH_FIELD("mode", LH_CONFIG_ENUM, 0, "safe", 0, 0, modes, "How to run."),
+    LH_FIELD("labels", LH_CONFIG_LIST, LH_FIELD_HAS_MAX, "[inbox]", 0, 2, NULL, "Labels to watch."),
+    LH_FIELD("extra", LH_CONFIG_JSON, 0, NULL, 0, 0, NULL, "Passed through."),
+    LH_FIELD("signing_secrets", LH_CONFIG_SECRET, LH_FIELD_HAS_MIN, NULL, 16, 0, NULL,
+             "Webhook signing secrets."),
+    LH_FIELD("region", LH_CONFIG_STRING, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, NULL, 2, 8, NULL,
+             "A region code."),
     LH_FIELD_END,
 };
 
@@ -101,8 +106,8 @@ END_TEST
 
 START_TEST(test_settings_normalized_forms_per_type)
 {
-    setenv("LH_TEST_SIGN_A", "whsec_a", 1);
-    setenv("LH_TEST_SIGN_B", "whsec_b", 1);
+    setenv("LH_TEST_SIGN_A", "whsec_aaaaaaaaaaaaaaaa", 1);
+    setenv("LH_TEST_SIGN_B", "whsec_bbbbbbbbbbbbbbbb", 1);
     json_t *s = validate_ok("settings:\n"
                             "  api_key: ${LH_TEST_API_KEY}\n"
                             "  base_url: http://localhost:9999\n"
@@ -128,8 +133,8 @@ START_TEST(test_settings_normalized_forms_per_type)
                      "${NOT_RESOLVED}");
     json_t *secrets = json_object_get(s, "signing_secrets");
     ck_assert_uint_eq(json_array_size(secrets), 2);
-    ck_assert_str_eq(json_string_value(json_array_get(secrets, 0)), "whsec_a");
-    ck_assert_str_eq(json_string_value(json_array_get(secrets, 1)), "whsec_b");
+    ck_assert_str_eq(json_string_value(json_array_get(secrets, 0)), "whsec_aaaaaaaaaaaaaaaa");
+    ck_assert_str_eq(json_string_value(json_array_get(secrets, 1)), "whsec_bbbbbbbbbbbbbbbb");
     json_decref(s);
 }
 END_TEST
@@ -184,7 +189,7 @@ START_TEST(test_settings_unknown_key_lists_allowed_keys)
     ck_assert_str_eq(d->key, "settings.colour");
     ck_assert_int_eq(d->line, 3);
     ck_assert_str_eq(d->hint, "allowed keys: api_key, base_url, page_size, verbose, ratio, "
-                              "tolerance, mode, labels, extra, signing_secrets");
+                              "tolerance, mode, labels, extra, signing_secrets, region");
     diag_list_free(&diags);
 }
 END_TEST
@@ -409,6 +414,105 @@ START_TEST(test_settings_secret_with_text_around_the_reference_is_refused)
 }
 END_TEST
 
+/* ${UNSET:-hunter2} is a literal secret in the file after all: refused, set or not. */
+START_TEST(test_settings_secret_fallback_must_be_another_reference)
+{
+    unsetenv("LH_TEST_UNSET");
+    struct diag_list diags = {0};
+    validate_fails("settings:\n  api_key: ${LH_TEST_UNSET:-hunter2hunter2hunter2}\n", &diags);
+    const struct diag *d = tc_expect(&diags, "a secret's fallback must be a reference");
+    ck_assert_str_eq(d->key, "settings.api_key");
+    ck_assert_ptr_nonnull(strstr(d->hint, "${A:-${B}}"));
+    tc_assert_not_printed(&diags, "hunter2");
+    diag_list_free(&diags);
+    validate_fails("settings:\n  api_key: ${LH_TEST_API_KEY:-hunter2hunter2hunter2}\n", &diags);
+    tc_expect(&diags, "a secret's fallback must be a reference");
+    diag_list_free(&diags);
+
+    json_t *ok = validate_ok("settings:\n  api_key: ${LH_TEST_UNSET:-${LH_TEST_API_KEY}}\n");
+    ck_assert_str_eq(json_string_value(json_object_get(ok, "api_key")), API_KEY);
+    json_decref(ok);
+}
+END_TEST
+
+START_TEST(test_settings_empty_secret_names_its_reference)
+{
+    setenv("LH_TEST_EMPTY", "", 1);
+    unsetenv("LH_TEST_UNSET");
+    struct diag_list diags = {0};
+    validate_fails("settings:\n  api_key: ${LH_TEST_EMPTY}\n", &diags);
+    const struct diag *d = tc_expect(&diags, "${LH_TEST_EMPTY} resolves to an empty value");
+    ck_assert_str_eq(d->key, "settings.api_key");
+    ck_assert_int_eq(d->line, 2);
+    diag_list_free(&diags);
+    validate_fails("settings:\n  api_key: ${LH_TEST_UNSET:-${LH_TEST_EMPTY}}\n", &diags);
+    tc_expect(&diags, "${LH_TEST_UNSET:-${LH_TEST_EMPTY}} resolves to an empty value");
+    diag_list_free(&diags);
+}
+END_TEST
+
+/* The schema's minimum for a secret is its length in bytes; each item of a list counts. */
+START_TEST(test_settings_secret_shorter_than_its_minimum_is_refused_without_showing_it)
+{
+    setenv("LH_TEST_SHORT", "short-secret", 1);
+    setenv("LH_TEST_LONG", "a-long-enough-signing-secret", 1);
+    struct diag_list diags = {0};
+    validate_fails("settings:\n  api_key: ${LH_TEST_API_KEY}\n"
+                   "  signing_secrets: [\"${LH_TEST_LONG}\", \"${LH_TEST_SHORT}\"]\n",
+                   &diags);
+    ck_assert_uint_eq(diags.count, 1);
+    const struct diag *d =
+        tc_expect(&diags, "${LH_TEST_SHORT} resolves to 12 bytes; this secret needs at least 16");
+    ck_assert_str_eq(d->key, "settings.signing_secrets[1]");
+    ck_assert_ptr_nonnull(strstr(d->hint, "openssl rand -hex 32"));
+    tc_assert_not_printed(&diags, "short-secret");
+    diag_list_free(&diags);
+    json_t *ok = validate_ok("settings:\n  api_key: ${LH_TEST_API_KEY}\n"
+                             "  signing_secrets: ${LH_TEST_LONG}\n");
+    json_decref(ok);
+}
+END_TEST
+
+START_TEST(test_settings_placeholder_secrets_are_refused)
+{
+    static const char *const placeholders[] = {"CHANGE-ME",
+                                               "changeme",
+                                               "x",
+                                               "xxxxxxxxxxxxxxxxxxxxxxxx",
+                                               "<your api key>",
+                                               "your-api-key-here",
+                                               "CHANGE_ME_BEFORE_PRODUCTION",
+                                               "Password",
+                                               "TODO"};
+    for (size_t i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]); i++) {
+        setenv("LH_TEST_PLACEHOLDER", placeholders[i], 1);
+        struct diag_list diags = {0};
+        validate_fails("settings:\n  api_key: ${LH_TEST_PLACEHOLDER}\n", &diags);
+        const struct diag *d =
+            tc_expect(&diags, "${LH_TEST_PLACEHOLDER} resolves to a placeholder, not a secret");
+        ck_assert_str_eq(d->key, "settings.api_key");
+        if (strlen(placeholders[i]) > 3) { /* "x" is in any text */
+            tc_assert_not_printed(&diags, placeholders[i]);
+        }
+        diag_list_free(&diags);
+    }
+}
+END_TEST
+
+START_TEST(test_settings_string_length_range)
+{
+    struct diag_list diags = {0};
+    validate_fails("settings:\n  api_key: ${LH_TEST_API_KEY}\n  region: eu-central-1\n", &diags);
+    const struct diag *d = tc_expect(&diags, "must be at most 8 bytes long, got 12");
+    ck_assert_str_eq(d->key, "settings.region");
+    diag_list_free(&diags);
+    validate_fails("settings:\n  api_key: ${LH_TEST_API_KEY}\n  region: e\n", &diags);
+    tc_expect(&diags, "must be at least 2 bytes long, got 1");
+    diag_list_free(&diags);
+    json_decref(validate_ok("settings:\n  api_key: ${LH_TEST_API_KEY}\n  region: eu\n"));
+}
+END_TEST
+
 START_TEST(test_settings_secret_of_wrong_type_is_not_printed)
 {
     struct diag_list diags = {0};
@@ -421,7 +525,7 @@ END_TEST
 
 START_TEST(test_settings_secret_list_checks_each_item)
 {
-    setenv("LH_TEST_SIGN_A", "whsec_a", 1);
+    setenv("LH_TEST_SIGN_A", "whsec_aaaaaaaaaaaaaaaa", 1);
     struct diag_list diags = {0};
     validate_fails("settings:\n  api_key: ${LH_TEST_API_KEY}\n  signing_secrets:\n"
                    "    - ${LH_TEST_SIGN_A}\n    - whsec_literal_b\n",
@@ -431,7 +535,7 @@ START_TEST(test_settings_secret_list_checks_each_item)
     ck_assert_str_eq(d->key, "settings.signing_secrets[1]");
     ck_assert_int_eq(d->line, 5);
     tc_assert_not_printed(&diags, "whsec_literal_b");
-    tc_assert_not_printed(&diags, "whsec_a");
+    tc_assert_not_printed(&diags, "whsec_aaaaaaaaaaaaaaaa");
     diag_list_free(&diags);
 }
 END_TEST
@@ -494,7 +598,7 @@ END_TEST
 
 START_TEST(test_redacted_replaces_every_secret)
 {
-    setenv("LH_TEST_SIGN_A", "whsec_a", 1);
+    setenv("LH_TEST_SIGN_A", "whsec_aaaaaaaaaaaaaaaa", 1);
     json_t *s = validate_ok("settings:\n  api_key: ${LH_TEST_API_KEY}\n"
                             "  signing_secrets: [\"${LH_TEST_SIGN_A}\"]\n");
     json_t *r = config_settings_redacted(s, schema);
@@ -504,7 +608,7 @@ START_TEST(test_redacted_replaces_every_secret)
     ck_assert_str_eq(json_string_value(json_object_get(r, "base_url")), "https://api.example.com");
     char *dump = json_dumps(r, 0);
     ck_assert_ptr_null(strstr(dump, API_KEY));
-    ck_assert_ptr_null(strstr(dump, "whsec_a"));
+    ck_assert_ptr_null(strstr(dump, "whsec_aaaaaaaaaaaaaaaa"));
     free(dump);
     /* the original is untouched */
     ck_assert_str_eq(json_string_value(json_object_get(s, "api_key")), API_KEY);
@@ -533,6 +637,10 @@ TC_RUN_SUITE("config_settings", test_settings_defaults_filled_in_normalized_form
              test_settings_literal_secret_refused_without_leaking_the_value,
              test_settings_secret_with_text_around_the_reference_is_refused,
              test_settings_secret_of_wrong_type_is_not_printed,
+             test_settings_secret_fallback_must_be_another_reference,
+             test_settings_empty_secret_names_its_reference,
+             test_settings_secret_shorter_than_its_minimum_is_refused_without_showing_it,
+             test_settings_placeholder_secrets_are_refused, test_settings_string_length_range,
              test_settings_secret_list_checks_each_item,
              test_settings_missing_env_reference_is_named,
              test_settings_every_mistake_is_reported_in_one_run, test_settings_must_be_a_mapping,

@@ -6,6 +6,7 @@
 
 #include "event.h"
 #include "testutil.h"
+#include "util.h"
 
 /* Validates `text` as emitted by instance "inbound"; returns 0 or -1, with the record or
  * the error left for the caller. */
@@ -76,6 +77,25 @@ START_TEST(test_event_refuses_missing_or_unknown_type)
     assert_refused("{\"type\":\"lead.exploded\",\"source_id\":\"1\","
                    "\"occurred_at\":\"2026-11-27T10:00:00Z\"}",
                    "\"lead.exploded\" is not an event type");
+}
+END_TEST
+
+START_TEST(test_event_accepts_every_mail_event_type)
+{
+    /* the types plugins/common/mail_classify.h decides between */
+    const char *types[] = {"email.received", "email.sent", "email.replied", "email.bounced"};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        char *text = util_printf("{\"type\":\"%s\",\"source_id\":\"m1\","
+                                 "\"occurred_at\":\"2026-11-27T10:00:00Z\","
+                                 "\"lead\":{\"email\":\"ada@analytical.example\"}}",
+                                 types[i]);
+        struct event_record r;
+        char *error = NULL;
+        ck_assert_msg(validate_text(text, &r, &error) == 0, "%s: %s", types[i], error);
+        ck_assert_str_eq(r.type, types[i]);
+        event_record_clear(&r);
+        free(text);
+    }
 }
 END_TEST
 
@@ -228,6 +248,7 @@ static Suite *event_suite(void)
     tcase_add_test(tc, test_event_minimal_lead_created_is_normalized);
     tcase_add_test(tc, test_event_source_is_set_by_host_and_must_not_be_spoofed);
     tcase_add_test(tc, test_event_refuses_missing_or_unknown_type);
+    tcase_add_test(tc, test_event_accepts_every_mail_event_type);
     tcase_add_test(tc, test_event_accepts_custom_types);
     tcase_add_test(tc, test_event_refuses_bad_source_id_and_time);
     tcase_add_test(tc, test_event_refuses_unknown_fields_listing_allowed_ones);

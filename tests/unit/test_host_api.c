@@ -10,6 +10,7 @@
 
 #include "fake_http.h"
 #include "instance.h"
+#include "poller.h"
 #include "metrics.h"
 #include "util.h"
 #include "testutil.h"
@@ -19,7 +20,8 @@ static const lh_plugin_t test_descriptor = {
     LH_PLUGIN_HEADER, .kind = LH_KIND_SOURCE, .name = "tester",
     .version = "1",   .description = "test",  .config_schema = empty_schema,
 };
-static const struct plugin test_plugin = {"tester", "/dev/null", NULL, &test_descriptor};
+static const struct plugin test_plugin = {
+    .name = "tester", .path = "/dev/null", .desc = &test_descriptor};
 
 static struct host_services services;
 static struct instance instance;
@@ -47,20 +49,21 @@ static void teardown(void)
 START_TEST(test_host_table_has_every_slot_filled)
 {
     const lh_host_t *host = host_api_table();
-    ck_assert_uint_eq(host->size, sizeof(lh_host_t));
+    ck_assert_uint_eq(host->struct_size, sizeof(lh_host_t));
     ck_assert_int_eq(host->abi_major, LH_ABI_MAJOR);
     ck_assert_int_eq(host->abi_minor, LH_ABI_MINOR);
     /* Everything after the header is a function pointer: none may be NULL. */
     typedef void (*any_fn)(void);
     size_t first = offsetof(lh_host_t, log);
     size_t slots = (sizeof(lh_host_t) - first) / sizeof(any_fn);
-    ck_assert_uint_eq(slots, 21); /* ABI 1.0: grows with each minor; every new slot is checked */
+    ck_assert_uint_eq(slots, 26); /* ABI 2.0: grows with each minor; every new slot is checked */
     for (size_t i = 0; i < slots; i++) {
         any_fn fn;
         memcpy(&fn, (const char *)host + first + i * sizeof(any_fn), sizeof(fn));
         ck_assert_msg(fn != NULL, "host table slot %zu is empty", i);
     }
     ck_assert(LH_HOST_HAS(host, lead_identity_put));
+    ck_assert(LH_HOST_HAS(host, poll_soon));
 }
 END_TEST
 
@@ -194,13 +197,9 @@ START_TEST(test_http_returns_response_with_lowercased_headers)
     fake_http_push(server, (struct fake_response){201, "{\"id\":1}", "X-Request-Id: abc", 0});
     char *url = fake_http_url(server, "/v1/things?limit=2");
     const lh_header_t headers[] = {{"Authorization", "Bearer sk_test_secret"}};
-    lh_http_request_t request = {.method = "POST",
-                                 .url = url,
-                                 .headers = headers,
-                                 .header_count = 1,
-                                 .body = "{}",
-                                 .body_len = 2};
-    lh_http_response_t response;
+    lh_http_request_t request = LH_HTTP_REQUEST(.method = "POST", .url = url, .headers = headers,
+                                                .header_count = 1, .body = "{}", .body_len = 2);
+    lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     const lh_host_t *host = host_api_table();
     struct lh_ctx ctx;
     ctx_init(&ctx, &instance, NULL);
@@ -230,8 +229,8 @@ START_TEST(test_http_retries_429_honouring_retry_after_then_succeeds)
     fake_http_push(server, (struct fake_response){503, "{}", NULL, 0});
     fake_http_push(server, (struct fake_response){200, "{\"ok\":true}", NULL, 0});
     char *url = fake_http_url(server, "/events");
-    lh_http_request_t request = {.method = "GET", .url = url, .max_attempts = 4};
-    lh_http_response_t response;
+    lh_http_request_t request = LH_HTTP_REQUEST(.method = "GET", .url = url, .max_attempts = 4);
+    lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     const lh_host_t *host = host_api_table();
     struct lh_ctx ctx;
     ctx_init(&ctx, &instance, NULL);
@@ -255,8 +254,8 @@ START_TEST(test_http_gives_up_after_max_attempts_with_the_last_response)
     struct fake_http *server = fake_http_start();
     fake_http_push(server, (struct fake_response){500, "{\"error\":\"boom\"}", NULL, 0});
     char *url = fake_http_url(server, "/fail");
-    lh_http_request_t request = {.method = "GET", .url = url, .max_attempts = 2};
-    lh_http_response_t response;
+    lh_http_request_t request = LH_HTTP_REQUEST(.method = "GET", .url = url, .max_attempts = 2);
+    lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     const lh_host_t *host = host_api_table();
     struct lh_ctx ctx;
     ctx_init(&ctx, &instance, NULL);
@@ -277,11 +276,11 @@ static long get_with_retry_hint(struct fake_http *server, const char *path, size
                                 char **hint_out)
 {
     char *url = fake_http_url(server, path);
-    const lh_header_t headers[] = {{"Accept", "application/json"},
-                                   {LH_HTTP_RETRY_HINT, "Stripe-Should-Retry"}};
-    lh_http_request_t request = {
-        .method = "GET", .url = url, .headers = headers, .header_count = 2, .max_attempts = 4};
-    lh_http_response_t response;
+    const lh_header_t headers[] = {{"Accept", "application/json"}};
+    lh_http_request_t request =
+        LH_HTTP_REQUEST(.method = "GET", .url = url, .headers = headers, .header_count = 1,
+                        .max_attempts = 4, .retry_hint_header = "Stripe-Should-Retry");
+    lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     const lh_host_t *host = host_api_table();
     struct lh_ctx ctx;
     ctx_init(&ctx, &instance, NULL);
@@ -305,9 +304,9 @@ START_TEST(test_http_retry_hint_false_stops_the_retries_of_a_5xx)
     ck_assert_int_eq(get_with_retry_hint(server, "/v1/events", &requests, &hint), 503);
     ck_assert_uint_eq(requests, 1);  /* max_attempts 4, but the provider said it will not pass */
     ck_assert_str_eq(hint, "false"); /* the plugin sees the hint too */
-    /* the directive is the host's: it never reaches the provider */
+    /* the hint is the host's: only the plugin's own headers reach the provider */
     struct fake_request seen = fake_http_request(server, 0);
-    ck_assert_ptr_null(strcasestr(seen.headers, LH_HTTP_RETRY_HINT));
+    ck_assert_ptr_null(strcasestr(seen.headers, "stripe-should-retry"));
     ck_assert_ptr_nonnull(strcasestr(seen.headers, "accept: application/json"));
     fake_http_request_free(&seen);
     free(hint);
@@ -337,8 +336,8 @@ START_TEST(test_http_without_a_retry_hint_the_status_decides)
     struct fake_http *server = fake_http_start();
     fake_http_push(server, (struct fake_response){409, "{}", "Stripe-Should-Retry: true", 0});
     char *url = fake_http_url(server, "/conflict");
-    lh_http_request_t request = {.method = "GET", .url = url, .max_attempts = 3};
-    lh_http_response_t response;
+    lh_http_request_t request = LH_HTTP_REQUEST(.method = "GET", .url = url, .max_attempts = 3);
+    lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     const lh_host_t *host = host_api_table();
     struct lh_ctx ctx;
     ctx_init(&ctx, &instance, NULL);
@@ -369,8 +368,8 @@ START_TEST(test_http_long_retry_after_is_returned_not_slept)
     struct fake_http *server = fake_http_start();
     fake_http_push(server, (struct fake_response){429, "{}", "Retry-After: 3600", 0});
     char *url = fake_http_url(server, "/slow-down");
-    lh_http_request_t request = {.method = "GET", .url = url, .max_attempts = 5};
-    lh_http_response_t response;
+    lh_http_request_t request = LH_HTTP_REQUEST(.method = "GET", .url = url, .max_attempts = 5);
+    lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     const lh_host_t *host = host_api_table();
     struct lh_ctx ctx;
     ctx_init(&ctx, &instance, NULL);
@@ -391,15 +390,16 @@ START_TEST(test_http_transport_failure_is_retry_with_reason)
     const lh_host_t *host = host_api_table();
     struct lh_ctx ctx;
     ctx_init(&ctx, &instance, NULL);
-    lh_http_request_t request = {
-        .method = "GET", .url = "http://127.0.0.1:1/x?token=secret", .timeout_ms = 2000};
-    lh_http_response_t response;
+    lh_http_request_t request =
+        LH_HTTP_REQUEST(.method = "GET", .url = "http://127.0.0.1:1/x?token=secret",
+                        .timeout_ms = 2000);
+    lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     ck_assert_int_eq(host->http(&ctx, &request, &response), LH_RETRY);
     ck_assert_ptr_nonnull(ctx.error);
     ck_assert_ptr_null(strstr(ctx.error, "secret")); /* queries may carry tokens */
     host->http_response_free(&response);
 
-    lh_http_request_t bad = {.method = "GET", .url = "file:///etc/passwd"};
+    lh_http_request_t bad = LH_HTTP_REQUEST(.method = "GET", .url = "file:///etc/passwd");
     ck_assert_int_eq(host->http(&ctx, &bad, &response), LH_PERMANENT);
     host->http_response_free(&response);
     ctx_clear(&ctx);
@@ -411,8 +411,8 @@ START_TEST(test_http_does_not_follow_redirects)
     struct fake_http *server = fake_http_start();
     fake_http_push(server, (struct fake_response){302, "", "Location: http://127.0.0.1:1/", 0});
     char *url = fake_http_url(server, "/moved");
-    lh_http_request_t request = {.method = "GET", .url = url};
-    lh_http_response_t response;
+    lh_http_request_t request = LH_HTTP_REQUEST(.method = "GET", .url = url);
+    lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     const lh_host_t *host = host_api_table();
     struct lh_ctx ctx;
     ctx_init(&ctx, &instance, NULL);
@@ -423,6 +423,172 @@ START_TEST(test_http_does_not_follow_redirects)
     ctx_clear(&ctx);
     free(url);
     fake_http_stop(server);
+}
+END_TEST
+
+START_TEST(test_respond_refuses_a_content_type_that_could_inject_a_header)
+{
+    const lh_host_t *host = host_api_table();
+    struct lh_ctx ctx;
+    ctx_init(&ctx, &instance, NULL);
+    host->respond(&ctx, 200, "text/plain\r\nSet-Cookie: a=b", "x", 1);
+    ck_assert_int_eq(ctx.response_status, 0);
+    host->respond(&ctx, 200, NULL, "token", 5); /* NULL is text/plain */
+    ck_assert_str_eq(ctx.response_content_type, "text/plain");
+    ctx_clear(&ctx);
+}
+END_TEST
+
+/* In a webhook the puts wait in the call's batch and ask for a poll; in a poll they wait
+ * for the next one; elsewhere (no batch, no delivery) they are refused. */
+START_TEST(test_notification_put_goes_with_the_call_and_asks_for_a_poll_from_webhooks_only)
+{
+    const lh_host_t *host = host_api_table();
+    struct ingest_batch batch = {0};
+    struct lh_ctx ctx;
+    ctx_init(&ctx, &instance, &batch);
+    ck_assert_int_eq(host->notification_put(&ctx, "contact:1", json_pack("{s:i}", "at", 1)), LH_OK);
+    ctx.in_poll = true;
+    ck_assert_int_eq(host->notification_put(&ctx, "contact:2", json_integer(2)), LH_OK);
+    ck_assert_uint_eq(batch.notification_count, 2);
+    char *channel = poller_sync_channel("unit");
+    ck_assert_str_eq(batch.notifications[0].wake, channel);
+    ck_assert_ptr_null(batch.notifications[1].wake);
+    free(channel);
+
+    /* a bad key, a value past 64 KiB: refused, the value stolen all the same */
+    ck_assert_int_eq(host->notification_put(&ctx, "has space", json_integer(1)), LH_PERMANENT);
+    char *big = malloc(70 * 1024);
+    memset(big, 'x', 70 * 1024 - 1);
+    big[70 * 1024 - 1] = '\0';
+    ck_assert_int_eq(host->notification_put(&ctx, "big", json_string(big)), LH_PERMANENT);
+    ck_assert_ptr_nonnull(strstr(ctx.error, "larger than 64 KiB"));
+    free(big);
+    ck_assert_uint_eq(batch.notification_count, 2);
+    ctx_clear(&ctx);
+    ingest_batch_clear(&batch);
+
+    ctx_init(&ctx, &instance, NULL);
+    ck_assert_int_eq(host->notification_put(&ctx, "contact:3", json_integer(3)), LH_PERMANENT);
+    ck_assert_ptr_nonnull(strstr(ctx.error, "only allowed during poll, webhook and deliver"));
+    ctx_clear(&ctx);
+}
+END_TEST
+
+START_TEST(test_take_and_keep_belong_to_a_poll_and_poll_soon_wakes_once_per_call)
+{
+    const lh_host_t *host = host_api_table();
+    struct ingest_batch batch = {0};
+    struct lh_ctx ctx;
+    ctx_init(&ctx, &instance, &batch); /* a webhook's context */
+    json_t *items = (json_t *)&batch;  /* anything: it must come back NULL */
+    ck_assert_int_eq(host->notifications_take(&ctx, 0, &items), LH_PERMANENT);
+    ck_assert_ptr_null(items);
+    ck_assert_int_eq(host->notification_keep(&ctx, "contact:1"), LH_PERMANENT);
+    ck_assert_int_eq(host->poll_soon(&ctx), LH_OK);
+    ck_assert_int_eq(host->poll_soon(&ctx), LH_OK);
+    ck_assert_uint_eq(batch.wake_count, 1); /* one NOTIFY at commit, however often asked */
+    /* keep: only what this call took */
+    ctx.in_poll = true;
+    ck_assert_int_eq(ingest_batch_take(&batch, "unit", "contact:7", 41), 0);
+    ck_assert_int_eq(host->notification_keep(&ctx, "contact:8"), LH_PERMANENT);
+    ck_assert_int_eq(host->notification_keep(&ctx, "contact:7"), LH_OK);
+    ck_assert_uint_eq(batch.taken_count, 0);
+    ctx_clear(&ctx);
+    ingest_batch_clear(&batch);
+}
+END_TEST
+
+/* In init(), each report names its setting and they all reach the call's error; outside
+ * validate() and init() the function does nothing. */
+START_TEST(test_config_error_in_init_names_each_setting)
+{
+    const lh_host_t *host = host_api_table();
+    struct lh_ctx ctx;
+    ctx_init(&ctx, &instance, NULL);
+    host->config_error(&ctx, "url", NULL, "not now");
+    ck_assert_ptr_null(ctx.error);
+    ctx.in_init = true;
+    host->config_error(&ctx, "url", "write https://...", "must start with %s", "https://");
+    host->config_error(&ctx, "event_types[2]", NULL, "\"x\" is not mapped");
+    ck_assert_str_eq(ctx.error, "url: must start with https:// (write https://...); "
+                                "event_types[2]: \"x\" is not mapped");
+    ck_assert_uint_eq(ctx.config_errors, 2);
+    ctx_clear(&ctx);
+}
+END_TEST
+
+/* validate() runs where no instance exists: no network, no state. And a plugin's structs
+ * are read only as far as their struct_size says they go. */
+START_TEST(test_http_refuses_validate_and_structs_without_their_size)
+{
+    const lh_host_t *host = host_api_table();
+    struct lh_ctx ctx;
+    ctx_init(&ctx, &instance, NULL);
+    ctx.validating = true;
+    lh_http_request_t request = LH_HTTP_REQUEST(.method = "GET", .url = "http://127.0.0.1:9/");
+    lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
+    ck_assert_int_eq(host->http(&ctx, &request, &response), LH_PERMANENT);
+    ck_assert_ptr_nonnull(strstr(ctx.error, "validate() may not use the network"));
+    ck_assert_int_eq(response.retry_after_ms, -1);
+    ck_assert_uint_eq(response.struct_size, sizeof(response)); /* its size kept */
+    ctx.validating = false;
+    lh_http_request_t unsized = {.method = "GET", .url = "http://127.0.0.1:9/"};
+    ck_assert_int_eq(host->http(&ctx, &unsized, &response), LH_PERMANENT);
+    ck_assert_ptr_nonnull(strstr(ctx.error, "LH_HTTP_REQUEST()"));
+    lh_http_response_t bare = {0};
+    ck_assert_int_eq(host->http(&ctx, &request, &bare), LH_PERMANENT);
+    ck_assert_ptr_nonnull(strstr(ctx.error, "LH_HTTP_RESPONSE_INIT"));
+    host->http_response_free(&bare); /* an unsized one is left alone */
+    ctx_clear(&ctx);
+}
+END_TEST
+
+/* validate() reports: init() is never called, and the instance fails with the reports. */
+static int init_calls;
+
+static lh_status_t refusing_validate(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings)
+{
+    (void)settings;
+    host->config_error(ctx, "url", NULL, "is not https");
+    return LH_CONFIG;
+}
+
+static lh_status_t counting_init(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
+                                 void **state_out)
+{
+    (void)ctx, (void)host, (void)settings;
+    init_calls++;
+    *state_out = NULL;
+    return LH_OK;
+}
+
+static void no_destroy(void *state)
+{
+    (void)state;
+}
+
+START_TEST(test_instance_init_runs_validate_first_and_stops_at_its_reports)
+{
+    static const lh_plugin_t refusing = {LH_PLUGIN_HEADER,
+                                         .kind = LH_KIND_SOURCE,
+                                         .name = "refusing",
+                                         .version = "1",
+                                         .description = "test",
+                                         .config_schema = empty_schema,
+                                         .validate = refusing_validate,
+                                         .init = counting_init,
+                                         .destroy = no_destroy};
+    static const struct plugin plugin = {
+        .name = "refusing", .path = "/dev/null", .desc = &refusing};
+    struct instance refused;
+    ck_assert_int_eq(instance_setup(&refused, &config_instance, &plugin, json_object(), &services),
+                     0);
+    init_calls = 0;
+    ck_assert_int_eq(instance_init(&refused), LH_CONFIG);
+    ck_assert_int_eq(init_calls, 0);
+    ck_assert_str_eq(refused.last_error, "init failed (config): url: is not https");
+    instance_teardown(&refused);
 }
 END_TEST
 
@@ -448,6 +614,13 @@ static Suite *host_api_suite(void)
     tcase_add_test(tc, test_http_long_retry_after_is_returned_not_slept);
     tcase_add_test(tc, test_http_transport_failure_is_retry_with_reason);
     tcase_add_test(tc, test_http_does_not_follow_redirects);
+    tcase_add_test(tc, test_respond_refuses_a_content_type_that_could_inject_a_header);
+    tcase_add_test(tc,
+                   test_notification_put_goes_with_the_call_and_asks_for_a_poll_from_webhooks_only);
+    tcase_add_test(tc, test_take_and_keep_belong_to_a_poll_and_poll_soon_wakes_once_per_call);
+    tcase_add_test(tc, test_config_error_in_init_names_each_setting);
+    tcase_add_test(tc, test_http_refuses_validate_and_structs_without_their_size);
+    tcase_add_test(tc, test_instance_init_runs_validate_first_and_stops_at_its_reports);
     suite_add_tcase(s, tc);
     return s;
 }

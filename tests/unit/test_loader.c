@@ -233,10 +233,24 @@ END_TEST
 START_TEST(test_loader_refuses_other_abi_major_reporting_only_the_major)
 {
     struct plugin_registry reg = {0};
-    const struct plugin_refusal *r = refuse_fixture(&reg, "abi_major_2", "abi_major_2");
+    const struct plugin_refusal *r = refuse_fixture(&reg, "abi_major_3", "abi_major_3");
     assert_contains("message", r->diag.message, "incompatible plugin ABI");
-    ck_assert_str_eq(r->diag.detail, "built for plugin ABI 2.x; this leadhubd supports ABI 1.x");
-    assert_contains("hint", r->diag.hint, "rebuild the plugin against this leadhub's SDK");
+    ck_assert_str_eq(r->diag.detail, "built for plugin ABI 3.x; this leadhubd supports ABI 2.x");
+    assert_contains("hint", r->diag.hint, "upgrade leadhub, or rebuild the plugin");
+    loader_free(&reg);
+}
+END_TEST
+
+/* A real ABI 1.0 descriptor: refused as another major, with the way to port it. Its name
+ * ("abi_major_1" in the descriptor) is not read: past abi_minor, ABI 1's layout differs. */
+START_TEST(test_loader_refuses_abi_1_plugin_with_a_porting_hint)
+{
+    struct plugin_registry reg = {0};
+    const struct plugin_refusal *r = refuse_fixture(&reg, "abi_major_1", "abi_major_1");
+    assert_contains("message", r->diag.message, "was built for an incompatible plugin ABI");
+    ck_assert_str_eq(r->diag.detail, "built for plugin ABI 1.x; this leadhubd supports ABI 2.x");
+    assert_contains("hint", r->diag.hint, "port the plugin to leadhub.h 2.0");
+    assert_contains("hint", r->diag.hint, "Porting a plugin from ABI 1");
     loader_free(&reg);
 }
 END_TEST
@@ -247,7 +261,7 @@ START_TEST(test_loader_refuses_newer_abi_minor_with_upgrade_hint)
     /* the name is not read from a descriptor of a newer minor: the file name is used */
     const struct plugin_refusal *r = refuse_fixture(&reg, "abi_minor_newer", "abi_minor_newer");
     assert_contains("message", r->diag.message, "needs a newer leadhubd");
-    ck_assert_str_eq(r->diag.detail, "needs plugin ABI 1.5; this leadhubd supports 1.0");
+    ck_assert_str_eq(r->diag.detail, "needs plugin ABI 2.5; this leadhubd supports 2.0");
     ck_assert_str_eq(r->diag.hint, "upgrade leadhub, or build the plugin against an older SDK");
     loader_free(&reg);
 }
@@ -259,9 +273,9 @@ START_TEST(test_loader_refuses_descriptor_smaller_than_its_minor_requires)
     struct plugin_registry reg = {0};
     const struct plugin_refusal *r = refuse_fixture(&reg, "small_struct", "small_struct");
     assert_contains("message", r->diag.message, "truncated descriptor");
-    char *detail = util_printf("struct_size is 16 bytes; a descriptor of plugin ABI 1.0 has at "
+    char *detail = util_printf("struct_size is 16 bytes; a descriptor of plugin ABI 2.0 has at "
                                "least %zu",
-                               sizeof(lh_plugin_t));
+                               offsetof(lh_plugin_t, score) + sizeof(void (*)(void)));
     ck_assert_str_eq(r->diag.detail, detail);
     assert_contains("hint", r->diag.hint, "LH_PLUGIN_HEADER");
     free(detail);
@@ -449,6 +463,50 @@ START_TEST(test_loader_refuses_schema_declaring_a_field_twice)
 }
 END_TEST
 
+START_TEST(test_loader_refuses_schema_field_written_without_its_size)
+{
+    struct plugin_registry reg = {0};
+    const struct plugin_refusal *r = refuse_fixture(&reg, "unsized_schema", "unsized_schema");
+    assert_contains("message", r->diag.message, "malformed config schema");
+    assert_contains("detail", r->diag.detail, "field 1 has struct_size 0");
+    assert_contains("hint", r->diag.hint, "LH_FIELD(");
+    loader_free(&reg);
+}
+END_TEST
+
+START_TEST(test_loader_refuses_nonzero_reserved_field)
+{
+    struct plugin_registry reg = {0};
+    const struct plugin_refusal *r = refuse_fixture(&reg, "reserved_set", "reserved_set");
+    assert_contains("message", r->diag.message, "sets a reserved descriptor field");
+    ck_assert_str_eq(r->diag.detail, "reserved is 0x40; it must be zero");
+    assert_contains("hint", r->diag.hint, "leave .reserved unset");
+    loader_free(&reg);
+}
+END_TEST
+
+START_TEST(test_loader_refuses_signature_header_that_is_not_a_header_name)
+{
+    struct plugin_registry reg = {0};
+    const struct plugin_refusal *r =
+        refuse_fixture(&reg, "bad_signature_headers", "bad_signature_headers");
+    assert_contains("message", r->diag.message, "invalid webhook_signature_headers");
+    ck_assert_str_eq(r->diag.detail, "entry 1 is not a header name");
+    loader_free(&reg);
+}
+END_TEST
+
+START_TEST(test_loader_refuses_webhook_get_without_a_webhook)
+{
+    struct plugin_registry reg = {0};
+    const struct plugin_refusal *r =
+        refuse_fixture(&reg, "get_without_webhook", "get_without_webhook");
+    assert_contains("message", r->diag.message, "has invalid flags");
+    assert_contains("detail", r->diag.detail, "LH_PLUGIN_WEBHOOK_GET");
+    loader_free(&reg);
+}
+END_TEST
+
 /* --- acceptance, duplicates, scanning ---------------------------------------------------- */
 
 START_TEST(test_loader_accepts_valid_source)
@@ -469,6 +527,16 @@ START_TEST(test_loader_accepts_valid_source)
     ck_assert_uint_eq(p->desc->kind, LH_KIND_SOURCE);
     ck_assert_uint_eq(p->desc->abi_major, LH_ABI_MAJOR);
     ck_assert_uint_eq(p->desc->abi_minor, LH_ABI_MINOR);
+    /* the host reads a copy of its own size, and the schema through its own copy */
+    ck_assert_ptr_eq(p->desc, p->desc_copy);
+    ck_assert_ptr_eq(p->desc->config_schema, p->schema);
+    ck_assert_str_eq(p->schema[0].name, "endpoint");
+    ck_assert_uint_eq(p->schema[0].struct_size, sizeof(lh_config_field_t));
+    ck_assert_ptr_null(p->schema[1].name);
+    /* what the HTTP layer reads to refuse unsigned POSTs early */
+    ck_assert_ptr_nonnull(p->webhook_signature_headers);
+    ck_assert_str_eq(p->webhook_signature_headers[0], "X-Fixture-Signature");
+    ck_assert_ptr_null(p->webhook_signature_headers[1]);
     loader_free(&reg);
     free(path);
 }
@@ -707,6 +775,8 @@ static Suite *loader_suite(void)
     TCase *abi = tcase_create("abi");
     tcase_add_test(abi, test_loader_refuses_bad_magic_showing_both_values_in_hex);
     tcase_add_test(abi, test_loader_refuses_other_abi_major_reporting_only_the_major);
+    tcase_add_test(abi, test_loader_refuses_abi_1_plugin_with_a_porting_hint);
+    tcase_add_test(abi, test_loader_refuses_nonzero_reserved_field);
     tcase_add_test(abi, test_loader_refuses_newer_abi_minor_with_upgrade_hint);
     tcase_add_test(abi, test_loader_refuses_descriptor_smaller_than_its_minor_requires);
     suite_add_tcase(s, abi);
@@ -728,6 +798,8 @@ static Suite *loader_suite(void)
     tcase_add_test(kind, test_loader_refuses_sink_without_deliver);
     tcase_add_test(kind, test_loader_refuses_scorer_without_score);
     tcase_add_test(kind, test_loader_refuses_scorer_not_marked_reentrant);
+    tcase_add_test(kind, test_loader_refuses_signature_header_that_is_not_a_header_name);
+    tcase_add_test(kind, test_loader_refuses_webhook_get_without_a_webhook);
     suite_add_tcase(s, kind);
 
     TCase *schema = tcase_create("schema");
@@ -735,6 +807,7 @@ static Suite *loader_suite(void)
     tcase_add_test(schema, test_loader_refuses_enum_field_without_values);
     tcase_add_test(schema, test_loader_refuses_default_that_does_not_parse);
     tcase_add_test(schema, test_loader_refuses_schema_declaring_a_field_twice);
+    tcase_add_test(schema, test_loader_refuses_schema_field_written_without_its_size);
     suite_add_tcase(s, schema);
 
     TCase *scan = tcase_create("accept and scan");

@@ -19,7 +19,8 @@ static const lh_plugin_t test_descriptor = {
     LH_PLUGIN_HEADER, .kind = LH_KIND_SINK,  .name = "tester",
     .version = "1",   .description = "test", .config_schema = empty_schema,
 };
-static const struct plugin test_plugin = {"tester", "/dev/null", NULL, &test_descriptor};
+static const struct plugin test_plugin = {
+    .name = "tester", .path = "/dev/null", .desc = &test_descriptor};
 
 static struct host_services services;
 static struct instance instance;
@@ -57,10 +58,9 @@ static void teardown(void)
 
 static lh_oauth2_t config(void)
 {
-    return (lh_oauth2_t){.token_url = token_url,
-                         .client_id = "client-1",
-                         .client_secret = "s3cret sauce",
-                         .refresh_token = "refresh-configured"};
+    return (lh_oauth2_t)LH_OAUTH2(.token_url = token_url, .client_id = "client-1",
+                                  .client_secret = "s3cret sauce",
+                                  .refresh_token = "refresh-configured");
 }
 
 /* One oauth2_token() call in a fresh context; the token (copied) or NULL. */
@@ -213,7 +213,11 @@ START_TEST(test_deliver_writes_checkpoints_and_lead_identities_at_once)
     struct lh_ctx ctx;
     ctx_init(&ctx, &instance, NULL);
     ctx.in_delivery = true;
-    lh_delivery_t delivery = {.id = 1, .idempotency_key = "k", .attempt = 1, .lead_id = lead};
+    lh_delivery_t delivery = {.struct_size = sizeof(lh_delivery_t),
+                              .id = 1,
+                              .idempotency_key = "k",
+                              .attempt = 1,
+                              .lead_id = lead};
     ck_assert_int_eq(host->checkpoint_put(&ctx, "meeting:evt-1", json_string("engagement-9")),
                      LH_OK);
     ck_assert_int_eq(host->lead_identity_put(&ctx, &delivery, "contact-501"), LH_OK);
@@ -222,7 +226,8 @@ START_TEST(test_deliver_writes_checkpoints_and_lead_identities_at_once)
     ck_assert_int_eq(host->checkpoint_get(&ctx, "meeting:evt-1", &value), LH_OK);
     ck_assert_str_eq(json_string_value(value), "engagement-9");
     json_decref(value);
-    lh_delivery_t no_lead = {.id = 2, .idempotency_key = "k2", .attempt = 1};
+    lh_delivery_t no_lead = {
+        .struct_size = sizeof(lh_delivery_t), .id = 2, .idempotency_key = "k2", .attempt = 1};
     ck_assert_int_eq(host->lead_identity_put(&ctx, &no_lead, "contact-502"), LH_PERMANENT);
     ctx_clear(&ctx);
     ck_assert_int_eq(testdb_scalar(db, "SELECT count(*) FROM lead_identities WHERE source = "

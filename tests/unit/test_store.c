@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "event.h"
 #include "migrate.h"
@@ -53,7 +54,7 @@ static void clear_records(struct event_record *records, size_t n)
 static void write_ok(struct event_record *records, size_t n)
 {
     char *error = NULL;
-    ck_assert_msg(store_write_batch(store, records, n, NULL, 0, NULL, NULL, &error) == STORE_OK,
+    ck_assert_msg(store_write_batch(store, records, n, NULL, NULL, NULL, &error) == STORE_OK,
                   "write: %s", error);
 }
 
@@ -180,6 +181,27 @@ static PGconn *connect_as_release(const char *url, int generation)
     return conn;
 }
 
+/* Waits (up to 30 s) until no session calls itself `application_name`. */
+static void wait_for_sessions_gone(PGconn *conn, const char *application_name)
+{
+    const char *const params[] = {application_name};
+    for (int i = 0; i < 3000; i++) {
+        PGresult *res = PQexecParams(conn,
+                                     "SELECT count(*) FROM pg_stat_activity "
+                                     "WHERE application_name = $1",
+                                     1, NULL, params, NULL, NULL, 0);
+        ck_assert_int_eq(PQresultStatus(res), PGRES_TUPLES_OK);
+        long count = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
+        if (count == 0) {
+            return;
+        }
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    ck_abort_msg("a session named %s is still connected after 30 s", application_name);
+}
+
 /* Expand (2, release 1 runs on it), contract (3, only release 2 and later). */
 static const struct migration rollout[] = {
     {1, "base", "CREATE TABLE t_items (id int, old_name text);", 0},
@@ -226,8 +248,10 @@ START_TEST(test_migrate_holds_back_a_contraction_while_an_older_release_is_conne
     ck_assert_int_eq(migrate_read_schema(conn, &v3, &state, NULL), 0);
     ck_assert(schema_policy_judge(&v3, &state, NULL));
 
-    /* the old replica gone: the contraction goes in, declared for release 2 on */
+    /* the old replica gone: the contraction goes in, declared for release 2 on. A backend
+     * leaves pg_stat_activity a moment after its client hangs up, so wait for that. */
     PQfinish(old_replica);
+    wait_for_sessions_gone(conn, "leadhubd/0.0.9 schema=1");
     ck_assert_int_eq(migrate_apply_policy(conn, &v3, NULL, &result, &error), 0);
     ck_assert_int_eq(result.applied, 1);
     ck_assert_ptr_null(result.held_reason);
@@ -787,7 +811,11 @@ START_TEST(test_store_batch_commits_checkpoints_with_events_last_put_wins)
         {"inbound", "page", json_string("abc")},
     };
     char *error = NULL;
-    ck_assert_int_eq(store_write_batch(store, r, 1, cps, 3, NULL, NULL, &error), STORE_OK);
+    ck_assert_int_eq(
+        store_write_batch(store, r, 1,
+                          &(struct store_writes){.checkpoints = cps, .checkpoint_count = 3}, NULL,
+                          NULL, &error),
+        STORE_OK);
     json_t *value = NULL;
     ck_assert_int_eq(store_checkpoint_get(store, "inbound", "cursor", &value, &error), STORE_OK);
     ck_assert_int_eq(json_integer_value(value), 2);
@@ -824,7 +852,11 @@ START_TEST(test_store_batch_failure_stores_nothing_at_all)
     };
     struct store_checkpoint cps[] = {{"inbound", "cursor", json_integer(9)}};
     char *error = NULL;
-    ck_assert_int_eq(store_write_batch(store, r, 2, cps, 1, NULL, NULL, &error), STORE_REJECTED);
+    ck_assert_int_eq(
+        store_write_batch(store, r, 2,
+                          &(struct store_writes){.checkpoints = cps, .checkpoint_count = 1}, NULL,
+                          NULL, &error),
+        STORE_REJECTED);
     ck_assert_ptr_nonnull(strstr(error, "poisoned"));
     free(error);
     ck_assert_int_eq(r[0].id, 0);
@@ -854,7 +886,7 @@ START_TEST(test_store_batch_with_steps_failure_stores_nothing_at_all)
         record_of("inbound", LEAD("poison", "bad@example.com", "")),
     };
     char *error = NULL;
-    ck_assert_int_eq(store_write_batch(store, r, 3, NULL, 0, NULL, NULL, &error), STORE_REJECTED);
+    ck_assert_int_eq(store_write_batch(store, r, 3, NULL, NULL, NULL, &error), STORE_REJECTED);
     ck_assert_ptr_nonnull(strstr(error, "poisoned"));
     free(error);
     static const char *const tables[] = {"events", "leads", "lead_identities", "meetings"};
@@ -960,8 +992,7 @@ START_TEST(test_store_reconnects_after_the_connection_is_killed)
     free(sql);
     struct event_record r[] = {record_of("inbound", LEAD("r1", "r@example.com", ""))};
     char *error = NULL;
-    ck_assert_int_eq(store_write_batch(store, r, 1, NULL, 0, NULL, NULL, &error),
-                     STORE_UNAVAILABLE);
+    ck_assert_int_eq(store_write_batch(store, r, 1, NULL, NULL, NULL, &error), STORE_UNAVAILABLE);
     free(error);
     ck_assert_int_eq(store_ensure(store, NULL), STORE_OK);
     write_ok(r, 1);
@@ -999,6 +1030,160 @@ START_TEST(test_store_json_loads_reads_what_jsonb_prints_back)
     ck_assert_ptr_null(store_json_loads(huge, 0, &error));
     ck_assert(error.text[0] != '\0');
     free(huge);
+}
+END_TEST
+
+/* --- notifications (connector_notifications) --------------------------------------------- */
+
+/* Writes one batch of state: puts (key=value text pairs, wake channel), takes, wakes. */
+static void write_notifications(struct store_notification *puts, size_t put_count,
+                                struct store_taken *taken, size_t taken_count, char **wake,
+                                size_t wake_count)
+{
+    struct store_writes writes = {.notifications = puts,
+                                  .notification_count = put_count,
+                                  .taken = taken,
+                                  .taken_count = taken_count,
+                                  .wake = wake,
+                                  .wake_count = wake_count};
+    char *error = NULL;
+    ck_assert_msg(store_write_batch(store, NULL, 0, &writes, NULL, NULL, &error) == STORE_OK,
+                  "write: %s", error);
+}
+
+static struct store_notification put_of(const char *key, const char *value, const char *wake)
+{
+    return (struct store_notification){(char *)"inbox", (char *)key, json_loads(value, 0, NULL),
+                                       (char *)wake};
+}
+
+static int64_t seq_of(const char *key)
+{
+    char *sql = util_printf("SELECT coalesce(max(seq), 0) FROM connector_notifications WHERE "
+                            "instance = 'inbox' AND key = '%s'",
+                            key);
+    int64_t seq = testdb_scalar(check_conn, sql);
+    free(sql);
+    return seq;
+}
+
+/* A notification is removed by the version a poll took; a newer one stays pending, and a
+ * redelivery of the same value changes nothing. */
+START_TEST(test_store_notifications_are_removed_by_the_version_taken)
+{
+    struct store_notification puts[] = {put_of("contact:1", "{\"at\": 1}", NULL),
+                                        put_of("contact:2", "{\"at\": 5}", NULL)};
+    write_notifications(puts, 2, NULL, 0, NULL, 0);
+    int64_t first = seq_of("contact:1");
+    ck_assert_int_gt(first, 0);
+
+    json_t *items = NULL;
+    char *error = NULL;
+    ck_assert_int_eq(store_notifications_take(store, "inbox", 0, 10, &items, &error), STORE_OK);
+    ck_assert_uint_eq(json_array_size(items), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 0), "key")),
+                     "contact:1");
+    ck_assert_int_eq(json_integer_value(
+                         json_object_get(json_object_get(json_array_get(items, 0), "value"), "at")),
+                     1);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(items, 0), "seq")), first);
+    ck_assert_ptr_nonnull(json_object_get(json_array_get(items, 0), "received_at"));
+    json_decref(items);
+
+    /* the same value again: nothing changes; another value: a new version */
+    write_notifications(puts, 1, NULL, 0, NULL, 0);
+    ck_assert_int_eq(seq_of("contact:1"), first);
+    struct store_notification newer[] = {put_of("contact:1", "{\"at\": 2}", NULL)};
+    write_notifications(newer, 1, NULL, 0, NULL, 0);
+    ck_assert_int_gt(seq_of("contact:1"), first);
+
+    /* the poll that took the first version removes it, and only it */
+    struct store_taken taken[] = {{(char *)"inbox", (char *)"contact:1", first},
+                                  {(char *)"inbox", (char *)"contact:2", seq_of("contact:2")}};
+    write_notifications(NULL, 0, taken, 2, NULL, 0);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM connector_notifications"), 1);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT (value->>'at')::int FROM "
+                                               "connector_notifications WHERE key = 'contact:1'"),
+                     2);
+    /* a take after a seq sees only what came later */
+    ck_assert_int_eq(
+        store_notifications_take(store, "inbox", seq_of("contact:1"), 10, &items, &error),
+        STORE_OK);
+    ck_assert_uint_eq(json_array_size(items), 0);
+    json_decref(items);
+    for (size_t i = 0; i < 2; i++) {
+        json_decref(puts[i].value);
+    }
+    json_decref(newer[0].value);
+}
+END_TEST
+
+/* Two puts of one key in one transaction (two webhooks committed together): the last wins,
+ * as one statement may not touch a row twice. */
+START_TEST(test_store_notifications_put_twice_in_one_batch_keeps_the_last)
+{
+    struct store_notification puts[] = {put_of("deal:9", "{\"at\": 1}", NULL),
+                                        put_of("deal:9", "{\"at\": 3}", NULL)};
+    write_notifications(puts, 2, NULL, 0, NULL, 0);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT (value->>'at')::int FROM "
+                                               "connector_notifications WHERE key = 'deal:9'"),
+                     3);
+    json_decref(puts[0].value);
+    json_decref(puts[1].value);
+}
+END_TEST
+
+/* The number of notifications waiting on conn for channel (with payload "notify"). */
+static int notifies(PGconn *conn, const char *channel)
+{
+    PQconsumeInput(conn);
+    int count = 0;
+    PGnotify *n;
+    while ((n = PQnotifies(conn)) != NULL) {
+        count += strcmp(n->relname, channel) == 0 && strcmp(n->extra, STORE_WAKE_PAYLOAD) == 0;
+        PQfreemem(n);
+    }
+    return count;
+}
+
+/* A put that changed something, and a wake asked for, NOTIFY their channel once the
+ * transaction commits; a put that changed nothing notifies no one. */
+START_TEST(test_store_notifications_notify_on_commit_only_what_changed)
+{
+    PGconn *listener = testdb_connect(db_url);
+    PQclear(PQexec(listener, "LISTEN lh_test_inbox"));
+    PQclear(PQexec(listener, "LISTEN lh_test_other"));
+    struct store_notification puts[] = {put_of("contact:1", "{\"at\": 1}", "lh_test_inbox")};
+    write_notifications(puts, 1, NULL, 0, NULL, 0);
+    PQclear(PQexec(listener, "SELECT 1")); /* a round trip: what was sent has arrived */
+    ck_assert_int_eq(notifies(listener, "lh_test_inbox"), 1);
+
+    write_notifications(puts, 1, NULL, 0, NULL, 0); /* the same value: no change, no NOTIFY */
+    PQclear(PQexec(listener, "SELECT 1"));
+    ck_assert_int_eq(notifies(listener, "lh_test_inbox"), 0);
+
+    char *wake[] = {(char *)"lh_test_other"};
+    write_notifications(NULL, 0, NULL, 0, wake, 1);
+    PQclear(PQexec(listener, "SELECT 1"));
+    ck_assert_int_eq(notifies(listener, "lh_test_other"), 1);
+
+    /* a batch whose events fail in the database stores no notification, notifies no one */
+    install_poison();
+    struct event_record r[] = {record_of("inbound", LEAD("poison", "bad@example.com", ""))};
+    struct store_notification fresh[] = {put_of("contact:2", "{}", "lh_test_inbox")};
+    struct store_writes writes = {.notifications = fresh, .notification_count = 1};
+    char *error = NULL;
+    ck_assert_int_eq(store_write_batch(store, r, 1, &writes, NULL, NULL, &error), STORE_REJECTED);
+    free(error);
+    PQclear(PQexec(listener, "SELECT 1"));
+    ck_assert_int_eq(notifies(listener, "lh_test_inbox"), 0);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM connector_notifications "
+                                               "WHERE key = 'contact:2'"),
+                     0);
+    clear_records(r, 1);
+    json_decref(puts[0].value);
+    json_decref(fresh[0].value);
+    PQfinish(listener);
 }
 END_TEST
 
@@ -1042,6 +1227,9 @@ static Suite *store_suite(void)
     tcase_add_test(batch, test_store_unreachable_database_is_unavailable);
     tcase_add_test(batch, test_store_reconnects_after_the_connection_is_killed);
     tcase_add_test(batch, test_store_json_loads_reads_what_jsonb_prints_back);
+    tcase_add_test(batch, test_store_notifications_are_removed_by_the_version_taken);
+    tcase_add_test(batch, test_store_notifications_put_twice_in_one_batch_keeps_the_last);
+    tcase_add_test(batch, test_store_notifications_notify_on_commit_only_what_changed);
     suite_add_tcase(s, batch);
     TCase *redaction = tcase_create("redaction");
     tcase_add_test(redaction, test_store_redact_url_masks_every_way_of_writing_a_password);

@@ -148,7 +148,11 @@ static json_t *meeting_scheduled(const char *source_id)
 /* One delivery through instance_deliver(); ctx keeps the error and retry delay. */
 static lh_status_t deliver(const json_t *event, const char *key, int attempt, struct lh_ctx *ctx)
 {
-    lh_delivery_t delivery = {.id = 7, .idempotency_key = key, .event = event, .attempt = attempt};
+    lh_delivery_t delivery = {.struct_size = sizeof(lh_delivery_t),
+                              .id = 7,
+                              .idempotency_key = key,
+                              .event = event,
+                              .attempt = attempt};
     ctx_init(ctx, &instance, NULL);
     return instance_deliver(&instance, ctx, &delivery);
 }
@@ -448,9 +452,21 @@ START_TEST(test_http_sink_batch_is_one_request_with_an_array_body_and_joined_key
     json_t *events[] = {lead_created("form-1", "ada@analytical.example"),
                         meeting_scheduled("evt-2"), lead_created("form-3", "grace@navy.example")};
     lh_delivery_t deliveries[] = {
-        {.id = 1, .idempotency_key = "crm_out:1", .event = events[0], .attempt = 1},
-        {.id = 2, .idempotency_key = "crm_out:2", .event = events[1], .attempt = 4},
-        {.id = 3, .idempotency_key = "crm_out:3", .event = events[2], .attempt = 1},
+        {.struct_size = sizeof(lh_delivery_t),
+         .id = 1,
+         .idempotency_key = "crm_out:1",
+         .event = events[0],
+         .attempt = 1},
+        {.struct_size = sizeof(lh_delivery_t),
+         .id = 2,
+         .idempotency_key = "crm_out:2",
+         .event = events[1],
+         .attempt = 4},
+        {.struct_size = sizeof(lh_delivery_t),
+         .id = 3,
+         .idempotency_key = "crm_out:3",
+         .event = events[2],
+         .attempt = 1},
     };
     lh_status_t results[3];
     char *messages[3];
@@ -494,8 +510,16 @@ START_TEST(test_http_sink_batch_answer_sets_every_result)
     json_t *events[] = {lead_created("form-1", "ada@analytical.example"),
                         lead_created("form-2", "grace@navy.example")};
     lh_delivery_t deliveries[] = {
-        {.id = 1, .idempotency_key = "k1", .event = events[0], .attempt = 1},
-        {.id = 2, .idempotency_key = "k2", .event = events[1], .attempt = 1},
+        {.struct_size = sizeof(lh_delivery_t),
+         .id = 1,
+         .idempotency_key = "k1",
+         .event = events[0],
+         .attempt = 1},
+        {.struct_size = sizeof(lh_delivery_t),
+         .id = 2,
+         .idempotency_key = "k2",
+         .event = events[1],
+         .attempt = 1},
     };
     const lh_status_t expected[] = {LH_PERMANENT, LH_RETRY, LH_RETRY_AFTER};
     for (size_t answer = 0; answer < 3; answer++) {
@@ -529,8 +553,16 @@ START_TEST(test_http_sink_batch_leaves_out_a_delivery_without_an_event)
     json_t *event = lead_created("form-1", "ada@analytical.example");
     json_t *not_an_event = json_string("oops");
     lh_delivery_t deliveries[] = {
-        {.id = 1, .idempotency_key = "k1", .event = not_an_event, .attempt = 1},
-        {.id = 2, .idempotency_key = "k2", .event = event, .attempt = 1},
+        {.struct_size = sizeof(lh_delivery_t),
+         .id = 1,
+         .idempotency_key = "k1",
+         .event = not_an_event,
+         .attempt = 1},
+        {.struct_size = sizeof(lh_delivery_t),
+         .id = 2,
+         .idempotency_key = "k2",
+         .event = event,
+         .attempt = 1},
     };
     lh_status_t results[2];
     char *messages[2];
@@ -608,7 +640,11 @@ START_TEST(test_http_sink_with_batch_size_one_sends_an_object_even_through_deliv
 {
     ck_assert_int_eq(start_sink(settings_for("/in")), LH_OK);
     json_t *event = lead_created("form-1", "ada@analytical.example");
-    lh_delivery_t delivery = {.id = 1, .idempotency_key = "k1", .event = event, .attempt = 2};
+    lh_delivery_t delivery = {.struct_size = sizeof(lh_delivery_t),
+                              .id = 1,
+                              .idempotency_key = "k1",
+                              .event = event,
+                              .attempt = 2};
     lh_status_t result;
     char *message;
     struct lh_ctx ctx;

@@ -4,10 +4,10 @@
  * covers. Built with the plugin's own sources (make fuzz); pure functions, no host.
  *
  * The input is the body. Properties checked beyond "no crash, no leak":
- *   - a parse either fails with a reason, or yields id lists of valid object ids without
- *     duplicates, accounting for every notification;
- *   - parsing again with the first parse's event ids as "already handled" fetches nothing
- *     that the first parse did not;
+ *   - a parse either fails with a reason, or yields records "contact:<id>" / "deal:<id>" of
+ *     valid object ids with a non-negative "at", accounting for every notification;
+ *   - parsing the same body again gives the same records: a redelivery, which records
+ *     them again, must change nothing;
  *   - the signed URI of any query is stable: decoding it again changes nothing (the
  *     decoded characters never form a new escape).
  */
@@ -20,38 +20,19 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static bool ids_valid_and_distinct(const json_t *ids)
+/* Every record is kind:id of a kind the connector fetches, with a usable time. */
+static bool records_valid(const json_t *records)
 {
-    size_t i;
-    const json_t *id;
-    json_array_foreach(ids, i, id)
+    const char *key;
+    const json_t *value;
+    json_object_foreach((json_t *)records, key, value)
     {
-        if (!json_is_string(id) || !hubspot_id_valid(json_string_value(id))) {
-            return false;
-        }
-        for (size_t j = 0; j < i; j++) {
-            if (json_equal(json_array_get(ids, j), id)) {
-                return false;
-            }
-        }
-    }
-    return true;
-}
-
-static bool subset(const json_t *small, const json_t *large)
-{
-    size_t i;
-    const json_t *id;
-    json_array_foreach(small, i, id)
-    {
-        bool found = false;
-        size_t j;
-        const json_t *other;
-        json_array_foreach(large, j, other)
-        {
-            found |= json_equal(id, other);
-        }
-        if (!found) {
+        const char *id = strncmp(key, "contact:", 8) == 0 ? key + 8
+                         : strncmp(key, "deal:", 5) == 0  ? key + 5
+                                                          : NULL;
+        const json_t *at = json_object_get(value, "at");
+        if (id == NULL || !hubspot_id_valid(id) || !json_is_integer(at) ||
+            json_integer_value(at) < 0 || json_object_size(value) != 1) {
             return false;
         }
     }
@@ -62,26 +43,22 @@ static void check_parse(const char *body, size_t size)
 {
     struct hubspot_notifications first;
     char *error = NULL;
-    if (hubspot_notifications_parse(body, size, NULL, &first, &error) != 0) {
+    if (hubspot_notifications_parse(body, size, &first, &error) != 0) {
         if (error == NULL || error[0] == '\0') {
             abort(); /* a refusal always says why */
         }
         free(error);
         return;
     }
-    if (error != NULL || !ids_valid_and_distinct(first.contact_ids) ||
-        !ids_valid_and_distinct(first.deal_ids) ||
-        json_array_size(first.contact_ids) + json_array_size(first.deal_ids) + first.ignored +
-                first.duplicates >
-            first.count) {
+    if (error != NULL || !records_valid(first.records) ||
+        json_object_size(first.records) + first.ignored + first.duplicates > first.count) {
         abort();
     }
     struct hubspot_notifications again;
-    if (hubspot_notifications_parse(body, size, first.event_ids, &again, &error) != 0) {
+    if (hubspot_notifications_parse(body, size, &again, &error) != 0) {
         abort(); /* the same body parsed a moment ago */
     }
-    if (!subset(again.contact_ids, first.contact_ids) || !subset(again.deal_ids, first.deal_ids) ||
-        json_array_size(again.event_ids) != 0) {
+    if (!json_equal(again.records, first.records) || again.count != first.count) {
         abort();
     }
     hubspot_notifications_clear(&again);

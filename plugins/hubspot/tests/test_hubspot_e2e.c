@@ -4,9 +4,15 @@
  * them to the fake HubSpot; the same instance polls HubSpot back. What the hub wrote never
  * returns as an event; what a rep changes does, once, onto the same lead. A contact
  * HubSpot refuses is a dead letter with HubSpot's message while the rest are done.
+ *
+ * HubSpot's webhooks: verified, recorded as pending notifications and answered at once,
+ * with no call to HubSpot, also while HubSpot takes 25 s per call and a poll waits on it;
+ * the poll they bring forward stores each announced change once - also when the daemon is
+ * killed between the answer and that poll.
  */
 #include <check.h>
 #include <curl/curl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +33,8 @@ static struct fake_hubspot *fake;
 static struct test_daemon td;
 static PGconn *db;
 
-/* pull: what the instance polls, "[contacts]" or "[deals]" */
-static void start_daemon(const char *pull)
+/* pull: what the instance polls, "[contacts]" or "[deals]"; poll_interval as written */
+static void start_daemon_polling(const char *pull, const char *poll_interval)
 {
     td_init(&td, NULL);
     td_webhook_instance(&td, "inbound", SECRET);
@@ -36,12 +42,12 @@ static void start_daemon(const char *pull)
     setenv("LHTEST_HUBSPOT_WEBHOOK", WEBHOOK_SECRET, 1);
     char *base = fake_hubspot_url(fake, "");
     char *hook = td_url(&td, "/webhooks/crm");
-    char *crm = util_printf("name: crm\nplugin: hubspot\npoll_interval: 1s\nsettings:\n"
+    char *crm = util_printf("name: crm\nplugin: hubspot\npoll_interval: %s\nsettings:\n"
                             "  auth: private_app\n  access_token: ${LHTEST_HUBSPOT_TOKEN}\n"
                             "  api_base: %s\n  search_interval: 0s\n  pull: %s\n"
                             "  webhook_client_secret: ${LHTEST_HUBSPOT_WEBHOOK}\n"
                             "  webhook_url: %s\n",
-                            base, pull, hook);
+                            poll_interval, base, pull, hook);
     free(hook);
     td_connector(&td, "crm", crm);
     free(crm);
@@ -61,6 +67,11 @@ static void start_daemon(const char *pull)
         ck_abort_msg("daemon did not start (%d):\n%s", rc, log);
     }
     db = testdb_connect(td.db_url);
+}
+
+static void start_daemon(const char *pull)
+{
+    start_daemon_polling(pull, "1s");
 }
 
 static void start_fake(void)
@@ -83,6 +94,19 @@ static void setup_webhooks_only(void)
 {
     start_fake();
     start_daemon("[deals]");
+}
+
+static long scalar(const char *sql);
+static bool polls_reach(void *arg);
+
+/* Polled only when asked (poll_interval 1h): every poll after the first at start-up is one
+ * a notification brought forward. The first is waited for, so that its cursor is there. */
+static void setup_notified_polls(void)
+{
+    start_fake();
+    start_daemon_polling("[contacts]", "1h");
+    long one = 1;
+    ck_assert(td_wait_until(polls_reach, &one, 30000));
 }
 
 static void teardown(void)
@@ -250,7 +274,37 @@ static long post_hubspot(const char *secret, const char *body, char **out)
     return status;
 }
 
-START_TEST(test_hubspot_e2e_signed_webhook_batch_is_answered_after_its_events_commit)
+static bool nothing_pending(void *arg)
+{
+    (void)arg;
+    return scalar("SELECT count(*) FROM connector_notifications") == 0;
+}
+
+/* The change a rep made to contact `id` (lead.updated events stored for it). */
+static long events_of_contact(const char *id)
+{
+    char *sql = util_printf("SELECT count(*) FROM events WHERE source = 'crm' AND type = "
+                            "'lead.updated' AND source_id LIKE 'contact:%s:%%'",
+                            id);
+    long n = scalar(sql);
+    free(sql);
+    return n;
+}
+
+static bool contact_event_stored(void *arg)
+{
+    return events_of_contact(arg) >= 1;
+}
+
+/* One notification of a change to contact `id`. NEW string. */
+static char *notification(const char *id, long long event_id)
+{
+    return util_printf("[{\"eventId\":%lld,\"subscriptionType\":\"contact.propertyChange\","
+                       "\"objectId\":%s,\"propertyName\":\"jobtitle\",\"occurredAt\":%lld}]",
+                       event_id, id, (long long)util_now_ms());
+}
+
+START_TEST(test_hubspot_e2e_signed_webhook_is_recorded_and_the_poll_it_asks_for_stores_the_change)
 {
     char *contact = fake_hubspot_contact_add(
         fake, "{\"email\":\"lucas@meridian.example\",\"jobtitle\":\"VP of Sales\"}", 0);
@@ -263,27 +317,138 @@ START_TEST(test_hubspot_e2e_signed_webhook_batch_is_answered_after_its_events_co
     ck_assert_int_eq(post_hubspot("not-the-client-secret", body, &answer), 401);
     ck_assert_ptr_nonnull(strstr(answer, "X-HubSpot-Signature-v3 does not match"));
     free(answer);
-    ck_assert_int_eq(scalar("SELECT count(*) FROM events"), 0);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM connector_notifications"), 0);
 
-    ck_assert_int_eq(post_hubspot(WEBHOOK_SECRET, body, &answer), 200);
-    ck_assert_str_eq(answer, "{\"accepted\":1,\"duplicates\":0}");
-    free(answer);
-    /* answered after the commit: the event is there already */
-    ck_assert_int_eq(scalar("SELECT count(*) FROM events WHERE source = 'crm' AND type = "
-                            "'lead.updated'"),
-                     1);
-    char *title = testdb_text(db, "SELECT title FROM leads WHERE email = 'lucas@meridian.example'");
-    ck_assert_str_eq(title, "VP of Sales");
-    free(title);
-    /* HubSpot's redelivery of the same batch stores and fetches nothing */
+    /* answered once the notification is stored; no event yet, and no call to HubSpot */
     size_t reads = fake_hubspot_count(fake, "POST", "/crm/v3/objects/contacts/batch/read");
     ck_assert_int_eq(post_hubspot(WEBHOOK_SECRET, body, &answer), 200);
     ck_assert_str_eq(answer, "{\"accepted\":0,\"duplicates\":0}");
     free(answer);
+    /* the poll it asked for fetches the contact, stores its change, empties the inbox */
+    ck_assert(td_wait_until(contact_event_stored, contact, 30000));
+    ck_assert(td_wait_until(nothing_pending, NULL, 30000));
     ck_assert_uint_eq(fake_hubspot_count(fake, "POST", "/crm/v3/objects/contacts/batch/read"),
-                      reads);
+                      reads + 1);
+    char *title = testdb_text(db, "SELECT title FROM leads WHERE email = 'lucas@meridian.example'");
+    ck_assert_str_eq(title, "VP of Sales");
+    free(title);
+    /* HubSpot's redelivery of the same batch: fetched again, stored as nothing new */
+    ck_assert_int_eq(post_hubspot(WEBHOOK_SECRET, body, &answer), 200);
+    free(answer);
+    ck_assert(td_wait_until(nothing_pending, NULL, 30000));
+    ck_assert_int_eq(events_of_contact(contact), 1);
     free(body);
     free(contact);
+}
+END_TEST
+
+static int compare_ms(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static bool hubspot_holds_a_call(void *arg)
+{
+    (void)arg;
+    return fake_hubspot_held(fake) >= 1;
+}
+
+/*
+ * HubSpot takes 25 s per call. A webhook starts a poll, which takes its notification and
+ * then waits on HubSpot; the webhooks that arrive meanwhile are answered at once (not
+ * behind the poll: the plugin's webhook runs beside it), and the changes they announce are
+ * stored by the next poll - one, for all of them - each exactly once.
+ */
+START_TEST(test_hubspot_e2e_webhooks_answer_at_once_while_hubspot_takes_25_s_per_call)
+{
+    enum { LATER = 5 };
+    char *ids[LATER + 1];
+    for (int i = 0; i <= LATER; i++) {
+        char *properties = util_printf("{\"email\":\"rep%d@meridian.example\"}", i);
+        ids[i] = fake_hubspot_contact_add(fake, properties, 0);
+        free(properties);
+        fake_hubspot_contact_update(fake, ids[i], "{\"jobtitle\":\"Head of Growth\"}", 0);
+    }
+    long polls_before = scalar("SELECT polls FROM connector_status WHERE instance = 'crm'");
+    fake_hubspot_latency(fake, 25000);
+
+    char *body = notification(ids[0], 9000);
+    char *answer = NULL;
+    ck_assert_int_eq(post_hubspot(WEBHOOK_SECRET, body, &answer), 200);
+    free(answer);
+    free(body);
+    /* the poll it asked for is now waiting on HubSpot, holding the instance's poll */
+    ck_assert(td_wait_until(hubspot_holds_a_call, NULL, 30000));
+
+    int64_t took[LATER];
+    for (int i = 1; i <= LATER; i++) {
+        body = notification(ids[i], 9000 + i);
+        int64_t started = util_monotonic_ms();
+        ck_assert_int_eq(post_hubspot(WEBHOOK_SECRET, body, &answer), 200);
+        took[i - 1] = util_monotonic_ms() - started;
+        free(answer);
+        free(body);
+    }
+    /* the five, and the first: taken by the poll, removed only when it commits */
+    ck_assert_int_eq(scalar("SELECT count(*) FROM connector_notifications"), LATER + 1);
+    qsort(took, LATER, sizeof(took[0]), compare_ms);
+    fprintf(stderr,
+            "webhook answers while HubSpot holds a 25 s call: min %lld ms, median %lld "
+            "ms, max %lld ms\n",
+            (long long)took[0], (long long)took[LATER / 2], (long long)took[LATER - 1]);
+    ck_assert_msg(took[LATER / 2] < 100, "median answer %lld ms", (long long)took[LATER / 2]);
+    /* none waited for HubSpot (25 s) or for the poll; the shared machine's worst case */
+    ck_assert_msg(took[LATER - 1] < 2000, "slowest answer %lld ms", (long long)took[LATER - 1]);
+
+    fake_hubspot_latency(fake, 0); /* HubSpot answers the held call, and the rest at once */
+    for (int i = 0; i <= LATER; i++) {
+        ck_assert_msg(td_wait_until(contact_event_stored, ids[i], 30000), "contact %d", i);
+    }
+    ck_assert(td_wait_until(nothing_pending, NULL, 30000));
+    long settled = polls_before + 2;
+    ck_assert(td_wait_until(polls_reach, &settled, 30000));
+    for (int i = 0; i <= LATER; i++) {
+        ck_assert_int_eq(events_of_contact(ids[i]), 1);
+        free(ids[i]);
+    }
+    /* the poll the first webhook asked for, then one for the five that came during it */
+    ck_assert_int_eq(scalar("SELECT polls FROM connector_status WHERE instance = 'crm'"),
+                     polls_before + 2);
+}
+END_TEST
+
+/*
+ * The daemon is killed (SIGKILL) after it answered a notification and while the poll it
+ * asked for waits on HubSpot: nothing was fetched, the notification is what survives, and
+ * the poll at the next start stores the change - once, also after HubSpot redelivers.
+ */
+START_TEST(test_hubspot_e2e_notification_answered_before_a_kill_is_stored_after_restart)
+{
+    char *id = fake_hubspot_contact_add(fake, "{\"email\":\"kim@corvid.example\"}", 0);
+    fake_hubspot_contact_update(fake, id, "{\"jobtitle\":\"COO\"}", 0);
+    fake_hubspot_latency(fake, 25000);
+    char *body = notification(id, 7001);
+    char *answer = NULL;
+    ck_assert_int_eq(post_hubspot(WEBHOOK_SECRET, body, &answer), 200);
+    free(answer);
+    ck_assert(td_wait_until(hubspot_holds_a_call, NULL, 30000));
+    td_kill(&td);
+    ck_assert_int_eq(events_of_contact(id), 0);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM connector_notifications"), 1);
+
+    fake_hubspot_latency(fake, 0);
+    int rc = td_start(&td);
+    ck_assert_msg(rc == 0, "the daemon did not start again (%d)", rc);
+    ck_assert(td_wait_until(contact_event_stored, id, 30000));
+    ck_assert(td_wait_until(nothing_pending, NULL, 30000));
+    /* HubSpot delivers again what it never saw answered: still one event */
+    ck_assert_int_eq(post_hubspot(WEBHOOK_SECRET, body, &answer), 200);
+    free(answer);
+    ck_assert(td_wait_until(nothing_pending, NULL, 30000));
+    ck_assert_int_eq(events_of_contact(id), 1);
+    free(body);
+    free(id);
 }
 END_TEST
 
@@ -300,9 +465,18 @@ int main(void)
     TCase *webhooks = tcase_create("webhooks");
     tcase_add_checked_fixture(webhooks, setup_webhooks_only, teardown);
     tcase_set_timeout(webhooks, 120);
-    tcase_add_test(webhooks,
-                   test_hubspot_e2e_signed_webhook_batch_is_answered_after_its_events_commit);
+    tcase_add_test(
+        webhooks,
+        test_hubspot_e2e_signed_webhook_is_recorded_and_the_poll_it_asks_for_stores_the_change);
     suite_add_tcase(s, webhooks);
+    TCase *notified = tcase_create("notified polls");
+    tcase_add_checked_fixture(notified, setup_notified_polls, teardown);
+    tcase_set_timeout(notified, 180);
+    tcase_add_test(notified,
+                   test_hubspot_e2e_webhooks_answer_at_once_while_hubspot_takes_25_s_per_call);
+    tcase_add_test(notified,
+                   test_hubspot_e2e_notification_answered_before_a_kill_is_stored_after_restart);
+    suite_add_tcase(s, notified);
     int rc = tu_run_suite(s);
     curl_global_cleanup();
     return rc;

@@ -91,7 +91,10 @@ START_TEST(test_hubspot_descriptor_is_an_ordered_source_and_sink)
 {
     const lh_plugin_t *desc = h.plugin->desc;
     ck_assert_uint_eq(desc->kind, LH_KIND_SOURCE | LH_KIND_SINK);
-    ck_assert_uint_eq(desc->flags, LH_PLUGIN_ORDERED);
+    /* ordered deliveries; a webhook that never waits behind a poll */
+    ck_assert_uint_eq(desc->flags, LH_PLUGIN_ORDERED | LH_PLUGIN_WEBHOOK_CONCURRENT);
+    ck_assert_ptr_nonnull(desc->validate);
+    ck_assert_str_eq(h.plugin->webhook_signature_headers[0], "X-HubSpot-Signature-v3");
     ck_assert_str_eq(desc->name, "hubspot");
     ck_assert_ptr_nonnull(desc->poll);
     ck_assert_ptr_nonnull(desc->webhook);

@@ -56,7 +56,7 @@ static void assert_refused(lh_status_t status, char *error, const char *reason, 
 /*
  * A known answer for X-HubSpot-Signature-v3, computed outside leadhub (so that a fault in
  * the HMAC or base64 the plugin and hh_sign_v3() share cannot hide):
- *   S='whs-test-2d9e61'; U='https://hooks.leadhub.example/hubspot/webhook?tenant=acme'
+ *   S='whs-test-2d9e61a7'; U='https://hooks.leadhub.example/hubspot/webhook?tenant=acme'
  *   B='[{"eventId":100,"subscriptionType":"contact.creation","objectId":123}]'
  *   printf '%s' "POST${U}${B}1741290127000" | openssl dgst -sha256 -hmac "$S" -binary \
  *     | openssl base64 -A
@@ -67,7 +67,7 @@ static void assert_refused(lh_status_t status, char *error, const char *reason, 
 #define KAT_URI       "https://hooks.leadhub.example/hubspot/webhook?tenant=acme"
 #define KAT_BODY      "[{\"eventId\":100,\"subscriptionType\":\"contact.creation\",\"objectId\":123}]"
 #define KAT_TIMESTAMP "1741290127000"
-#define KAT_SIGNATURE "Nn7p0WWKEstE9nbGLqZJcca+Mp0OX8QVn622WVPO8iQ="
+#define KAT_SIGNATURE "g+526thxSm/eBP8xQdSQZxVMHKOX5SFEMJ79E16oQ+k="
 
 START_TEST(test_hubspot_webhook_signature_matches_one_computed_with_openssl)
 {
@@ -246,14 +246,14 @@ START_TEST(test_hubspot_webhook_accepts_any_secret_while_rolling)
 {
     json_t *settings = hh_private_settings(&h);
     hh_with_webhooks(settings, WEBHOOK_URL);
-    setenv("HH_OLD_WEBHOOK_SECRET", "whs-old-5b1c", 1);
+    setenv("HH_OLD_WEBHOOK_SECRET", "whs-old-5b1c9e0d2f", 1);
     json_object_set_new(settings, "webhook_client_secret",
                         json_pack("[s,s]", "${HH_OLD_WEBHOOK_SECRET}", "${HH_WEBHOOK_SECRET}"));
     ck_assert_int_eq(hh_start(&h, settings), LH_OK);
     char ts[24];
     hh_timestamp(0, ts);
     const char *body = "[]";
-    char *old = hh_sign_v3("whs-old-5b1c", "POST", WEBHOOK_URL, body, ts);
+    char *old = hh_sign_v3("whs-old-5b1c9e0d2f", "POST", WEBHOOK_URL, body, ts);
     ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, old, ts, NULL, NULL), LH_OK);
     ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, NULL), LH_OK);
     free(old);
@@ -279,7 +279,16 @@ static char *mixed_batch(const char *a, const char *b, const char *deal)
         a, a, b, deal);
 }
 
-START_TEST(test_hubspot_webhook_fetches_each_changed_object_of_a_batch_once)
+/* The pending notifications of the instance, as "key=at" lines in key order. */
+static char *pending(void)
+{
+    return testdb_text(h.db, "SELECT coalesce(string_agg(key || '=' || (value->>'at'), ' ' "
+                             "ORDER BY key), '') FROM connector_notifications");
+}
+
+/* The webhook records what changed and calls nothing; the next poll fetches each object
+ * once, by id, and the notifications are gone with its commit. */
+START_TEST(test_hubspot_webhook_records_each_changed_object_once_and_the_poll_fetches_it)
 {
     start_with_webhooks();
     char *a = fake_hubspot_contact_add(
@@ -289,12 +298,22 @@ START_TEST(test_hubspot_webhook_fetches_each_changed_object_of_a_batch_once)
         h.fake, "{\"dealname\":\"Corvid\",\"dealstage\":\"contractsent\",\"pipeline\":\"default\"}",
         b, 0);
     char *body = mixed_batch(a, b, deal);
-    json_t *events = NULL;
     char *error = NULL;
-    lh_status_t status = hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, &events, &error);
+    lh_status_t status = hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, &error);
     ck_assert_msg(status == LH_OK, "%s", error);
     free(error);
-    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", READ_CONTACTS), 2); /* + deal's lead */
+    ck_assert_uint_eq(fake_hubspot_request_count(h.fake), 0); /* no provider call */
+    char *expected = util_printf("contact:%s=1741285004391 contact:%s=0 deal:%s=0", a, b, deal);
+    char *recorded = pending();
+    ck_assert_str_eq(recorded, expected);
+    free(recorded);
+    free(expected);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_webhook_notifications_total", "outcome", "received"),
+                     6);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_webhook_notifications_total", "outcome", "ignored"), 2);
+
+    json_t *events = NULL;
+    ck_assert_int_eq(hh_poll(&h, &events, NULL), LH_OK);
     json_t *read = hh_request_json(&h, "POST", READ_CONTACTS, 0);
     json_t *inputs = json_pack("[{s:s}, {s:s}]", "id", a, "id", b);
     ck_assert(json_equal(json_object_get(read, "inputs"), inputs));
@@ -309,9 +328,9 @@ START_TEST(test_hubspot_webhook_fetches_each_changed_object_of_a_batch_once)
                      "lead.updated");
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(events, 2), "type")),
                      "deal.stage_changed");
-    ck_assert_int_eq(hh_metric(&h, "hubspot_webhook_notifications_total", "outcome", "received"),
-                     6);
-    ck_assert_int_eq(hh_metric(&h, "hubspot_webhook_notifications_total", "outcome", "ignored"), 2);
+    recorded = pending();
+    ck_assert_str_eq(recorded, "");
+    free(recorded);
     json_decref(events);
     free(body);
     free(a);
@@ -360,11 +379,17 @@ START_TEST(test_hubspot_webhook_object_notifications_fetch_deals_and_contacts_by
         "{\"eventId\":4005,\"subscriptionType\":\"object.deletion\",\"objectId\":%s,"
         "\"objectTypeId\":\"0-1\"}]",
         deal, a, b, a);
-    json_t *events = NULL;
     char *error = NULL;
-    lh_status_t status = hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, &events, &error);
+    lh_status_t status = hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, &error);
     ck_assert_msg(status == LH_OK, "%s", error);
     free(error);
+    char *expected = util_printf("contact:%s=0 contact:%s=0 deal:%s=1741285112870", a, b, deal);
+    char *recorded = pending();
+    ck_assert_str_eq(recorded, expected);
+    free(recorded);
+    free(expected);
+    json_t *events = NULL;
+    ck_assert_int_eq(hh_poll(&h, &events, NULL), LH_OK);
     /* the contacts read by id, both in one request; the deal read by id */
     json_t *read = hh_request_json(&h, "POST", READ_CONTACTS, 0);
     json_t *inputs = json_pack("[{s:s}, {s:s}]", "id", a, "id", b);
@@ -403,24 +428,35 @@ START_TEST(test_hubspot_webhook_object_notifications_fetch_deals_and_contacts_by
 }
 END_TEST
 
-START_TEST(test_hubspot_webhook_redelivered_event_ids_fetch_nothing)
+/* A redelivery records the same values: nothing changes, and the poll fetches once. */
+START_TEST(test_hubspot_webhook_redelivery_changes_nothing)
 {
     start_with_webhooks();
     char *a = fake_hubspot_contact_add(h.fake, "{\"email\":\"lucas@meridian.example\"}", 0);
     char *b = fake_hubspot_contact_add(h.fake, "{\"email\":\"aisha@corvid.example\"}", 0);
     char *body = mixed_batch(a, b, "1");
     ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, NULL), LH_OK);
-    size_t requests = fake_hubspot_request_count(h.fake);
+    char *seqs = testdb_text(h.db, "SELECT string_agg(seq::text, ',' ORDER BY key) "
+                                   "FROM connector_notifications");
     ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, NULL), LH_OK);
-    ck_assert_uint_eq(fake_hubspot_request_count(h.fake), requests);
-    ck_assert_int_eq(hh_metric(&h, "hubspot_webhook_notifications_total", "outcome", "duplicate"),
-                     6);
+    char *again = testdb_text(h.db, "SELECT string_agg(seq::text, ',' ORDER BY key) "
+                                    "FROM connector_notifications");
+    ck_assert_str_eq(again, seqs);
+    ck_assert_uint_eq(fake_hubspot_request_count(h.fake), 0);
+    json_t *events = NULL;
+    ck_assert_int_eq(hh_poll(&h, &events, NULL), LH_OK);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", READ_CONTACTS), 1);
+    ck_assert_uint_eq(json_array_size(events), 2);
+    json_decref(events);
+    free(again);
+    free(seqs);
     free(body);
     free(a);
     free(b);
 }
 END_TEST
 
+/* One change, notified and polled: one event, whichever comes first. */
 START_TEST(test_hubspot_webhook_and_poll_store_one_event_for_one_change)
 {
     start_with_webhooks();
@@ -428,6 +464,7 @@ START_TEST(test_hubspot_webhook_and_poll_store_one_event_for_one_change)
     char *body = util_printf(
         "[{\"eventId\":21,\"subscriptionType\":\"contact.creation\",\"objectId\":%s}]", a);
     ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, NULL), LH_OK);
+    ck_assert_int_eq(hh_poll(&h, NULL, NULL), LH_OK);
     ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(*) FROM events"), 1);
     json_t *events = NULL;
     ck_assert_int_eq(hh_poll(&h, &events, NULL), LH_OK);
@@ -440,6 +477,7 @@ START_TEST(test_hubspot_webhook_and_poll_store_one_event_for_one_change)
     body = util_printf(
         "[{\"eventId\":22,\"subscriptionType\":\"contact.propertyChange\",\"objectId\":%s}]", a);
     ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, NULL), LH_OK);
+    ck_assert_int_eq(hh_poll(&h, NULL, NULL), LH_OK);
     ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(*) FROM events"), 2);
     free(body);
     free(a);
@@ -462,18 +500,21 @@ START_TEST(test_hubspot_webhook_malformed_body_is_refused_after_its_signature)
 }
 END_TEST
 
-START_TEST(test_hubspot_webhook_failed_fetch_asks_hubspot_to_deliver_again)
+/* A fetch that fails fails the poll, which removes nothing: its retry fetches. */
+START_TEST(test_hubspot_webhook_failed_fetch_leaves_the_notification_pending)
 {
     start_with_webhooks();
     char *a = fake_hubspot_contact_add(h.fake, "{\"email\":\"lucas@meridian.example\"}", 0);
     char *body = util_printf(
         "[{\"eventId\":31,\"subscriptionType\":\"contact.creation\",\"objectId\":%s}]", a);
+    ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, NULL), LH_OK);
     fake_hubspot_fail(h.fake, "POST", READ_CONTACTS, 503, "{}", NULL, 1);
-    ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, NULL), LH_RETRY);
-    /* nothing was remembered: the redelivery fetches */
+    ck_assert_int_eq(hh_poll(&h, NULL, NULL), LH_RETRY);
+    ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(*) FROM connector_notifications"), 1);
     json_t *events = NULL;
-    ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, &events, NULL), LH_OK);
+    ck_assert_int_eq(hh_poll(&h, &events, NULL), LH_OK);
     ck_assert_uint_eq(json_array_size(events), 1);
+    ck_assert_int_eq(testdb_scalar(h.db, "SELECT count(*) FROM connector_notifications"), 0);
     json_decref(events);
     free(body);
     free(a);
@@ -500,13 +541,14 @@ int main(void)
     tcase_add_test(tc, test_hubspot_webhook_refuses_everything_when_not_configured);
     tcase_add_test(tc, test_hubspot_webhook_signs_the_uri_with_hubspots_escapes_decoded);
     tcase_add_test(tc, test_hubspot_webhook_accepts_any_secret_while_rolling);
-    tcase_add_test(tc, test_hubspot_webhook_fetches_each_changed_object_of_a_batch_once);
+    tcase_add_test(tc,
+                   test_hubspot_webhook_records_each_changed_object_once_and_the_poll_fetches_it);
+    tcase_add_test(tc, test_hubspot_webhook_redelivery_changes_nothing);
     tcase_add_test(
         tc, test_hubspot_webhook_object_notifications_fetch_deals_and_contacts_by_object_type);
-    tcase_add_test(tc, test_hubspot_webhook_redelivered_event_ids_fetch_nothing);
     tcase_add_test(tc, test_hubspot_webhook_and_poll_store_one_event_for_one_change);
     tcase_add_test(tc, test_hubspot_webhook_malformed_body_is_refused_after_its_signature);
-    tcase_add_test(tc, test_hubspot_webhook_failed_fetch_asks_hubspot_to_deliver_again);
+    tcase_add_test(tc, test_hubspot_webhook_failed_fetch_leaves_the_notification_pending);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
     curl_global_cleanup();

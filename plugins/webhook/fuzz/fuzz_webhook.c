@@ -158,8 +158,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lh_header_t headers[] = {{"x-leadhub-timestamp", timestamp},
                              {"X-Leadhub-Signature", signature},
                              {"Content-Type", "application/json"}};
-    lh_webhook_request_t request = {"POST", "/webhooks/hooks", "", headers, 3, body,
-                                    size,   "127.0.0.1"};
+    lh_webhook_request_t request = {(uint32_t)sizeof(lh_webhook_request_t),
+                                    "POST",
+                                    "/webhooks/hooks",
+                                    "",
+                                    headers,
+                                    3,
+                                    body,
+                                    size,
+                                    "127.0.0.1"};
     struct ingest_batch batch = {0};
     struct lh_ctx ctx;
     ctx_init(&ctx, &instance, &batch);

@@ -70,8 +70,15 @@ static lh_status_t call(const char *timestamp, const char *signature, const char
     if (signature != NULL) {
         headers[count++] = (lh_header_t){"X-Leadhub-Signature", signature};
     }
-    lh_webhook_request_t request = {"POST", "/webhooks/hooks",           "",           headers,
-                                    count,  (const unsigned char *)body, strlen(body), "127.0.0.1"};
+    lh_webhook_request_t request = {(uint32_t)sizeof(lh_webhook_request_t),
+                                    "POST",
+                                    "/webhooks/hooks",
+                                    "",
+                                    headers,
+                                    count,
+                                    (const unsigned char *)body,
+                                    strlen(body),
+                                    "127.0.0.1"};
     ctx_init(ctx, &instance, batch);
     return instance_webhook(&instance, ctx, &request);
 }
@@ -100,12 +107,12 @@ static void now_text(char *out, size_t size, long offset)
 
 START_TEST(test_webhook_accepts_any_secret_of_a_rolling_list)
 {
-    setenv("WH_OLD", "old-secret", 1);
-    setenv("WH_NEW", "new-secret", 1);
+    setenv("WH_OLD", "old-secret-2e7a9c41", 1);
+    setenv("WH_NEW", "new-secret-5b3d8f60", 1);
     ck_assert_int_eq(start_instance("{\"secret\":[\"${WH_OLD}\",\"${WH_NEW}\"]}"), LH_OK);
     char ts[24];
     now_text(ts, sizeof(ts), 0);
-    const char *secrets[] = {"old-secret", "new-secret"};
+    const char *secrets[] = {"old-secret-2e7a9c41", "new-secret-5b3d8f60"};
     for (int i = 0; i < 2; i++) {
         struct ingest_batch batch = {0};
         struct lh_ctx ctx;
@@ -129,13 +136,13 @@ END_TEST
 
 START_TEST(test_webhook_refuses_malformed_headers_and_future_timestamps)
 {
-    setenv("WH_SECRET", "s3cret", 1);
+    setenv("WH_SECRET", "s3cret-s3cret-s3cret", 1);
     ck_assert_int_eq(start_instance("{\"secret\":\"${WH_SECRET}\",\"tolerance\":\"1m\"}"), LH_OK);
     char ts[24], future[24];
     now_text(ts, sizeof(ts), 0);
     now_text(future, sizeof(future), 120);
-    char *good = sign("s3cret", ts, event_body, 0);
-    char *future_sig = sign("s3cret", future, event_body, 0);
+    char *good = sign("s3cret-s3cret-s3cret", ts, event_body, 0);
+    char *future_sig = sign("s3cret-s3cret-s3cret", future, event_body, 0);
     struct {
         const char *timestamp;
         const char *signature;
@@ -173,14 +180,14 @@ END_TEST
 
 START_TEST(test_webhook_default_tolerance_refuses_a_signature_over_five_minutes_old)
 {
-    setenv("WH_SECRET", "s3cret", 1);
+    setenv("WH_SECRET", "s3cret-s3cret-s3cret", 1);
     /* no tolerance setting: the schema's default applies, as in a daemon's config */
     ck_assert_int_eq(start_instance("{\"secret\":\"${WH_SECRET}\"}"), LH_OK);
     const long refused[] = {-360, -600, 360, 600}; /* 6 and 10 minutes, either way */
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         char ts[24];
         now_text(ts, sizeof(ts), refused[i]);
-        char *signature = sign("s3cret", ts, event_body, 0);
+        char *signature = sign("s3cret-s3cret-s3cret", ts, event_body, 0);
         struct ingest_batch batch = {0};
         struct lh_ctx ctx;
         lh_status_t status = call(ts, signature, event_body, &ctx, &batch);
@@ -197,7 +204,7 @@ START_TEST(test_webhook_default_tolerance_refuses_a_signature_over_five_minutes_
     for (size_t i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
         char ts[24];
         now_text(ts, sizeof(ts), accepted[i]);
-        char *signature = sign("s3cret", ts, event_body, 0);
+        char *signature = sign("s3cret-s3cret-s3cret", ts, event_body, 0);
         struct ingest_batch batch = {0};
         struct lh_ctx ctx;
         lh_status_t status = call(ts, signature, event_body, &ctx, &batch);
@@ -213,7 +220,7 @@ END_TEST
 
 START_TEST(test_webhook_body_is_all_or_nothing)
 {
-    setenv("WH_SECRET", "s3cret", 1);
+    setenv("WH_SECRET", "s3cret-s3cret-s3cret", 1);
     ck_assert_int_eq(start_instance("{\"secret\":\"${WH_SECRET}\"}"), LH_OK);
     char ts[24];
     now_text(ts, sizeof(ts), 0);
@@ -231,7 +238,7 @@ START_TEST(test_webhook_body_is_all_or_nothing)
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         struct ingest_batch batch = {0};
         struct lh_ctx ctx;
-        char *signature = sign("s3cret", ts, bodies[i], 0);
+        char *signature = sign("s3cret-s3cret-s3cret", ts, bodies[i], 0);
         lh_status_t status = call(ts, signature, bodies[i], &ctx, &batch);
         ck_assert_msg(status == LH_PERMANENT, "body %zu: status %d", i, status);
         free(signature);

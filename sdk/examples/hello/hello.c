@@ -18,7 +18,7 @@
  * -fvisibility=hidden keeps every symbol but the entry point private; -Wl,--no-undefined
  * fails the link if the plugin uses anything but libc and jansson. Then:
  *
- *     leadhubd plugins --plugin-path .          # lists it: hello  source  1.0.0  1.0
+ *     leadhubd plugins --plugin-path .          # lists it: hello  source  1.0.0  2.0
  *     leadhubd plugins info hello --plugin-path .
  */
 #define _POSIX_C_SOURCE 200809L /* gmtime_r, strdup */
@@ -36,17 +36,11 @@
  * defaults are filled in. `leadhubd plugins info hello` prints this table as docs.
  */
 static const lh_config_field_t hello_schema[] = {
-    {
-        .name = "company",
-        .type = LH_CONFIG_STRING,
-        .description = "Company recorded on every lead this instance creates.",
-    },
-    {
-        .name = "lowercase_email",
-        .type = LH_CONFIG_BOOL,
-        .default_value = "true",
-        .description = "Lowercase the address before emitting it (leads are matched by email).",
-    },
+    LH_FIELD(.name = "company", .type = LH_CONFIG_STRING,
+             .description = "Company recorded on every lead this instance creates.", ),
+    LH_FIELD(.name = "lowercase_email", .type = LH_CONFIG_BOOL, .default_value = "true",
+             .description =
+                 "Lowercase the address before emitting it (leads are matched by email).", ),
     LH_FIELD_END,
 };
 
@@ -61,9 +55,19 @@ struct hello {
     int lowercase_email;   /* settings.lowercase_email (default filled in by the host) */
 };
 
-static lh_status_t hello_init(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
-                              void **state_out)
+/* destroy() frees what init() built; the SDK requires it to accept NULL. */
+static void hello_destroy(void *state);
+
+/*
+ * Reads the settings into a new state. What the schema cannot say ("company, when given,
+ * is not blank") is checked here and reported with config_error(), naming the setting:
+ * validate() runs this offline (`leadhubd check-config` prints the file, line and key),
+ * init() runs it to build the state, so the two can never disagree.
+ */
+static lh_status_t hello_load(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
+                              struct hello **hello_out)
 {
+    *hello_out = NULL;
     struct hello *hello = calloc(1, sizeof(*hello));
     if (hello == NULL) {
         host->set_error(ctx, "out of memory");
@@ -72,12 +76,38 @@ static lh_status_t hello_init(lh_ctx_t *ctx, const lh_host_t *host, const json_t
     hello->host = host;
     /* settings is BORROWED: copy what must outlive this call */
     const char *company = lh_setting_string(settings, "company", NULL);
+    if (company != NULL && strspn(company, " \t") == strlen(company)) {
+        free(hello);
+        host->config_error(ctx, "company", "leave it out, or name the company", "is blank");
+        return LH_CONFIG;
+    }
     if (company != NULL && (hello->company = strdup(company)) == NULL) {
         free(hello);
         host->set_error(ctx, "out of memory");
         return LH_RETRY;
     }
     hello->lowercase_email = lh_setting_bool(settings, "lowercase_email", 1);
+    *hello_out = hello;
+    return LH_OK;
+}
+
+/* validate() - the offline check: the state is built and thrown away. No I/O here. */
+static lh_status_t hello_validate(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings)
+{
+    struct hello *hello = NULL;
+    lh_status_t status = hello_load(ctx, host, settings, &hello);
+    hello_destroy(hello);
+    return status;
+}
+
+static lh_status_t hello_init(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings,
+                              void **state_out)
+{
+    struct hello *hello = NULL;
+    lh_status_t status = hello_load(ctx, host, settings, &hello);
+    if (status != LH_OK) {
+        return status;
+    }
     *state_out = hello;
     host->log(ctx, LH_LOG_INFO, "ready to receive leads");
     return LH_OK;
@@ -178,6 +208,7 @@ static const lh_plugin_t hello_plugin = {
     .version = "1.0.0",
     .description = "Example source: a webhook that turns {\"email\": ...} into lead.created.",
     .config_schema = hello_schema,
+    .validate = hello_validate, /* optional: offline checks beyond the schema */
     .init = hello_init,
     .destroy = hello_destroy,
     .webhook = hello_webhook, /* a SOURCE needs poll, webhook, or both */
