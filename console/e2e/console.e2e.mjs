@@ -266,6 +266,11 @@ try {
   check(reached, 'Tab never reached the Deliveries link');
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { name: 'Deliveries', level: 1 }).waitFor();
+  // navigating moves the focus to the page (after it renders), so Tab goes on from there
+  await settle(
+    () => page.evaluate(() => document.activeElement?.id === 'main'),
+    'the focus did not move to the page after navigating',
+  );
   await page.keyboard.press('Tab');
   const focused = await page.evaluate(() => document.activeElement?.id);
   check(focused === 'd-status', `after the page, Tab goes to ${focused}, not the first filter`);
