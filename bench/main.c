@@ -3,7 +3,7 @@
  *
  *   leadhub-bench [--database-url URL] [--build DIR] [--json FILE|-] [--duration S]
  *                 [--deliveries N] [--history N] [--quick]
- *                 [--only ingest|delivery|footprint|rescore|reports]
+ *                 [--only ingest|fresh|delivery|footprint|rescore|reports]
  *   leadhub-bench load --port P [--connections N] [--batch K] [--duration S]
  *                 [--prefix ID] [--secret S]      (only the load generator, for profiling
  *                                                  a daemon started by hand)
@@ -16,6 +16,8 @@
  *   ingest     signed `webhook` posts (one event per request, and arrays of 100) from
  *              N = 1, 8, 64 keep-alive connections against the real daemon, each
  *              acknowledged only after its commit: events/s and acknowledgement latency.
+ *              N = 64 again on a fresh, empty database (a new installation), against the
+ *              same case on one with history (floor 0.8).
  *   delivery   N queued deliveries to the `http` sink against a local receiver that
  *              answers 2xx at once, compared with the receiver's own rate.
  *   footprint  RSS idle with every plugin loaded and under load; exec to /readyz 200.
@@ -247,6 +249,7 @@ static void report_ceilings(struct bench_report *report, const struct baselines 
 struct ingest_case {
     unsigned per_request;
     unsigned connections;
+    bool fresh; /* a new, empty database (no history, never analyzed): a new installation */
 };
 
 struct ingest_outcome {
@@ -276,11 +279,11 @@ static int run_ingest(const struct options *o, const struct ingest_case *c,
 {
     char label[32], prefix[32];
     const char *kind = c->per_request == 1 ? "single" : "batch100";
-    snprintf(label, sizeof(label), "%s_n%u", kind, c->connections);
-    snprintf(prefix, sizeof(prefix), "%s-n%u", kind, c->connections);
+    snprintf(label, sizeof(label), "%s_n%u%s", kind, c->connections, c->fresh ? "_fresh" : "");
+    snprintf(prefix, sizeof(prefix), "%s-n%u%s", kind, c->connections, c->fresh ? "-fresh" : "");
     outcome->c = *c;
     char *url = bench_db_create(o->admin_url, label);
-    if (url == NULL || bench_db_add_history(url, o->history) != 0) {
+    if (url == NULL || bench_db_add_history(url, c->fresh ? 0 : o->history) != 0) {
         bench_db_drop(o->admin_url, url);
         return -1;
     }
@@ -290,7 +293,8 @@ static int run_ingest(const struct options *o, const struct ingest_case *c,
         bench_daemon_start(&d, o->build) != 0) {
         goto out;
     }
-    fprintf(stderr, "bench: ingest %s N=%u for %d s ...\n", kind, c->connections, o->duration_s);
+    fprintf(stderr, "bench: ingest %s N=%u%s for %d s ...\n", kind, c->connections,
+            c->fresh ? " on a fresh database" : "", o->duration_s);
     struct loadgen_options lo = {
         .host = "127.0.0.1",
         .port = d.port,
@@ -356,6 +360,46 @@ out:
     bench_daemon_cleanup(&d, rc != 0 || outcome->exit_status != 0);
     bench_db_drop(o->admin_url, url);
     return rc;
+}
+
+/* A fresh database against the same case on one with history: the first minutes of a new
+ * installation may not be slower than its later life. */
+#define FLOOR_FRESH_RATIO 0.8
+
+static void report_fresh(struct bench_report *report, const struct ingest_outcome *fresh,
+                         const struct ingest_outcome *outcomes, size_t count)
+{
+    const struct ingest_case *c = &fresh->c;
+    const char *kind = c->per_request == 1 ? "single" : "batch100";
+    for (size_t i = 0; i < count; i++) {
+        const struct ingest_case *h = &outcomes[i].c;
+        if (!outcomes[i].ran || h->fresh || h->per_request != c->per_request ||
+            h->connections != c->connections) {
+            continue;
+        }
+        char name[80], baseline[80], note[160];
+        snprintf(name, sizeof(name), "ingest.%s.n%u.fresh_db.events_per_s", kind, c->connections);
+        snprintf(baseline, sizeof(baseline), "ingest.%s.n%u.events_per_s", kind, c->connections);
+        snprintf(note, sizeof(note),
+                 "a new, empty database, never analyzed; %llu requests answered 503, %llu "
+                 "unanswered",
+                 (unsigned long long)fresh->r.requests_503,
+                 (unsigned long long)fresh->r.requests_failed);
+        bench_figure(report, name, fresh->r.events_per_s, "events/s", baseline,
+                     outcomes[i].r.events_per_s, FLOOR_FRESH_RATIO, note);
+        snprintf(name, sizeof(name), "ingest.%s.n%u.fresh_db.ack_p99_ms", kind, c->connections);
+        snprintf(baseline, sizeof(baseline), "ingest.%s.n%u.ack_p99_ms", kind, c->connections);
+        bench_figure(report, name, fresh->r.latency_p99_ms, "ms", baseline,
+                     outcomes[i].r.latency_p99_ms, 0, NULL);
+        snprintf(name, sizeof(name), "ingest.%s.n%u.fresh_db.stored_minus_acked", kind,
+                 c->connections);
+        long long difference = fresh->stored - (long long)fresh->r.events_acked;
+        long long unanswered = (long long)fresh->r.requests_failed * (long long)c->per_request;
+        bench_check(
+            report, name, (double)difference, "events",
+            unanswered > 0 ? "in [0, unanswered]" : "==", unanswered > 0 ? (double)unanswered : 0,
+            difference >= 0 && difference <= unanswered);
+    }
 }
 
 static void report_ingest(struct bench_report *report, const struct baselines *b,
@@ -689,7 +733,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: leadhub-bench [--database-url URL] [--build DIR] [--json FILE|-]\n"
             "                     [--duration SECONDS] [--deliveries N] [--history N] [--quick]\n"
-            "                     [--only ingest|delivery|footprint|rescore|reports]\n"
+            "                     [--only ingest|fresh|delivery|footprint|rescore|reports]\n"
             "       leadhub-bench load --port P [--connections N] [--batch K]\n"
             "                     [--duration SECONDS] [--prefix ID] [--secret S]\n");
 }
@@ -826,24 +870,36 @@ int main(int argc, char **argv)
     struct baselines b = {0};
     struct footprint fp = {0};
     int broken = 0;
-    bool ingest = wanted(&o, "ingest");
+    /* `--only fresh`: the fresh-database cases and the ones they are compared with */
+    bool fresh_only = o.only != NULL && strcmp(o.only, "fresh") == 0;
+    bool ingest = wanted(&o, "ingest") || fresh_only;
     if (ingest) {
-        static const struct ingest_case cases[] = {{1, 1},   {1, 8},   {1, 64},
-                                                   {100, 1}, {100, 8}, {100, 64}};
-        enum { CASES = sizeof(cases) / sizeof(cases[0]) };
-        struct ingest_outcome outcomes[CASES];
+        static const struct ingest_case all[] = {{1, 1, false},   {1, 8, false},   {1, 64, false},
+                                                 {100, 1, false}, {100, 8, false}, {100, 64, false},
+                                                 {1, 64, true},   {100, 64, true}};
+        static const struct ingest_case fresh[] = {
+            {1, 64, false}, {1, 64, true}, {100, 64, false}, {100, 64, true}};
+        const struct ingest_case *cases = fresh_only ? fresh : all;
+        size_t count = fresh_only ? sizeof(fresh) / sizeof(fresh[0]) : sizeof(all) / sizeof(all[0]);
+        struct ingest_outcome outcomes[sizeof(all) / sizeof(all[0])];
         memset(outcomes, 0, sizeof(outcomes));
         /* ceilings before and after: the machine drifts; the best of the two is used */
-        broken |= measure_ceilings(&o, &b, 1);
+        if (!fresh_only) {
+            broken |= measure_ceilings(&o, &b, 1);
+        }
         size_t ran = 0;
-        for (; ran < CASES && broken == 0; ran++) {
+        for (; ran < count && broken == 0; ran++) {
             broken |= run_ingest(&o, &cases[ran], &outcomes[ran], &fp);
         }
-        broken |= measure_ceilings(&o, &b, 2);
-        report_ceilings(report, &b);
+        if (!fresh_only) {
+            broken |= measure_ceilings(&o, &b, 2);
+            report_ceilings(report, &b);
+        }
         for (size_t i = 0; i < ran; i++) {
-            if (outcomes[i].ran) {
+            if (outcomes[i].ran && !outcomes[i].c.fresh) {
                 report_ingest(report, &b, &outcomes[i]);
+            } else if (outcomes[i].ran) {
+                report_fresh(report, &outcomes[i], outcomes, ran);
             }
         }
     }

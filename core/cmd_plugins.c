@@ -13,6 +13,7 @@
 #include "config.h"
 #include "diag.h"
 #include "loader.h"
+#include "oauth_provider.h"
 #include "util.h"
 
 static const char list_usage[] =
@@ -290,6 +291,30 @@ static void print_event_types(const lh_plugin_t *desc)
     printf("\n");
 }
 
+/* The OAuth provider whose consent its instances take (`leadhubd connect`). */
+static void print_oauth_provider(const lh_plugin_t *desc)
+{
+    const lh_oauth_provider_t *provider = oauth_provider_of(desc);
+    if (provider == NULL) {
+        return;
+    }
+    printf("oauth:       consent with `leadhubd connect INSTANCE`%s%s\n",
+           (provider->flags & LH_OAUTH_PKCE) != 0 ? ", PKCE" : "",
+           (provider->flags & LH_OAUTH_TOKEN_SCOPE) != 0 ? ", scope sent with the code" : "");
+    printf("  authorize: %s\n", provider->authorization_url);
+    printf("  token:     %s\n", provider->token_url);
+    if (provider->scopes != NULL && provider->scopes[0] != '\0') {
+        printf("  scopes:    %s\n", provider->scopes);
+    }
+    for (const char *const *p = provider->authorization_params; p != NULL && *p != NULL; p++) {
+        printf("  parameter: %s\n", *p);
+    }
+    printf("  client:    %s, %s\n",
+           provider->client_id_setting != NULL ? provider->client_id_setting : "client_id",
+           provider->client_secret_setting != NULL ? provider->client_secret_setting
+                                                   : "client_secret");
+}
+
 static int plugin_info(const struct plugin_registry *reg, const char *name, char *const *dirs,
                        size_t count)
 {
@@ -307,6 +332,7 @@ static int plugin_info(const struct plugin_registry *reg, const char *name, char
         print_callbacks(desc);
         print_webhook(p);
         print_event_types(desc);
+        print_oauth_provider(desc);
         printf("\nsettings:\n");
         config_schema_describe(desc->config_schema, stdout);
         return EXIT_OK;

@@ -1,9 +1,9 @@
 /*
  * cmd_sync.c - `leadhubd sync INSTANCE`: poll a source instance now.
  *
- * If a running replica polls the instance (it holds the instance's advisory lock), the
+ * If a running replica polls the instance (it holds the instance's poll lease), the
  * command asks that replica through NOTIFY and waits for connector_status to show the poll
- * finished; otherwise it takes the lock itself and runs the poll in this process, with
+ * finished; otherwise it takes the lease itself and runs the poll in this process, with
  * the same code the daemon uses, committing events, checkpoints and deliveries together.
  */
 #include <curl/curl.h>
@@ -19,6 +19,7 @@
 #include "config.h"
 #include "ingest.h"
 #include "log.h"
+#include "poll_lease.h"
 #include "poller.h"
 #include "router.h"
 #include "store_pg.h"
@@ -99,13 +100,23 @@ static int ask_owner(PGconn *conn, const char *name, int64_t timeout_ms)
     return EXIT_RUNTIME;
 }
 
-/* Run the poll here, holding the instance's lock. */
+/* This process's name as a poll owner. */
+static void local_replica(char *out, size_t out_size)
+{
+    char host[64] = "localhost";
+    gethostname(host, sizeof(host) - 1);
+    snprintf(out, out_size, "sync@%s:%d", host, (int)getpid());
+}
+
+/* Run the poll here, holding the instance's lease. */
 static int poll_here(PGconn *conn, const struct config *config, const struct config_instance *ci,
-                     const struct plugin *plugin, json_t *settings, struct router *router)
+                     const struct plugin *plugin, json_t *settings, struct router *router,
+                     const char *replica, const struct poll_lease *lease)
 {
     atomic_bool stopping;
     atomic_init(&stopping, false);
-    struct host_services services = {.stopping = &stopping, .database_url = config->database_url};
+    struct host_services services = {
+        .stopping = &stopping, .database_url = config->database_url, .keyring = config->keyring};
     pthread_mutex_init(&services.store_mutex, NULL);
     services.metrics = metrics_create();
     struct ingest_options options = {.database_url = config->database_url,
@@ -127,11 +138,8 @@ static int poll_here(PGconn *conn, const struct config *config, const struct con
                 instance->last_error ? instance->last_error : "init failed");
         goto out;
     }
-    char replica[96], host[64] = "localhost";
-    gethostname(host, sizeof(host) - 1);
-    snprintf(replica, sizeof(replica), "sync@%s:%d", host, (int)getpid());
     struct poll_result result;
-    poller_run_once(instance, ingest, conn, replica, services.metrics, NULL, &result);
+    poller_run_once(instance, ingest, conn, replica, lease, services.metrics, NULL, &result);
     printf("%s: polled here: %s, %u event(s), %u new%s%s\n", ci->name, result.outcome,
            result.events, result.new_events, result.error ? ": " : "",
            result.error ? result.error : "");
@@ -257,36 +265,34 @@ int cmd_sync(int argc, char **argv)
         explain_not_polling(config, &plugins, name, ci, plugin, path);
         goto out;
     }
-    conn = PQconnectdb(config->database_url);
-    if (PQstatus(conn) != CONNECTION_OK) {
+    char *why = NULL;
+    conn = store_connect(config->database_url, &why);
+    if (conn == NULL) {
         char *shown = store_redact_url(config->database_url);
-        char *why = store_redact_message(config->database_url, PQerrorMessage(conn));
-        fprintf(stderr, "leadhubd sync: cannot connect to %s: %s", shown != NULL ? shown : "",
-                why != NULL ? why : "?\n");
+        fprintf(stderr, "leadhubd sync: cannot connect to %s: %s\n", shown != NULL ? shown : "",
+                why != NULL ? why : "?");
         free(why);
         free(shown);
         rc = EXIT_RUNTIME;
         goto out;
     }
-    int32_t class_id, object_id;
-    poller_lock_key(name, &class_id, &object_id);
-    char a[16], b[16];
-    snprintf(a, sizeof(a), "%d", class_id);
-    snprintf(b, sizeof(b), "%d", object_id);
-    const char *key[] = {a, b};
-    PGresult *res = exec(conn, "SELECT pg_try_advisory_lock($1::int, $2::int)", 2, key);
-    if (res == NULL) {
+    struct poll_lease lease;
+    char replica[128];
+    local_replica(replica, sizeof(replica));
+    int taken = poll_lease_acquire(conn, name, replica, &lease, &why);
+    if (taken < 0) {
+        fprintf(stderr, "leadhubd sync: %s\n", why != NULL ? why : "cannot take the poll lease");
+        free(why);
         rc = EXIT_RUNTIME;
         goto out;
     }
-    bool locked = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-    PQclear(res);
-    if (!locked) {
+    if (taken == 0) {
         rc = ask_owner(conn, name, timeout_ms);
         goto out;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    rc = poll_here(conn, config, &config->instances[index], plugin, settings[index], router);
+    rc = poll_here(conn, config, &config->instances[index], plugin, settings[index], router,
+                   replica, &lease);
     settings[index] = NULL;
     curl_global_cleanup();
 out:

@@ -29,6 +29,7 @@ int cmd_plugins(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
 int cmd_rescore(int argc, char **argv);
+int cmd_connect(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
 
 #endif

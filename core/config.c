@@ -16,6 +16,7 @@
 #include "config_value.h"
 #include "config_where.h"
 #include "config_yaml.h"
+#include "seal.h"
 #include "util.h"
 
 /* The main file's directory, absolute: relative paths in the file resolve from it, not from
@@ -175,11 +176,14 @@ void config_free(struct config *config)
     free(config->dir);
     free_secret(config->database_url);
     free(config->listen_host);
+    free(config->admin_listen_host);
     for (size_t i = 0; i < config->plugin_path_count; i++) {
         free(config->plugin_path[i]);
     }
     free(config->plugin_path);
     free(config->connectors_dir);
+    seal_keyring_free(config->keyring);
+    free(config->oauth_redirect_url);
     free(config->console_dir);
     for (size_t i = 0; i < config->token_count; i++) {
         free(config->tokens[i].name);

@@ -64,6 +64,8 @@ struct config_instance {
     json_t *lines;            /* key path ("settings.secret") -> line number; owned */
 };
 
+struct seal_keyring;
+
 struct config {
     char *file;                     /* the main file, as given */
     char *dir;                      /* its directory: relative paths in it resolve from here */
@@ -80,10 +82,24 @@ struct config {
     size_t http_body_limit;         /* http.body_limit bytes, default 1 MiB */
     unsigned http_threads;          /* http.threads, default 0 = one per CPU */
     unsigned http_connection_limit; /* http.connection_limit, default 4096 */
-    int64_t http_timeout_ms;        /* http.timeout: idle connection timeout, default 30s */
-    unsigned ingest_writers;        /* ingest.writers: DB connections committing, default 2 */
-    unsigned ingest_batch_max;      /* ingest.batch_max: events per transaction, default 1000 */
-    unsigned ingest_queue_max;      /* ingest.queue_max: events waiting (then 503), default 50000 */
+    int64_t http_timeout_ms;        /* http.timeout: no request under way, default 30s */
+    char *admin_listen_host;        /* admin_listen, or NULL: one listener serves everything */
+    int admin_listen_port;
+    /* http: the budgets of connections and requests (docs/config.md) */
+    struct config_http_limits {
+        unsigned connections_per_address;         /* default 1024 */
+        int64_t request_timeout_ms;               /* request line to body read; default 10s */
+        size_t unauthenticated_bytes;             /* default 32 MiB */
+        size_t unauthenticated_bytes_per_address; /* default 8 MiB */
+        int64_t webhook_timeout_ms;               /* webhook callback; default 800ms */
+        int64_t commit_timeout_ms;                /* waiting for a commit; default 5s */
+        int64_t api_timeout_ms;                   /* a /v1 handler; default 20s */
+        unsigned webhook_workers;                 /* 0: two per CPU, at least 4 */
+        unsigned api_workers;                     /* default 4 */
+    } http;
+    unsigned ingest_writers;   /* ingest.writers: DB connections committing, default 2 */
+    unsigned ingest_batch_max; /* ingest.batch_max: events per transaction, default 1000 */
+    unsigned ingest_queue_max; /* ingest.queue_max: events waiting (then 503), default 50000 */
     bool readiness_require_connectors; /* readiness.connectors: require (default report) */
     struct config_token *tokens;       /* api.tokens */
     size_t token_count;
@@ -99,6 +115,10 @@ struct config {
                                         destination's circuit, default 5 */
         int64_t breaker_cooldown_ms; /* delivery.breaker_cooldown, default 30s */
     } delivery;
+    struct seal_keyring *keyring;      /* secrets_key: the keys that seal tokens and secret state
+                                          (seal.h); NULL when none is configured; owned */
+    char *oauth_redirect_url;          /* oauth.redirect_url: /oauth/callback as browsers reach it,
+                                          or NULL (no consent through the REST API) */
     struct config_instance *instances; /* sorted by file name */
     size_t instance_count;
     json_t *lines; /* main file key path -> line number; owned */

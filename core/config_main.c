@@ -10,6 +10,7 @@
 #include "config_object.h"
 #include "config_suggest.h"
 #include "config_value.h"
+#include "seal.h"
 #include "util.h"
 
 #define NO_RANGE 0, 0
@@ -23,6 +24,10 @@ static const lh_config_field_t main_fields[] = {
      "PostgreSQL connection URL; holds credentials: printed only with its passwords masked."},
     {CONFIG_FIELD_SIZE, "listen", LH_CONFIG_STRING, 0, "127.0.0.1:8080", NO_RANGE, NULL,
      "Address of the HTTP server: host:port, [v6addr]:port, or :port for every interface."},
+    {CONFIG_FIELD_SIZE, "admin_listen", LH_CONFIG_STRING, 0, "", NO_RANGE, NULL,
+     "A second address for /metrics, /readyz and /v1, which `listen` then no longer serves "
+     "(it keeps /webhooks and /healthz): only webhooks need face the internet. Empty: one "
+     "port serves everything."},
     {CONFIG_FIELD_SIZE, "plugin_path", LH_CONFIG_LIST, 0, NULL, NO_RANGE, NULL,
      "Directories searched for plugins, relative ones from the main file's directory."},
     {CONFIG_FIELD_SIZE, "connectors_dir", LH_CONFIG_STRING, 0, "conf.d", NO_RANGE, NULL,
@@ -38,6 +43,11 @@ static const lh_config_field_t main_fields[] = {
     {CONFIG_FIELD_SIZE, "scoring", LH_CONFIG_JSON, 0, "[]", NO_RANGE, NULL, "Lead scorers."},
     {CONFIG_FIELD_SIZE, "delivery", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL,
      "Delivery: retries, concurrency."},
+    {CONFIG_FIELD_SIZE, "secrets_key", LH_CONFIG_SECRET, 0, NULL, NO_RANGE, NULL,
+     "Key sealing OAuth tokens and secret state at rest: a reference to 32 random bytes in "
+     "base64 (`openssl rand -base64 32`); a list while rotating, the new key first."},
+    {CONFIG_FIELD_SIZE, "oauth", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL,
+     "OAuth consent through the REST API."},
     {CONFIG_FIELD_SIZE, "readiness", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL,
      "What /readyz requires."},
     {CONFIG_FIELD_SIZE, "console", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL,
@@ -69,14 +79,42 @@ static const lh_config_field_t log_fields[] = {
 };
 
 static const lh_config_field_t http_fields[] = {
-    {CONFIG_FIELD_SIZE, "body_limit", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "1048576",
-     1024, 64.0 * 1024 * 1024, NULL, "Largest request body accepted, in bytes."},
-    {CONFIG_FIELD_SIZE, "threads", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "0", 0, 256,
-     NULL, "Server threads; 0 is one per CPU."},
-    {CONFIG_FIELD_SIZE, "connection_limit", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
-     "4096", 1, 100000, NULL, "Most connections open at once."},
-    {CONFIG_FIELD_SIZE, "timeout", LH_CONFIG_DURATION, 0, "30s", NO_RANGE, NULL,
-     "Idle connection timeout."},
+    {CONFIG_FIELD_SIZE, "body_limit", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "1048576", 1024,
+     64.0 * 1024 * 1024, NULL, "Largest request body accepted, in bytes."},
+    {CONFIG_FIELD_SIZE, "threads", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "0", 0, 256, NULL,
+     "Server threads (they parse and answer; nothing waits on them); 0 is one per CPU."},
+    {CONFIG_FIELD_SIZE, "connection_limit", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "4096", 1, 100000,
+     NULL, "Most connections open at once."},
+    {CONFIG_FIELD_SIZE, "connections_per_address", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "1024", 1,
+     100000, NULL,
+     "Most connections open at once from one source address (behind a proxy, every client "
+     "shares the proxy's: raise it to connection_limit)."},
+    {CONFIG_FIELD_SIZE, "timeout", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "30s", 1000, 0, NULL,
+     "A connection with no request under way is closed this long after it opened or its "
+     "last request ended."},
+    {CONFIG_FIELD_SIZE, "request_timeout", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "10s", 100, 0, NULL,
+     "A request must arrive whole (headers and body) within this long of its request line, "
+     "however slowly its bytes trickle; its answer must be taken within as long again."},
+    {CONFIG_FIELD_SIZE, "unauthenticated_bytes", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "33554432", 65536,
+     4.0 * 1024 * 1024 * 1024, NULL,
+     "Most bytes of webhook bodies held before their signature is checked, all clients "
+     "together; past it: 503 with Retry-After, connection closed."},
+    {CONFIG_FIELD_SIZE, "unauthenticated_bytes_per_address", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
+     "8388608", 1024, 4.0 * 1024 * 1024 * 1024, NULL,
+     "The same, for one source address: one client cannot take all of it."},
+    {CONFIG_FIELD_SIZE, "webhook_timeout", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "800ms", 10, 0, NULL,
+     "The longest a webhook callback may take (waiting for a worker included) before the "
+     "host answers 503; a late result is dropped, and the provider retries."},
+    {CONFIG_FIELD_SIZE, "commit_timeout", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "5s", 10, 0, NULL,
+     "The longest a request waits for its events' commit before 503: a commit that lands "
+     "later is answered as a duplicate on the provider's retry."},
+    {CONFIG_FIELD_SIZE, "api_timeout", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "20s", 10, 0, NULL,
+     "The longest a /v1 request may take (waiting for a worker included) before 503."},
+    {CONFIG_FIELD_SIZE, "webhook_workers", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "0", 0, 256, NULL,
+     "Threads running webhook callbacks; 0 is two per CPU, at least 4. One connector "
+     "instance never holds more than all but one of them (one, unless it is reentrant)."},
+    {CONFIG_FIELD_SIZE, "api_workers", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "4", 1, 256, NULL,
+     "Threads running /v1 handlers, each with its own database connection."},
     LH_FIELD_END,
 };
 
@@ -106,6 +144,13 @@ static const lh_config_field_t delivery_fields[] = {
      1, 10000, NULL, "Failed attempts in a row that open a destination's circuit."},
     {CONFIG_FIELD_SIZE, "breaker_cooldown", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "30s", 100, 0,
      NULL, "How long an open circuit waits before one trial delivery."},
+    LH_FIELD_END,
+};
+
+static const lh_config_field_t oauth_fields[] = {
+    {CONFIG_FIELD_SIZE, "redirect_url", LH_CONFIG_STRING, 0, NULL, NO_RANGE, NULL,
+     "This daemon's /oauth/callback as the admin's browser reaches it (https://.../oauth/"
+     "callback), registered as a redirect URL of each provider's app."},
     LH_FIELD_END,
 };
 
@@ -163,9 +208,10 @@ char *config_path_absolute(const char *dir, const char *path)
     return path[0] == '/' ? strdup(path) : util_printf("%s/%s", dir, path);
 }
 
-/* "host:port", "[::1]:port", ":port" (every IPv4 interface). */
-static void apply_listen(struct config *config, const char *text, const struct config_where *where,
-                         struct diag_list *diags)
+/* "host:port", "[::1]:port", ":port" (every IPv4 interface) of `key` into *host_out and
+ * *port_out. */
+static void apply_listen(const char *key, const char *text, char **host_out, int *port_out,
+                         const struct config_where *where, struct diag_list *diags)
 {
     const char *hint = "write host:port, e.g. 127.0.0.1:8080, [::1]:8080, or :8080 for every "
                        "interface";
@@ -187,20 +233,20 @@ static void apply_listen(struct config *config, const char *text, const struct c
         }
     }
     if (port == NULL || (text[0] == '[' && host_len == 0)) {
-        config_where_error(diags, where, "listen", NULL, hint, "\"%s\" is not host:port", text);
+        config_where_error(diags, where, key, NULL, hint, "\"%s\" is not host:port", text);
         return;
     }
     size_t digits = strspn(port, "0123456789");
     long number = digits > 0 && digits <= 5 && port[digits] == '\0' ? strtol(port, NULL, 10) : -1;
     if (number < 0 || number > 65535) {
-        config_where_error(diags, where, "listen", NULL, hint,
+        config_where_error(diags, where, key, NULL, hint,
                            "port \"%s\" is not a number from 0 to 65535", port);
         return;
     }
-    config->listen_host = host_len > 0 ? strndup(host, host_len) : strdup("0.0.0.0");
-    config->listen_port = (int)number;
-    if (config->listen_host == NULL) {
-        config_where_error(diags, where, "listen", NULL, NULL, "out of memory");
+    *host_out = host_len > 0 ? strndup(host, host_len) : strdup("0.0.0.0");
+    *port_out = (int)number;
+    if (*host_out == NULL) {
+        config_where_error(diags, where, key, NULL, NULL, "out of memory");
     }
 }
 
@@ -268,7 +314,13 @@ static void apply_top(struct config *config, const json_t *top, const struct con
     }
     const json_t *listen = json_object_get(top, "listen");
     if (json_is_string(listen)) {
-        apply_listen(config, json_string_value(listen), where, diags);
+        apply_listen("listen", json_string_value(listen), &config->listen_host,
+                     &config->listen_port, where, diags);
+    }
+    const json_t *admin = json_object_get(top, "admin_listen");
+    if (json_is_string(admin) && json_string_value(admin)[0] != '\0') {
+        apply_listen("admin_listen", json_string_value(admin), &config->admin_listen_host,
+                     &config->admin_listen_port, where, diags);
     }
     apply_paths(config, top, where, diags);
     config->shutdown_grace_ms = int_of(top, "shutdown_grace", 10000);
@@ -436,12 +488,67 @@ static void apply_api(struct config *config, const json_t *api, const struct con
     }
 }
 
+/* secrets_key: one reference or a list, each to a 32-byte key; the keyring is built here so
+ * that a bad key is a diagnostic at check-config, not a failure when a token arrives. */
+static void apply_secrets_key(struct config *config, const json_t *top,
+                              const struct config_where *where, struct diag_list *diags)
+{
+    const json_t *value = json_object_get(top, "secrets_key");
+    if (value == NULL) {
+        return;
+    }
+    size_t count = json_is_array(value) ? json_array_size(value) : 1;
+    const char **keys = calloc(count + 1, sizeof(*keys));
+    if (keys == NULL) {
+        config_where_error(diags, where, "secrets_key", NULL, NULL, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        keys[i] = json_string_value(json_is_array(value) ? json_array_get(value, i) : value);
+    }
+    size_t bad = 0;
+    const char *why = NULL;
+    config->keyring = seal_keyring_new(keys, count, &bad, &why);
+    if (config->keyring == NULL) {
+        char *key = json_is_array(value) ? config_key_index("secrets_key", bad) : NULL;
+        config_where_error(diags, where, key != NULL ? key : "secrets_key", NULL,
+                           "make a key with `openssl rand -base64 32` and refer to it, e.g. "
+                           "secrets_key: ${file:/run/secrets/leadhub_key}",
+                           "%s", why);
+        free(key);
+    }
+    free(keys);
+}
+
+/* oauth.redirect_url: an absolute http(s) URL without query or fragment. */
+static void apply_oauth(struct config *config, const json_t *oauth,
+                        const struct config_where *where, struct diag_list *diags)
+{
+    const char *url = json_string_value(json_object_get(oauth, "redirect_url"));
+    if (url == NULL) {
+        return;
+    }
+    bool scheme = strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0;
+    const char *host = scheme ? strstr(url, "//") + 2 : url;
+    if (!scheme || host[0] == '\0' || host[0] == '/' || strpbrk(url, "?# \t") != NULL) {
+        config_where_error(diags, where, "oauth.redirect_url", NULL,
+                           "write the full URL of this daemon's callback, e.g. "
+                           "https://leadhub.example.com/oauth/callback",
+                           "\"%.200s\" is not an http(s) URL without query or fragment", url);
+        return;
+    }
+    config->oauth_redirect_url = strdup(url);
+    if (config->oauth_redirect_url == NULL) {
+        config_where_error(diags, where, "oauth.redirect_url", NULL, NULL, "out of memory");
+    }
+}
+
 void config_main_apply(struct config *config, const json_t *tree, const struct config_where *where,
                        struct diag_list *diags)
 {
     json_t *empty = json_is_null(tree) ? json_object() : NULL;
     json_t *top = NULL, *log = NULL, *http = NULL, *ingest = NULL, *api = NULL, *readiness = NULL;
-    json_t *delivery = NULL, *console = NULL;
+    json_t *delivery = NULL, *oauth = NULL, *console = NULL;
     if (json_is_null(tree)) {
         if (empty == NULL) {
             config_where_error(diags, where, NULL, NULL, NULL, "out of memory");
@@ -474,6 +581,29 @@ void config_main_apply(struct config *config, const json_t *tree, const struct c
     config->http_threads = (unsigned)int_of(http, "threads", 0);
     config->http_connection_limit = (unsigned)int_of(http, "connection_limit", 4096);
     config->http_timeout_ms = int_of(http, "timeout", 30000);
+    struct config_http_limits *h = &config->http;
+    h->connections_per_address = (unsigned)int_of(http, "connections_per_address", 1024);
+    h->request_timeout_ms = int_of(http, "request_timeout", 10000);
+    h->unauthenticated_bytes = (size_t)int_of(http, "unauthenticated_bytes", 33554432);
+    h->unauthenticated_bytes_per_address =
+        (size_t)int_of(http, "unauthenticated_bytes_per_address", 8388608);
+    h->webhook_timeout_ms = int_of(http, "webhook_timeout", 800);
+    h->commit_timeout_ms = int_of(http, "commit_timeout", 5000);
+    h->api_timeout_ms = int_of(http, "api_timeout", 20000);
+    h->webhook_workers = (unsigned)int_of(http, "webhook_workers", 0);
+    h->api_workers = (unsigned)int_of(http, "api_workers", 4);
+    if (h->unauthenticated_bytes_per_address > h->unauthenticated_bytes) {
+        config_where_error(diags, where, "http.unauthenticated_bytes_per_address", NULL,
+                           "make it at most http.unauthenticated_bytes",
+                           "one address's share is larger than the whole");
+    }
+    if (config->http_body_limit > h->unauthenticated_bytes_per_address) {
+        config_where_error(diags, where, "http.body_limit", NULL,
+                           "raise http.unauthenticated_bytes_per_address to at least body_limit, "
+                           "or lower body_limit",
+                           "a webhook body of the largest size allowed could never be read: "
+                           "body_limit is larger than unauthenticated_bytes_per_address");
+    }
 
     ingest = check_section(tree, "ingest", ingest_fields, where, diags);
     config->ingest_writers = (unsigned)int_of(ingest, "writers", 2);
@@ -498,6 +628,11 @@ void config_main_apply(struct config *config, const json_t *tree, const struct c
     api = check_section(tree, "api", api_fields, where, diags);
     if (api != NULL) {
         apply_api(config, api, where, diags);
+    }
+    apply_secrets_key(config, top, where, diags);
+    oauth = check_section(tree, "oauth", oauth_fields, where, diags);
+    if (oauth != NULL) {
+        apply_oauth(config, oauth, where, diags);
     }
 
     readiness = check_section(tree, "readiness", readiness_fields, where, diags);
@@ -532,6 +667,7 @@ out:
     json_decref(ingest);
     json_decref(delivery);
     json_decref(api);
+    json_decref(oauth);
     json_decref(readiness);
     json_decref(console);
 }

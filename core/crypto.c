@@ -112,3 +112,132 @@ size_t crypto_base64_encode(const void *data, size_t len, char *out)
 {
     return (size_t)EVP_EncodeBlock((unsigned char *)out, data, (int)len);
 }
+
+void crypto_sha256(const void *data, size_t len, unsigned char out[32])
+{
+    unsigned int digest_len = 0;
+    if (EVP_Digest(len ? data : "", len, out, &digest_len, sha256(), NULL) != 1) {
+        memset(out, 0, 32);
+    }
+}
+
+size_t crypto_base64url_encode(const void *data, size_t len, char *out)
+{
+    size_t n = crypto_base64_encode(data, len, out);
+    while (n > 0 && out[n - 1] == '=') {
+        n--;
+    }
+    out[n] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+    }
+    return n;
+}
+
+static int base64_digit(char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* By hand rather than EVP_DecodeBlock, which counts padding as decoded zero bytes and
+ * accepts whitespace. */
+long crypto_base64_decode(const char *text, unsigned char *out, size_t out_size)
+{
+    size_t total = strlen(text);
+    size_t pad = 0;
+    while (pad < 2 && total > pad && text[total - 1 - pad] == '=') {
+        pad++;
+    }
+    size_t len = total - pad;
+    if (len % 4 == 1 || (pad > 0 && total % 4 != 0)) {
+        return -1;
+    }
+    size_t written = 0;
+    uint32_t bits = 0;
+    int held = 0;
+    for (size_t i = 0; i < len; i++) {
+        int digit = base64_digit(text[i]);
+        if (digit < 0) {
+            return -1;
+        }
+        bits = (bits << 6) | (uint32_t)digit;
+        held += 6;
+        if (held >= 8) {
+            held -= 8;
+            if (written == out_size) {
+                return -1;
+            }
+            out[written++] = (unsigned char)(bits >> held);
+            bits &= (1U << held) - 1;
+        }
+    }
+    /* the leftover bits of a canonical encoding are zero */
+    return bits == 0 ? (long)written : -1;
+}
+
+int crypto_random(void *out, size_t len)
+{
+    return len > 0 && len <= INT32_MAX && RAND_bytes(out, (int)len) == 1 ? 0 : -1;
+}
+
+int crypto_aes256gcm_seal(const unsigned char key[CRYPTO_GCM_KEY], const void *aad, size_t aad_len,
+                          const void *plain, size_t plain_len, unsigned char *out)
+{
+    int ok = 0;
+    int n = 0;
+    unsigned char *nonce = out;
+    unsigned char *cipher = out + CRYPTO_GCM_NONCE;
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (ctx == NULL || plain_len > INT32_MAX || aad_len > INT32_MAX ||
+        crypto_random(nonce, CRYPTO_GCM_NONCE) != 0 ||
+        EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce) != 1 ||
+        (aad_len > 0 && EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1) ||
+        (plain_len > 0 && EVP_EncryptUpdate(ctx, cipher, &n, plain, (int)plain_len) != 1) ||
+        EVP_EncryptFinal_ex(ctx, cipher + plain_len, &n) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, CRYPTO_GCM_TAG, cipher + plain_len) != 1) {
+        goto out;
+    }
+    ok = 1;
+out:
+    EVP_CIPHER_CTX_free(ctx);
+    return ok ? 0 : -1;
+}
+
+int crypto_aes256gcm_open(const unsigned char key[CRYPTO_GCM_KEY], const void *aad, size_t aad_len,
+                          const unsigned char *sealed, size_t sealed_len, unsigned char *plain)
+{
+    if (sealed_len < CRYPTO_GCM_NONCE + CRYPTO_GCM_TAG || sealed_len > INT32_MAX ||
+        aad_len > INT32_MAX) {
+        return -1;
+    }
+    size_t cipher_len = sealed_len - CRYPTO_GCM_NONCE - CRYPTO_GCM_TAG;
+    const unsigned char *cipher = sealed + CRYPTO_GCM_NONCE;
+    unsigned char tag[CRYPTO_GCM_TAG];
+    memcpy(tag, cipher + cipher_len, sizeof(tag));
+    int ok = 0;
+    int n = 0;
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (ctx == NULL || EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, sealed) != 1 ||
+        (aad_len > 0 && EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1) ||
+        (cipher_len > 0 && EVP_DecryptUpdate(ctx, plain, &n, cipher, (int)cipher_len) != 1) ||
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, CRYPTO_GCM_TAG, tag) != 1 ||
+        EVP_DecryptFinal_ex(ctx, plain + cipher_len, &n) != 1) {
+        goto out;
+    }
+    ok = 1;
+out:
+    EVP_CIPHER_CTX_free(ctx);
+    if (!ok && cipher_len > 0) {
+        OPENSSL_cleanse(plain, cipher_len); /* nothing unauthenticated leaves */
+    }
+    return ok ? 0 : -1;
+}

@@ -17,12 +17,13 @@
 #include "http_server.h"
 #include "log.h"
 #include "migrate.h"
+#include "oauth_provider.h"
+#include "seal.h"
 #include "readiness.h"
+#include "readiness_checker.h"
 #include "schema_policy.h"
 #include "store_pg.h"
 #include "util.h"
-
-#define HEALTH_CACHE_MS 1000
 
 struct instance *daemon_lookup_instance(struct daemon *daemon, const char *name, bool *swapping_out)
 {
@@ -141,6 +142,23 @@ void daemon_retire_instance(struct daemon *daemon, struct instance *instance)
     }
 }
 
+/* An instance that takes OAuth consent, without a key to seal its grant with, will have
+ * its consent refused: say so at start, not when an operator tries. */
+void daemon_warn_unsealable(const struct daemon *daemon, const struct instance *instance)
+{
+    const lh_oauth_provider_t *provider = oauth_provider_of(instance->plugin->desc);
+    const char *id_setting = provider != NULL && provider->client_id_setting != NULL
+                                 ? provider->client_id_setting
+                                 : "client_id";
+    if (daemon->keyring == NULL && provider != NULL &&
+        json_object_get(instance->settings, id_setting) != NULL) {
+        log_write(LOG_LEVEL_WARN, instance->plugin->name, instance->name, NULL,
+                  "this instance takes OAuth consent, and no secrets_key is configured to seal "
+                  "its tokens with: consent is refused and rotated tokens are kept in memory "
+                  "only; " SEAL_KEY_HINT);
+    }
+}
+
 /* Creates the instances of `config` (settings validated, indexed like its instances). */
 static int create_instances(struct daemon *daemon, const struct config *config, json_t **settings)
 {
@@ -163,6 +181,7 @@ static int create_instances(struct daemon *daemon, const struct config *config, 
             return EXIT_RUNTIME;
         }
         daemon->instances[daemon->instance_count++] = instance;
+        daemon_warn_unsealable(daemon, instance);
     }
     return 0;
 }
@@ -216,6 +235,15 @@ static void wake_destination(const char *destination, void *arg)
     dispatch_wake(daemon->dispatcher, destination);
 }
 
+/* The writers found the database gone or back: /readyz says so now, not at the next tick.
+ * (The checker starts after the writers: until then there is nothing to wake.) */
+static void database_state(bool up, void *arg)
+{
+    (void)up;
+    struct daemon *daemon = arg;
+    readiness_wake(atomic_load(&daemon->readiness_ready) ? daemon->readiness : NULL);
+}
+
 static int start_workers(struct daemon *daemon)
 {
     const struct config *config = daemon->config;
@@ -229,6 +257,9 @@ static int start_workers(struct daemon *daemon)
         .on_deliveries_arg = daemon,
         .on_leads = touch_leads,
         .on_leads_arg = daemon,
+        .on_database_state = database_state,
+        .on_database_state_arg = daemon,
+        .refresh_statistics = true,
     };
     struct dispatch_options dispatch_options = {
         .database_url = daemon->database_url,
@@ -278,12 +309,14 @@ int daemon_start(struct daemon *daemon, struct config *config)
 {
     memset(daemon, 0, sizeof(*daemon));
     daemon->config = config;
+    /* before any thread connects: every session the daemon opens gets it */
+    store_set_statement_timeout(STORE_STATEMENT_TIMEOUT_MS);
     atomic_init(&daemon->stopping, false);
     atomic_init(&daemon->started, false);
     pthread_rwlock_init(&daemon->instances_lock, NULL);
     pthread_rwlock_init(&daemon->config_lock, NULL);
     pthread_mutex_init(&daemon->scoring_mutex, NULL);
-    pthread_mutex_init(&daemon->health_mutex, NULL);
+    pthread_mutex_init(&daemon->gauges_mutex, NULL);
     pthread_mutex_init(&daemon->services.store_mutex, NULL);
     pthread_mutex_init(&daemon->control_mutex, NULL);
     pthread_mutex_init(&daemon->retry_mutex, NULL);
@@ -292,6 +325,9 @@ int daemon_start(struct daemon *daemon, struct config *config)
     gethostname(host, sizeof(host) - 1);
     snprintf(daemon->replica, sizeof(daemon->replica), "%s:%d", host, (int)getpid());
     daemon->database_url = strdup(config->database_url);
+    daemon->keyring = config->keyring; /* taken: a reload cannot change it */
+    config->keyring = NULL;
+    daemon->services.keyring = daemon->keyring;
     daemon->shutdown_grace_ms = config->shutdown_grace_ms;
     daemon->metrics = metrics_create();
     json_t **settings = calloc(config->instance_count + 1, sizeof(*settings));
@@ -340,6 +376,12 @@ int daemon_start(struct daemon *daemon, struct config *config)
         return EXIT_RUNTIME;
     }
 
+    daemon->readiness = readiness_start(daemon);
+    if (daemon->readiness == NULL) {
+        log_error("cannot start the readiness checker");
+        return EXIT_RUNTIME;
+    }
+    atomic_store(&daemon->readiness_ready, true);
     daemon_load_console(daemon, config);
     char *error = NULL;
     daemon->http = http_server_start(daemon, &error);
@@ -353,45 +395,17 @@ int daemon_start(struct daemon *daemon, struct config *config)
                   http_server_port(daemon->http), "instances", (json_int_t)daemon->instance_count,
                   "plugins", (json_int_t)daemon->plugins.count, "routes",
                   (json_int_t)router_count(daemon->router), "replica", daemon->replica);
+    if (fields != NULL && config->admin_listen_host != NULL) {
+        json_object_set_new(fields, "admin_host", json_string(config->admin_listen_host));
+        json_object_set_new(fields, "admin_port",
+                            json_integer(http_server_admin_port(daemon->http)));
+    }
     log_write(LOG_LEVEL_INFO, NULL, NULL, fields, "leadhubd %s listening on %s:%d", LEADHUB_VERSION,
               config->listen_host, http_server_port(daemon->http));
     json_decref(fields);
     atomic_store(&daemon->started, true);
+    readiness_refresh(daemon->readiness); /* no longer "starting", from now on */
     return 0;
-}
-
-/* Probes the database (at most once per HEALTH_CACHE_MS). Called with health_mutex held. */
-static void probe_database(struct daemon *daemon)
-{
-    int64_t now = util_monotonic_ms();
-    if (daemon->health_checked_ms != 0 && now - daemon->health_checked_ms < HEALTH_CACHE_MS) {
-        return;
-    }
-    daemon->health_checked_ms = now;
-    free(daemon->health_database_detail);
-    daemon->health_database_detail = NULL;
-    daemon->health_database_ok = false;
-    daemon->health_schema_ok = false;
-    char *error = NULL;
-    if (daemon->health_store == NULL) {
-        daemon->health_store = store_open(daemon->database_url, &error);
-    } else if (store_ensure(daemon->health_store, &error) != STORE_OK) {
-        store_close(daemon->health_store);
-        daemon->health_store = NULL;
-    }
-    if (daemon->health_store == NULL) {
-        daemon->health_database_detail = util_printf("unreachable: %s", error ? error : "?");
-        free(error);
-        return;
-    }
-    const struct schema_policy *policy = schema_policy_current();
-    struct schema_state state;
-    if (migrate_read_schema(store_connection(daemon->health_store), policy, &state, NULL) != 0) {
-        daemon->health_database_detail = strdup("unreachable: cannot read schema_migrations");
-        return;
-    }
-    daemon->health_database_ok = true;
-    daemon->health_schema_ok = schema_policy_judge(policy, &state, &daemon->health_database_detail);
 }
 
 /* leadhub_instance_up{instance}: 1 for an enabled instance that initialized, 0 for one that
@@ -416,7 +430,7 @@ void daemon_refresh_gauges(struct daemon *daemon)
     if (now == NULL) {
         return;
     }
-    pthread_mutex_lock(&daemon->health_mutex);
+    pthread_mutex_lock(&daemon->gauges_mutex);
     const char *key;
     json_t *value;
     json_object_foreach(now, key, value)
@@ -436,10 +450,11 @@ void daemon_refresh_gauges(struct daemon *daemon)
     }
     json_decref(daemon->gauged_instances);
     daemon->gauged_instances = now;
-    pthread_mutex_unlock(&daemon->health_mutex);
+    pthread_mutex_unlock(&daemon->gauges_mutex);
 }
 
-bool daemon_readiness(struct daemon *daemon, json_t **detail_out)
+bool daemon_readiness(struct daemon *daemon, const struct readiness_probe *probe,
+                      json_t **detail_out)
 {
     json_t *detail = json_object();
     json_t *instances = json_object();
@@ -448,30 +463,34 @@ bool daemon_readiness(struct daemon *daemon, json_t **detail_out)
         .stopping = atomic_load(&daemon->stopping),
     };
 
-    pthread_mutex_lock(&daemon->health_mutex);
-    probe_database(daemon);
     /* The writers learn of an outage at once, the probe within a second: either will do. */
     facts.writers_up = daemon->ingest == NULL || ingest_database_up(daemon->ingest);
-    facts.database_reachable = daemon->health_database_ok;
-    facts.schema_compatible = daemon->health_schema_ok;
+    facts.database_reachable = probe->done && probe->reachable;
+    facts.schema_compatible = probe->schema_compatible;
     json_object_set_new(detail, "database",
                         json_string(!facts.writers_up ? "unreachable: the last commit failed"
-                                    : daemon->health_database_detail
-                                        ? daemon->health_database_detail
-                                        : "unknown"));
-    pthread_mutex_unlock(&daemon->health_mutex);
+                                    : !probe->done    ? "unknown"
+                                                      : probe->detail));
 
     pthread_rwlock_rdlock(&daemon->config_lock);
     facts.require_connectors = daemon->config->readiness_require_connectors;
     pthread_rwlock_unlock(&daemon->config_lock);
 
     json_t *polls = json_object();
+    json_t *consent = json_object();
     pthread_rwlock_rdlock(&daemon->instances_lock);
     for (size_t i = 0; i < daemon->instance_count; i++) {
         struct instance *instance = daemon->instances[i];
         json_t *poll = instance_poll_status(instance);
         if (poll != NULL) {
             json_object_set_new(polls, instance->name, poll);
+        }
+        /* atomic: a refresh in progress holds the OAuth2 mutex */
+        if (atomic_load(&instance->oauth2.state) == INSTANCE_TOKEN_NEEDS_CONSENT) {
+            json_object_set_new(consent, instance->name,
+                                json_pack("{s:s,s:s++}", "state", "needs_consent", "action",
+                                          "run `leadhubd connect ", instance->name,
+                                          "` (or POST /v1/connectors/{name}/connect)"));
         }
         bool ok = atomic_load(&instance->initialized);
         facts.instances_failed += !ok;
@@ -490,6 +509,9 @@ bool daemon_readiness(struct daemon *daemon, json_t **detail_out)
     /* A poll failing (a revoked key, a provider outage) is shown, but does not take the
      * replica out of service: its webhooks and other connectors still work. */
     json_object_set_new(detail, "polls", polls);
+    /* Likewise an instance whose OAuth grant is missing or was refused: only a person can
+     * give it again (docs/cli.md, connect). */
+    json_object_set_new(detail, "consent", consent);
     if (daemon->dispatcher != NULL) {
         json_object_set_new(detail, "deliveries", dispatch_status(daemon->dispatcher));
     }
@@ -506,6 +528,7 @@ bool daemon_readiness(struct daemon *daemon, json_t **detail_out)
 void daemon_stop(struct daemon *daemon)
 {
     atomic_store(&daemon->stopping, true);
+    readiness_refresh(daemon->readiness); /* unready from now on, not within a tick */
     int64_t deadline = util_monotonic_ms() + daemon->shutdown_grace_ms;
     /* Stop claiming first: deliveries in flight finish while the rest drains, and nothing
      * new is sent by a daemon on its way out (what ingest still commits waits for the
@@ -523,7 +546,9 @@ void daemon_stop(struct daemon *daemon)
     int64_t left_ms = deadline - util_monotonic_ms();
     /* Polls go first: they commit through ingest. */
     bool clean = poller_stop(daemon->poller, left_ms > 0 ? left_ms : 0);
-    /* Commits whatever is queued: every request still suspended gets its answer. */
+    /* No late worker submits to it any more; then it commits whatever is queued: every
+     * request still suspended gets its answer. */
+    http_server_detach_ingest(daemon->http);
     ingest_stop(daemon->ingest);
     daemon->ingest = NULL;
     /* Scores what ingest just committed, then stops. */
@@ -531,10 +556,18 @@ void daemon_stop(struct daemon *daemon)
     daemon->scoring = NULL;
     left_ms = deadline - util_monotonic_ms();
     clean &= dispatch_stop(daemon->dispatcher, left_ms > 0 ? left_ms : 0);
-    http_server_stop(daemon->http);
-    daemon->http = NULL;
-    http_console_free(daemon->console);
-    daemon->console = NULL;
+    left_ms = deadline - util_monotonic_ms();
+    if (http_server_stop(daemon->http, left_ms > 0 ? left_ms : 0)) {
+        daemon->http = NULL;
+        /* no HTTP thread is left to read the console's files */
+        http_console_free(daemon->console);
+        daemon->console = NULL;
+    } else {
+        clean = false;
+    }
+    atomic_store(&daemon->readiness_ready, false);
+    readiness_stop(daemon->readiness);
+    daemon->readiness = NULL;
     if (!clean) {
         /* A sink or poll call outlived the grace period: its thread still uses its
          * instance, so nothing more is freed; the process exits around it. */
@@ -548,18 +581,17 @@ void daemon_stop(struct daemon *daemon)
     router_release(daemon->router);
     loader_free(&daemon->plugins);
     store_close(daemon->services.store);
-    store_close(daemon->health_store);
-    free(daemon->health_database_detail);
     json_decref(daemon->gauged_instances);
     free(daemon->database_url);
+    seal_keyring_free(daemon->keyring);
     pthread_mutex_destroy(&daemon->services.store_mutex);
     pthread_cond_destroy(&daemon->retry_cond);
     pthread_mutex_destroy(&daemon->retry_mutex);
     pthread_mutex_destroy(&daemon->control_mutex);
-    pthread_mutex_destroy(&daemon->health_mutex);
     pthread_rwlock_destroy(&daemon->instances_lock);
     pthread_rwlock_destroy(&daemon->config_lock);
     pthread_mutex_destroy(&daemon->scoring_mutex);
+    pthread_mutex_destroy(&daemon->gauges_mutex);
     metrics_free(daemon->metrics);
     config_free(daemon->config);
     memset(daemon, 0, sizeof(*daemon));

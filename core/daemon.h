@@ -28,6 +28,7 @@ struct daemon {
     pthread_rwlock_t config_lock; /* REST reads the config while a reload may swap it */
     struct config *config;        /* the configuration in force; owned */
     char *database_url;           /* from the first config: changing it needs a restart */
+    struct seal_keyring *keyring; /* secrets_key of the first config (likewise); NULL none */
     int64_t shutdown_grace_ms;
     char replica[128];              /* host:pid, in connector_status.owner */
     struct plugin_registry plugins; /* scanned once: new plugin files need a restart */
@@ -61,14 +62,10 @@ struct daemon {
     bool retry_started;
     pthread_t retry_thread;
 
-    /* readiness: the database is probed at most once a second */
-    pthread_mutex_t health_mutex;
-    struct store *health_store;
-    int64_t health_checked_ms;
-    bool health_database_ok; /* reachable, schema_migrations readable */
-    bool health_schema_ok;   /* schema_policy_judge() */
-    char *health_database_detail;
-    json_t *gauged_instances; /* names leadhub_instance_up has shown; under health_mutex */
+    struct readiness *readiness; /* the background checker behind GET /readyz */
+    atomic_bool readiness_ready; /* set once it started, cleared before it stops */
+    pthread_mutex_t gauges_mutex;
+    json_t *gauged_instances; /* names leadhub_instance_up has shown; under gauges_mutex */
 };
 
 /*
@@ -102,15 +99,21 @@ struct instance *daemon_find_instance(struct daemon *daemon, const char *name);
 struct instance *daemon_lookup_instance(struct daemon *daemon, const char *name,
                                         bool *swapping_out);
 
+struct readiness_probe;
+
 /*
  * daemon_readiness - ready to take traffic? The facts gathered here, judged by
- * readiness_decide() (readiness.h): database reachable, schema compatible, neither
- * starting nor stopping; failed instances and scorers are shown, and count only under
+ * readiness_decide() (readiness.h): database reachable (the checker's last probe answered,
+ * and the writers' last commit did not find it gone), schema compatible, neither starting
+ * nor stopping; failed instances and scorers are shown, and count only under
  * `readiness.connectors: require`. The detail also shows polls and each destination's
- * circuit, and "reason" when not ready.
+ * circuit, and "reason" when not ready. Called by the readiness checker
+ * (readiness_checker.c), never on an HTTP thread; it takes only in-memory locks.
+ *   probe:      the last database probe's facts (borrowed).
  *   detail_out: NEW reference.
  */
-bool daemon_readiness(struct daemon *daemon, json_t **detail_out);
+bool daemon_readiness(struct daemon *daemon, const struct readiness_probe *probe,
+                      json_t **detail_out);
 
 /* daemon_refresh_gauges - gauges read from state rather than counted as things happen
  * (leadhub_instance_up); called before /metrics renders. */

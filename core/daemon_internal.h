@@ -35,6 +35,10 @@ void daemon_start_instance(struct daemon *daemon, struct instance *instance);
 /* daemon_retire_instance - stop its poller and lane, waiting for work in flight. */
 void daemon_retire_instance(struct daemon *daemon, struct instance *instance);
 
+/* daemon_warn_unsealable - logs a warning when the instance takes OAuth consent and the
+ * daemon has no secrets_key to seal its grant with. */
+void daemon_warn_unsealable(const struct daemon *daemon, const struct instance *instance);
+
 /*
  * Init retries (daemon_retry.c). init() may return LH_RETRY "when a dependency is down";
  * such an instance, and one that returned LH_RETRY_AFTER, is tried again on a fresh

@@ -16,6 +16,7 @@
 
 #include "daemon_internal.h"
 #include "log.h"
+#include "seal.h"
 #include "util.h"
 
 /* The settings of the new config's instance `name`, if it exists and is enabled. */
@@ -50,6 +51,20 @@ static void warn_restart_only(const struct config *old, const struct config *new
         log_warn("reload: database_url, listen, http, ingest and delivery settings apply at the "
                  "next restart");
     }
+}
+
+/* secrets_key is read at start only: sealed values of every instance depend on it. */
+static void warn_keys_changed(const struct daemon *daemon, const struct config *new)
+{
+    char *running = seal_keyring_ids(daemon->keyring);
+    char *wanted = seal_keyring_ids(new->keyring);
+    if ((running == NULL) != (wanted == NULL) ||
+        (running != NULL && wanted != NULL && strcmp(running, wanted) != 0)) {
+        log_warn("reload: secrets_key applies at the next restart (restart every replica to "
+                 "rotate the key)");
+    }
+    free(running);
+    free(wanted);
 }
 
 static int reload(struct daemon *daemon, const char *config_path);
@@ -90,6 +105,7 @@ static int reload(struct daemon *daemon, const char *config_path)
         goto out;
     }
     warn_restart_only(daemon->config, config);
+    warn_keys_changed(daemon, config);
 
     /* Sort the running instances into kept and retired, under the write lock. */
     pthread_rwlock_wrlock(&daemon->instances_lock);
@@ -153,6 +169,7 @@ static int reload(struct daemon *daemon, const char *config_path)
             continue;
         }
         log_write(LOG_LEVEL_INFO, ci->plugin, ci->name, NULL, "reload: starting the instance");
+        daemon_warn_unsealable(daemon, instance);
         daemon_run_instance(daemon, instance);
         pthread_rwlock_wrlock(&daemon->instances_lock);
         daemon->instances[daemon->instance_count++] = instance;

@@ -102,6 +102,14 @@ bool event_type_known(const char *type)
     return true;
 }
 
+const char *event_type_label(const char *type)
+{
+    if (type != NULL && in_list(type, standard_types, UTIL_ARRAY_LEN(standard_types))) {
+        return type;
+    }
+    return type != NULL && event_type_known(type) ? EVENT_TYPE_LABEL_CUSTOM : "invalid";
+}
+
 char *event_normalize_email(const char *email)
 {
     while (isspace((unsigned char)*email)) {
@@ -218,7 +226,12 @@ static int copy_time(json_t *out, const json_t *in, const char *key, const char 
         return 0;
     }
     int64_t ms;
-    if (!json_is_string(value) || util_parse_rfc3339(json_string_value(value), &ms) != 0) {
+    int parsed = json_is_string(value) ? util_parse_rfc3339(json_string_value(value), &ms) : -1;
+    if (parsed == -2) {
+        return fail(error_out, "%s%s%s: out of range: expected a time " UTIL_TIME_RANGE_TEXT, path,
+                    path[0] ? "." : "", key);
+    }
+    if (parsed != 0) {
         return fail(error_out,
                     "%s%s%s: expected an RFC 3339 date-time such as 2026-11-27T10:00:00Z", path,
                     path[0] ? "." : "", key);

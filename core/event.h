@@ -49,6 +49,17 @@ void event_record_clear(struct event_record *record);
 /* event_type_known - one of the standard types of docs/events.md, or "custom.<name>". */
 bool event_type_known(const char *type);
 
+/* What every custom.<name> type shares as a metric label: anyone may post new ones, and
+ * each distinct label value would be a new series for ever. */
+#define EVENT_TYPE_LABEL_CUSTOM "custom.*"
+
+/*
+ * event_type_label - the `type` label of an event metric: a standard type as it is, any
+ * custom.<name> as EVENT_TYPE_LABEL_CUSTOM, anything else (or NULL) "invalid". A constant
+ * or `type` itself: a bounded set either way.
+ */
+const char *event_type_label(const char *type);
+
 /*
  * event_normalize_email - trim and lowercase `email` into a malloc'd string, or NULL when
  * it is not an email address (one '@', non-empty local part and domain, no spaces or

@@ -15,6 +15,8 @@
 #include "instance.h"
 #include "log.h"
 #include "poller.h"
+#include "seal.h"
+#include "sealed_state.h"
 #include "util.h"
 
 /* The most a plugin may ask the host to wait before retrying. */
@@ -121,8 +123,7 @@ static lh_status_t host_emit(lh_ctx_t *ctx, json_t *event)
     struct event_record record;
     char *error = NULL;
     /* the type, for the rejection metric, before the event is handed over */
-    const char *type = json_string_value(json_object_get(event, "type"));
-    const char *type_label = type != NULL && event_type_known(type) ? type : "invalid";
+    const char *type_label = event_type_label(json_string_value(json_object_get(event, "type")));
     char type_copy[EVENT_TYPE_MAX + 1];
     snprintf(type_copy, sizeof(type_copy), "%s", type_label);
 
@@ -172,22 +173,28 @@ static lh_status_t host_checkpoint_get(lh_ctx_t *ctx, const char *key, json_t **
         }
         return LH_PERMANENT;
     }
-    if (ctx->batch != NULL) {
-        json_t *pending = ingest_batch_find_checkpoint(ctx->batch, key);
-        if (pending != NULL) {
-            *value_out = json_incref(pending);
-            return LH_OK;
-        }
-    }
     struct host_services *services = ctx->instance->services;
     lh_status_t status = LH_RETRY;
     char *error = NULL;
-    struct store *store = services_store_lock(services, &error);
-    if (store != NULL) {
-        enum store_result rc =
-            store_checkpoint_get(store, ctx->instance->name, key, value_out, &error);
-        status = rc == STORE_OK ? LH_OK : rc == STORE_REJECTED ? LH_PERMANENT : LH_RETRY;
-        services_store_unlock(services);
+    json_t *pending = ctx->batch != NULL ? ingest_batch_find_checkpoint(ctx->batch, key) : NULL;
+    if (pending != NULL && !seal_is_sealed(pending)) {
+        *value_out = json_incref(pending);
+        return LH_OK;
+    }
+    if (pending != NULL) {
+        struct seal_place place = sealed_state_place(ctx->instance->name, key);
+        *value_out = seal_open(services->keyring, &place, pending, NULL, &error);
+        status = *value_out != NULL ? LH_OK : LH_CONFIG;
+    } else {
+        struct store *store = services_store_lock(services, &error);
+        if (store != NULL) {
+            /* sealed values open here (and are sealed again when their key is old) */
+            enum store_result rc = sealed_state_get(store, services->keyring, ctx->instance->name,
+                                                    key, false, value_out, &error);
+            /* rejected: a sealed value without its key, which only the operator can give */
+            status = rc == STORE_OK ? LH_OK : rc == STORE_REJECTED ? LH_CONFIG : LH_RETRY;
+            services_store_unlock(services);
+        }
     }
     if (status != LH_OK) {
         ctx_fail(ctx, "checkpoint %s could not be read: %s", key, error ? error : "?");
@@ -237,6 +244,24 @@ static lh_status_t host_checkpoint_put(lh_ctx_t *ctx, const char *key, json_t *v
         return LH_RETRY;
     }
     return LH_OK;
+}
+
+static lh_status_t host_checkpoint_put_secret(lh_ctx_t *ctx, const char *key, json_t *value)
+{
+    if (!live(ctx) || value == NULL || !checkpoint_key_valid(key)) {
+        return host_checkpoint_put(ctx, key, value); /* refuses it, saying why */
+    }
+    struct seal_place place = sealed_state_place(ctx->instance->name, key);
+    char *error = NULL;
+    json_t *sealed = seal_value(ctx->instance->services->keyring, &place, value, &error);
+    json_decref(value);
+    if (sealed == NULL) {
+        ctx_fail(ctx, "checkpoint %s is a secret and cannot be stored: %s", key,
+                 error != NULL ? error : "out of memory");
+        free(error);
+        return LH_CONFIG;
+    }
+    return host_checkpoint_put(ctx, key, sealed);
 }
 
 static lh_status_t host_lead_identity_put(lh_ctx_t *ctx, const lh_delivery_t *delivery,
@@ -703,6 +728,7 @@ static const lh_host_t host_table = {
     .notifications_take = host_notifications_take,
     .notification_keep = host_notification_keep,
     .poll_soon = host_poll_soon,
+    .checkpoint_put_secret = host_checkpoint_put_secret,
 };
 
 const lh_host_t *host_api_table(void)

@@ -187,9 +187,10 @@ static bool sleep_unless_stopping(struct lh_ctx *ctx, int64_t ms)
     return true;
 }
 
-/* One attempt. Returns LH_OK with a response, or LH_RETRY with *error_out set. */
-static lh_status_t perform_once(const lh_http_request_t *request, lh_http_response_t *response,
-                                char **error_out)
+/* One attempt, cut short at deadline_ms (monotonic; 0: none). Returns LH_OK with a
+ * response, or LH_RETRY with *error_out set. */
+static lh_status_t perform_once(const lh_http_request_t *request, int64_t deadline_ms,
+                                lh_http_response_t *response, char **error_out)
 {
     CURL *curl = thread_handle();
     if (curl == NULL) {
@@ -210,6 +211,11 @@ static lh_status_t perform_once(const lh_http_request_t *request, lh_http_respon
         headers = grown;
     }
     int64_t timeout = request->timeout_ms > 0 ? request->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
+    if (deadline_ms > 0) {
+        /* the call's own deadline (a webhook's answer) bounds its requests */
+        int64_t left = deadline_ms - util_monotonic_ms();
+        timeout = left < timeout ? (left > 1 ? left : 1) : timeout;
+    }
     curl_easy_setopt(curl, CURLOPT_URL, request->url);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
@@ -328,7 +334,9 @@ lh_status_t host_http_perform(lh_ctx_t *ctx, const lh_http_request_t *request,
         char *error = NULL;
         host_http_response_free(response);
         int64_t started = util_monotonic_ms();
-        status = perform_once(request, response, &error);
+        status =
+            perform_once(request, ctx != NULL && ctx->deadline_cuts_http ? ctx->deadline_ms : 0,
+                         response, &error);
         double seconds = (double)(util_monotonic_ms() - started) / 1000.0;
         char status_label[16];
         snprintf(status_label, sizeof(status_label), "%ld", response->status);

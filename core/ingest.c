@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "ingest.h"
+#include "ingest_stats.h"
 #include "log.h"
 #include "router.h"
 #include "util.h"
@@ -30,6 +31,8 @@ struct ingest {
     void *on_deliveries_arg;
     ingest_leads_fn on_leads;
     void *on_leads_arg;
+    void (*on_database_state)(bool up, void *arg);
+    void *on_database_state_arg;
     struct router *router; /* guarded by mutex; writers hold their own reference */
 
     pthread_mutex_t mutex;
@@ -39,6 +42,7 @@ struct ingest {
     size_t queued_events;
     bool stopping;
 
+    struct ingest_stats *stats; /* NULL unless refreshing statistics */
     atomic_bool database_up;
     atomic_llong next_connect_ms; /* monotonic; no connect attempt before it */
 
@@ -271,8 +275,8 @@ static void count_outcomes(struct ingest *ingest, struct ingest_batch *list)
             metrics_counter_add(ingest->metrics, "leadhub_events_ingested_total",
                                 "Events committed, by instance, type and outcome (stored, or "
                                 "duplicate of one stored before).",
-                                1, "instance", e->source, "type", e->type, "outcome",
-                                e->duplicate ? "duplicate" : "stored", METRICS_END);
+                                1, "instance", e->source, "type", event_type_label(e->type),
+                                "outcome", e->duplicate ? "duplicate" : "stored", METRICS_END);
         }
     }
 }
@@ -325,6 +329,8 @@ static enum store_result write_together(struct store *store, struct ingest_batch
         append_items(all.taken, &all.taken_count, b->taken, b->taken_count, sizeof(*all.taken));
         append_items(all.wake, &all.wake_count, b->wake, b->wake_count, sizeof(*all.wake));
     }
+    /* a fenced batch is always alone in its list (writer_main) */
+    all.fence = list->fence.instance != NULL ? &list->fence : NULL;
     rc = STORE_CONFLICT;
     for (int attempt = 0; rc == STORE_CONFLICT && attempt < INGEST_CONFLICT_RETRIES; attempt++) {
         free(*error_out);
@@ -347,6 +353,13 @@ out:
     free(all.taken);
     free(all.wake);
     return rc;
+}
+
+static void database_state_changed(struct ingest *ingest, bool up)
+{
+    if (ingest->on_database_state != NULL) {
+        ingest->on_database_state(up, ingest->on_database_state_arg);
+    }
 }
 
 /* Connects (or reconnects) unless a recent attempt failed; returns the store or NULL. */
@@ -375,11 +388,13 @@ static struct store *writer_connection(struct ingest *ingest, struct store **sto
         if (atomic_exchange(&ingest->database_up, false)) {
             log_error("database unreachable, answering 503 until it is back: %s",
                       *error_out != NULL ? *error_out : "?");
+            database_state_changed(ingest, false);
         }
         return NULL;
     }
     if (!atomic_exchange(&ingest->database_up, true)) {
         log_info("database connection established");
+        database_state_changed(ingest, true);
     }
     return *store;
 }
@@ -422,11 +437,19 @@ static void process(struct ingest *ingest, struct store **store, struct ingest_b
                         (double)(util_monotonic_ms() - started) / 1000.0, METRICS_END);
         count_outcomes(ingest, list);
         report_leads(ingest, list);
+        size_t stored = 0;
+        for (struct ingest_batch *b = list; b != NULL; b = b->next) {
+            for (size_t i = 0; i < b->event_count; i++) {
+                stored += !b->events[i].duplicate;
+            }
+        }
+        ingest_stats_add(ingest->stats, stored);
     } else if (rc == STORE_UNAVAILABLE && *store != NULL) {
         /* the connection broke under the write: the next batch reconnects */
         if (atomic_exchange(&ingest->database_up, false)) {
             log_error("database unreachable, answering 503 until it is back: %s",
                       error != NULL ? error : "?");
+            database_state_changed(ingest, false);
         }
     }
 
@@ -445,7 +468,10 @@ static void process(struct ingest *ingest, struct store **store, struct ingest_b
     if (rc != STORE_OK) {
         metrics_counter_add(ingest->metrics, "leadhub_ingest_failures_total",
                             "Batches that could not be committed, by reason.", 1, "reason",
-                            rc == STORE_REJECTED ? "rejected" : "unavailable", METRICS_END);
+                            rc == STORE_REJECTED ? "rejected"
+                            : rc == STORE_FENCED ? "fenced"
+                                                 : "unavailable",
+                            METRICS_END);
         if (rc == STORE_REJECTED) {
             log_error("ingest batch rejected by the database: %s", error ? error : "?");
         }
@@ -472,11 +498,15 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&ingest->mutex);
             break;
         }
-        /* Take the first batch whatever its size, then more while they fit. */
+        /* Take the first batch whatever its size, then more while they fit. A poll's
+         * batch, checked against its lease in its commit, goes alone: its fence failing
+         * must not take others' events with it. */
         struct ingest_batch *list = ingest->head;
         struct ingest_batch *last = list;
         size_t taken = list->event_count;
-        while (last->next != NULL && taken + last->next->event_count <= ingest->batch_max) {
+        while (list->fence.instance == NULL && last->next != NULL &&
+               last->next->fence.instance == NULL &&
+               taken + last->next->event_count <= ingest->batch_max) {
             last = last->next;
             taken += last->event_count;
         }
@@ -508,6 +538,8 @@ struct ingest *ingest_start(const struct ingest_options *options)
     ingest->on_deliveries_arg = options->on_deliveries_arg;
     ingest->on_leads = options->on_leads;
     ingest->on_leads_arg = options->on_leads_arg;
+    ingest->on_database_state = options->on_database_state;
+    ingest->on_database_state_arg = options->on_database_state_arg;
     unsigned writers = options->writers ? options->writers : 1;
     ingest->threads = calloc(writers, sizeof(*ingest->threads));
     if (ingest->database_url == NULL || ingest->threads == NULL) {
@@ -522,6 +554,9 @@ struct ingest *ingest_start(const struct ingest_options *options)
     atomic_init(&ingest->next_connect_ms, 0);
     pthread_mutex_init(&ingest->mutex, NULL);
     pthread_cond_init(&ingest->cond, NULL);
+    if (options->refresh_statistics) {
+        ingest->stats = ingest_stats_start(ingest->database_url, ingest->metrics);
+    }
     for (unsigned i = 0; i < writers; i++) {
         if (pthread_create(&ingest->threads[i], NULL, writer_main, ingest) != 0) {
             break;
@@ -628,6 +663,7 @@ void ingest_stop(struct ingest *ingest)
     for (unsigned i = 0; i < ingest->thread_count; i++) {
         pthread_join(ingest->threads[i], NULL);
     }
+    ingest_stats_stop(ingest->stats);
     router_release(ingest->router);
     pthread_cond_destroy(&ingest->cond);
     pthread_mutex_destroy(&ingest->mutex);

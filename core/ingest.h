@@ -36,6 +36,9 @@ struct ingest_batch {
     size_t taken_capacity;
     char **wake; /* owned: sync channels to NOTIFY on commit (poll_soon), no repeats */
     size_t wake_count;
+    /* A poll's batch: committed only while this is still its instance's lease (borrowed;
+     * fence.instance NULL for other batches). Such a batch is written alone. */
+    struct store_fence fence;
     ingest_done_fn done;
     void *done_arg;
     enum store_result result;  /* set before done() */
@@ -98,6 +101,12 @@ struct ingest_options {
     void *on_deliveries_arg;
     ingest_leads_fn on_leads; /* may be NULL */
     void *on_leads_arg;
+    /* Called on a writer thread when the writers find the database gone or back (must not
+     * block; may be NULL). */
+    void (*on_database_state)(bool up, void *arg);
+    void *on_database_state_arg;
+    /* ANALYZE the tables while they grow from small (ingest_stats.h): the daemon's */
+    bool refresh_statistics;
 };
 
 struct ingest;

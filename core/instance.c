@@ -29,7 +29,7 @@ void ctx_clear(struct lh_ctx *ctx)
 
 const char *instance_token_state_name(int state)
 {
-    static const char *const names[] = {"none", "valid", "refreshing", "failed"};
+    static const char *const names[] = {"none", "valid", "refreshing", "failed", "needs_consent"};
     return state >= 0 && state < (int)UTIL_ARRAY_LEN(names) ? names[state] : "none";
 }
 
@@ -83,16 +83,6 @@ static bool lock_for_call(struct instance *instance)
     }
     pthread_mutex_lock(&instance->call_mutex);
     return true;
-}
-
-/* A webhook of a plugin that promises it only reads init()'s state runs unserialized:
- * never behind a poll's slow provider call. */
-static bool lock_for_webhook(struct instance *instance)
-{
-    if (instance->plugin->desc->flags & LH_PLUGIN_WEBHOOK_CONCURRENT) {
-        return false;
-    }
-    return lock_for_call(instance);
 }
 
 static void observe_callback(struct instance *instance, const char *callback, int64_t started,
@@ -210,7 +200,21 @@ lh_status_t instance_init(struct instance *instance)
 lh_status_t instance_webhook(struct instance *instance, struct lh_ctx *ctx,
                              const lh_webhook_request_t *request)
 {
-    bool locked = lock_for_webhook(instance);
+    /* A webhook of a plugin that promises it only reads init()'s state runs unserialized:
+     * never behind a poll's slow provider call. */
+    bool locked = false;
+    if (!(instance->plugin->desc->flags & (LH_PLUGIN_REENTRANT | LH_PLUGIN_WEBHOOK_CONCURRENT))) {
+        /* a poll may hold the instance for minutes: wait no longer than the request may */
+        struct timespec until;
+        util_deadline(ctx->deadline_ms > 0 ? ctx->deadline_ms - util_monotonic_ms() : 0, &until);
+        if (ctx->deadline_ms > 0 ? pthread_mutex_timedlock(&instance->call_mutex, &until) != 0
+                                 : pthread_mutex_lock(&instance->call_mutex) != 0) {
+            host_api_table()->set_error(ctx, "the connector instance is busy (a poll or another "
+                                             "webhook); retry");
+            return LH_RETRY;
+        }
+        locked = true;
+    }
     int64_t started = util_monotonic_ms();
     lh_status_t status = instance->plugin->desc->webhook(instance->state, ctx, request);
     observe_callback(instance, "webhook", started, status);

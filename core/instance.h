@@ -25,6 +25,8 @@
 #define INSTANCE_MAX_BATCH     1000
 
 /* What the host lends every instance: shared by all of them, owned by the daemon. */
+struct seal_keyring;
+
 struct host_services {
     struct metrics *metrics;
     struct ingest *ingest;
@@ -33,17 +35,21 @@ struct host_services {
     pthread_mutex_t store_mutex;
     struct store *store;      /* opened lazily */
     const char *database_url; /* borrowed from the config */
+    /* the keys that seal tokens and secret state (secrets_key); NULL when none is
+       configured; borrowed, lives as long as the services */
+    const struct seal_keyring *keyring;
 };
 
 /* What GET /v1/connectors shows of an instance's host-managed OAuth2 token. */
 enum instance_token_state {
-    INSTANCE_TOKEN_NONE,       /* never asked for */
-    INSTANCE_TOKEN_VALID,      /* held */
-    INSTANCE_TOKEN_REFRESHING, /* the token endpoint is being asked */
-    INSTANCE_TOKEN_FAILED,     /* the last refresh failed */
+    INSTANCE_TOKEN_NONE,          /* never asked for */
+    INSTANCE_TOKEN_VALID,         /* held */
+    INSTANCE_TOKEN_REFRESHING,    /* the token endpoint is being asked */
+    INSTANCE_TOKEN_FAILED,        /* the last refresh failed */
+    INSTANCE_TOKEN_NEEDS_CONSENT, /* no grant, or the provider refused it: consent again */
 };
 
-/* "none", "valid", "refreshing" or "failed" (a constant). */
+/* "none", "valid", "refreshing", "failed" or "needs_consent" (a constant). */
 const char *instance_token_state_name(int state);
 
 struct instance {
@@ -65,10 +71,19 @@ struct instance {
     atomic_int references; /* instance_new() instances: freed at the last release */
     struct instance_oauth2 {
         pthread_mutex_t mutex;
-        char *access_token;    /* cached; owned, wiped when freed */
-        int64_t expires_at_ms; /* wall clock */
-        char *refresh_token;   /* the current one, when the provider rotated it; owned */
-        bool loaded;           /* the stored refresh token was looked up */
+        char *access_token;            /* cached; owned, wiped when freed */
+        int64_t expires_at_ms;         /* wall clock */
+        char *refresh_token;           /* the one the access token came from; owned, wiped */
+        int origin;                    /* enum oauth_grant_origin of refresh_token */
+        char configured_sha256[65];    /* the configured token refresh_token descends from */
+        char refused_sha256[65];       /* the refresh token the provider refused ("" none): not
+                                          offered again until another grant is stored */
+        char *refused_reason;          /* why, for every call until then; owned */
+        char dropped_sha256[65];       /* the access token invalidated last: a stored copy of it
+                                          is not used again */
+        int64_t checked_ms;            /* monotonic: when the stored grant was last read */
+        int64_t refresh_expires_at_ms; /* the refresh token's end, when the provider said */
+        int64_t warned_ms;             /* monotonic: the last "re-consent soon" warning */
         /* enum instance_token_state, for status: atomic, since a refresh holds the mutex
          * for as long as the token endpoint takes and status must not wait for it */
         atomic_int state;
@@ -102,6 +117,8 @@ struct lh_ctx {
     char *error;                   /* set_error; owned */
     int64_t retry_after_ms;        /* -1 when not set */
     int64_t deadline_ms;           /* monotonic; 0 for none */
+    bool deadline_cuts_http;       /* the host's HTTP requests end at the deadline too (a
+                                      webhook's answer is due then; a poll finishes its call) */
     atomic_bool *cancel;           /* when set and true, should_stop() says stop; may be NULL */
     unsigned emitted;              /* events accepted by emit during this call */
     unsigned rejected;             /* events refused by emit */
@@ -133,6 +150,9 @@ void host_oauth2_invalidate(lh_ctx_t *ctx);
 bool host_oauth2_drop(lh_ctx_t *ctx);
 /* Frees an instance's OAuth2 state (teardown). */
 void host_oauth2_clear(struct instance *instance);
+/* host_oauth2_forget - a new grant was stored (consent): drop the cached token and any
+ * refusal, so the next oauth2_token() reads the grant at once. */
+void host_oauth2_forget(struct instance *instance);
 
 /*
  * services_store_lock - the shared connection of the host services, locked for the
@@ -174,7 +194,8 @@ lh_status_t instance_validate_offline(const struct plugin *plugin, const char *n
 
 /*
  * instance_webhook - run the webhook callback under the instance's call rules, timing it.
- * ctx: initialized by the caller with the batch the events go to.
+ * ctx: initialized by the caller with the batch the events go to; with a deadline, the
+ *      wait for a non-reentrant instance (busy polling) ends there: LH_RETRY.
  */
 lh_status_t instance_webhook(struct instance *instance, struct lh_ctx *ctx,
                              const lh_webhook_request_t *request);

@@ -28,6 +28,7 @@
 #include "config.h"
 #include "event.h"
 #include "loader.h"
+#include "oauth_provider.h"
 #include "sdk_abi.h"
 #include "util.h"
 
@@ -82,6 +83,7 @@ struct load_attempt {
     void *handle;
     const char *name;          /* the descriptor's name once it is known to be valid, else NULL */
     lh_config_field_t *schema; /* the normalized schema once read (owned until added) */
+    lh_oauth_provider_t *oauth_provider; /* its copy, once read (owned until added) */
 };
 
 /* The file's base name without ".so": the refusal's name until the descriptor gives one. */
@@ -618,6 +620,49 @@ static int check_schema(struct load_attempt *at, const lh_plugin_t *desc)
     return 0;
 }
 
+/*
+ * The OAuth provider declaration, if any: copied in like every sized struct (sdk_abi.h)
+ * and checked against the normalized schema, so it runs after check_schema(). The copy
+ * replaces the plugin's pointer in the normalized descriptor.
+ */
+static int check_oauth_provider(struct load_attempt *at, const lh_plugin_t *desc)
+{
+    static const char hint[] = "declare it with LH_OAUTH_PROVIDER(...) and fix what the detail "
+                               "names (docs/sdk.md, \"OAuth consent\")";
+    const lh_oauth_provider_t *provider = desc->oauth_provider;
+    if (provider == NULL) {
+        return 0;
+    }
+    if (!in_plugin_object(at, provider, sizeof(uint32_t))) {
+        return refuse(at, "oauth_provider points outside the plugin's own object", hint,
+                      "plugin %s has an invalid OAuth provider", at->path);
+    }
+    uint32_t size;
+    memcpy(&size, provider, sizeof(size));
+    at->oauth_provider = malloc(sizeof(*at->oauth_provider));
+    if (at->oauth_provider == NULL) {
+        return refuse(at, "out of memory", NULL, "could not load plugin %s", at->path);
+    }
+    if (size < SDK_OAUTH_PROVIDER_SIZE_2_0 || !in_plugin_object(at, provider, size) ||
+        !sdk_copy_in(at->oauth_provider, sizeof(*at->oauth_provider), provider,
+                     SDK_OAUTH_PROVIDER_SIZE_2_0)) {
+        char detail[128];
+        snprintf(detail, sizeof(detail),
+                 "oauth_provider's struct_size is %u; an lh_oauth_provider_t of ABI 2.0 has at "
+                 "least %zu bytes",
+                 (unsigned)size, (size_t)SDK_OAUTH_PROVIDER_SIZE_2_0);
+        return refuse(at, detail, hint, "plugin %s has an invalid OAuth provider", at->path);
+    }
+    char *error = NULL;
+    if (oauth_provider_check(at->oauth_provider, at->schema, &error) != 0) {
+        int rc = refuse(at, error != NULL ? error : "out of memory", hint,
+                        "plugin %s has an invalid OAuth provider", at->path);
+        free(error);
+        return rc;
+    }
+    return 0;
+}
+
 static int check_unique(struct load_attempt *at, const lh_plugin_t *desc)
 {
     const struct plugin *first = loader_find(at->reg, desc->name);
@@ -658,8 +703,11 @@ static int add_plugin(struct load_attempt *at, const lh_plugin_t *normalized)
     }
     *p.desc_copy = *normalized;
     p.desc_copy->config_schema = p.schema;
+    p.oauth_provider = at->oauth_provider;
+    p.desc_copy->oauth_provider = p.oauth_provider;
     p.desc = p.desc_copy;
     at->schema = NULL;
+    at->oauth_provider = NULL;
     reg->plugins[reg->count++] = p;
     return 0;
 }
@@ -716,7 +764,7 @@ int loader_load_file(struct plugin_registry *reg, const char *path)
     if (check_identity(&at, &normalized) != 0 || check_kind(&at, &normalized) != 0 ||
         check_callbacks(&at, &normalized) != 0 || check_event_types(&at, &normalized) != 0 ||
         check_signature_headers(&at, &normalized) != 0 || check_schema(&at, &normalized) != 0 ||
-        check_unique(&at, &normalized) != 0) {
+        check_oauth_provider(&at, &normalized) != 0 || check_unique(&at, &normalized) != 0) {
         goto out;
     }
     if (add_plugin(&at, &normalized) != 0) {
@@ -731,6 +779,7 @@ out:
         dlclose(at.handle);
     }
     free(at.schema);
+    free(at.oauth_provider);
     free(open_path);
     return rc;
 }
@@ -886,6 +935,7 @@ void loader_free(struct plugin_registry *reg)
         free(p->path);
         free(p->desc_copy);
         free(p->schema);
+        free(p->oauth_provider);
     }
     free(reg->plugins);
     for (size_t i = 0; i < reg->refused_count; i++) {

@@ -30,8 +30,9 @@ struct plugin {
      * (the descriptor's webhook_signature_headers): a POST carrying none of them may be
      * refused 401 before its body is read. NULL: not declared. Points into the plugin. */
     const char *const *webhook_signature_headers;
-    lh_plugin_t *desc_copy;    /* owned: what desc points to for a loaded plugin */
-    lh_config_field_t *schema; /* owned: the normalized schema, LH_FIELD_END-terminated */
+    lh_plugin_t *desc_copy;              /* owned: what desc points to for a loaded plugin */
+    lh_config_field_t *schema;           /* owned: the normalized schema, LH_FIELD_END-terminated */
+    lh_oauth_provider_t *oauth_provider; /* owned: the provider's copy, or NULL */
 };
 
 struct plugin_refusal {

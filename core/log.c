@@ -101,3 +101,62 @@ void log_write(enum log_level level, const char *plugin, const char *instance, c
     log_writev(level, plugin, instance, fields, fmt, args);
     va_end(args);
 }
+
+/* Writes the summary line; limiter->mutex held. */
+static void write_summary(struct log_limiter *limiter, int64_t now)
+{
+    if (limiter->suppressed == 0) {
+        return;
+    }
+    double seconds = (double)(now - limiter->first_suppressed_ms) / 1000.0;
+    log_write(LOG_LEVEL_WARN, NULL, NULL, NULL, "%u %s suppressed in the last %.0f s",
+              limiter->suppressed, limiter->what, seconds < 1 ? 1 : seconds);
+    limiter->suppressed = 0;
+}
+
+bool log_limited(struct log_limiter *limiter, enum log_level level, const char *plugin,
+                 const char *instance, const char *fmt, ...)
+{
+    if (level < min_level) {
+        return false;
+    }
+    int64_t now = util_monotonic_ms();
+    pthread_mutex_lock(&limiter->mutex);
+    if (now - limiter->window_start_ms >= limiter->window_ms) {
+        limiter->window_start_ms = now;
+        limiter->written = 0;
+    }
+    bool allowed = limiter->written < limiter->burst;
+    if (allowed) {
+        limiter->written++;
+        write_summary(limiter, now);
+    } else if (limiter->suppressed++ == 0) {
+        limiter->first_suppressed_ms = now;
+    }
+    pthread_mutex_unlock(&limiter->mutex);
+    if (allowed) {
+        va_list args;
+        va_start(args, fmt);
+        log_writev(level, plugin, instance, NULL, fmt, args);
+        va_end(args);
+    }
+    return allowed;
+}
+
+void log_limiter_flush(struct log_limiter *limiter)
+{
+    int64_t now = util_monotonic_ms();
+    pthread_mutex_lock(&limiter->mutex);
+    if (limiter->suppressed > 0 && now - limiter->window_start_ms >= limiter->window_ms) {
+        write_summary(limiter, now);
+    }
+    pthread_mutex_unlock(&limiter->mutex);
+}
+
+unsigned log_limiter_suppressed(struct log_limiter *limiter)
+{
+    pthread_mutex_lock(&limiter->mutex);
+    unsigned n = limiter->suppressed;
+    pthread_mutex_unlock(&limiter->mutex);
+    return n;
+}

@@ -27,6 +27,7 @@ static const char usage_text[] =
     "  replay         re-queue dead deliveries, or route past events through a new route\n"
     "  sync           poll a source instance now (through the replica that polls it)\n"
     "  rescore        recompute lead scores after a change of scorers\n"
+    "  connect        give an instance OAuth access (consent in a browser; grant stored sealed)\n"
     "  reload         ask the daemon of a pid file to reload its configuration (SIGHUP)\n"
     "  version        print the version and the plugin ABI version\n"
     "\n"
@@ -68,7 +69,8 @@ static const struct {
 } commands[] = {
     {"run", cmd_run},         {"migrate", cmd_migrate}, {"check-config", cmd_check_config},
     {"plugins", cmd_plugins}, {"replay", cmd_replay},   {"sync", cmd_sync},
-    {"rescore", cmd_rescore}, {"reload", cmd_reload},   {"version", cmd_version},
+    {"rescore", cmd_rescore}, {"reload", cmd_reload},   {"connect", cmd_connect},
+    {"version", cmd_version},
 };
 
 int main(int argc, char **argv)

@@ -208,7 +208,9 @@ int migrate_apply_policy(PGconn *conn, const struct schema_policy *policy,
     bool locked = false;
 
     *error_out = NULL;
-    if (exec_ok(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", &error) != 0) {
+    /* A migration (and the wait for another replica's) may take as long as it takes. */
+    if (exec_ok(conn, "SET statement_timeout = 0", &error) != 0 ||
+        exec_ok(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", &error) != 0) {
         goto out;
     }
     locked = true;
@@ -303,34 +305,61 @@ int migrate_apply(PGconn *conn, int *applied_out, char **error_out)
                               error_out);
 }
 
-int migrate_read_schema(PGconn *conn, const struct schema_policy *policy,
-                        struct schema_state *state_out, char **error_out)
+/* The newest applied version and the largest runs_from of those newer than the release.
+ * to_jsonb(s): a database set up before runs_from existed has no such column, and each of
+ * its migrations counts as contracting. */
+static const char sql_read_schema[] =
+    "SELECT coalesce(max(version), 0), coalesce(max(coalesce((to_jsonb(s)->>'runs_from')::int,"
+    " version)) FILTER (WHERE version > $1::int), 0) FROM schema_migrations s";
+
+/* Reads the schema state, waiting at most ms for the answer (0: as long as it takes). */
+static int read_schema(PGconn *conn, const struct schema_policy *policy, int64_t ms,
+                       struct schema_state *state_out, char **error_out)
 {
     *state_out = (struct schema_state){0};
     char latest[16];
     snprintf(latest, sizeof(latest), "%d", schema_policy_latest(policy));
     const char *params[] = {latest};
-    /* to_jsonb(s): a database set up before runs_from existed has no such column, and
-     * each of its migrations counts as contracting. */
-    PGresult *result = PQexecParams(
-        conn,
-        "SELECT coalesce(max(version), 0), coalesce(max(coalesce((to_jsonb(s)->>'runs_from')::int,"
-        " version)) FILTER (WHERE version > $1::int), 0) FROM schema_migrations s",
-        1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(result) != PGRES_TUPLES_OK) {
-        const char *state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
-        /* 42P01: the table does not exist yet, i.e. nothing applied */
-        int rc = state != NULL && strcmp(state, "42P01") == 0 ? 0 : -1;
-        if (rc != 0 && error_out != NULL) {
-            *error_out = store_error_message(conn, result);
+    PGresult *result = NULL;
+    char *error = NULL;
+    enum store_result rc = STORE_OK;
+    if (ms > 0) {
+        rc = store_query_within(conn, sql_read_schema, 1, params, ms, &result, &error);
+    } else {
+        result = PQexecParams(conn, sql_read_schema, 1, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(result) != PGRES_TUPLES_OK) {
+            rc = store_classify(conn, result);
+            error = store_error_message(conn, result);
         }
+    }
+    if (rc != STORE_OK) {
+        const char *state = result != NULL ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
+        /* 42P01: the table does not exist yet, i.e. nothing applied */
+        int failed = state != NULL && strcmp(state, "42P01") == 0 ? 0 : -1;
+        if (failed != 0 && error_out != NULL) {
+            *error_out = error;
+            error = NULL;
+        }
+        free(error);
         PQclear(result);
-        return rc;
+        return failed;
     }
     state_out->current = (int)strtol(PQgetvalue(result, 0, 0), NULL, 10);
     state_out->newer_runs_from = (int)strtol(PQgetvalue(result, 0, 1), NULL, 10);
     PQclear(result);
     return 0;
+}
+
+int migrate_read_schema(PGconn *conn, const struct schema_policy *policy,
+                        struct schema_state *state_out, char **error_out)
+{
+    return read_schema(conn, policy, 0, state_out, error_out);
+}
+
+int migrate_read_schema_within(PGconn *conn, const struct schema_policy *policy, int64_t ms,
+                               struct schema_state *state_out, char **error_out)
+{
+    return read_schema(conn, policy, ms > 0 ? ms : 1, state_out, error_out);
 }
 
 int migrate_status(PGconn *conn, int *current_out, int *latest_out)

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -46,6 +47,14 @@ int migrate_apply_policy(PGconn *conn, const struct schema_policy *policy,
  */
 int migrate_read_schema(PGconn *conn, const struct schema_policy *policy,
                         struct schema_state *state_out, char **error_out);
+
+/*
+ * migrate_read_schema_within - the same, waiting at most ms for the database's answer:
+ * for the readiness checker, which must never wait on a database that hangs. After a -1
+ * for want of an answer the connection's state is unknown: close it.
+ */
+int migrate_read_schema_within(PGconn *conn, const struct schema_policy *policy, int64_t ms,
+                               struct schema_state *state_out, char **error_out);
 
 /*
  * migrate_apply - bring the schema up to date.

@@ -1,8 +1,9 @@
 /*
  * poller.c - poll threads, one per source instance (see poller.h).
  *
- * A thread sleeps in select(2) on its session's socket (for sync notifications) and an
- * eventfd (to be stopped), until its next poll is due.
+ * A thread sleeps in poll(2) on its session's socket (for sync notifications) and an
+ * eventfd (to be stopped), until its next poll is due. (Not select(): a daemon with
+ * thousands of connections open hands out descriptors past FD_SETSIZE.)
  */
 #include <errno.h>
 #include <pthread.h>
@@ -10,15 +11,15 @@
 #include <string.h>
 #include <time.h>
 #include <sys/eventfd.h>
-#include <sys/select.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "poll_lease.h"
 #include "poller.h"
 #include "store_pg.h"
 #include "util.h"
 
-#define POLLER_LOCK_CLASS       0x4c48 /* "LH": our advisory locks' first key */
 #define POLLER_RECONNECT_MS     1000
 #define POLLER_UNINITIALIZED_MS 5000 /* recheck an instance whose init failed */
 #define POLLER_RETRY_BASE_MS    1000
@@ -28,7 +29,7 @@ static const char sql_started[] =
     "VALUES ($1, $2, now(), now()) ON CONFLICT (instance) DO UPDATE SET owner = $2, "
     "last_poll_started_at = now(), updated_at = now()";
 
-/* last_success_at and consecutive_failures (migration 0008) feed the connector health */
+/* last_success_at and consecutive_failures (migration 0010) feed the connector health */
 static const char sql_finished[] =
     "UPDATE connector_status SET last_poll_finished_at = now(), last_poll_outcome = $2, "
     "last_poll_events = $3::int, last_error = $4, polls = polls + 1, updated_at = now(), "
@@ -62,12 +63,6 @@ static uint64_t fnv1a64(const char *text)
         h = (h ^ *p) * 1099511628211ULL;
     }
     return h;
-}
-
-void poller_lock_key(const char *instance, int32_t *class_out, int32_t *object_out)
-{
-    *class_out = POLLER_LOCK_CLASS;
-    *object_out = (int32_t)(uint32_t)fnv1a64(instance);
 }
 
 char *poller_sync_channel(const char *instance)
@@ -108,8 +103,8 @@ static void count_poll(struct metrics *metrics, const char *instance, const char
 }
 
 void poller_run_once(struct instance *source, struct ingest *ingest, PGconn *conn,
-                     const char *replica, struct metrics *metrics, atomic_bool *cancel,
-                     struct poll_result *result)
+                     const char *replica, const struct poll_lease *lease, struct metrics *metrics,
+                     atomic_bool *cancel, struct poll_result *result)
 {
     memset(result, 0, sizeof(*result));
     result->retry_after_ms = -1;
@@ -140,7 +135,17 @@ void poller_run_once(struct instance *source, struct ingest *ingest, PGconn *con
     result->events = ctx.emitted;
     snprintf(result->outcome, sizeof(result->outcome), "%s", instance_status_name(status));
     if (status == LH_OK && !ingest_batch_empty(&batch)) {
-        if (ingest_submit_wait(ingest, &batch) != STORE_OK) {
+        if (lease != NULL) {
+            batch.fence = (struct store_fence){source->name, lease->fence};
+        }
+        enum store_result stored = ingest_submit_wait(ingest, &batch);
+        if (stored == STORE_FENCED) {
+            status = LH_RETRY;
+            result->fenced = true;
+            snprintf(result->outcome, sizeof(result->outcome), "fenced");
+            result->error = strdup("another replica took over the instance's polls while this "
+                                   "one polled: nothing stored");
+        } else if (stored != STORE_OK) {
             status = LH_RETRY;
             snprintf(result->outcome, sizeof(result->outcome), "commit_failed");
             result->error = util_printf("its events could not be stored: %s",
@@ -195,9 +200,10 @@ static int64_t next_delay(const struct instance *source, const struct poll_resul
 
 static PGconn *session_open(struct poll_thread *t)
 {
-    PGconn *conn = PQconnectdb(t->poller->database_url);
-    if (PQstatus(conn) != CONNECTION_OK) {
-        PQfinish(conn);
+    char *error = NULL;
+    PGconn *conn = store_connect(t->poller->database_url, &error);
+    if (conn == NULL) {
+        free(error);
         return NULL;
     }
     char *channel = poller_sync_channel(t->source->name);
@@ -212,22 +218,6 @@ static PGconn *session_open(struct poll_thread *t)
         return NULL;
     }
     return conn;
-}
-
-static bool try_lock(PGconn *conn, const char *instance)
-{
-    int32_t class_id, object_id;
-    poller_lock_key(instance, &class_id, &object_id);
-    char a[16], b[16];
-    snprintf(a, sizeof(a), "%d", class_id);
-    snprintf(b, sizeof(b), "%d", object_id);
-    const char *params[] = {a, b};
-    PGresult *res = PQexecParams(conn, "SELECT pg_try_advisory_lock($1::int, $2::int)", 2, NULL,
-                                 params, NULL, NULL, 0);
-    bool locked = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-                  strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-    PQclear(res);
-    return locked;
 }
 
 /* What the session's notifications asked for. */
@@ -261,27 +251,21 @@ static bool wait_for_work(struct poll_thread *t, PGconn *conn, int64_t ms, struc
             return true;
         }
     }
-    fd_set readable;
-    FD_ZERO(&readable);
-    FD_SET(t->wake_fd, &readable);
-    int max_fd = t->wake_fd;
+    struct pollfd fds[2] = {{.fd = t->wake_fd, .events = POLLIN}, {.fd = -1, .events = POLLIN}};
     int sock = conn != NULL ? PQsocket(conn) : -1;
-    if (sock >= 0) {
-        FD_SET(sock, &readable);
-        max_fd = sock > max_fd ? sock : max_fd;
-    }
-    struct timeval timeout = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
-    int ready = select(max_fd + 1, &readable, NULL, NULL, &timeout);
+    fds[1].fd = sock; /* poll() skips a negative descriptor */
+    int timeout = ms > INT32_MAX ? INT32_MAX : (int)(ms < 0 ? 0 : ms);
+    int ready = poll(fds, 2, timeout);
     if (ready <= 0) {
         return true;
     }
-    if (FD_ISSET(t->wake_fd, &readable)) {
+    if (fds[0].revents & POLLIN) {
         uint64_t ignored;
         if (read(t->wake_fd, &ignored, sizeof(ignored)) < 0 && errno != EAGAIN) {
             return true;
         }
     }
-    if (sock >= 0 && FD_ISSET(sock, &readable)) {
+    if (sock >= 0 && fds[1].revents != 0) {
         if (!PQconsumeInput(conn)) {
             return false;
         }
@@ -296,6 +280,7 @@ static void *poll_thread_main(void *arg)
     struct instance *source = t->source;
     PGconn *conn = NULL;
     bool owned = false;
+    struct poll_lease lease;
     struct asked asked = {false, false};
     unsigned failures = 0;
     int64_t next_due = util_monotonic_ms();
@@ -344,20 +329,35 @@ static void *poll_thread_main(void *arg)
             continue;
         }
         if (!owned) {
-            owned = try_lock(conn, source->name);
+            char *error = NULL;
+            int taken = poll_lease_acquire(conn, source->name, t->poller->replica, &lease, &error);
+            owned = taken == 1;
             if (!owned) {
-                /* polled by another replica; try again next interval */
+                if (taken < 0) {
+                    log_write(LOG_LEVEL_WARN, source->plugin->name, source->name, NULL,
+                              "cannot take the poll lease: %s", error ? error : "?");
+                }
+                free(error);
+                /* polled by another replica (or the database failed); try again next
+                 * interval */
                 next_due = util_monotonic_ms() + source->poll_interval_ms;
                 continue;
             }
             log_write(LOG_LEVEL_INFO, source->plugin->name, source->name, NULL,
-                      "this replica polls the instance now");
+                      "this replica polls the instance now (fence %lld)", (long long)lease.fence);
         }
         struct poll_result result;
-        poller_run_once(source, t->poller->ingest, conn, t->poller->replica, t->poller->metrics,
-                        &t->stopping, &result);
-        if (strcmp(result.outcome, "no_database") == 0 && PQstatus(conn) != CONNECTION_OK) {
-            /* the session (and its lock) is gone: start over */
+        poller_run_once(source, t->poller->ingest, conn, t->poller->replica, &lease,
+                        t->poller->metrics, &t->stopping, &result);
+        if (result.fenced ||
+            (strcmp(result.outcome, "no_database") == 0 && PQstatus(conn) != CONNECTION_OK)) {
+            /* the session (and its lock) is gone, or another replica holds the lease now:
+             * start over, from a new session that must take the lease again */
+            if (result.fenced) {
+                log_write(LOG_LEVEL_WARN, source->plugin->name, source->name, NULL,
+                          "lost the poll lease to another replica; nothing of this poll was "
+                          "stored");
+            }
             PQfinish(conn);
             conn = NULL;
             owned = false;

@@ -2,15 +2,17 @@
  * poller.h - polls source instances every poll_interval.
  *
  * Each source instance with a poll callback gets a thread and its own PostgreSQL session.
- * Exactly one replica polls an instance: the one holding its session-level advisory lock.
- * The owner keeps the lock while it lives; the others try to take it every interval, so
+ * Exactly one replica polls an instance: the one holding its lease (poll_lease.h: a
+ * session-level advisory lock, and a fence its commits are checked against). The owner
+ * keeps the lease while its session lives; the others try to take it every interval, so
  * when the owner dies (its session ends, the lock with it) one of them takes over within
- * an interval. Each thread also LISTENs on the instance's sync channel, so that
- * `leadhubd sync INSTANCE` (from any machine) makes the owner poll at once, and so do the
- * notifications a webhook records and poll_soon() (payload STORE_WAKE_PAYLOAD, sent when
- * their transaction commits) - unless the last poll failed: then they wait for its backoff
- * or the provider's Retry-After, which `sync` does not. Everything that arrives before a
- * poll starts makes one poll.
+ * an interval. A replica whose session died while it polled finds its commit refused
+ * (the fence) and starts over. Each thread also LISTENs on the instance's sync channel, so
+ * that `leadhubd sync INSTANCE` (from any machine) makes the owner poll at once, and so do
+ * the notifications a webhook records and poll_soon() (payload STORE_WAKE_PAYLOAD, sent
+ * when their transaction commits) - unless the last poll failed: then they wait for its
+ * backoff or the provider's Retry-After, which `sync` does not. Everything that arrives
+ * before a poll starts makes one poll.
  *
  * A poll's events and checkpoints commit together (through ingest) or not at all; a poll
  * that fails or cannot commit leaves the cursor where it was, and the next poll repeats
@@ -60,6 +62,7 @@ bool poller_stop(struct poller *poller, int64_t grace_ms);
 struct poll_result {
     lh_status_t status;  /* the callback's; LH_RETRY when its events could not commit */
     bool committed;      /* its events and checkpoints are stored */
+    bool fenced;         /* refused: another replica holds the lease now */
     unsigned events;     /* events emitted */
     unsigned new_events; /* of which were not stored before */
     int64_t retry_after_ms;
@@ -67,20 +70,20 @@ struct poll_result {
     char *error;      /* malloc'd reason, or NULL */
 };
 
+struct poll_lease;
+
 /*
  * poller_run_once - poll `source` once and commit what it emitted through `ingest`,
  * recording start and end in connector_status through `conn` (may be NULL). Shared by the
- * poller threads and `leadhubd sync`. The caller holds the instance's advisory lock.
+ * poller threads and `leadhubd sync`. The caller holds the instance's lease, whose fence
+ * the commit is checked against.
  *   cancel: may be NULL; when it turns true the poll's should_stop() says so.
  */
 void poller_run_once(struct instance *source, struct ingest *ingest, PGconn *conn,
-                     const char *replica, struct metrics *metrics, atomic_bool *cancel,
-                     struct poll_result *result);
+                     const char *replica, const struct poll_lease *lease, struct metrics *metrics,
+                     atomic_bool *cancel, struct poll_result *result);
 
 void poll_result_clear(struct poll_result *result);
-
-/* The advisory lock key of an instance's polls: pg_try_advisory_lock($1::int, $2::int). */
-void poller_lock_key(const char *instance, int32_t *class_out, int32_t *object_out);
 
 /* The LISTEN/NOTIFY channel that asks the owner of `instance` to poll now: malloc'd. */
 char *poller_sync_channel(const char *instance);

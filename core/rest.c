@@ -1,9 +1,9 @@
 /*
  * rest.c - /v1: authentication, routing, and the helpers every handler uses.
  *
- * Handlers run on the HTTP threads and read through a connection per thread; PostgreSQL
- * builds the JSON of list answers itself (json_agg), so a page is one statement and one
- * parse.
+ * Handlers run on the API workers (http_api.c), never on libmicrohttpd's threads, and read
+ * through a connection per worker; PostgreSQL builds the JSON of list answers itself
+ * (json_agg), so a page is one statement and one parse.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -294,7 +294,15 @@ bool rest_param_time_ms(const struct rest_request *request, struct rest_response
 {
     const char *text = rest_param(request, name);
     *given_out = text != NULL;
-    if (text != NULL && util_parse_rfc3339(text, ms_out) != 0) {
+    if (text == NULL) {
+        return true;
+    }
+    int parsed = util_parse_rfc3339(text, ms_out);
+    if (parsed == -2) {
+        return rest_bad_parameter(response, name,
+                                  "out of range: expected a time " UTIL_TIME_RANGE_TEXT);
+    }
+    if (parsed != 0) {
         return rest_bad_parameter(response, name,
                                   "expected an RFC 3339 date-time such as 2026-11-27T10:00:00Z");
     }
@@ -384,11 +392,12 @@ json_t *rest_query_json_with(struct daemon *daemon, struct rest_response *respon
         return NULL;
     }
     json_t *value = PQntuples(result) == 1 && !PQgetisnull(result, 0, 0)
-                        ? json_loads(PQgetvalue(result, 0, 0), JSON_DECODE_ANY, NULL)
+                        ? store_json_loads(PQgetvalue(result, 0, 0), JSON_DECODE_ANY, NULL)
                         : json_null();
     PQclear(result);
     if (value == NULL) {
-        rest_error(response, 500, "internal", NULL, "out of memory");
+        log_error("REST query %s: its answer does not decode", name);
+        rest_error(response, 500, "internal", NULL, "the answer could not be read; see the log");
     }
     return value;
 }
@@ -529,11 +538,13 @@ void rest_handle(const struct rest_request *request, struct rest_response *respo
         }
         return;
     }
-    if (n == 3 && strcmp(a, "connectors") == 0 && strcmp(parts[2], "sync") == 0) {
+    if (n == 3 && strcmp(a, "connectors") == 0 &&
+        (strcmp(parts[2], "sync") == 0 || strcmp(parts[2], "connect") == 0)) {
         if (!is(request, "POST")) {
             method_not_allowed(response, "POST");
         } else if (has_scope(request, response, NEED_ADMIN)) {
-            rest_connector_sync(request, response, parts[1]);
+            (strcmp(parts[2], "sync") == 0 ? rest_connector_sync
+                                           : rest_connector_connect)(request, response, parts[1]);
         }
         return;
     }

@@ -104,9 +104,27 @@ json_t *rest_connector_attention(const json_t *entry, int64_t now_ms)
         }
     }
     const char *token = json_string_value(json_object_get(entry, "token"));
-    if (token != NULL && strcmp(token, "failed") == 0) {
-        add(list, "token_failed",
-            "its OAuth2 token could not be refreshed: the grant may need consent again");
+    const json_t *oauth = json_object_get(entry, "oauth");
+    const char *consent = json_string_value(json_object_get(oauth, "state"));
+    const char *how = json_string_value(json_object_get(json_object_get(oauth, "action"), "cli"));
+    /* the stored consent is the truth of every replica; this replica's token state only
+     * learns of a new grant when it next needs a token */
+    bool refused = consent != NULL ? strcmp(consent, "needs_consent") == 0
+                                   : token != NULL && strcmp(token, "needs_consent") == 0;
+    if (refused) {
+        add(list, "needs_consent", "its OAuth grant needs consent again%s%s",
+            how != NULL ? ": " : "", how != NULL ? how : "");
+    } else if (token != NULL && strcmp(token, "failed") == 0) {
+        add(list, "token_failed", "its OAuth2 token could not be refreshed");
+    }
+    /* consent_of() (rest_connectors.c) offers the action once the end is near */
+    const json_t *days = json_object_get(oauth, "refresh_token_days_left");
+    if (consent != NULL && strcmp(consent, "granted") == 0 && json_is_integer(days) &&
+        how != NULL) {
+        add(list, "consent_expiring",
+            "its refresh token ends in %lld day%s: consent again "
+            "before then: %s",
+            (long long)json_integer_value(days), json_integer_value(days) == 1 ? "" : "s", how);
     }
     const char *circuit = json_string_value(json_object_get(entry, "circuit"));
     if (circuit != NULL && strcmp(circuit, "closed") != 0) {

@@ -2,12 +2,14 @@
  * rest_connectors.c - GET /v1/connectors, GET /v1/connectors/{name} and
  * POST /v1/connectors/{name}/sync. Status combines the configuration (every instance,
  * disabled ones too, and the scorers), this replica's view (initialized, token state,
- * circuit) and the database's (last poll, cursor age, counts) — never a secret.
+ * circuit) and the database's (last poll, cursor age, counts, OAuth consent) — never a
+ * secret.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "loader.h"
+#include "oauth_provider.h"
 #include "poller.h"
 #include "rest_internal.h"
 #include "util.h"
@@ -25,7 +27,9 @@ static const char sql_status[] =
     "'cursor_updated_at', (SELECT max(c.updated_at) FROM connector_state c "
     "WHERE c.instance = n.name AND c.key NOT LIKE 'leadhub.%'), "
     "'cursor_age_seconds', (SELECT floor(extract(epoch FROM now() - max(c.updated_at)))::bigint "
-    "FROM connector_state c WHERE c.instance = n.name AND c.key NOT LIKE 'leadhub.%'))), "
+    "FROM connector_state c WHERE c.instance = n.name AND c.key NOT LIKE 'leadhub.%'), "
+    "'oauth_status', (SELECT c.value FROM connector_state c WHERE c.instance = n.name AND "
+    "c.key = 'leadhub.oauth2.status'))), "
     "'{}'::json) FROM unnest($1::text[]) AS n(name)";
 
 /*
@@ -128,6 +132,52 @@ static void add_runtime(struct daemon *daemon, json_t *entry, const json_t *circ
     instance_release(instance);
 }
 
+#define CONSENT_WARN_DAYS 14
+
+/*
+ * The OAuth consent of an instance whose plugin has a provider and whose file names the
+ * client: the grant's status as stored (any replica wrote it; never a token), the days its
+ * refresh token has left when the provider said, and what to do when it needs a person.
+ * null for the others. `status` is the stored status row (borrowed; may be NULL).
+ */
+static json_t *consent_of(struct daemon *daemon, const char *name, const json_t *status)
+{
+    struct instance *instance = daemon_find_instance(daemon, name);
+    const lh_oauth_provider_t *provider =
+        instance != NULL ? oauth_provider_of(instance->plugin->desc) : NULL;
+    const char *id_setting = provider != NULL && provider->client_id_setting != NULL
+                                 ? provider->client_id_setting
+                                 : "client_id";
+    bool uses = provider != NULL && json_object_get(instance->settings, id_setting) != NULL;
+    instance_release(instance);
+    if (!uses) {
+        return json_null();
+    }
+    const char *state = json_string_value(json_object_get(status, "state"));
+    const char *ends = json_string_value(json_object_get(status, "refresh_token_expires_at"));
+    int64_t ends_ms = 0;
+    json_t *days = json_null();
+    if (ends != NULL && util_parse_rfc3339(ends, &ends_ms) == 0) {
+        int64_t left = ends_ms - util_now_ms();
+        days = json_integer(left > 0 ? left / (24LL * 3600 * 1000) : 0);
+    }
+    bool soon = json_is_integer(days) && json_integer_value(days) <= CONSENT_WARN_DAYS;
+    const char *shown = state != NULL ? state : "none";
+    json_t *action = json_null();
+    if (strcmp(shown, "granted") != 0 || soon) {
+        action = json_pack("{s:s++,s:s++}", "cli", "leadhubd connect ", name, "", "api",
+                           "POST /v1/connectors/", name, "/connect");
+    }
+    json_t *reason = json_object_get(status, "reason");
+    json_t *granted_at = json_object_get(status, "granted_at");
+    json_t *ends_at = json_object_get(status, "refresh_token_expires_at");
+    return json_pack("{s:s,s:O?,s:O?,s:O?,s:o,s:o}", "state", shown, "reason",
+                     json_is_string(reason) ? reason : NULL, "granted_at",
+                     json_is_string(granted_at) ? granted_at : NULL, "refresh_token_expires_at",
+                     json_is_string(ends_at) ? ends_at : NULL, "refresh_token_days_left", days,
+                     "action", action);
+}
+
 json_t *rest_connector_status(const struct rest_request *request, struct rest_response *response,
                               const char *only)
 {
@@ -175,7 +225,11 @@ json_t *rest_connector_status(const struct rest_request *request, struct rest_re
     {
         const char *name = json_string_value(json_object_get(entry, "name"));
         add_runtime(daemon, entry, circuits, scorers);
-        json_object_update(entry, json_object_get(stored, name));
+        json_t *row = json_object_get(stored, name);
+        json_object_set_new(entry, "oauth",
+                            consent_of(daemon, name, json_object_get(row, "oauth_status")));
+        json_object_del(row, "oauth_status");
+        json_object_update(entry, row);
         json_object_update(entry, json_object_get(counts, name));
         json_object_set_new(entry, "attention", rest_connector_attention(entry, util_now_ms()));
     }

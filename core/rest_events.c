@@ -169,6 +169,14 @@ void rest_events_post(const struct rest_request *request, struct rest_response *
 
 void rest_events_answer(struct rest_response *response, const struct ingest_batch *batch)
 {
+    if (batch->event_count > 0 && batch->result == STORE_REJECTED) {
+        /* the database refused the data: the same request would be refused again */
+        json_decref(response->items);
+        response->items = NULL;
+        rest_error(response, 500, "internal", NULL,
+                   "the database refused the events; nothing was stored (see the daemon's log)");
+        return;
+    }
     if (batch->event_count > 0 && batch->result != STORE_OK) {
         json_decref(response->items);
         response->items = NULL;

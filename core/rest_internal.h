@@ -13,7 +13,7 @@
 #define REST_LIMIT_MAX     500
 
 /*
- * rest_store - this thread's database connection for REST reads (one per HTTP thread,
+ * rest_store - this thread's database connection for REST reads (one per API worker,
  * opened on first use, sessions in UTC so timestamps read as RFC 3339 Z). NULL with a 503
  * set on the response when the database cannot be reached.
  */
@@ -105,6 +105,8 @@ void rest_connector_get(const struct rest_request *request, struct rest_response
                         const char *name);
 void rest_connector_sync(const struct rest_request *request, struct rest_response *response,
                          const char *name);
+void rest_connector_connect(const struct rest_request *request, struct rest_response *response,
+                            const char *name);
 void rest_connector_health(const struct rest_request *request, struct rest_response *response,
                            const char *name);
 void rest_lead_timeline(const struct rest_request *request, struct rest_response *response,
@@ -123,8 +125,8 @@ json_t *rest_connector_status(const struct rest_request *request, struct rest_re
 
 /*
  * rest_connector_attention - what needs attention on one status entry (enabled instances
- * only): [{code, message}], codes not_running, token_failed, circuit_open,
- * dead_deliveries, poll_failing, poll_lag. `now_ms` is the wall clock (Unix ms). NEW
+ * only): [{code, message}], codes not_running, needs_consent, token_failed,
+ * consent_expiring, circuit_open, dead_deliveries, poll_failing, poll_lag. `now_ms` is the wall clock (Unix ms). NEW
  * reference.
  */
 json_t *rest_connector_attention(const json_t *entry, int64_t now_ms);

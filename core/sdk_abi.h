@@ -19,11 +19,12 @@
 
 #define SDK_END_OF(type, member) (offsetof(type, member) + sizeof(((type *)NULL)->member))
 
-#define SDK_DESCRIPTOR_SIZE_2_0    SDK_END_OF(lh_plugin_t, score)
-#define SDK_CONFIG_FIELD_SIZE_2_0  SDK_END_OF(lh_config_field_t, description)
-#define SDK_HTTP_REQUEST_SIZE_2_0  SDK_END_OF(lh_http_request_t, retry_hint_header)
-#define SDK_HTTP_RESPONSE_SIZE_2_0 SDK_END_OF(lh_http_response_t, retry_after_ms)
-#define SDK_OAUTH2_SIZE_2_0        SDK_END_OF(lh_oauth2_t, scope)
+#define SDK_DESCRIPTOR_SIZE_2_0     SDK_END_OF(lh_plugin_t, score)
+#define SDK_CONFIG_FIELD_SIZE_2_0   SDK_END_OF(lh_config_field_t, description)
+#define SDK_HTTP_REQUEST_SIZE_2_0   SDK_END_OF(lh_http_request_t, retry_hint_header)
+#define SDK_HTTP_RESPONSE_SIZE_2_0  SDK_END_OF(lh_http_response_t, retry_after_ms)
+#define SDK_OAUTH2_SIZE_2_0         SDK_END_OF(lh_oauth2_t, scope)
+#define SDK_OAUTH_PROVIDER_SIZE_2_0 SDK_END_OF(lh_oauth_provider_t, client_secret_setting)
 
 /*
  * sdk_copy_in - copy the plugin-filled struct at src (its first member its struct_size)

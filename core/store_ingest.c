@@ -191,6 +191,7 @@ static const struct {
     {"ingest_checkpoints", sql_checkpoints_upsert, 1},
     {"ingest_notifications_remove", store_sql_notifications_remove, 1},
     {"ingest_notifications_put", store_sql_notifications_put, 2},
+    {"ingest_fence", "SELECT leadhub_poll_fence_check($1, $2::bigint)", 2},
 };
 
 static enum store_result prepare_statements(struct store *store, char **error_out)
@@ -1251,6 +1252,7 @@ static enum store_result write_batch(struct store *store, struct event_record *e
                                      bool own_transaction, char **error_out)
 {
     struct store_checkpoint *checkpoints = writes != NULL ? writes->checkpoints : NULL;
+    const struct store_fence *fence = writes != NULL ? writes->fence : NULL;
     size_t checkpoint_count = writes != NULL ? writes->checkpoint_count : 0;
     bool state_writes =
         writes != NULL && (writes->checkpoint_count > 0 || writes->notification_count > 0 ||
@@ -1316,11 +1318,24 @@ static enum store_result write_batch(struct store *store, struct event_record *e
     }
 
     /* 3: leads by email, identities, events and their deliveries, checkpoints,
-     * notifications */
+     * notifications; a poll's batch first checks (and holds) its lease, in the same
+     * transaction */
     bool meetings = has_meetings(&b);
+    if (fence != NULL) {
+        char token[24];
+        snprintf(token, sizeof(token), "%lld", (long long)fence->fence);
+        const char *params[] = {fence->instance, token};
+        if ((rc = send_texts(&b, "ingest_fence", 2, params)) != STORE_OK) {
+            goto out;
+        }
+    }
+    size_t events_at = 0;
     if ((rc = send_adopt_emails(&b)) != STORE_OK ||
-        (rc = send_upsert_email_leads(&b)) != STORE_OK || (rc = send_identities(&b)) != STORE_OK ||
-        (rc = send_events(&b, router, destinations)) != STORE_OK ||
+        (rc = send_upsert_email_leads(&b)) != STORE_OK || (rc = send_identities(&b)) != STORE_OK) {
+        goto out;
+    }
+    events_at = store_pipeline_pending(store);
+    if ((rc = send_events(&b, router, destinations)) != STORE_OK ||
         (rc = send_checkpoints(&b, checkpoints, checkpoint_count)) != STORE_OK ||
         (rc = send_notifications(&b, writes)) != STORE_OK) {
         goto out;
@@ -1329,13 +1344,13 @@ static enum store_result write_batch(struct store *store, struct event_record *e
         (rc = store_pipeline_send_command(store, "COMMIT", &b.error)) != STORE_OK) {
         goto out;
     }
-    /* Of the statements that return rows, the events insert comes first: the notifications'
-     * (their NOTIFY select) are queued after it. */
+    /* The events insert's rows say which events are new: found by its place in the
+     * pipeline, as the fence check before it and the notifications' NOTIFY select after it
+     * return rows too. */
     PGresult *results[8] = {NULL};
     rc = sync_pipeline(&b, results, UTIL_ARRAY_LEN(results));
     for (size_t i = 0; i < UTIL_ARRAY_LEN(results); i++) {
-        if (results[i] != NULL && PQresultStatus(results[i]) == PGRES_TUPLES_OK &&
-            inserted == NULL && b.events_sent) {
+        if (b.events_sent && i == events_at) {
             inserted = results[i];
         } else {
             PQclear(results[i]);

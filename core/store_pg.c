@@ -3,6 +3,7 @@
  * error means (retry later, retry now, or give up).
  */
 #include <ctype.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,6 +241,9 @@ enum store_result store_classify(PGconn *conn, const PGresult *result)
     if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
         return STORE_CONFLICT;
     }
+    if (strcmp(state, "LHF01") == 0) {
+        return STORE_FENCED; /* leadhub_poll_fence_check(), migration 0009 */
+    }
     /* Class 08 connection exceptions, 57 operator intervention (shutdown, cancel),
      * 53 insufficient resources: all pass. */
     if (strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0 ||
@@ -256,15 +260,60 @@ static void ignore_notice(void *arg, const char *message)
     (void)message;
 }
 
-static PGconn *connect_url(const char *url, char **error_out)
+/* The statement timeout of sessions opened after store_set_statement_timeout(); 0: none.
+ * Written once at start-up, before threads start. */
+static int64_t session_statement_timeout_ms;
+
+void store_set_statement_timeout(int64_t ms)
 {
-    static const char *const keys[] = {"dbname", "connect_timeout", "application_name",
-                                       "client_encoding", NULL};
-    /* the release's name and schema generation: `leadhubd migrate` reads it from
-     * pg_stat_activity before it applies a contracting migration (schema_policy.h) */
-    const char *const values[] = {url, "5", schema_policy_application_name(), "UTF8", NULL};
-    /* expand_dbname=1: the first dbname may be a whole URI or conninfo string; the other
-     * keys only apply where it does not say otherwise. */
+    session_statement_timeout_ms = ms;
+}
+
+/* A statement timeout unless the server already gives the session one (the role's, the
+ * database's, or `options` in the URL): theirs wins. */
+static int apply_statement_timeout(PGconn *conn, char **error_out)
+{
+    if (session_statement_timeout_ms <= 0) {
+        return 0;
+    }
+    char value[32];
+    snprintf(value, sizeof(value), "%lldms", (long long)session_statement_timeout_ms);
+    const char *params[] = {value};
+    PGresult *result = PQexecParams(conn,
+                                    "SELECT set_config('statement_timeout', $1, false) "
+                                    "WHERE current_setting('statement_timeout') = '0'",
+                                    1, NULL, params, NULL, NULL, 0);
+    int rc = PQresultStatus(result) == PGRES_TUPLES_OK ? 0 : -1;
+    if (rc != 0) {
+        *error_out = store_error_message(conn, result);
+    }
+    PQclear(result);
+    return rc;
+}
+
+PGconn *store_connect(const char *url, char **error_out)
+{
+    /* Timeouts first: with expand_dbname=1 the URL (the dbname value, expanded) overrides
+     * the keywords before it, so an operator's connect_timeout or keepalives win. */
+    static const char *const keys[] = {"connect_timeout",  "keepalives",
+                                       "keepalives_idle",  "keepalives_interval",
+                                       "keepalives_count", "tcp_user_timeout",
+                                       "dbname",           "application_name",
+                                       "client_encoding",  NULL};
+    /* After the URL, what it may not change: the release's name and schema generation,
+     * which `leadhubd migrate` reads from pg_stat_activity before it applies a contracting
+     * migration (schema_policy.h), and the encoding. */
+    const char *const values[] = {STORE_CONNECT_TIMEOUT_S,
+                                  "1",
+                                  STORE_KEEPALIVES_IDLE_S,
+                                  STORE_KEEPALIVES_INTERVAL_S,
+                                  STORE_KEEPALIVES_COUNT,
+                                  STORE_TCP_USER_TIMEOUT_MS,
+                                  url,
+                                  schema_policy_application_name(),
+                                  "UTF8",
+                                  NULL};
+    *error_out = NULL;
     PGconn *conn = PQconnectdbParams(keys, values, 1);
     if (conn == NULL) {
         *error_out = strdup("out of memory");
@@ -279,6 +328,10 @@ static PGconn *connect_url(const char *url, char **error_out)
         return NULL;
     }
     PQsetNoticeProcessor(conn, ignore_notice, NULL);
+    if (apply_statement_timeout(conn, error_out) != 0) {
+        PQfinish(conn);
+        return NULL;
+    }
     return conn;
 }
 
@@ -291,7 +344,7 @@ struct store *store_open(const char *url, char **error_out)
         *error_out = strdup("out of memory");
         return NULL;
     }
-    store->conn = connect_url(url, error_out);
+    store->conn = store_connect(url, error_out);
     if (store->conn == NULL) {
         store_close(store);
         return NULL;
@@ -338,7 +391,7 @@ enum store_result store_ensure(struct store *store, char **error_out)
     }
     store->prepared_count = 0;
     char *error = NULL;
-    store->conn = connect_url(store->url, &error);
+    store->conn = store_connect(store->url, &error);
     if (store->conn == NULL) {
         if (error_out != NULL) {
             *error_out = error;
@@ -526,6 +579,11 @@ enum store_result store_pipeline_sync(struct store *store, PGresult **results, s
     return rc;
 }
 
+size_t store_pipeline_pending(const struct store *store)
+{
+    return store->pipeline_sent;
+}
+
 void store_pipeline_end(struct store *store)
 {
     if (store->conn != NULL && PQpipelineStatus(store->conn) != PQ_PIPELINE_OFF &&
@@ -558,6 +616,57 @@ static enum store_result exec_simple(struct store *store, const char *sql, char 
     return STORE_OK;
 }
 
+enum store_result store_query_within(PGconn *conn, const char *sql, int nparams,
+                                     const char *const *params, int64_t ms, PGresult **result_out,
+                                     char **error_out)
+{
+    *result_out = NULL;
+    *error_out = NULL;
+    int64_t deadline = util_monotonic_ms() + ms;
+    if (PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0) != 1 ||
+        PQsetnonblocking(conn, 1) != 0) {
+        *error_out = store_error_message(conn, NULL);
+        return STORE_UNAVAILABLE;
+    }
+    for (;;) {
+        int flushing = PQflush(conn);
+        if (flushing < 0) {
+            *error_out = store_error_message(conn, NULL);
+            return STORE_UNAVAILABLE;
+        }
+        if (flushing == 0 && !PQisBusy(conn)) {
+            break;
+        }
+        int64_t left = deadline - util_monotonic_ms();
+        struct pollfd fd = {.fd = PQsocket(conn), .events = POLLIN | (flushing ? POLLOUT : 0)};
+        if (left <= 0 || poll(&fd, 1, (int)left) <= 0) {
+            *error_out = util_printf("no answer within %lld ms", (long long)ms);
+            return STORE_UNAVAILABLE;
+        }
+        if ((fd.revents & (POLLIN | POLLHUP | POLLERR)) && PQconsumeInput(conn) != 1) {
+            *error_out = store_error_message(conn, NULL);
+            return STORE_UNAVAILABLE;
+        }
+    }
+    PQsetnonblocking(conn, 0);
+    enum store_result rc = STORE_OK;
+    PGresult *result;
+    while ((result = PQgetResult(conn)) != NULL) {
+        ExecStatusType status = PQresultStatus(result);
+        bool failed = status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK;
+        if (*result_out == NULL) {
+            *result_out = result; /* the answer, or the failure the server sent */
+            if (failed) {
+                rc = store_classify(conn, result);
+                *error_out = store_error_message(conn, result);
+            }
+        } else {
+            PQclear(result);
+        }
+    }
+    return rc;
+}
+
 enum store_result store_begin(struct store *store, char **error_out)
 {
     return exec_simple(store, "BEGIN", error_out);
@@ -576,11 +685,81 @@ void store_rollback(struct store *store)
     }
 }
 
+/* Whether the integer literal [digits, digits + len) (sign excluded) fits json_int_t. */
+static bool integer_fits(const char *digits, size_t len, bool negative)
+{
+    static const char max[] = "9223372036854775807"; /* 2^63 - 1; its negative is -2^63 + 1 */
+    while (len > 1 && *digits == '0') {
+        digits++;
+        len--;
+    }
+    if (len != sizeof(max) - 1) {
+        return len < sizeof(max) - 1;
+    }
+    int order = memcmp(digits, max, len);
+    return order <= 0 || (negative && memcmp(digits, "9223372036854775808", len) == 0);
+}
+
+/*
+ * A copy of JSON text with every integer literal beyond json_int_t written as a real
+ * ("100000000000000000000" -> "100000000000000000000.0"), strings left alone. NULL when
+ * there is none (or out of memory).
+ */
+static char *reals_for_big_integers(const char *text)
+{
+    struct strbuf out = {0};
+    bool changed = false;
+    const char *copied = text;
+    for (const char *p = text; *p != '\0';) {
+        if (*p == '"') {
+            for (p++; *p != '\0' && *p != '"'; p++) {
+                if (*p == '\\' && p[1] != '\0') {
+                    p++;
+                }
+            }
+            p += *p == '"';
+            continue;
+        }
+        if (*p != '-' && (*p < '0' || *p > '9')) {
+            p++;
+            continue;
+        }
+        bool negative = *p == '-';
+        p += negative;
+        const char *digits = p;
+        while (*p >= '0' && *p <= '9') {
+            p++;
+        }
+        size_t len = (size_t)(p - digits);
+        bool integer = *p != '.' && *p != 'e' && *p != 'E';
+        while ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' || *p == '+' ||
+               *p == '-') {
+            p++; /* the rest of a real, left as it is */
+        }
+        if (integer && len > 0 && !integer_fits(digits, len, negative)) {
+            strbuf_append_len(&out, copied, (size_t)(p - copied));
+            strbuf_append(&out, ".0");
+            copied = p;
+            changed = true;
+        }
+    }
+    if (!changed) {
+        strbuf_free(&out);
+        return NULL;
+    }
+    strbuf_append(&out, copied);
+    return strbuf_take(&out);
+}
+
 json_t *store_json_loads(const char *text, size_t flags, json_error_t *error)
 {
     json_t *value = json_loads(text, flags, error);
     if (value == NULL) {
-        value = json_loads(text, flags | JSON_DECODE_INT_AS_REAL, error);
+        char *rewritten = reals_for_big_integers(text);
+        if (rewritten != NULL) {
+            value = json_loads(rewritten, flags, error);
+            free(rewritten);
+        }
     }
     return value;
 }

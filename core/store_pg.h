@@ -20,13 +20,48 @@ enum store_result {
     STORE_OK = 0,
     STORE_UNAVAILABLE = -1, /* connection lost or refused: retry later, answer 503 */
     STORE_CONFLICT = -2,    /* deadlock or serialization failure: retry the transaction */
-    STORE_REJECTED = -3     /* the statement failed on its data: retrying will not help */
+    STORE_REJECTED = -3,    /* the statement failed on its data: retrying will not help */
+    STORE_FENCED = -4 /* a poll's lease was taken over: its commit is refused (poll_lease.h) */
 };
 
 struct store;
 
 /*
- * store_open - connect (connect_timeout 5 s, application_name "leadhubd").
+ * Every session's timeouts, so that a database that hangs or vanishes cannot hold a thread
+ * for ever: connect_timeout; TCP keepalives (a silent peer is noticed in idle + interval *
+ * count seconds); tcp_user_timeout (data unacknowledged this long closes the connection);
+ * and, in the daemon, a statement timeout. A database_url that sets any of the libpq ones
+ * keeps its own value.
+ * Note: a server that is alive but stopped (SIGSTOP) still has its kernel acknowledge
+ * data and keepalives: no client-side setting notices it. What waits on a commit bounds
+ * its own wait instead (http.commit_timeout).
+ */
+#define STORE_CONNECT_TIMEOUT_S     "5"
+#define STORE_KEEPALIVES_IDLE_S     "10"
+#define STORE_KEEPALIVES_INTERVAL_S "5"
+#define STORE_KEEPALIVES_COUNT      "3"
+#define STORE_TCP_USER_TIMEOUT_MS   "20000"
+/* The daemon's sessions (store_set_statement_timeout at start-up). */
+#define STORE_STATEMENT_TIMEOUT_MS 60000
+
+/*
+ * store_set_statement_timeout - give sessions opened from now on a statement_timeout of
+ * `ms` (0: none), unless the role, database or URL gives them one. Call at start-up,
+ * before other threads connect. The command-line tools leave it unset: an operator's
+ * long replay or migration is theirs to interrupt.
+ */
+void store_set_statement_timeout(int64_t ms);
+
+/*
+ * store_connect - a libpq connection with the settings above (application_name
+ * "leadhubd", client_encoding UTF8), for modules that hold a raw session (pollers).
+ *   error_out: on failure a malloc'd reason with any password removed.
+ *   Returns the connection (PQfinish it) or NULL.
+ */
+PGconn *store_connect(const char *url, char **error_out);
+
+/*
+ * store_open - connect with store_connect()'s settings.
  *   url:       libpq connection string or URI; holds credentials: shown only through
  *              store_redact_url().
  *   error_out: on failure, a malloc'd reason with any password removed.
@@ -87,6 +122,22 @@ enum store_result store_pipeline_sync(struct store *store, PGresult **results, s
                                       char **error_out);
 void store_pipeline_end(struct store *store);
 
+/*
+ * store_query_within - run a statement on `conn`, waiting at most ms for its answer
+ * (libpq's blocking calls cannot be bounded: a database that accepts but never answers
+ * would hold the caller for ever).
+ *   params:     text values, NULL for SQL NULL; borrowed.
+ *   result_out: the PGresult when the server answered, success or failure (PQclear it);
+ *               NULL otherwise.
+ *   error_out:  on failure a malloc'd reason.
+ *   Returns STORE_OK; STORE_UNAVAILABLE when the connection failed or no answer came in
+ *   time (the connection is then in an unknown state: PQfinish it); else what
+ *   store_classify() says of the failure.
+ */
+enum store_result store_query_within(PGconn *conn, const char *sql, int nparams,
+                                     const char *const *params, int64_t ms, PGresult **result_out,
+                                     char **error_out);
+
 /* store_begin / store_commit / store_rollback - transaction control. */
 enum store_result store_begin(struct store *store, char **error_out);
 enum store_result store_commit(struct store *store, char **error_out);
@@ -121,13 +172,13 @@ char *store_redact_message(const char *url, const char *message);
  *
  * Note: jsonb keeps numbers as `numeric` and prints them without an exponent, so 1e20
  * (valid in an event) comes back as the integer literal 100000000000000000000, beyond
- * json_int_t, which json_loads() refuses ("too big integer"). Such a text is decoded again
- * with JSON_DECODE_INT_AS_REAL, which makes EVERY number of that text a real (42 reads
- * back as 42.0, and integers beyond 2^53 lose precision): that is why it is only the
- * second try, never the default.
+ * json_int_t, which json_loads() refuses ("too big integer"). When the plain decode fails,
+ * such literals (and only they) are read as reals: 42 stays the integer 42, the big one
+ * reads back as 1e20. Every reader of stored JSON (REST, delivery, checkpoints) decodes
+ * through here.
  *   flags: json_loads() flags (0, JSON_DECODE_ANY, ...).
  *   error: may be NULL; on failure, why the last try failed.
- *   Returns a NEW reference, or NULL when neither decode works (a number beyond a double's
+ *   Returns a NEW reference, or NULL when it does not decode (a number beyond a double's
  *   range, such as 1e400, which jsonb accepts).
  */
 json_t *store_json_loads(const char *text, size_t flags, json_error_t *error);
@@ -172,6 +223,12 @@ struct store_taken {
     int64_t seq;
 };
 
+/* The lease a poll's batch was fetched under (poll_lease.h): checked in its commit. */
+struct store_fence {
+    const char *instance; /* borrowed */
+    int64_t fence;
+};
+
 /* What a batch writes besides its events: the instances' state, committed with them. */
 struct store_writes {
     struct store_checkpoint *checkpoints;
@@ -182,6 +239,9 @@ struct store_writes {
     size_t taken_count;
     char **wake; /* sync channels to NOTIFY on commit (poll_soon) */
     size_t wake_count;
+    /* committed only while this is still the instance's lease (else STORE_FENCED, nothing
+     * stored); NULL for no check */
+    const struct store_fence *fence;
 };
 
 struct router;
@@ -203,6 +263,10 @@ enum store_result store_write_batch(struct store *store, struct event_record *ev
                                     size_t event_count, const struct store_writes *writes,
                                     const struct router *router, json_t *destinations,
                                     char **error_out);
+
+/* store_pipeline_pending - statements queued since the last sync (where the next one's
+ * result will be). */
+size_t store_pipeline_pending(const struct store *store);
 
 /*
  * store_write_events - the events part of store_write_batch() inside a transaction the

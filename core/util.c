@@ -30,6 +30,20 @@ static void strbuf_reserve(struct strbuf *sb, size_t extra)
     sb->cap = cap;
 }
 
+void strbuf_presize(struct strbuf *sb, size_t total)
+{
+    if (sb->failed || total + 1 <= sb->cap) {
+        return;
+    }
+    char *data = realloc(sb->data, total + 1);
+    if (data == NULL) {
+        sb->failed = true;
+        return;
+    }
+    sb->data = data;
+    sb->cap = total + 1;
+}
+
 void strbuf_append_len(struct strbuf *sb, const char *text, size_t len)
 {
     strbuf_reserve(sb, len);
@@ -270,7 +284,11 @@ int util_parse_rfc3339(const char *text, int64_t *ms_out)
     }
     int64_t days = days_from_civil(year, month, day);
     int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-    *ms_out = seconds * 1000 + millis;
+    int64_t ms = seconds * 1000 + millis;
+    if (ms < UTIL_TIME_MIN_MS || ms > UTIL_TIME_MAX_MS) {
+        return -2;
+    }
+    *ms_out = ms;
     return 0;
 }
 
@@ -429,6 +447,19 @@ char *util_glob_to_like(const char *glob)
         }
     }
     return strbuf_take(&sb);
+}
+
+bool util_utf8_valid(const char *text)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    while (*p != '\0') {
+        size_t n = utf8_sequence_length(p);
+        if (n == 0) {
+            return false;
+        }
+        p += n;
+    }
+    return true;
 }
 
 void util_utf8_sanitize(char *text)

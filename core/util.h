@@ -28,6 +28,9 @@ void strbuf_append_len(struct strbuf *sb, const char *text, size_t len);
 void strbuf_appendf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void strbuf_appendv(struct strbuf *sb, const char *fmt, va_list args)
     __attribute__((format(printf, 2, 0)));
+/* strbuf_presize - room for `total` bytes (and the NUL) in one allocation of that size: for
+ * a body whose length is known, no doubling (and no memory past it). */
+void strbuf_presize(struct strbuf *sb, size_t total);
 /* The string ("" when empty); owned by sb. */
 const char *strbuf_value(const struct strbuf *sb);
 /* Hands the buffer to the caller (free() it) and resets sb; NULL after a failure. */
@@ -47,9 +50,17 @@ int util_parse_duration_ms(const char *text, int64_t *ms_out);
 /* util_format_duration - ms -> "1h30m", "250ms", "0s" into out (at least 32 bytes). */
 void util_format_duration(int64_t ms, char *out, size_t out_size);
 
+/* The times leadhub takes: years 0001 to 9999 in UTC, what RFC 3339 can write and
+ * PostgreSQL stores (year 0000 is not a year to it; an offset can push 0001-01-01 or
+ * 9999-12-31 past either end). */
+#define UTIL_TIME_MIN_MS     (-62135596800000LL) /* 0001-01-01T00:00:00Z */
+#define UTIL_TIME_MAX_MS     253402300799999LL   /* 9999-12-31T23:59:59.999Z */
+#define UTIL_TIME_RANGE_TEXT "between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z"
+
 /*
  * util_parse_rfc3339 - "2026-11-27T19:02:26Z", "...26.123456+01:00" -> ms since epoch (UTC).
- * Returns 0, or -1 when not a valid RFC 3339 date-time.
+ * Returns 0; -1 when not a valid RFC 3339 date-time; -2 when valid but outside
+ * UTIL_TIME_MIN_MS..UTIL_TIME_MAX_MS once in UTC (*ms_out untouched).
  */
 int util_parse_rfc3339(const char *text, int64_t *ms_out);
 
@@ -79,6 +90,9 @@ bool util_identifier_valid(const char *name);
 /* util_glob_to_like - a glob (* and ?) as a LIKE pattern, LIKE's own characters escaped;
  * malloc'd. */
 char *util_glob_to_like(const char *glob);
+
+/* Whether a NUL-terminated string is valid UTF-8 (no overlong forms or surrogates). */
+bool util_utf8_valid(const char *text);
 
 /* Replaces bytes that do not form valid UTF-8 with '?', in place. */
 void util_utf8_sanitize(char *text);

@@ -12,7 +12,8 @@
 # While the daemon runs, .run/leadhubd.pid names it (locked by the daemon: a left-over file
 # names nobody) and .run/env (mode 0600) holds the development settings exported here, for
 # a second terminal: `. .run/env`, then `build/leadhubd reload` or `check-config`. Values
-# you exported yourself are not written to it.
+# you exported yourself are not written to it. .run/secrets_key, the development key that
+# seals OAuth tokens, stays from one run to the next.
 #
 #   scripts/run-daemon.sh            run (make run)
 #   scripts/run-daemon.sh psql       psql on the database of a running `make run` (make psql)
@@ -140,6 +141,26 @@ fi
 if [ -z "${LEADHUB_API_TOKEN:-}" ]; then
     export LEADHUB_API_TOKEN=dev-api-token-not-a-secret
     own+=(LEADHUB_API_TOKEN)
+fi
+# The key that seals OAuth tokens at rest (config/leadhub.yaml: secrets_key). Made once and
+# kept in .run/secrets_key (mode 0600, git-ignored), so that what one run stored sealed the
+# next can still open; set your own outside development.
+if [ -z "${LEADHUB_SECRETS_KEY:-}" ]; then
+    if [ ! -s "$RUN_DIR/secrets_key" ]; then
+        (
+            umask 077
+            if command -v openssl >/dev/null; then
+                openssl rand -base64 32
+            else
+                head -c 32 /dev/urandom | base64
+            fi >"$RUN_DIR/secrets_key.tmp"
+        )
+        mv -f "$RUN_DIR/secrets_key.tmp" "$RUN_DIR/secrets_key"
+        echo "run: made a development secrets_key in $RUN_DIR/secrets_key" >&2
+    fi
+    LEADHUB_SECRETS_KEY=$(cat "$RUN_DIR/secrets_key")
+    export LEADHUB_SECRETS_KEY
+    own+=(LEADHUB_SECRETS_KEY)
 fi
 if [ -z "${LEADHUB_PLUGIN_DIR:-}" ]; then
     export LEADHUB_PLUGIN_DIR=$BUILD/plugins

@@ -351,16 +351,51 @@ typedef struct lh_delivery {
  * LH_OAUTH2(.token_url = ..., ...).
  * ------------------------------------------------------------------------------------- */
 typedef struct lh_oauth2 {
-    uint32_t struct_size;   /* sizeof(lh_oauth2_t): set by LH_OAUTH2() */
-    const char *token_url;  /* e.g. https://api.hubapi.com/oauth/v1/token */
-    const char *grant_type; /* "refresh_token" (NULL means it) or "client_credentials" */
-    const char *client_id;
-    const char *client_secret; /* may be NULL for public clients */
-    const char *refresh_token; /* the configured one (refresh_token grant) */
+    uint32_t struct_size;      /* sizeof(lh_oauth2_t): set by LH_OAUTH2() */
+    const char *token_url;     /* e.g. https://api.hubapi.com/oauth/v1/token; NULL: the
+                                  oauth_provider's token_url */
+    const char *grant_type;    /* "refresh_token" (NULL means it) or "client_credentials" */
+    const char *client_id;     /* NULL: the oauth_provider's client id setting */
+    const char *client_secret; /* NULL: the oauth_provider's client secret setting, when
+                                  the plugin declares a provider; else a public client */
+    const char *refresh_token; /* a configured one (refresh_token grant), or NULL: the grant
+                                  obtained by consent (`leadhubd connect`) */
     const char *scope;         /* may be NULL */
 } lh_oauth2_t;
 
 #define LH_OAUTH2(...) LH_SIZED(lh_oauth2_t, __VA_ARGS__)
+
+/*
+ * OAuth consent: how an OAuth 2.0 provider grants access, declared by the plugin in its
+ * descriptor (oauth_provider). `leadhubd connect INSTANCE` and
+ * POST /v1/connectors/{instance}/connect then run the authorization-code flow for an
+ * instance and keep its grant, sealed, where oauth2_token() finds it: the instance file
+ * needs only the client id and secret. Write it with LH_OAUTH_PROVIDER(...).
+ *
+ * Templates: `{name}` is replaced by the instance's setting `name`. At the start of a URL
+ * the setting must hold an http(s) URL (a base a fake can stand in for:
+ * "{login_base}/{tenant}/oauth2/v2.0/authorize"); elsewhere in a URL only letters, digits
+ * and "-._~". In scopes a list setting gives its items separated by spaces. Parameter
+ * values are sent percent-encoded. The loader refuses a template naming a setting the
+ * schema lacks; consent refuses an instance whose settings leave one empty.
+ */
+#define LH_OAUTH_PKCE        (1U << 0) /* send an S256 code challenge (RFC 7636) */
+#define LH_OAUTH_TOKEN_SCOPE (1U << 1) /* send `scope` in the code exchange too */
+
+typedef struct lh_oauth_provider {
+    uint32_t struct_size;                    /* sizeof(lh_oauth_provider_t) */
+    uint32_t flags;                          /* LH_OAUTH_* */
+    const char *authorization_url;           /* where the user's browser consents */
+    const char *token_url;                   /* where codes are exchanged and tokens refreshed */
+    const char *scopes;                      /* space-separated; may be NULL */
+    const char *const *authorization_params; /* extra "name=value" items, NULL-terminated,
+                                                or NULL: {"access_type=offline", NULL} */
+    const char *client_id_setting;           /* the setting holding the client id ("client_id"
+                                                when NULL); consent needs it set */
+    const char *client_secret_setting;       /* likewise ("client_secret"); may be unset */
+} lh_oauth_provider_t;
+
+#define LH_OAUTH_PROVIDER(...) LH_SIZED(lh_oauth_provider_t, __VA_ARGS__)
 
 /* ---------------------------------------------------------------------------------------
  * The host function table, handed to validate() and init(). Keep the pointer in your
@@ -423,9 +458,10 @@ typedef struct lh_host {
      * checkpoint_get - read a value saved by checkpoint_put for this instance.
      *   key:       up to 128 bytes, [A-Za-z0-9_.:-].
      *   value_out: NEW reference, or NULL when nothing is saved under key.
-     *   Returns: LH_OK, or LH_RETRY when the database cannot be read.
+     *   Returns: LH_OK, or LH_RETRY when the database cannot be read; LH_CONFIG when the
+     *            value is sealed (checkpoint_put_secret) and the key it needs is missing.
      *   Notes: sees values put earlier in the same call. poll() and deliver() share the
-     *          instance's one namespace.
+     *          instance's one namespace. Sealed values come back opened.
      */
     lh_status_t (*checkpoint_get)(lh_ctx_t *ctx, const char *key, json_t **value_out);
 
@@ -523,16 +559,22 @@ typedef struct lh_host {
 
     /*
      * oauth2_token - a valid access token for this instance: cached, and fetched from
-     * token_url (form-encoded POST) when there is none or it expires within 60 s. When the
-     * provider returns a new refresh_token (Microsoft rotates them) it replaces the
-     * configured one and is kept in the database, so a restart does not lose it; a changed
-     * configured refresh_token (after re-authorizing) takes over again.
-     *   config:    BORROWED; LH_OAUTH2(); the same for every call of an instance.
+     * token_url (form-encoded POST) when there is none or it expires within 60 s. The
+     * refresh token is the grant obtained by consent (`leadhubd connect`), else the
+     * configured one. When the provider returns a new refresh_token (Microsoft rotates
+     * them) it replaces the one used and is kept in the database, sealed, so a restart does
+     * not lose it; a changed configured refresh_token takes over again. A provider's
+     * refresh_token_expires_in is kept too: the instance reports the days left.
+     *   config:    BORROWED; LH_OAUTH2(); the same for every call of an instance. Fields
+     *              left NULL come from the plugin's oauth_provider.
      *   token_out: a string owned by the host, valid until the callback returns.
-     *   Returns: LH_OK; LH_AUTH when the grant is refused (invalid_grant: the reason says
-     *            to re-authorize); LH_CONFIG when the client credentials are refused;
-     *            LH_RETRY / LH_RETRY_AFTER when the token endpoint is down or throttling.
-     *   Notes: tokens are never logged. Any callback but validate() may call it.
+     *   Returns: LH_OK; LH_AUTH when the grant is refused (invalid_grant: the instance
+     *            needs consent again, and the reason says how) or when there is none yet;
+     *            LH_CONFIG when the client credentials are refused; LH_RETRY /
+     *            LH_RETRY_AFTER when the token endpoint is down or throttling.
+     *   Notes: tokens are never logged. Any callback but validate() may call it. After a
+     *          refusal the host asks the token endpoint again only once a new grant is
+     *          stored.
      */
     lh_status_t (*oauth2_token)(lh_ctx_t *ctx, const lh_oauth2_t *config, const char **token_out);
 
@@ -621,6 +663,18 @@ typedef struct lh_host {
      *          provider's Retry-After and the backoff after a failed poll.
      */
     lh_status_t (*poll_soon)(lh_ctx_t *ctx);
+
+    /* --- secret state (ABI 2.0) ------------------------------------------------------ */
+
+    /*
+     * checkpoint_put_secret - checkpoint_put() for state that is a secret (a token the
+     * plugin obtained itself, a signing key a provider handed out): stored sealed with the
+     * daemon's secrets_key, bound to this instance and key. checkpoint_get() opens it.
+     *   value: STOLEN.
+     *   Returns: as checkpoint_put(); LH_CONFIG when no secrets_key is configured (the
+     *            reason says how to make one).
+     */
+    lh_status_t (*checkpoint_put_secret)(lh_ctx_t *ctx, const char *key, json_t *value);
 } lh_host_t;
 
 /* True when `host` provides `member` (a host older than the plugin's header may not). */
@@ -765,6 +819,9 @@ typedef struct lh_plugin {
     lh_deliver_fn deliver; /* SINK: deliver and/or deliver_batch */
     lh_deliver_batch_fn deliver_batch;
     lh_score_fn score; /* SCORER */
+    /* The OAuth 2.0 provider whose consent the instances take (docs/sdk.md, "OAuth
+     * consent"), or NULL. */
+    const lh_oauth_provider_t *oauth_provider;
 } lh_plugin_t;
 
 /* Fills the version fields of a descriptor: `{ LH_PLUGIN_HEADER, .kind = ..., ... }`. */

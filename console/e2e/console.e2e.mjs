@@ -202,6 +202,26 @@ try {
   await shoot(page, 'connector');
   ok(`${step}: ${lastError}`);
 
+  // --- OAuth consent from the console, end to end ----------------------------------------------
+  step = 'an admin consents from the console, end to end';
+  await page.goto(`${console_}#/connectors/${expect.consent}`);
+  const consent = page.getByRole('region', { name: 'OAuth consent' });
+  const grant = consent.locator('[data-field="consent-state"]');
+  const before = await grant.innerText();
+  check(!before.includes('granted'), `the grant is already "${before}"`);
+  // the provider's page opens in a tab of its own; its "user" allows at once and the
+  // provider sends that tab to the daemon's /oauth/callback, which stores the grant
+  const [providerTab] = await Promise.all([
+    wide.waitForEvent('page'),
+    consent.getByRole('button', { name: /^(Connect|Consent again)$/ }).click(),
+  ]);
+  await providerTab.waitForLoadState();
+  await consent.getByText('Consent stored').waitFor({ timeout: 60_000 });
+  await grant.getByText('granted', { exact: true }).waitFor();
+  await providerTab.close();
+  await shoot(page, 'consent');
+  ok(`${step}: ${before.trim()} -> granted`);
+
   // --- deliveries: replay a dead one and see it done ------------------------------------------
   step = 'a dead delivery is replayed and seen done';
   await page.getByRole('link', { name: 'Deliveries', exact: true }).click();

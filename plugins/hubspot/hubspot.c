@@ -36,11 +36,20 @@ static const lh_config_field_t hubspot_schema[] = {
     LH_FIELD(.name = "client_secret", .type = LH_CONFIG_SECRET,
              .description = "auth: oauth. The public app's client secret."),
     LH_FIELD(.name = "refresh_token", .type = LH_CONFIG_SECRET,
-             .description =
-                 "auth: oauth. The refresh token of the installation (HubSpot account)."),
+             .description = "auth: oauth. A refresh token obtained outside leadhub; without it "
+                            "the grant of `leadhubd connect` is used."),
     LH_FIELD(.name = "token_url", .type = LH_CONFIG_STRING, .default_value = HUBSPOT_DEFAULT_TOKEN,
              .description = "auth: oauth. The token endpoint (v1 is announced for deprecation: "
                             "https://api.hubapi.com/oauth/v3/token when you move)."),
+    LH_FIELD(.name = "authorization_url", .type = LH_CONFIG_STRING,
+             .default_value = HUBSPOT_DEFAULT_AUTHORIZE,
+             .description = "auth: oauth. Where `leadhubd connect` sends the browser to install "
+                            "the app (overridden in tests)."),
+    LH_FIELD(.name = "scopes", .type = LH_CONFIG_LIST,
+             .default_value = "[crm.objects.contacts.read, crm.objects.contacts.write, "
+                              "crm.objects.deals.read, oauth]",
+             .description = "auth: oauth. The scopes consent asks for: the app's required "
+                            "scopes."),
     LH_FIELD(.name = "api_base", .type = LH_CONFIG_STRING, .default_value = HUBSPOT_DEFAULT_BASE,
              .description = "Base URL of HubSpot's API (overridden in tests)."),
     LH_FIELD(.name = "webhook_client_secret", .type = LH_CONFIG_SECRET, .flags = LH_FIELD_HAS_MIN,
@@ -254,7 +263,7 @@ static lh_status_t init_auth(struct hubspot *hs, lh_ctx_t *ctx, const json_t *se
     hs->auth = strcmp(mode, "oauth") == 0 ? HUBSPOT_AUTH_OAUTH : HUBSPOT_AUTH_PRIVATE_APP;
     static const char *const oauth_keys[] = {"client_id", "client_secret", "refresh_token"};
     if (hs->auth == HUBSPOT_AUTH_PRIVATE_APP) {
-        for (size_t i = 0; i < 3; i++) {
+        for (size_t i = 0; i < sizeof(oauth_keys) / sizeof(oauth_keys[0]); i++) {
             if (json_object_get(settings, oauth_keys[i]) != NULL) {
                 host->config_error(ctx, oauth_keys[i], NULL,
                                    "only for auth: oauth (this instance uses private_app)");
@@ -294,9 +303,8 @@ static lh_status_t init_auth(struct hubspot *hs, lh_ctx_t *ctx, const json_t *se
     if (status != LH_OK) {
         return status;
     }
-    if (hs->client_secret == NULL || hs->refresh_token == NULL) {
-        host->config_error(ctx, hs->client_secret == NULL ? "client_secret" : "refresh_token", NULL,
-                           "required with auth: oauth");
+    if (hs->client_secret == NULL) {
+        host->config_error(ctx, "client_secret", NULL, "required with auth: oauth");
         return LH_CONFIG;
     }
     status = url_setting(hs, ctx, "token_url",
@@ -621,6 +629,12 @@ static const char *const hubspot_event_types[] = {"lead.updated", "deal.stage_ch
 static const char *const hubspot_signature_headers[] = {"X-HubSpot-Signature-v3",
                                                         "X-HubSpot-Signature", NULL};
 
+/* Installing the public app in an account is its consent (auth: oauth). HubSpot takes
+ * PKCE; the URLs are settings so that a fake HubSpot can stand in. */
+static const lh_oauth_provider_t hubspot_oauth_provider =
+    LH_OAUTH_PROVIDER(.flags = LH_OAUTH_PKCE, .authorization_url = "{authorization_url}",
+                      .token_url = "{token_url}", .scopes = "{scopes}");
+
 static const lh_plugin_t hubspot_plugin = {
     LH_PLUGIN_HEADER,
     .kind = LH_KIND_SOURCE | LH_KIND_SINK,
@@ -640,6 +654,7 @@ static const lh_plugin_t hubspot_plugin = {
     .webhook = hubspot_webhook,
     .deliver = hubspot_deliver,
     .deliver_batch = hubspot_deliver_batch,
+    .oauth_provider = &hubspot_oauth_provider,
 };
 
 LH_PLUGIN_DECLARE(hubspot_plugin)

@@ -24,25 +24,26 @@
 
 #include "leadhub.h"
 
-#define HUBSPOT_BATCH_MAX        100   /* inputs per batch request (HubSpot's limit) */
-#define HUBSPOT_SEARCH_CAP       10000 /* results one search query can page through */
-#define HUBSPOT_SEARCH_LIMIT     100   /* results per search page (HubSpot allows 200) */
-#define HUBSPOT_SEARCH_OVERLAP   10000 /* ms a finished pass's watermark steps back */
-#define HUBSPOT_MAX_PAGES        100   /* search pages per poll, per object type */
-#define HUBSPOT_TEXT_MAX         1024  /* what an event's text field may hold */
-#define HUBSPOT_ID_MAX           24    /* digits of a HubSpot object id, with NUL */
-#define HUBSPOT_MESSAGE_MAX      300   /* bytes of HubSpot's message quoted in an error */
-#define HUBSPOT_MEETING_ASSOC    200   /* documented meeting -> contact association type */
-#define HUBSPOT_AUTH_RECHECK_MS  (15LL * 60 * 1000)
-#define HUBSPOT_DAILY_RECHECK_MS (60LL * 60 * 1000) /* a DAILY 429 is asked again hourly */
-#define HUBSPOT_INTERVAL_MAX_MS  600000 /* a rate-limit window longer than this is not believed */
-#define HUBSPOT_WEBHOOK_WINDOW   300000 /* ms a v3 signature's timestamp may be off */
-#define HUBSPOT_NOTIFICATIONS    200    /* pending notifications a poll takes at once */
-#define HUBSPOT_NOTIFIED_ROUNDS  10     /* takes per poll before it asks to come back */
-#define HUBSPOT_DEFAULT_BASE     "https://api.hubapi.com"
-#define HUBSPOT_DEFAULT_TOKEN    "https://api.hubapi.com/oauth/v1/token"
-#define HUBSPOT_METRIC_SKIPPED   "hubspot_skipped_total"
-#define HUBSPOT_METRIC_RATELIMIT "hubspot_rate_limited_total"
+#define HUBSPOT_BATCH_MAX         100   /* inputs per batch request (HubSpot's limit) */
+#define HUBSPOT_SEARCH_CAP        10000 /* results one search query can page through */
+#define HUBSPOT_SEARCH_LIMIT      100   /* results per search page (HubSpot allows 200) */
+#define HUBSPOT_SEARCH_OVERLAP    10000 /* ms a finished pass's watermark steps back */
+#define HUBSPOT_MAX_PAGES         100   /* search pages per poll, per object type */
+#define HUBSPOT_TEXT_MAX          1024  /* what an event's text field may hold */
+#define HUBSPOT_ID_MAX            24    /* digits of a HubSpot object id, with NUL */
+#define HUBSPOT_MESSAGE_MAX       300   /* bytes of HubSpot's message quoted in an error */
+#define HUBSPOT_MEETING_ASSOC     200   /* documented meeting -> contact association type */
+#define HUBSPOT_AUTH_RECHECK_MS   (15LL * 60 * 1000)
+#define HUBSPOT_DAILY_RECHECK_MS  (60LL * 60 * 1000) /* a DAILY 429 is asked again hourly */
+#define HUBSPOT_INTERVAL_MAX_MS   600000 /* a rate-limit window longer than this is not believed */
+#define HUBSPOT_WEBHOOK_WINDOW    300000 /* ms a v3 signature's timestamp may be off */
+#define HUBSPOT_NOTIFICATIONS     200    /* pending notifications a poll takes at once */
+#define HUBSPOT_NOTIFIED_ROUNDS   10     /* takes per poll before it asks to come back */
+#define HUBSPOT_DEFAULT_BASE      "https://api.hubapi.com"
+#define HUBSPOT_DEFAULT_TOKEN     "https://api.hubapi.com/oauth/v1/token"
+#define HUBSPOT_DEFAULT_AUTHORIZE "https://app.hubspot.com/oauth/authorize"
+#define HUBSPOT_METRIC_SKIPPED    "hubspot_skipped_total"
+#define HUBSPOT_METRIC_RATELIMIT  "hubspot_rate_limited_total"
 
 enum hubspot_auth { HUBSPOT_AUTH_PRIVATE_APP, HUBSPOT_AUTH_OAUTH };
 
@@ -67,7 +68,7 @@ struct hubspot {
     char *access_token; /* private app */
     char *client_id;    /* oauth */
     char *client_secret;
-    char *refresh_token;
+    char *refresh_token; /* NULL: the grant given by consent (`leadhubd connect`) */
     char *token_url;
     lh_oauth2_t oauth; /* points into the strings above */
     char *api_base;    /* without a trailing slash */
@@ -86,7 +87,8 @@ struct hubspot {
     /* mutable state */
     int64_t throttled_until_ms; /* wall clock; HubSpot said 429 */
     char throttle_policy[32];
-    bool auth_failed; /* the OAuth grant was refused: re-authorize */
+    bool auth_failed;       /* the OAuth grant was refused: re-authorize */
+    bool auth_failed_grant; /* ...by the grant: the host fails fast until a new one */
     int64_t auth_failed_at_ms;
     char *auth_failed_reason;
     long meeting_association_type; /* 0 until discovered */

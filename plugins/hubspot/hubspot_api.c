@@ -94,9 +94,9 @@ void hubspot_auth_fail(struct hubspot *hs, lh_ctx_t *ctx, const char *reason)
     hs->auth_failed_at_ms = host->now_ms(ctx);
     host->gauge_set(ctx, "hubspot_auth_failed", NULL, NULL, 1);
     host->log(ctx, LH_LOG_ERROR,
-              "HubSpot OAuth failed: %s. Re-authorize the app in HubSpot and set the new "
-              "refresh_token (or correct client_id and client_secret), then reload; until "
-              "then every call fails",
+              "HubSpot OAuth failed: %s. Re-authorize the app in HubSpot (`leadhubd "
+              "connect`), or correct client_id and client_secret and reload; until then "
+              "every call fails",
               hs->auth_failed_reason != NULL ? hs->auth_failed_reason : "no reason given");
 }
 
@@ -109,11 +109,15 @@ static lh_status_t access_token(struct hubspot *hs, lh_ctx_t *ctx, struct hubspo
     if (hs->auth != HUBSPOT_AUTH_OAUTH) {
         return LH_OK;
     }
-    if (hs->auth_failed && host->now_ms(ctx) - hs->auth_failed_at_ms < HUBSPOT_AUTH_RECHECK_MS) {
+    /* A refused grant is remembered by the host, which asks nobody until a new consent is
+     * stored and notices one within seconds; refused client credentials only here. */
+    if (hs->auth_failed && !hs->auth_failed_grant &&
+        host->now_ms(ctx) - hs->auth_failed_at_ms < HUBSPOT_AUTH_RECHECK_MS) {
         fail(hs, ctx, out,
-             "HubSpot OAuth failed (%s): re-authorize the app in HubSpot, set the new "
-             "refresh_token and reload the configuration",
-             hs->auth_failed_reason != NULL ? hs->auth_failed_reason : "?");
+             "HubSpot OAuth failed (%s): check client_id and client_secret, or re-authorize "
+             "the app in HubSpot (`leadhubd connect %s`) and reload the configuration",
+             hs->auth_failed_reason != NULL ? hs->auth_failed_reason : "?",
+             host->instance_name(ctx));
         return LH_CONFIG;
     }
     lh_status_t status = host->oauth2_token(ctx, &hs->oauth, token_out);
@@ -121,25 +125,36 @@ static lh_status_t access_token(struct hubspot *hs, lh_ctx_t *ctx, struct hubspo
         return status; /* the token endpoint is down or throttling: the grant may be fine */
     }
     if (status != LH_OK || *token_out == NULL) {
-        /* A refused grant (invalid_grant, HubSpot's 400 BAD_REFRESH_TOKEN) arrives as
-         * LH_AUTH, with the host's reason saying to re-authorize; OAuth's 401
-         * invalid_client as LH_CONFIG. HubSpot refuses its client credentials its own way,
-         * 400 BAD_CLIENT_ID or BAD_CLIENT_SECRET, which the host can only call
-         * LH_PERMANENT: the token endpoint refused the request, for the client or for the
-         * token, so both fixes are named. Each needs a person, not another attempt per
-         * delivery. */
+        /* A refused grant (invalid_grant, HubSpot's 400 BAD_REFRESH_TOKEN), or none given
+         * yet, arrives as LH_AUTH; OAuth's 401 invalid_client as LH_CONFIG. HubSpot refuses
+         * its client credentials its own way, 400 BAD_CLIENT_ID or BAD_CLIENT_SECRET, which
+         * the host can only call LH_PERMANENT: the token endpoint refused the request, for
+         * the client or for the token, so both fixes are named. Each needs a person, not
+         * another attempt per delivery. */
         const char *why = status == LH_CONFIG ? "the client credentials were refused"
-                          : status == LH_AUTH ? "the refresh token is invalid (invalid_grant)"
+                          : status == LH_AUTH ? "no usable grant: none given yet, or the "
+                                                "refresh token is invalid (invalid_grant)"
                                               : "the token endpoint refused the refresh";
-        hubspot_auth_fail(hs, ctx, why);
-        fail(hs, ctx, out, "HubSpot OAuth failed (%s): %s", why,
-             status == LH_AUTH ? "re-authorize the app in HubSpot and set the new refresh_token"
-                               : "check client_id and client_secret, or re-authorize the app "
-                                 "in HubSpot and set the new refresh_token");
+        if (!hs->auth_failed) {
+            hubspot_auth_fail(hs, ctx, why);
+        }
+        hs->auth_failed_grant = status == LH_AUTH;
+        if (status == LH_AUTH) {
+            fail(hs, ctx, out,
+                 "HubSpot OAuth failed (%s): re-authorize the app in HubSpot: run `leadhubd "
+                 "connect %s` (or POST /v1/connectors/%s/connect), or set a new refresh_token",
+                 why, host->instance_name(ctx), host->instance_name(ctx));
+        } else {
+            fail(hs, ctx, out,
+                 "HubSpot OAuth failed (%s): check client_id and client_secret, or "
+                 "re-authorize the app in HubSpot (`leadhubd connect %s`)",
+                 why, host->instance_name(ctx));
+        }
         return LH_CONFIG;
     }
     if (hs->auth_failed) {
         hs->auth_failed = false;
+        hs->auth_failed_grant = false;
         host->gauge_set(ctx, "hubspot_auth_failed", NULL, NULL, 0);
         host->log(ctx, LH_LOG_INFO, "HubSpot accepts the OAuth grant again");
     }

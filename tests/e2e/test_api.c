@@ -24,6 +24,7 @@
 #include "fake_http.h"
 #include "http_client.h"
 #include "openapi_check.h"
+#include "raw_http.h"
 #include "testdb.h"
 #include "testutil.h"
 #include "util.h"
@@ -150,7 +151,9 @@ static void suite_setup(void)
     free(yaml);
     free(url);
 
-    td.extra_main = strdup("http:\n"
+    setenv("LHTEST_SECRETS_KEY", "YXBpLXRlc3Qtc2VjcmV0cy1rZXktMzItYnl0ZXMtISE=", 1);
+    td.extra_main = strdup("secrets_key: ${LHTEST_SECRETS_KEY}\n"
+                           "http:\n"
                            "  body_limit: 65536\n"
                            "api:\n"
                            "  tokens:\n"
@@ -668,6 +671,28 @@ START_TEST(test_a_chunked_upload_past_the_body_limit_is_413)
     assert_error(&a, 413, "payload_too_large", NULL);
     answer_free(&a);
 
+    /* and it is cut off at the limit, not read to its end: 16 MiB offered, far less taken */
+    size_t total = 16u * 1024 * 1024;
+    struct strbuf request = {0};
+    strbuf_append(&request, head);
+    char *chunk = malloc(65536);
+    ck_assert_ptr_nonnull(chunk);
+    memset(chunk, ' ', 65536);
+    while (request.len < total) {
+        strbuf_appendf(&request, "%x\r\n", 65536);
+        strbuf_append_len(&request, chunk, 65536);
+        strbuf_append(&request, "\r\n");
+    }
+    free(chunk);
+    ck_assert(!request.failed);
+    struct raw_answer cut;
+    raw_exchange(td.port, request.data, request.len, 30000, 5000, &cut);
+    ck_assert_msg(cut.status == 413, "%d: %s", cut.status, cut.body);
+    ck_assert_msg(cut.closed, "the connection was kept open");
+    ck_assert_msg(cut.sent < total / 2, "the server read %zu of %zu bytes", cut.sent, total);
+    raw_answer_free(&cut);
+    strbuf_free(&request);
+
     /* the same coding under the limit is read whole and stored: the size was refused */
     status = post_chunked(head,
                           "{\"type\":\"custom.chunked\",\"source\":\"chunk-app\","
@@ -676,6 +701,81 @@ START_TEST(test_a_chunked_upload_past_the_body_limit_is_413)
     ck_assert_msg(status == 201, "%ld: %s", status, body);
     free(body);
     ck_assert_uint_eq(count_of("/v1/events?source=chunk-app"), 1);
+}
+END_TEST
+
+/* Values that pass a naive check and break later are refused where they come in. */
+START_TEST(test_posted_times_postgresql_cannot_store_are_refused_per_item)
+{
+    /* one event: 422 naming the field (it was 503, "retry", for ever) */
+    struct answer a = call("POST", "/v1/events", WRITE_TOKEN,
+                           "{\"type\":\"custom.poison\",\"source\":\"poison-app\",\"source_id\":"
+                           "\"p-0\",\"occurred_at\":\"0000-01-01T00:00:00Z\"}");
+    assert_error(&a, 422, "invalid_event", NULL);
+    ck_assert_msg(strstr(a.body, "occurred_at: out of range"), "%s", a.body);
+    answer_free(&a);
+    /* an array: the bad item refused, the good ones stored (the 207 contract) */
+    a = call("POST", "/v1/events", WRITE_TOKEN,
+             "[{\"type\":\"custom.poison\",\"source\":\"poison-app\",\"source_id\":\"p-1\","
+             "\"occurred_at\":\"2026-11-27T10:00:00Z\"},"
+             "{\"type\":\"custom.poison\",\"source\":\"poison-app\",\"source_id\":\"p-2\","
+             "\"occurred_at\":\"0001-01-01T00:30:00+01:00\"},"
+             "{\"type\":\"custom.poison\",\"source\":\"poison-app\",\"source_id\":\"p-3\","
+             "\"occurred_at\":\"2026-11-27T10:01:00Z\"}]");
+    ck_assert_msg(a.status == 207, "%ld: %s", a.status, a.body);
+    const json_t *results = json_object_get(a.json, "results");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(results, 0), "status")),
+                     201);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(results, 1), "status")),
+                     422);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(results, 2), "status")),
+                     201);
+    answer_free(&a);
+    ck_assert_uint_eq(count_of("/v1/events?source=poison-app"), 2);
+}
+END_TEST
+
+/* A number past 2^63 in `data` (1e19) is stored; every page that holds it must still read
+ * (jsonb prints it back as a 20-digit integer). */
+START_TEST(test_every_stored_number_reads_back)
+{
+    post_events("{\"type\":\"custom.big_number\",\"source\":\"bignum-app\",\"source_id\":\"b-1\","
+                "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"data\":{\"big\":1e19,\"n\":42,"
+                "\"neg\":-9223372036854775808}}");
+    post_events("{\"type\":\"custom.big_number\",\"source\":\"bignum-app\",\"source_id\":\"b-2\","
+                "\"occurred_at\":\"2026-11-27T10:01:00Z\",\"data\":{\"n\":7}}");
+    struct answer a = get("/v1/events?source=bignum-app");
+    json_t *data = data_of(&a);
+    ck_assert_uint_eq(json_array_size(data), 2);
+    const json_t *first =
+        json_object_get(json_object_get(json_array_get(data, 0), "event"), "data");
+    ck_assert(json_number_value(json_object_get(first, "big")) == 1e19);
+    /* only the number that needs it is read as a real: ids and the rest stay integers */
+    ck_assert(json_is_integer(json_object_get(first, "n")));
+    ck_assert(json_is_integer(json_object_get(first, "neg")));
+    ck_assert(json_is_integer(json_object_get(json_array_get(data, 1), "id")));
+    answer_free(&a);
+}
+END_TEST
+
+/* Every custom.<name> an app posts shares one label of the ingest counter: a new type is
+ * not a new series. */
+START_TEST(test_custom_types_share_one_metric_label)
+{
+    post_events("[{\"type\":\"custom.label_one\",\"source\":\"label-app\",\"source_id\":\"l-1\","
+                "\"occurred_at\":\"2026-11-27T10:00:00Z\"},"
+                "{\"type\":\"custom.label_two\",\"source\":\"label-app\",\"source_id\":\"l-2\","
+                "\"occurred_at\":\"2026-11-27T10:00:00Z\"}]");
+    char *url = td_url(&td, "/metrics");
+    struct http_result r;
+    http_get(url, &r);
+    free(url);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_msg(strstr(r.body, "custom.label_") == NULL, "a custom type became a label");
+    ck_assert_msg(strstr(r.body, "leadhub_events_ingested_total{instance=\"label-app\","
+                                 "type=\"custom.*\",outcome=\"stored\"} 2") != NULL,
+                  "%s", r.body);
+    http_result_free(&r);
 }
 END_TEST
 
@@ -782,6 +882,15 @@ START_TEST(test_bad_list_parameters_are_400_naming_the_parameter)
         {"/v1/meetings?source=", "source"},
         {"/v1/events?type=", "type"},
         {"/v1/deliveries?destination=", "destination"},
+        /* not valid UTF-8: dropped, it would skip the filter, or pass as a known name */
+        {"/v1/leads?email=%FF", "email"},
+        {"/v1/leads?company=ok&email=a%C0%AF", "email"},
+        {"/v1/events?source=x%00y", "source"},
+        /* (a name that does not decode is named as sent) */
+        {"/v1/leads?bogus%FF=1", "bogus%FF"},
+        /* times PostgreSQL cannot hold: a 400 naming them, not a 500 */
+        {"/v1/events?since=0000-01-01T00:00:00Z", "since"},
+        {"/v1/meetings?until=9999-12-31T23:59:59-01:00", "until"},
     };
     for (size_t i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
         struct answer a = get(cases[i].path);
@@ -1301,23 +1410,56 @@ START_TEST(test_a_connector_shows_its_token_state_and_never_its_tokens)
     post_sync_event("sync-2");
     ck_assert_msg(td_wait_until(oauth_token_is, "refreshing", 20000),
                   "the refresh was never seen in progress");
-    ck_assert(td_wait_until(oauth_token_is, "failed", OAUTH_REFUSAL_DELAY_MS + 20000));
+    ck_assert(td_wait_until(oauth_token_is, "needs_consent", OAUTH_REFUSAL_DELAY_MS + 20000));
     /* refused for good: dead at once (max_attempts 1) */
     assert_status_counts("oauthcrm", "{\"deliveries\":{\"dead\":1,\"done_24h\":1,"
                                      "\"pending\":0,\"retrying\":0},\"events_24h\":0}");
 
-    /* the rotated refresh token is kept in connector_state, yet it is not a cursor; no
-     * answer holds a token or secret, the dead delivery's reason included */
+    /* the rotated refresh token is kept in connector_state, sealed, yet it is not a
+     * cursor; no answer holds a token or secret, the dead delivery's reason included */
     ck_assert_int_eq(db_number("SELECT count(*) FROM connector_state WHERE instance = '%s' AND "
-                               "key = 'leadhub.oauth2.refresh_token'",
+                               "key = 'leadhub.oauth2.refresh_token' AND value ? "
+                               "'leadhub_sealed' AND value::text NOT LIKE '%%" OAUTH_ROTATED_TOKEN
+                               "%%'",
                                "oauthcrm"),
                      1);
     struct answer a = get("/v1/connectors");
     assert_no_secret(a.body);
     const json_t *c = find_named(data_of(&a), "oauthcrm");
-    ck_assert_str_eq(json_string_value(json_object_get(c, "token")), "failed");
+    ck_assert_str_eq(json_string_value(json_object_get(c, "token")), "needs_consent");
     ck_assert(json_is_null(json_object_get(c, "cursor_updated_at")));
+    /* its plugin declares no provider: no consent to show, nor to begin */
+    ck_assert(json_is_null(json_object_get(c, "oauth")));
     answer_free(&a);
+    a = call("POST", "/v1/connectors/oauthcrm/connect", ADMIN_TOKEN, NULL);
+    assert_error(&a, 409, "consent_unavailable", NULL);
+    ck_assert_ptr_nonnull(strstr(a.body, "declares no OAuth provider"));
+    answer_free(&a);
+    /* /readyz names it, without taking the replica out of service for it (its checker
+     * renews the verdict every moment: wait for the one that saw the refusal) */
+    char *readyz = td_url(&td, "/readyz");
+    bool named = false;
+    char *last_body = NULL;
+    for (int i = 0; i < 300 && !named; i++) {
+        struct http_result ready;
+        ck_assert_int_eq(http_get(readyz, &ready), 0);
+        json_t *detail = json_loads(ready.body, 0, NULL);
+        const char *state = json_string_value(json_object_get(
+            json_object_get(json_object_get(detail, "consent"), "oauthcrm"), "state"));
+        named = state != NULL && strcmp(state, "needs_consent") == 0;
+        ck_assert_int_eq(ready.status, 200);
+        json_decref(detail);
+        free(last_body);
+        last_body = strdup(ready.body);
+        http_result_free(&ready);
+        if (!named) {
+            struct timespec pause = {0, 50 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
+    }
+    ck_assert_msg(named, "%s", last_body);
+    free(last_body);
+    free(readyz);
     a = get("/v1/deliveries?destination=oauthcrm&status=dead");
     ck_assert_uint_eq(json_array_size(data_of(&a)), 1);
     const char *why =
@@ -1715,6 +1857,9 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_an_array_gets_one_result_per_item_and_stores_the_valid_ones);
     tcase_add_test(tc, test_bad_posts_get_400_413_415_and_422);
     tcase_add_test(tc, test_a_chunked_upload_past_the_body_limit_is_413);
+    tcase_add_test(tc, test_posted_times_postgresql_cannot_store_are_refused_per_item);
+    tcase_add_test(tc, test_every_stored_number_reads_back);
+    tcase_add_test(tc, test_custom_types_share_one_metric_label);
     tcase_add_test(tc, test_lead_filters_each_narrow_the_list);
     tcase_add_test(tc, test_bad_list_parameters_are_400_naming_the_parameter);
     tcase_add_test(tc, test_leads_page_to_the_end_in_a_stable_order);

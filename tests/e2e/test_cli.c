@@ -40,7 +40,7 @@ START_TEST(test_cli_help_and_exit_codes)
     free(out);
     ck_assert_int_eq(leadhubd("", &out), 2);
     free(out);
-    const char *commands[] = {"run", "migrate", "check-config", "plugins", "version"};
+    const char *commands[] = {"run", "migrate", "check-config", "plugins", "connect", "version"};
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         char *args = util_printf("%s --help", commands[i]);
         ck_assert_msg(leadhubd(args, &out) == 0, "%s --help failed", commands[i]);
@@ -115,8 +115,9 @@ START_TEST(test_every_help_matches_docs_cli_md)
     ck_assert_ptr_nonnull(close);
     *close = '\0';
     const char *synopsis = open + 4;
-    const char *commands[] = {"run",    "migrate", "check-config", "plugins", "plugins info",
-                              "replay", "sync",    "rescore",      "reload",  "version"};
+    const char *commands[] = {"run",          "migrate", "check-config", "plugins",
+                              "plugins info", "replay",  "sync",         "rescore",
+                              "reload",       "connect", "version"};
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         char *args = util_printf("%s --help", commands[i]);
         char *out = NULL;
@@ -155,12 +156,14 @@ START_TEST(test_check_config_accepts_the_example_configuration)
     char *out = NULL;
     /* without its environment, the example names what is missing */
     char *bare = util_printf("env -u DATABASE_URL -u LEADHUB_INBOUND_SECRET -u LEADHUB_API_TOKEN "
+                             "-u LEADHUB_SECRETS_KEY "
                              "LEADHUB_PLUGIN_DIR='%s/plugins' '%s' check-config",
                              tu_build_dir(), td_binary());
     char *command = util_printf("cd '%s' && %s", tu_source_dir(), bare);
     ck_assert_int_eq(tu_run(command, &out), 1);
     assert_contains(out, "config/leadhub.yaml:3: database_url: error: environment variable "
                          "DATABASE_URL is not set");
+    assert_contains(out, "secrets_key: error: environment variable LEADHUB_SECRETS_KEY is not set");
     free(out);
     free(command);
     free(bare);
@@ -168,6 +171,7 @@ START_TEST(test_check_config_accepts_the_example_configuration)
     command = util_printf(
         "cd '%s' && DATABASE_URL=postgresql://localhost/x "
         "LEADHUB_INBOUND_SECRET=s3cret-s3cret-s3cret LEADHUB_API_TOKEN=t0ken-for-check-config "
+        "LEADHUB_SECRETS_KEY=Y2hlY2stY29uZmlnLWtleS1vZi0zMi1ieXRlcy0hISE= "
         "LEADHUB_PLUGIN_DIR='%s/plugins' '%s' check-config",
         tu_source_dir(), tu_build_dir(), td_binary());
     ck_assert_int_eq(tu_run(command, &out), 0);
@@ -175,6 +179,7 @@ START_TEST(test_check_config_accepts_the_example_configuration)
     assert_contains(out, "inbound");
     ck_assert_ptr_null(strstr(out, "s3cret-s3cret-s3cret"));
     ck_assert_ptr_null(strstr(out, "t0ken"));
+    ck_assert_ptr_null(strstr(out, "Y2hlY2stY29uZmln"));
     free(out);
     free(command);
 }

@@ -116,6 +116,25 @@ START_TEST(test_plugins_info_documents_callbacks_and_settings)
 }
 END_TEST
 
+START_TEST(test_plugins_info_shows_the_oauth_provider_consent_uses)
+{
+    char *dir = fixtures_dir();
+    char *output = NULL;
+    int rc = leadhubd(&output, "plugins info consent_source --plugin-path '%s'", dir);
+    ck_assert_msg(rc == EXIT_OK, "exit %d:\n%s", rc, output);
+    assert_contains(output, "\noauth:       consent with `leadhubd connect INSTANCE`, PKCE, "
+                            "scope sent with the code\n");
+    assert_contains(output, "\n  authorize: {oauth_base}/{tenant}/authorize\n");
+    assert_contains(output, "\n  parameter: login_hint={mailbox}\n");
+    free(output);
+    /* a plugin without one says nothing of it */
+    rc = leadhubd(&output, "plugins info valid_source --plugin-path '%s'", dir);
+    ck_assert_ptr_null(strstr(output, "oauth:"));
+    free(output);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_plugins_info_lists_the_event_types_a_source_declares)
 {
     char *dir = fixtures_dir();
@@ -150,9 +169,9 @@ START_TEST(test_plugins_info_on_unknown_name_fails_listing_available_ones)
 
     ck_assert_int_eq(rc, EXIT_INVALID);
     assert_contains(output, "no plugin named \"hubspot\"");
-    assert_contains(output, "available: challenge_source, event_count_scorer, flaky_init, "
-                            "notify_source, oauth_sink, ordered_sink, paging_source, "
-                            "valid_scorer, valid_sink, valid_source");
+    assert_contains(output, "available: challenge_source, consent_source, event_count_scorer, "
+                            "flaky_init, notify_source, oauth_sink, ordered_sink, paging_source, "
+                            "slow_webhook, valid_scorer, valid_sink, valid_source");
     free(output);
     free(dir);
 }
@@ -314,6 +333,7 @@ static Suite *cmd_plugins_suite(void)
     tcase_add_test(tc, test_plugins_with_empty_path_says_none_found);
     tcase_add_test(tc, test_plugins_info_documents_callbacks_and_settings);
     tcase_add_test(tc, test_plugins_info_lists_the_event_types_a_source_declares);
+    tcase_add_test(tc, test_plugins_info_shows_the_oauth_provider_consent_uses);
     tcase_add_test(tc, test_plugins_info_on_unknown_name_fails_listing_available_ones);
     tcase_add_test(tc, test_plugins_info_on_refused_plugin_prints_detail_and_hint);
     tcase_add_test(tc, test_plugins_help_exits_zero_and_documents_exit_codes);

@@ -6,7 +6,9 @@
  * This program owns the world: the daemon (serving console/dist at /console/), a sink
  * that refuses its first two deliveries and then takes everything (two dead deliveries,
  * the replay of one succeeds), a source whose provider answers 503 (a failing connector),
- * the `rules` scorer, and a seed whose funnel it states below. The script gets the tokens
+ * a source whose plugin declares an OAuth provider, with the fake authorization server of
+ * tests/lib/fake_oauth.h (consent from the console, end to end), the `rules` scorer, and a
+ * seed whose funnel it states below. The script gets the tokens
  * and those expectations in a JSON file, and checks what a person sees: signing in, the
  * funnel's numbers, the failing connector and its error, a replay seen through to done, a
  * score's explanation, a read-only token without admin actions, the keyboard, and every
@@ -25,6 +27,7 @@
 #include "api_call.h"
 #include "daemon_harness.h"
 #include "fake_http.h"
+#include "fake_oauth.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -32,6 +35,9 @@
 #define READ_TOKEN  "console-viewer-token-93da4c"
 #define WRITE_TOKEN "console-seeder-token-2e7a58"
 #define SINK_SECRET "console-sink-secret-0c4d"
+#define APP_ID      "console-app"
+#define APP_SECRET  "console-app-secret-5e2b"
+#define SEALING_KEY "Y29uc29sZS10ZXN0cy1zZWFsaW5nLWtleS0zMi1ieXQ="
 
 #define HOUR_MS (3600LL * 1000)
 #define DAY_MS  (24 * HOUR_MS)
@@ -39,6 +45,8 @@
 static struct test_daemon td;
 static struct fake_http *warehouse;
 static struct fake_http *provider;
+static struct fake_oauth *idp;    /* the consent source's provider */
+static struct fake_http *mailapi; /* what it fetches once consented */
 static struct openapi *spec;
 
 static char *console_dir(void)
@@ -167,11 +175,17 @@ static void suite_setup(void)
     setenv("LHTEST_READ_TOKEN", READ_TOKEN, 1);
     setenv("LHTEST_WRITE_TOKEN", WRITE_TOKEN, 1);
     setenv("LHTEST_SINK_SECRET", SINK_SECRET, 1);
+    setenv("LHTEST_APP_SECRET", APP_SECRET, 1);
+    setenv("LHTEST_SEALING_KEY", SEALING_KEY, 1);
+    idp = fake_oauth_start(APP_ID, APP_SECRET);
+    mailapi = fake_http_start();
+    fake_http_push(mailapi, (struct fake_response){200, "{\"id\":\"item-1\"}", NULL, 0});
 
     td_init(&td, NULL);
     char *plugins = tu_path(td.dir, "plugins");
-    char *copy = util_printf("mkdir -p '%s' && cp '%s/tests/fixtures/paging_source.so' '%s/'",
-                             plugins, tu_build_dir(), plugins);
+    char *copy = util_printf("mkdir -p '%s' && cp '%s/tests/fixtures/paging_source.so' "
+                             "'%s/tests/fixtures/consent_source.so' '%s/'",
+                             plugins, tu_build_dir(), tu_build_dir(), plugins);
     ck_assert_int_eq(tu_run(copy, NULL), 0);
     free(copy);
     td.extra_plugin_dir = plugins;
@@ -189,8 +203,20 @@ static void suite_setup(void)
     td_connector(&td, "pager", yaml);
     free(yaml);
     free(url);
+    char *base = fake_oauth_url(idp, "");
+    char *items = fake_http_url(mailapi, "/items");
+    yaml = util_printf("name: mail\nplugin: consent_source\npoll_interval: 1h\nsettings:\n"
+                       "  oauth_base: %s\n  mailbox: ada@ourco.example\n  client_id: " APP_ID
+                       "\n  client_secret: ${LHTEST_APP_SECRET}\n  api_url: %s\n",
+                       base, items);
+    td_connector(&td, "mail", yaml);
+    free(yaml);
+    free(items);
+    free(base);
     char *dist = console_dir();
     td.extra_main = util_printf("console:\n  dir: %s\n"
+                                "secrets_key: ${LHTEST_SEALING_KEY}\n"
+                                "oauth:\n  redirect_url: %s/oauth/callback\n"
                                 "api:\n  tokens:\n"
                                 "    - {name: ops, token: \"${LHTEST_ADMIN_TOKEN}\", "
                                 "scopes: [read, write, admin]}\n"
@@ -218,7 +244,7 @@ static void suite_setup(void)
                                 "  - {name: partner-leads, from: partner, types: [lead.created], "
                                 "to: [warehouse]}\n"
                                 "delivery:\n  max_attempts: 1\n",
-                                dist);
+                                dist, td.base_url);
     free(dist);
     int rc = td_start(&td);
     if (rc != 0) {
@@ -234,6 +260,8 @@ static void suite_teardown(void)
     td_cleanup(&td);
     fake_http_stop(warehouse);
     fake_http_stop(provider);
+    fake_http_stop(mailapi);
+    fake_oauth_stop(idp);
     openapi_free(spec);
 }
 
@@ -262,12 +290,13 @@ static char *expectations(void)
 {
     json_t *expect = json_pack(
         "{s:s,s:{s:s,s:s},s:{s:i,s:i,s:i,s:i,s:i},s:{s:i,s:i},s:{s:s,s:s,s:s},"
-        "s:{s:s,s:i},s:{s:s,s:s,s:s},s:s}",
+        "s:{s:s,s:i},s:{s:s,s:s,s:s},s:s,s:s}",
         "base", td.base_url, "tokens", "admin", ADMIN_TOKEN, "read", READ_TOKEN, "funnel", "leads",
         5, "replied", 2, "booked", 4, "held", 0, "customers", 1, "sources", "webform", 3, "partner",
         2, "failing", "name", "pager", "error", "page answered HTTP 503", "code", "poll_failing",
         "dead", "destination", "warehouse", "count", 2, "lead", "email", "ada@analytical.example",
-        "rule", "senior_title", "points", "+40", "meeting", "Intro call with Ada");
+        "rule", "senior_title", "points", "+40", "meeting", "Intro call with Ada", "consent",
+        "mail");
     char *text = json_dumps(expect, JSON_INDENT(2));
     json_decref(expect);
     return text;

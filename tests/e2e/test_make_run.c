@@ -61,6 +61,7 @@ static pid_t spawn_script(void)
         unsetenv("LEADHUB_CONFIG");
         unsetenv("LEADHUB_PLUGIN_DIR");
         unsetenv("LEADHUB_PID_FILE");
+        unsetenv("LEADHUB_SECRETS_KEY");
         setenv("LEADHUB_RUN_DIR", run_dir, 1);
         setenv("LEADHUB_LISTEN", listen, 1);
         setenv("BUILD", tu_build_dir(), 1);
@@ -186,6 +187,24 @@ START_TEST(test_make_run_reloads_only_its_daemon_and_stops_daemon_then_database)
     ck_assert_ptr_null(strstr(other_log, "SIGHUP"));
     free(other_log);
 
+    /* a development key sealing tokens, made once, private, handed to a second terminal */
+    char *key_path = tu_path(run_dir, "secrets_key");
+    struct stat key_stat;
+    ck_assert_int_eq(stat(key_path, &key_stat), 0);
+    ck_assert_int_eq(key_stat.st_mode & 0777, 0600);
+    char *key = util_read_file(key_path, 4096, NULL);
+    ck_assert_ptr_nonnull(key);
+    ck_assert_uint_eq(strcspn(key, "\n"), 44); /* base64 of 32 bytes */
+    key[44] = '\0';
+    char *env_path = tu_path(run_dir, "env");
+    char *env_text = util_read_file(env_path, 65536, NULL);
+    char *exported = util_printf("export LEADHUB_SECRETS_KEY='%s'", key);
+    ck_assert_msg(env_text != NULL && strstr(env_text, exported) != NULL, "%s",
+                  env_text ? env_text : "(no env)");
+    free(exported);
+    free(env_text);
+    free(env_path);
+
     /* a second terminal: `. .run/env`, and the commands read the scratch copy by default */
     char *second = util_printf("cd '%s' && . '%s/env' && '%s' check-config", tu_source_dir(),
                                run_dir, td_binary());
@@ -211,9 +230,15 @@ START_TEST(test_make_run_reloads_only_its_daemon_and_stops_daemon_then_database)
     free(stale);
     free(reload);
 
-    /* again, stopped with SIGTERM (what `make` passes on when it is sent SIGTERM) */
+    /* again, stopped with SIGTERM (what `make` passes on when it is sent SIGTERM); what the
+     * first run sealed, the second can open: the same key */
     script = spawn_script();
     ck_assert(td_wait_until(script_ready, NULL, 120000));
+    char *again = util_read_file(key_path, 4096, NULL);
+    ck_assert(again != NULL && strncmp(again, key, 44) == 0);
+    free(again);
+    free(key);
+    free(key_path);
     kill(script, SIGTERM);
     assert_stopped_cleanly(script, "SIGTERM");
     other_log = td_log(&other);

@@ -387,6 +387,103 @@ START_TEST(test_a_replica_whose_init_failed_leaves_the_polls_to_another)
 }
 END_TEST
 
+/* The backend of the session holding the pager's poll lease, or 0. */
+static long lease_session(void)
+{
+    char *sql = util_printf("SELECT coalesce((SELECT l.pid FROM pg_locks l JOIN poll_leases p "
+                            "ON l.objid = p.lock_id::oid WHERE p.instance = 'pager' AND "
+                            "l.locktype = 'advisory' AND l.classid = %d AND l.objsubid = 2 AND "
+                            "l.granted AND l.database = (SELECT oid FROM pg_database WHERE "
+                            "datname = current_database())), 0)",
+                            0x4c50);
+    long pid = testdb_scalar(db, sql);
+    free(sql);
+    return pid;
+}
+
+static bool lease_held(void *arg)
+{
+    (void)arg;
+    return lease_session() != 0;
+}
+
+static bool fenced_by(void *arg)
+{
+    char *url = td_url(arg, "/metrics");
+    struct http_result m;
+    http_get(url, &m);
+    bool fenced =
+        m.body != NULL &&
+        strstr(m.body, "leadhub_polls_total{instance=\"pager\",outcome=\"fenced\"} 1") != NULL;
+    http_result_free(&m);
+    free(url);
+    return fenced;
+}
+
+/*
+ * The owner's poll session (and with it the advisory lock) dies while the owner lives and
+ * is in the middle of a poll: another replica takes over within an interval and polls the
+ * same page. Both fetch it; only one may commit it. A trigger records every cursor the
+ * database takes: each cursor is committed once, by the new owner; the old one's commit
+ * is refused (its fence is outdated), and every event is stored once.
+ */
+START_TEST(test_a_poll_whose_lock_session_died_commits_nothing)
+{
+    static const char slow_page[] =
+        "{\"events\":[{\"type\":\"lead.created\",\"source_id\":\"f1\",\"occurred_at\":"
+        "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"f1@example.com\"}},"
+        "{\"type\":\"lead.created\",\"source_id\":\"f2\",\"occurred_at\":\"2026-11-27T10:01:00Z\","
+        "\"lead\":{\"email\":\"f2@example.com\"}}],\"next\":\"c1\"}";
+    fake_http_route(provider, "/leads?after=0", (struct fake_response){200, slow_page, NULL, 3000},
+                    0);
+    fake_http_route(provider, "/leads?after=c1", (struct fake_response){200, empty_page, NULL, 0},
+                    0);
+    start_pager(&td, NULL, "1s");
+    ck_assert_int_eq(td_start(&td), 0);
+    db = testdb_connect(td.db_url);
+    PQclear(PQexec(db, "CREATE TABLE cursor_audit (value jsonb, at timestamptz DEFAULT "
+                       "clock_timestamp());"
+                       "CREATE FUNCTION audit_cursor() RETURNS trigger LANGUAGE plpgsql AS $$"
+                       "BEGIN INSERT INTO cursor_audit (value) VALUES (NEW.value); RETURN NEW; "
+                       "END$$;"
+                       "CREATE TRIGGER audit AFTER INSERT OR UPDATE ON connector_state "
+                       "FOR EACH ROW EXECUTE FUNCTION audit_cursor();"));
+    ck_assert_int_eq(testdb_scalar(db, "SELECT count(*) FROM pg_trigger WHERE tgname = 'audit'"),
+                     1);
+    /* the first replica owns the lease and is in the middle of its first poll */
+    ck_assert(td_wait_until(lease_held, NULL, 10000));
+    size_t one = 1;
+    ck_assert(td_wait_until(polls_reach, &one, 10000));
+    struct test_daemon second;
+    start_pager(&second, td.db_url, "1s");
+    ck_assert_int_eq(td_start(&second), 0);
+
+    long victim = lease_session();
+    ck_assert_int_gt(victim, 0);
+    char *kill = util_printf("SELECT pg_terminate_backend(%ld)", victim);
+    PQclear(PQexec(db, kill));
+    free(kill);
+
+    /* the second takes over and fetches the same page; the first's commit is refused */
+    ck_assert_msg(td_wait_until(fenced_by, &td, 20000), "the first replica's commit was not "
+                                                        "refused");
+    long two = 2;
+    ck_assert(td_wait_until(events_reach, &two, 20000));
+    ck_assert(td_wait_until(has_polled, &second, 10000));
+    ck_assert_int_eq(testdb_scalar(db, "SELECT count(*) FROM events"), 2);
+    ck_assert_int_eq(testdb_scalar(db, "SELECT count(*) FROM cursor_audit WHERE value = '\"c1\"'"),
+                     1);
+    ck_assert_int_eq(testdb_scalar(db, "SELECT count(*) FROM cursor_audit"), 1);
+    ck_assert_int_eq(testdb_scalar(db, "SELECT fence FROM poll_leases WHERE instance = 'pager'"),
+                     2);
+    char *log = td_log(&td);
+    ck_assert_ptr_nonnull(strstr(log, "lost the poll lease to another replica"));
+    free(log);
+    ck_assert_int_eq(td_stop(&second), 0);
+    td_cleanup(&second);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -399,6 +496,7 @@ int main(void)
     tcase_add_test(tc, test_one_replica_polls_and_another_takes_over_when_it_dies);
     tcase_add_test(tc, test_sync_asks_the_owning_replica_or_polls_here);
     tcase_add_test(tc, test_a_replica_whose_init_failed_leaves_the_polls_to_another);
+    tcase_add_test(tc, test_a_poll_whose_lock_session_died_commits_nothing);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
     curl_global_cleanup();

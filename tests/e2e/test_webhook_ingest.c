@@ -14,6 +14,7 @@
 
 #include "daemon_harness.h"
 #include "http_client.h"
+#include "raw_http.h"
 #include "testdb.h"
 #include "testutil.h"
 #include "util.h"
@@ -196,11 +197,22 @@ START_TEST(test_bad_signature_stale_timestamp_and_missing_headers_are_401)
     ck_assert_ptr_nonnull(strstr(r.body, "away from the server's clock"));
     http_result_free(&r);
 
+    /* no signature header: refused by the host (the plugin declares it), naming it */
     char *url = td_url(&td, "/webhooks/inbound");
     http_request("POST", url, NULL, body, strlen(body), &r);
     ck_assert_int_eq(r.status, 401);
+    ck_assert_ptr_nonnull(strstr(r.body, "missing X-Leadhub-Signature"));
+    http_result_free(&r);
+    /* signed but without its timestamp: refused by the plugin */
+    char *signature[2];
+    http_sign_webhook(SECRET, (long long)time(NULL), body, signature);
+    const char *headers[] = {signature[1], NULL};
+    http_request("POST", url, headers, body, strlen(body), &r);
+    ck_assert_int_eq(r.status, 401);
     ck_assert_ptr_nonnull(strstr(r.body, "missing X-Leadhub-Timestamp"));
     http_result_free(&r);
+    free(signature[0]);
+    free(signature[1]);
     free(url);
 
     ck_assert_int_eq(event_count(), 0);
@@ -530,6 +542,220 @@ START_TEST(test_two_instances_of_one_plugin_use_their_own_secrets)
 }
 END_TEST
 
+/* --- what passes no check but would break later: refused at the boundary --------------- */
+
+/* A raw request to `path` signed for `body`, with `extra` header lines ("" for none), then
+ * `payload` (body as framed). */
+static char *raw_signed_framed(const char *path, const char *extra, const char *body,
+                               const char *payload)
+{
+    char *signature[2];
+    http_sign_webhook(SECRET, (long long)time(NULL), body, signature);
+    char *request = util_printf("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n%s\r\n"
+                                "Content-Type: application/json\r\n%s\r\n%s",
+                                path, signature[0], signature[1], extra, payload);
+    free(signature[0]);
+    free(signature[1]);
+    return request;
+}
+
+static char *raw_signed(const char *path, const char *extra, const char *body)
+{
+    return raw_signed_framed(path, extra, body, body);
+}
+
+START_TEST(test_times_postgresql_cannot_store_are_400_naming_the_field)
+{
+    /* year 0000 is no year to PostgreSQL; an offset can push the first or last day past
+     * either end of 0001..9999 */
+    const char *times[] = {"0000-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00",
+                           "9999-12-31T23:59:59-01:00"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(times); i++) {
+        char *body = util_printf("{\"type\":\"lead.created\",\"source_id\":\"t-%zu\","
+                                 "\"occurred_at\":\"%s\",\"lead\":{\"email\":\"t@example.com\"}}",
+                                 i, times[i]);
+        struct http_result r;
+        post(body, &r);
+        ck_assert_msg(r.status == 400, "%s: %ld %s", times[i], r.status, r.body);
+        ck_assert_msg(strstr(r.body, "occurred_at: out of range") != NULL, "%s", r.body);
+        http_result_free(&r);
+        free(body);
+    }
+    /* a meeting's times too, and the edges themselves are fine */
+    struct http_result r;
+    post("{\"type\":\"meeting.scheduled\",\"source_id\":\"mt-1\","
+         "\"occurred_at\":\"0001-01-01T00:00:00Z\",\"meeting\":{\"external_id\":\"m-1\","
+         "\"starts_at\":\"0000-12-31T10:00:00Z\"}}",
+         &r);
+    ck_assert_msg(r.status == 400 && strstr(r.body, "meeting.starts_at: out of range"), "%ld %s",
+                  r.status, r.body);
+    http_result_free(&r);
+    post("{\"type\":\"email.received\",\"source_id\":\"edge-1\","
+         "\"occurred_at\":\"0001-01-01T00:00:00Z\"}",
+         &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    http_result_free(&r);
+    post("{\"type\":\"email.received\",\"source_id\":\"edge-2\","
+         "\"occurred_at\":\"9999-12-31T23:59:59.999Z\"}",
+         &r);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    http_result_free(&r);
+    ck_assert_int_eq(event_count(), 2);
+    ck_assert_int_eq(testdb_scalar(db, "SELECT count(*) FROM events WHERE occurred_at IN "
+                                       "('0001-01-01T00:00:00Z', '9999-12-31T23:59:59.999Z')"),
+                     2);
+}
+END_TEST
+
+START_TEST(test_a_nul_in_the_path_is_404)
+{
+    const char body[] = "{\"type\":\"email.received\",\"source_id\":\"nul-1\","
+                        "\"occurred_at\":\"2026-11-27T10:00:00Z\"}";
+    char *extra = util_printf("Content-Length: %zu\r\n", strlen(body));
+    char *request = raw_signed("/webhooks/inbound%00evil", extra, body);
+    struct raw_answer a;
+    raw_exchange(td.port, request, strlen(request), 10000, 0, &a);
+    ck_assert_msg(a.status == 404, "%d %s", a.status, a.body);
+    raw_answer_free(&a);
+    free(request);
+    /* the same request to the real path is taken: the NUL was the only difference */
+    request = raw_signed("/webhooks/inbound", extra, body);
+    raw_exchange(td.port, request, strlen(request), 10000, 0, &a);
+    ck_assert_msg(a.status == 200, "%d %s", a.status, a.body);
+    raw_answer_free(&a);
+    free(request);
+    free(extra);
+    ck_assert_int_eq(event_count(), 1);
+}
+END_TEST
+
+START_TEST(test_unknown_paths_are_404_for_every_method)
+{
+    const char *targets[][2] = {{"POST", "/nope"},
+                                {"DELETE", "/nope"},
+                                {"PUT", "/healthz/x"},
+                                {"POST", "/webhooks/Not-A-Valid-Name"},
+                                {"POST", "/webhooks/"}};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(targets); i++) {
+        char *url = td_url(&td, targets[i][1]);
+        struct http_result r;
+        http_request(targets[i][0], url, NULL, "{}", 2, &r);
+        ck_assert_msg(r.status == 404, "%s %s: %ld", targets[i][0], targets[i][1], r.status);
+        ck_assert_msg(strstr(r.headers, "Allow:") == NULL, "%s", r.headers);
+        http_result_free(&r);
+        free(url);
+    }
+    /* where something is there, another method is still 405 with what it allows */
+    char *url = td_url(&td, "/healthz");
+    struct http_result r;
+    http_request("POST", url, NULL, "{}", 2, &r);
+    ck_assert_int_eq(r.status, 405);
+    http_result_free(&r);
+    free(url);
+}
+END_TEST
+
+/* RFC 9112 6.1: a body framed two ways may be read one way here and another by a proxy in
+ * front, so the request is refused and the connection closed. */
+START_TEST(test_a_body_framed_two_ways_is_400_and_the_connection_closed)
+{
+    const char body[] = "{\"type\":\"email.received\",\"source_id\":\"smuggle-1\","
+                        "\"occurred_at\":\"2026-11-27T10:00:00Z\"}";
+    char *chunked = util_printf("%zx\r\n%s\r\n0\r\n\r\n", strlen(body), body);
+    char *both =
+        util_printf("Content-Length: %zu\r\nTransfer-Encoding: chunked\r\n", strlen(chunked));
+    char *two_lengths =
+        util_printf("Content-Length: %zu\r\nContent-Length: %zu\r\n", strlen(body), strlen(body));
+    const char *cases[][2] = {
+        {both, chunked}, {"Transfer-Encoding: gzip\r\n", body}, {two_lengths, body}};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
+        char *request = raw_signed("/webhooks/inbound", cases[i][0], cases[i][1]);
+        struct raw_answer a;
+        raw_exchange(td.port, request, strlen(request), 10000, 5000, &a);
+        ck_assert_msg(a.status == 400, "case %zu: %d %s", i, a.status, a.body);
+        ck_assert_msg(a.closed, "case %zu: the connection was kept open", i);
+        raw_answer_free(&a);
+        free(request);
+    }
+    free(both);
+    free(two_lengths);
+    /* chunked alone is fine, and the connection stays open for the next request */
+    char *extra = strdup("Transfer-Encoding: chunked\r\n");
+    char *request = raw_signed_framed("/webhooks/inbound", extra, body, chunked);
+    struct raw_answer a;
+    raw_exchange(td.port, request, strlen(request), 10000, 1000, &a);
+    ck_assert_msg(a.status == 200, "%d %s", a.status, a.body);
+    ck_assert(!a.closed);
+    raw_answer_free(&a);
+    free(request);
+    free(extra);
+    free(chunked);
+    ck_assert_int_eq(event_count(), 1);
+}
+END_TEST
+
+/* A chunked body past http.body_limit is cut off at the limit, not read to its end. */
+START_TEST(test_a_chunked_body_past_the_limit_is_cut_off_there)
+{
+    size_t total = 32u * 1024 * 1024;
+    char *request = malloc(total + 1024);
+    ck_assert_ptr_nonnull(request);
+    int head = snprintf(request, 1024,
+                        "POST /webhooks/inbound HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "X-Leadhub-Timestamp: 1\r\nX-Leadhub-Signature: sha256=00\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n");
+    size_t len = (size_t)head;
+    /* 64 KiB chunks of spaces */
+    while (len + 70000 < total) {
+        len += (size_t)sprintf(request + len, "%x\r\n", 65536);
+        memset(request + len, ' ', 65536);
+        len += 65536;
+        memcpy(request + len, "\r\n", 2);
+        len += 2;
+    }
+    struct raw_answer a;
+    raw_exchange(td.port, request, len, 30000, 5000, &a);
+    free(request);
+    ck_assert_msg(a.status == 413, "%d %s", a.status, a.body);
+    ck_assert_msg(a.closed, "the connection was kept open");
+    /* the limit is 1 MiB; what the socket buffers took on top is a few MiB at most */
+    ck_assert_msg(a.sent < total / 2, "the server read %zu of %zu bytes", a.sent, total);
+    raw_answer_free(&a);
+}
+END_TEST
+
+/* The webhook plugin declares X-Leadhub-Signature: a POST without it is answered 401 before
+ * a byte of its body is read (here none is ever sent), while a signed one is waited for. */
+START_TEST(test_an_unsigned_post_is_refused_before_its_body_is_read)
+{
+    const char *unsigned_head = "POST /webhooks/inbound HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                "Content-Type: application/json\r\nContent-Length: 900000\r\n\r\n";
+    struct raw_answer a;
+    raw_exchange(td.port, unsigned_head, strlen(unsigned_head), 5000, 5000, &a);
+    ck_assert_msg(a.status == 401, "%d %s", a.status, a.body);
+    ck_assert_ptr_nonnull(strstr(a.body, "missing X-Leadhub-Signature"));
+    ck_assert_msg(a.closed, "the connection was kept open for a body nobody will read");
+    raw_answer_free(&a);
+
+    /* the same head signed: the server waits for the body (no answer yet) */
+    const char *signed_head = "POST /webhooks/inbound HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                              "X-Leadhub-Timestamp: 1\r\nX-Leadhub-Signature: sha256=00\r\n"
+                              "Content-Type: application/json\r\nContent-Length: 900000\r\n\r\n";
+    raw_exchange(td.port, signed_head, strlen(signed_head), 1000, 0, &a);
+    ck_assert_msg(a.status == 0, "answered %d before its body: %s", a.status, a.body);
+    raw_answer_free(&a);
+
+    char *url = td_url(&td, "/metrics");
+    struct http_result r;
+    http_get(url, &r);
+    ck_assert_double_eq(
+        metric_in(r.body, "leadhub_http_refused_total{reason=\"missing_signature\"}"), 1);
+    http_result_free(&r);
+    free(url);
+    ck_assert_int_eq(event_count(), 0);
+}
+END_TEST
+
 static Suite *ingest_suite(void)
 {
     Suite *s = suite_create("webhook_ingest");
@@ -548,6 +774,12 @@ static Suite *ingest_suite(void)
     tcase_add_test(tc, test_no_2xx_before_commit);
     tcase_add_test(tc, test_sigterm_with_requests_in_flight_loses_nothing_acknowledged);
     tcase_add_test(tc, test_two_instances_of_one_plugin_use_their_own_secrets);
+    tcase_add_test(tc, test_times_postgresql_cannot_store_are_400_naming_the_field);
+    tcase_add_test(tc, test_a_nul_in_the_path_is_404);
+    tcase_add_test(tc, test_unknown_paths_are_404_for_every_method);
+    tcase_add_test(tc, test_a_body_framed_two_ways_is_400_and_the_connection_closed);
+    tcase_add_test(tc, test_a_chunked_body_past_the_limit_is_cut_off_there);
+    tcase_add_test(tc, test_an_unsigned_post_is_refused_before_its_body_is_read);
     suite_add_tcase(s, tc);
     return s;
 }

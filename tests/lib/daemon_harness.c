@@ -42,10 +42,11 @@ static void write_main(struct test_daemon *td)
                                   "listen: 127.0.0.1:%d\n"
                                   "plugin_path: [\"%s/plugins\"%s]\n"
                                   "connectors_dir: conf.d\n"
-                                  "log:\n  level: debug\n"
+                                  "log:\n  level: %s\n"
                                   "shutdown_grace: 10s\n"
                                   "%s",
                                   td->db_url, td->port, tu_build_dir(), extra,
+                                  td->log_level != NULL ? td->log_level : "debug",
                                   td->extra_main != NULL ? td->extra_main : "");
     free(extra);
     tu_write_file(td->dir, "leadhub.yaml", main_yaml);

@@ -20,6 +20,7 @@ struct test_daemon {
     char *log_path;         /* stdout and stderr of the daemon */
     char *extra_main;       /* YAML appended to the main file */
     char *extra_plugin_dir; /* searched after build/plugins when set */
+    const char *log_level;  /* log.level: "debug" unless set (a constant) */
     char *binary;           /* malloc'd leadhubd to run instead of td_binary(), or NULL */
 };
 

@@ -1094,6 +1094,15 @@ void fake_hubspot_oauth_revoke(struct fake_hubspot *hs, enum fake_hubspot_revoca
     pthread_mutex_unlock(&hs->mutex);
 }
 
+void fake_hubspot_oauth_reinstall(struct fake_hubspot *hs, const char *refresh_token)
+{
+    pthread_mutex_lock(&hs->mutex);
+    free(hs->refresh_token);
+    hs->refresh_token = strdup(refresh_token);
+    hs->revoked = -1;
+    pthread_mutex_unlock(&hs->mutex);
+}
+
 void fake_hubspot_expire_tokens(struct fake_hubspot *hs)
 {
     pthread_mutex_lock(&hs->mutex);

@@ -69,6 +69,10 @@ enum fake_hubspot_revocation {
 /* Refresh grants are refused from now on, in the given style. */
 void fake_hubspot_oauth_revoke(struct fake_hubspot *hs, enum fake_hubspot_revocation style);
 
+/* The app is installed again (a new consent): refresh_token is the one accepted from now
+ * on, and an earlier revocation is over. */
+void fake_hubspot_oauth_reinstall(struct fake_hubspot *hs, const char *refresh_token);
+
 /* Every access token issued so far is answered 401 EXPIRED_AUTHENTICATION. */
 void fake_hubspot_expire_tokens(struct fake_hubspot *hs);
 

@@ -7,6 +7,8 @@
 #include "crypto.h"
 #include "hubspot_harness.h"
 #include "metrics.h"
+#include "seal.h"
+#include "sealed_state.h"
 #include "testdb.h"
 #include "testutil.h"
 #include "util.h"
@@ -33,6 +35,11 @@ void hh_setup(struct hubspot_harness *h)
     h->services.database_url = h->db_url;
     atomic_init(&h->stopping, false);
     h->services.stopping = &h->stopping;
+    const char *keys[] = {HH_SECRETS_KEY};
+    size_t bad = 0;
+    const char *why = NULL;
+    h->services.keyring = seal_keyring_new(keys, 1, &bad, &why);
+    ck_assert_ptr_nonnull(h->services.keyring);
     pthread_mutex_init(&h->services.store_mutex, NULL);
     struct ingest_options options = {.database_url = h->db_url,
                                      .writers = 1,
@@ -60,6 +67,7 @@ void hh_teardown(struct hubspot_harness *h)
     store_close(h->services.store);
     pthread_mutex_destroy(&h->services.store_mutex);
     metrics_free(h->services.metrics);
+    seal_keyring_free((struct seal_keyring *)h->services.keyring);
     fake_hubspot_stop(h->fake);
     PQfinish(h->db);
     testdb_drop(h->db_url);
@@ -340,6 +348,20 @@ json_t *hh_checkpoint(struct hubspot_harness *h, const char *key)
     free(sql);
     PQfreemem(escaped);
     return value;
+}
+
+json_t *hh_checkpoint_opened(struct hubspot_harness *h, const char *key)
+{
+    json_t *stored = hh_checkpoint(h, key);
+    if (stored == NULL || !seal_is_sealed(stored)) {
+        return stored;
+    }
+    struct seal_place place = sealed_state_place(HH_INSTANCE, key);
+    char *error = NULL;
+    json_t *opened = seal_open(h->services.keyring, &place, stored, NULL, &error);
+    ck_assert_msg(opened != NULL, "%s does not open: %s", key, error ? error : "?");
+    json_decref(stored);
+    return opened;
 }
 
 double hh_metric(struct hubspot_harness *h, const char *name, const char *label, const char *value)

@@ -26,11 +26,13 @@
 #define HH_REFRESH_TOKEN  "rt-test-77b0c3"
 #define HH_WEBHOOK_SECRET "whs-test-2d9e61a7"
 #define HH_INSTANCE       "crm"
+/* The daemon's secrets_key in the harness (base64 of 32 bytes). */
+#define HH_SECRETS_KEY "aHVic3BvdC1oYXJuZXNzLWtleS0zMi1ieXRlcy1sbmc="
 
 struct hubspot_harness {
     struct plugin_registry registry;
     const struct plugin *plugin;
-    struct host_services services;
+    struct host_services services; /* with a keyring of HH_SECRETS_KEY */
     struct instance instance;
     struct config_instance config;
     bool started;
@@ -100,8 +102,12 @@ void hh_timestamp(int64_t skew_ms, char *out);
 char *hh_sign_v3(const char *secret, const char *method, const char *uri, const char *body,
                  const char *timestamp);
 
-/* A checkpoint of the instance, as a NEW reference (NULL when absent). */
+/* A checkpoint of the instance, as a NEW reference (NULL when absent): as stored, sealed
+ * values sealed. */
 json_t *hh_checkpoint(struct hubspot_harness *h, const char *key);
+
+/* A checkpoint opened with the harness's key (NULL when absent). NEW reference. */
+json_t *hh_checkpoint_opened(struct hubspot_harness *h, const char *key);
 
 /* A plugin metric's value (0 when absent). */
 double hh_metric(struct hubspot_harness *h, const char *name, const char *label, const char *value);

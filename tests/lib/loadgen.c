@@ -331,6 +331,14 @@ static void conn_connect(struct run *run, struct conn *conn, int64_t now)
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     conn->fd = fd;
+    if (run->options->source != NULL) {
+        struct sockaddr_in local = {.sin_family = AF_INET};
+        inet_pton(AF_INET, run->options->source, &local.sin_addr);
+        if (bind(fd, (const struct sockaddr *)&local, sizeof(local)) != 0) {
+            conn_close(run, conn, now);
+            return;
+        }
+    }
     if (connect(fd, (const struct sockaddr *)&run->address, sizeof(run->address)) == 0) {
         conn->state = CONN_IDLE;
         watch(run, conn, EPOLLIN);

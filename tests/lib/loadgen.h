@@ -34,6 +34,7 @@ struct loadgen_answer {
 struct loadgen_options {
     const char *host; /* IPv4 address, e.g. "127.0.0.1" */
     int port;
+    const char *source; /* local IPv4 address to connect from (e.g. "127.0.0.2"); NULL: any */
     const char *path;   /* "/webhooks/inbound" */
     const char *secret; /* the instance's signing secret */
     unsigned connections;

@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "config_testing.h"
+#include "seal.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -91,6 +92,17 @@ START_TEST(test_load_minimal_main_file_fills_every_default)
     ck_assert_uint_eq(c->http_threads, 0);
     ck_assert_uint_eq(c->http_connection_limit, 4096);
     ck_assert_int_eq(c->http_timeout_ms, 30000);
+    /* the budgets, sized for the example Kubernetes limits (512 Mi) */
+    ck_assert_ptr_null(c->admin_listen_host);
+    ck_assert_uint_eq(c->http.connections_per_address, 1024);
+    ck_assert_int_eq(c->http.request_timeout_ms, 10000);
+    ck_assert_uint_eq(c->http.unauthenticated_bytes, 32u << 20);
+    ck_assert_uint_eq(c->http.unauthenticated_bytes_per_address, 8u << 20);
+    ck_assert_int_eq(c->http.webhook_timeout_ms, 800);
+    ck_assert_int_eq(c->http.commit_timeout_ms, 5000);
+    ck_assert_int_eq(c->http.api_timeout_ms, 20000);
+    ck_assert_uint_eq(c->http.webhook_workers, 0);
+    ck_assert_uint_eq(c->http.api_workers, 4);
     ck_assert_uint_eq(c->ingest_writers, 2);
     ck_assert_uint_eq(c->ingest_batch_max, 1000);
     ck_assert_uint_eq(c->ingest_queue_max, 50000);
@@ -158,6 +170,16 @@ START_TEST(test_load_every_main_key_is_read)
                                      "  threads: 8\n"
                                      "  connection_limit: 100\n"
                                      "  timeout: 5s\n"
+                                     "  connections_per_address: 50\n"
+                                     "  request_timeout: 3s\n"
+                                     "  unauthenticated_bytes: 1048576\n"
+                                     "  unauthenticated_bytes_per_address: 65536\n"
+                                     "  webhook_timeout: 2s\n"
+                                     "  commit_timeout: 4s\n"
+                                     "  api_timeout: 30s\n"
+                                     "  webhook_workers: 6\n"
+                                     "  api_workers: 3\n"
+                                     "admin_listen: 127.0.0.1:9091\n"
                                      "ingest: {writers: 4, batch_max: 500, queue_max: 1000}\n"
                                      "api:\n"
                                      "  tokens:\n"
@@ -183,6 +205,17 @@ START_TEST(test_load_every_main_key_is_read)
     ck_assert_uint_eq(c->http_threads, 8);
     ck_assert_uint_eq(c->http_connection_limit, 100);
     ck_assert_int_eq(c->http_timeout_ms, 5000);
+    ck_assert_uint_eq(c->http.connections_per_address, 50);
+    ck_assert_int_eq(c->http.request_timeout_ms, 3000);
+    ck_assert_uint_eq(c->http.unauthenticated_bytes, 1048576);
+    ck_assert_uint_eq(c->http.unauthenticated_bytes_per_address, 65536);
+    ck_assert_int_eq(c->http.webhook_timeout_ms, 2000);
+    ck_assert_int_eq(c->http.commit_timeout_ms, 4000);
+    ck_assert_int_eq(c->http.api_timeout_ms, 30000);
+    ck_assert_uint_eq(c->http.webhook_workers, 6);
+    ck_assert_uint_eq(c->http.api_workers, 3);
+    ck_assert_str_eq(c->admin_listen_host, "127.0.0.1");
+    ck_assert_int_eq(c->admin_listen_port, 9091);
     ck_assert_uint_eq(c->ingest_writers, 4);
     ck_assert_uint_eq(c->ingest_batch_max, 500);
     ck_assert_uint_eq(c->ingest_queue_max, 1000);
@@ -195,7 +228,7 @@ START_TEST(test_load_every_main_key_is_read)
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(c->scoring, 0), "plugin")),
                      "rules");
     ck_assert_int_eq(c->delivery.max_attempts, 5);
-    ck_assert_int_eq(json_integer_value(json_object_get(c->lines, "routes[0].from")), 17);
+    ck_assert_int_eq(json_integer_value(json_object_get(c->lines, "routes[0].from")), 27);
     free(plugins);
     free(connectors);
     config_free(c);
@@ -284,8 +317,9 @@ START_TEST(test_load_unknown_main_key_lists_allowed_keys)
     ck_assert_int_eq(d->line, 2);
     ck_assert_str_eq(d->key, "listn");
     ck_assert_str_eq(d->hint, "did you mean \"listen\"? allowed keys: database_url, listen, "
-                              "plugin_path, connectors_dir, log, shutdown_grace, http, ingest, "
-                              "api, routes, scoring, delivery, readiness, console");
+                              "admin_listen, plugin_path, connectors_dir, log, shutdown_grace, "
+                              "http, ingest, api, routes, scoring, delivery, secrets_key, oauth, "
+                              "readiness, console");
     diag_list_free(&diags);
     teardown(&f);
 }
@@ -324,6 +358,27 @@ START_TEST(test_load_wrong_types_and_ranges_in_main_file)
     ck_assert_str_eq(tc_expect(&diags, "must be at least 1, got 0")->key, "ingest.writers");
     ck_assert_str_eq(tc_expect(&diags, "must be at most 67108864")->key, "http.body_limit");
     ck_assert_str_eq(tc_expect(&diags, "expected a list, got a mapping")->key, "routes");
+    diag_list_free(&diags);
+    teardown(&f);
+}
+END_TEST
+
+/* Budgets that contradict each other are caught where they are written. */
+START_TEST(test_load_http_budgets_that_cannot_work_are_refused)
+{
+    struct fixture f = setup(DB_LINE "http:\n"
+                                     "  body_limit: 2000000\n"
+                                     "  unauthenticated_bytes: 1000000\n"
+                                     "  unauthenticated_bytes_per_address: 1500000\n"
+                                     "admin_listen: nowhere\n");
+    struct diag_list diags = {0};
+    load_fails(f.main, &diags);
+    const struct diag *d = tc_expect(&diags, "one address's share is larger than the whole");
+    ck_assert_str_eq(d->key, "http.unauthenticated_bytes_per_address");
+    d = tc_expect(&diags, "a webhook body of the largest size allowed could never be read");
+    ck_assert_str_eq(d->key, "http.body_limit");
+    d = tc_expect(&diags, "\"nowhere\" is not host:port");
+    ck_assert_str_eq(d->key, "admin_listen");
     diag_list_free(&diags);
     teardown(&f);
 }
@@ -803,6 +858,84 @@ START_TEST(test_load_database_url_credentials_are_never_printed)
 }
 END_TEST
 
+START_TEST(test_load_secrets_key_one_or_a_list_builds_the_keyring)
+{
+    setenv("LH_TEST_KEY_NEW", "Zm9yIHRlc3RzIG9ubHk6IHRoaXJ0eS10d28gYnl0ZXM=", 1);
+    setenv("LH_TEST_KEY_OLD", "q4Fq0wV0m0Xy1M3c8HcYl2qgkq7oR6y4mC3cW0b2bFQ=\n", 1);
+    struct fixture none = setup(DB_LINE);
+    struct config *c = load_ok(none.main);
+    ck_assert_ptr_null(c->keyring);
+    ck_assert_ptr_null(c->oauth_redirect_url);
+    config_free(c);
+    teardown(&none);
+
+    struct fixture f =
+        setup(DB_LINE "secrets_key: [\"${LH_TEST_KEY_NEW}\", "
+                      "\"${LH_TEST_KEY_OLD}\"]\n"
+                      "oauth: {redirect_url: https://hub.example.com/oauth/callback}\n");
+    c = load_ok(f.main);
+    ck_assert_ptr_nonnull(c->keyring);
+    char *ids = seal_keyring_ids(c->keyring);
+    ck_assert_uint_eq(strlen(ids), 2 * SEAL_KEY_ID_LEN + 2);
+    ck_assert(strncmp(ids, seal_keyring_current_id(c->keyring), SEAL_KEY_ID_LEN) == 0);
+    free(ids);
+    ck_assert_str_eq(c->oauth_redirect_url, "https://hub.example.com/oauth/callback");
+    config_free(c);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(test_load_secrets_key_literal_short_or_repeated_is_refused_without_leaking_it)
+{
+    setenv("LH_TEST_KEY_SHORT", "c2hvcnQta2V5", 1);
+    setenv("LH_TEST_KEY_NEW", "Zm9yIHRlc3RzIG9ubHk6IHRoaXJ0eS10d28gYnl0ZXM=", 1);
+    struct fixture literal = setup(DB_LINE "secrets_key: c2hvcnQta2V5aGVyZQ==\n");
+    struct diag_list diags = {0};
+    load_fails(literal.main, &diags);
+    ck_assert_str_eq(tc_expect(&diags, "a secret must come from a reference")->key, "secrets_key");
+    tc_assert_not_printed(&diags, "c2hvcnQta2V5aGVyZQ==");
+    diag_list_free(&diags);
+    teardown(&literal);
+
+    struct fixture f = setup(DB_LINE "secrets_key:\n  - ${LH_TEST_KEY_NEW}\n"
+                                     "  - ${LH_TEST_KEY_SHORT}\n");
+    load_fails(f.main, &diags);
+    const struct diag *d = tc_expect(&diags, "not a 32-byte key");
+    ck_assert_str_eq(d->key, "secrets_key[1]");
+    ck_assert_int_eq(d->line, 4);
+    ck_assert_ptr_nonnull(strstr(d->hint, "openssl rand -base64 32"));
+    tc_assert_not_printed(&diags, "c2hvcnQta2V5");
+    tc_assert_not_printed(&diags, "Zm9yIHRlc3Rz");
+    diag_list_free(&diags);
+    teardown(&f);
+
+    struct fixture twice = setup(DB_LINE "secrets_key: [\"${LH_TEST_KEY_NEW}\", "
+                                         "\"${LH_TEST_KEY_NEW}\"]\n");
+    load_fails(twice.main, &diags);
+    ck_assert_str_eq(tc_expect(&diags, "the same key is given twice")->key, "secrets_key[1]");
+    diag_list_free(&diags);
+    teardown(&twice);
+}
+END_TEST
+
+START_TEST(test_load_oauth_redirect_url_must_be_a_plain_http_url)
+{
+    const char *bad[] = {"/oauth/callback", "ftp://hub.example.com/cb",
+                         "https://hub.example.com/cb?x=1", "https:///cb"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(bad); i++) {
+        char *text = util_printf(DB_LINE "oauth:\n  redirect_url: \"%s\"\n", bad[i]);
+        struct fixture f = setup(text);
+        struct diag_list diags = {0};
+        load_fails(f.main, &diags);
+        const struct diag *d = tc_expect(&diags, "is not an http(s) URL");
+        ck_assert_str_eq(d->key, "oauth.redirect_url");
+        diag_list_free(&diags);
+        teardown(&f);
+        free(text);
+    }
+}
+END_TEST
+
 TC_RUN_SUITE("config", test_load_minimal_main_file_fills_every_default,
              test_load_console_dir_resolves_from_the_main_file_and_refuses_empty,
              test_load_every_main_key_is_read, test_load_json_main_file_accepted,
@@ -812,6 +945,7 @@ TC_RUN_SUITE("config", test_load_minimal_main_file_fills_every_default,
              test_load_unknown_main_key_lists_allowed_keys,
              test_load_unknown_section_key_names_its_path,
              test_load_wrong_types_and_ranges_in_main_file, test_load_empty_sections_take_defaults,
+             test_load_http_budgets_that_cannot_work_are_refused,
              test_load_main_file_must_be_a_mapping, test_load_missing_main_file_is_an_error,
              test_load_listen_forms, test_load_listen_invalid_forms_are_refused,
              test_load_relative_paths_resolve_against_the_main_file_directory,
@@ -832,4 +966,7 @@ TC_RUN_SUITE("config", test_load_minimal_main_file_fills_every_default,
              test_load_api_token_literal_is_refused_without_leaking_it,
              test_load_api_token_unknown_scope_and_duplicate_name,
              test_load_api_token_empty_short_or_unsendable_is_refused_without_leaking_it,
-             test_load_database_url_credentials_are_never_printed)
+             test_load_database_url_credentials_are_never_printed,
+             test_load_secrets_key_one_or_a_list_builds_the_keyring,
+             test_load_secrets_key_literal_short_or_repeated_is_refused_without_leaking_it,
+             test_load_oauth_redirect_url_must_be_a_plain_http_url)

@@ -107,6 +107,40 @@ START_TEST(test_each_fault_is_named)
     free(message);
     assert_codes("{\"token\":\"failed\"}", "token_failed");
     assert_codes("{\"token\":\"refreshing\"}", "");
+    /* OAuth consent: refused, or its refresh token's end near */
+    const char *refused = "{\"token\":\"needs_consent\",\"oauth\":{\"state\":\"needs_consent\","
+                          "\"reason\":\"invalid_grant\",\"granted_at\":null,"
+                          "\"refresh_token_expires_at\":null,\"refresh_token_days_left\":null,"
+                          "\"action\":{\"cli\":\"leadhubd connect gmail\","
+                          "\"api\":\"POST /v1/connectors/gmail/connect\"}}}";
+    assert_codes(refused, "needs_consent");
+    message = message_of(refused, 0);
+    ck_assert_str_eq(message, "its OAuth grant needs consent again: leadhubd connect gmail");
+    free(message);
+    const char *ending = "{\"oauth\":{\"state\":\"granted\",\"reason\":null,"
+                         "\"granted_at\":null,\"refresh_token_expires_at\":null,"
+                         "\"refresh_token_days_left\":3,\"action\":{\"cli\":\"leadhubd connect "
+                         "gmail\",\"api\":\"POST /v1/connectors/gmail/connect\"}}}";
+    assert_codes(ending, "consent_expiring");
+    message = message_of(ending, 0);
+    ck_assert_str_eq(message,
+                     "its refresh token ends in 3 days: consent again before then: leadhubd "
+                     "connect gmail");
+    free(message);
+    /* granted since: this replica's token learns of it at its next use, the grant counts */
+    assert_codes("{\"token\":\"needs_consent\",\"oauth\":{\"state\":\"granted\",\"reason\":null,"
+                 "\"granted_at\":null,\"refresh_token_expires_at\":null,"
+                 "\"refresh_token_days_left\":null,\"action\":null}}",
+                 "");
+    /* far from its end (no action offered), or no grant stored and the token fine */
+    assert_codes("{\"oauth\":{\"state\":\"granted\",\"reason\":null,\"granted_at\":null,"
+                 "\"refresh_token_expires_at\":null,\"refresh_token_days_left\":200,"
+                 "\"action\":null}}",
+                 "");
+    assert_codes("{\"oauth\":{\"state\":\"none\",\"reason\":null,\"granted_at\":null,"
+                 "\"refresh_token_expires_at\":null,\"refresh_token_days_left\":null,"
+                 "\"action\":{\"cli\":\"x\",\"api\":\"y\"}}}",
+                 "");
     assert_codes("{\"circuit\":\"open\"}", "circuit_open");
     assert_codes("{\"circuit\":\"half_open\"}", "circuit_open");
     assert_codes("{\"circuit\":\"closed\"}", "");

@@ -241,6 +241,20 @@ START_TEST(test_event_normalize_email)
 }
 END_TEST
 
+/* Anyone may post a new custom.<name>: metrics label them all alike, or each would be a
+ * series for ever. */
+START_TEST(test_event_type_label_is_a_bounded_set)
+{
+    ck_assert_str_eq(event_type_label("lead.created"), "lead.created");
+    ck_assert_str_eq(event_type_label("meeting.canceled"), "meeting.canceled");
+    ck_assert_str_eq(event_type_label("custom.trial_started"), EVENT_TYPE_LABEL_CUSTOM);
+    ck_assert_str_eq(event_type_label("custom.x1"), EVENT_TYPE_LABEL_CUSTOM);
+    ck_assert_str_eq(event_type_label("custom."), "invalid");
+    ck_assert_str_eq(event_type_label("Lead.Created"), "invalid");
+    ck_assert_str_eq(event_type_label(NULL), "invalid");
+}
+END_TEST
+
 static Suite *event_suite(void)
 {
     Suite *s = suite_create("event");
@@ -257,6 +271,7 @@ static Suite *event_suite(void)
     tcase_add_test(tc, test_event_meeting_is_required_and_normalized);
     tcase_add_test(tc, test_event_refuses_non_objects);
     tcase_add_test(tc, test_event_normalize_email);
+    tcase_add_test(tc, test_event_type_label_is_a_bounded_set);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -442,6 +442,19 @@ START_TEST(test_loader_refuses_enum_field_without_values)
 }
 END_TEST
 
+START_TEST(test_loader_refuses_an_oauth_provider_naming_an_unknown_setting)
+{
+    struct plugin_registry reg = {0};
+    const struct plugin_refusal *r =
+        refuse_fixture(&reg, "bad_oauth_provider", "bad_oauth_provider");
+    assert_contains("message", r->diag.message, "invalid OAuth provider");
+    assert_contains("detail", r->diag.detail,
+                    "oauth_provider.token_url: {tennant} names no setting");
+    assert_contains("hint", r->diag.hint, "OAuth consent");
+    loader_free(&reg);
+}
+END_TEST
+
 START_TEST(test_loader_refuses_default_that_does_not_parse)
 {
     struct plugin_registry reg = {0};
@@ -806,6 +819,7 @@ static Suite *loader_suite(void)
     tcase_add_test(schema, test_loader_refuses_null_schema_showing_an_empty_one);
     tcase_add_test(schema, test_loader_refuses_enum_field_without_values);
     tcase_add_test(schema, test_loader_refuses_default_that_does_not_parse);
+    tcase_add_test(schema, test_loader_refuses_an_oauth_provider_naming_an_unknown_setting);
     tcase_add_test(schema, test_loader_refuses_schema_declaring_a_field_twice);
     tcase_add_test(schema, test_loader_refuses_schema_field_written_without_its_size);
     suite_add_tcase(s, schema);

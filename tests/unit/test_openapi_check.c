@@ -299,6 +299,7 @@ static const struct {
     {"listConnectors", "200 400 401 403 405 500 503"},
     {"getConnector", "200 400 401 403 404 405 500 503"},
     {"syncConnector", "202 400 401 403 404 405 409 413 500 503"},
+    {"connectConnector", "201 400 401 403 404 405 409 413 500 503"},
     {"listDeliveries", "200 400 401 403 405 500 503"},
     {"replayDelivery", "202 400 401 403 404 405 409 413 500 503"},
     {"replayDeliveries", "200 202 400 401 403 405 413 415 500 503"},

@@ -7,6 +7,7 @@
 
 #include "event.h"
 #include "migrate.h"
+#include "poll_lease.h"
 #include "store_pg.h"
 #include "testdb.h"
 #include "util.h"
@@ -1002,8 +1003,9 @@ START_TEST(test_store_reconnects_after_the_connection_is_killed)
 END_TEST
 
 /* What jsonb prints back: 1e20 as the integer 100000000000000000000, beyond json_int_t.
- * store_json_loads() decodes it (as a real, then every number of that text is one);
- * ordinary texts keep their integers; a number beyond a double is an error, not a crash. */
+ * store_json_loads() decodes it as a real, and only it: the other numbers of that text
+ * keep their kind; ordinary texts keep their integers; a number beyond a double is an
+ * error, not a crash. */
 START_TEST(test_store_json_loads_reads_what_jsonb_prints_back)
 {
     char *big = testdb_text(check_conn, "SELECT '{\"big\": 1e20, \"n\": 42}'::jsonb::text");
@@ -1014,9 +1016,26 @@ START_TEST(test_store_json_loads_reads_what_jsonb_prints_back)
     ck_assert_msg(value != NULL, "%s", error.text);
     ck_assert(json_is_real(json_object_get(value, "big")));
     ck_assert(json_real_value(json_object_get(value, "big")) == 1e20);
-    ck_assert(json_number_value(json_object_get(value, "n")) == 42);
+    ck_assert(json_is_integer(json_object_get(value, "n")));
+    ck_assert_int_eq(json_integer_value(json_object_get(value, "n")), 42);
     json_decref(value);
     free(big);
+
+    /* the edges of json_int_t stay integers; strings that look like numbers stay strings */
+    value = store_json_loads("{\"min\": -9223372036854775808, \"max\": 9223372036854775807, "
+                             "\"past\": -9223372036854775809, \"s\": \"100000000000000000000\", "
+                             "\"a\": [1, 100000000000000000000, 2.5e3, -0.0]}",
+                             0, &error);
+    ck_assert_msg(value != NULL, "%s", error.text);
+    ck_assert(json_is_integer(json_object_get(value, "min")));
+    ck_assert(json_is_integer(json_object_get(value, "max")));
+    ck_assert(json_is_real(json_object_get(value, "past")));
+    ck_assert_str_eq(json_string_value(json_object_get(value, "s")), "100000000000000000000");
+    const json_t *a = json_object_get(value, "a");
+    ck_assert(json_is_integer(json_array_get(a, 0)));
+    ck_assert(json_real_value(json_array_get(a, 1)) == 1e20);
+    ck_assert(json_real_value(json_array_get(a, 2)) == 2500.0);
+    json_decref(value);
 
     char *plain = testdb_text(check_conn, "SELECT '{\"n\": 42, \"x\": 1.5}'::jsonb::text");
     value = store_json_loads(plain, 0, NULL);
@@ -1030,6 +1049,245 @@ START_TEST(test_store_json_loads_reads_what_jsonb_prints_back)
     ck_assert_ptr_null(store_json_loads(huge, 0, &error));
     ck_assert(error.text[0] != '\0');
     free(huge);
+}
+END_TEST
+
+/* The value libpq uses for `keyword` on conn ("" when unset). */
+static char *conninfo_value(PGconn *conn, const char *keyword)
+{
+    PQconninfoOption *options = PQconninfo(conn);
+    char *value = NULL;
+    for (PQconninfoOption *o = options; o != NULL && o->keyword != NULL; o++) {
+        if (strcmp(o->keyword, keyword) == 0) {
+            value = strdup(o->val != NULL ? o->val : "");
+        }
+    }
+    PQconninfoFree(options);
+    ck_assert_ptr_nonnull(value);
+    return value;
+}
+
+static char *show(PGconn *conn, const char *setting)
+{
+    char *sql = util_printf("SHOW %s", setting);
+    char *value = testdb_text(conn, sql);
+    free(sql);
+    return value;
+}
+
+/* A hung or vanished database cannot hold a session for ever: every connection notices a
+ * dead peer (keepalives, tcp_user_timeout), gives up connecting, and the daemon's sessions
+ * have a statement timeout. */
+START_TEST(test_store_sessions_have_timeouts_and_keepalives)
+{
+    char *error = NULL;
+    store_set_statement_timeout(STORE_STATEMENT_TIMEOUT_MS);
+    PGconn *conn = store_connect(db_url, &error);
+    ck_assert_msg(conn != NULL, "store_connect: %s", error);
+    const char *expected[][2] = {{"connect_timeout", STORE_CONNECT_TIMEOUT_S},
+                                 {"keepalives", "1"},
+                                 {"keepalives_idle", STORE_KEEPALIVES_IDLE_S},
+                                 {"keepalives_interval", STORE_KEEPALIVES_INTERVAL_S},
+                                 {"keepalives_count", STORE_KEEPALIVES_COUNT},
+                                 {"tcp_user_timeout", STORE_TCP_USER_TIMEOUT_MS}};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(expected); i++) {
+        char *value = conninfo_value(conn, expected[i][0]);
+        ck_assert_msg(strcmp(value, expected[i][1]) == 0, "%s = %s, expected %s", expected[i][0],
+                      value, expected[i][1]);
+        free(value);
+    }
+    char *timeout = show(conn, "statement_timeout");
+    ck_assert_str_eq(timeout, "1min");
+    free(timeout);
+    PQfinish(conn);
+
+    /* a store reconnecting gets the same */
+    PQclear(PQexec(check_conn, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE application_name LIKE 'leadhubd%' AND datname = "
+                               "current_database() "
+                               "AND pid <> pg_backend_pid()"));
+    ck_assert_int_eq(store_ensure(store, NULL), STORE_OK);
+    PGresult *result = NULL;
+    if (store_exec(store, "show_timeout", "SHOW statement_timeout", 0, NULL, &result, &error) !=
+        STORE_OK) {
+        /* the first use may find the killed connection: once more, reconnected */
+        free(error);
+        error = NULL;
+        ck_assert_int_eq(store_ensure(store, NULL), STORE_OK);
+        ck_assert_int_eq(
+            store_exec(store, "show_timeout", "SHOW statement_timeout", 0, NULL, &result, &error),
+            STORE_OK);
+    }
+    store_set_statement_timeout(0);
+    ck_assert_str_eq(PQgetvalue(result, 0, 0), "1min");
+    PQclear(result);
+}
+END_TEST
+
+/* An operator's own statement timeout (the role's, the database's, the URL's) is kept. */
+START_TEST(test_store_keeps_a_statement_timeout_the_database_gives)
+{
+    char *dbname = testdb_text(check_conn, "SELECT current_database()");
+    char *sql = util_printf("ALTER DATABASE \"%s\" SET statement_timeout = '7s'", dbname);
+    PQclear(PQexec(check_conn, sql));
+    free(sql);
+    free(dbname);
+    store_set_statement_timeout(STORE_STATEMENT_TIMEOUT_MS);
+    char *error = NULL;
+    PGconn *conn = store_connect(db_url, &error);
+    store_set_statement_timeout(0);
+    ck_assert_msg(conn != NULL, "store_connect: %s", error);
+    char *timeout = show(conn, "statement_timeout");
+    ck_assert_str_eq(timeout, "7s");
+    free(timeout);
+    PQfinish(conn);
+
+    /* and the command-line tools, which set none, leave the server's default */
+    conn = store_connect(db_url, &error);
+    ck_assert_ptr_nonnull(conn);
+    timeout = show(conn, "statement_timeout");
+    ck_assert_str_eq(timeout, "7s");
+    free(timeout);
+    PQfinish(conn);
+}
+END_TEST
+
+/* --- poll leases: ownership as a fence -------------------------------------------------- */
+
+static long long fence_of(const char *instance)
+{
+    char *sql = util_printf("SELECT fence FROM poll_leases WHERE instance = '%s'", instance);
+    long long fence = testdb_scalar(check_conn, sql);
+    free(sql);
+    return fence;
+}
+
+/* A lease whose session was just closed is free once its backend has gone: try for a while. */
+static int acquire_within(PGconn *conn, const char *instance, const char *owner,
+                          struct poll_lease *lease, int64_t ms)
+{
+    int64_t until = util_monotonic_ms() + ms;
+    for (;;) {
+        char *error = NULL;
+        int rc = poll_lease_acquire(conn, instance, owner, lease, &error);
+        ck_assert_msg(rc >= 0, "%s", error ? error : "?");
+        if (rc == 1 || util_monotonic_ms() >= until) {
+            return rc;
+        }
+        struct timespec pause = {0, 20 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+}
+
+/* One session holds a lease; another cannot take it until the first ends; each taking
+ * raises the fence. */
+START_TEST(test_poll_lease_is_held_by_one_session_and_each_taking_raises_the_fence)
+{
+    PGconn *a = testdb_connect(db_url), *b = testdb_connect(db_url);
+    struct poll_lease lease, other;
+    char *error = NULL;
+    ck_assert_int_eq(poll_lease_acquire(a, "pager", "replica-a", &lease, &error), 1);
+    ck_assert_int_eq(lease.fence, 1);
+    ck_assert(lease.legacy_held);
+    ck_assert_int_eq(poll_lease_acquire(b, "pager", "replica-b", &other, &error), 0);
+    ck_assert_int_eq(fence_of("pager"), 1);
+    PQfinish(a); /* its locks go with the session */
+    ck_assert_int_eq(acquire_within(b, "pager", "replica-b", &other, 5000), 1);
+    ck_assert_int_eq(other.fence, 2);
+    char *owner = testdb_text(check_conn, "SELECT owner FROM poll_leases WHERE instance = 'pager'");
+    ck_assert_str_eq(owner, "replica-b");
+    free(owner);
+    PQfinish(b);
+}
+END_TEST
+
+/* Lock keys the database hands out: two instances never share one, whatever their names
+ * hash to. */
+START_TEST(test_poll_lease_keys_cannot_collide)
+{
+    PGconn *a = testdb_connect(db_url);
+    struct poll_lease one, two;
+    char *error = NULL;
+    ck_assert_int_eq(poll_lease_acquire(a, "one", "r", &one, &error), 1);
+    ck_assert_int_eq(poll_lease_acquire(a, "two", "r", &two, &error), 1);
+    ck_assert_int_ne(one.lock_id, two.lock_id);
+    /* a session of this release holding the old (hashed) key of "two" (a name whose hash
+     * collides) does not keep "two" from being polled */
+    PGconn *b = testdb_connect(db_url), *c = testdb_connect(db_url);
+    char *take =
+        util_printf("SELECT pg_advisory_lock(%d, 424242), pg_advisory_lock(%d, %d)",
+                    POLL_LEASE_LOCK_CLASS, POLL_LEASE_LEGACY_CLASS, poll_lease_legacy_key("three"));
+    testdb_scalar(b, take);
+    free(take);
+    struct poll_lease three;
+    ck_assert_int_eq(poll_lease_acquire(c, "three", "r", &three, &error), 1);
+    ck_assert(!three.legacy_held);
+    PQfinish(a);
+    PQfinish(b);
+    PQfinish(c);
+}
+END_TEST
+
+/* While replicas of the previous release (the hashed lock alone) run, a new one leaves
+ * their instances to them. */
+START_TEST(test_poll_lease_leaves_an_instance_an_old_replica_polls)
+{
+    PGconn *old = testdb_connect(db_url), *new = testdb_connect(db_url);
+    char *take = util_printf("SELECT pg_advisory_lock(%d, %d)", POLL_LEASE_LEGACY_CLASS,
+                             poll_lease_legacy_key("pager"));
+    testdb_scalar(old, take);
+    free(take);
+    struct poll_lease lease;
+    char *error = NULL;
+    ck_assert_int_eq(poll_lease_acquire(new, "pager", "new", &lease, &error), 0);
+    PQfinish(old);
+    ck_assert_int_eq(acquire_within(new, "pager", "new", &lease, 5000), 1);
+    PQfinish(new);
+}
+END_TEST
+
+/* A poll's batch commits only under the current fence: once another replica took the
+ * lease, the old owner's events and cursor are refused, nothing stored. */
+START_TEST(test_store_fenced_batch_commits_only_under_the_current_fence)
+{
+    PGconn *a = testdb_connect(db_url), *b = testdb_connect(db_url);
+    struct poll_lease first, second;
+    char *error = NULL;
+    ck_assert_int_eq(poll_lease_acquire(a, "pager", "a", &first, &error), 1);
+    PQfinish(a); /* its session dies while its poll goes on */
+    ck_assert_int_eq(acquire_within(b, "pager", "b", &second, 5000), 1);
+
+    struct event_record r[] = {record_of("pager", LEAD("f1", "f1@example.com", ""))};
+    struct store_checkpoint cp[] = {{"pager", "cursor", json_string("c1")}};
+    struct store_fence stale = {"pager", first.fence};
+    struct store_writes writes = {.checkpoints = cp, .checkpoint_count = 1, .fence = &stale};
+    ck_assert_int_eq(store_write_batch(store, r, 1, &writes, NULL, NULL, &error), STORE_FENCED);
+    ck_assert_msg(strstr(error, "taken over") != NULL, "%s", error);
+    free(error);
+    error = NULL;
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events"), 0);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM connector_state"), 0);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads"), 0);
+
+    /* with a notification too: the fence check before the events insert and the NOTIFY
+     * select after it return rows as well, and must not be taken for the insert's */
+    struct store_fence current = {"pager", second.fence};
+    struct store_notification put[] = {
+        {(char *)"pager", (char *)"contact:1", json_string("x"), (char *)"lh_test_pager"}};
+    writes = (struct store_writes){.checkpoints = cp,
+                                   .checkpoint_count = 1,
+                                   .notifications = put,
+                                   .notification_count = 1,
+                                   .fence = &current};
+    ck_assert_int_eq(store_write_batch(store, r, 1, &writes, NULL, NULL, &error), STORE_OK);
+    ck_assert(!r[0].duplicate);
+    ck_assert_int_gt(r[0].id, 0);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events"), 1);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM connector_notifications"), 1);
+    json_decref(put[0].value);
+    json_decref(cp[0].value);
+    clear_records(r, 1);
+    PQfinish(b);
 }
 END_TEST
 
@@ -1227,6 +1485,12 @@ static Suite *store_suite(void)
     tcase_add_test(batch, test_store_unreachable_database_is_unavailable);
     tcase_add_test(batch, test_store_reconnects_after_the_connection_is_killed);
     tcase_add_test(batch, test_store_json_loads_reads_what_jsonb_prints_back);
+    tcase_add_test(batch, test_store_sessions_have_timeouts_and_keepalives);
+    tcase_add_test(batch, test_store_keeps_a_statement_timeout_the_database_gives);
+    tcase_add_test(batch, test_poll_lease_is_held_by_one_session_and_each_taking_raises_the_fence);
+    tcase_add_test(batch, test_poll_lease_keys_cannot_collide);
+    tcase_add_test(batch, test_poll_lease_leaves_an_instance_an_old_replica_polls);
+    tcase_add_test(batch, test_store_fenced_batch_commits_only_under_the_current_fence);
     tcase_add_test(batch, test_store_notifications_are_removed_by_the_version_taken);
     tcase_add_test(batch, test_store_notifications_put_twice_in_one_batch_keeps_the_last);
     tcase_add_test(batch, test_store_notifications_notify_on_commit_only_what_changed);

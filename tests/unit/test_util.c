@@ -40,12 +40,47 @@ START_TEST(test_util_backoff_ceiling_doubles_from_base_up_to_the_cap)
 }
 END_TEST
 
+/* Years 0001 to 9999 once in UTC: what RFC 3339 writes and PostgreSQL stores. */
+START_TEST(test_util_parse_rfc3339_refuses_times_outside_years_1_to_9999)
+{
+    int64_t ms = 42;
+    ck_assert_int_eq(util_parse_rfc3339("0000-01-01T00:00:00Z", &ms), -2);
+    ck_assert_int_eq(util_parse_rfc3339("0001-01-01T00:00:00+00:01", &ms), -2);
+    ck_assert_int_eq(util_parse_rfc3339("9999-12-31T23:59:59-00:01", &ms), -2);
+    ck_assert_int_eq(ms, 42); /* untouched */
+    ck_assert_int_eq(util_parse_rfc3339("0001-01-01T00:00:00Z", &ms), 0);
+    ck_assert(ms == UTIL_TIME_MIN_MS);
+    ck_assert_int_eq(util_parse_rfc3339("0001-01-01T00:01:00+00:01", &ms), 0);
+    ck_assert(ms == UTIL_TIME_MIN_MS);
+    ck_assert_int_eq(util_parse_rfc3339("9999-12-31T23:59:59.999Z", &ms), 0);
+    ck_assert(ms == UTIL_TIME_MAX_MS);
+    /* malformed stays -1 */
+    ck_assert_int_eq(util_parse_rfc3339("10000-01-01T00:00:00Z", &ms), -1);
+}
+END_TEST
+
+START_TEST(test_util_utf8_valid)
+{
+    ck_assert(util_utf8_valid(""));
+    ck_assert(util_utf8_valid("plain ascii"));
+    ck_assert(util_utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+    ck_assert(!util_utf8_valid("\xff"));
+    ck_assert(!util_utf8_valid("a\xc0\xaf"
+                               "b"));                /* overlong '/' */
+    ck_assert(!util_utf8_valid("\xed\xa0\x80"));     /* a surrogate */
+    ck_assert(!util_utf8_valid("\xe2\x82"));         /* cut short */
+    ck_assert(!util_utf8_valid("\xf4\x90\x80\x80")); /* past U+10FFFF */
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("util");
     TCase *tc = tcase_create("time");
     tcase_add_test(tc, test_util_format_rfc3339_writes_utc_with_milliseconds);
     tcase_add_test(tc, test_util_backoff_ceiling_doubles_from_base_up_to_the_cap);
+    tcase_add_test(tc, test_util_parse_rfc3339_refuses_times_outside_years_1_to_9999);
+    tcase_add_test(tc, test_util_utf8_valid);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

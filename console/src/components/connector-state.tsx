@@ -1,5 +1,6 @@
 import type { Connector } from '../api/client';
 import { formatAgo, formatDuration } from '../lib/format';
+import { ConsentBadge } from './consent';
 import { Badge, type Tone } from './status';
 
 /** One word for how an instance is: disabled, failing, needs attention, running. */
@@ -23,7 +24,11 @@ export function StateBadge(props: { connector: Connector }) {
 
 export function TokenState(props: { connector: Connector }) {
   const token = props.connector.token;
-  const tone: Tone = token === 'failed' ? 'bad' : token === 'refreshing' ? 'warn' : 'neutral';
+  if (props.connector.oauth != null && (token === 'none' || token === 'needs_consent')) {
+    return <ConsentBadge consent={props.connector.oauth} />;
+  }
+  const tone: Tone =
+    token === 'failed' || token === 'needs_consent' ? 'bad' : token === 'refreshing' ? 'warn' : 'neutral';
   return token === 'none' ? <span class="muted">no OAuth</span> : <Badge tone={tone}>{token}</Badge>;
 }
 

@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import type { PageProps } from '../app';
 import { errorText, need } from '../api/client';
 import { CircuitState, LastPoll, StateBadge, TokenState, boundedCount } from '../components/connector-state';
+import { ConsentSection } from '../components/consent';
 import { Badge, LoadState } from '../components/status';
 import { useLoad } from '../components/use-load';
 import { formatAgo, formatCount, formatDateTime, formatDuration } from '../lib/format';
@@ -117,6 +118,16 @@ export function ConnectorPage({ client, session, name }: PageProps & { name: str
               </section>
             )}
 
+            {c.oauth != null && (
+              <ConsentSection
+                client={client}
+                name={c.name}
+                consent={c.oauth}
+                admin={canAdmin(session)}
+                onChange={health.reload}
+              />
+            )}
+
             <section aria-labelledby="actions-title" class="card">
               <h2 id="actions-title">Actions</h2>
               {canAdmin(session) ? (
@@ -125,12 +136,6 @@ export function ConnectorPage({ client, session, name }: PageProps & { name: str
                     <button type="button" onClick={sync}>
                       Sync now
                     </button>
-                  )}
-                  {c.token !== 'none' && (
-                    <p class="muted" data-place="connect">
-                      Connecting or re-consenting the OAuth grant is not in the hub's API yet: this is where
-                      it will be offered.
-                    </p>
                   )}
                   {message !== undefined && (
                     <p role="status" class="notice">

@@ -9,6 +9,9 @@
  * with no call to HubSpot, also while HubSpot takes 25 s per call and a poll waits on it;
  * the poll they bring forward stores each announced change once - also when the daemon is
  * killed between the answer and that poll.
+ *
+ * A public app installed through `leadhubd connect` (against the fake authorization server)
+ * needs no refresh token in the file: the consented token writes the contacts.
  */
 #include <check.h>
 #include <curl/curl.h>
@@ -17,8 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "connect_cli.h"
 #include "crypto.h"
 #include "daemon_harness.h"
+#include "fake_oauth.h"
 #include "fake_hubspot.h"
 #include "http_client.h"
 #include "testdb.h"
@@ -342,6 +347,99 @@ START_TEST(test_hubspot_e2e_signed_webhook_is_recorded_and_the_poll_it_asks_for_
 }
 END_TEST
 
+/* --- a public app, installed by consent ------------------------------------------------ */
+
+#define APP_ID     "hubspot-app-1"
+#define APP_SECRET "hubspot-app-secret-4c9e"
+
+static struct fake_oauth *idp;
+
+static void setup_consent(void)
+{
+    start_fake();
+    idp = fake_oauth_start(APP_ID, APP_SECRET);
+    for (int n = 1; n <= 3; n++) {
+        char *token = fake_oauth_access_token(n);
+        fake_hubspot_allow_token(fake, token);
+        free(token);
+    }
+    td_init(&td, NULL);
+    td_webhook_instance(&td, "inbound", SECRET);
+    setenv("LHTEST_HUBSPOT_APP_SECRET", APP_SECRET, 1);
+    setenv("LHTEST_SECRETS_KEY", "aHVic3BvdC1lMmUtY29uc2VudC1rZXktMzItYnl0ZXM=", 1);
+    char *base = fake_hubspot_url(fake, "");
+    char *authorize = fake_oauth_url(idp, "/oauth/authorize");
+    char *token = fake_oauth_url(idp, "/oauth/v1/token");
+    char *crm =
+        util_printf("name: crm\nplugin: hubspot\nsettings:\n  auth: oauth\n"
+                    "  client_id: " APP_ID "\n  client_secret: ${LHTEST_HUBSPOT_APP_SECRET}\n"
+                    "  authorization_url: %s\n  token_url: %s\n  api_base: %s\n"
+                    "  pull: []\n",
+                    authorize, token, base);
+    td_connector(&td, "crm", crm);
+    free(crm);
+    free(token);
+    free(authorize);
+    free(base);
+    td.extra_main = strdup("secrets_key: ${LHTEST_SECRETS_KEY}\n"
+                           "routes:\n"
+                           "  - name: leads-to-crm\n"
+                           "    from: inbound\n"
+                           "    types: [\"lead.*\"]\n"
+                           "    to: [crm]\n");
+    int rc = td_start(&td);
+    if (rc != 0) {
+        char *log = td_log(&td);
+        ck_abort_msg("daemon did not start (%d):\n%s", rc, log);
+    }
+    db = testdb_connect(td.db_url);
+}
+
+static void teardown_consent(void)
+{
+    teardown();
+    fake_oauth_stop(idp);
+}
+
+START_TEST(test_hubspot_e2e_writes_contacts_with_the_token_consent_gave)
+{
+    char *config = tu_path(td.dir, "leadhub.yaml");
+    const char *args[] = {"crm", "-c", config, "--no-browser", "--timeout", "60s", NULL};
+    struct connect_cli cli;
+    char *url = connect_cli_start(&cli, args);
+    ck_assert_msg(url != NULL, "no address printed:\n%s", strbuf_value(&cli.output));
+    /* HubSpot's install URL: the app's scopes, PKCE */
+    char *scope = fake_oauth_query_param(url, "scope");
+    ck_assert_str_eq(scope, "crm.objects.contacts.read crm.objects.contacts.write "
+                            "crm.objects.deals.read oauth");
+    free(scope);
+    char *method = fake_oauth_query_param(url, "code_challenge_method");
+    ck_assert_str_eq(method, "S256");
+    free(method);
+    char *location = fake_oauth_browse(url, NULL);
+    ck_assert_ptr_nonnull(location);
+    connect_cli_paste(&cli, location);
+    char *output = NULL;
+    ck_assert_int_eq(connect_cli_finish(&cli, &output), 0);
+    ck_assert_msg(strstr(output, "crm is connected") != NULL, "%s", output);
+    free(output);
+    free(location);
+    free(url);
+    free(config);
+
+    post("{\"type\":\"lead.created\",\"source_id\":\"form-9\",\"occurred_at\":"
+         "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"grace@navy.example\",\"first_name\":"
+         "\"Grace\"}}");
+    ck_assert(td_wait_until(contact_exists, "grace@navy.example", 20000));
+    struct fake_hubspot_request upsert =
+        fake_hubspot_find(fake, "POST", "/crm/v3/objects/contacts/batch/upsert", 0);
+    ck_assert_str_eq(upsert.authorization, "Bearer fake-oauth-at-1");
+    fake_hubspot_request_free(&upsert);
+    /* the consent's own access token: no refresh was needed */
+    ck_assert_uint_eq(fake_oauth_count(idp, "POST", "/oauth/v1/token"), 1);
+}
+END_TEST
+
 static int compare_ms(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -477,6 +575,11 @@ int main(void)
     tcase_add_test(notified,
                    test_hubspot_e2e_notification_answered_before_a_kill_is_stored_after_restart);
     suite_add_tcase(s, notified);
+    TCase *consent = tcase_create("consent");
+    tcase_add_checked_fixture(consent, setup_consent, teardown_consent);
+    tcase_set_timeout(consent, 120);
+    tcase_add_test(consent, test_hubspot_e2e_writes_contacts_with_the_token_consent_gave);
+    suite_add_tcase(s, consent);
     int rc = tu_run_suite(s);
     curl_global_cleanup();
     return rc;

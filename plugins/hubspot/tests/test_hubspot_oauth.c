@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hubspot_harness.h"
+#include "oauth_grant.h"
 #include "testdb.h"
 #include "testutil.h"
 #include "util.h"
@@ -126,10 +127,15 @@ START_TEST(test_hubspot_oauth_keeps_the_newest_refresh_token_in_the_instance_sta
     struct fake_hubspot_request second = fake_hubspot_find(h.fake, "POST", TOKEN, 1);
     ck_assert_ptr_nonnull(strstr(second.body, "refresh_token=rt-rotated-9f0e"));
     fake_hubspot_request_free(&second);
-    char *stored = testdb_text(h.db, "SELECT value->>'refresh_token' FROM connector_state WHERE "
+    /* kept sealed: unreadable in connector_state, and it opens with the daemon's key */
+    char *stored = testdb_text(h.db, "SELECT value::text FROM connector_state WHERE "
                                      "instance = 'crm' AND key = 'leadhub.oauth2.refresh_token'");
-    ck_assert_str_eq(stored, "rt-rotated-9f0e");
+    ck_assert_ptr_null(strstr(stored, "rt-rotated-9f0e"));
     free(stored);
+    json_t *opened = hh_checkpoint_opened(&h, "leadhub.oauth2.refresh_token");
+    ck_assert_str_eq(json_string_value(json_object_get(opened, "refresh_token")),
+                     "rt-rotated-9f0e");
+    json_decref(opened);
     /* a restart goes on with the rotated token */
     ck_assert_int_eq(hh_start(&h, same_settings), LH_OK);
     ck_assert_int_eq(deliver("ada@analytical.example", NULL), LH_OK);
@@ -159,6 +165,36 @@ START_TEST(test_hubspot_oauth_invalid_grant_fails_the_connector_and_says_to_re_a
     free(error);
     ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", TOKEN), asked);
     ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", "/crm/"), 0);
+}
+END_TEST
+
+START_TEST(test_hubspot_oauth_a_new_consent_ends_a_refused_grant_without_a_reload)
+{
+    ck_assert_int_eq(hh_start(&h, hh_oauth_settings(&h, 1800)), LH_OK);
+    fake_hubspot_oauth_revoke(h.fake, FAKE_HUBSPOT_INVALID_GRANT);
+    char *error = NULL;
+    ck_assert_int_eq(deliver("ada@analytical.example", &error), LH_CONFIG);
+    ck_assert_ptr_nonnull(strstr(error, "leadhubd connect crm"));
+    free(error);
+    /* the app is installed again through leadhubd connect: a grant is stored */
+    fake_hubspot_oauth_reinstall(h.fake, "rt-consented-55aa");
+    struct oauth_grant grant = {.origin = OAUTH_GRANT_CONSENT,
+                                .refresh_token = strdup("rt-consented-55aa"),
+                                .granted_at_ms = util_now_ms()};
+    char *why = NULL;
+    struct store *store = store_open(h.db_url, &why);
+    ck_assert_ptr_nonnull(store);
+    ck_assert_int_eq(oauth_grant_save(store, h.services.keyring, "crm", &grant, &why), STORE_OK);
+    store_close(store);
+    oauth_grant_clear(&grant);
+    /* the host looks for a new grant every 2 s: no reload, no 15-minute wait */
+    h.instance.oauth2.checked_ms -= 5000;
+    ck_assert_int_eq(deliver("grace@navy.example", NULL), LH_OK);
+    size_t n = fake_hubspot_count(h.fake, "POST", TOKEN);
+    struct fake_hubspot_request last = fake_hubspot_find(h.fake, "POST", TOKEN, n - 1);
+    ck_assert_ptr_nonnull(strstr(last.body, "refresh_token=rt-consented-55aa"));
+    fake_hubspot_request_free(&last);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_auth_failed", NULL, NULL), 0);
 }
 END_TEST
 
@@ -245,6 +281,7 @@ int main(void)
                    test_hubspot_oauth_invalid_grant_fails_the_connector_and_says_to_re_authorize);
     tcase_add_test(tc,
                    test_hubspot_oauth_hubspots_bad_refresh_token_answer_also_says_to_re_authorize);
+    tcase_add_test(tc, test_hubspot_oauth_a_new_consent_ends_a_refused_grant_without_a_reload);
     tcase_add_test(tc, test_hubspot_oauth_refused_client_credentials_say_to_check_them);
     tcase_add_test(tc, test_hubspot_oauth_unknown_client_id_says_to_check_it);
     tcase_add_test(tc, test_hubspot_oauth_token_endpoint_down_is_a_retry_not_a_failed_grant);

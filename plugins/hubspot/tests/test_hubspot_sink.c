@@ -975,10 +975,11 @@ START_TEST(test_hubspot_init_refuses_settings_that_cannot_work)
                       reason, cases[i].reason);
         free(reason);
     }
+    /* OAuth needs the app's secret; a refresh_token is optional (consent gives one) */
     json_t *oauth = hh_oauth_settings(&h, 1800);
-    json_object_del(oauth, "refresh_token");
+    json_object_del(oauth, "client_secret");
     char *reason = hh_init_refusal(&h, oauth);
-    ck_assert_ptr_nonnull(strstr(reason, "refresh_token: required with auth: oauth"));
+    ck_assert_ptr_nonnull(strstr(reason, "client_secret: required with auth: oauth"));
     free(reason);
 }
 END_TEST

@@ -527,7 +527,7 @@ START_TEST(test_stripe_poll_with_a_refused_key_fails_with_the_config_outcome)
     free(url);
     /* the poller's own entry point: status, connector_status and metrics as production */
     struct poll_result result;
-    poller_run_once(&t.instance, ingest, db, "replica-1", t.services.metrics, NULL, &result);
+    poller_run_once(&t.instance, ingest, db, "replica-1", NULL, t.services.metrics, NULL, &result);
     ck_assert_int_eq(result.status, LH_CONFIG);
     ck_assert_str_eq(result.outcome, "config");
     ck_assert_ptr_nonnull(strstr(result.error, "Stripe refused the api_key (HTTP 401)"));
