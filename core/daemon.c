@@ -551,6 +551,9 @@ void daemon_stop(struct daemon *daemon)
     http_server_detach_ingest(daemon->http);
     ingest_stop(daemon->ingest);
     daemon->ingest = NULL;
+    /* The checker reads the scorers and the dispatcher: its thread ends before they are
+     * freed (its last verdict, "stopping", stays readable until readiness_stop). */
+    readiness_halt(daemon->readiness);
     /* Scores what ingest just committed, then stops. */
     scoring_stop(daemon->scoring);
     daemon->scoring = NULL;

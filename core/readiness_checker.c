@@ -160,7 +160,7 @@ void readiness_wake(struct readiness *r)
     pthread_mutex_unlock(&r->mutex);
 }
 
-void readiness_stop(struct readiness *r)
+void readiness_halt(struct readiness *r)
 {
     if (r == NULL) {
         return;
@@ -171,7 +171,16 @@ void readiness_stop(struct readiness *r)
     pthread_mutex_unlock(&r->mutex);
     if (r->started) {
         pthread_join(r->thread, NULL);
+        r->started = false;
     }
+}
+
+void readiness_stop(struct readiness *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    readiness_halt(r);
     if (r->conn != NULL) {
         PQfinish(r->conn);
     }

@@ -50,6 +50,11 @@ void readiness_refresh(struct readiness *readiness);
  * (never blocks: for writer threads that find the database gone). NULL is ignored. */
 void readiness_wake(struct readiness *readiness);
 
+/* readiness_halt - end the checker's thread (waiting for a probe in progress), keeping its
+ * last verdict readable; at shutdown, before what it reads (scorers, dispatcher) is freed.
+ * readiness_stop() after it frees the rest. Accepts NULL. */
+void readiness_halt(struct readiness *readiness);
+
 /* readiness_stop - stop the thread (waiting for a probe in progress, bounded as above) and
  * free everything. Accepts NULL. */
 void readiness_stop(struct readiness *readiness);
