@@ -114,6 +114,8 @@ struct config {
         unsigned breaker_failures;   /* delivery.breaker_failures: failures in a row that open a
                                         destination's circuit, default 5 */
         int64_t breaker_cooldown_ms; /* delivery.breaker_cooldown, default 30s */
+        int64_t max_hold_ms;         /* delivery.max_hold: holds in a row before a delivery is
+                                        dead, default 3d */
     } delivery;
     struct seal_keyring *keyring;      /* secrets_key: the keys that seal tokens and secret state
                                           (seal.h); NULL when none is configured; owned */

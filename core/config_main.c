@@ -144,6 +144,10 @@ static const lh_config_field_t delivery_fields[] = {
      1, 10000, NULL, "Failed attempts in a row that open a destination's circuit."},
     {CONFIG_FIELD_SIZE, "breaker_cooldown", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "30s", 100, 0,
      NULL, "How long an open circuit waits before one trial delivery."},
+    {CONFIG_FIELD_SIZE, "max_hold", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "3d",
+     1000, 2592000000.0, NULL,
+     "How long a delivery may be held (a rate limit, a Retry-After, data it waits for) before "
+     "it is dead; holds spend no attempts."},
     LH_FIELD_END,
 };
 
@@ -619,6 +623,7 @@ void config_main_apply(struct config *config, const json_t *tree, const struct c
     d->claim_batch = (unsigned)int_of(delivery, "claim_batch", 50);
     d->breaker_failures = (unsigned)int_of(delivery, "breaker_failures", 5);
     d->breaker_cooldown_ms = int_of(delivery, "breaker_cooldown", 30000);
+    d->max_hold_ms = int_of(delivery, "max_hold", 3LL * 24 * 3600 * 1000);
     if (d->backoff_cap_ms < d->backoff_base_ms) {
         config_where_error(diags, where, "delivery.backoff_cap", NULL,
                            "make backoff_cap at least backoff_base",

@@ -235,6 +235,12 @@ static void wake_destination(const char *destination, void *arg)
     dispatch_wake(daemon->dispatcher, destination);
 }
 
+static void wake_meeting_outcomes(void *arg)
+{
+    struct daemon *daemon = arg;
+    meeting_outcomes_wake(daemon->meeting_outcomes);
+}
+
 /* The writers found the database gone or back: /readyz says so now, not at the next tick.
  * (The checker starts after the writers: until then there is nothing to wake.) */
 static void database_state(bool up, void *arg)
@@ -257,6 +263,8 @@ static int start_workers(struct daemon *daemon)
         .on_deliveries_arg = daemon,
         .on_leads = touch_leads,
         .on_leads_arg = daemon,
+        .on_meetings = wake_meeting_outcomes,
+        .on_meetings_arg = daemon,
         .on_database_state = database_state,
         .on_database_state_arg = daemon,
         .refresh_statistics = true,
@@ -267,7 +275,17 @@ static int start_workers(struct daemon *daemon)
         .metrics = daemon->metrics,
     };
     daemon->dispatcher = dispatch_start(&dispatch_options);
-    daemon->ingest = daemon->dispatcher != NULL ? ingest_start(&ingest_options) : NULL;
+    struct meeting_outcomes_options outcome_options = {
+        .database_url = daemon->database_url,
+        .metrics = daemon->metrics,
+        .on_deliveries = wake_destination,
+        .on_deliveries_arg = daemon,
+    };
+    daemon->meeting_outcomes = meeting_outcomes_start(&outcome_options);
+    meeting_outcomes_set_router(daemon->meeting_outcomes, daemon->router);
+    daemon->ingest = daemon->dispatcher != NULL && daemon->meeting_outcomes != NULL
+                         ? ingest_start(&ingest_options)
+                         : NULL;
     if (daemon->ingest == NULL) {
         log_error("cannot start the ingest and delivery workers");
         return EXIT_RUNTIME;
@@ -557,6 +575,8 @@ void daemon_stop(struct daemon *daemon)
     /* Scores what ingest just committed, then stops. */
     scoring_stop(daemon->scoring);
     daemon->scoring = NULL;
+    meeting_outcomes_stop(daemon->meeting_outcomes);
+    daemon->meeting_outcomes = NULL;
     left_ms = deadline - util_monotonic_ms();
     clean &= dispatch_stop(daemon->dispatcher, left_ms > 0 ? left_ms : 0);
     left_ms = deadline - util_monotonic_ms();

@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "poller.h"
 #include "router.h"
+#include "meeting_outcomes.h"
 #include "scoring.h"
 
 struct http_server;
@@ -41,6 +42,7 @@ struct daemon {
     struct router *router;         /* reference held; swapped on reload */
     pthread_mutex_t scoring_mutex; /* guards the pointer: ingest threads touch it */
     struct scoring *scoring;
+    struct meeting_outcomes *meeting_outcomes; /* set before ingest starts, stopped after it */
     struct metrics *metrics;
     struct ingest *ingest;
     struct dispatcher *dispatcher;

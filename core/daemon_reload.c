@@ -152,6 +152,7 @@ static int reload(struct daemon *daemon, const char *config_path)
     }
     /* The routes apply before new sinks start so that nothing routes to a ghost. */
     ingest_set_router(daemon->ingest, router);
+    meeting_outcomes_set_router(daemon->meeting_outcomes, router);
     router_release(daemon->router);
     daemon->router = router;
     router = NULL;

@@ -26,9 +26,27 @@
 #define DISPATCH_BREAKER_MAX_FACTOR    10 /* an open circuit waits at most 10x the cooldown */
 #define DISPATCH_STATS_INTERVAL_MS     5000
 #define DISPATCH_ERROR_MAX             1000 /* bytes of a sink's reason kept in last_error */
+/* When an LH_HOLD gives no delay: data a record waits for rarely comes within seconds. */
+#define DISPATCH_HOLD_DEFAULT_MS (10LL * 60 * 1000)
+
+/*
+ * What a worker claims of each row: its id, attempts, event, lead (for ordering), how long
+ * it has been held (NULL when it is not), and the lead the event is about as it is now
+ * (lh_delivery_t.lead), with its identities and other addresses.
+ */
+#define CLAIM_COLUMNS                                                                              \
+    "d.id, d.attempts, e.payload::text, coalesce(d.lead_id, 0), "                                  \
+    "(extract(epoch FROM now() - d.held_since) * 1000)::bigint, "                                  \
+    "(SELECT json_build_object('id', l.id, 'email', l.email, 'first_name', l.first_name, "         \
+    "'last_name', l.last_name, 'company', l.company, 'title', l.title, 'phone', l.phone, "         \
+    "'linkedin_url', l.linkedin_url, 'identities', (SELECT coalesce(json_agg(json_build_object("   \
+    "'source', i.source, 'external_id', i.external_id) ORDER BY i.created_at, i.source, "          \
+    "i.external_id), '[]'::json) FROM lead_identities i WHERE i.lead_id = l.id), 'addresses', "    \
+    "(SELECT coalesce(json_agg(a.email ORDER BY a.first_seen_at, a.email), '[]'::json) FROM "      \
+    "lead_addresses a WHERE a.lead_id = l.id))::text FROM leads l WHERE l.id = e.lead_id) "
 
 static const char sql_claim[] =
-    "SELECT d.id, d.attempts, e.payload::text, coalesce(d.lead_id, 0) FROM deliveries d "
+    "SELECT " CLAIM_COLUMNS "FROM deliveries d "
     "JOIN events e ON e.id = d.event_id "
     "WHERE d.destination = $1 AND d.status IN ('pending', 'retrying') "
     "AND d.next_attempt_at <= now() "
@@ -36,7 +54,7 @@ static const char sql_claim[] =
 
 /* Per-lead order: a delivery waits while an older one of its lead is still open. */
 static const char sql_claim_ordered[] =
-    "SELECT d.id, d.attempts, e.payload::text, coalesce(d.lead_id, 0) FROM deliveries d "
+    "SELECT " CLAIM_COLUMNS "FROM deliveries d "
     "JOIN events e ON e.id = d.event_id "
     "WHERE d.destination = $1 AND d.status IN ('pending', 'retrying') "
     "AND d.next_attempt_at <= now() "
@@ -53,20 +71,26 @@ static const char sql_next_due[] =
     "FROM deliveries WHERE destination = $1 AND status IN ('pending', 'retrying') "
     "AND next_attempt_at > now()";
 
+/* A hold spends no attempt; an answer (done, refused) ends the run of holds. */
 static const char sql_record[] =
-    "UPDATE deliveries AS d SET status = r.status, attempts = d.attempts + 1, "
+    "UPDATE deliveries AS d SET status = r.status, "
+    "attempts = d.attempts + CASE WHEN r.held THEN 0 ELSE 1 END, "
+    "holds = d.holds + CASE WHEN r.held THEN 1 ELSE 0 END, "
+    "held_since = CASE WHEN r.held THEN coalesce(d.held_since, now()) ELSE NULL END, "
+    "hold_reason = CASE WHEN r.held THEN r.last_error ELSE NULL END, "
     "next_attempt_at = CASE WHEN r.delay_ms IS NULL THEN d.next_attempt_at "
     "ELSE now() + r.delay_ms * interval '1 millisecond' END, "
     "last_error = r.last_error, updated_at = now(), "
     "done_at = CASE WHEN r.status = 'done' THEN now() ELSE NULL END "
     "FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, status text, delay_ms bigint, "
-    "last_error text) WHERE d.id = r.id";
+    "last_error text, held boolean) WHERE d.id = r.id";
 
 static const char sql_stats[] =
     "SELECT destination, count(*) FILTER (WHERE status <> 'dead'), "
     "coalesce(extract(epoch FROM now() - min(next_attempt_at) FILTER "
     "(WHERE status <> 'dead' AND next_attempt_at <= now())), 0), "
-    "count(*) FILTER (WHERE status = 'dead') "
+    "count(*) FILTER (WHERE status = 'dead'), "
+    "count(*) FILTER (WHERE status = 'retrying' AND held_since IS NOT NULL) "
     "FROM deliveries WHERE status IN ('pending', 'retrying', 'dead') GROUP BY destination";
 
 enum circuit { CIRCUIT_CLOSED = 0, CIRCUIT_OPEN = 1, CIRCUIT_HALF_OPEN = 2 };
@@ -114,7 +138,9 @@ struct claimed {
     int64_t id;
     int attempts; /* before this one */
     int64_t lead_id;
+    int64_t held_for_ms; /* how long it has been held, -1 when it is not */
     json_t *event;
+    json_t *lead; /* the lead the event is about, as it is now; NULL when none */
     char key[48];
     bool attempted;
     bool undecodable; /* its stored event could not be read: dead without a sink call */
@@ -206,6 +232,7 @@ static void claimed_free(struct claimed *rows, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
         json_decref(rows[i].event);
+        json_decref(rows[i].lead);
         free(rows[i].error);
     }
     free(rows);
@@ -250,6 +277,12 @@ static size_t claim(struct lane *lane, struct store *store, size_t limit, struct
         row->id = strtoll(PQgetvalue(result, (int)i, 0), NULL, 10);
         row->attempts = (int)strtol(PQgetvalue(result, (int)i, 1), NULL, 10);
         row->lead_id = strtoll(PQgetvalue(result, (int)i, 3), NULL, 10);
+        row->held_for_ms =
+            PQgetisnull(result, (int)i, 4) ? -1 : strtoll(PQgetvalue(result, (int)i, 4), NULL, 10);
+        /* a lead that cannot be read is left out: the event's own lead still says who */
+        row->lead = PQgetisnull(result, (int)i, 5)
+                        ? NULL
+                        : json_loads(PQgetvalue(result, (int)i, 5), 0, NULL);
         row->event = event;
         row->retry_after_ms = -1;
         snprintf(row->key, sizeof(row->key), "leadhub-delivery-%lld", (long long)row->id);
@@ -331,7 +364,8 @@ static void deliver_batch(struct lane *lane, struct claimed *rows, size_t count)
                                         .idempotency_key = rows[i].key,
                                         .event = rows[i].event,
                                         .attempt = rows[i].attempts + 1,
-                                        .lead_id = rows[i].lead_id};
+                                        .lead_id = rows[i].lead_id,
+                                        .lead = rows[i].lead};
     }
     struct lh_ctx ctx;
     ctx_init(&ctx, lane->sink, NULL);
@@ -364,7 +398,8 @@ static void deliver_one(struct lane *lane, struct claimed *row)
                               .idempotency_key = row->key,
                               .event = row->event,
                               .attempt = row->attempts + 1,
-                              .lead_id = row->lead_id};
+                              .lead_id = row->lead_id,
+                              .lead = row->lead};
     struct lh_ctx ctx;
     ctx_init(&ctx, lane->sink, NULL);
     ctx.in_delivery = true;
@@ -424,47 +459,79 @@ static void note_configuration(struct lane *lane, lh_status_t status, const char
     }
 }
 
+/* The row's new state and how long until its next try (-1: none), for a status the sink
+ * returned. Holds (LH_RETRY_AFTER: the destination asked to wait; LH_HOLD: the record waits
+ * for data) spend no attempt and end dead only after max_hold; refusals (LH_RETRY,
+ * LH_AUTH, LH_CONFIG) count toward max_attempts. */
+static const char *decide(const struct config_delivery *policy, struct claimed *row, bool *held_out,
+                          int64_t *delay_out, unsigned *seed)
+{
+    unsigned attempt = (unsigned)row->attempts + 1;
+    *held_out = false;
+    *delay_out = -1;
+    if (row->status == LH_OK) {
+        return "done";
+    }
+    if (row->status == LH_PERMANENT) {
+        return "dead";
+    }
+    if (row->status == LH_RETRY_AFTER || row->status == LH_HOLD) {
+        *held_out = true;
+        int64_t held_for = row->held_for_ms > 0 ? row->held_for_ms : 0;
+        if (held_for >= policy->max_hold_ms) {
+            char *reason =
+                util_printf("held for %llds, longer than delivery.max_hold: %s",
+                            (long long)(held_for / 1000), row->error != NULL ? row->error : "");
+            free(row->error);
+            row->error = reason;
+            return "dead";
+        }
+        *delay_out = row->retry_after_ms >= 0 ? row->retry_after_ms
+                     : row->status == LH_HOLD ? DISPATCH_HOLD_DEFAULT_MS
+                                              : dispatch_backoff_ms(policy, attempt, seed);
+        return "retrying";
+    }
+    if (attempt >= policy->max_attempts) {
+        char *reason = util_printf("gave up after %u attempts: %s", attempt,
+                                   row->error != NULL ? row->error : "");
+        free(row->error);
+        row->error = reason;
+        return "dead";
+    }
+    *delay_out = dispatch_backoff_ms(policy, attempt, seed);
+    return "retrying";
+}
+
 /* The row's new state; counts metrics and feeds the breaker. */
 static json_t *outcome_row(struct lane *lane, struct claimed *row, unsigned *seed)
 {
-    const struct config_delivery *policy = &lane->dispatcher->policy;
-    const char *state;
-    json_t *delay = json_null();
-    unsigned attempt = (unsigned)row->attempts + 1;
-    if (row->status == LH_OK) {
-        state = "done";
-    } else if (row->status == LH_PERMANENT || attempt >= policy->max_attempts) {
-        state = "dead";
-        if (row->status != LH_PERMANENT) {
-            char *reason = util_printf("gave up after %u attempts: %s", attempt,
-                                       row->error != NULL ? row->error : "");
-            free(row->error);
-            row->error = reason;
-        }
-    } else {
-        state = "retrying";
-        int64_t ms = row->status == LH_RETRY_AFTER && row->retry_after_ms >= 0
-                         ? row->retry_after_ms
-                         : dispatch_backoff_ms(policy, attempt, seed);
-        delay = json_integer(ms > DISPATCH_RETRY_AFTER_MAX_MS ? DISPATCH_RETRY_AFTER_MAX_MS : ms);
-    }
+    bool held;
+    int64_t delay_ms;
+    const char *state = decide(&lane->dispatcher->policy, row, &held, &delay_ms, seed);
+    json_t *delay = delay_ms < 0 ? json_null()
+                                 : json_integer(delay_ms > DISPATCH_RETRY_AFTER_MAX_MS
+                                                    ? DISPATCH_RETRY_AFTER_MAX_MS
+                                                    : delay_ms);
+    const char *outcome = held && strcmp(state, "retrying") == 0 ? "held" : state;
     metrics_counter_add(lane->dispatcher->metrics, "leadhub_deliveries_total",
-                        "Delivery attempts, by destination and outcome (done, retrying, dead).", 1,
-                        "destination", lane->destination, "outcome", state, METRICS_END);
+                        "Delivery attempts and holds, by destination and outcome (done, retrying, "
+                        "held, dead).",
+                        1, "destination", lane->destination, "outcome", outcome, METRICS_END);
     if (strcmp(state, "dead") == 0) {
         log_write(LOG_LEVEL_WARN, lane->sink->plugin->name, lane->destination, NULL,
-                  "delivery %lld is dead after %u attempt(s): %s", (long long)row->id, attempt,
-                  row->error != NULL ? row->error : "");
+                  "delivery %lld is dead after %d attempt(s): %s", (long long)row->id,
+                  row->attempts + (held ? 0 : 1), row->error != NULL ? row->error : "");
     }
-    if (!row->undecodable) {
-        /* an unreadable row says nothing about the destination's health */
+    /* an unreadable row, or a record waiting for its data, says nothing about the
+     * destination's health */
+    if (!row->undecodable && row->status != LH_HOLD) {
         pthread_mutex_lock(&lane->mutex);
         breaker_record(lane, row->status);
         note_configuration(lane, row->status, row->error);
         pthread_mutex_unlock(&lane->mutex);
     }
-    json_t *out = json_pack("{s:I,s:s,s:o,s:s?}", "id", (json_int_t)row->id, "status", state,
-                            "delay_ms", delay, "last_error", row->error);
+    json_t *out = json_pack("{s:I,s:s,s:o,s:s?,s:b}", "id", (json_int_t)row->id, "status", state,
+                            "delay_ms", delay, "last_error", row->error, "held", held);
     return out;
 }
 
@@ -633,7 +700,7 @@ static void *worker_main(void *arg)
 }
 
 static void set_queue_gauges(struct metrics *metrics, const char *destination, double depth,
-                             double oldest_due_seconds, double dead)
+                             double oldest_due_seconds, double dead, double held)
 {
     metrics_gauge_set(metrics, "leadhub_delivery_queue_depth",
                       "Deliveries waiting (pending or retrying), by destination.", depth,
@@ -644,6 +711,10 @@ static void set_queue_gauges(struct metrics *metrics, const char *destination, d
     metrics_gauge_set(metrics, "leadhub_deliveries_dead",
                       "Dead deliveries (replayable), by destination.", dead, "destination",
                       destination, METRICS_END);
+    metrics_gauge_set(metrics, "leadhub_deliveries_held",
+                      "Deliveries held (a rate limit, a Retry-After, data they wait for), by "
+                      "destination; /v1/deliveries?status=held says why.",
+                      held, "destination", destination, METRICS_END);
 }
 
 /*
@@ -663,7 +734,8 @@ static void sample_queues(struct dispatcher *d, struct store *store, json_t *rep
         const char *destination = PQgetvalue(result, i, 0);
         set_queue_gauges(d->metrics, destination, strtod(PQgetvalue(result, i, 1), NULL),
                          strtod(PQgetvalue(result, i, 2), NULL),
-                         strtod(PQgetvalue(result, i, 3), NULL));
+                         strtod(PQgetvalue(result, i, 3), NULL),
+                         strtod(PQgetvalue(result, i, 4), NULL));
         json_object_set_new(seen, destination, json_true());
     }
     PQclear(result);
@@ -677,7 +749,7 @@ static void sample_queues(struct dispatcher *d, struct store *store, json_t *rep
     json_object_foreach(reported, destination, ignored)
     {
         if (seen != NULL && json_object_get(seen, destination) == NULL) {
-            set_queue_gauges(d->metrics, destination, 0, 0, 0);
+            set_queue_gauges(d->metrics, destination, 0, 0, 0, 0);
         }
     }
     json_object_update(reported, seen);

@@ -16,11 +16,36 @@
 #define EVENT_MAX_DEPTH 64
 
 static const char *const standard_types[] = {
-    "lead.created",      "lead.updated",         "lead.scored",           "email.received",
-    "email.sent",        "email.replied",        "email.bounced",         "meeting.scheduled",
-    "meeting.updated",   "meeting.canceled",     "deal.stage_changed",    "customer.created",
-    "payment.succeeded", "subscription.started", "subscription.canceled",
+    "lead.created",
+    "lead.updated",
+    "lead.scored",
+    "email.received",
+    "email.sent",
+    "email.replied",
+    "email.bounced",
+    "meeting.scheduled",
+    "meeting.updated",
+    "meeting.rescheduled",
+    "meeting.canceled",
+    "meeting.held",
+    "meeting.no_show",
+    "deal.stage_changed",
+    "customer.created",
+    "checkout.completed",
+    "payment.succeeded",
+    "payment.failed",
+    "payment.refunded",
+    "subscription.started",
+    "subscription.trial_started",
+    "subscription.cancel_scheduled",
+    "subscription.cancel_unscheduled",
+    "subscription.canceled",
 };
+
+/* Types whose data.payment says what was paid: the store keeps one payment.succeeded and
+ * one payment.failed per (source, data.payment), whichever provider event reports it. */
+static const char *const payment_types[] = {"payment.succeeded", "payment.failed",
+                                            "payment.refunded", "checkout.completed"};
 
 /* Types that make no sense without a lead or a meeting. */
 static const char *const types_needing_lead[] = {"lead.created", "lead.updated",
@@ -38,7 +63,8 @@ static const char *const meeting_text_keys[] = {"external_id", "title", "timezon
 static const char *const meeting_keys[] = {"external_id", "title",     "starts_at", "ends_at",
                                            "timezone",    "organizer", "attendees", "location",
                                            "online_url",  "status",    "all_day"};
-static const char *const meeting_statuses[] = {"scheduled", "canceled"};
+static const char *const meeting_statuses[] = {"scheduled", "rescheduled", "canceled", "held",
+                                               "no_show"};
 static const char *const attendee_keys[] = {"email", "name", "response", "optional"};
 static const char *const attendee_responses[] = {"accepted", "declined", "tentative",
                                                  "needs_action"};
@@ -489,14 +515,24 @@ static int normalize_meeting(const json_t *in, const char *type, json_t **out_me
         if (!json_is_string(status_json) ||
             !in_list(json_string_value(status_json), meeting_statuses,
                      UTIL_ARRAY_LEN(meeting_statuses))) {
-            fail(error_out, "meeting.status: expected scheduled or canceled");
+            fail(error_out, "meeting.status: expected scheduled, rescheduled, canceled, held or "
+                            "no_show");
             goto fail;
         }
         status = json_string_value(status_json);
     }
-    /* The type is the stronger statement: a cancellation cancels. */
-    if (strcmp(type, "meeting.canceled") == 0) {
-        status = "canceled";
+    /* The type is the stronger statement: a cancellation cancels, an outcome is one. */
+    static const struct {
+        const char *type;
+        const char *status;
+    } stated[] = {{"meeting.canceled", "canceled"},
+                  {"meeting.rescheduled", "rescheduled"},
+                  {"meeting.held", "held"},
+                  {"meeting.no_show", "no_show"}};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(stated); i++) {
+        if (strcmp(type, stated[i].type) == 0) {
+            status = stated[i].status;
+        }
     }
     json_object_set_new(meeting, "status", json_string(status));
     *out_meeting = meeting;
@@ -599,6 +635,14 @@ int event_validate(json_t *event, const char *instance, struct event_record *out
             fail(error_out, "data: expected an object");
             goto out;
         }
+        const json_t *payment = json_object_get(data, "payment");
+        if (payment != NULL && in_list(type_name, payment_types, UTIL_ARRAY_LEN(payment_types)) &&
+            (!json_is_string(payment) || json_string_length(payment) == 0 ||
+             json_string_length(payment) > EVENT_SOURCE_ID_MAX)) {
+            fail(error_out, "data.payment: expected the id of what was paid, 1-%d bytes",
+                 EVENT_SOURCE_ID_MAX);
+            goto out;
+        }
         json_object_set(normalized, "data", (json_t *)data);
     }
     const json_t *raw = json_object_get(event, "raw");
@@ -612,6 +656,10 @@ int event_validate(json_t *event, const char *instance, struct event_record *out
     out->source_id = json_string_value(json_object_get(normalized, "source_id"));
     out->lead_email =
         json_string_value(json_object_get(json_object_get(normalized, "lead"), "email"));
+    if (strcmp(out->type, "payment.succeeded") == 0 || strcmp(out->type, "payment.failed") == 0) {
+        out->payment_key =
+            json_string_value(json_object_get(json_object_get(normalized, "data"), "payment"));
+    }
     normalized = NULL;
     rc = 0;
 out:

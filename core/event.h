@@ -25,10 +25,14 @@ struct event_record {
     const char *source_id; /* borrowed from event */
     int64_t occurred_at_ms;
     const char *lead_email; /* normalized lead.email (borrowed), or NULL */
+    /* data.payment of a payment.succeeded or payment.failed (borrowed), or NULL: the store
+     * keeps one event of the type per (source, payment_key) */
+    const char *payment_key;
     /* Filled in by the store when the batch commits. */
     int64_t id;      /* events.id, 0 when it was a duplicate */
     int64_t lead_id; /* the lead it resolved to, 0 when none */
-    bool duplicate;  /* already stored before (same source, source_id, type) */
+    bool duplicate;  /* already stored before (same source, source_id, type), or a payment
+                      * of its source already stored (same type and payment_key) */
 };
 
 /*

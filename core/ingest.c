@@ -31,6 +31,8 @@ struct ingest {
     void *on_deliveries_arg;
     ingest_leads_fn on_leads;
     void *on_leads_arg;
+    ingest_meetings_fn on_meetings;
+    void *on_meetings_arg;
     void (*on_database_state)(bool up, void *arg);
     void *on_database_state_arg;
     struct router *router; /* guarded by mutex; writers hold their own reference */
@@ -239,6 +241,22 @@ static void complete(struct ingest *ingest, struct ingest_batch *batch, enum sto
     batch->done(batch, batch->done_arg);
 }
 
+/* Says when new events carried meetings: their outcomes may be due now. */
+static void report_meetings(struct ingest *ingest, struct ingest_batch *list)
+{
+    if (ingest->on_meetings == NULL) {
+        return;
+    }
+    for (struct ingest_batch *b = list; b != NULL; b = b->next) {
+        for (size_t i = 0; i < b->event_count; i++) {
+            if (!b->events[i].duplicate && json_object_get(b->events[i].event, "meeting") != NULL) {
+                ingest->on_meetings(ingest->on_meetings_arg);
+                return;
+            }
+        }
+    }
+}
+
 /* Hands the leads of the new events to the scoring engine. */
 static void report_leads(struct ingest *ingest, struct ingest_batch *list)
 {
@@ -437,6 +455,7 @@ static void process(struct ingest *ingest, struct store **store, struct ingest_b
                         (double)(util_monotonic_ms() - started) / 1000.0, METRICS_END);
         count_outcomes(ingest, list);
         report_leads(ingest, list);
+        report_meetings(ingest, list);
         size_t stored = 0;
         for (struct ingest_batch *b = list; b != NULL; b = b->next) {
             for (size_t i = 0; i < b->event_count; i++) {
@@ -538,6 +557,8 @@ struct ingest *ingest_start(const struct ingest_options *options)
     ingest->on_deliveries_arg = options->on_deliveries_arg;
     ingest->on_leads = options->on_leads;
     ingest->on_leads_arg = options->on_leads_arg;
+    ingest->on_meetings = options->on_meetings;
+    ingest->on_meetings_arg = options->on_meetings_arg;
     ingest->on_database_state = options->on_database_state;
     ingest->on_database_state_arg = options->on_database_state_arg;
     unsigned writers = options->writers ? options->writers : 1;

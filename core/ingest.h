@@ -91,6 +91,10 @@ typedef void (*ingest_deliveries_fn)(const char *destination, void *arg);
  * a writer thread and must not block. */
 typedef void (*ingest_leads_fn)(const int64_t *lead_ids, size_t count, void *arg);
 
+/* Called after a commit whose new events carried meetings (their outcomes may be due);
+ * runs on a writer thread and must not block. */
+typedef void (*ingest_meetings_fn)(void *arg);
+
 struct ingest_options {
     const char *database_url;
     unsigned writers;                   /* connections committing in parallel */
@@ -101,6 +105,8 @@ struct ingest_options {
     void *on_deliveries_arg;
     ingest_leads_fn on_leads; /* may be NULL */
     void *on_leads_arg;
+    ingest_meetings_fn on_meetings; /* may be NULL */
+    void *on_meetings_arg;
     /* Called on a writer thread when the writers find the database gone or back (must not
      * block; may be NULL). */
     void (*on_database_state)(bool up, void *arg);

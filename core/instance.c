@@ -48,6 +48,8 @@ const char *instance_status_name(lh_status_t status)
         return "permanent";
     case LH_CONFIG:
         return "config";
+    case LH_HOLD:
+        return "hold";
     }
     return "unknown";
 }

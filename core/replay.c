@@ -16,6 +16,7 @@
 
 static const char sql_requeue[] =
     "UPDATE deliveries AS d SET status = 'pending', attempts = 0, next_attempt_at = now(), "
+    "held_since = NULL, hold_reason = NULL, holds = 0, "
     "updated_at = now() FROM events e WHERE e.id = d.event_id AND d.status = 'dead' " FILTER
     "RETURNING d.id";
 

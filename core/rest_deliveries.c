@@ -10,20 +10,27 @@
 #include "rest_internal.h"
 #include "util.h"
 
+/* A held delivery is stored 'retrying' with held_since set (migration 0012); the API
+ * shows it as status "held", with why and since when. */
 static const char sql_list[] =
     "SELECT coalesce(json_agg(json_build_object('id', d.id, 'event_id', d.event_id, "
-    "'destination', d.destination, 'route', d.route, 'lead_id', d.lead_id, 'status', d.status, "
-    "'attempts', d.attempts, 'next_attempt_at', d.next_attempt_at, 'last_error', d.last_error, "
+    "'destination', d.destination, 'route', d.route, 'lead_id', d.lead_id, 'status', "
+    "CASE WHEN d.status = 'retrying' AND d.held_since IS NOT NULL THEN 'held' ELSE d.status END, "
+    "'attempts', d.attempts, 'holds', d.holds, 'held_since', d.held_since, 'hold_reason', "
+    "d.hold_reason, 'next_attempt_at', d.next_attempt_at, 'last_error', d.last_error, "
     "'created_at', d.created_at, 'updated_at', d.updated_at, 'done_at', d.done_at) "
     "ORDER BY d.id), '[]'::json) FROM (SELECT * FROM deliveries dd "
     "WHERE ($1::bigint IS NULL OR dd.id > $1::bigint) "
-    "AND ($2::text IS NULL OR dd.status = $2::text) "
+    "AND ($2::text IS NULL OR dd.status = CASE WHEN $2::text = 'held' THEN 'retrying' "
+    "ELSE $2::text END) "
+    "AND ($2::text IS NULL OR $2::text NOT IN ('held', 'retrying') OR "
+    "(dd.held_since IS NOT NULL) = ($2::text = 'held')) "
     "AND ($3::text IS NULL OR dd.destination = $3::text) "
     "AND ($5::text IS NULL OR dd.route = $5::text) "
     "AND ($6::text IS NULL OR dd.last_error ILIKE $6::text) "
     "ORDER BY dd.id LIMIT $4::int) d";
 
-static const char *const statuses[] = {"pending", "retrying", "dead", "done", NULL};
+static const char *const statuses[] = {"pending", "retrying", "held", "dead", "done", NULL};
 
 static bool known_status(const char *status)
 {
@@ -48,7 +55,7 @@ void rest_deliveries_list(const struct rest_request *request, struct rest_respon
     }
     const char *status = rest_param(request, "status");
     if (status != NULL && !known_status(status)) {
-        rest_bad_parameter(response, "status", "expected pending, retrying, dead or done");
+        rest_bad_parameter(response, "status", "expected pending, retrying, held, dead or done");
         return;
     }
     snprintf(limit_text, sizeof(limit_text), "%d", limit);

@@ -9,8 +9,9 @@
     "m.title, 'starts_at', m.starts_at, 'ends_at', m.ends_at, 'timezone', m.timezone, "            \
     "'organizer', CASE WHEN m.organizer_email IS NULL AND m.organizer_name IS NULL THEN NULL "     \
     "ELSE json_build_object('email', m.organizer_email, 'name', m.organizer_name) END, "           \
-    "'location', m.location, 'online_url', m.online_url, 'status', m.status, 'lead_id', "          \
-    "m.lead_id, 'created_at', m.created_at, 'updated_at', m.updated_at"
+    "'location', m.location, 'online_url', m.online_url, 'status', m.status, "                     \
+    "'previous_starts_at', m.previous_starts_at, 'lead_id', m.lead_id, 'created_at', "             \
+    "m.created_at, 'updated_at', m.updated_at"
 
 /* A lead's meetings (its own and those it attends) are gathered into an array first: an
  * index condition on the key, where an IN inside the optional filter's OR would make
@@ -47,9 +48,16 @@ void rest_meetings_list(const struct rest_request *request, struct rest_response
         !rest_param_id(request, response, "lead_id", lead)) {
         return;
     }
+    static const char *const statuses[] = {"scheduled", "rescheduled", "canceled", "held",
+                                           "no_show"};
     const char *status = rest_param(request, "status");
-    if (status != NULL && strcmp(status, "scheduled") != 0 && strcmp(status, "canceled") != 0) {
-        rest_bad_parameter(response, "status", "expected scheduled or canceled");
+    bool known = status == NULL;
+    for (size_t i = 0; !known && i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+        known = strcmp(status, statuses[i]) == 0;
+    }
+    if (!known) {
+        rest_bad_parameter(response, "status",
+                           "expected scheduled, rescheduled, canceled, held or no_show");
         return;
     }
     snprintf(limit_text, sizeof(limit_text), "%d", limit);

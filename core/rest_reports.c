@@ -2,7 +2,7 @@
  * rest_reports.c - GET /v1/reports/funnel and GET /v1/reports/meetings: counts over a
  * period [from, to), grouped by week (ISO weeks, Monday 00:00 UTC) or by source.
  *
- * The funnel reads lead_milestones (migration 0010), which triggers on events and on the
+ * The funnel reads lead_milestones (migration 0014), which triggers on events and on the
  * meetings tables keep, so a report costs what its cohort holds, never what the events
  * table holds. docs/api.md ("Reports") defines every stage.
  */
@@ -20,7 +20,7 @@
  * $1 from, $2 to, $3 by ('week' or 'source'). Counts are made per (week, source) pair
  * first and summed into the groups asked for: one statement serves both, and the pairs
  * are few enough for a hash. A week is the UTC week a time falls in, as an expression
- * migration 0010 keeps statistics on (CREATE STATISTICS), so that PostgreSQL expects about
+ * migration 0014 keeps statistics on (CREATE STATISTICS), so that PostgreSQL expects about
  * 53 weeks a year rather than one group per distinct time - which would make it sort a
  * hundred thousand rows, on disk, instead of hashing a few hundred pairs.
  */

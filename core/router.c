@@ -29,6 +29,11 @@ static const lh_config_field_t route_fields[] = {
      "{lead.email: {exists: true}, lead.company: {equals: Acme}}."},
     {CONFIG_FIELD_SIZE, "to", LH_CONFIG_LIST, LH_FIELD_REQUIRED | LH_FIELD_HAS_MIN, NULL, 1, 0,
      NULL, "The sink instances that matching events are delivered to."},
+    {CONFIG_FIELD_SIZE, "settle", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "0s", 0,
+     3600000, NULL,
+     "How long its deliveries wait before their first attempt, so that the events a provider "
+     "sends together (a Stripe Checkout and its invoice) are all in the hub first, and the "
+     "sink acts on the lead they resolve to together. 0 to 1h."},
     LH_FIELD_END,
 };
 
@@ -62,6 +67,7 @@ struct route {
     size_t condition_count;
     char **to;
     size_t to_count;
+    int64_t settle_ms;
 };
 
 struct router {
@@ -152,6 +158,12 @@ long router_find(const struct router *router, const char *name)
         }
     }
     return -1;
+}
+
+int64_t router_settle_ms(const struct router *router, const char *route)
+{
+    long i = router_find(router, route);
+    return i >= 0 ? router->routes[i].settle_ms : 0;
 }
 
 /* A copy of a list of strings from a normalized LIST value. */
@@ -497,6 +509,7 @@ static void parse_route(struct route *r, const json_t *item, size_t index,
     r->from = strdup(json_string_value(json_object_get(values, "from")));
     r->types = copy_list(json_object_get(values, "types"), &r->type_count);
     r->to = copy_list(json_object_get(values, "to"), &r->to_count);
+    r->settle_ms = json_integer_value(json_object_get(values, "settle"));
     if (r->name == NULL || r->from == NULL || r->types == NULL || r->to == NULL) {
         config_where_error(diags, where, prefix, NULL, NULL, "out of memory");
         goto out;

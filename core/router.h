@@ -9,6 +9,7 @@
  *         lead.email: {exists: true}
  *         lead.company: {not_equals: "Acme"}
  *       to: [crm]                         # sink instances
+ *       settle: 1m                        # optional; deliveries wait this long first
  *
  * A router is built and checked once per configuration (start-up, SIGHUP, check-config)
  * and never changes afterwards, so matching takes no lock.
@@ -18,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -50,6 +52,10 @@ size_t router_count(const struct router *router);
 
 /* router_find - the index of the route named `name`, or -1. */
 long router_find(const struct router *router, const char *name);
+
+/* router_settle_ms - how long deliveries of route `route` wait before their first attempt
+ * (its `settle`); 0 for an unknown route. */
+int64_t router_settle_ms(const struct router *router, const char *route);
 
 /* The callback router_match() calls for each destination; route and destination are
  * borrowed from the router. */

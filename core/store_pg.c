@@ -238,7 +238,9 @@ enum store_result store_classify(PGconn *conn, const PGresult *result)
         /* no SQLSTATE: the failure happened on our side of the wire */
         return STORE_UNAVAILABLE;
     }
-    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
+    /* 23503: a row named a lead another transaction merged away meanwhile (store_lead_merge.c);
+     * done again, the batch resolves to the lead it was merged into */
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "23503") == 0) {
         return STORE_CONFLICT;
     }
     if (strcmp(state, "LHF01") == 0) {

@@ -19,7 +19,8 @@
 enum store_result {
     STORE_OK = 0,
     STORE_UNAVAILABLE = -1, /* connection lost or refused: retry later, answer 503 */
-    STORE_CONFLICT = -2,    /* deadlock or serialization failure: retry the transaction */
+    STORE_CONFLICT = -2,    /* deadlock, serialization failure, or a lead merged away meanwhile:
+                               retry the transaction */
     STORE_REJECTED = -3,    /* the statement failed on its data: retrying will not help */
     STORE_FENCED = -4 /* a poll's lease was taken over: its commit is refused (poll_lease.h) */
 };
@@ -199,6 +200,17 @@ enum store_result store_checkpoint_put(struct store *store, const char *instance
  * left as it is. */
 enum store_result store_identity_put(struct store *store, const char *source,
                                      const char *external_id, int64_t lead_id, char **error_out);
+
+/*
+ * store_lead_merge - inside the caller's transaction, fold lead `from` into lead `into`
+ * when `from` is nothing but `source`'s identity of it (store_lead_merge.c explains when
+ * and why): events, deliveries, identities, meetings and attendances move, its address
+ * and fields fill what `into` lacks, and it is deleted.
+ *   merged_out: true when it was merged; false when it is someone of its own (left as it
+ *               is) or either lead is gone.
+ */
+enum store_result store_lead_merge(struct store *store, int64_t from, int64_t into,
+                                   const char *source, bool *merged_out, char **error_out);
 
 /* A checkpoint put during a call, committed with the call's events. */
 struct store_checkpoint {

@@ -163,12 +163,18 @@ extern "C" {
 typedef enum lh_status {
     LH_OK = 0,          /* done */
     LH_RETRY = 1,       /* transient failure: the host retries with its own backoff */
-    LH_RETRY_AFTER = 2, /* transient, and the delay is known: see host->set_retry_after() */
+    LH_RETRY_AFTER = 2, /* transient, and the delay is known: see host->set_retry_after().
+                           For a delivery, a hold: the destination asked to wait (a rate
+                           limit), which spends no attempt */
     LH_AUTH = 3,        /* credentials rejected: the host refreshes the token, retries once */
     LH_PERMANENT = 4,   /* will never succeed as is: dead letter, or a 4xx for a webhook */
-    LH_CONFIG = 5       /* the instance's configuration is wrong: from validate() and init()
+    LH_CONFIG = 5,      /* the instance's configuration is wrong: from validate() and init()
                            the instance is failed; a delivery is retried and its destination
                            shown misconfigured; a poll records it (docs/sdk.md) */
+    LH_HOLD = 6         /* (deliver only) this record cannot be sent yet: it waits for
+                           something the hub may still learn (the lead's email). Held, not
+                           an attempt, not the destination's failure; looked at again after
+                           set_retry_after()'s delay (10 minutes when unset) */
 } lh_status_t;
 
 /* What a plugin provides. SOURCE and SINK may be combined (a CRM is both). */
@@ -336,14 +342,27 @@ typedef struct lh_http_response {
 
 /* ---------------------------------------------------------------------------------------
  * A delivery handed to a sink. Filled by the host.
+ *
+ * Held and refused: only answers the destination gave count as attempts. A delivery the
+ * sink returns LH_RETRY_AFTER for (a rate limit, a Retry-After, a local hold on the
+ * destination) or LH_HOLD for (the record waits for data) is held: `attempt` does not
+ * grow, and the hold ends with the delivery dead only after delivery.max_hold.
  * ------------------------------------------------------------------------------------- */
 typedef struct lh_delivery {
     uint32_t struct_size;        /* as the host was built: see LH_HAS_FIELD() */
     int64_t id;                  /* the delivery's id in the outbox */
     const char *idempotency_key; /* stable across attempts and replays: send it on */
     const json_t *event;         /* the normalized event, borrowed; carries `source` */
-    int attempt;                 /* 1 for the first attempt */
+    int attempt;                 /* 1 for the first attempt; holds do not count */
     int64_t lead_id;             /* the leadhub lead the event is about, 0 when none */
+    /* the lead the hub resolved the event to, as it is now (borrowed), NULL when none;
+     * LH_HAS_FIELD(lh_delivery_t, delivery, lead) tells that the host fills it:
+     *   {"id", "email", "first_name", "last_name", "company", "title", "phone",
+     *    "linkedin_url", "identities": [{"source", "external_id"}, ...] (oldest first),
+     *    "addresses": ["...", ...] (other addresses events brought for it)}
+     * Its email is the lead's, which may differ from event.lead.email (a payer paying for
+     * a known lead): a sink writing to a contact should write to this lead's. */
+    const json_t *lead;
 } lh_delivery_t;
 
 /* ---------------------------------------------------------------------------------------
@@ -431,7 +450,8 @@ typedef struct lh_host {
     void (*set_error)(lh_ctx_t *ctx, const char *fmt, ...) LH_PRINTF(2, 3);
 
     /*
-     * set_retry_after - the delay the provider asked for, with LH_RETRY_AFTER.
+     * set_retry_after - the delay the provider asked for, with LH_RETRY_AFTER; or, with
+     * LH_HOLD, when to look at the delivery again.
      *   delay_ms: milliseconds from now; the host caps it at its configured maximum.
      */
     void (*set_retry_after)(lh_ctx_t *ctx, int64_t delay_ms);
@@ -740,7 +760,10 @@ typedef lh_status_t (*lh_webhook_fn)(void *state, lh_ctx_t *ctx,
 /*
  * deliver - send one event to the destination.
  *   Returns: LH_OK when the destination accepted it; any other status as its meaning
- *            says (LH_RETRY_AFTER with set_retry_after()).
+ *            says (LH_RETRY_AFTER with set_retry_after()). LH_RETRY_AFTER and LH_HOLD
+ *            hold the delivery without spending an attempt: the former is the
+ *            destination's (it counts toward the circuit breaker), the latter the record's
+ *            (it does not). set_error() gives the reason a held delivery shows.
  */
 typedef lh_status_t (*lh_deliver_fn)(void *state, lh_ctx_t *ctx, const lh_delivery_t *delivery);
 

@@ -185,8 +185,9 @@ void hubspot_deal_change_clear(struct hubspot_deal_change *change);
 
 /*
  * hubspot_meeting_outcome - hs_meeting_outcome for a meeting event: CANCELED for
- * meeting.canceled or a canceled meeting; RESCHEDULED for a meeting.updated whose start
- * moved from the remembered one, or that was already RESCHEDULED; SCHEDULED otherwise.
+ * meeting.canceled or a canceled meeting; COMPLETED, NO_SHOW, RESCHEDULED for the statuses
+ * held, no_show, rescheduled; RESCHEDULED for a meeting.updated whose start moved from the
+ * remembered one, or that was already RESCHEDULED; SCHEDULED otherwise.
  *   remembered: BORROWED {"starts_at", "outcome"} or NULL.
  */
 const char *hubspot_meeting_outcome(const char *type, const json_t *meeting,

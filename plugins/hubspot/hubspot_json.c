@@ -595,6 +595,16 @@ const char *hubspot_meeting_outcome(const char *type, const json_t *meeting,
         (status != NULL && strcmp(status, "canceled") == 0)) {
         return "CANCELED";
     }
+    /* the outcomes of the event model (docs/events.md) */
+    static const struct {
+        const char *status;
+        const char *outcome;
+    } outcomes[] = {{"held", "COMPLETED"}, {"no_show", "NO_SHOW"}, {"rescheduled", "RESCHEDULED"}};
+    for (size_t i = 0; status != NULL && i < sizeof(outcomes) / sizeof(outcomes[0]); i++) {
+        if (strcmp(status, outcomes[i].status) == 0) {
+            return outcomes[i].outcome;
+        }
+    }
     if (type == NULL || strcmp(type, "meeting.updated") != 0 || !json_is_object(remembered)) {
         return "SCHEDULED";
     }

@@ -9,8 +9,11 @@
  *
  * Every contact write of a batch goes into as few batch requests as possible: deliveries
  * touching the same contact are merged into one input (HubSpot refuses a batch naming one
- * id twice), later events winning. A lead without an email is written by its HubSpot id
- * when the event carries one for this instance (lead.external_ids.<instance>).
+ * id twice), later events winning. The contact is the one of the lead the hub resolved the
+ * event to (delivery->lead): its email, not whatever address the event carried (a payer
+ * paying for a known lead marks the known lead a customer). A lead without an email is
+ * written by its HubSpot id when the hub knows one for this instance; one with neither is
+ * held (LH_HOLD) until its email arrives, not dead-lettered.
  *
  * An event this very instance emitted (a lead.updated routed back here) is done without a
  * request: HubSpot already holds it.
@@ -130,6 +133,25 @@ static json_t *event_properties(struct hubspot_batch *batch, size_t i, const cha
     return NULL;
 }
 
+/* This instance's contact id of the lead, from the resolved lead's identities, else from the
+ * event's lead.external_ids.<instance>; false when neither has one. */
+static bool contact_id(const json_t *resolved, const json_t *event_lead, const char *self,
+                       char id[HUBSPOT_ID_MAX])
+{
+    size_t k;
+    const json_t *identity;
+    json_array_foreach(json_object_get(resolved, "identities"), k, identity)
+    {
+        const char *source = json_string_value(json_object_get(identity, "source"));
+        if (source != NULL && strcmp(source, self) == 0 &&
+            hubspot_id_from_json(json_object_get(identity, "external_id"), id)) {
+            return true;
+        }
+    }
+    const json_t *external = json_object_get(json_object_get(event_lead, "external_ids"), self);
+    return hubspot_id_from_json(external, id);
+}
+
 /* Works out what delivery i asks for: a contact input, a meeting, or a decision now. */
 static void plan_delivery(struct hubspot_batch *batch, size_t i)
 {
@@ -162,13 +184,14 @@ static void plan_delivery(struct hubspot_batch *batch, size_t i)
         return;
     }
     const json_t *lead = json_object_get(event, "lead");
-    char *email = hubspot_normalize_email(json_string_value(json_object_get(lead, "email")));
+    /* the lead the hub resolved the event to, when there is one: its own email */
+    const lh_delivery_t *delivery = batch->deliveries[i];
+    const json_t *resolved = LH_HAS_FIELD(lh_delivery_t, delivery, lead) ? delivery->lead : NULL;
+    const json_t *target = json_is_object(resolved) ? resolved : lead;
+    char *email = hubspot_normalize_email(json_string_value(json_object_get(target, "email")));
     char id[HUBSPOT_ID_MAX] = "";
-    if (email == NULL && self != NULL) {
-        const json_t *external = json_object_get(json_object_get(lead, "external_ids"), self);
-        if (!hubspot_id_from_json(external, id)) {
-            id[0] = '\0';
-        }
+    if (email == NULL && self != NULL && !contact_id(resolved, lead, self, id)) {
+        id[0] = '\0';
     }
     long input = -1;
     if (email != NULL) {
@@ -176,11 +199,15 @@ static void plan_delivery(struct hubspot_batch *batch, size_t i)
         input = hubspot_contact_input_add(batch, email, false, properties);
     } else if (id[0] != '\0') {
         input = hubspot_contact_input_add(batch, id, true, properties);
+    } else if (!meeting && lead != NULL) {
+        /* a customer whose email is not known yet (or a lead the hub is still waiting for):
+         * HubSpot matches contacts by email, so this waits for it */
+        hubspot_batch_decide(batch, i, LH_HOLD,
+                             "waiting for the lead's email: HubSpot contacts are matched by "
+                             "email, and the hub knows none (nor a HubSpot id) for this lead yet");
     } else if (!meeting) {
         hubspot_batch_decide(batch, i, LH_PERMANENT,
-                             "the event's lead has no email and no HubSpot id "
-                             "(lead.external_ids.<this instance>): HubSpot contacts are matched "
-                             "by email");
+                             "the event names no lead: HubSpot contacts are matched by email");
     }
     if ((email != NULL || id[0] != '\0') && input < 0) {
         hubspot_batch_decide(batch, i, LH_RETRY, "out of memory");

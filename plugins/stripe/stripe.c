@@ -15,8 +15,18 @@
 
 /* The normalized types the plugin emits (for the host's route checks). */
 static const char *const emitted_types[] = {
-    "customer.created",     "lead.updated",          "payment.succeeded",
-    "subscription.started", "subscription.canceled", NULL,
+    "customer.created",
+    "lead.updated",
+    "checkout.completed",
+    "payment.succeeded",
+    "payment.failed",
+    "payment.refunded",
+    "subscription.started",
+    "subscription.trial_started",
+    "subscription.cancel_scheduled",
+    "subscription.cancel_unscheduled",
+    "subscription.canceled",
+    NULL,
 };
 
 static const lh_config_field_t stripe_schema[] = {
@@ -46,7 +56,10 @@ static const lh_config_field_t stripe_schema[] = {
     LH_FIELD(.name = "event_types", .type = LH_CONFIG_LIST,
              .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
              .default_value = "[customer.created, customer.updated, checkout.session.completed, "
-                              "invoice.paid, customer.subscription.created, "
+                              "checkout.session.async_payment_succeeded, "
+                              "checkout.session.async_payment_failed, invoice.paid, "
+                              "invoice.payment_failed, charge.refunded, "
+                              "customer.subscription.created, customer.subscription.updated, "
                               "customer.subscription.deleted]",
              .min = 1, .max = STRIPE_TYPE_COUNT,
              .description = "Stripe event types polled and accepted; webhooks of other types are "

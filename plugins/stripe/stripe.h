@@ -4,8 +4,11 @@
  *   stripe.c           descriptor, settings, init/destroy
  *   stripe_signature.c Stripe-Signature parsing (pure) and verification (host HMAC)
  *   stripe_webhook.c   POST /webhooks/{instance}: verify, parse, normalize, emit
- *   stripe_normalize.c a Stripe event -> a normalized leadhub event, or skip, or invalid (pure)
+ *   stripe_normalize.c a Stripe event -> normalized leadhub events, or skip, or invalid (pure):
+ *                      the envelope and customers; stripe_build.h lists the mapping files
+ *   stripe_map_payment.c, stripe_map_subscription.c   payments and subscriptions (pure)
  *   stripe_lead.c      the lead of a Stripe object: email, name, id checks (pure)
+ *   stripe_emit.c      hands a normalized outcome's events to the host (webhook and poll)
  *   stripe_cursor.c    the poll's checkpoint: watermark, processed ids, window marks (pure)
  *   stripe_api.c       GET /v1/events through the host's HTTP client, errors mapped
  *   stripe_poll.c      the reconciliation poll: windows walked newest first, processed
@@ -41,13 +44,18 @@ enum stripe_type {
     STRIPE_INVOICE_PAID,
     STRIPE_SUBSCRIPTION_CREATED,
     STRIPE_SUBSCRIPTION_DELETED,
+    STRIPE_CHECKOUT_ASYNC_SUCCEEDED,
+    STRIPE_CHECKOUT_ASYNC_FAILED,
+    STRIPE_INVOICE_PAYMENT_FAILED,
+    STRIPE_SUBSCRIPTION_UPDATED,
+    STRIPE_CHARGE_REFUNDED,
     STRIPE_TYPE_COUNT
 };
 
-/* The Stripe name of a type ("invoice.paid"); NULL past STRIPE_TYPE_COUNT. */
+/* The Stripe name of a type ("invoice.paid"); NULL past STRIPE_TYPE_COUNT. What each
+ * becomes is docs/connectors/stripe.md: some Stripe events become two leadhub events (a
+ * checkout and the payment it made), some none (a $0 invoice is no payment). */
 const char *stripe_type_name(unsigned type);
-/* The normalized type it becomes ("payment.succeeded"). */
-const char *stripe_type_normalized(unsigned type);
 /* The index of a Stripe type name, or -1 when the plugin does not handle it. */
 int stripe_type_find(const char *name);
 
@@ -75,7 +83,7 @@ struct stripe {
  * fuzz target and unit tests run them alone.
  * ------------------------------------------------------------------------------------- */
 enum stripe_verdict {
-    STRIPE_EMIT = 0, /* out->event holds the normalized event */
+    STRIPE_EMIT = 0, /* out->events holds the normalized events */
     STRIPE_SKIP,     /* a valid event the instance does not store (reason says why) */
     STRIPE_INVALID,  /* not a Stripe event the plugin can read (reason and detail say why) */
     STRIPE_NO_MEMORY /* could not be built: try again later */
@@ -86,21 +94,25 @@ struct stripe_filter {
     bool livemode;  /* events of the other mode are skipped */
 };
 
+/* At most this many leadhub events come of one Stripe event. */
+#define STRIPE_EVENTS_MAX 3
+
 struct stripe_outcome {
-    json_t *event;      /* STRIPE_EMIT: NEW reference, the caller owns it */
+    json_t *events;     /* STRIPE_EMIT: NEW reference, the caller owns it: an array of 1 to
+                           STRIPE_EVENTS_MAX normalized events, to be emitted in order */
     const char *reason; /* SKIP / INVALID: a metric label, static storage */
     char detail[200];   /* SKIP / INVALID: why, for logs and 400 answers; ids and field
                            names only, never a payload value that could be personal data */
 };
 
 /*
- * stripe_normalize - turn one Stripe event object into a leadhub event (docs/events.md;
+ * stripe_normalize - turn one Stripe event object into leadhub events (docs/events.md;
  * the mapping is docs/connectors/stripe.md).
  *   stripe_event: BORROWED; any JSON value (it may come from an attacker's body only
  *                 after the signature check, but the fuzzer sends anything).
- *   out:          filled in every case; out->event is a NEW reference on STRIPE_EMIT,
+ *   out:          filled in every case; out->events is a NEW reference on STRIPE_EMIT,
  *                 NULL otherwise.
- *   Returns the verdict. An emitted event passes the host's validation: invalid emails
+ *   Returns the verdict. Every emitted event passes the host's validation: invalid emails
  *   and over-long texts are left out of the lead rather than failing the event.
  */
 enum stripe_verdict stripe_normalize(const json_t *stripe_event, const struct stripe_filter *filter,
@@ -168,6 +180,17 @@ lh_status_t stripe_signature_verify(const struct stripe *stripe, lh_ctx_t *ctx,
 /* Counts a refused webhook and says why; returns LH_PERMANENT. */
 lh_status_t stripe_webhook_reject(const struct stripe *stripe, lh_ctx_t *ctx, const char *reason,
                                   const char *fmt, ...) LH_PRINTF(4, 5);
+
+/*
+ * stripe_emit_outcome - hand a STRIPE_EMIT outcome's events to the host, in order.
+ *   outcome: its events are consumed (out->events is NULL afterwards).
+ *   emitted_out: how many the host took.
+ *   Returns LH_OK, or the first status emit() returned that was not LH_OK (LH_PERMANENT:
+ *   the host refused one; its reason is the call's error). The poll and the webhook treat
+ *   a refusal each in its own way; events already emitted stay in the call's batch.
+ */
+lh_status_t stripe_emit_outcome(const lh_host_t *host, lh_ctx_t *ctx,
+                                struct stripe_outcome *outcome, size_t *emitted_out);
 
 /* The webhook callback (stripe_webhook.c). */
 lh_status_t stripe_webhook(void *state, lh_ctx_t *ctx, const lh_webhook_request_t *request);

@@ -78,16 +78,16 @@ static lh_status_t handle_event(struct poll_run *run, const json_t *event, const
     enum stripe_verdict verdict = stripe_normalize(event, &run->filter, &outcome);
     switch (verdict) {
     case STRIPE_EMIT: {
-        lh_status_t status = host->emit(run->ctx, outcome.event);
-        if (status == LH_OK) {
-            run->emitted++;
-        } else if (status == LH_PERMANENT) {
+        size_t emitted = 0;
+        lh_status_t status = stripe_emit_outcome(host, run->ctx, &outcome, &emitted);
+        run->emitted += emitted;
+        if (status == LH_PERMANENT) {
             /* The normalizer's output is meant to pass the host's checks (the fuzz target
              * asserts it): this is a bug, and one event must not block the poll forever. */
             host->counter_add(run->ctx, METRIC_SKIPPED, "reason", "refused", 1);
             host->log(run->ctx, LH_LOG_ERROR,
                       "event %s: the host refused its normalized event; skipped", id);
-        } else {
+        } else if (status != LH_OK) {
             return status;
         }
         return LH_OK;

@@ -33,13 +33,15 @@ lh_status_t stripe_webhook(void *state, lh_ctx_t *ctx, const lh_webhook_request_
     struct stripe_filter filter = {.types = stripe->types, .livemode = stripe->livemode};
     struct stripe_outcome outcome;
     switch (stripe_normalize(body, &filter, &outcome)) {
-    case STRIPE_EMIT:
-        status = host->emit(ctx, outcome.event);
+    case STRIPE_EMIT: {
+        size_t emitted;
+        status = stripe_emit_outcome(host, ctx, &outcome, &emitted);
         if (status == LH_PERMANENT) {
             /* the host's reason is already the call's error */
             host->counter_add(ctx, "stripe_webhook_rejected_total", "reason", "invalid_event", 1);
         }
         break;
+    }
     case STRIPE_SKIP:
         host->counter_add(ctx, METRIC_SKIPPED, "reason", outcome.reason, 1);
         host->log(ctx, LH_LOG_DEBUG, "skipped: %s", outcome.detail);

@@ -113,6 +113,7 @@ static const char *const requests[] = {
     "/v1/deliveries?status=retrying&destination=dst2",
     "/v1/deliveries?destination=dst2&route=r",
     "/v1/deliveries?destination=dst2&error=timeout",
+    "/v1/deliveries?status=held",
     "/v1/connectors",
     "/v1/connectors/busy",
     "/v1/connectors/dst2/health",

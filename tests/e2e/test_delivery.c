@@ -486,6 +486,78 @@ START_TEST(test_receiver_failing_forever_goes_dead_then_replay_delivers)
 }
 END_TEST
 
+START_TEST(test_a_destination_asking_to_wait_holds_deliveries_without_spending_attempts)
+{
+    /* six "come back later" (429 + Retry-After: 0), then accepted: with max_attempts 2 a
+     * hold that spent attempts would be dead after the second */
+    for (int i = 0; i < 6; i++) {
+        fake_http_push(receiver, (struct fake_response){429, "{\"error\":\"slow down\"}",
+                                                        "Retry-After: 0", 0});
+    }
+    fake_http_push(receiver, (struct fake_response){200, "{}", NULL, 0});
+    start_pipeline(&td, NULL,
+                   "  backoff_base: 20ms\n  backoff_cap: 100ms\n  max_attempts: 2\n"
+                   "  breaker_failures: 1000\n");
+    db = testdb_connect(td.db_url);
+    post_events(&td, "wait", 1);
+    struct status_wait done = {"done", 1};
+    ck_assert_msg(td_wait_until(deliveries_reach, &done, 30000), "not done; status %s",
+                  delivery_status_of("wait-0"));
+    /* one answer counted as an attempt (the one that took it), six holds */
+    char *row =
+        testdb_text(db, "SELECT attempts || '|' || holds || '|' || coalesce(held_since::text, "
+                        "'-') || '|' || coalesce(hold_reason, '-') FROM deliveries");
+    ck_assert_str_eq(row, "1|6|-|-");
+    free(row);
+    ck_assert_uint_eq(fake_http_request_count(receiver), 7);
+    ck_assert_uint_eq(tally().keys, 1);
+    ck_assert(metric(&td, "leadhub_deliveries_total{destination=\"out\",outcome=\"held\"}") == 6);
+}
+END_TEST
+
+START_TEST(test_a_hold_that_never_ends_is_dead_after_max_hold_and_shows_why_meanwhile)
+{
+    /* a destination that says "later" for ever */
+    fake_http_push(receiver,
+                   (struct fake_response){503, "{\"error\":\"maintenance\"}", "Retry-After: 1", 0});
+    setenv("LHTEST_READ_TOKEN", "read-token-held-3b9d", 1);
+    start_pipeline(&td, NULL,
+                   "  backoff_base: 20ms\n  backoff_cap: 100ms\n  max_attempts: 2\n"
+                   "  breaker_failures: 1000\n  max_hold: 4s\n"
+                   "api:\n  tokens:\n    - name: reader\n      token: ${LHTEST_READ_TOKEN}\n"
+                   "      scopes: [read]\n");
+    db = testdb_connect(td.db_url);
+    post_events(&td, "later", 1);
+    /* held: shown as such through the API, with the destination's reason */
+    struct one_wait held_row = {"later-0", "retrying"};
+    ck_assert(td_wait_until(delivery_of_is, &held_row, 20000));
+    char *url = td_url(&td, "/v1/deliveries?status=held");
+    const char *headers[] = {"Authorization: Bearer read-token-held-3b9d", NULL};
+    struct http_result r;
+    http_request("GET", url, headers, NULL, 0, &r);
+    ck_assert_int_eq(r.status, 200);
+    json_t *page = json_loads(r.body, 0, NULL);
+    json_t *item = json_array_get(json_object_get(page, "data"), 0);
+    ck_assert_msg(item != NULL, "no held delivery listed: %s", r.body);
+    ck_assert_str_eq(json_string_value(json_object_get(item, "status")), "held");
+    ck_assert_int_eq(json_integer_value(json_object_get(item, "attempts")), 0);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(item, "hold_reason")), "503"));
+    ck_assert(json_is_string(json_object_get(item, "held_since")));
+    json_decref(page);
+    http_result_free(&r);
+    free(url);
+    /* the hold ends: dead after max_hold, saying so, with no attempt spent */
+    struct status_wait dead = {"dead", 1};
+    ck_assert(td_wait_until(deliveries_reach, &dead, 30000));
+    char *error = testdb_text(db, "SELECT last_error FROM deliveries");
+    ck_assert_msg(strstr(error, "longer than delivery.max_hold") && strstr(error, "503"), "%s",
+                  error);
+    free(error);
+    ck_assert_int_eq(testdb_scalar(db, "SELECT attempts FROM deliveries"), 0);
+    ck_assert(testdb_scalar(db, "SELECT holds FROM deliveries") >= 3);
+}
+END_TEST
+
 START_TEST(test_permanent_rejection_is_dead_at_once)
 {
     fake_http_push(receiver, (struct fake_response){422, "{\"error\":\"bad lead\"}", NULL, 0});
@@ -1121,6 +1193,9 @@ int main(void)
     tcase_add_test(tc, test_kill_9_mid_delivery_then_restart_delivers_every_event_dedupably);
     tcase_add_test(tc, test_failing_receiver_is_retried_until_it_recovers);
     tcase_add_test(tc, test_receiver_failing_forever_goes_dead_then_replay_delivers);
+    tcase_add_test(tc,
+                   test_a_destination_asking_to_wait_holds_deliveries_without_spending_attempts);
+    tcase_add_test(tc, test_a_hold_that_never_ends_is_dead_after_max_hold_and_shows_why_meanwhile);
     tcase_add_test(tc, test_permanent_rejection_is_dead_at_once);
     tcase_add_test(tc, test_circuit_opens_on_a_failing_destination_and_closes_after_it_recovers);
     tcase_add_test(tc, test_two_daemons_share_deliveries_without_sending_twice);

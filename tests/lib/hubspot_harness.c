@@ -151,15 +151,16 @@ long hh_lead(struct hubspot_harness *h, const char *email)
     return id;
 }
 
-lh_status_t hh_deliver(struct hubspot_harness *h, const json_t *event, long lead_id,
-                       char **error_out, int64_t *retry_after_out)
+static lh_status_t deliver(struct hubspot_harness *h, const json_t *event, long lead_id,
+                           const json_t *lead, char **error_out, int64_t *retry_after_out)
 {
     lh_delivery_t delivery = {.struct_size = sizeof(lh_delivery_t),
                               .id = 1,
                               .idempotency_key = "k-1",
                               .event = event,
                               .attempt = 1,
-                              .lead_id = lead_id};
+                              .lead_id = lead_id,
+                              .lead = lead};
     struct lh_ctx ctx;
     ctx_init(&ctx, &h->instance, NULL);
     ctx.in_delivery = true;
@@ -179,6 +180,18 @@ lh_status_t hh_deliver(struct hubspot_harness *h, const json_t *event, long lead
     hh_assert_no_secret(ctx.error);
     ctx_clear(&ctx);
     return status;
+}
+
+lh_status_t hh_deliver(struct hubspot_harness *h, const json_t *event, long lead_id,
+                       char **error_out, int64_t *retry_after_out)
+{
+    return deliver(h, event, lead_id, NULL, error_out, retry_after_out);
+}
+
+lh_status_t hh_deliver_resolved(struct hubspot_harness *h, const json_t *event, long lead_id,
+                                const json_t *lead, char **error_out)
+{
+    return deliver(h, event, lead_id, lead, error_out, NULL);
 }
 
 void hh_deliver_batch(struct hubspot_harness *h, json_t *const *events, const long *lead_ids,

@@ -72,6 +72,11 @@ long hh_lead(struct hubspot_harness *h, const char *email);
 lh_status_t hh_deliver(struct hubspot_harness *h, const json_t *event, long lead_id,
                        char **error_out, int64_t *retry_after_out);
 
+/* The same, with `lead` (borrowed; may be NULL) as the lead the hub resolved the event to
+ * (lh_delivery_t.lead), as the dispatcher hands it over. */
+lh_status_t hh_deliver_resolved(struct hubspot_harness *h, const json_t *event, long lead_id,
+                                const json_t *lead, char **error_out);
+
 /* Deliveries through instance_deliver_batch() as the dispatcher makes them. messages[i]
  * are malloc'd (NULL when none): the caller frees them. */
 void hh_deliver_batch(struct hubspot_harness *h, json_t *const *events, const long *lead_ids,

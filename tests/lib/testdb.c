@@ -129,3 +129,12 @@ long testdb_scalar(PGconn *conn, const char *sql)
     free(text);
     return value;
 }
+
+void testdb_exec(PGconn *conn, const char *sql)
+{
+    PGresult *result = PQexec(conn, sql);
+    ExecStatusType status = PQresultStatus(result);
+    ck_assert_msg(status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK, "%s: %s", sql,
+                  PQerrorMessage(conn));
+    PQclear(result);
+}

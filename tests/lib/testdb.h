@@ -27,4 +27,7 @@ long testdb_scalar(PGconn *conn, const char *sql);
 /* Same, as a malloc'd string (NULL for SQL NULL). */
 char *testdb_text(PGconn *conn, const char *sql);
 
+/* Runs a statement that returns nothing the test needs; fails the test if it fails. */
+void testdb_exec(PGconn *conn, const char *sql);
+
 #endif

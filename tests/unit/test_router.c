@@ -310,6 +310,33 @@ START_TEST(test_router_exists_false_refuses_an_event_that_has_the_field)
 }
 END_TEST
 
+START_TEST(test_router_settle_delays_a_routes_deliveries_and_is_bounded)
+{
+    struct router *router = build("  - name: billing-to-crm\n"
+                                  "    from: inbound\n"
+                                  "    types: [\"*\"]\n"
+                                  "    to: [crm]\n"
+                                  "    settle: 90s\n"
+                                  "  - name: plain\n"
+                                  "    from: partner\n"
+                                  "    types: [\"*\"]\n"
+                                  "    to: [archive]\n");
+    ck_assert_ptr_nonnull(router);
+    ck_assert_int_eq(router_settle_ms(router, "billing-to-crm"), 90000);
+    ck_assert_int_eq(router_settle_ms(router, "plain"), 0);
+    ck_assert_int_eq(router_settle_ms(router, "no-such-route"), 0);
+    router_free(router);
+    teardown();
+    router = build("  - name: too-long\n"
+                   "    from: inbound\n"
+                   "    types: [\"*\"]\n"
+                   "    to: [crm]\n"
+                   "    settle: 2h\n");
+    ck_assert_ptr_null(router);
+    assert_diag("routes[0].settle");
+}
+END_TEST
+
 START_TEST(test_router_without_routes_routes_nothing)
 {
     struct router *router = build("  []\n");
@@ -334,6 +361,7 @@ int main(void)
     tcase_add_test(tc, test_router_refuses_unknown_and_wrong_kind_instances_with_lines);
     tcase_add_test(tc, test_router_refuses_bad_types_fields_operators_and_duplicate_names);
     tcase_add_test(tc, test_router_warns_about_routes_that_can_carry_nothing);
+    tcase_add_test(tc, test_router_settle_delays_a_routes_deliveries_and_is_bounded);
     tcase_add_test(tc, test_router_without_routes_routes_nothing);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -89,6 +89,47 @@ START_TEST(test_migrate_applies_once_and_is_idempotent)
 }
 END_TEST
 
+START_TEST(test_migrate_keys_the_first_stored_report_of_each_stripe_payment)
+{
+    /* a database written before payments were keyed: a subscription Checkout and its
+     * invoice.paid both stored as payments of in_1, and a payment-mode Checkout */
+    char *url = testdb_create();
+    PGconn *conn = testdb_connect(url);
+    size_t before = 0;
+    while (before < migration_count && migrations[before].version < 10) {
+        before++;
+    }
+    int applied = 0;
+    char *error = NULL;
+    ck_assert_int_eq(migrate_apply_list(conn, migrations, before, &applied, &error), 0);
+    testdb_exec(
+        conn, "INSERT INTO events (source, source_id, type, occurred_at, payload) VALUES "
+              "('billing', 'evt_c', 'payment.succeeded', now(), '{\"data\":{\"stripe_event_type\":"
+              "\"checkout.session.completed\",\"invoice\":\"in_1\",\"amount\":100}}'), "
+              "('billing', 'evt_i', 'payment.succeeded', now(), '{\"data\":{\"stripe_event_type\":"
+              "\"invoice.paid\",\"invoice\":\"in_1\",\"amount\":100}}'), "
+              "('billing', 'evt_p', 'payment.succeeded', now(), '{\"data\":{\"stripe_event_type\":"
+              "\"checkout.session.completed\",\"payment_intent\":\"pi_2\",\"amount\":50}}')");
+    ck_assert_int_eq(migrate_apply(conn, &applied, &error), 0);
+    char *keys = testdb_text(conn, "SELECT string_agg(source_id || '=' || coalesce(payment_key, "
+                                   "'-'), ',' ORDER BY id) FROM events");
+    ck_assert_str_eq(keys, "evt_c=in_1,evt_i=-,evt_p=pi_2");
+    free(keys);
+    PQfinish(conn);
+
+    /* a report of in_1 arriving after the upgrade is the payment stored already */
+    struct store *s = store_open(url, &error);
+    struct event_record late[] = {record_of(
+        "billing", "{\"type\":\"payment.succeeded\",\"source_id\":\"evt_late\",\"occurred_at\":"
+                   "\"2026-11-27T10:00:00Z\",\"data\":{\"payment\":\"in_1\",\"amount\":100}}")};
+    ck_assert_int_eq(store_write_batch(s, late, 1, NULL, NULL, NULL, &error), STORE_OK);
+    ck_assert(late[0].duplicate);
+    clear_records(late, 1);
+    store_close(s);
+    testdb_drop(url);
+}
+END_TEST
+
 struct migrate_thread {
     const char *url;
     int rc;
@@ -414,27 +455,37 @@ START_TEST(test_store_batch_identity_only_lead_takes_the_email_that_comes_with_i
     struct event_record r2[] = {
         record_of("billing", LEAD("c1", "late@example.com", ",\"external_id\":\"cus_9\""))};
     write_ok(r2, 1);
-    ck_assert(r1[0].lead_id > 0);
-    ck_assert_int_eq(r2[0].lead_id, r1[0].lead_id);
+    /* no blank lead was made for the identity alone: the event waited without one ... */
+    ck_assert_int_eq(r1[0].lead_id, 0);
+    ck_assert(r2[0].lead_id > 0);
     ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads"), 1);
     char *email = testdb_text(check_conn, "SELECT email FROM leads");
     ck_assert_str_eq(email, "late@example.com");
     free(email);
+    /* ... and belongs to the lead its identity has now */
+    char *sql = util_printf("SELECT count(*) FROM events WHERE source_id = 's1' AND lead_id = %lld",
+                            (long long)r2[0].lead_id);
+    ck_assert_int_eq(testdb_scalar(check_conn, sql), 1);
+    free(sql);
 
-    /* an email another lead has already is not taken: the identity's lead stays apart */
+    /* the identity's email is another lead's already: that lead is the customer */
     struct event_record r3[] = {record_of("billing", LEAD("c2", "taken@example.com", "")),
                                 record_of("billing",
                                           "{\"type\":\"subscription.started\",\"source_id\":\"s2\","
                                           "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{"
                                           "\"external_id\":\"cus_10\"}}")};
     write_ok(r3, 2);
+    ck_assert_int_eq(r3[1].lead_id, 0);
     struct event_record r4[] = {
         record_of("billing", LEAD("c3", "taken@example.com", ",\"external_id\":\"cus_10\""))};
     write_ok(r4, 1);
     ck_assert_int_eq(r4[0].lead_id, r3[0].lead_id);
-    ck_assert_int_ne(r4[0].lead_id, r3[1].lead_id);
     ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads WHERE email IS NULL"),
-                     1);
+                     0);
+    sql = util_printf("SELECT count(*) FROM events WHERE source_id = 's2' AND lead_id = %lld",
+                      (long long)r3[0].lead_id);
+    ck_assert_int_eq(testdb_scalar(check_conn, sql), 1);
+    free(sql);
     clear_records(r1, 1);
     clear_records(r2, 1);
     clear_records(r3, 2);
@@ -523,10 +574,20 @@ START_TEST(test_store_batch_lead_with_an_email_keeps_it_when_its_identity_brings
     struct event_record r2[] = {
         record_of("billing", LEAD("c2", "second@example.com", ",\"external_id\":\"cus_1\""))};
     write_ok(r2, 1);
+    ck_assert_int_eq(r2[0].lead_id, lead);
     char *sql = util_printf("SELECT email FROM leads WHERE id = %lld", lead);
     char *email = testdb_text(check_conn, sql);
     ck_assert_str_eq(email, "first@example.com");
     free(email);
+    free(sql);
+    /* the other address is recorded on the lead, not made a second lead */
+    ck_assert_int_eq(
+        testdb_scalar(check_conn, "SELECT count(*) FROM leads WHERE email = 'second@example.com'"),
+        0);
+    sql = util_printf("SELECT count(*) FROM lead_addresses WHERE lead_id = %lld AND email = "
+                      "'second@example.com' AND source = 'billing'",
+                      lead);
+    ck_assert_int_eq(testdb_scalar(check_conn, sql), 1);
     free(sql);
     sql = util_printf("SELECT count(*) FROM lead_identities WHERE source = 'billing' AND "
                       "external_id = 'cus_1' AND lead_id = %lld",
@@ -551,7 +612,8 @@ START_TEST(test_store_batch_lead_with_an_email_keeps_it_when_its_identity_brings
     struct event_record r6[] = {
         record_of("billing", LEAD("c4", "other@example.com", ",\"external_id\":\"cus_2\""))};
     write_ok(r6, 1);
-    sql = util_printf("SELECT email FROM leads WHERE id = %lld", (long long)r4[0].lead_id);
+    ck_assert_int_eq(r6[0].lead_id, r5[0].lead_id);
+    sql = util_printf("SELECT email FROM leads WHERE id = %lld", (long long)r5[0].lead_id);
     email = testdb_text(check_conn, sql);
     ck_assert_str_eq(email, "adopted@example.com");
     free(email);
@@ -648,7 +710,8 @@ START_TEST(test_store_batch_leads_named_by_id_are_written_once_per_batch_in_even
     struct event_record first[] = {
         record_of("inbound", LEAD("g1", "given@example.com", "")),
         record_of("inbound", "{\"type\":\"lead.created\",\"source_id\":\"g2\",\"occurred_at\":"
-                             "\"2026-11-27T10:00:00Z\",\"lead\":{\"external_id\":\"x9\"}}")};
+                             "\"2026-11-27T10:00:00Z\",\"lead\":{\"external_id\":\"x9\","
+                             "\"last_name\":\"Nine\"}}")};
     write_ok(first, 2);
     long long a = first[0].lead_id, b = first[1].lead_id;
     /* one batch: two events for lead a (the newer one's company wins, the older one's phone
@@ -736,6 +799,189 @@ START_TEST(test_store_batch_lead_id_links_an_existing_lead_before_email)
 }
 END_TEST
 
+#define PAYMENT(type, id, key)                                                                     \
+    "{\"type\":\"" type "\",\"source_id\":\"" id "\",\"occurred_at\":\"2026-11-27T10:00:00Z\","    \
+    "\"lead\":{\"email\":\"payer@example.com\"},\"data\":{\"amount\":1200,\"payment\":\"" key      \
+    "\"}}"
+
+START_TEST(test_store_batch_one_payment_per_what_was_paid_whichever_event_reports_it)
+{
+    /* a checkout naming its invoice, and that invoice's invoice.paid: one payment */
+    struct event_record first[] = {
+        record_of("billing", PAYMENT("payment.succeeded", "evt_c", "in_1"))};
+    write_ok(first, 1);
+    ck_assert(!first[0].duplicate);
+    struct event_record again[] = {
+        record_of("billing", PAYMENT("payment.succeeded", "evt_i", "in_1")),
+        /* a failure of the same invoice is another fact; another instance's is its own */
+        record_of("billing", PAYMENT("payment.failed", "evt_f", "in_1")),
+        record_of("other", PAYMENT("payment.succeeded", "evt_i", "in_1")),
+        /* two reports of one payment in one batch */
+        record_of("billing", PAYMENT("payment.succeeded", "evt_x", "pi_2")),
+        record_of("billing", PAYMENT("payment.succeeded", "evt_y", "pi_2")),
+        /* refunds are not one per payment */
+        record_of("billing", PAYMENT("payment.refunded", "evt_r1", "in_1")),
+        record_of("billing", PAYMENT("payment.refunded", "evt_r2", "in_1")),
+    };
+    write_ok(again, 7);
+    ck_assert(again[0].duplicate);
+    ck_assert_int_eq(again[0].id, 0);
+    ck_assert(!again[1].duplicate);
+    ck_assert(!again[2].duplicate);
+    ck_assert_int_eq(again[3].duplicate + again[4].duplicate, 1);
+    ck_assert(!again[5].duplicate);
+    ck_assert(!again[6].duplicate);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events WHERE type = "
+                                               "'payment.succeeded' AND source = 'billing'"),
+                     2);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events"), 6);
+    /* the first report is the one kept */
+    char *kept = testdb_text(check_conn, "SELECT source_id FROM events WHERE source = 'billing' "
+                                         "AND type = 'payment.succeeded' AND payment_key = 'in_1'");
+    ck_assert_str_eq(kept, "evt_c");
+    free(kept);
+    clear_records(first, 1);
+    clear_records(again, 7);
+}
+END_TEST
+
+/* A Stripe-like event of instance billing about customer `customer` paid from `email`,
+ * naming lead `lead_id` when it is not 0. */
+static struct event_record billing_event(const char *source_id, const char *email,
+                                         const char *customer, long long lead_id)
+{
+    char *id = lead_id != 0 ? util_printf(",\"id\":%lld", lead_id) : strdup("");
+    char *text = util_printf("{\"type\":\"payment.succeeded\",\"source_id\":\"%s\","
+                             "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"%s\","
+                             "\"external_id\":\"%s\",\"company\":\"Northwind\"%s}}",
+                             source_id, email, customer, id);
+    struct event_record r = record_of("billing", text);
+    free(text);
+    free(id);
+    return r;
+}
+
+START_TEST(test_store_batch_a_lead_that_was_only_an_identity_merges_into_the_lead_named)
+{
+    /* the lead the business knows */
+    struct event_record known[] = {
+        record_of("inbound", LEAD("f1", "priya@example.com", ",\"first_name\":\"Priya\""))};
+    write_ok(known, 1);
+    long long a = known[0].lead_id;
+    /* the Stripe customer, created before its Checkout, from the payer's address; its
+     * first invoice; and a score the hub gave it meanwhile */
+    struct event_record customer[] = {billing_event("evt_cus", "billing@example.com", "cus_X", 0),
+                                      billing_event("evt_inv1", "billing@example.com", "cus_X", 0)};
+    write_ok(customer, 2);
+    long long b = customer[0].lead_id;
+    ck_assert(b > 0 && b != a);
+    ck_assert_int_eq(customer[1].lead_id, b);
+    char *text = util_printf("{\"type\":\"lead.scored\",\"source_id\":\"%lld:h1\","
+                             "\"occurred_at\":\"2026-11-27T10:00:00Z\",\"lead\":{\"id\":%lld}}",
+                             b, b);
+    struct event_record scored[] = {record_of("fit", text)};
+    free(text);
+    write_ok(scored, 1);
+    char *sql = util_printf("INSERT INTO deliveries (event_id, destination, route, lead_id) "
+                            "SELECT id, 'crm', 'r', lead_id FROM events WHERE lead_id = %lld",
+                            b);
+    testdb_exec(check_conn, sql);
+    free(sql);
+
+    /* the Checkout names the lead it was made for: cus_X is that lead's */
+    struct event_record checkout[] = {billing_event("evt_cs", "billing@example.com", "cus_X", a)};
+    write_ok(checkout, 1);
+    ck_assert_int_eq(checkout[0].lead_id, a);
+    sql = util_printf("SELECT count(*) FROM leads WHERE id = %lld", b);
+    ck_assert_int_eq(testdb_scalar(check_conn, sql), 0);
+    free(sql);
+    sql = util_printf("SELECT count(*) FROM events WHERE lead_id = %lld", a);
+    ck_assert_int_eq(testdb_scalar(check_conn, sql), 5);
+    free(sql);
+    sql = util_printf("SELECT count(*) FROM deliveries WHERE lead_id = %lld", a);
+    ck_assert_int_eq(testdb_scalar(check_conn, sql), 3);
+    free(sql);
+    sql = util_printf("SELECT lead_id FROM lead_identities WHERE external_id = 'cus_X'");
+    ck_assert_int_eq(testdb_scalar(check_conn, sql), a);
+    free(sql);
+    /* the lead keeps its email and name, records the payer's address, takes the company */
+    sql = util_printf("SELECT email || '|' || first_name || '|' || company FROM leads WHERE id = "
+                      "%lld",
+                      a);
+    char *lead = testdb_text(check_conn, sql);
+    ck_assert_str_eq(lead, "priya@example.com|Priya|Northwind");
+    free(lead);
+    free(sql);
+    sql = util_printf("SELECT count(*) FROM lead_addresses WHERE lead_id = %lld AND email = "
+                      "'billing@example.com'",
+                      a);
+    ck_assert_int_eq(testdb_scalar(check_conn, sql), 1);
+    free(sql);
+    /* renewals, from the payer's address, are the same lead's */
+    struct event_record renewal[] = {billing_event("evt_inv2", "billing@example.com", "cus_X", 0)};
+    write_ok(renewal, 1);
+    ck_assert_int_eq(renewal[0].lead_id, a);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads"), 1);
+    clear_records(known, 1);
+    clear_records(customer, 2);
+    clear_records(scored, 1);
+    clear_records(checkout, 1);
+    clear_records(renewal, 1);
+}
+END_TEST
+
+START_TEST(test_store_batch_a_lead_known_elsewhere_is_never_merged)
+{
+    struct event_record known[] = {record_of("inbound", LEAD("f1", "priya@example.com", ""))};
+    write_ok(known, 1);
+    long long a = known[0].lead_id;
+    /* the accounts department wrote to us before it paid: a person of its own */
+    struct event_record other[] = {record_of("inbound", LEAD("f2", "billing@example.com", "")),
+                                   billing_event("evt_cus", "billing@example.com", "cus_X", 0)};
+    write_ok(other, 2);
+    long long b = other[0].lead_id;
+    ck_assert_int_eq(other[1].lead_id, b);
+    struct event_record checkout[] = {billing_event("evt_cs", "billing@example.com", "cus_X", a)};
+    write_ok(checkout, 1);
+    /* the payment is the named lead's; the identity and the other lead stay as they were */
+    ck_assert_int_eq(checkout[0].lead_id, a);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads"), 2);
+    ck_assert_int_eq(
+        testdb_scalar(check_conn,
+                      "SELECT lead_id FROM lead_identities WHERE external_id = 'cus_X'"),
+        b);
+    clear_records(known, 1);
+    clear_records(other, 2);
+    clear_records(checkout, 1);
+}
+END_TEST
+
+START_TEST(test_store_batch_an_identity_without_email_merges_into_the_lead_its_email_names)
+{
+    /* a customer known by name only; later its address arrives, and it is a known lead's */
+    struct event_record known[] = {record_of("inbound", LEAD("f1", "priya@example.com", ""))};
+    write_ok(known, 1);
+    struct event_record named[] = {record_of(
+        "billing", "{\"type\":\"customer.created\",\"source_id\":\"evt_1\",\"occurred_at\":"
+                   "\"2026-11-27T09:00:00Z\",\"lead\":{\"external_id\":\"cus_Y\","
+                   "\"first_name\":\"Priya\"}}")};
+    write_ok(named, 1);
+    ck_assert(named[0].lead_id > 0 && named[0].lead_id != known[0].lead_id);
+    struct event_record updated[] = {
+        record_of("billing", "{\"type\":\"lead.updated\",\"source_id\":\"evt_2\",\"occurred_at\":"
+                             "\"2026-11-27T10:00:00Z\",\"lead\":{\"external_id\":\"cus_Y\","
+                             "\"email\":\"priya@example.com\"}}")};
+    write_ok(updated, 1);
+    ck_assert_int_eq(updated[0].lead_id, known[0].lead_id);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads"), 1);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events WHERE lead_id IS NULL"),
+                     0);
+    clear_records(known, 1);
+    clear_records(named, 1);
+    clear_records(updated, 1);
+}
+END_TEST
+
 START_TEST(test_store_events_in_a_callers_transaction_resolve_leads_named_by_id)
 {
     /* the scoring engine writes lead.scored events inside its own transaction */
@@ -800,6 +1046,70 @@ START_TEST(test_store_batch_meetings_upsert_in_event_time_order)
     clear_records(r1, 1);
     clear_records(r2, 1);
     clear_records(r3, 1);
+}
+END_TEST
+
+/* A meeting event of instance `instance` at `at` for meeting "mx" starting at `start`. */
+static struct event_record meeting_at(const char *instance, const char *type, const char *id,
+                                      const char *at, const char *start)
+{
+    char *text = util_printf("{\"type\":\"%s\",\"source_id\":\"%s\",\"occurred_at\":\"%s\","
+                             "\"meeting\":{\"external_id\":\"mx\",\"starts_at\":\"%s\"}}",
+                             type, id, at, start);
+    struct event_record r = record_of(instance, text);
+    free(text);
+    return r;
+}
+
+static char *meeting_state(void)
+{
+    return testdb_text(
+        check_conn, "SELECT status || '|' || to_char(starts_at AT TIME ZONE 'UTC', 'HH24:MI') || "
+                    "'|' || coalesce(to_char(previous_starts_at AT TIME ZONE 'UTC', "
+                    "'HH24:MI'), '-') FROM meetings WHERE external_id = 'mx'");
+}
+
+START_TEST(test_store_batch_meeting_outcomes_follow_what_each_event_says)
+{
+    const char *expected[] = {
+        "scheduled|15:00|-",       /* booked */
+        "rescheduled|16:00|15:00", /* moved: the start before kept */
+        "rescheduled|16:00|15:00", /* the calendar re-sends it: still rescheduled */
+        "held|16:00|15:00",        /* the CRM says it was held */
+        "held|16:00|15:00",        /* a later re-send of the calendar entry undoes nothing */
+        "no_show|16:00|15:00",     /* the CRM corrects itself: no-show */
+        "canceled|16:00|15:00",    "scheduled|16:00|15:00", /* booked again */
+    };
+    struct event_record steps[] = {
+        meeting_at("cal", "meeting.scheduled", "a1", "2026-11-27T09:00:00Z",
+                   "2026-11-28T15:00:00Z"),
+        meeting_at("cal", "meeting.updated", "a2", "2026-11-27T09:10:00Z", "2026-11-28T16:00:00Z"),
+        meeting_at("cal", "meeting.updated", "a3", "2026-11-27T09:20:00Z", "2026-11-28T16:00:00Z"),
+        meeting_at("cal", "meeting.held", "a4", "2026-11-28T17:00:00Z", "2026-11-28T16:00:00Z"),
+        meeting_at("cal", "meeting.updated", "a5", "2026-11-28T18:00:00Z", "2026-11-28T16:00:00Z"),
+        meeting_at("cal", "meeting.no_show", "a6", "2026-11-28T19:00:00Z", "2026-11-28T16:00:00Z"),
+        meeting_at("cal", "meeting.canceled", "a7", "2026-11-28T20:00:00Z", "2026-11-28T16:00:00Z"),
+        meeting_at("cal", "meeting.scheduled", "a8", "2026-11-28T21:00:00Z",
+                   "2026-11-28T16:00:00Z"),
+    };
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(steps); i++) {
+        write_ok(&steps[i], 1);
+        char *state = meeting_state();
+        ck_assert_msg(strcmp(state, expected[i]) == 0, "after %s: %s, expected %s", steps[i].type,
+                      state, expected[i]);
+        free(state);
+    }
+    /* a status a CRM gives in the meeting itself is taken too */
+    struct event_record crm[] = {record_of(
+        "cal",
+        "{\"type\":\"meeting.updated\",\"source_id\":\"a9\",\"occurred_at\":"
+        "\"2026-11-28T22:00:00Z\",\"meeting\":{\"external_id\":\"mx\",\"status\":\"held\"}}")};
+    write_ok(crm, 1);
+    char *state = meeting_state();
+    ck_assert_str_eq(state, "held|16:00|15:00");
+    free(state);
+    clear_records(steps, UTIL_ARRAY_LEN(steps));
+    clear_records(crm, 1);
 }
 END_TEST
 
@@ -883,7 +1193,7 @@ START_TEST(test_store_batch_with_steps_failure_stores_nothing_at_all)
         record_of("cal", MEETING("m1", "2026-11-27T10:00:00Z", "scheduled", "")),
         record_of("billing", "{\"type\":\"customer.created\",\"source_id\":\"c1\","
                              "\"occurred_at\":\"2026-11-27T10:00:00Z\","
-                             "\"lead\":{\"external_id\":\"cus_1\"}}"),
+                             "\"lead\":{\"external_id\":\"cus_1\",\"first_name\":\"Ada\"}}"),
         record_of("inbound", LEAD("poison", "bad@example.com", "")),
     };
     char *error = NULL;
@@ -901,7 +1211,7 @@ START_TEST(test_store_batch_with_steps_failure_stores_nothing_at_all)
         record_of("cal", MEETING("m1", "2026-11-27T10:00:00Z", "scheduled", "")),
         record_of("billing", "{\"type\":\"customer.created\",\"source_id\":\"c1\","
                              "\"occurred_at\":\"2026-11-27T10:00:00Z\","
-                             "\"lead\":{\"external_id\":\"cus_1\"}}"),
+                             "\"lead\":{\"external_id\":\"cus_1\",\"first_name\":\"Ada\"}}"),
     };
     write_ok(next, 2);
     ck_assert(!next[0].duplicate && !next[1].duplicate);
@@ -1450,6 +1760,7 @@ static Suite *store_suite(void)
     Suite *s = suite_create("store");
     TCase *migrate = tcase_create("migrate");
     tcase_add_test(migrate, test_migrate_applies_once_and_is_idempotent);
+    tcase_add_test(migrate, test_migrate_keys_the_first_stored_report_of_each_stripe_payment);
     tcase_add_test(migrate, test_migrate_from_several_replicas_at_once_applies_each_migration_once);
     tcase_add_test(migrate, test_migrate_failure_rolls_back_and_names_the_migration);
     tcase_add_test(migrate, test_migrate_refuses_database_newer_than_daemon);
@@ -1478,7 +1789,15 @@ static Suite *store_suite(void)
     tcase_add_test(batch,
                    test_store_batch_leads_named_by_id_are_written_once_per_batch_in_event_time);
     tcase_add_test(batch, test_store_batch_meetings_upsert_in_event_time_order);
+    tcase_add_test(batch, test_store_batch_meeting_outcomes_follow_what_each_event_says);
     tcase_add_test(batch, test_store_events_in_a_callers_transaction_resolve_leads_named_by_id);
+    tcase_add_test(batch,
+                   test_store_batch_one_payment_per_what_was_paid_whichever_event_reports_it);
+    tcase_add_test(batch,
+                   test_store_batch_a_lead_that_was_only_an_identity_merges_into_the_lead_named);
+    tcase_add_test(batch, test_store_batch_a_lead_known_elsewhere_is_never_merged);
+    tcase_add_test(batch,
+                   test_store_batch_an_identity_without_email_merges_into_the_lead_its_email_names);
     tcase_add_test(batch, test_store_batch_commits_checkpoints_with_events_last_put_wins);
     tcase_add_test(batch, test_store_batch_failure_stores_nothing_at_all);
     tcase_add_test(batch, test_store_batch_with_steps_failure_stores_nothing_at_all);

@@ -8,11 +8,12 @@ import { formatDateTime } from '../lib/format';
 import { href } from '../router';
 import { canAdmin } from '../session';
 
-const statuses: DeliveryStatus[] = ['dead', 'retrying', 'pending', 'done'];
+const statuses: DeliveryStatus[] = ['dead', 'retrying', 'held', 'pending', 'done'];
 
 const tones: Record<DeliveryStatus, Tone> = {
   dead: 'bad',
   retrying: 'warn',
+  held: 'neutral',
   pending: 'neutral',
   done: 'good',
 };
@@ -129,7 +130,9 @@ export function DeliveriesPage({ client, session, route }: PageProps) {
                           {d.attempts}
                         </td>
                         <td class="wrap" data-label="Last error">
-                          {d.last_error ?? ''}
+                          {d.status === 'held' && d.hold_reason != null
+                            ? `held: ${d.hold_reason}`
+                            : (d.last_error ?? '')}
                         </td>
                         <td data-label="Updated">{formatDateTime(d.updated_at)}</td>
                         {admin && (

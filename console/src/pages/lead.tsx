@@ -73,7 +73,9 @@ export function LeadPage({ client, id }: PageProps & { id: number }) {
                   {l.meetings.map((m) => (
                     <li key={m.id}>
                       {formatDateTime(m.starts_at)} · {m.title ?? 'untitled'} ·{' '}
-                      <Badge tone={m.status === 'canceled' ? 'neutral' : 'good'}>{m.status}</Badge>{' '}
+                      <Badge tone={m.status === 'canceled' || m.status === 'no_show' ? 'neutral' : 'good'}>
+                        {m.status}
+                      </Badge>{' '}
                       <span class="muted">({m.source})</span>
                     </li>
                   ))}

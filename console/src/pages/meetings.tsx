@@ -59,8 +59,8 @@ export function MeetingsPage({ client, route }: PageProps) {
         </a>
       </nav>
       <p class="muted">
-        Status as the calendars and the CRM report it: scheduled and canceled today; outcomes (held, no-show)
-        appear here as the connectors report them.
+        Status as the calendars and the CRM report it (scheduled, rescheduled, canceled, held, no-show); a
+        meeting that ended uncanceled with an accepted attendee is held unless its source says otherwise.
       </p>
       <LoadState loaded={meetings} what="the meetings">
         {(list) =>

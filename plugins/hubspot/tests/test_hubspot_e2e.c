@@ -37,6 +37,7 @@
 static struct fake_hubspot *fake;
 static struct test_daemon td;
 static PGconn *db;
+static int max_attempts = 3; /* delivery.max_attempts of the next daemon */
 
 /* pull: what the instance polls, "[contacts]" or "[deals]"; poll_interval as written */
 static void start_daemon_polling(const char *pull, const char *poll_interval)
@@ -65,7 +66,8 @@ static void start_daemon_polling(const char *pull, const char *poll_interval)
                                 "delivery:\n"
                                 "  backoff_base: 20ms\n"
                                 "  backoff_cap: 200ms\n"
-                                "  max_attempts: 3\n");
+                                "  max_attempts: %d\n",
+                                max_attempts);
     int rc = td_start(&td);
     if (rc != 0) {
         char *log = td_log(&td);
@@ -91,6 +93,15 @@ static void setup(void)
 {
     start_fake();
     start_daemon("[contacts]");
+}
+
+/* One attempt allowed: any attempt a hold spent would kill a delivery. */
+static void setup_one_attempt(void)
+{
+    max_attempts = 1;
+    start_fake();
+    start_daemon("[deals]");
+    max_attempts = 3;
 }
 
 /* Contacts not polled: what a webhook brings is then its own to store, not a race with a
@@ -249,6 +260,41 @@ START_TEST(test_hubspot_e2e_refused_contact_is_a_dead_letter_and_the_rest_are_do
                             "were not valid: phone");
     free(error);
     ck_assert_uint_eq(fake_hubspot_contact_count(fake), 2);
+}
+END_TEST
+
+static bool five_held(void *arg)
+{
+    (void)arg;
+    return testdb_scalar(db, "SELECT count(*) FROM deliveries WHERE status = 'retrying' AND "
+                             "held_since IS NOT NULL") == 5;
+}
+
+START_TEST(test_hubspot_e2e_a_daily_rate_limit_holds_the_queue_without_spending_attempts)
+{
+    /* HubSpot's daily quota is spent: the plugin holds the destination until the day turns
+     * (an hour at most, then it asks again), answering each delivery LH_RETRY_AFTER */
+    fake_hubspot_rate_limit(fake, "POST", "/crm/v3/objects/contacts/batch/upsert", "DAILY",
+                            86400000, 1);
+    post("[{\"type\":\"lead.created\",\"source_id\":\"d-1\",\"occurred_at\":"
+         "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"a@daily.example\"}},"
+         "{\"type\":\"lead.created\",\"source_id\":\"d-2\",\"occurred_at\":"
+         "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"b@daily.example\"}},"
+         "{\"type\":\"lead.created\",\"source_id\":\"d-3\",\"occurred_at\":"
+         "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"c@daily.example\"}},"
+         "{\"type\":\"lead.created\",\"source_id\":\"d-4\",\"occurred_at\":"
+         "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"d@daily.example\"}},"
+         "{\"type\":\"lead.created\",\"source_id\":\"d-5\",\"occurred_at\":"
+         "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"e@daily.example\"}}]");
+    ck_assert_msg(td_wait_until(five_held, NULL, 20000), "the deliveries are not held");
+    /* with max_attempts 1, any attempt spent would have killed them: none is dead */
+    ck_assert_int_eq(scalar("SELECT count(*) FROM deliveries WHERE status = 'dead'"), 0);
+    ck_assert_int_eq(scalar("SELECT max(attempts) FROM deliveries"), 0);
+    char *reason = testdb_text(db, "SELECT min(hold_reason) FROM deliveries");
+    ck_assert_msg(strstr(reason, "rate limit (daily)") != NULL, "%s", reason);
+    free(reason);
+    /* HubSpot was asked once */
+    ck_assert_uint_eq(fake_hubspot_count(fake, "POST", "/crm/v3/objects/contacts/batch/upsert"), 1);
 }
 END_TEST
 
@@ -560,6 +606,12 @@ int main(void)
     tcase_add_test(tc, test_hubspot_e2e_writes_routed_leads_and_brings_back_only_rep_changes);
     tcase_add_test(tc, test_hubspot_e2e_refused_contact_is_a_dead_letter_and_the_rest_are_done);
     suite_add_tcase(s, tc);
+    TCase *daily = tcase_create("daily");
+    tcase_add_checked_fixture(daily, setup_one_attempt, teardown);
+    tcase_set_timeout(daily, 60);
+    tcase_add_test(daily,
+                   test_hubspot_e2e_a_daily_rate_limit_holds_the_queue_without_spending_attempts);
+    suite_add_tcase(s, daily);
     TCase *webhooks = tcase_create("webhooks");
     tcase_add_checked_fixture(webhooks, setup_webhooks_only, teardown);
     tcase_set_timeout(webhooks, 120);

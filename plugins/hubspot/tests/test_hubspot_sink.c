@@ -906,7 +906,7 @@ START_TEST(test_hubspot_unsupported_event_type_is_permanent)
 }
 END_TEST
 
-START_TEST(test_hubspot_lead_without_email_is_written_by_its_hubspot_id_or_refused)
+START_TEST(test_hubspot_lead_without_email_is_written_by_its_hubspot_id_or_held)
 {
     json_t *settings = hh_private_settings(&h);
     json_object_set_new(settings, "score_properties", json_pack("{s:s}", "fit", "leadhub_fit"));
@@ -928,12 +928,66 @@ START_TEST(test_hubspot_lead_without_email_is_written_by_its_hubspot_id_or_refus
                   "scoring", "source_id", "s-2", "occurred_at", "2026-11-27T10:42:00.000Z", "lead",
                   "id", 6, "data", "scorer", "fit", "score", 80);
     char *error = NULL;
-    ck_assert_int_eq(hh_deliver(&h, unknown, 0, &error, NULL), LH_PERMANENT);
-    ck_assert_ptr_nonnull(strstr(error, "no email and no HubSpot id"));
+    /* neither: it waits for the email (held, not dead), and HubSpot is not asked */
+    size_t requests = fake_hubspot_request_count(h.fake);
+    ck_assert_int_eq(hh_deliver(&h, unknown, 0, &error, NULL), LH_HOLD);
+    ck_assert_ptr_nonnull(strstr(error, "waiting for the lead's email"));
+    ck_assert_uint_eq(fake_hubspot_request_count(h.fake), requests);
     free(error);
     free(contact);
     json_decref(known);
     json_decref(unknown);
+}
+END_TEST
+
+START_TEST(test_hubspot_writes_to_the_contact_of_the_lead_the_hub_resolved)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    /* a Checkout for lead 42 (priya@), paid from the accounts department's address */
+    json_t *paid = json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:s, s:s}, s:{s:i, s:s}}", "type",
+                             "payment.succeeded", "source", "billing", "source_id", "evt_1",
+                             "occurred_at", "2026-11-27T10:42:00.000Z", "lead", "id", 42, "email",
+                             "billing@northwind.example", "external_id", "cus_1", "data", "amount",
+                             187500, "currency", "usd");
+    json_t *resolved =
+        json_pack("{s:i, s:s, s:[], s:[s]}", "id", 42, "email", "priya@northwind.example",
+                  "identities", "addresses", "billing@northwind.example");
+    ck_assert_int_eq(hh_deliver_resolved(&h, paid, 42, resolved, NULL), LH_OK);
+    char *customer = fake_hubspot_contact_id(h.fake, "priya@northwind.example");
+    ck_assert_ptr_nonnull(customer);
+    char *properties = fake_hubspot_contact(h.fake, customer);
+    ck_assert_ptr_nonnull(strstr(properties, "\"lifecyclestage\":\"customer\""));
+    /* the payer's address is not made a second customer */
+    ck_assert_ptr_null(fake_hubspot_contact_id(h.fake, "billing@northwind.example"));
+    free(properties);
+    free(customer);
+    json_decref(resolved);
+
+    /* a resolved lead without an email is written by this instance's contact id */
+    char *contact = fake_hubspot_contact_add(h.fake, "{\"email\":\"noemail@x.example\"}", 0);
+    resolved = json_pack("{s:i, s:n, s:[{s:s, s:s}], s:[]}", "id", 43, "email", "identities",
+                         "source", HH_INSTANCE, "external_id", contact, "addresses");
+    json_object_set_new(paid, "source_id", json_string("evt_2"));
+    ck_assert_int_eq(hh_deliver_resolved(&h, paid, 43, resolved, NULL), LH_OK);
+    json_t *body = hh_request_json(&h, "POST", "/crm/v3/objects/contacts/batch/update", 0);
+    char *expected = util_printf(
+        "{\"inputs\":[{\"id\":\"%s\",\"properties\":{\"lifecyclestage\":\"customer\"}}]}", contact);
+    assert_json_eq(body, expected);
+    free(expected);
+    json_decref(body);
+    json_decref(resolved);
+
+    /* and one with neither waits: the event's address is someone else's */
+    resolved = json_pack("{s:i, s:n, s:[], s:[]}", "id", 44, "email", "identities", "addresses");
+    size_t requests = fake_hubspot_request_count(h.fake);
+    char *error = NULL;
+    ck_assert_int_eq(hh_deliver_resolved(&h, paid, 44, resolved, &error), LH_HOLD);
+    ck_assert_ptr_nonnull(strstr(error, "waiting for the lead's email"));
+    ck_assert_uint_eq(fake_hubspot_request_count(h.fake), requests);
+    free(error);
+    free(contact);
+    json_decref(resolved);
+    json_decref(paid);
 }
 END_TEST
 
@@ -1042,7 +1096,8 @@ static Suite *sink_suite(void)
     tcase_add_test(tc, test_hubspot_meeting_id_unfit_for_a_key_is_remembered_under_a_digest);
     tcase_add_test(tc, test_hubspot_event_this_instance_emitted_is_done_without_a_request);
     tcase_add_test(tc, test_hubspot_unsupported_event_type_is_permanent);
-    tcase_add_test(tc, test_hubspot_lead_without_email_is_written_by_its_hubspot_id_or_refused);
+    tcase_add_test(tc, test_hubspot_lead_without_email_is_written_by_its_hubspot_id_or_held);
+    tcase_add_test(tc, test_hubspot_writes_to_the_contact_of_the_lead_the_hub_resolved);
     tcase_add_test(tc, test_hubspot_init_refuses_settings_that_cannot_work);
     tcase_add_test(tc, test_hubspot_settings_refuse_a_literal_secret);
     suite_add_tcase(s, tc);

@@ -24,20 +24,29 @@ static void check(const json_t *stripe_event, bool livemode)
     struct stripe_outcome out;
     enum stripe_verdict verdict = stripe_normalize(stripe_event, &filter, &out);
     if (verdict != STRIPE_EMIT) {
-        if (out.event != NULL || out.reason == NULL || out.detail[0] == '\0') {
-            fprintf(stderr, "verdict %d without a reason, or with an event\n", verdict);
+        if (out.events != NULL || out.reason == NULL || out.detail[0] == '\0') {
+            fprintf(stderr, "verdict %d without a reason, or with events\n", verdict);
             abort();
         }
         return;
     }
-    struct event_record record;
-    char *error = NULL;
-    /* event_validate steals the event it checks */
-    if (event_validate(out.event, "fuzz", &record, &error) != 0) {
-        fprintf(stderr, "the host refuses an emitted event: %s\n", error ? error : "?");
+    size_t count = json_array_size(out.events);
+    if (count == 0 || count > STRIPE_EVENTS_MAX) {
+        fprintf(stderr, "%zu events emitted\n", count);
         abort();
     }
-    event_record_clear(&record);
+    for (size_t i = 0; i < count; i++) {
+        struct event_record record;
+        char *error = NULL;
+        /* event_validate steals the event it checks */
+        if (event_validate(json_incref(json_array_get(out.events, i)), "fuzz", &record, &error) !=
+            0) {
+            fprintf(stderr, "the host refuses emitted event %zu: %s\n", i, error ? error : "?");
+            abort();
+        }
+        event_record_clear(&record);
+    }
+    json_decref(out.events);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

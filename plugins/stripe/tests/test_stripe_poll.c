@@ -593,12 +593,12 @@ START_TEST(test_stripe_poll_skips_and_counts_what_it_does_not_store)
     json_object_set_new(live, "livemode", json_true());
     fake_stripe_add_event(fake, live);
     json_decref(live);
-    json_t *unpaid = st_fixture("event.checkout.session.completed.json");
-    json_object_set_new(unpaid, "id", json_string("evt_unpaid"));
-    json_object_set_new(unpaid, "created", json_integer(base + 3));
-    json_object_set_new(st_object(unpaid), "payment_status", json_string("unpaid"));
-    fake_stripe_add_event(fake, unpaid);
-    json_decref(unpaid);
+    json_t *trial = st_fixture("event.invoice.paid.json");
+    json_object_set_new(trial, "id", json_string("evt_trial"));
+    json_object_set_new(trial, "created", json_integer(base + 3));
+    json_object_set_new(st_object(trial), "amount_paid", json_integer(0));
+    fake_stripe_add_event(fake, trial);
+    json_decref(trial);
     struct poll p;
     poll_ok(&p);
     json_t *expected = json_pack("[s]", "evt_001");
@@ -607,7 +607,7 @@ START_TEST(test_stripe_poll_skips_and_counts_what_it_does_not_store)
     poll_clear(&p);
     ck_assert_int_eq(st_metric(&t, "stripe_events_skipped_total", "reason", "livemode_mismatch"),
                      1);
-    ck_assert_int_eq(st_metric(&t, "stripe_events_skipped_total", "reason", "not_paid"), 1);
+    ck_assert_int_eq(st_metric(&t, "stripe_events_skipped_total", "reason", "zero_amount"), 1);
     /* skipped events are processed all the same: the watermark moved past them */
     json_t *saved = checkpoint();
     ck_assert_int_eq(json_integer_value(json_object_get(saved, "created")), base + 3);

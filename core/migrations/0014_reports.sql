@@ -1,4 +1,4 @@
--- 0010 reports: what GET /v1/reports/funnel and the connector health read, so that a
+-- 0014 reports: what GET /v1/reports/funnel and the connector health read, so that a
 -- report never aggregates the events table (docs/api.md, "Reports"). Expanding: a new
 -- table, its triggers (which keep it whichever release writes the events), new columns
 -- that the previous release leaves at their defaults.
