@@ -190,8 +190,9 @@ static int64_t next_delay(const struct instance *source, const struct poll_resul
     }
     if (result->status == LH_OK && result->retry_after_ms >= 0) {
         /* a poll that committed what it had and paces itself (a provider's Retry-After
-         * mid-backlog, a request budget spent): come back then, not later than usual */
-        return result->retry_after_ms < interval ? result->retry_after_ms : interval;
+         * mid-backlog, a request budget spent): come back then, sooner or later than the
+         * interval (set_retry_after() capped it) */
+        return result->retry_after_ms;
     }
     if (result->status == LH_RETRY) {
         /* transient: retry sooner than a full interval, backing off */

@@ -1202,3 +1202,13 @@ char *fake_msgraph_request_headers(struct fake_msgraph *f, const char *method, c
     pthread_mutex_unlock(&f->mutex);
     return headers;
 }
+
+long long fake_msgraph_request_at(struct fake_msgraph *f, const char *method, const char *prefix,
+                                  size_t nth)
+{
+    pthread_mutex_lock(&f->mutex);
+    const struct fake_request *r = nth_request(f, method, prefix, nth, NULL);
+    long long at = r != NULL ? r->at_ms : -1;
+    pthread_mutex_unlock(&f->mutex);
+    return at;
+}

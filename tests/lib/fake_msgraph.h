@@ -108,4 +108,8 @@ char *fake_msgraph_request_url(struct fake_msgraph *fake, const char *method, co
 char *fake_msgraph_request_headers(struct fake_msgraph *fake, const char *method,
                                    const char *prefix, size_t nth);
 
+/* When the nth of them arrived (util_monotonic_ms()), or -1. */
+long long fake_msgraph_request_at(struct fake_msgraph *fake, const char *method,
+                                  const char *prefix, size_t nth);
+
 #endif
