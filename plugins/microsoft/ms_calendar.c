@@ -213,7 +213,7 @@ json_t *ms_calendar_map(const struct microsoft *ms, const struct ms_mailbox *mai
 
 /* The delta round --------------------------------------------------------------------- */
 
-static char *initial_url(struct microsoft *ms, struct ms_mailbox *mailbox, int64_t now, void *arg)
+static char *calendar_initial_url(struct microsoft *ms, struct ms_mailbox *mailbox, int64_t now, void *arg)
 {
     (void)arg;
     char from[32], to[32];
@@ -327,7 +327,7 @@ lh_status_t ms_calendar_poll(struct microsoft *ms, lh_ctx_t *ctx, struct ms_mail
     snprintf(cursor_key, sizeof(cursor_key), "cal.%s", mailbox->key);
     struct ms_delta delta = {.kind = MS_CALENDAR,
                              .cursor_key = cursor_key,
-                             .initial_url = initial_url,
+                             .initial_url = calendar_initial_url,
                              .item = take_event};
     lh_status_t status = ms_delta_run(ms, ctx, mailbox, &delta);
     *wait_out = delta.wait_ms;

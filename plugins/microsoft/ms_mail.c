@@ -286,7 +286,7 @@ struct folder {
     const char *name; /* Graph's well-known folder name */
 };
 
-static char *initial_url(struct microsoft *ms, struct ms_mailbox *mailbox, int64_t now, void *arg)
+static char *mail_initial_url(struct microsoft *ms, struct ms_mailbox *mailbox, int64_t now, void *arg)
 {
     const struct folder *folder = arg;
     char since[32];
@@ -373,7 +373,7 @@ lh_status_t ms_mail_poll(struct microsoft *ms, lh_ctx_t *ctx, struct ms_mailbox 
         snprintf(cursor_key, sizeof(cursor_key), "mail.%s.%s", mailbox->key, folders[f].name);
         struct ms_delta delta = {.kind = MS_MAIL,
                                  .cursor_key = cursor_key,
-                                 .initial_url = initial_url,
+                                 .initial_url = mail_initial_url,
                                  .item = take_message,
                                  .arg = (void *)&folders[f]};
         lh_status_t status = ms_delta_run(ms, ctx, mailbox, &delta);
