@@ -22,6 +22,7 @@
 #include "fake_msgraph.h"
 #include "fake_oauth.h"
 #include "http_client.h"
+#include "mail_script.h"
 #include "testdb.h"
 #include "testutil.h"
 #include "util.h"
@@ -78,8 +79,7 @@ static void start_with(const char *poll_interval, const char *settings)
     char *yaml = util_printf("name: graph\nplugin: microsoft\npoll_interval: %s\nsettings:\n"
                              "  tenant: " TENANT "\n  client_id: " CLIENT_ID "\n"
                              "  client_secret: ${LHTEST_MS_SECRET}\n"
-                             "  login_base: %s\n  graph_api_base: %s\n"
-                             "  internal_domains: [contoso.example]\n%s",
+                             "  login_base: %s\n  graph_api_base: %s\n%s",
                              poll_interval, login, api, settings);
     td_connector(&td, "graph", yaml);
     free(yaml);
@@ -99,7 +99,9 @@ static void start_with(const char *poll_interval, const char *settings)
 
 static void start_app(const char *poll_interval, const char *extra)
 {
-    char *settings = util_printf("  auth: app\n  mailboxes: [" MAYA ", " RAJ "]\n%s", extra);
+    char *settings = util_printf("  auth: app\n  mailboxes: [" MAYA ", " RAJ "]\n"
+                                 "  internal_domains: [contoso.example]\n%s",
+                                 extra);
     start_with(poll_interval, settings);
     free(settings);
 }
@@ -235,6 +237,55 @@ START_TEST(test_microsoft_app_only_two_mailboxes_replies_auto_replies_and_a_resy
     }
     ck_assert_int_eq(count("SELECT count(*) FROM events WHERE source = 'graph'"), 4);
     ck_assert_int_eq(fake_msgraph_refused(graph), 0);
+}
+END_TEST
+
+
+/* The conversation every mail connector is tested with (tests/lib/mail_script.h), as Graph
+ * gives it: sent items in Sent Items without internetMessageHeaders, received mail in Inbox
+ * with them. */
+START_TEST(test_microsoft_the_shared_script_is_classified_like_every_mail_connector)
+{
+    fake_msgraph_add_mailbox(graph, MAIL_SCRIPT_MAILBOX);
+    char *received = when(-60);
+    for (size_t i = 0; i < mail_script_count; i++) {
+        const struct mail_script_message *m = &mail_script[i];
+        json_t *headers = json_array();
+        if (!m->sent) {
+            if (m->in_reply_to != NULL) {
+                char *id = util_printf("<%s@script.example>", m->in_reply_to);
+                json_array_append_new(headers, json_pack("{s:s, s:s}", "name", "In-Reply-To",
+                                                         "value", id));
+                free(id);
+            }
+            for (size_t h = 0; m->headers[h].name != NULL; h++) {
+                json_array_append_new(headers, json_pack("{s:s, s:s}", "name", m->headers[h].name,
+                                                         "value", m->headers[h].value));
+            }
+        }
+        char *message_id = util_printf("<%s@script.example>", m->id);
+        json_t *message = json_pack(
+            "{s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:{s:{s:s, s:s}}, s:[{s:{s:s, s:s}}], s:[], s:[], "
+            "s:o}",
+            "id", m->id, "internetMessageId", message_id, "conversationId", m->thread, "subject",
+            m->subject, "isDraft", 0, "receivedDateTime", received, "sentDateTime", received,
+            "from", "emailAddress", "name", m->from_name, "address", m->from, "toRecipients",
+            "emailAddress", "name", m->to_name, "address", m->to, "ccRecipients", "bccRecipients",
+            "internetMessageHeaders", headers);
+        char *text = json_dumps(message, JSON_COMPACT);
+        free(fake_msgraph_add_message(graph, MAIL_SCRIPT_MAILBOX, m->sent ? "sentitems" : "inbox",
+                                      text));
+        free(text);
+        json_decref(message);
+        free(message_id);
+    }
+    free(received);
+    start_with("1s", "  auth: app\n  mailboxes: [" MAIL_SCRIPT_MAILBOX "]\n  calendar: false\n"
+                     "  internal_domains: [" MAIL_SCRIPT_INTERNAL_DOMAIN "]\n");
+    wait_for("SELECT count(*) FROM events WHERE source = 'graph'", (long)mail_script_expected_count);
+    char *events = testdb_text(db, EVENTS_BY_PERSON);
+    ck_assert_str_eq(events, mail_script_expected);
+    free(events);
 }
 END_TEST
 
@@ -486,6 +537,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_microsoft_app_only_two_mailboxes_replies_auto_replies_and_a_resync);
+    tcase_add_test(tc, test_microsoft_the_shared_script_is_classified_like_every_mail_connector);
     tcase_add_test(tc, test_microsoft_a_meeting_moved_across_a_daylight_saving_change);
     tcase_add_test(tc, test_microsoft_notifications_missed_and_lapsed_subscriptions);
     tcase_add_test(tc, test_microsoft_retry_after_is_honoured);
