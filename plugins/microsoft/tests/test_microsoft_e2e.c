@@ -442,6 +442,29 @@ START_TEST(test_microsoft_retry_after_is_honoured)
 }
 END_TEST
 
+
+/* Graph's per-mailbox limit, scaled down: 10 requests per 2 s at the fake, the same budget
+ * configured; 24 messages one per page take 26 requests or more, paced: all stored, none
+ * refused. */
+START_TEST(test_microsoft_requests_are_paced_under_the_mailbox_limit)
+{
+    fake_msgraph_limits(graph, 10, 2000, 4);
+    for (int i = 0; i < 24; i++) {
+        char id[16], conversation[24];
+        snprintf(id, sizeof(id), "p%d", i);
+        snprintf(conversation, sizeof(conversation), "conv-p%d", i);
+        char *from = util_printf("prospect%d@northwind.example", i);
+        add_message(MAYA, "inbox", message(id, "Ana Souza", from, MAYA, "Hi", conversation, ""));
+        free(from);
+    }
+    start_with("1s", "  auth: app\n  mailboxes: [" MAYA "]\n  calendar: false\n"
+                     "  page_size: 1\n  request_budget: 10\n  request_budget_window: 2s\n");
+    wait_for("SELECT count(*) FROM events WHERE source = 'graph'", 24);
+    ck_assert_int_eq(fake_msgraph_refused(graph), 0);
+    ck_assert_int_le(fake_msgraph_peak_concurrency(graph), 1);
+}
+END_TEST
+
 static bool poll_config(void *arg)
 {
     (void)arg;
@@ -541,6 +564,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_microsoft_a_meeting_moved_across_a_daylight_saving_change);
     tcase_add_test(tc, test_microsoft_notifications_missed_and_lapsed_subscriptions);
     tcase_add_test(tc, test_microsoft_retry_after_is_honoured);
+    tcase_add_test(tc, test_microsoft_requests_are_paced_under_the_mailbox_limit);
     tcase_add_test(tc, test_microsoft_expired_client_secret_says_what_to_fix);
     tcase_add_test(tc, test_microsoft_delegated_rotated_refresh_token_survives_a_restart);
     suite_add_tcase(s, tc);
