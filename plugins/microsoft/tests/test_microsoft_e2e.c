@@ -71,6 +71,13 @@ static void teardown(void)
     fake_msgraph_stop(graph);
 }
 
+/* The end of the daemon's log (a failure message must stay short enough for Check). */
+static const char *log_tail(char *log)
+{
+    size_t len = strlen(log);
+    return len > 3000 ? log + len - 3000 : log;
+}
+
 /* Writes the instance `graph` (app-only unless `settings` says otherwise) and starts. */
 static void start_with(const char *poll_interval, const char *settings)
 {
@@ -90,7 +97,7 @@ static void start_with(const char *poll_interval, const char *settings)
     int rc = td_start(&td);
     if (rc != 0) {
         char *log = td_log(&td);
-        ck_abort_msg("daemon did not become ready (%d):\n%s", rc, log);
+        ck_abort_msg("daemon did not become ready (%d):\n%s", rc, log_tail(log));
     }
     if (db == NULL) {
         db = testdb_connect(td.db_url);
@@ -127,8 +134,8 @@ static void wait_for(const char *sql, long expected)
     struct wait w = {sql, expected};
     if (!td_wait_until(reached, &w, WAIT_MS)) {
         char *log = td_log(&td);
-        ck_abort_msg("waited in vain for %ld from %s (it is %ld); daemon log:\n%s", expected, sql,
-                     testdb_scalar(db, sql), log);
+        ck_abort_msg("waited in vain for %ld from %s (it is %ld); daemon log ends:\n%s", expected,
+                     sql, testdb_scalar(db, sql), log_tail(log));
     }
 }
 
@@ -367,7 +374,7 @@ static void wait_subscriptions(size_t want)
 {
     if (!td_wait_until(subscribed, &want, WAIT_MS)) {
         char *log = td_log(&td);
-        ck_abort_msg("expected %zu live subscriptions; log:\n%s", want, log);
+        ck_abort_msg("expected %zu live subscriptions; daemon log ends:\n%s", want, log_tail(log));
     }
 }
 
