@@ -90,6 +90,9 @@ int64_t ms_parse_time(const char *text);
 char *ms_url_encode(const char *text);
 /* strdup of a lowercased copy, or NULL. */
 char *ms_lower_dup(const char *text);
+/* Whether the host takes `address` as a lead's email (one '@', no spaces, controls, ',',
+ * '<' or '>', at most 254 bytes): what is not is skipped, not emitted. */
+bool ms_address_ok(const char *address);
 /* Case-insensitive equality; NULLs are unequal. */
 bool ms_same(const char *a, const char *b);
 

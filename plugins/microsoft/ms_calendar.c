@@ -68,7 +68,7 @@ static json_t *person(const json_t *email_address)
 {
     const char *address = json_string_value(json_object_get(email_address, "address"));
     const char *name = json_string_value(json_object_get(email_address, "name"));
-    if (address == NULL || strchr(address, '@') == NULL) {
+    if (!ms_address_ok(address)) {
         return NULL;
     }
     json_t *p = json_pack("{s:s}", "email", address);

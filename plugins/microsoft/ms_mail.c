@@ -141,10 +141,11 @@ static json_t *mail_event(const struct ms_mailbox *mailbox, const json_t *messag
         json_object_get(message, kind == MAIL_EVENT_SENT ? "sentDateTime" : "receivedDateTime"));
     int64_t ms = ms_parse_time(when);
     if (ms < 0) {
-        ms = ms_parse_time(json_string_value(json_object_get(message, "receivedDateTime")));
+        ms = ms_parse_time(json_string_value(json_object_get(
+            message, kind == MAIL_EVENT_SENT ? "receivedDateTime" : "sentDateTime")));
     }
     if (id == NULL || ms < 0) {
-        return NULL;
+        return NULL; /* ms_mail_map() checked both: out of memory is the only other way */
     }
     char occurred[32];
     ms_format_time(ms, occurred);
@@ -192,6 +193,17 @@ static void push(json_t *events, json_t *event, bool *failed)
     }
 }
 
+/* One event about `address`, unless the address is none the host takes (a quoted local
+ * part with a space, a group): that person is skipped. */
+static void push_about(json_t *events, const struct ms_mailbox *mailbox, const json_t *message,
+                       enum mail_event kind, const struct mail_classification *c,
+                       const char *address, const char *name, bool *failed)
+{
+    if (ms_address_ok(address)) {
+        push(events, mail_event(mailbox, message, kind, c, address, name), failed);
+    }
+}
+
 int ms_mail_map(const struct microsoft *ms, const struct ms_mailbox *mailbox,
                 const json_t *message, const json_t *thread, json_t **events_out,
                 const char **skip_reason_out, json_t **sent_to_out)
@@ -202,6 +214,17 @@ int ms_mail_map(const struct microsoft *ms, const struct ms_mailbox *mailbox,
     if (json_is_true(json_object_get(message, "isDraft"))) {
         *events_out = json_array();
         *skip_reason_out = "draft";
+        return *events_out != NULL ? 0 : -1;
+    }
+    const char *id = json_string_value(json_object_get(message, "internetMessageId"));
+    if (id == NULL || id[0] == '\0') {
+        id = json_string_value(json_object_get(message, "id"));
+    }
+    if (id == NULL || id[0] == '\0' ||
+        (ms_parse_time(json_string_value(json_object_get(message, "receivedDateTime"))) < 0 &&
+         ms_parse_time(json_string_value(json_object_get(message, "sentDateTime"))) < 0)) {
+        *events_out = json_array();
+        *skip_reason_out = "no_id_or_time";
         return *events_out != NULL ? 0 : -1;
     }
     json_t *headers = ms_mail_headers(message);
@@ -235,22 +258,20 @@ int ms_mail_map(const struct microsoft *ms, const struct ms_mailbox *mailbox,
         break;
     case MAIL_EVENT_RECEIVED:
     case MAIL_EVENT_REPLIED:
-        push(events,
-             mail_event(mailbox, message, kind, &c, c.sender->address, c.sender->name), &failed);
+        push_about(events, mailbox, message, kind, &c, c.sender->address, c.sender->name,
+                   &failed);
         break;
     case MAIL_EVENT_SENT:
         for (size_t i = 0; i < c.counterpart_count; i++) {
-            push(events,
-                 mail_event(mailbox, message, kind, &c, c.counterparts[i]->address,
-                            c.counterparts[i]->name),
-                 &failed);
+            push_about(events, mailbox, message, kind, &c, c.counterparts[i]->address,
+                       c.counterparts[i]->name, &failed);
         }
         break;
     case MAIL_EVENT_BOUNCED:
         if (c.bounced.count > 0) {
             for (size_t i = 0; i < c.bounced.count; i++) {
-                push(events, mail_event(mailbox, message, kind, &c, c.bounced.items[i].address, NULL),
-                     &failed);
+                push_about(events, mailbox, message, kind, &c, c.bounced.items[i].address, NULL,
+                           &failed);
             }
         } else if (json_array_size(thread) > 0) {
             /* Exchange's reports carry no X-Failed-Recipients: the message that bounced is
@@ -259,15 +280,16 @@ int ms_mail_map(const struct microsoft *ms, const struct ms_mailbox *mailbox,
             const json_t *to;
             json_array_foreach(thread, i, to)
             {
-                if (json_is_string(to)) {
-                    push(events, mail_event(mailbox, message, kind, &c, json_string_value(to), NULL),
-                         &failed);
-                }
+                push_about(events, mailbox, message, kind, &c, json_string_value(to), NULL,
+                           &failed);
             }
         } else {
             *skip_reason_out = "bounce_unmatched";
         }
         break;
+    }
+    if (!failed && kind != MAIL_EVENT_SKIP && json_array_size(events) == 0) {
+        *skip_reason_out = "bad_address";
     }
     mail_classification_clear(&c);
     if (failed) {

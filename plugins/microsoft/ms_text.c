@@ -148,3 +148,18 @@ char *ms_source_id(const char *mailbox_key, const char *id, const char *suffix)
     }
     return text;
 }
+
+bool ms_address_ok(const char *address)
+{
+    size_t len = address != NULL ? strlen(address) : 0;
+    const char *at = len > 0 ? strchr(address, '@') : NULL;
+    if (len > 254 || at == NULL || at == address || at[1] == '\0' || strchr(at + 1, '@') != NULL) {
+        return false;
+    }
+    for (const unsigned char *p = (const unsigned char *)address; *p != '\0'; p++) {
+        if (*p <= ' ' || *p == 0x7f || *p == ',' || *p == '<' || *p == '>') {
+            return false;
+        }
+    }
+    return true;
+}
