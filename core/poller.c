@@ -368,8 +368,7 @@ static void *poll_thread_main(void *arg)
         failures = result.status == LH_OK ? 0 : failures + 1;
         next_due = util_monotonic_ms() + next_delay(source, &result, failures);
         /* a notification does not bring forward a poll that waits out a provider's delay */
-        notified_not_before =
-            result.status == LH_OK && result.retry_after_ms < 0 ? 0 : next_due;
+        notified_not_before = result.status == LH_OK && result.retry_after_ms < 0 ? 0 : next_due;
         poll_result_clear(&result);
     }
     /* Ending the session releases the advisory lock: another replica may take over. */

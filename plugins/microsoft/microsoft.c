@@ -47,8 +47,7 @@ static const lh_config_field_t microsoft_schema[] = {
              .description = "How far back the calendar window reaches (rolled daily)."),
     LH_FIELD(.name = "calendar_window_future", .type = LH_CONFIG_DURATION,
              .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, .default_value = "90d", .min = 86400000,
-             .max = 63072000000.0,
-             .description = "How far ahead the calendar window reaches."),
+             .max = 63072000000.0, .description = "How far ahead the calendar window reaches."),
     LH_FIELD(.name = "backfill", .type = LH_CONFIG_DURATION,
              .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, .default_value = "14d", .min = 0,
              .max = 31536000000.0,
@@ -116,9 +115,7 @@ static void microsoft_destroy(void *state)
 /* An http(s) URL without spaces, control characters, credentials or fragment. */
 static bool url_ok(const char *url, bool allow_query)
 {
-    size_t scheme = strncmp(url, "https://", 8) == 0  ? 8
-                    : strncmp(url, "http://", 7) == 0 ? 7
-                                                      : 0;
+    size_t scheme = strncmp(url, "https://", 8) == 0 ? 8 : strncmp(url, "http://", 7) == 0 ? 7 : 0;
     if (scheme == 0 || url[scheme] == '\0' || url[scheme] == '/') {
         return false;
     }
@@ -387,8 +384,8 @@ static lh_status_t microsoft_load(lh_ctx_t *ctx, const lh_host_t *host, const js
     ms->window_future_ms = lh_setting_int(settings, "calendar_window_future", 90LL * 86400000);
     ms->backfill_ms = lh_setting_int(settings, "backfill", 14LL * 86400000);
     ms->page_size = (int)lh_setting_int(settings, "page_size", 50);
-    ms->budget = (size_t)((double)lh_setting_int(settings, "request_budget", 10000) *
-                          MS_BUDGET_SHARE);
+    ms->budget =
+        (size_t)((double)lh_setting_int(settings, "request_budget", 10000) * MS_BUDGET_SHARE);
     ms->budget = ms->budget > 0 ? ms->budget : 1;
     ms->budget_window_ms = lh_setting_int(settings, "request_budget_window", 600000);
     lh_status_t statuses[3];
@@ -406,10 +403,10 @@ static lh_status_t microsoft_load(lh_ctx_t *ctx, const lh_host_t *host, const js
         }
     }
     /* Token URL, client id and secret come from the oauth_provider declaration. */
-    ms->oauth = ms->app_only ? (lh_oauth2_t)LH_OAUTH2(.grant_type = "client_credentials",
-                                                      .scope = APP_SCOPE)
-                             : (lh_oauth2_t)LH_OAUTH2(.grant_type = "refresh_token",
-                                                      .scope = DELEGATED_SCOPES);
+    ms->oauth =
+        ms->app_only
+            ? (lh_oauth2_t)LH_OAUTH2(.grant_type = "client_credentials", .scope = APP_SCOPE)
+            : (lh_oauth2_t)LH_OAUTH2(.grant_type = "refresh_token", .scope = DELEGATED_SCOPES);
     *ms_out = ms;
     return LH_OK;
 }
@@ -431,10 +428,11 @@ static lh_status_t microsoft_init(lh_ctx_t *ctx, const lh_host_t *host, const js
     return status;
 }
 
-static const lh_oauth_provider_t microsoft_identity = LH_OAUTH_PROVIDER(
-    .flags = LH_OAUTH_PKCE | LH_OAUTH_TOKEN_SCOPE,
-    .authorization_url = "{login_base}/{tenant}/oauth2/v2.0/authorize",
-    .token_url = "{login_base}/{tenant}/oauth2/v2.0/token", .scopes = DELEGATED_SCOPES);
+static const lh_oauth_provider_t microsoft_identity =
+    LH_OAUTH_PROVIDER(.flags = LH_OAUTH_PKCE | LH_OAUTH_TOKEN_SCOPE,
+                      .authorization_url = "{login_base}/{tenant}/oauth2/v2.0/authorize",
+                      .token_url = "{login_base}/{tenant}/oauth2/v2.0/token",
+                      .scopes = DELEGATED_SCOPES);
 
 static const lh_plugin_t microsoft_plugin = {
     LH_PLUGIN_HEADER,

@@ -99,11 +99,11 @@ bool ms_same(const char *a, const char *b);
 /* ms_api.c ------------------------------------------------------------------------------ */
 
 enum ms_outcome {
-    MS_DONE = 0,      /* a 2xx answer in *body_out (may be NULL for 204) */
-    MS_WAIT,          /* throttled (429/503 with Retry-After) or the budget is spent: *wait_ms */
-    MS_RESYNC,        /* 410, syncStateNotFound, resyncRequired: start the round again */
-    MS_NOT_FOUND,     /* 404 */
-    MS_FAILED         /* anything else: *status_out and the call's error say what */
+    MS_DONE = 0,  /* a 2xx answer in *body_out (may be NULL for 204) */
+    MS_WAIT,      /* throttled (429/503 with Retry-After) or the budget is spent: *wait_ms */
+    MS_RESYNC,    /* 410, syncStateNotFound, resyncRequired: start the round again */
+    MS_NOT_FOUND, /* 404 */
+    MS_FAILED     /* anything else: *status_out and the call's error say what */
 };
 
 struct ms_call {
@@ -112,10 +112,10 @@ struct ms_call {
     const char *body; /* JSON or NULL */
     bool utc_times;   /* Prefer: outlook.timezone="UTC" */
     /* out */
-    json_t *json;        /* NEW reference: the answer's JSON (NULL when none) */
-    int64_t wait_ms;     /* MS_WAIT */
-    lh_status_t status;  /* MS_FAILED: what the poll should return */
-    long http_status;    /* the answer's status (0 when none) */
+    json_t *json;       /* NEW reference: the answer's JSON (NULL when none) */
+    int64_t wait_ms;    /* MS_WAIT */
+    lh_status_t status; /* MS_FAILED: what the poll should return */
+    long http_status;   /* the answer's status (0 when none) */
 };
 
 /* One request for `mailbox` (NULL: not a mailbox's, e.g. a subscription delete), paced by
@@ -165,9 +165,9 @@ lh_status_t ms_mail_poll(struct microsoft *ms, lh_ctx_t *ctx, struct ms_mailbox 
  *   sent_to_out: NEW array of the outside recipients when the mailbox wrote this message
  *     (the conversation to remember), else NULL.
  *   Returns 0, or -1 when out of memory. */
-int ms_mail_map(const struct microsoft *ms, const struct ms_mailbox *mailbox,
-                const json_t *message, const json_t *thread, json_t **events_out,
-                const char **skip_reason_out, json_t **sent_to_out);
+int ms_mail_map(const struct microsoft *ms, const struct ms_mailbox *mailbox, const json_t *message,
+                const json_t *thread, json_t **events_out, const char **skip_reason_out,
+                json_t **sent_to_out);
 /* The headers plugins/common classifies, for a message: its internetMessageHeaders, with
  * From, To, Cc, Bcc and Subject made from Graph's fields where they lack (NEW array). */
 json_t *ms_mail_headers(const json_t *message);

@@ -79,9 +79,8 @@ enum ms_outcome ms_api_call(struct microsoft *ms, lh_ctx_t *ctx, struct ms_mailb
     snprintf(authorization, auth_size, "Bearer %s", token);
     char prefer[64];
     snprintf(prefer, sizeof(prefer), "odata.maxpagesize=%d", ms->page_size);
-    lh_header_t headers[5] = {{"Authorization", authorization},
-                              {"Accept", "application/json"},
-                              {"Prefer", prefer}};
+    lh_header_t headers[5] = {
+        {"Authorization", authorization}, {"Accept", "application/json"}, {"Prefer", prefer}};
     size_t header_count = 3;
     if (call->utc_times) {
         headers[header_count++] = (lh_header_t){"Prefer", "outlook.timezone=\"UTC\""};
@@ -89,10 +88,10 @@ enum ms_outcome ms_api_call(struct microsoft *ms, lh_ctx_t *ctx, struct ms_mailb
     if (call->body != NULL) {
         headers[header_count++] = (lh_header_t){"Content-Type", "application/json"};
     }
-    lh_http_request_t request = LH_HTTP_REQUEST(
-        .method = call->method != NULL ? call->method : "GET", .url = call->url, .headers = headers,
-        .header_count = header_count, .body = call->body,
-        .body_len = call->body != NULL ? strlen(call->body) : 0, .max_attempts = 1);
+    lh_http_request_t request =
+        LH_HTTP_REQUEST(.method = call->method != NULL ? call->method : "GET", .url = call->url,
+                        .headers = headers, .header_count = header_count, .body = call->body,
+                        .body_len = call->body != NULL ? strlen(call->body) : 0, .max_attempts = 1);
     lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     if (mailbox != NULL) {
         budget_spend(ms, mailbox, now);
@@ -106,8 +105,8 @@ enum ms_outcome ms_api_call(struct microsoft *ms, lh_ctx_t *ctx, struct ms_mailb
         return MS_FAILED;
     }
     call->http_status = response.status;
-    call->json = response.body_len > 0 ? json_loadb(response.body, response.body_len, 0, NULL)
-                                       : NULL;
+    call->json =
+        response.body_len > 0 ? json_loadb(response.body, response.body_len, 0, NULL) : NULL;
     const char *code = error_code(call->json);
     long s = response.status;
     enum ms_outcome outcome = MS_FAILED;
@@ -117,8 +116,8 @@ enum ms_outcome ms_api_call(struct microsoft *ms, lh_ctx_t *ctx, struct ms_mailb
         host->counter_add(ctx, "delta_resyncs_total", NULL, NULL, 1);
         outcome = MS_RESYNC;
     } else if (s == 429 || s == 503 || s == 504) {
-        call->wait_ms = response.retry_after_ms >= 0 ? response.retry_after_ms
-                                                     : MS_THROTTLE_DEFAULT_MS;
+        call->wait_ms =
+            response.retry_after_ms >= 0 ? response.retry_after_ms : MS_THROTTLE_DEFAULT_MS;
         host->counter_add(ctx, "throttled_total", "status", s == 429 ? "429" : "503", 1);
         outcome = MS_WAIT;
     } else if (s == 404) {

@@ -39,7 +39,8 @@ static bool internal_address(const struct microsoft *ms, const struct ms_mailbox
 /* accepted, declined, tentative, needs_action (Graph's values compared ignoring case). */
 static const char *response_of(const json_t *attendee)
 {
-    const char *r = json_string_value(json_object_get(json_object_get(attendee, "status"), "response"));
+    const char *r =
+        json_string_value(json_object_get(json_object_get(attendee, "status"), "response"));
     if (ms_same(r, "accepted") || ms_same(r, "organizer")) {
         return "accepted";
     }
@@ -152,11 +153,12 @@ json_t *ms_calendar_map(const struct microsoft *ms, const struct ms_mailbox *mai
     char starts_text[32], ends_text[32], occurred[32];
     ms_format_time(starts, starts_text);
     ms_format_time(ends, ends_text);
-    int64_t modified = ms_parse_time(json_string_value(json_object_get(event, "lastModifiedDateTime")));
+    int64_t modified =
+        ms_parse_time(json_string_value(json_object_get(event, "lastModifiedDateTime")));
     ms_format_time(modified >= 0 ? modified : starts, occurred);
     json_t *meeting = json_pack("{s:s, s:s, s:s, s:o, s:s}", "external_id", id, "starts_at",
-                                starts_text, "ends_at", ends_text, "attendees", attendees,
-                                "status", canceled ? "canceled" : "scheduled");
+                                starts_text, "ends_at", ends_text, "attendees", attendees, "status",
+                                canceled ? "canceled" : "scheduled");
     const char *subject = json_string_value(json_object_get(event, "subject"));
     if (meeting != NULL && subject != NULL && subject[0] != '\0' && strlen(subject) <= TEXT_MAX) {
         json_object_set_new(meeting, "title", json_string(subject));
@@ -172,16 +174,16 @@ json_t *ms_calendar_map(const struct microsoft *ms, const struct ms_mailbox *mai
     } else {
         json_decref(organizer);
     }
-    const char *join = json_string_value(
-        json_object_get(json_object_get(event, "onlineMeeting"), "joinUrl"));
+    const char *join =
+        json_string_value(json_object_get(json_object_get(event, "onlineMeeting"), "joinUrl"));
     if (join == NULL) {
         join = json_string_value(json_object_get(event, "onlineMeetingUrl"));
     }
     if (meeting != NULL && join != NULL && join[0] != '\0' && strlen(join) <= TEXT_MAX) {
         json_object_set_new(meeting, "online_url", json_string(join));
     }
-    const char *where = json_string_value(
-        json_object_get(json_object_get(event, "location"), "displayName"));
+    const char *where =
+        json_string_value(json_object_get(json_object_get(event, "location"), "displayName"));
     if (meeting != NULL && where != NULL && where[0] != '\0' && strlen(where) <= TEXT_MAX) {
         json_object_set_new(meeting, "location", json_string(where));
     }
@@ -191,7 +193,8 @@ json_t *ms_calendar_map(const struct microsoft *ms, const struct ms_mailbox *mai
     const char *change = json_string_value(json_object_get(event, "changeKey"));
     char stamp[24];
     snprintf(stamp, sizeof(stamp), "%lld", (long long)(modified >= 0 ? modified : starts));
-    char *sid = ms_source_id(mailbox->key, id, change != NULL && change[0] != '\0' ? change : stamp);
+    char *sid =
+        ms_source_id(mailbox->key, id, change != NULL && change[0] != '\0' ? change : stamp);
     const char *event_type = canceled ? "meeting.canceled"
                              : known  ? "meeting.updated"
                                       : "meeting.scheduled";
@@ -213,7 +216,8 @@ json_t *ms_calendar_map(const struct microsoft *ms, const struct ms_mailbox *mai
 
 /* The delta round --------------------------------------------------------------------- */
 
-static char *calendar_initial_url(struct microsoft *ms, struct ms_mailbox *mailbox, int64_t now, void *arg)
+static char *calendar_initial_url(struct microsoft *ms, struct ms_mailbox *mailbox, int64_t now,
+                                  void *arg)
 {
     (void)arg;
     char from[32], to[32];
@@ -258,11 +262,11 @@ static lh_status_t take_removal(struct microsoft *ms, lh_ctx_t *ctx, struct ms_m
     ms_format_time(starts, starts_text);
     ms_format_time(now, occurred);
     char *sid = ms_source_id(mailbox->key, id, "removed");
-    json_t *event = sid != NULL ? json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "type",
-                                            "meeting.canceled", "source_id", sid, "occurred_at",
-                                            occurred, "meeting", "external_id", id, "status",
-                                            "canceled")
-                                : NULL;
+    json_t *event = sid != NULL
+                        ? json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "type", "meeting.canceled",
+                                    "source_id", sid, "occurred_at", occurred, "meeting",
+                                    "external_id", id, "status", "canceled")
+                        : NULL;
     free(sid);
     json_t *mark = json_pack("{s:I, s:b}", "starts", (json_int_t)starts, "canceled", 1);
     if (event == NULL || mark == NULL) {

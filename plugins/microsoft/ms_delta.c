@@ -26,7 +26,8 @@ static bool link_ok(const struct microsoft *ms, const char *link)
 static lh_status_t put_cursor(struct microsoft *ms, lh_ctx_t *ctx, const char *key,
                               const char *link, int64_t round_started)
 {
-    json_t *value = json_pack("{s:s, s:I}", "link", link, "round_started", (json_int_t)round_started);
+    json_t *value =
+        json_pack("{s:s, s:I}", "link", link, "round_started", (json_int_t)round_started);
     if (value == NULL) {
         ms->host->set_error(ctx, "out of memory");
         return LH_RETRY;
@@ -121,8 +122,9 @@ lh_status_t ms_delta_run(struct microsoft *ms, lh_ctx_t *ctx, struct ms_mailbox 
         if (status == LH_OK) {
             const char *link = next != NULL ? next : done;
             if (!link_ok(ms, link)) {
-                host->set_error(ctx, "a delta page of %s has neither a nextLink nor a deltaLink "
-                                     "into graph_api_base",
+                host->set_error(ctx,
+                                "a delta page of %s has neither a nextLink nor a deltaLink "
+                                "into graph_api_base",
                                 mailbox->address);
                 status = LH_RETRY;
             } else {

@@ -149,9 +149,9 @@ static json_t *mail_event(const struct ms_mailbox *mailbox, const json_t *messag
     }
     char occurred[32];
     ms_format_time(ms, occurred);
-    char *sid = ms_source_id(mailbox->key, id, kind == MAIL_EVENT_RECEIVED || kind == MAIL_EVENT_REPLIED
-                                            ? NULL
-                                            : address);
+    char *sid =
+        ms_source_id(mailbox->key, id,
+                     kind == MAIL_EVENT_RECEIVED || kind == MAIL_EVENT_REPLIED ? NULL : address);
     json_t *lead = json_pack("{s:s}", "email", address);
     if (sid == NULL || lead == NULL) {
         free(sid);
@@ -174,9 +174,9 @@ static json_t *mail_event(const struct ms_mailbox *mailbox, const json_t *messag
     if (data != NULL && c->message_id != NULL) {
         json_object_set_new(data, "message_id", json_string(c->message_id));
     }
-    json_t *event = json_pack("{s:s, s:s, s:s, s:o, s:o*}", "type", mail_event_type(kind),
-                              "source_id", sid, "occurred_at", occurred, "lead", lead, "data",
-                              data);
+    json_t *event =
+        json_pack("{s:s, s:s, s:s, s:o, s:o*}", "type", mail_event_type(kind), "source_id", sid,
+                  "occurred_at", occurred, "lead", lead, "data", data);
     free(sid);
     if (event != NULL) {
         json_t *raw = json_deep_copy(message);
@@ -204,9 +204,9 @@ static void push_about(json_t *events, const struct ms_mailbox *mailbox, const j
     }
 }
 
-int ms_mail_map(const struct microsoft *ms, const struct ms_mailbox *mailbox,
-                const json_t *message, const json_t *thread, json_t **events_out,
-                const char **skip_reason_out, json_t **sent_to_out)
+int ms_mail_map(const struct microsoft *ms, const struct ms_mailbox *mailbox, const json_t *message,
+                const json_t *thread, json_t **events_out, const char **skip_reason_out,
+                json_t **sent_to_out)
 {
     *events_out = NULL;
     *sent_to_out = NULL;
@@ -258,8 +258,7 @@ int ms_mail_map(const struct microsoft *ms, const struct ms_mailbox *mailbox,
         break;
     case MAIL_EVENT_RECEIVED:
     case MAIL_EVENT_REPLIED:
-        push_about(events, mailbox, message, kind, &c, c.sender->address, c.sender->name,
-                   &failed);
+        push_about(events, mailbox, message, kind, &c, c.sender->address, c.sender->name, &failed);
         break;
     case MAIL_EVENT_SENT:
         for (size_t i = 0; i < c.counterpart_count; i++) {
@@ -308,7 +307,8 @@ struct folder {
     const char *name; /* Graph's well-known folder name */
 };
 
-static char *mail_initial_url(struct microsoft *ms, struct ms_mailbox *mailbox, int64_t now, void *arg)
+static char *mail_initial_url(struct microsoft *ms, struct ms_mailbox *mailbox, int64_t now,
+                              void *arg)
 {
     const struct folder *folder = arg;
     char since[32];

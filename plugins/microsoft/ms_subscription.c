@@ -48,11 +48,10 @@ static lh_status_t create(struct microsoft *ms, lh_ctx_t *ctx, struct ms_mailbox
     char resource[512];
     snprintf(resource, sizeof(resource), "%s/%s", mailbox->path,
              kind == MS_MAIL ? "messages" : "events");
-    json_t *request = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "changeType",
-                                "created,updated,deleted", "notificationUrl", ms->notification_url,
-                                "lifecycleNotificationUrl", ms->notification_url, "resource",
-                                resource, "expirationDateTime", expiry, "clientState",
-                                ms->client_state);
+    json_t *request = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s}", "changeType", "created,updated,deleted",
+        "notificationUrl", ms->notification_url, "lifecycleNotificationUrl", ms->notification_url,
+        "resource", resource, "expirationDateTime", expiry, "clientState", ms->client_state);
     char *body = request != NULL ? json_dumps(request, JSON_COMPACT) : NULL;
     json_decref(request);
     size_t url_size = strlen(ms->graph_base) + 16;
@@ -86,9 +85,10 @@ static lh_status_t create(struct microsoft *ms, lh_ctx_t *ctx, struct ms_mailbox
     } else {
         host->counter_add(ctx, "subscription_failures_total", "resource",
                           kind == MS_MAIL ? "mail" : "calendar", 1);
-        host->log(ctx, LH_LOG_WARN, "%s: could not subscribe to its %s (HTTP %ld); polling "
-                  "meanwhile", mailbox->address, kind == MS_MAIL ? "messages" : "events",
-                  call.http_status);
+        host->log(ctx, LH_LOG_WARN,
+                  "%s: could not subscribe to its %s (HTTP %ld); polling "
+                  "meanwhile",
+                  mailbox->address, kind == MS_MAIL ? "messages" : "events", call.http_status);
     }
     json_decref(call.json);
     return status;

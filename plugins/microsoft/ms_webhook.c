@@ -15,7 +15,7 @@
 
 #include "microsoft.h"
 
-#define TOKEN_MAX     8192
+#define TOKEN_MAX           8192
 #define SUBSCRIPTION_ID_MAX 64
 
 /* Subscription ids are GUIDs: anything else is not Graph's, and cannot make a key. */

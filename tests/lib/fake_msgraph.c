@@ -78,7 +78,11 @@ static int sunday(int year, int month, int nth)
 
 static long long utc_of(int y, int mo, int d, int h, int mi, int s)
 {
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi,
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
                     .tm_sec = s};
     return (long long)timegm(&tm);
 }
@@ -207,18 +211,16 @@ static struct answer token_endpoint(struct fake_msgraph *f, const char *form)
         a = json_answer(400, json_pack("{s:s, s:s}", "error", "unauthorized_client",
                                        "error_description", "AADSTS700016: application not found"));
     } else if (secret == NULL || strcmp(secret, f->client_secret) != 0) {
-        a = json_answer(401, json_pack("{s:s, s:s}", "error", "invalid_client",
-                                       "error_description",
+        a = json_answer(401, json_pack("{s:s, s:s}", "error", "invalid_client", "error_description",
                                        "AADSTS7000215: Invalid client secret provided."));
     } else if (f->secret_expired) {
-        a = json_answer(401, json_pack("{s:s, s:s}", "error", "invalid_client",
-                                       "error_description",
+        a = json_answer(401, json_pack("{s:s, s:s}", "error", "invalid_client", "error_description",
                                        "AADSTS7000222: The provided client secret keys for app "
                                        "are expired. Visit the Azure portal to create new keys "
                                        "for your app."));
     } else if (scope == NULL || strcmp(scope, "https://graph.microsoft.com/.default") != 0) {
-        a = json_answer(400, json_pack("{s:s, s:s}", "error", "invalid_scope",
-                                       "error_description", "AADSTS1002012: scope must be .default"));
+        a = json_answer(400, json_pack("{s:s, s:s}", "error", "invalid_scope", "error_description",
+                                       "AADSTS1002012: scope must be .default"));
     } else {
         char *token = util_printf("fake-graph-at-%d", ++f->issued);
         json_object_set_new(f->tokens, token, json_true());
@@ -255,9 +257,9 @@ static json_t *area_of(struct fake_msgraph *f, const char *upn, const char *area
 static void log_change(struct fake_msgraph *f, const char *upn, const char *area, const char *id,
                        bool removed)
 {
-    json_array_append_new(f->log, json_pack("{s:I, s:s, s:s, s:s, s:b}", "seq",
-                                            (json_int_t)++f->seq, "upn", upn, "area", area, "id",
-                                            id, "removed", removed));
+    json_array_append_new(f->log,
+                          json_pack("{s:I, s:s, s:s, s:s, s:b}", "seq", (json_int_t)++f->seq, "upn",
+                                    upn, "area", area, "id", id, "removed", removed));
 }
 
 static char *new_link(struct fake_msgraph *f, json_t *state)
@@ -360,8 +362,8 @@ static struct answer delta_page(struct fake_msgraph *f, json_t *link, json_t *it
         const char *id = json_string_value(json_array_get(pair, 0));
         const json_t *item = json_object_get(area_of(f, upn, area), id);
         if (json_is_true(json_array_get(pair, 1)) || item == NULL) {
-            json_array_append_new(value, json_pack("{s:s, s:{s:s}}", "id", id, "@removed",
-                                                   "reason", "deleted"));
+            json_array_append_new(
+                value, json_pack("{s:s, s:{s:s}}", "id", id, "@removed", "reason", "deleted"));
             continue;
         }
         json_t *out = project(item, json_object_get(link, "select"));
@@ -371,8 +373,9 @@ static struct answer delta_page(struct fake_msgraph *f, json_t *link, json_t *it
         }
         json_array_append_new(value, out);
     }
-    json_t *body = json_pack("{s:s, s:o}", "@odata.context",
-                             "https://graph.microsoft.com/v1.0/$metadata#Collection", "value", value);
+    json_t *body =
+        json_pack("{s:s, s:o}", "@odata.context",
+                  "https://graph.microsoft.com/v1.0/$metadata#Collection", "value", value);
     json_t *state = json_deep_copy(link);
     if (take < count) {
         json_t *rest = json_array();
@@ -387,7 +390,8 @@ static struct answer delta_page(struct fake_msgraph *f, json_t *link, json_t *it
         free(token);
     } else {
         json_object_del(state, "rest");
-        json_object_set_new(state, "base", json_integer(json_integer_value(json_object_get(link, "upto"))));
+        json_object_set_new(state, "base",
+                            json_integer(json_integer_value(json_object_get(link, "upto"))));
         char *token = new_link(f, state);
         char *done = util_printf("http://127.0.0.1:%d%s?$deltatoken=%s", f->port, self, token);
         json_object_set_new(body, "@odata.deltaLink", json_string(done));
@@ -440,8 +444,7 @@ static struct answer delta(struct fake_msgraph *f, const char *upn, const char *
         char *filter = fake_oauth_query_param(raw, "$filter");
         if (filter != NULL) {
             const char *ge = strstr(filter, " ge ");
-            json_object_set_new(link, "since",
-                                json_integer(ge != NULL ? parse_iso_ms(ge + 4) : 0));
+            json_object_set_new(link, "since", json_integer(ge != NULL ? parse_iso_ms(ge + 4) : 0));
         }
         free(filter);
         if (strcmp(area, "calendar") == 0) {
@@ -500,7 +503,8 @@ static bool validate_url(const char *url, int serial)
     /* a token with characters that must be percent-encoded, as Graph's are */
     char *token = util_printf("Validation: Token+%d/fake=ok&x", serial);
     char *encoded = curl_easy_escape(NULL, token, 0);
-    char *target = util_printf("%s%svalidationToken=%s", url, strchr(url, '?') ? "&" : "?", encoded);
+    char *target =
+        util_printf("%s%svalidationToken=%s", url, strchr(url, '?') ? "&" : "?", encoded);
     const char *headers[] = {"Content-Type: text/plain; charset=utf-8", NULL};
     struct http_result r = {0};
     http_request("POST", target, headers, "", 0, &r);
@@ -783,8 +787,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         int retry_after = 0;
         bool mailbox = resource_upn(url + 5, upn, sizeof(upn)) != NULL;
         if (mailbox && !admit(f, upn, &retry_after)) {
-            a = graph_error(429, "TooManyRequests", "Application is over its MailboxConcurrency "
-                                                    "or request limit.");
+            a = graph_error(429, "TooManyRequests",
+                            "Application is over its MailboxConcurrency "
+                            "or request limit.");
             a.retry_after = retry_after;
         } else {
             admitted = mailbox;
@@ -1108,14 +1113,16 @@ int fake_msgraph_notify(struct fake_msgraph *f, const char *upn, const char *res
         return 0;
     }
     const char *id = json_string_value(json_object_get(sub, "id"));
-    const char *state =
-        client_state != NULL ? client_state : json_string_value(json_object_get(sub, "clientState"));
+    const char *state = client_state != NULL
+                            ? client_state
+                            : json_string_value(json_object_get(sub, "clientState"));
     char *path = util_printf("Users/%s/%s/AAMkAGI2-notified", upn,
                              strcmp(resource, "events") == 0 ? "Events" : "Messages");
     json_t *body = json_pack(
         "{s:[{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}, s:s, s:s}]}", "value", "subscriptionId", id,
-        "subscriptionExpirationDateTime", json_string_value(json_object_get(sub, "expirationDateTime")),
-        "changeType", "created", "resource", path, "resourceData", "@odata.type",
+        "subscriptionExpirationDateTime",
+        json_string_value(json_object_get(sub, "expirationDateTime")), "changeType", "created",
+        "resource", path, "resourceData", "@odata.type",
         strcmp(resource, "events") == 0 ? "#Microsoft.Graph.Event" : "#Microsoft.Graph.Message",
         "@odata.id", path, "id", "AAMkAGI2-notified", "clientState", state, "tenantId",
         "72f988bf-86f1-41af-91ab-2d7cd011db47");
@@ -1139,15 +1146,15 @@ int fake_msgraph_lifecycle(struct fake_msgraph *f, const char *upn, const char *
         json_object_del(f->subs, id);
         pthread_mutex_unlock(&f->mutex);
     }
-    json_t *body = json_pack("{s:[{s:s, s:s, s:s, s:s, s:s}]}", "value", "subscriptionId", id,
-                             "subscriptionExpirationDateTime",
-                             json_string_value(json_object_get(sub, "expirationDateTime")),
-                             "tenantId", "72f988bf-86f1-41af-91ab-2d7cd011db47", "clientState",
-                             json_string_value(json_object_get(sub, "clientState")),
-                             "lifecycleEvent", event);
+    json_t *body =
+        json_pack("{s:[{s:s, s:s, s:s, s:s, s:s}]}", "value", "subscriptionId", id,
+                  "subscriptionExpirationDateTime",
+                  json_string_value(json_object_get(sub, "expirationDateTime")), "tenantId",
+                  "72f988bf-86f1-41af-91ab-2d7cd011db47", "clientState",
+                  json_string_value(json_object_get(sub, "clientState")), "lifecycleEvent", event);
     const char *url = json_string_value(json_object_get(sub, "lifecycleNotificationUrl"));
-    int status = post_json(url != NULL ? url : json_string_value(json_object_get(sub, "notificationUrl")),
-                           body);
+    int status = post_json(
+        url != NULL ? url : json_string_value(json_object_get(sub, "notificationUrl")), body);
     json_decref(body);
     json_decref(sub);
     return status;

@@ -109,7 +109,7 @@ char *fake_msgraph_request_headers(struct fake_msgraph *fake, const char *method
                                    const char *prefix, size_t nth);
 
 /* When the nth of them arrived (util_monotonic_ms()), or -1. */
-long long fake_msgraph_request_at(struct fake_msgraph *fake, const char *method,
-                                  const char *prefix, size_t nth);
+long long fake_msgraph_request_at(struct fake_msgraph *fake, const char *method, const char *prefix,
+                                  size_t nth);
 
 #endif

@@ -33,8 +33,8 @@ struct mail_script_message {
     const char *from_name, *from;
     const char *to_name, *to;
     const char *subject;
-    const char *in_reply_to;                  /* the id it answers, or NULL */
-    struct mail_script_header headers[3];     /* more headers, ended by {NULL, NULL} */
+    const char *in_reply_to;              /* the id it answers, or NULL */
+    struct mail_script_header headers[3]; /* more headers, ended by {NULL, NULL} */
 };
 
 /* In the order the mailbox saw them. */

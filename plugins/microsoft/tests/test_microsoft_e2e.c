@@ -194,12 +194,11 @@ START_TEST(test_microsoft_app_only_two_mailboxes_replies_auto_replies_and_a_resy
                         "{\"name\":\"Auto-Submitted\",\"value\":\"auto-replied\"},"
                         "{\"name\":\"In-Reply-To\",\"value\":\"<m1@mail.example>\"}"));
     add_message(RAJ, "inbox",
-                message("r1", "Ana Souza", "ana@northwind.example", RAJ, "Pricing?", "conv-2",
-                        ""));
-    add_message(RAJ, "inbox",
-                message("r2", "Northwind News", "news@northwind.example", RAJ, "Our May news",
-                        "conv-3",
-                        "{\"name\":\"List-Unsubscribe\",\"value\":\"<mailto:u@northwind.example>\"}"));
+                message("r1", "Ana Souza", "ana@northwind.example", RAJ, "Pricing?", "conv-2", ""));
+    add_message(
+        RAJ, "inbox",
+        message("r2", "Northwind News", "news@northwind.example", RAJ, "Our May news", "conv-3",
+                "{\"name\":\"List-Unsubscribe\",\"value\":\"<mailto:u@northwind.example>\"}"));
     start_app("1s", "  calendar: false\n  page_size: 2\n");
     wait_for("SELECT count(*) FROM events WHERE source = 'graph'", 3);
     char *events = testdb_text(db, EVENTS_BY_PERSON);
@@ -215,7 +214,8 @@ START_TEST(test_microsoft_app_only_two_mailboxes_replies_auto_replies_and_a_resy
     ck_assert_int_eq(count("SELECT count(*) FROM leads WHERE email LIKE 'lena%'"), 0);
 
     /* the first round asked for the fields the mapping needs, page by page */
-    char *first = fake_msgraph_request_url(graph, "GET", "/v1.0/users/" MAYA "/mailFolders/inbox", 0);
+    char *first =
+        fake_msgraph_request_url(graph, "GET", "/v1.0/users/" MAYA "/mailFolders/inbox", 0);
     ck_assert_ptr_nonnull(strstr(first, "$select="));
     ck_assert_ptr_nonnull(strstr(first, "internetMessageHeaders"));
     ck_assert_ptr_nonnull(strstr(first, "$filter=receivedDateTime+ge+"));
@@ -236,8 +236,9 @@ START_TEST(test_microsoft_app_only_two_mailboxes_replies_auto_replies_and_a_resy
                      before);
     /* a few more polls: still four */
     size_t polls = fake_msgraph_count(graph, "GET", "/v1.0/users/" RAJ "/mailFolders/inbox");
-    for (int i = 0; i < 600 && fake_msgraph_count(graph, "GET", "/v1.0/users/" RAJ
-                                                                "/mailFolders/inbox") < polls + 4;
+    for (int i = 0;
+         i < 600 &&
+         fake_msgraph_count(graph, "GET", "/v1.0/users/" RAJ "/mailFolders/inbox") < polls + 4;
          i++) {
         struct timespec ts = {0, 50000000};
         nanosleep(&ts, NULL);
@@ -246,7 +247,6 @@ START_TEST(test_microsoft_app_only_two_mailboxes_replies_auto_replies_and_a_resy
     ck_assert_int_eq(fake_msgraph_refused(graph), 0);
 }
 END_TEST
-
 
 /* The conversation every mail connector is tested with (tests/lib/mail_script.h), as Graph
  * gives it: sent items in Sent Items without internetMessageHeaders, received mail in Inbox
@@ -261,8 +261,8 @@ START_TEST(test_microsoft_the_shared_script_is_classified_like_every_mail_connec
         if (!m->sent) {
             if (m->in_reply_to != NULL) {
                 char *id = util_printf("<%s@script.example>", m->in_reply_to);
-                json_array_append_new(headers, json_pack("{s:s, s:s}", "name", "In-Reply-To",
-                                                         "value", id));
+                json_array_append_new(headers,
+                                      json_pack("{s:s, s:s}", "name", "In-Reply-To", "value", id));
                 free(id);
             }
             for (size_t h = 0; m->headers[h].name != NULL; h++) {
@@ -289,7 +289,8 @@ START_TEST(test_microsoft_the_shared_script_is_classified_like_every_mail_connec
     free(received);
     start_with("1s", "  auth: app\n  mailboxes: [" MAIL_SCRIPT_MAILBOX "]\n  calendar: false\n"
                      "  internal_domains: [" MAIL_SCRIPT_INTERNAL_DOMAIN "]\n");
-    wait_for("SELECT count(*) FROM events WHERE source = 'graph'", (long)mail_script_expected_count);
+    wait_for("SELECT count(*) FROM events WHERE source = 'graph'",
+             (long)mail_script_expected_count);
     char *events = testdb_text(db, EVENTS_BY_PERSON);
     ck_assert_str_eq(events, mail_script_expected);
     free(events);
@@ -322,14 +323,14 @@ START_TEST(test_microsoft_a_meeting_moved_across_a_daylight_saving_change)
     char *booked = meeting("evt-1", "2027-03-10T09:00:00", "2027-03-10T09:30:00");
     fake_msgraph_put_event(graph, MAYA, booked);
     free(booked);
-    fake_msgraph_put_event(graph, MAYA,
-                           "{\"id\":\"evt-internal\",\"subject\":\"1:1\",\"type\":\"singleInstance\","
-                           "\"start\":{\"dateTime\":\"2027-03-10T10:00:00.0000000\",\"timeZone\":"
-                           "\"Pacific Standard Time\"},\"end\":{\"dateTime\":"
-                           "\"2027-03-10T10:30:00.0000000\",\"timeZone\":\"Pacific Standard Time\"},"
-                           "\"organizer\":{\"emailAddress\":{\"address\":\"" MAYA "\"}},"
-                           "\"attendees\":[{\"type\":\"required\",\"emailAddress\":{\"address\":\"" RAJ
-                           "\"}}]}");
+    fake_msgraph_put_event(
+        graph, MAYA,
+        "{\"id\":\"evt-internal\",\"subject\":\"1:1\",\"type\":\"singleInstance\","
+        "\"start\":{\"dateTime\":\"2027-03-10T10:00:00.0000000\",\"timeZone\":"
+        "\"Pacific Standard Time\"},\"end\":{\"dateTime\":"
+        "\"2027-03-10T10:30:00.0000000\",\"timeZone\":\"Pacific Standard Time\"},"
+        "\"organizer\":{\"emailAddress\":{\"address\":\"" MAYA "\"}},"
+        "\"attendees\":[{\"type\":\"required\",\"emailAddress\":{\"address\":\"" RAJ "\"}}]}");
     start_app("1s", "  mail: false\n  calendar_window_future: 180d\n");
     wait_for("SELECT count(*) FROM meetings WHERE source = 'graph' AND starts_at = "
              "'2027-03-10T17:00:00Z'",
@@ -343,7 +344,8 @@ START_TEST(test_microsoft_a_meeting_moved_across_a_daylight_saving_change)
     ck_assert_int_eq(count("SELECT count(*) FROM meeting_attendees"), 1);
     ck_assert_int_eq(count("SELECT count(*) FROM meetings"), 1);
     /* times were asked for in UTC */
-    char *headers = fake_msgraph_request_headers(graph, "GET", "/v1.0/users/" MAYA "/calendarView", 0);
+    char *headers =
+        fake_msgraph_request_headers(graph, "GET", "/v1.0/users/" MAYA "/calendarView", 0);
     ck_assert_ptr_nonnull(strstr(headers, "outlook.timezone=\"UTC\""));
     free(headers);
 
@@ -381,8 +383,8 @@ static void wait_subscriptions(size_t want)
 START_TEST(test_microsoft_notifications_missed_and_lapsed_subscriptions)
 {
     char *notify = td_url(&td, "/webhooks/graph");
-    char *extra = util_printf("  notification_url: %s\n  client_state: ${LHTEST_MS_STATE}\n",
-                              notify);
+    char *extra =
+        util_printf("  notification_url: %s\n  client_state: ${LHTEST_MS_STATE}\n", notify);
     free(notify);
     /* polls only at start and when notified */
     start_app("1h", extra);
@@ -400,7 +402,8 @@ START_TEST(test_microsoft_notifications_missed_and_lapsed_subscriptions)
     wait_for("SELECT count(*) FROM events WHERE source = 'graph'", 1);
 
     /* a forged clientState is refused and counted */
-    ck_assert_int_eq(fake_msgraph_notify(graph, MAYA, "messages", "not-the-client-state-at-all"), 401);
+    ck_assert_int_eq(fake_msgraph_notify(graph, MAYA, "messages", "not-the-client-state-at-all"),
+                     401);
     char *metrics_url = td_url(&td, "/metrics");
     struct http_result m;
     http_get(metrics_url, &m);
@@ -449,7 +452,6 @@ START_TEST(test_microsoft_retry_after_is_honoured)
 }
 END_TEST
 
-
 /* Graph's per-mailbox limit, scaled down: 10 requests per 2 s at the fake, the same budget
  * configured; 24 messages one per page take 26 requests or more, paced: all stored, none
  * refused. */
@@ -484,7 +486,8 @@ START_TEST(test_microsoft_expired_client_secret_says_what_to_fix)
     fake_msgraph_expire_secret(graph, true);
     start_app("1s", "  calendar: false\n");
     ck_assert(td_wait_until(poll_config, NULL, WAIT_MS));
-    char *error = testdb_text(db, "SELECT last_error FROM connector_status WHERE instance = 'graph'");
+    char *error =
+        testdb_text(db, "SELECT last_error FROM connector_status WHERE instance = 'graph'");
     ck_assert_msg(strstr(error, "AADSTS7000222") != NULL, "%s", error);
     ck_assert_ptr_null(strstr(error, CLIENT_SECRET));
     free(error);

@@ -57,8 +57,7 @@ static json_t *example_message(void)
     return message;
 }
 
-static json_t *map(const json_t *message, const json_t *thread, const char **skip,
-                   json_t **sent_to)
+static json_t *map(const json_t *message, const json_t *thread, const char **skip, json_t **sent_to)
 {
     json_t *events = NULL;
     ck_assert_int_eq(ms_mail_map(&ms, &maya, message, thread, &events, skip, sent_to), 0);
@@ -91,11 +90,14 @@ START_TEST(test_microsoft_a_prospects_first_mail_is_received_with_a_split_name)
     ck_assert_str_eq(str(event, "lead.first_name"), "Tomás");
     ck_assert_str_eq(str(event, "lead.last_name"), "Herrera");
     ck_assert_str_eq(str(event, "occurred_at"), "2025-03-06T16:02:44.000Z");
-    ck_assert_str_eq(str(event, "data.conversation_id"), "AAQkAGI2THVSAAA-QAQAK8f1r2uZ0EKv5bJ4qXkT8E=");
+    ck_assert_str_eq(str(event, "data.conversation_id"),
+                     "AAQkAGI2THVSAAA-QAQAK8f1r2uZ0EKv5bJ4qXkT8E=");
     /* keyed by the mailbox and the RFC Message-ID (the Graph id changes with the folder) */
     char expected[256];
-    snprintf(expected, sizeof(expected), "%s:<DM6PR11MB4073A1B2C3D4E5F6A7B8C9D0AB@"
-                                         "DM6PR11MB4073.namprd11.prod.outlook.com>", maya.key);
+    snprintf(expected, sizeof(expected),
+             "%s:<DM6PR11MB4073A1B2C3D4E5F6A7B8C9D0AB@"
+             "DM6PR11MB4073.namprd11.prod.outlook.com>",
+             maya.key);
     ck_assert_str_eq(str(event, "source_id"), expected);
     ck_assert_ptr_null(sent_to);
     json_decref(events);
@@ -126,8 +128,9 @@ END_TEST
 START_TEST(test_microsoft_auto_replies_newsletters_and_drafts_are_skipped)
 {
     json_t *message = example_message();
-    json_object_set_new(message, "internetMessageHeaders",
-                        json_pack("[{s:s, s:s}]", "name", "Auto-Submitted", "value", "auto-replied"));
+    json_object_set_new(
+        message, "internetMessageHeaders",
+        json_pack("[{s:s, s:s}]", "name", "Auto-Submitted", "value", "auto-replied"));
     json_t *thread = json_pack("[s]", "tomas.herrera@fabrikam-logistics.com");
     const char *skip = NULL;
     json_t *sent_to = NULL;
@@ -155,12 +158,12 @@ START_TEST(test_microsoft_sent_mail_is_one_event_per_outside_recipient_and_remem
     json_object_set_new(message, "from",
                         json_pack("{s:{s:s, s:s}}", "emailAddress", "name", "Maya Chen", "address",
                                   "Maya.Chen@leadhubdemo.onmicrosoft.com"));
-    json_object_set_new(
-        message, "toRecipients",
-        json_pack("[{s:{s:s, s:s}}, {s:{s:s, s:s}}, {s:{s:s}}]", "emailAddress", "name",
-                  "Tomás Herrera", "address", "tomas.herrera@fabrikam-logistics.com",
-                  "emailAddress", "name", "Raj", "address", "raj.patel@leadhubdemo.onmicrosoft.com",
-                  "emailAddress", "address", "lena.vogt@fabrikam-logistics.com"));
+    json_object_set_new(message, "toRecipients",
+                        json_pack("[{s:{s:s, s:s}}, {s:{s:s, s:s}}, {s:{s:s}}]", "emailAddress",
+                                  "name", "Tomás Herrera", "address",
+                                  "tomas.herrera@fabrikam-logistics.com", "emailAddress", "name",
+                                  "Raj", "address", "raj.patel@leadhubdemo.onmicrosoft.com",
+                                  "emailAddress", "address", "lena.vogt@fabrikam-logistics.com"));
     const char *skip = NULL;
     json_t *sent_to = NULL;
     json_t *events = map(message, NULL, &skip, &sent_to);
@@ -168,7 +171,8 @@ START_TEST(test_microsoft_sent_mail_is_one_event_per_outside_recipient_and_remem
     ck_assert_str_eq(str(json_array_get(events, 0), "type"), "email.sent");
     ck_assert_str_eq(str(json_array_get(events, 0), "lead.email"),
                      "tomas.herrera@fabrikam-logistics.com");
-    ck_assert_str_eq(str(json_array_get(events, 1), "lead.email"), "lena.vogt@fabrikam-logistics.com");
+    ck_assert_str_eq(str(json_array_get(events, 1), "lead.email"),
+                     "lena.vogt@fabrikam-logistics.com");
     /* distinct source ids: one event per recipient */
     ck_assert_str_ne(str(json_array_get(events, 0), "source_id"),
                      str(json_array_get(events, 1), "source_id"));
@@ -183,8 +187,8 @@ START_TEST(test_microsoft_an_exchange_bounce_names_the_recipient_the_mailbox_wro
 {
     json_t *message = example_message();
     json_object_set_new(message, "from",
-                        json_pack("{s:{s:s, s:s}}", "emailAddress", "name",
-                                  "Microsoft Outlook", "address",
+                        json_pack("{s:{s:s, s:s}}", "emailAddress", "name", "Microsoft Outlook",
+                                  "address",
                                   "MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@"
                                   "leadhubdemo.onmicrosoft.com"));
     json_object_set_new(message, "internetMessageHeaders",
@@ -344,28 +348,28 @@ START_TEST(test_microsoft_notifications_are_checked_and_keyed)
 {
     char *body = fixture_text("change-notification.json");
     size_t mismatched = 0;
-    json_t *notes = ms_webhook_parse(body, strlen(body), "lh_7Qm2xV9cTz4RkP1sWb8N", plain_equal,
-                                     &mismatched);
+    json_t *notes =
+        ms_webhook_parse(body, strlen(body), "lh_7Qm2xV9cTz4RkP1sWb8N", plain_equal, &mismatched);
     ck_assert_int_eq(json_array_size(notes), 1);
     ck_assert_int_eq(mismatched, 0);
     ck_assert_str_eq(str(json_array_get(notes, 0), "key"),
                      "sub.7f105c7d-2dc5-4530-97cd-4e7ae6534c07");
     json_decref(notes);
     /* the wrong client state, or one a character longer, is a mismatch */
-    notes = ms_webhook_parse(body, strlen(body), "lh_7Qm2xV9cTz4RkP1sWb8X", plain_equal,
-                             &mismatched);
+    notes =
+        ms_webhook_parse(body, strlen(body), "lh_7Qm2xV9cTz4RkP1sWb8X", plain_equal, &mismatched);
     ck_assert_int_eq(json_array_size(notes), 0);
     ck_assert_int_eq(mismatched, 1);
     json_decref(notes);
-    notes = ms_webhook_parse(body, strlen(body), "lh_7Qm2xV9cTz4RkP1sWb8", plain_equal,
-                             &mismatched);
+    notes =
+        ms_webhook_parse(body, strlen(body), "lh_7Qm2xV9cTz4RkP1sWb8", plain_equal, &mismatched);
     ck_assert_int_eq(mismatched, 1);
     json_decref(notes);
     free(body);
 
     body = fixture_text("lifecycle-notification.reauthorizationRequired.json");
-    notes = ms_webhook_parse(body, strlen(body), "lh_7Qm2xV9cTz4RkP1sWb8N", plain_equal,
-                             &mismatched);
+    notes =
+        ms_webhook_parse(body, strlen(body), "lh_7Qm2xV9cTz4RkP1sWb8N", plain_equal, &mismatched);
     ck_assert_str_eq(str(json_array_get(notes, 0), "key"),
                      "life.reauthorize.7f105c7d-2dc5-4530-97cd-4e7ae6534c07");
     json_decref(notes);
@@ -393,7 +397,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_microsoft_an_exchange_bounce_names_the_recipient_the_mailbox_wrote_to);
     tcase_add_test(tc, test_microsoft_headers_are_made_from_graph_fields_when_graph_gives_none);
     tcase_add_test(tc, test_microsoft_an_event_with_a_prospect_is_a_meeting);
-    tcase_add_test(tc, test_microsoft_internal_meetings_rooms_series_and_local_times_are_not_meetings);
+    tcase_add_test(tc,
+                   test_microsoft_internal_meetings_rooms_series_and_local_times_are_not_meetings);
     tcase_add_test(tc, test_microsoft_windows_zones_map_to_iana);
     tcase_add_test(tc, test_microsoft_graph_times_are_read_as_utc);
     tcase_add_test(tc, test_microsoft_notifications_are_checked_and_keyed);
