@@ -3,8 +3,8 @@
  *
  *   leadhub-bench [--database-url URL] [--build DIR] [--json FILE|-] [--duration S]
  *                 [--deliveries N] [--history N] [--quick] [--only
- * ingest|fresh|delivery|footprint|rescore] leadhub-bench load --port P [--connections N] [--batch
- * K]
+ * ingest|fresh|delivery|footprint|rescore|graph] leadhub-bench load --port P [--connections N]
+ * [--batch K]
  * [--duration S]
  *                 [--prefix ID] [--secret S]      (only the load generator, for profiling
  *                                                  a daemon started by hand)
@@ -22,6 +22,9 @@
  *   delivery   N queued deliveries to the `http` sink against a local receiver that
  *              answers 2xx at once, compared with the receiver's own rate.
  *   footprint  RSS idle with every plugin loaded and under load; exec to /readyz 200.
+ *   graph      the `microsoft` connector's backfill against the fake Graph enforcing
+ *              Outlook's per-mailbox limits (scaled in time): requests/s against the rate
+ *              allowed (floor 0.9), none refused (bench_graph.c).
  *   rescore    `leadhubd rescore --all` over fresh leads, the first time (every score
  *              written) and again (none changed), against bare writes of the same scores.
  *
@@ -731,7 +734,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: leadhub-bench [--database-url URL] [--build DIR] [--json FILE|-]\n"
             "                     [--duration SECONDS] [--deliveries N] [--history N] [--quick]\n"
-            "                     [--only ingest|fresh|delivery|footprint|rescore]\n"
+            "                     [--only ingest|fresh|delivery|footprint|rescore|graph]\n"
             "       leadhub-bench load --port P [--connections N] [--batch K]\n"
             "                     [--duration SECONDS] [--prefix ID] [--secret S]\n");
 }
@@ -909,6 +912,9 @@ int main(int argc, char **argv)
     }
     if (wanted(&o, "rescore") && broken == 0) {
         broken |= bench_run_rescore(o.admin_url, o.build, SECRET, o.quick, report) != 0;
+    }
+    if (wanted(&o, "graph") && broken == 0) {
+        broken |= bench_run_graph(o.admin_url, o.build, SECRET, o.quick, report) != 0;
     }
     load_average(report, "load_after");
     int failed = bench_report_close(report);
