@@ -385,6 +385,28 @@ START_TEST(test_microsoft_notifications_are_checked_and_keyed)
 }
 END_TEST
 
+START_TEST(test_microsoft_the_request_budget_is_a_sliding_window)
+{
+    struct microsoft budgeted = {.budget = 3, .budget_window_ms = 1000};
+    int64_t sent[3] = {0};
+    struct ms_mailbox box = {.sent = sent};
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(ms_budget_wait(&budgeted, &box, 100 + i), 0);
+        budget_expire(&budgeted, &box, 100 + i);
+        budget_spend(&budgeted, &box, 100 + i);
+    }
+    /* full: the first send leaves the window at 1100 */
+    ck_assert_int_eq(ms_budget_wait(&budgeted, &box, 600), 500);
+    budget_expire(&budgeted, &box, 1100);
+    ck_assert_int_eq(ms_budget_wait(&budgeted, &box, 1100), 0);
+    budget_spend(&budgeted, &box, 1100);
+    /* the ring wrapped: the next to leave is the second send, at 1101 */
+    ck_assert_int_eq(ms_budget_wait(&budgeted, &box, 1100), 1);
+    /* a mailbox-less request (a subscription delete) is never held */
+    ck_assert_int_eq(ms_budget_wait(&budgeted, NULL, 0), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("microsoft_map");
@@ -402,6 +424,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_microsoft_windows_zones_map_to_iana);
     tcase_add_test(tc, test_microsoft_graph_times_are_read_as_utc);
     tcase_add_test(tc, test_microsoft_notifications_are_checked_and_keyed);
+    tcase_add_test(tc, test_microsoft_the_request_budget_is_a_sliding_window);
     suite_add_tcase(s, tc);
     return s;
 }
