@@ -7,8 +7,8 @@
  * HubSpot's category says it is passing, else dead letters with HubSpot's message), the
  * others are done. A 400 refusing a whole request of several inputs is narrowed down:
  * inputs its message names fail and the rest go again; otherwise the request is split in
- * halves until the culprit stands alone, unless both halves fail alike (an error every
- * input shares, such as an unknown property, fails them all without more requests).
+ * halves until each culprit stands alone. An input is dead-lettered by a whole-request
+ * refusal only when it was named or refused alone.
  *
  * Results are matched to inputs by email, never by position (HubSpot does not promise
  * the inputs' order): when an answer's results lack their emails, the contacts are looked
@@ -200,7 +200,28 @@ static struct hubspot_batch_item *items_for(const struct hubspot_batch *batch, c
     return items;
 }
 
-/* A whole request of several inputs was refused (400-class): find the culprits. */
+/* True when every input of inputs[idx[0..n)] was written. */
+static bool all_written(const struct hubspot_batch *batch, const size_t *idx, size_t n)
+{
+    for (size_t j = 0; j < n; j++) {
+        if (batch->inputs[idx[j]].status != LH_OK) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * A whole request of several inputs was refused (400-class): find the culprits. An input
+ * is failed by a whole-request refusal only when the message names it or when it was
+ * refused alone: never for the company it kept, however alike the refusals look ([bad,
+ * bad, good, good] with one message for all must still write both good ones).
+ *
+ * Nobody named: halves. When the first half is written, the refusal was the second
+ * half's, so that half is split at once rather than sent whole again (for one input among
+ * n, about 2 log2(n) requests). An error every input shares costs the full halving tree,
+ * 2n - 1 requests with the first: each input has to be refused alone.
+ */
 static void narrow_down(struct hubspot_batch *batch, const size_t *idx, size_t n, bool by_id,
                         const char *reason)
 {
@@ -227,22 +248,14 @@ static void narrow_down(struct hubspot_batch *batch, const size_t *idx, size_t n
         }
         goto out;
     }
-    /* nobody named: halves. Both failing alike means an error every input shares. */
-    size_t half = n / 2;
-    send_chunk(batch, idx, half, by_id);
-    const struct hubspot_contact_input *first = &batch->inputs[idx[0]];
-    bool first_all_failed = true;
-    for (size_t j = 0; j < half; j++) {
-        first_all_failed &= batch->inputs[idx[j]].status == LH_PERMANENT;
+    const size_t *second = idx + n / 2;
+    size_t second_count = n - n / 2;
+    send_chunk(batch, idx, n / 2, by_id);
+    if (second_count > 1 && all_written(batch, idx, n / 2)) {
+        narrow_down(batch, second, second_count, by_id, reason);
+    } else {
+        send_chunk(batch, second, second_count, by_id);
     }
-    if (first_all_failed && half > 1 && first->message != NULL &&
-        strcmp(first->message, reason) == 0) {
-        for (size_t j = half; j < n; j++) {
-            input_fail(&batch->inputs[idx[j]], LH_PERMANENT, reason);
-        }
-        goto out;
-    }
-    send_chunk(batch, idx + half, n - half, by_id);
 out:
     free(items);
     free(rest);

@@ -495,15 +495,18 @@ END_TEST
     "Property values were not valid: [{\"isValid\":false,\"message\":\"N/A is not a valid "        \
     "phone number\",\"error\":\"INVALID_PHONE_NUMBER\",\"name\":\"phone\"}]"
 
-/* Delivers leads of `emails` in one batch and checks that emails[bad] alone failed,
- * permanently with HubSpot's message, and every other contact was written and linked. */
-static void assert_only_bad_fails(const char *const *emails, size_t n, size_t bad)
+#define NARROW_MAX 8
+
+/* Delivers leads of `emails` in one batch and checks that the emails whose bit is set in
+ * `bad` failed, permanently with HubSpot's message, and every other contact was written
+ * and linked. */
+static void assert_only_these_fail(const char *const *emails, size_t n, unsigned bad)
 {
-    json_t *events[4];
-    long leads[4];
-    lh_status_t results[4];
-    char *messages[4];
-    ck_assert_uint_le(n, 4);
+    json_t *events[NARROW_MAX];
+    long leads[NARROW_MAX];
+    lh_status_t results[NARROW_MAX];
+    char *messages[NARROW_MAX];
+    ck_assert_uint_le(n, NARROW_MAX);
     for (size_t i = 0; i < n; i++) {
         events[i] = lead_event("lead.created", emails[i], emails[i]);
         leads[i] = hh_lead(&h, emails[i]);
@@ -512,7 +515,7 @@ static void assert_only_bad_fails(const char *const *emails, size_t n, size_t ba
     for (size_t i = 0; i < n; i++) {
         char *contact = fake_hubspot_contact_id(h.fake, emails[i]);
         char *identity = identity_of(leads[i]);
-        if (i == bad) {
+        if (bad & (1u << i)) {
             ck_assert_int_eq(results[i], LH_PERMANENT);
             ck_assert_msg(messages[i] != NULL &&
                               strstr(messages[i], "N/A is not a valid phone number") != NULL,
@@ -529,6 +532,11 @@ static void assert_only_bad_fails(const char *const *emails, size_t n, size_t ba
         free(messages[i]);
         json_decref(events[i]);
     }
+}
+
+static void assert_only_bad_fails(const char *const *emails, size_t n, size_t bad)
+{
+    assert_only_these_fail(emails, n, 1u << bad);
 }
 
 START_TEST(test_hubspot_400_naming_no_input_still_writes_the_good_contacts)
@@ -551,7 +559,36 @@ START_TEST(test_hubspot_400_naming_no_input_still_writes_the_good_contacts)
 }
 END_TEST
 
-START_TEST(test_hubspot_400_shared_by_every_input_fails_them_all_in_few_requests)
+START_TEST(test_hubspot_400_alike_for_a_first_half_never_dead_letters_the_second_unsent)
+{
+    /* HubSpot refuses the whole request with one message for every bad input. That the
+     * first half fails alike says nothing of the second: its good contacts are written */
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    fake_hubspot_reject_whole_request(h.fake, true);
+    const char *bad[] = {"bad1@example.com", "bad2@example.com", "bad3@example.com",
+                         "bad4@example.com", "bad5@example.com"};
+    for (size_t i = 0; i < 5; i++) {
+        fake_hubspot_reject_email(h.fake, bad[i], "VALIDATION_ERROR", INVALID_PHONE_MESSAGE, 0);
+    }
+    const char *four[] = {bad[0], bad[1], "ann@example.com", "ben@example.com"};
+    assert_only_these_fail(four, 4, 0x3);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", UPSERT), 5);
+    /* three at the front of eight: the five good ones written, none dead-lettered */
+    const char *eight[] = {bad[2],           bad[3],           bad[4],           "c1@example.com",
+                           "c2@example.com", "c3@example.com", "c4@example.com", "c5@example.com"};
+    assert_only_these_fail(eight, 8, 0x7);
+    /* and in between */
+    fake_hubspot_reject_email(h.fake, "bad6@example.com", "VALIDATION_ERROR",
+                              INVALID_PHONE_MESSAGE, 0);
+    fake_hubspot_reject_email(h.fake, "bad7@example.com", "VALIDATION_ERROR",
+                              INVALID_PHONE_MESSAGE, 0);
+    const char *mixed[] = {"d1@example.com", "bad6@example.com", "d2@example.com",
+                           "d3@example.com", "d4@example.com",   "bad7@example.com"};
+    assert_only_these_fail(mixed, 6, 0x22);
+}
+END_TEST
+
+START_TEST(test_hubspot_400_shared_by_every_input_fails_each_refused_alone)
 {
     ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
     fake_hubspot_fail(h.fake, "POST", UPSERT, 400,
@@ -573,8 +610,17 @@ START_TEST(test_hubspot_400_shared_by_every_input_fails_them_all_in_few_requests
         free(messages[i]);
         json_decref(events[i]);
     }
-    /* the whole, then halves down to one input: never one request per input */
-    ck_assert_uint_le(fake_hubspot_count(h.fake, "POST", UPSERT), 5);
+    /* each input refused alone before it is dead-lettered (8 requests), plus the halving
+     * above them (the whole, 2 halves, 4 quarters): 2n - 1. Concluding from fewer would
+     * dead-letter good contacts that happen to follow bad ones (the test above). */
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", UPSERT), 15);
+    size_t alone = 0;
+    for (size_t i = 0; i < 15; i++) {
+        json_t *body = upsert_body(i);
+        alone += json_array_size(json_object_get(body, "inputs")) == 1;
+        json_decref(body);
+    }
+    ck_assert_uint_eq(alone, 8);
 }
 END_TEST
 
@@ -1077,7 +1123,9 @@ static Suite *sink_suite(void)
         tc, test_hubspot_upsert_result_lacking_its_email_is_looked_up_not_given_to_the_input_left);
     tcase_add_test(tc, test_hubspot_400_naming_one_input_resends_the_others);
     tcase_add_test(tc, test_hubspot_400_naming_no_input_still_writes_the_good_contacts);
-    tcase_add_test(tc, test_hubspot_400_shared_by_every_input_fails_them_all_in_few_requests);
+    tcase_add_test(tc,
+                   test_hubspot_400_alike_for_a_first_half_never_dead_letters_the_second_unsent);
+    tcase_add_test(tc, test_hubspot_400_shared_by_every_input_fails_each_refused_alone);
     tcase_add_test(
         tc, test_hubspot_429_ten_secondly_waits_the_window_hubspot_states_and_holds_later_calls);
     tcase_add_test(tc, test_hubspot_429_is_sent_again_once_the_window_passed);

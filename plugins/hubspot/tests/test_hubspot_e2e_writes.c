@@ -1,0 +1,159 @@
+/*
+ * test_hubspot_e2e_writes.c - what the hubspot plugin writes into HubSpot is what the hub
+ * knows, through the real daemon with PostgreSQL against the fake HubSpot: leads posted to
+ * a `webhook` instance are routed to the `hubspot` instance "crm".
+ *
+ *   - a whole-request 400 dead-letters only the contacts HubSpot refused alone or named:
+ *     good contacts sharing a batch with bad ones are written, however alike the refusals;
+ */
+#include <check.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon_harness.h"
+#include "fake_hubspot.h"
+#include "hubspot_daemon.h"
+#include "testdb.h"
+#include "testutil.h"
+#include "util.h"
+
+#define UPSERT "/crm/v3/objects/contacts/batch/upsert"
+
+static struct fake_hubspot *fake;
+static struct test_daemon td;
+static PGconn *db;
+
+static void setup(void)
+{
+    fake = fake_hubspot_start();
+    ck_assert_ptr_nonnull(fake);
+    td_init(&td, NULL);
+    hubspot_daemon_start(&td, fake, NULL);
+    db = testdb_connect(td.db_url);
+}
+
+static void teardown(void)
+{
+    if (db != NULL) {
+        PQfinish(db);
+        db = NULL;
+    }
+    if (td.pid != 0) {
+        int status = td_stop(&td);
+        if (status != 0) {
+            char *log = td_log(&td);
+            fprintf(stderr, "daemon exit %d:\n%s\n", status, log);
+            free(log);
+        }
+        ck_assert_int_eq(status, 0);
+    }
+    td_cleanup(&td);
+    fake_hubspot_stop(fake);
+}
+
+static long scalar(const char *sql)
+{
+    return testdb_scalar(db, sql);
+}
+
+static void post(const char *body)
+{
+    char *answer = NULL;
+    int status = td_post(&td, "inbound", HD_INBOUND_SECRET, body, &answer);
+    ck_assert_msg(status == 200, "POST answered %d: %s", status, answer);
+    free(answer);
+}
+
+static bool deliveries_settled(void *arg)
+{
+    return scalar("SELECT count(*) FROM deliveries WHERE status IN ('done', 'dead')") >=
+           *(long *)arg;
+}
+
+/* The status of the delivery of the event with this source_id. Malloc'd. */
+static char *delivery_status(const char *source_id)
+{
+    char *sql = util_printf("SELECT d.status FROM deliveries d JOIN events e ON e.id = "
+                            "d.event_id WHERE e.source_id = '%s'",
+                            source_id);
+    char *status = testdb_text(db, sql);
+    free(sql);
+    ck_assert_msg(status != NULL, "no delivery of %s", source_id);
+    return status;
+}
+
+static void assert_delivery(const char *source_id, const char *expected)
+{
+    char *status = delivery_status(source_id);
+    ck_assert_msg(strcmp(status, expected) == 0, "%s: %s, expected %s", source_id, status,
+                  expected);
+    free(status);
+}
+
+/* HubSpot's 400 for an invalid property value: it names the property, not the input. */
+#define INVALID_PHONE_MESSAGE                                                                      \
+    "Property values were not valid: [{\"isValid\":false,\"message\":\"N/A is not a valid "        \
+    "phone number\",\"error\":\"INVALID_PHONE_NUMBER\",\"name\":\"phone\"}]"
+
+START_TEST(test_hubspot_e2e_good_contacts_after_bad_ones_are_written_not_dead_lettered)
+{
+    fake_hubspot_reject_whole_request(fake, true);
+    fake_hubspot_reject_email(fake, "bad1@example.com", "VALIDATION_ERROR", INVALID_PHONE_MESSAGE,
+                              0);
+    fake_hubspot_reject_email(fake, "bad2@example.com", "VALIDATION_ERROR", INVALID_PHONE_MESSAGE,
+                              0);
+    post("[{\"type\":\"lead.created\",\"source_id\":\"n-1\",\"occurred_at\":"
+         "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"bad1@example.com\",\"phone\":\"N/A\"}},"
+         "{\"type\":\"lead.created\",\"source_id\":\"n-2\",\"occurred_at\":"
+         "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"bad2@example.com\",\"phone\":\"N/A\"}},"
+         "{\"type\":\"lead.created\",\"source_id\":\"n-3\",\"occurred_at\":"
+         "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"ann@example.com\"}},"
+         "{\"type\":\"lead.created\",\"source_id\":\"n-4\",\"occurred_at\":"
+         "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"ben@example.com\"}}]");
+    long four = 4;
+    ck_assert(td_wait_until(deliveries_settled, &four, 30000));
+    /* the four went to HubSpot in one request: that is the case at stake */
+    json_t *first = NULL;
+    struct fake_hubspot_request request = fake_hubspot_find(fake, "POST", UPSERT, 0);
+    first = json_loads(request.body, 0, NULL);
+    fake_hubspot_request_free(&request);
+    ck_assert_msg(json_array_size(json_object_get(first, "inputs")) == 4,
+                  "the dispatcher did not hand the four over in one batch");
+    json_decref(first);
+    assert_delivery("n-1", "dead");
+    assert_delivery("n-2", "dead");
+    assert_delivery("n-3", "done");
+    assert_delivery("n-4", "done");
+    char *error = testdb_text(db, "SELECT min(d.last_error) FROM deliveries d WHERE d.status = "
+                                  "'dead'");
+    ck_assert_msg(strstr(error, "N/A is not a valid phone number") != NULL, "%s", error);
+    free(error);
+    char *ann = fake_hubspot_contact_id(fake, "ann@example.com");
+    char *ben = fake_hubspot_contact_id(fake, "ben@example.com");
+    ck_assert_ptr_nonnull(ann);
+    ck_assert_ptr_nonnull(ben);
+    ck_assert_uint_eq(fake_hubspot_contact_count(fake), 2);
+    /* [bad, bad, good, good], [bad, bad], [bad], [bad], [good, good] */
+    ck_assert_uint_eq(fake_hubspot_count(fake, "POST", UPSERT), 5);
+    free(ann);
+    free(ben);
+}
+END_TEST
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    Suite *s = suite_create("hubspot_e2e_writes");
+    TCase *tc = tcase_create("writes");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc,
+                   test_hubspot_e2e_good_contacts_after_bad_ones_are_written_not_dead_lettered);
+    suite_add_tcase(s, tc);
+    int rc = tu_run_suite(s);
+    curl_global_cleanup();
+    return rc;
+}
