@@ -232,8 +232,16 @@ struct hubspot_batch_item {
     bool failed;
     bool retryable;
     bool unidentified; /* failed because results lacked the key: which one is its is unknown */
+    char existing[HUBSPOT_ID_MAX]; /* failed as a conflict: the object that holds the key */
     char message[HUBSPOT_MESSAGE_MAX + 64];
 };
+
+/*
+ * hubspot_existing_id - the id in HubSpot's conflict message, "Contact already exists.
+ * Existing ID: N" (also "A contact with email X already exists. Existing ID: N"), into out
+ * (HUBSPOT_ID_MAX bytes). False when the message names no existing object.
+ */
+bool hubspot_existing_id(const char *message, char *out);
 
 /*
  * hubspot_batch_results - reads a batch answer (200 or 207) into items[]: each result is
@@ -242,7 +250,8 @@ struct hubspot_batch_item {
  * result); each error of a 207 to the inputs its context or message names. Inputs left
  * without a result, while results without the key remain, fail retryable and
  * `unidentified` (the caller may look them up by key); the others fail with the errors no
- * input claimed (or "HubSpot returned no result for it").
+ * input claimed (or "HubSpot returned no result for it"). An input failed by a conflict
+ * naming the object that already holds its key gets that object's id in `existing`.
  *   body: BORROWED. Returns the number of failed items.
  */
 size_t hubspot_batch_results(const json_t *body, const char *match_property,

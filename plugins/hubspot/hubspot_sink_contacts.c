@@ -10,6 +10,11 @@
  * halves until each culprit stands alone. An input is dead-lettered by a whole-request
  * refusal only when it was named or refused alone.
  *
+ * A 409 "Contact already exists. Existing ID: N" (an input's email is one of contact N's
+ * additional addresses, so HubSpot will not create another contact for it) is resolved to
+ * an update of contact N by id, which becomes the lead's identity; in a request of several
+ * inputs it is first narrowed down to the input it is about.
+ *
  * Results are matched to inputs by email, never by position (HubSpot does not promise
  * the inputs' order): when an answer's results lack their emails, the contacts are looked
  * up by email with one batch read, and an input still unknown is retried.
@@ -200,6 +205,64 @@ static struct hubspot_batch_item *items_for(const struct hubspot_batch *batch, c
     return items;
 }
 
+/*
+ * HubSpot would not create a contact for input k's email because contact `existing` holds
+ * that address already (among its additional addresses: "Contact already exists. Existing
+ * ID: N"). That contact is the person: it is updated by id instead, its addresses left as
+ * they are, and becomes the identity of the leads written (so a replay meets no conflict:
+ * the write is done).
+ */
+static void resolve_conflict(struct hubspot_batch *batch, size_t k, const char *existing)
+{
+    struct hubspot *hs = batch->hs;
+    struct hubspot_contact_input *input = &batch->inputs[k];
+    json_t *properties = json_deep_copy(input->properties);
+    json_t *body = NULL;
+    struct hubspot_response response = {0};
+    if (properties == NULL || json_object_del(properties, "email") != 0) {
+        input_fail(input, LH_RETRY, "out of memory");
+        goto out;
+    }
+    hs->host->log(batch->ctx, LH_LOG_INFO,
+                  "HubSpot has this address on contact %s already: that contact is updated",
+                  existing);
+    hs->host->counter_add(batch->ctx, "hubspot_conflicts_resolved_total", NULL, NULL, 1);
+    int64_t updated_ms = -1;
+    if (json_object_size(properties) > 0) {
+        body = json_pack("{s:[{s:s, s:O}]}", "inputs", "id", existing, "properties", properties);
+        lh_status_t status =
+            body != NULL ? hubspot_call(hs, batch->ctx, "POST", PATH_UPDATE, body, &response)
+                         : LH_RETRY;
+        if (status != LH_OK || !json_is_object(response.body)) {
+            status = status == LH_OK ? LH_RETRY : status;
+            hubspot_batch_note_failure(batch, status, response.reason);
+            input_fail(input, status, response.reason);
+            goto out;
+        }
+        struct hubspot_batch_item item = {.key = existing};
+        hubspot_batch_results(response.body, NULL, &item, 1);
+        if (item.failed) {
+            char reason[HUBSPOT_MESSAGE_MAX + 160];
+            snprintf(reason, sizeof(reason),
+                     "HubSpot refused contact %s, which holds this address: %s", existing,
+                     item.message);
+            input_fail(input, item.retryable ? LH_RETRY : LH_PERMANENT, reason);
+            goto out;
+        }
+        updated_ms = item.updated_ms;
+    }
+    /* what was written (and is remembered against echoes) is all but the address */
+    json_decref(input->properties);
+    input->properties = properties;
+    properties = NULL;
+    snprintf(input->id, sizeof(input->id), "%s", existing);
+    record_success(batch, k, updated_ms);
+out:
+    hubspot_response_clear(&response);
+    json_decref(body);
+    json_decref(properties);
+}
+
 /* True when every input of inputs[idx[0..n)] was written. */
 static bool all_written(const struct hubspot_batch *batch, const size_t *idx, size_t n)
 {
@@ -223,7 +286,7 @@ static bool all_written(const struct hubspot_batch *batch, const size_t *idx, si
  * 2n - 1 requests with the first: each input has to be refused alone.
  */
 static void narrow_down(struct hubspot_batch *batch, const size_t *idx, size_t n, bool by_id,
-                        const char *reason)
+                        const char *reason, bool conflict)
 {
     struct hubspot_batch_item *items = items_for(batch, idx, n);
     size_t *rest = calloc(n, sizeof(*rest));
@@ -237,7 +300,9 @@ static void narrow_down(struct hubspot_batch *batch, const size_t *idx, size_t n
     if (named > 0) {
         size_t rest_count = 0;
         for (size_t j = 0; j < n; j++) {
-            if (items[j].failed) {
+            if (items[j].failed && conflict) {
+                send_chunk(batch, &idx[j], 1, by_id); /* alone, its conflict is resolved */
+            } else if (items[j].failed) {
                 input_fail(&batch->inputs[idx[j]], LH_PERMANENT, reason);
             } else {
                 rest[rest_count++] = idx[j];
@@ -251,8 +316,9 @@ static void narrow_down(struct hubspot_batch *batch, const size_t *idx, size_t n
     const size_t *second = idx + n / 2;
     size_t second_count = n - n / 2;
     send_chunk(batch, idx, n / 2, by_id);
-    if (second_count > 1 && all_written(batch, idx, n / 2)) {
-        narrow_down(batch, second, second_count, by_id, reason);
+    /* (a conflict resolved in the first half says nothing of the second) */
+    if (!conflict && second_count > 1 && all_written(batch, idx, n / 2)) {
+        narrow_down(batch, second, second_count, by_id, reason, conflict);
     } else {
         send_chunk(batch, second, second_count, by_id);
     }
@@ -316,6 +382,10 @@ static void send_chunk(struct hubspot_batch *batch, const size_t *idx, size_t n,
                            "could it be looked up by email: sent again later");
                 continue;
             }
+            if (items[j].failed && items[j].existing[0] != '\0' && !by_id) {
+                resolve_conflict(batch, idx[j], items[j].existing);
+                continue;
+            }
             if (items[j].failed) {
                 char reason[HUBSPOT_MESSAGE_MAX + 128];
                 snprintf(reason, sizeof(reason), "HubSpot refused this contact: %s",
@@ -335,8 +405,14 @@ static void send_chunk(struct hubspot_batch *batch, const size_t *idx, size_t n,
         free(items);
         goto out;
     }
+    char existing[HUBSPOT_ID_MAX];
+    if (status == LH_PERMANENT && n == 1 && !by_id && response.status == 409 &&
+        hubspot_existing_id(response.message, existing)) {
+        resolve_conflict(batch, idx[0], existing);
+        goto out;
+    }
     if (status == LH_PERMANENT && n > 1 && response.status >= 400 && response.status < 500) {
-        narrow_down(batch, idx, n, by_id, response.reason);
+        narrow_down(batch, idx, n, by_id, response.reason, response.status == 409);
         goto out;
     }
     hubspot_batch_note_failure(batch, status, response.reason);

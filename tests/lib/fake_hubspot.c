@@ -173,6 +173,27 @@ static struct object *contact_by_email(struct fake_hubspot *hs, const char *emai
     return o->deleted ? NULL : o;
 }
 
+/* The contact holding email among its additional addresses (hs_additional_emails,
+ * separated by ';'), or NULL. */
+static struct object *contact_by_additional_email(struct fake_hubspot *hs, const char *email)
+{
+    size_t len = strlen(email);
+    for (size_t i = 0; i < hs->contacts.count; i++) {
+        struct object *o = &hs->contacts.items[i];
+        const char *list =
+            json_string_value(json_object_get(o->properties, "hs_additional_emails"));
+        for (const char *p = list; p != NULL && *p != '\0' && !o->deleted;) {
+            const char *end = strchr(p, ';');
+            size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+            if (n == len && strncasecmp(p, email, len) == 0) {
+                return o;
+            }
+            p = end != NULL ? end + 1 : NULL;
+        }
+    }
+    return NULL;
+}
+
 /* Sets the standard properties HubSpot keeps on every object. */
 static void stamp(struct object *o, const char *modified_property, bool is_new)
 {
@@ -243,6 +264,21 @@ static struct answer error_reply(int status, const char *category, const char *m
 {
     return reply(status, json_pack("{s:s, s:s, s:s, s:s}", "status", "error", "message", message,
                                    "correlationId", "0f9a2a9c-fake", "category", category));
+}
+
+/* HubSpot's 409 for a write that would give a second contact an address contact `id`
+ * has (the body of its contacts API since 2023: the old message, plus errors[]). */
+static struct answer conflict_reply(const char *id, const char *email)
+{
+    char *message = util_printf("Contact already exists. Existing ID: %s", id);
+    char *detail = util_printf("A contact with email %s already exists. Existing ID: %s", email, id);
+    json_t *body = json_pack("{s:s, s:[{s:s, s:s}], s:s, s:s, s:s, s:s}", "message", message,
+                             "errors", "message", detail, "in", "email", "status", "error",
+                             "correlationId", "b6881283-fake", "category",
+                             "OBJECT_ALREADY_EXISTS", "error", "CONTACT_EXISTS");
+    free(message);
+    free(detail);
+    return reply(409, body);
 }
 
 /* --- OAuth ---------------------------------------------------------------------------- */
@@ -485,6 +521,19 @@ static struct answer contacts_upsert(struct fake_hubspot *hs, const json_t *requ
                 free(message);
                 return a;
             }
+        }
+    }
+    /* Upserts match the primary address alone: an input whose email is another contact's
+     * additional address would create a second contact with it. HubSpot refuses the whole
+     * request, naming the contact that holds it (as its batch create does). */
+    json_array_foreach(inputs, i, input)
+    {
+        const char *email = json_string_value(json_object_get(input, "id"));
+        struct object *holder = email != NULL && contact_by_email(hs, email) == NULL
+                                    ? contact_by_additional_email(hs, email)
+                                    : NULL;
+        if (holder != NULL) {
+            return conflict_reply(holder->id, email);
         }
     }
     json_t *results = json_array();

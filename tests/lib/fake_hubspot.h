@@ -9,7 +9,10 @@
  *   POST /crm/v3/objects/contacts/batch/upsert   idProperty email; 200, or 207 with the
  *                                            rejected inputs' errors; 400 for duplicate
  *                                            ids, more than 100 inputs, or (when asked) a
- *                                            rejected email failing the whole request
+ *                                            rejected email failing the whole request;
+ *                                            409 "Contact already exists. Existing ID: N"
+ *                                            for an email that is contact N's additional
+ *                                            address (hs_additional_emails, ';'-separated)
  *   POST /crm/v3/objects/{contacts,deals}/batch/{read,update}   207 for unknown ids
  *   POST /crm/v3/objects/{contacts,deals}/search   lastmodifieddate / hs_lastmodifieddate
  *                                            GTE filter, ascending sort, `after` offsets,

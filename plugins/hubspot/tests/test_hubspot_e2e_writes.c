@@ -5,6 +5,8 @@
  *
  *   - a whole-request 400 dead-letters only the contacts HubSpot refused alone or named:
  *     good contacts sharing a batch with bad ones are written, however alike the refusals;
+ *   - HubSpot's 409 "Contact already exists. Existing ID: N" (the lead's address is one of
+ *     contact N's) is an update of contact N, which becomes the lead's identity;
  */
 #include <check.h>
 #include <curl/curl.h>
@@ -143,6 +145,40 @@ START_TEST(test_hubspot_e2e_good_contacts_after_bad_ones_are_written_not_dead_le
 }
 END_TEST
 
+START_TEST(test_hubspot_e2e_409_existing_contact_is_updated_and_becomes_the_leads_identity)
+{
+    /* the lead's address is an additional address of Grace's contact in HubSpot: HubSpot
+     * answers 409 "Contact already exists. Existing ID: N" to the upsert */
+    char *grace = fake_hubspot_contact_add(fake,
+                                           "{\"email\":\"grace.hopper@navy.example\","
+                                           "\"hs_additional_emails\":\"grace@navy.example\"}",
+                                           0);
+    post("{\"type\":\"lead.created\",\"source_id\":\"c-1\",\"occurred_at\":"
+         "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"grace@navy.example\",\"first_name\":"
+         "\"Grace\",\"last_name\":\"Hopper\",\"company\":\"US Navy\"}}");
+    long one = 1;
+    ck_assert(td_wait_until(deliveries_settled, &one, 30000));
+    assert_delivery("c-1", "done");
+    ck_assert_int_eq(scalar("SELECT attempts FROM deliveries"), 1);
+    char *sql = util_printf("SELECT count(*) FROM lead_identities i JOIN leads l ON l.id = "
+                            "i.lead_id WHERE i.source = 'crm' AND i.external_id = '%s' AND "
+                            "l.email = 'grace@navy.example'",
+                            grace);
+    ck_assert_int_eq(scalar(sql), 1);
+    free(sql);
+    ck_assert_uint_eq(fake_hubspot_contact_count(fake), 1);
+    char *text = fake_hubspot_contact(fake, grace);
+    json_t *contact = json_loads(text, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(contact, "email")),
+                     "grace.hopper@navy.example");
+    ck_assert_str_eq(json_string_value(json_object_get(contact, "firstname")), "Grace");
+    ck_assert_str_eq(json_string_value(json_object_get(contact, "company")), "US Navy");
+    json_decref(contact);
+    free(text);
+    free(grace);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -152,6 +188,8 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc,
                    test_hubspot_e2e_good_contacts_after_bad_ones_are_written_not_dead_lettered);
+    tcase_add_test(tc,
+                   test_hubspot_e2e_409_existing_contact_is_updated_and_becomes_the_leads_identity);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
     curl_global_cleanup();

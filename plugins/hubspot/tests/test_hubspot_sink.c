@@ -986,6 +986,75 @@ START_TEST(test_hubspot_lead_without_email_is_written_by_its_hubspot_id_or_held)
 }
 END_TEST
 
+START_TEST(test_hubspot_409_existing_contact_is_updated_by_id_and_becomes_the_identity)
+{
+    /* grace@navy.example is an additional address of Grace's contact: HubSpot will not
+     * create another contact for it, and says which contact has it */
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    char *grace = fake_hubspot_contact_add(
+        h.fake,
+        "{\"email\":\"grace.hopper@navy.example\",\"hs_additional_emails\":"
+        "\"g.hopper@old.example;grace@navy.example\",\"firstname\":\"G.\"}",
+        0);
+    long lead = hh_lead(&h, "grace@navy.example");
+    json_t *alone = lead_event("lead.created", "c-1", "grace@navy.example");
+    char *error = NULL;
+    ck_assert_int_eq(hh_deliver(&h, alone, lead, &error, NULL), LH_OK);
+    free(error);
+    ck_assert_uint_eq(fake_hubspot_contact_count(h.fake), 1);
+    char *properties = fake_hubspot_contact(h.fake, grace);
+    json_t *contact = json_loads(properties, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(contact, "email")),
+                     "grace.hopper@navy.example");
+    ck_assert_str_eq(json_string_value(json_object_get(contact, "firstname")), "Ada");
+    ck_assert_str_eq(json_string_value(json_object_get(contact, "jobtitle")), "VP Engineering");
+    json_decref(contact);
+    free(properties);
+    char *identity = identity_of(lead);
+    ck_assert_str_eq(identity, grace);
+    free(identity);
+    /* the update by id carried everything but the address */
+    json_t *update = hh_request_json(&h, "POST", "/crm/v3/objects/contacts/batch/update", 0);
+    const json_t *input = json_array_get(json_object_get(update, "inputs"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(input, "id")), grace);
+    ck_assert_ptr_null(json_object_get(json_object_get(input, "properties"), "email"));
+    json_decref(update);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_conflicts_resolved_total", NULL, NULL), 1);
+
+    /* in a batch: the conflict is narrowed down to its input and resolved, the others
+     * written as usual */
+    char *alan = fake_hubspot_contact_add(
+        h.fake, "{\"email\":\"alan@bletchley.example\",\"hs_additional_emails\":"
+                "\"alan@old.example\"}",
+        0);
+    const char *emails[] = {"a@example.com", "b@example.com", "alan@old.example",
+                            "c@example.com"};
+    json_t *events[4];
+    long leads[4];
+    lh_status_t results[4];
+    char *messages[4];
+    for (size_t i = 0; i < 4; i++) {
+        events[i] = lead_event("lead.updated", emails[i], emails[i]);
+        leads[i] = hh_lead(&h, emails[i]);
+    }
+    hh_deliver_batch(&h, events, leads, 4, results, messages, NULL);
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_msg(results[i] == LH_OK, "%s: %s", emails[i], messages[i]);
+        char *id = identity_of(leads[i]);
+        char *expected = i == 2 ? strdup(alan) : fake_hubspot_contact_id(h.fake, emails[i]);
+        ck_assert_str_eq(id, expected);
+        free(expected);
+        free(id);
+        free(messages[i]);
+        json_decref(events[i]);
+    }
+    ck_assert_uint_eq(fake_hubspot_contact_count(h.fake), 5);
+    free(alan);
+    free(grace);
+    json_decref(alone);
+}
+END_TEST
+
 START_TEST(test_hubspot_writes_to_the_contact_of_the_lead_the_hub_resolved)
 {
     ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
@@ -1146,6 +1215,8 @@ static Suite *sink_suite(void)
     tcase_add_test(tc, test_hubspot_unsupported_event_type_is_permanent);
     tcase_add_test(tc, test_hubspot_lead_without_email_is_written_by_its_hubspot_id_or_held);
     tcase_add_test(tc, test_hubspot_writes_to_the_contact_of_the_lead_the_hub_resolved);
+    tcase_add_test(tc,
+                   test_hubspot_409_existing_contact_is_updated_by_id_and_becomes_the_identity);
     tcase_add_test(tc, test_hubspot_init_refuses_settings_that_cannot_work);
     tcase_add_test(tc, test_hubspot_settings_refuse_a_literal_secret);
     suite_add_tcase(s, tc);
