@@ -38,7 +38,8 @@ struct failure {
     char *body;
     char *header;
     int times;
-    int skip; /* matching requests to let through first */
+    int skip;       /* matching requests to let through first */
+    bool carry_out; /* the request is carried out first: only its answer is lost */
 };
 
 struct rejection {
@@ -835,6 +836,48 @@ static struct answer deal_associations(struct fake_hubspot *hs, const json_t *re
     return reply(json_array_size(errors) > 0 ? 207 : 200, batch_answer(results, errors));
 }
 
+/* The meetings associated with each contact (v4 batch read, contacts -> meetings): 207
+ * NO_ASSOCIATIONS_FOUND for a contact without any, as for deals. */
+static struct answer contact_meetings(struct fake_hubspot *hs, const json_t *request)
+{
+    json_t *results = json_array();
+    json_t *errors = json_array();
+    size_t i;
+    const json_t *input;
+    json_array_foreach(json_object_get(request, "inputs"), i, input)
+    {
+        const char *id = json_string_value(json_object_get(input, "id"));
+        json_t *to = json_array();
+        for (size_t m = 0; id != NULL && m < hs->meetings.count; m++) {
+            const struct object *o = &hs->meetings.items[m];
+            size_t j;
+            const json_t *contact;
+            json_array_foreach(o->contacts, j, contact)
+            {
+                const char *contact_id = json_string_value(json_object_get(contact, "id"));
+                if (!o->deleted && contact_id != NULL && strcmp(contact_id, id) == 0) {
+                    /* contact -> meeting is the other direction's type id */
+                    json_array_append_new(
+                        to, json_pack("{s:I, s:[{s:s, s:i, s:n}]}", "toObjectId",
+                                      (json_int_t)atoll(o->id), "associationTypes", "category",
+                                      "HUBSPOT_DEFINED", "typeId", 199, "label"));
+                    break;
+                }
+            }
+        }
+        if (json_array_size(to) == 0) {
+            json_decref(to);
+            json_array_append_new(errors, json_pack("{s:s, s:s, s:s, s:{s:[s?]}}", "status",
+                                                    "error", "category", "NO_ASSOCIATIONS_FOUND",
+                                                    "message", "No meetings are associated",
+                                                    "context", "fromObjectId", id));
+            continue;
+        }
+        json_array_append_new(results, json_pack("{s:{s:s}, s:o}", "from", "id", id, "to", to));
+    }
+    return reply(json_array_size(errors) > 0 ? 207 : 200, batch_answer(results, errors));
+}
+
 /* A rep edits a contact (the mutex held): properties change, lastmodifieddate moves. */
 static void contact_edit(struct fake_hubspot *hs, const char *id, const char *properties_json,
                          int64_t modified_ms)
@@ -853,11 +896,12 @@ static void contact_edit(struct fake_hubspot *hs, const char *id, const char *pr
 /* --- dispatch ------------------------------------------------------------------------- */
 
 static bool scripted_failure(struct fake_hubspot *hs, const char *method, const char *path,
-                             struct answer *a)
+                             bool carried_out, struct answer *a)
 {
     for (size_t i = 0; i < hs->failure_count; i++) {
         struct failure *f = &hs->failures[i];
-        if (f->times > 0 && (f->method == NULL || strcmp(f->method, method) == 0) &&
+        if (f->times > 0 && f->carry_out == carried_out &&
+            (f->method == NULL || strcmp(f->method, method) == 0) &&
             strncmp(path, f->prefix, strlen(f->prefix)) == 0) {
             if (f->skip > 0) {
                 f->skip--;
@@ -873,11 +917,11 @@ static bool scripted_failure(struct fake_hubspot *hs, const char *method, const 
     return false;
 }
 
-static struct answer route(struct fake_hubspot *hs, const char *method, const char *path,
-                           const char *body, const char *authorization)
+static struct answer route_request(struct fake_hubspot *hs, const char *method, const char *path,
+                                   const char *body, const char *authorization)
 {
     struct answer a = {0};
-    if (scripted_failure(hs, method, path, &a)) {
+    if (scripted_failure(hs, method, path, false, &a)) {
         return a;
     }
     if (strcmp(method, "POST") == 0 &&
@@ -926,10 +970,29 @@ static struct answer route(struct fake_hubspot *hs, const char *method, const ch
         a = associate_meetings(hs, request);
     } else if (post && strcmp(path, "/crm/v4/associations/deals/contacts/batch/read") == 0) {
         a = deal_associations(hs, request);
+    } else if (post && strcmp(path, "/crm/v3/objects/meetings/batch/read") == 0) {
+        a = batch_read(hs, &hs->meetings, "hs_lastmodifieddate", "MEETING", request);
+    } else if (post && strcmp(path, "/crm/v4/associations/contacts/meetings/batch/read") == 0) {
+        a = contact_meetings(hs, request);
     } else {
         a = error_reply(404, "OBJECT_NOT_FOUND", "no such endpoint in the fake");
     }
     json_decref(request);
+    return a;
+}
+
+/* A request, and the answer that reaches the client: the one scripted to replace it when
+ * its answer is to be lost (the work done all the same). */
+static struct answer route(struct fake_hubspot *hs, const char *method, const char *path,
+                           const char *body, const char *authorization)
+{
+    struct answer a = route_request(hs, method, path, body, authorization);
+    struct answer lost = {0};
+    if (a.status < 300 && scripted_failure(hs, method, path, true, &lost)) {
+        free(a.body);
+        free(a.header);
+        a = lost;
+    }
     return a;
 }
 
@@ -1356,8 +1419,21 @@ void fake_hubspot_fail_later(struct fake_hubspot *hs, const char *method, const 
             header != NULL ? strdup(header) : NULL,
             times,
             skip,
+            false,
         };
     }
+    pthread_mutex_unlock(&hs->mutex);
+}
+
+void fake_hubspot_lose_answers(struct fake_hubspot *hs, const char *method, const char *path_prefix,
+                               int times)
+{
+    fake_hubspot_fail(hs, method, path_prefix, 504,
+                      "<html><body><h1>504 Gateway Time-out</h1>The server didn't respond in "
+                      "time.</body></html>",
+                      NULL, times);
+    pthread_mutex_lock(&hs->mutex);
+    hs->failures[hs->failure_count - 1].carry_out = true;
     pthread_mutex_unlock(&hs->mutex);
 }
 

@@ -18,7 +18,9 @@
  *                                            GTE filter, ascending sort, `after` offsets,
  *                                            400 past the 10,000-result cap; a contact
  *                                            edited between two pages (when asked)
- *   POST /crm/v3/objects/meetings, PATCH /crm/v3/objects/meetings/{id} (404 when gone)
+ *   POST /crm/v3/objects/meetings, PATCH /crm/v3/objects/meetings/{id} (404 when gone),
+ *   POST /crm/v3/objects/meetings/batch/read
+ *   POST /crm/v4/associations/contacts/meetings/batch/read
  *   GET  /crm/v4/associations/meetings/contacts/labels
  *   POST /crm/v4/associations/meetings/contacts/batch/create
  *   POST /crm/v4/associations/deals/contacts/batch/read
@@ -141,6 +143,12 @@ void fake_hubspot_fail(struct fake_hubspot *hs, const char *method, const char *
 /* The same, once `skip` matching requests have been answered normally. */
 void fake_hubspot_fail_later(struct fake_hubspot *hs, const char *method, const char *path_prefix,
                              int skip, int status, const char *body, const char *header, int times);
+
+/* The next `times` matching requests are carried out, but their answers are lost on the
+ * way back: the client gets a 504 from HubSpot's edge instead (as when HubSpot took the
+ * write and its answer timed out). */
+void fake_hubspot_lose_answers(struct fake_hubspot *hs, const char *method, const char *path_prefix,
+                               int times);
 
 /*
  * fake_hubspot_rate_limit - the next `times` matching requests answer HubSpot's 429: the

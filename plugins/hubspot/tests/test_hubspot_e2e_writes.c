@@ -7,6 +7,8 @@
  *     good contacts sharing a batch with bad ones are written, however alike the refusals;
  *   - HubSpot's 409 "Contact already exists. Existing ID: N" (the lead's address is one of
  *     contact N's) is an update of contact N, which becomes the lead's identity;
+ *   - a meeting whose creation HubSpot carried out but whose answer was lost is not
+ *     created again by the retry;
  */
 #include <check.h>
 #include <curl/curl.h>
@@ -179,6 +181,33 @@ START_TEST(test_hubspot_e2e_409_existing_contact_is_updated_and_becomes_the_lead
 }
 END_TEST
 
+START_TEST(test_hubspot_e2e_meeting_whose_creation_answer_was_lost_is_created_once)
+{
+    /* HubSpot creates the engagement; its answer is lost (a 504 from its edge) and the
+     * dispatcher tries again */
+    fake_hubspot_lose_answers(fake, "POST", "/crm/v3/objects/meetings", 1);
+    post("{\"type\":\"meeting.scheduled\",\"source_id\":\"m-1\",\"occurred_at\":"
+         "\"2026-11-27T10:05:00Z\",\"lead\":{\"email\":\"ada@analytical.example\"},"
+         "\"meeting\":{\"external_id\":\"7f3a\",\"title\":\"Intro call\",\"starts_at\":"
+         "\"2026-12-01T15:00:00Z\",\"ends_at\":\"2026-12-01T15:30:00Z\",\"attendees\":[{"
+         "\"email\":\"ada@analytical.example\"}]}}");
+    long one = 1;
+    ck_assert(td_wait_until(deliveries_settled, &one, 30000));
+    assert_delivery("m-1", "done");
+    ck_assert_int_eq(scalar("SELECT attempts FROM deliveries"), 2);
+    ck_assert_uint_eq(fake_hubspot_meeting_count(fake), 1);
+    char *text = fake_hubspot_meeting(fake, 0);
+    json_t *meeting = json_loads(text, 0, NULL);
+    char *contact = fake_hubspot_contact_id(fake, "ada@analytical.example");
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(meeting, "contacts"), 0), "id")),
+                     contact);
+    free(contact);
+    json_decref(meeting);
+    free(text);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -190,6 +219,7 @@ int main(void)
                    test_hubspot_e2e_good_contacts_after_bad_ones_are_written_not_dead_lettered);
     tcase_add_test(tc,
                    test_hubspot_e2e_409_existing_contact_is_updated_and_becomes_the_leads_identity);
+    tcase_add_test(tc, test_hubspot_e2e_meeting_whose_creation_answer_was_lost_is_created_once);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
     curl_global_cleanup();

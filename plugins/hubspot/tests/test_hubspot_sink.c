@@ -783,7 +783,8 @@ START_TEST(test_hubspot_meeting_scheduled_creates_an_engagement_associated_with_
         "\"Intro call\",\"hs_meeting_start_time\":\"2026-12-28T15:00:00.000Z\","
         "\"hs_meeting_end_time\":\"2026-12-28T15:30:00.000Z\",\"hs_meeting_location\":\"Google "
         "Meet\",\"hs_meeting_external_url\":\"https://meet.example/abc\",\"hs_meeting_outcome\":"
-        "\"SCHEDULED\"},\"associations\":[{\"to\":{\"id\":\"%s\"},\"types\":[{"
+        "\"SCHEDULED\",\"hs_internal_meeting_notes\":\"leadhub-ref:meeting:calendar:7f3a\"},"
+        "\"associations\":[{\"to\":{\"id\":\"%s\"},\"types\":[{"
         "\"associationCategory\":\"HUBSPOT_DEFINED\",\"associationTypeId\":9200}]},{\"to\":{"
         "\"id\":\"%s\"},\"types\":[{\"associationCategory\":\"HUBSPOT_DEFINED\","
         "\"associationTypeId\":9200}]}]}",
@@ -862,6 +863,61 @@ START_TEST(test_hubspot_meeting_canceled_sets_the_outcome_canceled)
     free(meeting);
     json_decref(scheduled);
     json_decref(canceled);
+}
+END_TEST
+
+/* POST /crm/v3/objects/meetings requests (not .../meetings/batch/read). */
+static size_t meeting_creations(void)
+{
+    return fake_hubspot_count(h.fake, "POST", MEETINGS) -
+           fake_hubspot_count(h.fake, "POST", MEETINGS "/");
+}
+
+START_TEST(test_hubspot_meeting_creation_whose_answer_was_lost_is_not_made_twice)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    long lead = hh_lead(&h, "ada@analytical.example");
+    /* another meeting of the same contact, whose marker starts like this one's */
+    json_t *other = meeting_event("meeting.scheduled", "2026-12-27T15:00:00.000Z", "x@y.example");
+    json_object_set_new(json_object_get(other, "meeting"), "external_id", json_string("7f3ab"));
+    ck_assert_int_eq(hh_deliver(&h, other, lead, NULL, NULL), LH_OK);
+    ck_assert_uint_eq(fake_hubspot_meeting_count(h.fake), 1);
+
+    /* HubSpot creates the engagement, and its answer is lost on the way back */
+    fake_hubspot_lose_answers(h.fake, "POST", MEETINGS, 1);
+    json_t *event = meeting_event("meeting.scheduled", "2026-12-28T15:00:00.000Z", "x@y.example");
+    char *error = NULL;
+    ck_assert_int_eq(hh_deliver(&h, event, lead, &error, NULL), LH_RETRY);
+    free(error);
+    ck_assert_uint_eq(fake_hubspot_meeting_count(h.fake), 2);
+    ck_assert_uint_eq(meeting_creations(), 2);
+    /* the retry finds it through the contact's meetings and its marker */
+    ck_assert_int_eq(hh_deliver(&h, event, lead, NULL, NULL), LH_OK);
+    ck_assert_uint_eq(fake_hubspot_meeting_count(h.fake), 2);
+    ck_assert_uint_eq(meeting_creations(), 2);
+    char *created = fake_hubspot_meeting(h.fake, 1);
+    json_t *meeting = json_loads(created, 0, NULL);
+    json_t *remembered = hh_checkpoint(&h, "meeting:calendar:7f3a");
+    ck_assert_str_eq(json_string_value(json_object_get(remembered, "id")),
+                     json_string_value(json_object_get(meeting, "id")));
+    ck_assert_ptr_null(json_object_get(remembered, "creating"));
+    ck_assert_int_eq(hh_metric(&h, "hubspot_meetings_total", "action", "found"), 1);
+    json_decref(remembered);
+    json_decref(meeting);
+    free(created);
+
+    /* an answer lost before HubSpot did anything: the retry looks, finds nothing of its
+     * own (7f3ab's marker is not 7f3c's), and creates it */
+    fake_hubspot_fail(h.fake, "POST", MEETINGS, 504, "<html>504 Gateway Time-out</html>", NULL, 1);
+    json_t *third = meeting_event("meeting.scheduled", "2026-12-29T15:00:00.000Z", "x@y.example");
+    json_object_set_new(json_object_get(third, "meeting"), "external_id", json_string("7f3"));
+    ck_assert_int_eq(hh_deliver(&h, third, lead, NULL, NULL), LH_RETRY);
+    ck_assert_uint_eq(fake_hubspot_meeting_count(h.fake), 2);
+    ck_assert_int_eq(hh_deliver(&h, third, lead, NULL, NULL), LH_OK);
+    ck_assert_uint_eq(fake_hubspot_meeting_count(h.fake), 3);
+    json_decref(third);
+    json_decref(event);
+    json_decref(other);
 }
 END_TEST
 
@@ -1208,6 +1264,7 @@ static Suite *sink_suite(void)
     tcase_add_test(tc, test_hubspot_meeting_updated_patches_the_same_engagement_as_rescheduled);
     tcase_add_test(tc, test_hubspot_meeting_canceled_sets_the_outcome_canceled);
     tcase_add_test(tc, test_hubspot_meeting_deleted_in_hubspot_is_created_again);
+    tcase_add_test(tc, test_hubspot_meeting_creation_whose_answer_was_lost_is_not_made_twice);
     tcase_add_test(tc,
                    test_hubspot_meeting_association_type_falls_back_to_200_when_labels_are_refused);
     tcase_add_test(tc, test_hubspot_meeting_id_unfit_for_a_key_is_remembered_under_a_digest);
