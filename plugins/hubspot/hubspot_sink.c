@@ -88,6 +88,31 @@ static char *score_text(const json_t *data)
 }
 
 /*
+ * A payment makes the contact a customer, with what the event says of the buyer (name,
+ * company, phone...): a buyer first seen through a payment is not a nameless contact. When
+ * the hub resolved the event to a lead with another address (an accounts department paid
+ * for a known lead), what the event says is the payer's, not the lead's: only the stage is
+ * written, on the lead's own contact. NEW, or NULL when out of memory.
+ */
+static json_t *payment_properties(const struct hubspot_batch *batch, size_t i, const json_t *lead)
+{
+    const lh_delivery_t *delivery = batch->deliveries[i];
+    const json_t *resolved = LH_HAS_FIELD(lh_delivery_t, delivery, lead) ? delivery->lead : NULL;
+    const char *lead_email = json_string_value(json_object_get(resolved, "email"));
+    const char *payer_email = json_string_value(json_object_get(lead, "email"));
+    bool payer_is_lead = !json_is_object(resolved) || payer_email == NULL ||
+                         (lead_email != NULL && hubspot_same_value("email", lead_email, payer_email));
+    json_t *properties = payer_is_lead ? hubspot_contact_properties(&batch->hs->mapping, lead)
+                                       : json_object();
+    if (properties != NULL &&
+        json_object_set_new(properties, "lifecyclestage", json_string("customer")) != 0) {
+        json_decref(properties);
+        return NULL;
+    }
+    return properties;
+}
+
+/*
  * The contact properties delivery i writes (NEW), or NULL with the delivery decided
  * (done without a request, or refused).
  */
@@ -102,7 +127,7 @@ static json_t *event_properties(struct hubspot_batch *batch, size_t i, const cha
         return hubspot_contact_properties(&hs->mapping, lead);
     }
     if (strcmp(type, "payment.succeeded") == 0) {
-        return json_pack("{s:s}", "lifecyclestage", "customer");
+        return payment_properties(batch, i, lead);
     }
     if (strcmp(type, "lead.scored") == 0) {
         const json_t *data = json_object_get(event, "data");
@@ -198,6 +223,8 @@ static void plan_delivery(struct hubspot_batch *batch, size_t i)
         json_object_set_new(properties, "email", json_string(email));
         input = hubspot_contact_input_add(batch, email, false, properties);
     } else if (id[0] != '\0') {
+        /* the lead has no email: an address the event carries is not its own to write */
+        json_object_del(properties, "email");
         input = hubspot_contact_input_add(batch, id, true, properties);
     } else if (!meeting && lead != NULL) {
         /* a customer whose email is not known yet (or a lead the hub is still waiting for):

@@ -9,6 +9,7 @@
  *     contact N's) is an update of contact N, which becomes the lead's identity;
  *   - a meeting whose creation HubSpot carried out but whose answer was lost is not
  *     created again by the retry;
+ *   - a payment writes the buyer's name, company and phone with the customer stage;
  */
 #include <check.h>
 #include <curl/curl.h>
@@ -35,7 +36,9 @@ static void setup(void)
     fake = fake_hubspot_start();
     ck_assert_ptr_nonnull(fake);
     td_init(&td, NULL);
-    hubspot_daemon_start(&td, fake, NULL);
+    struct hubspot_daemon_options options = {
+        .types = "[\"lead.*\", \"meeting.*\", \"payment.succeeded\"]"};
+    hubspot_daemon_start(&td, fake, &options);
     db = testdb_connect(td.db_url);
 }
 
@@ -208,6 +211,32 @@ START_TEST(test_hubspot_e2e_meeting_whose_creation_answer_was_lost_is_created_on
 }
 END_TEST
 
+START_TEST(test_hubspot_e2e_payment_writes_the_buyers_details_not_only_the_stage)
+{
+    /* a buyer first seen through a payment: the contact is not nameless */
+    post("{\"type\":\"payment.succeeded\",\"source_id\":\"p-1\",\"occurred_at\":"
+         "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"jose@gutierrez.example\",\"first_name\":"
+         "\"José María\",\"last_name\":\"Gutiérrez\",\"company\":\"Gutiérrez SL\",\"phone\":"
+         "\"+34 600 000 000\"},\"data\":{\"amount\":4900,\"currency\":\"eur\",\"payment\":"
+         "\"in_1\"}}");
+    long one = 1;
+    ck_assert(td_wait_until(deliveries_settled, &one, 30000));
+    assert_delivery("p-1", "done");
+    char *id = fake_hubspot_contact_id(fake, "jose@gutierrez.example");
+    ck_assert_ptr_nonnull(id);
+    char *text = fake_hubspot_contact(fake, id);
+    json_t *contact = json_loads(text, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(contact, "lifecyclestage")), "customer");
+    ck_assert_str_eq(json_string_value(json_object_get(contact, "firstname")), "José María");
+    ck_assert_str_eq(json_string_value(json_object_get(contact, "lastname")), "Gutiérrez");
+    ck_assert_str_eq(json_string_value(json_object_get(contact, "company")), "Gutiérrez SL");
+    ck_assert_str_eq(json_string_value(json_object_get(contact, "phone")), "+34 600 000 000");
+    json_decref(contact);
+    free(text);
+    free(id);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -220,6 +249,7 @@ int main(void)
     tcase_add_test(tc,
                    test_hubspot_e2e_409_existing_contact_is_updated_and_becomes_the_leads_identity);
     tcase_add_test(tc, test_hubspot_e2e_meeting_whose_creation_answer_was_lost_is_created_once);
+    tcase_add_test(tc, test_hubspot_e2e_payment_writes_the_buyers_details_not_only_the_stage);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
     curl_global_cleanup();

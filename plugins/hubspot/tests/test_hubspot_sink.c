@@ -207,19 +207,38 @@ START_TEST(test_hubspot_lead_scored_by_an_unmapped_scorer_is_done_without_a_requ
 }
 END_TEST
 
-START_TEST(test_hubspot_payment_succeeded_makes_the_contact_a_customer)
+START_TEST(test_hubspot_payment_succeeded_makes_the_contact_a_customer_with_the_buyers_details)
 {
     ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
-    json_t *event = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:{s:i, s:s}}", "type",
-                              "payment.succeeded", "source", "stripe", "source_id", "evt_1",
-                              "occurred_at", "2026-11-27T10:42:00.000Z", "lead", "email",
-                              "ada@analytical.example", "data", "amount", 4900, "currency", "eur");
+    /* a buyer first seen through the payment: the contact gets what the event says */
+    json_t *event = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}, s:{s:i, s:s}}",
+                              "type", "payment.succeeded", "source", "stripe", "source_id",
+                              "evt_1", "occurred_at", "2026-11-27T10:42:00.000Z", "lead", "email",
+                              "ada@analytical.example", "first_name", "Ada", "last_name",
+                              "Lovelace", "company", "Analytical Engines", "phone",
+                              "+44 20 7946 0000", "data", "amount", 4900, "currency", "eur");
     ck_assert_int_eq(hh_deliver(&h, event, 0, NULL, NULL), LH_OK);
     json_t *body = upsert_body(0);
     assert_json_eq(body, "{\"inputs\":[{\"idProperty\":\"email\",\"id\":\"ada@analytical.example\","
                          "\"properties\":{\"lifecyclestage\":\"customer\",\"email\":"
-                         "\"ada@analytical.example\"}}]}");
+                         "\"ada@analytical.example\",\"firstname\":\"Ada\",\"lastname\":"
+                         "\"Lovelace\",\"company\":\"Analytical Engines\",\"phone\":"
+                         "\"+44 20 7946 0000\"}}]}");
     json_decref(body);
+    /* paid by the accounts department for a known lead: the lead's contact becomes the
+     * customer, and the payer's name is not written onto it */
+    json_t *lead = json_pack("{s:i, s:s, s:s}", "id", 7, "email", "grace@navy.example",
+                             "first_name", "Grace");
+    json_object_set_new(json_object_get(event, "lead"), "email",
+                        json_string("accounts@navy.example"));
+    json_object_set_new(json_object_get(event, "lead"), "first_name", json_string("Payables"));
+    ck_assert_int_eq(hh_deliver_resolved(&h, event, 7, lead, NULL), LH_OK);
+    body = upsert_body(1);
+    assert_json_eq(body, "{\"inputs\":[{\"idProperty\":\"email\",\"id\":\"grace@navy.example\","
+                         "\"properties\":{\"lifecyclestage\":\"customer\",\"email\":"
+                         "\"grace@navy.example\"}}]}");
+    json_decref(body);
+    json_decref(lead);
     json_decref(event);
 }
 END_TEST
@@ -1237,7 +1256,8 @@ static Suite *sink_suite(void)
     tcase_add_test(tc, test_hubspot_property_map_overrides_the_defaults_and_maps_attributes);
     tcase_add_test(tc, test_hubspot_lead_scored_writes_the_scorers_property);
     tcase_add_test(tc, test_hubspot_lead_scored_by_an_unmapped_scorer_is_done_without_a_request);
-    tcase_add_test(tc, test_hubspot_payment_succeeded_makes_the_contact_a_customer);
+    tcase_add_test(tc,
+                   test_hubspot_payment_succeeded_makes_the_contact_a_customer_with_the_buyers_details);
     tcase_add_test(tc, test_hubspot_batch_merges_the_events_of_one_contact_into_one_input);
     tcase_add_test(tc, test_hubspot_batch_is_split_into_requests_of_batch_size);
     tcase_add_test(tc, test_hubspot_207_fails_only_the_refused_inputs);
