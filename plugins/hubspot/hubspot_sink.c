@@ -100,10 +100,11 @@ static json_t *payment_properties(const struct hubspot_batch *batch, size_t i, c
     const json_t *resolved = LH_HAS_FIELD(lh_delivery_t, delivery, lead) ? delivery->lead : NULL;
     const char *lead_email = json_string_value(json_object_get(resolved, "email"));
     const char *payer_email = json_string_value(json_object_get(lead, "email"));
-    bool payer_is_lead = !json_is_object(resolved) || payer_email == NULL ||
-                         (lead_email != NULL && hubspot_same_value("email", lead_email, payer_email));
-    json_t *properties = payer_is_lead ? hubspot_contact_properties(&batch->hs->mapping, lead)
-                                       : json_object();
+    bool payer_is_lead =
+        !json_is_object(resolved) || payer_email == NULL ||
+        (lead_email != NULL && hubspot_same_value("email", lead_email, payer_email));
+    json_t *properties =
+        payer_is_lead ? hubspot_contact_properties(&batch->hs->mapping, lead) : json_object();
     if (properties != NULL &&
         json_object_set_new(properties, "lifecyclestage", json_string("customer")) != 0) {
         json_decref(properties);

@@ -35,15 +35,15 @@
 
 #include "hubspot.h"
 
-#define PATH_MEETINGS     "/crm/v3/objects/meetings"
-#define PATH_LABELS       "/crm/v4/associations/meetings/contacts/labels"
-#define PATH_ASSOCIATE    "/crm/v4/associations/meetings/contacts/batch/create"
-#define PATH_READ_CONTACT "/crm/v3/objects/contacts/batch/read"
-#define PATH_READ_MEETING "/crm/v3/objects/meetings/batch/read"
+#define PATH_MEETINGS         "/crm/v3/objects/meetings"
+#define PATH_LABELS           "/crm/v4/associations/meetings/contacts/labels"
+#define PATH_ASSOCIATE        "/crm/v4/associations/meetings/contacts/batch/create"
+#define PATH_READ_CONTACT     "/crm/v3/objects/contacts/batch/read"
+#define PATH_READ_MEETING     "/crm/v3/objects/meetings/batch/read"
 #define PATH_CONTACT_MEETINGS "/crm/v4/associations/contacts/meetings/batch/read"
-#define MEETING_KEY_MAX   128
-#define MARKER_PROPERTY   "hs_internal_meeting_notes"
-#define MARKER_PREFIX     "leadhub-ref:"
+#define MEETING_KEY_MAX       128
+#define MARKER_PROPERTY       "hs_internal_meeting_notes"
+#define MARKER_PREFIX         "leadhub-ref:"
 
 static bool is_meeting(const struct hubspot_batch *batch, size_t i)
 {
@@ -290,24 +290,24 @@ static bool holds_marker(const char *text, const char *marker)
 
 /* Of the meetings ids[from..from+n), the one whose marker property holds marker, into
  * id_out (left "" when none does). */
-static lh_status_t find_marked(struct hubspot_batch *batch, const json_t *ids, size_t from, size_t n,
-                               const char *marker, char *id_out)
+static lh_status_t find_marked(struct hubspot_batch *batch, const json_t *ids, size_t from,
+                               size_t n, const char *marker, char *id_out)
 {
     json_t *inputs = json_array();
     for (size_t j = 0; inputs != NULL && j < n; j++) {
-        if (json_array_append_new(inputs, json_pack("{s:O}", "id", json_array_get(ids, from + j))) !=
-            0) {
+        if (json_array_append_new(inputs,
+                                  json_pack("{s:O}", "id", json_array_get(ids, from + j))) != 0) {
             json_decref(inputs);
             inputs = NULL;
         }
     }
-    json_t *body = inputs != NULL ? json_pack("{s:[s], s:o}", "properties", MARKER_PROPERTY,
-                                              "inputs", inputs)
-                                  : NULL;
+    json_t *body = inputs != NULL
+                       ? json_pack("{s:[s], s:o}", "properties", MARKER_PROPERTY, "inputs", inputs)
+                       : NULL;
     struct hubspot_response response = {0};
-    lh_status_t status =
-        body != NULL ? hubspot_call(batch->hs, batch->ctx, "POST", PATH_READ_MEETING, body, &response)
-                     : LH_RETRY;
+    lh_status_t status = body != NULL ? hubspot_call(batch->hs, batch->ctx, "POST",
+                                                     PATH_READ_MEETING, body, &response)
+                                      : LH_RETRY;
     if (status != LH_OK) {
         hubspot_batch_note_failure(batch, status, response.reason);
         goto out;
@@ -318,7 +318,8 @@ static lh_status_t find_marked(struct hubspot_batch *batch, const json_t *ids, s
     {
         const char *notes = json_string_value(
             json_object_get(json_object_get(result, "properties"), MARKER_PROPERTY));
-        if (holds_marker(notes, marker) && hubspot_id_from_json(json_object_get(result, "id"), id_out)) {
+        if (holds_marker(notes, marker) &&
+            hubspot_id_from_json(json_object_get(result, "id"), id_out)) {
             break;
         }
     }
@@ -362,9 +363,9 @@ static lh_status_t find_created(struct hubspot_batch *batch, const json_t *conta
         goto out;
     }
     body = json_pack("{s:O}", "inputs", inputs);
-    status = body != NULL
-                 ? hubspot_call(batch->hs, batch->ctx, "POST", PATH_CONTACT_MEETINGS, body, &response)
-                 : LH_RETRY;
+    status = body != NULL ? hubspot_call(batch->hs, batch->ctx, "POST", PATH_CONTACT_MEETINGS, body,
+                                         &response)
+                          : LH_RETRY;
     if (status != LH_OK) {
         hubspot_batch_note_failure(batch, status, response.reason);
         snprintf(reason, reason_size, "%s", response.reason);
@@ -548,8 +549,8 @@ static void deliver_meeting(struct hubspot_batch *batch, size_t i, const json_t 
         /* kept before the request: when its answer is lost, the next attempt looks for
          * the engagement before creating another */
         json_t *creating = json_pack("{s:I}", "creating", (json_int_t)host->now_ms(batch->ctx));
-        lh_status_t put = creating != NULL ? host->checkpoint_put(batch->ctx, key, creating)
-                                           : LH_RETRY;
+        lh_status_t put =
+            creating != NULL ? host->checkpoint_put(batch->ctx, key, creating) : LH_RETRY;
         json_decref(creating);
         if (put != LH_OK) {
             hubspot_batch_decide(batch, i, LH_RETRY,

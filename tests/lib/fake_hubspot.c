@@ -272,11 +272,12 @@ static struct answer error_reply(int status, const char *category, const char *m
 static struct answer conflict_reply(const char *id, const char *email)
 {
     char *message = util_printf("Contact already exists. Existing ID: %s", id);
-    char *detail = util_printf("A contact with email %s already exists. Existing ID: %s", email, id);
-    json_t *body = json_pack("{s:s, s:[{s:s, s:s}], s:s, s:s, s:s, s:s}", "message", message,
-                             "errors", "message", detail, "in", "email", "status", "error",
-                             "correlationId", "b6881283-fake", "category",
-                             "OBJECT_ALREADY_EXISTS", "error", "CONTACT_EXISTS");
+    char *detail =
+        util_printf("A contact with email %s already exists. Existing ID: %s", email, id);
+    json_t *body =
+        json_pack("{s:s, s:[{s:s, s:s}], s:s, s:s, s:s, s:s}", "message", message, "errors",
+                  "message", detail, "in", "email", "status", "error", "correlationId",
+                  "b6881283-fake", "category", "OBJECT_ALREADY_EXISTS", "error", "CONTACT_EXISTS");
     free(message);
     free(detail);
     return reply(409, body);
@@ -857,10 +858,10 @@ static struct answer contact_meetings(struct fake_hubspot *hs, const json_t *req
                 const char *contact_id = json_string_value(json_object_get(contact, "id"));
                 if (!o->deleted && contact_id != NULL && strcmp(contact_id, id) == 0) {
                     /* contact -> meeting is the other direction's type id */
-                    json_array_append_new(
-                        to, json_pack("{s:I, s:[{s:s, s:i, s:n}]}", "toObjectId",
-                                      (json_int_t)atoll(o->id), "associationTypes", "category",
-                                      "HUBSPOT_DEFINED", "typeId", 199, "label"));
+                    json_array_append_new(to, json_pack("{s:I, s:[{s:s, s:i, s:n}]}", "toObjectId",
+                                                        (json_int_t)atoll(o->id),
+                                                        "associationTypes", "category",
+                                                        "HUBSPOT_DEFINED", "typeId", 199, "label"));
                     break;
                 }
             }

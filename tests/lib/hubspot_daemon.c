@@ -29,18 +29,18 @@ void hubspot_daemon_start(struct test_daemon *td, struct fake_hubspot *fake,
     td_connector(td, "crm", crm);
     free(crm);
     free(base);
-    td->extra_main = util_printf("routes:\n"
-                                 "  - name: leads-to-crm\n"
-                                 "    from: inbound\n"
-                                 "    types: %s\n"
-                                 "    to: [crm]\n"
-                                 "delivery:\n"
-                                 "  backoff_base: 20ms\n"
-                                 "  backoff_cap: 200ms\n"
-                                 "  max_attempts: %d\n%s",
-                                 o->types != NULL ? o->types : "[\"lead.*\", \"meeting.*\"]",
-                                 o->max_attempts > 0 ? o->max_attempts : 3,
-                                 o->main != NULL ? o->main : "");
+    td->extra_main =
+        util_printf("routes:\n"
+                    "  - name: leads-to-crm\n"
+                    "    from: inbound\n"
+                    "    types: %s\n"
+                    "    to: [crm]\n"
+                    "delivery:\n"
+                    "  backoff_base: 20ms\n"
+                    "  backoff_cap: 200ms\n"
+                    "  max_attempts: %d\n%s",
+                    o->types != NULL ? o->types : "[\"lead.*\", \"meeting.*\"]",
+                    o->max_attempts > 0 ? o->max_attempts : 3, o->main != NULL ? o->main : "");
     int rc = td_start(td);
     if (rc != 0) {
         char *log = td_log(td);

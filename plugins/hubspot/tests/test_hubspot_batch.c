@@ -130,8 +130,12 @@ START_TEST(test_hubspot_batch_conflict_names_the_contact_that_holds_the_address)
         "37765128953",
         id));
     ck_assert_str_eq(id, "37765128953");
-    const char *not_ids[] = {"Contact already exists.", "Existing ID: ", "Existing ID: x12",
-                             "Existing ID: 123456789012345678901234", NULL, ""};
+    const char *not_ids[] = {"Contact already exists.",
+                             "Existing ID: ",
+                             "Existing ID: x12",
+                             "Existing ID: 123456789012345678901234",
+                             NULL,
+                             ""};
     for (size_t i = 0; i < sizeof(not_ids) / sizeof(not_ids[0]); i++) {
         id[0] = '\0';
         ck_assert_msg(!hubspot_existing_id(not_ids[i], id), "%s", not_ids[i]);

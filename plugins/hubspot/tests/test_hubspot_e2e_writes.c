@@ -244,8 +244,7 @@ int main(void)
     TCase *tc = tcase_create("writes");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc,
-                   test_hubspot_e2e_good_contacts_after_bad_ones_are_written_not_dead_lettered);
+    tcase_add_test(tc, test_hubspot_e2e_good_contacts_after_bad_ones_are_written_not_dead_lettered);
     tcase_add_test(tc,
                    test_hubspot_e2e_409_existing_contact_is_updated_and_becomes_the_leads_identity);
     tcase_add_test(tc, test_hubspot_e2e_meeting_whose_creation_answer_was_lost_is_created_once);

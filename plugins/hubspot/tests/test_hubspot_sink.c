@@ -211,12 +211,12 @@ START_TEST(test_hubspot_payment_succeeded_makes_the_contact_a_customer_with_the_
 {
     ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
     /* a buyer first seen through the payment: the contact gets what the event says */
-    json_t *event = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}, s:{s:i, s:s}}",
-                              "type", "payment.succeeded", "source", "stripe", "source_id",
-                              "evt_1", "occurred_at", "2026-11-27T10:42:00.000Z", "lead", "email",
-                              "ada@analytical.example", "first_name", "Ada", "last_name",
-                              "Lovelace", "company", "Analytical Engines", "phone",
-                              "+44 20 7946 0000", "data", "amount", 4900, "currency", "eur");
+    json_t *event =
+        json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}, s:{s:i, s:s}}", "type",
+                  "payment.succeeded", "source", "stripe", "source_id", "evt_1", "occurred_at",
+                  "2026-11-27T10:42:00.000Z", "lead", "email", "ada@analytical.example",
+                  "first_name", "Ada", "last_name", "Lovelace", "company", "Analytical Engines",
+                  "phone", "+44 20 7946 0000", "data", "amount", 4900, "currency", "eur");
     ck_assert_int_eq(hh_deliver(&h, event, 0, NULL, NULL), LH_OK);
     json_t *body = upsert_body(0);
     assert_json_eq(body, "{\"inputs\":[{\"idProperty\":\"email\",\"id\":\"ada@analytical.example\","
@@ -227,8 +227,8 @@ START_TEST(test_hubspot_payment_succeeded_makes_the_contact_a_customer_with_the_
     json_decref(body);
     /* paid by the accounts department for a known lead: the lead's contact becomes the
      * customer, and the payer's name is not written onto it */
-    json_t *lead = json_pack("{s:i, s:s, s:s}", "id", 7, "email", "grace@navy.example",
-                             "first_name", "Grace");
+    json_t *lead =
+        json_pack("{s:i, s:s, s:s}", "id", 7, "email", "grace@navy.example", "first_name", "Grace");
     json_object_set_new(json_object_get(event, "lead"), "email",
                         json_string("accounts@navy.example"));
     json_object_set_new(json_object_get(event, "lead"), "first_name", json_string("Payables"));
@@ -597,10 +597,10 @@ START_TEST(test_hubspot_400_alike_for_a_first_half_never_dead_letters_the_second
                            "c2@example.com", "c3@example.com", "c4@example.com", "c5@example.com"};
     assert_only_these_fail(eight, 8, 0x7);
     /* and in between */
-    fake_hubspot_reject_email(h.fake, "bad6@example.com", "VALIDATION_ERROR",
-                              INVALID_PHONE_MESSAGE, 0);
-    fake_hubspot_reject_email(h.fake, "bad7@example.com", "VALIDATION_ERROR",
-                              INVALID_PHONE_MESSAGE, 0);
+    fake_hubspot_reject_email(h.fake, "bad6@example.com", "VALIDATION_ERROR", INVALID_PHONE_MESSAGE,
+                              0);
+    fake_hubspot_reject_email(h.fake, "bad7@example.com", "VALIDATION_ERROR", INVALID_PHONE_MESSAGE,
+                              0);
     const char *mixed[] = {"d1@example.com", "bad6@example.com", "d2@example.com",
                            "d3@example.com", "d4@example.com",   "bad7@example.com"};
     assert_only_these_fail(mixed, 6, 0x22);
@@ -1098,12 +1098,12 @@ START_TEST(test_hubspot_409_existing_contact_is_updated_by_id_and_becomes_the_id
 
     /* in a batch: the conflict is narrowed down to its input and resolved, the others
      * written as usual */
-    char *alan = fake_hubspot_contact_add(
-        h.fake, "{\"email\":\"alan@bletchley.example\",\"hs_additional_emails\":"
-                "\"alan@old.example\"}",
-        0);
-    const char *emails[] = {"a@example.com", "b@example.com", "alan@old.example",
-                            "c@example.com"};
+    char *alan =
+        fake_hubspot_contact_add(h.fake,
+                                 "{\"email\":\"alan@bletchley.example\",\"hs_additional_emails\":"
+                                 "\"alan@old.example\"}",
+                                 0);
+    const char *emails[] = {"a@example.com", "b@example.com", "alan@old.example", "c@example.com"};
     json_t *events[4];
     long leads[4];
     lh_status_t results[4];
@@ -1256,8 +1256,8 @@ static Suite *sink_suite(void)
     tcase_add_test(tc, test_hubspot_property_map_overrides_the_defaults_and_maps_attributes);
     tcase_add_test(tc, test_hubspot_lead_scored_writes_the_scorers_property);
     tcase_add_test(tc, test_hubspot_lead_scored_by_an_unmapped_scorer_is_done_without_a_request);
-    tcase_add_test(tc,
-                   test_hubspot_payment_succeeded_makes_the_contact_a_customer_with_the_buyers_details);
+    tcase_add_test(
+        tc, test_hubspot_payment_succeeded_makes_the_contact_a_customer_with_the_buyers_details);
     tcase_add_test(tc, test_hubspot_batch_merges_the_events_of_one_contact_into_one_input);
     tcase_add_test(tc, test_hubspot_batch_is_split_into_requests_of_batch_size);
     tcase_add_test(tc, test_hubspot_207_fails_only_the_refused_inputs);
@@ -1292,8 +1292,7 @@ static Suite *sink_suite(void)
     tcase_add_test(tc, test_hubspot_unsupported_event_type_is_permanent);
     tcase_add_test(tc, test_hubspot_lead_without_email_is_written_by_its_hubspot_id_or_held);
     tcase_add_test(tc, test_hubspot_writes_to_the_contact_of_the_lead_the_hub_resolved);
-    tcase_add_test(tc,
-                   test_hubspot_409_existing_contact_is_updated_by_id_and_becomes_the_identity);
+    tcase_add_test(tc, test_hubspot_409_existing_contact_is_updated_by_id_and_becomes_the_identity);
     tcase_add_test(tc, test_hubspot_init_refuses_settings_that_cannot_work);
     tcase_add_test(tc, test_hubspot_settings_refuse_a_literal_secret);
     suite_add_tcase(s, tc);
