@@ -312,6 +312,7 @@ lh_status_t hubspot_deliver_batch(void *state, lh_ctx_t *ctx,
 struct hubspot_contact_input {
     char *key;          /* normalized email, or a contact id with by_id */
     bool by_id;         /* batch/update by id rather than upsert by email */
+    char *email;        /* by_id: the lead's email, upserted by when the id is gone; or NULL */
     json_t *properties; /* merged, later deliveries win */
     char id[HUBSPOT_ID_MAX];
     lh_status_t status;
@@ -347,9 +348,9 @@ void hubspot_batch_note_failure(struct hubspot_batch *batch, lh_status_t status,
                                 const char *reason);
 
 /* Adds (or merges into) the contact input for key; returns its index or -1 (no memory).
- * properties: BORROWED. */
+ * properties: BORROWED. email: by_id, the lead's email to fall back on (copied), or NULL. */
 long hubspot_contact_input_add(struct hubspot_batch *batch, const char *key, bool by_id,
-                               const json_t *properties);
+                               const char *email, const json_t *properties);
 
 /* Sends every contact input, records outcomes, identities and what the hub wrote. */
 void hubspot_contacts_send(struct hubspot_batch *batch);

@@ -54,7 +54,7 @@ void hubspot_batch_note_failure(struct hubspot_batch *batch, lh_status_t status,
 }
 
 long hubspot_contact_input_add(struct hubspot_batch *batch, const char *key, bool by_id,
-                               const json_t *properties)
+                               const char *email, const json_t *properties)
 {
     for (size_t k = 0; k < batch->input_count; k++) {
         struct hubspot_contact_input *input = &batch->inputs[k];
@@ -62,15 +62,21 @@ long hubspot_contact_input_add(struct hubspot_batch *batch, const char *key, boo
             if (json_object_update(input->properties, (json_t *)properties) != 0) {
                 return -1;
             }
+            if (input->email == NULL && email != NULL) {
+                input->email = strdup(email);
+            }
             return (long)k;
         }
     }
     struct hubspot_contact_input *input = &batch->inputs[batch->input_count];
     memset(input, 0, sizeof(*input));
     input->key = strdup(key);
+    input->email = email != NULL ? strdup(email) : NULL;
     input->properties = json_deep_copy(properties);
-    if (input->key == NULL || input->properties == NULL) {
+    if (input->key == NULL || input->properties == NULL ||
+        (email != NULL && input->email == NULL)) {
         free(input->key);
+        free(input->email);
         json_decref(input->properties);
         memset(input, 0, sizeof(*input));
         return -1;
@@ -216,17 +222,19 @@ static void plan_delivery(struct hubspot_batch *batch, size_t i)
     const json_t *target = json_is_object(resolved) ? resolved : lead;
     char *email = hubspot_normalize_email(json_string_value(json_object_get(target, "email")));
     char id[HUBSPOT_ID_MAX] = "";
-    if (email == NULL && self != NULL && !contact_id(resolved, lead, self, id)) {
+    if (self == NULL || !contact_id(resolved, lead, self, id)) {
         id[0] = '\0';
     }
     long input = -1;
-    if (email != NULL) {
-        json_object_set_new(properties, "email", json_string(email));
-        input = hubspot_contact_input_add(batch, email, false, properties);
-    } else if (id[0] != '\0') {
-        /* the lead has no email: an address the event carries is not its own to write */
+    if (id[0] != '\0') {
+        /* the contact id is the lead's identity: written by it, whatever address either
+         * side has now (a rep may have changed the contact's; the event's may be a payer's).
+         * The address is left as HubSpot has it. */
         json_object_del(properties, "email");
-        input = hubspot_contact_input_add(batch, id, true, properties);
+        input = hubspot_contact_input_add(batch, id, true, email, properties);
+    } else if (email != NULL) {
+        json_object_set_new(properties, "email", json_string(email));
+        input = hubspot_contact_input_add(batch, email, false, NULL, properties);
     } else if (!meeting && lead != NULL) {
         /* a customer whose email is not known yet (or a lead the hub is still waiting for):
          * HubSpot matches contacts by email, so this waits for it */
@@ -249,6 +257,7 @@ static void batch_free(struct hubspot_batch *batch)
 {
     for (size_t k = 0; k < batch->input_count; k++) {
         free(batch->inputs[k].key);
+        free(batch->inputs[k].email);
         free(batch->inputs[k].message);
         json_decref(batch->inputs[k].properties);
     }

@@ -137,6 +137,26 @@ static json_t *request_body(const struct hubspot_batch *batch, const size_t *idx
 
 static void send_chunk(struct hubspot_batch *batch, const size_t *idx, size_t n, bool by_id);
 
+/* The contact input k was to update by id is gone from HubSpot (deleted, or merged away):
+ * the lead's contact is the one of its email, upserted instead. */
+static void upsert_instead(struct hubspot_batch *batch, size_t k)
+{
+    struct hubspot_contact_input *input = &batch->inputs[k];
+    batch->hs->host->log(batch->ctx, LH_LOG_INFO,
+                         "contact %s is gone from HubSpot: the lead's contact is upserted by its "
+                         "email",
+                         input->key);
+    if (json_object_set_new(input->properties, "email", json_string(input->email)) != 0) {
+        input_fail(input, LH_RETRY, "out of memory");
+        return;
+    }
+    free(input->key);
+    input->key = input->email;
+    input->email = NULL;
+    input->by_id = false;
+    send_chunk(batch, &k, 1, false);
+}
+
 /*
  * Looks up by email the inputs of an upsert answer that left them unidentified (results
  * without their emails, which HubSpot does not promise in the inputs' order): one batch
@@ -386,6 +406,11 @@ static void send_chunk(struct hubspot_batch *batch, const size_t *idx, size_t n,
                 resolve_conflict(batch, idx[j], items[j].existing);
                 continue;
             }
+            if (items[j].failed && by_id && input->email != NULL &&
+                strncmp(items[j].message, "OBJECT_NOT_FOUND", 16) == 0) {
+                upsert_instead(batch, idx[j]);
+                continue;
+            }
             if (items[j].failed) {
                 char reason[HUBSPOT_MESSAGE_MAX + 128];
                 snprintf(reason, sizeof(reason), "HubSpot refused this contact: %s",
@@ -436,9 +461,18 @@ void hubspot_contacts_send(struct hubspot_batch *batch)
         bool by_id = pass == 1;
         size_t n = 0;
         for (size_t k = 0; k < batch->input_count; k++) {
-            if (batch->inputs[k].by_id == by_id) {
-                idx[n++] = k;
+            struct hubspot_contact_input *input = &batch->inputs[k];
+            if (input->by_id != by_id) {
+                continue;
             }
+            if (by_id && json_object_size(input->properties) == 0) {
+                /* nothing to write (a meeting's lead known by its contact): the id is all
+                 * that is needed */
+                snprintf(input->id, sizeof(input->id), "%s", input->key);
+                input->status = LH_OK;
+                continue;
+            }
+            idx[n++] = k;
         }
         for (size_t start = 0; start < n; start += batch->hs->batch_size) {
             size_t chunk = n - start < batch->hs->batch_size ? n - start : batch->hs->batch_size;

@@ -208,14 +208,25 @@ static void stamp(struct object *o, const char *modified_property, bool is_new)
     }
 }
 
+/* The contact is found by its (primary) email, and no longer by one it had before. */
 static void index_email(struct fake_hubspot *hs, struct object *o)
 {
+    json_int_t position = o - hs->contacts.items;
     const char *email = json_string_value(json_object_get(o->properties, "email"));
-    if (email != NULL) {
-        char *key = lower(email);
-        json_object_set_new(hs->email_index, key, json_integer(o - hs->contacts.items));
-        free(key);
+    char *key = email != NULL ? lower(email) : NULL;
+    const char *indexed;
+    json_t *value;
+    void *tmp;
+    json_object_foreach_safe(hs->email_index, tmp, indexed, value)
+    {
+        if (json_integer_value(value) == position && (key == NULL || strcmp(indexed, key) != 0)) {
+            json_object_del(hs->email_index, indexed);
+        }
     }
+    if (key != NULL) {
+        json_object_set_new(hs->email_index, key, json_integer(position));
+    }
+    free(key);
 }
 
 /* {id, properties (all, or those in `wanted`), createdAt, updatedAt, archived}. NEW. */

@@ -1181,6 +1181,50 @@ START_TEST(test_hubspot_writes_to_the_contact_of_the_lead_the_hub_resolved)
 }
 END_TEST
 
+START_TEST(test_hubspot_lead_with_a_contact_identity_is_written_by_it_not_by_its_email)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    /* a rep changed the contact's address in HubSpot; the lead keeps its own */
+    char *contact = fake_hubspot_contact_add(h.fake, "{\"email\":\"lucas@new.example\"}", 0);
+    json_t *event = lead_event("lead.updated", "u-1", "lucas@old.example");
+    json_t *resolved =
+        json_pack("{s:i, s:s, s:[{s:s, s:s}], s:[]}", "id", 42, "email", "lucas@old.example",
+                  "identities", "source", HH_INSTANCE, "external_id", contact, "addresses");
+    ck_assert_int_eq(hh_deliver_resolved(&h, event, 42, resolved, NULL), LH_OK);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", UPSERT), 0);
+    json_t *body = hh_request_json(&h, "POST", "/crm/v3/objects/contacts/batch/update", 0);
+    const json_t *input = json_array_get(json_object_get(body, "inputs"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(input, "id")), contact);
+    ck_assert_ptr_null(json_object_get(json_object_get(input, "properties"), "email"));
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(input, "properties"), "jobtitle")),
+        "VP Engineering");
+    json_decref(body);
+    ck_assert_uint_eq(fake_hubspot_contact_count(h.fake), 1);
+    char *email = fake_hubspot_contact_id(h.fake, "lucas@new.example");
+    ck_assert_str_eq(email, contact);
+    free(email);
+    json_decref(resolved);
+
+    /* the identity's contact is gone from HubSpot: the lead's email is upserted instead */
+    resolved =
+        json_pack("{s:i, s:s, s:[{s:s, s:s}], s:[]}", "id", 43, "email", "grace@navy.example",
+                  "identities", "source", HH_INSTANCE, "external_id", "999999", "addresses");
+    long lead = hh_lead(&h, "grace@navy.example");
+    json_object_set_new(event, "source_id", json_string("u-2"));
+    ck_assert_int_eq(hh_deliver_resolved(&h, event, lead, resolved, NULL), LH_OK);
+    char *grace = fake_hubspot_contact_id(h.fake, "grace@navy.example");
+    ck_assert_ptr_nonnull(grace);
+    char *identity = identity_of(lead);
+    ck_assert_str_eq(identity, grace);
+    free(identity);
+    free(grace);
+    json_decref(resolved);
+    json_decref(event);
+    free(contact);
+}
+END_TEST
+
 START_TEST(test_hubspot_init_refuses_settings_that_cannot_work)
 {
     struct {
@@ -1293,6 +1337,7 @@ static Suite *sink_suite(void)
     tcase_add_test(tc, test_hubspot_lead_without_email_is_written_by_its_hubspot_id_or_held);
     tcase_add_test(tc, test_hubspot_writes_to_the_contact_of_the_lead_the_hub_resolved);
     tcase_add_test(tc, test_hubspot_409_existing_contact_is_updated_by_id_and_becomes_the_identity);
+    tcase_add_test(tc, test_hubspot_lead_with_a_contact_identity_is_written_by_it_not_by_its_email);
     tcase_add_test(tc, test_hubspot_init_refuses_settings_that_cannot_work);
     tcase_add_test(tc, test_hubspot_settings_refuse_a_literal_secret);
     suite_add_tcase(s, tc);
