@@ -848,6 +848,41 @@ static struct answer deal_associations(struct fake_hubspot *hs, const json_t *re
     return reply(json_array_size(errors) > 0 ? 207 : 200, batch_answer(results, errors));
 }
 
+/* The contacts associated with each meeting (v4 batch read, meetings -> contacts): 207
+ * NO_ASSOCIATIONS_FOUND for a meeting without any. */
+static struct answer meeting_contacts(struct fake_hubspot *hs, const json_t *request)
+{
+    json_t *results = json_array();
+    json_t *errors = json_array();
+    size_t i;
+    const json_t *input;
+    json_array_foreach(json_object_get(request, "inputs"), i, input)
+    {
+        const char *id = json_string_value(json_object_get(input, "id"));
+        struct object *o = collection_find(&hs->meetings, id);
+        if (o == NULL || json_array_size(o->contacts) == 0) {
+            json_array_append_new(errors, json_pack("{s:s, s:s, s:s, s:{s:[s?]}}", "status",
+                                                    "error", "category", "NO_ASSOCIATIONS_FOUND",
+                                                    "message", "No contacts are associated",
+                                                    "context", "fromObjectId", id));
+            continue;
+        }
+        json_t *to = json_array();
+        size_t j;
+        const json_t *contact;
+        json_array_foreach(o->contacts, j, contact)
+        {
+            json_array_append_new(
+                to, json_pack("{s:I, s:[{s:s, s:i, s:n}]}", "toObjectId",
+                              (json_int_t)atoll(json_string_value(json_object_get(contact, "id"))),
+                              "associationTypes", "category", "HUBSPOT_DEFINED", "typeId", 200,
+                              "label"));
+        }
+        json_array_append_new(results, json_pack("{s:{s:s}, s:o}", "from", "id", id, "to", to));
+    }
+    return reply(json_array_size(errors) > 0 ? 207 : 200, batch_answer(results, errors));
+}
+
 /* The meetings associated with each contact (v4 batch read, contacts -> meetings): 207
  * NO_ASSOCIATIONS_FOUND for a contact without any, as for deals. */
 static struct answer contact_meetings(struct fake_hubspot *hs, const json_t *request)
@@ -982,6 +1017,10 @@ static struct answer route_request(struct fake_hubspot *hs, const char *method, 
         a = associate_meetings(hs, request);
     } else if (post && strcmp(path, "/crm/v4/associations/deals/contacts/batch/read") == 0) {
         a = deal_associations(hs, request);
+    } else if (post && strcmp(path, "/crm/v3/objects/meetings/search") == 0) {
+        a = search(&hs->meetings, "hs_lastmodifieddate", request);
+    } else if (post && strcmp(path, "/crm/v4/associations/meetings/contacts/batch/read") == 0) {
+        a = meeting_contacts(hs, request);
     } else if (post && strcmp(path, "/crm/v3/objects/meetings/batch/read") == 0) {
         a = batch_read(hs, &hs->meetings, "hs_lastmodifieddate", "MEETING", request);
     } else if (post && strcmp(path, "/crm/v4/associations/contacts/meetings/batch/read") == 0) {
@@ -1391,6 +1430,39 @@ char *fake_hubspot_meeting(struct fake_hubspot *hs, size_t i)
     }
     pthread_mutex_unlock(&hs->mutex);
     return text;
+}
+
+char *fake_hubspot_meeting_add(struct fake_hubspot *hs, const char *properties_json,
+                               const char *contact_id, int64_t modified_ms)
+{
+    json_t *properties = json_loads(properties_json, 0, NULL);
+    pthread_mutex_lock(&hs->mutex);
+    struct object *o = collection_add(&hs->meetings, 51830467700LL);
+    o->created_ms = o->modified_ms = now_ms(hs, modified_ms);
+    json_object_update(o->properties, properties);
+    if (contact_id != NULL) {
+        json_array_append_new(o->contacts, json_pack("{s:s, s:i}", "id", contact_id, "type", 200));
+    }
+    stamp(o, "hs_lastmodifieddate", true);
+    char *id = strdup(o->id);
+    pthread_mutex_unlock(&hs->mutex);
+    json_decref(properties);
+    return id;
+}
+
+void fake_hubspot_meeting_update(struct fake_hubspot *hs, const char *id,
+                                 const char *properties_json, int64_t modified_ms)
+{
+    json_t *properties = json_loads(properties_json, 0, NULL);
+    pthread_mutex_lock(&hs->mutex);
+    struct object *o = collection_find(&hs->meetings, id);
+    if (o != NULL) {
+        json_object_update(o->properties, properties);
+        o->modified_ms = now_ms(hs, modified_ms);
+        stamp(o, "hs_lastmodifieddate", false);
+    }
+    pthread_mutex_unlock(&hs->mutex);
+    json_decref(properties);
 }
 
 void fake_hubspot_meeting_delete(struct fake_hubspot *hs, const char *id)

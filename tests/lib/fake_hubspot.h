@@ -19,8 +19,8 @@
  *                                            400 past the 10,000-result cap; a contact
  *                                            edited between two pages (when asked)
  *   POST /crm/v3/objects/meetings, PATCH /crm/v3/objects/meetings/{id} (404 when gone),
- *   POST /crm/v3/objects/meetings/batch/read
- *   POST /crm/v4/associations/contacts/meetings/batch/read
+ *   POST /crm/v3/objects/meetings/batch/read, POST /crm/v3/objects/meetings/search
+ *   POST /crm/v4/associations/{contacts/meetings,meetings/contacts}/batch/read
  *   GET  /crm/v4/associations/meetings/contacts/labels
  *   POST /crm/v4/associations/meetings/contacts/batch/create
  *   POST /crm/v4/associations/deals/contacts/batch/read
@@ -124,6 +124,15 @@ size_t fake_hubspot_meeting_count(struct fake_hubspot *hs);
 /* Meeting i (in creation order) as {"id", "properties", "contacts": [{"id", "type"}]} text,
  * malloc'd, or NULL. */
 char *fake_hubspot_meeting(struct fake_hubspot *hs, size_t i);
+
+/* A rep books a meeting in HubSpot: properties (JSON object of strings), associated with
+ * contact_id (may be NULL), modified at modified_ms (0: now). Its id, malloc'd. */
+char *fake_hubspot_meeting_add(struct fake_hubspot *hs, const char *properties_json,
+                               const char *contact_id, int64_t modified_ms);
+
+/* A rep edits a meeting (its outcome, say): properties change, hs_lastmodifieddate moves. */
+void fake_hubspot_meeting_update(struct fake_hubspot *hs, const char *id,
+                                 const char *properties_json, int64_t modified_ms);
 
 /* Deletes the meeting with this id (a rep removed it). */
 void fake_hubspot_meeting_delete(struct fake_hubspot *hs, const char *id);

@@ -2,7 +2,10 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "crypto.h"
+#include "http_client.h"
 #include "hubspot_daemon.h"
 #include "util.h"
 
@@ -46,4 +49,31 @@ void hubspot_daemon_start(struct test_daemon *td, struct fake_hubspot *fake,
         char *log = td_log(td);
         ck_abort_msg("daemon did not start (%d):\n%s", rc, log);
     }
+}
+
+long hubspot_daemon_post_signed(const struct test_daemon *td, const char *secret, const char *body,
+                                char **out)
+{
+    char *url = td_url(td, "/webhooks/crm");
+    char ts[24];
+    snprintf(ts, sizeof(ts), "%lld", (long long)util_now_ms());
+    char *source = util_printf("POST%s%s%s", url, body, ts);
+    unsigned char digest[32];
+    crypto_hmac_sha256(secret, strlen(secret), source, strlen(source), digest);
+    char signature[48];
+    crypto_base64_encode(digest, sizeof(digest), signature);
+    char *signature_header = util_printf("X-HubSpot-Signature-v3: %s", signature);
+    char *timestamp_header = util_printf("X-HubSpot-Request-Timestamp: %s", ts);
+    const char *headers[] = {"Content-Type: application/json", signature_header, timestamp_header,
+                             NULL};
+    struct http_result result;
+    ck_assert_int_eq(http_request("POST", url, headers, body, strlen(body), &result), 0);
+    long status = result.status;
+    *out = strdup(result.body != NULL ? result.body : "");
+    http_result_free(&result);
+    free(signature_header);
+    free(timestamp_header);
+    free(source);
+    free(url);
+    return status;
 }

@@ -28,4 +28,9 @@ struct hubspot_daemon_options {
 void hubspot_daemon_start(struct test_daemon *td, struct fake_hubspot *fake,
                           const struct hubspot_daemon_options *options);
 
+/* POSTs body to the daemon's /webhooks/crm as HubSpot does, signed with v3 by `secret`
+ * now; the HTTP status, the answer's body in *out (malloc'd). */
+long hubspot_daemon_post_signed(const struct test_daemon *td, const char *secret, const char *body,
+                                char **out);
+
 #endif

@@ -275,28 +275,7 @@ END_TEST
 /* POSTs body to /webhooks/crm signed with v3 by `secret`; the status, the body in *out. */
 static long post_hubspot(const char *secret, const char *body, char **out)
 {
-    char *url = td_url(&td, "/webhooks/crm");
-    char ts[24];
-    snprintf(ts, sizeof(ts), "%lld", (long long)util_now_ms());
-    char *source = util_printf("POST%s%s%s", url, body, ts);
-    unsigned char digest[32];
-    crypto_hmac_sha256(secret, strlen(secret), source, strlen(source), digest);
-    char signature[48];
-    crypto_base64_encode(digest, sizeof(digest), signature);
-    char *signature_header = util_printf("X-HubSpot-Signature-v3: %s", signature);
-    char *timestamp_header = util_printf("X-HubSpot-Request-Timestamp: %s", ts);
-    const char *headers[] = {"Content-Type: application/json", signature_header, timestamp_header,
-                             NULL};
-    struct http_result result;
-    ck_assert_int_eq(http_request("POST", url, headers, body, strlen(body), &result), 0);
-    long status = result.status;
-    *out = strdup(result.body != NULL ? result.body : "");
-    http_result_free(&result);
-    free(signature_header);
-    free(timestamp_header);
-    free(source);
-    free(url);
-    return status;
+    return hubspot_daemon_post_signed(&td, secret, body, out);
 }
 
 static bool nothing_pending(void *arg)
