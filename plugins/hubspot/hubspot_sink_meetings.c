@@ -549,9 +549,9 @@ static void deliver_meeting(struct hubspot_batch *batch, size_t i, const json_t 
         /* kept before the request: when its answer is lost, the next attempt looks for
          * the engagement before creating another */
         json_t *creating = json_pack("{s:I}", "creating", (json_int_t)host->now_ms(batch->ctx));
-        lh_status_t put =
-            creating != NULL ? host->checkpoint_put(batch->ctx, key, creating) : LH_RETRY;
-        json_decref(creating);
+        lh_status_t put = creating != NULL
+                              ? host->checkpoint_put(batch->ctx, key, creating) /* STOLEN */
+                              : LH_RETRY;
         if (put != LH_OK) {
             hubspot_batch_decide(batch, i, LH_RETRY,
                                  "the meeting's creation could not be recorded before it was "
