@@ -84,6 +84,13 @@ COMMON_LIB   := $(BUILD)/plugins/libleadhub-common.a
 PLUGIN_NAMES := $(filter-out common,$(sort $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/*.c))))))
 PLUGIN_SOS   := $(PLUGIN_NAMES:%=$(BUILD)/plugins/%.so)
 
+# The fake host (sdk/testing/): an installed library for plugins' unit tests, holding the
+# host's own event and settings validators (these core objects) rather than copies.
+TESTKIT_SRC := $(wildcard sdk/testing/*.c)
+TESTKIT_CORE := event util config_settings config_value config_ref diag config_suggest \
+                config_where config_object log config_yaml config_json
+TESTKIT_LIB := $(BUILD)/libleadhub-test.a
+
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/obj/%.o)
 TESTLIB     := $(BUILD)/libleadhub-testlib.a
@@ -107,7 +114,7 @@ all: $(DAEMON) $(PLUGIN_SOS)
 
 build: all
 
-tests: all $(TEST_BINS) $(FIXTURE_SOS) $(NEXT_DAEMON) $(if $(BENCH_SRC),$(BENCH))
+tests: all $(TESTKIT_LIB) $(TEST_BINS) $(FIXTURE_SOS) $(NEXT_DAEMON) $(if $(BENCH_SRC),$(BENCH))
 
 # `make test` and `make run` first make sure the packages are there (the pkg-config
 # lookups above need them), then build in a sub-make that sees them.
@@ -173,25 +180,33 @@ $(BUILD)/pobj/%.o: %.c
 	$(CC) $(PLUGIN_CFLAGS) -c $< -o $@
 
 # --- tests -------------------------------------------------------------------------------
+$(BUILD)/obj/sdk/testing/%.o: sdk/testing/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isdk/testing -c $< -o $@
+
+$(TESTKIT_LIB): $(TESTKIT_SRC:%.c=$(BUILD)/obj/%.o) $(TESTKIT_CORE:%=$(BUILD)/obj/core/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
 $(TESTLIB): $(TESTLIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
 $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests/lib -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests/lib -Isdk/testing -c $< -o $@
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB) $(CORE_LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTKIT_LIB) $(TESTLIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -ldl
 
 $(BUILD)/obj/plugins/%.o: plugins/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests/lib -Iplugins/common -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests/lib -Iplugins/common -Isdk/testing -c $< -o $@
 
 # Plugin tests include their plugin's sources; what those call in plugins/common comes
 # from its archive.
-$(BUILD)/tests/plugins/%: $(BUILD)/obj/plugins/%.o $(TESTLIB) $(CORE_LIB) $(COMMON_LIB)
+$(BUILD)/tests/plugins/%: $(BUILD)/obj/plugins/%.o $(TESTKIT_LIB) $(TESTLIB) $(CORE_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -ldl
 
@@ -251,24 +266,30 @@ $(foreach f,$(FUZZ_PLUGIN_SRC),$(eval $(call plugin_fuzz_rules,$(f))))
 # includes from include/leadhub/), header only.
 SDK_HELPER_HEADERS := $(wildcard sdk/leadhub/*.h)
 
-install: all
+install: all $(TESTKIT_LIB)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/leadhub/plugins \
 	    $(DESTDIR)$(PREFIX)/include/leadhub $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/bin/leadhubd
 	$(if $(PLUGIN_SOS),install -m 0755 $(PLUGIN_SOS) $(DESTDIR)$(LIBDIR)/leadhub/plugins/)
-	install -m 0644 sdk/leadhub.h sdk/leadhub-helpers.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 sdk/leadhub.h sdk/leadhub-helpers.h sdk/testing/leadhub-test.h \
+	    $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 $(TESTKIT_LIB) $(DESTDIR)$(LIBDIR)/libleadhub-test.a
 	install -m 0644 $(SDK_HELPER_HEADERS) $(DESTDIR)$(PREFIX)/include/leadhub/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    sdk/leadhub-sdk.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-sdk.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    sdk/leadhub-test.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-test.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/leadhubd $(DESTDIR)$(PREFIX)/include/leadhub.h \
-	    $(DESTDIR)$(PREFIX)/include/leadhub-helpers.h $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-sdk.pc
+	    $(DESTDIR)$(PREFIX)/include/leadhub-helpers.h $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-sdk.pc \
+	    $(DESTDIR)$(PREFIX)/include/leadhub-test.h $(DESTDIR)$(LIBDIR)/libleadhub-test.a \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-test.pc
 	rm -rf $(DESTDIR)$(PREFIX)/include/leadhub
 	rm -rf $(DESTDIR)$(LIBDIR)/leadhub
 
 # --- quality -----------------------------------------------------------------------------
-FORMAT_FILES := $(wildcard core/*.c core/*.h sdk/*.h sdk/leadhub/*.h plugins/*/*.c plugins/*/*.h \
+FORMAT_FILES := $(wildcard core/*.c core/*.h sdk/*.h sdk/leadhub/*.h sdk/testing/*.[ch] plugins/*/*.c plugins/*/*.h \
                   plugins/*/tests/*.c plugins/*/fuzz/*.c tests/*/*.c tests/*/*.h \
                   tests/fixtures/plugins/*.c bench/*.c bench/*.h)
 

@@ -30,6 +30,10 @@
 #endif
 #ifndef MAKE_SANITIZE
 #define MAKE_SANITIZE ""
+#define SAN_CFLAGS    ""
+#else
+/* an out-of-tree program linking the installed (sanitized) fake host links the runtime */
+#define SAN_CFLAGS " -fsanitize=address,undefined"
 #endif
 #ifdef __clang__
 #define MAKE_CC "clang"
@@ -119,8 +123,14 @@ static char *exported_symbols(const char *path)
 START_TEST(test_sdk_install_ships_header_daemon_and_pkg_config_file)
 {
     ck_assert_msg(sdk.install_rc == 0, "make install failed:\n%s", sdk.install_output);
-    const char *files[] = {"bin/leadhubd", "include/leadhub.h", "include/leadhub-helpers.h",
-                           "include/leadhub/lh_cursor.h", "lib/pkgconfig/leadhub-sdk.pc"};
+    const char *files[] = {"bin/leadhubd",
+                           "include/leadhub.h",
+                           "include/leadhub-helpers.h",
+                           "include/leadhub/lh_cursor.h",
+                           "include/leadhub-test.h",
+                           "lib/libleadhub-test.a",
+                           "lib/pkgconfig/leadhub-sdk.pc",
+                           "lib/pkgconfig/leadhub-test.pc"};
     for (size_t i = 0; i < UTIL_ARRAY_LEN(files); i++) {
         char *path = tu_path(sdk.prefix, files[i]);
         ck_assert_msg(access(path, R_OK) == 0, "%s was not installed", path);
@@ -182,6 +192,32 @@ START_TEST(test_sdk_helpers_build_out_of_tree_with_strict_flags)
                              "2026-11-27T09:00:00.000Z contact:b5fc85e55755f9e0d030a10ab4429b6b\n");
     free(output);
     free(command);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+/* The example's unit tests on the installed fake host, built as its comment says. */
+START_TEST(test_sdk_fake_host_runs_the_examples_unit_tests_out_of_tree)
+{
+    ck_assert_msg(sdk.install_rc == 0, "make install failed:\n%s", sdk.install_output);
+    char *dir = tu_tmpdir();
+    char *source = realpath(tu_source_dir(), NULL);
+    ck_assert_ptr_nonnull(source);
+    char *command = util_printf(
+        "cp '%s/sdk/examples/hello/hello.c' '%s/sdk/examples/hello/test_hello.c' '%s/' && "
+        "cd '%s' && " MAKE_CC " -std=c11 -Wall -Wextra -Werror" SAN_CFLAGS
+        " -o test_hello test_hello.c hello.c "
+        "$(PKG_CONFIG_PATH='%s/lib/pkgconfig' pkg-config --cflags --libs leadhub-test) && "
+        "./test_hello",
+        source, source, dir, dir, sdk.prefix);
+    char *output = NULL;
+    int rc = tu_run(command, &output);
+    ck_assert_msg(rc == 0, "test_hello failed (%d):\n%s", rc, output);
+    ck_assert_str_eq(output, "ok\n");
+    free(output);
+    free(command);
+    free(source);
     tu_rmrf(dir);
     free(dir);
 }
@@ -411,6 +447,7 @@ static Suite *sdk_suite(void)
     tcase_set_timeout(installed, 600); /* make install may have to build the tree */
     tcase_add_test(installed, test_sdk_install_ships_header_daemon_and_pkg_config_file);
     tcase_add_test(installed, test_sdk_helpers_build_out_of_tree_with_strict_flags);
+    tcase_add_test(installed, test_sdk_fake_host_runs_the_examples_unit_tests_out_of_tree);
     tcase_add_test(installed, test_sdk_example_builds_out_of_tree_and_exports_only_its_entry);
     tcase_add_test(installed, test_installed_leadhubd_lists_the_example_with_kind_version_and_abi);
     tcase_add_test(installed, test_installed_leadhubd_documents_the_example_settings);
