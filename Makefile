@@ -72,7 +72,9 @@ PLUGIN_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARNINGS) $(SAN_FLAGS) -fPIC \
 
 # --- sources -------------------------------------------------------------------------
 CORE_SRC := $(filter-out core/main.c,$(wildcard core/*.c))
-CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o \
+            $(BUILD)/obj/gen/plugin_template.o
+PLUGIN_TEMPLATE := $(sort $(wildcard sdk/template/*.in))
 CORE_LIB := $(BUILD)/libleadhub-core.a
 DAEMON   := $(BUILD)/leadhubd
 MIGRATIONS := $(sort $(wildcard core/migrations/*.sql))
@@ -150,6 +152,15 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed-migrations.sh
 	@mkdir -p $(dir $@)
 	scripts/embed-migrations.sh $(MIGRATIONS) > $@
+
+# The skeleton `leadhubd new-plugin` writes, compiled in.
+$(BUILD)/gen/plugin_template.c: $(PLUGIN_TEMPLATE) scripts/embed-template.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-template.sh $(PLUGIN_TEMPLATE) > $@
+
+$(BUILD)/obj/gen/plugin_template.o: $(BUILD)/gen/plugin_template.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c
 	@mkdir -p $(dir $@)

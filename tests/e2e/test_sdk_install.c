@@ -223,6 +223,76 @@ START_TEST(test_sdk_fake_host_runs_the_examples_unit_tests_out_of_tree)
 }
 END_TEST
 
+/* `leadhubd new-plugin` in an empty folder, then `make && make test` there, against the
+ * installed SDK alone: every kind builds, loads, and passes the tests it was written with. */
+START_TEST(test_new_plugin_skeletons_build_and_pass_their_tests_out_of_tree)
+{
+    ck_assert_msg(sdk.install_rc == 0, "make install failed:\n%s", sdk.install_output);
+    const char *kinds[][2] = {{"demo", "source+sink"},
+                              {"demo_source", "source"},
+                              {"demo_sink", "sink"},
+                              {"demo_scorer", "scorer"}};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(kinds); i++) {
+        char *dir = tu_tmpdir();
+        char *command = util_printf(
+            "cd '%s' && '%s/bin/leadhubd' new-plugin %s --kind %s && cd %s && "
+            "export PKG_CONFIG_PATH='%s/lib/pkgconfig' && make CC=" MAKE_CC MAKE_SANITIZE
+            " && make test CC=" MAKE_CC MAKE_SANITIZE " && "
+            "'%s/bin/leadhubd' plugins --plugin-path . && nm -D --defined-only %s.so",
+            dir, sdk.prefix, kinds[i][0], kinds[i][1], kinds[i][0], sdk.prefix, sdk.prefix,
+            kinds[i][0]);
+        char *output = NULL;
+        int rc = tu_run(command, &output);
+        ck_assert_msg(rc == 0, "%s (%s) failed (%d):\n%s", kinds[i][0], kinds[i][1], rc, output);
+        ck_assert_msg(strstr(output, "\nok\n") != NULL, "no test verdict:\n%s", output);
+        char *listed = util_printf("%s ", kinds[i][0]);
+        assert_contains(output, listed);
+        assert_contains(output, kinds[i][1]);
+        free(listed);
+        free(output);
+        free(command);
+        tu_rmrf(dir);
+        free(dir);
+    }
+}
+END_TEST
+
+START_TEST(test_new_plugin_refuses_a_used_folder_a_bad_name_and_a_bad_kind)
+{
+    ck_assert_msg(sdk.install_rc == 0, "make install failed:\n%s", sdk.install_output);
+    char *dir = tu_tmpdir();
+    tu_write_file(dir, "demo/keep.txt", "mine\n");
+    struct {
+        const char *args;
+        int rc;
+        const char *says;
+    } cases[] = {
+        {"new-plugin demo --kind source", 1, "exists and is not empty"},
+        {"new-plugin Demo --kind source", 2, "is not a plugin name"},
+        {"new-plugin other --kind crm", 2, "--kind must be"},
+        {"new-plugin --kind sink", 2, "NAME is missing"},
+    };
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
+        char *command =
+            util_printf("cd '%s' && '%s/bin/leadhubd' %s", dir, sdk.prefix, cases[i].args);
+        char *output = NULL;
+        ck_assert_int_eq(tu_run(command, &output), cases[i].rc);
+        assert_contains(output, cases[i].says);
+        free(output);
+        free(command);
+    }
+    /* nothing was written over the folder in use */
+    char *command = util_printf("ls -A '%s/demo'", dir);
+    char *output = NULL;
+    ck_assert_int_eq(tu_run(command, &output), 0);
+    ck_assert_str_eq(output, "keep.txt\n");
+    free(output);
+    free(command);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_sdk_example_builds_out_of_tree_and_exports_only_its_entry)
 {
     assert_example_built();
@@ -448,6 +518,8 @@ static Suite *sdk_suite(void)
     tcase_add_test(installed, test_sdk_install_ships_header_daemon_and_pkg_config_file);
     tcase_add_test(installed, test_sdk_helpers_build_out_of_tree_with_strict_flags);
     tcase_add_test(installed, test_sdk_fake_host_runs_the_examples_unit_tests_out_of_tree);
+    tcase_add_test(installed, test_new_plugin_skeletons_build_and_pass_their_tests_out_of_tree);
+    tcase_add_test(installed, test_new_plugin_refuses_a_used_folder_a_bad_name_and_a_bad_kind);
     tcase_add_test(installed, test_sdk_example_builds_out_of_tree_and_exports_only_its_entry);
     tcase_add_test(installed, test_installed_leadhubd_lists_the_example_with_kind_version_and_abi);
     tcase_add_test(installed, test_installed_leadhubd_documents_the_example_settings);
