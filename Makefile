@@ -10,7 +10,8 @@
 #                     other terminals; SIGTERM/SIGINT stop the daemon, then PostgreSQL
 #   make psql         psql on the database `make run` started
 #   make reload       reload the configuration of the daemon `make run` started (SIGHUP)
-#   make install      PREFIX=/usr/local (DESTDIR supported)
+#   make install      PREFIX=/usr/local (DESTDIR supported): daemon, plugins, SDK, fake host
+#   make install-asan the sanitizer build of the daemon beside it, as leadhubd-asan
 #   make lint | format | format-check | bench | clean
 #   make fuzz         build the libFuzzer targets (clang, in build/fuzz) and run each for
 #                     FUZZ_SECONDS (default 60)
@@ -109,7 +110,7 @@ BENCH_SRC   := $(wildcard bench/*.c)
 BENCH       := $(BUILD)/bench/leadhub-bench
 
 # --- top-level targets -----------------------------------------------------------------
-.PHONY: all build tests test asan run psql reload deps install uninstall lint format format-check bench \
+.PHONY: all build tests test asan run psql reload deps install install-asan uninstall lint format format-check bench \
         fuzz fuzz-build soak clean deploy-check image-check
 
 all: $(DAEMON) $(PLUGIN_SOS)
@@ -291,8 +292,20 @@ install: all $(TESTKIT_LIB)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    sdk/leadhub-test.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-test.pc
 
+# The sanitizer build of the daemon, installed beside the normal one as leadhubd-asan:
+# where an out-of-tree plugin built with -fsanitize runs (docs/sdk.md, "Sanitizers").
+# Preloading a sanitizer runtime into the plain leadhubd is no substitute: on Debian 12 any
+# process that loads libp11-kit (through libpq and libcurl) then hangs at exit.
+ASAN_BUILD ?= build/asan
+install-asan: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=$(ASAN_BUILD) SANITIZE=1 CC=$(CC) \
+	    $(ASAN_BUILD)/leadhubd
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(ASAN_BUILD)/leadhubd $(DESTDIR)$(PREFIX)/bin/leadhubd-asan
+
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/leadhubd $(DESTDIR)$(PREFIX)/include/leadhub.h \
+	rm -f $(DESTDIR)$(PREFIX)/bin/leadhubd $(DESTDIR)$(PREFIX)/bin/leadhubd-asan \
+	    $(DESTDIR)$(PREFIX)/include/leadhub.h \
 	    $(DESTDIR)$(PREFIX)/include/leadhub-helpers.h $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-sdk.pc \
 	    $(DESTDIR)$(PREFIX)/include/leadhub-test.h $(DESTDIR)$(LIBDIR)/libleadhub-test.a \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-test.pc

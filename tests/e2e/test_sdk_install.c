@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon_harness.h"
 #include "leadhub.h"
 #include "loader.h"
 #include "testutil.h"
@@ -66,9 +67,16 @@ static void sdk_setup(void)
     sdk.prefix = tu_tmpdir();
     sdk.plugin_dir = tu_tmpdir();
 
-    char *install = util_printf("make -C '%s' --no-print-directory install PREFIX='%s' "
-                                "BUILD='%s' CC=" MAKE_CC MAKE_SANITIZE,
-                                source, sdk.prefix, build);
+    /* sanitized: the build under test is the sanitizer build, installed beside as
+     * leadhubd-asan too (make install-asan, from the same objects) */
+    char *install =
+        util_printf("make -C '%s' --no-print-directory install PREFIX='%s' "
+                    "BUILD='%s' CC=" MAKE_CC MAKE_SANITIZE "%s%s%s%s%s%s%s",
+                    source, sdk.prefix, build, MAKE_SANITIZE[0] ? " && make -C '" : "",
+                    MAKE_SANITIZE[0] ? source : "",
+                    MAKE_SANITIZE[0] ? "' --no-print-directory install-asan PREFIX='" : "",
+                    MAKE_SANITIZE[0] ? sdk.prefix : "", MAKE_SANITIZE[0] ? "' ASAN_BUILD='" : "",
+                    MAKE_SANITIZE[0] ? build : "", MAKE_SANITIZE[0] ? "' CC=" MAKE_CC : "");
     sdk.install_rc = tu_run(install, &sdk.install_output);
 
     /* The author's command line: the installed SDK through pkg-config, nothing from the
@@ -288,6 +296,56 @@ START_TEST(test_new_plugin_refuses_a_used_folder_a_bad_name_and_a_bad_kind)
     ck_assert_str_eq(output, "keep.txt\n");
     free(output);
     free(command);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+/*
+ * The sanitizer recipe of docs/sdk.md: a plugin built out of tree with `make SANITIZE=1`
+ * runs in the sanitizer-built daemon (`make install-asan`: bin/leadhubd-asan), which stops
+ * cleanly on SIGTERM. Under `make asan` both are sanitized; under `make test` the same
+ * steps run unsanitized (a sanitized .so cannot load into a plain daemon).
+ */
+START_TEST(test_sanitized_daemon_runs_an_out_of_tree_plugin_and_exits_cleanly)
+{
+    ck_assert_msg(sdk.install_rc == 0, "make install failed:\n%s", sdk.install_output);
+    char *dir = tu_tmpdir();
+    char *command = util_printf(
+        "cd '%s' && '%s/bin/leadhubd' new-plugin sanprobe --kind source+sink && cd sanprobe && "
+        "PKG_CONFIG_PATH='%s/lib/pkgconfig' make CC=" MAKE_CC MAKE_SANITIZE,
+        dir, sdk.prefix, sdk.prefix);
+    char *output = NULL;
+    int rc = tu_run(command, &output);
+    ck_assert_msg(rc == 0, "building sanprobe failed (%d):\n%s", rc, output);
+    free(output);
+    free(command);
+
+    struct test_daemon td;
+    td_init(&td, NULL);
+    td.binary =
+        util_printf("%s/bin/%s", sdk.prefix, MAKE_SANITIZE[0] ? "leadhubd-asan" : "leadhubd");
+    td.extra_plugin_dir = tu_path(dir, "sanprobe");
+    setenv("SANPROBE_TOKEN", "sanprobe-token-5b3d8f60", 1);
+    /* a provider that refuses connections: the poll fails and is retried, as in life */
+    char *closed = util_printf("http://127.0.0.1:%d/v1", tu_free_port());
+    char *instance = util_printf("name: crm\nplugin: sanprobe\npoll_interval: 1s\nsettings:\n"
+                                 "  base_url: %s\n  token: ${SANPROBE_TOKEN}\n",
+                                 closed);
+    td_connector(&td, "crm", instance);
+    ck_assert_int_eq(td_start(&td), 0);
+    int64_t started = util_monotonic_ms();
+    ck_assert_int_eq(td_stop(&td), 0);
+    /* stopped within the shutdown grace, not hung in a library's destructor */
+    ck_assert_int_lt(util_monotonic_ms() - started, 15000);
+    char *log = td_log(&td);
+    ck_assert_msg(strstr(log, "AddressSanitizer") == NULL && strstr(log, "runtime error") == NULL,
+                  "sanitizer report:\n%s", log);
+    assert_contains(log, "sanprobe");
+    free(log);
+    free(instance);
+    free(closed);
+    td_cleanup(&td);
     tu_rmrf(dir);
     free(dir);
 }
@@ -520,6 +578,7 @@ static Suite *sdk_suite(void)
     tcase_add_test(installed, test_sdk_fake_host_runs_the_examples_unit_tests_out_of_tree);
     tcase_add_test(installed, test_new_plugin_skeletons_build_and_pass_their_tests_out_of_tree);
     tcase_add_test(installed, test_new_plugin_refuses_a_used_folder_a_bad_name_and_a_bad_kind);
+    tcase_add_test(installed, test_sanitized_daemon_runs_an_out_of_tree_plugin_and_exits_cleanly);
     tcase_add_test(installed, test_sdk_example_builds_out_of_tree_and_exports_only_its_entry);
     tcase_add_test(installed, test_installed_leadhubd_lists_the_example_with_kind_version_and_abi);
     tcase_add_test(installed, test_installed_leadhubd_documents_the_example_settings);
