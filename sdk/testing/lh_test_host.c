@@ -179,8 +179,12 @@ static lh_status_t host_checkpoint_get(lh_ctx_t *ctx, const char *key, json_t **
 static lh_status_t checkpoint_store(lh_ctx_t *ctx, const char *key, json_t *value, bool sealed)
 {
     lh_test_t *t = test_of(ctx);
-    if (!state_call(t, sealed ? "checkpoint_put_secret()" : "checkpoint_put()")) {
+    if (t == NULL || (t->call != LH_TEST_CALL_POLL && t->call != LH_TEST_CALL_WEBHOOK &&
+                      t->call != LH_TEST_CALL_DELIVER)) {
         json_decref(value);
+        lh_test_note_misuse(t, "%s from %s: poll, webhook and deliver only",
+                            sealed ? "checkpoint_put_secret()" : "checkpoint_put()",
+                            t != NULL ? call_name(t->call) : "no context");
         return LH_PERMANENT;
     }
     if (!lh_test_key_valid(key) || value == NULL) {
@@ -190,7 +194,7 @@ static lh_status_t checkpoint_store(lh_ctx_t *ctx, const char *key, json_t *valu
         host_set_error(ctx, "checkpoint_put: bad key");
         return LH_PERMANENT;
     }
-    /* poll and webhook commit with their events; deliver and init write at once */
+    /* poll and webhook commit with their events; deliver writes at once */
     bool staged = t->call == LH_TEST_CALL_POLL || t->call == LH_TEST_CALL_WEBHOOK;
     json_t *values = staged ? t->staged_checkpoints : t->checkpoints;
     json_t *seals = staged ? t->staged_sealed : t->sealed;
