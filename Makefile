@@ -282,6 +282,8 @@ install: all $(TESTKIT_LIB)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/leadhub/plugins \
 	    $(DESTDIR)$(PREFIX)/include/leadhub $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/bin/leadhubd
+	install -m 0755 sdk/leadhub-dev $(DESTDIR)$(PREFIX)/bin/leadhub-dev
+	install -m 0755 scripts/pg.sh $(DESTDIR)$(LIBDIR)/leadhub/pg.sh
 	$(if $(PLUGIN_SOS),install -m 0755 $(PLUGIN_SOS) $(DESTDIR)$(LIBDIR)/leadhub/plugins/)
 	install -m 0644 sdk/leadhub.h sdk/leadhub-helpers.h sdk/testing/leadhub-test.h \
 	    $(DESTDIR)$(PREFIX)/include/
@@ -305,6 +307,7 @@ install-asan: deps
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/leadhubd $(DESTDIR)$(PREFIX)/bin/leadhubd-asan \
+	    $(DESTDIR)$(PREFIX)/bin/leadhub-dev \
 	    $(DESTDIR)$(PREFIX)/include/leadhub.h \
 	    $(DESTDIR)$(PREFIX)/include/leadhub-helpers.h $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-sdk.pc \
 	    $(DESTDIR)$(PREFIX)/include/leadhub-test.h $(DESTDIR)$(LIBDIR)/libleadhub-test.a \

@@ -158,6 +158,10 @@ int new_plugin_write(const char *dir, const char *name, unsigned kind, char **er
         return -1;
     }
     for (size_t i = 0; i < new_plugin_file_count; i++) {
+        const char *condition = new_plugin_files[i].condition;
+        if (condition[0] != '\0' && !condition_holds(condition, strlen(condition), kind)) {
+            continue;
+        }
         char *relative = new_plugin_render(new_plugin_files[i].path, name, kind);
         char *text = new_plugin_render(new_plugin_files[i].text, name, kind);
         char *path = relative != NULL ? util_printf("%s/%s", dir, relative) : NULL;
@@ -170,6 +174,10 @@ int new_plugin_write(const char *dir, const char *name, unsigned kind, char **er
         if (text != NULL && path != NULL && make_parents(path) == 0 &&
             (file = fopen(path, "wx")) != NULL) {
             rc = fputs(text, file) < 0 ? -1 : 0;
+            /* scripts keep their #! working */
+            if (strncmp(text, "#!", 2) == 0 && fchmod(fileno(file), 0755) != 0) {
+                rc = -1;
+            }
             rc = fclose(file) != 0 ? -1 : rc;
         }
         if (rc != 0) {

@@ -232,7 +232,8 @@ START_TEST(test_sdk_fake_host_runs_the_examples_unit_tests_out_of_tree)
 END_TEST
 
 /* `leadhubd new-plugin` in an empty folder, then `make && make test` there, against the
- * installed SDK alone: every kind builds, loads, and passes the tests it was written with. */
+ * installed SDK alone: every kind builds, loads, and passes the tests it was written with;
+ * the source+sink one also passes `make e2e` (leadhub-dev, a throwaway PostgreSQL). */
 START_TEST(test_new_plugin_skeletons_build_and_pass_their_tests_out_of_tree)
 {
     ck_assert_msg(sdk.install_rc == 0, "make install failed:\n%s", sdk.install_output);
@@ -246,13 +247,17 @@ START_TEST(test_new_plugin_skeletons_build_and_pass_their_tests_out_of_tree)
             "cd '%s' && '%s/bin/leadhubd' new-plugin %s --kind %s && cd %s && "
             "export PKG_CONFIG_PATH='%s/lib/pkgconfig' && make CC=" MAKE_CC MAKE_SANITIZE
             " && make test CC=" MAKE_CC MAKE_SANITIZE " && "
-            "'%s/bin/leadhubd' plugins --plugin-path . && nm -D --defined-only %s.so",
+            "'%s/bin/leadhubd' plugins --plugin-path . && nm -D --defined-only %s.so%s",
             dir, sdk.prefix, kinds[i][0], kinds[i][1], kinds[i][0], sdk.prefix, sdk.prefix,
-            kinds[i][0]);
+            kinds[i][0],
+            /* the CRM kind end to end too: its fake provider, PostgreSQL and the daemon
+             * through leadhub-dev */
+            i == 0 ? " && make e2e CC=" MAKE_CC MAKE_SANITIZE : "");
         char *output = NULL;
         int rc = tu_run(command, &output);
         ck_assert_msg(rc == 0, "%s (%s) failed (%d):\n%s", kinds[i][0], kinds[i][1], rc, output);
         ck_assert_msg(strstr(output, "\nok\n") != NULL, "no test verdict:\n%s", output);
+        ck_assert_msg(i != 0 || strstr(output, "e2e ok\n") != NULL, "no e2e verdict:\n%s", output);
         char *listed = util_printf("%s ", kinds[i][0]);
         assert_contains(output, listed);
         assert_contains(output, kinds[i][1]);
