@@ -10,7 +10,7 @@
 struct new_plugin_file {
     const char *path;      /* relative to the plugin's folder; may hold @NAME@ */
     const char *condition; /* the kinds that get it ("sink", "!scorer"), "" for all */
-    const char *text; /* with @NAME@, @NAME_UPPER@, @KIND@, @KIND_BITS@ and @IF kind@ lines */
+    const char *text;      /* with @NAME@, @NAME_UPPER@, @KIND@, @KIND_BITS@ and @IF kind@ lines */
 };
 
 extern const struct new_plugin_file new_plugin_files[];
