@@ -87,14 +87,18 @@ const char *lh_test_config_errors(lh_test_t *t);
 lh_status_t lh_test_poll(lh_test_t *t);
 
 /* lh_test_webhook - webhook() with a request as the host builds it (remote 127.0.0.1,
- * path /webhooks/<instance>). query may be NULL (""); body need not be NUL-terminated. */
+ * path /webhooks/<instance>). query may be NULL (""); body need not be NUL-terminated.
+ * What the host refuses before the callback is refused here too: a GET without
+ * LH_PLUGIN_WEBHOOK_GET (LH_PERMANENT and a misuse note), a POST carrying none of the
+ * descriptor's webhook_signature_headers (LH_AUTH, webhook() not called). */
 lh_status_t lh_test_webhook(lh_test_t *t, const char *method, const char *query,
                             const lh_header_t *headers, size_t header_count, const char *body,
                             size_t body_len);
 
 /*
  * lh_test_deliver - deliver() of an event, or deliver_batch() with one delivery when the
- * plugin has only that.
+ * plugin has only that (its result, or the call's return when it left it LH_OK; its
+ * message as the call's error).
  *   event_json: the event as a source emitted it; it is normalized as the host stores it
  *               (its `source` taken from the JSON, "source" when absent). An invalid event
  *               fails the test's call with LH_PERMANENT and a misuse note.

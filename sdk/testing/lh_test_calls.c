@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 #include "diag.h"
@@ -241,8 +242,35 @@ lh_status_t lh_test_webhook(lh_test_t *t, const char *method, const char *query,
     }
     memcpy(copy, body != NULL ? body : "", body_len);
     copy[body_len] = '\0';
+    method = method != NULL ? method : "POST";
+    /* what the host refuses before webhook() runs */
+    lh_status_t refused = LH_OK;
+    if (strcmp(method, "GET") == 0 && !(t->plugin->flags & LH_PLUGIN_WEBHOOK_GET)) {
+        lh_test_note_misuse(t, "a GET reaches webhook() only with LH_PLUGIN_WEBHOOK_GET "
+                               "(the host answers 405)");
+        refused = LH_PERMANENT;
+    } else if (strcmp(method, "POST") == 0 && t->plugin->webhook_signature_headers != NULL) {
+        bool signed_request = false;
+        for (const char *const *name = t->plugin->webhook_signature_headers; *name != NULL;
+             name++) {
+            for (size_t i = 0; i < header_count; i++) {
+                signed_request = signed_request || strcasecmp(headers[i].name, *name) == 0;
+            }
+        }
+        if (!signed_request) {
+            free(t->error);
+            t->error = strdup("the request carries none of the plugin's signature headers "
+                              "(the host answers 401 before reading the body)");
+            refused = LH_AUTH;
+        }
+    }
+    if (refused != LH_OK) {
+        free(copy);
+        free(path);
+        return refused;
+    }
     lh_webhook_request_t request = {.struct_size = sizeof(request),
-                                    .method = method != NULL ? method : "POST",
+                                    .method = method,
                                     .path = path,
                                     .query = query != NULL ? query : "",
                                     .headers = headers,
@@ -361,14 +389,11 @@ out:
 lh_status_t lh_test_deliver(lh_test_t *t, const char *event_json, const char *lead_json,
                             int attempt)
 {
-    if (t->plugin->deliver == NULL && t->plugin->deliver_batch != NULL && lead_json == NULL &&
-        attempt <= 1) {
-        lh_status_t result = LH_OK;
-        const char *events[] = {event_json};
-        lh_status_t status = lh_test_deliver_batch(t, events, 1, &result, NULL);
-        return status != LH_OK ? status : result;
-    }
-    if (!ready(t, (const void *)t->plugin->deliver, "deliver")) {
+    bool batch_only = t->plugin->deliver == NULL && t->plugin->deliver_batch != NULL;
+    if (!ready(t,
+               batch_only ? (const void *)t->plugin->deliver_batch
+                          : (const void *)t->plugin->deliver,
+               "deliver")) {
         return LH_PERMANENT;
     }
     lh_delivery_t delivery;
@@ -378,7 +403,22 @@ lh_status_t lh_test_deliver(lh_test_t *t, const char *event_json, const char *le
         return LH_PERMANENT;
     }
     lh_test_begin_call(t, LH_TEST_CALL_DELIVER);
-    lh_status_t status = t->plugin->deliver(t->state, &t->ctx, &delivery);
+    lh_status_t status;
+    if (batch_only) {
+        /* a batch of one, read back as the host reads it */
+        const lh_delivery_t *one[] = {&delivery};
+        lh_status_t result = LH_OK;
+        char *message = NULL;
+        status = t->plugin->deliver_batch(t->state, &t->ctx, one, 1, &result, &message);
+        status = status != LH_OK ? status : result;
+        if (message != NULL && t->error == NULL) {
+            t->error = message;
+        } else {
+            free(message);
+        }
+    } else {
+        status = t->plugin->deliver(t->state, &t->ctx, &delivery);
+    }
     lh_test_end_call(t, status);
     json_decref(event);
     json_decref(lead);
