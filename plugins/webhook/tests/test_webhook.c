@@ -112,6 +112,7 @@ START_TEST(test_webhook_refuses_malformed_headers_and_future_timestamps)
         {"12x4", good, "must be unix seconds"},
         {"-5", good, "must be unix seconds"},
         {future, future_sig, "away from the server's clock"},
+        {NULL, good, "missing X-Leadhub-Timestamp"},
         /* refused by the host before the plugin: its declared signature header */
         {ts, NULL, "none of the plugin's signature headers"},
     };
