@@ -208,7 +208,7 @@ $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests/lib -Isdk/testing -c $< -o $@
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTKIT_LIB) $(TESTLIB) $(CORE_LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB) $(TESTKIT_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -ldl
 
@@ -218,7 +218,7 @@ $(BUILD)/obj/plugins/%.o: plugins/%.c
 
 # Plugin tests include their plugin's sources; what those call in plugins/common comes
 # from its archive.
-$(BUILD)/tests/plugins/%: $(BUILD)/obj/plugins/%.o $(TESTKIT_LIB) $(TESTLIB) $(CORE_LIB) $(COMMON_LIB)
+$(BUILD)/tests/plugins/%: $(BUILD)/obj/plugins/%.o $(TESTLIB) $(TESTKIT_LIB) $(CORE_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -ldl
 
@@ -288,7 +288,7 @@ install: all $(TESTKIT_LIB)
 	install -m 0644 sdk/leadhub.h sdk/leadhub-helpers.h sdk/testing/leadhub-test.h \
 	    $(DESTDIR)$(PREFIX)/include/
 	install -m 0644 $(TESTKIT_LIB) $(DESTDIR)$(LIBDIR)/libleadhub-test.a
-	install -m 0644 $(SDK_HELPER_HEADERS) $(DESTDIR)$(PREFIX)/include/leadhub/
+	install -m 0644 $(SDK_HELPER_HEADERS) sdk/testing/fake_http.h $(DESTDIR)$(PREFIX)/include/leadhub/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    sdk/leadhub-sdk.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-sdk.pc
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
@@ -364,7 +364,7 @@ $(BUILD)/obj/bench/%.o: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/lib -c $< -o $@
 
-$(BENCH): $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(TESTLIB) $(CORE_LIB)
+$(BENCH): $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(TESTLIB) $(TESTKIT_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -ldl -lm
 
