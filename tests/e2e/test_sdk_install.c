@@ -135,6 +135,7 @@ START_TEST(test_sdk_install_ships_header_daemon_and_pkg_config_file)
                            "include/leadhub.h",
                            "include/leadhub-helpers.h",
                            "include/leadhub/lh_cursor.h",
+                           "include/leadhub/fake_http.h",
                            "include/leadhub-test.h",
                            "lib/libleadhub-test.a",
                            "lib/pkgconfig/leadhub-sdk.pc",
