@@ -357,6 +357,37 @@ START_TEST(test_sanitized_daemon_runs_an_out_of_tree_plugin_and_exits_cleanly)
 }
 END_TEST
 
+/* leadhub-dev as installed, with the installed webhook plugin: a signed post is stored, a
+ * wrongly signed one refused, and the session stops cleanly. */
+START_TEST(test_leadhub_dev_runs_a_session_and_posts_signed_webhooks)
+{
+    ck_assert_msg(sdk.install_rc == 0, "make install failed:\n%s", sdk.install_output);
+    char *dir = tu_tmpdir();
+    tu_write_file(dir, "conf.d/inbound.yaml",
+                  "name: inbound\nplugin: webhook\nsettings:\n  secret: ${DEV_INBOUND_SECRET}\n");
+    char *command = util_printf(
+        "cd '%s' && chmod 755 . && export DEV_INBOUND_SECRET=dev-secret-5b3d8f60a1 && "
+        "dev='%s/bin/leadhub-dev' && \"$dev\" up --instances conf.d%s >/dev/null && "
+        "echo '{\"type\":\"lead.created\",\"source_id\":\"f-1\",\"occurred_at\":"
+        "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"Ada@Example.com\"}}' > ev.json && "
+        "\"$dev\" post inbound ev.json --secret \"$DEV_INBOUND_SECRET\" && "
+        "\"$dev\" post inbound ev.json --secret wrong-secret-0000 && "
+        "\"$dev\" wait-events --source inbound --count 1 --timeout 60 && "
+        "\"$dev\" down --clean",
+        dir, sdk.prefix, MAKE_SANITIZE[0] ? " --asan" : "");
+    char *output = NULL;
+    int rc = tu_run(command, &output);
+    ck_assert_msg(rc == 0, "leadhub-dev failed (%d):\n%s", rc, output);
+    assert_contains(output, "200\n{\"accepted\":1");
+    assert_contains(output, "401\n");
+    assert_contains(output, "\"email\": \"ada@example.com\"");
+    free(output);
+    free(command);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_sdk_example_builds_out_of_tree_and_exports_only_its_entry)
 {
     assert_example_built();
@@ -585,6 +616,7 @@ static Suite *sdk_suite(void)
     tcase_add_test(installed, test_new_plugin_skeletons_build_and_pass_their_tests_out_of_tree);
     tcase_add_test(installed, test_new_plugin_refuses_a_used_folder_a_bad_name_and_a_bad_kind);
     tcase_add_test(installed, test_sanitized_daemon_runs_an_out_of_tree_plugin_and_exits_cleanly);
+    tcase_add_test(installed, test_leadhub_dev_runs_a_session_and_posts_signed_webhooks);
     tcase_add_test(installed, test_sdk_example_builds_out_of_tree_and_exports_only_its_entry);
     tcase_add_test(installed, test_installed_leadhubd_lists_the_example_with_kind_version_and_abi);
     tcase_add_test(installed, test_installed_leadhubd_documents_the_example_settings);
