@@ -188,6 +188,11 @@ static int64_t next_delay(const struct instance *source, const struct poll_resul
     if (result->status == LH_RETRY_AFTER && result->retry_after_ms >= 0) {
         return result->retry_after_ms;
     }
+    if (result->status == LH_OK && result->committed && result->retry_after_ms >= 0) {
+        /* a paced poll (ABI 2.1): what it read is stored; it comes back when its budget
+         * allows, never later than the interval */
+        return result->retry_after_ms < interval ? result->retry_after_ms : interval;
+    }
     if (result->status == LH_RETRY) {
         /* transient: retry sooner than a full interval, backing off */
         return util_backoff_ceiling_ms(POLLER_RETRY_BASE_MS, interval, failures);

@@ -1,0 +1,117 @@
+/* mail_event.c - see mail_event.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mail_event.h"
+#include "person_name.h"
+
+#define TEXT_MAX 1024 /* the host's limit for a lead's text fields */
+
+static int set_text(json_t *object, const char *key, const char *value)
+{
+    if (value == NULL || value[0] == '\0') {
+        return 0;
+    }
+    return json_object_set_new(object, key, json_string(value));
+}
+
+static json_t *event_data(const struct mail_classification *c, const struct mail_event_source *s)
+{
+    json_t *data = json_object();
+    if (data == NULL) {
+        return NULL;
+    }
+    int rc = set_text(data, "mailbox", s->mailbox) | set_text(data, "provider_id", s->provider_id) |
+             set_text(data, "thread_id", s->thread_id) |
+             set_text(data, "message_id", c->message_id) |
+             set_text(data, "in_reply_to", c->in_reply_to) | set_text(data, "subject", c->subject) |
+             set_text(data, "kind", mail_kind_name(c->kind)) |
+             set_text(data, "direction", mail_direction_name(c->direction)) |
+             set_text(data, "snippet", s->snippet);
+    if (rc != 0) {
+        json_decref(data);
+        return NULL;
+    }
+    return data;
+}
+
+/* One event about `who`; source_id is the provider id, with "/<address>" when `suffixed`. */
+static int append_event(json_t *events, const char *type, const struct mail_address *who,
+                        bool suffixed, const struct mail_classification *c,
+                        const struct mail_event_source *s)
+{
+    char *source_id = NULL;
+    json_t *event = NULL;
+    int rc = -1;
+    size_t size = strlen(s->provider_id) + strlen(who->address) + 2;
+    source_id = malloc(size);
+    if (source_id == NULL) {
+        goto out;
+    }
+    if (suffixed) {
+        snprintf(source_id, size, "%s/%s", s->provider_id, who->address);
+    } else {
+        snprintf(source_id, size, "%s", s->provider_id);
+    }
+    json_t *lead = json_pack("{s:s}", "email", who->address);
+    json_t *data = event_data(c, s);
+    event = json_pack("{s:s, s:s, s:s, s:o*, s:o*}", "type", type, "source_id", source_id,
+                      "occurred_at", s->occurred_at, "lead", lead, "data", data);
+    if (event == NULL || lead == NULL || data == NULL) {
+        goto out;
+    }
+    if (who->name != NULL &&
+        person_name_set_lead(lead, who->name, strlen(who->name), TEXT_MAX) < 0) {
+        goto out;
+    }
+    rc = json_array_append(events, event);
+out:
+    json_decref(event);
+    free(source_id);
+    return rc;
+}
+
+json_t *mail_event_build(const struct mail_classification *classification, enum mail_event event,
+                         const struct mail_address_list *bounced,
+                         const struct mail_event_source *source)
+{
+    if (source == NULL || source->provider_id == NULL || source->occurred_at == NULL) {
+        return NULL;
+    }
+    json_t *events = json_array();
+    if (events == NULL) {
+        return NULL;
+    }
+    const char *type = mail_event_type(event);
+    int rc = 0;
+    switch (event) {
+    case MAIL_EVENT_SKIP:
+        break;
+    case MAIL_EVENT_RECEIVED:
+    case MAIL_EVENT_REPLIED:
+        if (classification->sender != NULL) {
+            rc = append_event(events, type, classification->sender, false, classification,
+                              source);
+        }
+        break;
+    case MAIL_EVENT_SENT:
+        for (size_t i = 0; i < classification->counterpart_count && rc == 0; i++) {
+            rc = append_event(events, type, classification->counterparts[i], true,
+                              classification, source);
+        }
+        break;
+    case MAIL_EVENT_BOUNCED: {
+        const struct mail_address_list *who = bounced != NULL ? bounced : &classification->bounced;
+        for (size_t i = 0; i < who->count && rc == 0; i++) {
+            rc = append_event(events, type, &who->items[i], true, classification, source);
+        }
+        break;
+    }
+    }
+    if (rc != 0) {
+        json_decref(events);
+        return NULL;
+    }
+    return events;
+}

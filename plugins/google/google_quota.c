@@ -1,0 +1,36 @@
+/*
+ * google_quota.c - the per-mailbox quota budget. Google counts quota units per user per
+ * minute and refuses (403 userRateLimitExceeded, 429) beyond them; paying units from a
+ * bucket refilled at the allowed rate keeps the connector under the limit instead of
+ * learning it from refusals. The bucket holds one second's worth (at least one watch), so
+ * a poll that starts with a full bucket cannot burst far past the rate.
+ */
+#include "google.h"
+
+#define QUOTA_CAPACITY_MIN 100.0 /* the dearest call: users.watch */
+
+void google_quota_init(struct google_quota *quota, double units_per_second, int64_t now_ms)
+{
+    quota->rate = units_per_second;
+    quota->capacity = units_per_second > QUOTA_CAPACITY_MIN ? units_per_second : QUOTA_CAPACITY_MIN;
+    quota->units = quota->capacity;
+    quota->updated_ms = now_ms;
+}
+
+int google_quota_take(struct google_quota *quota, double units, int64_t now_ms, int64_t *wait_ms)
+{
+    if (now_ms > quota->updated_ms) {
+        quota->units += (double)(now_ms - quota->updated_ms) * quota->rate / 1000.0;
+        if (quota->units > quota->capacity) {
+            quota->units = quota->capacity;
+        }
+        quota->updated_ms = now_ms;
+    }
+    if (quota->units >= units) {
+        quota->units -= units;
+        return 0;
+    }
+    double missing = units - quota->units;
+    *wait_ms = (int64_t)(missing * 1000.0 / quota->rate) + 1;
+    return -1;
+}
