@@ -2,9 +2,10 @@
  * google_calendar.c - the Calendar sync of one mailbox's calendars: events.list with
  * singleEvents=true (recurring meetings as their instances), the first pass bounded by
  * timeMin (now - backfill), then syncToken. Checkpoint calendar.<id>: {"sync_token",
- * "page_token"}: committed with each poll's events, so a walk resumes where it stood. An
- * expired token (410 fullSyncRequired) starts a full sync again, whose versions already
- * stored are stored once (google_meeting.c's source ids).
+ * "page_token", "resync"}: committed with each poll's events, so a walk resumes where it
+ * stood. An expired token (410 fullSyncRequired) starts a full sync again with
+ * showDeleted=true (cancellations made while the token was dead still arrive), whose
+ * versions already stored are stored once (google_meeting.c's source ids).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,10 @@ static int list_url(const struct google *g, lh_ctx_t *ctx, const char *calendar_
         rfc3339_utc(g->host->now_ms(ctx) - g->backfill_ms, since, sizeof(since));
         google_url_escape(since, escaped, sizeof(escaped));
         n += snprintf(url + n, size - (size_t)n, "&timeMin=%s", escaped);
+        if (json_is_true(json_object_get(cursor, "resync"))) {
+            /* after a 410: what was canceled while the token was dead must still arrive */
+            n += snprintf(url + n, size - (size_t)n, "&showDeleted=true");
+        }
     }
     if (page_token != NULL) {
         if (google_url_escape(page_token, page, sizeof(page)) != 0) {
@@ -131,6 +136,7 @@ static lh_status_t sync_calendar(struct google *g, lh_ctx_t *ctx, const char *ca
             host->log(ctx, LH_LOG_WARN, "Calendar sync token expired (%s): full sync",
                       r.reason);
             json_object_clear(cursor);
+            json_object_set_new(cursor, "resync", json_true());
             google_response_clear(&r);
             continue;
         }

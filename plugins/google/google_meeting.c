@@ -4,10 +4,10 @@
  * is not the mailbox, not one of its aliases, not in an internal domain and not a room.
  *
  *   status cancelled            -> meeting.canceled (Google guarantees only the id)
- *   sequence 0, never edited    -> meeting.scheduled
- *   otherwise                   -> meeting.updated (the hub compares the start with the
- *                                  stored one: a moved meeting is rescheduled, the
- *                                  previous start kept)
+ *   sequence 0                  -> meeting.scheduled
+ *   sequence > 0 (edited)       -> meeting.updated
+ * Either way the hub compares the start with the stored one: a moved meeting is
+ * rescheduled, the previous start kept.
  * source_id is <calendar>/<event id>@<updated>: one event per version, so a full resync
  * (410) that reads a version again stores nothing new.
  */
@@ -19,7 +19,6 @@
 #include "mail_address.h"
 #include "person_name.h"
 
-#define EDITED_AFTER_MS 60000 /* updated this long after created: an edit */
 
 static bool is_internal(const struct google *g, const char *address)
 {
@@ -45,23 +44,6 @@ static const char *response_name(const char *google)
         return google;
     }
     return strcmp(google, "needsAction") == 0 ? "needs_action" : NULL;
-}
-
-/* RFC 3339 ms of a Google time ("2025-03-07T09:14:03.762Z"), -1 when unreadable. */
-static long long rfc3339_ms(const char *text)
-{
-    int y, mo, d, h, mi, s;
-    if (text == NULL || sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s) != 6) {
-        return -1;
-    }
-    /* days from civil (Howard Hinnant), enough to compare created and updated */
-    y -= mo <= 2;
-    long long era = (y >= 0 ? y : y - 399) / 400;
-    long long yoe = y - era * 400;
-    long long doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    long long days = era * 146097 + doe - 719468;
-    return ((days * 24 + h) * 60 + mi) * 60000LL + s * 1000LL;
 }
 
 /* start/end {dateTime | date, timeZone} into the meeting; false when unreadable. */
@@ -208,14 +190,14 @@ json_t *google_meeting_event(const struct google *g, const char *calendar_id, co
     if (json_array_size(list) > 0) {
         json_object_set(meeting, "attendees", list);
     }
-    const char *type = "meeting.canceled";
-    if (!canceled) {
-        long long created = rfc3339_ms(json_string_value(json_object_get(item, "created")));
-        long long changed = rfc3339_ms(updated);
-        bool edited = json_integer_value(json_object_get(item, "sequence")) > 0 ||
-                      (created >= 0 && changed >= 0 && changed - created > EDITED_AFTER_MS);
-        type = edited ? "meeting.updated" : "meeting.scheduled";
-    }
+    /* Google raises sequence when the organizer changes the time or place: an edit. A
+     * response or a note changes only `updated`: the meeting re-sent as scheduled, which
+     * the hub takes as "nothing new about its outcome". Decided from the item alone, so a
+     * version read again (a resync) is the same event. */
+    const char *type = canceled ? "meeting.canceled"
+                       : json_integer_value(json_object_get(item, "sequence")) > 0
+                           ? "meeting.updated"
+                           : "meeting.scheduled";
     json_t *data = json_pack("{s:s}", "calendar_id", calendar_id);
     set_string(data, "ical_uid", json_string_value(json_object_get(item, "iCalUID")));
     set_string(data, "recurring_event_id",
