@@ -30,7 +30,10 @@ int google_quota_take(struct google_quota *quota, double units, int64_t now_ms, 
         quota->units -= units;
         return 0;
     }
-    double missing = units - quota->units;
-    *wait_ms = (int64_t)(missing * 1000.0 / quota->rate) + 1;
+    /* come back when half the bucket is there, not just this call's units: a poll per
+     * call would spend more on commits than on mail; and half, not full, so that the
+     * bucket never overflows while the caller is away (no budget is lost) */
+    double want = units > quota->capacity / 2 ? units : quota->capacity / 2;
+    *wait_ms = (int64_t)((want - quota->units) * 1000.0 / quota->rate) + 1;
     return -1;
 }

@@ -466,6 +466,29 @@ START_TEST(test_google_e2e_a_push_taken_before_a_kill_is_stored_after_the_restar
 }
 END_TEST
 
+START_TEST(test_google_e2e_a_backfill_is_paced_under_the_users_quota)
+{
+    /* Google allows 100 units/s (403 userRateLimitExceeded beyond); the instance budgets
+     * 95: 120 messages (600 units of messages.get) arrive with no request refused */
+    for (int i = 0; i < 120; i++) {
+        char id[32], headers[200];
+        snprintf(id, sizeof(id), "m-%03d", i);
+        snprintf(headers, sizeof(headers),
+                 "From: Prospect %03d <p%03d@prospect-%03d.example>\nTo: " MAYA "\nSubject: Hi",
+                 i, i, i);
+        fake_google_add_message(maya_google, id, id, "INBOX", ms_ago(60000LL * (i + 1)), headers);
+    }
+    fake_google_quota(maya_google, 100, true);
+    add_instance("maya", MAYA, maya_google, "LHTEST_G_RT_MAYA", "1h",
+                 "  calendar: false\n  quota_per_minute: 5700\n");
+    start();
+    wait_count("SELECT count(*) FROM events WHERE source = 'maya'", 120);
+    ck_assert_int_eq(fake_google_quota_refusals(maya_google), 0);
+    ck_assert_int_eq(count("SELECT count(DISTINCT source_id) FROM events WHERE source = 'maya'"),
+                     120);
+}
+END_TEST
+
 static Suite *google_e2e_suite(void)
 {
     Suite *s = suite_create("google_e2e");
@@ -476,6 +499,7 @@ static Suite *google_e2e_suite(void)
     tcase_add_test(tc, test_google_e2e_stale_history_and_expired_sync_token_lose_and_double_nothing);
     tcase_add_test(tc, test_google_e2e_quota_refusals_are_held_and_a_revoked_grant_needs_consent);
     tcase_add_test(tc, test_google_e2e_a_push_taken_before_a_kill_is_stored_after_the_restart);
+    tcase_add_test(tc, test_google_e2e_a_backfill_is_paced_under_the_users_quota);
     suite_add_tcase(s, tc);
     return s;
 }
