@@ -671,6 +671,7 @@ unsigned long long fake_google_add_message(struct fake_google *g, const char *id
 void fake_google_expire_history(struct fake_google *g)
 {
     pthread_mutex_lock(&g->mutex);
+    g->history_id += 7; /* a change that is no message: the profile moves on */
     g->oldest_history = g->history_id;
     pthread_mutex_unlock(&g->mutex);
 }
