@@ -59,6 +59,13 @@ static const lh_config_field_t google_schema[] = {
              .description = "The secret in the Pub/Sub push URL (?token=) and the Calendar "
                             "channel token. Without it pushes are refused and only the poll "
                             "runs."),
+    LH_FIELD(.name = "pubsub_topic", .type = LH_CONFIG_STRING,
+             .description = "projects/<project>/topics/<topic> for Gmail push: the poll calls "
+                            "users.watch on it daily. Without it Gmail is only polled."),
+    LH_FIELD(.name = "calendar_push_url", .type = LH_CONFIG_STRING,
+             .description = "The public https address of POST /webhooks/<instance> for Calendar "
+                            "channels (events.watch, renewed before they expire; needs "
+                            "push_token). Without it calendars are only polled."),
     LH_FIELD(.name = "quota_per_minute", .type = LH_CONFIG_INT,
              .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, .default_value = "15000", .min = 60,
              .max = 10000000,
@@ -117,6 +124,8 @@ static void google_destroy(void *state)
     free_list(g->calendar_ids, g->calendar_id_count);
     free_list(g->aliases, g->alias_count);
     free_secret(g->push_token);
+    free(g->pubsub_topic);
+    free(g->calendar_push_url);
     free_secret((char *)g->oauth.refresh_token);
     free(g->gmail_base);
     free(g->calendar_base);
@@ -237,6 +246,27 @@ static lh_status_t google_read_settings(struct google *g, lh_ctx_t *ctx, const j
         host->set_error(ctx, "out of memory");
         return LH_RETRY;
     }
+    const char *topic = lh_setting_string(settings, "pubsub_topic", NULL);
+    if (topic != NULL && strncmp(topic, "projects/", 9) != 0) {
+        host->config_error(ctx, "pubsub_topic", NULL,
+                           "must be a topic's full name: projects/<project>/topics/<topic>");
+        bad = true;
+    } else if (topic != NULL && (g->pubsub_topic = strdup(topic)) == NULL) {
+        host->set_error(ctx, "out of memory");
+        return LH_RETRY;
+    }
+    const char *push_url = lh_setting_string(settings, "calendar_push_url", NULL);
+    if (push_url != NULL && !is_http_url(push_url)) {
+        host->config_error(ctx, "calendar_push_url", NULL, "must be an http(s) URL");
+        bad = true;
+    } else if (push_url != NULL && g->push_token == NULL) {
+        host->config_error(ctx, "push_token", "set push_token (16 bytes or more)",
+                           "calendar_push_url needs a channel token");
+        bad = true;
+    } else if (push_url != NULL && (g->calendar_push_url = strdup(push_url)) == NULL) {
+        host->set_error(ctx, "out of memory");
+        return LH_RETRY;
+    }
     const char *refresh = lh_setting_string(settings, "refresh_token", NULL);
     if (refresh != NULL && (g->oauth.refresh_token = strdup(refresh)) == NULL) {
         host->set_error(ctx, "out of memory");
@@ -318,6 +348,9 @@ static lh_status_t google_poll(void *state, lh_ctx_t *ctx)
     }
     if (status == LH_OK && g->calendar && !g->host->should_stop(ctx)) {
         status = google_calendar_poll(g, ctx);
+    }
+    if (status == LH_OK && !g->host->should_stop(ctx)) {
+        status = google_watch_renew(g, ctx);
     }
     return status;
 }

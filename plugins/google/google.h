@@ -10,6 +10,7 @@
  *   google_calendar.c  Calendar sync: events.list with syncToken, 410
  *   google_meeting.c   one Calendar event -> a meeting event
  *   google_webhook.c   Pub/Sub push and Calendar channel notifications -> poll
+ *   google_watch.c     users.watch and events.watch, renewed from the poll
  *
  * Checkpoints (the instance's namespace):
  *   gmail.cursor       {"mode": "history"|"full", "history_id", "page_token", "skip",
@@ -59,6 +60,8 @@ struct google {
     int64_t backfill_ms;
     bool include_snippet;
     char *push_token; /* NULL: push refused */
+    char *pubsub_topic;      /* users.watch topic, or NULL: no Gmail push asked for */
+    char *calendar_push_url; /* events.watch address, or NULL */
     char *gmail_base;
     char *calendar_base;
     char *token_url;
@@ -105,6 +108,9 @@ int google_url_escape(const char *text, char *out, size_t out_size);
 
 /* Gmail (google_gmail.c). */
 lh_status_t google_gmail_poll(struct google *g, lh_ctx_t *ctx);
+/* The message ids of a messages.list page, or of a history.list page's messagesAdded, each
+ * once, in order (NEW array). */
+json_t *google_gmail_page_ids(const json_t *body, bool history);
 
 /*
  * google_message_emit - classify one message (format=metadata) and emit its events.
@@ -119,6 +125,9 @@ lh_status_t google_calendar_poll(struct google *g, lh_ctx_t *ctx);
 json_t *google_meeting_event(const struct google *g, const char *calendar_id,
                              const json_t *item, const char *default_timezone,
                              const char **skip_reason);
+
+/* Push subscriptions, renewed from the poll (google_watch.c). */
+lh_status_t google_watch_renew(struct google *g, lh_ctx_t *ctx);
 
 /* Webhook (google_webhook.c). */
 lh_status_t google_webhook(void *state, lh_ctx_t *ctx, const lh_webhook_request_t *request);

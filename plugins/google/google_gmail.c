@@ -202,7 +202,7 @@ static lh_status_t read_ids(struct google *g, lh_ctx_t *ctx, struct gmail_walk *
 }
 
 /* The ids of messages.list's page, or of history's messagesAdded (each once). */
-static json_t *page_ids(const json_t *body, bool history)
+json_t *google_gmail_page_ids(const json_t *body, bool history)
 {
     json_t *ids = json_array();
     json_t *seen = json_object();
@@ -297,7 +297,7 @@ static lh_status_t walk_page(struct google *g, lh_ctx_t *ctx, struct gmail_walk 
         google_response_clear(&r);
         return LH_RETRY;
     }
-    json_t *ids = page_ids(r.body, !full);
+    json_t *ids = google_gmail_page_ids(r.body, !full);
     bool older = false;
     status = read_ids(g, ctx, walk, ids, &older);
     bool page_done = status == LH_OK && !walk->held &&

@@ -503,10 +503,26 @@ static char *route(struct fake_google *g, const char *method, const char *url, c
                                (long long)time(NULL) * 1000 + 7LL * 86400000);
         }
     }
+    if (strcmp(url, "/calendar/v3/channels/stop") == 0 && strcmp(method, "POST") == 0) {
+        *status = 204;
+        return strdup("");
+    }
     const char *calendar = "/calendar/v3/calendars/";
     if (strncmp(url, calendar, strlen(calendar)) == 0) {
         const char *id = url + strlen(calendar);
         const char *slash = strchr(id, '/');
+        if (slash != NULL && strcmp(slash, "/events/watch") == 0 && strcmp(method, "POST") == 0) {
+            json_t *request = json_loads(body, 0, NULL);
+            const char *channel = json_string_value(json_object_get(request, "id"));
+            const char *token = json_string_value(json_object_get(request, "token"));
+            json_t *out = json_pack("{s:s, s:s?, s:s, s:s?, s:s}", "kind", "api#channel", "id",
+                                    channel, "resourceId", "o3hgv1538sdjfh_Kq9sAIrYtEw", "token",
+                                    token, "expiration", "4102444800000");
+            json_decref(request);
+            char *text = json_dumps(out, JSON_COMPACT);
+            json_decref(out);
+            return text;
+        }
         if (slash != NULL && strcmp(slash, "/events") == 0) {
             char *cal = strndup(id, (size_t)(slash - id));
             char *text = list_events(g, cal, a, status);

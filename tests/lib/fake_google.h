@@ -16,6 +16,7 @@
  *                                            the oldest it keeps), messageAdded records in
  *                                            increasing id order, pages, historyId
  *   POST /gmail/v1/users/me/watch            {historyId, expiration}
+ *   POST /calendar/v3/calendars/{id}/events/watch   a Channel; POST .../channels/stop 204
  *   GET  /calendar/v3/calendars/{id}/events  singleEvents; timeMin; pages; nextSyncToken on
  *                                            the last page; syncToken: what changed since
  *                                            (cancellations included), 410

@@ -159,6 +159,27 @@ static long push_gmail(const char *instance, const char *mailbox, unsigned long 
     return status;
 }
 
+/* A Calendar channel's notification: headers only, an empty body. */
+static long push_calendar(const char *state, const char *number, const char *token)
+{
+    char *h_token = util_printf("X-Goog-Channel-Token: %s", token);
+    char *h_state = util_printf("X-Goog-Resource-State: %s", state);
+    char *h_number = util_printf("X-Goog-Message-Number: %s", number);
+    const char *headers[] = {"X-Goog-Channel-ID: leadhub-0-1", h_token, h_state, h_number,
+                             "X-Goog-Resource-ID: o3hgv1538sdjfh_Kq9sAIrYtEw",
+                             "Content-Length: 0", NULL};
+    char *url = td_url(&td, "/webhooks/maya");
+    struct http_result r;
+    ck_assert_int_eq(http_request("POST", url, headers, "", 0, &r), 0);
+    long status = r.status;
+    http_result_free(&r);
+    free(url);
+    free(h_number);
+    free(h_state);
+    free(h_token);
+    return status;
+}
+
 static void add_mail(struct fake_google *fake, const char *id, const char *thread,
                      const char *labels, const char *headers)
 {
@@ -314,10 +335,18 @@ START_TEST(test_google_e2e_stale_history_and_expired_sync_token_lose_and_double_
     json_t *internal = meeting("ev-standup", "2026-12-20T09:00:00-05:00",
                                "2026-12-20T09:15:00-05:00", SAM);
     fake_google_put_event(maya_google, "primary", internal);
-    add_instance("maya", MAYA, maya_google, "LHTEST_G_RT_MAYA", "1h", NULL);
+    add_instance("maya", MAYA, maya_google, "LHTEST_G_RT_MAYA", "1h",
+                 "  pubsub_topic: projects/leadhub-prod/topics/gmail\n"
+                 "  calendar_push_url: https://hooks.leadhub.example/webhooks/maya\n");
     start();
     wait_count("SELECT count(*) FROM events WHERE source = 'maya' AND type LIKE 'email.%'", 5);
     wait_count("SELECT count(*) FROM meetings WHERE source = 'maya'", 2);
+    /* the pushes were asked for: Gmail's watch on the topic, a channel for the calendar */
+    wait_count("SELECT count(*) FROM connector_state WHERE instance = 'maya' AND key = "
+               "'calendar_watch.0'",
+               1);
+    ck_assert_int_eq(fake_google_count(maya_google, "POST", "/gmail/v1/users/me/watch"), 1);
+    ck_assert_int_eq(fake_google_count(maya_google, "POST", "/calendar/v3/calendars/primary/events/watch"), 1);
     ck_assert_int_eq(count("SELECT count(*) FROM events WHERE source = 'maya' AND type = "
                            "'meeting.scheduled'"),
                      2);
@@ -331,7 +360,9 @@ START_TEST(test_google_e2e_stale_history_and_expired_sync_token_lose_and_double_
                             "priya.natarajan@northwind-analytics.com");
     json_object_set_new(moved, "sequence", json_integer(1));
     fake_google_put_event(maya_google, "primary", moved);
-    ck_assert_int_eq(push_gmail("maya", MAYA, 1, PUSH_TOKEN), 200);
+    ck_assert_int_eq(push_calendar("sync", "1", PUSH_TOKEN), 200);
+    ck_assert_int_eq(push_calendar("exists", "2", "not-the-channel-token-at-all"), 401);
+    ck_assert_int_eq(push_calendar("exists", "2", PUSH_TOKEN), 200);
     wait_count("SELECT count(*) FROM meetings WHERE source = 'maya' AND status = 'rescheduled'", 1);
     char *previous = text("SELECT previous_starts_at AT TIME ZONE 'UTC' FROM meetings WHERE "
                           "external_id = 'primary/ev-demo'");
