@@ -8,6 +8,22 @@
 
 #define TEXT_MAX 1024 /* the host's limit for a lead's text fields */
 
+bool mail_event_address_ok(const char *address)
+{
+    size_t len = address != NULL ? strlen(address) : 0;
+    const char *at = len > 0 ? strchr(address, '@') : NULL;
+    if (len == 0 || len > MAIL_ADDRESS_MAX || at == NULL || at == address ||
+        at[1] == '\0' || strchr(at + 1, '@') != NULL) {
+        return false;
+    }
+    for (const unsigned char *p = (const unsigned char *)address; *p != '\0'; p++) {
+        if (*p <= ' ' || *p == 0x7f || *p == ',' || *p == '<' || *p == '>') {
+            return false;
+        }
+    }
+    return true;
+}
+
 static int set_text(json_t *object, const char *key, const char *value)
 {
     if (value == NULL || value[0] == '\0') {
@@ -44,6 +60,9 @@ static int append_event(json_t *events, const char *type, const struct mail_addr
     char *source_id = NULL;
     json_t *event = NULL;
     int rc = -1;
+    if (!mail_event_address_ok(who->address)) {
+        return 0; /* the hub could not store it as a lead: no event about it */
+    }
     size_t size = strlen(s->provider_id) + strlen(who->address) + 2;
     source_id = malloc(size);
     if (source_id == NULL) {

@@ -7,7 +7,8 @@
  *   email.received, email.replied  the sender                    source_id <id>
  *   email.sent                     each outside recipient        source_id <id>/<address>
  *   email.bounced                  each address that bounced     source_id <id>/<address>
- * (<id> is the provider's message id.) The lead carries the address and, from the display
+ * (<id> is the provider's message id.) An address mail_event_address_ok() refuses makes no
+ * event. The lead carries the address and, from the display
  * name, the name fields person_name_set_lead() is sure of. `data` carries ids and headers
  * only: mailbox, provider_id, thread_id, message_id, in_reply_to, subject, kind, direction,
  * and `snippet` when the connector passes one (a setting asks for it).
@@ -27,6 +28,14 @@ struct mail_event_source {
     const char *occurred_at; /* RFC 3339 UTC (required) */
     const char *snippet;     /* only when the connector is configured to pass it */
 };
+
+/*
+ * mail_event_address_ok - whether a normalized address can be a lead's email as the hub
+ * stores it (docs/events.md: one '@', no space, control character, ',', '<' or '>'; at
+ * most 254 bytes). RFC 5322 allows more (a quoted local part with spaces); such an address
+ * is left out of events rather than have the whole event refused.
+ */
+bool mail_event_address_ok(const char *address);
 
 /*
  * mail_event_build - the events of one message.

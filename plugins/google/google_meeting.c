@@ -17,6 +17,7 @@
 
 #include "google.h"
 #include "mail_address.h"
+#include "mail_event.h"
 #include "person_name.h"
 
 
@@ -46,20 +47,100 @@ static const char *response_name(const char *google)
     return strcmp(google, "needsAction") == 0 ? "needs_action" : NULL;
 }
 
-/* start/end {dateTime | date, timeZone} into the meeting; false when unreadable. */
-static bool set_time(json_t *meeting, const char *key, const json_t *when, bool *all_day)
+static bool digits(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int number(const char *p, size_t n)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        v = v * 10 + (p[i] - '0');
+    }
+    return v;
+}
+
+/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
+static long long days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    long long yoe = y - era * 400;
+    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+/* An RFC 3339 time ("2025-03-11T14:00:00-04:00", "…Z", "…​.5Z") as UTC seconds; false
+ * when it is not one (the host would refuse the event). */
+static bool rfc3339_seconds(const char *t, long long *out)
+{
+    size_t len = strlen(t);
+    if (len < 20 || !digits(t, 4) || t[4] != '-' || !digits(t + 5, 2) || t[7] != '-' ||
+        !digits(t + 8, 2) || (t[10] != 'T' && t[10] != 't') || !digits(t + 11, 2) ||
+        t[13] != ':' || !digits(t + 14, 2) || t[16] != ':' || !digits(t + 17, 2)) {
+        return false;
+    }
+    int y = number(t, 4), mo = number(t + 5, 2), d = number(t + 8, 2);
+    int h = number(t + 11, 2), mi = number(t + 14, 2), s = number(t + 17, 2);
+    static const int month_days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > month_days[mo - 1] || h > 23 || mi > 59 ||
+        s > 60) {
+        return false;
+    }
+    const char *p = t + 19;
+    if (*p == '.') {
+        p++;
+        const char *start = p;
+        while (*p >= '0' && *p <= '9') {
+            p++;
+        }
+        if (p == start) {
+            return false;
+        }
+    }
+    long long offset = 0;
+    if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
+        offset = 0;
+    } else if ((*p == '+' || *p == '-') && strlen(p) == 6 && digits(p + 1, 2) && p[3] == ':' &&
+               digits(p + 4, 2) && number(p + 1, 2) < 24 && number(p + 4, 2) < 60) {
+        offset = (number(p + 1, 2) * 60LL + number(p + 4, 2)) * 60 * (*p == '+' ? 1 : -1);
+    } else {
+        return false;
+    }
+    long long seconds = days_from_civil(y, mo, d) * 86400 + h * 3600LL + mi * 60LL + s - offset;
+    /* within what the host stores: 0001-01-01 to 9999-12-31 once in UTC */
+    if (seconds < -62135596800LL || seconds > 253402300799LL) {
+        return false;
+    }
+    *out = seconds;
+    return true;
+}
+
+/* start/end {dateTime | date, timeZone} into the meeting, its instant in *seconds; false
+ * when unreadable. All-day dates are taken at 00:00 UTC. */
+static bool set_time(json_t *meeting, const char *key, const json_t *when, bool *all_day,
+                     long long *seconds)
 {
     const char *date_time = json_string_value(json_object_get(when, "dateTime"));
     if (date_time != NULL) {
-        return json_object_set_new(meeting, key, json_string(date_time)) == 0;
+        return rfc3339_seconds(date_time, seconds) &&
+               json_object_set_new(meeting, key, json_string(date_time)) == 0;
     }
     const char *date = json_string_value(json_object_get(when, "date"));
-    int y, m, d;
-    if (date == NULL || strlen(date) != 10 || sscanf(date, "%4d-%2d-%2d", &y, &m, &d) != 3) {
+    if (date == NULL || strlen(date) != 10) {
         return false;
     }
     char text[32];
-    snprintf(text, sizeof(text), "%04d-%02d-%02dT00:00:00Z", y, m, d);
+    snprintf(text, sizeof(text), "%sT00:00:00Z", date);
+    if (!rfc3339_seconds(text, seconds)) {
+        return false;
+    }
     *all_day = true;
     return json_object_set_new(meeting, key, json_string(text)) == 0;
 }
@@ -100,7 +181,8 @@ static json_t *attendees(const struct google *g, const json_t *item, json_t **le
             continue;
         }
         char *email = mail_address_normalize(raw, strlen(raw));
-        if (email == NULL) {
+        if (email == NULL || !mail_event_address_ok(email)) {
+            free(email);
             continue;
         }
         const char *name = json_string_value(json_object_get(a, "displayName"));
@@ -146,6 +228,11 @@ json_t *google_meeting_event(const struct google *g, const char *calendar_id, co
         return NULL;
     }
     bool canceled = status != NULL && strcmp(status, "cancelled") == 0;
+    long long updated_at = 0;
+    if (updated != NULL && !rfc3339_seconds(updated, &updated_at)) {
+        *skip_reason = "malformed";
+        return NULL;
+    }
     json_t *lead = NULL;
     json_t *list = attendees(g, item, &lead);
     json_t *meeting = json_pack("{s:s, s:s}", "external_id", external_id, "status",
@@ -162,8 +249,10 @@ json_t *google_meeting_event(const struct google *g, const char *calendar_id, co
     }
     bool all_day = false;
     if (!canceled || json_object_get(item, "start") != NULL) {
-        if (!set_time(meeting, "starts_at", json_object_get(item, "start"), &all_day) ||
-            !set_time(meeting, "ends_at", json_object_get(item, "end"), &all_day)) {
+        long long starts = 0, ends = 0;
+        if (!set_time(meeting, "starts_at", json_object_get(item, "start"), &all_day, &starts) ||
+            !set_time(meeting, "ends_at", json_object_get(item, "end"), &all_day, &ends) ||
+            ends < starts) {
             if (!canceled) {
                 *skip_reason = "malformed";
                 goto out;
@@ -182,7 +271,7 @@ json_t *google_meeting_event(const struct google *g, const char *calendar_id, co
     set_string(meeting, "online_url", video_link(item));
     const json_t *organizer = json_object_get(item, "organizer");
     const char *organizer_email = json_string_value(json_object_get(organizer, "email"));
-    if (organizer_email != NULL && strchr(organizer_email, '@') != NULL) {
+    if (organizer_email != NULL && mail_event_address_ok(organizer_email)) {
         json_t *o = json_pack("{s:s}", "email", organizer_email);
         set_string(o, "name", json_string_value(json_object_get(organizer, "displayName")));
         json_object_set_new(meeting, "organizer", o);

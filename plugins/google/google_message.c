@@ -38,7 +38,9 @@ static bool has_label(const json_t *message, const char *label)
 static bool occurred_at(const json_t *message, char *out, size_t size)
 {
     const char *text = json_string_value(json_object_get(message, "internalDate"));
-    if (text == NULL || text[0] < '0' || text[0] > '9' || strlen(text) > 15) {
+    /* at most 9999-12-31T23:59:59.999Z: what the hub stores */
+    if (text == NULL || text[0] < '0' || text[0] > '9' || strlen(text) > 15 ||
+        strtoll(text, NULL, 10) > 253402300799999LL) {
         return false;
     }
     char *end = NULL;
