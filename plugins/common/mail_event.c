@@ -12,8 +12,8 @@ bool mail_event_address_ok(const char *address)
 {
     size_t len = address != NULL ? strlen(address) : 0;
     const char *at = len > 0 ? strchr(address, '@') : NULL;
-    if (len == 0 || len > MAIL_ADDRESS_MAX || at == NULL || at == address ||
-        at[1] == '\0' || strchr(at + 1, '@') != NULL) {
+    if (len == 0 || len > MAIL_ADDRESS_MAX || at == NULL || at == address || at[1] == '\0' ||
+        strchr(at + 1, '@') != NULL) {
         return false;
     }
     for (const unsigned char *p = (const unsigned char *)address; *p != '\0'; p++) {
@@ -110,14 +110,13 @@ json_t *mail_event_build(const struct mail_classification *classification, enum 
     case MAIL_EVENT_RECEIVED:
     case MAIL_EVENT_REPLIED:
         if (classification->sender != NULL) {
-            rc = append_event(events, type, classification->sender, false, classification,
-                              source);
+            rc = append_event(events, type, classification->sender, false, classification, source);
         }
         break;
     case MAIL_EVENT_SENT:
         for (size_t i = 0; i < classification->counterpart_count && rc == 0; i++) {
-            rc = append_event(events, type, classification->counterparts[i], true,
-                              classification, source);
+            rc = append_event(events, type, classification->counterparts[i], true, classification,
+                              source);
         }
         break;
     case MAIL_EVENT_BOUNCED: {

@@ -54,8 +54,7 @@ static const lh_config_field_t google_schema[] = {
     LH_FIELD(.name = "include_snippet", .type = LH_CONFIG_BOOL, .default_value = "false",
              .description = "Keep Gmail's snippet (the start of the body) in email events. "
                             "Off: headers and ids only."),
-    LH_FIELD(.name = "push_token", .type = LH_CONFIG_SECRET, .flags = LH_FIELD_HAS_MIN,
-             .min = 16,
+    LH_FIELD(.name = "push_token", .type = LH_CONFIG_SECRET, .flags = LH_FIELD_HAS_MIN, .min = 16,
              .description = "The secret in the Pub/Sub push URL (?token=) and the Calendar "
                             "channel token. Without it pushes are refused and only the poll "
                             "runs."),
@@ -90,8 +89,8 @@ static const lh_config_field_t google_schema[] = {
     LH_FIELD_END,
 };
 
-static const char *const authorization_params[] = {
-    "access_type=offline", "prompt=consent", "include_granted_scopes=true", NULL};
+static const char *const authorization_params[] = {"access_type=offline", "prompt=consent",
+                                                   "include_granted_scopes=true", NULL};
 
 static const lh_oauth_provider_t google_oauth_provider =
     LH_OAUTH_PROVIDER(.authorization_url = "{authorization_url}", .token_url = "{token_url}",
@@ -164,8 +163,8 @@ static bool is_http_url(const char *url)
 }
 
 /* A base URL without its trailing slashes (malloc'd), or NULL after reporting. */
-static char *base_url(const lh_host_t *host, lh_ctx_t *ctx, const json_t *settings,
-                      const char *key, bool *bad)
+static char *base_url(const lh_host_t *host, lh_ctx_t *ctx, const json_t *settings, const char *key,
+                      bool *bad)
 {
     const char *value = lh_setting_string(settings, key, "");
     if (!is_http_url(value)) {

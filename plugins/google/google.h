@@ -25,12 +25,12 @@
 
 #include <leadhub.h>
 
-#define GOOGLE_DEFAULT_TOKEN_URL    "https://oauth2.googleapis.com/token"
-#define GOOGLE_DEFAULT_AUTH_URL     "https://accounts.google.com/o/oauth2/v2/auth"
-#define GOOGLE_DEFAULT_GMAIL_BASE   "https://gmail.googleapis.com"
-#define GOOGLE_DEFAULT_CAL_BASE     "https://www.googleapis.com/calendar/v3"
-#define GOOGLE_URL_MAX              4096
-#define GOOGLE_POLL_MESSAGES_MAX    500 /* messages one poll reads before coming back */
+#define GOOGLE_DEFAULT_TOKEN_URL  "https://oauth2.googleapis.com/token"
+#define GOOGLE_DEFAULT_AUTH_URL   "https://accounts.google.com/o/oauth2/v2/auth"
+#define GOOGLE_DEFAULT_GMAIL_BASE "https://gmail.googleapis.com"
+#define GOOGLE_DEFAULT_CAL_BASE   "https://www.googleapis.com/calendar/v3"
+#define GOOGLE_URL_MAX            4096
+#define GOOGLE_POLL_MESSAGES_MAX  500 /* messages one poll reads before coming back */
 
 /* Quota costs of the methods used (Gmail's table; Calendar counts requests). */
 #define GOOGLE_COST_PROFILE       1
@@ -59,7 +59,7 @@ struct google {
     size_t calendar_id_count;
     int64_t backfill_ms;
     bool include_snippet;
-    char *push_token; /* NULL: push refused */
+    char *push_token;        /* NULL: push refused */
     char *pubsub_topic;      /* users.watch topic, or NULL: no Gmail push asked for */
     char *calendar_push_url; /* events.watch address, or NULL */
     char *gmail_base;
@@ -122,9 +122,8 @@ lh_status_t google_message_emit(struct google *g, lh_ctx_t *ctx, const json_t *m
 
 /* Calendar (google_calendar.c). */
 lh_status_t google_calendar_poll(struct google *g, lh_ctx_t *ctx);
-json_t *google_meeting_event(const struct google *g, const char *calendar_id,
-                             const json_t *item, const char *default_timezone,
-                             const char **skip_reason);
+json_t *google_meeting_event(const struct google *g, const char *calendar_id, const json_t *item,
+                             const char *default_timezone, const char **skip_reason);
 
 /* Push subscriptions, renewed from the poll (google_watch.c). */
 lh_status_t google_watch_renew(struct google *g, lh_ctx_t *ctx);

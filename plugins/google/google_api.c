@@ -10,8 +10,8 @@
 
 #include "google.h"
 
-#define THROTTLE_DELAY_MS     2000  /* a quota refusal without Retry-After */
-#define AUTHORIZATION_MAX     4096
+#define THROTTLE_DELAY_MS 2000 /* a quota refusal without Retry-After */
+#define AUTHORIZATION_MAX 4096
 
 void google_response_clear(struct google_response *response)
 {
@@ -49,9 +49,8 @@ int google_url_escape(const char *text, char *out, size_t out_size)
 static void read_reason(const json_t *body, char *out, size_t size)
 {
     const json_t *error = json_object_get(body, "error");
-    const char *reason =
-        json_string_value(json_object_get(json_array_get(json_object_get(error, "errors"), 0),
-                                          "reason"));
+    const char *reason = json_string_value(
+        json_object_get(json_array_get(json_object_get(error, "errors"), 0), "reason"));
     if (reason == NULL) {
         reason = json_string_value(json_object_get(error, "status"));
     }
@@ -91,8 +90,7 @@ static lh_status_t access_token(struct google *g, lh_ctx_t *ctx, const char **to
                         "mailbox (`leadhubd connect %s`, or POST /v1/connectors/%s/connect)",
                         name, name);
     } else {
-        host->set_error(ctx,
-                        "Google refused the OAuth client: check client_id and client_secret");
+        host->set_error(ctx, "Google refused the OAuth client: check client_id and client_secret");
     }
     host->counter_add(ctx, "google_auth_failed_total", NULL, NULL, 1);
     return LH_CONFIG;
@@ -106,9 +104,8 @@ static lh_status_t throttled(struct google *g, lh_ctx_t *ctx, const char *why, i
     return LH_RETRY_AFTER;
 }
 
-static lh_status_t google_call(struct google *g, lh_ctx_t *ctx, const char *method,
-                               const char *url, int cost, const char *body,
-                               struct google_response *out)
+static lh_status_t google_call(struct google *g, lh_ctx_t *ctx, const char *method, const char *url,
+                               int cost, const char *body, struct google_response *out)
 {
     const lh_host_t *host = g->host;
     memset(out, 0, sizeof(*out));

@@ -14,8 +14,8 @@
 
 #include "google.h"
 
-#define PAGE_SIZE       250
-#define PAGES_PER_POLL  20
+#define PAGE_SIZE      250
+#define PAGES_PER_POLL 20
 
 /* calendar.<id> with what a checkpoint key may not hold replaced by '_'. */
 static void checkpoint_key(const char *calendar_id, char *out, size_t size)
@@ -73,8 +73,7 @@ static int list_url(const struct google *g, lh_ctx_t *ctx, const char *calendar_
     return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
-static void emit_items(struct google *g, lh_ctx_t *ctx, const char *calendar_id,
-                       const json_t *body)
+static void emit_items(struct google *g, lh_ctx_t *ctx, const char *calendar_id, const json_t *body)
 {
     const char *tz = json_string_value(json_object_get(body, "timeZone"));
     size_t i;
@@ -131,10 +130,8 @@ static lh_status_t sync_calendar(struct google *g, lh_ctx_t *ctx, const char *ca
         }
         if (r.http_status == 410) {
             /* the sync token expired: a full sync, stored once where it repeats */
-            host->counter_add(ctx, "google_calendar_resyncs_total", "reason", "sync_token_gone",
-                              1);
-            host->log(ctx, LH_LOG_WARN, "Calendar sync token expired (%s): full sync",
-                      r.reason);
+            host->counter_add(ctx, "google_calendar_resyncs_total", "reason", "sync_token_gone", 1);
+            host->log(ctx, LH_LOG_WARN, "Calendar sync token expired (%s): full sync", r.reason);
             json_object_clear(cursor);
             json_object_set_new(cursor, "resync", json_true());
             google_response_clear(&r);

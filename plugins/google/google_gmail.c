@@ -24,11 +24,28 @@
 #define PAGE_SIZE       100
 #define ALIASES_MAX_AGE (3600 * 1000) /* sendAs is read again after an hour */
 
-static const char *const metadata_headers[] = {
-    "From", "Sender", "To", "Cc", "Bcc", "Reply-To", "Subject", "Date", "Message-ID",
-    "In-Reply-To", "References", "Auto-Submitted", "X-Autoreply", "X-Autorespond",
-    "X-Autoresponder", "Precedence", "List-Id", "List-Unsubscribe",
-    "X-Auto-Response-Suppress", "Content-Type", "X-Failed-Recipients", NULL};
+static const char *const metadata_headers[] = {"From",
+                                               "Sender",
+                                               "To",
+                                               "Cc",
+                                               "Bcc",
+                                               "Reply-To",
+                                               "Subject",
+                                               "Date",
+                                               "Message-ID",
+                                               "In-Reply-To",
+                                               "References",
+                                               "Auto-Submitted",
+                                               "X-Autoreply",
+                                               "X-Autorespond",
+                                               "X-Autoresponder",
+                                               "Precedence",
+                                               "List-Id",
+                                               "List-Unsubscribe",
+                                               "X-Auto-Response-Suppress",
+                                               "Content-Type",
+                                               "X-Failed-Recipients",
+                                               NULL};
 
 /* One poll's walk. */
 struct gmail_walk {
@@ -72,8 +89,10 @@ static lh_status_t refresh_aliases(struct google *g, lh_ctx_t *ctx)
     lh_status_t status = google_get(g, ctx, url, 1, &r);
     if (status == LH_CONFIG && r.http_status == 403) {
         g->aliases_at_ms = now;
-        g->host->log(ctx, LH_LOG_INFO, "sendAs not readable with this consent (%s): the "
-                     "mailbox address is its only own address", r.reason);
+        g->host->log(ctx, LH_LOG_INFO,
+                     "sendAs not readable with this consent (%s): the "
+                     "mailbox address is its only own address",
+                     r.reason);
         google_response_clear(&r);
         return LH_OK;
     }
@@ -133,8 +152,8 @@ static lh_status_t start_full(struct google *g, lh_ctx_t *ctx, struct gmail_walk
         return status;
     }
     json_decref(walk->cursor);
-    walk->cursor = json_pack("{s:s, s:o, s:n, s:i, s:I}", "mode", "full", "history_id",
-                             history_id, "page_token", "skip", 0, "cutoff_ms",
+    walk->cursor = json_pack("{s:s, s:o, s:n, s:i, s:I}", "mode", "full", "history_id", history_id,
+                             "page_token", "skip", 0, "cutoff_ms",
                              (json_int_t)(g->host->now_ms(ctx) - g->backfill_ms));
     return walk->cursor != NULL ? LH_OK : LH_RETRY;
 }
@@ -151,8 +170,7 @@ static lh_status_t read_message(struct google *g, lh_ctx_t *ctx, struct gmail_wa
     int n = snprintf(url, sizeof(url), "%s/gmail/v1/users/me/messages/%s?format=metadata",
                      g->gmail_base, escaped);
     for (size_t i = 0; metadata_headers[i] != NULL && n > 0 && (size_t)n < sizeof(url); i++) {
-        n += snprintf(url + n, sizeof(url) - (size_t)n, "&metadataHeaders=%s",
-                      metadata_headers[i]);
+        n += snprintf(url + n, sizeof(url) - (size_t)n, "&metadataHeaders=%s", metadata_headers[i]);
     }
     struct google_response r;
     lh_status_t status = google_get(g, ctx, url, g->message_get_cost, &r);
@@ -186,9 +204,8 @@ static lh_status_t read_ids(struct google *g, lh_ctx_t *ctx, struct gmail_walk *
         if (walk->messages_read >= GOOGLE_POLL_MESSAGES_MAX || g->host->should_stop(ctx)) {
             return LH_OK;
         }
-        lh_status_t status =
-            read_message(g, ctx, walk, json_string_value(json_array_get(ids, i)), cutoff,
-                         older_out);
+        lh_status_t status = read_message(g, ctx, walk, json_string_value(json_array_get(ids, i)),
+                                          cutoff, older_out);
         if (status != LH_OK) {
             walk->messages_read--;
             return hold_or_fail(walk, status);
@@ -276,8 +293,8 @@ static lh_status_t walk_page(struct google *g, lh_ctx_t *ctx, struct gmail_walk 
         return start_full(g, ctx, walk);
     }
     struct google_response r;
-    lh_status_t status = google_get(
-        g, ctx, url, full ? GOOGLE_COST_MESSAGES_LIST : GOOGLE_COST_HISTORY_LIST, &r);
+    lh_status_t status =
+        google_get(g, ctx, url, full ? GOOGLE_COST_MESSAGES_LIST : GOOGLE_COST_HISTORY_LIST, &r);
     if (status != LH_OK) {
         google_response_clear(&r);
         return hold_or_fail(walk, status);
@@ -316,8 +333,8 @@ static lh_status_t walk_page(struct google *g, lh_ctx_t *ctx, struct gmail_walk 
                 id = json_incref(json_object_get(walk->cursor, "history_id"));
             }
             json_decref(walk->cursor);
-            walk->cursor = json_pack("{s:s, s:o, s:n, s:i}", "mode", "history", "history_id",
-                                     id, "page_token", "skip", 0);
+            walk->cursor = json_pack("{s:s, s:o, s:n, s:i}", "mode", "history", "history_id", id,
+                                     "page_token", "skip", 0);
             *done = true;
             if (walk->cursor == NULL) {
                 status = LH_RETRY;

@@ -20,7 +20,6 @@
 #include "mail_event.h"
 #include "person_name.h"
 
-
 static bool is_internal(const struct google *g, const char *address)
 {
     if (google_is_own_address(g, address)) {
@@ -82,8 +81,8 @@ static bool rfc3339_seconds(const char *t, long long *out)
 {
     size_t len = strlen(t);
     if (len < 20 || !digits(t, 4) || t[4] != '-' || !digits(t + 5, 2) || t[7] != '-' ||
-        !digits(t + 8, 2) || (t[10] != 'T' && t[10] != 't') || !digits(t + 11, 2) ||
-        t[13] != ':' || !digits(t + 14, 2) || t[16] != ':' || !digits(t + 17, 2)) {
+        !digits(t + 8, 2) || (t[10] != 'T' && t[10] != 't') || !digits(t + 11, 2) || t[13] != ':' ||
+        !digits(t + 14, 2) || t[16] != ':' || !digits(t + 17, 2)) {
         return false;
     }
     int y = number(t, 4), mo = number(t + 5, 2), d = number(t + 8, 2);
@@ -188,7 +187,8 @@ static json_t *attendees(const struct google *g, const json_t *item, json_t **le
         const char *name = json_string_value(json_object_get(a, "displayName"));
         json_t *attendee = json_pack("{s:s}", "email", email);
         set_string(attendee, "name", name);
-        const char *response = response_name(json_string_value(json_object_get(a, "responseStatus")));
+        const char *response =
+            response_name(json_string_value(json_object_get(a, "responseStatus")));
         set_string(attendee, "response", response);
         if (json_is_true(json_object_get(a, "optional"))) {
             json_object_set_new(attendee, "optional", json_true());
@@ -211,8 +211,8 @@ json_t *google_meeting_event(const struct google *g, const char *calendar_id, co
     const char *id = json_string_value(json_object_get(item, "id"));
     const char *status = json_string_value(json_object_get(item, "status"));
     const char *updated = json_string_value(json_object_get(item, "updated"));
-    const char *version = updated != NULL ? updated
-                                          : json_string_value(json_object_get(item, "etag"));
+    const char *version =
+        updated != NULL ? updated : json_string_value(json_object_get(item, "etag"));
     if (id == NULL || version == NULL || strlen(id) + strlen(calendar_id) > 200 ||
         strlen(version) > 48) {
         *skip_reason = "malformed";
@@ -292,8 +292,8 @@ json_t *google_meeting_event(const struct google *g, const char *calendar_id, co
     set_string(data, "recurring_event_id",
                json_string_value(json_object_get(item, "recurringEventId")));
     event = json_pack("{s:s, s:s, s:s, s:O, s:o}", "type", type, "source_id", source_id,
-                      "occurred_at", updated != NULL ? updated : "1970-01-01T00:00:00Z",
-                      "meeting", meeting, "data", data);
+                      "occurred_at", updated != NULL ? updated : "1970-01-01T00:00:00Z", "meeting",
+                      meeting, "data", data);
     if (event != NULL && lead != NULL) {
         json_object_set(event, "lead", lead);
     }

@@ -54,8 +54,8 @@ static lh_status_t gmail_watch(struct google *g, lh_ctx_t *ctx)
     char url[GOOGLE_URL_MAX];
     snprintf(url, sizeof(url), "%s/gmail/v1/users/me/watch", g->gmail_base);
     struct google_response r;
-    lh_status_t status = body != NULL ? google_post_json(g, ctx, url, GOOGLE_COST_WATCH, body, &r)
-                                      : LH_RETRY;
+    lh_status_t status =
+        body != NULL ? google_post_json(g, ctx, url, GOOGLE_COST_WATCH, body, &r) : LH_RETRY;
     free(body);
     if (status == LH_OK && r.http_status == 200) {
         host->counter_add(ctx, "google_watch_renewed_total", "api", "gmail", 1);
@@ -113,18 +113,17 @@ static lh_status_t calendar_watch(struct google *g, lh_ctx_t *ctx, size_t index)
     }
     char channel_id[96];
     snprintf(channel_id, sizeof(channel_id), "leadhub-%zu-%lld", index, (long long)now);
-    json_t *request = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}}", "id", channel_id, "type",
-                                "web_hook", "address", g->calendar_push_url, "token",
-                                g->push_token, "params", "ttl", "604800");
+    json_t *request =
+        json_pack("{s:s, s:s, s:s, s:s, s:{s:s}}", "id", channel_id, "type", "web_hook", "address",
+                  g->calendar_push_url, "token", g->push_token, "params", "ttl", "604800");
     char *body = json_dumps(request, JSON_COMPACT);
     json_decref(request);
     char escaped[512], url[GOOGLE_URL_MAX];
     google_url_escape(calendar_id, escaped, sizeof(escaped));
     snprintf(url, sizeof(url), "%s/calendars/%s/events/watch", g->calendar_base, escaped);
     struct google_response r;
-    lh_status_t status = body != NULL
-                             ? google_post_json(g, ctx, url, GOOGLE_COST_CALENDAR, body, &r)
-                             : LH_RETRY;
+    lh_status_t status =
+        body != NULL ? google_post_json(g, ctx, url, GOOGLE_COST_CALENDAR, body, &r) : LH_RETRY;
     if (body != NULL) {
         explicit_bzero(body, strlen(body)); /* it held the push token */
         free(body);
@@ -136,15 +135,13 @@ static lh_status_t calendar_watch(struct google *g, lh_ctx_t *ctx, size_t index)
             ctx, key,
             json_pack("{s:s, s:s, s:s?, s:I}", "calendar", calendar_id, "id", channel_id,
                       "resource_id", json_string_value(json_object_get(r.body, "resourceId")),
-                      "expiration",
-                      (json_int_t)epoch_ms(json_object_get(r.body, "expiration"))));
+                      "expiration", (json_int_t)epoch_ms(json_object_get(r.body, "expiration"))));
     } else if (status == LH_OK || status == LH_PERMANENT || status == LH_CONFIG) {
         watch_failed(g, ctx, "events.watch", &r);
         /* tried again in a day, not at every poll */
-        status = host->checkpoint_put(
-            ctx, key,
-            json_pack("{s:s, s:I}", "calendar", calendar_id, "expiration",
-                      (json_int_t)(now + 2 * DAY_MS)));
+        status = host->checkpoint_put(ctx, key,
+                                      json_pack("{s:s, s:I}", "calendar", calendar_id, "expiration",
+                                                (json_int_t)(now + 2 * DAY_MS)));
     }
     google_response_clear(&r);
     json_decref(old);

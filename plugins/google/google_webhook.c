@@ -101,8 +101,7 @@ static lh_status_t calendar_push(struct google *g, lh_ctx_t *ctx,
     }
     const char *number = lh_request_header(request, "X-Goog-Message-Number");
     g->host->counter_add(ctx, "google_webhook_received_total", "kind", "calendar", 1);
-    return g->host->notification_put(ctx, "calendar",
-                                     json_string(number != NULL ? number : state));
+    return g->host->notification_put(ctx, "calendar", json_string(number != NULL ? number : state));
 }
 
 static lh_status_t gmail_push(struct google *g, lh_ctx_t *ctx, const lh_webhook_request_t *request)

@@ -10,9 +10,9 @@
 #include "fake_google.h"
 #include "util.h"
 
-#define HISTORY_START   4821000ULL
-#define PAGE_MAX        500
-#define BODY_MAX        65536
+#define HISTORY_START 4821000ULL
+#define PAGE_MAX      500
+#define BODY_MAX      65536
 
 struct fake_google {
     struct MHD_Daemon *mhd;
@@ -54,9 +54,9 @@ static long long now_ms(void)
 
 static char *google_error(int code, const char *reason, const char *message, const char *domain)
 {
-    json_t *e = json_pack("{s:{s:i, s:s, s:[{s:s, s:s, s:s}]}}", "error", "code", code, "message",
-                          message, "errors", "message", message, "domain", domain, "reason",
-                          reason);
+    json_t *e =
+        json_pack("{s:{s:i, s:s, s:[{s:s, s:s, s:s}]}}", "error", "code", code, "message", message,
+                  "errors", "message", message, "domain", domain, "reason", reason);
     char *text = json_dumps(e, JSON_COMPACT);
     json_decref(e);
     return text;
@@ -246,17 +246,17 @@ static char *list_history(struct fake_google *g, const struct args *a, int *stat
     json_t *m;
     json_array_foreach(g->messages, i, m)
     {
-        unsigned long long id = strtoull(json_string_value(json_object_get(m, "historyId")), NULL, 10);
+        unsigned long long id =
+            strtoull(json_string_value(json_object_get(m, "historyId")), NULL, 10);
         if (id > start) {
             json_t *brief = json_pack("{s:O, s:O, s:O}", "id", json_object_get(m, "id"), "threadId",
                                       json_object_get(m, "threadId"), "labelIds",
                                       json_object_get(m, "labelIds"));
-            json_array_append_new(
-                records, json_pack("{s:O, s:[{s:O, s:O}], s:[{s:o}]}", "id",
-                                   json_object_get(m, "historyId"), "messages", "id",
-                                   json_object_get(m, "id"), "threadId",
-                                   json_object_get(m, "threadId"), "messagesAdded", "message",
-                                   brief));
+            json_array_append_new(records, json_pack("{s:O, s:[{s:O, s:O}], s:[{s:o}]}", "id",
+                                                     json_object_get(m, "historyId"), "messages",
+                                                     "id", json_object_get(m, "id"), "threadId",
+                                                     json_object_get(m, "threadId"),
+                                                     "messagesAdded", "message", brief));
         }
     }
     size_t offset = page_offset(a);
@@ -318,12 +318,12 @@ static char *list_events(struct fake_google *g, const char *calendar, const stru
         unsigned epoch = 0;
         if (sscanf(token, "st-%u-%llu", &epoch, &since) != 2 || epoch != g->sync_epoch) {
             *status = 410;
-            json_t *e = json_pack(
-                "{s:{s:[{s:s, s:s, s:s, s:s, s:s}], s:i, s:s}}", "error", "errors", "domain",
-                "calendar", "reason", "fullSyncRequired", "message",
-                "Sync token is no longer valid, a full sync is required.", "locationType",
-                "parameter", "location", "syncToken", "code", 410, "message",
-                "Sync token is no longer valid, a full sync is required.");
+            json_t *e =
+                json_pack("{s:{s:[{s:s, s:s, s:s, s:s, s:s}], s:i, s:s}}", "error", "errors",
+                          "domain", "calendar", "reason", "fullSyncRequired", "message",
+                          "Sync token is no longer valid, a full sync is required.", "locationType",
+                          "parameter", "location", "syncToken", "code", 410, "message",
+                          "Sync token is no longer valid, a full sync is required.");
             char *text = json_dumps(e, JSON_COMPACT);
             json_decref(e);
             return text;
@@ -411,11 +411,11 @@ static char *token_endpoint(struct fake_google *g, const char *body, int *status
     } else {
         char *token = util_printf("g-at-%u", ++g->issued);
         json_object_set_new(g->live_tokens, token, json_true());
-        json_t *out = json_pack("{s:s, s:i, s:s, s:s}", "access_token", token, "expires_in", 3599,
-                                "scope",
-                                "https://www.googleapis.com/auth/gmail.metadata "
-                                "https://www.googleapis.com/auth/calendar.readonly",
-                                "token_type", "Bearer");
+        json_t *out =
+            json_pack("{s:s, s:i, s:s, s:s}", "access_token", token, "expires_in", 3599, "scope",
+                      "https://www.googleapis.com/auth/gmail.metadata "
+                      "https://www.googleapis.com/auth/calendar.readonly",
+                      "token_type", "Bearer");
         text = json_dumps(out, JSON_COMPACT);
         json_decref(out);
         free(token);
@@ -470,9 +470,9 @@ static char *route(struct fake_google *g, const char *method, const char *url, c
             return text;
         }
         if (strcmp(rest, "settings/sendAs") == 0) {
-            json_t *out = json_pack("{s:[{s:s, s:b}, {s:s, s:b}]}", "sendAs", "sendAsEmail",
-                                    g->address, "isPrimary", 1, "sendAsEmail",
-                                    "alias@leadhub-demo.com", "isPrimary", 0);
+            json_t *out =
+                json_pack("{s:[{s:s, s:b}, {s:s, s:b}]}", "sendAs", "sendAsEmail", g->address,
+                          "isPrimary", 1, "sendAsEmail", "alias@leadhub-demo.com", "isPrimary", 0);
             char *text = json_dumps(out, JSON_COMPACT);
             json_decref(out);
             return text;
@@ -484,8 +484,7 @@ static char *route(struct fake_google *g, const char *method, const char *url, c
             json_t *m = find_message(g, rest + 9);
             if (m == NULL) {
                 *status = 404;
-                return google_error(404, "notFound", "Requested entity was not found.",
-                                    "global");
+                return google_error(404, "notFound", "Requested entity was not found.", "global");
             }
             json_t *view = metadata_view(m, json_object_get(a->all, "metadataHeaders"));
             char *text = json_dumps(view, JSON_COMPACT);
@@ -609,8 +608,8 @@ struct fake_google *fake_google_start(const char *address, const char *refresh_t
     g->oldest_history = HISTORY_START;
     g->quota_at_ms = now_ms();
     g->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
-                              NULL, NULL, on_request, g, MHD_OPTION_NOTIFY_COMPLETED,
-                              on_completed, g, MHD_OPTION_END);
+                              NULL, NULL, on_request, g, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                              g, MHD_OPTION_END);
     if (g->mhd == NULL) {
         fake_google_stop(g);
         return NULL;
@@ -672,13 +671,12 @@ unsigned long long fake_google_add_message(struct fake_google *g, const char *id
     char history[32], date[32];
     snprintf(history, sizeof(history), "%llu", g->history_id);
     snprintf(date, sizeof(date), "%lld", internal_date_ms);
-    json_array_append_new(g->messages,
-                          json_pack("{s:s, s:s, s:o, s:s, s:{s:s, s:o}, s:i, s:s, s:s}", "id", id,
-                                    "threadId", thread_id, "labelIds", label_list, "snippet",
-                                    "Hi Maya, we&#39;re evaluating pipeline tools", "payload",
-                                    "mimeType", "multipart/alternative", "headers", header_list,
-                                    "sizeEstimate", 6142, "historyId", history, "internalDate",
-                                    date));
+    json_array_append_new(
+        g->messages, json_pack("{s:s, s:s, s:o, s:s, s:{s:s, s:o}, s:i, s:s, s:s}", "id", id,
+                               "threadId", thread_id, "labelIds", label_list, "snippet",
+                               "Hi Maya, we&#39;re evaluating pipeline tools", "payload",
+                               "mimeType", "multipart/alternative", "headers", header_list,
+                               "sizeEstimate", 6142, "historyId", history, "internalDate", date));
     unsigned long long result = g->history_id;
     pthread_mutex_unlock(&g->mutex);
     return result;
@@ -748,9 +746,9 @@ void fake_google_put_event(struct fake_google *g, const char *calendar_id, json_
 void fake_google_cancel_event(struct fake_google *g, const char *calendar_id, const char *id)
 {
     pthread_mutex_lock(&g->mutex);
-    store_event(g, calendar_id,
-                json_pack("{s:s, s:s, s:s}", "kind", "calendar#event", "id", id, "status",
-                          "cancelled"));
+    store_event(
+        g, calendar_id,
+        json_pack("{s:s, s:s, s:s}", "kind", "calendar#event", "id", id, "status", "cancelled"));
     pthread_mutex_unlock(&g->mutex);
 }
 

@@ -92,8 +92,7 @@ START_TEST(test_mail_event_a_bounce_is_about_who_bounced_and_only_of_the_mailbox
     ck_assert_int_eq(json_array_size(events), 1);
     ck_assert_str_eq(member(events, 0, NULL, "type"), "email.bounced");
     ck_assert_str_eq(member(events, 0, "lead", "email"), "gone@defunct.example");
-    ck_assert_str_eq(member(events, 0, NULL, "source_id"),
-                     "18f3c2a9b7d4e501/gone@defunct.example");
+    ck_assert_str_eq(member(events, 0, NULL, "source_id"), "18f3c2a9b7d4e501/gone@defunct.example");
     json_decref(events);
     events = events_of(headers, 3, false); /* a bounce of mail forged in its name */
     ck_assert_int_eq(json_array_size(events), 0);

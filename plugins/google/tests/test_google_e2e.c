@@ -139,8 +139,8 @@ static void wait_count(const char *sql, long want)
 static long push_gmail(const char *instance, const char *mailbox, unsigned long long history_id,
                        const char *token)
 {
-    char *data = util_printf("{\"emailAddress\":\"%s\",\"historyId\":\"%llu\"}", mailbox,
-                             history_id);
+    char *data =
+        util_printf("{\"emailAddress\":\"%s\",\"historyId\":\"%llu\"}", mailbox, history_id);
     char encoded[512];
     crypto_base64_encode(data, strlen(data), encoded);
     char *body = util_printf("{\"message\":{\"data\":\"%s\",\"messageId\":\"1373408128%llu\","
@@ -165,9 +165,13 @@ static long push_calendar(const char *state, const char *number, const char *tok
     char *h_token = util_printf("X-Goog-Channel-Token: %s", token);
     char *h_state = util_printf("X-Goog-Resource-State: %s", state);
     char *h_number = util_printf("X-Goog-Message-Number: %s", number);
-    const char *headers[] = {"X-Goog-Channel-ID: leadhub-0-1", h_token, h_state, h_number,
+    const char *headers[] = {"X-Goog-Channel-ID: leadhub-0-1",
+                             h_token,
+                             h_state,
+                             h_number,
                              "X-Goog-Resource-ID: o3hgv1538sdjfh_Kq9sAIrYtEw",
-                             "Content-Length: 0", NULL};
+                             "Content-Length: 0",
+                             NULL};
     char *url = td_url(&td, "/webhooks/maya");
     struct http_result r;
     ck_assert_int_eq(http_request("POST", url, headers, "", 0, &r), 0);
@@ -192,7 +196,8 @@ static void add_mail(struct fake_google *fake, const char *id, const char *threa
 static void script_conversation(struct fake_google *fake)
 {
     add_mail(fake, "m-sent-1", "t-priya", "SENT",
-             "From: Maya Chen <" MAYA ">\nTo: Priya Natarajan <priya.natarajan@northwind-analytics.com>\n"
+             "From: Maya Chen <" MAYA
+             ">\nTo: Priya Natarajan <priya.natarajan@northwind-analytics.com>\n"
              "Subject: Leadhub demo\nMessage-ID: <sent-1@leadhub-demo.com>");
     add_mail(fake, "m-sent-2", "t-bad", "SENT",
              "From: Maya Chen <" MAYA ">\nTo: nobody@defunct-corp.example\n"
@@ -216,7 +221,8 @@ static void script_conversation(struct fake_google *fake)
              "Message-ID: <bounce-1@mail.gmail.com>");
     add_mail(fake, "m-news", "t-news", "INBOX,CATEGORY_PROMOTIONS",
              "From: Pipeline Weekly <news@pipeline-weekly.example>\nTo: " MAYA "\n"
-             "Subject: This week in pipelines\nList-Unsubscribe: <mailto:unsub@pipeline-weekly.example>\n"
+             "Subject: This week in pipelines\nList-Unsubscribe: "
+             "<mailto:unsub@pipeline-weekly.example>\n"
              "Message-ID: <news-1@pipeline-weekly.example>");
 }
 
@@ -285,8 +291,7 @@ START_TEST(test_google_e2e_two_mailboxes_classify_a_conversation_and_store_a_bur
         ck_assert_int_eq(push_gmail("maya", MAYA, last, PUSH_TOKEN), 200);
     }
     ck_assert_int_eq(push_gmail("maya", MAYA, last, PUSH_TOKEN), 200); /* a redelivery */
-    wait_count("SELECT count(*) FROM events WHERE source = 'maya' AND type = 'email.received'",
-               14);
+    wait_count("SELECT count(*) FROM events WHERE source = 'maya' AND type = 'email.received'", 14);
     /* one more poll over the same history changes nothing */
     ck_assert_int_eq(push_gmail("maya", MAYA, last + 1, PUSH_TOKEN), 200);
     wait_count("SELECT count(*) FROM connector_state WHERE instance = 'maya' AND key = "
@@ -314,12 +319,11 @@ static json_t *meeting(const char *id, const char *start, const char *end, const
                      "kind", "calendar#event", "id", id, "summary", "Leadhub demo", "created",
                      "2026-12-01T10:00:00.000Z", "start", "dateTime", start, "timeZone",
                      "America/New_York", "end", "dateTime", end, "timeZone", "America/New_York",
-                     "organizer", "email", MAYA, "self", 1, "attendees", "email", MAYA, "self",
-                     1, "responseStatus", "accepted", "email", guest, "displayName",
-                     "Priya Natarajan", "responseStatus", "accepted", "email",
-                     "room-4@resource.calendar.google.com", "resource", 1, "responseStatus",
-                     "accepted", "hangoutLink", "https://meet.google.com/xkr-pqvd-tzm",
-                     "sequence", 0);
+                     "organizer", "email", MAYA, "self", 1, "attendees", "email", MAYA, "self", 1,
+                     "responseStatus", "accepted", "email", guest, "displayName", "Priya Natarajan",
+                     "responseStatus", "accepted", "email", "room-4@resource.calendar.google.com",
+                     "resource", 1, "responseStatus", "accepted", "hangoutLink",
+                     "https://meet.google.com/xkr-pqvd-tzm", "sequence", 0);
 }
 
 START_TEST(test_google_e2e_stale_history_and_expired_sync_token_lose_and_double_nothing)
@@ -332,8 +336,8 @@ START_TEST(test_google_e2e_stale_history_and_expired_sync_token_lose_and_double_
     fake_google_put_event(maya_google, "primary",
                           meeting("ev-intro", "2026-12-21T10:00:00-05:00",
                                   "2026-12-21T10:30:00-05:00", "ana@acme-prospect.example"));
-    json_t *internal = meeting("ev-standup", "2026-12-20T09:00:00-05:00",
-                               "2026-12-20T09:15:00-05:00", SAM);
+    json_t *internal =
+        meeting("ev-standup", "2026-12-20T09:00:00-05:00", "2026-12-20T09:15:00-05:00", SAM);
     fake_google_put_event(maya_google, "primary", internal);
     add_instance("maya", MAYA, maya_google, "LHTEST_G_RT_MAYA", "1h",
                  "  pubsub_topic: projects/leadhub-prod/topics/gmail\n"
@@ -346,13 +350,15 @@ START_TEST(test_google_e2e_stale_history_and_expired_sync_token_lose_and_double_
                "'calendar_watch.0'",
                1);
     ck_assert_int_eq(fake_google_count(maya_google, "POST", "/gmail/v1/users/me/watch"), 1);
-    ck_assert_int_eq(fake_google_count(maya_google, "POST", "/calendar/v3/calendars/primary/events/watch"), 1);
+    ck_assert_int_eq(
+        fake_google_count(maya_google, "POST", "/calendar/v3/calendars/primary/events/watch"), 1);
     ck_assert_int_eq(count("SELECT count(*) FROM events WHERE source = 'maya' AND type = "
                            "'meeting.scheduled'"),
                      2);
     char *demo = text("SELECT starts_at AT TIME ZONE 'UTC' || ' ' || timezone || ' ' || "
                       "online_url FROM meetings WHERE external_id = 'primary/ev-demo'");
-    ck_assert_str_eq(demo, "2026-12-20 19:00:00 America/New_York https://meet.google.com/xkr-pqvd-tzm");
+    ck_assert_str_eq(demo,
+                     "2026-12-20 19:00:00 America/New_York https://meet.google.com/xkr-pqvd-tzm");
     free(demo);
 
     /* the organizer moves the demo: an edit (sequence 1), the previous start kept */
@@ -508,8 +514,8 @@ START_TEST(test_google_e2e_a_backfill_is_paced_under_the_users_quota)
         char id[32], headers[200];
         snprintf(id, sizeof(id), "m-%03d", i);
         snprintf(headers, sizeof(headers),
-                 "From: Prospect %03d <p%03d@prospect-%03d.example>\nTo: " MAYA "\nSubject: Hi",
-                 i, i, i);
+                 "From: Prospect %03d <p%03d@prospect-%03d.example>\nTo: " MAYA "\nSubject: Hi", i,
+                 i, i);
         fake_google_add_message(maya_google, id, id, "INBOX", ms_ago(60000LL * (i + 1)), headers);
     }
     fake_google_quota(maya_google, 100, true);
@@ -530,8 +536,10 @@ static Suite *google_e2e_suite(void)
     TCase *tc = tcase_create("daemon");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 240);
-    tcase_add_test(tc, test_google_e2e_two_mailboxes_classify_a_conversation_and_store_a_burst_once);
-    tcase_add_test(tc, test_google_e2e_stale_history_and_expired_sync_token_lose_and_double_nothing);
+    tcase_add_test(tc,
+                   test_google_e2e_two_mailboxes_classify_a_conversation_and_store_a_burst_once);
+    tcase_add_test(tc,
+                   test_google_e2e_stale_history_and_expired_sync_token_lose_and_double_nothing);
     tcase_add_test(tc, test_google_e2e_quota_refusals_are_held_and_a_revoked_grant_needs_consent);
     tcase_add_test(tc, test_google_e2e_a_push_taken_before_a_kill_is_stored_after_the_restart);
     tcase_add_test(tc, test_google_e2e_a_backfill_is_paced_under_the_users_quota);
