@@ -58,6 +58,17 @@ static const lh_config_field_t google_schema[] = {
              .description = "The secret in the Pub/Sub push URL (?token=) and the Calendar "
                             "channel token. Without it pushes are refused and only the poll "
                             "runs."),
+    LH_FIELD(.name = "push_audience", .type = LH_CONFIG_STRING,
+             .description = "OIDC-authenticated Pub/Sub push: the audience set on the push "
+                            "subscription; a push carrying a Bearer token must be signed by "
+                            "Google for it (RS256, issuer and expiry checked)."),
+    LH_FIELD(.name = "push_service_account", .type = LH_CONFIG_STRING,
+             .description = "OIDC push: the service account the subscription signs as; its "
+                            "token's email must be this one (default: any Google-signed)."),
+    LH_FIELD(.name = "oidc_certs_url", .type = LH_CONFIG_STRING,
+             .default_value = GOOGLE_DEFAULT_CERTS_URL,
+             .description = "Where Google publishes the keys of its identity tokens; change it "
+                            "only for a test server."),
     LH_FIELD(.name = "pubsub_topic", .type = LH_CONFIG_STRING,
              .description = "projects/<project>/topics/<topic> for Gmail push: the poll calls "
                             "users.watch on it daily. Without it Gmail is only polled."),
@@ -124,6 +135,9 @@ static void google_destroy(void *state)
     free_list(g->aliases, g->alias_count);
     free_secret(g->push_token);
     free(g->pubsub_topic);
+    free(g->push_audience);
+    free(g->push_service_account);
+    free(g->oidc_certs_url);
     free(g->calendar_push_url);
     free_secret((char *)g->oauth.refresh_token);
     free(g->gmail_base);
@@ -245,6 +259,23 @@ static lh_status_t google_read_settings(struct google *g, lh_ctx_t *ctx, const j
         host->set_error(ctx, "out of memory");
         return LH_RETRY;
     }
+    const char *audience = lh_setting_string(settings, "push_audience", NULL);
+    const char *account = lh_setting_string(settings, "push_service_account", NULL);
+    if (audience != NULL && !LH_HOST_HAS(host, jwt_verify)) {
+        host->config_error(ctx, "push_audience", "upgrade leadhub, or use push_token",
+                           "this leadhub cannot verify Google's tokens (needs ABI 2.1)");
+        bad = true;
+    } else if ((audience != NULL && (g->push_audience = strdup(audience)) == NULL) ||
+               (account != NULL && (g->push_service_account = strdup(account)) == NULL)) {
+        host->set_error(ctx, "out of memory");
+        return LH_RETRY;
+    }
+    if (account != NULL && audience == NULL) {
+        host->config_error(ctx, "push_service_account", "set push_audience too",
+                           "is only checked on OIDC pushes");
+        bad = true;
+    }
+    g->oidc_certs_url = base_url(host, ctx, settings, "oidc_certs_url", &bad);
     const char *topic = lh_setting_string(settings, "pubsub_topic", NULL);
     if (topic != NULL && strncmp(topic, "projects/", 9) != 0) {
         host->config_error(ctx, "pubsub_topic", NULL,

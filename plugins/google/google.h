@@ -29,6 +29,7 @@
 #define GOOGLE_DEFAULT_AUTH_URL   "https://accounts.google.com/o/oauth2/v2/auth"
 #define GOOGLE_DEFAULT_GMAIL_BASE "https://gmail.googleapis.com"
 #define GOOGLE_DEFAULT_CAL_BASE   "https://www.googleapis.com/calendar/v3"
+#define GOOGLE_DEFAULT_CERTS_URL  "https://www.googleapis.com/oauth2/v3/certs"
 #define GOOGLE_URL_MAX            4096
 #define GOOGLE_POLL_MESSAGES_MAX  500 /* messages one poll reads before coming back */
 
@@ -59,9 +60,12 @@ struct google {
     size_t calendar_id_count;
     int64_t backfill_ms;
     bool include_snippet;
-    char *push_token;        /* NULL: push refused */
-    char *pubsub_topic;      /* users.watch topic, or NULL: no Gmail push asked for */
-    char *calendar_push_url; /* events.watch address, or NULL */
+    char *push_token;           /* NULL: push refused */
+    char *push_audience;        /* OIDC push: the `aud` Pub/Sub's token must carry, or NULL */
+    char *push_service_account; /* OIDC push: the `email` it must carry, or NULL: any */
+    char *oidc_certs_url;       /* where Google publishes the keys */
+    char *pubsub_topic;         /* users.watch topic, or NULL: no Gmail push asked for */
+    char *calendar_push_url;    /* events.watch address, or NULL */
     char *gmail_base;
     char *calendar_base;
     char *token_url;

@@ -1,7 +1,9 @@
 /*
  * google_webhook.c - pushes from Google, each only a hint that something changed:
  *
- *   Gmail via Pub/Sub   POST ?token=<push_token>, body a PubsubMessage envelope whose
+ *   Gmail via Pub/Sub   POST ?token=<push_token>, or with Pub/Sub's OIDC token
+ *                       (Authorization: Bearer, checked by host->jwt_verify against Google's
+ *                       keys for push_audience), body a PubsubMessage envelope whose
  *                       base64 `data` is {"emailAddress", "historyId"}: the mailbox's new
  *                       position. Recorded as notification `gmail` = {"history_id"}; the
  *                       poll reads history from its *stored* position, so several pushes
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "google.h"
 #include "mail_address.h"
@@ -104,16 +107,60 @@ static lh_status_t calendar_push(struct google *g, lh_ctx_t *ctx,
     return g->host->notification_put(ctx, "calendar", json_string(number != NULL ? number : state));
 }
 
+/* Pub/Sub's OIDC token (Authorization: Bearer): signed by Google for push_audience, and
+ * by push_service_account when one is set. */
+static lh_status_t oidc_check(struct google *g, lh_ctx_t *ctx, const char *bearer)
+{
+    static const char *const issuers[] = {"https://accounts.google.com", "accounts.google.com",
+                                          NULL};
+    json_t *claims = NULL;
+    lh_status_t status =
+        g->host->jwt_verify(ctx, bearer, g->oidc_certs_url, issuers, g->push_audience, &claims);
+    if (status == LH_AUTH) {
+        g->host->counter_add(ctx, "google_webhook_rejected_total", "reason", "bad_oidc_token", 1);
+    } else if (status == LH_OK && g->push_service_account != NULL) {
+        const char *email = json_string_value(json_object_get(claims, "email"));
+        if (email == NULL || !json_is_true(json_object_get(claims, "email_verified")) ||
+            !mail_address_same(email, g->push_service_account)) {
+            status = refuse(g, ctx, LH_AUTH, "bad_oidc_account",
+                            "the push's token was issued to another service account");
+        }
+    }
+    json_decref(claims);
+    return status;
+}
+
+/* A push is authentic by its OIDC token when push_audience is set and it carries one, else
+ * by the URL's token. */
+static lh_status_t push_authentic(struct google *g, lh_ctx_t *ctx,
+                                  const lh_webhook_request_t *request)
+{
+    const char *authorization = lh_request_header(request, "Authorization");
+    if (g->push_audience != NULL && authorization != NULL &&
+        strncasecmp(authorization, "Bearer ", 7) == 0) {
+        return oidc_check(g, ctx, authorization + 7);
+    }
+    char token[TOKEN_MAX];
+    bool ok = g->push_token != NULL &&
+              lh_query_param(request->query, "token", token, sizeof(token)) >= 0 &&
+              token_matches(g, token);
+    explicit_bzero(token, sizeof(token));
+    if (!ok) {
+        return refuse(g, ctx, LH_AUTH, "bad_push_token",
+                      g->push_audience != NULL
+                          ? "the push carries neither Google's OIDC token nor this instance's "
+                            "push_token"
+                          : "the push URL's token does not match this instance's push_token");
+    }
+    return LH_OK;
+}
+
 static lh_status_t gmail_push(struct google *g, lh_ctx_t *ctx, const lh_webhook_request_t *request)
 {
-    char token[TOKEN_MAX];
-    if (lh_query_param(request->query, "token", token, sizeof(token)) < 0 ||
-        !token_matches(g, token)) {
-        explicit_bzero(token, sizeof(token));
-        return refuse(g, ctx, LH_AUTH, "bad_push_token",
-                      "the push URL's token does not match this instance's push_token");
+    lh_status_t authentic = push_authentic(g, ctx, request);
+    if (authentic != LH_OK) {
+        return authentic;
     }
-    explicit_bzero(token, sizeof(token));
     json_t *envelope = json_loadb((const char *)request->body, request->body_len, 0, NULL);
     const char *data =
         json_string_value(json_object_get(json_object_get(envelope, "message"), "data"));
@@ -147,11 +194,15 @@ static lh_status_t gmail_push(struct google *g, lh_ctx_t *ctx, const lh_webhook_
 lh_status_t google_webhook(void *state, lh_ctx_t *ctx, const lh_webhook_request_t *request)
 {
     struct google *g = state;
-    if (g->push_token == NULL) {
+    if (g->push_token == NULL && g->push_audience == NULL) {
         return refuse(g, ctx, LH_AUTH, "push_not_configured",
-                      "this instance takes no pushes: set push_token");
+                      "this instance takes no pushes: set push_token or push_audience");
     }
     if (lh_request_header(request, "X-Goog-Channel-ID") != NULL) {
+        if (g->push_token == NULL) {
+            return refuse(g, ctx, LH_AUTH, "push_not_configured",
+                          "Calendar channels need push_token");
+        }
         return calendar_push(g, ctx, request);
     }
     return gmail_push(g, ctx, request);

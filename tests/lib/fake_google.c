@@ -38,6 +38,7 @@ struct fake_google {
     double spent;
     size_t throttle_next;
     json_t *requests; /* [[method, url]] */
+    char *jwks;
 };
 
 struct upload {
@@ -439,6 +440,9 @@ static char *route(struct fake_google *g, const char *method, const char *url, c
     if (strcmp(url, "/token") == 0 && strcmp(method, "POST") == 0) {
         return token_endpoint(g, body, status);
     }
+    if (strcmp(url, "/oauth2/v3/certs") == 0 && g->jwks != NULL) {
+        return strdup(g->jwks);
+    }
     if (!authorized(g, authorization)) {
         *status = 401;
         return google_error(401, "authError", "Invalid Credentials", "global");
@@ -571,6 +575,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     struct MHD_Response *response = MHD_create_response_from_buffer(
         body != NULL ? strlen(body) : 0, body != NULL ? body : "", MHD_RESPMEM_MUST_COPY);
     MHD_add_response_header(response, "Content-Type", "application/json; charset=UTF-8");
+    if (strcmp(url, "/oauth2/v3/certs") == 0) {
+        MHD_add_response_header(response, "Cache-Control", "public, max-age=3600");
+    }
     enum MHD_Result rc = MHD_queue_response(connection, (unsigned)status, response);
     MHD_destroy_response(response);
     free(body);
@@ -632,6 +639,7 @@ void fake_google_stop(struct fake_google *g)
     json_decref(g->requests);
     free(g->address);
     free(g->refresh_token);
+    free(g->jwks);
     pthread_mutex_destroy(&g->mutex);
     free(g);
 }
@@ -816,4 +824,12 @@ size_t fake_google_count(struct fake_google *g, const char *method, const char *
     }
     pthread_mutex_unlock(&g->mutex);
     return n;
+}
+
+void fake_google_set_jwks(struct fake_google *g, const char *jwks)
+{
+    pthread_mutex_lock(&g->mutex);
+    free(g->jwks);
+    g->jwks = strdup(jwks);
+    pthread_mutex_unlock(&g->mutex);
 }

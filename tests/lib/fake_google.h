@@ -79,6 +79,10 @@ void fake_google_throttle_next(struct fake_google *fake, size_t n);
  * issued before stop working. */
 void fake_google_revoke(struct fake_google *fake);
 
+/* GET /oauth2/v3/certs answers this JWKS document (copied; no authorization needed), with
+ * Cache-Control max-age=3600, as Google publishes the keys of its identity tokens. */
+void fake_google_set_jwks(struct fake_google *fake, const char *jwks);
+
 /* Requests received whose path starts with prefix (method NULL: any). */
 size_t fake_google_count(struct fake_google *fake, const char *method, const char *prefix);
 

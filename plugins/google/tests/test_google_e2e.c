@@ -10,6 +10,9 @@
  * Needs $LEADHUB_TEST_DATABASE_URL (scripts/run-tests.sh starts a throwaway server).
  */
 #include <check.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -530,6 +533,159 @@ START_TEST(test_google_e2e_a_backfill_is_paced_under_the_users_quota)
 }
 END_TEST
 
+/* --- Pub/Sub's OIDC-authenticated push ---------------------------------------------- */
+
+static void b64url(const unsigned char *data, size_t len, char *out)
+{
+    crypto_base64url_encode(data, len, out);
+}
+
+/* A key's JWKS document, {"keys": [{kty, alg, use, kid, n, e}]} (malloc'd). */
+static char *jwks_of(EVP_PKEY *key, const char *kid)
+{
+    BIGNUM *n = NULL, *e = NULL;
+    ck_assert(EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) == 1);
+    ck_assert(EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) == 1);
+    unsigned char raw[512];
+    char n_text[700], e_text[16];
+    b64url(raw, (size_t)BN_bn2bin(n, raw), n_text);
+    b64url(raw, (size_t)BN_bn2bin(e, raw), e_text);
+    BN_free(n);
+    BN_free(e);
+    return util_printf(
+        "{\"keys\":[{\"kty\":\"RSA\",\"alg\":\"RS256\",\"use\":\"sig\",\"kid\":\"%s\","
+        "\"n\":\"%s\",\"e\":\"%s\"}]}",
+        kid, n_text, e_text);
+}
+
+/* A JWT with these claims, signed RS256 by key under kid (malloc'd). */
+static char *jwt(EVP_PKEY *key, const char *kid, const char *claims)
+{
+    char *header = util_printf("{\"alg\":\"RS256\",\"kid\":\"%s\",\"typ\":\"JWT\"}", kid);
+    char h64[256], c64[1024];
+    b64url((const unsigned char *)header, strlen(header), h64);
+    b64url((const unsigned char *)claims, strlen(claims), c64);
+    char *input = util_printf("%s.%s", h64, c64);
+    unsigned char sig[512];
+    size_t sig_len = sizeof(sig);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    ck_assert(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1);
+    ck_assert(EVP_DigestSign(md, sig, &sig_len, (const unsigned char *)input, strlen(input)) == 1);
+    EVP_MD_CTX_free(md);
+    char s64[700];
+    b64url(sig, sig_len, s64);
+    char *token = util_printf("%s.%s", input, s64);
+    free(input);
+    free(header);
+    return token;
+}
+
+#define PUSH_AUDIENCE "https://hooks.leadhub.example/webhooks/maya"
+#define PUSH_ACCOUNT  "pubsub-push@leadhub-prod.iam.gserviceaccount.com"
+
+static char *claims(const char *iss, const char *aud, const char *email, long long exp)
+{
+    long long now = (long long)time(NULL);
+    return util_printf("{\"iss\":\"%s\",\"aud\":\"%s\",\"email\":\"%s\",\"email_verified\":true,"
+                       "\"iat\":%lld,\"exp\":%lld,\"sub\":\"1234567890\"}",
+                       iss, aud, email, now - 10, now + exp);
+}
+
+/* POSTs a Pub/Sub envelope with Authorization: Bearer token and no URL token. */
+static long push_oidc(unsigned long long history_id, const char *token)
+{
+    char *data = util_printf("{\"emailAddress\":\"%s\",\"historyId\":\"%llu\"}", MAYA, history_id);
+    char encoded[512];
+    crypto_base64_encode(data, strlen(data), encoded);
+    char *body = util_printf("{\"message\":{\"data\":\"%s\",\"messageId\":\"9%llu\"},"
+                             "\"subscription\":\"projects/p/subscriptions/s\"}",
+                             encoded, history_id);
+    char *auth = util_printf("Authorization: Bearer %s", token);
+    const char *headers[] = {"Content-Type: application/json", auth, NULL};
+    char *url = td_url(&td, "/webhooks/maya");
+    struct http_result r;
+    ck_assert_int_eq(http_request("POST", url, headers, body, strlen(body), &r), 0);
+    long status = r.status;
+    http_result_free(&r);
+    free(url);
+    free(auth);
+    free(body);
+    free(data);
+    return status;
+}
+
+START_TEST(test_google_e2e_an_oidc_push_is_taken_only_signed_by_google_for_this_audience)
+{
+    EVP_PKEY *google_key = EVP_RSA_gen(2048);
+    EVP_PKEY *other_key = EVP_RSA_gen(2048);
+    ck_assert_ptr_nonnull(google_key);
+    ck_assert_ptr_nonnull(other_key);
+    char *jwks = jwks_of(google_key, "google-key-1");
+    fake_google_set_jwks(maya_google, jwks);
+    char *certs = fake_google_url(maya_google, "/oauth2/v3/certs");
+    char *extra = util_printf("  calendar: false\n  push_audience: " PUSH_AUDIENCE "\n"
+                              "  push_service_account: " PUSH_ACCOUNT "\n  oidc_certs_url: %s\n",
+                              certs);
+    add_instance("maya", MAYA, maya_google, "LHTEST_G_RT_MAYA", "1h", extra);
+    start();
+    wait_count("SELECT count(*) FROM connector_state WHERE instance = 'maya' AND key = "
+               "'gmail.cursor' AND value->>'mode' = 'history'",
+               1);
+    unsigned long long id = fake_google_add_message(
+        maya_google, "m-oidc", "t-oidc", "INBOX", ms_ago(1000),
+        "From: Priya Natarajan <priya.natarajan@northwind-analytics.com>\nTo: " MAYA "\n"
+        "Subject: Tuesday works");
+    char *good = claims("https://accounts.google.com", PUSH_AUDIENCE, PUSH_ACCOUNT, 3600);
+    char *expired = claims("https://accounts.google.com", PUSH_AUDIENCE, PUSH_ACCOUNT, -3600);
+    char *other_aud =
+        claims("https://accounts.google.com", "https://elsewhere.example/push", PUSH_ACCOUNT, 3600);
+    char *other_iss = claims("https://evil.example", PUSH_AUDIENCE, PUSH_ACCOUNT, 3600);
+    char *other_account =
+        claims("https://accounts.google.com", PUSH_AUDIENCE, "someone@evil.example", 3600);
+    struct {
+        EVP_PKEY *key;
+        const char *kid;
+        const char *claims;
+        long status;
+    } cases[] = {
+        {google_key, "google-key-1", expired, 401},
+        {google_key, "google-key-1", other_aud, 401},
+        {google_key, "google-key-1", other_iss, 401},
+        {google_key, "google-key-1", other_account, 401},
+        {other_key, "google-key-1", good, 401}, /* forged: another key under Google's kid */
+        {other_key, "unknown-key", good, 401},  /* a kid Google never published */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *token = jwt(cases[i].key, cases[i].kid, cases[i].claims);
+        ck_assert_msg(push_oidc(id, token) == cases[i].status, "case %zu", i);
+        free(token);
+    }
+    ck_assert_int_eq(count("SELECT count(*) FROM events WHERE source = 'maya'"), 0);
+    /* neither a URL token nor a Bearer: refused */
+    ck_assert_int_eq(push_gmail("maya", MAYA, id, "no-such-token-at-all-here"), 401);
+    char *token = jwt(google_key, "google-key-1", good);
+    ck_assert_int_eq(push_oidc(id, token), 200);
+    wait_count("SELECT count(*) FROM events WHERE source = 'maya' AND source_id = 'm-oidc'", 1);
+    /* the keys were fetched once and cached (the unknown kid refetches at most once a
+     * minute: within the first minute, not at all) */
+    ck_assert_int_eq(fake_google_count(maya_google, "GET", "/oauth2/v3/certs"), 1);
+    char *log = td_log(&td);
+    ck_assert_ptr_null(strstr(log, token));
+    free(log);
+    free(token);
+    free(other_account);
+    free(other_iss);
+    free(other_aud);
+    free(expired);
+    free(good);
+    free(extra);
+    free(certs);
+    free(jwks);
+    EVP_PKEY_free(other_key);
+    EVP_PKEY_free(google_key);
+}
+END_TEST
+
 static Suite *google_e2e_suite(void)
 {
     Suite *s = suite_create("google_e2e");
@@ -543,6 +699,8 @@ static Suite *google_e2e_suite(void)
     tcase_add_test(tc, test_google_e2e_quota_refusals_are_held_and_a_revoked_grant_needs_consent);
     tcase_add_test(tc, test_google_e2e_a_push_taken_before_a_kill_is_stored_after_the_restart);
     tcase_add_test(tc, test_google_e2e_a_backfill_is_paced_under_the_users_quota);
+    tcase_add_test(tc,
+                   test_google_e2e_an_oidc_push_is_taken_only_signed_by_google_for_this_audience);
     suite_add_tcase(s, tc);
     return s;
 }
