@@ -3,7 +3,8 @@
  * minute and refuses (403 userRateLimitExceeded, 429) beyond them; paying units from a
  * bucket refilled at the allowed rate keeps the connector under the limit instead of
  * learning it from refusals. The bucket holds one second's worth (at least one watch), so
- * a poll that starts with a full bucket cannot burst far past the rate.
+ * a poll that starts with a full bucket cannot burst far past the rate, and it starts
+ * empty.
  */
 #include "google.h"
 
@@ -13,7 +14,8 @@ void google_quota_init(struct google_quota *quota, double units_per_second, int6
 {
     quota->rate = units_per_second;
     quota->capacity = units_per_second > QUOTA_CAPACITY_MIN ? units_per_second : QUOTA_CAPACITY_MIN;
-    quota->units = quota->capacity;
+    /* empty: a restarted process does not know what the last one spent just before */
+    quota->units = 0;
     quota->updated_ms = now_ms;
 }
 
@@ -22,7 +24,8 @@ int google_quota_take(struct google_quota *quota, double units, int64_t now_ms, 
     if (now_ms > quota->updated_ms) {
         quota->units += (double)(now_ms - quota->updated_ms) * quota->rate / 1000.0;
         if (quota->units > quota->capacity) {
-            quota->units = quota->capacity;
+            /* empty: a restarted process does not know what the last one spent just before */
+            quota->units = 0;
         }
         quota->updated_ms = now_ms;
     }

@@ -69,7 +69,7 @@ static lh_status_t gmail_watch(struct google *g, lh_ctx_t *ctx)
                                       json_pack("{s:I}", "renewed_ms", (json_int_t)now));
     }
     google_response_clear(&r);
-    return status == LH_RETRY_AFTER ? LH_OK : status;
+    return status; /* LH_RETRY_AFTER: a hold, the caller stops here */
 }
 
 static void stop_channel(struct google *g, lh_ctx_t *ctx, const json_t *old)
@@ -145,7 +145,7 @@ static lh_status_t calendar_watch(struct google *g, lh_ctx_t *ctx, size_t index)
     }
     google_response_clear(&r);
     json_decref(old);
-    return status == LH_RETRY_AFTER ? LH_OK : status;
+    return status; /* LH_RETRY_AFTER: a hold, the caller stops here */
 }
 
 lh_status_t google_watch_renew(struct google *g, lh_ctx_t *ctx)
@@ -159,5 +159,6 @@ lh_status_t google_watch_renew(struct google *g, lh_ctx_t *ctx)
          i++) {
         status = calendar_watch(g, ctx, i);
     }
-    return status;
+    /* a hold (the budget, Google's quota) leaves the rest for the poll it brings back */
+    return status == LH_RETRY_AFTER ? LH_OK : status;
 }

@@ -511,9 +511,9 @@ END_TEST
 
 START_TEST(test_google_e2e_a_backfill_is_paced_under_the_users_quota)
 {
-    /* Google allows 100 units/s (403 userRateLimitExceeded beyond); the instance budgets
-     * 95: 120 messages (600 units of messages.get) arrive with no request refused */
-    for (int i = 0; i < 120; i++) {
+    /* Google allows 200 units/s (403 userRateLimitExceeded beyond); the instance budgets
+     * 190: 240 messages (1200 units of messages.get) arrive with no request refused */
+    for (int i = 0; i < 240; i++) {
         char id[32], headers[200];
         snprintf(id, sizeof(id), "m-%03d", i);
         snprintf(headers, sizeof(headers),
@@ -521,15 +521,15 @@ START_TEST(test_google_e2e_a_backfill_is_paced_under_the_users_quota)
                  i, i);
         fake_google_add_message(maya_google, id, id, "INBOX", ms_ago(60000LL * (i + 1)), headers);
     }
-    fake_google_quota(maya_google, 100, true);
+    fake_google_quota(maya_google, 200, true);
     add_instance("maya", MAYA, maya_google, "LHTEST_G_RT_MAYA", "1h",
-                 "  calendar: false\n  quota_per_minute: 5700\n");
+                 "  calendar: false\n  quota_per_minute: 11400\n");
     start();
-    wait_count("SELECT count(*) FROM events WHERE source = 'maya'", 120);
+    wait_count("SELECT count(*) FROM events WHERE source = 'maya'", 240);
     ck_assert_msg(fake_google_quota_refusals(maya_google) == 0, "%zu refused, %.0f units spent",
                   fake_google_quota_refusals(maya_google), fake_google_units_spent(maya_google));
     ck_assert_int_eq(count("SELECT count(DISTINCT source_id) FROM events WHERE source = 'maya'"),
-                     120);
+                     240);
 }
 END_TEST
 
