@@ -8,10 +8,12 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
+#include <openssl/pem.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "crypto.h"
 #include "host_http.h"
 #include "host_jwt.h"
 #include "instance.h"
@@ -322,4 +324,54 @@ lh_status_t host_jwt_verify(lh_ctx_t *ctx, const char *token, const char *jwks_u
         return LH_AUTH;
     }
     return LH_OK;
+}
+
+static char *b64url_text(const void *data, size_t len)
+{
+    char *out = malloc(len / 3 * 4 + 8);
+    if (out != NULL) {
+        crypto_base64url_encode(data, len, out);
+    }
+    return out;
+}
+
+char *host_jwt_sign_rs256(const char *pem, const json_t *claims, const char **why)
+{
+    char *token = NULL;
+    char *payload = json_dumps(claims, JSON_COMPACT);
+    char *h64 = NULL, *c64 = NULL, *input = NULL, *s64 = NULL;
+    unsigned char *sig = NULL;
+    BIO *bio = pem != NULL ? BIO_new_mem_buf(pem, -1) : NULL;
+    EVP_PKEY *key = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    EVP_MD_CTX *md = NULL;
+    static const char header[] = "{\"alg\":\"RS256\",\"typ\":\"JWT\"}";
+    if (key == NULL || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) {
+        *why = "the assertion key is not a PEM RSA private key";
+        goto out;
+    }
+    h64 = b64url_text(header, strlen(header));
+    c64 = payload != NULL ? b64url_text(payload, strlen(payload)) : NULL;
+    input = h64 != NULL && c64 != NULL ? util_printf("%s.%s", h64, c64) : NULL;
+    size_t sig_len = 0;
+    md = EVP_MD_CTX_new();
+    if (input == NULL || md == NULL || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1 ||
+        EVP_DigestSign(md, NULL, &sig_len, (const unsigned char *)input, strlen(input)) != 1 ||
+        (sig = malloc(sig_len)) == NULL ||
+        EVP_DigestSign(md, sig, &sig_len, (const unsigned char *)input, strlen(input)) != 1 ||
+        (s64 = b64url_text(sig, sig_len)) == NULL) {
+        *why = "the assertion could not be signed";
+        goto out;
+    }
+    token = util_printf("%s.%s", input, s64);
+out:
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(key);
+    BIO_free(bio);
+    free(sig);
+    free(s64);
+    free(input);
+    free(c64);
+    free(h64);
+    free(payload);
+    return token;
 }

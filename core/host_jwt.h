@@ -36,4 +36,10 @@ int host_jwt_rs256_check(const char *token, const json_t *keys, const char *cons
                          const char *audience, long long now_s, json_t **claims_out,
                          const char **why);
 
+/*
+ * host_jwt_sign_rs256 - a compact JWT of claims (borrowed), signed RS256 with the PEM
+ * private key pem. Returns a malloc'd token, or NULL with *why set (static; never the key).
+ */
+char *host_jwt_sign_rs256(const char *pem, const json_t *claims, const char **why);
+
 #endif

@@ -373,13 +373,22 @@ typedef struct lh_oauth2 {
     uint32_t struct_size;      /* sizeof(lh_oauth2_t): set by LH_OAUTH2() */
     const char *token_url;     /* e.g. https://api.hubapi.com/oauth/v1/token; NULL: the
                                   oauth_provider's token_url */
-    const char *grant_type;    /* "refresh_token" (NULL means it) or "client_credentials" */
+    const char *grant_type;    /* "refresh_token" (NULL means it), "client_credentials", or
+                                  (2.1) "urn:ietf:params:oauth:grant-type:jwt-bearer" */
     const char *client_id;     /* NULL: the oauth_provider's client id setting */
     const char *client_secret; /* NULL: the oauth_provider's client secret setting, when
                                   the plugin declares a provider; else a public client */
     const char *refresh_token; /* a configured one (refresh_token grant), or NULL: the grant
                                   obtained by consent (`leadhubd connect`) */
     const char *scope;         /* may be NULL */
+    /* ABI 2.1: grant_type "urn:ietf:params:oauth:grant-type:jwt-bearer" (RFC 7523; Google's
+     * service accounts and domain-wide delegation). The host builds the assertion {iss, sub,
+     * aud, scope, iat, exp: iat + 1 h} and signs it RS256 with assertion_key; no client id,
+     * secret or refresh token is sent. The key is never logged. */
+    const char *assertion_key;      /* PEM private key (PKCS#8 "BEGIN PRIVATE KEY") */
+    const char *assertion_issuer;   /* iss: the service account's email */
+    const char *assertion_subject;  /* sub: the user acted for, or NULL */
+    const char *assertion_audience; /* aud; NULL: token_url */
 } lh_oauth2_t;
 
 #define LH_OAUTH2(...) LH_SIZED(lh_oauth2_t, __VA_ARGS__)

@@ -28,7 +28,8 @@ static const lh_config_field_t google_schema[] = {
                             "stored by `leadhubd connect` is used."),
     LH_FIELD(.name = "service_account_key", .type = LH_CONFIG_SECRET,
              .description = "Workspace domain-wide delegation: the service account's JSON key "
-                            "(not implemented yet: refused)."),
+                            "file; the host signs its assertions (sub = mailbox) and the key is "
+                            "never logged. Excludes client_id and refresh_token."),
     LH_FIELD(.name = "scopes", .type = LH_CONFIG_LIST,
              .default_value = "[https://www.googleapis.com/auth/gmail.metadata, "
                               "https://www.googleapis.com/auth/calendar.readonly]",
@@ -135,6 +136,9 @@ static void google_destroy(void *state)
     free_list(g->aliases, g->alias_count);
     free_secret(g->push_token);
     free(g->pubsub_topic);
+    free(g->sa_email);
+    free_secret(g->sa_private_key);
+    free(g->scope);
     free(g->push_audience);
     free(g->push_service_account);
     free(g->oidc_certs_url);
@@ -198,6 +202,63 @@ static char *base_url(const lh_host_t *host, lh_ctx_t *ctx, const json_t *settin
     return copy;
 }
 
+#define JWT_BEARER_GRANT "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+/* Domain-wide delegation: the service account's JSON key (client_email, private_key) and
+ * the scopes its assertion asks for. Never quotes the key in a reason. */
+static lh_status_t read_service_account(struct google *g, lh_ctx_t *ctx, const json_t *settings,
+                                        const json_t *key_setting)
+{
+    const lh_host_t *host = g->host;
+    if (!LH_HOST_HAS(host, jwt_verify)) {
+        host->config_error(ctx, "service_account_key", "upgrade leadhub",
+                           "domain-wide delegation needs a leadhub of SDK 2.1");
+        return LH_CONFIG;
+    }
+    const char *text = json_string_value(key_setting);
+    json_t *key = text != NULL ? json_loads(text, 0, NULL) : NULL;
+    const char *email = json_string_value(json_object_get(key, "client_email"));
+    const char *pem = json_string_value(json_object_get(key, "private_key"));
+    lh_status_t status = LH_OK;
+    if (email == NULL || pem == NULL || strstr(pem, "PRIVATE KEY-----") == NULL) {
+        host->config_error(ctx, "service_account_key",
+                           "give the JSON key file Google made for the service account: "
+                           "${file:/run/secrets/google-sa.json}",
+                           "is not a service account key (client_email and private_key)");
+        status = LH_CONFIG;
+    } else if (json_object_get(settings, "client_id") != NULL ||
+               json_object_get(settings, "refresh_token") != NULL) {
+        host->config_error(ctx, "service_account_key", "keep one of the two",
+                           "delegation and per-user consent (client_id, refresh_token) "
+                           "exclude each other");
+        status = LH_CONFIG;
+    } else if ((g->sa_email = strdup(email)) == NULL || (g->sa_private_key = strdup(pem)) == NULL) {
+        host->set_error(ctx, "out of memory");
+        status = LH_RETRY;
+    }
+    json_decref(key); /* jansson's copy of the key is not wiped: its allocator is libc's */
+    if (status != LH_OK) {
+        return status;
+    }
+    size_t size = 1;
+    const json_t *scopes = json_object_get(settings, "scopes");
+    for (size_t i = 0; i < json_array_size(scopes); i++) {
+        size += strlen(json_string_value(json_array_get(scopes, i))) + 1;
+    }
+    g->scope = calloc(1, size);
+    if (g->scope == NULL) {
+        host->set_error(ctx, "out of memory");
+        return LH_RETRY;
+    }
+    for (size_t i = 0; i < json_array_size(scopes); i++) {
+        if (i > 0) {
+            strcat(g->scope, " ");
+        }
+        strcat(g->scope, json_string_value(json_array_get(scopes, i)));
+    }
+    return LH_OK;
+}
+
 /* Reads the settings into g, reporting every problem with config_error(). */
 static lh_status_t google_read_settings(struct google *g, lh_ctx_t *ctx, const json_t *settings)
 {
@@ -216,14 +277,16 @@ static lh_status_t google_read_settings(struct google *g, lh_ctx_t *ctx, const j
                            "gmail and calendar are both off: nothing to read");
         bad = true;
     }
-    if (json_object_get(settings, "service_account_key") != NULL) {
-        host->config_error(ctx, "service_account_key",
-                           "use client_id and client_secret with `leadhubd connect`",
-                           "domain-wide delegation is not implemented yet");
-        bad = true;
-    }
-    if (json_object_get(settings, "client_id") == NULL) {
-        host->config_error(ctx, "client_id", NULL, "required (the OAuth client of the project)");
+    const json_t *key_setting = json_object_get(settings, "service_account_key");
+    if (key_setting != NULL) {
+        lh_status_t status = read_service_account(g, ctx, settings, key_setting);
+        if (status == LH_RETRY) {
+            return status;
+        }
+        bad = bad || status != LH_OK;
+    } else if (json_object_get(settings, "client_id") == NULL) {
+        host->config_error(ctx, "client_id", "or service_account_key for domain-wide delegation",
+                           "required (the OAuth client of the project)");
         bad = true;
     }
     if (copy_list(json_object_get(settings, "calendar_ids"), &g->calendar_ids,
@@ -312,8 +375,16 @@ static lh_status_t google_read_settings(struct google *g, lh_ctx_t *ctx, const j
     if (bad) {
         return LH_CONFIG;
     }
-    g->oauth = (lh_oauth2_t)LH_OAUTH2(.token_url = g->token_url, .grant_type = "refresh_token",
-                                      .refresh_token = g->oauth.refresh_token);
+    if (g->sa_private_key != NULL) {
+        /* the host signs {iss, sub: the mailbox, aud, scope} with the key (ABI 2.1) */
+        g->oauth = (lh_oauth2_t)LH_OAUTH2(.token_url = g->token_url, .grant_type = JWT_BEARER_GRANT,
+                                          .scope = g->scope, .assertion_key = g->sa_private_key,
+                                          .assertion_issuer = g->sa_email,
+                                          .assertion_subject = g->mailbox);
+    } else {
+        g->oauth = (lh_oauth2_t)LH_OAUTH2(.token_url = g->token_url, .grant_type = "refresh_token",
+                                          .refresh_token = g->oauth.refresh_token);
+    }
     return LH_OK;
 }
 

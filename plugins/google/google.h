@@ -71,6 +71,10 @@ struct google {
     char *token_url;
     int message_get_cost;
     lh_oauth2_t oauth;
+    /* domain-wide delegation: from service_account_key, owned (the key wiped when freed) */
+    char *sa_email;
+    char *sa_private_key;
+    char *scope; /* the scopes, space-separated, for the assertion */
     struct google_quota quota;
     /* what pushes and polls learn, kept across polls */
     char **aliases; /* sendAs addresses, the mailbox first */

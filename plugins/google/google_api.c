@@ -82,7 +82,15 @@ static lh_status_t access_token(struct google *g, lh_ctx_t *ctx, const char **to
         return status; /* the token endpoint is down or throttling: the grant may be fine */
     }
     const char *name = host->instance_name(ctx);
-    if (status == LH_AUTH) {
+    if (g->sa_private_key != NULL) {
+        /* invalid_grant here: the client is not delegated these scopes, the user is not in
+         * the domain, or the key was deleted */
+        host->set_error(ctx,
+                        "Google refused the service account's assertion for %s: check the key, "
+                        "and that its client id is granted these scopes under domain-wide "
+                        "delegation in the Admin console",
+                        g->mailbox);
+    } else if (status == LH_AUTH) {
         /* invalid_grant (revoked, expired, password changed) or no consent yet: only a
          * person can fix it, and the host asks nobody until a new grant is stored */
         host->set_error(ctx,

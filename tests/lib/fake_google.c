@@ -1,5 +1,7 @@
 /* fake_google.c - see fake_google.h. */
 #include <microhttpd.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +41,8 @@ struct fake_google {
     size_t throttle_next;
     json_t *requests; /* [[method, url]] */
     char *jwks;
+    char *delegation_key; /* PEM public key */
+    char *delegation_issuer;
 };
 
 struct upload {
@@ -396,12 +400,102 @@ static char *form_value(const char *body, const char *name)
     return NULL;
 }
 
+static unsigned char *b64url_decode(const char *text, size_t len, size_t *out_len)
+{
+    char *std = malloc(len + 4);
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        std[n++] = text[i] == '-' ? '+' : text[i] == '_' ? '/' : text[i];
+    }
+    size_t pad = 0;
+    while (n % 4 != 0) {
+        std[n++] = '=';
+        pad++;
+    }
+    unsigned char *out = malloc(n + 1);
+    int got = EVP_DecodeBlock(out, (const unsigned char *)std, (int)n);
+    free(std);
+    if (got < 0 || (size_t)got < pad) {
+        free(out);
+        return NULL;
+    }
+    *out_len = (size_t)got - pad;
+    return out;
+}
+
+static const char *text_or_empty(const json_t *value)
+{
+    const char *text = json_string_value(value);
+    return text != NULL ? text : "";
+}
+
+/* Whether a jwt-bearer assertion is what Google accepts for this mailbox (mutex held). */
+static bool assertion_ok(struct fake_google *g, const char *assertion)
+{
+    const char *dot1 = strchr(assertion, '.');
+    const char *dot2 = dot1 != NULL ? strchr(dot1 + 1, '.') : NULL;
+    if (dot2 == NULL || g->delegation_key == NULL) {
+        return false;
+    }
+    size_t sig_len = 0, claims_len = 0;
+    unsigned char *sig = b64url_decode(dot2 + 1, strlen(dot2 + 1), &sig_len);
+    unsigned char *raw = b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &claims_len);
+    BIO *bio = BIO_new_mem_buf(g->delegation_key, -1);
+    EVP_PKEY *key = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    bool ok = sig != NULL && raw != NULL && key != NULL &&
+              EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
+              EVP_DigestVerify(md, sig, sig_len, (const unsigned char *)assertion,
+                               (size_t)(dot2 - assertion)) == 1;
+    json_t *claims = ok ? json_loadb((const char *)raw, claims_len, 0, NULL) : NULL;
+    char *aud = util_printf("http://127.0.0.1:%d/token", g->port);
+    const char *scope = json_string_value(json_object_get(claims, "scope"));
+    long long iat = json_integer_value(json_object_get(claims, "iat"));
+    long long exp = json_integer_value(json_object_get(claims, "exp"));
+    ok = ok && claims != NULL &&
+         strcmp(text_or_empty(json_object_get(claims, "iss")), g->delegation_issuer) == 0 &&
+         strcmp(text_or_empty(json_object_get(claims, "sub")), g->address) == 0 &&
+         strcmp(text_or_empty(json_object_get(claims, "aud")), aud) == 0 && scope != NULL &&
+         strstr(scope, "gmail") != NULL && exp > iat && exp - iat <= 3600 &&
+         exp > (long long)time(NULL);
+    free(aud);
+    json_decref(claims);
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(key);
+    BIO_free(bio);
+    free(raw);
+    free(sig);
+    return ok;
+}
+
+static char *issue_token(struct fake_google *g)
+{
+    char *token = util_printf("g-at-%u", ++g->issued);
+    json_object_set_new(g->live_tokens, token, json_true());
+    json_t *out = json_pack("{s:s, s:i, s:s}", "access_token", token, "expires_in", 3599,
+                            "token_type", "Bearer");
+    char *text = json_dumps(out, JSON_COMPACT);
+    json_decref(out);
+    free(token);
+    return text;
+}
+
 static char *token_endpoint(struct fake_google *g, const char *body, int *status)
 {
     char *grant = form_value(body, "grant_type");
     char *refresh = form_value(body, "refresh_token");
     char *text = NULL;
-    if (grant == NULL || strcmp(grant, "refresh_token") != 0) {
+    if (grant != NULL && strcmp(grant, "urn:ietf:params:oauth:grant-type:jwt-bearer") == 0) {
+        char *assertion = form_value(body, "assertion");
+        if (assertion != NULL && !g->revoked && assertion_ok(g, assertion)) {
+            text = issue_token(g);
+        } else {
+            *status = 400;
+            text = strdup("{\"error\":\"invalid_grant\",\"error_description\":\"Invalid JWT "
+                          "Signature.\"}");
+        }
+        free(assertion);
+    } else if (grant == NULL || strcmp(grant, "refresh_token") != 0) {
         *status = 400;
         text = strdup("{\"error\":\"unsupported_grant_type\",\"error_description\":\"Invalid "
                       "grant_type\"}");
@@ -640,6 +734,8 @@ void fake_google_stop(struct fake_google *g)
     free(g->address);
     free(g->refresh_token);
     free(g->jwks);
+    free(g->delegation_key);
+    free(g->delegation_issuer);
     pthread_mutex_destroy(&g->mutex);
     free(g);
 }
@@ -831,5 +927,15 @@ void fake_google_set_jwks(struct fake_google *g, const char *jwks)
     pthread_mutex_lock(&g->mutex);
     free(g->jwks);
     g->jwks = strdup(jwks);
+    pthread_mutex_unlock(&g->mutex);
+}
+
+void fake_google_delegation(struct fake_google *g, const char *public_key_pem, const char *issuer)
+{
+    pthread_mutex_lock(&g->mutex);
+    free(g->delegation_key);
+    free(g->delegation_issuer);
+    g->delegation_key = strdup(public_key_pem);
+    g->delegation_issuer = strdup(issuer);
     pthread_mutex_unlock(&g->mutex);
 }

@@ -79,6 +79,13 @@ void fake_google_throttle_next(struct fake_google *fake, size_t n);
  * issued before stop working. */
 void fake_google_revoke(struct fake_google *fake);
 
+/* Domain-wide delegation: POST /token also takes grant_type
+ * urn:ietf:params:oauth:grant-type:jwt-bearer with an assertion signed RS256 by the key
+ * whose PEM public key is given, iss = issuer, sub = the mailbox, aud = this /token, a
+ * scope, exp at most an hour after iat (each checked; 400 invalid_grant otherwise). */
+void fake_google_delegation(struct fake_google *fake, const char *public_key_pem,
+                            const char *issuer);
+
 /* GET /oauth2/v3/certs answers this JWKS document (copied; no authorization needed), with
  * Cache-Control max-age=3600, as Google publishes the keys of its identity tokens. */
 void fake_google_set_jwks(struct fake_google *fake, const char *jwks);

@@ -65,7 +65,7 @@ static const struct {
     {"google", "{\"pubsub_topic\": \"gmail-topic\"}"},
     {"google", "{\"calendar_push_url\": \"https://hooks.example/webhooks/maya\", "
                "\"push_token\": null}"},
-    {"google", "{\"service_account_key\": \"${LHT_SECRET}\"}"},
+    {"google", "{\"service_account_key\": \"${LHT_SECRET}\", \"client_id\": null}"},
     {"google", "{\"push_token\": [\"${LHT_SECRET}\", \"${LHT_TOKEN}\"]}"},
     {"stripe", "{\"event_types\": [\"invoice.paid\", \"charge.succeeded\"]}"},
     {"stripe", "{\"api_key\": \"${LHT_PUBLISHABLE}\"}"},

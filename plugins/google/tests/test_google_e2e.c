@@ -12,6 +12,7 @@
 #include <check.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -686,6 +687,63 @@ START_TEST(test_google_e2e_an_oidc_push_is_taken_only_signed_by_google_for_this_
 }
 END_TEST
 
+/* --- Workspace domain-wide delegation ------------------------------------------------ */
+
+static char *pem_of(EVP_PKEY *key, bool private_part)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    ck_assert(private_part ? PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) == 1
+                           : PEM_write_bio_PUBKEY(bio, key) == 1);
+    char *data = NULL;
+    long len = BIO_get_mem_data(bio, &data);
+    char *copy = strndup(data, (size_t)len);
+    BIO_free(bio);
+    return copy;
+}
+
+#define SA_EMAIL "leadhub-sync@acme-leadhub.iam.gserviceaccount.com"
+
+START_TEST(test_google_e2e_domain_wide_delegation_reads_the_mailbox_with_a_signed_assertion)
+{
+    EVP_PKEY *key = EVP_RSA_gen(2048);
+    ck_assert_ptr_nonnull(key);
+    char *private_pem = pem_of(key, true);
+    char *public_pem = pem_of(key, false);
+    fake_google_delegation(maya_google, public_pem, SA_EMAIL);
+    json_t *key_file = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "service_account",
+                                 "project_id", "acme-leadhub", "private_key_id", "8f2c1e",
+                                 "private_key", private_pem, "client_email", SA_EMAIL);
+    char *key_text = json_dumps(key_file, JSON_COMPACT);
+    setenv("LHTEST_G_SA", key_text, 1);
+    script_conversation(maya_google);
+    char *token = fake_google_url(maya_google, "/token");
+    char *base = fake_google_url(maya_google, "");
+    char *yaml = util_printf("name: maya\nplugin: google\npoll_interval: 1h\nsettings:\n"
+                             "  mailbox: " MAYA "\n  service_account_key: ${LHTEST_G_SA}\n"
+                             "  calendar: false\n  token_url: %s\n  gmail_api_base: %s\n",
+                             token, base);
+    td_connector(&td, "maya", yaml);
+    start();
+    wait_count("SELECT count(*) FROM events WHERE source = 'maya'", 5);
+    ck_assert_uint_ge(fake_google_count(maya_google, "POST", "/token"), 1);
+    /* the key is never written anywhere the daemon writes */
+    char *log = td_log(&td);
+    ck_assert_ptr_null(strstr(log, "PRIVATE KEY"));
+    free(log);
+    ck_assert_int_eq(count("SELECT count(*) FROM connector_state WHERE value::text LIKE "
+                           "'%PRIVATE KEY%'"),
+                     0);
+    free(yaml);
+    free(base);
+    free(token);
+    free(key_text);
+    json_decref(key_file);
+    free(public_pem);
+    free(private_pem);
+    EVP_PKEY_free(key);
+}
+END_TEST
+
 static Suite *google_e2e_suite(void)
 {
     Suite *s = suite_create("google_e2e");
@@ -701,6 +759,8 @@ static Suite *google_e2e_suite(void)
     tcase_add_test(tc, test_google_e2e_a_backfill_is_paced_under_the_users_quota);
     tcase_add_test(tc,
                    test_google_e2e_an_oidc_push_is_taken_only_signed_by_google_for_this_audience);
+    tcase_add_test(
+        tc, test_google_e2e_domain_wide_delegation_reads_the_mailbox_with_a_signed_assertion);
     suite_add_tcase(s, tc);
     return s;
 }
