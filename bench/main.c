@@ -3,7 +3,7 @@
  *
  *   leadhub-bench [--database-url URL] [--build DIR] [--json FILE|-] [--duration S]
  *                 [--deliveries N] [--history N] [--quick]
- *                 [--only ingest|fresh|delivery|footprint|rescore|reports]
+ *                 [--only ingest|fresh|delivery|footprint|rescore|reports|google]
  *   leadhub-bench load --port P [--connections N] [--batch K] [--duration S]
  *                 [--prefix ID] [--secret S]      (only the load generator, for profiling
  *                                                  a daemon started by hand)
@@ -733,7 +733,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: leadhub-bench [--database-url URL] [--build DIR] [--json FILE|-]\n"
             "                     [--duration SECONDS] [--deliveries N] [--history N] [--quick]\n"
-            "                     [--only ingest|fresh|delivery|footprint|rescore|reports]\n"
+            "                     [--only ingest|fresh|delivery|footprint|rescore|reports|google]\n"
             "       leadhub-bench load --port P [--connections N] [--batch K]\n"
             "                     [--duration SECONDS] [--prefix ID] [--secret S]\n");
 }
@@ -914,6 +914,9 @@ int main(int argc, char **argv)
     }
     if (wanted(&o, "reports") && broken == 0) {
         broken |= bench_run_reports(o.admin_url, o.build, o.quick, report) != 0;
+    }
+    if (wanted(&o, "google") && broken == 0) {
+        broken |= bench_run_google(o.admin_url, o.build, SECRET, o.quick, report) != 0;
     }
     load_average(report, "load_after");
     int failed = bench_report_close(report);
