@@ -1,4 +1,5 @@
 /* mail_event.c - see mail_event.h. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,21 @@ static json_t *event_data(const struct mail_classification *c, const struct mail
     return data;
 }
 
-/* One event about `who`; source_id is the provider id, with "/<address>" when `suffixed`. */
+#define SOURCE_ID_MAX   256 /* the hub's limit */
+#define PROVIDER_ID_MAX 160
+
+/* 64-bit FNV-1a: a stable short name for an address too long to spell out. */
+static uint64_t fnv1a(const char *text)
+{
+    uint64_t hash = 14695981039346656037ULL;
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
+        hash = (hash ^ *p) * 1099511628211ULL;
+    }
+    return hash;
+}
+
+/* One event about `who`; source_id is the provider id, with "/<address>" when `suffixed`
+ * (an address that would pass the hub's 256 bytes is cut and ends "~<its hash>"). */
 static int append_event(json_t *events, const char *type, const struct mail_address *who,
                         bool suffixed, const struct mail_classification *c,
                         const struct mail_event_source *s)
@@ -68,7 +83,11 @@ static int append_event(json_t *events, const char *type, const struct mail_addr
     if (source_id == NULL) {
         goto out;
     }
-    if (suffixed) {
+    if (suffixed && size - 1 > SOURCE_ID_MAX) {
+        int keep = (int)(SOURCE_ID_MAX - strlen(s->provider_id) - 1 - 17);
+        snprintf(source_id, size, "%s/%.*s~%016llx", s->provider_id, keep, who->address,
+                 (unsigned long long)fnv1a(who->address));
+    } else if (suffixed) {
         snprintf(source_id, size, "%s/%s", s->provider_id, who->address);
     } else {
         snprintf(source_id, size, "%s", s->provider_id);
@@ -97,6 +116,9 @@ json_t *mail_event_build(const struct mail_classification *classification, enum 
 {
     if (source == NULL || source->provider_id == NULL || source->occurred_at == NULL) {
         return NULL;
+    }
+    if (source->provider_id[0] == '\0' || strlen(source->provider_id) > PROVIDER_ID_MAX) {
+        return json_array(); /* not an id a provider gives: no event can be keyed by it */
     }
     json_t *events = json_array();
     if (events == NULL) {

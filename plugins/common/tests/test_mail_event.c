@@ -4,6 +4,7 @@
  * could not store left out.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,6 +101,28 @@ START_TEST(test_mail_event_a_bounce_is_about_who_bounced_and_only_of_the_mailbox
 }
 END_TEST
 
+START_TEST(test_mail_event_a_long_address_keeps_the_source_id_within_the_hubs_limit)
+{
+    /* a 64-byte local part and a 180-byte domain: 245 bytes, a valid address */
+    char address[300];
+    memset(address, 'x', 64);
+    address[64] = '@';
+    memset(address + 65, 'd', 172);
+    memcpy(address + 237, ".example", 9);
+    const struct mail_header headers[] = {{"From", "maya@ourco.example"}, {"To", address}};
+    json_t *events = events_of(headers, 2, false);
+    ck_assert_int_eq(json_array_size(events), 1);
+    const char *id = member(events, 0, NULL, "source_id");
+    ck_assert_uint_le(strlen(id), 256);
+    ck_assert_ptr_nonnull(strchr(id, '~'));
+    /* the same address gives the same id */
+    json_t *again = events_of(headers, 2, false);
+    ck_assert_str_eq(member(again, 0, NULL, "source_id"), id);
+    json_decref(again);
+    json_decref(events);
+}
+END_TEST
+
 START_TEST(test_mail_event_address_ok_follows_what_the_hub_stores)
 {
     ck_assert(mail_event_address_ok("a@b.example"));
@@ -119,6 +142,7 @@ int main(void)
     tcase_add_test(tc, test_mail_event_a_reply_is_about_its_sender_named_as_the_parser_is_sure);
     tcase_add_test(tc, test_mail_event_sent_mail_makes_one_event_per_outside_recipient);
     tcase_add_test(tc, test_mail_event_a_bounce_is_about_who_bounced_and_only_of_the_mailboxs_mail);
+    tcase_add_test(tc, test_mail_event_a_long_address_keeps_the_source_id_within_the_hubs_limit);
     tcase_add_test(tc, test_mail_event_address_ok_follows_what_the_hub_stores);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

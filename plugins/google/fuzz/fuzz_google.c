@@ -46,6 +46,12 @@ static const char *fz_instance_name(lh_ctx_t *ctx)
     return "fuzz";
 }
 
+static void fz_set_retry_after(lh_ctx_t *ctx, int64_t delay_ms)
+{
+    (void)ctx;
+    (void)delay_ms;
+}
+
 static lh_status_t fz_emit(lh_ctx_t *ctx, json_t *event)
 {
     (void)ctx;
@@ -103,6 +109,7 @@ static const lh_host_t host = {
     .log = fz_log,
     .instance_name = fz_instance_name,
     .set_error = fz_set_error,
+    .set_retry_after = fz_set_retry_after,
     .emit = fz_emit,
     .counter_add = fz_counter,
     .now_ms = fz_now,
@@ -134,6 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        .gmail_base = "http://127.0.0.1:1",
                        .message_get_cost = 5};
     google_quota_init(&g.quota, 250, fz_now(NULL));
+    g.quota.units = g.quota.capacity; /* a thread check gets as far as the token */
     struct lh_ctx ctx = {0};
 
     const json_t *message = json_object_get(input, "message");
