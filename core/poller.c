@@ -191,10 +191,11 @@ static int64_t next_delay(const struct instance *source, const struct poll_resul
     if (result->status == LH_RETRY_AFTER && result->retry_after_ms >= 0) {
         return result->retry_after_ms;
     }
-    if (result->status == LH_OK && result->committed && result->retry_after_ms >= 0) {
-        /* a paced poll (ABI 2.1): what it read is stored; it comes back when its budget
-         * allows, never later than the interval */
-        return result->retry_after_ms < interval ? result->retry_after_ms : interval;
+    if (result->status == LH_OK && result->retry_after_ms >= 0) {
+        /* a poll that committed what it had and paces itself (a provider's Retry-After
+         * mid-backlog, a request budget spent): come back then, sooner or later than the
+         * interval (set_retry_after() capped it) */
+        return result->retry_after_ms;
     }
     if (result->status == LH_RETRY) {
         /* transient: retry sooner than a full interval, backing off */
@@ -369,7 +370,8 @@ static void *poll_thread_main(void *arg)
         }
         failures = result.status == LH_OK ? 0 : failures + 1;
         next_due = util_monotonic_ms() + next_delay(source, &result, failures);
-        notified_not_before = result.status == LH_OK ? 0 : next_due;
+        /* a notification does not bring forward a poll that waits out a provider's delay */
+        notified_not_before = result.status == LH_OK && result.retry_after_ms < 0 ? 0 : next_due;
         poll_result_clear(&result);
     }
     /* Ending the session releases the advisory lock: another replica may take over. */
