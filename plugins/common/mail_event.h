@@ -9,10 +9,11 @@
  *   email.bounced                  each address that bounced     source_id <id>/<address>
  * (<id> is the provider's message id, at most 160 bytes, else no event.) An address
  * mail_event_address_ok() refuses makes no event; one that would make the source id pass
- * the hub's 256 bytes is cut there and ends with "~" and a 16-hex-digit hash of it. The lead carries the address and, from the display
- * name, the name fields person_name_set_lead() is sure of. `data` carries ids and headers
- * only: mailbox, provider_id, thread_id, message_id, in_reply_to, subject, kind, direction,
- * and `snippet` when the connector passes one (a setting asks for it).
+ * the hub's 256 bytes is cut there and ends with "~" and a 16-hex-digit hash of it. The lead
+ * carries the address and, from the display name, the name fields person_name_set_lead() is sure
+ * of. `data` carries ids and headers only: mailbox, provider_id, thread_id, message_id,
+ * in_reply_to, subject, kind, direction, and `snippet` when the connector passes one (a setting
+ * asks for it).
  */
 #ifndef LEADHUB_MAIL_EVENT_H
 #define LEADHUB_MAIL_EVENT_H
