@@ -12,6 +12,7 @@
 #include "crypto.h"
 #include "event.h"
 #include "host_http.h"
+#include "host_jwt.h"
 #include "instance.h"
 #include "log.h"
 #include "poller.h"
@@ -729,6 +730,7 @@ static const lh_host_t host_table = {
     .notification_keep = host_notification_keep,
     .poll_soon = host_poll_soon,
     .checkpoint_put_secret = host_checkpoint_put_secret,
+    .jwt_verify = host_jwt_verify,
 };
 
 const lh_host_t *host_api_table(void)

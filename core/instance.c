@@ -72,6 +72,7 @@ int instance_setup(struct instance *instance, const struct config_instance *conf
     atomic_init(&instance->initialized, false);
     atomic_init(&instance->references, 1);
     pthread_mutex_init(&instance->status_mutex, NULL);
+    host_jwks_init(&instance->jwks);
     pthread_mutex_init(&instance->oauth2.mutex, NULL);
     atomic_init(&instance->oauth2.state, INSTANCE_TOKEN_NONE);
     return pthread_mutex_init(&instance->call_mutex, NULL) == 0 ? 0 : -1;
@@ -353,6 +354,7 @@ void instance_teardown(struct instance *instance)
     instance->last_error = NULL;
     pthread_mutex_destroy(&instance->call_mutex);
     pthread_mutex_destroy(&instance->status_mutex);
+    host_jwks_clear(&instance->jwks);
     host_oauth2_clear(instance);
     pthread_mutex_destroy(&instance->oauth2.mutex);
     free(instance->last_poll_error);

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "config_where.h"
+#include "host_jwt.h"
 #include "ingest.h"
 #include "loader.h"
 #include "metrics.h"
@@ -88,6 +89,7 @@ struct instance {
          * for as long as the token endpoint takes and status must not wait for it */
         atomic_int state;
     } oauth2;
+    struct host_jwks jwks;        /* host->jwt_verify()'s keys (host_jwt.h) */
     pthread_mutex_t status_mutex; /* guards the poll status below */
     char last_poll_outcome[16];   /* "" before the first poll */
     char *last_poll_error;        /* owned; NULL when the last poll succeeded */

@@ -43,6 +43,10 @@ static const struct {
      "{\"groups\": {\"fit\": {\"max\": 50}}, \"rules\": [{\"name\": \"senior\", \"group\": "
      "\"fit\", \"points\": 20, \"when\": {\"lead.title\": {\"min_seniority\": \"director\"}}}]}",
      true},
+    {"google",
+     "{\"mailbox\": \"maya.chen@leadhub-demo.com\", \"client_id\": \"1234.apps.googleusercontent."
+     "com\", \"client_secret\": \"${LHT_SECRET}\", \"push_token\": \"${LHT_SECRET}\"}",
+     true},
     {"engagement", "{}", true},
     {"composite", "{\"parts\": [{\"scorer\": \"fit\", \"weight\": 1}]}", true},
     {"microsoft",
@@ -62,6 +66,13 @@ static const struct {
     {"http", "{\"headers\": {\"Authorization\": \"x\", \"X-Team\": \"sales\"}}"},
     {"http", "{\"headers\": {\"X-Team\": \"a\\nb\"}}"},
     {"http", "{\"bearer_token\": [\"${LHT_TOKEN}\", \"${LHT_SECRET}\"]}"},
+    {"google", "{\"mailbox\": \"Maya <maya@a.example>, sam@b.example\"}"},
+    {"google", "{\"gmail\": false, \"calendar\": false}"},
+    {"google", "{\"pubsub_topic\": \"gmail-topic\"}"},
+    {"google", "{\"calendar_push_url\": \"https://hooks.example/webhooks/maya\", "
+               "\"push_token\": null}"},
+    {"google", "{\"service_account_key\": \"${LHT_SECRET}\", \"client_id\": null}"},
+    {"google", "{\"push_token\": [\"${LHT_SECRET}\", \"${LHT_TOKEN}\"]}"},
     {"stripe", "{\"event_types\": [\"invoice.paid\", \"charge.succeeded\"]}"},
     {"stripe", "{\"api_key\": \"${LHT_PUBLISHABLE}\"}"},
     {"stripe", "{\"stripe_version\": \"2024-06-20\\r\\nX: y\"}"},
