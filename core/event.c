@@ -19,6 +19,7 @@ static const char *const standard_types[] = {
     "lead.created",
     "lead.updated",
     "lead.scored",
+    "lead.erased",
     "email.received",
     "email.sent",
     "email.replied",
@@ -49,7 +50,7 @@ static const char *const payment_types[] = {"payment.succeeded", "payment.failed
 
 /* Types that make no sense without a lead or a meeting. */
 static const char *const types_needing_lead[] = {"lead.created", "lead.updated",
-                                                 "customer.created"};
+                                                 "customer.created", "lead.erased"};
 
 static const char *const event_keys[] = {"type", "source",  "source_id", "occurred_at",
                                          "lead", "meeting", "data",      "raw"};

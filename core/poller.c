@@ -169,7 +169,11 @@ void poller_run_once(struct instance *source, struct ingest *ingest, PGconn *con
         exec_params(conn, sql_finished, 4, finished);
     }
     count_poll(metrics, source->name, result->outcome, result->new_events);
-    instance_set_poll_status(source, result->outcome, result->error);
+    /* a hold (a provider's daily limit) is shown with its end, and is no failure */
+    int64_t held_until = status == LH_RETRY_AFTER && result->retry_after_ms > 0
+                             ? util_now_ms() + result->retry_after_ms
+                             : 0;
+    instance_set_poll_status(source, result->outcome, result->error, held_until);
     if (status == LH_OK) {
         log_write(LOG_LEVEL_DEBUG, source->plugin->name, source->name, NULL,
                   "poll: %u event(s), %u new", result->events, result->new_events);

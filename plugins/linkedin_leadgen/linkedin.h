@@ -57,6 +57,7 @@ struct linkedin {
     bool include_test_leads;
     lh_oauth2_t oauth;
     json_t *forms; /* poll-owned cache: "formId:version" -> form definition */
+    bool daily_limit_hit; /* poll-owned: a call of this owner's turn met the daily limit */
 };
 
 /* ---------------------------------------------------------------------------------------

@@ -114,6 +114,7 @@ static lh_status_t classify(struct linkedin *li, lh_ctx_t *ctx, const char *path
         answer->daily_limit = daily_limit(answer->body);
         host->counter_add(ctx, METRIC_LIMITED, "kind", answer->daily_limit ? "daily" : "other", 1);
         if (answer->daily_limit) {
+            li->daily_limit_hit = true;
             int64_t now = host->now_ms(ctx);
             host->set_retry_after(ctx, linkedin_next_midnight(now) - now);
             host->set_error(ctx, "LinkedIn's daily limit is reached (%s): held until after "

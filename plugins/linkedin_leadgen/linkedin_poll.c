@@ -155,22 +155,24 @@ static lh_status_t take_notifications(struct linkedin *li, lh_ctx_t *ctx,
     return status;
 }
 
-/* Subscribes an owner's lead notifications once per URL ("subscription:<id>"). A failure
- * is logged: the poll is the safety net. */
-static void subscribe(struct linkedin *li, lh_ctx_t *ctx, const struct linkedin_owner *owner)
+/* Subscribes an owner's lead notifications once per URL ("subscription:<id>"). A refusal
+ * LinkedIn may change its mind about is logged (the poll is the safety net) and returns
+ * LH_OK; a refused token or grant (LH_AUTH, LH_CONFIG) fails the poll. */
+static lh_status_t subscribe(struct linkedin *li, lh_ctx_t *ctx, const struct linkedin_owner *owner)
 {
     const lh_host_t *host = li->host;
     char key[64];
     snprintf(key, sizeof(key), "subscription:%s", owner->id);
     json_t *saved = NULL;
-    if (host->checkpoint_get(ctx, key, &saved) != LH_OK) {
-        return;
+    lh_status_t status = host->checkpoint_get(ctx, key, &saved);
+    if (status != LH_OK) {
+        return status;
     }
     const char *url = json_string_value(json_object_get(saved, "webhook"));
     bool current = url != NULL && strcmp(url, li->notification_url) == 0;
     json_decref(saved);
     if (current) {
-        return;
+        return LH_OK;
     }
     char urn[64];
     snprintf(urn, sizeof(urn), ACCOUNT_URN "%s", owner->id);
@@ -179,10 +181,11 @@ static void subscribe(struct linkedin *li, lh_ctx_t *ctx, const struct linkedin_
     char *body = request != NULL ? json_dumps(request, JSON_COMPACT) : NULL;
     json_decref(request);
     if (body == NULL) {
-        return;
+        host->set_error(ctx, "out of memory");
+        return LH_RETRY;
     }
     struct linkedin_answer answer;
-    lh_status_t status = linkedin_call(li, ctx, "POST", "/leadNotifications", body, &answer);
+    status = linkedin_call(li, ctx, "POST", "/leadNotifications", body, &answer);
     free(body);
     if (status == LH_OK) {
         json_t *value = json_pack("{s:s, s:s?}", "webhook", li->notification_url, "id",
@@ -191,6 +194,9 @@ static void subscribe(struct linkedin *li, lh_ctx_t *ctx, const struct linkedin_
         host->log(ctx, LH_LOG_INFO, "lead notifications of account %s go to %s", owner->id,
                   li->notification_url);
         host->counter_add(ctx, "linkedin_subscriptions_total", "outcome", "created", 1);
+    } else if (status == LH_AUTH || status == LH_CONFIG || status == LH_RETRY_AFTER) {
+        linkedin_answer_clear(&answer);
+        return status;
     } else {
         host->log(ctx, LH_LOG_WARN,
                   "could not subscribe the lead notifications of account %s (status %ld); "
@@ -199,6 +205,7 @@ static void subscribe(struct linkedin *li, lh_ctx_t *ctx, const struct linkedin_
         host->counter_add(ctx, "linkedin_subscriptions_total", "outcome", "failed", 1);
     }
     linkedin_answer_clear(&answer);
+    return LH_OK;
 }
 
 /* The seen-set keeps ids whose submittedAt is within the overlap of the mark. */
@@ -261,14 +268,6 @@ static lh_status_t pull_page(struct linkedin *li, lh_ctx_t *ctx, struct linkedin
              owner->param, (long long)from, (long long)to, (long long)start, li->page_size);
     struct linkedin_answer answer;
     status = linkedin_call(li, ctx, "GET", path, NULL, &answer);
-    if (status == LH_RETRY_AFTER && answer.daily_limit) {
-        owner->held_until = linkedin_next_midnight(now);
-        host->gauge_set(ctx, "linkedin_owner_held_until_seconds", "owner", owner->id,
-                        (double)(owner->held_until / 1000));
-        host->log(ctx, LH_LOG_WARN, "account %s reached LinkedIn's daily limit: held until "
-                  "after 00:00 UTC",
-                  owner->id);
-    }
     if (status != LH_OK) {
         linkedin_answer_clear(&answer);
         json_decref(cursor);
@@ -347,12 +346,19 @@ lh_status_t linkedin_poll(void *state, lh_ctx_t *ctx)
         if (owner->held_until > now) {
             continue;
         }
-        if (li->notification_url != NULL) {
-            subscribe(li, ctx, owner);
-        }
         bool owner_more = false;
-        status = pull_page(li, ctx, owner, &counts, &owner_more);
-        if (status == LH_RETRY_AFTER && owner->held_until > now) {
+        li->daily_limit_hit = false;
+        status = li->notification_url != NULL ? subscribe(li, ctx, owner) : LH_OK;
+        if (status == LH_OK) {
+            status = pull_page(li, ctx, owner, &counts, &owner_more);
+        }
+        if (status == LH_RETRY_AFTER && li->daily_limit_hit) {
+            owner->held_until = linkedin_next_midnight(now);
+            host->gauge_set(ctx, "linkedin_owner_held_until_seconds", "owner", owner->id,
+                            (double)(owner->held_until / 1000));
+            host->log(ctx, LH_LOG_WARN,
+                      "account %s reached LinkedIn's daily limit: held until after 00:00 UTC",
+                      owner->id);
             status = LH_OK; /* held; the other owners go on */
             continue;
         }
