@@ -453,19 +453,26 @@ enum linkedin_map_result linkedin_map_response(const json_t *response, const jso
     if (rc == 0) {
         rc = build_data(data, response, form, form_id, version, test, options);
     }
-    if (rc == 0 && json_object_size(attributes) == 0) {
-        json_object_del(lead, "attributes");
-    }
     if (rc == 0) {
         /* the host stores no U+0000: an answer carrying one costs the audit copy, not the
          * lead */
-        if (has_nul(response, 0) || has_nul(attributes, 0)) {
+        if (has_nul(response, 0)) {
             json_object_set_new(data, "raw_omitted", json_string("contains U+0000"));
-            if (has_nul(attributes, 0)) {
-                json_object_del(lead, "attributes");
-            }
         } else {
             rc = json_object_set_new(event, "raw", json_deep_copy(response));
+        }
+        const char *key;
+        json_t *value;
+        void *tmp;
+        json_object_foreach_safe(attributes, tmp, key, value)
+        {
+            if (has_nul(value, 0)) {
+                json_object_del(attributes, key);
+            }
+        }
+        /* attributes is borrowed from lead: not used after this */
+        if (json_object_size(attributes) == 0) {
+            json_object_del(lead, "attributes");
         }
     }
     if (rc != 0) {
