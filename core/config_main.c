@@ -69,30 +69,32 @@ static const lh_config_field_t log_fields[] = {
 };
 
 static const lh_config_field_t http_fields[] = {
-    {CONFIG_FIELD_SIZE, "body_limit", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "1048576", 1024,
-     64.0 * 1024 * 1024, NULL, "Largest request body accepted, in bytes."},
-    {CONFIG_FIELD_SIZE, "threads", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "0", 0, 256, NULL,
-     "Server threads (they parse and answer; nothing waits on them); 0 is one per CPU."},
-    {CONFIG_FIELD_SIZE, "connection_limit", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "4096", 1, 100000,
-     NULL, "Most connections open at once."},
-    {CONFIG_FIELD_SIZE, "connections_per_address", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "1024", 1,
-     100000, NULL,
+    {CONFIG_FIELD_SIZE, "body_limit", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "1048576",
+     1024, 64.0 * 1024 * 1024, NULL, "Largest request body accepted, in bytes."},
+    {CONFIG_FIELD_SIZE, "threads", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "0", 0, 256,
+     NULL, "Server threads (they parse and answer; nothing waits on them); 0 is one per CPU."},
+    {CONFIG_FIELD_SIZE, "connection_limit", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
+     "4096", 1, 100000, NULL, "Most connections open at once."},
+    {CONFIG_FIELD_SIZE, "connections_per_address", LH_CONFIG_INT,
+     LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "1024", 1, 100000, NULL,
      "Most connections open at once from one source address (behind a proxy, every client "
      "shares the proxy's: raise it to connection_limit)."},
     {CONFIG_FIELD_SIZE, "timeout", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "30s", 1000, 0, NULL,
      "A connection with no request under way is closed this long after it opened or its "
      "last request ended."},
-    {CONFIG_FIELD_SIZE, "request_timeout", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "10s", 100, 0, NULL,
+    {CONFIG_FIELD_SIZE, "request_timeout", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "10s", 100, 0,
+     NULL,
      "A request must arrive whole (headers and body) within this long of its request line, "
      "however slowly its bytes trickle; its answer must be taken within as long again."},
-    {CONFIG_FIELD_SIZE, "unauthenticated_bytes", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "33554432", 65536,
-     4.0 * 1024 * 1024 * 1024, NULL,
+    {CONFIG_FIELD_SIZE, "unauthenticated_bytes", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
+     "33554432", 65536, 4.0 * 1024 * 1024 * 1024, NULL,
      "Most bytes of webhook bodies held before their signature is checked, all clients "
      "together; past it: 503 with Retry-After, connection closed."},
-    {CONFIG_FIELD_SIZE, "unauthenticated_bytes_per_address", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX,
-     "8388608", 1024, 4.0 * 1024 * 1024 * 1024, NULL,
+    {CONFIG_FIELD_SIZE, "unauthenticated_bytes_per_address", LH_CONFIG_INT,
+     LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "8388608", 1024, 4.0 * 1024 * 1024 * 1024, NULL,
      "The same, for one source address: one client cannot take all of it."},
-    {CONFIG_FIELD_SIZE, "webhook_timeout", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "800ms", 10, 0, NULL,
+    {CONFIG_FIELD_SIZE, "webhook_timeout", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "800ms", 10, 0,
+     NULL,
      "The longest a webhook callback may take (waiting for a worker included) before the "
      "host answers 503; a late result is dropped, and the provider retries."},
     {CONFIG_FIELD_SIZE, "commit_timeout", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "5s", 10, 0, NULL,
@@ -100,11 +102,12 @@ static const lh_config_field_t http_fields[] = {
      "later is answered as a duplicate on the provider's retry."},
     {CONFIG_FIELD_SIZE, "api_timeout", LH_CONFIG_DURATION, LH_FIELD_HAS_MIN, "20s", 10, 0, NULL,
      "The longest a /v1 request may take (waiting for a worker included) before 503."},
-    {CONFIG_FIELD_SIZE, "webhook_workers", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "0", 0, 256, NULL,
+    {CONFIG_FIELD_SIZE, "webhook_workers", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "0",
+     0, 256, NULL,
      "Threads running webhook callbacks; 0 is two per CPU, at least 4. One connector "
      "instance never holds more than all but one of them (one, unless it is reentrant)."},
-    {CONFIG_FIELD_SIZE, "api_workers", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "4", 1, 256, NULL,
-     "Threads running /v1 handlers, each with its own database connection."},
+    {CONFIG_FIELD_SIZE, "api_workers", LH_CONFIG_INT, LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, "4", 1,
+     256, NULL, "Threads running /v1 handlers, each with its own database connection."},
     LH_FIELD_END,
 };
 
