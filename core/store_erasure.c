@@ -61,8 +61,8 @@ enum store_result store_erasure_send(struct batch *b)
             return STORE_UNAVAILABLE;
         }
         if (json_array_append_new(rows, json_pack("{s:s, s:s, s:s}", "source", e->source,
-                                                  "source_id", e->source_id, "type",
-                                                  e->type)) != 0) {
+                                                  "source_id", e->source_id, "type", e->type)) !=
+            0) {
             json_decref(rows);
             b->error = strdup("out of memory");
             return STORE_UNAVAILABLE;

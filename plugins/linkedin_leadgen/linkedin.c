@@ -55,7 +55,8 @@ static const lh_config_field_t linkedin_schema[] = {
     LH_FIELD(.name = "scopes", .type = LH_CONFIG_LIST,
              .default_value = "[r_marketing_leadgen_automation, r_ads]",
              .description = "The scopes consent asks for."),
-    LH_FIELD(.name = "oauth_base", .type = LH_CONFIG_STRING, .default_value = LINKEDIN_DEFAULT_OAUTH,
+    LH_FIELD(.name = "oauth_base", .type = LH_CONFIG_STRING,
+             .default_value = LINKEDIN_DEFAULT_OAUTH,
              .description = "LinkedIn's OAuth base (its /authorization and /accessToken); "
                             "overridden in tests."),
     LH_FIELD(.name = "api_base", .type = LH_CONFIG_STRING, .default_value = LINKEDIN_DEFAULT_API,
@@ -98,8 +99,8 @@ static void linkedin_destroy(void *state)
 static lh_status_t url_setting(struct linkedin *li, lh_ctx_t *ctx, const char *key,
                                const char *value, char **out)
 {
-    bool scheme = value != NULL &&
-                  (strncmp(value, "https://", 8) == 0 || strncmp(value, "http://", 7) == 0);
+    bool scheme =
+        value != NULL && (strncmp(value, "https://", 8) == 0 || strncmp(value, "http://", 7) == 0);
     bool clean = value != NULL && strpbrk(value, "?#@ \t\r\n") == NULL;
     if (!scheme || !clean || strlen(value) > 512) {
         li->host->config_error(ctx, key, NULL,
@@ -175,8 +176,8 @@ static lh_status_t load_forms(struct linkedin *li, lh_ctx_t *ctx, const json_t *
         if (!linkedin_parse_numeric_id(json_string_value(item), FORM_URN, id)) {
             char key[48];
             snprintf(key, sizeof(key), "form_ids[%zu]", i);
-            li->host->config_error(ctx, key, NULL,
-                                   "must be a lead form id (digits, or urn:li:leadGenForm:<digits>)");
+            li->host->config_error(
+                ctx, key, NULL, "must be a lead form id (digits, or urn:li:leadGenForm:<digits>)");
             status = LH_CONFIG;
             continue;
         }
@@ -229,14 +230,14 @@ static lh_status_t linkedin_load(lh_ctx_t *ctx, const lh_host_t *host, const jso
     statuses[0] = load_owners(li, ctx, settings);
     statuses[1] = load_forms(li, ctx, settings);
     statuses[2] = load_version(li, ctx, settings);
-    statuses[3] = url_setting(li, ctx, "api_base",
-                              lh_setting_string(settings, "api_base", LINKEDIN_DEFAULT_API),
-                              &li->api_base);
+    statuses[3] =
+        url_setting(li, ctx, "api_base",
+                    lh_setting_string(settings, "api_base", LINKEDIN_DEFAULT_API), &li->api_base);
     statuses[4] = LH_OK;
     const char *notification_url = lh_setting_string(settings, "notification_url", NULL);
     if (notification_url != NULL) {
-        statuses[4] = url_setting(li, ctx, "notification_url", notification_url,
-                                  &li->notification_url);
+        statuses[4] =
+            url_setting(li, ctx, "notification_url", notification_url, &li->notification_url);
     }
     if (li->forms == NULL || li->client_secret == NULL) {
         statuses[4] = LH_RETRY;

@@ -28,7 +28,7 @@
 #define LINKEDIN_DEFAULT_OAUTH "https://www.linkedin.com/oauth/v2"
 /* LinkedIn keeps lead data 365 days: no backfill reaches further. */
 #define LINKEDIN_RETENTION_MS (365LL * 24 * 3600 * 1000)
-#define LINKEDIN_ID_MAX 120 /* a response id ("7d1f...-3"): "lead:<id>" fits a 128-byte key */
+#define LINKEDIN_ID_MAX       120 /* a response id ("7d1f...-3"): "lead:<id>" fits a 128-byte key */
 #define LINKEDIN_FORMS_CACHED 256 /* form versions kept; the cache starts over past it */
 #define LINKEDIN_DAY_MS       (24LL * 3600 * 1000)
 /* A daily-limit hold ends this long after midnight UTC (LinkedIn's clock may lag ours). */
@@ -36,16 +36,16 @@
 
 /* One owner: a sponsored ad account. */
 struct linkedin_owner {
-    char id[32];         /* digits */
-    char *param;         /* "(sponsoredAccount:urn%3Ali%3AsponsoredAccount%3A<id>)" */
-    int64_t held_until;  /* daily limit reached: not asked before this (epoch ms); poll-owned */
+    char id[32];        /* digits */
+    char *param;        /* "(sponsoredAccount:urn%3Ali%3AsponsoredAccount%3A<id>)" */
+    int64_t held_until; /* daily limit reached: not asked before this (epoch ms); poll-owned */
 };
 
 struct linkedin {
     const lh_host_t *host;
-    char *client_secret; /* the webhook signing key too: wiped in destroy */
-    char *api_base;      /* no trailing '/' */
-    char *version;       /* LinkedIn-Version: YYYYMM */
+    char *client_secret;    /* the webhook signing key too: wiped in destroy */
+    char *api_base;         /* no trailing '/' */
+    char *version;          /* LinkedIn-Version: YYYYMM */
     char *notification_url; /* NULL: poll only */
     struct linkedin_owner *owners;
     size_t owner_count;
@@ -56,7 +56,7 @@ struct linkedin {
     int page_size;
     bool include_test_leads;
     lh_oauth2_t oauth;
-    json_t *forms; /* poll-owned cache: "formId:version" -> form definition */
+    json_t *forms;        /* poll-owned cache: "formId:version" -> form definition */
     bool daily_limit_hit; /* poll-owned: a call of this owner's turn met the daily limit */
 };
 
@@ -136,11 +136,10 @@ enum linkedin_signature_reading {
  * against both computations over the raw body.
  *   hmac: the host's HMAC-SHA256; equal: its constant-time comparison.
  */
-enum linkedin_signature_reading
-linkedin_signature_match(const char *secret, const char *header, const unsigned char *body,
-                         size_t body_len,
-                         void (*hmac)(const void *, size_t, const void *, size_t, unsigned char[32]),
-                         int (*equal)(const void *, const void *, size_t));
+enum linkedin_signature_reading linkedin_signature_match(
+    const char *secret, const char *header, const unsigned char *body, size_t body_len,
+    void (*hmac)(const void *, size_t, const void *, size_t, unsigned char[32]),
+    int (*equal)(const void *, const void *, size_t));
 
 /* What one LEAD_ACTION notification asks for. */
 struct linkedin_notification {
@@ -163,8 +162,8 @@ lh_status_t linkedin_webhook(void *state, lh_ctx_t *ctx, const lh_webhook_reques
 struct linkedin_answer {
     lh_status_t status;
     long http_status;
-    json_t *body;    /* NEW parsed JSON on 2xx (and error bodies when JSON), or NULL */
-    char *restli_id; /* x-restli-id of a create, malloc'd or NULL */
+    json_t *body;     /* NEW parsed JSON on 2xx (and error bodies when JSON), or NULL */
+    char *restli_id;  /* x-restli-id of a create, malloc'd or NULL */
     bool daily_limit; /* a 429: LinkedIn's limits are per day */
 };
 
@@ -198,6 +197,5 @@ lh_status_t linkedin_form(struct linkedin *li, lh_ctx_t *ctx, const char *form_i
                           const char *version, const json_t **form_out);
 
 lh_status_t linkedin_poll(void *state, lh_ctx_t *ctx);
-
 
 #endif

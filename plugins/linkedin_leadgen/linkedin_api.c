@@ -117,8 +117,9 @@ static lh_status_t classify(struct linkedin *li, lh_ctx_t *ctx, const char *path
             li->daily_limit_hit = true;
             int64_t now = host->now_ms(ctx);
             host->set_retry_after(ctx, linkedin_next_midnight(now) - now);
-            host->set_error(ctx, "LinkedIn's daily limit is reached (%s): held until after "
-                                 "00:00 UTC",
+            host->set_error(ctx,
+                            "LinkedIn's daily limit is reached (%s): held until after "
+                            "00:00 UTC",
                             message);
             return LH_RETRY_AFTER;
         }
@@ -145,8 +146,9 @@ lh_status_t linkedin_call(struct linkedin *li, lh_ctx_t *ctx, const char *method
     lh_status_t status = host->oauth2_token(ctx, &li->oauth, &token);
     if (status != LH_OK || token == NULL) {
         if (status == LH_AUTH || status == LH_OK) {
-            host->set_error(ctx, "no usable LinkedIn grant: run `leadhubd connect %s` (a member "
-                                 "with a role on the ad accounts consents)",
+            host->set_error(ctx,
+                            "no usable LinkedIn grant: run `leadhubd connect %s` (a member "
+                            "with a role on the ad accounts consents)",
                             host->instance_name(ctx));
             status = LH_AUTH;
         }
@@ -173,10 +175,11 @@ lh_status_t linkedin_call(struct linkedin *li, lh_ctx_t *ctx, const char *method
         {"Content-Type", "application/json"},
     };
     bool post = body != NULL;
-    lh_http_request_t request = LH_HTTP_REQUEST(
-        .method = method, .url = url, .headers = headers, .header_count = post ? 4 : 3,
-        .body = body, .body_len = post ? strlen(body) : 0, .timeout_ms = li->timeout_ms,
-        .max_attempts = post ? 1 : MAX_ATTEMPTS);
+    lh_http_request_t request =
+        LH_HTTP_REQUEST(.method = method, .url = url, .headers = headers,
+                        .header_count = post ? 4 : 3, .body = body,
+                        .body_len = post ? strlen(body) : 0, .timeout_ms = li->timeout_ms,
+                        .max_attempts = post ? 1 : MAX_ATTEMPTS);
     lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     status = host->http(ctx, &request, &response);
     explicit_bzero(authorization, strlen(authorization));

@@ -156,10 +156,10 @@ static const json_t *find_question(const json_t *form, const json_t *question_id
 /* Option ids -> their texts (a string for one, an array for several); NEW or NULL. */
 static json_t *choice_texts(const json_t *question, const json_t *option_ids, const char *locale)
 {
-    const json_t *options = json_object_get(
-        json_object_get(json_object_get(question, "questionDetails"),
-                        "multipleChoiceQuestionDetails"),
-        "options");
+    const json_t *options =
+        json_object_get(json_object_get(json_object_get(question, "questionDetails"),
+                                        "multipleChoiceQuestionDetails"),
+                        "options");
     json_t *texts = json_array();
     if (texts == NULL) {
         return NULL;
@@ -264,8 +264,7 @@ static int map_answer(json_t *lead, json_t *attributes, json_t *questions, const
         /* no usable name, or two questions of one name: the id keeps them apart */
         char id_text[40];
         if (json_is_integer(question_id)) {
-            snprintf(id_text, sizeof(id_text), "%lld",
-                     (long long)json_integer_value(question_id));
+            snprintf(id_text, sizeof(id_text), "%lld", (long long)json_integer_value(question_id));
         } else {
             snprintf(id_text, sizeof(id_text), "%s",
                      json_is_string(question_id) ? json_string_value(question_id) : "unknown");
@@ -273,8 +272,8 @@ static int map_answer(json_t *lead, json_t *attributes, json_t *questions, const
         stable_name(id_text, key + snprintf(key, sizeof(key), "question_"),
                     sizeof(key) - strlen("question_"));
     }
-    const char *text = question != NULL ? localized(json_object_get(question, "question"), locale)
-                                        : NULL;
+    const char *text =
+        question != NULL ? localized(json_object_get(question, "question"), locale) : NULL;
     rc = json_object_set(attributes, key, value);
     if (rc == 0 && text != NULL) {
         rc = json_object_set_new(questions, key, json_string(text));
@@ -289,8 +288,8 @@ static int map_consents(json_t *data, json_t *attributes, const json_t *response
 {
     const json_t *given =
         json_object_get(json_object_get(response, "formResponse"), "consentResponses");
-    const json_t *known = json_object_get(
-        json_object_get(json_object_get(form, "content"), "legalInfo"), "consents");
+    const json_t *known =
+        json_object_get(json_object_get(json_object_get(form, "content"), "legalInfo"), "consents");
     json_t *out = json_array();
     if (out == NULL) {
         return -1;
@@ -356,9 +355,9 @@ static int build_data(json_t *data, const json_t *response, const json_t *form, 
                      json_object_get(json_object_get(json_object_get(response, "leadMetadata"),
                                                      "sponsoredLeadMetadata"),
                                      "campaign"));
-    rc |= set_string(data, "creative",
-                     json_object_get(json_object_get(response, "associatedEntity"),
-                                     "associatedCreative"));
+    rc |= set_string(
+        data, "creative",
+        json_object_get(json_object_get(response, "associatedEntity"), "associatedCreative"));
     const json_t *owner = json_object_get(response, "owner");
     rc |= set_string(data, "owner", json_object_get(owner, "sponsoredAccount"));
     if (json_object_get(data, "owner") == NULL) {

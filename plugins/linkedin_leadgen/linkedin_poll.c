@@ -68,8 +68,8 @@ static lh_status_t emit_response(struct linkedin *li, lh_ctx_t *ctx, const json_
     struct linkedin_map_options options = {.include_test_leads = li->include_test_leads};
     json_t *event = NULL;
     char detail[160];
-    enum linkedin_map_result mapped = linkedin_map_response(response, form, &options, &event,
-                                                            detail);
+    enum linkedin_map_result mapped =
+        linkedin_map_response(response, form, &options, &event, detail);
     if (mapped == LINKEDIN_NO_MEMORY) {
         host->set_error(ctx, "out of memory");
         return LH_RETRY;
@@ -188,8 +188,8 @@ static lh_status_t subscribe(struct linkedin *li, lh_ctx_t *ctx, const struct li
     status = linkedin_call(li, ctx, "POST", "/leadNotifications", body, &answer);
     free(body);
     if (status == LH_OK) {
-        json_t *value = json_pack("{s:s, s:s?}", "webhook", li->notification_url, "id",
-                                  answer.restli_id);
+        json_t *value =
+            json_pack("{s:s, s:s?}", "webhook", li->notification_url, "id", answer.restli_id);
         host->checkpoint_put(ctx, key, value);
         host->log(ctx, LH_LOG_INFO, "lead notifications of account %s go to %s", owner->id,
                   li->notification_url);
@@ -248,8 +248,8 @@ static lh_status_t pull_page(struct linkedin *li, lh_ctx_t *ctx, struct linkedin
     json_t *walk = json_object_get(cursor, "walk");
     if (!json_is_object(walk)) {
         const json_t *hwm = json_object_get(cursor, "hwm");
-        int64_t from = json_is_integer(hwm) ? json_integer_value(hwm) - li->overlap_ms
-                                            : now - li->backfill_ms;
+        int64_t from =
+            json_is_integer(hwm) ? json_integer_value(hwm) - li->overlap_ms : now - li->backfill_ms;
         if (from < now - LINKEDIN_RETENTION_MS) {
             from = now - LINKEDIN_RETENTION_MS;
         }

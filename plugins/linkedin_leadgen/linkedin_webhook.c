@@ -2,7 +2,7 @@
  * linkedin_webhook.c - what LinkedIn sends to /webhooks/{instance}:
  *
  *   GET ?challengeCode=<uuid>  endpoint validation (at subscription, then every 2 hours):
- *                              answered 200 application/json {"challengeCode", 
+ *                              answered 200 application/json {"challengeCode",
  *                              "challengeResponse": hex(HMAC-SHA256(client_secret, code))}
  *                              at once, from init()'s state alone.
  *   POST (LEAD_ACTION)         one lead action, signed with X-LI-Signature. LinkedIn's text
@@ -51,11 +51,10 @@ static bool hex_decode(const char *text, size_t len, unsigned char out[32])
     return true;
 }
 
-enum linkedin_signature_reading
-linkedin_signature_match(const char *secret, const char *header, const unsigned char *body,
-                         size_t body_len,
-                         void (*hmac)(const void *, size_t, const void *, size_t, unsigned char[32]),
-                         int (*equal)(const void *, const void *, size_t))
+enum linkedin_signature_reading linkedin_signature_match(
+    const char *secret, const char *header, const unsigned char *body, size_t body_len,
+    void (*hmac)(const void *, size_t, const void *, size_t, unsigned char[32]),
+    int (*equal)(const void *, const void *, size_t))
 {
     if (secret == NULL || header == NULL) {
         return LINKEDIN_SIGNATURE_NONE;
@@ -113,7 +112,8 @@ int linkedin_notification_parse(const char *body, size_t len, struct linkedin_no
     } else if (urn == NULL || strncmp(urn, RESPONSE_URN, strlen(RESPONSE_URN)) != 0 ||
                !linkedin_response_id_valid(urn + strlen(RESPONSE_URN))) {
         snprintf(detail, 160, "leadGenFormResponse is not a urn:li:leadGenFormResponse");
-    } else if (action == NULL || (strcmp(action, "CREATED") != 0 && strcmp(action, "DELETED") != 0)) {
+    } else if (action == NULL ||
+               (strcmp(action, "CREATED") != 0 && strcmp(action, "DELETED") != 0)) {
         snprintf(detail, 160, "leadAction must be CREATED or DELETED");
     } else {
         snprintf(out->response_id, sizeof(out->response_id), "%s", urn + strlen(RESPONSE_URN));
@@ -121,8 +121,8 @@ int linkedin_notification_parse(const char *body, size_t len, struct linkedin_no
         out->occurred_at = json_is_integer(occurred) && json_integer_value(occurred) > 0
                                ? json_integer_value(occurred)
                                : 0;
-        const char *owner = json_string_value(
-            json_object_get(json_object_get(root, "owner"), "sponsoredAccount"));
+        const char *owner =
+            json_string_value(json_object_get(json_object_get(root, "owner"), "sponsoredAccount"));
         if (!linkedin_parse_numeric_id(owner, ACCOUNT_URN, out->owner) || owner == NULL ||
             strncmp(owner, ACCOUNT_URN, strlen(ACCOUNT_URN)) != 0) {
             out->owner[0] = '\0';

@@ -229,9 +229,9 @@ static struct answer finder(struct fake_linkedin *f, const char *query)
         json_array_append(elements, (json_t *)matching[i]);
     }
     free(matching);
-    json_t *body = json_pack("{s:{s:I, s:I, s:[], s:I}, s:o}", "paging", "start",
-                             (json_int_t)start, "count", (json_int_t)count, "links", "total",
-                             (json_int_t)m, "elements", elements);
+    json_t *body =
+        json_pack("{s:{s:I, s:I, s:[], s:I}, s:o}", "paging", "start", (json_int_t)start, "count",
+                  (json_int_t)count, "links", "total", (json_int_t)m, "elements", elements);
     a = json_answer(200, body);
     json_decref(body);
 out:
@@ -286,8 +286,8 @@ static struct answer route(struct fake_linkedin *f, struct MHD_Connection *conne
 {
     const char *authorization =
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Authorization");
-    const char *version = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-                                                      "LinkedIn-Version");
+    const char *version =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "LinkedIn-Version");
     const char *restli =
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-Restli-Protocol-Version");
     if (authorization == NULL || strncmp(authorization, "Bearer ", 7) != 0 ||
@@ -295,9 +295,10 @@ static struct answer route(struct fake_linkedin *f, struct MHD_Connection *conne
         return error_answer(401, "INVALID_ACCESS_TOKEN", "Invalid access token");
     }
     if (version == NULL || strlen(version) != 6 || !all_digits(version)) {
-        return error_answer(400, "VERSION_MISSING", "A version must be present. Please specify "
-                                                    "a version by adding the LinkedIn-Version "
-                                                    "header.");
+        return error_answer(400, "VERSION_MISSING",
+                            "A version must be present. Please specify "
+                            "a version by adding the LinkedIn-Version "
+                            "header.");
     }
     if (f->oldest[0] != '\0' && strcmp(version, f->oldest) < 0) {
         char *message = util_printf("Requested version %s is not active", version);
@@ -309,8 +310,9 @@ static struct answer route(struct fake_linkedin *f, struct MHD_Connection *conne
         return error_answer(400, "ILLEGAL_ARGUMENT", "X-Restli-Protocol-Version 2.0.0 expected");
     }
     if (f->daily_limit) {
-        return error_answer(429, NULL, "Resource level throttle APPLICATION DAY limit for calls "
-                                       "to this resource is reached.");
+        return error_answer(429, NULL,
+                            "Resource level throttle APPLICATION DAY limit for calls "
+                            "to this resource is reached.");
     }
     const char *query = strchr(raw, '?');
     size_t path_len = query != NULL ? (size_t)(query - raw) : strlen(raw);
@@ -318,8 +320,7 @@ static struct answer route(struct fake_linkedin *f, struct MHD_Connection *conne
     struct answer a = {0};
     if (strcmp(method, "GET") == 0 && strcmp(path, "/rest/leadFormResponses") == 0) {
         a = finder(f, query != NULL ? query + 1 : "");
-    } else if (strcmp(method, "GET") == 0 &&
-               strncmp(path, "/rest/leadFormResponses/", 24) == 0) {
+    } else if (strcmp(method, "GET") == 0 && strncmp(path, "/rest/leadFormResponses/", 24) == 0) {
         char *id = decode(path + 24);
         const json_t *r = id != NULL ? json_object_get(f->responses, id) : NULL;
         a = r != NULL ? json_answer(200, r)
@@ -535,7 +536,8 @@ void fake_linkedin_forbid(struct fake_linkedin *f, bool forbidden)
 static bool matches(const struct fake_request *r, int status_answered, const char *method,
                     const char *path_prefix, int status)
 {
-    return strcmp(r->method, method) == 0 && strncmp(r->url, path_prefix, strlen(path_prefix)) == 0 &&
+    return strcmp(r->method, method) == 0 &&
+           strncmp(r->url, path_prefix, strlen(path_prefix)) == 0 &&
            (status == 0 || status == status_answered);
 }
 
@@ -583,8 +585,8 @@ json_t *fake_linkedin_subscriptions(struct fake_linkedin *f)
     return copy;
 }
 
-char *fake_linkedin_notification(const char *response_id, const char *form_urn,
-                                 const char *account, const char *action, long long occurred_at)
+char *fake_linkedin_notification(const char *response_id, const char *form_urn, const char *account,
+                                 const char *action, long long occurred_at)
 {
     json_t *body = json_pack(
         "{s:s, s:s, s:s, s:{s:s}, s:{s:s}, s:s, s:s, s:I}", "type", "LEAD_ACTION",
@@ -643,9 +645,8 @@ long fake_linkedin_challenge(struct fake_linkedin *f, const char *webhook_url, b
     char code[37];
     snprintf(code, sizeof(code),
              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", random[0],
-             random[1], random[2], random[3], random[4], random[5], random[6], random[7],
-             random[8], random[9], random[10], random[11], random[12], random[13], random[14],
-             random[15]);
+             random[1], random[2], random[3], random[4], random[5], random[6], random[7], random[8],
+             random[9], random[10], random[11], random[12], random[13], random[14], random[15]);
     char *url = util_printf("%s%schallengeCode=%s", webhook_url,
                             strchr(webhook_url, '?') != NULL ? "&" : "?", code);
     struct http_result result;

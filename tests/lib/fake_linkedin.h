@@ -79,8 +79,8 @@ enum fake_linkedin_reading {
 };
 
 /* The body of a LEAD_ACTION notification for a response (malloc'd). */
-char *fake_linkedin_notification(const char *response_id, const char *form_urn,
-                                 const char *account, const char *action, long long occurred_at);
+char *fake_linkedin_notification(const char *response_id, const char *form_urn, const char *account,
+                                 const char *action, long long occurred_at);
 
 /* X-LI-Signature of body in a reading with secret (malloc'd, without the header name). */
 char *fake_linkedin_sign(const char *secret, const char *body, enum fake_linkedin_reading reading);

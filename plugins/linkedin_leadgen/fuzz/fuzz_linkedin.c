@@ -37,8 +37,8 @@ static void map_checked(const json_t *response, const json_t *form)
     struct linkedin_map_options options = {.include_test_leads = false};
     json_t *event = NULL;
     char detail[160];
-    enum linkedin_map_result result = linkedin_map_response(response, form, &options, &event,
-                                                            detail);
+    enum linkedin_map_result result =
+        linkedin_map_response(response, form, &options, &event, detail);
     if (result != LINKEDIN_MAPPED) {
         if (event != NULL) {
             abort();
@@ -71,8 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *newline = memchr(text, '\n', len);
         size_t header_len = newline != NULL ? (size_t)(newline - text) : len;
         char *header = strndup(text, header_len);
-        const unsigned char *body = newline != NULL ? (const unsigned char *)newline + 1
-                                                    : (const unsigned char *)"";
+        const unsigned char *body =
+            newline != NULL ? (const unsigned char *)newline + 1 : (const unsigned char *)"";
         size_t body_len = newline != NULL ? len - header_len - 1 : 0;
         if (header != NULL) {
             linkedin_signature_match("li-secret-Wq8vR2xT5nK0", header, body, body_len,

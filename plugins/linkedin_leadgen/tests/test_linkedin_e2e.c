@@ -76,8 +76,8 @@ static void teardown(void)
 
 static json_t *fixture(const char *name)
 {
-    char *path = util_printf("%s/plugins/linkedin_leadgen/tests/fixtures/%s", tu_source_dir(),
-                             name);
+    char *path =
+        util_printf("%s/plugins/linkedin_leadgen/tests/fixtures/%s", tu_source_dir(), name);
     json_error_t error;
     json_t *value = json_load_file(path, 0, &error);
     ck_assert_msg(value != NULL, "%s: %s", path, error.text);
@@ -267,8 +267,8 @@ static void start_connected(const char *extra)
 
 static long events_of(const char *type)
 {
-    char *sql = util_printf("SELECT count(*) FROM events WHERE source = 'leads' AND type = '%s'",
-                            type);
+    char *sql =
+        util_printf("SELECT count(*) FROM events WHERE source = 'leads' AND type = '%s'", type);
     long n = scalar(sql);
     free(sql);
     return n;
@@ -311,9 +311,9 @@ START_TEST(test_linkedin_e2e_notification_stores_the_lead_within_a_second_of_its
     json_t *sub = json_array_get(subscriptions, 0);
     char *url = webhook_url();
     ck_assert_str_eq(json_string_value(json_object_get(sub, "webhook")), url);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(sub, "owner"),
-                                                       "sponsoredAccount")),
-                     "urn:li:sponsoredAccount:" ACCOUNT);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(sub, "owner"), "sponsoredAccount")),
+        "urn:li:sponsoredAccount:" ACCOUNT);
     ck_assert_str_eq(json_string_value(json_object_get(sub, "leadType")), "SPONSORED");
     json_decref(subscriptions);
     /* LinkedIn's re-validation, every two hours */
@@ -335,8 +335,8 @@ START_TEST(test_linkedin_e2e_notification_stores_the_lead_within_a_second_of_its
         }
     }
     ck_assert_msg(seen_at != 0, "the notified lead was not stored");
-    struct fake_request fetch = fake_linkedin_request(li, "GET", "/rest/leadFormResponses/" EN_ID,
-                                                      0);
+    struct fake_request fetch =
+        fake_linkedin_request(li, "GET", "/rest/leadFormResponses/" EN_ID, 0);
     ck_assert_msg(seen_at - fetch.at_ms < 1000, "stored %lld ms after the fetch",
                   (long long)(seen_at - fetch.at_ms));
     ck_assert_ptr_nonnull(strstr(fetch.headers, "LinkedIn-Version: 202511"));
@@ -373,11 +373,10 @@ START_TEST(test_linkedin_e2e_notification_stores_the_lead_within_a_second_of_its
 
     /* a redelivery changes nothing; a forged one is refused before anything is recorded */
     ck_assert_int_eq(notify(EN_ID, "CREATED", FAKE_LINKEDIN_READING_A), 200);
-    char *forged_body =
-        fake_linkedin_notification("c0ffee00-1111-4222-8333-444455556666-1", EN_FORM_URN, ACCOUNT,
-                                   "CREATED", 1765100000000LL);
-    char *forged = fake_linkedin_sign("not-the-client-secret", forged_body,
-                                      FAKE_LINKEDIN_READING_A);
+    char *forged_body = fake_linkedin_notification(
+        "c0ffee00-1111-4222-8333-444455556666-1", EN_FORM_URN, ACCOUNT, "CREATED", 1765100000000LL);
+    char *forged =
+        fake_linkedin_sign("not-the-client-secret", forged_body, FAKE_LINKEDIN_READING_A);
     char *header = util_printf("X-LI-Signature: %s", forged);
     const char *headers[] = {header, NULL};
     struct http_result r;
@@ -505,12 +504,13 @@ START_TEST(test_linkedin_e2e_deleted_action_erases_the_leads_personal_fields)
     ck_assert_int_eq(notify(EN_ID, "DELETED", FAKE_LINKEDIN_READING_B), 200);
     struct wait_count erased = {"lead.erased", 1};
     ck_assert(td_wait_until(events_reach, &erased, 10000));
-    char *sql = util_printf("SELECT concat_ws('|', coalesce(email, '-'), coalesce(first_name, '-'), "
-                            "coalesce(last_name, '-'), coalesce(company, '-'), coalesce(title, "
-                            "'-'), coalesce(phone, '-'), attributes ? 'erased_at', "
-                            "(SELECT count(*) FROM jsonb_object_keys(attributes))) "
-                            "FROM leads WHERE id = %ld",
-                            lead);
+    char *sql =
+        util_printf("SELECT concat_ws('|', coalesce(email, '-'), coalesce(first_name, '-'), "
+                    "coalesce(last_name, '-'), coalesce(company, '-'), coalesce(title, "
+                    "'-'), coalesce(phone, '-'), attributes ? 'erased_at', "
+                    "(SELECT count(*) FROM jsonb_object_keys(attributes))) "
+                    "FROM leads WHERE id = %ld",
+                    lead);
     assert_text(sql, "-|-|-|-|-|-|t|1");
     free(sql);
     /* the events say what happened, no longer who: no raw payload, the lead by its id only */
@@ -550,11 +550,11 @@ START_TEST(test_linkedin_e2e_daily_limit_holds_the_poll_until_midnight_utc_witho
     int64_t held_ms = 0;
     ck_assert_int_eq(util_parse_rfc3339(held, &held_ms), 0);
     int64_t midnight = (now_ms() / DAY_MS + 1) * DAY_MS;
-    ck_assert_msg(held_ms >= midnight && held_ms <= midnight + 10 * 60 * 1000,
-                  "held until %s", held);
-    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(
-                                     json_object_get(status, "last_poll"), "error")),
-                                 "daily limit"));
+    ck_assert_msg(held_ms >= midnight && held_ms <= midnight + 10 * 60 * 1000, "held until %s",
+                  held);
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(json_object_get(status, "last_poll"), "error")),
+               "daily limit"));
     json_decref(status);
     /* a notification during the hold is recorded, and waits: nothing asked, nothing dead */
     ck_assert_int_eq(notify(EN_ID, "CREATED", FAKE_LINKEDIN_READING_A), 200);
@@ -635,11 +635,14 @@ static void add_case(Suite *s, const char *name, const TTest *test)
 int main(void)
 {
     Suite *s = suite_create("linkedin_e2e");
-    add_case(s, "notification", test_linkedin_e2e_notification_stores_the_lead_within_a_second_of_its_poll);
-    add_case(s, "backfill", test_linkedin_e2e_backfill_maps_two_languages_and_keeps_test_leads_from_routes);
+    add_case(s, "notification",
+             test_linkedin_e2e_notification_stores_the_lead_within_a_second_of_its_poll);
+    add_case(s, "backfill",
+             test_linkedin_e2e_backfill_maps_two_languages_and_keeps_test_leads_from_routes);
     add_case(s, "deleted", test_linkedin_e2e_deleted_action_erases_the_leads_personal_fields);
     add_case(s, "daily_limit",
              test_linkedin_e2e_daily_limit_holds_the_poll_until_midnight_utc_without_dead_letters);
-    add_case(s, "restart", test_linkedin_e2e_restart_mid_backfill_resumes_without_gaps_or_duplicates);
+    add_case(s, "restart",
+             test_linkedin_e2e_restart_mid_backfill_resumes_without_gaps_or_duplicates);
     return tu_run_suite(s);
 }

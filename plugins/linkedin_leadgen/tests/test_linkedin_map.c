@@ -20,8 +20,8 @@
 
 static json_t *fixture(const char *name)
 {
-    char *path = util_printf("%s/plugins/linkedin_leadgen/tests/fixtures/%s", tu_source_dir(),
-                             name);
+    char *path =
+        util_printf("%s/plugins/linkedin_leadgen/tests/fixtures/%s", tu_source_dir(), name);
     json_t *value = json_load_file(path, 0, NULL);
     ck_assert_msg(value != NULL, "%s", path);
     free(path);
@@ -58,10 +58,10 @@ static const json_t *attribute(const json_t *event, const char *key)
 static json_t *answer_of(json_t *response, size_t i)
 {
     return json_object_get(
-        json_object_get(json_array_get(json_object_get(json_object_get(response, "formResponse"),
-                                                       "answers"),
-                                       i),
-                        "answerDetails"),
+        json_object_get(
+            json_array_get(json_object_get(json_object_get(response, "formResponse"), "answers"),
+                           i),
+            "answerDetails"),
         "textQuestionAnswer");
 }
 
@@ -79,8 +79,8 @@ END_TEST
 START_TEST(test_linkedin_ids_are_checked)
 {
     char id[32], form[32], version[32];
-    ck_assert(linkedin_parse_numeric_id("urn:li:sponsoredAccount:42", "urn:li:sponsoredAccount:",
-                                        id));
+    ck_assert(
+        linkedin_parse_numeric_id("urn:li:sponsoredAccount:42", "urn:li:sponsoredAccount:", id));
     ck_assert_str_eq(id, "42");
     ck_assert(!linkedin_parse_numeric_id("42a", NULL, id));
     ck_assert(!linkedin_parse_numeric_id("", NULL, id));
@@ -130,9 +130,9 @@ START_TEST(test_linkedin_map_fills_the_lead_by_predefined_field)
     const json_t *data = json_object_get(event, "data");
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(data, "form"), "name")),
                      "Q1 Demo Request - US");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(data, "questions"),
-                                                       "custom_question_0")),
-                     "How many sales reps are on your team?");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(data, "questions"), "custom_question_0")),
+        "How many sales reps are on your team?");
     ck_assert(json_is_false(json_object_get(data, "test")));
     ck_assert_ptr_null(json_object_get(data, "routable"));
     ck_assert(json_equal(json_object_get(event, "raw"), response));
@@ -183,9 +183,9 @@ START_TEST(test_linkedin_map_keeps_an_answer_carrying_nul_out_of_the_stored_copy
     json_object_set_new(answer_of(response, 4), "answer", json_stringn("VP\0x", 4));
     json_t *event = map(response, form, false);
     ck_assert_ptr_null(json_object_get(event, "raw"));
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(event, "data"),
-                                                       "raw_omitted")),
-                     "contains U+0000");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(event, "data"), "raw_omitted")),
+        "contains U+0000");
     ck_assert_ptr_null(lead_text(event, "title"));
     ck_assert_str_eq(lead_text(event, "first_name"), "Hannah");
     json_decref(event);
@@ -353,7 +353,8 @@ int main(void)
     tcase_add_test(tc, test_linkedin_map_without_its_form_keeps_answers_by_question_id);
     tcase_add_test(tc, test_linkedin_map_moves_what_the_host_would_refuse_to_attributes);
     tcase_add_test(tc, test_linkedin_map_keeps_an_answer_carrying_nul_out_of_the_stored_copy);
-    tcase_add_test(tc, test_linkedin_map_test_leads_are_flagged_and_kept_from_routes_unless_included);
+    tcase_add_test(tc,
+                   test_linkedin_map_test_leads_are_flagged_and_kept_from_routes_unless_included);
     tcase_add_test(tc, test_linkedin_map_a_full_name_only_goes_through_the_name_parser);
     tcase_add_test(tc, test_linkedin_map_refuses_what_is_not_a_response);
     tcase_add_test(tc, test_linkedin_erased_event_names_the_response_only);
