@@ -316,6 +316,13 @@ START_TEST(test_linkedin_e2e_notification_stores_the_lead_within_a_second_of_its
         "urn:li:sponsoredAccount:" ACCOUNT);
     ck_assert_str_eq(json_string_value(json_object_get(sub, "leadType")), "SPONSORED");
     json_decref(subscriptions);
+    /* LinkedIn's refresh token counts down from the consent: the days left are shown */
+    json_t *status = admin("GET", "/v1/connectors/leads", NULL);
+    json_t *oauth = json_object_get(status, "oauth");
+    json_int_t days = json_integer_value(json_object_get(oauth, "refresh_token_days_left"));
+    ck_assert_msg(days == 299 || days == 300, "days left: %lld", (long long)days);
+    ck_assert_str_eq(json_string_value(json_object_get(oauth, "state")), "granted");
+    json_decref(status);
     /* LinkedIn's re-validation, every two hours */
     bool valid = false;
     ck_assert_int_eq(fake_linkedin_challenge(li, url, &valid), 200);
@@ -478,6 +485,19 @@ START_TEST(test_linkedin_e2e_backfill_maps_two_languages_and_keeps_test_leads_fr
     free(base);
     free(bad_url);
     fake_http_request_free(&finder);
+
+    /* a member without a role on the account: a reason that says what is missing */
+    fake_linkedin_forbid(li, true);
+    sync_now();
+    ck_assert(td_wait_until(last_poll_is, "config", 20000));
+    char *forbidden = text("SELECT last_error FROM connector_status WHERE instance = 'leads'");
+    ck_assert_msg(strstr(forbidden, "403") != NULL &&
+                      strstr(forbidden, "r_marketing_leadgen_automation") != NULL,
+                  "%s", forbidden);
+    free(forbidden);
+    fake_linkedin_forbid(li, false);
+    sync_now();
+    ck_assert(td_wait_until(last_poll_is, "ok", 20000));
 
     /* a sunset LinkedIn-Version says what to change */
     fake_linkedin_sunset_before(li, "203001");
