@@ -355,12 +355,11 @@ lh_status_t linkedin_poll(void *state, lh_ctx_t *ctx)
         if (status == LH_RETRY_AFTER && li->daily_limit_hit) {
             owner->held_until = linkedin_next_midnight(now);
             host->gauge_set(ctx, "linkedin_owner_held_until_seconds", "owner", owner->id,
-                            (double)(owner->held_until / 1000));
+                            (double)owner->held_until / 1000.0);
             host->log(ctx, LH_LOG_WARN,
                       "account %s reached LinkedIn's daily limit: held until after 00:00 UTC",
                       owner->id);
-            status = LH_OK; /* held; the other owners go on */
-            continue;
+            continue; /* held; the other owners go on */
         }
         if (status != LH_OK) {
             return status;

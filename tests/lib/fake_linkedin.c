@@ -201,8 +201,8 @@ static struct answer finder(struct fake_linkedin *f, const char *query)
         goto out;
     }
     bool only_test = test_only != NULL && strcmp(test_only, "true") == 0;
-    long long start = start_text != NULL ? atoll(start_text) : 0;
-    long long count = count_text != NULL ? atoll(count_text) : 10;
+    long long start = start_text != NULL ? strtoll(start_text, NULL, 10) : 0;
+    long long count = count_text != NULL ? strtoll(count_text, NULL, 10) : 10;
     size_t n = json_object_size(f->responses);
     const json_t **matching = calloc(n + 1, sizeof(*matching));
     size_t m = 0;
