@@ -92,9 +92,10 @@ static lh_status_t emit_response(struct linkedin *li, lh_ctx_t *ctx, const json_
     return LH_OK;
 }
 
-/* 1. The notifications the webhook recorded. */
+/* 1. The notifications the webhook recorded. erase_only: LinkedIn cannot be asked (a daily
+ * limit): deletions, which need no call, are done; the leads to fetch stay pending. */
 static lh_status_t take_notifications(struct linkedin *li, lh_ctx_t *ctx,
-                                      struct poll_counts *counts)
+                                      struct poll_counts *counts, bool erase_only)
 {
     const lh_host_t *host = li->host;
     json_t *items = NULL;
@@ -127,6 +128,13 @@ static lh_status_t take_notifications(struct linkedin *li, lh_ctx_t *ctx,
         if (strncmp(key, "lead:", 5) != 0 || !linkedin_response_id_valid(key + 5)) {
             continue; /* not a key this plugin writes: taken, and so removed */
         }
+        if (erase_only) {
+            status = host->notification_keep(ctx, key);
+            if (status != LH_OK) {
+                break;
+            }
+            continue;
+        }
         char *encoded = linkedin_restli_encode(key + 5, NULL);
         char path[LINKEDIN_ID_MAX * 3 + 32];
         snprintf(path, sizeof(path), "/leadFormResponses/%s", encoded != NULL ? encoded : "");
@@ -140,6 +148,18 @@ static lh_status_t take_notifications(struct linkedin *li, lh_ctx_t *ctx,
             status = LH_OK;
             continue;
         }
+        if (status == LH_PERMANENT) {
+            /* LinkedIn will never serve it (a 4xx): dropped, so that it cannot hold back
+             * the notifications after it */
+            host->log(ctx, LH_LOG_WARN,
+                      "dropped the notification of response %s: LinkedIn "
+                      "refuses it (%ld)",
+                      key + 5, answer.http_status);
+            host->counter_add(ctx, "linkedin_responses_total", "outcome", "refused", 1);
+            linkedin_answer_clear(&answer);
+            status = LH_OK;
+            continue;
+        }
         if (status == LH_OK) {
             status = emit_response(li, ctx, answer.body, counts);
         }
@@ -148,7 +168,7 @@ static lh_status_t take_notifications(struct linkedin *li, lh_ctx_t *ctx,
             break; /* the poll fails: every notification stays pending */
         }
     }
-    if (status == LH_OK && json_array_size(items) == NOTIFICATIONS_MAX) {
+    if (status == LH_OK && !erase_only && json_array_size(items) == NOTIFICATIONS_MAX) {
         host->poll_soon(ctx);
     }
     json_decref(items);
@@ -330,13 +350,18 @@ lh_status_t linkedin_poll(void *state, lh_ctx_t *ctx)
         }
     }
     if (all_held) {
-        /* nothing LinkedIn would answer before its day ends; notifications wait pending */
+        /* nothing LinkedIn would answer before its day ends: deletions are done (they need
+         * no call), the leads to fetch wait pending */
+        lh_status_t erased = take_notifications(li, ctx, &counts, true);
+        if (erased != LH_OK || counts.emitted > 0) {
+            return erased;
+        }
         host->set_retry_after(ctx, first_release - now);
         host->set_error(ctx, "LinkedIn's daily limit is reached for every account: held until "
                              "after 00:00 UTC");
         return LH_RETRY_AFTER;
     }
-    lh_status_t status = take_notifications(li, ctx, &counts);
+    lh_status_t status = take_notifications(li, ctx, &counts, false);
     if (status != LH_OK) {
         return status;
     }

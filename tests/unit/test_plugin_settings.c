@@ -76,7 +76,8 @@ static const struct {
     {"rules", "{\"rules\": [{\"name\": \"r\", \"points\": 1, \"when\": {\"lead.title\": "
               "{\"regex\": \"(vp|head\"}}}]}"},
     {"rules", "{\"rules\": [{\"name\": \"r\", \"points\": 1, \"group\": \"nope\", \"when\": {}}]}"},
-    {"linkedin_leadgen", "{\"ad_accounts\": [\"508974412\", \"urn:li:sponsoredAccount:508974412\"]}"},
+    {"linkedin_leadgen",
+     "{\"ad_accounts\": [\"508974412\", \"urn:li:sponsoredAccount:508974412\"]}"},
     {"linkedin_leadgen", "{\"ad_accounts\": [\"urn:li:organization:1\"]}"},
     {"linkedin_leadgen", "{\"form_ids\": [\"urn:li:leadGenForm:42\", \"form-7\"]}"},
     {"linkedin_leadgen", "{\"linkedin_version\": \"202513\"}"},
