@@ -285,6 +285,12 @@ static bool events_reach(void *arg)
     return events_of(w->type) >= w->at_least;
 }
 
+static bool notifications_drained(void *arg)
+{
+    (void)arg;
+    return scalar("SELECT count(*) FROM connector_notifications WHERE instance = 'leads'") == 0;
+}
+
 static char *webhook_url(void)
 {
     return td_url(&td, "/webhooks/leads");
@@ -377,6 +383,12 @@ START_TEST(test_linkedin_e2e_notification_stores_the_lead_within_a_second_of_its
     ck_assert_ptr_nonnull(strstr(log, "matched reading prefixed_header"));
     ck_assert_ptr_null(strstr(log, CLIENT_SECRET));
     free(log);
+
+    /* a response deleted before its poll (404) is dropped: it holds nothing back */
+    ck_assert_int_eq(notify("0dead000-1111-4222-8333-444455556666-1", "CREATED",
+                            FAKE_LINKEDIN_READING_A),
+                     200);
+    ck_assert(td_wait_until(notifications_drained, NULL, 10000));
 
     /* a redelivery changes nothing; a forged one is refused before anything is recorded */
     ck_assert_int_eq(notify(EN_ID, "CREATED", FAKE_LINKEDIN_READING_A), 200);
