@@ -1,16 +1,22 @@
 # leadhub - build, test and run.
 #
 #   make              build build/leadhubd and build/plugins/*.so
-#   make test         install missing packages, build, run every test suite (Check) against a
-#                     throwaway PostgreSQL (or $LEADHUB_TEST_DATABASE_URL)
+#   make console      build the web console into console/dist (npm ci, types from
+#                     docs/openapi.yaml, type check, Vite); Node.js from Debian when missing
+#   make test         install missing packages, build, run every test suite (Check, the
+#                     console's Vitest and browser suites) against a throwaway PostgreSQL
+#                     (or $LEADHUB_TEST_DATABASE_URL)
 #   make asan         the same suites under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make run          install missing packages, build, start a throwaway PostgreSQL unless
-#                     $DATABASE_URL is set, migrate, run the daemon with .run/config/ (a
-#                     scratch copy of config/); .run/env holds its development settings for
-#                     other terminals; SIGTERM/SIGINT stop the daemon, then PostgreSQL
+#   make run          install missing packages, build (the console too), start a throwaway
+#                     PostgreSQL unless $DATABASE_URL is set, migrate, run the daemon with
+#                     .run/config/ (a scratch copy of config/; the console at /console/);
+#                     .run/env holds its development settings for other terminals;
+#                     SIGTERM/SIGINT stop the daemon, then PostgreSQL
 #   make psql         psql on the database `make run` started
 #   make reload       reload the configuration of the daemon `make run` started (SIGHUP)
-#   make install      PREFIX=/usr/local (DESTDIR supported)
+#   make install      PREFIX=/usr/local (DESTDIR supported); the console into
+#                     $(PREFIX)/share/leadhub/console when it is built or npm can build it
+#   make console-screenshots   copy the browser suite's screenshots into docs/console/
 #   make lint | format | format-check | bench | clean
 #   make fuzz         build the libFuzzer targets (clang, in build/fuzz) and run each for
 #                     FUZZ_SECONDS (default 60)
@@ -31,6 +37,8 @@ CC      ?= cc
 BUILD   ?= build
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
+# beside the binary, where leadhubd looks by default (<bindir>/../share/leadhub/console)
+CONSOLE_INSTALL_DIR = $(PREFIX)/share/leadhub/console
 SANITIZE ?=
 
 VERSION := 0.1.0
@@ -101,7 +109,8 @@ BENCH       := $(BUILD)/bench/leadhub-bench
 
 # --- top-level targets -----------------------------------------------------------------
 .PHONY: all build tests test asan run psql reload deps install uninstall lint format format-check bench \
-        fuzz fuzz-build soak clean deploy-check image-check
+        fuzz fuzz-build soak clean deploy-check image-check console console-deps \
+        console-test-deps console-screenshots
 
 all: $(DAEMON) $(PLUGIN_SOS)
 
@@ -111,18 +120,18 @@ tests: all $(TEST_BINS) $(FIXTURE_SOS) $(NEXT_DAEMON) $(if $(BENCH_SRC),$(BENCH)
 
 # `make test` and `make run` first make sure the packages are there (the pkg-config
 # lookups above need them), then build in a sub-make that sees them.
-test: deps
-	@$(MAKE) --no-print-directory -j$(NPROC) tests
+test: deps console-test-deps
+	@$(MAKE) --no-print-directory -j$(NPROC) tests console
 	@BUILD=$(BUILD) scripts/run-tests.sh
 
-asan: deps
-	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build/asan SANITIZE=1 CC=$(CC) tests
+asan: deps console-test-deps
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build/asan SANITIZE=1 CC=$(CC) tests console
 	@BUILD=build/asan SANITIZE=1 scripts/run-tests.sh
 
 # exec: no shell between make and the script. Ctrl-C stops the daemon cleanly (exit 0);
 # a shell in between would die of the SIGINT itself, and make report "Interrupt".
-run: deps
-	@$(MAKE) --no-print-directory -j$(NPROC) all
+run: deps console-deps
+	@$(MAKE) --no-print-directory -j$(NPROC) all console
 	@BUILD=$(BUILD) exec scripts/run-daemon.sh
 
 psql:
@@ -134,6 +143,35 @@ reload:
 
 deps:
 	@scripts/deps.sh
+
+console-deps:
+	@scripts/console-deps.sh build
+
+console-test-deps:
+	@scripts/console-deps.sh test
+
+# --- the web console (console/, docs/console.md) ---------------------------------------------
+# npm ci once per change of the lock file; the build regenerates the API types from
+# docs/openapi.yaml and type-checks before Vite bundles, so an API change the console does
+# not follow stops here.
+CONSOLE_SRC := $(filter-out console/src/api/schema.gen.ts,$(shell find console/src console/public \
+                   -type f 2>/dev/null)) console/index.html console/vite.config.ts \
+               console/tsconfig.json console/package.json
+CONSOLE_DIST := console/dist/index.html
+
+console: $(CONSOLE_DIST)
+
+console/node_modules/.package-lock.json: console/package-lock.json console/package.json
+	cd console && npm ci --no-audit --no-fund
+	@touch $@
+
+$(CONSOLE_DIST): console/node_modules/.package-lock.json $(CONSOLE_SRC) docs/openapi.yaml
+	cd console && npm run --silent build
+
+console-screenshots:
+	@test -d $(BUILD)/console-screenshots || { echo "run make test first: the browser suite writes them"; exit 1; }
+	install -d docs/console
+	cp $(BUILD)/console-screenshots/*.png docs/console/
 
 # --- daemon and core ---------------------------------------------------------------------
 $(BUILD)/obj/%.o: %.c
@@ -247,7 +285,11 @@ endef
 $(foreach f,$(FUZZ_PLUGIN_SRC),$(eval $(call plugin_fuzz_rules,$(f))))
 
 # --- install -----------------------------------------------------------------------------
+# The console is built when npm is there (a build machine without Node.js installs the
+# daemon alone: /console/ then answers 404 and says why in the log).
 install: all
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory console; \
+	 else echo "install: npm not found: the console is not built (make console-deps)" >&2; fi
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/leadhub/plugins \
 	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/bin/leadhubd
@@ -255,11 +297,15 @@ install: all
 	install -m 0644 sdk/leadhub.h $(DESTDIR)$(PREFIX)/include/leadhub.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    sdk/leadhub-sdk.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-sdk.pc
+	@if [ -f $(CONSOLE_DIST) ]; then \
+	    rm -rf $(DESTDIR)$(CONSOLE_INSTALL_DIR) && install -d $(DESTDIR)$(CONSOLE_INSTALL_DIR) && \
+	    cp -R console/dist/. $(DESTDIR)$(CONSOLE_INSTALL_DIR)/ && \
+	    echo "install: the console in $(DESTDIR)$(CONSOLE_INSTALL_DIR)"; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/leadhubd $(DESTDIR)$(PREFIX)/include/leadhub.h \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-sdk.pc
-	rm -rf $(DESTDIR)$(LIBDIR)/leadhub
+	rm -rf $(DESTDIR)$(LIBDIR)/leadhub $(DESTDIR)$(PREFIX)/share/leadhub
 
 # --- quality -----------------------------------------------------------------------------
 FORMAT_FILES := $(wildcard core/*.c core/*.h sdk/*.h plugins/*/*.c plugins/*/*.h \
@@ -315,6 +361,6 @@ $(BENCH): $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(TESTLIB) $(CORE_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -ldl -lm
 
 clean:
-	rm -rf build
+	rm -rf build console/dist
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

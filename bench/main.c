@@ -2,10 +2,9 @@
  * leadhub-bench - speed, measured against baselines taken in the same run.
  *
  *   leadhub-bench [--database-url URL] [--build DIR] [--json FILE|-] [--duration S]
- *                 [--deliveries N] [--history N] [--quick] [--only
- * ingest|fresh|delivery|footprint|rescore] leadhub-bench load --port P [--connections N] [--batch
- * K]
- * [--duration S]
+ *                 [--deliveries N] [--history N] [--quick]
+ *                 [--only ingest|fresh|delivery|footprint|rescore|reports]
+ *   leadhub-bench load --port P [--connections N] [--batch K] [--duration S]
  *                 [--prefix ID] [--secret S]      (only the load generator, for profiling
  *                                                  a daemon started by hand)
  *
@@ -24,6 +23,9 @@
  *   footprint  RSS idle with every plugin loaded and under load; exec to /readyz 200.
  *   rescore    `leadhubd rescore --all` over fresh leads, the first time (every score
  *              written) and again (none changed), against bare writes of the same scores.
+ *   reports    the funnel and meetings reports over 100,000 leads and a million events,
+ *              against a one-row page of leads and the 200 ms promise; and the events
+ *              insert with and without the trigger that keeps lead_milestones.
  *
  * The database is $LEADHUB_TEST_DATABASE_URL (bench/run.sh starts a throwaway cluster);
  * each run gets fresh databases in it, dropped afterwards. Exit status 1 when a floor
@@ -731,7 +733,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: leadhub-bench [--database-url URL] [--build DIR] [--json FILE|-]\n"
             "                     [--duration SECONDS] [--deliveries N] [--history N] [--quick]\n"
-            "                     [--only ingest|fresh|delivery|footprint|rescore]\n"
+            "                     [--only ingest|fresh|delivery|footprint|rescore|reports]\n"
             "       leadhub-bench load --port P [--connections N] [--batch K]\n"
             "                     [--duration SECONDS] [--prefix ID] [--secret S]\n");
 }
@@ -909,6 +911,9 @@ int main(int argc, char **argv)
     }
     if (wanted(&o, "rescore") && broken == 0) {
         broken |= bench_run_rescore(o.admin_url, o.build, SECRET, o.quick, report) != 0;
+    }
+    if (wanted(&o, "reports") && broken == 0) {
+        broken |= bench_run_reports(o.admin_url, o.build, o.quick, report) != 0;
     }
     load_average(report, "load_after");
     int failed = bench_report_close(report);

@@ -197,9 +197,12 @@ static int requeue_dead(struct store *store, struct replay_options *o)
 {
     long count = 0;
     char *error = NULL;
-    if (replay_dead(store, o->ids.len > 0 ? strbuf_value(&o->ids) : NULL, o->destination,
-                    o->type_glob, or_null(o->since), or_null(o->until), o->dry_run, &count,
-                    &error) != STORE_OK) {
+    struct replay_filter filter = {.ids = o->ids.len > 0 ? strbuf_value(&o->ids) : NULL,
+                                   .destination = o->destination,
+                                   .type_glob = o->type_glob,
+                                   .since = or_null(o->since),
+                                   .until = or_null(o->until)};
+    if (replay_dead(store, &filter, o->dry_run, &count, &error) != STORE_OK) {
         fprintf(stderr, "leadhubd replay: %s\n", error ? error : "?");
         free(error);
         return EXIT_RUNTIME;

@@ -184,6 +184,7 @@ void config_free(struct config *config)
     free(config->connectors_dir);
     seal_keyring_free(config->keyring);
     free(config->oauth_redirect_url);
+    free(config->console_dir);
     for (size_t i = 0; i < config->token_count; i++) {
         free(config->tokens[i].name);
         free_secret(config->tokens[i].token);

@@ -39,6 +39,10 @@
 #define CONFIG_SCOPE_WRITE (1U << 1)
 #define CONFIG_SCOPE_ADMIN (1U << 2)
 
+/* console.dir's default, relative to the directory of leadhubd: where `make install` puts
+ * the console beside the binary ($(PREFIX)/bin, $(PREFIX)/share/leadhub/console). */
+#define CONFIG_CONSOLE_DIR_FROM_BIN "../share/leadhub/console"
+
 /* The shortest api.tokens[].token accepted: no empty variable or placeholder. */
 #define CONFIG_TOKEN_MIN_LENGTH 16
 
@@ -72,6 +76,7 @@ struct config {
     size_t plugin_path_count;       /* 0 when the file has no plugin_path: the caller then
                                        searches loader_default_path() */
     char *connectors_dir;           /* made absolute against `dir` */
+    char *console_dir;              /* console.dir, made absolute against `dir` */
     enum log_level log_level;       /* log.level, default info */
     int64_t shutdown_grace_ms;      /* shutdown_grace, default 10s */
     size_t http_body_limit;         /* http.body_limit bytes, default 1 MiB */

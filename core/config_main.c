@@ -50,6 +50,8 @@ static const lh_config_field_t main_fields[] = {
      "OAuth consent through the REST API."},
     {CONFIG_FIELD_SIZE, "readiness", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL,
      "What /readyz requires."},
+    {CONFIG_FIELD_SIZE, "console", LH_CONFIG_JSON, 0, "{}", NO_RANGE, NULL,
+     "The web console at /console/."},
     LH_FIELD_END,
 };
 
@@ -59,6 +61,14 @@ static const lh_config_field_t readiness_fields[] = {
     {CONFIG_FIELD_SIZE, "connectors", LH_CONFIG_ENUM, 0, "report", NO_RANGE, readiness_modes,
      "report: a failed connector instance or scorer is shown and refuses its own webhooks, "
      "the process stays ready; require: it makes /readyz 503 too."},
+    LH_FIELD_END,
+};
+
+static const lh_config_field_t console_fields[] = {
+    {CONFIG_FIELD_SIZE, "dir", LH_CONFIG_STRING, 0, NULL, NO_RANGE, NULL,
+     "Directory of the console's built files, relative ones from the main file's directory "
+     "(default: " CONFIG_CONSOLE_DIR_FROM_BIN " from leadhubd's own directory); read at start "
+     "and on every reload."},
     LH_FIELD_END,
 };
 
@@ -545,7 +555,7 @@ void config_main_apply(struct config *config, const json_t *tree, const struct c
 {
     json_t *empty = json_is_null(tree) ? json_object() : NULL;
     json_t *top = NULL, *log = NULL, *http = NULL, *ingest = NULL, *api = NULL, *readiness = NULL;
-    json_t *delivery = NULL, *oauth = NULL;
+    json_t *delivery = NULL, *oauth = NULL, *console = NULL;
     if (json_is_null(tree)) {
         if (empty == NULL) {
             config_where_error(diags, where, NULL, NULL, NULL, "out of memory");
@@ -636,6 +646,27 @@ void config_main_apply(struct config *config, const json_t *tree, const struct c
     readiness = check_section(tree, "readiness", readiness_fields, where, diags);
     const char *mode = json_string_value(json_object_get(readiness, "connectors"));
     config->readiness_require_connectors = mode != NULL && strcmp(mode, "require") == 0;
+
+    console = check_section(tree, "console", console_fields, where, diags);
+    const char *console_dir = json_string_value(json_object_get(console, "dir"));
+    if (console_dir != NULL && console_dir[0] == '\0') {
+        config_where_error(
+            diags, where, "console.dir", NULL,
+            "name the directory, or remove the key for the default (" CONFIG_CONSOLE_DIR_FROM_BIN
+            " from leadhubd's directory)",
+            "empty path");
+    } else if (console != NULL) {
+        /* the default follows the binary, wherever it was installed: a PREFIX given to
+         * `make install` but not to the build still finds the files */
+        char *bin = console_dir == NULL ? util_exe_dir() : NULL;
+        config->console_dir = console_dir != NULL ? config_path_absolute(config->dir, console_dir)
+                              : bin != NULL ? util_printf("%s/" CONFIG_CONSOLE_DIR_FROM_BIN, bin)
+                                            : strdup("/usr/local/share/leadhub/console");
+        free(bin);
+        if (config->console_dir == NULL) {
+            config_where_error(diags, where, "console.dir", NULL, NULL, "out of memory");
+        }
+    }
 out:
     json_decref(empty);
     json_decref(top);
@@ -646,4 +677,5 @@ out:
     json_decref(api);
     json_decref(oauth);
     json_decref(readiness);
+    json_decref(console);
 }

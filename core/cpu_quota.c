@@ -34,11 +34,13 @@ static unsigned read_cpu_max(const char *path)
     if (file == NULL) {
         return 0;
     }
-    char quota[32] = "";
-    long long period = 0;
+    char line[64] = "";
     unsigned cpus = 0;
-    if (fscanf(file, "%31s %lld", quota, &period) == 2 && strcmp(quota, "max") != 0) {
-        cpus = cpus_of(strtoll(quota, NULL, 10), period);
+    if (fgets(line, sizeof(line), file) != NULL && strncmp(line, "max", 3) != 0) {
+        char *end = NULL;
+        long long quota = strtoll(line, &end, 10);
+        long long period = end != line ? strtoll(end, NULL, 10) : 0;
+        cpus = cpus_of(quota, period);
     }
     fclose(file);
     return cpus;
@@ -50,9 +52,10 @@ static long long read_number(const char *path)
     if (file == NULL) {
         return 0;
     }
+    char line[32] = "";
     long long value = 0;
-    if (fscanf(file, "%lld", &value) != 1) {
-        value = 0;
+    if (fgets(line, sizeof(line), file) != NULL) {
+        value = strtoll(line, NULL, 10); /* 0 when it holds no number */
     }
     fclose(file);
     return value;

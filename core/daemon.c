@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "daemon.h"
 #include "daemon_internal.h"
+#include "http_console.h"
 #include "http_server.h"
 #include "log.h"
 #include "migrate.h"
@@ -305,6 +306,23 @@ static int start_workers(struct daemon *daemon)
     return 0;
 }
 
+void daemon_load_console(struct daemon *daemon, const struct config *config)
+{
+    if (daemon->console == NULL && (daemon->console = http_console_new()) == NULL) {
+        log_error("console: out of memory");
+        return;
+    }
+    char *error = NULL;
+    long files = http_console_load(daemon->console, config->console_dir, &error);
+    if (files < 0) {
+        /* the API and webhooks do not need it: say so and go on */
+        log_warn("console: not served from %s: %s", config->console_dir, error);
+        free(error);
+        return;
+    }
+    log_info("console: %ld file(s) from %s served at /console/", files, config->console_dir);
+}
+
 int daemon_start(struct daemon *daemon, struct config *config)
 {
     memset(daemon, 0, sizeof(*daemon));
@@ -382,6 +400,7 @@ int daemon_start(struct daemon *daemon, struct config *config)
         return EXIT_RUNTIME;
     }
     atomic_store(&daemon->readiness_ready, true);
+    daemon_load_console(daemon, config);
     char *error = NULL;
     daemon->http = http_server_start(daemon, &error);
     if (daemon->http == NULL) {
@@ -563,6 +582,9 @@ void daemon_stop(struct daemon *daemon)
     left_ms = deadline - util_monotonic_ms();
     if (http_server_stop(daemon->http, left_ms > 0 ? left_ms : 0)) {
         daemon->http = NULL;
+        /* no HTTP thread is left to read the console's files */
+        http_console_free(daemon->console);
+        daemon->console = NULL;
     } else {
         clean = false;
     }

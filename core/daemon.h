@@ -23,6 +23,7 @@
 #include "scoring.h"
 
 struct http_server;
+struct http_console;
 
 struct daemon {
     pthread_rwlock_t config_lock; /* REST reads the config while a reload may swap it */
@@ -47,6 +48,7 @@ struct daemon {
     struct dispatcher *dispatcher;
     struct poller *poller;
     struct http_server *http;
+    struct http_console *console; /* /console/'s files, read again on every reload */
     struct host_services services;
     atomic_bool stopping;
     atomic_bool started; /* daemon_start() finished: /readyz says "starting" until then */

@@ -15,6 +15,10 @@
 int daemon_check_config(struct daemon *daemon, const struct config *config, json_t **settings,
                         struct router **router_out, struct scoring_plan **plan_out);
 
+/* daemon_load_console - (re)read config->console_dir for /console/, logging the outcome;
+ * a failure leaves the files served so far in place. */
+void daemon_load_console(struct daemon *daemon, const struct config *config);
+
 /* daemon_start_scoring - a scoring engine for `plan` (STOLEN): its scorer instances
  * created and initialized. NULL when out of memory. */
 struct scoring *daemon_start_scoring(struct daemon *daemon, struct scoring_plan *plan);

@@ -195,6 +195,7 @@ static int reload(struct daemon *daemon, const char *config_path)
     } else {
         log_error("reload: the scoring engine could not restart; the previous one stays");
     }
+    daemon_load_console(daemon, config);
     pthread_rwlock_wrlock(&daemon->config_lock);
     struct config *old = daemon->config;
     daemon->config = config;

@@ -502,7 +502,7 @@ static const char *decide(const struct config_delivery *policy, struct claimed *
     return "retrying";
 }
 
-/* The row's new state; counts metrics and feeds the breaker. */
+/* The row's new state; counts metrics. */
 static json_t *outcome_row(struct lane *lane, struct claimed *row, unsigned *seed)
 {
     bool held;
@@ -522,17 +522,27 @@ static json_t *outcome_row(struct lane *lane, struct claimed *row, unsigned *see
                   "delivery %lld is dead after %d attempt(s): %s", (long long)row->id,
                   row->attempts + (held ? 0 : 1), row->error != NULL ? row->error : "");
     }
-    /* an unreadable row, or a record waiting for its data, says nothing about the
-     * destination's health */
-    if (!row->undecodable && row->status != LH_HOLD) {
-        pthread_mutex_lock(&lane->mutex);
-        breaker_record(lane, row->status);
-        note_configuration(lane, row->status, row->error);
-        pthread_mutex_unlock(&lane->mutex);
-    }
     json_t *out = json_pack("{s:I,s:s,s:o,s:s?,s:b}", "id", (json_int_t)row->id, "status", state,
                             "delay_ms", delay, "last_error", row->error, "held", held);
     return out;
+}
+
+/*
+ * What the attempts on rows[0..n) say about the destination, told to the breaker as soon as
+ * they are made: a worker's next row then waits when they opened the circuit, rather than
+ * the rest of its claim going to a destination that is down. An unreadable row, or a record
+ * waiting for its data, says nothing about the destination's health.
+ */
+static void breaker_feed(struct lane *lane, struct claimed *rows, size_t n)
+{
+    pthread_mutex_lock(&lane->mutex);
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].attempted && !rows[i].undecodable && rows[i].status != LH_HOLD) {
+            breaker_record(lane, rows[i].status);
+            note_configuration(lane, rows[i].status, rows[i].error);
+        }
+    }
+    pthread_mutex_unlock(&lane->mutex);
 }
 
 /* When nothing was claimed: the wait before the next claim, up to an idle tick. */
@@ -600,6 +610,7 @@ static struct cycle work_once(struct lane *lane, struct store *store, size_t lim
         } else {
             deliver_one(lane, &rows[i]);
         }
+        breaker_feed(lane, rows + i, n);
         cycle.sent += n;
     }
     json_t *outcomes = json_array();

@@ -247,9 +247,8 @@ int http_guard_reserve(struct http_guard *guard, struct http_guard_conn *conn, s
     int rc = 0;
     pthread_mutex_lock(&guard->mutex);
     struct http_guard_address *a = conn->address;
-    if (reservation->address != NULL && reservation->address != a) {
-        rc = -1; /* cannot happen: one request, one connection */
-    } else if (a->reserved + bytes > guard->limits.unauthenticated_bytes_per_address) {
+    if ((reservation->address != NULL && reservation->address != a) /* cannot happen */ ||
+        a->reserved + bytes > guard->limits.unauthenticated_bytes_per_address) {
         rc = -1;
     } else if (guard->reserved + bytes > guard->limits.unauthenticated_bytes) {
         rc = -2;

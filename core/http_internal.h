@@ -62,7 +62,8 @@ enum route {
     ROUTE_READYZ,
     ROUTE_METRICS,
     ROUTE_API,
-    ROUTE_OAUTH_CALLBACK
+    ROUTE_OAUTH_CALLBACK,
+    ROUTE_CONSOLE
 };
 
 enum phase {

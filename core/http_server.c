@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cpu_quota.h"
+#include "http_console.h"
 #include "http_internal.h"
 #include "http_query.h"
 #include "readiness_checker.h"
@@ -32,7 +33,8 @@
 #define GUARD_TICK_MS 250 /* connection deadlines, lingering sockets, gauges */
 
 static const char *const route_labels[] = {
-    "other", "/webhooks/{instance}", "/healthz", "/readyz", "/metrics", "/v1", "/oauth/callback"};
+    "other", "/webhooks/{instance}", "/healthz", "/readyz", "/metrics",
+    "/v1",   "/oauth/callback",      "/console"};
 
 /* --- answering ---------------------------------------------------------------------- */
 
@@ -59,6 +61,20 @@ static void set_phase(struct request *req, enum phase phase)
     pthread_mutex_unlock(&req->mutex);
 }
 
+/* Queues `response` (destroyed here) and counts the request. */
+static enum MHD_Result send_prepared(struct request *req, int status, struct MHD_Response *response)
+{
+    if (req->close || atomic_load(&req->server->quiesced)) {
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
+    }
+    enum MHD_Result rc = MHD_queue_response(req->connection, (unsigned)status, response);
+    MHD_destroy_response(response);
+    set_phase(req, PHASE_ANSWERED);
+    http_guard_phase(req->server->guard, req->guard_conn, HTTP_GUARD_SENDING);
+    count_answer(req, status);
+    return rc;
+}
+
 enum MHD_Result http_send(struct request *req, int status, const char *content_type,
                           const char *body, size_t body_len, const char *header_name,
                           const char *header_value)
@@ -72,15 +88,7 @@ enum MHD_Result http_send(struct request *req, int status, const char *content_t
     if (header_name != NULL) {
         MHD_add_response_header(response, header_name, header_value);
     }
-    if (req->close || atomic_load(&req->server->quiesced)) {
-        MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
-    }
-    enum MHD_Result rc = MHD_queue_response(req->connection, (unsigned)status, response);
-    MHD_destroy_response(response);
-    set_phase(req, PHASE_ANSWERED);
-    http_guard_phase(req->server->guard, req->guard_conn, HTTP_GUARD_SENDING);
-    count_answer(req, status);
-    return rc;
+    return send_prepared(req, status, response);
 }
 
 enum MHD_Result http_send_json(struct request *req, int status, json_t *body,
@@ -452,6 +460,26 @@ static void expire_overdue(struct http_server *server, int64_t now)
     }
 }
 
+/* --- the console (/console/) --------------------------------------------------------------- */
+
+/* Files come from memory (http_console.c): nothing here waits on a disk. */
+static enum MHD_Result answer_console(struct request *req, const char *method, const char *url)
+{
+    struct http_console *console = req->server->daemon->console;
+    if (console == NULL) {
+        return http_send_error(req, 404, "not_found", "the console is not installed", NULL, NULL);
+    }
+    unsigned status = 0;
+    const char *if_none_match = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND,
+                                                            MHD_HTTP_HEADER_IF_NONE_MATCH);
+    struct MHD_Response *response =
+        http_console_response(console, url, method, if_none_match, &status);
+    if (response == NULL) {
+        return MHD_NO;
+    }
+    return send_prepared(req, (int)status, response);
+}
+
 /* --- other routes ----------------------------------------------------------------------- */
 
 static enum MHD_Result answer_get(struct request *req, const char *method)
@@ -511,6 +539,9 @@ static enum route route_of(const struct listener *listener, const char *url)
         route = ROUTE_METRICS;
     } else if (strcmp(url, "/v1") == 0 || strncmp(url, "/v1/", 4) == 0) {
         route = ROUTE_API;
+    } else if (strcmp(url, HTTP_CONSOLE_PREFIX) == 0 ||
+               strncmp(url, HTTP_CONSOLE_PREFIX "/", strlen(HTTP_CONSOLE_PREFIX "/")) == 0) {
+        route = ROUTE_CONSOLE;
     } else if (strcmp(url, "/oauth/callback") == 0) {
         /* on every listener: a browser follows the redirect to whichever one oauth
          * redirect_url names, and the single-use state is the credential */
@@ -519,7 +550,9 @@ static enum route route_of(const struct listener *listener, const char *url)
     if (route == ROUTE_WEBHOOK && !listener->serves_webhooks) {
         return ROUTE_UNKNOWN;
     }
-    if ((route == ROUTE_READYZ || route == ROUTE_METRICS || route == ROUTE_API) &&
+    /* the console where its API is: one origin, no CORS */
+    if ((route == ROUTE_READYZ || route == ROUTE_METRICS || route == ROUTE_API ||
+         route == ROUTE_CONSOLE) &&
         !listener->serves_admin) {
         return ROUTE_UNKNOWN;
     }
@@ -677,6 +710,9 @@ static enum MHD_Result start(struct request *req, struct MHD_Connection *connect
     if (req->has_body) {
         /* nothing here reads a body */
         req->close = true;
+    }
+    if (req->route == ROUTE_CONSOLE) {
+        return answer_console(req, method, url);
     }
     return answer_get(req, method);
 }

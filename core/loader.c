@@ -875,21 +875,15 @@ const struct plugin_refusal *loader_find_refused(const struct plugin_registry *r
 size_t loader_default_path(char ***dirs_out)
 {
     *dirs_out = NULL;
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0) {
+    char *exe = util_exe_dir();
+    if (exe == NULL) {
         return 0;
     }
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash == NULL) {
-        return 0;
-    }
-    *slash = '\0';
 
     static const char *const relative[] = {"plugins", "../lib/leadhub/plugins"};
     char **dirs = calloc(UTIL_ARRAY_LEN(relative), sizeof(*dirs));
     if (dirs == NULL) {
+        free(exe);
         return 0;
     }
     size_t count = 0;
@@ -905,6 +899,7 @@ size_t loader_default_path(char ***dirs_out)
             free(resolved);
         }
     }
+    free(exe);
     if (count == 0) {
         free(dirs);
         dirs = NULL;

@@ -47,10 +47,12 @@ struct store *rest_store(struct daemon *daemon, struct rest_response *response)
             /* UTC: timestamps read as RFC 3339 with +00:00. Custom plans: the optional
              * filters ("$n IS NULL OR ...") fold away only when the values are known, which
              * keeps the index choices of tests/e2e/test_api_plans.c after the fifth call.
-             * A bounded statement time: no request holds a connection for long. */
+             * A bounded statement time: no request holds a connection for long. No JIT:
+             * compiling a report's plan (its estimates grow with the tables) costs more
+             * than the query it would speed up, on every request. */
             PQclear(PQexec(store_connection(store),
                            "SET TIME ZONE 'UTC'; SET plan_cache_mode = force_custom_plan; "
-                           "SET statement_timeout = '15s'"));
+                           "SET statement_timeout = '15s'; SET jit = off"));
             pthread_setspecific(store_key, store);
         }
     }
@@ -95,9 +97,10 @@ void rest_ok(struct rest_response *response, int status, json_t *body)
 
 /* --- authentication -------------------------------------------------------------------- */
 
-/* The scopes of the bearer token, or -1 when there is no valid one. Every configured token
- * is compared, whatever matched, on SHA-256 digests: constant time, whatever the lengths. */
-static long token_scopes(struct daemon *daemon, const char *authorization)
+/* The scopes of the bearer token, or -1 when there is no valid one; its configured name
+ * into name_out (may be NULL). Every configured token is compared, whatever matched, on
+ * SHA-256 digests: constant time, whatever the lengths. */
+static long token_lookup(struct daemon *daemon, const char *authorization, char name_out[64])
 {
     if (authorization == NULL || strncasecmp(authorization, "Bearer ", 7) != 0) {
         return -1;
@@ -116,11 +119,19 @@ static long token_scopes(struct daemon *daemon, const char *authorization)
         crypto_sha256_hex(config->tokens[i].token, strlen(config->tokens[i].token), expected);
         if (crypto_digest_equal(presented, expected, 64)) {
             scopes = (long)config->tokens[i].scopes;
+            if (name_out != NULL) {
+                snprintf(name_out, 64, "%s", config->tokens[i].name);
+            }
         }
     }
     pthread_rwlock_unlock(&daemon->config_lock);
     explicit_bzero(presented, sizeof(presented));
     return scopes;
+}
+
+static long token_scopes(struct daemon *daemon, const char *authorization)
+{
+    return token_lookup(daemon, authorization, NULL);
 }
 
 bool rest_authenticate_early(const struct rest_request *request, struct rest_response *response)
@@ -153,6 +164,32 @@ static bool has_scope(const struct rest_request *request, struct rest_response *
         return false;
     }
     return true;
+}
+
+/* GET /v1/token: the presented token's name and scopes (never the token), so that a client
+ * can show what it may do. Any valid token may ask. */
+void rest_token(const struct rest_request *request, struct rest_response *response)
+{
+    static const char *const allowed[] = {NULL};
+    static const unsigned bits[] = {CONFIG_SCOPE_READ, CONFIG_SCOPE_WRITE, CONFIG_SCOPE_ADMIN};
+    static const char *const names[] = {"read", "write", "admin"};
+    if (!rest_params_only(request, response, allowed)) {
+        return;
+    }
+    char name[64] = "";
+    long scopes = token_lookup(request->daemon, request->authorization, name);
+    if (scopes < 0) {
+        response->www_authenticate = true;
+        rest_error(response, 401, "unauthorized", NULL, "the bearer token is not valid");
+        return;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(bits); i++) {
+        if (((unsigned long)scopes & bits[i]) != 0) {
+            json_array_append_new(list, json_string(names[i]));
+        }
+    }
+    rest_ok(response, 200, json_pack("{s:s,s:o}", "name", name, "scopes", list));
 }
 
 /* --- parameters ------------------------------------------------------------------------------ */
@@ -212,7 +249,7 @@ bool rest_params_only(const struct rest_request *request, struct rest_response *
     return true;
 }
 
-static bool bad_parameter(struct rest_response *response, const char *name, const char *what)
+bool rest_bad_parameter(struct rest_response *response, const char *name, const char *what)
 {
     json_t *details = json_pack("{s:s}", "parameter", name);
     rest_error(response, 400, "bad_parameter", details, "%s: %s", name, what);
@@ -231,7 +268,7 @@ bool rest_param_limit(const struct rest_request *request, struct rest_response *
     char *end = NULL;
     long value = strtol(text, &end, 10);
     if (end == text || *end != '\0' || value < 1 || value > REST_LIMIT_MAX) {
-        return bad_parameter(response, "limit", "expected an integer from 1 to 500");
+        return rest_bad_parameter(response, "limit", "expected an integer from 1 to 500");
     }
     *limit_out = (int)value;
     return true;
@@ -246,9 +283,29 @@ bool rest_param_id(const struct rest_request *request, struct rest_response *res
         return true;
     }
     if (!rest_id_valid(text)) {
-        return bad_parameter(response, name, "expected a positive integer");
+        return rest_bad_parameter(response, name, "expected a positive integer");
     }
     snprintf(out, 24, "%lld", strtoll(text, NULL, 10));
+    return true;
+}
+
+bool rest_param_time_ms(const struct rest_request *request, struct rest_response *response,
+                        const char *name, int64_t *ms_out, bool *given_out)
+{
+    const char *text = rest_param(request, name);
+    *given_out = text != NULL;
+    if (text == NULL) {
+        return true;
+    }
+    int parsed = util_parse_rfc3339(text, ms_out);
+    if (parsed == -2) {
+        return rest_bad_parameter(response, name,
+                                  "out of range: expected a time " UTIL_TIME_RANGE_TEXT);
+    }
+    if (parsed != 0) {
+        return rest_bad_parameter(response, name,
+                                  "expected an RFC 3339 date-time such as 2026-11-27T10:00:00Z");
+    }
     return true;
 }
 
@@ -256,20 +313,14 @@ bool rest_param_time(const struct rest_request *request, struct rest_response *r
                      const char *name, char out[32])
 {
     out[0] = '\0';
-    const char *text = rest_param(request, name);
-    int64_t ms;
-    if (text == NULL) {
-        return true;
+    int64_t ms = 0;
+    bool given = false;
+    if (!rest_param_time_ms(request, response, name, &ms, &given)) {
+        return false;
     }
-    int parsed = util_parse_rfc3339(text, &ms);
-    if (parsed == -2) {
-        return bad_parameter(response, name, "out of range: expected a time " UTIL_TIME_RANGE_TEXT);
+    if (given) {
+        util_format_rfc3339(ms, out);
     }
-    if (parsed != 0) {
-        return bad_parameter(response, name,
-                             "expected an RFC 3339 date-time such as 2026-11-27T10:00:00Z");
-    }
-    util_format_rfc3339(ms, out);
     return true;
 }
 
@@ -284,7 +335,7 @@ bool rest_param_number(const struct rest_request *request, struct rest_response 
     char *end = NULL;
     double value = strtod(text, &end);
     if (end == text || *end != '\0' || !(value >= -1e12 && value <= 1e12)) {
-        return bad_parameter(response, name, "expected a number");
+        return rest_bad_parameter(response, name, "expected a number");
     }
     snprintf(out, 32, "%.17g", value);
     return true;
@@ -446,6 +497,44 @@ void rest_handle(const struct rest_request *request, struct rest_response *respo
             }
         } else {
             method_not_allowed(response, "GET, POST");
+        }
+        return;
+    }
+    if (n == 1 && strcmp(a, "token") == 0) {
+        if (!is(request, "GET")) {
+            method_not_allowed(response, "GET");
+        } else {
+            rest_token(request, response);
+        }
+        return;
+    }
+    /* reads below a resource: /v1/reports/{report}, /v1/leads/{id}/timeline,
+     * /v1/connectors/{name}/health */
+    static const struct {
+        const char *collection;
+        const char *leaf; /* the last segment */
+        void (*report)(const struct rest_request *, struct rest_response *);
+        void (*get)(const struct rest_request *, struct rest_response *, const char *);
+    } below[] = {
+        {"reports", "funnel", rest_report_funnel, NULL},
+        {"reports", "meetings", rest_report_meetings, NULL},
+        {"leads", "timeline", NULL, rest_lead_timeline},
+        {"connectors", "health", NULL, rest_connector_health},
+    };
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(below); i++) {
+        bool report = below[i].report != NULL;
+        if (n != (report ? 2u : 3u) || strcmp(a, below[i].collection) != 0 ||
+            strcmp(parts[n - 1], below[i].leaf) != 0) {
+            continue;
+        }
+        if (!is(request, "GET")) {
+            method_not_allowed(response, "GET");
+        } else if (has_scope(request, response, NEED_READ)) {
+            if (report) {
+                below[i].report(request, response);
+            } else {
+                below[i].get(request, response, parts[1]);
+            }
         }
         return;
     }

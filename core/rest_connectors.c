@@ -20,6 +20,10 @@ static const char sql_status[] =
     "'finished_at', s.last_poll_finished_at, 'outcome', s.last_poll_outcome, 'events', "
     "s.last_poll_events, 'error', s.last_error, 'owner', s.owner) FROM connector_status s "
     "WHERE s.instance = n.name), "
+    "'last_success_at', (SELECT s.last_success_at FROM connector_status s "
+    "WHERE s.instance = n.name), "
+    "'consecutive_failures', coalesce((SELECT s.consecutive_failures FROM connector_status s "
+    "WHERE s.instance = n.name), 0), "
     "'cursor_updated_at', (SELECT max(c.updated_at) FROM connector_state c "
     "WHERE c.instance = n.name AND c.key NOT LIKE 'leadhub.%'), "
     "'cursor_age_seconds', (SELECT floor(extract(epoch FROM now() - max(c.updated_at)))::bigint "
@@ -77,10 +81,12 @@ static json_t *configured(struct daemon *daemon, const char *only)
             continue;
         }
         const struct plugin *plugin = loader_find(&daemon->plugins, ci->plugin);
+        bool polls = plugin != NULL && plugin->desc->poll != NULL;
         json_array_append_new(
-            list, json_pack("{s:s,s:s,s:s,s:b}", "name", ci->name, "plugin", ci->plugin, "kind",
+            list, json_pack("{s:s,s:s,s:s,s:b,s:o}", "name", ci->name, "plugin", ci->plugin, "kind",
                             plugin != NULL ? loader_kind_name(plugin->desc->kind) : "unknown",
-                            "enabled", ci->enabled));
+                            "enabled", ci->enabled, "poll_interval_seconds",
+                            polls ? json_integer(ci->poll_interval_ms / 1000) : json_null()));
     }
     size_t i;
     const json_t *entry;
@@ -89,8 +95,9 @@ static json_t *configured(struct daemon *daemon, const char *only)
         const char *name = json_string_value(json_object_get(entry, "name"));
         const char *plugin = json_string_value(json_object_get(entry, "plugin"));
         if (name != NULL && plugin != NULL && (only == NULL || strcmp(only, name) == 0)) {
-            json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:b}", "name", name, "plugin",
-                                                  plugin, "kind", "scorer", "enabled", 1));
+            json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:b,s:n}", "name", name, "plugin",
+                                                  plugin, "kind", "scorer", "enabled", 1,
+                                                  "poll_interval_seconds"));
         }
     }
     pthread_rwlock_unlock(&daemon->config_lock);
@@ -181,9 +188,8 @@ static json_t *consent_of(struct daemon *daemon, const char *name, const json_t 
                      "action", action);
 }
 
-/* The status of the configured instances matching `only` (NULL: all). */
-static json_t *status_of(const struct rest_request *request, struct rest_response *response,
-                         const char *only)
+json_t *rest_connector_status(const struct rest_request *request, struct rest_response *response,
+                              const char *only)
 {
     struct daemon *daemon = request->daemon;
     json_t *list = configured(daemon, only);
@@ -235,6 +241,7 @@ static json_t *status_of(const struct rest_request *request, struct rest_respons
         json_object_del(row, "oauth_status");
         json_object_update(entry, row);
         json_object_update(entry, json_object_get(counts, name));
+        json_object_set_new(entry, "attention", rest_connector_attention(entry, util_now_ms()));
     }
     json_decref(scorers);
     json_decref(circuits);
@@ -249,7 +256,7 @@ void rest_connectors_list(const struct rest_request *request, struct rest_respon
     if (!rest_params_only(request, response, allowed)) {
         return;
     }
-    json_t *list = status_of(request, response, NULL);
+    json_t *list = rest_connector_status(request, response, NULL);
     if (list != NULL) {
         rest_ok(response, 200, json_pack("{s:o}", "data", list));
     }
@@ -262,8 +269,8 @@ void rest_connector_get(const struct rest_request *request, struct rest_response
     if (!rest_params_only(request, response, allowed)) {
         return;
     }
-    json_t *list =
-        util_instance_name_valid(name) ? status_of(request, response, name) : json_array();
+    json_t *list = util_instance_name_valid(name) ? rest_connector_status(request, response, name)
+                                                  : json_array();
     if (list == NULL) {
         return;
     }

@@ -26,6 +26,8 @@ static const char sql_list[] =
     "AND ($2::text IS NULL OR $2::text NOT IN ('held', 'retrying') OR "
     "(dd.held_since IS NOT NULL) = ($2::text = 'held')) "
     "AND ($3::text IS NULL OR dd.destination = $3::text) "
+    "AND ($5::text IS NULL OR dd.route = $5::text) "
+    "AND ($6::text IS NULL OR dd.last_error ILIKE $6::text) "
     "ORDER BY dd.id LIMIT $4::int) d";
 
 static const char *const statuses[] = {"pending", "retrying", "held", "dead", "done", NULL};
@@ -42,7 +44,8 @@ static bool known_status(const char *status)
 
 void rest_deliveries_list(const struct rest_request *request, struct rest_response *response)
 {
-    static const char *const allowed[] = {"limit", "after", "status", "destination", NULL};
+    static const char *const allowed[] = {"limit", "after", "status", "destination",
+                                          "route", "error", NULL};
     int limit = 0;
     char after[24], limit_text[16];
     if (!rest_params_only(request, response, allowed) ||
@@ -52,16 +55,25 @@ void rest_deliveries_list(const struct rest_request *request, struct rest_respon
     }
     const char *status = rest_param(request, "status");
     if (status != NULL && !known_status(status)) {
-        json_t *details = json_pack("{s:s}", "parameter", "status");
-        rest_error(response, 400, "bad_parameter", details,
-                   "status: expected pending, retrying, held, dead or done");
-        json_decref(details);
+        rest_bad_parameter(response, "status", "expected pending, retrying, held, dead or done");
         return;
     }
     snprintf(limit_text, sizeof(limit_text), "%d", limit);
-    const char *params[] = {after, status, rest_param(request, "destination"), limit_text};
+    const char *error = rest_param(request, "error");
+    char *error_like = error != NULL ? replay_error_like(error) : NULL;
+    if (error != NULL && error_like == NULL) {
+        rest_error(response, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    const char *params[] = {after,
+                            status,
+                            rest_param(request, "destination"),
+                            limit_text,
+                            rest_param(request, "route"),
+                            error_like};
     json_t *rows =
-        rest_query_json(request->daemon, response, "rest_deliveries", sql_list, 4, params);
+        rest_query_json(request->daemon, response, "rest_deliveries", sql_list, 6, params);
+    free(error_like);
     if (rows != NULL) {
         rest_page(response, rows, limit, "id");
     }
@@ -107,7 +119,8 @@ void rest_delivery_replay(const struct rest_request *request, struct rest_respon
     snprintf(ids, sizeof(ids), "{%lld}", value);
     long count = 0;
     char *error = NULL;
-    if (replay_dead(store, ids, NULL, NULL, NULL, NULL, false, &count, &error) != STORE_OK) {
+    struct replay_filter filter = {.ids = ids};
+    if (replay_dead(store, &filter, false, &count, &error) != STORE_OK) {
         rest_error(response, 503, "unavailable", NULL, "the database is unavailable; retry");
         free(error);
         return;
@@ -137,7 +150,8 @@ static bool filter_text(const json_t *body, const char *name, const char **out,
 void rest_deliveries_replay(const struct rest_request *request, struct rest_response *response)
 {
     static const char *const allowed[] = {NULL};
-    static const char *const fields[] = {"destination", "type", "since", "until", "all", "dry_run"};
+    static const char *const fields[] = {"destination", "type",  "since", "until",
+                                         "route",       "error", "all",   "dry_run"};
     if (!rest_params_only(request, response, allowed) || !rest_json_body(request, response)) {
         return;
     }
@@ -160,21 +174,23 @@ void rest_deliveries_replay(const struct rest_request *request, struct rest_resp
         if (!known) {
             json_t *details = json_pack("{s:s}", "field", key);
             rest_error(response, 400, "bad_request", details,
-                       "unknown field \"%.64s\" (allowed: destination, type, since, until, all, "
-                       "dry_run)",
+                       "unknown field \"%.64s\" (allowed: destination, type, since, until, "
+                       "route, error, all, dry_run)",
                        key);
             json_decref(details);
             json_decref(body);
             return;
         }
     }
-    const char *destination, *type, *since_text, *until_text;
+    const char *destination, *type, *since_text, *until_text, *route, *error_text;
     char since[32] = "", until[32] = "";
     int64_t ms;
     if (!filter_text(body, "destination", &destination, response) ||
         !filter_text(body, "type", &type, response) ||
         !filter_text(body, "since", &since_text, response) ||
-        !filter_text(body, "until", &until_text, response)) {
+        !filter_text(body, "until", &until_text, response) ||
+        !filter_text(body, "route", &route, response) ||
+        !filter_text(body, "error", &error_text, response)) {
         json_decref(body);
         return;
     }
@@ -198,14 +214,21 @@ void rest_deliveries_replay(const struct rest_request *request, struct rest_resp
     bool all = json_is_true(json_object_get(body, "all"));
     bool dry_run = json_is_true(json_object_get(body, "dry_run"));
     struct store *store = NULL;
-    if (!all && destination == NULL && type == NULL && since[0] == '\0' && until[0] == '\0') {
+    if (!all && destination == NULL && type == NULL && since[0] == '\0' && until[0] == '\0' &&
+        route == NULL && error_text == NULL) {
         rest_error(response, 400, "bad_request", NULL,
-                   "say what to replay (destination, type, since, until) or \"all\": true");
+                   "say what to replay (destination, type, since, until, route, error) or "
+                   "\"all\": true");
     } else if ((store = rest_store(request->daemon, response)) != NULL) {
         long count = 0;
         char *error = NULL;
-        if (replay_dead(store, NULL, destination, type, since[0] ? since : NULL,
-                        until[0] ? until : NULL, dry_run, &count, &error) != STORE_OK) {
+        struct replay_filter filter = {.destination = destination,
+                                       .type_glob = type,
+                                       .since = since[0] ? since : NULL,
+                                       .until = until[0] ? until : NULL,
+                                       .route = route,
+                                       .error = error_text};
+        if (replay_dead(store, &filter, dry_run, &count, &error) != STORE_OK) {
             rest_error(response, 503, "unavailable", NULL, "the database is unavailable; retry");
             free(error);
         } else {

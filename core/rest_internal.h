@@ -38,6 +38,14 @@ bool rest_param_limit(const struct rest_request *request, struct rest_response *
 bool rest_param_id(const struct rest_request *request, struct rest_response *response,
                    const char *name, char out[24]);
 
+/* rest_bad_parameter - 400 bad_parameter "<name>: <what>" naming it; returns false. */
+bool rest_bad_parameter(struct rest_response *response, const char *name, const char *what);
+
+/* rest_param_time_ms - an RFC 3339 parameter as Unix milliseconds (*given_out false when
+ * absent, *ms_out then untouched); or 400. */
+bool rest_param_time_ms(const struct rest_request *request, struct rest_response *response,
+                        const char *name, int64_t *ms_out, bool *given_out);
+
 /* rest_param_time - an RFC 3339 parameter normalized into out, "" when absent; or 400. */
 bool rest_param_time(const struct rest_request *request, struct rest_response *response,
                      const char *name, char out[32]);
@@ -99,6 +107,29 @@ void rest_connector_sync(const struct rest_request *request, struct rest_respons
                          const char *name);
 void rest_connector_connect(const struct rest_request *request, struct rest_response *response,
                             const char *name);
+void rest_connector_health(const struct rest_request *request, struct rest_response *response,
+                           const char *name);
+void rest_lead_timeline(const struct rest_request *request, struct rest_response *response,
+                        const char *id);
+void rest_report_funnel(const struct rest_request *request, struct rest_response *response);
+void rest_report_meetings(const struct rest_request *request, struct rest_response *response);
+void rest_token(const struct rest_request *request, struct rest_response *response);
+
+/*
+ * rest_connector_status - the status entries (docs/api.md, "Connector status") of the
+ * configured instances and scorers named `only` (NULL: all). NULL with the response set
+ * (503/500) when the database could not answer. NEW reference.
+ */
+json_t *rest_connector_status(const struct rest_request *request, struct rest_response *response,
+                              const char *only);
+
+/*
+ * rest_connector_attention - what needs attention on one status entry (enabled instances
+ * only): [{code, message}], codes not_running, needs_consent, token_failed,
+ * consent_expiring, circuit_open, dead_deliveries, poll_failing, poll_lag. `now_ms` is the wall clock (Unix ms). NEW
+ * reference.
+ */
+json_t *rest_connector_attention(const json_t *entry, int64_t now_ms);
 void rest_deliveries_list(const struct rest_request *request, struct rest_response *response);
 void rest_delivery_replay(const struct rest_request *request, struct rest_response *response,
                           const char *id);

@@ -1,4 +1,4 @@
-/* rest_leads.c - GET /v1/leads and GET /v1/leads/{id}. */
+/* rest_leads.c - GET /v1/leads, GET /v1/leads/{id} and GET /v1/leads/{id}/timeline. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +24,8 @@ static const char sql_list[] =
     "AND e.source = $4::text OFFSET 0)) "
     "AND ($5::timestamptz IS NULL OR l.updated_at >= $5::timestamptz) "
     "AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM lead_scores s WHERE s.lead_id = l.id "
-    "AND s.scorer = $6::text AND s.score >= coalesce($7::double precision, 0) OFFSET 0)) "
+    "AND s.scorer = $6::text AND s.score >= coalesce($7::double precision, 0) "
+    "AND ($9::text IS NULL OR s.band = $9::text) OFFSET 0)) "
     "ORDER BY l.id LIMIT $8::int) x";
 
 static const char sql_get[] =
@@ -53,11 +54,58 @@ static const char sql_get[] =
     "WHERE a.lead_id = l.id) ORDER BY mm.starts_at DESC NULLS LAST, mm.id DESC LIMIT 20) m)) "
     "FROM leads l WHERE l.id = $1::bigint";
 
+/*
+ * A lead's timeline, newest first: its events walked backwards on events_lead_idx, each
+ * with the type-specific `data` (never `raw`) and, for a meeting's events, the meeting as
+ * it stands now. `before` is the id of the last event of the previous page; events never
+ * change their occurred_at, so the id names the position. NULL (404) when no such lead.
+ */
+static const char sql_timeline[] =
+    "SELECT CASE WHEN EXISTS (SELECT 1 FROM leads WHERE id = $1::bigint) THEN "
+    "(SELECT coalesce(json_agg(json_build_object('id', e.id, 'type', e.type, 'source', e.source, "
+    "'source_id', e.source_id, 'occurred_at', e.occurred_at, 'data', e.payload -> 'data', "
+    "'meeting', (SELECT json_build_object('id', m.id, 'title', m.title, 'starts_at', m.starts_at, "
+    "'status', m.status) FROM meetings m WHERE m.source = e.source "
+    "AND m.external_id = e.payload -> 'meeting' ->> 'external_id')) "
+    "ORDER BY e.occurred_at DESC, e.id DESC), '[]'::json) "
+    "FROM (SELECT * FROM events ee WHERE ee.lead_id = $1::bigint AND ($2::bigint IS NULL OR "
+    "(ee.occurred_at, ee.id) < (SELECT b.occurred_at, b.id FROM events b WHERE b.id = $2::bigint "
+    "AND b.lead_id = $1::bigint)) ORDER BY ee.occurred_at DESC, ee.id DESC LIMIT $3::int) e) END";
+
+void rest_lead_timeline(const struct rest_request *request, struct rest_response *response,
+                        const char *id)
+{
+    static const char *const allowed[] = {"limit", "before", NULL};
+    int limit = 0;
+    char before[24], limit_text[16];
+    if (!rest_params_only(request, response, allowed) ||
+        !rest_param_limit(request, response, &limit) ||
+        !rest_param_id(request, response, "before", before)) {
+        return;
+    }
+    if (!rest_id_valid(id)) {
+        rest_error(response, 404, "not_found", NULL, "no lead %.32s", id);
+        return;
+    }
+    snprintf(limit_text, sizeof(limit_text), "%d", limit);
+    const char *params[] = {id, before, limit_text};
+    json_t *rows =
+        rest_query_json(request->daemon, response, "rest_lead_timeline", sql_timeline, 3, params);
+    if (rows == NULL) {
+        return;
+    }
+    if (json_is_null(rows)) {
+        json_decref(rows);
+        rest_error(response, 404, "not_found", NULL, "no lead %s", id);
+        return;
+    }
+    rest_page(response, rows, limit, "id");
+}
+
 void rest_leads_list(const struct rest_request *request, struct rest_response *response)
 {
-    static const char *const allowed[] = {"limit",   "after",         "email",
-                                          "company", "source",        "min_score",
-                                          "scorer",  "updated_since", NULL};
+    static const char *const allowed[] = {"limit",     "after", "email",  "company",       "source",
+                                          "min_score", "band",  "scorer", "updated_since", NULL};
     int limit = 0;
     char after[24], since[32], min_score[32], limit_text[16];
     if (!rest_params_only(request, response, allowed) ||
@@ -68,10 +116,11 @@ void rest_leads_list(const struct rest_request *request, struct rest_response *r
         return;
     }
     if (min_score[0] != '\0' && rest_param(request, "scorer") == NULL) {
-        json_t *details = json_pack("{s:s}", "parameter", "min_score");
-        rest_error(response, 400, "bad_parameter", details,
-                   "min_score: give the scorer it applies to with scorer=NAME");
-        json_decref(details);
+        rest_bad_parameter(response, "min_score", "give the scorer it applies to with scorer=NAME");
+        return;
+    }
+    if (rest_param(request, "band") != NULL && rest_param(request, "scorer") == NULL) {
+        rest_bad_parameter(response, "band", "give the scorer it applies to with scorer=NAME");
         return;
     }
     snprintf(limit_text, sizeof(limit_text), "%d", limit);
@@ -82,8 +131,9 @@ void rest_leads_list(const struct rest_request *request, struct rest_response *r
                             since,
                             rest_param(request, "scorer"),
                             min_score,
-                            limit_text};
-    json_t *rows = rest_query_json(request->daemon, response, "rest_leads", sql_list, 8, params);
+                            limit_text,
+                            rest_param(request, "band")};
+    json_t *rows = rest_query_json(request->daemon, response, "rest_leads", sql_list, 9, params);
     if (rows != NULL) {
         rest_page(response, rows, limit, "id");
     }

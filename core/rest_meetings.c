@@ -56,10 +56,8 @@ void rest_meetings_list(const struct rest_request *request, struct rest_response
         known = strcmp(status, statuses[i]) == 0;
     }
     if (!known) {
-        json_t *details = json_pack("{s:s}", "parameter", "status");
-        rest_error(response, 400, "bad_parameter", details,
-                   "status: expected scheduled, rescheduled, canceled, held or no_show");
-        json_decref(details);
+        rest_bad_parameter(response, "status",
+                           "expected scheduled, rescheduled, canceled, held or no_show");
         return;
     }
     snprintf(limit_text, sizeof(limit_text), "%d", limit);

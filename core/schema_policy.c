@@ -9,13 +9,14 @@
 
 /*
  * The oldest schema this release runs on. It writes events.payment_key (0010),
- * lead_addresses (0011), delivery holds (0012) and meeting outcomes (0013), so nothing
- * older; all four expand, so migrate never holds them back and this release applies them
+ * lead_addresses (0011), delivery holds (0012) and meeting outcomes (0013), and its
+ * reports read lead_milestones and the connector health columns (0014), so nothing
+ * older; all five expand, so migrate never holds them back and this release applies them
  * before it runs. Raise it only in a release whose predecessor already carried the
  * migration, or for expanding ones: otherwise a contracting migration held back for older
  * replicas would stop it starting.
  */
-#define SCHEMA_OLDEST 13
+#define SCHEMA_OLDEST 14
 
 /*
  * runs_from of the migrations that predate "-- leadhub: runs_from" headers (their files

@@ -1,9 +1,11 @@
 /* util.c - helpers shared by the core. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -506,4 +508,20 @@ char *util_read_file(const char *path, size_t limit, size_t *len_out)
         *len_out = sb.len;
     }
     return strbuf_take(&sb);
+}
+
+char *util_exe_dir(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0) {
+        return NULL;
+    }
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash == NULL) {
+        return NULL;
+    }
+    *slash = '\0';
+    return strdup(exe);
 }

@@ -104,4 +104,10 @@ void util_utf8_sanitize(char *text);
  */
 char *util_read_file(const char *path, size_t limit, size_t *len_out);
 
+/*
+ * util_exe_dir - the directory of the running executable (/proc/self/exe), for defaults
+ * found relative to where leadhubd is installed. malloc'd; NULL when it cannot be read.
+ */
+char *util_exe_dir(void);
+
 #endif

@@ -467,6 +467,10 @@ def check_runtime(stage, root, work):
             raise CheckError(f"the daemon runs as uid {uids}, not {expected}")
         say(f"the daemon answers /readyz 200 as uid {uids}, PID 1 of its namespace, root "
             "read-only")
+        status, body = http_status(f"http://127.0.0.1:{port}/console/")
+        if status != 200 or "<html" not in body.lower():
+            raise CheckError(f"the image serves no console at /console/ ({status})")
+        say("the console is served at /console/")
         os.kill(pid, signal.SIGTERM)
         code = process.wait(timeout=60)
         if code != 0:

@@ -166,6 +166,11 @@ if [ -z "${LEADHUB_PLUGIN_DIR:-}" ]; then
     export LEADHUB_PLUGIN_DIR=$BUILD/plugins
     own+=(LEADHUB_PLUGIN_DIR)
 fi
+# The console `make run` built (console.dir in config/leadhub.yaml).
+if [ -z "${LEADHUB_CONSOLE_DIR:-}" ]; then
+    export LEADHUB_CONSOLE_DIR=$PWD/console/dist
+    own+=(LEADHUB_CONSOLE_DIR)
+fi
 # Which daemon `leadhubd reload` signals, and the file leadhubd commands read without -c.
 export LEADHUB_PID_FILE=$PID_FILE
 own+=(LEADHUB_PID_FILE)
@@ -179,6 +184,13 @@ echo "run: in another terminal, \`. .run/env\` exports ${own[*]} as here" >&2
 "$BUILD/leadhubd" check-config -c "$CONFIG"
 "$BUILD/leadhubd" migrate -c "$CONFIG"
 echo "run: leadhubd run -c $CONFIG (Ctrl-C stops it; \`make reload\` reloads it)" >&2
+listen=${LEADHUB_LISTEN:-127.0.0.1:8080}
+# shellcheck disable=SC2016 # the name, not its value
+token_hint='your $LEADHUB_API_TOKEN'
+if [[ " ${own[*]} " == *" LEADHUB_API_TOKEN "* ]]; then
+    token_hint="the development token $LEADHUB_API_TOKEN"
+fi
+echo "run: the console: http://${listen/#:/127.0.0.1:}/console/ (sign in with $token_hint)" >&2
 # In the background so that this script stays free to pass signals on: bash runs no
 # trap while it waits for a foreground child.
 "$BUILD/leadhubd" run -c "$CONFIG" --pid-file "$PID_FILE" &

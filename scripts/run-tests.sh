@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test program under $BUILD/tests (unit, plugin and end-to-end suites, all
-# Check) and prints a summary; exits 1 if any failed. Starts a throwaway PostgreSQL for the
+# Check, the console's browser suite among them) and the console's Vitest unit tests, and
+# prints a summary; exits 1 if any failed. Starts a throwaway PostgreSQL for the
 # run unless LEADHUB_TEST_DATABASE_URL names one (tests create and drop their own
 # databases in it). Run it through `make test` / `make asan`.
 set -uo pipefail
@@ -34,6 +35,14 @@ if [ ${#tests[@]} -eq 0 ]; then
 fi
 
 failed=()
+# The console's unit tests (Vitest; its browser suite is test_console_browser). Not under
+# the sanitizers: they test no C.
+if [ "${SANITIZE:-}" != 1 ]; then
+    echo "=== console/vitest"
+    if ! (cd console && npx --no-install vitest run); then
+        failed+=("console/vitest")
+    fi
+fi
 for t in "${tests[@]}"; do
     echo "=== ${t#"$BUILD"/tests/}"
     if ! "$t"; then
@@ -43,7 +52,7 @@ done
 
 echo
 if [ ${#failed[@]} -ne 0 ]; then
-    echo "FAILED: ${#failed[@]} of ${#tests[@]} test programs: ${failed[*]}"
+    echo "FAILED: ${#failed[@]} test programs: ${failed[*]}"
     exit 1
 fi
-echo "OK: all ${#tests[@]} test programs passed"
+echo "OK: all ${#tests[@]} test programs passed${SANITIZE:+ under the sanitizers}"

@@ -30,6 +30,10 @@ int http_request(const char *method, const char *url, const char *const *headers
     struct strbuf response = {0}, header_text = {0};
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "HEAD") == 0) {
+        /* a HEAD answer carries the GET's Content-Length and no body: not one to wait for */
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    }
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);

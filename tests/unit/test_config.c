@@ -113,8 +113,46 @@ START_TEST(test_load_minimal_main_file_fills_every_default)
     ck_assert_int_eq(c->delivery.backoff_base_ms, 1000);
     ck_assert_int_eq(c->delivery.concurrency, 4);
     ck_assert_uint_eq(c->instance_count, 0);
+    /* beside this program, as beside leadhubd once installed */
+    char *bin = util_exe_dir();
+    char *console = util_printf("%s/../share/leadhub/console", bin);
+    ck_assert_str_eq(c->console_dir, console);
+    free(console);
+    free(bin);
     free(conf_d);
     config_free(c);
+    teardown(&f);
+}
+END_TEST
+
+START_TEST(test_load_console_dir_resolves_from_the_main_file_and_refuses_empty)
+{
+    struct fixture f = setup(DB_LINE "console: {dir: ../site}\n");
+    struct config *c = load_ok(f.main);
+    char *site = in_dir(&f, "../site");
+    ck_assert_str_eq(c->console_dir, site);
+    free(site);
+    config_free(c);
+    teardown(&f);
+
+    f = setup(DB_LINE "console: {dir: /srv/console}\n");
+    c = load_ok(f.main);
+    ck_assert_str_eq(c->console_dir, "/srv/console");
+    config_free(c);
+    teardown(&f);
+
+    f = setup(DB_LINE "console: {dir: \"\"}\n");
+    struct diag_list diags = {0};
+    load_fails(f.main, &diags);
+    const struct diag *d = tc_expect(&diags, "empty path");
+    ck_assert_str_eq(d->key, "console.dir");
+    diag_list_free(&diags);
+    teardown(&f);
+
+    f = setup(DB_LINE "console: {directory: /x}\n");
+    load_fails(f.main, &diags);
+    tc_expect(&diags, "unknown key \"directory\"");
+    diag_list_free(&diags);
     teardown(&f);
 }
 END_TEST
@@ -281,7 +319,7 @@ START_TEST(test_load_unknown_main_key_lists_allowed_keys)
     ck_assert_str_eq(d->hint, "did you mean \"listen\"? allowed keys: database_url, listen, "
                               "admin_listen, plugin_path, connectors_dir, log, shutdown_grace, "
                               "http, ingest, api, routes, scoring, delivery, secrets_key, oauth, "
-                              "readiness");
+                              "readiness, console");
     diag_list_free(&diags);
     teardown(&f);
 }
@@ -899,6 +937,7 @@ START_TEST(test_load_oauth_redirect_url_must_be_a_plain_http_url)
 END_TEST
 
 TC_RUN_SUITE("config", test_load_minimal_main_file_fills_every_default,
+             test_load_console_dir_resolves_from_the_main_file_and_refuses_empty,
              test_load_every_main_key_is_read, test_load_json_main_file_accepted,
              test_load_json_main_file_errors_name_the_line,
              test_load_empty_main_file_takes_database_url_from_environment,

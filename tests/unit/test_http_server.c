@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "http_console.h"
 #include "http_server.h"
 #include "metrics.h"
 #include "raw_http.h"
@@ -526,6 +527,27 @@ START_TEST(test_admin_listen_takes_metrics_and_the_api_off_the_public_port)
 }
 END_TEST
 
+START_TEST(test_admin_listen_serves_the_console_beside_the_api)
+{
+    char *site = tu_tmpdir();
+    tu_write_file(site, "index.html", "<!doctype html><title>console</title>");
+    struct http_console *console = http_console_new();
+    char *error = NULL;
+    ck_assert_int_eq(http_console_load(console, site, &error), 1);
+    hub.console = console;
+    int public = http_server_port(server);
+    int admin = http_server_admin_port(server);
+    /* one origin with /v1: where the API is, and nowhere else */
+    ck_assert_int_eq(status_of(admin, "GET /console/ HTTP/1.1\r\nHost: x\r\n\r\n"), 200);
+    ck_assert_int_eq(status_of(public, "GET /console/ HTTP/1.1\r\nHost: x\r\n\r\n"), 404);
+    ck_assert_int_eq(status_of(public, "GET /console HTTP/1.1\r\nHost: x\r\n\r\n"), 404);
+    hub.console = NULL;
+    http_console_free(console);
+    tu_rmrf(site);
+    free(site);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("http_server");
@@ -555,6 +577,7 @@ int main(void)
     tcase_add_checked_fixture(admin, start_admin, stop);
     tcase_set_timeout(admin, 30);
     tcase_add_test(admin, test_admin_listen_takes_metrics_and_the_api_off_the_public_port);
+    tcase_add_test(admin, test_admin_listen_serves_the_console_beside_the_api);
     suite_add_tcase(s, admin);
     return tu_run_suite(s);
 }

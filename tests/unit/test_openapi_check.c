@@ -303,6 +303,11 @@ static const struct {
     {"listDeliveries", "200 400 401 403 405 500 503"},
     {"replayDelivery", "202 400 401 403 404 405 409 413 500 503"},
     {"replayDeliveries", "200 202 400 401 403 405 413 415 500 503"},
+    {"getLeadTimeline", "200 400 401 403 404 405 500 503"},
+    {"getConnectorHealth", "200 400 401 403 404 405 500 503"},
+    {"getFunnelReport", "200 400 401 403 405 500 503"},
+    {"getMeetingsReport", "200 400 401 403 405 500 503"},
+    {"getToken", "200 400 401 405 500 503"},
 };
 
 static int compare_words(const void *a, const void *b)
