@@ -126,8 +126,8 @@ json_t *rest_connector_status(const struct rest_request *request, struct rest_re
 /*
  * rest_connector_attention - what needs attention on one status entry (enabled instances
  * only): [{code, message}], codes not_running, needs_consent, token_failed,
- * consent_expiring, circuit_open, dead_deliveries, poll_failing, poll_lag. `now_ms` is the wall clock (Unix ms). NEW
- * reference.
+ * consent_expiring, circuit_open, dead_deliveries, poll_failing, poll_lag. `now_ms` is the wall
+ * clock (Unix ms). NEW reference.
  */
 json_t *rest_connector_attention(const json_t *entry, int64_t now_ms);
 void rest_deliveries_list(const struct rest_request *request, struct rest_response *response);

@@ -385,9 +385,8 @@ START_TEST(test_linkedin_e2e_notification_stores_the_lead_within_a_second_of_its
     free(log);
 
     /* a response deleted before its poll (404) is dropped: it holds nothing back */
-    ck_assert_int_eq(notify("0dead000-1111-4222-8333-444455556666-1", "CREATED",
-                            FAKE_LINKEDIN_READING_A),
-                     200);
+    ck_assert_int_eq(
+        notify("0dead000-1111-4222-8333-444455556666-1", "CREATED", FAKE_LINKEDIN_READING_A), 200);
     ck_assert(td_wait_until(notifications_drained, NULL, 10000));
 
     /* a redelivery changes nothing; a forged one is refused before anything is recorded */
@@ -605,6 +604,13 @@ START_TEST(test_linkedin_e2e_daily_limit_holds_the_poll_until_midnight_utc_witho
     ck_assert_ptr_nonnull(
         strstr(json_string_value(json_object_get(json_object_get(status, "last_poll"), "error")),
                "daily limit"));
+    /* a hold, not a failure: the attention says so, and no failure is counted */
+    char *attention = json_dumps(json_object_get(status, "attention"), JSON_COMPACT);
+    ck_assert_msg(strstr(attention, "poll_held") != NULL &&
+                      strstr(attention, "poll_failing") == NULL,
+                  "%s", attention);
+    free(attention);
+    ck_assert_int_eq(json_integer_value(json_object_get(status, "consecutive_failures")), 0);
     json_decref(status);
     /* a lead notified during the hold is recorded and waits: nothing asked, nothing dead */
     ck_assert_int_eq(notify(second, "CREATED", FAKE_LINKEDIN_READING_A), 200);
