@@ -11,6 +11,7 @@
  * Needs $LEADHUB_TEST_DATABASE_URL (scripts/run-tests.sh starts a throwaway server).
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -352,6 +353,8 @@ START_TEST(test_linkedin_e2e_notification_stores_the_lead_within_a_second_of_its
         fake_linkedin_request(li, "GET", "/rest/leadFormResponses/" EN_ID, 0);
     ck_assert_msg(seen_at - fetch.at_ms < 1000, "stored %lld ms after the fetch",
                   (long long)(seen_at - fetch.at_ms));
+    fprintf(stderr, "linkedin: notification fetched, stored %lld ms later\n",
+            (long long)(seen_at - fetch.at_ms));
     ck_assert_ptr_nonnull(strstr(fetch.headers, "LinkedIn-Version: 202511"));
     ck_assert_ptr_nonnull(strstr(fetch.headers, "X-Restli-Protocol-Version: 2.0.0"));
     fake_http_request_free(&fetch);
