@@ -285,16 +285,21 @@ endef
 $(foreach f,$(FUZZ_PLUGIN_SRC),$(eval $(call plugin_fuzz_rules,$(f))))
 
 # --- install -----------------------------------------------------------------------------
+# The SDK: leadhub.h, and the connector helpers (leadhub-helpers.h and the headers it
+# includes from include/leadhub/), header only.
+SDK_HELPER_HEADERS := $(wildcard sdk/leadhub/*.h)
+
 # The console is built when npm is there (a build machine without Node.js installs the
 # daemon alone: /console/ then answers 404 and says why in the log).
 install: all
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory console; \
 	 else echo "install: npm not found: the console is not built (make console-deps)" >&2; fi
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/leadhub/plugins \
-	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR)/pkgconfig
+	    $(DESTDIR)$(PREFIX)/include/leadhub $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/bin/leadhubd
 	$(if $(PLUGIN_SOS),install -m 0755 $(PLUGIN_SOS) $(DESTDIR)$(LIBDIR)/leadhub/plugins/)
-	install -m 0644 sdk/leadhub.h $(DESTDIR)$(PREFIX)/include/leadhub.h
+	install -m 0644 sdk/leadhub.h sdk/leadhub-helpers.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 $(SDK_HELPER_HEADERS) $(DESTDIR)$(PREFIX)/include/leadhub/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    sdk/leadhub-sdk.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-sdk.pc
 	@if [ -f $(CONSOLE_DIST) ]; then \
@@ -304,11 +309,12 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/leadhubd $(DESTDIR)$(PREFIX)/include/leadhub.h \
-	    $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-sdk.pc
+	    $(DESTDIR)$(PREFIX)/include/leadhub-helpers.h $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-sdk.pc
+	rm -rf $(DESTDIR)$(PREFIX)/include/leadhub
 	rm -rf $(DESTDIR)$(LIBDIR)/leadhub $(DESTDIR)$(PREFIX)/share/leadhub
 
 # --- quality -----------------------------------------------------------------------------
-FORMAT_FILES := $(wildcard core/*.c core/*.h sdk/*.h plugins/*/*.c plugins/*/*.h \
+FORMAT_FILES := $(wildcard core/*.c core/*.h sdk/*.h sdk/leadhub/*.h plugins/*/*.c plugins/*/*.h \
                   plugins/*/tests/*.c plugins/*/fuzz/*.c tests/*/*.c tests/*/*.h \
                   tests/fixtures/plugins/*.c bench/*.c bench/*.h)
 

@@ -174,6 +174,14 @@ int bench_run_rescore(const char *admin_url, const char *build_dir, const char *
 int bench_run_reports(const char *admin_url, const char *build_dir, bool quick,
                       struct bench_report *report);
 
+/* --- Microsoft Graph (bench_graph.c) --------------------------------------------------- */
+
+/* The `microsoft` connector's backfill against the fake Graph enforcing Outlook's
+ * per-mailbox limits, scaled in time: requests/s served against the rate allowed (floor
+ * 0.9), and none refused. Returns 0, or -1 when it could not run. */
+int bench_run_graph(const char *admin_url, const char *build_dir, const char *secret, bool quick,
+                    struct bench_report *report);
+
 /* --- the report (bench_report.c) ------------------------------------------------------- */
 
 struct bench_report;

@@ -3,7 +3,7 @@
  *
  *   leadhub-bench [--database-url URL] [--build DIR] [--json FILE|-] [--duration S]
  *                 [--deliveries N] [--history N] [--quick]
- *                 [--only ingest|fresh|delivery|footprint|rescore|reports]
+ *                 [--only ingest|fresh|delivery|footprint|rescore|reports|graph]
  *   leadhub-bench load --port P [--connections N] [--batch K] [--duration S]
  *                 [--prefix ID] [--secret S]      (only the load generator, for profiling
  *                                                  a daemon started by hand)
@@ -21,6 +21,9 @@
  *   delivery   N queued deliveries to the `http` sink against a local receiver that
  *              answers 2xx at once, compared with the receiver's own rate.
  *   footprint  RSS idle with every plugin loaded and under load; exec to /readyz 200.
+ *   graph      the `microsoft` connector's backfill against the fake Graph enforcing
+ *              Outlook's per-mailbox limits (scaled in time): requests/s against the rate
+ *              allowed (floor 0.9), none refused (bench_graph.c).
  *   rescore    `leadhubd rescore --all` over fresh leads, the first time (every score
  *              written) and again (none changed), against bare writes of the same scores.
  *   reports    the funnel and meetings reports over 100,000 leads and a million events,
@@ -733,7 +736,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: leadhub-bench [--database-url URL] [--build DIR] [--json FILE|-]\n"
             "                     [--duration SECONDS] [--deliveries N] [--history N] [--quick]\n"
-            "                     [--only ingest|fresh|delivery|footprint|rescore|reports]\n"
+            "                     [--only ingest|fresh|delivery|footprint|rescore|reports|graph]\n"
             "       leadhub-bench load --port P [--connections N] [--batch K]\n"
             "                     [--duration SECONDS] [--prefix ID] [--secret S]\n");
 }
@@ -914,6 +917,9 @@ int main(int argc, char **argv)
     }
     if (wanted(&o, "reports") && broken == 0) {
         broken |= bench_run_reports(o.admin_url, o.build, o.quick, report) != 0;
+    }
+    if (wanted(&o, "graph") && broken == 0) {
+        broken |= bench_run_graph(o.admin_url, o.build, SECRET, o.quick, report) != 0;
     }
     load_average(report, "load_after");
     int failed = bench_report_close(report);

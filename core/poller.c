@@ -197,6 +197,12 @@ static int64_t next_delay(const struct instance *source, const struct poll_resul
     if (result->status == LH_RETRY_AFTER && result->retry_after_ms >= 0) {
         return result->retry_after_ms;
     }
+    if (result->status == LH_OK && result->retry_after_ms >= 0) {
+        /* a poll that committed what it had and paces itself (a provider's Retry-After
+         * mid-backlog, a request budget spent): come back then, sooner or later than the
+         * interval (set_retry_after() capped it) */
+        return result->retry_after_ms;
+    }
     if (result->status == LH_RETRY) {
         /* transient: retry sooner than a full interval, backing off */
         return util_backoff_ceiling_ms(POLLER_RETRY_BASE_MS, interval, failures);
@@ -370,7 +376,8 @@ static void *poll_thread_main(void *arg)
         }
         failures = result.status == LH_OK ? 0 : failures + 1;
         next_due = util_monotonic_ms() + next_delay(source, &result, failures);
-        notified_not_before = result.status == LH_OK ? 0 : next_due;
+        /* a notification does not bring forward a poll that waits out a provider's delay */
+        notified_not_before = result.status == LH_OK && result.retry_after_ms < 0 ? 0 : next_due;
         poll_result_clear(&result);
     }
     /* Ending the session releases the advisory lock: another replica may take over. */

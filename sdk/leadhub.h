@@ -451,7 +451,9 @@ typedef struct lh_host {
 
     /*
      * set_retry_after - the delay the provider asked for, with LH_RETRY_AFTER; or, with
-     * LH_HOLD, when to look at the delivery again.
+     * LH_HOLD, when to look at the delivery again; or, from a poll returning LH_OK, when
+     * to poll next (pacing: what the poll emitted commits, the next poll comes after that
+     * delay instead of poll_interval, and a notification does not bring it forward).
      *   delay_ms: milliseconds from now; the host caps it at its configured maximum.
      */
     void (*set_retry_after)(lh_ctx_t *ctx, int64_t delay_ms);

@@ -175,9 +175,10 @@ void linkedin_answer_clear(struct linkedin_answer *answer);
  *   body: JSON text to send (POST), or NULL.
  *   Returns (and sets answer->status): LH_OK on 2xx; LH_AUTH on 401 (the host refreshes
  *   and calls once more); LH_CONFIG on 403 (scope or role) and on a sunset version (the
- *   reason says "update linkedin_version"); LH_RETRY_AFTER on 429 (a daily limit: until
- *   midnight UTC); LH_RETRY on 5xx and transport; LH_PERMANENT for other 4xx (404 among
- *   them: http_status says which). The reason is the call's error.
+ *   reason says "update linkedin_version"); LH_RETRY_AFTER on a daily-limit 429, with
+ *   li->daily_limit_hit set and no delay (the poll decides what waits until midnight UTC:
+ *   an account, or the instance); LH_RETRY on 5xx and transport; LH_PERMANENT for other 4xx (404
+ * among them: http_status says which). The reason is the call's error.
  */
 lh_status_t linkedin_call(struct linkedin *li, lh_ctx_t *ctx, const char *method,
                           const char *path_and_query, const char *body,

@@ -9,8 +9,9 @@
  *   403                      LH_CONFIG: a scope the app lacks, or a role the member lacks
  *   426 / version errors     LH_CONFIG: the LinkedIn-Version was sunset ("update
  *                            linkedin_version")
- *   429 "... DAY limit ..."  LH_RETRY_AFTER until after midnight UTC: LinkedIn's limits
- *                            count per day and it sends no Retry-After
+ *   429 "... DAY limit ..."  LH_RETRY_AFTER, li->daily_limit_hit set: LinkedIn counts per
+ *                            day and sends no Retry-After; the poll holds the account, or
+ *                            the instance, until after midnight UTC
  *   429 other, 5xx           LH_RETRY: the host's backoff
  *   other 4xx                LH_PERMANENT (404: the response or form is gone)
  *
@@ -114,9 +115,10 @@ static lh_status_t classify(struct linkedin *li, lh_ctx_t *ctx, const char *path
         answer->daily_limit = daily_limit(answer->body);
         host->counter_add(ctx, METRIC_LIMITED, "kind", answer->daily_limit ? "daily" : "other", 1);
         if (answer->daily_limit) {
+            /* the poll decides what it holds (an account, or the instance: then it sets the
+             * delay); a delay set here would also pace a poll that goes on with the other
+             * accounts and succeeds */
             li->daily_limit_hit = true;
-            int64_t now = host->now_ms(ctx);
-            host->set_retry_after(ctx, linkedin_next_midnight(now) - now);
             host->set_error(ctx,
                             "LinkedIn's daily limit is reached (%s): held until after "
                             "00:00 UTC",

@@ -361,7 +361,12 @@ lh_status_t linkedin_poll(void *state, lh_ctx_t *ctx)
                              "after 00:00 UTC");
         return LH_RETRY_AFTER;
     }
+    li->daily_limit_hit = false;
     lh_status_t status = take_notifications(li, ctx, &counts, false);
+    if (status == LH_RETRY_AFTER && li->daily_limit_hit) {
+        /* the limit is the application's or the member's: every account waits for the day */
+        host->set_retry_after(ctx, linkedin_next_midnight(now) - now);
+    }
     if (status != LH_OK) {
         return status;
     }

@@ -119,7 +119,8 @@ static char *exported_symbols(const char *path)
 START_TEST(test_sdk_install_ships_header_daemon_and_pkg_config_file)
 {
     ck_assert_msg(sdk.install_rc == 0, "make install failed:\n%s", sdk.install_output);
-    const char *files[] = {"bin/leadhubd", "include/leadhub.h", "lib/pkgconfig/leadhub-sdk.pc"};
+    const char *files[] = {"bin/leadhubd", "include/leadhub.h", "include/leadhub-helpers.h",
+                           "include/leadhub/lh_cursor.h", "lib/pkgconfig/leadhub-sdk.pc"};
     for (size_t i = 0; i < UTIL_ARRAY_LEN(files); i++) {
         char *path = tu_path(sdk.prefix, files[i]);
         ck_assert_msg(access(path, R_OK) == 0, "%s was not installed", path);
@@ -138,6 +139,51 @@ START_TEST(test_sdk_install_ships_header_daemon_and_pkg_config_file)
     free(include_flag);
     free(output);
     free(command);
+}
+END_TEST
+
+/* The helpers as an author uses them: the installed header alone, strict ISO C without
+ * _GNU_SOURCE, nothing to link but what pkg-config names. */
+START_TEST(test_sdk_helpers_build_out_of_tree_with_strict_flags)
+{
+    ck_assert_msg(sdk.install_rc == 0, "make install failed:\n%s", sdk.install_output);
+    char *dir = tu_tmpdir();
+    tu_write_file(
+        dir, "probe.c",
+        "#include <stdio.h>\n"
+        "#include <stdlib.h>\n"
+        "#include <leadhub-helpers.h>\n"
+        "int main(void)\n"
+        "{\n"
+        "    char when[LH_TIME_TEXT_SIZE], key[LH_KEY_SIZE];\n"
+        "    lh_url_t url;\n"
+        "    lh_url_init(&url, \"https://crm.example/v1\");\n"
+        "    lh_url_add_path(&url, \"persons\");\n"
+        "    lh_url_add_query(&url, \"since\", \"a b\");\n"
+        "    char *text = lh_url_take(&url);\n"
+        "    if (text == NULL || lh_time_normalize(\"Fri, 27 Nov 2026 10:00:00 +0100\",\n"
+        "                                          NULL, when) != 0 ||\n"
+        "        lh_key_hash_email(\"contact\", \"Ada@Example.com\", key, sizeof(key)) < 0) {\n"
+        "        return 1;\n"
+        "    }\n"
+        "    printf(\"%s %s %s\\n\", text, when, key);\n"
+        "    free(text);\n"
+        "    return 0;\n"
+        "}\n");
+    char *command = util_printf(
+        "cd '%s' && cc -std=c11 -pedantic -Wall -Wextra -Werror -Wshadow -Wconversion "
+        "-Wno-sign-conversion -o probe probe.c "
+        "$(PKG_CONFIG_PATH='%s/lib/pkgconfig' pkg-config --cflags --libs leadhub-sdk) && ./probe",
+        dir, sdk.prefix);
+    char *output = NULL;
+    int rc = tu_run(command, &output);
+    ck_assert_msg(rc == 0, "probe failed (%d):\n%s", rc, output);
+    ck_assert_str_eq(output, "https://crm.example/v1/persons?since=a%20b "
+                             "2026-11-27T09:00:00.000Z contact:b5fc85e55755f9e0d030a10ab4429b6b\n");
+    free(output);
+    free(command);
+    tu_rmrf(dir);
+    free(dir);
 }
 END_TEST
 
@@ -364,6 +410,7 @@ static Suite *sdk_suite(void)
     tcase_add_unchecked_fixture(installed, sdk_setup, sdk_teardown);
     tcase_set_timeout(installed, 600); /* make install may have to build the tree */
     tcase_add_test(installed, test_sdk_install_ships_header_daemon_and_pkg_config_file);
+    tcase_add_test(installed, test_sdk_helpers_build_out_of_tree_with_strict_flags);
     tcase_add_test(installed, test_sdk_example_builds_out_of_tree_and_exports_only_its_entry);
     tcase_add_test(installed, test_installed_leadhubd_lists_the_example_with_kind_version_and_abi);
     tcase_add_test(installed, test_installed_leadhubd_documents_the_example_settings);

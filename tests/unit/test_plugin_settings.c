@@ -49,6 +49,12 @@ static const struct {
      true},
     {"engagement", "{}", true},
     {"composite", "{\"parts\": [{\"scorer\": \"fit\", \"weight\": 1}]}", true},
+    {"microsoft",
+     "{\"tenant\": \"contoso.onmicrosoft.com\", \"client_id\": \"app\", \"client_secret\": "
+     "\"${LHT_SECRET}\", \"auth\": \"app\", \"mailboxes\": [\"maya@contoso.example\"], "
+     "\"notification_url\": \"https://hooks.example/webhooks/outlook\", \"client_state\": "
+     "\"${LHT_SECRET}\"}",
+     true},
 };
 
 /* Hand-written cases, merged into a plugin's base (null removes a key). */
@@ -73,6 +79,17 @@ static const struct {
     {"hubspot", "{\"property_map\": {\"email\": \"mail\"}}"},
     {"hubspot", "{\"pull\": [\"contacts\", \"tickets\"]}"},
     {"hubspot", "{\"score_properties\": {\"fit\": \"Fit Score\"}}"},
+    {"microsoft", "{\"auth\": \"delegated\"}"},
+    {"microsoft",
+     "{\"auth\": \"delegated\", \"mailboxes\": null, \"mailbox\": \"maya@contoso.example\"}"},
+    {"microsoft", "{\"mailboxes\": [\"maya@contoso.example\", \"MAYA@contoso.example\"]}"},
+    {"microsoft", "{\"mailboxes\": [\"not an address\"]}"},
+    {"microsoft", "{\"client_state\": null}"},
+    {"microsoft", "{\"notification_url\": \"ftp://hooks.example/x\"}"},
+    {"microsoft", "{\"tenant\": \"contoso/../x\"}"},
+    {"microsoft", "{\"client_secret\": null}"},
+    {"microsoft", "{\"mail\": false, \"calendar\": false}"},
+    {"microsoft", "{\"internal_domains\": [\"@x\"]}"},
     {"rules", "{\"rules\": [{\"name\": \"r\", \"points\": 1, \"when\": {\"lead.title\": "
               "{\"regex\": \"(vp|head\"}}}]}"},
     {"rules", "{\"rules\": [{\"name\": \"r\", \"points\": 1, \"group\": \"nope\", \"when\": {}}]}"},
