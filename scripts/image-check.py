@@ -203,17 +203,30 @@ def debian_mirror():
     return "http://deb.debian.org/debian"
 
 
-def in_root(root, script, workdir="/", env=None, user=None, log=None):
+# The build machine's CA bundle. A machine whose HTTPS goes through a TLS-inspecting proxy
+# trusts the proxy's CA there; a builder on such a network is given it the same way (a
+# build secret), so RUN steps see it, through NODE_EXTRA_CA_CERTS, on a tmpfs over /run
+# that never becomes part of a stage (npm fetches over HTTPS; apt uses the http mirror).
+BUILD_CA = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def in_root(root, script, workdir="/", env=None, user=None, log=None, build_ca=False):
     """Runs `sh -c script` chrooted in root, with /proc, /dev and /sys of a private mount
-    namespace, its output to `log` (a path) when given; returns the finished process."""
+    namespace, its output to `log` (a path) when given; returns the finished process.
+    build_ca: offer the build machine's CA bundle (BUILD_CA) to the script."""
     environment = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                    "HOME": "/root", "DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"}
+    mounts = f"mount -t proc proc {root}/proc && mount --rbind /dev {root}/dev && " \
+             f"mount --rbind /sys {root}/sys && "
+    if build_ca and os.path.isfile(BUILD_CA):
+        environment["NODE_EXTRA_CA_CERTS"] = "/run/build-ca.crt"
+        mounts += (f"mkdir -p {root}/run && mount -t tmpfs -o size=8m tmpfs {root}/run && "
+                   f"cp {BUILD_CA} {root}/run/build-ca.crt && ")
     environment.update(env or {})
     inner = f"cd {shlex.quote(workdir)} && {script}"
     chroot = ["chroot"] + ([f"--userspec={user}"] if user else []) + [root, "/usr/bin/env", "-i"] + \
         [f"{k}={v}" for k, v in environment.items()] + ["/bin/sh", "-c", inner]
-    setup = (f"mount -t proc proc {root}/proc && mount --rbind /dev {root}/dev && "
-             f"mount --rbind /sys {root}/sys && exec " + " ".join(shlex.quote(a) for a in chroot))
+    setup = mounts + "exec " + " ".join(shlex.quote(a) for a in chroot)
     if log is None:
         return subprocess.run(["unshare", "--mount", "--fork", "--pid", "sh", "-c", setup])
     with open(log, "w", encoding="utf-8") as out:
@@ -334,7 +347,8 @@ def build_stages(stages, work):
                 say(f"[{stage['name']}] RUN {' '.join(command.split())[:80]}")
                 started = time.monotonic()
                 log = os.path.join(work, f"run-{stage['name']}-{where.split(':')[-1]}.log")
-                result = in_root(root, command, workdir, stage["env"], log=log)
+                result = in_root(root, command, workdir, stage["env"], log=log,
+                                 build_ca=True)
                 if result.returncode != 0:
                     with open(log, encoding="utf-8", errors="replace") as f:
                         tail = "".join(f.readlines()[-40:])

@@ -70,9 +70,10 @@ static const lh_config_field_t hubspot_schema[] = {
                             "lead.updated (never written)."),
     LH_FIELD(.name = "score_properties", .type = LH_CONFIG_JSON,
              .description = "Scorer name -> contact property a lead.scored writes its score to."),
-    LH_FIELD(.name = "pull", .type = LH_CONFIG_LIST, .default_value = "[contacts, deals]",
+    LH_FIELD(.name = "pull", .type = LH_CONFIG_LIST, .default_value = "[contacts, deals, meetings]",
              .description = "What poll() fetches: contacts (lead.updated), deals "
-                            "(deal.stage_changed); [] for a sink only."),
+                            "(deal.stage_changed), meetings (meeting.*, with their outcome); [] "
+                            "for a sink only."),
     LH_FIELD(.name = "batch_size", .type = LH_CONFIG_INT,
              .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, .default_value = "100", .min = 1,
              .max = HUBSPOT_BATCH_MAX,
@@ -550,8 +551,11 @@ static lh_status_t init_pull(struct hubspot *hs, lh_ctx_t *ctx, const json_t *se
             hs->pull_contacts = true;
         } else if (what != NULL && strcmp(what, "deals") == 0) {
             hs->pull_deals = true;
+        } else if (what != NULL && strcmp(what, "meetings") == 0) {
+            hs->pull_meetings = true;
         } else {
-            hs->host->config_error(ctx, "pull", NULL, "\"%.64s\" is not contacts or deals",
+            hs->host->config_error(ctx, "pull", NULL,
+                                   "\"%.64s\" is not contacts, deals or meetings",
                                    what != NULL ? what : "?");
             return LH_CONFIG;
         }

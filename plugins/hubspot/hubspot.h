@@ -10,6 +10,8 @@
  *   hubspot_sink_contacts.c contacts batch upsert/update, identities, what the hub wrote
  *   hubspot_sink_meetings.c meeting engagements and their associations
  *   hubspot_changes.c       contacts and deals seen through search or webhooks -> events
+ *   hubspot_meeting_json.c  pure: meeting engagements read from HubSpot, by their outcome
+ *   hubspot_meeting_changes.c  meeting engagements seen through search or webhooks -> events
  *   hubspot_source.c        search polling, paged by modification time
  *   hubspot_webhook.c       X-HubSpot-Signature-v3 and notification batches
  *
@@ -83,6 +85,7 @@ struct hubspot {
     int64_t backfill_ms;
     bool pull_contacts;
     bool pull_deals;
+    bool pull_meetings;
 
     /* mutable state */
     int64_t throttled_until_ms; /* wall clock; HubSpot said 429 */
@@ -93,7 +96,7 @@ struct hubspot {
     char *auth_failed_reason;
     long meeting_association_type; /* 0 until discovered */
     int64_t last_search_ms;        /* wall clock of the last search answer */
-    bool deals_first;              /* the deals' search was not due last poll: they go first */
+    int first_kind;                /* the kind whose search was not due last poll goes first */
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -183,6 +186,14 @@ struct hubspot_deal_change {
 int hubspot_deal_observe(const json_t *deal, const json_t *seen, struct hubspot_deal_change *out);
 void hubspot_deal_change_clear(struct hubspot_deal_change *change);
 
+/* The modification time of a HubSpot object: `property` (lastmodifieddate,
+ * hs_lastmodifieddate), else updatedAt. 0, or -1 when it has neither. */
+int hubspot_object_modified(const json_t *object, const char *property, int64_t *ms_out);
+
+/* A string property's text (hubspot_value_text), NULL when absent, not a string, or over
+ * HUBSPOT_TEXT_MAX bytes. Malloc'd. */
+char *hubspot_property_text(const json_t *properties, const char *name);
+
 /*
  * hubspot_meeting_outcome - hs_meeting_outcome for a meeting event: CANCELED for
  * meeting.canceled or a canceled meeting; COMPLETED, NO_SHOW, RESCHEDULED for the statuses
@@ -221,6 +232,43 @@ void hubspot_error_text(const char *body, size_t len, char *out, size_t size);
 bool hubspot_category_retryable(const char *category);
 
 /* ---------------------------------------------------------------------------------------
+ * hubspot_meeting_json.c - pure: meetings read from HubSpot.
+ * ------------------------------------------------------------------------------------- */
+
+#define HUBSPOT_MARKER_PREFIX "leadhub-ref:" /* in hs_internal_meeting_notes of the hub's own */
+
+/* The meeting status of an hs_meeting_outcome (SCHEDULED scheduled, COMPLETED held,
+ * RESCHEDULED rescheduled, NO_SHOW no_show, CANCELED canceled, in any case); NULL for an
+ * outcome the account made up. */
+const char *hubspot_meeting_status(const char *outcome);
+
+/* What a meeting engagement seen in HubSpot means for leadhub. */
+struct hubspot_meeting_change {
+    char id[HUBSPOT_ID_MAX];
+    int64_t modified_ms;
+    const char *type; /* the event's type, or NULL when nothing leadhub keeps changed */
+    json_t *meeting;  /* NEW: the event's meeting (attendees left to the caller), or NULL */
+    json_t *seen;     /* NEW: the record to keep under "engagement:<id>" */
+    bool own;         /* it carries the hub's marker: an engagement the hub wrote */
+};
+
+/*
+ * hubspot_meeting_observe - compares a meeting engagement (a search or batch-read result)
+ * with what was seen of it, and builds the meeting of a meeting.* event when its title,
+ * times, place or outcome changed (or it was never seen): the type follows its outcome
+ * (meeting.canceled, .held, .no_show, .rescheduled), else meeting.scheduled when new and
+ * meeting.updated otherwise. external_id is the engagement id.
+ *   seen: BORROWED {"m", "p": {...}} or NULL. Returns 0, or -1 when the object has no
+ *   usable id or modification time. On 0 free out with hubspot_meeting_change_clear().
+ */
+int hubspot_meeting_observe(const json_t *object, const json_t *seen,
+                            struct hubspot_meeting_change *out);
+void hubspot_meeting_change_clear(struct hubspot_meeting_change *change);
+
+/* Every property a meeting is read with, as a NEW array of strings. */
+json_t *hubspot_meeting_property_names(void);
+
+/* ---------------------------------------------------------------------------------------
  * hubspot_batch.c - pure reading of batch answers.
  * ------------------------------------------------------------------------------------- */
 
@@ -232,8 +280,16 @@ struct hubspot_batch_item {
     bool failed;
     bool retryable;
     bool unidentified; /* failed because results lacked the key: which one is its is unknown */
+    char existing[HUBSPOT_ID_MAX]; /* failed as a conflict: the object that holds the key */
     char message[HUBSPOT_MESSAGE_MAX + 64];
 };
+
+/*
+ * hubspot_existing_id - the id in HubSpot's conflict message, "Contact already exists.
+ * Existing ID: N" (also "A contact with email X already exists. Existing ID: N"), into out
+ * (HUBSPOT_ID_MAX bytes). False when the message names no existing object.
+ */
+bool hubspot_existing_id(const char *message, char *out);
 
 /*
  * hubspot_batch_results - reads a batch answer (200 or 207) into items[]: each result is
@@ -242,7 +298,8 @@ struct hubspot_batch_item {
  * result); each error of a 207 to the inputs its context or message names. Inputs left
  * without a result, while results without the key remain, fail retryable and
  * `unidentified` (the caller may look them up by key); the others fail with the errors no
- * input claimed (or "HubSpot returned no result for it").
+ * input claimed (or "HubSpot returned no result for it"). An input failed by a conflict
+ * naming the object that already holds its key gets that object's id in `existing`.
  *   body: BORROWED. Returns the number of failed items.
  */
 size_t hubspot_batch_results(const json_t *body, const char *match_property,
@@ -303,6 +360,7 @@ lh_status_t hubspot_deliver_batch(void *state, lh_ctx_t *ctx,
 struct hubspot_contact_input {
     char *key;          /* normalized email, or a contact id with by_id */
     bool by_id;         /* batch/update by id rather than upsert by email */
+    char *email;        /* by_id: the lead's email, upserted by when the id is gone; or NULL */
     json_t *properties; /* merged, later deliveries win */
     char id[HUBSPOT_ID_MAX];
     lh_status_t status;
@@ -338,9 +396,9 @@ void hubspot_batch_note_failure(struct hubspot_batch *batch, lh_status_t status,
                                 const char *reason);
 
 /* Adds (or merges into) the contact input for key; returns its index or -1 (no memory).
- * properties: BORROWED. */
+ * properties: BORROWED. email: by_id, the lead's email to fall back on (copied), or NULL. */
 long hubspot_contact_input_add(struct hubspot_batch *batch, const char *key, bool by_id,
-                               const json_t *properties);
+                               const char *email, const json_t *properties);
 
 /* Sends every contact input, records outcomes, identities and what the hub wrote. */
 void hubspot_contacts_send(struct hubspot_batch *batch);
@@ -363,10 +421,46 @@ lh_status_t hubspot_emit_contacts(struct hubspot *hs, lh_ctx_t *ctx, const json_
 lh_status_t hubspot_emit_deals(struct hubspot *hs, lh_ctx_t *ctx, const json_t *objects,
                                int64_t *max_modified_out);
 
-/* Fetches contacts / deals by id (batch read) and emits what changed. ids: array of
- * strings, BORROWED. */
+/* Fetches contacts / deals / meetings by id (batch read) and emits what changed. ids:
+ * array of strings, BORROWED. */
 lh_status_t hubspot_fetch_contacts(struct hubspot *hs, lh_ctx_t *ctx, const json_t *ids);
 lh_status_t hubspot_fetch_deals(struct hubspot *hs, lh_ctx_t *ctx, const json_t *ids);
+lh_status_t hubspot_fetch_meetings(struct hubspot *hs, lh_ctx_t *ctx, const json_t *ids);
+
+/* hubspot_emit_meetings - meeting engagements fetched from HubSpot into meeting.* events
+ * (hubspot_meeting_changes.c), as hubspot_emit_contacts. */
+lh_status_t hubspot_emit_meetings(struct hubspot *hs, lh_ctx_t *ctx, const json_t *objects,
+                                  int64_t *max_modified_out);
+
+/* Helpers of hubspot_changes.c the other readers share. */
+
+/* A copy of a HubSpot object fit for an event's raw (no U+0000 strings, no non-finite
+ * numbers, nothing deeper than 8 levels). NEW. */
+json_t *hubspot_raw_copy(const json_t *value, int depth);
+
+/* Emits one event (STOLEN); an event the host refuses is skipped and counted (LH_OK).
+ * object/id name it in the log and the hubspot_changes_total{object} counter. */
+lh_status_t hubspot_emit(struct hubspot *hs, lh_ctx_t *ctx, json_t *event, const char *object,
+                         const char *id);
+
+/* A checkpoint value (NEW, NULL when absent); LH_RETRY when it cannot be read. */
+lh_status_t hubspot_state_get(struct hubspot *hs, lh_ctx_t *ctx, const char *key, json_t **out);
+
+/* One batch read of ids[start..start+n) at path: the results of a 200 or 207 (missing
+ * objects counted as not_found) as a NEW array in *results_out. */
+lh_status_t hubspot_batch_read(struct hubspot *hs, lh_ctx_t *ctx, const char *path,
+                               const json_t *properties, const json_t *ids, size_t start, size_t n,
+                               json_t **results_out);
+
+/* id -> [contact ids] for objects of type `object` ("deals", "meetings"; ids: array of
+ * strings) from the v4 associations batch read. NEW object in *out. A refusal (no scope,
+ * say) leaves them without contacts rather than holding the changes back. */
+lh_status_t hubspot_associated_contacts(struct hubspot *hs, lh_ctx_t *ctx, const char *object,
+                                        const json_t *ids, json_t **out);
+
+/* contact id -> normalized email for the contacts (array of ids), read by id. NEW object. */
+lh_status_t hubspot_contact_emails(struct hubspot *hs, lh_ctx_t *ctx, const json_t *contact_ids,
+                                   json_t **out);
 
 lh_status_t hubspot_poll(void *state, lh_ctx_t *ctx);
 

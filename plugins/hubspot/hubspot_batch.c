@@ -116,6 +116,23 @@ static void error_text(const json_t *error, char *out, size_t size)
     }
 }
 
+bool hubspot_existing_id(const char *message, char *out)
+{
+    static const char marker[] = "Existing ID: ";
+    const char *at = message != NULL ? strstr(message, marker) : NULL;
+    if (at == NULL) {
+        return false;
+    }
+    at += sizeof(marker) - 1;
+    size_t digits = strspn(at, "0123456789");
+    if (digits == 0 || digits >= HUBSPOT_ID_MAX - 1) {
+        return false;
+    }
+    memcpy(out, at, digits);
+    out[digits] = '\0';
+    return hubspot_id_valid(out);
+}
+
 size_t hubspot_batch_results(const json_t *body, const char *match_property,
                              struct hubspot_batch_item *items, size_t count)
 {
@@ -125,6 +142,7 @@ size_t hubspot_batch_results(const json_t *body, const char *match_property,
         items[i].failed = false;
         items[i].retryable = false;
         items[i].unidentified = false;
+        items[i].existing[0] = '\0';
         items[i].message[0] = '\0';
     }
     const json_t *results = json_object_get(body, "results");
@@ -187,6 +205,9 @@ size_t hubspot_batch_results(const json_t *body, const char *match_property,
             if ((json_is_object(context) && context_names(context, match_property, items[k].key)) ||
                 (message != NULL && text_names(message, strlen(message), items[k].key))) {
                 item_fail(&items[k], text, retryable);
+                if (message != NULL) {
+                    hubspot_existing_id(message, items[k].existing);
+                }
                 claimed++;
             }
         }

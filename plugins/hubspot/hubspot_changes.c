@@ -28,14 +28,13 @@
 
 #define PATH_CONTACTS_READ "/crm/v3/objects/contacts/batch/read"
 #define PATH_DEALS_READ    "/crm/v3/objects/deals/batch/read"
-#define PATH_DEAL_CONTACTS "/crm/v4/associations/deals/contacts/batch/read"
 #define RAW_DEPTH          8
 
 /*
  * A copy of a HubSpot object fit for an event's raw: strings holding U+0000 (which the
  * database cannot store) and anything nested deeper than RAW_DEPTH are left out. NEW.
  */
-static json_t *raw_copy(const json_t *value, int depth)
+json_t *hubspot_raw_copy(const json_t *value, int depth)
 {
     if (json_is_string(value)) {
         return strlen(json_string_value(value)) == json_string_length(value)
@@ -58,7 +57,7 @@ static json_t *raw_copy(const json_t *value, int depth)
         const json_t *member;
         json_object_foreach((json_t *)value, key, member)
         {
-            json_t *c = raw_copy(member, depth + 1);
+            json_t *c = hubspot_raw_copy(member, depth + 1);
             if (c != NULL) {
                 json_object_set_new(copy, key, c);
             }
@@ -68,7 +67,7 @@ static json_t *raw_copy(const json_t *value, int depth)
         const json_t *member;
         json_array_foreach(value, i, member)
         {
-            json_t *c = raw_copy(member, depth + 1);
+            json_t *c = hubspot_raw_copy(member, depth + 1);
             if (c != NULL) {
                 json_array_append_new(copy, c);
             }
@@ -91,8 +90,8 @@ static json_t *raw_copy(const json_t *value, int depth)
  * test_hubspot_poll_skips_a_contact_whose_event_the_host_refuses_and_emits_the_rest drives
  * it through a host that refuses one contact.
  */
-static lh_status_t emit(struct hubspot *hs, lh_ctx_t *ctx, json_t *event, const char *object,
-                        const char *id)
+lh_status_t hubspot_emit(struct hubspot *hs, lh_ctx_t *ctx, json_t *event, const char *object,
+                         const char *id)
 {
     const lh_host_t *host = hs->host;
     if (event == NULL) {
@@ -112,7 +111,7 @@ static lh_status_t emit(struct hubspot *hs, lh_ctx_t *ctx, json_t *event, const 
 }
 
 /* A checkpoint value, or NULL when absent; LH_RETRY when it cannot be read. */
-static lh_status_t state_get(struct hubspot *hs, lh_ctx_t *ctx, const char *key, json_t **out)
+lh_status_t hubspot_state_get(struct hubspot *hs, lh_ctx_t *ctx, const char *key, json_t **out)
 {
     lh_status_t status = hs->host->checkpoint_get(ctx, key, out);
     return status == LH_PERMANENT ? LH_OK : status;
@@ -135,9 +134,9 @@ lh_status_t hubspot_emit_contacts(struct hubspot *hs, lh_ctx_t *ctx, const json_
         snprintf(seen_key, sizeof(seen_key), "contact:%s", id);
         snprintf(written_key, sizeof(written_key), "contact:%s:written", id);
         json_t *seen = NULL, *written = NULL;
-        lh_status_t status = state_get(hs, ctx, seen_key, &seen);
+        lh_status_t status = hubspot_state_get(hs, ctx, seen_key, &seen);
         if (status == LH_OK) {
-            status = state_get(hs, ctx, written_key, &written);
+            status = hubspot_state_get(hs, ctx, written_key, &written);
         }
         if (status != LH_OK) {
             json_decref(seen);
@@ -168,8 +167,8 @@ lh_status_t hubspot_emit_contacts(struct hubspot *hs, lh_ctx_t *ctx, const json_
             hubspot_format_time(change.modified_ms, occurred);
             json_t *event = json_pack("{s:s, s:s, s:s, s:O, s:o*}", "type", "lead.updated",
                                       "source_id", source_id, "occurred_at", occurred, "lead",
-                                      change.lead, "raw", raw_copy(contact, 0));
-            status = emit(hs, ctx, event, "contact", id);
+                                      change.lead, "raw", hubspot_raw_copy(contact, 0));
+            status = hubspot_emit(hs, ctx, event, "contact", id);
         }
         if (status == LH_OK) {
             status = host->checkpoint_put(ctx, seen_key, json_incref(change.seen));
@@ -183,9 +182,9 @@ lh_status_t hubspot_emit_contacts(struct hubspot *hs, lh_ctx_t *ctx, const json_
 }
 
 /* One batch read by id: results of a 200 or 207 (missing objects are counted). */
-static lh_status_t batch_read(struct hubspot *hs, lh_ctx_t *ctx, const char *path,
-                              const json_t *properties, const json_t *ids, size_t start, size_t n,
-                              json_t **results_out)
+lh_status_t hubspot_batch_read(struct hubspot *hs, lh_ctx_t *ctx, const char *path,
+                               const json_t *properties, const json_t *ids, size_t start, size_t n,
+                               json_t **results_out)
 {
     *results_out = NULL;
     json_t *inputs = json_array();
@@ -225,7 +224,8 @@ lh_status_t hubspot_fetch_contacts(struct hubspot *hs, lh_ctx_t *ctx, const json
     for (size_t start = 0; start < total && status == LH_OK; start += HUBSPOT_BATCH_MAX) {
         size_t n = total - start < HUBSPOT_BATCH_MAX ? total - start : HUBSPOT_BATCH_MAX;
         json_t *results = NULL;
-        status = batch_read(hs, ctx, PATH_CONTACTS_READ, properties, ids, start, n, &results);
+        status =
+            hubspot_batch_read(hs, ctx, PATH_CONTACTS_READ, properties, ids, start, n, &results);
         if (status == LH_OK) {
             int64_t latest = -1;
             status = hubspot_emit_contacts(hs, ctx, results, &latest);
@@ -254,7 +254,7 @@ lh_status_t hubspot_fetch_deals(struct hubspot *hs, lh_ctx_t *ctx, const json_t 
     for (size_t start = 0; start < total && status == LH_OK; start += HUBSPOT_BATCH_MAX) {
         size_t n = total - start < HUBSPOT_BATCH_MAX ? total - start : HUBSPOT_BATCH_MAX;
         json_t *results = NULL;
-        status = batch_read(hs, ctx, PATH_DEALS_READ, properties, ids, start, n, &results);
+        status = hubspot_batch_read(hs, ctx, PATH_DEALS_READ, properties, ids, start, n, &results);
         if (status == LH_OK) {
             int64_t latest = -1;
             status = hubspot_emit_deals(hs, ctx, results, &latest);
@@ -265,14 +265,11 @@ lh_status_t hubspot_fetch_deals(struct hubspot *hs, lh_ctx_t *ctx, const json_t 
     return status;
 }
 
-/*
- * deal id -> [contact ids] for the deals (array of ids) from the v4 associations batch
- * read. NEW object in *out. A refusal (no scope, say) leaves the deals without contacts
- * rather than holding the stage changes back.
- */
-static lh_status_t deal_contacts(struct hubspot *hs, lh_ctx_t *ctx, const json_t *deal_ids,
-                                 json_t **out)
+lh_status_t hubspot_associated_contacts(struct hubspot *hs, lh_ctx_t *ctx, const char *object,
+                                        const json_t *deal_ids, json_t **out)
 {
+    char path[80];
+    snprintf(path, sizeof(path), "/crm/v4/associations/%s/contacts/batch/read", object);
     *out = json_object();
     if (*out == NULL) {
         return LH_RETRY;
@@ -288,14 +285,14 @@ static lh_status_t deal_contacts(struct hubspot *hs, lh_ctx_t *ctx, const json_t
         json_t *body = json_pack("{s:o}", "inputs", inputs);
         struct hubspot_response response;
         lh_status_t status =
-            body != NULL ? hubspot_call(hs, ctx, "POST", PATH_DEAL_CONTACTS, body, &response)
-                         : LH_RETRY;
+            body != NULL ? hubspot_call(hs, ctx, "POST", path, body, &response) : LH_RETRY;
         json_decref(body);
         if (body == NULL) {
             return LH_RETRY;
         }
         if (status == LH_PERMANENT) {
-            hs->host->log(ctx, LH_LOG_WARN, "deal contacts could not be read: %s", response.reason);
+            hs->host->log(ctx, LH_LOG_WARN, "%s' contacts could not be read: %s", object,
+                          response.reason);
         } else if (status != LH_OK) {
             hubspot_response_clear(&response);
             return status;
@@ -331,8 +328,8 @@ static lh_status_t deal_contacts(struct hubspot *hs, lh_ctx_t *ctx, const json_t
 }
 
 /* contact id -> email for the contacts (array of ids), read by id. NEW object. */
-static lh_status_t contact_emails(struct hubspot *hs, lh_ctx_t *ctx, const json_t *contact_ids,
-                                  json_t **out)
+lh_status_t hubspot_contact_emails(struct hubspot *hs, lh_ctx_t *ctx, const json_t *contact_ids,
+                                   json_t **out)
 {
     *out = json_object();
     json_t *properties = json_pack("[s]", "email");
@@ -345,8 +342,8 @@ static lh_status_t contact_emails(struct hubspot *hs, lh_ctx_t *ctx, const json_
     for (size_t start = 0; start < total && status == LH_OK; start += HUBSPOT_BATCH_MAX) {
         size_t n = total - start < HUBSPOT_BATCH_MAX ? total - start : HUBSPOT_BATCH_MAX;
         json_t *results = NULL;
-        status =
-            batch_read(hs, ctx, PATH_CONTACTS_READ, properties, contact_ids, start, n, &results);
+        status = hubspot_batch_read(hs, ctx, PATH_CONTACTS_READ, properties, contact_ids, start, n,
+                                    &results);
         if (status == LH_PERMANENT) {
             status = LH_OK; /* the events go without the lead's email */
         }
@@ -390,7 +387,7 @@ static json_t *deal_event(const struct hubspot_deal_change *change, const json_t
     }
     return json_pack("{s:s, s:s, s:s, s:o*, s:o, s:o*}", "type", "deal.stage_changed", "source_id",
                      source_id, "occurred_at", occurred, "lead", lead, "data", data, "raw",
-                     raw_copy(deal, 0));
+                     hubspot_raw_copy(deal, 0));
 }
 
 lh_status_t hubspot_emit_deals(struct hubspot *hs, lh_ctx_t *ctx, const json_t *objects,
@@ -416,7 +413,7 @@ lh_status_t hubspot_emit_deals(struct hubspot *hs, lh_ctx_t *ctx, const json_t *
             continue;
         }
         snprintf(key, sizeof(key), "deal:%s", id);
-        status = state_get(hs, ctx, key, &seen);
+        status = hubspot_state_get(hs, ctx, key, &seen);
         if (status != LH_OK) {
             goto out;
         }
@@ -432,7 +429,7 @@ lh_status_t hubspot_emit_deals(struct hubspot *hs, lh_ctx_t *ctx, const json_t *
         }
     }
     if (json_array_size(changed_ids) > 0) {
-        status = deal_contacts(hs, ctx, changed_ids, &contacts);
+        status = hubspot_associated_contacts(hs, ctx, "deals", changed_ids, &contacts);
         if (status != LH_OK) {
             goto out;
         }
@@ -444,7 +441,7 @@ lh_status_t hubspot_emit_deals(struct hubspot *hs, lh_ctx_t *ctx, const json_t *
                 json_array_append(first_contacts, json_array_get(ids, 0));
             }
         }
-        status = contact_emails(hs, ctx, first_contacts, &emails);
+        status = hubspot_contact_emails(hs, ctx, first_contacts, &emails);
         if (status != LH_OK) {
             goto out;
         }
@@ -456,7 +453,7 @@ lh_status_t hubspot_emit_deals(struct hubspot *hs, lh_ctx_t *ctx, const json_t *
         if (changes[i].data != NULL) {
             json_t *event = deal_event(&changes[i], json_array_get(objects, i),
                                        json_object_get(contacts, changes[i].id), emails);
-            status = emit(hs, ctx, event, "deal", changes[i].id);
+            status = hubspot_emit(hs, ctx, event, "deal", changes[i].id);
         }
         if (status == LH_OK) {
             char key[48];

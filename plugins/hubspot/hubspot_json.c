@@ -358,7 +358,7 @@ json_t *hubspot_contact_property_names(const struct hubspot_mapping *mapping)
 
 /* The modification time of a HubSpot object: `property` (lastmodifieddate,
  * hs_lastmodifieddate), else updatedAt. */
-static int object_modified(const json_t *object, const char *property, int64_t *ms_out)
+int hubspot_object_modified(const json_t *object, const char *property, int64_t *ms_out)
 {
     const json_t *properties = json_object_get(object, "properties");
     const char *text = json_string_value(json_object_get(properties, property));
@@ -450,7 +450,7 @@ int hubspot_contact_observe(const struct hubspot_mapping *mapping, const json_t 
     memset(out, 0, sizeof(*out));
     if (!json_is_object(contact) ||
         !hubspot_id_from_json(json_object_get(contact, "id"), out->id) ||
-        object_modified(contact, "lastmodifieddate", &out->modified_ms) != 0) {
+        hubspot_object_modified(contact, "lastmodifieddate", &out->modified_ms) != 0) {
         memset(out, 0, sizeof(*out));
         return -1;
     }
@@ -497,7 +497,7 @@ void hubspot_contact_change_clear(struct hubspot_contact_change *change)
 }
 
 /* A property as text fit for an event, or NULL. */
-static char *property_text(const json_t *properties, const char *name)
+char *hubspot_property_text(const json_t *properties, const char *name)
 {
     const json_t *value = json_object_get(properties, name);
     char *text = json_is_string(value) ? hubspot_value_text(value) : NULL;
@@ -539,7 +539,7 @@ int hubspot_deal_observe(const json_t *deal, const json_t *seen, struct hubspot_
 {
     memset(out, 0, sizeof(*out));
     if (!json_is_object(deal) || !hubspot_id_from_json(json_object_get(deal, "id"), out->id) ||
-        object_modified(deal, "hs_lastmodifieddate", &out->modified_ms) != 0) {
+        hubspot_object_modified(deal, "hs_lastmodifieddate", &out->modified_ms) != 0) {
         memset(out, 0, sizeof(*out));
         return -1;
     }
@@ -547,8 +547,8 @@ int hubspot_deal_observe(const json_t *deal, const json_t *seen, struct hubspot_
         seen = NULL;
     }
     const json_t *properties = json_object_get(deal, "properties");
-    char *stage = property_text(properties, "dealstage");
-    char *pipeline = property_text(properties, "pipeline");
+    char *stage = hubspot_property_text(properties, "dealstage");
+    char *pipeline = hubspot_property_text(properties, "pipeline");
     out->seen = json_pack("{s:I, s:s*, s:s*}", "m", (json_int_t)out->modified_ms, "stage", stage,
                           "pipeline", pipeline);
     const char *seen_stage = json_string_value(json_object_get(seen, "stage"));
@@ -558,9 +558,9 @@ int hubspot_deal_observe(const json_t *deal, const json_t *seen, struct hubspot_
         (seen_stage == NULL || strcmp(seen_stage, stage) != 0 ||
          (pipeline != NULL && seen_pipeline != NULL && strcmp(seen_pipeline, pipeline) != 0));
     if (changed && out->seen != NULL) {
-        char *name = property_text(properties, "dealname");
-        char *amount = property_text(properties, "amount");
-        char *owner = property_text(properties, "hubspot_owner_id");
+        char *name = hubspot_property_text(properties, "dealname");
+        char *amount = hubspot_property_text(properties, "amount");
+        char *owner = hubspot_property_text(properties, "hubspot_owner_id");
         json_t *number = amount_number(amount);
         out->data = json_pack("{s:s, s:s*, s:s*, s:s, s:s*, s:s*, s:o*, s:s*}", "deal_id", out->id,
                               "deal_name", name, "pipeline", pipeline, "stage", stage,

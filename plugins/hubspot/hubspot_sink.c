@@ -54,7 +54,7 @@ void hubspot_batch_note_failure(struct hubspot_batch *batch, lh_status_t status,
 }
 
 long hubspot_contact_input_add(struct hubspot_batch *batch, const char *key, bool by_id,
-                               const json_t *properties)
+                               const char *email, const json_t *properties)
 {
     for (size_t k = 0; k < batch->input_count; k++) {
         struct hubspot_contact_input *input = &batch->inputs[k];
@@ -62,15 +62,21 @@ long hubspot_contact_input_add(struct hubspot_batch *batch, const char *key, boo
             if (json_object_update(input->properties, (json_t *)properties) != 0) {
                 return -1;
             }
+            if (input->email == NULL && email != NULL) {
+                input->email = strdup(email);
+            }
             return (long)k;
         }
     }
     struct hubspot_contact_input *input = &batch->inputs[batch->input_count];
     memset(input, 0, sizeof(*input));
     input->key = strdup(key);
+    input->email = email != NULL ? strdup(email) : NULL;
     input->properties = json_deep_copy(properties);
-    if (input->key == NULL || input->properties == NULL) {
+    if (input->key == NULL || input->properties == NULL ||
+        (email != NULL && input->email == NULL)) {
         free(input->key);
+        free(input->email);
         json_decref(input->properties);
         memset(input, 0, sizeof(*input));
         return -1;
@@ -88,6 +94,32 @@ static char *score_text(const json_t *data)
 }
 
 /*
+ * A payment makes the contact a customer, with what the event says of the buyer (name,
+ * company, phone...): a buyer first seen through a payment is not a nameless contact. When
+ * the hub resolved the event to a lead with another address (an accounts department paid
+ * for a known lead), what the event says is the payer's, not the lead's: only the stage is
+ * written, on the lead's own contact. NEW, or NULL when out of memory.
+ */
+static json_t *payment_properties(const struct hubspot_batch *batch, size_t i, const json_t *lead)
+{
+    const lh_delivery_t *delivery = batch->deliveries[i];
+    const json_t *resolved = LH_HAS_FIELD(lh_delivery_t, delivery, lead) ? delivery->lead : NULL;
+    const char *lead_email = json_string_value(json_object_get(resolved, "email"));
+    const char *payer_email = json_string_value(json_object_get(lead, "email"));
+    bool payer_is_lead =
+        !json_is_object(resolved) || payer_email == NULL ||
+        (lead_email != NULL && hubspot_same_value("email", lead_email, payer_email));
+    json_t *properties =
+        payer_is_lead ? hubspot_contact_properties(&batch->hs->mapping, lead) : json_object();
+    if (properties != NULL &&
+        json_object_set_new(properties, "lifecyclestage", json_string("customer")) != 0) {
+        json_decref(properties);
+        return NULL;
+    }
+    return properties;
+}
+
+/*
  * The contact properties delivery i writes (NEW), or NULL with the delivery decided
  * (done without a request, or refused).
  */
@@ -102,7 +134,7 @@ static json_t *event_properties(struct hubspot_batch *batch, size_t i, const cha
         return hubspot_contact_properties(&hs->mapping, lead);
     }
     if (strcmp(type, "payment.succeeded") == 0) {
-        return json_pack("{s:s}", "lifecyclestage", "customer");
+        return payment_properties(batch, i, lead);
     }
     if (strcmp(type, "lead.scored") == 0) {
         const json_t *data = json_object_get(event, "data");
@@ -190,15 +222,19 @@ static void plan_delivery(struct hubspot_batch *batch, size_t i)
     const json_t *target = json_is_object(resolved) ? resolved : lead;
     char *email = hubspot_normalize_email(json_string_value(json_object_get(target, "email")));
     char id[HUBSPOT_ID_MAX] = "";
-    if (email == NULL && self != NULL && !contact_id(resolved, lead, self, id)) {
+    if (self == NULL || !contact_id(resolved, lead, self, id)) {
         id[0] = '\0';
     }
     long input = -1;
-    if (email != NULL) {
+    if (id[0] != '\0') {
+        /* the contact id is the lead's identity: written by it, whatever address either
+         * side has now (a rep may have changed the contact's; the event's may be a payer's).
+         * The address is left as HubSpot has it. */
+        json_object_del(properties, "email");
+        input = hubspot_contact_input_add(batch, id, true, email, properties);
+    } else if (email != NULL) {
         json_object_set_new(properties, "email", json_string(email));
-        input = hubspot_contact_input_add(batch, email, false, properties);
-    } else if (id[0] != '\0') {
-        input = hubspot_contact_input_add(batch, id, true, properties);
+        input = hubspot_contact_input_add(batch, email, false, NULL, properties);
     } else if (!meeting && lead != NULL) {
         /* a customer whose email is not known yet (or a lead the hub is still waiting for):
          * HubSpot matches contacts by email, so this waits for it */
@@ -221,6 +257,7 @@ static void batch_free(struct hubspot_batch *batch)
 {
     for (size_t k = 0; k < batch->input_count; k++) {
         free(batch->inputs[k].key);
+        free(batch->inputs[k].email);
         free(batch->inputs[k].message);
         json_decref(batch->inputs[k].properties);
     }

@@ -7,8 +7,13 @@
  * HubSpot's category says it is passing, else dead letters with HubSpot's message), the
  * others are done. A 400 refusing a whole request of several inputs is narrowed down:
  * inputs its message names fail and the rest go again; otherwise the request is split in
- * halves until the culprit stands alone, unless both halves fail alike (an error every
- * input shares, such as an unknown property, fails them all without more requests).
+ * halves until each culprit stands alone. An input is dead-lettered by a whole-request
+ * refusal only when it was named or refused alone.
+ *
+ * A 409 "Contact already exists. Existing ID: N" (an input's email is one of contact N's
+ * additional addresses, so HubSpot will not create another contact for it) is resolved to
+ * an update of contact N by id, which becomes the lead's identity; in a request of several
+ * inputs it is first narrowed down to the input it is about.
  *
  * Results are matched to inputs by email, never by position (HubSpot does not promise
  * the inputs' order): when an answer's results lack their emails, the contacts are looked
@@ -132,6 +137,26 @@ static json_t *request_body(const struct hubspot_batch *batch, const size_t *idx
 
 static void send_chunk(struct hubspot_batch *batch, const size_t *idx, size_t n, bool by_id);
 
+/* The contact input k was to update by id is gone from HubSpot (deleted, or merged away):
+ * the lead's contact is the one of its email, upserted instead. */
+static void upsert_instead(struct hubspot_batch *batch, size_t k)
+{
+    struct hubspot_contact_input *input = &batch->inputs[k];
+    batch->hs->host->log(batch->ctx, LH_LOG_INFO,
+                         "contact %s is gone from HubSpot: the lead's contact is upserted by its "
+                         "email",
+                         input->key);
+    if (json_object_set_new(input->properties, "email", json_string(input->email)) != 0) {
+        input_fail(input, LH_RETRY, "out of memory");
+        return;
+    }
+    free(input->key);
+    input->key = input->email;
+    input->email = NULL;
+    input->by_id = false;
+    send_chunk(batch, &k, 1, false);
+}
+
 /*
  * Looks up by email the inputs of an upsert answer that left them unidentified (results
  * without their emails, which HubSpot does not promise in the inputs' order): one batch
@@ -200,9 +225,88 @@ static struct hubspot_batch_item *items_for(const struct hubspot_batch *batch, c
     return items;
 }
 
-/* A whole request of several inputs was refused (400-class): find the culprits. */
+/*
+ * HubSpot would not create a contact for input k's email because contact `existing` holds
+ * that address already (among its additional addresses: "Contact already exists. Existing
+ * ID: N"). That contact is the person: it is updated by id instead, its addresses left as
+ * they are, and becomes the identity of the leads written (so a replay meets no conflict:
+ * the write is done).
+ */
+static void resolve_conflict(struct hubspot_batch *batch, size_t k, const char *existing)
+{
+    struct hubspot *hs = batch->hs;
+    struct hubspot_contact_input *input = &batch->inputs[k];
+    json_t *properties = json_deep_copy(input->properties);
+    json_t *body = NULL;
+    struct hubspot_response response = {0};
+    if (properties == NULL || json_object_del(properties, "email") != 0) {
+        input_fail(input, LH_RETRY, "out of memory");
+        goto out;
+    }
+    hs->host->log(batch->ctx, LH_LOG_INFO,
+                  "HubSpot has this address on contact %s already: that contact is updated",
+                  existing);
+    hs->host->counter_add(batch->ctx, "hubspot_conflicts_resolved_total", NULL, NULL, 1);
+    int64_t updated_ms = -1;
+    if (json_object_size(properties) > 0) {
+        body = json_pack("{s:[{s:s, s:O}]}", "inputs", "id", existing, "properties", properties);
+        lh_status_t status =
+            body != NULL ? hubspot_call(hs, batch->ctx, "POST", PATH_UPDATE, body, &response)
+                         : LH_RETRY;
+        if (status != LH_OK || !json_is_object(response.body)) {
+            status = status == LH_OK ? LH_RETRY : status;
+            hubspot_batch_note_failure(batch, status, response.reason);
+            input_fail(input, status, response.reason);
+            goto out;
+        }
+        struct hubspot_batch_item item = {.key = existing};
+        hubspot_batch_results(response.body, NULL, &item, 1);
+        if (item.failed) {
+            char reason[HUBSPOT_MESSAGE_MAX + 160];
+            snprintf(reason, sizeof(reason),
+                     "HubSpot refused contact %s, which holds this address: %s", existing,
+                     item.message);
+            input_fail(input, item.retryable ? LH_RETRY : LH_PERMANENT, reason);
+            goto out;
+        }
+        updated_ms = item.updated_ms;
+    }
+    /* what was written (and is remembered against echoes) is all but the address */
+    json_decref(input->properties);
+    input->properties = properties;
+    properties = NULL;
+    snprintf(input->id, sizeof(input->id), "%s", existing);
+    record_success(batch, k, updated_ms);
+out:
+    hubspot_response_clear(&response);
+    json_decref(body);
+    json_decref(properties);
+}
+
+/* True when every input of inputs[idx[0..n)] was written. */
+static bool all_written(const struct hubspot_batch *batch, const size_t *idx, size_t n)
+{
+    for (size_t j = 0; j < n; j++) {
+        if (batch->inputs[idx[j]].status != LH_OK) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * A whole request of several inputs was refused (400-class): find the culprits. An input
+ * is failed by a whole-request refusal only when the message names it or when it was
+ * refused alone: never for the company it kept, however alike the refusals look ([bad,
+ * bad, good, good] with one message for all must still write both good ones).
+ *
+ * Nobody named: halves. When the first half is written, the refusal was the second
+ * half's, so that half is split at once rather than sent whole again (for one input among
+ * n, about 2 log2(n) requests). An error every input shares costs the full halving tree,
+ * 2n - 1 requests with the first: each input has to be refused alone.
+ */
 static void narrow_down(struct hubspot_batch *batch, const size_t *idx, size_t n, bool by_id,
-                        const char *reason)
+                        const char *reason, bool conflict)
 {
     struct hubspot_batch_item *items = items_for(batch, idx, n);
     size_t *rest = calloc(n, sizeof(*rest));
@@ -216,7 +320,9 @@ static void narrow_down(struct hubspot_batch *batch, const size_t *idx, size_t n
     if (named > 0) {
         size_t rest_count = 0;
         for (size_t j = 0; j < n; j++) {
-            if (items[j].failed) {
+            if (items[j].failed && conflict) {
+                send_chunk(batch, &idx[j], 1, by_id); /* alone, its conflict is resolved */
+            } else if (items[j].failed) {
                 input_fail(&batch->inputs[idx[j]], LH_PERMANENT, reason);
             } else {
                 rest[rest_count++] = idx[j];
@@ -227,22 +333,15 @@ static void narrow_down(struct hubspot_batch *batch, const size_t *idx, size_t n
         }
         goto out;
     }
-    /* nobody named: halves. Both failing alike means an error every input shares. */
-    size_t half = n / 2;
-    send_chunk(batch, idx, half, by_id);
-    const struct hubspot_contact_input *first = &batch->inputs[idx[0]];
-    bool first_all_failed = true;
-    for (size_t j = 0; j < half; j++) {
-        first_all_failed &= batch->inputs[idx[j]].status == LH_PERMANENT;
+    const size_t *second = idx + n / 2;
+    size_t second_count = n - n / 2;
+    send_chunk(batch, idx, n / 2, by_id);
+    /* (a conflict resolved in the first half says nothing of the second) */
+    if (!conflict && second_count > 1 && all_written(batch, idx, n / 2)) {
+        narrow_down(batch, second, second_count, by_id, reason, conflict);
+    } else {
+        send_chunk(batch, second, second_count, by_id);
     }
-    if (first_all_failed && half > 1 && first->message != NULL &&
-        strcmp(first->message, reason) == 0) {
-        for (size_t j = half; j < n; j++) {
-            input_fail(&batch->inputs[idx[j]], LH_PERMANENT, reason);
-        }
-        goto out;
-    }
-    send_chunk(batch, idx + half, n - half, by_id);
 out:
     free(items);
     free(rest);
@@ -303,6 +402,15 @@ static void send_chunk(struct hubspot_batch *batch, const size_t *idx, size_t n,
                            "could it be looked up by email: sent again later");
                 continue;
             }
+            if (items[j].failed && items[j].existing[0] != '\0' && !by_id) {
+                resolve_conflict(batch, idx[j], items[j].existing);
+                continue;
+            }
+            if (items[j].failed && by_id && input->email != NULL &&
+                strncmp(items[j].message, "OBJECT_NOT_FOUND", 16) == 0) {
+                upsert_instead(batch, idx[j]);
+                continue;
+            }
             if (items[j].failed) {
                 char reason[HUBSPOT_MESSAGE_MAX + 128];
                 snprintf(reason, sizeof(reason), "HubSpot refused this contact: %s",
@@ -322,8 +430,14 @@ static void send_chunk(struct hubspot_batch *batch, const size_t *idx, size_t n,
         free(items);
         goto out;
     }
+    char existing[HUBSPOT_ID_MAX];
+    if (status == LH_PERMANENT && n == 1 && !by_id && response.status == 409 &&
+        hubspot_existing_id(response.message, existing)) {
+        resolve_conflict(batch, idx[0], existing);
+        goto out;
+    }
     if (status == LH_PERMANENT && n > 1 && response.status >= 400 && response.status < 500) {
-        narrow_down(batch, idx, n, by_id, response.reason);
+        narrow_down(batch, idx, n, by_id, response.reason, response.status == 409);
         goto out;
     }
     hubspot_batch_note_failure(batch, status, response.reason);
@@ -347,9 +461,18 @@ void hubspot_contacts_send(struct hubspot_batch *batch)
         bool by_id = pass == 1;
         size_t n = 0;
         for (size_t k = 0; k < batch->input_count; k++) {
-            if (batch->inputs[k].by_id == by_id) {
-                idx[n++] = k;
+            struct hubspot_contact_input *input = &batch->inputs[k];
+            if (input->by_id != by_id) {
+                continue;
             }
+            if (by_id && json_object_size(input->properties) == 0) {
+                /* nothing to write (a meeting's lead known by its contact): the id is all
+                 * that is needed */
+                snprintf(input->id, sizeof(input->id), "%s", input->key);
+                input->status = LH_OK;
+                continue;
+            }
+            idx[n++] = k;
         }
         for (size_t start = 0; start < n; start += batch->hs->batch_size) {
             size_t chunk = n - start < batch->hs->batch_size ? n - start : batch->hs->batch_size;

@@ -8,6 +8,13 @@
  * instead of creating another, and only associate contacts not yet associated. An
  * engagement deleted in HubSpot (404 on PATCH) is created again.
  *
+ * Creation is idempotent across lost answers. HubSpot takes no idempotency key, so the
+ * engagement carries a marker ("leadhub-ref:" and the checkpoint key, in
+ * hs_internal_meeting_notes), and a creation is recorded in the checkpoint before it is
+ * sent. An attempt that finds a creation recorded without an id first reads the meetings
+ * associated with the meeting's contacts and takes the marked one, if any, instead of
+ * creating another.
+ *
  * Attendees are associated when HubSpot has a contact with their email: the event's lead
  * was upserted in the contacts phase; the other attendees are looked up with one batch
  * read by email for the whole batch. Attendees without a contact (colleagues, usually)
@@ -28,11 +35,15 @@
 
 #include "hubspot.h"
 
-#define PATH_MEETINGS     "/crm/v3/objects/meetings"
-#define PATH_LABELS       "/crm/v4/associations/meetings/contacts/labels"
-#define PATH_ASSOCIATE    "/crm/v4/associations/meetings/contacts/batch/create"
-#define PATH_READ_CONTACT "/crm/v3/objects/contacts/batch/read"
-#define MEETING_KEY_MAX   128
+#define PATH_MEETINGS         "/crm/v3/objects/meetings"
+#define PATH_LABELS           "/crm/v4/associations/meetings/contacts/labels"
+#define PATH_ASSOCIATE        "/crm/v4/associations/meetings/contacts/batch/create"
+#define PATH_READ_CONTACT     "/crm/v3/objects/contacts/batch/read"
+#define PATH_READ_MEETING     "/crm/v3/objects/meetings/batch/read"
+#define PATH_CONTACT_MEETINGS "/crm/v4/associations/contacts/meetings/batch/read"
+#define MEETING_KEY_MAX       128
+#define MARKER_PROPERTY       "hs_internal_meeting_notes"
+#define MARKER_PREFIX         "leadhub-ref:"
 
 static bool is_meeting(const struct hubspot_batch *batch, size_t i)
 {
@@ -228,9 +239,14 @@ static json_t *association_types(long type_id)
 
 /* Creates the engagement; its id into id_out. */
 static lh_status_t create_meeting(struct hubspot_batch *batch, json_t *properties,
-                                  const json_t *contacts, long type_id, char *id_out,
-                                  struct hubspot_response *response)
+                                  const json_t *contacts, long type_id, const char *marker,
+                                  char *id_out, struct hubspot_response *response)
 {
+    if (json_object_set_new(properties, MARKER_PROPERTY, json_string(marker)) != 0) {
+        memset(response, 0, sizeof(*response));
+        snprintf(response->reason, sizeof(response->reason), "out of memory");
+        return LH_RETRY;
+    }
     json_t *associations = json_array();
     size_t j;
     const json_t *contact;
@@ -254,6 +270,139 @@ static lh_status_t create_meeting(struct hubspot_batch *batch, json_t *propertie
                  response->status);
         return LH_PERMANENT;
     }
+    return status;
+}
+
+/* True when text holds marker as a whole (not the start of a longer key). */
+static bool holds_marker(const char *text, const char *marker)
+{
+    size_t len = strlen(marker);
+    for (const char *at = text != NULL ? strstr(text, marker) : NULL; at != NULL;
+         at = strstr(at + 1, marker)) {
+        char next = at[len];
+        if (!isalnum((unsigned char)next) && next != '_' && next != '.' && next != ':' &&
+            next != '-') {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Of the meetings ids[from..from+n), the one whose marker property holds marker, into
+ * id_out (left "" when none does). */
+static lh_status_t find_marked(struct hubspot_batch *batch, const json_t *ids, size_t from,
+                               size_t n, const char *marker, char *id_out)
+{
+    json_t *inputs = json_array();
+    for (size_t j = 0; inputs != NULL && j < n; j++) {
+        if (json_array_append_new(inputs,
+                                  json_pack("{s:O}", "id", json_array_get(ids, from + j))) != 0) {
+            json_decref(inputs);
+            inputs = NULL;
+        }
+    }
+    json_t *body = inputs != NULL
+                       ? json_pack("{s:[s], s:o}", "properties", MARKER_PROPERTY, "inputs", inputs)
+                       : NULL;
+    struct hubspot_response response = {0};
+    lh_status_t status = body != NULL ? hubspot_call(batch->hs, batch->ctx, "POST",
+                                                     PATH_READ_MEETING, body, &response)
+                                      : LH_RETRY;
+    if (status != LH_OK) {
+        hubspot_batch_note_failure(batch, status, response.reason);
+        goto out;
+    }
+    size_t i;
+    const json_t *result;
+    json_array_foreach(json_object_get(response.body, "results"), i, result)
+    {
+        const char *notes = json_string_value(
+            json_object_get(json_object_get(result, "properties"), MARKER_PROPERTY));
+        if (holds_marker(notes, marker) &&
+            hubspot_id_from_json(json_object_get(result, "id"), id_out)) {
+            break;
+        }
+    }
+out:
+    hubspot_response_clear(&response);
+    json_decref(body);
+    return status;
+}
+
+/*
+ * An earlier creation of this meeting was sent, and its answer never came (a timeout, a
+ * 5xx from HubSpot's edge): the engagement may exist. If it does, it is associated with
+ * the meeting's contacts (associations are made with the creation itself) and carries the
+ * meeting's marker: the contacts' meetings are read (associations are read from the
+ * record, not a search index, so a creation of a moment ago is there) and the marked one
+ * is taken. id_out is left "" when there is none.
+ */
+static lh_status_t find_created(struct hubspot_batch *batch, const json_t *contacts,
+                                const char *marker, char *id_out, char *reason, size_t reason_size)
+{
+    json_t *inputs = json_array();
+    json_t *ids = json_array();
+    json_t *seen = json_object();
+    json_t *body = NULL;
+    struct hubspot_response response = {0};
+    lh_status_t status = LH_RETRY;
+    snprintf(reason, reason_size, "out of memory");
+    size_t i;
+    const json_t *contact;
+    json_array_foreach(contacts, i, contact)
+    {
+        if (inputs != NULL && i < HUBSPOT_BATCH_MAX) {
+            json_array_append_new(inputs, json_pack("{s:O}", "id", contact));
+        }
+    }
+    if (inputs == NULL || ids == NULL || seen == NULL) {
+        goto out;
+    }
+    if (json_array_size(inputs) == 0) {
+        status = LH_OK; /* nothing it could be associated with: it was not created */
+        goto out;
+    }
+    body = json_pack("{s:O}", "inputs", inputs);
+    status = body != NULL ? hubspot_call(batch->hs, batch->ctx, "POST", PATH_CONTACT_MEETINGS, body,
+                                         &response)
+                          : LH_RETRY;
+    if (status != LH_OK) {
+        hubspot_batch_note_failure(batch, status, response.reason);
+        snprintf(reason, reason_size, "%s", response.reason);
+        goto out;
+    }
+    const json_t *result;
+    json_array_foreach(json_object_get(response.body, "results"), i, result)
+    {
+        size_t j;
+        const json_t *to;
+        json_array_foreach(json_object_get(result, "to"), j, to)
+        {
+            char id[HUBSPOT_ID_MAX];
+            if (hubspot_id_from_json(json_object_get(to, "toObjectId"), id) &&
+                json_object_get(seen, id) == NULL) {
+                json_object_set_new(seen, id, json_true());
+                json_array_append_new(ids, json_string(id));
+            }
+        }
+    }
+    size_t total = json_array_size(ids);
+    for (size_t from = 0; from < total && id_out[0] == '\0'; from += HUBSPOT_BATCH_MAX) {
+        size_t n = total - from < HUBSPOT_BATCH_MAX ? total - from : HUBSPOT_BATCH_MAX;
+        status = find_marked(batch, ids, from, n, marker, id_out);
+        if (status != LH_OK) {
+            snprintf(reason, reason_size,
+                     "whether an earlier creation of this meeting reached HubSpot could not be "
+                     "read");
+            goto out;
+        }
+    }
+out:
+    hubspot_response_clear(&response);
+    json_decref(body);
+    json_decref(inputs);
+    json_decref(ids);
+    json_decref(seen);
     return status;
 }
 
@@ -337,7 +486,25 @@ static void deliver_meeting(struct hubspot_batch *batch, size_t i, const json_t 
         goto out;
     }
     const char *action = "updated";
-    if (hubspot_id_from_json(json_object_get(remembered, "id"), id)) {
+    char marker[MEETING_KEY_MAX + sizeof(MARKER_PREFIX)];
+    snprintf(marker, sizeof(marker), MARKER_PREFIX "%s", key);
+    if (!hubspot_id_from_json(json_object_get(remembered, "id"), id) &&
+        json_object_get(remembered, "creating") != NULL) {
+        char reason[HUBSPOT_MESSAGE_MAX + 320];
+        lh_status_t status = find_created(batch, contacts, marker, id, reason, sizeof(reason));
+        if (status != LH_OK) {
+            hubspot_batch_decide(batch, i, status, reason);
+            goto out;
+        }
+        if (id[0] != '\0') {
+            host->log(batch->ctx, LH_LOG_INFO,
+                      "meeting engagement %s was created by an earlier attempt whose answer "
+                      "was lost: it is updated, not created again",
+                      id);
+            host->counter_add(batch->ctx, "hubspot_meetings_total", "action", "found", 1);
+        }
+    }
+    if (id[0] != '\0') {
         char path[64];
         snprintf(path, sizeof(path), PATH_MEETINGS "/%s", id);
         json_t *body = json_pack("{s:O}", "properties", properties);
@@ -379,7 +546,20 @@ static void deliver_meeting(struct hubspot_batch *batch, size_t i, const json_t 
     }
     if (id[0] == '\0') {
         action = "created";
-        lh_status_t status = create_meeting(batch, properties, contacts, type_id, id, &response);
+        /* kept before the request: when its answer is lost, the next attempt looks for
+         * the engagement before creating another */
+        json_t *creating = json_pack("{s:I}", "creating", (json_int_t)host->now_ms(batch->ctx));
+        lh_status_t put = creating != NULL
+                              ? host->checkpoint_put(batch->ctx, key, creating) /* STOLEN */
+                              : LH_RETRY;
+        if (put != LH_OK) {
+            hubspot_batch_decide(batch, i, LH_RETRY,
+                                 "the meeting's creation could not be recorded before it was "
+                                 "sent");
+            goto out;
+        }
+        lh_status_t status =
+            create_meeting(batch, properties, contacts, type_id, marker, id, &response);
         if (status != LH_OK) {
             meeting_failed(batch, i, status, &response);
             goto out;
@@ -391,12 +571,12 @@ static void deliver_meeting(struct hubspot_batch *batch, size_t i, const json_t 
         json_pack("{s:s, s:O, s:O*, s:s}", "id", id, "contacts", associated, "starts_at",
                   json_object_get(meeting, "starts_at"), "outcome", outcome);
     if (host->checkpoint_put(batch->ctx, key, value) != LH_OK) {
-        /* the engagement exists; retrying would create a second one. A later event of this
-         * meeting may, though: said loudly. */
+        /* the engagement exists and is marked: a later event of this meeting finds it
+         * through its contacts (a creation recorded, no id), at the cost of two reads */
         host->counter_add(batch->ctx, "hubspot_state_write_failures_total", "key", "meeting", 1);
         host->log(batch->ctx, LH_LOG_WARN,
-                  "meeting engagement %s: its id could not be remembered; a later update of "
-                  "this meeting would create another",
+                  "meeting engagement %s: its id could not be remembered; the next event of "
+                  "this meeting looks it up",
                   id);
     }
     host->counter_add(batch->ctx, "hubspot_meetings_total", "action", action, 1);

@@ -58,6 +58,8 @@ static const struct search_kind contacts_kind = {"contacts", "contact", "lastmod
                                                  "contacts.cursor"};
 static const struct search_kind deals_kind = {"deals", "deal", "hs_lastmodifieddate",
                                               "deals.cursor"};
+static const struct search_kind meetings_kind = {"meetings", "meeting", "hs_lastmodifieddate",
+                                                 "meetings.cursor"};
 
 /* True when search_interval has passed since the last search answer. A poll never waits
  * for it: sleeping would hold the instance, and its webhooks and deliveries behind it. */
@@ -73,8 +75,9 @@ static json_t *search_body(struct hubspot *hs, const struct search_kind *kind, i
 {
     char value[32];
     snprintf(value, sizeof(value), "%lld", (long long)since);
-    json_t *properties = kind == &contacts_kind
-                             ? hubspot_contact_property_names(&hs->mapping)
+    json_t *properties = kind == &contacts_kind ? hubspot_contact_property_names(&hs->mapping)
+                         : kind == &meetings_kind
+                             ? hubspot_meeting_property_names()
                              : json_pack("[s,s,s,s,s,s]", "dealname", "dealstage", "pipeline",
                                          "amount", "hubspot_owner_id", "hs_lastmodifieddate");
     if (properties == NULL) {
@@ -237,8 +240,9 @@ static lh_status_t poll_kind(struct hubspot *hs, lh_ctx_t *ctx, const struct sea
             return status;
         }
         int64_t page_latest = -1; /* ascending: the time of the page's last record */
-        status = kind == &contacts_kind ? hubspot_emit_contacts(hs, ctx, results, &page_latest)
-                                        : hubspot_emit_deals(hs, ctx, results, &page_latest);
+        status = kind == &contacts_kind   ? hubspot_emit_contacts(hs, ctx, results, &page_latest)
+                 : kind == &meetings_kind ? hubspot_emit_meetings(hs, ctx, results, &page_latest)
+                                          : hubspot_emit_deals(hs, ctx, results, &page_latest);
         char next[64];
         next_after(response.body, next, sizeof(next));
         hubspot_response_clear(&response);
@@ -267,7 +271,7 @@ static lh_status_t poll_kind(struct hubspot *hs, lh_ctx_t *ctx, const struct sea
 
 /* Splits taken notifications by kind into ids to read; unknown keys are counted. */
 static void sort_notified(struct hubspot *hs, lh_ctx_t *ctx, const json_t *items, json_t *contacts,
-                          json_t *deals)
+                          json_t *deals, json_t *meetings)
 {
     size_t i;
     const json_t *item;
@@ -275,10 +279,13 @@ static void sort_notified(struct hubspot *hs, lh_ctx_t *ctx, const json_t *items
     {
         const char *key = json_string_value(json_object_get(item, "key"));
         const char *colon = key != NULL ? strchr(key, ':') : NULL;
-        if (colon != NULL && hubspot_id_valid(colon + 1) &&
-            ((colon - key == 7 && strncmp(key, "contact", 7) == 0) ||
-             (colon - key == 4 && strncmp(key, "deal", 4) == 0))) {
-            json_array_append_new(key[0] == 'c' ? contacts : deals, json_string(colon + 1));
+        size_t kind = colon != NULL ? (size_t)(colon - key) : 0;
+        json_t *ids = kind == 7 && strncmp(key, "contact", 7) == 0   ? contacts
+                      : kind == 4 && strncmp(key, "deal", 4) == 0    ? deals
+                      : kind == 7 && strncmp(key, "meeting", 7) == 0 ? meetings
+                                                                     : NULL;
+        if (ids != NULL && hubspot_id_valid(colon + 1)) {
+            json_array_append_new(ids, json_string(colon + 1));
         } else {
             hs->host->counter_add(ctx, HUBSPOT_METRIC_SKIPPED, "reason", "unknown_notification", 1);
         }
@@ -299,11 +306,12 @@ static lh_status_t poll_notified(struct hubspot *hs, lh_ctx_t *ctx)
         size_t taken = json_array_size(items);
         json_t *contacts = json_array();
         json_t *deals = json_array();
-        if (contacts == NULL || deals == NULL) {
+        json_t *meetings = json_array();
+        if (contacts == NULL || deals == NULL || meetings == NULL) {
             status = LH_RETRY;
             host->set_error(ctx, "out of memory");
         } else {
-            sort_notified(hs, ctx, items, contacts, deals);
+            sort_notified(hs, ctx, items, contacts, deals, meetings);
             host->counter_add(ctx, "hubspot_webhook_notifications_total", "outcome", "fetched",
                               (double)taken);
         }
@@ -313,8 +321,12 @@ static lh_status_t poll_notified(struct hubspot *hs, lh_ctx_t *ctx)
         if (status == LH_OK && json_array_size(deals) > 0) {
             status = hubspot_fetch_deals(hs, ctx, deals);
         }
+        if (status == LH_OK && json_array_size(meetings) > 0) {
+            status = hubspot_fetch_meetings(hs, ctx, meetings);
+        }
         json_decref(contacts);
         json_decref(deals);
+        json_decref(meetings);
         json_decref(items);
         if (status != LH_OK || taken < HUBSPOT_NOTIFICATIONS) {
             return status;
@@ -327,6 +339,8 @@ static lh_status_t poll_notified(struct hubspot *hs, lh_ctx_t *ctx)
     return host->poll_soon(ctx);
 }
 
+static const struct search_kind *const all_kinds[3] = {&contacts_kind, &deals_kind, &meetings_kind};
+
 lh_status_t hubspot_poll(void *state, lh_ctx_t *ctx)
 {
     struct hubspot *hs = state;
@@ -334,19 +348,27 @@ lh_status_t hubspot_poll(void *state, lh_ctx_t *ctx)
     if (notified != LH_OK) {
         return notified;
     }
-    const struct search_kind *order[2];
+    /* in their order (contacts, deals, meetings), but starting with the kind left out
+     * last time for want of a due search, so that a backlog of one kind never starves the
+     * others */
+    const struct search_kind *kinds[3];
     size_t count = 0;
-    /* contacts first, unless the deals were left out last time for want of a due search:
-     * then they go first, so that a backlog of one kind never starves the other */
-    bool deals_first = hs->deals_first && hs->pull_contacts && hs->pull_deals;
-    if (hs->pull_contacts && !deals_first) {
-        order[count++] = &contacts_kind;
+    if (hs->pull_contacts) {
+        kinds[count++] = &contacts_kind;
     }
     if (hs->pull_deals) {
-        order[count++] = &deals_kind;
+        kinds[count++] = &deals_kind;
     }
-    if (hs->pull_contacts && deals_first) {
-        order[count++] = &contacts_kind;
+    if (hs->pull_meetings) {
+        kinds[count++] = &meetings_kind;
+    }
+    const struct search_kind *order[3];
+    size_t first = 0;
+    for (size_t i = 0; i < count; i++) {
+        first = kinds[i] == all_kinds[hs->first_kind] ? i : first;
+    }
+    for (size_t i = 0; i < count; i++) {
+        order[i] = kinds[(first + i) % count];
     }
     lh_status_t status = LH_OK;
     bool progress = false, first_searched = false;
@@ -357,7 +379,7 @@ lh_status_t hubspot_poll(void *state, lh_ctx_t *ctx)
         bool kind_progress = false, searched = false;
         status = poll_kind(hs, ctx, order[i], &kind_progress, &searched);
         if ((status == LH_RETRY || status == LH_RETRY_AFTER) && progress) {
-            /* keep the first kind's pages: this one goes on from its cursor next time */
+            /* keep the first kinds' pages: this one goes on from its cursor next time */
             hs->host->log(ctx, LH_LOG_WARN, "%s were not polled this time; %s were",
                           order[i]->object, order[0]->object);
             return LH_OK;
@@ -368,7 +390,10 @@ lh_status_t hubspot_poll(void *state, lh_ctx_t *ctx)
         } else if (status == LH_OK && first_searched && !searched) {
             /* left out for want of a due search: it goes first next time. A poll that
              * searched nothing at all (too soon after the last) keeps the order. */
-            hs->deals_first = order[i] == &deals_kind;
+            for (int k = 0; k < 3; k++) {
+                hs->first_kind = all_kinds[k] == order[i] ? k : hs->first_kind;
+            }
+            break;
         }
     }
     return status;

@@ -12,7 +12,8 @@
  *
  * A notification only says that an object changed, so the webhook fetches nothing (the
  * deferred-work pattern of sdk/leadhub.h): each contact and deal the batch names is
- * recorded once as a pending notification, "contact:<id>" / "deal:<id>" with the latest
+ * recorded once as a pending notification, "contact:<id>" / "deal:<id>" / "meeting:<id>"
+ * (the generic object.* subscriptions of object type 0-47) with the latest
  * occurredAt the batch gives it, in the request's own transaction, and answered at once;
  * the commit asks the replica that polls the instance to poll now, and that poll fetches
  * them (hubspot_source.c). A redelivered notification records the same value: it changes
@@ -196,7 +197,8 @@ static bool notification_object(const json_t *notification, const char *type, ch
     return hubspot_id_from_json(json_object_get(notification, "objectId"), id);
 }
 
-/* "contact", "deal" or NULL for a subscription type this connector does not fetch. */
+/* "contact", "deal", "meeting" (the generic object.* of type 0-47) or NULL for a
+ * subscription type this connector does not fetch. */
 static const char *notification_kind(const json_t *notification, const char *type)
 {
     static const char *const changes[] = {".creation", ".propertyChange", ".restore", ".merge"};
@@ -225,6 +227,9 @@ static const char *notification_kind(const json_t *notification, const char *typ
         }
         if (object_type != NULL && strcmp(object_type, "0-3") == 0) {
             return "deal";
+        }
+        if (object_type != NULL && strcmp(object_type, "0-47") == 0) {
+            return "meeting";
         }
     }
     return NULL;

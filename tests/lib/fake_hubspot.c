@@ -38,7 +38,8 @@ struct failure {
     char *body;
     char *header;
     int times;
-    int skip; /* matching requests to let through first */
+    int skip;       /* matching requests to let through first */
+    bool carry_out; /* the request is carried out first: only its answer is lost */
 };
 
 struct rejection {
@@ -173,6 +174,27 @@ static struct object *contact_by_email(struct fake_hubspot *hs, const char *emai
     return o->deleted ? NULL : o;
 }
 
+/* The contact holding email among its additional addresses (hs_additional_emails,
+ * separated by ';'), or NULL. */
+static struct object *contact_by_additional_email(struct fake_hubspot *hs, const char *email)
+{
+    size_t len = strlen(email);
+    for (size_t i = 0; i < hs->contacts.count; i++) {
+        struct object *o = &hs->contacts.items[i];
+        const char *list =
+            json_string_value(json_object_get(o->properties, "hs_additional_emails"));
+        for (const char *p = list; p != NULL && *p != '\0' && !o->deleted;) {
+            const char *end = strchr(p, ';');
+            size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+            if (n == len && strncasecmp(p, email, len) == 0) {
+                return o;
+            }
+            p = end != NULL ? end + 1 : NULL;
+        }
+    }
+    return NULL;
+}
+
 /* Sets the standard properties HubSpot keeps on every object. */
 static void stamp(struct object *o, const char *modified_property, bool is_new)
 {
@@ -186,14 +208,25 @@ static void stamp(struct object *o, const char *modified_property, bool is_new)
     }
 }
 
+/* The contact is found by its (primary) email, and no longer by one it had before. */
 static void index_email(struct fake_hubspot *hs, struct object *o)
 {
+    json_int_t position = o - hs->contacts.items;
     const char *email = json_string_value(json_object_get(o->properties, "email"));
-    if (email != NULL) {
-        char *key = lower(email);
-        json_object_set_new(hs->email_index, key, json_integer(o - hs->contacts.items));
-        free(key);
+    char *key = email != NULL ? lower(email) : NULL;
+    const char *indexed;
+    json_t *value;
+    void *tmp;
+    json_object_foreach_safe(hs->email_index, tmp, indexed, value)
+    {
+        if (json_integer_value(value) == position && (key == NULL || strcmp(indexed, key) != 0)) {
+            json_object_del(hs->email_index, indexed);
+        }
     }
+    if (key != NULL) {
+        json_object_set_new(hs->email_index, key, json_integer(position));
+    }
+    free(key);
 }
 
 /* {id, properties (all, or those in `wanted`), createdAt, updatedAt, archived}. NEW. */
@@ -243,6 +276,22 @@ static struct answer error_reply(int status, const char *category, const char *m
 {
     return reply(status, json_pack("{s:s, s:s, s:s, s:s}", "status", "error", "message", message,
                                    "correlationId", "0f9a2a9c-fake", "category", category));
+}
+
+/* HubSpot's 409 for a write that would give a second contact an address contact `id`
+ * has (the body of its contacts API since 2023: the old message, plus errors[]). */
+static struct answer conflict_reply(const char *id, const char *email)
+{
+    char *message = util_printf("Contact already exists. Existing ID: %s", id);
+    char *detail =
+        util_printf("A contact with email %s already exists. Existing ID: %s", email, id);
+    json_t *body =
+        json_pack("{s:s, s:[{s:s, s:s}], s:s, s:s, s:s, s:s}", "message", message, "errors",
+                  "message", detail, "in", "email", "status", "error", "correlationId",
+                  "b6881283-fake", "category", "OBJECT_ALREADY_EXISTS", "error", "CONTACT_EXISTS");
+    free(message);
+    free(detail);
+    return reply(409, body);
 }
 
 /* --- OAuth ---------------------------------------------------------------------------- */
@@ -485,6 +534,19 @@ static struct answer contacts_upsert(struct fake_hubspot *hs, const json_t *requ
                 free(message);
                 return a;
             }
+        }
+    }
+    /* Upserts match the primary address alone: an input whose email is another contact's
+     * additional address would create a second contact with it. HubSpot refuses the whole
+     * request, naming the contact that holds it (as its batch create does). */
+    json_array_foreach(inputs, i, input)
+    {
+        const char *email = json_string_value(json_object_get(input, "id"));
+        struct object *holder = email != NULL && contact_by_email(hs, email) == NULL
+                                    ? contact_by_additional_email(hs, email)
+                                    : NULL;
+        if (holder != NULL) {
+            return conflict_reply(holder->id, email);
         }
     }
     json_t *results = json_array();
@@ -786,6 +848,83 @@ static struct answer deal_associations(struct fake_hubspot *hs, const json_t *re
     return reply(json_array_size(errors) > 0 ? 207 : 200, batch_answer(results, errors));
 }
 
+/* The contacts associated with each meeting (v4 batch read, meetings -> contacts): 207
+ * NO_ASSOCIATIONS_FOUND for a meeting without any. */
+static struct answer meeting_contacts(struct fake_hubspot *hs, const json_t *request)
+{
+    json_t *results = json_array();
+    json_t *errors = json_array();
+    size_t i;
+    const json_t *input;
+    json_array_foreach(json_object_get(request, "inputs"), i, input)
+    {
+        const char *id = json_string_value(json_object_get(input, "id"));
+        struct object *o = collection_find(&hs->meetings, id);
+        if (o == NULL || json_array_size(o->contacts) == 0) {
+            json_array_append_new(errors, json_pack("{s:s, s:s, s:s, s:{s:[s?]}}", "status",
+                                                    "error", "category", "NO_ASSOCIATIONS_FOUND",
+                                                    "message", "No contacts are associated",
+                                                    "context", "fromObjectId", id));
+            continue;
+        }
+        json_t *to = json_array();
+        size_t j;
+        const json_t *contact;
+        json_array_foreach(o->contacts, j, contact)
+        {
+            json_array_append_new(
+                to, json_pack("{s:I, s:[{s:s, s:i, s:n}]}", "toObjectId",
+                              (json_int_t)atoll(json_string_value(json_object_get(contact, "id"))),
+                              "associationTypes", "category", "HUBSPOT_DEFINED", "typeId", 200,
+                              "label"));
+        }
+        json_array_append_new(results, json_pack("{s:{s:s}, s:o}", "from", "id", id, "to", to));
+    }
+    return reply(json_array_size(errors) > 0 ? 207 : 200, batch_answer(results, errors));
+}
+
+/* The meetings associated with each contact (v4 batch read, contacts -> meetings): 207
+ * NO_ASSOCIATIONS_FOUND for a contact without any, as for deals. */
+static struct answer contact_meetings(struct fake_hubspot *hs, const json_t *request)
+{
+    json_t *results = json_array();
+    json_t *errors = json_array();
+    size_t i;
+    const json_t *input;
+    json_array_foreach(json_object_get(request, "inputs"), i, input)
+    {
+        const char *id = json_string_value(json_object_get(input, "id"));
+        json_t *to = json_array();
+        for (size_t m = 0; id != NULL && m < hs->meetings.count; m++) {
+            const struct object *o = &hs->meetings.items[m];
+            size_t j;
+            const json_t *contact;
+            json_array_foreach(o->contacts, j, contact)
+            {
+                const char *contact_id = json_string_value(json_object_get(contact, "id"));
+                if (!o->deleted && contact_id != NULL && strcmp(contact_id, id) == 0) {
+                    /* contact -> meeting is the other direction's type id */
+                    json_array_append_new(to, json_pack("{s:I, s:[{s:s, s:i, s:n}]}", "toObjectId",
+                                                        (json_int_t)atoll(o->id),
+                                                        "associationTypes", "category",
+                                                        "HUBSPOT_DEFINED", "typeId", 199, "label"));
+                    break;
+                }
+            }
+        }
+        if (json_array_size(to) == 0) {
+            json_decref(to);
+            json_array_append_new(errors, json_pack("{s:s, s:s, s:s, s:{s:[s?]}}", "status",
+                                                    "error", "category", "NO_ASSOCIATIONS_FOUND",
+                                                    "message", "No meetings are associated",
+                                                    "context", "fromObjectId", id));
+            continue;
+        }
+        json_array_append_new(results, json_pack("{s:{s:s}, s:o}", "from", "id", id, "to", to));
+    }
+    return reply(json_array_size(errors) > 0 ? 207 : 200, batch_answer(results, errors));
+}
+
 /* A rep edits a contact (the mutex held): properties change, lastmodifieddate moves. */
 static void contact_edit(struct fake_hubspot *hs, const char *id, const char *properties_json,
                          int64_t modified_ms)
@@ -804,11 +943,12 @@ static void contact_edit(struct fake_hubspot *hs, const char *id, const char *pr
 /* --- dispatch ------------------------------------------------------------------------- */
 
 static bool scripted_failure(struct fake_hubspot *hs, const char *method, const char *path,
-                             struct answer *a)
+                             bool carried_out, struct answer *a)
 {
     for (size_t i = 0; i < hs->failure_count; i++) {
         struct failure *f = &hs->failures[i];
-        if (f->times > 0 && (f->method == NULL || strcmp(f->method, method) == 0) &&
+        if (f->times > 0 && f->carry_out == carried_out &&
+            (f->method == NULL || strcmp(f->method, method) == 0) &&
             strncmp(path, f->prefix, strlen(f->prefix)) == 0) {
             if (f->skip > 0) {
                 f->skip--;
@@ -824,11 +964,11 @@ static bool scripted_failure(struct fake_hubspot *hs, const char *method, const 
     return false;
 }
 
-static struct answer route(struct fake_hubspot *hs, const char *method, const char *path,
-                           const char *body, const char *authorization)
+static struct answer route_request(struct fake_hubspot *hs, const char *method, const char *path,
+                                   const char *body, const char *authorization)
 {
     struct answer a = {0};
-    if (scripted_failure(hs, method, path, &a)) {
+    if (scripted_failure(hs, method, path, false, &a)) {
         return a;
     }
     if (strcmp(method, "POST") == 0 &&
@@ -877,10 +1017,33 @@ static struct answer route(struct fake_hubspot *hs, const char *method, const ch
         a = associate_meetings(hs, request);
     } else if (post && strcmp(path, "/crm/v4/associations/deals/contacts/batch/read") == 0) {
         a = deal_associations(hs, request);
+    } else if (post && strcmp(path, "/crm/v3/objects/meetings/search") == 0) {
+        a = search(&hs->meetings, "hs_lastmodifieddate", request);
+    } else if (post && strcmp(path, "/crm/v4/associations/meetings/contacts/batch/read") == 0) {
+        a = meeting_contacts(hs, request);
+    } else if (post && strcmp(path, "/crm/v3/objects/meetings/batch/read") == 0) {
+        a = batch_read(hs, &hs->meetings, "hs_lastmodifieddate", "MEETING", request);
+    } else if (post && strcmp(path, "/crm/v4/associations/contacts/meetings/batch/read") == 0) {
+        a = contact_meetings(hs, request);
     } else {
         a = error_reply(404, "OBJECT_NOT_FOUND", "no such endpoint in the fake");
     }
     json_decref(request);
+    return a;
+}
+
+/* A request, and the answer that reaches the client: the one scripted to replace it when
+ * its answer is to be lost (the work done all the same). */
+static struct answer route(struct fake_hubspot *hs, const char *method, const char *path,
+                           const char *body, const char *authorization)
+{
+    struct answer a = route_request(hs, method, path, body, authorization);
+    struct answer lost = {0};
+    if (a.status < 300 && scripted_failure(hs, method, path, true, &lost)) {
+        free(a.body);
+        free(a.header);
+        a = lost;
+    }
     return a;
 }
 
@@ -1269,6 +1432,39 @@ char *fake_hubspot_meeting(struct fake_hubspot *hs, size_t i)
     return text;
 }
 
+char *fake_hubspot_meeting_add(struct fake_hubspot *hs, const char *properties_json,
+                               const char *contact_id, int64_t modified_ms)
+{
+    json_t *properties = json_loads(properties_json, 0, NULL);
+    pthread_mutex_lock(&hs->mutex);
+    struct object *o = collection_add(&hs->meetings, 51830467700LL);
+    o->created_ms = o->modified_ms = now_ms(hs, modified_ms);
+    json_object_update(o->properties, properties);
+    if (contact_id != NULL) {
+        json_array_append_new(o->contacts, json_pack("{s:s, s:i}", "id", contact_id, "type", 200));
+    }
+    stamp(o, "hs_lastmodifieddate", true);
+    char *id = strdup(o->id);
+    pthread_mutex_unlock(&hs->mutex);
+    json_decref(properties);
+    return id;
+}
+
+void fake_hubspot_meeting_update(struct fake_hubspot *hs, const char *id,
+                                 const char *properties_json, int64_t modified_ms)
+{
+    json_t *properties = json_loads(properties_json, 0, NULL);
+    pthread_mutex_lock(&hs->mutex);
+    struct object *o = collection_find(&hs->meetings, id);
+    if (o != NULL) {
+        json_object_update(o->properties, properties);
+        o->modified_ms = now_ms(hs, modified_ms);
+        stamp(o, "hs_lastmodifieddate", false);
+    }
+    pthread_mutex_unlock(&hs->mutex);
+    json_decref(properties);
+}
+
 void fake_hubspot_meeting_delete(struct fake_hubspot *hs, const char *id)
 {
     pthread_mutex_lock(&hs->mutex);
@@ -1307,8 +1503,21 @@ void fake_hubspot_fail_later(struct fake_hubspot *hs, const char *method, const 
             header != NULL ? strdup(header) : NULL,
             times,
             skip,
+            false,
         };
     }
+    pthread_mutex_unlock(&hs->mutex);
+}
+
+void fake_hubspot_lose_answers(struct fake_hubspot *hs, const char *method, const char *path_prefix,
+                               int times)
+{
+    fake_hubspot_fail(hs, method, path_prefix, 504,
+                      "<html><body><h1>504 Gateway Time-out</h1>The server didn't respond in "
+                      "time.</body></html>",
+                      NULL, times);
+    pthread_mutex_lock(&hs->mutex);
+    hs->failures[hs->failure_count - 1].carry_out = true;
     pthread_mutex_unlock(&hs->mutex);
 }
 

@@ -9,13 +9,18 @@
  *   POST /crm/v3/objects/contacts/batch/upsert   idProperty email; 200, or 207 with the
  *                                            rejected inputs' errors; 400 for duplicate
  *                                            ids, more than 100 inputs, or (when asked) a
- *                                            rejected email failing the whole request
+ *                                            rejected email failing the whole request;
+ *                                            409 "Contact already exists. Existing ID: N"
+ *                                            for an email that is contact N's additional
+ *                                            address (hs_additional_emails, ';'-separated)
  *   POST /crm/v3/objects/{contacts,deals}/batch/{read,update}   207 for unknown ids
  *   POST /crm/v3/objects/{contacts,deals}/search   lastmodifieddate / hs_lastmodifieddate
  *                                            GTE filter, ascending sort, `after` offsets,
  *                                            400 past the 10,000-result cap; a contact
  *                                            edited between two pages (when asked)
- *   POST /crm/v3/objects/meetings, PATCH /crm/v3/objects/meetings/{id} (404 when gone)
+ *   POST /crm/v3/objects/meetings, PATCH /crm/v3/objects/meetings/{id} (404 when gone),
+ *   POST /crm/v3/objects/meetings/batch/read, POST /crm/v3/objects/meetings/search
+ *   POST /crm/v4/associations/{contacts/meetings,meetings/contacts}/batch/read
  *   GET  /crm/v4/associations/meetings/contacts/labels
  *   POST /crm/v4/associations/meetings/contacts/batch/create
  *   POST /crm/v4/associations/deals/contacts/batch/read
@@ -120,6 +125,15 @@ size_t fake_hubspot_meeting_count(struct fake_hubspot *hs);
  * malloc'd, or NULL. */
 char *fake_hubspot_meeting(struct fake_hubspot *hs, size_t i);
 
+/* A rep books a meeting in HubSpot: properties (JSON object of strings), associated with
+ * contact_id (may be NULL), modified at modified_ms (0: now). Its id, malloc'd. */
+char *fake_hubspot_meeting_add(struct fake_hubspot *hs, const char *properties_json,
+                               const char *contact_id, int64_t modified_ms);
+
+/* A rep edits a meeting (its outcome, say): properties change, hs_lastmodifieddate moves. */
+void fake_hubspot_meeting_update(struct fake_hubspot *hs, const char *id,
+                                 const char *properties_json, int64_t modified_ms);
+
 /* Deletes the meeting with this id (a rep removed it). */
 void fake_hubspot_meeting_delete(struct fake_hubspot *hs, const char *id);
 
@@ -138,6 +152,12 @@ void fake_hubspot_fail(struct fake_hubspot *hs, const char *method, const char *
 /* The same, once `skip` matching requests have been answered normally. */
 void fake_hubspot_fail_later(struct fake_hubspot *hs, const char *method, const char *path_prefix,
                              int skip, int status, const char *body, const char *header, int times);
+
+/* The next `times` matching requests are carried out, but their answers are lost on the
+ * way back: the client gets a 504 from HubSpot's edge instead (as when HubSpot took the
+ * write and its answer timed out). */
+void fake_hubspot_lose_answers(struct fake_hubspot *hs, const char *method, const char *path_prefix,
+                               int times);
 
 /*
  * fake_hubspot_rate_limit - the next `times` matching requests answer HubSpot's 429: the

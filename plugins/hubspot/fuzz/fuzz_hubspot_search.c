@@ -1,8 +1,9 @@
 /*
  * fuzz_hubspot_search.c - libFuzzer target for what HubSpot answers: search pages and
  * batch answers, run through the normalizers that turn them into events (contacts ->
- * lead.updated, deals -> deal.stage_changed), the batch-answer reader (200 / 207) and the
- * error-text extractor. Built with the plugin's own sources (make fuzz); pure functions.
+ * lead.updated, deals -> deal.stage_changed, meetings -> meeting.*), the batch-answer reader (200 /
+ * 207) and the error-text extractor. Built with the plugin's own sources (make fuzz); pure
+ * functions.
  *
  * The input is an answer body. Properties checked beyond "no crash, no leak":
  *   - a contact's lead carries its id as external_id, text fields leadhub can hold (no
@@ -11,6 +12,8 @@
  *   - a contact whose every value the hub wrote after it was last seen changes nothing
  *     (loop suppression);
  *   - a deal seen again with its own record is no stage change;
+ *   - a meeting engagement never seen is news, with an end never before its start, and
+ *     seen again with its own record is none;
  *   - every batch input ends with an id or a failure, never both, never neither;
  *   - error texts are NUL-terminated within their buffer.
  */
@@ -120,6 +123,34 @@ static void check_deal(const json_t *deal)
     hubspot_deal_change_clear(&change);
 }
 
+/* A meeting's times as leadhub takes them: an end never before the start. */
+static void check_meeting(const json_t *object)
+{
+    struct hubspot_meeting_change change;
+    if (hubspot_meeting_observe(object, NULL, &change) != 0) {
+        return;
+    }
+    if (change.type == NULL || change.meeting == NULL || change.seen == NULL) {
+        abort(); /* never seen: always news */
+    }
+    const char *starts = json_string_value(json_object_get(change.meeting, "starts_at"));
+    const char *ends = json_string_value(json_object_get(change.meeting, "ends_at"));
+    int64_t start_ms = 0, end_ms = 0;
+    if (starts != NULL && ends != NULL &&
+        (hubspot_parse_time(starts, &start_ms) != 0 || hubspot_parse_time(ends, &end_ms) != 0 ||
+         end_ms < start_ms)) {
+        abort();
+    }
+    check_text(json_object_get(change.meeting, "title"));
+    check_text(json_object_get(change.meeting, "location"));
+    struct hubspot_meeting_change again;
+    if (hubspot_meeting_observe(object, change.seen, &again) != 0 || again.type != NULL) {
+        abort();
+    }
+    hubspot_meeting_change_clear(&again);
+    hubspot_meeting_change_clear(&change);
+}
+
 static void check_batch(const json_t *body)
 {
     struct hubspot_batch_item items[4];
@@ -168,6 +199,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     {
         check_contact(object);
         check_deal(object);
+        check_meeting(object);
     }
     if (json_is_object(body)) {
         check_contact(body);

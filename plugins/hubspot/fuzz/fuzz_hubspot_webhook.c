@@ -4,7 +4,8 @@
  * covers. Built with the plugin's own sources (make fuzz); pure functions, no host.
  *
  * The input is the body. Properties checked beyond "no crash, no leak":
- *   - a parse either fails with a reason, or yields records "contact:<id>" / "deal:<id>" of
+ *   - a parse either fails with a reason, or yields records "contact:<id>" / "deal:<id>" /
+ *     "meeting:<id>" of
  *     valid object ids with a non-negative "at", accounting for every notification;
  *   - parsing the same body again gives the same records: a redelivery, which records
  *     them again, must change nothing;
@@ -27,9 +28,10 @@ static bool records_valid(const json_t *records)
     const json_t *value;
     json_object_foreach((json_t *)records, key, value)
     {
-        const char *id = strncmp(key, "contact:", 8) == 0 ? key + 8
-                         : strncmp(key, "deal:", 5) == 0  ? key + 5
-                                                          : NULL;
+        const char *id = strncmp(key, "contact:", 8) == 0   ? key + 8
+                         : strncmp(key, "deal:", 5) == 0    ? key + 5
+                         : strncmp(key, "meeting:", 8) == 0 ? key + 8
+                                                            : NULL;
         const json_t *at = json_object_get(value, "at");
         if (id == NULL || !hubspot_id_valid(id) || !json_is_integer(at) ||
             json_integer_value(at) < 0 || json_object_size(value) != 1) {

@@ -120,6 +120,46 @@ START_TEST(test_hubspot_batch_lone_input_takes_the_lone_result_without_its_email
 }
 END_TEST
 
+START_TEST(test_hubspot_batch_conflict_names_the_contact_that_holds_the_address)
+{
+    char id[HUBSPOT_ID_MAX] = "";
+    ck_assert(hubspot_existing_id("Contact already exists. Existing ID: 2926551", id));
+    ck_assert_str_eq(id, "2926551");
+    ck_assert(hubspot_existing_id(
+        "OBJECT_ALREADY_EXISTS: A contact with email lee@xyz.co.uk already exists. Existing ID: "
+        "37765128953",
+        id));
+    ck_assert_str_eq(id, "37765128953");
+    const char *not_ids[] = {"Contact already exists.",
+                             "Existing ID: ",
+                             "Existing ID: x12",
+                             "Existing ID: 123456789012345678901234",
+                             NULL,
+                             ""};
+    for (size_t i = 0; i < sizeof(not_ids) / sizeof(not_ids[0]); i++) {
+        id[0] = '\0';
+        ck_assert_msg(!hubspot_existing_id(not_ids[i], id), "%s", not_ids[i]);
+        ck_assert_str_eq(id, "");
+    }
+    /* a 207 whose error for one input is a conflict: that input, and only it, is told
+     * which contact holds its address */
+    struct hubspot_batch_item items[2];
+    ck_assert_uint_eq(read_answer("{\"status\":\"COMPLETE\",\"results\":[{\"id\":\"101\","
+                                  "\"properties\":{\"email\":\"grace@navy.example\"}}],"
+                                  "\"numErrors\":1,\"errors\":[{\"status\":\"error\","
+                                  "\"category\":\"CONFLICT\",\"message\":\"Contact already "
+                                  "exists. Existing ID: 555\",\"context\":{\"ids\":"
+                                  "[\"ada@analytical.example\"]}}]}",
+                                  items, 2),
+                      1);
+    ck_assert(items[0].failed);
+    ck_assert_str_eq(items[0].existing, "555");
+    ck_assert_str_eq(items[0].id, "");
+    assert_written(&items[1], "101");
+    ck_assert_str_eq(items[1].existing, "");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hubspot_batch");
@@ -131,6 +171,7 @@ int main(void)
     tcase_add_test(
         tc, test_hubspot_batch_207_error_for_one_input_does_not_hand_the_other_an_anonymous_result);
     tcase_add_test(tc, test_hubspot_batch_lone_input_takes_the_lone_result_without_its_email);
+    tcase_add_test(tc, test_hubspot_batch_conflict_names_the_contact_that_holds_the_address);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -25,14 +25,15 @@
 #include "daemon_harness.h"
 #include "fake_oauth.h"
 #include "fake_hubspot.h"
+#include "hubspot_daemon.h"
 #include "http_client.h"
 #include "testdb.h"
 #include "testutil.h"
 #include "util.h"
 
-#define SECRET         "e2e-inbound-secret"
-#define TOKEN          "pat-na1-e2e-5a7c"
-#define WEBHOOK_SECRET "e2e-hubspot-client-secret"
+#define SECRET         HD_INBOUND_SECRET
+#define TOKEN          HD_TOKEN
+#define WEBHOOK_SECRET HD_WEBHOOK_SECRET
 
 static struct fake_hubspot *fake;
 static struct test_daemon td;
@@ -43,36 +44,9 @@ static int max_attempts = 3; /* delivery.max_attempts of the next daemon */
 static void start_daemon_polling(const char *pull, const char *poll_interval)
 {
     td_init(&td, NULL);
-    td_webhook_instance(&td, "inbound", SECRET);
-    setenv("LHTEST_HUBSPOT_TOKEN", TOKEN, 1);
-    setenv("LHTEST_HUBSPOT_WEBHOOK", WEBHOOK_SECRET, 1);
-    char *base = fake_hubspot_url(fake, "");
-    char *hook = td_url(&td, "/webhooks/crm");
-    char *crm = util_printf("name: crm\nplugin: hubspot\npoll_interval: %s\nsettings:\n"
-                            "  auth: private_app\n  access_token: ${LHTEST_HUBSPOT_TOKEN}\n"
-                            "  api_base: %s\n  search_interval: 0s\n  pull: %s\n"
-                            "  webhook_client_secret: ${LHTEST_HUBSPOT_WEBHOOK}\n"
-                            "  webhook_url: %s\n",
-                            poll_interval, base, pull, hook);
-    free(hook);
-    td_connector(&td, "crm", crm);
-    free(crm);
-    free(base);
-    td.extra_main = util_printf("routes:\n"
-                                "  - name: leads-to-crm\n"
-                                "    from: inbound\n"
-                                "    types: [\"lead.*\", \"meeting.*\"]\n"
-                                "    to: [crm]\n"
-                                "delivery:\n"
-                                "  backoff_base: 20ms\n"
-                                "  backoff_cap: 200ms\n"
-                                "  max_attempts: %d\n",
-                                max_attempts);
-    int rc = td_start(&td);
-    if (rc != 0) {
-        char *log = td_log(&td);
-        ck_abort_msg("daemon did not start (%d):\n%s", rc, log);
-    }
+    struct hubspot_daemon_options options = {
+        .pull = pull, .poll_interval = poll_interval, .max_attempts = max_attempts};
+    hubspot_daemon_start(&td, fake, &options);
     db = testdb_connect(td.db_url);
 }
 
@@ -301,28 +275,7 @@ END_TEST
 /* POSTs body to /webhooks/crm signed with v3 by `secret`; the status, the body in *out. */
 static long post_hubspot(const char *secret, const char *body, char **out)
 {
-    char *url = td_url(&td, "/webhooks/crm");
-    char ts[24];
-    snprintf(ts, sizeof(ts), "%lld", (long long)util_now_ms());
-    char *source = util_printf("POST%s%s%s", url, body, ts);
-    unsigned char digest[32];
-    crypto_hmac_sha256(secret, strlen(secret), source, strlen(source), digest);
-    char signature[48];
-    crypto_base64_encode(digest, sizeof(digest), signature);
-    char *signature_header = util_printf("X-HubSpot-Signature-v3: %s", signature);
-    char *timestamp_header = util_printf("X-HubSpot-Request-Timestamp: %s", ts);
-    const char *headers[] = {"Content-Type: application/json", signature_header, timestamp_header,
-                             NULL};
-    struct http_result result;
-    ck_assert_int_eq(http_request("POST", url, headers, body, strlen(body), &result), 0);
-    long status = result.status;
-    *out = strdup(result.body != NULL ? result.body : "");
-    http_result_free(&result);
-    free(signature_header);
-    free(timestamp_header);
-    free(source);
-    free(url);
-    return status;
+    return hubspot_daemon_post_signed(&td, secret, body, out);
 }
 
 static bool nothing_pending(void *arg)

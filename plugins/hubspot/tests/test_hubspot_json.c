@@ -2,11 +2,12 @@
  * test_hubspot_json.c - the hubspot plugin's pure helpers alone (hubspot_json.c compiled
  * into the test), where the daemon's clock and allocator cannot reach: how long a 429
  * holds the instance, by policy, header and time of day, and answers that are whole or
- * NULL when memory runs out.
+ * NULL when memory runs out; meetings read from HubSpot and what their outcome makes them.
  */
 #include <check.h>
 
-#include "../hubspot_json.c" // NOLINT(bugprone-suspicious-include)
+#include "../hubspot_json.c"         // NOLINT(bugprone-suspicious-include)
+#include "../hubspot_meeting_json.c" // NOLINT(bugprone-suspicious-include)
 #include "testutil.h"
 
 #define HOUR_MS (60LL * 60 * 1000)
@@ -129,6 +130,92 @@ START_TEST(test_hubspot_contact_property_names_are_whole_or_null_when_memory_run
 }
 END_TEST
 
+/* Observes a meeting engagement given as JSON text against `seen`. */
+static void observe(const char *text, const json_t *seen, struct hubspot_meeting_change *out)
+{
+    json_t *object = json_loads(text, 0, NULL);
+    ck_assert_ptr_nonnull(object);
+    ck_assert_int_eq(hubspot_meeting_observe(object, seen, out), 0);
+    json_decref(object);
+}
+
+#define MEETING(outcome, extra)                                                                    \
+    "{\"id\":\"51830467701\",\"properties\":{\"hs_meeting_title\":\"Demo\","                       \
+    "\"hs_meeting_start_time\":\"2026-12-01T15:00:00Z\",\"hs_meeting_end_time\":"                  \
+    "\"2026-12-01T15:30:00Z\",\"hs_timestamp\":\"2026-12-01T15:00:00Z\","                          \
+    "\"hs_meeting_outcome\":\"" outcome "\",\"hs_lastmodifieddate\":"                              \
+    "\"2026-11-27T10:00:00.000Z\"" extra "}}"
+
+START_TEST(test_hubspot_meeting_read_from_hubspot_takes_its_outcome)
+{
+    struct hubspot_meeting_change change;
+    observe(MEETING("SCHEDULED", ""), NULL, &change);
+    ck_assert_str_eq(change.type, "meeting.scheduled");
+    ck_assert_str_eq(change.id, "51830467701");
+    ck_assert(!change.own);
+    json_t *expected = json_pack("{s:s, s:s, s:s, s:s, s:s}", "external_id", "51830467701", "title",
+                                 "Demo", "starts_at", "2026-12-01T15:00:00.000Z", "ends_at",
+                                 "2026-12-01T15:30:00.000Z", "status", "scheduled");
+    ck_assert(json_equal(change.meeting, expected));
+    json_decref(expected);
+    json_t *seen = json_incref(change.seen);
+    hubspot_meeting_change_clear(&change);
+
+    /* seen again, unchanged (another property moved the modification time): nothing */
+    observe(MEETING("SCHEDULED", ""), seen, &change);
+    ck_assert_ptr_null(change.type);
+    ck_assert_ptr_null(change.meeting);
+    hubspot_meeting_change_clear(&change);
+
+    const struct {
+        const char *outcome, *type, *status;
+    } outcomes[] = {
+        {"COMPLETED", "meeting.held", "held"},
+        {"NO_SHOW", "meeting.no_show", "no_show"},
+        {"CANCELED", "meeting.canceled", "canceled"},
+        {"RESCHEDULED", "meeting.rescheduled", "rescheduled"},
+        {"completed", "meeting.held", "held"},
+        {"DEMO_GIVEN", "meeting.updated", NULL}, /* an outcome the account made up */
+    };
+    for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++) {
+        char text[1024];
+        snprintf(text, sizeof(text),
+                 "{\"id\":\"7\",\"properties\":{\"hs_meeting_outcome\":\"%s\","
+                 "\"hs_timestamp\":\"1764601200000\",\"hs_lastmodifieddate\":\"1764601200001\"}}",
+                 outcomes[i].outcome);
+        observe(text, seen, &change);
+        ck_assert_str_eq(change.type, outcomes[i].type);
+        const char *status = json_string_value(json_object_get(change.meeting, "status"));
+        if (outcomes[i].status != NULL) {
+            ck_assert_str_eq(status, outcomes[i].status);
+        } else {
+            ck_assert_ptr_null(status);
+        }
+        /* hs_timestamp stands in for a missing start */
+        ck_assert_str_eq(json_string_value(json_object_get(change.meeting, "starts_at")),
+                         "2025-12-01T15:00:00.000Z");
+        hubspot_meeting_change_clear(&change);
+    }
+    json_decref(seen);
+
+    /* the hub's own engagement is recognised by its marker; an end before the start is
+     * left out (leadhub refuses such a meeting) */
+    observe("{\"id\":\"9\",\"properties\":{\"hs_internal_meeting_notes\":"
+            "\"leadhub-ref:meeting:calendar:7f3a\",\"hs_meeting_start_time\":"
+            "\"2026-12-01T15:00:00Z\",\"hs_meeting_end_time\":\"2026-12-01T14:00:00Z\"},"
+            "\"updatedAt\":\"2026-11-27T10:00:00.000Z\"}",
+            NULL, &change);
+    ck_assert(change.own);
+    ck_assert_ptr_null(json_object_get(change.meeting, "ends_at"));
+    hubspot_meeting_change_clear(&change);
+
+    /* no id or no modification time: unreadable */
+    json_t *bad = json_pack("{s:{s:s}}", "properties", "hs_meeting_title", "x");
+    ck_assert_int_eq(hubspot_meeting_observe(bad, NULL, &change), -1);
+    json_decref(bad);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hubspot_json");
@@ -145,5 +232,8 @@ int main(void)
     tcase_add_test(tc, test_hubspot_an_unbelievable_interval_is_not_waited);
     tcase_add_test(tc, test_hubspot_daily_is_asked_again_within_the_hour);
     suite_add_tcase(s, tc);
+    TCase *meetings = tcase_create("meetings");
+    tcase_add_test(meetings, test_hubspot_meeting_read_from_hubspot_takes_its_outcome);
+    suite_add_tcase(s, meetings);
     return tu_run_suite(s);
 }

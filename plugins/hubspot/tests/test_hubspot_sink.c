@@ -207,19 +207,38 @@ START_TEST(test_hubspot_lead_scored_by_an_unmapped_scorer_is_done_without_a_requ
 }
 END_TEST
 
-START_TEST(test_hubspot_payment_succeeded_makes_the_contact_a_customer)
+START_TEST(test_hubspot_payment_succeeded_makes_the_contact_a_customer_with_the_buyers_details)
 {
     ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
-    json_t *event = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:{s:i, s:s}}", "type",
-                              "payment.succeeded", "source", "stripe", "source_id", "evt_1",
-                              "occurred_at", "2026-11-27T10:42:00.000Z", "lead", "email",
-                              "ada@analytical.example", "data", "amount", 4900, "currency", "eur");
+    /* a buyer first seen through the payment: the contact gets what the event says */
+    json_t *event =
+        json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}, s:{s:i, s:s}}", "type",
+                  "payment.succeeded", "source", "stripe", "source_id", "evt_1", "occurred_at",
+                  "2026-11-27T10:42:00.000Z", "lead", "email", "ada@analytical.example",
+                  "first_name", "Ada", "last_name", "Lovelace", "company", "Analytical Engines",
+                  "phone", "+44 20 7946 0000", "data", "amount", 4900, "currency", "eur");
     ck_assert_int_eq(hh_deliver(&h, event, 0, NULL, NULL), LH_OK);
     json_t *body = upsert_body(0);
     assert_json_eq(body, "{\"inputs\":[{\"idProperty\":\"email\",\"id\":\"ada@analytical.example\","
                          "\"properties\":{\"lifecyclestage\":\"customer\",\"email\":"
-                         "\"ada@analytical.example\"}}]}");
+                         "\"ada@analytical.example\",\"firstname\":\"Ada\",\"lastname\":"
+                         "\"Lovelace\",\"company\":\"Analytical Engines\",\"phone\":"
+                         "\"+44 20 7946 0000\"}}]}");
     json_decref(body);
+    /* paid by the accounts department for a known lead: the lead's contact becomes the
+     * customer, and the payer's name is not written onto it */
+    json_t *lead =
+        json_pack("{s:i, s:s, s:s}", "id", 7, "email", "grace@navy.example", "first_name", "Grace");
+    json_object_set_new(json_object_get(event, "lead"), "email",
+                        json_string("accounts@navy.example"));
+    json_object_set_new(json_object_get(event, "lead"), "first_name", json_string("Payables"));
+    ck_assert_int_eq(hh_deliver_resolved(&h, event, 7, lead, NULL), LH_OK);
+    body = upsert_body(1);
+    assert_json_eq(body, "{\"inputs\":[{\"idProperty\":\"email\",\"id\":\"grace@navy.example\","
+                         "\"properties\":{\"lifecyclestage\":\"customer\",\"email\":"
+                         "\"grace@navy.example\"}}]}");
+    json_decref(body);
+    json_decref(lead);
     json_decref(event);
 }
 END_TEST
@@ -495,15 +514,18 @@ END_TEST
     "Property values were not valid: [{\"isValid\":false,\"message\":\"N/A is not a valid "        \
     "phone number\",\"error\":\"INVALID_PHONE_NUMBER\",\"name\":\"phone\"}]"
 
-/* Delivers leads of `emails` in one batch and checks that emails[bad] alone failed,
- * permanently with HubSpot's message, and every other contact was written and linked. */
-static void assert_only_bad_fails(const char *const *emails, size_t n, size_t bad)
+#define NARROW_MAX 8
+
+/* Delivers leads of `emails` in one batch and checks that the emails whose bit is set in
+ * `bad` failed, permanently with HubSpot's message, and every other contact was written
+ * and linked. */
+static void assert_only_these_fail(const char *const *emails, size_t n, unsigned bad)
 {
-    json_t *events[4];
-    long leads[4];
-    lh_status_t results[4];
-    char *messages[4];
-    ck_assert_uint_le(n, 4);
+    json_t *events[NARROW_MAX];
+    long leads[NARROW_MAX];
+    lh_status_t results[NARROW_MAX];
+    char *messages[NARROW_MAX];
+    ck_assert_uint_le(n, NARROW_MAX);
     for (size_t i = 0; i < n; i++) {
         events[i] = lead_event("lead.created", emails[i], emails[i]);
         leads[i] = hh_lead(&h, emails[i]);
@@ -512,7 +534,7 @@ static void assert_only_bad_fails(const char *const *emails, size_t n, size_t ba
     for (size_t i = 0; i < n; i++) {
         char *contact = fake_hubspot_contact_id(h.fake, emails[i]);
         char *identity = identity_of(leads[i]);
-        if (i == bad) {
+        if (bad & (1u << i)) {
             ck_assert_int_eq(results[i], LH_PERMANENT);
             ck_assert_msg(messages[i] != NULL &&
                               strstr(messages[i], "N/A is not a valid phone number") != NULL,
@@ -529,6 +551,11 @@ static void assert_only_bad_fails(const char *const *emails, size_t n, size_t ba
         free(messages[i]);
         json_decref(events[i]);
     }
+}
+
+static void assert_only_bad_fails(const char *const *emails, size_t n, size_t bad)
+{
+    assert_only_these_fail(emails, n, 1u << bad);
 }
 
 START_TEST(test_hubspot_400_naming_no_input_still_writes_the_good_contacts)
@@ -551,7 +578,36 @@ START_TEST(test_hubspot_400_naming_no_input_still_writes_the_good_contacts)
 }
 END_TEST
 
-START_TEST(test_hubspot_400_shared_by_every_input_fails_them_all_in_few_requests)
+START_TEST(test_hubspot_400_alike_for_a_first_half_never_dead_letters_the_second_unsent)
+{
+    /* HubSpot refuses the whole request with one message for every bad input. That the
+     * first half fails alike says nothing of the second: its good contacts are written */
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    fake_hubspot_reject_whole_request(h.fake, true);
+    const char *bad[] = {"bad1@example.com", "bad2@example.com", "bad3@example.com",
+                         "bad4@example.com", "bad5@example.com"};
+    for (size_t i = 0; i < 5; i++) {
+        fake_hubspot_reject_email(h.fake, bad[i], "VALIDATION_ERROR", INVALID_PHONE_MESSAGE, 0);
+    }
+    const char *four[] = {bad[0], bad[1], "ann@example.com", "ben@example.com"};
+    assert_only_these_fail(four, 4, 0x3);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", UPSERT), 5);
+    /* three at the front of eight: the five good ones written, none dead-lettered */
+    const char *eight[] = {bad[2],           bad[3],           bad[4],           "c1@example.com",
+                           "c2@example.com", "c3@example.com", "c4@example.com", "c5@example.com"};
+    assert_only_these_fail(eight, 8, 0x7);
+    /* and in between */
+    fake_hubspot_reject_email(h.fake, "bad6@example.com", "VALIDATION_ERROR", INVALID_PHONE_MESSAGE,
+                              0);
+    fake_hubspot_reject_email(h.fake, "bad7@example.com", "VALIDATION_ERROR", INVALID_PHONE_MESSAGE,
+                              0);
+    const char *mixed[] = {"d1@example.com", "bad6@example.com", "d2@example.com",
+                           "d3@example.com", "d4@example.com",   "bad7@example.com"};
+    assert_only_these_fail(mixed, 6, 0x22);
+}
+END_TEST
+
+START_TEST(test_hubspot_400_shared_by_every_input_fails_each_refused_alone)
 {
     ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
     fake_hubspot_fail(h.fake, "POST", UPSERT, 400,
@@ -573,8 +629,17 @@ START_TEST(test_hubspot_400_shared_by_every_input_fails_them_all_in_few_requests
         free(messages[i]);
         json_decref(events[i]);
     }
-    /* the whole, then halves down to one input: never one request per input */
-    ck_assert_uint_le(fake_hubspot_count(h.fake, "POST", UPSERT), 5);
+    /* each input refused alone before it is dead-lettered (8 requests), plus the halving
+     * above them (the whole, 2 halves, 4 quarters): 2n - 1. Concluding from fewer would
+     * dead-letter good contacts that happen to follow bad ones (the test above). */
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", UPSERT), 15);
+    size_t alone = 0;
+    for (size_t i = 0; i < 15; i++) {
+        json_t *body = upsert_body(i);
+        alone += json_array_size(json_object_get(body, "inputs")) == 1;
+        json_decref(body);
+    }
+    ck_assert_uint_eq(alone, 8);
 }
 END_TEST
 
@@ -737,7 +802,8 @@ START_TEST(test_hubspot_meeting_scheduled_creates_an_engagement_associated_with_
         "\"Intro call\",\"hs_meeting_start_time\":\"2026-12-28T15:00:00.000Z\","
         "\"hs_meeting_end_time\":\"2026-12-28T15:30:00.000Z\",\"hs_meeting_location\":\"Google "
         "Meet\",\"hs_meeting_external_url\":\"https://meet.example/abc\",\"hs_meeting_outcome\":"
-        "\"SCHEDULED\"},\"associations\":[{\"to\":{\"id\":\"%s\"},\"types\":[{"
+        "\"SCHEDULED\",\"hs_internal_meeting_notes\":\"leadhub-ref:meeting:calendar:7f3a\"},"
+        "\"associations\":[{\"to\":{\"id\":\"%s\"},\"types\":[{"
         "\"associationCategory\":\"HUBSPOT_DEFINED\",\"associationTypeId\":9200}]},{\"to\":{"
         "\"id\":\"%s\"},\"types\":[{\"associationCategory\":\"HUBSPOT_DEFINED\","
         "\"associationTypeId\":9200}]}]}",
@@ -816,6 +882,61 @@ START_TEST(test_hubspot_meeting_canceled_sets_the_outcome_canceled)
     free(meeting);
     json_decref(scheduled);
     json_decref(canceled);
+}
+END_TEST
+
+/* POST /crm/v3/objects/meetings requests (not .../meetings/batch/read). */
+static size_t meeting_creations(void)
+{
+    return fake_hubspot_count(h.fake, "POST", MEETINGS) -
+           fake_hubspot_count(h.fake, "POST", MEETINGS "/");
+}
+
+START_TEST(test_hubspot_meeting_creation_whose_answer_was_lost_is_not_made_twice)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    long lead = hh_lead(&h, "ada@analytical.example");
+    /* another meeting of the same contact, whose marker starts like this one's */
+    json_t *other = meeting_event("meeting.scheduled", "2026-12-27T15:00:00.000Z", "x@y.example");
+    json_object_set_new(json_object_get(other, "meeting"), "external_id", json_string("7f3ab"));
+    ck_assert_int_eq(hh_deliver(&h, other, lead, NULL, NULL), LH_OK);
+    ck_assert_uint_eq(fake_hubspot_meeting_count(h.fake), 1);
+
+    /* HubSpot creates the engagement, and its answer is lost on the way back */
+    fake_hubspot_lose_answers(h.fake, "POST", MEETINGS, 1);
+    json_t *event = meeting_event("meeting.scheduled", "2026-12-28T15:00:00.000Z", "x@y.example");
+    char *error = NULL;
+    ck_assert_int_eq(hh_deliver(&h, event, lead, &error, NULL), LH_RETRY);
+    free(error);
+    ck_assert_uint_eq(fake_hubspot_meeting_count(h.fake), 2);
+    ck_assert_uint_eq(meeting_creations(), 2);
+    /* the retry finds it through the contact's meetings and its marker */
+    ck_assert_int_eq(hh_deliver(&h, event, lead, NULL, NULL), LH_OK);
+    ck_assert_uint_eq(fake_hubspot_meeting_count(h.fake), 2);
+    ck_assert_uint_eq(meeting_creations(), 2);
+    char *created = fake_hubspot_meeting(h.fake, 1);
+    json_t *meeting = json_loads(created, 0, NULL);
+    json_t *remembered = hh_checkpoint(&h, "meeting:calendar:7f3a");
+    ck_assert_str_eq(json_string_value(json_object_get(remembered, "id")),
+                     json_string_value(json_object_get(meeting, "id")));
+    ck_assert_ptr_null(json_object_get(remembered, "creating"));
+    ck_assert_int_eq(hh_metric(&h, "hubspot_meetings_total", "action", "found"), 1);
+    json_decref(remembered);
+    json_decref(meeting);
+    free(created);
+
+    /* an answer lost before HubSpot did anything: the retry looks, finds nothing of its
+     * own (7f3ab's marker is not 7f3c's), and creates it */
+    fake_hubspot_fail(h.fake, "POST", MEETINGS, 504, "<html>504 Gateway Time-out</html>", NULL, 1);
+    json_t *third = meeting_event("meeting.scheduled", "2026-12-29T15:00:00.000Z", "x@y.example");
+    json_object_set_new(json_object_get(third, "meeting"), "external_id", json_string("7f3"));
+    ck_assert_int_eq(hh_deliver(&h, third, lead, NULL, NULL), LH_RETRY);
+    ck_assert_uint_eq(fake_hubspot_meeting_count(h.fake), 2);
+    ck_assert_int_eq(hh_deliver(&h, third, lead, NULL, NULL), LH_OK);
+    ck_assert_uint_eq(fake_hubspot_meeting_count(h.fake), 3);
+    json_decref(third);
+    json_decref(event);
+    json_decref(other);
 }
 END_TEST
 
@@ -940,6 +1061,75 @@ START_TEST(test_hubspot_lead_without_email_is_written_by_its_hubspot_id_or_held)
 }
 END_TEST
 
+START_TEST(test_hubspot_409_existing_contact_is_updated_by_id_and_becomes_the_identity)
+{
+    /* grace@navy.example is an additional address of Grace's contact: HubSpot will not
+     * create another contact for it, and says which contact has it */
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    char *grace = fake_hubspot_contact_add(
+        h.fake,
+        "{\"email\":\"grace.hopper@navy.example\",\"hs_additional_emails\":"
+        "\"g.hopper@old.example;grace@navy.example\",\"firstname\":\"G.\"}",
+        0);
+    long lead = hh_lead(&h, "grace@navy.example");
+    json_t *alone = lead_event("lead.created", "c-1", "grace@navy.example");
+    char *error = NULL;
+    ck_assert_int_eq(hh_deliver(&h, alone, lead, &error, NULL), LH_OK);
+    free(error);
+    ck_assert_uint_eq(fake_hubspot_contact_count(h.fake), 1);
+    char *properties = fake_hubspot_contact(h.fake, grace);
+    json_t *contact = json_loads(properties, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(contact, "email")),
+                     "grace.hopper@navy.example");
+    ck_assert_str_eq(json_string_value(json_object_get(contact, "firstname")), "Ada");
+    ck_assert_str_eq(json_string_value(json_object_get(contact, "jobtitle")), "VP Engineering");
+    json_decref(contact);
+    free(properties);
+    char *identity = identity_of(lead);
+    ck_assert_str_eq(identity, grace);
+    free(identity);
+    /* the update by id carried everything but the address */
+    json_t *update = hh_request_json(&h, "POST", "/crm/v3/objects/contacts/batch/update", 0);
+    const json_t *input = json_array_get(json_object_get(update, "inputs"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(input, "id")), grace);
+    ck_assert_ptr_null(json_object_get(json_object_get(input, "properties"), "email"));
+    json_decref(update);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_conflicts_resolved_total", NULL, NULL), 1);
+
+    /* in a batch: the conflict is narrowed down to its input and resolved, the others
+     * written as usual */
+    char *alan =
+        fake_hubspot_contact_add(h.fake,
+                                 "{\"email\":\"alan@bletchley.example\",\"hs_additional_emails\":"
+                                 "\"alan@old.example\"}",
+                                 0);
+    const char *emails[] = {"a@example.com", "b@example.com", "alan@old.example", "c@example.com"};
+    json_t *events[4];
+    long leads[4];
+    lh_status_t results[4];
+    char *messages[4];
+    for (size_t i = 0; i < 4; i++) {
+        events[i] = lead_event("lead.updated", emails[i], emails[i]);
+        leads[i] = hh_lead(&h, emails[i]);
+    }
+    hh_deliver_batch(&h, events, leads, 4, results, messages, NULL);
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_msg(results[i] == LH_OK, "%s: %s", emails[i], messages[i]);
+        char *id = identity_of(leads[i]);
+        char *expected = i == 2 ? strdup(alan) : fake_hubspot_contact_id(h.fake, emails[i]);
+        ck_assert_str_eq(id, expected);
+        free(expected);
+        free(id);
+        free(messages[i]);
+        json_decref(events[i]);
+    }
+    ck_assert_uint_eq(fake_hubspot_contact_count(h.fake), 5);
+    free(alan);
+    free(grace);
+    json_decref(alone);
+}
+END_TEST
+
 START_TEST(test_hubspot_writes_to_the_contact_of_the_lead_the_hub_resolved)
 {
     ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
@@ -991,6 +1181,50 @@ START_TEST(test_hubspot_writes_to_the_contact_of_the_lead_the_hub_resolved)
 }
 END_TEST
 
+START_TEST(test_hubspot_lead_with_a_contact_identity_is_written_by_it_not_by_its_email)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    /* a rep changed the contact's address in HubSpot; the lead keeps its own */
+    char *contact = fake_hubspot_contact_add(h.fake, "{\"email\":\"lucas@new.example\"}", 0);
+    json_t *event = lead_event("lead.updated", "u-1", "lucas@old.example");
+    json_t *resolved =
+        json_pack("{s:i, s:s, s:[{s:s, s:s}], s:[]}", "id", 42, "email", "lucas@old.example",
+                  "identities", "source", HH_INSTANCE, "external_id", contact, "addresses");
+    ck_assert_int_eq(hh_deliver_resolved(&h, event, 42, resolved, NULL), LH_OK);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", UPSERT), 0);
+    json_t *body = hh_request_json(&h, "POST", "/crm/v3/objects/contacts/batch/update", 0);
+    const json_t *input = json_array_get(json_object_get(body, "inputs"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(input, "id")), contact);
+    ck_assert_ptr_null(json_object_get(json_object_get(input, "properties"), "email"));
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(input, "properties"), "jobtitle")),
+        "VP Engineering");
+    json_decref(body);
+    ck_assert_uint_eq(fake_hubspot_contact_count(h.fake), 1);
+    char *email = fake_hubspot_contact_id(h.fake, "lucas@new.example");
+    ck_assert_str_eq(email, contact);
+    free(email);
+    json_decref(resolved);
+
+    /* the identity's contact is gone from HubSpot: the lead's email is upserted instead */
+    resolved =
+        json_pack("{s:i, s:s, s:[{s:s, s:s}], s:[]}", "id", 43, "email", "grace@navy.example",
+                  "identities", "source", HH_INSTANCE, "external_id", "999999", "addresses");
+    long lead = hh_lead(&h, "grace@navy.example");
+    json_object_set_new(event, "source_id", json_string("u-2"));
+    ck_assert_int_eq(hh_deliver_resolved(&h, event, lead, resolved, NULL), LH_OK);
+    char *grace = fake_hubspot_contact_id(h.fake, "grace@navy.example");
+    ck_assert_ptr_nonnull(grace);
+    char *identity = identity_of(lead);
+    ck_assert_str_eq(identity, grace);
+    free(identity);
+    free(grace);
+    json_decref(resolved);
+    json_decref(event);
+    free(contact);
+}
+END_TEST
+
 START_TEST(test_hubspot_init_refuses_settings_that_cannot_work)
 {
     struct {
@@ -1012,7 +1246,8 @@ START_TEST(test_hubspot_init_refuses_settings_that_cannot_work)
          "property_map: title must map to a HubSpot property's internal name"},
         {"score_properties", json_pack("{s:i}", "fit", 3),
          "score_properties: fit must map to a HubSpot property's internal name"},
-        {"pull", json_pack("[s]", "companies"), "pull: \"companies\" is not contacts or deals"},
+        {"pull", json_pack("[s]", "companies"),
+         "pull: \"companies\" is not contacts, deals or meetings"},
         {"api_base", json_string("https://api.hubapi.com/?portal=1"),
          "api_base: must not contain spaces, a query or a fragment"},
         {"api_base", json_string("ftp://api.hubapi.com"), "api_base: must start with https://"},
@@ -1066,7 +1301,8 @@ static Suite *sink_suite(void)
     tcase_add_test(tc, test_hubspot_property_map_overrides_the_defaults_and_maps_attributes);
     tcase_add_test(tc, test_hubspot_lead_scored_writes_the_scorers_property);
     tcase_add_test(tc, test_hubspot_lead_scored_by_an_unmapped_scorer_is_done_without_a_request);
-    tcase_add_test(tc, test_hubspot_payment_succeeded_makes_the_contact_a_customer);
+    tcase_add_test(
+        tc, test_hubspot_payment_succeeded_makes_the_contact_a_customer_with_the_buyers_details);
     tcase_add_test(tc, test_hubspot_batch_merges_the_events_of_one_contact_into_one_input);
     tcase_add_test(tc, test_hubspot_batch_is_split_into_requests_of_batch_size);
     tcase_add_test(tc, test_hubspot_207_fails_only_the_refused_inputs);
@@ -1077,7 +1313,9 @@ static Suite *sink_suite(void)
         tc, test_hubspot_upsert_result_lacking_its_email_is_looked_up_not_given_to_the_input_left);
     tcase_add_test(tc, test_hubspot_400_naming_one_input_resends_the_others);
     tcase_add_test(tc, test_hubspot_400_naming_no_input_still_writes_the_good_contacts);
-    tcase_add_test(tc, test_hubspot_400_shared_by_every_input_fails_them_all_in_few_requests);
+    tcase_add_test(tc,
+                   test_hubspot_400_alike_for_a_first_half_never_dead_letters_the_second_unsent);
+    tcase_add_test(tc, test_hubspot_400_shared_by_every_input_fails_each_refused_alone);
     tcase_add_test(
         tc, test_hubspot_429_ten_secondly_waits_the_window_hubspot_states_and_holds_later_calls);
     tcase_add_test(tc, test_hubspot_429_is_sent_again_once_the_window_passed);
@@ -1091,6 +1329,7 @@ static Suite *sink_suite(void)
     tcase_add_test(tc, test_hubspot_meeting_updated_patches_the_same_engagement_as_rescheduled);
     tcase_add_test(tc, test_hubspot_meeting_canceled_sets_the_outcome_canceled);
     tcase_add_test(tc, test_hubspot_meeting_deleted_in_hubspot_is_created_again);
+    tcase_add_test(tc, test_hubspot_meeting_creation_whose_answer_was_lost_is_not_made_twice);
     tcase_add_test(tc,
                    test_hubspot_meeting_association_type_falls_back_to_200_when_labels_are_refused);
     tcase_add_test(tc, test_hubspot_meeting_id_unfit_for_a_key_is_remembered_under_a_digest);
@@ -1098,6 +1337,8 @@ static Suite *sink_suite(void)
     tcase_add_test(tc, test_hubspot_unsupported_event_type_is_permanent);
     tcase_add_test(tc, test_hubspot_lead_without_email_is_written_by_its_hubspot_id_or_held);
     tcase_add_test(tc, test_hubspot_writes_to_the_contact_of_the_lead_the_hub_resolved);
+    tcase_add_test(tc, test_hubspot_409_existing_contact_is_updated_by_id_and_becomes_the_identity);
+    tcase_add_test(tc, test_hubspot_lead_with_a_contact_identity_is_written_by_it_not_by_its_email);
     tcase_add_test(tc, test_hubspot_init_refuses_settings_that_cannot_work);
     tcase_add_test(tc, test_hubspot_settings_refuse_a_literal_secret);
     suite_add_tcase(s, tc);
