@@ -19,6 +19,7 @@ static const char *const standard_types[] = {
     "lead.created",
     "lead.updated",
     "lead.scored",
+    "lead.erased",
     "email.received",
     "email.sent",
     "email.replied",
@@ -48,8 +49,8 @@ static const char *const payment_types[] = {"payment.succeeded", "payment.failed
                                             "payment.refunded", "checkout.completed"};
 
 /* Types that make no sense without a lead or a meeting. */
-static const char *const types_needing_lead[] = {"lead.created", "lead.updated",
-                                                 "customer.created"};
+static const char *const types_needing_lead[] = {"lead.created", "lead.updated", "customer.created",
+                                                 "lead.erased"};
 
 static const char *const event_keys[] = {"type", "source",  "source_id", "occurred_at",
                                          "lead", "meeting", "data",      "raw"};

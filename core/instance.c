@@ -364,10 +364,12 @@ void instance_teardown(struct instance *instance)
     instance->plugin = NULL;
 }
 
-void instance_set_poll_status(struct instance *instance, const char *outcome, const char *error)
+void instance_set_poll_status(struct instance *instance, const char *outcome, const char *error,
+                              int64_t held_until_ms)
 {
     char *copy = error != NULL ? strdup(error) : NULL;
     pthread_mutex_lock(&instance->status_mutex);
+    instance->poll_held_until_ms = held_until_ms;
     snprintf(instance->last_poll_outcome, sizeof(instance->last_poll_outcome), "%s", outcome);
     free(instance->last_poll_error);
     instance->last_poll_error = copy;
@@ -381,6 +383,11 @@ json_t *instance_poll_status(struct instance *instance)
     if (instance->last_poll_outcome[0] != '\0') {
         status = json_pack("{s:s,s:s?}", "outcome", instance->last_poll_outcome, "error",
                            instance->last_poll_error);
+        if (status != NULL && instance->poll_held_until_ms > 0) {
+            char held[32];
+            util_format_rfc3339(instance->poll_held_until_ms, held);
+            json_object_set_new(status, "held_until", json_string(held));
+        }
     }
     pthread_mutex_unlock(&instance->status_mutex);
     return status;

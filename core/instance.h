@@ -93,13 +93,17 @@ struct instance {
     pthread_mutex_t status_mutex; /* guards the poll status below */
     char last_poll_outcome[16];   /* "" before the first poll */
     char *last_poll_error;        /* owned; NULL when the last poll succeeded */
+    int64_t poll_held_until_ms;   /* wall clock: the last poll asked to wait (a provider's
+                                     limit) until then; 0 when it did not */
 };
 
-/* instance_set_poll_status - record a poll's outcome (error may be NULL; copied). */
-void instance_set_poll_status(struct instance *instance, const char *outcome, const char *error);
+/* instance_set_poll_status - record a poll's outcome (error may be NULL; copied) and, for a
+ * poll that asked to wait (LH_RETRY_AFTER), until when (epoch ms; 0 otherwise). */
+void instance_set_poll_status(struct instance *instance, const char *outcome, const char *error,
+                              int64_t held_until_ms);
 
-/* instance_poll_status - {"outcome": ..., "error": ...} of the last poll, or NULL before the
- * first one. NEW reference. */
+/* instance_poll_status - {"outcome": ..., "error": ..., "held_until": RFC 3339 or absent} of
+ * the last poll, or NULL before the first one. NEW reference. */
 json_t *instance_poll_status(struct instance *instance);
 
 /* Where validate()'s config_error() reports go offline (check-config, start-up): errors

@@ -158,6 +158,13 @@ START_TEST(test_set_error_retry_after_and_respond_are_kept_in_the_context)
     ck_assert_str_eq(ctx.error, "second reason");
     host->set_retry_after(&ctx, 90000000);
     ck_assert_int_eq(ctx.retry_after_ms, 3600000); /* capped at an hour */
+    /* a poll may be held for a provider's day (LinkedIn's limits reset at midnight UTC) */
+    ctx.in_poll = true;
+    host->set_retry_after(&ctx, 20LL * 3600 * 1000);
+    ck_assert_int_eq(ctx.retry_after_ms, 20LL * 3600 * 1000);
+    host->set_retry_after(&ctx, 90000000);
+    ck_assert_int_eq(ctx.retry_after_ms, 25LL * 3600 * 1000);
+    ctx.in_poll = false;
     host->respond(&ctx, 202, "text/plain", "challenge", 9);
     ck_assert_int_eq(ctx.response_status, 202);
     ck_assert_str_eq(ctx.response_body, "challenge");

@@ -47,6 +47,10 @@ static const struct {
      "{\"mailbox\": \"maya.chen@leadhub-demo.com\", \"client_id\": \"1234.apps.googleusercontent."
      "com\", \"client_secret\": \"${LHT_SECRET}\", \"push_token\": \"${LHT_SECRET}\"}",
      true},
+    {"linkedin_leadgen",
+     "{\"client_id\": \"app\", \"client_secret\": \"${LHT_SECRET}\", \"ad_accounts\": "
+     "[\"508974412\"], \"notification_url\": \"https://hooks.example/webhooks/li\"}",
+     true},
     {"engagement", "{}", true},
     {"composite", "{\"parts\": [{\"scorer\": \"fit\", \"weight\": 1}]}", true},
     {"microsoft",
@@ -100,6 +104,12 @@ static const struct {
     {"rules", "{\"rules\": [{\"name\": \"r\", \"points\": 1, \"when\": {\"lead.title\": "
               "{\"regex\": \"(vp|head\"}}}]}"},
     {"rules", "{\"rules\": [{\"name\": \"r\", \"points\": 1, \"group\": \"nope\", \"when\": {}}]}"},
+    {"linkedin_leadgen",
+     "{\"ad_accounts\": [\"508974412\", \"urn:li:sponsoredAccount:508974412\"]}"},
+    {"linkedin_leadgen", "{\"ad_accounts\": [\"urn:li:organization:1\"]}"},
+    {"linkedin_leadgen", "{\"form_ids\": [\"urn:li:leadGenForm:42\", \"form-7\"]}"},
+    {"linkedin_leadgen", "{\"linkedin_version\": \"202513\"}"},
+    {"linkedin_leadgen", "{\"api_base\": \"https://api.example/rest?x=1\"}"},
     {"engagement", "{\"weights\": {\"meeting.sheduled\": 10}}"},
     {"composite", "{\"parts\": [{\"scorer\": \"lead_score\", \"weight\": 1}]}"},
     {"composite", "{\"parts\": [{\"scorer\": \"fit\", \"weight\": 0}]}"},
