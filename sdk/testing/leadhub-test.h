@@ -199,6 +199,13 @@ void lh_test_oauth_token(lh_test_t *t, const char *token, lh_status_t status);
 /* lh_test_oauth_invalidations - how many times oauth2_invalidate() was called. */
 int lh_test_oauth_invalidations(lh_test_t *t);
 
+/* lh_test_jwt_verdict - what jwt_verify() answers (SDK 2.1): LH_OK with a copy of claims
+ * (borrowed; NULL: an empty object) as the token's payload, or the status (LH_AUTH, LH_RETRY)
+ * with a reason. Default: LH_AUTH. The fake checks the call's arguments, not the token. */
+void lh_test_jwt_verdict(lh_test_t *t, lh_status_t status, const json_t *claims);
+/* lh_test_jwt_verifications - how many times jwt_verify() was called with valid arguments. */
+int lh_test_jwt_verifications(lh_test_t *t);
+
 /* --- HTTP ------------------------------------------------------------------------------------ */
 
 /* One scripted answer. Requests take the first unused answer that matches them. */

@@ -46,6 +46,7 @@ lh_test_t *lh_test_new(const lh_plugin_t *plugin, const char *instance)
     t->now_ms = LH_TEST_EPOCH_MS;
     t->stop_after = -1;
     t->oauth_status = LH_AUTH;
+    t->jwt_status = LH_AUTH;
     if (t->instance == NULL || t->events == NULL || t->event_keys == NULL ||
         t->checkpoints == NULL || t->sealed == NULL || t->notifications == NULL ||
         t->identities == NULL || t->metrics == NULL || t->logs == NULL ||
@@ -89,6 +90,7 @@ void lh_test_free(lh_test_t *t)
     free(t->response_body);
     free(t->config_errors);
     free(t->oauth_token);
+    json_decref(t->jwt_claims);
     free(t->misuse);
     free(t);
 }

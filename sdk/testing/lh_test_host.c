@@ -385,6 +385,35 @@ static lh_status_t host_oauth2_token(lh_ctx_t *ctx, const lh_oauth2_t *config,
     return LH_OK;
 }
 
+/* The verdict the test scripted (lh_test_jwt_verdict); the arguments are checked as the host
+ * checks them, the token itself is not read. */
+static lh_status_t host_jwt_verify(lh_ctx_t *ctx, const char *token, const char *jwks_url,
+                                   const char *const *issuers, const char *audience,
+                                   json_t **claims_out)
+{
+    lh_test_t *t = test_of(ctx);
+    if (claims_out != NULL) {
+        *claims_out = NULL;
+    }
+    if (!state_call(t, "jwt_verify()")) {
+        return LH_PERMANENT;
+    }
+    if (token == NULL || jwks_url == NULL || issuers == NULL || issuers[0] == NULL ||
+        audience == NULL) {
+        lh_test_note_misuse(t, "jwt_verify(): token, jwks_url, issuers and audience are required");
+        return LH_PERMANENT;
+    }
+    t->jwt_verifications++;
+    if (t->jwt_status != LH_OK) {
+        host_set_error(ctx, "jwt: the token was refused (scripted by lh_test_jwt_verdict)");
+        return t->jwt_status;
+    }
+    if (claims_out != NULL) {
+        *claims_out = t->jwt_claims != NULL ? json_deep_copy(t->jwt_claims) : json_object();
+    }
+    return LH_OK;
+}
+
 static void host_oauth2_invalidate(lh_ctx_t *ctx)
 {
     lh_test_t *t = test_of(ctx);
@@ -586,6 +615,7 @@ void lh_test_fill_table(lh_host_t *host)
     host->notification_keep = host_notification_keep;
     host->poll_soon = host_poll_soon;
     host->checkpoint_put_secret = host_checkpoint_put_secret;
+    host->jwt_verify = host_jwt_verify;
 }
 
 /* --- calls: begin and end, with the host's commit rules ------------------------------------ */
@@ -847,6 +877,18 @@ void lh_test_oauth_token(lh_test_t *t, const char *token, lh_status_t status)
     free(t->oauth_token);
     t->oauth_token = token != NULL ? strdup(token) : NULL;
     t->oauth_status = token != NULL ? LH_OK : status;
+}
+
+void lh_test_jwt_verdict(lh_test_t *t, lh_status_t status, const json_t *claims)
+{
+    json_decref(t->jwt_claims);
+    t->jwt_claims = status == LH_OK && claims != NULL ? json_deep_copy(claims) : NULL;
+    t->jwt_status = status;
+}
+
+int lh_test_jwt_verifications(lh_test_t *t)
+{
+    return t->jwt_verifications;
 }
 
 int lh_test_oauth_invalidations(lh_test_t *t)

@@ -84,6 +84,9 @@ struct lh_test {
     int stop_after;
     char *oauth_token;
     lh_status_t oauth_status;
+    lh_status_t jwt_status; /* what jwt_verify() answers (lh_test_jwt_verdict) */
+    json_t *jwt_claims;     /* its claims on LH_OK; owned */
+    int jwt_verifications;
     int oauth_invalidations;
 
     /* HTTP */

@@ -41,6 +41,10 @@ static struct {
     int check_stop; /* poll: read should_stop() three times and now_ms() */
     int stops[3];
     int64_t now;
+    const char *jwt;     /* poll: jwt_verify() this token */
+    const char *jwt_aud; /* with this audience */
+    lh_status_t jwt_status;
+    json_t *jwt_claims; /* what it gave */
 } probe;
 
 static lh_status_t probe_validate(lh_ctx_t *ctx, const lh_host_t *host, const json_t *settings)
@@ -89,6 +93,12 @@ static lh_status_t probe_act(const lh_host_t *host, lh_ctx_t *ctx)
             probe.answer_header != NULL ? lh_response_header(&response, probe.answer_header) : NULL;
         snprintf(probe.answer_value, sizeof(probe.answer_value), "%s", value ? value : "");
         host->http_response_free(&response);
+    }
+    if (probe.jwt != NULL) {
+        static const char *const issuers[] = {"https://accounts.google.com", NULL};
+        json_decref(probe.jwt_claims);
+        probe.jwt_status = host->jwt_verify(ctx, probe.jwt, "https://keys.example/certs", issuers,
+                                            probe.jwt_aud, &probe.jwt_claims);
     }
     return probe.result;
 }
@@ -176,9 +186,39 @@ static void teardown(void)
     lh_test_free(t);
     json_decref(probe.taken);
     json_decref(probe.seen_settings);
+    json_decref(probe.jwt_claims);
 }
 
 /* --- the table and settings --------------------------------------------------------------- */
+
+START_TEST(test_fake_host_jwt_verify_answers_as_scripted)
+{
+    /* unscripted: refused, as a token the host cannot verify */
+    probe.jwt = "eyJ.a.b";
+    probe.jwt_aud = "https://hub.example/webhooks/gmail";
+    ck_assert_int_eq(lh_test_poll(t), LH_OK);
+    ck_assert_int_eq(probe.jwt_status, LH_AUTH);
+    ck_assert_ptr_null(probe.jwt_claims);
+
+    json_t *claims = json_pack("{s:s}", "email", "push@project.iam.gserviceaccount.com");
+    lh_test_jwt_verdict(t, LH_OK, claims);
+    json_decref(claims);
+    ck_assert_int_eq(lh_test_poll(t), LH_OK);
+    ck_assert_int_eq(probe.jwt_status, LH_OK);
+    ck_assert_str_eq(json_string_value(json_object_get(probe.jwt_claims, "email")),
+                     "push@project.iam.gserviceaccount.com");
+    ck_assert_int_eq(lh_test_jwt_verifications(t), 2);
+    ck_assert_ptr_null(lh_test_misuse(t));
+
+    /* a call the host would refuse: no audience */
+    probe.jwt_aud = NULL;
+    ck_assert_int_eq(lh_test_poll(t), LH_OK);
+    ck_assert_int_eq(probe.jwt_status, LH_PERMANENT);
+    ck_assert_ptr_nonnull(lh_test_misuse(t));
+    json_decref(probe.jwt_claims);
+    probe.jwt_claims = NULL;
+}
+END_TEST
 
 START_TEST(test_fake_host_fills_every_slot_of_the_table)
 {
@@ -442,6 +482,7 @@ int main(void)
     tcase_add_test(tc, test_fake_host_http_answers_in_order_and_logs_requests);
     tcase_add_test(tc, test_fake_host_http_retries_as_the_host_on_the_test_clock);
     tcase_add_test(tc, test_fake_host_clock_and_should_stop_are_the_tests);
+    tcase_add_test(tc, test_fake_host_jwt_verify_answers_as_scripted);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
