@@ -1327,6 +1327,20 @@ void fake_hubspot_contact_delete(struct fake_hubspot *hs, const char *id)
     pthread_mutex_unlock(&hs->mutex);
 }
 
+void fake_hubspot_contact_restore(struct fake_hubspot *hs, const char *id)
+{
+    pthread_mutex_lock(&hs->mutex);
+    for (size_t i = 0; i < hs->contacts.count; i++) {
+        struct object *o = &hs->contacts.items[i];
+        if (o->deleted && strcmp(o->id, id) == 0) {
+            o->deleted = false;
+            o->modified_ms = now_ms(hs, 0);
+            stamp(o, "lastmodifieddate", false);
+        }
+    }
+    pthread_mutex_unlock(&hs->mutex);
+}
+
 void fake_hubspot_contact_merge(struct fake_hubspot *hs, const char *primary, const char *merged)
 {
     pthread_mutex_lock(&hs->mutex);

@@ -106,6 +106,9 @@ void fake_hubspot_contacts_add_at(struct fake_hubspot *hs, size_t n, int64_t mod
 /* A rep deletes a contact: it is read and searched no more (archived); its email is free
  * for a new contact. */
 void fake_hubspot_contact_delete(struct fake_hubspot *hs, const char *id);
+/* A rep restores a deleted contact (within HubSpot's 90 days): unchanged, but
+ * lastmodifieddate moves. */
+void fake_hubspot_contact_restore(struct fake_hubspot *hs, const char *id);
 /* A rep merges contact `merged` into `primary` (HubSpot keeps the primary's id): the
  * primary keeps its values and takes those it lacks, the merged email becomes one of its
  * hs_additional_emails, the merged contact is gone, the primary's lastmodifieddate moves. */

@@ -538,6 +538,53 @@ START_TEST(test_hubspot_webhook_deletions_and_merges_become_record_events)
 }
 END_TEST
 
+/* A deleted contact's last-seen state is forgotten: restored, it is read in full again. */
+START_TEST(test_hubspot_webhook_a_deleted_contact_restored_is_read_in_full)
+{
+    start_with_webhooks();
+    char *a = fake_hubspot_contact_add(
+        h.fake, "{\"email\":\"lucas@meridian.example\",\"firstname\":\"Lucas\"}", 0);
+    char *body = util_printf("[{\"eventId\":7001,\"subscriptionType\":\"contact.creation\","
+                             "\"objectId\":%s,\"occurredAt\":1741285000000}]",
+                             a);
+    ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, NULL), LH_OK);
+    json_t *events = NULL;
+    ck_assert_int_eq(hh_poll(&h, &events, NULL), LH_OK);
+    ck_assert_uint_eq(json_array_size(events), 1);
+    json_decref(events);
+    events = NULL;
+    free(body);
+    /* deleted, then restored unchanged: the restore is read as a contact seen anew */
+    fake_hubspot_contact_delete(h.fake, a);
+    body = util_printf("[{\"eventId\":7002,\"subscriptionType\":\"contact.deletion\","
+                       "\"objectId\":%s,\"occurredAt\":1741285100000}]",
+                       a);
+    ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, NULL), LH_OK);
+    ck_assert_int_eq(hh_poll(&h, &events, NULL), LH_OK);
+    json_t *deleted = events_of_type(events, "lead.deleted");
+    ck_assert_uint_eq(json_array_size(deleted), 1);
+    json_decref(deleted);
+    json_decref(events);
+    events = NULL;
+    free(body);
+    fake_hubspot_contact_restore(h.fake, a);
+    body = util_printf("[{\"eventId\":7003,\"subscriptionType\":\"contact.restore\","
+                       "\"objectId\":%s,\"occurredAt\":1741285200000}]",
+                       a);
+    ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, NULL), LH_OK);
+    ck_assert_int_eq(hh_poll(&h, &events, NULL), LH_OK);
+    json_t *updated = events_of_type(events, "lead.updated");
+    ck_assert_uint_eq(json_array_size(updated), 1);
+    const json_t *lead = json_object_get(json_array_get(updated, 0), "lead");
+    ck_assert_str_eq(json_string_value(json_object_get(lead, "email")), "lucas@meridian.example");
+    ck_assert_str_eq(json_string_value(json_object_get(lead, "first_name")), "Lucas");
+    json_decref(updated);
+    json_decref(events);
+    free(body);
+    free(a);
+}
+END_TEST
+
 /* One change, notified and polled: one event, whichever comes first. */
 START_TEST(test_hubspot_webhook_and_poll_store_one_event_for_one_change)
 {
@@ -627,6 +674,7 @@ int main(void)
                    test_hubspot_webhook_records_each_changed_object_once_and_the_poll_fetches_it);
     tcase_add_test(tc, test_hubspot_webhook_redelivery_changes_nothing);
     tcase_add_test(tc, test_hubspot_webhook_deletions_and_merges_become_record_events);
+    tcase_add_test(tc, test_hubspot_webhook_a_deleted_contact_restored_is_read_in_full);
     tcase_add_test(
         tc, test_hubspot_webhook_object_notifications_fetch_deals_and_contacts_by_object_type);
     tcase_add_test(tc, test_hubspot_webhook_and_poll_store_one_event_for_one_change);
