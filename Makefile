@@ -14,8 +14,10 @@
 #                     SIGTERM/SIGINT stop the daemon, then PostgreSQL
 #   make psql         psql on the database `make run` started
 #   make reload       reload the configuration of the daemon `make run` started (SIGHUP)
-#   make install      PREFIX=/usr/local (DESTDIR supported); the console into
-#                     $(PREFIX)/share/leadhub/console when it is built or npm can build it
+#   make install      PREFIX=/usr/local (DESTDIR supported): daemon, plugins, SDK, fake host,
+#                     leadhub-dev; the console into $(PREFIX)/share/leadhub/console when it
+#                     is built or npm can build it
+#   make install-asan the sanitizer build of the daemon beside it, as leadhubd-asan
 #   make console-screenshots   copy the browser suite's screenshots into docs/console/
 #   make lint | format | format-check | bench | clean
 #   make fuzz         build the libFuzzer targets (clang, in build/fuzz) and run each for
@@ -80,7 +82,9 @@ PLUGIN_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARNINGS) $(SAN_FLAGS) -fPIC \
 
 # --- sources -------------------------------------------------------------------------
 CORE_SRC := $(filter-out core/main.c,$(wildcard core/*.c))
-CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o \
+            $(BUILD)/obj/gen/plugin_template.o
+PLUGIN_TEMPLATE := $(sort $(wildcard sdk/template/*.in))
 CORE_LIB := $(BUILD)/libleadhub-core.a
 DAEMON   := $(BUILD)/leadhubd
 MIGRATIONS := $(sort $(wildcard core/migrations/*.sql))
@@ -91,6 +95,13 @@ COMMON_SRC   := $(wildcard plugins/common/*.c)
 COMMON_LIB   := $(BUILD)/plugins/libleadhub-common.a
 PLUGIN_NAMES := $(filter-out common,$(sort $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/*.c))))))
 PLUGIN_SOS   := $(PLUGIN_NAMES:%=$(BUILD)/plugins/%.so)
+
+# The fake host (sdk/testing/): an installed library for plugins' unit tests, holding the
+# host's own event and settings validators (these core objects) rather than copies.
+TESTKIT_SRC := $(wildcard sdk/testing/*.c)
+TESTKIT_CORE := event util config_settings config_value config_ref diag config_suggest \
+                config_where config_object log config_yaml config_json
+TESTKIT_LIB := $(BUILD)/libleadhub-test.a
 
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
 TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -108,15 +119,15 @@ BENCH_SRC   := $(wildcard bench/*.c)
 BENCH       := $(BUILD)/bench/leadhub-bench
 
 # --- top-level targets -----------------------------------------------------------------
-.PHONY: all build tests test asan run psql reload deps install uninstall lint format format-check bench \
-        fuzz fuzz-build soak clean deploy-check image-check console console-deps \
-        console-test-deps console-screenshots
+.PHONY: all build tests test asan run psql reload deps install install-asan uninstall lint format \
+        format-check bench fuzz fuzz-build soak clean deploy-check image-check console \
+        console-deps console-test-deps console-screenshots
 
 all: $(DAEMON) $(PLUGIN_SOS)
 
 build: all
 
-tests: all $(TEST_BINS) $(FIXTURE_SOS) $(NEXT_DAEMON) $(if $(BENCH_SRC),$(BENCH))
+tests: all $(TESTKIT_LIB) $(TEST_BINS) $(FIXTURE_SOS) $(NEXT_DAEMON) $(if $(BENCH_SRC),$(BENCH))
 
 # `make test` and `make run` first make sure the packages are there (the pkg-config
 # lookups above need them), then build in a sub-make that sees them.
@@ -182,6 +193,15 @@ $(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed-migrations.sh
 	@mkdir -p $(dir $@)
 	scripts/embed-migrations.sh $(MIGRATIONS) > $@
 
+# The skeleton `leadhubd new-plugin` writes, compiled in.
+$(BUILD)/gen/plugin_template.c: $(PLUGIN_TEMPLATE) scripts/embed-template.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-template.sh $(PLUGIN_TEMPLATE) > $@
+
+$(BUILD)/obj/gen/plugin_template.o: $(BUILD)/gen/plugin_template.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
 $(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
@@ -211,25 +231,33 @@ $(BUILD)/pobj/%.o: %.c
 	$(CC) $(PLUGIN_CFLAGS) -c $< -o $@
 
 # --- tests -------------------------------------------------------------------------------
+$(BUILD)/obj/sdk/testing/%.o: sdk/testing/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isdk/testing -c $< -o $@
+
+$(TESTKIT_LIB): $(TESTKIT_SRC:%.c=$(BUILD)/obj/%.o) $(TESTKIT_CORE:%=$(BUILD)/obj/core/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
 $(TESTLIB): $(TESTLIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
 $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests/lib -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests/lib -Isdk/testing -c $< -o $@
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB) $(CORE_LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB) $(TESTKIT_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -ldl
 
 $(BUILD)/obj/plugins/%.o: plugins/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests/lib -Iplugins/common -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests/lib -Iplugins/common -Isdk/testing -c $< -o $@
 
 # Plugin tests include their plugin's sources; what those call in plugins/common comes
 # from its archive.
-$(BUILD)/tests/plugins/%: $(BUILD)/obj/plugins/%.o $(TESTLIB) $(CORE_LIB) $(COMMON_LIB)
+$(BUILD)/tests/plugins/%: $(BUILD)/obj/plugins/%.o $(TESTLIB) $(TESTKIT_LIB) $(CORE_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -ldl
 
@@ -291,30 +319,51 @@ SDK_HELPER_HEADERS := $(wildcard sdk/leadhub/*.h)
 
 # The console is built when npm is there (a build machine without Node.js installs the
 # daemon alone: /console/ then answers 404 and says why in the log).
-install: all
+install: all $(TESTKIT_LIB)
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory console; \
 	 else echo "install: npm not found: the console is not built (make console-deps)" >&2; fi
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/leadhub/plugins \
 	    $(DESTDIR)$(PREFIX)/include/leadhub $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/bin/leadhubd
+	install -m 0755 sdk/leadhub-dev $(DESTDIR)$(PREFIX)/bin/leadhub-dev
+	install -m 0755 scripts/pg.sh $(DESTDIR)$(LIBDIR)/leadhub/pg.sh
 	$(if $(PLUGIN_SOS),install -m 0755 $(PLUGIN_SOS) $(DESTDIR)$(LIBDIR)/leadhub/plugins/)
-	install -m 0644 sdk/leadhub.h sdk/leadhub-helpers.h $(DESTDIR)$(PREFIX)/include/
-	install -m 0644 $(SDK_HELPER_HEADERS) $(DESTDIR)$(PREFIX)/include/leadhub/
+	install -m 0644 sdk/leadhub.h sdk/leadhub-helpers.h sdk/testing/leadhub-test.h \
+	    $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 $(TESTKIT_LIB) $(DESTDIR)$(LIBDIR)/libleadhub-test.a
+	install -m 0644 $(SDK_HELPER_HEADERS) sdk/testing/fake_http.h $(DESTDIR)$(PREFIX)/include/leadhub/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    sdk/leadhub-sdk.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-sdk.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    sdk/leadhub-test.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-test.pc
 	@if [ -f $(CONSOLE_DIST) ]; then \
 	    rm -rf $(DESTDIR)$(CONSOLE_INSTALL_DIR) && install -d $(DESTDIR)$(CONSOLE_INSTALL_DIR) && \
 	    cp -R console/dist/. $(DESTDIR)$(CONSOLE_INSTALL_DIR)/ && \
 	    echo "install: the console in $(DESTDIR)$(CONSOLE_INSTALL_DIR)"; fi
 
+# The sanitizer build of the daemon, installed beside the normal one as leadhubd-asan:
+# where an out-of-tree plugin built with -fsanitize runs (docs/sdk.md, "Sanitizers").
+# Preloading a sanitizer runtime into the plain leadhubd is no substitute: on Debian 12 any
+# process that loads libp11-kit (through libpq and libcurl) then hangs at exit.
+ASAN_BUILD ?= build/asan
+install-asan: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=$(ASAN_BUILD) SANITIZE=1 CC=$(CC) \
+	    $(ASAN_BUILD)/leadhubd
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(ASAN_BUILD)/leadhubd $(DESTDIR)$(PREFIX)/bin/leadhubd-asan
+
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/leadhubd $(DESTDIR)$(PREFIX)/include/leadhub.h \
-	    $(DESTDIR)$(PREFIX)/include/leadhub-helpers.h $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-sdk.pc
+	rm -f $(DESTDIR)$(PREFIX)/bin/leadhubd $(DESTDIR)$(PREFIX)/bin/leadhubd-asan \
+	    $(DESTDIR)$(PREFIX)/bin/leadhub-dev \
+	    $(DESTDIR)$(PREFIX)/include/leadhub.h \
+	    $(DESTDIR)$(PREFIX)/include/leadhub-helpers.h $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-sdk.pc \
+	    $(DESTDIR)$(PREFIX)/include/leadhub-test.h $(DESTDIR)$(LIBDIR)/libleadhub-test.a \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/leadhub-test.pc
 	rm -rf $(DESTDIR)$(PREFIX)/include/leadhub
 	rm -rf $(DESTDIR)$(LIBDIR)/leadhub $(DESTDIR)$(PREFIX)/share/leadhub
 
 # --- quality -----------------------------------------------------------------------------
-FORMAT_FILES := $(wildcard core/*.c core/*.h sdk/*.h sdk/leadhub/*.h plugins/*/*.c plugins/*/*.h \
+FORMAT_FILES := $(wildcard core/*.c core/*.h sdk/*.h sdk/leadhub/*.h sdk/testing/*.[ch] plugins/*/*.c plugins/*/*.h \
                   plugins/*/tests/*.c plugins/*/fuzz/*.c tests/*/*.c tests/*/*.h \
                   tests/fixtures/plugins/*.c bench/*.c bench/*.h)
 
@@ -362,7 +411,7 @@ $(BUILD)/obj/bench/%.o: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/lib -c $< -o $@
 
-$(BENCH): $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(TESTLIB) $(CORE_LIB)
+$(BENCH): $(BENCH_SRC:%.c=$(BUILD)/obj/%.o) $(TESTLIB) $(TESTKIT_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) -ldl -lm
 

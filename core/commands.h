@@ -31,5 +31,6 @@ int cmd_sync(int argc, char **argv);
 int cmd_rescore(int argc, char **argv);
 int cmd_connect(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
+int cmd_new_plugin(int argc, char **argv);
 
 #endif

@@ -421,6 +421,7 @@ int daemon_start(struct daemon *daemon, struct config *config)
     log_write(LOG_LEVEL_INFO, NULL, NULL, fields, "leadhubd %s listening on %s:%d", LEADHUB_VERSION,
               config->listen_host, http_server_port(daemon->http));
     json_decref(fields);
+    poller_open(daemon->poller); /* a first poll's callbacks find the webhooks answering */
     atomic_store(&daemon->started, true);
     readiness_refresh(daemon->readiness); /* no longer "starting", from now on */
     return 0;

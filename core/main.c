@@ -29,6 +29,7 @@ static const char usage_text[] =
     "  rescore        recompute lead scores after a change of scorers\n"
     "  connect        give an instance OAuth access (consent in a browser; grant stored sealed)\n"
     "  reload         ask the daemon of a pid file to reload its configuration (SIGHUP)\n"
+    "  new-plugin     write a plugin skeleton that builds and tests out of tree\n"
     "  version        print the version and the plugin ABI version\n"
     "\n"
     "Options common to commands:\n"
@@ -67,9 +68,16 @@ static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
-    {"run", cmd_run},         {"migrate", cmd_migrate}, {"check-config", cmd_check_config},
-    {"plugins", cmd_plugins}, {"replay", cmd_replay},   {"sync", cmd_sync},
-    {"rescore", cmd_rescore}, {"reload", cmd_reload},   {"connect", cmd_connect},
+    {"run", cmd_run},
+    {"migrate", cmd_migrate},
+    {"check-config", cmd_check_config},
+    {"plugins", cmd_plugins},
+    {"replay", cmd_replay},
+    {"sync", cmd_sync},
+    {"rescore", cmd_rescore},
+    {"reload", cmd_reload},
+    {"connect", cmd_connect},
+    {"new-plugin", cmd_new_plugin},
     {"version", cmd_version},
 };
 

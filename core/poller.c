@@ -54,6 +54,10 @@ struct poller {
     struct metrics *metrics;
     pthread_mutex_t mutex; /* guards threads */
     struct poll_thread *threads;
+    /* Its own lock: poller_stop joins threads holding `mutex`, maybe before the gate opens. */
+    pthread_mutex_t open_mutex;
+    pthread_cond_t opened; /* signalled by poller_open */
+    bool open;
 };
 
 static uint64_t fnv1a64(const char *text)
@@ -280,6 +284,18 @@ static bool wait_for_work(struct poll_thread *t, PGconn *conn, int64_t ms, struc
     return true;
 }
 
+/* Until poller_open(); a stopping thread leaves within a tick (its stop signal writes the
+ * thread's eventfd, not this condition). */
+static void wait_until_open(struct poll_thread *t)
+{
+    struct poller *p = t->poller;
+    pthread_mutex_lock(&p->open_mutex);
+    while (!p->open && !atomic_load(&t->stopping)) {
+        util_cond_wait_ms(&p->opened, &p->open_mutex, 100);
+    }
+    pthread_mutex_unlock(&p->open_mutex);
+}
+
 static void *poll_thread_main(void *arg)
 {
     struct poll_thread *t = arg;
@@ -294,6 +310,8 @@ static void *poll_thread_main(void *arg)
      * a provider's Retry-After or of the backoff after a failed poll. */
     int64_t notified_not_before = 0;
 
+    wait_until_open(t);
+    next_due = util_monotonic_ms();
     while (!atomic_load(&t->stopping)) {
         if (conn == NULL) {
             conn = session_open(t);
@@ -399,7 +417,17 @@ struct poller *poller_start(const struct poller_options *options)
     p->ingest = options->ingest;
     p->metrics = options->metrics;
     pthread_mutex_init(&p->mutex, NULL);
+    pthread_mutex_init(&p->open_mutex, NULL);
+    pthread_cond_init(&p->opened, NULL);
     return p;
+}
+
+void poller_open(struct poller *p)
+{
+    pthread_mutex_lock(&p->open_mutex);
+    p->open = true;
+    pthread_cond_broadcast(&p->opened);
+    pthread_mutex_unlock(&p->open_mutex);
 }
 
 int poller_add(struct poller *p, struct instance *source)
@@ -509,6 +537,8 @@ bool poller_stop(struct poller *p, int64_t grace_ms)
     }
     pthread_mutex_unlock(&p->mutex);
     pthread_mutex_destroy(&p->mutex);
+    pthread_mutex_destroy(&p->open_mutex);
+    pthread_cond_destroy(&p->opened);
     free(p->database_url);
     free(p->replica);
     free(p);

@@ -44,7 +44,13 @@ struct poller_options {
     struct metrics *metrics;  /* borrowed */
 };
 
+/* poller_start - a poller whose sources wait for poller_open() before their first poll. */
 struct poller *poller_start(const struct poller_options *options);
+
+/* poller_open - let the sources poll: once the daemon answers HTTP, because a first poll may
+ * ask a provider to call back at once (a Graph subscription's validation request, a watch
+ * confirmation) and the webhook must be there to answer it. Idempotent. */
+void poller_open(struct poller *poller);
 
 /* poller_add - start polling a source instance (a reference is taken). -1 when it has no
  * poll callback, is already polled, or a thread cannot start. */

@@ -165,7 +165,7 @@ static inline lh_status_t lh_http_write(const lh_host_t *host, lh_ctx_t *ctx,
                                         const lh_http_request_t *request,
                                         lh_http_response_t *response, int *maybe_applied)
 {
-    int unused;
+    int unused = 0;
     maybe_applied = maybe_applied != NULL ? maybe_applied : &unused;
     *maybe_applied = 0;
     lh_http_request_t once = *request;

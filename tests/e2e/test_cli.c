@@ -117,7 +117,7 @@ START_TEST(test_every_help_matches_docs_cli_md)
     const char *synopsis = open + 4;
     const char *commands[] = {"run",          "migrate", "check-config", "plugins",
                               "plugins info", "replay",  "sync",         "rescore",
-                              "reload",       "connect", "version"};
+                              "reload",       "connect", "version",      "new-plugin"};
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         char *args = util_printf("%s --help", commands[i]);
         char *out = NULL;

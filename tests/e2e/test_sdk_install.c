@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon_harness.h"
 #include "leadhub.h"
 #include "loader.h"
 #include "testutil.h"
@@ -30,6 +31,10 @@
 #endif
 #ifndef MAKE_SANITIZE
 #define MAKE_SANITIZE ""
+#define SAN_CFLAGS    ""
+#else
+/* an out-of-tree program linking the installed (sanitized) fake host links the runtime */
+#define SAN_CFLAGS " -fsanitize=address,undefined"
 #endif
 #ifdef __clang__
 #define MAKE_CC "clang"
@@ -62,9 +67,16 @@ static void sdk_setup(void)
     sdk.prefix = tu_tmpdir();
     sdk.plugin_dir = tu_tmpdir();
 
-    char *install = util_printf("make -C '%s' --no-print-directory install PREFIX='%s' "
-                                "BUILD='%s' CC=" MAKE_CC MAKE_SANITIZE,
-                                source, sdk.prefix, build);
+    /* sanitized: the build under test is the sanitizer build, installed beside as
+     * leadhubd-asan too (make install-asan, from the same objects) */
+    char *install =
+        util_printf("make -C '%s' --no-print-directory install PREFIX='%s' "
+                    "BUILD='%s' CC=" MAKE_CC MAKE_SANITIZE "%s%s%s%s%s%s%s",
+                    source, sdk.prefix, build, MAKE_SANITIZE[0] ? " && make -C '" : "",
+                    MAKE_SANITIZE[0] ? source : "",
+                    MAKE_SANITIZE[0] ? "' --no-print-directory install-asan PREFIX='" : "",
+                    MAKE_SANITIZE[0] ? sdk.prefix : "", MAKE_SANITIZE[0] ? "' ASAN_BUILD='" : "",
+                    MAKE_SANITIZE[0] ? build : "", MAKE_SANITIZE[0] ? "' CC=" MAKE_CC : "");
     sdk.install_rc = tu_run(install, &sdk.install_output);
 
     /* The author's command line: the installed SDK through pkg-config, nothing from the
@@ -119,8 +131,15 @@ static char *exported_symbols(const char *path)
 START_TEST(test_sdk_install_ships_header_daemon_and_pkg_config_file)
 {
     ck_assert_msg(sdk.install_rc == 0, "make install failed:\n%s", sdk.install_output);
-    const char *files[] = {"bin/leadhubd", "include/leadhub.h", "include/leadhub-helpers.h",
-                           "include/leadhub/lh_cursor.h", "lib/pkgconfig/leadhub-sdk.pc"};
+    const char *files[] = {"bin/leadhubd",
+                           "include/leadhub.h",
+                           "include/leadhub-helpers.h",
+                           "include/leadhub/lh_cursor.h",
+                           "include/leadhub/fake_http.h",
+                           "include/leadhub-test.h",
+                           "lib/libleadhub-test.a",
+                           "lib/pkgconfig/leadhub-sdk.pc",
+                           "lib/pkgconfig/leadhub-test.pc"};
     for (size_t i = 0; i < UTIL_ARRAY_LEN(files); i++) {
         char *path = tu_path(sdk.prefix, files[i]);
         ck_assert_msg(access(path, R_OK) == 0, "%s was not installed", path);
@@ -180,6 +199,188 @@ START_TEST(test_sdk_helpers_build_out_of_tree_with_strict_flags)
     ck_assert_msg(rc == 0, "probe failed (%d):\n%s", rc, output);
     ck_assert_str_eq(output, "https://crm.example/v1/persons?since=a%20b "
                              "2026-11-27T09:00:00.000Z contact:b5fc85e55755f9e0d030a10ab4429b6b\n");
+    free(output);
+    free(command);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+/* The example's unit tests on the installed fake host, built as its comment says. */
+START_TEST(test_sdk_fake_host_runs_the_examples_unit_tests_out_of_tree)
+{
+    ck_assert_msg(sdk.install_rc == 0, "make install failed:\n%s", sdk.install_output);
+    char *dir = tu_tmpdir();
+    char *source = realpath(tu_source_dir(), NULL);
+    ck_assert_ptr_nonnull(source);
+    char *command = util_printf(
+        "cp '%s/sdk/examples/hello/hello.c' '%s/sdk/examples/hello/test_hello.c' '%s/' && "
+        "cd '%s' && " MAKE_CC " -std=c11 -Wall -Wextra -Werror" SAN_CFLAGS
+        " -o test_hello test_hello.c hello.c "
+        "$(PKG_CONFIG_PATH='%s/lib/pkgconfig' pkg-config --cflags --libs leadhub-test) && "
+        "./test_hello",
+        source, source, dir, dir, sdk.prefix);
+    char *output = NULL;
+    int rc = tu_run(command, &output);
+    ck_assert_msg(rc == 0, "test_hello failed (%d):\n%s", rc, output);
+    ck_assert_str_eq(output, "ok\n");
+    free(output);
+    free(command);
+    free(source);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+/* `leadhubd new-plugin` in an empty folder, then `make && make test` there, against the
+ * installed SDK alone: every kind builds, loads, and passes the tests it was written with;
+ * the source+sink one also passes `make e2e` (leadhub-dev, a throwaway PostgreSQL). */
+START_TEST(test_new_plugin_skeletons_build_and_pass_their_tests_out_of_tree)
+{
+    ck_assert_msg(sdk.install_rc == 0, "make install failed:\n%s", sdk.install_output);
+    const char *kinds[][2] = {{"demo", "source+sink"},
+                              {"demo_source", "source"},
+                              {"demo_sink", "sink"},
+                              {"demo_scorer", "scorer"}};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(kinds); i++) {
+        char *dir = tu_tmpdir();
+        char *command = util_printf(
+            "cd '%s' && '%s/bin/leadhubd' new-plugin %s --kind %s && cd %s && "
+            "export PKG_CONFIG_PATH='%s/lib/pkgconfig' && make CC=" MAKE_CC MAKE_SANITIZE
+            " && make test CC=" MAKE_CC MAKE_SANITIZE " && "
+            "'%s/bin/leadhubd' plugins --plugin-path . && nm -D --defined-only %s.so%s",
+            dir, sdk.prefix, kinds[i][0], kinds[i][1], kinds[i][0], sdk.prefix, sdk.prefix,
+            kinds[i][0],
+            /* the CRM kind end to end too: its fake provider, PostgreSQL and the daemon
+             * through leadhub-dev */
+            i == 0 ? " && make e2e CC=" MAKE_CC MAKE_SANITIZE : "");
+        char *output = NULL;
+        int rc = tu_run(command, &output);
+        ck_assert_msg(rc == 0, "%s (%s) failed (%d):\n%s", kinds[i][0], kinds[i][1], rc, output);
+        ck_assert_msg(strstr(output, "\nok\n") != NULL, "no test verdict:\n%s", output);
+        ck_assert_msg(i != 0 || strstr(output, "e2e ok\n") != NULL, "no e2e verdict:\n%s", output);
+        char *listed = util_printf("%s ", kinds[i][0]);
+        assert_contains(output, listed);
+        assert_contains(output, kinds[i][1]);
+        free(listed);
+        free(output);
+        free(command);
+        tu_rmrf(dir);
+        free(dir);
+    }
+}
+END_TEST
+
+START_TEST(test_new_plugin_refuses_a_used_folder_a_bad_name_and_a_bad_kind)
+{
+    ck_assert_msg(sdk.install_rc == 0, "make install failed:\n%s", sdk.install_output);
+    char *dir = tu_tmpdir();
+    tu_write_file(dir, "demo/keep.txt", "mine\n");
+    struct {
+        const char *args;
+        int rc;
+        const char *says;
+    } cases[] = {
+        {"new-plugin demo --kind source", 1, "exists and is not empty"},
+        {"new-plugin Demo --kind source", 2, "is not a plugin name"},
+        {"new-plugin other --kind crm", 2, "--kind must be"},
+        {"new-plugin --kind sink", 2, "NAME is missing"},
+    };
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
+        char *command =
+            util_printf("cd '%s' && '%s/bin/leadhubd' %s", dir, sdk.prefix, cases[i].args);
+        char *output = NULL;
+        ck_assert_int_eq(tu_run(command, &output), cases[i].rc);
+        assert_contains(output, cases[i].says);
+        free(output);
+        free(command);
+    }
+    /* nothing was written over the folder in use */
+    char *command = util_printf("ls -A '%s/demo'", dir);
+    char *output = NULL;
+    ck_assert_int_eq(tu_run(command, &output), 0);
+    ck_assert_str_eq(output, "keep.txt\n");
+    free(output);
+    free(command);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+/*
+ * The sanitizer recipe of docs/sdk.md: a plugin built out of tree with `make SANITIZE=1`
+ * runs in the sanitizer-built daemon (`make install-asan`: bin/leadhubd-asan), which stops
+ * cleanly on SIGTERM. Under `make asan` both are sanitized; under `make test` the same
+ * steps run unsanitized (a sanitized .so cannot load into a plain daemon).
+ */
+START_TEST(test_sanitized_daemon_runs_an_out_of_tree_plugin_and_exits_cleanly)
+{
+    ck_assert_msg(sdk.install_rc == 0, "make install failed:\n%s", sdk.install_output);
+    char *dir = tu_tmpdir();
+    char *command = util_printf(
+        "cd '%s' && '%s/bin/leadhubd' new-plugin sanprobe --kind source+sink && cd sanprobe && "
+        "PKG_CONFIG_PATH='%s/lib/pkgconfig' make CC=" MAKE_CC MAKE_SANITIZE,
+        dir, sdk.prefix, sdk.prefix);
+    char *output = NULL;
+    int rc = tu_run(command, &output);
+    ck_assert_msg(rc == 0, "building sanprobe failed (%d):\n%s", rc, output);
+    free(output);
+    free(command);
+
+    struct test_daemon td;
+    td_init(&td, NULL);
+    td.binary =
+        util_printf("%s/bin/%s", sdk.prefix, MAKE_SANITIZE[0] ? "leadhubd-asan" : "leadhubd");
+    td.extra_plugin_dir = tu_path(dir, "sanprobe");
+    setenv("SANPROBE_TOKEN", "sanprobe-token-5b3d8f60", 1);
+    /* a provider that refuses connections: the poll fails and is retried, as in life */
+    char *closed = util_printf("http://127.0.0.1:%d/v1", tu_free_port());
+    char *instance = util_printf("name: crm\nplugin: sanprobe\npoll_interval: 1s\nsettings:\n"
+                                 "  base_url: %s\n  token: ${SANPROBE_TOKEN}\n",
+                                 closed);
+    td_connector(&td, "crm", instance);
+    ck_assert_int_eq(td_start(&td), 0);
+    int64_t started = util_monotonic_ms();
+    ck_assert_int_eq(td_stop(&td), 0);
+    /* stopped within the shutdown grace, not hung in a library's destructor */
+    ck_assert_int_lt(util_monotonic_ms() - started, 15000);
+    char *log = td_log(&td);
+    ck_assert_msg(strstr(log, "AddressSanitizer") == NULL && strstr(log, "runtime error") == NULL,
+                  "sanitizer report:\n%s", log);
+    assert_contains(log, "sanprobe");
+    free(log);
+    free(instance);
+    free(closed);
+    td_cleanup(&td);
+    tu_rmrf(dir);
+    free(dir);
+}
+END_TEST
+
+/* leadhub-dev as installed, with the installed webhook plugin: a signed post is stored, a
+ * wrongly signed one refused, and the session stops cleanly. */
+START_TEST(test_leadhub_dev_runs_a_session_and_posts_signed_webhooks)
+{
+    ck_assert_msg(sdk.install_rc == 0, "make install failed:\n%s", sdk.install_output);
+    char *dir = tu_tmpdir();
+    tu_write_file(dir, "conf.d/inbound.yaml",
+                  "name: inbound\nplugin: webhook\nsettings:\n  secret: ${DEV_INBOUND_SECRET}\n");
+    char *command = util_printf(
+        "cd '%s' && chmod 755 . && export DEV_INBOUND_SECRET=dev-secret-5b3d8f60a1 && "
+        "dev='%s/bin/leadhub-dev' && \"$dev\" up --instances conf.d%s >/dev/null && "
+        "echo '{\"type\":\"lead.created\",\"source_id\":\"f-1\",\"occurred_at\":"
+        "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"Ada@Example.com\"}}' > ev.json && "
+        "\"$dev\" post inbound ev.json --secret \"$DEV_INBOUND_SECRET\" && "
+        "\"$dev\" post inbound ev.json --secret wrong-secret-0000 && "
+        "\"$dev\" wait-events --source inbound --count 1 --timeout 60 && "
+        "\"$dev\" down --clean",
+        dir, sdk.prefix, MAKE_SANITIZE[0] ? " --asan" : "");
+    char *output = NULL;
+    int rc = tu_run(command, &output);
+    ck_assert_msg(rc == 0, "leadhub-dev failed (%d):\n%s", rc, output);
+    assert_contains(output, "200\n{\"accepted\":1");
+    assert_contains(output, "401\n");
+    assert_contains(output, "\"email\": \"ada@example.com\"");
     free(output);
     free(command);
     tu_rmrf(dir);
@@ -411,6 +612,11 @@ static Suite *sdk_suite(void)
     tcase_set_timeout(installed, 600); /* make install may have to build the tree */
     tcase_add_test(installed, test_sdk_install_ships_header_daemon_and_pkg_config_file);
     tcase_add_test(installed, test_sdk_helpers_build_out_of_tree_with_strict_flags);
+    tcase_add_test(installed, test_sdk_fake_host_runs_the_examples_unit_tests_out_of_tree);
+    tcase_add_test(installed, test_new_plugin_skeletons_build_and_pass_their_tests_out_of_tree);
+    tcase_add_test(installed, test_new_plugin_refuses_a_used_folder_a_bad_name_and_a_bad_kind);
+    tcase_add_test(installed, test_sanitized_daemon_runs_an_out_of_tree_plugin_and_exits_cleanly);
+    tcase_add_test(installed, test_leadhub_dev_runs_a_session_and_posts_signed_webhooks);
     tcase_add_test(installed, test_sdk_example_builds_out_of_tree_and_exports_only_its_entry);
     tcase_add_test(installed, test_installed_leadhubd_lists_the_example_with_kind_version_and_abi);
     tcase_add_test(installed, test_installed_leadhubd_documents_the_example_settings);

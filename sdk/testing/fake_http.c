@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "fake_http.h"
+#include "fake_http_internal.h"
 #include "util.h"
 
 struct scripted {
@@ -33,6 +34,10 @@ struct fake_http {
     struct fake_request *received;
     size_t received_count;
     char *bearer; /* required "Bearer <token>", or NULL */
+    fake_http_handler_fn handler;
+    void *handler_arg;
+    void *owned_arg; /* a recorder or replayer the server made: freed by fake_http_stop */
+    void (*owned_free)(void *arg);
 };
 
 struct upload {
@@ -40,6 +45,27 @@ struct upload {
     bool started;
     struct strbuf body;
 };
+
+static void fill(struct scripted *s, struct fake_response response);
+
+static void scripted_free(struct scripted *s)
+{
+    free(s->body);
+    free(s->header_name);
+    free(s->header_value);
+    free(s->url);
+    memset(s, 0, sizeof(*s));
+}
+
+static void fake_request_free_fields(struct fake_request *r)
+{
+    free(r->method);
+    free(r->url);
+    free(r->body);
+    free(r->authorization);
+    free(r->headers);
+    memset(r, 0, sizeof(*r));
+}
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *connection)
 {
@@ -100,22 +126,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             .at_ms = util_monotonic_ms(),
         };
     }
+    size_t own_index = server->received_count - 1; /* this request's entry in the log */
     struct scripted answer = {200, "{}", NULL, NULL, 0, NULL, 0, 0};
+    struct scripted own_answer = {0}; /* a handler's, freed below */
+    bool handled = false;
     struct scripted *route = NULL;
-    const char *received_url = strbuf_value(&full_url);
-    if (grown != NULL) {
-        received_url = server->received[server->received_count - 1].url;
-    }
-    for (size_t r = 0; r < server->route_count && route == NULL; r++) {
-        struct scripted *candidate = &server->routes[r];
-        size_t len = strlen(candidate->url);
-        bool prefix = len > 0 && candidate->url[len - 1] == '*';
-        bool matches = prefix ? strncmp(candidate->url, received_url, len - 1) == 0
-                              : strcmp(candidate->url, received_url) == 0;
-        if (matches && (candidate->times == 0 || candidate->used < candidate->times)) {
-            route = candidate;
-        }
-    }
     bool unauthorized =
         server->bearer != NULL && (auth == NULL || strcmp(auth, server->bearer) != 0);
     if (unauthorized) {
@@ -127,10 +142,47 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
                                    NULL,
                                    0,
                                    0};
-    } else if (route != NULL) {
+    } else if (server->handler != NULL) {
+        fake_http_handler_fn handler = server->handler;
+        void *arg = server->handler_arg;
+        struct fake_request seen = {0};
+        if (grown != NULL) {
+            const struct fake_request *r = &server->received[own_index];
+            seen = (struct fake_request){strdup(r->method),
+                                         strdup(r->url),
+                                         strdup(r->body != NULL ? r->body : ""),
+                                         r->authorization ? strdup(r->authorization) : NULL,
+                                         strdup(r->headers != NULL ? r->headers : ""),
+                                         r->at_ms};
+        }
+        pthread_mutex_unlock(&server->mutex);
+        struct fake_response chosen = {0};
+        handled = grown != NULL && handler(arg, &seen, &chosen) == 1;
+        fake_request_free_fields(&seen);
+        pthread_mutex_lock(&server->mutex);
+        if (handled) {
+            fill(&own_answer, chosen);
+            free((char *)chosen.body);
+            free((char *)chosen.header);
+            answer = own_answer;
+        }
+    }
+    /* after the handler: the lock was let go meanwhile, so the log may have moved */
+    const char *received_url = grown != NULL ? server->received[own_index].url : "";
+    for (size_t r = 0; r < server->route_count && route == NULL && !handled && !unauthorized; r++) {
+        struct scripted *candidate = &server->routes[r];
+        size_t len = strlen(candidate->url);
+        bool prefix = len > 0 && candidate->url[len - 1] == '*';
+        bool matches = prefix ? strncmp(candidate->url, received_url, len - 1) == 0
+                              : strcmp(candidate->url, received_url) == 0;
+        if (matches && (candidate->times == 0 || candidate->used < candidate->times)) {
+            route = candidate;
+        }
+    }
+    if (!unauthorized && !handled && route != NULL) {
         route->used++;
         answer = *route;
-    } else if (server->script_count > 0) {
+    } else if (!unauthorized && !handled && server->script_count > 0) {
         size_t i = server->script_next < server->script_count ? server->script_next++
                                                               : server->script_count - 1;
         answer = server->script[i];
@@ -143,6 +195,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         struct timespec pause = {answer.delay_ms / 1000, (answer.delay_ms % 1000) * 1000000L};
         nanosleep(&pause, NULL);
     }
+    if (handled) {
+        /* the handler's copy lives until the answer is queued */
+        answer = own_answer;
+    }
     if (answer.status == FAKE_RESET) {
         /* a zero linger makes the close send RST instead of FIN */
         const union MHD_ConnectionInfo *info =
@@ -151,9 +207,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             struct linger reset = {.l_onoff = 1, .l_linger = 0};
             setsockopt(info->connect_fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
         }
+        scripted_free(&own_answer);
         return MHD_NO;
     }
     if (answer.status == FAKE_CLOSE) {
+        scripted_free(&own_answer);
         return MHD_NO;
     }
     struct MHD_Response *response = MHD_create_response_from_buffer(
@@ -164,6 +222,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     }
     enum MHD_Result rc = MHD_queue_response(connection, (unsigned)answer.status, response);
     MHD_destroy_response(response);
+    scripted_free(&own_answer);
     return rc;
 }
 
@@ -249,6 +308,28 @@ void fake_http_route(struct fake_http *server, const char *url, struct fake_resp
     pthread_mutex_unlock(&server->mutex);
 }
 
+void fake_http_handler(struct fake_http *server, fake_http_handler_fn handler, void *arg)
+{
+    pthread_mutex_lock(&server->mutex);
+    server->handler = handler;
+    server->handler_arg = arg;
+    pthread_mutex_unlock(&server->mutex);
+}
+
+void fake_http_own(struct fake_http *server, fake_http_handler_fn handler, void *arg,
+                   void (*free_arg)(void *arg))
+{
+    pthread_mutex_lock(&server->mutex);
+    server->handler = handler;
+    server->handler_arg = arg;
+    if (server->owned_free != NULL) {
+        server->owned_free(server->owned_arg);
+    }
+    server->owned_arg = arg;
+    server->owned_free = free_arg;
+    pthread_mutex_unlock(&server->mutex);
+}
+
 void fake_http_require_bearer(struct fake_http *server, const char *token)
 {
     pthread_mutex_lock(&server->mutex);
@@ -286,12 +367,7 @@ struct fake_request fake_http_request(struct fake_http *server, size_t i)
 
 void fake_http_request_free(struct fake_request *r)
 {
-    free(r->method);
-    free(r->url);
-    free(r->body);
-    free(r->authorization);
-    free(r->headers);
-    memset(r, 0, sizeof(*r));
+    fake_request_free_fields(r);
 }
 
 void fake_http_stop(struct fake_http *server)
@@ -318,6 +394,9 @@ void fake_http_stop(struct fake_http *server)
     }
     free(server->received);
     free(server->bearer);
+    if (server->owned_free != NULL) {
+        server->owned_free(server->owned_arg);
+    }
     pthread_mutex_destroy(&server->mutex);
     free(server);
 }

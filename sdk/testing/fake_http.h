@@ -1,7 +1,8 @@
 /*
  * fake_http.h - a scriptable HTTP server for tests (libmicrohttpd on 127.0.0.1): it answers
  * requests with a queue of scripted responses (status, headers, body, delay) and records
- * what it received. The fake providers of connector tests are built on it.
+ * what it received. The fake providers of connector tests are built on it. Installed with
+ * the SDK's fake host as <leadhub/fake_http.h> (pkg-config leadhub-test).
  *
  * Faults a provider shows, and how to script them:
  *   429 + Retry-After     {429, "{...}", "Retry-After: 2", 0}
@@ -58,6 +59,35 @@ void fake_http_push(struct fake_http *server, struct fake_response response);
  */
 void fake_http_route(struct fake_http *server, const char *url, struct fake_response response,
                      int times);
+
+/*
+ * fake_http_handler - a function that answers requests itself, before routes and the queue
+ * (after the bearer check): a fake provider with state (create a record, then answer 500:
+ * the write applied, the answer lost). Called on the server's threads, one per connection,
+ * so it locks what it shares.
+ *   Returns 1 when it answered: answer->body and answer->header are then malloc'd by it (or
+ *   NULL) and freed by the server; 0 to leave the request to routes and the queue.
+ * NULL removes it.
+ */
+typedef int (*fake_http_handler_fn)(void *arg, const struct fake_request *request,
+                                    struct fake_response *answer);
+void fake_http_handler(struct fake_http *server, fake_http_handler_fn handler, void *arg);
+
+/*
+ * fake_http_record - from now on, forward every request to upstream_base + its path and
+ * query (the real provider), hand its answer back, and append the exchange to the fixture
+ * file at path as one JSON line {"method","url","body","status","header","answer"}, with
+ * secrets scrubbed: Authorization, Cookie, API-key headers are not written; JSON string
+ * values and query parameters whose name holds token, secret, password, key, signature or
+ * code are written as "[scrubbed]". Returns 0, or -1 when the file cannot be opened.
+ *
+ * fake_http_replay - answer requests from such a fixture: each line answers one request of
+ * its method and URL, in file order (the URL compared with its scrubbed parameters masked
+ * the same way). Requests it has no line for go on to routes and the queue. Returns the
+ * number of lines loaded, or -1.
+ */
+int fake_http_record(struct fake_http *server, const char *upstream_base, const char *path);
+int fake_http_replay(struct fake_http *server, const char *path);
 
 /*
  * fake_http_require_bearer - from now on, a request whose Authorization is not
