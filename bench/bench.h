@@ -182,6 +182,14 @@ int bench_run_reports(const char *admin_url, const char *build_dir, bool quick,
 int bench_run_graph(const char *admin_url, const char *build_dir, const char *secret, bool quick,
                     struct bench_report *report);
 
+/* --- the Google connector (bench_google.c) --------------------------------------------- */
+
+/* The google plugin's backfill of 20,000 messages (2,000 with quick) from the fake Google
+ * enforcing 250 quota units/s: units spent per second as a ratio to the quota (floor 0.9),
+ * none refused, peak RSS under 40 MB. Returns 0, or -1 when it could not run. */
+int bench_run_google(const char *admin_url, const char *build_dir, const char *secret, bool quick,
+                     struct bench_report *report);
+
 /* --- the report (bench_report.c) ------------------------------------------------------- */
 
 struct bench_report;

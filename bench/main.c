@@ -3,7 +3,7 @@
  *
  *   leadhub-bench [--database-url URL] [--build DIR] [--json FILE|-] [--duration S]
  *                 [--deliveries N] [--history N] [--quick]
- *                 [--only ingest|fresh|delivery|footprint|rescore|reports|graph]
+ *                 [--only ingest|fresh|delivery|footprint|rescore|reports|graph|google]
  *   leadhub-bench load --port P [--connections N] [--batch K] [--duration S]
  *                 [--prefix ID] [--secret S]      (only the load generator, for profiling
  *                                                  a daemon started by hand)
@@ -736,7 +736,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: leadhub-bench [--database-url URL] [--build DIR] [--json FILE|-]\n"
             "                     [--duration SECONDS] [--deliveries N] [--history N] [--quick]\n"
-            "                     [--only ingest|fresh|delivery|footprint|rescore|reports|graph]\n"
+            "                     [--only ingest|fresh|delivery|footprint|rescore|reports|graph|\n"
+            "                             google]\n"
             "       leadhub-bench load --port P [--connections N] [--batch K]\n"
             "                     [--duration SECONDS] [--prefix ID] [--secret S]\n");
 }
@@ -920,6 +921,9 @@ int main(int argc, char **argv)
     }
     if (wanted(&o, "graph") && broken == 0) {
         broken |= bench_run_graph(o.admin_url, o.build, SECRET, o.quick, report) != 0;
+    }
+    if (wanted(&o, "google") && broken == 0) {
+        broken |= bench_run_google(o.admin_url, o.build, SECRET, o.quick, report) != 0;
     }
     load_average(report, "load_after");
     int failed = bench_report_close(report);

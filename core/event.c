@@ -21,6 +21,7 @@ static const char *const standard_types[] = {
     "lead.scored",
     "lead.deleted",
     "lead.merged",
+    "lead.erased",
     "email.received",
     "email.sent",
     "email.replied",
@@ -50,8 +51,8 @@ static const char *const payment_types[] = {"payment.succeeded", "payment.failed
                                             "payment.refunded", "checkout.completed"};
 
 /* Types that make no sense without a lead or a meeting. */
-static const char *const types_needing_lead[] = {"lead.created", "lead.updated",
-                                                 "customer.created"};
+static const char *const types_needing_lead[] = {"lead.created", "lead.updated", "customer.created",
+                                                 "lead.erased"};
 
 /* Types about a source's own record of a person (deleted, merged): lead.external_id names
  * the record and the lead carries nothing else, so that such an event never makes a lead

@@ -12,6 +12,7 @@
 #include "crypto.h"
 #include "event.h"
 #include "host_http.h"
+#include "host_jwt.h"
 #include "instance.h"
 #include "log.h"
 #include "poller.h"
@@ -21,6 +22,7 @@
 
 /* The most a plugin may ask the host to wait before retrying. */
 #define HOST_RETRY_AFTER_MAX_MS (60LL * 60 * 1000)
+#define HOST_POLL_HOLD_MAX_MS   (25LL * 60 * 60 * 1000) /* a daily limit, and some margin */
 #define HOST_CHECKPOINT_KEY_MAX 128
 #define HOST_NOTIFICATION_MAX   (64 * 1024) /* bytes of a notification's value as JSON */
 #define HOST_NOTIFICATIONS_TAKE 100         /* notifications_take(ctx, 0, ...) */
@@ -108,7 +110,10 @@ static void host_set_retry_after(lh_ctx_t *ctx, int64_t delay_ms)
     if (delay_ms < 0) {
         delay_ms = 0;
     }
-    ctx->retry_after_ms = delay_ms > HOST_RETRY_AFTER_MAX_MS ? HOST_RETRY_AFTER_MAX_MS : delay_ms;
+    /* A poll may be held for a provider's day (LinkedIn's limits reset at midnight UTC);
+     * anything else waits an hour at most. */
+    int64_t max = ctx->in_poll ? HOST_POLL_HOLD_MAX_MS : HOST_RETRY_AFTER_MAX_MS;
+    ctx->retry_after_ms = delay_ms > max ? max : delay_ms;
 }
 
 static lh_status_t host_emit(lh_ctx_t *ctx, json_t *event)
@@ -729,6 +734,7 @@ static const lh_host_t host_table = {
     .notification_keep = host_notification_keep,
     .poll_soon = host_poll_soon,
     .checkpoint_put_secret = host_checkpoint_put_secret,
+    .jwt_verify = host_jwt_verify,
 };
 
 const lh_host_t *host_api_table(void)

@@ -79,6 +79,37 @@ static bool is_refresh_grant(const lh_oauth2_t *config)
     return config->grant_type == NULL || strcmp(config->grant_type, "refresh_token") == 0;
 }
 
+#define JWT_BEARER_GRANT     "urn:ietf:params:oauth:grant-type:jwt-bearer"
+#define ASSERTION_LIFETIME_S 3600 /* Google's most */
+
+static bool is_jwt_bearer_grant(const lh_oauth2_t *config)
+{
+    return config->grant_type != NULL && strcmp(config->grant_type, JWT_BEARER_GRANT) == 0;
+}
+
+/* The signed assertion of a jwt-bearer grant (malloc'd), or NULL with the reason set. */
+static char *assertion_of(struct lh_ctx *ctx, const lh_oauth2_t *config, const char *token_url)
+{
+    long long now = (long long)(util_now_ms() / 1000);
+    json_t *claims = json_pack(
+        "{s:s?, s:s?, s:s, s:s?, s:I, s:I}", "iss", config->assertion_issuer, "sub",
+        config->assertion_subject, "aud",
+        config->assertion_audience != NULL ? config->assertion_audience : token_url, "scope",
+        config->scope, "iat", (json_int_t)now, "exp", (json_int_t)(now + ASSERTION_LIFETIME_S));
+    const char *why = "out of memory";
+    char *jwt = claims != NULL && config->assertion_issuer != NULL
+                    ? host_jwt_sign_rs256(config->assertion_key, claims, &why)
+                    : NULL;
+    if (config->assertion_issuer == NULL) {
+        why = "assertion_issuer is required";
+    }
+    json_decref(claims);
+    if (jwt == NULL) {
+        host_api_table()->set_error(ctx, "oauth2: %s", why);
+    }
+    return jwt;
+}
+
 static void fingerprint(const char *token, char out[65])
 {
     if (token == NULL) {
@@ -123,14 +154,14 @@ static lh_status_t client_of(struct lh_ctx *ctx, const lh_oauth2_t *config, stru
             c->client_id = c->client_id != NULL ? c->client_id : c->endpoints.client_id;
             c->client_secret =
                 c->client_secret != NULL ? c->client_secret : c->endpoints.client_secret;
-        } else if (c->token_url == NULL || c->client_id == NULL) {
+        } else if (c->token_url == NULL || (c->client_id == NULL && !is_jwt_bearer_grant(config))) {
             host_api_table()->set_error(ctx, "oauth2: %s", error != NULL ? error : "?");
             free(error);
             return LH_CONFIG;
         }
         free(error);
     }
-    if (c->token_url == NULL || c->client_id == NULL ||
+    if (c->token_url == NULL || (c->client_id == NULL && !is_jwt_bearer_grant(config)) ||
         (strncmp(c->token_url, "https://", 8) != 0 && strncmp(c->token_url, "http://", 7) != 0)) {
         host_api_table()->set_error(ctx, "oauth2: token_url (http or https) and client_id are "
                                          "required");
@@ -148,10 +179,23 @@ static lh_status_t fetch(struct lh_ctx *ctx, const lh_oauth2_t *config, const st
     struct strbuf form = {0};
     oauth_form_append(&form, "grant_type",
                       config->grant_type != NULL ? config->grant_type : "refresh_token");
-    oauth_form_append(&form, "refresh_token", refresh_token);
-    oauth_form_append(&form, "client_id", c->client_id);
-    oauth_form_append(&form, "client_secret", c->client_secret);
-    oauth_form_append(&form, "scope", config->scope);
+    if (is_jwt_bearer_grant(config)) {
+        /* the assertion is the credential: no client, secret or refresh token */
+        char *assertion = assertion_of(ctx, config, c->token_url);
+        if (assertion == NULL) {
+            strbuf_free(&form);
+            memset(answer, 0, sizeof(*answer));
+            return LH_CONFIG;
+        }
+        oauth_form_append(&form, "assertion", assertion);
+        explicit_bzero(assertion, strlen(assertion));
+        free(assertion);
+    } else {
+        oauth_form_append(&form, "refresh_token", refresh_token);
+        oauth_form_append(&form, "client_id", c->client_id);
+        oauth_form_append(&form, "client_secret", c->client_secret);
+        oauth_form_append(&form, "scope", config->scope);
+    }
     set_state(&ctx->instance->oauth2, INSTANCE_TOKEN_REFRESHING);
     char *reason = NULL;
     lh_status_t status = oauth_token_request(ctx, c->token_url, &form, 3, answer, &reason);

@@ -72,6 +72,7 @@ int instance_setup(struct instance *instance, const struct config_instance *conf
     atomic_init(&instance->initialized, false);
     atomic_init(&instance->references, 1);
     pthread_mutex_init(&instance->status_mutex, NULL);
+    host_jwks_init(&instance->jwks);
     pthread_mutex_init(&instance->oauth2.mutex, NULL);
     atomic_init(&instance->oauth2.state, INSTANCE_TOKEN_NONE);
     return pthread_mutex_init(&instance->call_mutex, NULL) == 0 ? 0 : -1;
@@ -353,6 +354,7 @@ void instance_teardown(struct instance *instance)
     instance->last_error = NULL;
     pthread_mutex_destroy(&instance->call_mutex);
     pthread_mutex_destroy(&instance->status_mutex);
+    host_jwks_clear(&instance->jwks);
     host_oauth2_clear(instance);
     pthread_mutex_destroy(&instance->oauth2.mutex);
     free(instance->last_poll_error);
@@ -362,10 +364,12 @@ void instance_teardown(struct instance *instance)
     instance->plugin = NULL;
 }
 
-void instance_set_poll_status(struct instance *instance, const char *outcome, const char *error)
+void instance_set_poll_status(struct instance *instance, const char *outcome, const char *error,
+                              int64_t held_until_ms)
 {
     char *copy = error != NULL ? strdup(error) : NULL;
     pthread_mutex_lock(&instance->status_mutex);
+    instance->poll_held_until_ms = held_until_ms;
     snprintf(instance->last_poll_outcome, sizeof(instance->last_poll_outcome), "%s", outcome);
     free(instance->last_poll_error);
     instance->last_poll_error = copy;
@@ -379,6 +383,11 @@ json_t *instance_poll_status(struct instance *instance)
     if (instance->last_poll_outcome[0] != '\0') {
         status = json_pack("{s:s,s:s?}", "outcome", instance->last_poll_outcome, "error",
                            instance->last_poll_error);
+        if (status != NULL && instance->poll_held_until_ms > 0) {
+            char held[32];
+            util_format_rfc3339(instance->poll_held_until_ms, held);
+            json_object_set_new(status, "held_until", json_string(held));
+        }
     }
     pthread_mutex_unlock(&instance->status_mutex);
     return status;

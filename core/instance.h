@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "config_where.h"
+#include "host_jwt.h"
 #include "ingest.h"
 #include "loader.h"
 #include "metrics.h"
@@ -88,16 +89,21 @@ struct instance {
          * for as long as the token endpoint takes and status must not wait for it */
         atomic_int state;
     } oauth2;
+    struct host_jwks jwks;        /* host->jwt_verify()'s keys (host_jwt.h) */
     pthread_mutex_t status_mutex; /* guards the poll status below */
     char last_poll_outcome[16];   /* "" before the first poll */
     char *last_poll_error;        /* owned; NULL when the last poll succeeded */
+    int64_t poll_held_until_ms;   /* wall clock: the last poll asked to wait (a provider's
+                                     limit) until then; 0 when it did not */
 };
 
-/* instance_set_poll_status - record a poll's outcome (error may be NULL; copied). */
-void instance_set_poll_status(struct instance *instance, const char *outcome, const char *error);
+/* instance_set_poll_status - record a poll's outcome (error may be NULL; copied) and, for a
+ * poll that asked to wait (LH_RETRY_AFTER), until when (epoch ms; 0 otherwise). */
+void instance_set_poll_status(struct instance *instance, const char *outcome, const char *error,
+                              int64_t held_until_ms);
 
-/* instance_poll_status - {"outcome": ..., "error": ...} of the last poll, or NULL before the
- * first one. NEW reference. */
+/* instance_poll_status - {"outcome": ..., "error": ..., "held_until": RFC 3339 or absent} of
+ * the last poll, or NULL before the first one. NEW reference. */
 json_t *instance_poll_status(struct instance *instance);
 
 /* Where validate()'s config_error() reports go offline (check-config, start-up): errors

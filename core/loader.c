@@ -41,6 +41,7 @@
  */
 static const uint32_t descriptor_size_by_minor[] = {
     SDK_DESCRIPTOR_SIZE_2_0, /* 2.0: everything up to and including score */
+    SDK_DESCRIPTOR_SIZE_2_0, /* 2.1: host->jwt_verify and paced polls; the descriptor is 2.0's */
 };
 
 /* Fields in a schema, and names in a header list, beyond which a table is taken to lack

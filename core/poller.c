@@ -29,12 +29,14 @@ static const char sql_started[] =
     "VALUES ($1, $2, now(), now()) ON CONFLICT (instance) DO UPDATE SET owner = $2, "
     "last_poll_started_at = now(), updated_at = now()";
 
-/* last_success_at and consecutive_failures (migration 0014) feed the connector health */
+/* last_success_at and consecutive_failures (migration 0014) feed the connector health; a
+ * poll the provider holds (retry_after: a rate limit) is no failure */
 static const char sql_finished[] =
     "UPDATE connector_status SET last_poll_finished_at = now(), last_poll_outcome = $2, "
     "last_poll_events = $3::int, last_error = $4, polls = polls + 1, updated_at = now(), "
     "last_success_at = CASE WHEN $2 = 'ok' THEN now() ELSE last_success_at END, "
-    "consecutive_failures = CASE WHEN $2 = 'ok' THEN 0 ELSE consecutive_failures + 1 END "
+    "consecutive_failures = CASE WHEN $2 = 'ok' THEN 0 WHEN $2 = 'retry_after' THEN "
+    "consecutive_failures ELSE consecutive_failures + 1 END "
     "WHERE instance = $1";
 
 struct poll_thread {
@@ -176,7 +178,11 @@ void poller_run_once(struct instance *source, struct ingest *ingest, PGconn *con
         exec_params(conn, sql_finished, 4, finished);
     }
     count_poll(metrics, source->name, result->outcome, result->new_events);
-    instance_set_poll_status(source, result->outcome, result->error);
+    /* a hold (a provider's daily limit) is shown with its end, and is no failure */
+    int64_t held_until = status == LH_RETRY_AFTER && result->retry_after_ms > 0
+                             ? util_now_ms() + result->retry_after_ms
+                             : 0;
+    instance_set_poll_status(source, result->outcome, result->error, held_until);
     if (status == LH_OK) {
         log_write(LOG_LEVEL_DEBUG, source->plugin->name, source->name, NULL,
                   "poll: %u event(s), %u new", result->events, result->new_events);

@@ -59,6 +59,16 @@ static void poll_attention(json_t *list, const json_t *entry, int64_t now_ms)
     if (!json_is_integer(interval) || !json_is_object(last)) {
         return; /* not a source, or never polled yet: nothing to judge */
     }
+    /* A poll the provider holds (LinkedIn's daily limit, until midnight UTC) is waiting, not
+     * failing: said once, with its end, and no lag counted meanwhile. */
+    const char *held = json_string_value(json_object_get(entry, "poll_held_until"));
+    int64_t held_until = 0;
+    if (held != NULL && util_parse_rfc3339(held, &held_until) == 0 && held_until > now_ms) {
+        const char *reason = json_string_value(json_object_get(last, "error"));
+        add(list, "poll_held", "polls are held until %s by the provider%s%s", held,
+            reason != NULL ? ": " : "", reason != NULL ? reason : "");
+        return;
+    }
     const char *outcome = json_string_value(json_object_get(last, "outcome"));
     if (outcome != NULL && strcmp(outcome, "ok") != 0) {
         const char *error = json_string_value(json_object_get(last, "error"));

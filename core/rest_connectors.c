@@ -113,8 +113,12 @@ static void add_runtime(struct daemon *daemon, json_t *entry, const json_t *circ
     bool initialized = false;
     const char *error = NULL;
     const char *token = "none";
+    int64_t held_until = 0;
     if (instance != NULL) {
         initialized = atomic_load(&instance->initialized);
+        pthread_mutex_lock(&instance->status_mutex);
+        held_until = instance->poll_held_until_ms;
+        pthread_mutex_unlock(&instance->status_mutex);
         error = instance->last_error;
         /* not under the OAuth2 mutex: a refresh holds it while the endpoint answers */
         token = instance_token_state_name(atomic_load(&instance->oauth2.state));
@@ -126,6 +130,12 @@ static void add_runtime(struct daemon *daemon, json_t *entry, const json_t *circ
     json_object_set_new(entry, "initialized", json_boolean(initialized));
     json_object_set_new(entry, "error", error != NULL ? json_string(error) : json_null());
     json_object_set_new(entry, "token", json_string(token));
+    /* a poll held by the provider's limit (LinkedIn's day), seen by the replica that polls */
+    char held[32];
+    if (held_until > 0) {
+        util_format_rfc3339(held_until, held);
+    }
+    json_object_set_new(entry, "poll_held_until", held_until > 0 ? json_string(held) : json_null());
     const json_t *circuit = json_object_get(json_object_get(circuits, name), "circuit");
     json_object_set_new(entry, "circuit",
                         circuit != NULL ? json_incref((json_t *)circuit) : json_null());

@@ -672,6 +672,10 @@ size_t router_match(const struct router *router, const json_t *event, long only_
     if (router == NULL) {
         return 0;
     }
+    /* its source stored it to be seen, not sent (a LinkedIn test lead): no route takes it */
+    if (json_is_false(json_object_get(json_object_get(event, "data"), "routable"))) {
+        return 0;
+    }
     /* destinations already emitted for this event: few, so a small array will do */
     const char *sent[64];
     size_t sent_count = 0;

@@ -3,6 +3,7 @@
  *
  *   store_ingest.c  the batch: which events are new, the events and their deliveries (the
  *                   outbox), meetings, checkpoints, the transaction and its round trips
+ *   store_erasure.c a lead's personal data erased by a new lead.erased event
  *   store_leads.c   the leads the events are about: named by id, by an identity or by an
  *                   email; identities, other addresses, leads merged, events that waited
  *                   for their lead
@@ -95,5 +96,14 @@ enum store_result store_leads_reflect_records(struct batch *b);
 /* Queues what follows the events: the other addresses events brought for leads they named,
  * and the events that waited for a lead attached to the one their identity now has. */
 enum store_result store_leads_send_after_events(struct batch *b);
+
+/* --- store_erasure.c ------------------------------------------------------------------ */
+
+/* Prepares the erasure statement. */
+enum store_result store_erasure_prepare(struct store *store, char **error_out);
+
+/* Queues the erasure of the leads of the batch's new lead.erased events, after the events
+ * insert (nothing when there are none). */
+enum store_result store_erasure_send(struct batch *b);
 
 #endif

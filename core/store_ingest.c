@@ -146,7 +146,8 @@ static enum store_result prepare_statements(struct store *store, char **error_ou
             return rc;
         }
     }
-    return store_leads_prepare(store, error_out);
+    enum store_result rc = store_leads_prepare(store, error_out);
+    return rc == STORE_OK ? store_erasure_prepare(store, error_out) : rc;
 }
 
 /* --- the events by key (source, source_id, type) ------------------------------------------ */
@@ -749,6 +750,7 @@ static enum store_result write_batch(struct store *store, struct event_record *e
     events_at = store_pipeline_pending(store);
     if ((rc = send_events(&b, router, destinations)) != STORE_OK ||
         (rc = store_leads_send_after_events(&b)) != STORE_OK ||
+        (rc = store_erasure_send(&b)) != STORE_OK ||
         (rc = send_checkpoints(&b, checkpoints, checkpoint_count)) != STORE_OK ||
         (rc = send_notifications(&b, writes)) != STORE_OK) {
         goto out;

@@ -1,5 +1,5 @@
 /*
- * leadhub.h - the leadhub plugin SDK (ABI 2.0).
+ * leadhub.h - the leadhub plugin SDK (ABI 2.1).
  *
  * This header is the whole contract between the leadhub daemon (the host) and a plugin.
  * A plugin includes it, links against jansson and libc only, and exports exactly one
@@ -128,7 +128,7 @@ extern "C" {
  * refuses plugins of another major. The minor grows when fields or host functions are
  * appended; a host refuses plugins built for a newer minor than its own. */
 #define LH_ABI_MAJOR 2
-#define LH_ABI_MINOR 0
+#define LH_ABI_MINOR 1
 
 /* First field of every descriptor: "LHPL". */
 #define LH_PLUGIN_MAGIC 0x4c48504cU
@@ -373,13 +373,22 @@ typedef struct lh_oauth2 {
     uint32_t struct_size;      /* sizeof(lh_oauth2_t): set by LH_OAUTH2() */
     const char *token_url;     /* e.g. https://api.hubapi.com/oauth/v1/token; NULL: the
                                   oauth_provider's token_url */
-    const char *grant_type;    /* "refresh_token" (NULL means it) or "client_credentials" */
+    const char *grant_type;    /* "refresh_token" (NULL means it), "client_credentials", or
+                                  (2.1) "urn:ietf:params:oauth:grant-type:jwt-bearer" */
     const char *client_id;     /* NULL: the oauth_provider's client id setting */
     const char *client_secret; /* NULL: the oauth_provider's client secret setting, when
                                   the plugin declares a provider; else a public client */
     const char *refresh_token; /* a configured one (refresh_token grant), or NULL: the grant
                                   obtained by consent (`leadhubd connect`) */
     const char *scope;         /* may be NULL */
+    /* ABI 2.1: grant_type "urn:ietf:params:oauth:grant-type:jwt-bearer" (RFC 7523; Google's
+     * service accounts and domain-wide delegation). The host builds the assertion {iss, sub,
+     * aud, scope, iat, exp: iat + 1 h} and signs it RS256 with assertion_key; no client id,
+     * secret or refresh token is sent. The key is never logged. */
+    const char *assertion_key;      /* PEM private key (PKCS#8 "BEGIN PRIVATE KEY") */
+    const char *assertion_issuer;   /* iss: the service account's email */
+    const char *assertion_subject;  /* sub: the user acted for, or NULL */
+    const char *assertion_audience; /* aud; NULL: token_url */
 } lh_oauth2_t;
 
 #define LH_OAUTH2(...) LH_SIZED(lh_oauth2_t, __VA_ARGS__)
@@ -697,6 +706,31 @@ typedef struct lh_host {
      *            reason says how to make one).
      */
     lh_status_t (*checkpoint_put_secret)(lh_ctx_t *ctx, const char *key, json_t *value);
+
+    /* --- signed tokens (ABI 2.1) ----------------------------------------------------- */
+
+    /*
+     * jwt_verify - verify a JSON Web Token signed RS256 by a key a JWKS document publishes
+     * (an OIDC identity token: Google Pub/Sub's authenticated push), and its claims.
+     *   token:     the compact JWT (the Bearer of an Authorization header); borrowed.
+     *   jwks_url:  where the signer publishes its keys (Google:
+     *              https://www.googleapis.com/oauth2/v3/certs).
+     *   issuers:   the accepted `iss` values, NULL-terminated.
+     *   audience:  the `aud` this endpoint expects (a string or one of an array).
+     *   claims_out: NEW reference to the payload on LH_OK, or NULL not to have it.
+     *   Returns: LH_OK; LH_AUTH when the token is malformed, not RS256, its signature does
+     *            not verify, it expired (a minute of skew), is not valid yet, or names
+     *            another audience or issuer: the reason set (never the token); LH_RETRY when
+     *            the keys cannot be fetched; LH_PERMANENT outside a callback with an
+     *            instance.
+     *   Notes: the keys are fetched with the host's HTTP client, cached per instance for
+     *          their Cache-Control max-age (5 minutes to a day; an hour without one), and
+     *          fetched again for an unknown key id at most once a minute. Usable from
+     *          webhook(): the one outbound call a webhook may cause, within its deadline.
+     */
+    lh_status_t (*jwt_verify)(lh_ctx_t *ctx, const char *token, const char *jwks_url,
+                              const char *const *issuers, const char *audience,
+                              json_t **claims_out);
 } lh_host_t;
 
 /* True when `host` provides `member` (a host older than the plugin's header may not). */

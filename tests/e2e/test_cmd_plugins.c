@@ -10,8 +10,14 @@
 #include <string.h>
 
 #include "commands.h"
+#include "leadhub.h"
 #include "testutil.h"
 #include "util.h"
+
+/* This tree's plugin ABI, "2.1", as the commands print it. */
+#define ABI_STR2(x) #x
+#define ABI_STR(x)  ABI_STR2(x)
+#define ABI_TEXT    ABI_STR(LH_ABI_MAJOR) "." ABI_STR(LH_ABI_MINOR)
 
 /* Runs `build/leadhubd ARGS` (ARGS is a printf format) and returns its exit status;
  * *output_out gets stdout and stderr together. */
@@ -57,7 +63,7 @@ START_TEST(test_plugins_lists_accepted_plugins_with_kind_version_and_abi)
     ck_assert_int_eq(sscanf(row + 1, "%63s %63s %63s %63s", name, kind, version, abi), 4);
     ck_assert_str_eq(kind, "sink");
     ck_assert_str_eq(version, "0.9.0");
-    ck_assert_str_eq(abi, "2.0");
+    ck_assert_str_eq(abi, ABI_TEXT);
     ck_assert_msg(strstr(output, "refused") == NULL, "refusals must go to stderr:\n%s", output);
     free(output);
     free(dir);
@@ -74,7 +80,7 @@ START_TEST(test_plugins_reports_refused_files_on_stderr_with_their_reason)
     ck_assert_int_eq(rc, EXIT_OK);
     assert_contains(output, "refused");
     assert_contains(output, "abi_minor_newer: plugin ");
-    assert_contains(output, "needs plugin ABI 2.5; this leadhubd supports 2.0");
+    assert_contains(output, "needs plugin ABI 2.5; this leadhubd supports " ABI_TEXT);
     assert_contains(output, "plugins info NAME");
     free(output);
     free(dir);
@@ -107,7 +113,7 @@ START_TEST(test_plugins_info_documents_callbacks_and_settings)
     assert_contains(output, "name:        valid_scorer");
     assert_contains(output, "kind:        scorer");
     assert_contains(output, "version:     2.0.0");
-    assert_contains(output, "ABI:         2.0");
+    assert_contains(output, "ABI:         " ABI_TEXT);
     assert_contains(output, "callbacks:   init, destroy, score");
     assert_contains(output, "threshold");
     assert_contains(output, "Score that counts as hot.");
@@ -186,7 +192,7 @@ START_TEST(test_plugins_info_on_refused_plugin_prints_detail_and_hint)
 
     ck_assert_int_eq(rc, EXIT_INVALID);
     assert_contains(output, "error: plugin ");
-    assert_contains(output, "detail: needs plugin ABI 2.5; this leadhubd supports 2.0");
+    assert_contains(output, "detail: needs plugin ABI 2.5; this leadhubd supports " ABI_TEXT);
     assert_contains(output, "hint: upgrade leadhub, or build the plugin against an older SDK");
     free(output);
     free(dir);

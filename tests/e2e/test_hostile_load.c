@@ -22,7 +22,8 @@
  * (A poll lock session killed mid-poll is in test_polling.c.) The short form runs in
  * `make test`; LEADHUB_SOAK=1 (`make soak`) the long one, at the issue's sizes. Each prints
  * its figures. The machine is shared: bounds are what users need, baselines come from the
- * same run.
+ * same run (a flood's /healthz bound is also at least 5x the idle p99 measured just before
+ * it: contention from elsewhere slows every answer, the flood must not multiply it).
  */
 #include <check.h>
 #include <curl/curl.h>
@@ -70,6 +71,15 @@
 static double bound_ms(double ms)
 {
     return SANITIZED ? ms * 10 : ms;
+}
+
+/* A /healthz p99 bound under a flood: what users need (`ms`), or five times what the same
+ * prober saw with no flood at all in this run when that is more: a machine shared with
+ * other work slows every answer, and the flood must not add a multiple of that. A daemon
+ * whose HTTP threads wait on the flood answers in seconds and fails either way. */
+static double health_bound_ms(double ms, double idle_p99)
+{
+    return bound_ms(ms) > 5 * idle_p99 ? bound_ms(ms) : 5 * idle_p99;
 }
 
 static bool soak(void)
@@ -198,6 +208,20 @@ static size_t count_in(const char *text, const char *needle)
     return n;
 }
 
+/* /healthz p99 over `ms` with nothing else asking, from 127.0.0.3 as the flood's prober. */
+static double healthz_idle_p99(int64_t ms)
+{
+    struct prober p;
+    probe_start(&p, "127.0.0.3", 20, NULL);
+    sleep_ms(ms);
+    prober_stop(&p);
+    size_t count = 0;
+    double p99 = prober_percentile_ms(&p, 200, 0.99, &count);
+    ck_assert_uint_eq(p.unanswered, 0);
+    prober_free(&p);
+    return p99;
+}
+
 /* --- unauthenticated bodies --------------------------------------------------------------- */
 
 START_TEST(test_unauthenticated_bodies_stay_within_their_budget)
@@ -218,7 +242,7 @@ START_TEST(test_unauthenticated_bodies_stay_within_their_budget)
         raw_answer_free(&a);
         free(request);
     }
-    sleep_ms(500);
+    double health_idle = healthz_idle_p99(2000);
     long idle_kb = status_kb(td.pid, "VmRSS:");
     reset_peak(td.pid);
 
@@ -298,8 +322,8 @@ START_TEST(test_unauthenticated_bodies_stay_within_their_budget)
     fflush(stdout);
     ck_assert_msg(SANITIZED || peak_kb - idle_kb <= 64 * 1024, "RSS grew %ld MiB",
                   (peak_kb - idle_kb) / 1024);
-    ck_assert_msg(probes > 50 && p99 < bound_ms(50), "/healthz p99 %.1f ms over %zu probes", p99,
-                  probes);
+    ck_assert_msg(probes > 50 && p99 < health_bound_ms(50, health_idle),
+                  "/healthz p99 %.1f ms over %zu probes (idle %.1f ms)", p99, probes, health_idle);
     ck_assert_uint_eq(health.unanswered, 0);
     ck_assert_msg(acked_during > 0, "no signed webhook was stored during the flood");
     ck_assert_msg(check.lost == 0 && check.duplicated == 0 && check.not_acked == 0, "%s", line);
@@ -368,6 +392,7 @@ START_TEST(test_slowloris_connections_are_closed_by_the_request_deadline)
     free(copy);
     td.extra_plugin_dir = plugins;
     start(NULL);
+    double health_idle = healthz_idle_p99(2000);
 
     struct prober health, hooks;
     probe_start(&health, "127.0.0.3", 20, NULL);
@@ -432,7 +457,8 @@ START_TEST(test_slowloris_connections_are_closed_by_the_request_deadline)
            (unsigned long long)hooks.unanswered, prober_count_outside(&hooks, 200, 200),
            polled ? "yes" : "no", fds);
     fflush(stdout);
-    ck_assert_msg(health_n > 50 && health_p99 < bound_ms(100), "/healthz p99 %.1f ms", health_p99);
+    ck_assert_msg(health_n > 50 && health_p99 < health_bound_ms(100, health_idle),
+                  "/healthz p99 %.1f ms (idle %.1f ms)", health_p99, health_idle);
     ck_assert_msg(hooks_n > 20 && hooks_p99 < bound_ms(100), "webhook p99 %.1f ms", hooks_p99);
     ck_assert_uint_eq(health.unanswered + hooks.unanswered, 0);
     ck_assert_uint_eq(prober_count_outside(&hooks, 200, 200), 0);

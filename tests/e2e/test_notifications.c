@@ -129,6 +129,9 @@ START_TEST(test_notifications_of_a_webhook_are_taken_once_by_the_poll_they_ask_f
     long two = 2, none = 0;
     ck_assert(td_wait_until(events_reach, &two, 30000));
     ck_assert(td_wait_until(pending_is, &none, 30000));
+    /* the poll records its end just after its commit: wait for it, then count exactly */
+    long one_more = before + 1;
+    ck_assert(td_wait_until(polls_reach, &one_more, 30000));
     ck_assert_int_eq(polls(), before + 1);
     ck_assert_int_eq(scalar("SELECT count(*) FROM events WHERE source = 'notified' AND "
                             "source_id IN ('item:ada', 'item:grace')"),

@@ -417,7 +417,9 @@ START_TEST(test_installed_leadhubd_lists_the_example_with_kind_version_and_abi)
                      5);
     ck_assert_str_eq(kind, "source");
     ck_assert_str_eq(version, "1.0.0");
-    ck_assert_str_eq(abi, "2.0");
+    char *expected_abi = util_printf("%d.%d", LH_ABI_MAJOR, LH_ABI_MINOR);
+    ck_assert_str_eq(abi, expected_abi);
+    free(expected_abi);
     char *expected_file = tu_path(sdk.plugin_dir, "hello.so");
     ck_assert_str_eq(file, expected_file);
     ck_assert_msg(strstr(output, "refused") == NULL, "unexpected refusal:\n%s", output);

@@ -271,7 +271,8 @@ static struct answer token(struct fake_oauth *f, const json_t *form)
     return oauth_error(400, "unsupported_grant_type", "grant_type is not supported.");
 }
 
-/* Any path ending in /authorize or /token: a tenant or version may come first. */
+/* Any path ending in /authorize (/authorization) or /token (/accessToken): a tenant or
+ * version may come first. */
 static bool ends_with(const char *path, const char *end)
 {
     size_t len = strlen(path), n = strlen(end);
@@ -323,12 +324,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
                                   .at_ms = util_monotonic_ms()};
     }
     struct answer a = {404, strdup("not found"), NULL};
-    if (strcmp(method, "GET") == 0 && ends_with(url, "/authorize")) {
+    /* LinkedIn names them /authorization and /accessToken */
+    if (strcmp(method, "GET") == 0 &&
+        (ends_with(url, "/authorize") || ends_with(url, "/authorization"))) {
         free(a.body);
         json_t *q = parse_params(query != NULL ? query + 1 : "");
         a = authorize(f, q);
         json_decref(q);
-    } else if (strcmp(method, "POST") == 0 && ends_with(url, "/token")) {
+    } else if (strcmp(method, "POST") == 0 &&
+               (ends_with(url, "/token") || ends_with(url, "/accessToken"))) {
         free(a.body);
         json_t *form = parse_params(strbuf_value(&upload->body));
         a = token(f, form);

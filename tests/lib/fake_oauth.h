@@ -16,9 +16,9 @@
  *                     told, LinkedIn's refresh_token_expires_in; errors as RFC 6749 5.2
  *                     (invalid_grant, invalid_client, unsupported_grant_type).
  *
- * Any path ending in /authorize or /token is served (a tenant may come first, as in
- * Microsoft's). Every request is recorded. Tokens are "fake-oauth-at-N" and
- * "fake-oauth-rt-N".
+ * Any path ending in /authorize or /token (LinkedIn's /authorization and /accessToken) is
+ * served (a tenant may come first, as in Microsoft's). Every request is recorded. Tokens
+ * are "fake-oauth-at-N" and "fake-oauth-rt-N".
  */
 #ifndef LEADHUB_FAKE_OAUTH_H
 #define LEADHUB_FAKE_OAUTH_H

@@ -171,6 +171,34 @@ START_TEST(test_a_failing_poll_says_how_many_in_a_row_and_why)
 }
 END_TEST
 
+START_TEST(test_a_poll_the_provider_holds_is_waiting_not_failing)
+{
+    char patch[512], until[32], long_ago[32];
+    util_format_rfc3339(NOW_MS + 5 * 3600000LL, until);
+    util_format_rfc3339(NOW_MS - 20 * 3600000LL, long_ago);
+    /* held for hours by a daily limit: no failure, no lag, the hold and its end */
+    snprintf(patch, sizeof(patch),
+             "{\"poll_held_until\":\"%s\",\"last_success_at\":\"%s\",\"last_poll\":"
+             "{\"started_at\":null,\"finished_at\":null,\"outcome\":\"retry_after\","
+             "\"events\":0,\"error\":\"daily limit\",\"owner\":null}}",
+             until, long_ago);
+    assert_codes(patch, "poll_held");
+    char *message = message_of(patch, 0);
+    char *expected = util_printf("polls are held until %s by the provider: daily limit", until);
+    ck_assert_str_eq(message, expected);
+    free(expected);
+    free(message);
+    /* a hold that has ended is judged as usual again */
+    util_format_rfc3339(NOW_MS - 60000, until);
+    snprintf(patch, sizeof(patch),
+             "{\"poll_held_until\":\"%s\",\"last_success_at\":\"%s\",\"last_poll\":"
+             "{\"started_at\":null,\"finished_at\":null,\"outcome\":\"retry_after\","
+             "\"events\":0,\"error\":\"daily limit\",\"owner\":null}}",
+             until, long_ago);
+    assert_codes(patch, "poll_failing poll_lag");
+}
+END_TEST
+
 START_TEST(test_a_source_lags_after_three_intervals_without_a_success)
 {
     char patch[256], at[32];
@@ -213,6 +241,7 @@ static Suite *attention_suite(void)
     tcase_add_test(tc, test_a_healthy_instance_needs_nothing);
     tcase_add_test(tc, test_a_disabled_instance_needs_nothing_whatever_it_shows);
     tcase_add_test(tc, test_each_fault_is_named);
+    tcase_add_test(tc, test_a_poll_the_provider_holds_is_waiting_not_failing);
     tcase_add_test(tc, test_a_failing_poll_says_how_many_in_a_row_and_why);
     tcase_add_test(tc, test_a_source_lags_after_three_intervals_without_a_success);
     suite_add_tcase(s, tc);

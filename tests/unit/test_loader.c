@@ -249,7 +249,9 @@ START_TEST(test_loader_refuses_abi_1_plugin_with_a_porting_hint)
     const struct plugin_refusal *r = refuse_fixture(&reg, "abi_major_1", "abi_major_1");
     assert_contains("message", r->diag.message, "was built for an incompatible plugin ABI");
     ck_assert_str_eq(r->diag.detail, "built for plugin ABI 1.x; this leadhubd supports ABI 2.x");
-    assert_contains("hint", r->diag.hint, "port the plugin to leadhub.h 2.0");
+    char *port = util_printf("port the plugin to leadhub.h %d.%d", LH_ABI_MAJOR, LH_ABI_MINOR);
+    assert_contains("hint", r->diag.hint, port);
+    free(port);
     assert_contains("hint", r->diag.hint, "Porting a plugin from ABI 1");
     loader_free(&reg);
 }
@@ -261,7 +263,10 @@ START_TEST(test_loader_refuses_newer_abi_minor_with_upgrade_hint)
     /* the name is not read from a descriptor of a newer minor: the file name is used */
     const struct plugin_refusal *r = refuse_fixture(&reg, "abi_minor_newer", "abi_minor_newer");
     assert_contains("message", r->diag.message, "needs a newer leadhubd");
-    ck_assert_str_eq(r->diag.detail, "needs plugin ABI 2.5; this leadhubd supports 2.0");
+    char *needs = util_printf("needs plugin ABI 2.5; this leadhubd supports %d.%d", LH_ABI_MAJOR,
+                              LH_ABI_MINOR);
+    ck_assert_str_eq(r->diag.detail, needs);
+    free(needs);
     ck_assert_str_eq(r->diag.hint, "upgrade leadhub, or build the plugin against an older SDK");
     loader_free(&reg);
 }
@@ -273,8 +278,10 @@ START_TEST(test_loader_refuses_descriptor_smaller_than_its_minor_requires)
     struct plugin_registry reg = {0};
     const struct plugin_refusal *r = refuse_fixture(&reg, "small_struct", "small_struct");
     assert_contains("message", r->diag.message, "truncated descriptor");
-    char *detail = util_printf("struct_size is 16 bytes; a descriptor of plugin ABI 2.0 has at "
+    /* the fixture claims this header's minor, whose descriptor is still 2.0's */
+    char *detail = util_printf("struct_size is 16 bytes; a descriptor of plugin ABI %d.%d has at "
                                "least %zu",
+                               LH_ABI_MAJOR, LH_ABI_MINOR,
                                offsetof(lh_plugin_t, score) + sizeof(void (*)(void)));
     ck_assert_str_eq(r->diag.detail, detail);
     assert_contains("hint", r->diag.hint, "LH_PLUGIN_HEADER");

@@ -43,6 +43,14 @@ static const struct {
      "{\"groups\": {\"fit\": {\"max\": 50}}, \"rules\": [{\"name\": \"senior\", \"group\": "
      "\"fit\", \"points\": 20, \"when\": {\"lead.title\": {\"min_seniority\": \"director\"}}}]}",
      true},
+    {"google",
+     "{\"mailbox\": \"maya.chen@leadhub-demo.com\", \"client_id\": \"1234.apps.googleusercontent."
+     "com\", \"client_secret\": \"${LHT_SECRET}\", \"push_token\": \"${LHT_SECRET}\"}",
+     true},
+    {"linkedin_leadgen",
+     "{\"client_id\": \"app\", \"client_secret\": \"${LHT_SECRET}\", \"ad_accounts\": "
+     "[\"508974412\"], \"notification_url\": \"https://hooks.example/webhooks/li\"}",
+     true},
     {"engagement", "{}", true},
     {"composite", "{\"parts\": [{\"scorer\": \"fit\", \"weight\": 1}]}", true},
     {"microsoft",
@@ -62,6 +70,13 @@ static const struct {
     {"http", "{\"headers\": {\"Authorization\": \"x\", \"X-Team\": \"sales\"}}"},
     {"http", "{\"headers\": {\"X-Team\": \"a\\nb\"}}"},
     {"http", "{\"bearer_token\": [\"${LHT_TOKEN}\", \"${LHT_SECRET}\"]}"},
+    {"google", "{\"mailbox\": \"Maya <maya@a.example>, sam@b.example\"}"},
+    {"google", "{\"gmail\": false, \"calendar\": false}"},
+    {"google", "{\"pubsub_topic\": \"gmail-topic\"}"},
+    {"google", "{\"calendar_push_url\": \"https://hooks.example/webhooks/maya\", "
+               "\"push_token\": null}"},
+    {"google", "{\"service_account_key\": \"${LHT_SECRET}\", \"client_id\": null}"},
+    {"google", "{\"push_token\": [\"${LHT_SECRET}\", \"${LHT_TOKEN}\"]}"},
     {"stripe", "{\"event_types\": [\"invoice.paid\", \"charge.succeeded\"]}"},
     {"stripe", "{\"api_key\": \"${LHT_PUBLISHABLE}\"}"},
     {"stripe", "{\"stripe_version\": \"2024-06-20\\r\\nX: y\"}"},
@@ -89,6 +104,12 @@ static const struct {
     {"rules", "{\"rules\": [{\"name\": \"r\", \"points\": 1, \"when\": {\"lead.title\": "
               "{\"regex\": \"(vp|head\"}}}]}"},
     {"rules", "{\"rules\": [{\"name\": \"r\", \"points\": 1, \"group\": \"nope\", \"when\": {}}]}"},
+    {"linkedin_leadgen",
+     "{\"ad_accounts\": [\"508974412\", \"urn:li:sponsoredAccount:508974412\"]}"},
+    {"linkedin_leadgen", "{\"ad_accounts\": [\"urn:li:organization:1\"]}"},
+    {"linkedin_leadgen", "{\"form_ids\": [\"urn:li:leadGenForm:42\", \"form-7\"]}"},
+    {"linkedin_leadgen", "{\"linkedin_version\": \"202513\"}"},
+    {"linkedin_leadgen", "{\"api_base\": \"https://api.example/rest?x=1\"}"},
     {"engagement", "{\"weights\": {\"meeting.sheduled\": 10}}"},
     {"composite", "{\"parts\": [{\"scorer\": \"lead_score\", \"weight\": 1}]}"},
     {"composite", "{\"parts\": [{\"scorer\": \"fit\", \"weight\": 0}]}"},

@@ -136,6 +136,27 @@ START_TEST(test_router_matches_source_type_and_conditions)
 }
 END_TEST
 
+START_TEST(test_router_takes_no_event_its_source_marked_not_routable)
+{
+    struct router *router = build("  - name: everything\n"
+                                  "    from: \"*\"\n"
+                                  "    types: [\"*\"]\n"
+                                  "    to: [crm]\n");
+    ck_assert_ptr_nonnull(router);
+    /* a LinkedIn test lead: stored, routed nowhere */
+    char *got = match(router, "{\"type\":\"lead.created\",\"source\":\"inbound\","
+                              "\"data\":{\"test\":true,\"routable\":false}}");
+    ck_assert_str_eq(got, "");
+    free(got);
+    /* only false says so: a test lead the source lets through is routed */
+    got = match(router, "{\"type\":\"lead.created\",\"source\":\"inbound\","
+                        "\"data\":{\"test\":true,\"routable\":\"no\"}}");
+    ck_assert_str_eq(got, "everything>crm ");
+    free(got);
+    router_free(router);
+}
+END_TEST
+
 START_TEST(test_router_conditions_equals_in_and_matches)
 {
     struct router *router = build("  - name: big-deals\n"
@@ -355,6 +376,7 @@ int main(void)
     TCase *tc = tcase_create("router");
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_add_test(tc, test_router_matches_source_type_and_conditions);
+    tcase_add_test(tc, test_router_takes_no_event_its_source_marked_not_routable);
     tcase_add_test(tc, test_router_conditions_equals_in_and_matches);
     tcase_add_test(tc, test_router_from_refuses_an_event_of_the_right_type_from_another_source);
     tcase_add_test(tc, test_router_exists_false_refuses_an_event_that_has_the_field);

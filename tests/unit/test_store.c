@@ -799,6 +799,60 @@ START_TEST(test_store_batch_lead_id_links_an_existing_lead_before_email)
 }
 END_TEST
 
+START_TEST(test_store_batch_lead_erased_by_id_erases_that_lead_and_nobody_else)
+{
+    struct event_record leads[] = {
+        record_of("inbound", LEAD("l1", "ada@example.com",
+                                  ",\"first_name\":\"Ada\",\"attributes\":{\"team\":\"ops\"}")),
+        record_of("inbound", LEAD("l2", "grace@example.com", ",\"first_name\":\"Grace\""))};
+    write_ok(leads, 2);
+    char *text = util_printf("{\"type\":\"lead.updated\",\"source_id\":\"u1\","
+                             "\"occurred_at\":\"2026-11-27T11:00:00Z\",\"lead\":{\"id\":%lld,"
+                             "\"email\":\"ada@other.example\"},\"raw\":{\"name\":\"Ada\"}}",
+                             (long long)leads[0].lead_id);
+    struct event_record update[] = {record_of("crm", text)};
+    free(text);
+    write_ok(update, 1);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM lead_addresses"), 1);
+    /* an app asks for Ada's erasure by her lead id (POST /v1/events) */
+    text = util_printf("{\"type\":\"lead.erased\",\"source_id\":\"gdpr-1\","
+                       "\"occurred_at\":\"2026-11-28T09:00:00Z\",\"lead\":{\"id\":%lld}}",
+                       (long long)leads[0].lead_id);
+    struct event_record erase[] = {record_of("privacy", text)};
+    write_ok(erase, 1);
+    ck_assert_int_eq(erase[0].lead_id, leads[0].lead_id);
+    char *sql = util_printf("SELECT concat_ws('|', coalesce(email, '-'), coalesce(first_name, "
+                            "'-'), attributes ? 'erased_at', attributes ? 'team') FROM leads "
+                            "WHERE id = %lld",
+                            (long long)leads[0].lead_id);
+    char *ada = testdb_text(check_conn, sql);
+    ck_assert_str_eq(ada, "-|-|t|f");
+    free(ada);
+    free(sql);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM lead_addresses"), 0);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events WHERE payload::text "
+                                               "LIKE '%ada%' OR payload::text LIKE '%Ada%'"),
+                     0);
+    /* Grace is untouched */
+    char *grace = testdb_text(check_conn, "SELECT concat_ws('|', email, first_name) FROM leads "
+                                          "WHERE email = 'grace@example.com'");
+    ck_assert_str_eq(grace, "grace@example.com|Grace");
+    free(grace);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events WHERE payload #>> "
+                                               "'{lead,email}' = 'grace@example.com'"),
+                     1);
+    /* a redelivered erasure is a duplicate */
+    struct event_record again[] = {record_of("privacy", text)};
+    write_ok(again, 1);
+    ck_assert(again[0].duplicate);
+    free(text);
+    clear_records(leads, 2);
+    clear_records(update, 1);
+    clear_records(erase, 1);
+    clear_records(again, 1);
+}
+END_TEST
+
 #define PAYMENT(type, id, key)                                                                     \
     "{\"type\":\"" type "\",\"source_id\":\"" id "\",\"occurred_at\":\"2026-11-27T10:00:00Z\","    \
     "\"lead\":{\"email\":\"payer@example.com\"},\"data\":{\"amount\":1200,\"payment\":\"" key      \
@@ -1958,6 +2012,7 @@ static Suite *store_suite(void)
         batch, test_store_batch_a_key_repeated_in_one_batch_leaves_the_lead_as_its_first_copy_says);
     tcase_add_test(batch, test_store_batch_lead_fields_follow_event_time_not_arrival);
     tcase_add_test(batch, test_store_batch_lead_id_links_an_existing_lead_before_email);
+    tcase_add_test(batch, test_store_batch_lead_erased_by_id_erases_that_lead_and_nobody_else);
     tcase_add_test(batch,
                    test_store_batch_leads_named_by_id_are_written_once_per_batch_in_event_time);
     tcase_add_test(batch, test_store_batch_meetings_upsert_in_event_time_order);

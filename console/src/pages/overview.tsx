@@ -260,7 +260,7 @@ function Attention(props: { connectors: Connector[] }) {
     <ul class="attention">
       {items.map((item) => (
         <li key={`${item.connector.name}-${item.code}`}>
-          <Badge tone={item.code === 'dead_deliveries' || item.code === 'poll_lag' ? 'warn' : 'bad'}>
+          <Badge tone={['dead_deliveries', 'poll_lag', 'poll_held'].includes(item.code) ? 'warn' : 'bad'}>
             {item.code.replace(/_/g, ' ')}
           </Badge>{' '}
           <a href={href(`/connectors/${item.connector.name}`)}>{item.connector.name}</a>: {item.message}
