@@ -19,6 +19,8 @@ static const char *const standard_types[] = {
     "lead.created",
     "lead.updated",
     "lead.scored",
+    "lead.deleted",
+    "lead.merged",
     "lead.erased",
     "email.received",
     "email.sent",
@@ -51,6 +53,13 @@ static const char *const payment_types[] = {"payment.succeeded", "payment.failed
 /* Types that make no sense without a lead or a meeting. */
 static const char *const types_needing_lead[] = {"lead.created", "lead.updated", "customer.created",
                                                  "lead.erased"};
+
+/* Types about a source's own record of a person (deleted, merged): lead.external_id names
+ * the record and the lead carries nothing else, so that such an event never makes a lead
+ * nor changes one's fields (store_lead_lifecycle.c). */
+static const char *const record_types[] = {"lead.deleted", "lead.merged"};
+
+#define EVENT_MERGED_IDS_MAX 100
 
 static const char *const event_keys[] = {"type", "source",  "source_id", "occurred_at",
                                          "lead", "meeting", "data",      "raw"};
@@ -111,6 +120,30 @@ static int fail_unknown_key(char **error_out, const char *path, const char *key,
                   key, list ? list : "?");
     free(list);
     return rc;
+}
+
+/* data.merged_external_ids of a lead.merged: 1-EVENT_MERGED_IDS_MAX ids of records merged
+ * into lead.external_id, each 1-EVENT_SOURCE_ID_MAX bytes without U+0000. */
+static int check_merged_ids(const json_t *ids, char **error_out)
+{
+    if (!json_is_array(ids) || json_array_size(ids) == 0 ||
+        json_array_size(ids) > EVENT_MERGED_IDS_MAX) {
+        return fail(error_out,
+                    "data.merged_external_ids: required for lead.merged, an array of 1-%d ids",
+                    EVENT_MERGED_IDS_MAX);
+    }
+    size_t i;
+    const json_t *id;
+    json_array_foreach(ids, i, id)
+    {
+        if (!json_is_string(id) || json_string_length(id) == 0 ||
+            json_string_length(id) > EVENT_SOURCE_ID_MAX ||
+            strlen(json_string_value(id)) != json_string_length(id)) {
+            return fail(error_out, "data.merged_external_ids[%zu]: expected an id, 1-%d bytes", i,
+                        EVENT_SOURCE_ID_MAX);
+        }
+    }
+    return 0;
 }
 
 bool event_type_known(const char *type)
@@ -616,6 +649,23 @@ int event_validate(json_t *event, const char *instance, struct event_record *out
     } else if (in_list(type_name, types_needing_lead, UTIL_ARRAY_LEN(types_needing_lead))) {
         fail(error_out, "lead: required for %s events", type_name);
         goto out;
+    }
+
+    if (in_list(type_name, record_types, UTIL_ARRAY_LEN(record_types))) {
+        const json_t *normalized_lead = json_object_get(normalized, "lead");
+        if (json_object_get(normalized_lead, "external_id") == NULL ||
+            json_object_size(normalized_lead) != 1) {
+            fail(error_out,
+                 "lead: a %s event names the source's record by lead.external_id "
+                 "alone",
+                 type_name);
+            goto out;
+        }
+        if (strcmp(type_name, "lead.merged") == 0 &&
+            check_merged_ids(json_object_get(json_object_get(event, "data"), "merged_external_ids"),
+                             error_out) != 0) {
+            goto out;
+        }
     }
 
     const json_t *meeting = json_object_get(event, "meeting");

@@ -7,6 +7,7 @@
  *   store_leads.c   the leads the events are about: named by id, by an identity or by an
  *                   email; identities, other addresses, leads merged, events that waited
  *                   for their lead
+ *   store_lead_lifecycle.c  records a source deleted or merged (lead.deleted, lead.merged)
  *
  * The statements of a step are queued in a libpq pipeline and sent together; a step whose
  * answer the next needs runs at once (store_batch_exec_rows).
@@ -73,6 +74,24 @@ enum store_result store_leads_resolve(struct batch *b);
 /* Queues the upsert of the leads named by email and the identities the new events bring
  * (before the events). */
 enum store_result store_leads_send(struct batch *b);
+
+/* Every event of the batch that resolved to lead `from` resolves to `into` now (`from`
+ * was merged into it). */
+void store_leads_follow_merge(struct batch *b, int64_t from, int64_t into);
+
+/* --- store_lead_lifecycle.c ----------------------------------------------------------- */
+
+/* Whether `e` is a lead.deleted: its identity is removed, never recorded again. */
+bool store_lead_record_deleted(const struct event_record *e);
+
+/*
+ * store_leads_reflect_records - what sources did to their records of people, in the
+ * resolve step after identities are looked up: a lead.deleted's identity is removed (the
+ * lead and its history kept); a lead.merged's merged identities end on the kept record's
+ * lead, a lead that was only this source's identity folded into it (store_lead_merge).
+ * Runs its statements at once.
+ */
+enum store_result store_leads_reflect_records(struct batch *b);
 
 /* Queues what follows the events: the other addresses events brought for leads they named,
  * and the events that waited for a lead attached to the one their identity now has. */

@@ -503,6 +503,23 @@ static int add_identity(json_t *by_key, const char *source, const char *external
     return rc;
 }
 
+/* Whether a lead.deleted of this batch, no older than `e`, removed the identity `e` carries:
+ * what the source deleted is not recorded again by what it said before. */
+static bool deleted_in_batch(const struct batch *b, const struct event_record *e,
+                             const char *external_id)
+{
+    for (size_t i = 0; i < b->count; i++) {
+        const struct event_record *d = &b->events[i];
+        if (!b->skip[i] && store_lead_record_deleted(d) && d->occurred_at_ms >= e->occurred_at_ms &&
+            strcmp(d->source, e->source) == 0 &&
+            strcmp(store_batch_lead_text(json_object_get(d->event, "lead"), "external_id"),
+                   external_id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Queues the identities the new events bring, for leads resolved by id, identity or email
  * alike (an identity-only lead claimed its own identity when it was made). */
 static enum store_result send_identities(struct batch *b)
@@ -520,6 +537,7 @@ static enum store_result send_identities(struct batch *b)
         }
         const char *external_id = store_batch_lead_text(lead, "external_id");
         if (external_id != NULL && (e->lead_email != NULL || b->by_id[i]) &&
+            !deleted_in_batch(b, e, external_id) &&
             add_identity(identities, e->source, external_id, e) != 0) {
             goto out;
         }
@@ -606,8 +624,7 @@ struct merge {
     bool done;
 };
 
-/* Every event that resolved to `from` resolves to `into` now. */
-static void follow_merge(struct batch *b, int64_t from, int64_t into)
+void store_leads_follow_merge(struct batch *b, int64_t from, int64_t into)
 {
     for (size_t i = 0; i < b->count; i++) {
         if (b->events[i].lead_id == from) {
@@ -695,7 +712,7 @@ static enum store_result resolve_identities(struct batch *b)
         }
         if (merged) {
             /* later merges and the batch's events name what `from` became */
-            follow_merge(b, merges[m].from, merges[m].into);
+            store_leads_follow_merge(b, merges[m].from, merges[m].into);
             for (size_t k = m + 1; k < merge_count; k++) {
                 if (merges[k].from == merges[m].from) {
                     merges[k].from = merges[m].into;
@@ -770,6 +787,9 @@ enum store_result store_leads_resolve(struct batch *b)
     enum store_result rc = find_given_ids(b);
     if (rc == STORE_OK) {
         rc = resolve_identities(b);
+    }
+    if (rc == STORE_OK) {
+        rc = store_leads_reflect_records(b);
     }
     if (rc == STORE_OK) {
         rc = update_named_leads(b);

@@ -424,6 +424,16 @@ lh_status_t hubspot_emit_deals(struct hubspot *hs, lh_ctx_t *ctx, const json_t *
 /* Fetches contacts / deals / meetings by id (batch read) and emits what changed. ids:
  * array of strings, BORROWED. */
 lh_status_t hubspot_fetch_contacts(struct hubspot *hs, lh_ctx_t *ctx, const json_t *ids);
+
+/* --- hubspot_records.c: deletions and merges the webhook recorded --------------------- */
+
+/* Whether a pending notification's key is a deletion or merge ("contact.deleted:<id>",
+ * "contact.merged:<id>"), which hubspot_emit_record_changes() handles, not a fetch. */
+bool hubspot_record_change_key(const char *key);
+
+/* Emits lead.deleted / lead.merged for the deletions and merges among taken notification
+ * items (borrowed); the others are left alone. */
+lh_status_t hubspot_emit_record_changes(struct hubspot *hs, lh_ctx_t *ctx, const json_t *items);
 lh_status_t hubspot_fetch_deals(struct hubspot *hs, lh_ctx_t *ctx, const json_t *ids);
 lh_status_t hubspot_fetch_meetings(struct hubspot *hs, lh_ctx_t *ctx, const json_t *ids);
 

@@ -3,6 +3,8 @@
  *
  *   lead.created, lead.updated, customer.created  contact upsert by email (mapped fields)
  *   lead.scored                                   the scorer's property on the contact
+ *   lead.deleted, lead.merged                     done without a request (another source's
+ *                                                 records; the contact stays)
  *   payment.succeeded                             lifecyclestage = customer
  *   meeting.scheduled / updated / canceled        the event's lead upserted (when it has an
  *                                                 email), then the meeting engagement
@@ -135,6 +137,13 @@ static json_t *event_properties(struct hubspot_batch *batch, size_t i, const cha
     }
     if (strcmp(type, "payment.succeeded") == 0) {
         return payment_properties(batch, i, lead);
+    }
+    if (strcmp(type, "lead.deleted") == 0 || strcmp(type, "lead.merged") == 0) {
+        /* another source's records of the person: nothing for the CRM's contact to take (a
+         * record deleted elsewhere is no reason to delete the contact) */
+        host->counter_add(batch->ctx, HUBSPOT_METRIC_SKIPPED, "reason", "record_event", 1);
+        hubspot_batch_decide(batch, i, LH_OK, NULL);
+        return NULL;
     }
     if (strcmp(type, "lead.scored") == 0) {
         const json_t *data = json_object_get(event, "data");

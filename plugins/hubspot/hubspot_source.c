@@ -32,10 +32,11 @@
  *
  * Before searching, a poll fetches what webhooks recorded (hubspot_webhook.c): the pending
  * notifications "contact:<id>" / "deal:<id>", read by id with batch reads and turned into
- * events as a search page would be (the same change, the same source_id: seen both ways,
- * stored once). They are removed with the poll's commit; a failed fetch fails the poll,
- * which leaves them pending for its retry. The search still runs after them: it is the
- * safety net for notifications HubSpot never sent.
+ * events as a search page would be (deletions and merges, "contact.deleted:<id>" /
+ * "contact.merged:<id>", need no read: hubspot_records.c) (the same change, the same source_id:
+ * seen both ways, stored once). They are removed with the poll's commit; a failed fetch fails the
+ * poll, which leaves them pending for its retry. The search still runs after them: it is the safety
+ * net for notifications HubSpot never sent.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -278,6 +279,9 @@ static void sort_notified(struct hubspot *hs, lh_ctx_t *ctx, const json_t *items
     json_array_foreach(items, i, item)
     {
         const char *key = json_string_value(json_object_get(item, "key"));
+        if (key != NULL && hubspot_record_change_key(key)) {
+            continue; /* a deletion or merge: emitted as it is (hubspot_records.c) */
+        }
         const char *colon = key != NULL ? strchr(key, ':') : NULL;
         size_t kind = colon != NULL ? (size_t)(colon - key) : 0;
         json_t *ids = kind == 7 && strncmp(key, "contact", 7) == 0   ? contacts
@@ -314,6 +318,9 @@ static lh_status_t poll_notified(struct hubspot *hs, lh_ctx_t *ctx)
             sort_notified(hs, ctx, items, contacts, deals, meetings);
             host->counter_add(ctx, "hubspot_webhook_notifications_total", "outcome", "fetched",
                               (double)taken);
+        }
+        if (status == LH_OK) {
+            status = hubspot_emit_record_changes(hs, ctx, items);
         }
         if (status == LH_OK && json_array_size(contacts) > 0) {
             status = hubspot_fetch_contacts(hs, ctx, contacts);

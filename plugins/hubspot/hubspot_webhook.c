@@ -16,9 +16,11 @@
  * (the generic object.* subscriptions of object type 0-47) with the latest
  * occurredAt the batch gives it, in the request's own transaction, and answered at once;
  * the commit asks the replica that polls the instance to poll now, and that poll fetches
- * them (hubspot_source.c). A redelivered notification records the same value: it changes
- * nothing. The webhook reads only what init() built, so it runs beside a poll that waits
- * on HubSpot (LH_PLUGIN_WEBHOOK_CONCURRENT).
+ * them (hubspot_source.c). Deletions and merges of contacts are recorded as what they say
+ * ("contact.deleted:<id>", "contact.merged:<id>"): the poll turns them into lead.deleted
+ * and lead.merged without a fetch (hubspot_records.c). A redelivered notification records the same
+ * value: it changes nothing. The webhook reads only what init() built, so it runs beside a poll
+ * that waits on HubSpot (LH_PLUGIN_WEBHOOK_CONCURRENT).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* strndup */
@@ -184,15 +186,21 @@ static lh_status_t verify(struct hubspot *hs, lh_ctx_t *ctx, const lh_webhook_re
     return LH_OK;
 }
 
+/* The record a merge kept: newObjectId (a merge may give the result a new id), else
+ * primaryObjectId, else objectId. */
+static bool merge_kept(const json_t *notification, char *id)
+{
+    return hubspot_id_from_json(json_object_get(notification, "newObjectId"), id) ||
+           hubspot_id_from_json(json_object_get(notification, "primaryObjectId"), id) ||
+           hubspot_id_from_json(json_object_get(notification, "objectId"), id);
+}
+
 /* The id of what a notification is about, for its object kind. */
 static bool notification_object(const json_t *notification, const char *type, char *id)
 {
     /* a merge's surviving record is the one to read */
     if (strstr(type, ".merge") != NULL) {
-        if (hubspot_id_from_json(json_object_get(notification, "primaryObjectId"), id) ||
-            hubspot_id_from_json(json_object_get(notification, "newObjectId"), id)) {
-            return true;
-        }
+        return merge_kept(notification, id);
     }
     return hubspot_id_from_json(json_object_get(notification, "objectId"), id);
 }
@@ -270,6 +278,73 @@ static int record(json_t *records, const char *kind, const char *id, const json_
     return json_object_set_new(records, key, json_pack("{s:I}", "at", at));
 }
 
+/* occurredAt, or 0 when absent or not a positive integer. */
+static json_int_t occurred_at(const json_t *notification)
+{
+    const json_t *at = json_object_get(notification, "occurredAt");
+    return json_is_integer(at) && json_integer_value(at) > 0 ? json_integer_value(at) : 0;
+}
+
+/*
+ * What a contact.deletion / contact.privacyDeletion / contact.merge (or the object.* of
+ * type 0-1 alike) says of the records themselves, recorded for the poll to turn into lead.deleted /
+ * lead.merged (hubspot_records.c): "contact.deleted:<id>" {"at", "privacy"} and, per record a merge
+ * took away, "contact.merged:<id>" {"at", "into": the record kept}. Keyed by the record
+ * gone, so that no two notifications overwrite each other's. 1 when recorded, 0 when the
+ * notification is none of these, -1 when out of memory.
+ */
+static int record_contact_change(json_t *records, const json_t *notification, const char *type)
+{
+    char id[HUBSPOT_ID_MAX], key[HUBSPOT_ID_MAX + 24];
+    json_int_t at = occurred_at(notification);
+    /* the generic object.* subscriptions say the same of contacts (object type 0-1) */
+    const char *object_type = json_string_value(json_object_get(notification, "objectTypeId"));
+    if (strncmp(type, "object.", 7) == 0 && object_type != NULL &&
+        strcmp(object_type, "0-1") == 0) {
+        type = strcmp(type, "object.deletion") == 0          ? "contact.deletion"
+               : strcmp(type, "object.privacyDeletion") == 0 ? "contact.privacyDeletion"
+               : strcmp(type, "object.merge") == 0           ? "contact.merge"
+                                                             : type;
+    }
+    bool privacy = strcmp(type, "contact.privacyDeletion") == 0;
+    if (privacy || strcmp(type, "contact.deletion") == 0) {
+        if (!hubspot_id_from_json(json_object_get(notification, "objectId"), id)) {
+            return 0;
+        }
+        snprintf(key, sizeof(key), "contact.deleted:%s", id);
+        return json_object_set_new(records, key,
+                                   json_pack("{s:I, s:b}", "at", at, "privacy", privacy)) == 0
+                   ? 1
+                   : -1;
+    }
+    if (strcmp(type, "contact.merge") != 0) {
+        return 0;
+    }
+    char kept[HUBSPOT_ID_MAX];
+    if (!merge_kept(notification, kept)) {
+        return 0;
+    }
+    /* the records taken away: mergedObjectIds, and the primary when the result is new */
+    json_t *gone = json_array();
+    json_array_extend(gone, json_object_get(notification, "mergedObjectIds"));
+    json_array_append(gone, json_object_get(notification, "primaryObjectId"));
+    size_t i;
+    const json_t *item;
+    int rc = gone != NULL ? 0 : -1;
+    json_array_foreach(gone, i, item)
+    {
+        if (rc < 0 || !hubspot_id_from_json(item, id) || strcmp(id, kept) == 0) {
+            continue;
+        }
+        snprintf(key, sizeof(key), "contact.merged:%s", id);
+        rc = json_object_set_new(records, key, json_pack("{s:I, s:s}", "at", at, "into", kept)) == 0
+                 ? 0
+                 : -1;
+    }
+    json_decref(gone);
+    return rc;
+}
+
 int hubspot_notifications_parse(const char *body, size_t len, struct hubspot_notifications *out,
                                 char **error_out)
 {
@@ -315,11 +390,15 @@ int hubspot_notifications_parse(const char *body, size_t len, struct hubspot_not
         }
         const char *kind = type != NULL ? notification_kind(notification, type) : NULL;
         char id[HUBSPOT_ID_MAX];
-        if (kind == NULL || !notification_object(notification, type, id)) {
+        int changed = type != NULL ? record_contact_change(out->records, notification, type) : 0;
+        if (changed == 0 && (kind == NULL || !notification_object(notification, type, id))) {
             out->ignored++;
             continue;
         }
-        if (record(out->records, kind, id, json_object_get(notification, "occurredAt")) != 0) {
+        /* a merge also has its kept record read again (the properties it took) */
+        if (changed < 0 ||
+            (kind != NULL && notification_object(notification, type, id) &&
+             record(out->records, kind, id, json_object_get(notification, "occurredAt")) != 0)) {
             json_decref(parsed);
             json_decref(event_ids);
             hubspot_notifications_clear(out);

@@ -1317,6 +1317,61 @@ void fake_hubspot_contact_update(struct fake_hubspot *hs, const char *id,
     pthread_mutex_unlock(&hs->mutex);
 }
 
+void fake_hubspot_contact_delete(struct fake_hubspot *hs, const char *id)
+{
+    pthread_mutex_lock(&hs->mutex);
+    struct object *o = collection_find(&hs->contacts, id);
+    if (o != NULL) {
+        o->deleted = true;
+    }
+    pthread_mutex_unlock(&hs->mutex);
+}
+
+void fake_hubspot_contact_restore(struct fake_hubspot *hs, const char *id)
+{
+    pthread_mutex_lock(&hs->mutex);
+    for (size_t i = 0; i < hs->contacts.count; i++) {
+        struct object *o = &hs->contacts.items[i];
+        if (o->deleted && strcmp(o->id, id) == 0) {
+            o->deleted = false;
+            o->modified_ms = now_ms(hs, 0);
+            stamp(o, "lastmodifieddate", false);
+        }
+    }
+    pthread_mutex_unlock(&hs->mutex);
+}
+
+void fake_hubspot_contact_merge(struct fake_hubspot *hs, const char *primary, const char *merged)
+{
+    pthread_mutex_lock(&hs->mutex);
+    struct object *kept = collection_find(&hs->contacts, primary);
+    struct object *gone = collection_find(&hs->contacts, merged);
+    if (kept != NULL && gone != NULL && kept != gone) {
+        /* the primary's values win; the merged email becomes an additional one */
+        const char *key;
+        json_t *value;
+        json_object_foreach(gone->properties, key, value)
+        {
+            if (strcmp(key, "email") != 0 && json_object_get(kept->properties, key) == NULL) {
+                json_object_set(kept->properties, key, value);
+            }
+        }
+        const char *email = json_string_value(json_object_get(gone->properties, "email"));
+        const char *extra =
+            json_string_value(json_object_get(kept->properties, "hs_additional_emails"));
+        if (email != NULL) {
+            char *joined = extra != NULL && extra[0] != '\0' ? util_printf("%s;%s", extra, email)
+                                                             : strdup(email);
+            json_object_set_new(kept->properties, "hs_additional_emails", json_string(joined));
+            free(joined);
+        }
+        gone->deleted = true;
+        kept->modified_ms = now_ms(hs, 0);
+        stamp(kept, "lastmodifieddate", false);
+    }
+    pthread_mutex_unlock(&hs->mutex);
+}
+
 void fake_hubspot_contact_update_after_search(struct fake_hubspot *hs, const char *id,
                                               const char *properties_json, size_t nth)
 {

@@ -103,6 +103,16 @@ void fake_hubspot_contact_update_after_search(struct fake_hubspot *hs, const cha
 /* Adds n contacts same0@bulk.example ... all modified at modified_ms. */
 void fake_hubspot_contacts_add_at(struct fake_hubspot *hs, size_t n, int64_t modified_ms);
 
+/* A rep deletes a contact: it is read and searched no more (archived); its email is free
+ * for a new contact. */
+void fake_hubspot_contact_delete(struct fake_hubspot *hs, const char *id);
+/* A rep restores a deleted contact (within HubSpot's 90 days): unchanged, but
+ * lastmodifieddate moves. */
+void fake_hubspot_contact_restore(struct fake_hubspot *hs, const char *id);
+/* A rep merges contact `merged` into `primary` (HubSpot keeps the primary's id): the
+ * primary keeps its values and takes those it lacks, the merged email becomes one of its
+ * hs_additional_emails, the merged contact is gone, the primary's lastmodifieddate moves. */
+void fake_hubspot_contact_merge(struct fake_hubspot *hs, const char *primary, const char *merged);
 /* The contact's properties as JSON text (malloc'd), or NULL. */
 char *fake_hubspot_contact(struct fake_hubspot *hs, const char *id);
 

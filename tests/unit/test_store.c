@@ -1036,6 +1036,178 @@ START_TEST(test_store_batch_an_identity_without_email_merges_into_the_lead_its_e
 }
 END_TEST
 
+/* --- what a source did to its records of people: lead.deleted, lead.merged ----------- */
+
+/* A CRM contact `id` seen at `at` (HH:MM), with `email` ("" for none) and a first name. */
+static struct event_record crm_contact(const char *id, const char *at, const char *email)
+{
+    char *text = util_printf("{\"type\":\"lead.updated\",\"source_id\":\"contact:%s:%s\","
+                             "\"occurred_at\":\"2026-11-27T%s:00Z\",\"lead\":{\"external_id\":"
+                             "\"%s\",\"first_name\":\"N%s\"%s%s%s}}",
+                             id, at, at, id, id, email[0] ? ",\"email\":\"" : "", email,
+                             email[0] ? "\"" : "");
+    struct event_record r = record_of("crm", text);
+    free(text);
+    return r;
+}
+
+static struct event_record crm_deleted(const char *id, const char *at)
+{
+    char *text = util_printf("{\"type\":\"lead.deleted\",\"source_id\":\"contact.deleted:%s:%s\","
+                             "\"occurred_at\":\"2026-11-27T%s:00Z\",\"lead\":{\"external_id\":"
+                             "\"%s\"}}",
+                             id, at, at, id);
+    struct event_record r = record_of("crm", text);
+    free(text);
+    return r;
+}
+
+static struct event_record crm_merged(const char *kept, const char *merged, const char *at)
+{
+    char *text = util_printf("{\"type\":\"lead.merged\",\"source_id\":\"contact.merge:%s:%s\","
+                             "\"occurred_at\":\"2026-11-27T%s:00Z\",\"lead\":{\"external_id\":"
+                             "\"%s\"},\"data\":{\"merged_external_ids\":[%s]}}",
+                             kept, at, at, kept, merged);
+    struct event_record r = record_of("crm", text);
+    free(text);
+    return r;
+}
+
+static long long identity_of(const char *external_id)
+{
+    char *sql = util_printf("SELECT coalesce((SELECT lead_id FROM lead_identities WHERE source = "
+                            "'crm' AND external_id = '%s'), 0)",
+                            external_id);
+    long long lead = testdb_scalar(check_conn, sql);
+    free(sql);
+    return lead;
+}
+
+static long long events_of(long long lead)
+{
+    char *sql = util_printf("SELECT count(*) FROM events WHERE lead_id = %lld", lead);
+    long long n = testdb_scalar(check_conn, sql);
+    free(sql);
+    return n;
+}
+
+START_TEST(test_store_batch_a_deleted_record_loses_its_identity_and_the_lead_keeps_its_history)
+{
+    struct event_record seen[] = {crm_contact("501", "09:00", "ada@example.com"),
+                                  crm_contact("777", "09:00", "bob@example.com")};
+    write_ok(seen, 2);
+    long long a = seen[0].lead_id;
+    ck_assert_int_eq(identity_of("501"), a);
+    struct event_record deleted[] = {crm_deleted("501", "10:00")};
+    write_ok(deleted, 1);
+    /* recorded on the lead; the lead, its fields and history stay; the id names nobody */
+    ck_assert_int_eq(deleted[0].lead_id, a);
+    ck_assert_int_eq(identity_of("501"), 0);
+    ck_assert_int_eq(identity_of("777"), seen[1].lead_id);
+    ck_assert_int_eq(events_of(a), 2);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads WHERE email = "
+                                               "'ada@example.com' AND first_name = 'N501'"),
+                     1);
+    /* the deletion sent again changes nothing */
+    struct event_record again[] = {crm_deleted("501", "10:00")};
+    write_ok(again, 1);
+    ck_assert(again[0].duplicate);
+    /* a later write with that id and no address no longer lands on the lead */
+    struct event_record later[] = {crm_contact("501", "11:00", "")};
+    write_ok(later, 1);
+    ck_assert(later[0].lead_id != a);
+    /* a deletion in the same batch as an older sighting of the record is not undone by it */
+    struct event_record batch[] = {crm_contact("777", "12:00", "bob@example.com"),
+                                   crm_deleted("777", "12:30")};
+    write_ok(batch, 2);
+    ck_assert_int_eq(identity_of("777"), 0);
+    ck_assert_int_eq(batch[1].lead_id, seen[1].lead_id);
+    clear_records(seen, 2);
+    clear_records(deleted, 1);
+    clear_records(again, 1);
+    clear_records(later, 1);
+    clear_records(batch, 2);
+}
+END_TEST
+
+START_TEST(test_store_batch_a_merge_folds_a_lead_that_was_only_the_merged_record)
+{
+    struct event_record seen[] = {crm_contact("501", "09:00", "ada@example.com"),
+                                  crm_contact("502", "09:00", "ada@work.example")};
+    write_ok(seen, 2);
+    long long a = seen[0].lead_id, b = seen[1].lead_id;
+    ck_assert(a != b);
+    struct event_record merged[] = {crm_merged("501", "\"502\"", "10:00")};
+    write_ok(merged, 1);
+    ck_assert_int_eq(merged[0].lead_id, a);
+    ck_assert_int_eq(identity_of("502"), a);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads"), 1);
+    ck_assert_int_eq(events_of(a), 3);
+    /* the merged record's address is one of the lead's */
+    char *sql = util_printf("SELECT count(*) FROM lead_addresses WHERE lead_id = %lld AND "
+                            "email = 'ada@work.example'",
+                            a);
+    ck_assert_int_eq(testdb_scalar(check_conn, sql), 1);
+    free(sql);
+    /* a later event naming the merged id lands on the kept lead */
+    struct event_record later[] = {crm_contact("502", "11:00", "")};
+    write_ok(later, 1);
+    ck_assert_int_eq(later[0].lead_id, a);
+    clear_records(seen, 2);
+    clear_records(merged, 1);
+    clear_records(later, 1);
+}
+END_TEST
+
+START_TEST(test_store_batch_a_merge_moves_only_the_identity_of_a_lead_known_elsewhere)
+{
+    struct event_record seen[] = {crm_contact("501", "09:00", "ada@example.com"),
+                                  crm_contact("502", "09:00", "ada@work.example"),
+                                  record_of("inbound", LEAD("f1", "ada@work.example", ""))};
+    write_ok(seen, 3);
+    long long a = seen[0].lead_id, b = seen[1].lead_id;
+    ck_assert_int_eq(seen[2].lead_id, b);
+    /* the kept id is new (HubSpot may give a merge a new id): the first merged one's lead
+     * takes it, and the rest follow */
+    struct event_record merged[] = {crm_merged("900", "\"501\", \"502\"", "10:00"),
+                                    crm_contact("502", "10:30", "")};
+    write_ok(merged, 2);
+    ck_assert_int_eq(merged[0].lead_id, a);
+    ck_assert_int_eq(identity_of("900"), a);
+    ck_assert_int_eq(identity_of("501"), a);
+    ck_assert_int_eq(identity_of("502"), a);
+    ck_assert_int_eq(merged[1].lead_id, a);
+    /* the other lead is a person of its own: kept, with its history */
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads"), 2);
+    ck_assert_int_eq(events_of(b), 2);
+    clear_records(seen, 3);
+    clear_records(merged, 2);
+}
+END_TEST
+
+START_TEST(test_store_batch_record_events_name_the_record_alone)
+{
+    static const char *const refused[] = {
+        "{\"type\":\"lead.deleted\",\"source_id\":\"d1\",\"occurred_at\":\"2026-11-27T10:00:00Z\","
+        "\"lead\":{\"external_id\":\"501\",\"email\":\"ada@example.com\"}}",
+        "{\"type\":\"lead.deleted\",\"source_id\":\"d1\",\"occurred_at\":\"2026-11-27T10:00:00Z\"}",
+        "{\"type\":\"lead.merged\",\"source_id\":\"m1\",\"occurred_at\":\"2026-11-27T10:00:00Z\","
+        "\"lead\":{\"external_id\":\"501\"}}",
+        "{\"type\":\"lead.merged\",\"source_id\":\"m1\",\"occurred_at\":\"2026-11-27T10:00:00Z\","
+        "\"lead\":{\"external_id\":\"501\"},\"data\":{\"merged_external_ids\":[502]}}",
+        "{\"type\":\"lead.merged\",\"source_id\":\"m1\",\"occurred_at\":\"2026-11-27T10:00:00Z\","
+        "\"lead\":{\"external_id\":\"501\"},\"data\":{\"merged_external_ids\":[]}}",
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        json_t *event = json_loads(refused[i], 0, NULL);
+        struct event_record r;
+        char *error = NULL;
+        ck_assert_msg(event_validate(event, "crm", &r, &error) != 0, "accepted: %s", refused[i]);
+        free(error);
+    }
+}
+END_TEST
+
 START_TEST(test_store_events_in_a_callers_transaction_resolve_leads_named_by_id)
 {
     /* the scoring engine writes lead.scored events inside its own transaction */
@@ -1853,6 +2025,12 @@ static Suite *store_suite(void)
     tcase_add_test(batch, test_store_batch_a_lead_known_elsewhere_is_never_merged);
     tcase_add_test(batch,
                    test_store_batch_an_identity_without_email_merges_into_the_lead_its_email_names);
+    tcase_add_test(
+        batch, test_store_batch_a_deleted_record_loses_its_identity_and_the_lead_keeps_its_history);
+    tcase_add_test(batch, test_store_batch_a_merge_folds_a_lead_that_was_only_the_merged_record);
+    tcase_add_test(batch,
+                   test_store_batch_a_merge_moves_only_the_identity_of_a_lead_known_elsewhere);
+    tcase_add_test(batch, test_store_batch_record_events_name_the_record_alone);
     tcase_add_test(batch, test_store_batch_commits_checkpoints_with_events_last_put_wins);
     tcase_add_test(batch, test_store_batch_failure_stores_nothing_at_all);
     tcase_add_test(batch, test_store_batch_with_steps_failure_stores_nothing_at_all);

@@ -9,6 +9,11 @@
  *   - a meeting a rep books in HubSpot reaches the hub, polled or notified (object.* of
  *     type 0-47), on the lead of its contact, with HubSpot's outcome as its status (a
  *     no-show, a held meeting); the hub's own engagements are not read back;
+ *   - a contact a rep deletes loses its identity: the lead keeps its history and has the
+ *     lead.deleted; a later write about the lead makes a new contact;
+ *   - two contacts a rep merges, whose leads differed, end as one lead holding both ids
+ *     (the merged contact's lead folded into it); the hub's later writes go to the kept
+ *     contact, and HubSpot gets no contact back for the merged address.
  */
 #include <check.h>
 #include <curl/curl.h>
@@ -247,6 +252,127 @@ START_TEST(test_hubspot_e2e_meeting_notification_is_fetched_by_the_poll_it_bring
 }
 END_TEST
 
+/* HubSpot's webhook for what a rep did to contacts, signed, answered 200. */
+static void notify(const char *body)
+{
+    char *answer = NULL;
+    ck_assert_int_eq(hubspot_daemon_post_signed(&td, HD_WEBHOOK_SECRET, body, &answer), 200);
+    free(answer);
+}
+
+START_TEST(test_hubspot_e2e_contact_deleted_in_hubspot_loses_its_identity_and_keeps_its_history)
+{
+    long lead = 0;
+    char *contact = polled_contact("ada@analytical.example", &lead);
+    fake_hubspot_contact_delete(fake, contact);
+    char *body = util_printf("[{\"eventId\":6101,\"subscriptionId\":2841907,\"portalId\":"
+                             "44817302,\"appId\":4210286,\"occurredAt\":%lld,"
+                             "\"subscriptionType\":\"contact.deletion\",\"attemptNumber\":0,"
+                             "\"objectId\":%s,\"changeFlag\":\"DELETED\",\"changeSource\":"
+                             "\"CRM_UI\",\"sourceId\":\"userId:71244960\"}]",
+                             (long long)util_now_ms(), contact);
+    notify(body);
+    char *sql = util_printf("SELECT count(*) FROM events WHERE source = 'crm' AND type = "
+                            "'lead.deleted' AND lead_id = %ld",
+                            lead);
+    wait_for(sql);
+    free(sql);
+    /* the id names nobody now; the lead, its fields and its history stay */
+    sql = util_printf("SELECT count(*) FROM lead_identities WHERE source = 'crm' AND "
+                      "external_id = '%s'",
+                      contact);
+    ck_assert_int_eq(scalar(sql), 0);
+    free(sql);
+    sql = util_printf("SELECT count(*) FROM leads WHERE id = %ld AND email = "
+                      "'ada@analytical.example' AND first_name = 'Ada'",
+                      lead);
+    ck_assert_int_eq(scalar(sql), 1);
+    free(sql);
+    sql = util_printf("SELECT count(*) FROM events WHERE lead_id = %ld AND type = 'lead.updated'",
+                      lead);
+    ck_assert_int_eq(scalar(sql), 1);
+    free(sql);
+    /* the same notification again changes nothing */
+    notify(body);
+    long polls = scalar("SELECT max(polls) FROM connector_status WHERE instance = 'crm'") + 2;
+    sql = util_printf("SELECT count(*) FROM connector_status WHERE instance = 'crm' AND polls >= "
+                      "%ld",
+                      polls);
+    wait_for(sql);
+    free(sql);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events WHERE type = 'lead.deleted'"), 1);
+    /* the lead becomes active again: the hub's write makes a new contact (documented) */
+    post("{\"type\":\"lead.updated\",\"source_id\":\"u-del\",\"occurred_at\":"
+         "\"2030-01-01T00:00:00Z\",\"lead\":{\"email\":\"ada@analytical.example\",\"title\":"
+         "\"CTO\"}}");
+    wait_for("SELECT count(*) FROM deliveries WHERE status = 'done'");
+    char *again = fake_hubspot_contact_id(fake, "ada@analytical.example");
+    ck_assert_ptr_nonnull(again);
+    ck_assert_str_ne(again, contact);
+    free(again);
+    free(body);
+    free(contact);
+}
+END_TEST
+
+START_TEST(test_hubspot_e2e_contacts_merged_in_hubspot_become_one_lead)
+{
+    long kept_lead = 0, merged_lead = 0;
+    char *kept = polled_contact("ada@analytical.example", &kept_lead);
+    char *merged = polled_contact("ada.lovelace@work.example", &merged_lead);
+    ck_assert_int_ne(kept_lead, merged_lead);
+    /* a rep merges the second into the first; HubSpot says so with its merge fields */
+    fake_hubspot_contact_merge(fake, kept, merged);
+    char *body = util_printf("[{\"eventId\":6201,\"subscriptionId\":2841907,\"portalId\":"
+                             "44817302,\"appId\":4210286,\"occurredAt\":%lld,"
+                             "\"subscriptionType\":\"contact.merge\",\"attemptNumber\":0,"
+                             "\"objectId\":%s,\"changeFlag\":\"MERGED\",\"changeSource\":"
+                             "\"CRM_UI\",\"sourceId\":\"userId:71244960\",\"primaryObjectId\":%s,"
+                             "\"mergedObjectIds\":[%s],\"newObjectId\":%s,"
+                             "\"numberOfPropertiesMoved\":1}]",
+                             (long long)util_now_ms(), kept, kept, merged, kept);
+    notify(body);
+    char *sql = util_printf("SELECT count(*) FROM lead_identities WHERE source = 'crm' AND "
+                            "external_id = '%s' AND lead_id = %ld",
+                            merged, kept_lead);
+    wait_for(sql);
+    free(sql);
+    /* one lead: the merged contact's lead folded in, its history and address with it */
+    ck_assert_int_eq(scalar("SELECT count(*) FROM leads"), 1);
+    sql = util_printf("SELECT count(*) FROM lead_identities WHERE source = 'crm' AND "
+                      "external_id = '%s' AND lead_id = %ld",
+                      kept, kept_lead);
+    ck_assert_int_eq(scalar(sql), 1);
+    free(sql);
+    sql = util_printf("SELECT count(*) FROM events WHERE lead_id = %ld AND type IN "
+                      "('lead.updated', 'lead.merged')",
+                      kept_lead);
+    ck_assert_int_ge(scalar(sql), 3);
+    free(sql);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM events WHERE lead_id IS NULL"), 0);
+    sql = util_printf("SELECT count(*) FROM lead_addresses WHERE lead_id = %ld AND email = "
+                      "'ada.lovelace@work.example'",
+                      kept_lead);
+    ck_assert_int_eq(scalar(sql), 1);
+    free(sql);
+    /* what the hub writes about that person later goes to the kept contact; HubSpot gets
+     * no contact back for the merged address */
+    post("{\"type\":\"lead.updated\",\"source_id\":\"u-merge\",\"occurred_at\":"
+         "\"2030-01-01T00:00:00Z\",\"lead\":{\"email\":\"ada@analytical.example\",\"title\":"
+         "\"CTO\"}}");
+    wait_for("SELECT count(*) FROM deliveries WHERE status = 'done'");
+    ck_assert_ptr_null(fake_hubspot_contact_id(fake, "ada.lovelace@work.example"));
+    char *text = fake_hubspot_contact(fake, kept);
+    json_t *contact = json_loads(text, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(contact, "jobtitle")), "CTO");
+    json_decref(contact);
+    free(text);
+    free(body);
+    free(kept);
+    free(merged);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -257,6 +383,14 @@ int main(void)
     tcase_add_test(tc, test_hubspot_e2e_email_changed_in_hubspot_stays_on_the_lead_of_the_contact);
     tcase_add_test(tc, test_hubspot_e2e_meeting_booked_in_hubspot_reaches_the_hub_with_its_outcome);
     suite_add_tcase(s, tc);
+    TCase *records = tcase_create("records");
+    tcase_add_checked_fixture(records, setup_notified, teardown);
+    tcase_set_timeout(records, 120);
+    tcase_add_test(
+        records,
+        test_hubspot_e2e_contact_deleted_in_hubspot_loses_its_identity_and_keeps_its_history);
+    tcase_add_test(records, test_hubspot_e2e_contacts_merged_in_hubspot_become_one_lead);
+    suite_add_tcase(s, records);
     TCase *notified = tcase_create("notified");
     tcase_add_checked_fixture(notified, setup_notified, teardown);
     tcase_set_timeout(notified, 120);

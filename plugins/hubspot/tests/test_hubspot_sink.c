@@ -101,8 +101,10 @@ START_TEST(test_hubspot_descriptor_is_an_ordered_source_and_sink)
     ck_assert_ptr_nonnull(desc->deliver);
     ck_assert_ptr_nonnull(desc->deliver_batch);
     ck_assert_str_eq(desc->event_types[0], "lead.updated");
-    ck_assert_str_eq(desc->event_types[1], "deal.stage_changed");
-    ck_assert_ptr_null(desc->event_types[2]);
+    ck_assert_str_eq(desc->event_types[1], "lead.deleted");
+    ck_assert_str_eq(desc->event_types[2], "lead.merged");
+    ck_assert_str_eq(desc->event_types[3], "deal.stage_changed");
+    ck_assert_ptr_null(desc->event_types[4]);
     desc->destroy(NULL); /* must not crash */
 }
 END_TEST
@@ -204,6 +206,25 @@ START_TEST(test_hubspot_lead_scored_by_an_unmapped_scorer_is_done_without_a_requ
     ck_assert_uint_eq(fake_hubspot_request_count(h.fake), 0);
     ck_assert_int_eq(hh_metric(&h, "hubspot_skipped_total", "reason", "unmapped_scorer"), 1);
     json_decref(event);
+}
+END_TEST
+
+START_TEST(test_hubspot_another_sources_deleted_or_merged_record_is_done_without_a_request)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    json_t *deleted = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}}", "type", "lead.deleted", "source",
+                                "billing", "source_id", "d-1", "occurred_at",
+                                "2026-11-27T10:42:00.000Z", "lead", "external_id", "cus_X");
+    json_t *merged =
+        json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:{s:[s]}}", "type", "lead.merged", "source",
+                  "billing", "source_id", "m-1", "occurred_at", "2026-11-27T10:42:00.000Z", "lead",
+                  "external_id", "cus_X", "data", "merged_external_ids", "cus_Y");
+    ck_assert_int_eq(hh_deliver(&h, deleted, 0, NULL, NULL), LH_OK);
+    ck_assert_int_eq(hh_deliver(&h, merged, 0, NULL, NULL), LH_OK);
+    ck_assert_uint_eq(fake_hubspot_request_count(h.fake), 0);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_skipped_total", "reason", "record_event"), 2);
+    json_decref(deleted);
+    json_decref(merged);
 }
 END_TEST
 
@@ -1301,6 +1322,8 @@ static Suite *sink_suite(void)
     tcase_add_test(tc, test_hubspot_property_map_overrides_the_defaults_and_maps_attributes);
     tcase_add_test(tc, test_hubspot_lead_scored_writes_the_scorers_property);
     tcase_add_test(tc, test_hubspot_lead_scored_by_an_unmapped_scorer_is_done_without_a_request);
+    tcase_add_test(tc,
+                   test_hubspot_another_sources_deleted_or_merged_record_is_done_without_a_request);
     tcase_add_test(
         tc, test_hubspot_payment_succeeded_makes_the_contact_a_customer_with_the_buyers_details);
     tcase_add_test(tc, test_hubspot_batch_merges_the_events_of_one_contact_into_one_input);

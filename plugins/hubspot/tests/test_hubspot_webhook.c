@@ -303,14 +303,17 @@ START_TEST(test_hubspot_webhook_records_each_changed_object_once_and_the_poll_fe
     ck_assert_msg(status == LH_OK, "%s", error);
     free(error);
     ck_assert_uint_eq(fake_hubspot_request_count(h.fake), 0); /* no provider call */
-    char *expected = util_printf("contact:%s=1741285004391 contact:%s=0 deal:%s=0", a, b, deal);
+    /* the deletion is recorded as what it says: it needs no fetch */
+    char *expected = util_printf("contact.deleted:9=0 contact:%s=1741285004391 contact:%s=0 "
+                                 "deal:%s=0",
+                                 a, b, deal);
     char *recorded = pending();
     ck_assert_str_eq(recorded, expected);
     free(recorded);
     free(expected);
     ck_assert_int_eq(hh_metric(&h, "hubspot_webhook_notifications_total", "outcome", "received"),
                      6);
-    ck_assert_int_eq(hh_metric(&h, "hubspot_webhook_notifications_total", "outcome", "ignored"), 2);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_webhook_notifications_total", "outcome", "ignored"), 1);
 
     json_t *events = NULL;
     ck_assert_int_eq(hh_poll(&h, &events, NULL), LH_OK);
@@ -321,12 +324,18 @@ START_TEST(test_hubspot_webhook_records_each_changed_object_once_and_the_poll_fe
     ck_assert_uint_eq(json_array_size(json_object_get(read, "properties")), 10);
     json_decref(read);
     ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", READ_DEALS), 1);
-    ck_assert_uint_eq(json_array_size(events), 3);
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(events, 0), "type")),
-                     "lead.updated");
+    ck_assert_uint_eq(json_array_size(events), 4);
+    const json_t *deleted = json_array_get(events, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(deleted, "type")), "lead.deleted");
+    ck_assert_str_eq(json_string_value(json_object_get(deleted, "source_id")),
+                     "contact.deleted:9:0");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(deleted, "lead"), "external_id")), "9");
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(events, 1), "type")),
                      "lead.updated");
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(events, 2), "type")),
+                     "lead.updated");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(events, 3), "type")),
                      "deal.stage_changed");
     recorded = pending();
     ck_assert_str_eq(recorded, "");
@@ -364,7 +373,7 @@ START_TEST(test_hubspot_webhook_object_notifications_fetch_deals_and_contacts_by
         h.fake, "{\"dealname\":\"Corvid\",\"dealstage\":\"contractsent\",\"pipeline\":\"default\"}",
         b, 0);
     /* the generic object.* subscriptions: 0-3 is a deal, 0-1 a contact; 0-2 (companies)
-     * and deletions are not fetched */
+     * is not fetched, a contact's deletion is recorded as it is */
     char *body = util_printf(
         "[{\"eventId\":4001,\"subscriptionId\":2841990,\"portalId\":44817302,\"appId\":4210286,"
         "\"occurredAt\":1741285112870,\"subscriptionType\":\"object.propertyChange\","
@@ -383,7 +392,9 @@ START_TEST(test_hubspot_webhook_object_notifications_fetch_deals_and_contacts_by
     lh_status_t status = hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, &error);
     ck_assert_msg(status == LH_OK, "%s", error);
     free(error);
-    char *expected = util_printf("contact:%s=0 contact:%s=0 deal:%s=1741285112870", a, b, deal);
+    char *expected = util_printf("contact.deleted:%s=0 contact:%s=0 contact:%s=0 "
+                                 "deal:%s=1741285112870",
+                                 a, a, b, deal);
     char *recorded = pending();
     ck_assert_str_eq(recorded, expected);
     free(recorded);
@@ -418,8 +429,14 @@ START_TEST(test_hubspot_webhook_object_notifications_fetch_deals_and_contacts_by
     ck_assert_str_eq(json_string_value(json_object_get(data, "deal_id")), deal);
     ck_assert_str_eq(json_string_value(json_object_get(data, "stage")), "contractsent");
     json_decref(deals);
-    ck_assert_uint_eq(json_array_size(events), 3);
-    ck_assert_int_eq(hh_metric(&h, "hubspot_webhook_notifications_total", "outcome", "ignored"), 2);
+    json_t *deleted = events_of_type(events, "lead.deleted");
+    ck_assert_uint_eq(json_array_size(deleted), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(json_array_get(deleted, 0), "lead"), "external_id")),
+                     a);
+    json_decref(deleted);
+    ck_assert_uint_eq(json_array_size(events), 4);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_webhook_notifications_total", "outcome", "ignored"), 1);
     json_decref(events);
     free(body);
     free(a);
@@ -446,13 +463,125 @@ START_TEST(test_hubspot_webhook_redelivery_changes_nothing)
     json_t *events = NULL;
     ck_assert_int_eq(hh_poll(&h, &events, NULL), LH_OK);
     ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", READ_CONTACTS), 1);
-    ck_assert_uint_eq(json_array_size(events), 2);
+    /* the two contacts read, and contact 9's deletion, once */
+    ck_assert_uint_eq(json_array_size(events), 3);
+    json_t *deleted = events_of_type(events, "lead.deleted");
+    ck_assert_uint_eq(json_array_size(deleted), 1);
+    json_decref(deleted);
     json_decref(events);
     free(again);
     free(seqs);
     free(body);
     free(a);
     free(b);
+}
+END_TEST
+
+/* Deletions and merges are recorded as what they say and become lead.deleted and
+ * lead.merged without a read; the merge's kept record is read again. */
+START_TEST(test_hubspot_webhook_deletions_and_merges_become_record_events)
+{
+    start_with_webhooks();
+    char *kept = fake_hubspot_contact_add(h.fake, "{\"email\":\"lucas@meridian.example\"}", 0);
+    /* HubSpot's documented fields: primaryObjectId, mergedObjectIds, newObjectId */
+    char *body = util_printf(
+        "[{\"eventId\":5001,\"subscriptionId\":2841907,\"portalId\":44817302,\"appId\":4210286,"
+        "\"occurredAt\":1741285200000,\"subscriptionType\":\"contact.merge\",\"attemptNumber\":0,"
+        "\"objectId\":%s,\"changeFlag\":\"MERGED\",\"changeSource\":\"CRM_UI\",\"sourceId\":"
+        "\"userId:71244960\",\"primaryObjectId\":%s,\"mergedObjectIds\":[3101,3102],"
+        "\"newObjectId\":%s,\"numberOfPropertiesMoved\":4},"
+        "{\"eventId\":5002,\"subscriptionType\":\"contact.privacyDeletion\",\"objectId\":3200,"
+        "\"occurredAt\":1741285300000,\"changeFlag\":\"DELETED\"}]",
+        kept, kept, kept);
+    char *error = NULL;
+    ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, &error), LH_OK);
+    free(error);
+    char *expected = util_printf("contact.deleted:3200=1741285300000 "
+                                 "contact.merged:3101=1741285200000 "
+                                 "contact.merged:3102=1741285200000 contact:%s=1741285200000",
+                                 kept);
+    char *recorded = pending();
+    ck_assert_str_eq(recorded, expected);
+    free(recorded);
+    free(expected);
+    json_t *events = NULL;
+    ck_assert_int_eq(hh_poll(&h, &events, NULL), LH_OK);
+    json_t *merged = events_of_type(events, "lead.merged");
+    ck_assert_uint_eq(json_array_size(merged), 2);
+    for (size_t i = 0; i < 2; i++) {
+        const json_t *event = json_array_get(merged, i);
+        ck_assert_str_eq(
+            json_string_value(json_object_get(json_object_get(event, "lead"), "external_id")),
+            kept);
+        const json_t *ids = json_object_get(json_object_get(event, "data"), "merged_external_ids");
+        ck_assert_uint_eq(json_array_size(ids), 1);
+        ck_assert_str_eq(json_string_value(json_array_get(ids, 0)), i == 0 ? "3101" : "3102");
+        char *source_id = util_printf("contact.merged:%s:1741285200000", i == 0 ? "3101" : "3102");
+        ck_assert_str_eq(json_string_value(json_object_get(event, "source_id")), source_id);
+        free(source_id);
+    }
+    json_decref(merged);
+    json_t *deleted = events_of_type(events, "lead.deleted");
+    ck_assert_uint_eq(json_array_size(deleted), 1);
+    const json_t *data = json_object_get(json_array_get(deleted, 0), "data");
+    ck_assert(json_is_true(json_object_get(data, "privacy")));
+    json_decref(deleted);
+    /* the kept contact read again, alone */
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", READ_CONTACTS), 1);
+    ck_assert_uint_eq(json_array_size(events), 4);
+    recorded = pending();
+    ck_assert_str_eq(recorded, "");
+    free(recorded);
+    json_decref(events);
+    free(body);
+    free(kept);
+}
+END_TEST
+
+/* A deleted contact's last-seen state is forgotten: restored, it is read in full again. */
+START_TEST(test_hubspot_webhook_a_deleted_contact_restored_is_read_in_full)
+{
+    start_with_webhooks();
+    char *a = fake_hubspot_contact_add(
+        h.fake, "{\"email\":\"lucas@meridian.example\",\"firstname\":\"Lucas\"}", 0);
+    char *body = util_printf("[{\"eventId\":7001,\"subscriptionType\":\"contact.creation\","
+                             "\"objectId\":%s,\"occurredAt\":1741285000000}]",
+                             a);
+    ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, NULL), LH_OK);
+    json_t *events = NULL;
+    ck_assert_int_eq(hh_poll(&h, &events, NULL), LH_OK);
+    ck_assert_uint_eq(json_array_size(events), 1);
+    json_decref(events);
+    events = NULL;
+    free(body);
+    /* deleted, then restored unchanged: the restore is read as a contact seen anew */
+    fake_hubspot_contact_delete(h.fake, a);
+    body = util_printf("[{\"eventId\":7002,\"subscriptionType\":\"contact.deletion\","
+                       "\"objectId\":%s,\"occurredAt\":1741285100000}]",
+                       a);
+    ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, NULL), LH_OK);
+    ck_assert_int_eq(hh_poll(&h, &events, NULL), LH_OK);
+    json_t *deleted = events_of_type(events, "lead.deleted");
+    ck_assert_uint_eq(json_array_size(deleted), 1);
+    json_decref(deleted);
+    json_decref(events);
+    events = NULL;
+    free(body);
+    fake_hubspot_contact_restore(h.fake, a);
+    body = util_printf("[{\"eventId\":7003,\"subscriptionType\":\"contact.restore\","
+                       "\"objectId\":%s,\"occurredAt\":1741285200000}]",
+                       a);
+    ck_assert_int_eq(hh_webhook(&h, WEBHOOK_URL, "", body, 0, NULL, NULL, NULL, NULL), LH_OK);
+    ck_assert_int_eq(hh_poll(&h, &events, NULL), LH_OK);
+    json_t *updated = events_of_type(events, "lead.updated");
+    ck_assert_uint_eq(json_array_size(updated), 1);
+    const json_t *lead = json_object_get(json_array_get(updated, 0), "lead");
+    ck_assert_str_eq(json_string_value(json_object_get(lead, "email")), "lucas@meridian.example");
+    ck_assert_str_eq(json_string_value(json_object_get(lead, "first_name")), "Lucas");
+    json_decref(updated);
+    json_decref(events);
+    free(body);
+    free(a);
 }
 END_TEST
 
@@ -544,6 +673,8 @@ int main(void)
     tcase_add_test(tc,
                    test_hubspot_webhook_records_each_changed_object_once_and_the_poll_fetches_it);
     tcase_add_test(tc, test_hubspot_webhook_redelivery_changes_nothing);
+    tcase_add_test(tc, test_hubspot_webhook_deletions_and_merges_become_record_events);
+    tcase_add_test(tc, test_hubspot_webhook_a_deleted_contact_restored_is_read_in_full);
     tcase_add_test(
         tc, test_hubspot_webhook_object_notifications_fetch_deals_and_contacts_by_object_type);
     tcase_add_test(tc, test_hubspot_webhook_and_poll_store_one_event_for_one_change);
