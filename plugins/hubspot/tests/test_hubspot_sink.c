@@ -104,7 +104,14 @@ START_TEST(test_hubspot_descriptor_is_an_ordered_source_and_sink)
     ck_assert_str_eq(desc->event_types[1], "lead.deleted");
     ck_assert_str_eq(desc->event_types[2], "lead.merged");
     ck_assert_str_eq(desc->event_types[3], "deal.stage_changed");
-    ck_assert_ptr_null(desc->event_types[4]);
+    /* meetings read back, with every outcome HubSpot records */
+    static const char *const meetings[] = {"meeting.scheduled",   "meeting.updated",
+                                           "meeting.rescheduled", "meeting.canceled",
+                                           "meeting.held",        "meeting.no_show"};
+    for (size_t i = 0; i < sizeof(meetings) / sizeof(meetings[0]); i++) {
+        ck_assert_str_eq(desc->event_types[4 + i], meetings[i]);
+    }
+    ck_assert_ptr_null(desc->event_types[10]);
     desc->destroy(NULL); /* must not crash */
 }
 END_TEST
