@@ -1,6 +1,10 @@
 /* mail_script.c - see mail_script.h. */
 #include "mail_script.h"
 
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
 const struct mail_script_message mail_script[] = {
     /* outreach, and the prospect's answer */
     {"outreach-ada",
@@ -90,3 +94,23 @@ const char *const mail_script_expected =
     "email.sent gone@defunct.example";
 
 const size_t mail_script_expected_count = 5;
+
+char *mail_script_events(PGconn *db, const char *source)
+{
+    const char *params[] = {source};
+    PGresult *r = PQexecParams(
+        db,
+        "SELECT coalesce(string_agg(e.type || ' ' || coalesce(l.email, '(no lead)'), ', ' "
+        "ORDER BY e.type, l.email), '') FROM events e LEFT JOIN leads l ON l.id = e.lead_id "
+        "WHERE e.source = $1 AND e.type LIKE 'email.%'",
+        1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        char *error = strdup(PQerrorMessage(db));
+        PQclear(r);
+        ck_abort_msg("mail_script_events: %s", error != NULL ? error : "out of memory");
+    }
+    char *text = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    ck_assert_ptr_nonnull(text);
+    return text;
+}

@@ -15,6 +15,7 @@
 #ifndef LEADHUB_MAIL_SCRIPT_H
 #define LEADHUB_MAIL_SCRIPT_H
 
+#include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -45,5 +46,12 @@ extern const size_t mail_script_count;
  * ", " (SQL: string_agg(type || ' ' || lead email, ', ' ORDER BY type, email)). */
 extern const char *const mail_script_expected;
 extern const size_t mail_script_expected_count;
+
+/* The mail events instance `source` stored, in mail_script_expected's form, each with the
+ * email of the lead it is attributed to (events.lead_id), so both connectors are compared
+ * by one query: who the event is about, not only what its payload says ("(no lead)" for an
+ * event attributed to nobody). Malloc'd ("" when there are none); aborts the test when the
+ * query fails. */
+char *mail_script_events(PGconn *db, const char *source);
 
 #endif

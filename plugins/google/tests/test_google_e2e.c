@@ -5,7 +5,8 @@
  * right; a stale history id and an expired sync token recovered with nothing lost or
  * doubled; a push taken while the daemon is killed before its poll still stored after the
  * restart; quota refusals held, not failed; a revoked refresh token shown as needing
- * consent on /v1/connectors and in /readyz.
+ * consent on /v1/connectors and in /readyz; the conversation every mail connector is
+ * tested with (tests/lib/mail_script.h) classified as the Microsoft connector does.
  *
  * Needs $LEADHUB_TEST_DATABASE_URL (scripts/run-tests.sh starts a throwaway server).
  */
@@ -23,6 +24,7 @@
 #include "daemon_harness.h"
 #include "fake_google.h"
 #include "http_client.h"
+#include "mail_script.h"
 #include "testdb.h"
 #include "testutil.h"
 #include "util.h"
@@ -35,6 +37,7 @@
 
 static struct fake_google *maya_google;
 static struct fake_google *sam_google;
+static struct fake_google *rep_google; /* the shared script's mailbox, when a test makes it */
 static struct test_daemon td;
 static PGconn *db;
 
@@ -54,6 +57,7 @@ static void setup(void)
     sam_google = fake_google_start(SAM, "1//sam-refresh-token-9e4f");
     ck_assert_ptr_nonnull(maya_google);
     ck_assert_ptr_nonnull(sam_google);
+    rep_google = NULL;
     db = NULL;
     td_init(&td, NULL);
 }
@@ -75,6 +79,7 @@ static void teardown(void)
     td_cleanup(&td);
     fake_google_stop(maya_google);
     fake_google_stop(sam_google);
+    fake_google_stop(rep_google);
 }
 
 static void add_instance(const char *name, const char *mailbox, struct fake_google *fake,
@@ -313,6 +318,49 @@ START_TEST(test_google_e2e_two_mailboxes_classify_a_conversation_and_store_a_bur
     ck_assert_ptr_null(strstr(log, PUSH_TOKEN));
     ck_assert_ptr_null(strstr(log, "refresh-token"));
     free(log);
+}
+END_TEST
+
+/* The conversation every mail connector is tested with (tests/lib/mail_script.h), as Gmail
+ * gives it: each message with its RFC 5322 headers in its thread, SENT or INBOX. */
+START_TEST(test_google_e2e_the_shared_script_is_classified_like_every_mail_connector)
+{
+    rep_google = fake_google_start(MAIL_SCRIPT_MAILBOX, "1//rep-refresh-token-0b6d");
+    ck_assert_ptr_nonnull(rep_google);
+    setenv("LHTEST_G_RT_REP", "1//rep-refresh-token-0b6d", 1);
+    for (size_t i = 0; i < mail_script_count; i++) {
+        const struct mail_script_message *m = &mail_script[i];
+        char *headers = util_printf("From: \"%s\" <%s>\nTo: \"%s\" <%s>\nSubject: %s\n"
+                                    "Message-ID: <%s@script.example>",
+                                    m->from_name, m->from, m->to_name, m->to, m->subject, m->id);
+        if (m->in_reply_to != NULL) {
+            char *more = util_printf("%s\nIn-Reply-To: <%s@script.example>\nReferences: "
+                                     "<%s@script.example>",
+                                     headers, m->in_reply_to, m->in_reply_to);
+            free(headers);
+            headers = more;
+        }
+        for (size_t h = 0; m->headers[h].name != NULL; h++) {
+            char *more =
+                util_printf("%s\n%s: %s", headers, m->headers[h].name, m->headers[h].value);
+            free(headers);
+            headers = more;
+        }
+        /* in the order the mailbox saw them, a minute apart */
+        fake_google_add_message(rep_google, m->id, m->thread, m->sent ? "SENT" : "INBOX",
+                                ms_ago(60000LL * (long long)(mail_script_count - i)), headers);
+        free(headers);
+    }
+    add_instance("rep", MAIL_SCRIPT_MAILBOX, rep_google, "LHTEST_G_RT_REP", "1h",
+                 "  internal_domains: [" MAIL_SCRIPT_INTERNAL_DOMAIN "]\n");
+    start();
+    wait_count("SELECT count(*) FROM events WHERE source = 'rep'",
+               (long)mail_script_expected_count);
+    char *events = mail_script_events(db, "rep");
+    ck_assert_str_eq(events, mail_script_expected);
+    free(events);
+    ck_assert_int_eq(count("SELECT count(*) FROM events WHERE source = 'rep'"),
+                     (long)mail_script_expected_count);
 }
 END_TEST
 
@@ -752,6 +800,7 @@ static Suite *google_e2e_suite(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc,
                    test_google_e2e_two_mailboxes_classify_a_conversation_and_store_a_burst_once);
+    tcase_add_test(tc, test_google_e2e_the_shared_script_is_classified_like_every_mail_connector);
     tcase_add_test(tc,
                    test_google_e2e_stale_history_and_expired_sync_token_lose_and_double_nothing);
     tcase_add_test(tc, test_google_e2e_quota_refusals_are_held_and_a_revoked_grant_needs_consent);

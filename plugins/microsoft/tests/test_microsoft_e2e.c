@@ -291,7 +291,7 @@ START_TEST(test_microsoft_the_shared_script_is_classified_like_every_mail_connec
                      "  internal_domains: [" MAIL_SCRIPT_INTERNAL_DOMAIN "]\n");
     wait_for("SELECT count(*) FROM events WHERE source = 'graph'",
              (long)mail_script_expected_count);
-    char *events = testdb_text(db, EVENTS_BY_PERSON);
+    char *events = mail_script_events(db, "graph");
     ck_assert_str_eq(events, mail_script_expected);
     free(events);
 }
