@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 
 import type { PageProps } from '../app';
 import { type Client, type Delivery, type DeliveryStatus, errorText, need } from '../api/client';
@@ -170,7 +170,15 @@ function FilterForm(props: {
   onApply: (f: Partial<Filter>) => void;
 }) {
   const [draft, setDraft] = useState(props.filter);
-  useEffect(() => setDraft(props.filter), [JSON.stringify(props.filter)]);
+  // follows the filter when it changes, not on the first render (see LeadsPage)
+  const key = JSON.stringify(props.filter);
+  const shownKey = useRef(key);
+  useEffect(() => {
+    if (shownKey.current !== key) {
+      shownKey.current = key;
+      setDraft(props.filter);
+    }
+  }, [key]);
   return (
     <form
       class="filters"

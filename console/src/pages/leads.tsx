@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 
 import type { PageProps } from '../app';
 import { need } from '../api/client';
@@ -25,7 +25,15 @@ export function LeadsPage({ client, route }: PageProps) {
   const search = searchOf(route.query);
   const [draft, setDraft] = useState(search);
   const key = JSON.stringify(search);
-  useEffect(() => setDraft(search), [key]);
+  // The form follows the address when it changes (back, a link), not on the first render:
+  // an effect run after it would wipe what was typed meanwhile.
+  const shownKey = useRef(key);
+  useEffect(() => {
+    if (shownKey.current !== key) {
+      shownKey.current = key;
+      setDraft(search);
+    }
+  }, [key]);
   const bandWithoutScorer = search.band !== '' && search.scorer === '';
   const leads = useLoad(() => {
     if (bandWithoutScorer) {
