@@ -638,7 +638,8 @@ static lh_status_t hubspot_init(lh_ctx_t *ctx, const lh_host_t *host, const json
     return LH_OK;
 }
 
-/* What the poll emits: contacts, their records' deletions and merges, deals, and meetings
+/* What the poll emits: contacts, their records' deletions (privacy deletions as erasures)
+ * and merges, deals, and meetings
  * read back with HubSpot's outcome (hubspot_meeting_json.c). */
 static const char *const hubspot_event_types[] = {"lead.updated",
                                                   "lead.deleted",
@@ -650,6 +651,7 @@ static const char *const hubspot_event_types[] = {"lead.updated",
                                                   "meeting.canceled",
                                                   "meeting.held",
                                                   "meeting.no_show",
+                                                  "lead.erased",
                                                   NULL};
 
 /* A genuine webhook carries one of them (v1 and v2 only to be told they are refused). */

@@ -111,7 +111,8 @@ START_TEST(test_hubspot_descriptor_is_an_ordered_source_and_sink)
     for (size_t i = 0; i < sizeof(meetings) / sizeof(meetings[0]); i++) {
         ck_assert_str_eq(desc->event_types[4 + i], meetings[i]);
     }
-    ck_assert_ptr_null(desc->event_types[10]);
+    ck_assert_str_eq(desc->event_types[10], "lead.erased");
+    ck_assert_ptr_null(desc->event_types[11]);
     desc->destroy(NULL); /* must not crash */
 }
 END_TEST
