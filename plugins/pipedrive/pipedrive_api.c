@@ -58,9 +58,9 @@ void pipedrive_redact(const struct pipedrive *pd, char *text)
 }
 
 /* Sets the call's error, redacted. */
-static void fail(const struct pipedrive *pd, lh_ctx_t *ctx, const char *fmt, ...) LH_PRINTF(3, 4);
+static void api_fail(const struct pipedrive *pd, lh_ctx_t *ctx, const char *fmt, ...) LH_PRINTF(3, 4);
 
-static void fail(const struct pipedrive *pd, lh_ctx_t *ctx, const char *fmt, ...)
+static void api_fail(const struct pipedrive *pd, lh_ctx_t *ctx, const char *fmt, ...)
 {
     char reason[PIPEDRIVE_MESSAGE_MAX + 256];
     va_list args;
@@ -79,7 +79,7 @@ static lh_status_t waiting(struct pipedrive *pd, lh_ctx_t *ctx)
         return LH_OK;
     }
     pd->host->set_retry_after(ctx, pd->wait_until_ms - now);
-    fail(pd, ctx, "Pipedrive %s: waiting %lld ms before the next request",
+    api_fail(pd, ctx, "Pipedrive %s: waiting %lld ms before the next request",
          pd->wait_daily ? "daily request budget spent" : "rate limit",
          (long long)(pd->wait_until_ms - now));
     return LH_RETRY_AFTER;
@@ -135,7 +135,7 @@ static lh_status_t credentials(struct pipedrive *pd, lh_ctx_t *ctx, lh_header_t 
     lh_status_t status = pd->host->oauth2_token(ctx, &pd->oauth, &token);
     if (status != LH_OK || token == NULL) {
         if (status == LH_AUTH) {
-            fail(pd, ctx,
+            api_fail(pd, ctx,
                  "Pipedrive OAuth: no usable grant: run `leadhubd connect %s` or set a new "
                  "refresh_token",
                  pd->host->instance_name(ctx));
@@ -153,7 +153,7 @@ static lh_status_t credentials(struct pipedrive *pd, lh_ctx_t *ctx, lh_header_t 
     return LH_OK;
 }
 
-static void wipe_free(char *secret)
+static void credential_free(char *secret)
 {
     if (secret != NULL) {
         explicit_bzero(secret, strlen(secret));
@@ -180,10 +180,10 @@ static lh_status_t answer_status(struct pipedrive *pd, lh_ctx_t *ctx, const char
     long code = response->status;
     if (code == 401) {
         if (pd->auth == PIPEDRIVE_AUTH_OAUTH) {
-            fail(pd, ctx, "Pipedrive refused the access token (401): %s", message);
+            api_fail(pd, ctx, "Pipedrive refused the access token (401): %s", message);
             return LH_AUTH;
         }
-        fail(pd, ctx,
+        api_fail(pd, ctx,
              "Pipedrive refused the API token (401 %s): check api_token (Settings > "
              "Personal preferences > API in Pipedrive; regenerated or of a deactivated "
              "user?)",
@@ -193,12 +193,12 @@ static lh_status_t answer_status(struct pipedrive *pd, lh_ctx_t *ctx, const char
     if (code == 429) {
         int64_t delay = pd->wait_until_ms - pd->host->now_ms(ctx);
         pd->host->set_retry_after(ctx, delay > 0 ? delay : 0);
-        fail(pd, ctx, "Pipedrive %s (429) on %s %s: not applied, sent again in %lld ms",
+        api_fail(pd, ctx, "Pipedrive %s (429) on %s %s: not applied, sent again in %lld ms",
              pd->wait_daily ? "daily request budget spent" : "rate limit", method, path,
              (long long)(delay > 0 ? delay : 0));
         return LH_RETRY_AFTER;
     }
-    fail(pd, ctx, "Pipedrive answered %s %s with HTTP %ld: %s", method, path, code, message);
+    api_fail(pd, ctx, "Pipedrive answered %s %s with HTTP %ld: %s", method, path, code, message);
     if (code == 408 || code == 425 || (code >= 500 && code < 600)) {
         if (response->retry_after_ms >= 0) {
             pd->host->set_retry_after(ctx, response->retry_after_ms);
@@ -227,15 +227,15 @@ lh_status_t pipedrive_call(struct pipedrive *pd, lh_ctx_t *ctx, const char *meth
     char *credential = NULL;
     status = credentials(pd, ctx, &headers[0], &credential);
     if (status != LH_OK) {
-        wipe_free(credential);
+        credential_free(credential);
         return status;
     }
     size_t header_count = 1;
     headers[header_count++] = (lh_header_t){"Accept", "application/json"};
     char *payload = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
     if (body != NULL && payload == NULL) {
-        wipe_free(credential);
-        fail(pd, ctx, "out of memory");
+        credential_free(credential);
+        api_fail(pd, ctx, "out of memory");
         return LH_RETRY;
     }
     if (payload != NULL) {
@@ -280,7 +280,7 @@ lh_status_t pipedrive_call(struct pipedrive *pd, lh_ctx_t *ctx, const char *meth
     if (!json_is_object(out->body) || !json_is_true(json_object_get(out->body, "success")) ||
         out->data == NULL) {
         /* a 2xx that is not Pipedrive's envelope: nothing of it can be trusted */
-        fail(pd, ctx, "Pipedrive answered %s %s with HTTP %ld but not its JSON envelope (%s)",
+        api_fail(pd, ctx, "Pipedrive answered %s %s with HTTP %ld but not its JSON envelope (%s)",
              method, path, response.status,
              out->body == NULL ? error.text : "no success:true and data");
         json_decref(out->body);
@@ -297,7 +297,7 @@ transport:
     host->counter_add(ctx, "pipedrive_responses_total", "class", "transport", 1);
 done:
     host->http_response_free(&response);
-    wipe_free(credential);
+    credential_free(credential);
     free(payload);
     return status;
 }

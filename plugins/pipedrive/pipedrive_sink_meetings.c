@@ -82,7 +82,7 @@ static lh_status_t participants(struct pipedrive *pd, lh_ctx_t *ctx, const json_
 }
 
 /* "First Last", else the email, of the lead the meeting is with. Malloc'd or NULL. */
-static char *lead_name(const lh_delivery_t *delivery)
+static char *meeting_lead_name(const lh_delivery_t *delivery)
 {
     const json_t *lead = LH_HAS_FIELD(lh_delivery_t, delivery, lead) && delivery->lead != NULL
                              ? delivery->lead
@@ -115,7 +115,7 @@ lh_status_t pipedrive_meeting_deliver(struct pipedrive *pd, lh_ctx_t *ctx,
         host->set_error(ctx, "a meeting event without a usable meeting.external_id");
         return LH_PERMANENT;
     }
-    char *name = lead_name(delivery);
+    char *name = meeting_lead_name(delivery);
     json_t *body = pipedrive_activity_body(type, meeting, name, key);
     json_t *people = NULL;
     free(name);
