@@ -7,6 +7,7 @@
 #define PIPEDRIVE_TEST_H
 
 #include <check.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,7 @@ static void pt_start(const char *extra)
     ck_assert_msg(lh_test_init(t, settings) == LH_OK, "init: %s", lh_test_config_errors(t));
 }
 
-static void pt_setup(void)
+__attribute__((unused)) static void pt_setup(void)
 {
     pt_start(", \"customer_label_id\": 5");
 }
@@ -125,7 +126,7 @@ static const lh_test_request_t *pt_request(const char *method, const char *text,
 }
 
 /* The JSON body of that request (NEW). */
-static json_t *pt_body(const char *method, const char *text, size_t nth)
+__attribute__((unused)) static json_t *pt_body(const char *method, const char *text, size_t nth)
 {
     const lh_test_request_t *r = pt_request(method, text, nth);
     json_t *body = json_loadb(r->body, r->body_len, 0, NULL);

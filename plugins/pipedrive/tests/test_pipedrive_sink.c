@@ -433,7 +433,7 @@ START_TEST(test_pipedrive_settings_are_checked)
                                          "{\"title\": \"jobtitle\"}}"),
                      LH_CONFIG);
     ck_assert_ptr_nonnull(strstr(lh_test_config_errors(t), "field_map"));
-    ck_assert_int_eq(lh_test_validate(t, "{\"api_token\": \"${PD_TOKEN}\", \"pull\": [leads]}"),
+    ck_assert_int_eq(lh_test_validate(t, "{\"api_token\": \"${PD_TOKEN}\", \"pull\": [\"leads\"]}"),
                      LH_CONFIG);
     ck_assert_int_eq(lh_test_validate(t, "{\"auth\": \"oauth\", \"client_id\": \"c\", "
                                          "\"client_secret\": \"${PD_TOKEN}\"}"),
