@@ -194,7 +194,11 @@ static int list_add(json_t *list, const char *value, bool is_email)
     json_array_foreach(list, i, entry)
     {
         const char *have = email_value(entry);
-        if (have != NULL && (is_email ? strcasecmp(have, value) == 0 : strcmp(have, value) == 0)) {
+        char *normalized = is_email ? pipedrive_normalize_email(have) : NULL;
+        bool same = is_email ? normalized != NULL && strcmp(normalized, value) == 0
+                             : have != NULL && strcmp(have, value) == 0;
+        free(normalized);
+        if (same) {
             return 0;
         }
     }
