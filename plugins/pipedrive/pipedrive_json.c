@@ -481,10 +481,11 @@ json_t *pipedrive_activity_body(const char *type, const json_t *meeting, const c
         json_object_set_new(body, "due_time", json_string(time));
         if (pipedrive_time(json_object_get(meeting, "ends_at"), &ends) && ends >= starts) {
             int64_t minutes = (ends - starts) / 60000;
-            char duration[16];
-            snprintf(duration, sizeof(duration), "%02lld:%02lld",
-                     (long long)(minutes / 60 > 99 ? 99 : minutes / 60),
-                     (long long)(minutes / 60 > 99 ? 59 : minutes % 60));
+            /* HH:MM holds at most 99:59: a longer meeting says so */
+            int hours = minutes / 60 > 99 ? 99 : (int)(minutes / 60);
+            int rest = minutes / 60 > 99 ? 59 : (int)(minutes % 60);
+            char duration[32];
+            snprintf(duration, sizeof(duration), "%02d:%02d", hours, rest);
             json_object_set_new(body, "duration", json_string(duration));
         }
     }
