@@ -129,6 +129,11 @@ bool pipedrive_id_text(const json_t *value, char out[PIPEDRIVE_ID_MAX]);
 /* Epoch ms of an RFC 3339 time in JSON; false when it is not one. */
 bool pipedrive_time(const json_t *value, int64_t *ms_out);
 
+/* updated_since's text: RFC 3339 to the second, as Pipedrive documents it
+ * ("2026-12-07T10:20:30Z"), the milliseconds dropped (an earlier bound: inclusive lists
+ * lose nothing). 0, or -1 when out of range. */
+int pipedrive_since_text(int64_t ms, char out[LH_TIME_TEXT_SIZE]);
+
 /* True when the person (a list item, a search item, a person object) carries `email`
  * among its emails (objects {"value"} or plain strings), ignoring case. */
 bool pipedrive_person_has_email(const json_t *person, const char *email);

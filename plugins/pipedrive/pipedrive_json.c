@@ -79,6 +79,19 @@ bool pipedrive_time(const json_t *value, int64_t *ms_out)
     return text != NULL && lh_time_parse_iso8601(text, NULL, ms_out) == 0;
 }
 
+int pipedrive_since_text(int64_t ms, char out[LH_TIME_TEXT_SIZE])
+{
+    int64_t floored = ms >= 0 ? ms - ms % 1000 : ms - (1000 + ms % 1000) % 1000;
+    if (lh_time_format(floored, out) != 0) {
+        return -1;
+    }
+    char *dot = strchr(out, '.');
+    if (dot != NULL) {
+        memcpy(dot, "Z", 2);
+    }
+    return 0;
+}
+
 /* The address of one entry of a person's emails: {"value": ...} or a plain string. */
 static const char *email_value(const json_t *entry)
 {
