@@ -10,6 +10,7 @@
  *   pipedrive_sink.c           deliver: what each event asks of Pipedrive
  *   pipedrive_sink_persons.c   person create-or-update by email, organizations, labels
  *   pipedrive_sink_meetings.c  one meeting activity per meeting
+ *   pipedrive_sink_erasure.c   lead.erased: the lead's person deleted
  *   pipedrive_source.c         poll: organizations, persons, deals by update time
  *
  * The pure functions (no host, no I/O) are the ones the fuzz target and tests drive.
@@ -73,6 +74,7 @@ struct pipedrive {
     int64_t backfill_ms;
     int64_t page_size;
     int64_t timeout_ms;
+    bool keep_erased; /* on_erased: keep */
 
     /* mutable */
     int64_t wait_until_ms; /* wall clock: no request before (pacing, 429) */
@@ -248,6 +250,14 @@ lh_status_t pipedrive_person_upsert(struct pipedrive *pd, lh_ctx_t *ctx,
 /* The person id of an email: remembered by the sink, else searched. "" when none. */
 lh_status_t pipedrive_person_by_email(struct pipedrive *pd, lh_ctx_t *ctx, const char *email,
                                       char id_out[PIPEDRIVE_ID_MAX]);
+
+/* This instance's person id of a delivery's lead, from its identities (the resolved lead's,
+ * else the event's lead.external_ids.<instance>); false when it has none. */
+bool pipedrive_known_person_id(struct pipedrive *pd, lh_ctx_t *ctx, const lh_delivery_t *delivery,
+                               char id_out[PIPEDRIVE_ID_MAX]);
+
+/* lead.erased: the lead's person deleted (or kept, by on_erased). */
+lh_status_t pipedrive_erase(struct pipedrive *pd, lh_ctx_t *ctx, const lh_delivery_t *delivery);
 
 /* The checkpoint key of what the sink wrote to a person (loop suppression). */
 void pipedrive_written_key(const char *person_id, char *out, size_t size);

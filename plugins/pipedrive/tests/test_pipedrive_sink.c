@@ -502,6 +502,33 @@ START_TEST(test_pipedrive_oauth_sends_a_bearer_and_401_asks_for_a_refresh)
 }
 END_TEST
 
+START_TEST(test_pipedrive_erased_lead_deletes_its_person_found_by_identity_only)
+{
+    const char *erased = "{\"type\": \"lead.erased\", \"source\": \"linkedin\", \"source_id\": "
+                         "\"e-1\", \"occurred_at\": \"2026-11-27T08:00:00Z\", \"lead\": "
+                         "{\"id\": 42}}";
+    /* a lead this instance never knew: nothing to find it by, nothing sent */
+    ck_assert_int_eq(lh_test_deliver(t, erased, "{\"id\": 42, \"identities\": []}", 1), LH_OK);
+    ck_assert_uint_eq(lh_test_request_count(t), 0);
+    ck_assert_double_eq(lh_test_counter(t, PIPEDRIVE_METRIC_SKIPPED, "erased_unknown"), 1);
+    lh_test_checkpoint_set(t, "seen:person:7", json_pack("{s:s}", "email", "ada@a.example"));
+    const char *known = "{\"id\": 42, \"identities\": [{\"source\": \"crm\", "
+                        "\"external_id\": \"7\"}]}";
+    pt_answer("DELETE", PERSON_7, "{\"id\": 7}");
+    ck_assert_int_eq(lh_test_deliver(t, erased, known, 1), LH_OK);
+    ck_assert_uint_eq(pt_count("DELETE", PERSON_7), 1);
+    ck_assert(json_is_null(lh_test_checkpoint(t, "seen:person:7")));
+    /* again, when Pipedrive has it no more: done */
+    pt_error("DELETE", PERSON_7, 404, NULL, "Person not found");
+    ck_assert_int_eq(lh_test_deliver(t, erased, known, 2), LH_OK);
+    /* on_erased: keep */
+    lh_test_free(t);
+    pt_start(", \"on_erased\": \"keep\"");
+    ck_assert_int_eq(lh_test_deliver(t, erased, known, 1), LH_OK);
+    ck_assert_uint_eq(lh_test_request_count(t), 0);
+}
+END_TEST
+
 static Suite *sink_suite(void)
 {
     Suite *s = suite_create("pipedrive_sink");
@@ -526,6 +553,7 @@ static Suite *sink_suite(void)
     tcase_add_test(tc, test_pipedrive_mapped_score_writes_its_custom_field);
     tcase_add_test(tc, test_pipedrive_answers_that_are_not_its_json_are_clear_errors);
     tcase_add_test(tc, test_pipedrive_settings_are_checked);
+    tcase_add_test(tc, test_pipedrive_erased_lead_deletes_its_person_found_by_identity_only);
     tcase_add_test(tc, test_pipedrive_payment_by_a_payer_marks_the_resolved_leads_person);
     tcase_add_test(tc, test_pipedrive_person_deleted_in_pipedrive_is_looked_up_again);
     tcase_add_test(tc, test_pipedrive_oauth_sends_a_bearer_and_401_asks_for_a_refresh);
