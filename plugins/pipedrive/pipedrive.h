@@ -77,8 +77,9 @@ struct pipedrive {
     bool keep_erased; /* on_erased: keep */
 
     /* mutable */
-    int64_t wait_until_ms; /* wall clock: no request before (pacing, 429) */
-    bool wait_daily;       /* the wait is the daily budget's */
+    int64_t wait_until_ms;  /* wall clock: no request before (pacing, a burst 429) */
+    int64_t daily_until_ms; /* wall clock: no write before (the day's budget is spent;
+                               reads are not counted by it) */
     json_t *stages;        /* stage id text -> {"name", "pipeline_id"}; NULL until read */
 };
 

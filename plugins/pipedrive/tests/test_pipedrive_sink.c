@@ -180,6 +180,14 @@ START_TEST(test_pipedrive_daily_budget_429_waits_until_midnight_utc)
     /* the clock is at 09:00 UTC: 15 hours to the budget's reset */
     ck_assert_int_eq(lh_test_retry_after(t), 15LL * 3600 * 1000);
     ck_assert_ptr_nonnull(strstr(lh_test_error(t), "daily"));
+    /* the budget counts writes: an hour later reads still go, the write waits unsent */
+    lh_test_clock_advance(t, 3600 * 1000);
+    pt_answer("GET", ADA_SEARCH, NONE);
+    ck_assert_int_eq(lh_test_deliver(t, LEAD_EVENT, LEAD_42, 1), LH_RETRY_AFTER);
+    ck_assert_int_eq(lh_test_retry_after(t), 14LL * 3600 * 1000);
+    ck_assert_uint_eq(pt_count("GET", ADA_SEARCH), 2);
+    ck_assert_uint_eq(pt_count("POST", PERSONS), 1);
+    ck_assert_uint_eq(lh_test_unanswered(t), 0);
 }
 END_TEST
 
