@@ -38,7 +38,8 @@ static const lh_config_field_t pipedrive_schema[] = {
     LH_FIELD(.name = "refresh_token", .type = LH_CONFIG_SECRET,
              .description = "auth: oauth. A refresh token obtained outside leadhub; without it "
                             "the grant of `leadhubd connect` is used."),
-    LH_FIELD(.name = "token_url", .type = LH_CONFIG_STRING, .default_value = PIPEDRIVE_DEFAULT_TOKEN,
+    LH_FIELD(.name = "token_url", .type = LH_CONFIG_STRING,
+             .default_value = PIPEDRIVE_DEFAULT_TOKEN,
              .description = "auth: oauth. The token endpoint (overridden in tests)."),
     LH_FIELD(.name = "authorization_url", .type = LH_CONFIG_STRING,
              .default_value = PIPEDRIVE_DEFAULT_AUTH,
@@ -85,8 +86,8 @@ static const lh_config_field_t pipedrive_schema[] = {
 static const char *const default_fields[][2] = {
     {"email", "email"}, {"phone", "phone"}, {"company", "org"}};
 
-static const char *const lead_fields[] = {"email", "company", "title", "phone", "linkedin_url",
-                                          NULL};
+static const char *const lead_fields[] = {"email", "company",      "title",
+                                          "phone", "linkedin_url", NULL};
 
 static void wipe_free(char *secret)
 {
@@ -239,14 +240,15 @@ static lh_status_t init_auth(struct pipedrive *pd, lh_ctx_t *ctx, const json_t *
                              &pd->token_url);
     }
     if (status == LH_OK) {
-        status = url_setting(pd, ctx, "authorization_url",
-                             lh_setting_string(settings, "authorization_url", PIPEDRIVE_DEFAULT_AUTH),
-                             &pd->authorization_url);
+        status =
+            url_setting(pd, ctx, "authorization_url",
+                        lh_setting_string(settings, "authorization_url", PIPEDRIVE_DEFAULT_AUTH),
+                        &pd->authorization_url);
     }
-    pd->oauth = (lh_oauth2_t)LH_OAUTH2(.token_url = pd->token_url, .grant_type = "refresh_token",
-                                       .client_id = pd->client_id,
-                                       .client_secret = pd->client_secret,
-                                       .refresh_token = pd->refresh_token);
+    pd->oauth =
+        (lh_oauth2_t)LH_OAUTH2(.token_url = pd->token_url, .grant_type = "refresh_token",
+                               .client_id = pd->client_id, .client_secret = pd->client_secret,
+                               .refresh_token = pd->refresh_token);
     return status;
 }
 
@@ -303,8 +305,7 @@ static int mapping_set(struct pipedrive_mapping *mapping, const char *field,
     if (target == PD_NAME_NONE) {
         return 0;
     }
-    struct pipedrive_field *grown =
-        realloc(mapping->fields, (mapping->count + 1) * sizeof(*grown));
+    struct pipedrive_field *grown = realloc(mapping->fields, (mapping->count + 1) * sizeof(*grown));
     if (grown == NULL) {
         return -1;
     }
@@ -459,9 +460,9 @@ static lh_status_t pipedrive_load(lh_ctx_t *ctx, const lh_host_t *host, const js
     pd->keep_erased = strcmp(lh_setting_string(settings, "on_erased", "delete"), "keep") == 0;
     lh_status_t statuses[5];
     statuses[0] = init_auth(pd, ctx, settings);
-    statuses[1] = url_setting(pd, ctx, "api_base",
-                              lh_setting_string(settings, "api_base", PIPEDRIVE_DEFAULT_BASE),
-                              &pd->api_base);
+    statuses[1] =
+        url_setting(pd, ctx, "api_base",
+                    lh_setting_string(settings, "api_base", PIPEDRIVE_DEFAULT_BASE), &pd->api_base);
     statuses[2] = init_mapping(pd, ctx, settings);
     statuses[3] = init_scores(pd, ctx, settings);
     statuses[4] = init_pull(pd, ctx, settings);

@@ -66,7 +66,7 @@ struct pipedrive {
     char *token_url;
     char *authorization_url;
     lh_oauth2_t oauth;
-    char *api_base; /* without a trailing slash */
+    char *api_base;            /* without a trailing slash */
     int64_t customer_label_id; /* 0: none */
     struct pipedrive_mapping mapping;
     json_t *score_fields; /* scorer -> custom field key; owned */
@@ -80,7 +80,7 @@ struct pipedrive {
     int64_t wait_until_ms;  /* wall clock: no request before (pacing, a burst 429) */
     int64_t daily_until_ms; /* wall clock: no write before (the day's budget is spent;
                                reads are not counted by it) */
-    json_t *stages;        /* stage id text -> {"name", "pipeline_id"}; NULL until read */
+    json_t *stages;         /* stage id text -> {"name", "pipeline_id"}; NULL until read */
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -88,9 +88,9 @@ struct pipedrive {
  * ------------------------------------------------------------------------------------- */
 
 struct pipedrive_response {
-    long status;   /* HTTP status, 0 when none arrived */
-    json_t *body;  /* parsed answer, or NULL */
-    json_t *data;  /* borrowed from body: its "data" */
+    long status;        /* HTTP status, 0 when none arrived */
+    json_t *body;       /* parsed answer, or NULL */
+    json_t *data;       /* borrowed from body: its "data" */
     bool maybe_applied; /* a write whose fate is unknown (5xx, timeout) */
 };
 
@@ -108,8 +108,8 @@ struct pipedrive_response {
  *   other / bad JSON       LH_PERMANENT
  * The reason is set (never a secret). Free out with pipedrive_response_clear().
  */
-lh_status_t pipedrive_call(struct pipedrive *pd, lh_ctx_t *ctx, const char *method,
-                           const char *url, const json_t *body, struct pipedrive_response *out);
+lh_status_t pipedrive_call(struct pipedrive *pd, lh_ctx_t *ctx, const char *method, const char *url,
+                           const json_t *body, struct pipedrive_response *out);
 void pipedrive_response_clear(struct pipedrive_response *response);
 
 /* pipedrive_url - api_base + path ("/api/v2/persons"), ready for lh_url_add_*. */

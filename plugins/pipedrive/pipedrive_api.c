@@ -60,7 +60,8 @@ void pipedrive_redact(const struct pipedrive *pd, char *text)
 }
 
 /* Sets the call's error, redacted. */
-static void api_fail(const struct pipedrive *pd, lh_ctx_t *ctx, const char *fmt, ...) LH_PRINTF(3, 4);
+static void api_fail(const struct pipedrive *pd, lh_ctx_t *ctx, const char *fmt, ...)
+    LH_PRINTF(3, 4);
 
 static void api_fail(const struct pipedrive *pd, lh_ctx_t *ctx, const char *fmt, ...)
 {
@@ -144,9 +145,9 @@ static lh_status_t credentials(struct pipedrive *pd, lh_ctx_t *ctx, lh_header_t 
     if (status != LH_OK || token == NULL) {
         if (status == LH_AUTH) {
             api_fail(pd, ctx,
-                 "Pipedrive OAuth: no usable grant: run `leadhubd connect %s` or set a new "
-                 "refresh_token",
-                 pd->host->instance_name(ctx));
+                     "Pipedrive OAuth: no usable grant: run `leadhubd connect %s` or set a new "
+                     "refresh_token",
+                     pd->host->instance_name(ctx));
             return LH_CONFIG;
         }
         return status != LH_OK ? status : LH_AUTH;
@@ -172,9 +173,8 @@ static void credential_free(char *secret)
 /* The path of a URL (no query), for reasons: ids are not secret, queries may hold emails. */
 static void url_path(const struct pipedrive *pd, const char *url, char *out, size_t size)
 {
-    const char *path = strncmp(url, pd->api_base, strlen(pd->api_base)) == 0
-                           ? url + strlen(pd->api_base)
-                           : url;
+    const char *path =
+        strncmp(url, pd->api_base, strlen(pd->api_base)) == 0 ? url + strlen(pd->api_base) : url;
     snprintf(out, size, "%.*s", (int)strcspn(path, "?"), path);
 }
 
@@ -192,10 +192,10 @@ static lh_status_t answer_status(struct pipedrive *pd, lh_ctx_t *ctx, const char
             return LH_AUTH;
         }
         api_fail(pd, ctx,
-             "Pipedrive refused the API token (401 %s): check api_token (Settings > "
-             "Personal preferences > API in Pipedrive; regenerated or of a deactivated "
-             "user?)",
-             message);
+                 "Pipedrive refused the API token (401 %s): check api_token (Settings > "
+                 "Personal preferences > API in Pipedrive; regenerated or of a deactivated "
+                 "user?)",
+                 message);
         return LH_CONFIG;
     }
     if (code == 429) {
@@ -221,8 +221,8 @@ static lh_status_t answer_status(struct pipedrive *pd, lh_ctx_t *ctx, const char
     return LH_PERMANENT;
 }
 
-lh_status_t pipedrive_call(struct pipedrive *pd, lh_ctx_t *ctx, const char *method,
-                           const char *url, const json_t *body, struct pipedrive_response *out)
+lh_status_t pipedrive_call(struct pipedrive *pd, lh_ctx_t *ctx, const char *method, const char *url,
+                           const json_t *body, struct pipedrive_response *out)
 {
     const lh_host_t *host = pd->host;
     memset(out, 0, sizeof(*out));
@@ -252,10 +252,10 @@ lh_status_t pipedrive_call(struct pipedrive *pd, lh_ctx_t *ctx, const char *meth
     }
     /* one attempt, reads included: the host would retry a 429 on its own short backoff,
      * while note_pace() knows how long Pipedrive means (a day, for the daily budget) */
-    lh_http_request_t request = LH_HTTP_REQUEST(
-        .method = method, .url = url, .headers = headers, .header_count = header_count,
-        .body = payload, .body_len = payload != NULL ? strlen(payload) : 0,
-        .timeout_ms = pd->timeout_ms, .max_attempts = 1);
+    lh_http_request_t request = LH_HTTP_REQUEST(.method = method, .url = url, .headers = headers,
+                                                .header_count = header_count, .body = payload,
+                                                .body_len = payload != NULL ? strlen(payload) : 0,
+                                                .timeout_ms = pd->timeout_ms, .max_attempts = 1);
     lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     int maybe_applied = 0;
     if (strcmp(method, "POST") == 0) {
@@ -290,8 +290,8 @@ lh_status_t pipedrive_call(struct pipedrive *pd, lh_ctx_t *ctx, const char *meth
         out->data == NULL) {
         /* a 2xx that is not Pipedrive's envelope: nothing of it can be trusted */
         api_fail(pd, ctx, "Pipedrive answered %s %s with HTTP %ld but not its JSON envelope (%s)",
-             method, path, response.status,
-             out->body == NULL ? error.text : "no success:true and data");
+                 method, path, response.status,
+                 out->body == NULL ? error.text : "no success:true and data");
         json_decref(out->body);
         out->body = NULL;
         out->data = NULL;

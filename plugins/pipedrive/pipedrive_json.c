@@ -418,12 +418,13 @@ int pipedrive_deal_data(const json_t *deal, const json_t *seen, const json_t *st
     const char *pipeline = id_or_null(deal, "pipeline_id", pipeline_buf);
     const char *owner = id_or_null(deal, "owner_id", owner_buf);
     const char *status = json_string_value(json_object_get(deal, "status"));
-    *seen_out = json_pack("{s:s?, s:s?, s:s?}", "stage", stage, "pipeline", pipeline, "status",
-                          status);
+    *seen_out =
+        json_pack("{s:s?, s:s?, s:s?}", "stage", stage, "pipeline", pipeline, "status", status);
     const char *seen_stage = json_string_value(json_object_get(seen, "stage"));
     const char *seen_pipeline = json_string_value(json_object_get(seen, "pipeline"));
     const char *seen_status = json_string_value(json_object_get(seen, "status"));
-#define SAME(a, b) (((a) == NULL && (b) == NULL) || ((a) != NULL && (b) != NULL && strcmp(a, b) == 0))
+#define SAME(a, b)                                                                                 \
+    (((a) == NULL && (b) == NULL) || ((a) != NULL && (b) != NULL && strcmp(a, b) == 0))
     if (seen != NULL && SAME(stage, seen_stage) && SAME(pipeline, seen_pipeline) &&
         SAME(status, seen_status)) {
         return 0;
@@ -476,22 +477,21 @@ json_t *pipedrive_activity_body(const char *type, const json_t *meeting, const c
     const char *title = json_string_value(json_object_get(meeting, "title"));
     const char *status = json_string_value(json_object_get(meeting, "status"));
     /* the event type says what happened; a meeting.updated may carry a CRM's outcome */
-    const char *what = strcmp(type, "meeting.updated") == 0 && status != NULL ? status
-                                                                                : type + 8;
-    bool done = strcmp(what, "held") == 0 || strcmp(what, "no_show") == 0 ||
-                strcmp(what, "canceled") == 0;
+    const char *what = strcmp(type, "meeting.updated") == 0 && status != NULL ? status : type + 8;
+    bool done =
+        strcmp(what, "held") == 0 || strcmp(what, "no_show") == 0 || strcmp(what, "canceled") == 0;
     const char *prefix = strcmp(what, "no_show") == 0    ? "No-show: "
                          : strcmp(what, "canceled") == 0 ? "Canceled: "
                                                          : "";
     char *subject = NULL;
-    int n = title != NULL && title[0] != '\0'
-                ? asprintf(&subject, "%s%s", prefix, title)
-                : asprintf(&subject, "%sMeeting with %s", prefix,
-                           lead_name != NULL ? lead_name : "a lead");
+    int n = title != NULL && title[0] != '\0' ? asprintf(&subject, "%s%s", prefix, title)
+                                              : asprintf(&subject, "%sMeeting with %s", prefix,
+                                                         lead_name != NULL ? lead_name : "a lead");
     if (n < 0) {
         return NULL;
     }
-    json_t *body = json_pack("{s:s, s:s, s:b}", "subject", subject, "type", "meeting", "done", done);
+    json_t *body =
+        json_pack("{s:s, s:s, s:b}", "subject", subject, "type", "meeting", "done", done);
     free(subject);
     if (body == NULL) {
         return NULL;
@@ -540,7 +540,8 @@ void pipedrive_error_text(const char *body, size_t len, char *out, size_t size)
         snprintf(out, size, "%.*s%s%.*s", PIPEDRIVE_MESSAGE_MAX / 2, error,
                  info != NULL ? " - " : "", PIPEDRIVE_MESSAGE_MAX / 2, info != NULL ? info : "");
     } else {
-        snprintf(out, size, "%.*s", (int)(len < PIPEDRIVE_MESSAGE_MAX ? len : PIPEDRIVE_MESSAGE_MAX),
+        snprintf(out, size, "%.*s",
+                 (int)(len < PIPEDRIVE_MESSAGE_MAX ? len : PIPEDRIVE_MESSAGE_MAX),
                  body != NULL ? body : "");
     }
     json_decref(parsed);

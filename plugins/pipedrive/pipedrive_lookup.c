@@ -110,9 +110,8 @@ static lh_status_t list_find(struct pipedrive *pd, lh_ctx_t *ctx, const char *pa
                 break;
             }
         }
-        const char *next =
-            json_string_value(json_object_get(json_object_get(answer.body, "additional_data"),
-                                              "next_cursor"));
+        const char *next = json_string_value(
+            json_object_get(json_object_get(answer.body, "additional_data"), "next_cursor"));
         cursor = next != NULL && next[0] != '\0' ? strdup(next) : NULL;
         pipedrive_response_clear(&answer);
         if (cursor == NULL) {

@@ -24,9 +24,13 @@
 
 static bool is_meeting(const char *type)
 {
-    static const char *const types[] = {"meeting.scheduled", "meeting.updated",
-                                        "meeting.rescheduled", "meeting.canceled",
-                                        "meeting.held", "meeting.no_show", NULL};
+    static const char *const types[] = {"meeting.scheduled",
+                                        "meeting.updated",
+                                        "meeting.rescheduled",
+                                        "meeting.canceled",
+                                        "meeting.held",
+                                        "meeting.no_show",
+                                        NULL};
     for (size_t i = 0; types[i] != NULL; i++) {
         if (strcmp(type, types[i]) == 0) {
             return true;
@@ -43,14 +47,14 @@ static bool payer_is_lead(const lh_delivery_t *delivery)
     char *lead = pipedrive_normalize_email(json_string_value(json_object_get(resolved, "email")));
     char *payer = pipedrive_normalize_email(
         json_string_value(json_object_get(json_object_get(delivery->event, "lead"), "email")));
-    bool same = !json_is_object(resolved) || payer == NULL || (lead != NULL && strcmp(lead, payer) == 0);
+    bool same =
+        !json_is_object(resolved) || payer == NULL || (lead != NULL && strcmp(lead, payer) == 0);
     free(lead);
     free(payer);
     return same;
 }
 
-static lh_status_t deliver_score(struct pipedrive *pd, lh_ctx_t *ctx,
-                                 const lh_delivery_t *delivery)
+static lh_status_t deliver_score(struct pipedrive *pd, lh_ctx_t *ctx, const lh_delivery_t *delivery)
 {
     const json_t *data = json_object_get(delivery->event, "data");
     const char *scorer = json_string_value(json_object_get(data, "scorer"));
@@ -68,9 +72,8 @@ static lh_status_t deliver_score(struct pipedrive *pd, lh_ctx_t *ctx,
     }
     json_t *custom = json_pack("{s:O}", field, score);
     char id[PIPEDRIVE_ID_MAX];
-    lh_status_t status = custom != NULL
-                             ? pipedrive_person_upsert(pd, ctx, delivery, 0, custom, true, id)
-                             : LH_RETRY;
+    lh_status_t status =
+        custom != NULL ? pipedrive_person_upsert(pd, ctx, delivery, 0, custom, true, id) : LH_RETRY;
     json_decref(custom);
     return status;
 }

@@ -60,7 +60,8 @@ static lh_status_t participants(struct pipedrive *pd, lh_ctx_t *ctx, const json_
     const json_t *attendee;
     json_array_foreach(json_object_get(meeting, "attendees"), i, attendee)
     {
-        char *email = pipedrive_normalize_email(json_string_value(json_object_get(attendee, "email")));
+        char *email =
+            pipedrive_normalize_email(json_string_value(json_object_get(attendee, "email")));
         char id[PIPEDRIVE_ID_MAX] = "";
         lh_status_t status = email != NULL ? pipedrive_person_by_email(pd, ctx, email, id) : LH_OK;
         free(email);

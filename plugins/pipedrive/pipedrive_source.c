@@ -157,10 +157,10 @@ static lh_status_t person_seen(struct pipedrive *pd, lh_ctx_t *ctx, const json_t
     char source_id[64], occurred[LH_TIME_TEXT_SIZE];
     lh_time_format(updated_ms, occurred);
     snprintf(source_id, sizeof(source_id), "person:%s:%s", id, occurred);
-    json_t *event = lead != NULL ? json_pack("{s:s, s:s, s:s, s:o}", "type", "lead.updated",
-                                             "source_id", source_id, "occurred_at", occurred,
-                                             "lead", lead)
-                                 : NULL;
+    json_t *event = lead != NULL
+                        ? json_pack("{s:s, s:s, s:s, s:o}", "type", "lead.updated", "source_id",
+                                    source_id, "occurred_at", occurred, "lead", lead)
+                        : NULL;
     return emit(pd, ctx, event, "person");
 }
 
@@ -234,9 +234,9 @@ static lh_status_t deal_seen(struct pipedrive *pd, lh_ctx_t *ctx, const json_t *
         lh_time_format(updated_ms, updated);
         lh_time_format(changed_ms > updated_ms ? updated_ms : changed_ms, occurred);
         snprintf(source_id, sizeof(source_id), "deal:%s:%s", id, updated);
-        json_t *event = json_pack("{s:s, s:s, s:s, s:o*, s:o}", "type", "deal.stage_changed",
-                                  "source_id", source_id, "occurred_at", occurred, "lead", lead,
-                                  "data", data);
+        json_t *event =
+            json_pack("{s:s, s:s, s:s, s:o*, s:o}", "type", "deal.stage_changed", "source_id",
+                      source_id, "occurred_at", occurred, "lead", lead, "data", data);
         status = status == LH_OK ? emit(pd, ctx, event, "deal") : status;
     }
     if (status == LH_OK) {

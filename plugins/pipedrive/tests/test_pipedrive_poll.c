@@ -55,8 +55,9 @@ static const char *event_text(size_t i, const char *member)
 START_TEST(test_pipedrive_poll_pages_persons_and_skips_those_seen_at_the_same_second)
 {
     pt_start(", \"pull\": [\"organizations\", \"persons\"]");
-    pt_page(ORGS_LIST, "[{\"id\": 3, \"name\": \"Analytical Engines\", \"update_time\": "
-                       "\"2026-11-27T09:30:00Z\"}]",
+    pt_page(ORGS_LIST,
+            "[{\"id\": 3, \"name\": \"Analytical Engines\", \"update_time\": "
+            "\"2026-11-27T09:30:00Z\"}]",
             NULL);
     persons_page(PERSONS_LIST, "c2", 2, person(1, "2026-11-27T10:00:00Z", "ada@a.example"),
                  person(2, "2026-11-27T10:00:00Z", "bob@a.example"));
@@ -89,15 +90,15 @@ START_TEST(test_pipedrive_poll_pages_persons_and_skips_those_seen_at_the_same_se
     ck_assert_str_eq(event_text(3, "source_id"), "person:4:2026-11-27T10:00:00.000Z");
     ck_assert_str_eq(event_text(4, "source_id"), "person:2:2026-11-27T10:00:05.000Z");
     ck_assert_uint_eq(lh_test_duplicate_count(t), 0);
-    ck_assert_str_eq(json_string_value(json_object_get(lh_test_checkpoint(t, "cursor:persons"),
-                                                       "time")),
-                     "2026-11-27T10:00:05.000Z");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(lh_test_checkpoint(t, "cursor:persons"), "time")),
+        "2026-11-27T10:00:05.000Z");
     ck_assert_uint_eq(lh_test_unanswered(t), 0);
 }
 END_TEST
 
 #define STAGES                                                                                     \
-    "[{\"id\": 2, \"name\": \"Proposal made\", \"pipeline_id\": 1, \"order_nr\": 2}, {\"id\": " \
+    "[{\"id\": 2, \"name\": \"Proposal made\", \"pipeline_id\": 1, \"order_nr\": 2}, {\"id\": "    \
     "3, \"name\": \"Negotiation\", \"pipeline_id\": 1, \"order_nr\": 3}]"
 
 static void deal(const char *updated, int stage, const char *status)
@@ -183,9 +184,9 @@ START_TEST(test_pipedrive_rate_limit_ends_the_poll_with_what_it_read)
     ck_assert_int_eq(lh_test_poll(t), LH_OK);
     ck_assert_uint_eq(lh_test_event_count(t), 1);
     ck_assert_int_eq(lh_test_retry_after(t), 5000);
-    ck_assert_str_eq(json_string_value(json_object_get(lh_test_checkpoint(t, "cursor:persons"),
-                                                       "time")),
-                     "2026-11-27T10:00:00.000Z");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(lh_test_checkpoint(t, "cursor:persons"), "time")),
+        "2026-11-27T10:00:00.000Z");
     /* within the wait a poll sends nothing */
     size_t sent = lh_test_request_count(t);
     ck_assert_int_eq(lh_test_poll(t), LH_OK);
@@ -201,16 +202,16 @@ START_TEST(test_pipedrive_poll_of_a_page_that_is_not_its_json_fails_cleanly)
     ck_assert_ptr_nonnull(strstr(lh_test_error(t), "without a data array"));
     ck_assert_uint_eq(lh_test_checkpoint_count(t), 0);
     /* a record without an id or time is skipped and counted, the rest go on */
-    pt_page(PERSONS_LIST, "[{\"id\": \"x\"}, 7, {\"id\": 2, \"update_time\": \"soon\"}, "
-                          "{\"id\": 3, \"name\": \"Cy\", \"update_time\": "
-                          "\"2026-11-27T10:00:00Z\"}]",
+    pt_page(PERSONS_LIST,
+            "[{\"id\": \"x\"}, 7, {\"id\": 2, \"update_time\": \"soon\"}, "
+            "{\"id\": 3, \"name\": \"Cy\", \"update_time\": "
+            "\"2026-11-27T10:00:00Z\"}]",
             NULL);
     ck_assert_int_eq(lh_test_poll(t), LH_OK);
     ck_assert_uint_eq(lh_test_event_count(t), 1);
     ck_assert_double_eq(lh_test_counter(t, PIPEDRIVE_METRIC_SKIPPED, "unreadable"), 3);
 }
 END_TEST
-
 
 START_TEST(test_pipedrive_deal_lead_carries_the_email_of_a_person_seen)
 {
@@ -232,8 +233,9 @@ START_TEST(test_pipedrive_person_of_an_organization_not_listed_reads_it_once)
     pt_page(ORGS_LIST, "[]", NULL);
     persons_page(PERSONS_LIST, NULL, 2, person(1, "2026-11-27T10:00:00Z", "ada@a.example"),
                  person(2, "2026-11-27T10:00:01Z", "bob@a.example"));
-    pt_answer("GET", "/api/v2/organizations/3", "{\"id\": 3, \"name\": \"Old Org\", "
-                                                "\"update_time\": \"2020-01-01T00:00:00Z\"}");
+    pt_answer("GET", "/api/v2/organizations/3",
+              "{\"id\": 3, \"name\": \"Old Org\", "
+              "\"update_time\": \"2020-01-01T00:00:00Z\"}");
     ck_assert_int_eq(lh_test_poll(t), LH_OK);
     ck_assert_uint_eq(lh_test_event_count(t), 2);
     for (size_t i = 0; i < 2; i++) {

@@ -14,23 +14,27 @@
 #define ACTIVITIES "/api/v2/activities"
 
 #define LEAD_EVENT                                                                                 \
-    "{\"type\": \"lead.created\", \"source\": \"forms\", \"source_id\": \"f-1\", "               \
-    "\"occurred_at\": \"2026-11-27T08:00:00Z\", \"lead\": {\"email\": "                         \
-    "\"Ada@Analytical.example\", \"first_name\": \"Ada\", \"last_name\": \"Lovelace\", "        \
+    "{\"type\": \"lead.created\", \"source\": \"forms\", \"source_id\": \"f-1\", "                 \
+    "\"occurred_at\": \"2026-11-27T08:00:00Z\", \"lead\": {\"email\": "                            \
+    "\"Ada@Analytical.example\", \"first_name\": \"Ada\", \"last_name\": \"Lovelace\", "           \
     "\"company\": \"Analytical Engines\", \"phone\": \"+44 20 7946 0000\"}}"
 #define LEAD_42                                                                                    \
-    "{\"id\": 42, \"email\": \"ada@analytical.example\", \"first_name\": \"Ada\", "             \
+    "{\"id\": 42, \"email\": \"ada@analytical.example\", \"first_name\": \"Ada\", "                \
     "\"last_name\": \"Lovelace\", \"identities\": []}"
 #define PERSON_7_JSON                                                                              \
-    "{\"id\": 7, \"name\": \"Ada Lovelace\", \"first_name\": \"Ada\", \"last_name\": "          \
-    "\"Lovelace\", \"owner_id\": 1, \"org_id\": 3, \"emails\": [{\"value\": "                    \
-    "\"ada@analytical.example\", \"primary\": true, \"label\": \"work\"}], \"phones\": "        \
-    "[{\"value\": \"+44 20 7946 0000\", \"primary\": true, \"label\": \"work\"}], "             \
-    "\"label_ids\": [3], \"add_time\": \"2026-11-27T08:00:00Z\", \"update_time\": "             \
+    "{\"id\": 7, \"name\": \"Ada Lovelace\", \"first_name\": \"Ada\", \"last_name\": "             \
+    "\"Lovelace\", \"owner_id\": 1, \"org_id\": 3, \"emails\": [{\"value\": "                      \
+    "\"ada@analytical.example\", \"primary\": true, \"label\": \"work\"}], \"phones\": "           \
+    "[{\"value\": \"+44 20 7946 0000\", \"primary\": true, \"label\": \"work\"}], "                \
+    "\"label_ids\": [3], \"add_time\": \"2026-11-27T08:00:00Z\", \"update_time\": "                \
     "\"2026-11-27T09:00:00Z\", \"custom_fields\": {}, \"is_deleted\": false}"
-#define FOUND_7   "{\"items\": [{\"result_score\": 1.0, \"item\": {\"id\": 7, \"name\": \"Ada Lovelace\", \"emails\": [\"ada@analytical.example\"]}}]}"
-#define FOUND_ORG "{\"items\": [{\"result_score\": 1.0, \"item\": {\"id\": 3, \"name\": \"Analytical Engines\"}}]}"
-#define NONE      "{\"items\": []}"
+#define FOUND_7                                                                                    \
+    "{\"items\": [{\"result_score\": 1.0, \"item\": {\"id\": 7, \"name\": \"Ada Lovelace\", "      \
+    "\"emails\": [\"ada@analytical.example\"]}}]}"
+#define FOUND_ORG                                                                                  \
+    "{\"items\": [{\"result_score\": 1.0, \"item\": {\"id\": 3, \"name\": \"Analytical "           \
+    "Engines\"}}]}"
+#define NONE "{\"items\": []}"
 
 static void setup(void)
 {
@@ -65,11 +69,12 @@ END_TEST
 START_TEST(test_pipedrive_updates_the_person_the_search_finds_with_what_differs)
 {
     pt_answer("GET", ADA_SEARCH, FOUND_7);
-    pt_answer("GET", PERSON_7, "{\"id\": 7, \"name\": \"Ada L.\", \"org_id\": 3, \"emails\": "
-                               "[{\"value\": \"ada@analytical.example\", \"primary\": true, "
-                               "\"label\": \"work\"}], \"phones\": [{\"value\": \"+1 555 0100\", "
-                               "\"primary\": true, \"label\": \"home\"}], \"label_ids\": [], "
-                               "\"update_time\": \"2026-11-27T08:30:00Z\"}");
+    pt_answer("GET", PERSON_7,
+              "{\"id\": 7, \"name\": \"Ada L.\", \"org_id\": 3, \"emails\": "
+              "[{\"value\": \"ada@analytical.example\", \"primary\": true, "
+              "\"label\": \"work\"}], \"phones\": [{\"value\": \"+1 555 0100\", "
+              "\"primary\": true, \"label\": \"home\"}], \"label_ids\": [], "
+              "\"update_time\": \"2026-11-27T08:30:00Z\"}");
     pt_answer("GET", ORG_SEARCH, FOUND_ORG);
     pt_answer("PATCH", PERSON_7, PERSON_7_JSON);
     ck_assert_int_eq(lh_test_deliver(t, LEAD_EVENT, LEAD_42, 1), LH_OK);
@@ -88,8 +93,9 @@ START_TEST(test_pipedrive_lead_with_a_known_person_id_is_written_by_it_never_cre
 {
     const char *lead = "{\"id\": 42, \"email\": \"ada@analytical.example\", \"identities\": "
                        "[{\"source\": \"crm\", \"external_id\": \"7\"}]}";
-    pt_answer("GET", PERSON_7, "{\"id\": 7, \"name\": \"Someone\", \"org_id\": 3, \"emails\": [], "
-                               "\"phones\": [], \"update_time\": \"2026-11-27T08:30:00Z\"}");
+    pt_answer("GET", PERSON_7,
+              "{\"id\": 7, \"name\": \"Someone\", \"org_id\": 3, \"emails\": [], "
+              "\"phones\": [], \"update_time\": \"2026-11-27T08:30:00Z\"}");
     pt_answer("GET", ORG_SEARCH, FOUND_ORG);
     pt_answer("PATCH", PERSON_7, PERSON_7_JSON);
     ck_assert_int_eq(lh_test_deliver(t, LEAD_EVENT, lead, 1), LH_OK);
@@ -117,16 +123,17 @@ START_TEST(test_pipedrive_lost_creation_answer_is_found_in_the_listing_not_creat
     lh_test_clock_advance(t, 60000);
     /* the search index lags: the person the lost POST made is not found by it yet */
     pt_answer("GET", ADA_SEARCH, NONE);
-    pt_page(LIST_SINCE, "[{\"id\": 6, \"name\": \"Other\", \"emails\": [{\"value\": "
-                        "\"other@example.com\", \"primary\": true}], \"update_time\": "
-                        "\"2026-11-27T08:59:00Z\"}, " PERSON_7_JSON "]",
+    pt_page(LIST_SINCE,
+            "[{\"id\": 6, \"name\": \"Other\", \"emails\": [{\"value\": "
+            "\"other@example.com\", \"primary\": true}], \"update_time\": "
+            "\"2026-11-27T08:59:00Z\"}, " PERSON_7_JSON "]",
             NULL);
     ck_assert_int_eq(lh_test_deliver(t, LEAD_EVENT, LEAD_42, 2), LH_OK);
     ck_assert_uint_eq(pt_count("POST", PERSONS), 1);
     ck_assert_str_eq(lh_test_identity(t, 42), "7");
     /* listed from before the recorded creation */
-    ck_assert_ptr_nonnull(strstr(pt_request("GET", LIST_SINCE, 0)->url,
-                                 "updated_since=2026-11-27T08%3A55%3A00Z"));
+    ck_assert_ptr_nonnull(
+        strstr(pt_request("GET", LIST_SINCE, 0)->url, "updated_since=2026-11-27T08%3A55%3A00Z"));
     ck_assert_uint_eq(lh_test_unanswered(t), 0);
 }
 END_TEST
@@ -151,7 +158,8 @@ START_TEST(test_pipedrive_burst_429_is_a_wait_and_later_calls_wait_without_sendi
 {
     pt_answer("GET", ADA_SEARCH, NONE);
     pt_answer("GET", ORG_SEARCH, FOUND_ORG);
-    pt_error("POST", PERSONS, 429, "retry-after: 7\nx-ratelimit-remaining: 0\nx-ratelimit-reset: 2\n",
+    pt_error("POST", PERSONS, 429,
+             "retry-after: 7\nx-ratelimit-remaining: 0\nx-ratelimit-reset: 2\n",
              "Too many requests");
     ck_assert_int_eq(lh_test_deliver(t, LEAD_EVENT, LEAD_42, 1), LH_RETRY_AFTER);
     ck_assert_int_eq(lh_test_retry_after(t), 7000);
@@ -193,10 +201,10 @@ END_TEST
 
 START_TEST(test_pipedrive_remaining_zero_paces_the_next_request)
 {
-    lh_test_http_script(t, LH_TEST_ANSWER(.method = "GET", .url_contains = ADA_SEARCH,
-                                          .status = 200,
-                                          .headers = "x-ratelimit-remaining: 0\nx-ratelimit-reset: 2\n",
-                                          .body = "{\"success\": true, \"data\": " FOUND_7 "}"));
+    lh_test_http_script(
+        t, LH_TEST_ANSWER(.method = "GET", .url_contains = ADA_SEARCH, .status = 200,
+                          .headers = "x-ratelimit-remaining: 0\nx-ratelimit-reset: 2\n",
+                          .body = "{\"success\": true, \"data\": " FOUND_7 "}"));
     ck_assert_int_eq(lh_test_deliver(t, LEAD_EVENT, LEAD_42, 1), LH_RETRY_AFTER);
     ck_assert_int_eq(lh_test_retry_after(t), 2000);
     ck_assert_uint_eq(lh_test_request_count(t), 1);
@@ -225,9 +233,9 @@ START_TEST(test_pipedrive_lead_without_email_or_person_id_is_held)
 END_TEST
 
 #define PAYMENT                                                                                    \
-    "{\"type\": \"payment.succeeded\", \"source\": \"billing\", \"source_id\": \"pi_1\", "      \
-    "\"occurred_at\": \"2026-11-27T08:00:00Z\", \"lead\": {\"email\": "                         \
-    "\"ada@analytical.example\"}, \"data\": {\"amount\": 120000, \"currency\": \"eur\", "       \
+    "{\"type\": \"payment.succeeded\", \"source\": \"billing\", \"source_id\": \"pi_1\", "         \
+    "\"occurred_at\": \"2026-11-27T08:00:00Z\", \"lead\": {\"email\": "                            \
+    "\"ada@analytical.example\"}, \"data\": {\"amount\": 120000, \"currency\": \"eur\", "          \
     "\"payment\": \"pi_1\"}}"
 
 START_TEST(test_pipedrive_payment_adds_the_customer_label_keeping_the_others)
@@ -240,8 +248,9 @@ START_TEST(test_pipedrive_payment_adds_the_customer_label_keeping_the_others)
     pt_assert_json(body, "{\"label_ids\": [3, 5]}");
     json_decref(body);
     /* already a customer: nothing to write */
-    pt_answer("GET", PERSON_7, "{\"id\": 7, \"name\": \"Ada Lovelace\", \"label_ids\": [5, 3], "
-                               "\"emails\": [{\"value\": \"ada@analytical.example\"}]}");
+    pt_answer("GET", PERSON_7,
+              "{\"id\": 7, \"name\": \"Ada Lovelace\", \"label_ids\": [5, 3], "
+              "\"emails\": [{\"value\": \"ada@analytical.example\"}]}");
     ck_assert_int_eq(lh_test_deliver(t, PAYMENT, LEAD_42, 1), LH_OK);
     ck_assert_uint_eq(pt_count("PATCH", PERSON_7), 1);
 }
@@ -258,13 +267,13 @@ START_TEST(test_pipedrive_payment_without_customer_label_id_is_refused_naming_it
 END_TEST
 
 #define MEETING(type, status)                                                                      \
-    "{\"type\": \"" type "\", \"source\": \"calendar\", \"source_id\": \"" type "\", "          \
-    "\"occurred_at\": \"2026-11-27T08:00:00Z\", \"lead\": {\"email\": "                         \
-    "\"ada@analytical.example\"}, \"meeting\": {\"external_id\": \"7f3a\", \"title\": \"Intro " \
-    "call\", \"starts_at\": \"2026-11-28T16:00:00+01:00\", \"ends_at\": "                       \
-    "\"2026-11-28T15:30:00Z\", \"location\": \"Room 4\", \"online_url\": "                      \
-    "\"https://meet.example/abc\", \"status\": \"" status "\", \"attendees\": [{\"email\": "    \
-    "\"ada@analytical.example\"}, {\"email\": \"rep@ourco.example\"}, {\"email\": "             \
+    "{\"type\": \"" type "\", \"source\": \"calendar\", \"source_id\": \"" type "\", "             \
+    "\"occurred_at\": \"2026-11-27T08:00:00Z\", \"lead\": {\"email\": "                            \
+    "\"ada@analytical.example\"}, \"meeting\": {\"external_id\": \"7f3a\", \"title\": \"Intro "    \
+    "call\", \"starts_at\": \"2026-11-28T16:00:00+01:00\", \"ends_at\": "                          \
+    "\"2026-11-28T15:30:00Z\", \"location\": \"Room 4\", \"online_url\": "                         \
+    "\"https://meet.example/abc\", \"status\": \"" status "\", \"attendees\": [{\"email\": "       \
+    "\"ada@analytical.example\"}, {\"email\": \"rep@ourco.example\"}, {\"email\": "                \
     "\"bob@client.example\"}]}}"
 
 static void meeting_person_answers(void)
@@ -417,8 +426,8 @@ START_TEST(test_pipedrive_answers_that_are_not_its_json_are_clear_errors)
     /* a 2xx to a POST that cannot be read may have created the person: retried, looked up */
     pt_answer("GET", ADA_SEARCH, NONE);
     pt_answer("GET", ORG_SEARCH, FOUND_ORG);
-    lh_test_http_script(t, LH_TEST_ANSWER(.method = "POST", .url_contains = PERSONS,
-                                          .status = 201, .body = "[1, 2"));
+    lh_test_http_script(t, LH_TEST_ANSWER(.method = "POST", .url_contains = PERSONS, .status = 201,
+                                          .body = "[1, 2"));
     ck_assert_int_eq(lh_test_deliver(t, LEAD_EVENT, LEAD_42, 1), LH_RETRY);
     pt_answer("GET", ADA_SEARCH, NONE);
     pt_page(LIST_SINCE, "[" PERSON_7_JSON "]", NULL);
@@ -446,14 +455,14 @@ START_TEST(test_pipedrive_settings_are_checked)
     ck_assert_int_eq(lh_test_validate(t, "{\"auth\": \"oauth\", \"client_id\": \"c\", "
                                          "\"client_secret\": \"${PD_TOKEN}\"}"),
                      LH_OK);
-    ck_assert_int_eq(lh_test_validate(t, "{\"api_token\": \"${PD_TOKEN}\", \"field_map\": "
-                                         "{\"title\": \"0123456789abcdef0123456789abcdef01234567\", "
-                                         "\"phone\": null}}"),
+    ck_assert_int_eq(lh_test_validate(t,
+                                      "{\"api_token\": \"${PD_TOKEN}\", \"field_map\": "
+                                      "{\"title\": \"0123456789abcdef0123456789abcdef01234567\", "
+                                      "\"phone\": null}}"),
                      LH_OK);
     ck_assert_ptr_null(strstr(lh_test_config_errors(t), PT_TOKEN));
 }
 END_TEST
-
 
 START_TEST(test_pipedrive_payment_by_a_payer_marks_the_resolved_leads_person)
 {
@@ -496,7 +505,8 @@ START_TEST(test_pipedrive_oauth_sends_a_bearer_and_401_asks_for_a_refresh)
     setenv("PD_SECRET", "client-secret-8d1f", 1);
     t = lh_test_new(leadhub_plugin_entry(), "crm");
     ck_assert_int_eq(lh_test_init(t, "{\"auth\": \"oauth\", \"client_id\": \"app-1\", "
-                                     "\"client_secret\": \"${PD_SECRET}\", \"api_base\": \"" PT_BASE "\"}"),
+                                     "\"client_secret\": \"${PD_SECRET}\", \"api_base\": \"" PT_BASE
+                                     "\"}"),
                      LH_OK);
     /* no grant yet: a clear configuration error naming the way out */
     ck_assert_int_eq(lh_test_deliver(t, LEAD_EVENT, LEAD_42, 1), LH_CONFIG);
@@ -583,7 +593,8 @@ static Suite *sink_suite(void)
     tcase_add_test(tc, test_pipedrive_creates_the_person_when_the_search_finds_none);
     tcase_add_test(tc, test_pipedrive_updates_the_person_the_search_finds_with_what_differs);
     tcase_add_test(tc, test_pipedrive_lead_with_a_known_person_id_is_written_by_it_never_created);
-    tcase_add_test(tc, test_pipedrive_lost_creation_answer_is_found_in_the_listing_not_created_twice);
+    tcase_add_test(tc,
+                   test_pipedrive_lost_creation_answer_is_found_in_the_listing_not_created_twice);
     tcase_add_test(tc, test_pipedrive_lost_creation_that_did_not_land_is_created_once_more);
     tcase_add_test(tc, test_pipedrive_burst_429_is_a_wait_and_later_calls_wait_without_sending);
     tcase_add_test(tc, test_pipedrive_daily_budget_429_waits_until_midnight_utc);
