@@ -6,7 +6,8 @@
 
 #include "crm_view.h"
 
-json_t *crm_view_person(const char *email, const char *name, bool customer, json_t *meetings)
+json_t *crm_view_person(const char *email, const char *name, const char *company, bool customer,
+                        json_t *meetings)
 {
     json_t *lowered = json_null();
     if (email != NULL) {
@@ -17,8 +18,9 @@ json_t *crm_view_person(const char *email, const char *name, bool customer, json
         lowered = json_string(copy);
         free(copy);
     }
-    return json_pack("{s:o, s:s?, s:b, s:o}", "email", lowered, "name", name, "customer", customer,
-                     "meetings", meetings != NULL ? meetings : json_array());
+    return json_pack("{s:o, s:s?, s:s?, s:b, s:o}", "email", lowered, "name", name, "company",
+                     company, "customer", customer, "meetings",
+                     meetings != NULL ? meetings : json_array());
 }
 
 json_t *crm_view_meeting(const char *title, int64_t start_ms, const char *status)

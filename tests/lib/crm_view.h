@@ -3,7 +3,7 @@
  * against two CRMs can be compared with json_equal: the fakes (fake_hubspot_crm_view,
  * fake_pipedrive_crm_view) map their records into it, this file sorts and prints it.
  *
- *   [{"email", "name", "customer": bool,
+ *   [{"email", "name", "company", "customer": bool,
  *     "meetings": [{"title", "start": "YYYY-MM-DDTHH:MM:SSZ", "status"}]}]
  *
  * sorted by email, meetings by start then title; status is booked, canceled, held or
@@ -16,9 +16,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* A person of the view (NEW); email lowercased, name NULL for none; meetings STOLEN (an
- * array of crm_view_meeting()s, or NULL for none). */
-json_t *crm_view_person(const char *email, const char *name, bool customer, json_t *meetings);
+/* A person of the view (NEW); email lowercased, name and company NULL for none; meetings
+ * STOLEN (an array of crm_view_meeting()s, or NULL for none). */
+json_t *crm_view_person(const char *email, const char *name, const char *company, bool customer,
+                        json_t *meetings);
 
 /* A meeting of the view (NEW); start_ms < 0 for none. */
 json_t *crm_view_meeting(const char *title, int64_t start_ms, const char *status);

@@ -85,9 +85,9 @@ size_t fake_pipedrive_org_count(struct fake_pipedrive *fp);
 
 /*
  * fake_pipedrive_crm_view - what the CRM holds, normalized for comparison with another
- * CRM's fake (fake_hubspot_crm_view): a JSON array text (malloc'd), sorted by email, of
- * {"email", "name", "customer": the person has label customer_label_id, "meetings": the
- * activities of type meeting it takes part in, sorted by start then title, as
+ * CRM's fake (fake_hubspot_crm_view), crm_view.h's shape: a JSON array text (malloc'd) of
+ * {"email", "name", "company": its organization's name, "customer": the person has label
+ * customer_label_id, "meetings": the activities of type meeting it takes part in, as
  * {"title" (without a "Canceled: " / "No-show: " prefix), "start" ("YYYY-MM-DDTHH:MM:SSZ"),
  * "status": booked (not done), canceled, no_show (by the prefix), held (done)}}.
  */

@@ -77,10 +77,16 @@ char *fake_pipedrive_crm_view(struct fake_pipedrive *fp, long customer_label_id)
                 json_array_append_new(meetings, meeting_view(activity->object));
             }
         }
+        const struct fp_record *org =
+            fp_store_find(&fp->organizations,
+                          (long)json_integer_value(json_object_get(person->object, "org_id")));
         json_array_append_new(
-            persons, crm_view_person(fp_person_email(person->object),
-                                     json_string_value(json_object_get(person->object, "name")),
-                                     has_label(person->object, customer_label_id), meetings));
+            persons,
+            crm_view_person(fp_person_email(person->object),
+                            json_string_value(json_object_get(person->object, "name")),
+                            org != NULL ? json_string_value(json_object_get(org->object, "name"))
+                                        : NULL,
+                            has_label(person->object, customer_label_id), meetings));
     }
     pthread_mutex_unlock(&fp->mutex);
     return crm_view_finish(persons);

@@ -238,10 +238,13 @@ END_TEST
 
 START_TEST(test_fake_pipedrive_crm_view_reads_labels_and_meeting_outcomes)
 {
-    long ada = fake_pipedrive_person_add(
-        fp,
-        "{\"name\":\"Ada Lovelace\",\"label_ids\":[3,5],\"emails\":[{\"value\":\"x@a.example\"},"
-        "{\"value\":\"Ada@Example.com\",\"primary\":true}]}");
+    long acme = fake_pipedrive_org_add(fp, "Acme");
+    char *fields = util_printf(
+        "{\"name\":\"Ada Lovelace\",\"label_ids\":[3,5],\"org_id\":%ld,\"emails\":["
+        "{\"value\":\"x@a.example\"},{\"value\":\"Ada@Example.com\",\"primary\":true}]}",
+        acme);
+    long ada = fake_pipedrive_person_add(fp, fields);
+    free(fields);
     long bo = fake_pipedrive_person_add(fp, "{\"name\":\"Bo\",\"label_ids\":[3]}");
     ck_assert_int_gt(ada, 0);
     const char *activities[] = {
@@ -262,8 +265,10 @@ START_TEST(test_fake_pipedrive_crm_view_reads_labels_and_meeting_outcomes)
     }
     char *view = fake_pipedrive_crm_view(fp, 5);
     ck_assert_str_eq(
-        view, "[{\"customer\":false,\"email\":null,\"meetings\":[],\"name\":\"Bo\"},"
-              "{\"customer\":true,\"email\":\"ada@example.com\",\"meetings\":["
+        view, "[{\"company\":null,\"customer\":false,\"email\":null,\"meetings\":[],"
+              "\"name\":\"Bo\"},"
+              "{\"company\":\"Acme\",\"customer\":true,\"email\":\"ada@example.com\","
+              "\"meetings\":["
               "{\"start\":\"2027-01-04T09:30:00Z\",\"status\":\"booked\",\"title\":\"Intro\"},"
               "{\"start\":\"2027-01-05T15:00:00Z\",\"status\":\"canceled\",\"title\":\"Demo\"},"
               "{\"start\":\"2027-01-06T10:00:00Z\",\"status\":\"no_show\",\"title\":\"Follow-up\"},"
