@@ -378,6 +378,8 @@ START_TEST(test_pipedrive_e2e_rep_changes_come_back_once_and_hub_writes_do_not)
     free(dev("wait-events --source crm --type deal.stage_changed --count 1 --timeout 60"));
     ck_assert(fake_pipedrive_deal_update(fake, deal, "{\"stage_id\":3}"));
     free(dev("wait-events --source crm --type deal.stage_changed --count 2 --timeout 60"));
+    /* a change that moves no stage is no stage change */
+    ck_assert(fake_pipedrive_deal_update(fake, deal, "{\"value\":1500}"));
     wait_polls(2);
     ck_assert_int_eq(sql_long("SELECT count(*) FROM events WHERE source = 'crm' AND type = "
                               "'lead.updated'"),
