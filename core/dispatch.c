@@ -425,10 +425,10 @@ static bool may_continue(struct lane *lane)
 
 /*
  * LH_CONFIG from a sink: the destination refuses the instance's configuration (revoked
- * credentials, a missing permission, a wrong account). Its deliveries are retried with
- * the usual backoff, not dead-lettered, so that they all go once the configuration is
- * fixed; meanwhile the lane says so (status, gauge, one error line) until an attempt
- * succeeds. Called with the lane's mutex held.
+ * credentials, a missing permission, a wrong account). Its deliveries are held (decide()),
+ * not dead-lettered, so that they all go once the configuration is fixed; meanwhile the
+ * lane says so (status, gauge, one error line) until an attempt succeeds. Called with the
+ * lane's mutex held.
  */
 static void note_configuration(struct lane *lane, lh_status_t status, const char *reason)
 {
@@ -460,9 +460,11 @@ static void note_configuration(struct lane *lane, lh_status_t status, const char
 }
 
 /* The row's new state and how long until its next try (-1: none), for a status the sink
- * returned. Holds (LH_RETRY_AFTER: the destination asked to wait; LH_HOLD: the record waits
- * for data) spend no attempt and end dead only after max_hold; refusals (LH_RETRY,
- * LH_AUTH, LH_CONFIG) count toward max_attempts. */
+ * returned. Holds spend no attempt and end dead only after max_hold: LH_RETRY_AFTER (the
+ * destination asked to wait), LH_HOLD (the record waits for data) and LH_CONFIG (the
+ * destination refuses the instance's configuration: no fault of the record, and it goes
+ * once an operator fixes it, however long that takes within max_hold). Refusals (LH_RETRY,
+ * LH_AUTH) count toward max_attempts. */
 static const char *decide(const struct config_delivery *policy, struct claimed *row, bool *held_out,
                           int64_t *delay_out, unsigned *seed)
 {
@@ -475,7 +477,7 @@ static const char *decide(const struct config_delivery *policy, struct claimed *
     if (row->status == LH_PERMANENT) {
         return "dead";
     }
-    if (row->status == LH_RETRY_AFTER || row->status == LH_HOLD) {
+    if (row->status == LH_RETRY_AFTER || row->status == LH_HOLD || row->status == LH_CONFIG) {
         *held_out = true;
         int64_t held_for = row->held_for_ms > 0 ? row->held_for_ms : 0;
         if (held_for >= policy->max_hold_ms) {
@@ -486,9 +488,12 @@ static const char *decide(const struct config_delivery *policy, struct claimed *
             row->error = reason;
             return "dead";
         }
-        *delay_out = row->retry_after_ms >= 0 ? row->retry_after_ms
-                     : row->status == LH_HOLD ? DISPATCH_HOLD_DEFAULT_MS
-                                              : dispatch_backoff_ms(policy, attempt, seed);
+        /* a configuration is not fixed within seconds: look again at the backoff's
+         * ceiling (the open circuit spaces the destination's trials further) */
+        *delay_out = row->retry_after_ms >= 0   ? row->retry_after_ms
+                     : row->status == LH_HOLD   ? DISPATCH_HOLD_DEFAULT_MS
+                     : row->status == LH_CONFIG ? policy->backoff_cap_ms
+                                                : dispatch_backoff_ms(policy, attempt, seed);
         return "retrying";
     }
     if (attempt >= policy->max_attempts) {

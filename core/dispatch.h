@@ -4,13 +4,13 @@
  * claiming that destination's due deliveries with FOR UPDATE SKIP LOCKED, calling the
  * sink, and recording each outcome in the same transaction:
  *
- *   LH_OK -> done;  LH_RETRY (and AUTH, CONFIG) -> a refusal: retrying after full-jitter
- *   backoff between delivery.backoff_base and backoff_cap (CONFIG also marks the lane
- *   misconfigured until an attempt succeeds), dead once max_attempts refusals are spent;
- *   LH_RETRY_AFTER (the destination asked to wait) and LH_HOLD (the record waits for data)
- *   -> held: retrying after the delay given, spending no attempt, dead only once held for
- *   delivery.max_hold (LH_HOLD leaves the circuit alone);  LH_PERMANENT -> dead, last error
- *   kept. A row whose stored event cannot be decoded goes dead at once, the sink never
+ *   LH_OK -> done;  LH_RETRY (and AUTH) -> a refusal: retrying after full-jitter backoff
+ *   between delivery.backoff_base and backoff_cap, dead once max_attempts refusals are
+ *   spent;  LH_RETRY_AFTER (the destination asked to wait), LH_HOLD (the record waits for
+ *   data) and LH_CONFIG (the destination refuses the configuration; the lane shows it
+ *   misconfigured until an attempt succeeds) -> held: retrying after the delay given
+ *   (CONFIG: backoff_cap), spending no attempt, dead only once held for delivery.max_hold
+ *   (LH_HOLD leaves the circuit alone);  LH_PERMANENT -> dead, last error kept. A row whose stored event cannot be decoded goes dead at once, the sink never
  *   called. Each row goes to the sink with the lead its event is about, as it is now.
  *
  * A claimed row stays locked while its transaction is open, so no other worker or replica

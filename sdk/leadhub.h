@@ -169,8 +169,9 @@ typedef enum lh_status {
     LH_AUTH = 3,        /* credentials rejected: the host refreshes the token, retries once */
     LH_PERMANENT = 4,   /* will never succeed as is: dead letter, or a 4xx for a webhook */
     LH_CONFIG = 5,      /* the instance's configuration is wrong: from validate() and init()
-                           the instance is failed; a delivery is retried and its destination
-                           shown misconfigured; a poll records it (docs/sdk.md) */
+                           the instance is failed; a delivery is held (no attempt spent)
+                           and its destination shown misconfigured until an attempt
+                           succeeds; a poll records it (docs/sdk.md) */
     LH_HOLD = 6         /* (deliver only) this record cannot be sent yet: it waits for
                            something the hub may still learn (the lead's email). Held, not
                            an attempt, not the destination's failure; looked at again after

@@ -23,6 +23,7 @@
 #include "hubspot.h"
 
 static const char *const auth_modes[] = {"private_app", "oauth", NULL};
+static const char *const erasure_modes[] = {"gdpr_delete", "archive", "keep", NULL};
 
 static const lh_config_field_t hubspot_schema[] = {
     LH_FIELD(.name = "auth", .type = LH_CONFIG_ENUM, .flags = LH_FIELD_REQUIRED,
@@ -88,6 +89,12 @@ static const lh_config_field_t hubspot_schema[] = {
              .description = "Least time between two search requests: HubSpot allows 5 per second "
                             "per account for search, shared by all its apps. A poll ends rather "
                             "than wait; the next goes on."),
+    LH_FIELD(.name = "on_erased", .type = LH_CONFIG_ENUM, .default_value = "gdpr_delete",
+             .enum_values = erasure_modes,
+             .description = "What a lead.erased (the person asked to be forgotten) does to the "
+                            "lead's contact: gdpr_delete (HubSpot's permanent, GDPR-compliant "
+                            "delete), archive (an ordinary delete, restorable for 90 days) or "
+                            "keep (nothing: erasure is handled in HubSpot by hand)."),
     LH_FIELD(.name = "backfill", .type = LH_CONFIG_DURATION,
              .flags = LH_FIELD_HAS_MIN | LH_FIELD_HAS_MAX, .default_value = "0s", .min = 0,
              .max = 3650LL * 24 * 3600 * 1000,
@@ -586,6 +593,10 @@ static lh_status_t hubspot_load(lh_ctx_t *ctx, const lh_host_t *host, const json
     hs->timeout_ms = lh_setting_int(settings, "timeout", 30000);
     hs->search_interval_ms = lh_setting_int(settings, "search_interval", 250);
     hs->backfill_ms = lh_setting_int(settings, "backfill", 0);
+    const char *on_erased = lh_setting_string(settings, "on_erased", "gdpr_delete");
+    hs->on_erased = strcmp(on_erased, "archive") == 0 ? HUBSPOT_ERASE_ARCHIVE
+                    : strcmp(on_erased, "keep") == 0  ? HUBSPOT_ERASE_KEEP
+                                                      : HUBSPOT_ERASE_GDPR_DELETE;
     lh_status_t statuses[6];
     statuses[0] = init_auth(hs, ctx, settings);
     statuses[1] =
@@ -627,7 +638,8 @@ static lh_status_t hubspot_init(lh_ctx_t *ctx, const lh_host_t *host, const json
     return LH_OK;
 }
 
-/* What the poll emits: contacts, their records' deletions and merges, deals, and meetings
+/* What the poll emits: contacts, their records' deletions (privacy deletions as erasures)
+ * and merges, deals, and meetings
  * read back with HubSpot's outcome (hubspot_meeting_json.c). */
 static const char *const hubspot_event_types[] = {"lead.updated",
                                                   "lead.deleted",
@@ -639,6 +651,7 @@ static const char *const hubspot_event_types[] = {"lead.updated",
                                                   "meeting.canceled",
                                                   "meeting.held",
                                                   "meeting.no_show",
+                                                  "lead.erased",
                                                   NULL};
 
 /* A genuine webhook carries one of them (v1 and v2 only to be told they are refused). */

@@ -49,6 +49,9 @@
 
 enum hubspot_auth { HUBSPOT_AUTH_PRIVATE_APP, HUBSPOT_AUTH_OAUTH };
 
+/* What a lead.erased does to the lead's contact (setting on_erased). */
+enum hubspot_erasure { HUBSPOT_ERASE_GDPR_DELETE, HUBSPOT_ERASE_ARCHIVE, HUBSPOT_ERASE_KEEP };
+
 /* A lead field ("first_name", "attributes.tier") and the contact property it maps to. */
 struct hubspot_field {
     char *field;
@@ -83,6 +86,7 @@ struct hubspot {
     int64_t timeout_ms;
     int64_t search_interval_ms;
     int64_t backfill_ms;
+    enum hubspot_erasure on_erased;
     bool pull_contacts;
     bool pull_deals;
     bool pull_meetings;
@@ -405,6 +409,16 @@ void hubspot_contacts_send(struct hubspot_batch *batch);
 
 /* Creates or updates the engagement of every meeting delivery not yet decided. */
 void hubspot_meetings_send(struct hubspot_batch *batch);
+
+/* This instance's contact id of the lead: from the resolved lead's identities (BORROWED,
+ * may be NULL), else from the event's lead.external_ids.<self>; false when neither has
+ * one. */
+bool hubspot_contact_id_of(const json_t *resolved, const json_t *event_lead, const char *self,
+                           char id[HUBSPOT_ID_MAX]);
+
+/* Deletes, as on_erased says, the contact of every lead.erased delivery not yet decided
+ * (hubspot_sink_erasure.c). Runs after the batch's other writes. */
+void hubspot_erasures_send(struct hubspot_batch *batch);
 
 /* ---------------------------------------------------------------------------------------
  * Source (hubspot_changes.c, hubspot_source.c, hubspot_webhook.c).

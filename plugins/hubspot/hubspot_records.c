@@ -4,8 +4,11 @@
  * (there is nothing left to read of a deleted or merged-away contact):
  *
  *   "contact.deleted:<id>" {"at", "privacy"}  ->  lead.deleted, lead {external_id: id},
- *        data {privacy}; source_id "contact.deleted:<id>:<at>". What was seen of the
- *        contact is forgotten, so that a contact restored or made again is read in full.
+ *        data {privacy: false}; source_id "contact.deleted:<id>:<at>". What was seen of
+ *        the contact is forgotten, so that a contact restored or made again is read in
+ *        full. A privacy deletion (HubSpot's GDPR delete: the person asked to be
+ *        forgotten) is lead.erased instead, data {reason: "hubspot_privacy_deletion"}:
+ *        the hub erases the person's data everywhere and routes the erasure on.
  *   "contact.merged:<id>" {"at", "into"}      ->  lead.merged, lead {external_id: into},
  *        data {merged_external_ids: [id]}; source_id "contact.merged:<id>:<at>" (one per
  *        record taken away: a merge's ids may be taken by two polls).
@@ -44,9 +47,15 @@ static json_t *record_event(const char *key, const json_t *value, char *id_out, 
     if (deleted != NULL) {
         snprintf(id_out, id_size, "%s", deleted);
         snprintf(source_id, sizeof(source_id), "%s%s:%lld", PREFIX_DELETED, deleted, (long long)at);
+        if (json_is_true(json_object_get(value, "privacy"))) {
+            return json_pack("{s:s, s:s, s:s, s:{s:s}, s:{s:s}}", "type", "lead.erased",
+                             "source_id", source_id, "occurred_at", occurred, "lead",
+                             "external_id", deleted, "data", "reason",
+                             "hubspot_privacy_deletion");
+        }
         return json_pack("{s:s, s:s, s:s, s:{s:s}, s:{s:b}}", "type", "lead.deleted", "source_id",
                          source_id, "occurred_at", occurred, "lead", "external_id", deleted, "data",
-                         "privacy", json_is_true(json_object_get(value, "privacy")));
+                         "privacy", 0);
     }
     const char *into = json_string_value(json_object_get(value, "into"));
     if (merged == NULL || into == NULL || !hubspot_id_valid(into)) {
@@ -72,8 +81,7 @@ lh_status_t hubspot_emit_record_changes(struct hubspot *hs, lh_ctx_t *ctx, const
         if (event == NULL) {
             continue;
         }
-        bool deleted =
-            strcmp(json_string_value(json_object_get(event, "type")), "lead.deleted") == 0;
+        bool deleted = strcmp(json_string_value(json_object_get(event, "type")), "lead.merged") != 0;
         lh_status_t status = hubspot_emit(hs, ctx, event, "contact", id);
         if (status == LH_OK && deleted) {
             char seen_key[48];

@@ -5,6 +5,8 @@
  *   lead.scored                                   the scorer's property on the contact
  *   lead.deleted, lead.merged                     done without a request (another source's
  *                                                 records; the contact stays)
+ *   lead.erased                                   the lead's contact deleted (on_erased),
+ *                                                 after the batch's other writes
  *   payment.succeeded                             lifecyclestage = customer
  *   meeting.scheduled / updated / canceled        the event's lead upserted (when it has an
  *                                                 email), then the meeting engagement
@@ -174,10 +176,8 @@ static json_t *event_properties(struct hubspot_batch *batch, size_t i, const cha
     return NULL;
 }
 
-/* This instance's contact id of the lead, from the resolved lead's identities, else from the
- * event's lead.external_ids.<instance>; false when neither has one. */
-static bool contact_id(const json_t *resolved, const json_t *event_lead, const char *self,
-                       char id[HUBSPOT_ID_MAX])
+bool hubspot_contact_id_of(const json_t *resolved, const json_t *event_lead, const char *self,
+                           char id[HUBSPOT_ID_MAX])
 {
     size_t k;
     const json_t *identity;
@@ -217,6 +217,11 @@ static void plan_delivery(struct hubspot_batch *batch, size_t i)
         hubspot_batch_decide(batch, i, LH_PERMANENT, "a meeting event without a meeting object");
         return;
     }
+    if (strcmp(type, "lead.erased") == 0) {
+        /* hubspot_erasures_send(), once the batch's writes are made */
+        batch->input_of[i] = -1;
+        return;
+    }
     json_t *properties = event_properties(batch, i, type, event);
     if (properties == NULL) {
         if (!batch->decided[i]) {
@@ -231,7 +236,7 @@ static void plan_delivery(struct hubspot_batch *batch, size_t i)
     const json_t *target = json_is_object(resolved) ? resolved : lead;
     char *email = hubspot_normalize_email(json_string_value(json_object_get(target, "email")));
     char id[HUBSPOT_ID_MAX] = "";
-    if (self == NULL || !contact_id(resolved, lead, self, id)) {
+    if (self == NULL || !hubspot_contact_id_of(resolved, lead, self, id)) {
         id[0] = '\0';
     }
     long input = -1;
@@ -308,6 +313,7 @@ lh_status_t hubspot_deliver_batch(void *state, lh_ctx_t *ctx,
     }
     hubspot_contacts_send(&batch);
     hubspot_meetings_send(&batch);
+    hubspot_erasures_send(&batch);
     for (size_t i = 0; i < count; i++) {
         long k = batch.input_of[i];
         if (!batch.decided[i] && k >= 0) {

@@ -21,6 +21,7 @@
 #include "pipedrive.h"
 
 static const char *const auth_modes[] = {"api_token", "oauth", NULL};
+static const char *const erasure_modes[] = {"delete", "keep", NULL};
 
 static const lh_config_field_t pipedrive_schema[] = {
     LH_FIELD(.name = "auth", .type = LH_CONFIG_ENUM, .default_value = "api_token",
@@ -57,6 +58,11 @@ static const lh_config_field_t pipedrive_schema[] = {
                             "always built from first_name and last_name."),
     LH_FIELD(.name = "score_fields", .type = LH_CONFIG_JSON,
              .description = "Scorer name -> custom field key a lead.scored writes its score to."),
+    LH_FIELD(.name = "on_erased", .type = LH_CONFIG_ENUM, .default_value = "delete",
+             .enum_values = erasure_modes,
+             .description = "What a lead.erased (the person asked to be forgotten) does to the "
+                            "lead's person: delete (Pipedrive purges it after 30 days) or keep "
+                            "(nothing: erasure is handled in Pipedrive by hand)."),
     LH_FIELD(.name = "pull", .type = LH_CONFIG_LIST,
              .default_value = "[persons, organizations, deals]",
              .description = "What poll() fetches: persons (lead.updated), organizations (their "
@@ -450,6 +456,7 @@ static lh_status_t pipedrive_load(lh_ctx_t *ctx, const lh_host_t *host, const js
     pd->backfill_ms = lh_setting_int(settings, "backfill", 0);
     pd->page_size = lh_setting_int(settings, "page_size", 100);
     pd->timeout_ms = lh_setting_int(settings, "timeout", 30000);
+    pd->keep_erased = strcmp(lh_setting_string(settings, "on_erased", "delete"), "keep") == 0;
     lh_status_t statuses[5];
     statuses[0] = init_auth(pd, ctx, settings);
     statuses[1] = url_setting(pd, ctx, "api_base",

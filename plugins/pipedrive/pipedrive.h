@@ -10,6 +10,7 @@
  *   pipedrive_sink.c           deliver: what each event asks of Pipedrive
  *   pipedrive_sink_persons.c   person create-or-update by email, organizations, labels
  *   pipedrive_sink_meetings.c  one meeting activity per meeting
+ *   pipedrive_sink_erasure.c   lead.erased: the lead's person deleted
  *   pipedrive_source.c         poll: organizations, persons, deals by update time
  *
  * The pure functions (no host, no I/O) are the ones the fuzz target and tests drive.
@@ -73,10 +74,12 @@ struct pipedrive {
     int64_t backfill_ms;
     int64_t page_size;
     int64_t timeout_ms;
+    bool keep_erased; /* on_erased: keep */
 
     /* mutable */
-    int64_t wait_until_ms; /* wall clock: no request before (pacing, 429) */
-    bool wait_daily;       /* the wait is the daily budget's */
+    int64_t wait_until_ms;  /* wall clock: no request before (pacing, a burst 429) */
+    int64_t daily_until_ms; /* wall clock: no write before (the day's budget is spent;
+                               reads are not counted by it) */
     json_t *stages;        /* stage id text -> {"name", "pipeline_id"}; NULL until read */
 };
 
@@ -128,6 +131,11 @@ bool pipedrive_id_text(const json_t *value, char out[PIPEDRIVE_ID_MAX]);
 
 /* Epoch ms of an RFC 3339 time in JSON; false when it is not one. */
 bool pipedrive_time(const json_t *value, int64_t *ms_out);
+
+/* updated_since's text: RFC 3339 to the second, as Pipedrive documents it
+ * ("2026-12-07T10:20:30Z"), the milliseconds dropped (an earlier bound: inclusive lists
+ * lose nothing). 0, or -1 when out of range. */
+int pipedrive_since_text(int64_t ms, char out[LH_TIME_TEXT_SIZE]);
 
 /* True when the person (a list item, a search item, a person object) carries `email`
  * among its emails (objects {"value"} or plain strings), ignoring case. */
@@ -243,6 +251,14 @@ lh_status_t pipedrive_person_upsert(struct pipedrive *pd, lh_ctx_t *ctx,
 /* The person id of an email: remembered by the sink, else searched. "" when none. */
 lh_status_t pipedrive_person_by_email(struct pipedrive *pd, lh_ctx_t *ctx, const char *email,
                                       char id_out[PIPEDRIVE_ID_MAX]);
+
+/* This instance's person id of a delivery's lead, from its identities (the resolved lead's,
+ * else the event's lead.external_ids.<instance>); false when it has none. */
+bool pipedrive_known_person_id(struct pipedrive *pd, lh_ctx_t *ctx, const lh_delivery_t *delivery,
+                               char id_out[PIPEDRIVE_ID_MAX]);
+
+/* lead.erased: the lead's person deleted (or kept, by on_erased). */
+lh_status_t pipedrive_erase(struct pipedrive *pd, lh_ctx_t *ctx, const lh_delivery_t *delivery);
 
 /* The checkpoint key of what the sink wrote to a person (loop suppression). */
 void pipedrive_written_key(const char *person_id, char *out, size_t size);

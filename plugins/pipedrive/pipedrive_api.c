@@ -4,9 +4,11 @@
  * Pipedrive's rate-limit headers ask for, and what an answer means (pipedrive.h).
  *
  * Pacing: an answer saying x-ratelimit-remaining: 0 makes the next call wait until its
- * x-ratelimit-reset; a 429 makes every call wait its delay (Retry-After, the daily budget
- * until midnight UTC, else the reset). A call during a wait is not sent: it returns
- * LH_RETRY_AFTER with the time left, which holds a delivery without spending an attempt.
+ * x-ratelimit-reset; a 429 makes every call wait its delay (Retry-After, else the reset),
+ * and a write's 429 with x-daily-requests-left: 0 makes every write wait until midnight UTC
+ * (the day's budget counts writes; reads go on). A call during a wait is not sent: it
+ * returns LH_RETRY_AFTER with the time left, which holds a delivery without spending an
+ * attempt.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* strdup, explicit_bzero */
@@ -71,17 +73,20 @@ static void api_fail(const struct pipedrive *pd, lh_ctx_t *ctx, const char *fmt,
     pd->host->set_error(ctx, "%s", reason);
 }
 
-/* Waits the instance is under: LH_RETRY_AFTER with the time left, or LH_OK. */
-static lh_status_t waiting(struct pipedrive *pd, lh_ctx_t *ctx)
+/* The wait a request is under (a burst for every request, the daily budget for writes):
+ * LH_RETRY_AFTER with the time left, or LH_OK. */
+static lh_status_t waiting(struct pipedrive *pd, lh_ctx_t *ctx, bool write)
 {
     int64_t now = pd->host->now_ms(ctx);
-    if (pd->wait_until_ms <= now) {
+    bool daily = write && pd->daily_until_ms > now && pd->daily_until_ms >= pd->wait_until_ms;
+    int64_t until = daily ? pd->daily_until_ms : pd->wait_until_ms;
+    if (until <= now) {
         return LH_OK;
     }
-    pd->host->set_retry_after(ctx, pd->wait_until_ms - now);
-    api_fail(pd, ctx, "Pipedrive %s: waiting %lld ms before the next request",
-         pd->wait_daily ? "daily request budget spent" : "rate limit",
-         (long long)(pd->wait_until_ms - now));
+    pd->host->set_retry_after(ctx, until - now);
+    api_fail(pd, ctx, "Pipedrive %s: waiting %lld ms before the next %s",
+             daily ? "daily request budget spent" : "rate limit", (long long)(until - now),
+             daily ? "write" : "request");
     return LH_RETRY_AFTER;
 }
 
@@ -93,13 +98,14 @@ static bool daily_spent(const lh_http_response_t *response)
 }
 
 /* Remembers the wait an answer asks for before the next request. */
-static void note_pace(struct pipedrive *pd, lh_ctx_t *ctx, const lh_http_response_t *response)
+static void note_pace(struct pipedrive *pd, lh_ctx_t *ctx, const lh_http_response_t *response,
+                      bool write)
 {
     int64_t now = pd->host->now_ms(ctx);
     const char *remaining = lh_response_header(response, "x-ratelimit-remaining");
     if (response->status == 429) {
         int64_t delay;
-        bool daily = daily_spent(response);
+        bool daily = write && daily_spent(response); /* the budget counts writes only */
         if (response->retry_after_ms >= 0) {
             delay = response->retry_after_ms;
         } else if (daily) {
@@ -108,8 +114,11 @@ static void note_pace(struct pipedrive *pd, lh_ctx_t *ctx, const lh_http_respons
             delay = lh_ratelimit_reset_ms(lh_response_header(response, "x-ratelimit-reset"), now);
             delay = delay > 0 ? delay : PIPEDRIVE_BURST_WAIT_MS;
         }
-        pd->wait_until_ms = now + delay;
-        pd->wait_daily = daily;
+        if (daily) {
+            pd->daily_until_ms = now + delay;
+        } else {
+            pd->wait_until_ms = now + delay;
+        }
         pd->host->counter_add(ctx, PIPEDRIVE_METRIC_LIMITED, "kind", daily ? "daily" : "burst", 1);
         return;
     }
@@ -117,7 +126,6 @@ static void note_pace(struct pipedrive *pd, lh_ctx_t *ctx, const lh_http_respons
         int64_t reset =
             lh_ratelimit_reset_ms(lh_response_header(response, "x-ratelimit-reset"), now);
         pd->wait_until_ms = now + (reset > 0 ? reset : PIPEDRIVE_BURST_WAIT_MS);
-        pd->wait_daily = false;
     }
 }
 
@@ -191,11 +199,12 @@ static lh_status_t answer_status(struct pipedrive *pd, lh_ctx_t *ctx, const char
         return LH_CONFIG;
     }
     if (code == 429) {
-        int64_t delay = pd->wait_until_ms - pd->host->now_ms(ctx);
+        bool daily = strcmp(method, "GET") != 0 && daily_spent(response);
+        int64_t delay = (daily ? pd->daily_until_ms : pd->wait_until_ms) - pd->host->now_ms(ctx);
         pd->host->set_retry_after(ctx, delay > 0 ? delay : 0);
         api_fail(pd, ctx, "Pipedrive %s (429) on %s %s: not applied, sent again in %lld ms",
-             pd->wait_daily ? "daily request budget spent" : "rate limit", method, path,
-             (long long)(delay > 0 ? delay : 0));
+                 daily ? "daily request budget spent" : "rate limit", method, path,
+                 (long long)(delay > 0 ? delay : 0));
         return LH_RETRY_AFTER;
     }
     api_fail(pd, ctx, "Pipedrive answered %s %s with HTTP %ld: %s", method, path, code, message);
@@ -219,7 +228,7 @@ lh_status_t pipedrive_call(struct pipedrive *pd, lh_ctx_t *ctx, const char *meth
     memset(out, 0, sizeof(*out));
     char path[256];
     url_path(pd, url, path, sizeof(path));
-    lh_status_t status = waiting(pd, ctx);
+    lh_status_t status = waiting(pd, ctx, strcmp(method, "GET") != 0);
     if (status != LH_OK) {
         return status;
     }
@@ -268,7 +277,7 @@ lh_status_t pipedrive_call(struct pipedrive *pd, lh_ctx_t *ctx, const char *meth
                       : response.status >= 500                          ? "5xx"
                                                                         : "other",
                       1);
-    note_pace(pd, ctx, &response);
+    note_pace(pd, ctx, &response, strcmp(method, "GET") != 0);
     if (response.status < 200 || response.status >= 300) {
         out->maybe_applied = maybe_applied != 0;
         status = answer_status(pd, ctx, method, path, &response);

@@ -79,6 +79,19 @@ bool pipedrive_time(const json_t *value, int64_t *ms_out)
     return text != NULL && lh_time_parse_iso8601(text, NULL, ms_out) == 0;
 }
 
+int pipedrive_since_text(int64_t ms, char out[LH_TIME_TEXT_SIZE])
+{
+    int64_t floored = ms >= 0 ? ms - ms % 1000 : ms - (1000 + ms % 1000) % 1000;
+    if (lh_time_format(floored, out) != 0) {
+        return -1;
+    }
+    char *dot = strchr(out, '.');
+    if (dot != NULL) {
+        memcpy(dot, "Z", 2);
+    }
+    return 0;
+}
+
 /* The address of one entry of a person's emails: {"value": ...} or a plain string. */
 static const char *email_value(const json_t *entry)
 {
@@ -194,7 +207,11 @@ static int list_add(json_t *list, const char *value, bool is_email)
     json_array_foreach(list, i, entry)
     {
         const char *have = email_value(entry);
-        if (have != NULL && (is_email ? strcasecmp(have, value) == 0 : strcmp(have, value) == 0)) {
+        char *normalized = is_email ? pipedrive_normalize_email(have) : NULL;
+        bool same = is_email ? normalized != NULL && strcmp(normalized, value) == 0
+                             : have != NULL && strcmp(have, value) == 0;
+        free(normalized);
+        if (same) {
             return 0;
         }
     }
@@ -477,10 +494,11 @@ json_t *pipedrive_activity_body(const char *type, const json_t *meeting, const c
         json_object_set_new(body, "due_time", json_string(time));
         if (pipedrive_time(json_object_get(meeting, "ends_at"), &ends) && ends >= starts) {
             int64_t minutes = (ends - starts) / 60000;
-            char duration[16];
-            snprintf(duration, sizeof(duration), "%02lld:%02lld",
-                     (long long)(minutes / 60 > 99 ? 99 : minutes / 60),
-                     (long long)(minutes / 60 > 99 ? 59 : minutes % 60));
+            /* HH:MM holds at most 99:59: a longer meeting says so */
+            int hours = minutes / 60 > 99 ? 99 : (int)(minutes / 60);
+            int rest = minutes / 60 > 99 ? 59 : (int)(minutes % 60);
+            char duration[32];
+            snprintf(duration, sizeof(duration), "%02d:%02d", hours, rest);
             json_object_set_new(body, "duration", json_string(duration));
         }
     }

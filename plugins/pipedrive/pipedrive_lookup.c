@@ -76,7 +76,7 @@ static lh_status_t list_find(struct pipedrive *pd, lh_ctx_t *ctx, const char *pa
     char *cursor = NULL;
     lh_status_t status = LH_OK;
     id_out[0] = '\0';
-    if (lh_time_format(since_ms, since) != 0) {
+    if (pipedrive_since_text(since_ms, since) != 0) {
         pd->host->set_error(ctx, "creation time out of range");
         return LH_PERMANENT;
     }

@@ -6,6 +6,7 @@
  *   meeting.*                                     ...then the meeting's activity
  *   lead.scored                                   the scorer's custom field (score_fields),
  *                                                 or nothing for an unmapped scorer
+ *   lead.erased                                   the lead's person deleted (on_erased)
  *   lead.deleted, lead.merged                     done without a request (another source's
  *                                                 records; the person stays)
  *   an event this instance emitted                done without a request
@@ -116,6 +117,9 @@ lh_status_t pipedrive_deliver(void *state, lh_ctx_t *ctx, const lh_delivery_t *d
     }
     if (strcmp(type, "lead.scored") == 0) {
         return deliver_score(pd, ctx, delivery);
+    }
+    if (strcmp(type, "lead.erased") == 0) {
+        return pipedrive_erase(pd, ctx, delivery);
     }
     if (strcmp(type, "lead.deleted") == 0 || strcmp(type, "lead.merged") == 0) {
         host->counter_add(ctx, PIPEDRIVE_METRIC_SKIPPED, "reason", "record_event", 1);

@@ -104,6 +104,16 @@ static bool known_id(const json_t *resolved, const json_t *event_lead, const cha
                              id);
 }
 
+bool pipedrive_known_person_id(struct pipedrive *pd, lh_ctx_t *ctx, const lh_delivery_t *delivery,
+                               char id_out[PIPEDRIVE_ID_MAX])
+{
+    const json_t *resolved = LH_HAS_FIELD(lh_delivery_t, delivery, lead) ? delivery->lead : NULL;
+    const char *self = pd->host->instance_name(ctx);
+    id_out[0] = '\0';
+    return self != NULL && known_id(json_is_object(resolved) ? resolved : NULL,
+                                    json_object_get(delivery->event, "lead"), self, id_out);
+}
+
 /* GET /persons/{id}: the person (NEW) or NULL when Pipedrive has none (404). */
 static lh_status_t person_get(struct pipedrive *pd, lh_ctx_t *ctx, const char *id, json_t **out)
 {

@@ -228,7 +228,7 @@ static lh_status_t poll_kind(struct pipedrive *pd, lh_ctx_t *ctx, const char *ki
         if (host->should_stop(ctx)) {
             break;
         }
-        lh_time_format(lh_cursor_since_ms(&cursor), since);
+        pipedrive_since_text(lh_cursor_since_ms(&cursor), since);
         lh_url_t builder;
         pipedrive_url(pd, &builder, path);
         lh_url_add_query(&builder, "updated_since", since);

@@ -1079,17 +1079,19 @@ static bool body_says(void *arg)
 
 /*
  * A sink that answers LH_CONFIG (the destination refuses the instance's configuration:
- * here a 403) has its deliveries retried with backoff, not dead-lettered, and its lane
- * shows why in /readyz and a gauge until an attempt succeeds. Readiness itself stays:
+ * here a 403) has its deliveries held, not dead-lettered: no attempt is spent, however
+ * many times the destination refuses, so they all go once the configuration is fixed. Its
+ * lane shows why in /readyz and a gauge until an attempt succeeds. Readiness itself stays:
  * every replica shares the configuration, and taking them all out of service would stop
  * the webhooks too.
  */
-START_TEST(test_a_sink_refusing_its_configuration_is_retried_and_shown_misconfigured)
+START_TEST(test_a_sink_refusing_its_configuration_is_held_and_shown_misconfigured)
 {
     static const char gauge[] = "leadhub_delivery_misconfigured{destination=\"out\"}";
     fake_http_push(receiver, (struct fake_response){403, "{}", NULL, 0});
+    /* two attempts would kill a refused delivery: four refusals must not */
     start_fixture_pipeline(&td, "ordered_sink", "/cfg",
-                           "  backoff_base: 20ms\n  backoff_cap: 200ms\n  max_attempts: 1000\n"
+                           "  backoff_base: 20ms\n  backoff_cap: 200ms\n  max_attempts: 2\n"
                            "  breaker_failures: 1000\n");
     db = testdb_connect(td.db_url);
     post_events(&td, "cfg", 1);
@@ -1098,10 +1100,16 @@ START_TEST(test_a_sink_refusing_its_configuration_is_retried_and_shown_misconfig
                               "configuration\"",
                               true};
     ck_assert(td_wait_until(body_says, &shown, 30000));
-    size_t some = 3;
+    size_t some = 4;
     ck_assert(td_wait_until(some_received, &some, 30000));
     ck_assert_int_eq(deliveries("dead"), 0);
     ck_assert_int_eq(deliveries("retrying"), 1);
+    ck_assert_int_eq(testdb_scalar(db, "SELECT attempts FROM deliveries"), 0);
+    ck_assert_int_ge(testdb_scalar(db, "SELECT holds FROM deliveries"), 3);
+    char *reason = testdb_text(db, "SELECT hold_reason FROM deliveries");
+    ck_assert_msg(reason != NULL && strstr(reason, "refuses this configuration") != NULL, "%s",
+                  reason != NULL ? reason : "(null)");
+    free(reason);
     ck_assert(metric(&td, gauge) == 1);
     char *url = td_url(&td, "/readyz");
     struct http_result r;
@@ -1245,7 +1253,7 @@ int main(void)
     tcase_add_test(lanes, test_an_ordered_sink_gets_each_leads_update_only_after_its_create);
     tcase_add_test(lanes, test_a_slow_destination_gets_its_outcomes_committed_as_it_goes);
     tcase_add_test(lanes,
-                   test_a_sink_refusing_its_configuration_is_retried_and_shown_misconfigured);
+                   test_a_sink_refusing_its_configuration_is_held_and_shown_misconfigured);
     suite_add_tcase(s, lanes);
     int rc = tu_run_suite(s);
     curl_global_cleanup();

@@ -23,6 +23,7 @@ struct object {
     int64_t modified_ms;
     json_t *contacts; /* deals: associated contact ids; meetings: [{"id","type"}] */
     bool deleted;
+    bool purged; /* deleted for good (GDPR delete): its properties gone, never restored */
 };
 
 struct collection {
@@ -293,6 +294,35 @@ static struct answer conflict_reply(const char *id, const char *email)
     free(message);
     free(detail);
     return reply(409, body);
+}
+
+/* HubSpot's contact deletes: the GDPR delete (POST .../gdpr-delete {"objectId": id},
+ * permanent) and the ordinary one (DELETE .../contacts/{id}, archived, restorable): 204
+ * without a body, 404 for a contact it does not have. By email (idProperty) is refused
+ * here: HubSpot would blocklist an address it does not know, and leadhub never asks so. */
+static struct answer contact_remove(struct fake_hubspot *hs, const char *id, bool permanent)
+{
+    struct object *o = collection_find(&hs->contacts, id);
+    if (o == NULL) {
+        return error_reply(404, "OBJECT_NOT_FOUND", "Object not found.  objectId are usually "
+                                                    "numeric.");
+    }
+    o->deleted = true;
+    if (permanent) {
+        o->purged = true;
+        json_decref(o->properties);
+        o->properties = json_object();
+    }
+    return (struct answer){204, strdup(""), NULL};
+}
+
+static struct answer contact_gdpr_delete(struct fake_hubspot *hs, const json_t *request)
+{
+    const char *id = json_string_value(json_object_get(request, "objectId"));
+    if (id == NULL || json_object_get(request, "idProperty") != NULL) {
+        return error_reply(400, "VALIDATION_ERROR", "the fake takes objectId as a contact id");
+    }
+    return contact_remove(hs, id, true);
 }
 
 /* --- OAuth ---------------------------------------------------------------------------- */
@@ -996,6 +1026,11 @@ static struct answer route_request(struct fake_hubspot *hs, const char *method, 
         a = batch_read(hs, &hs->contacts, "lastmodifieddate", "CONTACT", request);
     } else if (post && strcmp(path, "/crm/v3/objects/deals/batch/read") == 0) {
         a = batch_read(hs, &hs->deals, "hs_lastmodifieddate", "DEAL", request);
+    } else if (post && strcmp(path, "/crm/v3/objects/contacts/gdpr-delete") == 0) {
+        a = contact_gdpr_delete(hs, request);
+    } else if (strcmp(method, "DELETE") == 0 &&
+               strncmp(path, "/crm/v3/objects/contacts/", 25) == 0) {
+        a = contact_remove(hs, path + 25, false);
     } else if (post && strcmp(path, "/crm/v3/objects/contacts/search") == 0) {
         a = search(&hs->contacts, "lastmodifieddate", request);
         if (++hs->contact_searches == hs->edit_after_search && hs->edit_id != NULL) {
@@ -1333,7 +1368,7 @@ void fake_hubspot_contact_restore(struct fake_hubspot *hs, const char *id)
     pthread_mutex_lock(&hs->mutex);
     for (size_t i = 0; i < hs->contacts.count; i++) {
         struct object *o = &hs->contacts.items[i];
-        if (o->deleted && strcmp(o->id, id) == 0) {
+        if (o->deleted && !o->purged && strcmp(o->id, id) == 0) {
             o->deleted = false;
             o->modified_ms = now_ms(hs, 0);
             stamp(o, "lastmodifieddate", false);
@@ -1407,6 +1442,20 @@ char *fake_hubspot_contact(struct fake_hubspot *hs, const char *id)
     char *text = o != NULL ? json_dumps(o->properties, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     pthread_mutex_unlock(&hs->mutex);
     return text;
+}
+
+const char *fake_hubspot_contact_state(struct fake_hubspot *hs, const char *id)
+{
+    const char *state = NULL;
+    pthread_mutex_lock(&hs->mutex);
+    for (size_t i = 0; i < hs->contacts.count; i++) {
+        const struct object *o = &hs->contacts.items[i];
+        if (strcmp(o->id, id) == 0) {
+            state = o->purged ? "purged" : o->deleted ? "archived" : "live";
+        }
+    }
+    pthread_mutex_unlock(&hs->mutex);
+    return state;
 }
 
 char *fake_hubspot_contact_id(struct fake_hubspot *hs, const char *email)

@@ -116,6 +116,10 @@ void fake_hubspot_contact_merge(struct fake_hubspot *hs, const char *primary, co
 /* The contact's properties as JSON text (malloc'd), or NULL. */
 char *fake_hubspot_contact(struct fake_hubspot *hs, const char *id);
 
+/* "live", "archived" (DELETE: restorable), "purged" (GDPR delete: gone for good), or NULL
+ * for an id it never had. Static strings. */
+const char *fake_hubspot_contact_state(struct fake_hubspot *hs, const char *id);
+
 /* The id of the contact with this email (malloc'd), or NULL. */
 char *fake_hubspot_contact_id(struct fake_hubspot *hs, const char *email);
 

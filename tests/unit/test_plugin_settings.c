@@ -39,6 +39,10 @@ static const struct {
      "{\"auth\": \"private_app\", \"access_token\": \"${LHT_TOKEN}\", \"webhook_client_secret\": "
      "\"${LHT_SECRET}\", \"webhook_url\": \"https://hooks.example/webhooks/crm\"}",
      true},
+    {"pipedrive",
+     "{\"api_token\": \"${LHT_TOKEN}\", \"api_base\": \"https://acme.pipedrive.com\", "
+     "\"customer_label_id\": 5}",
+     true},
     {"rules",
      "{\"groups\": {\"fit\": {\"max\": 50}}, \"rules\": [{\"name\": \"senior\", \"group\": "
      "\"fit\", \"points\": 20, \"when\": {\"lead.title\": {\"min_seniority\": \"director\"}}}]}",
@@ -90,6 +94,19 @@ static const struct {
     {"hubspot", "{\"property_map\": {\"email\": \"mail\"}}"},
     {"hubspot", "{\"pull\": [\"contacts\", \"tickets\"]}"},
     {"hubspot", "{\"score_properties\": {\"fit\": \"Fit Score\"}}"},
+    {"pipedrive", "{\"auth\": \"oauth\"}"},
+    {"pipedrive",
+     "{\"auth\": \"oauth\", \"api_token\": null, \"client_id\": \"app\", \"client_secret\": "
+     "\"${LHT_SECRET}\", \"refresh_token\": \"${LHT_TOKEN}\"}"},
+    {"pipedrive", "{\"client_id\": \"app\"}"},
+    {"pipedrive", "{\"field_map\": {\"title\": \"jobtitle\"}}"},
+    {"pipedrive", "{\"field_map\": {\"email\": \"phone\"}}"},
+    {"pipedrive", "{\"field_map\": {\"title\": \"0123456789abcdef0123456789abcdef01234567\", "
+                  "\"company\": null}}"},
+    {"pipedrive", "{\"field_map\": {\"first_name\": \"phone\"}}"},
+    {"pipedrive", "{\"pull\": [\"persons\", \"leads\"]}"},
+    {"pipedrive", "{\"score_fields\": {\"fit\": \"Fit Score\"}}"},
+    {"pipedrive", "{\"api_base\": \"https://user:pw@acme.pipedrive.com\"}"},
     {"microsoft", "{\"auth\": \"delegated\"}"},
     {"microsoft",
      "{\"auth\": \"delegated\", \"mailboxes\": null, \"mailbox\": \"maya@contoso.example\"}"},

@@ -853,6 +853,81 @@ START_TEST(test_store_batch_lead_erased_by_id_erases_that_lead_and_nobody_else)
 }
 END_TEST
 
+/* An erased person's addresses leave the meetings they took part in: their own meeting
+ * events, the meeting events of another lead they attended, and meetings.organizer_*. The
+ * rest of those meetings stays, and so does everybody else in them. */
+START_TEST(test_store_batch_lead_erased_leaves_the_meetings_it_took_part_in)
+{
+    struct event_record leads[] = {
+        record_of("inbound", LEAD("l1", "ada@example.com", ",\"first_name\":\"Ada\"")),
+        record_of("inbound", LEAD("l2", "grace@example.com", ",\"first_name\":\"Grace\""))};
+    write_ok(leads, 2);
+    /* Grace's meeting, which Ada attended under her other address too; Ada's own meeting,
+     * which she organized */
+    struct event_record meetings[] = {
+        record_of("cal", "{\"type\":\"meeting.scheduled\",\"source_id\":\"m1\",\"occurred_at\":"
+                         "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"grace@example.com\"},"
+                         "\"meeting\":{\"external_id\":\"g-1\",\"title\":\"Demo\","
+                         "\"organizer\":{\"email\":\"rep@ourco.example\",\"name\":\"Sam\"},"
+                         "\"attendees\":[{\"email\":\"grace@example.com\"},{\"email\":"
+                         "\"Ada@Example.com\",\"name\":\"Ada L\"},{\"email\":"
+                         "\"rep@ourco.example\"}]}}"),
+        record_of("cal", "{\"type\":\"meeting.scheduled\",\"source_id\":\"m2\",\"occurred_at\":"
+                         "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"ada@example.com\"},"
+                         "\"meeting\":{\"external_id\":\"a-1\",\"title\":\"Intro\","
+                         "\"organizer\":{\"email\":\"ada@example.com\",\"name\":\"Ada\"},"
+                         "\"attendees\":[{\"email\":\"ada@example.com\"},{\"email\":"
+                         "\"rep@ourco.example\"}]}}")};
+    write_ok(meetings, 2);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events WHERE "
+                                               "lower(payload::text) LIKE '%ada%'"),
+                     3);
+    struct event_record erase[] = {
+        record_of("privacy", "{\"type\":\"lead.erased\",\"source_id\":\"gdpr-1\","
+                             "\"occurred_at\":\"2026-11-28T09:00:00Z\",\"lead\":{\"email\":"
+                             "\"ada@example.com\"}}")};
+    write_ok(erase, 1);
+    ck_assert_int_eq(erase[0].lead_id, leads[0].lead_id);
+    /* nothing stored names her any more, in any case */
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events WHERE "
+                                               "lower(payload::text) LIKE '%ada%'"),
+                     0);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM meetings WHERE "
+                                               "lower(organizer_email) LIKE '%ada%' OR "
+                                               "lower(organizer_name) LIKE '%ada%'"),
+                     0);
+    /* Grace's meeting keeps Grace, the rep, its organizer and its order */
+    char *grace = testdb_text(check_conn, "SELECT payload -> 'meeting' FROM events WHERE "
+                                          "source_id = 'm1'");
+    json_t *meeting = json_loads(grace, 0, NULL);
+    ck_assert_ptr_nonnull(meeting);
+    const json_t *attendees = json_object_get(meeting, "attendees");
+    ck_assert_uint_eq(json_array_size(attendees), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(attendees, 0), "email")),
+                     "grace@example.com");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(attendees, 1), "email")),
+                     "rep@ourco.example");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(meeting, "organizer"),
+                                                       "email")),
+                     "rep@ourco.example");
+    ck_assert_str_eq(json_string_value(json_object_get(meeting, "title")), "Demo");
+    json_decref(meeting);
+    free(grace);
+    /* Ada's own meeting keeps what happened */
+    char *intro = testdb_text(check_conn, "SELECT payload #>> '{meeting,title}' FROM events "
+                                          "WHERE source_id = 'm2'");
+    ck_assert_str_eq(intro, "Intro");
+    free(intro);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM meetings"), 2);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM events WHERE payload::text "
+                                               "LIKE '%grace@example.com%'"),
+                     2);
+    clear_records(leads, 2);
+    clear_records(meetings, 2);
+    clear_records(erase, 1);
+}
+END_TEST
+
 #define PAYMENT(type, id, key)                                                                     \
     "{\"type\":\"" type "\",\"source_id\":\"" id "\",\"occurred_at\":\"2026-11-27T10:00:00Z\","    \
     "\"lead\":{\"email\":\"payer@example.com\"},\"data\":{\"amount\":1200,\"payment\":\"" key      \
@@ -2013,6 +2088,7 @@ static Suite *store_suite(void)
     tcase_add_test(batch, test_store_batch_lead_fields_follow_event_time_not_arrival);
     tcase_add_test(batch, test_store_batch_lead_id_links_an_existing_lead_before_email);
     tcase_add_test(batch, test_store_batch_lead_erased_by_id_erases_that_lead_and_nobody_else);
+    tcase_add_test(batch, test_store_batch_lead_erased_leaves_the_meetings_it_took_part_in);
     tcase_add_test(batch,
                    test_store_batch_leads_named_by_id_are_written_once_per_batch_in_event_time);
     tcase_add_test(batch, test_store_batch_meetings_upsert_in_event_time_order);

@@ -10,6 +10,7 @@
  *   - a meeting whose creation HubSpot carried out but whose answer was lost is not
  *     created again by the retry;
  *   - a payment writes the buyer's name, company and phone with the customer stage;
+ *   - a person asking to be forgotten (lead.erased) loses the hub's copy and HubSpot's.
  */
 #include <check.h>
 #include <curl/curl.h>
@@ -237,6 +238,38 @@ START_TEST(test_hubspot_e2e_payment_writes_the_buyers_details_not_only_the_stage
 }
 END_TEST
 
+START_TEST(test_hubspot_e2e_erased_lead_is_gdpr_deleted_from_hubspot_too)
+{
+    post("{\"type\":\"lead.created\",\"source_id\":\"c-1\",\"occurred_at\":"
+         "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"ada@analytical.example\","
+         "\"first_name\":\"Ada\"}}");
+    post("{\"type\":\"lead.created\",\"source_id\":\"c-2\",\"occurred_at\":"
+         "\"2026-11-27T10:00:00Z\",\"lead\":{\"email\":\"grace@navy.example\"}}");
+    long two = 2;
+    ck_assert(td_wait_until(deliveries_settled, &two, 30000));
+    char *ada = fake_hubspot_contact_id(fake, "ada@analytical.example");
+    char *grace = fake_hubspot_contact_id(fake, "grace@navy.example");
+    ck_assert_ptr_nonnull(ada);
+    ck_assert_ptr_nonnull(grace);
+
+    /* Ada asks to be forgotten (a GDPR request an app reports by her address) */
+    post("{\"type\":\"lead.erased\",\"source_id\":\"gdpr-1\",\"occurred_at\":"
+         "\"2026-11-28T09:00:00Z\",\"lead\":{\"email\":\"ada@analytical.example\"}}");
+    long three = 3;
+    ck_assert(td_wait_until(deliveries_settled, &three, 30000));
+    assert_delivery("gdpr-1", "done");
+    ck_assert_str_eq(fake_hubspot_contact_state(fake, ada), "purged");
+    ck_assert_str_eq(fake_hubspot_contact_state(fake, grace), "live");
+    ck_assert_uint_eq(fake_hubspot_count(fake, "POST", "/crm/v3/objects/contacts/gdpr-delete"), 1);
+    /* and the hub's own copy is gone */
+    ck_assert_int_eq(scalar("SELECT count(*) FROM leads WHERE email = 'ada@analytical.example'"),
+                     0);
+    ck_assert_int_eq(scalar("SELECT count(*) FROM leads WHERE email = 'grace@navy.example'"), 1);
+    free(ada);
+    free(grace);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -249,6 +282,7 @@ int main(void)
                    test_hubspot_e2e_409_existing_contact_is_updated_and_becomes_the_leads_identity);
     tcase_add_test(tc, test_hubspot_e2e_meeting_whose_creation_answer_was_lost_is_created_once);
     tcase_add_test(tc, test_hubspot_e2e_payment_writes_the_buyers_details_not_only_the_stage);
+    tcase_add_test(tc, test_hubspot_e2e_erased_lead_is_gdpr_deleted_from_hubspot_too);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
     curl_global_cleanup();

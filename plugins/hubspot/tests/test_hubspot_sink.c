@@ -111,7 +111,8 @@ START_TEST(test_hubspot_descriptor_is_an_ordered_source_and_sink)
     for (size_t i = 0; i < sizeof(meetings) / sizeof(meetings[0]); i++) {
         ck_assert_str_eq(desc->event_types[4 + i], meetings[i]);
     }
-    ck_assert_ptr_null(desc->event_types[10]);
+    ck_assert_str_eq(desc->event_types[10], "lead.erased");
+    ck_assert_ptr_null(desc->event_types[11]);
     desc->destroy(NULL); /* must not crash */
 }
 END_TEST
@@ -232,6 +233,135 @@ START_TEST(test_hubspot_another_sources_deleted_or_merged_record_is_done_without
     ck_assert_int_eq(hh_metric(&h, "hubspot_skipped_total", "reason", "record_event"), 2);
     json_decref(deleted);
     json_decref(merged);
+}
+END_TEST
+
+/* A lead.erased as the dispatcher hands it over: the stored event keeps only the lead's ids
+ * (docs/events.md, "Erasure"), and the resolved lead names its identities. NEW. */
+static json_t *erased_event(const char *source_id)
+{
+    json_t *event = json_pack("{s:s, s:s, s:s, s:s, s:{s:i}}", "type", "lead.erased", "source",
+                              "linkedin", "source_id", source_id, "occurred_at",
+                              "2026-11-27T10:42:00.000Z", "lead", "id", 42);
+    ck_assert_ptr_nonnull(event);
+    return event;
+}
+
+static json_t *erased_lead(const char *contact)
+{
+    json_t *lead = contact != NULL
+                       ? json_pack("{s:i, s:n, s:[{s:s, s:s}], s:[]}", "id", 42, "email",
+                                   "identities", "source", HH_INSTANCE, "external_id", contact,
+                                   "addresses")
+                       : json_pack("{s:i, s:n, s:[], s:[]}", "id", 42, "email", "identities",
+                                   "addresses");
+    ck_assert_ptr_nonnull(lead);
+    return lead;
+}
+
+START_TEST(test_hubspot_lead_erased_gdpr_deletes_the_leads_contact_by_its_id)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    char *contact = fake_hubspot_contact_add(h.fake, "{\"email\":\"ada@analytical.example\"}", 0);
+    char *other = fake_hubspot_contact_add(h.fake, "{\"email\":\"grace@navy.example\"}", 0);
+    json_t *event = erased_event("erase-1");
+    json_t *resolved = erased_lead(contact);
+    ck_assert_int_eq(hh_deliver_resolved(&h, event, 42, resolved, NULL), LH_OK);
+    ck_assert_str_eq(fake_hubspot_contact_state(h.fake, contact), "purged");
+    ck_assert_str_eq(fake_hubspot_contact_state(h.fake, other), "live");
+    json_t *body = hh_request_json(&h, "POST", "/crm/v3/objects/contacts/gdpr-delete", 0);
+    /* by its id, never by email (HubSpot would blocklist an address it does not know) */
+    ck_assert_str_eq(json_string_value(json_object_get(body, "objectId")), contact);
+    ck_assert_ptr_null(json_object_get(body, "idProperty"));
+    json_decref(body);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_erasures_total", "action", "gdpr_delete"), 1);
+    /* nothing else was asked of HubSpot: no write brought the contact back */
+    ck_assert_uint_eq(fake_hubspot_request_count(h.fake), 1);
+
+    /* delivered again (a lost answer, a replay): HubSpot has it no more, which is done */
+    ck_assert_int_eq(hh_deliver_resolved(&h, event, 42, resolved, NULL), LH_OK);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_erasures_total", "action", "already_gone"), 1);
+
+    /* a lead this instance never wrote nor read: nothing to find the contact by */
+    json_t *unknown = erased_lead(NULL);
+    json_object_set_new(event, "source_id", json_string("erase-2"));
+    size_t before = fake_hubspot_request_count(h.fake);
+    ck_assert_int_eq(hh_deliver_resolved(&h, event, 42, unknown, NULL), LH_OK);
+    ck_assert_uint_eq(fake_hubspot_request_count(h.fake), before);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_skipped_total", "reason", "erased_unknown"), 1);
+    ck_assert_str_eq(fake_hubspot_contact_state(h.fake, other), "live");
+    json_decref(unknown);
+    json_decref(resolved);
+    json_decref(event);
+    free(contact);
+    free(other);
+}
+END_TEST
+
+START_TEST(test_hubspot_lead_erased_archives_or_keeps_the_contact_as_on_erased_says)
+{
+    json_t *settings = hh_private_settings(&h);
+    json_object_set_new(settings, "on_erased", json_string("archive"));
+    ck_assert_int_eq(hh_start(&h, settings), LH_OK);
+    char *contact = fake_hubspot_contact_add(h.fake, "{\"email\":\"ada@analytical.example\"}", 0);
+    json_t *event = erased_event("erase-1");
+    json_t *resolved = erased_lead(contact);
+    ck_assert_int_eq(hh_deliver_resolved(&h, event, 42, resolved, NULL), LH_OK);
+    ck_assert_str_eq(fake_hubspot_contact_state(h.fake, contact), "archived");
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "DELETE", "/crm/v3/objects/contacts/"), 1);
+    ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", "/crm/v3/objects/contacts/gdpr-delete"),
+                      0);
+    json_decref(resolved);
+    json_decref(event);
+    free(contact);
+}
+END_TEST
+
+START_TEST(test_hubspot_lead_erased_with_on_erased_keep_asks_nothing)
+{
+    json_t *settings = hh_private_settings(&h);
+    json_object_set_new(settings, "on_erased", json_string("keep"));
+    ck_assert_int_eq(hh_start(&h, settings), LH_OK);
+    char *contact = fake_hubspot_contact_add(h.fake, "{\"email\":\"ada@analytical.example\"}", 0);
+    json_t *event = erased_event("erase-1");
+    json_t *resolved = erased_lead(contact);
+    ck_assert_int_eq(hh_deliver_resolved(&h, event, 42, resolved, NULL), LH_OK);
+    ck_assert_str_eq(fake_hubspot_contact_state(h.fake, contact), "live");
+    ck_assert_uint_eq(fake_hubspot_request_count(h.fake), 0);
+    ck_assert_int_eq(hh_metric(&h, "hubspot_skipped_total", "reason", "erasure_kept"), 1);
+    json_decref(resolved);
+    json_decref(event);
+    free(contact);
+}
+END_TEST
+
+START_TEST(test_hubspot_lead_erased_after_an_update_in_one_batch_is_not_written_back)
+{
+    ck_assert_int_eq(hh_start(&h, hh_private_settings(&h)), LH_OK);
+    char *contact = fake_hubspot_contact_add(h.fake, "{\"email\":\"ada@analytical.example\"}", 0);
+    json_t *update = lead_event("lead.updated", "u-1", "ada@analytical.example");
+    json_t *erase = erased_event("erase-1");
+    /* no resolved lead here: the event's own lead.external_ids names the contact */
+    json_object_set_new(json_object_get(erase, "lead"), "external_ids",
+                        json_pack("{s:s}", HH_INSTANCE, contact));
+    json_t *const events[] = {erase, update};
+    const long leads[] = {0, 0};
+    lh_status_t results[2];
+    char *messages[2] = {NULL, NULL};
+    hh_deliver_batch(&h, events, leads, 2, results, messages, NULL);
+    ck_assert_int_eq(results[0], LH_OK);
+    ck_assert_int_eq(results[1], LH_OK);
+    /* the update went first, the erasure last, whatever their order in the batch */
+    ck_assert_uint_eq(fake_hubspot_request_count(h.fake), 2);
+    struct fake_hubspot_request last = fake_hubspot_request(h.fake, 1);
+    ck_assert_str_eq(last.path, "/crm/v3/objects/contacts/gdpr-delete");
+    fake_hubspot_request_free(&last);
+    ck_assert_str_eq(fake_hubspot_contact_state(h.fake, contact), "purged");
+    free(messages[0]);
+    free(messages[1]);
+    json_decref(update);
+    json_decref(erase);
+    free(contact);
 }
 END_TEST
 
@@ -1331,6 +1461,10 @@ static Suite *sink_suite(void)
     tcase_add_test(tc, test_hubspot_lead_scored_by_an_unmapped_scorer_is_done_without_a_request);
     tcase_add_test(tc,
                    test_hubspot_another_sources_deleted_or_merged_record_is_done_without_a_request);
+    tcase_add_test(tc, test_hubspot_lead_erased_gdpr_deletes_the_leads_contact_by_its_id);
+    tcase_add_test(tc, test_hubspot_lead_erased_archives_or_keeps_the_contact_as_on_erased_says);
+    tcase_add_test(tc, test_hubspot_lead_erased_with_on_erased_keep_asks_nothing);
+    tcase_add_test(tc, test_hubspot_lead_erased_after_an_update_in_one_batch_is_not_written_back);
     tcase_add_test(
         tc, test_hubspot_payment_succeeded_makes_the_contact_a_customer_with_the_buyers_details);
     tcase_add_test(tc, test_hubspot_batch_merges_the_events_of_one_contact_into_one_input);

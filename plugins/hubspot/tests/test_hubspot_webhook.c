@@ -477,8 +477,8 @@ START_TEST(test_hubspot_webhook_redelivery_changes_nothing)
 }
 END_TEST
 
-/* Deletions and merges are recorded as what they say and become lead.deleted and
- * lead.merged without a read; the merge's kept record is read again. */
+/* Deletions and merges are recorded as what they say and become lead.erased (a privacy
+ * deletion) and lead.merged without a read; the merge's kept record is read again. */
 START_TEST(test_hubspot_webhook_deletions_and_merges_become_record_events)
 {
     start_with_webhooks();
@@ -521,11 +521,19 @@ START_TEST(test_hubspot_webhook_deletions_and_merges_become_record_events)
         free(source_id);
     }
     json_decref(merged);
+    /* a privacy deletion is the person asking to be forgotten: an erasure, not a record
+     * deleted */
     json_t *deleted = events_of_type(events, "lead.deleted");
-    ck_assert_uint_eq(json_array_size(deleted), 1);
-    const json_t *data = json_object_get(json_array_get(deleted, 0), "data");
-    ck_assert(json_is_true(json_object_get(data, "privacy")));
+    ck_assert_uint_eq(json_array_size(deleted), 0);
     json_decref(deleted);
+    json_t *erased = events_of_type(events, "lead.erased");
+    ck_assert_uint_eq(json_array_size(erased), 1);
+    const json_t *event = json_array_get(erased, 0);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(event, "lead"), "external_id")), "3200");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(event, "data"), "reason")),
+                     "hubspot_privacy_deletion");
+    json_decref(erased);
     /* the kept contact read again, alone */
     ck_assert_uint_eq(fake_hubspot_count(h.fake, "POST", READ_CONTACTS), 1);
     ck_assert_uint_eq(json_array_size(events), 4);

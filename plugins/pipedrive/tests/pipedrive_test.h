@@ -21,6 +21,7 @@
 #include "../pipedrive_json.c"
 #include "../pipedrive_lookup.c"
 #include "../pipedrive_sink.c"
+#include "../pipedrive_sink_erasure.c"
 #include "../pipedrive_sink_meetings.c"
 #include "../pipedrive_sink_persons.c"
 #include "../pipedrive_source.c"

@@ -72,13 +72,13 @@ START_TEST(test_pipedrive_poll_pages_persons_and_skips_those_seen_at_the_same_se
                    "[5]}}");
     /* the first listing starts now (no backfill), sorted by update time */
     const char *first = pt_request("GET", PERSONS_LIST, 0)->url;
-    ck_assert_ptr_nonnull(strstr(first, "updated_since=2026-11-27T09%3A00%3A00.000Z"));
+    ck_assert_ptr_nonnull(strstr(first, "updated_since=2026-11-27T09%3A00%3A00Z"));
     ck_assert_ptr_nonnull(strstr(first, "sort_by=update_time&sort_direction=asc&limit=100"));
     pt_assert_token_only_in_header();
 
     /* the next poll asks from the newest second again: the three are not emitted twice, a
      * fourth of that second is, and a later change of one is */
-    persons_page(PERSONS_LIST "2026-11-27T10%3A00%3A00.000Z", NULL, 4,
+    persons_page(PERSONS_LIST "2026-11-27T10%3A00%3A00Z", NULL, 4,
                  person(1, "2026-11-27T10:00:00Z", "ada@a.example"),
                  person(3, "2026-11-27T10:00:00Z", "cy@a.example"),
                  person(4, "2026-11-27T10:00:00Z", "dee@a.example"),
@@ -211,6 +211,21 @@ START_TEST(test_pipedrive_poll_of_a_page_that_is_not_its_json_fails_cleanly)
 }
 END_TEST
 
+
+START_TEST(test_pipedrive_deal_lead_carries_the_email_of_a_person_seen)
+{
+    pt_start(", \"pull\": [\"persons\", \"deals\"]");
+    persons_page(PERSONS_LIST, NULL, 1, person(7, "2026-11-27T09:40:00Z", "ada@a.example"));
+    pt_answer("GET", "/api/v2/stages", STAGES);
+    deal("2026-11-27T10:00:00Z", 2, "open");
+    ck_assert_int_eq(lh_test_poll(t), LH_OK);
+    ck_assert_uint_eq(lh_test_event_count(t), 2);
+    ck_assert_str_eq(event_text(1, "type"), "deal.stage_changed");
+    pt_assert_json(json_object_get(lh_test_event(t, 1), "lead"),
+                   "{\"external_id\": \"7\", \"email\": \"ada@a.example\"}");
+}
+END_TEST
+
 static Suite *poll_suite(void)
 {
     Suite *s = suite_create("pipedrive_poll");
@@ -221,6 +236,7 @@ static Suite *poll_suite(void)
     tcase_add_test(tc, test_pipedrive_what_the_sink_wrote_is_not_read_back_a_reps_change_is);
     tcase_add_test(tc, test_pipedrive_rate_limit_ends_the_poll_with_what_it_read);
     tcase_add_test(tc, test_pipedrive_poll_of_a_page_that_is_not_its_json_fails_cleanly);
+    tcase_add_test(tc, test_pipedrive_deal_lead_carries_the_email_of_a_person_seen);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -126,7 +126,7 @@ START_TEST(test_pipedrive_lost_creation_answer_is_found_in_the_listing_not_creat
     ck_assert_str_eq(lh_test_identity(t, 42), "7");
     /* listed from before the recorded creation */
     ck_assert_ptr_nonnull(strstr(pt_request("GET", LIST_SINCE, 0)->url,
-                                 "updated_since=2026-11-27T08%3A55%3A00.000Z"));
+                                 "updated_since=2026-11-27T08%3A55%3A00Z"));
     ck_assert_uint_eq(lh_test_unanswered(t), 0);
 }
 END_TEST
@@ -180,6 +180,14 @@ START_TEST(test_pipedrive_daily_budget_429_waits_until_midnight_utc)
     /* the clock is at 09:00 UTC: 15 hours to the budget's reset */
     ck_assert_int_eq(lh_test_retry_after(t), 15LL * 3600 * 1000);
     ck_assert_ptr_nonnull(strstr(lh_test_error(t), "daily"));
+    /* the budget counts writes: an hour later reads still go, the write waits unsent */
+    lh_test_clock_advance(t, 3600 * 1000);
+    pt_answer("GET", ADA_SEARCH, NONE);
+    ck_assert_int_eq(lh_test_deliver(t, LEAD_EVENT, LEAD_42, 1), LH_RETRY_AFTER);
+    ck_assert_int_eq(lh_test_retry_after(t), 14LL * 3600 * 1000);
+    ck_assert_uint_eq(pt_count("GET", ADA_SEARCH), 2);
+    ck_assert_uint_eq(pt_count("POST", PERSONS), 1);
+    ck_assert_uint_eq(lh_test_unanswered(t), 0);
 }
 END_TEST
 
@@ -446,6 +454,89 @@ START_TEST(test_pipedrive_settings_are_checked)
 }
 END_TEST
 
+
+START_TEST(test_pipedrive_payment_by_a_payer_marks_the_resolved_leads_person)
+{
+    /* accounts@ paid for Ada: Ada's person becomes a customer, nothing of the payer's is
+     * written to it */
+    const char *payment =
+        "{\"type\": \"payment.succeeded\", \"source\": \"billing\", \"source_id\": \"pi_2\", "
+        "\"occurred_at\": \"2026-11-27T08:00:00Z\", \"lead\": {\"email\": "
+        "\"accounts@analytical.example\", \"first_name\": \"Accounts\"}, \"data\": "
+        "{\"amount\": 500, \"currency\": \"eur\", \"payment\": \"pi_2\"}}";
+    pt_answer("GET", ADA_SEARCH, FOUND_7);
+    pt_answer("GET", PERSON_7, PERSON_7_JSON);
+    pt_answer("PATCH", PERSON_7, PERSON_7_JSON);
+    ck_assert_int_eq(lh_test_deliver(t, payment, LEAD_42, 1), LH_OK);
+    json_t *body = pt_body("PATCH", PERSON_7, 0);
+    pt_assert_json(body, "{\"label_ids\": [3, 5]}");
+    json_decref(body);
+    ck_assert_uint_eq(pt_count("GET", "accounts"), 0);
+}
+END_TEST
+
+START_TEST(test_pipedrive_person_deleted_in_pipedrive_is_looked_up_again)
+{
+    const char *lead = "{\"id\": 42, \"email\": \"ada@analytical.example\", \"identities\": "
+                       "[{\"source\": \"crm\", \"external_id\": \"6\"}]}";
+    pt_error("GET", "/api/v2/persons/6", 404, NULL, "Person not found");
+    pt_answer("GET", ADA_SEARCH, FOUND_7);
+    pt_answer("GET", PERSON_7, PERSON_7_JSON);
+    pt_answer("GET", ORG_SEARCH, FOUND_ORG);
+    ck_assert_int_eq(lh_test_deliver(t, LEAD_EVENT, lead, 1), LH_OK);
+    ck_assert_str_eq(lh_test_identity(t, 42), "7");
+    ck_assert_uint_eq(pt_count("POST", PERSONS), 0);
+    ck_assert_uint_eq(lh_test_unanswered(t), 0);
+}
+END_TEST
+
+START_TEST(test_pipedrive_oauth_sends_a_bearer_and_401_asks_for_a_refresh)
+{
+    lh_test_free(t);
+    setenv("PD_SECRET", "client-secret-8d1f", 1);
+    t = lh_test_new(leadhub_plugin_entry(), "crm");
+    ck_assert_int_eq(lh_test_init(t, "{\"auth\": \"oauth\", \"client_id\": \"app-1\", "
+                                     "\"client_secret\": \"${PD_SECRET}\", \"api_base\": \"" PT_BASE "\"}"),
+                     LH_OK);
+    /* no grant yet: a clear configuration error naming the way out */
+    ck_assert_int_eq(lh_test_deliver(t, LEAD_EVENT, LEAD_42, 1), LH_CONFIG);
+    ck_assert_ptr_nonnull(strstr(lh_test_error(t), "leadhubd connect crm"));
+    lh_test_oauth_token(t, "access-1", LH_OK);
+    pt_error("GET", ADA_SEARCH, 401, NULL, "unauthorized access");
+    ck_assert_int_eq(lh_test_deliver(t, LEAD_EVENT, LEAD_42, 1), LH_AUTH);
+    const lh_test_request_t *r = pt_request("GET", ADA_SEARCH, 0);
+    ck_assert_str_eq(lh_test_request_header(r, "Authorization"), "Bearer access-1");
+    ck_assert_ptr_null(lh_test_request_header(r, "x-api-token"));
+}
+END_TEST
+
+START_TEST(test_pipedrive_erased_lead_deletes_its_person_found_by_identity_only)
+{
+    const char *erased = "{\"type\": \"lead.erased\", \"source\": \"linkedin\", \"source_id\": "
+                         "\"e-1\", \"occurred_at\": \"2026-11-27T08:00:00Z\", \"lead\": "
+                         "{\"id\": 42}}";
+    /* a lead this instance never knew: nothing to find it by, nothing sent */
+    ck_assert_int_eq(lh_test_deliver(t, erased, "{\"id\": 42, \"identities\": []}", 1), LH_OK);
+    ck_assert_uint_eq(lh_test_request_count(t), 0);
+    ck_assert_double_eq(lh_test_counter(t, PIPEDRIVE_METRIC_SKIPPED, "erased_unknown"), 1);
+    lh_test_checkpoint_set(t, "seen:person:7", json_pack("{s:s}", "email", "ada@a.example"));
+    const char *known = "{\"id\": 42, \"identities\": [{\"source\": \"crm\", "
+                        "\"external_id\": \"7\"}]}";
+    pt_answer("DELETE", PERSON_7, "{\"id\": 7}");
+    ck_assert_int_eq(lh_test_deliver(t, erased, known, 1), LH_OK);
+    ck_assert_uint_eq(pt_count("DELETE", PERSON_7), 1);
+    ck_assert(json_is_null(lh_test_checkpoint(t, "seen:person:7")));
+    /* again, when Pipedrive has it no more: done */
+    pt_error("DELETE", PERSON_7, 404, NULL, "Person not found");
+    ck_assert_int_eq(lh_test_deliver(t, erased, known, 2), LH_OK);
+    /* on_erased: keep */
+    lh_test_free(t);
+    pt_start(", \"on_erased\": \"keep\"");
+    ck_assert_int_eq(lh_test_deliver(t, erased, known, 1), LH_OK);
+    ck_assert_uint_eq(lh_test_request_count(t), 0);
+}
+END_TEST
+
 static Suite *sink_suite(void)
 {
     Suite *s = suite_create("pipedrive_sink");
@@ -470,6 +561,10 @@ static Suite *sink_suite(void)
     tcase_add_test(tc, test_pipedrive_mapped_score_writes_its_custom_field);
     tcase_add_test(tc, test_pipedrive_answers_that_are_not_its_json_are_clear_errors);
     tcase_add_test(tc, test_pipedrive_settings_are_checked);
+    tcase_add_test(tc, test_pipedrive_erased_lead_deletes_its_person_found_by_identity_only);
+    tcase_add_test(tc, test_pipedrive_payment_by_a_payer_marks_the_resolved_leads_person);
+    tcase_add_test(tc, test_pipedrive_person_deleted_in_pipedrive_is_looked_up_again);
+    tcase_add_test(tc, test_pipedrive_oauth_sends_a_bearer_and_401_asks_for_a_refresh);
     suite_add_tcase(s, tc);
     return s;
 }
