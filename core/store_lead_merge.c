@@ -15,7 +15,12 @@
  * A lead known to anyone else (another source's identity or events) is a person of its
  * own: it is never merged, and the identity stays with it.
  *
- * Runs inside the batch's transaction, both leads locked in id order.
+ * A sink learns the same thing when its destination says which record a lead is (HubSpot's
+ * 409 "Contact already exists. Existing ID: N"): if N's identity already names lead B,
+ * made when the same instance's poll read that contact, B is folded into the lead the
+ * delivery was for by the same rule (store_identity_put).
+ *
+ * Runs inside the caller's transaction, both leads locked in id order.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,8 +120,49 @@ enum store_result store_lead_merge(struct store *store, int64_t from, int64_t in
     }
     log_write(LOG_LEVEL_INFO, NULL, source, NULL,
               "lead %lld merged into lead %lld: it was only this instance's identity of the "
-              "lead an event named",
+              "same person",
               (long long)from, (long long)into);
     *merged_out = true;
     return STORE_OK;
+}
+
+enum store_result store_identity_put(struct store *store, const char *source,
+                                     const char *external_id, int64_t lead_id, char **error_out)
+{
+    char lead[24];
+    snprintf(lead, sizeof(lead), "%lld", (long long)lead_id);
+    const char *params[] = {source, external_id, lead};
+    PGresult *result = NULL;
+    enum store_result rc = store_begin(store, error_out);
+    if (rc != STORE_OK) {
+        return rc;
+    }
+    /* the identity's lead: this one when it is new, else whichever holds it */
+    rc = store_exec(store, "identity_put",
+                    "WITH put AS (INSERT INTO lead_identities (source, external_id, lead_id) "
+                    "SELECT $1, $2, id FROM leads WHERE id = $3::bigint "
+                    "ON CONFLICT (source, external_id) DO NOTHING RETURNING lead_id) "
+                    "SELECT lead_id FROM put UNION ALL SELECT lead_id FROM lead_identities "
+                    "WHERE source = $1 AND external_id = $2 AND NOT EXISTS (SELECT 1 FROM put)",
+                    3, params, &result, error_out);
+    if (rc != STORE_OK) {
+        goto fail;
+    }
+    int64_t holder = PQntuples(result) == 1 ? strtoll(PQgetvalue(result, 0, 0), NULL, 10) : 0;
+    PQclear(result);
+    if (holder != 0 && holder != lead_id) {
+        bool merged = false;
+        rc = store_lead_merge(store, holder, lead_id, source, &merged, error_out);
+        if (rc != STORE_OK) {
+            goto fail;
+        }
+    }
+    rc = store_commit(store, error_out);
+    if (rc != STORE_OK) {
+        goto fail;
+    }
+    return STORE_OK;
+fail:
+    store_rollback(store);
+    return rc;
 }

@@ -813,15 +813,3 @@ enum store_result store_checkpoint_put(struct store *store, const char *instance
     return rc;
 }
 
-enum store_result store_identity_put(struct store *store, const char *source,
-                                     const char *external_id, int64_t lead_id, char **error_out)
-{
-    char lead[24];
-    snprintf(lead, sizeof(lead), "%lld", (long long)lead_id);
-    const char *params[] = {source, external_id, lead};
-    return store_exec(store, "identity_put",
-                      "INSERT INTO lead_identities (source, external_id, lead_id) "
-                      "SELECT $1, $2, id FROM leads WHERE id = $3::bigint "
-                      "ON CONFLICT (source, external_id) DO NOTHING",
-                      3, params, NULL, error_out);
-}

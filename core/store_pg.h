@@ -196,8 +196,10 @@ enum store_result store_checkpoint_get(struct store *store, const char *instance
 enum store_result store_checkpoint_put(struct store *store, const char *instance, const char *key,
                                        const json_t *value, char **error_out);
 
-/* store_identity_put - record (source, external_id) -> lead_id now; an existing identity is
- * left as it is. */
+/* store_identity_put - record (source, external_id) -> lead_id now, in its own
+ * transaction (a sink telling the hub which record a lead is: store_lead_merge.c). An
+ * identity another lead holds stays with it, unless that lead is nothing but `source`'s
+ * identity: then it is the same person, and it is merged into lead_id. */
 enum store_result store_identity_put(struct store *store, const char *source,
                                      const char *external_id, int64_t lead_id, char **error_out);
 

@@ -928,6 +928,62 @@ START_TEST(test_store_batch_lead_erased_leaves_the_meetings_it_took_part_in)
 }
 END_TEST
 
+/* A sink learns which record a lead is (HubSpot's 409 "Existing ID: N"), while the same
+ * instance's poll had already read that record into a lead of its own: one person, one
+ * lead. A lead anyone else knows keeps the identity. */
+START_TEST(test_store_identity_put_folds_the_lead_that_was_only_that_identity)
+{
+    /* the CRM's poll read contact N (its primary address); the hub's lead has another */
+    struct event_record polled[] = {record_of(
+        "crm", "{\"type\":\"lead.updated\",\"source_id\":\"c-N\",\"occurred_at\":"
+               "\"2026-11-27T09:00:00Z\",\"lead\":{\"external_id\":\"N\",\"email\":"
+               "\"grace.hopper@navy.example\",\"last_name\":\"Hopper\"}}")};
+    struct event_record hub[] = {
+        record_of("inbound", LEAD("l1", "grace@navy.example", ",\"first_name\":\"Grace\""))};
+    write_ok(polled, 1);
+    write_ok(hub, 1);
+    ck_assert_int_ne(polled[0].lead_id, hub[0].lead_id);
+    char *error = NULL;
+    ck_assert_int_eq(store_identity_put(store, "crm", "N", hub[0].lead_id, &error), STORE_OK);
+    free(error);
+    char *sql = util_printf("SELECT concat_ws('|', l.id = %lld, l.email, l.first_name, "
+                            "l.last_name) FROM lead_identities i JOIN leads l ON l.id = i.lead_id "
+                            "WHERE i.source = 'crm' AND i.external_id = 'N'",
+                            (long long)hub[0].lead_id);
+    char *holder = testdb_text(check_conn, sql);
+    ck_assert_str_eq(holder, "t|grace@navy.example|Grace|Hopper");
+    free(holder);
+    free(sql);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads"), 1);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM lead_addresses WHERE "
+                                               "email = 'grace.hopper@navy.example'"),
+                     1);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(DISTINCT lead_id) FROM events"), 1);
+    /* said again: nothing changes */
+    ck_assert_int_eq(store_identity_put(store, "crm", "N", hub[0].lead_id, &error), STORE_OK);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads"), 1);
+
+    /* a lead another source knows is a person of its own: the identity stays with it */
+    struct event_record other[] = {
+        record_of("crm", "{\"type\":\"lead.updated\",\"source_id\":\"c-M\",\"occurred_at\":"
+                         "\"2026-11-27T09:00:00Z\",\"lead\":{\"external_id\":\"M\",\"email\":"
+                         "\"ada@example.com\"}}"),
+        record_of("inbound", LEAD("l2", "ada@example.com", "")),
+        record_of("inbound", LEAD("l3", "lovelace@example.com", ""))};
+    write_ok(other, 3);
+    ck_assert_int_eq(other[0].lead_id, other[1].lead_id);
+    ck_assert_int_eq(store_identity_put(store, "crm", "M", other[2].lead_id, &error), STORE_OK);
+    ck_assert_int_eq(testdb_scalar(check_conn, "SELECT count(*) FROM leads"), 3);
+    sql = util_printf("SELECT lead_id FROM lead_identities WHERE source = 'crm' AND "
+                      "external_id = 'M'");
+    ck_assert_int_eq(testdb_scalar(check_conn, sql), other[0].lead_id);
+    free(sql);
+    clear_records(polled, 1);
+    clear_records(hub, 1);
+    clear_records(other, 3);
+}
+END_TEST
+
 #define PAYMENT(type, id, key)                                                                     \
     "{\"type\":\"" type "\",\"source_id\":\"" id "\",\"occurred_at\":\"2026-11-27T10:00:00Z\","    \
     "\"lead\":{\"email\":\"payer@example.com\"},\"data\":{\"amount\":1200,\"payment\":\"" key      \
@@ -2089,6 +2145,7 @@ static Suite *store_suite(void)
     tcase_add_test(batch, test_store_batch_lead_id_links_an_existing_lead_before_email);
     tcase_add_test(batch, test_store_batch_lead_erased_by_id_erases_that_lead_and_nobody_else);
     tcase_add_test(batch, test_store_batch_lead_erased_leaves_the_meetings_it_took_part_in);
+    tcase_add_test(batch, test_store_identity_put_folds_the_lead_that_was_only_that_identity);
     tcase_add_test(batch,
                    test_store_batch_leads_named_by_id_are_written_once_per_batch_in_event_time);
     tcase_add_test(batch, test_store_batch_meetings_upsert_in_event_time_order);
