@@ -10,9 +10,11 @@
  *   GET   /api/v2/{persons,organizations,deals,activities}/{id}   404 when unknown
  *   GET   /api/v2/{persons,organizations}/search   term, fields (email | name),
  *         exact_match (case-insensitive); the index lags creations when told to
- *   POST  /api/v2/{persons,organizations,activities}   400 for a missing name, an unknown
- *         field, a malformed value; no idempotency: a repeated POST makes a second record
- *   PATCH /api/v2/{persons,organizations,activities,deals}/{id}   only the fields sent
+ *   POST  /api/v2/{persons,organizations,deals,activities}   400 for a missing name, an
+ *         unknown field, a malformed value; no idempotency: a repeated POST makes a second
+ *         record
+ *   PATCH /api/v2/{persons,organizations,deals,activities}/{id}   only the fields sent
+ *   DELETE /api/v2/{persons,organizations,deals,activities}/{id}   404 when unknown
  *   GET   /api/v2/stages, /api/v2/pipelines   pipeline 1 "Sales", stages 1-4
  *
  * Every answer is the envelope {"success", "data", "additional_data"} (errors: "error",

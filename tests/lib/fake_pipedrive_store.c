@@ -343,42 +343,31 @@ static void split_name(json_t *object, const json_t *fields)
     json_object_set_new(object, "last_name", space != NULL ? json_string(space + 1) : json_null());
 }
 
+/* What a new record of each kind holds before its fields: Pipedrive's defaults, as JSON
+ * text (parsed once per record; the fake is not about speed). */
+static const char PERSON_DEFAULTS[] =
+    "{\"owner_id\": 1, \"org_id\": null, \"emails\": [], \"phones\": [], \"label_ids\": [], "
+    "\"custom_fields\": {}, \"is_deleted\": false}";
+static const char ORGANIZATION_DEFAULTS[] =
+    "{\"owner_id\": 1, \"label_ids\": [], \"custom_fields\": {}, \"is_deleted\": false}";
+static const char DEAL_DEFAULTS[] =
+    "{\"owner_id\": 1, \"person_id\": null, \"org_id\": null, \"pipeline_id\": 1, "
+    "\"stage_id\": 1, \"status\": \"open\", \"value\": 0, \"currency\": \"EUR\", "
+    "\"stage_change_time\": null, \"is_deleted\": false}";
+static const char ACTIVITY_DEFAULTS[] =
+    "{\"owner_id\": 1, \"type\": \"task\", \"done\": false, \"participants\": [], "
+    "\"due_date\": null, \"due_time\": null, \"duration\": null, \"location\": null, "
+    "\"note\": null, \"org_id\": null, \"deal_id\": null, \"is_deleted\": false}";
+
 static void set_defaults(struct fake_pipedrive *fp, struct fp_table *table, json_t *object)
 {
-    static const char *const nulls[] = {"org_id",   "person_id", "deal_id",
-                                        "location", "note",      "stage_change_time"};
-    json_object_set_new(object, "owner_id", json_integer(1));
-    json_object_set_new(object, "is_deleted", json_false());
-    if (table == &fp->persons) {
-        json_object_set_new(object, "emails", json_array());
-        json_object_set_new(object, "phones", json_array());
-        json_object_set_new(object, "label_ids", json_array());
-        json_object_set_new(object, "custom_fields", json_object());
-        json_object_set_new(object, "org_id", json_null());
-    } else if (table == &fp->organizations) {
-        json_object_set_new(object, "label_ids", json_array());
-        json_object_set_new(object, "custom_fields", json_object());
-    } else if (table == &fp->deals) {
-        json_object_set_new(object, "pipeline_id", json_integer(1));
-        json_object_set_new(object, "stage_id", json_integer(1));
-        json_object_set_new(object, "status", json_string("open"));
-        json_object_set_new(object, "value", json_integer(0));
-        json_object_set_new(object, "currency", json_string("EUR"));
-        for (size_t i = 0; i < 3; i++) {
-            json_object_set_new(object, nulls[i], json_null());
-        }
-        json_object_set_new(object, "stage_change_time", json_null());
-    } else {
-        json_object_set_new(object, "type", json_string("task"));
-        json_object_set_new(object, "done", json_false());
-        json_object_set_new(object, "participants", json_array());
-        json_object_set_new(object, "due_date", json_null());
-        json_object_set_new(object, "due_time", json_null());
-        json_object_set_new(object, "duration", json_null());
-        for (size_t i = 0; i < UTIL_ARRAY_LEN(nulls) - 1; i++) {
-            json_object_set_new(object, nulls[i], json_null());
-        }
-    }
+    const char *defaults = table == &fp->persons         ? PERSON_DEFAULTS
+                           : table == &fp->organizations ? ORGANIZATION_DEFAULTS
+                           : table == &fp->deals         ? DEAL_DEFAULTS
+                                                         : ACTIVITY_DEFAULTS;
+    json_t *values = json_loads(defaults, 0, NULL);
+    json_object_update(object, values);
+    json_decref(values);
 }
 
 /* Applies validated fields to a record (a creation when `created`), moving its times. */
@@ -444,7 +433,7 @@ static char *query_param(const char *query, const char *name)
             strbuf_append(&value, "");
             for (size_t i = name_len + 1; i < len; i++) {
                 char c = p[i];
-                if (c == '%' && i + 2 < len + 1 && isxdigit((unsigned char)p[i + 1]) &&
+                if (c == '%' && i + 2 < len && isxdigit((unsigned char)p[i + 1]) &&
                     isxdigit((unsigned char)p[i + 2])) {
                     char hex[3] = {p[i + 1], p[i + 2], '\0'};
                     c = (char)strtol(hex, NULL, 16);
@@ -468,19 +457,18 @@ struct listing {
     long person_id; /* activities: with this participant; 0: all */
 };
 
-static const struct listing *sort_listing; /* qsort's context (the mutex is held) */
-
-static int compare_records(const void *a, const void *b)
+static int compare_records(const void *a, const void *b, void *arg)
 {
+    const struct listing *listing = arg;
     const struct fp_record *x = *(struct fp_record *const *)a;
     const struct fp_record *y = *(struct fp_record *const *)b;
     int order = 0;
-    if (sort_listing->by_update_time && x->update_s != y->update_s) {
+    if (listing->by_update_time && x->update_s != y->update_s) {
         order = x->update_s < y->update_s ? -1 : 1;
     } else if (x->id != y->id) {
         order = x->id < y->id ? -1 : 1;
     }
-    return sort_listing->descending ? -order : order;
+    return listing->descending ? -order : order;
 }
 
 /* The cursor after a record: opaque to clients ("c" + hex of "<update_s>:<id>"). */
@@ -571,8 +559,7 @@ static struct fp_answer list(struct fp_table *table, const char *query)
         }
         sorted[n++] = r;
     }
-    sort_listing = &l;
-    qsort(sorted, n, sizeof(*sorted), compare_records);
+    qsort_r(sorted, n, sizeof(*sorted), compare_records, &l);
     json_t *data = json_array();
     char next[96] = "";
     for (size_t i = 0; i < n; i++) {
@@ -774,7 +761,7 @@ struct fp_answer fp_store_route(struct fake_pipedrive *fp, const char *method, c
         if (get) {
             return list(table, query);
         }
-        if (strcmp(method, "POST") == 0 && table != &fp->deals) {
+        if (strcmp(method, "POST") == 0) {
             return write_record(fp, table, 0, body, body_malformed);
         }
         return fp_error(405, "Method not allowed", NULL);
