@@ -180,16 +180,26 @@ const char *pipedrive_lead_company(const struct pipedrive_mapping *mapping, cons
     return text != NULL && text[0] != '\0' ? text : NULL;
 }
 
-/* The name a lead gives a person: "First Last" (either alone), or NULL. Malloc'd. */
-static char *lead_name(const json_t *lead)
+/* A name part of the lead, else of the person it updates; NULL when neither has one. */
+static const char *name_part(const json_t *lead, const json_t *current, const char *key)
 {
-    const char *first = json_string_value(json_object_get(lead, "first_name"));
-    const char *last = json_string_value(json_object_get(lead, "last_name"));
-    first = first != NULL && first[0] != '\0' ? first : NULL;
-    last = last != NULL && last[0] != '\0' ? last : NULL;
-    if (first == NULL && last == NULL) {
+    const char *text = json_string_value(json_object_get(lead, key));
+    if (text == NULL || text[0] == '\0') {
+        text = json_string_value(json_object_get(current, key));
+    }
+    return text != NULL && text[0] != '\0' ? text : NULL;
+}
+
+/* The name a lead gives a person: "First Last" (either alone), a part the lead lacks taken
+ * from the person it updates (a lead.updated with only a new last name keeps the first);
+ * NULL when the lead names neither. Malloc'd. */
+static char *lead_name(const json_t *lead, const json_t *current)
+{
+    if (name_part(lead, NULL, "first_name") == NULL && name_part(lead, NULL, "last_name") == NULL) {
         return NULL;
     }
+    const char *first = name_part(lead, current, "first_name");
+    const char *last = name_part(lead, current, "last_name");
     char *name = NULL;
     if (asprintf(&name, "%s%s%s", first != NULL ? first : "", first && last ? " " : "",
                  last != NULL ? last : "") < 0) {
@@ -247,7 +257,7 @@ json_t *pipedrive_person_body(const struct pipedrive_mapping *mapping, const jso
     if (body == NULL) {
         return NULL;
     }
-    char *name = lead_name(lead);
+    char *name = lead_name(lead, current);
     if (name == NULL && current == NULL && email != NULL) {
         name = strndup(email, strcspn(email, "@")); /* Pipedrive requires a name */
     }

@@ -4,7 +4,8 @@
  * The activity id is kept under `meeting:<source>:<external_id>` (a hashed key when that
  * is too long or not a key); later events of the meeting PATCH it. Its participants are
  * the lead's person and the attendees' persons Pipedrive already has (an attendee without
- * one is left out: a meeting does not create persons). Its note's first line,
+ * one is left out: a meeting does not create persons); an event without attendees leaves
+ * them as they are. Its note's first line,
  * "leadhub-ref: <key>", is how an attempt whose creation answer was lost finds it in the
  * person's activities instead of creating a second one.
  */
@@ -127,8 +128,12 @@ lh_status_t pipedrive_meeting_deliver(struct pipedrive *pd, lh_ctx_t *ctx,
     if (status != LH_OK) {
         goto out;
     }
-    json_object_set(body, "participants", people);
     status = pipedrive_remembered_id(pd, ctx, key, id);
+    /* an event without attendees keeps the activity's participants (docs/events.md: it
+     * keeps the stored list); a creation always names the lead's person */
+    if (id[0] == '\0' || json_object_get(meeting, "attendees") != NULL) {
+        json_object_set(body, "participants", people);
+    }
     if (status == LH_OK && id[0] != '\0') {
         lh_url_t builder;
         pipedrive_url(pd, &builder, "/api/v2/activities");

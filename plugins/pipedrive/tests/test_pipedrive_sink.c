@@ -537,6 +537,44 @@ START_TEST(test_pipedrive_erased_lead_deletes_its_person_found_by_identity_only)
 }
 END_TEST
 
+START_TEST(test_pipedrive_new_last_name_keeps_the_persons_first_name)
+{
+    const char *married = "{\"type\": \"lead.updated\", \"source\": \"forms\", \"source_id\": "
+                          "\"f-2\", \"occurred_at\": \"2026-11-27T08:00:00Z\", \"lead\": "
+                          "{\"email\": \"ada@analytical.example\", \"last_name\": \"King\"}}";
+    pt_answer("GET", ADA_SEARCH, FOUND_7);
+    pt_answer("GET", PERSON_7, PERSON_7_JSON);
+    pt_answer("PATCH", PERSON_7, PERSON_7_JSON);
+    ck_assert_int_eq(lh_test_deliver(t, married, LEAD_42, 1), LH_OK);
+    json_t *body = pt_body("PATCH", PERSON_7, 0);
+    pt_assert_json(body, "{\"name\": \"Ada King\"}");
+    json_decref(body);
+}
+END_TEST
+
+START_TEST(test_pipedrive_meeting_event_without_attendees_keeps_the_participants)
+{
+    pt_answer("GET", ADA_SEARCH, FOUND_7);
+    meeting_person_answers();
+    pt_answer("POST", ACTIVITIES, "{\"id\": 21, \"type\": \"meeting\"}");
+    ck_assert_int_eq(lh_test_deliver(t, MEETING("meeting.scheduled", "scheduled"), LEAD_42, 1),
+                     LH_OK);
+    const char *moved =
+        "{\"type\": \"meeting.rescheduled\", \"source\": \"calendar\", \"source_id\": \"r\", "
+        "\"occurred_at\": \"2026-11-27T08:10:00Z\", \"lead\": {\"email\": "
+        "\"ada@analytical.example\"}, \"meeting\": {\"external_id\": \"7f3a\", \"title\": "
+        "\"Intro call\", \"starts_at\": \"2026-11-29T10:00:00Z\", \"status\": \"rescheduled\"}}";
+    pt_answer("GET", PERSON_7, PERSON_7_JSON);
+    pt_answer("PATCH", ACTIVITIES "/21", "{\"id\": 21}");
+    ck_assert_int_eq(lh_test_deliver(t, moved, LEAD_42, 1), LH_OK);
+    json_t *body = pt_body("PATCH", ACTIVITIES "/21", 0);
+    ck_assert_ptr_null(json_object_get(body, "participants"));
+    ck_assert_str_eq(json_string_value(json_object_get(body, "due_date")), "2026-11-29");
+    json_decref(body);
+    ck_assert_uint_eq(lh_test_unanswered(t), 0);
+}
+END_TEST
+
 static Suite *sink_suite(void)
 {
     Suite *s = suite_create("pipedrive_sink");
@@ -561,6 +599,8 @@ static Suite *sink_suite(void)
     tcase_add_test(tc, test_pipedrive_mapped_score_writes_its_custom_field);
     tcase_add_test(tc, test_pipedrive_answers_that_are_not_its_json_are_clear_errors);
     tcase_add_test(tc, test_pipedrive_settings_are_checked);
+    tcase_add_test(tc, test_pipedrive_new_last_name_keeps_the_persons_first_name);
+    tcase_add_test(tc, test_pipedrive_meeting_event_without_attendees_keeps_the_participants);
     tcase_add_test(tc, test_pipedrive_erased_lead_deletes_its_person_found_by_identity_only);
     tcase_add_test(tc, test_pipedrive_payment_by_a_payer_marks_the_resolved_leads_person);
     tcase_add_test(tc, test_pipedrive_person_deleted_in_pipedrive_is_looked_up_again);
