@@ -7,7 +7,8 @@
  * cursors commit with the page's events (the poll's one transaction). A rate limit ends the
  * poll with what it has, and asks for the next one after the wait.
  *
- *   organizations  their names kept (`org:<id>`), so persons carry their company
+ *   organizations  their names kept (`org:<id>`), so persons carry their company (one
+ *                  not listed since the first poll is read by id once)
  *   persons        lead.updated (source_id person:<id>:<update_time>), unless the sink
  *                  wrote that very version (`written:<id>`): the hub's own write is not
  *                  read back as a change
@@ -71,6 +72,40 @@ static lh_status_t organization_seen(struct pipedrive *pd, lh_ctx_t *ctx, const 
     return pd->host->checkpoint_put(ctx, key, json_pack("{s:O}", "name", name));
 }
 
+/*
+ * An organization not seen by the organizations' listing (unchanged since before the first
+ * poll): GET /api/v2/organizations/{id}, its name kept like the listing's. One Pipedrive
+ * cannot give (deleted, refused) leaves the person without a company, not the poll failed.
+ */
+static lh_status_t organization_read(struct pipedrive *pd, lh_ctx_t *ctx, const char *id,
+                                     char **name_out)
+{
+    lh_url_t builder;
+    pipedrive_url(pd, &builder, "/api/v2/organizations");
+    lh_url_add_path(&builder, id);
+    char *url = lh_url_take(&builder);
+    if (url == NULL) {
+        pd->host->set_error(ctx, "out of memory");
+        return LH_RETRY;
+    }
+    struct pipedrive_response answer;
+    lh_status_t status = pipedrive_call(pd, ctx, "GET", url, NULL, &answer);
+    free(url);
+    if (status == LH_OK) {
+        const json_t *name = json_object_get(answer.data, "name");
+        status = organization_seen(pd, ctx, answer.data, id, 0);
+        if (status == LH_OK && json_is_string(name) &&
+            json_string_length(name) <= PIPEDRIVE_TEXT_MAX) {
+            *name_out = strdup(json_string_value(name));
+        }
+    } else if (status == LH_PERMANENT) {
+        pd->host->counter_add(ctx, PIPEDRIVE_METRIC_SKIPPED, "reason", "unreadable_org", 1);
+        status = LH_OK;
+    }
+    pipedrive_response_clear(&answer);
+    return status;
+}
+
 static lh_status_t person_seen(struct pipedrive *pd, lh_ctx_t *ctx, const json_t *item,
                                const char *id, int64_t updated_ms)
 {
@@ -109,6 +144,9 @@ static lh_status_t person_seen(struct pipedrive *pd, lh_ctx_t *ctx, const json_t
     if (pipedrive_id_text(json_object_get(item, "org_id"), org)) {
         snprintf(key, sizeof(key), "org:%s", org);
         org_name = checkpoint_text(pd, ctx, key, "name", &status);
+        if (status == LH_OK && org_name == NULL && pd->pull_organizations) {
+            status = organization_read(pd, ctx, org, &org_name);
+        }
         if (status != LH_OK) {
             free(org_name);
             return status;

@@ -226,6 +226,34 @@ START_TEST(test_pipedrive_deal_lead_carries_the_email_of_a_person_seen)
 }
 END_TEST
 
+START_TEST(test_pipedrive_person_of_an_organization_not_listed_reads_it_once)
+{
+    pt_start(", \"pull\": [\"organizations\", \"persons\"]");
+    pt_page(ORGS_LIST, "[]", NULL);
+    persons_page(PERSONS_LIST, NULL, 2, person(1, "2026-11-27T10:00:00Z", "ada@a.example"),
+                 person(2, "2026-11-27T10:00:01Z", "bob@a.example"));
+    pt_answer("GET", "/api/v2/organizations/3", "{\"id\": 3, \"name\": \"Old Org\", "
+                                                "\"update_time\": \"2020-01-01T00:00:00Z\"}");
+    ck_assert_int_eq(lh_test_poll(t), LH_OK);
+    ck_assert_uint_eq(lh_test_event_count(t), 2);
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_str_eq(json_string_value(json_object_get(
+                             json_object_get(lh_test_event(t, i), "lead"), "company")),
+                         "Old Org");
+    }
+    ck_assert_uint_eq(pt_count("GET", "/api/v2/organizations/3"), 1);
+    /* one Pipedrive cannot give: the person goes without a company */
+    lh_test_free(t);
+    pt_start(", \"pull\": [\"organizations\", \"persons\"]");
+    pt_page(ORGS_LIST, "[]", NULL);
+    persons_page(PERSONS_LIST, NULL, 1, person(1, "2026-11-27T10:00:00Z", "ada@a.example"));
+    pt_error("GET", "/api/v2/organizations/3", 404, NULL, "Organization not found");
+    ck_assert_int_eq(lh_test_poll(t), LH_OK);
+    ck_assert_uint_eq(lh_test_event_count(t), 1);
+    ck_assert_ptr_null(json_object_get(json_object_get(lh_test_event(t, 0), "lead"), "company"));
+}
+END_TEST
+
 static Suite *poll_suite(void)
 {
     Suite *s = suite_create("pipedrive_poll");
@@ -237,6 +265,7 @@ static Suite *poll_suite(void)
     tcase_add_test(tc, test_pipedrive_rate_limit_ends_the_poll_with_what_it_read);
     tcase_add_test(tc, test_pipedrive_poll_of_a_page_that_is_not_its_json_fails_cleanly);
     tcase_add_test(tc, test_pipedrive_deal_lead_carries_the_email_of_a_person_seen);
+    tcase_add_test(tc, test_pipedrive_person_of_an_organization_not_listed_reads_it_once);
     suite_add_tcase(s, tc);
     return s;
 }
