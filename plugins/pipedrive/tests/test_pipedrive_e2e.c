@@ -11,7 +11,8 @@
  *   - a payment adds the customer label to the person, keeping its labels;
  *   - a meeting booked, moved, then canceled is one activity in its final state;
  *   - a POST whose answer is lost (and whose person the search does not find yet) does
- *     not make a second person;
+ *     not make a second person; a meeting's activity whose answer was lost is not made
+ *     twice either;
  *   - a burst of 429s holds deliveries, which then go through without spending attempts;
  *   - a rep's change in Pipedrive (a person edited, a deal moved) comes back once, and
  *     what the hub wrote does not come back.
@@ -339,6 +340,27 @@ START_TEST(test_pipedrive_e2e_lost_post_answer_makes_no_second_person)
 }
 END_TEST
 
+START_TEST(test_pipedrive_e2e_lost_activity_answer_makes_no_second_activity)
+{
+    /* the connection drops after Pipedrive made the activity */
+    fake_pipedrive_lose_answers(fake, "POST", "/api/v2/activities", 1, FAKE_PIPEDRIVE_LOSE_RESET);
+    post(MEETING_EVENT("m-1", "meeting.scheduled", "2027-02-01T09:00:00Z", "2027-02-01T09:45:00Z",
+                       "scheduled"));
+    wait_done(1);
+    ck_assert_uint_eq(fake_pipedrive_activity_count(fake), 1);
+    ck_assert_uint_eq(fake_pipedrive_count(fake, "POST", "/api/v2/activities"), 1);
+    /* the next event of the meeting finds the activity the lost answer made */
+    post(MEETING_EVENT("m-2", "meeting.canceled", "2027-02-01T09:00:00Z", "2027-02-01T09:45:00Z",
+                       "canceled"));
+    wait_done(2);
+    ck_assert_uint_eq(fake_pipedrive_activity_count(fake), 1);
+    char *text =
+        fake_pipedrive_activities_of(fake, fake_pipedrive_person_id(fake, "cy@client.example"));
+    ck_assert_msg(strstr(text, "\"subject\":\"Canceled: Kick-off\"") != NULL, "%s", text);
+    free(text);
+}
+END_TEST
+
 START_TEST(test_pipedrive_e2e_a_burst_of_429s_holds_then_delivers)
 {
     /* three refusals in a row: more than the two attempts a delivery has */
@@ -417,6 +439,7 @@ int main(void)
     tcase_add_test(tc, test_pipedrive_e2e_payment_marks_the_person_a_customer);
     tcase_add_test(tc, test_pipedrive_e2e_meeting_booked_moved_canceled_is_one_activity);
     tcase_add_test(tc, test_pipedrive_e2e_lost_post_answer_makes_no_second_person);
+    tcase_add_test(tc, test_pipedrive_e2e_lost_activity_answer_makes_no_second_activity);
     tcase_add_test(tc, test_pipedrive_e2e_a_burst_of_429s_holds_then_delivers);
     tcase_add_test(tc, test_pipedrive_e2e_rep_changes_come_back_once_and_hub_writes_do_not);
     suite_add_tcase(s, tc);
