@@ -10,8 +10,9 @@
  *   data) and LH_CONFIG (the destination refuses the configuration; the lane shows it
  *   misconfigured until an attempt succeeds) -> held: retrying after the delay given
  *   (CONFIG: backoff_cap), spending no attempt, dead only once held for delivery.max_hold
- *   (LH_HOLD leaves the circuit alone);  LH_PERMANENT -> dead, last error kept. A row whose stored event cannot be decoded goes dead at once, the sink never
- *   called. Each row goes to the sink with the lead its event is about, as it is now.
+ *   (LH_HOLD leaves the circuit alone);  LH_PERMANENT -> dead, last error kept. A row
+ *   whose stored event cannot be decoded goes dead at once, the sink never called. Each
+ *   row goes to the sink with the lead its event is about, as it is now.
  *
  * A claimed row stays locked while its transaction is open, so no other worker or replica
  * can send it at the same time; a crashed worker's locks vanish with its connection and

@@ -30,14 +30,15 @@
  * one dropped, an organizer holding one removed. Other meeting fields stay (what
  * happened, not who). Needs the CTE erased_emails (lower-case addresses). */
 #define SCRUB_MEETING(p)                                                                           \
-    "CASE WHEN jsonb_typeof(" p " -> 'meeting') IS DISTINCT FROM 'object' THEN " p " ELSE "      \
-    "jsonb_set(" p ", '{meeting}', (CASE WHEN lower(" p " #>> '{meeting,organizer,email}') IN "   \
-    "(SELECT email FROM erased_emails) THEN (" p " -> 'meeting') - 'organizer' ELSE " p           \
-    " -> 'meeting' END) || CASE WHEN jsonb_typeof(" p " #> '{meeting,attendees}') = 'array' "    \
-    "THEN jsonb_build_object('attendees', (SELECT coalesce(jsonb_agg(x ORDER BY n), "             \
-    "'[]'::jsonb) FROM jsonb_array_elements(" p " #> '{meeting,attendees}') WITH ORDINALITY "     \
-    "AS t(x, n) WHERE NOT EXISTS (SELECT 1 FROM erased_emails z WHERE z.email = "                 \
+    "CASE WHEN jsonb_typeof(" p " -> 'meeting') IS DISTINCT FROM 'object' THEN " p " ELSE "        \
+    "jsonb_set(" p ", '{meeting}', (CASE WHEN lower(" p " #>> '{meeting,organizer,email}') IN "    \
+    "(SELECT email FROM erased_emails) THEN (" p " -> 'meeting') - 'organizer' ELSE " p            \
+    " -> 'meeting' END) || CASE WHEN jsonb_typeof(" p " #> '{meeting,attendees}') = 'array' "      \
+    "THEN jsonb_build_object('attendees', (SELECT coalesce(jsonb_agg(x ORDER BY n), "              \
+    "'[]'::jsonb) FROM jsonb_array_elements(" p " #> '{meeting,attendees}') WITH ORDINALITY "      \
+    "AS t(x, n) WHERE NOT EXISTS (SELECT 1 FROM erased_emails z WHERE z.email = "                  \
     "lower(x ->> 'email')))) ELSE '{}'::jsonb END) END"
+#define SCRUBBED_PAYLOAD SCRUB_MEETING("e.payload")
 
 /* One statement, one snapshot: every part reads the lead as it was before its erasure
  * (its addresses, its attendances), and no row is changed by two parts. */
@@ -65,14 +66,14 @@ static const char sql_erase[] =
     "WHERE (m.lead_id IN (SELECT id FROM target) OR m.id IN (SELECT id FROM attended)) AND "
     "lower(m.organizer_email) IN (SELECT email FROM erased_emails) RETURNING 1), "
     "erased_events AS (UPDATE events e SET payload = CASE WHEN e.payload ? 'lead' THEN "
-    "jsonb_set((" SCRUB_MEETING("e.payload") ") - 'raw', '{lead}', "
+    "jsonb_set((" SCRUBBED_PAYLOAD ") - 'raw', '{lead}', "
     "jsonb_strip_nulls(jsonb_build_object("
     "'external_id', e.payload #> '{lead,external_id}', "
     "'external_ids', e.payload #> '{lead,external_ids}', 'id', e.payload #> '{lead,id}'))) "
-    "ELSE (" SCRUB_MEETING("e.payload") ") - 'raw' END FROM target WHERE e.lead_id = target.id "
+    "ELSE (" SCRUBBED_PAYLOAD ") - 'raw' END FROM target WHERE e.lead_id = target.id "
     "RETURNING 1), "
     /* other leads' events of those meetings: found by their lead (indexed), never by a scan */
-    "scrubbed_events AS (UPDATE events e SET payload = " SCRUB_MEETING("e.payload") " FROM "
+    "scrubbed_events AS (UPDATE events e SET payload = " SCRUBBED_PAYLOAD " FROM "
     "attended m WHERE e.lead_id = m.lead_id AND e.source = m.source AND e.type LIKE 'meeting.%' "
     "AND e.payload #>> '{meeting,external_id}' = m.external_id RETURNING 1) "
     "SELECT (SELECT count(*) FROM erased_leads), (SELECT count(*) FROM erased_events), "

@@ -812,4 +812,3 @@ enum store_result store_checkpoint_put(struct store *store, const char *instance
     free(text);
     return rc;
 }
-

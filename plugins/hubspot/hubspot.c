@@ -641,18 +641,10 @@ static lh_status_t hubspot_init(lh_ctx_t *ctx, const lh_host_t *host, const json
 /* What the poll emits: contacts, their records' deletions (privacy deletions as erasures)
  * and merges, deals, and meetings
  * read back with HubSpot's outcome (hubspot_meeting_json.c). */
-static const char *const hubspot_event_types[] = {"lead.updated",
-                                                  "lead.deleted",
-                                                  "lead.merged",
-                                                  "deal.stage_changed",
-                                                  "meeting.scheduled",
-                                                  "meeting.updated",
-                                                  "meeting.rescheduled",
-                                                  "meeting.canceled",
-                                                  "meeting.held",
-                                                  "meeting.no_show",
-                                                  "lead.erased",
-                                                  NULL};
+static const char *const hubspot_event_types[] = {
+    "lead.updated",      "lead.deleted",    "lead.merged",         "deal.stage_changed",
+    "meeting.scheduled", "meeting.updated", "meeting.rescheduled", "meeting.canceled",
+    "meeting.held",      "meeting.no_show", "lead.erased",         NULL};
 
 /* A genuine webhook carries one of them (v1 and v2 only to be told they are refused). */
 static const char *const hubspot_signature_headers[] = {"X-HubSpot-Signature-v3",

@@ -49,9 +49,8 @@ static json_t *record_event(const char *key, const json_t *value, char *id_out, 
         snprintf(source_id, sizeof(source_id), "%s%s:%lld", PREFIX_DELETED, deleted, (long long)at);
         if (json_is_true(json_object_get(value, "privacy"))) {
             return json_pack("{s:s, s:s, s:s, s:{s:s}, s:{s:s}}", "type", "lead.erased",
-                             "source_id", source_id, "occurred_at", occurred, "lead",
-                             "external_id", deleted, "data", "reason",
-                             "hubspot_privacy_deletion");
+                             "source_id", source_id, "occurred_at", occurred, "lead", "external_id",
+                             deleted, "data", "reason", "hubspot_privacy_deletion");
         }
         return json_pack("{s:s, s:s, s:s, s:{s:s}, s:{s:b}}", "type", "lead.deleted", "source_id",
                          source_id, "occurred_at", occurred, "lead", "external_id", deleted, "data",
@@ -81,7 +80,8 @@ lh_status_t hubspot_emit_record_changes(struct hubspot *hs, lh_ctx_t *ctx, const
         if (event == NULL) {
             continue;
         }
-        bool deleted = strcmp(json_string_value(json_object_get(event, "type")), "lead.merged") != 0;
+        bool deleted =
+            strcmp(json_string_value(json_object_get(event, "type")), "lead.merged") != 0;
         lh_status_t status = hubspot_emit(hs, ctx, event, "contact", id);
         if (status == LH_OK && deleted) {
             char seen_key[48];

@@ -1252,8 +1252,7 @@ int main(void)
     tcase_add_test(lanes, test_queue_gauges_return_to_zero_when_the_queue_drains);
     tcase_add_test(lanes, test_an_ordered_sink_gets_each_leads_update_only_after_its_create);
     tcase_add_test(lanes, test_a_slow_destination_gets_its_outcomes_committed_as_it_goes);
-    tcase_add_test(lanes,
-                   test_a_sink_refusing_its_configuration_is_held_and_shown_misconfigured);
+    tcase_add_test(lanes, test_a_sink_refusing_its_configuration_is_held_and_shown_misconfigured);
     suite_add_tcase(s, lanes);
     int rc = tu_run_suite(s);
     curl_global_cleanup();

@@ -213,8 +213,8 @@ START_TEST(test_rolling_update_and_rollback_keep_the_service_ready_and_lose_noth
     char *body = NULL;
     if (!td_wait_until(current_ready_saying, compatible, 10000)) {
         body = readyz(&current, &status);
-        ck_abort_msg("/readyz never said \"%s\" while ready; last (%ld):\n%s", compatible,
-                     status, body != NULL ? body : "(null)");
+        ck_abort_msg("/readyz never said \"%s\" while ready; last (%ld):\n%s", compatible, status,
+                     body != NULL ? body : "(null)");
     }
     free(compatible);
 

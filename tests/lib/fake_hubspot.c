@@ -304,8 +304,9 @@ static struct answer contact_remove(struct fake_hubspot *hs, const char *id, boo
 {
     struct object *o = collection_find(&hs->contacts, id);
     if (o == NULL) {
-        return error_reply(404, "OBJECT_NOT_FOUND", "Object not found.  objectId are usually "
-                                                    "numeric.");
+        return error_reply(404, "OBJECT_NOT_FOUND",
+                           "Object not found.  objectId are usually "
+                           "numeric.");
     }
     o->deleted = true;
     if (permanent) {

@@ -907,9 +907,9 @@ START_TEST(test_store_batch_lead_erased_leaves_the_meetings_it_took_part_in)
                      "grace@example.com");
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(attendees, 1), "email")),
                      "rep@ourco.example");
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(meeting, "organizer"),
-                                                       "email")),
-                     "rep@ourco.example");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(meeting, "organizer"), "email")),
+        "rep@ourco.example");
     ck_assert_str_eq(json_string_value(json_object_get(meeting, "title")), "Demo");
     json_decref(meeting);
     free(grace);
@@ -934,10 +934,10 @@ END_TEST
 START_TEST(test_store_identity_put_folds_the_lead_that_was_only_that_identity)
 {
     /* the CRM's poll read contact N (its primary address); the hub's lead has another */
-    struct event_record polled[] = {record_of(
-        "crm", "{\"type\":\"lead.updated\",\"source_id\":\"c-N\",\"occurred_at\":"
-               "\"2026-11-27T09:00:00Z\",\"lead\":{\"external_id\":\"N\",\"email\":"
-               "\"grace.hopper@navy.example\",\"last_name\":\"Hopper\"}}")};
+    struct event_record polled[] = {
+        record_of("crm", "{\"type\":\"lead.updated\",\"source_id\":\"c-N\",\"occurred_at\":"
+                         "\"2026-11-27T09:00:00Z\",\"lead\":{\"external_id\":\"N\",\"email\":"
+                         "\"grace.hopper@navy.example\",\"last_name\":\"Hopper\"}}")};
     struct event_record hub[] = {
         record_of("inbound", LEAD("l1", "grace@navy.example", ",\"first_name\":\"Grace\""))};
     write_ok(polled, 1);

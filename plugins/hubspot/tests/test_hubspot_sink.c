@@ -249,12 +249,11 @@ static json_t *erased_event(const char *source_id)
 
 static json_t *erased_lead(const char *contact)
 {
-    json_t *lead = contact != NULL
-                       ? json_pack("{s:i, s:n, s:[{s:s, s:s}], s:[]}", "id", 42, "email",
-                                   "identities", "source", HH_INSTANCE, "external_id", contact,
-                                   "addresses")
-                       : json_pack("{s:i, s:n, s:[], s:[]}", "id", 42, "email", "identities",
-                                   "addresses");
+    json_t *lead =
+        contact != NULL
+            ? json_pack("{s:i, s:n, s:[{s:s, s:s}], s:[]}", "id", 42, "email", "identities",
+                        "source", HH_INSTANCE, "external_id", contact, "addresses")
+            : json_pack("{s:i, s:n, s:[], s:[]}", "id", 42, "email", "identities", "addresses");
     ck_assert_ptr_nonnull(lead);
     return lead;
 }
