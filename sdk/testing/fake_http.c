@@ -14,8 +14,7 @@
 struct scripted {
     int status;
     char *body;
-    char *header_name;
-    char *header_value;
+    char *headers; /* "Name: value" lines separated by '\n', or NULL */
     int delay_ms;
     char *url; /* routes only */
     int times; /* routes only: 0 = always */
@@ -48,11 +47,32 @@ struct upload {
 
 static void fill(struct scripted *s, struct fake_response response);
 
+/* Adds each "Name: value" line of `headers` (separated by '\n'; NULL: none). */
+static void add_headers(struct MHD_Response *response, const char *headers)
+{
+    for (const char *line = headers; line != NULL && *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        size_t len = end != NULL ? (size_t)(end - line) : strlen(line);
+        const char *colon = memchr(line, ':', len);
+        if (colon != NULL) {
+            char *name = strndup(line, (size_t)(colon - line));
+            const char *value = colon + 1;
+            while (value < line + len && *value == ' ') {
+                value++;
+            }
+            char *text = strndup(value, (size_t)(line + len - value));
+            MHD_add_response_header(response, name, text);
+            free(text);
+            free(name);
+        }
+        line = end != NULL ? end + 1 : NULL;
+    }
+}
+
 static void scripted_free(struct scripted *s)
 {
     free(s->body);
-    free(s->header_name);
-    free(s->header_value);
+    free(s->headers);
     free(s->url);
     memset(s, 0, sizeof(*s));
 }
@@ -127,7 +147,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         };
     }
     size_t own_index = server->received_count - 1; /* this request's entry in the log */
-    struct scripted answer = {200, "{}", NULL, NULL, 0, NULL, 0, 0};
+    struct scripted answer = {200, "{}", NULL, 0, NULL, 0, 0};
     struct scripted own_answer = {0}; /* a handler's, freed below */
     bool handled = false;
     struct scripted *route = NULL;
@@ -136,8 +156,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     if (unauthorized) {
         answer = (struct scripted){401,
                                    "{\"error\":\"invalid_token\"}",
-                                   "WWW-Authenticate",
-                                   "Bearer error=\"invalid_token\"",
+                                   "WWW-Authenticate: Bearer error=\"invalid_token\"",
                                    0,
                                    NULL,
                                    0,
@@ -217,9 +236,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     struct MHD_Response *response = MHD_create_response_from_buffer(
         strlen(answer.body), (void *)answer.body, MHD_RESPMEM_MUST_COPY);
     MHD_add_response_header(response, "Content-Type", "application/json");
-    if (answer.header_name != NULL) {
-        MHD_add_response_header(response, answer.header_name, answer.header_value);
-    }
+    add_headers(response, answer.headers);
     enum MHD_Result rc = MHD_queue_response(connection, (unsigned)answer.status, response);
     MHD_destroy_response(response);
     scripted_free(&own_answer);
@@ -272,13 +289,7 @@ static void fill(struct scripted *s, struct fake_response response)
     memset(s, 0, sizeof(*s));
     s->status = response.status;
     s->body = strdup(response.body != NULL ? response.body : "");
-    if (response.header != NULL) {
-        const char *colon = strchr(response.header, ':');
-        if (colon != NULL) {
-            s->header_name = strndup(response.header, (size_t)(colon - response.header));
-            s->header_value = strdup(colon + 1 + (colon[1] == ' '));
-        }
-    }
+    s->headers = response.header != NULL ? strdup(response.header) : NULL;
     s->delay_ms = response.delay_ms;
 }
 
@@ -378,14 +389,12 @@ void fake_http_stop(struct fake_http *server)
     MHD_stop_daemon(server->mhd);
     for (size_t i = 0; i < server->script_count; i++) {
         free(server->script[i].body);
-        free(server->script[i].header_name);
-        free(server->script[i].header_value);
+        free(server->script[i].headers);
     }
     free(server->script);
     for (size_t i = 0; i < server->route_count; i++) {
         free(server->routes[i].body);
-        free(server->routes[i].header_name);
-        free(server->routes[i].header_value);
+        free(server->routes[i].headers);
         free(server->routes[i].url);
     }
     free(server->routes);

@@ -6,6 +6,7 @@
  *
  * Faults a provider shows, and how to script them:
  *   429 + Retry-After     {429, "{...}", "Retry-After: 2", 0}
+ *   several headers       {429, "{...}", "Retry-After: 2\nX-RateLimit-Remaining: 0", 0}
  *   500 / 503             {500, "...", NULL, 0}
  *   slow past a timeout   {200, "{}", NULL, 5000}  (delay_ms before answering)
  *   connection reset      {FAKE_RESET, NULL, NULL, 0}  (TCP RST, no answer)
@@ -29,7 +30,8 @@ struct fake_http;
 struct fake_response {
     int status;         /* an HTTP status, or FAKE_RESET / FAKE_CLOSE */
     const char *body;   /* copied */
-    const char *header; /* one extra "Name: value" header or NULL; copied */
+    const char *header; /* extra headers, "Name: value" lines separated by '\n', or NULL;
+                         * copied */
     int delay_ms;       /* wait before answering (or resetting, or closing) */
 };
 

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "crm_view.h"
 #include "fake_hubspot.h"
 #include "testutil.h"
 #include "util.h"
@@ -1578,6 +1579,85 @@ void fake_hubspot_meeting_delete(struct fake_hubspot *hs, const char *id)
         o->deleted = true;
     }
     pthread_mutex_unlock(&hs->mutex);
+}
+
+/* hs_meeting_start_time: RFC 3339 or epoch ms, as HubSpot takes both; -1 when absent. */
+static int64_t meeting_start_ms(const json_t *properties)
+{
+    const char *text = json_string_value(json_object_get(properties, "hs_meeting_start_time"));
+    int64_t ms = -1;
+    if (text != NULL && util_parse_rfc3339(text, &ms) != 0) {
+        char *end = NULL;
+        long long epoch = strtoll(text, &end, 10);
+        ms = end != text && *end == '\0' ? (int64_t)epoch : -1;
+    }
+    return ms;
+}
+
+static const char *meeting_status(const json_t *properties)
+{
+    const char *outcome = json_string_value(json_object_get(properties, "hs_meeting_outcome"));
+    static const char *const outcomes[][2] = {
+        {"CANCELED", "canceled"}, {"COMPLETED", "held"}, {"NO_SHOW", "no_show"}};
+    for (size_t i = 0; outcome != NULL && i < UTIL_ARRAY_LEN(outcomes); i++) {
+        if (strcmp(outcome, outcomes[i][0]) == 0) {
+            return outcomes[i][1];
+        }
+    }
+    return "booked";
+}
+
+static bool meeting_has_contact(const struct object *meeting, const char *contact_id)
+{
+    size_t i;
+    const json_t *association;
+    json_array_foreach(meeting->contacts, i, association)
+    {
+        const char *id = json_string_value(json_object_get(association, "id"));
+        if (id != NULL && strcmp(id, contact_id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+char *fake_hubspot_crm_view(struct fake_hubspot *hs)
+{
+    json_t *persons = json_array();
+    pthread_mutex_lock(&hs->mutex);
+    for (size_t i = 0; i < hs->contacts.count; i++) {
+        const struct object *contact = &hs->contacts.items[i];
+        if (contact->deleted) {
+            continue;
+        }
+        const json_t *p = contact->properties;
+        const char *first = json_string_value(json_object_get(p, "firstname"));
+        const char *last = json_string_value(json_object_get(p, "lastname"));
+        char *name =
+            first != NULL || last != NULL
+                ? util_printf("%s%s%s", first != NULL ? first : "",
+                              first != NULL && last != NULL ? " " : "", last != NULL ? last : "")
+                : NULL;
+        const char *stage = json_string_value(json_object_get(p, "lifecyclestage"));
+        json_t *meetings = json_array();
+        for (size_t k = 0; k < hs->meetings.count; k++) {
+            const struct object *meeting = &hs->meetings.items[k];
+            if (!meeting->deleted && meeting_has_contact(meeting, contact->id)) {
+                const json_t *mp = meeting->properties;
+                json_array_append_new(
+                    meetings,
+                    crm_view_meeting(json_string_value(json_object_get(mp, "hs_meeting_title")),
+                                     meeting_start_ms(mp), meeting_status(mp)));
+            }
+        }
+        json_array_append_new(
+            persons, crm_view_person(json_string_value(json_object_get(p, "email")), name,
+                                     json_string_value(json_object_get(p, "company")),
+                                     stage != NULL && strcmp(stage, "customer") == 0, meetings));
+        free(name);
+    }
+    pthread_mutex_unlock(&hs->mutex);
+    return crm_view_finish(persons);
 }
 
 void fake_hubspot_meeting_association_type(struct fake_hubspot *hs, int type_id)

@@ -164,12 +164,38 @@ START_TEST(test_fake_http_records_a_provider_with_secrets_scrubbed_and_replays_i
 }
 END_TEST
 
+/* A provider's answer often carries several headers that matter together (a 429 with
+ * Retry-After and its rate-limit headers): each line of `header` is one. */
+START_TEST(test_fake_http_answers_with_several_headers)
+{
+    struct fake_http *server = fake_http_start();
+    ck_assert_ptr_nonnull(server);
+    fake_http_push(server, (struct fake_response){429, "{}",
+                                                  "Retry-After: 2\nx-ratelimit-remaining: 0\n"
+                                                  "x-daily-requests-left:17",
+                                                  0});
+    char *url = fake_http_url(server, "/persons");
+    struct http_result result = {0};
+    ck_assert_int_eq(http_get(url, &result), 0);
+    ck_assert_int_eq(result.status, 429);
+    ck_assert_msg(strstr(result.headers, "Retry-After: 2\r\n") != NULL, "%s", result.headers);
+    ck_assert_msg(strstr(result.headers, "x-ratelimit-remaining: 0\r\n") != NULL, "%s",
+                  result.headers);
+    ck_assert_msg(strstr(result.headers, "x-daily-requests-left: 17\r\n") != NULL, "%s",
+                  result.headers);
+    http_result_free(&result);
+    free(url);
+    fake_http_stop(server);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fake_http");
     TCase *tc = tcase_create("fake provider");
     tcase_add_test(tc, test_fake_http_handler_applies_a_write_then_fails_its_answer);
     tcase_add_test(tc, test_fake_http_records_a_provider_with_secrets_scrubbed_and_replays_it);
+    tcase_add_test(tc, test_fake_http_answers_with_several_headers);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -413,6 +413,35 @@ START_TEST(test_http_transport_failure_is_retry_with_reason)
 }
 END_TEST
 
+/* A provider that applies a POST and resets the connection before answering: the client
+ * must not send the POST again by itself (libcurl does, on a reused connection). */
+START_TEST(test_http_write_sent_once_is_not_resent_after_a_reset)
+{
+    const lh_host_t *host = host_api_table();
+    struct lh_ctx ctx;
+    ctx_init(&ctx, &instance, NULL);
+    struct fake_http *server = fake_http_start();
+    fake_http_route(server, "/read", (struct fake_response){200, "{}", NULL, 0}, 0);
+    fake_http_route(server, "/create", (struct fake_response){FAKE_RESET, NULL, NULL, 0}, 0);
+    char *read_url = fake_http_url(server, "/read");
+    char *create_url = fake_http_url(server, "/create");
+    /* a read first: its connection is the one kept for the write */
+    lh_http_request_t read = LH_HTTP_REQUEST(.method = "GET", .url = read_url);
+    lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
+    ck_assert_int_eq(host->http(&ctx, &read, &response), LH_OK);
+    host->http_response_free(&response);
+    lh_http_request_t create = LH_HTTP_REQUEST(.method = "POST", .url = create_url,
+                                               .body = "{}", .body_len = 2, .max_attempts = 1);
+    ck_assert_int_eq(host->http(&ctx, &create, &response), LH_RETRY);
+    host->http_response_free(&response);
+    ck_assert_uint_eq(fake_http_request_count(server), 2);
+    free(read_url);
+    free(create_url);
+    fake_http_stop(server);
+    ctx_clear(&ctx);
+}
+END_TEST
+
 START_TEST(test_http_does_not_follow_redirects)
 {
     struct fake_http *server = fake_http_start();
@@ -620,6 +649,7 @@ static Suite *host_api_suite(void)
     tcase_add_test(tc, test_http_without_a_retry_hint_the_status_decides);
     tcase_add_test(tc, test_http_long_retry_after_is_returned_not_slept);
     tcase_add_test(tc, test_http_transport_failure_is_retry_with_reason);
+    tcase_add_test(tc, test_http_write_sent_once_is_not_resent_after_a_reset);
     tcase_add_test(tc, test_http_does_not_follow_redirects);
     tcase_add_test(tc, test_respond_refuses_a_content_type_that_could_inject_a_header);
     tcase_add_test(tc,
