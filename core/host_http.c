@@ -72,6 +72,23 @@ struct receive {
     size_t header_count;
 };
 
+/* A request body handed to libcurl once, front to back (perform_once: why no seek). */
+struct send_body {
+    const char *data;
+    size_t len;
+    size_t sent;
+};
+
+static size_t on_send(char *buffer, size_t size, size_t count, void *arg)
+{
+    struct send_body *b = arg;
+    size_t room = size * count;
+    size_t n = b->len - b->sent < room ? b->len - b->sent : room;
+    memcpy(buffer, b->data + b->sent, n);
+    b->sent += n;
+    return n;
+}
+
 static size_t on_body(char *data, size_t size, size_t count, void *arg)
 {
     struct receive *r = arg;
@@ -231,17 +248,26 @@ static lh_status_t perform_once(const lh_http_request_t *request, int64_t deadli
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &received);
     const char *method = request->method != NULL ? request->method : "GET";
-    if (request->body != NULL || strcmp(method, "POST") == 0) {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)request->body_len);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request->body != NULL ? request->body : "");
-    }
     /* libcurl sends a request again, unasked, when a reused connection dies before any
      * answer byte: a write the provider applied before the reset would be made twice. A
-     * write the caller sends once (lh_http_write, or max_attempts 1) gets a connection of
-     * its own, which libcurl never retries. */
-    bool write_once = strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
-                      request->max_attempts <= 1;
-    curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, write_once ? 1L : 0L);
+     * write the caller sends once (lh_http_write, or max_attempts 1) hands libcurl its body
+     * through a read callback without a seek callback: libcurl cannot rewind it, so instead
+     * of sending it again it fails the request (CURLE_SEND_FAIL_REWIND, a transport error
+     * the caller treats as "maybe applied"). Connections are still reused. */
+    bool write_once =
+        strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 && request->max_attempts <= 1;
+    struct send_body sent = {request->body != NULL ? request->body : "",
+                             request->body != NULL ? request->body_len : 0, 0};
+    if (request->body != NULL || strcmp(method, "POST") == 0) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)sent.len);
+        if (write_once) {
+            curl_easy_setopt(curl, CURLOPT_POST, 1L);
+            curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_send);
+            curl_easy_setopt(curl, CURLOPT_READDATA, &sent);
+        } else {
+            curl_easy_setopt(curl, CURLOPT_POSTFIELDS, sent.data);
+        }
+    }
     if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0) {
         curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     } else if (strcmp(method, "GET") == 0) {
