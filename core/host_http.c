@@ -239,8 +239,8 @@ static lh_status_t perform_once(const lh_http_request_t *request, int64_t deadli
      * answer byte: a write the provider applied before the reset would be made twice. A
      * write the caller sends once (lh_http_write, or max_attempts 1) gets a connection of
      * its own, which libcurl never retries. */
-    bool write_once = strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
-                      request->max_attempts <= 1;
+    bool write_once =
+        strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 && request->max_attempts <= 1;
     curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, write_once ? 1L : 0L);
     if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0) {
         curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
