@@ -65,69 +65,68 @@ static const char MAIN_CONFIG[] = "routes:\n"
 static const struct step {
     const char *events; /* a JSON array */
     int count;          /* how many deliveries it makes */
-} SCENARIO[] =
-    {
-        {"[" LEAD("l-ada", "lead.created",
-                  "{\"email\":\"ada@analytical.example\",\"first_name\":\"Ada\",\"last_name\":"
-                  "\"Lovelace\",\"company\":\"Analytical Engines\"}") "," //
-         LEAD("l-grace", "lead.created",
-              "{\"email\":\"grace@navy.example\",\"first_name\":\"Grace\",\"last_name\":"
-              "\"Hopper\"}") "," LEAD("l-alan", "lead.created",
-                                      "{\"email\":\"alan@bletchley.example\",\"first_name\":"
-                                      "\"Alan\",\"last_name\":\"Turing\","
-                                      "\"external_id\":\"cust-alan\"}") "," //
-         LEAD("l-katherine", "lead.created",
-              "{\"email\":\"katherine@nasa.example\",\"first_name\":\"Katherine\",\"last_name\":"
-              "\"Johnson\",\"company\":\"NASA\"}") "," //
-         LEAD("l-dorothy", "lead.created",
-              "{\"email\":\"dorothy@nasa.example\",\"first_name\":\"Dorothy\",\"last_name\":"
-              "\"Vaughan\",\"company\":\"NASA\"}") "," //
-         LEAD("l-margaret", "lead.created",
-              "{\"email\":\"margaret@apollo.example\",\"first_name\":\"Margaret\",\"last_name\":"
-              "\"Hamilton\"}") "]",
-         6},
-        /* Ada marries; Grace again, her address in capitals: the same lead */
-        {"[" LEAD("l-ada-2", "lead.updated",
-                  "{\"email\":\"ada@analytical.example\",\"last_name\":\"King\"}") "," //
-         LEAD("l-grace-2", "lead.created",
-              "{\"email\":\"GRACE@Navy.Example\",\"first_name\":\"Grace\",\"last_name\":\"Hopper\","
-              "\"phone\":\"+1 555 0100\"}") "]",
-         2},
-        /* two meetings booked: one with a lead and a rep, one with two leads and a rep */
-        {"[{\"type\":\"meeting.scheduled\",\"source_id\":\"m-intro-1\",\"occurred_at\":"
-         "\"2026-12-02T09:00:00Z\",\"lead\":{\"email\":\"ada@analytical.example\"},\"meeting\":{"
-         "\"external_id\":\"m-intro\",\"title\":\"Intro "
-         "call\",\"starts_at\":\"2027-01-12T15:00:00Z\","
-         "\"ends_at\":\"2027-01-12T15:30:00Z\",\"organizer\":{\"email\":\"rep@ourco.example\"},"
-         "\"attendees\":[{\"email\":\"ada@analytical.example\",\"response\":\"accepted\"},"
-         "{\"email\":\"rep@ourco.example\",\"response\":\"accepted\"}]}},"
-         "{\"type\":\"meeting.scheduled\",\"source_id\":\"m-demo-1\",\"occurred_at\":"
-         "\"2026-12-02T09:05:00Z\",\"lead\":{\"email\":\"grace@navy.example\"},\"meeting\":{"
-         "\"external_id\":\"m-demo\",\"title\":\"Product demo\",\"starts_at\":"
-         "\"2027-01-13T10:00:00Z\",\"ends_at\":\"2027-01-13T11:00:00Z\",\"organizer\":{\"email\":"
-         "\"rep@ourco.example\"},\"attendees\":[{\"email\":\"grace@navy.example\"},"
-         "{\"email\":\"katherine@nasa.example\"},{\"email\":\"rep@ourco.example\"}]}}]",
-         2},
-        /* the intro moves; the demo is called off */
-        {"[{\"type\":\"meeting.rescheduled\",\"source_id\":\"m-intro-2\",\"occurred_at\":"
-         "\"2026-12-03T09:00:00Z\",\"lead\":{\"email\":\"ada@analytical.example\"},\"meeting\":{"
-         "\"external_id\":\"m-intro\",\"title\":\"Intro "
-         "call\",\"starts_at\":\"2027-01-14T16:30:00Z\","
-         "\"ends_at\":\"2027-01-14T17:00:00Z\",\"status\":\"rescheduled\"}},"
-         "{\"type\":\"meeting.canceled\",\"source_id\":\"m-demo-2\",\"occurred_at\":"
-         "\"2026-12-03T09:05:00Z\",\"lead\":{\"email\":\"grace@navy.example\"},\"meeting\":{"
-         "\"external_id\":\"m-demo\",\"title\":\"Product demo\",\"starts_at\":"
-         "\"2027-01-13T10:00:00Z\",\"ends_at\":\"2027-01-13T11:00:00Z\",\"status\":\"canceled\"}}]",
-         2},
-        /* Katherine pays; Alan's accounts department pays for him from its own address */
-        {"[{\"type\":\"payment.succeeded\",\"source_id\":\"p-katherine\",\"occurred_at\":"
-         "\"2026-12-04T09:00:00Z\",\"lead\":{\"email\":\"katherine@nasa.example\"},\"data\":{"
-         "\"amount\":120000,\"currency\":\"eur\",\"payment\":\"in_katherine\"}},"
-         "{\"type\":\"payment.succeeded\",\"source_id\":\"p-alan\",\"occurred_at\":"
-         "\"2026-12-04T09:05:00Z\",\"lead\":{\"email\":\"accounts@bletchley.example\","
-         "\"external_id\":\"cust-alan\"},\"data\":{\"amount\":9900,\"currency\":\"eur\","
-         "\"payment\":\"in_alan\"}}]",
-         2},
+} SCENARIO[] = {
+    {"[" LEAD("l-ada", "lead.created",
+              "{\"email\":\"ada@analytical.example\",\"first_name\":\"Ada\",\"last_name\":"
+              "\"Lovelace\",\"company\":\"Analytical Engines\"}") "," //
+     LEAD("l-grace", "lead.created",
+          "{\"email\":\"grace@navy.example\",\"first_name\":\"Grace\",\"last_name\":"
+          "\"Hopper\"}") "," LEAD("l-alan", "lead.created",
+                                  "{\"email\":\"alan@bletchley.example\",\"first_name\":"
+                                  "\"Alan\",\"last_name\":\"Turing\","
+                                  "\"external_id\":\"cust-alan\"}") "," //
+     LEAD("l-katherine", "lead.created",
+          "{\"email\":\"katherine@nasa.example\",\"first_name\":\"Katherine\",\"last_name\":"
+          "\"Johnson\",\"company\":\"NASA\"}") "," //
+     LEAD("l-dorothy", "lead.created",
+          "{\"email\":\"dorothy@nasa.example\",\"first_name\":\"Dorothy\",\"last_name\":"
+          "\"Vaughan\",\"company\":\"NASA\"}") "," //
+     LEAD("l-margaret", "lead.created",
+          "{\"email\":\"margaret@apollo.example\",\"first_name\":\"Margaret\",\"last_name\":"
+          "\"Hamilton\"}") "]",
+     6},
+    /* Ada marries; Grace again, her address in capitals: the same lead */
+    {"[" LEAD("l-ada-2", "lead.updated",
+              "{\"email\":\"ada@analytical.example\",\"last_name\":\"King\"}") "," //
+     LEAD("l-grace-2", "lead.created",
+          "{\"email\":\"GRACE@Navy.Example\",\"first_name\":\"Grace\",\"last_name\":\"Hopper\","
+          "\"phone\":\"+1 555 0100\"}") "]",
+     2},
+    /* two meetings booked: one with a lead and a rep, one with two leads and a rep */
+    {"[{\"type\":\"meeting.scheduled\",\"source_id\":\"m-intro-1\",\"occurred_at\":"
+     "\"2026-12-02T09:00:00Z\",\"lead\":{\"email\":\"ada@analytical.example\"},\"meeting\":{"
+     "\"external_id\":\"m-intro\",\"title\":\"Intro "
+     "call\",\"starts_at\":\"2027-01-12T15:00:00Z\","
+     "\"ends_at\":\"2027-01-12T15:30:00Z\",\"organizer\":{\"email\":\"rep@ourco.example\"},"
+     "\"attendees\":[{\"email\":\"ada@analytical.example\",\"response\":\"accepted\"},"
+     "{\"email\":\"rep@ourco.example\",\"response\":\"accepted\"}]}},"
+     "{\"type\":\"meeting.scheduled\",\"source_id\":\"m-demo-1\",\"occurred_at\":"
+     "\"2026-12-02T09:05:00Z\",\"lead\":{\"email\":\"grace@navy.example\"},\"meeting\":{"
+     "\"external_id\":\"m-demo\",\"title\":\"Product demo\",\"starts_at\":"
+     "\"2027-01-13T10:00:00Z\",\"ends_at\":\"2027-01-13T11:00:00Z\",\"organizer\":{\"email\":"
+     "\"rep@ourco.example\"},\"attendees\":[{\"email\":\"grace@navy.example\"},"
+     "{\"email\":\"katherine@nasa.example\"},{\"email\":\"rep@ourco.example\"}]}}]",
+     2},
+    /* the intro moves; the demo is called off */
+    {"[{\"type\":\"meeting.rescheduled\",\"source_id\":\"m-intro-2\",\"occurred_at\":"
+     "\"2026-12-03T09:00:00Z\",\"lead\":{\"email\":\"ada@analytical.example\"},\"meeting\":{"
+     "\"external_id\":\"m-intro\",\"title\":\"Intro "
+     "call\",\"starts_at\":\"2027-01-14T16:30:00Z\","
+     "\"ends_at\":\"2027-01-14T17:00:00Z\",\"status\":\"rescheduled\"}},"
+     "{\"type\":\"meeting.canceled\",\"source_id\":\"m-demo-2\",\"occurred_at\":"
+     "\"2026-12-03T09:05:00Z\",\"lead\":{\"email\":\"grace@navy.example\"},\"meeting\":{"
+     "\"external_id\":\"m-demo\",\"title\":\"Product demo\",\"starts_at\":"
+     "\"2027-01-13T10:00:00Z\",\"ends_at\":\"2027-01-13T11:00:00Z\",\"status\":\"canceled\"}}]",
+     2},
+    /* Katherine pays; Alan's accounts department pays for him from its own address */
+    {"[{\"type\":\"payment.succeeded\",\"source_id\":\"p-katherine\",\"occurred_at\":"
+     "\"2026-12-04T09:00:00Z\",\"lead\":{\"email\":\"katherine@nasa.example\"},\"data\":{"
+     "\"amount\":120000,\"currency\":\"eur\",\"payment\":\"in_katherine\"}},"
+     "{\"type\":\"payment.succeeded\",\"source_id\":\"p-alan\",\"occurred_at\":"
+     "\"2026-12-04T09:05:00Z\",\"lead\":{\"email\":\"accounts@bletchley.example\","
+     "\"external_id\":\"cust-alan\"},\"data\":{\"amount\":9900,\"currency\":\"eur\","
+     "\"payment\":\"in_alan\"}}]",
+     2},
 };
 
 /* What either CRM must hold after the scenario (crm_view.h). */

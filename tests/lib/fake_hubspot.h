@@ -158,8 +158,8 @@ void fake_hubspot_meeting_association_type(struct fake_hubspot *hs, int type_id)
 /*
  * fake_hubspot_crm_view - what HubSpot holds, in the CRM-neutral view of crm_view.h
  * (JSON text, malloc'd): every live contact with its email, "firstname lastname" as name,
- * its company property, customer when its lifecyclestage is customer, and the meetings associated with it
- * (hs_meeting_title, hs_meeting_start_time, hs_meeting_outcome: SCHEDULED and RESCHEDULED
+ * its company property, customer when its lifecyclestage is customer, and the meetings associated
+ * with it (hs_meeting_title, hs_meeting_start_time, hs_meeting_outcome: SCHEDULED and RESCHEDULED
  * are booked, CANCELED canceled, COMPLETED held, NO_SHOW no_show).
  */
 char *fake_hubspot_crm_view(struct fake_hubspot *hs);

@@ -430,8 +430,8 @@ START_TEST(test_http_write_sent_once_is_not_resent_after_a_reset)
     lh_http_response_t response = LH_HTTP_RESPONSE_INIT;
     ck_assert_int_eq(host->http(&ctx, &read, &response), LH_OK);
     host->http_response_free(&response);
-    lh_http_request_t create = LH_HTTP_REQUEST(.method = "POST", .url = create_url,
-                                               .body = "{}", .body_len = 2, .max_attempts = 1);
+    lh_http_request_t create = LH_HTTP_REQUEST(.method = "POST", .url = create_url, .body = "{}",
+                                               .body_len = 2, .max_attempts = 1);
     ck_assert_int_eq(host->http(&ctx, &create, &response), LH_RETRY);
     host->http_response_free(&response);
     ck_assert_uint_eq(fake_http_request_count(server), 2);
