@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "linkedin.h"
+#include "setting_values.h"
 
 #define ACCOUNT_URN "urn:li:sponsoredAccount:"
 #define FORM_URN    "urn:li:leadGenForm:"
@@ -94,28 +95,21 @@ static void linkedin_destroy(void *state)
     free(li);
 }
 
-/* An http(s) URL without credentials, query, fragment or control characters; kept without
- * its trailing '/'. */
+/* A base URL setting (setting_url(): http(s), a host, no credentials, query, fragment or
+ * control characters); kept without its trailing '/'. */
 static lh_status_t url_setting(struct linkedin *li, lh_ctx_t *ctx, const char *key,
                                const char *value, char **out)
 {
-    bool scheme =
-        value != NULL && (strncmp(value, "https://", 8) == 0 || strncmp(value, "http://", 7) == 0);
-    bool clean = value != NULL && strpbrk(value, "?#@ \t\r\n") == NULL;
-    if (!scheme || !clean || strlen(value) > 512) {
-        li->host->config_error(ctx, key, NULL,
-                               "must be an http(s) URL without credentials, query or fragment");
-        return LH_CONFIG;
-    }
-    char *copy = strdup(value);
-    if (copy == NULL) {
+    const char *reason = NULL;
+    enum setting_check check =
+        value != NULL && strlen(value) > 512 ? SETTING_REFUSED : setting_url(value, out, &reason);
+    if (check == SETTING_NO_MEMORY) {
         return LH_RETRY;
     }
-    size_t len = strlen(copy);
-    while (len > 0 && copy[len - 1] == '/') {
-        copy[--len] = '\0';
+    if (check == SETTING_REFUSED) {
+        li->host->config_error(ctx, key, NULL, "%s", reason != NULL ? reason : "is too long");
+        return LH_CONFIG;
     }
-    *out = copy;
     return LH_OK;
 }
 

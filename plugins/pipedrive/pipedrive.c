@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "pipedrive.h"
+#include "setting_values.h"
 
 static const char *const auth_modes[] = {"api_token", "oauth", NULL};
 static const char *const erasure_modes[] = {"delete", "keep", NULL};
@@ -126,68 +127,38 @@ static void pipedrive_destroy(void *state)
     free(pd);
 }
 
-/* A URL setting: http(s), a host, no credentials, no query or fragment; copied without a
- * trailing slash. */
-static lh_status_t url_setting(struct pipedrive *pd, lh_ctx_t *ctx, const char *key,
-                               const char *value, char **out)
+/* What a shared setting check (setting_values.h) means for init: the reason reported
+ * under `key`. */
+static lh_status_t setting_result(const lh_host_t *host, lh_ctx_t *ctx, const char *key,
+                                  enum setting_check check, const char *reason)
 {
-    const lh_host_t *host = pd->host;
-    size_t scheme = strncmp(value, "https://", 8) == 0  ? 8
-                    : strncmp(value, "http://", 7) == 0 ? 7
-                                                        : 0;
-    if (scheme == 0) {
-        host->config_error(ctx, key, NULL, "must start with https:// (or http://)");
-        return LH_CONFIG;
-    }
-    size_t authority = strcspn(value + scheme, "/?#");
-    if (authority == 0 || memchr(value + scheme, '@', authority) != NULL) {
-        host->config_error(ctx, key, NULL, "must name a host, without user:password@");
-        return LH_CONFIG;
-    }
-    for (const char *p = value; *p != '\0'; p++) {
-        if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '#' || *p == '?') {
-            host->config_error(ctx, key, NULL, "must not contain spaces, a query or a fragment");
-            return LH_CONFIG;
-        }
-    }
-    *out = strdup(value);
-    if (*out == NULL) {
+    if (check == SETTING_NO_MEMORY) {
         host->set_error(ctx, "out of memory");
         return LH_RETRY;
     }
-    size_t len = strlen(*out);
-    while (len > scheme + authority && (*out)[len - 1] == '/') {
-        (*out)[--len] = '\0';
+    if (check == SETTING_REFUSED) {
+        host->config_error(ctx, key, NULL, "%s", reason);
+        return LH_CONFIG;
     }
     return LH_OK;
 }
 
-/* One secret as a copy (NULL when absent); a list is refused. */
+/* A base URL setting (setting_url()): copied without a trailing slash. */
+static lh_status_t url_setting(struct pipedrive *pd, lh_ctx_t *ctx, const char *key,
+                               const char *value, char **out)
+{
+    const char *reason = NULL;
+    enum setting_check check = setting_url(value, out, &reason); /* sets reason */
+    return setting_result(pd->host, ctx, key, check, reason);
+}
+
+/* One secret setting as a copy (NULL when absent; setting_secret()). */
 static lh_status_t secret_setting(struct pipedrive *pd, lh_ctx_t *ctx, const json_t *settings,
                                   const char *key, char **out)
 {
-    const json_t *value = json_object_get(settings, key);
-    *out = NULL;
-    if (value == NULL) {
-        return LH_OK;
-    }
-    const char *text = json_string_value(value);
-    if (text == NULL || text[0] == '\0' || strlen(text) != json_string_length(value)) {
-        pd->host->config_error(ctx, key, NULL, "must be one non-empty string");
-        return LH_CONFIG;
-    }
-    for (const char *p = text; *p != '\0'; p++) {
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-            pd->host->config_error(ctx, key, NULL, "must not contain control characters");
-            return LH_CONFIG;
-        }
-    }
-    *out = strdup(text);
-    if (*out == NULL) {
-        pd->host->set_error(ctx, "out of memory");
-        return LH_RETRY;
-    }
-    return LH_OK;
+    const char *reason = NULL;
+    enum setting_check check = setting_secret(json_object_get(settings, key), out, &reason);
+    return setting_result(pd->host, ctx, key, check, reason);
 }
 
 static lh_status_t init_auth(struct pipedrive *pd, lh_ctx_t *ctx, const json_t *settings)
