@@ -33,8 +33,20 @@ void pipedrive_response_clear(struct pipedrive_response *response)
 void pipedrive_url(const struct pipedrive *pd, lh_url_t *url, const char *path)
 {
     lh_url_init(url, pd->api_base);
-    /* the path is ours ("/api/v2/persons"): appended as is, then ids with lh_url_add_path */
-    lh_url__append(url, path, strlen(path));
+    /* the path is ours ("/api/v2/persons"): one segment at a time, through the kit's
+     * public builder (each segment is plain text, encoding changes nothing) */
+    char segment[64];
+    for (const char *p = path; *p != '\0';) {
+        p += strspn(p, "/");
+        size_t len = strcspn(p, "/");
+        if (len == 0 || len >= sizeof(segment)) {
+            break;
+        }
+        memcpy(segment, p, len);
+        segment[len] = '\0';
+        lh_url_add_path(url, segment);
+        p += len;
+    }
 }
 
 static void redact_one(char *text, const char *secret)
